@@ -1,0 +1,568 @@
+//! The flow-graph IR: one graph per translated function.
+//!
+//! As in RPython's flow graphs, a graph is made of blocks; each block has
+//! typed input variables, a list of operations in SSA form, and an exit
+//! (goto, two-way branch, switch, return or panic) whose links carry
+//! arguments to the input variables of the target blocks. A block uses only
+//! its own input variables and the results of its own earlier operations:
+//! every value crossing a block boundary goes through a link. That makes
+//! liveness local and gives the codewriter its `-live-` sets directly.
+//!
+//! Every variable is a scalar (int-like, `f64`, or a thin reference); the
+//! front end explodes aggregates into their leaves (`TypeTable::flatten`).
+//! Panics and failed bounds checks are explicit exits, so the codewriter and
+//! the tracer see every way a function can leave.
+
+mod dot;
+mod printer;
+mod simplify;
+mod verify;
+
+pub use dot::to_dot;
+pub use printer::print_graph;
+pub use printer::print_program;
+pub use simplify::simplify;
+pub use verify::{verify, VerifyError};
+
+use crate::types::{IntTy, Ty, TypeTable};
+use petgraph::stable_graph::{EdgeIndex, NodeIndex, StableDiGraph};
+use petgraph::visit::EdgeRef;
+use petgraph::Direction;
+
+/// A flow-graph variable: defined once, as a block input or an operation result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Var(pub u32);
+
+pub type BlockId = NodeIndex;
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Const {
+    /// Integer constant, sign- or zero-extended to 64 bits by its type.
+    Int(i64, IntTy),
+    Bool(bool),
+    Char(char),
+    /// `f64` constant, by its bits so that constants compare exactly.
+    F64(u64),
+    /// The data pointer of a string literal (its length is a separate `usize`).
+    Str(String),
+    /// A reference that is never read: the unused payload slots of an
+    /// exploded enum, for instance.
+    NullRef(Ty),
+}
+
+impl Const {
+    pub fn ty(&self) -> Ty {
+        match self {
+            Const::Int(_, t) => Ty::Int(*t),
+            Const::Bool(_) => Ty::Bool,
+            Const::Char(_) => Ty::Char,
+            Const::F64(_) => Ty::F64,
+            Const::Str(_) => Ty::reference(false, Ty::Str),
+            Const::NullRef(t) => t.clone(),
+        }
+    }
+
+    /// The zero value of a scalar type, for slots that are never read.
+    pub fn zero(ty: &Ty) -> Const {
+        match ty {
+            Ty::Int(t) => Const::Int(0, *t),
+            Ty::Bool => Const::Bool(false),
+            Ty::Char => Const::Char('\0'),
+            Ty::F64 => Const::F64(0),
+            other => Const::NullRef(other.clone()),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Operand {
+    Var(Var),
+    Const(Const),
+}
+
+impl From<Var> for Operand {
+    fn from(v: Var) -> Operand {
+        Operand::Var(v)
+    }
+}
+
+impl From<Const> for Operand {
+    fn from(c: Const) -> Operand {
+        Operand::Const(c)
+    }
+}
+
+impl Operand {
+    pub fn as_var(&self) -> Option<Var> {
+        match self {
+            Operand::Var(v) => Some(*v),
+            Operand::Const(_) => None,
+        }
+    }
+}
+
+/// A field reached through a reference: of a struct (`variant == None`), of
+/// one variant of an enum, or of a tuple type stored in memory.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct FieldRef {
+    /// The type that holds the field (an `Adt` or a `Tuple`).
+    pub owner: Ty,
+    pub variant: Option<u32>,
+    pub index: u32,
+}
+
+/// How a call is made; decided from the callee's hints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CallKind {
+    /// A translated function: inlined by the tracer.
+    Regular,
+    /// `#[dont_look_inside]`: always a residual call through a shim.
+    Residual,
+    /// `#[elidable]`: pure, folded when the arguments are constants.
+    Elidable,
+    /// `#[loop_invariant]`: computed once per loop.
+    LoopInvariant,
+}
+
+/// Why a function panics; the message is what the native code would print.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum PanicKind {
+    BoundsCheck,
+    DivideByZero,
+    /// `i64::MIN / -1` and `%` likewise: a panic even in release builds.
+    DivideOverflow,
+    /// `unwrap()` on `None` or `Err`, `expect`.
+    Unwrap,
+    /// `panic!`, `unreachable!`, `assert!` and the like.
+    Explicit,
+}
+
+/// The operations. Operand and result types are those of the variables; an
+/// operation's static data (a field, a callee) is carried here.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Op {
+    /// Copy a value (the front end uses it to give a constant a variable).
+    SameAs,
+    // Integer arithmetic, wrapping as in release builds. Operands and result
+    // share one int type; comparisons give `bool` and compare by signedness.
+    IntAdd,
+    IntSub,
+    IntMul,
+    /// Divisor already checked against zero and overflow by the front end.
+    IntDiv,
+    IntRem,
+    IntAnd,
+    IntOr,
+    IntXor,
+    /// Shift amounts are taken modulo the bit width, as `wrapping_shl` does.
+    IntShl,
+    IntShr,
+    IntNeg,
+    IntNot,
+    IntEq,
+    IntNe,
+    IntLt,
+    IntLe,
+    IntGt,
+    IntGe,
+    /// `bool` logic (short-circuit `&&`/`||` are control flow instead).
+    BoolNot,
+    BoolAnd,
+    BoolOr,
+    BoolXor,
+    FloatAdd,
+    FloatSub,
+    FloatMul,
+    FloatDiv,
+    FloatRem,
+    FloatNeg,
+    FloatEq,
+    FloatNe,
+    FloatLt,
+    FloatLe,
+    FloatGt,
+    FloatGe,
+    /// `as` between scalar types, with Rust's semantics (float to int saturates).
+    Cast,
+    /// Read a scalar field through a reference.
+    GetField(FieldRef),
+    /// Write a scalar field through a reference: args (base, value).
+    SetField(FieldRef),
+    /// The address of a field (for nested aggregates and `&x.f`).
+    FieldAddr(FieldRef),
+    /// Read the scalar behind a reference: `*r`.
+    Load,
+    /// Write the scalar behind a reference: args (address, value).
+    Store,
+    /// The discriminant (variant index) of an enum, `Option` or `Result` in memory.
+    EnumTag(Ty),
+    /// `v.len()` of the `Vec<T>` behind a reference.
+    VecLen(Ty),
+    /// Address of item `i` of a `Vec<T>`, bounds already checked: args (vec, i).
+    VecItemAddr(Ty),
+    /// Read item `i` of a `Vec<T>` of scalars, bounds already checked.
+    VecGetItem(Ty),
+    /// Write item `i` of a `Vec<T>` of scalars: args (vec, i, value).
+    VecSetItem(Ty),
+    /// `v.push(x)` on a `Vec<T>` of scalars: args (vec, value).
+    VecPush(Ty),
+    /// `v.pop()`: args (vec); results (tag, value) as an exploded `Option<T>`.
+    VecPop(Ty),
+    /// Address of item `i` of a slice or array given by its data pointer.
+    SliceItemAddr(Ty),
+    /// Read item `i` of a slice or array of scalars given by its data pointer.
+    SliceGetItem(Ty),
+    /// Write item `i` of a slice or array of scalars: args (ptr, i, value).
+    SliceSetItem(Ty),
+    /// Data pointer and length of the `Vec<T>` behind a reference, as a slice.
+    VecAsSlice(Ty),
+    /// Data pointer and length of the `String` behind a reference, as a `&str`.
+    StringAsStr,
+    /// Call a function of the crate by its path. Results are the exploded
+    /// return value.
+    Call { callee: String, kind: CallKind },
+    /// `promote(x)`: the tracer turns it into a guard_value.
+    Promote,
+    /// `jit_merge_point!()`: args are the greens then the reds, exploded.
+    JitMergePoint { driver: String },
+    /// `can_enter_jit!()`: same arguments as the merge point.
+    CanEnterJit { driver: String },
+    /// `we_are_jitted()`: false natively and when blackholing, true in traces.
+    WeAreJitted,
+}
+
+impl Op {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::SameAs => "same_as",
+            Op::IntAdd => "int_add",
+            Op::IntSub => "int_sub",
+            Op::IntMul => "int_mul",
+            Op::IntDiv => "int_div",
+            Op::IntRem => "int_rem",
+            Op::IntAnd => "int_and",
+            Op::IntOr => "int_or",
+            Op::IntXor => "int_xor",
+            Op::IntShl => "int_shl",
+            Op::IntShr => "int_shr",
+            Op::IntNeg => "int_neg",
+            Op::IntNot => "int_not",
+            Op::IntEq => "int_eq",
+            Op::IntNe => "int_ne",
+            Op::IntLt => "int_lt",
+            Op::IntLe => "int_le",
+            Op::IntGt => "int_gt",
+            Op::IntGe => "int_ge",
+            Op::BoolNot => "bool_not",
+            Op::BoolAnd => "bool_and",
+            Op::BoolOr => "bool_or",
+            Op::BoolXor => "bool_xor",
+            Op::FloatAdd => "float_add",
+            Op::FloatSub => "float_sub",
+            Op::FloatMul => "float_mul",
+            Op::FloatDiv => "float_div",
+            Op::FloatRem => "float_rem",
+            Op::FloatNeg => "float_neg",
+            Op::FloatEq => "float_eq",
+            Op::FloatNe => "float_ne",
+            Op::FloatLt => "float_lt",
+            Op::FloatLe => "float_le",
+            Op::FloatGt => "float_gt",
+            Op::FloatGe => "float_ge",
+            Op::Cast => "cast",
+            Op::GetField(_) => "getfield",
+            Op::SetField(_) => "setfield",
+            Op::FieldAddr(_) => "fieldaddr",
+            Op::Load => "load",
+            Op::Store => "store",
+            Op::EnumTag(_) => "enum_tag",
+            Op::VecLen(_) => "vec_len",
+            Op::VecItemAddr(_) => "vec_itemaddr",
+            Op::VecGetItem(_) => "vec_getitem",
+            Op::VecSetItem(_) => "vec_setitem",
+            Op::VecPush(_) => "vec_push",
+            Op::VecPop(_) => "vec_pop",
+            Op::SliceItemAddr(_) => "slice_itemaddr",
+            Op::SliceGetItem(_) => "slice_getitem",
+            Op::SliceSetItem(_) => "slice_setitem",
+            Op::VecAsSlice(_) => "vec_as_slice",
+            Op::StringAsStr => "string_as_str",
+            Op::Call { kind, .. } => match kind {
+                CallKind::Regular => "call",
+                CallKind::Residual => "residual_call",
+                CallKind::Elidable => "elidable_call",
+                CallKind::LoopInvariant => "loopinvariant_call",
+            },
+            Op::Promote => "promote",
+            Op::JitMergePoint { .. } => "jit_merge_point",
+            Op::CanEnterJit { .. } => "can_enter_jit",
+            Op::WeAreJitted => "we_are_jitted",
+        }
+    }
+
+    /// Operations without side effects whose result may be dropped if unused.
+    pub fn is_pure(&self) -> bool {
+        !matches!(
+            self,
+            Op::SetField(_)
+                | Op::Store
+                | Op::VecSetItem(_)
+                | Op::VecPush(_)
+                | Op::VecPop(_)
+                | Op::SliceSetItem(_)
+                | Op::Call { .. }
+                | Op::Promote
+                | Op::JitMergePoint { .. }
+                | Op::CanEnterJit { .. }
+        )
+    }
+}
+
+/// A position in the interpreter's source, kept on operations for the JIT
+/// log and for diagnostics found after lowering.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct SrcLoc {
+    pub line: u32,
+    pub col: u32,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Operation {
+    pub op: Op,
+    pub args: Vec<Operand>,
+    pub results: Vec<Var>,
+    pub loc: SrcLoc,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Exit {
+    /// One outgoing link, `LinkCase::Always`.
+    Goto,
+    /// Two outgoing links, `True` and `False`; `cond` is a `bool`.
+    Branch { cond: Operand },
+    /// Links with `Value` cases and at most one `Default`.
+    Switch { value: Operand },
+    Return { values: Vec<Operand> },
+    Panic { kind: PanicKind, message: String },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Block {
+    pub inputargs: Vec<Var>,
+    pub operations: Vec<Operation>,
+    pub exit: Exit,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LinkCase {
+    Always,
+    True,
+    False,
+    Value(i64),
+    Default,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Link {
+    pub case: LinkCase,
+    pub args: Vec<Operand>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct VarData {
+    pub ty: Ty,
+    /// The Rust name the variable came from, if any (for the printer and dot).
+    pub name: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Param {
+    pub name: String,
+    pub ty: Ty,
+}
+
+/// One translated function.
+#[derive(Clone, Debug)]
+pub struct FlowGraph {
+    /// Path of the function from the crate root, e.g. `interp::Machine::step`.
+    pub name: String,
+    pub params: Vec<Param>,
+    pub ret: Ty,
+    /// The exploded return type: what every `Return` exit carries.
+    pub ret_leaves: Vec<Ty>,
+    pub graph: StableDiGraph<Block, Link>,
+    pub start: BlockId,
+    pub vars: Vec<VarData>,
+}
+
+impl FlowGraph {
+    pub fn new(name: impl Into<String>, params: Vec<Param>, ret: Ty, ret_leaves: Vec<Ty>) -> Self {
+        let mut graph = StableDiGraph::new();
+        let start = graph.add_node(Block {
+            inputargs: Vec::new(),
+            operations: Vec::new(),
+            exit: Exit::Return { values: Vec::new() },
+        });
+        FlowGraph {
+            name: name.into(),
+            params,
+            ret,
+            ret_leaves,
+            graph,
+            start,
+            vars: Vec::new(),
+        }
+    }
+
+    pub fn new_var(&mut self, ty: Ty, name: Option<&str>) -> Var {
+        self.vars.push(VarData {
+            ty,
+            name: name.map(str::to_owned),
+        });
+        Var(self.vars.len() as u32 - 1)
+    }
+
+    pub fn var_ty(&self, v: Var) -> &Ty {
+        &self.vars[v.0 as usize].ty
+    }
+
+    pub fn operand_ty(&self, o: &Operand) -> Ty {
+        match o {
+            Operand::Var(v) => self.var_ty(*v).clone(),
+            Operand::Const(c) => c.ty(),
+        }
+    }
+
+    pub fn new_block(&mut self, inputargs: Vec<Var>) -> BlockId {
+        self.graph.add_node(Block {
+            inputargs,
+            operations: Vec::new(),
+            exit: Exit::Return { values: Vec::new() },
+        })
+    }
+
+    pub fn block(&self, b: BlockId) -> &Block {
+        &self.graph[b]
+    }
+
+    pub fn block_mut(&mut self, b: BlockId) -> &mut Block {
+        &mut self.graph[b]
+    }
+
+    pub fn add_link(&mut self, from: BlockId, to: BlockId, case: LinkCase, args: Vec<Operand>) -> EdgeIndex {
+        self.graph.add_edge(from, to, Link { case, args })
+    }
+
+    /// Outgoing links of a block, sorted by case (True before False, values
+    /// ascending, default last) so that printing is deterministic.
+    pub fn exits(&self, b: BlockId) -> Vec<(EdgeIndex, BlockId, &Link)> {
+        let mut out: Vec<_> = self
+            .graph
+            .edges_directed(b, Direction::Outgoing)
+            .map(|e| (e.id(), e.target(), e.weight()))
+            .collect();
+        out.sort_by(|a, b| a.2.case.cmp(&b.2.case).then(a.0.cmp(&b.0)));
+        out
+    }
+
+    pub fn predecessors(&self, b: BlockId) -> Vec<BlockId> {
+        let mut out: Vec<_> = self
+            .graph
+            .edges_directed(b, Direction::Incoming)
+            .map(|e| e.source())
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// Blocks in reverse postorder from the start block (the printing order).
+    pub fn blocks_in_order(&self) -> Vec<BlockId> {
+        let mut post = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        // Iterative DFS keeping each block's successors in exit order.
+        let mut stack: Vec<(BlockId, usize)> = vec![(self.start, 0)];
+        seen.insert(self.start);
+        while let Some((b, i)) = stack.pop() {
+            let succs: Vec<BlockId> = self.exits(b).iter().map(|e| e.1).collect();
+            if i < succs.len() {
+                stack.push((b, i + 1));
+                let s = succs[i];
+                if seen.insert(s) {
+                    stack.push((s, 0));
+                }
+            } else {
+                post.push(b);
+            }
+        }
+        post.reverse();
+        post
+    }
+
+    /// Number of live blocks.
+    pub fn block_count(&self) -> usize {
+        self.graph.node_count()
+    }
+}
+
+/// Everything the front end produced for one crate: the type table and one
+/// graph per function reachable from the portals, plus the driver metadata.
+#[derive(Clone, Debug, Default)]
+pub struct Program {
+    pub types: TypeTable,
+    pub graphs: Vec<FlowGraph>,
+    pub drivers: Vec<DriverInfo>,
+    /// `#[dont_look_inside]` functions called from traced code: their
+    /// signatures (the bodies stay native).
+    pub residuals: Vec<ResidualInfo>,
+}
+
+impl Program {
+    pub fn graph(&self, name: &str) -> Option<&FlowGraph> {
+        self.graphs.iter().find(|g| g.name == name)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct DriverInfo {
+    /// The portal function's path.
+    pub portal: String,
+    pub greens: Vec<Param>,
+    pub reds: Vec<Param>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ResidualInfo {
+    pub path: String,
+    pub params: Vec<Param>,
+    pub ret: Ty,
+}
+
+/// Convenience for the printer and tests.
+pub fn adt_field_name(types: &TypeTable, field: &FieldRef) -> String {
+    match &field.owner {
+        Ty::Adt(id) => {
+            let adt = types.adt(*id);
+            match field.variant {
+                None => {
+                    let f = adt.fields().get(field.index as usize);
+                    format!("{}.{}", adt.name, f.map(|f| f.name.as_str()).unwrap_or("?"))
+                }
+                Some(v) => {
+                    let var = adt.variants().get(v as usize);
+                    let fname = var
+                        .and_then(|var| var.fields.get(field.index as usize))
+                        .map(|f| f.name.as_str())
+                        .unwrap_or("?");
+                    format!(
+                        "{}::{}.{}",
+                        adt.name,
+                        var.map(|v| v.name.as_str()).unwrap_or("?"),
+                        fname
+                    )
+                }
+            }
+        }
+        other => format!("{}.{}", types.display(other), field.index),
+    }
+}

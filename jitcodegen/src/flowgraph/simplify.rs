@@ -1,0 +1,247 @@
+//! Cleanup passes run on freshly built graphs.
+//!
+//! The front end creates one block per join point with every variable in
+//! scope as inputargs, so its graphs carry many dead inputargs, empty
+//! forwarding blocks and goto chains. `simplify` iterates, to a fixpoint:
+//! 1. removal of blocks unreachable from the start block;
+//! 2. removal of dead inputargs (with the matching link args) and of pure
+//!    operations whose results are all dead;
+//! 3. joining a block that ends in a goto with its target when the target has
+//!    no other predecessor;
+//! 4. bypassing empty blocks that only forward their inputargs unchanged.
+//!
+//! The start block is never removed, joined into another block, or stripped
+//! of inputargs (they are the function's parameters). A graph that verifies
+//! before `simplify` still verifies after it.
+
+use super::printer::exit_operands;
+use super::{BlockId, Exit, FlowGraph, LinkCase, Operand, Var};
+use petgraph::stable_graph::EdgeIndex;
+use petgraph::visit::EdgeRef;
+use petgraph::Direction;
+use std::collections::{HashMap, HashSet};
+
+/// Simplify a graph in place; see the module documentation.
+pub fn simplify(g: &mut FlowGraph) {
+    if !g.graph.contains_node(g.start) {
+        return;
+    }
+    loop {
+        let mut changed = remove_unreachable(g);
+        changed |= remove_dead(g);
+        changed |= join_blocks(g);
+        changed |= skip_forwarders(g);
+        if !changed {
+            break;
+        }
+    }
+}
+
+fn incoming(g: &FlowGraph, b: BlockId) -> Vec<EdgeIndex> {
+    let mut edges: Vec<EdgeIndex> = g
+        .graph
+        .edges_directed(b, Direction::Incoming)
+        .map(|e| e.id())
+        .collect();
+    edges.sort();
+    edges
+}
+
+/// Pass 1: drop blocks that cannot be reached from the start block.
+fn remove_unreachable(g: &mut FlowGraph) -> bool {
+    let reachable: HashSet<BlockId> = g.blocks_in_order().into_iter().collect();
+    let dead: Vec<BlockId> = g
+        .graph
+        .node_indices()
+        .filter(|b| !reachable.contains(b))
+        .collect();
+    for &b in &dead {
+        g.graph.remove_node(b);
+    }
+    !dead.is_empty()
+}
+
+#[derive(Clone, Copy)]
+enum Def {
+    Input(BlockId, usize),
+    Op(BlockId, usize),
+}
+
+/// Pass 2: liveness over the whole graph (variables are defined once, so a
+/// single set of needed variables suffices), then removal of what is dead.
+fn remove_dead(g: &mut FlowGraph) -> bool {
+    let blocks: Vec<BlockId> = g.graph.node_indices().collect();
+    let mut defs: HashMap<Var, Def> = HashMap::new();
+    let mut live: HashSet<Var> = HashSet::new();
+    let mut work: Vec<Var> = Vec::new();
+    fn mark(v: Var, live: &mut HashSet<Var>, work: &mut Vec<Var>) {
+        if live.insert(v) {
+            work.push(v);
+        }
+    }
+    for &b in &blocks {
+        let block = g.block(b);
+        for (i, &v) in block.inputargs.iter().enumerate() {
+            defs.insert(v, Def::Input(b, i));
+            if b == g.start {
+                // Parameters are kept, and so are the values links pass to them.
+                mark(v, &mut live, &mut work);
+            }
+        }
+        for (j, op) in block.operations.iter().enumerate() {
+            for &v in &op.results {
+                defs.insert(v, Def::Op(b, j));
+            }
+            if !op.op.is_pure() {
+                for v in op.args.iter().filter_map(Operand::as_var) {
+                    mark(v, &mut live, &mut work);
+                }
+            }
+        }
+        for v in exit_operands(&block.exit).filter_map(Operand::as_var) {
+            mark(v, &mut live, &mut work);
+        }
+    }
+    while let Some(v) = work.pop() {
+        match defs.get(&v) {
+            Some(&Def::Op(b, j)) => {
+                let args = &g.block(b).operations[j].args;
+                for a in args.iter().filter_map(Operand::as_var) {
+                    mark(a, &mut live, &mut work);
+                }
+            }
+            Some(&Def::Input(b, i)) => {
+                for e in incoming(g, b) {
+                    if let Some(Operand::Var(a)) = g.graph[e].args.get(i) {
+                        mark(*a, &mut live, &mut work);
+                    }
+                }
+            }
+            None => {}
+        }
+    }
+
+    let mut changed = false;
+    for &b in &blocks {
+        if b != g.start {
+            let dead: Vec<usize> = (g.block(b).inputargs.iter().enumerate())
+                .filter(|(_, v)| !live.contains(v))
+                .map(|(i, _)| i)
+                .collect();
+            if !dead.is_empty() {
+                changed = true;
+                for e in incoming(g, b) {
+                    let args = &mut g.graph[e].args;
+                    for &i in dead.iter().rev() {
+                        if i < args.len() {
+                            args.remove(i);
+                        }
+                    }
+                }
+                let inputs = &mut g.block_mut(b).inputargs;
+                for &i in dead.iter().rev() {
+                    inputs.remove(i);
+                }
+            }
+        }
+        let ops = &mut g.block_mut(b).operations;
+        let before = ops.len();
+        ops.retain(|op| !op.op.is_pure() || op.results.iter().any(|v| live.contains(v)));
+        changed |= ops.len() != before;
+    }
+    changed
+}
+
+/// The single `always` link of a goto block, if it is well formed.
+fn goto_link(g: &FlowGraph, b: BlockId) -> Option<(EdgeIndex, BlockId)> {
+    if !matches!(g.block(b).exit, Exit::Goto) {
+        return None;
+    }
+    let exits = g.exits(b);
+    match exits.as_slice() {
+        [(e, target, link)] if link.case == LinkCase::Always => Some((*e, *target)),
+        _ => None,
+    }
+}
+
+/// Pass 3: a goto block absorbs a target that has no other predecessor.
+fn join_blocks(g: &mut FlowGraph) -> bool {
+    let mut changed = false;
+    let blocks: Vec<BlockId> = g.graph.node_indices().collect();
+    for a in blocks {
+        while g.graph.contains_node(a) {
+            let Some((e, b)) = goto_link(g, a) else { break };
+            if b == a
+                || b == g.start
+                || incoming(g, b).len() != 1
+                || g.graph[e].args.len() != g.block(b).inputargs.len()
+            {
+                break;
+            }
+            absorb(g, a, e, b);
+            changed = true;
+        }
+    }
+    changed
+}
+
+fn absorb(g: &mut FlowGraph, a: BlockId, e: EdgeIndex, b: BlockId) {
+    let link = g.graph.remove_edge(e).expect("edge exists");
+    let outs: Vec<(BlockId, super::Link)> = g
+        .exits(b)
+        .into_iter()
+        .map(|(_, t, l)| (t, l.clone()))
+        .collect();
+    let mut block = g.graph.remove_node(b).expect("block exists");
+    let subst: HashMap<Var, Operand> = block.inputargs.iter().copied().zip(link.args).collect();
+    let apply = |o: &mut Operand| {
+        if let Operand::Var(v) = o {
+            if let Some(new) = subst.get(v) {
+                *o = new.clone();
+            }
+        }
+    };
+    for op in &mut block.operations {
+        op.args.iter_mut().for_each(apply);
+    }
+    match &mut block.exit {
+        Exit::Branch { cond } => apply(cond),
+        Exit::Switch { value } => apply(value),
+        Exit::Return { values } => values.iter_mut().for_each(apply),
+        Exit::Goto | Exit::Panic { .. } => {}
+    }
+    let target = g.block_mut(a);
+    target.operations.append(&mut block.operations);
+    target.exit = block.exit;
+    for (t, mut l) in outs {
+        l.args.iter_mut().for_each(apply);
+        g.add_link(a, t, l.case, l.args);
+    }
+}
+
+/// Pass 4: retarget the links into an empty block that passes its
+/// inputargs, unchanged and in order, to its single goto target.
+fn skip_forwarders(g: &mut FlowGraph) -> bool {
+    let mut changed = false;
+    let blocks: Vec<BlockId> = g.graph.node_indices().collect();
+    for f in blocks {
+        if f == g.start || !g.graph.contains_node(f) || !g.block(f).operations.is_empty() {
+            continue;
+        }
+        let Some((e, target)) = goto_link(g, f) else {
+            continue;
+        };
+        let forwards: Vec<Operand> = g.block(f).inputargs.iter().map(|&v| v.into()).collect();
+        if target == f || g.graph[e].args != forwards {
+            continue;
+        }
+        for inc in incoming(g, f) {
+            let (src, _) = g.graph.edge_endpoints(inc).expect("edge exists");
+            let link = g.graph.remove_edge(inc).expect("edge exists");
+            g.add_link(src, target, link.case, link.args);
+        }
+        g.graph.remove_node(f);
+        changed = true;
+    }
+    changed
+}

@@ -1,0 +1,398 @@
+//! The types the whole pipeline agrees on: the Rust-level types of the subset
+//! (`Ty`, with the user's structs and enums in a `TypeTable`) and the scalar
+//! types of flow-graph variables.
+//!
+//! Aggregates passed by value (Copy structs, tuples, enums, `Option`, fat
+//! references) never appear as one flow-graph variable: the front end explodes
+//! them into their scalar leaves (see `TypeTable::flatten`). Memory keeps
+//! rustc's own layout; the codewriter reads it through descrs generated with
+//! `offset_of!`.
+
+use std::fmt;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum IntTy {
+    I8,
+    I16,
+    I32,
+    I64,
+    Isize,
+    U8,
+    U16,
+    U32,
+    U64,
+    Usize,
+}
+
+impl IntTy {
+    pub const ALL: [IntTy; 10] = [
+        IntTy::I8,
+        IntTy::I16,
+        IntTy::I32,
+        IntTy::I64,
+        IntTy::Isize,
+        IntTy::U8,
+        IntTy::U16,
+        IntTy::U32,
+        IntTy::U64,
+        IntTy::Usize,
+    ];
+
+    pub fn bits(self) -> u32 {
+        match self {
+            IntTy::I8 | IntTy::U8 => 8,
+            IntTy::I16 | IntTy::U16 => 16,
+            IntTy::I32 | IntTy::U32 => 32,
+            IntTy::I64 | IntTy::U64 | IntTy::Isize | IntTy::Usize => 64,
+        }
+    }
+
+    pub fn signed(self) -> bool {
+        matches!(
+            self,
+            IntTy::I8 | IntTy::I16 | IntTy::I32 | IntTy::I64 | IntTy::Isize
+        )
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            IntTy::I8 => "i8",
+            IntTy::I16 => "i16",
+            IntTy::I32 => "i32",
+            IntTy::I64 => "i64",
+            IntTy::Isize => "isize",
+            IntTy::U8 => "u8",
+            IntTy::U16 => "u16",
+            IntTy::U32 => "u32",
+            IntTy::U64 => "u64",
+            IntTy::Usize => "usize",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<IntTy> {
+        IntTy::ALL.iter().copied().find(|t| t.name() == name)
+    }
+
+    /// Smallest and largest value, as i128 so that both signednesses fit.
+    pub fn range(self) -> (i128, i128) {
+        let bits = self.bits();
+        if self.signed() {
+            (-(1i128 << (bits - 1)), (1i128 << (bits - 1)) - 1)
+        } else {
+            (0, (1i128 << bits) - 1)
+        }
+    }
+
+    /// Reduce `value` to this type's range with wrap-around, as `as` does.
+    pub fn wrap(self, value: i128) -> i64 {
+        let bits = self.bits();
+        let masked = (value as u128) & (u128::MAX >> (128 - bits));
+        if self.signed() && bits < 128 && (masked >> (bits - 1)) & 1 == 1 {
+            (masked as i128 - (1i128 << bits)) as i64
+        } else {
+            masked as i64
+        }
+    }
+}
+
+/// Index of a user-defined struct or enum in the `TypeTable`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AdtId(pub u32);
+
+/// A type of the Rust subset.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Ty {
+    Unit,
+    /// The type of `panic!()`, `return`, `break`, `loop {}` without break.
+    Never,
+    Bool,
+    Char,
+    Int(IntTy),
+    F64,
+    Ref { mutable: bool, to: Box<Ty> },
+    Adt(AdtId),
+    Tuple(Vec<Ty>),
+    Array(Box<Ty>, u64),
+    /// `[T]`: unsized, only behind a reference.
+    Slice(Box<Ty>),
+    /// `str`: unsized, only behind a reference.
+    Str,
+    Vec(Box<Ty>),
+    Box(Box<Ty>),
+    String,
+    Option(Box<Ty>),
+    Result(Box<Ty>, Box<Ty>),
+    /// A type outside the subset (`std::io::Stdout`, `HashMap<..>`, ...) held
+    /// in a field: traced code may pass the struct around behind a reference
+    /// and hand it to `#[dont_look_inside]` functions, but never touch the
+    /// field itself. The string is the type as written.
+    Opaque(String),
+}
+
+impl Ty {
+    pub fn usize() -> Ty {
+        Ty::Int(IntTy::Usize)
+    }
+
+    pub fn reference(mutable: bool, to: Ty) -> Ty {
+        Ty::Ref {
+            mutable,
+            to: Box::new(to),
+        }
+    }
+
+    pub fn is_unsized(&self) -> bool {
+        matches!(self, Ty::Slice(_) | Ty::Str)
+    }
+
+    /// The scalar register kind of a one-variable type, if it is one.
+    pub fn scalar_kind(&self) -> Option<Kind> {
+        match self {
+            Ty::Bool | Ty::Char | Ty::Int(_) => Some(Kind::Int),
+            Ty::F64 => Some(Kind::Float),
+            Ty::Ref { to, .. } if !to.is_unsized() => Some(Kind::Ref),
+            _ => None,
+        }
+    }
+
+    pub fn is_scalar(&self) -> bool {
+        self.scalar_kind().is_some()
+    }
+
+    /// Types that own heap memory: they may be used in traced code only in
+    /// place (behind a reference), never created, moved or dropped there.
+    pub fn owns_heap(&self, table: &TypeTable) -> bool {
+        match self {
+            Ty::Vec(_) | Ty::Box(_) | Ty::String | Ty::Opaque(_) => true,
+            Ty::Unit | Ty::Never | Ty::Bool | Ty::Char | Ty::Int(_) | Ty::F64 | Ty::Str => false,
+            Ty::Ref { .. } => false,
+            Ty::Tuple(items) => items.iter().any(|t| t.owns_heap(table)),
+            Ty::Array(t, _) | Ty::Slice(t) | Ty::Option(t) => t.owns_heap(table),
+            Ty::Result(a, b) => a.owns_heap(table) || b.owns_heap(table),
+            Ty::Adt(id) => table.adt(*id).owns_heap,
+        }
+    }
+}
+
+/// A field of a struct (`variant == None`) or of one variant of an enum.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct FieldDef {
+    /// `x` for named fields, `0`, `1`, ... for tuple fields.
+    pub name: String,
+    pub ty: Ty,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VariantDef {
+    pub name: String,
+    pub fields: Vec<FieldDef>,
+    /// Whether the variant was declared with `{ named }` fields.
+    pub named: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AdtKind {
+    Struct { fields: Vec<FieldDef>, named: bool },
+    Enum { variants: Vec<VariantDef> },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AdtDef {
+    /// The name used in printed IR, e.g. `Tape`.
+    pub name: String,
+    /// The path from the crate root, e.g. `interp::Tape`; the generated glue
+    /// names the type with `crate::` in front of it.
+    pub path: String,
+    pub kind: AdtKind,
+    /// Derived once all definitions are known.
+    pub owns_heap: bool,
+    pub is_copy: bool,
+}
+
+impl AdtDef {
+    pub fn fields(&self) -> &[FieldDef] {
+        match &self.kind {
+            AdtKind::Struct { fields, .. } => fields,
+            AdtKind::Enum { .. } => &[],
+        }
+    }
+
+    pub fn variants(&self) -> &[VariantDef] {
+        match &self.kind {
+            AdtKind::Struct { .. } => &[],
+            AdtKind::Enum { variants } => variants,
+        }
+    }
+
+    pub fn is_enum(&self) -> bool {
+        matches!(self.kind, AdtKind::Enum { .. })
+    }
+}
+
+/// All user structs and enums of one translated crate.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TypeTable {
+    pub adts: Vec<AdtDef>,
+}
+
+impl TypeTable {
+    pub fn adt(&self, id: AdtId) -> &AdtDef {
+        &self.adts[id.0 as usize]
+    }
+
+    pub fn adt_mut(&mut self, id: AdtId) -> &mut AdtDef {
+        &mut self.adts[id.0 as usize]
+    }
+
+    pub fn find(&self, path: &str) -> Option<AdtId> {
+        self.adts
+            .iter()
+            .position(|a| a.path == path)
+            .map(|i| AdtId(i as u32))
+    }
+
+    /// Scalar leaves of a by-value aggregate, in a fixed order:
+    /// structs and tuples field by field; enums, `Option` and `Result` as a
+    /// `u32` tag followed by the leaves of every variant in turn; `&[T]` and
+    /// `&str` as data pointer then `usize` length. `None` for types that
+    /// cannot live in registers (heap owners, unsized types, arrays).
+    pub fn flatten(&self, ty: &Ty) -> Option<Vec<Ty>> {
+        let mut out = Vec::new();
+        if self.flatten_into(ty, &mut out) {
+            Some(out)
+        } else {
+            None
+        }
+    }
+
+    fn flatten_into(&self, ty: &Ty, out: &mut Vec<Ty>) -> bool {
+        match ty {
+            Ty::Unit | Ty::Never => true,
+            Ty::Bool | Ty::Char | Ty::Int(_) | Ty::F64 => {
+                out.push(ty.clone());
+                true
+            }
+            Ty::Ref { mutable, to } => {
+                match &**to {
+                    Ty::Slice(elem) => {
+                        out.push(Ty::reference(*mutable, Ty::Slice(elem.clone())));
+                        out.push(Ty::usize());
+                    }
+                    Ty::Str => {
+                        out.push(Ty::reference(*mutable, Ty::Str));
+                        out.push(Ty::usize());
+                    }
+                    _ => out.push(ty.clone()),
+                }
+                true
+            }
+            Ty::Tuple(items) => items.iter().all(|t| self.flatten_into(t, out)),
+            Ty::Adt(id) => {
+                let adt = self.adt(*id);
+                if adt.owns_heap {
+                    return false;
+                }
+                match &adt.kind {
+                    AdtKind::Struct { fields, .. } => {
+                        fields.iter().all(|f| self.flatten_into(&f.ty, out))
+                    }
+                    AdtKind::Enum { variants } => {
+                        out.push(Ty::Int(IntTy::U32));
+                        variants
+                            .iter()
+                            .all(|v| v.fields.iter().all(|f| self.flatten_into(&f.ty, out)))
+                    }
+                }
+            }
+            Ty::Option(t) => {
+                out.push(Ty::Int(IntTy::U32));
+                self.flatten_into(t, out)
+            }
+            Ty::Result(a, b) => {
+                out.push(Ty::Int(IntTy::U32));
+                self.flatten_into(a, out) && self.flatten_into(b, out)
+            }
+            Ty::Array(..)
+            | Ty::Slice(_)
+            | Ty::Str
+            | Ty::Vec(_)
+            | Ty::Box(_)
+            | Ty::String
+            | Ty::Opaque(_) => false,
+        }
+    }
+
+    pub fn display<'a>(&'a self, ty: &'a Ty) -> TyDisplay<'a> {
+        TyDisplay { table: self, ty }
+    }
+}
+
+/// Register kinds of jitcodes and traces, as in RPython.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    Int,
+    Ref,
+    Float,
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Kind::Int => "int",
+            Kind::Ref => "ref",
+            Kind::Float => "float",
+        })
+    }
+}
+
+pub struct TyDisplay<'a> {
+    table: &'a TypeTable,
+    ty: &'a Ty,
+}
+
+impl fmt::Display for TyDisplay<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let table = self.table;
+        let d = |t| TyDisplay { table, ty: t };
+        match self.ty {
+            Ty::Unit => write!(f, "()"),
+            Ty::Never => write!(f, "!"),
+            Ty::Bool => write!(f, "bool"),
+            Ty::Char => write!(f, "char"),
+            Ty::Int(i) => write!(f, "{}", i.name()),
+            Ty::F64 => write!(f, "f64"),
+            Ty::Ref { mutable, to } => {
+                write!(f, "&{}{}", if *mutable { "mut " } else { "" }, d(to))
+            }
+            Ty::Adt(id) => {
+                if (id.0 as usize) < self.table.adts.len() {
+                    write!(f, "{}", self.table.adt(*id).name)
+                } else {
+                    write!(f, "adt#{}", id.0)
+                }
+            }
+            Ty::Tuple(items) => {
+                write!(f, "(")?;
+                for (i, t) in items.iter().enumerate() {
+                    if i > 0 {
+                        write!(f, ", ")?;
+                    }
+                    write!(f, "{}", d(t))?;
+                }
+                if items.len() == 1 {
+                    write!(f, ",")?;
+                }
+                write!(f, ")")
+            }
+            Ty::Array(t, n) => write!(f, "[{}; {}]", d(t), n),
+            Ty::Slice(t) => write!(f, "[{}]", d(t)),
+            Ty::Str => write!(f, "str"),
+            Ty::Vec(t) => write!(f, "Vec<{}>", d(t)),
+            Ty::Box(t) => write!(f, "Box<{}>", d(t)),
+            Ty::String => write!(f, "String"),
+            Ty::Option(t) => write!(f, "Option<{}>", d(t)),
+            Ty::Result(a, b) => write!(f, "Result<{}, {}>", d(a), d(b)),
+            Ty::Opaque(name) => write!(f, "{name}"),
+        }
+    }
+}

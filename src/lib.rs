@@ -1,0 +1,195 @@
+//! metatrace: a meta-tracing JIT toolchain for interpreters written in a
+//! subset of Rust, in the tradition of RPython/PyPy.
+//!
+//! An interpreter depends on this crate and writes
+//!
+//! ```ignore
+//! use metatrace::prelude::*;
+//!
+//! #[jit_driver(greens = [pc, program], reds = [tape])]
+//! fn mainloop(program: &Program, tape: &mut Tape) {
+//!     let mut pc: usize = 0;
+//!     loop {
+//!         jit_merge_point!();
+//!         // ... one instruction; on a backward jump, set pc, then:
+//!         can_enter_jit!();
+//!     }
+//! }
+//! ```
+//!
+//! Built with plain `cargo build`, the hints are checked and otherwise do
+//! nothing: the VM runs the interpreter natively (`--jit mode=native`).
+
+// Lets the proc-macros' `::metatrace::...` paths resolve inside this crate too.
+extern crate self as metatrace;
+
+/// The runtime: hint functions, JIT parameters, the VM command line.
+pub use metatrace_runtime as runtime;
+
+/// Everything an interpreter needs: `use metatrace::prelude::*;`.
+pub mod prelude {
+    pub use crate::{can_enter_jit, jit_merge_point};
+    pub use metatrace_macros::{dont_look_inside, elidable, jit_driver, loop_invariant, unroll_safe};
+    pub use metatrace_runtime::hints::{promote, we_are_jitted};
+}
+
+/// Used by the macros' expansions and by generated VMs; not a stable API.
+#[doc(hidden)]
+pub mod __private {
+    pub use metatrace_runtime::__private::*;
+}
+
+/// Marks the top of the portal's dispatch loop (RPython's `jit_merge_point`).
+/// Only valid inside a `#[jit_driver]` function, which rewrites it; anywhere
+/// else it is a compile error.
+#[macro_export]
+macro_rules! jit_merge_point {
+    ($($t:tt)*) => {
+        ::core::compile_error!("jit_merge_point!() used outside a #[jit_driver] function")
+    };
+}
+
+/// Marks a backward jump of the user's program (RPython's `can_enter_jit`),
+/// after the greens have been set to the jump's target. Only valid inside a
+/// `#[jit_driver]` function, which rewrites it; anywhere else it is a compile
+/// error.
+#[macro_export]
+macro_rules! can_enter_jit {
+    ($($t:tt)*) => {
+        ::core::compile_error!("can_enter_jit!() used outside a #[jit_driver] function")
+    };
+}
+
+/// Misuses of the hints that must not compile (checked by `cargo test --doc`).
+///
+/// A merge point outside a driver:
+/// ```compile_fail
+/// use metatrace::prelude::*;
+/// fn f() { jit_merge_point!(); }
+/// ```
+/// ```compile_fail
+/// use metatrace::prelude::*;
+/// fn f() { can_enter_jit!(); }
+/// ```
+/// A driver without a merge point, or with an unknown green:
+/// ```compile_fail
+/// use metatrace::prelude::*;
+/// #[jit_driver(greens = [pc], reds = [])]
+/// fn f(pc: usize) {}
+/// ```
+/// ```compile_fail
+/// use metatrace::prelude::*;
+/// #[jit_driver(greens = [pc, code], reds = [])]
+/// fn f(pc: usize) { loop { jit_merge_point!(); } }
+/// ```
+/// Merge points take no arguments:
+/// ```compile_fail
+/// use metatrace::prelude::*;
+/// #[jit_driver(greens = [pc])]
+/// fn f(pc: usize) { loop { jit_merge_point!(pc); } }
+/// ```
+/// An elidable function without a result, a hint on a non-function:
+/// ```compile_fail
+/// use metatrace::prelude::*;
+/// #[elidable]
+/// fn f(x: &mut u32) { *x = 1; }
+/// ```
+/// ```compile_fail
+/// use metatrace::prelude::*;
+/// #[dont_look_inside]
+/// struct S;
+/// ```
+/// The same driver, well-formed, compiles:
+/// ```
+/// use metatrace::prelude::*;
+/// #[jit_driver(greens = [pc])]
+/// fn f(mut pc: usize) { loop { jit_merge_point!(); if pc == 0 { return; } pc -= 1; can_enter_jit!(); } }
+/// f(3);
+/// ```
+#[cfg(doctest)]
+pub struct CompileFailTests;
+
+#[cfg(test)]
+mod tests {
+    use crate::prelude::*;
+
+    struct Regs {
+        values: Vec<i64>,
+    }
+
+    #[jit_driver(greens = [pc, code], reds = [a, regs])]
+    fn interp(code: &[u8], mut a: i64, regs: &mut Regs) -> i64 {
+        let mut pc: usize = 0;
+        loop {
+            jit_merge_point!();
+            if pc >= code.len() {
+                return a;
+            }
+            a += code[pc] as i64 + regs.values[0];
+            pc += 1;
+            if pc == code.len() && a < 100 {
+                pc = 0;
+                can_enter_jit!();
+            }
+        }
+    }
+
+    #[elidable]
+    fn get(regs: &Regs, i: usize) -> i64 {
+        regs.values[i]
+    }
+
+    #[dont_look_inside]
+    fn grow(regs: &mut Regs) {
+        regs.values.push(0);
+    }
+
+    #[unroll_safe]
+    fn sum(regs: &Regs) -> i64 {
+        let mut s = 0;
+        for i in 0..regs.values.len() {
+            s += get(regs, i);
+        }
+        s
+    }
+
+    #[loop_invariant]
+    fn first(regs: &Regs) -> i64 {
+        regs.values[0]
+    }
+
+    struct Counter {
+        n: u32,
+    }
+
+    impl Counter {
+        #[jit_driver(greens = [self], reds = [k])]
+        fn count(&mut self) -> u32 {
+            let mut k = 0;
+            while k < 10 {
+                jit_merge_point!();
+                k += 1;
+                self.n += promote(k);
+            }
+            self.n
+        }
+
+        #[elidable]
+        fn get(&self) -> u32 {
+            self.n
+        }
+    }
+
+    #[test]
+    fn hints_are_native_identity() {
+        let mut regs = Regs { values: vec![1] };
+        assert_eq!(interp(&[10, 20], 0, &mut regs), 128);
+        grow(&mut regs);
+        assert_eq!(sum(&regs), 1);
+        assert_eq!(first(&regs), 1);
+        assert!(!we_are_jitted());
+        let mut c = Counter { n: 0 };
+        assert_eq!(c.count(), 55);
+        assert_eq!(c.get(), 55);
+    }
+}

@@ -1,0 +1,1 @@
+//! Lowering: typed function bodies to flow graphs.

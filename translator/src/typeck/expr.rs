@@ -1,0 +1,990 @@
+//! Expressions and statements.
+
+use super::builtins;
+use super::infer::{VarKind, IT};
+use super::{key, CallRes, Checker, LoopCtx, MacroArgs, MethodRes, PathRes};
+use crate::consteval::lit_const;
+use crate::items::{path_idents, Def};
+use metatrace_jitcodegen::flowgraph::Const;
+use metatrace_jitcodegen::types::{AdtKind, IntTy, Ty};
+use proc_macro2::Span;
+use std::collections::HashMap;
+use syn::spanned::Spanned;
+
+/// Macros whose invocation never returns.
+pub const DIVERGING_MACROS: &[&str] = &["panic", "unreachable", "todo", "unimplemented"];
+/// Macros that check a condition and give `()`.
+pub const ASSERT_MACROS: &[&str] = &["assert", "assert_eq", "assert_ne", "debug_assert", "debug_assert_eq", "debug_assert_ne"];
+/// The JIT's own hint macros.
+pub const HINT_MACROS: &[&str] = &["jit_merge_point", "can_enter_jit"];
+
+impl Checker<'_, '_> {
+    pub(super) fn block(&mut self, b: &syn::Block, expected: Option<&IT>) -> IT {
+        self.scopes.push(HashMap::new());
+        let mut diverges = false;
+        let mut result: Option<IT> = None;
+        for (i, stmt) in b.stmts.iter().enumerate() {
+            let last = i + 1 == b.stmts.len();
+            match stmt {
+                syn::Stmt::Local(l) => self.let_stmt(l),
+                syn::Stmt::Item(_) => {} // reported by the subset checker
+                syn::Stmt::Expr(e, semi) => {
+                    let tail = last && semi.is_none();
+                    let t = self.expr(e, if tail { expected } else { None });
+                    if tail {
+                        result = Some(t);
+                    } else if self.subst.is_never(&t) {
+                        diverges = true;
+                    }
+                }
+                syn::Stmt::Macro(m) => {
+                    let t = self.macro_call(&m.mac);
+                    if last && m.semi_token.is_none() {
+                        result = Some(t);
+                    } else if self.subst.is_never(&t) {
+                        diverges = true;
+                    }
+                }
+            }
+        }
+        self.scopes.pop();
+        match result {
+            Some(t) => t,
+            None if diverges => IT::never(),
+            None => IT::unit(),
+        }
+    }
+
+    fn let_stmt(&mut self, l: &syn::Local) {
+        let (pat, annotated) = match &l.pat {
+            syn::Pat::Type(pt) => (&*pt.pat, Some(self.resolve_written_type(&pt.ty))),
+            p => (p, None),
+        };
+        let ty = match (&l.init, annotated) {
+            (Some(init), Some(ann)) => {
+                let t = self.expr(&init.expr, Some(&ann));
+                if !self.subst.unify(&t, &ann) {
+                    self.error(init.expr.span(), "mismatched types in `let`", "check the annotation");
+                }
+                ann
+            }
+            (Some(init), None) => self.expr(&init.expr, None),
+            (None, Some(ann)) => ann,
+            (None, None) => self.subst.fresh(VarKind::Any),
+        };
+        if let Some(init) = &l.init {
+            if let Some((_, diverge)) = &init.diverge {
+                let t = self.expr(diverge, None);
+                if !self.subst.is_never(&t) {
+                    self.error(diverge.span(), "the `else` block of `let ... else` must not fall through", "end it with `return`, `break`, `continue` or a panic");
+                }
+            }
+        }
+        self.pat(pat, &ty, None);
+    }
+
+    pub(super) fn expr(&mut self, e: &syn::Expr, expected: Option<&IT>) -> IT {
+        let t = self.expr_inner(e, expected);
+        self.record(e, t)
+    }
+
+    fn fresh_any(&mut self) -> IT {
+        self.subst.fresh(VarKind::Any)
+    }
+
+    fn expr_inner(&mut self, e: &syn::Expr, expected: Option<&IT>) -> IT {
+        match e {
+            syn::Expr::Paren(p) => self.expr(&p.expr, expected),
+            syn::Expr::Group(g) => self.expr(&g.expr, expected),
+            syn::Expr::Lit(l) => self.lit(&l.lit, expected),
+            syn::Expr::Path(p) => self.path_expr(e, &p.path),
+            syn::Expr::Unary(u) => {
+                let inner_expected = match u.op {
+                    syn::UnOp::Deref(_) => None,
+                    _ => expected,
+                };
+                let t = self.expr(&u.expr, inner_expected);
+                match u.op {
+                    syn::UnOp::Deref(_) => match self.subst.shallow(&t) {
+                        IT::Ref(_, inner) | IT::Box(inner) => *inner,
+                        _ => {
+                            self.error(u.span(), "cannot dereference this value", "only references and boxes can be dereferenced");
+                            self.fresh_any()
+                        }
+                    },
+                    _ => self.subst.autoderef(&t).0,
+                }
+            }
+            syn::Expr::Binary(b) => self.binary(b, expected),
+            syn::Expr::Assign(a) => {
+                if let syn::Expr::Infer(_) = &*a.left {
+                    self.expr(&a.right, None);
+                    return IT::unit();
+                }
+                if matches!(&*a.left, syn::Expr::Tuple(_)) {
+                    self.error(a.left.span(), "destructuring assignment is not supported in traced code", "assign each variable separately, using `let` for temporaries");
+                    return IT::unit();
+                }
+                let l = self.expr(&a.left, None);
+                let r = self.expr(&a.right, Some(&l));
+                self.subst.unify(&l, &r);
+                IT::unit()
+            }
+            syn::Expr::Call(c) => self.call(e, c, expected),
+            syn::Expr::MethodCall(m) => self.method_call(e, m),
+            syn::Expr::Field(f) => self.field(f),
+            syn::Expr::Index(ix) => {
+                let base = self.expr(&ix.expr, None);
+                if let syn::Expr::Range(r) = &*ix.index {
+                    self.error(r.span(), "slicing with a range is not supported in traced code yet", "index single elements, passing start and end indices along");
+                    return self.fresh_any();
+                }
+                let idx = self.expr(&ix.index, Some(&IT::usize()));
+                self.subst.unify(&idx, &IT::usize());
+                let (d, _) = self.subst.autoderef(&base);
+                match d {
+                    IT::Vec(t) | IT::Slice(t) | IT::Array(t, _) => *t,
+                    _ => {
+                        self.error(ix.span(), "indexing is supported on Vec, slices and arrays only", "index a Vec<T>, &[T] or [T; N]");
+                        self.fresh_any()
+                    }
+                }
+            }
+            syn::Expr::Reference(r) => {
+                let inner_expected = expected.and_then(|t| match self.subst.shallow(t) {
+                    IT::Ref(_, x) => Some(*x),
+                    _ => None,
+                });
+                let t = self.expr(&r.expr, inner_expected.as_ref());
+                IT::Ref(r.mutability.is_some(), Box::new(t))
+            }
+            syn::Expr::If(i) => self.if_expr(i, expected),
+            syn::Expr::Match(m) => {
+                let s = self.expr(&m.expr, None);
+                let mut result: Option<IT> = None;
+                for arm in &m.arms {
+                    self.scopes.push(HashMap::new());
+                    self.pat(&arm.pat, &s, None);
+                    if let Some((_, g)) = &arm.guard {
+                        let gt = self.expr(g, Some(&IT::bool()));
+                        self.subst.unify(&gt, &IT::bool());
+                    }
+                    let exp = result.clone().or_else(|| expected.cloned());
+                    let t = self.expr(&arm.body, exp.as_ref());
+                    self.scopes.pop();
+                    result = Some(self.join(result, t, arm.body.span()));
+                }
+                result.unwrap_or_else(IT::never)
+            }
+            syn::Expr::While(w) => {
+                self.scopes.push(HashMap::new());
+                self.condition(&w.cond);
+                self.loops.push(LoopCtx {
+                    label: w.label.as_ref().map(|l| l.name.ident.to_string()),
+                    break_ty: None,
+                });
+                self.block(&w.body, None);
+                self.loops.pop();
+                self.scopes.pop();
+                IT::unit()
+            }
+            syn::Expr::Loop(l) => {
+                let bt = self.fresh_any();
+                self.loops.push(LoopCtx {
+                    label: l.label.as_ref().map(|l| l.name.ident.to_string()),
+                    break_ty: Some(bt.clone()),
+                });
+                self.block(&l.body, None);
+                let ctx = self.loops.pop().unwrap();
+                if self.loop_has_break(&l.body, ctx.label.as_deref()) {
+                    bt
+                } else {
+                    IT::never()
+                }
+            }
+            syn::Expr::ForLoop(f) => self.for_loop(f),
+            syn::Expr::Break(b) => {
+                let label = b.label.as_ref().map(|l| l.ident.to_string());
+                let target = match &label {
+                    Some(l) => self.loops.iter().rposition(|c| c.label.as_deref() == Some(l)),
+                    None => self.loops.len().checked_sub(1),
+                };
+                let Some(target) = target else {
+                    self.error(b.span(), "`break` outside of a loop", "");
+                    return IT::never();
+                };
+                let bt = self.loops[target].break_ty.clone();
+                match (&b.expr, bt) {
+                    (Some(v), Some(bt)) => {
+                        let t = self.expr(v, Some(&bt));
+                        self.subst.unify(&t, &bt);
+                    }
+                    (None, Some(bt)) => {
+                        self.subst.unify(&bt, &IT::unit());
+                    }
+                    (Some(v), None) => {
+                        self.error(v.span(), "`break` with a value is only allowed in `loop`", "");
+                    }
+                    (None, None) => {}
+                }
+                IT::never()
+            }
+            syn::Expr::Continue(_) => IT::never(),
+            syn::Expr::Return(r) => {
+                let ret = self.ret.clone();
+                match &r.expr {
+                    Some(v) => {
+                        let t = self.expr(v, Some(&ret));
+                        self.subst.unify(&t, &ret);
+                    }
+                    None => {
+                        self.subst.unify(&ret, &IT::unit());
+                    }
+                }
+                IT::never()
+            }
+            syn::Expr::Block(b) => {
+                if b.label.is_some() {
+                    self.error(b.span(), "labeled blocks are not supported in traced code", "use a `loop` with `break` at its end");
+                }
+                self.block(&b.block, expected)
+            }
+            syn::Expr::Cast(c) => {
+                self.expr(&c.expr, None);
+                self.resolve_written_type(&c.ty)
+            }
+            syn::Expr::Tuple(t) => {
+                if t.elems.is_empty() {
+                    return IT::unit();
+                }
+                let exp: Option<Vec<IT>> = expected.and_then(|x| match self.subst.shallow(x) {
+                    IT::Tuple(xs) if xs.len() == t.elems.len() => Some(xs),
+                    _ => None,
+                });
+                let items = t.elems.iter().enumerate().map(|(i, el)| self.expr(el, exp.as_ref().map(|x| &x[i]))).collect();
+                IT::Tuple(items)
+            }
+            syn::Expr::Struct(s) => self.struct_lit(s),
+            syn::Expr::Try(t) => self.try_expr(t),
+            syn::Expr::Macro(m) => self.macro_call(&m.mac),
+            syn::Expr::Array(a) => {
+                let elem_exp = expected.and_then(|x| match self.subst.shallow(x) {
+                    IT::Array(t, _) => Some(*t),
+                    _ => None,
+                });
+                let elem = elem_exp.unwrap_or_else(|| self.fresh_any());
+                for el in &a.elems {
+                    let t = self.expr(el, Some(&elem));
+                    self.subst.unify(&t, &elem);
+                }
+                IT::Array(Box::new(elem), a.elems.len() as u64)
+            }
+            syn::Expr::Repeat(r) => {
+                let t = self.expr(&r.expr, None);
+                match self.items.eval_const_expr(self.module, self.file, &r.len) {
+                    Ok(Const::Int(n, _)) if n >= 0 => IT::Array(Box::new(t), n as u64),
+                    _ => {
+                        self.error(r.len.span(), "array length must be an integer constant", "use a literal or a `const`");
+                        self.fresh_any()
+                    }
+                }
+            }
+            syn::Expr::Let(l) => {
+                self.error(l.span(), "`let` is only supported directly in an `if` or `while` condition", "nest the conditions instead of chaining them with `&&`");
+                IT::bool()
+            }
+            syn::Expr::Range(r) => {
+                self.error(r.span(), "ranges are only supported as the iterated value of a `for` loop", "loop with `for i in a..b`");
+                self.fresh_any()
+            }
+            syn::Expr::Unsafe(u) => {
+                self.error(u.unsafe_token.span, "unsafe blocks are not supported in traced code", "move the unsafe code into a #[dont_look_inside] function");
+                self.fresh_any()
+            }
+            other => {
+                self.error(other.span(), "this expression is not supported in traced code", "see docs/subset.md for the supported subset");
+                self.fresh_any()
+            }
+        }
+    }
+
+    fn join(&mut self, acc: Option<IT>, t: IT, span: Span) -> IT {
+        match acc {
+            None => t,
+            Some(a) if self.subst.is_never(&a) => t,
+            Some(a) => {
+                if !self.subst.is_never(&t) && !self.subst.unify(&a, &t) {
+                    self.error(span, "the branches have different types", "make every branch give the same type");
+                }
+                a
+            }
+        }
+    }
+
+    fn lit(&mut self, lit: &syn::Lit, expected: Option<&IT>) -> IT {
+        match lit {
+            syn::Lit::Int(i) => {
+                if !i.suffix().is_empty() {
+                    return match IntTy::from_name(i.suffix()) {
+                        Some(t) => IT::int(t),
+                        None => {
+                            self.error(i.span(), format!("integer suffix `{}` is not supported in traced code", i.suffix()), "use a 64-bit or smaller integer type");
+                            self.fresh_any()
+                        }
+                    };
+                }
+                let v = self.subst.fresh(VarKind::Int);
+                if let Some(exp) = expected {
+                    // A float context leaves the literal an int: rustc would have refused.
+                    let _ = self.subst.unify(&v, exp);
+                }
+                v
+            }
+            syn::Lit::Float(f) => {
+                if !f.suffix().is_empty() && f.suffix() != "f64" {
+                    self.error(f.span(), "`f32` is not supported in traced code", "use `f64`");
+                }
+                IT::Leaf(Ty::F64)
+            }
+            syn::Lit::Byte(_) => IT::int(IntTy::U8),
+            syn::Lit::Char(_) => IT::Leaf(Ty::Char),
+            syn::Lit::Bool(_) => IT::bool(),
+            syn::Lit::Str(_) => IT::Ref(false, Box::new(IT::Leaf(Ty::Str))),
+            syn::Lit::ByteStr(b) => IT::Ref(false, Box::new(IT::Array(Box::new(IT::int(IntTy::U8)), b.value().len() as u64))),
+            other => {
+                self.error(other.span(), "this literal is not supported in traced code", "");
+                self.fresh_any()
+            }
+        }
+    }
+
+    /// Resolve a value path, with `Self` replaced by the impl type.
+    pub(super) fn resolve_def(&self, path: &syn::Path) -> Option<Def> {
+        let mut idents = path_idents(path);
+        if idents.first().map(String::as_str) == Some("Self") {
+            let adt = self.self_ty?;
+            let mut def = Def::Adt(adt);
+            for seg in &idents[1..] {
+                def = match def {
+                    Def::Adt(id) => {
+                        let a = self.items.types.adt(id);
+                        if let Some(v) = a.variants().iter().position(|v| &v.name == seg) {
+                            Def::Variant(id, v as u32)
+                        } else {
+                            Def::Fn(*self.items.methods.get(&(id, seg.clone()))?)
+                        }
+                    }
+                    _ => return None,
+                };
+            }
+            return Some(def);
+        }
+        if idents.len() == 1 && self.lookup_local(&idents[0]).is_some() {
+            return None;
+        }
+        if idents.first().map(String::as_str) == Some("std") || idents.first().map(String::as_str) == Some("core") {
+            // `std::i64::MAX` → `i64::MAX`
+            if idents.len() == 3 && IntTy::from_name(&idents[1]).is_some() {
+                idents.remove(0);
+                return Some(Def::External(idents));
+            }
+        }
+        self.items.resolve_path_in(self.module, &idents).or_else(|| {
+            // Primitive types and prelude names are not items of the crate.
+            Some(Def::External(idents))
+        })
+    }
+
+    fn path_expr(&mut self, e: &syn::Expr, path: &syn::Path) -> IT {
+        let idents = path_idents(path);
+        if idents.len() == 1 {
+            if let Some(id) = self.lookup_local(&idents[0]) {
+                self.out.paths.insert(key(e), PathRes::Local(id));
+                return self.local_its[id.0 as usize].clone();
+            }
+        }
+        match self.resolve_def(path) {
+            Some(Def::Const(id)) => match self.items.const_type(id) {
+                Ok(ty) => {
+                    self.out.paths.insert(key(e), PathRes::Const(id));
+                    IT::from_ty(&ty)
+                }
+                Err(d) => {
+                    self.diags.push(d);
+                    self.fresh_any()
+                }
+            },
+            Some(Def::Variant(adt, idx)) => {
+                let fields = self.items.types.adt(adt).variants()[idx as usize].fields.len();
+                if fields > 0 {
+                    self.error(path.span(), "enum constructors cannot be used as values in traced code", "call the constructor with its fields");
+                }
+                self.out.paths.insert(key(e), PathRes::UnitVariant(idx));
+                IT::Leaf(Ty::Adt(adt))
+            }
+            Some(Def::Adt(adt)) => {
+                let unit = matches!(&self.items.types.adt(adt).kind, AdtKind::Struct { fields, .. } if fields.is_empty());
+                if !unit {
+                    self.error(path.span(), "a struct name is not a value here", "build it with `Name { field: value, .. }`");
+                }
+                self.out.paths.insert(key(e), PathRes::UnitStruct(adt));
+                IT::Leaf(Ty::Adt(adt))
+            }
+            Some(Def::Fn(_)) => {
+                self.error(path.span(), "functions cannot be used as values in traced code", "call the function directly, or dispatch with a `match`");
+                self.fresh_any()
+            }
+            Some(Def::Unsupported { what, help }) => {
+                self.error(path.span(), what, help);
+                self.fresh_any()
+            }
+            Some(Def::Module(_)) => {
+                self.error(path.span(), "a module is not a value", "");
+                self.fresh_any()
+            }
+            Some(Def::External(p)) => {
+                let names: Vec<&str> = p.iter().map(String::as_str).collect();
+                match names.as_slice() {
+                    ["None"] => {
+                        self.out.paths.insert(key(e), PathRes::UnitVariant(0));
+                        let t = self.fresh_any();
+                        IT::Option(Box::new(t))
+                    }
+                    [int, which] if IntTy::from_name(int).is_some() && matches!(*which, "MAX" | "MIN" | "BITS") => {
+                        let t = IntTy::from_name(int).unwrap();
+                        let (lo, hi) = t.range();
+                        let c = match *which {
+                            "MAX" => Const::Int(t.wrap(hi), t),
+                            "MIN" => Const::Int(t.wrap(lo), t),
+                            _ => Const::Int(t.bits() as i64, IntTy::U32),
+                        };
+                        let ty = c.ty();
+                        self.out.paths.insert(key(e), PathRes::Value(c));
+                        IT::from_ty(&ty)
+                    }
+                    ["f64", which] if matches!(*which, "MAX" | "MIN" | "INFINITY" | "NEG_INFINITY" | "NAN" | "EPSILON") => {
+                        let v = match *which {
+                            "MAX" => f64::MAX,
+                            "MIN" => f64::MIN,
+                            "INFINITY" => f64::INFINITY,
+                            "NEG_INFINITY" => f64::NEG_INFINITY,
+                            "NAN" => f64::NAN,
+                            _ => f64::EPSILON,
+                        };
+                        self.out.paths.insert(key(e), PathRes::Value(Const::F64(v.to_bits())));
+                        IT::Leaf(Ty::F64)
+                    }
+                    _ => {
+                        self.error(path.span(), format!("cannot find value `{}` in traced code", p.join("::")), "define it in the crate as a `const`, or pass it in");
+                        self.fresh_any()
+                    }
+                }
+            }
+            None => {
+                self.error(path.span(), format!("cannot find value `{}`", idents.join("::")), "");
+                self.fresh_any()
+            }
+        }
+    }
+
+    fn binary(&mut self, b: &syn::ExprBinary, expected: Option<&IT>) -> IT {
+        use syn::BinOp::*;
+        match b.op {
+            And(_) | Or(_) => {
+                let l = self.expr(&b.left, Some(&IT::bool()));
+                let r = self.expr(&b.right, Some(&IT::bool()));
+                self.subst.unify(&l, &IT::bool());
+                self.subst.unify(&r, &IT::bool());
+                IT::bool()
+            }
+            Eq(_) | Ne(_) | Lt(_) | Le(_) | Gt(_) | Ge(_) => {
+                let l = self.expr(&b.left, None);
+                let r = self.expr(&b.right, Some(&l));
+                if !self.subst.unify(&l, &r) {
+                    let (ld, _) = self.subst.autoderef(&l);
+                    let (rd, _) = self.subst.autoderef(&r);
+                    self.subst.unify(&ld, &rd);
+                }
+                IT::bool()
+            }
+            Shl(_) | Shr(_) => {
+                let l = self.expr(&b.left, expected);
+                self.expr(&b.right, None);
+                self.subst.autoderef(&l).0
+            }
+            ShlAssign(_) | ShrAssign(_) => {
+                self.expr(&b.left, None);
+                self.expr(&b.right, None);
+                IT::unit()
+            }
+            AddAssign(_) | SubAssign(_) | MulAssign(_) | DivAssign(_) | RemAssign(_) | BitAndAssign(_) | BitOrAssign(_) | BitXorAssign(_) => {
+                let l = self.expr(&b.left, None);
+                let r = self.expr(&b.right, Some(&l));
+                let (rd, _) = self.subst.autoderef(&r);
+                self.subst.unify(&l, &rd);
+                IT::unit()
+            }
+            _ => {
+                let l = self.expr(&b.left, expected);
+                let ld = self.subst.autoderef(&l).0;
+                let r = self.expr(&b.right, Some(&ld));
+                let rd = self.subst.autoderef(&r).0;
+                if !self.subst.unify(&ld, &rd) {
+                    self.error(b.span(), "mismatched operand types", "convert one side with `as`");
+                }
+                ld
+            }
+        }
+    }
+
+    fn condition(&mut self, cond: &syn::Expr) {
+        if let syn::Expr::Let(l) = cond {
+            let t = self.expr(&l.expr, None);
+            self.pat(&l.pat, &t, None);
+            self.record(cond, IT::bool());
+        } else {
+            let t = self.expr(cond, Some(&IT::bool()));
+            self.subst.unify(&t, &IT::bool());
+        }
+    }
+
+    fn if_expr(&mut self, i: &syn::ExprIf, expected: Option<&IT>) -> IT {
+        self.scopes.push(HashMap::new());
+        self.condition(&i.cond);
+        let then = self.block(&i.then_branch, expected);
+        self.scopes.pop();
+        match &i.else_branch {
+            Some((_, els)) => {
+                let exp = if self.subst.is_never(&then) { expected.cloned() } else { Some(then.clone()) };
+                let e = self.expr(els, exp.as_ref());
+                self.join(Some(then), e, els.span())
+            }
+            None => IT::unit(),
+        }
+    }
+
+    fn for_loop(&mut self, f: &syn::ExprForLoop) -> IT {
+        let mut iter = &*f.expr;
+        while let syn::Expr::Paren(p) = iter {
+            iter = &p.expr;
+        }
+        let elem = match iter {
+            syn::Expr::Range(r) if r.start.is_some() && r.end.is_some() => {
+                let s = self.expr(r.start.as_ref().unwrap(), None);
+                let e = self.expr(r.end.as_ref().unwrap(), Some(&s));
+                self.subst.unify(&s, &e);
+                self.record(iter, s.clone());
+                s
+            }
+            other => {
+                self.error(other.span(), "`for` loops are supported over integer ranges only", "loop over an index range: `for i in 0..v.len()`");
+                self.fresh_any()
+            }
+        };
+        self.scopes.push(HashMap::new());
+        match &*f.pat {
+            syn::Pat::Ident(_) | syn::Pat::Wild(_) => self.pat(&f.pat, &elem, None),
+            other => self.error(other.span(), "the loop variable of a `for` must be a name or `_`", ""),
+        }
+        self.loops.push(LoopCtx {
+            label: f.label.as_ref().map(|l| l.name.ident.to_string()),
+            break_ty: None,
+        });
+        self.block(&f.body, None);
+        self.loops.pop();
+        self.scopes.pop();
+        IT::unit()
+    }
+
+    /// Whether a `loop` body contains a `break` that leaves this loop.
+    fn loop_has_break(&self, body: &syn::Block, label: Option<&str>) -> bool {
+        struct Finder<'l> {
+            label: Option<&'l str>,
+            depth: usize,
+            found: bool,
+        }
+        impl<'ast> syn::visit::Visit<'ast> for Finder<'_> {
+            fn visit_expr_break(&mut self, b: &'ast syn::ExprBreak) {
+                let targets_us = match &b.label {
+                    Some(l) => Some(l.ident.to_string().as_str()) == self.label,
+                    None => self.depth == 0,
+                };
+                self.found |= targets_us;
+                syn::visit::visit_expr_break(self, b);
+            }
+            fn visit_expr_loop(&mut self, l: &'ast syn::ExprLoop) {
+                self.depth += 1;
+                syn::visit::visit_expr_loop(self, l);
+                self.depth -= 1;
+            }
+            fn visit_expr_while(&mut self, l: &'ast syn::ExprWhile) {
+                self.depth += 1;
+                syn::visit::visit_expr_while(self, l);
+                self.depth -= 1;
+            }
+            fn visit_expr_for_loop(&mut self, l: &'ast syn::ExprForLoop) {
+                self.depth += 1;
+                syn::visit::visit_expr_for_loop(self, l);
+                self.depth -= 1;
+            }
+            fn visit_expr_closure(&mut self, _: &'ast syn::ExprClosure) {}
+        }
+        let mut f = Finder { label, depth: 0, found: false };
+        syn::visit::Visit::visit_block(&mut f, body);
+        f.found
+    }
+
+    fn call(&mut self, e: &syn::Expr, c: &syn::ExprCall, expected: Option<&IT>) -> IT {
+        let syn::Expr::Path(fp) = &*c.func else {
+            self.error(c.func.span(), "calling a computed function value is not supported in traced code", "call a function by its name");
+            return self.fresh_any();
+        };
+        let idents = path_idents(&fp.path);
+        if idents.len() == 1 && self.lookup_local(&idents[0]).is_some() {
+            self.error(c.func.span(), "calling a local variable is not supported in traced code", "call a function by its name");
+            return self.fresh_any();
+        }
+        let def = self.resolve_def(&fp.path);
+        let args: Vec<&syn::Expr> = c.args.iter().collect();
+        match def {
+            Some(Def::Fn(id)) => {
+                let f = self.items.fn_def(id);
+                let params: Vec<IT> = f.params().iter().map(|p| IT::from_ty(&p.ty)).collect();
+                let ret = IT::from_ty(&f.ret());
+                if f.signature.is_err() {
+                    for a in &args {
+                        self.expr(a, None);
+                    }
+                    self.out.calls.insert(key(e), CallRes::Fn(id));
+                    return self.fresh_any();
+                }
+                self.check_args(c.span(), &args, &params);
+                self.out.calls.insert(key(e), CallRes::Fn(id));
+                ret
+            }
+            Some(Def::Adt(adt)) => {
+                let a = self.items.types.adt(adt);
+                match &a.kind {
+                    AdtKind::Struct { fields, named: false } => {
+                        let params: Vec<IT> = fields.iter().map(|f| IT::from_ty(&f.ty)).collect();
+                        self.check_args(c.span(), &args, &params);
+                        self.out.calls.insert(key(e), CallRes::Struct(adt));
+                        IT::Leaf(Ty::Adt(adt))
+                    }
+                    _ => {
+                        self.error(c.func.span(), "this struct has named fields", "build it with `Name { field: value }`");
+                        self.fresh_any()
+                    }
+                }
+            }
+            Some(Def::Variant(adt, idx)) => {
+                let params: Vec<IT> = self.items.types.adt(adt).variants()[idx as usize].fields.iter().map(|f| IT::from_ty(&f.ty)).collect();
+                self.check_args(c.span(), &args, &params);
+                self.out.calls.insert(key(e), CallRes::Variant(idx));
+                IT::Leaf(Ty::Adt(adt))
+            }
+            Some(Def::Unsupported { what, help }) => {
+                self.error(c.func.span(), what, help);
+                self.fresh_any()
+            }
+            Some(Def::External(p)) => self.external_call(e, c, &p, &args, expected),
+            _ => {
+                self.error(c.func.span(), format!("cannot find function `{}`", idents.join("::")), "");
+                self.fresh_any()
+            }
+        }
+    }
+
+    fn external_call(&mut self, e: &syn::Expr, c: &syn::ExprCall, path: &[String], args: &[&syn::Expr], expected: Option<&IT>) -> IT {
+        let names: Vec<&str> = path.iter().map(String::as_str).collect();
+        let last = *names.last().unwrap_or(&"");
+        let expected_shallow = expected.map(|t| self.subst.shallow(t));
+        match (names.as_slice(), args.len()) {
+            (["Some"], 1) => {
+                let exp = match &expected_shallow {
+                    Some(IT::Option(t)) => Some((**t).clone()),
+                    _ => None,
+                };
+                let t = self.expr(args[0], exp.as_ref());
+                self.out.calls.insert(key(e), CallRes::Variant(1));
+                IT::Option(Box::new(t))
+            }
+            (["Ok"], 1) | (["Err"], 1) => {
+                let (ok_exp, err_exp) = match &expected_shallow {
+                    Some(IT::Result(a, b)) => (Some((**a).clone()), Some((**b).clone())),
+                    _ => (None, None),
+                };
+                let is_ok = last == "Ok";
+                let t = self.expr(args[0], if is_ok { ok_exp.as_ref() } else { err_exp.as_ref() });
+                self.out.calls.insert(key(e), CallRes::Variant(if is_ok { 0 } else { 1 }));
+                let other = if is_ok { err_exp } else { ok_exp }.unwrap_or_else(|| self.fresh_any());
+                if is_ok {
+                    IT::Result(Box::new(t), Box::new(other))
+                } else {
+                    IT::Result(Box::new(other), Box::new(t))
+                }
+            }
+            (_, 1) if last == "promote" => {
+                let t = self.expr(args[0], expected);
+                self.out.calls.insert(key(e), CallRes::Promote);
+                t
+            }
+            (_, 0) if last == "we_are_jitted" => {
+                self.out.calls.insert(key(e), CallRes::WeAreJitted);
+                IT::bool()
+            }
+            ([ty, f], n) if builtins::assoc_fn(ty, f).map(|(_, arity)| arity == n).unwrap_or(false) => {
+                let (name, _) = builtins::assoc_fn(ty, f).unwrap();
+                let target = match *ty {
+                    "f64" => IT::Leaf(Ty::F64),
+                    "char" => IT::Leaf(Ty::Char),
+                    t => IT::int(IntTy::from_name(t).unwrap()),
+                };
+                self.out.calls.insert(key(e), CallRes::Builtin(name));
+                if name == "from" {
+                    self.expr(args[0], None);
+                } else {
+                    for a in args {
+                        let t = self.expr(a, Some(&target));
+                        self.subst.unify(&t, &target);
+                    }
+                }
+                target
+            }
+            _ => {
+                let shown = path.join("::");
+                let (msg, help) = match last {
+                    "new" | "with_capacity" | "from" if names.len() >= 2 => (
+                        format!("`{shown}` allocates, which is not supported in traced code"),
+                        "create heap values outside the portal or in a #[dont_look_inside] function, and pass them by reference".to_string(),
+                    ),
+                    _ => (
+                        format!("call to `{shown}`, which is not part of the translated crate"),
+                        "wrap it in a #[dont_look_inside] function of your crate and call that".to_string(),
+                    ),
+                };
+                self.error(c.func.span(), msg, help);
+                for a in args {
+                    self.expr(a, None);
+                }
+                self.fresh_any()
+            }
+        }
+    }
+
+    fn check_args(&mut self, span: Span, args: &[&syn::Expr], params: &[IT]) {
+        if args.len() != params.len() {
+            self.error(span, format!("this call passes {} arguments but the function takes {}", args.len(), params.len()), "");
+        }
+        for (a, p) in args.iter().zip(params) {
+            let t = self.expr(a, Some(p));
+            if !self.subst.unify(&t, p) {
+                self.error(a.span(), "mismatched argument type", "");
+            }
+        }
+    }
+
+    fn method_call(&mut self, e: &syn::Expr, m: &syn::ExprMethodCall) -> IT {
+        let recv = self.expr(&m.receiver, None);
+        let (d, _) = self.subst.autoderef(&recv);
+        let name = m.method.to_string();
+        let args: Vec<&syn::Expr> = m.args.iter().collect();
+        if m.turbofish.is_some() {
+            self.error(m.span(), "generic method calls are not supported in traced code", "");
+        }
+        if let IT::Leaf(Ty::Adt(adt)) = &d {
+            if let Some(&id) = self.items.methods.get(&(*adt, name.clone())) {
+                let f = self.items.fn_def(id);
+                if !f.has_receiver() {
+                    self.error(m.method.span(), format!("`{name}` is an associated function, not a method"), format!("call it as `{}::{name}(..)`", self.items.types.adt(*adt).name));
+                    return self.fresh_any();
+                }
+                let params: Vec<IT> = f.params().iter().skip(1).map(|p| IT::from_ty(&p.ty)).collect();
+                let ret = IT::from_ty(&f.ret());
+                if f.signature.is_ok() {
+                    self.check_args(m.span(), &args, &params);
+                } else {
+                    for a in &args {
+                        self.expr(a, None);
+                    }
+                }
+                self.out.methods.insert(key(e), MethodRes::Fn(id));
+                return ret;
+            }
+            if name == "clone" && self.items.types.adt(*adt).is_copy && args.is_empty() {
+                self.out.methods.insert(key(e), MethodRes::Builtin("clone"));
+                return d.clone();
+            }
+        }
+        if let IT::Var(_) = d {
+            self.error(m.receiver.span(), "cannot infer the type of this value before the method call", "add a type annotation to its `let`");
+            return self.fresh_any();
+        }
+        match builtins::method(&d, &name) {
+            Some(sig) => {
+                self.check_args(m.span(), &args, &sig.params);
+                self.out.methods.insert(key(e), MethodRes::Builtin(sig.name));
+                sig.ret
+            }
+            None => {
+                let shown = match self.subst.resolve(&d) {
+                    Some(t) => self.items.types.display(&t).to_string(),
+                    None => "this value".into(),
+                };
+                self.error(m.method.span(), format!("method `{name}` of `{shown}` is not supported in traced code"), builtins::unsupported_method_help(&name));
+                for a in &args {
+                    self.expr(a, None);
+                }
+                self.fresh_any()
+            }
+        }
+    }
+
+    fn field(&mut self, f: &syn::ExprField) -> IT {
+        let base = self.expr(&f.base, None);
+        let (d, _) = self.subst.autoderef(&base);
+        let ty = match (&d, &f.member) {
+            (IT::Leaf(Ty::Adt(adt)), member) => {
+                let a = self.items.types.adt(*adt);
+                let name = match member {
+                    syn::Member::Named(n) => n.to_string(),
+                    syn::Member::Unnamed(i) => i.index.to_string(),
+                };
+                match a.fields().iter().find(|fd| fd.name == name) {
+                    Some(fd) => fd.ty.clone(),
+                    None => {
+                        self.error(f.member.span(), format!("no field `{name}` on `{}`", a.name), "");
+                        return self.fresh_any();
+                    }
+                }
+            }
+            (IT::Tuple(items), syn::Member::Unnamed(i)) => match items.get(i.index as usize) {
+                Some(t) => return t.clone(),
+                None => {
+                    self.error(f.member.span(), "no such tuple field", "");
+                    return self.fresh_any();
+                }
+            },
+            _ => {
+                self.error(f.span(), "field access on a value whose type is not known here", "add a type annotation to its `let`");
+                return self.fresh_any();
+            }
+        };
+        if let Ty::Opaque(written) = &ty {
+            self.error(
+                f.member.span(),
+                format!("field `{}` has type `{written}`, which traced code cannot use", quote::ToTokens::to_token_stream(&f.member)),
+                "only pass the struct to #[dont_look_inside] functions, which may use the field",
+            );
+        }
+        IT::from_ty(&ty)
+    }
+
+    fn struct_lit(&mut self, s: &syn::ExprStruct) -> IT {
+        if let Some(rest) = &s.rest {
+            self.error(rest.span(), "struct update syntax is not supported in traced code", "write every field");
+        }
+        let def = self.resolve_def(&s.path);
+        let (adt, fields) = match def {
+            Some(Def::Adt(adt)) => (adt, self.items.types.adt(adt).fields().to_vec()),
+            Some(Def::Variant(adt, idx)) => (adt, self.items.types.adt(adt).variants()[idx as usize].fields.clone()),
+            _ => {
+                self.error(s.path.span(), "cannot find this struct", "");
+                return self.fresh_any();
+            }
+        };
+        for fv in &s.fields {
+            let name = match &fv.member {
+                syn::Member::Named(n) => n.to_string(),
+                syn::Member::Unnamed(i) => i.index.to_string(),
+            };
+            match fields.iter().find(|f| f.name == name) {
+                Some(fd) => {
+                    let exp = IT::from_ty(&fd.ty);
+                    let t = self.expr(&fv.expr, Some(&exp));
+                    self.subst.unify(&t, &exp);
+                }
+                None => self.error(fv.member.span(), format!("no field `{name}`"), ""),
+            }
+        }
+        IT::Leaf(Ty::Adt(adt))
+    }
+
+    fn try_expr(&mut self, t: &syn::ExprTry) -> IT {
+        let inner = self.expr(&t.expr, None);
+        let ret = self.subst.shallow(&self.ret.clone());
+        match (self.subst.shallow(&inner), ret) {
+            (IT::Result(ok, err), IT::Result(_, ret_err)) => {
+                if !self.subst.unify(&err, &ret_err) {
+                    self.error(t.question_token.span, "`?` would convert the error type with `From`, which is not supported in traced code", "make the error types the same, or convert with a `match`");
+                }
+                *ok
+            }
+            (IT::Option(x), IT::Option(_)) => *x,
+            _ => {
+                self.error(t.question_token.span, "`?` needs a Result in a function returning Result, or an Option in a function returning Option", "");
+                self.fresh_any()
+            }
+        }
+    }
+
+    /// Macros: the hint macros, panics and assertions. Their arguments are
+    /// parsed once here and kept for the lowering.
+    pub(super) fn macro_call(&mut self, mac: &syn::Macro) -> IT {
+        let name = mac.path.segments.last().map(|s| s.ident.to_string()).unwrap_or_default();
+        let args: Vec<syn::Expr> = if HINT_MACROS.contains(&name.as_str()) {
+            Vec::new()
+        } else {
+            match mac.parse_body_with(syn::punctuated::Punctuated::<syn::Expr, syn::Token![,]>::parse_terminated) {
+                Ok(list) => list.into_iter().collect(),
+                Err(err) => {
+                    self.error(err.span(), format!("cannot read the arguments of `{name}!`: {err}"), "");
+                    Vec::new()
+                }
+            }
+        };
+        // The arguments are checked inside their final Box: its heap address,
+        // and so every key taken below, survives the move into the map.
+        let entry = Box::new(MacroArgs { name: name.clone(), args });
+        let t = self.macro_args(mac, &name, &entry.args);
+        self.out.macros.insert(key(mac), entry);
+        t
+    }
+
+    fn macro_args(&mut self, mac: &syn::Macro, name: &str, args: &[syn::Expr]) -> IT {
+        let name = name.to_owned();
+        if HINT_MACROS.contains(&name.as_str()) {
+            IT::unit()
+        } else if DIVERGING_MACROS.contains(&name.as_str()) {
+            if let Some(first) = args.first() {
+                if !matches!(first, syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(_), .. })) || args.len() > 1 {
+                    self.error(mac.span(), format!("`{name}!` with format arguments is not supported in traced code"), "use a literal message, or return an error value");
+                }
+            }
+            IT::never()
+        } else if ASSERT_MACROS.contains(&name.as_str()) {
+            let two = name.ends_with("_eq") || name.ends_with("_ne");
+            if two && args.len() >= 2 {
+                let a = self.expr(&args[0], None);
+                let b = self.expr(&args[1], Some(&a));
+                self.subst.unify(&a, &b);
+            } else if let Some(c) = args.first() {
+                let t = self.expr(c, Some(&IT::bool()));
+                self.subst.unify(&t, &IT::bool());
+            }
+            let msg_at = if two { 2 } else { 1 };
+            if args.len() > msg_at + 1 || args.get(msg_at).map(|m| !matches!(m, syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(_), .. }))).unwrap_or(false) {
+                self.error(mac.span(), format!("`{name}!` with format arguments is not supported in traced code"), "use a literal message");
+            }
+            IT::unit()
+        } else {
+            self.error(mac.path.span(), format!("macro `{name}!` is not supported in traced code"), "see docs/subset.md for the macros traced code may use");
+            self.fresh_any()
+        }
+    }
+
+    pub(super) fn lit_value(&self, lit: &syn::Lit) -> Option<Const> {
+        lit_const(lit)
+    }
+}
+

@@ -1,0 +1,188 @@
+//! Inference types: `Ty` with holes, and unification over them.
+//!
+//! The user's code already compiles with rustc, so this is not a checker:
+//! it only has to find the types rustc found, for the few places where
+//! they are not written down (integer literals, `let` without a type,
+//! `None`, `Ok(..)`).
+
+use metatrace_jitcodegen::types::{IntTy, Ty};
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum IT {
+    /// A hole, resolved through the substitution.
+    Var(u32),
+    /// A type with no type arguments (ints, bool, ADTs, String, ...).
+    Leaf(Ty),
+    Ref(bool, Box<IT>),
+    Tuple(Vec<IT>),
+    Array(Box<IT>, u64),
+    Slice(Box<IT>),
+    Vec(Box<IT>),
+    Box(Box<IT>),
+    Option(Box<IT>),
+    Result(Box<IT>, Box<IT>),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VarKind {
+    Any,
+    /// An integer literal's type: defaults to `i32`.
+    Int,
+    /// A float literal's type: `f64`.
+    Float,
+}
+
+#[derive(Default)]
+pub struct Subst {
+    bound: Vec<Option<IT>>,
+    kinds: Vec<VarKind>,
+}
+
+impl IT {
+    pub fn from_ty(ty: &Ty) -> IT {
+        match ty {
+            Ty::Ref { mutable, to } => IT::Ref(*mutable, Box::new(IT::from_ty(to))),
+            Ty::Tuple(items) => IT::Tuple(items.iter().map(IT::from_ty).collect()),
+            Ty::Array(t, n) => IT::Array(Box::new(IT::from_ty(t)), *n),
+            Ty::Slice(t) => IT::Slice(Box::new(IT::from_ty(t))),
+            Ty::Vec(t) => IT::Vec(Box::new(IT::from_ty(t))),
+            Ty::Box(t) => IT::Box(Box::new(IT::from_ty(t))),
+            Ty::Option(t) => IT::Option(Box::new(IT::from_ty(t))),
+            Ty::Result(a, b) => IT::Result(Box::new(IT::from_ty(a)), Box::new(IT::from_ty(b))),
+            leaf => IT::Leaf(leaf.clone()),
+        }
+    }
+
+    pub fn unit() -> IT {
+        IT::Leaf(Ty::Unit)
+    }
+
+    pub fn never() -> IT {
+        IT::Leaf(Ty::Never)
+    }
+
+    pub fn bool() -> IT {
+        IT::Leaf(Ty::Bool)
+    }
+
+    pub fn int(t: IntTy) -> IT {
+        IT::Leaf(Ty::Int(t))
+    }
+
+    pub fn usize() -> IT {
+        IT::Leaf(Ty::usize())
+    }
+}
+
+impl Subst {
+    pub fn fresh(&mut self, kind: VarKind) -> IT {
+        self.bound.push(None);
+        self.kinds.push(kind);
+        IT::Var(self.bound.len() as u32 - 1)
+    }
+
+    /// Follow bindings at the top level only.
+    pub fn shallow(&self, t: &IT) -> IT {
+        let mut t = t.clone();
+        while let IT::Var(v) = t {
+            match &self.bound[v as usize] {
+                Some(b) => t = b.clone(),
+                None => return IT::Var(v),
+            }
+        }
+        t
+    }
+
+    pub fn kind(&self, v: u32) -> VarKind {
+        self.kinds[v as usize]
+    }
+
+    pub fn is_never(&self, t: &IT) -> bool {
+        matches!(self.shallow(t), IT::Leaf(Ty::Never))
+    }
+
+    /// Make two types equal. `false` when they cannot be (the caller
+    /// reports it; rustc-valid code should not get there).
+    pub fn unify(&mut self, a: &IT, b: &IT) -> bool {
+        let a = self.shallow(a);
+        let b = self.shallow(b);
+        match (&a, &b) {
+            (IT::Var(x), IT::Var(y)) if x == y => true,
+            (IT::Var(x), IT::Var(y)) => {
+                let (kx, ky) = (self.kind(*x), self.kind(*y));
+                let merged = match (kx, ky) {
+                    (VarKind::Any, k) | (k, VarKind::Any) => k,
+                    (k1, k2) if k1 == k2 => k1,
+                    _ => return false,
+                };
+                self.kinds[*y as usize] = merged;
+                self.bound[*x as usize] = Some(b.clone());
+                true
+            }
+            (IT::Var(x), other) | (other, IT::Var(x)) => {
+                let ok = match (self.kind(*x), other) {
+                    (VarKind::Any, _) => !self.occurs(*x, other),
+                    (VarKind::Int, IT::Leaf(Ty::Int(_))) => true,
+                    (VarKind::Float, IT::Leaf(Ty::F64)) => true,
+                    _ => false,
+                };
+                if ok {
+                    self.bound[*x as usize] = Some(other.clone());
+                }
+                ok
+            }
+            // `!` fits anywhere (a diverging arm, `return` as a value).
+            (IT::Leaf(Ty::Never), _) | (_, IT::Leaf(Ty::Never)) => true,
+            (IT::Leaf(x), IT::Leaf(y)) => x == y,
+            // `&mut T` coerces to `&T`: mutability is not part of equality here.
+            (IT::Ref(_, x), IT::Ref(_, y)) => self.unify(x, y),
+            (IT::Tuple(xs), IT::Tuple(ys)) => xs.len() == ys.len() && xs.iter().zip(ys).all(|(x, y)| self.unify(x, y)),
+            (IT::Array(x, n), IT::Array(y, m)) => n == m && self.unify(x, y),
+            (IT::Slice(x), IT::Slice(y)) | (IT::Vec(x), IT::Vec(y)) | (IT::Box(x), IT::Box(y)) | (IT::Option(x), IT::Option(y)) => self.unify(x, y),
+            (IT::Result(a1, b1), IT::Result(a2, b2)) => self.unify(a1, a2) && self.unify(b1, b2),
+            _ => false,
+        }
+    }
+
+    fn occurs(&self, v: u32, t: &IT) -> bool {
+        match self.shallow(t) {
+            IT::Var(w) => v == w,
+            IT::Leaf(_) => false,
+            IT::Ref(_, x) | IT::Array(x, _) | IT::Slice(x) | IT::Vec(x) | IT::Box(x) | IT::Option(x) => self.occurs(v, &x),
+            IT::Tuple(xs) => xs.iter().any(|x| self.occurs(v, x)),
+            IT::Result(a, b) => self.occurs(v, &a) || self.occurs(v, &b),
+        }
+    }
+
+    /// The final type, with literal defaults applied; `None` if a hole is
+    /// left that nothing constrains.
+    pub fn resolve(&self, t: &IT) -> Option<Ty> {
+        Some(match self.shallow(t) {
+            IT::Var(v) => match self.kind(v) {
+                VarKind::Int => Ty::Int(IntTy::I32),
+                VarKind::Float => Ty::F64,
+                VarKind::Any => return None,
+            },
+            IT::Leaf(t) => t,
+            IT::Ref(m, x) => Ty::reference(m, self.resolve(&x)?),
+            IT::Tuple(xs) => Ty::Tuple(xs.iter().map(|x| self.resolve(x)).collect::<Option<_>>()?),
+            IT::Array(x, n) => Ty::Array(Box::new(self.resolve(&x)?), n),
+            IT::Slice(x) => Ty::Slice(Box::new(self.resolve(&x)?)),
+            IT::Vec(x) => Ty::Vec(Box::new(self.resolve(&x)?)),
+            IT::Box(x) => Ty::Box(Box::new(self.resolve(&x)?)),
+            IT::Option(x) => Ty::Option(Box::new(self.resolve(&x)?)),
+            IT::Result(a, b) => Ty::Result(Box::new(self.resolve(&a)?), Box::new(self.resolve(&b)?)),
+        })
+    }
+
+    /// Strip references: `&&T` → `T`, with how many were stripped.
+    pub fn autoderef(&self, t: &IT) -> (IT, usize) {
+        let mut t = self.shallow(t);
+        let mut n = 0;
+        while let IT::Ref(_, inner) = t {
+            t = self.shallow(&inner);
+            n += 1;
+        }
+        (t, n)
+    }
+}

@@ -1,0 +1,284 @@
+//! Type inference and name resolution for one function body.
+//!
+//! The result (`TypeckResults`) records the type of every expression, what
+//! every path, call and method call refers to, and the type and binding
+//! mode of every local; the lowering reads it instead of working types out
+//! again. Unsupported constructs found on the way are diagnostics.
+
+mod builtins;
+mod expr;
+mod infer;
+mod pat;
+
+pub use builtins::unsupported_method_help;
+
+use crate::diag::{at, Diagnostic, FileId};
+use crate::items::{ConstId, FnDef, FnId, ItemTable};
+use crate::load::ModId;
+use infer::{Subst, IT};
+use metatrace_jitcodegen::flowgraph::Const;
+use metatrace_jitcodegen::types::{AdtId, Ty};
+use proc_macro2::Span;
+use std::collections::HashMap;
+
+/// Identity of a syn node: its address in the (immutable, long-lived) tree.
+pub type NodeKey = usize;
+
+pub fn key<T>(node: &T) -> NodeKey {
+    node as *const T as usize
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LocalId(pub u32);
+
+#[derive(Clone, Debug)]
+pub struct LocalInfo {
+    pub name: String,
+    pub ty: Ty,
+    pub mutable: bool,
+    /// `Some(mutable)` for bindings made by reference under a default
+    /// binding mode (`match &x { Some(v) => .. }`): `ty` is then `&T`.
+    pub by_ref: Option<bool>,
+    pub span: Span,
+}
+
+/// What a path expression refers to.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PathRes {
+    Local(LocalId),
+    Const(ConstId),
+    /// `i64::MAX` and other constants known without a definition.
+    Value(Const),
+    /// A variant without fields (`Op::Halt`, `None`) of an enum-like type.
+    UnitVariant(u32),
+    /// A unit struct.
+    UnitStruct(AdtId),
+}
+
+/// What the callee of a call expression is.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CallRes {
+    Fn(FnId),
+    /// Tuple struct constructor.
+    Struct(AdtId),
+    /// Enum variant constructor, including `Some`, `Ok`, `Err`: the variant
+    /// index in the enum-like type of the call's result.
+    Variant(u32),
+    /// `promote(x)`.
+    Promote,
+    /// `we_are_jitted()`.
+    WeAreJitted,
+    /// `u64::from(x)` and the like: the builtin's name.
+    Builtin(&'static str),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum MethodRes {
+    Fn(FnId),
+    Builtin(&'static str),
+}
+
+/// What a pattern node matches.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PatRes {
+    Binding(LocalId),
+    /// An identifier or path pattern naming a constant.
+    Const(Const),
+    /// A variant of the enum-like type being matched.
+    Variant(u32),
+}
+
+/// The macro invocations of the body, with their arguments parsed once so
+/// that lowering sees the same syn nodes (and keys) as the type checker.
+pub struct MacroArgs {
+    pub name: String,
+    pub args: Vec<syn::Expr>,
+}
+
+#[derive(Default)]
+pub struct TypeckResults {
+    pub expr_types: HashMap<NodeKey, Ty>,
+    /// Type a pattern node is matched against, after default binding modes
+    /// strip references (see `pat_deref`).
+    pub pat_types: HashMap<NodeKey, Ty>,
+    /// How many references were stripped before matching a pattern node.
+    pub pat_deref: HashMap<NodeKey, usize>,
+    pub pat_res: HashMap<NodeKey, PatRes>,
+    pub paths: HashMap<NodeKey, PathRes>,
+    pub calls: HashMap<NodeKey, CallRes>,
+    pub methods: HashMap<NodeKey, MethodRes>,
+    pub locals: Vec<LocalInfo>,
+    /// Locals of the parameters, in order.
+    pub params: Vec<LocalId>,
+    /// Keyed by the address of the `syn::Macro`.
+    pub macros: HashMap<NodeKey, Box<MacroArgs>>,
+}
+
+impl TypeckResults {
+    pub fn ty(&self, e: &syn::Expr) -> &Ty {
+        self.expr_types.get(&key(e)).unwrap_or(&Ty::Never)
+    }
+
+    pub fn local(&self, id: LocalId) -> &LocalInfo {
+        &self.locals[id.0 as usize]
+    }
+}
+
+/// Labels of enclosing loops, for `break`/`continue` and break values.
+struct LoopCtx {
+    label: Option<String>,
+    /// `Some` for `loop`, the type of its `break` values.
+    break_ty: Option<IT>,
+}
+
+pub(crate) struct Checker<'t, 'a> {
+    items: &'t ItemTable<'a>,
+    fn_def: &'t FnDef<'a>,
+    module: ModId,
+    file: FileId,
+    self_ty: Option<AdtId>,
+    subst: Subst,
+    ret: IT,
+    scopes: Vec<HashMap<String, LocalId>>,
+    loops: Vec<LoopCtx>,
+    /// Types of locals and nodes while inference runs.
+    local_its: Vec<IT>,
+    expr_its: HashMap<NodeKey, (IT, Span)>,
+    pat_its: HashMap<NodeKey, IT>,
+    out: TypeckResults,
+    pub diags: Vec<Diagnostic>,
+}
+
+/// Type-check one function. Errors come back as diagnostics.
+pub fn check_fn(items: &ItemTable, id: FnId) -> Result<TypeckResults, Vec<Diagnostic>> {
+    let f = items.fn_def(id);
+    let ret = IT::from_ty(&f.ret());
+    let mut c = Checker {
+        items,
+        fn_def: f,
+        module: f.module,
+        file: f.file,
+        self_ty: f.self_ty,
+        subst: Subst::default(),
+        ret,
+        scopes: vec![HashMap::new()],
+        loops: Vec::new(),
+        local_its: Vec::new(),
+        expr_its: HashMap::new(),
+        pat_its: HashMap::new(),
+        out: TypeckResults::default(),
+        diags: Vec::new(),
+    };
+    for p in f.params() {
+        let id = c.new_local(&p.name, IT::from_ty(&p.ty), p.mutable, None, p.span);
+        c.out.params.push(id);
+    }
+    let ret = c.ret.clone();
+    let body_ty = c.block(f.body, Some(&ret));
+    if !c.subst.unify(&body_ty, &ret) && !c.subst.is_never(&body_ty) {
+        // rustc accepted the code; a mismatch here is our own limitation.
+        let span = f.sig.ident.span();
+        c.error(span, "cannot work out the type of this function's body", "add type annotations to its `let` bindings");
+    }
+    c.finish()
+}
+
+impl<'t, 'a> Checker<'t, 'a> {
+    fn error(&mut self, span: Span, msg: impl Into<String>, help: impl Into<String>) {
+        let d = at(self.items.sources(), self.file, span, msg).with_help(help);
+        if !self.diags.contains(&d) {
+            self.diags.push(d);
+        }
+    }
+
+    fn new_local(&mut self, name: &str, ty: IT, mutable: bool, by_ref: Option<bool>, span: Span) -> LocalId {
+        let id = LocalId(self.local_its.len() as u32);
+        self.local_its.push(ty);
+        self.out.locals.push(LocalInfo {
+            name: name.to_owned(),
+            ty: Ty::Unit,
+            mutable,
+            by_ref,
+            span,
+        });
+        self.scopes.last_mut().unwrap().insert(name.to_owned(), id);
+        id
+    }
+
+    fn lookup_local(&self, name: &str) -> Option<LocalId> {
+        self.scopes.iter().rev().find_map(|s| s.get(name).copied())
+    }
+
+    fn record(&mut self, e: &syn::Expr, t: IT) -> IT {
+        use syn::spanned::Spanned;
+        self.expr_its.insert(key(e), (t.clone(), e.span()));
+        t
+    }
+
+    fn finish(mut self) -> Result<TypeckResults, Vec<Diagnostic>> {
+        for (i, t) in self.local_its.iter().enumerate() {
+            match self.subst.resolve(t) {
+                Some(ty) => self.out.locals[i].ty = ty,
+                None => {
+                    let span = self.out.locals[i].span;
+                    let name = self.out.locals[i].name.clone();
+                    let d = at(self.items.sources(), self.file, span, format!("cannot infer the type of `{name}`")).with_help("add a type annotation: `let name: Type = ...`");
+                    self.diags.push(d);
+                }
+            }
+        }
+        let mut unresolved = Vec::new();
+        for (k, (t, span)) in &self.expr_its {
+            match self.subst.resolve(t) {
+                Some(ty) => {
+                    self.out.expr_types.insert(*k, ty);
+                }
+                None => unresolved.push(*span),
+            }
+        }
+        for (k, t) in &self.pat_its {
+            if let Some(ty) = self.subst.resolve(t) {
+                self.out.pat_types.insert(*k, ty);
+            }
+        }
+        if self.diags.is_empty() {
+            if let Some(span) = unresolved.into_iter().min_by_key(|s| (s.start().line, s.start().column)) {
+                let d = at(self.items.sources(), self.file, span, "cannot infer the type of this expression").with_help("add a type annotation to the `let` it is bound to");
+                self.diags.push(d);
+            }
+        }
+        if self.diags.is_empty() {
+            Ok(self.out)
+        } else {
+            self.diags.sort_by_key(|d| (d.line, d.col));
+            Err(self.diags)
+        }
+    }
+
+    fn resolve_written_type(&mut self, t: &syn::Type) -> IT {
+        match self.items.resolve_type(self.module, self.file, self.self_ty, t) {
+            Ok(ty) => IT::from_ty(&ty),
+            Err(d) => {
+                self.diags.push(d);
+                self.subst.fresh(infer::VarKind::Any)
+            }
+        }
+    }
+}
+
+/// Variant list of an enum-like type: user enums, `Option`, `Result`.
+/// Each variant: its name and field types. Shared with the lowering.
+pub fn enum_variants(items: &ItemTable, ty: &Ty) -> Option<Vec<(String, Vec<Ty>)>> {
+    match ty {
+        Ty::Adt(id) => {
+            let adt = items.types.adt(*id);
+            if !adt.is_enum() {
+                return None;
+            }
+            Some(adt.variants().iter().map(|v| (v.name.clone(), v.fields.iter().map(|f| f.ty.clone()).collect())).collect())
+        }
+        Ty::Option(t) => Some(vec![("None".into(), vec![]), ("Some".into(), vec![(**t).clone()])]),
+        Ty::Result(a, b) => Some(vec![("Ok".into(), vec![(**a).clone()]), ("Err".into(), vec![(**b).clone()])]),
+        _ => None,
+    }
+}
