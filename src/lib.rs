@@ -29,7 +29,9 @@ pub use metatrace_runtime as runtime;
 /// Everything an interpreter needs: `use metatrace::prelude::*;`.
 pub mod prelude {
     pub use crate::{can_enter_jit, jit_merge_point};
-    pub use metatrace_macros::{dont_look_inside, elidable, jit_driver, loop_invariant, unroll_safe};
+    pub use metatrace_macros::{
+        dont_look_inside, elidable, jit_driver, loop_invariant, unroll_safe,
+    };
     pub use metatrace_runtime::hints::{promote, we_are_jitted};
 }
 

@@ -59,7 +59,10 @@ fn expand_jit_driver(attr: TokenStream2, item: TokenStream2) -> TokenStream2 {
 /// removes repeated calls. Must return a value.
 #[proc_macro_attribute]
 pub fn elidable(attr: TokenStream, item: TokenStream) -> TokenStream {
-    expand_marker("elidable", attr.into(), item.into(), |f| hints::check_elidable_fn(f)).into()
+    expand_marker("elidable", attr.into(), item.into(), |f| {
+        hints::check_elidable_fn(f)
+    })
+    .into()
 }
 
 /// Keeps the JIT out of a function: traces call it (natively, as a residual
@@ -178,7 +181,9 @@ mod tests {
         file.items
             .iter()
             .filter_map(|item| match item {
-                syn::Item::Macro(m) if m.mac.path.segments.last().unwrap().ident == "compile_error" => {
+                syn::Item::Macro(m)
+                    if m.mac.path.segments.last().unwrap().ident == "compile_error" =>
+                {
                     let lit: syn::LitStr = m.mac.parse_body().unwrap();
                     Some(lit.value())
                 }
@@ -206,7 +211,10 @@ mod tests {
         );
         assert!(errors_of(&out).is_empty());
         let text = out.to_string().replace(' ', "");
-        assert!(text.contains("{::metatrace::__private::jit_merge_point();"), "{text}");
+        assert!(
+            text.contains("{::metatrace::__private::jit_merge_point();"),
+            "{text}"
+        );
         assert!(text.contains("{::metatrace::__private::can_enter_jit()}else{::metatrace::__private::can_enter_jit()}"), "{text}");
         // nested items are left alone
         assert!(text.contains("fnnested(){jit_merge_point!();}"), "{text}");
@@ -236,27 +244,62 @@ mod tests {
         );
         // the function is still emitted, rewritten
         assert!(out.to_string().contains("fn f"));
-        let out = expand_jit_driver(quote!(greens: pc), quote! { fn f(pc: usize) { jit_merge_point!(); } });
+        let out = expand_jit_driver(
+            quote!(greens: pc),
+            quote! { fn f(pc: usize) { jit_merge_point!(); } },
+        );
         assert_eq!(errors_of(&out), ["expected `greens = [...], reds = [...]`"]);
     }
 
     #[test]
     fn markers() {
         let f = quote! { fn get(x: &u32) -> u32 { *x } };
-        for name in ["elidable", "dont_look_inside", "unroll_safe", "loop_invariant"] {
+        for name in [
+            "elidable",
+            "dont_look_inside",
+            "unroll_safe",
+            "loop_invariant",
+        ] {
             let out = expand_marker(name, quote!(), f.clone(), |_| None);
             assert_eq!(out.to_string(), f.to_string());
             let out = expand_marker(name, quote!(x), f.clone(), |_| None);
             assert_eq!(errors_of(&out), [format!("#[{name}] takes no arguments")]);
-            let out = expand_marker(name, quote!(), quote!(struct S;), |_| None);
-            assert_eq!(errors_of(&out), [format!("#[{name}] can only be applied to a function")]);
+            let out = expand_marker(
+                name,
+                quote!(),
+                quote!(
+                    struct S;
+                ),
+                |_| None,
+            );
+            assert_eq!(
+                errors_of(&out),
+                [format!("#[{name}] can only be applied to a function")]
+            );
         }
-        let out = expand_marker("elidable", quote!(), quote!(fn set(x: &mut u32) { *x = 1; }), hints::check_elidable_fn);
+        let out = expand_marker(
+            "elidable",
+            quote!(),
+            quote!(
+                fn set(x: &mut u32) {
+                    *x = 1;
+                }
+            ),
+            hints::check_elidable_fn,
+        );
         assert_eq!(
             errors_of(&out),
             ["#[elidable] function `set` returns nothing; an elidable call without a result would be removed"]
         );
-        let out = expand_jit_driver(quote!(greens = [a]), quote!(const X: u32 = 1;));
-        assert_eq!(errors_of(&out), ["#[jit_driver] can only be applied to a function"]);
+        let out = expand_jit_driver(
+            quote!(greens = [a]),
+            quote!(
+                const X: u32 = 1;
+            ),
+        );
+        assert_eq!(
+            errors_of(&out),
+            ["#[jit_driver] can only be applied to a function"]
+        );
     }
 }

@@ -110,10 +110,7 @@ pub const PARAMETERS: &[(&str, &str)] = &[
         "trace_eagerness",
         "guard failures before a bridge is traced",
     ),
-    (
-        "trace_limit",
-        "maximum number of operations in one trace",
-    ),
+    ("trace_limit", "maximum number of operations in one trace"),
     (
         "decay",
         "counter decay per compilation, in thousandths (0..=1000)",
@@ -334,7 +331,10 @@ mod tests {
         let e = JitParams::parse("threshold=2,foo=1").unwrap_err();
         assert!(e.starts_with("unknown JIT parameter 'foo'; valid: threshold=1039, function_threshold=1619, trace_eagerness=200, trace_limit=6000, decay=40, mode=native, enable_opts=all"), "{e}");
         let e = JitParams::parse("nope").unwrap_err();
-        assert!(e.starts_with("unknown JIT parameter 'nope'; valid: "), "{e}");
+        assert!(
+            e.starts_with("unknown JIT parameter 'nope'; valid: "),
+            "{e}"
+        );
         let e = JitParams::parse("threshold").unwrap_err();
         assert!(e.contains("'threshold' needs a value"), "{e}");
     }

@@ -65,7 +65,8 @@ pub fn parse_driver_args(args: TokenStream) -> syn::Result<DriverSpec> {
             let content;
             syn::bracketed!(content in input);
             // `parse_any`: `self` may be a green or red of a method portal.
-            let list = Punctuated::<Ident, Token![,]>::parse_terminated_with(&content, Ident::parse_any)?;
+            let list =
+                Punctuated::<Ident, Token![,]>::parse_terminated_with(&content, Ident::parse_any)?;
             *slot = Some(list.into_iter().collect());
             if input.is_empty() {
                 break;
@@ -104,7 +105,7 @@ pub fn check_driver_fn(spec: &DriverSpec, f: &syn::ItemFn) -> Vec<syn::Error> {
     let mut seen: Vec<&Ident> = Vec::new();
     for (kind, list) in [("green", &spec.greens), ("red", &spec.reds)] {
         for var in list {
-            if seen.iter().any(|s| *s == var) {
+            if seen.contains(&var) {
                 errors.push(syn::Error::new(
                     var.span(),
                     format!("`{var}` is listed twice in the jit driver"),
@@ -429,7 +430,10 @@ mod tests {
                 }
             },
         );
-        assert_eq!(errs, ["jit driver `f` has more than one `jit_merge_point!()`"]);
+        assert_eq!(
+            errs,
+            ["jit driver `f` has more than one `jit_merge_point!()`"]
+        );
     }
 
     #[test]

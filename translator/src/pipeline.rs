@@ -1,11 +1,18 @@
 //! The pipeline driver: load the crate, find the portals, check and lower
-//! every function reachable from them. One entry point for the
-//! `cargo translate` binary, build.rs and the tests.
+//! every function reachable from them, then clean up and verify the
+//! graphs. One entry point for the `cargo translate` binary, build.rs and
+//! the tests.
 
-use crate::diag::{render, Diagnostic, SourceMap};
-use metatrace_jitcodegen::flowgraph::Program;
+use crate::diag::{at, render, Diagnostic, Diagnostics, SourceMap};
+use crate::hints::{check_driver_fn, check_elidable_fn};
+use crate::items::{FnId, ItemTable};
+use crate::load::{load_crate_dir, load_source, LoadedCrate};
+use crate::{lower, subset, typeck};
+use metatrace_jitcodegen::flowgraph::{self, BlockId, DriverInfo, FlowGraph, Op, Operand, Param, Program, ResidualInfo, Var};
+use petgraph_free::live_in;
+use std::collections::{HashSet, VecDeque};
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// A successful translation.
 pub struct Translation {
@@ -41,12 +48,263 @@ impl std::fmt::Debug for TranslateError {
 
 /// Translate the crate in `dir` (its `src/lib.rs` or `src/main.rs`).
 pub fn translate_crate_dir(dir: &Path) -> Result<Translation, TranslateError> {
-    let _ = dir;
-    todo!("pipeline")
+    let start = Instant::now();
+    match load_crate_dir(dir) {
+        Ok(krate) => translate_loaded(krate, start),
+        Err((sources, diags)) => Err(TranslateError { sources, diags: diags.list }),
+    }
 }
 
 /// Translate a crate made of one in-memory file.
 pub fn translate_source(name: &str, text: &str) -> Result<Translation, TranslateError> {
-    let _ = (name, text);
-    todo!("pipeline")
+    let start = Instant::now();
+    match load_source(name, text) {
+        Ok(krate) => translate_loaded(krate, start),
+        Err((sources, diags)) => Err(TranslateError { sources, diags: diags.list }),
+    }
+}
+
+fn translate_loaded(krate: LoadedCrate, start: Instant) -> Result<Translation, TranslateError> {
+    let (program, diags) = {
+        let items = ItemTable::build(&krate);
+        let mut t = Translator {
+            items: &items,
+            diags: Diagnostics::default(),
+            program: Program::default(),
+        };
+        t.run();
+        let mut program = t.program;
+        program.types = items.types.clone();
+        (program, t.diags)
+    };
+    let LoadedCrate { sources, .. } = krate;
+    if diags.is_empty() {
+        Ok(Translation { program, sources, elapsed: start.elapsed() })
+    } else {
+        let mut list = diags.list;
+        list.sort_by(|a, b| (a.file, a.line, a.col).cmp(&(b.file, b.line, b.col)));
+        list.dedup();
+        Err(TranslateError { sources, diags: list })
+    }
+}
+
+struct Translator<'t, 'a> {
+    items: &'t ItemTable<'a>,
+    diags: Diagnostics,
+    program: Program,
+}
+
+impl Translator<'_, '_> {
+    fn run(&mut self) {
+        let portals: Vec<FnId> = (0..self.items.fns.len()).map(FnId).filter(|id| self.items.fn_def(*id).hints.driver.is_some()).collect();
+        if portals.is_empty() {
+            self.diags.push(
+                Diagnostic::global("no #[jit_driver] function found in the crate")
+                    .with_help("mark the interpreter's main loop function with #[jit_driver(greens = [...], reds = [...])]"),
+            );
+            return;
+        }
+        let mut queue: VecDeque<FnId> = portals.iter().copied().collect();
+        let mut seen: HashSet<FnId> = queue.iter().copied().collect();
+        let mut residuals: Vec<FnId> = Vec::new();
+        while let Some(id) = queue.pop_front() {
+            let Some(lowered) = self.translate_fn(id) else { continue };
+            for c in lowered.callees {
+                if seen.insert(c) {
+                    queue.push_back(c);
+                }
+            }
+            for r in lowered.residuals {
+                if !residuals.contains(&r) {
+                    residuals.push(r);
+                }
+            }
+            self.program.graphs.push(lowered.graph);
+        }
+        for r in residuals {
+            self.check_residual(r);
+        }
+        for &p in &portals {
+            self.record_driver(p);
+        }
+    }
+
+    fn translate_fn(&mut self, id: FnId) -> Option<lower::Lowered> {
+        let f = self.items.fn_def(id);
+        let sources = self.items.sources();
+        if let Err(errs) = &f.signature {
+            for d in errs {
+                self.diags.push(d.clone());
+            }
+            return None;
+        }
+        let item_fn = syn::ItemFn {
+            attrs: f.attrs.to_vec(),
+            vis: syn::Visibility::Inherited,
+            sig: f.sig.clone(),
+            block: Box::new(f.body.clone()),
+        };
+        let before = self.diags.len();
+        if let Some(spec) = &f.hints.driver {
+            for e in check_driver_fn(spec, &item_fn) {
+                self.diags.push(at(sources, f.file, e.span(), e.to_string()));
+            }
+        }
+        if f.hints.elidable {
+            if let Some(e) = check_elidable_fn(&item_fn) {
+                self.diags.push(at(sources, f.file, e.span(), e.to_string()));
+            }
+        }
+        subset::check_fn(sources, f.file, f.sig, f.body, &mut self.diags);
+        if self.diags.len() > before {
+            return None;
+        }
+        let tc = match typeck::check_fn(self.items, id) {
+            Ok(tc) => tc,
+            Err(ds) => {
+                ds.into_iter().for_each(|d| self.diags.push(d));
+                return None;
+            }
+        };
+        let mut lowered = match lower::lower_fn(self.items, id, &tc) {
+            Ok(l) => l,
+            Err(ds) => {
+                ds.into_iter().for_each(|d| self.diags.push(d));
+                return None;
+            }
+        };
+        let g = &mut lowered.graph;
+        flowgraph::repair_cross_block_uses(g);
+        flowgraph::simplify(g);
+        if let Err(errs) = flowgraph::verify(g, &self.items.types) {
+            for e in errs {
+                self.diags.push(at(sources, f.file, f.sig.ident.span(), format!("internal error: the flow graph of `{}` does not verify: {e}", f.path)).with_help("please report this with the function's source"));
+            }
+            return None;
+        }
+        if f.hints.driver.is_some() {
+            self.check_merge_point_liveness(id, g);
+        }
+        Some(lowered)
+    }
+
+    /// Every value live across the merge point must be a green or a red:
+    /// it is all the JIT passes from one iteration to the next.
+    fn check_merge_point_liveness(&mut self, id: FnId, g: &FlowGraph) {
+        let f = self.items.fn_def(id);
+        let live = live_in(g);
+        for b in g.graph.node_indices() {
+            let block = g.block(b);
+            let Some(k) = block.operations.iter().position(|o| matches!(o.op, Op::JitMergePoint { .. })) else { continue };
+            let mut live_after: HashSet<Var> = live_out(g, b, &live);
+            for op in block.operations[k + 1..].iter().rev() {
+                for r in &op.results {
+                    live_after.remove(r);
+                }
+                live_after.extend(op.args.iter().filter_map(Operand::as_var));
+            }
+            let passed: HashSet<Var> = block.operations[k].args.iter().filter_map(Operand::as_var).collect();
+            let mut bad: Vec<String> = live_after
+                .iter()
+                .filter(|v| !passed.contains(v))
+                .map(|v| g.vars[v.0 as usize].name.clone().unwrap_or_else(|| "a temporary".into()))
+                .filter(|n| !n.is_empty())
+                .collect();
+            bad.sort();
+            bad.dedup();
+            for name in bad {
+                let d = at(self.items.sources(), f.file, f.sig.ident.span(), format!("`{name}` is live across jit_merge_point!() but is neither a green nor a red"))
+                    .with_help(format!("add `{name}` to the driver's reds (or greens, if it is constant for a position in the user's program), or compute it after the merge point"));
+                self.diags.push(d);
+            }
+        }
+    }
+
+    fn check_residual(&mut self, id: FnId) {
+        let f = self.items.fn_def(id);
+        match &f.signature {
+            Ok((params, ret)) => {
+                for p in params {
+                    if self.items.types.flatten(&p.ty).is_none() {
+                        let d = at(self.items.sources(), f.file, p.span, format!("parameter `{}` of #[dont_look_inside] function `{}` has type `{}`, which cannot be passed from traced code", p.name, f.name, self.items.types.display(&p.ty)))
+                            .with_help("pass it by reference");
+                        self.diags.push(d);
+                    }
+                }
+                self.program.residuals.push(ResidualInfo {
+                    path: f.path.clone(),
+                    params: params.iter().map(|p| Param { name: p.name.clone(), ty: p.ty.clone() }).collect(),
+                    ret: ret.clone(),
+                });
+            }
+            Err(errs) => errs.iter().for_each(|d| self.diags.push(d.clone())),
+        }
+    }
+
+    fn record_driver(&mut self, id: FnId) {
+        let f = self.items.fn_def(id);
+        let Some(spec) = &f.hints.driver else { return };
+        let Some(g) = self.program.graphs.iter().find(|g| g.name == f.path) else { return };
+        // Types of greens and reds: from the merge point's arguments.
+        let mp = g.graph.node_indices().flat_map(|b| g.block(b).operations.iter()).find(|o| matches!(o.op, Op::JitMergePoint { .. }));
+        let Some(mp) = mp else { return };
+        let tys: Vec<_> = mp.args.iter().map(|a| g.operand_ty(a)).collect();
+        let mut it = tys.into_iter();
+        let mut take = |names: &[syn::Ident]| -> Vec<Param> { names.iter().map(|n| Param { name: n.to_string(), ty: it.next().unwrap_or(metatrace_jitcodegen::types::Ty::Unit) }).collect() };
+        let greens = take(&spec.greens);
+        let reds = take(&spec.reds);
+        self.program.drivers.push(DriverInfo { portal: f.path.clone(), greens, reds });
+    }
+}
+
+fn live_out(g: &FlowGraph, b: BlockId, live: &std::collections::HashMap<BlockId, HashSet<Var>>) -> HashSet<Var> {
+    let mut out = HashSet::new();
+    let block = g.block(b);
+    match &block.exit {
+        flowgraph::Exit::Branch { cond } => out.extend(cond.as_var()),
+        flowgraph::Exit::Switch { value } => out.extend(value.as_var()),
+        flowgraph::Exit::Return { values } => out.extend(values.iter().filter_map(Operand::as_var)),
+        _ => {}
+    }
+    for (_, target, link) in g.exits(b) {
+        let inputs = &g.block(target).inputargs;
+        for (i, a) in link.args.iter().enumerate() {
+            if let (Some(v), Some(input)) = (a.as_var(), inputs.get(i)) {
+                if live[&target].contains(input) {
+                    out.insert(v);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Liveness over flow graphs, without touching petgraph's traversal API.
+mod petgraph_free {
+    use super::*;
+    use std::collections::HashMap;
+
+    pub fn live_in(g: &FlowGraph) -> HashMap<BlockId, HashSet<Var>> {
+        let blocks: Vec<BlockId> = g.graph.node_indices().collect();
+        let mut live: HashMap<BlockId, HashSet<Var>> = blocks.iter().map(|b| (*b, HashSet::new())).collect();
+        loop {
+            let mut changed = false;
+            for &b in blocks.iter().rev() {
+                let mut set = live_out(g, b, &live);
+                for op in g.block(b).operations.iter().rev() {
+                    for r in &op.results {
+                        set.remove(r);
+                    }
+                    set.extend(op.args.iter().filter_map(Operand::as_var));
+                }
+                if set != live[&b] {
+                    live.insert(b, set);
+                    changed = true;
+                }
+            }
+            if !changed {
+                return live;
+            }
+        }
+    }
 }

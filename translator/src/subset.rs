@@ -170,6 +170,7 @@ pub fn check_fn(sources: &SourceMap, file: FileId, sig: &syn::Signature, body: &
         sources,
         file,
         found: Vec::new(),
+        in_rejected_for: false,
     };
     checker.check_signature(sig);
     checker.visit_block(body);
@@ -185,6 +186,9 @@ struct Checker<'s> {
     sources: &'s SourceMap,
     file: FileId,
     found: Vec<crate::diag::Diagnostic>,
+    /// Inside the iterator of a `for` loop that is already reported: a
+    /// range there (`(0..n).rev()`) is part of that error, not a second one.
+    in_rejected_for: bool,
 }
 
 /// `a` to `b` as one span (`a` alone if they cannot be joined).
@@ -453,10 +457,12 @@ impl<'ast> Visit<'ast> for Checker<'_> {
                         self.report(f.expr.span(), &FOR_NON_RANGE, "");
                         // A half-open range here is the `for` error, not a
                         // second "range expression" error.
+                        let outer = std::mem::replace(&mut self.in_rejected_for, true);
                         match other {
                             syn::Expr::Range(r) => self.visit_range_bounds(r),
                             _ => self.visit_expr(&f.expr),
                         }
+                        self.in_rejected_for = outer;
                     }
                 }
                 self.visit_block(&f.body);
@@ -469,7 +475,9 @@ impl<'ast> Visit<'ast> for Checker<'_> {
                 }
             }
             syn::Expr::Range(r) => {
-                self.report(r.span(), &RANGE_EXPR, "");
+                if !self.in_rejected_for {
+                    self.report(r.span(), &RANGE_EXPR, "");
+                }
                 self.visit_range_bounds(r);
             }
             syn::Expr::Struct(s) => {
@@ -819,6 +827,18 @@ fn ok<'a>(x: &'a [u8]) -> &'a u8 where 'a: 'a { &x[0] }
         assert!(text.contains("let g = |x: i64| x;"), "{text}");
         assert!(text.contains("^^^^^^^^"), "{text}");
         assert!(text.contains("help: write a separate function and call it"), "{text}");
+    }
+
+    #[test]
+    fn one_error_per_rejected_for() {
+        let src = "fn f(n: usize) {\n    for i in (0..n).rev() { let r = 0..i; }\n}\n";
+        assert_eq!(
+            check(src),
+            [
+                "2:14: `for` loops are only supported over integer ranges `a..b` and `a..=b`",
+                "2:37: range expressions are only supported as the bounds of a `for` loop or as a slice index",
+            ]
+        );
     }
 
     #[test]

@@ -40,7 +40,7 @@ pub fn to_dot(g: &FlowGraph, types: &TypeTable) -> String {
     let _ = writeln!(s, "digraph \"{}\" {{", escape_id(&g.name));
     let _ = writeln!(
         s,
-        "    label=\"{}\\l\";\n    labelloc=t;\n    labeljust=l;",
+        "    label=\"{}\\l\";\n    labelloc=t;\n    labeljust=l;\n    fontname=\"monospace\";",
         escape_label(&header_text(g, types))
     );
     let _ = writeln!(s, "    node [shape=box, fontname=\"monospace\"];");

@@ -15,11 +15,13 @@
 
 mod dot;
 mod printer;
+mod repair;
 mod simplify;
 mod verify;
 
 pub use dot::to_dot;
 pub use printer::print_graph;
+pub use repair::repair_cross_block_uses;
 pub use printer::print_program;
 pub use simplify::simplify;
 pub use verify::{verify, VerifyError};
@@ -484,7 +486,10 @@ impl FlowGraph {
         let mut stack: Vec<(BlockId, usize)> = vec![(self.start, 0)];
         seen.insert(self.start);
         while let Some((b, i)) = stack.pop() {
-            let succs: Vec<BlockId> = self.exits(b).iter().map(|e| e.1).collect();
+            // Successors explored last come first in reverse postorder: walk
+            // them backwards so that `true` prints before `false`, values
+            // before `default`.
+            let succs: Vec<BlockId> = self.exits(b).iter().rev().map(|e| e.1).collect();
             if i < succs.len() {
                 stack.push((b, i + 1));
                 let s = succs[i];

@@ -6,7 +6,7 @@
 //! message can be read next to `print_graph`'s output.
 
 use super::printer::{case_text, exit_operands, field_text, Names};
-use super::{Exit, FieldRef, FlowGraph, LinkCase, Op, Operand, Operation, Var};
+use super::{BlockId, Exit, FieldRef, FlowGraph, LinkCase, Op, Operand, Operation, Var};
 use crate::types::{AdtKind, Ty, TypeTable};
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -49,10 +49,6 @@ pub fn verify(g: &FlowGraph, types: &TypeTable) -> Result<(), Vec<VerifyError>> 
         Err(v.errors)
     }
 }
-
-/// Where a variable is defined: printed block number and position
-/// (`None` for an inputarg, `Some(i)` for the result of operation `i`).
-type Def = (usize, Option<usize>);
 
 /// What an operand or result must be.
 #[derive(Clone, Copy)]
@@ -103,7 +99,8 @@ struct Verifier<'a> {
     errors: Vec<VerifyError>,
     /// Printed number of the block being checked.
     cur: Option<usize>,
-    defs: HashMap<Var, Def>,
+    /// Printed number of the block defining each variable.
+    defs: HashMap<Var, usize>,
 }
 
 impl Verifier<'_> {
@@ -163,13 +160,8 @@ impl Verifier<'_> {
         for (no, &b) in order.iter().enumerate() {
             self.cur = Some(no);
             let block = self.g.block(b);
-            let inputs = block.inputargs.iter().map(|&v| (v, None));
-            let results = block
-                .operations
-                .iter()
-                .enumerate()
-                .flat_map(|(i, op)| op.results.iter().map(move |&v| (v, Some(i))));
-            for (v, pos) in inputs.chain(results).collect::<Vec<_>>() {
+            let results = block.operations.iter().flat_map(|op| &op.results);
+            for v in block.inputargs.iter().chain(results).copied() {
                 let name = self.names.var(v);
                 match self.var_ty(v) {
                     None => self.err(format!(
@@ -183,10 +175,10 @@ impl Verifier<'_> {
                     }
                     Some(_) => {}
                 }
-                if let Some(&(first, _)) = self.defs.get(&v) {
+                if let Some(&first) = self.defs.get(&v) {
                     self.err(format!("{name} is defined twice (first in block{first})"));
                 } else {
-                    self.defs.insert(v, (no, pos));
+                    self.defs.insert(v, no);
                 }
             }
         }
@@ -234,7 +226,7 @@ impl Verifier<'_> {
     }
 
     /// Every use is an inputarg or an earlier result of the same block.
-    fn check_locality(&mut self, b: super::BlockId, no: usize) {
+    fn check_locality(&mut self, b: BlockId, no: usize) {
         let block = self.g.block(b);
         let mut defined: HashSet<Var> = block.inputargs.iter().copied().collect();
         let mut uses: Vec<(String, Var)> = Vec::new();
@@ -259,10 +251,10 @@ impl Verifier<'_> {
             let name = self.names.var(v);
             let msg = match self.defs.get(&v) {
                 None => format!("{what} uses {name}, which is never defined"),
-                Some(&(def_block, _)) if def_block == no => {
+                Some(&def_block) if def_block == no => {
                     format!("{what} uses {name} before its definition")
                 }
-                Some(&(def_block, _)) => format!(
+                Some(&def_block) => format!(
                     "{what} uses {name}, defined in block{def_block}: \
                      values cross blocks only through link args"
                 ),
@@ -271,7 +263,7 @@ impl Verifier<'_> {
         }
     }
 
-    fn check_exit(&mut self, b: super::BlockId) {
+    fn check_exit(&mut self, b: BlockId) {
         let block = self.g.block(b);
         let exits = self.g.exits(b);
         let cases: Vec<&LinkCase> = exits.iter().map(|e| &e.2.case).collect();
@@ -358,7 +350,7 @@ impl Verifier<'_> {
     }
 
     /// Link arity and types against the target's inputargs.
-    fn check_links(&mut self, b: super::BlockId) {
+    fn check_links(&mut self, b: BlockId) {
         for (_, target, link) in self.g.exits(b) {
             let inputs = &self.g.block(target).inputargs;
             let tname = self.names.block(target);
@@ -539,11 +531,8 @@ impl Verifier<'_> {
             | Op::FloatMul
             | Op::FloatDiv
             | Op::FloatRem => {
-                let t = if op.op.name().starts_with("bool") {
-                    b
-                } else {
-                    f
-                };
+                let is_bool = matches!(op.op, Op::BoolAnd | Op::BoolOr | Op::BoolXor);
+                let t = if is_bool { b } else { f };
                 if self.arity(op, Some(2), Some(1)) {
                     self.arg(op, 0, t);
                     self.arg(op, 1, t);

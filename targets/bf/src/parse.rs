@@ -18,7 +18,10 @@ pub struct BracketError {
 pub fn line_col(src: &[u8], offset: usize) -> (usize, usize) {
     let before = &src[..offset.min(src.len())];
     let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-    let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let line_start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
     // Count characters, not bytes: skip UTF-8 continuation bytes.
     let col = before[line_start..]
         .iter()

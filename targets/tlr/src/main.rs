@@ -96,9 +96,7 @@ fn parse_program(text: &str) -> Result<Vec<u8>, String> {
                 ))
             }
             Tok::Word(w) if need_comma => {
-                return Err(format!(
-                    "{line}:{col}: expected ',' before '{w}'"
-                ))
+                return Err(format!("{line}:{col}: expected ',' before '{w}'"))
             }
             Tok::Word(w) => {
                 let n: u64 = w.parse().map_err(|_| {
@@ -180,21 +178,43 @@ mod tests {
             parse_program(" 1, 2 ,3,\n# comment, 9\n 4 # x\n,5,\n").unwrap(),
             [1, 2, 3, 4, 5]
         );
-        assert_eq!(parse_program("1,x").unwrap_err(), "1:3: expected a number (0..=255), found 'x'");
-        assert_eq!(parse_program("1,\n 256").unwrap_err(), "2:2: 256 does not fit in a byte (0..=255)");
-        assert_eq!(parse_program("1,,2").unwrap_err(), "1:3: expected a number (0..=255) before ','");
-        assert_eq!(parse_program("1 2").unwrap_err(), "1:3: expected ',' before '2'");
+        assert_eq!(
+            parse_program("1,x").unwrap_err(),
+            "1:3: expected a number (0..=255), found 'x'"
+        );
+        assert_eq!(
+            parse_program("1,\n 256").unwrap_err(),
+            "2:2: 256 does not fit in a byte (0..=255)"
+        );
+        assert_eq!(
+            parse_program("1,,2").unwrap_err(),
+            "1:3: expected a number (0..=255) before ','"
+        );
+        assert_eq!(
+            parse_program("1 2").unwrap_err(),
+            "1:3: expected ',' before '2'"
+        );
         assert!(parse_program(" # nothing\n").unwrap_err().contains("empty"));
     }
 
     #[test]
     fn errors() {
-        assert_eq!(run_src("9", 0), Err(TlrError::UnknownOpcode { pc: 0, opcode: 9 }));
+        assert_eq!(
+            run_src("9", 0),
+            Err(TlrError::UnknownOpcode { pc: 0, opcode: 9 })
+        );
         assert_eq!(
             run_src("7,1,1,1", 0),
-            Err(TlrError::RegisterOutOfRange { pc: 2, reg: 1, count: 1 })
+            Err(TlrError::RegisterOutOfRange {
+                pc: 2,
+                reg: 1,
+                count: 1
+            })
         );
-        assert_eq!(run_src("4", 0), Err(TlrError::MissingOperand { pc: 0, opcode: 4 }));
+        assert_eq!(
+            run_src("4", 0),
+            Err(TlrError::MissingOperand { pc: 0, opcode: 4 })
+        );
         assert_eq!(run_src("4,0", 0), Err(TlrError::RanOffEnd { pc: 2 }));
         assert_eq!(run_src("3,200", 1), Err(TlrError::RanOffEnd { pc: 200 }));
     }

@@ -63,7 +63,7 @@ impl Checker<'_, '_> {
         let ty = match (&l.init, annotated) {
             (Some(init), Some(ann)) => {
                 let t = self.expr(&init.expr, Some(&ann));
-                if !self.subst.unify(&t, &ann) {
+                if !self.subst.unify(&t, &ann) && !self.coerce(&init.expr, &t, &ann) {
                     self.error(init.expr.span(), "mismatched types in `let`", "check the annotation");
                 }
                 ann
@@ -778,10 +778,28 @@ impl Checker<'_, '_> {
         }
         for (a, p) in args.iter().zip(params) {
             let t = self.expr(a, Some(p));
-            if !self.subst.unify(&t, p) {
+            if !self.subst.unify(&t, p) && !self.coerce(a, &t, p) {
                 self.error(a.span(), "mismatched argument type", "");
             }
         }
+    }
+
+    /// Deref coercion of a reference argument: `&Vec<T>` → `&[T]`,
+    /// `&String` → `&str`, `&&T` → `&T`, `&Box<T>` → `&T`.
+    pub(super) fn coerce(&mut self, e: &syn::Expr, from: &IT, to: &IT) -> bool {
+        let (IT::Ref(_, inner), IT::Ref(m, target)) = (self.subst.shallow(from), self.subst.shallow(to)) else {
+            return false;
+        };
+        let ok = match (self.subst.shallow(&inner), self.subst.shallow(&target)) {
+            (IT::Vec(x), IT::Slice(y)) => self.subst.unify(&x, &y),
+            (IT::Leaf(Ty::String), IT::Leaf(Ty::Str)) => true,
+            (IT::Ref(_, x), y) | (IT::Box(x), y) => self.subst.unify(&x, &y),
+            _ => false,
+        };
+        if ok {
+            self.coercion_its.insert(key(e), IT::Ref(m, target));
+        }
+        ok
     }
 
     fn method_call(&mut self, e: &syn::Expr, m: &syn::ExprMethodCall) -> IT {

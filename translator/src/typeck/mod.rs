@@ -112,6 +112,9 @@ pub struct TypeckResults {
     pub params: Vec<LocalId>,
     /// Keyed by the address of the `syn::Macro`.
     pub macros: HashMap<NodeKey, Box<MacroArgs>>,
+    /// Deref coercions: the expression's value is converted to this type
+    /// where it is used (`&Vec<T>` to `&[T]`, `&String` to `&str`, `&&T` to `&T`).
+    pub coercions: HashMap<NodeKey, Ty>,
 }
 
 impl TypeckResults {
@@ -145,6 +148,7 @@ pub(crate) struct Checker<'t, 'a> {
     local_its: Vec<IT>,
     expr_its: HashMap<NodeKey, (IT, Span)>,
     pat_its: HashMap<NodeKey, IT>,
+    coercion_its: HashMap<NodeKey, IT>,
     out: TypeckResults,
     pub diags: Vec<Diagnostic>,
 }
@@ -166,6 +170,7 @@ pub fn check_fn(items: &ItemTable, id: FnId) -> Result<TypeckResults, Vec<Diagno
         local_its: Vec::new(),
         expr_its: HashMap::new(),
         pat_its: HashMap::new(),
+        coercion_its: HashMap::new(),
         out: TypeckResults::default(),
         diags: Vec::new(),
     };
@@ -234,6 +239,11 @@ impl<'t, 'a> Checker<'t, 'a> {
                     self.out.expr_types.insert(*k, ty);
                 }
                 None => unresolved.push(*span),
+            }
+        }
+        for (k, t) in &self.coercion_its {
+            if let Some(ty) = self.subst.resolve(t) {
+                self.out.coercions.insert(*k, ty);
             }
         }
         for (k, t) in &self.pat_its {

@@ -1,0 +1,224 @@
+//! Helpers shared by the end-to-end tests: building the target VMs once per
+//! test process, running them with a time limit, finding `../shared/programs`.
+
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// The workspace root (the root package's manifest directory).
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `../shared/programs/<sub>` relative to the workspace root, if it exists.
+/// When it does not, prints "skipped: ../shared/programs/<sub> not found"
+/// and returns `None`: the caller returns without failing.
+pub fn shared_programs(sub: &str) -> Option<PathBuf> {
+    let dir = workspace_root().join("../shared/programs").join(sub);
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        eprintln!("skipped: ../shared/programs/{sub} not found");
+        None
+    }
+}
+
+/// The target directory this test binary was built in
+/// (`<target>/<profile>/deps/<test-exe>`), so that the VMs are built into the
+/// same one, whatever `CARGO_TARGET_DIR` says.
+pub fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    exe.parent() // deps
+        .and_then(Path::parent) // debug or release
+        .and_then(Path::parent) // target
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| workspace_root().join("target"))
+}
+
+/// Paths of the release binaries of the example VMs.
+#[derive(Debug, Clone)]
+pub struct Vms {
+    pub bf: PathBuf,
+    pub tlr: PathBuf,
+}
+
+/// Builds `bf` and `tlr` in release mode, once per test process
+/// (`cargo build --release -p bf -p tlr` into the shared target directory),
+/// and returns their paths. Panics with cargo's output if the build fails.
+pub fn vms() -> &'static Vms {
+    static VMS: OnceLock<Result<Vms, String>> = OnceLock::new();
+    let result = VMS.get_or_init(|| {
+        let cargo = option_env!("CARGO").unwrap_or("cargo");
+        let target = target_dir();
+        let out = Command::new(cargo)
+            .args([
+                "build",
+                "--release",
+                "-p",
+                "bf",
+                "-p",
+                "tlr",
+                "--target-dir",
+            ])
+            .arg(&target)
+            .current_dir(workspace_root())
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("cannot run {cargo}: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "cargo build --release -p bf -p tlr failed ({}):\n{}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        let exe = |name: &str| {
+            target
+                .join("release")
+                .join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
+        };
+        Ok(Vms {
+            bf: exe("bf"),
+            tlr: exe("tlr"),
+        })
+    });
+    match result {
+        Ok(vms) => vms,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// What a run produced.
+#[derive(Debug)]
+pub struct Run {
+    pub stdout: Vec<u8>,
+    pub stderr: String,
+    /// `None` if the process was killed at the time limit.
+    pub status: Option<ExitStatus>,
+    pub elapsed: Duration,
+}
+
+impl Run {
+    pub fn stdout_str(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+
+    pub fn timed_out(&self) -> bool {
+        self.status.is_none()
+    }
+
+    /// The exit code (`None` if timed out or killed by a signal).
+    pub fn code(&self) -> Option<i32> {
+        self.status.and_then(|s| s.code())
+    }
+
+    /// Panics unless the run exited with status 0.
+    pub fn assert_success(&self, what: &str) -> &Self {
+        assert!(
+            self.code() == Some(0),
+            "{what}: expected success, got {}\nstderr:\n{}",
+            self.describe_status(),
+            self.stderr
+        );
+        self
+    }
+
+    /// Panics unless the run failed with status 1 and `error: ...` on stderr
+    /// containing `needle`.
+    pub fn assert_error(&self, what: &str, needle: &str) -> &Self {
+        assert!(
+            self.code() == Some(1),
+            "{what}: expected exit status 1, got {}\nstdout: {}\nstderr: {}",
+            self.describe_status(),
+            self.stdout_str(),
+            self.stderr
+        );
+        assert!(
+            self.stderr.starts_with("error: "),
+            "{what}: stderr should start with `error: `: {}",
+            self.stderr
+        );
+        assert!(
+            self.stderr.contains(needle),
+            "{what}: stderr should contain {needle:?}: {}",
+            self.stderr
+        );
+        self
+    }
+
+    pub fn describe_status(&self) -> String {
+        match self.status {
+            None => format!("a timeout after {:.1?}", self.elapsed),
+            Some(s) => s.to_string(),
+        }
+    }
+}
+
+/// Runs `bin` with `args`, feeding it `stdin`, killing it after `timeout`.
+pub fn run(bin: &Path, args: &[&str], stdin: &[u8], timeout: Duration) -> Run {
+    let start = Instant::now();
+    let mut child = Command::new(bin)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", bin.display()));
+    let mut child_stdin = child.stdin.take().unwrap();
+    let input = stdin.to_vec();
+    let writer = std::thread::spawn(move || {
+        // The program may exit without reading everything: ignore EPIPE.
+        let _ = child_stdin.write_all(&input);
+    });
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let out_reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = out.read_to_end(&mut buf);
+        buf
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = err.read_to_end(&mut buf);
+        buf
+    });
+    let status = loop {
+        match child.try_wait().expect("try_wait") {
+            Some(status) => break Some(status),
+            None if start.elapsed() >= timeout => {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            None => std::thread::sleep(Duration::from_millis(5)),
+        }
+    };
+    let elapsed = start.elapsed();
+    let _ = writer.join();
+    let stdout = out_reader.join().unwrap();
+    let stderr = String::from_utf8_lossy(&err_reader.join().unwrap()).into_owned();
+    Run {
+        stdout,
+        stderr,
+        status,
+        elapsed,
+    }
+}
+
+/// A short, printable excerpt of `bytes` for failure messages.
+pub fn excerpt(bytes: &[u8]) -> String {
+    let s = String::from_utf8_lossy(bytes);
+    if s.chars().count() > 300 {
+        format!(
+            "{}... ({} bytes)",
+            s.chars().take(300).collect::<String>(),
+            bytes.len()
+        )
+    } else {
+        format!("{s:?}")
+    }
+}

@@ -1,0 +1,466 @@
+//! The example VMs (`targets/bf`, `targets/tlr`) built natively (no JIT):
+//! programs written by others (`../shared/programs/bf`), the targets' own
+//! programs, error cases and the `--jit` command line.
+
+mod common;
+
+use common::{excerpt, run, shared_programs, vms, workspace_root};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Generous: the slowest shared program takes ~15 s natively in release.
+const SLOW: Duration = Duration::from_secs(240);
+const QUICK: Duration = Duration::from_secs(30);
+
+/// A `.b` program with its optional `.in` and its expected `.out`
+/// (`X.out` or `X.b.out`).
+struct BfCase {
+    name: String,
+    program: PathBuf,
+    input: Vec<u8>,
+    expected: Vec<u8>,
+}
+
+fn bf_cases(dir: &Path) -> (Vec<BfCase>, Vec<String>) {
+    let mut cases = Vec::new();
+    let mut without_out = Vec::new();
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "b"))
+        .collect();
+    entries.sort();
+    for program in entries {
+        let name = program.file_name().unwrap().to_string_lossy().into_owned();
+        let stem = program.with_extension("");
+        let expected = [
+            stem.with_extension("out"),
+            PathBuf::from(format!("{}.out", program.display())),
+        ]
+        .into_iter()
+        .find(|p| p.is_file());
+        let Some(expected) = expected else {
+            without_out.push(name);
+            continue;
+        };
+        let input = [
+            stem.with_extension("in"),
+            PathBuf::from(format!("{}.in", program.display())),
+        ]
+        .into_iter()
+        .find(|p| p.is_file())
+        .map(|p| std::fs::read(p).unwrap())
+        .unwrap_or_default();
+        cases.push(BfCase {
+            name,
+            program,
+            input,
+            expected: std::fs::read(expected).unwrap(),
+        });
+    }
+    (cases, without_out)
+}
+
+/// Runs the cases on two threads (the machine has two cores); returns the
+/// failures and prints each program's time.
+fn run_bf_cases(cases: Vec<BfCase>, extra_args: &[&str]) -> Vec<String> {
+    let bf = vms().bf.clone();
+    let queue = std::sync::Mutex::new(cases.into_iter());
+    let failures = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| loop {
+                let Some(case) = queue.lock().unwrap().next() else {
+                    break;
+                };
+                let mut args: Vec<&str> = extra_args.to_vec();
+                let program = case.program.to_string_lossy().into_owned();
+                args.push(&program);
+                let r = run(&bf, &args, &case.input, SLOW);
+                eprintln!("bf {:<20} {:>7.2} s", case.name, r.elapsed.as_secs_f64());
+                let problem = if r.timed_out() {
+                    Some(format!("timed out after {:.1?}", r.elapsed))
+                } else if r.code() != Some(0) {
+                    Some(format!("{}: {}", r.describe_status(), r.stderr))
+                } else if r.stdout != case.expected {
+                    Some(format!(
+                        "wrong output:\n  got      {}\n  expected {}",
+                        excerpt(&r.stdout),
+                        excerpt(&case.expected)
+                    ))
+                } else {
+                    None
+                };
+                if let Some(p) = problem {
+                    failures.lock().unwrap().push(format!("{}: {p}", case.name));
+                }
+            });
+        }
+    });
+    failures.into_inner().unwrap()
+}
+
+#[test]
+fn bf_shared_programs() {
+    let Some(dir) = shared_programs("bf") else {
+        return;
+    };
+    let (cases, without_out) = bf_cases(&dir);
+    assert!(
+        !cases.is_empty(),
+        "no programs with .out files in {}",
+        dir.display()
+    );
+    // cristofani-tests.b is a collection of programs: see bf_cristofani_tests.
+    assert_eq!(
+        without_out,
+        ["cristofani-tests.b"],
+        "programs without an expected output"
+    );
+    let failures = run_bf_cases(cases, &[]);
+    assert!(failures.is_empty(), "failures:\n{}", failures.join("\n"));
+}
+
+#[test]
+fn bf_own_programs() {
+    let dir = workspace_root().join("targets/bf/programs");
+    let (cases, without_out) = bf_cases(&dir);
+    assert!(without_out.is_empty(), "without .out: {without_out:?}");
+    assert!(
+        cases.len() >= 4,
+        "expected the bundled programs in {}",
+        dir.display()
+    );
+    let failures = run_bf_cases(cases, &["--jit", "off"]);
+    assert!(failures.is_empty(), "failures:\n{}", failures.join("\n"));
+}
+
+/// Daniel Cristofani's tests.b is several programs in one file, with prose
+/// between them (and, taken as a whole, unbalanced brackets). Each program is
+/// taken from the file and run on its own, checking what its prose says.
+#[test]
+fn bf_cristofani_tests() {
+    let Some(dir) = shared_programs("bf") else {
+        return;
+    };
+    let path = dir.join("cristofani-tests.b");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let line_starting = |prefix: &str| -> usize {
+        lines
+            .iter()
+            .position(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no line starting with {prefix:?} in {}", path.display()))
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let bf = &vms().bf;
+    let run_piece = |name: &str, src: &str, input: &[u8]| {
+        let p = tmp.path().join(name);
+        std::fs::write(&p, src).unwrap();
+        run(bf, &[p.to_str().unwrap()], input, QUICK)
+    };
+
+    // I/O: "give it a return followed by an EOF"; "LK means newline input is
+    // working fine, and EOF leaves the cell unchanged"; two identical lines.
+    let io = lines[line_starting(">,>+++++++++,")];
+    let r = run_piece("io.b", io, b"\n");
+    r.assert_success("io test");
+    assert_eq!(r.stdout_str(), "LK\nLK\n");
+
+    // "Goes to cell 30000 and reports from there with a #." (two lines)
+    let i = line_starting("++++[>++++++<-]>[");
+    let r = run_piece("far.b", &format!("{}\n{}", lines[i], lines[i + 1]), b"");
+    r.assert_success("30000-cell test");
+    assert_eq!(r.stdout_str(), "#\n");
+
+    // "Tests for several obscure problems. Should output an H."
+    let r = run_piece("obscure.b", lines[line_starting("[]++++++++++[")], b"");
+    r.assert_success("obscure test");
+    assert_eq!(r.stdout_str(), "H\n");
+
+    // "Should ideally give error message "unmatched [" or the like, and not
+    // give any output." (and likewise for "]")
+    let unmatched_open = lines
+        .iter()
+        .find(|l| l.ends_with(">.>.["))
+        .expect("the unmatched [ test");
+    let r = run_piece("open.b", unmatched_open, b"");
+    r.assert_error("unmatched [", "unmatched '['");
+    assert!(r.stdout.is_empty());
+    assert!(r.stderr.contains(":1:26: "), "{}", r.stderr);
+    let unmatched_close = lines
+        .iter()
+        .find(|l| l.ends_with(">.>.]["))
+        .expect("the unmatched ] test");
+    let r = run_piece("close.b", unmatched_close, b"");
+    r.assert_error("unmatched ]", "unmatched ']'");
+    assert!(r.stdout.is_empty());
+    assert!(r.stderr.contains(":1:26: "), "{}", r.stderr);
+
+    // Array bounds, left: "If bounds checking is present and working, the
+    // left should measure 0": no output, and moving left of cell 0 is an error.
+    let left = lines[line_starting("+[<+")];
+    let r = run_piece("left.b", left, b"");
+    r.assert_error("left bound", "moved left of cell 0");
+    assert!(r.stdout.is_empty());
+    assert!(r.stderr.contains(":1:3 (byte offset 2)"), "{}", r.stderr);
+    // Array bounds, right (`+[>+...]`): with a tape that grows on the right,
+    // it prints until the tape's limit (2^28 cells); not run here.
+
+    // The file as a whole is not a valid program (its prose leaves a `[`
+    // unmatched): a clear error, no output.
+    let r = run(bf, &[path.to_str().unwrap()], b"", QUICK);
+    r.assert_error("whole file", "unmatched '['");
+    assert!(r.stdout.is_empty());
+}
+
+fn write(dir: &Path, name: &str, contents: &[u8]) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, contents).unwrap();
+    p.to_string_lossy().into_owned()
+}
+
+#[test]
+fn bf_errors() {
+    let bf = &vms().bf;
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+
+    let p = write(d, "close.b", b"+[-]\n  ]+");
+    run(bf, &[&p], b"", QUICK).assert_error(
+        "unmatched ]",
+        &format!("{p}:2:3: unmatched ']' (byte offset 7)"),
+    );
+    let p = write(d, "open.b", b"comment\n [[]\n[");
+    let r = run(bf, &[&p], b"", QUICK);
+    r.assert_error(
+        "unmatched [",
+        &format!("{p}:2:2: unmatched '[' (byte offset 9) (and 1 more unmatched '[')"),
+    );
+    // Output before the error is written; the error names the exact `<`.
+    let p = write(d, "left.b", b"+++++++++++++++++++++++++++++++++.>>\n<<<");
+    let r = run(bf, &[&p], b"", QUICK);
+    r.assert_error(
+        "left of cell 0",
+        &format!("'<' moved left of cell 0 at {p}:2:3 (byte offset 39)"),
+    );
+    assert_eq!(r.stdout, b"!");
+
+    let missing = d.join("missing.b");
+    run(bf, &[missing.to_str().unwrap()], b"", QUICK).assert_error("missing file", "cannot read");
+    run(bf, &[], b"", QUICK).assert_error("no program", "missing PROGRAM");
+    let p = write(d, "ok.b", b"");
+    run(bf, &[&p, "extra"], b"", QUICK)
+        .assert_error("extra argument", "unexpected argument 'extra'");
+    run(bf, &[&p], b"", QUICK).assert_success("empty program");
+}
+
+#[test]
+fn bf_tape_and_input_semantics() {
+    let bf = &vms().bf;
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    // Cells wrap at 8 bits, both ways.
+    let p = write(
+        d,
+        "wrap.b",
+        b"-.+.>++++++++[<++++++++++++++++++++++++++++++++>-]<.",
+    );
+    assert_eq!(
+        run(bf, &[&p], b"", QUICK).assert_success("wrap").stdout,
+        [255, 0, 0]
+    );
+    // The tape grows beyond 30000 cells on the right: one long move...
+    let src = format!("{}{}.", ">".repeat(70000), "+".repeat(65));
+    let p = write(d, "far.b", src.as_bytes());
+    assert_eq!(
+        run(bf, &[&p], b"", QUICK)
+            .assert_success("far right")
+            .stdout,
+        b"A"
+    );
+    // ... and many single steps, then a scan back over them.
+    let src = format!(">{}<[<]>{}.[>]<.", "+>".repeat(35000), "+".repeat(64));
+    let p = write(d, "steps.b", src.as_bytes());
+    assert_eq!(
+        run(bf, &[&p], b"", QUICK).assert_success("steps").stdout,
+        [65, 1]
+    );
+    // `,` at EOF leaves the cell unchanged.
+    let p = write(d, "eof.b", b"+++++++++++++++++++++++++++++++++,.,.,.");
+    let r = run(bf, &[&p], b"a", QUICK);
+    r.assert_success("eof");
+    assert_eq!(r.stdout, b"aaa");
+}
+
+fn tlr_program(name: &str) -> String {
+    workspace_root()
+        .join("targets/tlr/programs")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn tlr(args: &[&str]) -> common::Run {
+    run(&vms().tlr, args, b"", QUICK)
+}
+
+#[test]
+fn tlr_programs() {
+    let square = tlr_program("square.tlr");
+    let sum = tlr_program("sum.tlr");
+    let fib = tlr_program("fib.tlr");
+    for (args, expected) in [
+        (vec![square.as_str(), "10"], "100\n"),
+        (vec![square.as_str(), "1"], "1\n"),
+        (vec![square.as_str(), "3000"], "9000000\n"),
+        (vec!["--jit", "off", square.as_str(), "10"], "100\n"),
+        (vec!["--jit=off", "--", square.as_str(), "12"], "144\n"),
+        (
+            vec![
+                "--jit",
+                "threshold=2,trace_eagerness=1",
+                square.as_str(),
+                "10",
+            ],
+            "100\n",
+        ),
+        (vec![sum.as_str(), "10"], "55\n"),
+        (vec![sum.as_str(), "0"], "0\n"),
+        (vec![sum.as_str(), "1000000"], "500000500000\n"),
+        (vec![fib.as_str(), "0"], "0\n"),
+        (vec![fib.as_str(), "1"], "1\n"),
+        (vec![fib.as_str(), "10"], "55\n"),
+        (vec![fib.as_str(), "90"], "2880067194370816120\n"),
+        // i64 wrap-around
+        (vec![fib.as_str(), "93"], "-6246583658587674878\n"),
+        (vec![fib.as_str(), "100"], "3736710778780434371\n"),
+    ] {
+        let r = tlr(&args);
+        r.assert_success(&format!("tlr {args:?}"));
+        assert_eq!(r.stdout_str(), expected, "tlr {args:?}");
+    }
+}
+
+#[test]
+fn tlr_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let cases: &[(&str, &[u8], &str)] = &[
+        ("opcode.tlr", b"4,1,9", "unknown opcode 9 at pc 2"),
+        ("opcode0.tlr", b"0", "unknown opcode 0 at pc 0"),
+        (
+            "reg.tlr",
+            b"7,2,1,5",
+            "register 5 out of range at pc 2 (MOV_A_R 5): 2 registers are allocated",
+        ),
+        (
+            "noalloc.tlr",
+            b"2,0",
+            "register 0 out of range at pc 0 (MOV_R_A 0): 0 registers are allocated",
+        ),
+        (
+            "addreg.tlr",
+            b"7,1,5,1",
+            "register 1 out of range at pc 2 (ADD_R_TO_A 1): 1 register is allocated",
+        ),
+        (
+            "end.tlr",
+            b"4,1",
+            "ran off the end of the bytecode at pc 2 (2 bytes) without RETURN_A",
+        ),
+        (
+            "jump.tlr",
+            b"4,1,3,200",
+            "ran off the end of the bytecode at pc 200 (4 bytes) without RETURN_A",
+        ),
+        (
+            "operand.tlr",
+            b"4,1,7",
+            "ran off the end of the bytecode: ALLOCATE at pc 2 has no operand (3 bytes)",
+        ),
+        (
+            "nan.tlr",
+            b"4,1,\n six",
+            "nan.tlr:2:2: expected a number (0..=255), found 'six'",
+        ),
+        (
+            "big.tlr",
+            b"4,256",
+            "big.tlr:1:3: 256 does not fit in a byte (0..=255)",
+        ),
+        (
+            "neg.tlr",
+            b"4,-1",
+            "neg.tlr:1:3: expected a number (0..=255), found '-1'",
+        ),
+        (
+            "double.tlr",
+            b"4,,1",
+            "double.tlr:1:3: expected a number (0..=255) before ','",
+        ),
+        ("empty.tlr", b"", "empty.tlr: the program is empty"),
+        (
+            "blank.tlr",
+            b"  \n# only a comment\n",
+            "the program is empty",
+        ),
+    ];
+    for (name, src, needle) in cases {
+        let p = write(d, name, src);
+        tlr(&[&p, "5"]).assert_error(name, needle);
+    }
+    let square = tlr_program("square.tlr");
+    tlr(&[&square]).assert_error("no N", "missing argument N");
+    tlr(&[&square, "ten"]).assert_error(
+        "bad N",
+        "the argument N must be an integer (i64), not 'ten'",
+    );
+    tlr(&[&square, "99999999999999999999"]).assert_error("huge N", "must be an integer");
+    tlr(&[&square, "1", "2"]).assert_error("extra", "unexpected argument '2'");
+    tlr(&[]).assert_error("no program", "missing PROGRAM");
+    tlr(&["/nonexistent/x.tlr", "1"]).assert_error("no file", "cannot read /nonexistent/x.tlr");
+}
+
+#[test]
+fn jit_command_line() {
+    let square = tlr_program("square.tlr");
+    let r = tlr(&["--jit", "nope=1", &square, "10"]);
+    r.assert_error("--jit nope=1", "unknown JIT parameter 'nope'; valid: threshold=1039, function_threshold=1619, trace_eagerness=200, trace_limit=6000, decay=40, mode=native");
+    assert!(r.stdout.is_empty());
+    tlr(&["--jit", "threshold=0", &square, "10"]).assert_error("threshold=0", "'threshold': '0'");
+    tlr(&["--jit", "mode=fast", &square, "10"])
+        .assert_error("mode=fast", "valid modes: native, jitcode-only, jit");
+    tlr(&["--jit", "mode=jitcode-only", &square, "10"]).assert_error(
+        "jitcode-only",
+        "--jit mode=jitcode-only: this VM was built without jitcodes; build it with `cargo translate`",
+    );
+    tlr(&["--jit", "mode=jit", &square, "10"])
+        .assert_error("jit", "--jit mode=jit: this VM was built without jitcodes");
+    tlr(&["--bogus", &square, "10"]).assert_error("unknown option", "unknown option '--bogus'");
+
+    let bf = &vms().bf;
+    let hello = workspace_root().join("targets/bf/programs/hello.b");
+    let hello = hello.to_str().unwrap();
+    run(bf, &["--jit", "nope=1", hello], b"", QUICK).assert_error(
+        "bf --jit nope=1",
+        "unknown JIT parameter 'nope'; valid: threshold=1039",
+    );
+    run(bf, &["--jit", "mode=jitcode-only", hello], b"", QUICK)
+        .assert_error("bf jitcode-only", "this VM was built without jitcodes");
+    let r = run(bf, &["--jit", "off", hello], b"", QUICK);
+    r.assert_success("bf --jit off");
+    assert_eq!(r.stdout_str(), "Hello from metatrace!\n");
+
+    for (vm, name) in [(&vms().tlr, "tlr"), (bf, "bf")] {
+        let r = run(vm, &["--help"], b"", QUICK);
+        r.assert_success("--help");
+        assert!(
+            r.stdout_str()
+                .starts_with(&format!("usage: {name} [--jit OPTIONS] PROGRAM [ARGS...]")),
+            "{}",
+            r.stdout_str()
+        );
+        assert!(r.stdout_str().contains("threshold=1039"));
+    }
+}

@@ -1,0 +1,284 @@
+//! The std methods traced code may call (the list is in
+//! `typeck/builtins.rs`), lowered to flow-graph operations. Methods on
+//! integers become arithmetic; Vec, slice and str methods become the
+//! memory operations the tracer knows; Option/Result methods become tests.
+
+use super::{Leaves, Lowerer};
+use metatrace_jitcodegen::flowgraph::{Const, Op, Operand, PanicKind};
+use metatrace_jitcodegen::types::{IntTy, Ty};
+use proc_macro2::Span;
+use syn::spanned::Spanned;
+
+fn int(v: i64, t: IntTy) -> Operand {
+    Operand::Const(Const::Int(t.wrap(v as i128), t))
+}
+
+impl Lowerer<'_, '_> {
+    /// Builtins whose receiver and arguments are single scalars.
+    pub(super) fn builtin_scalar(&mut self, name: &str, vals: Vec<Operand>, ty: &Ty, span: Span) -> Option<Operand> {
+        let x = vals[0].clone();
+        let recv_ty = match name {
+            "is_power_of_two" | "is_positive" | "is_negative" | "count_ones" | "leading_zeros" | "trailing_zeros" => None,
+            n if n.starts_with("is_ascii") || n == "is_digit" => None,
+            _ => Some(ty.clone()),
+        };
+        let it = match recv_ty.as_ref().unwrap_or(&Ty::Unit) {
+            Ty::Int(t) => Some(*t),
+            _ => None,
+        };
+        let bool_t = Ty::Bool;
+        match (name, it) {
+            ("wrapping_add", Some(_)) => Some(self.emit1(Op::IntAdd, vec![x, vals[1].clone()], ty.clone())),
+            ("wrapping_sub", Some(_)) => Some(self.emit1(Op::IntSub, vec![x, vals[1].clone()], ty.clone())),
+            ("wrapping_mul", Some(_)) => Some(self.emit1(Op::IntMul, vec![x, vals[1].clone()], ty.clone())),
+            ("wrapping_neg", Some(_)) => Some(self.emit1(Op::IntNeg, vec![x], ty.clone())),
+            ("wrapping_shl", Some(_)) => Some(self.emit1(Op::IntShl, vec![x, vals[1].clone()], ty.clone())),
+            ("wrapping_shr", Some(_)) => Some(self.emit1(Op::IntShr, vec![x, vals[1].clone()], ty.clone())),
+            ("clone", _) => Some(x),
+            ("min", Some(_)) | ("max", Some(_)) => {
+                let op = if name == "min" { Op::IntLe } else { Op::IntGe };
+                let take_x = self.emit1(op, vec![x.clone(), vals[1].clone()], bool_t);
+                Some(self.select(take_x, x, vals[1].clone(), ty))
+            }
+            ("abs", Some(t)) => {
+                let neg = self.emit1(Op::IntLt, vec![x.clone(), int(0, t)], bool_t);
+                let negated = self.emit1(Op::IntNeg, vec![x.clone()], ty.clone());
+                Some(self.select(neg, negated, x, ty))
+            }
+            ("signum", Some(t)) => {
+                let pos = self.emit1(Op::IntGt, vec![x.clone(), int(0, t)], bool_t.clone());
+                let neg = self.emit1(Op::IntLt, vec![x, int(0, t)], bool_t);
+                let p = self.emit1(Op::Cast, vec![pos], ty.clone());
+                let n = self.emit1(Op::Cast, vec![neg], ty.clone());
+                Some(self.emit1(Op::IntSub, vec![p, n], ty.clone()))
+            }
+            ("is_positive", _) => Some(self.cmp_const(Op::IntGt, x, 0)),
+            ("is_negative", _) => Some(self.cmp_const(Op::IntLt, x, 0)),
+            ("is_power_of_two", _) => {
+                // x != 0 && x & (x - 1) == 0
+                let t = self.operand_int(&x)?;
+                let nz = self.emit1(Op::IntNe, vec![x.clone(), int(0, t)], Ty::Bool);
+                let m1 = self.emit1(Op::IntSub, vec![x.clone(), int(1, t)], Ty::Int(t));
+                let and = self.emit1(Op::IntAnd, vec![x, m1], Ty::Int(t));
+                let z = self.emit1(Op::IntEq, vec![and, int(0, t)], Ty::Bool);
+                Some(self.emit1(Op::BoolAnd, vec![nz, z], Ty::Bool))
+            }
+            ("is_ascii_digit", _) => Some(self.char_in(x, &[('0', '9')])),
+            ("is_ascii_alphabetic", _) => Some(self.char_in(x, &[('a', 'z'), ('A', 'Z')])),
+            ("is_ascii_alphanumeric", _) => Some(self.char_in(x, &[('a', 'z'), ('A', 'Z'), ('0', '9')])),
+            ("is_ascii_uppercase", _) => Some(self.char_in(x, &[('A', 'Z')])),
+            ("is_ascii_lowercase", _) => Some(self.char_in(x, &[('a', 'z')])),
+            ("is_ascii_hexdigit", _) => Some(self.char_in(x, &[('0', '9'), ('a', 'f'), ('A', 'F')])),
+            ("is_ascii_whitespace", _) => Some(self.char_in(x, &[(' ', ' '), ('\t', '\n'), ('\x0C', '\r')])),
+            ("is_ascii", _) => Some(self.char_in(x, &[('\0', '\x7f')])),
+            ("is_digit", _) => {
+                let Operand::Const(Const::Int(10, _)) = vals[1] else {
+                    self.error(span, "only `is_digit(10)` is supported in traced code", "");
+                    return None;
+                };
+                Some(self.char_in(x, &[('0', '9')]))
+            }
+            _ => {
+                self.error(span, format!("`{name}` is not supported in traced code yet"), "compute it with arithmetic, or in a #[dont_look_inside] function");
+                None
+            }
+        }
+    }
+
+    fn operand_int(&self, o: &Operand) -> Option<IntTy> {
+        match self.g.operand_ty(o) {
+            Ty::Int(t) => Some(t),
+            Ty::Char => Some(IntTy::U32),
+            _ => None,
+        }
+    }
+
+    fn cmp_const(&mut self, op: Op, x: Operand, c: i64) -> Operand {
+        let t = self.operand_int(&x).unwrap_or(IntTy::I64);
+        self.emit1(op, vec![x, int(c, t)], Ty::Bool)
+    }
+
+    /// Whether a `u8` or `char` lies in one of the inclusive ranges.
+    fn char_in(&mut self, x: Operand, ranges: &[(char, char)]) -> Operand {
+        let ty = self.g.operand_ty(&x);
+        let c = |ch: char| match ty {
+            Ty::Char => Operand::Const(Const::Char(ch)),
+            _ => Operand::Const(Const::Int(ch as i64, IntTy::U8)),
+        };
+        let mut acc: Option<Operand> = None;
+        for (lo, hi) in ranges {
+            let ge = self.emit1(Op::IntGe, vec![x.clone(), c(*lo)], Ty::Bool);
+            let le = self.emit1(Op::IntLe, vec![x.clone(), c(*hi)], Ty::Bool);
+            let both = self.emit1(Op::BoolAnd, vec![ge, le], Ty::Bool);
+            acc = Some(match acc {
+                None => both,
+                Some(a) => self.emit1(Op::BoolOr, vec![a, both], Ty::Bool),
+            });
+        }
+        acc.expect("at least one range")
+    }
+
+    /// `if cond { a } else { b }` on scalars, as a branch and a join.
+    fn select(&mut self, cond: Operand, a: Operand, b: Operand, ty: &Ty) -> Operand {
+        let (t, f, keys) = self.branch(cond);
+        let join = self.new_join(&keys, std::slice::from_ref(ty));
+        self.enter(t, &keys);
+        self.goto(join, &keys, vec![a]);
+        self.enter(f, &keys);
+        self.goto(join, &keys, vec![b]);
+        self.enter(join, &keys).remove(0)
+    }
+
+    /// The receiver's value, read through any references.
+    fn recv_value(&mut self, recv: &syn::Expr) -> Option<(Leaves, Ty)> {
+        let ty = self.tc.ty(recv).clone();
+        if let Ty::Ref { .. } = ty {
+            let lv = self.deref_place(recv)?;
+            let t = lv.ty();
+            if t.is_unsized() {
+                let v = self.addr_of(&lv, recv.span())?;
+                return Some((v, Ty::reference(false, t)));
+            }
+            return Some((self.load(&lv, recv.span())?, t));
+        }
+        Some((self.rvalue(recv)?, ty))
+    }
+
+    pub(super) fn builtin_method(&mut self, name: &'static str, m: &syn::ExprMethodCall, ty: &Ty) -> Option<Leaves> {
+        let span = m.span();
+        let recv_ty = self.tc.ty(&m.receiver).clone();
+        let mut base = &recv_ty;
+        while let Ty::Ref { to, .. } = base {
+            base = to;
+        }
+        let base = base.clone();
+        match (&base, name) {
+            (Ty::Vec(elem), _) => {
+                let lv = self.deref_place(&m.receiver)?;
+                let vec = self.addr_of(&lv, span)?.remove(0);
+                let elem = (**elem).clone();
+                match name {
+                    "len" => Some(vec![self.emit1(Op::VecLen(elem), vec![vec], Ty::usize())]),
+                    "is_empty" => {
+                        let len = self.emit1(Op::VecLen(elem), vec![vec], Ty::usize());
+                        Some(vec![self.emit1(Op::IntEq, vec![len, int(0, IntTy::Usize)], Ty::Bool)])
+                    }
+                    "push" | "pop" if !elem.is_scalar() => {
+                        self.error(span, format!("`{name}` on a Vec of `{}` is not supported in traced code yet", self.items.types.display(&elem)), "use a Vec of scalars, or a #[dont_look_inside] function");
+                        None
+                    }
+                    "push" => {
+                        let x = self.scalar(&m.args[0])?;
+                        self.emit0(Op::VecPush(elem), vec![vec, x]);
+                        Some(vec![])
+                    }
+                    "pop" => {
+                        let r = self.emit(Op::VecPop(elem.clone()), vec![vec], &[Ty::Int(IntTy::U32), elem]);
+                        Some(r.into_iter().map(Operand::Var).collect())
+                    }
+                    _ => None,
+                }
+            }
+            (Ty::Slice(_), "len") | (Ty::Str, "len") => {
+                let lv = self.deref_place(&m.receiver)?;
+                Some(vec![self.addr_of(&lv, span)?.remove(1)])
+            }
+            (Ty::Slice(_), "is_empty") | (Ty::Str, "is_empty") => {
+                let lv = self.deref_place(&m.receiver)?;
+                let len = self.addr_of(&lv, span)?.remove(1);
+                Some(vec![self.emit1(Op::IntEq, vec![len, int(0, IntTy::Usize)], Ty::Bool)])
+            }
+            (Ty::Array(_, n), "len") => Some(vec![int(*n as i64, IntTy::Usize)]),
+            (Ty::Array(_, n), "is_empty") => Some(vec![Operand::Const(Const::Bool(*n == 0))]),
+            (Ty::Str, "as_bytes") => {
+                let lv = self.deref_place(&m.receiver)?;
+                let v = self.addr_of(&lv, span)?;
+                let ptr = self.emit1(Op::Cast, vec![v[0].clone()], Ty::reference(false, Ty::Slice(Box::new(Ty::Int(IntTy::U8)))));
+                Some(vec![ptr, v[1].clone()])
+            }
+            (Ty::String, _) => {
+                let lv = self.deref_place(&m.receiver)?;
+                let s = self.addr_of(&lv, span)?.remove(0);
+                let r = self.emit(Op::StringAsStr, vec![s], &[Ty::reference(false, Ty::Str), Ty::usize()]);
+                match name {
+                    "as_str" => Some(r.into_iter().map(Operand::Var).collect()),
+                    "len" => Some(vec![Operand::Var(r[1])]),
+                    "is_empty" => Some(vec![self.emit1(Op::IntEq, vec![Operand::Var(r[1]), int(0, IntTy::Usize)], Ty::Bool)]),
+                    "as_bytes" => {
+                        let ptr = self.emit1(Op::Cast, vec![Operand::Var(r[0])], Ty::reference(false, Ty::Slice(Box::new(Ty::Int(IntTy::U8)))));
+                        Some(vec![ptr, Operand::Var(r[1])])
+                    }
+                    _ => None,
+                }
+            }
+            (Ty::Option(_), _) | (Ty::Result(..), _) => {
+                let (v, vty) = self.recv_value(&m.receiver)?;
+                let is_option = matches!(vty, Ty::Option(_));
+                let good_tag = if is_option { 1 } else { 0 };
+                let tag = v[0].clone();
+                let good = self.emit1(Op::IntEq, vec![tag, int(good_tag, IntTy::U32)], Ty::Bool);
+                let payload = || {
+                    let off = self.variant_leaf_offset(&vty, good_tag as usize, 0);
+                    let n = self.leaf_types(ty).len();
+                    v[off..off + n].to_vec()
+                };
+                match name {
+                    "is_some" | "is_ok" => Some(vec![good]),
+                    "is_none" | "is_err" => Some(vec![self.emit1(Op::BoolNot, vec![good], Ty::Bool)]),
+                    "unwrap" | "expect" => {
+                        let p = payload();
+                        let msg = match (name, is_option) {
+                            ("expect", _) => match &m.args[0] {
+                                syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(s), .. }) => s.value(),
+                                _ => "expect failed".into(),
+                            },
+                            (_, true) => "called `Option::unwrap()` on a `None` value".into(),
+                            (_, false) => "called `Result::unwrap()` on an `Err` value".into(),
+                        };
+                        self.check(good, PanicKind::Unwrap, &msg);
+                        Some(p)
+                    }
+                    "unwrap_or" if ty.is_scalar() => {
+                        let p = payload();
+                        let d = self.scalar(&m.args[0])?;
+                        Some(vec![self.select(good, p[0].clone(), d, ty)])
+                    }
+                    "clone" => Some(v),
+                    _ => {
+                        self.error(span, format!("`{name}` is not supported in traced code yet"), "use a `match`");
+                        None
+                    }
+                }
+            }
+            (Ty::Char, "to_digit") => {
+                let x = self.scalar(&m.receiver)?;
+                let Some(Operand::Const(Const::Int(10, _))) = self.rvalue(&m.args[0]).map(|mut v| v.remove(0)) else {
+                    self.error(span, "only `to_digit(10)` is supported in traced code", "");
+                    return None;
+                };
+                let code = self.emit1(Op::Cast, vec![x], Ty::Int(IntTy::U32));
+                let d = self.emit1(Op::IntSub, vec![code, int('0' as i64, IntTy::U32)], Ty::Int(IntTy::U32));
+                let ok = self.emit1(Op::IntLt, vec![d.clone(), int(10, IntTy::U32)], Ty::Bool);
+                let tag = self.emit1(Op::Cast, vec![ok], Ty::Int(IntTy::U32));
+                // The inactive payload slot must be zero: d * (ok as u32).
+                let v = self.emit1(Op::IntMul, vec![d, tag.clone()], Ty::Int(IntTy::U32));
+                Some(vec![tag, v])
+            }
+            (Ty::Adt(_), "clone") | (Ty::Tuple(_), "clone") => self.recv_value(&m.receiver).map(|(v, _)| v),
+            _ => {
+                let mut vals = vec![self.scalar_recv(&m.receiver)?];
+                for a in &m.args {
+                    vals.push(self.scalar(a)?);
+                }
+                let recv_scalar_ty = base.clone();
+                let out_ty = if ty.is_scalar() { ty.clone() } else { recv_scalar_ty };
+                self.builtin_scalar(name, vals, &out_ty, span).map(|v| vec![v])
+            }
+        }
+    }
+
+    fn scalar_recv(&mut self, recv: &syn::Expr) -> Option<Operand> {
+        let (v, _) = self.recv_value(recv)?;
+        v.into_iter().next()
+    }
+}

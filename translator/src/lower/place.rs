@@ -1,0 +1,395 @@
+//! Places: where a value lives (a local's leaves, or memory reached through
+//! a reference), and how to load, store and take its address.
+
+use super::{Leaves, Lowerer};
+use crate::typeck::{enum_variants, key, PathRes};
+use metatrace_jitcodegen::flowgraph::{Const, Exit, FieldRef, LinkCase, Op, Operand, PanicKind};
+use metatrace_jitcodegen::types::{AdtKind, Ty};
+use syn::spanned::Spanned;
+
+#[derive(Clone, Debug)]
+pub enum Lval {
+    /// Leaves `start..start+n` of a local, `n` the leaf count of `ty`.
+    Local { id: crate::typeck::LocalId, start: usize, ty: Ty },
+    /// A value computed into registers (not addressable).
+    Temp { leaves: Leaves, ty: Ty },
+    /// A value of type `ty` in memory at `addr`.
+    Mem { addr: Operand, ty: Ty },
+    /// Field `field` of the object at `base`.
+    Field { base: Operand, field: FieldRef, ty: Ty },
+    /// Item `idx` of the `Vec` at `vec`, bounds already checked.
+    VecElem { vec: Operand, idx: Operand, ty: Ty },
+    /// Item `idx` of the slice or array whose data starts at `ptr`.
+    SliceElem { ptr: Operand, idx: Operand, ty: Ty },
+    /// An unsized `[T]` (or `str` when `elem` is `None`) given by a fat pointer.
+    Slice { ptr: Operand, len: Operand, elem: Option<Ty> },
+}
+
+impl Lval {
+    pub fn ty(&self) -> Ty {
+        match self {
+            Lval::Local { ty, .. } | Lval::Temp { ty, .. } | Lval::Mem { ty, .. } | Lval::Field { ty, .. } | Lval::VecElem { ty, .. } | Lval::SliceElem { ty, .. } => ty.clone(),
+            Lval::Slice { elem: Some(e), .. } => Ty::Slice(Box::new(e.clone())),
+            Lval::Slice { elem: None, .. } => Ty::Str,
+        }
+    }
+}
+
+/// Whether an expression denotes a place (rather than a temporary).
+pub fn is_place_expr(e: &syn::Expr) -> bool {
+    match e {
+        syn::Expr::Path(_) | syn::Expr::Field(_) | syn::Expr::Index(_) => true,
+        syn::Expr::Unary(u) => matches!(u.op, syn::UnOp::Deref(_)),
+        syn::Expr::Paren(p) => is_place_expr(&p.expr),
+        syn::Expr::Group(g) => is_place_expr(&g.expr),
+        _ => false,
+    }
+}
+
+impl Lowerer<'_, '_> {
+    /// The place an expression denotes; temporaries for non-place expressions.
+    pub(super) fn place(&mut self, e: &syn::Expr) -> Option<Lval> {
+        self.set_loc(e.span());
+        match e {
+            syn::Expr::Paren(p) => self.place(&p.expr),
+            syn::Expr::Group(g) => self.place(&g.expr),
+            syn::Expr::Path(_) => match self.tc.paths.get(&key(e)) {
+                Some(PathRes::Local(id)) => Some(Lval::Local { id: *id, start: 0, ty: self.local_tys[id.0 as usize].clone() }),
+                _ => {
+                    let leaves = self.rvalue(e)?;
+                    Some(Lval::Temp { leaves, ty: self.tc.ty(e).clone() })
+                }
+            },
+            syn::Expr::Field(f) => {
+                let base = self.deref_place(&f.base)?;
+                let name = match &f.member {
+                    syn::Member::Named(n) => n.to_string(),
+                    syn::Member::Unnamed(i) => i.index.to_string(),
+                };
+                self.field_place(base, &name, f.member.span())
+            }
+            syn::Expr::Index(ix) => {
+                let base = self.deref_place(&ix.expr)?;
+                let idx = self.rvalue(&ix.index)?.pop()?;
+                self.index_place(base, idx, ix.span())
+            }
+            syn::Expr::Unary(u) if matches!(u.op, syn::UnOp::Deref(_)) => {
+                let inner_ty = self.tc.ty(&u.expr).clone();
+                let v = self.rvalue(&u.expr)?;
+                self.deref_value(v, &inner_ty, u.span())
+            }
+            _ => {
+                let leaves = self.rvalue(e)?;
+                Some(Lval::Temp { leaves, ty: self.tc.ty(e).clone() })
+            }
+        }
+    }
+
+    /// The place of `e` with references followed (auto-deref for field
+    /// access, indexing and method receivers).
+    pub(super) fn deref_place(&mut self, e: &syn::Expr) -> Option<Lval> {
+        let mut lv = self.place(e)?;
+        loop {
+            let ty = lv.ty();
+            match ty {
+                Ty::Ref { .. } | Ty::Box(_) => {
+                    let v = self.load(&lv, e.span())?;
+                    lv = self.deref_value(v, &ty, e.span())?;
+                }
+                _ => return Some(lv),
+            }
+        }
+    }
+
+    /// The place a reference (or box) value points to.
+    pub(super) fn deref_value(&mut self, v: Leaves, ty: &Ty, span: proc_macro2::Span) -> Option<Lval> {
+        match ty {
+            Ty::Ref { to, .. } => match &**to {
+                Ty::Slice(elem) => Some(Lval::Slice { ptr: v[0].clone(), len: v[1].clone(), elem: Some((**elem).clone()) }),
+                Ty::Str => Some(Lval::Slice { ptr: v[0].clone(), len: v[1].clone(), elem: None }),
+                inner => Some(Lval::Mem { addr: v[0].clone(), ty: inner.clone() }),
+            },
+            Ty::Box(inner) => Some(Lval::Mem { addr: v[0].clone(), ty: (**inner).clone() }),
+            other => {
+                self.error(span, format!("cannot dereference a value of type `{}`", self.items.types.display(other)), "");
+                None
+            }
+        }
+    }
+
+    pub(super) fn field_place(&mut self, base: Lval, name: &str, span: proc_macro2::Span) -> Option<Lval> {
+        let owner = base.ty();
+        let (index, fty) = match &owner {
+            Ty::Adt(id) => {
+                let adt = self.items.types.adt(*id);
+                let i = adt.fields().iter().position(|f| f.name == name)?;
+                (i, adt.fields()[i].ty.clone())
+            }
+            Ty::Tuple(items) => {
+                let i: usize = name.parse().ok()?;
+                (i, items.get(i)?.clone())
+            }
+            other => {
+                self.error(span, format!("no field `{name}` on `{}`", self.items.types.display(other)), "");
+                return None;
+            }
+        };
+        let field = FieldRef { owner: owner.clone(), variant: None, index: index as u32 };
+        match base {
+            Lval::Local { id, start, .. } => Some(Lval::Local { id, start: start + self.field_leaf_offset(&owner, index), ty: fty }),
+            Lval::Temp { leaves, .. } => {
+                let off = self.field_leaf_offset(&owner, index);
+                let n = self.leaf_types(&fty).len();
+                Some(Lval::Temp { leaves: leaves[off..off + n].to_vec(), ty: fty })
+            }
+            other => {
+                let addr = self.addr_of(&other, span)?;
+                Some(Lval::Field { base: addr[0].clone(), field, ty: fty })
+            }
+        }
+    }
+
+    /// Leaf offset of field `index` within a flattened struct or tuple.
+    pub(super) fn field_leaf_offset(&self, owner: &Ty, index: usize) -> usize {
+        let tys: Vec<Ty> = match owner {
+            Ty::Adt(id) => self.items.types.adt(*id).fields().iter().map(|f| f.ty.clone()).collect(),
+            Ty::Tuple(items) => items.clone(),
+            _ => vec![],
+        };
+        tys[..index].iter().map(|t| self.leaf_types(t).len()).sum()
+    }
+
+    /// Leaf offset of field `field` of `variant` within a flattened enum-like value.
+    pub(super) fn variant_leaf_offset(&self, ty: &Ty, variant: usize, field: usize) -> usize {
+        let variants = enum_variants(self.items, ty).unwrap_or_default();
+        let mut off = 1;
+        for (i, (_, fields)) in variants.iter().enumerate() {
+            for (j, f) in fields.iter().enumerate() {
+                if i == variant && j == field {
+                    return off;
+                }
+                off += self.leaf_types(f).len();
+            }
+        }
+        off
+    }
+
+    pub(super) fn index_place(&mut self, base: Lval, idx: Operand, span: proc_macro2::Span) -> Option<Lval> {
+        let usize_t = Ty::usize();
+        match base.ty() {
+            Ty::Vec(elem) => {
+                let vec = self.addr_of(&base, span)?.remove(0);
+                let len = self.emit1(Op::VecLen((*elem).clone()), vec![vec.clone()], usize_t);
+                let ok = self.emit1(Op::IntLt, vec![idx.clone(), len], Ty::Bool);
+                self.check(ok, PanicKind::BoundsCheck, "index out of bounds");
+                Some(Lval::VecElem { vec, idx, ty: (*elem).clone() })
+            }
+            Ty::Slice(elem) => {
+                let Lval::Slice { ptr, len, .. } = base else { return None };
+                let ok = self.emit1(Op::IntLt, vec![idx.clone(), len], Ty::Bool);
+                self.check(ok, PanicKind::BoundsCheck, "index out of bounds");
+                Some(Lval::SliceElem { ptr, idx, ty: (*elem).clone() })
+            }
+            Ty::Array(elem, n) => {
+                let ptr = self.addr_of(&base, span)?.remove(0);
+                let ok = self.emit1(Op::IntLt, vec![idx.clone(), Operand::Const(Const::Int(n as i64, metatrace_jitcodegen::types::IntTy::Usize))], Ty::Bool);
+                self.check(ok, PanicKind::BoundsCheck, "index out of bounds");
+                Some(Lval::SliceElem { ptr, idx, ty: (*elem).clone() })
+            }
+            other => {
+                self.error(span, format!("cannot index a value of type `{}`", self.items.types.display(&other)), "index a Vec, a slice or an array");
+                None
+            }
+        }
+    }
+
+    /// The address of a place, as the leaves of a reference to it.
+    pub(super) fn addr_of(&mut self, lv: &Lval, span: proc_macro2::Span) -> Option<Leaves> {
+        let ref_to = |t: &Ty| Ty::reference(true, t.clone());
+        match lv {
+            Lval::Mem { addr, .. } => Some(vec![addr.clone()]),
+            Lval::Field { base, field, ty } => Some(vec![self.emit1(Op::FieldAddr(field.clone()), vec![base.clone()], ref_to(ty))]),
+            Lval::VecElem { vec, idx, ty } => Some(vec![self.emit1(Op::VecItemAddr(ty.clone()), vec![vec.clone(), idx.clone()], ref_to(ty))]),
+            Lval::SliceElem { ptr, idx, ty } => Some(vec![self.emit1(Op::SliceItemAddr(ty.clone()), vec![ptr.clone(), idx.clone()], ref_to(ty))]),
+            Lval::Slice { ptr, len, .. } => Some(vec![ptr.clone(), len.clone()]),
+            Lval::Local { id, .. } => {
+                let name = self.local_names[id.0 as usize].clone();
+                self.error(span, format!("taking a reference to the local variable `{name}` is not supported in traced code"), "keep the value in a struct reached through a reference, or pass it by value");
+                None
+            }
+            Lval::Temp { .. } => {
+                self.error(span, "taking a reference to a temporary value is not supported in traced code", "bind the value to a field of a struct reached through a reference");
+                None
+            }
+        }
+    }
+
+    /// Read the value of a place into leaves.
+    pub(super) fn load(&mut self, lv: &Lval, span: proc_macro2::Span) -> Option<Leaves> {
+        let ty = lv.ty();
+        match lv {
+            Lval::Local { id, start, .. } => {
+                let n = self.leaf_types(&ty).len();
+                let vals = self.env.get(id)?;
+                Some(vals[*start..*start + n].to_vec())
+            }
+            Lval::Temp { leaves, .. } => Some(leaves.clone()),
+            Lval::Field { base, field, .. } if ty.is_scalar() => Some(vec![self.emit1(Op::GetField(field.clone()), vec![base.clone()], ty)]),
+            Lval::VecElem { vec, idx, .. } if ty.is_scalar() => Some(vec![self.emit1(Op::VecGetItem(ty.clone()), vec![vec.clone(), idx.clone()], ty)]),
+            Lval::SliceElem { ptr, idx, .. } if ty.is_scalar() => Some(vec![self.emit1(Op::SliceGetItem(ty.clone()), vec![ptr.clone(), idx.clone()], ty)]),
+            Lval::Slice { .. } => {
+                self.error(span, "an unsized value cannot be copied into a variable", "keep a reference to it");
+                None
+            }
+            _ => {
+                let addr = self.addr_of(lv, span)?.remove(0);
+                self.load_mem(addr, &ty, span)
+            }
+        }
+    }
+
+    /// Load a value of type `ty` stored at `addr`, leaf by leaf.
+    fn load_mem(&mut self, addr: Operand, ty: &Ty, span: proc_macro2::Span) -> Option<Leaves> {
+        if ty.is_scalar() {
+            return Some(vec![self.emit1(Op::Load, vec![addr], ty.clone())]);
+        }
+        if ty.owns_heap(&self.items.types) || self.items.types.flatten(ty).is_none() {
+            self.error(span, format!("a value of type `{}` cannot be copied out of memory in traced code", self.items.types.display(ty)), "work on it in place, through a reference");
+            return None;
+        }
+        match ty {
+            Ty::Unit | Ty::Never => Some(vec![]),
+            Ty::Ref { to, .. } if to.is_unsized() => {
+                // A fat reference stored in memory: its two words.
+                self.error(span, "loading a slice reference from memory is not supported in traced code yet", "store the slice's owner (a Vec) instead");
+                None
+            }
+            Ty::Tuple(items) => {
+                let mut out = Vec::new();
+                for (i, t) in items.iter().enumerate() {
+                    let field = FieldRef { owner: ty.clone(), variant: None, index: i as u32 };
+                    out.extend(self.load(&Lval::Field { base: addr.clone(), field, ty: t.clone() }, span)?);
+                }
+                Some(out)
+            }
+            Ty::Adt(id) if matches!(self.items.types.adt(*id).kind, AdtKind::Struct { .. }) => {
+                let fields = self.items.types.adt(*id).fields().to_vec();
+                let mut out = Vec::new();
+                for (i, f) in fields.iter().enumerate() {
+                    let field = FieldRef { owner: ty.clone(), variant: None, index: i as u32 };
+                    out.extend(self.load(&Lval::Field { base: addr.clone(), field, ty: f.ty.clone() }, span)?);
+                }
+                Some(out)
+            }
+            _ => self.load_enum(addr, ty, span),
+        }
+    }
+
+    /// An enum-like value in memory: read the tag, then only the fields of
+    /// the variant it names (the other leaves are zero).
+    fn load_enum(&mut self, addr: Operand, ty: &Ty, span: proc_macro2::Span) -> Option<Leaves> {
+        let variants = enum_variants(self.items, ty)?;
+        let leaf_tys = self.leaf_types(ty);
+        let tag = self.emit1(Op::EnumTag(ty.clone()), vec![addr.clone()], Ty::Int(metatrace_jitcodegen::types::IntTy::U32));
+        if variants.iter().all(|(_, f)| f.is_empty()) {
+            return Some(vec![tag]);
+        }
+        let keys = self.keys();
+        let join = self.new_join(&keys, &leaf_tys);
+        let addr_local = self.new_hidden_local("enum_addr", Ty::reference(false, ty.clone()), vec![addr]);
+        let tag_local = self.new_hidden_local("enum_tag", Ty::Int(metatrace_jitcodegen::types::IntTy::U32), vec![tag.clone()]);
+        let inner_keys = self.keys();
+        let mut arms = Vec::new();
+        for _ in &variants {
+            arms.push(self.new_join(&inner_keys, &[]));
+        }
+        for (i, b) in arms.iter().enumerate() {
+            let case = if i + 1 == arms.len() { LinkCase::Default } else { LinkCase::Value(i as i64) };
+            self.link(*b, case, &inner_keys, vec![]);
+        }
+        self.finish_block(Exit::Switch { value: tag });
+        for (i, (_, fields)) in variants.iter().enumerate() {
+            self.enter(arms[i], &inner_keys);
+            let addr = self.env[&addr_local][0].clone();
+            let tag = self.env[&tag_local][0].clone();
+            let mut leaves: Leaves = leaf_tys.iter().map(|t| Operand::Const(Const::zero(t))).collect();
+            leaves[0] = tag;
+            for (j, fty) in fields.iter().enumerate() {
+                let field = FieldRef { owner: ty.clone(), variant: Some(i as u32), index: j as u32 };
+                let vals = if fty.is_scalar() {
+                    vec![self.emit1(Op::GetField(field), vec![addr.clone()], fty.clone())]
+                } else {
+                    let a = self.emit1(Op::FieldAddr(field), vec![addr.clone()], Ty::reference(false, fty.clone()));
+                    self.load_mem(a, fty, span)?
+                };
+                let off = self.variant_leaf_offset(ty, i, j);
+                for (k, v) in vals.into_iter().enumerate() {
+                    leaves[off + k] = v;
+                }
+            }
+            self.goto(join, &keys, leaves);
+        }
+        let leaves = self.enter(join, &keys);
+        Some(leaves)
+    }
+
+    /// Write leaves into a place.
+    pub(super) fn store(&mut self, lv: &Lval, value: Leaves, span: proc_macro2::Span) -> Option<()> {
+        let ty = lv.ty();
+        match lv {
+            Lval::Local { id, start, .. } => {
+                let vals = self.env.get_mut(id)?;
+                for (i, v) in value.into_iter().enumerate() {
+                    vals[start + i] = v;
+                }
+                Some(())
+            }
+            Lval::Field { base, field, .. } if ty.is_scalar() => {
+                self.emit0(Op::SetField(field.clone()), vec![base.clone(), value[0].clone()]);
+                Some(())
+            }
+            Lval::VecElem { vec, idx, .. } if ty.is_scalar() => {
+                self.emit0(Op::VecSetItem(ty.clone()), vec![vec.clone(), idx.clone(), value[0].clone()]);
+                Some(())
+            }
+            Lval::SliceElem { ptr, idx, .. } if ty.is_scalar() => {
+                self.emit0(Op::SliceSetItem(ty.clone()), vec![ptr.clone(), idx.clone(), value[0].clone()]);
+                Some(())
+            }
+            Lval::Temp { .. } | Lval::Slice { .. } => {
+                self.error(span, "cannot assign to this expression", "");
+                None
+            }
+            _ => {
+                let addr = self.addr_of(lv, span)?.remove(0);
+                self.store_mem(addr, &ty, value, span)
+            }
+        }
+    }
+
+    fn store_mem(&mut self, addr: Operand, ty: &Ty, value: Leaves, span: proc_macro2::Span) -> Option<()> {
+        if ty.is_scalar() {
+            self.emit0(Op::Store, vec![addr, value[0].clone()]);
+            return Some(());
+        }
+        let fields: Vec<Ty> = match ty {
+            Ty::Unit => return Some(()),
+            Ty::Tuple(items) => items.clone(),
+            Ty::Adt(id) if matches!(self.items.types.adt(*id).kind, AdtKind::Struct { .. }) && !ty.owns_heap(&self.items.types) => {
+                self.items.types.adt(*id).fields().iter().map(|f| f.ty.clone()).collect()
+            }
+            _ => {
+                self.error(span, format!("storing a value of type `{}` into memory is not supported in traced code yet", self.items.types.display(ty)), "store its scalar fields one by one, or do it in a #[dont_look_inside] function");
+                return None;
+            }
+        };
+        let mut off = 0;
+        for (i, fty) in fields.iter().enumerate() {
+            let n = self.leaf_types(fty).len();
+            let field = FieldRef { owner: ty.clone(), variant: None, index: i as u32 };
+            self.store(&Lval::Field { base: addr.clone(), field, ty: fty.clone() }, value[off..off + n].to_vec(), span)?;
+            off += n;
+        }
+        Some(())
+    }
+}

@@ -1,0 +1,244 @@
+//! The `cargo-translate` binary: flags, exit codes, emitted files.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_cargo-translate"))
+}
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
+}
+
+fn run(args: &[&str]) -> Output {
+    bin().args(args).output().expect("run cargo-translate")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn no_panic(o: &Output) {
+    let err = stderr(o);
+    assert!(!err.contains("panicked"), "the binary panicked:\n{err}");
+    assert_ne!(o.status.code(), Some(101), "internal error:\n{err}");
+}
+
+/// `--emit flowgraph -o DIR` on a bundled target: one .dot and one .txt per
+/// translated function, named after the function.
+fn emits_flowgraphs(target: &str) {
+    let dir = workspace().join("targets").join(target);
+    let out = tempfile::tempdir().unwrap();
+    let o = run(&[
+        "translate",
+        dir.to_str().unwrap(),
+        "--emit",
+        "flowgraph",
+        "-o",
+        out.path().to_str().unwrap(),
+    ]);
+    no_panic(&o);
+    assert!(o.status.success(), "cargo translate {target} failed:\n{}", stderr(&o));
+    assert!(stderr(&o).contains("translated "), "no summary:\n{}", stderr(&o));
+
+    let translation = match metatrace_translator::translate_crate_dir(&dir) {
+        Ok(t) => t,
+        Err(e) => panic!("{target} is rejected by the library:\n{}", e.render()),
+    };
+    let graphs = &translation.program.graphs;
+    assert!(!graphs.is_empty(), "{target}: no graphs");
+    let mut dots = 0;
+    let mut txts = 0;
+    for entry in std::fs::read_dir(out.path()).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!text.trim().is_empty(), "{} is empty", path.display());
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("dot") => {
+                dots += 1;
+                assert!(text.starts_with("digraph"), "{} does not start with `digraph`", path.display());
+            }
+            Some("txt") => txts += 1,
+            _ => panic!("unexpected file {}", path.display()),
+        }
+    }
+    assert_eq!(dots, graphs.len(), "one .dot per function");
+    assert_eq!(txts, graphs.len(), "one .txt per function");
+    for g in graphs {
+        let stem = g.name.replace("::", ".");
+        assert!(out.path().join(format!("{stem}.dot")).is_file(), "no {stem}.dot");
+        assert!(out.path().join(format!("{stem}.txt")).is_file(), "no {stem}.txt");
+    }
+    // The portal is among them.
+    for d in &translation.program.drivers {
+        let stem = d.portal.replace("::", ".");
+        assert!(out.path().join(format!("{stem}.dot")).is_file(), "no graph for the portal {}", d.portal);
+    }
+}
+
+#[test]
+fn flowgraph_bf() {
+    emits_flowgraphs("bf");
+}
+
+#[test]
+fn flowgraph_tlr() {
+    emits_flowgraphs("tlr");
+}
+
+#[test]
+fn check_only_prints_a_summary() {
+    let dir = workspace().join("targets/tlr");
+    // Both spellings: as `cargo translate` runs it and directly.
+    for args in [vec!["translate", dir.to_str().unwrap()], vec![dir.to_str().unwrap()]] {
+        let o = run(&args);
+        no_panic(&o);
+        assert!(o.status.success(), "{args:?}:\n{}", stderr(&o));
+        let err = stderr(&o);
+        assert!(err.contains("translated ") && err.contains(" functions in "), "{err}");
+        assert!(err.contains("jitcode codewriter"), "{err}");
+    }
+    let o = run(&["translate", dir.to_str().unwrap(), "--quiet"]);
+    assert!(o.status.success());
+    assert_eq!(stderr(&o), "");
+}
+
+#[test]
+fn flowgraph_text_on_stdout_without_out_dir() {
+    let dir = workspace().join("targets/tlr");
+    let o = run(&["translate", dir.to_str().unwrap(), "--emit", "flowgraph"]);
+    no_panic(&o);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!o.stdout.is_empty());
+}
+
+/// A crate in a temporary directory with `src/main.rs` = `main`.
+fn temp_crate(main: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("Cargo.toml"),
+        "[package]\nname = \"bad\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+    )
+    .unwrap();
+    std::fs::create_dir(dir.path().join("src")).unwrap();
+    std::fs::write(dir.path().join("src/main.rs"), main).unwrap();
+    dir
+}
+
+const REJECTED: &str = r#"use metatrace::prelude::*;
+
+#[jit_driver(greens = [pc, code], reds = [acc])]
+fn run(code: &[u8], mut acc: i64) -> i64 {
+    let mut pc: usize = 0;
+    while pc < code.len() {
+        jit_merge_point!();
+        let f = |x: i64| x + 1;
+        acc = f(acc);
+        println!("{}", acc);
+        pc += 1;
+    }
+    acc
+}
+
+fn main() {
+    run(b"abc", 0);
+}
+"#;
+
+#[test]
+fn rejected_crate_exits_1_with_diagnostics() {
+    let krate = temp_crate(REJECTED);
+    let out = tempfile::tempdir().unwrap();
+    for args in [
+        vec!["translate", krate.path().to_str().unwrap()],
+        vec!["translate", krate.path().to_str().unwrap(), "--emit", "flowgraph", "-o", out.path().to_str().unwrap()],
+    ] {
+        let o = run(&args);
+        no_panic(&o);
+        assert_eq!(o.status.code(), Some(1), "{args:?}:\n{}", stderr(&o));
+        let err = stderr(&o);
+        assert!(err.contains("closures are not supported in traced code"), "{err}");
+        assert!(err.contains("`println!` is not supported in traced code"), "{err}");
+        assert!(err.contains("src/main.rs:8:17"), "{err}");
+        assert!(err.contains("let f = |x: i64| x + 1;"), "{err}");
+        assert!(err.contains("help: "), "{err}");
+    }
+    // Nothing was written for a rejected crate.
+    assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn syntax_error_and_empty_crate_exit_1() {
+    for main in ["fn main( {\n", "", "fn main() {}\n"] {
+        let krate = temp_crate(main);
+        let o = run(&["translate", krate.path().to_str().unwrap()]);
+        no_panic(&o);
+        assert_eq!(o.status.code(), Some(1), "for {main:?}:\n{}", stderr(&o));
+        assert!(stderr(&o).contains("error"), "{}", stderr(&o));
+    }
+}
+
+#[test]
+fn missing_crate_dir_exits_1() {
+    let o = run(&["translate", "/nonexistent/crate/dir"]);
+    no_panic(&o);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("does not exist"), "{}", stderr(&o));
+    // A directory that is not a crate.
+    let empty = tempfile::tempdir().unwrap();
+    let o = run(&["translate", empty.path().to_str().unwrap()]);
+    no_panic(&o);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("error"), "{}", stderr(&o));
+}
+
+#[test]
+fn bad_flags_exit_2() {
+    let dir = workspace().join("targets/tlr");
+    let dir = dir.to_str().unwrap();
+    for args in [
+        vec!["translate", dir, "--bogus"],
+        vec!["translate", dir, "--emit", "assembly"],
+        vec!["translate"],
+        vec![],
+        vec!["translate", dir, "-o"],
+    ] {
+        let o = run(&args);
+        no_panic(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}:\n{}", stderr(&o));
+        assert!(stderr(&o).contains("error"), "{}", stderr(&o));
+    }
+}
+
+#[test]
+fn not_implemented_modes_exit_2_with_a_clear_message() {
+    let dir = workspace().join("targets/tlr");
+    let dir = dir.to_str().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let vm = out.path().join("vm");
+    for args in [
+        vec!["translate", dir, "--emit", "jitcode"],
+        vec!["translate", dir, "-o", vm.to_str().unwrap()],
+        vec!["translate", dir, "--no-jit"],
+    ] {
+        let o = run(&args);
+        no_panic(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}:\n{}", stderr(&o));
+        let err = stderr(&o);
+        assert!(err.contains("not implemented yet"), "{err}");
+    }
+    assert!(!vm.exists());
+}
+
+#[test]
+fn help_and_version_exit_0() {
+    for args in [["translate", "--help"], ["translate", "--version"]] {
+        let o = run(&args);
+        assert!(o.status.success(), "{args:?}");
+        assert!(!o.stdout.is_empty());
+    }
+    let o = run(&["--help"]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("--emit"), "{text}");
+}
