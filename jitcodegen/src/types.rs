@@ -141,6 +141,19 @@ impl Ty {
         }
     }
 
+    /// Equality up to the mutability of references: `&T` and `&mut T` are
+    /// the same pointer to the JIT (rustc has already checked borrows).
+    pub fn same_value_type(&self, other: &Ty) -> bool {
+        match (self, other) {
+            (Ty::Ref { to: a, .. }, Ty::Ref { to: b, .. }) => a.same_value_type(b),
+            (Ty::Tuple(a), Ty::Tuple(b)) => a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.same_value_type(y)),
+            (Ty::Array(a, n), Ty::Array(b, m)) => n == m && a.same_value_type(b),
+            (Ty::Slice(a), Ty::Slice(b)) | (Ty::Vec(a), Ty::Vec(b)) | (Ty::Box(a), Ty::Box(b)) | (Ty::Option(a), Ty::Option(b)) => a.same_value_type(b),
+            (Ty::Result(a, b), Ty::Result(c, d)) => a.same_value_type(c) && b.same_value_type(d),
+            (a, b) => a == b,
+        }
+    }
+
     pub fn is_unsized(&self) -> bool {
         matches!(self, Ty::Slice(_) | Ty::Str)
     }

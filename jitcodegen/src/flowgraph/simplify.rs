@@ -8,7 +8,10 @@
 //!    operations whose results are all dead;
 //! 3. joining a block that ends in a goto with its target when the target has
 //!    no other predecessor;
-//! 4. bypassing empty blocks that only forward their inputargs unchanged.
+//! 4. bypassing empty blocks that only forward their inputargs unchanged;
+//! 5. merging inputargs that receive the same operand on every incoming link
+//!    (and replacing an inputarg that always receives one constant by it),
+//!    as RPython's `remove_identical_vars` does.
 //!
 //! The start block is never removed, joined into another block, or stripped
 //! of inputargs (they are the function's parameters). A graph that verifies
@@ -31,6 +34,7 @@ pub fn simplify(g: &mut FlowGraph) {
         changed |= remove_dead(g);
         changed |= join_blocks(g);
         changed |= skip_forwarders(g);
+        changed |= merge_identical_inputargs(g);
         if !changed {
             break;
         }
@@ -242,6 +246,79 @@ fn skip_forwarders(g: &mut FlowGraph) -> bool {
         }
         g.graph.remove_node(f);
         changed = true;
+    }
+    changed
+}
+
+/// Pass 5: an inputarg that receives, on every incoming link, the same
+/// operand as an earlier inputarg (or the same constant) is replaced by it.
+fn merge_identical_inputargs(g: &mut FlowGraph) -> bool {
+    let mut changed = false;
+    let blocks: Vec<BlockId> = g.graph.node_indices().collect();
+    for b in blocks {
+        if b == g.start {
+            continue;
+        }
+        let edges = incoming(g, b);
+        if edges.is_empty() {
+            continue;
+        }
+        let n = g.block(b).inputargs.len();
+        let column = |g: &FlowGraph, i: usize| -> Vec<Operand> { edges.iter().map(|e| g.graph[*e].args[i].clone()).collect() };
+        let mut replace: HashMap<Var, Operand> = HashMap::new();
+        let mut drop: Vec<usize> = Vec::new();
+        for j in 0..n {
+            let col_j = column(g, j);
+            // The same constant everywhere: the inputarg is that constant.
+            if let Operand::Const(c) = &col_j[0] {
+                if col_j.iter().all(|o| o == &col_j[0]) {
+                    replace.insert(g.block(b).inputargs[j], Operand::Const(c.clone()));
+                    drop.push(j);
+                    continue;
+                }
+            }
+            // A self-loop passes the inputarg itself back: compare modulo that.
+            if let Some(i) = (0..j).filter(|i| !drop.contains(i)).find(|&i| {
+                let col_i = column(g, i);
+                let (vi, vj) = (g.block(b).inputargs[i], g.block(b).inputargs[j]);
+                col_i.iter().zip(&col_j).all(|(a, c)| a == c || (a == &Operand::Var(vi) && c == &Operand::Var(vj)))
+            }) {
+                replace.insert(g.block(b).inputargs[j], Operand::Var(g.block(b).inputargs[i]));
+                drop.push(j);
+            }
+        }
+        if drop.is_empty() {
+            continue;
+        }
+        changed = true;
+        let apply = |o: &mut Operand| {
+            if let Operand::Var(v) = o {
+                if let Some(new) = replace.get(v) {
+                    *o = new.clone();
+                }
+            }
+        };
+        let block = g.block_mut(b);
+        for op in &mut block.operations {
+            op.args.iter_mut().for_each(apply);
+        }
+        match &mut block.exit {
+            Exit::Branch { cond } => apply(cond),
+            Exit::Switch { value } => apply(value),
+            Exit::Return { values } => values.iter_mut().for_each(apply),
+            Exit::Goto | Exit::Panic { .. } => {}
+        }
+        let outs: Vec<EdgeIndex> = g.graph.edges_directed(b, Direction::Outgoing).map(|e| e.id()).collect();
+        for e in outs {
+            g.graph[e].args.iter_mut().for_each(apply);
+        }
+        let keep = |i: usize| !drop.contains(&i);
+        let inputs: Vec<Var> = g.block(b).inputargs.iter().enumerate().filter(|(i, _)| keep(*i)).map(|(_, v)| *v).collect();
+        g.block_mut(b).inputargs = inputs;
+        for e in incoming(g, b) {
+            let args: Vec<Operand> = g.graph[e].args.iter().enumerate().filter(|(i, _)| keep(*i)).map(|(_, a)| a.clone()).collect();
+            g.graph[e].args = args;
+        }
     }
     changed
 }

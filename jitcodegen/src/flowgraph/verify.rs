@@ -73,7 +73,7 @@ fn is_var_scalar(ty: &Ty) -> bool {
 impl Want<'_> {
     fn accepts(self, ty: &Ty) -> bool {
         match self {
-            Want::Exact(t) => t == ty,
+            Want::Exact(t) => t.same_value_type(ty),
             Want::Int => matches!(ty, Ty::Int(_)),
             Want::IntLike => matches!(ty, Ty::Int(_) | Ty::Bool | Ty::Char),
             Want::Ref => is_ref(ty),
@@ -212,7 +212,7 @@ impl Verifier<'_> {
         }
         for (i, (&v, want)) in inputs.iter().zip(&expected).enumerate() {
             if let Some(ty) = self.var_ty(v) {
-                if ty != want {
+                if !ty.same_value_type(want) {
                     let msg = format!(
                         "start inputarg {i} ({}) has type {}, the parameter leaf is {}",
                         self.names.var(v),
@@ -364,7 +364,7 @@ impl Verifier<'_> {
             }
             for (i, (arg, &input)) in link.args.iter().zip(inputs).enumerate() {
                 if let (Some(have), Some(want)) = (self.operand_ty(arg), self.var_ty(input)) {
-                    if &have != want {
+                    if !have.same_value_type(want) {
                         let msg = format!(
                             "the link to {tname}: arg {i} ({}) has type {}, inputarg {} has type {}",
                             self.text(arg),
