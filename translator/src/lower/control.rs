@@ -93,7 +93,7 @@ impl Lowerer<'_, '_> {
         let sub = Sub::Leaves { local: scrut, start: 0, ty };
         let keys = self.keys();
         let fail = self.new_join(&keys, &[]);
-        self.test_pat(pat, &sub, fail, &keys, false);
+        self.test_pat(pat, &sub, fail, &keys, init.diverge.is_none());
         let cont_env = self.env.clone();
         let cont = self.cur;
         // The failure path: `let ... else` runs its block, which diverges.
@@ -184,9 +184,11 @@ impl Lowerer<'_, '_> {
             }
             return self.finish_join(join, &keys);
         }
-        for arm in &m.arms {
+        for (i, arm) in m.arms.iter().enumerate() {
             let next = self.new_join(&match_keys, &[]);
-            self.test_pat(&arm.pat, &sub, next, &match_keys, false);
+            // rustc checked exhaustiveness: what reaches the last arm matches it.
+            let assume = i + 1 == m.arms.len() && arm.guard.is_none();
+            self.test_pat(&arm.pat, &sub, next, &match_keys, assume);
             if let Some((_, guard)) = &arm.guard {
                 if let Some(g) = self.scalar(guard) {
                     let arm_keys = self.keys();
@@ -349,8 +351,9 @@ impl Lowerer<'_, '_> {
     // ---- patterns --------------------------------------------------------
 
     /// Test `p` against `sub`, binding its variables; on failure jump to
-    /// `fail` passing `keys`. `top_tested`: the switch already checked the
-    /// top-level constant or tag.
+    /// `fail` passing `keys`. `top_tested`: the value is known to match
+    /// (a switch already tested it, or it reached the last arm of an
+    /// exhaustive `match`, or the pattern is irrefutable): only bind.
     fn test_pat(&mut self, p: &syn::Pat, sub: &Sub, fail: BlockId, keys: &[LocalId], top_tested: bool) {
         if self.cur.is_none() {
             return;
@@ -464,12 +467,12 @@ impl Lowerer<'_, '_> {
                 }
                 let elems: Vec<&syn::Pat> = ts.elems.iter().collect();
                 let nfields = self.field_count(sub.ty(), variant);
-                self.test_positional(&elems, nfields, &sub, variant, fail, keys);
+                self.test_positional(&elems, nfields, &sub, variant, fail, keys, top_tested);
             }
             syn::Pat::Tuple(t) => {
                 let elems: Vec<&syn::Pat> = t.elems.iter().collect();
                 let nfields = self.field_count(sub.ty(), None);
-                self.test_positional(&elems, nfields, &sub, None, fail, keys);
+                self.test_positional(&elems, nfields, &sub, None, fail, keys, top_tested);
             }
             syn::Pat::Struct(s) => {
                 let variant = match self.tc.pat_res.get(&key(p)) {
@@ -489,7 +492,7 @@ impl Lowerer<'_, '_> {
                     };
                     let Some(idx) = names.iter().position(|n| *n == name) else { continue };
                     if let Some(fsub) = self.field_sub(&sub, variant, idx, &fp.pat, fp.span()) {
-                        self.test_pat(&fp.pat, &fsub, fail, keys, false);
+                        self.test_pat(&fp.pat, &fsub, fail, keys, top_tested);
                     }
                 }
             }
@@ -497,7 +500,8 @@ impl Lowerer<'_, '_> {
         }
     }
 
-    fn test_positional(&mut self, elems: &[&syn::Pat], nfields: usize, sub: &Sub, variant: Option<u32>, fail: BlockId, keys: &[LocalId]) {
+    #[allow(clippy::too_many_arguments)]
+    fn test_positional(&mut self, elems: &[&syn::Pat], nfields: usize, sub: &Sub, variant: Option<u32>, fail: BlockId, keys: &[LocalId], assume: bool) {
         let rest = elems.iter().position(|p| matches!(p, syn::Pat::Rest(_)));
         for (i, el) in elems.iter().enumerate() {
             let idx = match rest {
@@ -506,7 +510,7 @@ impl Lowerer<'_, '_> {
                 _ => i,
             };
             if let Some(fsub) = self.field_sub(sub, variant, idx, el, el.span()) {
-                self.test_pat(el, &fsub, fail, keys, false);
+                self.test_pat(el, &fsub, fail, keys, assume);
             }
         }
     }

@@ -834,7 +834,11 @@ impl Checker<'_, '_> {
                 return d.clone();
             }
         }
-        if let IT::Var(_) = d {
+        if let IT::Var(v) = d {
+            if self.subst.kind(v) == VarKind::Int {
+                self.error(m.receiver.span(), format!("cannot call `{name}` on an integer of unknown type"), "give the literal a suffix (`0i64`) or its `let` a type, as rustc requires");
+                return self.fresh_any();
+            }
             self.error(m.receiver.span(), "cannot infer the type of this value before the method call", "add a type annotation to its `let`");
             return self.fresh_any();
         }

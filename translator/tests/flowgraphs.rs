@@ -1,0 +1,178 @@
+//! The front end on small functions: printed flow graphs compared against
+//! expected text, so that a change in lowering shows up as a diff here.
+
+use metatrace_jitcodegen::flowgraph::{print_graph, verify};
+use metatrace_translator::translate_source;
+
+/// Translate `src` (which must contain a portal) and print graph `name`.
+fn graph_text(src: &str, name: &str) -> String {
+    let t = translate_source("interp.rs", src).unwrap_or_else(|e| panic!("translation failed:\n{}", e.render()));
+    for g in &t.program.graphs {
+        verify(g, &t.program.types).unwrap_or_else(|e| panic!("{name} does not verify: {e:?}"));
+    }
+    let g = t.program.graph(name).unwrap_or_else(|| panic!("no graph {name}; have {:?}", t.program.graphs.iter().map(|g| &g.name).collect::<Vec<_>>()));
+    print_graph(g, &t.program.types)
+}
+
+/// Compare against `tests/expect/<file>.txt`; `METATRACE_BLESS=1` rewrites
+/// the file instead (review the diff before committing it).
+fn check(src: &str, name: &str, file: &str) {
+    let got = graph_text(src, name);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/expect").join(format!("{file}.txt"));
+    if std::env::var_os("METATRACE_BLESS").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &got).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| panic!("missing {}; run with METATRACE_BLESS=1", path.display()));
+    assert_eq!(got.trim(), expected.trim(), "\n--- got ---\n{got}");
+}
+
+/// A minimal portal that calls `f`, so that `f` is reachable.
+const PORTAL: &str = r#"
+#[jit_driver(greens = [pc], reds = [n])]
+fn portal(n: i64) -> i64 {
+    let mut pc: usize = 0;
+    let mut n = n;
+    while pc < 10 {
+        jit_merge_point!();
+        n = f(n);
+        pc += 1;
+    }
+    n
+}
+"#;
+
+#[test]
+fn counting_loop_with_wrapping_arithmetic() {
+    let src = format!(
+        "{PORTAL}
+fn f(n: i64) -> i64 {{
+    let mut total: i64 = 0;
+    for i in 0..n {{
+        total = total.wrapping_add(i * 2);
+    }}
+    total
+}}"
+    );
+    check(
+        &src,
+        "f",
+        "counting_loop_f",
+    );
+}
+
+#[test]
+fn match_on_enum_in_memory_and_vec_access() {
+    let src = r#"
+#[derive(Clone, Copy)]
+enum Op { Push(i64), Add, Halt }
+struct Machine { code: Vec<Op>, stack: Vec<i64> }
+
+#[jit_driver(greens = [pc], reds = [m])]
+fn run(m: &mut Machine) -> i64 {
+    let mut pc = 0;
+    loop {
+        jit_merge_point!();
+        match m.code[pc] {
+            Op::Push(v) => m.stack.push(v),
+            Op::Add => {
+                let a = pop(m);
+                let b = pop(m);
+                m.stack.push(a + b);
+            }
+            Op::Halt => return pop(m),
+        }
+        pc += 1;
+    }
+}
+
+fn pop(m: &mut Machine) -> i64 {
+    match m.stack.pop() {
+        Some(v) => v,
+        None => 0,
+    }
+}
+"#;
+    check(
+        src,
+        "pop",
+        "vm_pop",
+    );
+    check(
+        src,
+        "run",
+        "vm_run",
+    );
+}
+
+#[test]
+fn struct_fields_division_and_residual_call() {
+    let src = r#"
+struct Acc { value: i64, count: u32 }
+
+#[jit_driver(greens = [pc], reds = [acc])]
+fn run(acc: &mut Acc) {
+    let mut pc: u8 = 0;
+    while pc != 3 {
+        jit_merge_point!();
+        step(acc, pc);
+        pc = pc.wrapping_add(1);
+    }
+}
+
+fn step(acc: &mut Acc, by: u8) {
+    acc.value = acc.value / (by as i64);
+    acc.count += 1;
+    log(acc.count);
+}
+
+#[dont_look_inside]
+fn log(n: u32) { println!("{n}"); }
+"#;
+    check(
+        src,
+        "step",
+        "acc_step",
+    );
+}
+
+#[test]
+fn option_result_try_and_if_let() {
+    let src = r#"
+#[derive(Clone, Copy)]
+enum Error { Bad(u8), Empty }
+
+#[jit_driver(greens = [pc, code], reds = [sum])]
+fn run(code: &[u8]) -> Result<u32, Error> {
+    let mut pc = 0;
+    let mut sum: u32 = 0;
+    while pc < code.len() {
+        jit_merge_point!();
+        sum += digit(code[pc])?;
+        pc += 1;
+    }
+    if let Some(d) = first(code) { sum += d as u32; }
+    Ok(sum)
+}
+
+fn digit(b: u8) -> Result<u32, Error> {
+    match b {
+        b'0'..=b'9' => Ok((b - b'0') as u32),
+        0 => Err(Error::Empty),
+        other => Err(Error::Bad(other)),
+    }
+}
+
+fn first(code: &[u8]) -> Option<u8> {
+    if code.is_empty() { None } else { Some(code[0]) }
+}
+"#;
+    check(
+        src,
+        "digit",
+        "digit",
+    );
+    // The portal itself must translate and verify too.
+    graph_text(src, "run");
+}
