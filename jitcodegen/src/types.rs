@@ -10,90 +10,7 @@
 
 use std::fmt;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum IntTy {
-    I8,
-    I16,
-    I32,
-    I64,
-    Isize,
-    U8,
-    U16,
-    U32,
-    U64,
-    Usize,
-}
-
-impl IntTy {
-    pub const ALL: [IntTy; 10] = [
-        IntTy::I8,
-        IntTy::I16,
-        IntTy::I32,
-        IntTy::I64,
-        IntTy::Isize,
-        IntTy::U8,
-        IntTy::U16,
-        IntTy::U32,
-        IntTy::U64,
-        IntTy::Usize,
-    ];
-
-    pub fn bits(self) -> u32 {
-        match self {
-            IntTy::I8 | IntTy::U8 => 8,
-            IntTy::I16 | IntTy::U16 => 16,
-            IntTy::I32 | IntTy::U32 => 32,
-            IntTy::I64 | IntTy::U64 | IntTy::Isize | IntTy::Usize => 64,
-        }
-    }
-
-    pub fn signed(self) -> bool {
-        matches!(
-            self,
-            IntTy::I8 | IntTy::I16 | IntTy::I32 | IntTy::I64 | IntTy::Isize
-        )
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            IntTy::I8 => "i8",
-            IntTy::I16 => "i16",
-            IntTy::I32 => "i32",
-            IntTy::I64 => "i64",
-            IntTy::Isize => "isize",
-            IntTy::U8 => "u8",
-            IntTy::U16 => "u16",
-            IntTy::U32 => "u32",
-            IntTy::U64 => "u64",
-            IntTy::Usize => "usize",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<IntTy> {
-        IntTy::ALL.iter().copied().find(|t| t.name() == name)
-    }
-
-    /// Smallest and largest value, as i128 so that both signednesses fit.
-    pub fn range(self) -> (i128, i128) {
-        let bits = self.bits();
-        if self.signed() {
-            (-(1i128 << (bits - 1)), (1i128 << (bits - 1)) - 1)
-        } else {
-            (0, (1i128 << bits) - 1)
-        }
-    }
-
-    /// Reduce `value` to this type's range with wrap-around, as `as` does.
-    pub fn wrap(self, value: i128) -> i64 {
-        let bits = self.bits();
-        let masked = (value as u128) & (u128::MAX >> (128 - bits));
-        if self.signed() && bits < 128 && (masked >> (bits - 1)) & 1 == 1 {
-            (masked as i128 - (1i128 << bits)) as i64
-        } else {
-            masked as i64
-        }
-    }
-}
+pub use metatrace_runtime::jitcode::{IntTy, Kind};
 
 /// Index of a user-defined struct or enum in the `TypeTable`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -337,24 +254,6 @@ impl TypeTable {
 
     pub fn display<'a>(&'a self, ty: &'a Ty) -> TyDisplay<'a> {
         TyDisplay { table: self, ty }
-    }
-}
-
-/// Register kinds of jitcodes and traces, as in RPython.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Kind {
-    Int,
-    Ref,
-    Float,
-}
-
-impl fmt::Display for Kind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Kind::Int => "int",
-            Kind::Ref => "ref",
-            Kind::Float => "float",
-        })
     }
 }
 

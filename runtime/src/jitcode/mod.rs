@@ -1,0 +1,453 @@
+//! The jitcode format: the register bytecode twin of every translated
+//! function, shared by the codewriter (which produces it), the generated
+//! glue (which stores it as static data in the VM binary), the blackhole
+//! interpreter and the meta-tracer (which execute it).
+//!
+//! Registers come in three kinds (int, ref, float), numbered per kind. In a
+//! jitcode with `num_regs[k]` registers of kind `k`, register numbers from
+//! `num_regs[k]` upwards name that kind's constants, in pool order: an
+//! executor preloads them, so every operand is just a register number.
+//!
+//! Int registers hold `i64`s, kept canonical for their static type: an
+//! `u8` value is zero-extended, an `i8` value sign-extended, `bool` is 0/1,
+//! `char` its scalar value. Every int operation carries the type whose
+//! wrap-around and signedness it must follow. Ref registers hold addresses
+//! (`usize`), float registers `f64`s.
+//!
+//! Labels are instruction indices. Static jitcodes are stored encoded
+//! (`encode`) and decoded once when a VM starts (`decode`).
+
+mod encode;
+mod printer;
+
+pub use encode::{decode, encode, DecodeError};
+pub use printer::{format_insn, format_jitcode};
+
+use std::fmt;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum IntTy {
+    I8,
+    I16,
+    I32,
+    I64,
+    Isize,
+    U8,
+    U16,
+    U32,
+    U64,
+    Usize,
+}
+
+impl IntTy {
+    pub const ALL: [IntTy; 10] = [
+        IntTy::I8,
+        IntTy::I16,
+        IntTy::I32,
+        IntTy::I64,
+        IntTy::Isize,
+        IntTy::U8,
+        IntTy::U16,
+        IntTy::U32,
+        IntTy::U64,
+        IntTy::Usize,
+    ];
+
+    pub fn bits(self) -> u32 {
+        match self {
+            IntTy::I8 | IntTy::U8 => 8,
+            IntTy::I16 | IntTy::U16 => 16,
+            IntTy::I32 | IntTy::U32 => 32,
+            IntTy::I64 | IntTy::U64 | IntTy::Isize | IntTy::Usize => 64,
+        }
+    }
+
+    pub fn signed(self) -> bool {
+        matches!(
+            self,
+            IntTy::I8 | IntTy::I16 | IntTy::I32 | IntTy::I64 | IntTy::Isize
+        )
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            IntTy::I8 => "i8",
+            IntTy::I16 => "i16",
+            IntTy::I32 => "i32",
+            IntTy::I64 => "i64",
+            IntTy::Isize => "isize",
+            IntTy::U8 => "u8",
+            IntTy::U16 => "u16",
+            IntTy::U32 => "u32",
+            IntTy::U64 => "u64",
+            IntTy::Usize => "usize",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<IntTy> {
+        IntTy::ALL.iter().copied().find(|t| t.name() == name)
+    }
+
+    /// Smallest and largest value, as i128 so that both signednesses fit.
+    pub fn range(self) -> (i128, i128) {
+        let bits = self.bits();
+        if self.signed() {
+            (-(1i128 << (bits - 1)), (1i128 << (bits - 1)) - 1)
+        } else {
+            (0, (1i128 << bits) - 1)
+        }
+    }
+
+    /// Reduce `value` to this type's range with wrap-around, as `as` does.
+    pub fn wrap(self, value: i128) -> i64 {
+        let bits = self.bits();
+        let masked = (value as u128) & (u128::MAX >> (128 - bits));
+        if self.signed() && bits < 128 && (masked >> (bits - 1)) & 1 == 1 {
+            (masked as i128 - (1i128 << bits)) as i64
+        } else {
+            masked as i64
+        }
+    }
+}
+
+/// Register kinds of jitcodes and traces, as in RPython.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    Int,
+    Ref,
+    Float,
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Kind::Int => "int",
+            Kind::Ref => "ref",
+            Kind::Float => "float",
+        })
+    }
+}
+
+impl Kind {
+    pub const ALL: [Kind; 3] = [Kind::Int, Kind::Ref, Kind::Float];
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// One-letter name used in printed jitcodes: `%i3`, `%r0`, `%f1`.
+    pub fn letter(self) -> char {
+        match self {
+            Kind::Int => 'i',
+            Kind::Ref => 'r',
+            Kind::Float => 'f',
+        }
+    }
+}
+
+/// The static type of a scalar value: what a load reads, what an int
+/// operation wraps to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ScalarTy {
+    Int(IntTy),
+    Bool,
+    Char,
+    F64,
+    Ref,
+}
+
+impl ScalarTy {
+    pub fn kind(self) -> Kind {
+        match self {
+            ScalarTy::Int(_) | ScalarTy::Bool | ScalarTy::Char => Kind::Int,
+            ScalarTy::F64 => Kind::Float,
+            ScalarTy::Ref => Kind::Ref,
+        }
+    }
+
+    /// Size in bytes in memory.
+    pub fn size(self) -> usize {
+        match self {
+            ScalarTy::Int(t) => (t.bits() / 8) as usize,
+            ScalarTy::Bool => 1,
+            ScalarTy::Char => 4,
+            ScalarTy::F64 | ScalarTy::Ref => 8,
+        }
+    }
+
+    /// The int type whose wrap-around rules apply (bool as u8, char as u32).
+    pub fn as_int(self) -> Option<IntTy> {
+        match self {
+            ScalarTy::Int(t) => Some(t),
+            ScalarTy::Bool => Some(IntTy::U8),
+            ScalarTy::Char => Some(IntTy::U32),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ScalarTy::Int(t) => t.name(),
+            ScalarTy::Bool => "bool",
+            ScalarTy::Char => "char",
+            ScalarTy::F64 => "f64",
+            ScalarTy::Ref => "ref",
+        }
+    }
+}
+
+/// A register number of a known kind.
+pub type Reg = u16;
+
+/// A register with its kind, for argument and result lists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct KReg {
+    pub kind: Kind,
+    pub reg: Reg,
+}
+
+/// Instruction index in a decoded jitcode.
+pub type Label = u32;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum IntBinOp {
+    Add,
+    Sub,
+    Mul,
+    /// Divisor checked non-zero (and not `MIN / -1`) by earlier code.
+    Div,
+    Rem,
+    And,
+    Or,
+    Xor,
+    /// Shift amount taken modulo the bit width (release semantics).
+    Shl,
+    Shr,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CmpOp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FloatBinOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Rem,
+}
+
+/// How a call was classified by the codewriter (from the callee's hints).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CallFlavor {
+    /// A translated function: the tracer inlines it.
+    Regular,
+    /// `#[elidable]`: pure, foldable on constant arguments.
+    Elidable,
+    /// `#[loop_invariant]`.
+    LoopInvariant,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PanicKind {
+    BoundsCheck,
+    DivideByZero,
+    DivideOverflow,
+    Unwrap,
+    Explicit,
+}
+
+/// One jitcode instruction. Register operands are of the kind the
+/// instruction implies (`ty`'s kind for typed ones); `dst` is written.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Insn {
+    /// Copy a register (or constant) of one kind.
+    Copy { kind: Kind, src: Reg, dst: Reg },
+    /// `dst = a op b`, wrapped to `ty`. For shifts, `b` may be any int type.
+    IntBin { op: IntBinOp, ty: IntTy, a: Reg, b: Reg, dst: Reg },
+    /// `dst = -a` (`neg`, wrapping) or `!a` (`not`, bitwise) wrapped to `ty`.
+    IntNeg { ty: IntTy, a: Reg, dst: Reg },
+    IntNot { ty: IntTy, a: Reg, dst: Reg },
+    /// Comparison by `ty`'s signedness; `dst` (int) is 0 or 1.
+    IntCmp { op: CmpOp, ty: IntTy, a: Reg, b: Reg, dst: Reg },
+    FloatBin { op: FloatBinOp, a: Reg, b: Reg, dst: Reg },
+    FloatNeg { a: Reg, dst: Reg },
+    /// Comparison of floats; `dst` is an int register (0 or 1).
+    FloatCmp { op: CmpOp, a: Reg, b: Reg, dst: Reg },
+    /// `as` with Rust semantics (float to int saturates, int to char from u8).
+    /// `src` has `from`'s kind, `dst` has `to`'s kind.
+    Cast { from: ScalarTy, to: ScalarTy, src: Reg, dst: Reg },
+    /// Read a scalar field of the object at `base` (descr: `Tables::fields`).
+    GetField { descr: u16, base: Reg, dst: Reg },
+    SetField { descr: u16, base: Reg, value: Reg },
+    /// Address of a field (scalar or not) of the object at `base`.
+    FieldAddr { descr: u16, base: Reg, dst: Reg },
+    /// Read/write the scalar of type `ty` at address `addr`.
+    Load { ty: ScalarTy, addr: Reg, dst: Reg },
+    Store { ty: ScalarTy, addr: Reg, value: Reg },
+    /// Variant index of the enum-like value at `addr` (`Tables::enums`).
+    EnumTag { descr: u16, addr: Reg, dst: Reg },
+    /// Vec operations on the `Vec<T>` at `vec` (`Tables::arrays`).
+    VecLen { descr: u16, vec: Reg, dst: Reg },
+    VecItemAddr { descr: u16, vec: Reg, idx: Reg, dst: Reg },
+    VecGetItem { descr: u16, vec: Reg, idx: Reg, dst: Reg },
+    VecSetItem { descr: u16, vec: Reg, idx: Reg, value: Reg },
+    VecPush { descr: u16, vec: Reg, value: Reg },
+    /// `tag` (int) is 1 and `value` the popped item, or `tag` 0 and `value` zero.
+    VecPop { descr: u16, vec: Reg, tag: Reg, value: Reg },
+    /// Data pointer and length of the Vec at `vec`.
+    VecAsSlice { descr: u16, vec: Reg, ptr: Reg, len: Reg },
+    /// Item access on slice/array data starting at `ptr` (no bounds check:
+    /// the jitcode checked before).
+    SliceItemAddr { descr: u16, ptr: Reg, idx: Reg, dst: Reg },
+    SliceGetItem { descr: u16, ptr: Reg, idx: Reg, dst: Reg },
+    SliceSetItem { descr: u16, ptr: Reg, idx: Reg, value: Reg },
+    /// Data pointer and length of the `String` at `string`.
+    StringAsStr { string: Reg, ptr: Reg, len: Reg },
+    /// Call another jitcode of the same `Tables`.
+    Call { flavor: CallFlavor, jitcode: u16, args: Vec<KReg>, results: Vec<KReg> },
+    /// Call native code through a shim (`Tables::calls`): `#[dont_look_inside]`.
+    ResidualCall { descr: u16, args: Vec<KReg>, results: Vec<KReg> },
+    /// `promote(x)`: a copy for the blackhole, a guard_value for the tracer.
+    Promote { kind: Kind, src: Reg, dst: Reg },
+    /// `we_are_jitted()`: 0 in the blackhole, 1 in traces.
+    WeAreJitted { dst: Reg },
+    /// `jit_merge_point!()` of driver `driver`: greens then reds.
+    MergePoint { driver: u16, args: Vec<KReg> },
+    /// `can_enter_jit!()`, same arguments.
+    CanEnterJit { driver: u16, args: Vec<KReg> },
+    /// `-live-`: the registers live here (before a call, a guard or a merge
+    /// point), for resume data.
+    Live { regs: Vec<KReg> },
+    Goto { target: Label },
+    /// Jump to `target` when the int register `cond` is 0; else fall through.
+    GotoIfNot { cond: Reg, target: Label },
+    /// Jump on the value of int register `value`.
+    Switch { value: Reg, cases: Vec<(i64, Label)>, default: Label },
+    Return { values: Vec<KReg> },
+    /// Panic like the native code: message from `Tables::strings`.
+    Panic { kind: PanicKind, message: u16 },
+}
+
+/// A constant of kind ref: what it points to is static data of the VM.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum RefConst {
+    Null,
+    /// The data pointer of a string literal.
+    Str(&'static str),
+}
+
+/// A jitcode as stored in the VM binary.
+#[derive(Debug)]
+pub struct JitCode {
+    /// Path of the function, e.g. `interp::run`.
+    pub name: &'static str,
+    /// Encoded instructions (see `encode`).
+    pub code: &'static [u8],
+    /// Registers per kind (int, ref, float), constants not included.
+    pub num_regs: [u16; 3],
+    pub consts_i: &'static [i64],
+    pub consts_r: &'static [RefConst],
+    /// Float constants by their bits.
+    pub consts_f: &'static [u64],
+    /// Where the (exploded) arguments arrive, in order.
+    pub args: &'static [KReg],
+    /// Kinds of the (exploded) results.
+    pub results: &'static [Kind],
+}
+
+/// A field of a struct, tuple or enum variant, reached from a base address.
+#[derive(Debug)]
+pub struct FieldDescr {
+    /// `Tape.cells`, `Op::Add.0`.
+    pub name: &'static str,
+    /// The field's type when it is a scalar (GetField/SetField); `None` for
+    /// aggregate fields, which are only reached through FieldAddr.
+    pub ty: Option<ScalarTy>,
+    /// Where the field is: a constant offset, or (enum variants, whose
+    /// layout rustc keeps to itself) a shim from base to field address.
+    pub place: FieldPlace,
+    /// Immutable data (the interpreter's program): readers may fold it.
+    pub immutable: bool,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub enum FieldPlace {
+    Offset(usize),
+    Shim(unsafe fn(usize) -> usize),
+}
+
+/// The item type of a Vec, slice or array, and the Vec's own operations
+/// (its layout is not stable, so they go through shims).
+#[derive(Debug)]
+pub struct ArrayDescr {
+    /// `Vec<u8>`, `[Op]`.
+    pub name: &'static str,
+    /// Item type when it is a scalar.
+    pub item: Option<ScalarTy>,
+    pub item_size: usize,
+    /// `Vec<T>` shims; `None` for slices and arrays.
+    pub vec: Option<VecShims>,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct VecShims {
+    pub len: unsafe fn(usize) -> usize,
+    pub ptr: unsafe fn(usize) -> usize,
+    /// Push the canonical register value (int, ref or float bits).
+    pub push: Option<unsafe fn(usize, u64)>,
+    /// Pop into the canonical register value; `None` when empty.
+    pub pop: Option<unsafe fn(usize) -> Option<u64>>,
+}
+
+/// An enum-like type in memory (user enums, `Option`, `Result`).
+#[derive(Debug)]
+pub struct EnumDescr {
+    pub name: &'static str,
+    /// The variant index of the value at the address.
+    pub tag: unsafe fn(usize) -> u32,
+}
+
+/// A native function called from jitcodes (`#[dont_look_inside]`).
+#[derive(Debug)]
+pub struct CallDescr {
+    /// Path of the function.
+    pub name: &'static str,
+    /// Arguments and results as canonical register values, in the order of
+    /// the exploded parameter and return types.
+    pub shim: unsafe fn(args: &[u64], results: &mut [u64]),
+    pub arg_kinds: &'static [Kind],
+    pub result_kinds: &'static [Kind],
+}
+
+/// The driver of a portal: which jitcode it is and how its merge point's
+/// arguments split into greens and reds.
+#[derive(Debug)]
+pub struct DriverDescr {
+    pub portal: &'static str,
+    pub jitcode: u16,
+    /// Leaf kinds of the greens, then of the reds.
+    pub greens: &'static [Kind],
+    pub reds: &'static [Kind],
+}
+
+/// Everything the runtime needs about one translated interpreter,
+/// generated as static data into the VM binary.
+#[derive(Debug)]
+pub struct Tables {
+    pub jitcodes: &'static [JitCode],
+    pub fields: &'static [FieldDescr],
+    pub arrays: &'static [ArrayDescr],
+    pub enums: &'static [EnumDescr],
+    pub calls: &'static [CallDescr],
+    pub drivers: &'static [DriverDescr],
+    /// Panic messages.
+    pub strings: &'static [&'static str],
+}
