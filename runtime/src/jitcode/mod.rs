@@ -19,9 +19,11 @@
 
 mod encode;
 mod printer;
+mod verify;
 
 pub use encode::{decode, encode, DecodeError};
-pub use printer::{format_insn, format_jitcode};
+pub use printer::{format_insn, format_jitcode, JitCodeNames, RegNames};
+pub use verify::{verify_jitcode, DescrInfo, JitCodeShape};
 
 use std::fmt;
 
