@@ -26,7 +26,10 @@ pub enum Ty {
     Char,
     Int(IntTy),
     F64,
-    Ref { mutable: bool, to: Box<Ty> },
+    Ref {
+        mutable: bool,
+        to: Box<Ty>,
+    },
     Adt(AdtId),
     Tuple(Vec<Ty>),
     Array(Box<Ty>, u64),
@@ -63,9 +66,14 @@ impl Ty {
     pub fn same_value_type(&self, other: &Ty) -> bool {
         match (self, other) {
             (Ty::Ref { to: a, .. }, Ty::Ref { to: b, .. }) => a.same_value_type(b),
-            (Ty::Tuple(a), Ty::Tuple(b)) => a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.same_value_type(y)),
+            (Ty::Tuple(a), Ty::Tuple(b)) => {
+                a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.same_value_type(y))
+            }
             (Ty::Array(a, n), Ty::Array(b, m)) => n == m && a.same_value_type(b),
-            (Ty::Slice(a), Ty::Slice(b)) | (Ty::Vec(a), Ty::Vec(b)) | (Ty::Box(a), Ty::Box(b)) | (Ty::Option(a), Ty::Option(b)) => a.same_value_type(b),
+            (Ty::Slice(a), Ty::Slice(b))
+            | (Ty::Vec(a), Ty::Vec(b))
+            | (Ty::Box(a), Ty::Box(b))
+            | (Ty::Option(a), Ty::Option(b)) => a.same_value_type(b),
             (Ty::Result(a, b), Ty::Result(c, d)) => a.same_value_type(c) && b.same_value_type(d),
             (a, b) => a == b,
         }

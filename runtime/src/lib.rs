@@ -12,5 +12,5 @@ pub mod params;
 pub mod __private;
 
 pub use params::{JitMode, JitParams};
-pub mod jitcode;
 pub mod blackhole;
+pub mod jitcode;

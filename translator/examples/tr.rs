@@ -1,6 +1,10 @@
 //! Debug helper: print the flow graphs of a crate dir or a single file.
 fn main() {
-    let path = std::path::PathBuf::from(std::env::args().nth(1).expect("usage: tr <crate-dir|file.rs>"));
+    let path = std::path::PathBuf::from(
+        std::env::args()
+            .nth(1)
+            .expect("usage: tr <crate-dir|file.rs>"),
+    );
     let result = if path.is_dir() {
         metatrace_translator::translate_crate_dir(&path)
     } else {
@@ -10,7 +14,10 @@ fn main() {
     match result {
         Ok(t) => {
             for g in &t.program.graphs {
-                println!("{}", metatrace_jitcodegen::flowgraph::print_graph(g, &t.program.types));
+                println!(
+                    "{}",
+                    metatrace_jitcodegen::flowgraph::print_graph(g, &t.program.types)
+                );
             }
             eprintln!("ok: {} graphs in {:?}", t.program.graphs.len(), t.elapsed);
         }

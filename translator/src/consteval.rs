@@ -9,10 +9,20 @@ use syn::spanned::Spanned;
 
 /// Evaluate a constant expression. Unsuffixed integer literals come back as
 /// `i64`-typed values; `convert` fits them to the declared type.
-pub fn eval(items: &ItemTable, module: ModId, file: FileId, e: &syn::Expr) -> Result<Const, Diagnostic> {
+pub fn eval(
+    items: &ItemTable,
+    module: ModId,
+    file: FileId,
+    e: &syn::Expr,
+) -> Result<Const, Diagnostic> {
     let unsupported = || {
-        Err(at(items.sources(), file, e.span(), "this expression cannot be evaluated at translation time")
-            .with_help("constants may use literals, other constants, arithmetic and `as` casts"))
+        Err(at(
+            items.sources(),
+            file,
+            e.span(),
+            "this expression cannot be evaluated at translation time",
+        )
+        .with_help("constants may use literals, other constants, arithmetic and `as` casts"))
     };
     match e {
         syn::Expr::Paren(p) => eval(items, module, file, &p.expr),
@@ -39,7 +49,9 @@ pub fn eval(items: &ItemTable, module: ModId, file: FileId, e: &syn::Expr) -> Re
             let v = eval(items, module, file, &u.expr)?;
             match (&u.op, v) {
                 (syn::UnOp::Neg(_), Const::Int(v, t)) => Ok(Const::Int(t.wrap(-(v as i128)), t)),
-                (syn::UnOp::Neg(_), Const::F64(b)) => Ok(Const::F64((-f64::from_bits(b)).to_bits())),
+                (syn::UnOp::Neg(_), Const::F64(b)) => {
+                    Ok(Const::F64((-f64::from_bits(b)).to_bits()))
+                }
                 (syn::UnOp::Not(_), Const::Bool(b)) => Ok(Const::Bool(!b)),
                 (syn::UnOp::Not(_), Const::Int(v, t)) => Ok(Const::Int(t.wrap(!(v as i128)), t)),
                 _ => unsupported(),
@@ -85,7 +97,14 @@ pub fn eval(items: &ItemTable, module: ModId, file: FileId, e: &syn::Expr) -> Re
             let ty = items.resolve_type(module, file, None, &c.ty)?;
             match (v, &ty) {
                 (Const::Int(v, _), Ty::Int(t)) => Ok(Const::Int(t.wrap(v as i128), *t)),
-                (Const::Int(v, from), Ty::F64) => Ok(Const::F64(if from.signed() { v as f64 } else { v as u64 as f64 }.to_bits())),
+                (Const::Int(v, from), Ty::F64) => Ok(Const::F64(
+                    if from.signed() {
+                        v as f64
+                    } else {
+                        v as u64 as f64
+                    }
+                    .to_bits(),
+                )),
                 (Const::Char(ch), Ty::Int(t)) => Ok(Const::Int(t.wrap(ch as i128), *t)),
                 (Const::Bool(b), Ty::Int(t)) => Ok(Const::Int(b as i64, *t)),
                 _ => unsupported(),
@@ -99,7 +118,11 @@ pub fn eval(items: &ItemTable, module: ModId, file: FileId, e: &syn::Expr) -> Re
 pub fn lit_const(lit: &syn::Lit) -> Option<Const> {
     match lit {
         syn::Lit::Int(i) => {
-            let t = if i.suffix().is_empty() { IntTy::I64 } else { IntTy::from_name(i.suffix())? };
+            let t = if i.suffix().is_empty() {
+                IntTy::I64
+            } else {
+                IntTy::from_name(i.suffix())?
+            };
             let v: u128 = i.base10_parse().ok()?;
             Some(Const::Int(t.wrap(v as i128), t))
         }
@@ -127,7 +150,9 @@ pub fn convert(v: Const, ty: &Ty) -> Option<Const> {
             Some(Const::Int(v, *t))
         }
         (Const::Int(v, _), Ty::F64) => Some(Const::F64((v as f64).to_bits())),
-        (c @ Const::Bool(_), Ty::Bool) | (c @ Const::Char(_), Ty::Char) | (c @ Const::F64(_), Ty::F64) => Some(c),
+        (c @ Const::Bool(_), Ty::Bool)
+        | (c @ Const::Char(_), Ty::Char)
+        | (c @ Const::F64(_), Ty::F64) => Some(c),
         _ => None,
     }
 }

@@ -42,11 +42,17 @@ impl SourceMap {
     }
 
     pub fn text(&self, file: FileId) -> &str {
-        self.files.get(file.0).map(|f| f.source().as_str()).unwrap_or("")
+        self.files
+            .get(file.0)
+            .map(|f| f.source().as_str())
+            .unwrap_or("")
     }
 
     pub fn name(&self, file: FileId) -> &str {
-        self.files.get(file.0).map(|f| f.name().as_str()).unwrap_or("?")
+        self.files
+            .get(file.0)
+            .map(|f| f.name().as_str())
+            .unwrap_or("?")
     }
 
     /// Byte range of a span in its file. proc-macro2 gives lines (1-based)
@@ -120,7 +126,13 @@ pub struct Diagnostics {
 }
 
 impl Diagnostics {
-    pub fn error(&mut self, sources: &SourceMap, file: FileId, span: Span, message: impl Into<String>) -> &mut Diagnostic {
+    pub fn error(
+        &mut self,
+        sources: &SourceMap,
+        file: FileId,
+        span: Span,
+        message: impl Into<String>,
+    ) -> &mut Diagnostic {
         let d = at(sources, file, span, message);
         self.list.push(d);
         self.list.last_mut().unwrap()
@@ -160,7 +172,9 @@ pub fn render(sources: &SourceMap, diags: &[Diagnostic]) -> String {
     for d in diags {
         let mut cs = CsDiagnostic::error().with_message(d.message.clone());
         if let Some(file) = d.file {
-            cs = cs.with_labels(vec![Label::primary(file.0, d.range.clone()).with_message(d.label.clone())]);
+            cs = cs.with_labels(vec![
+                Label::primary(file.0, d.range.clone()).with_message(d.label.clone())
+            ]);
         }
         if let Some(help) = &d.help {
             cs = cs.with_notes(vec![format!("help: {help}")]);
@@ -171,7 +185,10 @@ pub fn render(sources: &SourceMap, diags: &[Diagnostic]) -> String {
         }
     }
     if diags.len() > 1 {
-        out.push_str(&format!("error: aborting due to {} previous errors\n", diags.len()));
+        out.push_str(&format!(
+            "error: aborting due to {} previous errors\n",
+            diags.len()
+        ));
     }
     out
 }

@@ -6,7 +6,9 @@ use crate::diag::{at, Diagnostic, FileId, SourceMap};
 use crate::hints::{parse_driver_args, DriverSpec};
 use crate::load::{item_attrs, LoadedCrate, ModId};
 use metatrace_jitcodegen::flowgraph::Const;
-use metatrace_jitcodegen::types::{AdtDef, AdtId, AdtKind, FieldDef, IntTy, Ty, TypeTable, VariantDef};
+use metatrace_jitcodegen::types::{
+    AdtDef, AdtId, AdtKind, FieldDef, IntTy, Ty, TypeTable, VariantDef,
+};
 use proc_macro2::Span;
 use std::collections::HashMap;
 use syn::spanned::Spanned;
@@ -31,7 +33,10 @@ pub enum Def {
     External(Vec<String>),
     /// An item of the crate that the subset cannot express (a generic
     /// struct, a trait, a static): an error only if traced code uses it.
-    Unsupported { what: String, help: String },
+    Unsupported {
+        what: String,
+        help: String,
+    },
 }
 
 #[derive(Clone, Debug, Default)]
@@ -166,14 +171,20 @@ impl<'a> ItemTable<'a> {
             for (ci, child) in krate.modules.iter().enumerate() {
                 if child.parent == Some(mid) {
                     if let Some(name) = child.path.last() {
-                        self.scopes[mi].names.insert(name.clone(), Def::Module(ModId(ci)));
+                        self.scopes[mi]
+                            .names
+                            .insert(name.clone(), Def::Module(ModId(ci)));
                     }
                 }
             }
             for item in &module.items {
                 match item {
-                    syn::Item::Struct(s) => self.declare_adt(mid, module.file, &s.ident, &s.generics, &s.attrs, false),
-                    syn::Item::Enum(e) => self.declare_adt(mid, module.file, &e.ident, &e.generics, &e.attrs, true),
+                    syn::Item::Struct(s) => {
+                        self.declare_adt(mid, module.file, &s.ident, &s.generics, &s.attrs, false)
+                    }
+                    syn::Item::Enum(e) => {
+                        self.declare_adt(mid, module.file, &e.ident, &e.generics, &e.attrs, true)
+                    }
                     syn::Item::Const(c) => {
                         let id = ConstId(self.consts.len());
                         self.consts.push(ConstDef {
@@ -183,7 +194,9 @@ impl<'a> ItemTable<'a> {
                             ty: &c.ty,
                             expr: &c.expr,
                         });
-                        self.scopes[mi].names.insert(c.ident.to_string(), Def::Const(id));
+                        self.scopes[mi]
+                            .names
+                            .insert(c.ident.to_string(), Def::Const(id));
                     }
                     syn::Item::Static(s) => {
                         self.scopes[mi].names.insert(
@@ -232,9 +245,22 @@ impl<'a> ItemTable<'a> {
         }
     }
 
-    fn declare_adt(&mut self, module: ModId, file: FileId, ident: &syn::Ident, generics: &syn::Generics, attrs: &[syn::Attribute], is_enum: bool) {
+    fn declare_adt(
+        &mut self,
+        module: ModId,
+        file: FileId,
+        ident: &syn::Ident,
+        generics: &syn::Generics,
+        attrs: &[syn::Attribute],
+        is_enum: bool,
+    ) {
         let name = ident.to_string();
-        if !generics.params.is_empty() && generics.params.iter().any(|p| !matches!(p, syn::GenericParam::Lifetime(_))) {
+        if !generics.params.is_empty()
+            && generics
+                .params
+                .iter()
+                .any(|p| !matches!(p, syn::GenericParam::Lifetime(_)))
+        {
             self.scopes[module.0].names.insert(
                 name,
                 Def::Unsupported {
@@ -249,7 +275,9 @@ impl<'a> ItemTable<'a> {
             name: name.clone(),
             path: self.qualify(module, &name),
             kind: if is_enum {
-                AdtKind::Enum { variants: Vec::new() }
+                AdtKind::Enum {
+                    variants: Vec::new(),
+                }
             } else {
                 AdtKind::Struct {
                     fields: Vec::new(),
@@ -272,14 +300,18 @@ impl<'a> ItemTable<'a> {
             for item in &module.items {
                 match item {
                     syn::Item::Struct(s) => {
-                        let Some(Def::Adt(id)) = self.scopes[mi].names.get(&s.ident.to_string()).cloned() else {
+                        let Some(Def::Adt(id)) =
+                            self.scopes[mi].names.get(&s.ident.to_string()).cloned()
+                        else {
                             continue;
                         };
                         let (fields, named) = self.field_defs(mid, module.file, &s.fields);
                         self.types.adt_mut(id).kind = AdtKind::Struct { fields, named };
                     }
                     syn::Item::Enum(e) => {
-                        let Some(Def::Adt(id)) = self.scopes[mi].names.get(&e.ident.to_string()).cloned() else {
+                        let Some(Def::Adt(id)) =
+                            self.scopes[mi].names.get(&e.ident.to_string()).cloned()
+                        else {
                             continue;
                         };
                         let variants = e
@@ -310,7 +342,10 @@ impl<'a> ItemTable<'a> {
                 }
                 let tys: Vec<&Ty> = match &adt.kind {
                     AdtKind::Struct { fields, .. } => fields.iter().map(|f| &f.ty).collect(),
-                    AdtKind::Enum { variants } => variants.iter().flat_map(|v| v.fields.iter().map(|f| &f.ty)).collect(),
+                    AdtKind::Enum { variants } => variants
+                        .iter()
+                        .flat_map(|v| v.fields.iter().map(|f| &f.ty))
+                        .collect(),
                 };
                 if tys.iter().any(|t| t.owns_heap(&self.types)) {
                     self.types.adts[i].owns_heap = true;
@@ -323,16 +358,27 @@ impl<'a> ItemTable<'a> {
         }
     }
 
-    fn field_defs(&self, module: ModId, file: FileId, fields: &syn::Fields) -> (Vec<FieldDef>, bool) {
+    fn field_defs(
+        &self,
+        module: ModId,
+        file: FileId,
+        fields: &syn::Fields,
+    ) -> (Vec<FieldDef>, bool) {
         let named = matches!(fields, syn::Fields::Named(_));
         let defs = fields
             .iter()
             .enumerate()
             .map(|(i, f)| FieldDef {
-                name: f.ident.as_ref().map(|n| n.to_string()).unwrap_or_else(|| i.to_string()),
+                name: f
+                    .ident
+                    .as_ref()
+                    .map(|n| n.to_string())
+                    .unwrap_or_else(|| i.to_string()),
                 ty: self
                     .resolve_type(module, file, None, &f.ty)
-                    .unwrap_or_else(|_| Ty::Opaque(quote::ToTokens::to_token_stream(&f.ty).to_string())),
+                    .unwrap_or_else(|_| {
+                        Ty::Opaque(quote::ToTokens::to_token_stream(&f.ty).to_string())
+                    }),
             })
             .collect();
         (defs, named)
@@ -348,26 +394,39 @@ impl<'a> ItemTable<'a> {
                 match item {
                     syn::Item::Fn(f) => {
                         let id = FnId(self.fns.len());
-                        let def = self.make_fn(mid, module.file, None, &f.sig, &f.block, &f.attrs, None);
+                        let def =
+                            self.make_fn(mid, module.file, None, &f.sig, &f.block, &f.attrs, None);
                         self.fns.push(def);
-                        self.scopes[mi].names.insert(f.sig.ident.to_string(), Def::Fn(id));
+                        self.scopes[mi]
+                            .names
+                            .insert(f.sig.ident.to_string(), Def::Fn(id));
                     }
                     syn::Item::Impl(imp) => {
                         if imp.trait_.is_some() {
                             continue; // trait impls: their methods are not callable from traced code
                         }
                         let self_adt = match &*imp.self_ty {
-                            syn::Type::Path(p) if p.qself.is_none() => match self.resolve_path_in(mid, &path_idents(&p.path)) {
-                                Some(Def::Adt(id)) => Some(id),
-                                _ => None,
-                            },
+                            syn::Type::Path(p) if p.qself.is_none() => {
+                                match self.resolve_path_in(mid, &path_idents(&p.path)) {
+                                    Some(Def::Adt(id)) => Some(id),
+                                    _ => None,
+                                }
+                            }
                             _ => None,
                         };
                         let Some(adt) = self_adt else { continue };
                         for it in &imp.items {
                             if let syn::ImplItem::Fn(m) = it {
                                 let id = FnId(self.fns.len());
-                                let def = self.make_fn(mid, module.file, Some(adt), &m.sig, &m.block, &m.attrs, Some(&self.types.adt(adt).name.clone()));
+                                let def = self.make_fn(
+                                    mid,
+                                    module.file,
+                                    Some(adt),
+                                    &m.sig,
+                                    &m.block,
+                                    &m.attrs,
+                                    Some(&self.types.adt(adt).name.clone()),
+                                );
                                 self.fns.push(def);
                                 self.methods.insert((adt, m.sig.ident.to_string()), id);
                             }
@@ -380,7 +439,16 @@ impl<'a> ItemTable<'a> {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn make_fn(&self, module: ModId, file: FileId, self_ty: Option<AdtId>, sig: &'a syn::Signature, body: &'a syn::Block, attrs: &'a [syn::Attribute], type_name: Option<&str>) -> FnDef<'a> {
+    fn make_fn(
+        &self,
+        module: ModId,
+        file: FileId,
+        self_ty: Option<AdtId>,
+        sig: &'a syn::Signature,
+        body: &'a syn::Block,
+        attrs: &'a [syn::Attribute],
+        type_name: Option<&str>,
+    ) -> FnDef<'a> {
         let name = sig.ident.to_string();
         let path = match type_name {
             Some(t) => self.qualify(module, &format!("{t}::{name}")),
@@ -413,7 +481,9 @@ impl<'a> ItemTable<'a> {
         let mut hints = Hints::default();
         let mut errors = Vec::new();
         for a in attrs {
-            let Some(last) = a.path().segments.last() else { continue };
+            let Some(last) = a.path().segments.last() else {
+                continue;
+            };
             match last.ident.to_string().as_str() {
                 "elidable" => hints.elidable = true,
                 "dont_look_inside" => hints.dont_look_inside = true,
@@ -438,7 +508,13 @@ impl<'a> ItemTable<'a> {
         (hints, errors)
     }
 
-    fn resolve_signature(&self, module: ModId, file: FileId, self_ty: Option<AdtId>, sig: &syn::Signature) -> Result<(Vec<ParamDef>, Ty), Vec<Diagnostic>> {
+    fn resolve_signature(
+        &self,
+        module: ModId,
+        file: FileId,
+        self_ty: Option<AdtId>,
+        sig: &syn::Signature,
+    ) -> Result<(Vec<ParamDef>, Ty), Vec<Diagnostic>> {
         let mut errors = Vec::new();
         let mut params = Vec::new();
         for input in &sig.inputs {
@@ -459,11 +535,20 @@ impl<'a> ItemTable<'a> {
                 }
                 syn::FnArg::Typed(pt) => {
                     let (name, mutable) = match &*pt.pat {
-                        syn::Pat::Ident(pi) if pi.subpat.is_none() && pi.by_ref.is_none() => (pi.ident.to_string(), pi.mutability.is_some()),
+                        syn::Pat::Ident(pi) if pi.subpat.is_none() && pi.by_ref.is_none() => {
+                            (pi.ident.to_string(), pi.mutability.is_some())
+                        }
                         other => {
                             errors.push(
-                                at(self.sources(), file, other.span(), "patterns in parameters are not supported")
-                                    .with_help("name the parameter and destructure it with `let` in the body"),
+                                at(
+                                    self.sources(),
+                                    file,
+                                    other.span(),
+                                    "patterns in parameters are not supported",
+                                )
+                                .with_help(
+                                    "name the parameter and destructure it with `let` in the body",
+                                ),
                             );
                             continue;
                         }
@@ -500,8 +585,16 @@ impl<'a> ItemTable<'a> {
     // ---- types -----------------------------------------------------------
 
     /// Resolve a written type. Errors name the type and say what to write.
-    pub fn resolve_type(&self, module: ModId, file: FileId, self_ty: Option<AdtId>, ty: &syn::Type) -> Result<Ty, Diagnostic> {
-        let err = |span: Span, msg: &str, help: &str| Err(at(self.sources(), file, span, msg.to_string()).with_help(help.to_string()));
+    pub fn resolve_type(
+        &self,
+        module: ModId,
+        file: FileId,
+        self_ty: Option<AdtId>,
+        ty: &syn::Type,
+    ) -> Result<Ty, Diagnostic> {
+        let err = |span: Span, msg: &str, help: &str| {
+            Err(at(self.sources(), file, span, msg.to_string()).with_help(help.to_string()))
+        };
         match ty {
             syn::Type::Paren(p) => self.resolve_type(module, file, self_ty, &p.elem),
             syn::Type::Group(g) => self.resolve_type(module, file, self_ty, &g.elem),
@@ -541,7 +634,13 @@ impl<'a> ItemTable<'a> {
         }
     }
 
-    fn resolve_type_path(&self, module: ModId, file: FileId, self_ty: Option<AdtId>, path: &syn::Path) -> Result<Ty, Diagnostic> {
+    fn resolve_type_path(
+        &self,
+        module: ModId,
+        file: FileId,
+        self_ty: Option<AdtId>,
+        path: &syn::Path,
+    ) -> Result<Ty, Diagnostic> {
         let last = path.segments.last().expect("path has a segment");
         let name = last.ident.to_string();
         let span = path.span();
@@ -559,7 +658,13 @@ impl<'a> ItemTable<'a> {
         let arg = |i: usize| -> Result<Ty, Diagnostic> {
             match generic_args.get(i) {
                 Some(t) => self.resolve_type(module, file, self_ty, t),
-                None => Err(at(self.sources(), file, span, format!("`{name}` needs its type arguments")).with_help(format!("write `{name}<...>`"))),
+                None => Err(at(
+                    self.sources(),
+                    file,
+                    span,
+                    format!("`{name}` needs its type arguments"),
+                )
+                .with_help(format!("write `{name}<...>`"))),
             }
         };
         if path.segments.len() == 1 {
@@ -571,9 +676,23 @@ impl<'a> ItemTable<'a> {
                 "char" => return Ok(Ty::Char),
                 "f64" => return Ok(Ty::F64),
                 "str" => return Ok(Ty::Str),
-                "f32" => return Err(at(self.sources(), file, span, "`f32` is not supported in traced code").with_help("use `f64`")),
+                "f32" => {
+                    return Err(at(
+                        self.sources(),
+                        file,
+                        span,
+                        "`f32` is not supported in traced code",
+                    )
+                    .with_help("use `f64`"))
+                }
                 "i128" | "u128" => {
-                    return Err(at(self.sources(), file, span, format!("`{name}` is not supported in traced code")).with_help("use a 64-bit integer type"))
+                    return Err(at(
+                        self.sources(),
+                        file,
+                        span,
+                        format!("`{name}` is not supported in traced code"),
+                    )
+                    .with_help("use a 64-bit integer type"))
                 }
                 "Self" => {
                     if let Some(adt) = self_ty {
@@ -587,7 +706,9 @@ impl<'a> ItemTable<'a> {
         let def = self.resolve_path_in(module, &idents);
         let std_name = match &def {
             Some(Def::External(p)) => p.last().cloned(),
-            None if idents.len() == 1 && PRELUDE_TYPES.contains(&name.as_str()) => Some(name.clone()),
+            None if idents.len() == 1 && PRELUDE_TYPES.contains(&name.as_str()) => {
+                Some(name.clone())
+            }
             _ => None,
         };
         if let Some(std_name) = std_name {
@@ -604,12 +725,26 @@ impl<'a> ItemTable<'a> {
         match def {
             Some(Def::Adt(id)) => {
                 if !generic_args.is_empty() {
-                    return Err(at(self.sources(), file, span, "generic types are not supported in traced code").with_help("write a concrete type for each use"));
+                    return Err(at(
+                        self.sources(),
+                        file,
+                        span,
+                        "generic types are not supported in traced code",
+                    )
+                    .with_help("write a concrete type for each use"));
                 }
                 Ok(Ty::Adt(id))
             }
-            Some(Def::Unsupported { what, help }) => Err(at(self.sources(), file, span, what).with_help(help)),
-            _ => Err(at(self.sources(), file, span, format!("cannot find type `{}` in this crate", idents.join("::"))).with_help("define it in the crate, or use one of the supported std types")),
+            Some(Def::Unsupported { what, help }) => {
+                Err(at(self.sources(), file, span, what).with_help(help))
+            }
+            _ => Err(at(
+                self.sources(),
+                file,
+                span,
+                format!("cannot find type `{}` in this crate", idents.join("::")),
+            )
+            .with_help("define it in the crate, or use one of the supported std types")),
         }
     }
 
@@ -687,8 +822,12 @@ impl<'a> ItemTable<'a> {
     /// they start with `self`/`super`/`crate`, or name a local item.
     fn resolve_use_path(&self, module: ModId, path: &[String], depth: usize) -> Option<Def> {
         match path.first().map(String::as_str) {
-            Some("crate") | Some("self") | Some("super") => self.resolve_path_depth(module, path, depth),
-            Some(first) if self.scopes[module.0].names.contains_key(first) => self.resolve_path_depth(module, path, depth),
+            Some("crate") | Some("self") | Some("super") => {
+                self.resolve_path_depth(module, path, depth)
+            }
+            Some(first) if self.scopes[module.0].names.contains_key(first) => {
+                self.resolve_path_depth(module, path, depth)
+            }
             Some(_) => {
                 // An external crate (std, metatrace, ...).
                 Some(Def::External(path.to_vec()))
@@ -710,12 +849,22 @@ impl<'a> ItemTable<'a> {
         let ty = self.const_type(id)?;
         let v = self.eval_const_expr(c.module, c.file, c.expr)?;
         crate::consteval::convert(v, &ty).ok_or_else(|| {
-            at(self.sources(), c.file, c.expr.span(), format!("constant value does not fit `{}`", self.types.display(&ty)))
-                .with_help("constants of integer, bool, char or f64 type are supported")
+            at(
+                self.sources(),
+                c.file,
+                c.expr.span(),
+                format!("constant value does not fit `{}`", self.types.display(&ty)),
+            )
+            .with_help("constants of integer, bool, char or f64 type are supported")
         })
     }
 
-    pub fn eval_const_expr(&self, module: ModId, file: FileId, e: &syn::Expr) -> Result<Const, Diagnostic> {
+    pub fn eval_const_expr(
+        &self,
+        module: ModId,
+        file: FileId,
+        e: &syn::Expr,
+    ) -> Result<Const, Diagnostic> {
         crate::consteval::eval(self, module, file, e)
     }
 }
@@ -725,7 +874,11 @@ pub fn path_idents(path: &syn::Path) -> Vec<String> {
     path.segments.iter().map(|s| s.ident.to_string()).collect()
 }
 
-fn flatten_use(tree: &syn::UseTree, prefix: &mut Vec<String>, out: &mut Vec<(String, Vec<String>)>) {
+fn flatten_use(
+    tree: &syn::UseTree,
+    prefix: &mut Vec<String>,
+    out: &mut Vec<(String, Vec<String>)>,
+) {
     match tree {
         syn::UseTree::Path(p) => {
             prefix.push(p.ident.to_string());
@@ -760,10 +913,14 @@ fn flatten_use(tree: &syn::UseTree, prefix: &mut Vec<String>, out: &mut Vec<(Str
 fn derives(attrs: &[syn::Attribute], name: &str) -> bool {
     attrs.iter().any(|a| {
         a.path().is_ident("derive")
-            && a
-                .parse_args_with(syn::punctuated::Punctuated::<syn::Path, syn::Token![,]>::parse_terminated)
-                .map(|list| list.iter().any(|p| p.segments.last().map(|s| s.ident == name).unwrap_or(false)))
-                .unwrap_or(false)
+            && a.parse_args_with(
+                syn::punctuated::Punctuated::<syn::Path, syn::Token![,]>::parse_terminated,
+            )
+            .map(|list| {
+                list.iter()
+                    .any(|p| p.segments.last().map(|s| s.ident == name).unwrap_or(false))
+            })
+            .unwrap_or(false)
     })
 }
 

@@ -65,9 +65,10 @@ pub fn load_crate_root(root: &Path, base: &Path) -> Result<LoadedCrate, (SourceM
     };
     match std::fs::read_to_string(root) {
         Ok(text) => loader.add_file(root, text, Vec::new(), None, true),
-        Err(e) => loader
-            .diags
-            .push(Diagnostic::global(format!("cannot read `{}`: {e}", root.display()))),
+        Err(e) => loader.diags.push(Diagnostic::global(format!(
+            "cannot read `{}`: {e}",
+            root.display()
+        ))),
     }
     loader.finish()
 }
@@ -103,7 +104,14 @@ impl Loader {
         }
     }
 
-    fn add_file(&mut self, path: &Path, text: String, mod_path: Vec<String>, parent: Option<ModId>, owns_dir: bool) {
+    fn add_file(
+        &mut self,
+        path: &Path,
+        text: String,
+        mod_path: Vec<String>,
+        parent: Option<ModId>,
+        owns_dir: bool,
+    ) {
         let display = path
             .strip_prefix(&self.base)
             .unwrap_or(path)
@@ -115,7 +123,12 @@ impl Loader {
             Ok(f) => f.items,
             Err(e) => {
                 for err in e {
-                    let d = at(&self.sources, file, err.span(), format!("syntax error: {err}"));
+                    let d = at(
+                        &self.sources,
+                        file,
+                        err.span(),
+                        format!("syntax error: {err}"),
+                    );
                     self.diags.push(d);
                 }
                 return;
@@ -132,7 +145,14 @@ impl Loader {
         self.add_module(file, items, mod_path, parent, child_dir);
     }
 
-    fn add_module(&mut self, file: FileId, items: Vec<syn::Item>, mod_path: Vec<String>, parent: Option<ModId>, child_dir: PathBuf) {
+    fn add_module(
+        &mut self,
+        file: FileId,
+        items: Vec<syn::Item>,
+        mod_path: Vec<String>,
+        parent: Option<ModId>,
+        child_dir: PathBuf,
+    ) {
         let id = ModId(self.modules.len());
         self.modules.push(Module {
             path: mod_path.clone(),
@@ -162,7 +182,14 @@ impl Loader {
         self.modules[id.0].items = kept;
     }
 
-    fn load_mod_file(&mut self, file: FileId, m: &syn::ItemMod, sub_path: Vec<String>, parent: ModId, child_dir: &Path) {
+    fn load_mod_file(
+        &mut self,
+        file: FileId,
+        m: &syn::ItemMod,
+        sub_path: Vec<String>,
+        parent: ModId,
+        child_dir: &Path,
+    ) {
         let name = m.ident.to_string();
         let explicit = path_attr(&m.attrs);
         let candidates: Vec<(PathBuf, bool)> = match explicit {
@@ -186,7 +213,11 @@ impl Loader {
         )
         .with_help(format!(
             "create `{}`",
-            candidates[0].0.strip_prefix(&self.base).unwrap_or(&candidates[0].0).display()
+            candidates[0]
+                .0
+                .strip_prefix(&self.base)
+                .unwrap_or(&candidates[0].0)
+                .display()
         ));
         self.diags.push(d);
     }
@@ -200,7 +231,8 @@ fn path_attr(attrs: &[syn::Attribute]) -> Option<String> {
         match &a.meta {
             syn::Meta::NameValue(nv) => match &nv.value {
                 syn::Expr::Lit(syn::ExprLit {
-                    lit: syn::Lit::Str(s), ..
+                    lit: syn::Lit::Str(s),
+                    ..
                 }) => Some(s.value()),
                 _ => None,
             },
@@ -213,8 +245,7 @@ fn path_attr(attrs: &[syn::Attribute]) -> Option<String> {
 pub fn is_cfg_test(attrs: &[syn::Attribute]) -> bool {
     attrs.iter().any(|a| {
         a.path().is_ident("cfg")
-            && a
-                .parse_args::<syn::Ident>()
+            && a.parse_args::<syn::Ident>()
                 .map(|i| i == "test")
                 .unwrap_or(false)
     })

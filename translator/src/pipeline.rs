@@ -8,7 +8,9 @@ use crate::hints::{check_driver_fn, check_elidable_fn};
 use crate::items::{FnId, ItemTable};
 use crate::load::{load_crate_dir, load_source, LoadedCrate};
 use crate::{lower, subset, typeck};
-use metatrace_jitcodegen::flowgraph::{self, BlockId, DriverInfo, FlowGraph, Op, Operand, Param, Program, ResidualInfo, Var};
+use metatrace_jitcodegen::flowgraph::{
+    self, BlockId, DriverInfo, FlowGraph, Op, Operand, Param, Program, ResidualInfo, Var,
+};
 use petgraph_free::live_in;
 use std::collections::{HashSet, VecDeque};
 use std::path::Path;
@@ -51,7 +53,10 @@ pub fn translate_crate_dir(dir: &Path) -> Result<Translation, TranslateError> {
     let start = Instant::now();
     match load_crate_dir(dir) {
         Ok(krate) => translate_loaded(krate, start),
-        Err((sources, diags)) => Err(TranslateError { sources, diags: diags.list }),
+        Err((sources, diags)) => Err(TranslateError {
+            sources,
+            diags: diags.list,
+        }),
     }
 }
 
@@ -60,7 +65,10 @@ pub fn translate_source(name: &str, text: &str) -> Result<Translation, Translate
     let start = Instant::now();
     match load_source(name, text) {
         Ok(krate) => translate_loaded(krate, start),
-        Err((sources, diags)) => Err(TranslateError { sources, diags: diags.list }),
+        Err((sources, diags)) => Err(TranslateError {
+            sources,
+            diags: diags.list,
+        }),
     }
 }
 
@@ -79,12 +87,19 @@ fn translate_loaded(krate: LoadedCrate, start: Instant) -> Result<Translation, T
     };
     let LoadedCrate { sources, .. } = krate;
     if diags.is_empty() {
-        Ok(Translation { program, sources, elapsed: start.elapsed() })
+        Ok(Translation {
+            program,
+            sources,
+            elapsed: start.elapsed(),
+        })
     } else {
         let mut list = diags.list;
         list.sort_by(|a, b| (a.file, a.line, a.col).cmp(&(b.file, b.line, b.col)));
         list.dedup();
-        Err(TranslateError { sources, diags: list })
+        Err(TranslateError {
+            sources,
+            diags: list,
+        })
     }
 }
 
@@ -96,7 +111,10 @@ struct Translator<'t, 'a> {
 
 impl Translator<'_, '_> {
     fn run(&mut self) {
-        let portals: Vec<FnId> = (0..self.items.fns.len()).map(FnId).filter(|id| self.items.fn_def(*id).hints.driver.is_some()).collect();
+        let portals: Vec<FnId> = (0..self.items.fns.len())
+            .map(FnId)
+            .filter(|id| self.items.fn_def(*id).hints.driver.is_some())
+            .collect();
         if portals.is_empty() {
             self.diags.push(
                 Diagnostic::global("no #[jit_driver] function found in the crate")
@@ -108,12 +126,16 @@ impl Translator<'_, '_> {
         let mut seen: HashSet<FnId> = queue.iter().copied().collect();
         let mut residuals: Vec<FnId> = Vec::new();
         while let Some(id) = queue.pop_front() {
-            let Some(lowered) = self.translate_fn(id) else { continue };
-            for c in lowered.callees {
+            let (lowered, callees) = self.translate_fn(id);
+            for c in callees {
+                if self.items.fn_def(c).hints.dont_look_inside {
+                    continue; // checked as a residual call below
+                }
                 if seen.insert(c) {
                     queue.push_back(c);
                 }
             }
+            let Some(lowered) = lowered else { continue };
             for r in lowered.residuals {
                 if !residuals.contains(&r) {
                     residuals.push(r);
@@ -129,14 +151,29 @@ impl Translator<'_, '_> {
         }
     }
 
-    fn translate_fn(&mut self, id: FnId) -> Option<lower::Lowered> {
+    /// Check and lower one function. Returns the lowered graph (if it
+    /// translated) and the functions it calls (followed even when it did
+    /// not, so that their errors are reported too).
+    fn translate_fn(&mut self, id: FnId) -> (Option<lower::Lowered>, Vec<FnId>) {
         let f = self.items.fn_def(id);
         let sources = self.items.sources();
+        let before = self.diags.len();
+        subset::check_fn(sources, f.file, f.sig, f.body, &mut self.diags);
+        let generic = f
+            .sig
+            .generics
+            .params
+            .iter()
+            .any(|p| !matches!(p, syn::GenericParam::Lifetime(_)));
         if let Err(errs) = &f.signature {
-            for d in errs {
-                self.diags.push(d.clone());
+            // A generic function's parameter types fail to resolve: the
+            // subset checker's "generic functions" error says it better.
+            if !generic {
+                for d in errs {
+                    self.diags.push(d.clone());
+                }
             }
-            return None;
+            return (None, Vec::new());
         }
         let item_fn = syn::ItemFn {
             attrs: f.attrs.to_vec(),
@@ -144,33 +181,47 @@ impl Translator<'_, '_> {
             sig: f.sig.clone(),
             block: Box::new(f.body.clone()),
         };
-        let before = self.diags.len();
         if let Some(spec) = &f.hints.driver {
             for e in check_driver_fn(spec, &item_fn) {
-                self.diags.push(at(sources, f.file, e.span(), e.to_string()));
+                self.diags
+                    .push(at(sources, f.file, e.span(), e.to_string()));
             }
         }
         if f.hints.elidable {
             if let Some(e) = check_elidable_fn(&item_fn) {
-                self.diags.push(at(sources, f.file, e.span(), e.to_string()));
+                self.diags
+                    .push(at(sources, f.file, e.span(), e.to_string()));
             }
         }
-        subset::check_fn(sources, f.file, f.sig, f.body, &mut self.diags);
+        let (tc, tc_diags) = typeck::check_fn(self.items, id);
+        let mut callees: Vec<FnId> = tc
+            .calls
+            .values()
+            .filter_map(|c| match c {
+                typeck::CallRes::Fn(id) => Some(*id),
+                _ => None,
+            })
+            .chain(tc.methods.values().filter_map(|m| match m {
+                typeck::MethodRes::Fn(id) => Some(*id),
+                _ => None,
+            }))
+            .collect();
+        callees.sort();
+        callees.dedup();
         if self.diags.len() > before {
-            return None;
+            // Subset errors already explain this function; type errors
+            // would only repeat them.
+            return (None, callees);
         }
-        let tc = match typeck::check_fn(self.items, id) {
-            Ok(tc) => tc,
-            Err(ds) => {
-                ds.into_iter().for_each(|d| self.diags.push(d));
-                return None;
-            }
-        };
+        if !tc_diags.is_empty() {
+            tc_diags.into_iter().for_each(|d| self.diags.push(d));
+            return (None, callees);
+        }
         let mut lowered = match lower::lower_fn(self.items, id, &tc) {
             Ok(l) => l,
             Err(ds) => {
                 ds.into_iter().for_each(|d| self.diags.push(d));
-                return None;
+                return (None, callees);
             }
         };
         let g = &mut lowered.graph;
@@ -178,14 +229,25 @@ impl Translator<'_, '_> {
         flowgraph::simplify(g);
         if let Err(errs) = flowgraph::verify(g, &self.items.types) {
             for e in errs {
-                self.diags.push(at(sources, f.file, f.sig.ident.span(), format!("internal error: the flow graph of `{}` does not verify: {e}", f.path)).with_help("please report this with the function's source"));
+                self.diags.push(
+                    at(
+                        sources,
+                        f.file,
+                        f.sig.ident.span(),
+                        format!(
+                            "internal error: the flow graph of `{}` does not verify: {e}",
+                            f.path
+                        ),
+                    )
+                    .with_help("please report this with the function's source"),
+                );
             }
-            return None;
+            return (None, callees);
         }
         if f.hints.driver.is_some() {
             self.check_merge_point_liveness(id, g);
         }
-        Some(lowered)
+        (Some(lowered), callees)
     }
 
     /// Every value live across the merge point must be a green or a red:
@@ -195,7 +257,13 @@ impl Translator<'_, '_> {
         let live = live_in(g);
         for b in g.graph.node_indices() {
             let block = g.block(b);
-            let Some(k) = block.operations.iter().position(|o| matches!(o.op, Op::JitMergePoint { .. })) else { continue };
+            let Some(k) = block
+                .operations
+                .iter()
+                .position(|o| matches!(o.op, Op::JitMergePoint { .. }))
+            else {
+                continue;
+            };
             let mut live_after: HashSet<Var> = live_out(g, b, &live);
             for op in block.operations[k + 1..].iter().rev() {
                 for r in &op.results {
@@ -203,11 +271,20 @@ impl Translator<'_, '_> {
                 }
                 live_after.extend(op.args.iter().filter_map(Operand::as_var));
             }
-            let passed: HashSet<Var> = block.operations[k].args.iter().filter_map(Operand::as_var).collect();
+            let passed: HashSet<Var> = block.operations[k]
+                .args
+                .iter()
+                .filter_map(Operand::as_var)
+                .collect();
             let mut bad: Vec<String> = live_after
                 .iter()
                 .filter(|v| !passed.contains(v))
-                .map(|v| g.vars[v.0 as usize].name.clone().unwrap_or_else(|| "a temporary".into()))
+                .map(|v| {
+                    g.vars[v.0 as usize]
+                        .name
+                        .clone()
+                        .unwrap_or_else(|| "a temporary".into())
+                })
                 .filter(|n| !n.is_empty())
                 .collect();
             bad.sort();
@@ -233,7 +310,13 @@ impl Translator<'_, '_> {
                 }
                 self.program.residuals.push(ResidualInfo {
                     path: f.path.clone(),
-                    params: params.iter().map(|p| Param { name: p.name.clone(), ty: p.ty.clone() }).collect(),
+                    params: params
+                        .iter()
+                        .map(|p| Param {
+                            name: p.name.clone(),
+                            ty: p.ty.clone(),
+                        })
+                        .collect(),
                     ret: ret.clone(),
                 });
             }
@@ -244,20 +327,42 @@ impl Translator<'_, '_> {
     fn record_driver(&mut self, id: FnId) {
         let f = self.items.fn_def(id);
         let Some(spec) = &f.hints.driver else { return };
-        let Some(g) = self.program.graphs.iter().find(|g| g.name == f.path) else { return };
+        let Some(g) = self.program.graphs.iter().find(|g| g.name == f.path) else {
+            return;
+        };
         // Types of greens and reds: from the merge point's arguments.
-        let mp = g.graph.node_indices().flat_map(|b| g.block(b).operations.iter()).find(|o| matches!(o.op, Op::JitMergePoint { .. }));
+        let mp = g
+            .graph
+            .node_indices()
+            .flat_map(|b| g.block(b).operations.iter())
+            .find(|o| matches!(o.op, Op::JitMergePoint { .. }));
         let Some(mp) = mp else { return };
         let tys: Vec<_> = mp.args.iter().map(|a| g.operand_ty(a)).collect();
         let mut it = tys.into_iter();
-        let mut take = |names: &[syn::Ident]| -> Vec<Param> { names.iter().map(|n| Param { name: n.to_string(), ty: it.next().unwrap_or(metatrace_jitcodegen::types::Ty::Unit) }).collect() };
+        let mut take = |names: &[syn::Ident]| -> Vec<Param> {
+            names
+                .iter()
+                .map(|n| Param {
+                    name: n.to_string(),
+                    ty: it.next().unwrap_or(metatrace_jitcodegen::types::Ty::Unit),
+                })
+                .collect()
+        };
         let greens = take(&spec.greens);
         let reds = take(&spec.reds);
-        self.program.drivers.push(DriverInfo { portal: f.path.clone(), greens, reds });
+        self.program.drivers.push(DriverInfo {
+            portal: f.path.clone(),
+            greens,
+            reds,
+        });
     }
 }
 
-fn live_out(g: &FlowGraph, b: BlockId, live: &std::collections::HashMap<BlockId, HashSet<Var>>) -> HashSet<Var> {
+fn live_out(
+    g: &FlowGraph,
+    b: BlockId,
+    live: &std::collections::HashMap<BlockId, HashSet<Var>>,
+) -> HashSet<Var> {
     let mut out = HashSet::new();
     let block = g.block(b);
     match &block.exit {
@@ -286,7 +391,8 @@ mod petgraph_free {
 
     pub fn live_in(g: &FlowGraph) -> HashMap<BlockId, HashSet<Var>> {
         let blocks: Vec<BlockId> = g.graph.node_indices().collect();
-        let mut live: HashMap<BlockId, HashSet<Var>> = blocks.iter().map(|b| (*b, HashSet::new())).collect();
+        let mut live: HashMap<BlockId, HashSet<Var>> =
+            blocks.iter().map(|b| (*b, HashSet::new())).collect();
         loop {
             let mut changed = false;
             for &b in blocks.iter().rev() {

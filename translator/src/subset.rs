@@ -165,7 +165,13 @@ pub const KNOWN_MACROS: &[&str] = &[
 
 /// Check a function's signature and body against the subset; push one
 /// diagnostic per construct outside it, in source order.
-pub fn check_fn(sources: &SourceMap, file: FileId, sig: &syn::Signature, body: &syn::Block, diags: &mut Diagnostics) {
+pub fn check_fn(
+    sources: &SourceMap,
+    file: FileId,
+    sig: &syn::Signature,
+    body: &syn::Block,
+    diags: &mut Diagnostics,
+) {
     let mut checker = Checker {
         sources,
         file,
@@ -206,8 +212,13 @@ fn strip_parens(e: &syn::Expr) -> &syn::Expr {
 
 impl Checker<'_> {
     fn report(&mut self, span: Span, rule: &Rule, name: &str) {
-        let d = at(self.sources, self.file, span, rule.message.replace("{name}", name))
-            .with_help(rule.help.replace("{name}", name));
+        let d = at(
+            self.sources,
+            self.file,
+            span,
+            rule.message.replace("{name}", name),
+        )
+        .with_help(rule.help.replace("{name}", name));
         self.found.push(d);
     }
 
@@ -222,8 +233,14 @@ impl Checker<'_> {
             self.report(abi.span(), &EXTERN_FN, "");
         }
         let generics = &sig.generics;
-        let has_type_param = generics.params.iter().any(|p| matches!(p, syn::GenericParam::Type(_)));
-        let has_const_param = generics.params.iter().any(|p| matches!(p, syn::GenericParam::Const(_)));
+        let has_type_param = generics
+            .params
+            .iter()
+            .any(|p| matches!(p, syn::GenericParam::Type(_)));
+        let has_const_param = generics
+            .params
+            .iter()
+            .any(|p| matches!(p, syn::GenericParam::Const(_)));
         let generics_span = match (&generics.lt_token, &generics.gt_token) {
             (Some(lt), Some(gt)) => join(lt.span, gt.span),
             _ => generics.span(),
@@ -284,11 +301,17 @@ impl Checker<'_> {
         let span = join(mac.path.span(), mac.bang_token.span);
         match name.as_str() {
             "jit_merge_point" | "can_enter_jit" => {}
-            "panic" | "unreachable" | "todo" | "unimplemented" => self.check_message_macro(mac, &name, 0),
+            "panic" | "unreachable" | "todo" | "unimplemented" => {
+                self.check_message_macro(mac, &name, 0)
+            }
             "assert" | "debug_assert" => self.check_message_macro(mac, &name, 1),
-            "assert_eq" | "assert_ne" | "debug_assert_eq" | "debug_assert_ne" => self.check_message_macro(mac, &name, 2),
+            "assert_eq" | "assert_ne" | "debug_assert_eq" | "debug_assert_ne" => {
+                self.check_message_macro(mac, &name, 2)
+            }
             "vec" => self.report(span, &VEC_MACRO, &name),
-            "print" | "println" | "eprint" | "eprintln" | "write" | "writeln" | "dbg" => self.report(span, &IO_MACRO, &name),
+            "print" | "println" | "eprint" | "eprintln" | "write" | "writeln" | "dbg" => {
+                self.report(span, &IO_MACRO, &name)
+            }
             "format" | "format_args" => self.report(span, &FORMAT_MACRO, &name),
             "asm" | "global_asm" | "naked_asm" => self.report(span, &ASM_MACRO, &name),
             "matches" => self.report(span, &MATCHES_MACRO, &name),
@@ -304,14 +327,15 @@ impl Checker<'_> {
         if mac.tokens.is_empty() && fixed == 0 {
             return;
         }
-        let args = match mac.parse_body_with(Punctuated::<syn::Expr, syn::Token![,]>::parse_terminated) {
-            Ok(args) => args,
-            Err(_) => {
-                let span = join(mac.path.span(), mac.bang_token.span);
-                self.report(span, &MACRO_ARGS, name);
-                return;
-            }
-        };
+        let args =
+            match mac.parse_body_with(Punctuated::<syn::Expr, syn::Token![,]>::parse_terminated) {
+                Ok(args) => args,
+                Err(_) => {
+                    let span = join(mac.path.span(), mac.bang_token.span);
+                    self.report(span, &MACRO_ARGS, name);
+                    return;
+                }
+            };
         let args: Vec<&syn::Expr> = args.iter().collect();
         if args.len() < fixed {
             let span = join(mac.path.span(), mac.bang_token.span);
@@ -325,14 +349,19 @@ impl Checker<'_> {
         let literal_ok = match message {
             [] => true,
             [syn::Expr::Lit(syn::ExprLit {
-                lit: syn::Lit::Str(s), ..
+                lit: syn::Lit::Str(s),
+                ..
             })] => !has_placeholder(&s.value()),
             _ => false,
         };
         if !literal_ok {
             let first = message[0].span();
             let last = message[message.len() - 1].span();
-            let rule = if fixed == 0 { &FORMAT_ARGS } else { &ASSERT_FORMAT_ARGS };
+            let rule = if fixed == 0 {
+                &FORMAT_ARGS
+            } else {
+                &ASSERT_FORMAT_ARGS
+            };
             self.report(join(first, last), rule, name);
         }
     }
@@ -340,7 +369,11 @@ impl Checker<'_> {
     fn check_nested_item(&mut self, item: &syn::Item) {
         let (kind, span) = match item {
             syn::Item::Fn(f) => {
-                self.report(join(f.sig.fn_token.span, f.sig.ident.span()), &NESTED_FN, "");
+                self.report(
+                    join(f.sig.fn_token.span, f.sig.ident.span()),
+                    &NESTED_FN,
+                    "",
+                );
                 return;
             }
             // Constants are fine: they are evaluated at translation time.
@@ -351,7 +384,13 @@ impl Checker<'_> {
             }
             syn::Item::Macro(m) => {
                 if m.ident.is_some() {
-                    let span = join(m.mac.path.span(), m.ident.as_ref().map(|i| i.span()).unwrap_or(m.mac.bang_token.span));
+                    let span = join(
+                        m.mac.path.span(),
+                        m.ident
+                            .as_ref()
+                            .map(|i| i.span())
+                            .unwrap_or(m.mac.bang_token.span),
+                    );
                     self.report(span, &LOCAL_MACRO_RULES, "");
                 } else {
                     self.check_macro(&m.mac);
@@ -422,7 +461,11 @@ impl<'ast> Visit<'ast> for Checker<'_> {
                 self.report(join(a.dot_token.span, a.await_token.span), &AWAIT, "");
             }
             syn::Expr::Unsafe(u) => {
-                self.report(join(u.unsafe_token.span, u.block.brace_token.span.open()), &UNSAFE_BLOCK, "");
+                self.report(
+                    join(u.unsafe_token.span, u.block.brace_token.span.open()),
+                    &UNSAFE_BLOCK,
+                    "",
+                );
                 self.visit_block(&u.block);
             }
             syn::Expr::TryBlock(t) => {
@@ -437,7 +480,11 @@ impl<'ast> Visit<'ast> for Checker<'_> {
             }
             syn::Expr::Block(b) => {
                 if let Some(label) = &b.label {
-                    self.report(join(label.name.span(), label.colon_token.span), &LABELED_BLOCK, "");
+                    self.report(
+                        join(label.name.span(), label.colon_token.span),
+                        &LABELED_BLOCK,
+                        "",
+                    );
                 }
                 self.visit_block(&b.block);
             }
@@ -452,7 +499,9 @@ impl<'ast> Visit<'ast> for Checker<'_> {
             syn::Expr::ForLoop(f) => {
                 self.visit_pat(&f.pat);
                 match strip_parens(&f.expr) {
-                    syn::Expr::Range(r) if r.start.is_some() && r.end.is_some() => self.visit_range_bounds(r),
+                    syn::Expr::Range(r) if r.start.is_some() && r.end.is_some() => {
+                        self.visit_range_bounds(r)
+                    }
                     other => {
                         self.report(f.expr.span(), &FOR_NON_RANGE, "");
                         // A half-open range here is the `for` error, not a
@@ -524,7 +573,11 @@ impl<'ast> Visit<'ast> for Checker<'_> {
                 }
             }
             syn::Pat::Macro(m) => {
-                self.report(join(m.mac.path.span(), m.mac.bang_token.span), &PATTERN_MACRO, "");
+                self.report(
+                    join(m.mac.path.span(), m.mac.bang_token.span),
+                    &PATTERN_MACRO,
+                    "",
+                );
             }
             syn::Pat::Const(c) => {
                 self.report(c.const_token.span, &CONST_PATTERN, "");
@@ -551,7 +604,11 @@ impl<'ast> Visit<'ast> for Checker<'_> {
             syn::Type::TraitObject(o) => self.report(o.span(), &TRAIT_OBJECT, ""),
             syn::Type::Ptr(p) => self.report(p.span(), &RAW_POINTER, ""),
             syn::Type::BareFn(f) => self.report(f.span(), &FN_POINTER, ""),
-            syn::Type::Macro(m) => self.report(join(m.mac.path.span(), m.mac.bang_token.span), &TYPE_MACRO, ""),
+            syn::Type::Macro(m) => self.report(
+                join(m.mac.path.span(), m.mac.bang_token.span),
+                &TYPE_MACRO,
+                "",
+            ),
             syn::Type::Verbatim(tokens) => self.report(tokens.span(), &OTHER_TYPE, ""),
             syn::Type::Path(p) => {
                 if p.qself.is_none() && p.path.segments.len() == 1 {
@@ -635,7 +692,11 @@ mod tests {
                 check_fn(&sources, file, &f.sig, &f.block, &mut diags);
             }
         }
-        diags.list.iter().map(|d| d.help.clone().unwrap_or_default()).collect()
+        diags
+            .list
+            .iter()
+            .map(|d| d.help.clone().unwrap_or_default())
+            .collect()
     }
 
     #[test]
@@ -826,7 +887,10 @@ fn ok<'a>(x: &'a [u8]) -> &'a u8 where 'a: 'a { &x[0] }
         assert!(text.contains("interp.rs:2:13"), "{text}");
         assert!(text.contains("let g = |x: i64| x;"), "{text}");
         assert!(text.contains("^^^^^^^^"), "{text}");
-        assert!(text.contains("help: write a separate function and call it"), "{text}");
+        assert!(
+            text.contains("help: write a separate function and call it"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -854,10 +918,18 @@ fn ok<'a>(x: &'a [u8]) -> &'a u8 where 'a: 'a { &x[0] }
         let docs = include_str!("../../docs/subset.md");
         for rule in RULES {
             for part in rule.message.split("{name}") {
-                assert!(docs.contains(part), "docs/subset.md lacks the message `{}`", rule.message);
+                assert!(
+                    docs.contains(part),
+                    "docs/subset.md lacks the message `{}`",
+                    rule.message
+                );
             }
             for part in rule.help.split("{name}") {
-                assert!(docs.contains(part), "docs/subset.md lacks the help `{}`", rule.help);
+                assert!(
+                    docs.contains(part),
+                    "docs/subset.md lacks the help `{}`",
+                    rule.help
+                );
             }
         }
     }

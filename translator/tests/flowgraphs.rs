@@ -6,11 +6,17 @@ use metatrace_translator::translate_source;
 
 /// Translate `src` (which must contain a portal) and print graph `name`.
 fn graph_text(src: &str, name: &str) -> String {
-    let t = translate_source("interp.rs", src).unwrap_or_else(|e| panic!("translation failed:\n{}", e.render()));
+    let t = translate_source("interp.rs", src)
+        .unwrap_or_else(|e| panic!("translation failed:\n{}", e.render()));
     for g in &t.program.graphs {
         verify(g, &t.program.types).unwrap_or_else(|e| panic!("{name} does not verify: {e:?}"));
     }
-    let g = t.program.graph(name).unwrap_or_else(|| panic!("no graph {name}; have {:?}", t.program.graphs.iter().map(|g| &g.name).collect::<Vec<_>>()));
+    let g = t.program.graph(name).unwrap_or_else(|| {
+        panic!(
+            "no graph {name}; have {:?}",
+            t.program.graphs.iter().map(|g| &g.name).collect::<Vec<_>>()
+        )
+    });
     print_graph(g, &t.program.types)
 }
 
@@ -18,13 +24,16 @@ fn graph_text(src: &str, name: &str) -> String {
 /// the file instead (review the diff before committing it).
 fn check(src: &str, name: &str, file: &str) {
     let got = graph_text(src, name);
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/expect").join(format!("{file}.txt"));
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/expect")
+        .join(format!("{file}.txt"));
     if std::env::var_os("METATRACE_BLESS").is_some() {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, &got).unwrap();
         return;
     }
-    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| panic!("missing {}; run with METATRACE_BLESS=1", path.display()));
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|_| panic!("missing {}; run with METATRACE_BLESS=1", path.display()));
     assert_eq!(got.trim(), expected.trim(), "\n--- got ---\n{got}");
 }
 
@@ -55,11 +64,7 @@ fn f(n: i64) -> i64 {{
     total
 }}"
     );
-    check(
-        &src,
-        "f",
-        "counting_loop_f",
-    );
+    check(&src, "f", "counting_loop_f");
 }
 
 #[test]
@@ -94,16 +99,8 @@ fn pop(m: &mut Machine) -> i64 {
     }
 }
 "#;
-    check(
-        src,
-        "pop",
-        "vm_pop",
-    );
-    check(
-        src,
-        "run",
-        "vm_run",
-    );
+    check(src, "pop", "vm_pop");
+    check(src, "run", "vm_run");
 }
 
 #[test]
@@ -130,11 +127,7 @@ fn step(acc: &mut Acc, by: u8) {
 #[dont_look_inside]
 fn log(n: u32) { println!("{n}"); }
 "#;
-    check(
-        src,
-        "step",
-        "acc_step",
-    );
+    check(src, "step", "acc_step");
 }
 
 #[test]
@@ -168,11 +161,7 @@ fn first(code: &[u8]) -> Option<u8> {
     if code.is_empty() { None } else { Some(code[0]) }
 }
 "#;
-    check(
-        src,
-        "digit",
-        "digit",
-    );
+    check(src, "digit", "digit");
     // The portal itself must translate and verify too.
     graph_text(src, "run");
 }

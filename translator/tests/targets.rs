@@ -7,8 +7,11 @@ use metatrace_translator::translate_crate_dir;
 use std::path::Path;
 
 fn target(name: &str) -> metatrace_translator::Translation {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../targets").join(name);
-    translate_crate_dir(&dir).unwrap_or_else(|e| panic!("{name} does not translate:\n{}", e.render()))
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../targets")
+        .join(name);
+    translate_crate_dir(&dir)
+        .unwrap_or_else(|e| panic!("{name} does not translate:\n{}", e.render()))
 }
 
 fn names(t: &metatrace_translator::Translation) -> Vec<String> {
@@ -23,19 +26,37 @@ fn bf_translates_and_verifies() {
     for g in &t.program.graphs {
         verify(g, &t.program.types).unwrap();
     }
-    assert!(names(&t).contains(&"interp::run".to_string()), "{:?}", names(&t));
+    assert!(
+        names(&t).contains(&"interp::run".to_string()),
+        "{:?}",
+        names(&t)
+    );
     let d = &t.program.drivers[0];
     assert_eq!(d.portal, "interp::run");
     let greens: Vec<&str> = d.greens.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(greens, ["pc", "program"]);
     // The I/O helpers stay native: residual calls, not graphs.
-    let residuals: Vec<&str> = t.program.residuals.iter().map(|r| r.path.as_str()).collect();
+    let residuals: Vec<&str> = t
+        .program
+        .residuals
+        .iter()
+        .map(|r| r.path.as_str())
+        .collect();
     assert!(residuals.contains(&"interp::write_byte"), "{residuals:?}");
     assert!(!names(&t).contains(&"interp::write_byte".to_string()));
     // The portal has exactly one merge point and a can_enter_jit.
     let run = t.program.graph("interp::run").unwrap();
-    let ops: Vec<&Op> = run.graph.node_indices().flat_map(|b| run.block(b).operations.iter().map(|o| &o.op)).collect();
-    assert_eq!(ops.iter().filter(|o| matches!(o, Op::JitMergePoint { .. })).count(), 1);
+    let ops: Vec<&Op> = run
+        .graph
+        .node_indices()
+        .flat_map(|b| run.block(b).operations.iter().map(|o| &o.op))
+        .collect();
+    assert_eq!(
+        ops.iter()
+            .filter(|o| matches!(o, Op::JitMergePoint { .. }))
+            .count(),
+        1
+    );
     assert!(ops.iter().any(|o| matches!(o, Op::CanEnterJit { .. })));
 }
 

@@ -2,15 +2,31 @@
 //! `rpython/jit/codewriter`).
 //!
 //! Per graph: register allocation per kind with link arguments coalesced
-//! (`regalloc`), flattening into linear code with labels (`flatten`),
-//! `-live-` markers filled by backward liveness (`liveness`), and assembly
-//! into `Insn`s with constant pools, interning every descr the code needs
-//! into the crate-wide tables below (`assembler`). The result, `Assembly`,
-//! is rendered as Rust static data by `glue`.
+//! (`regalloc`), flattening into linear code with labels, parallel moves
+//! for the link arguments that were not coalesced and constant pools
+//! (`flatten`), `-live-` markers filled by backward liveness over the
+//! flattened code (`liveness`), and assembly into `Insn`s with labels
+//! resolved, interning every descr the code needs into the crate-wide
+//! tables below (`assembler`, `descrs`). The result, `Assembly`, is checked
+//! with the runtime's jitcode verifier, printed by `Assembly::print`
+//! (`display`), and rendered as Rust static data by `glue`.
+
+mod assembler;
+mod descrs;
+mod display;
+mod flatten;
+mod insn_regs;
+mod liveness;
+pub mod regalloc;
+
+pub use flatten::parallel_move;
+/// The jitcode format the codewriter produces (the runtime's), re-exported
+/// for users of the codewriter that do not depend on the runtime.
+pub use metatrace_runtime::jitcode;
 
 use crate::flowgraph::{FieldRef, Program};
-use crate::types::Ty;
-use metatrace_runtime::jitcode::{Insn, KReg, Kind};
+use crate::types::{Ty, TypeTable};
+use metatrace_runtime::jitcode::{Insn, KReg, Kind, ScalarTy};
 
 /// One jitcode, owned (the static `JitCode` is generated from it).
 #[derive(Clone, Debug, PartialEq)]
@@ -86,10 +102,62 @@ pub struct Assembly {
     pub drivers: Vec<DriverRequest>,
     /// Panic messages.
     pub strings: Vec<String>,
+    /// The crate's structs and enums, to name fields, arrays and enums when
+    /// printing (and for the glue, which needs their paths anyway).
+    pub types: TypeTable,
 }
 
-/// Lower every graph of `program` to jitcode.
+/// Lower every graph of `program` to jitcode, one jitcode per graph in the
+/// order of `program.graphs` (so that a jitcode's index is its graph's).
+/// The result is checked with the runtime's jitcode verifier; a failure
+/// there is an internal error of the codewriter, reported as `Err`.
 pub fn assemble(program: &Program) -> Result<Assembly, String> {
-    let _ = program;
-    todo!("codewriter")
+    let mut descrs = descrs::Descrs::new(program)?;
+    for g in &program.graphs {
+        let code = assembler::assemble_graph(program, g, &mut descrs)?;
+        descrs.asm.jitcodes.push(code);
+    }
+    let asm = descrs.finish();
+    if let Err(errors) = asm.verify() {
+        return Err(format!(
+            "internal error: the codewriter produced jitcode that does not verify:\n  {}",
+            errors.join("\n  ")
+        ));
+    }
+    Ok(asm)
+}
+
+/// The register kind of a flow-graph variable of type `ty`: int for
+/// integers, `bool` and `char`, float for `f64`, ref for every reference
+/// (including the data pointer of an exploded `&[T]` or `&str`).
+pub fn var_kind(ty: &Ty) -> Option<Kind> {
+    match ty {
+        Ty::Bool | Ty::Char | Ty::Int(_) => Some(Kind::Int),
+        Ty::F64 => Some(Kind::Float),
+        Ty::Ref { .. } => Some(Kind::Ref),
+        _ => None,
+    }
+}
+
+/// The scalar type of a flow-graph variable (any reference is `Ref`).
+pub fn var_scalar(ty: &Ty) -> Option<ScalarTy> {
+    match ty {
+        Ty::Int(t) => Some(ScalarTy::Int(*t)),
+        Ty::Bool => Some(ScalarTy::Bool),
+        Ty::Char => Some(ScalarTy::Char),
+        Ty::F64 => Some(ScalarTy::F64),
+        Ty::Ref { .. } => Some(ScalarTy::Ref),
+        _ => None,
+    }
+}
+
+/// The scalar type of a value of type `ty` stored in memory (a field, a
+/// Vec or slice item), if it is one: a reference to an unsized type is a
+/// fat pointer in memory, not a scalar.
+pub fn mem_scalar(ty: &Ty) -> Option<ScalarTy> {
+    if ty.is_scalar() {
+        var_scalar(ty)
+    } else {
+        None
+    }
 }

@@ -21,8 +21,8 @@ mod verify;
 
 pub use dot::to_dot;
 pub use printer::print_graph;
-pub use repair::repair_cross_block_uses;
 pub use printer::print_program;
+pub use repair::repair_cross_block_uses;
 pub use simplify::simplify;
 pub use verify::{verify, VerifyError};
 
@@ -222,13 +222,20 @@ pub enum Op {
     StringAsStr,
     /// Call a function of the crate by its path. Results are the exploded
     /// return value.
-    Call { callee: String, kind: CallKind },
+    Call {
+        callee: String,
+        kind: CallKind,
+    },
     /// `promote(x)`: the tracer turns it into a guard_value.
     Promote,
     /// `jit_merge_point!()`: args are the greens then the reds, exploded.
-    JitMergePoint { driver: String },
+    JitMergePoint {
+        driver: String,
+    },
     /// `can_enter_jit!()`: same arguments as the merge point.
-    CanEnterJit { driver: String },
+    CanEnterJit {
+        driver: String,
+    },
     /// `we_are_jitted()`: false natively and when blackholing, true in traces.
     WeAreJitted,
 }
@@ -341,11 +348,20 @@ pub enum Exit {
     /// One outgoing link, `LinkCase::Always`.
     Goto,
     /// Two outgoing links, `True` and `False`; `cond` is a `bool`.
-    Branch { cond: Operand },
+    Branch {
+        cond: Operand,
+    },
     /// Links with `Value` cases and at most one `Default`.
-    Switch { value: Operand },
-    Return { values: Vec<Operand> },
-    Panic { kind: PanicKind, message: String },
+    Switch {
+        value: Operand,
+    },
+    Return {
+        values: Vec<Operand>,
+    },
+    Panic {
+        kind: PanicKind,
+        message: String,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -451,7 +467,13 @@ impl FlowGraph {
         &mut self.graph[b]
     }
 
-    pub fn add_link(&mut self, from: BlockId, to: BlockId, case: LinkCase, args: Vec<Operand>) -> EdgeIndex {
+    pub fn add_link(
+        &mut self,
+        from: BlockId,
+        to: BlockId,
+        case: LinkCase,
+        args: Vec<Operand>,
+    ) -> EdgeIndex {
         self.graph.add_edge(from, to, Link { case, args })
     }
 

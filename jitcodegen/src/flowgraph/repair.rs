@@ -48,9 +48,16 @@ pub fn repair_cross_block_uses(g: &mut FlowGraph) {
     }
     // Backward propagation: a block needing v makes each predecessor that
     // does not define v need it too.
-    let mut work: Vec<(BlockId, Var)> = need.iter().flat_map(|(b, vs)| vs.iter().map(move |v| (*b, *v))).collect();
+    let mut work: Vec<(BlockId, Var)> = need
+        .iter()
+        .flat_map(|(b, vs)| vs.iter().map(move |v| (*b, *v)))
+        .collect();
     while let Some((b, v)) = work.pop() {
-        let preds: Vec<BlockId> = g.graph.edges_directed(b, Direction::Incoming).map(|e| e.source()).collect();
+        let preds: Vec<BlockId> = g
+            .graph
+            .edges_directed(b, Direction::Incoming)
+            .map(|e| e.source())
+            .collect();
         for p in preds {
             if !defined[&p].contains(&v) && need.get_mut(&p).unwrap().insert(v) {
                 work.push((p, v));
@@ -76,7 +83,11 @@ pub fn repair_cross_block_uses(g: &mut FlowGraph) {
     }
     // Rewrite uses inside each block, then extend incoming link args.
     for &b in &blocks {
-        let map: HashMap<Var, Var> = renamed.iter().filter(|((blk, _), _)| *blk == b).map(|((_, v), nv)| (*v, *nv)).collect();
+        let map: HashMap<Var, Var> = renamed
+            .iter()
+            .filter(|((blk, _), _)| *blk == b)
+            .map(|((_, v), nv)| (*v, *nv))
+            .collect();
         if !map.is_empty() {
             let sub = |o: &mut Operand| {
                 if let Operand::Var(v) = o {
@@ -95,7 +106,11 @@ pub fn repair_cross_block_uses(g: &mut FlowGraph) {
                 Exit::Return { values } => values.iter_mut().for_each(sub),
                 Exit::Goto | Exit::Panic { .. } => {}
             }
-            let out: Vec<_> = g.graph.edges_directed(b, Direction::Outgoing).map(|e| e.id()).collect();
+            let out: Vec<_> = g
+                .graph
+                .edges_directed(b, Direction::Outgoing)
+                .map(|e| e.id())
+                .collect();
             for e in out {
                 g.graph[e].args.iter_mut().for_each(sub);
             }
@@ -109,7 +124,11 @@ pub fn repair_cross_block_uses(g: &mut FlowGraph) {
         if vars.is_empty() {
             continue;
         }
-        let incoming: Vec<_> = g.graph.edges_directed(b, Direction::Incoming).map(|e| (e.id(), e.source())).collect();
+        let incoming: Vec<_> = g
+            .graph
+            .edges_directed(b, Direction::Incoming)
+            .map(|e| (e.id(), e.source()))
+            .collect();
         for (e, p) in incoming {
             for v in &vars {
                 let arg = renamed.get(&(p, *v)).copied().unwrap_or(*v);

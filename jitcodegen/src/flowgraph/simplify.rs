@@ -11,7 +11,10 @@
 //! 4. bypassing empty blocks that only forward their inputargs unchanged;
 //! 5. merging inputargs that receive the same operand on every incoming link
 //!    (and replacing an inputarg that always receives one constant by it),
-//!    as RPython's `remove_identical_vars` does.
+//!    as RPython's `remove_identical_vars` does;
+//! 6. jump threading: a link that passes a constant into a block that does
+//!    nothing but branch or switch on that inputarg goes straight to the
+//!    successor the constant selects.
 //!
 //! The start block is never removed, joined into another block, or stripped
 //! of inputargs (they are the function's parameters). A graph that verifies
@@ -35,6 +38,7 @@ pub fn simplify(g: &mut FlowGraph) {
         changed |= join_blocks(g);
         changed |= skip_forwarders(g);
         changed |= merge_identical_inputargs(g);
+        changed |= thread_constant_switches(g);
         if !changed {
             break;
         }
@@ -264,7 +268,9 @@ fn merge_identical_inputargs(g: &mut FlowGraph) -> bool {
             continue;
         }
         let n = g.block(b).inputargs.len();
-        let column = |g: &FlowGraph, i: usize| -> Vec<Operand> { edges.iter().map(|e| g.graph[*e].args[i].clone()).collect() };
+        let column = |g: &FlowGraph, i: usize| -> Vec<Operand> {
+            edges.iter().map(|e| g.graph[*e].args[i].clone()).collect()
+        };
         let mut replace: HashMap<Var, Operand> = HashMap::new();
         let mut drop: Vec<usize> = Vec::new();
         for j in 0..n {
@@ -281,9 +287,15 @@ fn merge_identical_inputargs(g: &mut FlowGraph) -> bool {
             if let Some(i) = (0..j).filter(|i| !drop.contains(i)).find(|&i| {
                 let col_i = column(g, i);
                 let (vi, vj) = (g.block(b).inputargs[i], g.block(b).inputargs[j]);
-                col_i.iter().zip(&col_j).all(|(a, c)| a == c || (a == &Operand::Var(vi) && c == &Operand::Var(vj)))
+                col_i
+                    .iter()
+                    .zip(&col_j)
+                    .all(|(a, c)| a == c || (a == &Operand::Var(vi) && c == &Operand::Var(vj)))
             }) {
-                replace.insert(g.block(b).inputargs[j], Operand::Var(g.block(b).inputargs[i]));
+                replace.insert(
+                    g.block(b).inputargs[j],
+                    Operand::Var(g.block(b).inputargs[i]),
+                );
                 drop.push(j);
             }
         }
@@ -308,16 +320,103 @@ fn merge_identical_inputargs(g: &mut FlowGraph) -> bool {
             Exit::Return { values } => values.iter_mut().for_each(apply),
             Exit::Goto | Exit::Panic { .. } => {}
         }
-        let outs: Vec<EdgeIndex> = g.graph.edges_directed(b, Direction::Outgoing).map(|e| e.id()).collect();
+        let outs: Vec<EdgeIndex> = g
+            .graph
+            .edges_directed(b, Direction::Outgoing)
+            .map(|e| e.id())
+            .collect();
         for e in outs {
             g.graph[e].args.iter_mut().for_each(apply);
         }
         let keep = |i: usize| !drop.contains(&i);
-        let inputs: Vec<Var> = g.block(b).inputargs.iter().enumerate().filter(|(i, _)| keep(*i)).map(|(_, v)| *v).collect();
+        let inputs: Vec<Var> = g
+            .block(b)
+            .inputargs
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| keep(*i))
+            .map(|(_, v)| *v)
+            .collect();
         g.block_mut(b).inputargs = inputs;
         for e in incoming(g, b) {
-            let args: Vec<Operand> = g.graph[e].args.iter().enumerate().filter(|(i, _)| keep(*i)).map(|(_, a)| a.clone()).collect();
+            let args: Vec<Operand> = g.graph[e]
+                .args
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| keep(*i))
+                .map(|(_, a)| a.clone())
+                .collect();
             g.graph[e].args = args;
+        }
+    }
+    changed
+}
+
+/// Pass 6: see the module documentation.
+fn thread_constant_switches(g: &mut FlowGraph) -> bool {
+    use super::Const;
+    let mut changed = false;
+    let blocks: Vec<BlockId> = g.graph.node_indices().collect();
+    for b in blocks {
+        if b == g.start || !g.graph.contains_node(b) || !g.block(b).operations.is_empty() {
+            continue;
+        }
+        let on = match &g.block(b).exit {
+            Exit::Branch {
+                cond: Operand::Var(v),
+            }
+            | Exit::Switch {
+                value: Operand::Var(v),
+            } => *v,
+            _ => continue,
+        };
+        let Some(pos) = g.block(b).inputargs.iter().position(|v| *v == on) else {
+            continue;
+        };
+        let inputs = g.block(b).inputargs.clone();
+        let outs: Vec<(BlockId, super::Link)> = g
+            .exits(b)
+            .into_iter()
+            .map(|(_, t, l)| (t, l.clone()))
+            .collect();
+        for e in incoming(g, b) {
+            let args = g.graph[e].args.clone();
+            let Operand::Const(c) = &args[pos] else {
+                continue;
+            };
+            let value = match c {
+                Const::Int(v, _) => *v,
+                Const::Bool(x) => *x as i64,
+                Const::Char(ch) => *ch as i64,
+                _ => continue,
+            };
+            let chosen = outs
+                .iter()
+                .find(|(_, l)| match l.case {
+                    LinkCase::True => value != 0,
+                    LinkCase::False => value == 0,
+                    LinkCase::Value(v) => v == value,
+                    _ => false,
+                })
+                .or_else(|| outs.iter().find(|(_, l)| l.case == LinkCase::Default));
+            let Some((target, link)) = chosen else {
+                continue;
+            };
+            let subst: HashMap<Var, Operand> =
+                inputs.iter().copied().zip(args.iter().cloned()).collect();
+            let new_args: Vec<Operand> = link
+                .args
+                .iter()
+                .map(|a| match a {
+                    Operand::Var(v) => subst.get(v).cloned().unwrap_or_else(|| a.clone()),
+                    c => c.clone(),
+                })
+                .collect();
+            let source = g.graph.edge_endpoints(e).unwrap().0;
+            let case = g.graph[e].case.clone();
+            g.graph.remove_edge(e);
+            g.add_link(source, *target, case, new_args);
+            changed = true;
         }
     }
     changed

@@ -2,13 +2,50 @@
 //! native code's semantics, without recording anything. Used for
 //! `--jit mode=jitcode-only` and, later, to finish an iteration after a
 //! guard fails in compiled code.
+//!
+//! - [`ops`]: the pure semantics of int/float operations, casts, loads and
+//!   stores (shared with the meta-tracer).
+//! - [`program`]: every `Tables` decoded and verified once per process.
+//! - `interp`: the interpreter loop, with an explicit frame stack.
+
+mod interp;
+pub mod ops;
+mod program;
+
+pub use program::{program, Code, Program};
 
 use crate::jitcode::Tables;
+use interp::Machine;
+use std::cell::RefCell;
+
+/// Machines kept per thread so that their register files are reused.
+const POOL_SIZE: usize = 4;
+
+thread_local! {
+    static POOL: RefCell<Vec<Machine>> = const { RefCell::new(Vec::new()) };
+}
 
 /// Run jitcode `jitcode` of `tables` to completion on `args` (canonical
 /// register values of the exploded arguments, in order) and return its
 /// exploded results. Panics exactly where the native code would.
+///
+/// The first call for a `Tables` decodes and verifies all its jitcodes
+/// (and panics if they are malformed). Re-entrant: a residual call may
+/// call back into the blackhole.
 pub fn call(tables: &'static Tables, jitcode: u16, args: &[u64]) -> Vec<u64> {
-    let _ = (tables, jitcode, args);
-    todo!("blackhole")
+    let prog = program(tables);
+    let mut m = POOL
+        .try_with(|p| p.borrow_mut().pop())
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let out = m.call(prog, jitcode, args);
+    m.reset();
+    let _ = POOL.try_with(|p| {
+        let mut p = p.borrow_mut();
+        if p.len() < POOL_SIZE {
+            p.push(m);
+        }
+    });
+    out
 }

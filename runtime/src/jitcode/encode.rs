@@ -67,7 +67,10 @@ struct R<'a> {
 
 impl R<'_> {
     fn err(&self, m: &str) -> DecodeError {
-        DecodeError { offset: self.pos, message: m.to_owned() }
+        DecodeError {
+            offset: self.pos,
+            message: m.to_owned(),
+        }
     }
     fn take(&mut self, n: usize) -> Result<&[u8], DecodeError> {
         if self.pos + n > self.b.len() {
@@ -99,7 +102,10 @@ impl R<'_> {
     }
     fn int_ty(&mut self) -> Result<IntTy, DecodeError> {
         let i = self.u8()? as usize;
-        IntTy::ALL.get(i).copied().ok_or_else(|| self.err("bad int type"))
+        IntTy::ALL
+            .get(i)
+            .copied()
+            .ok_or_else(|| self.err("bad int type"))
     }
     fn scalar(&mut self) -> Result<ScalarTy, DecodeError> {
         Ok(match self.u8()? {
@@ -113,7 +119,14 @@ impl R<'_> {
     }
     fn regs(&mut self) -> Result<Vec<KReg>, DecodeError> {
         let n = self.u16()?;
-        (0..n).map(|_| Ok(KReg { kind: self.kind()?, reg: self.u16()? })).collect()
+        (0..n)
+            .map(|_| {
+                Ok(KReg {
+                    kind: self.kind()?,
+                    reg: self.u16()?,
+                })
+            })
+            .collect()
     }
 }
 
@@ -123,7 +136,9 @@ fn int_bin_code(op: IntBinOp) -> u8 {
 
 fn int_bin(v: u8) -> Option<IntBinOp> {
     use IntBinOp::*;
-    [Add, Sub, Mul, Div, Rem, And, Or, Xor, Shl, Shr].get(v as usize).copied()
+    [Add, Sub, Mul, Div, Rem, And, Or, Xor, Shl, Shr]
+        .get(v as usize)
+        .copied()
 }
 
 fn cmp(v: u8) -> Option<CmpOp> {
@@ -143,7 +158,9 @@ fn flavor(v: u8) -> Option<CallFlavor> {
 
 fn panic_kind(v: u8) -> Option<PanicKind> {
     use PanicKind::*;
-    [BoundsCheck, DivideByZero, DivideOverflow, Unwrap, Explicit].get(v as usize).copied()
+    [BoundsCheck, DivideByZero, DivideOverflow, Unwrap, Explicit]
+        .get(v as usize)
+        .copied()
 }
 
 /// Encode a list of instructions.
@@ -228,29 +245,78 @@ pub fn encode(insns: &[Insn]) -> Vec<u8> {
             }
             Insn::EnumTag { descr, addr, dst } => w3(&mut w, 14, *descr, *addr, *dst),
             Insn::VecLen { descr, vec, dst } => w3(&mut w, 15, *descr, *vec, *dst),
-            Insn::VecItemAddr { descr, vec, idx, dst } => w4(&mut w, 16, *descr, *vec, *idx, *dst),
-            Insn::VecGetItem { descr, vec, idx, dst } => w4(&mut w, 17, *descr, *vec, *idx, *dst),
-            Insn::VecSetItem { descr, vec, idx, value } => w4(&mut w, 18, *descr, *vec, *idx, *value),
+            Insn::VecItemAddr {
+                descr,
+                vec,
+                idx,
+                dst,
+            } => w4(&mut w, 16, *descr, *vec, *idx, *dst),
+            Insn::VecGetItem {
+                descr,
+                vec,
+                idx,
+                dst,
+            } => w4(&mut w, 17, *descr, *vec, *idx, *dst),
+            Insn::VecSetItem {
+                descr,
+                vec,
+                idx,
+                value,
+            } => w4(&mut w, 18, *descr, *vec, *idx, *value),
             Insn::VecPush { descr, vec, value } => w3(&mut w, 19, *descr, *vec, *value),
-            Insn::VecPop { descr, vec, tag, value } => w4(&mut w, 20, *descr, *vec, *tag, *value),
-            Insn::VecAsSlice { descr, vec, ptr, len } => w4(&mut w, 21, *descr, *vec, *ptr, *len),
-            Insn::SliceItemAddr { descr, ptr, idx, dst } => w4(&mut w, 22, *descr, *ptr, *idx, *dst),
-            Insn::SliceGetItem { descr, ptr, idx, dst } => w4(&mut w, 23, *descr, *ptr, *idx, *dst),
-            Insn::SliceSetItem { descr, ptr, idx, value } => w4(&mut w, 24, *descr, *ptr, *idx, *value),
+            Insn::VecPop {
+                descr,
+                vec,
+                tag,
+                value,
+            } => w4(&mut w, 20, *descr, *vec, *tag, *value),
+            Insn::VecAsSlice {
+                descr,
+                vec,
+                ptr,
+                len,
+            } => w4(&mut w, 21, *descr, *vec, *ptr, *len),
+            Insn::SliceItemAddr {
+                descr,
+                ptr,
+                idx,
+                dst,
+            } => w4(&mut w, 22, *descr, *ptr, *idx, *dst),
+            Insn::SliceGetItem {
+                descr,
+                ptr,
+                idx,
+                dst,
+            } => w4(&mut w, 23, *descr, *ptr, *idx, *dst),
+            Insn::SliceSetItem {
+                descr,
+                ptr,
+                idx,
+                value,
+            } => w4(&mut w, 24, *descr, *ptr, *idx, *value),
             Insn::StringAsStr { string, ptr, len } => {
                 w.u8(25);
                 w.u16(*string);
                 w.u16(*ptr);
                 w.u16(*len);
             }
-            Insn::Call { flavor, jitcode, args, results } => {
+            Insn::Call {
+                flavor,
+                jitcode,
+                args,
+                results,
+            } => {
                 w.u8(26);
                 w.u8(*flavor as u8);
                 w.u16(*jitcode);
                 w.regs(args);
                 w.regs(results);
             }
-            Insn::ResidualCall { descr, args, results } => {
+            Insn::ResidualCall {
+                descr,
+                args,
+                results,
+            } => {
                 w.u8(27);
                 w.u16(*descr);
                 w.regs(args);
@@ -289,7 +355,11 @@ pub fn encode(insns: &[Insn]) -> Vec<u8> {
                 w.u16(*cond);
                 w.u32(*target);
             }
-            Insn::Switch { value, cases, default } => {
+            Insn::Switch {
+                value,
+                cases,
+                default,
+            } => {
                 w.u8(35);
                 w.u16(*value);
                 w.u16(cases.len() as u16);
@@ -335,43 +405,186 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<Insn>, DecodeError> {
     while r.pos < bytes.len() {
         let at = r.pos;
         let op = r.u8()?;
-        let bad = |what: &str| DecodeError { offset: at, message: what.to_owned() };
+        let bad = |what: &str| DecodeError {
+            offset: at,
+            message: what.to_owned(),
+        };
         let insn = match op {
-            0 => Insn::Copy { kind: r.kind()?, src: r.u16()?, dst: r.u16()? },
-            1 => Insn::IntBin { op: int_bin(r.u8()?).ok_or_else(|| bad("bad int op"))?, ty: r.int_ty()?, a: r.u16()?, b: r.u16()?, dst: r.u16()? },
-            2 => Insn::IntNeg { ty: r.int_ty()?, a: r.u16()?, dst: r.u16()? },
-            3 => Insn::IntNot { ty: r.int_ty()?, a: r.u16()?, dst: r.u16()? },
-            4 => Insn::IntCmp { op: cmp(r.u8()?).ok_or_else(|| bad("bad comparison"))?, ty: r.int_ty()?, a: r.u16()?, b: r.u16()?, dst: r.u16()? },
-            5 => Insn::FloatBin { op: float_bin(r.u8()?).ok_or_else(|| bad("bad float op"))?, a: r.u16()?, b: r.u16()?, dst: r.u16()? },
-            6 => Insn::FloatNeg { a: r.u16()?, dst: r.u16()? },
-            7 => Insn::FloatCmp { op: cmp(r.u8()?).ok_or_else(|| bad("bad comparison"))?, a: r.u16()?, b: r.u16()?, dst: r.u16()? },
-            8 => Insn::Cast { from: r.scalar()?, to: r.scalar()?, src: r.u16()?, dst: r.u16()? },
-            9 => Insn::GetField { descr: r.u16()?, base: r.u16()?, dst: r.u16()? },
-            10 => Insn::SetField { descr: r.u16()?, base: r.u16()?, value: r.u16()? },
-            11 => Insn::FieldAddr { descr: r.u16()?, base: r.u16()?, dst: r.u16()? },
-            12 => Insn::Load { ty: r.scalar()?, addr: r.u16()?, dst: r.u16()? },
-            13 => Insn::Store { ty: r.scalar()?, addr: r.u16()?, value: r.u16()? },
-            14 => Insn::EnumTag { descr: r.u16()?, addr: r.u16()?, dst: r.u16()? },
-            15 => Insn::VecLen { descr: r.u16()?, vec: r.u16()?, dst: r.u16()? },
-            16 => Insn::VecItemAddr { descr: r.u16()?, vec: r.u16()?, idx: r.u16()?, dst: r.u16()? },
-            17 => Insn::VecGetItem { descr: r.u16()?, vec: r.u16()?, idx: r.u16()?, dst: r.u16()? },
-            18 => Insn::VecSetItem { descr: r.u16()?, vec: r.u16()?, idx: r.u16()?, value: r.u16()? },
-            19 => Insn::VecPush { descr: r.u16()?, vec: r.u16()?, value: r.u16()? },
-            20 => Insn::VecPop { descr: r.u16()?, vec: r.u16()?, tag: r.u16()?, value: r.u16()? },
-            21 => Insn::VecAsSlice { descr: r.u16()?, vec: r.u16()?, ptr: r.u16()?, len: r.u16()? },
-            22 => Insn::SliceItemAddr { descr: r.u16()?, ptr: r.u16()?, idx: r.u16()?, dst: r.u16()? },
-            23 => Insn::SliceGetItem { descr: r.u16()?, ptr: r.u16()?, idx: r.u16()?, dst: r.u16()? },
-            24 => Insn::SliceSetItem { descr: r.u16()?, ptr: r.u16()?, idx: r.u16()?, value: r.u16()? },
-            25 => Insn::StringAsStr { string: r.u16()?, ptr: r.u16()?, len: r.u16()? },
-            26 => Insn::Call { flavor: flavor(r.u8()?).ok_or_else(|| bad("bad call flavor"))?, jitcode: r.u16()?, args: r.regs()?, results: r.regs()? },
-            27 => Insn::ResidualCall { descr: r.u16()?, args: r.regs()?, results: r.regs()? },
-            28 => Insn::Promote { kind: r.kind()?, src: r.u16()?, dst: r.u16()? },
+            0 => Insn::Copy {
+                kind: r.kind()?,
+                src: r.u16()?,
+                dst: r.u16()?,
+            },
+            1 => Insn::IntBin {
+                op: int_bin(r.u8()?).ok_or_else(|| bad("bad int op"))?,
+                ty: r.int_ty()?,
+                a: r.u16()?,
+                b: r.u16()?,
+                dst: r.u16()?,
+            },
+            2 => Insn::IntNeg {
+                ty: r.int_ty()?,
+                a: r.u16()?,
+                dst: r.u16()?,
+            },
+            3 => Insn::IntNot {
+                ty: r.int_ty()?,
+                a: r.u16()?,
+                dst: r.u16()?,
+            },
+            4 => Insn::IntCmp {
+                op: cmp(r.u8()?).ok_or_else(|| bad("bad comparison"))?,
+                ty: r.int_ty()?,
+                a: r.u16()?,
+                b: r.u16()?,
+                dst: r.u16()?,
+            },
+            5 => Insn::FloatBin {
+                op: float_bin(r.u8()?).ok_or_else(|| bad("bad float op"))?,
+                a: r.u16()?,
+                b: r.u16()?,
+                dst: r.u16()?,
+            },
+            6 => Insn::FloatNeg {
+                a: r.u16()?,
+                dst: r.u16()?,
+            },
+            7 => Insn::FloatCmp {
+                op: cmp(r.u8()?).ok_or_else(|| bad("bad comparison"))?,
+                a: r.u16()?,
+                b: r.u16()?,
+                dst: r.u16()?,
+            },
+            8 => Insn::Cast {
+                from: r.scalar()?,
+                to: r.scalar()?,
+                src: r.u16()?,
+                dst: r.u16()?,
+            },
+            9 => Insn::GetField {
+                descr: r.u16()?,
+                base: r.u16()?,
+                dst: r.u16()?,
+            },
+            10 => Insn::SetField {
+                descr: r.u16()?,
+                base: r.u16()?,
+                value: r.u16()?,
+            },
+            11 => Insn::FieldAddr {
+                descr: r.u16()?,
+                base: r.u16()?,
+                dst: r.u16()?,
+            },
+            12 => Insn::Load {
+                ty: r.scalar()?,
+                addr: r.u16()?,
+                dst: r.u16()?,
+            },
+            13 => Insn::Store {
+                ty: r.scalar()?,
+                addr: r.u16()?,
+                value: r.u16()?,
+            },
+            14 => Insn::EnumTag {
+                descr: r.u16()?,
+                addr: r.u16()?,
+                dst: r.u16()?,
+            },
+            15 => Insn::VecLen {
+                descr: r.u16()?,
+                vec: r.u16()?,
+                dst: r.u16()?,
+            },
+            16 => Insn::VecItemAddr {
+                descr: r.u16()?,
+                vec: r.u16()?,
+                idx: r.u16()?,
+                dst: r.u16()?,
+            },
+            17 => Insn::VecGetItem {
+                descr: r.u16()?,
+                vec: r.u16()?,
+                idx: r.u16()?,
+                dst: r.u16()?,
+            },
+            18 => Insn::VecSetItem {
+                descr: r.u16()?,
+                vec: r.u16()?,
+                idx: r.u16()?,
+                value: r.u16()?,
+            },
+            19 => Insn::VecPush {
+                descr: r.u16()?,
+                vec: r.u16()?,
+                value: r.u16()?,
+            },
+            20 => Insn::VecPop {
+                descr: r.u16()?,
+                vec: r.u16()?,
+                tag: r.u16()?,
+                value: r.u16()?,
+            },
+            21 => Insn::VecAsSlice {
+                descr: r.u16()?,
+                vec: r.u16()?,
+                ptr: r.u16()?,
+                len: r.u16()?,
+            },
+            22 => Insn::SliceItemAddr {
+                descr: r.u16()?,
+                ptr: r.u16()?,
+                idx: r.u16()?,
+                dst: r.u16()?,
+            },
+            23 => Insn::SliceGetItem {
+                descr: r.u16()?,
+                ptr: r.u16()?,
+                idx: r.u16()?,
+                dst: r.u16()?,
+            },
+            24 => Insn::SliceSetItem {
+                descr: r.u16()?,
+                ptr: r.u16()?,
+                idx: r.u16()?,
+                value: r.u16()?,
+            },
+            25 => Insn::StringAsStr {
+                string: r.u16()?,
+                ptr: r.u16()?,
+                len: r.u16()?,
+            },
+            26 => Insn::Call {
+                flavor: flavor(r.u8()?).ok_or_else(|| bad("bad call flavor"))?,
+                jitcode: r.u16()?,
+                args: r.regs()?,
+                results: r.regs()?,
+            },
+            27 => Insn::ResidualCall {
+                descr: r.u16()?,
+                args: r.regs()?,
+                results: r.regs()?,
+            },
+            28 => Insn::Promote {
+                kind: r.kind()?,
+                src: r.u16()?,
+                dst: r.u16()?,
+            },
             29 => Insn::WeAreJitted { dst: r.u16()? },
-            30 => Insn::MergePoint { driver: r.u16()?, args: r.regs()? },
-            31 => Insn::CanEnterJit { driver: r.u16()?, args: r.regs()? },
+            30 => Insn::MergePoint {
+                driver: r.u16()?,
+                args: r.regs()?,
+            },
+            31 => Insn::CanEnterJit {
+                driver: r.u16()?,
+                args: r.regs()?,
+            },
             32 => Insn::Live { regs: r.regs()? },
             33 => Insn::Goto { target: r.u32()? },
-            34 => Insn::GotoIfNot { cond: r.u16()?, target: r.u32()? },
+            34 => Insn::GotoIfNot {
+                cond: r.u16()?,
+                target: r.u32()?,
+            },
             35 => {
                 let value = r.u16()?;
                 let n = r.u16()?;
@@ -379,10 +592,17 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<Insn>, DecodeError> {
                 for _ in 0..n {
                     cases.push((r.i64()?, r.u32()?));
                 }
-                Insn::Switch { value, cases, default: r.u32()? }
+                Insn::Switch {
+                    value,
+                    cases,
+                    default: r.u32()?,
+                }
             }
             36 => Insn::Return { values: r.regs()? },
-            37 => Insn::Panic { kind: panic_kind(r.u8()?).ok_or_else(|| bad("bad panic kind"))?, message: r.u16()? },
+            37 => Insn::Panic {
+                kind: panic_kind(r.u8()?).ok_or_else(|| bad("bad panic kind"))?,
+                message: r.u16()?,
+            },
             other => return Err(bad(&format!("unknown opcode {other}"))),
         };
         out.push(insn);

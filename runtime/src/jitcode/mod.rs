@@ -271,71 +271,226 @@ pub enum PanicKind {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Insn {
     /// Copy a register (or constant) of one kind.
-    Copy { kind: Kind, src: Reg, dst: Reg },
+    Copy {
+        kind: Kind,
+        src: Reg,
+        dst: Reg,
+    },
     /// `dst = a op b`, wrapped to `ty`. For shifts, `b` may be any int type.
-    IntBin { op: IntBinOp, ty: IntTy, a: Reg, b: Reg, dst: Reg },
+    IntBin {
+        op: IntBinOp,
+        ty: IntTy,
+        a: Reg,
+        b: Reg,
+        dst: Reg,
+    },
     /// `dst = -a` (`neg`, wrapping) or `!a` (`not`, bitwise) wrapped to `ty`.
-    IntNeg { ty: IntTy, a: Reg, dst: Reg },
-    IntNot { ty: IntTy, a: Reg, dst: Reg },
+    IntNeg {
+        ty: IntTy,
+        a: Reg,
+        dst: Reg,
+    },
+    IntNot {
+        ty: IntTy,
+        a: Reg,
+        dst: Reg,
+    },
     /// Comparison by `ty`'s signedness; `dst` (int) is 0 or 1.
-    IntCmp { op: CmpOp, ty: IntTy, a: Reg, b: Reg, dst: Reg },
-    FloatBin { op: FloatBinOp, a: Reg, b: Reg, dst: Reg },
-    FloatNeg { a: Reg, dst: Reg },
+    IntCmp {
+        op: CmpOp,
+        ty: IntTy,
+        a: Reg,
+        b: Reg,
+        dst: Reg,
+    },
+    FloatBin {
+        op: FloatBinOp,
+        a: Reg,
+        b: Reg,
+        dst: Reg,
+    },
+    FloatNeg {
+        a: Reg,
+        dst: Reg,
+    },
     /// Comparison of floats; `dst` is an int register (0 or 1).
-    FloatCmp { op: CmpOp, a: Reg, b: Reg, dst: Reg },
+    FloatCmp {
+        op: CmpOp,
+        a: Reg,
+        b: Reg,
+        dst: Reg,
+    },
     /// `as` with Rust semantics (float to int saturates, int to char from u8).
     /// `src` has `from`'s kind, `dst` has `to`'s kind.
-    Cast { from: ScalarTy, to: ScalarTy, src: Reg, dst: Reg },
+    Cast {
+        from: ScalarTy,
+        to: ScalarTy,
+        src: Reg,
+        dst: Reg,
+    },
     /// Read a scalar field of the object at `base` (descr: `Tables::fields`).
-    GetField { descr: u16, base: Reg, dst: Reg },
-    SetField { descr: u16, base: Reg, value: Reg },
+    GetField {
+        descr: u16,
+        base: Reg,
+        dst: Reg,
+    },
+    SetField {
+        descr: u16,
+        base: Reg,
+        value: Reg,
+    },
     /// Address of a field (scalar or not) of the object at `base`.
-    FieldAddr { descr: u16, base: Reg, dst: Reg },
+    FieldAddr {
+        descr: u16,
+        base: Reg,
+        dst: Reg,
+    },
     /// Read/write the scalar of type `ty` at address `addr`.
-    Load { ty: ScalarTy, addr: Reg, dst: Reg },
-    Store { ty: ScalarTy, addr: Reg, value: Reg },
+    Load {
+        ty: ScalarTy,
+        addr: Reg,
+        dst: Reg,
+    },
+    Store {
+        ty: ScalarTy,
+        addr: Reg,
+        value: Reg,
+    },
     /// Variant index of the enum-like value at `addr` (`Tables::enums`).
-    EnumTag { descr: u16, addr: Reg, dst: Reg },
+    EnumTag {
+        descr: u16,
+        addr: Reg,
+        dst: Reg,
+    },
     /// Vec operations on the `Vec<T>` at `vec` (`Tables::arrays`).
-    VecLen { descr: u16, vec: Reg, dst: Reg },
-    VecItemAddr { descr: u16, vec: Reg, idx: Reg, dst: Reg },
-    VecGetItem { descr: u16, vec: Reg, idx: Reg, dst: Reg },
-    VecSetItem { descr: u16, vec: Reg, idx: Reg, value: Reg },
-    VecPush { descr: u16, vec: Reg, value: Reg },
+    VecLen {
+        descr: u16,
+        vec: Reg,
+        dst: Reg,
+    },
+    VecItemAddr {
+        descr: u16,
+        vec: Reg,
+        idx: Reg,
+        dst: Reg,
+    },
+    VecGetItem {
+        descr: u16,
+        vec: Reg,
+        idx: Reg,
+        dst: Reg,
+    },
+    VecSetItem {
+        descr: u16,
+        vec: Reg,
+        idx: Reg,
+        value: Reg,
+    },
+    VecPush {
+        descr: u16,
+        vec: Reg,
+        value: Reg,
+    },
     /// `tag` (int) is 1 and `value` the popped item, or `tag` 0 and `value` zero.
-    VecPop { descr: u16, vec: Reg, tag: Reg, value: Reg },
+    VecPop {
+        descr: u16,
+        vec: Reg,
+        tag: Reg,
+        value: Reg,
+    },
     /// Data pointer and length of the Vec at `vec`.
-    VecAsSlice { descr: u16, vec: Reg, ptr: Reg, len: Reg },
+    VecAsSlice {
+        descr: u16,
+        vec: Reg,
+        ptr: Reg,
+        len: Reg,
+    },
     /// Item access on slice/array data starting at `ptr` (no bounds check:
     /// the jitcode checked before).
-    SliceItemAddr { descr: u16, ptr: Reg, idx: Reg, dst: Reg },
-    SliceGetItem { descr: u16, ptr: Reg, idx: Reg, dst: Reg },
-    SliceSetItem { descr: u16, ptr: Reg, idx: Reg, value: Reg },
+    SliceItemAddr {
+        descr: u16,
+        ptr: Reg,
+        idx: Reg,
+        dst: Reg,
+    },
+    SliceGetItem {
+        descr: u16,
+        ptr: Reg,
+        idx: Reg,
+        dst: Reg,
+    },
+    SliceSetItem {
+        descr: u16,
+        ptr: Reg,
+        idx: Reg,
+        value: Reg,
+    },
     /// Data pointer and length of the `String` at `string`.
-    StringAsStr { string: Reg, ptr: Reg, len: Reg },
+    StringAsStr {
+        string: Reg,
+        ptr: Reg,
+        len: Reg,
+    },
     /// Call another jitcode of the same `Tables`.
-    Call { flavor: CallFlavor, jitcode: u16, args: Vec<KReg>, results: Vec<KReg> },
+    Call {
+        flavor: CallFlavor,
+        jitcode: u16,
+        args: Vec<KReg>,
+        results: Vec<KReg>,
+    },
     /// Call native code through a shim (`Tables::calls`): `#[dont_look_inside]`.
-    ResidualCall { descr: u16, args: Vec<KReg>, results: Vec<KReg> },
+    ResidualCall {
+        descr: u16,
+        args: Vec<KReg>,
+        results: Vec<KReg>,
+    },
     /// `promote(x)`: a copy for the blackhole, a guard_value for the tracer.
-    Promote { kind: Kind, src: Reg, dst: Reg },
+    Promote {
+        kind: Kind,
+        src: Reg,
+        dst: Reg,
+    },
     /// `we_are_jitted()`: 0 in the blackhole, 1 in traces.
-    WeAreJitted { dst: Reg },
+    WeAreJitted {
+        dst: Reg,
+    },
     /// `jit_merge_point!()` of driver `driver`: greens then reds.
-    MergePoint { driver: u16, args: Vec<KReg> },
+    MergePoint {
+        driver: u16,
+        args: Vec<KReg>,
+    },
     /// `can_enter_jit!()`, same arguments.
-    CanEnterJit { driver: u16, args: Vec<KReg> },
+    CanEnterJit {
+        driver: u16,
+        args: Vec<KReg>,
+    },
     /// `-live-`: the registers live here (before a call, a guard or a merge
     /// point), for resume data.
-    Live { regs: Vec<KReg> },
-    Goto { target: Label },
+    Live {
+        regs: Vec<KReg>,
+    },
+    Goto {
+        target: Label,
+    },
     /// Jump to `target` when the int register `cond` is 0; else fall through.
-    GotoIfNot { cond: Reg, target: Label },
+    GotoIfNot {
+        cond: Reg,
+        target: Label,
+    },
     /// Jump on the value of int register `value`.
-    Switch { value: Reg, cases: Vec<(i64, Label)>, default: Label },
-    Return { values: Vec<KReg> },
+    Switch {
+        value: Reg,
+        cases: Vec<(i64, Label)>,
+        default: Label,
+    },
+    Return {
+        values: Vec<KReg>,
+    },
     /// Panic like the native code: message from `Tables::strings`.
-    Panic { kind: PanicKind, message: u16 },
+    Panic {
+        kind: PanicKind,
+        message: u16,
+    },
 }
 
 /// A constant of kind ref: what it points to is static data of the VM.

@@ -20,29 +20,64 @@ pub trait JitCodeNames {
     fn jitcode(&self, i: u16) -> String;
     fn string(&self, i: u16) -> String;
     fn driver(&self, i: u16) -> String;
+    /// Kind of a scalar field / array item, to print the register read or
+    /// written by getfield and friends.
+    fn field_kind(&self, _i: u16) -> Option<Kind> {
+        None
+    }
+    fn item_kind(&self, _i: u16) -> Option<Kind> {
+        None
+    }
 }
 
 impl JitCodeNames for Tables {
     fn field(&self, i: u16) -> String {
-        self.fields.get(i as usize).map(|d| d.name.to_string()).unwrap_or_else(|| format!("field#{i}"))
+        self.fields
+            .get(i as usize)
+            .map(|d| d.name.to_string())
+            .unwrap_or_else(|| format!("field#{i}"))
     }
     fn array(&self, i: u16) -> String {
-        self.arrays.get(i as usize).map(|d| d.name.to_string()).unwrap_or_else(|| format!("array#{i}"))
+        self.arrays
+            .get(i as usize)
+            .map(|d| d.name.to_string())
+            .unwrap_or_else(|| format!("array#{i}"))
     }
     fn enum_(&self, i: u16) -> String {
-        self.enums.get(i as usize).map(|d| d.name.to_string()).unwrap_or_else(|| format!("enum#{i}"))
+        self.enums
+            .get(i as usize)
+            .map(|d| d.name.to_string())
+            .unwrap_or_else(|| format!("enum#{i}"))
     }
     fn call(&self, i: u16) -> String {
-        self.calls.get(i as usize).map(|d| d.name.to_string()).unwrap_or_else(|| format!("call#{i}"))
+        self.calls
+            .get(i as usize)
+            .map(|d| d.name.to_string())
+            .unwrap_or_else(|| format!("call#{i}"))
     }
     fn jitcode(&self, i: u16) -> String {
-        self.jitcodes.get(i as usize).map(|d| d.name.to_string()).unwrap_or_else(|| format!("jitcode#{i}"))
+        self.jitcodes
+            .get(i as usize)
+            .map(|d| d.name.to_string())
+            .unwrap_or_else(|| format!("jitcode#{i}"))
     }
     fn string(&self, i: u16) -> String {
-        self.strings.get(i as usize).map(|s| format!("{s:?}")).unwrap_or_else(|| format!("string#{i}"))
+        self.strings
+            .get(i as usize)
+            .map(|s| format!("{s:?}"))
+            .unwrap_or_else(|| format!("string#{i}"))
     }
     fn driver(&self, i: u16) -> String {
-        self.drivers.get(i as usize).map(|d| d.portal.to_string()).unwrap_or_else(|| format!("driver#{i}"))
+        self.drivers
+            .get(i as usize)
+            .map(|d| d.portal.to_string())
+            .unwrap_or_else(|| format!("driver#{i}"))
+    }
+    fn field_kind(&self, i: u16) -> Option<Kind> {
+        self.fields.get(i as usize)?.ty.map(ScalarTy::kind)
+    }
+    fn item_kind(&self, i: u16) -> Option<Kind> {
+        self.arrays.get(i as usize)?.item.map(ScalarTy::kind)
     }
 }
 
@@ -67,7 +102,10 @@ impl RegNames<'_> {
     }
 
     fn list(&self, rs: &[KReg]) -> String {
-        rs.iter().map(|r| self.reg(r.kind, r.reg)).collect::<Vec<_>>().join(", ")
+        rs.iter()
+            .map(|r| self.reg(r.kind, r.reg))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -88,61 +126,280 @@ pub fn format_insn(insn: &Insn, regs: &RegNames, names: &dyn JitCodeNames) -> St
     let rf = |r: Reg| regs.reg(Kind::Ref, r);
     let f = |r: Reg| regs.reg(Kind::Float, r);
     let by = |t: ScalarTy, r: Reg| regs.reg(t.kind(), r);
+    let fld = |d: u16, r: Reg| match names.field_kind(d) {
+        Some(k) => regs.reg(k, r),
+        None => format!("%{r}"),
+    };
+    let item = |d: u16, r: Reg| match names.item_kind(d) {
+        Some(k) => regs.reg(k, r),
+        None => format!("%{r}"),
+    };
     match insn {
-        Insn::Copy { kind, src, dst } => format!("{}_copy {} -> {}", kind, regs.reg(*kind, *src), regs.reg(*kind, *dst)),
-        Insn::IntBin { op, ty, a, b, dst } => format!("int_{}/{} {}, {} -> {}", format!("{op:?}").to_lowercase(), ty.name(), i(*a), i(*b), i(*dst)),
+        Insn::Copy { kind, src, dst } => format!(
+            "{}_copy {} -> {}",
+            kind,
+            regs.reg(*kind, *src),
+            regs.reg(*kind, *dst)
+        ),
+        Insn::IntBin { op, ty, a, b, dst } => format!(
+            "int_{}/{} {}, {} -> {}",
+            format!("{op:?}").to_lowercase(),
+            ty.name(),
+            i(*a),
+            i(*b),
+            i(*dst)
+        ),
         Insn::IntNeg { ty, a, dst } => format!("int_neg/{} {} -> {}", ty.name(), i(*a), i(*dst)),
         Insn::IntNot { ty, a, dst } => format!("int_not/{} {} -> {}", ty.name(), i(*a), i(*dst)),
-        Insn::IntCmp { op, ty, a, b, dst } => format!("int_{}/{} {}, {} -> {}", cmp_name(*op), ty.name(), i(*a), i(*b), i(*dst)),
-        Insn::FloatBin { op, a, b, dst } => format!("float_{} {}, {} -> {}", format!("{op:?}").to_lowercase(), f(*a), f(*b), f(*dst)),
+        Insn::IntCmp { op, ty, a, b, dst } => format!(
+            "int_{}/{} {}, {} -> {}",
+            cmp_name(*op),
+            ty.name(),
+            i(*a),
+            i(*b),
+            i(*dst)
+        ),
+        Insn::FloatBin { op, a, b, dst } => format!(
+            "float_{} {}, {} -> {}",
+            format!("{op:?}").to_lowercase(),
+            f(*a),
+            f(*b),
+            f(*dst)
+        ),
         Insn::FloatNeg { a, dst } => format!("float_neg {} -> {}", f(*a), f(*dst)),
-        Insn::FloatCmp { op, a, b, dst } => format!("float_{} {}, {} -> {}", cmp_name(*op), f(*a), f(*b), i(*dst)),
-        Insn::Cast { from, to, src, dst } => format!("cast/{}->{} {} -> {}", from.name(), to.name(), by(*from, *src), by(*to, *dst)),
-        Insn::GetField { descr, base, dst } => format!("getfield {} <{}> -> %{}", rf(*base), names.field(*descr), dst),
-        Insn::SetField { descr, base, value } => format!("setfield {} <{}>, %{}", rf(*base), names.field(*descr), value),
-        Insn::FieldAddr { descr, base, dst } => format!("fieldaddr {} <{}> -> {}", rf(*base), names.field(*descr), rf(*dst)),
-        Insn::Load { ty, addr, dst } => format!("load/{} {} -> {}", ty.name(), rf(*addr), by(*ty, *dst)),
-        Insn::Store { ty, addr, value } => format!("store/{} {}, {}", ty.name(), rf(*addr), by(*ty, *value)),
-        Insn::EnumTag { descr, addr, dst } => format!("enum_tag {} <{}> -> {}", rf(*addr), names.enum_(*descr), i(*dst)),
-        Insn::VecLen { descr, vec, dst } => format!("vec_len {} <{}> -> {}", rf(*vec), names.array(*descr), i(*dst)),
-        Insn::VecItemAddr { descr, vec, idx, dst } => format!("vec_itemaddr {}, {} <{}> -> {}", rf(*vec), i(*idx), names.array(*descr), rf(*dst)),
-        Insn::VecGetItem { descr, vec, idx, dst } => format!("vec_getitem {}, {} <{}> -> %{}", rf(*vec), i(*idx), names.array(*descr), dst),
-        Insn::VecSetItem { descr, vec, idx, value } => format!("vec_setitem {}, {} <{}>, %{}", rf(*vec), i(*idx), names.array(*descr), value),
-        Insn::VecPush { descr, vec, value } => format!("vec_push {} <{}>, %{}", rf(*vec), names.array(*descr), value),
-        Insn::VecPop { descr, vec, tag, value } => format!("vec_pop {} <{}> -> {}, %{}", rf(*vec), names.array(*descr), i(*tag), value),
-        Insn::VecAsSlice { descr, vec, ptr, len } => format!("vec_as_slice {} <{}> -> {}, {}", rf(*vec), names.array(*descr), rf(*ptr), i(*len)),
-        Insn::SliceItemAddr { descr, ptr, idx, dst } => format!("slice_itemaddr {}, {} <{}> -> {}", rf(*ptr), i(*idx), names.array(*descr), rf(*dst)),
-        Insn::SliceGetItem { descr, ptr, idx, dst } => format!("slice_getitem {}, {} <{}> -> %{}", rf(*ptr), i(*idx), names.array(*descr), dst),
-        Insn::SliceSetItem { descr, ptr, idx, value } => format!("slice_setitem {}, {} <{}>, %{}", rf(*ptr), i(*idx), names.array(*descr), value),
-        Insn::StringAsStr { string, ptr, len } => format!("string_as_str {} -> {}, {}", rf(*string), rf(*ptr), i(*len)),
-        Insn::Call { flavor, jitcode, args, results } => {
+        Insn::FloatCmp { op, a, b, dst } => format!(
+            "float_{} {}, {} -> {}",
+            cmp_name(*op),
+            f(*a),
+            f(*b),
+            i(*dst)
+        ),
+        Insn::Cast { from, to, src, dst } => format!(
+            "cast/{}->{} {} -> {}",
+            from.name(),
+            to.name(),
+            by(*from, *src),
+            by(*to, *dst)
+        ),
+        Insn::GetField { descr, base, dst } => format!(
+            "getfield {} <{}> -> {}",
+            rf(*base),
+            names.field(*descr),
+            fld(*descr, *dst)
+        ),
+        Insn::SetField { descr, base, value } => format!(
+            "setfield {} <{}>, {}",
+            rf(*base),
+            names.field(*descr),
+            fld(*descr, *value)
+        ),
+        Insn::FieldAddr { descr, base, dst } => format!(
+            "fieldaddr {} <{}> -> {}",
+            rf(*base),
+            names.field(*descr),
+            rf(*dst)
+        ),
+        Insn::Load { ty, addr, dst } => {
+            format!("load/{} {} -> {}", ty.name(), rf(*addr), by(*ty, *dst))
+        }
+        Insn::Store { ty, addr, value } => {
+            format!("store/{} {}, {}", ty.name(), rf(*addr), by(*ty, *value))
+        }
+        Insn::EnumTag { descr, addr, dst } => format!(
+            "enum_tag {} <{}> -> {}",
+            rf(*addr),
+            names.enum_(*descr),
+            i(*dst)
+        ),
+        Insn::VecLen { descr, vec, dst } => format!(
+            "vec_len {} <{}> -> {}",
+            rf(*vec),
+            names.array(*descr),
+            i(*dst)
+        ),
+        Insn::VecItemAddr {
+            descr,
+            vec,
+            idx,
+            dst,
+        } => format!(
+            "vec_itemaddr {}, {} <{}> -> {}",
+            rf(*vec),
+            i(*idx),
+            names.array(*descr),
+            rf(*dst)
+        ),
+        Insn::VecGetItem {
+            descr,
+            vec,
+            idx,
+            dst,
+        } => format!(
+            "vec_getitem {}, {} <{}> -> {}",
+            rf(*vec),
+            i(*idx),
+            names.array(*descr),
+            item(*descr, *dst)
+        ),
+        Insn::VecSetItem {
+            descr,
+            vec,
+            idx,
+            value,
+        } => format!(
+            "vec_setitem {}, {} <{}>, {}",
+            rf(*vec),
+            i(*idx),
+            names.array(*descr),
+            item(*descr, *value)
+        ),
+        Insn::VecPush { descr, vec, value } => format!(
+            "vec_push {} <{}>, {}",
+            rf(*vec),
+            names.array(*descr),
+            item(*descr, *value)
+        ),
+        Insn::VecPop {
+            descr,
+            vec,
+            tag,
+            value,
+        } => format!(
+            "vec_pop {} <{}> -> {}, {}",
+            rf(*vec),
+            names.array(*descr),
+            i(*tag),
+            item(*descr, *value)
+        ),
+        Insn::VecAsSlice {
+            descr,
+            vec,
+            ptr,
+            len,
+        } => format!(
+            "vec_as_slice {} <{}> -> {}, {}",
+            rf(*vec),
+            names.array(*descr),
+            rf(*ptr),
+            i(*len)
+        ),
+        Insn::SliceItemAddr {
+            descr,
+            ptr,
+            idx,
+            dst,
+        } => format!(
+            "slice_itemaddr {}, {} <{}> -> {}",
+            rf(*ptr),
+            i(*idx),
+            names.array(*descr),
+            rf(*dst)
+        ),
+        Insn::SliceGetItem {
+            descr,
+            ptr,
+            idx,
+            dst,
+        } => format!(
+            "slice_getitem {}, {} <{}> -> {}",
+            rf(*ptr),
+            i(*idx),
+            names.array(*descr),
+            item(*descr, *dst)
+        ),
+        Insn::SliceSetItem {
+            descr,
+            ptr,
+            idx,
+            value,
+        } => format!(
+            "slice_setitem {}, {} <{}>, {}",
+            rf(*ptr),
+            i(*idx),
+            names.array(*descr),
+            item(*descr, *value)
+        ),
+        Insn::StringAsStr { string, ptr, len } => {
+            format!("string_as_str {} -> {}, {}", rf(*string), rf(*ptr), i(*len))
+        }
+        Insn::Call {
+            flavor,
+            jitcode,
+            args,
+            results,
+        } => {
             let name = match flavor {
                 CallFlavor::Regular => "call",
                 CallFlavor::Elidable => "call_elidable",
                 CallFlavor::LoopInvariant => "call_loopinvariant",
             };
-            format!("{name} <{}> ({}) -> ({})", names.jitcode(*jitcode), regs.list(args), regs.list(results))
+            format!(
+                "{name} <{}> ({}) -> ({})",
+                names.jitcode(*jitcode),
+                regs.list(args),
+                regs.list(results)
+            )
         }
-        Insn::ResidualCall { descr, args, results } => format!("residual_call <{}> ({}) -> ({})", names.call(*descr), regs.list(args), regs.list(results)),
-        Insn::Promote { kind, src, dst } => format!("{}_promote {} -> {}", kind, regs.reg(*kind, *src), regs.reg(*kind, *dst)),
+        Insn::ResidualCall {
+            descr,
+            args,
+            results,
+        } => format!(
+            "residual_call <{}> ({}) -> ({})",
+            names.call(*descr),
+            regs.list(args),
+            regs.list(results)
+        ),
+        Insn::Promote { kind, src, dst } => format!(
+            "{}_promote {} -> {}",
+            kind,
+            regs.reg(*kind, *src),
+            regs.reg(*kind, *dst)
+        ),
         Insn::WeAreJitted { dst } => format!("we_are_jitted -> {}", i(*dst)),
-        Insn::MergePoint { driver, args } => format!("jit_merge_point <{}> ({})", names.driver(*driver), regs.list(args)),
-        Insn::CanEnterJit { driver, args } => format!("can_enter_jit <{}> ({})", names.driver(*driver), regs.list(args)),
+        Insn::MergePoint { driver, args } => format!(
+            "jit_merge_point <{}> ({})",
+            names.driver(*driver),
+            regs.list(args)
+        ),
+        Insn::CanEnterJit { driver, args } => format!(
+            "can_enter_jit <{}> ({})",
+            names.driver(*driver),
+            regs.list(args)
+        ),
         Insn::Live { regs: live } => format!("-live- {}", regs.list(live)),
         Insn::Goto { target } => format!("goto L{target}"),
         Insn::GotoIfNot { cond, target } => format!("goto_if_not {} L{target}", i(*cond)),
-        Insn::Switch { value, cases, default } => {
+        Insn::Switch {
+            value,
+            cases,
+            default,
+        } => {
             let cs: Vec<String> = cases.iter().map(|(v, l)| format!("{v}: L{l}")).collect();
-            format!("switch {} [{}] default L{default}", i(*value), cs.join(", "))
+            format!(
+                "switch {} [{}] default L{default}",
+                i(*value),
+                cs.join(", ")
+            )
         }
         Insn::Return { values } => format!("return ({})", regs.list(values)),
-        Insn::Panic { kind, message } => format!("panic/{} {}", format!("{kind:?}").to_lowercase(), names.string(*message)),
+        Insn::Panic { kind, message } => format!(
+            "panic/{} {}",
+            format!("{kind:?}").to_lowercase(),
+            names.string(*message)
+        ),
     }
 }
 
 /// A whole jitcode: header, then one instruction per line, labels where
 /// something jumps.
-pub fn format_jitcode(name: &str, insns: &[Insn], args: &[KReg], regs: &RegNames, names: &dyn JitCodeNames) -> String {
+pub fn format_jitcode(
+    name: &str,
+    insns: &[Insn],
+    args: &[KReg],
+    regs: &RegNames,
+    names: &dyn JitCodeNames,
+) -> String {
     let mut targets = BTreeSet::new();
     for insn in insns {
         match insn {
@@ -156,9 +413,20 @@ pub fn format_jitcode(name: &str, insns: &[Insn], args: &[KReg], regs: &RegNames
             _ => {}
         }
     }
-    let mut out = format!("jitcode {}({}) regs i{} r{} f{}\n", name, regs.list(args), regs.num_regs[0], regs.num_regs[1], regs.num_regs[2]);
+    let mut out = format!(
+        "jitcode {}({}) regs i{} r{} f{}\n",
+        name,
+        regs.list(args),
+        regs.num_regs[0],
+        regs.num_regs[1],
+        regs.num_regs[2]
+    );
     for (pc, insn) in insns.iter().enumerate() {
-        let label = if targets.contains(&(pc as u32)) { format!("L{pc}:") } else { String::new() };
+        let label = if targets.contains(&(pc as u32)) {
+            format!("L{pc}:")
+        } else {
+            String::new()
+        };
         out.push_str(&format!("{label:<5} {}\n", format_insn(insn, regs, names)));
     }
     out

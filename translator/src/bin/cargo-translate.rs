@@ -109,6 +109,11 @@ fn run(cli: &Cli) -> Result<(), u8> {
     let translation = translate(&dir)?;
 
     let n = translation.program.graphs.len();
+    let functions = if n == 1 {
+        "1 function".to_string()
+    } else {
+        format!("{n} functions")
+    };
     let ms = translation.elapsed.as_secs_f64() * 1000.0;
     match cli.emit {
         Some(Emit::Flowgraph) => match &cli.out {
@@ -116,7 +121,7 @@ fn run(cli: &Cli) -> Result<(), u8> {
                 write_flowgraphs(&translation, out)?;
                 if !cli.quiet {
                     eprintln!(
-                        "translated {n} functions in {ms:.0} ms; wrote {} files to {}",
+                        "translated {functions} in {ms:.0} ms; wrote {} files to {}",
                         2 * n,
                         out.display()
                     );
@@ -128,13 +133,13 @@ fn run(cli: &Cli) -> Result<(), u8> {
                     println!("{}", print_graph(g, types));
                 }
                 if !cli.quiet {
-                    eprintln!("translated {n} functions in {ms:.0} ms");
+                    eprintln!("translated {functions} in {ms:.0} ms");
                 }
             }
         },
         _ => {
             if !cli.quiet {
-                eprintln!("translated {n} functions in {ms:.0} ms");
+                eprintln!("translated {functions} in {ms:.0} ms");
                 eprintln!(
                     "note: the crate was checked only; building the VM binary comes with the jitcode codewriter \
                      (use `--emit flowgraph -o DIR` to see the flow graphs)"
@@ -152,7 +157,10 @@ fn crate_dir(arg: &Path) -> Result<PathBuf, u8> {
         return Ok(arg.to_owned());
     }
     if arg.is_file() && arg.file_name().map(|f| f == "Cargo.toml").unwrap_or(false) {
-        let parent = arg.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let parent = arg
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         return Ok(parent.to_owned());
     }
     if arg.exists() {
@@ -194,7 +202,13 @@ fn file_stem(graph_name: &str) -> String {
     graph_name
         .replace("::", ".")
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 

@@ -15,10 +15,17 @@ fn int(v: i64, t: IntTy) -> Operand {
 
 impl Lowerer<'_, '_> {
     /// Builtins whose receiver and arguments are single scalars.
-    pub(super) fn builtin_scalar(&mut self, name: &str, vals: Vec<Operand>, ty: &Ty, span: Span) -> Option<Operand> {
+    pub(super) fn builtin_scalar(
+        &mut self,
+        name: &str,
+        vals: Vec<Operand>,
+        ty: &Ty,
+        span: Span,
+    ) -> Option<Operand> {
         let x = vals[0].clone();
         let recv_ty = match name {
-            "is_power_of_two" | "is_positive" | "is_negative" | "count_ones" | "leading_zeros" | "trailing_zeros" => None,
+            "is_power_of_two" | "is_positive" | "is_negative" | "count_ones" | "leading_zeros"
+            | "trailing_zeros" => None,
             n if n.starts_with("is_ascii") || n == "is_digit" => None,
             _ => Some(ty.clone()),
         };
@@ -28,12 +35,22 @@ impl Lowerer<'_, '_> {
         };
         let bool_t = Ty::Bool;
         match (name, it) {
-            ("wrapping_add", Some(_)) => Some(self.emit1(Op::IntAdd, vec![x, vals[1].clone()], ty.clone())),
-            ("wrapping_sub", Some(_)) => Some(self.emit1(Op::IntSub, vec![x, vals[1].clone()], ty.clone())),
-            ("wrapping_mul", Some(_)) => Some(self.emit1(Op::IntMul, vec![x, vals[1].clone()], ty.clone())),
+            ("wrapping_add", Some(_)) => {
+                Some(self.emit1(Op::IntAdd, vec![x, vals[1].clone()], ty.clone()))
+            }
+            ("wrapping_sub", Some(_)) => {
+                Some(self.emit1(Op::IntSub, vec![x, vals[1].clone()], ty.clone()))
+            }
+            ("wrapping_mul", Some(_)) => {
+                Some(self.emit1(Op::IntMul, vec![x, vals[1].clone()], ty.clone()))
+            }
             ("wrapping_neg", Some(_)) => Some(self.emit1(Op::IntNeg, vec![x], ty.clone())),
-            ("wrapping_shl", Some(_)) => Some(self.emit1(Op::IntShl, vec![x, vals[1].clone()], ty.clone())),
-            ("wrapping_shr", Some(_)) => Some(self.emit1(Op::IntShr, vec![x, vals[1].clone()], ty.clone())),
+            ("wrapping_shl", Some(_)) => {
+                Some(self.emit1(Op::IntShl, vec![x, vals[1].clone()], ty.clone()))
+            }
+            ("wrapping_shr", Some(_)) => {
+                Some(self.emit1(Op::IntShr, vec![x, vals[1].clone()], ty.clone()))
+            }
             ("clone", _) => Some(x),
             ("min", Some(_)) | ("max", Some(_)) => {
                 let op = if name == "min" { Op::IntLe } else { Op::IntGe };
@@ -65,11 +82,17 @@ impl Lowerer<'_, '_> {
             }
             ("is_ascii_digit", _) => Some(self.char_in(x, &[('0', '9')])),
             ("is_ascii_alphabetic", _) => Some(self.char_in(x, &[('a', 'z'), ('A', 'Z')])),
-            ("is_ascii_alphanumeric", _) => Some(self.char_in(x, &[('a', 'z'), ('A', 'Z'), ('0', '9')])),
+            ("is_ascii_alphanumeric", _) => {
+                Some(self.char_in(x, &[('a', 'z'), ('A', 'Z'), ('0', '9')]))
+            }
             ("is_ascii_uppercase", _) => Some(self.char_in(x, &[('A', 'Z')])),
             ("is_ascii_lowercase", _) => Some(self.char_in(x, &[('a', 'z')])),
-            ("is_ascii_hexdigit", _) => Some(self.char_in(x, &[('0', '9'), ('a', 'f'), ('A', 'F')])),
-            ("is_ascii_whitespace", _) => Some(self.char_in(x, &[(' ', ' '), ('\t', '\n'), ('\x0C', '\r')])),
+            ("is_ascii_hexdigit", _) => {
+                Some(self.char_in(x, &[('0', '9'), ('a', 'f'), ('A', 'F')]))
+            }
+            ("is_ascii_whitespace", _) => {
+                Some(self.char_in(x, &[(' ', ' '), ('\t', '\n'), ('\x0C', '\r')]))
+            }
             ("is_ascii", _) => Some(self.char_in(x, &[('\0', '\x7f')])),
             ("is_digit", _) => {
                 let Operand::Const(Const::Int(10, _)) = vals[1] else {
@@ -79,7 +102,11 @@ impl Lowerer<'_, '_> {
                 Some(self.char_in(x, &[('0', '9')]))
             }
             _ => {
-                self.error(span, format!("`{name}` is not supported in traced code yet"), "compute it with arithmetic, or in a #[dont_look_inside] function");
+                self.error(
+                    span,
+                    format!("`{name}` is not supported in traced code yet"),
+                    "compute it with arithmetic, or in a #[dont_look_inside] function",
+                );
                 None
             }
         }
@@ -144,7 +171,12 @@ impl Lowerer<'_, '_> {
         Some((self.rvalue(recv)?, ty))
     }
 
-    pub(super) fn builtin_method(&mut self, name: &'static str, m: &syn::ExprMethodCall, ty: &Ty) -> Option<Leaves> {
+    pub(super) fn builtin_method(
+        &mut self,
+        name: &'static str,
+        m: &syn::ExprMethodCall,
+        ty: &Ty,
+    ) -> Option<Leaves> {
         let span = m.span();
         let recv_ty = self.tc.ty(&m.receiver).clone();
         let mut base = &recv_ty;
@@ -161,10 +193,21 @@ impl Lowerer<'_, '_> {
                     "len" => Some(vec![self.emit1(Op::VecLen(elem), vec![vec], Ty::usize())]),
                     "is_empty" => {
                         let len = self.emit1(Op::VecLen(elem), vec![vec], Ty::usize());
-                        Some(vec![self.emit1(Op::IntEq, vec![len, int(0, IntTy::Usize)], Ty::Bool)])
+                        Some(vec![self.emit1(
+                            Op::IntEq,
+                            vec![len, int(0, IntTy::Usize)],
+                            Ty::Bool,
+                        )])
                     }
                     "push" | "pop" if !elem.is_scalar() => {
-                        self.error(span, format!("`{name}` on a Vec of `{}` is not supported in traced code yet", self.items.types.display(&elem)), "use a Vec of scalars, or a #[dont_look_inside] function");
+                        self.error(
+                            span,
+                            format!(
+                                "`{name}` on a Vec of `{}` is not supported in traced code yet",
+                                self.items.types.display(&elem)
+                            ),
+                            "use a Vec of scalars, or a #[dont_look_inside] function",
+                        );
                         None
                     }
                     "push" => {
@@ -173,7 +216,11 @@ impl Lowerer<'_, '_> {
                         Some(vec![])
                     }
                     "pop" => {
-                        let r = self.emit(Op::VecPop(elem.clone()), vec![vec], &[Ty::Int(IntTy::U32), elem]);
+                        let r = self.emit(
+                            Op::VecPop(elem.clone()),
+                            vec![vec],
+                            &[Ty::Int(IntTy::U32), elem],
+                        );
                         Some(r.into_iter().map(Operand::Var).collect())
                     }
                     _ => None,
@@ -186,26 +233,46 @@ impl Lowerer<'_, '_> {
             (Ty::Slice(_), "is_empty") | (Ty::Str, "is_empty") => {
                 let lv = self.deref_place(&m.receiver)?;
                 let len = self.addr_of(&lv, span)?.remove(1);
-                Some(vec![self.emit1(Op::IntEq, vec![len, int(0, IntTy::Usize)], Ty::Bool)])
+                Some(vec![self.emit1(
+                    Op::IntEq,
+                    vec![len, int(0, IntTy::Usize)],
+                    Ty::Bool,
+                )])
             }
             (Ty::Array(_, n), "len") => Some(vec![int(*n as i64, IntTy::Usize)]),
             (Ty::Array(_, n), "is_empty") => Some(vec![Operand::Const(Const::Bool(*n == 0))]),
             (Ty::Str, "as_bytes") => {
                 let lv = self.deref_place(&m.receiver)?;
                 let v = self.addr_of(&lv, span)?;
-                let ptr = self.emit1(Op::Cast, vec![v[0].clone()], Ty::reference(false, Ty::Slice(Box::new(Ty::Int(IntTy::U8)))));
+                let ptr = self.emit1(
+                    Op::Cast,
+                    vec![v[0].clone()],
+                    Ty::reference(false, Ty::Slice(Box::new(Ty::Int(IntTy::U8)))),
+                );
                 Some(vec![ptr, v[1].clone()])
             }
             (Ty::String, _) => {
                 let lv = self.deref_place(&m.receiver)?;
                 let s = self.addr_of(&lv, span)?.remove(0);
-                let r = self.emit(Op::StringAsStr, vec![s], &[Ty::reference(false, Ty::Str), Ty::usize()]);
+                let r = self.emit(
+                    Op::StringAsStr,
+                    vec![s],
+                    &[Ty::reference(false, Ty::Str), Ty::usize()],
+                );
                 match name {
                     "as_str" => Some(r.into_iter().map(Operand::Var).collect()),
                     "len" => Some(vec![Operand::Var(r[1])]),
-                    "is_empty" => Some(vec![self.emit1(Op::IntEq, vec![Operand::Var(r[1]), int(0, IntTy::Usize)], Ty::Bool)]),
+                    "is_empty" => Some(vec![self.emit1(
+                        Op::IntEq,
+                        vec![Operand::Var(r[1]), int(0, IntTy::Usize)],
+                        Ty::Bool,
+                    )]),
                     "as_bytes" => {
-                        let ptr = self.emit1(Op::Cast, vec![Operand::Var(r[0])], Ty::reference(false, Ty::Slice(Box::new(Ty::Int(IntTy::U8)))));
+                        let ptr = self.emit1(
+                            Op::Cast,
+                            vec![Operand::Var(r[0])],
+                            Ty::reference(false, Ty::Slice(Box::new(Ty::Int(IntTy::U8)))),
+                        );
                         Some(vec![ptr, Operand::Var(r[1])])
                     }
                     _ => None,
@@ -224,12 +291,17 @@ impl Lowerer<'_, '_> {
                 };
                 match name {
                     "is_some" | "is_ok" => Some(vec![good]),
-                    "is_none" | "is_err" => Some(vec![self.emit1(Op::BoolNot, vec![good], Ty::Bool)]),
+                    "is_none" | "is_err" => {
+                        Some(vec![self.emit1(Op::BoolNot, vec![good], Ty::Bool)])
+                    }
                     "unwrap" | "expect" => {
                         let p = payload();
                         let msg = match (name, is_option) {
                             ("expect", _) => match &m.args[0] {
-                                syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(s), .. }) => s.value(),
+                                syn::Expr::Lit(syn::ExprLit {
+                                    lit: syn::Lit::Str(s),
+                                    ..
+                                }) => s.value(),
                                 _ => "expect failed".into(),
                             },
                             (_, true) => "called `Option::unwrap()` on a `None` value".into(),
@@ -245,34 +317,51 @@ impl Lowerer<'_, '_> {
                     }
                     "clone" => Some(v),
                     _ => {
-                        self.error(span, format!("`{name}` is not supported in traced code yet"), "use a `match`");
+                        self.error(
+                            span,
+                            format!("`{name}` is not supported in traced code yet"),
+                            "use a `match`",
+                        );
                         None
                     }
                 }
             }
             (Ty::Char, "to_digit") => {
                 let x = self.scalar(&m.receiver)?;
-                let Some(Operand::Const(Const::Int(10, _))) = self.rvalue(&m.args[0]).map(|mut v| v.remove(0)) else {
+                let Some(Operand::Const(Const::Int(10, _))) =
+                    self.rvalue(&m.args[0]).map(|mut v| v.remove(0))
+                else {
                     self.error(span, "only `to_digit(10)` is supported in traced code", "");
                     return None;
                 };
                 let code = self.emit1(Op::Cast, vec![x], Ty::Int(IntTy::U32));
-                let d = self.emit1(Op::IntSub, vec![code, int('0' as i64, IntTy::U32)], Ty::Int(IntTy::U32));
+                let d = self.emit1(
+                    Op::IntSub,
+                    vec![code, int('0' as i64, IntTy::U32)],
+                    Ty::Int(IntTy::U32),
+                );
                 let ok = self.emit1(Op::IntLt, vec![d.clone(), int(10, IntTy::U32)], Ty::Bool);
                 let tag = self.emit1(Op::Cast, vec![ok], Ty::Int(IntTy::U32));
                 // The inactive payload slot must be zero: d * (ok as u32).
                 let v = self.emit1(Op::IntMul, vec![d, tag.clone()], Ty::Int(IntTy::U32));
                 Some(vec![tag, v])
             }
-            (Ty::Adt(_), "clone") | (Ty::Tuple(_), "clone") => self.recv_value(&m.receiver).map(|(v, _)| v),
+            (Ty::Adt(_), "clone") | (Ty::Tuple(_), "clone") => {
+                self.recv_value(&m.receiver).map(|(v, _)| v)
+            }
             _ => {
                 let mut vals = vec![self.scalar_recv(&m.receiver)?];
                 for a in &m.args {
                     vals.push(self.scalar(a)?);
                 }
                 let recv_scalar_ty = base.clone();
-                let out_ty = if ty.is_scalar() { ty.clone() } else { recv_scalar_ty };
-                self.builtin_scalar(name, vals, &out_ty, span).map(|v| vec![v])
+                let out_ty = if ty.is_scalar() {
+                    ty.clone()
+                } else {
+                    recv_scalar_ty
+                };
+                self.builtin_scalar(name, vals, &out_ty, span)
+                    .map(|v| vec![v])
             }
         }
     }

@@ -3,7 +3,9 @@
 
 use super::{Leaves, LoopFrame, Lowerer};
 use crate::typeck::{enum_variants, key, LocalId, PatRes};
-use metatrace_jitcodegen::flowgraph::{BlockId, Const, Exit, FieldRef, LinkCase, Op, Operand, PanicKind};
+use metatrace_jitcodegen::flowgraph::{
+    BlockId, Const, Exit, FieldRef, LinkCase, Op, Operand, PanicKind,
+};
 use metatrace_jitcodegen::types::{IntTy, Ty};
 use proc_macro2::Span;
 use syn::spanned::Spanned;
@@ -12,8 +14,15 @@ use syn::spanned::Spanned;
 /// whose address a local holds.
 #[derive(Clone, Debug)]
 enum Sub {
-    Leaves { local: LocalId, start: usize, ty: Ty },
-    Mem { local: LocalId, ty: Ty },
+    Leaves {
+        local: LocalId,
+        start: usize,
+        ty: Ty,
+    },
+    Mem {
+        local: LocalId,
+        ty: Ty,
+    },
 }
 
 impl Sub {
@@ -38,7 +47,11 @@ impl Lowerer<'_, '_> {
                 syn::Stmt::Local(l) => self.let_stmt(l),
                 syn::Stmt::Item(it) => {
                     if !matches!(it, syn::Item::Const(_) | syn::Item::Use(_)) {
-                        self.error(it.span(), "items inside function bodies are not supported in traced code", "move the item to module level");
+                        self.error(
+                            it.span(),
+                            "items inside function bodies are not supported in traced code",
+                            "move the item to module level",
+                        );
                     }
                 }
                 syn::Stmt::Expr(e, semi) => {
@@ -73,24 +86,48 @@ impl Lowerer<'_, '_> {
             // `let x;`: assigned later; give it zero leaves for now.
             if let Some(PatRes::Binding(id)) = self.tc.pat_res.get(&key(pat)).cloned() {
                 let ty = self.local_tys[id.0 as usize].clone();
-                let zeros = self.leaf_types(&ty).iter().map(|t| Operand::Const(Const::zero(t))).collect();
+                let zeros = self
+                    .leaf_types(&ty)
+                    .iter()
+                    .map(|t| Operand::Const(Const::zero(t)))
+                    .collect();
                 self.env.insert(id, zeros);
             }
             return;
         };
         let ty = self.tc.ty(&init.expr).clone();
-        let ty = self.tc.coercions.get(&key(&*init.expr)).cloned().unwrap_or(ty);
-        let Some(v) = self.rvalue(&init.expr) else { return };
-        if let (syn::Pat::Ident(_), Some(PatRes::Binding(id))) = (pat, self.tc.pat_res.get(&key(pat)).cloned()) {
+        let ty = self
+            .tc
+            .coercions
+            .get(&key(&*init.expr))
+            .cloned()
+            .unwrap_or(ty);
+        let Some(v) = self.rvalue(&init.expr) else {
+            return;
+        };
+        if let (syn::Pat::Ident(_), Some(PatRes::Binding(id))) =
+            (pat, self.tc.pat_res.get(&key(pat)).cloned())
+        {
             if self.items.types.flatten(&ty).is_none() {
-                self.error(l.span(), format!("a local variable of type `{}` is not supported in traced code", self.items.types.display(&ty)), "keep heap-owning values behind references; create them outside the portal");
+                self.error(
+                    l.span(),
+                    format!(
+                        "a local variable of type `{}` is not supported in traced code",
+                        self.items.types.display(&ty)
+                    ),
+                    "keep heap-owning values behind references; create them outside the portal",
+                );
                 return;
             }
             self.env.insert(id, v);
             return;
         }
         let scrut = self.new_hidden_local("let", ty.clone(), v);
-        let sub = Sub::Leaves { local: scrut, start: 0, ty };
+        let sub = Sub::Leaves {
+            local: scrut,
+            start: 0,
+            ty,
+        };
         let keys = self.keys();
         let fail = self.new_join(&keys, &[]);
         self.test_pat(pat, &sub, fail, &keys, init.diverge.is_none());
@@ -125,7 +162,11 @@ impl Lowerer<'_, '_> {
             let scrut = self.new_hidden_local("if_let", scrut_ty.clone(), v);
             let inner_keys = self.keys();
             else_block = self.new_join(&inner_keys, &[]);
-            let sub = Sub::Leaves { local: scrut, start: 0, ty: scrut_ty };
+            let sub = Sub::Leaves {
+                local: scrut,
+                start: 0,
+                ty: scrut_ty,
+            };
             self.test_pat(&l.pat, &sub, else_block, &inner_keys, false);
             let then = self.block(&i.then_branch, ty);
             if let Some(v) = then {
@@ -180,7 +221,10 @@ impl Lowerer<'_, '_> {
                     self.goto(join, &keys, v);
                 }
                 self.enter(fail, &match_keys);
-                self.panic_here(PanicKind::Explicit, "internal error: entered unreachable code");
+                self.panic_here(
+                    PanicKind::Explicit,
+                    "internal error: entered unreachable code",
+                );
             }
             return self.finish_join(join, &keys);
         }
@@ -203,29 +247,53 @@ impl Lowerer<'_, '_> {
             }
             self.enter(next, &match_keys);
         }
-        self.panic_here(PanicKind::Explicit, "internal error: entered unreachable code");
+        self.panic_here(
+            PanicKind::Explicit,
+            "internal error: entered unreachable code",
+        );
         self.finish_join(join, &keys)
     }
 
     /// Evaluate a scrutinee into a hidden local: scalars and values by
     /// value, aggregates in memory by address.
     fn scrutinee(&mut self, e: &syn::Expr, ty: &Ty) -> Option<Sub> {
-        if super::place::is_place_expr(e) && !ty.is_scalar() && self.items.types.flatten(ty).map(|l| l.len() > 1).unwrap_or(true) {
+        if super::place::is_place_expr(e)
+            && !ty.is_scalar()
+            && self
+                .items
+                .types
+                .flatten(ty)
+                .map(|l| l.len() > 1)
+                .unwrap_or(true)
+        {
             let lv = self.place(e)?;
             if !matches!(lv, super::Lval::Local { .. } | super::Lval::Temp { .. }) {
                 let addr = self.addr_of(&lv, e.span())?;
-                let local = self.new_hidden_local("scrutinee", Ty::reference(false, ty.clone()), addr);
-                return Some(Sub::Mem { local, ty: ty.clone() });
+                let local =
+                    self.new_hidden_local("scrutinee", Ty::reference(false, ty.clone()), addr);
+                return Some(Sub::Mem {
+                    local,
+                    ty: ty.clone(),
+                });
             }
         }
         let v = self.rvalue(e)?;
         let local = self.new_hidden_local("scrutinee", ty.clone(), v);
-        Some(Sub::Leaves { local, start: 0, ty: ty.clone() })
+        Some(Sub::Leaves {
+            local,
+            start: 0,
+            ty: ty.clone(),
+        })
     }
 
     /// A `match` whose arms test one integer or tag against constants
     /// becomes a single switch: the interpreter's dispatch.
-    fn try_switch(&mut self, m: &syn::ExprMatch, sub: &Sub, match_keys: &[LocalId]) -> Option<Vec<Option<BlockId>>> {
+    fn try_switch(
+        &mut self,
+        m: &syn::ExprMatch,
+        sub: &Sub,
+        match_keys: &[LocalId],
+    ) -> Option<Vec<Option<BlockId>>> {
         if m.arms.len() < 3 || m.arms.iter().any(|a| a.guard.is_some()) {
             return None;
         }
@@ -240,7 +308,9 @@ impl Lowerer<'_, '_> {
         for (i, arm) in m.arms.iter().enumerate() {
             match self.switch_values(&arm.pat, sub.ty()) {
                 Some(vals) => arm_values.push(Some(vals)),
-                None if i + 1 == m.arms.len() && self.is_catch_all(&arm.pat) => arm_values.push(None),
+                None if i + 1 == m.arms.len() && self.is_catch_all(&arm.pat) => {
+                    arm_values.push(None)
+                }
                 None => return None,
             }
         }
@@ -253,7 +323,8 @@ impl Lowerer<'_, '_> {
             let b = self.new_join(match_keys, &[]);
             match vals {
                 Some(vals) => {
-                    let fresh: Vec<i64> = vals.iter().copied().filter(|v| seen.insert(*v)).collect();
+                    let fresh: Vec<i64> =
+                        vals.iter().copied().filter(|v| seen.insert(*v)).collect();
                     if fresh.is_empty() {
                         self.g.graph.remove_node(b);
                         blocks.push(None);
@@ -273,7 +344,10 @@ impl Lowerer<'_, '_> {
         if !has_default {
             // Exhaustive by rustc's check: route other values to a panic.
             let b = self.g.new_block(vec![]);
-            self.g.block_mut(b).exit = Exit::Panic { kind: PanicKind::Explicit, message: "internal error: entered unreachable code".into() };
+            self.g.block_mut(b).exit = Exit::Panic {
+                kind: PanicKind::Explicit,
+                message: "internal error: entered unreachable code".into(),
+            };
             links.push((b, LinkCase::Default));
             let from = self.cur?;
             self.g.add_link(from, b, LinkCase::Default, vec![]);
@@ -299,7 +373,10 @@ impl Lowerer<'_, '_> {
     fn is_catch_all(&self, p: &syn::Pat) -> bool {
         match p {
             syn::Pat::Wild(_) => true,
-            syn::Pat::Ident(pi) => pi.subpat.is_none() && matches!(self.tc.pat_res.get(&key(p)), Some(PatRes::Binding(_))),
+            syn::Pat::Ident(pi) => {
+                pi.subpat.is_none()
+                    && matches!(self.tc.pat_res.get(&key(p)), Some(PatRes::Binding(_)))
+            }
             _ => false,
         }
     }
@@ -308,12 +385,14 @@ impl Lowerer<'_, '_> {
     /// test (literal, constant, variant with irrefutable fields, `|` of those).
     fn switch_values(&self, p: &syn::Pat, ty: &Ty) -> Option<Vec<i64>> {
         match p {
-            syn::Pat::Lit(l) => match super::expr::retype_const(crate::consteval::lit_const(&l.lit)?, ty) {
-                Const::Int(v, _) => Some(vec![v]),
-                Const::Char(c) => Some(vec![c as i64]),
-                Const::Bool(b) => Some(vec![b as i64]),
-                _ => None,
-            },
+            syn::Pat::Lit(l) => {
+                match super::expr::retype_const(crate::consteval::lit_const(&l.lit)?, ty) {
+                    Const::Int(v, _) => Some(vec![v]),
+                    Const::Char(c) => Some(vec![c as i64]),
+                    Const::Bool(b) => Some(vec![b as i64]),
+                    _ => None,
+                }
+            }
             syn::Pat::Or(o) => {
                 let mut out = Vec::new();
                 for c in &o.cases {
@@ -354,7 +433,14 @@ impl Lowerer<'_, '_> {
     /// `fail` passing `keys`. `top_tested`: the value is known to match
     /// (a switch already tested it, or it reached the last arm of an
     /// exhaustive `match`, or the pattern is irrefutable): only bind.
-    fn test_pat(&mut self, p: &syn::Pat, sub: &Sub, fail: BlockId, keys: &[LocalId], top_tested: bool) {
+    fn test_pat(
+        &mut self,
+        p: &syn::Pat,
+        sub: &Sub,
+        fail: BlockId,
+        keys: &[LocalId],
+        top_tested: bool,
+    ) {
         if self.cur.is_none() {
             return;
         }
@@ -380,7 +466,11 @@ impl Lowerer<'_, '_> {
                     return;
                 }
                 let Some(c) = crate::consteval::lit_const(&l.lit) else {
-                    self.error(l.span(), "this literal pattern is not supported in traced code", "");
+                    self.error(
+                        l.span(),
+                        "this literal pattern is not supported in traced code",
+                        "",
+                    );
                     return;
                 };
                 let c = super::expr::retype_const(c, sub.ty());
@@ -390,11 +480,21 @@ impl Lowerer<'_, '_> {
                 if top_tested {
                     return;
                 }
-                let Some(v) = self.sub_scalar(&sub, r.span()) else { return };
+                let Some(v) = self.sub_scalar(&sub, r.span()) else {
+                    return;
+                };
                 let ty = sub.ty().clone();
                 if let Some(lo) = &r.start {
                     if let Some(lo) = self.rvalue(lo) {
-                        let ok = self.emit1(if ty == Ty::F64 { Op::FloatGe } else { Op::IntGe }, vec![v.clone(), lo[0].clone()], Ty::Bool);
+                        let ok = self.emit1(
+                            if ty == Ty::F64 {
+                                Op::FloatGe
+                            } else {
+                                Op::IntGe
+                            },
+                            vec![v.clone(), lo[0].clone()],
+                            Ty::Bool,
+                        );
                         self.fail_unless(ok, fail, keys);
                     }
                 }
@@ -420,7 +520,11 @@ impl Lowerer<'_, '_> {
                 let success = self.new_join(&here, &[]);
                 for (i, case) in o.cases.iter().enumerate() {
                     let last = i + 1 == o.cases.len();
-                    let next = if last { fail } else { self.new_join(&here, &[]) };
+                    let next = if last {
+                        fail
+                    } else {
+                        self.new_join(&here, &[])
+                    };
                     let next_keys: Vec<LocalId> = if last { keys.to_vec() } else { here.clone() };
                     self.test_pat(case, &sub, next, &next_keys, false);
                     self.goto(success, &here, vec![]);
@@ -433,7 +537,11 @@ impl Lowerer<'_, '_> {
             syn::Pat::Ident(pi) => match self.tc.pat_res.get(&key(p)).cloned() {
                 Some(PatRes::Binding(id)) => {
                     let by_ref = self.tc.local(id).by_ref.is_some();
-                    let value = if by_ref { self.sub_addr(&sub, pi.span()) } else { self.sub_value(&sub, pi.span()) };
+                    let value = if by_ref {
+                        self.sub_addr(&sub, pi.span())
+                    } else {
+                        self.sub_value(&sub, pi.span())
+                    };
                     if let Some(v) = value {
                         self.env.insert(id, v);
                     }
@@ -451,7 +559,9 @@ impl Lowerer<'_, '_> {
                 None => {}
             },
             syn::Pat::Path(pp) => match self.tc.pat_res.get(&key(p)).cloned() {
-                Some(PatRes::Const(c)) if !top_tested => self.test_eq(&sub, c, fail, keys, pp.span()),
+                Some(PatRes::Const(c)) if !top_tested => {
+                    self.test_eq(&sub, c, fail, keys, pp.span())
+                }
                 Some(PatRes::Variant(v)) if !top_tested => self.test_tag(&sub, v, fail, keys),
                 _ => {}
             },
@@ -490,18 +600,33 @@ impl Lowerer<'_, '_> {
                         syn::Member::Named(n) => n.to_string(),
                         syn::Member::Unnamed(i) => i.index.to_string(),
                     };
-                    let Some(idx) = names.iter().position(|n| *n == name) else { continue };
+                    let Some(idx) = names.iter().position(|n| *n == name) else {
+                        continue;
+                    };
                     if let Some(fsub) = self.field_sub(&sub, variant, idx, &fp.pat, fp.span()) {
                         self.test_pat(&fp.pat, &fsub, fail, keys, top_tested);
                     }
                 }
             }
-            other => self.error(other.span(), "this pattern is not supported in traced code", "see docs/subset.md"),
+            other => self.error(
+                other.span(),
+                "this pattern is not supported in traced code",
+                "see docs/subset.md",
+            ),
         }
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn test_positional(&mut self, elems: &[&syn::Pat], nfields: usize, sub: &Sub, variant: Option<u32>, fail: BlockId, keys: &[LocalId], assume: bool) {
+    fn test_positional(
+        &mut self,
+        elems: &[&syn::Pat],
+        nfields: usize,
+        sub: &Sub,
+        variant: Option<u32>,
+        fail: BlockId,
+        keys: &[LocalId],
+        assume: bool,
+    ) {
         let rest = elems.iter().position(|p| matches!(p, syn::Pat::Rest(_)));
         for (i, el) in elems.iter().enumerate() {
             let idx = match rest {
@@ -520,13 +645,35 @@ impl Lowerer<'_, '_> {
             (_, Some(v)) => {
                 let variants = enum_variants(self.items, ty).unwrap_or_default();
                 let names: Vec<String> = match ty {
-                    Ty::Adt(id) => self.items.types.adt(*id).variants()[v as usize].fields.iter().map(|f| f.name.clone()).collect(),
+                    Ty::Adt(id) => self.items.types.adt(*id).variants()[v as usize]
+                        .fields
+                        .iter()
+                        .map(|f| f.name.clone())
+                        .collect(),
                     _ => vec!["0".into()],
                 };
-                variants[v as usize].1.iter().cloned().enumerate().map(|(i, t)| (names.get(i).cloned().unwrap_or_default(), t)).collect()
+                variants[v as usize]
+                    .1
+                    .iter()
+                    .cloned()
+                    .enumerate()
+                    .map(|(i, t)| (names.get(i).cloned().unwrap_or_default(), t))
+                    .collect()
             }
-            (Ty::Adt(id), None) => self.items.types.adt(*id).fields().iter().map(|f| (f.name.clone(), f.ty.clone())).collect(),
-            (Ty::Tuple(items), None) => items.iter().cloned().enumerate().map(|(i, t)| (i.to_string(), t)).collect(),
+            (Ty::Adt(id), None) => self
+                .items
+                .types
+                .adt(*id)
+                .fields()
+                .iter()
+                .map(|f| (f.name.clone(), f.ty.clone()))
+                .collect(),
+            (Ty::Tuple(items), None) => items
+                .iter()
+                .cloned()
+                .enumerate()
+                .map(|(i, t)| (i.to_string(), t))
+                .collect(),
             _ => vec![],
         }
     }
@@ -536,11 +683,21 @@ impl Lowerer<'_, '_> {
     }
 
     fn field_names(&self, ty: &Ty, variant: Option<u32>) -> Vec<String> {
-        self.field_types(ty, variant).into_iter().map(|(n, _)| n).collect()
+        self.field_types(ty, variant)
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect()
     }
 
     /// The sub-value for field `idx` (of `variant`, for enums).
-    fn field_sub(&mut self, sub: &Sub, variant: Option<u32>, idx: usize, pat: &syn::Pat, span: Span) -> Option<Sub> {
+    fn field_sub(
+        &mut self,
+        sub: &Sub,
+        variant: Option<u32>,
+        idx: usize,
+        pat: &syn::Pat,
+        span: Span,
+    ) -> Option<Sub> {
         let (_, fty) = self.field_types(sub.ty(), variant).get(idx)?.clone();
         match sub {
             Sub::Leaves { local, start, ty } => {
@@ -548,19 +705,39 @@ impl Lowerer<'_, '_> {
                     Some(v) => self.variant_leaf_offset(ty, v as usize, idx),
                     None => self.field_leaf_offset(ty, idx),
                 };
-                Some(Sub::Leaves { local: *local, start: start + off, ty: fty })
+                Some(Sub::Leaves {
+                    local: *local,
+                    start: start + off,
+                    ty: fty,
+                })
             }
             Sub::Mem { local, ty } => {
                 let addr = self.env.get(local)?[0].clone();
-                let field = FieldRef { owner: ty.clone(), variant, index: idx as u32 };
+                let field = FieldRef {
+                    owner: ty.clone(),
+                    variant,
+                    index: idx as u32,
+                };
                 let by_ref_binding = matches!(self.tc.pat_res.get(&key(pat)), Some(PatRes::Binding(id)) if self.tc.local(*id).by_ref.is_some());
                 if fty.is_scalar() && !by_ref_binding {
                     let v = self.emit1(Op::GetField(field), vec![addr], fty.clone());
                     let l = self.new_hidden_local("field", fty.clone(), vec![v]);
-                    Some(Sub::Leaves { local: l, start: 0, ty: fty })
+                    Some(Sub::Leaves {
+                        local: l,
+                        start: 0,
+                        ty: fty,
+                    })
                 } else {
-                    let a = self.emit1(Op::FieldAddr(field), vec![addr], Ty::reference(false, fty.clone()));
-                    let l = self.new_hidden_local("field_addr", Ty::reference(false, fty.clone()), vec![a]);
+                    let a = self.emit1(
+                        Op::FieldAddr(field),
+                        vec![addr],
+                        Ty::reference(false, fty.clone()),
+                    );
+                    let l = self.new_hidden_local(
+                        "field_addr",
+                        Ty::reference(false, fty.clone()),
+                        vec![a],
+                    );
                     let _ = span;
                     Some(Sub::Mem { local: l, ty: fty })
                 }
@@ -574,7 +751,11 @@ impl Lowerer<'_, '_> {
         match sub.ty().clone() {
             Ty::Ref { to, .. } | Ty::Box(to) => {
                 if to.is_unsized() {
-                    self.error(span, "matching on slices is not supported in traced code", "");
+                    self.error(
+                        span,
+                        "matching on slices is not supported in traced code",
+                        "",
+                    );
                     return None;
                 }
                 let ref_ty = Ty::reference(false, (*to).clone());
@@ -583,12 +764,26 @@ impl Lowerer<'_, '_> {
                     let val = self.emit1(Op::Load, vec![v[0].clone()], (*to).clone());
                     let l2 = self.new_hidden_local("deref_value", (*to).clone(), vec![val]);
                     let _ = l;
-                    return Some(Sub::Leaves { local: l2, start: 0, ty: (*to).clone() });
+                    return Some(Sub::Leaves {
+                        local: l2,
+                        start: 0,
+                        ty: (*to).clone(),
+                    });
                 }
-                Some(Sub::Mem { local: l, ty: (*to).clone() })
+                Some(Sub::Mem {
+                    local: l,
+                    ty: (*to).clone(),
+                })
             }
             other => {
-                self.error(span, format!("cannot match `{}` through a reference", self.items.types.display(&other)), "");
+                self.error(
+                    span,
+                    format!(
+                        "cannot match `{}` through a reference",
+                        self.items.types.display(&other)
+                    ),
+                    "",
+                );
                 None
             }
         }
@@ -602,7 +797,13 @@ impl Lowerer<'_, '_> {
             }
             Sub::Mem { local, ty } => {
                 let addr = self.env.get(local)?[0].clone();
-                self.load(&super::Lval::Mem { addr, ty: ty.clone() }, span)
+                self.load(
+                    &super::Lval::Mem {
+                        addr,
+                        ty: ty.clone(),
+                    },
+                    span,
+                )
             }
         }
     }
@@ -627,15 +828,27 @@ impl Lowerer<'_, '_> {
     }
 
     fn test_eq(&mut self, sub: &Sub, c: Const, fail: BlockId, keys: &[LocalId], span: Span) {
-        let Some(v) = self.sub_scalar(sub, span) else { return };
-        let op = if matches!(c, Const::F64(_)) { Op::FloatEq } else { Op::IntEq };
+        let Some(v) = self.sub_scalar(sub, span) else {
+            return;
+        };
+        let op = if matches!(c, Const::F64(_)) {
+            Op::FloatEq
+        } else {
+            Op::IntEq
+        };
         let ok = self.emit1(op, vec![v, Operand::Const(c)], Ty::Bool);
         self.fail_unless(ok, fail, keys);
     }
 
     fn test_tag(&mut self, sub: &Sub, variant: u32, fail: BlockId, keys: &[LocalId]) {
-        let Some(tag) = self.switch_value(sub) else { return };
-        let ok = self.emit1(Op::IntEq, vec![tag, Operand::Const(Const::Int(variant as i64, IntTy::U32))], Ty::Bool);
+        let Some(tag) = self.switch_value(sub) else {
+            return;
+        };
+        let ok = self.emit1(
+            Op::IntEq,
+            vec![tag, Operand::Const(Const::Int(variant as i64, IntTy::U32))],
+            Ty::Bool,
+        );
         self.fail_unless(ok, fail, keys);
     }
 
@@ -662,7 +875,17 @@ impl Lowerer<'_, '_> {
             let scrut = self.new_hidden_local("while_let", ty.clone(), v);
             let inner = self.keys();
             let fail = self.new_join(&inner, &[]);
-            self.test_pat(&l.pat, &Sub::Leaves { local: scrut, start: 0, ty }, fail, &inner, false);
+            self.test_pat(
+                &l.pat,
+                &Sub::Leaves {
+                    local: scrut,
+                    start: 0,
+                    ty,
+                },
+                fail,
+                &inner,
+                false,
+            );
             let body_env = self.env.clone();
             let body_cur = self.cur;
             self.enter(fail, &inner);
@@ -694,7 +917,11 @@ impl Lowerer<'_, '_> {
     pub(super) fn loop_expr(&mut self, l: &syn::ExprLoop, ty: &Ty) -> Option<Leaves> {
         let keys = self.keys();
         let header = self.new_join(&keys, &[]);
-        let leaves = if *ty == Ty::Never { vec![] } else { self.leaf_types(ty) };
+        let leaves = if *ty == Ty::Never {
+            vec![]
+        } else {
+            self.leaf_types(ty)
+        };
         let exit = self.new_join(&keys, &leaves);
         self.goto(header, &keys, vec![]);
         self.enter(header, &keys);
@@ -719,11 +946,17 @@ impl Lowerer<'_, '_> {
             iter = &p.expr;
         }
         let syn::Expr::Range(r) = iter else {
-            self.error(iter.span(), "`for` loops are supported over integer ranges only", "loop over an index range: `for i in 0..v.len()`");
+            self.error(
+                iter.span(),
+                "`for` loops are supported over integer ranges only",
+                "loop over an index range: `for i in 0..v.len()`",
+            );
             return None;
         };
         let ty = self.tc.ty(iter).clone();
-        let (Some(start), Some(end)) = (&r.start, &r.end) else { return None };
+        let (Some(start), Some(end)) = (&r.start, &r.end) else {
+            return None;
+        };
         let start = self.scalar(start)?;
         let end = self.scalar(end)?;
         let inclusive = matches!(r.limits, syn::RangeLimits::Closed(_));
@@ -738,7 +971,11 @@ impl Lowerer<'_, '_> {
         self.enter(header, &keys);
         let i = self.env[&counter][0].clone();
         let e = self.env[&end_local][0].clone();
-        let go_on = self.emit1(if inclusive { Op::IntLe } else { Op::IntLt }, vec![i.clone(), e], Ty::Bool);
+        let go_on = self.emit1(
+            if inclusive { Op::IntLe } else { Op::IntLt },
+            vec![i.clone(), e],
+            Ty::Bool,
+        );
         let (t, fb, bkeys) = self.branch(go_on);
         self.enter(fb, &bkeys);
         self.goto(exit, &outer, vec![]);
@@ -776,7 +1013,11 @@ impl Lowerer<'_, '_> {
                 self.enter(fb, &bkeys);
             }
             let i = self.env[&counter][0].clone();
-            let next = self.emit1(Op::IntAdd, vec![i, Operand::Const(Const::Int(1, it))], ty.clone());
+            let next = self.emit1(
+                Op::IntAdd,
+                vec![i, Operand::Const(Const::Int(1, it))],
+                ty.clone(),
+            );
             self.env.insert(counter, vec![next]);
             self.goto(header, &keys, vec![]);
         } else {
@@ -789,7 +1030,9 @@ impl Lowerer<'_, '_> {
         let found = match label {
             Some(l) => {
                 let name = l.ident.to_string();
-                self.loops.iter().rposition(|f| f.label.as_deref() == Some(&name))
+                self.loops
+                    .iter()
+                    .rposition(|f| f.label.as_deref() == Some(&name))
             }
             None => self.loops.len().checked_sub(1),
         };
@@ -839,7 +1082,14 @@ impl Lowerer<'_, '_> {
             Ty::Result(..) => (1, 0),
             _ => (0, 1),
         };
-        let is_bail = self.emit1(Op::IntEq, vec![v[0].clone(), Operand::Const(Const::Int(bail_tag, IntTy::U32))], Ty::Bool);
+        let is_bail = self.emit1(
+            Op::IntEq,
+            vec![
+                v[0].clone(),
+                Operand::Const(Const::Int(bail_tag, IntTy::U32)),
+            ],
+            Ty::Bool,
+        );
         let (bail, go_on, keys) = self.branch(is_bail);
         self.enter(bail, &keys);
         let ret = match inner_ty {
@@ -870,7 +1120,10 @@ impl Lowerer<'_, '_> {
         let args: &[syn::Expr] = &m.args;
         let literal_message = |i: usize| -> Option<String> {
             match args.get(i) {
-                Some(syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(s), .. })) => Some(s.value()),
+                Some(syn::Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Str(s),
+                    ..
+                })) => Some(s.value()),
                 _ => None,
             }
         };
@@ -904,14 +1157,27 @@ impl Lowerer<'_, '_> {
                     return;
                 }
                 let ty = self.tc.ty(&args[0]).clone();
-                let (Some(a), Some(b)) = (self.rvalue(&args[0]), self.rvalue(&args[1])) else { return };
-                let op: syn::BinOp = if name == "assert_eq" { syn::parse_quote!(==) } else { syn::parse_quote!(!=) };
-                let msg = format!("assertion `left {} right` failed", if name == "assert_eq" { "==" } else { "!=" });
+                let (Some(a), Some(b)) = (self.rvalue(&args[0]), self.rvalue(&args[1])) else {
+                    return;
+                };
+                let op: syn::BinOp = if name == "assert_eq" {
+                    syn::parse_quote!(==)
+                } else {
+                    syn::parse_quote!(!=)
+                };
+                let msg = format!(
+                    "assertion `left {} right` failed",
+                    if name == "assert_eq" { "==" } else { "!=" }
+                );
                 if let Some(c) = self.compare(&op, a, b, &ty, mac.span()) {
                     self.check(c, PanicKind::Explicit, &msg);
                 }
             }
-            other => self.error(mac.path.span(), format!("macro `{other}!` is not supported in traced code"), "see docs/subset.md"),
+            other => self.error(
+                mac.path.span(),
+                format!("macro `{other}!` is not supported in traced code"),
+                "see docs/subset.md",
+            ),
         }
     }
 
@@ -919,7 +1185,11 @@ impl Lowerer<'_, '_> {
     /// reds, exploded, as arguments.
     fn hint_macro(&mut self, name: &str, span: Span) {
         let Some(spec) = self.f.hints.driver.clone() else {
-            self.error(span, format!("`{name}!()` is only allowed in the #[jit_driver] function"), "move it into the portal function, or declare this function as the driver");
+            self.error(
+                span,
+                format!("`{name}!()` is only allowed in the #[jit_driver] function"),
+                "move it into the portal function, or declare this function as the driver",
+            );
             return;
         };
         let mut args = Vec::new();
@@ -928,13 +1198,21 @@ impl Lowerer<'_, '_> {
             match self.local_by_name(&n) {
                 Some(id) => args.extend(self.env[&id].iter().cloned()),
                 None => {
-                    self.error(span, format!("`{n}` is not in scope at this `{name}!()`"), "declare the driver's variables before the loop that holds the merge point");
+                    self.error(
+                        span,
+                        format!("`{n}` is not in scope at this `{name}!()`"),
+                        "declare the driver's variables before the loop that holds the merge point",
+                    );
                     return;
                 }
             }
         }
         let driver = self.f.path.clone();
-        let op = if name == "jit_merge_point" { Op::JitMergePoint { driver } } else { Op::CanEnterJit { driver } };
+        let op = if name == "jit_merge_point" {
+            Op::JitMergePoint { driver }
+        } else {
+            Op::CanEnterJit { driver }
+        };
         self.emit0(op, args);
     }
 }

@@ -33,14 +33,24 @@ impl Lowerer<'_, '_> {
     }
 
     fn coerce(&mut self, v: Leaves, from: &Ty, to: &Ty, span: Span) -> Option<Leaves> {
-        let (Ty::Ref { to: inner, .. }, Ty::Ref { to: target, .. }) = (from, to) else { return Some(v) };
+        let (Ty::Ref { to: inner, .. }, Ty::Ref { to: target, .. }) = (from, to) else {
+            return Some(v);
+        };
         match (&**inner, &**target) {
             (Ty::Vec(elem), Ty::Slice(_)) => {
-                let r = self.emit(Op::VecAsSlice((**elem).clone()), v, &[Ty::reference(false, Ty::Slice(elem.clone())), Ty::usize()]);
+                let r = self.emit(
+                    Op::VecAsSlice((**elem).clone()),
+                    v,
+                    &[Ty::reference(false, Ty::Slice(elem.clone())), Ty::usize()],
+                );
                 Some(r.into_iter().map(Operand::Var).collect())
             }
             (Ty::String, Ty::Str) => {
-                let r = self.emit(Op::StringAsStr, v, &[Ty::reference(false, Ty::Str), Ty::usize()]);
+                let r = self.emit(
+                    Op::StringAsStr,
+                    v,
+                    &[Ty::reference(false, Ty::Str), Ty::usize()],
+                );
                 Some(r.into_iter().map(Operand::Var).collect())
             }
             (Ty::Ref { .. }, _) | (Ty::Box(_), _) => {
@@ -124,7 +134,11 @@ impl Lowerer<'_, '_> {
             syn::Expr::Reference(r) => {
                 if !is_place_expr(&r.expr) {
                     // `&CONST`, `&5`: rustc promotes these to statics; we do not.
-                    self.error(r.span(), "taking a reference to a temporary value is not supported in traced code", "bind the value to a field of a struct reached through a reference");
+                    self.error(
+                        r.span(),
+                        "taking a reference to a temporary value is not supported in traced code",
+                        "bind the value to a field of a struct reached through a reference",
+                    );
                     return None;
                 }
                 let lv = self.place(&r.expr)?;
@@ -161,7 +175,11 @@ impl Lowerer<'_, '_> {
                 None
             }
             other => {
-                self.error(other.span(), "this expression is not supported in traced code", "see docs/subset.md");
+                self.error(
+                    other.span(),
+                    "this expression is not supported in traced code",
+                    "see docs/subset.md",
+                );
                 None
             }
         }
@@ -179,7 +197,14 @@ impl Lowerer<'_, '_> {
             }
         }
         if v.len() != 1 {
-            self.error(e.span(), format!("expected a single value, found `{}`", self.items.types.display(&ty)), "");
+            self.error(
+                e.span(),
+                format!(
+                    "expected a single value, found `{}`",
+                    self.items.types.display(&ty)
+                ),
+                "",
+            );
             return None;
         }
         v.into_iter().next()
@@ -190,10 +215,17 @@ impl Lowerer<'_, '_> {
             syn::Lit::Str(s) => {
                 let text = s.value();
                 let len = text.len() as i64;
-                Some(vec![Operand::Const(Const::Str(text)), int_const(len, IntTy::Usize)])
+                Some(vec![
+                    Operand::Const(Const::Str(text)),
+                    int_const(len, IntTy::Usize),
+                ])
             }
             syn::Lit::ByteStr(_) => {
-                self.error(span, "byte string literals are not supported in traced code yet", "");
+                self.error(
+                    span,
+                    "byte string literals are not supported in traced code yet",
+                    "",
+                );
                 None
             }
             _ => {
@@ -207,7 +239,10 @@ impl Lowerer<'_, '_> {
     /// their slots, every other slot zero.
     pub(super) fn enum_value(&mut self, ty: &Ty, variant: usize, fields: Vec<Leaves>) -> Leaves {
         let leaf_tys = self.leaf_types(ty);
-        let mut out: Leaves = leaf_tys.iter().map(|t| Operand::Const(Const::zero(t))).collect();
+        let mut out: Leaves = leaf_tys
+            .iter()
+            .map(|t| Operand::Const(Const::zero(t)))
+            .collect();
         if out.is_empty() {
             return out;
         }
@@ -230,13 +265,22 @@ impl Lowerer<'_, '_> {
             };
             given.push((name, self.rvalue(&fv.expr)?));
         }
-        let take = |given: &mut Vec<(String, Leaves)>, name: &str| given.iter().position(|(n, _)| n == name).map(|i| given.remove(i).1);
+        let take = |given: &mut Vec<(String, Leaves)>, name: &str| {
+            given
+                .iter()
+                .position(|(n, _)| n == name)
+                .map(|i| given.remove(i).1)
+        };
         match ty {
             Ty::Adt(id) if self.items.types.adt(*id).is_enum() => {
                 let last = s.path.segments.last()?.ident.to_string();
                 let variants = enum_variants(self.items, ty)?;
                 let vi = variants.iter().position(|(n, _)| *n == last)?;
-                let names: Vec<String> = self.items.types.adt(*id).variants()[vi].fields.iter().map(|f| f.name.clone()).collect();
+                let names: Vec<String> = self.items.types.adt(*id).variants()[vi]
+                    .fields
+                    .iter()
+                    .map(|f| f.name.clone())
+                    .collect();
                 let mut fields = Vec::new();
                 for n in &names {
                     fields.push(take(&mut given, n)?);
@@ -246,7 +290,14 @@ impl Lowerer<'_, '_> {
             Ty::Adt(id) => {
                 let adt = self.items.types.adt(*id);
                 if adt.owns_heap {
-                    self.error(s.span(), format!("`{}` owns heap memory and cannot be built in traced code", adt.name), "build it outside the portal or in a #[dont_look_inside] function");
+                    self.error(
+                        s.span(),
+                        format!(
+                            "`{}` owns heap memory and cannot be built in traced code",
+                            adt.name
+                        ),
+                        "build it outside the portal or in a #[dont_look_inside] function",
+                    );
                     return None;
                 }
                 let names: Vec<String> = adt.fields().iter().map(|f| f.name.clone()).collect();
@@ -286,7 +337,16 @@ impl Lowerer<'_, '_> {
                 let r = self.rvalue(&b.right)?;
                 self.compare(&b.op, l, r, &lt, span).map(|v| vec![v])
             }
-            B::AddAssign(_) | B::SubAssign(_) | B::MulAssign(_) | B::DivAssign(_) | B::RemAssign(_) | B::BitAndAssign(_) | B::BitOrAssign(_) | B::BitXorAssign(_) | B::ShlAssign(_) | B::ShrAssign(_) => {
+            B::AddAssign(_)
+            | B::SubAssign(_)
+            | B::MulAssign(_)
+            | B::DivAssign(_)
+            | B::RemAssign(_)
+            | B::BitAndAssign(_)
+            | B::BitOrAssign(_)
+            | B::BitXorAssign(_)
+            | B::ShlAssign(_)
+            | B::ShrAssign(_) => {
                 let r = self.scalar(&b.right)?;
                 let lv = self.place(&b.left)?;
                 let lty = lv.ty();
@@ -305,7 +365,14 @@ impl Lowerer<'_, '_> {
 
     /// Arithmetic with release-build semantics: wrapping, shifts masked,
     /// division checked for zero and overflow (which panic even in release).
-    pub(super) fn arith(&mut self, op: &syn::BinOp, l: Operand, r: Operand, ty: &Ty, span: Span) -> Option<Operand> {
+    pub(super) fn arith(
+        &mut self,
+        op: &syn::BinOp,
+        l: Operand,
+        r: Operand,
+        ty: &Ty,
+        span: Span,
+    ) -> Option<Operand> {
         use syn::BinOp as B;
         if *ty == Ty::F64 {
             let fop = match op {
@@ -334,7 +401,14 @@ impl Lowerer<'_, '_> {
             return Some(self.emit1(bop, vec![l, r], Ty::Bool));
         }
         let Ty::Int(it) = ty else {
-            self.error(span, format!("arithmetic on `{}` is not supported", self.items.types.display(ty)), "");
+            self.error(
+                span,
+                format!(
+                    "arithmetic on `{}` is not supported",
+                    self.items.types.display(ty)
+                ),
+                "",
+            );
             return None;
         };
         let iop = match op {
@@ -358,27 +432,54 @@ impl Lowerer<'_, '_> {
         Some(self.emit1(iop, vec![l, r], ty.clone()))
     }
 
-    pub(super) fn checked_div(&mut self, is_div: bool, l: Operand, r: Operand, it: IntTy) -> Option<Operand> {
+    pub(super) fn checked_div(
+        &mut self,
+        is_div: bool,
+        l: Operand,
+        r: Operand,
+        it: IntTy,
+    ) -> Option<Operand> {
         let ty = Ty::Int(it);
         let nonzero = self.emit1(Op::IntNe, vec![r.clone(), int_const(0, it)], Ty::Bool);
-        let msg = if is_div { "attempt to divide by zero" } else { "attempt to calculate the remainder with a divisor of zero" };
+        let msg = if is_div {
+            "attempt to divide by zero"
+        } else {
+            "attempt to calculate the remainder with a divisor of zero"
+        };
         self.check(nonzero, PanicKind::DivideByZero, msg);
         if it.signed() {
             let (lo, _) = it.range();
-            let is_min = self.emit1(Op::IntEq, vec![l.clone(), int_const(it.wrap(lo), it)], Ty::Bool);
+            let is_min = self.emit1(
+                Op::IntEq,
+                vec![l.clone(), int_const(it.wrap(lo), it)],
+                Ty::Bool,
+            );
             let is_m1 = self.emit1(Op::IntEq, vec![r.clone(), int_const(-1, it)], Ty::Bool);
             let both = self.emit1(Op::BoolAnd, vec![is_min, is_m1], Ty::Bool);
             let ok = self.emit1(Op::BoolNot, vec![both], Ty::Bool);
-            let msg = if is_div { "attempt to divide with overflow" } else { "attempt to calculate the remainder with overflow" };
+            let msg = if is_div {
+                "attempt to divide with overflow"
+            } else {
+                "attempt to calculate the remainder with overflow"
+            };
             self.check(ok, PanicKind::DivideOverflow, msg);
         }
         Some(self.emit1(if is_div { Op::IntDiv } else { Op::IntRem }, vec![l, r], ty))
     }
 
-    pub(super) fn compare(&mut self, op: &syn::BinOp, l: Leaves, r: Leaves, ty: &Ty, span: Span) -> Option<Operand> {
+    pub(super) fn compare(
+        &mut self,
+        op: &syn::BinOp,
+        l: Leaves,
+        r: Leaves,
+        ty: &Ty,
+        span: Span,
+    ) -> Option<Operand> {
         use syn::BinOp as B;
         let ty = match ty {
-            Ty::Ref { to, .. } if to.is_scalar() || matches!(**to, Ty::Int(_) | Ty::Bool | Ty::Char | Ty::F64) => {
+            Ty::Ref { to, .. }
+                if to.is_scalar() || matches!(**to, Ty::Int(_) | Ty::Bool | Ty::Char | Ty::F64) =>
+            {
                 let lv = self.deref_value(l.clone(), ty, span)?;
                 let lval = self.load(&lv, span)?;
                 let rv = self.deref_value(r.clone(), ty, span)?;
@@ -390,14 +491,25 @@ impl Lowerer<'_, '_> {
         let float = ty == Ty::F64;
         if !ty.is_scalar() {
             if !matches!(op, B::Eq(_) | B::Ne(_)) {
-                self.error(span, format!("ordering comparisons of `{}` are not supported in traced code", self.items.types.display(&ty)), "compare the fields");
+                self.error(
+                    span,
+                    format!(
+                        "ordering comparisons of `{}` are not supported in traced code",
+                        self.items.types.display(&ty)
+                    ),
+                    "compare the fields",
+                );
                 return None;
             }
             // Leaf-wise equality: inactive enum slots are always zero.
             let leaf_tys = self.leaf_types(&ty);
             let mut acc = Operand::Const(Const::Bool(true));
             for ((a, b), lt) in l.into_iter().zip(r).zip(leaf_tys) {
-                let eq = if lt == Ty::F64 { Op::FloatEq } else { Op::IntEq };
+                let eq = if lt == Ty::F64 {
+                    Op::FloatEq
+                } else {
+                    Op::IntEq
+                };
                 let e = self.emit1(eq, vec![a, b], Ty::Bool);
                 acc = self.emit1(Op::BoolAnd, vec![acc, e], Ty::Bool);
             }
@@ -439,7 +551,15 @@ impl Lowerer<'_, '_> {
             _ => false,
         };
         if !ok {
-            self.error(span, format!("casting `{}` to `{}` is not supported in traced code", self.items.types.display(from), self.items.types.display(to)), "");
+            self.error(
+                span,
+                format!(
+                    "casting `{}` to `{}` is not supported in traced code",
+                    self.items.types.display(from),
+                    self.items.types.display(to)
+                ),
+                "",
+            );
             return None;
         }
         if let Ty::Adt(_) = from {
@@ -502,7 +622,8 @@ impl Lowerer<'_, '_> {
                 if name == "from" {
                     return self.cast(vec![vals[0].clone()], &tys[0], ty, c.span());
                 }
-                self.builtin_scalar(name, vals, ty, c.span()).map(|v| vec![v])
+                self.builtin_scalar(name, vals, ty, c.span())
+                    .map(|v| vec![v])
             }
             None => {
                 self.error(c.span(), "cannot lower this call", "");
@@ -511,7 +632,13 @@ impl Lowerer<'_, '_> {
         }
     }
 
-    pub(super) fn call_fn(&mut self, id: FnId, args: Leaves, ret: &Ty, span: Span) -> Option<Leaves> {
+    pub(super) fn call_fn(
+        &mut self,
+        id: FnId,
+        args: Leaves,
+        ret: &Ty,
+        span: Span,
+    ) -> Option<Leaves> {
         let kind = self.call_kind(id);
         match kind {
             CallKind::Residual => {
@@ -529,7 +656,10 @@ impl Lowerer<'_, '_> {
         let callee = self.items.fn_def(id).path.clone();
         let results = self.emit(Op::Call { callee, kind }, args, &ret_tys);
         if *ret == Ty::Never {
-            self.finish_block(Exit::Panic { kind: PanicKind::Explicit, message: "a function returning `!` returned".into() });
+            self.finish_block(Exit::Panic {
+                kind: PanicKind::Explicit,
+                message: "a function returning `!` returned".into(),
+            });
             let _ = span;
             return None;
         }
@@ -586,7 +716,11 @@ pub(super) fn retype_const(c: Const, ty: &Ty) -> Const {
 fn fold_cast(c: &Const, to: &Ty) -> Option<Const> {
     match (c, to) {
         (Const::Int(v, from), Ty::Int(t)) => {
-            let wide = if from.signed() { *v as i128 } else { (*v as u64) as i128 };
+            let wide = if from.signed() {
+                *v as i128
+            } else {
+                (*v as u64) as i128
+            };
             Some(Const::Int(t.wrap(wide), *t))
         }
         (Const::Char(ch), Ty::Int(t)) => Some(Const::Int(t.wrap(*ch as i128), *t)),

@@ -15,7 +15,10 @@ mod place;
 use crate::diag::{at, Diagnostic};
 use crate::items::{FnDef, FnId, ItemTable};
 use crate::typeck::{LocalId, TypeckResults};
-use metatrace_jitcodegen::flowgraph::{BlockId, CallKind, Const, Exit, FlowGraph, LinkCase, Op, Operand, Operation, PanicKind, Param, SrcLoc, Var};
+use metatrace_jitcodegen::flowgraph::{
+    BlockId, CallKind, Const, Exit, FlowGraph, LinkCase, Op, Operand, Operation, PanicKind, Param,
+    SrcLoc, Var,
+};
 use metatrace_jitcodegen::types::Ty;
 use proc_macro2::Span;
 use std::collections::BTreeMap;
@@ -62,11 +65,22 @@ pub(crate) struct Lowerer<'t, 'a> {
 }
 
 /// Lower a type-checked function.
-pub fn lower_fn(items: &ItemTable, id: FnId, tc: &TypeckResults) -> Result<Lowered, Vec<Diagnostic>> {
+pub fn lower_fn(
+    items: &ItemTable,
+    id: FnId,
+    tc: &TypeckResults,
+) -> Result<Lowered, Vec<Diagnostic>> {
     let f = items.fn_def(id);
     let ret = f.ret();
     let ret_leaves = items.types.flatten(&ret).unwrap_or_default();
-    let params: Vec<Param> = f.params().iter().map(|p| Param { name: p.name.clone(), ty: p.ty.clone() }).collect();
+    let params: Vec<Param> = f
+        .params()
+        .iter()
+        .map(|p| Param {
+            name: p.name.clone(),
+            ty: p.ty.clone(),
+        })
+        .collect();
     let mut l = Lowerer {
         items,
         f,
@@ -83,7 +97,14 @@ pub fn lower_fn(items: &ItemTable, id: FnId, tc: &TypeckResults) -> Result<Lower
         loc: SrcLoc::default(),
     };
     if items.types.flatten(&ret).is_none() {
-        l.error(f.sig.output_span(), format!("functions in traced code cannot return `{}`", items.types.display(&ret)), "return a reference, or a value of a Copy type");
+        l.error(
+            f.sig.output_span(),
+            format!(
+                "functions in traced code cannot return `{}`",
+                items.types.display(&ret)
+            ),
+            "return a reference, or a value of a Copy type",
+        );
     }
     l.lower_body();
     if l.diags.is_empty() {
@@ -120,12 +141,22 @@ impl<'t, 'a> Lowerer<'t, 'a> {
             let ty = self.local_tys[local.0 as usize].clone();
             let Some(leaves) = self.items.types.flatten(&ty) else {
                 let p = &self.f.params()[i];
-                self.error(p.span, format!("parameter `{}` of type `{}` cannot be passed in traced code", p.name, self.items.types.display(&ty)), "pass it by reference (`&T` or `&mut T`)");
+                self.error(
+                    p.span,
+                    format!(
+                        "parameter `{}` of type `{}` cannot be passed in traced code",
+                        p.name,
+                        self.items.types.display(&ty)
+                    ),
+                    "pass it by reference (`&T` or `&mut T`)",
+                );
                 continue;
             };
             let mut ops = Vec::new();
             for lt in leaves {
-                let v = self.g.new_var(lt, Some(&self.local_names[local.0 as usize]));
+                let v = self
+                    .g
+                    .new_var(lt, Some(&self.local_names[local.0 as usize]));
                 inputs.push(v);
                 ops.push(Operand::Var(v));
             }
@@ -163,10 +194,18 @@ impl<'t, 'a> Lowerer<'t, 'a> {
     // ---- emitting --------------------------------------------------------
 
     fn emit(&mut self, op: Op, args: Vec<Operand>, result_tys: &[Ty]) -> Vec<Var> {
-        let results: Vec<Var> = result_tys.iter().map(|t| self.g.new_var(t.clone(), None)).collect();
+        let results: Vec<Var> = result_tys
+            .iter()
+            .map(|t| self.g.new_var(t.clone(), None))
+            .collect();
         if let Some(b) = self.cur {
             let loc = self.loc;
-            self.g.block_mut(b).operations.push(Operation { op, args, results: results.clone(), loc });
+            self.g.block_mut(b).operations.push(Operation {
+                op,
+                args,
+                results: results.clone(),
+                loc,
+            });
         }
         results
     }
@@ -229,7 +268,11 @@ impl<'t, 'a> Lowerer<'t, 'a> {
                 None => {
                     // A local declared in only some paths: never read after the join.
                     let ty = self.local_tys[k.0 as usize].clone();
-                    args.extend(self.leaf_types(&ty).iter().map(|t| Operand::Const(Const::zero(t))));
+                    args.extend(
+                        self.leaf_types(&ty)
+                            .iter()
+                            .map(|t| Operand::Const(Const::zero(t))),
+                    );
                 }
             }
         }
@@ -280,12 +323,18 @@ impl<'t, 'a> Lowerer<'t, 'a> {
         self.link(cont, LinkCase::True, &keys, vec![]);
         self.link(fail, LinkCase::False, &[], vec![]);
         self.finish_block(Exit::Branch { cond: ok });
-        self.g.block_mut(fail).exit = Exit::Panic { kind, message: message.to_owned() };
+        self.g.block_mut(fail).exit = Exit::Panic {
+            kind,
+            message: message.to_owned(),
+        };
         self.enter(cont, &keys);
     }
 
     fn panic_here(&mut self, kind: PanicKind, message: &str) {
-        self.finish_block(Exit::Panic { kind, message: message.to_owned() });
+        self.finish_block(Exit::Panic {
+            kind,
+            message: message.to_owned(),
+        });
     }
 
     fn call_kind(&self, id: FnId) -> CallKind {
@@ -303,6 +352,8 @@ impl<'t, 'a> Lowerer<'t, 'a> {
 
     /// Find the local a driver names: the innermost binding in scope.
     fn local_by_name(&self, name: &str) -> Option<LocalId> {
-        self.env.keys().rev().copied().find(|k| self.local_names[k.0 as usize] == name && (k.0 as usize) < self.tc.locals.len())
+        self.env.keys().rev().copied().find(|k| {
+            self.local_names[k.0 as usize] == name && (k.0 as usize) < self.tc.locals.len()
+        })
     }
 }

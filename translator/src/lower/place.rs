@@ -10,25 +10,42 @@ use syn::spanned::Spanned;
 #[derive(Clone, Debug)]
 pub enum Lval {
     /// Leaves `start..start+n` of a local, `n` the leaf count of `ty`.
-    Local { id: crate::typeck::LocalId, start: usize, ty: Ty },
+    Local {
+        id: crate::typeck::LocalId,
+        start: usize,
+        ty: Ty,
+    },
     /// A value computed into registers (not addressable).
     Temp { leaves: Leaves, ty: Ty },
     /// A value of type `ty` in memory at `addr`.
     Mem { addr: Operand, ty: Ty },
     /// Field `field` of the object at `base`.
-    Field { base: Operand, field: FieldRef, ty: Ty },
+    Field {
+        base: Operand,
+        field: FieldRef,
+        ty: Ty,
+    },
     /// Item `idx` of the `Vec` at `vec`, bounds already checked.
     VecElem { vec: Operand, idx: Operand, ty: Ty },
     /// Item `idx` of the slice or array whose data starts at `ptr`.
     SliceElem { ptr: Operand, idx: Operand, ty: Ty },
     /// An unsized `[T]` (or `str` when `elem` is `None`) given by a fat pointer.
-    Slice { ptr: Operand, len: Operand, elem: Option<Ty> },
+    Slice {
+        ptr: Operand,
+        len: Operand,
+        elem: Option<Ty>,
+    },
 }
 
 impl Lval {
     pub fn ty(&self) -> Ty {
         match self {
-            Lval::Local { ty, .. } | Lval::Temp { ty, .. } | Lval::Mem { ty, .. } | Lval::Field { ty, .. } | Lval::VecElem { ty, .. } | Lval::SliceElem { ty, .. } => ty.clone(),
+            Lval::Local { ty, .. }
+            | Lval::Temp { ty, .. }
+            | Lval::Mem { ty, .. }
+            | Lval::Field { ty, .. }
+            | Lval::VecElem { ty, .. }
+            | Lval::SliceElem { ty, .. } => ty.clone(),
             Lval::Slice { elem: Some(e), .. } => Ty::Slice(Box::new(e.clone())),
             Lval::Slice { elem: None, .. } => Ty::Str,
         }
@@ -54,10 +71,17 @@ impl Lowerer<'_, '_> {
             syn::Expr::Paren(p) => self.place(&p.expr),
             syn::Expr::Group(g) => self.place(&g.expr),
             syn::Expr::Path(_) => match self.tc.paths.get(&key(e)) {
-                Some(PathRes::Local(id)) => Some(Lval::Local { id: *id, start: 0, ty: self.local_tys[id.0 as usize].clone() }),
+                Some(PathRes::Local(id)) => Some(Lval::Local {
+                    id: *id,
+                    start: 0,
+                    ty: self.local_tys[id.0 as usize].clone(),
+                }),
                 _ => {
                     let leaves = self.rvalue(e)?;
-                    Some(Lval::Temp { leaves, ty: self.tc.ty(e).clone() })
+                    Some(Lval::Temp {
+                        leaves,
+                        ty: self.tc.ty(e).clone(),
+                    })
                 }
             },
             syn::Expr::Field(f) => {
@@ -80,7 +104,10 @@ impl Lowerer<'_, '_> {
             }
             _ => {
                 let leaves = self.rvalue(e)?;
-                Some(Lval::Temp { leaves, ty: self.tc.ty(e).clone() })
+                Some(Lval::Temp {
+                    leaves,
+                    ty: self.tc.ty(e).clone(),
+                })
             }
         }
     }
@@ -102,22 +129,53 @@ impl Lowerer<'_, '_> {
     }
 
     /// The place a reference (or box) value points to.
-    pub(super) fn deref_value(&mut self, v: Leaves, ty: &Ty, span: proc_macro2::Span) -> Option<Lval> {
+    pub(super) fn deref_value(
+        &mut self,
+        v: Leaves,
+        ty: &Ty,
+        span: proc_macro2::Span,
+    ) -> Option<Lval> {
         match ty {
             Ty::Ref { to, .. } => match &**to {
-                Ty::Slice(elem) => Some(Lval::Slice { ptr: v[0].clone(), len: v[1].clone(), elem: Some((**elem).clone()) }),
-                Ty::Str => Some(Lval::Slice { ptr: v[0].clone(), len: v[1].clone(), elem: None }),
-                inner => Some(Lval::Mem { addr: v[0].clone(), ty: inner.clone() }),
+                Ty::Slice(elem) => Some(Lval::Slice {
+                    ptr: v[0].clone(),
+                    len: v[1].clone(),
+                    elem: Some((**elem).clone()),
+                }),
+                Ty::Str => Some(Lval::Slice {
+                    ptr: v[0].clone(),
+                    len: v[1].clone(),
+                    elem: None,
+                }),
+                inner => Some(Lval::Mem {
+                    addr: v[0].clone(),
+                    ty: inner.clone(),
+                }),
             },
-            Ty::Box(inner) => Some(Lval::Mem { addr: v[0].clone(), ty: (**inner).clone() }),
+            Ty::Box(inner) => Some(Lval::Mem {
+                addr: v[0].clone(),
+                ty: (**inner).clone(),
+            }),
             other => {
-                self.error(span, format!("cannot dereference a value of type `{}`", self.items.types.display(other)), "");
+                self.error(
+                    span,
+                    format!(
+                        "cannot dereference a value of type `{}`",
+                        self.items.types.display(other)
+                    ),
+                    "",
+                );
                 None
             }
         }
     }
 
-    pub(super) fn field_place(&mut self, base: Lval, name: &str, span: proc_macro2::Span) -> Option<Lval> {
+    pub(super) fn field_place(
+        &mut self,
+        base: Lval,
+        name: &str,
+        span: proc_macro2::Span,
+    ) -> Option<Lval> {
         let owner = base.ty();
         let (index, fty) = match &owner {
             Ty::Adt(id) => {
@@ -130,21 +188,40 @@ impl Lowerer<'_, '_> {
                 (i, items.get(i)?.clone())
             }
             other => {
-                self.error(span, format!("no field `{name}` on `{}`", self.items.types.display(other)), "");
+                self.error(
+                    span,
+                    format!("no field `{name}` on `{}`", self.items.types.display(other)),
+                    "",
+                );
                 return None;
             }
         };
-        let field = FieldRef { owner: owner.clone(), variant: None, index: index as u32 };
+        let field = FieldRef {
+            owner: owner.clone(),
+            variant: None,
+            index: index as u32,
+        };
         match base {
-            Lval::Local { id, start, .. } => Some(Lval::Local { id, start: start + self.field_leaf_offset(&owner, index), ty: fty }),
+            Lval::Local { id, start, .. } => Some(Lval::Local {
+                id,
+                start: start + self.field_leaf_offset(&owner, index),
+                ty: fty,
+            }),
             Lval::Temp { leaves, .. } => {
                 let off = self.field_leaf_offset(&owner, index);
                 let n = self.leaf_types(&fty).len();
-                Some(Lval::Temp { leaves: leaves[off..off + n].to_vec(), ty: fty })
+                Some(Lval::Temp {
+                    leaves: leaves[off..off + n].to_vec(),
+                    ty: fty,
+                })
             }
             other => {
                 let addr = self.addr_of(&other, span)?;
-                Some(Lval::Field { base: addr[0].clone(), field, ty: fty })
+                Some(Lval::Field {
+                    base: addr[0].clone(),
+                    field,
+                    ty: fty,
+                })
             }
         }
     }
@@ -152,7 +229,14 @@ impl Lowerer<'_, '_> {
     /// Leaf offset of field `index` within a flattened struct or tuple.
     pub(super) fn field_leaf_offset(&self, owner: &Ty, index: usize) -> usize {
         let tys: Vec<Ty> = match owner {
-            Ty::Adt(id) => self.items.types.adt(*id).fields().iter().map(|f| f.ty.clone()).collect(),
+            Ty::Adt(id) => self
+                .items
+                .types
+                .adt(*id)
+                .fields()
+                .iter()
+                .map(|f| f.ty.clone())
+                .collect(),
             Ty::Tuple(items) => items.clone(),
             _ => vec![],
         };
@@ -174,7 +258,12 @@ impl Lowerer<'_, '_> {
         off
     }
 
-    pub(super) fn index_place(&mut self, base: Lval, idx: Operand, span: proc_macro2::Span) -> Option<Lval> {
+    pub(super) fn index_place(
+        &mut self,
+        base: Lval,
+        idx: Operand,
+        span: proc_macro2::Span,
+    ) -> Option<Lval> {
         let usize_t = Ty::usize();
         match base.ty() {
             Ty::Vec(elem) => {
@@ -182,22 +271,53 @@ impl Lowerer<'_, '_> {
                 let len = self.emit1(Op::VecLen((*elem).clone()), vec![vec.clone()], usize_t);
                 let ok = self.emit1(Op::IntLt, vec![idx.clone(), len], Ty::Bool);
                 self.check(ok, PanicKind::BoundsCheck, "index out of bounds");
-                Some(Lval::VecElem { vec, idx, ty: (*elem).clone() })
+                Some(Lval::VecElem {
+                    vec,
+                    idx,
+                    ty: (*elem).clone(),
+                })
             }
             Ty::Slice(elem) => {
-                let Lval::Slice { ptr, len, .. } = base else { return None };
+                let Lval::Slice { ptr, len, .. } = base else {
+                    return None;
+                };
                 let ok = self.emit1(Op::IntLt, vec![idx.clone(), len], Ty::Bool);
                 self.check(ok, PanicKind::BoundsCheck, "index out of bounds");
-                Some(Lval::SliceElem { ptr, idx, ty: (*elem).clone() })
+                Some(Lval::SliceElem {
+                    ptr,
+                    idx,
+                    ty: (*elem).clone(),
+                })
             }
             Ty::Array(elem, n) => {
                 let ptr = self.addr_of(&base, span)?.remove(0);
-                let ok = self.emit1(Op::IntLt, vec![idx.clone(), Operand::Const(Const::Int(n as i64, metatrace_jitcodegen::types::IntTy::Usize))], Ty::Bool);
+                let ok = self.emit1(
+                    Op::IntLt,
+                    vec![
+                        idx.clone(),
+                        Operand::Const(Const::Int(
+                            n as i64,
+                            metatrace_jitcodegen::types::IntTy::Usize,
+                        )),
+                    ],
+                    Ty::Bool,
+                );
                 self.check(ok, PanicKind::BoundsCheck, "index out of bounds");
-                Some(Lval::SliceElem { ptr, idx, ty: (*elem).clone() })
+                Some(Lval::SliceElem {
+                    ptr,
+                    idx,
+                    ty: (*elem).clone(),
+                })
             }
             other => {
-                self.error(span, format!("cannot index a value of type `{}`", self.items.types.display(&other)), "index a Vec, a slice or an array");
+                self.error(
+                    span,
+                    format!(
+                        "cannot index a value of type `{}`",
+                        self.items.types.display(&other)
+                    ),
+                    "index a Vec, a slice or an array",
+                );
                 None
             }
         }
@@ -208,9 +328,21 @@ impl Lowerer<'_, '_> {
         let ref_to = |t: &Ty| Ty::reference(true, t.clone());
         match lv {
             Lval::Mem { addr, .. } => Some(vec![addr.clone()]),
-            Lval::Field { base, field, ty } => Some(vec![self.emit1(Op::FieldAddr(field.clone()), vec![base.clone()], ref_to(ty))]),
-            Lval::VecElem { vec, idx, ty } => Some(vec![self.emit1(Op::VecItemAddr(ty.clone()), vec![vec.clone(), idx.clone()], ref_to(ty))]),
-            Lval::SliceElem { ptr, idx, ty } => Some(vec![self.emit1(Op::SliceItemAddr(ty.clone()), vec![ptr.clone(), idx.clone()], ref_to(ty))]),
+            Lval::Field { base, field, ty } => Some(vec![self.emit1(
+                Op::FieldAddr(field.clone()),
+                vec![base.clone()],
+                ref_to(ty),
+            )]),
+            Lval::VecElem { vec, idx, ty } => Some(vec![self.emit1(
+                Op::VecItemAddr(ty.clone()),
+                vec![vec.clone(), idx.clone()],
+                ref_to(ty),
+            )]),
+            Lval::SliceElem { ptr, idx, ty } => Some(vec![self.emit1(
+                Op::SliceItemAddr(ty.clone()),
+                vec![ptr.clone(), idx.clone()],
+                ref_to(ty),
+            )]),
             Lval::Slice { ptr, len, .. } => Some(vec![ptr.clone(), len.clone()]),
             Lval::Local { id, .. } => {
                 let name = self.local_names[id.0 as usize].clone();
@@ -218,7 +350,11 @@ impl Lowerer<'_, '_> {
                 None
             }
             Lval::Temp { .. } => {
-                self.error(span, "taking a reference to a temporary value is not supported in traced code", "bind the value to a field of a struct reached through a reference");
+                self.error(
+                    span,
+                    "taking a reference to a temporary value is not supported in traced code",
+                    "bind the value to a field of a struct reached through a reference",
+                );
                 None
             }
         }
@@ -234,11 +370,27 @@ impl Lowerer<'_, '_> {
                 Some(vals[*start..*start + n].to_vec())
             }
             Lval::Temp { leaves, .. } => Some(leaves.clone()),
-            Lval::Field { base, field, .. } if ty.is_scalar() => Some(vec![self.emit1(Op::GetField(field.clone()), vec![base.clone()], ty)]),
-            Lval::VecElem { vec, idx, .. } if ty.is_scalar() => Some(vec![self.emit1(Op::VecGetItem(ty.clone()), vec![vec.clone(), idx.clone()], ty)]),
-            Lval::SliceElem { ptr, idx, .. } if ty.is_scalar() => Some(vec![self.emit1(Op::SliceGetItem(ty.clone()), vec![ptr.clone(), idx.clone()], ty)]),
+            Lval::Field { base, field, .. } if ty.is_scalar() => Some(vec![self.emit1(
+                Op::GetField(field.clone()),
+                vec![base.clone()],
+                ty,
+            )]),
+            Lval::VecElem { vec, idx, .. } if ty.is_scalar() => Some(vec![self.emit1(
+                Op::VecGetItem(ty.clone()),
+                vec![vec.clone(), idx.clone()],
+                ty,
+            )]),
+            Lval::SliceElem { ptr, idx, .. } if ty.is_scalar() => Some(vec![self.emit1(
+                Op::SliceGetItem(ty.clone()),
+                vec![ptr.clone(), idx.clone()],
+                ty,
+            )]),
             Lval::Slice { .. } => {
-                self.error(span, "an unsized value cannot be copied into a variable", "keep a reference to it");
+                self.error(
+                    span,
+                    "an unsized value cannot be copied into a variable",
+                    "keep a reference to it",
+                );
                 None
             }
             _ => {
@@ -254,21 +406,43 @@ impl Lowerer<'_, '_> {
             return Some(vec![self.emit1(Op::Load, vec![addr], ty.clone())]);
         }
         if ty.owns_heap(&self.items.types) || self.items.types.flatten(ty).is_none() {
-            self.error(span, format!("a value of type `{}` cannot be copied out of memory in traced code", self.items.types.display(ty)), "work on it in place, through a reference");
+            self.error(
+                span,
+                format!(
+                    "a value of type `{}` cannot be copied out of memory in traced code",
+                    self.items.types.display(ty)
+                ),
+                "work on it in place, through a reference",
+            );
             return None;
         }
         match ty {
             Ty::Unit | Ty::Never => Some(vec![]),
             Ty::Ref { to, .. } if to.is_unsized() => {
                 // A fat reference stored in memory: its two words.
-                self.error(span, "loading a slice reference from memory is not supported in traced code yet", "store the slice's owner (a Vec) instead");
+                self.error(
+                    span,
+                    "loading a slice reference from memory is not supported in traced code yet",
+                    "store the slice's owner (a Vec) instead",
+                );
                 None
             }
             Ty::Tuple(items) => {
                 let mut out = Vec::new();
                 for (i, t) in items.iter().enumerate() {
-                    let field = FieldRef { owner: ty.clone(), variant: None, index: i as u32 };
-                    out.extend(self.load(&Lval::Field { base: addr.clone(), field, ty: t.clone() }, span)?);
+                    let field = FieldRef {
+                        owner: ty.clone(),
+                        variant: None,
+                        index: i as u32,
+                    };
+                    out.extend(self.load(
+                        &Lval::Field {
+                            base: addr.clone(),
+                            field,
+                            ty: t.clone(),
+                        },
+                        span,
+                    )?);
                 }
                 Some(out)
             }
@@ -276,8 +450,19 @@ impl Lowerer<'_, '_> {
                 let fields = self.items.types.adt(*id).fields().to_vec();
                 let mut out = Vec::new();
                 for (i, f) in fields.iter().enumerate() {
-                    let field = FieldRef { owner: ty.clone(), variant: None, index: i as u32 };
-                    out.extend(self.load(&Lval::Field { base: addr.clone(), field, ty: f.ty.clone() }, span)?);
+                    let field = FieldRef {
+                        owner: ty.clone(),
+                        variant: None,
+                        index: i as u32,
+                    };
+                    out.extend(self.load(
+                        &Lval::Field {
+                            base: addr.clone(),
+                            field,
+                            ty: f.ty.clone(),
+                        },
+                        span,
+                    )?);
                 }
                 Some(out)
             }
@@ -290,36 +475,65 @@ impl Lowerer<'_, '_> {
     fn load_enum(&mut self, addr: Operand, ty: &Ty, span: proc_macro2::Span) -> Option<Leaves> {
         let variants = enum_variants(self.items, ty)?;
         let leaf_tys = self.leaf_types(ty);
-        let tag = self.emit1(Op::EnumTag(ty.clone()), vec![addr.clone()], Ty::Int(metatrace_jitcodegen::types::IntTy::U32));
+        let tag = self.emit1(
+            Op::EnumTag(ty.clone()),
+            vec![addr.clone()],
+            Ty::Int(metatrace_jitcodegen::types::IntTy::U32),
+        );
         if variants.iter().all(|(_, f)| f.is_empty()) {
             return Some(vec![tag]);
         }
         let keys = self.keys();
         let join = self.new_join(&keys, &leaf_tys);
-        let addr_local = self.new_hidden_local("enum_addr", Ty::reference(false, ty.clone()), vec![addr]);
-        let tag_local = self.new_hidden_local("enum_tag", Ty::Int(metatrace_jitcodegen::types::IntTy::U32), vec![tag.clone()]);
+        let addr_local =
+            self.new_hidden_local("enum_addr", Ty::reference(false, ty.clone()), vec![addr]);
+        let tag_local = self.new_hidden_local(
+            "enum_tag",
+            Ty::Int(metatrace_jitcodegen::types::IntTy::U32),
+            vec![tag.clone()],
+        );
         let inner_keys = self.keys();
         let mut arms = Vec::new();
         for _ in &variants {
             arms.push(self.new_join(&inner_keys, &[]));
         }
         for (i, b) in arms.iter().enumerate() {
-            let case = if i + 1 == arms.len() { LinkCase::Default } else { LinkCase::Value(i as i64) };
+            let case = if i + 1 == arms.len() {
+                LinkCase::Default
+            } else {
+                LinkCase::Value(i as i64)
+            };
             self.link(*b, case, &inner_keys, vec![]);
         }
         self.finish_block(Exit::Switch { value: tag });
         for (i, (_, fields)) in variants.iter().enumerate() {
             self.enter(arms[i], &inner_keys);
             let addr = self.env[&addr_local][0].clone();
-            let tag = self.env[&tag_local][0].clone();
-            let mut leaves: Leaves = leaf_tys.iter().map(|t| Operand::Const(Const::zero(t))).collect();
-            leaves[0] = tag;
+            let _ = &self.env[&tag_local];
+            let mut leaves: Leaves = leaf_tys
+                .iter()
+                .map(|t| Operand::Const(Const::zero(t)))
+                .collect();
+            // In this arm the tag is known: pass it as a constant, so that a
+            // `match` on the loaded value can jump straight to its arm.
+            leaves[0] = Operand::Const(Const::Int(
+                i as i64,
+                metatrace_jitcodegen::types::IntTy::U32,
+            ));
             for (j, fty) in fields.iter().enumerate() {
-                let field = FieldRef { owner: ty.clone(), variant: Some(i as u32), index: j as u32 };
+                let field = FieldRef {
+                    owner: ty.clone(),
+                    variant: Some(i as u32),
+                    index: j as u32,
+                };
                 let vals = if fty.is_scalar() {
                     vec![self.emit1(Op::GetField(field), vec![addr.clone()], fty.clone())]
                 } else {
-                    let a = self.emit1(Op::FieldAddr(field), vec![addr.clone()], Ty::reference(false, fty.clone()));
+                    let a = self.emit1(
+                        Op::FieldAddr(field),
+                        vec![addr.clone()],
+                        Ty::reference(false, fty.clone()),
+                    );
                     self.load_mem(a, fty, span)?
                 };
                 let off = self.variant_leaf_offset(ty, i, j);
@@ -334,7 +548,12 @@ impl Lowerer<'_, '_> {
     }
 
     /// Write leaves into a place.
-    pub(super) fn store(&mut self, lv: &Lval, value: Leaves, span: proc_macro2::Span) -> Option<()> {
+    pub(super) fn store(
+        &mut self,
+        lv: &Lval,
+        value: Leaves,
+        span: proc_macro2::Span,
+    ) -> Option<()> {
         let ty = lv.ty();
         match lv {
             Lval::Local { id, start, .. } => {
@@ -345,15 +564,24 @@ impl Lowerer<'_, '_> {
                 Some(())
             }
             Lval::Field { base, field, .. } if ty.is_scalar() => {
-                self.emit0(Op::SetField(field.clone()), vec![base.clone(), value[0].clone()]);
+                self.emit0(
+                    Op::SetField(field.clone()),
+                    vec![base.clone(), value[0].clone()],
+                );
                 Some(())
             }
             Lval::VecElem { vec, idx, .. } if ty.is_scalar() => {
-                self.emit0(Op::VecSetItem(ty.clone()), vec![vec.clone(), idx.clone(), value[0].clone()]);
+                self.emit0(
+                    Op::VecSetItem(ty.clone()),
+                    vec![vec.clone(), idx.clone(), value[0].clone()],
+                );
                 Some(())
             }
             Lval::SliceElem { ptr, idx, .. } if ty.is_scalar() => {
-                self.emit0(Op::SliceSetItem(ty.clone()), vec![ptr.clone(), idx.clone(), value[0].clone()]);
+                self.emit0(
+                    Op::SliceSetItem(ty.clone()),
+                    vec![ptr.clone(), idx.clone(), value[0].clone()],
+                );
                 Some(())
             }
             Lval::Temp { .. } | Lval::Slice { .. } => {
@@ -367,7 +595,13 @@ impl Lowerer<'_, '_> {
         }
     }
 
-    fn store_mem(&mut self, addr: Operand, ty: &Ty, value: Leaves, span: proc_macro2::Span) -> Option<()> {
+    fn store_mem(
+        &mut self,
+        addr: Operand,
+        ty: &Ty,
+        value: Leaves,
+        span: proc_macro2::Span,
+    ) -> Option<()> {
         if ty.is_scalar() {
             self.emit0(Op::Store, vec![addr, value[0].clone()]);
             return Some(());
@@ -375,8 +609,17 @@ impl Lowerer<'_, '_> {
         let fields: Vec<Ty> = match ty {
             Ty::Unit => return Some(()),
             Ty::Tuple(items) => items.clone(),
-            Ty::Adt(id) if matches!(self.items.types.adt(*id).kind, AdtKind::Struct { .. }) && !ty.owns_heap(&self.items.types) => {
-                self.items.types.adt(*id).fields().iter().map(|f| f.ty.clone()).collect()
+            Ty::Adt(id)
+                if matches!(self.items.types.adt(*id).kind, AdtKind::Struct { .. })
+                    && !ty.owns_heap(&self.items.types) =>
+            {
+                self.items
+                    .types
+                    .adt(*id)
+                    .fields()
+                    .iter()
+                    .map(|f| f.ty.clone())
+                    .collect()
             }
             _ => {
                 self.error(span, format!("storing a value of type `{}` into memory is not supported in traced code yet", self.items.types.display(ty)), "store its scalar fields one by one, or do it in a #[dont_look_inside] function");
@@ -386,8 +629,20 @@ impl Lowerer<'_, '_> {
         let mut off = 0;
         for (i, fty) in fields.iter().enumerate() {
             let n = self.leaf_types(fty).len();
-            let field = FieldRef { owner: ty.clone(), variant: None, index: i as u32 };
-            self.store(&Lval::Field { base: addr.clone(), field, ty: fty.clone() }, value[off..off + n].to_vec(), span)?;
+            let field = FieldRef {
+                owner: ty.clone(),
+                variant: None,
+                index: i as u32,
+            };
+            self.store(
+                &Lval::Field {
+                    base: addr.clone(),
+                    field,
+                    ty: fty.clone(),
+                },
+                value[off..off + n].to_vec(),
+                span,
+            )?;
             off += n;
         }
         Some(())

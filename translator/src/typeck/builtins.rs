@@ -23,15 +23,29 @@ pub fn method(recv: &IT, method: &str) -> Option<BuiltinSig> {
         IT::Leaf(Ty::Int(t)) => {
             let me = IT::int(*t);
             match method {
-                "wrapping_add" | "wrapping_sub" | "wrapping_mul" | "min" | "max" | "rem_euclid" | "wrapping_rem" | "wrapping_div" => {
-                    sig(intern(method), vec![me.clone()], me)
+                "wrapping_add" | "wrapping_sub" | "wrapping_mul" | "min" | "max" | "rem_euclid"
+                | "wrapping_rem" | "wrapping_div" => sig(intern(method), vec![me.clone()], me),
+                "wrapping_neg" | "abs" | "signum" | "clone" | "swap_bytes" => {
+                    sig(intern(method), vec![], me)
                 }
-                "wrapping_neg" | "abs" | "signum" | "clone" | "swap_bytes" => sig(intern(method), vec![], me),
-                "wrapping_shl" | "wrapping_shr" | "pow" | "wrapping_pow" => sig(intern(method), vec![u32t], me),
-                "count_ones" | "leading_zeros" | "trailing_zeros" => sig(intern(method), vec![], u32t),
+                "wrapping_shl" | "wrapping_shr" | "pow" | "wrapping_pow" => {
+                    sig(intern(method), vec![u32t], me)
+                }
+                "count_ones" | "leading_zeros" | "trailing_zeros" => {
+                    sig(intern(method), vec![], u32t)
+                }
                 "is_power_of_two" if !t.signed() => sig("is_power_of_two", vec![], IT::bool()),
-                "is_positive" | "is_negative" if t.signed() => sig(intern(method), vec![], IT::bool()),
-                "is_ascii_digit" | "is_ascii_alphabetic" | "is_ascii_alphanumeric" | "is_ascii_whitespace" | "is_ascii_uppercase" | "is_ascii_lowercase" | "is_ascii_punctuation" | "is_ascii_hexdigit"
+                "is_positive" | "is_negative" if t.signed() => {
+                    sig(intern(method), vec![], IT::bool())
+                }
+                "is_ascii_digit"
+                | "is_ascii_alphabetic"
+                | "is_ascii_alphanumeric"
+                | "is_ascii_whitespace"
+                | "is_ascii_uppercase"
+                | "is_ascii_lowercase"
+                | "is_ascii_punctuation"
+                | "is_ascii_hexdigit"
                     if *t == IntTy::U8 =>
                 {
                     sig(intern(method), vec![], IT::bool())
@@ -40,9 +54,15 @@ pub fn method(recv: &IT, method: &str) -> Option<BuiltinSig> {
             }
         }
         IT::Leaf(Ty::Char) => match method {
-            "is_ascii_digit" | "is_ascii_alphabetic" | "is_ascii_alphanumeric" | "is_ascii_whitespace" | "is_ascii_uppercase" | "is_ascii_lowercase" | "is_ascii_punctuation" | "is_ascii_hexdigit" | "is_ascii" => {
-                sig(intern(method), vec![], IT::bool())
-            }
+            "is_ascii_digit"
+            | "is_ascii_alphabetic"
+            | "is_ascii_alphanumeric"
+            | "is_ascii_whitespace"
+            | "is_ascii_uppercase"
+            | "is_ascii_lowercase"
+            | "is_ascii_punctuation"
+            | "is_ascii_hexdigit"
+            | "is_ascii" => sig(intern(method), vec![], IT::bool()),
             "is_digit" => sig("is_digit", vec![u32t], IT::bool()),
             "to_digit" => sig("to_digit", vec![u32t.clone()], IT::Option(Box::new(u32t))),
             "clone" => sig("clone", vec![], IT::Leaf(Ty::Char)),
@@ -55,7 +75,9 @@ pub fn method(recv: &IT, method: &str) -> Option<BuiltinSig> {
         IT::Leaf(Ty::F64) => {
             let f = IT::Leaf(Ty::F64);
             match method {
-                "abs" | "sqrt" | "floor" | "ceil" | "round" | "trunc" | "clone" => sig(intern(method), vec![], f),
+                "abs" | "sqrt" | "floor" | "ceil" | "round" | "trunc" | "clone" => {
+                    sig(intern(method), vec![], f)
+                }
                 "min" | "max" | "powf" => sig(intern(method), vec![f.clone()], f),
                 "powi" => sig("powi", vec![IT::int(IntTy::I32)], f),
                 "is_nan" | "is_finite" => sig(intern(method), vec![], IT::bool()),
@@ -77,8 +99,16 @@ pub fn method(recv: &IT, method: &str) -> Option<BuiltinSig> {
         IT::Leaf(Ty::Str) | IT::Leaf(Ty::String) => match method {
             "len" => sig("len", vec![], IT::usize()),
             "is_empty" => sig("is_empty", vec![], IT::bool()),
-            "as_bytes" => sig("as_bytes", vec![], IT::Ref(false, Box::new(IT::Slice(Box::new(IT::int(IntTy::U8)))))),
-            "as_str" if matches!(recv, IT::Leaf(Ty::String)) => sig("as_str", vec![], IT::Ref(false, Box::new(IT::Leaf(Ty::Str)))),
+            "as_bytes" => sig(
+                "as_bytes",
+                vec![],
+                IT::Ref(false, Box::new(IT::Slice(Box::new(IT::int(IntTy::U8))))),
+            ),
+            "as_str" if matches!(recv, IT::Leaf(Ty::String)) => sig(
+                "as_str",
+                vec![],
+                IT::Ref(false, Box::new(IT::Leaf(Ty::Str))),
+            ),
             _ => None,
         },
         IT::Option(t) => match method {
@@ -112,10 +142,49 @@ fn str_ref() -> IT {
 /// from the fixed list above.
 fn intern(name: &str) -> &'static str {
     const NAMES: &[&str] = &[
-        "wrapping_add", "wrapping_sub", "wrapping_mul", "min", "max", "rem_euclid", "wrapping_rem", "wrapping_div", "wrapping_neg", "abs", "signum", "clone", "swap_bytes",
-        "wrapping_shl", "wrapping_shr", "pow", "wrapping_pow", "count_ones", "leading_zeros", "trailing_zeros", "is_positive", "is_negative", "is_ascii_digit", "is_ascii_alphabetic",
-        "is_ascii_alphanumeric", "is_ascii_whitespace", "is_ascii_uppercase", "is_ascii_lowercase", "is_ascii_punctuation", "is_ascii_hexdigit", "is_ascii", "sqrt", "floor", "ceil",
-        "round", "trunc", "powf", "is_nan", "is_finite", "is_some", "is_none", "is_ok", "is_err",
+        "wrapping_add",
+        "wrapping_sub",
+        "wrapping_mul",
+        "min",
+        "max",
+        "rem_euclid",
+        "wrapping_rem",
+        "wrapping_div",
+        "wrapping_neg",
+        "abs",
+        "signum",
+        "clone",
+        "swap_bytes",
+        "wrapping_shl",
+        "wrapping_shr",
+        "pow",
+        "wrapping_pow",
+        "count_ones",
+        "leading_zeros",
+        "trailing_zeros",
+        "is_positive",
+        "is_negative",
+        "is_ascii_digit",
+        "is_ascii_alphabetic",
+        "is_ascii_alphanumeric",
+        "is_ascii_whitespace",
+        "is_ascii_uppercase",
+        "is_ascii_lowercase",
+        "is_ascii_punctuation",
+        "is_ascii_hexdigit",
+        "is_ascii",
+        "sqrt",
+        "floor",
+        "ceil",
+        "round",
+        "trunc",
+        "powf",
+        "is_nan",
+        "is_finite",
+        "is_some",
+        "is_none",
+        "is_ok",
+        "is_err",
     ];
     NAMES.iter().find(|n| **n == name).copied().unwrap_or("?")
 }
@@ -139,7 +208,9 @@ pub fn assoc_fn(ty_name: &str, f: &str) -> Option<(&'static str, usize)> {
     let int = IntTy::from_name(ty_name).is_some();
     match f {
         "from" if int || ty_name == "f64" || ty_name == "char" => Some(("from", 1)),
-        "wrapping_add" | "wrapping_sub" | "wrapping_mul" | "min" | "max" if int => Some((intern(f), 2)),
+        "wrapping_add" | "wrapping_sub" | "wrapping_mul" | "min" | "max" if int => {
+            Some((intern(f), 2))
+        }
         "wrapping_neg" | "abs" if int => Some((intern(f), 1)),
         _ => None,
     }

@@ -14,7 +14,14 @@ use syn::spanned::Spanned;
 /// Macros whose invocation never returns.
 pub const DIVERGING_MACROS: &[&str] = &["panic", "unreachable", "todo", "unimplemented"];
 /// Macros that check a condition and give `()`.
-pub const ASSERT_MACROS: &[&str] = &["assert", "assert_eq", "assert_ne", "debug_assert", "debug_assert_eq", "debug_assert_ne"];
+pub const ASSERT_MACROS: &[&str] = &[
+    "assert",
+    "assert_eq",
+    "assert_ne",
+    "debug_assert",
+    "debug_assert_eq",
+    "debug_assert_ne",
+];
 /// The JIT's own hint macros.
 pub const HINT_MACROS: &[&str] = &["jit_merge_point", "can_enter_jit"];
 
@@ -64,7 +71,11 @@ impl Checker<'_, '_> {
             (Some(init), Some(ann)) => {
                 let t = self.expr(&init.expr, Some(&ann));
                 if !self.subst.unify(&t, &ann) && !self.coerce(&init.expr, &t, &ann) {
-                    self.error(init.expr.span(), "mismatched types in `let`", "check the annotation");
+                    self.error(
+                        init.expr.span(),
+                        "mismatched types in `let`",
+                        "check the annotation",
+                    );
                 }
                 ann
             }
@@ -76,7 +87,11 @@ impl Checker<'_, '_> {
             if let Some((_, diverge)) = &init.diverge {
                 let t = self.expr(diverge, None);
                 if !self.subst.is_never(&t) {
-                    self.error(diverge.span(), "the `else` block of `let ... else` must not fall through", "end it with `return`, `break`, `continue` or a panic");
+                    self.error(
+                        diverge.span(),
+                        "the `else` block of `let ... else` must not fall through",
+                        "end it with `return`, `break`, `continue` or a panic",
+                    );
                 }
             }
         }
@@ -108,7 +123,11 @@ impl Checker<'_, '_> {
                     syn::UnOp::Deref(_) => match self.subst.shallow(&t) {
                         IT::Ref(_, inner) | IT::Box(inner) => *inner,
                         _ => {
-                            self.error(u.span(), "cannot dereference this value", "only references and boxes can be dereferenced");
+                            self.error(
+                                u.span(),
+                                "cannot dereference this value",
+                                "only references and boxes can be dereferenced",
+                            );
                             self.fresh_any()
                         }
                     },
@@ -122,7 +141,11 @@ impl Checker<'_, '_> {
                     return IT::unit();
                 }
                 if matches!(&*a.left, syn::Expr::Tuple(_)) {
-                    self.error(a.left.span(), "destructuring assignment is not supported in traced code", "assign each variable separately, using `let` for temporaries");
+                    self.error(
+                        a.left.span(),
+                        "destructuring assignment is not supported in traced code",
+                        "assign each variable separately, using `let` for temporaries",
+                    );
                     return IT::unit();
                 }
                 let l = self.expr(&a.left, None);
@@ -136,7 +159,11 @@ impl Checker<'_, '_> {
             syn::Expr::Index(ix) => {
                 let base = self.expr(&ix.expr, None);
                 if let syn::Expr::Range(r) = &*ix.index {
-                    self.error(r.span(), "slicing with a range is not supported in traced code yet", "index single elements, passing start and end indices along");
+                    self.error(
+                        r.span(),
+                        "slicing with a range is not supported in traced code yet",
+                        "index single elements, passing start and end indices along",
+                    );
                     return self.fresh_any();
                 }
                 let idx = self.expr(&ix.index, Some(&IT::usize()));
@@ -145,7 +172,11 @@ impl Checker<'_, '_> {
                 match d {
                     IT::Vec(t) | IT::Slice(t) | IT::Array(t, _) => *t,
                     _ => {
-                        self.error(ix.span(), "indexing is supported on Vec, slices and arrays only", "index a Vec<T>, &[T] or [T; N]");
+                        self.error(
+                            ix.span(),
+                            "indexing is supported on Vec, slices and arrays only",
+                            "index a Vec<T>, &[T] or [T; N]",
+                        );
                         self.fresh_any()
                     }
                 }
@@ -206,7 +237,10 @@ impl Checker<'_, '_> {
             syn::Expr::Break(b) => {
                 let label = b.label.as_ref().map(|l| l.ident.to_string());
                 let target = match &label {
-                    Some(l) => self.loops.iter().rposition(|c| c.label.as_deref() == Some(l)),
+                    Some(l) => self
+                        .loops
+                        .iter()
+                        .rposition(|c| c.label.as_deref() == Some(l)),
                     None => self.loops.len().checked_sub(1),
                 };
                 let Some(target) = target else {
@@ -223,7 +257,11 @@ impl Checker<'_, '_> {
                         self.subst.unify(&bt, &IT::unit());
                     }
                     (Some(v), None) => {
-                        self.error(v.span(), "`break` with a value is only allowed in `loop`", "");
+                        self.error(
+                            v.span(),
+                            "`break` with a value is only allowed in `loop`",
+                            "",
+                        );
                     }
                     (None, None) => {}
                 }
@@ -245,7 +283,11 @@ impl Checker<'_, '_> {
             }
             syn::Expr::Block(b) => {
                 if b.label.is_some() {
-                    self.error(b.span(), "labeled blocks are not supported in traced code", "use a `loop` with `break` at its end");
+                    self.error(
+                        b.span(),
+                        "labeled blocks are not supported in traced code",
+                        "use a `loop` with `break` at its end",
+                    );
                 }
                 self.block(&b.block, expected)
             }
@@ -261,7 +303,12 @@ impl Checker<'_, '_> {
                     IT::Tuple(xs) if xs.len() == t.elems.len() => Some(xs),
                     _ => None,
                 });
-                let items = t.elems.iter().enumerate().map(|(i, el)| self.expr(el, exp.as_ref().map(|x| &x[i]))).collect();
+                let items = t
+                    .elems
+                    .iter()
+                    .enumerate()
+                    .map(|(i, el)| self.expr(el, exp.as_ref().map(|x| &x[i])))
+                    .collect();
                 IT::Tuple(items)
             }
             syn::Expr::Struct(s) => self.struct_lit(s),
@@ -284,25 +331,46 @@ impl Checker<'_, '_> {
                 match self.items.eval_const_expr(self.module, self.file, &r.len) {
                     Ok(Const::Int(n, _)) if n >= 0 => IT::Array(Box::new(t), n as u64),
                     _ => {
-                        self.error(r.len.span(), "array length must be an integer constant", "use a literal or a `const`");
+                        self.error(
+                            r.len.span(),
+                            "array length must be an integer constant",
+                            "use a literal or a `const`",
+                        );
                         self.fresh_any()
                     }
                 }
             }
             syn::Expr::Let(l) => {
-                self.error(l.span(), "`let` is only supported directly in an `if` or `while` condition", "nest the conditions instead of chaining them with `&&`");
+                self.error(
+                    l.span(),
+                    "`let` is only supported directly in an `if` or `while` condition",
+                    "nest the conditions instead of chaining them with `&&`",
+                );
                 IT::bool()
             }
             syn::Expr::Range(r) => {
-                self.error(r.span(), "ranges are only supported as the iterated value of a `for` loop", "loop with `for i in a..b`");
+                self.error(
+                    r.span(),
+                    "ranges are only supported as the iterated value of a `for` loop",
+                    "loop with `for i in a..b`",
+                );
                 self.fresh_any()
             }
             syn::Expr::Unsafe(u) => {
-                self.error(u.unsafe_token.span, "unsafe blocks are not supported in traced code", "move the unsafe code into a #[dont_look_inside] function");
-                self.fresh_any()
+                self.error(
+                    u.unsafe_token.span,
+                    "unsafe blocks are not supported in traced code",
+                    "move the unsafe code into a #[dont_look_inside] function",
+                );
+                // Still walk the block: the calls in it are reachable code.
+                self.block(&u.block, expected)
             }
             other => {
-                self.error(other.span(), "this expression is not supported in traced code", "see docs/subset.md for the supported subset");
+                self.error(
+                    other.span(),
+                    "this expression is not supported in traced code",
+                    "see docs/subset.md for the supported subset",
+                );
                 self.fresh_any()
             }
         }
@@ -314,7 +382,11 @@ impl Checker<'_, '_> {
             Some(a) if self.subst.is_never(&a) => t,
             Some(a) => {
                 if !self.subst.is_never(&t) && !self.subst.unify(&a, &t) {
-                    self.error(span, "the branches have different types", "make every branch give the same type");
+                    self.error(
+                        span,
+                        "the branches have different types",
+                        "make every branch give the same type",
+                    );
                 }
                 a
             }
@@ -328,7 +400,14 @@ impl Checker<'_, '_> {
                     return match IntTy::from_name(i.suffix()) {
                         Some(t) => IT::int(t),
                         None => {
-                            self.error(i.span(), format!("integer suffix `{}` is not supported in traced code", i.suffix()), "use a 64-bit or smaller integer type");
+                            self.error(
+                                i.span(),
+                                format!(
+                                    "integer suffix `{}` is not supported in traced code",
+                                    i.suffix()
+                                ),
+                                "use a 64-bit or smaller integer type",
+                            );
                             self.fresh_any()
                         }
                     };
@@ -342,7 +421,11 @@ impl Checker<'_, '_> {
             }
             syn::Lit::Float(f) => {
                 if !f.suffix().is_empty() && f.suffix() != "f64" {
-                    self.error(f.span(), "`f32` is not supported in traced code", "use `f64`");
+                    self.error(
+                        f.span(),
+                        "`f32` is not supported in traced code",
+                        "use `f64`",
+                    );
                 }
                 IT::Leaf(Ty::F64)
             }
@@ -350,9 +433,19 @@ impl Checker<'_, '_> {
             syn::Lit::Char(_) => IT::Leaf(Ty::Char),
             syn::Lit::Bool(_) => IT::bool(),
             syn::Lit::Str(_) => IT::Ref(false, Box::new(IT::Leaf(Ty::Str))),
-            syn::Lit::ByteStr(b) => IT::Ref(false, Box::new(IT::Array(Box::new(IT::int(IntTy::U8)), b.value().len() as u64))),
+            syn::Lit::ByteStr(b) => IT::Ref(
+                false,
+                Box::new(IT::Array(
+                    Box::new(IT::int(IntTy::U8)),
+                    b.value().len() as u64,
+                )),
+            ),
             other => {
-                self.error(other.span(), "this literal is not supported in traced code", "");
+                self.error(
+                    other.span(),
+                    "this literal is not supported in traced code",
+                    "",
+                );
                 self.fresh_any()
             }
         }
@@ -382,17 +475,21 @@ impl Checker<'_, '_> {
         if idents.len() == 1 && self.lookup_local(&idents[0]).is_some() {
             return None;
         }
-        if idents.first().map(String::as_str) == Some("std") || idents.first().map(String::as_str) == Some("core") {
+        if idents.first().map(String::as_str) == Some("std")
+            || idents.first().map(String::as_str) == Some("core")
+        {
             // `std::i64::MAX` → `i64::MAX`
             if idents.len() == 3 && IntTy::from_name(&idents[1]).is_some() {
                 idents.remove(0);
                 return Some(Def::External(idents));
             }
         }
-        self.items.resolve_path_in(self.module, &idents).or_else(|| {
-            // Primitive types and prelude names are not items of the crate.
-            Some(Def::External(idents))
-        })
+        self.items
+            .resolve_path_in(self.module, &idents)
+            .or_else(|| {
+                // Primitive types and prelude names are not items of the crate.
+                Some(Def::External(idents))
+            })
     }
 
     fn path_expr(&mut self, e: &syn::Expr, path: &syn::Path) -> IT {
@@ -415,9 +512,15 @@ impl Checker<'_, '_> {
                 }
             },
             Some(Def::Variant(adt, idx)) => {
-                let fields = self.items.types.adt(adt).variants()[idx as usize].fields.len();
+                let fields = self.items.types.adt(adt).variants()[idx as usize]
+                    .fields
+                    .len();
                 if fields > 0 {
-                    self.error(path.span(), "enum constructors cannot be used as values in traced code", "call the constructor with its fields");
+                    self.error(
+                        path.span(),
+                        "enum constructors cannot be used as values in traced code",
+                        "call the constructor with its fields",
+                    );
                 }
                 self.out.paths.insert(key(e), PathRes::UnitVariant(idx));
                 IT::Leaf(Ty::Adt(adt))
@@ -425,13 +528,21 @@ impl Checker<'_, '_> {
             Some(Def::Adt(adt)) => {
                 let unit = matches!(&self.items.types.adt(adt).kind, AdtKind::Struct { fields, .. } if fields.is_empty());
                 if !unit {
-                    self.error(path.span(), "a struct name is not a value here", "build it with `Name { field: value, .. }`");
+                    self.error(
+                        path.span(),
+                        "a struct name is not a value here",
+                        "build it with `Name { field: value, .. }`",
+                    );
                 }
                 self.out.paths.insert(key(e), PathRes::UnitStruct(adt));
                 IT::Leaf(Ty::Adt(adt))
             }
             Some(Def::Fn(_)) => {
-                self.error(path.span(), "functions cannot be used as values in traced code", "call the function directly, or dispatch with a `match`");
+                self.error(
+                    path.span(),
+                    "functions cannot be used as values in traced code",
+                    "call the function directly, or dispatch with a `match`",
+                );
                 self.fresh_any()
             }
             Some(Def::Unsupported { what, help }) => {
@@ -450,7 +561,10 @@ impl Checker<'_, '_> {
                         let t = self.fresh_any();
                         IT::Option(Box::new(t))
                     }
-                    [int, which] if IntTy::from_name(int).is_some() && matches!(*which, "MAX" | "MIN" | "BITS") => {
+                    [int, which]
+                        if IntTy::from_name(int).is_some()
+                            && matches!(*which, "MAX" | "MIN" | "BITS") =>
+                    {
                         let t = IntTy::from_name(int).unwrap();
                         let (lo, hi) = t.range();
                         let c = match *which {
@@ -462,7 +576,12 @@ impl Checker<'_, '_> {
                         self.out.paths.insert(key(e), PathRes::Value(c));
                         IT::from_ty(&ty)
                     }
-                    ["f64", which] if matches!(*which, "MAX" | "MIN" | "INFINITY" | "NEG_INFINITY" | "NAN" | "EPSILON") => {
+                    ["f64", which]
+                        if matches!(
+                            *which,
+                            "MAX" | "MIN" | "INFINITY" | "NEG_INFINITY" | "NAN" | "EPSILON"
+                        ) =>
+                    {
                         let v = match *which {
                             "MAX" => f64::MAX,
                             "MIN" => f64::MIN,
@@ -471,17 +590,27 @@ impl Checker<'_, '_> {
                             "NAN" => f64::NAN,
                             _ => f64::EPSILON,
                         };
-                        self.out.paths.insert(key(e), PathRes::Value(Const::F64(v.to_bits())));
+                        self.out
+                            .paths
+                            .insert(key(e), PathRes::Value(Const::F64(v.to_bits())));
                         IT::Leaf(Ty::F64)
                     }
                     _ => {
-                        self.error(path.span(), format!("cannot find value `{}` in traced code", p.join("::")), "define it in the crate as a `const`, or pass it in");
+                        self.error(
+                            path.span(),
+                            format!("cannot find value `{}` in traced code", p.join("::")),
+                            "define it in the crate as a `const`, or pass it in",
+                        );
                         self.fresh_any()
                     }
                 }
             }
             None => {
-                self.error(path.span(), format!("cannot find value `{}`", idents.join("::")), "");
+                self.error(
+                    path.span(),
+                    format!("cannot find value `{}`", idents.join("::")),
+                    "",
+                );
                 self.fresh_any()
             }
         }
@@ -517,7 +646,8 @@ impl Checker<'_, '_> {
                 self.expr(&b.right, None);
                 IT::unit()
             }
-            AddAssign(_) | SubAssign(_) | MulAssign(_) | DivAssign(_) | RemAssign(_) | BitAndAssign(_) | BitOrAssign(_) | BitXorAssign(_) => {
+            AddAssign(_) | SubAssign(_) | MulAssign(_) | DivAssign(_) | RemAssign(_)
+            | BitAndAssign(_) | BitOrAssign(_) | BitXorAssign(_) => {
                 let l = self.expr(&b.left, None);
                 let r = self.expr(&b.right, Some(&l));
                 let (rd, _) = self.subst.autoderef(&r);
@@ -530,7 +660,11 @@ impl Checker<'_, '_> {
                 let r = self.expr(&b.right, Some(&ld));
                 let rd = self.subst.autoderef(&r).0;
                 if !self.subst.unify(&ld, &rd) {
-                    self.error(b.span(), "mismatched operand types", "convert one side with `as`");
+                    self.error(
+                        b.span(),
+                        "mismatched operand types",
+                        "convert one side with `as`",
+                    );
                 }
                 ld
             }
@@ -555,7 +689,11 @@ impl Checker<'_, '_> {
         self.scopes.pop();
         match &i.else_branch {
             Some((_, els)) => {
-                let exp = if self.subst.is_never(&then) { expected.cloned() } else { Some(then.clone()) };
+                let exp = if self.subst.is_never(&then) {
+                    expected.cloned()
+                } else {
+                    Some(then.clone())
+                };
                 let e = self.expr(els, exp.as_ref());
                 self.join(Some(then), e, els.span())
             }
@@ -577,14 +715,22 @@ impl Checker<'_, '_> {
                 s
             }
             other => {
-                self.error(other.span(), "`for` loops are supported over integer ranges only", "loop over an index range: `for i in 0..v.len()`");
+                self.error(
+                    other.span(),
+                    "`for` loops are supported over integer ranges only",
+                    "loop over an index range: `for i in 0..v.len()`",
+                );
                 self.fresh_any()
             }
         };
         self.scopes.push(HashMap::new());
         match &*f.pat {
             syn::Pat::Ident(_) | syn::Pat::Wild(_) => self.pat(&f.pat, &elem, None),
-            other => self.error(other.span(), "the loop variable of a `for` must be a name or `_`", ""),
+            other => self.error(
+                other.span(),
+                "the loop variable of a `for` must be a name or `_`",
+                "",
+            ),
         }
         self.loops.push(LoopCtx {
             label: f.label.as_ref().map(|l| l.name.ident.to_string()),
@@ -629,19 +775,31 @@ impl Checker<'_, '_> {
             }
             fn visit_expr_closure(&mut self, _: &'ast syn::ExprClosure) {}
         }
-        let mut f = Finder { label, depth: 0, found: false };
+        let mut f = Finder {
+            label,
+            depth: 0,
+            found: false,
+        };
         syn::visit::Visit::visit_block(&mut f, body);
         f.found
     }
 
     fn call(&mut self, e: &syn::Expr, c: &syn::ExprCall, expected: Option<&IT>) -> IT {
         let syn::Expr::Path(fp) = &*c.func else {
-            self.error(c.func.span(), "calling a computed function value is not supported in traced code", "call a function by its name");
+            self.error(
+                c.func.span(),
+                "calling a computed function value is not supported in traced code",
+                "call a function by its name",
+            );
             return self.fresh_any();
         };
         let idents = path_idents(&fp.path);
         if idents.len() == 1 && self.lookup_local(&idents[0]).is_some() {
-            self.error(c.func.span(), "calling a local variable is not supported in traced code", "call a function by its name");
+            self.error(
+                c.func.span(),
+                "calling a local variable is not supported in traced code",
+                "call a function by its name",
+            );
             return self.fresh_any();
         }
         let def = self.resolve_def(&fp.path);
@@ -652,6 +810,7 @@ impl Checker<'_, '_> {
                 let params: Vec<IT> = f.params().iter().map(|p| IT::from_ty(&p.ty)).collect();
                 let ret = IT::from_ty(&f.ret());
                 if f.signature.is_err() {
+                    self.poisoned = true;
                     for a in &args {
                         self.expr(a, None);
                     }
@@ -665,20 +824,31 @@ impl Checker<'_, '_> {
             Some(Def::Adt(adt)) => {
                 let a = self.items.types.adt(adt);
                 match &a.kind {
-                    AdtKind::Struct { fields, named: false } => {
+                    AdtKind::Struct {
+                        fields,
+                        named: false,
+                    } => {
                         let params: Vec<IT> = fields.iter().map(|f| IT::from_ty(&f.ty)).collect();
                         self.check_args(c.span(), &args, &params);
                         self.out.calls.insert(key(e), CallRes::Struct(adt));
                         IT::Leaf(Ty::Adt(adt))
                     }
                     _ => {
-                        self.error(c.func.span(), "this struct has named fields", "build it with `Name { field: value }`");
+                        self.error(
+                            c.func.span(),
+                            "this struct has named fields",
+                            "build it with `Name { field: value }`",
+                        );
                         self.fresh_any()
                     }
                 }
             }
             Some(Def::Variant(adt, idx)) => {
-                let params: Vec<IT> = self.items.types.adt(adt).variants()[idx as usize].fields.iter().map(|f| IT::from_ty(&f.ty)).collect();
+                let params: Vec<IT> = self.items.types.adt(adt).variants()[idx as usize]
+                    .fields
+                    .iter()
+                    .map(|f| IT::from_ty(&f.ty))
+                    .collect();
                 self.check_args(c.span(), &args, &params);
                 self.out.calls.insert(key(e), CallRes::Variant(idx));
                 IT::Leaf(Ty::Adt(adt))
@@ -689,13 +859,24 @@ impl Checker<'_, '_> {
             }
             Some(Def::External(p)) => self.external_call(e, c, &p, &args, expected),
             _ => {
-                self.error(c.func.span(), format!("cannot find function `{}`", idents.join("::")), "");
+                self.error(
+                    c.func.span(),
+                    format!("cannot find function `{}`", idents.join("::")),
+                    "",
+                );
                 self.fresh_any()
             }
         }
     }
 
-    fn external_call(&mut self, e: &syn::Expr, c: &syn::ExprCall, path: &[String], args: &[&syn::Expr], expected: Option<&IT>) -> IT {
+    fn external_call(
+        &mut self,
+        e: &syn::Expr,
+        c: &syn::ExprCall,
+        path: &[String],
+        args: &[&syn::Expr],
+        expected: Option<&IT>,
+    ) -> IT {
         let names: Vec<&str> = path.iter().map(String::as_str).collect();
         let last = *names.last().unwrap_or(&"");
         let expected_shallow = expected.map(|t| self.subst.shallow(t));
@@ -715,9 +896,19 @@ impl Checker<'_, '_> {
                     _ => (None, None),
                 };
                 let is_ok = last == "Ok";
-                let t = self.expr(args[0], if is_ok { ok_exp.as_ref() } else { err_exp.as_ref() });
-                self.out.calls.insert(key(e), CallRes::Variant(if is_ok { 0 } else { 1 }));
-                let other = if is_ok { err_exp } else { ok_exp }.unwrap_or_else(|| self.fresh_any());
+                let t = self.expr(
+                    args[0],
+                    if is_ok {
+                        ok_exp.as_ref()
+                    } else {
+                        err_exp.as_ref()
+                    },
+                );
+                self.out
+                    .calls
+                    .insert(key(e), CallRes::Variant(if is_ok { 0 } else { 1 }));
+                let other =
+                    if is_ok { err_exp } else { ok_exp }.unwrap_or_else(|| self.fresh_any());
                 if is_ok {
                     IT::Result(Box::new(t), Box::new(other))
                 } else {
@@ -733,7 +924,11 @@ impl Checker<'_, '_> {
                 self.out.calls.insert(key(e), CallRes::WeAreJitted);
                 IT::bool()
             }
-            ([ty, f], n) if builtins::assoc_fn(ty, f).map(|(_, arity)| arity == n).unwrap_or(false) => {
+            ([ty, f], n)
+                if builtins::assoc_fn(ty, f)
+                    .map(|(_, arity)| arity == n)
+                    .unwrap_or(false) =>
+            {
                 let (name, _) = builtins::assoc_fn(ty, f).unwrap();
                 let target = match *ty {
                     "f64" => IT::Leaf(Ty::F64),
@@ -774,7 +969,15 @@ impl Checker<'_, '_> {
 
     fn check_args(&mut self, span: Span, args: &[&syn::Expr], params: &[IT]) {
         if args.len() != params.len() {
-            self.error(span, format!("this call passes {} arguments but the function takes {}", args.len(), params.len()), "");
+            self.error(
+                span,
+                format!(
+                    "this call passes {} arguments but the function takes {}",
+                    args.len(),
+                    params.len()
+                ),
+                "",
+            );
         }
         for (a, p) in args.iter().zip(params) {
             let t = self.expr(a, Some(p));
@@ -787,7 +990,9 @@ impl Checker<'_, '_> {
     /// Deref coercion of a reference argument: `&Vec<T>` → `&[T]`,
     /// `&String` → `&str`, `&&T` → `&T`, `&Box<T>` → `&T`.
     pub(super) fn coerce(&mut self, e: &syn::Expr, from: &IT, to: &IT) -> bool {
-        let (IT::Ref(_, inner), IT::Ref(m, target)) = (self.subst.shallow(from), self.subst.shallow(to)) else {
+        let (IT::Ref(_, inner), IT::Ref(m, target)) =
+            (self.subst.shallow(from), self.subst.shallow(to))
+        else {
             return false;
         };
         let ok = match (self.subst.shallow(&inner), self.subst.shallow(&target)) {
@@ -808,20 +1013,37 @@ impl Checker<'_, '_> {
         let name = m.method.to_string();
         let args: Vec<&syn::Expr> = m.args.iter().collect();
         if m.turbofish.is_some() {
-            self.error(m.span(), "generic method calls are not supported in traced code", "");
+            self.error(
+                m.span(),
+                "generic method calls are not supported in traced code",
+                "",
+            );
         }
         if let IT::Leaf(Ty::Adt(adt)) = &d {
             if let Some(&id) = self.items.methods.get(&(*adt, name.clone())) {
                 let f = self.items.fn_def(id);
                 if !f.has_receiver() {
-                    self.error(m.method.span(), format!("`{name}` is an associated function, not a method"), format!("call it as `{}::{name}(..)`", self.items.types.adt(*adt).name));
+                    self.error(
+                        m.method.span(),
+                        format!("`{name}` is an associated function, not a method"),
+                        format!(
+                            "call it as `{}::{name}(..)`",
+                            self.items.types.adt(*adt).name
+                        ),
+                    );
                     return self.fresh_any();
                 }
-                let params: Vec<IT> = f.params().iter().skip(1).map(|p| IT::from_ty(&p.ty)).collect();
+                let params: Vec<IT> = f
+                    .params()
+                    .iter()
+                    .skip(1)
+                    .map(|p| IT::from_ty(&p.ty))
+                    .collect();
                 let ret = IT::from_ty(&f.ret());
                 if f.signature.is_ok() {
                     self.check_args(m.span(), &args, &params);
                 } else {
+                    self.poisoned = true;
                     for a in &args {
                         self.expr(a, None);
                     }
@@ -836,16 +1058,26 @@ impl Checker<'_, '_> {
         }
         if let IT::Var(v) = d {
             if self.subst.kind(v) == VarKind::Int {
-                self.error(m.receiver.span(), format!("cannot call `{name}` on an integer of unknown type"), "give the literal a suffix (`0i64`) or its `let` a type, as rustc requires");
+                self.error(
+                    m.receiver.span(),
+                    format!("cannot call `{name}` on an integer of unknown type"),
+                    "give the literal a suffix (`0i64`) or its `let` a type, as rustc requires",
+                );
                 return self.fresh_any();
             }
-            self.error(m.receiver.span(), "cannot infer the type of this value before the method call", "add a type annotation to its `let`");
+            self.error(
+                m.receiver.span(),
+                "cannot infer the type of this value before the method call",
+                "add a type annotation to its `let`",
+            );
             return self.fresh_any();
         }
         match builtins::method(&d, &name) {
             Some(sig) => {
                 self.check_args(m.span(), &args, &sig.params);
-                self.out.methods.insert(key(e), MethodRes::Builtin(sig.name));
+                self.out
+                    .methods
+                    .insert(key(e), MethodRes::Builtin(sig.name));
                 sig.ret
             }
             None => {
@@ -853,7 +1085,11 @@ impl Checker<'_, '_> {
                     Some(t) => self.items.types.display(&t).to_string(),
                     None => "this value".into(),
                 };
-                self.error(m.method.span(), format!("method `{name}` of `{shown}` is not supported in traced code"), builtins::unsupported_method_help(&name));
+                self.error(
+                    m.method.span(),
+                    format!("method `{name}` of `{shown}` is not supported in traced code"),
+                    builtins::unsupported_method_help(&name),
+                );
                 for a in &args {
                     self.expr(a, None);
                 }
@@ -875,7 +1111,11 @@ impl Checker<'_, '_> {
                 match a.fields().iter().find(|fd| fd.name == name) {
                     Some(fd) => fd.ty.clone(),
                     None => {
-                        self.error(f.member.span(), format!("no field `{name}` on `{}`", a.name), "");
+                        self.error(
+                            f.member.span(),
+                            format!("no field `{name}` on `{}`", a.name),
+                            "",
+                        );
                         return self.fresh_any();
                     }
                 }
@@ -888,14 +1128,21 @@ impl Checker<'_, '_> {
                 }
             },
             _ => {
-                self.error(f.span(), "field access on a value whose type is not known here", "add a type annotation to its `let`");
+                self.error(
+                    f.span(),
+                    "field access on a value whose type is not known here",
+                    "add a type annotation to its `let`",
+                );
                 return self.fresh_any();
             }
         };
         if let Ty::Opaque(written) = &ty {
             self.error(
                 f.member.span(),
-                format!("field `{}` has type `{written}`, which traced code cannot use", quote::ToTokens::to_token_stream(&f.member)),
+                format!(
+                    "field `{}` has type `{written}`, which traced code cannot use",
+                    quote::ToTokens::to_token_stream(&f.member)
+                ),
                 "only pass the struct to #[dont_look_inside] functions, which may use the field",
             );
         }
@@ -904,12 +1151,21 @@ impl Checker<'_, '_> {
 
     fn struct_lit(&mut self, s: &syn::ExprStruct) -> IT {
         if let Some(rest) = &s.rest {
-            self.error(rest.span(), "struct update syntax is not supported in traced code", "write every field");
+            self.error(
+                rest.span(),
+                "struct update syntax is not supported in traced code",
+                "write every field",
+            );
         }
         let def = self.resolve_def(&s.path);
         let (adt, fields) = match def {
             Some(Def::Adt(adt)) => (adt, self.items.types.adt(adt).fields().to_vec()),
-            Some(Def::Variant(adt, idx)) => (adt, self.items.types.adt(adt).variants()[idx as usize].fields.clone()),
+            Some(Def::Variant(adt, idx)) => (
+                adt,
+                self.items.types.adt(adt).variants()[idx as usize]
+                    .fields
+                    .clone(),
+            ),
             _ => {
                 self.error(s.path.span(), "cannot find this struct", "");
                 return self.fresh_any();
@@ -953,21 +1209,35 @@ impl Checker<'_, '_> {
     /// Macros: the hint macros, panics and assertions. Their arguments are
     /// parsed once here and kept for the lowering.
     pub(super) fn macro_call(&mut self, mac: &syn::Macro) -> IT {
-        let name = mac.path.segments.last().map(|s| s.ident.to_string()).unwrap_or_default();
+        let name = mac
+            .path
+            .segments
+            .last()
+            .map(|s| s.ident.to_string())
+            .unwrap_or_default();
         let args: Vec<syn::Expr> = if HINT_MACROS.contains(&name.as_str()) {
             Vec::new()
         } else {
-            match mac.parse_body_with(syn::punctuated::Punctuated::<syn::Expr, syn::Token![,]>::parse_terminated) {
+            match mac.parse_body_with(
+                syn::punctuated::Punctuated::<syn::Expr, syn::Token![,]>::parse_terminated,
+            ) {
                 Ok(list) => list.into_iter().collect(),
                 Err(err) => {
-                    self.error(err.span(), format!("cannot read the arguments of `{name}!`: {err}"), "");
+                    self.error(
+                        err.span(),
+                        format!("cannot read the arguments of `{name}!`: {err}"),
+                        "",
+                    );
                     Vec::new()
                 }
             }
         };
         // The arguments are checked inside their final Box: its heap address,
         // and so every key taken below, survives the move into the map.
-        let entry = Box::new(MacroArgs { name: name.clone(), args });
+        let entry = Box::new(MacroArgs {
+            name: name.clone(),
+            args,
+        });
         let t = self.macro_args(mac, &name, &entry.args);
         self.out.macros.insert(key(mac), entry);
         t
@@ -979,8 +1249,19 @@ impl Checker<'_, '_> {
             IT::unit()
         } else if DIVERGING_MACROS.contains(&name.as_str()) {
             if let Some(first) = args.first() {
-                if !matches!(first, syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(_), .. })) || args.len() > 1 {
-                    self.error(mac.span(), format!("`{name}!` with format arguments is not supported in traced code"), "use a literal message, or return an error value");
+                if !matches!(
+                    first,
+                    syn::Expr::Lit(syn::ExprLit {
+                        lit: syn::Lit::Str(_),
+                        ..
+                    })
+                ) || args.len() > 1
+                {
+                    self.error(
+                        mac.span(),
+                        format!("`{name}!` with format arguments is not supported in traced code"),
+                        "use a literal message, or return an error value",
+                    );
                 }
             }
             IT::never()
@@ -995,12 +1276,33 @@ impl Checker<'_, '_> {
                 self.subst.unify(&t, &IT::bool());
             }
             let msg_at = if two { 2 } else { 1 };
-            if args.len() > msg_at + 1 || args.get(msg_at).map(|m| !matches!(m, syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(_), .. }))).unwrap_or(false) {
-                self.error(mac.span(), format!("`{name}!` with format arguments is not supported in traced code"), "use a literal message");
+            if args.len() > msg_at + 1
+                || args
+                    .get(msg_at)
+                    .map(|m| {
+                        !matches!(
+                            m,
+                            syn::Expr::Lit(syn::ExprLit {
+                                lit: syn::Lit::Str(_),
+                                ..
+                            })
+                        )
+                    })
+                    .unwrap_or(false)
+            {
+                self.error(
+                    mac.span(),
+                    format!("`{name}!` with format arguments is not supported in traced code"),
+                    "use a literal message",
+                );
             }
             IT::unit()
         } else {
-            self.error(mac.path.span(), format!("macro `{name}!` is not supported in traced code"), "see docs/subset.md for the macros traced code may use");
+            self.error(
+                mac.path.span(),
+                format!("macro `{name}!` is not supported in traced code"),
+                "see docs/subset.md for the macros traced code may use",
+            );
             self.fresh_any()
         }
     }
@@ -1009,4 +1311,3 @@ impl Checker<'_, '_> {
         lit_const(lit)
     }
 }
-

@@ -136,9 +136,14 @@ impl Subst {
             (IT::Leaf(x), IT::Leaf(y)) => x == y,
             // `&mut T` coerces to `&T`: mutability is not part of equality here.
             (IT::Ref(_, x), IT::Ref(_, y)) => self.unify(x, y),
-            (IT::Tuple(xs), IT::Tuple(ys)) => xs.len() == ys.len() && xs.iter().zip(ys).all(|(x, y)| self.unify(x, y)),
+            (IT::Tuple(xs), IT::Tuple(ys)) => {
+                xs.len() == ys.len() && xs.iter().zip(ys).all(|(x, y)| self.unify(x, y))
+            }
             (IT::Array(x, n), IT::Array(y, m)) => n == m && self.unify(x, y),
-            (IT::Slice(x), IT::Slice(y)) | (IT::Vec(x), IT::Vec(y)) | (IT::Box(x), IT::Box(y)) | (IT::Option(x), IT::Option(y)) => self.unify(x, y),
+            (IT::Slice(x), IT::Slice(y))
+            | (IT::Vec(x), IT::Vec(y))
+            | (IT::Box(x), IT::Box(y))
+            | (IT::Option(x), IT::Option(y)) => self.unify(x, y),
             (IT::Result(a1, b1), IT::Result(a2, b2)) => self.unify(a1, a2) && self.unify(b1, b2),
             _ => false,
         }
@@ -148,7 +153,12 @@ impl Subst {
         match self.shallow(t) {
             IT::Var(w) => v == w,
             IT::Leaf(_) => false,
-            IT::Ref(_, x) | IT::Array(x, _) | IT::Slice(x) | IT::Vec(x) | IT::Box(x) | IT::Option(x) => self.occurs(v, &x),
+            IT::Ref(_, x)
+            | IT::Array(x, _)
+            | IT::Slice(x)
+            | IT::Vec(x)
+            | IT::Box(x)
+            | IT::Option(x) => self.occurs(v, &x),
             IT::Tuple(xs) => xs.iter().any(|x| self.occurs(v, x)),
             IT::Result(a, b) => self.occurs(v, &a) || self.occurs(v, &b),
         }
@@ -171,7 +181,9 @@ impl Subst {
             IT::Vec(x) => Ty::Vec(Box::new(self.resolve(&x)?)),
             IT::Box(x) => Ty::Box(Box::new(self.resolve(&x)?)),
             IT::Option(x) => Ty::Option(Box::new(self.resolve(&x)?)),
-            IT::Result(a, b) => Ty::Result(Box::new(self.resolve(&a)?), Box::new(self.resolve(&b)?)),
+            IT::Result(a, b) => {
+                Ty::Result(Box::new(self.resolve(&a)?), Box::new(self.resolve(&b)?))
+            }
         })
     }
 

@@ -151,10 +151,14 @@ pub(crate) struct Checker<'t, 'a> {
     coercion_its: HashMap<NodeKey, IT>,
     out: TypeckResults,
     pub diags: Vec<Diagnostic>,
+    /// A callee's signature could not be resolved (its own errors are
+    /// reported with it): types left open here are not worth a diagnostic.
+    poisoned: bool,
 }
 
-/// Type-check one function. Errors come back as diagnostics.
-pub fn check_fn(items: &ItemTable, id: FnId) -> Result<TypeckResults, Vec<Diagnostic>> {
+/// Type-check one function. The results are partial when there are
+/// errors (the pipeline still follows the calls they resolved).
+pub fn check_fn(items: &ItemTable, id: FnId) -> (TypeckResults, Vec<Diagnostic>) {
     let f = items.fn_def(id);
     let ret = IT::from_ty(&f.ret());
     let mut c = Checker {
@@ -173,6 +177,7 @@ pub fn check_fn(items: &ItemTable, id: FnId) -> Result<TypeckResults, Vec<Diagno
         coercion_its: HashMap::new(),
         out: TypeckResults::default(),
         diags: Vec::new(),
+        poisoned: false,
     };
     for p in f.params() {
         let id = c.new_local(&p.name, IT::from_ty(&p.ty), p.mutable, None, p.span);
@@ -183,7 +188,11 @@ pub fn check_fn(items: &ItemTable, id: FnId) -> Result<TypeckResults, Vec<Diagno
     if !c.subst.unify(&body_ty, &ret) && !c.subst.is_never(&body_ty) {
         // rustc accepted the code; a mismatch here is our own limitation.
         let span = f.sig.ident.span();
-        c.error(span, "cannot work out the type of this function's body", "add type annotations to its `let` bindings");
+        c.error(
+            span,
+            "cannot work out the type of this function's body",
+            "add type annotations to its `let` bindings",
+        );
     }
     c.finish()
 }
@@ -196,7 +205,14 @@ impl<'t, 'a> Checker<'t, 'a> {
         }
     }
 
-    fn new_local(&mut self, name: &str, ty: IT, mutable: bool, by_ref: Option<bool>, span: Span) -> LocalId {
+    fn new_local(
+        &mut self,
+        name: &str,
+        ty: IT,
+        mutable: bool,
+        by_ref: Option<bool>,
+        span: Span,
+    ) -> LocalId {
         let id = LocalId(self.local_its.len() as u32);
         self.local_its.push(ty);
         self.out.locals.push(LocalInfo {
@@ -220,14 +236,21 @@ impl<'t, 'a> Checker<'t, 'a> {
         t
     }
 
-    fn finish(mut self) -> Result<TypeckResults, Vec<Diagnostic>> {
+    fn finish(mut self) -> (TypeckResults, Vec<Diagnostic>) {
         for (i, t) in self.local_its.iter().enumerate() {
             match self.subst.resolve(t) {
                 Some(ty) => self.out.locals[i].ty = ty,
+                None if self.poisoned => {}
                 None => {
                     let span = self.out.locals[i].span;
                     let name = self.out.locals[i].name.clone();
-                    let d = at(self.items.sources(), self.file, span, format!("cannot infer the type of `{name}`")).with_help("add a type annotation: `let name: Type = ...`");
+                    let d = at(
+                        self.items.sources(),
+                        self.file,
+                        span,
+                        format!("cannot infer the type of `{name}`"),
+                    )
+                    .with_help("add a type annotation: `let name: Type = ...`");
                     self.diags.push(d);
                 }
             }
@@ -251,22 +274,30 @@ impl<'t, 'a> Checker<'t, 'a> {
                 self.out.pat_types.insert(*k, ty);
             }
         }
-        if self.diags.is_empty() {
-            if let Some(span) = unresolved.into_iter().min_by_key(|s| (s.start().line, s.start().column)) {
-                let d = at(self.items.sources(), self.file, span, "cannot infer the type of this expression").with_help("add a type annotation to the `let` it is bound to");
+        if self.diags.is_empty() && !self.poisoned {
+            if let Some(span) = unresolved
+                .into_iter()
+                .min_by_key(|s| (s.start().line, s.start().column))
+            {
+                let d = at(
+                    self.items.sources(),
+                    self.file,
+                    span,
+                    "cannot infer the type of this expression",
+                )
+                .with_help("add a type annotation to the `let` it is bound to");
                 self.diags.push(d);
             }
         }
-        if self.diags.is_empty() {
-            Ok(self.out)
-        } else {
-            self.diags.sort_by_key(|d| (d.line, d.col));
-            Err(self.diags)
-        }
+        self.diags.sort_by_key(|d| (d.line, d.col));
+        (self.out, self.diags)
     }
 
     fn resolve_written_type(&mut self, t: &syn::Type) -> IT {
-        match self.items.resolve_type(self.module, self.file, self.self_ty, t) {
+        match self
+            .items
+            .resolve_type(self.module, self.file, self.self_ty, t)
+        {
             Ok(ty) => IT::from_ty(&ty),
             Err(d) => {
                 self.diags.push(d);
@@ -285,10 +316,26 @@ pub fn enum_variants(items: &ItemTable, ty: &Ty) -> Option<Vec<(String, Vec<Ty>)
             if !adt.is_enum() {
                 return None;
             }
-            Some(adt.variants().iter().map(|v| (v.name.clone(), v.fields.iter().map(|f| f.ty.clone()).collect())).collect())
+            Some(
+                adt.variants()
+                    .iter()
+                    .map(|v| {
+                        (
+                            v.name.clone(),
+                            v.fields.iter().map(|f| f.ty.clone()).collect(),
+                        )
+                    })
+                    .collect(),
+            )
         }
-        Ty::Option(t) => Some(vec![("None".into(), vec![]), ("Some".into(), vec![(**t).clone()])]),
-        Ty::Result(a, b) => Some(vec![("Ok".into(), vec![(**a).clone()]), ("Err".into(), vec![(**b).clone()])]),
+        Ty::Option(t) => Some(vec![
+            ("None".into(), vec![]),
+            ("Some".into(), vec![(**t).clone()]),
+        ]),
+        Ty::Result(a, b) => Some(vec![
+            ("Ok".into(), vec![(**a).clone()]),
+            ("Err".into(), vec![(**b).clone()]),
+        ]),
         _ => None,
     }
 }

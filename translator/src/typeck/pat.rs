@@ -33,10 +33,18 @@ impl Checker<'_, '_> {
         match p {
             syn::Pat::Ident(pi) => {
                 if pi.by_ref.is_some() {
-                    self.error(pi.span(), "`ref` bindings are not supported in traced code", "match on a reference (`match &x`) instead");
+                    self.error(
+                        pi.span(),
+                        "`ref` bindings are not supported in traced code",
+                        "match on a reference (`match &x`) instead",
+                    );
                 }
                 if let Some((_, sub)) = &pi.subpat {
-                    self.error(sub.span(), "`@` patterns are not supported in traced code", "bind the value and test it in a match guard");
+                    self.error(
+                        sub.span(),
+                        "`@` patterns are not supported in traced code",
+                        "bind the value and test it in a match guard",
+                    );
                 }
                 if pi.subpat.is_none() && pi.mutability.is_none() && pi.by_ref.is_none() {
                     if let Some(res) = self.ident_as_path(&pi.ident, &ty) {
@@ -48,7 +56,13 @@ impl Checker<'_, '_> {
                     Some(m) => IT::Ref(m, Box::new(ty.clone())),
                     None => ty.clone(),
                 };
-                let id = self.new_local(&pi.ident.to_string(), bty, pi.mutability.is_some(), by_ref, pi.ident.span());
+                let id = self.new_local(
+                    &pi.ident.to_string(),
+                    bty,
+                    pi.mutability.is_some(),
+                    by_ref,
+                    pi.ident.span(),
+                );
                 self.out.pat_res.insert(key(p), PatRes::Binding(id));
             }
             syn::Pat::Wild(_) | syn::Pat::Rest(_) => {}
@@ -56,7 +70,11 @@ impl Checker<'_, '_> {
             syn::Pat::Lit(l) => {
                 let lt = self.expr_lit_pattern(&l.lit, &ty);
                 if !self.subst.unify(&lt, &ty) {
-                    self.error(l.span(), "this literal does not match the type of the value", "");
+                    self.error(
+                        l.span(),
+                        "this literal does not match the type of the value",
+                        "",
+                    );
                 }
             }
             syn::Pat::Range(r) => {
@@ -70,7 +88,11 @@ impl Checker<'_, '_> {
                     let before = self.local_its.len();
                     self.pat(case, &ty, by_ref);
                     if self.local_its.len() != before {
-                        self.error(case.span(), "bindings inside `|` patterns are not supported in traced code", "write one arm per alternative");
+                        self.error(
+                            case.span(),
+                            "bindings inside `|` patterns are not supported in traced code",
+                            "write one arm per alternative",
+                        );
                     }
                 }
             }
@@ -78,17 +100,30 @@ impl Checker<'_, '_> {
                 Some(res) => {
                     self.out.pat_res.insert(key(p), res);
                 }
-                None => self.error(pp.span(), "this path does not name a constant or a variant without fields", ""),
+                None => self.error(
+                    pp.span(),
+                    "this path does not name a constant or a variant without fields",
+                    "",
+                ),
             },
             syn::Pat::TupleStruct(ts) => {
                 let Some((variant, fields)) = self.constructor_fields(&ts.path, &ty) else {
-                    self.error(ts.path.span(), "cannot find this tuple struct or variant", "");
+                    self.error(
+                        ts.path.span(),
+                        "cannot find this tuple struct or variant",
+                        "",
+                    );
                     return;
                 };
                 if let Some(v) = variant {
                     self.out.pat_res.insert(key(p), PatRes::Variant(v));
                 }
-                self.positional(&ts.elems.iter().collect::<Vec<_>>(), &fields, by_ref, ts.span());
+                self.positional(
+                    &ts.elems.iter().collect::<Vec<_>>(),
+                    &fields,
+                    by_ref,
+                    ts.span(),
+                );
             }
             syn::Pat::Tuple(t) => {
                 let elems: Vec<&syn::Pat> = t.elems.iter().collect();
@@ -96,7 +131,10 @@ impl Checker<'_, '_> {
                     IT::Tuple(items) => items,
                     IT::Var(_) => {
                         // `let (a, b) = ...` before the value's type is known.
-                        let items: Vec<IT> = elems.iter().map(|_| self.subst.fresh(VarKind::Any)).collect();
+                        let items: Vec<IT> = elems
+                            .iter()
+                            .map(|_| self.subst.fresh(VarKind::Any))
+                            .collect();
                         self.subst.unify(&ty, &IT::Tuple(items.clone()));
                         items
                     }
@@ -131,19 +169,37 @@ impl Checker<'_, '_> {
             }
             syn::Pat::Reference(r) => match self.subst.shallow(&ty) {
                 IT::Ref(_, inner) => self.pat(&r.pat, &inner, None),
-                _ => self.error(r.span(), "reference pattern on a value that is not a reference", ""),
+                _ => self.error(
+                    r.span(),
+                    "reference pattern on a value that is not a reference",
+                    "",
+                ),
             },
             syn::Pat::Type(pt) => {
                 let ann = self.resolve_written_type(&pt.ty);
                 self.subst.unify(&ann, &ty);
                 self.pat(&pt.pat, &ann, by_ref);
             }
-            syn::Pat::Slice(s) => self.error(s.span(), "slice patterns are not supported in traced code", "check the length and index the elements"),
-            other => self.error(other.span(), "this pattern is not supported in traced code", "see docs/subset.md"),
+            syn::Pat::Slice(s) => self.error(
+                s.span(),
+                "slice patterns are not supported in traced code",
+                "check the length and index the elements",
+            ),
+            other => self.error(
+                other.span(),
+                "this pattern is not supported in traced code",
+                "see docs/subset.md",
+            ),
         }
     }
 
-    fn positional(&mut self, elems: &[&syn::Pat], fields: &[IT], by_ref: Option<bool>, span: proc_macro2::Span) {
+    fn positional(
+        &mut self,
+        elems: &[&syn::Pat],
+        fields: &[IT],
+        by_ref: Option<bool>,
+        span: proc_macro2::Span,
+    ) {
         let rest = elems.iter().position(|p| matches!(p, syn::Pat::Rest(_)));
         let n = elems.len() - rest.map(|_| 1).unwrap_or(0);
         if n > fields.len() || (rest.is_none() && n != fields.len()) {
@@ -220,7 +276,13 @@ impl Checker<'_, '_> {
     /// Fields of a tuple struct or tuple variant pattern: (variant, types).
     fn constructor_fields(&mut self, path: &syn::Path, ty: &IT) -> Option<(Option<u32>, Vec<IT>)> {
         let idents = path_idents(path);
-        if idents.len() == 1 && matches!(idents[0].as_str(), "Some" | "Ok" | "Err") && !matches!(self.resolve_def(path), Some(Def::Variant(..)) | Some(Def::Adt(_))) {
+        if idents.len() == 1
+            && matches!(idents[0].as_str(), "Some" | "Ok" | "Err")
+            && !matches!(
+                self.resolve_def(path),
+                Some(Def::Variant(..)) | Some(Def::Adt(_))
+            )
+        {
             let t = self.subst.shallow(ty);
             return match (idents[0].as_str(), t) {
                 ("Some", IT::Option(x)) => Some((Some(1), vec![*x])),
@@ -237,23 +299,42 @@ impl Checker<'_, '_> {
         match self.resolve_def(path)? {
             Def::Variant(adt, idx) => {
                 self.subst.unify(&IT::Leaf(Ty::Adt(adt)), ty);
-                let fields = self.items.types.adt(adt).variants()[idx as usize].fields.iter().map(|f| IT::from_ty(&f.ty)).collect();
+                let fields = self.items.types.adt(adt).variants()[idx as usize]
+                    .fields
+                    .iter()
+                    .map(|f| IT::from_ty(&f.ty))
+                    .collect();
                 Some((Some(idx), fields))
             }
             Def::Adt(adt) => {
                 self.subst.unify(&IT::Leaf(Ty::Adt(adt)), ty);
-                let fields = self.items.types.adt(adt).fields().iter().map(|f| IT::from_ty(&f.ty)).collect();
+                let fields = self
+                    .items
+                    .types
+                    .adt(adt)
+                    .fields()
+                    .iter()
+                    .map(|f| IT::from_ty(&f.ty))
+                    .collect();
                 Some((None, fields))
             }
             _ => None,
         }
     }
 
-    fn named_fields(&mut self, path: &syn::Path, ty: &IT) -> Option<(Option<u32>, Vec<(String, IT)>)> {
+    fn named_fields(
+        &mut self,
+        path: &syn::Path,
+        ty: &IT,
+    ) -> Option<(Option<u32>, Vec<(String, IT)>)> {
         match self.resolve_def(path)? {
             Def::Variant(adt, idx) => {
                 self.subst.unify(&IT::Leaf(Ty::Adt(adt)), ty);
-                let fields = self.items.types.adt(adt).variants()[idx as usize].fields.iter().map(|f| (f.name.clone(), IT::from_ty(&f.ty))).collect();
+                let fields = self.items.types.adt(adt).variants()[idx as usize]
+                    .fields
+                    .iter()
+                    .map(|f| (f.name.clone(), IT::from_ty(&f.ty)))
+                    .collect();
                 Some((Some(idx), fields))
             }
             Def::Adt(adt) => {
@@ -261,7 +342,14 @@ impl Checker<'_, '_> {
                     return None;
                 }
                 self.subst.unify(&IT::Leaf(Ty::Adt(adt)), ty);
-                let fields = self.items.types.adt(adt).fields().iter().map(|f| (f.name.clone(), IT::from_ty(&f.ty))).collect();
+                let fields = self
+                    .items
+                    .types
+                    .adt(adt)
+                    .fields()
+                    .iter()
+                    .map(|f| (f.name.clone(), IT::from_ty(&f.ty)))
+                    .collect();
                 Some((None, fields))
             }
             _ => None,
@@ -272,6 +360,12 @@ impl Checker<'_, '_> {
 fn is_constructor_pattern(p: &syn::Pat) -> bool {
     matches!(
         p,
-        syn::Pat::Struct(_) | syn::Pat::TupleStruct(_) | syn::Pat::Tuple(_) | syn::Pat::Path(_) | syn::Pat::Lit(_) | syn::Pat::Range(_) | syn::Pat::Slice(_)
+        syn::Pat::Struct(_)
+            | syn::Pat::TupleStruct(_)
+            | syn::Pat::Tuple(_)
+            | syn::Pat::Path(_)
+            | syn::Pat::Lit(_)
+            | syn::Pat::Range(_)
+            | syn::Pat::Slice(_)
     )
 }

@@ -1,0 +1,175 @@
+//! The crate-wide descr tables, interned while the graphs are flattened:
+//! every field, array, enum, residual call and panic message gets one index,
+//! shared by all jitcodes.
+
+use super::{ArrayRequest, Assembly, CallRequest, Container, DriverRequest, FieldRequest};
+use crate::flowgraph::{FieldRef, Program};
+use crate::types::{AdtKind, Ty};
+use std::collections::HashMap;
+
+pub(crate) struct Descrs {
+    /// What is built; `jitcodes` is filled by `assemble`.
+    pub asm: Assembly,
+    field_ix: HashMap<FieldRef, u16>,
+    array_ix: HashMap<(Container, Ty), u16>,
+    enum_ix: HashMap<Ty, u16>,
+    call_ix: HashMap<String, u16>,
+    string_ix: HashMap<String, u16>,
+    graph_ix: HashMap<String, u16>,
+    driver_ix: HashMap<String, u16>,
+}
+
+fn index(len: usize, what: &str) -> Result<u16, String> {
+    u16::try_from(len).map_err(|_| format!("too many {what} for a u16 index"))
+}
+
+impl Descrs {
+    /// Graph indices and drivers are known up front: a jitcode may call one
+    /// that is assembled later.
+    pub fn new(program: &Program) -> Result<Descrs, String> {
+        let mut graph_ix = HashMap::new();
+        for (i, g) in program.graphs.iter().enumerate() {
+            let i = index(i, "graphs")?;
+            if graph_ix.insert(g.name.clone(), i).is_some() {
+                return Err(format!("two graphs are named {}", g.name));
+            }
+        }
+        let mut asm = Assembly {
+            types: program.types.clone(),
+            ..Assembly::default()
+        };
+        let mut driver_ix = HashMap::new();
+        for (i, d) in program.drivers.iter().enumerate() {
+            let jitcode = *graph_ix
+                .get(&d.portal)
+                .ok_or_else(|| format!("the portal {} of a driver has no graph", d.portal))?;
+            driver_ix.insert(d.portal.clone(), index(i, "drivers")?);
+            asm.drivers.push(DriverRequest {
+                portal: d.portal.clone(),
+                jitcode,
+                greens: d.greens.iter().map(|p| p.ty.clone()).collect(),
+                reds: d.reds.iter().map(|p| p.ty.clone()).collect(),
+            });
+        }
+        Ok(Descrs {
+            asm,
+            field_ix: HashMap::new(),
+            array_ix: HashMap::new(),
+            enum_ix: HashMap::new(),
+            call_ix: HashMap::new(),
+            string_ix: HashMap::new(),
+            graph_ix,
+            driver_ix,
+        })
+    }
+
+    pub fn finish(self) -> Assembly {
+        self.asm
+    }
+
+    /// The type of a field of a struct, of an enum variant or of a tuple.
+    pub fn field_type(&self, f: &FieldRef) -> Result<Ty, String> {
+        let types = &self.asm.types;
+        let bad = || format!("no field {}", crate::flowgraph::adt_field_name(types, f));
+        match &f.owner {
+            Ty::Adt(id) => {
+                let adt = types.adts.get(id.0 as usize).ok_or_else(bad)?;
+                let fields = match (&adt.kind, f.variant) {
+                    (AdtKind::Struct { fields, .. }, None) => fields,
+                    (AdtKind::Enum { variants }, Some(v)) => {
+                        &variants.get(v as usize).ok_or_else(bad)?.fields
+                    }
+                    _ => return Err(bad()),
+                };
+                Ok(fields.get(f.index as usize).ok_or_else(bad)?.ty.clone())
+            }
+            Ty::Tuple(items) if f.variant.is_none() => {
+                items.get(f.index as usize).cloned().ok_or_else(bad)
+            }
+            _ => Err(bad()),
+        }
+    }
+
+    pub fn field(&mut self, f: &FieldRef) -> Result<u16, String> {
+        if let Some(&i) = self.field_ix.get(f) {
+            return Ok(i);
+        }
+        let ty = self.field_type(f)?;
+        let i = index(self.asm.fields.len(), "fields")?;
+        self.asm.fields.push(FieldRequest {
+            field: f.clone(),
+            ty,
+        });
+        self.field_ix.insert(f.clone(), i);
+        Ok(i)
+    }
+
+    pub fn array(&mut self, container: Container, item: &Ty) -> Result<u16, String> {
+        let key = (container, item.clone());
+        if let Some(&i) = self.array_ix.get(&key) {
+            return Ok(i);
+        }
+        let i = index(self.asm.arrays.len(), "arrays")?;
+        self.asm.arrays.push(ArrayRequest {
+            container,
+            item: item.clone(),
+        });
+        self.array_ix.insert(key, i);
+        Ok(i)
+    }
+
+    pub fn enum_(&mut self, ty: &Ty) -> Result<u16, String> {
+        if let Some(&i) = self.enum_ix.get(ty) {
+            return Ok(i);
+        }
+        let i = index(self.asm.enums.len(), "enums")?;
+        self.asm.enums.push(ty.clone());
+        self.enum_ix.insert(ty.clone(), i);
+        Ok(i)
+    }
+
+    /// A residual call to `path`, whose signature is in `program.residuals`.
+    pub fn call(&mut self, program: &Program, path: &str) -> Result<u16, String> {
+        if let Some(&i) = self.call_ix.get(path) {
+            return Ok(i);
+        }
+        let r = program
+            .residuals
+            .iter()
+            .find(|r| r.path == path)
+            .ok_or_else(|| {
+                format!("residual call to {path}, which has no signature in program.residuals")
+            })?;
+        let i = index(self.asm.calls.len(), "residual calls")?;
+        self.asm.calls.push(CallRequest {
+            path: r.path.clone(),
+            params: r.params.iter().map(|p| p.ty.clone()).collect(),
+            ret: r.ret.clone(),
+        });
+        self.call_ix.insert(path.to_string(), i);
+        Ok(i)
+    }
+
+    pub fn string(&mut self, s: &str) -> Result<u16, String> {
+        if let Some(&i) = self.string_ix.get(s) {
+            return Ok(i);
+        }
+        let i = index(self.asm.strings.len(), "panic messages")?;
+        self.asm.strings.push(s.to_string());
+        self.string_ix.insert(s.to_string(), i);
+        Ok(i)
+    }
+
+    pub fn jitcode(&self, callee: &str) -> Result<u16, String> {
+        self.graph_ix
+            .get(callee)
+            .copied()
+            .ok_or_else(|| format!("call to {callee}, which has no graph"))
+    }
+
+    pub fn driver(&self, portal: &str) -> Result<u16, String> {
+        self.driver_ix.get(portal).copied().ok_or_else(|| {
+            format!("merge point of driver {portal}, which is not in program.drivers")
+        })
+    }
+}

@@ -1,0 +1,186 @@
+//! Printing and verifying an `Assembly` with the runtime's own printer and
+//! verifier: `Assembly` names its descrs (`JitCodeNames`) and describes
+//! them (`DescrInfo`) as the static `Tables` do.
+
+use super::{mem_scalar, var_kind, Assembly, Container, JitCodeData, RefConstData};
+use crate::flowgraph::adt_field_name;
+use metatrace_runtime::jitcode::{
+    format_jitcode, verify_jitcode, DescrInfo, JitCodeNames, JitCodeShape, Kind, RegNames, ScalarTy,
+};
+
+impl JitCodeNames for Assembly {
+    fn field(&self, i: u16) -> String {
+        match self.fields.get(i as usize) {
+            Some(f) => adt_field_name(&self.types, &f.field),
+            None => format!("field#{i}"),
+        }
+    }
+    fn array(&self, i: u16) -> String {
+        match self.arrays.get(i as usize) {
+            Some(a) => {
+                let item = self.types.display(&a.item);
+                match a.container {
+                    Container::Vec => format!("Vec<{item}>"),
+                    Container::Slice => format!("[{item}]"),
+                }
+            }
+            None => format!("array#{i}"),
+        }
+    }
+    fn field_kind(&self, i: u16) -> Option<Kind> {
+        DescrInfo::field_ty(self, i).flatten().map(|t| t.kind())
+    }
+    fn item_kind(&self, i: u16) -> Option<Kind> {
+        DescrInfo::array(self, i)
+            .and_then(|(_, t)| t)
+            .map(|t| t.kind())
+    }
+    fn enum_(&self, i: u16) -> String {
+        match self.enums.get(i as usize) {
+            Some(t) => self.types.display(t).to_string(),
+            None => format!("enum#{i}"),
+        }
+    }
+    fn call(&self, i: u16) -> String {
+        self.calls
+            .get(i as usize)
+            .map(|c| c.path.clone())
+            .unwrap_or_else(|| format!("call#{i}"))
+    }
+    fn jitcode(&self, i: u16) -> String {
+        self.jitcodes
+            .get(i as usize)
+            .map(|j| j.name.clone())
+            .unwrap_or_else(|| format!("jitcode#{i}"))
+    }
+    fn string(&self, i: u16) -> String {
+        self.strings
+            .get(i as usize)
+            .map(|s| format!("{s:?}"))
+            .unwrap_or_else(|| format!("string#{i}"))
+    }
+    fn driver(&self, i: u16) -> String {
+        self.drivers
+            .get(i as usize)
+            .map(|d| d.portal.clone())
+            .unwrap_or_else(|| format!("driver#{i}"))
+    }
+}
+
+/// Kinds of the exploded leaves of `tys`.
+fn leaf_kinds(asm: &Assembly, tys: &[crate::types::Ty]) -> Option<Vec<Kind>> {
+    let mut out = Vec::new();
+    for t in tys {
+        for leaf in asm.types.flatten(t)? {
+            out.push(var_kind(&leaf)?);
+        }
+    }
+    Some(out)
+}
+
+impl DescrInfo for Assembly {
+    fn field_ty(&self, i: u16) -> Option<Option<ScalarTy>> {
+        self.fields.get(i as usize).map(|f| mem_scalar(&f.ty))
+    }
+    fn array(&self, i: u16) -> Option<(bool, Option<ScalarTy>)> {
+        self.arrays
+            .get(i as usize)
+            .map(|a| (a.container == Container::Vec, mem_scalar(&a.item)))
+    }
+    fn enum_count(&self) -> usize {
+        self.enums.len()
+    }
+    fn call_kinds(&self, i: u16) -> Option<(Vec<Kind>, Vec<Kind>)> {
+        let c = self.calls.get(i as usize)?;
+        Some((
+            leaf_kinds(self, &c.params)?,
+            leaf_kinds(self, std::slice::from_ref(&c.ret))?,
+        ))
+    }
+    fn jitcode_kinds(&self, i: u16) -> Option<(Vec<Kind>, Vec<Kind>)> {
+        let j = self.jitcodes.get(i as usize)?;
+        Some((j.args.iter().map(|a| a.kind).collect(), j.results.clone()))
+    }
+    fn string_count(&self) -> usize {
+        self.strings.len()
+    }
+    fn driver_count(&self) -> usize {
+        self.drivers.len()
+    }
+}
+
+impl JitCodeData {
+    /// The constant pools as the printer shows them.
+    fn const_texts(&self) -> [Vec<String>; 3] {
+        [
+            self.consts_i.iter().map(|v| v.to_string()).collect(),
+            self.consts_r
+                .iter()
+                .map(|c| match c {
+                    RefConstData::Null => "null".to_string(),
+                    RefConstData::Str(s) => format!("{s:?}"),
+                })
+                .collect(),
+            self.consts_f
+                .iter()
+                .map(|b| format!("{:?}", f64::from_bits(*b)))
+                .collect(),
+        ]
+    }
+
+    fn shape(&self) -> JitCodeShape<'_> {
+        JitCodeShape {
+            name: &self.name,
+            insns: &self.insns,
+            num_regs: self.num_regs,
+            num_consts: [
+                self.consts_i.len() as u16,
+                self.consts_r.len() as u16,
+                self.consts_f.len() as u16,
+            ],
+            args: &self.args,
+            results: &self.results,
+        }
+    }
+}
+
+impl Assembly {
+    /// The index of the jitcode named `name`.
+    pub fn jitcode_index(&self, name: &str) -> Option<usize> {
+        self.jitcodes.iter().position(|j| j.name == name)
+    }
+
+    /// One jitcode in text form.
+    pub fn print_jitcode(&self, i: usize) -> String {
+        let j = &self.jitcodes[i];
+        let texts = j.const_texts();
+        let regs = RegNames {
+            num_regs: j.num_regs,
+            consts: [&texts[0], &texts[1], &texts[2]],
+        };
+        format_jitcode(&j.name, &j.insns, &j.args, &regs, self)
+    }
+
+    /// Every jitcode in text form, separated by blank lines.
+    pub fn print(&self) -> String {
+        (0..self.jitcodes.len())
+            .map(|i| self.print_jitcode(i))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// Run the runtime's jitcode verifier on every jitcode.
+    pub fn verify(&self) -> Result<(), Vec<String>> {
+        let mut errors = Vec::new();
+        for j in &self.jitcodes {
+            if let Err(e) = verify_jitcode(&j.shape(), self) {
+                errors.extend(e.into_iter().map(|m| format!("{}: {m}", j.name)));
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+}

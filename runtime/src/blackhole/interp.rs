@@ -1,0 +1,430 @@
+//! The blackhole's interpreter loop: a register machine over decoded,
+//! verified jitcodes, with an explicit frame stack (regular calls do not
+//! recurse on the Rust stack, so deep recursion in the interpreted
+//! interpreter costs heap, not native stack).
+//!
+//! The three register files are shared by all frames: a frame is a window
+//! `[base, base + num_regs + consts)` of each, constants preloaded at frame
+//! entry. Float registers hold `f64` bits.
+
+use super::ops;
+use super::program::{Code, Program};
+use crate::jitcode::{Insn, KReg, Kind};
+
+#[derive(Clone, Copy, Debug)]
+struct Frame {
+    /// Jitcode index.
+    code: u32,
+    /// In a caller frame: the index of its `Call` instruction.
+    pc: u32,
+    bi: usize,
+    br: usize,
+    bf: usize,
+}
+
+/// The blackhole's machine state; kept between runs so that its buffers
+/// are reused.
+#[derive(Default)]
+pub(crate) struct Machine {
+    ints: Vec<i64>,
+    refs: Vec<usize>,
+    floats: Vec<u64>,
+    frames: Vec<Frame>,
+    call_args: Vec<u64>,
+    call_results: Vec<u64>,
+}
+
+// Register access in the current frame `$fr`. Verified code guarantees
+// that every register operand is within its frame's window, which
+// `push_frame` has allocated; the indexing is still checked (the cost is
+// small next to the dispatch).
+macro_rules! ri {
+    ($m:ident, $fr:ident, $r:expr) => {
+        $m.ints[$fr.bi + $r as usize]
+    };
+}
+macro_rules! rr {
+    ($m:ident, $fr:ident, $r:expr) => {
+        $m.refs[$fr.br + $r as usize]
+    };
+}
+macro_rules! rf {
+    ($m:ident, $fr:ident, $r:expr) => {
+        $m.floats[$fr.bf + $r as usize]
+    };
+}
+
+impl Machine {
+    /// Forget everything but the buffers' capacity.
+    pub(crate) fn reset(&mut self) {
+        self.ints.clear();
+        self.refs.clear();
+        self.floats.clear();
+        self.frames.clear();
+    }
+
+    /// Allocate a frame for `code` on top of the register files: registers
+    /// zeroed, constants loaded.
+    fn push_frame(&mut self, index: u32, code: &Code) -> Frame {
+        let f = Frame {
+            code: index,
+            pc: 0,
+            bi: self.ints.len(),
+            br: self.refs.len(),
+            bf: self.floats.len(),
+        };
+        let n = code.jitcode.num_regs;
+        grow(&mut self.ints, n[0] as usize, &code.consts_i);
+        grow(&mut self.refs, n[1] as usize, &code.consts_r);
+        grow(&mut self.floats, n[2] as usize, &code.consts_f);
+        self.frames.push(f);
+        f
+    }
+
+    fn drop_frame(&mut self, f: &Frame) {
+        self.ints.truncate(f.bi);
+        self.refs.truncate(f.br);
+        self.floats.truncate(f.bf);
+        self.frames.pop();
+    }
+
+    /// The canonical register value of `r` in frame `f`.
+    #[inline(always)]
+    fn get(&self, f: &Frame, kind: Kind, r: u16) -> u64 {
+        match kind {
+            Kind::Int => ri!(self, f, r) as u64,
+            Kind::Ref => rr!(self, f, r) as u64,
+            Kind::Float => rf!(self, f, r),
+        }
+    }
+
+    #[inline(always)]
+    fn set(&mut self, f: &Frame, kind: Kind, r: u16, v: u64) {
+        match kind {
+            Kind::Int => ri!(self, f, r) = v as i64,
+            Kind::Ref => rr!(self, f, r) = v as usize,
+            Kind::Float => rf!(self, f, r) = v,
+        }
+    }
+
+    #[inline(always)]
+    fn getk(&self, f: &Frame, r: &KReg) -> u64 {
+        self.get(f, r.kind, r.reg)
+    }
+
+    /// Run jitcode `index` of `prog` on `args` (canonical register values)
+    /// to completion; its results.
+    pub(crate) fn call(&mut self, prog: &'static Program, index: u16, args: &[u64]) -> Vec<u64> {
+        let Some(code) = prog.codes.get(index as usize) else {
+            panic!(
+                "metatrace: no jitcode {index} ({} jitcodes)",
+                prog.codes.len()
+            );
+        };
+        let params = code.jitcode.args;
+        assert!(
+            args.len() == params.len(),
+            "metatrace: {} takes {} arguments, got {}",
+            code.jitcode.name,
+            params.len(),
+            args.len()
+        );
+        let f = self.push_frame(index as u32, code);
+        for (p, &v) in params.iter().zip(args) {
+            self.set(&f, p.kind, p.reg, v);
+        }
+        self.run(prog)
+    }
+
+    /// Run the top frame until it returns from the frame depth at entry.
+    fn run(&mut self, prog: &'static Program) -> Vec<u64> {
+        let tables = prog.tables;
+        let depth = self.frames.len();
+        let mut fr = *self.frames.last().expect("a frame to run");
+        let mut code: &'static Code = &prog.codes[fr.code as usize];
+        let mut pc = fr.pc as usize;
+        loop {
+            let insn = &code.insns[pc];
+            pc += 1;
+            match insn {
+                Insn::IntBin { op, ty, a, b, dst } => {
+                    ri!(self, fr, *dst) =
+                        ops::int_bin(*op, *ty, ri!(self, fr, *a), ri!(self, fr, *b));
+                }
+                Insn::IntCmp { op, ty, a, b, dst } => {
+                    ri!(self, fr, *dst) =
+                        ops::int_cmp(*op, *ty, ri!(self, fr, *a), ri!(self, fr, *b)) as i64;
+                }
+                Insn::GotoIfNot { cond, target } => {
+                    if ri!(self, fr, *cond) == 0 {
+                        pc = *target as usize;
+                    }
+                }
+                Insn::Goto { target } => pc = *target as usize,
+                Insn::Copy { kind, src, dst } | Insn::Promote { kind, src, dst } => match kind {
+                    Kind::Int => ri!(self, fr, *dst) = ri!(self, fr, *src),
+                    Kind::Ref => rr!(self, fr, *dst) = rr!(self, fr, *src),
+                    Kind::Float => rf!(self, fr, *dst) = rf!(self, fr, *src),
+                },
+                Insn::IntNeg { ty, a, dst } => {
+                    ri!(self, fr, *dst) = ops::int_neg(*ty, ri!(self, fr, *a))
+                }
+                Insn::IntNot { ty, a, dst } => {
+                    ri!(self, fr, *dst) = ops::int_not(*ty, ri!(self, fr, *a))
+                }
+                Insn::FloatBin { op, a, b, dst } => {
+                    let x = f64::from_bits(rf!(self, fr, *a));
+                    let y = f64::from_bits(rf!(self, fr, *b));
+                    rf!(self, fr, *dst) = ops::float_bin(*op, x, y).to_bits();
+                }
+                Insn::FloatNeg { a, dst } => {
+                    rf!(self, fr, *dst) = (-f64::from_bits(rf!(self, fr, *a))).to_bits()
+                }
+                Insn::FloatCmp { op, a, b, dst } => {
+                    let x = f64::from_bits(rf!(self, fr, *a));
+                    let y = f64::from_bits(rf!(self, fr, *b));
+                    ri!(self, fr, *dst) = ops::float_cmp(*op, x, y) as i64;
+                }
+                Insn::Cast { from, to, src, dst } => {
+                    let v = ops::cast(*from, *to, self.get(&fr, from.kind(), *src));
+                    self.set(&fr, to.kind(), *dst, v);
+                }
+                Insn::GetField { descr, base, dst } => {
+                    let d = &tables.fields[*descr as usize];
+                    let ty = d.ty.expect("verified: scalar field");
+                    let v = unsafe { ops::load(ty, ops::field_addr(d, rr!(self, fr, *base))) };
+                    self.set(&fr, ty.kind(), *dst, v);
+                }
+                Insn::SetField { descr, base, value } => {
+                    let d = &tables.fields[*descr as usize];
+                    let ty = d.ty.expect("verified: scalar field");
+                    let v = self.get(&fr, ty.kind(), *value);
+                    unsafe { ops::store(ty, ops::field_addr(d, rr!(self, fr, *base)), v) };
+                }
+                Insn::FieldAddr { descr, base, dst } => {
+                    let d = &tables.fields[*descr as usize];
+                    rr!(self, fr, *dst) = unsafe { ops::field_addr(d, rr!(self, fr, *base)) };
+                }
+                Insn::Load { ty, addr, dst } => {
+                    let v = unsafe { ops::load(*ty, rr!(self, fr, *addr)) };
+                    self.set(&fr, ty.kind(), *dst, v);
+                }
+                Insn::Store { ty, addr, value } => {
+                    let v = self.get(&fr, ty.kind(), *value);
+                    unsafe { ops::store(*ty, rr!(self, fr, *addr), v) };
+                }
+                Insn::EnumTag { descr, addr, dst } => {
+                    let d = &tables.enums[*descr as usize];
+                    ri!(self, fr, *dst) = unsafe { (d.tag)(rr!(self, fr, *addr)) } as i64;
+                }
+                Insn::VecLen { descr, vec, dst } => {
+                    let s = vec_shims(tables, *descr);
+                    ri!(self, fr, *dst) = unsafe { (s.len)(rr!(self, fr, *vec)) } as i64;
+                }
+                Insn::VecItemAddr {
+                    descr,
+                    vec,
+                    idx,
+                    dst,
+                } => {
+                    let d = &tables.arrays[*descr as usize];
+                    let s = vec_shims(tables, *descr);
+                    let ptr = unsafe { (s.ptr)(rr!(self, fr, *vec)) };
+                    rr!(self, fr, *dst) = ops::item_addr(d, ptr, ri!(self, fr, *idx));
+                }
+                Insn::VecGetItem {
+                    descr,
+                    vec,
+                    idx,
+                    dst,
+                } => {
+                    let d = &tables.arrays[*descr as usize];
+                    let s = vec_shims(tables, *descr);
+                    let ty = d.item.expect("verified: scalar items");
+                    let ptr = unsafe { (s.ptr)(rr!(self, fr, *vec)) };
+                    let v = unsafe { ops::load(ty, ops::item_addr(d, ptr, ri!(self, fr, *idx))) };
+                    self.set(&fr, ty.kind(), *dst, v);
+                }
+                Insn::VecSetItem {
+                    descr,
+                    vec,
+                    idx,
+                    value,
+                } => {
+                    let d = &tables.arrays[*descr as usize];
+                    let s = vec_shims(tables, *descr);
+                    let ty = d.item.expect("verified: scalar items");
+                    let ptr = unsafe { (s.ptr)(rr!(self, fr, *vec)) };
+                    let v = self.get(&fr, ty.kind(), *value);
+                    unsafe { ops::store(ty, ops::item_addr(d, ptr, ri!(self, fr, *idx)), v) };
+                }
+                Insn::VecPush { descr, vec, value } => {
+                    let d = &tables.arrays[*descr as usize];
+                    let ty = d.item.expect("verified: scalar items");
+                    let Some(push) = vec_shims(tables, *descr).push else {
+                        panic!("metatrace: {} has no push shim", d.name);
+                    };
+                    let v = self.get(&fr, ty.kind(), *value);
+                    unsafe { push(rr!(self, fr, *vec), v) };
+                }
+                Insn::VecPop {
+                    descr,
+                    vec,
+                    tag,
+                    value,
+                } => {
+                    let d = &tables.arrays[*descr as usize];
+                    let ty = d.item.expect("verified: scalar items");
+                    let Some(pop) = vec_shims(tables, *descr).pop else {
+                        panic!("metatrace: {} has no pop shim", d.name);
+                    };
+                    let (t, v) = match unsafe { pop(rr!(self, fr, *vec)) } {
+                        Some(v) => (1, v),
+                        None => (0, 0),
+                    };
+                    ri!(self, fr, *tag) = t;
+                    self.set(&fr, ty.kind(), *value, v);
+                }
+                Insn::VecAsSlice {
+                    descr,
+                    vec,
+                    ptr,
+                    len,
+                } => {
+                    let s = vec_shims(tables, *descr);
+                    let v = rr!(self, fr, *vec);
+                    let (p, n) = unsafe { ((s.ptr)(v), (s.len)(v)) };
+                    rr!(self, fr, *ptr) = p;
+                    ri!(self, fr, *len) = n as i64;
+                }
+                Insn::SliceItemAddr {
+                    descr,
+                    ptr,
+                    idx,
+                    dst,
+                } => {
+                    let d = &tables.arrays[*descr as usize];
+                    rr!(self, fr, *dst) =
+                        ops::item_addr(d, rr!(self, fr, *ptr), ri!(self, fr, *idx));
+                }
+                Insn::SliceGetItem {
+                    descr,
+                    ptr,
+                    idx,
+                    dst,
+                } => {
+                    let d = &tables.arrays[*descr as usize];
+                    let ty = d.item.expect("verified: scalar items");
+                    let addr = ops::item_addr(d, rr!(self, fr, *ptr), ri!(self, fr, *idx));
+                    let v = unsafe { ops::load(ty, addr) };
+                    self.set(&fr, ty.kind(), *dst, v);
+                }
+                Insn::SliceSetItem {
+                    descr,
+                    ptr,
+                    idx,
+                    value,
+                } => {
+                    let d = &tables.arrays[*descr as usize];
+                    let ty = d.item.expect("verified: scalar items");
+                    let addr = ops::item_addr(d, rr!(self, fr, *ptr), ri!(self, fr, *idx));
+                    let v = self.get(&fr, ty.kind(), *value);
+                    unsafe { ops::store(ty, addr, v) };
+                }
+                Insn::StringAsStr { string, ptr, len } => {
+                    let s = unsafe { &*(rr!(self, fr, *string) as *const String) };
+                    rr!(self, fr, *ptr) = s.as_ptr() as usize;
+                    ri!(self, fr, *len) = s.len() as i64;
+                }
+                Insn::Call { jitcode, args, .. } => {
+                    let callee: &'static Code = &prog.codes[*jitcode as usize];
+                    // Remember where the caller is: the results go where its
+                    // Call instruction says.
+                    self.frames.last_mut().expect("caller frame").pc = (pc - 1) as u32;
+                    let nf = self.push_frame(*jitcode as u32, callee);
+                    for (a, p) in args.iter().zip(callee.jitcode.args) {
+                        let v = self.getk(&fr, a);
+                        self.set(&nf, p.kind, p.reg, v);
+                    }
+                    fr = nf;
+                    code = callee;
+                    pc = 0;
+                }
+                Insn::Return { values } => {
+                    if self.frames.len() == depth {
+                        let out = values.iter().map(|v| self.getk(&fr, v)).collect();
+                        self.drop_frame(&fr);
+                        return out;
+                    }
+                    let caller = self.frames[self.frames.len() - 2];
+                    let caller_code: &'static Code = &prog.codes[caller.code as usize];
+                    let Insn::Call { results, .. } = &caller_code.insns[caller.pc as usize] else {
+                        unreachable!("a caller frame stops at its call");
+                    };
+                    for (v, r) in values.iter().zip(results) {
+                        let x = self.getk(&fr, v);
+                        self.set(&caller, r.kind, r.reg, x);
+                    }
+                    self.drop_frame(&fr);
+                    fr = caller;
+                    code = caller_code;
+                    pc = caller.pc as usize + 1;
+                }
+                Insn::ResidualCall {
+                    descr,
+                    args,
+                    results,
+                } => {
+                    let d = &tables.calls[*descr as usize];
+                    // Reused buffers, taken out of `self` for the call.
+                    let mut cargs = std::mem::take(&mut self.call_args);
+                    let mut cres = std::mem::take(&mut self.call_results);
+                    cargs.clear();
+                    cargs.extend(args.iter().map(|a| self.getk(&fr, a)));
+                    cres.clear();
+                    cres.resize(results.len(), 0);
+                    unsafe { (d.shim)(&cargs, &mut cres) };
+                    for (r, &v) in results.iter().zip(cres.iter()) {
+                        self.set(&fr, r.kind, r.reg, v);
+                    }
+                    self.call_args = cargs;
+                    self.call_results = cres;
+                }
+                Insn::Switch {
+                    value,
+                    cases,
+                    default,
+                } => {
+                    pc =
+                        code.switch_target(pc - 1, cases, *default, ri!(self, fr, *value)) as usize;
+                }
+                Insn::WeAreJitted { dst } => ri!(self, fr, *dst) = 0,
+                Insn::MergePoint { .. } | Insn::CanEnterJit { .. } | Insn::Live { .. } => {}
+                Insn::Panic { message, .. } => {
+                    let msg = tables.strings[*message as usize];
+                    panic!("{}", msg);
+                }
+            }
+        }
+    }
+}
+
+/// Append `n` zeroed registers and then `consts` to a register file
+/// (frames are small: plain loops beat calls to memset/memcpy).
+#[inline(always)]
+fn grow<T: Copy + Default>(v: &mut Vec<T>, n: usize, consts: &[T]) {
+    v.reserve(n + consts.len());
+    for _ in 0..n {
+        v.push(T::default());
+    }
+    for &c in consts {
+        v.push(c);
+    }
+}
+
+#[inline(always)]
+fn vec_shims(tables: &crate::jitcode::Tables, descr: u16) -> crate::jitcode::VecShims {
+    tables.arrays[descr as usize]
+        .vec
+        .expect("verified: a Vec descr")
+}
