@@ -3,7 +3,6 @@
 use super::builtins;
 use super::infer::{VarKind, IT};
 use super::{key, CallRes, Checker, LoopCtx, MacroArgs, MethodRes, PathRes};
-use crate::consteval::lit_const;
 use crate::items::{path_idents, Def};
 use metatrace_jitcodegen::flowgraph::Const;
 use metatrace_jitcodegen::types::{AdtKind, IntTy, Ty};
@@ -1305,9 +1304,5 @@ impl Checker<'_, '_> {
             );
             self.fresh_any()
         }
-    }
-
-    pub(super) fn lit_value(&self, lit: &syn::Lit) -> Option<Const> {
-        lit_const(lit)
     }
 }

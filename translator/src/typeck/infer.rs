@@ -28,8 +28,6 @@ pub enum VarKind {
     Any,
     /// An integer literal's type: defaults to `i32`.
     Int,
-    /// A float literal's type: `f64`.
-    Float,
 }
 
 #[derive(Default)]
@@ -123,7 +121,6 @@ impl Subst {
                 let ok = match (self.kind(*x), other) {
                     (VarKind::Any, _) => !self.occurs(*x, other),
                     (VarKind::Int, IT::Leaf(Ty::Int(_))) => true,
-                    (VarKind::Float, IT::Leaf(Ty::F64)) => true,
                     _ => false,
                 };
                 if ok {
@@ -170,7 +167,6 @@ impl Subst {
         Some(match self.shallow(t) {
             IT::Var(v) => match self.kind(v) {
                 VarKind::Int => Ty::Int(IntTy::I32),
-                VarKind::Float => Ty::F64,
                 VarKind::Any => return None,
             },
             IT::Leaf(t) => t,

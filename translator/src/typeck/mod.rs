@@ -13,7 +13,7 @@ mod pat;
 pub use builtins::unsupported_method_help;
 
 use crate::diag::{at, Diagnostic, FileId};
-use crate::items::{ConstId, FnDef, FnId, ItemTable};
+use crate::items::{ConstId, FnId, ItemTable};
 use crate::load::ModId;
 use infer::{Subst, IT};
 use metatrace_jitcodegen::flowgraph::Const;
@@ -136,7 +136,6 @@ struct LoopCtx {
 
 pub(crate) struct Checker<'t, 'a> {
     items: &'t ItemTable<'a>,
-    fn_def: &'t FnDef<'a>,
     module: ModId,
     file: FileId,
     self_ty: Option<AdtId>,
@@ -163,7 +162,6 @@ pub fn check_fn(items: &ItemTable, id: FnId) -> (TypeckResults, Vec<Diagnostic>)
     let ret = IT::from_ty(&f.ret());
     let mut c = Checker {
         items,
-        fn_def: f,
         module: f.module,
         file: f.file,
         self_ty: f.self_ty,
