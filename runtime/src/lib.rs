@@ -14,3 +14,6 @@ pub mod __private;
 pub use params::{JitMode, JitParams};
 pub mod blackhole;
 pub mod jitcode;
+pub mod trace;
+pub mod backend;
+pub mod metainterp;

@@ -49,3 +49,35 @@ pub fn call(tables: &'static Tables, jitcode: u16, args: &[u64]) -> Vec<u64> {
     });
     out
 }
+
+/// One interpreter frame to resume in the blackhole (built from a guard's
+/// resume data, or from the tracer's frames when tracing stops).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ResumeFrame {
+    pub jitcode: u16,
+    /// Innermost frame: the instruction to execute next. Outer frames: the
+    /// `Call` instruction they are suspended in; they continue at `pc + 1`
+    /// once the inner frame returns into that call's result registers.
+    pub pc: u32,
+    /// Register values; registers not listed start as zero.
+    pub regs: Vec<(crate::jitcode::KReg, u64)>,
+}
+
+/// Where a resumed run stopped.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RunOutcome {
+    /// The portal (the outermost frame) reached its `MergePoint`: the
+    /// values of its arguments (greens then reds, exploded). The native
+    /// interpreter continues from there.
+    MergePoint { args: Vec<u64> },
+    /// The portal returned: its exploded results.
+    Return(Vec<u64>),
+}
+
+/// Resume the frames (outermost, the portal, first) and run until the
+/// portal reaches its merge point or returns. Panics where the native code
+/// would.
+pub fn resume(tables: &'static Tables, frames: Vec<ResumeFrame>) -> RunOutcome {
+    let _ = (tables, frames);
+    todo!("blackhole resume")
+}

@@ -1,0 +1,239 @@
+//! The trace IR: what the meta-tracer records, the optimizer rewrites and
+//! the backend compiles (RPython's `resoperation`, LuaJIT's IR).
+//!
+//! A trace is a list of operations in SSA form over typed values: the
+//! trace's input arguments, results of earlier operations, or constants
+//! (kept inline). A loop trace starts at a merge point with the reds'
+//! leaves as inputs (the greens are constants: a loop is specialised to one
+//! green key) and ends with `Jump` back to its start. A bridge starts at a
+//! failing guard with that guard's fail arguments as inputs and ends with
+//! `JumpTo` into a compiled loop.
+//!
+//! Every guard carries resume data (`GuardInfo`): the interpreter frames to
+//! rebuild if it fails, each a jitcode, a position and the live registers
+//! mapped to trace values. Only operations with one result or none exist;
+//! a residual call with several results writes them to a per-thread
+//! buffer that `CallResult` reads.
+
+mod printer;
+mod verify;
+
+pub use printer::format_trace;
+pub use verify::verify_trace;
+
+use crate::jitcode::{CmpOp, FloatBinOp, IntBinOp, IntTy, KReg, Kind, ScalarTy};
+
+/// Index of an operation in `Trace::ops`.
+pub type OpIdx = u32;
+
+/// An operand: an input, an operation's result, or a constant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Val {
+    Input(u16),
+    Op(OpIdx),
+    Int(i64),
+    Ref(usize),
+    /// `f64` by its bits.
+    Float(u64),
+}
+
+impl Val {
+    pub fn is_const(self) -> bool {
+        matches!(self, Val::Int(_) | Val::Ref(_) | Val::Float(_))
+    }
+
+    /// The constant as a canonical register value.
+    pub fn const_bits(self) -> Option<u64> {
+        match self {
+            Val::Int(v) => Some(v as u64),
+            Val::Ref(r) => Some(r as u64),
+            Val::Float(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    pub fn constant(kind: Kind, bits: u64) -> Val {
+        match kind {
+            Kind::Int => Val::Int(bits as i64),
+            Kind::Ref => Val::Ref(bits as usize),
+            Kind::Float => Val::Float(bits),
+        }
+    }
+}
+
+/// The operations. Descr indices refer to the interpreter's `Tables`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Opcode {
+    /// `a op b` wrapped to `ty` (same semantics as `Insn::IntBin`).
+    IntBin(IntBinOp, IntTy),
+    IntNeg(IntTy),
+    IntNot(IntTy),
+    /// Result is an int 0/1.
+    IntCmp(CmpOp, IntTy),
+    FloatBin(FloatBinOp),
+    FloatNeg,
+    FloatCmp(CmpOp),
+    Cast(ScalarTy, ScalarTy),
+    /// args (base) → the scalar field (`Tables::fields[descr]`).
+    GetField(u16),
+    /// args (base, value).
+    SetField(u16),
+    /// args (base) → address of the field.
+    FieldAddr(u16),
+    /// args (addr) → the scalar at addr.
+    Load(ScalarTy),
+    /// args (addr, value).
+    Store(ScalarTy),
+    /// args (addr) → variant index (`Tables::enums[descr]`).
+    EnumTag(u16),
+    /// args (vec) → length of the Vec (`Tables::arrays[descr]`).
+    VecLen(u16),
+    /// args (vec) → data pointer of the Vec.
+    VecPtr(u16),
+    /// args (vec, value): push (may reallocate: data pointers die).
+    VecPush(u16),
+    /// args (vec) → the popped item; the Vec is known to be non-empty.
+    VecPopNonEmpty(u16),
+    /// args (ptr, idx) → address of item idx (item size from the descr).
+    ItemAddr(u16),
+    /// args (ptr, idx) → the scalar item.
+    GetItem(u16),
+    /// args (ptr, idx, value).
+    SetItem(u16),
+    /// args (string) → data pointer / length of the `String`.
+    StringPtr,
+    StringLen,
+    /// Call native code (`Tables::calls[descr]`): args are the exploded
+    /// arguments; results land in the call-result buffer.
+    CallResidual(u16),
+    /// Like `CallResidual`, but for a pure (`#[elidable]`) callee given by
+    /// its jitcode: the backend calls the blackhole on it. Results in the
+    /// call-result buffer.
+    CallPure(u16),
+    /// Read result `n` of the last call from the call-result buffer.
+    CallResult(u8, Kind),
+    /// Guards: leave the trace when the condition does not hold. The
+    /// operation's `guard` field indexes `Trace::guards`.
+    GuardTrue,
+    GuardFalse,
+    /// args (value, constant).
+    GuardValue,
+    /// Marks where an iteration of the interpreter loop starts (a merge
+    /// point inside the trace): for the log and for loop peeling.
+    DebugMergePoint { jitcode: u16, pc: u32 },
+    /// End of a loop: args are the values of the inputs for the next
+    /// iteration.
+    Jump,
+    /// End of a bridge: continue in compiled loop `target` with args as its
+    /// inputs.
+    JumpTo { target: u32 },
+}
+
+impl Opcode {
+    pub fn is_guard(&self) -> bool {
+        matches!(self, Opcode::GuardTrue | Opcode::GuardFalse | Opcode::GuardValue)
+    }
+
+    pub fn is_final(&self) -> bool {
+        matches!(self, Opcode::Jump | Opcode::JumpTo { .. })
+    }
+
+    /// No side effect and no dependence on memory: may be folded, CSE'd or
+    /// dropped when unused.
+    pub fn is_pure(&self) -> bool {
+        matches!(
+            self,
+            Opcode::IntBin(..)
+                | Opcode::IntNeg(_)
+                | Opcode::IntNot(_)
+                | Opcode::IntCmp(..)
+                | Opcode::FloatBin(_)
+                | Opcode::FloatNeg
+                | Opcode::FloatCmp(_)
+                | Opcode::Cast(..)
+                | Opcode::FieldAddr(_)
+                | Opcode::ItemAddr(_)
+        )
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct TraceOp {
+    pub opcode: Opcode,
+    pub args: Vec<Val>,
+    /// Kind of the result, `None` for operations without one.
+    pub result: Option<Kind>,
+    /// For guards: index into `Trace::guards`.
+    pub guard: Option<u32>,
+}
+
+/// One interpreter frame to rebuild when a guard fails.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FrameSnapshot {
+    pub jitcode: u16,
+    /// The innermost frame resumes by executing the instruction at `pc`
+    /// again (the branch, switch or promote the guard came from, with its
+    /// operand registers holding the real values). Outer frames are
+    /// suspended in the `Call` instruction at `pc`: they continue at
+    /// `pc + 1` once the inner frame returns into that call's result
+    /// registers.
+    pub pc: u32,
+    /// The live registers (from the `-live-` marker) and their values.
+    pub regs: Vec<(KReg, Val)>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct GuardInfo {
+    /// Outermost (the portal) first.
+    pub frames: Vec<FrameSnapshot>,
+    /// The non-constant values the resume data needs, without duplicates:
+    /// what compiled code saves when the guard fails, in this order.
+    pub fail_args: Vec<Val>,
+}
+
+impl GuardInfo {
+    /// Build from frames, collecting the fail arguments.
+    pub fn new(frames: Vec<FrameSnapshot>) -> GuardInfo {
+        let mut fail_args = Vec::new();
+        for f in &frames {
+            for (_, v) in &f.regs {
+                if !v.is_const() && !fail_args.contains(v) {
+                    fail_args.push(*v);
+                }
+            }
+        }
+        GuardInfo { frames, fail_args }
+    }
+}
+
+/// Where a trace starts.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TraceStart {
+    /// A loop at a merge point of `driver`, for the green key `greens`
+    /// (canonical values of the green leaves).
+    Loop { driver: u16, greens: Vec<u64> },
+    /// A bridge from guard `guard` of compiled loop or bridge `code`.
+    Bridge { code: u32, guard: u32 },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Trace {
+    pub start: TraceStart,
+    /// Kinds of the inputs.
+    pub inputs: Vec<Kind>,
+    pub ops: Vec<TraceOp>,
+    pub guards: Vec<GuardInfo>,
+}
+
+impl Trace {
+    /// The kind of a value, if it is well-formed.
+    pub fn kind_of(&self, v: Val) -> Option<Kind> {
+        match v {
+            Val::Input(i) => self.inputs.get(i as usize).copied(),
+            Val::Op(i) => self.ops.get(i as usize)?.result,
+            Val::Int(_) => Some(Kind::Int),
+            Val::Ref(_) => Some(Kind::Ref),
+            Val::Float(_) => Some(Kind::Float),
+        }
+    }
+}

@@ -1,0 +1,57 @@
+//! The trace verifier: SSA (values used after their definition), kinds of
+//! operands and results, guards with resume data, and a final jump.
+
+use super::*;
+
+pub fn verify_trace(t: &Trace) -> Result<(), Vec<String>> {
+    let mut errors = Vec::new();
+    let defined = |v: Val, at: usize| match v {
+        Val::Input(i) => (i as usize) < t.inputs.len(),
+        Val::Op(i) => (i as usize) < at && t.ops[i as usize].result.is_some(),
+        _ => true,
+    };
+    for (i, op) in t.ops.iter().enumerate() {
+        for a in &op.args {
+            if !defined(*a, i) {
+                errors.push(format!("op {i} ({:?}): argument {a:?} is not defined before it", op.opcode));
+            }
+        }
+        if op.opcode.is_guard() {
+            match op.guard {
+                Some(g) if (g as usize) < t.guards.len() => {
+                    for f in &t.guards[g as usize].frames {
+                        for (_, v) in &f.regs {
+                            if !defined(*v, i) {
+                                errors.push(format!("op {i}: resume data uses {v:?}, not defined before the guard"));
+                            }
+                        }
+                    }
+                }
+                _ => errors.push(format!("op {i} ({:?}): guard without resume data", op.opcode)),
+            }
+        }
+        if op.opcode.is_final() && i + 1 != t.ops.len() {
+            errors.push(format!("op {i}: {:?} is not the last operation", op.opcode));
+        }
+    }
+    match t.ops.last() {
+        Some(op) if op.opcode.is_final() => {
+            if op.opcode == Opcode::Jump {
+                if op.args.len() != t.inputs.len() {
+                    errors.push(format!("jump passes {} values, the loop has {} inputs", op.args.len(), t.inputs.len()));
+                }
+                for (n, (a, k)) in op.args.iter().zip(&t.inputs).enumerate() {
+                    if t.kind_of(*a) != Some(*k) {
+                        errors.push(format!("jump argument {n} has kind {:?}, input is {k:?}", t.kind_of(*a)));
+                    }
+                }
+            }
+        }
+        _ => errors.push("the trace does not end with jump or jump_to".into()),
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
+}
