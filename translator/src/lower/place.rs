@@ -325,24 +325,29 @@ impl Lowerer<'_, '_> {
 
     /// The address of a place, as the leaves of a reference to it.
     pub(super) fn addr_of(&mut self, lv: &Lval, span: proc_macro2::Span) -> Option<Leaves> {
-        let ref_to = |t: &Ty| Ty::reference(true, t.clone());
+        // An address derived from a shared reference is shared too: the JIT
+        // may fold reads through it when the base is a constant.
+        let ref_to = |base: &Operand, t: &Ty| {
+            let mutable = match self.g.operand_ty(base) {
+                Ty::Ref { mutable, .. } => mutable,
+                _ => true,
+            };
+            Ty::reference(mutable, t.clone())
+        };
         match lv {
             Lval::Mem { addr, .. } => Some(vec![addr.clone()]),
-            Lval::Field { base, field, ty } => Some(vec![self.emit1(
-                Op::FieldAddr(field.clone()),
-                vec![base.clone()],
-                ref_to(ty),
-            )]),
-            Lval::VecElem { vec, idx, ty } => Some(vec![self.emit1(
-                Op::VecItemAddr(ty.clone()),
-                vec![vec.clone(), idx.clone()],
-                ref_to(ty),
-            )]),
-            Lval::SliceElem { ptr, idx, ty } => Some(vec![self.emit1(
-                Op::SliceItemAddr(ty.clone()),
-                vec![ptr.clone(), idx.clone()],
-                ref_to(ty),
-            )]),
+            Lval::Field { base, field, ty } => {
+                let rt = ref_to(base, ty);
+                Some(vec![self.emit1(Op::FieldAddr(field.clone()), vec![base.clone()], rt)])
+            }
+            Lval::VecElem { vec, idx, ty } => {
+                let rt = ref_to(vec, ty);
+                Some(vec![self.emit1(Op::VecItemAddr(ty.clone()), vec![vec.clone(), idx.clone()], rt)])
+            }
+            Lval::SliceElem { ptr, idx, ty } => {
+                let rt = ref_to(ptr, ty);
+                Some(vec![self.emit1(Op::SliceItemAddr(ty.clone()), vec![ptr.clone(), idx.clone()], rt)])
+            }
             Lval::Slice { ptr, len, .. } => Some(vec![ptr.clone(), len.clone()]),
             Lval::Local { id, .. } => {
                 let name = self.local_names[id.0 as usize].clone();
