@@ -2,6 +2,7 @@
 //! checks it, and turns every function reachable from a portal into a flow
 //! graph. Also the pipeline driver behind `cargo translate` and build.rs.
 
+pub mod build;
 pub mod consteval;
 pub mod diag;
 pub mod hints;
@@ -12,4 +13,5 @@ pub mod pipeline;
 pub mod subset;
 pub mod typeck;
 
+pub use build::Build;
 pub use pipeline::{translate_crate_dir, translate_source, TranslateError, Translation};

@@ -246,6 +246,7 @@ impl Translator<'_, '_> {
         }
         if f.hints.driver.is_some() {
             self.check_merge_point_liveness(id, g);
+            self.check_can_enter_jit_placement(id, g);
         }
         (Some(lowered), callees)
     }
@@ -293,6 +294,46 @@ impl Translator<'_, '_> {
                 let d = at(self.items.sources(), f.file, f.sig.ident.span(), format!("`{name}` is live across jit_merge_point!() but is neither a green nor a red"))
                     .with_help(format!("add `{name}` to the driver's reds (or greens, if it is constant for a position in the user's program), or compute it after the merge point"));
                 self.diags.push(d);
+            }
+        }
+    }
+
+    /// After `can_enter_jit!()` the native code must go straight back to
+    /// the merge point: the JIT hands the interpreter its state there, so
+    /// anything executed in between would be skipped or done twice.
+    fn check_can_enter_jit_placement(&mut self, id: FnId, g: &FlowGraph) {
+        let f = self.items.fn_def(id);
+        for b in g.graph.node_indices() {
+            let block = g.block(b);
+            let Some(k) = block.operations.iter().position(|o| matches!(o.op, Op::CanEnterJit { .. })) else { continue };
+            let loc = block.operations[k].loc;
+            let mut ok = k + 1 == block.operations.len();
+            let mut cur = b;
+            let mut steps = 0;
+            while ok {
+                let exits = g.exits(cur);
+                if !matches!(g.block(cur).exit, flowgraph::Exit::Goto) || exits.len() != 1 || steps > g.block_count() {
+                    ok = false;
+                    break;
+                }
+                let next = exits[0].1;
+                let first = g.block(next).operations.first().map(|o| &o.op);
+                if matches!(first, Some(Op::JitMergePoint { .. })) {
+                    break;
+                }
+                if !g.block(next).operations.is_empty() {
+                    ok = false;
+                }
+                cur = next;
+                steps += 1;
+            }
+            if !ok {
+                let mut d = Diagnostic::global("`can_enter_jit!()` must be followed directly by the jump back to `jit_merge_point!()`");
+                d.file = Some(f.file);
+                d.line = loc.line as usize;
+                d.col = loc.col as usize;
+                d.range = line_range(self.items.sources(), f.file, loc.line as usize, loc.col as usize);
+                self.diags.push(d.with_help("put it right before the `continue` (or the end of the loop body), after the greens hold the jump's target"));
             }
         }
     }
@@ -356,6 +397,17 @@ impl Translator<'_, '_> {
             reds,
         });
     }
+}
+
+/// Byte range of the rest of a line from a 1-based column, for diagnostics
+/// found on flow graphs (which keep line and column only).
+fn line_range(sources: &SourceMap, file: crate::diag::FileId, line: usize, col: usize) -> std::ops::Range<usize> {
+    let text = sources.text(file);
+    let start_of_line: usize = text.split_inclusive('\n').take(line.saturating_sub(1)).map(str::len).sum();
+    let line_text = text[start_of_line..].split('\n').next().unwrap_or("");
+    let start = start_of_line + line_text.char_indices().nth(col.saturating_sub(1)).map(|(i, _)| i).unwrap_or(0);
+    let end = start_of_line + line_text.trim_end().len();
+    start..end.max(start)
 }
 
 fn live_out(

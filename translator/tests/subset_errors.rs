@@ -1418,3 +1418,51 @@ fn truncated_sources_never_panic() {
         panic!("the translator panicked on a truncated source:\n{src}");
     }
 }
+
+// ---- driver placement ---------------------------------------------------
+
+#[test]
+fn can_enter_jit_not_followed_by_the_merge_point() {
+    rejects(
+        r#"use metatrace::prelude::*;
+pub struct S { pub n: i64 }
+#[jit_driver(greens = [pc], reds = [s])]
+pub fn run(s: &mut S) -> i64 {
+    let mut pc: usize = 0;
+    while pc < 100 {
+        jit_merge_point!();
+        pc += 1;
+        if pc % 10 == 0 {
+            can_enter_jit!();
+            s.n += 1;
+        }
+    }
+    s.n
+}
+"#,
+        &["10:13: `can_enter_jit!()` must be followed directly by the jump back to `jit_merge_point!()`"],
+    );
+}
+
+#[test]
+fn local_live_across_the_merge_point_is_not_green_or_red() {
+    rejects(
+        r#"use metatrace::prelude::*;
+#[jit_driver(greens = [pc], reds = [acc])]
+pub fn run(code: &[u8], mut acc: i64) -> i64 {
+    let mut pc: usize = 0;
+    let scale = code.len() as i64;
+    while pc < code.len() {
+        jit_merge_point!();
+        acc += scale;
+        pc += 1;
+    }
+    acc
+}
+"#,
+        &[
+            "3:8: `code` is live across jit_merge_point!() but is neither a green nor a red",
+            "3:8: `scale` is live across jit_merge_point!() but is neither a green nor a red",
+        ],
+    );
+}
