@@ -19,6 +19,12 @@
 //!
 //! Built with plain `cargo build`, the hints are checked and otherwise do
 //! nothing: the VM runs the interpreter natively (`--jit mode=native`).
+//!
+//! To give the VM its jitcodes, the interpreter crate gets a build script
+//! (`metatrace_translator::Build::new().run();`) and one line at its root,
+//! [`include_jit!`]; its `main` passes [`jit_tables!`] to
+//! `__private::check_mode_supported` and the parameters to
+//! `__private::set_params`. `docs/build.md` has the details.
 
 // Lets the proc-macros' `::metatrace::...` paths resolve inside this crate too.
 extern crate self as metatrace;
@@ -39,6 +45,64 @@ pub mod prelude {
 #[doc(hidden)]
 pub mod __private {
     pub use metatrace_runtime::__private::*;
+}
+
+/// Includes the glue the build script generated (`$OUT_DIR/metatrace_glue.rs`:
+/// the jitcodes as static data, their descr tables and shims, one
+/// jitcode-only entry per portal) as the module `crate::__metatrace_glue`.
+/// Use it once, at the interpreter crate's root (`main.rs` or `lib.rs`):
+///
+/// ```ignore
+/// metatrace::include_jit!();
+/// ```
+///
+/// The module exists only when the build script generated the glue (it
+/// sets the `metatrace_jitcodes` cfg); without a build script, or with
+/// `METATRACE_NO_JIT=1` (`cargo translate --no-jit`), the VM is native only.
+#[macro_export]
+macro_rules! include_jit {
+    () => {
+        #[cfg(metatrace_jitcodes)]
+        #[doc(hidden)]
+        #[allow(
+            unused_unsafe,
+            unused_variables,
+            unused_mut,
+            unused_parens,
+            unused_braces,
+            unused_qualifications,
+            unused_results,
+            unreachable_code,
+            unreachable_patterns,
+            non_snake_case,
+            non_upper_case_globals,
+            dead_code,
+            missing_docs,
+            trivial_casts,
+            trivial_numeric_casts,
+            clippy::all
+        )]
+        pub mod __metatrace_glue {
+            include!(concat!(env!("OUT_DIR"), "/metatrace_glue.rs"));
+        }
+    };
+}
+
+/// The jitcodes of this VM, as `Option<&'static
+/// metatrace::runtime::jitcode::Tables>`: `Some` when the crate was built
+/// with its glue (see [`include_jit!`]), `None` for a native-only build.
+/// Valid anywhere in the interpreter crate.
+#[macro_export]
+macro_rules! jit_tables {
+    () => {{
+        #[cfg(metatrace_jitcodes)]
+        let tables: ::core::option::Option<&'static $crate::runtime::jitcode::Tables> =
+            ::core::option::Option::Some(&crate::__metatrace_glue::TABLES);
+        #[cfg(not(metatrace_jitcodes))]
+        let tables: ::core::option::Option<&'static $crate::runtime::jitcode::Tables> =
+            ::core::option::Option::None;
+        tables
+    }};
 }
 
 /// Marks the top of the portal's dispatch loop (RPython's `jit_merge_point`).
@@ -111,7 +175,11 @@ macro_rules! can_enter_jit {
 #[cfg(doctest)]
 pub struct CompileFailTests;
 
+// This crate has no build script to declare the `metatrace_jitcodes` cfg
+// that `#[jit_driver]` and `jit_tables!()` test (interpreter crates get it
+// from `metatrace_translator::Build`).
 #[cfg(test)]
+#[allow(unexpected_cfgs)]
 mod tests {
     use crate::prelude::*;
 
@@ -180,6 +248,26 @@ mod tests {
         fn get(&self) -> u32 {
             self.n
         }
+    }
+
+    /// `include_jit!` allows the lints the glue generator says its code may
+    /// trip (`metatrace_jitcodegen::glue::ALLOW_LINTS`).
+    #[test]
+    fn include_jit_allows_the_glue_lints() {
+        let src = include_str!("lib.rs");
+        let squash = |s: &str| s.chars().filter(|c| !c.is_whitespace()).collect::<String>();
+        let start = src.find("macro_rules! include_jit").unwrap();
+        let body = squash(&src[start..]);
+        let expected = format!(
+            "#[allow({})]",
+            squash(metatrace_jitcodegen::glue::ALLOW_LINTS)
+        );
+        assert!(body.contains(&expected), "include_jit! should have {expected}");
+    }
+
+    #[test]
+    fn no_tables_without_the_glue() {
+        assert!(crate::jit_tables!().is_none());
     }
 
     #[test]

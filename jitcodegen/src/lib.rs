@@ -4,3 +4,4 @@
 pub mod codewriter;
 pub mod flowgraph;
 pub mod types;
+pub mod glue;

@@ -46,7 +46,8 @@ pub struct Vms {
     pub tlr: PathBuf,
 }
 
-/// Builds `bf` and `tlr` in release mode, once per test process
+/// Builds `bf` and `tlr` in release mode, once per test process, with their
+/// jitcodes (their build scripts run the translator)
 /// (`cargo build --release -p bf -p tlr` into the shared target directory),
 /// and returns their paths. Panics with cargo's output if the build fails.
 pub fn vms() -> &'static Vms {
@@ -66,6 +67,9 @@ pub fn vms() -> &'static Vms {
             ])
             .arg(&target)
             .current_dir(workspace_root())
+            // The VMs are built with their jitcodes whatever the caller's
+            // environment says.
+            .env_remove("METATRACE_NO_JIT")
             .stdin(Stdio::null())
             .output()
             .map_err(|e| format!("cannot run {cargo}: {e}"))?;
@@ -221,4 +225,55 @@ pub fn excerpt(bytes: &[u8]) -> String {
     } else {
         format!("{s:?}")
     }
+}
+
+/// A `.b` program with its optional `.in` and its expected `.out`
+/// (`X.out` or `X.b.out`).
+pub struct BfCase {
+    pub name: String,
+    pub program: PathBuf,
+    pub input: Vec<u8>,
+    pub expected: Vec<u8>,
+}
+
+/// The cases of `dir`, sorted by name, and the `.b` files without an
+/// expected output.
+pub fn bf_cases(dir: &Path) -> (Vec<BfCase>, Vec<String>) {
+    let mut cases = Vec::new();
+    let mut without_out = Vec::new();
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "b"))
+        .collect();
+    entries.sort();
+    for program in entries {
+        let name = program.file_name().unwrap().to_string_lossy().into_owned();
+        let stem = program.with_extension("");
+        let expected = [
+            stem.with_extension("out"),
+            PathBuf::from(format!("{}.out", program.display())),
+        ]
+        .into_iter()
+        .find(|p| p.is_file());
+        let Some(expected) = expected else {
+            without_out.push(name);
+            continue;
+        };
+        let input = [
+            stem.with_extension("in"),
+            PathBuf::from(format!("{}.in", program.display())),
+        ]
+        .into_iter()
+        .find(|p| p.is_file())
+        .map(|p| std::fs::read(p).unwrap())
+        .unwrap_or_default();
+        cases.push(BfCase {
+            name,
+            program,
+            input,
+            expected: std::fs::read(expected).unwrap(),
+        });
+    }
+    (cases, without_out)
 }

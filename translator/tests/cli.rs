@@ -1,4 +1,5 @@
-//! The `cargo-translate` binary: flags, exit codes, emitted files.
+//! The `cargo-translate` binary: flags, exit codes, emitted files, and the
+//! VMs it builds (with and without jitcodes).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -124,11 +125,17 @@ fn check_only_prints_a_summary() {
         no_panic(&o);
         assert!(o.status.success(), "{args:?}:\n{}", stderr(&o));
         let err = stderr(&o);
+        // translated 3 functions in 21 ms (front end), 3 jitcodes in 8 ms (codewriter)
         assert!(
-            err.contains("translated ") && err.contains(" function") && err.contains(" ms"),
+            err.contains("translated ")
+                && err.contains(" functions in ")
+                && err.contains(" ms (front end), ")
+                && err.contains(" jitcodes in ")
+                && err.contains(" ms (codewriter)"),
             "{err}"
         );
-        assert!(err.contains("jitcode codewriter"), "{err}");
+        assert!(err.contains("no VM was built"), "{err}");
+        assert!(o.stdout.is_empty());
     }
     let o = run(&["translate", dir.to_str().unwrap(), "--quiet"]);
     assert!(o.status.success());
@@ -181,6 +188,8 @@ fn main() {
 fn rejected_crate_exits_1_with_diagnostics() {
     let krate = temp_crate(REJECTED);
     let out = tempfile::tempdir().unwrap();
+    let vms = tempfile::tempdir().unwrap();
+    let vm = vms.path().join("vm");
     for args in [
         vec!["translate", krate.path().to_str().unwrap()],
         vec![
@@ -190,6 +199,21 @@ fn rejected_crate_exits_1_with_diagnostics() {
             "flowgraph",
             "-o",
             out.path().to_str().unwrap(),
+        ],
+        vec![
+            "translate",
+            krate.path().to_str().unwrap(),
+            "--emit",
+            "jitcode",
+            "-o",
+            out.path().to_str().unwrap(),
+        ],
+        // Rejected before cargo runs: no VM.
+        vec![
+            "translate",
+            krate.path().to_str().unwrap(),
+            "-o",
+            vm.to_str().unwrap(),
         ],
     ] {
         let o = run(&args);
@@ -210,6 +234,7 @@ fn rejected_crate_exits_1_with_diagnostics() {
     }
     // Nothing was written for a rejected crate.
     assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0);
+    assert!(!vm.exists());
 }
 
 #[test]
@@ -256,23 +281,151 @@ fn bad_flags_exit_2() {
 }
 
 #[test]
-fn not_implemented_modes_exit_2_with_a_clear_message() {
+fn no_jit_needs_a_vm_path_and_no_emit() {
     let dir = workspace().join("targets/tlr");
     let dir = dir.to_str().unwrap();
     let out = tempfile::tempdir().unwrap();
     let vm = out.path().join("vm");
-    for args in [
-        vec!["translate", dir, "--emit", "jitcode"],
-        vec!["translate", dir, "-o", vm.to_str().unwrap()],
-        vec!["translate", dir, "--no-jit"],
+    for (args, needle) in [
+        (vec!["translate", dir, "--no-jit"], "give its path with `-o VM`"),
+        (
+            vec!["translate", dir, "--no-jit", "--emit", "jitcode", "-o", vm.to_str().unwrap()],
+            "cannot be combined with `--emit`",
+        ),
     ] {
         let o = run(&args);
         no_panic(&o);
         assert_eq!(o.status.code(), Some(2), "{args:?}:\n{}", stderr(&o));
-        let err = stderr(&o);
-        assert!(err.contains("not implemented yet"), "{err}");
+        assert!(stderr(&o).contains(needle), "{}", stderr(&o));
     }
     assert!(!vm.exists());
+}
+
+/// `--emit jitcode -o DIR`: one `.jitcode` text per translated function,
+/// named after it; without `-o`, all of them on stdout.
+fn emits_jitcodes(target: &str) {
+    let dir = workspace().join("targets").join(target);
+    let out = tempfile::tempdir().unwrap();
+    let o = run(&[
+        "translate",
+        dir.to_str().unwrap(),
+        "--emit",
+        "jitcode",
+        "-o",
+        out.path().to_str().unwrap(),
+    ]);
+    no_panic(&o);
+    assert!(o.status.success(), "{target}:\n{}", stderr(&o));
+    assert!(stderr(&o).contains(" ms (codewriter); wrote "), "{}", stderr(&o));
+    let translation = metatrace_translator::translate_crate_dir(&dir).unwrap();
+    let graphs = &translation.program.graphs;
+    assert_eq!(
+        std::fs::read_dir(out.path()).unwrap().count(),
+        graphs.len(),
+        "one file per function"
+    );
+    for g in graphs {
+        let path = out.path().join(format!("{}.jitcode", g.name.replace("::", ".")));
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert!(
+            text.starts_with(&format!("jitcode {}(", g.name)),
+            "{}:\n{text}",
+            path.display()
+        );
+    }
+    for d in &translation.program.drivers {
+        let text = std::fs::read_to_string(
+            out.path()
+                .join(format!("{}.jitcode", d.portal.replace("::", "."))),
+        )
+        .unwrap();
+        assert!(text.contains("jit_merge_point"), "{text}");
+    }
+    let o = run(&["translate", dir.to_str().unwrap(), "--emit", "jitcode"]);
+    no_panic(&o);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    for g in graphs {
+        assert!(text.contains(&format!("jitcode {}(", g.name)), "{text}");
+    }
+}
+
+#[test]
+fn jitcode_bf() {
+    emits_jitcodes("bf");
+}
+
+#[test]
+fn jitcode_tlr() {
+    emits_jitcodes("tlr");
+}
+
+fn run_vm(vm: &Path, args: &[&str]) -> Output {
+    Command::new(vm)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", vm.display()))
+}
+
+/// `-o VM` builds the release VM with its jitcodes; `--no-jit -o VM` the
+/// same VM without them. One test: both build the same crate in the same
+/// target directory, one after the other.
+#[test]
+fn builds_vms_with_and_without_jitcodes() {
+    let dir = workspace().join("targets/tlr");
+    let square = dir.join("programs/square.tlr");
+    let square = square.to_str().unwrap();
+    let out = tempfile::tempdir().unwrap();
+
+    let vm = out.path().join("bin/tlr-jit");
+    let o = run(&["translate", dir.to_str().unwrap(), "-o", vm.to_str().unwrap()]);
+    no_panic(&o);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains(" ms (front end), ")
+            && err.contains(" ms (codewriter); built ")
+            && err.contains("tlr-jit in "),
+        "{err}"
+    );
+    for mode in ["off", "mode=jitcode-only"] {
+        let r = run_vm(&vm, &["--jit", mode, square, "12"]);
+        assert!(r.status.success(), "{mode}: {}", stderr(&r));
+        assert_eq!(String::from_utf8_lossy(&r.stdout), "144\n", "{mode}");
+    }
+    let r = run_vm(&vm, &["--jit", "mode=jit", square, "12"]);
+    assert_eq!(r.status.code(), Some(1));
+    assert!(stderr(&r).contains("not implemented yet"), "{}", stderr(&r));
+
+    // -o an existing directory: the VM goes into it, under its own name.
+    let o = run(&["translate", dir.to_str().unwrap(), "-o", out.path().to_str().unwrap(), "-q"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(out.path().join("tlr").is_file());
+
+    let native = out.path().join("tlr-native");
+    let o = run(&[
+        "translate",
+        dir.to_str().unwrap(),
+        "--no-jit",
+        "-o",
+        native.to_str().unwrap(),
+    ]);
+    no_panic(&o);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("without the JIT (native only)"), "{}", stderr(&o));
+    let r = run_vm(&native, &[square, "12"]);
+    assert_eq!(String::from_utf8_lossy(&r.stdout), "144\n");
+    let r = run_vm(&native, &["--jit", "mode=jitcode-only", square, "12"]);
+    assert_eq!(r.status.code(), Some(1));
+    assert!(
+        stderr(&r).contains("this VM was built without jitcodes"),
+        "{}",
+        stderr(&r)
+    );
+    // The first VM is unaffected by the rebuild.
+    let r = run_vm(&vm, &["--jit", "mode=jitcode-only", square, "3"]);
+    assert_eq!(String::from_utf8_lossy(&r.stdout), "9\n");
 }
 
 #[test]

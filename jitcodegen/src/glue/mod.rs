@@ -41,7 +41,7 @@ pub use rust_ty::rust_type;
 use crate::codewriter::{mem_scalar, var_kind, Assembly, Container, RefConstData};
 use crate::flowgraph::{adt_field_name, FieldRef, Program};
 use crate::types::{AdtKind, Ty, TypeTable};
-use metatrace_runtime::jitcode::{encode, JitCodeNames, Kind};
+use metatrace_runtime::jitcode::{encode, JitCodeNames};
 use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::quote;
 use rust_ty::{adt_path, field_member, kind, scalar_ty};
@@ -49,28 +49,14 @@ use rust_ty::{adt_path, field_member, kind, scalar_ty};
 /// The name of the generated file in `OUT_DIR`.
 pub const GLUE_FILE: &str = "metatrace_glue.rs";
 
-/// Lints the generated items may trip in the user's crate, whatever it
-/// enables.
-fn allow() -> TokenStream {
-    quote!(#[allow(
-        unused_unsafe,
-        unused_variables,
-        unused_mut,
-        unused_parens,
-        unused_braces,
-        unused_qualifications,
-        unused_results,
-        unreachable_code,
-        unreachable_patterns,
-        non_snake_case,
-        non_upper_case_globals,
-        dead_code,
-        missing_docs,
-        trivial_casts,
-        trivial_numeric_casts,
-        clippy::all
-    )])
-}
+/// Lints the generated code may trip in the user's crate, whatever it
+/// enables: `metatrace::include_jit!()` puts exactly this on the module the
+/// glue is included in (the facade cannot depend on this crate, so the list
+/// is written there too; a test of the facade keeps the two equal).
+pub const ALLOW_LINTS: &str = "unused_unsafe, unused_variables, unused_mut, unused_parens, \
+unused_braces, unused_qualifications, unused_results, unreachable_code, unreachable_patterns, \
+non_snake_case, non_upper_case_globals, dead_code, missing_docs, trivial_casts, \
+trivial_numeric_casts, clippy::all";
 
 fn id(name: &str) -> Ident {
     Ident::new(name, Span::call_site())
@@ -107,13 +93,11 @@ pub fn generate(program: &Program, assembly: &Assembly) -> Result<String, String
         asm: assembly,
         types: &assembly.types,
         leaves: Leaves::new(&assembly.types),
-        allow: allow(),
     };
     let mut items: Vec<TokenStream> = Vec::new();
     let mut shims: Vec<TokenStream> = Vec::new();
 
-    let tables = &g.allow;
-    items.push(quote!(#tables use ::metatrace::runtime::jitcode as __mt;));
+    items.push(quote!(use ::metatrace::runtime::jitcode as __mt;));
 
     let jitcodes = g.jitcodes()?;
     let fields = g.fields(&mut shims)?;
@@ -124,7 +108,6 @@ pub fn generate(program: &Program, assembly: &Assembly) -> Result<String, String
     let strings: Vec<Literal> = assembly.strings.iter().map(|s| str_lit(s)).collect();
     let portals = g.portals(program)?;
 
-    let a = &g.allow;
     let n = |v: usize| Literal::usize_unsuffixed(v);
     let (nj, nf, na, ne, nc, nd, ns) = (
         n(jitcodes.len()),
@@ -137,7 +120,6 @@ pub fn generate(program: &Program, assembly: &Assembly) -> Result<String, String
     );
     items.push(quote! {
         /// Everything the runtime needs about this interpreter's jitcodes.
-        #a
         pub static TABLES: __mt::Tables = __mt::Tables {
             jitcodes: &JITCODES,
             fields: &FIELDS,
@@ -152,7 +134,7 @@ pub fn generate(program: &Program, assembly: &Assembly) -> Result<String, String
     // line that says which descr it is.
     let table = |name: &str, ty: TokenStream, len: &Literal, entries: &[TokenStream]| {
         let name = id(name);
-        let mut s = quote!(#a static #name: [#ty; #len] =).to_string();
+        let mut s = quote!(static #name: [#ty; #len] =).to_string();
         s.push_str(" [\n");
         for e in entries {
             s.push_str("    ");
@@ -196,7 +178,6 @@ struct Gen<'a> {
     asm: &'a Assembly,
     types: &'a TypeTable,
     leaves: Leaves<'a>,
-    allow: TokenStream,
 }
 
 impl Gen<'_> {
@@ -265,8 +246,8 @@ impl Gen<'_> {
     ) -> Result<TokenStream, String> {
         let bad = || format!("no field {}", adt_field_name(self.types, f));
         match (&f.owner, f.variant) {
-            (Ty::Adt(id), None) => {
-                let adt = self.types.adts.get(id.0 as usize).ok_or_else(bad)?;
+            (Ty::Adt(aid), None) => {
+                let adt = self.types.adts.get(aid.0 as usize).ok_or_else(bad)?;
                 let AdtKind::Struct { fields, .. } = &adt.kind else {
                     return Err(bad());
                 };
@@ -280,8 +261,8 @@ impl Gen<'_> {
                 let m = Literal::usize_unsuffixed(f.index as usize);
                 Ok(quote!(__mt::FieldPlace::Offset(::core::mem::offset_of!(#t, #m))))
             }
-            (Ty::Adt(id), Some(v)) => {
-                let adt = self.types.adts.get(id.0 as usize).ok_or_else(bad)?;
+            (Ty::Adt(aid), Some(v)) => {
+                let adt = self.types.adts.get(aid.0 as usize).ok_or_else(bad)?;
                 let AdtKind::Enum { variants } = &adt.kind else {
                     return Err(bad());
                 };
@@ -295,10 +276,8 @@ impl Gen<'_> {
                     "metatrace: field {} read from another variant",
                     adt_field_name(self.types, f)
                 );
-                let a = &self.allow;
                 shims.push(quote! {
-                    #a
-                    unsafe fn #shim(base: usize) -> usize {
+                        unsafe fn #shim(base: usize) -> usize {
                         unsafe {
                             match &*(base as *const #path) {
                                 #path::#vname { #m: __f, .. } => __f as *const _ as usize,
@@ -334,15 +313,12 @@ impl Gen<'_> {
                         id(&format!("vec_push_{i}")),
                         id(&format!("vec_pop_{i}")),
                     );
-                    let a = &self.allow;
-                    let vec_ty = quote!(::std::vec::Vec<#item_ty>);
+                        let vec_ty = quote!(::std::vec::Vec<#item_ty>);
                     shims.push(quote! {
-                        #a
-                        unsafe fn #len(v: usize) -> usize {
+                                unsafe fn #len(v: usize) -> usize {
                             unsafe { (*(v as *const #vec_ty)).len() }
                         }
-                        #a
-                        unsafe fn #ptr(v: usize) -> usize {
+                                unsafe fn #ptr(v: usize) -> usize {
                             unsafe { (*(v as *const #vec_ty)).as_ptr() as usize }
                         }
                     });
@@ -352,15 +328,13 @@ impl Gen<'_> {
                         let item = self.leaves.rebuild(&arr.item, &x, 0)?;
                         let explode = self.leaves.explode(&arr.item, quote!(__item), &o, 0)?;
                         shims.push(quote! {
-                            #a
-                            unsafe fn #push(v: usize, value: u64) {
+                                        unsafe fn #push(v: usize, value: u64) {
                                 unsafe {
                                     let #x = [value];
                                     (*(v as *mut #vec_ty)).push(#item)
                                 }
                             }
-                            #a
-                            unsafe fn #pop(v: usize) -> ::core::option::Option<u64> {
+                                        unsafe fn #pop(v: usize) -> ::core::option::Option<u64> {
                                 unsafe {
                                     (*(v as *mut #vec_ty)).pop().map(|__item| {
                                         let mut #o = [0u64; 1];
@@ -433,9 +407,7 @@ impl Gen<'_> {
                     ))
                 }
             };
-            let a = &self.allow;
             shims.push(quote! {
-                #a
                 unsafe fn #shim(addr: usize) -> u32 {
                     unsafe {
                         match &*(addr as *const #rt) { #arms }
@@ -462,9 +434,7 @@ impl Gen<'_> {
                 at += self.leaves.count(p)?;
             }
             let explode = self.leaves.explode(&c.ret, quote!(__r), &results, 0)?;
-            let a = &self.allow;
             shims.push(quote! {
-                #a
                 unsafe fn #shim(#args: &[u64], #results: &mut [u64]) {
                     unsafe {
                         let __r = #func(#(#params),*);
@@ -566,10 +536,8 @@ impl Gen<'_> {
                 " `{}` run on its jitcode by the blackhole interpreter (`--jit mode=jitcode-only`).",
                 d.portal
             );
-            let a = &self.allow;
             out.push(quote! {
                 #[doc = #doc]
-                #a
                 pub fn #name #generics (#(#params),*) -> #ret_ty {
                     let mut #args = [0u64; #n];
                     #explode

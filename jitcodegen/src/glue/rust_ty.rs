@@ -20,7 +20,10 @@ pub fn rust_type(
         Ty::Never => quote!(!),
         Ty::Bool => quote!(bool),
         Ty::Char => quote!(char),
-        Ty::Int(t) => int_ident(*t).into_iter().collect(),
+        Ty::Int(t) => {
+            let t = int_ident(*t);
+            quote!(#t)
+        }
         Ty::F64 => quote!(f64),
         Ty::Ref { mutable, to } => {
             let to = rt(to)?;
@@ -110,8 +113,14 @@ pub fn ident(name: &str) -> Ident {
 /// A field name in a struct expression or pattern: `cells` or `0`.
 pub fn field_member(name: &str) -> TokenStream {
     match name.parse::<usize>() {
-        Ok(i) => Literal::usize_unsuffixed(i).into_iter().collect(),
-        Err(_) => ident(name).into_iter().collect(),
+        Ok(i) => {
+            let l = Literal::usize_unsuffixed(i);
+            quote!(#l)
+        }
+        Err(_) => {
+            let i = ident(name);
+            quote!(#i)
+        }
     }
 }
 

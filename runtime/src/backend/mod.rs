@@ -6,9 +6,43 @@
 //! its exit stub stores the guard's fail arguments into `frame` (in
 //! `GuardInfo::fail_args` order) and the function returns the guard's
 //! global id. Bridges are patched into their guard's exit.
+//!
+//! The parts:
+//! - [`frame`]: the frame buffer compiled code works in (`r15`): I/O
+//!   area, call-result buffer, spill slots.
+//! - `regalloc`: liveness and the linear-scan register allocator.
+//! - `x86`: code generation (`ops`, `guards`, `calls`, `moves`).
+//! - `trampolines`: the `extern "C"` functions compiled code calls.
+//! - `layout`: inline access to Vec/String headers.
+//! - `codebuf`: W^X executable memory.
+//! - `disasm`: machine code listings for the JIT log.
+//!
+//! The registry of compiled traces is process-wide and thread-safe (a
+//! mutex): trace ids and guard ids are unique in the process, so several
+//! VMs (or test threads) can compile and run traces side by side. A VM is
+//! single-threaded: attaching a bridge rewrites the code of the trace the
+//! guard belongs to, which must not be running on another thread at that
+//! moment. The counters are kept both per thread ([`stats`], what one VM
+//! compiled) and per process ([`global_stats`]).
 
-use crate::jitcode::Tables;
-use crate::trace::Trace;
+pub mod frame;
+
+mod codebuf;
+mod disasm;
+pub mod layout;
+mod regalloc;
+pub mod trampolines;
+mod x86;
+
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use crate::jitcode::{Kind, Tables};
+use crate::trace::{Opcode, Trace, TraceStart};
+
+use codebuf::CodeMem;
 
 /// Identifies a compiled trace (loop or bridge) for the process.
 pub type TraceId = u32;
@@ -22,27 +56,290 @@ pub struct GuardExit {
     pub values: Vec<u64>,
 }
 
+/// Counters of the backend, for the JIT log and tests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BackendStats {
+    pub loops: u64,
+    pub bridges: u64,
+    /// Bytes of machine code generated.
+    pub code_bytes: u64,
+    /// Time spent compiling, in nanoseconds.
+    pub compile_ns: u64,
+    /// Calls of `execute`.
+    pub executions: u64,
+}
+
+struct Compiled {
+    trace: Arc<Trace>,
+    mem: CodeMem,
+    is_loop: bool,
+    entry: Option<usize>,
+    from_frame: usize,
+    /// Per guard: offset of the stub's patchable tail.
+    stub_tails: Vec<usize>,
+    first_gid: u32,
+    /// Per guard: the bridge attached to it.
+    bridges: Vec<Option<TraceId>>,
+    marks: Vec<(usize, String)>,
+    n_slots: u32,
+}
+
+#[derive(Default)]
+struct Registry {
+    traces: Vec<Option<Compiled>>,
+    /// Global guard id -> (trace, guard index).
+    guards: Vec<(TraceId, u32)>,
+}
+
+static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
+    traces: Vec::new(),
+    guards: Vec::new(),
+});
+
+fn registry() -> MutexGuard<'static, Registry> {
+    REGISTRY.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+static G_LOOPS: AtomicU64 = AtomicU64::new(0);
+static G_BRIDGES: AtomicU64 = AtomicU64::new(0);
+static G_BYTES: AtomicU64 = AtomicU64::new(0);
+static G_NS: AtomicU64 = AtomicU64::new(0);
+static G_EXECS: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    static STATS: Cell<BackendStats> = const { Cell::new(BackendStats {
+        loops: 0, bridges: 0, code_bytes: 0, compile_ns: 0, executions: 0,
+    }) };
+}
+
+/// What this thread compiled and ran.
+pub fn stats() -> BackendStats {
+    STATS.with(|s| s.get())
+}
+
+/// What the whole process compiled and ran.
+pub fn global_stats() -> BackendStats {
+    BackendStats {
+        loops: G_LOOPS.load(Ordering::Relaxed),
+        bridges: G_BRIDGES.load(Ordering::Relaxed),
+        code_bytes: G_BYTES.load(Ordering::Relaxed),
+        compile_ns: G_NS.load(Ordering::Relaxed),
+        executions: G_EXECS.load(Ordering::Relaxed),
+    }
+}
+
+fn count(is_loop: bool, bytes: usize, ns: u64) {
+    STATS.with(|s| {
+        let mut v = s.get();
+        if is_loop {
+            v.loops += 1
+        } else {
+            v.bridges += 1
+        }
+        v.code_bytes += bytes as u64;
+        v.compile_ns += ns;
+        s.set(v);
+    });
+    if is_loop {
+        G_LOOPS.fetch_add(1, Ordering::Relaxed);
+    } else {
+        G_BRIDGES.fetch_add(1, Ordering::Relaxed);
+    }
+    G_BYTES.fetch_add(bytes as u64, Ordering::Relaxed);
+    G_NS.fetch_add(ns, Ordering::Relaxed);
+}
+
+/// Reserve a trace id and the global ids of its guards.
+fn reserve(n_guards: usize) -> (TraceId, u32) {
+    let mut r = registry();
+    let id = r.traces.len() as TraceId;
+    r.traces.push(None);
+    let first = r.guards.len() as u32;
+    for g in 0..n_guards {
+        r.guards.push((id, g as u32));
+    }
+    (id, first)
+}
+
+fn target_lookup(target: u32) -> Option<(usize, Vec<Kind>)> {
+    let r = registry();
+    let c = r.traces.get(target as usize)?.as_ref()?;
+    if !c.is_loop {
+        return None;
+    }
+    Some((c.mem.addr() + c.from_frame, c.trace.inputs.clone()))
+}
+
+fn compile(trace: Trace, tables: &'static Tables, is_loop: bool) -> Result<(TraceId, usize), String> {
+    let t0 = Instant::now();
+    if let Err(errs) = crate::trace::verify_trace(&trace) {
+        return Err(format!("invalid trace: {}", errs.join("; ")));
+    }
+    let (id, first_gid) = reserve(trace.guards.len());
+    let out = x86::compile(&trace, tables, first_gid, is_loop, &target_lookup)?;
+    let mem = CodeMem::new(&out.code)?;
+    let bytes = mem.len();
+    let n_guards = trace.guards.len();
+    let c = Compiled {
+        trace: Arc::new(trace),
+        mem,
+        is_loop,
+        entry: out.entry,
+        from_frame: out.from_frame,
+        stub_tails: out.stub_tails,
+        first_gid,
+        bridges: vec![None; n_guards],
+        marks: out.marks,
+        n_slots: out.n_slots,
+    };
+    let _ = out.io_words;
+    registry().traces[id as usize] = Some(c);
+    count(is_loop, bytes, t0.elapsed().as_nanos() as u64);
+    Ok((id, bytes))
+}
+
 /// Compile a loop trace (ends with `Jump`).
 pub fn compile_loop(trace: Trace, tables: &'static Tables) -> Result<TraceId, String> {
-    let _ = (trace, tables);
-    todo!("backend")
+    if let TraceStart::Bridge { .. } = trace.start {
+        return Err("compile_loop: the trace is a bridge".into());
+    }
+    compile(trace, tables, true).map(|(id, _)| id)
 }
 
 /// Compile a bridge (`trace.start` is `TraceStart::Bridge`, ends with
 /// `JumpTo`) and patch it into its guard.
 pub fn compile_bridge(trace: Trace, tables: &'static Tables) -> Result<TraceId, String> {
-    let _ = (trace, tables);
-    todo!("backend: bridges")
+    let TraceStart::Bridge { code, guard } = trace.start else {
+        return Err("compile_bridge: the trace does not start at a guard".into());
+    };
+    // The bridge's inputs are the guard's fail arguments.
+    {
+        let r = registry();
+        let Some(Some(c)) = r.traces.get(code as usize) else {
+            return Err(format!("compile_bridge: no compiled trace {code}"));
+        };
+        let Some(info) = c.trace.guards.get(guard as usize) else {
+            return Err(format!("compile_bridge: trace {code} has no guard #{guard}"));
+        };
+        if c.stub_tails.get(guard as usize).copied().unwrap_or(usize::MAX) == usize::MAX {
+            return Err(format!("compile_bridge: guard #{guard} of trace {code} is not used by any operation"));
+        }
+        let kinds: Vec<Option<Kind>> = info.fail_args.iter().map(|a| c.trace.kind_of(*a)).collect();
+        if kinds.len() != trace.inputs.len() || kinds.iter().zip(&trace.inputs).any(|(a, b)| *a != Some(*b)) {
+            return Err(format!(
+                "compile_bridge: the bridge's inputs {:?} are not guard #{guard}'s fail arguments {:?}",
+                trace.inputs, kinds
+            ));
+        }
+    }
+    if !matches!(trace.ops.last().map(|o| &o.opcode), Some(Opcode::JumpTo { .. })) {
+        return Err("compile_bridge: a bridge ends with jump_to".into());
+    }
+    let (id, _) = compile(trace, tables, false)?;
+    let mut r = registry();
+    let target = {
+        let b = r.traces[id as usize].as_ref().expect("just compiled");
+        b.mem.addr() + b.from_frame
+    };
+    let c = r.traces[code as usize].as_mut().expect("checked above");
+    let tail = c.stub_tails[guard as usize];
+    c.mem.patch(tail, &x86::guards::tail_jump(target))?;
+    c.bridges[guard as usize] = Some(id);
+    Ok(id)
 }
 
 /// Run compiled loop `id` on `inputs` until a guard fails.
 pub fn execute(id: TraceId, inputs: &[u64]) -> GuardExit {
-    let _ = (id, inputs);
-    todo!("backend: execute")
+    let entry = {
+        let r = registry();
+        let c = r
+            .traces
+            .get(id as usize)
+            .and_then(|c| c.as_ref())
+            .unwrap_or_else(|| panic!("backend::execute: no compiled trace {id}"));
+        assert!(c.is_loop, "backend::execute: trace {id} is a bridge");
+        assert_eq!(
+            inputs.len(),
+            c.trace.inputs.len(),
+            "backend::execute: loop {id} has {} inputs",
+            c.trace.inputs.len()
+        );
+        c.mem.addr() + c.entry.expect("a loop has an entry")
+    };
+    STATS.with(|s| {
+        let mut v = s.get();
+        v.executions += 1;
+        s.set(v);
+    });
+    G_EXECS.fetch_add(1, Ordering::Relaxed);
+    let mut frame = frame::FrameBuf::take();
+    frame.io()[..inputs.len()].copy_from_slice(inputs);
+    let f: extern "sysv64" fn(*mut u64) -> u64 = unsafe { std::mem::transmute(entry) };
+    let ret = f(frame.fp());
+    if ret == u64::MAX {
+        drop(frame);
+        match trampolines::take_panic() {
+            Some(p) => std::panic::resume_unwind(p),
+            None => panic!("backend::execute: compiled code reported a panic that was not recorded"),
+        }
+    }
+    let (trace, guard, n) = {
+        let r = registry();
+        let &(trace, guard) = r
+            .guards
+            .get(ret as usize)
+            .unwrap_or_else(|| panic!("backend::execute: compiled code returned unknown guard id {ret}"));
+        let c = r.traces[trace as usize].as_ref().expect("guard of a compiled trace");
+        (trace, guard, c.trace.guards[guard as usize].fail_args.len())
+    };
+    GuardExit {
+        trace,
+        guard,
+        values: frame.io()[..n].to_vec(),
+    }
 }
 
 /// The trace compiled as `id` (for its guards' resume data and the log).
-pub fn trace_of(id: TraceId) -> std::sync::Arc<Trace> {
-    let _ = id;
-    todo!("backend: registry")
+pub fn trace_of(id: TraceId) -> Arc<Trace> {
+    let r = registry();
+    r.traces
+        .get(id as usize)
+        .and_then(|c| c.as_ref())
+        .map(|c| c.trace.clone())
+        .unwrap_or_else(|| panic!("backend::trace_of: no compiled trace {id}"))
+}
+
+/// Global guard id -> (trace, guard index), if it exists.
+pub fn guard_of(global_id: u32) -> Option<(TraceId, u32)> {
+    registry().guards.get(global_id as usize).copied()
+}
+
+/// The global id of guard `guard` of trace `id`.
+pub fn guard_id(id: TraceId, guard: u32) -> Option<u32> {
+    let r = registry();
+    let c = r.traces.get(id as usize)?.as_ref()?;
+    ((guard as usize) < c.trace.guards.len()).then_some(c.first_gid + guard)
+}
+
+/// The bridge attached to guard `guard` of trace `id`, if any.
+pub fn bridge_of(id: TraceId, guard: u32) -> Option<TraceId> {
+    let r = registry();
+    r.traces.get(id as usize)?.as_ref()?.bridges.get(guard as usize).copied().flatten()
+}
+
+/// Size of the machine code of trace `id`, and its spill slots.
+pub fn code_info(id: TraceId) -> Option<(usize, u32)> {
+    let r = registry();
+    let c = r.traces.get(id as usize)?.as_ref()?;
+    Some((c.mem.len(), c.n_slots))
+}
+
+/// The machine code of trace `id`, disassembled (Intel syntax), with the
+/// trace's operations and stubs marked. Patched stubs show their jump.
+pub fn disassemble(id: TraceId) -> String {
+    let r = registry();
+    match r.traces.get(id as usize).and_then(|c| c.as_ref()) {
+        Some(c) => disasm::listing(c.mem.bytes(), c.mem.addr() as u64, &c.marks),
+        None => format!("<no compiled trace {id}>\n"),
+    }
 }

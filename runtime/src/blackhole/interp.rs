@@ -9,7 +9,14 @@
 
 use super::ops;
 use super::program::{Code, Program};
+use super::{ResumeFrame, RunOutcome};
 use crate::jitcode::{Insn, KReg, Kind};
+
+/// How `Machine::run` stopped.
+enum Exit {
+    Return(Vec<u64>),
+    MergePoint(Vec<u64>),
+}
 
 #[derive(Clone, Copy, Debug)]
 struct Frame {
@@ -133,13 +140,66 @@ impl Machine {
         for (p, &v) in params.iter().zip(args) {
             self.set(&f, p.kind, p.reg, v);
         }
-        self.run(prog)
+        let depth = self.frames.len();
+        match self.run(prog, depth, false) {
+            Exit::Return(out) => out,
+            Exit::MergePoint(_) => unreachable!("merge points are ignored by call"),
+        }
     }
 
-    /// Run the top frame until it returns from the frame depth at entry.
-    fn run(&mut self, prog: &'static Program) -> Vec<u64> {
+    /// Rebuild `frames` (outermost first) and run until the outermost one
+    /// executes a `MergePoint` or returns (see [`super::resume`]).
+    pub(crate) fn resume(&mut self, prog: &'static Program, frames: &[ResumeFrame]) -> RunOutcome {
+        assert!(
+            !frames.is_empty(),
+            "metatrace: resume needs at least one frame"
+        );
+        let depth = self.frames.len() + 1;
+        for (n, rf) in frames.iter().enumerate() {
+            let Some(code) = prog.codes.get(rf.jitcode as usize) else {
+                panic!(
+                    "metatrace: resume frame {n}: no jitcode {} ({} jitcodes)",
+                    rf.jitcode,
+                    prog.codes.len()
+                );
+            };
+            let name = code.jitcode.name;
+            assert!(
+                (rf.pc as usize) < code.insns.len(),
+                "metatrace: resume frame {n} ({name}): pc {} out of range",
+                rf.pc
+            );
+            if let Some(inner) = frames.get(n + 1) {
+                match &code.insns[rf.pc as usize] {
+                    Insn::Call { jitcode, .. } if *jitcode == inner.jitcode => {}
+                    other => panic!(
+                        "metatrace: resume frame {n} ({name}): pc {} is {other:?}, not a call of jitcode {}",
+                        rf.pc, inner.jitcode
+                    ),
+                }
+            }
+            let mut f = self.push_frame(rf.jitcode as u32, code);
+            f.pc = rf.pc;
+            *self.frames.last_mut().expect("just pushed") = f;
+            for &(r, v) in &rf.regs {
+                assert!(
+                    r.reg < code.jitcode.num_regs[r.kind.index()],
+                    "metatrace: resume frame {n} ({name}): {r:?} is not a register"
+                );
+                self.set(&f, r.kind, r.reg, v);
+            }
+        }
+        match self.run(prog, depth, true) {
+            Exit::Return(out) => RunOutcome::Return(out),
+            Exit::MergePoint(args) => RunOutcome::MergePoint { args },
+        }
+    }
+
+    /// Run the top frame until the frame at depth `depth` (1 = the
+    /// bottom of the stack) returns or, when `stop_at_merge_point`,
+    /// executes a `MergePoint`.
+    fn run(&mut self, prog: &'static Program, depth: usize, stop_at_merge_point: bool) -> Exit {
         let tables = prog.tables;
-        let depth = self.frames.len();
         let mut fr = *self.frames.last().expect("a frame to run");
         let mut code: &'static Code = &prog.codes[fr.code as usize];
         let mut pc = fr.pc as usize;
@@ -354,7 +414,7 @@ impl Machine {
                     if self.frames.len() == depth {
                         let out = values.iter().map(|v| self.getk(&fr, v)).collect();
                         self.drop_frame(&fr);
-                        return out;
+                        return Exit::Return(out);
                     }
                     let caller = self.frames[self.frames.len() - 2];
                     let caller_code: &'static Code = &prog.codes[caller.code as usize];
@@ -399,7 +459,14 @@ impl Machine {
                         code.switch_target(pc - 1, cases, *default, ri!(self, fr, *value)) as usize;
                 }
                 Insn::WeAreJitted { dst } => ri!(self, fr, *dst) = 0,
-                Insn::MergePoint { .. } | Insn::CanEnterJit { .. } | Insn::Live { .. } => {}
+                Insn::MergePoint { args, .. } => {
+                    if stop_at_merge_point && self.frames.len() == depth {
+                        let out = args.iter().map(|a| self.getk(&fr, a)).collect();
+                        self.drop_frame(&fr);
+                        return Exit::MergePoint(out);
+                    }
+                }
+                Insn::CanEnterJit { .. } | Insn::Live { .. } => {}
                 Insn::Panic { message, .. } => {
                     let msg = tables.strings[*message as usize];
                     panic!("{}", msg);

@@ -1,7 +1,7 @@
 //! The blackhole interpreter: runs jitcodes on concrete values, with the
 //! native code's semantics, without recording anything. Used for
-//! `--jit mode=jitcode-only` and, later, to finish an iteration after a
-//! guard fails in compiled code.
+//! `--jit mode=jitcode-only` ([`call`]), and to finish an iteration after
+//! a guard fails in compiled code or tracing stops ([`resume`]).
 //!
 //! - [`ops`]: the pure semantics of int/float operations, casts, loads and
 //!   stores (shared with the meta-tracer).
@@ -15,6 +15,7 @@ mod program;
 pub use program::{program, Code, Program};
 
 use crate::jitcode::Tables;
+use crate::trace::{GuardInfo, Val};
 use interp::Machine;
 use std::cell::RefCell;
 
@@ -34,12 +35,18 @@ thread_local! {
 /// call back into the blackhole.
 pub fn call(tables: &'static Tables, jitcode: u16, args: &[u64]) -> Vec<u64> {
     let prog = program(tables);
+    with_machine(|m| m.call(prog, jitcode, args))
+}
+
+/// Run `f` on a machine from the pool (or a new one), and give the
+/// machine back afterwards. A machine whose run panicked is dropped.
+fn with_machine<R>(f: impl FnOnce(&mut Machine) -> R) -> R {
     let mut m = POOL
         .try_with(|p| p.borrow_mut().pop())
         .ok()
         .flatten()
         .unwrap_or_default();
-    let out = m.call(prog, jitcode, args);
+    let out = f(&mut m);
     m.reset();
     let _ = POOL.try_with(|p| {
         let mut p = p.borrow_mut();
@@ -63,6 +70,40 @@ pub struct ResumeFrame {
     pub regs: Vec<(crate::jitcode::KReg, u64)>,
 }
 
+impl ResumeFrame {
+    /// The frames to resume when `guard` fails with `fail_values` (its
+    /// fail arguments' values, in `GuardInfo::fail_args` order): every
+    /// register of the resume data set to its constant or fail value.
+    ///
+    /// Panics if the number of values is wrong or the resume data uses a
+    /// value that is no fail argument.
+    pub fn from_guard(guard: &GuardInfo, fail_values: &[u64]) -> Vec<ResumeFrame> {
+        assert!(
+            fail_values.len() == guard.fail_args.len(),
+            "metatrace: the guard has {} fail arguments, got {} values",
+            guard.fail_args.len(),
+            fail_values.len()
+        );
+        let value = |v: Val| -> u64 {
+            v.const_bits().unwrap_or_else(|| {
+                let Some(i) = guard.fail_args.iter().position(|a| *a == v) else {
+                    panic!("metatrace: resume data uses {v:?}, which is no fail argument");
+                };
+                fail_values[i]
+            })
+        };
+        guard
+            .frames
+            .iter()
+            .map(|f| ResumeFrame {
+                jitcode: f.jitcode,
+                pc: f.pc,
+                regs: f.regs.iter().map(|&(r, v)| (r, value(v))).collect(),
+            })
+            .collect()
+    }
+}
+
 /// Where a resumed run stopped.
 #[derive(Clone, Debug, PartialEq)]
 pub enum RunOutcome {
@@ -77,7 +118,18 @@ pub enum RunOutcome {
 /// Resume the frames (outermost, the portal, first) and run until the
 /// portal reaches its merge point or returns. Panics where the native code
 /// would.
+///
+/// Each frame gets the registers listed in its `regs` (the others start
+/// as zero, constants preloaded); every frame but the innermost must be
+/// at a `Call` of the next frame's jitcode. Only the outermost frame's
+/// merge point stops the run: inner frames run through theirs (a
+/// recursive portal call has no merge point of its own here, as in
+/// [`call`]).
+///
+/// Panics (with a message) if the frames do not fit the jitcodes: a
+/// jitcode or pc out of range, an outer frame not at a call of its inner
+/// frame's jitcode, a listed register that is a constant or out of range.
 pub fn resume(tables: &'static Tables, frames: Vec<ResumeFrame>) -> RunOutcome {
-    let _ = (tables, frames);
-    todo!("blackhole resume")
+    let prog = program(tables);
+    with_machine(|m| m.resume(prog, &frames))
 }

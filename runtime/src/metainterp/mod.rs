@@ -2,11 +2,42 @@
 //! concrete values — the user's program really runs while it is traced —
 //! and records every operation whose result is not a constant into a
 //! `Trace`, with resume data on every guard.
+//!
+//! - `frame`: the tracer's frames; every register holds its concrete value
+//!   and its trace value.
+//! - `record`: the trace builder (SSA ops, constant folding, guards).
+//! - `execute`: what each jitcode instruction does and records.
+//! - `liveness`: the registers a guard's resume data holds.
+//! - this module: the drivers ([`trace_loop`], [`trace_bridge`]) and what
+//!   happens at the portal's merge point.
+//!
+//! What is folded rather than recorded: pure operations (arithmetic,
+//! comparisons, casts, field and item addresses) whose operands are all
+//! constants; reads through an immutable field descr from a constant
+//! base; elidable calls with constant arguments (run now in the
+//! blackhole); branches, switches and promotes on constants;
+//! `we_are_jitted()` (1). A `promote` or a switch on a non-constant records
+//! a `guard_value`, after which every register holding that value holds
+//! the constant.
+//!
+//! Panics of the traced program inside a residual or elidable call
+//! propagate out of the tracer, as they would out of the native code; a
+//! `Panic` instruction of the jitcodes aborts the trace instead (the
+//! blackhole then panics with the right message when it resumes there).
 
-use crate::blackhole::ResumeFrame;
-use crate::jitcode::Tables;
+mod execute;
+mod frame;
+mod liveness;
+mod record;
+
+use crate::blackhole::{self, Program, ResumeFrame};
+use crate::jitcode::{Insn, KReg, Kind, Tables};
 use crate::params::JitParams;
-use crate::trace::{GuardInfo, Trace};
+use crate::trace::{FrameSnapshot, GuardInfo, Opcode, Trace, TraceStart, Val};
+use frame::{Frame, Value};
+use liveness::Liveness;
+use record::Recorder;
+use std::collections::HashMap;
 
 /// Why tracing stopped without a trace to compile.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -48,20 +79,96 @@ pub enum TraceResult {
     Closed { trace: Trace, args: Vec<u64> },
     /// Tracing stopped; the interpreter's state, to finish in the
     /// blackhole (`blackhole::resume`).
-    Aborted { reason: AbortReason, frames: Vec<ResumeFrame> },
+    Aborted {
+        reason: AbortReason,
+        frames: Vec<ResumeFrame>,
+    },
 }
 
 /// Trace one loop from the merge point of `driver` whose arguments
 /// (greens then reds, exploded) are `args`. The loop closes when the
 /// portal reaches its merge point again with the same greens.
-pub fn trace_loop(tables: &'static Tables, driver: u16, args: &[u64], params: &JitParams) -> TraceResult {
-    let _ = (tables, driver, args, params);
-    todo!("tracer")
+///
+/// The trace's inputs are the reds (`Val::Input(i)` is red leaf `i`); the
+/// greens are constants. Merge points passed on the way with other greens
+/// become `debug_merge_point`s. On an abort, the frames are the program's
+/// state between two instructions (the one that stopped tracing not
+/// executed: a panic, the portal's return, a recursive portal call; or
+/// the one after the instruction that made the trace too long).
+///
+/// Panics if `driver` or the length of `args` does not fit `tables`.
+pub fn trace_loop(
+    tables: &'static Tables,
+    driver: u16,
+    args: &[u64],
+    params: &JitParams,
+) -> TraceResult {
+    let prog = blackhole::program(tables);
+    let Some(d) = tables.drivers.get(driver as usize) else {
+        panic!(
+            "metatrace: no driver {driver} ({} drivers)",
+            tables.drivers.len()
+        );
+    };
+    let (mp_pc, mp_args) = merge_point_of(prog, d.jitcode, driver);
+    assert!(
+        args.len() == mp_args.len(),
+        "metatrace: the merge point of {} takes {} values, got {}",
+        d.portal,
+        mp_args.len(),
+        args.len()
+    );
+    let n_greens = d.greens.len();
+    let mut frame = Frame::new(prog, d.jitcode, mp_pc + 1);
+    let mut inputs = Vec::new();
+    for (i, (r, &bits)) in mp_args.iter().zip(args).enumerate() {
+        let val = if i < n_greens {
+            Val::constant(r.kind, bits)
+        } else {
+            inputs.push(r.kind);
+            Val::Input(inputs.len() as u16 - 1)
+        };
+        if r.reg < frame.code.jitcode.num_regs[r.kind.index()] {
+            frame.setk(*r, Value { bits, val });
+        }
+    }
+    let start = TraceStart::Loop {
+        driver,
+        greens: args[..n_greens].to_vec(),
+    };
+    let tracer = Tracer {
+        tables,
+        prog,
+        frames: vec![frame],
+        rec: Recorder::new(start, inputs),
+        portal: d.jitcode,
+        n_greens,
+        goal: Goal::Loop {
+            greens: args[..n_greens].to_vec(),
+        },
+        limit: params.trace_limit as usize,
+        liveness: Liveness::default(),
+    };
+    tracer.run()
 }
 
 /// Trace a bridge from a failing guard: resume the guard's frames with the
 /// fail values, record until the portal reaches a merge point whose greens
 /// `target` maps to a compiled loop, and end with a jump into it.
+///
+/// The bridge's inputs are the guard's fail arguments (`Val::Input(i)` is
+/// `guard.fail_args[i]`, of value `fail_values[i]`). The innermost frame
+/// starts by executing the guarded instruction again (so a bridge usually
+/// starts with the guard opposite to the one that failed). A merge point
+/// whose greens have no target is passed (`debug_merge_point`); reaching
+/// the same such green key twice aborts with `NoTargetLoop`.
+///
+/// The trace's `start` is `TraceStart::Bridge { code: u32::MAX, guard:
+/// u32::MAX }`: this function does not know which compiled trace and guard
+/// `guard` belongs to, the caller fills them in.
+///
+/// Panics if the guard's outermost frame is not a driver's portal or the
+/// number of fail values is wrong.
 pub fn trace_bridge(
     tables: &'static Tables,
     guard: &GuardInfo,
@@ -69,6 +176,234 @@ pub fn trace_bridge(
     params: &JitParams,
     target: &dyn Fn(&[u64]) -> Option<LoopTarget>,
 ) -> TraceResult {
-    let _ = (tables, guard, fail_values, params, target);
-    todo!("tracer: bridges")
+    let prog = blackhole::program(tables);
+    assert!(
+        fail_values.len() == guard.fail_args.len(),
+        "metatrace: the guard has {} fail arguments, got {} values",
+        guard.fail_args.len(),
+        fail_values.len()
+    );
+    let Some(outer) = guard.frames.first() else {
+        panic!("metatrace: a guard without frames");
+    };
+    let Some(d) = tables.drivers.iter().find(|d| d.jitcode == outer.jitcode) else {
+        panic!(
+            "metatrace: the guard's outermost frame (jitcode {}) is no driver's portal",
+            outer.jitcode
+        );
+    };
+    let position: HashMap<Val, usize> = guard
+        .fail_args
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (*v, i))
+        .collect();
+    let mut inputs: Vec<Option<Kind>> = vec![None; guard.fail_args.len()];
+    let frames = guard
+        .frames
+        .iter()
+        .map(|s| {
+            let mut f = Frame::new(prog, s.jitcode, s.pc);
+            for &(r, v) in &s.regs {
+                let value = match v.const_bits() {
+                    Some(bits) => Value { bits, val: v },
+                    None => {
+                        let Some(&i) = position.get(&v) else {
+                            panic!("metatrace: resume data uses {v:?}, which is no fail argument");
+                        };
+                        inputs[i] = Some(r.kind);
+                        Value {
+                            bits: fail_values[i],
+                            val: Val::Input(i as u16),
+                        }
+                    }
+                };
+                f.setk(r, value);
+            }
+            f
+        })
+        .collect();
+    let start = TraceStart::Bridge {
+        code: u32::MAX,
+        guard: u32::MAX,
+    };
+    let inputs = inputs.into_iter().map(|k| k.unwrap_or(Kind::Int)).collect();
+    let tracer = Tracer {
+        tables,
+        prog,
+        frames,
+        rec: Recorder::new(start, inputs),
+        portal: d.jitcode,
+        n_greens: d.greens.len(),
+        goal: Goal::Bridge {
+            target,
+            seen: Vec::new(),
+        },
+        limit: params.trace_limit as usize,
+        liveness: Liveness::default(),
+    };
+    tracer.run()
+}
+
+/// The position and arguments of the merge point of `driver` in its
+/// portal jitcode.
+fn merge_point_of(prog: &'static Program, portal: u16, driver: u16) -> (u32, &'static [KReg]) {
+    let code = &prog.codes[portal as usize];
+    for (pc, insn) in code.insns.iter().enumerate() {
+        if let Insn::MergePoint { driver: d, args } = insn {
+            if *d == driver {
+                return (pc as u32, args);
+            }
+        }
+    }
+    panic!(
+        "metatrace: portal {} has no merge point of driver {driver}",
+        code.jitcode.name
+    );
+}
+
+/// What the tracer does at the portal's merge points.
+enum Goal<'a> {
+    /// Close the loop when the greens are the starting ones again.
+    Loop { greens: Vec<u64> },
+    /// Jump into the compiled loop `target` gives for the greens.
+    Bridge {
+        target: &'a dyn Fn(&[u64]) -> Option<LoopTarget>,
+        /// Green keys passed without a target.
+        seen: Vec<Vec<u64>>,
+    },
+}
+
+/// Why `Tracer::step` did not just continue.
+enum Stop {
+    /// The trace is complete; the merge point's arguments.
+    Closed(Box<Trace>, Vec<u64>),
+    /// Abort, with the frames at an instruction boundary.
+    Abort(AbortReason),
+}
+
+struct Tracer<'a> {
+    tables: &'static Tables,
+    prog: &'static Program,
+    /// Outermost (the portal) first.
+    frames: Vec<Frame>,
+    rec: Recorder,
+    /// The portal's jitcode.
+    portal: u16,
+    n_greens: usize,
+    goal: Goal<'a>,
+    limit: usize,
+    liveness: Liveness,
+}
+
+impl Tracer<'_> {
+    fn run(mut self) -> TraceResult {
+        loop {
+            let stop = match self.step() {
+                Ok(()) if self.rec.len() > self.limit => Stop::Abort(AbortReason::TooLong),
+                Ok(()) => continue,
+                Err(stop) => stop,
+            };
+            return match stop {
+                Stop::Closed(trace, args) => {
+                    debug_assert_eq!(crate::trace::verify_trace(&trace), Ok(()));
+                    TraceResult::Closed {
+                        trace: *trace,
+                        args,
+                    }
+                }
+                Stop::Abort(reason) => TraceResult::Aborted {
+                    reason,
+                    frames: self.frames.iter().map(Frame::to_resume).collect(),
+                },
+            };
+        }
+    }
+
+    /// The portal frame reached its merge point (instruction `pc`, with
+    /// arguments `args`): close the trace, or mark the merge point and go
+    /// on.
+    fn merge_point(&mut self, pc: u32, args: &[KReg]) -> Result<(), Stop> {
+        let vals: Vec<Value> = args.iter().map(|a| self.top().getk(*a)).collect();
+        let bits: Vec<u64> = vals.iter().map(|v| v.bits).collect();
+        let n = self.n_greens;
+        let greens = &bits[..n];
+        let end = match &mut self.goal {
+            Goal::Loop { greens: start } => (start.as_slice() == greens).then_some(Opcode::Jump),
+            Goal::Bridge { target, seen } => match target(greens) {
+                Some(t) => Some(Opcode::JumpTo { target: t.id }),
+                None if seen.iter().any(|s| s.as_slice() == greens) => {
+                    return Err(Stop::Abort(AbortReason::NoTargetLoop))
+                }
+                None => {
+                    seen.push(greens.to_vec());
+                    None
+                }
+            },
+        };
+        let Some(end) = end else {
+            let greens = vals[..n].iter().map(|v| v.val).collect();
+            self.rec.op(
+                Opcode::DebugMergePoint {
+                    jitcode: self.portal,
+                    pc,
+                },
+                greens,
+                None,
+            );
+            return Ok(());
+        };
+        // The target is specialised to these greens: a green that is not a
+        // constant here (computed from reds) must be guarded.
+        for (r, v) in args[..n].iter().zip(&vals) {
+            if !v.is_const() {
+                self.guard_value(r.kind, *v);
+            }
+        }
+        let reds = args[n..].iter().map(|a| self.top().getk(*a).val).collect();
+        Err(Stop::Closed(Box::new(self.rec.finish(end, reds)), bits))
+    }
+
+    fn top(&self) -> &Frame {
+        self.frames.last().expect("a frame")
+    }
+
+    fn top_mut(&mut self) -> &mut Frame {
+        self.frames.last_mut().expect("a frame")
+    }
+
+    /// Resume data for a guard at the current instruction: every frame,
+    /// outermost first, with its live registers' trace values.
+    fn snapshot(&mut self) -> Vec<FrameSnapshot> {
+        let (tables, liveness) = (self.tables, &mut self.liveness);
+        self.frames
+            .iter()
+            .map(|f| FrameSnapshot {
+                jitcode: f.jitcode,
+                pc: f.pc,
+                regs: liveness
+                    .live_at(tables, f.jitcode, f.code, f.pc)
+                    .into_iter()
+                    .map(|r| (r, f.getk(r).val))
+                    .collect(),
+            })
+            .collect()
+    }
+
+    /// Record a guard at the current instruction.
+    fn guard(&mut self, opcode: Opcode, args: Vec<Val>) {
+        let frames = self.snapshot();
+        self.rec.guard(opcode, args, frames);
+    }
+
+    /// `guard_value(v, its concrete value)` at the current instruction;
+    /// from then on every register holding `v` holds the constant.
+    fn guard_value(&mut self, kind: Kind, v: Value) -> Value {
+        let c = Value::constant(kind, v.bits);
+        self.guard(Opcode::GuardValue, vec![v.val, c.val]);
+        for f in &mut self.frames {
+            f.replace(v.val, c.val);
+        }
+        c
+    }
 }

@@ -15,6 +15,7 @@
 //! a residual call with several results writes them to a per-thread
 //! buffer that `CallResult` reads.
 
+pub mod interp;
 mod printer;
 mod verify;
 

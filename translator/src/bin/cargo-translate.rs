@@ -1,29 +1,41 @@
 //! `cargo translate`: check an interpreter crate against the metatrace
-//! subset and translate it.
+//! subset, translate it, and build its VM.
 //!
 //! Runs as a cargo subcommand (`cargo translate <CRATE_DIR> ...`, where cargo
 //! passes `translate` as the first argument) or directly
 //! (`cargo-translate <CRATE_DIR> ...`,
 //! `cargo run -p metatrace-translator -- translate <CRATE_DIR> ...`).
 //!
-//! Exit codes: 0 success, 1 the input was rejected (diagnostics on stderr) or
-//! cannot be read, 2 bad command line or a mode that is not implemented yet,
-//! 101 internal error (a translator bug; never a panic trace).
+//! - `-o VM`: front end and codewriter (diagnostics here, before cargo
+//!   runs), then `cargo build --release` of the crate, whose build script
+//!   (`metatrace_translator::Build`) runs the same pipeline again to write
+//!   the glue; the VM binary is copied to `VM`.
+//! - `--no-jit -o VM`: the same VM without jitcodes (`METATRACE_NO_JIT=1`
+//!   for the build script), the baseline; nothing is translated.
+//! - `--emit flowgraph|jitcode [-o DIR]`: the intermediate forms, as files
+//!   in DIR or as text on stdout.
+//! - neither: check and translate only, and print a summary.
+//!
+//! Exit codes: 0 success, 1 the input was rejected (diagnostics on stderr),
+//! cannot be read, or its VM did not build, 2 bad command line, 101
+//! internal error (a translator bug; never a panic trace).
 
 use clap::{Parser, ValueEnum};
 use metatrace_jitcodegen::flowgraph::{print_graph, to_dot};
-use metatrace_translator::{translate_crate_dir, Translation};
+use metatrace_translator::build::{codegen, translate_catching, BuildError, Generated, NO_JIT_ENV};
+use metatrace_translator::Translation;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
+use std::process::{Command, ExitCode, Stdio};
+use std::time::Instant;
 
 #[derive(Parser, Debug)]
 #[command(
     name = "cargo translate",
     bin_name = "cargo translate",
     version,
-    about = "Check an interpreter crate against the metatrace Rust subset and translate it",
-    after_help = "Without --emit, the crate is checked and translated to flow graphs, and a summary is printed.\n\
-                  Building the VM binary (-o without --emit, --no-jit) comes with the jitcode codewriter."
+    about = "Check an interpreter crate against the metatrace Rust subset, translate it and build its VM",
+    after_help = "Without --emit and -o, the crate is checked and translated to jitcodes, and a summary is printed.\n\
+                  With -o VM, the release VM binary is built (cargo build --release) and copied to VM."
 )]
 struct Cli {
     /// The interpreter crate: a directory with Cargo.toml and src/main.rs or src/lib.rs.
@@ -31,16 +43,17 @@ struct Cli {
     crate_dir: PathBuf,
 
     /// Write an intermediate form instead of building the VM.
-    /// `flowgraph`: one Graphviz .dot and one .txt per translated function
-    /// in the -o directory (or the text of every graph on stdout without -o).
+    /// `flowgraph`: one Graphviz .dot and one .txt per translated function;
+    /// `jitcode`: one .jitcode text per function; in the -o directory, or
+    /// as text on stdout without -o.
     #[arg(long, value_enum, value_name = "WHAT")]
     emit: Option<Emit>,
 
-    /// Output: the directory for --emit, or the VM binary (not implemented yet).
+    /// Output: the VM binary to build, or the directory for --emit.
     #[arg(short = 'o', long = "out", value_name = "PATH")]
     out: Option<PathBuf>,
 
-    /// Build the VM without the JIT (the baseline; not implemented yet).
+    /// Build the VM without the JIT (native only: the baseline).
     #[arg(long)]
     no_jit: bool,
 
@@ -53,7 +66,7 @@ struct Cli {
 enum Emit {
     /// Graphviz dot and text, one pair of files per function.
     Flowgraph,
-    /// Jitcode text (not implemented yet).
+    /// Jitcode text, one file per function.
     Jitcode,
 }
 
@@ -83,45 +96,61 @@ fn usage_error(msg: &str) -> u8 {
     EXIT_USAGE
 }
 
-fn run(cli: &Cli) -> Result<(), u8> {
-    // Modes that come with the jitcode codewriter.
-    if cli.emit == Some(Emit::Jitcode) {
-        return Err(usage_error(
-            "`--emit jitcode` is not implemented yet: it comes with the jitcode codewriter; `--emit flowgraph` works",
-        ));
+fn fail(e: BuildError) -> u8 {
+    eprint!("{}", e.render());
+    match e {
+        BuildError::Internal(_) => EXIT_INTERNAL,
+        _ => EXIT_REJECTED,
     }
-    if cli.no_jit {
-        return Err(usage_error(
-            "`--no-jit` applies to building the VM binary, which is not implemented yet: it comes with the jitcode codewriter",
-        ));
-    }
-    if cli.emit.is_none() {
-        if let Some(out) = &cli.out {
-            return Err(usage_error(&format!(
-                "building the VM binary (`-o {}` without `--emit`) is not implemented yet: it comes with the jitcode codewriter\n\
-                 hint: `--emit flowgraph -o DIR` writes the flow graphs; without `-o`, the crate is only checked",
-                out.display()
-            )));
-        }
-    }
+}
 
-    let dir = crate_dir(&cli.crate_dir)?;
-    let translation = translate(&dir)?;
-
-    let n = translation.program.graphs.len();
-    let functions = if n == 1 {
-        "1 function".to_string()
+fn plural(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
     } else {
-        format!("{n} functions")
-    };
-    let ms = translation.elapsed.as_secs_f64() * 1000.0;
-    match cli.emit {
-        Some(Emit::Flowgraph) => match &cli.out {
+        format!("{n} {what}s")
+    }
+}
+
+fn run(cli: &Cli) -> Result<(), u8> {
+    if cli.no_jit && cli.emit.is_some() {
+        return Err(usage_error(
+            "`--no-jit` builds a VM without jitcodes; it cannot be combined with `--emit`",
+        ));
+    }
+    if cli.no_jit && cli.out.is_none() {
+        return Err(usage_error(
+            "`--no-jit` builds a VM: give its path with `-o VM`",
+        ));
+    }
+    let dir = crate_dir(&cli.crate_dir)?;
+
+    if cli.no_jit {
+        let vm = cli.out.as_deref().expect("checked above");
+        let start = Instant::now();
+        let built = build_vm(&dir, vm, true, cli.quiet)?;
+        if !cli.quiet {
+            eprintln!(
+                "built {} without the JIT (native only) in {:.1} s",
+                built.display(),
+                start.elapsed().as_secs_f64()
+            );
+        }
+        return Ok(());
+    }
+
+    let translation = translate_catching(&dir).map_err(fail)?;
+    let n = translation.program.graphs.len();
+    let functions = plural(n, "function");
+    let front_ms = translation.elapsed.as_secs_f64() * 1000.0;
+
+    if cli.emit == Some(Emit::Flowgraph) {
+        match &cli.out {
             Some(out) => {
                 write_flowgraphs(&translation, out)?;
                 if !cli.quiet {
                     eprintln!(
-                        "translated {functions} in {ms:.0} ms; wrote {} files to {}",
+                        "translated {functions} in {front_ms:.0} ms; wrote {} files to {}",
                         2 * n,
                         out.display()
                     );
@@ -133,21 +162,212 @@ fn run(cli: &Cli) -> Result<(), u8> {
                     println!("{}", print_graph(g, types));
                 }
                 if !cli.quiet {
-                    eprintln!("translated {functions} in {ms:.0} ms");
+                    eprintln!("translated {functions} in {front_ms:.0} ms");
                 }
             }
-        },
-        _ => {
+        }
+        return Ok(());
+    }
+
+    let generated = codegen(&translation).map_err(fail)?;
+    let jitcodes = plural(generated.assembly.jitcodes.len(), "jitcode");
+    let cw_ms = generated.elapsed.as_secs_f64() * 1000.0;
+    let summary = format!(
+        "translated {functions} in {front_ms:.0} ms (front end), {jitcodes} in {cw_ms:.0} ms (codewriter)"
+    );
+
+    if cli.emit == Some(Emit::Jitcode) {
+        match &cli.out {
+            Some(out) => {
+                write_jitcodes(&generated, out)?;
+                if !cli.quiet {
+                    eprintln!(
+                        "{summary}; wrote {} files to {}",
+                        generated.assembly.jitcodes.len(),
+                        out.display()
+                    );
+                }
+            }
+            None => {
+                println!("{}", generated.assembly.print());
+                if !cli.quiet {
+                    eprintln!("{summary}");
+                }
+            }
+        }
+        return Ok(());
+    }
+
+    match &cli.out {
+        Some(vm) => {
+            let start = Instant::now();
+            let built = build_vm(&dir, vm, false, cli.quiet)?;
             if !cli.quiet {
-                eprintln!("translated {functions} in {ms:.0} ms");
                 eprintln!(
-                    "note: the crate was checked only; building the VM binary comes with the jitcode codewriter \
-                     (use `--emit flowgraph -o DIR` to see the flow graphs)"
+                    "{summary}; built {} in {:.1} s",
+                    built.display(),
+                    start.elapsed().as_secs_f64()
                 );
+            }
+        }
+        None => {
+            if !cli.quiet {
+                eprintln!("{summary}");
+                eprintln!("note: no VM was built; `-o VM` builds it, `--emit jitcode` shows the jitcodes");
             }
         }
     }
     Ok(())
+}
+
+/// `cargo build --release` of the crate in `dir` (without jitcodes if
+/// `no_jit`), then copies its executable to `out` (into it, if `out` is a
+/// directory). Cargo's own output goes to stderr as usual. The path of the
+/// VM written.
+fn build_vm(dir: &Path, out: &Path, no_jit: bool, quiet: bool) -> Result<PathBuf, u8> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let manifest = dir.join("Cargo.toml");
+    let mut cmd = Command::new(&cargo);
+    cmd.arg("build")
+        .arg("--release")
+        .arg("--manifest-path")
+        .arg(&manifest)
+        .arg("--message-format=json-render-diagnostics")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    if quiet {
+        cmd.arg("--quiet");
+    }
+    if no_jit {
+        cmd.env(NO_JIT_ENV, "1");
+    } else {
+        cmd.env_remove(NO_JIT_ENV);
+    }
+    let output = cmd.output().map_err(|e| {
+        eprintln!(
+            "error: cannot run `{} build`: {e}",
+            Path::new(&cargo).display()
+        );
+        EXIT_REJECTED
+    })?;
+    if !output.status.success() {
+        eprintln!(
+            "error: `cargo build --release --manifest-path {}` failed ({})",
+            manifest.display(),
+            output.status
+        );
+        return Err(EXIT_REJECTED);
+    }
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let exes: Vec<(String, PathBuf)> = stdout.lines().filter_map(executable).collect();
+    let exe = match exes.as_slice() {
+        [] => {
+            eprintln!(
+                "error: `{}` has no binary target: an interpreter crate builds a VM executable (src/main.rs)",
+                manifest.display()
+            );
+            return Err(EXIT_REJECTED);
+        }
+        [(_, exe)] => exe.clone(),
+        many => {
+            let package = package_name(&manifest);
+            match many.iter().find(|(name, _)| Some(name) == package.as_ref()) {
+                Some((_, exe)) => exe.clone(),
+                None => {
+                    let names: Vec<&str> = many.iter().map(|(n, _)| n.as_str()).collect();
+                    eprintln!(
+                        "error: `{}` has several binaries ({}) and none is named after the package",
+                        manifest.display(),
+                        names.join(", ")
+                    );
+                    return Err(EXIT_REJECTED);
+                }
+            }
+        }
+    };
+    let dest = if out.is_dir() {
+        out.join(exe.file_name().unwrap_or_default())
+    } else {
+        out.to_owned()
+    };
+    if let Some(parent) = dest.parent().filter(|p| !p.as_os_str().is_empty()) {
+        if let Err(e) = std::fs::create_dir_all(parent) {
+            eprintln!("error: cannot create `{}`: {e}", parent.display());
+            return Err(EXIT_REJECTED);
+        }
+    }
+    // Copy to a temporary name and rename: a running VM at `dest` is not
+    // overwritten in place.
+    let tmp = dest.with_extension("metatrace-tmp");
+    let copied = std::fs::copy(&exe, &tmp).and_then(|_| std::fs::rename(&tmp, &dest));
+    if let Err(e) = copied {
+        let _ = std::fs::remove_file(&tmp);
+        eprintln!(
+            "error: cannot copy `{}` to `{}`: {e}",
+            exe.display(),
+            dest.display()
+        );
+        return Err(EXIT_REJECTED);
+    }
+    Ok(dest)
+}
+
+/// The (target name, executable) of a `compiler-artifact` message of
+/// `cargo build --message-format=json` that has one.
+fn executable(line: &str) -> Option<(String, PathBuf)> {
+    if !line.contains("\"reason\":\"compiler-artifact\"") {
+        return None;
+    }
+    let exe = json_string_field(line, "executable")?;
+    let target = line.find("\"target\":").map(|i| &line[i..])?;
+    let name = json_string_field(target, "name")?;
+    Some((name, PathBuf::from(exe)))
+}
+
+/// The string value of the first `"key":` in `text` (`None` if absent or
+/// not a string, e.g. `null`). Enough JSON for cargo's messages.
+fn json_string_field(text: &str, key: &str) -> Option<String> {
+    let pat = format!("\"{key}\":");
+    let rest = text[text.find(&pat)? + pat.len()..].trim_start();
+    let mut chars = rest.strip_prefix('"')?.chars();
+    let mut out = String::new();
+    loop {
+        match chars.next()? {
+            '"' => return Some(out),
+            '\\' => match chars.next()? {
+                'n' => out.push('\n'),
+                't' => out.push('\t'),
+                'r' => out.push('\r'),
+                'b' => out.push('\u{8}'),
+                'f' => out.push('\u{c}'),
+                'u' => {
+                    let hex: String = chars.by_ref().take(4).collect();
+                    out.push(char::from_u32(u32::from_str_radix(&hex, 16).ok()?)?);
+                }
+                c => out.push(c),
+            },
+            c => out.push(c),
+        }
+    }
+}
+
+/// `name = "..."` of the `[package]` section of a manifest.
+fn package_name(manifest: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(manifest).ok()?;
+    let mut in_package = false;
+    for line in text.lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            in_package = line == "[package]";
+        } else if in_package {
+            if let Some(v) = line.strip_prefix("name") {
+                let v = v.trim_start().strip_prefix('=')?.trim();
+                return Some(v.trim_matches('"').to_string());
+            }
+        }
+    }
+    None
 }
 
 /// The crate directory: the argument itself, or the directory of a
@@ -169,32 +389,6 @@ fn crate_dir(arg: &Path) -> Result<PathBuf, u8> {
         eprintln!("error: crate directory `{}` does not exist", arg.display());
     }
     Err(EXIT_REJECTED)
-}
-
-/// Run the front end; a rejected crate prints its diagnostics. A panic in
-/// the translator is a bug: report it in one line, not as a crash.
-fn translate(dir: &Path) -> Result<Translation, u8> {
-    let default_hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
-    let result = std::panic::catch_unwind(|| translate_crate_dir(dir));
-    std::panic::set_hook(default_hook);
-    match result {
-        Ok(Ok(t)) => Ok(t),
-        Ok(Err(e)) => {
-            eprint!("{}", e.render());
-            Err(EXIT_REJECTED)
-        }
-        Err(payload) => {
-            let msg = payload
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".into());
-            eprintln!("error: internal error in the translator: {msg}");
-            eprintln!("note: this is a bug in metatrace; please report it with the crate that triggered it");
-            Err(EXIT_INTERNAL)
-        }
-    }
 }
 
 /// `a::B::c` → `a.B.c`, and nothing that is not safe in a file name.
@@ -227,4 +421,34 @@ fn write_flowgraphs(t: &Translation, out: &Path) -> Result<(), u8> {
         std::fs::write(&txt, print_graph(g, types)).map_err(|e| fail(&txt, e))?;
     }
     Ok(())
+}
+
+fn write_jitcodes(g: &Generated, out: &Path) -> Result<(), u8> {
+    let fail = |what: &Path, e: std::io::Error| {
+        eprintln!("error: cannot write `{}`: {e}", what.display());
+        EXIT_REJECTED
+    };
+    std::fs::create_dir_all(out).map_err(|e| fail(out, e))?;
+    for (i, j) in g.assembly.jitcodes.iter().enumerate() {
+        let path = out.join(format!("{}.jitcode", file_stem(&j.name)));
+        std::fs::write(&path, g.assembly.print_jitcode(i) + "\n").map_err(|e| fail(&path, e))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_executables_from_cargo_messages() {
+        let line = r#"{"reason":"compiler-artifact","package_id":"path+file:///w/targets/tlr#0.1.0","manifest_path":"/w/targets/tlr/Cargo.toml","target":{"kind":["bin"],"crate_types":["bin"],"name":"tlr","src_path":"/w/targets/tlr/src/main.rs","edition":"2021","doc":true,"doctest":false,"test":true},"profile":{},"features":[],"filenames":["/w/target/release/tlr"],"executable":"/w/target/release/t\u00e9 \"x\"","fresh":false}"#;
+        assert_eq!(
+            executable(line),
+            Some(("tlr".to_string(), PathBuf::from("/w/target/release/té \"x\"")))
+        );
+        let lib = r#"{"reason":"compiler-artifact","target":{"kind":["lib"],"name":"metatrace"},"executable":null}"#;
+        assert_eq!(executable(lib), None);
+        assert_eq!(executable(r#"{"reason":"build-finished","success":true}"#), None);
+    }
 }

@@ -1,0 +1,94 @@
+//! The frame buffer of compiled code: one block of memory per `execute`,
+//! addressed from `r15` (the frame pointer of compiled code), the same
+//! layout for every trace so that bridges and loops can jump into each
+//! other without adjusting anything.
+//!
+//! ```text
+//!   low addresses                                             high addresses
+//!   | spill slots (MAX_SLOTS) | call results (CALL_RESULTS) | I/O area (MAX_IO) |
+//!                                                           ^ r15
+//! slot s          at r15 - 8*CALL_RESULTS - 8*(s+1)
+//! call result n   at r15 - 8*CALL_RESULTS + 8*n
+//! I/O word k      at r15 + 8*k
+//! ```
+//!
+//! The I/O area holds a trace's inputs on entry, a failing guard's fail
+//! arguments on exit, the target loop's inputs at `JumpTo`, and the
+//! arguments of a residual or pure call while it is being made (between
+//! entry and exit nothing else lives there). Spill slots live in the frame
+//! buffer, not on the machine stack, so a bridge can use more slots than
+//! the loop it is attached to: the native stack frame is the same fixed
+//! size for every trace.
+//!
+//! Call results are the per-execute "call-result buffer" the trace IR's
+//! `CallResult(n)` reads.
+
+/// Words of the call-result buffer (results of one residual/pure call).
+pub const CALL_RESULTS: usize = 64;
+/// Spill slots available to one trace.
+pub const MAX_SLOTS: usize = 4096;
+/// Words of the I/O area: a trace's inputs, a guard's fail arguments,
+/// the arguments of one call.
+pub const MAX_IO: usize = 1024;
+/// Total size of a frame buffer, in words.
+pub const FRAME_WORDS: usize = MAX_SLOTS + CALL_RESULTS + MAX_IO;
+/// Index of the word `r15` points to.
+pub const FP_INDEX: usize = MAX_SLOTS + CALL_RESULTS;
+
+pub fn io_disp(k: usize) -> i32 {
+    (8 * k) as i32
+}
+
+pub fn result_disp(n: usize) -> i32 {
+    -8 * CALL_RESULTS as i32 + 8 * n as i32
+}
+
+pub fn slot_disp(s: u32) -> i32 {
+    -8 * CALL_RESULTS as i32 - 8 * (s as i32 + 1)
+}
+
+use std::cell::RefCell;
+
+thread_local! {
+    /// Frame buffers for reuse (a residual call may re-enter compiled
+    /// code: each active `execute` has its own).
+    static POOL: RefCell<Vec<Box<[u64]>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A frame buffer, returned to the thread's pool when dropped.
+pub struct FrameBuf {
+    buf: Option<Box<[u64]>>,
+}
+
+impl FrameBuf {
+    pub fn take() -> FrameBuf {
+        let b = POOL
+            .try_with(|p| p.borrow_mut().pop())
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| vec![0u64; FRAME_WORDS].into_boxed_slice());
+        FrameBuf { buf: Some(b) }
+    }
+
+    pub fn io(&mut self) -> &mut [u64] {
+        &mut self.buf.as_mut().expect("frame")[FP_INDEX..]
+    }
+
+    /// The value compiled code gets in `r15`.
+    pub fn fp(&mut self) -> *mut u64 {
+        self.io().as_mut_ptr()
+    }
+}
+
+impl Drop for FrameBuf {
+    fn drop(&mut self) {
+        if let Some(b) = self.buf.take() {
+            let _ = POOL.try_with(|p| {
+                let mut p = p.borrow_mut();
+                if p.len() < 8 {
+                    p.push(b);
+                }
+            });
+        }
+    }
+}

@@ -1,0 +1,137 @@
+//! Inline access to `Vec<T>` and `String` headers.
+//!
+//! The layout of `Vec<T>`/`String` is not stable, which is why the descr
+//! tables reach them through shims. But it is fixed for one build of one
+//! program, and it can be observed: a `String` is inspected directly, and
+//! for a `Vec<T>` the table's own `len`/`ptr` shims are run on two probe
+//! headers whose words are distinct (valid, aligned, readable pointers):
+//! the word each shim returns tells where the field is. When the probe is
+//! conclusive (each shim returns one of the first three words, the same
+//! one for both probes, the two fields differ), compiled code reads `len`
+//! and the data pointer with one load each; otherwise it calls the shim
+//! through a trampoline.
+//!
+//! Setting the environment variable `METATRACE_NO_INLINE_VEC` (to anything)
+//! turns this off for the process (every Vec/String access goes through
+//! the shims).
+
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+
+use crate::jitcode::{Tables, VecShims};
+use crate::trace::Opcode;
+
+/// Byte offsets of the data pointer and the length in the header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HeaderLayout {
+    pub ptr: i32,
+    pub len: i32,
+}
+
+fn enabled() -> bool {
+    static E: OnceLock<bool> = OnceLock::new();
+    *E.get_or_init(|| std::env::var_os("METATRACE_NO_INLINE_VEC").is_none())
+}
+
+/// The layout of `String`.
+pub fn string_layout() -> Option<HeaderLayout> {
+    static L: OnceLock<Option<HeaderLayout>> = OnceLock::new();
+    if !enabled() {
+        return None;
+    }
+    *L.get_or_init(|| {
+        if std::mem::size_of::<String>() != 3 * 8 {
+            return None;
+        }
+        let mut s = String::with_capacity(40);
+        s.push_str("abc");
+        let words: [usize; 3] = unsafe { std::mem::transmute_copy(&s) };
+        let ptr = words.iter().position(|&w| w == s.as_ptr() as usize)?;
+        let len = words.iter().position(|&w| w == s.len())?;
+        let cap = words.iter().position(|&w| w == s.capacity())?;
+        if ptr == len || ptr == cap || len == cap {
+            return None;
+        }
+        Some(HeaderLayout {
+            ptr: 8 * ptr as i32,
+            len: 8 * len as i32,
+        })
+    })
+}
+
+/// Readable zeroed memory the probe headers point into.
+fn probe_area() -> usize {
+    static A: OnceLock<usize> = OnceLock::new();
+    *A.get_or_init(|| {
+        // 16 pages, 4096-aligned inside a leaked allocation
+        let v: &'static mut [u8] = Box::leak(vec![0u8; 17 * 4096].into_boxed_slice());
+        let p = v.as_ptr() as usize;
+        (p + 4095) & !4095
+    })
+}
+
+fn probe(shims: &VecShims) -> Option<HeaderLayout> {
+    let area = probe_area();
+    let mut found: Option<(usize, usize)> = None;
+    for round in 0..2usize {
+        // 8 distinct words: page-aligned addresses into the probe area,
+        // valid as pointers (non-null, aligned, readable) and as
+        // capacities or lengths.
+        let header: [usize; 8] = std::array::from_fn(|k| {
+            let page = if round == 0 { 1 + k } else { 8 + (k + 3) % 8 };
+            area + 4096 * page
+        });
+        let h = header.as_ptr() as usize;
+        let len = unsafe { (shims.len)(h) };
+        let ptr = unsafe { (shims.ptr)(h) };
+        let li = header.iter().position(|&w| w == len)?;
+        let pi = header.iter().position(|&w| w == ptr)?;
+        if li >= 3 || pi >= 3 || li == pi {
+            return None;
+        }
+        match found {
+            None => found = Some((pi, li)),
+            Some(f) if f == (pi, li) => {}
+            Some(_) => return None,
+        }
+    }
+    let (pi, li) = found?;
+    Some(HeaderLayout {
+        ptr: 8 * pi as i32,
+        len: 8 * li as i32,
+    })
+}
+
+/// The layout of the Vec reached through these shims, if it can be read
+/// inline.
+pub fn vec_layout(shims: &VecShims) -> Option<HeaderLayout> {
+    static CACHE: OnceLock<Mutex<HashMap<(usize, usize), Option<HeaderLayout>>>> = OnceLock::new();
+    if !enabled() {
+        return None;
+    }
+    let key = (shims.len as usize, shims.ptr as usize);
+    let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
+    if let Some(l) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+        return *l;
+    }
+    let l = probe(shims);
+    cache.lock().unwrap_or_else(|e| e.into_inner()).insert(key, l);
+    l
+}
+
+/// The inline layout for a Vec/String operation, if it has one.
+pub fn op_layout(tables: &Tables, op: &Opcode) -> Option<HeaderLayout> {
+    match op {
+        Opcode::VecLen(d) | Opcode::VecPtr(d) => {
+            let shims = tables.arrays.get(*d as usize)?.vec?;
+            vec_layout(&shims)
+        }
+        Opcode::StringPtr | Opcode::StringLen => string_layout(),
+        _ => None,
+    }
+}
+
+/// Does this operation compile to inline code rather than a call?
+pub fn inline_op(tables: &Tables, op: &Opcode) -> bool {
+    op_layout(tables, op).is_some()
+}

@@ -1,0 +1,308 @@
+//! Register allocation over a trace: liveness, then a one-pass linear scan
+//! driven by the code generator (LuaJIT/RPython style).
+//!
+//! A trace is straight-line code (plus the back edge of a loop), so every
+//! value's live range is one interval: from its definition to its last use
+//! (an operand, a guard's fail argument, a `Jump`/`JumpTo` argument).
+//! The code generator walks the trace once; at each operation it asks this
+//! module for a register for the result. When none is free, the value whose
+//! last use is furthest away (Belady) is evicted to its spill slot, or the
+//! new value itself lives in a slot when it is the one used furthest away.
+//! Values are SSA: a spill slot, once written, stays valid until the value
+//! dies, so a value is stored at most once.
+//!
+//! Register classes (System V x86-64):
+//! - general purpose, allocatable: `rbx rbp r12 r13 r14` (callee-saved:
+//!   survive calls) and `rsi rdi r8 r9 r10` (caller-saved). Values whose
+//!   interval contains a call prefer the callee-saved ones, others the
+//!   caller-saved ones.
+//! - never allocated: `rsp`, `r15` (the frame pointer of compiled code),
+//!   `rax rcx rdx r11` (scratch: division, shifts, call sequences, big
+//!   immediates, memory-to-memory moves).
+//! - `xmm0..xmm14` for floats (all caller-saved); `xmm15` is scratch.
+//!
+//! Around a call, live values in caller-saved registers are stored to
+//! their slots (if not already there) and reloaded afterwards.
+
+use crate::trace::{Opcode, Trace, Val};
+
+use super::x86::{Loc, GPR_CALLEE_SAVED, GPR_CALLER_SAVED, XMM_ALLOCATABLE};
+
+/// "Never used".
+pub const NEVER: u32 = u32::MAX;
+
+/// Value ids: inputs `0..n_inputs`, then operation `i` as `n_inputs + i`.
+pub fn vid(n_inputs: usize, v: Val) -> Option<usize> {
+    match v {
+        Val::Input(i) => Some(i as usize),
+        Val::Op(i) => Some(n_inputs + i as usize),
+        _ => None,
+    }
+}
+
+/// Which operations call out of compiled code (clobbering caller-saved
+/// registers).
+pub fn is_call(tables: &crate::jitcode::Tables, op: &Opcode) -> bool {
+    use crate::jitcode::{FieldPlace, FloatBinOp, IntTy, ScalarTy};
+    match op {
+        Opcode::EnumTag(_)
+        | Opcode::VecLen(_)
+        | Opcode::VecPtr(_)
+        | Opcode::VecPush(_)
+        | Opcode::VecPopNonEmpty(_)
+        | Opcode::StringPtr
+        | Opcode::StringLen
+        | Opcode::CallResidual(_)
+        | Opcode::CallPure(_) => !super::layout::inline_op(tables, op),
+        Opcode::FloatBin(FloatBinOp::Rem) => true,
+        Opcode::Cast(ScalarTy::F64, ScalarTy::Int(IntTy::U64 | IntTy::Usize)) => true,
+        Opcode::GetField(d) | Opcode::SetField(d) | Opcode::FieldAddr(d) => {
+            matches!(tables.fields.get(*d as usize).map(|f| f.place), Some(FieldPlace::Shim(_)))
+        }
+        _ => false,
+    }
+}
+
+/// Live ranges of a trace's values.
+pub struct Liveness {
+    pub n_inputs: usize,
+    /// Position (operation index) of the last use of each value, `NEVER`
+    /// when it is not used.
+    pub last_use: Vec<u32>,
+    /// Whether a call happens strictly inside the value's interval.
+    pub crosses_call: Vec<bool>,
+    /// Per operation: does it call out.
+    pub is_call: Vec<bool>,
+    /// Per operation: the values whose last use it is.
+    pub dies_at: Vec<Vec<u32>>,
+}
+
+impl Liveness {
+    pub fn compute(trace: &Trace, tables: &crate::jitcode::Tables) -> Liveness {
+        let n_inputs = trace.inputs.len();
+        let n = n_inputs + trace.ops.len();
+        let mut last_use = vec![NEVER; n];
+        let use_at = |v: Val, i: usize, last_use: &mut Vec<u32>| {
+            if let Some(id) = vid(n_inputs, v) {
+                if last_use[id] == NEVER || last_use[id] < i as u32 {
+                    last_use[id] = i as u32;
+                }
+            }
+        };
+        for (i, op) in trace.ops.iter().enumerate() {
+            for a in &op.args {
+                use_at(*a, i, &mut last_use);
+            }
+            if let Some(g) = op.guard {
+                if let Some(info) = trace.guards.get(g as usize) {
+                    for a in &info.fail_args {
+                        use_at(*a, i, &mut last_use);
+                    }
+                }
+            }
+        }
+        let is_call: Vec<bool> = trace.ops.iter().map(|o| is_call(tables, &o.opcode)).collect();
+        // calls_before[i] = number of calls among ops 0..i
+        let mut calls_before = Vec::with_capacity(trace.ops.len() + 1);
+        let mut c = 0u32;
+        for &b in &is_call {
+            calls_before.push(c);
+            c += b as u32;
+        }
+        calls_before.push(c);
+        let def_pos = |id: usize| -> i64 { id as i64 - n_inputs as i64 };
+        let mut crosses_call = vec![false; n];
+        let mut dies_at = vec![Vec::new(); trace.ops.len()];
+        for id in 0..n {
+            let lu = last_use[id];
+            if lu == NEVER {
+                // Results never used die where they are defined.
+                if id >= n_inputs {
+                    dies_at[id - n_inputs].push(id as u32);
+                }
+                continue;
+            }
+            let d = def_pos(id);
+            // calls strictly between d and lu
+            let from = (d + 1).max(0) as usize;
+            let to = lu as usize; // exclusive
+            if to > from {
+                crosses_call[id] = calls_before[to] - calls_before[from] > 0;
+            }
+            dies_at[lu as usize].push(id as u32);
+        }
+        Liveness {
+            n_inputs,
+            last_use,
+            crosses_call,
+            is_call,
+            dies_at,
+        }
+    }
+}
+
+/// Register classes.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Class {
+    Gpr,
+    Xmm,
+}
+
+/// What to do to get a register for a new value.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Choice {
+    /// A free register.
+    Free(u8),
+    /// Evict the value in this register to its slot first.
+    Evict(u8, u32),
+    /// No register: the new value lives in a slot.
+    Spill,
+}
+
+/// The allocator's state at the current point of the walk.
+pub struct RegState {
+    /// Current location of every value (`None`: not defined yet or dead).
+    pub loc: Vec<Option<Loc>>,
+    /// Spill slot of a value, once it has one.
+    pub slot: Vec<Option<u32>>,
+    /// Whether the slot holds the value (SSA: true until the value dies).
+    pub slot_valid: Vec<bool>,
+    pub gpr_owner: [Option<u32>; 16],
+    pub xmm_owner: [Option<u32>; 16],
+    free_slots: Vec<u32>,
+    /// Slots used so far (the trace's spill area size).
+    pub n_slots: u32,
+}
+
+impl RegState {
+    pub fn new(n_values: usize) -> RegState {
+        RegState {
+            loc: vec![None; n_values],
+            slot: vec![None; n_values],
+            slot_valid: vec![false; n_values],
+            gpr_owner: [None; 16],
+            xmm_owner: [None; 16],
+            free_slots: Vec::new(),
+            n_slots: 0,
+        }
+    }
+
+    /// The slot of value `v`, assigning one if needed.
+    pub fn slot_of(&mut self, v: u32) -> u32 {
+        if let Some(s) = self.slot[v as usize] {
+            return s;
+        }
+        let s = match self.free_slots.pop() {
+            Some(s) => s,
+            None => {
+                self.n_slots += 1;
+                self.n_slots - 1
+            }
+        };
+        self.slot[v as usize] = Some(s);
+        s
+    }
+
+    /// Choose a register of `class` for value `v` (last used at
+    /// `last_use`, `prefer_callee_saved` when it lives across a call).
+    pub fn choose(&self, class: Class, last_use: &[u32], v: u32, prefer_callee_saved: bool) -> Choice {
+        match class {
+            Class::Gpr => {
+                let (first, second) = if prefer_callee_saved {
+                    (&GPR_CALLEE_SAVED[..], &GPR_CALLER_SAVED[..])
+                } else {
+                    (&GPR_CALLER_SAVED[..], &GPR_CALLEE_SAVED[..])
+                };
+                for &r in first.iter().chain(second.iter()) {
+                    if self.gpr_owner[r as usize].is_none() {
+                        return Choice::Free(r);
+                    }
+                }
+                self.victim(&self.gpr_owner, first.iter().chain(second.iter()).copied(), last_use, v)
+            }
+            Class::Xmm => {
+                for &r in XMM_ALLOCATABLE.iter() {
+                    if self.xmm_owner[r as usize].is_none() {
+                        return Choice::Free(r);
+                    }
+                }
+                self.victim(&self.xmm_owner, XMM_ALLOCATABLE.iter().copied(), last_use, v)
+            }
+        }
+    }
+
+    fn victim(
+        &self,
+        owners: &[Option<u32>; 16],
+        regs: impl Iterator<Item = u8>,
+        last_use: &[u32],
+        v: u32,
+    ) -> Choice {
+        let mut best: Option<(u8, u32, u32)> = None;
+        for r in regs {
+            if let Some(o) = owners[r as usize] {
+                let lu = last_use[o as usize];
+                if best.map(|b| lu > b.2).unwrap_or(true) {
+                    best = Some((r, o, lu));
+                }
+            }
+        }
+        // A result nobody uses "dies at once": anything else outlives it.
+        let lv = match last_use[v as usize] {
+            NEVER => 0,
+            l => l,
+        };
+        match best {
+            Some((r, o, lu)) if lu > lv => Choice::Evict(r, o),
+            _ => Choice::Spill,
+        }
+    }
+
+    /// Record that `v` now lives in `loc`.
+    pub fn assign(&mut self, v: u32, loc: Loc) {
+        match loc {
+            Loc::Gpr(r) => self.gpr_owner[r as usize] = Some(v),
+            Loc::Xmm(r) => self.xmm_owner[r as usize] = Some(v),
+            Loc::Slot(s) => {
+                self.slot[v as usize] = Some(s);
+                self.slot_valid[v as usize] = true;
+            }
+            Loc::Imm(_) => {}
+        }
+        self.loc[v as usize] = Some(loc);
+    }
+
+    /// Forget the register of `v` (it has been stored to its slot).
+    pub fn move_to_slot(&mut self, v: u32) {
+        match self.loc[v as usize] {
+            Some(Loc::Gpr(r)) => self.gpr_owner[r as usize] = None,
+            Some(Loc::Xmm(r)) => self.xmm_owner[r as usize] = None,
+            _ => {}
+        }
+        let s = self.slot[v as usize].expect("slot assigned before eviction");
+        self.slot_valid[v as usize] = true;
+        self.loc[v as usize] = Some(Loc::Slot(s));
+    }
+
+    /// `v` died: free its register and slot.
+    pub fn kill(&mut self, v: u32) {
+        match self.loc[v as usize] {
+            Some(Loc::Gpr(r)) => {
+                if self.gpr_owner[r as usize] == Some(v) {
+                    self.gpr_owner[r as usize] = None
+                }
+            }
+            Some(Loc::Xmm(r)) => {
+                if self.xmm_owner[r as usize] == Some(v) {
+                    self.xmm_owner[r as usize] = None
+                }
+            }
+            _ => {}
+        }
+        if let Some(s) = self.slot[v as usize].take() {
+            self.free_slots.push(s);
+        }
+        self.slot_valid[v as usize] = false;
+        self.loc[v as usize] = None;
+    }
+}

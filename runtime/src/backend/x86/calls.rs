@@ -1,0 +1,244 @@
+//! Calls out of compiled code (System V): trampolines for shims, residual
+//! and pure calls, float helpers.
+//!
+//! Before a call, every value that lives past it in a caller-saved register
+//! (`rsi rdi r8 r9 r10`, all xmm) is stored to its spill slot (once: the
+//! slot stays valid, values being SSA), and reloaded after the call. The
+//! arguments are placed by a parallel move into `rdi rsi rdx rcx r8 r9`.
+//! The stack is 16-byte aligned in compiled code at all times (the
+//! prologue makes it so), so calls need no adjustment. Trampolines that
+//! may panic return a flag in `rdx`; a set flag sends the code to the
+//! trace's panic exit.
+//!
+//! Residual and pure calls pass their (exploded) arguments in the frame's
+//! I/O area and get their results in the frame's call-result buffer, which
+//! `CallResult(n)` reads.
+
+use dynasmrt::{DynasmApi, DynasmLabelApi};
+
+use super::{asm, is_caller_saved_gpr, Codegen, Loc, ARG_REGS, FP, RAX, XMM_ALLOCATABLE};
+use crate::backend::frame::{io_disp, result_disp, CALL_RESULTS, MAX_IO};
+use crate::backend::layout;
+use crate::backend::trampolines as t;
+use crate::jitcode::Kind;
+use crate::trace::Opcode;
+
+/// An argument of a call.
+#[derive(Clone, Copy, Debug)]
+pub enum CallArg {
+    /// A value (or constant).
+    Val(Loc),
+    /// The address `r15 + disp` (in the frame).
+    Frame(i32),
+}
+
+impl<'a> Codegen<'a> {
+    /// Values that live past operation `i` in caller-saved registers.
+    fn clobbered_live(&self, i: usize) -> Vec<(u32, Loc)> {
+        let mut out = Vec::new();
+        for r in 0..16u8 {
+            if let Some(v) = self.ra.gpr_owner[r as usize] {
+                if is_caller_saved_gpr(r) && self.live.last_use[v as usize] > i as u32 {
+                    out.push((v, Loc::Gpr(r)));
+                }
+            }
+        }
+        for &x in XMM_ALLOCATABLE.iter() {
+            if let Some(v) = self.ra.xmm_owner[x as usize] {
+                if self.live.last_use[v as usize] > i as u32 {
+                    out.push((v, Loc::Xmm(x)));
+                }
+            }
+        }
+        out
+    }
+
+    /// Call `func` (an `extern "C"` function) with `args`, keeping live
+    /// values. The return value is in `rax` afterwards.
+    pub fn emit_call(&mut self, i: usize, func: usize, args: &[CallArg], may_panic: bool) {
+        assert!(args.len() <= ARG_REGS.len());
+        let saved = self.clobbered_live(i);
+        for &(v, _) in &saved {
+            self.spill_store(v);
+        }
+        let moves: Vec<(Loc, Loc)> = args
+            .iter()
+            .enumerate()
+            .filter_map(|(k, a)| match a {
+                CallArg::Val(l) => Some((*l, Loc::Gpr(ARG_REGS[k]))),
+                CallArg::Frame(_) => None,
+            })
+            .collect();
+        self.parallel_move(&moves);
+        for (k, a) in args.iter().enumerate() {
+            if let CallArg::Frame(disp) = a {
+                let r = ARG_REGS[k];
+                let disp = *disp;
+                asm!(self ; lea Rq(r), [Rq(FP) + disp]);
+            }
+        }
+        asm!(self
+            ; mov rax, QWORD func as i64
+            ; call rax
+        );
+        if may_panic {
+            let pe = self.panic_exit;
+            asm!(self
+                ; test rdx, rdx
+                ; jnz =>pe
+            );
+        }
+        for (v, loc) in saved {
+            let s = self.ra.slot[v as usize].expect("saved to its slot");
+            self.emit_move(Loc::Slot(s), loc);
+        }
+    }
+
+    /// Move the call's return value (`rax`) into the result of `i`.
+    fn def_from_rax(&mut self, i: usize, kind: Kind) {
+        let d = self.def_kind(i, kind);
+        match kind {
+            Kind::Float => self.emit_move(Loc::Gpr(RAX), Loc::Xmm(d)),
+            _ => self.emit_move(Loc::Gpr(RAX), Loc::Gpr(d)),
+        }
+        self.end_def(i, d);
+    }
+
+    pub fn call_field_shim(&mut self, i: usize, fd: u16) {
+        let d = &self.tables.fields[fd as usize] as *const _ as u64;
+        let base = self.arg(i, 0);
+        self.emit_call(i, t::mt_field_addr as *const () as usize, &[CallArg::Val(Loc::Imm(d)), CallArg::Val(base)], true);
+    }
+
+    pub fn float_rem(&mut self, i: usize) {
+        let la = self.arg(i, 0);
+        let lb = self.arg(i, 1);
+        self.emit_call(i, t::mt_fmod as *const () as usize, &[CallArg::Val(la), CallArg::Val(lb)], false);
+        self.def_from_rax(i, Kind::Float);
+    }
+
+    pub fn cast_f64_to_u64(&mut self, i: usize) {
+        let la = self.arg(i, 0);
+        self.emit_call(i, t::mt_f64_to_u64 as *const () as usize, &[CallArg::Val(la)], false);
+        self.def_from_rax(i, Kind::Int);
+    }
+
+    /// EnumTag, Vec and String operations: inline when the header layout
+    /// is known (`layout`), else through the shims' trampolines.
+    pub fn runtime_op(&mut self, i: usize) {
+        let opcode = self.trace.ops[i].opcode.clone();
+        if let Some(l) = layout::op_layout(self.tables, &opcode) {
+            let la = self.arg(i, 0);
+            let base = self.gpr_in(la, super::R11);
+            let disp = match opcode {
+                Opcode::VecLen(_) | Opcode::StringLen => l.len,
+                _ => l.ptr,
+            };
+            let d = self.def_gpr(i);
+            asm!(self ; mov Rq(d), QWORD [Rq(base) + disp]);
+            self.end_def(i, d);
+            return;
+        }
+        let tables = self.tables;
+        let array = |d: u16| -> Option<u64> { tables.arrays.get(d as usize).map(|a| a as *const _ as u64) };
+        let (func, descr, result): (usize, Option<u64>, Option<Kind>) = match opcode {
+            Opcode::EnumTag(d) => (
+                t::mt_enum_tag as *const () as usize,
+                tables.enums.get(d as usize).map(|e| e as *const _ as u64),
+                Some(Kind::Int),
+            ),
+            Opcode::VecLen(d) => (t::mt_vec_len as *const () as usize, array(d), Some(Kind::Int)),
+            Opcode::VecPtr(d) => (t::mt_vec_ptr as *const () as usize, array(d), Some(Kind::Ref)),
+            Opcode::VecPush(d) => (t::mt_vec_push as *const () as usize, array(d), None),
+            Opcode::VecPopNonEmpty(d) => (
+                t::mt_vec_pop as *const () as usize,
+                array(d),
+                Some(self.trace.ops[i].result.unwrap_or(Kind::Int)),
+            ),
+            Opcode::StringPtr => (t::mt_string_ptr as *const () as usize, Some(0), Some(Kind::Ref)),
+            Opcode::StringLen => (t::mt_string_len as *const () as usize, Some(0), Some(Kind::Int)),
+            _ => unreachable!(),
+        };
+        let Some(descr) = descr else {
+            self.fail("descr index out of range".into());
+            return;
+        };
+        let mut args = Vec::new();
+        if !matches!(opcode, Opcode::StringPtr | Opcode::StringLen) {
+            args.push(CallArg::Val(Loc::Imm(descr)));
+        }
+        for n in 0..self.trace.ops[i].args.len() {
+            args.push(CallArg::Val(self.arg(i, n)));
+        }
+        self.emit_call(i, func, &args, true);
+        if let Some(k) = result {
+            if self.trace.ops[i].result.is_some() {
+                self.def_from_rax(i, k);
+            }
+        }
+    }
+
+    /// Store the operation's arguments into the I/O area.
+    fn stage_args(&mut self, i: usize) -> Option<usize> {
+        let n = self.trace.ops[i].args.len();
+        if n > MAX_IO {
+            self.fail(format!("{n} call arguments: more than the frame's I/O area"));
+            return None;
+        }
+        self.io_words = self.io_words.max(n);
+        for k in 0..n {
+            let l = self.arg(i, k);
+            self.store_io(k, l);
+        }
+        Some(n)
+    }
+
+    pub fn call_residual(&mut self, i: usize, d: u16) {
+        let Some(desc) = self.tables.calls.get(d as usize) else {
+            self.fail(format!("no call descr {d}"));
+            return;
+        };
+        if desc.result_kinds.len() > CALL_RESULTS {
+            self.fail(format!("{} results: more than the call-result buffer ({CALL_RESULTS})", desc.result_kinds.len()));
+            return;
+        }
+        let desc = desc as *const _ as u64;
+        let Some(n) = self.stage_args(i) else { return };
+        self.emit_call(
+            i,
+            t::mt_call_residual as *const () as usize,
+            &[
+                CallArg::Val(Loc::Imm(desc)),
+                CallArg::Frame(io_disp(0)),
+                CallArg::Val(Loc::Imm(n as u64)),
+                CallArg::Frame(result_disp(0)),
+            ],
+            true,
+        );
+    }
+
+    pub fn call_pure(&mut self, i: usize, j: u16) {
+        let Some(code) = self.tables.jitcodes.get(j as usize) else {
+            self.fail(format!("no jitcode {j}"));
+            return;
+        };
+        if code.results.len() > CALL_RESULTS {
+            self.fail(format!("{} results: more than the call-result buffer ({CALL_RESULTS})", code.results.len()));
+            return;
+        }
+        let tables = self.tables as *const _ as u64;
+        let Some(n) = self.stage_args(i) else { return };
+        self.emit_call(
+            i,
+            t::mt_call_pure as *const () as usize,
+            &[
+                CallArg::Val(Loc::Imm(tables)),
+                CallArg::Val(Loc::Imm(j as u64)),
+                CallArg::Frame(io_disp(0)),
+                CallArg::Val(Loc::Imm(n as u64)),
+                CallArg::Frame(result_disp(0)),
+            ],
+            true,
+        );
+    }
+}

@@ -1,0 +1,668 @@
+//! x86-64 (System V) code generation with dynasm: one pass over the
+//! trace, allocating registers (see `regalloc`) while emitting code.
+//!
+//! Layout of the code of one trace (each trace has its own mapping):
+//!
+//! ```text
+//! entry:      (loops only) push rbx rbp r12 r13 r14 r15; sub rsp, 8; mov r15, rdi
+//! from_frame: load the inputs from the frame's I/O area into their locations
+//! loop:       (loops only) the body; guards jump forward to their stubs
+//!             jump: parallel move into the inputs' locations; jmp loop
+//!             jump_to: store the target's inputs to the frame; jmp target.from_frame
+//! stubs:      per guard: store fail args to the I/O area;
+//!             [patchable, 13 bytes] mov eax, guard_id; jmp epilogue
+//! panic_exit: mov rax, -1
+//! epilogue:   add rsp, 8; pop r15 r14 r13 r12 rbp rbx; ret
+//! pool:       float constants
+//! ```
+//!
+//! Bridges have no entry of their own: they run inside the native frame
+//! of the loop they were entered from (every trace has the same prologue,
+//! and spill slots live in the frame buffer), starting at `from_frame`.
+
+pub(crate) mod calls;
+pub(crate) mod guards;
+pub(crate) mod moves;
+pub(crate) mod ops;
+
+use std::collections::HashMap;
+
+use dynasmrt::{x64::X64Relocation, DynamicLabel, DynasmApi, DynasmLabelApi, VecAssembler};
+
+use super::frame::{io_disp, slot_disp};
+use super::regalloc::{vid, Choice, Class, Liveness, RegState, NEVER};
+use crate::jitcode::{Kind, Tables};
+use crate::trace::{Opcode, Trace, Val};
+
+pub type Asm = VecAssembler<X64Relocation>;
+
+pub const RAX: u8 = 0;
+pub const RCX: u8 = 1;
+pub const RDX: u8 = 2;
+pub const RBX: u8 = 3;
+#[allow(dead_code)]
+pub const RSP: u8 = 4;
+pub const RBP: u8 = 5;
+pub const RSI: u8 = 6;
+pub const RDI: u8 = 7;
+pub const R8: u8 = 8;
+pub const R9: u8 = 9;
+pub const R10: u8 = 10;
+pub const R11: u8 = 11;
+pub const R12: u8 = 12;
+pub const R13: u8 = 13;
+pub const R14: u8 = 14;
+pub const R15: u8 = 15;
+
+/// The frame pointer of compiled code (the frame buffer).
+pub const FP: u8 = R15;
+/// Scratch xmm register.
+pub const XTMP: u8 = 15;
+
+pub const GPR_CALLEE_SAVED: [u8; 5] = [RBX, RBP, R12, R13, R14];
+pub const GPR_CALLER_SAVED: [u8; 5] = [RSI, RDI, R8, R9, R10];
+pub const XMM_ALLOCATABLE: [u8; 15] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14];
+/// Integer argument registers of the System V calling convention.
+pub const ARG_REGS: [u8; 6] = [RDI, RSI, RDX, RCX, R8, R9];
+
+pub fn is_caller_saved_gpr(r: u8) -> bool {
+    GPR_CALLER_SAVED.contains(&r)
+}
+
+/// Where a value is.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
+pub enum Loc {
+    Gpr(u8),
+    Xmm(u8),
+    Slot(u32),
+    /// A constant (its canonical bits).
+    Imm(u64),
+}
+
+impl Loc {
+    pub fn gpr(self) -> Option<u8> {
+        match self {
+            Loc::Gpr(r) => Some(r),
+            _ => None,
+        }
+    }
+    pub fn xmm(self) -> Option<u8> {
+        match self {
+            Loc::Xmm(r) => Some(r),
+            _ => None,
+        }
+    }
+}
+
+pub fn fits_i32(v: u64) -> bool {
+    (v as i64) >= i32::MIN as i64 && (v as i64) <= i32::MAX as i64
+}
+
+/// x86 condition codes (the low nibble of `jcc`/`setcc`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Cc {
+    O = 0,
+    No = 1,
+    B = 2,
+    Ae = 3,
+    E = 4,
+    Ne = 5,
+    Be = 6,
+    A = 7,
+    S = 8,
+    Ns = 9,
+    P = 10,
+    Np = 11,
+    L = 12,
+    Ge = 13,
+    Le = 14,
+    G = 15,
+}
+
+impl Cc {
+    pub fn negate(self) -> Cc {
+        use Cc::*;
+        match self {
+            O => No,
+            No => O,
+            B => Ae,
+            Ae => B,
+            E => Ne,
+            Ne => E,
+            Be => A,
+            A => Be,
+            S => Ns,
+            Ns => S,
+            P => Np,
+            Np => P,
+            L => Ge,
+            Ge => L,
+            Le => G,
+            G => Le,
+        }
+    }
+}
+
+/// A comparison whose flags are still live, for the guard right after it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Fused {
+    /// True when `cc` holds.
+    Cc(Cc),
+    /// Float `==`: `E && NP`.
+    FloatEq,
+    /// Float `!=`: `NE || P`.
+    FloatNe,
+}
+
+/// A guard's exit stub, emitted after the body.
+pub struct Stub {
+    pub label: DynamicLabel,
+    pub guard: u32,
+    pub gid: u32,
+    pub args: Vec<Loc>,
+}
+
+/// What the code generator produced for one trace.
+pub struct Output {
+    pub code: Vec<u8>,
+    /// Offset of the function entry (loops only).
+    pub entry: Option<usize>,
+    /// Offset where the inputs are loaded from the frame.
+    pub from_frame: usize,
+    /// Per guard (by index in `Trace::guards`): offset of its stub's
+    /// patchable tail (`usize::MAX` for guards no operation uses).
+    pub stub_tails: Vec<usize>,
+    pub n_slots: u32,
+    /// Words of the I/O area the trace uses.
+    pub io_words: usize,
+    /// Offsets of interesting points, for the disassembly.
+    pub marks: Vec<(usize, String)>,
+}
+
+/// Size of a stub's patchable tail: `mov r11, imm64; jmp r11`.
+pub const STUB_TAIL: usize = 13;
+
+/// How a `JumpTo` reaches its target: the address of the target's
+/// `from_frame` and the kinds of its inputs.
+pub type TargetLookup<'a> = &'a dyn Fn(u32) -> Option<(usize, Vec<Kind>)>;
+
+pub struct Codegen<'a> {
+    pub a: Asm,
+    pub trace: &'a Trace,
+    pub tables: &'static Tables,
+    pub live: Liveness,
+    pub ra: RegState,
+    pub n_inputs: usize,
+    pub first_gid: u32,
+    pub stubs: Vec<Stub>,
+    pub fconsts: HashMap<u64, DynamicLabel>,
+    pub panic_exit: DynamicLabel,
+    pub epilogue: DynamicLabel,
+    pub loop_label: DynamicLabel,
+    /// Locations of the inputs at the loop header.
+    pub header: Vec<Option<Loc>>,
+    pub fused: Option<Fused>,
+    pub marks: Vec<(usize, String)>,
+    pub io_words: usize,
+    pub targets: TargetLookup<'a>,
+    pub error: Option<String>,
+}
+
+macro_rules! asm {
+    ($cg:expr; $($t:tt)*) => {
+        ::dynasmrt::dynasm!($cg.a ; .arch x64 ; $($t)*)
+    };
+}
+pub(crate) use asm;
+
+impl<'a> Codegen<'a> {
+    /// The current location of an operand.
+    pub fn loc_of(&self, v: Val) -> Loc {
+        match v.const_bits() {
+            Some(b) => Loc::Imm(b),
+            None => {
+                let id = vid(self.n_inputs, v).expect("a value");
+                self.ra.loc[id].unwrap_or_else(|| panic!("backend: {v:?} has no location (dead or undefined)"))
+            }
+        }
+    }
+
+    pub fn arg(&self, i: usize, n: usize) -> Loc {
+        self.loc_of(self.trace.ops[i].args[n])
+    }
+
+    pub fn result_id(&self, i: usize) -> u32 {
+        (self.n_inputs + i) as u32
+    }
+
+    /// Free the registers of the values that die at operation `i` (their
+    /// contents stay physically there until overwritten; locations
+    /// captured before remain readable by the operation's code). Slots are
+    /// released only at the end of the operation (`kill_dying`).
+    pub fn release_regs(&mut self, i: usize) {
+        for k in 0..self.live.dies_at[i].len() {
+            let v = self.live.dies_at[i][k];
+            match self.ra.loc[v as usize] {
+                Some(Loc::Gpr(r)) if self.ra.gpr_owner[r as usize] == Some(v) => self.ra.gpr_owner[r as usize] = None,
+                Some(Loc::Xmm(r)) if self.ra.xmm_owner[r as usize] == Some(v) => self.ra.xmm_owner[r as usize] = None,
+                _ => {}
+            }
+        }
+    }
+
+    pub fn kill_dying(&mut self, i: usize) {
+        for k in 0..self.live.dies_at[i].len() {
+            let v = self.live.dies_at[i][k];
+            self.ra.kill(v);
+        }
+    }
+
+    fn spill_store(&mut self, v: u32) {
+        let s = self.ra.slot_of(v);
+        if !self.ra.slot_valid[v as usize] {
+            let src = self.ra.loc[v as usize].expect("live");
+            self.emit_move(src, Loc::Slot(s));
+            self.ra.slot_valid[v as usize] = true;
+        }
+    }
+
+    /// A register for value `v` of `class`: free, or by evicting the value
+    /// used furthest away (stored to its slot). `None`: `v` itself goes to
+    /// a slot.
+    pub fn alloc_reg(&mut self, v: u32, class: Class) -> Option<u8> {
+        let lu = &self.live.last_use;
+        match self.ra.choose(class, lu, v, self.live.crosses_call[v as usize]) {
+            Choice::Free(r) => Some(r),
+            Choice::Evict(r, victim) => {
+                self.spill_store(victim);
+                self.ra.move_to_slot(victim);
+                Some(r)
+            }
+            Choice::Spill => None,
+        }
+    }
+
+    fn def(&mut self, i: usize, class: Class) -> u8 {
+        self.release_regs(i);
+        let v = self.result_id(i);
+        let scratch = match class {
+            Class::Gpr => RAX,
+            Class::Xmm => XTMP,
+        };
+        if self.live.last_use[v as usize] == NEVER {
+            // Nobody reads it: compute into scratch.
+            return scratch;
+        }
+        match self.alloc_reg(v, class) {
+            Some(r) => {
+                let loc = match class {
+                    Class::Gpr => Loc::Gpr(r),
+                    Class::Xmm => Loc::Xmm(r),
+                };
+                self.ra.assign(v, loc);
+                r
+            }
+            None => {
+                let s = self.ra.slot_of(v);
+                self.ra.assign(v, Loc::Slot(s));
+                scratch
+            }
+        }
+    }
+
+    /// Allocate the result of operation `i` (an int or ref): the register
+    /// to compute it into (`rax` when the result lives in a slot: call
+    /// `end_def` after computing it).
+    pub fn def_gpr(&mut self, i: usize) -> u8 {
+        self.def(i, Class::Gpr)
+    }
+
+    /// Same for a float result (`xmm15` when it lives in a slot).
+    pub fn def_xmm(&mut self, i: usize) -> u8 {
+        self.def(i, Class::Xmm)
+    }
+
+    /// Allocate by the kind of the result.
+    pub fn def_kind(&mut self, i: usize, kind: Kind) -> u8 {
+        match kind {
+            Kind::Float => self.def_xmm(i),
+            _ => self.def_gpr(i),
+        }
+    }
+
+    /// The result of operation `i` has been computed into `d`: store it to
+    /// its slot if it lives there.
+    pub fn end_def(&mut self, i: usize, d: u8) {
+        let v = self.result_id(i);
+        if let Some(Loc::Slot(s)) = self.ra.loc[v as usize] {
+            let src = match self.trace.ops[i].result {
+                Some(Kind::Float) => Loc::Xmm(d),
+                _ => Loc::Gpr(d),
+            };
+            self.emit_move(src, Loc::Slot(s));
+        }
+    }
+
+    pub fn fconst(&mut self, bits: u64) -> DynamicLabel {
+        if let Some(l) = self.fconsts.get(&bits) {
+            return *l;
+        }
+        let l = self.a.new_dynamic_label();
+        self.fconsts.insert(bits, l);
+        l
+    }
+
+    pub fn mark(&mut self, text: String) {
+        let off = self.a.offset().0;
+        self.marks.push((off, text));
+    }
+
+    pub fn fail(&mut self, msg: String) {
+        if self.error.is_none() {
+            self.error = Some(msg);
+        }
+    }
+}
+
+/// Compile `trace`. `is_loop`: emit the function entry and the loop label
+/// (`Jump` allowed); otherwise a bridge (entered at `from_frame`).
+pub fn compile(
+    trace: &Trace,
+    tables: &'static Tables,
+    first_gid: u32,
+    is_loop: bool,
+    targets: TargetLookup<'_>,
+) -> Result<Output, String> {
+    let live = Liveness::compute(trace, tables);
+    let n_inputs = trace.inputs.len();
+    let n_values = n_inputs + trace.ops.len();
+    let mut a = Asm::new(0);
+    let panic_exit = a.new_dynamic_label();
+    let epilogue = a.new_dynamic_label();
+    let loop_label = a.new_dynamic_label();
+    let mut cg = Codegen {
+        a,
+        trace,
+        tables,
+        live,
+        ra: RegState::new(n_values),
+        n_inputs,
+        first_gid,
+        stubs: Vec::new(),
+        fconsts: HashMap::new(),
+        panic_exit,
+        epilogue,
+        loop_label,
+        header: vec![None; n_inputs],
+        fused: None,
+        marks: Vec::new(),
+        io_words: n_inputs,
+        targets,
+        error: None,
+    };
+    if n_inputs > super::frame::MAX_IO {
+        return Err(format!("{n_inputs} inputs: more than the frame's I/O area ({})", super::frame::MAX_IO));
+    }
+
+    let entry = if is_loop {
+        cg.mark("entry".into());
+        asm!(cg
+            ; push rbx
+            ; push rbp
+            ; push r12
+            ; push r13
+            ; push r14
+            ; push r15
+            ; sub rsp, 8
+            ; mov r15, rdi
+        );
+        Some(0)
+    } else {
+        None
+    };
+    let from_frame = cg.a.offset().0;
+    cg.mark("from_frame: load inputs".into());
+    cg.load_inputs();
+    if is_loop {
+        cg.mark("loop".into());
+        let l = cg.loop_label;
+        asm!(cg ; =>l);
+    }
+    for i in 0..trace.ops.len() {
+        cg.mark(format!("op {i}"));
+        cg.op(i);
+        if let Some(e) = cg.error.take() {
+            return Err(format!("op {i} ({:?}): {e}", trace.ops[i].opcode));
+        }
+    }
+    match trace.ops.last().map(|o| &o.opcode) {
+        Some(Opcode::Jump) if is_loop => {}
+        Some(Opcode::JumpTo { .. }) => {}
+        Some(Opcode::Jump) => return Err("a bridge cannot end with jump (use jump_to)".into()),
+        _ => return Err("the trace does not end with jump or jump_to".into()),
+    }
+
+    // Exit stubs.
+    let mut stub_tails = vec![usize::MAX; trace.guards.len()];
+    let stubs = std::mem::take(&mut cg.stubs);
+    for s in &stubs {
+        cg.mark(format!("stub of guard #{} (id {})", s.guard, s.gid));
+        let tail = cg.emit_stub(s);
+        stub_tails[s.guard as usize] = tail;
+    }
+    let (pe, ep) = (cg.panic_exit, cg.epilogue);
+    cg.mark("panic_exit".into());
+    asm!(cg
+        ; =>pe
+        ; mov rax, -1
+        ; =>ep
+        ; add rsp, 8
+        ; pop r15
+        ; pop r14
+        ; pop r13
+        ; pop r12
+        ; pop rbp
+        ; pop rbx
+        ; ret
+    );
+    if !cg.fconsts.is_empty() {
+        asm!(cg ; .align 8);
+        cg.mark("constants".into());
+        let mut pool: Vec<(u64, DynamicLabel)> = cg.fconsts.iter().map(|(b, l)| (*b, *l)).collect();
+        pool.sort_by_key(|p| p.0);
+        for (bits, l) in pool {
+            asm!(cg ; =>l ; .u64 bits);
+        }
+    }
+    let n_slots = cg.ra.n_slots;
+    if n_slots as usize > super::frame::MAX_SLOTS {
+        return Err(format!("{n_slots} spill slots: more than the frame has ({})", super::frame::MAX_SLOTS));
+    }
+    let io_words = cg.io_words;
+    if io_words > super::frame::MAX_IO {
+        return Err(format!("{io_words} words of I/O: more than the frame has ({})", super::frame::MAX_IO));
+    }
+    let marks = std::mem::take(&mut cg.marks);
+    let code = cg.a.finalize().map_err(|e| format!("dynasm: {e:?}"))?;
+    Ok(Output {
+        code,
+        entry,
+        from_frame,
+        stub_tails,
+        n_slots,
+        io_words,
+        marks,
+    })
+}
+
+impl<'a> Codegen<'a> {
+    fn load_inputs(&mut self) {
+        for k in 0..self.n_inputs {
+            let v = k as u32;
+            if self.live.last_use[k] == NEVER {
+                continue;
+            }
+            let class = match self.trace.inputs[k] {
+                Kind::Float => Class::Xmm,
+                _ => Class::Gpr,
+            };
+            let loc = match self.alloc_reg(v, class) {
+                Some(r) => match class {
+                    Class::Gpr => Loc::Gpr(r),
+                    Class::Xmm => Loc::Xmm(r),
+                },
+                None => Loc::Slot(self.ra.slot_of(v)),
+            };
+            let disp = io_disp(k);
+            match loc {
+                Loc::Gpr(r) => asm!(self ; mov Rq(r), QWORD [Rq(FP) + disp]),
+                Loc::Xmm(r) => asm!(self ; movsd Rx(r), QWORD [Rq(FP) + disp]),
+                Loc::Slot(s) => {
+                    let sd = slot_disp(s);
+                    asm!(self
+                        ; mov rax, QWORD [Rq(FP) + disp]
+                        ; mov QWORD [Rq(FP) + sd], rax
+                    );
+                }
+                Loc::Imm(_) => unreachable!(),
+            }
+            self.ra.assign(v, loc);
+        }
+        // At the loop header, a slot is not known to hold a value that
+        // lives in a register: forget what the loads established.
+        for k in 0..self.n_inputs {
+            if let Some(l @ (Loc::Gpr(_) | Loc::Xmm(_))) = self.ra.loc[k] {
+                self.ra.slot_valid[k] = false;
+                let _ = l;
+            }
+        }
+        self.header = (0..self.n_inputs).map(|k| self.ra.loc[k]).collect();
+    }
+
+    fn op(&mut self, i: usize) {
+        let op = &self.trace.ops[i];
+        match op.opcode.clone() {
+            Opcode::IntBin(o, t) => self.int_bin(i, o, t),
+            Opcode::IntNeg(t) => self.int_unary(i, t, true),
+            Opcode::IntNot(t) => self.int_unary(i, t, false),
+            Opcode::IntCmp(o, t) => self.int_cmp(i, o, t),
+            Opcode::FloatBin(o) => self.float_bin(i, o),
+            Opcode::FloatNeg => self.float_neg(i),
+            Opcode::FloatCmp(o) => self.float_cmp(i, o),
+            Opcode::Cast(from, to) => self.cast(i, from, to),
+            Opcode::GetField(d) => self.get_field(i, d),
+            Opcode::SetField(d) => self.set_field(i, d),
+            Opcode::FieldAddr(d) => self.field_addr(i, d),
+            Opcode::Load(t) => self.load(i, t),
+            Opcode::Store(t) => self.store(i, t),
+            Opcode::ItemAddr(d) => self.item_addr(i, d),
+            Opcode::GetItem(d) => self.get_item(i, d),
+            Opcode::SetItem(d) => self.set_item(i, d),
+            Opcode::EnumTag(_)
+            | Opcode::VecLen(_)
+            | Opcode::VecPtr(_)
+            | Opcode::VecPush(_)
+            | Opcode::VecPopNonEmpty(_)
+            | Opcode::StringPtr
+            | Opcode::StringLen => self.runtime_op(i),
+            Opcode::CallResidual(d) => self.call_residual(i, d),
+            Opcode::CallPure(j) => self.call_pure(i, j),
+            Opcode::CallResult(n, kind) => self.call_result(i, n, kind),
+            Opcode::GuardTrue | Opcode::GuardFalse | Opcode::GuardValue => self.guard(i),
+            Opcode::DebugMergePoint { .. } => {}
+            Opcode::Jump => self.jump(i),
+            Opcode::JumpTo { target } => self.jump_to(i, target),
+        }
+        self.kill_dying(i);
+    }
+
+    /// Is operation `i` an int/float comparison whose only use is the guard
+    /// right after it (so the guard can branch on the flags)?
+    pub fn fusable(&self, i: usize) -> bool {
+        let v = self.result_id(i) as usize;
+        let Some(next) = self.trace.ops.get(i + 1) else { return false };
+        if !matches!(next.opcode, Opcode::GuardTrue | Opcode::GuardFalse) {
+            return false;
+        }
+        if next.args.first() != Some(&Val::Op(i as u32)) || self.live.last_use[v] != (i + 1) as u32 {
+            return false;
+        }
+        let in_fail_args = next
+            .guard
+            .and_then(|g| self.trace.guards.get(g as usize))
+            .map(|g| g.fail_args.contains(&Val::Op(i as u32)))
+            .unwrap_or(false);
+        !in_fail_args
+    }
+
+    fn jump(&mut self, i: usize) {
+        let args = self.trace.ops[i].args.clone();
+        if args.len() != self.n_inputs {
+            self.fail(format!("jump with {} arguments, the loop has {} inputs", args.len(), self.n_inputs));
+            return;
+        }
+        let mut moves = Vec::new();
+        for (k, a) in args.iter().enumerate() {
+            if let Some(dst) = self.header[k] {
+                let src = self.loc_of(*a);
+                moves.push((src, dst));
+            }
+        }
+        self.parallel_move(&moves);
+        let l = self.loop_label;
+        asm!(self ; jmp =>l);
+    }
+
+    fn jump_to(&mut self, i: usize, target: u32) {
+        let args = self.trace.ops[i].args.clone();
+        let Some((addr, kinds)) = (self.targets)(target) else {
+            self.fail(format!("jump_to: no compiled loop {target}"));
+            return;
+        };
+        if kinds.len() != args.len() {
+            self.fail(format!("jump_to: loop {target} has {} inputs, the jump passes {}", kinds.len(), args.len()));
+            return;
+        }
+        for (n, (a, k)) in args.iter().zip(&kinds).enumerate() {
+            if self.trace.kind_of(*a) != Some(*k) {
+                self.fail(format!("jump_to: argument {n} is {:?}, loop {target} expects {k:?}", self.trace.kind_of(*a)));
+                return;
+            }
+        }
+        self.io_words = self.io_words.max(args.len());
+        for (k, a) in args.iter().enumerate() {
+            let src = self.loc_of(*a);
+            self.store_io(k, src);
+        }
+        asm!(self
+            ; mov r11, QWORD addr as i64
+            ; jmp r11
+        );
+    }
+
+    /// Store a value into word `k` of the I/O area.
+    pub fn store_io(&mut self, k: usize, src: Loc) {
+        let disp = io_disp(k);
+        match src {
+            Loc::Gpr(r) => asm!(self ; mov QWORD [Rq(FP) + disp], Rq(r)),
+            Loc::Xmm(x) => asm!(self ; movsd QWORD [Rq(FP) + disp], Rx(x)),
+            Loc::Slot(s) => {
+                let sd = slot_disp(s);
+                asm!(self
+                    ; mov rax, QWORD [Rq(FP) + sd]
+                    ; mov QWORD [Rq(FP) + disp], rax
+                );
+            }
+            Loc::Imm(v) => {
+                if fits_i32(v) {
+                    asm!(self ; mov QWORD [Rq(FP) + disp], v as i32);
+                } else {
+                    asm!(self
+                        ; mov rax, QWORD v as i64
+                        ; mov QWORD [Rq(FP) + disp], rax
+                    );
+                }
+            }
+        }
+    }
+}

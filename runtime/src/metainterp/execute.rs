@@ -1,0 +1,507 @@
+//! The tracer's per-instruction semantics: every instruction is executed
+//! on the concrete values exactly as the blackhole executes it (through
+//! the same `blackhole::ops`, shims and `blackhole::call`), and recorded
+//! unless its result is a constant.
+//!
+//! Vec operations go through the trace IR's smaller operations:
+//! `VecGetItem` = `vec_ptr` + `getitem`, `VecItemAddr` = `vec_ptr` +
+//! `itemaddr`, `VecAsSlice` = `vec_ptr` + `vec_len`, `VecPop` = `vec_len`,
+//! a guard on emptiness and `vec_pop` (when non-empty); `StringAsStr` =
+//! `string_ptr` + `string_len`. Calls: regular (and loop-invariant) callees
+//! are inlined; elidable ones are run in the blackhole and folded on
+//! constant arguments, else recorded as `call_pure`; residual calls are
+//! made and recorded as `call_residual`; results of both come from
+//! `call_result`s.
+
+use super::frame::{Frame, Value};
+use super::{AbortReason, Stop, Tracer};
+use crate::blackhole::{self, ops};
+use crate::jitcode::{CallFlavor, CmpOp, Insn, IntTy, KReg, Kind, Reg, VecShims};
+use crate::trace::{Opcode, Val};
+
+use Kind::{Float, Int, Ref};
+
+impl Tracer<'_> {
+    fn get(&self, kind: Kind, reg: Reg) -> Value {
+        self.top().get(kind, reg)
+    }
+
+    fn set(&mut self, kind: Kind, reg: Reg, v: Value) {
+        self.top_mut().set(kind, reg, v)
+    }
+
+    fn put(&mut self, kind: Kind, reg: Reg, bits: u64, val: Val) {
+        self.set(kind, reg, Value { bits, val })
+    }
+
+    fn vec_shims(&self, descr: u16) -> VecShims {
+        self.tables.arrays[descr as usize]
+            .vec
+            .expect("verified: a Vec descr")
+    }
+
+    /// May loads through array descr `descr` from a constant be folded?
+    /// Not yet: `ArrayDescr` has no immutability flag.
+    fn array_immutable(&self, _descr: u16) -> bool {
+        false
+    }
+
+    /// Same for enum tags (`EnumDescr` has no immutability flag yet).
+    fn enum_immutable(&self, _descr: u16) -> bool {
+        false
+    }
+
+    /// `vec_ptr` of the Vec `vec` (concrete data pointer and trace value).
+    fn vec_ptr(&mut self, descr: u16, vec: Value) -> Value {
+        let bits = unsafe { (self.vec_shims(descr).ptr)(vec.bits as usize) } as u64;
+        let imm = self.array_immutable(descr);
+        let val = self
+            .rec
+            .load(Opcode::VecPtr(descr), vec![vec.val], Ref, bits, imm);
+        Value { bits, val }
+    }
+
+    /// `vec_len` of the Vec `vec`.
+    fn vec_len(&mut self, descr: u16, vec: Value) -> Value {
+        let bits = unsafe { (self.vec_shims(descr).len)(vec.bits as usize) } as u64;
+        let imm = self.array_immutable(descr);
+        let val = self
+            .rec
+            .load(Opcode::VecLen(descr), vec![vec.val], Int, bits, imm);
+        Value { bits, val }
+    }
+
+    /// Read item `idx` of the array data at `ptr` into `dst`.
+    fn get_item(&mut self, descr: u16, ptr: Value, idx: Value, dst: Reg) {
+        let d = &self.tables.arrays[descr as usize];
+        let ty = d.item.expect("verified: scalar items");
+        let addr = ops::item_addr(d, ptr.bits as usize, idx.bits as i64);
+        let bits = unsafe { ops::load(ty, addr) };
+        let imm = self.array_immutable(descr);
+        let val = self.rec.load(
+            Opcode::GetItem(descr),
+            vec![ptr.val, idx.val],
+            ty.kind(),
+            bits,
+            imm,
+        );
+        self.put(ty.kind(), dst, bits, val);
+    }
+
+    /// Write `value` to item `idx` of the array data at `ptr`.
+    fn set_item(&mut self, descr: u16, ptr: Value, idx: Value, value: Reg) {
+        let d = &self.tables.arrays[descr as usize];
+        let ty = d.item.expect("verified: scalar items");
+        let v = self.get(ty.kind(), value);
+        let addr = ops::item_addr(d, ptr.bits as usize, idx.bits as i64);
+        unsafe { ops::store(ty, addr, v.bits) };
+        self.rec
+            .op(Opcode::SetItem(descr), vec![ptr.val, idx.val, v.val], None);
+    }
+
+    /// Address of item `idx` of the array data at `ptr`, into `dst`.
+    fn item_addr(&mut self, descr: u16, ptr: Value, idx: Value, dst: Reg) {
+        let d = &self.tables.arrays[descr as usize];
+        let bits = ops::item_addr(d, ptr.bits as usize, idx.bits as i64) as u64;
+        let val = self
+            .rec
+            .pure(Opcode::ItemAddr(descr), vec![ptr.val, idx.val], Ref, bits);
+        self.put(Ref, dst, bits, val);
+    }
+
+    /// Record `call_result`s for `results` (concrete values `out`).
+    fn call_results(&mut self, results: &[KReg], out: &[u64]) {
+        for (n, (r, &bits)) in results.iter().zip(out).enumerate() {
+            let val = self
+                .rec
+                .op(Opcode::CallResult(n as u8, r.kind), vec![], Some(r.kind));
+            self.put(r.kind, r.reg, bits, val);
+        }
+    }
+
+    /// Execute the top frame's current instruction and record it. On
+    /// `Err`, the frames are at an instruction boundary: the instruction
+    /// that stopped tracing has not been executed (the merge point that
+    /// closes the trace, a panic, a return from the portal, a recursive
+    /// call of the portal, a merge point repeated by a bridge).
+    pub(super) fn step(&mut self) -> Result<(), Stop> {
+        let tables = self.tables;
+        let (code, pc) = {
+            let f = self.top();
+            (f.code, f.pc)
+        };
+        let insn: &'static Insn = &code.insns[pc as usize];
+        let mut next = pc + 1;
+        match insn {
+            Insn::Copy { kind, src, dst } => {
+                let v = self.get(*kind, *src);
+                self.set(*kind, *dst, v);
+            }
+            Insn::IntBin { op, ty, a, b, dst } => {
+                let (a, b) = (self.get(Int, *a), self.get(Int, *b));
+                let bits = ops::int_bin(*op, *ty, a.bits as i64, b.bits as i64) as u64;
+                let val = self
+                    .rec
+                    .pure(Opcode::IntBin(*op, *ty), vec![a.val, b.val], Int, bits);
+                self.put(Int, *dst, bits, val);
+            }
+            Insn::IntNeg { ty, a, dst } => {
+                let a = self.get(Int, *a);
+                let bits = ops::int_neg(*ty, a.bits as i64) as u64;
+                let val = self.rec.pure(Opcode::IntNeg(*ty), vec![a.val], Int, bits);
+                self.put(Int, *dst, bits, val);
+            }
+            Insn::IntNot { ty, a, dst } => {
+                let a = self.get(Int, *a);
+                let bits = ops::int_not(*ty, a.bits as i64) as u64;
+                let val = self.rec.pure(Opcode::IntNot(*ty), vec![a.val], Int, bits);
+                self.put(Int, *dst, bits, val);
+            }
+            Insn::IntCmp { op, ty, a, b, dst } => {
+                let (a, b) = (self.get(Int, *a), self.get(Int, *b));
+                let bits = ops::int_cmp(*op, *ty, a.bits as i64, b.bits as i64) as u64;
+                let val = self
+                    .rec
+                    .pure(Opcode::IntCmp(*op, *ty), vec![a.val, b.val], Int, bits);
+                self.put(Int, *dst, bits, val);
+            }
+            Insn::FloatBin { op, a, b, dst } => {
+                let (a, b) = (self.get(Float, *a), self.get(Float, *b));
+                let bits =
+                    ops::float_bin(*op, f64::from_bits(a.bits), f64::from_bits(b.bits)).to_bits();
+                let val = self
+                    .rec
+                    .pure(Opcode::FloatBin(*op), vec![a.val, b.val], Float, bits);
+                self.put(Float, *dst, bits, val);
+            }
+            Insn::FloatNeg { a, dst } => {
+                let a = self.get(Float, *a);
+                let bits = (-f64::from_bits(a.bits)).to_bits();
+                let val = self.rec.pure(Opcode::FloatNeg, vec![a.val], Float, bits);
+                self.put(Float, *dst, bits, val);
+            }
+            Insn::FloatCmp { op, a, b, dst } => {
+                let (a, b) = (self.get(Float, *a), self.get(Float, *b));
+                let bits =
+                    ops::float_cmp(*op, f64::from_bits(a.bits), f64::from_bits(b.bits)) as u64;
+                let val = self
+                    .rec
+                    .pure(Opcode::FloatCmp(*op), vec![a.val, b.val], Int, bits);
+                self.put(Int, *dst, bits, val);
+            }
+            Insn::Cast { from, to, src, dst } => {
+                let v = self.get(from.kind(), *src);
+                let bits = ops::cast(*from, *to, v.bits);
+                let val = self
+                    .rec
+                    .pure(Opcode::Cast(*from, *to), vec![v.val], to.kind(), bits);
+                self.put(to.kind(), *dst, bits, val);
+            }
+            Insn::GetField { descr, base, dst } => {
+                let d = &tables.fields[*descr as usize];
+                let ty = d.ty.expect("verified: scalar field");
+                let b = self.get(Ref, *base);
+                let bits = unsafe { ops::load(ty, ops::field_addr(d, b.bits as usize)) };
+                let val = self.rec.load(
+                    Opcode::GetField(*descr),
+                    vec![b.val],
+                    ty.kind(),
+                    bits,
+                    d.immutable,
+                );
+                self.put(ty.kind(), *dst, bits, val);
+            }
+            Insn::SetField { descr, base, value } => {
+                let d = &tables.fields[*descr as usize];
+                let ty = d.ty.expect("verified: scalar field");
+                let (b, v) = (self.get(Ref, *base), self.get(ty.kind(), *value));
+                unsafe { ops::store(ty, ops::field_addr(d, b.bits as usize), v.bits) };
+                self.rec
+                    .op(Opcode::SetField(*descr), vec![b.val, v.val], None);
+            }
+            Insn::FieldAddr { descr, base, dst } => {
+                let d = &tables.fields[*descr as usize];
+                let b = self.get(Ref, *base);
+                let bits = unsafe { ops::field_addr(d, b.bits as usize) } as u64;
+                let val = self
+                    .rec
+                    .pure(Opcode::FieldAddr(*descr), vec![b.val], Ref, bits);
+                self.put(Ref, *dst, bits, val);
+            }
+            Insn::Load { ty, addr, dst } => {
+                let a = self.get(Ref, *addr);
+                let bits = unsafe { ops::load(*ty, a.bits as usize) };
+                let val = self.rec.op(Opcode::Load(*ty), vec![a.val], Some(ty.kind()));
+                self.put(ty.kind(), *dst, bits, val);
+            }
+            Insn::Store { ty, addr, value } => {
+                let (a, v) = (self.get(Ref, *addr), self.get(ty.kind(), *value));
+                unsafe { ops::store(*ty, a.bits as usize, v.bits) };
+                self.rec.op(Opcode::Store(*ty), vec![a.val, v.val], None);
+            }
+            Insn::EnumTag { descr, addr, dst } => {
+                let d = &tables.enums[*descr as usize];
+                let a = self.get(Ref, *addr);
+                let bits = unsafe { (d.tag)(a.bits as usize) } as u64;
+                let imm = self.enum_immutable(*descr);
+                let val = self
+                    .rec
+                    .load(Opcode::EnumTag(*descr), vec![a.val], Int, bits, imm);
+                self.put(Int, *dst, bits, val);
+            }
+            Insn::VecLen { descr, vec, dst } => {
+                let v = self.get(Ref, *vec);
+                let len = self.vec_len(*descr, v);
+                self.set(Int, *dst, len);
+            }
+            Insn::VecItemAddr {
+                descr,
+                vec,
+                idx,
+                dst,
+            } => {
+                let (v, i) = (self.get(Ref, *vec), self.get(Int, *idx));
+                let ptr = self.vec_ptr(*descr, v);
+                self.item_addr(*descr, ptr, i, *dst);
+            }
+            Insn::VecGetItem {
+                descr,
+                vec,
+                idx,
+                dst,
+            } => {
+                let (v, i) = (self.get(Ref, *vec), self.get(Int, *idx));
+                let ptr = self.vec_ptr(*descr, v);
+                self.get_item(*descr, ptr, i, *dst);
+            }
+            Insn::VecSetItem {
+                descr,
+                vec,
+                idx,
+                value,
+            } => {
+                let (v, i) = (self.get(Ref, *vec), self.get(Int, *idx));
+                let ptr = self.vec_ptr(*descr, v);
+                self.set_item(*descr, ptr, i, *value);
+            }
+            Insn::VecPush { descr, vec, value } => {
+                let d = &tables.arrays[*descr as usize];
+                let ty = d.item.expect("verified: scalar items");
+                let Some(push) = self.vec_shims(*descr).push else {
+                    panic!("metatrace: {} has no push shim", d.name);
+                };
+                let (v, x) = (self.get(Ref, *vec), self.get(ty.kind(), *value));
+                unsafe { push(v.bits as usize, x.bits) };
+                self.rec
+                    .op(Opcode::VecPush(*descr), vec![v.val, x.val], None);
+            }
+            Insn::VecPop {
+                descr,
+                vec,
+                tag,
+                value,
+            } => {
+                let d = &tables.arrays[*descr as usize];
+                let ty = d.item.expect("verified: scalar items");
+                let Some(pop) = self.vec_shims(*descr).pop else {
+                    panic!("metatrace: {} has no pop shim", d.name);
+                };
+                let v = self.get(Ref, *vec);
+                // The emptiness check comes first: its guard resumes at
+                // this instruction, before anything is popped.
+                let len = self.vec_len(*descr, v);
+                let nonempty = len.bits != 0;
+                if !len.is_const() {
+                    let ne = Opcode::IntCmp(CmpOp::Ne, IntTy::Usize);
+                    let c = self
+                        .rec
+                        .pure(ne, vec![len.val, Val::Int(0)], Int, nonempty as u64);
+                    let guard = if nonempty {
+                        Opcode::GuardTrue
+                    } else {
+                        Opcode::GuardFalse
+                    };
+                    self.guard(guard, vec![c]);
+                }
+                match unsafe { pop(v.bits as usize) } {
+                    Some(bits) => {
+                        debug_assert!(nonempty);
+                        let val = self.rec.op(
+                            Opcode::VecPopNonEmpty(*descr),
+                            vec![v.val],
+                            Some(ty.kind()),
+                        );
+                        self.set(Int, *tag, Value::constant(Int, 1));
+                        self.put(ty.kind(), *value, bits, val);
+                    }
+                    None => {
+                        debug_assert!(!nonempty);
+                        self.set(Int, *tag, Value::constant(Int, 0));
+                        self.set(ty.kind(), *value, Value::constant(ty.kind(), 0));
+                    }
+                }
+            }
+            Insn::VecAsSlice {
+                descr,
+                vec,
+                ptr,
+                len,
+            } => {
+                let v = self.get(Ref, *vec);
+                let p = self.vec_ptr(*descr, v);
+                let n = self.vec_len(*descr, v);
+                self.set(Ref, *ptr, p);
+                self.set(Int, *len, n);
+            }
+            Insn::SliceItemAddr {
+                descr,
+                ptr,
+                idx,
+                dst,
+            } => {
+                let (p, i) = (self.get(Ref, *ptr), self.get(Int, *idx));
+                self.item_addr(*descr, p, i, *dst);
+            }
+            Insn::SliceGetItem {
+                descr,
+                ptr,
+                idx,
+                dst,
+            } => {
+                let (p, i) = (self.get(Ref, *ptr), self.get(Int, *idx));
+                self.get_item(*descr, p, i, *dst);
+            }
+            Insn::SliceSetItem {
+                descr,
+                ptr,
+                idx,
+                value,
+            } => {
+                let (p, i) = (self.get(Ref, *ptr), self.get(Int, *idx));
+                self.set_item(*descr, p, i, *value);
+            }
+            Insn::StringAsStr { string, ptr, len } => {
+                let s = self.get(Ref, *string);
+                let st = unsafe { &*(s.bits as usize as *const String) };
+                let (p, n) = (st.as_ptr() as u64, st.len() as u64);
+                let pv = self.rec.op(Opcode::StringPtr, vec![s.val], Some(Ref));
+                let nv = self.rec.op(Opcode::StringLen, vec![s.val], Some(Int));
+                self.put(Ref, *ptr, p, pv);
+                self.put(Int, *len, n, nv);
+            }
+            Insn::Call {
+                flavor,
+                jitcode,
+                args,
+                results,
+            } => {
+                if *jitcode == self.portal {
+                    return Err(Stop::Abort(AbortReason::Recursion));
+                }
+                let vals: Vec<Value> = args.iter().map(|a| self.top().getk(*a)).collect();
+                match flavor {
+                    CallFlavor::Elidable => {
+                        let bits: Vec<u64> = vals.iter().map(|v| v.bits).collect();
+                        let out = blackhole::call(tables, *jitcode, &bits);
+                        if vals.iter().all(|v| v.is_const()) {
+                            for (r, &b) in results.iter().zip(&out) {
+                                self.set(r.kind, r.reg, Value::constant(r.kind, b));
+                            }
+                        } else {
+                            let args = vals.iter().map(|v| v.val).collect();
+                            self.rec.op(Opcode::CallPure(*jitcode), args, None);
+                            self.call_results(results, &out);
+                        }
+                    }
+                    // Inlined: the caller stays suspended in its call until
+                    // the callee's `Return`.
+                    CallFlavor::Regular | CallFlavor::LoopInvariant => {
+                        let mut callee = Frame::new(self.prog, *jitcode, 0);
+                        for (p, v) in callee.code.jitcode.args.iter().zip(vals) {
+                            callee.setk(*p, v);
+                        }
+                        self.frames.push(callee);
+                        return Ok(());
+                    }
+                }
+            }
+            Insn::ResidualCall {
+                descr,
+                args,
+                results,
+            } => {
+                let d = &tables.calls[*descr as usize];
+                let vals: Vec<Value> = args.iter().map(|a| self.top().getk(*a)).collect();
+                let bits: Vec<u64> = vals.iter().map(|v| v.bits).collect();
+                let mut out = vec![0u64; results.len()];
+                unsafe { (d.shim)(&bits, &mut out) };
+                let args = vals.iter().map(|v| v.val).collect();
+                self.rec.op(Opcode::CallResidual(*descr), args, None);
+                self.call_results(results, &out);
+            }
+            Insn::Return { values } => {
+                if self.frames.len() == 1 {
+                    return Err(Stop::Abort(AbortReason::PortalReturned));
+                }
+                let vals: Vec<Value> = values.iter().map(|v| self.top().getk(*v)).collect();
+                self.frames.pop();
+                let caller = self.top_mut();
+                let Insn::Call { results, .. } = &caller.code.insns[caller.pc as usize] else {
+                    unreachable!("a caller frame stops at its call");
+                };
+                for (r, v) in results.iter().zip(vals) {
+                    caller.setk(*r, v);
+                }
+                caller.pc += 1;
+                return Ok(());
+            }
+            Insn::Promote { kind, src, dst } => {
+                let v = self.get(*kind, *src);
+                let c = if v.is_const() {
+                    v
+                } else {
+                    self.guard_value(*kind, v)
+                };
+                self.set(*kind, *dst, c);
+            }
+            Insn::WeAreJitted { dst } => self.set(Int, *dst, Value::constant(Int, 1)),
+            Insn::MergePoint { args, .. } => {
+                // Only the portal's merge point counts (inner frames are
+                // never the portal: recursion aborts).
+                if self.frames.len() == 1 {
+                    self.merge_point(pc, args)?;
+                }
+            }
+            Insn::CanEnterJit { .. } | Insn::Live { .. } => {}
+            Insn::Goto { target } => next = *target,
+            Insn::GotoIfNot { cond, target } => {
+                let c = self.get(Int, *cond);
+                if !c.is_const() {
+                    let guard = if c.bits != 0 {
+                        Opcode::GuardTrue
+                    } else {
+                        Opcode::GuardFalse
+                    };
+                    self.guard(guard, vec![c.val]);
+                }
+                if c.bits == 0 {
+                    next = *target;
+                }
+            }
+            Insn::Switch {
+                value,
+                cases,
+                default,
+            } => {
+                let v = self.get(Int, *value);
+                if !v.is_const() {
+                    self.guard_value(Int, v);
+                }
+                next = code.switch_target(pc as usize, cases, *default, v.bits as i64);
+            }
+            Insn::Panic { .. } => return Err(Stop::Abort(AbortReason::Panic)),
+        }
+        self.top_mut().pc = next;
+        Ok(())
+    }
+}

@@ -1,0 +1,202 @@
+//! A reference interpreter of traces: the semantics the backend's machine
+//! code must reproduce bit for bit, and a slow way to run a trace without
+//! compiling it (tests, the tracer's sanity checks, `--jit` debugging).
+//!
+//! Every operation is computed by the same functions the blackhole uses
+//! (`blackhole::ops`), on canonical register values (`u64`: the i64 bit
+//! pattern of ints, addresses of refs, `f64::to_bits` of floats).
+//!
+//! `run` executes the trace from its first operation with `inputs` as the
+//! values of its inputs. `Jump` starts the next iteration with its
+//! arguments as the new inputs; the run stops at the first guard that
+//! fails (its index in `Trace::guards` and the values of its fail
+//! arguments) or at `JumpTo` (`TraceExit::JUMP_TO` and the jump's
+//! arguments, the inputs of the target loop).
+
+use super::{Opcode, Trace, Val};
+use crate::blackhole::{self, ops};
+use crate::jitcode::{ScalarTy, Tables};
+
+/// Where a run of a trace stopped.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TraceExit {
+    /// Index of the failing guard in `Trace::guards`, or
+    /// [`TraceExit::JUMP_TO`] when the trace ended with `JumpTo`.
+    pub guard: u32,
+    /// The guard's fail arguments (`GuardInfo::fail_args` order), or the
+    /// arguments of the `JumpTo`.
+    pub values: Vec<u64>,
+}
+
+impl TraceExit {
+    /// `guard` of an exit through `JumpTo` (no guard failed).
+    pub const JUMP_TO: u32 = u32::MAX;
+
+    pub fn is_jump_to(&self) -> bool {
+        self.guard == Self::JUMP_TO
+    }
+}
+
+/// The values of a running trace: inputs, then one slot per operation.
+struct Values {
+    v: Vec<u64>,
+    n_inputs: usize,
+}
+
+impl Values {
+    #[inline(always)]
+    fn get(&self, a: Val) -> u64 {
+        match a {
+            Val::Input(i) => self.v[i as usize],
+            Val::Op(i) => self.v[self.n_inputs + i as usize],
+            Val::Int(c) => c as u64,
+            Val::Ref(r) => r as u64,
+            Val::Float(b) => b,
+        }
+    }
+}
+
+/// Run `trace` on `inputs` (one canonical value per `trace.inputs`) until a
+/// guard fails or the trace leaves through `JumpTo`. Loops forever when no
+/// guard ever fails, like the compiled loop would. Panics where the code
+/// it stands for panics (inside a residual call, a pure call, a shim).
+pub fn run(trace: &Trace, tables: &'static Tables, inputs: &[u64]) -> TraceExit {
+    assert_eq!(inputs.len(), trace.inputs.len(), "trace::interp::run: wrong number of inputs");
+    let n_inputs = inputs.len();
+    let mut vals = Values {
+        v: vec![0; n_inputs + trace.ops.len()],
+        n_inputs,
+    };
+    vals.v[..n_inputs].copy_from_slice(inputs);
+    let mut call_results: Vec<u64> = Vec::new();
+    let mut call_args: Vec<u64> = Vec::new();
+    let mut next_inputs: Vec<u64> = Vec::with_capacity(n_inputs);
+    loop {
+        for (i, op) in trace.ops.iter().enumerate() {
+            let arg = |n: usize| vals.get(op.args[n]);
+            let result: u64 = match &op.opcode {
+                Opcode::IntBin(o, t) => ops::int_bin(*o, *t, arg(0) as i64, arg(1) as i64) as u64,
+                Opcode::IntNeg(t) => ops::int_neg(*t, arg(0) as i64) as u64,
+                Opcode::IntNot(t) => ops::int_not(*t, arg(0) as i64) as u64,
+                Opcode::IntCmp(o, t) => ops::int_cmp(*o, *t, arg(0) as i64, arg(1) as i64) as u64,
+                Opcode::FloatBin(o) => {
+                    ops::float_bin(*o, f64::from_bits(arg(0)), f64::from_bits(arg(1))).to_bits()
+                }
+                Opcode::FloatNeg => (-f64::from_bits(arg(0))).to_bits(),
+                Opcode::FloatCmp(o) => {
+                    ops::float_cmp(*o, f64::from_bits(arg(0)), f64::from_bits(arg(1))) as u64
+                }
+                Opcode::Cast(from, to) => ops::cast(*from, *to, arg(0)),
+                Opcode::GetField(d) => {
+                    let d = &tables.fields[*d as usize];
+                    let ty = d.ty.expect("getfield of a scalar field");
+                    unsafe { ops::load(ty, ops::field_addr(d, arg(0) as usize)) }
+                }
+                Opcode::SetField(d) => {
+                    let d = &tables.fields[*d as usize];
+                    let ty = d.ty.expect("setfield of a scalar field");
+                    unsafe { ops::store(ty, ops::field_addr(d, arg(0) as usize), arg(1)) };
+                    0
+                }
+                Opcode::FieldAddr(d) => {
+                    let d = &tables.fields[*d as usize];
+                    unsafe { ops::field_addr(d, arg(0) as usize) as u64 }
+                }
+                Opcode::Load(ty) => unsafe { ops::load(*ty, arg(0) as usize) },
+                Opcode::Store(ty) => {
+                    unsafe { ops::store(*ty, arg(0) as usize, arg(1)) };
+                    0
+                }
+                Opcode::EnumTag(d) => {
+                    let d = &tables.enums[*d as usize];
+                    unsafe { (d.tag)(arg(0) as usize) as u64 }
+                }
+                Opcode::VecLen(d) => unsafe { (vec_shims(tables, *d).len)(arg(0) as usize) as u64 },
+                Opcode::VecPtr(d) => unsafe { (vec_shims(tables, *d).ptr)(arg(0) as usize) as u64 },
+                Opcode::VecPush(d) => {
+                    let push = vec_shims(tables, *d).push.expect("vec_push: the Vec has a push shim");
+                    unsafe { push(arg(0) as usize, arg(1)) };
+                    0
+                }
+                Opcode::VecPopNonEmpty(d) => {
+                    let pop = vec_shims(tables, *d).pop.expect("vec_pop: the Vec has a pop shim");
+                    unsafe { pop(arg(0) as usize) }.unwrap_or(0)
+                }
+                Opcode::ItemAddr(d) => {
+                    let d = &tables.arrays[*d as usize];
+                    ops::item_addr(d, arg(0) as usize, arg(1) as i64) as u64
+                }
+                Opcode::GetItem(d) => {
+                    let d = &tables.arrays[*d as usize];
+                    let ty = item_ty(d.item);
+                    unsafe { ops::load(ty, ops::item_addr(d, arg(0) as usize, arg(1) as i64)) }
+                }
+                Opcode::SetItem(d) => {
+                    let d = &tables.arrays[*d as usize];
+                    let ty = item_ty(d.item);
+                    unsafe { ops::store(ty, ops::item_addr(d, arg(0) as usize, arg(1) as i64), arg(2)) };
+                    0
+                }
+                Opcode::StringPtr => unsafe { (&*(arg(0) as usize as *const String)).as_ptr() as u64 },
+                Opcode::StringLen => unsafe { (&*(arg(0) as usize as *const String)).len() as u64 },
+                Opcode::CallResidual(d) => {
+                    let d = &tables.calls[*d as usize];
+                    call_args.clear();
+                    call_args.extend(op.args.iter().map(|a| vals.get(*a)));
+                    call_results.clear();
+                    call_results.resize(d.result_kinds.len(), 0);
+                    unsafe { (d.shim)(&call_args, &mut call_results) };
+                    0
+                }
+                Opcode::CallPure(j) => {
+                    call_args.clear();
+                    call_args.extend(op.args.iter().map(|a| vals.get(*a)));
+                    call_results = blackhole::call(tables, *j, &call_args);
+                    0
+                }
+                Opcode::CallResult(n, _) => call_results.get(*n as usize).copied().unwrap_or(0),
+                Opcode::GuardTrue | Opcode::GuardFalse | Opcode::GuardValue => {
+                    let ok = match op.opcode {
+                        Opcode::GuardTrue => arg(0) != 0,
+                        Opcode::GuardFalse => arg(0) == 0,
+                        _ => arg(0) == arg(1),
+                    };
+                    if !ok {
+                        let g = op.guard.expect("a guard has resume data");
+                        let info = &trace.guards[g as usize];
+                        return TraceExit {
+                            guard: g,
+                            values: info.fail_args.iter().map(|a| vals.get(*a)).collect(),
+                        };
+                    }
+                    0
+                }
+                Opcode::DebugMergePoint { .. } => 0,
+                Opcode::Jump => {
+                    next_inputs.clear();
+                    next_inputs.extend(op.args.iter().map(|a| vals.get(*a)));
+                    vals.v[..n_inputs].copy_from_slice(&next_inputs);
+                    break;
+                }
+                Opcode::JumpTo { .. } => {
+                    return TraceExit {
+                        guard: TraceExit::JUMP_TO,
+                        values: op.args.iter().map(|a| vals.get(*a)).collect(),
+                    };
+                }
+            };
+            vals.v[n_inputs + i] = result;
+        }
+        if !matches!(trace.ops.last().map(|o| &o.opcode), Some(Opcode::Jump)) {
+            panic!("trace::interp::run: the trace does not end with jump or jump_to");
+        }
+    }
+}
+
+fn item_ty(t: Option<ScalarTy>) -> ScalarTy {
+    t.expect("getitem/setitem of scalar items")
+}
+
+fn vec_shims(tables: &Tables, d: u16) -> crate::jitcode::VecShims {
+    tables.arrays[d as usize].vec.expect("a Vec descr with shims")
+}

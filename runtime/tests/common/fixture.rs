@@ -1,0 +1,292 @@
+//! The blackhole tests' fixture: native data (structs, an enum, Vecs),
+//! the descrs that describe it, residual-call shims, and `tables()` to
+//! wrap jitcodes into `Tables` with all of them.
+
+use super::{make_tables, vec_shims, Code, Descrs};
+use metatrace_runtime::blackhole;
+use metatrace_runtime::jitcode::*;
+use std::mem::{offset_of, size_of};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+
+#[repr(C)]
+pub struct Inner {
+    pub a: u64,
+}
+
+#[repr(C)]
+pub struct Point {
+    pub x: i32,
+    pub small: i16,
+    pub y: u8,
+    pub flag: bool,
+    pub c: char,
+    pub z: f64,
+    pub next: *const Point,
+    pub inner: Inner,
+}
+
+pub enum Shape {
+    Empty,
+    Circle(f64),
+    Rect { w: i32, h: i32 },
+}
+
+pub unsafe fn shape_tag(a: usize) -> u32 {
+    match unsafe { &*(a as *const Shape) } {
+        Shape::Empty => 0,
+        Shape::Circle(_) => 1,
+        Shape::Rect { .. } => 2,
+    }
+}
+pub unsafe fn rect_h(a: usize) -> usize {
+    match unsafe { &mut *(a as *mut Shape) } {
+        Shape::Rect { h, .. } => h as *mut i32 as usize,
+        _ => unreachable!("not a Rect"),
+    }
+}
+pub unsafe fn circle_r(a: usize) -> usize {
+    match unsafe { &mut *(a as *mut Shape) } {
+        Shape::Circle(r) => r as *mut f64 as usize,
+        _ => unreachable!("not a Circle"),
+    }
+}
+
+// Descr indices.
+pub const F_X: u16 = 0;
+pub const F_SMALL: u16 = 1;
+pub const F_Y: u16 = 2;
+pub const F_FLAG: u16 = 3;
+pub const F_C: u16 = 4;
+pub const F_Z: u16 = 5;
+pub const F_NEXT: u16 = 6;
+pub const F_INNER: u16 = 7;
+pub const F_INNER_A: u16 = 8;
+pub const F_RECT_H: u16 = 9;
+pub const F_CIRCLE_R: u16 = 10;
+
+pub const A_VU8: u16 = 0;
+pub const A_VI64: u16 = 1;
+pub const A_SLICE_U16: u16 = 2;
+pub const A_VPOINT: u16 = 3;
+pub const A_VF64: u16 = 4;
+pub const A_VI8: u16 = 5;
+
+pub const E_SHAPE: u16 = 0;
+
+pub const C_DIVMOD: u16 = 0;
+pub const C_SUM_SCALED: u16 = 1;
+pub const C_BUMP: u16 = 2;
+pub const C_REENTER: u16 = 3;
+
+pub const S_BOOM: u16 = 0;
+
+pub fn fields() -> Vec<FieldDescr> {
+    let f = |name, ty, place| FieldDescr {
+        name,
+        ty,
+        place,
+        immutable: false,
+    };
+    vec![
+        f(
+            "Point.x",
+            Some(ScalarTy::Int(IntTy::I32)),
+            FieldPlace::Offset(offset_of!(Point, x)),
+        ),
+        f(
+            "Point.small",
+            Some(ScalarTy::Int(IntTy::I16)),
+            FieldPlace::Offset(offset_of!(Point, small)),
+        ),
+        f(
+            "Point.y",
+            Some(ScalarTy::Int(IntTy::U8)),
+            FieldPlace::Offset(offset_of!(Point, y)),
+        ),
+        f(
+            "Point.flag",
+            Some(ScalarTy::Bool),
+            FieldPlace::Offset(offset_of!(Point, flag)),
+        ),
+        f(
+            "Point.c",
+            Some(ScalarTy::Char),
+            FieldPlace::Offset(offset_of!(Point, c)),
+        ),
+        f(
+            "Point.z",
+            Some(ScalarTy::F64),
+            FieldPlace::Offset(offset_of!(Point, z)),
+        ),
+        f(
+            "Point.next",
+            Some(ScalarTy::Ref),
+            FieldPlace::Offset(offset_of!(Point, next)),
+        ),
+        f(
+            "Point.inner",
+            None,
+            FieldPlace::Offset(offset_of!(Point, inner)),
+        ),
+        f(
+            "Inner.a",
+            Some(ScalarTy::Int(IntTy::U64)),
+            FieldPlace::Offset(offset_of!(Inner, a)),
+        ),
+        f(
+            "Shape::Rect.h",
+            Some(ScalarTy::Int(IntTy::I32)),
+            FieldPlace::Shim(rect_h),
+        ),
+        f(
+            "Shape::Circle.0",
+            Some(ScalarTy::F64),
+            FieldPlace::Shim(circle_r),
+        ),
+    ]
+}
+
+pub fn arrays() -> Vec<ArrayDescr> {
+    unsafe fn point_len(v: usize) -> usize {
+        unsafe { (*(v as *const Vec<Point>)).len() }
+    }
+    unsafe fn point_ptr(v: usize) -> usize {
+        unsafe { (*(v as *mut Vec<Point>)).as_mut_ptr() as usize }
+    }
+    vec![
+        ArrayDescr {
+            name: "Vec<u8>",
+            item: Some(ScalarTy::Int(IntTy::U8)),
+            item_size: 1,
+            vec: Some(vec_shims!(u8, |x| x as u64, |x| x as u8)),
+        },
+        ArrayDescr {
+            name: "Vec<i64>",
+            item: Some(ScalarTy::Int(IntTy::I64)),
+            item_size: 8,
+            vec: Some(vec_shims!(i64, |x| x as u64, |x| x as i64)),
+        },
+        ArrayDescr {
+            name: "[u16]",
+            item: Some(ScalarTy::Int(IntTy::U16)),
+            item_size: 2,
+            vec: None,
+        },
+        ArrayDescr {
+            name: "Vec<Point>",
+            item: None,
+            item_size: size_of::<Point>(),
+            vec: Some(VecShims {
+                len: point_len,
+                ptr: point_ptr,
+                push: None,
+                pop: None,
+            }),
+        },
+        ArrayDescr {
+            name: "Vec<f64>",
+            item: Some(ScalarTy::F64),
+            item_size: 8,
+            vec: Some(vec_shims!(f64, |x| x.to_bits(), f64::from_bits)),
+        },
+        ArrayDescr {
+            name: "Vec<i8>",
+            item: Some(ScalarTy::Int(IntTy::I8)),
+            item_size: 1,
+            vec: Some(vec_shims!(i8, |x| x as i64 as u64, |x| x as i8)),
+        },
+    ]
+}
+
+/// `fn divmod(a: i64, b: i64) -> (i64, i64)`.
+pub unsafe fn divmod_shim(args: &[u64], results: &mut [u64]) {
+    let (a, b) = (args[0] as i64, args[1] as i64);
+    results[0] = a.div_euclid(b) as u64;
+    results[1] = a.rem_euclid(b) as u64;
+}
+
+/// `fn sum_scaled(v: &Vec<i64>, k: f64) -> (i64, f64)`.
+pub unsafe fn sum_scaled_shim(args: &[u64], results: &mut [u64]) {
+    let v = unsafe { &*(args[0] as usize as *const Vec<i64>) };
+    let k = f64::from_bits(args[1]);
+    let s: i64 = v.iter().sum();
+    results[0] = s as u64;
+    results[1] = (s as f64 * k).to_bits();
+}
+
+pub static BUMPS: AtomicU64 = AtomicU64::new(0);
+
+/// `fn bump()`.
+pub unsafe fn bump_shim(args: &[u64], results: &mut [u64]) {
+    assert!(args.is_empty() && results.is_empty());
+    BUMPS.fetch_add(1, Ordering::SeqCst);
+}
+
+pub static REENTER: OnceLock<&'static Tables> = OnceLock::new();
+
+/// `fn reenter(n: i64) -> i64`: runs jitcode 1 of the registered tables
+/// in the blackhole, from inside a residual call.
+pub unsafe fn reenter_shim(args: &[u64], results: &mut [u64]) {
+    let t = REENTER.get().expect("tables registered");
+    results[0] = blackhole::call(t, 1, &[args[0]])[0];
+}
+
+pub fn calls() -> Vec<CallDescr> {
+    use Kind::*;
+    vec![
+        CallDescr {
+            name: "divmod",
+            shim: divmod_shim,
+            arg_kinds: &[Int, Int],
+            result_kinds: &[Int, Int],
+        },
+        CallDescr {
+            name: "sum_scaled",
+            shim: sum_scaled_shim,
+            arg_kinds: &[Ref, Float],
+            result_kinds: &[Int, Float],
+        },
+        CallDescr {
+            name: "bump",
+            shim: bump_shim,
+            arg_kinds: &[],
+            result_kinds: &[],
+        },
+        CallDescr {
+            name: "reenter",
+            shim: reenter_shim,
+            arg_kinds: &[Int],
+            result_kinds: &[Int],
+        },
+    ]
+}
+
+pub fn tables(codes: Vec<Code>) -> &'static Tables {
+    make_tables(
+        codes,
+        Descrs {
+            fields: fields(),
+            arrays: arrays(),
+            enums: vec![EnumDescr {
+                name: "Shape",
+                tag: shape_tag,
+            }],
+            calls: calls(),
+            drivers: vec![DriverDescr {
+                portal: "test::portal",
+                jitcode: 0,
+                greens: &[Kind::Int],
+                reds: &[Kind::Ref],
+            }],
+            strings: vec![
+                "boom: index out of bounds: the len is 3 but the index is 7",
+                "unused",
+            ],
+        },
+    )
+}
+
+pub fn run1(code: Code, args: &[u64]) -> Vec<u64> {
+    blackhole::call(tables(vec![code]), 0, args)
+}

@@ -1,0 +1,211 @@
+//! Differential testing with generated programs: every program runs in every
+//! mode of `random::harness::MODES` (native `--jit off`, the reference;
+//! `--jit mode=jitcode-only`; ...), and stdout, stderr and the exit status
+//! must be identical. The reference is also checked against a model of the
+//! language in the generator. A divergence is shrunk to a small reproducer
+//! that can be kept in `tests/regressions/`, whose files `regressions` runs
+//! in every mode. See docs/testing.md (seeds, counts, adding a mode).
+
+mod common;
+mod random;
+
+use random::bf::{self, Bf};
+use random::harness::{self, Target};
+use random::rng::{self, Rng};
+use random::tlr::{self, Tlr};
+use std::path::{Path, PathBuf};
+
+#[test]
+fn tlr_random_programs() {
+    harness::differential(&Tlr, 2000);
+}
+
+#[test]
+fn bf_random_programs() {
+    harness::differential(&Bf, 2000);
+}
+
+/// Every file of tests/regressions (`*.tlr` with its N in a `# N: ...`
+/// comment line, else 0; `*.b` with stdin from the `.in` file of the same
+/// name, if any) in every supported mode.
+#[test]
+fn regressions() {
+    let dir = common::workspace_root().join("tests/regressions");
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map(|d| d.map(|e| e.unwrap().path()).collect())
+        .unwrap_or_default();
+    paths.sort();
+    let vms = common::vms();
+    let mut cases = Vec::new();
+    for path in paths {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("tlr") => {
+                let text = std::fs::read_to_string(&path).unwrap();
+                let n = text
+                    .lines()
+                    .find_map(|l| l.trim().strip_prefix("# N:").map(|n| n.trim().to_string()))
+                    .unwrap_or_else(|| "0".to_string());
+                cases.push(harness::Regression {
+                    vm: vms.tlr.clone(),
+                    path,
+                    args: vec![n],
+                    stdin: Vec::new(),
+                });
+            }
+            Some("b") => {
+                let stdin = std::fs::read(path.with_extension("in")).unwrap_or_default();
+                cases.push(harness::Regression {
+                    vm: vms.bf.clone(),
+                    path,
+                    args: Vec::new(),
+                    stdin,
+                });
+            }
+            _ => {}
+        }
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let tlr_modes = harness::supported_modes(&Tlr, tmp.path());
+    let bf_modes = harness::supported_modes(&Bf, tmp.path());
+    let modes_of = |vm: &Path| {
+        if vm == vms.tlr {
+            tlr_modes.clone()
+        } else {
+            bf_modes.clone()
+        }
+    };
+    let (failures, compared) = harness::run_regressions(&cases, modes_of);
+    eprintln!(
+        "regressions: {} files in tests/regressions, {compared} comparisons with the reference",
+        cases.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {} regressions fail:\n\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n\n")
+    );
+}
+
+/// The generators alone (no VM): programs end within the model's budget,
+/// and the mix has what the differential tests rely on (loops that iterate
+/// enough to get hot, nesting, every error path).
+#[test]
+fn generators_cover_what_they_promise() {
+    let seed = harness::base_seed();
+    let count = 3000;
+
+    let mut tlr_errors = std::collections::BTreeMap::<String, usize>::new();
+    let (mut hot, mut long, mut total_steps) = (0, 0, 0u64);
+    let mut rng_seed = rng::mix(seed, rng::hash_str("tlr-gen"));
+    for i in 0..count {
+        let mut rng = Rng::new(rng::mix(rng_seed, i));
+        let p = tlr::generate(&mut rng);
+        let (end, steps) = tlr::model(&p).expect("generated program does not end");
+        total_steps += steps;
+        let key = match end {
+            tlr::End::Return(_) => "ok",
+            tlr::End::Error(e) => e,
+        };
+        *tlr_errors.entry(key.to_string()).or_default() += 1;
+        // A backward jump (a loop) in a run long enough to get hot.
+        let backward = p.insns.iter().enumerate().any(|(k, i)| {
+            i.op == tlr::JUMP_IF_A && matches!(i.arg, tlr::Arg::Label(l) if l <= k)
+        });
+        if backward && steps > 200 {
+            hot += 1;
+        }
+        if steps > 2000 {
+            long += 1;
+        }
+    }
+    eprintln!(
+        "tlr generator: {count} programs, {:.0} steps on average, {hot} with loops over 200 steps, {long} over 2000 steps; ends: {tlr_errors:?}",
+        total_steps as f64 / count as f64
+    );
+    let ok = tlr_errors["ok"];
+    assert!(ok > count as usize * 80 / 100 && ok < count as usize * 95 / 100, "{tlr_errors:?}");
+    for kind in ["unknown opcode", "register out of range", "missing operand", "ran off the end"] {
+        assert!(tlr_errors.get(kind).copied().unwrap_or(0) >= 10, "few `{kind}`: {tlr_errors:?}");
+    }
+    assert!(hot > count as usize / 4, "only {hot} programs with hot loops");
+    assert!(long > 10, "only {long} long programs");
+
+    let mut bf_ends = std::collections::BTreeMap::<String, usize>::new();
+    let (mut with_input, mut nested, mut grown, mut total_steps) = (0, 0, 0, 0u64);
+    rng_seed = rng::mix(seed, rng::hash_str("bf-gen"));
+    for i in 0..count {
+        let mut rng = Rng::new(rng::mix(rng_seed, i));
+        let p = bf::generate(&mut rng);
+        let (_, end, steps) = bf::model(&p).expect("generated program does not end");
+        total_steps += steps;
+        *bf_ends.entry(format!("{end:?}")).or_default() += 1;
+        if p.src.contains(&b',') && !p.stdin.is_empty() {
+            with_input += 1;
+        }
+        let mut depth = 0i32;
+        let mut max_depth = 0;
+        for &c in &p.src {
+            depth += (c == b'[') as i32 - (c == b']') as i32;
+            max_depth = max_depth.max(depth);
+        }
+        if max_depth >= 2 {
+            nested += 1;
+        }
+        if p.src.windows(30).any(|w| w.iter().all(|&c| c == b'>')) && end == bf::End::Ok {
+            grown += 1;
+        }
+    }
+    eprintln!(
+        "bf generator: {count} programs, {:.0} steps on average, {with_input} reading input, {nested} with nested loops, {grown} growing the tape; ends: {bf_ends:?}",
+        total_steps as f64 / count as f64
+    );
+    let ok = bf_ends["Ok"];
+    assert!(ok > count as usize * 80 / 100 && ok < count as usize * 95 / 100, "{bf_ends:?}");
+    assert!(bf_ends.get("LeftOfTape").copied().unwrap_or(0) >= 30, "{bf_ends:?}");
+    assert!(bf_ends.get("Unbalanced").copied().unwrap_or(0) >= 30, "{bf_ends:?}");
+    assert!(with_input > count as usize / 5 && nested > count as usize / 5 && grown >= 20);
+}
+
+/// The shrinker on a synthetic divergence (decided by the model, no VM):
+/// it must get down to the few instructions or bytes that matter.
+#[test]
+fn shrinker_minimizes_a_synthetic_divergence() {
+    use std::time::Duration;
+    let budget = Duration::from_secs(20);
+
+    // tlr: "diverges" when the result is negative and odd.
+    let mut found = None;
+    for i in 0..10_000 {
+        let p = tlr::generate(&mut Rng::new(rng::mix(1, i)));
+        if p.insns.len() > 20 && matches!(tlr::model(&p), Some((tlr::End::Return(v), _)) if v < 0 && v % 2 != 0) {
+            found = Some(p);
+            break;
+        }
+    }
+    let p = found.expect("no tlr program returning a negative odd number");
+    let fails = |q: &tlr::TlrProgram| matches!(tlr::model(q), Some((tlr::End::Return(v), _)) if v < 0 && v % 2 != 0);
+    let small = random::shrink::minimize(&Tlr, p.clone(), fails, budget).program;
+    eprintln!("tlr: {} -> {}:\n{}", Tlr.size(&p), Tlr.size(&small), small.listing());
+    assert!(fails(&small));
+    // E.g. `SET_A 1; NEG_A; RETURN_A`, or N odd and negative with RETURN_A.
+    assert!(small.insns.len() <= 3, "{}", small.listing());
+
+    // bf: "diverges" when the output contains the byte 3.
+    let mut found = None;
+    for i in 0..10_000 {
+        let p = bf::generate(&mut Rng::new(rng::mix(2, i)));
+        if p.src.len() > 60 && matches!(bf::model(&p), Some((out, _, _)) if out.contains(&3)) {
+            found = Some(p);
+            break;
+        }
+    }
+    let p = found.expect("no bf program printing a 3");
+    let fails = |q: &bf::BfProgram| matches!(bf::model(q), Some((out, _, _)) if out.contains(&3));
+    let small = random::shrink::minimize(&Bf, p.clone(), fails, budget).program;
+    eprintln!("bf: {} -> {}: {}", Bf.size(&p), Bf.size(&small), Bf.describe(&small));
+    assert!(fails(&small));
+    // `+++.`, `---[...]` or `,.` with a 3 in the input, ...
+    assert!(small.src.len() <= 8, "{}", Bf.describe(&small));
+}
