@@ -78,6 +78,7 @@ macro_rules! include_jit {
             non_upper_case_globals,
             dead_code,
             missing_docs,
+            unreachable_pub,
             trivial_casts,
             trivial_numeric_casts,
             clippy::all
@@ -92,6 +93,8 @@ macro_rules! include_jit {
 /// metatrace::runtime::jitcode::Tables>`: `Some` when the crate was built
 /// with its glue (see [`include_jit!`]), `None` for a native-only build.
 /// Valid anywhere in the interpreter crate.
+// `crate::` is meant: the glue is a module of the crate that invokes it.
+#[allow(clippy::crate_in_macro_def)]
 #[macro_export]
 macro_rules! jit_tables {
     () => {{
@@ -262,7 +265,10 @@ mod tests {
             "#[allow({})]",
             squash(metatrace_jitcodegen::glue::ALLOW_LINTS)
         );
-        assert!(body.contains(&expected), "include_jit! should have {expected}");
+        assert!(
+            body.contains(&expected),
+            "include_jit! should have {expected}"
+        );
     }
 
     #[test]

@@ -23,12 +23,7 @@ const SLOW: Duration = Duration::from_secs(400);
 
 /// The shared bf programs run here; the others are listed in `LEFT_OUT`.
 const SHARED: &[&str] = &[
-    "Beer.b",
-    "Factor.b",
-    "Golden.b",
-    "Hello.b",
-    "Hello2.b",
-    "bench.b",
+    "Beer.b", "Factor.b", "Golden.b", "Hello.b", "Hello2.b", "bench.b",
 ];
 /// Too slow on jitcodes for this file (see the module doc), and
 /// `cristofani-tests.b`, which is several programs in one (its pieces are
@@ -46,12 +41,7 @@ const LEFT_OUT: &[&str] = &[
 
 /// Runs `vm` with `args` in both modes; `Err` describes every difference.
 /// The native run's result is returned for further checks.
-fn differential(
-    vm: &Path,
-    args: &[&str],
-    stdin: &[u8],
-    timeout: Duration,
-) -> Result<Run, String> {
+fn differential(vm: &Path, args: &[&str], stdin: &[u8], timeout: Duration) -> Result<Run, String> {
     let with = |mode: &str| {
         let mut a = vec!["--jit", mode];
         a.extend_from_slice(args);
@@ -131,7 +121,10 @@ fn expect_output(
 }
 
 /// Runs `jobs` on two threads (the machine has two cores); every failure.
-fn on_two_threads<T: Send>(jobs: Vec<T>, f: impl Fn(T) -> Result<(), String> + Sync) -> Vec<String> {
+fn on_two_threads<T: Send>(
+    jobs: Vec<T>,
+    f: impl Fn(T) -> Result<(), String> + Sync,
+) -> Vec<String> {
     let queue = std::sync::Mutex::new(jobs.into_iter());
     let failures = std::sync::Mutex::new(Vec::new());
     std::thread::scope(|s| {
@@ -167,7 +160,12 @@ fn bf_programs(dir: &Path, names: Option<&[&str]>, timeout: Duration) {
             dir.display()
         );
         cases.retain(|c| names.contains(&c.name.as_str()));
-        assert_eq!(cases.len(), names.len(), "missing programs in {}", dir.display());
+        assert_eq!(
+            cases.len(),
+            names.len(),
+            "missing programs in {}",
+            dir.display()
+        );
         eprintln!(
             "not run on jitcodes here (too slow for the blackhole alone): {}",
             LEFT_OUT.join(", ")
@@ -244,7 +242,7 @@ fn bf_semantics_and_errors() {
     check(&[&steps], b"", Some(&[65, 1]));
     let eof = write(d, "eof.b", b"+++++++++++++++++++++++++++++++++,.,.,.");
     check(&[&eof], b"a", Some(b"aaa"));
-    let echo = write(d, "echo.b", b",[.,]");
+    let echo = write(d, "echo.b", b",[.[-],]");
     check(&[&echo], b"some input\n", Some(b"some input\n"));
 
     // Moving left of cell 0, after some output: exit 1, same message.

@@ -17,12 +17,12 @@ use std::path::{Path, PathBuf};
 
 #[test]
 fn tlr_random_programs() {
-    harness::differential(&Tlr, 2000);
+    harness::differential(&Tlr, 3000);
 }
 
 #[test]
 fn bf_random_programs() {
-    harness::differential(&Bf, 2000);
+    harness::differential(&Bf, 3000);
 }
 
 /// Every file of tests/regressions (`*.tlr` with its N in a `# N: ...`
@@ -93,7 +93,7 @@ fn regressions() {
 /// enough to get hot, nesting, every error path).
 #[test]
 fn generators_cover_what_they_promise() {
-    let seed = harness::base_seed();
+    let seed = harness::base_seed("generators");
     let count = 3000;
 
     let mut tlr_errors = std::collections::BTreeMap::<String, usize>::new();
@@ -110,9 +110,10 @@ fn generators_cover_what_they_promise() {
         };
         *tlr_errors.entry(key.to_string()).or_default() += 1;
         // A backward jump (a loop) in a run long enough to get hot.
-        let backward = p.insns.iter().enumerate().any(|(k, i)| {
-            i.op == tlr::JUMP_IF_A && matches!(i.arg, tlr::Arg::Label(l) if l <= k)
-        });
+        let backward =
+            p.insns.iter().enumerate().any(|(k, i)| {
+                i.op == tlr::JUMP_IF_A && matches!(i.arg, tlr::Arg::Label(l) if l <= k)
+            });
         if backward && steps > 200 {
             hot += 1;
         }
@@ -125,11 +126,25 @@ fn generators_cover_what_they_promise() {
         total_steps as f64 / count as f64
     );
     let ok = tlr_errors["ok"];
-    assert!(ok > count as usize * 80 / 100 && ok < count as usize * 95 / 100, "{tlr_errors:?}");
-    for kind in ["unknown opcode", "register out of range", "missing operand", "ran off the end"] {
-        assert!(tlr_errors.get(kind).copied().unwrap_or(0) >= 10, "few `{kind}`: {tlr_errors:?}");
+    assert!(
+        ok > count as usize * 80 / 100 && ok < count as usize * 95 / 100,
+        "{tlr_errors:?}"
+    );
+    for kind in [
+        "unknown opcode",
+        "register out of range",
+        "missing operand",
+        "ran off the end",
+    ] {
+        assert!(
+            tlr_errors.get(kind).copied().unwrap_or(0) >= 10,
+            "few `{kind}`: {tlr_errors:?}"
+        );
     }
-    assert!(hot > count as usize / 4, "only {hot} programs with hot loops");
+    assert!(
+        hot > count as usize / 4,
+        "only {hot} programs with hot loops"
+    );
     assert!(long > 10, "only {long} long programs");
 
     let mut bf_ends = std::collections::BTreeMap::<String, usize>::new();
@@ -162,9 +177,18 @@ fn generators_cover_what_they_promise() {
         total_steps as f64 / count as f64
     );
     let ok = bf_ends["Ok"];
-    assert!(ok > count as usize * 80 / 100 && ok < count as usize * 95 / 100, "{bf_ends:?}");
-    assert!(bf_ends.get("LeftOfTape").copied().unwrap_or(0) >= 30, "{bf_ends:?}");
-    assert!(bf_ends.get("Unbalanced").copied().unwrap_or(0) >= 30, "{bf_ends:?}");
+    assert!(
+        ok > count as usize * 80 / 100 && ok < count as usize * 95 / 100,
+        "{bf_ends:?}"
+    );
+    assert!(
+        bf_ends.get("LeftOfTape").copied().unwrap_or(0) >= 30,
+        "{bf_ends:?}"
+    );
+    assert!(
+        bf_ends.get("Unbalanced").copied().unwrap_or(0) >= 30,
+        "{bf_ends:?}"
+    );
     assert!(with_input > count as usize / 5 && nested > count as usize / 5 && grown >= 20);
 }
 
@@ -179,7 +203,9 @@ fn shrinker_minimizes_a_synthetic_divergence() {
     let mut found = None;
     for i in 0..10_000 {
         let p = tlr::generate(&mut Rng::new(rng::mix(1, i)));
-        if p.insns.len() > 20 && matches!(tlr::model(&p), Some((tlr::End::Return(v), _)) if v < 0 && v % 2 != 0) {
+        if p.insns.len() > 20
+            && matches!(tlr::model(&p), Some((tlr::End::Return(v), _)) if v < 0 && v % 2 != 0)
+        {
             found = Some(p);
             break;
         }
@@ -187,7 +213,12 @@ fn shrinker_minimizes_a_synthetic_divergence() {
     let p = found.expect("no tlr program returning a negative odd number");
     let fails = |q: &tlr::TlrProgram| matches!(tlr::model(q), Some((tlr::End::Return(v), _)) if v < 0 && v % 2 != 0);
     let small = random::shrink::minimize(&Tlr, p.clone(), fails, budget).program;
-    eprintln!("tlr: {} -> {}:\n{}", Tlr.size(&p), Tlr.size(&small), small.listing());
+    eprintln!(
+        "tlr: {} -> {}:\n{}",
+        Tlr.size(&p),
+        Tlr.size(&small),
+        small.listing()
+    );
     assert!(fails(&small));
     // E.g. `SET_A 1; NEG_A; RETURN_A`, or N odd and negative with RETURN_A.
     assert!(small.insns.len() <= 3, "{}", small.listing());
@@ -204,7 +235,12 @@ fn shrinker_minimizes_a_synthetic_divergence() {
     let p = found.expect("no bf program printing a 3");
     let fails = |q: &bf::BfProgram| matches!(bf::model(q), Some((out, _, _)) if out.contains(&3));
     let small = random::shrink::minimize(&Bf, p.clone(), fails, budget).program;
-    eprintln!("bf: {} -> {}: {}", Bf.size(&p), Bf.size(&small), Bf.describe(&small));
+    eprintln!(
+        "bf: {} -> {}: {}",
+        Bf.size(&p),
+        Bf.size(&small),
+        Bf.describe(&small)
+    );
     assert!(fails(&small));
     // `+++.`, `---[...]` or `,.` with a 3 in the input, ...
     assert!(small.src.len() <= 8, "{}", Bf.describe(&small));

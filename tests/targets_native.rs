@@ -407,8 +407,10 @@ fn jit_command_line() {
     let r = run(bf, &["--jit", "mode=jitcode-only", hello], b"", QUICK);
     r.assert_success("bf jitcode-only");
     assert_eq!(r.stdout_str(), "Hello from metatrace!\n");
-    run(bf, &["--jit", "mode=jit", hello], b"", QUICK)
-        .assert_error("bf jit", "--jit mode=jit: the JIT (tracing and compiling hot loops) is not implemented yet");
+    run(bf, &["--jit", "mode=jit", hello], b"", QUICK).assert_error(
+        "bf jit",
+        "--jit mode=jit: the JIT (tracing and compiling hot loops) is not implemented yet",
+    );
     let r = run(bf, &["--jit", "off", hello], b"", QUICK);
     r.assert_success("bf --jit off");
     assert_eq!(r.stdout_str(), "Hello from metatrace!\n");

@@ -289,7 +289,46 @@ mod tests {
             quote! { fn f(a: i64) { jit_merge_point! {} let b = 1; can_enter_jit! {} } },
         );
         let text = out.to_string().replace(' ', "");
-        assert!(text.contains("{::metatrace::__private::jit_merge_point();letb=1;::metatrace::__private::can_enter_jit()}"), "{text}");
+        assert!(text.contains("}::metatrace::__private::jit_merge_point();letb=1;::metatrace::__private::can_enter_jit()}"), "{text}");
+    }
+
+    #[test]
+    fn driver_starts_with_the_jitcode_only_entry() {
+        let out = expand_jit_driver(
+            quote!(greens = [pc, code], reds = [a, regs]),
+            quote! {
+                pub fn interpret(code: &[u8], mut a: i64, regs: &mut Regs) -> Result<i64, E> {
+                    let mut pc: usize = 0;
+                    loop { jit_merge_point!(); pc += 1; }
+                }
+            },
+        );
+        assert!(errors_of(&out).is_empty());
+        let text = out.to_string().replace(' ', "");
+        assert!(
+            text.contains("->Result<i64,E>{#[cfg(metatrace_jitcodes)]{if::metatrace::__private::jitcode_only(){returncrate::__metatrace_glue::portal_interpret(code,a,regs);}}letmutpc:usize=0;"),
+            "{text}"
+        );
+        // Methods pass `self`.
+        let out = expand_jit_driver(
+            quote!(greens = [self], reds = [k]),
+            quote! { fn count(&mut self, k: u32) -> u32 { loop { jit_merge_point!(); } } },
+        );
+        let text = out.to_string().replace(' ', "");
+        assert!(
+            text.contains("returncrate::__metatrace_glue::portal_count(self,k);"),
+            "{text}"
+        );
+        // A pattern parameter cannot be forwarded: an error in the jitcode build only.
+        let out = expand_jit_driver(
+            quote!(greens = [a]),
+            quote! { fn f((a, b): (i64, i64)) { loop { jit_merge_point!(); } } },
+        );
+        let text = out.to_string().replace(' ', "");
+        assert!(
+            text.contains("#[cfg(metatrace_jitcodes)]{::core::compile_error!(\"a#[jit_driver]function'sparametersmustbeplainnames"),
+            "{text}"
+        );
     }
 
     #[test]

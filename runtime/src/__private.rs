@@ -117,7 +117,9 @@ mod tests {
         let p = JitParams::parse("mode=jit").unwrap();
         let e = check_mode_supported(&p, Some(&EMPTY)).unwrap_err();
         assert!(
-            e.starts_with("--jit mode=jit: the JIT (tracing and compiling hot loops) is not implemented yet"),
+            e.starts_with(
+                "--jit mode=jit: the JIT (tracing and compiling hot loops) is not implemented yet"
+            ),
             "{e}"
         );
     }

@@ -4,6 +4,8 @@
 //! result reusing either operand's register), constants in either
 //! position, operands and results in spill slots.
 
+#![allow(clippy::needless_range_loop)]
+
 mod backend_util;
 
 use backend_util::*;
@@ -47,7 +49,9 @@ fn check_op(
     for k in 0..n {
         for c in &consts[k] {
             let mut tb = TB::new(kinds);
-            let args: Vec<Val> = (0..n).map(|j| if j == k { *c } else { Val::Input(j as u16) }).collect();
+            let args: Vec<Val> = (0..n)
+                .map(|j| if j == k { *c } else { Val::Input(j as u16) })
+                .collect();
             let r = tb.op(opcode.clone(), args, result);
             exit_with(&mut tb, result.map(|_| r), vec![]);
             check(tb.finish_straight(), &sets);
@@ -79,12 +83,30 @@ fn check_op(
 
 fn int_consts(ty: IntTy) -> Vec<Val> {
     let (lo, hi) = ty.range();
-    let mut v = vec![0i64, 1, 2, 3, 7, 8, -1, 31, 32, 63, 64, 100, 1 << 40, 0x7fff_ffff, 0x8000_0000];
+    let mut v = vec![
+        0i64,
+        1,
+        2,
+        3,
+        7,
+        8,
+        -1,
+        31,
+        32,
+        63,
+        64,
+        100,
+        1 << 40,
+        0x7fff_ffff,
+        0x8000_0000,
+    ];
     v.push(lo as i64);
     v.push(hi as i64);
     v.push((hi as i64).wrapping_sub(1));
-    let set: std::collections::BTreeSet<i64> =
-        v.into_iter().map(|c| metatrace_runtime::blackhole::ops::wrap(ty, c)).collect();
+    let set: std::collections::BTreeSet<i64> = v
+        .into_iter()
+        .map(|c| metatrace_runtime::blackhole::ops::wrap(ty, c))
+        .collect();
     set.into_iter().map(Val::Int).collect()
 }
 
@@ -124,10 +146,28 @@ fn int_shifts() {
     for (n, op) in [IntBinOp::Shl, IntBinOp::Shr].iter().enumerate() {
         for (m, ty) in IntTy::ALL.iter().enumerate() {
             // the amount may be canonical for any type: any i64
-            let amounts: Vec<Val> = [0i64, 1, 3, 7, 8, 15, 16, 31, 32, 33, 63, 64, 65, -1, -8, i64::MIN, 1 << 40]
-                .iter()
-                .map(|&c| Val::Int(c))
-                .collect();
+            let amounts: Vec<Val> = [
+                0i64,
+                1,
+                3,
+                7,
+                8,
+                15,
+                16,
+                31,
+                32,
+                33,
+                63,
+                64,
+                65,
+                -1,
+                -8,
+                i64::MIN,
+                1 << 40,
+            ]
+            .iter()
+            .map(|&c| Val::Int(c))
+            .collect();
             let ty = *ty;
             check_op(
                 Opcode::IntBin(*op, ty),
@@ -135,7 +175,11 @@ fn int_shifts() {
                 Some(Kind::Int),
                 &[int_consts(ty), amounts],
                 &mut move |r: &mut Rng| {
-                    let b = if r.chance(70) { r.below(80) as i64 - 8 } else { r.int() };
+                    let b = if r.chance(70) {
+                        r.below(80) as i64 - 8
+                    } else {
+                        r.int()
+                    };
                     vec![r.canon(ty) as u64, b as u64]
                 },
                 (1000 + n * 100 + m) as u64,
@@ -148,7 +192,10 @@ fn int_shifts() {
 fn int_unary_ops() {
     for (m, ty) in IntTy::ALL.iter().enumerate() {
         let ty = *ty;
-        for (n, opc) in [Opcode::IntNeg(ty), Opcode::IntNot(ty)].into_iter().enumerate() {
+        for (n, opc) in [Opcode::IntNeg(ty), Opcode::IntNot(ty)]
+            .into_iter()
+            .enumerate()
+        {
             check_op(
                 opc,
                 &[Kind::Int],
@@ -163,7 +210,14 @@ fn int_unary_ops() {
 
 #[test]
 fn int_comparisons() {
-    let cmps = [CmpOp::Eq, CmpOp::Ne, CmpOp::Lt, CmpOp::Le, CmpOp::Gt, CmpOp::Ge];
+    let cmps = [
+        CmpOp::Eq,
+        CmpOp::Ne,
+        CmpOp::Lt,
+        CmpOp::Le,
+        CmpOp::Gt,
+        CmpOp::Ge,
+    ];
     for (n, op) in cmps.iter().enumerate() {
         for (m, ty) in IntTy::ALL.iter().enumerate() {
             let ty = *ty;
@@ -189,14 +243,25 @@ fn int_comparisons() {
 /// branches on the flags), for both guard polarities, int and float.
 #[test]
 fn fused_compare_and_guard() {
-    let cmps = [CmpOp::Eq, CmpOp::Ne, CmpOp::Lt, CmpOp::Le, CmpOp::Gt, CmpOp::Ge];
+    let cmps = [
+        CmpOp::Eq,
+        CmpOp::Ne,
+        CmpOp::Lt,
+        CmpOp::Le,
+        CmpOp::Gt,
+        CmpOp::Ge,
+    ];
     let mut rng = Rng::new(77);
     for op in cmps {
         for guard in [Opcode::GuardTrue, Opcode::GuardFalse] {
             for ty in IntTy::ALL {
                 let mut tb = TB::new(&[Kind::Int, Kind::Int]);
                 let c = tb.int(Opcode::IntCmp(op, ty), vec![Val::Input(0), Val::Input(1)]);
-                tb.guard(guard.clone(), vec![c], vec![Val::Input(0), Val::Input(1), Val::Int(5)]);
+                tb.guard(
+                    guard.clone(),
+                    vec![c],
+                    vec![Val::Input(0), Val::Input(1), Val::Int(5)],
+                );
                 tb.exit(vec![Val::Int(9), Val::Input(1)]);
                 let sets: Vec<Vec<u64>> = (0..60)
                     .map(|_| {
@@ -224,10 +289,21 @@ fn fused_compare_and_guard() {
 }
 
 fn float_consts() -> Vec<Val> {
-    [0.0, -0.0, 1.0, -2.5, 0.1, f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 1e300, 5e-324]
-        .iter()
-        .map(|f| Val::Float(f.to_bits()))
-        .collect()
+    [
+        0.0,
+        -0.0,
+        1.0,
+        -2.5,
+        0.1,
+        f64::NAN,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        1e300,
+        5e-324,
+    ]
+    .iter()
+    .map(|f| Val::Float(f.to_bits()))
+    .collect()
 }
 
 fn float_pair(r: &mut Rng) -> Vec<u64> {
@@ -238,7 +314,13 @@ fn float_pair(r: &mut Rng) -> Vec<u64> {
 
 #[test]
 fn float_ops() {
-    let ops = [FloatBinOp::Add, FloatBinOp::Sub, FloatBinOp::Mul, FloatBinOp::Div, FloatBinOp::Rem];
+    let ops = [
+        FloatBinOp::Add,
+        FloatBinOp::Sub,
+        FloatBinOp::Mul,
+        FloatBinOp::Div,
+        FloatBinOp::Rem,
+    ];
     for (n, op) in ops.iter().enumerate() {
         let c = float_consts();
         check_op(
@@ -258,7 +340,14 @@ fn float_ops() {
         &mut |r: &mut Rng| vec![r.float().to_bits()],
         4100,
     );
-    let cmps = [CmpOp::Eq, CmpOp::Ne, CmpOp::Lt, CmpOp::Le, CmpOp::Gt, CmpOp::Ge];
+    let cmps = [
+        CmpOp::Eq,
+        CmpOp::Ne,
+        CmpOp::Lt,
+        CmpOp::Le,
+        CmpOp::Gt,
+        CmpOp::Ge,
+    ];
     for (n, op) in cmps.iter().enumerate() {
         let c = float_consts();
         check_op(
@@ -325,7 +414,18 @@ fn casts_between_all_scalar_types() {
 /// Float to int casts on values around every type's limits.
 #[test]
 fn float_to_int_saturation() {
-    let mut edges = vec![f64::NAN, -f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 0.0, -0.0, 0.99, -0.99, 1.0, -1.0];
+    let mut edges = vec![
+        f64::NAN,
+        -f64::NAN,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        0.0,
+        -0.0,
+        0.99,
+        -0.99,
+        1.0,
+        -1.0,
+    ];
     for t in IntTy::ALL {
         let (lo, hi) = t.range();
         for base in [lo as f64, hi as f64] {
@@ -340,20 +440,39 @@ fn float_to_int_saturation() {
     let sets: Vec<Vec<u64>> = edges.iter().map(|f| vec![f.to_bits()]).collect();
     for to in scalars() {
         let mut tb = TB::new(&[Kind::Float]);
-        let r = tb.op(Opcode::Cast(ScalarTy::F64, to), vec![Val::Input(0)], Some(to.kind()));
+        let r = tb.op(
+            Opcode::Cast(ScalarTy::F64, to),
+            vec![Val::Input(0)],
+            Some(to.kind()),
+        );
         tb.exit(vec![r]);
         check(tb.finish_straight(), &sets);
     }
     // and int to float on the u64 edges (rounding of the unsigned convert)
     let mut rng = Rng::new(9);
-    let mut ints: Vec<Vec<u64>> = [0u64, 1, u64::MAX, u64::MAX - 1, 1 << 63, (1 << 63) + 1, (1 << 63) - 1, (1 << 53) + 1, 0xffff_ffff_ffff_f7ff, 0xffff_ffff_ffff_fbff, 0xffff_ffff_ffff_fc00]
-        .iter()
-        .map(|&x| vec![x])
-        .collect();
+    let mut ints: Vec<Vec<u64>> = [
+        0u64,
+        1,
+        u64::MAX,
+        u64::MAX - 1,
+        1 << 63,
+        (1 << 63) + 1,
+        (1 << 63) - 1,
+        (1 << 53) + 1,
+        0xffff_ffff_ffff_f7ff,
+        0xffff_ffff_ffff_fbff,
+        0xffff_ffff_ffff_fc00,
+    ]
+    .iter()
+    .map(|&x| vec![x])
+    .collect();
     ints.extend((0..200).map(|_| vec![rng.next() | (1 << 63)]));
     for from in [IntTy::U64, IntTy::Usize, IntTy::I64] {
         let mut tb = TB::new(&[Kind::Int]);
-        let r = tb.float(Opcode::Cast(ScalarTy::Int(from), ScalarTy::F64), vec![Val::Input(0)]);
+        let r = tb.float(
+            Opcode::Cast(ScalarTy::Int(from), ScalarTy::F64),
+            vec![Val::Input(0)],
+        );
         tb.exit(vec![r]);
         check(tb.finish_straight(), &ints);
     }

@@ -70,7 +70,11 @@ pub fn run_model(src: &[u8], stdin: &[u8], budget: u64) -> Option<(Vec<u8>, End,
             b'+' | b'-' => {
                 let mut n = 0u8;
                 while i < src.len() && (src[i] == b'+' || src[i] == b'-') {
-                    n = if src[i] == b'+' { n.wrapping_add(1) } else { n.wrapping_sub(1) };
+                    n = if src[i] == b'+' {
+                        n.wrapping_add(1)
+                    } else {
+                        n.wrapping_sub(1)
+                    };
                     i += 1;
                 }
                 ops.push(Op::Add(n));
@@ -81,7 +85,11 @@ pub fn run_model(src: &[u8], stdin: &[u8], budget: u64) -> Option<(Vec<u8>, End,
                 while i < src.len() && src[i] == c {
                     i += 1;
                 }
-                ops.push(if c == b'>' { Op::Right(i - start) } else { Op::Left(i - start) });
+                ops.push(if c == b'>' {
+                    Op::Right(i - start)
+                } else {
+                    Op::Left(i - start)
+                });
                 continue;
             }
             b'.' => ops.push(Op::Out),
@@ -218,12 +226,23 @@ impl Gen<'_> {
             42..=48 => self.out.push(b'.'),
             49..=53 if free => self.out.push(b','),
             54..=58 if free => {
-                let clear: &[u8] = self.rng.pick(&[&b"[-]"[..], b"[+]", b"[---]", b"[+++++]", b"[-]"]);
+                let clear: &[u8] =
+                    self.rng
+                        .pick(&[&b"[-]"[..], b"[+]", b"[---]", b"[+++++]", b"[-]"]);
                 self.out.extend_from_slice(clear);
             }
             59..=82 if free && depth < 3 => self.counted_loop(depth),
             83..=85 => {
-                let noise: &[u8] = self.rng.pick(&[&b" "[..], b"\n", b"x", b"loop ", b"\t", b"><", b"\r\n", b"\xc3\xa9"]);
+                let noise: &[u8] = self.rng.pick(&[
+                    &b" "[..],
+                    b"\n",
+                    b"x",
+                    b"loop ",
+                    b"\t",
+                    b"><",
+                    b"\r\n",
+                    b"\xc3\xa9",
+                ]);
                 self.out.extend_from_slice(noise);
             }
             86..=89 if self.left_error => {
@@ -307,7 +326,11 @@ impl Gen<'_> {
 }
 
 fn generate_once(rng: &mut Rng) -> BfProgram {
-    let width = if rng.chance(95) { rng.usize_in(2, 8) } else { rng.usize_in(20, 60) };
+    let width = if rng.chance(95) {
+        rng.usize_in(2, 8)
+    } else {
+        rng.usize_in(20, 60)
+    };
     let max_len = match rng.below(100) {
         0..=39 => 40,
         40..=79 => 120,
@@ -342,7 +365,9 @@ fn generate_once(rng: &mut Rng) -> BfProgram {
     }
     let mut src = g.out;
     if unbalanced {
-        let brackets: Vec<usize> = (0..src.len()).filter(|&i| matches!(src[i], b'[' | b']')).collect();
+        let brackets: Vec<usize> = (0..src.len())
+            .filter(|&i| matches!(src[i], b'[' | b']'))
+            .collect();
         match rng.below(3) {
             0 if !brackets.is_empty() => {
                 src.remove(rng.pick(&brackets));
@@ -357,10 +382,20 @@ fn generate_once(rng: &mut Rng) -> BfProgram {
             }
         }
     }
-    let stdin_len = if rng.chance(30) { 0 } else { rng.usize_in(1, 10) };
+    let stdin_len = if rng.chance(30) {
+        0
+    } else {
+        rng.usize_in(1, 10)
+    };
     let small = rng.chance(50);
     let stdin = (0..stdin_len)
-        .map(|_| if small { rng.below(20) as u8 } else { rng.below(256) as u8 })
+        .map(|_| {
+            if small {
+                rng.below(20) as u8
+            } else {
+                rng.below(256) as u8
+            }
+        })
         .collect();
     BfProgram { src, stdin }
 }
@@ -438,7 +473,11 @@ impl Target for Bf {
     }
 
     fn size(&self, p: &BfProgram) -> String {
-        format!("{} source bytes, {} input bytes", p.src.len(), p.stdin.len())
+        format!(
+            "{} source bytes, {} input bytes",
+            p.src.len(),
+            p.stdin.len()
+        )
     }
 
     fn describe(&self, p: &BfProgram) -> String {
@@ -472,7 +511,11 @@ impl Target for Bf {
                 return format!("error ({name})");
             }
         }
-        format!("other: {} {}", o.status, e.chars().take(60).collect::<String>())
+        format!(
+            "other: {} {}",
+            o.status,
+            e.chars().take(60).collect::<String>()
+        )
     }
 
     fn probe(&self) -> BfProgram {

@@ -68,7 +68,10 @@ pub struct TlrProgram {
 }
 
 pub fn takes_operand(op: u8) -> bool {
-    matches!(op, MOV_A_R | MOV_R_A | JUMP_IF_A | SET_A | ADD_R_TO_A | ALLOCATE)
+    matches!(
+        op,
+        MOV_A_R | MOV_R_A | JUMP_IF_A | SET_A | ADD_R_TO_A | ALLOCATE
+    )
 }
 
 fn op_name(op: u8) -> &'static str {
@@ -122,7 +125,9 @@ impl TlrProgram {
         );
         for (k, i) in self.insns.iter().enumerate() {
             let (code, operand) = match i.arg {
-                Arg::None if takes_operand(i.op) => (format!("{},", i.op), " (operand missing)".to_string()),
+                Arg::None if takes_operand(i.op) => {
+                    (format!("{},", i.op), " (operand missing)".to_string())
+                }
                 Arg::None => (format!("{},", i.op), String::new()),
                 Arg::Byte(b) => (format!("{},{b},", i.op), format!(" {b}")),
                 Arg::Label(l) => {
@@ -130,7 +135,11 @@ impl TlrProgram {
                     (format!("{},{t},", i.op), format!(" {t}"))
                 }
             };
-            s.push_str(&format!("{code:<9}# {:>3}: {}{operand}\n", offsets[k], op_name(i.op)));
+            s.push_str(&format!(
+                "{code:<9}# {:>3}: {}{operand}\n",
+                offsets[k],
+                op_name(i.op)
+            ));
         }
         s
     }
@@ -272,7 +281,9 @@ impl Gen<'_> {
     }
 
     fn free_reg(&mut self) -> Option<u8> {
-        let free: Vec<u8> = (0..self.nregs).filter(|&r| !self.reserved[r as usize]).collect();
+        let free: Vec<u8> = (0..self.nregs)
+            .filter(|&r| !self.reserved[r as usize])
+            .collect();
         if free.is_empty() {
             None
         } else {
@@ -387,7 +398,11 @@ impl Gen<'_> {
             return self.simple();
         };
         self.reserved[c as usize] = true;
-        let step: u8 = if self.rng.chance(80) { 1 } else { self.rng.pick(&[2, 3]) };
+        let step: u8 = if self.rng.chance(80) {
+            1
+        } else {
+            self.rng.pick(&[2, 3])
+        };
         let max_iterations = [40, 8, 4][depth];
         let guarded = self.rng.chance(25); // may run zero times
         match self.input {
@@ -491,7 +506,11 @@ fn pick_n(rng: &mut Rng) -> i64 {
 /// A well-formed program (may not fit the budget).
 fn generate_good(rng: &mut Rng) -> TlrProgram {
     let n = pick_n(rng);
-    let nregs = if rng.chance(85) { rng.range(1, 5) } else { rng.range(6, 16) } as u8;
+    let nregs = if rng.chance(85) {
+        rng.range(1, 5)
+    } else {
+        rng.range(6, 16)
+    } as u8;
     let max_insns = match rng.below(100) {
         0..=44 => 16,
         45..=84 => 40,
@@ -512,9 +531,8 @@ fn generate_good(rng: &mut Rng) -> TlrProgram {
 fn mutate(rng: &mut Rng, p: &TlrProgram) -> TlrProgram {
     let len = p.insns.len();
     let mut q = p.clone();
-    let with_op = |ops: &[u8]| -> Vec<usize> {
-        (0..len).filter(|&i| ops.contains(&p.insns[i].op)).collect()
-    };
+    let with_op =
+        |ops: &[u8]| -> Vec<usize> { (0..len).filter(|&i| ops.contains(&p.insns[i].op)).collect() };
     match rng.below(8) {
         0 => {
             // An unknown opcode.
@@ -561,7 +579,11 @@ fn mutate(rng: &mut Rng, p: &TlrProgram) -> TlrProgram {
                 new.push(insn(SET_A, Arg::Byte(rng.range(1, 255) as u8)));
             }
             let end = p.offsets()[len] + 2 * new.len() + 2;
-            let target = if end <= 255 { rng.range(end as i64, 255) as u8 } else { 255 };
+            let target = if end <= 255 {
+                rng.range(end as i64, 255) as u8
+            } else {
+                255
+            };
             new.push(insn(JUMP_IF_A, Arg::Byte(target)));
             q = p.insert(at, &new);
         }
@@ -693,15 +715,15 @@ impl Target for Tlr {
     }
 
     fn size(&self, p: &TlrProgram) -> String {
-        format!("{} instructions ({} bytes)", p.insns.len(), p.offsets()[p.insns.len()])
+        format!(
+            "{} instructions ({} bytes)",
+            p.insns.len(),
+            p.offsets()[p.insns.len()]
+        )
     }
 
     fn describe(&self, p: &TlrProgram) -> String {
-        format!(
-            "----- program (args: {}) -----\n{}-----",
-            p.n,
-            p.listing()
-        )
+        format!("----- program (args: {}) -----\n{}-----", p.n, p.listing())
     }
 
     fn files(&self, p: &TlrProgram) -> Vec<(&'static str, Vec<u8>)> {
@@ -724,7 +746,11 @@ impl Target for Tlr {
                 return format!("error ({name})");
             }
         }
-        format!("other: {} {}", o.status, e.chars().take(60).collect::<String>())
+        format!(
+            "other: {} {}",
+            o.status,
+            e.chars().take(60).collect::<String>()
+        )
     }
 
     fn probe(&self) -> TlrProgram {

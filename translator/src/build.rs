@@ -89,7 +89,9 @@ pub fn translate_catching(dir: &Path) -> Result<Translation, BuildError> {
                 .map(|s| s.to_string())
                 .or_else(|| payload.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".into());
-            Err(BuildError::Internal(format!("the translator panicked: {msg}")))
+            Err(BuildError::Internal(format!(
+                "the translator panicked: {msg}"
+            )))
         }
     }
 }
@@ -240,9 +242,8 @@ impl Build {
             }
         };
         let path = out_dir.join(GLUE_FILE);
-        write_if_changed(&path, &generated.glue).map_err(|e| {
-            BuildError::Env(format!("cannot write `{}`: {e}", path.display()))
-        })?;
+        write_if_changed(&path, &generated.glue)
+            .map_err(|e| BuildError::Env(format!("cannot write `{}`: {e}", path.display())))?;
         directives.push(format!("cargo:rustc-cfg={JITCODES_CFG}"));
         emit(&directives);
         Ok(Output {
@@ -311,11 +312,18 @@ mod tests {
         let glue = std::fs::read_to_string(out.path().join(GLUE_FILE)).unwrap();
         assert!(glue.contains("pub static TABLES"), "{glue}");
         assert!(glue.contains("pub fn portal_interpret"), "{glue}");
-        assert_eq!(o.glue.as_deref(), Some(out.path().join(GLUE_FILE).as_path()));
+        assert_eq!(
+            o.glue.as_deref(),
+            Some(out.path().join(GLUE_FILE).as_path())
+        );
         assert!(o.jitcodes >= 1);
         let main = dir.join("src/main.rs");
         let interp = dir.join("src/interp.rs");
-        assert!(o.sources.contains(&main) && o.sources.contains(&interp), "{:?}", o.sources);
+        assert!(
+            o.sources.contains(&main) && o.sources.contains(&interp),
+            "{:?}",
+            o.sources
+        );
         assert_eq!(
             o.directives[..2],
             [

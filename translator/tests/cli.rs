@@ -287,9 +287,20 @@ fn no_jit_needs_a_vm_path_and_no_emit() {
     let out = tempfile::tempdir().unwrap();
     let vm = out.path().join("vm");
     for (args, needle) in [
-        (vec!["translate", dir, "--no-jit"], "give its path with `-o VM`"),
         (
-            vec!["translate", dir, "--no-jit", "--emit", "jitcode", "-o", vm.to_str().unwrap()],
+            vec!["translate", dir, "--no-jit"],
+            "give its path with `-o VM`",
+        ),
+        (
+            vec![
+                "translate",
+                dir,
+                "--no-jit",
+                "--emit",
+                "jitcode",
+                "-o",
+                vm.to_str().unwrap(),
+            ],
             "cannot be combined with `--emit`",
         ),
     ] {
@@ -316,7 +327,11 @@ fn emits_jitcodes(target: &str) {
     ]);
     no_panic(&o);
     assert!(o.status.success(), "{target}:\n{}", stderr(&o));
-    assert!(stderr(&o).contains(" ms (codewriter); wrote "), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(" ms (codewriter); wrote "),
+        "{}",
+        stderr(&o)
+    );
     let translation = metatrace_translator::translate_crate_dir(&dir).unwrap();
     let graphs = &translation.program.graphs;
     assert_eq!(
@@ -325,9 +340,11 @@ fn emits_jitcodes(target: &str) {
         "one file per function"
     );
     for g in graphs {
-        let path = out.path().join(format!("{}.jitcode", g.name.replace("::", ".")));
-        let text = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let path = out
+            .path()
+            .join(format!("{}.jitcode", g.name.replace("::", ".")));
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         assert!(
             text.starts_with(&format!("jitcode {}(", g.name)),
             "{}:\n{text}",
@@ -379,7 +396,12 @@ fn builds_vms_with_and_without_jitcodes() {
     let out = tempfile::tempdir().unwrap();
 
     let vm = out.path().join("bin/tlr-jit");
-    let o = run(&["translate", dir.to_str().unwrap(), "-o", vm.to_str().unwrap()]);
+    let o = run(&[
+        "translate",
+        dir.to_str().unwrap(),
+        "-o",
+        vm.to_str().unwrap(),
+    ]);
     no_panic(&o);
     assert!(o.status.success(), "{}", stderr(&o));
     let err = stderr(&o);
@@ -399,7 +421,13 @@ fn builds_vms_with_and_without_jitcodes() {
     assert!(stderr(&r).contains("not implemented yet"), "{}", stderr(&r));
 
     // -o an existing directory: the VM goes into it, under its own name.
-    let o = run(&["translate", dir.to_str().unwrap(), "-o", out.path().to_str().unwrap(), "-q"]);
+    let o = run(&[
+        "translate",
+        dir.to_str().unwrap(),
+        "-o",
+        out.path().to_str().unwrap(),
+        "-q",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(out.path().join("tlr").is_file());
 
@@ -413,7 +441,11 @@ fn builds_vms_with_and_without_jitcodes() {
     ]);
     no_panic(&o);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stderr(&o).contains("without the JIT (native only)"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("without the JIT (native only)"),
+        "{}",
+        stderr(&o)
+    );
     let r = run_vm(&native, &[square, "12"]);
     assert_eq!(String::from_utf8_lossy(&r.stdout), "144\n");
     let r = run_vm(&native, &["--jit", "mode=jitcode-only", square, "12"]);

@@ -171,7 +171,9 @@ impl<'a> Leaves<'a> {
         Ok(match ty {
             Ty::Unit => quote!(()),
             Ty::Never => {
-                quote!(::core::unreachable!("metatrace: a value of type `!` was returned"))
+                quote!(::core::unreachable!(
+                    "metatrace: a value of type `!` was returned"
+                ))
             }
             Ty::Bool => quote!((#input[#i] != 0)),
             Ty::Char => quote!(::core::char::from_u32_unchecked(#input[#i] as u32)),

@@ -55,8 +55,8 @@ pub const GLUE_FILE: &str = "metatrace_glue.rs";
 /// is written there too; a test of the facade keeps the two equal).
 pub const ALLOW_LINTS: &str = "unused_unsafe, unused_variables, unused_mut, unused_parens, \
 unused_braces, unused_qualifications, unused_results, unreachable_code, unreachable_patterns, \
-non_snake_case, non_upper_case_globals, dead_code, missing_docs, trivial_casts, \
-trivial_numeric_casts, clippy::all";
+non_snake_case, non_upper_case_globals, dead_code, missing_docs, unreachable_pub, \
+trivial_casts, trivial_numeric_casts, clippy::all";
 
 fn id(name: &str) -> Ident {
     Ident::new(name, Span::call_site())
@@ -97,7 +97,9 @@ pub fn generate(program: &Program, assembly: &Assembly) -> Result<String, String
     let mut items: Vec<TokenStream> = Vec::new();
     let mut shims: Vec<TokenStream> = Vec::new();
 
-    items.push(quote!(use ::metatrace::runtime::jitcode as __mt;));
+    items.push(quote!(
+        use ::metatrace::runtime::jitcode as __mt;
+    ));
 
     let jitcodes = g.jitcodes()?;
     let fields = g.fields(&mut shims)?;
@@ -254,12 +256,16 @@ impl Gen<'_> {
                 let field = fields.get(f.index as usize).ok_or_else(bad)?;
                 let path = adt_path(&adt.path)?;
                 let m = field_member(&field.name);
-                Ok(quote!(__mt::FieldPlace::Offset(::core::mem::offset_of!(#path, #m))))
+                Ok(quote!(__mt::FieldPlace::Offset(
+                    ::core::mem::offset_of!(#path, #m)
+                )))
             }
             (Ty::Tuple(_), None) => {
                 let t = rust_type(self.types, &f.owner, None)?;
                 let m = Literal::usize_unsuffixed(f.index as usize);
-                Ok(quote!(__mt::FieldPlace::Offset(::core::mem::offset_of!(#t, #m))))
+                Ok(quote!(__mt::FieldPlace::Offset(
+                    ::core::mem::offset_of!(#t, #m)
+                )))
             }
             (Ty::Adt(aid), Some(v)) => {
                 let adt = self.types.adts.get(aid.0 as usize).ok_or_else(bad)?;
@@ -277,7 +283,7 @@ impl Gen<'_> {
                     adt_field_name(self.types, f)
                 );
                 shims.push(quote! {
-                        unsafe fn #shim(base: usize) -> usize {
+                    unsafe fn #shim(base: usize) -> usize {
                         unsafe {
                             match &*(base as *const #path) {
                                 #path::#vname { #m: __f, .. } => __f as *const _ as usize,
@@ -313,12 +319,12 @@ impl Gen<'_> {
                         id(&format!("vec_push_{i}")),
                         id(&format!("vec_pop_{i}")),
                     );
-                        let vec_ty = quote!(::std::vec::Vec<#item_ty>);
+                    let vec_ty = quote!(::std::vec::Vec<#item_ty>);
                     shims.push(quote! {
-                                unsafe fn #len(v: usize) -> usize {
+                        unsafe fn #len(v: usize) -> usize {
                             unsafe { (*(v as *const #vec_ty)).len() }
                         }
-                                unsafe fn #ptr(v: usize) -> usize {
+                        unsafe fn #ptr(v: usize) -> usize {
                             unsafe { (*(v as *const #vec_ty)).as_ptr() as usize }
                         }
                     });
@@ -328,13 +334,13 @@ impl Gen<'_> {
                         let item = self.leaves.rebuild(&arr.item, &x, 0)?;
                         let explode = self.leaves.explode(&arr.item, quote!(__item), &o, 0)?;
                         shims.push(quote! {
-                                        unsafe fn #push(v: usize, value: u64) {
+                            unsafe fn #push(v: usize, value: u64) {
                                 unsafe {
                                     let #x = [value];
                                     (*(v as *mut #vec_ty)).push(#item)
                                 }
                             }
-                                        unsafe fn #pop(v: usize) -> ::core::option::Option<u64> {
+                            unsafe fn #pop(v: usize) -> ::core::option::Option<u64> {
                                 unsafe {
                                     (*(v as *mut #vec_ty)).pop().map(|__item| {
                                         let mut #o = [0u64; 1];
@@ -556,16 +562,33 @@ pub fn portal_fn_name(path: &str) -> String {
     format!("portal_{}", path.rsplit("::").next().unwrap_or(path))
 }
 
+/// Does a value of type `ty` hold a reference (so that a signature
+/// returning it needs a named lifetime)?
 fn has_ref(types: &TypeTable, ty: &Ty) -> bool {
-    match ty {
-        Ty::Ref { .. } => true,
-        Ty::Tuple(items) => items.iter().any(|t| has_ref(types, t)),
-        Ty::Option(t) | Ty::Array(t, _) | Ty::Slice(t) | Ty::Vec(t) | Ty::Box(t) => {
-            has_ref(types, t)
+    fn go(types: &TypeTable, ty: &Ty, seen: &mut Vec<crate::types::AdtId>) -> bool {
+        match ty {
+            Ty::Ref { .. } => true,
+            Ty::Tuple(items) => items.iter().any(|t| go(types, t, seen)),
+            Ty::Option(t) | Ty::Array(t, _) | Ty::Slice(t) | Ty::Vec(t) | Ty::Box(t) => {
+                go(types, t, seen)
+            }
+            Ty::Result(a, b) => go(types, a, seen) || go(types, b, seen),
+            Ty::Adt(id) => {
+                if seen.contains(id) || id.0 as usize >= types.adts.len() {
+                    return false;
+                }
+                seen.push(*id);
+                let adt = types.adt(*id);
+                adt.fields().iter().any(|f| go(types, &f.ty, seen))
+                    || adt
+                        .variants()
+                        .iter()
+                        .any(|v| v.fields.iter().any(|f| go(types, &f.ty, seen)))
+            }
+            _ => false,
         }
-        Ty::Result(a, b) => has_ref(types, a) || has_ref(types, b),
-        _ => false,
     }
+    go(types, ty, &mut Vec::new())
 }
 
 fn i64_lit(v: i64) -> TokenStream {

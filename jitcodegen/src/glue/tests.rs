@@ -6,7 +6,7 @@ use super::*;
 use crate::codewriter::{ArrayRequest, CallRequest, DriverRequest, FieldRequest, JitCodeData};
 use crate::flowgraph::{FlowGraph, Param};
 use crate::types::{AdtDef, AdtId, FieldDef, VariantDef};
-use metatrace_runtime::jitcode::{Insn, KReg, Kind, IntTy};
+use metatrace_runtime::jitcode::{Insn, IntTy, KReg, Kind};
 
 fn u8t() -> Ty {
     Ty::Int(IntTy::U8)
@@ -187,7 +187,10 @@ fn sample() -> (Program, Assembly) {
         drivers: vec![DriverRequest {
             portal: "interp::run".into(),
             jitcode: 0,
-            greens: vec![Ty::usize(), Ty::reference(false, Ty::Slice(Box::new(u8t())))],
+            greens: vec![
+                Ty::usize(),
+                Ty::reference(false, Ty::Slice(Box::new(u8t()))),
+            ],
             reds: vec![Ty::reference(true, TAPE)],
         }],
         strings: vec!["index out of bounds".into()],
@@ -319,13 +322,19 @@ fn clashing_portal_names_are_an_error() {
     d.portal = "other::run".into();
     a.drivers.push(d);
     let e = generate(&p, &a).unwrap_err();
-    assert!(e.contains("two #[jit_driver] functions are named `run`"), "{e}");
+    assert!(
+        e.contains("two #[jit_driver] functions are named `run`"),
+        "{e}"
+    );
 }
 
 #[test]
 fn paths_and_idents() {
     assert_eq!(
-        adt_path("interp::Tape").unwrap().to_string().replace(' ', ""),
+        adt_path("interp::Tape")
+            .unwrap()
+            .to_string()
+            .replace(' ', ""),
         "crate::interp::Tape"
     );
     assert_eq!(rust_ty::ident("type").to_string(), "r#type");

@@ -13,7 +13,11 @@ pub fn listing(code: &[u8], addr: u64, marks: &[(usize, String)]) -> String {
     let mut insn = Instruction::default();
     let mut m = 0;
     // the constant pool is data: stop decoding there
-    let pool_at = marks.iter().find(|(_, t)| t == "constants").map(|(o, _)| *o).unwrap_or(code.len());
+    let pool_at = marks
+        .iter()
+        .find(|(_, t)| t == "constants")
+        .map(|(o, _)| *o)
+        .unwrap_or(code.len());
     while decoder.can_decode() {
         let off = (decoder.ip() - addr) as usize;
         if off >= pool_at {
@@ -28,7 +32,10 @@ pub fn listing(code: &[u8], addr: u64, marks: &[(usize, String)]) -> String {
         decoder.decode_out(&mut insn);
         text.clear();
         formatter.format(&insn, &mut text);
-        let bytes: String = code[off..off + insn.len()].iter().map(|b| format!("{b:02x}")).collect();
+        let bytes: String = code[off..off + insn.len()]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         out.push_str(&format!("  {:06x}  {:<24} {}\n", off, bytes, text));
     }
     if pool_at < code.len() {
@@ -36,7 +43,12 @@ pub fn listing(code: &[u8], addr: u64, marks: &[(usize, String)]) -> String {
         let mut off = pool_at;
         while off + 8 <= code.len() {
             let v = u64::from_le_bytes(code[off..off + 8].try_into().expect("8 bytes"));
-            out.push_str(&format!("  {:06x}  .u64 {:#018x} ({:?})\n", off, v, f64::from_bits(v)));
+            out.push_str(&format!(
+                "  {:06x}  .u64 {:#018x} ({:?})\n",
+                off,
+                v,
+                f64::from_bits(v)
+            ));
             off += 8;
         }
     }

@@ -105,7 +105,8 @@ fn probe(shims: &VecShims) -> Option<HeaderLayout> {
 /// The layout of the Vec reached through these shims, if it can be read
 /// inline.
 pub fn vec_layout(shims: &VecShims) -> Option<HeaderLayout> {
-    static CACHE: OnceLock<Mutex<HashMap<(usize, usize), Option<HeaderLayout>>>> = OnceLock::new();
+    type Cache = Mutex<HashMap<(usize, usize), Option<HeaderLayout>>>;
+    static CACHE: OnceLock<Cache> = OnceLock::new();
     if !enabled() {
         return None;
     }
@@ -115,7 +116,10 @@ pub fn vec_layout(shims: &VecShims) -> Option<HeaderLayout> {
         return *l;
     }
     let l = probe(shims);
-    cache.lock().unwrap_or_else(|e| e.into_inner()).insert(key, l);
+    cache
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(key, l);
     l
 }
 

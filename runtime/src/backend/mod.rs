@@ -9,13 +9,25 @@
 //!
 //! The parts:
 //! - [`frame`]: the frame buffer compiled code works in (`r15`): I/O
-//!   area, call-result buffer, spill slots.
-//! - `regalloc`: liveness and the linear-scan register allocator.
-//! - `x86`: code generation (`ops`, `guards`, `calls`, `moves`).
-//! - `trampolines`: the `extern "C"` functions compiled code calls.
-//! - `layout`: inline access to Vec/String headers.
-//! - `codebuf`: W^X executable memory.
-//! - `disasm`: machine code listings for the JIT log.
+//!   area, call-result buffer, spill slots. Its layout is the same for
+//!   every trace, so loops and bridges jump into each other freely.
+//! - `regalloc`: liveness and the one-pass linear-scan register
+//!   allocator (furthest-next-use eviction, callee-saved registers for
+//!   values that live across calls, hints toward the loop header's
+//!   registers for values passed to `Jump`).
+//! - `x86`: code generation (`ops`, `guards`, `calls`, `moves`); see its
+//!   docs for the layout of one trace's code.
+//! - [`trampolines`]: the `extern "C"` functions compiled code calls: field
+//!   shims of enum variants, enum tags, Vec push/pop (and len/ptr when the
+//!   header cannot be read inline), residual calls, pure calls (the
+//!   blackhole), float `%`, f64 to u64 casts. They catch panics; compiled
+//!   code then leaves through its panic exit and [`execute`] resumes the
+//!   panic in Rust, where the native interpreter would have panicked.
+//! - [`layout`]: inline access to `Vec`/`String` headers, found by
+//!   probing (turned off by `METATRACE_NO_INLINE_VEC`).
+//! - `codebuf`: executable memory, one mapping per trace, W^X (read-write
+//!   while written or patched, read-execute otherwise).
+//! - `disasm`: machine code listings for the JIT log ([`disassemble`]).
 //!
 //! The registry of compiled traces is process-wide and thread-safe (a
 //! mutex): trace ids and guard ids are unique in the process, so several
@@ -23,7 +35,12 @@
 //! single-threaded: attaching a bridge rewrites the code of the trace the
 //! guard belongs to, which must not be running on another thread at that
 //! moment. The counters are kept both per thread ([`stats`], what one VM
-//! compiled) and per process ([`global_stats`]).
+//! compiled) and per process ([`global_stats`]). Compiled code is never
+//! freed (traces stay valid for the life of the process).
+//!
+//! Limits (a trace beyond them fails to compile, with a message): 4096
+//! spill slots, 1024 words of I/O (inputs, fail arguments, call
+//! arguments), 64 call results (see [`frame`]).
 
 pub mod frame;
 
@@ -32,6 +49,8 @@ mod disasm;
 pub mod layout;
 mod regalloc;
 pub mod trampolines;
+// dynasm's expansion converts register numbers with `.into()`
+#[allow(clippy::useless_conversion)]
 mod x86;
 
 use std::cell::Cell;
@@ -67,6 +86,9 @@ pub struct BackendStats {
     pub compile_ns: u64,
     /// Calls of `execute`.
     pub executions: u64,
+    /// Guard failures that left compiled code (exits through a bridge
+    /// are not failures).
+    pub guard_failures: u64,
 }
 
 struct Compiled {
@@ -82,6 +104,8 @@ struct Compiled {
     bridges: Vec<Option<TraceId>>,
     marks: Vec<(usize, String)>,
     n_slots: u32,
+    /// Per guard: how often compiled code left through it.
+    failures: Vec<u64>,
 }
 
 #[derive(Default)]
@@ -105,10 +129,11 @@ static G_BRIDGES: AtomicU64 = AtomicU64::new(0);
 static G_BYTES: AtomicU64 = AtomicU64::new(0);
 static G_NS: AtomicU64 = AtomicU64::new(0);
 static G_EXECS: AtomicU64 = AtomicU64::new(0);
+static G_FAILS: AtomicU64 = AtomicU64::new(0);
 
 thread_local! {
     static STATS: Cell<BackendStats> = const { Cell::new(BackendStats {
-        loops: 0, bridges: 0, code_bytes: 0, compile_ns: 0, executions: 0,
+        loops: 0, bridges: 0, code_bytes: 0, compile_ns: 0, executions: 0, guard_failures: 0,
     }) };
 }
 
@@ -125,6 +150,7 @@ pub fn global_stats() -> BackendStats {
         code_bytes: G_BYTES.load(Ordering::Relaxed),
         compile_ns: G_NS.load(Ordering::Relaxed),
         executions: G_EXECS.load(Ordering::Relaxed),
+        guard_failures: G_FAILS.load(Ordering::Relaxed),
     }
 }
 
@@ -170,7 +196,11 @@ fn target_lookup(target: u32) -> Option<(usize, Vec<Kind>)> {
     Some((c.mem.addr() + c.from_frame, c.trace.inputs.clone()))
 }
 
-fn compile(trace: Trace, tables: &'static Tables, is_loop: bool) -> Result<(TraceId, usize), String> {
+fn compile(
+    trace: Trace,
+    tables: &'static Tables,
+    is_loop: bool,
+) -> Result<(TraceId, usize), String> {
     let t0 = Instant::now();
     if let Err(errs) = crate::trace::verify_trace(&trace) {
         return Err(format!("invalid trace: {}", errs.join("; ")));
@@ -191,6 +221,7 @@ fn compile(trace: Trace, tables: &'static Tables, is_loop: bool) -> Result<(Trac
         bridges: vec![None; n_guards],
         marks: out.marks,
         n_slots: out.n_slots,
+        failures: vec![0; n_guards],
     };
     let _ = out.io_words;
     registry().traces[id as usize] = Some(c);
@@ -219,20 +250,34 @@ pub fn compile_bridge(trace: Trace, tables: &'static Tables) -> Result<TraceId, 
             return Err(format!("compile_bridge: no compiled trace {code}"));
         };
         let Some(info) = c.trace.guards.get(guard as usize) else {
-            return Err(format!("compile_bridge: trace {code} has no guard #{guard}"));
+            return Err(format!(
+                "compile_bridge: trace {code} has no guard #{guard}"
+            ));
         };
-        if c.stub_tails.get(guard as usize).copied().unwrap_or(usize::MAX) == usize::MAX {
-            return Err(format!("compile_bridge: guard #{guard} of trace {code} is not used by any operation"));
+        if c.stub_tails
+            .get(guard as usize)
+            .copied()
+            .unwrap_or(usize::MAX)
+            == usize::MAX
+        {
+            return Err(format!(
+                "compile_bridge: guard #{guard} of trace {code} is not used by any operation"
+            ));
         }
         let kinds: Vec<Option<Kind>> = info.fail_args.iter().map(|a| c.trace.kind_of(*a)).collect();
-        if kinds.len() != trace.inputs.len() || kinds.iter().zip(&trace.inputs).any(|(a, b)| *a != Some(*b)) {
+        if kinds.len() != trace.inputs.len()
+            || kinds.iter().zip(&trace.inputs).any(|(a, b)| *a != Some(*b))
+        {
             return Err(format!(
                 "compile_bridge: the bridge's inputs {:?} are not guard #{guard}'s fail arguments {:?}",
                 trace.inputs, kinds
             ));
         }
     }
-    if !matches!(trace.ops.last().map(|o| &o.opcode), Some(Opcode::JumpTo { .. })) {
+    if !matches!(
+        trace.ops.last().map(|o| &o.opcode),
+        Some(Opcode::JumpTo { .. })
+    ) {
         return Err("compile_bridge: a bridge ends with jump_to".into());
     }
     let (id, _) = compile(trace, tables, false)?;
@@ -266,11 +311,6 @@ pub fn execute(id: TraceId, inputs: &[u64]) -> GuardExit {
         );
         c.mem.addr() + c.entry.expect("a loop has an entry")
     };
-    STATS.with(|s| {
-        let mut v = s.get();
-        v.executions += 1;
-        s.set(v);
-    });
     G_EXECS.fetch_add(1, Ordering::Relaxed);
     let mut frame = frame::FrameBuf::take();
     frame.io()[..inputs.len()].copy_from_slice(inputs);
@@ -280,18 +320,29 @@ pub fn execute(id: TraceId, inputs: &[u64]) -> GuardExit {
         drop(frame);
         match trampolines::take_panic() {
             Some(p) => std::panic::resume_unwind(p),
-            None => panic!("backend::execute: compiled code reported a panic that was not recorded"),
+            None => {
+                panic!("backend::execute: compiled code reported a panic that was not recorded")
+            }
         }
     }
     let (trace, guard, n) = {
-        let r = registry();
-        let &(trace, guard) = r
-            .guards
-            .get(ret as usize)
-            .unwrap_or_else(|| panic!("backend::execute: compiled code returned unknown guard id {ret}"));
-        let c = r.traces[trace as usize].as_ref().expect("guard of a compiled trace");
+        let mut r = registry();
+        let &(trace, guard) = r.guards.get(ret as usize).unwrap_or_else(|| {
+            panic!("backend::execute: compiled code returned unknown guard id {ret}")
+        });
+        let c = r.traces[trace as usize]
+            .as_mut()
+            .expect("guard of a compiled trace");
+        c.failures[guard as usize] += 1;
         (trace, guard, c.trace.guards[guard as usize].fail_args.len())
     };
+    G_FAILS.fetch_add(1, Ordering::Relaxed);
+    STATS.with(|s| {
+        let mut v = s.get();
+        v.executions += 1;
+        v.guard_failures += 1;
+        s.set(v);
+    });
     GuardExit {
         trace,
         guard,
@@ -324,7 +375,23 @@ pub fn guard_id(id: TraceId, guard: u32) -> Option<u32> {
 /// The bridge attached to guard `guard` of trace `id`, if any.
 pub fn bridge_of(id: TraceId, guard: u32) -> Option<TraceId> {
     let r = registry();
-    r.traces.get(id as usize)?.as_ref()?.bridges.get(guard as usize).copied().flatten()
+    r.traces
+        .get(id as usize)?
+        .as_ref()?
+        .bridges
+        .get(guard as usize)
+        .copied()
+        .flatten()
+}
+
+/// How often compiled code left through guard `guard` of trace `id`.
+pub fn guard_failures(id: TraceId, guard: u32) -> u64 {
+    let r = registry();
+    r.traces
+        .get(id as usize)
+        .and_then(|c| c.as_ref())
+        .and_then(|c| c.failures.get(guard as usize).copied())
+        .unwrap_or(0)
 }
 
 /// Size of the machine code of trace `id`, and its spill slots.
@@ -332,6 +399,12 @@ pub fn code_info(id: TraceId) -> Option<(usize, u32)> {
     let r = registry();
     let c = r.traces.get(id as usize)?.as_ref()?;
     Some((c.mem.len(), c.n_slots))
+}
+
+/// Address of the machine code of trace `id`.
+pub fn code_address(id: TraceId) -> Option<usize> {
+    let r = registry();
+    Some(r.traces.get(id as usize)?.as_ref()?.mem.addr())
 }
 
 /// The machine code of trace `id`, disassembled (Intel syntax), with the

@@ -57,7 +57,10 @@ pub fn is_call(tables: &crate::jitcode::Tables, op: &Opcode) -> bool {
         Opcode::FloatBin(FloatBinOp::Rem) => true,
         Opcode::Cast(ScalarTy::F64, ScalarTy::Int(IntTy::U64 | IntTy::Usize)) => true,
         Opcode::GetField(d) | Opcode::SetField(d) | Opcode::FieldAddr(d) => {
-            matches!(tables.fields.get(*d as usize).map(|f| f.place), Some(FieldPlace::Shim(_)))
+            matches!(
+                tables.fields.get(*d as usize).map(|f| f.place),
+                Some(FieldPlace::Shim(_))
+            )
         }
         _ => false,
     }
@@ -65,14 +68,11 @@ pub fn is_call(tables: &crate::jitcode::Tables, op: &Opcode) -> bool {
 
 /// Live ranges of a trace's values.
 pub struct Liveness {
-    pub n_inputs: usize,
     /// Position (operation index) of the last use of each value, `NEVER`
     /// when it is not used.
     pub last_use: Vec<u32>,
     /// Whether a call happens strictly inside the value's interval.
     pub crosses_call: Vec<bool>,
-    /// Per operation: does it call out.
-    pub is_call: Vec<bool>,
     /// Per operation: the values whose last use it is.
     pub dies_at: Vec<Vec<u32>>,
 }
@@ -101,7 +101,11 @@ impl Liveness {
                 }
             }
         }
-        let is_call: Vec<bool> = trace.ops.iter().map(|o| is_call(tables, &o.opcode)).collect();
+        let is_call: Vec<bool> = trace
+            .ops
+            .iter()
+            .map(|o| is_call(tables, &o.opcode))
+            .collect();
         // calls_before[i] = number of calls among ops 0..i
         let mut calls_before = Vec::with_capacity(trace.ops.len() + 1);
         let mut c = 0u32;
@@ -132,10 +136,8 @@ impl Liveness {
             dies_at[lu as usize].push(id as u32);
         }
         Liveness {
-            n_inputs,
             last_use,
             crosses_call,
-            is_call,
             dies_at,
         }
     }
@@ -205,7 +207,13 @@ impl RegState {
 
     /// Choose a register of `class` for value `v` (last used at
     /// `last_use`, `prefer_callee_saved` when it lives across a call).
-    pub fn choose(&self, class: Class, last_use: &[u32], v: u32, prefer_callee_saved: bool) -> Choice {
+    pub fn choose(
+        &self,
+        class: Class,
+        last_use: &[u32],
+        v: u32,
+        prefer_callee_saved: bool,
+    ) -> Choice {
         match class {
             Class::Gpr => {
                 let (first, second) = if prefer_callee_saved {
@@ -218,7 +226,12 @@ impl RegState {
                         return Choice::Free(r);
                     }
                 }
-                self.victim(&self.gpr_owner, first.iter().chain(second.iter()).copied(), last_use, v)
+                self.victim(
+                    &self.gpr_owner,
+                    first.iter().chain(second.iter()).copied(),
+                    last_use,
+                    v,
+                )
             }
             Class::Xmm => {
                 for &r in XMM_ALLOCATABLE.iter() {
@@ -226,7 +239,12 @@ impl RegState {
                         return Choice::Free(r);
                     }
                 }
-                self.victim(&self.xmm_owner, XMM_ALLOCATABLE.iter().copied(), last_use, v)
+                self.victim(
+                    &self.xmm_owner,
+                    XMM_ALLOCATABLE.iter().copied(),
+                    last_use,
+                    v,
+                )
             }
         }
     }
@@ -287,15 +305,11 @@ impl RegState {
     /// `v` died: free its register and slot.
     pub fn kill(&mut self, v: u32) {
         match self.loc[v as usize] {
-            Some(Loc::Gpr(r)) => {
-                if self.gpr_owner[r as usize] == Some(v) {
-                    self.gpr_owner[r as usize] = None
-                }
+            Some(Loc::Gpr(r)) if self.gpr_owner[r as usize] == Some(v) => {
+                self.gpr_owner[r as usize] = None
             }
-            Some(Loc::Xmm(r)) => {
-                if self.xmm_owner[r as usize] == Some(v) {
-                    self.xmm_owner[r as usize] = None
-                }
+            Some(Loc::Xmm(r)) if self.xmm_owner[r as usize] == Some(v) => {
+                self.xmm_owner[r as usize] = None
             }
             _ => {}
         }

@@ -36,7 +36,10 @@ fn guarded<F: FnOnce() -> u64>(f: F) -> Ret {
         Ok(value) => Ret { value, panicked: 0 },
         Err(p) => {
             PANIC.with(|c| *c.borrow_mut() = Some(p));
-            Ret { value: 0, panicked: 1 }
+            Ret {
+                value: 0,
+                panicked: 1,
+            }
         }
     }
 }
@@ -55,7 +58,8 @@ pub extern "C" fn mt_enum_tag(d: &EnumDescr, addr: usize) -> Ret {
 }
 
 fn shims(d: &ArrayDescr) -> crate::jitcode::VecShims {
-    d.vec.unwrap_or_else(|| panic!("metatrace: {} is not a Vec", d.name))
+    d.vec
+        .unwrap_or_else(|| panic!("metatrace: {} is not a Vec", d.name))
 }
 
 pub extern "C" fn mt_vec_len(d: &ArrayDescr, v: usize) -> Ret {
@@ -68,7 +72,9 @@ pub extern "C" fn mt_vec_ptr(d: &ArrayDescr, v: usize) -> Ret {
 
 pub extern "C" fn mt_vec_push(d: &ArrayDescr, v: usize, x: u64) -> Ret {
     guarded(|| {
-        let push = shims(d).push.unwrap_or_else(|| panic!("metatrace: {} has no push shim", d.name));
+        let push = shims(d)
+            .push
+            .unwrap_or_else(|| panic!("metatrace: {} has no push shim", d.name));
         unsafe { push(v, x) };
         0
     })
@@ -76,7 +82,9 @@ pub extern "C" fn mt_vec_push(d: &ArrayDescr, v: usize, x: u64) -> Ret {
 
 pub extern "C" fn mt_vec_pop(d: &ArrayDescr, v: usize) -> Ret {
     guarded(|| {
-        let pop = shims(d).pop.unwrap_or_else(|| panic!("metatrace: {} has no pop shim", d.name));
+        let pop = shims(d)
+            .pop
+            .unwrap_or_else(|| panic!("metatrace: {} has no pop shim", d.name));
         unsafe { pop(v) }.unwrap_or(0)
     })
 }
@@ -90,7 +98,14 @@ pub extern "C" fn mt_string_len(s: usize) -> Ret {
 }
 
 /// `results` is the frame's call-result buffer (`CALL_RESULTS` words).
-pub extern "C" fn mt_call_residual(d: &CallDescr, args: *const u64, nargs: usize, results: *mut u64) -> Ret {
+/// # Safety
+/// `args` points to `nargs` words, `results` to `CALL_RESULTS` words.
+pub unsafe extern "C" fn mt_call_residual(
+    d: &CallDescr,
+    args: *const u64,
+    nargs: usize,
+    results: *mut u64,
+) -> Ret {
     guarded(|| {
         let args = unsafe { std::slice::from_raw_parts(args, nargs) };
         let n = d.result_kinds.len().min(CALL_RESULTS);
@@ -100,7 +115,9 @@ pub extern "C" fn mt_call_residual(d: &CallDescr, args: *const u64, nargs: usize
     })
 }
 
-pub extern "C" fn mt_call_pure(
+/// # Safety
+/// `args` points to `nargs` words, `results` to `CALL_RESULTS` words.
+pub unsafe extern "C" fn mt_call_pure(
     tables: &'static Tables,
     jitcode: u64,
     args: *const u64,

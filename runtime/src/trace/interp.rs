@@ -61,7 +61,11 @@ impl Values {
 /// guard ever fails, like the compiled loop would. Panics where the code
 /// it stands for panics (inside a residual call, a pure call, a shim).
 pub fn run(trace: &Trace, tables: &'static Tables, inputs: &[u64]) -> TraceExit {
-    assert_eq!(inputs.len(), trace.inputs.len(), "trace::interp::run: wrong number of inputs");
+    assert_eq!(
+        inputs.len(),
+        trace.inputs.len(),
+        "trace::interp::run: wrong number of inputs"
+    );
     let n_inputs = inputs.len();
     let mut vals = Values {
         v: vec![0; n_inputs + trace.ops.len()],
@@ -70,7 +74,7 @@ pub fn run(trace: &Trace, tables: &'static Tables, inputs: &[u64]) -> TraceExit 
     vals.v[..n_inputs].copy_from_slice(inputs);
     let mut call_results: Vec<u64> = Vec::new();
     let mut call_args: Vec<u64> = Vec::new();
-    let mut next_inputs: Vec<u64> = Vec::with_capacity(n_inputs);
+    let mut next_inputs: Vec<u64> = vec![0; n_inputs];
     loop {
         for (i, op) in trace.ops.iter().enumerate() {
             let arg = |n: usize| vals.get(op.args[n]);
@@ -114,12 +118,16 @@ pub fn run(trace: &Trace, tables: &'static Tables, inputs: &[u64]) -> TraceExit 
                 Opcode::VecLen(d) => unsafe { (vec_shims(tables, *d).len)(arg(0) as usize) as u64 },
                 Opcode::VecPtr(d) => unsafe { (vec_shims(tables, *d).ptr)(arg(0) as usize) as u64 },
                 Opcode::VecPush(d) => {
-                    let push = vec_shims(tables, *d).push.expect("vec_push: the Vec has a push shim");
+                    let push = vec_shims(tables, *d)
+                        .push
+                        .expect("vec_push: the Vec has a push shim");
                     unsafe { push(arg(0) as usize, arg(1)) };
                     0
                 }
                 Opcode::VecPopNonEmpty(d) => {
-                    let pop = vec_shims(tables, *d).pop.expect("vec_pop: the Vec has a pop shim");
+                    let pop = vec_shims(tables, *d)
+                        .pop
+                        .expect("vec_pop: the Vec has a pop shim");
                     unsafe { pop(arg(0) as usize) }.unwrap_or(0)
                 }
                 Opcode::ItemAddr(d) => {
@@ -134,10 +142,18 @@ pub fn run(trace: &Trace, tables: &'static Tables, inputs: &[u64]) -> TraceExit 
                 Opcode::SetItem(d) => {
                     let d = &tables.arrays[*d as usize];
                     let ty = item_ty(d.item);
-                    unsafe { ops::store(ty, ops::item_addr(d, arg(0) as usize, arg(1) as i64), arg(2)) };
+                    unsafe {
+                        ops::store(
+                            ty,
+                            ops::item_addr(d, arg(0) as usize, arg(1) as i64),
+                            arg(2),
+                        )
+                    };
                     0
                 }
-                Opcode::StringPtr => unsafe { (&*(arg(0) as usize as *const String)).as_ptr() as u64 },
+                Opcode::StringPtr => unsafe {
+                    (&*(arg(0) as usize as *const String)).as_ptr() as u64
+                },
                 Opcode::StringLen => unsafe { (&*(arg(0) as usize as *const String)).len() as u64 },
                 Opcode::CallResidual(d) => {
                     let d = &tables.calls[*d as usize];
@@ -173,9 +189,14 @@ pub fn run(trace: &Trace, tables: &'static Tables, inputs: &[u64]) -> TraceExit 
                 }
                 Opcode::DebugMergePoint { .. } => 0,
                 Opcode::Jump => {
-                    next_inputs.clear();
-                    next_inputs.extend(op.args.iter().map(|a| vals.get(*a)));
-                    vals.v[..n_inputs].copy_from_slice(&next_inputs);
+                    // (element by element: for a handful of inputs this
+                    // beats memmove calls)
+                    for (k, a) in op.args.iter().enumerate() {
+                        next_inputs[k] = vals.get(*a);
+                    }
+                    for (k, v) in next_inputs.iter().enumerate() {
+                        vals.v[k] = *v;
+                    }
                     break;
                 }
                 Opcode::JumpTo { .. } => {
@@ -198,5 +219,7 @@ fn item_ty(t: Option<ScalarTy>) -> ScalarTy {
 }
 
 fn vec_shims(tables: &Tables, d: u16) -> crate::jitcode::VecShims {
-    tables.arrays[d as usize].vec.expect("a Vec descr with shims")
+    tables.arrays[d as usize]
+        .vec
+        .expect("a Vec descr with shims")
 }

@@ -47,10 +47,32 @@ impl Rng {
     /// bits.
     pub fn int(&mut self) -> i64 {
         match self.below(6) {
-            0 => self.pick(&[0, 1, -1, 2, -2, i64::MIN, i64::MAX, 127, 128, 255, 256, -128, -129, 65535, 65536, 0x7fff_ffff, 0x8000_0000, 0xffff_ffff, 0x1_0000_0000]),
+            0 => self.pick(&[
+                0,
+                1,
+                -1,
+                2,
+                -2,
+                i64::MIN,
+                i64::MAX,
+                127,
+                128,
+                255,
+                256,
+                -128,
+                -129,
+                65535,
+                65536,
+                0x7fff_ffff,
+                0x8000_0000,
+                0xffff_ffff,
+                0x1_0000_0000,
+            ]),
             1 => self.below(20) as i64 - 10,
             2 => (self.next() as i64) >> self.below(64),
-            3 => 1i64.wrapping_shl(self.below(64) as u32).wrapping_add(self.below(3) as i64 - 1),
+            3 => 1i64
+                .wrapping_shl(self.below(64) as u32)
+                .wrapping_add(self.below(3) as i64 - 1),
             _ => self.next() as i64,
         }
     }
@@ -220,7 +242,13 @@ impl TB {
         self.finish_loop(args)
     }
 
-    pub fn finish_bridge(mut self, code: TraceId, guard: u32, target: TraceId, args: Vec<Val>) -> Trace {
+    pub fn finish_bridge(
+        mut self,
+        code: TraceId,
+        guard: u32,
+        target: TraceId,
+        args: Vec<Val>,
+    ) -> Trace {
         self.ops.push(TraceOp {
             opcode: Opcode::JumpTo { target },
             args,
@@ -453,6 +481,10 @@ pub const C_BUMP: u16 = 1;
 pub const C_BOOM: u16 = 2;
 pub const C_SUM8: u16 = 3;
 pub const C_FLOATS: u16 = 4;
+pub const C_REENTER: u16 = 5;
+
+/// The loop `reenter` runs (set by the test that uses it).
+pub static REENTER_ID: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(u32::MAX);
 
 /// Jitcodes for CallPure.
 pub const J_AFFINE: u16 = 0;
@@ -469,14 +501,46 @@ fn fields() -> Vec<FieldDescr> {
     vec![
         f("Rec.a_i8", Some(ScalarTy::Int(I8)), offset_of!(Rec, a_i8)),
         f("Rec.a_u8", Some(ScalarTy::Int(U8)), offset_of!(Rec, a_u8)),
-        f("Rec.a_i16", Some(ScalarTy::Int(I16)), offset_of!(Rec, a_i16)),
-        f("Rec.a_u16", Some(ScalarTy::Int(U16)), offset_of!(Rec, a_u16)),
-        f("Rec.a_i32", Some(ScalarTy::Int(I32)), offset_of!(Rec, a_i32)),
-        f("Rec.a_u32", Some(ScalarTy::Int(U32)), offset_of!(Rec, a_u32)),
-        f("Rec.a_i64", Some(ScalarTy::Int(I64)), offset_of!(Rec, a_i64)),
-        f("Rec.a_u64", Some(ScalarTy::Int(U64)), offset_of!(Rec, a_u64)),
-        f("Rec.a_isize", Some(ScalarTy::Int(Isize)), offset_of!(Rec, a_isize)),
-        f("Rec.a_usize", Some(ScalarTy::Int(Usize)), offset_of!(Rec, a_usize)),
+        f(
+            "Rec.a_i16",
+            Some(ScalarTy::Int(I16)),
+            offset_of!(Rec, a_i16),
+        ),
+        f(
+            "Rec.a_u16",
+            Some(ScalarTy::Int(U16)),
+            offset_of!(Rec, a_u16),
+        ),
+        f(
+            "Rec.a_i32",
+            Some(ScalarTy::Int(I32)),
+            offset_of!(Rec, a_i32),
+        ),
+        f(
+            "Rec.a_u32",
+            Some(ScalarTy::Int(U32)),
+            offset_of!(Rec, a_u32),
+        ),
+        f(
+            "Rec.a_i64",
+            Some(ScalarTy::Int(I64)),
+            offset_of!(Rec, a_i64),
+        ),
+        f(
+            "Rec.a_u64",
+            Some(ScalarTy::Int(U64)),
+            offset_of!(Rec, a_u64),
+        ),
+        f(
+            "Rec.a_isize",
+            Some(ScalarTy::Int(Isize)),
+            offset_of!(Rec, a_isize),
+        ),
+        f(
+            "Rec.a_usize",
+            Some(ScalarTy::Int(Usize)),
+            offset_of!(Rec, a_usize),
+        ),
         f("Rec.a_bool", Some(ScalarTy::Bool), offset_of!(Rec, a_bool)),
         f("Rec.a_char", Some(ScalarTy::Char), offset_of!(Rec, a_char)),
         f("Rec.a_f64", Some(ScalarTy::F64), offset_of!(Rec, a_f64)),
@@ -598,6 +662,14 @@ unsafe fn floats_shim(args: &[u64], results: &mut [u64]) {
     results[1] = (a - b).to_bits();
 }
 
+/// `fn reenter(x: i64) -> i64`: runs compiled loop `REENTER_ID` on `x`
+/// from inside a residual call, returns its first exit value.
+unsafe fn reenter_shim(args: &[u64], results: &mut [u64]) {
+    let id = REENTER_ID.load(Ordering::SeqCst);
+    let e = backend::execute(id, &[args[0]]);
+    results[0] = e.values[0];
+}
+
 fn calls() -> Vec<CallDescr> {
     use Kind::*;
     vec![
@@ -631,13 +703,25 @@ fn calls() -> Vec<CallDescr> {
             arg_kinds: &[Float, Float],
             result_kinds: &[Float, Float],
         },
+        CallDescr {
+            name: "reenter",
+            shim: reenter_shim,
+            arg_kinds: &[Int],
+            result_kinds: &[Int],
+        },
     ]
 }
 
 fn jitcodes() -> Vec<JitCode> {
     use Insn::*;
-    let ki = |reg| KReg { kind: Kind::Int, reg };
-    let kf = |reg| KReg { kind: Kind::Float, reg };
+    let ki = |reg| KReg {
+        kind: Kind::Int,
+        reg,
+    };
+    let kf = |reg| KReg {
+        kind: Kind::Float,
+        reg,
+    };
     // fn affine(a: i64, x: f64) -> (i64, f64) { (a * 3 + 7, x * 2.0) }
     // int regs: 0 a, 1 t, 2 r; consts 3 = 3, 4 = 7. float: 0 x, 1 r; const 2 = 2.0
     let affine = [
@@ -728,7 +812,8 @@ pub fn describe(t: &Trace) -> String {
 /// interpreted, and demand identical exits.
 pub fn check(trace: Trace, input_sets: &[Vec<u64>]) -> TraceId {
     let text = describe(&trace);
-    let id = backend::compile_loop(trace.clone(), tables()).unwrap_or_else(|e| panic!("compile failed: {e}\n{text}"));
+    let id = backend::compile_loop(trace.clone(), tables())
+        .unwrap_or_else(|e| panic!("compile failed: {e}\n{text}"));
     for inputs in input_sets {
         let want = interp::run(&trace, tables(), inputs);
         let got = backend::execute(id, inputs);
@@ -771,8 +856,12 @@ pub fn model(
                 Some((bid, b)) => {
                     let be = interp::run(b, tables(), &e.values);
                     if be.is_jump_to() {
-                        let TraceStart::Bridge { .. } = b.start else { unreachable!() };
-                        let Some(Opcode::JumpTo { target }) = b.ops.last().map(|o| o.opcode.clone()) else {
+                        let TraceStart::Bridge { .. } = b.start else {
+                            unreachable!()
+                        };
+                        let Some(Opcode::JumpTo { target }) =
+                            b.ops.last().map(|o| o.opcode.clone())
+                        else {
                             unreachable!()
                         };
                         cur = target;

@@ -213,7 +213,9 @@ fn run(cli: &Cli) -> Result<(), u8> {
         None => {
             if !cli.quiet {
                 eprintln!("{summary}");
-                eprintln!("note: no VM was built; `-o VM` builds it, `--emit jitcode` shows the jitcodes");
+                eprintln!(
+                    "note: no VM was built; `-o VM` builds it, `--emit jitcode` shows the jitcodes"
+                );
             }
         }
     }
@@ -445,10 +447,16 @@ mod tests {
         let line = r#"{"reason":"compiler-artifact","package_id":"path+file:///w/targets/tlr#0.1.0","manifest_path":"/w/targets/tlr/Cargo.toml","target":{"kind":["bin"],"crate_types":["bin"],"name":"tlr","src_path":"/w/targets/tlr/src/main.rs","edition":"2021","doc":true,"doctest":false,"test":true},"profile":{},"features":[],"filenames":["/w/target/release/tlr"],"executable":"/w/target/release/t\u00e9 \"x\"","fresh":false}"#;
         assert_eq!(
             executable(line),
-            Some(("tlr".to_string(), PathBuf::from("/w/target/release/té \"x\"")))
+            Some((
+                "tlr".to_string(),
+                PathBuf::from("/w/target/release/té \"x\"")
+            ))
         );
         let lib = r#"{"reason":"compiler-artifact","target":{"kind":["lib"],"name":"metatrace"},"executable":null}"#;
         assert_eq!(executable(lib), None);
-        assert_eq!(executable(r#"{"reason":"build-finished","success":true}"#), None);
+        assert_eq!(
+            executable(r#"{"reason":"build-finished","success":true}"#),
+            None
+        );
     }
 }

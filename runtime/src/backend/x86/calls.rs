@@ -107,19 +107,34 @@ impl<'a> Codegen<'a> {
     pub fn call_field_shim(&mut self, i: usize, fd: u16) {
         let d = &self.tables.fields[fd as usize] as *const _ as u64;
         let base = self.arg(i, 0);
-        self.emit_call(i, t::mt_field_addr as *const () as usize, &[CallArg::Val(Loc::Imm(d)), CallArg::Val(base)], true);
+        self.emit_call(
+            i,
+            t::mt_field_addr as *const () as usize,
+            &[CallArg::Val(Loc::Imm(d)), CallArg::Val(base)],
+            true,
+        );
     }
 
     pub fn float_rem(&mut self, i: usize) {
         let la = self.arg(i, 0);
         let lb = self.arg(i, 1);
-        self.emit_call(i, t::mt_fmod as *const () as usize, &[CallArg::Val(la), CallArg::Val(lb)], false);
+        self.emit_call(
+            i,
+            t::mt_fmod as *const () as usize,
+            &[CallArg::Val(la), CallArg::Val(lb)],
+            false,
+        );
         self.def_from_rax(i, Kind::Float);
     }
 
     pub fn cast_f64_to_u64(&mut self, i: usize) {
         let la = self.arg(i, 0);
-        self.emit_call(i, t::mt_f64_to_u64 as *const () as usize, &[CallArg::Val(la)], false);
+        self.emit_call(
+            i,
+            t::mt_f64_to_u64 as *const () as usize,
+            &[CallArg::Val(la)],
+            false,
+        );
         self.def_from_rax(i, Kind::Int);
     }
 
@@ -140,23 +155,40 @@ impl<'a> Codegen<'a> {
             return;
         }
         let tables = self.tables;
-        let array = |d: u16| -> Option<u64> { tables.arrays.get(d as usize).map(|a| a as *const _ as u64) };
+        let array =
+            |d: u16| -> Option<u64> { tables.arrays.get(d as usize).map(|a| a as *const _ as u64) };
         let (func, descr, result): (usize, Option<u64>, Option<Kind>) = match opcode {
             Opcode::EnumTag(d) => (
                 t::mt_enum_tag as *const () as usize,
                 tables.enums.get(d as usize).map(|e| e as *const _ as u64),
                 Some(Kind::Int),
             ),
-            Opcode::VecLen(d) => (t::mt_vec_len as *const () as usize, array(d), Some(Kind::Int)),
-            Opcode::VecPtr(d) => (t::mt_vec_ptr as *const () as usize, array(d), Some(Kind::Ref)),
+            Opcode::VecLen(d) => (
+                t::mt_vec_len as *const () as usize,
+                array(d),
+                Some(Kind::Int),
+            ),
+            Opcode::VecPtr(d) => (
+                t::mt_vec_ptr as *const () as usize,
+                array(d),
+                Some(Kind::Ref),
+            ),
             Opcode::VecPush(d) => (t::mt_vec_push as *const () as usize, array(d), None),
             Opcode::VecPopNonEmpty(d) => (
                 t::mt_vec_pop as *const () as usize,
                 array(d),
                 Some(self.trace.ops[i].result.unwrap_or(Kind::Int)),
             ),
-            Opcode::StringPtr => (t::mt_string_ptr as *const () as usize, Some(0), Some(Kind::Ref)),
-            Opcode::StringLen => (t::mt_string_len as *const () as usize, Some(0), Some(Kind::Int)),
+            Opcode::StringPtr => (
+                t::mt_string_ptr as *const () as usize,
+                Some(0),
+                Some(Kind::Ref),
+            ),
+            Opcode::StringLen => (
+                t::mt_string_len as *const () as usize,
+                Some(0),
+                Some(Kind::Int),
+            ),
             _ => unreachable!(),
         };
         let Some(descr) = descr else {
@@ -182,7 +214,9 @@ impl<'a> Codegen<'a> {
     fn stage_args(&mut self, i: usize) -> Option<usize> {
         let n = self.trace.ops[i].args.len();
         if n > MAX_IO {
-            self.fail(format!("{n} call arguments: more than the frame's I/O area"));
+            self.fail(format!(
+                "{n} call arguments: more than the frame's I/O area"
+            ));
             return None;
         }
         self.io_words = self.io_words.max(n);
@@ -199,7 +233,10 @@ impl<'a> Codegen<'a> {
             return;
         };
         if desc.result_kinds.len() > CALL_RESULTS {
-            self.fail(format!("{} results: more than the call-result buffer ({CALL_RESULTS})", desc.result_kinds.len()));
+            self.fail(format!(
+                "{} results: more than the call-result buffer ({CALL_RESULTS})",
+                desc.result_kinds.len()
+            ));
             return;
         }
         let desc = desc as *const _ as u64;
@@ -223,7 +260,10 @@ impl<'a> Codegen<'a> {
             return;
         };
         if code.results.len() > CALL_RESULTS {
-            self.fail(format!("{} results: more than the call-result buffer ({CALL_RESULTS})", code.results.len()));
+            self.fail(format!(
+                "{} results: more than the call-result buffer ({CALL_RESULTS})",
+                code.results.len()
+            ));
             return;
         }
         let tables = self.tables as *const _ as u64;

@@ -10,7 +10,7 @@
 
 use dynasmrt::{DynasmApi, DynasmLabelApi};
 
-use super::{asm, Codegen, Fused, Loc, Stub, RAX, R11, STUB_TAIL};
+use super::{asm, Codegen, Fused, Loc, Stub, R11, RAX, STUB_TAIL};
 use crate::trace::Opcode;
 
 impl<'a> Codegen<'a> {
@@ -32,7 +32,10 @@ impl<'a> Codegen<'a> {
         let fail_args = info.fail_args.clone();
         let args: Vec<Loc> = fail_args.iter().map(|a| self.loc_of(*a)).collect();
         if args.len() > crate::backend::frame::MAX_IO {
-            self.fail(format!("{} fail arguments: more than the frame's I/O area", args.len()));
+            self.fail(format!(
+                "{} fail arguments: more than the frame's I/O area",
+                args.len()
+            ));
             return;
         }
         self.io_words = self.io_words.max(args.len());

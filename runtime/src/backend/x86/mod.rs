@@ -206,6 +206,9 @@ pub struct Codegen<'a> {
     pub io_words: usize,
     pub targets: TargetLookup<'a>,
     pub error: Option<String>,
+    /// Register hints: a value passed to `Jump` prefers the register its
+    /// input has at the loop header (no move at the back edge).
+    pub hints: Vec<Option<Loc>>,
 }
 
 macro_rules! asm {
@@ -222,7 +225,8 @@ impl<'a> Codegen<'a> {
             Some(b) => Loc::Imm(b),
             None => {
                 let id = vid(self.n_inputs, v).expect("a value");
-                self.ra.loc[id].unwrap_or_else(|| panic!("backend: {v:?} has no location (dead or undefined)"))
+                self.ra.loc[id]
+                    .unwrap_or_else(|| panic!("backend: {v:?} has no location (dead or undefined)"))
             }
         }
     }
@@ -243,8 +247,12 @@ impl<'a> Codegen<'a> {
         for k in 0..self.live.dies_at[i].len() {
             let v = self.live.dies_at[i][k];
             match self.ra.loc[v as usize] {
-                Some(Loc::Gpr(r)) if self.ra.gpr_owner[r as usize] == Some(v) => self.ra.gpr_owner[r as usize] = None,
-                Some(Loc::Xmm(r)) if self.ra.xmm_owner[r as usize] == Some(v) => self.ra.xmm_owner[r as usize] = None,
+                Some(Loc::Gpr(r)) if self.ra.gpr_owner[r as usize] == Some(v) => {
+                    self.ra.gpr_owner[r as usize] = None
+                }
+                Some(Loc::Xmm(r)) if self.ra.xmm_owner[r as usize] == Some(v) => {
+                    self.ra.xmm_owner[r as usize] = None
+                }
                 _ => {}
             }
         }
@@ -271,7 +279,10 @@ impl<'a> Codegen<'a> {
     /// a slot.
     pub fn alloc_reg(&mut self, v: u32, class: Class) -> Option<u8> {
         let lu = &self.live.last_use;
-        match self.ra.choose(class, lu, v, self.live.crosses_call[v as usize]) {
+        match self
+            .ra
+            .choose(class, lu, v, self.live.crosses_call[v as usize])
+        {
             Choice::Free(r) => Some(r),
             Choice::Evict(r, victim) => {
                 self.spill_store(victim);
@@ -292,6 +303,17 @@ impl<'a> Codegen<'a> {
         if self.live.last_use[v as usize] == NEVER {
             // Nobody reads it: compute into scratch.
             return scratch;
+        }
+        if let Some(h) = self.hints[v as usize] {
+            let free = match (h, class) {
+                (Loc::Gpr(r), Class::Gpr) => self.ra.gpr_owner[r as usize].is_none().then_some(r),
+                (Loc::Xmm(r), Class::Xmm) => self.ra.xmm_owner[r as usize].is_none().then_some(r),
+                _ => None,
+            };
+            if let Some(r) = free {
+                self.ra.assign(v, h);
+                return r;
+            }
         }
         match self.alloc_reg(v, class) {
             Some(r) => {
@@ -399,9 +421,13 @@ pub fn compile(
         io_words: n_inputs,
         targets,
         error: None,
+        hints: vec![None; n_values],
     };
     if n_inputs > super::frame::MAX_IO {
-        return Err(format!("{n_inputs} inputs: more than the frame's I/O area ({})", super::frame::MAX_IO));
+        return Err(format!(
+            "{n_inputs} inputs: more than the frame's I/O area ({})",
+            super::frame::MAX_IO
+        ));
     }
 
     let entry = if is_loop {
@@ -424,6 +450,7 @@ pub fn compile(
     cg.mark("from_frame: load inputs".into());
     cg.load_inputs();
     if is_loop {
+        cg.compute_hints();
         cg.mark("loop".into());
         let l = cg.loop_label;
         asm!(cg ; =>l);
@@ -476,11 +503,17 @@ pub fn compile(
     }
     let n_slots = cg.ra.n_slots;
     if n_slots as usize > super::frame::MAX_SLOTS {
-        return Err(format!("{n_slots} spill slots: more than the frame has ({})", super::frame::MAX_SLOTS));
+        return Err(format!(
+            "{n_slots} spill slots: more than the frame has ({})",
+            super::frame::MAX_SLOTS
+        ));
     }
     let io_words = cg.io_words;
     if io_words > super::frame::MAX_IO {
-        return Err(format!("{io_words} words of I/O: more than the frame has ({})", super::frame::MAX_IO));
+        return Err(format!(
+            "{io_words} words of I/O: more than the frame has ({})",
+            super::frame::MAX_IO
+        ));
     }
     let marks = std::mem::take(&mut cg.marks);
     let code = cg.a.finalize().map_err(|e| format!("dynasm: {e:?}"))?;
@@ -496,6 +529,22 @@ pub fn compile(
 }
 
 impl<'a> Codegen<'a> {
+    fn compute_hints(&mut self) {
+        if let Some(last) = self.trace.ops.last() {
+            if last.opcode == Opcode::Jump {
+                for (k, a) in last.args.iter().enumerate() {
+                    if let (Some(id), Some(Some(h @ (Loc::Gpr(_) | Loc::Xmm(_))))) =
+                        (vid(self.n_inputs, *a), self.header.get(k))
+                    {
+                        if id >= self.n_inputs && self.hints[id].is_none() {
+                            self.hints[id] = Some(*h);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     fn load_inputs(&mut self) {
         for k in 0..self.n_inputs {
             let v = k as u32;
@@ -580,11 +629,14 @@ impl<'a> Codegen<'a> {
     /// right after it (so the guard can branch on the flags)?
     pub fn fusable(&self, i: usize) -> bool {
         let v = self.result_id(i) as usize;
-        let Some(next) = self.trace.ops.get(i + 1) else { return false };
+        let Some(next) = self.trace.ops.get(i + 1) else {
+            return false;
+        };
         if !matches!(next.opcode, Opcode::GuardTrue | Opcode::GuardFalse) {
             return false;
         }
-        if next.args.first() != Some(&Val::Op(i as u32)) || self.live.last_use[v] != (i + 1) as u32 {
+        if next.args.first() != Some(&Val::Op(i as u32)) || self.live.last_use[v] != (i + 1) as u32
+        {
             return false;
         }
         let in_fail_args = next
@@ -598,7 +650,11 @@ impl<'a> Codegen<'a> {
     fn jump(&mut self, i: usize) {
         let args = self.trace.ops[i].args.clone();
         if args.len() != self.n_inputs {
-            self.fail(format!("jump with {} arguments, the loop has {} inputs", args.len(), self.n_inputs));
+            self.fail(format!(
+                "jump with {} arguments, the loop has {} inputs",
+                args.len(),
+                self.n_inputs
+            ));
             return;
         }
         let mut moves = Vec::new();
@@ -620,12 +676,19 @@ impl<'a> Codegen<'a> {
             return;
         };
         if kinds.len() != args.len() {
-            self.fail(format!("jump_to: loop {target} has {} inputs, the jump passes {}", kinds.len(), args.len()));
+            self.fail(format!(
+                "jump_to: loop {target} has {} inputs, the jump passes {}",
+                kinds.len(),
+                args.len()
+            ));
             return;
         }
         for (n, (a, k)) in args.iter().zip(&kinds).enumerate() {
             if self.trace.kind_of(*a) != Some(*k) {
-                self.fail(format!("jump_to: argument {n} is {:?}, loop {target} expects {k:?}", self.trace.kind_of(*a)));
+                self.fail(format!(
+                    "jump_to: argument {n} is {:?}, loop {target} expects {k:?}",
+                    self.trace.kind_of(*a)
+                ));
                 return;
             }
         }

@@ -3,7 +3,7 @@
 
 use dynasmrt::{DynamicLabel, DynasmApi, DynasmLabelApi};
 
-use super::{asm, fits_i32, Cc, Codegen, Loc, RAX, R11, FP};
+use super::{asm, fits_i32, Cc, Codegen, Loc, FP, R11, RAX};
 use crate::backend::frame::slot_disp;
 
 impl<'a> Codegen<'a> {

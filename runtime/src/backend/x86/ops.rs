@@ -7,7 +7,7 @@
 
 use dynasmrt::{DynasmApi, DynasmLabelApi};
 
-use super::{asm, fits_i32, Cc, Codegen, Fused, Loc, FP, RAX, RCX, RDX, R11, XTMP};
+use super::{asm, fits_i32, Cc, Codegen, Fused, Loc, FP, R11, RAX, RCX, RDX, XTMP};
 use crate::backend::frame::{result_disp, slot_disp};
 use crate::jitcode::{CmpOp, FieldPlace, FloatBinOp, IntBinOp, IntTy, Kind, ScalarTy};
 
@@ -101,6 +101,24 @@ impl<'a> Codegen<'a> {
         }
     }
 
+    /// `d = wrap(ty, src)` in one instruction when `src` is a register.
+    pub fn wrap_into(&mut self, ty: IntTy, d: u8, src: Loc) {
+        let Loc::Gpr(s) = src else {
+            self.mov_to_gpr(d, src);
+            self.wrap(ty, d);
+            return;
+        };
+        match ty {
+            IntTy::I8 => asm!(self ; movsx Rq(d), Rb(s)),
+            IntTy::I16 => asm!(self ; movsx Rq(d), Rw(s)),
+            IntTy::I32 => asm!(self ; movsxd Rq(d), Rd(s)),
+            IntTy::U8 => asm!(self ; movzx Rd(d), Rb(s)),
+            IntTy::U16 => asm!(self ; movzx Rd(d), Rw(s)),
+            IntTy::U32 => asm!(self ; mov Rd(d), Rd(s)),
+            IntTy::I64 | IntTy::Isize | IntTy::U64 | IntTy::Usize => self.mov_to_gpr(d, src),
+        }
+    }
+
     /// `d = la op lb` for the two-address ALU ops (`d` may be the register
     /// of either operand).
     fn alu3(&mut self, op: Alu, d: u8, la: Loc, lb: Loc) {
@@ -123,7 +141,12 @@ impl<'a> Codegen<'a> {
         let la = self.arg(i, 0);
         let lb = self.arg(i, 1);
         match op {
-            IntBinOp::Add | IntBinOp::Sub | IntBinOp::And | IntBinOp::Or | IntBinOp::Xor | IntBinOp::Mul => {
+            IntBinOp::Add
+            | IntBinOp::Sub
+            | IntBinOp::And
+            | IntBinOp::Or
+            | IntBinOp::Xor
+            | IntBinOp::Mul => {
                 let alu = match op {
                     IntBinOp::Add => Alu::Add,
                     IntBinOp::Sub => Alu::Sub,
@@ -381,14 +404,12 @@ impl<'a> Codegen<'a> {
         let lb = self.arg(i, 1);
         let d = self.def_xmm(i);
         if lb.xmm() == Some(d) && la.xmm() != Some(d) {
-            if matches!(op, FloatBinOp::Add | FloatBinOp::Mul) {
-                self.sse(op, d, la);
-            } else {
-                // d holds b: compute in the scratch register
-                self.mov_to_xmm(XTMP, la);
-                self.sse(op, XTMP, lb);
-                asm!(self ; movaps Rx(d), Rx(XTMP));
-            }
+            // d holds b: compute in the scratch register. (Not `d op= a`
+            // even for add/mul: with two NaN operands x86 returns the
+            // first one's payload, and `a + b` must give a's.)
+            self.mov_to_xmm(XTMP, la);
+            self.sse(op, XTMP, lb);
+            asm!(self ; movaps Rx(d), Rx(XTMP));
         } else {
             self.mov_to_xmm(d, la);
             self.sse(op, d, lb);
@@ -541,8 +562,7 @@ impl<'a> Codegen<'a> {
             }
             (_, Int(t)) => {
                 let d = self.def_gpr(i);
-                self.mov_to_gpr(d, la);
-                self.wrap(t, d);
+                self.wrap_into(t, d, la);
                 self.end_def(i, d);
             }
             (_, Bool) => {
@@ -819,7 +839,9 @@ impl<'a> Codegen<'a> {
     }
 
     pub fn item_addr(&mut self, i: usize, ad: u16) {
-        let Some((size, _)) = self.array(ad) else { return };
+        let Some((size, _)) = self.array(ad) else {
+            return;
+        };
         let la = self.arg(i, 0);
         let lb = self.arg(i, 1);
         let (base, disp) = self.item_address(la, lb, size);
@@ -829,7 +851,9 @@ impl<'a> Codegen<'a> {
     }
 
     pub fn get_item(&mut self, i: usize, ad: u16) {
-        let Some((size, item)) = self.array(ad) else { return };
+        let Some((size, item)) = self.array(ad) else {
+            return;
+        };
         let Some(ty) = item else {
             self.fail(format!("getitem of non-scalar items (array descr {ad})"));
             return;
@@ -843,7 +867,9 @@ impl<'a> Codegen<'a> {
     }
 
     pub fn set_item(&mut self, i: usize, ad: u16) {
-        let Some((size, item)) = self.array(ad) else { return };
+        let Some((size, item)) = self.array(ad) else {
+            return;
+        };
         let Some(ty) = item else {
             self.fail(format!("setitem of non-scalar items (array descr {ad})"));
             return;
@@ -857,7 +883,10 @@ impl<'a> Codegen<'a> {
 
     pub fn call_result(&mut self, i: usize, n: u8, kind: Kind) {
         if n as usize >= crate::backend::frame::CALL_RESULTS {
-            self.fail(format!("call_result #{n}: the call-result buffer has {} words", crate::backend::frame::CALL_RESULTS));
+            self.fail(format!(
+                "call_result #{n}: the call-result buffer has {} words",
+                crate::backend::frame::CALL_RESULTS
+            ));
             return;
         }
         let disp = result_disp(n as usize);
