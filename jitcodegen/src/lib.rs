@@ -3,5 +3,5 @@
 
 pub mod codewriter;
 pub mod flowgraph;
-pub mod types;
 pub mod glue;
+pub mod types;

@@ -12,8 +12,8 @@ pub mod params;
 pub mod __private;
 
 pub use params::{JitMode, JitParams};
+pub mod backend;
 pub mod blackhole;
 pub mod jitcode;
-pub mod trace;
-pub mod backend;
 pub mod metainterp;
+pub mod trace;

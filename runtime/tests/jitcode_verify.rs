@@ -937,12 +937,14 @@ fn static_tables(code: Vec<u8>, driver_jitcode: u16) -> &'static Tables {
         ])),
         arrays: Box::leak(Box::new([
             ArrayDescr {
+                immutable: false,
                 name: "[i32]",
                 item: Some(ScalarTy::Int(IntTy::I32)),
                 item_size: 4,
                 vec: None,
             },
             ArrayDescr {
+                immutable: false,
                 name: "Vec<S>",
                 item: None,
                 item_size: 16,
@@ -954,7 +956,11 @@ fn static_tables(code: Vec<u8>, driver_jitcode: u16) -> &'static Tables {
                 }),
             },
         ])),
-        enums: Box::leak(Box::new([EnumDescr { name: "E", tag }])),
+        enums: Box::leak(Box::new([EnumDescr {
+            immutable: false,
+            name: "E",
+            tag,
+        }])),
         calls: Box::leak(Box::new([CallDescr {
             name: "h",
             shim,

@@ -421,12 +421,14 @@ fn make(immutable_start: bool) -> &'static Tables {
             ],
             arrays: vec![
                 ArrayDescr {
+                    immutable: false,
                     name: "Vec<u8>",
                     item: Some(ScalarTy::Int(IntTy::U8)),
                     item_size: 1,
                     vec: Some(vec_u8()),
                 },
                 ArrayDescr {
+                    immutable: false,
                     name: "Vec<i64>",
                     item: i64t,
                     item_size: 8,

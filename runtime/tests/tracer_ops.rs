@@ -378,18 +378,21 @@ fn tables() -> &'static Tables {
                 ],
                 arrays: vec![
                     ArrayDescr {
+                        immutable: false,
                         name: "Vec<i64>",
                         item: i64t,
                         item_size: 8,
                         vec: Some(vec_shims!(i64, |x| x as u64, |x| x as i64)),
                     },
                     ArrayDescr {
+                        immutable: false,
                         name: "[u8]",
                         item: Some(ScalarTy::Int(IntTy::U8)),
                         item_size: 1,
                         vec: None,
                     },
                     ArrayDescr {
+                        immutable: false,
                         name: "[u16]",
                         item: Some(ScalarTy::Int(IntTy::U16)),
                         item_size: 2,
@@ -397,6 +400,7 @@ fn tables() -> &'static Tables {
                     },
                 ],
                 enums: vec![EnumDescr {
+                    immutable: false,
                     name: "Shape",
                     tag: shape_tag,
                 }],

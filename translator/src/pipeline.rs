@@ -305,14 +305,23 @@ impl Translator<'_, '_> {
         let f = self.items.fn_def(id);
         for b in g.graph.node_indices() {
             let block = g.block(b);
-            let Some(k) = block.operations.iter().position(|o| matches!(o.op, Op::CanEnterJit { .. })) else { continue };
+            let Some(k) = block
+                .operations
+                .iter()
+                .position(|o| matches!(o.op, Op::CanEnterJit { .. }))
+            else {
+                continue;
+            };
             let loc = block.operations[k].loc;
             let mut ok = k + 1 == block.operations.len();
             let mut cur = b;
             let mut steps = 0;
             while ok {
                 let exits = g.exits(cur);
-                if !matches!(g.block(cur).exit, flowgraph::Exit::Goto) || exits.len() != 1 || steps > g.block_count() {
+                if !matches!(g.block(cur).exit, flowgraph::Exit::Goto)
+                    || exits.len() != 1
+                    || steps > g.block_count()
+                {
                     ok = false;
                     break;
                 }
@@ -332,7 +341,12 @@ impl Translator<'_, '_> {
                 d.file = Some(f.file);
                 d.line = loc.line as usize;
                 d.col = loc.col as usize;
-                d.range = line_range(self.items.sources(), f.file, loc.line as usize, loc.col as usize);
+                d.range = line_range(
+                    self.items.sources(),
+                    f.file,
+                    loc.line as usize,
+                    loc.col as usize,
+                );
                 self.diags.push(d.with_help("put it right before the `continue` (or the end of the loop body), after the greens hold the jump's target"));
             }
         }
@@ -401,11 +415,25 @@ impl Translator<'_, '_> {
 
 /// Byte range of the rest of a line from a 1-based column, for diagnostics
 /// found on flow graphs (which keep line and column only).
-fn line_range(sources: &SourceMap, file: crate::diag::FileId, line: usize, col: usize) -> std::ops::Range<usize> {
+fn line_range(
+    sources: &SourceMap,
+    file: crate::diag::FileId,
+    line: usize,
+    col: usize,
+) -> std::ops::Range<usize> {
     let text = sources.text(file);
-    let start_of_line: usize = text.split_inclusive('\n').take(line.saturating_sub(1)).map(str::len).sum();
+    let start_of_line: usize = text
+        .split_inclusive('\n')
+        .take(line.saturating_sub(1))
+        .map(str::len)
+        .sum();
     let line_text = text[start_of_line..].split('\n').next().unwrap_or("");
-    let start = start_of_line + line_text.char_indices().nth(col.saturating_sub(1)).map(|(i, _)| i).unwrap_or(0);
+    let start = start_of_line
+        + line_text
+            .char_indices()
+            .nth(col.saturating_sub(1))
+            .map(|(i, _)| i)
+            .unwrap_or(0);
     let end = start_of_line + line_text.trim_end().len();
     start..end.max(start)
 }

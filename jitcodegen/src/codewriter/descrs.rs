@@ -2,7 +2,9 @@
 //! every field, array, enum, residual call and panic message gets one index,
 //! shared by all jitcodes.
 
-use super::{ArrayRequest, Assembly, CallRequest, Container, DriverRequest, FieldRequest};
+use super::{
+    ArrayRequest, Assembly, CallRequest, Container, DriverRequest, EnumRequest, FieldRequest,
+};
 use crate::flowgraph::{FieldRef, Program};
 use crate::types::{AdtKind, Ty};
 use std::collections::HashMap;
@@ -10,9 +12,9 @@ use std::collections::HashMap;
 pub(crate) struct Descrs {
     /// What is built; `jitcodes` is filled by `assemble`.
     pub asm: Assembly,
-    field_ix: HashMap<FieldRef, u16>,
-    array_ix: HashMap<(Container, Ty), u16>,
-    enum_ix: HashMap<Ty, u16>,
+    field_ix: HashMap<(FieldRef, bool), u16>,
+    array_ix: HashMap<(Container, Ty, bool), u16>,
+    enum_ix: HashMap<(Ty, bool), u16>,
     call_ix: HashMap<String, u16>,
     string_ix: HashMap<String, u16>,
     graph_ix: HashMap<String, u16>,
@@ -90,8 +92,11 @@ impl Descrs {
         }
     }
 
-    pub fn field(&mut self, f: &FieldRef) -> Result<u16, String> {
-        if let Some(&i) = self.field_ix.get(f) {
+    /// Descrs are interned per access path: the same field read through
+    /// `&T` and through `&mut T` gets two descrs, one of them immutable.
+    pub fn field(&mut self, f: &FieldRef, immutable: bool) -> Result<u16, String> {
+        let key = (f.clone(), immutable);
+        if let Some(&i) = self.field_ix.get(&key) {
             return Ok(i);
         }
         let ty = self.field_type(f)?;
@@ -99,13 +104,19 @@ impl Descrs {
         self.asm.fields.push(FieldRequest {
             field: f.clone(),
             ty,
+            immutable,
         });
-        self.field_ix.insert(f.clone(), i);
+        self.field_ix.insert(key, i);
         Ok(i)
     }
 
-    pub fn array(&mut self, container: Container, item: &Ty) -> Result<u16, String> {
-        let key = (container, item.clone());
+    pub fn array(
+        &mut self,
+        container: Container,
+        item: &Ty,
+        immutable: bool,
+    ) -> Result<u16, String> {
+        let key = (container, item.clone(), immutable);
         if let Some(&i) = self.array_ix.get(&key) {
             return Ok(i);
         }
@@ -113,18 +124,23 @@ impl Descrs {
         self.asm.arrays.push(ArrayRequest {
             container,
             item: item.clone(),
+            immutable,
         });
         self.array_ix.insert(key, i);
         Ok(i)
     }
 
-    pub fn enum_(&mut self, ty: &Ty) -> Result<u16, String> {
-        if let Some(&i) = self.enum_ix.get(ty) {
+    pub fn enum_(&mut self, ty: &Ty, immutable: bool) -> Result<u16, String> {
+        let key = (ty.clone(), immutable);
+        if let Some(&i) = self.enum_ix.get(&key) {
             return Ok(i);
         }
         let i = index(self.asm.enums.len(), "enums")?;
-        self.asm.enums.push(ty.clone());
-        self.enum_ix.insert(ty.clone(), i);
+        self.asm.enums.push(EnumRequest {
+            ty: ty.clone(),
+            immutable,
+        });
+        self.enum_ix.insert(key, i);
         Ok(i)
     }
 

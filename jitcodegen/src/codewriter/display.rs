@@ -37,7 +37,7 @@ impl JitCodeNames for Assembly {
     }
     fn enum_(&self, i: u16) -> String {
         match self.enums.get(i as usize) {
-            Some(t) => self.types.display(t).to_string(),
+            Some(t) => self.types.display(&t.ty).to_string(),
             None => format!("enum#{i}"),
         }
     }

@@ -282,6 +282,12 @@ impl Flattener<'_> {
         self.alloc.reg(v)
     }
 
+    /// Whether a memory operation's base is a shared reference (`&T`):
+    /// then what it reads cannot change under it.
+    fn shared(&self, base: &Operand) -> bool {
+        matches!(self.ty(base), Ty::Ref { mutable: false, .. })
+    }
+
     fn ty(&self, o: &Operand) -> Ty {
         self.g.operand_ty(o)
     }
@@ -456,21 +462,21 @@ impl Flattener<'_> {
             }
             Op::GetField(fr) => {
                 arity(1, 1)?;
-                let descr = self.descrs.field(fr)?;
+                let descr = self.descrs.field(fr, self.shared(&op.args[0]))?;
                 let base = self.opnd_k(&op.args[0], R)?;
                 let dst = self.res(op.results[0]).reg;
                 self.emit(Insn::GetField { descr, base, dst });
             }
             Op::SetField(fr) => {
                 arity(2, 0)?;
-                let descr = self.descrs.field(fr)?;
+                let descr = self.descrs.field(fr, self.shared(&op.args[0]))?;
                 let base = self.opnd_k(&op.args[0], R)?;
                 let value = self.opnd(&op.args[1])?.reg;
                 self.emit(Insn::SetField { descr, base, value });
             }
             Op::FieldAddr(fr) => {
                 arity(1, 1)?;
-                let descr = self.descrs.field(fr)?;
+                let descr = self.descrs.field(fr, self.shared(&op.args[0]))?;
                 let base = self.opnd_k(&op.args[0], R)?;
                 let dst = self.res(op.results[0]).reg;
                 self.emit(Insn::FieldAddr { descr, base, dst });
@@ -492,14 +498,16 @@ impl Flattener<'_> {
             }
             Op::EnumTag(t) => {
                 arity(1, 1)?;
-                let descr = self.descrs.enum_(t)?;
+                let descr = self.descrs.enum_(t, self.shared(&op.args[0]))?;
                 let addr = self.opnd_k(&op.args[0], R)?;
                 let dst = self.res(op.results[0]).reg;
                 self.emit(Insn::EnumTag { descr, addr, dst });
             }
             Op::VecLen(t) => {
                 arity(1, 1)?;
-                let descr = self.descrs.array(Container::Vec, t)?;
+                let descr = self
+                    .descrs
+                    .array(Container::Vec, t, self.shared(&op.args[0]))?;
                 let vec = self.opnd_k(&op.args[0], R)?;
                 let dst = self.res(op.results[0]).reg;
                 self.emit(Insn::VecLen { descr, vec, dst });
@@ -510,7 +518,7 @@ impl Flattener<'_> {
                     Op::VecItemAddr(_) | Op::VecGetItem(_) => Container::Vec,
                     _ => Container::Slice,
                 };
-                let descr = self.descrs.array(container, t)?;
+                let descr = self.descrs.array(container, t, self.shared(&op.args[0]))?;
                 let base = self.opnd_k(&op.args[0], R)?;
                 let idx = self.opnd_k(&op.args[1], I)?;
                 let dst = self.res(op.results[0]).reg;
@@ -548,7 +556,7 @@ impl Flattener<'_> {
                 } else {
                     Container::Slice
                 };
-                let descr = self.descrs.array(container, t)?;
+                let descr = self.descrs.array(container, t, self.shared(&op.args[0]))?;
                 let base = self.opnd_k(&op.args[0], R)?;
                 let idx = self.opnd_k(&op.args[1], I)?;
                 let value = self.opnd(&op.args[2])?.reg;
@@ -570,7 +578,9 @@ impl Flattener<'_> {
             }
             Op::VecPush(t) => {
                 arity(2, 0)?;
-                let descr = self.descrs.array(Container::Vec, t)?;
+                let descr = self
+                    .descrs
+                    .array(Container::Vec, t, self.shared(&op.args[0]))?;
                 let vec = self.opnd_k(&op.args[0], R)?;
                 let value = self.opnd(&op.args[1])?.reg;
                 self.emit(Insn::VecPush { descr, vec, value });
@@ -584,7 +594,9 @@ impl Flattener<'_> {
                     ));
                 }
                 arity(1, 2)?;
-                let descr = self.descrs.array(Container::Vec, t)?;
+                let descr = self
+                    .descrs
+                    .array(Container::Vec, t, self.shared(&op.args[0]))?;
                 let vec = self.opnd_k(&op.args[0], R)?;
                 let tag = self.res(op.results[0]).reg;
                 let value = self.res(op.results[1]).reg;
@@ -597,7 +609,9 @@ impl Flattener<'_> {
             }
             Op::VecAsSlice(t) => {
                 arity(1, 2)?;
-                let descr = self.descrs.array(Container::Vec, t)?;
+                let descr = self
+                    .descrs
+                    .array(Container::Vec, t, self.shared(&op.args[0]))?;
                 let vec = self.opnd_k(&op.args[0], R)?;
                 let ptr = self.res(op.results[0]).reg;
                 let len = self.res(op.results[1]).reg;

@@ -54,6 +54,9 @@ pub struct FieldRequest {
     pub field: FieldRef,
     /// The field's type.
     pub ty: Ty,
+    /// Accessed through a shared reference: reads from a constant base
+    /// may be folded by the tracer (`FieldDescr::immutable`).
+    pub immutable: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -68,6 +71,16 @@ pub enum Container {
 pub struct ArrayRequest {
     pub container: Container,
     pub item: Ty,
+    /// See `FieldRequest::immutable`.
+    pub immutable: bool,
+}
+
+/// An enum-like type read with EnumTag (`Tables::enums[i]`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct EnumRequest {
+    pub ty: Ty,
+    /// See `FieldRequest::immutable`.
+    pub immutable: bool,
 }
 
 /// A residual call (`Tables::calls[i]`): a `#[dont_look_inside]` function.
@@ -97,7 +110,7 @@ pub struct Assembly {
     pub fields: Vec<FieldRequest>,
     pub arrays: Vec<ArrayRequest>,
     /// Enum-like types read with EnumTag.
-    pub enums: Vec<Ty>,
+    pub enums: Vec<EnumRequest>,
     pub calls: Vec<CallRequest>,
     pub drivers: Vec<DriverRequest>,
     /// Panic messages.

@@ -230,11 +230,12 @@ impl Gen<'_> {
                 None => quote!(::core::option::Option::None),
             };
             let place = self.field_place(i, &f.field, shims)?;
+            let immutable = f.immutable;
             out.push(quote!(__mt::FieldDescr {
                 name: #name,
                 ty: #ty,
                 place: #place,
-                immutable: false,
+                immutable: #immutable,
             }));
         }
         Ok(out)
@@ -368,7 +369,9 @@ impl Gen<'_> {
                     }))
                 }
             };
+            let immutable = arr.immutable;
             out.push(quote!(__mt::ArrayDescr {
+                immutable: #immutable,
                 name: #name,
                 item: #item,
                 item_size: ::core::mem::size_of::<#item_ty>(),
@@ -380,7 +383,9 @@ impl Gen<'_> {
 
     fn enums(&self, shims: &mut Vec<TokenStream>) -> Result<Vec<TokenStream>, String> {
         let mut out = Vec::new();
-        for (i, ty) in self.asm.enums.iter().enumerate() {
+        for (i, req) in self.asm.enums.iter().enumerate() {
+            let ty = &req.ty;
+            let immutable = req.immutable;
             let name = str_lit(&self.asm.enum_(i as u16));
             let shim = id(&format!("enum_tag_{i}"));
             let rt = rust_type(self.types, ty, None)?;
@@ -420,7 +425,7 @@ impl Gen<'_> {
                     }
                 }
             });
-            out.push(quote!(__mt::EnumDescr { name: #name, tag: #shim }));
+            out.push(quote!(__mt::EnumDescr { immutable: #immutable, name: #name, tag: #shim }));
         }
         Ok(out)
     }

@@ -3,7 +3,9 @@
 //! targets: `tests/jitcode_only.rs` in the root package.)
 
 use super::*;
-use crate::codewriter::{ArrayRequest, CallRequest, DriverRequest, FieldRequest, JitCodeData};
+use crate::codewriter::{
+    ArrayRequest, CallRequest, DriverRequest, EnumRequest, FieldRequest, JitCodeData,
+};
 use crate::flowgraph::{FlowGraph, Param};
 use crate::types::{AdtDef, AdtId, FieldDef, VariantDef};
 use metatrace_runtime::jitcode::{Insn, IntTy, KReg, Kind};
@@ -121,6 +123,7 @@ fn sample() -> (Program, Assembly) {
         )],
         fields: vec![
             FieldRequest {
+                immutable: false,
                 field: FieldRef {
                     owner: TAPE,
                     variant: None,
@@ -129,6 +132,7 @@ fn sample() -> (Program, Assembly) {
                 ty: Ty::Vec(Box::new(u8t())),
             },
             FieldRequest {
+                immutable: false,
                 field: FieldRef {
                     owner: OP,
                     variant: Some(1),
@@ -137,6 +141,7 @@ fn sample() -> (Program, Assembly) {
                 ty: Ty::usize(),
             },
             FieldRequest {
+                immutable: false,
                 field: FieldRef {
                     owner: Ty::Tuple(vec![u8t(), Ty::Int(IntTy::U32)]),
                     variant: None,
@@ -145,6 +150,7 @@ fn sample() -> (Program, Assembly) {
                 ty: Ty::Int(IntTy::U32),
             },
             FieldRequest {
+                immutable: false,
                 field: FieldRef {
                     owner: PAIR,
                     variant: None,
@@ -155,22 +161,34 @@ fn sample() -> (Program, Assembly) {
         ],
         arrays: vec![
             ArrayRequest {
+                immutable: true,
                 container: Container::Vec,
                 item: u8t(),
             },
             ArrayRequest {
+                immutable: true,
                 container: Container::Slice,
                 item: OP,
             },
             ArrayRequest {
+                immutable: true,
                 container: Container::Vec,
                 item: OP,
             },
         ],
         enums: vec![
-            OP,
-            Ty::Option(Box::new(u8t())),
-            Ty::Result(Box::new(Ty::Unit), Box::new(OP)),
+            EnumRequest {
+                ty: OP,
+                immutable: true,
+            },
+            EnumRequest {
+                ty: Ty::Option(Box::new(u8t())),
+                immutable: false,
+            },
+            EnumRequest {
+                ty: Ty::Result(Box::new(Ty::Unit), Box::new(OP)),
+                immutable: false,
+            },
         ],
         calls: vec![
             CallRequest {
@@ -258,8 +276,8 @@ fn enum_tags() {
     has("unsafe fn enum_tag_0(addr: usize) -> u32 { unsafe { match &*(addr as *const crate::interp::Op) { crate::interp::Op::Add { .. } => 0u32, crate::interp::Op::Jump { .. } => 1u32, crate::interp::Op::Halt { .. } => 2u32, } } }");
     has("match &*(addr as *const ::core::option::Option<u8>) { ::core::option::Option::None => 0u32, ::core::option::Option::Some(_) => 1u32, }");
     has("match &*(addr as *const ::core::result::Result<(), crate::interp::Op>) { ::core::result::Result::Ok(_) => 0u32, ::core::result::Result::Err(_) => 1u32, }");
-    has("__mt::EnumDescr { name: \"Op\", tag: enum_tag_0 }");
-    has("__mt::EnumDescr { name: \"Option<u8>\", tag: enum_tag_1 }");
+    has("__mt::EnumDescr { immutable: true, name: \"Op\", tag: enum_tag_0 }");
+    has("__mt::EnumDescr { immutable: false, name: \"Option<u8>\", tag: enum_tag_1 }");
 }
 
 #[test]

@@ -545,6 +545,9 @@ pub enum FieldPlace {
 /// (its layout is not stable, so they go through shims).
 #[derive(Debug)]
 pub struct ArrayDescr {
+    /// Reached through a shared reference: the tracer may fold reads of
+    /// the Vec header and items when the base is a constant.
+    pub immutable: bool,
     /// `Vec<u8>`, `[Op]`.
     pub name: &'static str,
     /// Item type when it is a scalar.
@@ -567,6 +570,8 @@ pub struct VecShims {
 /// An enum-like type in memory (user enums, `Option`, `Result`).
 #[derive(Debug)]
 pub struct EnumDescr {
+    /// Reached through a shared reference (see `ArrayDescr::immutable`).
+    pub immutable: bool,
     pub name: &'static str,
     /// The variant index of the value at the address.
     pub tag: unsafe fn(usize) -> u32,

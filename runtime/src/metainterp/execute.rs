@@ -41,14 +41,13 @@ impl Tracer<'_> {
     }
 
     /// May loads through array descr `descr` from a constant be folded?
-    /// Not yet: `ArrayDescr` has no immutability flag.
-    fn array_immutable(&self, _descr: u16) -> bool {
-        false
+    fn array_immutable(&self, descr: u16) -> bool {
+        self.tables.arrays[descr as usize].immutable
     }
 
-    /// Same for enum tags (`EnumDescr` has no immutability flag yet).
-    fn enum_immutable(&self, _descr: u16) -> bool {
-        false
+    /// Same for enum tags.
+    fn enum_immutable(&self, descr: u16) -> bool {
+        self.tables.enums[descr as usize].immutable
     }
 
     /// `vec_ptr` of the Vec `vec` (concrete data pointer and trace value).

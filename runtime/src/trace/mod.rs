@@ -121,18 +121,26 @@ pub enum Opcode {
     GuardValue,
     /// Marks where an iteration of the interpreter loop starts (a merge
     /// point inside the trace): for the log and for loop peeling.
-    DebugMergePoint { jitcode: u16, pc: u32 },
+    DebugMergePoint {
+        jitcode: u16,
+        pc: u32,
+    },
     /// End of a loop: args are the values of the inputs for the next
     /// iteration.
     Jump,
     /// End of a bridge: continue in compiled loop `target` with args as its
     /// inputs.
-    JumpTo { target: u32 },
+    JumpTo {
+        target: u32,
+    },
 }
 
 impl Opcode {
     pub fn is_guard(&self) -> bool {
-        matches!(self, Opcode::GuardTrue | Opcode::GuardFalse | Opcode::GuardValue)
+        matches!(
+            self,
+            Opcode::GuardTrue | Opcode::GuardFalse | Opcode::GuardValue
+        )
     }
 
     pub fn is_final(&self) -> bool {

@@ -12,9 +12,18 @@ use crate::jitcode::JitCodeNames;
 
 fn val_name(t: &Trace, v: Val) -> String {
     match v {
-        Val::Input(i) => format!("{}{}", t.inputs.get(i as usize).map(|k| k.letter()).unwrap_or('?'), i),
+        Val::Input(i) => format!(
+            "{}{}",
+            t.inputs.get(i as usize).map(|k| k.letter()).unwrap_or('?'),
+            i
+        ),
         Val::Op(i) => {
-            let k = t.ops.get(i as usize).and_then(|o| o.result).map(|k| k.letter()).unwrap_or('v');
+            let k = t
+                .ops
+                .get(i as usize)
+                .and_then(|o| o.result)
+                .map(|k| k.letter())
+                .unwrap_or('v');
             format!("{k}{}", i as usize + t.inputs.len())
         }
         Val::Int(c) => format!("{c}"),
@@ -66,7 +75,9 @@ pub fn opcode_name(op: &Opcode, names: &dyn JitCodeNames) -> String {
         Opcode::GuardTrue => "guard_true".into(),
         Opcode::GuardFalse => "guard_false".into(),
         Opcode::GuardValue => "guard_value".into(),
-        Opcode::DebugMergePoint { jitcode, pc } => format!("debug_merge_point<{} @{pc}>", names.jitcode(*jitcode)),
+        Opcode::DebugMergePoint { jitcode, pc } => {
+            format!("debug_merge_point<{} @{pc}>", names.jitcode(*jitcode))
+        }
         Opcode::Jump => "jump".into(),
         Opcode::JumpTo { target } => format!("jump_to<loop {target}>"),
     }
@@ -74,7 +85,9 @@ pub fn opcode_name(op: &Opcode, names: &dyn JitCodeNames) -> String {
 
 /// The whole trace, one operation per line.
 pub fn format_trace(t: &Trace, names: &dyn JitCodeNames) -> String {
-    let inputs: Vec<String> = (0..t.inputs.len()).map(|i| val_name(t, Val::Input(i as u16))).collect();
+    let inputs: Vec<String> = (0..t.inputs.len())
+        .map(|i| val_name(t, Val::Input(i as u16)))
+        .collect();
     let mut out = format!("[{}]\n", inputs.join(", "));
     for (i, op) in t.ops.iter().enumerate() {
         let args: Vec<String> = op.args.iter().map(|a| val_name(t, *a)).collect();
@@ -82,7 +95,11 @@ pub fn format_trace(t: &Trace, names: &dyn JitCodeNames) -> String {
             Some(_) => format!("{} = ", val_name(t, Val::Op(i as u32))),
             None => String::new(),
         };
-        let mut line = format!("{lhs}{}({})", opcode_name(&op.opcode, names), args.join(", "));
+        let mut line = format!(
+            "{lhs}{}({})",
+            opcode_name(&op.opcode, names),
+            args.join(", ")
+        );
         if let Some(g) = op.guard {
             if let Some(info) = t.guards.get(g as usize) {
                 let fa: Vec<String> = info.fail_args.iter().map(|a| val_name(t, *a)).collect();

@@ -13,7 +13,10 @@ pub fn verify_trace(t: &Trace) -> Result<(), Vec<String>> {
     for (i, op) in t.ops.iter().enumerate() {
         for a in &op.args {
             if !defined(*a, i) {
-                errors.push(format!("op {i} ({:?}): argument {a:?} is not defined before it", op.opcode));
+                errors.push(format!(
+                    "op {i} ({:?}): argument {a:?} is not defined before it",
+                    op.opcode
+                ));
             }
         }
         if op.opcode.is_guard() {
@@ -22,12 +25,17 @@ pub fn verify_trace(t: &Trace) -> Result<(), Vec<String>> {
                     for f in &t.guards[g as usize].frames {
                         for (_, v) in &f.regs {
                             if !defined(*v, i) {
-                                errors.push(format!("op {i}: resume data uses {v:?}, not defined before the guard"));
+                                errors.push(format!(
+                                    "op {i}: resume data uses {v:?}, not defined before the guard"
+                                ));
                             }
                         }
                     }
                 }
-                _ => errors.push(format!("op {i} ({:?}): guard without resume data", op.opcode)),
+                _ => errors.push(format!(
+                    "op {i} ({:?}): guard without resume data",
+                    op.opcode
+                )),
             }
         }
         if op.opcode.is_final() && i + 1 != t.ops.len() {
@@ -38,11 +46,18 @@ pub fn verify_trace(t: &Trace) -> Result<(), Vec<String>> {
         Some(op) if op.opcode.is_final() => {
             if op.opcode == Opcode::Jump {
                 if op.args.len() != t.inputs.len() {
-                    errors.push(format!("jump passes {} values, the loop has {} inputs", op.args.len(), t.inputs.len()));
+                    errors.push(format!(
+                        "jump passes {} values, the loop has {} inputs",
+                        op.args.len(),
+                        t.inputs.len()
+                    ));
                 }
                 for (n, (a, k)) in op.args.iter().zip(&t.inputs).enumerate() {
                     if t.kind_of(*a) != Some(*k) {
-                        errors.push(format!("jump argument {n} has kind {:?}, input is {k:?}", t.kind_of(*a)));
+                        errors.push(format!(
+                            "jump argument {n} has kind {:?}, input is {k:?}",
+                            t.kind_of(*a)
+                        ));
                     }
                 }
             }

@@ -565,6 +565,7 @@ fn fields() -> Vec<FieldDescr> {
 
 fn arrays() -> Vec<ArrayDescr> {
     let slice = |name, item: ScalarTy| ArrayDescr {
+        immutable: false,
         name,
         item: Some(item),
         item_size: item.size(),
@@ -572,18 +573,21 @@ fn arrays() -> Vec<ArrayDescr> {
     };
     vec![
         ArrayDescr {
+            immutable: false,
             name: "Vec<u8>",
             item: Some(ScalarTy::Int(IntTy::U8)),
             item_size: 1,
             vec: Some(vec_shims!(u8, |x| x as u64, |x| x as u8)),
         },
         ArrayDescr {
+            immutable: false,
             name: "Vec<i64>",
             item: Some(ScalarTy::Int(IntTy::I64)),
             item_size: 8,
             vec: Some(vec_shims!(i64, |x| x as u64, |x| x as i64)),
         },
         ArrayDescr {
+            immutable: false,
             name: "Vec<f64>",
             item: Some(ScalarTy::F64),
             item_size: 8,
@@ -595,12 +599,14 @@ fn arrays() -> Vec<ArrayDescr> {
         slice("[i32]", ScalarTy::Int(IntTy::I32)),
         slice("[bool]", ScalarTy::Bool),
         ArrayDescr {
+            immutable: false,
             name: "[Rec]",
             item: None,
             item_size: size_of::<Rec>(),
             vec: None,
         },
         ArrayDescr {
+            immutable: false,
             name: "Ring",
             item: Some(ScalarTy::Int(IntTy::I64)),
             item_size: 8,
@@ -612,6 +618,7 @@ fn arrays() -> Vec<ArrayDescr> {
             }),
         },
         ArrayDescr {
+            immutable: false,
             name: "Vec<usize>",
             item: Some(ScalarTy::Ref),
             item_size: 8,
@@ -619,6 +626,7 @@ fn arrays() -> Vec<ArrayDescr> {
         },
         // items of 3 bytes, read as their first byte
         ArrayDescr {
+            immutable: false,
             name: "[[u8; 3]]",
             item: Some(ScalarTy::Int(IntTy::U8)),
             item_size: 3,
@@ -786,6 +794,7 @@ pub fn tables() -> &'static Tables {
             fields: leak(fields()),
             arrays: leak(arrays()),
             enums: leak(vec![EnumDescr {
+                immutable: false,
                 name: "Shape",
                 tag: shape_tag,
             }]),

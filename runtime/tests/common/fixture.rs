@@ -156,24 +156,28 @@ pub fn arrays() -> Vec<ArrayDescr> {
     }
     vec![
         ArrayDescr {
+            immutable: false,
             name: "Vec<u8>",
             item: Some(ScalarTy::Int(IntTy::U8)),
             item_size: 1,
             vec: Some(vec_shims!(u8, |x| x as u64, |x| x as u8)),
         },
         ArrayDescr {
+            immutable: false,
             name: "Vec<i64>",
             item: Some(ScalarTy::Int(IntTy::I64)),
             item_size: 8,
             vec: Some(vec_shims!(i64, |x| x as u64, |x| x as i64)),
         },
         ArrayDescr {
+            immutable: false,
             name: "[u16]",
             item: Some(ScalarTy::Int(IntTy::U16)),
             item_size: 2,
             vec: None,
         },
         ArrayDescr {
+            immutable: false,
             name: "Vec<Point>",
             item: None,
             item_size: size_of::<Point>(),
@@ -185,12 +189,14 @@ pub fn arrays() -> Vec<ArrayDescr> {
             }),
         },
         ArrayDescr {
+            immutable: false,
             name: "Vec<f64>",
             item: Some(ScalarTy::F64),
             item_size: 8,
             vec: Some(vec_shims!(f64, |x| x.to_bits(), f64::from_bits)),
         },
         ArrayDescr {
+            immutable: false,
             name: "Vec<i8>",
             item: Some(ScalarTy::Int(IntTy::I8)),
             item_size: 1,
@@ -269,6 +275,7 @@ pub fn tables(codes: Vec<Code>) -> &'static Tables {
             fields: fields(),
             arrays: arrays(),
             enums: vec![EnumDescr {
+                immutable: false,
                 name: "Shape",
                 tag: shape_tag,
             }],

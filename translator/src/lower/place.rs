@@ -338,15 +338,27 @@ impl Lowerer<'_, '_> {
             Lval::Mem { addr, .. } => Some(vec![addr.clone()]),
             Lval::Field { base, field, ty } => {
                 let rt = ref_to(base, ty);
-                Some(vec![self.emit1(Op::FieldAddr(field.clone()), vec![base.clone()], rt)])
+                Some(vec![self.emit1(
+                    Op::FieldAddr(field.clone()),
+                    vec![base.clone()],
+                    rt,
+                )])
             }
             Lval::VecElem { vec, idx, ty } => {
                 let rt = ref_to(vec, ty);
-                Some(vec![self.emit1(Op::VecItemAddr(ty.clone()), vec![vec.clone(), idx.clone()], rt)])
+                Some(vec![self.emit1(
+                    Op::VecItemAddr(ty.clone()),
+                    vec![vec.clone(), idx.clone()],
+                    rt,
+                )])
             }
             Lval::SliceElem { ptr, idx, ty } => {
                 let rt = ref_to(ptr, ty);
-                Some(vec![self.emit1(Op::SliceItemAddr(ty.clone()), vec![ptr.clone(), idx.clone()], rt)])
+                Some(vec![self.emit1(
+                    Op::SliceItemAddr(ty.clone()),
+                    vec![ptr.clone(), idx.clone()],
+                    rt,
+                )])
             }
             Lval::Slice { ptr, len, .. } => Some(vec![ptr.clone(), len.clone()]),
             Lval::Local { id, .. } => {
