@@ -45,11 +45,29 @@ fn expand_jit_driver(attr: TokenStream2, item: TokenStream2) -> TokenStream2 {
         Err(_) => return not_a_fn("jit_driver", item),
     };
     let mut errors: Vec<syn::Error> = Vec::new();
+    let mut vars: Vec<syn::Ident> = Vec::new();
     match hints::parse_driver_args(attr) {
-        Ok(spec) => errors.extend(hints::check_driver_fn(&spec, &f)),
+        Ok(spec) => {
+            errors.extend(hints::check_driver_fn(&spec, &f));
+            vars = spec.greens.iter().chain(&spec.reds).cloned().collect();
+        }
         Err(e) => errors.push(e),
     }
-    rewrite_hint_macros(&mut f.block);
+    let enter = syn::Ident::new(
+        &metatrace_translator::build::enter_fn_name(&f.sig.ident.to_string()),
+        f.sig.ident.span(),
+    );
+    let self_ref = f.sig.inputs.iter().find_map(|i| match i {
+        syn::FnArg::Receiver(r) if r.reference.is_some() => Some(r.mutability.is_some()),
+        _ => None,
+    });
+    let ctx = HintCtx {
+        enter,
+        vars: vars.clone(),
+        self_ref,
+    };
+    rewrite_hint_macros(&mut f.block, &ctx);
+    make_mutable(&mut f, &vars);
     insert_jitcode_only_entry(&mut f);
     let errors = errors.iter().map(syn::Error::to_compile_error);
     quote!(#(#errors)* #f)
@@ -124,16 +142,28 @@ fn not_a_fn(name: &str, item: TokenStream2) -> TokenStream2 {
     quote!(#err #item)
 }
 
+/// What the lowering of `can_enter_jit!()` needs to know about the driver.
+struct HintCtx {
+    /// The glue's `can_enter_jit_<name>`.
+    enter: syn::Ident,
+    /// The greens then the reds.
+    vars: Vec<syn::Ident>,
+    /// The function takes `&self` (`Some(false)`) or `&mut self`
+    /// (`Some(true)`): `self` is passed through a reborrowed temporary
+    /// (`self` itself cannot be declared `mut`).
+    self_ref: Option<bool>,
+}
+
 /// Replaces every `jit_merge_point!()` / `can_enter_jit!()` in a portal's body
 /// (statement or expression position; not inside nested items) by what
 /// [`lower_hint_macro`] emits.
-fn rewrite_hint_macros(block: &mut syn::Block) {
-    struct Rewriter;
-    impl VisitMut for Rewriter {
+fn rewrite_hint_macros(block: &mut syn::Block, ctx: &HintCtx) {
+    struct Rewriter<'a>(&'a HintCtx);
+    impl VisitMut for Rewriter<'_> {
         fn visit_expr_mut(&mut self, e: &mut syn::Expr) {
             if let syn::Expr::Macro(m) = e {
                 if let Some(name) = hints::hint_macro_name(&m.mac) {
-                    *e = lower_hint_macro(name, &m.mac);
+                    *e = lower_hint_macro(name, &m.mac, self.0);
                     return;
                 }
             }
@@ -150,7 +180,7 @@ fn rewrite_hint_macros(block: &mut syn::Block) {
                             None if i == last => None,
                             semi => Some(semi.unwrap_or_default()),
                         };
-                        *s = syn::Stmt::Expr(lower_hint_macro(name, &m.mac), semi);
+                        *s = syn::Stmt::Expr(lower_hint_macro(name, &m.mac, self.0), semi);
                         continue;
                     }
                 }
@@ -159,7 +189,61 @@ fn rewrite_hint_macros(block: &mut syn::Block) {
         }
         fn visit_item_mut(&mut self, _: &mut syn::Item) {}
     }
-    Rewriter.visit_block_mut(block);
+    Rewriter(ctx).visit_block_mut(block);
+}
+
+/// Makes the greens and reds mutable bindings (parameters and `let`s, not
+/// inside nested items), with `#[allow(unused_mut)]`: `can_enter_jit!()`
+/// passes them by `&mut` to the glue, which writes back the state the JIT
+/// hands over (in a VM without jitcodes they stay unchanged).
+fn make_mutable(f: &mut syn::ItemFn, vars: &[syn::Ident]) {
+    fn mutable(pat: &mut syn::Pat, vars: &[syn::Ident]) -> bool {
+        match pat {
+            syn::Pat::Ident(pi) if pi.subpat.is_none() && vars.contains(&pi.ident) => {
+                if pi.by_ref.is_none() && pi.mutability.is_none() {
+                    pi.mutability = Some(Default::default());
+                    return true;
+                }
+                false
+            }
+            syn::Pat::Type(pt) => mutable(&mut pt.pat, vars),
+            _ => false,
+        }
+    }
+    let allow: syn::Attribute = syn::parse_quote!(#[allow(unused_mut)]);
+    for input in f.sig.inputs.iter_mut() {
+        match input {
+            syn::FnArg::Typed(pt) => {
+                if mutable(&mut pt.pat, vars) {
+                    pt.attrs.push(allow.clone());
+                }
+            }
+            // `self` by value; `&self`/`&mut self` go through a temporary.
+            syn::FnArg::Receiver(r) => {
+                if r.reference.is_none()
+                    && r.mutability.is_none()
+                    && vars.iter().any(|v| v == "self")
+                {
+                    r.mutability = Some(Default::default());
+                    r.attrs.push(allow.clone());
+                }
+            }
+        }
+    }
+    struct Lets<'a> {
+        vars: &'a [syn::Ident],
+        allow: syn::Attribute,
+    }
+    impl VisitMut for Lets<'_> {
+        fn visit_local_mut(&mut self, local: &mut syn::Local) {
+            if mutable(&mut local.pat, self.vars) {
+                local.attrs.push(self.allow.clone());
+            }
+            syn::visit_mut::visit_local_mut(self, local);
+        }
+        fn visit_item_mut(&mut self, _: &mut syn::Item) {}
+    }
+    Lets { vars, allow }.visit_block_mut(&mut f.block);
 }
 
 /// Puts the `--jit mode=jitcode-only` entry at the top of a portal's body:
@@ -227,13 +311,61 @@ fn insert_jitcode_only_entry(f: &mut syn::ItemFn) {
 }
 
 /// What one `jit_merge_point!()` / `can_enter_jit!()` becomes in the native
-/// build: a call to the runtime's hook of the same name (a no-op for now).
-/// The JIT will pass the driver's greens and reds here.
-fn lower_hint_macro(name: &str, mac: &syn::Macro) -> syn::Expr {
+/// build: a call to the runtime's hook of the same name (a no-op); for
+/// `can_enter_jit!()`, in a VM with jitcodes, first the glue's entry to the
+/// JIT with every green and red by `&mut`:
+///
+/// ```ignore
+/// {
+///     #[cfg(metatrace_jitcodes)]
+///     {
+///         if let Some(r) = crate::__metatrace_glue::can_enter_jit_<name>(&mut pc, &mut program, ...) {
+///             return r;   // the portal returned inside the JIT
+///         }
+///     }
+///     ::metatrace::__private::can_enter_jit()
+/// }
+/// ```
+fn lower_hint_macro(name: &str, mac: &syn::Macro, ctx: &HintCtx) -> syn::Expr {
     let span = mac.path.span();
     let hook = syn::Ident::new(name, span);
-    let tokens = quote_spanned!(span=> ::metatrace::__private::#hook());
-    syn::parse2(tokens.into_token_stream()).expect("a path call parses as an expression")
+    let call = quote_spanned!(span=> ::metatrace::__private::#hook());
+    let tokens = if name == "can_enter_jit" {
+        let mut temps = Vec::new();
+        let args: Vec<TokenStream2> = ctx
+            .vars
+            .iter()
+            .map(|v| match ctx.self_ref {
+                Some(mutable) if v == "self" => {
+                    temps.push(if mutable {
+                        quote_spanned!(span=> let mut __mt_self = &mut *self;)
+                    } else {
+                        quote_spanned!(span=> let mut __mt_self = &*self;)
+                    });
+                    quote_spanned!(span=> &mut __mt_self)
+                }
+                _ => quote_spanned!(span=> &mut #v),
+            })
+            .collect();
+        let enter = &ctx.enter;
+        quote_spanned! {span=>
+            {
+                #[cfg(metatrace_jitcodes)]
+                {
+                    #(#temps)*
+                    if let ::core::option::Option::Some(__mt_ret) =
+                        crate::__metatrace_glue::#enter(#(#args),*)
+                    {
+                        return __mt_ret;
+                    }
+                }
+                #call
+            }
+        }
+    } else {
+        call
+    };
+    syn::parse2(tokens.into_token_stream()).expect("a hint lowers to an expression")
 }
 
 #[cfg(test)]
@@ -280,7 +412,11 @@ mod tests {
             text.contains("{::metatrace::__private::jit_merge_point();"),
             "{text}"
         );
-        assert!(text.contains("{::metatrace::__private::can_enter_jit()}else{::metatrace::__private::can_enter_jit()}"), "{text}");
+        let enter = "{#[cfg(metatrace_jitcodes)]{iflet::core::option::Option::Some(__mt_ret)=crate::__metatrace_glue::can_enter_jit_f(&mutpc,&muta){return__mt_ret;}}::metatrace::__private::can_enter_jit()}";
+        assert!(
+            text.contains(&format!("ifa>0{{{enter}}}else{{{enter}}};")),
+            "{text}"
+        );
         // nested items are left alone
         assert!(text.contains("fnnested(){jit_merge_point!();}"), "{text}");
         // a brace-delimited statement macro without `;` gets one, unless it is the tail
@@ -289,7 +425,53 @@ mod tests {
             quote! { fn f(a: i64) { jit_merge_point! {} let b = 1; can_enter_jit! {} } },
         );
         let text = out.to_string().replace(' ', "");
-        assert!(text.contains("}::metatrace::__private::jit_merge_point();letb=1;::metatrace::__private::can_enter_jit()}"), "{text}");
+        assert!(text.contains("}::metatrace::__private::jit_merge_point();letb=1;{#[cfg(metatrace_jitcodes)]"), "{text}");
+        assert!(text.ends_with("::metatrace::__private::can_enter_jit()}}"), "{text}");
+    }
+
+    #[test]
+    fn driver_makes_greens_and_reds_mutable() {
+        let out = expand_jit_driver(
+            quote!(greens = [pc, code], reds = [a, regs]),
+            quote! {
+                fn f(code: &[u8], a: i64, regs: &mut Regs, other: u8) -> i64 {
+                    let pc: usize = 0;
+                    let (x, y) = (1, 2);
+                    let mut a = a;
+                    loop { jit_merge_point!(); can_enter_jit!(); }
+                }
+            },
+        );
+        assert!(errors_of(&out).is_empty());
+        let text = out.to_string().replace(' ', "");
+        assert!(
+            text.contains("fnf(#[allow(unused_mut)]mutcode:&[u8],#[allow(unused_mut)]muta:i64,#[allow(unused_mut)]mutregs:&mutRegs,other:u8)"),
+            "{text}"
+        );
+        assert!(text.contains("#[allow(unused_mut)]letmutpc:usize=0;"), "{text}");
+        assert!(text.contains("let(x,y)=(1,2);letmuta=a;"), "{text}");
+        assert!(
+            text.contains("can_enter_jit_f(&mutpc,&mutcode,&muta,&mutregs)"),
+            "{text}"
+        );
+        // `&mut self` goes through a reborrowed temporary, `self` by value
+        // becomes `mut self`.
+        let out = expand_jit_driver(
+            quote!(greens = [self], reds = [k]),
+            quote! { fn count(&mut self, k: u32) -> u32 { loop { jit_merge_point!(); can_enter_jit!(); } } },
+        );
+        let text = out.to_string().replace(' ', "");
+        assert!(
+            text.contains("{letmut__mt_self=&mut*self;iflet::core::option::Option::Some(__mt_ret)=crate::__metatrace_glue::can_enter_jit_count(&mut__mt_self,&mutk)"),
+            "{text}"
+        );
+        let out = expand_jit_driver(
+            quote!(greens = [self], reds = [k]),
+            quote! { fn count(self, k: u32) -> u32 { loop { jit_merge_point!(); can_enter_jit!(); } } },
+        );
+        let text = out.to_string().replace(' ', "");
+        assert!(text.contains("fncount(#[allow(unused_mut)]mutself,"), "{text}");
+        assert!(text.contains("can_enter_jit_count(&mutself,&mutk)"), "{text}");
     }
 
     #[test]

@@ -3,35 +3,80 @@
 
 use crate::jitcode::Tables;
 use crate::params::{JitMode, JitParams};
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};
 use std::sync::Mutex;
 
-/// Called where the portal's `jit_merge_point!()` was. Natively a no-op; the
-/// JIT will receive the driver's greens and reds here.
+/// Where the portal's `jit_merge_point!()` was, in a VM built without
+/// jitcodes (and in every VM besides the glue's call, see
+/// `docs/jit.md`): a no-op.
 #[inline(always)]
 pub fn jit_merge_point() {}
 
-/// Called where the portal's `can_enter_jit!()` was. Natively a no-op; the
-/// JIT will count loop iterations per green key here.
+/// Where the portal's `can_enter_jit!()` was, in a VM built without
+/// jitcodes: a no-op. With jitcodes, `#[jit_driver]` also calls the glue's
+/// `can_enter_jit_<portal>`, which calls [`crate::jit::can_enter_jit`].
 #[inline(always)]
 pub fn can_enter_jit() {}
 
-/// The process-wide mode, as `JitMode as u8 + 1` (0: never set = native).
+/// The process-wide mode: 0 never set (native), 1 native, 2 jitcode-only,
+/// 3 jit, 4 auto.
 static MODE: AtomicU8 = AtomicU8::new(0);
 /// The process-wide parameters, as the VM set them.
 static PARAMS: Mutex<Option<JitParams>> = Mutex::new(None);
+/// Bumped by every [`set_params`]: the warm state rereads the parameters
+/// when it changes.
+static PARAMS_GENERATION: AtomicU32 = AtomicU32::new(0);
 
 /// Sets the process-wide JIT parameters; a VM calls it once, after
 /// [`check_mode_supported`], before running its portal. The portal's
-/// `#[jit_driver]` expansion reads the mode through [`jitcode_only`].
+/// `#[jit_driver]` expansion reads the mode through [`jitcode_only`] and
+/// [`jit_enabled`]. Also starts the JIT log if `METATRACE_LOG` asks for
+/// one (see [`crate::jit::log`]).
 pub fn set_params(params: JitParams) {
     let mode = match params.mode {
         JitMode::Native => 1,
         JitMode::JitcodeOnly => 2,
         JitMode::Jit => 3,
+        JitMode::Auto => 4,
     };
     *PARAMS.lock().unwrap_or_else(|e| e.into_inner()) = Some(params);
+    PARAMS_GENERATION.fetch_add(1, Ordering::Release);
     MODE.store(mode, Ordering::Release);
+    if mode >= 3 {
+        crate::jit::log::init_from_env();
+    }
+}
+
+/// Changes one parameter process-wide at run time (`name=value` as on the
+/// command line, e.g. `threshold=2`); the JIT picks it up at its next
+/// decision.
+pub fn set_param(options: &str) -> Result<(), String> {
+    let mut p = params();
+    p.apply(options)?;
+    set_params(p);
+    Ok(())
+}
+
+/// The generation of the parameters (changes with every [`set_params`]).
+#[inline]
+pub fn params_generation() -> u32 {
+    PARAMS_GENERATION.load(Ordering::Acquire)
+}
+
+/// Is the JIT on (`mode=jit`, or `mode=auto`: only VMs with jitcodes call
+/// this, from their glue)? One relaxed atomic load: it is checked at every
+/// `can_enter_jit!()` before anything else.
+#[inline(always)]
+pub fn jit_enabled() -> bool {
+    MODE.load(Ordering::Relaxed) >= 3
+}
+
+/// The VM is about to exit normally: write the JIT summary
+/// (`METATRACE_LOG=jit-summary`) and flush the JIT log. Called by the VMs'
+/// `main`; idempotent (it also runs from an `atexit` handler, for VMs that
+/// do not call it).
+pub fn vm_exit() {
+    crate::jit::log::finish();
 }
 
 /// The parameters set by [`set_params`] (the defaults if none were set).
@@ -60,21 +105,16 @@ pub fn check_mode_supported(
     tables: Option<&'static Tables>,
 ) -> Result<(), String> {
     match (params.mode, tables) {
-        (JitMode::Native, _) => Ok(()),
+        (JitMode::Native, _) | (JitMode::Auto, None) => Ok(()),
         (mode, None) => Err(format!(
             "--jit mode={mode}: this VM was built without jitcodes; build it with `cargo translate` (without `--no-jit`)"
         )),
-        (JitMode::JitcodeOnly, Some(tables)) => tables.verify().map_err(|errors| {
+        (mode, Some(tables)) => tables.verify().map_err(|errors| {
             format!(
-                "--jit mode=jitcode-only: the jitcodes of this VM do not verify (a bug in metatrace):\n  {}",
+                "--jit mode={mode}: the jitcodes of this VM do not verify (a bug in metatrace):\n  {}",
                 errors.join("\n  ")
             )
         }),
-        (JitMode::Jit, Some(_)) => Err(
-            "--jit mode=jit: the JIT (tracing and compiling hot loops) is not implemented yet; \
-             use mode=native (the default, same as `off`) or mode=jitcode-only"
-                .to_string(),
-        ),
     }
 }
 
@@ -107,32 +147,31 @@ mod tests {
     }
 
     #[test]
-    fn jitcode_only_needs_tables_and_jit_is_refused() {
-        let p = JitParams::parse("mode=jitcode-only").unwrap();
-        assert_eq!(check_mode_supported(&p, Some(&EMPTY)), Ok(()));
-        assert_eq!(
-            check_mode_supported(&JitParams::default(), Some(&EMPTY)),
-            Ok(())
-        );
-        let p = JitParams::parse("mode=jit").unwrap();
-        let e = check_mode_supported(&p, Some(&EMPTY)).unwrap_err();
-        assert!(
-            e.starts_with(
-                "--jit mode=jit: the JIT (tracing and compiling hot loops) is not implemented yet"
-            ),
-            "{e}"
-        );
+    fn every_mode_runs_with_tables_and_auto_without() {
+        for mode in ["jitcode-only", "jit", "auto", "native"] {
+            let p = JitParams::parse(&format!("mode={mode}")).unwrap();
+            assert_eq!(check_mode_supported(&p, Some(&EMPTY)), Ok(()), "{mode}");
+        }
+        assert_eq!(check_mode_supported(&JitParams::default(), None), Ok(()));
     }
 
     #[test]
     fn mode_is_process_wide() {
         // The only test that sets it (tests run in threads of one process).
-        assert!(!jitcode_only());
+        assert!(!jitcode_only() && !jit_enabled());
         set_params(JitParams::parse("mode=jitcode-only,threshold=7").unwrap());
-        assert!(jitcode_only());
+        assert!(jitcode_only() && !jit_enabled());
         assert_eq!(params().threshold, 7);
+        let g = params_generation();
+        set_param("threshold=9").unwrap();
+        assert_eq!(params().threshold, 9);
+        assert_ne!(params_generation(), g);
+        set_params(JitParams::parse("mode=jit").unwrap());
+        assert!(!jitcode_only() && jit_enabled());
+        set_params(JitParams::default());
+        assert!(jit_enabled());
         set_params(JitParams::parse("off").unwrap());
-        assert!(!jitcode_only());
+        assert!(!jitcode_only() && !jit_enabled());
         assert_eq!(params().mode, JitMode::Native);
     }
 }

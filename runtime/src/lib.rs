@@ -14,6 +14,7 @@ pub mod __private;
 pub use params::{JitMode, JitParams};
 pub mod backend;
 pub mod blackhole;
+pub mod jit;
 pub mod jitcode;
 pub mod metainterp;
 pub mod trace;

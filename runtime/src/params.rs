@@ -25,11 +25,19 @@ pub enum JitMode {
     /// `jit`: the native interpreter with warm-up counters; hot loops are
     /// traced, optimized and compiled to machine code.
     Jit,
+    /// `auto` (the default): `jit` in a VM built with its jitcodes,
+    /// `native` in one built without (`cargo translate --no-jit`).
+    Auto,
 }
 
 impl JitMode {
     /// All modes, in the order they are listed in messages.
-    pub const ALL: [JitMode; 3] = [JitMode::Native, JitMode::JitcodeOnly, JitMode::Jit];
+    pub const ALL: [JitMode; 4] = [
+        JitMode::Native,
+        JitMode::JitcodeOnly,
+        JitMode::Jit,
+        JitMode::Auto,
+    ];
 
     /// The name used on the command line (`mode=NAME`).
     pub fn name(self) -> &'static str {
@@ -37,6 +45,7 @@ impl JitMode {
             JitMode::Native => "native",
             JitMode::JitcodeOnly => "jitcode-only",
             JitMode::Jit => "jit",
+            JitMode::Auto => "auto",
         }
     }
 
@@ -73,8 +82,9 @@ pub struct JitParams {
     /// loop is compiled, in thousandths (0 = never, 1000 = reset to zero);
     /// 0..=1000.
     pub decay: u32,
-    /// `mode` (default `native` for now): `native`, `jitcode-only` or `jit`;
-    /// see [`JitMode`]. `off` is shorthand for `mode=native`.
+    /// `mode` (default `auto`: `jit` when the VM has jitcodes, else
+    /// `native`): `native`, `jitcode-only`, `jit` or `auto`; see
+    /// [`JitMode`]. `off` is shorthand for `mode=native`.
     pub mode: JitMode,
     /// `enable_opts` (default `all`): the optimization passes to run, `all` or
     /// a colon-separated list of pass names (`intbounds:rewrite:virtualize`).
@@ -90,7 +100,7 @@ impl Default for JitParams {
             trace_eagerness: 200,
             trace_limit: 6000,
             decay: 40,
-            mode: JitMode::Native,
+            mode: JitMode::Auto,
             enable_opts: vec!["all".to_string()],
         }
     }
@@ -115,7 +125,10 @@ pub const PARAMETERS: &[(&str, &str)] = &[
         "decay",
         "counter decay per compilation, in thousandths (0..=1000)",
     ),
-    ("mode", "native | jitcode-only | jit (`off` = mode=native)"),
+    (
+        "mode",
+        "native | jitcode-only | jit | auto (jit if the VM has jitcodes; `off` = mode=native)",
+    ),
     (
         "enable_opts",
         "optimizations to run: `all` or names separated by `:`",
@@ -277,7 +290,7 @@ mod tests {
         assert_eq!(p.trace_eagerness, 200);
         assert_eq!(p.trace_limit, 6000);
         assert_eq!(p.decay, 40);
-        assert_eq!(p.mode, JitMode::Native);
+        assert_eq!(p.mode, JitMode::Auto);
         assert_eq!(p.enable_opts, ["all"]);
         assert_eq!(JitParams::parse("").unwrap(), p);
     }
@@ -329,7 +342,7 @@ mod tests {
     #[test]
     fn unknown_parameter_lists_valid_ones() {
         let e = JitParams::parse("threshold=2,foo=1").unwrap_err();
-        assert!(e.starts_with("unknown JIT parameter 'foo'; valid: threshold=1039, function_threshold=1619, trace_eagerness=200, trace_limit=6000, decay=40, mode=native, enable_opts=all"), "{e}");
+        assert!(e.starts_with("unknown JIT parameter 'foo'; valid: threshold=1039, function_threshold=1619, trace_eagerness=200, trace_limit=6000, decay=40, mode=auto, enable_opts=all"), "{e}");
         let e = JitParams::parse("nope").unwrap_err();
         assert!(
             e.starts_with("unknown JIT parameter 'nope'; valid: "),
@@ -360,7 +373,7 @@ mod tests {
         let e = JitParams::parse("mode=fast").unwrap_err();
         assert_eq!(
             e,
-            "bad value for JIT parameter 'mode': 'fast'; valid modes: native, jitcode-only, jit"
+            "bad value for JIT parameter 'mode': 'fast'; valid modes: native, jitcode-only, jit, auto"
         );
         let e = JitParams::parse("enable_opts=a::b").unwrap_err();
         assert!(e.contains("'enable_opts': 'a::b'"), "{e}");

@@ -394,12 +394,21 @@ impl Translator<'_, '_> {
         let Some(mp) = mp else { return };
         let tys: Vec<_> = mp.args.iter().map(|a| g.operand_ty(a)).collect();
         let mut it = tys.into_iter();
+        // A fat reference (`&[T]`, `&str`) is two operands: the data
+        // pointer (typed `&[T]`) and the length.
         let mut take = |names: &[syn::Ident]| -> Vec<Param> {
             names
                 .iter()
-                .map(|n| Param {
-                    name: n.to_string(),
-                    ty: it.next().unwrap_or(metatrace_jitcodegen::types::Ty::Unit),
+                .map(|n| {
+                    let ty = it.next().unwrap_or(metatrace_jitcodegen::types::Ty::Unit);
+                    if matches!(&ty, metatrace_jitcodegen::types::Ty::Ref { to, .. } if to.is_unsized())
+                    {
+                        it.next();
+                    }
+                    Param {
+                        name: n.to_string(),
+                        ty,
+                    }
                 })
                 .collect()
         };

@@ -23,6 +23,10 @@
 //!   signature: explodes the arguments, runs the portal's jitcode on the
 //!   blackhole interpreter, rebuilds the return value. `#[jit_driver]`
 //!   calls it at the top of the portal in `--jit mode=jitcode-only`.
+//! - `pub fn can_enter_jit_<name>(...)`, one per driver (`enter`): every
+//!   green and red by `&mut`; calls the JIT (`runtime::jit::can_enter_jit`)
+//!   and writes the state it hands back. `#[jit_driver]` calls it at every
+//!   `can_enter_jit!()`.
 //!
 //! Field offsets of structs and tuples are `offset_of!` (evaluated by rustc,
 //! so they are right for the layout rustc chose), item sizes `size_of`.
@@ -30,11 +34,13 @@
 //! types, fields and `#[dont_look_inside]` functions the jitcodes use must
 //! be visible there (`pub` or `pub(crate)`).
 
+mod enter;
 mod leaves;
 mod rust_ty;
 #[cfg(test)]
 mod tests;
 
+pub use enter::enter_fn_name;
 pub use leaves::Leaves;
 pub use rust_ty::rust_type;
 
@@ -108,7 +114,8 @@ pub fn generate(program: &Program, assembly: &Assembly) -> Result<String, String
     let calls = g.calls(&mut shims)?;
     let drivers = g.drivers()?;
     let strings: Vec<Literal> = assembly.strings.iter().map(|s| str_lit(s)).collect();
-    let portals = g.portals(program)?;
+    let mut portals = g.portals(program)?;
+    portals.extend(g.enter_fns(program)?);
 
     let n = |v: usize| Literal::usize_unsuffixed(v);
     let (nj, nf, na, ne, nc, nd, ns) = (

@@ -103,6 +103,23 @@ pub fn trace_loop(
     args: &[u64],
     params: &JitParams,
 ) -> TraceResult {
+    trace_loop_or_entry(tables, driver, args, params, None)
+}
+
+/// Like [`trace_loop`], but the trace also ends when the portal reaches a
+/// merge point whose greens (other than the starting ones) `target` maps
+/// to a compiled loop: it then ends with a `JumpTo` into that loop (an
+/// *entry bridge*: a trace from a loop header into another, already
+/// compiled loop, e.g. from an outer loop's header into its inner loop).
+/// The trace's start is still `TraceStart::Loop` (it is compiled with
+/// `backend::compile_loop`, which accepts a loop ending in `jump_to`).
+pub fn trace_loop_or_entry(
+    tables: &'static Tables,
+    driver: u16,
+    args: &[u64],
+    params: &JitParams,
+    target: Option<&dyn Fn(&[u64]) -> Option<LoopTarget>>,
+) -> TraceResult {
     let prog = blackhole::program(tables);
     let Some(d) = tables.drivers.get(driver as usize) else {
         panic!(
@@ -145,6 +162,7 @@ pub fn trace_loop(
         n_greens,
         goal: Goal::Loop {
             greens: args[..n_greens].to_vec(),
+            target,
         },
         limit: params.trace_limit as usize,
         liveness: Liveness::default(),
@@ -264,8 +282,12 @@ fn merge_point_of(prog: &'static Program, portal: u16, driver: u16) -> (u32, &'s
 
 /// What the tracer does at the portal's merge points.
 enum Goal<'a> {
-    /// Close the loop when the greens are the starting ones again.
-    Loop { greens: Vec<u64> },
+    /// Close the loop when the greens are the starting ones again; with
+    /// `target`, end in the compiled loop it gives for other greens.
+    Loop {
+        greens: Vec<u64>,
+        target: Option<&'a dyn Fn(&[u64]) -> Option<LoopTarget>>,
+    },
     /// Jump into the compiled loop `target` gives for the greens.
     Bridge {
         target: &'a dyn Fn(&[u64]) -> Option<LoopTarget>,
@@ -329,7 +351,18 @@ impl Tracer<'_> {
         let n = self.n_greens;
         let greens = &bits[..n];
         let end = match &mut self.goal {
-            Goal::Loop { greens: start } => (start.as_slice() == greens).then_some(Opcode::Jump),
+            Goal::Loop {
+                greens: start,
+                target,
+            } => {
+                if start.as_slice() == greens {
+                    Some(Opcode::Jump)
+                } else {
+                    target
+                        .and_then(|t| t(greens))
+                        .map(|t| Opcode::JumpTo { target: t.id })
+                }
+            }
             Goal::Bridge { target, seen } => match target(greens) {
                 Some(t) => Some(Opcode::JumpTo { target: t.id }),
                 None if seen.iter().any(|s| s.as_slice() == greens) => {

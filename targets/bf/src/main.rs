@@ -20,13 +20,16 @@ use interp::{BfError, Io, Program, Tape};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    match run() {
+    let code = match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(msg) => {
             eprintln!("error: {msg}");
             ExitCode::from(1)
         }
-    }
+    };
+    // Writes the JIT summary if METATRACE_LOG asks for one.
+    metatrace::__private::vm_exit();
+    code
 }
 
 fn run() -> Result<(), String> {

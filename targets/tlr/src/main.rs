@@ -21,7 +21,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    match run() {
+    let code = match run() {
         Ok(result) => {
             println!("{result}");
             ExitCode::SUCCESS
@@ -30,7 +30,10 @@ fn main() -> ExitCode {
             eprintln!("error: {msg}");
             ExitCode::from(1)
         }
-    }
+    };
+    // Writes the JIT summary if METATRACE_LOG asks for one.
+    metatrace::__private::vm_exit();
+    code
 }
 
 fn run() -> Result<i64, String> {

@@ -1,0 +1,112 @@
+//! `can_enter_jit_<name>`: the native side of `can_enter_jit!()`, one per
+//! driver. `#[jit_driver]` calls it with every green and red of the driver
+//! by `&mut` (in the order of the driver's declaration):
+//!
+//! ```ignore
+//! #[inline(always)]
+//! pub fn can_enter_jit_run(g0: &mut usize, g1: &mut &Program, r0: &mut usize,
+//!                          r1: &mut &mut Tape) -> Option<Result<(), BfError>> {
+//!     if !::metatrace::__private::jit_enabled() { return None; }   // one atomic load
+//!     enter_jit_run(g0, g1, r0, r1)
+//! }
+//! #[inline(never)]
+//! fn enter_jit_run(...) -> Option<...> {
+//!     // explode the values into `args` (greens then reds), call
+//!     // `metatrace::runtime::jit::can_enter_jit(&TABLES, driver, &mut args)`;
+//!     // `Continue`: write every value back (references rebuilt from their
+//!     // addresses); `Return(results)`: the portal's return value, rebuilt.
+//! }
+//! ```
+//!
+//! The values are read with `ptr::read` (a bitwise copy: greens and reds
+//! are made of scalars and references only, as `TypeTable::flatten`
+//! requires) and written back with an assignment.
+
+use super::rust_type;
+use super::{has_ref, id, Gen};
+use crate::flowgraph::Program;
+use proc_macro2::{Literal, TokenStream};
+use quote::quote;
+
+/// The name of the `can_enter_jit!()` entry of the portal at `path`:
+/// `interp::run` → `can_enter_jit_run`. `#[jit_driver]` calls it by this
+/// name.
+pub fn enter_fn_name(path: &str) -> String {
+    format!(
+        "can_enter_jit_{}",
+        path.rsplit("::").next().unwrap_or(path)
+    )
+}
+
+impl Gen<'_> {
+    /// `can_enter_jit_<name>` and its out-of-line part, per driver.
+    pub(super) fn enter_fns(&self, program: &Program) -> Result<Vec<TokenStream>, String> {
+        let mut out = Vec::new();
+        for (di, d) in self.asm.drivers.iter().enumerate() {
+            let g = program
+                .graph(&d.portal)
+                .ok_or_else(|| format!("the portal {} has no graph", d.portal))?;
+            let name = id(&enter_fn_name(&d.portal));
+            let slow = id(&format!("enter_jit_{}", d.portal.rsplit("::").next().unwrap_or(&d.portal)));
+            let args = id("args");
+            let results = id("results");
+            let mut params = Vec::new();
+            let mut names = Vec::new();
+            let mut explode = TokenStream::new();
+            let mut write_back = TokenStream::new();
+            let mut at = 0;
+            for (k, ty) in d.greens.iter().chain(&d.reds).enumerate() {
+                let v = id(&format!("v{k}"));
+                let t = rust_type(self.types, ty, None)?;
+                params.push(quote!(#v: &mut #t));
+                explode.extend(self.leaves.explode(ty, quote!(::core::ptr::read(#v)), &args, at)?);
+                let value = self.leaves.rebuild(ty, &args, at)?;
+                write_back.extend(quote!(*#v = #value;));
+                names.push(v);
+                at += self.leaves.count(ty)?;
+            }
+            let lt = if has_ref(self.types, &g.ret) {
+                Some(quote!('__r))
+            } else {
+                None
+            };
+            let generics = lt.as_ref().map(|l| quote!(<#l>));
+            let ret_ty = rust_type(self.types, &g.ret, lt.as_ref())?;
+            let rebuild_ret = self.leaves.rebuild(&g.ret, &results, 0)?;
+            let n = Literal::usize_unsuffixed(at);
+            let driver = Literal::u16_suffixed(di as u16);
+            let doc = format!(
+                " `can_enter_jit!()` of `{}`: counts the iteration, traces, compiles and runs compiled code (`--jit mode=jit`); `Some` when the portal returned inside the JIT.",
+                d.portal
+            );
+            out.push(quote! {
+                #[doc = #doc]
+                #[inline(always)]
+                pub fn #name #generics (#(#params),*) -> ::core::option::Option<#ret_ty> {
+                    if !::metatrace::__private::jit_enabled() {
+                        return ::core::option::Option::None;
+                    }
+                    #slow(#(#names),*)
+                }
+            });
+            out.push(quote! {
+                #[inline(never)]
+                fn #slow #generics (#(#params),*) -> ::core::option::Option<#ret_ty> {
+                    let mut #args = [0u64; #n];
+                    unsafe { #explode }
+                    match ::metatrace::runtime::jit::can_enter_jit(&TABLES, #driver, &mut #args) {
+                        ::metatrace::runtime::jit::EnterOutcome::Interpret => ::core::option::Option::None,
+                        ::metatrace::runtime::jit::EnterOutcome::Continue => {
+                            unsafe { #write_back }
+                            ::core::option::Option::None
+                        }
+                        ::metatrace::runtime::jit::EnterOutcome::Return(#results) => {
+                            ::core::option::Option::Some(unsafe { #rebuild_ret })
+                        }
+                    }
+                }
+            });
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,369 @@
+//! The JIT's entry from the native interpreter: [`can_enter_jit`], called
+//! (through the glue's `can_enter_jit_<portal>`) wherever the portal has
+//! `can_enter_jit!()`.
+//!
+//! ```text
+//! can_enter_jit(greens+reds)
+//!   warm state: count ──(not hot)──────────────────────────────→ Interpret
+//!     │ hot, no loop                      │ compiled loop
+//!     ▼                                   ▼
+//!   trace_loop (the program runs)       execute(loop, reds) ──→ guard exit
+//!     │ closed → compile                  │ failed often → trace_bridge (runs) → compile
+//!     │ aborted → back off, blackhole     │ else → blackhole from the guard's resume data
+//!     ▼                                   ▼
+//!   at the portal's next merge point (greens+reds), or the portal returned
+//!     │ a compiled loop for these greens → execute it (loop above)
+//!     ▼
+//!   Continue: the native interpreter goes on from that merge point
+//!   Return(values): the portal returned inside the JIT
+//! ```
+//!
+//! While the JIT works (tracing, compiled code, the blackhole), a portal
+//! entered again on the same thread (a residual call back into the
+//! interpreter) runs natively: its `can_enter_jit` returns
+//! [`EnterOutcome::Interpret`] at once. Panics of the program (in compiled
+//! code, while tracing, in the blackhole) propagate out of
+//! `can_enter_jit` as they would out of the native code.
+
+use super::log;
+use super::stats::{count, Abort, Delta, TraceKind};
+use super::warmstate::{Action, Backoff, WarmState};
+use crate::backend::{self, GuardExit, TraceId};
+use crate::blackhole::{self, ResumeFrame, RunOutcome};
+use crate::jitcode::{Kind, Tables};
+use crate::metainterp::{self, AbortReason, LoopTarget, TraceResult};
+use crate::trace::{format_trace, Opcode, Trace, TraceStart};
+use std::cell::{Cell, RefCell};
+use std::time::Instant;
+
+/// What the native interpreter does after [`can_enter_jit`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EnterOutcome {
+    /// Nothing ran: the arguments are unchanged, go on interpreting.
+    Interpret,
+    /// The JIT ran the program up to a merge point of the portal: the
+    /// arguments hold its greens and reds (write them back), go on from
+    /// there.
+    Continue,
+    /// The portal returned inside the JIT: its exploded results.
+    Return(Vec<u64>),
+}
+
+thread_local! {
+    /// The JIT is working on this thread (re-entered portals run natively).
+    static ACTIVE: Cell<bool> = const { Cell::new(false) };
+    /// One warm state per interpreter (`Tables`) used on this thread.
+    static STATES: RefCell<Vec<Box<WarmState>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` on the warm state of `tables` (created on first use).
+pub(crate) fn with_state<R>(tables: &'static Tables, f: impl FnOnce(&mut WarmState) -> R) -> R {
+    STATES.with(|s| {
+        let mut s = s.borrow_mut();
+        let i = match s.iter().position(|w| std::ptr::eq(w.tables, tables)) {
+            Some(i) => i,
+            None => {
+                s.push(Box::new(WarmState::new(tables)));
+                s.len() - 1
+            }
+        };
+        f(&mut s[i])
+    })
+}
+
+/// Marks the JIT active on this thread until dropped (also on unwinding).
+struct Active;
+
+impl Active {
+    fn enter() -> Active {
+        ACTIVE.with(|a| a.set(true));
+        Active
+    }
+}
+
+impl Drop for Active {
+    fn drop(&mut self) {
+        ACTIVE.with(|a| a.set(false));
+    }
+}
+
+/// The portal of `driver` reached `can_enter_jit!()` with `args` (its
+/// greens then its reds, exploded to canonical register values, as at
+/// its merge point). Counts the iteration; when the green key is hot,
+/// traces and compiles it; when it has a compiled loop, runs it. On
+/// [`EnterOutcome::Continue`], `args` hold the state of the merge point
+/// where the native interpreter goes on.
+///
+/// Panics if `driver` or the length of `args` does not fit `tables`.
+pub fn can_enter_jit(tables: &'static Tables, driver: u16, args: &mut [u64]) -> EnterOutcome {
+    if ACTIVE.with(|a| a.get()) {
+        return EnterOutcome::Interpret;
+    }
+    let ng = n_greens(tables, driver);
+    let action = with_state(tables, |w| w.tick(driver, &args[..ng]));
+    if action == Action::Interpret {
+        return EnterOutcome::Interpret;
+    }
+    let _active = Active::enter();
+    let mut state = args.to_vec();
+    let mut action = action;
+    loop {
+        let Step { out, hot } = match action {
+            Action::Enter(id) => run_compiled(tables, driver, id, &state[ng..]),
+            Action::Trace => trace_loop(tables, driver, &state).into(),
+            Action::Interpret => break,
+        };
+        match out {
+            RunOutcome::Return(values) => return EnterOutcome::Return(values),
+            RunOutcome::MergePoint { args } => state = args,
+        }
+        // At a merge point: a compiled loop for these greens runs at once;
+        // a key a bridge found hot is traced at once.
+        action = with_state(tables, |w| match w.compiled(driver, &state[..ng]) {
+            Some(id) => Action::Enter(id),
+            None if hot && w.may_trace(driver, &state[..ng]) => Action::Trace,
+            None => Action::Interpret,
+        });
+    }
+    args.copy_from_slice(&state);
+    EnterOutcome::Continue
+}
+
+/// Where a run of compiled code, a trace or the blackhole left the
+/// program.
+struct Step {
+    out: RunOutcome,
+    /// The merge point reached is a hot loop header without a compiled
+    /// loop: a bridge aborted there because it passed it twice.
+    hot: bool,
+}
+
+impl From<RunOutcome> for Step {
+    fn from(out: RunOutcome) -> Step {
+        Step { out, hot: false }
+    }
+}
+
+fn n_greens(tables: &Tables, driver: u16) -> usize {
+    match tables.drivers.get(driver as usize) {
+        Some(d) => d.greens.len(),
+        None => panic!(
+            "metatrace: no driver {driver} ({} drivers)",
+            tables.drivers.len()
+        ),
+    }
+}
+
+/// Runs compiled loop `id` on `reds` until a guard without a bridge
+/// fails, then gets to the next merge point: through a new bridge, or in
+/// the blackhole.
+fn run_compiled(tables: &'static Tables, driver: u16, id: TraceId, reds: &[u64]) -> Step {
+    count(Delta::Entered);
+    let exit = backend::execute(id, reds);
+    let trace = backend::trace_of(exit.trace);
+    let inlined = trace.guards[exit.guard as usize].frames.len() > 1;
+    count(Delta::GuardFailed { inlined });
+    if with_state(tables, |w| w.guard_failed(exit.trace, exit.guard)) {
+        return trace_bridge(tables, driver, &trace, &exit);
+    }
+    let info = &trace.guards[exit.guard as usize];
+    count(Delta::Blackholed);
+    blackhole::resume(tables, ResumeFrame::from_guard(info, &exit.values)).into()
+}
+
+/// The compiled loop a trace may end in, for these greens.
+fn target_of(tables: &'static Tables, driver: u16, greens: &[u64]) -> Option<LoopTarget> {
+    with_state(tables, |w| w.compiled(driver, greens)).map(|id| LoopTarget { id })
+}
+
+/// Traces a loop from the merge point whose arguments are `args`, and
+/// compiles it; then the program is at the next merge point (or returned).
+fn trace_loop(tables: &'static Tables, driver: u16, args: &[u64]) -> RunOutcome {
+    let ng = n_greens(tables, driver);
+    let greens = &args[..ng];
+    let params = with_state(tables, |w| w.params.clone());
+    let target = |g: &[u64]| target_of(tables, driver, g);
+    count(Delta::TraceStarted);
+    let t0 = Instant::now();
+    let result = metainterp::trace_loop_or_entry(tables, driver, args, &params, Some(&target));
+    let traced_ns = t0.elapsed().as_nanos() as u64;
+    count(Delta::Traced { ns: traced_ns });
+    match result {
+        TraceResult::Closed { trace, args: next } => {
+            let kind = match trace.ops.last().map(|o| &o.opcode) {
+                Some(Opcode::JumpTo { .. }) => TraceKind::EntryBridge,
+                _ => TraceKind::Loop,
+            };
+            let t1 = Instant::now();
+            let what = format!("{} at {}", kind.name(), key_text(tables, driver, greens));
+            match backend::compile_loop(trace, tables) {
+                Ok(id) => {
+                    compiled(tables, id, kind, traced_ns, t1, &what);
+                    with_state(tables, |w| w.set_compiled(driver, greens, id));
+                }
+                Err(e) => {
+                    let b = with_state(tables, |w| w.loop_aborted(driver, greens));
+                    aborted(Abort::CompileError, &what, b, Some(&e));
+                }
+            }
+            RunOutcome::MergePoint { args: next }
+        }
+        TraceResult::Aborted { reason, frames } => {
+            let b = with_state(tables, |w| w.loop_aborted(driver, greens));
+            let what = format!("loop at {}", key_text(tables, driver, greens));
+            aborted(reason.into(), &what, b, None);
+            count(Delta::Blackholed);
+            blackhole::resume(tables, frames)
+        }
+    }
+}
+
+/// Traces a bridge from the guard that failed (`exit`, of compiled trace
+/// `trace`) and compiles it; then the program is at the next merge point
+/// (or returned). A bridge that aborts because it went round a loop
+/// without a compiled loop (`NoTargetLoop`) stops at that loop's merge
+/// point: `Step::hot` asks for that loop to be traced now.
+fn trace_bridge(tables: &'static Tables, driver: u16, trace: &Trace, exit: &GuardExit) -> Step {
+    let info = &trace.guards[exit.guard as usize];
+    let params = with_state(tables, |w| w.params.clone());
+    let target = |g: &[u64]| target_of(tables, driver, g);
+    let what = format!(
+        "bridge from guard #{} of trace {}{}",
+        exit.guard,
+        exit.trace,
+        match info.frames.len() {
+            1 => String::new(),
+            n => format!(" (in a call {} deep)", n - 1),
+        }
+    );
+    count(Delta::TraceStarted);
+    let t0 = Instant::now();
+    let result = metainterp::trace_bridge(tables, info, &exit.values, &params, &target);
+    let traced_ns = t0.elapsed().as_nanos() as u64;
+    count(Delta::Traced { ns: traced_ns });
+    match result {
+        TraceResult::Closed {
+            mut trace,
+            args: next,
+        } => {
+            trace.start = TraceStart::Bridge {
+                code: exit.trace,
+                guard: exit.guard,
+            };
+            let t1 = Instant::now();
+            match backend::compile_bridge(trace, tables) {
+                Ok(id) => {
+                    compiled(tables, id, TraceKind::Bridge, traced_ns, t1, &what);
+                    if info.frames.len() > 1 {
+                        count(Delta::BridgeInlined);
+                    }
+                    with_state(tables, |w| w.bridge_compiled(exit.trace, exit.guard));
+                }
+                Err(e) => {
+                    let b = with_state(tables, |w| w.bridge_aborted(exit.trace, exit.guard));
+                    aborted(Abort::CompileError, &what, b, Some(&e));
+                }
+            }
+            RunOutcome::MergePoint { args: next }.into()
+        }
+        TraceResult::Aborted { reason, frames } => {
+            let b = with_state(tables, |w| w.bridge_aborted(exit.trace, exit.guard));
+            aborted(reason.into(), &what, b, None);
+            count(Delta::Blackholed);
+            Step {
+                out: blackhole::resume(tables, frames),
+                hot: reason == AbortReason::NoTargetLoop,
+            }
+        }
+    }
+}
+
+/// Counts and logs a trace compiled as `id`.
+fn compiled(
+    tables: &'static Tables,
+    id: TraceId,
+    kind: TraceKind,
+    traced_ns: u64,
+    compile_start: Instant,
+    what: &str,
+) {
+    let ns = compile_start.elapsed().as_nanos() as u64;
+    let trace = backend::trace_of(id);
+    let bytes = backend::code_info(id).map(|(b, _)| b).unwrap_or(0) as u64;
+    count(Delta::Compiled {
+        kind,
+        ops: trace.ops.len() as u64,
+        guards: trace.guards.len() as u64,
+        bytes,
+        ns,
+    });
+    let section = match kind {
+        TraceKind::Bridge => "jit-log-opt-bridge",
+        _ => "jit-log-opt-loop",
+    };
+    log::section(section, || {
+        let into = match trace.ops.last().map(|o| &o.opcode) {
+            Some(Opcode::JumpTo { target }) => format!(", into loop {target}"),
+            _ => String::new(),
+        };
+        format!(
+            "# {} {id}: {what}{into}: {} ops, {} guards, {bytes} bytes; traced in {:.3} ms, compiled in {:.3} ms\n{}",
+            kind.name(),
+            trace.ops.len(),
+            trace.guards.len(),
+            traced_ns as f64 / 1e6,
+            ns as f64 / 1e6,
+            format_trace(&trace, tables)
+        )
+    });
+    log::section("jit-backend", || {
+        let addr = backend::code_address(id).unwrap_or(0);
+        format!(
+            "# {} {id} ({what}) at {addr:#x}, {bytes} bytes\n{}",
+            kind.name(),
+            backend::disassemble(id)
+        )
+    });
+}
+
+/// Counts and logs an abort.
+fn aborted(reason: Abort, what: &str, backoff: Backoff, detail: Option<&str>) {
+    count(Delta::Aborted(reason));
+    if backoff == Backoff::Blacklisted {
+        if what.starts_with("bridge") {
+            count(Delta::GuardBlacklisted);
+        } else {
+            count(Delta::KeyBlacklisted);
+        }
+    }
+    log::section("jit-abort", || {
+        let next = match backoff {
+            Backoff::Retry(n) if what.starts_with("bridge") => {
+                format!("retried after {n} more failures")
+            }
+            Backoff::Retry(n) => format!("retried after {n} more iterations"),
+            Backoff::Blacklisted => "blacklisted".to_string(),
+        };
+        let detail = detail.map(|d| format!(" ({d})")).unwrap_or_default();
+        format!(
+            "abort {}: {}{detail}: {what}; {next}",
+            reason.key(),
+            reason.describe()
+        )
+    });
+}
+
+/// `interp::run [12, 0x55d0c0a0]`: the portal and the green key.
+fn key_text(tables: &Tables, driver: u16, greens: &[u64]) -> String {
+    let d = &tables.drivers[driver as usize];
+    let vals: Vec<String> = greens
+        .iter()
+        .zip(d.greens)
+        .map(|(&v, k)| match k {
+            Kind::Ref => format!("{v:#x}"),
+            Kind::Int => (v as i64).to_string(),
+            Kind::Float => f64::from_bits(v).to_string(),
+        })
+        .collect();
+    format!("{} [{}]", d.portal, vals.join(", "))
+}

@@ -1,0 +1,317 @@
+//! The JIT's counters: what was traced, compiled, aborted and how often
+//! compiled code was left, kept per thread ([`thread_stats`]: what one VM
+//! did, for tests running several in one process) and per process
+//! ([`stats`]: what the `jit-summary` log section prints).
+
+use crate::metainterp::AbortReason;
+use std::cell::Cell;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+
+/// Why a trace was not compiled: the tracer's reasons, and the backend's
+/// refusal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Abort {
+    /// More than `trace_limit` operations.
+    TooLong,
+    /// The portal returned before the loop closed.
+    PortalReturned,
+    /// The traced code reached a panic.
+    Panic,
+    /// A bridge reached the same merge point twice without finding a
+    /// compiled loop to jump to.
+    NoTargetLoop,
+    /// The portal called itself.
+    Recursion,
+    /// The backend refused the trace (a limit of the frame, ...).
+    CompileError,
+}
+
+impl Abort {
+    pub const ALL: [Abort; 6] = [
+        Abort::TooLong,
+        Abort::PortalReturned,
+        Abort::Panic,
+        Abort::NoTargetLoop,
+        Abort::Recursion,
+        Abort::CompileError,
+    ];
+
+    /// The name used in the summary (`aborts.<key>: N`) and the log.
+    pub fn key(self) -> &'static str {
+        match self {
+            Abort::TooLong => "too_long",
+            Abort::PortalReturned => "portal_returned",
+            Abort::Panic => "panic",
+            Abort::NoTargetLoop => "no_target_loop",
+            Abort::Recursion => "recursion",
+            Abort::CompileError => "compile_error",
+        }
+    }
+
+    /// A phrase for the log.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Abort::TooLong => "trace too long",
+            Abort::PortalReturned => "portal returned",
+            Abort::Panic => "reached a panic",
+            Abort::NoTargetLoop => "no compiled loop at the bridge's end",
+            Abort::Recursion => "recursive portal call",
+            Abort::CompileError => "the backend could not compile the trace",
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<Abort> {
+        Abort::ALL.into_iter().find(|a| a.key() == key)
+    }
+}
+
+impl From<AbortReason> for Abort {
+    fn from(r: AbortReason) -> Abort {
+        match r {
+            AbortReason::TooLong => Abort::TooLong,
+            AbortReason::PortalReturned => Abort::PortalReturned,
+            AbortReason::Panic => Abort::Panic,
+            AbortReason::NoTargetLoop => Abort::NoTargetLoop,
+            AbortReason::Recursion => Abort::Recursion,
+        }
+    }
+}
+
+/// The JIT's counters. Times in nanoseconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct JitStats {
+    /// Loops compiled (traces from a loop header back to it).
+    pub loops: u64,
+    /// Entry bridges compiled (traces from a loop header that end in
+    /// another, already compiled loop).
+    pub entry_bridges: u64,
+    /// Bridges compiled (traces from a failing guard into a loop).
+    pub bridges: u64,
+    /// Traces started (loops, entry bridges and bridges, compiled or not).
+    pub traces_started: u64,
+    /// Traces aborted, per reason (indexed like [`Abort::ALL`]).
+    pub aborts: [u64; 6],
+    /// Operations in the compiled traces.
+    pub ops_compiled: u64,
+    /// Guards in the compiled traces.
+    pub guards_compiled: u64,
+    /// Entries into compiled code from the interpreter.
+    pub compiled_entries: u64,
+    /// Exits from compiled code through a guard without a bridge.
+    pub guard_failures: u64,
+    /// Of those, exits through a guard inside an inlined call (its resume
+    /// data has more than one frame).
+    pub guard_failures_inlined: u64,
+    /// Bridges compiled from a guard inside an inlined call.
+    pub bridges_inlined: u64,
+    /// Iterations finished in the blackhole interpreter (after a guard
+    /// failure or an aborted trace).
+    pub blackhole_runs: u64,
+    /// Green keys blacklisted after too many aborts (never traced again).
+    pub keys_blacklisted: u64,
+    /// Guards given up on after too many aborted bridges.
+    pub guards_blacklisted: u64,
+    /// Time spent tracing (the program runs meanwhile).
+    pub tracing_ns: u64,
+    /// Time spent compiling traces to machine code.
+    pub compile_ns: u64,
+    /// Bytes of machine code generated.
+    pub code_bytes: u64,
+}
+
+impl JitStats {
+    /// Traces aborted for this reason.
+    pub fn aborted(&self, reason: Abort) -> u64 {
+        self.aborts[reason as usize]
+    }
+
+    /// Traces aborted, all reasons.
+    pub fn total_aborts(&self) -> u64 {
+        self.aborts.iter().sum()
+    }
+
+    /// The summary, one `name: value` per line (the body of the
+    /// `jit-summary` log section). Names and their meaning are listed in
+    /// `docs/jit.md`.
+    pub fn summary(&self) -> String {
+        let mut s = String::new();
+        let mut line = |k: &str, v: String| {
+            let _ = writeln!(s, "{k}: {v}");
+        };
+        line("loops", self.loops.to_string());
+        line("entry_bridges", self.entry_bridges.to_string());
+        line("bridges", self.bridges.to_string());
+        line("traces_started", self.traces_started.to_string());
+        line("aborts", self.total_aborts().to_string());
+        for a in Abort::ALL {
+            line(&format!("aborts.{}", a.key()), self.aborted(a).to_string());
+        }
+        line("ops_compiled", self.ops_compiled.to_string());
+        line("guards_compiled", self.guards_compiled.to_string());
+        line("compiled_entries", self.compiled_entries.to_string());
+        line("guard_failures", self.guard_failures.to_string());
+        line(
+            "guard_failures_inlined",
+            self.guard_failures_inlined.to_string(),
+        );
+        line("bridges_inlined", self.bridges_inlined.to_string());
+        line("blackhole_runs", self.blackhole_runs.to_string());
+        line("keys_blacklisted", self.keys_blacklisted.to_string());
+        line("guards_blacklisted", self.guards_blacklisted.to_string());
+        line("code_bytes", self.code_bytes.to_string());
+        line("tracing_ms", format!("{:.3}", self.tracing_ns as f64 / 1e6));
+        line("compile_ms", format!("{:.3}", self.compile_ns as f64 / 1e6));
+        s
+    }
+
+    fn add(&mut self, d: &Delta) {
+        match *d {
+            Delta::Compiled {
+                kind,
+                ops,
+                guards,
+                bytes,
+                ns,
+            } => {
+                match kind {
+                    TraceKind::Loop => self.loops += 1,
+                    TraceKind::EntryBridge => self.entry_bridges += 1,
+                    TraceKind::Bridge => self.bridges += 1,
+                }
+                self.ops_compiled += ops;
+                self.guards_compiled += guards;
+                self.code_bytes += bytes;
+                self.compile_ns += ns;
+            }
+            Delta::TraceStarted => self.traces_started += 1,
+            Delta::Traced { ns } => self.tracing_ns += ns,
+            Delta::Aborted(r) => self.aborts[r as usize] += 1,
+            Delta::Entered => self.compiled_entries += 1,
+            Delta::GuardFailed { inlined } => {
+                self.guard_failures += 1;
+                self.guard_failures_inlined += inlined as u64;
+            }
+            Delta::BridgeInlined => self.bridges_inlined += 1,
+            Delta::Blackholed => self.blackhole_runs += 1,
+            Delta::KeyBlacklisted => self.keys_blacklisted += 1,
+            Delta::GuardBlacklisted => self.guards_blacklisted += 1,
+        }
+    }
+}
+
+/// What a compiled trace is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TraceKind {
+    Loop,
+    EntryBridge,
+    Bridge,
+}
+
+impl TraceKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            TraceKind::Loop => "loop",
+            TraceKind::EntryBridge => "entry bridge",
+            TraceKind::Bridge => "bridge",
+        }
+    }
+}
+
+/// One event to count.
+pub(crate) enum Delta {
+    Compiled {
+        kind: TraceKind,
+        ops: u64,
+        guards: u64,
+        bytes: u64,
+        ns: u64,
+    },
+    TraceStarted,
+    Traced {
+        ns: u64,
+    },
+    Aborted(Abort),
+    Entered,
+    GuardFailed {
+        inlined: bool,
+    },
+    BridgeInlined,
+    Blackholed,
+    KeyBlacklisted,
+    GuardBlacklisted,
+}
+
+static GLOBAL: Mutex<JitStats> = Mutex::new(JitStats {
+    loops: 0,
+    entry_bridges: 0,
+    bridges: 0,
+    traces_started: 0,
+    aborts: [0; 6],
+    ops_compiled: 0,
+    guards_compiled: 0,
+    compiled_entries: 0,
+    guard_failures: 0,
+    guard_failures_inlined: 0,
+    bridges_inlined: 0,
+    blackhole_runs: 0,
+    keys_blacklisted: 0,
+    guards_blacklisted: 0,
+    tracing_ns: 0,
+    compile_ns: 0,
+    code_bytes: 0,
+});
+
+thread_local! {
+    static THREAD: Cell<JitStats> = Cell::new(JitStats::default());
+}
+
+pub(crate) fn count(d: Delta) {
+    GLOBAL.lock().unwrap_or_else(|e| e.into_inner()).add(&d);
+    let _ = THREAD.try_with(|t| {
+        let mut s = t.get();
+        s.add(&d);
+        t.set(s);
+    });
+}
+
+/// What the JIT did in this process so far.
+pub fn stats() -> JitStats {
+    *GLOBAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// What the JIT did on this thread so far.
+pub fn thread_stats() -> JitStats {
+    THREAD.try_with(|t| t.get()).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summary_is_name_value_lines() {
+        let mut s = JitStats::default();
+        s.add(&Delta::Compiled {
+            kind: TraceKind::Loop,
+            ops: 10,
+            guards: 2,
+            bytes: 100,
+            ns: 1_500_000,
+        });
+        s.add(&Delta::Aborted(Abort::TooLong));
+        s.add(&Delta::Aborted(Abort::TooLong));
+        let text = s.summary();
+        assert!(text.contains("loops: 1\n"), "{text}");
+        assert!(text.contains("aborts: 2\n"), "{text}");
+        assert!(text.contains("aborts.too_long: 2\n"), "{text}");
+        assert!(text.contains("compile_ms: 1.500\n"), "{text}");
+        for l in text.lines() {
+            let (k, v) = l.split_once(": ").unwrap();
+            assert!(!k.contains(' ') && !v.is_empty(), "{l}");
+        }
+        for a in Abort::ALL {
+            assert_eq!(Abort::from_key(a.key()), Some(a));
+        }
+    }
+}

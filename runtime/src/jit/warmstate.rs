@@ -1,0 +1,410 @@
+//! The warm state (RPython's `warmstate` and `jitcounter`): hotness
+//! counters per green key, the compiled loop of each key, per-guard failure
+//! counters, and the backoff of keys and guards whose traces abort.
+//!
+//! Green keys are hashed (with the driver's index) into a table of
+//! [`BUCKETS`] counters, as RPython's `JitCounter` does: counting an
+//! iteration is a hash, an index and an increment, and keys that collide
+//! share a counter (it only makes one of them hot a little early). A key
+//! gets a *cell* of its own, chained from its bucket, once something
+//! happened to it: a compiled loop, an aborted trace. A bucket with cells
+//! is searched for the exact key on every visit; keys with a cell count in
+//! the cell.
+//!
+//! - A key without a compiled loop is traced when its counter reaches
+//!   `threshold`.
+//! - A trace from a key that aborts backs it off: the key is traced again
+//!   after `threshold << aborts` more iterations, and after
+//!   [`MAX_LOOP_ABORTS`] aborts it is blacklisted (never traced again; the
+//!   interpreter runs it).
+//! - A guard of compiled code that fails `trace_eagerness` times gets a
+//!   bridge traced from it. An aborted bridge backs the guard off the same
+//!   way (`trace_eagerness << aborts` failures before the next try, given up
+//!   after [`MAX_BRIDGE_ABORTS`]).
+//! - Every compilation decays all counters by `decay` thousandths, so that
+//!   keys that were warm long ago do not add up to a trace.
+//!
+//! One warm state per thread and interpreter (`Tables`): a VM is
+//! single-threaded, and nothing here needs a lock.
+
+use crate::backend::TraceId;
+use crate::jitcode::Tables;
+use crate::params::JitParams;
+use std::collections::HashMap;
+
+/// Counters in the hash table (a power of two).
+pub const BUCKETS: usize = 1 << 12;
+/// Aborted traces from one green key before it is blacklisted.
+pub const MAX_LOOP_ABORTS: u32 = 4;
+/// Aborted bridges from one guard before it is given up on.
+pub const MAX_BRIDGE_ABORTS: u32 = 4;
+
+/// What to do at a `can_enter_jit`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Go on interpreting.
+    Interpret,
+    /// Run the compiled loop.
+    Enter(TraceId),
+    /// Trace from here.
+    Trace,
+}
+
+#[derive(Clone, Copy, Default)]
+struct Bucket {
+    count: u32,
+    /// Index + 1 of the first cell chained from this bucket (0: none).
+    cells: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CellState {
+    Counting,
+    Compiled(TraceId),
+    /// Blacklisted: never traced again.
+    DontTrace,
+}
+
+struct KeyCell {
+    driver: u16,
+    greens: Box<[u64]>,
+    /// Index + 1 of the next cell of the bucket (0: none).
+    next: u32,
+    state: CellState,
+    count: u32,
+    aborts: u32,
+}
+
+#[derive(Default)]
+struct GuardCell {
+    failures: u32,
+    aborts: u32,
+    given_up: bool,
+}
+
+/// What an abort did to a key or guard.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backoff {
+    /// Retried after this many more iterations / failures.
+    Retry(u64),
+    /// Never traced again.
+    Blacklisted,
+}
+
+pub struct WarmState {
+    pub tables: &'static Tables,
+    /// The generation of the process-wide parameters `params` was read
+    /// at; `None`: fixed parameters (tests), never reread.
+    generation: Option<u32>,
+    pub params: JitParams,
+    buckets: Box<[Bucket]>,
+    cells: Vec<KeyCell>,
+    guards: HashMap<(TraceId, u32), GuardCell>,
+}
+
+/// The hash of a green key (FxHash-style, then folded).
+#[inline]
+pub fn hash(driver: u16, greens: &[u64]) -> usize {
+    const K: u64 = 0x517c_c1b7_2722_0a95;
+    let mut h = (driver as u64).wrapping_mul(K);
+    for &g in greens {
+        h = (h.rotate_left(5) ^ g).wrapping_mul(K);
+    }
+    (h ^ (h >> 29) ^ (h >> 47)) as usize
+}
+
+fn scaled(base: u32, aborts: u32) -> u64 {
+    (base as u64) << aborts.min(32)
+}
+
+impl WarmState {
+    pub fn new(tables: &'static Tables) -> WarmState {
+        let generation = crate::__private::params_generation();
+        WarmState::with_params(tables, crate::__private::params(), Some(generation))
+    }
+
+    /// A warm state with fixed parameters (not following
+    /// `__private::set_params`), when `generation` is `None`.
+    pub fn with_params(
+        tables: &'static Tables,
+        params: JitParams,
+        generation: Option<u32>,
+    ) -> WarmState {
+        WarmState {
+            tables,
+            generation,
+            params,
+            buckets: vec![Bucket::default(); BUCKETS].into_boxed_slice(),
+            cells: Vec::new(),
+            guards: HashMap::new(),
+        }
+    }
+
+    /// Rereads the parameters if they changed since.
+    #[inline]
+    fn refresh(&mut self) {
+        if let Some(old) = self.generation {
+            let g = crate::__private::params_generation();
+            if g != old {
+                self.generation = Some(g);
+                self.params = crate::__private::params();
+            }
+        }
+    }
+
+    fn find(&self, bucket: usize, driver: u16, greens: &[u64]) -> Option<usize> {
+        let mut c = self.buckets[bucket].cells;
+        while c != 0 {
+            let cell = &self.cells[c as usize - 1];
+            if cell.driver == driver && *cell.greens == *greens {
+                return Some(c as usize - 1);
+            }
+            c = cell.next;
+        }
+        None
+    }
+
+    fn cell(&mut self, driver: u16, greens: &[u64]) -> &mut KeyCell {
+        let b = hash(driver, greens) & (BUCKETS - 1);
+        let i = match self.find(b, driver, greens) {
+            Some(i) => i,
+            None => {
+                self.cells.push(KeyCell {
+                    driver,
+                    greens: greens.into(),
+                    next: self.buckets[b].cells,
+                    state: CellState::Counting,
+                    count: 0,
+                    aborts: 0,
+                });
+                self.buckets[b].cells = self.cells.len() as u32;
+                self.cells.len() - 1
+            }
+        };
+        &mut self.cells[i]
+    }
+
+    /// One iteration reached `can_enter_jit` with these greens.
+    #[inline]
+    pub fn tick(&mut self, driver: u16, greens: &[u64]) -> Action {
+        self.refresh();
+        let threshold = self.params.threshold.max(1);
+        let b = hash(driver, greens) & (BUCKETS - 1);
+        if self.buckets[b].cells != 0 {
+            if let Some(i) = self.find(b, driver, greens) {
+                let c = &mut self.cells[i];
+                return match c.state {
+                    CellState::Compiled(id) => Action::Enter(id),
+                    CellState::DontTrace => Action::Interpret,
+                    CellState::Counting => {
+                        c.count = c.count.saturating_add(1);
+                        if c.count as u64 >= scaled(threshold, c.aborts) {
+                            c.count = 0;
+                            Action::Trace
+                        } else {
+                            Action::Interpret
+                        }
+                    }
+                };
+            }
+        }
+        let bucket = &mut self.buckets[b];
+        bucket.count += 1;
+        if bucket.count >= threshold {
+            bucket.count = 0;
+            Action::Trace
+        } else {
+            Action::Interpret
+        }
+    }
+
+    /// The compiled loop of a green key, if any.
+    pub fn compiled(&self, driver: u16, greens: &[u64]) -> Option<TraceId> {
+        let b = hash(driver, greens) & (BUCKETS - 1);
+        if self.buckets[b].cells == 0 {
+            return None;
+        }
+        match self.cells[self.find(b, driver, greens)?].state {
+            CellState::Compiled(id) => Some(id),
+            _ => None,
+        }
+    }
+
+    /// May this key be traced (it is not blacklisted)?
+    pub fn may_trace(&self, driver: u16, greens: &[u64]) -> bool {
+        let b = hash(driver, greens) & (BUCKETS - 1);
+        match self.find(b, driver, greens) {
+            Some(i) => self.cells[i].state == CellState::Counting,
+            None => true,
+        }
+    }
+
+    /// A loop (or entry bridge) was compiled for this key.
+    pub fn set_compiled(&mut self, driver: u16, greens: &[u64], id: TraceId) {
+        self.cell(driver, greens).state = CellState::Compiled(id);
+        self.decay();
+    }
+
+    /// A trace from this key aborted: back it off, or blacklist it.
+    pub fn loop_aborted(&mut self, driver: u16, greens: &[u64]) -> Backoff {
+        let threshold = self.params.threshold.max(1);
+        let c = self.cell(driver, greens);
+        c.aborts += 1;
+        c.count = 0;
+        if c.aborts >= MAX_LOOP_ABORTS {
+            c.state = CellState::DontTrace;
+            Backoff::Blacklisted
+        } else {
+            Backoff::Retry(scaled(threshold, c.aborts))
+        }
+    }
+
+    /// Guard `guard` of compiled trace `trace` failed: should a bridge be
+    /// traced from it now?
+    pub fn guard_failed(&mut self, trace: TraceId, guard: u32) -> bool {
+        self.refresh();
+        let eagerness = self.params.trace_eagerness.max(1);
+        let g = self.guards.entry((trace, guard)).or_default();
+        if g.given_up {
+            return false;
+        }
+        g.failures = g.failures.saturating_add(1);
+        if g.failures as u64 >= scaled(eagerness, g.aborts) {
+            g.failures = 0;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// A bridge from this guard aborted: back it off, or give up on it.
+    pub fn bridge_aborted(&mut self, trace: TraceId, guard: u32) -> Backoff {
+        let eagerness = self.params.trace_eagerness.max(1);
+        let g = self.guards.entry((trace, guard)).or_default();
+        g.aborts += 1;
+        g.failures = 0;
+        if g.aborts >= MAX_BRIDGE_ABORTS {
+            g.given_up = true;
+            Backoff::Blacklisted
+        } else {
+            Backoff::Retry(scaled(eagerness, g.aborts))
+        }
+    }
+
+    /// A bridge was attached to this guard: it never fails again.
+    pub fn bridge_compiled(&mut self, trace: TraceId, guard: u32) {
+        self.guards.remove(&(trace, guard));
+        self.decay();
+    }
+
+    /// Decays every counter by `decay` thousandths.
+    fn decay(&mut self) {
+        let keep = 1000 - self.params.decay.min(1000) as u64;
+        if keep == 1000 {
+            return;
+        }
+        let f = |c: &mut u32| *c = (*c as u64 * keep / 1000) as u32;
+        for b in self.buckets.iter_mut() {
+            f(&mut b.count);
+        }
+        for c in &mut self.cells {
+            f(&mut c.count);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static EMPTY: Tables = Tables {
+        jitcodes: &[],
+        fields: &[],
+        arrays: &[],
+        enums: &[],
+        calls: &[],
+        drivers: &[],
+        strings: &[],
+    };
+
+    fn state(opts: &str) -> WarmState {
+        WarmState::with_params(&EMPTY, JitParams::parse(opts).unwrap(), None)
+    }
+
+    fn ticks_until_trace(w: &mut WarmState, greens: &[u64]) -> u32 {
+        for n in 1..100_000 {
+            match w.tick(0, greens) {
+                Action::Trace => return n,
+                Action::Interpret => {}
+                Action::Enter(_) => panic!("entered"),
+            }
+        }
+        panic!("never hot");
+    }
+
+    #[test]
+    fn counts_traces_enters_and_backs_off() {
+        let mut w = state("threshold=5,trace_eagerness=3,decay=0");
+        assert_eq!(ticks_until_trace(&mut w, &[1, 2]), 5);
+        // Another key counts on its own (unless it collides).
+        assert_eq!(ticks_until_trace(&mut w, &[7, 2]), 5);
+        // Aborts: 10, 20, 40 more, then blacklisted.
+        assert_eq!(w.loop_aborted(0, &[1, 2]), Backoff::Retry(10));
+        assert_eq!(ticks_until_trace(&mut w, &[1, 2]), 10);
+        assert_eq!(w.loop_aborted(0, &[1, 2]), Backoff::Retry(20));
+        assert_eq!(ticks_until_trace(&mut w, &[1, 2]), 20);
+        assert_eq!(w.loop_aborted(0, &[1, 2]), Backoff::Retry(40));
+        assert_eq!(ticks_until_trace(&mut w, &[1, 2]), 40);
+        assert_eq!(w.loop_aborted(0, &[1, 2]), Backoff::Blacklisted);
+        for _ in 0..1000 {
+            assert_eq!(w.tick(0, &[1, 2]), Action::Interpret);
+        }
+        // Compiled: entered every time.
+        w.set_compiled(0, &[7, 2], 42);
+        assert_eq!(w.tick(0, &[7, 2]), Action::Enter(42));
+        assert_eq!(w.compiled(0, &[7, 2]), Some(42));
+        assert_eq!(w.compiled(1, &[7, 2]), None);
+        assert_eq!(w.compiled(0, &[1, 2]), None);
+        // Guards.
+        assert!(!w.guard_failed(42, 0));
+        assert!(!w.guard_failed(42, 0));
+        assert!(w.guard_failed(42, 0));
+        assert_eq!(w.bridge_aborted(42, 0), Backoff::Retry(6));
+        for _ in 0..5 {
+            assert!(!w.guard_failed(42, 0));
+        }
+        assert!(w.guard_failed(42, 0));
+        for _ in 0..3 {
+            w.bridge_aborted(42, 0);
+        }
+        for _ in 0..100 {
+            assert!(!w.guard_failed(42, 0));
+        }
+    }
+
+    #[test]
+    fn colliding_keys_are_told_apart() {
+        let mut w = state("threshold=3,decay=0");
+        // Find two keys in the same bucket.
+        let b0 = hash(0, &[0]) & (BUCKETS - 1);
+        let other = (1..).find(|&k| hash(0, &[k]) & (BUCKETS - 1) == b0).unwrap();
+        w.set_compiled(0, &[0], 5);
+        assert_eq!(w.tick(0, &[0]), Action::Enter(5));
+        assert_eq!(w.compiled(0, &[other]), None);
+        assert_eq!(ticks_until_trace(&mut w, &[other]), 3);
+        w.set_compiled(0, &[other], 6);
+        assert_eq!(w.tick(0, &[other]), Action::Enter(6));
+        assert_eq!(w.tick(0, &[0]), Action::Enter(5));
+    }
+
+    #[test]
+    fn decay_on_compile() {
+        let mut w = state("threshold=100,decay=500");
+        for _ in 0..60 {
+            w.tick(0, &[3]);
+        }
+        w.set_compiled(0, &[4], 1);
+        // 60 -> 30: 70 more to reach 100.
+        assert_eq!(ticks_until_trace(&mut w, &[3]), 70);
+    }
+}

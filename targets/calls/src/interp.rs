@@ -1,0 +1,145 @@
+//! The `calls` interpreter proper: a small accumulator machine whose
+//! opcode handlers call helper functions with data-dependent branches.
+//!
+//! It exists to test the JIT where it is hardest: the helpers are inlined
+//! into the traces (they have no loops), so the guards of their branches
+//! fail *inside an inlined call*, and resuming them (in the blackhole, or
+//! in a bridge) must rebuild the helper's frame (two deep for `step`:
+//! `step` → `half`) with the portal's frame suspended in the call.
+//!
+//! Written in metatrace's restricted Rust subset; `print` is a
+//! `#[dont_look_inside]` residual call.
+
+use metatrace::prelude::*;
+
+/// The number of registers.
+pub const NREGS: usize = 8;
+
+/// One instruction. Register operands are below `NREGS` and jump targets
+/// inside the program (checked by the parser in main.rs); every program
+/// ends with `Halt`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// `load r`: acc = r.
+    Load(usize),
+    /// `store r`: r = acc.
+    Store(usize),
+    /// `const n`: acc = n.
+    Const(i64),
+    /// `add r`: acc = acc + r (wrapping).
+    Add(usize),
+    /// `step r`: acc = step(acc, r) — even: half(acc) + r; odd:
+    /// (3 * acc + 1) ^ r (wrapping).
+    Step(usize),
+    /// `mix r`: acc = mix(acc, r): a chain of helpers, each with a branch.
+    Mix(usize),
+    /// `div r`: acc = acc / r (panics on division by zero, like Rust).
+    Div(usize),
+    /// `dec r`: r = r - 1; acc = r.
+    Dec(usize),
+    /// `jnz t`: if acc != 0, continue at instruction t.
+    Jnz(usize),
+    /// `print`: write acc as a decimal line.
+    Print,
+    /// `halt`: stop; the result is acc.
+    Halt,
+}
+
+pub struct Program {
+    pub ops: Vec<Op>,
+}
+
+pub struct Regs {
+    pub values: Vec<i64>,
+}
+
+/// Output, buffered.
+pub struct Output {
+    pub text: Vec<u8>,
+}
+
+/// Runs `program` from instruction 0 with `acc` = 0.
+#[jit_driver(greens = [pc, program], reds = [acc, regs, out])]
+pub fn run(program: &Program, regs: &mut Regs, out: &mut Output) -> i64 {
+    let mut pc: usize = 0;
+    let mut acc: i64 = 0;
+    loop {
+        jit_merge_point!();
+        let op = program.ops[pc];
+        pc += 1;
+        match op {
+            Op::Load(r) => acc = regs.values[r],
+            Op::Store(r) => regs.values[r] = acc,
+            Op::Const(n) => acc = n,
+            Op::Add(r) => acc = acc.wrapping_add(regs.values[r]),
+            Op::Step(r) => acc = step(acc, regs.values[r]),
+            Op::Mix(r) => acc = mix(acc, regs.values[r]),
+            Op::Div(r) => acc = acc / regs.values[r],
+            Op::Dec(r) => {
+                regs.values[r] = regs.values[r].wrapping_sub(1);
+                acc = regs.values[r];
+            }
+            Op::Jnz(target) => {
+                if acc != 0 {
+                    let backward = target < pc;
+                    pc = target;
+                    if backward {
+                        can_enter_jit!();
+                    }
+                }
+            }
+            Op::Print => print(out, acc),
+            Op::Halt => return acc,
+        }
+    }
+}
+
+/// A Collatz-like step: the branch depends on the data.
+fn step(x: i64, k: i64) -> i64 {
+    if x % 2 == 0 {
+        let h = half(x);
+        h.wrapping_add(k)
+    } else {
+        let t = x.wrapping_mul(3).wrapping_add(1);
+        t ^ k
+    }
+}
+
+/// x / 2 rounded toward zero, by shifts: another branch, one call deeper.
+fn half(x: i64) -> i64 {
+    if x < 0 {
+        let n = x.wrapping_neg() >> 1;
+        n.wrapping_neg()
+    } else {
+        x >> 1
+    }
+}
+
+/// Three levels of helpers, each with a branch on the data.
+fn mix(x: i64, k: i64) -> i64 {
+    let y = if x & 4 != 0 { mix2(x, k) } else { x.wrapping_add(k) };
+    y.wrapping_add(1)
+}
+
+fn mix2(x: i64, k: i64) -> i64 {
+    if x & 8 != 0 {
+        mix3(x).wrapping_sub(k)
+    } else {
+        x ^ k
+    }
+}
+
+fn mix3(x: i64) -> i64 {
+    if x > 1000 {
+        x % 1000
+    } else {
+        x.wrapping_mul(7)
+    }
+}
+
+/// `print`: appends acc as a decimal line.
+#[dont_look_inside]
+pub fn print(out: &mut Output, value: i64) {
+    use std::io::Write;
+    let _ = writeln!(out.text, "{value}");
+}
