@@ -29,7 +29,8 @@
 // Lets the proc-macros' `::metatrace::...` paths resolve inside this crate too.
 extern crate self as metatrace;
 
-/// The runtime: hint functions, JIT parameters, the VM command line.
+/// The runtime: hint functions, JIT parameters, the VM command line, the
+/// JIT (`runtime::jit::stats()` gives its counters).
 pub use metatrace_runtime as runtime;
 
 /// Everything an interpreter needs: `use metatrace::prelude::*;`.

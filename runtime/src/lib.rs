@@ -1,8 +1,12 @@
 //! metatrace-runtime: what a VM built with metatrace links at run time.
 //!
-//! For now: the hint functions ([`hints`]), the JIT parameters ([`params`])
-//! and the VM command line ([`cli`]). The meta-tracer, optimizer, backend and
-//! blackhole interpreter come later and live here too.
+//! - [`hints`], [`params`] (the JIT parameters), [`cli`] (the VM command
+//!   line);
+//! - [`jitcode`]: the jitcode format shared with the code generator;
+//! - [`jit`]: the JIT proper — the warm state, the entry from the native
+//!   interpreter (`can_enter_jit`), the counters and the JIT log;
+//! - [`metainterp`] (the meta-tracer), [`trace`] (the trace IR),
+//!   [`backend`] (x86-64), [`blackhole`] (the blackhole interpreter).
 
 pub mod cli;
 pub mod hints;
@@ -17,4 +21,5 @@ pub mod blackhole;
 pub mod jit;
 pub mod jitcode;
 pub mod metainterp;
+pub mod optimizer;
 pub mod trace;

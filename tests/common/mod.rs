@@ -44,12 +44,14 @@ pub fn target_dir() -> PathBuf {
 pub struct Vms {
     pub bf: PathBuf,
     pub tlr: PathBuf,
+    pub calls: PathBuf,
 }
 
-/// Builds `bf` and `tlr` in release mode, once per test process, with their
-/// jitcodes (their build scripts run the translator)
-/// (`cargo build --release -p bf -p tlr` into the shared target directory),
-/// and returns their paths. Panics with cargo's output if the build fails.
+/// Builds `bf`, `tlr` and `calls` in release mode, once per test process,
+/// with their jitcodes (their build scripts run the translator)
+/// (`cargo build --release -p bf -p tlr -p calls` into the shared target
+/// directory), and returns their paths. Panics with cargo's output if the
+/// build fails.
 pub fn vms() -> &'static Vms {
     static VMS: OnceLock<Result<Vms, String>> = OnceLock::new();
     let result = VMS.get_or_init(|| {
@@ -63,6 +65,8 @@ pub fn vms() -> &'static Vms {
                 "bf",
                 "-p",
                 "tlr",
+                "-p",
+                "calls",
                 "--target-dir",
             ])
             .arg(&target)
@@ -75,7 +79,7 @@ pub fn vms() -> &'static Vms {
             .map_err(|e| format!("cannot run {cargo}: {e}"))?;
         if !out.status.success() {
             return Err(format!(
-                "cargo build --release -p bf -p tlr failed ({}):\n{}",
+                "cargo build --release -p bf -p tlr -p calls failed ({}):\n{}",
                 out.status,
                 String::from_utf8_lossy(&out.stderr)
             ));
@@ -88,6 +92,7 @@ pub fn vms() -> &'static Vms {
         Ok(Vms {
             bf: exe("bf"),
             tlr: exe("tlr"),
+            calls: exe("calls"),
         })
     });
     match result {
@@ -164,9 +169,23 @@ impl Run {
 
 /// Runs `bin` with `args`, feeding it `stdin`, killing it after `timeout`.
 pub fn run(bin: &Path, args: &[&str], stdin: &[u8], timeout: Duration) -> Run {
+    run_env(bin, args, &[], stdin, timeout)
+}
+
+/// [`run`] with extra environment variables.
+pub fn run_env(
+    bin: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    stdin: &[u8],
+    timeout: Duration,
+) -> Run {
     let start = Instant::now();
     let mut child = Command::new(bin)
         .args(args)
+        // No JIT log unless asked for: it may write to stderr.
+        .env_remove("METATRACE_LOG")
+        .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -21,7 +21,11 @@ use std::time::{Duration, Instant};
 pub const MODES: &[&str] = &[
     "off",
     "mode=jitcode-only",
-    // "mode=jit,threshold=2,trace_eagerness=1",
+    // The JIT with very low thresholds: every loop that runs twice is
+    // traced (at its first or second `can_enter_jit`), every guard that
+    // fails gets a bridge.
+    "mode=jit,threshold=1,trace_eagerness=1",
+    "mode=jit,threshold=2,trace_eagerness=1",
 ];
 
 /// What a VM says (in `error: ...`, on the trivial probe program) when asked
@@ -169,6 +173,8 @@ pub fn run_vm(
     let _permit = Permit::acquire();
     let start = Instant::now();
     let mut child = Command::new(vm)
+        // No JIT log: it may write to stderr, which is compared.
+        .env_remove("METATRACE_LOG")
         .arg("--jit")
         .arg(mode)
         .arg(program)

@@ -71,5 +71,36 @@ fn tlr_translates_and_verifies() {
     let reds: Vec<&str> = d.reds.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(greens, ["pc", "bytecode"]);
     assert_eq!(reds, ["a", "regs"]);
+    // Types: a fat reference (`&[u8]`) is one green, though its merge
+    // point argument is two operands (data pointer and length).
+    let tys: Vec<String> = d
+        .greens
+        .iter()
+        .chain(&d.reds)
+        .map(|p| t.program.types.display(&p.ty).to_string())
+        .collect();
+    assert_eq!(tys, ["usize", "&[u8]", "i64", "&mut Regs"]);
     assert!(t.program.graphs.len() >= 2, "{:?}", names(&t));
+}
+
+#[test]
+fn calls_translates_and_verifies() {
+    let t = target("calls");
+    for g in &t.program.graphs {
+        verify(g, &t.program.types).unwrap();
+    }
+    let d = &t.program.drivers[0];
+    let vars: Vec<&str> = d
+        .greens
+        .iter()
+        .chain(&d.reds)
+        .map(|p| p.name.as_str())
+        .collect();
+    assert_eq!(vars, ["pc", "program", "acc", "regs", "out"]);
+    // The helpers are graphs of their own (inlined by the tracer); print
+    // is a residual call.
+    for f in ["interp::step", "interp::half", "interp::mix", "interp::mix3"] {
+        assert!(names(&t).contains(&f.to_string()), "{f}: {:?}", names(&t));
+    }
+    assert_eq!(t.program.residuals.len(), 1);
 }

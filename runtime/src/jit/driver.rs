@@ -367,3 +367,33 @@ fn key_text(tables: &Tables, driver: u16, greens: &[u64]) -> String {
         .collect();
     format!("{} [{}]", d.portal, vals.join(", "))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static EMPTY: Tables = Tables {
+        jitcodes: &[],
+        fields: &[],
+        arrays: &[],
+        enums: &[],
+        calls: &[],
+        drivers: &[],
+        strings: &[],
+    };
+
+    #[test]
+    fn reentered_portals_run_natively() {
+        let active = Active::enter();
+        let mut args = [1, 2];
+        // No driver 0 in EMPTY: only the recursion check can answer.
+        assert_eq!(can_enter_jit(&EMPTY, 0, &mut args), EnterOutcome::Interpret);
+        assert_eq!(args, [1, 2]);
+        drop(active);
+        // Not active any more: the JIT looks at the driver (and panics);
+        // the panic leaves the thread inactive.
+        let r = std::panic::catch_unwind(|| can_enter_jit(&EMPTY, 0, &mut [1, 2]));
+        assert!(r.is_err());
+        assert!(!ACTIVE.with(|a| a.get()));
+    }
+}

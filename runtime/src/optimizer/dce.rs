@@ -1,0 +1,69 @@
+//! Dead code elimination: pure operations and reads whose results nothing
+//! uses — no operation, no jump and no guard's resume data — go.
+//!
+//! Removable: the pure operations (`Opcode::is_pure`), memory reads
+//! (`getfield`, `load`, `getitem`, `vec_len`, `vec_ptr`, `enum_tag`,
+//! `string_ptr`, `string_len`) and `call_result`. Not removable: writes,
+//! calls (an elidable call may panic, which is behaviour), guards, merge
+//! points and the final jump. Inputs stay, used or not (the loop's
+//! signature does not change).
+
+use super::emit::Emitter;
+use super::Ctx;
+use crate::trace::{Opcode, Trace, Val};
+
+/// May this operation go when its result is unused?
+pub fn removable(op: &Opcode) -> bool {
+    op.is_pure()
+        || matches!(
+            op,
+            Opcode::GetField(_)
+                | Opcode::Load(_)
+                | Opcode::GetItem(_)
+                | Opcode::VecLen(_)
+                | Opcode::VecPtr(_)
+                | Opcode::EnumTag(_)
+                | Opcode::StringPtr
+                | Opcode::StringLen
+                | Opcode::CallResult(..)
+        )
+}
+
+pub fn run(trace: Trace, _cx: &Ctx) -> Trace {
+    let n = trace.ops.len();
+    let mut live = vec![false; n];
+    let mark = |live: &mut Vec<bool>, v: &Val| {
+        if let Val::Op(j) = v {
+            live[*j as usize] = true;
+        }
+    };
+    for i in (0..n).rev() {
+        let op = &trace.ops[i];
+        if !live[i] && removable(&op.opcode) {
+            continue;
+        }
+        live[i] = true;
+        for a in &op.args {
+            mark(&mut live, a);
+        }
+        if let Some(g) = op.guard {
+            for f in &trace.guards[g as usize].frames {
+                for (_, v) in &f.regs {
+                    mark(&mut live, v);
+                }
+            }
+        }
+    }
+    let mut e = Emitter::new(&trace);
+    for i in 0..e.body_len() {
+        if live[i] {
+            let args = e.args(i);
+            e.keep(i, args);
+        } else if trace.ops[i].result.is_some() {
+            let k = trace.ops[i].result.unwrap();
+            // (unused: any value of the kind will do)
+            e.replace(i, Val::constant(k, 0));
+        }
+    }
+    e.finish()
+}

@@ -1,0 +1,490 @@
+//! The heap cache (RPython's `heap.py`): reads of memory the trace has
+//! already read or written are replaced by the known value; stores that
+//! change nothing, or that are overwritten before anything could see them,
+//! go.
+//!
+//! Locations ([`Loc`]) are scalar fields by (base, field descr) — a `load`
+//! or `store` through a `fieldaddr` of a scalar field of the same type is
+//! the same location — array items by (data pointer, index, array descr)
+//! (likewise for `itemaddr`), other addresses by (address, type), Vec
+//! headers (`vec_len`, `vec_ptr`) by (Vec, descr), enum tags and string
+//! headers by their address.
+//!
+//! A write forwards its value to later reads of the same location and
+//! invalidates what may alias it:
+//! - fields: the same descr at a base that may be the same (two different
+//!   constants are not), or a descr whose bytes overlap at the same offset
+//!   (descrs of different offsets do not alias; a field behind a shim
+//!   aliases every field);
+//! - items: arrays whose items have the same size (a `Vec<i64>` and an
+//!   `[i64]` may share data), unless they are known to be different items
+//!   of the same data pointer;
+//! - raw `store`s: fields and items whose scalars have the same size, and
+//!   every other raw location;
+//! - every write invalidates enum tags;
+//! - `vec_push`/`vec_pop` invalidate the headers and items of Vecs of
+//!   that kind;
+//! - residual calls invalidate what their [`CallEffects`] say they may
+//!   write ([`call_effects`]: everything for now).
+//!
+//! Reads through immutable descrs are never invalidated. A stored value is
+//! forwarded only when it reads back unchanged (for types narrower than
+//! 64 bits: a constant that round-trips, or a value produced at that
+//! type).
+//!
+//! A store is dropped when the location is known to hold that value
+//! already, or when a later store to the same location comes before any
+//! read that may alias it, any guard (an exit shows memory to the
+//! interpreter), any call and any `vec_push`/`vec_pop`.
+
+use super::emit::{Emitter, GuardFate};
+use super::Ctx;
+use crate::blackhole::ops;
+use crate::jitcode::{FieldPlace, ScalarTy, Tables};
+use crate::trace::{Opcode, Trace, Val};
+use std::collections::HashMap;
+
+/// A memory location the cache knows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Loc {
+    Field { base: Val, descr: u16 },
+    Item { ptr: Val, idx: Val, descr: u16 },
+    Raw { addr: Val, ty: ScalarTy },
+    VecLen { vec: Val, descr: u16 },
+    VecPtr { vec: Val, descr: u16 },
+    Tag { addr: Val, descr: u16 },
+    StrPtr(Val),
+    StrLen(Val),
+}
+
+/// What a set of descrs a call may write: none, some, or all.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Writes {
+    Nothing,
+    Some(Vec<u16>),
+    Everything,
+}
+
+/// What a residual call may change: the effect summary of a call descr.
+/// The codewriter will compute it per `#[dont_look_inside]` function; for
+/// now every call may write everything ([`call_effects`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallEffects {
+    /// Scalar fields written (field descrs; aliasing descrs count too).
+    pub fields: Writes,
+    /// Array items written (array descrs; arrays of same-size items too).
+    pub items: Writes,
+    /// Vecs resized or reallocated (array descrs): their headers and items.
+    pub vecs: Writes,
+    /// Anything else: raw memory, enum tags, strings.
+    pub other: bool,
+}
+
+impl CallEffects {
+    pub fn everything() -> CallEffects {
+        CallEffects {
+            fields: Writes::Everything,
+            items: Writes::Everything,
+            vecs: Writes::Everything,
+            other: true,
+        }
+    }
+
+    pub fn nothing() -> CallEffects {
+        CallEffects {
+            fields: Writes::Nothing,
+            items: Writes::Nothing,
+            vecs: Writes::Nothing,
+            other: false,
+        }
+    }
+
+    /// May the call change what the cache holds for `loc`?
+    pub fn may_change(&self, t: &Tables, loc: &Loc) -> bool {
+        let hits = |w: &Writes, f: &dyn Fn(u16) -> bool| match w {
+            Writes::Nothing => false,
+            Writes::Everything => true,
+            Writes::Some(ds) => ds.iter().any(|d| f(*d)),
+        };
+        match *loc {
+            Loc::Field { descr, .. } => hits(&self.fields, &|w| {
+                fields_may_alias(t, w, descr, Val::Input(0), Val::Input(1))
+            }),
+            Loc::Item { descr, .. } => {
+                hits(&self.items, &|w| items_may_alias(t, w, descr))
+                    || hits(&self.vecs, &|w| items_may_alias(t, w, descr))
+            }
+            Loc::VecLen { descr, .. } | Loc::VecPtr { descr, .. } => {
+                hits(&self.vecs, &|w| vecs_may_alias(t, w, descr))
+            }
+            Loc::Raw { .. } | Loc::Tag { .. } | Loc::StrPtr(_) | Loc::StrLen(_) => self.other,
+        }
+    }
+}
+
+/// The effects of residual call `descr`. Every call may write everything
+/// until the codewriter provides effect summaries: read them here.
+pub fn call_effects(_tables: &Tables, _descr: u16) -> CallEffects {
+    CallEffects::everything()
+}
+
+/// May two values be the same address? (Different constants are not.)
+fn may_equal(a: Val, b: Val) -> bool {
+    a == b || !(a.is_const() && b.is_const())
+}
+
+fn scalar_size(t: Option<ScalarTy>) -> Option<usize> {
+    t.map(|t| t.size())
+}
+
+/// May field `d1` of `b1` and field `d2` of `b2` share bytes?
+fn fields_may_alias(t: &Tables, d1: u16, d2: u16, b1: Val, b2: Val) -> bool {
+    if d1 == d2 {
+        return may_equal(b1, b2);
+    }
+    let (f1, f2) = (&t.fields[d1 as usize], &t.fields[d2 as usize]);
+    match (f1.place, f2.place) {
+        (FieldPlace::Offset(o1), FieldPlace::Offset(o2)) => {
+            let s1 = scalar_size(f1.ty).unwrap_or(1);
+            let s2 = scalar_size(f2.ty).unwrap_or(1);
+            if o1 + s1 <= o2 || o2 + s2 <= o1 {
+                false
+            } else if o1 == o2 && s1 == s2 {
+                // The same field under two descrs (say, one immutable).
+                may_equal(b1, b2)
+            } else {
+                true
+            }
+        }
+        _ => true,
+    }
+}
+
+/// May items of arrays `a1` and `a2` share bytes?
+fn items_may_alias(t: &Tables, a1: u16, a2: u16) -> bool {
+    a1 == a2 || scalar_size(t.arrays[a1 as usize].item) == scalar_size(t.arrays[a2 as usize].item)
+}
+
+/// May Vec descrs `a1` and `a2` describe the same Vec?
+fn vecs_may_alias(t: &Tables, a1: u16, a2: u16) -> bool {
+    let (x, y) = (&t.arrays[a1 as usize], &t.arrays[a2 as usize]);
+    a1 == a2 || (x.item == y.item && x.item_size == y.item_size)
+}
+
+/// Can the memory at `loc` not change?
+fn immutable(t: &Tables, loc: &Loc) -> bool {
+    match *loc {
+        Loc::Field { descr, .. } => t.fields[descr as usize].immutable,
+        Loc::Item { descr, .. } | Loc::VecLen { descr, .. } | Loc::VecPtr { descr, .. } => {
+            t.arrays[descr as usize].immutable
+        }
+        Loc::Tag { descr, .. } => t.enums[descr as usize].immutable,
+        Loc::Raw { .. } | Loc::StrPtr(_) | Loc::StrLen(_) => false,
+    }
+}
+
+/// The scalar size of a scalar location.
+fn loc_size(t: &Tables, loc: &Loc) -> Option<usize> {
+    match *loc {
+        Loc::Field { descr, .. } => scalar_size(t.fields[descr as usize].ty),
+        Loc::Item { descr, .. } => scalar_size(t.arrays[descr as usize].item),
+        Loc::Raw { ty, .. } => Some(ty.size()),
+        _ => None,
+    }
+}
+
+/// May a write to scalar location `w` change scalar location `r`?
+fn scalars_may_alias(t: &Tables, w: &Loc, r: &Loc) -> bool {
+    match (*w, *r) {
+        (
+            Loc::Field {
+                base: b1,
+                descr: d1,
+            },
+            Loc::Field {
+                base: b2,
+                descr: d2,
+            },
+        ) => fields_may_alias(t, d1, d2, b1, b2),
+        (
+            Loc::Item {
+                ptr: p1,
+                idx: i1,
+                descr: a1,
+            },
+            Loc::Item {
+                ptr: p2,
+                idx: i2,
+                descr: a2,
+            },
+        ) => {
+            if !items_may_alias(t, a1, a2) {
+                return false;
+            }
+            let same_size = t.arrays[a1 as usize].item_size == t.arrays[a2 as usize].item_size;
+            !(p1 == p2 && same_size && i1.is_const() && i2.is_const() && i1 != i2)
+        }
+        (Loc::Raw { addr: x, ty: t1 }, Loc::Raw { addr: y, ty: t2 }) => {
+            match (x.const_bits(), y.const_bits()) {
+                (Some(a), Some(b)) => {
+                    let (a, b) = (a as u128, b as u128);
+                    !(a + t1.size() as u128 <= b || b + t2.size() as u128 <= a)
+                }
+                _ => true,
+            }
+        }
+        (Loc::Raw { .. }, _) | (_, Loc::Raw { .. }) => loc_size(t, w) == loc_size(t, r),
+        // A scalar field is never an array item.
+        _ => false,
+    }
+}
+
+/// Is `loc` one of the scalar locations (fields, items, raw)?
+fn is_scalar(loc: &Loc) -> bool {
+    matches!(loc, Loc::Field { .. } | Loc::Item { .. } | Loc::Raw { .. })
+}
+
+/// Does the stored `v` read back unchanged from a `ty` in memory?
+fn reads_back(e: &Emitter, t: &Tables, v: Val, ty: ScalarTy) -> bool {
+    match ty {
+        ScalarTy::F64 | ScalarTy::Ref => return true,
+        ScalarTy::Int(it) if it.bits() == 64 => return true,
+        _ => {}
+    }
+    if let Some(c) = v.const_bits() {
+        let mut buf = 0u64;
+        let addr = &mut buf as *mut u64 as usize;
+        // Safety: an 8-byte local holds every scalar.
+        let back = unsafe {
+            ops::store(ty, addr, c);
+            ops::load(ty, addr)
+        };
+        return back == c;
+    }
+    let Some(d) = e.def(v) else {
+        return false;
+    };
+    match d.opcode {
+        Opcode::IntBin(_, it) | Opcode::IntNeg(it) | Opcode::IntNot(it) => ScalarTy::Int(it) == ty,
+        Opcode::IntCmp(..) | Opcode::FloatCmp(_) => true,
+        Opcode::Cast(_, to) => to == ty,
+        Opcode::GetField(f) => t.fields[f as usize].ty == Some(ty),
+        Opcode::Load(lt) => lt == ty,
+        Opcode::GetItem(a) | Opcode::VecPopNonEmpty(a) => t.arrays[a as usize].item == Some(ty),
+        _ => false,
+    }
+}
+
+struct Heap<'a> {
+    t: &'a Tables,
+    cache: HashMap<Loc, Val>,
+    /// Stores no one may have seen yet: location → the store (output op).
+    pending: HashMap<Loc, Val>,
+}
+
+/// Something that changes memory.
+enum Write<'w> {
+    Scalar(Loc),
+    Resize(Val, u16),
+    Call(&'w CallEffects),
+}
+
+impl Heap<'_> {
+    fn invalidate(&mut self, w: Write) {
+        let t = self.t;
+        self.cache.retain(|loc, _| {
+            if immutable(t, loc) {
+                return true;
+            }
+            let hit = match &w {
+                Write::Scalar(wl) => match loc {
+                    Loc::Tag { .. } => true,
+                    l if is_scalar(l) => wl != l && scalars_may_alias(t, wl, l),
+                    _ => false,
+                },
+                Write::Resize(vec, d) => match *loc {
+                    Loc::VecLen { vec: v2, descr } | Loc::VecPtr { vec: v2, descr } => {
+                        vecs_may_alias(t, *d, descr) && may_equal(*vec, v2)
+                    }
+                    Loc::Item { descr, .. } => items_may_alias(t, *d, descr),
+                    Loc::Raw { .. } | Loc::Tag { .. } => true,
+                    _ => false,
+                },
+                Write::Call(eff) => eff.may_change(t, loc),
+            };
+            !hit
+        });
+    }
+
+    /// A read of `loc` is emitted: stores it may see are needed.
+    fn observe(&mut self, loc: &Loc) {
+        let t = self.t;
+        match loc {
+            Loc::Tag { .. } => self.pending.clear(),
+            l if is_scalar(l) => self.pending.retain(|w, _| !scalars_may_alias(t, w, l)),
+            _ => {}
+        }
+    }
+
+    /// A write of `v` to `loc` (emitted as `store`); drops an earlier
+    /// unseen store to the same location.
+    fn write(&mut self, e: &mut Emitter, loc: Loc, v: Val, ty: ScalarTy, store: Val) {
+        self.invalidate(Write::Scalar(loc));
+        if reads_back(e, self.t, v, ty) {
+            self.cache.insert(loc, v);
+        } else {
+            self.cache.remove(&loc);
+        }
+        if let Some(prev) = self.pending.insert(loc, store) {
+            e.kill(prev);
+        }
+    }
+}
+
+/// The location a `load`/`store` of `ty` at `addr` touches.
+fn raw_loc(e: &Emitter, t: &Tables, addr: Val, ty: ScalarTy) -> Loc {
+    if let Some(d) = e.def(addr) {
+        match d.opcode {
+            Opcode::FieldAddr(f) if t.fields[f as usize].ty == Some(ty) => {
+                return Loc::Field {
+                    base: d.args[0],
+                    descr: f,
+                }
+            }
+            Opcode::ItemAddr(a) if t.arrays[a as usize].item == Some(ty) => {
+                return Loc::Item {
+                    ptr: d.args[0],
+                    idx: d.args[1],
+                    descr: a,
+                }
+            }
+            _ => {}
+        }
+    }
+    Loc::Raw { addr, ty }
+}
+
+pub fn run(trace: Trace, cx: &Ctx) -> Trace {
+    let t = cx.tables;
+    let mut e = Emitter::new(&trace);
+    let mut h = Heap {
+        t,
+        cache: HashMap::new(),
+        pending: HashMap::new(),
+    };
+    for i in 0..e.body_len() {
+        if e.is_dead() {
+            break;
+        }
+        let op = &trace.ops[i];
+        let args = e.args(i);
+        // Reads: the location, if this is one.
+        let read = match op.opcode {
+            Opcode::GetField(d) => Some(Loc::Field {
+                base: args[0],
+                descr: d,
+            }),
+            Opcode::Load(ty) => Some(raw_loc(&e, t, args[0], ty)),
+            Opcode::GetItem(d) => Some(Loc::Item {
+                ptr: args[0],
+                idx: args[1],
+                descr: d,
+            }),
+            Opcode::VecLen(d) => Some(Loc::VecLen {
+                vec: args[0],
+                descr: d,
+            }),
+            Opcode::VecPtr(d) => Some(Loc::VecPtr {
+                vec: args[0],
+                descr: d,
+            }),
+            Opcode::EnumTag(d) => Some(Loc::Tag {
+                addr: args[0],
+                descr: d,
+            }),
+            Opcode::StringPtr => Some(Loc::StrPtr(args[0])),
+            Opcode::StringLen => Some(Loc::StrLen(args[0])),
+            _ => None,
+        };
+        if let Some(loc) = read {
+            match h.cache.get(&loc) {
+                Some(v) => e.replace(i, *v),
+                None => {
+                    h.observe(&loc);
+                    let v = e.keep(i, args);
+                    h.cache.insert(loc, v);
+                }
+            }
+            continue;
+        }
+        // Writes: the location, the value and its type.
+        let write = match op.opcode {
+            Opcode::SetField(d) => t.fields[d as usize].ty.map(|ty| {
+                (
+                    Loc::Field {
+                        base: args[0],
+                        descr: d,
+                    },
+                    args[1],
+                    ty,
+                )
+            }),
+            Opcode::Store(ty) => Some((raw_loc(&e, t, args[0], ty), args[1], ty)),
+            Opcode::SetItem(d) => t.arrays[d as usize].item.map(|ty| {
+                (
+                    Loc::Item {
+                        ptr: args[0],
+                        idx: args[1],
+                        descr: d,
+                    },
+                    args[2],
+                    ty,
+                )
+            }),
+            _ => None,
+        };
+        if let Some((loc, v, ty)) = write {
+            if h.cache.get(&loc) == Some(&v) {
+                // The location holds that value already.
+                e.drop_op(i);
+            } else {
+                let store = e.keep(i, args);
+                h.write(&mut e, loc, v, ty, store);
+            }
+            continue;
+        }
+        match op.opcode {
+            Opcode::VecPush(d) | Opcode::VecPopNonEmpty(d) => {
+                h.pending.clear();
+                h.invalidate(Write::Resize(args[0], d));
+                e.keep(i, args);
+            }
+            Opcode::CallResidual(d) => {
+                h.pending.clear();
+                let eff = call_effects(t, d);
+                h.invalidate(Write::Call(&eff));
+                e.keep(i, args);
+            }
+            Opcode::CallPure(_) => {
+                // Reads memory, maybe; writes none.
+                h.pending.clear();
+                e.keep(i, args);
+            }
+            Opcode::GuardTrue | Opcode::GuardFalse | Opcode::GuardValue => {
+                if e.keep_guard(i, args, &[]) == GuardFate::Kept {
+                    h.pending.clear();
+                }
+            }
+            Opcode::SetField(_) | Opcode::SetItem(_) | Opcode::Store(_) => {
+                // (a write of no scalar type: not in valid traces)
+                h.pending.clear();
+                h.invalidate(Write::Call(&CallEffects::everything()));
+                e.keep(i, args);
+            }
+            _ => {
+                e.keep(i, args);
+            }
+        }
+    }
+    e.finish()
+}

@@ -1,0 +1,597 @@
+//! Integer ranges (RPython's `intbounds.py`).
+//!
+//! Every int value gets a range, known from constants, from the type of
+//! the operation or memory that produced it (`u8` is 0..=255, a `bool`
+//! 0..=1, `vec_len` and `string_len` 0..=isize::MAX, comparisons 0..=1),
+//! from the ranges of its operands (exact arithmetic when the result
+//! cannot wrap), and from guards: after `guard_true(int_lt/usize(i, n))`,
+//! `i < n` is known, so `i`'s upper bound and `n`'s lower bound tighten;
+//! after `guard_true(x)`, `x != 0`; after `guard_false(x)` or
+//! `guard_value(x, c)`, `x` is a constant.
+//!
+//! A comparison the ranges decide folds to 0 or 1 (and a guard on it then
+//! goes, or always fails); a pure operation whose range is one value folds
+//! to it; a value a guard narrows to one value is replaced by that
+//! constant in everything after the guard.
+//!
+//! A range is kept in two views of the 64-bit pattern, signed (`i64`) and
+//! unsigned (`u64`), tightened against each other: an operation of a
+//! signed type reads the signed view, one of an unsigned type the
+//! unsigned view (int operands are canonical for their operation's type).
+
+use super::emit::{Emitter, GuardFate};
+use super::pure::negate;
+use super::Ctx;
+use crate::blackhole::ops;
+use crate::jitcode::{CmpOp, IntBinOp, IntTy, Kind, ScalarTy};
+use crate::trace::{Opcode, Trace, Val};
+use std::collections::HashMap;
+
+/// A range of 64-bit patterns, in both views.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Bounds {
+    pub slo: i64,
+    pub shi: i64,
+    pub ulo: u64,
+    pub uhi: u64,
+}
+
+impl Bounds {
+    pub const FULL: Bounds = Bounds {
+        slo: i64::MIN,
+        shi: i64::MAX,
+        ulo: 0,
+        uhi: u64::MAX,
+    };
+
+    pub fn constant(c: i64) -> Bounds {
+        Bounds {
+            slo: c,
+            shi: c,
+            ulo: c as u64,
+            uhi: c as u64,
+        }
+    }
+
+    /// `lo..=hi` in the signed view (`None` when empty).
+    pub fn signed(lo: i64, hi: i64) -> Option<Bounds> {
+        Bounds {
+            slo: lo,
+            shi: hi,
+            ..Bounds::FULL
+        }
+        .normalize()
+    }
+
+    /// `lo..=hi` in the unsigned view (`None` when empty).
+    pub fn unsigned(lo: u64, hi: u64) -> Option<Bounds> {
+        Bounds {
+            ulo: lo,
+            uhi: hi,
+            ..Bounds::FULL
+        }
+        .normalize()
+    }
+
+    /// Every canonical value of `ty`.
+    pub fn of_type(ty: IntTy) -> Bounds {
+        let (lo, hi) = ty.range();
+        Bounds::of_view(ty, lo, hi).expect("a type's range is not empty")
+    }
+
+    /// Every canonical register value of a scalar read from memory.
+    pub fn of_scalar(ty: ScalarTy) -> Bounds {
+        match ty {
+            ScalarTy::Int(t) => Bounds::of_type(t),
+            ScalarTy::Bool => Bounds::constant(0).join(Bounds::constant(1)),
+            ScalarTy::Char => Bounds::signed(0, 0x10_FFFF).unwrap(),
+            _ => Bounds::FULL,
+        }
+    }
+
+    /// `lo..=hi` in `ty`'s view (which must lie in `ty`'s range).
+    pub fn of_view(ty: IntTy, lo: i128, hi: i128) -> Option<Bounds> {
+        if lo > hi {
+            return None;
+        }
+        if ty.signed() {
+            Bounds::signed(lo as i64, hi as i64)
+        } else {
+            Bounds::unsigned(lo as u64, hi as u64)
+        }
+    }
+
+    /// The result range of an operation of type `ty` whose exact result
+    /// lies in `lo..=hi`: that, if it fits in the type (no wrap-around),
+    /// else the whole type.
+    pub fn of_result(ty: IntTy, r: Option<(i128, i128)>) -> Bounds {
+        let (tlo, thi) = ty.range();
+        match r {
+            Some((lo, hi)) if tlo <= lo && lo <= hi && hi <= thi => {
+                Bounds::of_view(ty, lo, hi).unwrap_or_else(|| Bounds::of_type(ty))
+            }
+            _ => Bounds::of_type(ty),
+        }
+    }
+
+    fn normalize(mut self) -> Option<Bounds> {
+        for _ in 0..2 {
+            if self.slo > self.shi || self.ulo > self.uhi {
+                return None;
+            }
+            // Signed range on one side of zero: the same patterns unsigned.
+            if self.slo >= 0 || self.shi < 0 {
+                self.ulo = self.ulo.max(self.slo as u64);
+                self.uhi = self.uhi.min(self.shi as u64);
+            }
+            if self.uhi <= i64::MAX as u64 || self.ulo > i64::MAX as u64 {
+                self.slo = self.slo.max(self.ulo as i64);
+                self.shi = self.shi.min(self.uhi as i64);
+            }
+        }
+        if self.slo > self.shi || self.ulo > self.uhi {
+            None
+        } else {
+            Some(self)
+        }
+    }
+
+    /// Both ranges hold (`None`: contradiction).
+    pub fn meet(self, o: Bounds) -> Option<Bounds> {
+        Bounds {
+            slo: self.slo.max(o.slo),
+            shi: self.shi.min(o.shi),
+            ulo: self.ulo.max(o.ulo),
+            uhi: self.uhi.min(o.uhi),
+        }
+        .normalize()
+    }
+
+    /// One range or the other.
+    pub fn join(self, o: Bounds) -> Bounds {
+        Bounds {
+            slo: self.slo.min(o.slo),
+            shi: self.shi.max(o.shi),
+            ulo: self.ulo.min(o.ulo),
+            uhi: self.uhi.max(o.uhi),
+        }
+    }
+
+    /// The range as operations of type `ty` see it (within `ty`'s range).
+    pub fn view(self, ty: IntTy) -> (i128, i128) {
+        let (tlo, thi) = ty.range();
+        let (lo, hi) = if ty.signed() {
+            (self.slo as i128, self.shi as i128)
+        } else {
+            (self.ulo as i128, self.uhi as i128)
+        };
+        let (lo, hi) = (lo.max(tlo), hi.min(thi));
+        if lo > hi {
+            // Not canonical for `ty` (or unreachable): know nothing.
+            (tlo, thi)
+        } else {
+            (lo, hi)
+        }
+    }
+
+    /// The value, when the range holds one.
+    pub fn point(self) -> Option<i64> {
+        (self.slo == self.shi).then_some(self.slo)
+    }
+}
+
+/// `(lo, hi)` of the four products.
+fn mul_range(a: (i128, i128), b: (i128, i128)) -> Option<(i128, i128)> {
+    let ps = [
+        a.0.checked_mul(b.0)?,
+        a.0.checked_mul(b.1)?,
+        a.1.checked_mul(b.0)?,
+        a.1.checked_mul(b.1)?,
+    ];
+    Some((*ps.iter().min().unwrap(), *ps.iter().max().unwrap()))
+}
+
+/// Smallest `2^k - 1` at least `m` (for `m >= 0`).
+fn fill_bits(m: i128) -> i128 {
+    let mut r: i128 = 0;
+    while r < m {
+        r = (r << 1) | 1;
+    }
+    r
+}
+
+/// The range of `a op b` at type `ty`.
+pub fn int_bin_bounds(o: IntBinOp, ty: IntTy, a: Bounds, b: Bounds) -> Bounds {
+    use IntBinOp::*;
+    let (alo, ahi) = a.view(ty);
+    let (blo, bhi) = b.view(ty);
+    let shift = b.point().map(|s| ops::shift_amount(ty, s) as i128);
+    let r = match o {
+        Add => Some((alo + blo, ahi + bhi)),
+        Sub => Some((alo - bhi, ahi - blo)),
+        Mul => mul_range((alo, ahi), (blo, bhi)),
+        And => {
+            if alo >= 0 && blo >= 0 {
+                Some((0, ahi.min(bhi)))
+            } else if alo >= 0 {
+                Some((0, ahi))
+            } else if blo >= 0 {
+                Some((0, bhi))
+            } else {
+                None
+            }
+        }
+        Or | Xor => {
+            if alo >= 0 && blo >= 0 {
+                let lo = if o == Or { alo.max(blo) } else { 0 };
+                Some((lo, fill_bits(ahi.max(bhi))))
+            } else {
+                None
+            }
+        }
+        Div => {
+            if !ty.signed() || alo >= 0 {
+                if blo >= 1 {
+                    Some((alo / bhi, ahi / blo))
+                } else if !ty.signed() {
+                    // (a zero divisor gives 0)
+                    Some((0, ahi))
+                } else {
+                    None
+                }
+            } else {
+                None
+            }
+        }
+        Rem => {
+            let mb = blo.abs().max(bhi.abs());
+            if mb == 0 {
+                Some((0, 0))
+            } else if !ty.signed() {
+                Some((0, if blo >= 1 { ahi.min(bhi - 1) } else { ahi }))
+            } else {
+                let m = mb - 1;
+                if alo >= 0 {
+                    Some((0, ahi.min(m)))
+                } else if ahi <= 0 {
+                    Some((alo.max(-m), 0))
+                } else {
+                    Some((alo.max(-m), ahi.min(m)))
+                }
+            }
+        }
+        Shl => match shift {
+            Some(s) => {
+                let f = 1i128 << s;
+                mul_range((alo, ahi), (f, f))
+            }
+            None => None,
+        },
+        Shr => match shift {
+            Some(s) => Some((alo >> s, ahi >> s)),
+            None if !ty.signed() => Some((0, ahi)),
+            None => Some((alo.min(0), ahi.max(0))),
+        },
+    };
+    Bounds::of_result(ty, r)
+}
+
+/// Is `a op b` at type `ty` decided by the ranges?
+pub fn decide_cmp(op: CmpOp, ty: IntTy, a: Bounds, b: Bounds) -> Option<bool> {
+    let (alo, ahi) = a.view(ty);
+    let (blo, bhi) = b.view(ty);
+    match op {
+        CmpOp::Lt => {
+            if ahi < blo {
+                Some(true)
+            } else if alo >= bhi {
+                Some(false)
+            } else {
+                None
+            }
+        }
+        CmpOp::Le => {
+            if ahi <= blo {
+                Some(true)
+            } else if alo > bhi {
+                Some(false)
+            } else {
+                None
+            }
+        }
+        CmpOp::Gt => decide_cmp(CmpOp::Lt, ty, b, a),
+        CmpOp::Ge => decide_cmp(CmpOp::Le, ty, b, a),
+        CmpOp::Eq => {
+            if alo == ahi && blo == bhi && alo == blo {
+                Some(true)
+            } else if ahi < blo || bhi < alo {
+                Some(false)
+            } else {
+                None
+            }
+        }
+        CmpOp::Ne => decide_cmp(CmpOp::Eq, ty, a, b).map(|x| !x),
+    }
+}
+
+/// New ranges for `a` and `b` (in `ty`'s view) knowing `a op b`.
+fn refine_cmp(
+    op: CmpOp,
+    a: (i128, i128),
+    b: (i128, i128),
+) -> ((i128, i128), (i128, i128)) {
+    match op {
+        CmpOp::Lt => ((a.0, a.1.min(b.1 - 1)), (b.0.max(a.0 + 1), b.1)),
+        CmpOp::Le => ((a.0, a.1.min(b.1)), (b.0.max(a.0), b.1)),
+        CmpOp::Gt => {
+            let (nb, na) = refine_cmp(CmpOp::Lt, b, a);
+            (na, nb)
+        }
+        CmpOp::Ge => {
+            let (nb, na) = refine_cmp(CmpOp::Le, b, a);
+            (na, nb)
+        }
+        CmpOp::Eq => {
+            let m = (a.0.max(b.0), a.1.min(b.1));
+            (m, m)
+        }
+        CmpOp::Ne => {
+            let cut = |x: (i128, i128), p: (i128, i128)| {
+                if p.0 != p.1 {
+                    x
+                } else if x.0 == p.0 {
+                    (x.0 + 1, x.1)
+                } else if x.1 == p.0 {
+                    (x.0, x.1 - 1)
+                } else {
+                    x
+                }
+            };
+            (cut(a, b), cut(b, a))
+        }
+    }
+}
+
+struct State {
+    bounds: HashMap<Val, Bounds>,
+}
+
+impl State {
+    fn get(&self, v: Val) -> Bounds {
+        match v {
+            Val::Int(c) => Bounds::constant(c),
+            v => self.bounds.get(&v).copied().unwrap_or(Bounds::FULL),
+        }
+    }
+
+    /// Narrow the range of `v` by `b`; false on a contradiction. A value
+    /// narrowed to one constant is replaced by it from here on.
+    fn narrow(&mut self, e: &mut Emitter, v: Val, b: Bounds) -> bool {
+        if v.is_const() {
+            return self.get(v).meet(b).is_some();
+        }
+        match self.get(v).meet(b) {
+            None => false,
+            Some(n) => {
+                self.bounds.insert(v, n);
+                if let Some(p) = n.point() {
+                    e.learn(v, Val::Int(p));
+                }
+                true
+            }
+        }
+    }
+}
+
+pub fn run(trace: Trace, _cx: &Ctx) -> Trace {
+    let tables = _cx.tables;
+    let mut e = Emitter::new(&trace);
+    let mut st = State {
+        bounds: HashMap::new(),
+    };
+    for i in 0..e.body_len() {
+        if e.is_dead() {
+            break;
+        }
+        let op = &trace.ops[i];
+        let args = e.args(i);
+        let b = |k: usize| st.get(args[k]);
+        // The result's range, for int results.
+        let range: Option<Bounds> = match &op.opcode {
+            Opcode::IntBin(o, t) => Some(int_bin_bounds(*o, *t, b(0), b(1))),
+            Opcode::IntNeg(t) => {
+                let (lo, hi) = b(0).view(*t);
+                let r = if t.signed() {
+                    Some((-hi, -lo))
+                } else if lo >= 1 {
+                    let m = t.range().1 + 1;
+                    Some((m - hi, m - lo))
+                } else if hi == 0 {
+                    Some((0, 0))
+                } else {
+                    None
+                };
+                Some(Bounds::of_result(*t, r))
+            }
+            Opcode::IntNot(t) => {
+                let (lo, hi) = b(0).view(*t);
+                let r = if t.signed() {
+                    (-hi - 1, -lo - 1)
+                } else {
+                    let m = t.range().1;
+                    (m - hi, m - lo)
+                };
+                Some(Bounds::of_result(*t, Some(r)))
+            }
+            Opcode::IntCmp(o, t) => Some(match decide_cmp(*o, *t, b(0), b(1)) {
+                Some(x) => Bounds::constant(x as i64),
+                None => Bounds::of_scalar(ScalarTy::Bool),
+            }),
+            Opcode::FloatCmp(_) => Some(Bounds::of_scalar(ScalarTy::Bool)),
+            Opcode::Cast(from, to) if to.kind() == Kind::Int => {
+                let src = if from.kind() == Kind::Int {
+                    b(0)
+                } else {
+                    Bounds::FULL
+                };
+                let whole = Bounds::of_scalar(*to);
+                Some(match to {
+                    ScalarTy::Int(t) if t.bits() == 64 && from.kind() == Kind::Int => src,
+                    _ if from.kind() == Kind::Int => {
+                        // Unchanged when the value is already in range
+                        // (`wrap` / `& 1` / `as u32` are then identities).
+                        let fits = match to {
+                            ScalarTy::Bool => src.slo >= 0 && src.shi <= 1,
+                            ScalarTy::Char => src.slo >= 0 && src.shi <= u32::MAX as i64,
+                            ScalarTy::Int(t) => {
+                                let (lo, hi) = t.range();
+                                lo <= src.slo as i128 && src.shi as i128 <= hi
+                            }
+                            _ => false,
+                        };
+                        if fits {
+                            src
+                        } else if matches!(to, ScalarTy::Char) {
+                            Bounds::unsigned(0, u32::MAX as u64).unwrap()
+                        } else {
+                            whole
+                        }
+                    }
+                    ScalarTy::Char => Bounds::unsigned(0, u32::MAX as u64).unwrap(),
+                    _ => whole,
+                })
+            }
+            Opcode::GetField(d) => tables.fields[*d as usize].ty.map(Bounds::of_scalar),
+            Opcode::Load(t) => Some(Bounds::of_scalar(*t)),
+            Opcode::GetItem(d) | Opcode::VecPopNonEmpty(d) => {
+                tables.arrays[*d as usize].item.map(Bounds::of_scalar)
+            }
+            Opcode::VecLen(_) | Opcode::StringLen => Some(Bounds::signed(0, isize::MAX as i64).unwrap()),
+            Opcode::EnumTag(_) => Some(Bounds::unsigned(0, u32::MAX as u64).unwrap()),
+            _ => None,
+        };
+        match &op.opcode {
+            Opcode::GuardTrue | Opcode::GuardFalse | Opcode::GuardValue => {
+                guard(&mut e, &mut st, i, args);
+                continue;
+            }
+            o if o.is_pure() => {
+                if let Some(p) = range.and_then(|r| r.point()) {
+                    if op.result == Some(Kind::Int) {
+                        e.replace(i, Val::Int(p));
+                        continue;
+                    }
+                }
+            }
+            _ => {}
+        }
+        let v = e.keep(i, args);
+        if let (Some(r), Some(Kind::Int)) = (range, op.result) {
+            st.bounds.insert(v, r);
+        }
+    }
+    e.finish()
+}
+
+fn guard(e: &mut Emitter, st: &mut State, i: usize, args: Vec<Val>) {
+    let opcode = e.src().ops[i].opcode.clone();
+    let x = args[0];
+    // Decide the guard from the ranges.
+    let bx = st.get(x);
+    let zero = Bounds::constant(0);
+    let holds = match &opcode {
+        Opcode::GuardTrue if e.kind_of(x) == Kind::Int => {
+            if bx.meet(zero).is_none() {
+                Some(true)
+            } else if bx.point() == Some(0) {
+                Some(false)
+            } else {
+                None
+            }
+        }
+        Opcode::GuardFalse if e.kind_of(x) == Kind::Int => {
+            if bx.meet(zero).is_none() {
+                Some(false)
+            } else if bx.point() == Some(0) {
+                Some(true)
+            } else {
+                None
+            }
+        }
+        Opcode::GuardValue if e.kind_of(x) == Kind::Int => match args[1] {
+            Val::Int(c) => {
+                if bx.meet(Bounds::constant(c)).is_none() {
+                    Some(false)
+                } else if bx.point() == Some(c) {
+                    Some(true)
+                } else {
+                    None
+                }
+            }
+            _ => None,
+        },
+        _ => None,
+    };
+    match holds {
+        Some(true) => {
+            e.drop_op(i);
+            return;
+        }
+        Some(false) => {
+            e.keep_failing_guard(i, args);
+            return;
+        }
+        None => {}
+    }
+    if e.keep_guard(i, args.clone(), &[]) != GuardFate::Kept || e.kind_of(x) != Kind::Int {
+        return;
+    }
+    // What holds after the guard.
+    let mut ok = true;
+    let truth = match opcode {
+        Opcode::GuardTrue => {
+            let mut n = bx;
+            if n.slo == 0 {
+                n.slo = 1;
+            }
+            if n.shi == 0 {
+                n.shi = -1;
+            }
+            if n.ulo == 0 {
+                n.ulo = 1;
+            }
+            ok &= st.narrow(e, x, n);
+            true
+        }
+        Opcode::GuardFalse => {
+            ok &= st.narrow(e, x, zero);
+            false
+        }
+        _ => {
+            if let Val::Int(c) = args[1] {
+                ok &= st.narrow(e, x, Bounds::constant(c));
+            }
+            if !ok {
+                e.set_unreachable();
+            }
+            return;
+        }
+    };
+    let cmp = e.def(x).and_then(|d| match d.opcode {
+        Opcode::IntCmp(op, t) => Some((op, t, d.args[0], d.args[1])),
+        _ => None,
+    });
+    if let Some((op, t, a, b)) = cmp {
+        let op = if truth { op } else { negate(op) };
+        let (na, nb) = refine_cmp(op, st.get(a).view(t), st.get(b).view(t));
+        for (v, (lo, hi)) in [(a, na), (b, nb)] {
+            ok &= match Bounds::of_view(t, lo, hi) {
+                Some(r) => st.narrow(e, v, r),
+                None => false,
+            };
+        }
+    }
+    if !ok {
+        e.set_unreachable();
+    }
+}

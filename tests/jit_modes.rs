@@ -1,0 +1,552 @@
+//! The JIT end to end (`--jit mode=jit`, the default of a VM with
+//! jitcodes): every program gives the output the native interpreter gives,
+//! at the default parameters and at very low ones (every loop traced at
+//! its first or second `can_enter_jit`, every failing guard bridged), and
+//! the JIT summary (`METATRACE_LOG=jit-summary:FILE`) shows that the loops
+//! we expect were compiled and that no trace aborted for a reason that
+//! means a bug (a panic while tracing a program that does not panic, a
+//! trace the backend refused, recursion in a non-recursive interpreter).
+//!
+//! `targets/calls` is an interpreter shaped so that guards fail inside
+//! inlined calls (its helpers branch on the data): its programs run in
+//! every mode, and the summary must show guard failures and bridges there.
+
+mod common;
+
+use common::{bf_cases, excerpt, run, run_env, shared_programs, vms, workspace_root, Run};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+/// Very low thresholds: every loop is traced the first time its
+/// `can_enter_jit` is reached, every guard that fails gets a bridge.
+const LOW1: &str = "mode=jit,threshold=1,trace_eagerness=1";
+/// The same, one iteration later (the loop runs once natively first).
+const LOW2: &str = "mode=jit,threshold=2,trace_eagerness=1";
+/// The default parameters (`mode=auto` is `jit` in these VMs).
+const DEFAULT: &str = "default";
+
+/// Per run: the slowest shared bf programs take 3-9 s with the JIT.
+const TIMEOUT: Duration = Duration::from_secs(240);
+const QUICK: Duration = Duration::from_secs(30);
+
+/// Aborts that happen in correct runs: a trace longer than `trace_limit`,
+/// a trace that reaches the portal's return (a loop's last iteration), a
+/// bridge that goes round a loop that has no compiled code yet.
+const EXPECTED_ABORTS: &[&str] = &["too_long", "portal_returned", "no_target_loop"];
+
+/// A JIT summary: the `name: value` lines of the `jit-summary` section.
+#[derive(Debug, Default)]
+struct Summary(BTreeMap<String, String>);
+
+impl Summary {
+    fn parse(log: &str) -> Result<Summary, String> {
+        let start = log
+            .find("{jit-summary\n")
+            .ok_or_else(|| format!("no jit-summary section in {log:?}"))?;
+        let body = &log[start + "{jit-summary\n".len()..];
+        let end = body
+            .find("jit-summary}")
+            .ok_or_else(|| "unterminated jit-summary".to_string())?;
+        let mut map = BTreeMap::new();
+        for line in body[..end].lines() {
+            let (k, v) = line
+                .split_once(": ")
+                .ok_or_else(|| format!("summary line without `: `: {line:?}"))?;
+            map.insert(k.to_string(), v.to_string());
+        }
+        Ok(Summary(map))
+    }
+
+    fn get(&self, name: &str) -> u64 {
+        match self.0.get(name) {
+            Some(v) => v
+                .parse()
+                .unwrap_or_else(|_| panic!("summary {name}: {v:?} is not a count")),
+            None => panic!("no `{name}` in the summary {:?}", self.0),
+        }
+    }
+
+    /// Loops and entry bridges compiled.
+    fn loops(&self) -> u64 {
+        self.get("loops") + self.get("entry_bridges")
+    }
+
+    /// The aborts whose reason is not in [`EXPECTED_ABORTS`].
+    fn unexpected_aborts(&self) -> Vec<String> {
+        self.0
+            .iter()
+            .filter_map(|(k, v)| {
+                let reason = k.strip_prefix("aborts.")?;
+                (v != "0" && !EXPECTED_ABORTS.contains(&reason)).then(|| format!("{reason}: {v}"))
+            })
+            .collect()
+    }
+
+    fn short(&self) -> String {
+        let keys = [
+            "loops",
+            "entry_bridges",
+            "bridges",
+            "aborts",
+            "guard_failures",
+            "blackhole_runs",
+        ];
+        keys.iter()
+            .map(|k| format!("{k} {}", self.0.get(*k).map(String::as_str).unwrap_or("?")))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// Runs `vm --jit OPTS ARGS...` with the summary written to a temporary
+/// file; the run and the summary (an empty one for `off` and
+/// `mode=jitcode-only`, which write none).
+fn jit_run(vm: &Path, opts: &str, args: &[&str], stdin: &[u8], timeout: Duration) -> (Run, Summary) {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("jit.log");
+    let spec = format!("jit-summary:{}", log.display());
+    let mut a = vec!["--jit", opts];
+    a.extend_from_slice(args);
+    let r = run_env(vm, &a, &[("METATRACE_LOG", &spec)], stdin, timeout);
+    let summary = match std::fs::read_to_string(&log) {
+        Ok(text) if !r.timed_out() && r.code() != Some(101) => Summary::parse(&text)
+            .unwrap_or_else(|e| panic!("{} {opts} {args:?}: {e}", vm.display())),
+        _ => Summary::default(),
+    };
+    (r, summary)
+}
+
+/// The differences between two runs (stdout, stderr, status), if any.
+fn differences(a: &Run, b: &Run) -> Option<String> {
+    let mut d = Vec::new();
+    if a.timed_out() || b.timed_out() {
+        d.push(format!(
+            "timed out: {} / {}",
+            a.describe_status(),
+            b.describe_status()
+        ));
+    } else {
+        if a.status != b.status {
+            d.push(format!(
+                "status {} vs {}",
+                a.describe_status(),
+                b.describe_status()
+            ));
+        }
+        if a.stdout != b.stdout {
+            d.push(format!(
+                "stdout {} vs {}",
+                excerpt(&a.stdout),
+                excerpt(&b.stdout)
+            ));
+        }
+        if a.stderr != b.stderr {
+            d.push(format!("stderr {:?} vs {:?}", a.stderr, b.stderr));
+        }
+    }
+    (!d.is_empty()).then(|| d.join("; "))
+}
+
+/// Runs `jobs` on two threads (the machine has two cores); every failure.
+fn on_two_threads<T: Send>(jobs: Vec<T>, f: impl Fn(T) -> Result<(), String> + Sync) -> Vec<String> {
+    let queue = std::sync::Mutex::new(jobs.into_iter());
+    let failures = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| loop {
+                let Some(job) = queue.lock().unwrap().next() else {
+                    break;
+                };
+                if let Err(e) = f(job) {
+                    failures.lock().unwrap().push(e);
+                }
+            });
+        }
+    });
+    failures.into_inner().unwrap()
+}
+
+/// bf programs (`.b` with `.out` and maybe `.in`) in `dir`, in the default
+/// JIT mode and the very low one; `loops_expected`: the programs whose
+/// summary must show a compiled loop at the default parameters; in the low
+/// mode every program must have one, except those of `no_hot_loop` (no
+/// loop of theirs goes round twice).
+fn bf_programs(dir: &Path, loops_expected: &[&str], no_hot_loop: &[&str]) {
+    let (mut cases, _) = bf_cases(dir);
+    assert!(!cases.is_empty(), "no programs in {}", dir.display());
+    let names: Vec<String> = cases.iter().map(|c| c.name.clone()).collect();
+    for n in loops_expected.iter().chain(no_hot_loop) {
+        assert!(names.iter().any(|c| c == n), "no {n} in {}", dir.display());
+    }
+    // The slowest first, so that the two threads end together.
+    cases.sort_by_key(|c| std::cmp::Reverse(std::fs::metadata(&c.program).unwrap().len()));
+    let jobs: Vec<_> = cases
+        .iter()
+        .flat_map(|c| [(c, DEFAULT), (c, LOW1)])
+        .collect();
+    let bf = &vms().bf;
+    let failures = on_two_threads(jobs, |(case, opts)| {
+        let program = case.program.to_string_lossy().into_owned();
+        let (r, s) = jit_run(bf, opts, &[&program], &case.input, TIMEOUT);
+        eprintln!(
+            "bf {:<16} --jit {opts:<40} {:>6.2} s  {}",
+            case.name,
+            r.elapsed.as_secs_f64(),
+            s.short()
+        );
+        let what = format!("bf --jit {opts} {}", case.name);
+        if r.code() != Some(0) {
+            return Err(format!("{what}: {}: {}", r.describe_status(), r.stderr));
+        }
+        if r.stdout != case.expected {
+            return Err(format!(
+                "{what}: wrong output:\n  got      {}\n  expected {}",
+                excerpt(&r.stdout),
+                excerpt(&case.expected)
+            ));
+        }
+        if !r.stderr.is_empty() {
+            return Err(format!("{what}: stderr {:?}", r.stderr));
+        }
+        let unexpected = s.unexpected_aborts();
+        if !unexpected.is_empty() {
+            return Err(format!("{what}: unexpected aborts {unexpected:?}"));
+        }
+        let name = case.name.as_str();
+        let expected = if opts == LOW1 {
+            !no_hot_loop.contains(&name)
+        } else {
+            loops_expected.contains(&name)
+        };
+        if expected && s.loops() == 0 {
+            return Err(format!("{what}: no loop compiled ({})", s.short()));
+        }
+        Ok(())
+    });
+    assert!(failures.is_empty(), "failures:\n{}", failures.join("\n"));
+}
+
+#[test]
+fn bf_own_programs() {
+    bf_programs(&workspace_root().join("targets/bf/programs"), &["nested.b"], &[]);
+}
+
+#[test]
+fn bf_shared_programs() {
+    let Some(dir) = shared_programs("bf") else {
+        return;
+    };
+    bf_programs(
+        &dir,
+        &[
+            "Collatz.b",
+            "Counter.b",
+            "Factor.b",
+            "Life.b",
+            "Long.b",
+            "Mandelbrot.b",
+            "SelfInt.b",
+            "bench.b",
+            "mandel.b",
+        ],
+        &["Hello2.b"],
+    );
+}
+
+/// mandel.b: loops and bridges at the default parameters; with the very
+/// low ones, far more bridges (every failing guard gets one).
+#[test]
+fn bf_mandel_compiles_loops_and_bridges() {
+    let Some(dir) = shared_programs("bf") else {
+        return;
+    };
+    let program = dir.join("mandel.b");
+    let program = program.to_str().unwrap();
+    let expected = std::fs::read(dir.join("mandel.b.out")).unwrap();
+    let (r, s) = jit_run(&vms().bf, DEFAULT, &[program], b"", TIMEOUT);
+    r.assert_success("mandel.b");
+    assert_eq!(r.stdout, expected);
+    eprintln!("mandel.b, default parameters: {:?}", s.0);
+    assert!(s.get("loops") >= 10, "{}", s.short());
+    assert!(s.get("bridges") >= 10, "{}", s.short());
+    assert!(s.get("compiled_entries") > 0 && s.get("guards_compiled") > 0);
+    assert!(s.unexpected_aborts().is_empty(), "{:?}", s.0);
+}
+
+fn tlr_program(name: &str) -> String {
+    workspace_root()
+        .join("targets/tlr/programs")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
+}
+
+#[test]
+fn tlr_programs_in_jit_modes() {
+    let tlr = &vms().tlr;
+    let (square, sum, fib) = (
+        tlr_program("square.tlr"),
+        tlr_program("sum.tlr"),
+        tlr_program("fib.tlr"),
+    );
+    let mut jobs = Vec::new();
+    for (p, n, out) in [
+        (&square, "1", "1\n"),
+        (&square, "10", "100\n"),
+        (&square, "3000", "9000000\n"),
+        (&square, "100000", "10000000000\n"),
+        (&sum, "0", "0\n"),
+        (&sum, "10", "55\n"),
+        (&sum, "1000000", "500000500000\n"),
+        (&fib, "0", "0\n"),
+        (&fib, "10", "55\n"),
+        (&fib, "90", "2880067194370816120\n"),
+        (&fib, "100", "3736710778780434371\n"),
+        (&fib, "100000", "2754320626097736315\n"),
+    ] {
+        for opts in [DEFAULT, LOW1, LOW2] {
+            jobs.push((p.clone(), n, out, opts));
+        }
+    }
+    let failures = on_two_threads(jobs, |(p, n, out, opts)| {
+        let (r, s) = jit_run(tlr, opts, &[&p, n], b"", QUICK);
+        let what = format!("tlr --jit {opts} {p} {n}");
+        if r.code() != Some(0) || r.stdout_str() != out || !r.stderr.is_empty() {
+            return Err(format!(
+                "{what}: {} stdout {:?} (expected {out:?}) stderr {:?}",
+                r.describe_status(),
+                r.stdout_str(),
+                r.stderr
+            ));
+        }
+        let unexpected = s.unexpected_aborts();
+        if !unexpected.is_empty() {
+            return Err(format!("{what}: unexpected aborts {unexpected:?}"));
+        }
+        // Every loop that runs long enough is compiled; the square of a
+        // big N, at the default parameters too.
+        let long = n.len() >= 5 || (opts != DEFAULT && n.len() >= 2);
+        if long && s.loops() == 0 {
+            return Err(format!("{what}: no loop compiled ({})", s.short()));
+        }
+        Ok(())
+    });
+    assert!(failures.is_empty(), "failures:\n{}", failures.join("\n"));
+}
+
+/// The square of a big N: one loop, no aborts, and the loop's exit is the
+/// only guard failure at the default parameters.
+#[test]
+fn tlr_square_summary() {
+    let square = tlr_program("square.tlr");
+    let (r, s) = jit_run(&vms().tlr, DEFAULT, &[&square, "1000000"], b"", QUICK);
+    r.assert_success("square 1000000");
+    assert_eq!(r.stdout_str(), "1000000000000\n");
+    eprintln!("tlr square 1000000, default parameters: {:?}", s.0);
+    assert_eq!(s.get("loops"), 1, "{:?}", s.0);
+    assert_eq!(s.get("aborts"), 0, "{:?}", s.0);
+    assert!(s.get("guard_failures") <= 2, "{:?}", s.0);
+}
+
+fn write(dir: &Path, name: &str, contents: &[u8]) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, contents).unwrap();
+    p.to_string_lossy().into_owned()
+}
+
+/// Errors returned from the portal inside compiled code or the blackhole
+/// (after a loop got hot) come out as natively, after the same output.
+#[test]
+fn errors_in_hot_loops() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let (bf, tlr) = (&vms().bf, &vms().tlr);
+    let mut cases: Vec<(&Path, Vec<String>, Vec<u8>)> = Vec::new();
+    let mut bf_case = |name: &str, src: &[u8], stdin: &[u8]| {
+        cases.push((bf, vec![write(d, name, src)], stdin.to_vec()));
+    };
+    // Moving left of cell 0 after some iterations of a loop.
+    bf_case("left.b", b">>>>>>>>>>>>>>>>>>>>>>>>>+[<+.]", b"");
+    // The tape grows inside a hot loop (a residual call).
+    bf_case(
+        "steps.b",
+        format!(">{}<[<]>{}.[>]<.", "+>".repeat(35000), "+".repeat(64)).as_bytes(),
+        b"",
+    );
+    bf_case("wrap.b", b"-.+.>++++++++[<++++++++++++++++++++++++++++++++>-]<.", b"");
+    // Input in a hot loop, up to the end of input.
+    bf_case("echo.b", b",[.[-],]", b"some input that is long enough to get hot\n");
+    // tlr: a loop counting r0 down from N to 0, then an error:
+    //  0: ALLOCATE 2; MOV_A_R 0; SET_A 1; NEG_A; MOV_A_R 1 (r1 = -1)
+    //  9: MOV_R_A 0; ADD_R_TO_A 1; MOV_A_R 0; JUMP_IF_A 9
+    // 17: the tail
+    let tlr_src = |tail: &str| format!("7,2, 1,0, 4,1, 8, 1,1, 2,0, 5,1, 1,0, 3,9, {tail}");
+    for (name, tail) in [
+        ("reg.tlr", "2,9"),      // register 9 out of range
+        ("opcode.tlr", "99"),    // unknown opcode
+        ("end.tlr", "4,1"),      // runs off the end
+        ("ok.tlr", "4,42, 6"),   // returns 42
+    ] {
+        cases.push((
+            tlr,
+            vec![write(d, name, tlr_src(tail).as_bytes()), "100".into()],
+            vec![],
+        ));
+    }
+    let mut failures = Vec::new();
+    for (vm, args, stdin) in &cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let with = |opts: &str| {
+            let mut a = vec!["--jit", opts];
+            a.extend_from_slice(&args);
+            run(vm, &a, stdin, QUICK)
+        };
+        let native = with("off");
+        if native.timed_out() {
+            failures.push(format!("{args:?}: native timed out"));
+            continue;
+        }
+        for opts in [DEFAULT, LOW1, LOW2] {
+            if let Some(d) = differences(&native, &with(opts)) {
+                failures.push(format!("{args:?} --jit {opts}: {d}"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "failures:\n{}", failures.join("\n"));
+}
+
+fn calls_program(name: &str) -> String {
+    workspace_root()
+        .join("targets/calls/programs")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Guards that fail inside inlined calls (two and three deep) resume
+/// correctly, in the blackhole and through bridges, in every mode.
+#[test]
+fn calls_guards_fail_in_inlined_calls() {
+    let calls = &vms().calls;
+    let (collatz, mix) = (calls_program("collatz.calls"), calls_program("mix.calls"));
+    let mut failures = Vec::new();
+    let mut summaries = BTreeMap::new();
+    for p in [&collatz, &mix] {
+        // (N = 0 would count down through 2^64 iterations.)
+        for n in ["1", "10", "1000", "100000", "1000000"] {
+            let native = run(calls, &["--jit", "off", p, n], b"", QUICK);
+            native.assert_success("native");
+            let mut modes = vec![DEFAULT, LOW1, LOW2];
+            if n.len() <= 6 {
+                modes.push("mode=jitcode-only");
+            }
+            for opts in modes {
+                let (r, s) = jit_run(calls, opts, &[p, n], b"", QUICK);
+                if let Some(d) = differences(&native, &r) {
+                    failures.push(format!("calls {p} {n} --jit {opts}: {d}"));
+                }
+                let unexpected = s.unexpected_aborts();
+                if !unexpected.is_empty() {
+                    failures.push(format!("calls {p} {n} --jit {opts}: aborts {unexpected:?}"));
+                }
+                summaries.insert((p.clone(), n, opts), s);
+            }
+        }
+    }
+    assert!(failures.is_empty(), "failures:\n{}", failures.join("\n"));
+    // Known results (the model: `step`/`half` and `mix` by hand).
+    let r = run(calls, &[&collatz, "1000"], b"", QUICK);
+    assert_eq!(r.stdout_str(), "320\n87583\n");
+    for p in [&collatz, &mix] {
+        let name = Path::new(p).file_name().unwrap().to_string_lossy();
+        // Default parameters: guards in the helpers fail (and are resumed
+        // in the blackhole) until they are hot enough to be bridged.
+        let s = &summaries[&(p.clone(), "100000", DEFAULT)];
+        eprintln!("{name} 100000, default parameters: {}", s.short());
+        assert!(s.loops() >= 1, "{name}: {:?}", s.0);
+        assert!(s.get("guard_failures_inlined") > 0, "{name}: {:?}", s.0);
+        assert!(s.get("bridges_inlined") > 0, "{name}: {:?}", s.0);
+        // Very low parameters: the first failure of each guard bridges it.
+        let s = &summaries[&(p.clone(), "1000", LOW1)];
+        eprintln!("{name} 1000, {LOW1}: {}", s.short());
+        assert!(s.get("bridges_inlined") >= 2, "{name}: {:?}", s.0);
+    }
+}
+
+/// A panic in a hot loop (division by zero in compiled code, where the
+/// guard fails and the blackhole reaches the panic) surfaces like the
+/// native one: exit status 101, the same message, the same stdout.
+#[test]
+fn calls_panics_surface_like_native_ones() {
+    let calls = &vms().calls;
+    let div = calls_program("div.calls");
+    for n in ["3", "5000"] {
+        let native = run(calls, &["--jit", "off", &div, n], b"", QUICK);
+        assert_eq!(native.code(), Some(101), "{}", native.stderr);
+        for opts in ["off", "mode=jitcode-only", DEFAULT, LOW1, LOW2] {
+            let r = run(calls, &["--jit", opts, &div, n], b"", QUICK);
+            assert_eq!(r.code(), Some(101), "--jit {opts}: {}", r.describe_status());
+            assert!(
+                r.stderr.contains("panicked at") && r.stderr.contains("\nattempt to divide by zero\n"),
+                "--jit {opts}: {}",
+                r.stderr
+            );
+            assert_eq!(r.stdout, native.stdout, "--jit {opts}");
+        }
+    }
+}
+
+/// `METATRACE_LOG`: the sections, to a file or to stderr.
+#[test]
+fn jit_log() {
+    let bf = &vms().bf;
+    let nested = workspace_root().join("targets/bf/programs/nested.b");
+    let nested = nested.to_str().unwrap();
+    let expected = std::fs::read(workspace_root().join("targets/bf/programs/nested.out")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("all.log");
+    let spec = format!("jit:{}", file.display());
+    let r = run_env(bf, &[nested], &[("METATRACE_LOG", &spec)], b"", QUICK);
+    r.assert_success("jit:FILE");
+    assert_eq!(r.stdout, expected);
+    assert_eq!(r.stderr, "");
+    let log = std::fs::read_to_string(&file).unwrap();
+    for needle in [
+        "{jit-log-opt-loop\n# loop ",
+        "jit-log-opt-loop}\n",
+        "{jit-backend\n# loop ",
+        "jump(",
+        "{jit-summary\nloops: ",
+    ] {
+        assert!(log.contains(needle), "no {needle:?} in the log:\n{log}");
+    }
+    // The disassembly is x86-64 code.
+    assert!(log.contains("ret") && log.contains("mov"), "{log}");
+    Summary::parse(&log).unwrap();
+    // Aborts are logged with their reason: a trace limit that is too low.
+    let r = run_env(
+        bf,
+        &["--jit", "trace_limit=5", nested],
+        &[("METATRACE_LOG", "jit-abort,jit-summary")],
+        b"",
+        QUICK,
+    );
+    r.assert_success("trace_limit=5");
+    assert_eq!(r.stdout, expected);
+    assert!(
+        r.stderr.starts_with("{jit-abort\nabort too_long: trace too long: loop at interp::run ["),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("; retried after "), "{}", r.stderr);
+    assert!(r.stderr.contains("; blacklisted\n"), "{}", r.stderr);
+    let s = Summary::parse(&r.stderr).unwrap();
+    assert!(s.get("aborts.too_long") >= 4 && s.get("keys_blacklisted") >= 1, "{:?}", s.0);
+    assert_eq!(s.loops(), 0);
+    // Only the sections asked for; nothing at all with the JIT off.
+    let r = run_env(bf, &[nested], &[("METATRACE_LOG", "jit-summary")], b"", QUICK);
+    assert!(r.stderr.starts_with("{jit-summary\n") && r.stderr.ends_with("jit-summary}\n"));
+    let r = run_env(bf, &["--jit", "off", nested], &[("METATRACE_LOG", "jit")], b"", QUICK);
+    assert_eq!(r.stderr, "");
+}
