@@ -102,7 +102,13 @@ impl Summary {
 /// Runs `vm --jit OPTS ARGS...` with the summary written to a temporary
 /// file; the run and the summary (an empty one for `off` and
 /// `mode=jitcode-only`, which write none).
-fn jit_run(vm: &Path, opts: &str, args: &[&str], stdin: &[u8], timeout: Duration) -> (Run, Summary) {
+fn jit_run(
+    vm: &Path,
+    opts: &str,
+    args: &[&str],
+    stdin: &[u8],
+    timeout: Duration,
+) -> (Run, Summary) {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("jit.log");
     let spec = format!("jit-summary:{}", log.display());
@@ -149,7 +155,10 @@ fn differences(a: &Run, b: &Run) -> Option<String> {
 }
 
 /// Runs `jobs` on two threads (the machine has two cores); every failure.
-fn on_two_threads<T: Send>(jobs: Vec<T>, f: impl Fn(T) -> Result<(), String> + Sync) -> Vec<String> {
+fn on_two_threads<T: Send>(
+    jobs: Vec<T>,
+    f: impl Fn(T) -> Result<(), String> + Sync,
+) -> Vec<String> {
     let queue = std::sync::Mutex::new(jobs.into_iter());
     let failures = std::sync::Mutex::new(Vec::new());
     std::thread::scope(|s| {
@@ -229,7 +238,11 @@ fn bf_programs(dir: &Path, loops_expected: &[&str], no_hot_loop: &[&str]) {
 
 #[test]
 fn bf_own_programs() {
-    bf_programs(&workspace_root().join("targets/bf/programs"), &["nested.b"], &[]);
+    bf_programs(
+        &workspace_root().join("targets/bf/programs"),
+        &["nested.b"],
+        &[],
+    );
 }
 
 #[test]
@@ -374,19 +387,27 @@ fn errors_in_hot_loops() {
         format!(">{}<[<]>{}.[>]<.", "+>".repeat(35000), "+".repeat(64)).as_bytes(),
         b"",
     );
-    bf_case("wrap.b", b"-.+.>++++++++[<++++++++++++++++++++++++++++++++>-]<.", b"");
+    bf_case(
+        "wrap.b",
+        b"-.+.>++++++++[<++++++++++++++++++++++++++++++++>-]<.",
+        b"",
+    );
     // Input in a hot loop, up to the end of input.
-    bf_case("echo.b", b",[.[-],]", b"some input that is long enough to get hot\n");
+    bf_case(
+        "echo.b",
+        b",[.[-],]",
+        b"some input that is long enough to get hot\n",
+    );
     // tlr: a loop counting r0 down from N to 0, then an error:
     //  0: ALLOCATE 2; MOV_A_R 0; SET_A 1; NEG_A; MOV_A_R 1 (r1 = -1)
     //  9: MOV_R_A 0; ADD_R_TO_A 1; MOV_A_R 0; JUMP_IF_A 9
     // 17: the tail
     let tlr_src = |tail: &str| format!("7,2, 1,0, 4,1, 8, 1,1, 2,0, 5,1, 1,0, 3,9, {tail}");
     for (name, tail) in [
-        ("reg.tlr", "2,9"),      // register 9 out of range
-        ("opcode.tlr", "99"),    // unknown opcode
-        ("end.tlr", "4,1"),      // runs off the end
-        ("ok.tlr", "4,42, 6"),   // returns 42
+        ("reg.tlr", "2,9"),    // register 9 out of range
+        ("opcode.tlr", "99"),  // unknown opcode
+        ("end.tlr", "4,1"),    // runs off the end
+        ("ok.tlr", "4,42, 6"), // returns 42
     ] {
         cases.push((
             tlr,
@@ -488,7 +509,8 @@ fn calls_panics_surface_like_native_ones() {
             let r = run(calls, &["--jit", opts, &div, n], b"", QUICK);
             assert_eq!(r.code(), Some(101), "--jit {opts}: {}", r.describe_status());
             assert!(
-                r.stderr.contains("panicked at") && r.stderr.contains("\nattempt to divide by zero\n"),
+                r.stderr.contains("panicked at")
+                    && r.stderr.contains("\nattempt to divide by zero\n"),
                 "--jit {opts}: {}",
                 r.stderr
             );
@@ -513,6 +535,7 @@ fn jit_log() {
     assert_eq!(r.stderr, "");
     let log = std::fs::read_to_string(&file).unwrap();
     for needle in [
+        "{jit-log-noopt-loop\n# loop at interp::run [",
         "{jit-log-opt-loop\n# loop ",
         "jit-log-opt-loop}\n",
         "{jit-backend\n# loop ",
@@ -535,18 +558,54 @@ fn jit_log() {
     r.assert_success("trace_limit=5");
     assert_eq!(r.stdout, expected);
     assert!(
-        r.stderr.starts_with("{jit-abort\nabort too_long: trace too long: loop at interp::run ["),
+        r.stderr
+            .starts_with("{jit-abort\nabort too_long: trace too long: loop at interp::run ["),
         "{}",
         r.stderr
     );
     assert!(r.stderr.contains("; retried after "), "{}", r.stderr);
     assert!(r.stderr.contains("; blacklisted\n"), "{}", r.stderr);
     let s = Summary::parse(&r.stderr).unwrap();
-    assert!(s.get("aborts.too_long") >= 4 && s.get("keys_blacklisted") >= 1, "{:?}", s.0);
+    assert!(
+        s.get("aborts.too_long") >= 4 && s.get("keys_blacklisted") >= 1,
+        "{:?}",
+        s.0
+    );
     assert_eq!(s.loops(), 0);
     // Only the sections asked for; nothing at all with the JIT off.
-    let r = run_env(bf, &[nested], &[("METATRACE_LOG", "jit-summary")], b"", QUICK);
+    let r = run_env(
+        bf,
+        &[nested],
+        &[("METATRACE_LOG", "jit-summary")],
+        b"",
+        QUICK,
+    );
     assert!(r.stderr.starts_with("{jit-summary\n") && r.stderr.ends_with("jit-summary}\n"));
-    let r = run_env(bf, &["--jit", "off", nested], &[("METATRACE_LOG", "jit")], b"", QUICK);
+    let r = run_env(
+        bf,
+        &["--jit", "off", nested],
+        &[("METATRACE_LOG", "jit")],
+        b"",
+        QUICK,
+    );
     assert_eq!(r.stderr, "");
+    // The optimizer's passes can be chosen; unknown ones are refused.
+    let r = run(
+        bf,
+        &["--jit", "enable_opts=rewrite:dce", nested],
+        b"",
+        QUICK,
+    );
+    r.assert_success("enable_opts=rewrite:dce");
+    assert_eq!(r.stdout, expected);
+    run(
+        bf,
+        &["--jit", "enable_opts=rewrite:fast", nested],
+        b"",
+        QUICK,
+    )
+    .assert_error(
+        "enable_opts=rewrite:fast",
+        "--jit enable_opts=rewrite:fast: unknown optimization 'fast' in enable_opts; valid: ",
+    );
 }

@@ -387,10 +387,8 @@ fn jit_modes_on_vms_with_jitcodes() {
             r.assert_success(mode);
             assert_eq!(r.stdout, reference.stdout, "{mode}");
         }
-        with("mode=turbo").assert_error(
-            "mode=turbo",
-            "valid modes: native, jitcode-only, jit, auto",
-        );
+        with("mode=turbo")
+            .assert_error("mode=turbo", "valid modes: native, jitcode-only, jit, auto");
         with("speed=11").assert_error(
             "speed=11",
             "unknown JIT parameter 'speed'; valid: threshold=",

@@ -323,7 +323,7 @@ fn insert_jitcode_only_entry(f: &mut syn::ItemFn) {
 ///             return r;   // the portal returned inside the JIT
 ///         }
 ///     }
-///     ::metatrace::__private::can_enter_jit()
+///     ::metatrace::__private::can_enter_jit();
 /// }
 /// ```
 fn lower_hint_macro(name: &str, mac: &syn::Macro, ctx: &HintCtx) -> syn::Expr {
@@ -359,7 +359,7 @@ fn lower_hint_macro(name: &str, mac: &syn::Macro, ctx: &HintCtx) -> syn::Expr {
                         return __mt_ret;
                     }
                 }
-                #call
+                #call;
             }
         }
     } else {
@@ -412,7 +412,7 @@ mod tests {
             text.contains("{::metatrace::__private::jit_merge_point();"),
             "{text}"
         );
-        let enter = "{#[cfg(metatrace_jitcodes)]{iflet::core::option::Option::Some(__mt_ret)=crate::__metatrace_glue::can_enter_jit_f(&mutpc,&muta){return__mt_ret;}}::metatrace::__private::can_enter_jit()}";
+        let enter = "{#[cfg(metatrace_jitcodes)]{iflet::core::option::Option::Some(__mt_ret)=crate::__metatrace_glue::can_enter_jit_f(&mutpc,&muta){return__mt_ret;}}::metatrace::__private::can_enter_jit();}";
         assert!(
             text.contains(&format!("ifa>0{{{enter}}}else{{{enter}}};")),
             "{text}"
@@ -425,8 +425,16 @@ mod tests {
             quote! { fn f(a: i64) { jit_merge_point! {} let b = 1; can_enter_jit! {} } },
         );
         let text = out.to_string().replace(' ', "");
-        assert!(text.contains("}::metatrace::__private::jit_merge_point();letb=1;{#[cfg(metatrace_jitcodes)]"), "{text}");
-        assert!(text.ends_with("::metatrace::__private::can_enter_jit()}}"), "{text}");
+        assert!(
+            text.contains(
+                "}::metatrace::__private::jit_merge_point();letb=1;{#[cfg(metatrace_jitcodes)]"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("::metatrace::__private::can_enter_jit();}}"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -448,7 +456,10 @@ mod tests {
             text.contains("fnf(#[allow(unused_mut)]mutcode:&[u8],#[allow(unused_mut)]muta:i64,#[allow(unused_mut)]mutregs:&mutRegs,other:u8)"),
             "{text}"
         );
-        assert!(text.contains("#[allow(unused_mut)]letmutpc:usize=0;"), "{text}");
+        assert!(
+            text.contains("#[allow(unused_mut)]letmutpc:usize=0;"),
+            "{text}"
+        );
         assert!(text.contains("let(x,y)=(1,2);letmuta=a;"), "{text}");
         assert!(
             text.contains("can_enter_jit_f(&mutpc,&mutcode,&muta,&mutregs)"),
@@ -470,8 +481,14 @@ mod tests {
             quote! { fn count(self, k: u32) -> u32 { loop { jit_merge_point!(); can_enter_jit!(); } } },
         );
         let text = out.to_string().replace(' ', "");
-        assert!(text.contains("fncount(#[allow(unused_mut)]mutself,"), "{text}");
-        assert!(text.contains("can_enter_jit_count(&mutself,&mutk)"), "{text}");
+        assert!(
+            text.contains("fncount(#[allow(unused_mut)]mutself,"),
+            "{text}"
+        );
+        assert!(
+            text.contains("can_enter_jit_count(&mutself,&mutk)"),
+            "{text}"
+        );
     }
 
     #[test]

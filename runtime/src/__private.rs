@@ -26,6 +26,8 @@ static PARAMS: Mutex<Option<JitParams>> = Mutex::new(None);
 /// Bumped by every [`set_params`]: the warm state rereads the parameters
 /// when it changes.
 static PARAMS_GENERATION: AtomicU32 = AtomicU32::new(0);
+/// `threshold`, for the JIT's fast path (the default until set).
+static THRESHOLD: AtomicU32 = AtomicU32::new(1039);
 
 /// Sets the process-wide JIT parameters; a VM calls it once, after
 /// [`check_mode_supported`], before running its portal. The portal's
@@ -39,6 +41,7 @@ pub fn set_params(params: JitParams) {
         JitMode::Jit => 3,
         JitMode::Auto => 4,
     };
+    THRESHOLD.store(params.threshold.max(1), Ordering::Relaxed);
     *PARAMS.lock().unwrap_or_else(|e| e.into_inner()) = Some(params);
     PARAMS_GENERATION.fetch_add(1, Ordering::Release);
     MODE.store(mode, Ordering::Release);
@@ -53,8 +56,15 @@ pub fn set_params(params: JitParams) {
 pub fn set_param(options: &str) -> Result<(), String> {
     let mut p = params();
     p.apply(options)?;
+    crate::optimizer::EnabledOpts::parse(&p.enable_opts)?;
     set_params(p);
     Ok(())
+}
+
+/// The `threshold` parameter (one relaxed load: the JIT's fast path).
+#[inline(always)]
+pub fn threshold() -> u32 {
+    THRESHOLD.load(Ordering::Relaxed)
 }
 
 /// The generation of the parameters (changes with every [`set_params`]).
@@ -104,6 +114,8 @@ pub fn check_mode_supported(
     params: &JitParams,
     tables: Option<&'static Tables>,
 ) -> Result<(), String> {
+    crate::optimizer::EnabledOpts::parse(&params.enable_opts)
+        .map_err(|e| format!("--jit enable_opts={}: {e}", params.enable_opts.join(":")))?;
     match (params.mode, tables) {
         (JitMode::Native, _) | (JitMode::Auto, None) => Ok(()),
         (mode, None) => Err(format!(
@@ -153,6 +165,12 @@ mod tests {
             assert_eq!(check_mode_supported(&p, Some(&EMPTY)), Ok(()), "{mode}");
         }
         assert_eq!(check_mode_supported(&JitParams::default(), None), Ok(()));
+        let p = JitParams::parse("enable_opts=rewrite:nope").unwrap();
+        let e = check_mode_supported(&p, Some(&EMPTY)).unwrap_err();
+        assert!(
+            e.starts_with("--jit enable_opts=rewrite:nope: unknown optimization 'nope'"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -99,7 +99,12 @@ fn calls_translates_and_verifies() {
     assert_eq!(vars, ["pc", "program", "acc", "regs", "out"]);
     // The helpers are graphs of their own (inlined by the tracer); print
     // is a residual call.
-    for f in ["interp::step", "interp::half", "interp::mix", "interp::mix3"] {
+    for f in [
+        "interp::step",
+        "interp::half",
+        "interp::mix",
+        "interp::mix3",
+    ] {
         assert!(names(&t).contains(&f.to_string()), "{f}: {:?}", names(&t));
     }
     assert_eq!(t.program.residuals.len(), 1);

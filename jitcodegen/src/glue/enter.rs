@@ -9,10 +9,12 @@
 //!     if !::metatrace::__private::jit_enabled() { return None; }   // one atomic load
 //!     enter_jit_run(g0, g1, r0, r1)
 //! }
-//! #[inline(never)]
+//! #[inline(never)]   // keeps the portal's own code as it was
 //! fn enter_jit_run(...) -> Option<...> {
-//!     // explode the values into `args` (greens then reds), call
-//!     // `metatrace::runtime::jit::can_enter_jit(&TABLES, driver, &mut args)`;
+//!     // explode the greens; count the iteration (`runtime::jit::count`,
+//!     // inlined: a hash, a load, a store); not hot: return None.
+//!     // Hot: explode the values into `args` (greens then reds), call
+//!     // `metatrace::runtime::jit::enter(&TABLES, driver, &mut args, hot)`;
 //!     // `Continue`: write every value back (references rebuilt from their
 //!     // addresses); `Return(results)`: the portal's return value, rebuilt.
 //! }
@@ -32,10 +34,7 @@ use quote::quote;
 /// `interp::run` → `can_enter_jit_run`. `#[jit_driver]` calls it by this
 /// name.
 pub fn enter_fn_name(path: &str) -> String {
-    format!(
-        "can_enter_jit_{}",
-        path.rsplit("::").next().unwrap_or(path)
-    )
+    format!("can_enter_jit_{}", path.rsplit("::").next().unwrap_or(path))
 }
 
 impl Gen<'_> {
@@ -47,7 +46,10 @@ impl Gen<'_> {
                 .graph(&d.portal)
                 .ok_or_else(|| format!("the portal {} has no graph", d.portal))?;
             let name = id(&enter_fn_name(&d.portal));
-            let slow = id(&format!("enter_jit_{}", d.portal.rsplit("::").next().unwrap_or(&d.portal)));
+            let slow = id(&format!(
+                "enter_jit_{}",
+                d.portal.rsplit("::").next().unwrap_or(&d.portal)
+            ));
             let args = id("args");
             let results = id("results");
             let mut params = Vec::new();
@@ -55,11 +57,29 @@ impl Gen<'_> {
             let mut explode = TokenStream::new();
             let mut write_back = TokenStream::new();
             let mut at = 0;
+            let mut n_greens = 0;
+            let greens_id = id("greens");
+            let mut explode_greens = TokenStream::new();
+            for (k, ty) in d.greens.iter().enumerate() {
+                let v = id(&format!("v{k}"));
+                explode_greens.extend(self.leaves.explode(
+                    ty,
+                    quote!(::core::ptr::read(#v)),
+                    &greens_id,
+                    n_greens,
+                )?);
+                n_greens += self.leaves.count(ty)?;
+            }
             for (k, ty) in d.greens.iter().chain(&d.reds).enumerate() {
                 let v = id(&format!("v{k}"));
                 let t = rust_type(self.types, ty, None)?;
                 params.push(quote!(#v: &mut #t));
-                explode.extend(self.leaves.explode(ty, quote!(::core::ptr::read(#v)), &args, at)?);
+                explode.extend(self.leaves.explode(
+                    ty,
+                    quote!(::core::ptr::read(#v)),
+                    &args,
+                    at,
+                )?);
                 let value = self.leaves.rebuild(ty, &args, at)?;
                 write_back.extend(quote!(*#v = #value;));
                 names.push(v);
@@ -79,6 +99,7 @@ impl Gen<'_> {
                 " `can_enter_jit!()` of `{}`: counts the iteration, traces, compiles and runs compiled code (`--jit mode=jit`); `Some` when the portal returned inside the JIT.",
                 d.portal
             );
+            let ng = Literal::usize_unsuffixed(n_greens);
             out.push(quote! {
                 #[doc = #doc]
                 #[inline(always)]
@@ -92,9 +113,15 @@ impl Gen<'_> {
             out.push(quote! {
                 #[inline(never)]
                 fn #slow #generics (#(#params),*) -> ::core::option::Option<#ret_ty> {
+                    let mut #greens_id = [0u64; #ng];
+                    unsafe { #explode_greens }
+                    let __hot = match ::metatrace::runtime::jit::count(&TABLES, #driver, &#greens_id) {
+                        ::core::option::Option::None => return ::core::option::Option::None,
+                        ::core::option::Option::Some(__hot) => __hot,
+                    };
                     let mut #args = [0u64; #n];
                     unsafe { #explode }
-                    match ::metatrace::runtime::jit::can_enter_jit(&TABLES, #driver, &mut #args) {
+                    match ::metatrace::runtime::jit::enter(&TABLES, #driver, &mut #args, __hot) {
                         ::metatrace::runtime::jit::EnterOutcome::Interpret => ::core::option::Option::None,
                         ::metatrace::runtime::jit::EnterOutcome::Continue => {
                             unsafe { #write_back }

@@ -26,12 +26,13 @@
 //! `can_enter_jit` as they would out of the native code.
 
 use super::log;
-use super::stats::{count, Abort, Delta, TraceKind};
-use super::warmstate::{Action, Backoff, WarmState};
+use super::stats::{record, Abort, Delta, TraceKind};
+use super::warmstate::{hash, Action, Backoff, Tick, WarmState, COUNTERS};
 use crate::backend::{self, GuardExit, TraceId};
 use crate::blackhole::{self, ResumeFrame, RunOutcome};
 use crate::jitcode::{Kind, Tables};
 use crate::metainterp::{self, AbortReason, LoopTarget, TraceResult};
+use crate::optimizer::{self, EnabledOpts};
 use crate::trace::{format_trace, Opcode, Trace, TraceStart};
 use std::cell::{Cell, RefCell};
 use std::time::Instant;
@@ -53,7 +54,7 @@ thread_local! {
     /// The JIT is working on this thread (re-entered portals run natively).
     static ACTIVE: Cell<bool> = const { Cell::new(false) };
     /// One warm state per interpreter (`Tables`) used on this thread.
-    static STATES: RefCell<Vec<Box<WarmState>>> = const { RefCell::new(Vec::new()) };
+    static STATES: RefCell<Vec<WarmState>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Runs `f` on the warm state of `tables` (created on first use).
@@ -63,7 +64,7 @@ pub(crate) fn with_state<R>(tables: &'static Tables, f: impl FnOnce(&mut WarmSta
         let i = match s.iter().position(|w| std::ptr::eq(w.tables, tables)) {
             Some(i) => i,
             None => {
-                s.push(Box::new(WarmState::new(tables)));
+                s.push(WarmState::new(tables));
                 s.len() - 1
             }
         };
@@ -95,12 +96,52 @@ impl Drop for Active {
 /// where the native interpreter goes on.
 ///
 /// Panics if `driver` or the length of `args` does not fit `tables`.
+#[inline]
 pub fn can_enter_jit(tables: &'static Tables, driver: u16, args: &mut [u64]) -> EnterOutcome {
+    let ng = tables
+        .drivers
+        .get(driver as usize)
+        .map_or(0, |d| d.greens.len().min(args.len()));
+    match count(tables, driver, &args[..ng]) {
+        None => EnterOutcome::Interpret,
+        Some(hot) => enter(tables, driver, args, hot),
+    }
+}
+
+/// What [`count`] found: the iteration needs the JIT's attention.
+#[derive(Clone, Copy, Debug)]
+pub struct Hot {
+    hash: usize,
+    tick: Tick,
+}
+
+/// The fast path of [`can_enter_jit`], which the glue inlines into the
+/// portal: counts one iteration of the green key `greens` in the
+/// process-wide counters. `None`: counted, not hot, nothing else to do;
+/// else call [`enter`] with the greens and reds.
+#[inline(always)]
+pub fn count(tables: &'static Tables, driver: u16, greens: &[u64]) -> Option<Hot> {
+    let h = hash(tables, driver, greens);
+    match COUNTERS.tick(h, crate::__private::threshold()) {
+        Tick::Counted => None,
+        tick => Some(Hot { hash: h, tick }),
+    }
+}
+
+/// The slow path of [`can_enter_jit`], after [`count`] said `hot`: the
+/// warm state decides; trace, run compiled code, bridge, blackhole.
+#[inline(never)]
+pub fn enter(tables: &'static Tables, driver: u16, args: &mut [u64], hot: Hot) -> EnterOutcome {
     if ACTIVE.with(|a| a.get()) {
         return EnterOutcome::Interpret;
     }
     let ng = n_greens(tables, driver);
-    let action = with_state(tables, |w| w.tick(driver, &args[..ng]));
+    assert!(
+        ng <= args.len(),
+        "metatrace: driver {driver} takes {ng} greens, got {} values",
+        args.len()
+    );
+    let action = with_state(tables, |w| w.decide(driver, hot.hash, &args[..ng], hot.tick));
     if action == Action::Interpret {
         return EnterOutcome::Interpret;
     }
@@ -158,16 +199,16 @@ fn n_greens(tables: &Tables, driver: u16) -> usize {
 /// fails, then gets to the next merge point: through a new bridge, or in
 /// the blackhole.
 fn run_compiled(tables: &'static Tables, driver: u16, id: TraceId, reds: &[u64]) -> Step {
-    count(Delta::Entered);
+    record(Delta::Entered);
     let exit = backend::execute(id, reds);
     let trace = backend::trace_of(exit.trace);
     let inlined = trace.guards[exit.guard as usize].frames.len() > 1;
-    count(Delta::GuardFailed { inlined });
+    record(Delta::GuardFailed { inlined });
     if with_state(tables, |w| w.guard_failed(exit.trace, exit.guard)) {
         return trace_bridge(tables, driver, &trace, &exit);
     }
     let info = &trace.guards[exit.guard as usize];
-    count(Delta::Blackholed);
+    record(Delta::Blackholed);
     blackhole::resume(tables, ResumeFrame::from_guard(info, &exit.values)).into()
 }
 
@@ -183,22 +224,24 @@ fn trace_loop(tables: &'static Tables, driver: u16, args: &[u64]) -> RunOutcome 
     let greens = &args[..ng];
     let params = with_state(tables, |w| w.params.clone());
     let target = |g: &[u64]| target_of(tables, driver, g);
-    count(Delta::TraceStarted);
+    record(Delta::TraceStarted);
     let t0 = Instant::now();
     let result = metainterp::trace_loop_or_entry(tables, driver, args, &params, Some(&target));
     let traced_ns = t0.elapsed().as_nanos() as u64;
-    count(Delta::Traced { ns: traced_ns });
+    record(Delta::Traced { ns: traced_ns });
     match result {
         TraceResult::Closed { trace, args: next } => {
             let kind = match trace.ops.last().map(|o| &o.opcode) {
                 Some(Opcode::JumpTo { .. }) => TraceKind::EntryBridge,
                 _ => TraceKind::Loop,
             };
-            let t1 = Instant::now();
             let what = format!("{} at {}", kind.name(), key_text(tables, driver, greens));
+            let (trace, mut timing) = optimize(tables, trace, kind, &what, &params);
+            timing.traced_ns = traced_ns;
+            let t1 = Instant::now();
             match backend::compile_loop(trace, tables) {
                 Ok(id) => {
-                    compiled(tables, id, kind, traced_ns, t1, &what);
+                    compiled(tables, id, kind, timing, t1, &what);
                     with_state(tables, |w| w.set_compiled(driver, greens, id));
                 }
                 Err(e) => {
@@ -212,7 +255,7 @@ fn trace_loop(tables: &'static Tables, driver: u16, args: &[u64]) -> RunOutcome 
             let b = with_state(tables, |w| w.loop_aborted(driver, greens));
             let what = format!("loop at {}", key_text(tables, driver, greens));
             aborted(reason.into(), &what, b, None);
-            count(Delta::Blackholed);
+            record(Delta::Blackholed);
             blackhole::resume(tables, frames)
         }
     }
@@ -236,11 +279,11 @@ fn trace_bridge(tables: &'static Tables, driver: u16, trace: &Trace, exit: &Guar
             n => format!(" (in a call {} deep)", n - 1),
         }
     );
-    count(Delta::TraceStarted);
+    record(Delta::TraceStarted);
     let t0 = Instant::now();
     let result = metainterp::trace_bridge(tables, info, &exit.values, &params, &target);
     let traced_ns = t0.elapsed().as_nanos() as u64;
-    count(Delta::Traced { ns: traced_ns });
+    record(Delta::Traced { ns: traced_ns });
     match result {
         TraceResult::Closed {
             mut trace,
@@ -250,12 +293,14 @@ fn trace_bridge(tables: &'static Tables, driver: u16, trace: &Trace, exit: &Guar
                 code: exit.trace,
                 guard: exit.guard,
             };
+            let (trace, mut timing) = optimize(tables, trace, TraceKind::Bridge, &what, &params);
+            timing.traced_ns = traced_ns;
             let t1 = Instant::now();
             match backend::compile_bridge(trace, tables) {
                 Ok(id) => {
-                    compiled(tables, id, TraceKind::Bridge, traced_ns, t1, &what);
+                    compiled(tables, id, TraceKind::Bridge, timing, t1, &what);
                     if info.frames.len() > 1 {
-                        count(Delta::BridgeInlined);
+                        record(Delta::BridgeInlined);
                     }
                     with_state(tables, |w| w.bridge_compiled(exit.trace, exit.guard));
                 }
@@ -269,7 +314,7 @@ fn trace_bridge(tables: &'static Tables, driver: u16, trace: &Trace, exit: &Guar
         TraceResult::Aborted { reason, frames } => {
             let b = with_state(tables, |w| w.bridge_aborted(exit.trace, exit.guard));
             aborted(reason.into(), &what, b, None);
-            count(Delta::Blackholed);
+            record(Delta::Blackholed);
             Step {
                 out: blackhole::resume(tables, frames),
                 hot: reason == AbortReason::NoTargetLoop,
@@ -278,19 +323,67 @@ fn trace_bridge(tables: &'static Tables, driver: u16, trace: &Trace, exit: &Guar
     }
 }
 
+/// What it took to get a trace to the backend.
+#[derive(Clone, Copy, Default)]
+struct Timing {
+    traced_ns: u64,
+    optimized_ns: u64,
+    recorded_ops: usize,
+}
+
+/// Logs the trace as recorded (`jit-log-noopt-*`) and runs the optimizer
+/// on it with the passes of `enable_opts`.
+fn optimize(
+    tables: &'static Tables,
+    trace: Trace,
+    kind: TraceKind,
+    what: &str,
+    params: &crate::JitParams,
+) -> (Trace, Timing) {
+    let section = match kind {
+        TraceKind::Bridge => "jit-log-noopt-bridge",
+        _ => "jit-log-noopt-loop",
+    };
+    log::section(section, || {
+        format!(
+            "# {what}: {} ops, {} guards, as recorded\n{}",
+            trace.ops.len(),
+            trace.guards.len(),
+            format_trace(&trace, tables)
+        )
+    });
+    let recorded_ops = trace.ops.len();
+    let opts = EnabledOpts::parse(&params.enable_opts).unwrap_or_default();
+    let t0 = Instant::now();
+    let trace = optimizer::optimize(trace, tables, &opts);
+    let optimized_ns = t0.elapsed().as_nanos() as u64;
+    record(Delta::Optimized {
+        ops_before: recorded_ops as u64,
+        ns: optimized_ns,
+    });
+    (
+        trace,
+        Timing {
+            traced_ns: 0,
+            optimized_ns,
+            recorded_ops,
+        },
+    )
+}
+
 /// Counts and logs a trace compiled as `id`.
 fn compiled(
     tables: &'static Tables,
     id: TraceId,
     kind: TraceKind,
-    traced_ns: u64,
+    timing: Timing,
     compile_start: Instant,
     what: &str,
 ) {
     let ns = compile_start.elapsed().as_nanos() as u64;
     let trace = backend::trace_of(id);
     let bytes = backend::code_info(id).map(|(b, _)| b).unwrap_or(0) as u64;
-    count(Delta::Compiled {
+    record(Delta::Compiled {
         kind,
         ops: trace.ops.len() as u64,
         guards: trace.guards.len() as u64,
@@ -307,11 +400,14 @@ fn compiled(
             _ => String::new(),
         };
         format!(
-            "# {} {id}: {what}{into}: {} ops, {} guards, {bytes} bytes; traced in {:.3} ms, compiled in {:.3} ms\n{}",
+            "# {} {id}: {what}{into}: {} ops ({} recorded), {} guards, {bytes} bytes; \
+             traced in {:.3} ms, optimized in {:.3} ms, compiled in {:.3} ms\n{}",
             kind.name(),
             trace.ops.len(),
+            timing.recorded_ops,
             trace.guards.len(),
-            traced_ns as f64 / 1e6,
+            timing.traced_ns as f64 / 1e6,
+            timing.optimized_ns as f64 / 1e6,
             ns as f64 / 1e6,
             format_trace(&trace, tables)
         )
@@ -328,12 +424,12 @@ fn compiled(
 
 /// Counts and logs an abort.
 fn aborted(reason: Abort, what: &str, backoff: Backoff, detail: Option<&str>) {
-    count(Delta::Aborted(reason));
+    record(Delta::Aborted(reason));
     if backoff == Backoff::Blacklisted {
         if what.starts_with("bridge") {
-            count(Delta::GuardBlacklisted);
+            record(Delta::GuardBlacklisted);
         } else {
-            count(Delta::KeyBlacklisted);
+            record(Delta::KeyBlacklisted);
         }
     }
     log::section("jit-abort", || {

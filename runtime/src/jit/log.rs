@@ -3,8 +3,9 @@
 //!
 //! - `CATEGORIES`: comma-separated; each one selects the sections whose
 //!   name is it or starts with it followed by `-` (`jit` selects
-//!   everything, `jit-log` both `jit-log-opt-loop` and
-//!   `jit-log-opt-bridge`).
+//!   everything, `jit-log-opt` both `jit-log-opt-loop` and
+//!   `jit-log-opt-bridge`, `jit-log` the traces before and after the
+//!   optimizer).
 //! - `FILE`: the file to write (created or truncated when the VM starts);
 //!   `-` or nothing: stderr.
 //!
@@ -12,7 +13,9 @@
 //!
 //! | section | when | what |
 //! |---|---|---|
-//! | `jit-log-opt-loop` | a loop or entry bridge is compiled | its id, green key, sizes, times, the trace (`trace::format_trace`) |
+//! | `jit-log-noopt-loop` | a loop or entry bridge was traced | the trace as recorded |
+//! | `jit-log-noopt-bridge` | a bridge was traced | the same |
+//! | `jit-log-opt-loop` | a loop or entry bridge is compiled | its id, green key, sizes, times, the trace after the optimizer (`trace::format_trace`) |
 //! | `jit-log-opt-bridge` | a bridge is compiled | the same, and the guard it starts from |
 //! | `jit-abort` | tracing stops without a trace, or the backend refuses one | the reason, the green key or guard, what happens next (backoff, blacklist) |
 //! | `jit-backend` | any trace is compiled | its machine code, disassembled |
@@ -41,6 +44,8 @@ pub const ENV: &str = "METATRACE_LOG";
 
 /// The section names the JIT writes.
 pub const SECTIONS: &[&str] = &[
+    "jit-log-noopt-loop",
+    "jit-log-noopt-bridge",
     "jit-log-opt-loop",
     "jit-log-opt-bridge",
     "jit-abort",

@@ -92,7 +92,10 @@ pub struct JitStats {
     pub traces_started: u64,
     /// Traces aborted, per reason (indexed like [`Abort::ALL`]).
     pub aborts: [u64; 6],
-    /// Operations in the compiled traces.
+    /// Operations recorded in the traces that were optimized (before the
+    /// optimizer).
+    pub ops_recorded: u64,
+    /// Operations in the compiled traces (after the optimizer).
     pub ops_compiled: u64,
     /// Guards in the compiled traces.
     pub guards_compiled: u64,
@@ -114,6 +117,8 @@ pub struct JitStats {
     pub guards_blacklisted: u64,
     /// Time spent tracing (the program runs meanwhile).
     pub tracing_ns: u64,
+    /// Time spent in the optimizer.
+    pub optimize_ns: u64,
     /// Time spent compiling traces to machine code.
     pub compile_ns: u64,
     /// Bytes of machine code generated.
@@ -147,6 +152,7 @@ impl JitStats {
         for a in Abort::ALL {
             line(&format!("aborts.{}", a.key()), self.aborted(a).to_string());
         }
+        line("ops_recorded", self.ops_recorded.to_string());
         line("ops_compiled", self.ops_compiled.to_string());
         line("guards_compiled", self.guards_compiled.to_string());
         line("compiled_entries", self.compiled_entries.to_string());
@@ -161,6 +167,10 @@ impl JitStats {
         line("guards_blacklisted", self.guards_blacklisted.to_string());
         line("code_bytes", self.code_bytes.to_string());
         line("tracing_ms", format!("{:.3}", self.tracing_ns as f64 / 1e6));
+        line(
+            "optimize_ms",
+            format!("{:.3}", self.optimize_ns as f64 / 1e6),
+        );
         line("compile_ms", format!("{:.3}", self.compile_ns as f64 / 1e6));
         s
     }
@@ -183,6 +193,10 @@ impl JitStats {
                 self.guards_compiled += guards;
                 self.code_bytes += bytes;
                 self.compile_ns += ns;
+            }
+            Delta::Optimized { ops_before, ns } => {
+                self.ops_recorded += ops_before;
+                self.optimize_ns += ns;
             }
             Delta::TraceStarted => self.traces_started += 1,
             Delta::Traced { ns } => self.tracing_ns += ns,
@@ -227,6 +241,10 @@ pub(crate) enum Delta {
         bytes: u64,
         ns: u64,
     },
+    Optimized {
+        ops_before: u64,
+        ns: u64,
+    },
     TraceStarted,
     Traced {
         ns: u64,
@@ -248,6 +266,7 @@ static GLOBAL: Mutex<JitStats> = Mutex::new(JitStats {
     bridges: 0,
     traces_started: 0,
     aborts: [0; 6],
+    ops_recorded: 0,
     ops_compiled: 0,
     guards_compiled: 0,
     compiled_entries: 0,
@@ -258,6 +277,7 @@ static GLOBAL: Mutex<JitStats> = Mutex::new(JitStats {
     keys_blacklisted: 0,
     guards_blacklisted: 0,
     tracing_ns: 0,
+    optimize_ns: 0,
     compile_ns: 0,
     code_bytes: 0,
 });
@@ -266,7 +286,7 @@ thread_local! {
     static THREAD: Cell<JitStats> = Cell::new(JitStats::default());
 }
 
-pub(crate) fn count(d: Delta) {
+pub(crate) fn record(d: Delta) {
     GLOBAL.lock().unwrap_or_else(|e| e.into_inner()).add(&d);
     let _ = THREAD.try_with(|t| {
         let mut s = t.get();

@@ -2,14 +2,19 @@
 //! counters per green key, the compiled loop of each key, per-guard failure
 //! counters, and the backoff of keys and guards whose traces abort.
 //!
-//! Green keys are hashed (with the driver's index) into a table of
-//! [`BUCKETS`] counters, as RPython's `JitCounter` does: counting an
-//! iteration is a hash, an index and an increment, and keys that collide
-//! share a counter (it only makes one of them hot a little early). A key
-//! gets a *cell* of its own, chained from its bucket, once something
-//! happened to it: a compiled loop, an aborted trace. A bucket with cells
-//! is searched for the exact key on every visit; keys with a cell count in
-//! the cell.
+//! Green keys are hashed (with the interpreter's `Tables` and the driver's
+//! index) into a process-wide table of [`BUCKETS`] counters ([`Counters`]),
+//! as RPython's `JitCounter` does: counting an iteration is a hash, a
+//! relaxed load and a store, with no thread-local access — the fast path
+//! of `can_enter_jit`, inlined into the glue. Keys that collide share a
+//! counter (it only makes one of them hot a little early).
+//!
+//! A key gets a *cell* of its own in its thread's [`WarmState`], chained
+//! from its bucket, once something happened to it: a compiled loop, an
+//! aborted trace. Its bucket in [`Counters`] is then marked, and every
+//! visit to a marked bucket takes the slow path: the warm state searches
+//! the bucket's cells for the exact key (a key with a cell counts in it;
+//! other keys of the bucket count in the warm state's own bucket).
 //!
 //! - A key without a compiled loop is traced when its counter reaches
 //!   `threshold`.
@@ -25,12 +30,15 @@
 //!   keys that were warm long ago do not add up to a trace.
 //!
 //! One warm state per thread and interpreter (`Tables`): a VM is
-//! single-threaded, and nothing here needs a lock.
+//! single-threaded, and nothing in it needs a lock. The counters are shared
+//! by all threads (relaxed, racy increments: a lost count only delays
+//! tracing).
 
 use crate::backend::TraceId;
 use crate::jitcode::Tables;
 use crate::params::JitParams;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 
 /// Counters in the hash table (a power of two).
 pub const BUCKETS: usize = 1 << 12;
@@ -48,6 +56,67 @@ pub enum Action {
     Enter(TraceId),
     /// Trace from here.
     Trace,
+}
+
+/// The process-wide hotness counters (see the module doc). A counter's
+/// top bit marks a bucket with cells.
+pub struct Counters {
+    buckets: [AtomicU32; BUCKETS],
+}
+
+const MARKED: u32 = 1 << 31;
+
+/// What the counters say about one iteration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tick {
+    /// Counted; not hot.
+    Counted,
+    /// The counter reached the threshold (and was reset).
+    Hot,
+    /// The bucket has cells: ask the warm state.
+    Marked,
+}
+
+/// The counters every warm state of the process uses.
+pub static COUNTERS: Counters = Counters::new();
+
+impl Counters {
+    #[allow(clippy::new_without_default)]
+    pub const fn new() -> Counters {
+        Counters {
+            buckets: [const { AtomicU32::new(0) }; BUCKETS],
+        }
+    }
+
+    /// Counts one iteration of the key whose hash is `h`.
+    #[inline(always)]
+    pub fn tick(&self, h: usize, threshold: u32) -> Tick {
+        let b = &self.buckets[h & (BUCKETS - 1)];
+        let c = b.load(Relaxed);
+        if c & MARKED != 0 {
+            return Tick::Marked;
+        }
+        let c = c + 1;
+        if c < threshold {
+            b.store(c, Relaxed);
+            Tick::Counted
+        } else {
+            b.store(0, Relaxed);
+            Tick::Hot
+        }
+    }
+
+    fn mark(&self, h: usize) {
+        self.buckets[h & (BUCKETS - 1)].fetch_or(MARKED, Relaxed);
+    }
+
+    fn decay(&self, keep: u64) {
+        for b in &self.buckets {
+            let c = b.load(Relaxed);
+            let n = ((c & !MARKED) as u64 * keep / 1000) as u32;
+            b.store((c & MARKED) | n, Relaxed);
+        }
+    }
 }
 
 #[derive(Clone, Copy, Default)]
@@ -93,6 +162,8 @@ pub enum Backoff {
 
 pub struct WarmState {
     pub tables: &'static Tables,
+    /// [`COUNTERS`], except in tests.
+    counters: &'static Counters,
     /// The generation of the process-wide parameters `params` was read
     /// at; `None`: fixed parameters (tests), never reread.
     generation: Option<u32>,
@@ -102,11 +173,13 @@ pub struct WarmState {
     guards: HashMap<(TraceId, u32), GuardCell>,
 }
 
-/// The hash of a green key (FxHash-style, then folded).
-#[inline]
-pub fn hash(driver: u16, greens: &[u64]) -> usize {
+/// The hash of a green key of `driver` of `tables` (FxHash-style, then
+/// folded).
+#[inline(always)]
+pub fn hash(tables: &'static Tables, driver: u16, greens: &[u64]) -> usize {
     const K: u64 = 0x517c_c1b7_2722_0a95;
-    let mut h = (driver as u64).wrapping_mul(K);
+    let seed = (tables as *const Tables as u64) ^ ((driver as u64) << 48);
+    let mut h = seed.wrapping_mul(K);
     for &g in greens {
         h = (h.rotate_left(5) ^ g).wrapping_mul(K);
     }
@@ -120,18 +193,25 @@ fn scaled(base: u32, aborts: u32) -> u64 {
 impl WarmState {
     pub fn new(tables: &'static Tables) -> WarmState {
         let generation = crate::__private::params_generation();
-        WarmState::with_params(tables, crate::__private::params(), Some(generation))
+        WarmState::with_params(
+            tables,
+            &COUNTERS,
+            crate::__private::params(),
+            Some(generation),
+        )
     }
 
-    /// A warm state with fixed parameters (not following
-    /// `__private::set_params`), when `generation` is `None`.
+    /// A warm state on `counters` with fixed parameters (not following
+    /// `__private::set_params`) when `generation` is `None`.
     pub fn with_params(
         tables: &'static Tables,
+        counters: &'static Counters,
         params: JitParams,
         generation: Option<u32>,
     ) -> WarmState {
         WarmState {
             tables,
+            counters,
             generation,
             params,
             buckets: vec![Bucket::default(); BUCKETS].into_boxed_slice(),
@@ -165,7 +245,8 @@ impl WarmState {
     }
 
     fn cell(&mut self, driver: u16, greens: &[u64]) -> &mut KeyCell {
-        let b = hash(driver, greens) & (BUCKETS - 1);
+        let h = hash(self.tables, driver, greens);
+        let b = h & (BUCKETS - 1);
         let i = match self.find(b, driver, greens) {
             Some(i) => i,
             None => {
@@ -178,18 +259,34 @@ impl WarmState {
                     aborts: 0,
                 });
                 self.buckets[b].cells = self.cells.len() as u32;
+                self.counters.mark(h);
                 self.cells.len() - 1
             }
         };
         &mut self.cells[i]
     }
 
-    /// One iteration reached `can_enter_jit` with these greens.
-    #[inline]
+    /// One iteration reached `can_enter_jit` with these greens: count it
+    /// and decide. (The driver inlines the first step, [`Counters::tick`],
+    /// and calls [`WarmState::decide`] only when that is not enough.)
     pub fn tick(&mut self, driver: u16, greens: &[u64]) -> Action {
         self.refresh();
+        let h = hash(self.tables, driver, greens);
+        match self.counters.tick(h, self.params.threshold.max(1)) {
+            Tick::Counted => Action::Interpret,
+            t => self.decide(driver, h, greens, t),
+        }
+    }
+
+    /// The slow path of [`WarmState::tick`], after the counters said
+    /// `tick` (`Hot` or `Marked`) for the key whose hash is `h`.
+    pub fn decide(&mut self, driver: u16, h: usize, greens: &[u64], tick: Tick) -> Action {
+        self.refresh();
         let threshold = self.params.threshold.max(1);
-        let b = hash(driver, greens) & (BUCKETS - 1);
+        if tick != Tick::Marked {
+            return Action::Trace;
+        }
+        let b = h & (BUCKETS - 1);
         if self.buckets[b].cells != 0 {
             if let Some(i) = self.find(b, driver, greens) {
                 let c = &mut self.cells[i];
@@ -208,6 +305,8 @@ impl WarmState {
                 };
             }
         }
+        // A key without a cell in a marked bucket (marked for another key,
+        // possibly by another thread).
         let bucket = &mut self.buckets[b];
         bucket.count += 1;
         if bucket.count >= threshold {
@@ -220,7 +319,7 @@ impl WarmState {
 
     /// The compiled loop of a green key, if any.
     pub fn compiled(&self, driver: u16, greens: &[u64]) -> Option<TraceId> {
-        let b = hash(driver, greens) & (BUCKETS - 1);
+        let b = hash(self.tables, driver, greens) & (BUCKETS - 1);
         if self.buckets[b].cells == 0 {
             return None;
         }
@@ -232,7 +331,7 @@ impl WarmState {
 
     /// May this key be traced (it is not blacklisted)?
     pub fn may_trace(&self, driver: u16, greens: &[u64]) -> bool {
-        let b = hash(driver, greens) & (BUCKETS - 1);
+        let b = hash(self.tables, driver, greens) & (BUCKETS - 1);
         match self.find(b, driver, greens) {
             Some(i) => self.cells[i].state == CellState::Counting,
             None => true,
@@ -310,6 +409,7 @@ impl WarmState {
         for c in &mut self.cells {
             f(&mut c.count);
         }
+        self.counters.decay(keep);
     }
 }
 
@@ -327,8 +427,10 @@ mod tests {
         strings: &[],
     };
 
+    /// A warm state with its own counters (tests run in parallel).
     fn state(opts: &str) -> WarmState {
-        WarmState::with_params(&EMPTY, JitParams::parse(opts).unwrap(), None)
+        let counters: &'static Counters = Box::leak(Box::new(Counters::new()));
+        WarmState::with_params(&EMPTY, counters, JitParams::parse(opts).unwrap(), None)
     }
 
     fn ticks_until_trace(w: &mut WarmState, greens: &[u64]) -> u32 {
@@ -386,8 +488,10 @@ mod tests {
     fn colliding_keys_are_told_apart() {
         let mut w = state("threshold=3,decay=0");
         // Find two keys in the same bucket.
-        let b0 = hash(0, &[0]) & (BUCKETS - 1);
-        let other = (1..).find(|&k| hash(0, &[k]) & (BUCKETS - 1) == b0).unwrap();
+        let b0 = hash(&EMPTY, 0, &[0]) & (BUCKETS - 1);
+        let other = (1..)
+            .find(|&k| hash(&EMPTY, 0, &[k]) & (BUCKETS - 1) == b0)
+            .unwrap();
         w.set_compiled(0, &[0], 5);
         assert_eq!(w.tick(0, &[0]), Action::Enter(5));
         assert_eq!(w.compiled(0, &[other]), None);

@@ -66,6 +66,10 @@ impl AbortReason {
     }
 }
 
+/// Maps the greens of a merge point to the compiled loop a trace may end
+/// in there.
+pub type TargetFn<'a> = &'a dyn Fn(&[u64]) -> Option<LoopTarget>;
+
 /// A compiled loop a bridge may jump to.
 #[derive(Clone, Debug)]
 pub struct LoopTarget {
@@ -118,7 +122,7 @@ pub fn trace_loop_or_entry(
     driver: u16,
     args: &[u64],
     params: &JitParams,
-    target: Option<&dyn Fn(&[u64]) -> Option<LoopTarget>>,
+    target: Option<TargetFn<'_>>,
 ) -> TraceResult {
     let prog = blackhole::program(tables);
     let Some(d) = tables.drivers.get(driver as usize) else {
@@ -286,7 +290,7 @@ enum Goal<'a> {
     /// `target`, end in the compiled loop it gives for other greens.
     Loop {
         greens: Vec<u64>,
-        target: Option<&'a dyn Fn(&[u64]) -> Option<LoopTarget>>,
+        target: Option<TargetFn<'a>>,
     },
     /// Jump into the compiled loop `target` gives for the greens.
     Bridge {

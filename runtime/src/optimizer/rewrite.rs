@@ -212,7 +212,7 @@ fn fold_read(cx: &Ctx, imm_addrs: &HashSet<u64>, opcode: &Opcode, args: &[Val]) 
         .iter()
         .map(|a| a.const_bits())
         .collect::<Option<Vec<u64>>>()?;
-    if c[0] == 0 {
+    if c.first().is_none_or(|a| *a == 0) {
         return None;
     }
     let t = cx.tables;

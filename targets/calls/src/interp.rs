@@ -74,7 +74,7 @@ pub fn run(program: &Program, regs: &mut Regs, out: &mut Output) -> i64 {
             Op::Add(r) => acc = acc.wrapping_add(regs.values[r]),
             Op::Step(r) => acc = step(acc, regs.values[r]),
             Op::Mix(r) => acc = mix(acc, regs.values[r]),
-            Op::Div(r) => acc = acc / regs.values[r],
+            Op::Div(r) => acc /= regs.values[r],
             Op::Dec(r) => {
                 regs.values[r] = regs.values[r].wrapping_sub(1);
                 acc = regs.values[r];
@@ -117,7 +117,11 @@ fn half(x: i64) -> i64 {
 
 /// Three levels of helpers, each with a branch on the data.
 fn mix(x: i64, k: i64) -> i64 {
-    let y = if x & 4 != 0 { mix2(x, k) } else { x.wrapping_add(k) };
+    let y = if x & 4 != 0 {
+        mix2(x, k)
+    } else {
+        x.wrapping_add(k)
+    };
     y.wrapping_add(1)
 }
 

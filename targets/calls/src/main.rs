@@ -48,7 +48,8 @@ fn run() -> Result<(), String> {
         [_, extra, ..] => return Err(format!("unexpected argument '{extra}'")),
     };
     let path = vm.program.display().to_string();
-    let text = std::fs::read_to_string(&vm.program).map_err(|e| format!("cannot read {path}: {e}"))?;
+    let text =
+        std::fs::read_to_string(&vm.program).map_err(|e| format!("cannot read {path}: {e}"))?;
     let program = parse(&text).map_err(|e| format!("{path}:{e}"))?;
     let mut regs = Regs {
         values: vec![0; NREGS],
@@ -73,7 +74,10 @@ fn parse(text: &str) -> Result<Program, String> {
             continue;
         }
         if let Some(label) = line.strip_suffix(':') {
-            if labels.insert(label.trim().to_string(), lines.len()).is_some() {
+            if labels
+                .insert(label.trim().to_string(), lines.len())
+                .is_some()
+            {
                 return Err(format!("{}: label '{label}' defined twice", i + 1));
             }
             continue;
@@ -150,17 +154,36 @@ mod tests {
 
     #[test]
     fn semantics() {
-        assert_eq!(run_src("const 6\nstep r1\nprint\nstep r1\nprint", 0), ("3\n10\n".into(), 10));
+        assert_eq!(
+            run_src("const 6\nstep r1\nprint\nstep r1\nprint", 0),
+            ("3\n10\n".into(), 10)
+        );
         assert_eq!(run_src("const -7\nstore r1\nconst 4\nstep r1", 0).1, -5);
-        assert_eq!(run_src("loop:\nload r1\nadd r0\nstore r1\ndec r0\njnz loop\nload r1", 4).1, 10);
+        assert_eq!(
+            run_src(
+                "loop:\nload r1\nadd r0\nstore r1\ndec r0\njnz loop\nload r1",
+                4
+            )
+            .1,
+            10
+        );
         assert_eq!(run_src("const 12\nmix r1", 0).1, 85);
     }
 
     #[test]
     fn errors() {
-        assert_eq!(parse("load r9").err().unwrap(), "1: 'r9' is not a register (r0..r7)");
+        assert_eq!(
+            parse("load r9").err().unwrap(),
+            "1: 'r9' is not a register (r0..r7)"
+        );
         assert_eq!(parse("\njnz x").err().unwrap(), "2: no label 'x'");
-        assert_eq!(parse("halt 3").err().unwrap(), "1: 'halt' takes no operand, found '3'");
-        assert_eq!(parse("frob").err().unwrap(), "1: unknown instruction 'frob'");
+        assert_eq!(
+            parse("halt 3").err().unwrap(),
+            "1: 'halt' takes no operand, found '3'"
+        );
+        assert_eq!(
+            parse("frob").err().unwrap(),
+            "1: unknown instruction 'frob'"
+        );
     }
 }
