@@ -93,8 +93,6 @@ guard_true(i64) [i63, i64, r1]
 jump(i63, r1)
 ";
 
-
-
 // ---------------------------------------------------------------------------
 // rewrite
 
@@ -521,7 +519,11 @@ fn intbounds_from_guards() {
         jump(0, 0)
         ",
     );
-    assert!(show_resume(&t).ends_with("#4: [9, i6]\n"), "{}", show_resume(&t));
+    assert!(
+        show_resume(&t).ends_with("#4: [9, i6]\n"),
+        "{}",
+        show_resume(&t)
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -843,7 +845,13 @@ fn tlr_square_loop_runs_the_same() {
     let after = run_all(TLR);
     let mut regs = Box::new(Regs { values: vec![] });
     let addr = &mut *regs as *mut Regs as usize as u64;
-    for regs0 in [vec![5, 2, 7], vec![1, 3, 0], vec![3, 1, 1], vec![9], vec![2, 5]] {
+    for regs0 in [
+        vec![5, 2, 7],
+        vec![1, 3, 0],
+        vec![3, 1, 1],
+        vec![9],
+        vec![2, 5],
+    ] {
         let mut outs = Vec::new();
         for t in [&before, &after] {
             regs.values = regs0.clone();
@@ -878,7 +886,10 @@ fn pipeline_removes_everything_dead() {
 #[test]
 fn enable_opts_names() {
     let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-    assert_eq!(EnabledOpts::parse(&names(&["all"])).unwrap(), EnabledOpts::all());
+    assert_eq!(
+        EnabledOpts::parse(&names(&["all"])).unwrap(),
+        EnabledOpts::all()
+    );
     assert_eq!(
         EnabledOpts::parse(&names(&["intbounds", "rewrite"]))
             .unwrap()
@@ -886,9 +897,13 @@ fn enable_opts_names() {
         vec![Pass::Rewrite, Pass::IntBounds]
     );
     assert_eq!(EnabledOpts::parse(&[]).unwrap().passes(), vec![]);
-    let e = EnabledOpts::parse(&names(&["rewrite", "virtualize"])).unwrap_err();
+    assert_eq!(
+        EnabledOpts::parse(&names(&["virtualize"])).unwrap().passes(),
+        vec![Pass::Virtuals]
+    );
+    let e = EnabledOpts::parse(&names(&["rewrite", "earlyforce"])).unwrap_err();
     assert!(
-        e.contains("'virtualize'")
+        e.contains("'earlyforce'")
             && e.contains("rewrite, pure, heap, intbounds, virtuals, unroll, dce, all"),
         "{e}"
     );

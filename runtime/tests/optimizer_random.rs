@@ -315,7 +315,11 @@ impl<'r> Gen<'r> {
                 self.ints.push((v, Ty::Int(to)));
                 if self.r.chance(40) {
                     // and back
-                    let w = self.op(Opcode::Cast(ScalarTy::Int(to), fs), vec![v], Some(Kind::Int));
+                    let w = self.op(
+                        Opcode::Cast(ScalarTy::Int(to), fs),
+                        vec![v],
+                        Some(Kind::Int),
+                    );
                     self.ints.push((w, from));
                 }
             }
@@ -323,7 +327,8 @@ impl<'r> Gen<'r> {
                 // A comparison, usually guarded.
                 let (opc, a, b) = if !self.cmps.is_empty() && self.r.chance(25) {
                     // The same or a mirrored comparison again.
-                    let (o, a, b, _) = self.cmps[self.r.below(self.cmps.len() as u64) as usize].clone();
+                    let (o, a, b, _) =
+                        self.cmps[self.r.below(self.cmps.len() as u64) as usize].clone();
                     match (o, self.r.below(4)) {
                         (Opcode::IntCmp(op, t), 0) => {
                             // mirrored: the same comparison
@@ -453,7 +458,11 @@ impl<'r> Gen<'r> {
                 // raw access to `Obj.a` at the object's address
                 let o = self.obj();
                 if self.r.chance(50) {
-                    let v = self.op(Opcode::Load(ScalarTy::Int(IntTy::I64)), vec![o], Some(Kind::Int));
+                    let v = self.op(
+                        Opcode::Load(ScalarTy::Int(IntTy::I64)),
+                        vec![o],
+                        Some(Kind::Int),
+                    );
                     self.ints.push((v, Ty::Int(IntTy::I64)));
                 } else {
                     let v = self.int_of(Ty::Int(IntTy::I64));
@@ -465,7 +474,11 @@ impl<'r> Gen<'r> {
                 let (k, p) = self.vec();
                 let vec = self.vecs[k].0;
                 let i = self.index(vec);
-                let descr = if self.r.chance(20) { A_SLICE_I64 } else { A_VI64 };
+                let descr = if self.r.chance(20) {
+                    A_SLICE_I64
+                } else {
+                    A_VI64
+                };
                 match self.r.below(5) {
                     0 | 1 => {
                         let v = self.op(Opcode::GetItem(descr), vec![p, i], Some(Kind::Int));
@@ -473,7 +486,11 @@ impl<'r> Gen<'r> {
                     }
                     2 => {
                         let a = self.op(Opcode::ItemAddr(descr), vec![p, i], Some(Kind::Ref));
-                        let v = self.op(Opcode::Load(ScalarTy::Int(IntTy::I64)), vec![a], Some(Kind::Int));
+                        let v = self.op(
+                            Opcode::Load(ScalarTy::Int(IntTy::I64)),
+                            vec![a],
+                            Some(Kind::Int),
+                        );
                         self.ints.push((v, Ty::Int(IntTy::I64)));
                     }
                     _ => {
@@ -524,7 +541,8 @@ impl<'r> Gen<'r> {
                     self.op(Opcode::CallResidual(C_PEEK), vec![o], None);
                     for n in 0..2u8 {
                         if self.r.chance(60) {
-                            let v = self.op(Opcode::CallResult(n, Kind::Int), vec![], Some(Kind::Int));
+                            let v =
+                                self.op(Opcode::CallResult(n, Kind::Int), vec![], Some(Kind::Int));
                             let t = if n == 0 { IntTy::I64 } else { IntTy::Usize };
                             self.ints.push((v, Ty::Int(t)));
                         }
@@ -536,7 +554,10 @@ impl<'r> Gen<'r> {
                 let (a, b) = if !self.pure_calls.is_empty() && self.r.chance(40) {
                     self.pure_calls[self.r.below(self.pure_calls.len() as u64) as usize]
                 } else {
-                    (self.int_of(Ty::Int(IntTy::I64)), self.int_of(Ty::Int(IntTy::I64)))
+                    (
+                        self.int_of(Ty::Int(IntTy::I64)),
+                        self.int_of(Ty::Int(IntTy::I64)),
+                    )
                 };
                 self.pure_calls.push((a, b));
                 self.op(Opcode::CallPure(J_PAIR), vec![a, b], None);
@@ -598,7 +619,11 @@ impl<'r> Gen<'r> {
                 }
             }
             91..=92 => {
-                let t = self.op(Opcode::EnumTag(1), vec![Val::Ref(circle_addr())], Some(Kind::Int));
+                let t = self.op(
+                    Opcode::EnumTag(1),
+                    vec![Val::Ref(circle_addr())],
+                    Some(Kind::Int),
+                );
                 self.ints.push((t, Ty::Int(IntTy::U32)));
             }
             93 => {
@@ -763,11 +788,7 @@ fn settle(t: &mut Trace, fix: &Fix, w: &mut World, inputs: &[u64]) {
         if e.is_jump_to() {
             return;
         }
-        let at = t
-            .ops
-            .iter()
-            .position(|o| o.guard == Some(e.guard))
-            .unwrap();
+        let at = t.ops.iter().position(|o| o.guard == Some(e.guard)).unwrap();
         if flippable.contains(&at) {
             let op = &mut t.ops[at];
             op.opcode = match op.opcode {
@@ -804,7 +825,11 @@ fn check_trace(seed: u64, looped: bool) {
         let o0 = w.addr(0);
         let o1 = if r.chance(35) { o0 } else { w.addr(1) };
         let (o0, o1) = if r.chance(20) { (o1, o0) } else { (o0, o1) };
-        let count = if looped { 1 + r.below(4) } else { r.int() as u64 };
+        let count = if looped {
+            1 + r.below(4)
+        } else {
+            r.int() as u64
+        };
         let f = ((r.int() % 64) as f64 / 4.0).to_bits();
         input_sets.push(vec![o0, o1, count, r.int() as u64, r.int() as u64, f]);
         if k == 0 {
@@ -822,7 +847,10 @@ fn check_trace(seed: u64, looped: bool) {
     for (name, opts) in configs() {
         let o = optimize(t.clone(), tables(), &opts);
         if let Err(e) = verify_trace(&o) {
-            panic!("seed {seed} ({name}): does not verify: {e:?}\n{before}\n---\n{}", show(&o));
+            panic!(
+                "seed {seed} ({name}): does not verify: {e:?}\n{before}\n---\n{}",
+                show(&o)
+            );
         }
         assert!(
             o.ops.len() <= t.ops.len(),

@@ -480,15 +480,19 @@ mod tests {
 
     #[test]
     fn reentered_portals_run_natively() {
+        let hot = Hot {
+            hash: 0,
+            tick: Tick::Hot,
+        };
         let active = Active::enter();
         let mut args = [1, 2];
         // No driver 0 in EMPTY: only the recursion check can answer.
-        assert_eq!(can_enter_jit(&EMPTY, 0, &mut args), EnterOutcome::Interpret);
+        assert_eq!(enter(&EMPTY, 0, &mut args, hot), EnterOutcome::Interpret);
         assert_eq!(args, [1, 2]);
         drop(active);
         // Not active any more: the JIT looks at the driver (and panics);
         // the panic leaves the thread inactive.
-        let r = std::panic::catch_unwind(|| can_enter_jit(&EMPTY, 0, &mut [1, 2]));
+        let r = std::panic::catch_unwind(|| enter(&EMPTY, 0, &mut [1, 2], hot));
         assert!(r.is_err());
         assert!(!ACTIVE.with(|a| a.get()));
     }

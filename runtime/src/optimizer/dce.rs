@@ -55,8 +55,9 @@ pub fn run(trace: Trace, _cx: &Ctx) -> Trace {
         }
     }
     let mut e = Emitter::new(&trace);
-    for i in 0..e.body_len() {
-        if live[i] {
+    let body = e.body_len();
+    for (i, &is_live) in live.iter().enumerate().take(body) {
+        if is_live {
             let args = e.args(i);
             e.keep(i, args);
         } else if trace.ops[i].result.is_some() {

@@ -315,11 +315,7 @@ pub fn decide_cmp(op: CmpOp, ty: IntTy, a: Bounds, b: Bounds) -> Option<bool> {
 }
 
 /// New ranges for `a` and `b` (in `ty`'s view) knowing `a op b`.
-fn refine_cmp(
-    op: CmpOp,
-    a: (i128, i128),
-    b: (i128, i128),
-) -> ((i128, i128), (i128, i128)) {
+fn refine_cmp(op: CmpOp, a: (i128, i128), b: (i128, i128)) -> ((i128, i128), (i128, i128)) {
     match op {
         CmpOp::Lt => ((a.0, a.1.min(b.1 - 1)), (b.0.max(a.0 + 1), b.1)),
         CmpOp::Le => ((a.0, a.1.min(b.1)), (b.0.max(a.0), b.1)),
@@ -466,7 +462,9 @@ pub fn run(trace: Trace, _cx: &Ctx) -> Trace {
             Opcode::GetItem(d) | Opcode::VecPopNonEmpty(d) => {
                 tables.arrays[*d as usize].item.map(Bounds::of_scalar)
             }
-            Opcode::VecLen(_) | Opcode::StringLen => Some(Bounds::signed(0, isize::MAX as i64).unwrap()),
+            Opcode::VecLen(_) | Opcode::StringLen => {
+                Some(Bounds::signed(0, isize::MAX as i64).unwrap())
+            }
             Opcode::EnumTag(_) => Some(Bounds::unsigned(0, u32::MAX as u64).unwrap()),
             _ => None,
         };

@@ -95,8 +95,12 @@ impl Pass {
         }
     }
 
+    /// A pass by its name (`virtualize`, RPython's name, is `virtuals`).
     pub fn from_name(name: &str) -> Option<Pass> {
-        Pass::ALL.into_iter().find(|p| p.name() == name)
+        match name {
+            "virtualize" => Some(Pass::Virtuals),
+            _ => Pass::ALL.into_iter().find(|p| p.name() == name),
+        }
     }
 
     /// Run this pass alone, once.

@@ -105,7 +105,9 @@ fn yields_immutable_address(cx: &Ctx, opcode: &Opcode) -> bool {
 pub(crate) fn is_bool(e: &Emitter, v: Val) -> bool {
     matches!(
         e.def(v).map(|o| &o.opcode),
-        Some(Opcode::IntCmp(..)) | Some(Opcode::FloatCmp(_)) | Some(Opcode::Cast(_, ScalarTy::Bool))
+        Some(Opcode::IntCmp(..))
+            | Some(Opcode::FloatCmp(_))
+            | Some(Opcode::Cast(_, ScalarTy::Bool))
     )
 }
 
@@ -178,9 +180,9 @@ pub fn fold_constant(cx: &Ctx, opcode: &Opcode, args: &[Val]) -> Option<Val> {
         Opcode::IntNeg(t) => Val::Int(ops::int_neg(*t, c[0] as i64)),
         Opcode::IntNot(t) => Val::Int(ops::int_not(*t, c[0] as i64)),
         Opcode::IntCmp(o, t) => Val::Int(ops::int_cmp(*o, *t, c[0] as i64, c[1] as i64) as i64),
-        Opcode::FloatBin(o) => Val::Float(
-            ops::float_bin(*o, f64::from_bits(c[0]), f64::from_bits(c[1])).to_bits(),
-        ),
+        Opcode::FloatBin(o) => {
+            Val::Float(ops::float_bin(*o, f64::from_bits(c[0]), f64::from_bits(c[1])).to_bits())
+        }
         Opcode::FloatNeg => Val::Float((-f64::from_bits(c[0])).to_bits()),
         Opcode::FloatCmp(o) => {
             Val::Int(ops::float_cmp(*o, f64::from_bits(c[0]), f64::from_bits(c[1])) as i64)
@@ -328,7 +330,9 @@ fn identity(e: &Emitter, opcode: &Opcode, args: &[Val]) -> Option<Val> {
             // every narrow value.
             let inner = e.def(args[0])?;
             match inner.opcode {
-                Opcode::Cast(ScalarTy::Int(n0), ScalarTy::Int(w0)) if n0 == *narrow && w0 == *wide => {
+                Opcode::Cast(ScalarTy::Int(n0), ScalarTy::Int(w0))
+                    if n0 == *narrow && w0 == *wide =>
+                {
                     let (nlo, nhi) = narrow.range();
                     let (wlo, whi) = wide.range();
                     (wlo <= nlo && nhi <= whi).then(|| inner.args[0])

@@ -197,15 +197,35 @@ pub fn tables() -> &'static Tables {
         let fields = vec![
             field("Obj.a", Some(ScalarTy::Int(I64)), offset_of!(Obj, a), false),
             field("Obj.b", Some(ScalarTy::Int(U8)), offset_of!(Obj, b), false),
-            field("Obj.flag", Some(ScalarTy::Bool), offset_of!(Obj, flag), false),
+            field(
+                "Obj.flag",
+                Some(ScalarTy::Bool),
+                offset_of!(Obj, flag),
+                false,
+            ),
             field("Obj.h", Some(ScalarTy::Int(I16)), offset_of!(Obj, h), false),
             field("Obj.c", Some(ScalarTy::Int(I32)), offset_of!(Obj, c), false),
             field("Obj.d", Some(ScalarTy::Int(U64)), offset_of!(Obj, d), false),
             field("Obj.f", Some(ScalarTy::F64), offset_of!(Obj, f), false),
-            field("Obj.next", Some(ScalarTy::Ref), offset_of!(Obj, next), false),
+            field(
+                "Obj.next",
+                Some(ScalarTy::Ref),
+                offset_of!(Obj, next),
+                false,
+            ),
             field("Obj.vals", None, offset_of!(Obj, vals), false),
-            field("Obj.a#2", Some(ScalarTy::Int(I64)), offset_of!(Obj, a), false),
-            field("Prog.n", Some(ScalarTy::Int(I64)), offset_of!(Prog, n), true),
+            field(
+                "Obj.a#2",
+                Some(ScalarTy::Int(I64)),
+                offset_of!(Obj, a),
+                false,
+            ),
+            field(
+                "Prog.n",
+                Some(ScalarTy::Int(I64)),
+                offset_of!(Prog, n),
+                true,
+            ),
             field("Prog.code", None, offset_of!(Prog, code), true),
             field("Regs.values", None, offset_of!(Regs, values), false),
         ];
@@ -747,21 +767,26 @@ impl Rng {
 // The world random traces run against: two `Obj`s, reset in place between
 // runs so that addresses (which may appear in exits) stay the same.
 
+/// The fields of an `Obj` (`f` by its bits in snapshots).
+type ObjState<F> = (i64, u8, bool, i16, i32, u64, F, usize, Vec<i64>);
+
 pub struct World {
+    /// (boxed: the addresses must not move)
+    #[allow(clippy::vec_box)]
     pub objs: Vec<Box<Obj>>,
-    init: Vec<(i64, u8, bool, i16, i32, u64, f64, usize, Vec<i64>)>,
+    init: Vec<ObjState<f64>>,
 }
 
 /// What a run left in memory.
 #[derive(Debug, PartialEq)]
 pub struct Snapshot {
-    pub objs: Vec<(i64, u8, bool, i16, i32, u64, u64, usize, Vec<i64>)>,
+    pub objs: Vec<ObjState<u64>>,
     pub bumps: u64,
 }
 
 impl World {
     pub fn new(r: &mut Rng) -> World {
-        let mut objs: Vec<Box<Obj>> = (0..2)
+        let objs: Vec<Box<Obj>> = (0..2)
             .map(|_| {
                 Box::new(Obj {
                     a: 0,
@@ -778,7 +803,7 @@ impl World {
             .collect();
         let addrs: Vec<usize> = objs.iter().map(|o| &**o as *const Obj as usize).collect();
         let mut init = Vec::new();
-        for k in 0..2 {
+        for _ in 0..2 {
             let n = 6 + r.below(4) as usize;
             let vals: Vec<i64> = (0..n).map(|_| r.int() % 100).collect();
             init.push((
@@ -792,7 +817,6 @@ impl World {
                 addrs[r.below(2) as usize],
                 vals,
             ));
-            let _ = &mut objs[k];
         }
         let mut w = World { objs, init };
         w.reset();
