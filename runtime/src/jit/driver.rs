@@ -141,7 +141,9 @@ pub fn enter(tables: &'static Tables, driver: u16, args: &mut [u64], hot: Hot) -
         "metatrace: driver {driver} takes {ng} greens, got {} values",
         args.len()
     );
-    let action = with_state(tables, |w| w.decide(driver, hot.hash, &args[..ng], hot.tick));
+    let action = with_state(tables, |w| {
+        w.decide(driver, hot.hash, &args[..ng], hot.tick)
+    });
     if action == Action::Interpret {
         return EnterOutcome::Interpret;
     }
