@@ -3,12 +3,13 @@
 //! `can_enter_jit!()`.
 //!
 //! ```text
-//! can_enter_jit(greens+reds)
-//!   warm state: count ──(not hot)──────────────────────────────→ Interpret
+//! can_enter_jit(greens+reds) = count (inlined in the glue) + enter
+//!   count: hash the greens, bump the counter ──(not hot)────────→ Interpret
+//!   enter: the warm state decides
 //!     │ hot, no loop                      │ compiled loop
 //!     ▼                                   ▼
 //!   trace_loop (the program runs)       execute(loop, reds) ──→ guard exit
-//!     │ closed → compile                  │ failed often → trace_bridge (runs) → compile
+//!     │ closed → optimize, compile        │ failed often → trace_bridge (runs) → optimize, compile
 //!     │ aborted → back off, blackhole     │ else → blackhole from the guard's resume data
 //!     ▼                                   ▼
 //!   at the portal's next merge point (greens+reds), or the portal returned
