@@ -898,7 +898,9 @@ fn enable_opts_names() {
     );
     assert_eq!(EnabledOpts::parse(&[]).unwrap().passes(), vec![]);
     assert_eq!(
-        EnabledOpts::parse(&names(&["virtualize"])).unwrap().passes(),
+        EnabledOpts::parse(&names(&["virtualize"]))
+            .unwrap()
+            .passes(),
         vec![Pass::Virtuals]
     );
     let e = EnabledOpts::parse(&names(&["rewrite", "earlyforce"])).unwrap_err();
