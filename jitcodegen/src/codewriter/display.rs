@@ -5,7 +5,8 @@
 use super::{mem_scalar, var_kind, Assembly, Container, JitCodeData, RefConstData};
 use crate::flowgraph::adt_field_name;
 use metatrace_runtime::jitcode::{
-    format_jitcode, verify_jitcode, DescrInfo, JitCodeNames, JitCodeShape, Kind, RegNames, ScalarTy,
+    format_jitcode, indexed_name, verify_jitcode, DescrInfo, JitCodeNames, JitCodeShape, Kind,
+    RegNames, ScalarTy,
 };
 
 impl JitCodeNames for Assembly {
@@ -42,28 +43,32 @@ impl JitCodeNames for Assembly {
         }
     }
     fn call(&self, i: u16) -> String {
-        self.calls
-            .get(i as usize)
-            .map(|c| c.path.clone())
-            .unwrap_or_else(|| format!("call#{i}"))
+        indexed_name(
+            "call",
+            i,
+            self.calls.get(i as usize).map(|c| c.path.clone()),
+        )
     }
     fn jitcode(&self, i: u16) -> String {
-        self.jitcodes
-            .get(i as usize)
-            .map(|j| j.name.clone())
-            .unwrap_or_else(|| format!("jitcode#{i}"))
+        indexed_name(
+            "jitcode",
+            i,
+            self.jitcodes.get(i as usize).map(|j| j.name.clone()),
+        )
     }
     fn string(&self, i: u16) -> String {
-        self.strings
-            .get(i as usize)
-            .map(|s| format!("{s:?}"))
-            .unwrap_or_else(|| format!("string#{i}"))
+        indexed_name(
+            "string",
+            i,
+            self.strings.get(i as usize).map(|s| format!("{s:?}")),
+        )
     }
     fn driver(&self, i: u16) -> String {
-        self.drivers
-            .get(i as usize)
-            .map(|d| d.portal.clone())
-            .unwrap_or_else(|| format!("driver#{i}"))
+        indexed_name(
+            "driver",
+            i,
+            self.drivers.get(i as usize).map(|d| d.portal.clone()),
+        )
     }
 }
 

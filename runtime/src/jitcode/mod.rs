@@ -22,7 +22,7 @@ mod printer;
 mod verify;
 
 pub use encode::{decode, encode, DecodeError};
-pub use printer::{format_insn, format_jitcode, JitCodeNames, RegNames};
+pub use printer::{format_insn, format_jitcode, indexed_name, JitCodeNames, RegNames};
 pub use verify::{verify_jitcode, DescrInfo, JitCodeShape};
 
 use std::fmt;

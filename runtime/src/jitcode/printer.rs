@@ -11,6 +11,12 @@
 use super::*;
 use std::collections::BTreeSet;
 
+/// A descr's name, or `what#i` when the index is out of range (printing
+/// must not fail on malformed code: the verifier reports it).
+pub fn indexed_name(what: &str, i: u16, name: Option<String>) -> String {
+    name.unwrap_or_else(|| format!("{what}#{i}"))
+}
+
 /// How to name what instructions refer to by index.
 pub trait JitCodeNames {
     fn field(&self, i: u16) -> String;
@@ -32,46 +38,53 @@ pub trait JitCodeNames {
 
 impl JitCodeNames for Tables {
     fn field(&self, i: u16) -> String {
-        self.fields
-            .get(i as usize)
-            .map(|d| d.name.to_string())
-            .unwrap_or_else(|| format!("field#{i}"))
+        indexed_name(
+            "field",
+            i,
+            self.fields.get(i as usize).map(|d| d.name.to_string()),
+        )
     }
     fn array(&self, i: u16) -> String {
-        self.arrays
-            .get(i as usize)
-            .map(|d| d.name.to_string())
-            .unwrap_or_else(|| format!("array#{i}"))
+        indexed_name(
+            "array",
+            i,
+            self.arrays.get(i as usize).map(|d| d.name.to_string()),
+        )
     }
     fn enum_(&self, i: u16) -> String {
-        self.enums
-            .get(i as usize)
-            .map(|d| d.name.to_string())
-            .unwrap_or_else(|| format!("enum#{i}"))
+        indexed_name(
+            "enum",
+            i,
+            self.enums.get(i as usize).map(|d| d.name.to_string()),
+        )
     }
     fn call(&self, i: u16) -> String {
-        self.calls
-            .get(i as usize)
-            .map(|d| d.name.to_string())
-            .unwrap_or_else(|| format!("call#{i}"))
+        indexed_name(
+            "call",
+            i,
+            self.calls.get(i as usize).map(|d| d.name.to_string()),
+        )
     }
     fn jitcode(&self, i: u16) -> String {
-        self.jitcodes
-            .get(i as usize)
-            .map(|d| d.name.to_string())
-            .unwrap_or_else(|| format!("jitcode#{i}"))
+        indexed_name(
+            "jitcode",
+            i,
+            self.jitcodes.get(i as usize).map(|d| d.name.to_string()),
+        )
     }
     fn string(&self, i: u16) -> String {
-        self.strings
-            .get(i as usize)
-            .map(|s| format!("{s:?}"))
-            .unwrap_or_else(|| format!("string#{i}"))
+        indexed_name(
+            "string",
+            i,
+            self.strings.get(i as usize).map(|s| format!("{s:?}")),
+        )
     }
     fn driver(&self, i: u16) -> String {
-        self.drivers
-            .get(i as usize)
-            .map(|d| d.portal.to_string())
-            .unwrap_or_else(|| format!("driver#{i}"))
+        indexed_name(
+            "driver",
+            i,
+            self.drivers.get(i as usize).map(|d| d.portal.to_string()),
+        )
     }
     fn field_kind(&self, i: u16) -> Option<Kind> {
         self.fields.get(i as usize)?.ty.map(ScalarTy::kind)
