@@ -87,7 +87,8 @@ pub struct JitParams {
     /// [`JitMode`]. `off` is shorthand for `mode=native`.
     pub mode: JitMode,
     /// `enable_opts` (default `all`): the optimization passes to run, `all` or
-    /// a colon-separated list of pass names (`intbounds:rewrite:virtualize`).
+    /// a colon-separated list of pass names (`intbounds:rewrite:virtualize`);
+    /// empty or `none` runs no pass.
     /// Stored as given; the optimizer interprets the names.
     pub enable_opts: Vec<String>,
 }
@@ -191,10 +192,16 @@ impl JitParams {
                 })?
             }
             "enable_opts" => {
-                let names: Vec<String> = value.split(':').map(|s| s.trim().to_string()).collect();
+                // An empty value or `none` disables the optimizer.
+                let value = value.trim();
+                let names: Vec<String> = if value.is_empty() || value == "none" {
+                    Vec::new()
+                } else {
+                    value.split(':').map(|s| s.trim().to_string()).collect()
+                };
                 if names.iter().any(|n| n.is_empty()) {
                     return Err(format!(
-                        "bad value for JIT parameter 'enable_opts': '{value}'; expected `all` or names separated by `:`"
+                        "bad value for JIT parameter 'enable_opts': '{value}'; expected `all`, `none` or names separated by `:`"
                     ));
                 }
                 self.enable_opts = names;
