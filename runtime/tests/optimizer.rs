@@ -793,7 +793,8 @@ fn dce_removes_unused_pure_ops_and_reads() {
 }
 
 #[test]
-fn virtuals_and_unroll_are_stubs() {
+fn virtuals_is_a_stub_and_unroll_alone_is_not_a_pass() {
+    // (peeling makes two traces: `optimize_loop`, tests in optimizer_unroll.rs)
     for p in [Pass::Virtuals, Pass::Unroll] {
         let t = parse(TLR);
         assert_eq!(p.run(t.clone(), &Ctx { tables: tables() }), t);

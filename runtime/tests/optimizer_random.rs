@@ -20,7 +20,8 @@ mod optimizer_util;
 
 use metatrace_runtime::blackhole::ResumeFrame;
 use metatrace_runtime::jitcode::*;
-use metatrace_runtime::optimizer::{optimize, Ctx, EnabledOpts, Pass};
+use metatrace_runtime::optimizer::{optimize, optimize_loop, Ctx, EnabledOpts, Optimized, Pass};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use metatrace_runtime::trace::interp::{self, TraceExit};
 use metatrace_runtime::trace::*;
 use optimizer_util::*;
@@ -277,7 +278,10 @@ impl<'r> Gen<'r> {
                     (Val::Int(c), t) => Val::Int(metatrace_runtime::blackhole::ops::wrap(t, c)),
                     (b, _) => b,
                 };
-                let (a, b) = if self.r.chance(20) { (b, a) } else { (a, b) };
+                // (a shift's amount may have another type: it stays second,
+                // the shifted value must be canonical for `ty`)
+                let shift = matches!(o, IntBinOp::Shl | IntBinOp::Shr);
+                let (a, b) = if !shift && self.r.chance(20) { (b, a) } else { (a, b) };
                 let v = self.op(Opcode::IntBin(o, ty), vec![a, b], Some(Kind::Int));
                 self.ints.push((v, Ty::Int(ty)));
             }
@@ -772,6 +776,45 @@ fn exit_of(t: &Trace, e: &TraceExit) -> Exit {
     }
 }
 
+/// Run what the optimizer made: a peeled loop runs its preamble, then
+/// the peeled loop on the values the preamble jumps with.
+fn run_optimized(o: &Optimized, w: &mut World, inputs: &[u64]) -> (Exit, Snapshot) {
+    match o {
+        Optimized::Loop(t) => {
+            let (_, x, s) = run(t, w, inputs);
+            (x, s)
+        }
+        Optimized::Peeled(p) => {
+            w.reset();
+            let e = interp::run(&p.preamble, tables(), inputs);
+            let x = if e.is_jump_to() {
+                let e = interp::run(&p.body, tables(), &e.values);
+                exit_of(&p.body, &e)
+            } else {
+                exit_of(&p.preamble, &e)
+            };
+            (x, w.snapshot())
+        }
+    }
+}
+
+fn show_optimized(o: &Optimized) -> String {
+    match o {
+        Optimized::Loop(t) => format!("{}{}", show(t), show_resume(t)),
+        Optimized::Peeled(p) => format!(
+            "preamble:\n{}{}peeled loop:\n{}{}",
+            show(&p.preamble),
+            show_resume(&p.preamble),
+            show(&p.body),
+            show_resume(&p.body)
+        ),
+    }
+}
+
+/// How many random loops were peeled (so that `random_loops` is not
+/// vacuous for `unroll`).
+static PEELED: AtomicUsize = AtomicUsize::new(0);
+
 fn run(t: &Trace, w: &mut World, inputs: &[u64]) -> (TraceExit, Exit, Snapshot) {
     w.reset();
     let e = interp::run(t, tables(), inputs);
@@ -845,29 +888,41 @@ fn check_trace(seed: u64, looped: bool) {
         })
         .collect();
     for (name, opts) in configs() {
-        let o = optimize(t.clone(), tables(), &opts);
-        if let Err(e) = verify_trace(&o) {
-            panic!(
-                "seed {seed} ({name}): does not verify: {e:?}\n{before}\n---\n{}",
-                show(&o)
+        let o = if looped {
+            optimize_loop(t.clone(), tables(), &opts)
+        } else {
+            Optimized::Loop(optimize(t.clone(), tables(), &opts))
+        };
+        let traces: Vec<&Trace> = match &o {
+            Optimized::Loop(t) => vec![t],
+            Optimized::Peeled(p) => {
+                PEELED.fetch_add(1, Ordering::Relaxed);
+                vec![&p.preamble, &p.body]
+            }
+        };
+        for ot in traces {
+            if let Err(e) = verify_trace(ot) {
+                panic!(
+                    "seed {seed} ({name}): does not verify: {e:?}\n{before}\n---\n{}",
+                    show_optimized(&o)
+                );
+            }
+            assert!(
+                ot.ops.len() <= t.ops.len(),
+                "seed {seed} ({name}): the trace grew\n{before}\n---\n{}",
+                show_optimized(&o)
             );
         }
-        assert!(
-            o.ops.len() <= t.ops.len(),
-            "seed {seed} ({name}): the trace grew\n{before}\n---\n{}",
-            show(&o)
-        );
         for (inputs, (wx, ws)) in input_sets.iter().zip(&want) {
-            let (_, gx, gs) = run(&o, &mut w, inputs);
+            let (gx, gs) = run_optimized(&o, &mut w, inputs);
             if &gx != wx || &gs != ws {
                 panic!(
                     "seed {seed} ({name}): behaviour differs on inputs {inputs:x?}\n\
                      want exit {wx:?}\n got exit {gx:?}\n\
                      want memory {ws:?}\n got memory {gs:?}\n\
-                     --- before\n{before}{}--- after\n{}{}",
+                     --- before\n{before}{}--- after\n{}",
                     show_resume(&t),
-                    show(&o),
-                    show_resume(&o)
+                    show_optimized(&o),
                 );
             }
         }
@@ -883,9 +938,14 @@ fn random_straight_traces() {
 
 #[test]
 fn random_loops() {
-    for seed in 1000..1250 {
+    let n: u64 = std::env::var("RANDOM_LOOPS").ok().and_then(|v| v.parse().ok()).unwrap_or(250);
+    for seed in 1000..1000 + n {
         check_trace(seed, true);
     }
+    // (each loop runs under `unroll` alone and under `all`)
+    let peeled = PEELED.load(Ordering::Relaxed);
+    eprintln!("{peeled} of {} optimizations peeled the loop", 2 * n);
+    assert!(peeled as u64 > n, "only {peeled} of {} optimizations peeled the loop", 2 * n);
 }
 
 /// The passes do something on these traces (so that the comparison above

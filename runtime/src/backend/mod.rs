@@ -205,6 +205,9 @@ fn compile(
     if let Err(errs) = crate::trace::verify_trace(&trace) {
         return Err(format!("invalid trace: {}", errs.join("; ")));
     }
+    if trace.ops.iter().any(|o| o.opcode == Opcode::Label) {
+        return Err("invalid trace: a label (loop peeling splits it into two traces first)".into());
+    }
     let (id, first_gid) = reserve(trace.guards.len());
     let out = x86::compile(&trace, tables, first_gid, is_loop, &target_lookup)?;
     let mem = CodeMem::new(&out.code)?;

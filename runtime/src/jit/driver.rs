@@ -33,7 +33,7 @@ use crate::backend::{self, GuardExit, TraceId};
 use crate::blackhole::{self, ResumeFrame, RunOutcome};
 use crate::jitcode::{Kind, Tables};
 use crate::metainterp::{self, AbortReason, LoopTarget, TraceResult};
-use crate::optimizer::{self, EnabledOpts};
+use crate::optimizer::{self, EnabledOpts, Optimized};
 use crate::trace::{format_trace, Opcode, Trace, TraceStart};
 use std::cell::{Cell, RefCell};
 use std::time::Instant;
@@ -239,14 +239,10 @@ fn trace_loop(tables: &'static Tables, driver: u16, args: &[u64]) -> RunOutcome 
                 _ => TraceKind::Loop,
             };
             let what = format!("{} at {}", kind.name(), key_text(tables, driver, greens));
-            let (trace, mut timing) = optimize(tables, trace, kind, &what, &params);
+            let (optimized, mut timing) = optimize_loop(tables, trace, kind, &what, &params);
             timing.traced_ns = traced_ns;
-            let t1 = Instant::now();
-            match backend::compile_loop(trace, tables) {
-                Ok(id) => {
-                    compiled(tables, id, kind, timing, t1, &what);
-                    with_state(tables, |w| w.set_compiled(driver, greens, id));
-                }
+            match compile_loop(tables, optimized, kind, timing, &what) {
+                Ok(id) => with_state(tables, |w| w.set_compiled(driver, greens, id)),
                 Err(e) => {
                     let b = with_state(tables, |w| w.loop_aborted(driver, greens));
                     aborted(Abort::CompileError, &what, b, Some(&e));
@@ -326,12 +322,66 @@ fn trace_bridge(tables: &'static Tables, driver: u16, trace: &Trace, exit: &Guar
     }
 }
 
+/// Compiles an optimized loop or entry bridge; a peeled loop is two
+/// traces, the loop first, then its preamble jumping into it. The id to
+/// enter (the preamble's, for a peeled loop).
+fn compile_loop(
+    tables: &'static Tables,
+    optimized: Optimized,
+    kind: TraceKind,
+    timing: Timing,
+    what: &str,
+) -> Result<TraceId, String> {
+    match optimized {
+        Optimized::Loop(trace) => {
+            let t0 = Instant::now();
+            let id = backend::compile_loop(trace, tables)?;
+            compiled(tables, id, kind, timing, t0, what);
+            Ok(id)
+        }
+        Optimized::Peeled(mut peeled) => {
+            let t0 = Instant::now();
+            let body_id = backend::compile_loop(std::mem::replace(&mut peeled.body, peeled.preamble.clone()), tables)?;
+            let body_timing = Timing {
+                recorded_ops: timing.recorded_ops,
+                ..Timing::default()
+            };
+            compiled(tables, body_id, TraceKind::Loop, body_timing, t0, &format!("peeled {what}"));
+            peeled.set_body_id(body_id);
+            let t1 = Instant::now();
+            let id = backend::compile_loop(peeled.preamble, tables)?;
+            compiled(tables, id, TraceKind::Preamble, timing, t1, &format!("preamble of {what}"));
+            Ok(id)
+        }
+    }
+}
+
 /// What it took to get a trace to the backend.
 #[derive(Clone, Copy, Default)]
 struct Timing {
     traced_ns: u64,
     optimized_ns: u64,
     recorded_ops: usize,
+}
+
+/// [`optimize`] for a loop or entry bridge: a loop may come out peeled.
+fn optimize_loop(
+    tables: &'static Tables,
+    trace: Trace,
+    kind: TraceKind,
+    what: &str,
+    params: &crate::JitParams,
+) -> (Optimized, Timing) {
+    if kind != TraceKind::Loop {
+        let (t, timing) = optimize(tables, trace, kind, what, params);
+        return (Optimized::Loop(t), timing);
+    }
+    log_recorded(tables, &trace, kind, what);
+    let opts = EnabledOpts::parse(&params.enable_opts).unwrap_or_default();
+    let recorded_ops = trace.ops.len();
+    let t0 = Instant::now();
+    let optimized = optimizer::optimize_loop(trace, tables, &opts);
+    (optimized, optimized_timing(recorded_ops, t0))
 }
 
 /// Logs the trace as recorded (`jit-log-noopt-*`) and runs the optimizer
@@ -343,6 +393,15 @@ fn optimize(
     what: &str,
     params: &crate::JitParams,
 ) -> (Trace, Timing) {
+    log_recorded(tables, &trace, kind, what);
+    let recorded_ops = trace.ops.len();
+    let opts = EnabledOpts::parse(&params.enable_opts).unwrap_or_default();
+    let t0 = Instant::now();
+    let trace = optimizer::optimize(trace, tables, &opts);
+    (trace, optimized_timing(recorded_ops, t0))
+}
+
+fn log_recorded(tables: &'static Tables, trace: &Trace, kind: TraceKind, what: &str) {
     let section = match kind {
         TraceKind::Bridge => "jit-log-noopt-bridge",
         _ => "jit-log-noopt-loop",
@@ -352,26 +411,23 @@ fn optimize(
             "# {what}: {} ops, {} guards, as recorded\n{}",
             trace.ops.len(),
             trace.guards.len(),
-            format_trace(&trace, tables)
+            format_trace(trace, tables)
         )
     });
-    let recorded_ops = trace.ops.len();
-    let opts = EnabledOpts::parse(&params.enable_opts).unwrap_or_default();
-    let t0 = Instant::now();
-    let trace = optimizer::optimize(trace, tables, &opts);
+}
+
+/// Counts the optimizer's work that started at `t0`.
+fn optimized_timing(recorded_ops: usize, t0: Instant) -> Timing {
     let optimized_ns = t0.elapsed().as_nanos() as u64;
     record(Delta::Optimized {
         ops_before: recorded_ops as u64,
         ns: optimized_ns,
     });
-    (
-        trace,
-        Timing {
-            traced_ns: 0,
-            optimized_ns,
-            recorded_ops,
-        },
-    )
+    Timing {
+        traced_ns: 0,
+        optimized_ns,
+        recorded_ops,
+    }
 }
 
 /// Counts and logs a trace compiled as `id`.
@@ -415,6 +471,11 @@ fn compiled(
             format_trace(&trace, tables)
         )
     });
+    if let Some(addr) = backend::code_address(id) {
+        super::perfmap::register(addr, bytes as usize, || {
+            super::perfmap::symbol(kind.name(), id, what)
+        });
+    }
     log::section("jit-backend", || {
         let addr = backend::code_address(id).unwrap_or(0);
         format!(

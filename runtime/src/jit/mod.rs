@@ -8,11 +8,13 @@
 //!   compiled loop of each key, backoff and blacklisting after aborts.
 //! - [`stats`]: the counters ([`stats()`], [`thread_stats`]).
 //! - [`log`]: the `METATRACE_LOG` log and its summary.
+//! - [`perfmap`]: `/tmp/perf-<pid>.map` for `perf` (`METATRACE_PERF_MAP=1`).
 //!
 //! `docs/jit.md` describes the parameters, their defaults and the log.
 
 pub mod driver;
 pub mod log;
+pub mod perfmap;
 pub mod stats;
 pub mod warmstate;
 

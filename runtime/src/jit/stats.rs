@@ -81,8 +81,11 @@ impl From<AbortReason> for Abort {
 /// The JIT's counters. Times in nanoseconds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct JitStats {
-    /// Loops compiled (traces from a loop header back to it).
+    /// Loops compiled (traces from a loop header back to it; a peeled
+    /// loop counts once, its preamble in `preambles`).
     pub loops: u64,
+    /// Preambles of peeled loops compiled (`optimizer::unroll`).
+    pub preambles: u64,
     /// Entry bridges compiled (traces from a loop header that end in
     /// another, already compiled loop).
     pub entry_bridges: u64,
@@ -145,6 +148,7 @@ impl JitStats {
             let _ = writeln!(s, "{k}: {v}");
         };
         line("loops", self.loops.to_string());
+        line("preambles", self.preambles.to_string());
         line("entry_bridges", self.entry_bridges.to_string());
         line("bridges", self.bridges.to_string());
         line("traces_started", self.traces_started.to_string());
@@ -186,6 +190,7 @@ impl JitStats {
             } => {
                 match kind {
                     TraceKind::Loop => self.loops += 1,
+                    TraceKind::Preamble => self.preambles += 1,
                     TraceKind::EntryBridge => self.entry_bridges += 1,
                     TraceKind::Bridge => self.bridges += 1,
                 }
@@ -218,6 +223,8 @@ impl JitStats {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TraceKind {
     Loop,
+    /// The first iteration of a peeled loop, jumping into it.
+    Preamble,
     EntryBridge,
     Bridge,
 }
@@ -226,6 +233,7 @@ impl TraceKind {
     pub fn name(self) -> &'static str {
         match self {
             TraceKind::Loop => "loop",
+            TraceKind::Preamble => "preamble",
             TraceKind::EntryBridge => "entry bridge",
             TraceKind::Bridge => "bridge",
         }
@@ -262,6 +270,7 @@ pub(crate) enum Delta {
 
 static GLOBAL: Mutex<JitStats> = Mutex::new(JitStats {
     loops: 0,
+    preambles: 0,
     entry_bridges: 0,
     bridges: 0,
     traces_started: 0,

@@ -272,9 +272,8 @@ impl<'t> Emitter<'t> {
     pub fn finish(mut self) -> Trace {
         let src = self.src;
         let last = src.ops.last().expect("checked in new");
-        let args: Vec<Val> = if self.dead {
-            last.args
-                .iter()
+        let as_constants = |args: &[Val]| -> Vec<Val> {
+            args.iter()
                 .map(|a| {
                     if a.is_const() {
                         *a
@@ -283,6 +282,22 @@ impl<'t> Emitter<'t> {
                     }
                 })
                 .collect()
+        };
+        if self.dead && !self.ops.iter().any(|o| o.opcode == Opcode::Label) {
+            // An unreachable label (loop peeling's) stays: the final jump's
+            // arguments are counted against it.
+            if let Some(label) = src.ops.iter().find(|o| o.opcode == Opcode::Label) {
+                self.ops.push(TraceOp {
+                    opcode: Opcode::Label,
+                    args: as_constants(&label.args),
+                    result: None,
+                    guard: None,
+                });
+                self.killed.push(false);
+            }
+        }
+        let args: Vec<Val> = if self.dead {
+            as_constants(&last.args)
         } else {
             last.args.iter().map(|a| self.map(*a)).collect()
         };

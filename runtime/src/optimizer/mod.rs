@@ -50,6 +50,8 @@ pub mod rewrite;
 pub mod unroll;
 pub mod virtuals;
 
+pub use unroll::Peeled;
+
 use crate::jitcode::Tables;
 use crate::trace::Trace;
 
@@ -186,39 +188,74 @@ impl EnabledOpts {
 /// the trace keeps changing.
 const MAX_ROUNDS: usize = 4;
 
-/// Optimize `trace` with the enabled passes. The result verifies and
-/// behaves exactly like `trace`.
+/// Optimize `trace` with the enabled passes, all but `unroll`. The result
+/// verifies and behaves exactly like `trace`.
 pub fn optimize(trace: Trace, tables: &'static Tables, opts: &EnabledOpts) -> Trace {
     let cx = Ctx { tables };
+    let t = fixpoint(trace, opts, &cx);
+    dce(t, opts, &cx)
+}
+
+/// What [`optimize_loop`] made of a loop.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Optimized {
+    /// Not peeled (`unroll` off, or peeling gave up): one loop trace.
+    Loop(Trace),
+    /// A preamble and the peeled loop it jumps into.
+    Peeled(Peeled),
+}
+
+/// Optimize a loop trace (ends with `jump`) with the enabled passes,
+/// peeling it when `unroll` is on. Other traces are [`optimize`]d.
+pub fn optimize_loop(trace: Trace, tables: &'static Tables, opts: &EnabledOpts) -> Optimized {
+    let cx = Ctx { tables };
+    let t = optimize(trace, tables, opts);
+    if opts.is_enabled(Pass::Unroll) {
+        if let Some(p) = unroll::peel(&t, &|combined| fixpoint(combined, opts, &cx)) {
+            let preamble = dce(p.preamble, opts, &cx);
+            let body = dce(p.body, opts, &cx);
+            if cfg!(debug_assertions) {
+                for (what, t) in [("preamble", &preamble), ("peeled loop", &body)] {
+                    if let Err(errors) = crate::trace::verify_trace(t) {
+                        panic!(
+                            "metatrace: loop peeling produced a {what} that does not verify:\n{}\n{}",
+                            errors.join("\n"),
+                            crate::trace::format_trace(t, tables)
+                        );
+                    }
+                }
+            }
+            return Optimized::Peeled(Peeled { preamble, body });
+        }
+    }
+    Optimized::Loop(t)
+}
+
+/// The passes before `unroll`, repeated while the trace changes.
+fn fixpoint(mut t: Trace, opts: &EnabledOpts, cx: &Ctx) -> Trace {
     let looped: Vec<Pass> = opts
         .passes()
         .into_iter()
         .filter(|p| !matches!(p, Pass::Unroll | Pass::Dce))
         .collect();
-    let fixpoint = |mut t: Trace| -> Trace {
-        for _ in 0..MAX_ROUNDS {
-            let before = t.clone();
-            for p in &looped {
-                t = run_checked(*p, t, &cx);
-            }
-            if t == before {
-                break;
-            }
-        }
-        t
-    };
-    let mut t = fixpoint(trace);
-    if opts.is_enabled(Pass::Unroll) {
+    for _ in 0..MAX_ROUNDS {
         let before = t.clone();
-        t = run_checked(Pass::Unroll, t, &cx);
-        if t != before {
-            t = fixpoint(t);
+        for p in &looped {
+            t = run_checked(*p, t, cx);
         }
-    }
-    if opts.is_enabled(Pass::Dce) {
-        t = run_checked(Pass::Dce, t, &cx);
+        if t == before {
+            break;
+        }
     }
     t
+}
+
+fn dce(t: Trace, opts: &EnabledOpts, cx: &Ctx) -> Trace {
+    if opts.is_enabled(Pass::Dce) {
+        run_checked(Pass::Dce, t, cx)
+    } else {
+        t
+    }
 }
 
 /// Run one pass; in debug builds, check that its output verifies.

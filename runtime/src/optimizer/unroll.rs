@@ -1,27 +1,345 @@
-//! Loop peeling (RPython's `unroll.py`) — not written yet: the trace is
-//! returned unchanged.
+//! Loop peeling (RPython's `unroll.py`, LuaJIT's `lj_opt_loop`): a loop
+//! `[inputs] body jump(next)` becomes two traces,
 //!
-//! What it will do: turn a loop `[inputs] body jump(args)` into a preamble
-//! (one copy of the body, run once when entering the loop) followed by the
-//! peeled loop (a second copy, optimized knowing everything the preamble
-//! established). Values the body computes identically in every iteration
-//! (pure operations on loop-invariant inputs, reads the heap cache still
-//! holds at the jump, guards already checked by the preamble) are then
-//! computed once in the preamble and passed into the peeled loop as extra
-//! inputs of its label: invariant code motion falls out of the other
-//! passes. Guards of the peeled loop that the preamble made redundant go;
-//! intbounds and the heap cache carry their state across the label (the
-//! "virtual state" / "short preamble" of RPython, which also says when a
-//! bridge may jump straight into the peeled loop).
+//! - the *preamble*: one iteration, as optimized before, ending with a
+//!   `jump_to` into the peeled loop, and
+//! - the *peeled loop*: the next iterations, optimized knowing everything
+//!   the preamble established.
 //!
-//! It runs after the other passes reached their fixpoint, and the
-//! pipeline runs them again on its output (see `optimizer::optimize`).
-//! It will need a label operation (a second entry point) in the trace IR
-//! and in the backend.
+//! Invariant code motion falls out of the other passes: the peeled
+//! iteration is optimized right after the preamble, in one trace, so pure
+//! operations on loop-invariant values, reads the heap cache still holds
+//! and guards the preamble already checked are found there and not done
+//! again; what the peeled loop needs from the preamble becomes one of its
+//! inputs.
+//!
+//! # How
+//!
+//! `peel` builds a combined trace and runs the other passes on it:
+//!
+//! ```text
+//! [I, L]  P   label(I, J_v, p)   copy(P)[I_v := L]   jump(σI, σJ_v, σp)
+//! ```
+//!
+//! `P` is the optimized loop body with inputs `I`. An input `k` is
+//! *invariant* when the loop passes it on unchanged (`J_k` is `I_k`); the
+//! copy uses the same value for it. A *variant* input gets a fresh input
+//! `L_k` in the copy, about which nothing is known (not the preamble's
+//! `J_k`: a constant or a guarded fact about `J_k` holds for the second
+//! iteration only). The label and the jump list, slot by slot, what a value
+//! of the preamble becomes one iteration later: input `I_k` becomes `σI_k`
+//! (itself or `L_k`), the variant slot `J_k` (the value entering the
+//! copy as `L_k`) becomes the copy's `σJ_k`, and every operation result
+//! `p_i` of the preamble becomes its copy's `c_i`. The passes substitute in
+//! the label and the jump as in any operation, so after them slot `j`
+//! holds its value on entry (label) and on the back edge (jump).
+//!
+//! The peeled loop's inputs are the slots whose preamble value the copy
+//! still uses (through CSE, the heap cache, resume data, or the back edge
+//! of another such slot): a value computed in the preamble and used in the
+//! loop is a phi of its entry value and its counterpart one iteration
+//! later — itself when invariant. That is sound because the copy is the
+//! same code as the preamble: whatever the copy learned from iteration 1
+//! about a slot, iteration 2 re-establishes about the slot's counterpart
+//! before the back edge (the same stores, the same guards), so iteration
+//! 3 may assume it too.
+//!
+//! Peeling gives up (the loop stays one trace) when the copy always fails
+//! a guard, when the preamble's optimization removed the label, or when a
+//! value the copy uses is ambiguous (two slots with the same entry value
+//! and different counterparts).
+//!
+//! Bridges and entry bridges jump to the preamble (the peeled loop's
+//! state is not rebuilt for them: RPython's "short preamble" is not done).
 
+use super::emit::guard_outcome;
 use super::Ctx;
-use crate::trace::Trace;
+use crate::trace::{FrameSnapshot, GuardInfo, Opcode, Trace, TraceOp, TraceStart, Val};
+use std::collections::HashMap;
 
+/// A peeled loop: the preamble ends with `jump_to` into the body; its
+/// `target` is a placeholder ([`Peeled::BODY`]) until the body is compiled.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Peeled {
+    pub preamble: Trace,
+    pub body: Trace,
+}
+
+impl Peeled {
+    /// The `jump_to` target of a preamble whose body is not compiled yet.
+    pub const BODY: u32 = u32::MAX;
+
+    /// Point the preamble's final `jump_to` at the compiled body.
+    pub fn set_body_id(&mut self, id: u32) {
+        if let Some(op) = self.preamble.ops.last_mut() {
+            op.opcode = Opcode::JumpTo { target: id };
+        }
+    }
+}
+
+/// Peeling alone is not a trace-to-trace pass: the pipeline calls [`peel`]
+/// (`optimizer::optimize_loop`). Run as a single pass it changes nothing.
 pub fn run(trace: Trace, _cx: &Ctx) -> Trace {
     trace
+}
+
+/// Peel the loop `p` (already optimized: `optimize` gives `optimize`d
+/// combined traces back). `None`: peeling does not apply or gave up.
+pub fn peel(p: &Trace, optimize: &dyn Fn(Trace) -> Trace) -> Option<Peeled> {
+    if !matches!(p.start, TraceStart::Loop { .. })
+        || p.ops.last().map(|o| &o.opcode) != Some(&Opcode::Jump)
+        || p.ops.iter().any(|o| o.opcode == Opcode::Label)
+    {
+        return None;
+    }
+    let combined = optimize(combine(p));
+    split(&combined, p.inputs.len())
+}
+
+/// The combined trace: preamble, label, copy, jump (see the module doc).
+fn combine(p: &Trace) -> Trace {
+    let n = p.inputs.len();
+    let m = p.ops.len() - 1;
+    let next = &p.ops[m].args;
+    let variant: Vec<usize> = (0..n).filter(|&k| next[k] != Val::Input(k as u16)).collect();
+    let mut fresh = vec![None; n];
+    for (pos, &k) in variant.iter().enumerate() {
+        fresh[k] = Some(Val::Input((n + pos) as u16));
+    }
+    let copy_base = m as u32 + 1;
+    let sigma = |v: Val| match v {
+        Val::Input(k) => fresh[k as usize].unwrap_or(v),
+        Val::Op(i) => Val::Op(copy_base + i),
+        c => c,
+    };
+
+    let mut inputs = p.inputs.clone();
+    inputs.extend(variant.iter().map(|&k| p.inputs[k]));
+    let mut ops: Vec<TraceOp> = p.ops[..m].to_vec();
+    let mut guards = p.guards.clone();
+
+    let results: Vec<u32> = (0..m as u32)
+        .filter(|&i| p.ops[i as usize].result.is_some())
+        .collect();
+    let mut entry: Vec<Val> = (0..n as u16).map(Val::Input).collect();
+    entry.extend(variant.iter().map(|&k| next[k]));
+    entry.extend(results.iter().map(|&i| Val::Op(i)));
+    ops.push(TraceOp {
+        opcode: Opcode::Label,
+        args: entry,
+        result: None,
+        guard: None,
+    });
+
+    for op in &p.ops[..m] {
+        let mut c = op.clone();
+        c.args = op.args.iter().map(|a| sigma(*a)).collect();
+        if let Some(g) = op.guard {
+            let frames: Vec<FrameSnapshot> = p.guards[g as usize]
+                .frames
+                .iter()
+                .map(|f| FrameSnapshot {
+                    jitcode: f.jitcode,
+                    pc: f.pc,
+                    regs: f.regs.iter().map(|(r, v)| (*r, sigma(*v))).collect(),
+                })
+                .collect();
+            c.guard = Some(guards.len() as u32);
+            guards.push(GuardInfo::new(frames));
+        }
+        ops.push(c);
+    }
+
+    let mut back: Vec<Val> = (0..n as u16).map(|k| sigma(Val::Input(k))).collect();
+    back.extend(variant.iter().map(|&k| sigma(next[k])));
+    back.extend(results.iter().map(|&i| Val::Op(copy_base + i)));
+    ops.push(TraceOp {
+        opcode: Opcode::Jump,
+        args: back,
+        result: None,
+        guard: None,
+    });
+    Trace {
+        start: p.start.clone(),
+        inputs,
+        ops,
+        guards,
+    }
+}
+
+/// Cut the optimized combined trace `t` into preamble and peeled loop;
+/// `n` inputs are the loop's own (the rest are the copy's fresh ones).
+fn split(t: &Trace, n: usize) -> Option<Peeled> {
+    let label = t.ops.iter().position(|o| o.opcode == Opcode::Label)?;
+    let last = t.ops.len() - 1;
+    // A guard that always fails: the peeled loop would never loop.
+    if t.ops.iter().any(|o| o.opcode.is_guard() && guard_outcome(&o.opcode, &o.args) == Some(false)) {
+        return None;
+    }
+    let entry = &t.ops[label].args;
+    let back = &t.ops[last].args;
+    let n_variant = t.inputs.len() - n;
+
+    // The name under which the copy refers to slot j's value.
+    let name = |j: usize| -> Val {
+        if j < n + n_variant {
+            Val::Input(j as u16)
+        } else {
+            entry[j]
+        }
+    };
+    // Slot j holds `entry[j]` on entry and `back[j]` on the back edge;
+    // two slots holding the same values are one.
+    let mut slot_of: HashMap<Val, usize> = HashMap::new();
+    let mut canon: Vec<usize> = (0..entry.len()).collect();
+    let mut by_values: HashMap<(Val, Val), usize> = HashMap::new();
+    for j in 0..entry.len() {
+        let nm = name(j);
+        if nm.is_const() {
+            continue;
+        }
+        let key = (entry[j], back[j]);
+        let c = *by_values.entry(key).or_insert(j);
+        canon[j] = c;
+        match slot_of.get(&nm) {
+            Some(&other) if canon[other] != c => {
+                // `nm` means two different slots: leave it ambiguous (it
+                // only matters if the copy uses it).
+                slot_of.insert(nm, usize::MAX);
+            }
+            Some(_) => {}
+            None => {
+                slot_of.insert(nm, j);
+            }
+        }
+    }
+
+    let pre_label = |v: Val| match v {
+        Val::Input(_) => true,
+        Val::Op(i) => (i as usize) < label,
+        _ => false,
+    };
+    // The slots the peeled loop needs, by the preamble values it uses.
+    let mut needed: Vec<bool> = vec![false; entry.len()];
+    let mut work: Vec<Val> = Vec::new();
+    for op in &t.ops[label + 1..last] {
+        work.extend(op.args.iter().copied().filter(|v| pre_label(*v)));
+        if let Some(g) = op.guard {
+            for f in &t.guards[g as usize].frames {
+                work.extend(f.regs.iter().map(|(_, v)| *v).filter(|v| pre_label(*v)));
+            }
+        }
+    }
+    while let Some(v) = work.pop() {
+        let j = *slot_of.get(&v)?;
+        if j == usize::MAX {
+            return None;
+        }
+        let j = canon[j];
+        if !needed[j] {
+            needed[j] = true;
+            if pre_label(back[j]) {
+                work.push(back[j]);
+            }
+        }
+    }
+    let slots: Vec<usize> = (0..entry.len()).filter(|&j| needed[j]).collect();
+
+    // The peeled loop: inputs are the needed slots.
+    let mut rename: HashMap<Val, Val> = HashMap::new();
+    for (j, nm) in (0..entry.len()).map(|j| (j, name(j))) {
+        if nm.is_const() || slot_of.get(&nm) == Some(&usize::MAX) {
+            continue;
+        }
+        if let Some(pos) = slots.iter().position(|&s| s == canon[j]) {
+            rename.entry(nm).or_insert(Val::Input(pos as u16));
+        }
+    }
+    let body_val = |v: Val| -> Option<Val> {
+        match v {
+            Val::Op(i) if i as usize > label => Some(Val::Op(i - label as u32 - 1)),
+            v if pre_label(v) => rename.get(&v).copied(),
+            c => Some(c),
+        }
+    };
+    let kind = |v: Val| t.kind_of(v).expect("a verified trace");
+    let mut body = Trace {
+        start: t.start.clone(),
+        inputs: slots.iter().map(|&j| kind(entry[j])).collect(),
+        ops: Vec::new(),
+        guards: Vec::new(),
+    };
+    for op in &t.ops[label + 1..last] {
+        let mut c = op.clone();
+        c.args = op.args.iter().map(|a| body_val(*a)).collect::<Option<_>>()?;
+        if let Some(g) = op.guard {
+            c.guard = Some(body.guards.len() as u32);
+            body.guards.push(GuardInfo::new(rebuild_frames(&t.guards[g as usize].frames, &body_val)?));
+        }
+        body.ops.push(c);
+    }
+    body.ops.push(TraceOp {
+        opcode: Opcode::Jump,
+        args: slots.iter().map(|&j| body_val(back[j])).collect::<Option<_>>()?,
+        result: None,
+        guard: None,
+    });
+
+    // The preamble: the loop's inputs, its operations, a jump into the
+    // peeled loop with the slots' entry values.
+    let in_preamble = |v: Val| -> Option<Val> {
+        match v {
+            Val::Input(k) if k as usize >= n => None,
+            v => Some(v),
+        }
+    };
+    let mut preamble = Trace {
+        start: t.start.clone(),
+        inputs: t.inputs[..n].to_vec(),
+        ops: Vec::new(),
+        guards: Vec::new(),
+    };
+    for op in &t.ops[..label] {
+        let mut c = op.clone();
+        c.args = op.args.iter().map(|a| in_preamble(*a)).collect::<Option<_>>()?;
+        if let Some(g) = op.guard {
+            c.guard = Some(preamble.guards.len() as u32);
+            preamble
+                .guards
+                .push(GuardInfo::new(rebuild_frames(&t.guards[g as usize].frames, &in_preamble)?));
+        }
+        preamble.ops.push(c);
+    }
+    preamble.ops.push(TraceOp {
+        opcode: Opcode::JumpTo {
+            target: Peeled::BODY,
+        },
+        args: slots.iter().map(|&j| in_preamble(entry[j])).collect::<Option<_>>()?,
+        result: None,
+        guard: None,
+    });
+    debug_assert!(body.inputs.iter().zip(&preamble.ops.last().unwrap().args).all(
+        |(k, a)| preamble.kind_of(*a) == Some(*k)
+    ));
+    Some(Peeled { preamble, body })
+}
+
+fn rebuild_frames(
+    frames: &[FrameSnapshot],
+    map: &dyn Fn(Val) -> Option<Val>,
+) -> Option<Vec<FrameSnapshot>> {
+    frames
+        .iter()
+        .map(|f| {
+            Some(FrameSnapshot {
+                jitcode: f.jitcode,
+                pc: f.pc,
+                regs: f
+                    .regs
+                    .iter()
+                    .map(|(r, v)| Some((*r, map(*v)?)))
+                    .collect::<Option<_>>()?,
+            })
+        })
+        .collect()
 }

@@ -188,6 +188,9 @@ pub fn run(trace: &Trace, tables: &'static Tables, inputs: &[u64]) -> TraceExit 
                     0
                 }
                 Opcode::DebugMergePoint { .. } => 0,
+                Opcode::Label => panic!(
+                    "trace::interp::run: a label (loop peeling's internal marker) cannot run"
+                ),
                 Opcode::Jump => {
                     // (element by element: for a handful of inputs this
                     // beats memmove calls)

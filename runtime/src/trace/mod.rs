@@ -125,8 +125,15 @@ pub enum Opcode {
         jitcode: u16,
         pc: u32,
     },
+    /// Only inside loop peeling (`optimizer::unroll`), never compiled or
+    /// interpreted: the boundary between the preamble and the peeled
+    /// iteration. Its args are the values the peeled iteration starts
+    /// from, one per slot; the final `Jump` then passes one value per
+    /// label arg (what that slot holds one iteration later) instead of one
+    /// per input. Passes treat it as a use of its args without effects.
+    Label,
     /// End of a loop: args are the values of the inputs for the next
-    /// iteration.
+    /// iteration (with a `Label`: of the label's slots).
     Jump,
     /// End of a bridge: continue in compiled loop `target` with args as its
     /// inputs.

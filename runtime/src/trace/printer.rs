@@ -78,6 +78,7 @@ pub fn opcode_name(op: &Opcode, names: &dyn JitCodeNames) -> String {
         Opcode::DebugMergePoint { jitcode, pc } => {
             format!("debug_merge_point<{} @{pc}>", names.jitcode(*jitcode))
         }
+        Opcode::Label => "label".into(),
         Opcode::Jump => "jump".into(),
         Opcode::JumpTo { target } => format!("jump_to<loop {target}>"),
     }

@@ -42,20 +42,32 @@ pub fn verify_trace(t: &Trace) -> Result<(), Vec<String>> {
             errors.push(format!("op {i}: {:?} is not the last operation", op.opcode));
         }
     }
+    let labels: Vec<usize> = (0..t.ops.len())
+        .filter(|&i| t.ops[i].opcode == Opcode::Label)
+        .collect();
+    if labels.len() > 1 {
+        errors.push(format!("{} labels (at most one)", labels.len()));
+    }
     match t.ops.last() {
         Some(op) if op.opcode.is_final() => {
             if op.opcode == Opcode::Jump {
-                if op.args.len() != t.inputs.len() {
+                // With a label, the jump passes one value per label slot.
+                let slots: Vec<Kind> = match labels.first() {
+                    Some(&l) => t.ops[l].args.iter().filter_map(|a| t.kind_of(*a)).collect(),
+                    None => t.inputs.clone(),
+                };
+                let what = if labels.is_empty() { "the loop has" } else { "the label has" };
+                if op.args.len() != slots.len() {
                     errors.push(format!(
-                        "jump passes {} values, the loop has {} inputs",
+                        "jump passes {} values, {what} {} slots",
                         op.args.len(),
-                        t.inputs.len()
+                        slots.len()
                     ));
                 }
-                for (n, (a, k)) in op.args.iter().zip(&t.inputs).enumerate() {
+                for (n, (a, k)) in op.args.iter().zip(&slots).enumerate() {
                     if t.kind_of(*a) != Some(*k) {
                         errors.push(format!(
-                            "jump argument {n} has kind {:?}, input is {k:?}",
+                            "jump argument {n} has kind {:?}, slot is {k:?}",
                             t.kind_of(*a)
                         ));
                     }

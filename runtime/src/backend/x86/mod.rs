@@ -619,6 +619,8 @@ impl<'a> Codegen<'a> {
             Opcode::CallResult(n, kind) => self.call_result(i, n, kind),
             Opcode::GuardTrue | Opcode::GuardFalse | Opcode::GuardValue => self.guard(i),
             Opcode::DebugMergePoint { .. } => {}
+            // `backend::compile` refuses traces with a label
+            Opcode::Label => unreachable!("label reached the backend"),
             Opcode::Jump => self.jump(i),
             Opcode::JumpTo { target } => self.jump_to(i, target),
         }
