@@ -14,6 +14,13 @@
 //! to it; a value a guard narrows to one value is replaced by that
 //! constant in everything after the guard.
 //!
+//! Beside ranges, relations between two values: after
+//! `guard_false(int_ge/usize(i, n))`, `i < n`; `j = int_sub/usize(i, 10)`
+//! where `i >= 10` is `j < i`. A comparison of two values the relations
+//! decide (through at most one value in between: `j < i < n`) folds too —
+//! the bounds check of a Brainfuck tape after a move left, when the cell
+//! before the move was checked.
+//!
 //! A range is kept in two views of the 64-bit pattern, signed (`i64`) and
 //! unsigned (`u64`), tightened against each other: an operation of a
 //! signed type reads the signed view, one of an unsigned type the
@@ -350,9 +357,84 @@ fn refine_cmp(op: CmpOp, a: (i128, i128), b: (i128, i128)) -> ((i128, i128), (i1
 
 struct State {
     bounds: HashMap<Val, Bounds>,
+    /// `a` → `(b, strict, signed)`: `a < b` (strict) or `a <= b` in the
+    /// signed or unsigned view.
+    below: HashMap<Val, Vec<(Val, bool, bool)>>,
 }
 
 impl State {
+    /// Record `a < b` (`strict`) or `a <= b` in one view.
+    fn relate(&mut self, a: Val, b: Val, strict: bool, signed: bool) {
+        if a.is_const() || b.is_const() || a == b {
+            return;
+        }
+        let l = self.below.entry(a).or_default();
+        if !l.contains(&(b, strict, signed)) {
+            l.push((b, strict, signed));
+        }
+    }
+
+    /// Is `a <= b` known (in the view), and strictly? Direct, or through
+    /// one value in between.
+    fn known_le(&self, a: Val, b: Val, signed: bool) -> Option<bool> {
+        let ups = self.below.get(&a)?;
+        let mut best: Option<bool> = None;
+        let mut note = |strict: bool| best = Some(best.unwrap_or(false) | strict);
+        for &(m, s1, sg) in ups {
+            if sg != signed {
+                continue;
+            }
+            if m == b {
+                note(s1);
+            }
+            if let Some(ms) = self.below.get(&m) {
+                for &(m2, s2, sg2) in ms {
+                    if sg2 == signed && m2 == b {
+                        note(s1 | s2);
+                    }
+                }
+            }
+        }
+        best
+    }
+
+    /// A comparison of two values decided by the relations.
+    fn decide_rel(&self, op: CmpOp, ty: IntTy, a: Val, b: Val) -> Option<bool> {
+        if a.is_const() || b.is_const() {
+            return None;
+        }
+        let s = ty.signed();
+        let lt = |x: Val, y: Val| -> Option<bool> {
+            if self.known_le(x, y, s) == Some(true) {
+                Some(true)
+            } else if self.known_le(y, x, s).is_some() {
+                Some(false)
+            } else {
+                None
+            }
+        };
+        let le = |x: Val, y: Val| -> Option<bool> {
+            if self.known_le(x, y, s).is_some() {
+                Some(true)
+            } else if self.known_le(y, x, s) == Some(true) {
+                Some(false)
+            } else {
+                None
+            }
+        };
+        match op {
+            CmpOp::Lt => lt(a, b),
+            CmpOp::Le => le(a, b),
+            CmpOp::Gt => lt(b, a),
+            CmpOp::Ge => le(b, a),
+            CmpOp::Eq | CmpOp::Ne => {
+                let differ = self.known_le(a, b, s) == Some(true)
+                    || self.known_le(b, a, s) == Some(true);
+                differ.then_some(op == CmpOp::Ne)
+            }
+        }
+    }
+
     fn get(&self, v: Val) -> Bounds {
         match v {
             Val::Int(c) => Bounds::constant(c),
@@ -384,6 +466,7 @@ pub fn run(trace: Trace, _cx: &Ctx) -> Trace {
     let mut e = Emitter::new(&trace);
     let mut st = State {
         bounds: HashMap::new(),
+        below: HashMap::new(),
     };
     for i in 0..e.body_len() {
         if e.is_dead() {
@@ -419,7 +502,9 @@ pub fn run(trace: Trace, _cx: &Ctx) -> Trace {
                 };
                 Some(Bounds::of_result(*t, Some(r)))
             }
-            Opcode::IntCmp(o, t) => Some(match decide_cmp(*o, *t, b(0), b(1)) {
+            Opcode::IntCmp(o, t) => Some(match decide_cmp(*o, *t, b(0), b(1))
+                .or_else(|| st.decide_rel(*o, *t, args[0], args[1]))
+            {
                 Some(x) => Bounds::constant(x as i64),
                 None => Bounds::of_scalar(ScalarTy::Bool),
             }),
@@ -483,9 +568,30 @@ pub fn run(trace: Trace, _cx: &Ctx) -> Trace {
             }
             _ => {}
         }
+        // `y - c` and `y + c` that do not wrap are below / above `y`.
+        let step = match &op.opcode {
+            Opcode::IntBin(o @ (IntBinOp::Add | IntBinOp::Sub), t) => match args[1] {
+                Val::Int(c) if c > 0 && !args[0].is_const() => {
+                    let (lo, hi) = b(0).view(*t);
+                    let (tlo, thi) = t.range();
+                    let c = c as i128;
+                    let exact = if *o == IntBinOp::Sub { lo - c >= tlo } else { hi + c <= thi };
+                    exact.then_some((*o, t.signed(), args[0]))
+                }
+                _ => None,
+            },
+            _ => None,
+        };
         let v = e.keep(i, args);
         if let (Some(r), Some(Kind::Int)) = (range, op.result) {
             st.bounds.insert(v, r);
+        }
+        if let Some((o, signed, y)) = step {
+            if o == IntBinOp::Sub {
+                st.relate(v, y, true, signed);
+            } else {
+                st.relate(y, v, true, signed);
+            }
         }
     }
     e.finish()
@@ -581,6 +687,13 @@ fn guard(e: &mut Emitter, st: &mut State, i: usize, args: Vec<Val>) {
     });
     if let Some((op, t, a, b)) = cmp {
         let op = if truth { op } else { negate(op) };
+        match op {
+            CmpOp::Lt => st.relate(a, b, true, t.signed()),
+            CmpOp::Le => st.relate(a, b, false, t.signed()),
+            CmpOp::Gt => st.relate(b, a, true, t.signed()),
+            CmpOp::Ge => st.relate(b, a, false, t.signed()),
+            CmpOp::Eq | CmpOp::Ne => {}
+        }
         let (na, nb) = refine_cmp(op, st.get(a).view(t), st.get(b).view(t));
         for (v, (lo, hi)) in [(a, na), (b, nb)] {
             ok &= match Bounds::of_view(t, lo, hi) {
