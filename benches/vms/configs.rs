@@ -16,6 +16,10 @@ const TLR_SMALL_N: i64 = 2_000_000;
 const BF_PROGRAMS: &[&str] = &["mandel.b"];
 const BF_PROGRAMS_ALL: &[&str] = &["bench.b", "Factor.b", "Long.b"];
 
+/// The JIT with the trace optimizer off: what the tracer and the backend
+/// give alone.
+const JIT_NO_OPT: &str = "jit,enable_opts=none";
+
 /// What to measure, from the command line.
 pub struct Selection {
     pub all: bool,
@@ -46,7 +50,8 @@ pub enum Kind {
     /// The VM with `--jit off`: the native interpreter, the reference of the
     /// speedup column.
     Off,
-    /// The VM with `--jit mode=...` (`jit`, `jitcode-only`).
+    /// The VM with `--jit mode=...` (`jit`, `jitcode-only`; more JIT
+    /// parameters may follow: [`JIT_NO_OPT`]).
     Mode(&'static str),
     /// A C baseline (not a VM).
     C,
@@ -118,7 +123,10 @@ pub fn suite(
     }
 
     let square = Path::new(env!("CARGO_MANIFEST_DIR")).join("targets/tlr/programs/square.tlr");
-    let mut tlr = vec![(sel.tlr_n, &[Kind::Off, Kind::Mode("jit")][..])];
+    let mut tlr = vec![(
+        sel.tlr_n,
+        &[Kind::Off, Kind::Mode("jit"), Kind::Mode(JIT_NO_OPT)][..],
+    )];
     if sel.all {
         let modes = &[Kind::Off, Kind::Mode("jitcode-only"), Kind::Mode("jit")][..];
         tlr.push((TLR_SMALL_N, modes));
@@ -172,6 +180,7 @@ fn bf_benchmark(
     let mut configs = vec![
         Config::vm("bf", &vms.bf, Kind::Off, &args),
         Config::vm("bf", &vms.bf, Kind::Mode("jit"), &args),
+        Config::vm("bf", &vms.bf, Kind::Mode(JIT_NO_OPT), &args),
     ];
     let interp = c
         .map_err(str::to_string)
