@@ -966,6 +966,7 @@ fn static_tables(code: Vec<u8>, driver_jitcode: u16) -> &'static Tables {
             shim,
             arg_kinds: &[Kind::Ref],
             result_kinds: &[Kind::Int, Kind::Int],
+            effects: CallEffectsDescr::EVERYTHING,
         }])),
         drivers: Box::leak(Box::new([DriverDescr {
             portal: "main",

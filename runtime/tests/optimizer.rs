@@ -557,7 +557,7 @@ fn heap_forwards_fields() {
         ",
     );
     // A write to Obj.a of r1 (maybe r0) forgets r0's Obj.a, not its
-    // Obj.c; the residual call forgets everything.
+    // Obj.c; the residual call (`bump(&mut Obj)`) forgets Obj's fields.
     assert_trace(
         &t,
         "
@@ -700,6 +700,156 @@ fn heap_drops_redundant_stores() {
         i14 = int_add/i64(i13, i11)
         i15 = int_add/i64(i14, 44)
         jump(r0, i15, i2)
+        ",
+    );
+}
+
+/// Residual calls forget only what their effect summaries say they may
+/// write (`CallDescr::effects`, computed by the codewriter).
+#[test]
+fn heap_keeps_what_a_call_cannot_write() {
+    let t = run_pass(
+        Pass::Heap,
+        "
+        [r0, r1, r2, i3]
+        i4 = getfield<Obj.a>(r0)
+        i5 = getfield<Obj.b>(r0)
+        r6 = fieldaddr<Obj.vals>(r0)
+        i7 = vec_len<Vec<i64>>(r6)
+        r8 = vec_ptr<Vec<i64>>(r6)
+        i9 = getitem<Vec<i64>>(r8, i3)
+        r10 = fieldaddr<Regs.values>(r1)
+        i11 = vec_len<Vec<i64>>(r10)
+        r12 = vec_ptr<Vec<i64>>(r10)
+        i13 = getitem<Vec<i64>>(r12, 0)
+        i14 = vec_len<Vec<i64>>(r2)
+        call_residual<peek>(r0)
+        call_residual<reset>(r1)
+        i17 = getfield<Obj.a>(r0)
+        i18 = getfield<Obj.b>(r0)
+        i19 = vec_len<Vec<i64>>(r6)
+        r20 = vec_ptr<Vec<i64>>(r6)
+        i21 = getitem<Vec<i64>>(r20, i3)
+        i22 = vec_len<Vec<i64>>(r10)
+        r23 = vec_ptr<Vec<i64>>(r10)
+        i24 = getitem<Vec<i64>>(r23, 0)
+        i25 = vec_len<Vec<i64>>(r2)
+        call_residual<bump>(r0)
+        i27 = getfield<Obj.a>(r0)
+        i28 = vec_len<Vec<i64>>(r6)
+        i29 = vec_len<Vec<i64>>(r10)
+        r30 = vec_ptr<Vec<i64>>(r10)
+        i31 = getitem<Vec<i64>>(r30, 0)
+        i32 = int_add/i64(i4, i5)
+        i33 = int_add/i64(i32, i7)
+        i34 = int_add/i64(i33, i9)
+        i35 = int_add/i64(i34, i11)
+        i36 = int_add/i64(i35, i13)
+        i37 = int_add/i64(i36, i14)
+        i38 = int_add/i64(i37, i17)
+        i39 = int_add/i64(i38, i18)
+        i40 = int_add/i64(i39, i19)
+        i41 = int_add/i64(i40, i21)
+        i42 = int_add/i64(i41, i22)
+        i43 = int_add/i64(i42, i24)
+        i44 = int_add/i64(i43, i25)
+        i45 = int_add/i64(i44, i27)
+        i46 = int_add/i64(i45, i28)
+        i47 = int_add/i64(i46, i29)
+        i48 = int_add/i64(i47, i31)
+        jump(r0, r1, r2, i48)
+        ",
+    );
+    // `peek(&Obj)` writes nothing. `reset(&mut Regs)` resizes the Vec in
+    // `Regs.values` (re-read: length, data, item), leaves Obj's fields and
+    // the Vec in `Obj.vals` alone (forwarded), and may have resized `r2`,
+    // a Vec<i64> that may be any (re-read). `bump(&mut Obj)` writes Obj's
+    // fields and its Vec, not the one in `Regs.values`.
+    assert_trace(
+        &t,
+        "
+        [r0, r1, r2, i3]
+        i4 = getfield<Obj.a>(r0)
+        i5 = getfield<Obj.b>(r0)
+        r6 = fieldaddr<Obj.vals>(r0)
+        i7 = vec_len<Vec<i64>>(r6)
+        r8 = vec_ptr<Vec<i64>>(r6)
+        i9 = getitem<Vec<i64>>(r8, i3)
+        r10 = fieldaddr<Regs.values>(r1)
+        i11 = vec_len<Vec<i64>>(r10)
+        r12 = vec_ptr<Vec<i64>>(r10)
+        i13 = getitem<Vec<i64>>(r12, 0)
+        i14 = vec_len<Vec<i64>>(r2)
+        call_residual<peek>(r0)
+        call_residual<reset>(r1)
+        i17 = vec_len<Vec<i64>>(r10)
+        r18 = vec_ptr<Vec<i64>>(r10)
+        i19 = getitem<Vec<i64>>(r18, 0)
+        i20 = vec_len<Vec<i64>>(r2)
+        call_residual<bump>(r0)
+        i22 = getfield<Obj.a>(r0)
+        i23 = vec_len<Vec<i64>>(r6)
+        i24 = int_add/i64(i4, i5)
+        i25 = int_add/i64(i24, i7)
+        i26 = int_add/i64(i25, i9)
+        i27 = int_add/i64(i26, i11)
+        i28 = int_add/i64(i27, i13)
+        i29 = int_add/i64(i28, i14)
+        i30 = int_add/i64(i29, i4)
+        i31 = int_add/i64(i30, i5)
+        i32 = int_add/i64(i31, i7)
+        i33 = int_add/i64(i32, i9)
+        i34 = int_add/i64(i33, i17)
+        i35 = int_add/i64(i34, i19)
+        i36 = int_add/i64(i35, i20)
+        i37 = int_add/i64(i36, i22)
+        i38 = int_add/i64(i37, i23)
+        i39 = int_add/i64(i38, i17)
+        i40 = int_add/i64(i39, i19)
+        jump(r0, r1, r2, i40)
+        ",
+    );
+}
+
+/// A raw `load` may read any field or item of its size: a call that may
+/// write an 8-byte item forgets it; one that writes nothing does not.
+#[test]
+fn heap_forgets_raw_reads_of_what_a_call_may_write() {
+    let t = run_pass(
+        Pass::Heap,
+        "
+        [r0, r1, r2]
+        i3 = load/i64(r2)
+        i4 = load/u8(r2)
+        call_residual<peek>(r0)
+        i6 = load/i64(r2)
+        i7 = load/u8(r2)
+        call_residual<reset>(r1)
+        i9 = load/i64(r2)
+        i10 = load/u8(r2)
+        i11 = int_add/i64(i3, i4)
+        i12 = int_add/i64(i11, i6)
+        i13 = int_add/i64(i12, i7)
+        i14 = int_add/i64(i13, i9)
+        i15 = int_add/i64(i14, i10)
+        jump(r0, r1, r2)
+        ",
+    );
+    assert_trace(
+        &t,
+        "
+        [r0, r1, r2]
+        i3 = load/i64(r2)
+        i4 = load/u8(r2)
+        call_residual<peek>(r0)
+        call_residual<reset>(r1)
+        i7 = load/i64(r2)
+        i8 = int_add/i64(i3, i4)
+        i9 = int_add/i64(i8, i3)
+        i10 = int_add/i64(i9, i4)
+        i11 = int_add/i64(i10, i7)
+        i12 = int_add/i64(i11, i4)
+        jump(r0, r1, r2)
         ",
     );
 }

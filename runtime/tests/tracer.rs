@@ -440,6 +440,7 @@ fn make(immutable_start: bool) -> &'static Tables {
                 shim: record_shim,
                 arg_kinds: &[Kind::Ref, Kind::Int],
                 result_kinds: &[],
+                effects: CallEffectsDescr::EVERYTHING,
             }],
             drivers: vec![DriverDescr {
                 portal: "portal",
@@ -582,13 +583,12 @@ i12 = getfield<St.acc>(r1)
 i13 = int_add/i64(i12, i11)
 setfield<St.acc>(r1, i13)
 debug_merge_point<portal @1>(1, PROG)
-i16 = getfield<St.acc>(r1)
-call_residual<record>(r1, i16)
+call_residual<record>(r1, i13)
 debug_merge_point<portal @1>(2, PROG)
-i19 = int_gt/i64(i0, 0)
-guard_true(i19) [i0, i19, r1] #2
-i21 = int_sub/i64(i0, 1)
-jump(i21, r1)
+i18 = int_gt/i64(i0, 0)
+guard_true(i18) [i0, i18, r1] #2
+i20 = int_sub/i64(i0, 1)
+jump(i20, r1)
 ";
 
 #[test]
@@ -680,12 +680,12 @@ fn mutable_fields_are_read_and_non_constant_greens_guarded() {
     let (trace, _) = closed(metainterp::trace_loop(t, 0, &args, &params(1000)));
     let text = w.show(t, &trace);
     let tail = "\
-i19 = int_gt/i64(i0, 0)
-guard_true(i19) [i0, i19, r1] #2
-i21 = int_sub/i64(i0, 1)
-i22 = getfield<Prog.start>(PROG)
-guard_value(i22, 0) [i22, i21, r1] #3
-jump(i21, r1)
+i18 = int_gt/i64(i0, 0)
+guard_true(i18) [i0, i18, r1] #2
+i20 = int_sub/i64(i0, 1)
+i21 = getfield<Prog.start>(PROG)
+guard_value(i21, 0) [i21, i20, r1] #3
+jump(i20, r1)
 ";
     assert!(text.ends_with(tail), "{text}");
     // The guard resumes at the merge point itself.
@@ -738,14 +738,13 @@ setfield<St.acc>(r1, i6)
 debug_merge_point<portal @1>(1, PROG)
 i9 = int_and/i64(i0, 1)
 guard_value(i9, 0) [i0, i9, r1] #1
-i11 = getfield<St.acc>(r1)
-i12 = int_add/i64(i11, 100)
-setfield<St.acc>(r1, i12)
+i11 = int_add/i64(i6, 100)
+setfield<St.acc>(r1, i11)
 debug_merge_point<portal @1>(2, PROG)
-i15 = int_gt/i64(i0, 0)
-guard_true(i15) [i0, i15, r1] #2
-i17 = int_sub/i64(i0, 1)
-jump(i17, r1)
+i14 = int_gt/i64(i0, 0)
+guard_true(i14) [i0, i14, r1] #2
+i16 = int_sub/i64(i0, 1)
+jump(i16, r1)
 "
     );
 }
@@ -1009,13 +1008,12 @@ i6 = getfield<St.acc>(r2)
 i7 = int_add/i64(i6, i5)
 setfield<St.acc>(r2, i7)
 debug_merge_point<portal @1>(1, PROG)
-i10 = getfield<St.acc>(r2)
-call_residual<record>(r2, i10)
+call_residual<record>(r2, i7)
 debug_merge_point<portal @1>(2, PROG)
-i13 = int_gt/i64(i0, 0)
-guard_true(i13) [i0, i13, r2] #1
-i15 = int_sub/i64(i0, 1)
-jump_to<loop 7>(i15, r2)
+i12 = int_gt/i64(i0, 0)
+guard_true(i12) [i0, i12, r2] #1
+i14 = int_sub/i64(i0, 1)
+jump_to<loop 7>(i14, r2)
 "
     );
     assert_eq!(

@@ -334,6 +334,21 @@ fn bf_assembles_and_verifies() {
         "{text}"
     );
     assert!(text.contains("<Tape.cells>"), "{text}");
+    // Writing output pushes to `Io.out`, a Vec<u8> like the tape's cells:
+    // the tape's Vec is kept.
+    let effects = asm.print_effects();
+    assert!(
+        effects.contains(
+            "interp::write_byte(&mut Io, u8):\n  items Vec<u8>\n  vecs Vec<u8>\n  kept Tape.cells\n  other\n"
+        ),
+        "{effects}"
+    );
+    assert!(
+        effects.contains(
+            "interp::grow_tape(&mut Tape, usize):\n  items Vec<u8>\n  vecs Vec<u8>\ninterp::"
+        ),
+        "{effects}"
+    );
 }
 
 #[test]
@@ -388,4 +403,100 @@ fn run(vm: &mut Vm) -> f64 {
         .into_iter()
         .find(|(_, i)| matches!(i, Insn::Promote { .. }));
     assert!(promote.is_some(), "{}", asm.print());
+}
+
+/// Effect summaries of residual calls (`codewriter::effects`), printed:
+/// a `&mut Io` reaches Io's fields and Vec but not Tape's (and leaves
+/// `Tape.cells`, another field's Vec of the same type, alone: `kept`); a
+/// shared reference to a struct holding a `Cell` may write everything; a
+/// shared reference without one, and values, write nothing; a bare
+/// `&mut u8` may be any `u8` item. A field read through `&` and `&mut`
+/// has two descrs: both are listed.
+#[test]
+fn residual_call_effect_summaries() {
+    let src = r#"
+use std::cell::Cell;
+
+pub struct Tape { pub cells: Vec<u8>, pub pos: usize }
+pub struct Io { pub out: Vec<u8>, pub eof: bool, pub error: Option<String> }
+pub struct Stats { pub hits: Cell<u64>, pub n: u64 }
+
+#[jit_driver(greens = [pc], reds = [tape, io, stats])]
+fn run(tape: &mut Tape, io: &mut Io, stats: &Stats) -> usize {
+    let mut pc: usize = 0;
+    while pc < 100 {
+        jit_merge_point!();
+        let c = tape.cells[tape.pos];
+        if c == 0 {
+            grow(tape);
+        }
+        write_byte(io, c);
+        if io.eof {
+            pc = 100;
+        }
+        count(stats);
+        poke(&mut tape.cells[0]);
+        let d = peek(tape);
+        pc = pc + 1 + add(d as usize, io.out.len()) + stats.n as usize + pos(tape);
+    }
+    pc
+}
+
+fn pos(tape: &Tape) -> usize {
+    tape.pos
+}
+
+#[dont_look_inside]
+fn grow(tape: &mut Tape) {
+    tape.cells.push(0);
+    tape.pos += 1;
+}
+
+#[dont_look_inside]
+fn write_byte(io: &mut Io, b: u8) {
+    io.out.push(b);
+}
+
+#[dont_look_inside]
+fn count(stats: &Stats) {
+    stats.hits.set(stats.hits.get() + 1);
+}
+
+#[dont_look_inside]
+fn poke(cell: &mut u8) {
+    *cell = 1;
+}
+
+#[dont_look_inside]
+fn peek(tape: &Tape) -> u8 {
+    tape.cells[0]
+}
+
+#[dont_look_inside]
+fn add(a: usize, b: usize) -> usize {
+    a + b
+}
+"#;
+    let asm = assembly(src);
+    let got = asm.print_effects();
+    let expected = "\
+grow(&mut Tape):
+  fields Tape.pos, Tape.pos (imm)
+  items Vec<u8>
+  vecs Vec<u8>
+  kept Io.out
+write_byte(&mut Io, u8):
+  fields Io.eof
+  items Vec<u8>
+  vecs Vec<u8>
+  kept Tape.cells
+  other
+count(&Stats): everything
+poke(&mut u8):
+  items Vec<u8>
+  other
+peek(&Tape): nothing
+add(usize, usize): nothing
+";
+    assert_eq!(got, expected, "\n--- got ---\n{got}");
 }

@@ -3,7 +3,8 @@
 //! shared by all jitcodes.
 
 use super::{
-    ArrayRequest, Assembly, CallRequest, Container, DriverRequest, EnumRequest, FieldRequest,
+    ArrayRequest, Assembly, CallEffectsData, CallRequest, Container, DriverRequest, EnumRequest,
+    FieldRequest,
 };
 use crate::flowgraph::{FieldRef, Program};
 use crate::types::{AdtKind, Ty};
@@ -161,6 +162,8 @@ impl Descrs {
             path: r.path.clone(),
             params: r.params.iter().map(|p| p.ty.clone()).collect(),
             ret: r.ret.clone(),
+            // Until `assemble` computes the summary.
+            effects: CallEffectsData::everything(),
         });
         self.call_ix.insert(path.to_string(), i);
         Ok(i)

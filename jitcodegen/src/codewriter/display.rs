@@ -174,6 +174,66 @@ impl Assembly {
             .join("\n")
     }
 
+    /// The effect summary of residual call `i`, in text form: the call
+    /// and its parameter types, then what it may write, one kind a line
+    /// (`fields`, `items`, `vecs`, `kept` fields, `other`), or
+    /// `everything` / `nothing` on the first line. Immutable descrs are
+    /// marked `(imm)`.
+    pub fn print_call_effects(&self, i: usize) -> String {
+        let c = &self.calls[i];
+        let params: Vec<String> = c
+            .params
+            .iter()
+            .map(|t| self.types.display(t).to_string())
+            .collect();
+        let head = format!("{}({})", c.path, params.join(", "));
+        let e = &c.effects;
+        if e.everything {
+            return format!("{head}: everything\n");
+        }
+        let field = |d: &u16| {
+            let imm = self.fields.get(*d as usize).is_some_and(|f| f.immutable);
+            format!(
+                "{}{}",
+                JitCodeNames::field(self, *d),
+                if imm { " (imm)" } else { "" }
+            )
+        };
+        let array = |d: &u16| {
+            let imm = self.arrays.get(*d as usize).is_some_and(|a| a.immutable);
+            format!(
+                "{}{}",
+                JitCodeNames::array(self, *d),
+                if imm { " (imm)" } else { "" }
+            )
+        };
+        let mut lines = Vec::new();
+        for (what, names) in [
+            ("fields", e.fields.iter().map(field).collect::<Vec<_>>()),
+            ("items", e.items.iter().map(array).collect()),
+            ("vecs", e.vecs.iter().map(array).collect()),
+            ("kept", e.kept_fields.iter().map(field).collect()),
+        ] {
+            if !names.is_empty() {
+                lines.push(format!("  {what} {}\n", names.join(", ")));
+            }
+        }
+        if e.other {
+            lines.push("  other\n".to_string());
+        }
+        if lines.is_empty() {
+            return format!("{head}: nothing\n");
+        }
+        format!("{head}:\n{}", lines.concat())
+    }
+
+    /// The effect summaries of every residual call, in descr order.
+    pub fn print_effects(&self) -> String {
+        (0..self.calls.len())
+            .map(|i| self.print_call_effects(i))
+            .collect()
+    }
+
     /// Run the runtime's jitcode verifier on every jitcode.
     pub fn verify(&self) -> Result<(), Vec<String>> {
         let mut errors = Vec::new();

@@ -7,13 +7,16 @@
 //! (`flatten`), `-live-` markers filled by backward liveness over the
 //! flattened code (`liveness`), and assembly into `Insn`s with labels
 //! resolved, interning every descr the code needs into the crate-wide
-//! tables below (`assembler`, `descrs`). The result, `Assembly`, is checked
-//! with the runtime's jitcode verifier, printed by `Assembly::print`
-//! (`display`), and rendered as Rust static data by `glue`.
+//! tables below (`assembler`, `descrs`). Once every descr is known, each
+//! residual call gets its effect summary (`effects`). The result,
+//! `Assembly`, is checked with the runtime's jitcode verifier, printed by
+//! `Assembly::print` (`display`), and rendered as Rust static data by
+//! `glue`.
 
 mod assembler;
 mod descrs;
 mod display;
+mod effects;
 mod flatten;
 mod insn_regs;
 mod liveness;
@@ -90,6 +93,40 @@ pub struct CallRequest {
     pub path: String,
     pub params: Vec<Ty>,
     pub ret: Ty,
+    /// What the function may write (computed by `assemble` once every
+    /// descr is known; see `effects`).
+    pub effects: CallEffectsData,
+}
+
+/// The effect summary of a residual call, in indices of this
+/// `Assembly`'s descrs: the runtime's `CallEffectsDescr`, owned. The
+/// default is "writes nothing"; `everything()` is always correct.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CallEffectsData {
+    pub everything: bool,
+    /// Scalar fields that may be written (field descrs).
+    pub fields: Vec<u16>,
+    /// Arrays whose items may be written (array descrs), except in the
+    /// containers of `kept_fields`.
+    pub items: Vec<u16>,
+    /// Vecs that may be resized or reallocated (Vec descrs), except those
+    /// of `kept_fields`.
+    pub vecs: Vec<u16>,
+    /// Fields holding a Vec or an array the call does not write although
+    /// `items`/`vecs` list its item type (field descrs).
+    pub kept_fields: Vec<u16>,
+    /// Raw memory, enum tags, strings.
+    pub other: bool,
+}
+
+impl CallEffectsData {
+    pub fn everything() -> CallEffectsData {
+        CallEffectsData {
+            everything: true,
+            other: true,
+            ..CallEffectsData::default()
+        }
+    }
 }
 
 /// A driver (`Tables::drivers[i]`).
@@ -130,7 +167,16 @@ pub fn assemble(program: &Program) -> Result<Assembly, String> {
         let code = assembler::assemble_graph(program, g, &mut descrs)?;
         descrs.asm.jitcodes.push(code);
     }
-    let asm = descrs.finish();
+    let mut asm = descrs.finish();
+    // Effect summaries name descrs: every one is interned by now.
+    let effects: Vec<CallEffectsData> = asm
+        .calls
+        .iter()
+        .map(|c| effects::call_effects(&asm, &c.params))
+        .collect();
+    for (c, e) in asm.calls.iter_mut().zip(effects) {
+        c.effects = e;
+    }
     if let Err(errors) = asm.verify() {
         return Err(format!(
             "internal error: the codewriter produced jitcode that does not verify:\n  {}",

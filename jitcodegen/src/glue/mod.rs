@@ -11,7 +11,9 @@
 //!   `Assembly::jitcodes` order (code encoded at generation time as a byte
 //!   string, constant pools, argument registers, result kinds);
 //! - `static FIELDS`, `ARRAYS`, `ENUMS`, `CALLS`, `DRIVERS`, `STRINGS`:
-//!   the descr tables, indexed as the instructions index them;
+//!   the descr tables, indexed as the instructions index them (a call's
+//!   entry carries its effect summary, `CallEffectsDescr`, as lists of
+//!   descr indices: `codewriter::effects`);
 //! - the shims those tables point to, one `unsafe fn` each:
 //!   `field_<i>` (address of an enum variant's field: rustc keeps that
 //!   layout to itself, so it is found by `match`), `vec_len_<i>`,
@@ -44,7 +46,7 @@ pub use enter::enter_fn_name;
 pub use leaves::Leaves;
 pub use rust_ty::rust_type;
 
-use crate::codewriter::{mem_scalar, var_kind, Assembly, Container, RefConstData};
+use crate::codewriter::{mem_scalar, var_kind, Assembly, CallEffectsData, Container, RefConstData};
 use crate::flowgraph::{adt_field_name, FieldRef, Program};
 use crate::types::{AdtKind, Ty, TypeTable};
 use metatrace_runtime::jitcode::{encode, JitCodeNames};
@@ -462,11 +464,13 @@ impl Gen<'_> {
             });
             let arg_kinds = kinds(self.types, &c.params)?;
             let result_kinds = kinds(self.types, std::slice::from_ref(&c.ret))?;
+            let effects = call_effects(&c.effects);
             out.push(quote!(__mt::CallDescr {
                 name: #name,
                 shim: #shim,
                 arg_kinds: #arg_kinds,
                 result_kinds: #result_kinds,
+                effects: #effects,
             }));
         }
         Ok(out)
@@ -601,6 +605,33 @@ fn has_ref(types: &TypeTable, ty: &Ty) -> bool {
         }
     }
     go(types, ty, &mut Vec::new())
+}
+
+/// A call's effect summary as a `CallEffectsDescr` (static lists of
+/// descr indices).
+fn call_effects(e: &CallEffectsData) -> TokenStream {
+    if e.everything {
+        return quote!(__mt::CallEffectsDescr::EVERYTHING);
+    }
+    let list = |ds: &[u16]| {
+        let ds = ds.iter().map(|&d| Literal::u16_suffixed(d));
+        quote!(&[#(#ds),*])
+    };
+    let (fields, items, vecs, kept) = (
+        list(&e.fields),
+        list(&e.items),
+        list(&e.vecs),
+        list(&e.kept_fields),
+    );
+    let other = e.other;
+    quote!(__mt::CallEffectsDescr {
+        everything: false,
+        fields: #fields,
+        items: #items,
+        vecs: #vecs,
+        kept_fields: #kept,
+        other: #other,
+    })
 }
 
 fn i64_lit(v: i64) -> TokenStream {

@@ -4,7 +4,8 @@
 
 use super::*;
 use crate::codewriter::{
-    ArrayRequest, CallRequest, DriverRequest, EnumRequest, FieldRequest, JitCodeData,
+    ArrayRequest, CallEffectsData, CallRequest, DriverRequest, EnumRequest, FieldRequest,
+    JitCodeData,
 };
 use crate::flowgraph::{FlowGraph, Param};
 use crate::types::{AdtDef, AdtId, FieldDef, VariantDef};
@@ -195,11 +196,18 @@ fn sample() -> (Program, Assembly) {
                 path: "interp::grow".into(),
                 params: vec![Ty::reference(true, TAPE), Ty::usize()],
                 ret: Ty::Bool,
+                effects: CallEffectsData {
+                    items: vec![0],
+                    vecs: vec![0],
+                    kept_fields: vec![3],
+                    ..CallEffectsData::default()
+                },
             },
             CallRequest {
                 path: "interp::pick".into(),
                 params: vec![slice, Ty::Option(Box::new(PAIR))],
                 ret: Ty::Tuple(vec![Ty::F64, OP]),
+                effects: CallEffectsData::everything(),
             },
         ],
         drivers: vec![DriverRequest {
@@ -291,6 +299,12 @@ fn residual_call_shims() {
     has("results[1..4].fill(0); match __v");
     has("crate::interp::Op::Jump { to: __v");
     has("arg_kinds: &[__mt::Kind::Ref, __mt::Kind::Int, __mt::Kind::Int, __mt::Kind::Int, __mt::Kind::Int], result_kinds: &[__mt::Kind::Float, __mt::Kind::Int, __mt::Kind::Int, __mt::Kind::Int]");
+}
+
+#[test]
+fn call_effect_summaries() {
+    has("arg_kinds: &[__mt::Kind::Ref, __mt::Kind::Int], result_kinds: &[__mt::Kind::Int], effects: __mt::CallEffectsDescr { everything: false, fields: &[], items: &[0u16], vecs: &[0u16], kept_fields: &[3u16], other: false, }, }");
+    has("result_kinds: &[__mt::Kind::Float, __mt::Kind::Int, __mt::Kind::Int, __mt::Kind::Int], effects: __mt::CallEffectsDescr::EVERYTHING, }");
 }
 
 #[test]

@@ -587,6 +587,64 @@ pub struct CallDescr {
     pub shim: unsafe fn(args: &[u64], results: &mut [u64]),
     pub arg_kinds: &'static [Kind],
     pub result_kinds: &'static [Kind],
+    /// What the function may write: the optimizer's heap cache keeps
+    /// every value read before the call that the call cannot change.
+    pub effects: CallEffectsDescr,
+}
+
+/// The effect summary of a residual call: what memory the callee may
+/// write, in terms of the descrs of the same `Tables`. The codewriter
+/// computes it from the callee's parameter types (`docs/optimizer.md`,
+/// "Effects of residual calls"); `EVERYTHING` is always correct.
+///
+/// The lists are exact: a location the trace reads through a descr not
+/// listed is not written. So a field written under several descrs (one
+/// of them immutable, say) has all of them listed, and an array item
+/// type has all of its descrs (Vec and slice, both mutabilities).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CallEffectsDescr {
+    /// The call may write anything; the rest is then ignored.
+    pub everything: bool,
+    /// Scalar fields that may be written (field descrs).
+    pub fields: &'static [u16],
+    /// Arrays whose items may be written (array descrs: Vec, slice and
+    /// array data alike), except in the containers of `kept_fields`.
+    pub items: &'static [u16],
+    /// Vecs that may be resized or reallocated (array descrs of Vecs):
+    /// their length, data pointer and items, except in `kept_fields`.
+    pub vecs: &'static [u16],
+    /// Fields holding a `Vec<T>` or a `[T; N]` whose header and items the
+    /// call leaves alone, although `items`/`vecs` list `T`: the writes to
+    /// `T`s all happen in containers held in other fields (or in no field
+    /// at all). The Vec at `fieldaddr<F>(x)` and the items at
+    /// `vec_ptr(fieldaddr<F>(x))` or `fieldaddr<F>(x)` keep their values.
+    pub kept_fields: &'static [u16],
+    /// Anything else: raw memory (locations read by `load`), enum tags,
+    /// strings.
+    pub other: bool,
+}
+
+impl CallEffectsDescr {
+    /// May write anything (the summary of a function the codewriter
+    /// cannot see through).
+    pub const EVERYTHING: CallEffectsDescr = CallEffectsDescr {
+        everything: true,
+        fields: &[],
+        items: &[],
+        vecs: &[],
+        kept_fields: &[],
+        other: true,
+    };
+
+    /// Writes nothing the trace can see (say, only takes values).
+    pub const NOTHING: CallEffectsDescr = CallEffectsDescr {
+        everything: false,
+        fields: &[],
+        items: &[],
+        vecs: &[],
+        kept_fields: &[],
+        other: false,
+    };
 }
 
 /// The driver of a portal: which jitcode it is and how its merge point's

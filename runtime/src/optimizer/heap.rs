@@ -25,7 +25,8 @@
 //! - `vec_push`/`vec_pop` invalidate the headers and items of Vecs of
 //!   that kind;
 //! - residual calls invalidate what their [`CallEffects`] say they may
-//!   write ([`call_effects`]: everything for now).
+//!   write ([`call_effects`]: the summary the codewriter computed from the
+//!   callee's parameter types, `CallDescr::effects`).
 //!
 //! Reads through immutable descrs are never invalidated. A stored value is
 //! forwarded only when it reads back unchanged (for types narrower than
@@ -40,8 +41,8 @@
 use super::emit::{Emitter, GuardFate};
 use super::Ctx;
 use crate::blackhole::ops;
-use crate::jitcode::{FieldPlace, ScalarTy, Tables};
-use crate::trace::{Opcode, Trace, Val};
+use crate::jitcode::{CallEffectsDescr, FieldPlace, ScalarTy, Tables};
+use crate::trace::{Opcode, Trace, TraceOp, Val};
 use std::collections::HashMap;
 
 /// A memory location the cache knows.
@@ -61,21 +62,59 @@ pub enum Loc {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Writes {
     Nothing,
+    /// Exactly these descrs (see [`CallEffects`]).
     Some(Vec<u16>),
     Everything,
 }
 
-/// What a residual call may change: the effect summary of a call descr.
-/// The codewriter will compute it per `#[dont_look_inside]` function; for
-/// now every call may write everything ([`call_effects`]).
+impl Writes {
+    fn from_list(ds: &[u16]) -> Writes {
+        if ds.is_empty() {
+            Writes::Nothing
+        } else {
+            Writes::Some(ds.to_vec())
+        }
+    }
+
+    fn has(&self, d: u16) -> bool {
+        match self {
+            Writes::Nothing => false,
+            Writes::Everything => true,
+            Writes::Some(ds) => ds.contains(&d),
+        }
+    }
+
+    fn any(&self, f: impl Fn(u16) -> bool) -> bool {
+        match self {
+            Writes::Nothing => false,
+            Writes::Everything => true,
+            Writes::Some(ds) => ds.iter().any(|d| f(*d)),
+        }
+    }
+}
+
+/// What a residual call may change: the effect summary of a call descr
+/// (`CallDescr::effects`, read by [`call_effects`]).
+///
+/// The lists are exact, not "descrs that alias these": the codewriter
+/// lists every descr naming a location the callee may write (both
+/// mutabilities of a field, every Vec and slice descr of an item type),
+/// and it knows the types, which this pass does not. Matching by aliasing
+/// instead (`fields_may_alias`, which compares offsets) would also throw
+/// away every field of every other struct at the same offset, and every
+/// field behind a shim.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CallEffects {
-    /// Scalar fields written (field descrs; aliasing descrs count too).
+    /// Scalar fields written (field descrs).
     pub fields: Writes,
-    /// Array items written (array descrs; arrays of same-size items too).
+    /// Array items written (array descrs), except in `kept_fields`.
     pub items: Writes,
-    /// Vecs resized or reallocated (array descrs): their headers and items.
+    /// Vecs resized or reallocated (array descrs): their headers and
+    /// items, except in `kept_fields`.
     pub vecs: Writes,
+    /// Fields whose Vec or array the call leaves alone (header and
+    /// items), even if its descr is in `items` or `vecs`.
+    pub kept_fields: Vec<u16>,
     /// Anything else: raw memory, enum tags, strings.
     pub other: bool,
 }
@@ -86,6 +125,7 @@ impl CallEffects {
             fields: Writes::Everything,
             items: Writes::Everything,
             vecs: Writes::Everything,
+            kept_fields: Vec::new(),
             other: true,
         }
     }
@@ -95,37 +135,91 @@ impl CallEffects {
             fields: Writes::Nothing,
             items: Writes::Nothing,
             vecs: Writes::Nothing,
+            kept_fields: Vec::new(),
             other: false,
         }
     }
 
-    /// May the call change what the cache holds for `loc`?
-    pub fn may_change(&self, t: &Tables, loc: &Loc) -> bool {
-        let hits = |w: &Writes, f: &dyn Fn(u16) -> bool| match w {
-            Writes::Nothing => false,
-            Writes::Everything => true,
-            Writes::Some(ds) => ds.iter().any(|d| f(*d)),
-        };
+    /// The effects a call descr's static summary describes.
+    pub fn from_descr(d: &CallEffectsDescr) -> CallEffects {
+        if d.everything {
+            return CallEffects::everything();
+        }
+        CallEffects {
+            fields: Writes::from_list(d.fields),
+            items: Writes::from_list(d.items),
+            vecs: Writes::from_list(d.vecs),
+            kept_fields: d.kept_fields.to_vec(),
+            other: d.other,
+        }
+    }
+
+    /// May the call change what the cache holds for `loc`? `def` gives
+    /// the operation defining a value of the trace, which tells where a
+    /// Vec or array lives (for `kept_fields`); `&|_| None` is always
+    /// correct (it ignores `kept_fields`).
+    pub fn may_change<'e>(
+        &self,
+        t: &Tables,
+        loc: &Loc,
+        def: &dyn Fn(Val) -> Option<&'e TraceOp>,
+    ) -> bool {
+        let kept = |f: Option<u16>| f.is_some_and(|f| self.kept_fields.contains(&f));
         match *loc {
-            Loc::Field { descr, .. } => hits(&self.fields, &|w| {
-                fields_may_alias(t, w, descr, Val::Input(0), Val::Input(1))
-            }),
-            Loc::Item { descr, .. } => {
-                hits(&self.items, &|w| items_may_alias(t, w, descr))
-                    || hits(&self.vecs, &|w| items_may_alias(t, w, descr))
+            Loc::Field { descr, .. } => self.fields.has(descr),
+            Loc::Item { ptr, descr, .. } => {
+                (self.items.has(descr) || self.vecs.has(descr)) && !kept(data_holder(ptr, def))
             }
-            Loc::VecLen { descr, .. } | Loc::VecPtr { descr, .. } => {
-                hits(&self.vecs, &|w| vecs_may_alias(t, w, descr))
+            Loc::VecLen { vec, descr } | Loc::VecPtr { vec, descr } => {
+                self.vecs.has(descr) && !kept(vec_holder(vec, def))
             }
-            Loc::Raw { .. } | Loc::Tag { .. } | Loc::StrPtr(_) | Loc::StrLen(_) => self.other,
+            Loc::Raw { ty, .. } => {
+                // A `load` may read a field or an item of its size.
+                let size = Some(ty.size());
+                self.other
+                    || self
+                        .fields
+                        .any(|f| scalar_size(t.fields[f as usize].ty) == size)
+                    || self
+                        .items
+                        .any(|a| t.arrays[a as usize].item_size == ty.size())
+                    || self
+                        .vecs
+                        .any(|a| t.arrays[a as usize].item_size == ty.size())
+            }
+            Loc::Tag { .. } | Loc::StrPtr(_) | Loc::StrLen(_) => self.other,
         }
     }
 }
 
-/// The effects of residual call `descr`. Every call may write everything
-/// until the codewriter provides effect summaries: read them here.
-pub fn call_effects(_tables: &Tables, _descr: u16) -> CallEffects {
-    CallEffects::everything()
+/// The field a Vec lives in: `vec = fieldaddr<f>(_)`. (Not through
+/// `vec_ptr`: the Vec at `vec_ptr(fieldaddr<f>(_))`, the first item of a
+/// Vec of Vecs, is not the one in field `f`.)
+fn vec_holder<'e>(vec: Val, def: &dyn Fn(Val) -> Option<&'e TraceOp>) -> Option<u16> {
+    match def(vec)?.opcode {
+        Opcode::FieldAddr(f) => Some(f),
+        _ => None,
+    }
+}
+
+/// The field holding the Vec or array whose items start at `ptr`:
+/// `ptr = vec_ptr(v)` with `v = fieldaddr<f>(_)`, or `ptr = fieldaddr<f>(_)`
+/// (an array held in the field).
+fn data_holder<'e>(ptr: Val, def: &dyn Fn(Val) -> Option<&'e TraceOp>) -> Option<u16> {
+    let d = def(ptr)?;
+    match d.opcode {
+        Opcode::FieldAddr(f) => Some(f),
+        Opcode::VecPtr(_) => vec_holder(*d.args.first()?, def),
+        _ => None,
+    }
+}
+
+/// The effects of residual call `descr`: its descr's summary.
+pub fn call_effects(tables: &Tables, descr: u16) -> CallEffects {
+    match tables.calls.get(descr as usize) {
+        Some(c) => CallEffects::from_descr(&c.effects),
+        None => CallEffects::everything(),
+    }
 }
 
 /// May two values be the same address? (Different constants are not.)
@@ -286,7 +380,8 @@ struct Heap<'a> {
 enum Write<'w> {
     Scalar(Loc),
     Resize(Val, u16),
-    Call(&'w CallEffects),
+    /// A call's effects, and the definitions of the trace's values.
+    Call(&'w CallEffects, &'w dyn Fn(Val) -> Option<&'w TraceOp>),
 }
 
 impl Heap<'_> {
@@ -310,7 +405,7 @@ impl Heap<'_> {
                     Loc::Raw { .. } | Loc::Tag { .. } => true,
                     _ => false,
                 },
-                Write::Call(eff) => eff.may_change(t, loc),
+                Write::Call(eff, def) => eff.may_change(t, loc, *def),
             };
             !hit
         });
@@ -462,7 +557,7 @@ pub fn run(trace: Trace, cx: &Ctx) -> Trace {
             Opcode::CallResidual(d) => {
                 h.pending.clear();
                 let eff = call_effects(t, d);
-                h.invalidate(Write::Call(&eff));
+                h.invalidate(Write::Call(&eff, &|v| e.def(v)));
                 e.keep(i, args);
             }
             Opcode::CallPure(_) => {
@@ -478,7 +573,7 @@ pub fn run(trace: Trace, cx: &Ctx) -> Trace {
             Opcode::SetField(_) | Opcode::SetItem(_) | Opcode::Store(_) => {
                 // (a write of no scalar type: not in valid traces)
                 h.pending.clear();
-                h.invalidate(Write::Call(&CallEffects::everything()));
+                h.invalidate(Write::Call(&CallEffects::everything(), &|_| None));
                 e.keep(i, args);
             }
             _ => {

@@ -1,6 +1,7 @@
 //! Shared helpers of the backend tests: a trace builder, a small PRNG,
 //! hand-built `Tables` over real `#[repr(C)]` data, Vec shims, residual
 //! calls and a pure jitcode, and the compiled-vs-interpreted comparison.
+//! (Why these tables are not `common::fixture`'s: see that module.)
 
 #![allow(dead_code)]
 
@@ -686,36 +687,42 @@ fn calls() -> Vec<CallDescr> {
             shim: mix_shim,
             arg_kinds: &[Int, Float, Ref],
             result_kinds: &[Int, Float, Ref],
+            effects: CallEffectsDescr::EVERYTHING,
         },
         CallDescr {
             name: "bump",
             shim: bump_shim,
             arg_kinds: &[],
             result_kinds: &[],
+            effects: CallEffectsDescr::EVERYTHING,
         },
         CallDescr {
             name: "boom",
             shim: boom_shim,
             arg_kinds: &[Int],
             result_kinds: &[],
+            effects: CallEffectsDescr::EVERYTHING,
         },
         CallDescr {
             name: "sum8",
             shim: sum8_shim,
             arg_kinds: &[Int, Int, Int, Int, Int, Int, Int, Int],
             result_kinds: &[Int, Int],
+            effects: CallEffectsDescr::EVERYTHING,
         },
         CallDescr {
             name: "floats",
             shim: floats_shim,
             arg_kinds: &[Float, Float],
             result_kinds: &[Float, Float],
+            effects: CallEffectsDescr::EVERYTHING,
         },
         CallDescr {
             name: "reenter",
             shim: reenter_shim,
             arg_kinds: &[Int],
             result_kinds: &[Int],
+            effects: CallEffectsDescr::EVERYTHING,
         },
     ]
 }

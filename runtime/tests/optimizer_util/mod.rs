@@ -79,6 +79,7 @@ pub const A_SLICE_I64: u16 = 2;
 
 pub const C_BUMP: u16 = 0;
 pub const C_PEEK: u16 = 1;
+pub const C_RESET: u16 = 2;
 
 pub const J_PAIR: u16 = 0;
 
@@ -134,6 +135,13 @@ unsafe fn bump_shim(args: &[u64], results: &mut [u64]) {
     o.vals.push(o.a);
     BUMPS.with(|b| b.set(b.get() + 1));
     results[0] = o.a as u64;
+}
+
+/// `fn reset(r: &mut Regs)`: `r.values.clear(); r.values.push(7)`.
+unsafe fn reset_shim(args: &[u64], _results: &mut [u64]) {
+    let r = unsafe { &mut *(args[0] as usize as *mut Regs) };
+    r.values.clear();
+    r.values.push(7);
 }
 
 /// `fn peek(o: &Obj) -> (i64, usize)`.
@@ -252,18 +260,48 @@ pub fn tables() -> &'static Tables {
                 vec: None,
             },
         ];
+        // The effect summaries the codewriter computes for these
+        // signatures (`codewriter::effects`): `&mut Obj` reaches every
+        // field of Obj (both descrs of `Obj.a`) and the Vec<i64> in
+        // `Obj.vals` — not those in the other Vec<i64> fields; `&mut Regs`
+        // the Vec in `Regs.values`; `&Obj` nothing.
+        let i64_arrays: &'static [u16] = &[A_VI64, A_VI64_IMM, A_SLICE_I64];
+        let i64_vecs: &'static [u16] = &[A_VI64, A_VI64_IMM];
         let calls = vec![
             CallDescr {
                 name: "bump",
                 shim: bump_shim,
                 arg_kinds: &[Kind::Ref],
                 result_kinds: &[Kind::Int],
+                effects: CallEffectsDescr {
+                    everything: false,
+                    fields: &[F_A, F_B, F_FLAG, F_H, F_C, F_D, F_F, F_NEXT, F_A2],
+                    items: i64_arrays,
+                    vecs: i64_vecs,
+                    kept_fields: &[F_PROG_CODE, F_REGS_VALUES],
+                    other: false,
+                },
             },
             CallDescr {
                 name: "peek",
                 shim: peek_shim,
                 arg_kinds: &[Kind::Ref],
                 result_kinds: &[Kind::Int, Kind::Int],
+                effects: CallEffectsDescr::NOTHING,
+            },
+            CallDescr {
+                name: "reset",
+                shim: reset_shim,
+                arg_kinds: &[Kind::Ref],
+                result_kinds: &[],
+                effects: CallEffectsDescr {
+                    everything: false,
+                    fields: &[],
+                    items: i64_arrays,
+                    vecs: i64_vecs,
+                    kept_fields: &[F_VALS, F_PROG_CODE],
+                    other: false,
+                },
             },
         ];
         let enums = vec![
