@@ -1076,3 +1076,32 @@ fn disabled_passes_do_nothing() {
     let t = parse(TLR);
     assert_eq!(optimize(t.clone(), tables(), &EnabledOpts::none()), t);
 }
+
+#[test]
+fn heap_rereads_immutable_descrs_after_a_write_through_the_mutable_one() {
+    // `&Vec<i64>` (immutable) and `Vec<i64>` describe the same items: a
+    // read through `&` (say, a `peek(&vm.stack)` helper), a write through
+    // `&mut` in the next interpreter iteration, a read through `&` again.
+    let t = run_pass(
+        Pass::Heap,
+        "
+        [r0, i1]
+        i2 = getitem<&Vec<i64>>(r0, 0)
+        setitem<Vec<i64>>(r0, 0, i1)
+        i4 = getitem<&Vec<i64>>(r0, 0)
+        i5 = int_add/i64(i2, i4)
+        jump(r0, i5)
+        ",
+    );
+    assert_trace(
+        &t,
+        "
+        [r0, i1]
+        i2 = getitem<&Vec<i64>>(r0, 0)
+        setitem<Vec<i64>>(r0, 0, i1)
+        i4 = getitem<&Vec<i64>>(r0, 0)
+        i5 = int_add/i64(i2, i4)
+        jump(r0, i5)
+        ",
+    );
+}

@@ -28,7 +28,9 @@
 //!   write ([`call_effects`]: the summary the codewriter computed from the
 //!   callee's parameter types, `CallDescr::effects`).
 //!
-//! Reads through immutable descrs are never invalidated. A stored value is
+//! Reads through immutable descrs are invalidated like any other (an
+//! immutable descr describes one access through a shared reference, not
+//! memory that never changes while a trace runs). A stored value is
 //! forwarded only when it reads back unchanged (for types narrower than
 //! 64 bits: a constant that round-trips, or a value produced at that
 //! type).
@@ -265,17 +267,6 @@ fn vecs_may_alias(t: &Tables, a1: u16, a2: u16) -> bool {
     a1 == a2 || (x.item == y.item && x.item_size == y.item_size)
 }
 
-/// Can the memory at `loc` not change?
-fn immutable(t: &Tables, loc: &Loc) -> bool {
-    match *loc {
-        Loc::Field { descr, .. } => t.fields[descr as usize].immutable,
-        Loc::Item { descr, .. } | Loc::VecLen { descr, .. } | Loc::VecPtr { descr, .. } => {
-            t.arrays[descr as usize].immutable
-        }
-        Loc::Tag { descr, .. } => t.enums[descr as usize].immutable,
-        Loc::Raw { .. } | Loc::StrPtr(_) | Loc::StrLen(_) => false,
-    }
-}
 
 /// The scalar size of a scalar location.
 fn loc_size(t: &Tables, loc: &Loc) -> Option<usize> {
@@ -388,9 +379,11 @@ impl Heap<'_> {
     fn invalidate(&mut self, w: Write) {
         let t = self.t;
         self.cache.retain(|loc, _| {
-            if immutable(t, loc) {
-                return true;
-            }
+            // (Reads through immutable descrs are invalidated too: such a
+            // descr only says that *this access* went through a shared
+            // reference. A trace spans many iterations of the interpreter,
+            // and the same memory may be written through `&mut` in
+            // another: `peek(&vm.stack)` then `vm.stack.push(x)`.)
             let hit = match &w {
                 Write::Scalar(wl) => match loc {
                     Loc::Tag { .. } => true,
