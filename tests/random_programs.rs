@@ -28,6 +28,37 @@ fn bf_random_programs() {
 /// Every file of tests/regressions (`*.tlr` with its N in a `# N: ...`
 /// comment line, else 0; `*.b` with stdin from the `.in` file of the same
 /// name, if any) in every supported mode.
+/// The JIT at low thresholds with each optimization pass off alone, and
+/// with none: a pass that others cover for would hide its bugs in
+/// `tlr_random_programs`/`bf_random_programs`.
+fn each_pass_off() -> Vec<String> {
+    use metatrace::runtime::optimizer::Pass;
+    let mut modes = vec!["off".to_string()];
+    for off in Pass::ALL {
+        let on: Vec<&str> = Pass::ALL
+            .iter()
+            .filter(|p| **p != off)
+            .map(|p| p.name())
+            .collect();
+        modes.push(format!(
+            "mode=jit,threshold=2,trace_eagerness=1,enable_opts={}",
+            on.join(":")
+        ));
+    }
+    modes.push("mode=jit,threshold=2,trace_eagerness=1,enable_opts=none".to_string());
+    modes
+}
+
+#[test]
+fn tlr_random_programs_each_pass_off() {
+    harness::differential_in_modes(&Tlr, 400, each_pass_off());
+}
+
+#[test]
+fn bf_random_programs_each_pass_off() {
+    harness::differential_in_modes(&Bf, 400, each_pass_off());
+}
+
 #[test]
 fn regressions() {
     let dir = common::workspace_root().join("tests/regressions");
@@ -65,8 +96,8 @@ fn regressions() {
         }
     }
     let tmp = tempfile::tempdir().unwrap();
-    let tlr_modes = harness::supported_modes(&Tlr, tmp.path());
-    let bf_modes = harness::supported_modes(&Bf, tmp.path());
+    let tlr_modes = harness::supported_modes(&Tlr, tmp.path(), harness::modes());
+    let bf_modes = harness::supported_modes(&Bf, tmp.path(), harness::modes());
     let modes_of = |vm: &Path| {
         if vm == vms.tlr {
             tlr_modes.clone()

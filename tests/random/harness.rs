@@ -333,8 +333,7 @@ fn require_modes() -> bool {
 
 /// The modes `t`'s VM supports, the reference first; prints a note for
 /// each one skipped.
-pub fn supported_modes<T: Target>(t: &T, dir: &Path) -> Vec<String> {
-    let modes = modes();
+pub fn supported_modes<T: Target>(t: &T, dir: &Path, modes: Vec<String>) -> Vec<String> {
     assert!(!modes.is_empty(), "no modes to run");
     let p = t.probe();
     let case = t.case(&p);
@@ -431,13 +430,18 @@ fn check<T: Target>(
 /// The random-program test of target `t`: `default_count` programs (or
 /// `METATRACE_RANDOM_PROGRAMS`), in every supported mode.
 pub fn differential<T: Target>(t: &T, default_count: usize) {
+    differential_in_modes(t, default_count, modes());
+}
+
+/// [`differential`] in the given modes (the first is the reference).
+pub fn differential_in_modes<T: Target>(t: &T, default_count: usize, modes: Vec<String>) {
     let vm = t.vm(); // builds the VMs the first time: not counted
     let start = Instant::now();
     let seed = base_seed(T::NAME);
     let target_seed = rng::mix(seed, rng::hash_str(T::NAME));
     let count = program_count(default_count);
     let dir = tempfile::tempdir().unwrap();
-    let modes = supported_modes(t, dir.path());
+    let modes = supported_modes(t, dir.path(), modes);
 
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
