@@ -20,7 +20,7 @@
 
 use crate::jitcode::Kind;
 use crate::trace::{FrameSnapshot, GuardInfo, Opcode, Trace, TraceOp, Val};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 /// What became of a guard handed to [`Emitter::keep_guard`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,7 +71,7 @@ impl<'t> Emitter<'t> {
         Emitter {
             src,
             ops_map: vec![None; src.ops.len()],
-            subst: HashMap::new(),
+            subst: HashMap::default(),
             ops: Vec::with_capacity(src.ops.len()),
             guards: Vec::new(),
             killed: Vec::new(),

@@ -45,7 +45,7 @@ use super::Ctx;
 use crate::blackhole::ops;
 use crate::jitcode::{CallEffectsDescr, FieldPlace, ScalarTy, Tables};
 use crate::trace::{Opcode, Trace, TraceOp, Val};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 /// A memory location the cache knows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -457,8 +457,8 @@ pub fn run(trace: Trace, cx: &Ctx) -> Trace {
     let mut e = Emitter::new(&trace);
     let mut h = Heap {
         t,
-        cache: HashMap::new(),
-        pending: HashMap::new(),
+        cache: HashMap::default(),
+        pending: HashMap::default(),
     };
     for i in 0..e.body_len() {
         if e.is_dead() {

@@ -32,7 +32,7 @@ use super::Ctx;
 use crate::blackhole::ops;
 use crate::jitcode::{CmpOp, IntBinOp, IntTy, Kind, ScalarTy};
 use crate::trace::{Opcode, Trace, Val};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 /// A range of 64-bit patterns, in both views.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -465,8 +465,8 @@ pub fn run(trace: Trace, _cx: &Ctx) -> Trace {
     let tables = _cx.tables;
     let mut e = Emitter::new(&trace);
     let mut st = State {
-        bounds: HashMap::new(),
-        below: HashMap::new(),
+        bounds: HashMap::default(),
+        below: HashMap::default(),
     };
     for i in 0..e.body_len() {
         if e.is_dead() {

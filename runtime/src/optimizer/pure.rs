@@ -18,7 +18,7 @@ use super::emit::{call_results_after, Emitter, GuardFate};
 use super::Ctx;
 use crate::jitcode::{CmpOp, IntBinOp};
 use crate::trace::{Opcode, Trace, Val};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 /// What a guard established about a value.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -107,9 +107,9 @@ impl Table {
 pub fn run(trace: Trace, _cx: &Ctx) -> Trace {
     let mut e = Emitter::new(&trace);
     let mut table = Table::default();
-    let mut facts: HashMap<Val, Fact> = HashMap::new();
+    let mut facts: HashMap<Val, Fact> = HashMap::default();
     // Elidable calls seen: (jitcode, args) → their results by number.
-    let mut calls: HashMap<(u16, Vec<Val>), Vec<Option<Val>>> = HashMap::new();
+    let mut calls: HashMap<(u16, Vec<Val>), Vec<Option<Val>>> = HashMap::default();
     // The kept call whose results are being read, if elidable.
     let mut current: Option<(u16, Vec<Val>)> = None;
     // The results of a call that was dropped as a duplicate.

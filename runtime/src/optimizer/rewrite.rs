@@ -27,12 +27,12 @@ use super::Ctx;
 use crate::blackhole::{self, ops};
 use crate::jitcode::{CmpOp, FieldPlace, IntBinOp, IntTy, ScalarTy};
 use crate::trace::{Opcode, Trace, Val};
-use std::collections::HashSet;
+use rustc_hash::FxHashSet as HashSet;
 
 pub fn run(trace: Trace, cx: &Ctx) -> Trace {
     let mut e = Emitter::new(&trace);
     // Addresses of memory reached through immutable descrs.
-    let mut imm_addrs: HashSet<u64> = HashSet::new();
+    let mut imm_addrs: HashSet<u64> = HashSet::default();
     // Results of a call that was folded away: the `call_result`s after it
     // read these.
     let mut folded_results: Option<Vec<u64>> = None;

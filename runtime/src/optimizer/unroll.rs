@@ -55,7 +55,7 @@
 use super::emit::guard_outcome;
 use super::Ctx;
 use crate::trace::{FrameSnapshot, GuardInfo, Opcode, Trace, TraceOp, TraceStart, Val};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 /// A peeled loop: the preamble ends with `jump_to` into the body; its
 /// `target` is a placeholder ([`Peeled::BODY`]) until the body is compiled.
@@ -190,9 +190,9 @@ fn split(t: &Trace, n: usize) -> Option<Peeled> {
     };
     // Slot j holds `entry[j]` on entry and `back[j]` on the back edge;
     // two slots holding the same values are one.
-    let mut slot_of: HashMap<Val, usize> = HashMap::new();
+    let mut slot_of: HashMap<Val, usize> = HashMap::default();
     let mut canon: Vec<usize> = (0..entry.len()).collect();
-    let mut by_values: HashMap<(Val, Val), usize> = HashMap::new();
+    let mut by_values: HashMap<(Val, Val), usize> = HashMap::default();
     for j in 0..entry.len() {
         let nm = name(j);
         if nm.is_const() {
@@ -246,7 +246,7 @@ fn split(t: &Trace, n: usize) -> Option<Peeled> {
     let slots: Vec<usize> = (0..entry.len()).filter(|&j| needed[j]).collect();
 
     // The peeled loop: inputs are the needed slots.
-    let mut rename: HashMap<Val, Val> = HashMap::new();
+    let mut rename: HashMap<Val, Val> = HashMap::default();
     for (j, nm) in (0..entry.len()).map(|j| (j, name(j))) {
         if nm.is_const() || slot_of.get(&nm) == Some(&usize::MAX) {
             continue;
