@@ -738,7 +738,7 @@ setfield<St.acc>(r1, i6)
 debug_merge_point<portal @1>(1, PROG)
 i9 = int_and/i64(i0, 1)
 guard_value(i9, 0) [i0, i9, r1] #1
-i11 = int_add/i64(i6, 100)
+i11 = int_add/i64(i5, 140)
 setfield<St.acc>(r1, i11)
 debug_merge_point<portal @1>(2, PROG)
 i14 = int_gt/i64(i0, 0)

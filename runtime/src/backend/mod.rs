@@ -5,7 +5,12 @@
 //! -> u64`. On entry `frame` holds the trace's inputs; when a guard fails,
 //! its exit stub stores the guard's fail arguments into `frame` (in
 //! `GuardInfo::fail_args` order) and the function returns the guard's
-//! global id. Bridges are patched into their guard's exit.
+//! global id. Bridges are patched into their guard's exit: the stub jumps
+//! to the bridge before storing anything, the bridge taking the fail
+//! arguments in the registers and slots where the guard has them, and
+//! jumps into its target loop's header with the values in that loop's
+//! registers and slots (loop → bridge → loop passes nothing through the
+//! frame).
 //!
 //! The parts:
 //! - [`frame`]: the frame buffer compiled code works in (`r15`): I/O
@@ -14,9 +19,12 @@
 //! - `regalloc`: liveness and the one-pass linear-scan register
 //!   allocator (furthest-next-use eviction, callee-saved registers for
 //!   values that live across calls, hints toward the loop header's
-//!   registers for values passed to `Jump`).
-//! - `x86`: code generation (`ops`, `guards`, `calls`, `moves`); see its
-//!   docs for the layout of one trace's code.
+//!   registers for values passed to `Jump` and toward the target's for
+//!   `JumpTo`, a dying operand's register for the result; operations
+//!   that copy their operand share its location).
+//! - `x86`: code generation (`ops`, `guards`, `calls`, `moves`, `enc`:
+//!   memory operands in their shortest encodings); see its docs for the
+//!   layout of one trace's code.
 //! - [`trampolines`]: the `extern "C"` functions compiled code calls: field
 //!   shims of enum variants, enum tags, Vec push/pop (and len/ptr when the
 //!   header cannot be read inline), residual calls, pure calls (the
@@ -25,7 +33,9 @@
 //!   panic in Rust, where the native interpreter would have panicked.
 //! - [`layout`]: inline access to `Vec`/`String` headers, found by
 //!   probing (turned off by `METATRACE_NO_INLINE_VEC`).
-//! - `codebuf`: executable memory, one mapping per trace, W^X (read-write
+//! - `codebuf`: executable memory, one mapping per trace (its code
+//!   starting where the previous trace's ended in the page: spread over
+//!   the instruction cache's sets), W^X (read-write
 //!   while written or patched, read-execute otherwise).
 //! - `disasm`: machine code listings for the JIT log ([`disassemble`]).
 //!
@@ -97,8 +107,19 @@ struct Compiled {
     is_loop: bool,
     entry: Option<usize>,
     from_frame: usize,
-    /// Per guard: offset of the stub's patchable tail.
-    stub_tails: Vec<usize>,
+    /// Where a bridge is entered from its guard (inputs in the guard's
+    /// `guard_locs`).
+    regs_entry: usize,
+    /// Loops: the loop header, where a `JumpTo` enters with the inputs in
+    /// `header`.
+    loop_entry: Option<usize>,
+    header: Vec<Option<x86::Loc>>,
+    /// Per guard: offset of the stub's patchable head.
+    stub_patch: Vec<usize>,
+    /// Per guard: where its fail arguments are when it fails.
+    guard_locs: Vec<Vec<x86::Loc>>,
+    /// Per guard: the rel32 fields of its branches to its stub.
+    guard_sites: Vec<Vec<usize>>,
     first_gid: u32,
     /// Per guard: the bridge attached to it.
     bridges: Vec<Option<TraceId>>,
@@ -187,19 +208,25 @@ fn reserve(n_guards: usize) -> (TraceId, u32) {
     (id, first)
 }
 
-fn target_lookup(target: u32) -> Option<(usize, Vec<Kind>)> {
+fn target_lookup(target: u32) -> Option<x86::Target> {
     let r = registry();
     let c = r.traces.get(target as usize)?.as_ref()?;
     if !c.is_loop {
         return None;
     }
-    Some((c.mem.addr() + c.from_frame, c.trace.inputs.clone()))
+    let base = c.mem.addr();
+    Some(x86::Target {
+        from_frame: base + c.from_frame,
+        kinds: c.trace.inputs.clone(),
+        header: c.loop_entry.map(|o| (base + o, c.header.clone())),
+    })
 }
 
 fn compile(
     trace: Trace,
     tables: &'static Tables,
     is_loop: bool,
+    entry_locs: Option<&[x86::Loc]>,
 ) -> Result<(TraceId, usize), String> {
     let t0 = Instant::now();
     if let Err(errs) = crate::trace::verify_trace(&trace) {
@@ -209,8 +236,21 @@ fn compile(
         return Err("invalid trace: a label (loop peeling splits it into two traces first)".into());
     }
     let (id, first_gid) = reserve(trace.guards.len());
-    let out = x86::compile(&trace, tables, first_gid, is_loop, &target_lookup)?;
-    let mem = CodeMem::new(&out.code)?;
+    let mut out = x86::compile(
+        &trace,
+        tables,
+        first_gid,
+        is_loop,
+        entry_locs,
+        &target_lookup,
+    )?;
+    let far_jumps = std::mem::take(&mut out.far_jumps);
+    let mem = CodeMem::new(&out.code, |addr, code| {
+        for (off, target) in far_jumps {
+            code[off..off + x86::STUB_TAIL]
+                .copy_from_slice(&x86::guards::far_jump(addr + off, target));
+        }
+    })?;
     let bytes = mem.len();
     let n_guards = trace.guards.len();
     let c = Compiled {
@@ -219,7 +259,12 @@ fn compile(
         is_loop,
         entry: out.entry,
         from_frame: out.from_frame,
-        stub_tails: out.stub_tails,
+        regs_entry: out.regs_entry,
+        loop_entry: out.loop_entry,
+        header: out.header,
+        stub_patch: out.stub_patch,
+        guard_locs: out.guard_locs,
+        guard_sites: out.guard_sites,
         first_gid,
         bridges: vec![None; n_guards],
         marks: out.marks,
@@ -237,7 +282,7 @@ pub fn compile_loop(trace: Trace, tables: &'static Tables) -> Result<TraceId, St
     if let TraceStart::Bridge { .. } = trace.start {
         return Err("compile_loop: the trace is a bridge".into());
     }
-    compile(trace, tables, true).map(|(id, _)| id)
+    compile(trace, tables, true, None).map(|(id, _)| id)
 }
 
 /// Compile a bridge (`trace.start` is `TraceStart::Bridge`, ends with
@@ -246,8 +291,9 @@ pub fn compile_bridge(trace: Trace, tables: &'static Tables) -> Result<TraceId, 
     let TraceStart::Bridge { code, guard } = trace.start else {
         return Err("compile_bridge: the trace does not start at a guard".into());
     };
-    // The bridge's inputs are the guard's fail arguments.
-    {
+    // The bridge's inputs are the guard's fail arguments, where the
+    // guard has them.
+    let entry_locs = {
         let r = registry();
         let Some(Some(c)) = r.traces.get(code as usize) else {
             return Err(format!("compile_bridge: no compiled trace {code}"));
@@ -257,7 +303,7 @@ pub fn compile_bridge(trace: Trace, tables: &'static Tables) -> Result<TraceId, 
                 "compile_bridge: trace {code} has no guard #{guard}"
             ));
         };
-        if c.stub_tails
+        if c.stub_patch
             .get(guard as usize)
             .copied()
             .unwrap_or(usize::MAX)
@@ -276,22 +322,32 @@ pub fn compile_bridge(trace: Trace, tables: &'static Tables) -> Result<TraceId, 
                 trace.inputs, kinds
             ));
         }
-    }
+        c.guard_locs[guard as usize].clone()
+    };
     if !matches!(
         trace.ops.last().map(|o| &o.opcode),
         Some(Opcode::JumpTo { .. })
     ) {
         return Err("compile_bridge: a bridge ends with jump_to".into());
     }
-    let (id, _) = compile(trace, tables, false)?;
+    let (id, _) = compile(trace, tables, false, Some(&entry_locs))?;
     let mut r = registry();
     let target = {
         let b = r.traces[id as usize].as_ref().expect("just compiled");
-        b.mem.addr() + b.from_frame
+        b.mem.addr() + b.regs_entry
     };
     let c = r.traces[code as usize].as_mut().expect("checked above");
-    let tail = c.stub_tails[guard as usize];
-    c.mem.patch(tail, &x86::guards::tail_jump(target))?;
+    let head = c.stub_patch[guard as usize];
+    let base = c.mem.addr();
+    let mut patches = vec![(head, x86::guards::far_jump(base + head, target).to_vec())];
+    // and the guard's branches go to the bridge directly when they reach
+    for &site in &c.guard_sites[guard as usize] {
+        let rel = (target as i64).wrapping_sub((base + site + 4) as i64);
+        if let Ok(rel) = i32::try_from(rel) {
+            patches.push((site, rel.to_le_bytes().to_vec()));
+        }
+    }
+    c.mem.patch(&patches)?;
     c.bridges[guard as usize] = Some(id);
     Ok(id)
 }

@@ -23,6 +23,12 @@
 //!
 //! Around a call, live values in caller-saved registers are stored to
 //! their slots (if not already there) and reloaded afterwards.
+//!
+//! Liveness also finds operations that copy their operand (`copy_of`:
+//! `fieldaddr` at offset 0, casts that leave canonical bits unchanged):
+//! they get no location, their uses read the operand (whose live range
+//! covers them); and narrow results whose only uses store their low
+//! bytes (`stored_only`), which need no re-canonicalisation.
 
 use crate::trace::{Opcode, Trace, Val};
 
@@ -66,6 +72,38 @@ pub fn is_call(tables: &crate::jitcode::Tables, op: &Opcode) -> bool {
     }
 }
 
+/// Is operation `op` a copy of its first operand (the same bits, the same
+/// register class)? Its result is then not a value of its own: the code
+/// generator reads the operand wherever the result is used.
+/// `fieldaddr` of a field at offset 0, casts that leave canonical values
+/// unchanged (the same type, an int into a wider one, `bool` into an int,
+/// refs and 64-bit ints into each other).
+pub fn copy_of(tables: &crate::jitcode::Tables, op: &crate::trace::TraceOp) -> Option<Val> {
+    use crate::jitcode::{FieldPlace, ScalarTy};
+    let identity = match &op.opcode {
+        Opcode::FieldAddr(d) => matches!(
+            tables.fields.get(*d as usize).map(|f| f.place),
+            Some(FieldPlace::Offset(0))
+        ),
+        Opcode::Cast(from, to) => match (*from, *to) {
+            (a, b) if a == b => true,
+            (ScalarTy::Int(a), ScalarTy::Int(b)) => {
+                let ((alo, ahi), (blo, bhi)) = (a.range(), b.range());
+                blo <= alo && ahi <= bhi
+            }
+            (ScalarTy::Bool, ScalarTy::Int(_)) => true,
+            (ScalarTy::Ref, ScalarTy::Int(t)) | (ScalarTy::Int(t), ScalarTy::Ref) => t.bits() == 64,
+            _ => false,
+        },
+        _ => false,
+    };
+    if identity && op.result.is_some() {
+        op.args.first().copied()
+    } else {
+        None
+    }
+}
+
 /// Live ranges of a trace's values.
 pub struct Liveness {
     /// Position (operation index) of the last use of each value, `NEVER`
@@ -75,6 +113,41 @@ pub struct Liveness {
     pub crosses_call: Vec<bool>,
     /// Per operation: the values whose last use it is.
     pub dies_at: Vec<Vec<u32>>,
+    /// Per value: the value (or constant) it is a copy of (`copy_of`,
+    /// followed to the end); its uses are that value's uses.
+    pub alias: Vec<Option<Val>>,
+    /// Per value: `Some(n)` when its only uses store its low `n` bytes
+    /// (`setitem`, `setfield`, `store` of a narrow type): only those bits
+    /// have to be right, not the canonical extension above them.
+    pub stored_only: Vec<Option<u8>>,
+    n_inputs: usize,
+}
+
+/// The bytes operation `op` stores of its argument `k`, when that is all
+/// it does with it.
+fn store_size(tables: &crate::jitcode::Tables, op: &Opcode, k: usize) -> Option<u8> {
+    let ty = match (op, k) {
+        (Opcode::SetItem(d), 2) => tables.arrays.get(*d as usize)?.item?,
+        (Opcode::SetField(d), 1) => tables.fields.get(*d as usize)?.ty?,
+        (Opcode::Store(t), 1) => *t,
+        _ => return None,
+    };
+    Some(ty.size() as u8)
+}
+
+impl Liveness {
+    /// `v`, or what it is a copy of.
+    pub fn resolve(&self, v: Val) -> Val {
+        match v {
+            Val::Op(i) => self
+                .alias
+                .get(self.n_inputs + i as usize)
+                .copied()
+                .flatten()
+                .unwrap_or(v),
+            _ => v,
+        }
+    }
 }
 
 impl Liveness {
@@ -82,23 +155,41 @@ impl Liveness {
         let n_inputs = trace.inputs.len();
         let n = n_inputs + trace.ops.len();
         let mut last_use = vec![NEVER; n];
-        let use_at = |v: Val, i: usize, last_use: &mut Vec<u32>| {
-            if let Some(id) = vid(n_inputs, v) {
+        let mut alias: Vec<Option<Val>> = vec![None; n];
+        let resolve = |v: Val, alias: &Vec<Option<Val>>| match vid(n_inputs, v) {
+            Some(id) => alias[id].unwrap_or(v),
+            None => v,
+        };
+        let use_at = |v: Val, i: usize, last_use: &mut Vec<u32>, alias: &Vec<Option<Val>>| {
+            if let Some(id) = vid(n_inputs, resolve(v, alias)) {
                 if last_use[id] == NEVER || last_use[id] < i as u32 {
                     last_use[id] = i as u32;
                 }
             }
         };
+        let mut stored_only: Vec<Option<u8>> = vec![Some(0); n];
         for (i, op) in trace.ops.iter().enumerate() {
-            for a in &op.args {
-                use_at(*a, i, &mut last_use);
+            for (k, a) in op.args.iter().enumerate() {
+                use_at(*a, i, &mut last_use, &alias);
+                if let Some(id) = vid(n_inputs, resolve(*a, &alias)) {
+                    stored_only[id] = match (stored_only[id], store_size(tables, &op.opcode, k)) {
+                        (Some(m), Some(s)) => Some(m.max(s)),
+                        _ => None,
+                    };
+                }
             }
             if let Some(g) = op.guard {
                 if let Some(info) = trace.guards.get(g as usize) {
                     for a in &info.fail_args {
-                        use_at(*a, i, &mut last_use);
+                        use_at(*a, i, &mut last_use, &alias);
+                        if let Some(id) = vid(n_inputs, resolve(*a, &alias)) {
+                            stored_only[id] = None;
+                        }
                     }
                 }
+            }
+            if let Some(src) = copy_of(tables, op) {
+                alias[n_inputs + i] = Some(resolve(src, &alias));
             }
         }
         let is_call: Vec<bool> = trace
@@ -119,6 +210,10 @@ impl Liveness {
         let mut dies_at = vec![Vec::new(); trace.ops.len()];
         for id in 0..n {
             let lu = last_use[id];
+            if alias[id].is_some() {
+                // not a value of its own
+                continue;
+            }
             if lu == NEVER {
                 // Results never used die where they are defined.
                 if id >= n_inputs {
@@ -139,6 +234,9 @@ impl Liveness {
             last_use,
             crosses_call,
             dies_at,
+            alias,
+            stored_only,
+            n_inputs,
         }
     }
 }
@@ -203,6 +301,19 @@ impl RegState {
         };
         self.slot[v as usize] = Some(s);
         s
+    }
+
+    /// Make slots `used` (held by a bridge's inputs, where the parent trace
+    /// left them) unavailable to the allocator until their values die.
+    /// Called before any other slot is handed out.
+    pub fn reserve_slots(&mut self, used: &[u32]) {
+        let Some(&max) = used.iter().max() else {
+            return;
+        };
+        debug_assert!(self.n_slots == 0 && self.free_slots.is_empty());
+        self.n_slots = max + 1;
+        // lowest first out
+        self.free_slots = (0..=max).rev().filter(|s| !used.contains(s)).collect();
     }
 
     /// Choose a register of `class` for value `v` (last used at

@@ -47,10 +47,7 @@ pub fn path() -> String {
 /// without the kind and `at` repeated from the driver's description
 /// (`loop at interp::run [..]` → `metatrace loop 12 interp::run [..]`).
 pub fn symbol(kind: &str, id: u32, what: &str) -> String {
-    let rest = what
-        .strip_prefix(kind)
-        .map(str::trim_start)
-        .unwrap_or(what);
+    let rest = what.strip_prefix(kind).map(str::trim_start).unwrap_or(what);
     let rest = rest.strip_prefix("at ").unwrap_or(rest);
     let name = format!("metatrace {kind} {id} {rest}");
     // one line per symbol
@@ -86,7 +83,10 @@ pub fn register(addr: usize, size: usize, name: impl FnOnce() -> String) {
         // flushed at once: perf reads the file after the process is gone,
         // whatever way it ended
         if let Err(e) = w.write_all(text.as_bytes()).and_then(|_| w.flush()) {
-            eprintln!("metatrace: {ENV}: cannot write {}: {e}; no perf map", path());
+            eprintln!(
+                "metatrace: {ENV}: cannot write {}: {e}; no perf map",
+                path()
+            );
             FAILED.store(true, Ordering::Relaxed);
             *f = None;
         }

@@ -1,7 +1,8 @@
 //! The tracer's per-instruction semantics: every instruction is executed
 //! on the concrete values exactly as the blackhole executes it (through
 //! the same `blackhole::ops`, shims and `blackhole::call`), and recorded
-//! unless its result is a constant.
+//! unless the trace knows its result already (a constant, a pure operation
+//! or a read recorded before, a guard's outcome: `heapcache`).
 //!
 //! Vec operations go through the trace IR's smaller operations:
 //! `VecGetItem` = `vec_ptr` + `getitem`, `VecItemAddr` = `vec_ptr` +
@@ -14,6 +15,7 @@
 //! `call_result`s.
 
 use super::frame::{Frame, Value};
+use super::heapcache::Effect;
 use super::{AbortReason, Stop, Tracer};
 use crate::blackhole::{self, ops};
 use crate::jitcode::{CallFlavor, CmpOp, Insn, IntTy, KReg, Kind, Reg, VecShims};
@@ -56,7 +58,7 @@ impl Tracer<'_> {
         let imm = self.array_immutable(descr);
         let val = self
             .rec
-            .load(Opcode::VecPtr(descr), vec![vec.val], Ref, bits, imm);
+            .read(Opcode::VecPtr(descr), vec![vec.val], Ref, bits, imm);
         Value { bits, val }
     }
 
@@ -66,7 +68,7 @@ impl Tracer<'_> {
         let imm = self.array_immutable(descr);
         let val = self
             .rec
-            .load(Opcode::VecLen(descr), vec![vec.val], Int, bits, imm);
+            .read(Opcode::VecLen(descr), vec![vec.val], Int, bits, imm);
         Value { bits, val }
     }
 
@@ -77,7 +79,7 @@ impl Tracer<'_> {
         let addr = ops::item_addr(d, ptr.bits as usize, idx.bits as i64);
         let bits = unsafe { ops::load(ty, addr) };
         let imm = self.array_immutable(descr);
-        let val = self.rec.load(
+        let val = self.rec.read(
             Opcode::GetItem(descr),
             vec![ptr.val, idx.val],
             ty.kind(),
@@ -94,8 +96,11 @@ impl Tracer<'_> {
         let v = self.get(ty.kind(), value);
         let addr = ops::item_addr(d, ptr.bits as usize, idx.bits as i64);
         unsafe { ops::store(ty, addr, v.bits) };
-        self.rec
-            .op(Opcode::SetItem(descr), vec![ptr.val, idx.val, v.val], None);
+        self.rec.write(
+            Opcode::SetItem(descr),
+            vec![ptr.val, idx.val, v.val],
+            v.bits,
+        );
     }
 
     /// Address of item `idx` of the array data at `ptr`, into `dst`.
@@ -201,7 +206,7 @@ impl Tracer<'_> {
                 let ty = d.ty.expect("verified: scalar field");
                 let b = self.get(Ref, *base);
                 let bits = unsafe { ops::load(ty, ops::field_addr(d, b.bits as usize)) };
-                let val = self.rec.load(
+                let val = self.rec.read(
                     Opcode::GetField(*descr),
                     vec![b.val],
                     ty.kind(),
@@ -216,7 +221,7 @@ impl Tracer<'_> {
                 let (b, v) = (self.get(Ref, *base), self.get(ty.kind(), *value));
                 unsafe { ops::store(ty, ops::field_addr(d, b.bits as usize), v.bits) };
                 self.rec
-                    .op(Opcode::SetField(*descr), vec![b.val, v.val], None);
+                    .write(Opcode::SetField(*descr), vec![b.val, v.val], v.bits);
             }
             Insn::FieldAddr { descr, base, dst } => {
                 let d = &tables.fields[*descr as usize];
@@ -230,13 +235,16 @@ impl Tracer<'_> {
             Insn::Load { ty, addr, dst } => {
                 let a = self.get(Ref, *addr);
                 let bits = unsafe { ops::load(*ty, a.bits as usize) };
-                let val = self.rec.op(Opcode::Load(*ty), vec![a.val], Some(ty.kind()));
+                let val = self
+                    .rec
+                    .read(Opcode::Load(*ty), vec![a.val], ty.kind(), bits, false);
                 self.put(ty.kind(), *dst, bits, val);
             }
             Insn::Store { ty, addr, value } => {
                 let (a, v) = (self.get(Ref, *addr), self.get(ty.kind(), *value));
                 unsafe { ops::store(*ty, a.bits as usize, v.bits) };
-                self.rec.op(Opcode::Store(*ty), vec![a.val, v.val], None);
+                self.rec
+                    .write(Opcode::Store(*ty), vec![a.val, v.val], v.bits);
             }
             Insn::EnumTag { descr, addr, dst } => {
                 let d = &tables.enums[*descr as usize];
@@ -245,7 +253,7 @@ impl Tracer<'_> {
                 let imm = self.enum_immutable(*descr);
                 let val = self
                     .rec
-                    .load(Opcode::EnumTag(*descr), vec![a.val], Int, bits, imm);
+                    .read(Opcode::EnumTag(*descr), vec![a.val], Int, bits, imm);
                 self.put(Int, *dst, bits, val);
             }
             Insn::VecLen { descr, vec, dst } => {
@@ -291,8 +299,12 @@ impl Tracer<'_> {
                 };
                 let (v, x) = (self.get(Ref, *vec), self.get(ty.kind(), *value));
                 unsafe { push(v.bits as usize, x.bits) };
-                self.rec
-                    .op(Opcode::VecPush(*descr), vec![v.val, x.val], None);
+                self.rec.effect(
+                    Opcode::VecPush(*descr),
+                    vec![v.val, x.val],
+                    None,
+                    Effect::Resize(v.val, *descr),
+                );
             }
             Insn::VecPop {
                 descr,
@@ -310,25 +322,22 @@ impl Tracer<'_> {
                 // this instruction, before anything is popped.
                 let len = self.vec_len(*descr, v);
                 let nonempty = len.bits != 0;
-                if !len.is_const() {
-                    let ne = Opcode::IntCmp(CmpOp::Ne, IntTy::Usize);
-                    let c = self
-                        .rec
-                        .pure(ne, vec![len.val, Val::Int(0)], Int, nonempty as u64);
-                    let guard = if nonempty {
-                        Opcode::GuardTrue
-                    } else {
-                        Opcode::GuardFalse
-                    };
-                    self.guard(guard, vec![c]);
-                }
+                let ne = Opcode::IntCmp(CmpOp::Ne, IntTy::Usize);
+                let c = self
+                    .rec
+                    .pure(ne, vec![len.val, Val::Int(0)], Int, nonempty as u64);
+                self.guard_truth(Value {
+                    bits: nonempty as u64,
+                    val: c,
+                });
                 match unsafe { pop(v.bits as usize) } {
                     Some(bits) => {
                         debug_assert!(nonempty);
-                        let val = self.rec.op(
+                        let val = self.rec.effect(
                             Opcode::VecPopNonEmpty(*descr),
                             vec![v.val],
                             Some(ty.kind()),
+                            Effect::Resize(v.val, *descr),
                         );
                         self.set(Int, *tag, Value::constant(Int, 1));
                         self.put(ty.kind(), *value, bits, val);
@@ -383,8 +392,8 @@ impl Tracer<'_> {
                 let s = self.get(Ref, *string);
                 let st = unsafe { &*(s.bits as usize as *const String) };
                 let (p, n) = (st.as_ptr() as u64, st.len() as u64);
-                let pv = self.rec.op(Opcode::StringPtr, vec![s.val], Some(Ref));
-                let nv = self.rec.op(Opcode::StringLen, vec![s.val], Some(Int));
+                let pv = self.rec.read(Opcode::StringPtr, vec![s.val], Ref, p, false);
+                let nv = self.rec.read(Opcode::StringLen, vec![s.val], Int, n, false);
                 self.put(Ref, *ptr, p, pv);
                 self.put(Int, *len, n, nv);
             }
@@ -408,7 +417,12 @@ impl Tracer<'_> {
                             }
                         } else {
                             let args = vals.iter().map(|v| v.val).collect();
-                            self.rec.op(Opcode::CallPure(*jitcode), args, None);
+                            self.rec.effect(
+                                Opcode::CallPure(*jitcode),
+                                args,
+                                None,
+                                Effect::Everything,
+                            );
                             self.call_results(results, &out);
                         }
                     }
@@ -435,7 +449,12 @@ impl Tracer<'_> {
                 let mut out = vec![0u64; results.len()];
                 unsafe { (d.shim)(&bits, &mut out) };
                 let args = vals.iter().map(|v| v.val).collect();
-                self.rec.op(Opcode::CallResidual(*descr), args, None);
+                self.rec.effect(
+                    Opcode::CallResidual(*descr),
+                    args,
+                    None,
+                    Effect::Call(*descr),
+                );
                 self.call_results(results, &out);
             }
             Insn::Return { values } => {
@@ -475,14 +494,7 @@ impl Tracer<'_> {
             Insn::Goto { target } => next = *target,
             Insn::GotoIfNot { cond, target } => {
                 let c = self.get(Int, *cond);
-                if !c.is_const() {
-                    let guard = if c.bits != 0 {
-                        Opcode::GuardTrue
-                    } else {
-                        Opcode::GuardFalse
-                    };
-                    self.guard(guard, vec![c.val]);
-                }
+                self.guard_truth(c);
                 if c.bits == 0 {
                     next = *target;
                 }

@@ -6,6 +6,9 @@
 //! - `frame`: the tracer's frames; every register holds its concrete value
 //!   and its trace value.
 //! - `record`: the trace builder (SSA ops, constant folding, guards).
+//! - `heapcache`: what the trace knows while it is recorded (pure
+//!   operations recorded, what memory holds, what guards proved), so that
+//!   it records less.
 //! - `execute`: what each jitcode instruction does and records.
 //! - `liveness`: the registers a guard's resume data holds.
 //! - this module: the drivers ([`trace_loop`], [`trace_bridge`]) and what
@@ -20,6 +23,13 @@
 //! a `guard_value`, after which every register holding that value holds
 //! the constant.
 //!
+//! What is reused rather than recorded (`heapcache`): a pure operation
+//! recorded before with the same arguments; a read of memory the trace
+//! read or wrote before and nothing recorded since may have changed; a
+//! guard whose outcome an earlier guard proved. A write of the value the
+//! memory is known to hold is not recorded. Every instruction is still
+//! executed on the concrete values.
+//!
 //! Panics of the traced program inside a residual or elidable call
 //! propagate out of the tracer, as they would out of the native code; a
 //! `Panic` instruction of the jitcodes aborts the trace instead (the
@@ -27,6 +37,7 @@
 
 mod execute;
 mod frame;
+mod heapcache;
 mod liveness;
 mod record;
 
@@ -161,7 +172,7 @@ pub fn trace_loop_or_entry(
         tables,
         prog,
         frames: vec![frame],
-        rec: Recorder::new(start, inputs),
+        rec: Recorder::new(tables, start, inputs),
         portal: d.jitcode,
         n_greens,
         goal: Goal::Loop {
@@ -254,7 +265,7 @@ pub fn trace_bridge(
         tables,
         prog,
         frames,
-        rec: Recorder::new(start, inputs),
+        rec: Recorder::new(tables, start, inputs),
         portal: d.jitcode,
         n_greens: d.greens.len(),
         goal: Goal::Bridge {
@@ -433,14 +444,52 @@ impl Tracer<'_> {
         self.rec.guard(opcode, args, frames);
     }
 
-    /// `guard_value(v, its concrete value)` at the current instruction;
-    /// from then on every register holding `v` holds the constant.
+    /// `guard_value(v, its concrete value)` at the current instruction,
+    /// unless a guard proved `v` constant already; from then on every
+    /// register holding `v` holds the constant.
     fn guard_value(&mut self, kind: Kind, v: Value) -> Value {
         let c = Value::constant(kind, v.bits);
-        self.guard(Opcode::GuardValue, vec![v.val, c.val]);
-        for f in &mut self.frames {
-            f.replace(v.val, c.val);
+        let val = self.rec.resolve(v.val);
+        if val.is_const() {
+            debug_assert_eq!(val, c.val, "metatrace: {v:?} was proved {val:?}");
+        } else {
+            self.guard(Opcode::GuardValue, vec![val, c.val]);
+            self.rec.learn_value(val, c.val);
         }
+        self.replace(v.val, c.val);
         c
+    }
+
+    /// `guard_true(c)` or `guard_false(c)` (as `c` is) at the current
+    /// instruction, unless `c` is a constant or a guard proved its truth
+    /// already; from then on every register holding a value the guard
+    /// proved constant holds the constant.
+    fn guard_truth(&mut self, c: Value) {
+        let truth = c.bits != 0;
+        let val = self.rec.resolve(c.val);
+        if let Some(known) = self.rec.known_truth(val) {
+            debug_assert_eq!(known, truth, "metatrace: {c:?} was proved {known}");
+            return;
+        }
+        let guard = if truth {
+            Opcode::GuardTrue
+        } else {
+            Opcode::GuardFalse
+        };
+        self.guard(guard, vec![val]);
+        for (old, new) in self.rec.learn_truth(val, truth) {
+            self.replace(old, new);
+        }
+    }
+
+    /// Replace trace value `old` by `new` in every register of every frame
+    /// (a guard proved them equal).
+    fn replace(&mut self, old: Val, new: Val) {
+        if old == new {
+            return;
+        }
+        for f in &mut self.frames {
+            f.replace(old, new);
+        }
     }
 }

@@ -1,17 +1,23 @@
-//! The trace builder: appends operations in SSA form, folds pure
-//! operations on constants (with the value the executor computed, so that
-//! a folded result is exactly what the blackhole computes), and keeps the
-//! guards' resume data.
+//! The trace builder: appends operations in SSA form and keeps the
+//! guards' resume data. It records as little as it can (`heapcache`):
+//! pure operations on constants are folded (with the value the executor
+//! computed, so that a folded result is exactly what the blackhole
+//! computes) and pure operations recorded before are reused; reads of
+//! memory the trace knows are the known values; writes of what memory
+//! holds already are dropped; operations that may change memory make the
+//! heap cache forget what they may change.
 
-use crate::jitcode::Kind;
+use super::heapcache::{Effect, HeapCache};
+use crate::jitcode::{IntBinOp, Kind, Tables};
 use crate::trace::{FrameSnapshot, GuardInfo, Opcode, Trace, TraceOp, TraceStart, Val};
 
 pub(crate) struct Recorder {
     trace: Trace,
+    cache: HeapCache,
 }
 
 impl Recorder {
-    pub fn new(start: TraceStart, inputs: Vec<Kind>) -> Recorder {
+    pub fn new(tables: &'static Tables, start: TraceStart, inputs: Vec<Kind>) -> Recorder {
         Recorder {
             trace: Trace {
                 start,
@@ -19,6 +25,7 @@ impl Recorder {
                 ops: Vec::new(),
                 guards: Vec::new(),
             },
+            cache: HeapCache::new(tables),
         }
     }
 
@@ -27,7 +34,9 @@ impl Recorder {
         self.trace.ops.len()
     }
 
-    /// Record an operation; its result, if it has one.
+    /// Record an operation as it is; its result, if it has one. (Only for
+    /// operations without effects on memory and without a value the cache
+    /// could know: the others go through the methods below.)
     pub fn op(&mut self, opcode: Opcode, args: Vec<Val>, result: Option<Kind>) -> Val {
         debug_assert!(!opcode.is_guard(), "guards go through `guard`");
         let at = self.trace.ops.len() as u32;
@@ -40,21 +49,78 @@ impl Recorder {
         Val::Op(at)
     }
 
+    /// `v`, or the constant a guard proved it is.
+    pub fn resolve(&self, v: Val) -> Val {
+        self.cache.resolve(v)
+    }
+
+    fn resolve_all(&self, mut args: Vec<Val>) -> Vec<Val> {
+        for a in &mut args {
+            *a = self.cache.resolve(*a);
+        }
+        args
+    }
+
     /// A pure operation whose result (computed by the caller on the
-    /// concrete values) is `bits`: a constant when every argument is one,
+    /// concrete values) is `bits`: a constant when every argument is one
+    /// (or an unsigned comparison the guards decide), `y` for `(y + k) -
+    /// k`, the earlier result when the same operation was recorded before,
     /// else recorded.
     pub fn pure(&mut self, opcode: Opcode, args: Vec<Val>, kind: Kind, bits: u64) -> Val {
         debug_assert!(opcode.is_pure());
+        let args = self.resolve_all(args);
         if args.iter().all(|a| a.is_const()) {
-            Val::constant(kind, bits)
-        } else {
-            self.op(opcode, args, Some(kind))
+            return Val::constant(kind, bits);
         }
+        if let Some(truth) = self.cache.decide(&opcode, &args) {
+            debug_assert_eq!(
+                truth as u64, bits,
+                "metatrace: {opcode:?}{args:?} was proved {truth}"
+            );
+            return Val::Int(truth as i64);
+        }
+        // `x - y` without wrap-around is at most `x`.
+        let sub_of = match (&opcode, args.as_slice()) {
+            (Opcode::IntBin(IntBinOp::Sub, ty), &[x, y]) if ty.bits() == 64 => Some((x, y)),
+            _ => None,
+        };
+        let v = self.pure_op(opcode, args, kind, bits);
+        if let Some((x, y)) = sub_of {
+            self.cache.learn_sub(x, y, v);
+        }
+        v
     }
 
-    /// A load: folded to `bits` when `foldable` (a constant base through
-    /// an immutable descr), else recorded.
-    pub fn load(
+    /// `pure` after folding and deciding: reassociated, reused or recorded.
+    fn pure_op(&mut self, opcode: Opcode, mut args: Vec<Val>, kind: Kind, bits: u64) -> Val {
+        let mut opcode = opcode;
+        if let Some((y, k)) = HeapCache::reassociate(&self.trace.ops, &opcode, &args) {
+            if k == 0 {
+                return y;
+            }
+            if let Opcode::IntBin(_, ty) = opcode {
+                opcode = Opcode::IntBin(IntBinOp::Add, ty);
+                args = vec![y, Val::Int(k)];
+            }
+        }
+        if let Some((v, known)) = self.cache.lookup_pure(&opcode, &args) {
+            debug_assert_eq!(
+                known, bits,
+                "metatrace: {opcode:?}{args:?} was {v:?} = {known:#x}, computed {bits:#x}"
+            );
+            debug_assert!(v.const_bits().is_none_or(|c| c == bits));
+            return v;
+        }
+        let v = self.op(opcode.clone(), args.clone(), Some(kind));
+        self.cache.add_pure(opcode, args, v, bits);
+        v
+    }
+
+    /// A read of memory whose concrete value is `bits`: folded to `bits`
+    /// when `foldable` (a constant base through an immutable descr), the
+    /// known value when the trace knows what the location holds, else
+    /// recorded.
+    pub fn read(
         &mut self,
         opcode: Opcode,
         args: Vec<Val>,
@@ -62,11 +128,79 @@ impl Recorder {
         bits: u64,
         foldable: bool,
     ) -> Val {
+        let args = self.resolve_all(args);
         if foldable && args.iter().all(|a| a.is_const()) {
-            Val::constant(kind, bits)
-        } else {
-            self.op(opcode, args, Some(kind))
+            return Val::constant(kind, bits);
         }
+        let loc = self.cache.read_loc(&self.trace.ops, &opcode, &args);
+        if let Some(loc) = &loc {
+            if let Some((v, known)) = self.cache.lookup(loc) {
+                debug_assert_eq!(
+                    known, bits,
+                    "metatrace: {loc:?} was known to hold {v:?} = {known:#x}, read {bits:#x}"
+                );
+                debug_assert!(v.const_bits().is_none_or(|c| c == bits));
+                return v;
+            }
+        }
+        let v = self.op(opcode, args, Some(kind));
+        if let Some(loc) = loc {
+            self.cache.remember(loc, v, bits);
+        }
+        v
+    }
+
+    /// A write (`setfield`, `setitem`, `store`) of a value whose concrete
+    /// value is `bits`: not recorded when the location is known to hold
+    /// that value already.
+    pub fn write(&mut self, opcode: Opcode, args: Vec<Val>, bits: u64) {
+        let args = self.resolve_all(args);
+        let Some((loc, v, ty)) = self.cache.write_loc(&self.trace.ops, &opcode, &args) else {
+            // (a write of no scalar type: not in verified jitcodes)
+            self.effect(opcode, args, None, Effect::Everything);
+            return;
+        };
+        if self.cache.lookup(&loc).is_some_and(|(known, _)| known == v) {
+            return;
+        }
+        let effect = match opcode {
+            Opcode::Store(_) => Effect::Store,
+            _ => Effect::Write(loc),
+        };
+        self.op(opcode, args, None);
+        self.cache.invalidate(&self.trace.ops, &effect);
+        self.cache.written(&self.trace.ops, loc, v, ty, bits);
+    }
+
+    /// Record an operation that may change memory (`vec_push`, `vec_pop`,
+    /// calls): the cache forgets what `effect` may change.
+    pub fn effect(
+        &mut self,
+        opcode: Opcode,
+        args: Vec<Val>,
+        result: Option<Kind>,
+        effect: Effect,
+    ) -> Val {
+        let args = self.resolve_all(args);
+        let v = self.op(opcode, args, result);
+        self.cache.invalidate(&self.trace.ops, &effect);
+        v
+    }
+
+    /// Whether `v` is known to be true (non-zero) or false.
+    pub fn known_truth(&self, v: Val) -> Option<bool> {
+        self.cache.known_truth(v)
+    }
+
+    /// After `guard_true(v)` (`truth`) or `guard_false(v)`: the values
+    /// that became constants.
+    pub fn learn_truth(&mut self, v: Val, truth: bool) -> Vec<(Val, Val)> {
+        self.cache.learn_truth(&self.trace.ops, v, truth)
+    }
+
+    /// After `guard_value(v, c)`.
+    pub fn learn_value(&mut self, v: Val, c: Val) {
+        self.cache.learn_value(v, c)
     }
 
     /// Record a guard with the frames to resume if it fails.

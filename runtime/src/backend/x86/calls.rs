@@ -16,7 +16,8 @@
 
 use dynasmrt::{DynasmApi, DynasmLabelApi};
 
-use super::{asm, is_caller_saved_gpr, Codegen, Loc, ARG_REGS, FP, RAX, XMM_ALLOCATABLE};
+use super::enc::Mem;
+use super::{asm, is_caller_saved_gpr, Codegen, Loc, ARG_REGS, RAX, XMM_ALLOCATABLE};
 use crate::backend::frame::{io_disp, result_disp, CALL_RESULTS, MAX_IO};
 use crate::backend::layout;
 use crate::backend::trampolines as t;
@@ -73,8 +74,7 @@ impl<'a> Codegen<'a> {
         for (k, a) in args.iter().enumerate() {
             if let CallArg::Frame(disp) = a {
                 let r = ARG_REGS[k];
-                let disp = *disp;
-                asm!(self ; lea Rq(r), [Rq(FP) + disp]);
+                self.lea(r, Mem::fp(*disp));
             }
         }
         asm!(self
@@ -150,7 +150,7 @@ impl<'a> Codegen<'a> {
                 _ => l.ptr,
             };
             let d = self.def_gpr(i);
-            asm!(self ; mov Rq(d), QWORD [Rq(base) + disp]);
+            self.load64(d, Mem::base(base, disp));
             self.end_def(i, d);
             return;
         }

@@ -5,12 +5,14 @@
 //! after the body, stores the fail arguments from wherever they are at the
 //! guard (registers, spill slots, constants) into the frame's I/O area in
 //! `GuardInfo::fail_args` order, then returns the guard's global id
-//! through the trace's epilogue. The last `STUB_TAIL` bytes of a stub are
-//! what `compile_bridge` overwrites with a jump to the bridge.
+//! through the trace's epilogue. The first `STUB_TAIL` bytes of a stub
+//! (no-ops) are what `compile_bridge` overwrites with a jump to the
+//! bridge, which starts with the fail arguments where the guard has them
+//! (no store, no load).
 
-use dynasmrt::{DynasmApi, DynasmLabelApi};
+use dynasmrt::{DynamicLabel, DynasmApi, DynasmLabelApi};
 
-use super::{asm, Codegen, Fused, Loc, Stub, R11, RAX, STUB_TAIL};
+use super::{asm, Cc, Codegen, Fused, Loc, Stub, R11, RAX, STUB_TAIL};
 use crate::trace::Opcode;
 
 impl<'a> Codegen<'a> {
@@ -41,22 +43,30 @@ impl<'a> Codegen<'a> {
         self.io_words = self.io_words.max(args.len());
         let label = self.a.new_dynamic_label();
         let gid = self.first_gid + g;
+        let invert = self.tail_invertible(i);
+        // the rel32 fields of the branches to the stub
+        let mut sites = Vec::new();
 
         match opcode {
             Opcode::GuardTrue | Opcode::GuardFalse => {
                 let want_true = opcode == Opcode::GuardTrue;
                 if let Some(f) = self.fused.take() {
                     match (f, want_true) {
-                        (Fused::Cc(cc), true) => self.jcc(cc.negate(), label),
-                        (Fused::Cc(cc), false) => self.jcc(cc, label),
+                        (Fused::Cc(cc), true) => {
+                            sites.push(self.guard_jcc(cc.negate(), label, invert))
+                        }
+                        (Fused::Cc(cc), false) => sites.push(self.guard_jcc(cc, label, invert)),
                         // fails when NE || P
                         (Fused::FloatEq, true) | (Fused::FloatNe, false) => {
-                            asm!(self ; jne =>label ; jp =>label);
+                            sites.push(self.branch_to_stub(Some(Cc::Ne), label));
+                            sites.push(self.branch_to_stub(Some(Cc::P), label));
                         }
                         // fails when E && NP
                         (Fused::FloatEq, false) | (Fused::FloatNe, true) => {
                             let skip = self.a.new_dynamic_label();
-                            asm!(self ; jp =>skip ; je =>label ; =>skip);
+                            asm!(self ; jp =>skip);
+                            sites.push(self.branch_to_stub(Some(Cc::E), label));
+                            asm!(self ; =>skip);
                         }
                     }
                 } else {
@@ -64,17 +74,14 @@ impl<'a> Codegen<'a> {
                     match la {
                         Loc::Imm(c) => {
                             if (c != 0) != want_true {
-                                asm!(self ; jmp =>label);
+                                sites.push(self.branch_to_stub(None, label));
                             }
                         }
                         _ => {
                             let r = self.gpr_in(la, RAX);
                             asm!(self ; test Rq(r), Rq(r));
-                            if want_true {
-                                asm!(self ; jz =>label);
-                            } else {
-                                asm!(self ; jnz =>label);
-                            }
+                            let fails = if want_true { Cc::E } else { Cc::Ne };
+                            sites.push(self.guard_jcc(fails, label, invert));
                         }
                     }
                 }
@@ -84,7 +91,7 @@ impl<'a> Codegen<'a> {
                 let mut lb = self.arg(i, 1);
                 if let (Loc::Imm(a), Loc::Imm(b)) = (la, lb) {
                     if a != b {
-                        asm!(self ; jmp =>label);
+                        sites.push(self.branch_to_stub(None, label));
                     }
                 } else {
                     // compare the canonical bits (floats too)
@@ -100,7 +107,7 @@ impl<'a> Codegen<'a> {
                         std::mem::swap(&mut la, &mut lb);
                     }
                     self.cmp_flags(la, lb);
-                    asm!(self ; jne =>label);
+                    sites.push(self.guard_jcc(Cc::Ne, label, invert));
                 }
             }
             _ => unreachable!(),
@@ -110,41 +117,81 @@ impl<'a> Codegen<'a> {
             guard: g,
             gid,
             args,
+            sites,
         });
     }
 
-    /// Emit a guard's exit stub; returns the offset of its patchable tail.
+    /// `jcc stub` (`jmp stub` without a condition); returns the offset of
+    /// its rel32 field (which `compile_bridge` may point at the bridge).
+    fn branch_to_stub(&mut self, cc: Option<Cc>, stub: DynamicLabel) -> usize {
+        match cc {
+            Some(cc) => self.jcc(cc, stub),
+            None => asm!(self ; jmp =>stub),
+        }
+        self.a.offset().0 - 4
+    }
+
+    /// The guard's branch to its stub when `fails` holds; `invert` (see
+    /// `tail_invertible`): branch back to the loop header when it does not
+    /// instead, and jump to the stub otherwise (one taken branch per
+    /// iteration instead of two).
+    /// Returns the branch's rel32 offset (`branch_to_stub`).
+    fn guard_jcc(&mut self, fails: Cc, stub: DynamicLabel, invert: bool) -> usize {
+        if invert {
+            let l = self.loop_label;
+            self.jcc(fails.negate(), l);
+            self.tail_done = true;
+            self.branch_to_stub(None, stub)
+        } else {
+            self.branch_to_stub(Some(fails), stub)
+        }
+    }
+
+    /// Emit a guard's exit stub; returns the offset of its patchable
+    /// head: `STUB_TAIL` bytes of no-ops, which `compile_bridge` replaces
+    /// with a jump to the bridge (entered with the fail arguments where
+    /// they are, in `Stub::args`).
     pub fn emit_stub(&mut self, s: &Stub) -> usize {
         let l = s.label;
         asm!(self ; =>l);
+        let head = self.a.offset().0;
+        // nopl 0(rax,rax,1) (5 bytes); nopl 0(rax,rax,1) with disp32 (8 bytes)
+        self.a.extend([0x0F, 0x1F, 0x44, 0x00, 0x00]);
+        self.a
+            .extend([0x0F, 0x1F, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00]);
+        debug_assert_eq!(self.a.offset().0 - head, STUB_TAIL);
         for (k, loc) in s.args.iter().enumerate() {
             self.store_io(k, *loc);
         }
-        let tail = self.a.offset().0;
         let ep = self.epilogue;
         let gid = s.gid as i32;
         asm!(self
             ; mov eax, gid
             ; jmp =>ep
         );
-        let used = self.a.offset().0 - tail;
-        assert!(used <= STUB_TAIL, "stub tail is {used} bytes");
-        for _ in used..STUB_TAIL {
-            asm!(self ; nop);
-        }
-        tail
+        head
     }
 }
 
-/// The bytes that replace a stub's tail to send it to `target`:
-/// `mov r11, target; jmp r11`.
-pub fn tail_jump(target: usize) -> [u8; STUB_TAIL] {
+/// The bytes of a jump from `at` to `target` in `STUB_TAIL` bytes: `jmp
+/// rel32` (and an 8-byte no-op, never reached) when `target` is within
+/// 2 GiB, else `mov r11, target; jmp r11`. What replaces a stub's head to
+/// send it to a bridge, and what a `JumpTo` becomes once the trace's
+/// address is known.
+pub fn far_jump(at: usize, target: usize) -> [u8; STUB_TAIL] {
     let mut b = [0u8; STUB_TAIL];
-    b[0] = 0x49;
-    b[1] = 0xBB;
-    b[2..10].copy_from_slice(&(target as u64).to_le_bytes());
-    b[10] = 0x41;
-    b[11] = 0xFF;
-    b[12] = 0xE3;
+    let rel = (target as i64).wrapping_sub(at as i64 + 5);
+    if rel >= i32::MIN as i64 && rel <= i32::MAX as i64 {
+        b[0] = 0xE9;
+        b[1..5].copy_from_slice(&(rel as i32).to_le_bytes());
+        b[5..].copy_from_slice(&[0x0F, 0x1F, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00]);
+    } else {
+        b[0] = 0x49;
+        b[1] = 0xBB;
+        b[2..10].copy_from_slice(&(target as u64).to_le_bytes());
+        b[10] = 0x41;
+        b[11] = 0xFF;
+        b[12] = 0xE3;
+    }
     b
 }

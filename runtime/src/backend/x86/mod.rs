@@ -1,16 +1,24 @@
 //! x86-64 (System V) code generation with dynasm: one pass over the
 //! trace, allocating registers (see `regalloc`) while emitting code.
+//! Memory operands are encoded by hand in their shortest form (`enc`).
 //!
 //! Layout of the code of one trace (each trace has its own mapping):
 //!
 //! ```text
 //! entry:      (loops only) push rbx rbp r12 r13 r14 r15; sub rsp, 8; mov r15, rdi
-//! from_frame: load the inputs from the frame's I/O area into their locations
+//! from_frame: (loops) load the inputs from the frame's I/O area into their
+//!             locations (the `header`)
+//!   or        (bridges) move the constant and duplicated fail arguments
+//!             into registers: every other input already is where the
+//!             guard had it
 //! loop:       (loops only) the body; guards jump forward to their stubs
-//!             jump: parallel move into the inputs' locations; jmp loop
-//!             jump_to: store the target's inputs to the frame; jmp target.from_frame
-//! stubs:      per guard: store fail args to the I/O area;
-//!             [patchable, 13 bytes] mov eax, guard_id; jmp epilogue
+//!             jump: parallel move into the header's locations; jmp loop
+//!             (or the guard right before it branches back itself)
+//!             jump_to: parallel move into the target loop's header
+//!             locations (registers, spill slots); jmp target.loop
+//! stubs:      per guard: [patchable, 13 bytes of nops: a bridge's
+//!             `jmp bridge`]; store fail args to the I/O area;
+//!             mov eax, guard_id; jmp epilogue
 //! panic_exit: mov rax, -1
 //! epilogue:   add rsp, 8; pop r15 r14 r13 r12 rbp rbx; ret
 //! pool:       float constants
@@ -18,9 +26,17 @@
 //!
 //! Bridges have no entry of their own: they run inside the native frame
 //! of the loop they were entered from (every trace has the same prologue,
-//! and spill slots live in the frame buffer), starting at `from_frame`.
+//! and spill slots live in the frame buffer). A bridge is compiled with
+//! its inputs in the registers and slots where its guard's fail
+//! arguments are (`Output::guard_locs` of the parent), so the guard's
+//! stub jumps straight into it, and it jumps straight into its target
+//! loop's header with the values where that loop keeps its inputs
+//! (`Output::header`): going from trace to trace stores and loads
+//! nothing through the frame. Only `execute` enters a loop through the
+//! frame (`from_frame`).
 
 pub(crate) mod calls;
+pub(crate) mod enc;
 pub(crate) mod guards;
 pub(crate) mod moves;
 pub(crate) mod ops;
@@ -33,6 +49,7 @@ use super::frame::{io_disp, slot_disp};
 use super::regalloc::{vid, Choice, Class, Liveness, RegState, NEVER};
 use crate::jitcode::{Kind, Tables};
 use crate::trace::{Opcode, Trace, Val};
+use enc::Mem;
 
 pub type Asm = VecAssembler<X64Relocation>;
 
@@ -120,6 +137,23 @@ pub enum Cc {
 }
 
 impl Cc {
+    /// The condition on swapped operands: `a cc b` iff `b cc.mirror() a`.
+    pub fn mirror(self) -> Cc {
+        use Cc::*;
+        match self {
+            B => A,
+            A => B,
+            Ae => Be,
+            Be => Ae,
+            L => G,
+            G => L,
+            Le => Ge,
+            Ge => Le,
+            // symmetric (E, NE), or not a comparison of two operands
+            c => c,
+        }
+    }
+
     pub fn negate(self) -> Cc {
         use Cc::*;
         match self {
@@ -160,6 +194,8 @@ pub struct Stub {
     pub guard: u32,
     pub gid: u32,
     pub args: Vec<Loc>,
+    /// Offsets of the rel32 fields of the branches to the stub.
+    pub sites: Vec<usize>,
 }
 
 /// What the code generator produced for one trace.
@@ -167,24 +203,51 @@ pub struct Output {
     pub code: Vec<u8>,
     /// Offset of the function entry (loops only).
     pub entry: Option<usize>,
-    /// Offset where the inputs are loaded from the frame.
+    /// Loops: offset where the inputs are loaded from the frame.
     pub from_frame: usize,
+    /// Bridges: offset where the inputs are in `entry_locs` (the guard's
+    /// fail arguments where the parent trace has them).
+    pub regs_entry: usize,
+    /// Offset of the loop header (loops only): the inputs are in `header`.
+    pub loop_entry: Option<usize>,
+    /// Where each input is at the loop header / after the entry (`None`:
+    /// never used).
+    pub header: Vec<Option<Loc>>,
     /// Per guard (by index in `Trace::guards`): offset of its stub's
-    /// patchable tail (`usize::MAX` for guards no operation uses).
-    pub stub_tails: Vec<usize>,
+    /// patchable head (`usize::MAX` for guards no operation uses).
+    pub stub_patch: Vec<usize>,
+    /// Per guard: where its fail arguments are when it fails (empty for
+    /// guards no operation uses).
+    pub guard_locs: Vec<Vec<Loc>>,
+    /// Per guard: offsets of the rel32 fields of its branches to its stub
+    /// (a bridge can take them over, the stub's head still jumping to it).
+    pub guard_sites: Vec<Vec<usize>>,
     pub n_slots: u32,
     /// Words of the I/O area the trace uses.
     pub io_words: usize,
     /// Offsets of interesting points, for the disassembly.
     pub marks: Vec<(usize, String)>,
+    /// Jumps out of the trace (`JumpTo`): the offset of a `STUB_TAIL`-byte
+    /// `mov r11, target; jmp r11` and its target, for `guards::far_jump`
+    /// once the code's address is known.
+    pub far_jumps: Vec<(usize, usize)>,
 }
 
-/// Size of a stub's patchable tail: `mov r11, imm64; jmp r11`.
+/// Size of a stub's patchable head: `mov r11, imm64; jmp r11`.
 pub const STUB_TAIL: usize = 13;
 
-/// How a `JumpTo` reaches its target: the address of the target's
-/// `from_frame` and the kinds of its inputs.
-pub type TargetLookup<'a> = &'a dyn Fn(u32) -> Option<(usize, Vec<Kind>)>;
+/// What a `JumpTo` needs to know of its target loop.
+pub struct Target {
+    /// Address of the target's `from_frame` (inputs in the I/O area).
+    pub from_frame: usize,
+    /// The kinds of its inputs.
+    pub kinds: Vec<Kind>,
+    /// Address of its loop header, and where it wants each input there.
+    pub header: Option<(usize, Vec<Option<Loc>>)>,
+}
+
+/// How a `JumpTo` finds its target.
+pub type TargetLookup<'a> = &'a dyn Fn(u32) -> Option<Target>;
 
 pub struct Codegen<'a> {
     pub a: Asm,
@@ -207,8 +270,13 @@ pub struct Codegen<'a> {
     pub targets: TargetLookup<'a>,
     pub error: Option<String>,
     /// Register hints: a value passed to `Jump` prefers the register its
-    /// input has at the loop header (no move at the back edge).
+    /// input has at the loop header (no move at the back edge), one
+    /// passed to `JumpTo` the register the target wants it in.
     pub hints: Vec<Option<Loc>>,
+    /// The guard right before the `Jump` branched back to the loop
+    /// header itself (`jcc loop; jmp stub`): the jump emits nothing.
+    pub tail_done: bool,
+    pub far_jumps: Vec<(usize, usize)>,
 }
 
 macro_rules! asm {
@@ -221,6 +289,7 @@ pub(crate) use asm;
 impl<'a> Codegen<'a> {
     /// The current location of an operand.
     pub fn loc_of(&self, v: Val) -> Loc {
+        let v = self.live.resolve(v);
         match v.const_bits() {
             Some(b) => Loc::Imm(b),
             None => {
@@ -315,6 +384,14 @@ impl<'a> Codegen<'a> {
                 return r;
             }
         }
+        if let Some(r) = self.dying_operand_reg(i, class) {
+            let loc = match class {
+                Class::Gpr => Loc::Gpr(r),
+                Class::Xmm => Loc::Xmm(r),
+            };
+            self.ra.assign(v, loc);
+            return r;
+        }
         match self.alloc_reg(v, class) {
             Some(r) => {
                 let loc = match class {
@@ -330,6 +407,38 @@ impl<'a> Codegen<'a> {
                 scratch
             }
         }
+    }
+
+    /// The register of the first operand of operation `i` that dies there
+    /// (released by `release_regs`), if it suits the result: two-address
+    /// operations then compute in place, without a copy. Not a
+    /// caller-saved register for a result that lives across a call.
+    fn dying_operand_reg(&self, i: usize, class: Class) -> Option<u8> {
+        let v = self.result_id(i) as usize;
+        let across_call = self.live.crosses_call[v];
+        for a in &self.trace.ops[i].args {
+            let Some(id) = vid(self.n_inputs, self.live.resolve(*a)) else {
+                continue;
+            };
+            if self.live.last_use[id] != i as u32 {
+                continue;
+            }
+            match (self.ra.loc[id], class) {
+                (Some(Loc::Gpr(r)), Class::Gpr)
+                    if self.ra.gpr_owner[r as usize].is_none()
+                        && (!across_call || GPR_CALLEE_SAVED.contains(&r)) =>
+                {
+                    return Some(r)
+                }
+                (Some(Loc::Xmm(r)), Class::Xmm)
+                    if self.ra.xmm_owner[r as usize].is_none() && !across_call =>
+                {
+                    return Some(r)
+                }
+                _ => {}
+            }
+        }
+        None
     }
 
     /// Allocate the result of operation `i` (an int or ref): the register
@@ -387,12 +496,15 @@ impl<'a> Codegen<'a> {
 }
 
 /// Compile `trace`. `is_loop`: emit the function entry and the loop label
-/// (`Jump` allowed); otherwise a bridge (entered at `from_frame`).
+/// (`Jump` allowed); otherwise a bridge (entered at `from_frame`, or at
+/// `regs_entry` with its inputs in `entry_locs`: where the guard it starts
+/// from has its fail arguments).
 pub fn compile(
     trace: &Trace,
     tables: &'static Tables,
     first_gid: u32,
     is_loop: bool,
+    entry_locs: Option<&[Loc]>,
     targets: TargetLookup<'_>,
 ) -> Result<Output, String> {
     let live = Liveness::compute(trace, tables);
@@ -422,6 +534,8 @@ pub fn compile(
         targets,
         error: None,
         hints: vec![None; n_values],
+        tail_done: false,
+        far_jumps: Vec::new(),
     };
     if n_inputs > super::frame::MAX_IO {
         return Err(format!(
@@ -446,15 +560,34 @@ pub fn compile(
     } else {
         None
     };
+    if let Some(e) = entry_locs {
+        if e.len() != n_inputs {
+            return Err(format!("{} entry locations for {n_inputs} inputs", e.len()));
+        }
+    }
+    // Loops are entered with their inputs in the frame's I/O area
+    // (`from_frame`), bridges with them where the guard has them
+    // (`regs_entry`: only the constants and values passed twice move).
     let from_frame = cg.a.offset().0;
-    cg.mark("from_frame: load inputs".into());
-    cg.load_inputs();
-    if is_loop {
-        cg.compute_hints();
+    cg.compute_hints(is_loop, true);
+    let entry_moves = cg.place_inputs(entry_locs);
+    if entry_locs.is_none() {
+        cg.mark("from_frame: load inputs".into());
+        cg.load_inputs();
+    } else {
+        cg.mark("from guard: inputs in place".into());
+        cg.parallel_move(&entry_moves);
+    }
+    let regs_entry = from_frame;
+    cg.compute_hints(is_loop, false);
+    let loop_entry = if is_loop {
         cg.mark("loop".into());
         let l = cg.loop_label;
         asm!(cg ; =>l);
-    }
+        Some(cg.a.offset().0)
+    } else {
+        None
+    };
     for i in 0..trace.ops.len() {
         cg.mark(format!("op {i}"));
         cg.op(i);
@@ -470,12 +603,15 @@ pub fn compile(
     }
 
     // Exit stubs.
-    let mut stub_tails = vec![usize::MAX; trace.guards.len()];
+    let mut stub_patch = vec![usize::MAX; trace.guards.len()];
+    let mut guard_locs = vec![Vec::new(); trace.guards.len()];
+    let mut guard_sites = vec![Vec::new(); trace.guards.len()];
     let stubs = std::mem::take(&mut cg.stubs);
     for s in &stubs {
         cg.mark(format!("stub of guard #{} (id {})", s.guard, s.gid));
-        let tail = cg.emit_stub(s);
-        stub_tails[s.guard as usize] = tail;
+        stub_patch[s.guard as usize] = cg.emit_stub(s);
+        guard_locs[s.guard as usize] = s.args.clone();
+        guard_sites[s.guard as usize] = s.sites.clone();
     }
     let (pe, ep) = (cg.panic_exit, cg.epilogue);
     cg.mark("panic_exit".into());
@@ -516,79 +652,199 @@ pub fn compile(
         ));
     }
     let marks = std::mem::take(&mut cg.marks);
+    let header = std::mem::take(&mut cg.header);
+    let far_jumps = std::mem::take(&mut cg.far_jumps);
     let code = cg.a.finalize().map_err(|e| format!("dynasm: {e:?}"))?;
+    // the branches to stubs are `jcc rel32` / `jmp rel32`
+    debug_assert!(guard_sites
+        .iter()
+        .flatten()
+        .all(|&s| { code[s - 1] == 0xE9 || (code[s - 2] == 0x0F && code[s - 1] & 0xF0 == 0x80) }));
     Ok(Output {
         code,
         entry,
         from_frame,
-        stub_tails,
+        regs_entry,
+        loop_entry,
+        header,
+        stub_patch,
+        guard_locs,
+        guard_sites,
         n_slots,
         io_words,
         marks,
+        far_jumps,
     })
 }
 
 impl<'a> Codegen<'a> {
-    fn compute_hints(&mut self) {
-        if let Some(last) = self.trace.ops.last() {
-            if last.opcode == Opcode::Jump {
-                for (k, a) in last.args.iter().enumerate() {
-                    if let (Some(id), Some(Some(h @ (Loc::Gpr(_) | Loc::Xmm(_))))) =
-                        (vid(self.n_inputs, *a), self.header.get(k))
-                    {
-                        if id >= self.n_inputs && self.hints[id].is_none() {
-                            self.hints[id] = Some(*h);
-                        }
-                    }
+    /// Register hints: a value passed to `Jump` prefers the register its
+    /// input has at this loop's header, one passed to `JumpTo` the
+    /// register the target loop wants it in (no move at the jump).
+    /// `inputs`: before the inputs are placed (`JumpTo` only: an input
+    /// passed on can be loaded where the target wants it); else after
+    /// (`Jump` needs this loop's header).
+    fn compute_hints(&mut self, is_loop: bool, inputs: bool) {
+        let Some(last) = self.trace.ops.last() else {
+            return;
+        };
+        let header: Vec<Option<Loc>> = match last.opcode {
+            Opcode::Jump if is_loop && !inputs => self.header.clone(),
+            Opcode::JumpTo { target } if inputs => match (self.targets)(target) {
+                Some(Target {
+                    header: Some((_, h)),
+                    ..
+                }) => h,
+                _ => return,
+            },
+            _ => return,
+        };
+        for (k, a) in last.args.iter().enumerate() {
+            if let (Some(id), Some(Some(h @ (Loc::Gpr(_) | Loc::Xmm(_))))) =
+                (vid(self.n_inputs, self.live.resolve(*a)), header.get(k))
+            {
+                if (inputs || id >= self.n_inputs) && self.hints[id].is_none() {
+                    self.hints[id] = Some(*h);
                 }
             }
         }
     }
 
-    fn load_inputs(&mut self) {
-        for k in 0..self.n_inputs {
+    /// Choose the inputs' locations. Without `entry`: registers (or
+    /// slots) as the allocator hands them out. With `entry` (a bridge: where
+    /// the parent trace has the values when the guard fails): the same
+    /// registers and slots when possible, so that the guard can jump
+    /// straight in; a constant or a value passed twice gets a location of
+    /// its own, and the moves into those (from `entry`) are returned.
+    fn place_inputs(&mut self, entry: Option<&[Loc]>) -> Vec<(Loc, Loc)> {
+        let class_of = |k: Kind| match k {
+            Kind::Float => Class::Xmm,
+            _ => Class::Gpr,
+        };
+        let mut pending = Vec::new();
+        match entry {
+            None => {
+                // the hinted ones first (passed to `JumpTo`)
+                for k in 0..self.n_inputs {
+                    let free = match (self.hints[k], class_of(self.trace.inputs[k])) {
+                        (Some(Loc::Gpr(r)), Class::Gpr) => self.ra.gpr_owner[r as usize].is_none(),
+                        (Some(Loc::Xmm(r)), Class::Xmm) => self.ra.xmm_owner[r as usize].is_none(),
+                        _ => false,
+                    };
+                    if free && self.live.last_use[k] != NEVER {
+                        self.ra.assign(k as u32, self.hints[k].expect("hinted"));
+                    } else {
+                        pending.push(k);
+                    }
+                }
+            }
+            Some(entry) => {
+                let live = |k: usize| self.live.last_use[k] != NEVER;
+                let parent_slots: Vec<u32> = (0..self.n_inputs)
+                    .filter(|&k| live(k))
+                    .filter_map(|k| match entry[k] {
+                        Loc::Slot(s) => Some(s),
+                        _ => None,
+                    })
+                    .collect();
+                self.ra.reserve_slots(&parent_slots);
+                let mut taken_slots = Vec::new();
+                for (k, &at) in entry.iter().enumerate() {
+                    if !live(k) {
+                        continue;
+                    }
+                    let class = class_of(self.trace.inputs[k]);
+                    let ok = match (at, class) {
+                        (Loc::Gpr(r), Class::Gpr) => {
+                            (GPR_CALLEE_SAVED.contains(&r) || GPR_CALLER_SAVED.contains(&r))
+                                && self.ra.gpr_owner[r as usize].is_none()
+                        }
+                        (Loc::Xmm(x), Class::Xmm) => {
+                            XMM_ALLOCATABLE.contains(&x) && self.ra.xmm_owner[x as usize].is_none()
+                        }
+                        (Loc::Slot(s), _) => !taken_slots.contains(&s),
+                        _ => false,
+                    };
+                    if ok {
+                        if let Loc::Slot(s) = at {
+                            taken_slots.push(s);
+                        }
+                        self.ra.assign(k as u32, at);
+                    } else {
+                        pending.push(k);
+                    }
+                }
+            }
+        }
+        let mut moves = Vec::new();
+        for k in pending {
             let v = k as u32;
             if self.live.last_use[k] == NEVER {
                 continue;
             }
-            let class = match self.trace.inputs[k] {
-                Kind::Float => Class::Xmm,
-                _ => Class::Gpr,
+            let class = class_of(self.trace.inputs[k]);
+            // (nothing is emitted here: an evicted input is loaded into
+            // its slot by `load_inputs`; a bridge evicts nothing, its
+            // inputs are where the parent trace left them)
+            let choice = self
+                .ra
+                .choose(class, &self.live.last_use, v, self.live.crosses_call[k]);
+            let reg = match choice {
+                Choice::Free(r) => Some(r),
+                Choice::Evict(r, victim) if entry.is_none() => {
+                    self.ra.slot_of(victim);
+                    self.ra.move_to_slot(victim);
+                    Some(r)
+                }
+                _ => None,
             };
-            let loc = match self.alloc_reg(v, class) {
+            let loc = match reg {
                 Some(r) => match class {
                     Class::Gpr => Loc::Gpr(r),
                     Class::Xmm => Loc::Xmm(r),
                 },
                 None => Loc::Slot(self.ra.slot_of(v)),
             };
-            let disp = io_disp(k);
-            match loc {
-                Loc::Gpr(r) => asm!(self ; mov Rq(r), QWORD [Rq(FP) + disp]),
-                Loc::Xmm(r) => asm!(self ; movsd Rx(r), QWORD [Rq(FP) + disp]),
-                Loc::Slot(s) => {
-                    let sd = slot_disp(s);
-                    asm!(self
-                        ; mov rax, QWORD [Rq(FP) + disp]
-                        ; mov QWORD [Rq(FP) + sd], rax
-                    );
-                }
-                Loc::Imm(_) => unreachable!(),
-            }
             self.ra.assign(v, loc);
+            if let Some(entry) = entry {
+                moves.push((entry[k], loc));
+            }
         }
         // At the loop header, a slot is not known to hold a value that
-        // lives in a register: forget what the loads established.
+        // lives in a register.
         for k in 0..self.n_inputs {
-            if let Some(l @ (Loc::Gpr(_) | Loc::Xmm(_))) = self.ra.loc[k] {
+            if let Some(Loc::Gpr(_) | Loc::Xmm(_)) = self.ra.loc[k] {
                 self.ra.slot_valid[k] = false;
-                let _ = l;
             }
         }
         self.header = (0..self.n_inputs).map(|k| self.ra.loc[k]).collect();
+        moves
+    }
+
+    /// `from_frame`: load the inputs from the frame's I/O area into their
+    /// places (`place_inputs`).
+    fn load_inputs(&mut self) {
+        for k in 0..self.n_inputs {
+            let Some(loc) = self.header[k] else { continue };
+            let m = Mem::fp(io_disp(k));
+            match loc {
+                Loc::Gpr(r) => self.load64(r, m),
+                Loc::Xmm(r) => self.load_f64(r, m),
+                Loc::Slot(s) => {
+                    self.load64(RAX, m);
+                    self.store64(Mem::fp(slot_disp(s)), RAX);
+                }
+                Loc::Imm(_) => unreachable!(),
+            }
+        }
     }
 
     fn op(&mut self, i: usize) {
+        if self.live.alias[self.n_inputs + i].is_some() {
+            // a copy: its uses read the operand (`regalloc::copy_of`)
+            self.kill_dying(i);
+            return;
+        }
         let op = &self.trace.ops[i];
         match op.opcode.clone() {
             Opcode::IntBin(o, t) => self.int_bin(i, o, t),
@@ -649,7 +905,27 @@ impl<'a> Codegen<'a> {
         !in_fail_args
     }
 
+    /// Can the guard at `i` branch back to the loop header itself? When
+    /// the `Jump` follows it and moves nothing (every value already where
+    /// the header wants it).
+    pub fn tail_invertible(&self, i: usize) -> bool {
+        let Some(next) = self.trace.ops.get(i + 1) else {
+            return false;
+        };
+        next.opcode == Opcode::Jump
+            && next.args.len() == self.n_inputs
+            && self.header.len() == self.n_inputs
+            && next
+                .args
+                .iter()
+                .zip(&self.header)
+                .all(|(a, h)| h.is_none_or(|dst| self.loc_of(*a) == dst))
+    }
+
     fn jump(&mut self, i: usize) {
+        if self.tail_done {
+            return;
+        }
         let args = self.trace.ops[i].args.clone();
         if args.len() != self.n_inputs {
             self.fail(format!(
@@ -673,10 +949,11 @@ impl<'a> Codegen<'a> {
 
     fn jump_to(&mut self, i: usize, target: u32) {
         let args = self.trace.ops[i].args.clone();
-        let Some((addr, kinds)) = (self.targets)(target) else {
+        let Some(t) = (self.targets)(target) else {
             self.fail(format!("jump_to: no compiled loop {target}"));
             return;
         };
+        let kinds = &t.kinds;
         if kinds.len() != args.len() {
             self.fail(format!(
                 "jump_to: loop {target} has {} inputs, the jump passes {}",
@@ -685,7 +962,7 @@ impl<'a> Codegen<'a> {
             ));
             return;
         }
-        for (n, (a, k)) in args.iter().zip(&kinds).enumerate() {
+        for (n, (a, k)) in args.iter().zip(kinds).enumerate() {
             if self.trace.kind_of(*a) != Some(*k) {
                 self.fail(format!(
                     "jump_to: argument {n} is {:?}, loop {target} expects {k:?}",
@@ -694,11 +971,34 @@ impl<'a> Codegen<'a> {
                 return;
             }
         }
-        self.io_words = self.io_words.max(args.len());
-        for (k, a) in args.iter().enumerate() {
-            let src = self.loc_of(*a);
-            self.store_io(k, src);
+        match t.header {
+            Some((addr, header)) if header.len() == args.len() => {
+                // straight into the target's loop header: the values go
+                // where it keeps its inputs (registers and slots)
+                let mut moves = Vec::new();
+                for (k, a) in args.iter().enumerate() {
+                    if let Some(dst) = header[k] {
+                        moves.push((self.loc_of(*a), dst));
+                    }
+                }
+                self.parallel_move(&moves);
+                self.far_jump(addr);
+            }
+            _ => {
+                self.io_words = self.io_words.max(args.len());
+                for (k, a) in args.iter().enumerate() {
+                    let src = self.loc_of(*a);
+                    self.store_io(k, src);
+                }
+                self.far_jump(t.from_frame);
+            }
         }
+    }
+
+    /// Jump to `addr` outside the trace (`guards::far_jump` makes it a
+    /// relative jump when it can).
+    fn far_jump(&mut self, addr: usize) {
+        self.far_jumps.push((self.a.offset().0, addr));
         asm!(self
             ; mov r11, QWORD addr as i64
             ; jmp r11
@@ -707,25 +1007,20 @@ impl<'a> Codegen<'a> {
 
     /// Store a value into word `k` of the I/O area.
     pub fn store_io(&mut self, k: usize, src: Loc) {
-        let disp = io_disp(k);
+        let m = Mem::fp(io_disp(k));
         match src {
-            Loc::Gpr(r) => asm!(self ; mov QWORD [Rq(FP) + disp], Rq(r)),
-            Loc::Xmm(x) => asm!(self ; movsd QWORD [Rq(FP) + disp], Rx(x)),
+            Loc::Gpr(r) => self.store64(m, r),
+            Loc::Xmm(x) => self.store_f64(m, x),
             Loc::Slot(s) => {
-                let sd = slot_disp(s);
-                asm!(self
-                    ; mov rax, QWORD [Rq(FP) + sd]
-                    ; mov QWORD [Rq(FP) + disp], rax
-                );
+                self.load64(RAX, Mem::fp(slot_disp(s)));
+                self.store64(m, RAX);
             }
             Loc::Imm(v) => {
                 if fits_i32(v) {
-                    asm!(self ; mov QWORD [Rq(FP) + disp], v as i32);
+                    self.store_imm(8, m, v);
                 } else {
-                    asm!(self
-                        ; mov rax, QWORD v as i64
-                        ; mov QWORD [Rq(FP) + disp], rax
-                    );
+                    self.mov_imm(RAX, v);
+                    self.store64(m, RAX);
                 }
             }
         }

@@ -3,7 +3,8 @@
 
 use dynasmrt::{DynamicLabel, DynasmApi, DynasmLabelApi};
 
-use super::{asm, fits_i32, Cc, Codegen, Loc, FP, R11, RAX};
+use super::enc::Mem;
+use super::{asm, fits_i32, Cc, Codegen, Loc, R11, RAX};
 use crate::backend::frame::slot_disp;
 
 impl<'a> Codegen<'a> {
@@ -27,17 +28,11 @@ impl<'a> Codegen<'a> {
         match (dst, src) {
             (Loc::Gpr(d), Loc::Gpr(s)) => asm!(self ; mov Rq(d), Rq(s)),
             (Loc::Gpr(d), Loc::Xmm(s)) => asm!(self ; movq Rq(d), Rx(s)),
-            (Loc::Gpr(d), Loc::Slot(s)) => {
-                let sd = slot_disp(s);
-                asm!(self ; mov Rq(d), QWORD [Rq(FP) + sd]);
-            }
+            (Loc::Gpr(d), Loc::Slot(s)) => self.load64(d, Mem::fp(slot_disp(s))),
             (Loc::Gpr(d), Loc::Imm(v)) => self.mov_imm(d, v),
             (Loc::Xmm(d), Loc::Xmm(s)) => asm!(self ; movaps Rx(d), Rx(s)),
             (Loc::Xmm(d), Loc::Gpr(s)) => asm!(self ; movq Rx(d), Rq(s)),
-            (Loc::Xmm(d), Loc::Slot(s)) => {
-                let sd = slot_disp(s);
-                asm!(self ; movsd Rx(d), QWORD [Rq(FP) + sd]);
-            }
+            (Loc::Xmm(d), Loc::Slot(s)) => self.load_f64(d, Mem::fp(slot_disp(s))),
             (Loc::Xmm(d), Loc::Imm(v)) => {
                 if v == 0 {
                     asm!(self ; xorps Rx(d), Rx(d));
@@ -46,30 +41,19 @@ impl<'a> Codegen<'a> {
                     asm!(self ; movsd Rx(d), QWORD [=>l]);
                 }
             }
-            (Loc::Slot(d), Loc::Gpr(s)) => {
-                let dd = slot_disp(d);
-                asm!(self ; mov QWORD [Rq(FP) + dd], Rq(s));
-            }
-            (Loc::Slot(d), Loc::Xmm(s)) => {
-                let dd = slot_disp(d);
-                asm!(self ; movsd QWORD [Rq(FP) + dd], Rx(s));
-            }
+            (Loc::Slot(d), Loc::Gpr(s)) => self.store64(Mem::fp(slot_disp(d)), s),
+            (Loc::Slot(d), Loc::Xmm(s)) => self.store_f64(Mem::fp(slot_disp(d)), s),
             (Loc::Slot(d), Loc::Slot(s)) => {
-                let (dd, sd) = (slot_disp(d), slot_disp(s));
-                asm!(self
-                    ; mov rax, QWORD [Rq(FP) + sd]
-                    ; mov QWORD [Rq(FP) + dd], rax
-                );
+                self.load64(RAX, Mem::fp(slot_disp(s)));
+                self.store64(Mem::fp(slot_disp(d)), RAX);
             }
             (Loc::Slot(d), Loc::Imm(v)) => {
-                let dd = slot_disp(d);
+                let m = Mem::fp(slot_disp(d));
                 if fits_i32(v) {
-                    asm!(self ; mov QWORD [Rq(FP) + dd], v as i32);
+                    self.store_imm(8, m, v);
                 } else {
-                    asm!(self
-                        ; mov rax, QWORD v as i64
-                        ; mov QWORD [Rq(FP) + dd], rax
-                    );
+                    self.mov_imm(RAX, v);
+                    self.store64(m, RAX);
                 }
             }
             (Loc::Imm(_), _) => unreachable!("move into a constant"),

@@ -7,7 +7,8 @@
 
 use dynasmrt::{DynasmApi, DynasmLabelApi};
 
-use super::{asm, fits_i32, Cc, Codegen, Fused, Loc, FP, R11, RAX, RCX, RDX, XTMP};
+use super::enc::{fits_i8, Mem, MemAlu};
+use super::{asm, fits_i32, Cc, Codegen, Fused, Loc, R11, RAX, RCX, RDX, XTMP};
 use crate::backend::frame::{result_disp, slot_disp};
 use crate::jitcode::{CmpOp, FieldPlace, FloatBinOp, IntBinOp, IntTy, Kind, ScalarTy};
 
@@ -58,15 +59,30 @@ impl<'a> Codegen<'a> {
                 Alu::Cmp => asm!(self ; cmp Rq(d), Rq(s)),
             },
             Loc::Slot(s) => {
-                let sd = slot_disp(s);
+                let m = Mem::fp(slot_disp(s));
+                let op = match op {
+                    Alu::Add => MemAlu::Add,
+                    Alu::Sub => MemAlu::Sub,
+                    Alu::And => MemAlu::And,
+                    Alu::Or => MemAlu::Or,
+                    Alu::Xor => MemAlu::Xor,
+                    Alu::Mul => MemAlu::Imul,
+                    Alu::Cmp => MemAlu::Cmp,
+                };
+                self.alu_mem(op, d, m);
+            }
+            // x - 0 sets the flags as x & x (no carry, no overflow)
+            Loc::Imm(0) if op == Alu::Cmp => asm!(self ; test Rq(d), Rq(d)),
+            Loc::Imm(v) if fits_i8(v as i64) => {
+                let b = v as i8;
                 match op {
-                    Alu::Add => asm!(self ; add Rq(d), QWORD [Rq(FP) + sd]),
-                    Alu::Sub => asm!(self ; sub Rq(d), QWORD [Rq(FP) + sd]),
-                    Alu::And => asm!(self ; and Rq(d), QWORD [Rq(FP) + sd]),
-                    Alu::Or => asm!(self ; or Rq(d), QWORD [Rq(FP) + sd]),
-                    Alu::Xor => asm!(self ; xor Rq(d), QWORD [Rq(FP) + sd]),
-                    Alu::Mul => asm!(self ; imul Rq(d), QWORD [Rq(FP) + sd]),
-                    Alu::Cmp => asm!(self ; cmp Rq(d), QWORD [Rq(FP) + sd]),
+                    Alu::Add => asm!(self ; add Rq(d), BYTE b),
+                    Alu::Sub => asm!(self ; sub Rq(d), BYTE b),
+                    Alu::And => asm!(self ; and Rq(d), BYTE b),
+                    Alu::Or => asm!(self ; or Rq(d), BYTE b),
+                    Alu::Xor => asm!(self ; xor Rq(d), BYTE b),
+                    Alu::Mul => asm!(self ; imul Rq(d), Rq(d), BYTE b),
+                    Alu::Cmp => self.cmp_reg_imm8(d, b),
                 }
             }
             Loc::Imm(v) if fits_i32(v) => {
@@ -85,6 +101,16 @@ impl<'a> Codegen<'a> {
                 self.mov_to_gpr(R11, src);
                 self.alu(op, d, Loc::Gpr(R11));
             }
+        }
+    }
+
+    /// Re-canonicalise the result of operation `i`, computed in `d`, for
+    /// `ty`; not when its only uses store at most `ty`'s bytes of it.
+    fn wrap_result(&mut self, i: usize, ty: IntTy, d: u8) {
+        let v = self.result_id(i) as usize;
+        match self.live.stored_only[v] {
+            Some(n) if n as u32 * 8 <= ty.bits() => {}
+            _ => self.wrap(ty, d),
         }
     }
 
@@ -122,6 +148,32 @@ impl<'a> Codegen<'a> {
     /// `d = la op lb` for the two-address ALU ops (`d` may be the register
     /// of either operand).
     fn alu3(&mut self, op: Alu, d: u8, la: Loc, lb: Loc) {
+        // A sum into a third register: `lea` (the flags of int operations
+        // are never used, only those of comparisons).
+        if la.gpr() != Some(d) && lb.gpr() != Some(d) {
+            let imm = |l: Loc, neg: bool| match l {
+                Loc::Imm(c) => {
+                    let c = if neg {
+                        (c as i64).wrapping_neg() as u64
+                    } else {
+                        c
+                    };
+                    fits_i32(c).then_some(c as i32)
+                }
+                _ => None,
+            };
+            let m = match (op, la, lb) {
+                (Alu::Add, Loc::Gpr(a), Loc::Gpr(b)) => Some(Mem::indexed(a, b, 1, 0)),
+                (Alu::Add, Loc::Gpr(a), c) => imm(c, false).map(|c| Mem::base(a, c)),
+                (Alu::Add, c, Loc::Gpr(b)) => imm(c, false).map(|c| Mem::base(b, c)),
+                (Alu::Sub, Loc::Gpr(a), c) => imm(c, true).map(|c| Mem::base(a, c)),
+                _ => None,
+            };
+            if let Some(m) = m {
+                self.lea(d, m);
+                return;
+            }
+        }
         if lb.gpr() == Some(d) && la.gpr() != Some(d) {
             if op.commutative() {
                 self.alu(op, d, la);
@@ -155,11 +207,25 @@ impl<'a> Codegen<'a> {
                     IntBinOp::Xor => Alu::Xor,
                     _ => Alu::Mul,
                 };
+                let wraps = !matches!(op, IntBinOp::And | IntBinOp::Or | IntBinOp::Xor);
+                // The low bits of a sum, difference or product depend on
+                // the low bits of the operands only: a wrapped result can
+                // take a constant sign-extended from the type's width
+                // (`u8 + 255` as `+ -1`: an 8-bit immediate).
+                let bits = ty.bits();
+                let narrow = |l: Loc| match l {
+                    Loc::Imm(c) if wraps && bits < 64 => {
+                        let sh = 64 - bits;
+                        Loc::Imm((((c << sh) as i64) >> sh) as u64)
+                    }
+                    l => l,
+                };
+                let (la, lb) = (narrow(la), narrow(lb));
                 let d = self.def_gpr(i);
                 self.alu3(alu, d, la, lb);
-                if !matches!(op, IntBinOp::And | IntBinOp::Or | IntBinOp::Xor) {
+                if wraps {
                     // and/or/xor of canonical values are canonical
-                    self.wrap(ty, d);
+                    self.wrap_result(i, ty, d);
                 }
                 self.end_def(i, d);
             }
@@ -314,20 +380,20 @@ impl<'a> Codegen<'a> {
         } else {
             asm!(self ; not Rq(d));
         }
-        self.wrap(ty, d);
+        self.wrap_result(i, ty, d);
         self.end_def(i, d);
     }
 
-    /// Set the flags from `la - lb` (64-bit compare). Returns true when the
-    /// operands had to be swapped (both constants never happen here).
+    /// Set the flags from `la - lb` (64-bit compare; a constant `la` goes
+    /// through `rax`: callers put constants on the right when they can).
     pub fn cmp_flags(&mut self, la: Loc, lb: Loc) {
         match la {
             Loc::Gpr(r) => self.alu(Alu::Cmp, r, lb),
             Loc::Slot(s) => {
-                let sd = slot_disp(s);
+                let m = Mem::fp(slot_disp(s));
                 match lb {
-                    Loc::Gpr(rb) => asm!(self ; cmp QWORD [Rq(FP) + sd], Rq(rb)),
-                    Loc::Imm(v) if fits_i32(v) => asm!(self ; cmp QWORD [Rq(FP) + sd], v as i32),
+                    Loc::Gpr(rb) => self.cmp_mem_reg(m, rb),
+                    Loc::Imm(v) if fits_i32(v) => self.cmp_mem_imm(m, v as i32),
                     _ => {
                         self.mov_to_gpr(RAX, la);
                         self.alu(Alu::Cmp, RAX, lb);
@@ -346,7 +412,15 @@ impl<'a> Codegen<'a> {
         let lb = self.arg(i, 1);
         // Canonical values compare correctly as 64-bit values by the
         // type's signedness.
-        let cc = int_cc(op, ty.signed());
+        let mut cc = int_cc(op, ty.signed());
+        let (la, lb) = match (la, lb) {
+            // `9 > x` as `x < 9`: the constant as the immediate
+            (Loc::Imm(_), Loc::Gpr(_) | Loc::Slot(_)) => {
+                cc = cc.mirror();
+                (lb, la)
+            }
+            _ => (la, lb),
+        };
         self.cmp_flags(la, lb);
         if self.fusable(i) {
             self.release_regs(i);
@@ -370,14 +444,14 @@ impl<'a> Codegen<'a> {
                 FloatBinOp::Rem => unreachable!(),
             },
             Loc::Slot(s) => {
-                let sd = slot_disp(s);
-                match op {
-                    FloatBinOp::Add => asm!(self ; addsd Rx(d), QWORD [Rq(FP) + sd]),
-                    FloatBinOp::Sub => asm!(self ; subsd Rx(d), QWORD [Rq(FP) + sd]),
-                    FloatBinOp::Mul => asm!(self ; mulsd Rx(d), QWORD [Rq(FP) + sd]),
-                    FloatBinOp::Div => asm!(self ; divsd Rx(d), QWORD [Rq(FP) + sd]),
+                let code = match op {
+                    FloatBinOp::Add => 0x58,
+                    FloatBinOp::Sub => 0x5C,
+                    FloatBinOp::Mul => 0x59,
+                    FloatBinOp::Div => 0x5E,
                     FloatBinOp::Rem => unreachable!(),
-                }
+                };
+                self.sse_mem(code, d, Mem::fp(slot_disp(s)));
             }
             Loc::Imm(bits) => {
                 let l = self.fconst(bits);
@@ -433,10 +507,7 @@ impl<'a> Codegen<'a> {
         let xa = self.xmm_in(la, XTMP);
         match lb {
             Loc::Xmm(xb) => asm!(self ; ucomisd Rx(xa), Rx(xb)),
-            Loc::Slot(s) => {
-                let sd = slot_disp(s);
-                asm!(self ; ucomisd Rx(xa), QWORD [Rq(FP) + sd]);
-            }
+            Loc::Slot(s) => self.ucomisd_mem(xa, Mem::fp(slot_disp(s))),
             Loc::Imm(bits) => {
                 let l = self.fconst(bits);
                 asm!(self ; ucomisd Rx(xa), QWORD [=>l]);
@@ -639,70 +710,36 @@ impl<'a> Codegen<'a> {
 
     // -- memory ------------------------------------------------------------
 
-    /// Load a scalar of type `ty` from `[base + disp]` into `d` (a GPR, or
-    /// an xmm register for f64), canonically extended.
-    pub fn emit_load(&mut self, ty: ScalarTy, d: u8, base: u8, disp: i32) {
-        match ty {
-            ScalarTy::Int(t) => match t {
-                IntTy::I8 => asm!(self ; movsx Rq(d), BYTE [Rq(base) + disp]),
-                IntTy::I16 => asm!(self ; movsx Rq(d), WORD [Rq(base) + disp]),
-                IntTy::I32 => asm!(self ; movsxd Rq(d), DWORD [Rq(base) + disp]),
-                IntTy::U8 => asm!(self ; movzx Rd(d), BYTE [Rq(base) + disp]),
-                IntTy::U16 => asm!(self ; movzx Rd(d), WORD [Rq(base) + disp]),
-                IntTy::U32 => asm!(self ; mov Rd(d), DWORD [Rq(base) + disp]),
-                IntTy::I64 | IntTy::Isize | IntTy::U64 | IntTy::Usize => {
-                    asm!(self ; mov Rq(d), QWORD [Rq(base) + disp])
-                }
-            },
-            ScalarTy::Bool => asm!(self ; movzx Rd(d), BYTE [Rq(base) + disp]),
-            ScalarTy::Char => asm!(self ; mov Rd(d), DWORD [Rq(base) + disp]),
-            ScalarTy::Ref => asm!(self ; mov Rq(d), QWORD [Rq(base) + disp]),
-            ScalarTy::F64 => asm!(self ; movsd Rx(d), QWORD [Rq(base) + disp]),
-        }
-    }
-
-    /// Store the low `ty.size()` bytes of `src` to `[base + disp]`. Uses
-    /// `rax` as scratch: `base` must not be `rax`.
-    pub fn emit_store(&mut self, ty: ScalarTy, base: u8, disp: i32, src: Loc) {
-        debug_assert!(base != RAX);
+    /// Store the low `ty.size()` bytes of `src` to `m`. Uses `rax` as
+    /// scratch: the address must not use `rax`.
+    pub fn emit_store(&mut self, ty: ScalarTy, m: Mem, src: Loc) {
+        debug_assert!(!m.uses(RAX));
         let size = ty.size();
         match src {
             Loc::Xmm(x) if size == 8 => {
-                asm!(self ; movsd QWORD [Rq(base) + disp], Rx(x));
+                self.store_f64(m, x);
                 return;
             }
             Loc::Imm(v) => {
-                match size {
-                    1 => asm!(self ; mov BYTE [Rq(base) + disp], v as u8 as i8),
-                    2 => asm!(self ; mov WORD [Rq(base) + disp], v as u16 as i16),
-                    4 => asm!(self ; mov DWORD [Rq(base) + disp], v as u32 as i32),
-                    _ => {
-                        if fits_i32(v) {
-                            asm!(self ; mov QWORD [Rq(base) + disp], v as i32);
-                        } else {
-                            self.mov_imm(RAX, v);
-                            asm!(self ; mov QWORD [Rq(base) + disp], rax);
-                        }
-                    }
+                if size < 8 || fits_i32(v) {
+                    self.store_imm(size, m, v);
+                } else {
+                    self.mov_imm(RAX, v);
+                    self.store64(m, RAX);
                 }
                 return;
             }
             _ => {}
         }
         let r = self.gpr_in(src, RAX);
-        match size {
-            1 => asm!(self ; mov BYTE [Rq(base) + disp], Rb(r)),
-            2 => asm!(self ; mov WORD [Rq(base) + disp], Rw(r)),
-            4 => asm!(self ; mov DWORD [Rq(base) + disp], Rd(r)),
-            _ => asm!(self ; mov QWORD [Rq(base) + disp], Rq(r)),
-        }
+        self.store_sized(size, m, r);
     }
 
     pub fn load(&mut self, i: usize, ty: ScalarTy) {
         let la = self.arg(i, 0);
         let base = self.gpr_in(la, R11);
         let d = self.def_kind(i, ty.kind());
-        self.emit_load(ty, d, base, 0);
+        self.load_scalar(ty, d, Mem::base(base, 0));
         self.end_def(i, d);
     }
 
@@ -710,7 +747,7 @@ impl<'a> Codegen<'a> {
         let la = self.arg(i, 0);
         let lv = self.arg(i, 1);
         let base = self.gpr_in(la, R11);
-        self.emit_store(ty, base, 0, lv);
+        self.emit_store(ty, Mem::base(base, 0), lv);
     }
 
     fn field_offset(&mut self, d: u16) -> Option<i32> {
@@ -743,13 +780,13 @@ impl<'a> Codegen<'a> {
                 let la = self.arg(i, 0);
                 let base = self.gpr_in(la, R11);
                 let d = self.def_kind(i, ty.kind());
-                self.emit_load(ty, d, base, off);
+                self.load_scalar(ty, d, Mem::base(base, off));
                 self.end_def(i, d);
             }
             None if self.error.is_none() => {
                 self.call_field_shim(i, fd);
                 let d = self.def_kind(i, ty.kind());
-                self.emit_load(ty, d, RAX, 0);
+                self.load_scalar(ty, d, Mem::base(RAX, 0));
                 self.end_def(i, d);
             }
             None => {}
@@ -763,13 +800,13 @@ impl<'a> Codegen<'a> {
                 let la = self.arg(i, 0);
                 let lv = self.arg(i, 1);
                 let base = self.gpr_in(la, R11);
-                self.emit_store(ty, base, off, lv);
+                self.emit_store(ty, Mem::base(base, off), lv);
             }
             None if self.error.is_none() => {
                 self.call_field_shim(i, fd);
                 asm!(self ; mov r11, rax);
                 let lv = self.arg(i, 1);
-                self.emit_store(ty, R11, 0, lv);
+                self.emit_store(ty, Mem::base(R11, 0), lv);
             }
             None => {}
         }
@@ -781,7 +818,7 @@ impl<'a> Codegen<'a> {
                 let la = self.arg(i, 0);
                 let base = self.gpr_in(la, R11);
                 let d = self.def_gpr(i);
-                asm!(self ; lea Rq(d), [Rq(base) + off]);
+                self.lea(d, Mem::base(base, off));
                 self.end_def(i, d);
             }
             None if self.error.is_none() => {
@@ -794,27 +831,24 @@ impl<'a> Codegen<'a> {
         }
     }
 
-    /// The address of item `lb` of the array at `la`, as `base + disp`
-    /// (using `r11` and `rcx` as scratch).
-    fn item_address(&mut self, la: Loc, lb: Loc, size: usize) -> (u8, i32) {
+    /// The address of item `lb` of the array at `la`, as a memory operand
+    /// (`[base + index * size]` for sizes 1, 2, 4, 8; using `r11` and
+    /// `rcx` as scratch).
+    fn item_address(&mut self, la: Loc, lb: Loc, size: usize) -> Mem {
         if let Loc::Imm(idx) = lb {
             let off = (idx as i64).wrapping_mul(size as i64);
             if fits_i32(off as u64) {
                 let base = self.gpr_in(la, R11);
-                return (base, off as i32);
+                return Mem::base(base, off as i32);
             }
             self.mov_to_gpr(R11, la);
             self.mov_imm(RCX, off as u64);
-            asm!(self ; add r11, rcx);
-            return (R11, 0);
+            return Mem::indexed(R11, RCX, 1, 0);
         }
         let ri = self.gpr_in(lb, RCX);
         let base = self.gpr_in(la, R11);
         match size {
-            1 => asm!(self ; lea r11, [Rq(base) + Rq(ri) * 1]),
-            2 => asm!(self ; lea r11, [Rq(base) + Rq(ri) * 2]),
-            4 => asm!(self ; lea r11, [Rq(base) + Rq(ri) * 4]),
-            8 => asm!(self ; lea r11, [Rq(base) + Rq(ri) * 8]),
+            1 | 2 | 4 | 8 => Mem::indexed(base, ri, size as u8, 0),
             _ => {
                 if size <= i32::MAX as usize {
                     asm!(self ; imul rcx, Rq(ri), size as i32);
@@ -822,10 +856,9 @@ impl<'a> Codegen<'a> {
                     self.mov_imm(RCX, size as u64);
                     asm!(self ; imul rcx, Rq(ri));
                 }
-                asm!(self ; lea r11, [Rq(base) + rcx]);
+                Mem::indexed(base, RCX, 1, 0)
             }
         }
-        (R11, 0)
     }
 
     fn array(&mut self, d: u16) -> Option<(usize, Option<ScalarTy>)> {
@@ -844,9 +877,9 @@ impl<'a> Codegen<'a> {
         };
         let la = self.arg(i, 0);
         let lb = self.arg(i, 1);
-        let (base, disp) = self.item_address(la, lb, size);
+        let m = self.item_address(la, lb, size);
         let d = self.def_gpr(i);
-        asm!(self ; lea Rq(d), [Rq(base) + disp]);
+        self.lea(d, m);
         self.end_def(i, d);
     }
 
@@ -860,9 +893,9 @@ impl<'a> Codegen<'a> {
         };
         let la = self.arg(i, 0);
         let lb = self.arg(i, 1);
-        let (base, disp) = self.item_address(la, lb, size);
+        let m = self.item_address(la, lb, size);
         let d = self.def_kind(i, ty.kind());
-        self.emit_load(ty, d, base, disp);
+        self.load_scalar(ty, d, m);
         self.end_def(i, d);
     }
 
@@ -877,8 +910,8 @@ impl<'a> Codegen<'a> {
         let la = self.arg(i, 0);
         let lb = self.arg(i, 1);
         let lv = self.arg(i, 2);
-        let (base, disp) = self.item_address(la, lb, size);
-        self.emit_store(ty, base, disp, lv);
+        let m = self.item_address(la, lb, size);
+        self.emit_store(ty, m, lv);
     }
 
     pub fn call_result(&mut self, i: usize, n: u8, kind: Kind) {
@@ -889,11 +922,11 @@ impl<'a> Codegen<'a> {
             ));
             return;
         }
-        let disp = result_disp(n as usize);
+        let m = Mem::fp(result_disp(n as usize));
         let d = self.def_kind(i, kind);
         match kind {
-            Kind::Float => asm!(self ; movsd Rx(d), QWORD [Rq(FP) + disp]),
-            _ => asm!(self ; mov Rq(d), QWORD [Rq(FP) + disp]),
+            Kind::Float => self.load_f64(d, m),
+            _ => self.load64(d, m),
         }
         self.end_def(i, d);
     }

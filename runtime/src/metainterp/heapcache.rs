@@ -1,0 +1,769 @@
+//! What the tracer knows while it records, so that it records less
+//! (RPython's `heapcache.py` and the folding in pyjitpl's
+//! `execute_and_record`). Everything here is about one trace, from its
+//! start: a bridge starts knowing nothing.
+//!
+//! - **Pure operations** (`Opcode::is_pure`) recorded earlier, by opcode
+//!   and arguments: the same operation on the same arguments is the earlier
+//!   result (record-time CSE; pure operations do not depend on memory).
+//! - **The heap**: for every memory location ([`Loc`], the optimizer's
+//!   locations) the trace has read or written, the trace value it holds. A
+//!   read of a known location is that value instead of a new operation,
+//!   until an operation that may change the location is recorded:
+//!   - `setfield`: fields of the same descr at a base that may be the same
+//!     (two different constants are not), or of a descr whose bytes overlap
+//!     at the same offset (a field behind a shim overlaps every field);
+//!   - `setitem`: items of arrays of the same descr or of the same item
+//!     size, unless they are known to be other items of the same data
+//!     pointer (same data pointer, different constant indices);
+//!   - `store` (raw memory): every field, item and raw location;
+//!   - every write: enum tags and raw locations;
+//!   - `vec_push`, `vec_pop`: the headers (length, data pointer) of the
+//!     Vecs that may be that one, items of arrays that may be its items,
+//!     raw locations and enum tags;
+//!   - `call_residual`: what `optimizer::heap::call_effects` says the call
+//!     may write (everything until calls have effect summaries);
+//!     `call_pure`: everything.
+//!
+//!   Locations behind immutable descrs are never invalidated. A write
+//!   makes the written value known at its location when it reads back
+//!   unchanged (a 64-bit location, a constant that round-trips, a value
+//!   produced at the location's type); a write of the value the location
+//!   is known to hold already is not recorded.
+//! - **Guards**: what a guard proved, from there on. After
+//!   `guard_value(v, c)` `v` is `c`; after `guard_false(v)` `v` is 0; after
+//!   `guard_true(v)`, `v` is 1 if it is a comparison's result, else known
+//!   to be true. After a guard on an integer comparison, its negation and
+//!   its mirror image on the same arguments are known constants too
+//!   (`int_lt(a, b)` after `guard_false(int_ge(a, b))`), and after
+//!   `guard_true(int_eq(x, c))` (or `guard_false(int_ne(x, c))`) with `c`
+//!   a constant, `x` is `c`. A guard on a value whose outcome is known
+//!   already is not recorded. The tracer replaces the values a guard made
+//!   constant in every register of its frames (as it always did after
+//!   `guard_value`), so that the resume data of later guards holds the
+//!   constants: the same values on every run that reaches them.
+//!
+//! Every answer comes with the concrete value the tracer computed when
+//! the answer was recorded: in debug builds, a cached value's concrete
+//! value must be the one the tracer just computed by executing the
+//! instruction again.
+
+use crate::blackhole::ops;
+use crate::jitcode::{CmpOp, FieldPlace, IntBinOp, IntTy, ScalarTy, Tables};
+use crate::optimizer::heap::{call_effects, CallEffects, Loc};
+use crate::trace::{Opcode, TraceOp, Val};
+use std::collections::HashMap;
+
+/// Something recorded that may change memory.
+pub(crate) enum Effect {
+    /// `setfield`/`setitem` (or a `store` through a field or item
+    /// address) of this location.
+    Write(Loc),
+    /// A raw `store`.
+    Store,
+    /// `vec_push`/`vec_pop` of the Vec (value, array descr).
+    Resize(Val, u16),
+    /// `call_residual` of this call descr.
+    Call(u16),
+    /// Anything (`call_pure`).
+    Everything,
+}
+
+pub(crate) struct HeapCache {
+    tables: &'static Tables,
+    /// Per field descr, the other descrs of the same field (`twins`).
+    field_twins: Vec<Vec<u16>>,
+    /// Per array descr, the other descrs of the same array type.
+    array_twins: Vec<Vec<u16>>,
+    /// Pure operations recorded, and facts learnt from guards, by
+    /// arguments: (opcode, result, the result's concrete value).
+    pure: HashMap<Vec<Val>, Vec<(Opcode, Val, u64)>>,
+    /// What the trace knows memory holds: location → (value, its concrete
+    /// value).
+    heap: HashMap<Loc, (Val, u64)>,
+    /// Values a guard proved equal to a constant.
+    known: HashMap<Val, Val>,
+    /// Values a guard proved true (non-zero) or false.
+    truth: HashMap<Val, bool>,
+    /// Unsigned orders guards proved: `a` → `(b, strict)` for `a <= b`
+    /// (`a < b` when strict), the registers compared as `u64`.
+    below: HashMap<Val, Vec<(Val, bool)>>,
+}
+
+/// The operation defining `v`, if it is an operation's result.
+fn def(ops: &[TraceOp], v: Val) -> Option<&TraceOp> {
+    match v {
+        Val::Op(i) => ops.get(i as usize),
+        _ => None,
+    }
+}
+
+impl HeapCache {
+    pub fn new(tables: &'static Tables) -> HeapCache {
+        let fields = twins(tables.fields, |f| match f.place {
+            FieldPlace::Offset(o) => Some((f.name, f.ty, o)),
+            FieldPlace::Shim(_) => None,
+        });
+        let arrays = twins(tables.arrays, |a| {
+            Some((a.name, a.item, a.item_size, a.vec.is_some()))
+        });
+        HeapCache {
+            tables,
+            field_twins: fields,
+            array_twins: arrays,
+            pure: HashMap::new(),
+            heap: HashMap::new(),
+            known: HashMap::new(),
+            truth: HashMap::new(),
+            below: HashMap::new(),
+        }
+    }
+
+    /// `v`, or the constant a guard proved it is.
+    pub fn resolve(&self, v: Val) -> Val {
+        if v.is_const() {
+            return v;
+        }
+        self.known.get(&v).copied().unwrap_or(v)
+    }
+
+    // -----------------------------------------------------------------
+    // Pure operations.
+
+    /// The result of `opcode(args)` recorded earlier (or learnt), with its
+    /// concrete value.
+    pub fn lookup_pure(&self, opcode: &Opcode, args: &[Val]) -> Option<(Val, u64)> {
+        let entries = self.pure.get(args)?;
+        // The address of a field or an item is the same under its twin
+        // descrs (the same offset, the same item size).
+        let same = |op: &Opcode| match (op, opcode) {
+            (Opcode::FieldAddr(a), Opcode::FieldAddr(b)) => {
+                a == b || self.field_twins[*b as usize].contains(a)
+            }
+            (Opcode::ItemAddr(a), Opcode::ItemAddr(b)) => {
+                a == b || self.array_twins[*b as usize].contains(a)
+            }
+            _ => op == opcode,
+        };
+        entries
+            .iter()
+            .find(|(op, _, _)| same(op))
+            .map(|&(_, v, bits)| (self.resolve(v), bits))
+    }
+
+    /// `x + c` or `x - c` (`opcode(args)`, `c` a constant) as `y + k`,
+    /// when `x` is `y + k'` of the same type (recorded as such): the root
+    /// `y` and `k` (canonical for the type). `y` when `k` is 0. Exact:
+    /// wrap-around arithmetic of one type is associative (operands are
+    /// canonical for their type).
+    pub fn reassociate(ops: &[TraceOp], opcode: &Opcode, args: &[Val]) -> Option<(Val, i64)> {
+        let (x, c, ty) = match (opcode, args) {
+            (&Opcode::IntBin(IntBinOp::Add, ty), &[x, Val::Int(c)])
+            | (&Opcode::IntBin(IntBinOp::Add, ty), &[Val::Int(c), x]) => (x, c, ty),
+            (&Opcode::IntBin(IntBinOp::Sub, ty), &[x, Val::Int(c)]) => {
+                (x, ops::int_bin(IntBinOp::Sub, ty, 0, c), ty)
+            }
+            _ => return None,
+        };
+        if x.is_const() {
+            return None;
+        }
+        match offset_form(ops, x) {
+            Some((y, k, t)) if t == ty => Some((y, ops::int_bin(IntBinOp::Add, ty, k, c))),
+            // `x + 0`, `x - 0`
+            _ if c == 0 => Some((x, 0)),
+            _ => None,
+        }
+    }
+
+    /// `opcode(args)` was recorded as `result` (concrete value `bits`).
+    pub fn add_pure(&mut self, opcode: Opcode, args: Vec<Val>, result: Val, bits: u64) {
+        self.pure
+            .entry(args)
+            .or_default()
+            .push((opcode, result, bits));
+    }
+
+    // -----------------------------------------------------------------
+    // The heap.
+
+    /// The location a read operation reads, if it is one.
+    pub fn read_loc(&self, ops: &[TraceOp], opcode: &Opcode, args: &[Val]) -> Option<Loc> {
+        Some(match *opcode {
+            Opcode::GetField(descr) => Loc::Field {
+                base: args[0],
+                descr,
+            },
+            Opcode::Load(ty) => self.raw_loc(ops, args[0], ty),
+            Opcode::GetItem(descr) => Loc::Item {
+                ptr: args[0],
+                idx: args[1],
+                descr,
+            },
+            Opcode::VecLen(descr) => Loc::VecLen {
+                vec: args[0],
+                descr,
+            },
+            Opcode::VecPtr(descr) => Loc::VecPtr {
+                vec: args[0],
+                descr,
+            },
+            Opcode::EnumTag(descr) => Loc::Tag {
+                addr: args[0],
+                descr,
+            },
+            Opcode::StringPtr => Loc::StrPtr(args[0]),
+            Opcode::StringLen => Loc::StrLen(args[0]),
+            _ => return None,
+        })
+    }
+
+    /// The location, value and scalar type of a write operation.
+    pub fn write_loc(
+        &self,
+        ops: &[TraceOp],
+        opcode: &Opcode,
+        args: &[Val],
+    ) -> Option<(Loc, Val, ScalarTy)> {
+        let t = self.tables;
+        match *opcode {
+            Opcode::SetField(descr) => t.fields[descr as usize].ty.map(|ty| {
+                let loc = Loc::Field {
+                    base: args[0],
+                    descr,
+                };
+                (loc, args[1], ty)
+            }),
+            Opcode::SetItem(descr) => t.arrays[descr as usize].item.map(|ty| {
+                let loc = Loc::Item {
+                    ptr: args[0],
+                    idx: args[1],
+                    descr,
+                };
+                (loc, args[2], ty)
+            }),
+            Opcode::Store(ty) => Some((self.raw_loc(ops, args[0], ty), args[1], ty)),
+            _ => None,
+        }
+    }
+
+    /// The location a `load`/`store` of `ty` at `addr` touches: a field or
+    /// an item when the address is a `fieldaddr`/`itemaddr` of that type.
+    fn raw_loc(&self, ops: &[TraceOp], addr: Val, ty: ScalarTy) -> Loc {
+        let t = self.tables;
+        if let Some(d) = def(ops, addr) {
+            match d.opcode {
+                Opcode::FieldAddr(f) if t.fields[f as usize].ty == Some(ty) => {
+                    return Loc::Field {
+                        base: d.args[0],
+                        descr: f,
+                    }
+                }
+                Opcode::ItemAddr(a) if t.arrays[a as usize].item == Some(ty) => {
+                    return Loc::Item {
+                        ptr: d.args[0],
+                        idx: d.args[1],
+                        descr: a,
+                    }
+                }
+                _ => {}
+            }
+        }
+        Loc::Raw { addr, ty }
+    }
+
+    /// What the trace knows `loc` holds, with its concrete value: at
+    /// `loc`, or at the same location under a twin descr.
+    pub fn lookup(&self, loc: &Loc) -> Option<(Val, u64)> {
+        let found = self.heap.get(loc).or_else(|| {
+            let twins: &[u16] = match *loc {
+                Loc::Field { descr, .. } => &self.field_twins[descr as usize],
+                Loc::Item { descr, .. } | Loc::VecLen { descr, .. } | Loc::VecPtr { descr, .. } => {
+                    &self.array_twins[descr as usize]
+                }
+                _ => &[],
+            };
+            twins
+                .iter()
+                .find_map(|&d| self.heap.get(&with_descr(*loc, d)))
+        });
+        found.map(|&(v, bits)| (self.resolve(v), bits))
+    }
+
+    /// `loc` was read: it holds `v` (concrete value `bits`).
+    pub fn remember(&mut self, loc: Loc, v: Val, bits: u64) {
+        self.heap.insert(loc, (v, bits));
+    }
+
+    /// `v` (concrete value `bits`), of type `ty`, was written to `loc`
+    /// (after `invalidate(Effect::Write(loc))` or `Effect::Store`).
+    pub fn written(&mut self, ops: &[TraceOp], loc: Loc, v: Val, ty: ScalarTy, bits: u64) {
+        if self.reads_back(ops, v, ty) {
+            self.heap.insert(loc, (v, bits));
+        } else {
+            self.heap.remove(&loc);
+        }
+    }
+
+    /// Forget what `effect` may change.
+    pub fn invalidate(&mut self, ops: &[TraceOp], effect: &Effect) {
+        let t = self.tables;
+        let call;
+        let effect = match *effect {
+            Effect::Call(descr) => {
+                call = call_effects(t, descr);
+                Hit::Call(&call)
+            }
+            Effect::Write(w) => Hit::Write(w),
+            Effect::Store => Hit::Store,
+            Effect::Resize(vec, descr) => Hit::Resize(vec, descr),
+            Effect::Everything => Hit::Everything,
+        };
+        let def = |v: Val| def(ops, v);
+        self.heap.retain(|loc, _| !effect.hits(t, loc, &def));
+    }
+
+    /// Does a `ty` written as the register value `v` read back as `v`?
+    fn reads_back(&self, ops: &[TraceOp], v: Val, ty: ScalarTy) -> bool {
+        let t = self.tables;
+        match ty {
+            ScalarTy::F64 | ScalarTy::Ref => return true,
+            ScalarTy::Int(it) if it.bits() == 64 => return true,
+            _ => {}
+        }
+        if let Some(c) = v.const_bits() {
+            let mut buf = 0u64;
+            let addr = &mut buf as *mut u64 as usize;
+            // Safety: an 8-byte local holds every scalar.
+            let back = unsafe {
+                ops::store(ty, addr, c);
+                ops::load(ty, addr)
+            };
+            return back == c;
+        }
+        let Some(d) = def(ops, v) else {
+            return false;
+        };
+        match d.opcode {
+            Opcode::IntBin(_, it) | Opcode::IntNeg(it) | Opcode::IntNot(it) => {
+                ScalarTy::Int(it) == ty
+            }
+            // 0 or 1.
+            Opcode::IntCmp(..) | Opcode::FloatCmp(_) => true,
+            Opcode::Cast(_, to) => to == ty,
+            Opcode::GetField(f) => t.fields[f as usize].ty == Some(ty),
+            Opcode::Load(lt) => lt == ty,
+            Opcode::GetItem(a) | Opcode::VecPopNonEmpty(a) => t.arrays[a as usize].item == Some(ty),
+            _ => false,
+        }
+    }
+
+    // -----------------------------------------------------------------
+    // Guards.
+
+    /// Whether `v` is known to be true (non-zero) or false.
+    pub fn known_truth(&self, v: Val) -> Option<bool> {
+        match self.resolve(v).const_bits() {
+            Some(c) => Some(c != 0),
+            None => self.truth.get(&v).copied(),
+        }
+    }
+
+    /// A guard proved `v` equal to the constant `c`.
+    pub fn learn_value(&mut self, v: Val, c: Val) {
+        debug_assert!(!v.is_const() && c.is_const());
+        self.known.insert(v, c);
+    }
+
+    /// A `guard_true(v)` (`truth`) or `guard_false(v)` was recorded: learn
+    /// what it proved. Returns the values that became constants, to replace
+    /// in the frames' registers.
+    pub fn learn_truth(&mut self, ops: &[TraceOp], v: Val, truth: bool) -> Vec<(Val, Val)> {
+        let mut consts = Vec::new();
+        self.truth.insert(v, truth);
+        let d = def(ops, v);
+        let is_bool =
+            d.is_some_and(|d| matches!(d.opcode, Opcode::IntCmp(..) | Opcode::FloatCmp(_)));
+        if !truth || is_bool {
+            self.learn_const(v, Val::Int(truth as i64), &mut consts);
+        }
+        if let Some(&TraceOp {
+            opcode: Opcode::IntCmp(op, ty),
+            ref args,
+            ..
+        }) = d
+        {
+            let (a, b) = (args[0], args[1]);
+            // The negation and the mirror image: the same comparison.
+            let facts = [
+                (negate(op), [a, b], !truth),
+                (mirror(op), [b, a], truth),
+                (negate(mirror(op)), [b, a], !truth),
+            ];
+            for (op, args, truth) in facts {
+                self.learn_fact(Opcode::IntCmp(op, ty), &args, truth, &mut consts);
+            }
+            // Unsigned comparisons compare the registers as `u64`.
+            if !ty.signed() {
+                let (lo, hi, strict) = match (op, truth) {
+                    (CmpOp::Lt, true) | (CmpOp::Ge, false) => (a, b, true),
+                    (CmpOp::Le, true) | (CmpOp::Gt, false) => (a, b, false),
+                    (CmpOp::Gt, true) | (CmpOp::Le, false) => (b, a, true),
+                    (CmpOp::Ge, true) | (CmpOp::Lt, false) => (b, a, false),
+                    _ => (a, a, false),
+                };
+                if lo != hi {
+                    self.add_below(lo, hi, strict);
+                }
+            }
+            // `int_eq` compares the whole registers: equal to a constant is
+            // that constant.
+            if (op == CmpOp::Eq && truth) || (op == CmpOp::Ne && !truth) {
+                match (a.is_const(), b.is_const()) {
+                    (false, true) => self.learn_const(a, b, &mut consts),
+                    (true, false) => self.learn_const(b, a, &mut consts),
+                    _ => {}
+                }
+            }
+        }
+        consts
+    }
+
+    /// `a <= b` (`a < b` if `strict`), as `u64`.
+    fn add_below(&mut self, a: Val, b: Val, strict: bool) {
+        let edges = self.below.entry(a).or_default();
+        match edges.iter_mut().find(|e| e.0 == b) {
+            Some(e) => e.1 |= strict,
+            None => edges.push((b, strict)),
+        }
+    }
+
+    /// `x - y` (64-bit wrap-around, recorded as `result`): when a guard
+    /// proved `y <= x` (no wrap-around), `result <= x`.
+    pub fn learn_sub(&mut self, x: Val, y: Val, result: Val) {
+        if !result.is_const() && result != x && self.proves_below(y, x, false) {
+            self.add_below(result, x, false);
+        }
+    }
+
+    /// Do the guards prove `a <= b` (`a < b` if `strict`), as `u64`? A
+    /// short search through the orders learnt (and between constants).
+    pub fn proves_below(&self, a: Val, b: Val, strict: bool) -> bool {
+        if let (Some(x), Some(y)) = (a.const_bits(), b.const_bits()) {
+            return if strict { x < y } else { x <= y };
+        }
+        if a == b {
+            return !strict;
+        }
+        // (value, strict so far), depth-first, a few steps.
+        let mut todo = vec![(a, false, 0u8)];
+        let mut seen: Vec<(Val, bool)> = Vec::new();
+        while let Some((n, st, depth)) = todo.pop() {
+            if seen.contains(&(n, st)) || depth > 6 || seen.len() > 64 {
+                continue;
+            }
+            seen.push((n, st));
+            let mut next: Vec<(Val, bool)> = self.below.get(&n).cloned().unwrap_or_default();
+            if let Some(c) = n.const_bits() {
+                // A constant is below whatever a greater constant is below.
+                for (k, edges) in &self.below {
+                    if let Some(kc) = k.const_bits() {
+                        if c <= kc {
+                            next.extend(edges.iter().map(|&(v, s)| (v, s || c < kc)));
+                        }
+                    }
+                }
+            }
+            for (m, s) in next {
+                let st = st || s;
+                if m == b && (st || !strict) {
+                    return true;
+                }
+                if let (Some(mc), Some(bc)) = (m.const_bits(), b.const_bits()) {
+                    if mc < bc || (mc == bc && (st || !strict)) {
+                        return true;
+                    }
+                }
+                todo.push((m, st, depth + 1));
+            }
+        }
+        false
+    }
+
+    /// The outcome of an unsigned comparison `opcode(args)` the guards
+    /// prove, if they do.
+    pub fn decide(&self, opcode: &Opcode, args: &[Val]) -> Option<bool> {
+        let &Opcode::IntCmp(op, ty) = opcode else {
+            return None;
+        };
+        if ty.signed() || self.below.is_empty() {
+            return None;
+        }
+        let (a, b) = (args[0], args[1]);
+        let lt = |x, y| self.proves_below(x, y, true);
+        let le = |x, y| self.proves_below(x, y, false);
+        match op {
+            CmpOp::Lt if lt(a, b) => Some(true),
+            CmpOp::Lt if le(b, a) => Some(false),
+            CmpOp::Ge if lt(a, b) => Some(false),
+            CmpOp::Ge if le(b, a) => Some(true),
+            CmpOp::Gt if lt(b, a) => Some(true),
+            CmpOp::Gt if le(a, b) => Some(false),
+            CmpOp::Le if le(a, b) => Some(true),
+            CmpOp::Le if lt(b, a) => Some(false),
+            CmpOp::Ne if lt(a, b) || lt(b, a) => Some(true),
+            CmpOp::Eq if lt(a, b) || lt(b, a) => Some(false),
+            _ => None,
+        }
+    }
+
+    /// `v` is the constant `c` from here on.
+    fn learn_const(&mut self, v: Val, c: Val, consts: &mut Vec<(Val, Val)>) {
+        if self.known.insert(v, c).is_none() {
+            consts.push((v, c));
+        }
+    }
+
+    /// `opcode(args)` (a comparison) is known to be `truth`.
+    fn learn_fact(
+        &mut self,
+        opcode: Opcode,
+        args: &[Val],
+        truth: bool,
+        consts: &mut Vec<(Val, Val)>,
+    ) {
+        let c = Val::Int(truth as i64);
+        match self.lookup_pure(&opcode, args) {
+            // Recorded earlier: that result is the constant.
+            Some((v, _)) if !v.is_const() => self.learn_const(v, c, consts),
+            Some(_) => {}
+            None => self.add_pure(opcode, args.to_vec(), c, truth as u64),
+        }
+    }
+}
+
+/// `loc` under descr `d` (of the same kind).
+fn with_descr(loc: Loc, d: u16) -> Loc {
+    match loc {
+        Loc::Field { base, .. } => Loc::Field { base, descr: d },
+        Loc::Item { ptr, idx, .. } => Loc::Item { ptr, idx, descr: d },
+        Loc::VecLen { vec, .. } => Loc::VecLen { vec, descr: d },
+        Loc::VecPtr { vec, .. } => Loc::VecPtr { vec, descr: d },
+        Loc::Tag { addr, .. } => Loc::Tag { addr, descr: d },
+        Loc::Raw { .. } | Loc::StrPtr(_) | Loc::StrLen(_) => loc,
+    }
+}
+
+/// Per descr, the other descrs with the same key: the *twins* the
+/// codewriter makes of one field or array type reached through `&T` and
+/// through `&mut T` (one immutable, one not). The same memory read under
+/// twin descrs holds the same value.
+fn twins<T, K: Eq + std::hash::Hash + Clone>(
+    descrs: &[T],
+    key: impl Fn(&T) -> Option<K>,
+) -> Vec<Vec<u16>> {
+    let mut classes: HashMap<K, Vec<u16>> = HashMap::new();
+    let keys: Vec<Option<K>> = descrs.iter().map(key).collect();
+    for (i, k) in keys.iter().enumerate() {
+        if let Some(k) = k {
+            if let Some(c) = classes.get_mut(k) {
+                c.push(i as u16);
+            } else {
+                classes.insert(k.clone(), vec![i as u16]);
+            }
+        }
+    }
+    keys.iter()
+        .enumerate()
+        .map(|(i, k)| match k.as_ref().and_then(|k| classes.get(k)) {
+            Some(c) => c.iter().copied().filter(|&d| d as usize != i).collect(),
+            None => Vec::new(),
+        })
+        .collect()
+}
+
+/// `v` as `y + k` when it is the result of an `int_add`/`int_sub` of a
+/// constant: `y`, `k` (canonical for the type) and the type.
+fn offset_form(ops: &[TraceOp], v: Val) -> Option<(Val, i64, IntTy)> {
+    let d = def(ops, v)?;
+    match (&d.opcode, d.args.as_slice()) {
+        (&Opcode::IntBin(IntBinOp::Add, ty), &[y, Val::Int(k)])
+        | (&Opcode::IntBin(IntBinOp::Add, ty), &[Val::Int(k), y]) => Some((y, k, ty)),
+        (&Opcode::IntBin(IntBinOp::Sub, ty), &[y, Val::Int(k)]) => {
+            Some((y, ops::int_bin(IntBinOp::Sub, ty, 0, k), ty))
+        }
+        _ => None,
+    }
+}
+
+/// Are the indices `i1` and `i2` surely different (by less than 2^32)?
+/// They are when both are constants, or the same value plus different
+/// constants (64-bit arithmetic: `x + 1` is never `x + 2`).
+fn indices_differ<'e>(i1: Val, i2: Val, def: &dyn Fn(Val) -> Option<&'e TraceOp>) -> bool {
+    let form = |v: Val| -> (Option<Val>, i64) {
+        if let Some(c) = v.const_bits() {
+            return (None, c as i64);
+        }
+        if let Some(d) = def(v) {
+            match (&d.opcode, d.args.as_slice()) {
+                (&Opcode::IntBin(IntBinOp::Add, ty), &[y, Val::Int(k)])
+                | (&Opcode::IntBin(IntBinOp::Add, ty), &[Val::Int(k), y])
+                    if ty.bits() == 64 && !y.is_const() =>
+                {
+                    return (Some(y), k)
+                }
+                (&Opcode::IntBin(IntBinOp::Sub, ty), &[y, Val::Int(k)])
+                    if ty.bits() == 64 && !y.is_const() =>
+                {
+                    return (Some(y), k.wrapping_neg())
+                }
+                _ => {}
+            }
+        }
+        (Some(v), 0)
+    };
+    let ((y1, k1), (y2, k2)) = (form(i1), form(i2));
+    y1 == y2 && k1 != k2 && k1.wrapping_sub(k2).unsigned_abs() < 1 << 32
+}
+
+/// `!(a op b)` as a comparison.
+fn negate(op: CmpOp) -> CmpOp {
+    match op {
+        CmpOp::Eq => CmpOp::Ne,
+        CmpOp::Ne => CmpOp::Eq,
+        CmpOp::Lt => CmpOp::Ge,
+        CmpOp::Ge => CmpOp::Lt,
+        CmpOp::Le => CmpOp::Gt,
+        CmpOp::Gt => CmpOp::Le,
+    }
+}
+
+/// The `op'` with `a op b == b op' a`.
+fn mirror(op: CmpOp) -> CmpOp {
+    match op {
+        CmpOp::Eq => CmpOp::Eq,
+        CmpOp::Ne => CmpOp::Ne,
+        CmpOp::Lt => CmpOp::Gt,
+        CmpOp::Gt => CmpOp::Lt,
+        CmpOp::Le => CmpOp::Ge,
+        CmpOp::Ge => CmpOp::Le,
+    }
+}
+
+/// An effect, ready to test locations against.
+enum Hit<'a> {
+    Write(Loc),
+    Store,
+    Resize(Val, u16),
+    Call(&'a CallEffects),
+    Everything,
+}
+
+impl Hit<'_> {
+    /// May this change what `loc` (a mutable location) holds?
+    fn hits<'e>(&self, t: &Tables, loc: &Loc, def: &dyn Fn(Val) -> Option<&'e TraceOp>) -> bool {
+        let scalar = matches!(loc, Loc::Field { .. } | Loc::Item { .. } | Loc::Raw { .. });
+        match *self {
+            Hit::Write(w) => match loc {
+                Loc::Raw { .. } | Loc::Tag { .. } => true,
+                Loc::Field { .. } | Loc::Item { .. } => scalars_may_alias(t, &w, loc, def),
+                // No scalar write reaches a Vec's or a String's header.
+                _ => false,
+            },
+            Hit::Store => scalar || matches!(loc, Loc::Tag { .. }),
+            Hit::Resize(vec, d) => match *loc {
+                Loc::VecLen { vec: v2, descr } | Loc::VecPtr { vec: v2, descr } => {
+                    vecs_may_alias(t, d, descr) && may_equal(vec, v2)
+                }
+                Loc::Item { descr, .. } => items_may_alias(t, d, descr),
+                Loc::Raw { .. } | Loc::Tag { .. } => true,
+                _ => false,
+            },
+            Hit::Call(eff) => eff.may_change(t, loc, def),
+            Hit::Everything => true,
+        }
+    }
+}
+
+/// May two values be the same address? (Different constants are not.)
+fn may_equal(a: Val, b: Val) -> bool {
+    a == b || !(a.is_const() && b.is_const())
+}
+
+/// May field `d1` of `b1` and field `d2` of `b2` share bytes?
+fn fields_may_alias(t: &Tables, d1: u16, d2: u16, b1: Val, b2: Val) -> bool {
+    if d1 == d2 {
+        return may_equal(b1, b2);
+    }
+    let (f1, f2) = (&t.fields[d1 as usize], &t.fields[d2 as usize]);
+    match (f1.place, f2.place) {
+        (FieldPlace::Offset(o1), FieldPlace::Offset(o2)) => {
+            let s1 = f1.ty.map_or(1, ScalarTy::size);
+            let s2 = f2.ty.map_or(1, ScalarTy::size);
+            if o1 + s1 <= o2 || o2 + s2 <= o1 {
+                false
+            } else if o1 == o2 && s1 == s2 {
+                // The same field under two descrs (say, one immutable).
+                may_equal(b1, b2)
+            } else {
+                true
+            }
+        }
+        _ => true,
+    }
+}
+
+/// May items of arrays `a1` and `a2` share bytes?
+fn items_may_alias(t: &Tables, a1: u16, a2: u16) -> bool {
+    let size = |a: u16| t.arrays[a as usize].item.map(ScalarTy::size);
+    a1 == a2 || size(a1) == size(a2)
+}
+
+/// May Vec descrs `a1` and `a2` describe the same Vec?
+fn vecs_may_alias(t: &Tables, a1: u16, a2: u16) -> bool {
+    let (x, y) = (&t.arrays[a1 as usize], &t.arrays[a2 as usize]);
+    a1 == a2 || (x.item == y.item && x.item_size == y.item_size)
+}
+
+/// May a write of field or item `w` change field or item `r`?
+fn scalars_may_alias<'e>(
+    t: &Tables,
+    w: &Loc,
+    r: &Loc,
+    def: &dyn Fn(Val) -> Option<&'e TraceOp>,
+) -> bool {
+    match (*w, *r) {
+        (
+            Loc::Field {
+                base: b1,
+                descr: d1,
+            },
+            Loc::Field {
+                base: b2,
+                descr: d2,
+            },
+        ) => fields_may_alias(t, d1, d2, b1, b2),
+        (
+            Loc::Item {
+                ptr: p1,
+                idx: i1,
+                descr: a1,
+            },
+            Loc::Item {
+                ptr: p2,
+                idx: i2,
+                descr: a2,
+            },
+        ) => {
+            if !items_may_alias(t, a1, a2) {
+                return false;
+            }
+            let size = t.arrays[a1 as usize].item_size;
+            let same_size = size == t.arrays[a2 as usize].item_size;
+            !(p1 == p2 && same_size && size < 1 << 31 && indices_differ(i1, i2, def))
+        }
+        // A scalar field is never an array item.
+        (Loc::Field { .. }, Loc::Item { .. }) | (Loc::Item { .. }, Loc::Field { .. }) => false,
+        _ => true,
+    }
+}
