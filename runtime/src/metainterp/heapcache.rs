@@ -5,31 +5,38 @@
 //!
 //! - **Pure operations** (`Opcode::is_pure`) recorded earlier, by opcode
 //!   and arguments: the same operation on the same arguments is the earlier
-//!   result (record-time CSE; pure operations do not depend on memory).
+//!   result (record-time CSE; pure operations do not depend on memory). A
+//!   `fieldaddr` (`itemaddr`) under the twin descr of the same field (array
+//!   type) is the same address. `x + c` or `x - c` of an `x` recorded as
+//!   `y + k` of the same 64-bit integer type is recorded as `y + (k ± c)`,
+//!   and is `y` when that is 0 ([`HeapCache::reassociate`]).
 //! - **The heap**: for every memory location ([`Loc`], the optimizer's
 //!   locations) the trace has read or written, the trace value it holds. A
-//!   read of a known location is that value instead of a new operation,
-//!   until an operation that may change the location is recorded:
+//!   read of a known location (under its descr or a twin) is that value
+//!   instead of a new operation, until an operation that may change the
+//!   location is recorded:
 //!   - `setfield`: fields of the same descr at a base that may be the same
 //!     (two different constants are not), or of a descr whose bytes overlap
 //!     at the same offset (a field behind a shim overlaps every field);
 //!   - `setitem`: items of arrays of the same descr or of the same item
-//!     size, unless they are known to be other items of the same data
-//!     pointer (same data pointer, different constant indices);
+//!     size, unless they are surely other items of the same data pointer
+//!     (different constant indices, or different constant offsets of the
+//!     same index value);
 //!   - `store` (raw memory): every field, item and raw location;
 //!   - every write: enum tags and raw locations;
 //!   - `vec_push`, `vec_pop`: the headers (length, data pointer) of the
 //!     Vecs that may be that one, items of arrays that may be its items,
 //!     raw locations and enum tags;
 //!   - `call_residual`: what `optimizer::heap::call_effects` says the call
-//!     may write (everything until calls have effect summaries);
-//!     `call_pure`: everything.
+//!     may write (its descr's effect summary); `call_pure`: everything.
 //!
-//!   Locations behind immutable descrs are never invalidated. A write
-//!   makes the written value known at its location when it reads back
-//!   unchanged (a 64-bit location, a constant that round-trips, a value
-//!   produced at the location's type); a write of the value the location
-//!   is known to hold already is not recorded.
+//!   Immutable descrs get no exemption: "immutable" means reached through
+//!   a shared reference, and a `&T` borrow may end within the trace, after
+//!   which the same memory is written through `&mut T` (the twin descr).
+//!   A write makes the written value known at its location when it reads
+//!   back unchanged (a 64-bit location, a constant that round-trips, a
+//!   value produced at the location's type); a write of the value the
+//!   location is known to hold already is not recorded.
 //! - **Guards**: what a guard proved, from there on. After
 //!   `guard_value(v, c)` `v` is `c`; after `guard_false(v)` `v` is 0; after
 //!   `guard_true(v)`, `v` is 1 if it is a comparison's result, else known
@@ -37,16 +44,22 @@
 //!   its mirror image on the same arguments are known constants too
 //!   (`int_lt(a, b)` after `guard_false(int_ge(a, b))`), and after
 //!   `guard_true(int_eq(x, c))` (or `guard_false(int_ne(x, c))`) with `c`
-//!   a constant, `x` is `c`. A guard on a value whose outcome is known
-//!   already is not recorded. The tracer replaces the values a guard made
-//!   constant in every register of its frames (as it always did after
-//!   `guard_value`), so that the resume data of later guards holds the
-//!   constants: the same values on every run that reaches them.
+//!   a constant, `x` is `c`. A guard on an unsigned comparison also gives
+//!   an order between its arguments (`a < b`, `a <= b`, as `u64`), and a
+//!   64-bit `x - y` after a guard proved `y <= x` is at most `x`; an
+//!   unsigned comparison these orders decide is a constant
+//!   ([`HeapCache::decide`]: bf's bounds check after a move left). A guard
+//!   on a value whose outcome is known already is not recorded. The tracer
+//!   replaces the values a guard made constant in every register of its
+//!   frames (as it always did after `guard_value`), so that the resume
+//!   data of later guards holds the constants: the same values on every
+//!   run that reaches them.
 //!
-//! Every answer comes with the concrete value the tracer computed when
-//! the answer was recorded: in debug builds, a cached value's concrete
-//! value must be the one the tracer just computed by executing the
-//! instruction again.
+//! Every answer from the pure operations and the heap comes with the
+//! concrete value the tracer computed when the answer was recorded: in
+//! debug builds, it must be the one the tracer just computed by executing
+//! the instruction again (and a decided comparison or guard must agree with
+//! the concrete outcome).
 
 use crate::blackhole::ops;
 use crate::jitcode::{CmpOp, FieldPlace, IntBinOp, IntTy, ScalarTy, Tables};
@@ -151,11 +164,10 @@ impl HeapCache {
             .map(|&(_, v, bits)| (self.resolve(v), bits))
     }
 
-    /// `x + c` or `x - c` (`opcode(args)`, `c` a constant) as `y + k`,
-    /// when `x` is `y + k'` of the same type (recorded as such): the root
-    /// `y` and `k` (canonical for the type). `y` when `k` is 0. Exact:
-    /// wrap-around arithmetic of one type is associative (operands are
-    /// canonical for their type).
+    /// `x + c` or `x - c` (`opcode(args)`, `c` a constant, a 64-bit
+    /// type) as `y + k`, when `x` is `y + k'` of the same type (recorded
+    /// as such): the root `y` and `k`. `y` when `k` is 0 (and `x` for
+    /// `x ± 0`). Exact: 64-bit wrap-around arithmetic is associative.
     pub fn reassociate(ops: &[TraceOp], opcode: &Opcode, args: &[Val]) -> Option<(Val, i64)> {
         let (x, c, ty) = match (opcode, args) {
             (&Opcode::IntBin(IntBinOp::Add, ty), &[x, Val::Int(c)])
@@ -165,7 +177,9 @@ impl HeapCache {
             }
             _ => return None,
         };
-        if x.is_const() {
+        // 64-bit types only: wrapping to them changes no register, so
+        // this does not even rely on operands being canonical.
+        if x.is_const() || ty.bits() != 64 {
             return None;
         }
         match offset_form(ops, x) {
