@@ -12,13 +12,15 @@
 //! I/O word k      at r15 + 8*k
 //! ```
 //!
-//! The I/O area holds a trace's inputs on entry, a failing guard's fail
-//! arguments on exit, the target loop's inputs at `JumpTo`, and the
-//! arguments of a residual or pure call while it is being made (between
-//! entry and exit nothing else lives there). Spill slots live in the frame
-//! buffer, not on the machine stack, so a bridge can use more slots than
-//! the loop it is attached to: the native stack frame is the same fixed
-//! size for every trace.
+//! The I/O area holds a loop's inputs on entry (`execute`), a failing
+//! guard's fail arguments on exit, and the arguments of a residual or
+//! pure call while it is being made (between entry and exit nothing else
+//! lives there). Going from trace to trace (a guard into its bridge, a
+//! `JumpTo` into a loop) passes the values in registers and spill slots
+//! instead. Spill slots live in the frame buffer, not on the machine
+//! stack, so a bridge can use more slots than the loop it is attached to
+//! (and keep the ones the loop left its inputs in): the native stack frame
+//! is the same fixed size for every trace.
 //!
 //! Call results are the per-execute "call-result buffer" the trace IR's
 //! `CallResult(n)` reads.

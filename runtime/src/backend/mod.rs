@@ -247,7 +247,7 @@ fn compile(
     let far_jumps = std::mem::take(&mut out.far_jumps);
     let mem = CodeMem::new(&out.code, |addr, code| {
         for (off, target) in far_jumps {
-            code[off..off + x86::STUB_TAIL]
+            code[off..off + x86::JUMP_LEN]
                 .copy_from_slice(&x86::guards::far_jump(addr + off, target));
         }
     })?;

@@ -5,14 +5,14 @@
 //! after the body, stores the fail arguments from wherever they are at the
 //! guard (registers, spill slots, constants) into the frame's I/O area in
 //! `GuardInfo::fail_args` order, then returns the guard's global id
-//! through the trace's epilogue. The first `STUB_TAIL` bytes of a stub
+//! through the trace's epilogue. The first `JUMP_LEN` bytes of a stub
 //! (no-ops) are what `compile_bridge` overwrites with a jump to the
 //! bridge, which starts with the fail arguments where the guard has them
 //! (no store, no load).
 
 use dynasmrt::{DynamicLabel, DynasmApi, DynasmLabelApi};
 
-use super::{asm, Cc, Codegen, Fused, Loc, Stub, R11, RAX, STUB_TAIL};
+use super::{asm, Cc, Codegen, Fused, Loc, Stub, JUMP_LEN, R11, RAX};
 use crate::trace::Opcode;
 
 impl<'a> Codegen<'a> {
@@ -148,7 +148,7 @@ impl<'a> Codegen<'a> {
     }
 
     /// Emit a guard's exit stub; returns the offset of its patchable
-    /// head: `STUB_TAIL` bytes of no-ops, which `compile_bridge` replaces
+    /// head: `JUMP_LEN` bytes of no-ops, which `compile_bridge` replaces
     /// with a jump to the bridge (entered with the fail arguments where
     /// they are, in `Stub::args`).
     pub fn emit_stub(&mut self, s: &Stub) -> usize {
@@ -159,7 +159,7 @@ impl<'a> Codegen<'a> {
         self.a.extend([0x0F, 0x1F, 0x44, 0x00, 0x00]);
         self.a
             .extend([0x0F, 0x1F, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00]);
-        debug_assert_eq!(self.a.offset().0 - head, STUB_TAIL);
+        debug_assert_eq!(self.a.offset().0 - head, JUMP_LEN);
         for (k, loc) in s.args.iter().enumerate() {
             self.store_io(k, *loc);
         }
@@ -173,13 +173,13 @@ impl<'a> Codegen<'a> {
     }
 }
 
-/// The bytes of a jump from `at` to `target` in `STUB_TAIL` bytes: `jmp
+/// The bytes of a jump from `at` to `target` in `JUMP_LEN` bytes: `jmp
 /// rel32` (and an 8-byte no-op, never reached) when `target` is within
 /// 2 GiB, else `mov r11, target; jmp r11`. What replaces a stub's head to
 /// send it to a bridge, and what a `JumpTo` becomes once the trace's
 /// address is known.
-pub fn far_jump(at: usize, target: usize) -> [u8; STUB_TAIL] {
-    let mut b = [0u8; STUB_TAIL];
+pub fn far_jump(at: usize, target: usize) -> [u8; JUMP_LEN] {
+    let mut b = [0u8; JUMP_LEN];
     let rel = (target as i64).wrapping_sub(at as i64 + 5);
     if rel >= i32::MIN as i64 && rel <= i32::MAX as i64 {
         b[0] = 0xE9;

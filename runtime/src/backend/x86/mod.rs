@@ -227,14 +227,15 @@ pub struct Output {
     pub io_words: usize,
     /// Offsets of interesting points, for the disassembly.
     pub marks: Vec<(usize, String)>,
-    /// Jumps out of the trace (`JumpTo`): the offset of a `STUB_TAIL`-byte
+    /// Jumps out of the trace (`JumpTo`): the offset of a `JUMP_LEN`-byte
     /// `mov r11, target; jmp r11` and its target, for `guards::far_jump`
     /// once the code's address is known.
     pub far_jumps: Vec<(usize, usize)>,
 }
 
-/// Size of a stub's patchable head: `mov r11, imm64; jmp r11`.
-pub const STUB_TAIL: usize = 13;
+/// Size of a jump anywhere (`mov r11, imm64; jmp r11`, or `jmp rel32` and
+/// an 8-byte no-op): a stub's patchable head, a `JumpTo`.
+pub const JUMP_LEN: usize = 13;
 
 /// What a `JumpTo` needs to know of its target loop.
 pub struct Target {
