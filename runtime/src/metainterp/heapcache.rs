@@ -63,7 +63,11 @@
 
 use crate::blackhole::ops;
 use crate::jitcode::{CmpOp, FieldPlace, IntBinOp, IntTy, ScalarTy, Tables};
-use crate::optimizer::heap::{call_effects, CallEffects, Loc};
+use crate::optimizer::heap::{
+    call_effects, items_may_alias, may_equal, scalars_may_alias, vecs_may_alias,
+    CallEffects, Loc,
+};
+use crate::optimizer::pure::{mirror, negate};
 use crate::trace::{Opcode, TraceOp, Val};
 use std::collections::HashMap;
 
@@ -610,59 +614,8 @@ fn offset_form(ops: &[TraceOp], v: Val) -> Option<(Val, i64, IntTy)> {
     }
 }
 
-/// Are the indices `i1` and `i2` surely different (by less than 2^32)?
-/// They are when both are constants, or the same value plus different
-/// constants (64-bit arithmetic: `x + 1` is never `x + 2`).
-fn indices_differ<'e>(i1: Val, i2: Val, def: &dyn Fn(Val) -> Option<&'e TraceOp>) -> bool {
-    let form = |v: Val| -> (Option<Val>, i64) {
-        if let Some(c) = v.const_bits() {
-            return (None, c as i64);
-        }
-        if let Some(d) = def(v) {
-            match (&d.opcode, d.args.as_slice()) {
-                (&Opcode::IntBin(IntBinOp::Add, ty), &[y, Val::Int(k)])
-                | (&Opcode::IntBin(IntBinOp::Add, ty), &[Val::Int(k), y])
-                    if ty.bits() == 64 && !y.is_const() =>
-                {
-                    return (Some(y), k)
-                }
-                (&Opcode::IntBin(IntBinOp::Sub, ty), &[y, Val::Int(k)])
-                    if ty.bits() == 64 && !y.is_const() =>
-                {
-                    return (Some(y), k.wrapping_neg())
-                }
-                _ => {}
-            }
-        }
-        (Some(v), 0)
-    };
-    let ((y1, k1), (y2, k2)) = (form(i1), form(i2));
-    y1 == y2 && k1 != k2 && k1.wrapping_sub(k2).unsigned_abs() < 1 << 32
-}
 
-/// `!(a op b)` as a comparison.
-fn negate(op: CmpOp) -> CmpOp {
-    match op {
-        CmpOp::Eq => CmpOp::Ne,
-        CmpOp::Ne => CmpOp::Eq,
-        CmpOp::Lt => CmpOp::Ge,
-        CmpOp::Ge => CmpOp::Lt,
-        CmpOp::Le => CmpOp::Gt,
-        CmpOp::Gt => CmpOp::Le,
-    }
-}
 
-/// The `op'` with `a op b == b op' a`.
-fn mirror(op: CmpOp) -> CmpOp {
-    match op {
-        CmpOp::Eq => CmpOp::Eq,
-        CmpOp::Ne => CmpOp::Ne,
-        CmpOp::Lt => CmpOp::Gt,
-        CmpOp::Gt => CmpOp::Lt,
-        CmpOp::Le => CmpOp::Ge,
-        CmpOp::Ge => CmpOp::Le,
-    }
-}
 
 /// An effect, ready to test locations against.
 enum Hit<'a> {
@@ -699,85 +652,7 @@ impl Hit<'_> {
     }
 }
 
-/// May two values be the same address? (Different constants are not.)
-fn may_equal(a: Val, b: Val) -> bool {
-    a == b || !(a.is_const() && b.is_const())
-}
 
-/// May field `d1` of `b1` and field `d2` of `b2` share bytes?
-fn fields_may_alias(t: &Tables, d1: u16, d2: u16, b1: Val, b2: Val) -> bool {
-    if d1 == d2 {
-        return may_equal(b1, b2);
-    }
-    let (f1, f2) = (&t.fields[d1 as usize], &t.fields[d2 as usize]);
-    match (f1.place, f2.place) {
-        (FieldPlace::Offset(o1), FieldPlace::Offset(o2)) => {
-            let s1 = f1.ty.map_or(1, ScalarTy::size);
-            let s2 = f2.ty.map_or(1, ScalarTy::size);
-            if o1 + s1 <= o2 || o2 + s2 <= o1 {
-                false
-            } else if o1 == o2 && s1 == s2 {
-                // The same field under two descrs (say, one immutable).
-                may_equal(b1, b2)
-            } else {
-                true
-            }
-        }
-        _ => true,
-    }
-}
 
-/// May items of arrays `a1` and `a2` share bytes?
-fn items_may_alias(t: &Tables, a1: u16, a2: u16) -> bool {
-    let size = |a: u16| t.arrays[a as usize].item.map(ScalarTy::size);
-    a1 == a2 || size(a1) == size(a2)
-}
 
-/// May Vec descrs `a1` and `a2` describe the same Vec?
-fn vecs_may_alias(t: &Tables, a1: u16, a2: u16) -> bool {
-    let (x, y) = (&t.arrays[a1 as usize], &t.arrays[a2 as usize]);
-    a1 == a2 || (x.item == y.item && x.item_size == y.item_size)
-}
 
-/// May a write of field or item `w` change field or item `r`?
-fn scalars_may_alias<'e>(
-    t: &Tables,
-    w: &Loc,
-    r: &Loc,
-    def: &dyn Fn(Val) -> Option<&'e TraceOp>,
-) -> bool {
-    match (*w, *r) {
-        (
-            Loc::Field {
-                base: b1,
-                descr: d1,
-            },
-            Loc::Field {
-                base: b2,
-                descr: d2,
-            },
-        ) => fields_may_alias(t, d1, d2, b1, b2),
-        (
-            Loc::Item {
-                ptr: p1,
-                idx: i1,
-                descr: a1,
-            },
-            Loc::Item {
-                ptr: p2,
-                idx: i2,
-                descr: a2,
-            },
-        ) => {
-            if !items_may_alias(t, a1, a2) {
-                return false;
-            }
-            let size = t.arrays[a1 as usize].item_size;
-            let same_size = size == t.arrays[a2 as usize].item_size;
-            !(p1 == p2 && same_size && size < 1 << 31 && indices_differ(i1, i2, def))
-        }
-        // A scalar field is never an array item.
-        (Loc::Field { .. }, Loc::Item { .. }) | (Loc::Item { .. }, Loc::Field { .. }) => false,
-        _ => true,
-    }
-}

@@ -43,7 +43,7 @@
 use super::emit::{Emitter, GuardFate};
 use super::Ctx;
 use crate::blackhole::ops;
-use crate::jitcode::{CallEffectsDescr, FieldPlace, ScalarTy, Tables};
+use crate::jitcode::{CallEffectsDescr, FieldPlace, IntBinOp, ScalarTy, Tables};
 use crate::trace::{Opcode, Trace, TraceOp, Val};
 use rustc_hash::FxHashMap as HashMap;
 
@@ -225,7 +225,7 @@ pub fn call_effects(tables: &Tables, descr: u16) -> CallEffects {
 }
 
 /// May two values be the same address? (Different constants are not.)
-fn may_equal(a: Val, b: Val) -> bool {
+pub(crate) fn may_equal(a: Val, b: Val) -> bool {
     a == b || !(a.is_const() && b.is_const())
 }
 
@@ -234,7 +234,7 @@ fn scalar_size(t: Option<ScalarTy>) -> Option<usize> {
 }
 
 /// May field `d1` of `b1` and field `d2` of `b2` share bytes?
-fn fields_may_alias(t: &Tables, d1: u16, d2: u16, b1: Val, b2: Val) -> bool {
+pub(crate) fn fields_may_alias(t: &Tables, d1: u16, d2: u16, b1: Val, b2: Val) -> bool {
     if d1 == d2 {
         return may_equal(b1, b2);
     }
@@ -257,12 +257,12 @@ fn fields_may_alias(t: &Tables, d1: u16, d2: u16, b1: Val, b2: Val) -> bool {
 }
 
 /// May items of arrays `a1` and `a2` share bytes?
-fn items_may_alias(t: &Tables, a1: u16, a2: u16) -> bool {
+pub(crate) fn items_may_alias(t: &Tables, a1: u16, a2: u16) -> bool {
     a1 == a2 || scalar_size(t.arrays[a1 as usize].item) == scalar_size(t.arrays[a2 as usize].item)
 }
 
 /// May Vec descrs `a1` and `a2` describe the same Vec?
-fn vecs_may_alias(t: &Tables, a1: u16, a2: u16) -> bool {
+pub(crate) fn vecs_may_alias(t: &Tables, a1: u16, a2: u16) -> bool {
     let (x, y) = (&t.arrays[a1 as usize], &t.arrays[a2 as usize]);
     a1 == a2 || (x.item == y.item && x.item_size == y.item_size)
 }
@@ -278,8 +278,45 @@ fn loc_size(t: &Tables, loc: &Loc) -> Option<usize> {
     }
 }
 
-/// May a write to scalar location `w` change scalar location `r`?
-fn scalars_may_alias(t: &Tables, w: &Loc, r: &Loc) -> bool {
+/// Are the indices `i1` and `i2` surely different (by less than 2^32)?
+/// They are when both are constants, or the same value plus different
+/// constants (64-bit arithmetic: `x + 1` is never `x + 2`).
+pub(crate) fn indices_differ<'e>(i1: Val, i2: Val, def: &dyn Fn(Val) -> Option<&'e TraceOp>) -> bool {
+    let form = |v: Val| -> (Option<Val>, i64) {
+        if let Some(c) = v.const_bits() {
+            return (None, c as i64);
+        }
+        if let Some(d) = def(v) {
+            match (&d.opcode, d.args.as_slice()) {
+                (&Opcode::IntBin(IntBinOp::Add, ty), &[y, Val::Int(k)])
+                | (&Opcode::IntBin(IntBinOp::Add, ty), &[Val::Int(k), y])
+                    if ty.bits() == 64 && !y.is_const() =>
+                {
+                    return (Some(y), k)
+                }
+                (&Opcode::IntBin(IntBinOp::Sub, ty), &[y, Val::Int(k)])
+                    if ty.bits() == 64 && !y.is_const() =>
+                {
+                    return (Some(y), k.wrapping_neg())
+                }
+                _ => {}
+            }
+        }
+        (Some(v), 0)
+    };
+    let ((y1, k1), (y2, k2)) = (form(i1), form(i2));
+    y1 == y2 && k1 != k2 && k1.wrapping_sub(k2).unsigned_abs() < 1 << 32
+}
+
+/// May a write to scalar location `w` change scalar location `r`? `def`
+/// gives the operations defining values (items at `x + 1` and `x + 2` of
+/// one data pointer are different items).
+pub(crate) fn scalars_may_alias<'e>(
+    t: &Tables,
+    w: &Loc,
+    r: &Loc,
+    def: &dyn Fn(Val) -> Option<&'e TraceOp>,
+) -> bool {
     match (*w, *r) {
         (
             Loc::Field {
@@ -306,8 +343,9 @@ fn scalars_may_alias(t: &Tables, w: &Loc, r: &Loc) -> bool {
             if !items_may_alias(t, a1, a2) {
                 return false;
             }
-            let same_size = t.arrays[a1 as usize].item_size == t.arrays[a2 as usize].item_size;
-            !(p1 == p2 && same_size && i1.is_const() && i2.is_const() && i1 != i2)
+            let size = t.arrays[a1 as usize].item_size;
+            let same_size = size == t.arrays[a2 as usize].item_size;
+            !(p1 == p2 && same_size && size < 1 << 31 && indices_differ(i1, i2, def))
         }
         (Loc::Raw { addr: x, ty: t1 }, Loc::Raw { addr: y, ty: t2 }) => {
             match (x.const_bits(), y.const_bits()) {
@@ -369,7 +407,8 @@ struct Heap<'a> {
 
 /// Something that changes memory.
 enum Write<'w> {
-    Scalar(Loc),
+    /// A scalar location, and the definitions of the trace's values.
+    Scalar(Loc, &'w dyn Fn(Val) -> Option<&'w TraceOp>),
     Resize(Val, u16),
     /// A call's effects, and the definitions of the trace's values.
     Call(&'w CallEffects, &'w dyn Fn(Val) -> Option<&'w TraceOp>),
@@ -385,9 +424,9 @@ impl Heap<'_> {
             // and the same memory may be written through `&mut` in
             // another: `peek(&vm.stack)` then `vm.stack.push(x)`.)
             let hit = match &w {
-                Write::Scalar(wl) => match loc {
+                Write::Scalar(wl, def) => match loc {
                     Loc::Tag { .. } => true,
-                    l if is_scalar(l) => wl != l && scalars_may_alias(t, wl, l),
+                    l if is_scalar(l) => wl != l && scalars_may_alias(t, wl, l, *def),
                     _ => false,
                 },
                 Write::Resize(vec, d) => match *loc {
@@ -405,11 +444,11 @@ impl Heap<'_> {
     }
 
     /// A read of `loc` is emitted: stores it may see are needed.
-    fn observe(&mut self, loc: &Loc) {
+    fn observe<'e>(&mut self, loc: &Loc, def: &dyn Fn(Val) -> Option<&'e TraceOp>) {
         let t = self.t;
         match loc {
             Loc::Tag { .. } => self.pending.clear(),
-            l if is_scalar(l) => self.pending.retain(|w, _| !scalars_may_alias(t, w, l)),
+            l if is_scalar(l) => self.pending.retain(|w, _| !scalars_may_alias(t, w, l, def)),
             _ => {}
         }
     }
@@ -417,7 +456,7 @@ impl Heap<'_> {
     /// A write of `v` to `loc` (emitted as `store`); drops an earlier
     /// unseen store to the same location.
     fn write(&mut self, e: &mut Emitter, loc: Loc, v: Val, ty: ScalarTy, store: Val) {
-        self.invalidate(Write::Scalar(loc));
+        self.invalidate(Write::Scalar(loc, &|v| e.def(v)));
         if reads_back(e, self.t, v, ty) {
             self.cache.insert(loc, v);
         } else {
@@ -498,7 +537,7 @@ pub fn run(trace: Trace, cx: &Ctx) -> Trace {
             match h.cache.get(&loc) {
                 Some(v) => e.replace(i, *v),
                 None => {
-                    h.observe(&loc);
+                    h.observe(&loc, &|v| e.def(v));
                     let v = e.keep(i, args);
                     h.cache.insert(loc, v);
                 }

@@ -39,6 +39,19 @@ fn val_key(v: Val) -> (u8, u64) {
     }
 }
 
+/// The `op'` with `a op b == b op' a`.
+pub(crate) fn mirror(op: CmpOp) -> CmpOp {
+    match op {
+        CmpOp::Eq => CmpOp::Eq,
+        CmpOp::Ne => CmpOp::Ne,
+        CmpOp::Lt => CmpOp::Gt,
+        CmpOp::Gt => CmpOp::Lt,
+        CmpOp::Le => CmpOp::Ge,
+        CmpOp::Ge => CmpOp::Le,
+    }
+}
+
+/// `!(a op b)` as a comparison.
 pub(crate) fn negate(op: CmpOp) -> CmpOp {
     match op {
         CmpOp::Eq => CmpOp::Ne,
