@@ -21,11 +21,11 @@ mod optimizer_util;
 use metatrace_runtime::blackhole::ResumeFrame;
 use metatrace_runtime::jitcode::*;
 use metatrace_runtime::optimizer::{optimize, optimize_loop, Ctx, EnabledOpts, Optimized, Pass};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use metatrace_runtime::trace::interp::{self, TraceExit};
 use metatrace_runtime::trace::*;
 use optimizer_util::*;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 // ---------------------------------------------------------------------------
 // The generator.
@@ -281,7 +281,11 @@ impl<'r> Gen<'r> {
                 // (a shift's amount may have another type: it stays second,
                 // the shifted value must be canonical for `ty`)
                 let shift = matches!(o, IntBinOp::Shl | IntBinOp::Shr);
-                let (a, b) = if !shift && self.r.chance(20) { (b, a) } else { (a, b) };
+                let (a, b) = if !shift && self.r.chance(20) {
+                    (b, a)
+                } else {
+                    (a, b)
+                };
                 let v = self.op(Opcode::IntBin(o, ty), vec![a, b], Some(Kind::Int));
                 self.ints.push((v, Ty::Int(ty)));
             }
@@ -896,7 +900,9 @@ fn check_trace(seed: u64, looped: bool) {
         let traces: Vec<&Trace> = match &o {
             Optimized::Loop(t) => vec![t],
             Optimized::Peeled(p) => {
-                PEELED.fetch_add(1, Ordering::Relaxed);
+                if name == "all" {
+                    PEELED.fetch_add(1, Ordering::Relaxed);
+                }
                 vec![&p.preamble, &p.body]
             }
         };
@@ -938,14 +944,20 @@ fn random_straight_traces() {
 
 #[test]
 fn random_loops() {
-    let n: u64 = std::env::var("RANDOM_LOOPS").ok().and_then(|v| v.parse().ok()).unwrap_or(250);
+    let n: u64 = std::env::var("RANDOM_LOOPS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(250);
     for seed in 1000..1000 + n {
         check_trace(seed, true);
     }
-    // (each loop runs under `unroll` alone and under `all`)
+    // (peeling that moves nothing out of the loop is not done)
     let peeled = PEELED.load(Ordering::Relaxed);
-    eprintln!("{peeled} of {} optimizations peeled the loop", 2 * n);
-    assert!(peeled as u64 > n, "only {peeled} of {} optimizations peeled the loop", 2 * n);
+    eprintln!("{peeled} of {n} loops peeled under `all`");
+    assert!(
+        peeled as u64 * 4 > n,
+        "only {peeled} of {n} loops peeled under `all`"
+    );
 }
 
 /// The passes do something on these traces (so that the comparison above

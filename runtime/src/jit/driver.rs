@@ -341,16 +341,33 @@ fn compile_loop(
         }
         Optimized::Peeled(mut peeled) => {
             let t0 = Instant::now();
-            let body_id = backend::compile_loop(std::mem::replace(&mut peeled.body, peeled.preamble.clone()), tables)?;
+            let body_id = backend::compile_loop(
+                std::mem::replace(&mut peeled.body, peeled.preamble.clone()),
+                tables,
+            )?;
             let body_timing = Timing {
                 recorded_ops: timing.recorded_ops,
                 ..Timing::default()
             };
-            compiled(tables, body_id, TraceKind::Loop, body_timing, t0, &format!("peeled {what}"));
+            compiled(
+                tables,
+                body_id,
+                TraceKind::Loop,
+                body_timing,
+                t0,
+                &format!("peeled {what}"),
+            );
             peeled.set_body_id(body_id);
             let t1 = Instant::now();
             let id = backend::compile_loop(peeled.preamble, tables)?;
-            compiled(tables, id, TraceKind::Preamble, timing, t1, &format!("preamble of {what}"));
+            compiled(
+                tables,
+                id,
+                TraceKind::Preamble,
+                timing,
+                t1,
+                &format!("preamble of {what}"),
+            );
             Ok(id)
         }
     }

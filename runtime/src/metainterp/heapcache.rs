@@ -64,8 +64,7 @@
 use crate::blackhole::ops;
 use crate::jitcode::{CmpOp, FieldPlace, IntBinOp, IntTy, ScalarTy, Tables};
 use crate::optimizer::heap::{
-    call_effects, items_may_alias, may_equal, scalars_may_alias, vecs_may_alias,
-    CallEffects, Loc,
+    call_effects, items_may_alias, may_equal, scalars_may_alias, vecs_may_alias, CallEffects, Loc,
 };
 use crate::optimizer::pure::{mirror, negate};
 use crate::trace::{Opcode, TraceOp, Val};
@@ -614,9 +613,6 @@ fn offset_form(ops: &[TraceOp], v: Val) -> Option<(Val, i64, IntTy)> {
     }
 }
 
-
-
-
 /// An effect, ready to test locations against.
 enum Hit<'a> {
     Write(Loc),
@@ -651,8 +647,3 @@ impl Hit<'_> {
         }
     }
 }
-
-
-
-
-

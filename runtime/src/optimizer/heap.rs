@@ -267,7 +267,6 @@ pub(crate) fn vecs_may_alias(t: &Tables, a1: u16, a2: u16) -> bool {
     a1 == a2 || (x.item == y.item && x.item_size == y.item_size)
 }
 
-
 /// The scalar size of a scalar location.
 fn loc_size(t: &Tables, loc: &Loc) -> Option<usize> {
     match *loc {
@@ -281,7 +280,11 @@ fn loc_size(t: &Tables, loc: &Loc) -> Option<usize> {
 /// Are the indices `i1` and `i2` surely different (by less than 2^32)?
 /// They are when both are constants, or the same value plus different
 /// constants (64-bit arithmetic: `x + 1` is never `x + 2`).
-pub(crate) fn indices_differ<'e>(i1: Val, i2: Val, def: &dyn Fn(Val) -> Option<&'e TraceOp>) -> bool {
+pub(crate) fn indices_differ<'e>(
+    i1: Val,
+    i2: Val,
+    def: &dyn Fn(Val) -> Option<&'e TraceOp>,
+) -> bool {
     let form = |v: Val| -> (Option<Val>, i64) {
         if let Some(c) = v.const_bits() {
             return (None, c as i64);

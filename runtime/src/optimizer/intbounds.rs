@@ -428,8 +428,8 @@ impl State {
             CmpOp::Gt => lt(b, a),
             CmpOp::Ge => le(b, a),
             CmpOp::Eq | CmpOp::Ne => {
-                let differ = self.known_le(a, b, s) == Some(true)
-                    || self.known_le(b, a, s) == Some(true);
+                let differ =
+                    self.known_le(a, b, s) == Some(true) || self.known_le(b, a, s) == Some(true);
                 differ.then_some(op == CmpOp::Ne)
             }
         }
@@ -502,12 +502,14 @@ pub fn run(trace: Trace, _cx: &Ctx) -> Trace {
                 };
                 Some(Bounds::of_result(*t, Some(r)))
             }
-            Opcode::IntCmp(o, t) => Some(match decide_cmp(*o, *t, b(0), b(1))
-                .or_else(|| st.decide_rel(*o, *t, args[0], args[1]))
-            {
-                Some(x) => Bounds::constant(x as i64),
-                None => Bounds::of_scalar(ScalarTy::Bool),
-            }),
+            Opcode::IntCmp(o, t) => Some(
+                match decide_cmp(*o, *t, b(0), b(1))
+                    .or_else(|| st.decide_rel(*o, *t, args[0], args[1]))
+                {
+                    Some(x) => Bounds::constant(x as i64),
+                    None => Bounds::of_scalar(ScalarTy::Bool),
+                },
+            ),
             Opcode::FloatCmp(_) => Some(Bounds::of_scalar(ScalarTy::Bool)),
             Opcode::Cast(from, to) if to.kind() == Kind::Int => {
                 let src = if from.kind() == Kind::Int {
@@ -575,7 +577,11 @@ pub fn run(trace: Trace, _cx: &Ctx) -> Trace {
                     let (lo, hi) = b(0).view(*t);
                     let (tlo, thi) = t.range();
                     let c = c as i128;
-                    let exact = if *o == IntBinOp::Sub { lo - c >= tlo } else { hi + c <= thi };
+                    let exact = if *o == IntBinOp::Sub {
+                        lo - c >= tlo
+                    } else {
+                        hi + c <= thi
+                    };
                     exact.then_some((*o, t.signed(), args[0]))
                 }
                 _ => None,

@@ -214,6 +214,11 @@ pub fn optimize_loop(trace: Trace, tables: &'static Tables, opts: &EnabledOpts) 
         if let Some(p) = unroll::peel(&t, &|combined| fixpoint(combined, opts, &cx)) {
             let preamble = dce(p.preamble, opts, &cx);
             let body = dce(p.body, opts, &cx);
+            // Peeling that moves nothing out of the loop only costs: a
+            // second trace, and guards that warm up twice.
+            if body.ops.len() >= t.ops.len() {
+                return Optimized::Loop(t);
+            }
             if cfg!(debug_assertions) {
                 for (what, t) in [("preamble", &preamble), ("peeled loop", &body)] {
                     if let Err(errors) = crate::trace::verify_trace(t) {

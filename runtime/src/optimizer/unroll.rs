@@ -47,7 +47,8 @@
 //! Peeling gives up (the loop stays one trace) when the copy always fails
 //! a guard, when the preamble's optimization removed the label, or when a
 //! value the copy uses is ambiguous (two slots with the same entry value
-//! and different counterparts).
+//! and different counterparts); `optimize_loop` also keeps the loop whole
+//! when the peeled loop is no shorter.
 //!
 //! Bridges and entry bridges jump to the preamble (the peeled loop's
 //! state is not rebuilt for them: RPython's "short preamble" is not done).
@@ -101,7 +102,9 @@ fn combine(p: &Trace) -> Trace {
     let n = p.inputs.len();
     let m = p.ops.len() - 1;
     let next = &p.ops[m].args;
-    let variant: Vec<usize> = (0..n).filter(|&k| next[k] != Val::Input(k as u16)).collect();
+    let variant: Vec<usize> = (0..n)
+        .filter(|&k| next[k] != Val::Input(k as u16))
+        .collect();
     let mut fresh = vec![None; n];
     for (pos, &k) in variant.iter().enumerate() {
         fresh[k] = Some(Val::Input((n + pos) as u16));
@@ -173,7 +176,10 @@ fn split(t: &Trace, n: usize) -> Option<Peeled> {
     let label = t.ops.iter().position(|o| o.opcode == Opcode::Label)?;
     let last = t.ops.len() - 1;
     // A guard that always fails: the peeled loop would never loop.
-    if t.ops.iter().any(|o| o.opcode.is_guard() && guard_outcome(&o.opcode, &o.args) == Some(false)) {
+    if t.ops
+        .iter()
+        .any(|o| o.opcode.is_guard() && guard_outcome(&o.opcode, &o.args) == Some(false))
+    {
         return None;
     }
     let entry = &t.ops[label].args;
@@ -271,16 +277,26 @@ fn split(t: &Trace, n: usize) -> Option<Peeled> {
     };
     for op in &t.ops[label + 1..last] {
         let mut c = op.clone();
-        c.args = op.args.iter().map(|a| body_val(*a)).collect::<Option<_>>()?;
+        c.args = op
+            .args
+            .iter()
+            .map(|a| body_val(*a))
+            .collect::<Option<_>>()?;
         if let Some(g) = op.guard {
             c.guard = Some(body.guards.len() as u32);
-            body.guards.push(GuardInfo::new(rebuild_frames(&t.guards[g as usize].frames, &body_val)?));
+            body.guards.push(GuardInfo::new(rebuild_frames(
+                &t.guards[g as usize].frames,
+                &body_val,
+            )?));
         }
         body.ops.push(c);
     }
     body.ops.push(TraceOp {
         opcode: Opcode::Jump,
-        args: slots.iter().map(|&j| body_val(back[j])).collect::<Option<_>>()?,
+        args: slots
+            .iter()
+            .map(|&j| body_val(back[j]))
+            .collect::<Option<_>>()?,
         result: None,
         guard: None,
     });
@@ -301,12 +317,17 @@ fn split(t: &Trace, n: usize) -> Option<Peeled> {
     };
     for op in &t.ops[..label] {
         let mut c = op.clone();
-        c.args = op.args.iter().map(|a| in_preamble(*a)).collect::<Option<_>>()?;
+        c.args = op
+            .args
+            .iter()
+            .map(|a| in_preamble(*a))
+            .collect::<Option<_>>()?;
         if let Some(g) = op.guard {
             c.guard = Some(preamble.guards.len() as u32);
-            preamble
-                .guards
-                .push(GuardInfo::new(rebuild_frames(&t.guards[g as usize].frames, &in_preamble)?));
+            preamble.guards.push(GuardInfo::new(rebuild_frames(
+                &t.guards[g as usize].frames,
+                &in_preamble,
+            )?));
         }
         preamble.ops.push(c);
     }
@@ -314,13 +335,18 @@ fn split(t: &Trace, n: usize) -> Option<Peeled> {
         opcode: Opcode::JumpTo {
             target: Peeled::BODY,
         },
-        args: slots.iter().map(|&j| in_preamble(entry[j])).collect::<Option<_>>()?,
+        args: slots
+            .iter()
+            .map(|&j| in_preamble(entry[j]))
+            .collect::<Option<_>>()?,
         result: None,
         guard: None,
     });
-    debug_assert!(body.inputs.iter().zip(&preamble.ops.last().unwrap().args).all(
-        |(k, a)| preamble.kind_of(*a) == Some(*k)
-    ));
+    debug_assert!(body
+        .inputs
+        .iter()
+        .zip(&preamble.ops.last().unwrap().args)
+        .all(|(k, a)| preamble.kind_of(*a) == Some(*k)));
     Some(Peeled { preamble, body })
 }
 

@@ -56,7 +56,11 @@ pub fn verify_trace(t: &Trace) -> Result<(), Vec<String>> {
                     Some(&l) => t.ops[l].args.iter().filter_map(|a| t.kind_of(*a)).collect(),
                     None => t.inputs.clone(),
                 };
-                let what = if labels.is_empty() { "the loop has" } else { "the label has" };
+                let what = if labels.is_empty() {
+                    "the loop has"
+                } else {
+                    "the label has"
+                };
                 if op.args.len() != slots.len() {
                     errors.push(format!(
                         "jump passes {} values, {what} {} slots",
