@@ -264,29 +264,9 @@ impl HeapCache {
         }
     }
 
-    /// The location a `load`/`store` of `ty` at `addr` touches: a field or
-    /// an item when the address is a `fieldaddr`/`itemaddr` of that type.
+    /// The location a `load`/`store` of `ty` at `addr` touches.
     fn raw_loc(&self, ops: &[TraceOp], addr: Val, ty: ScalarTy) -> Loc {
-        let t = self.tables;
-        if let Some(d) = def(ops, addr) {
-            match d.opcode {
-                Opcode::FieldAddr(f) if t.fields[f as usize].ty == Some(ty) => {
-                    return Loc::Field {
-                        base: d.args[0],
-                        descr: f,
-                    }
-                }
-                Opcode::ItemAddr(a) if t.arrays[a as usize].item == Some(ty) => {
-                    return Loc::Item {
-                        ptr: d.args[0],
-                        idx: d.args[1],
-                        descr: a,
-                    }
-                }
-                _ => {}
-            }
-        }
-        Loc::Raw { addr, ty }
+        crate::optimizer::heap::raw_loc(self.tables, def(ops, addr), addr, ty)
     }
 
     /// What the trace knows `loc` holds, with its concrete value: at

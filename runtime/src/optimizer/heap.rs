@@ -471,9 +471,11 @@ impl Heap<'_> {
     }
 }
 
-/// The location a `load`/`store` of `ty` at `addr` touches.
-fn raw_loc(e: &Emitter, t: &Tables, addr: Val, ty: ScalarTy) -> Loc {
-    if let Some(d) = e.def(addr) {
+/// The location a `load`/`store` of `ty` at `addr` (defined by `def`)
+/// touches: a field or an item when the address is a `fieldaddr` or
+/// `itemaddr` of that type.
+pub(crate) fn raw_loc(t: &Tables, def: Option<&TraceOp>, addr: Val, ty: ScalarTy) -> Loc {
+    if let Some(d) = def {
         match d.opcode {
             Opcode::FieldAddr(f) if t.fields[f as usize].ty == Some(ty) => {
                 return Loc::Field {
@@ -514,7 +516,7 @@ pub fn run(trace: Trace, cx: &Ctx) -> Trace {
                 base: args[0],
                 descr: d,
             }),
-            Opcode::Load(ty) => Some(raw_loc(&e, t, args[0], ty)),
+            Opcode::Load(ty) => Some(raw_loc(t, e.def(args[0]), args[0], ty)),
             Opcode::GetItem(d) => Some(Loc::Item {
                 ptr: args[0],
                 idx: args[1],
@@ -559,7 +561,7 @@ pub fn run(trace: Trace, cx: &Ctx) -> Trace {
                     ty,
                 )
             }),
-            Opcode::Store(ty) => Some((raw_loc(&e, t, args[0], ty), args[1], ty)),
+            Opcode::Store(ty) => Some((raw_loc(t, e.def(args[0]), args[0], ty), args[1], ty)),
             Opcode::SetItem(d) => t.arrays[d as usize].item.map(|ty| {
                 (
                     Loc::Item {
