@@ -358,6 +358,9 @@ fn tlr_square_summary() {
     assert_eq!(r.stdout_str(), "1000000000000\n");
     eprintln!("tlr square 1000000, default parameters: {:?}", s.0);
     assert_eq!(s.get("loops"), 1, "{:?}", s.0);
+    // The loop is peeled: its Vec header reads and bounds checks moved
+    // into the preamble.
+    assert_eq!(s.get("preambles"), 1, "{:?}", s.0);
     assert_eq!(s.get("aborts"), 0, "{:?}", s.0);
     assert!(s.get("guard_failures") <= 2, "{:?}", s.0);
 }
