@@ -208,6 +208,7 @@ fn split(t: &Trace, n: usize) -> Option<Peeled> {
         let c = *by_values.entry(key).or_insert(j);
         canon[j] = c;
         match slot_of.get(&nm) {
+            Some(&usize::MAX) => {}
             Some(&other) if canon[other] != c => {
                 // `nm` means two different slots: leave it ambiguous (it
                 // only matters if the copy uses it).
