@@ -1065,6 +1065,57 @@ fn bridge_without_a_target_aborts_at_a_repeated_key() {
 }
 
 #[test]
+fn loop_trace_stops_at_an_inner_loop_without_compiled_code() {
+    // pc 0 runs once; JMP goes back to pc 1: tracing from pc 0 passes the
+    // merge point of pc 1 twice. Without a target function the tracer
+    // unrolls that inner loop; with one (the driver's), it stops there, so
+    // that the inner loop is traced first.
+    let t = tables();
+    let mut w = World::new(&MAIN, &MIXED, &[]);
+    w.prog.start = 1;
+    let args = w.args(0, 5);
+    let (reason, frames) = aborted(metainterp::trace_loop_or_entry(
+        t,
+        0,
+        &args,
+        &params(1000),
+        Some(&|_| None),
+    ));
+    assert_eq!(reason, AbortReason::NoTargetLoop);
+    assert_eq!(frames.len(), 1);
+    assert_eq!(frames[0].pc, PORTAL_MERGE_PC);
+    let st = w.st();
+    let RunOutcome::MergePoint { args } = blackhole::resume(t, frames) else {
+        panic!("not at the merge point");
+    };
+    // At pc 1 the second time: n went from 5 to 4 at JMP.
+    assert_eq!(args, vec![1, w.prog(), 4, st]);
+    // Without a target function, the same trace runs until its start key
+    // comes back (never here: the portal returns).
+    let mut w2 = World::new(&MAIN, &MIXED, &[]);
+    w2.prog.start = 1;
+    let args = w2.args(0, 5);
+    let (reason, _) = aborted(metainterp::trace_loop(t, 0, &args, &params(1000)));
+    assert_eq!(reason, AbortReason::PortalReturned);
+    // A key the target function knows still ends the trace there.
+    let mut w3 = World::new(&MAIN, &MIXED, &[]);
+    w3.prog.start = 1;
+    let key = [1, w3.prog()];
+    let args = w3.args(0, 5);
+    let (entry, _) = closed(metainterp::trace_loop_or_entry(
+        t,
+        0,
+        &args,
+        &params(1000),
+        Some(&|g: &[u64]| (g == &key[..]).then_some(LoopTarget { id: 9 })),
+    ));
+    assert!(matches!(
+        entry.ops.last().map(|o| &o.opcode),
+        Some(trace::Opcode::JumpTo { target: 9 })
+    ));
+}
+
+#[test]
 fn bridge_too_long_finishes_like_the_blackhole() {
     let t = tables();
     let want = plain(t, &MAIN, &MIXED, &[], 8);

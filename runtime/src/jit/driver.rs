@@ -154,7 +154,7 @@ pub fn enter(tables: &'static Tables, driver: u16, args: &mut [u64], hot: Hot) -
     loop {
         let Step { out, hot } = match action {
             Action::Enter(id) => run_compiled(tables, driver, id, &state[ng..]),
-            Action::Trace => trace_loop(tables, driver, &state).into(),
+            Action::Trace => trace_loop(tables, driver, &state),
             Action::Interpret => break,
         };
         match out {
@@ -222,7 +222,7 @@ fn target_of(tables: &'static Tables, driver: u16, greens: &[u64]) -> Option<Loo
 
 /// Traces a loop from the merge point whose arguments are `args`, and
 /// compiles it; then the program is at the next merge point (or returned).
-fn trace_loop(tables: &'static Tables, driver: u16, args: &[u64]) -> RunOutcome {
+fn trace_loop(tables: &'static Tables, driver: u16, args: &[u64]) -> Step {
     let ng = n_greens(tables, driver);
     let greens = &args[..ng];
     let params = with_state(tables, |w| w.params.clone());
@@ -248,14 +248,31 @@ fn trace_loop(tables: &'static Tables, driver: u16, args: &[u64]) -> RunOutcome 
                     aborted(Abort::CompileError, &what, b, Some(&e));
                 }
             }
-            RunOutcome::MergePoint { args: next }
+            RunOutcome::MergePoint { args: next }.into()
         }
         TraceResult::Aborted { reason, frames } => {
-            let b = with_state(tables, |w| w.loop_aborted(driver, greens));
             let what = format!("loop at {}", key_text(tables, driver, greens));
-            aborted(reason.into(), &what, b, None);
             record(Delta::Blackholed);
-            blackhole::resume(tables, frames)
+            let out = blackhole::resume(tables, frames);
+            // Stopped at an inner loop without compiled code: that loop is
+            // traced now, and this one again later, ending in it. That is
+            // no failure of this key, unless the inner loop cannot be
+            // traced (then this key would abort there forever).
+            let inner = match (&out, reason) {
+                (RunOutcome::MergePoint { args }, AbortReason::NoTargetLoop) => {
+                    with_state(tables, |w| w.may_trace(driver, &args[..ng]))
+                }
+                _ => false,
+            };
+            let b = with_state(tables, |w| {
+                if inner {
+                    w.loop_deferred(driver, greens)
+                } else {
+                    w.loop_aborted(driver, greens)
+                }
+            });
+            aborted(reason.into(), &what, b, None);
+            Step { out, hot: inner }
         }
     }
 }

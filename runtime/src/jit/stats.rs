@@ -55,7 +55,7 @@ impl Abort {
             Abort::TooLong => "trace too long",
             Abort::PortalReturned => "portal returned",
             Abort::Panic => "reached a panic",
-            Abort::NoTargetLoop => "no compiled loop at the bridge's end",
+            Abort::NoTargetLoop => "went round a loop that has no compiled loop yet",
             Abort::Recursion => "recursive portal call",
             Abort::CompileError => "the backend could not compile the trace",
         }

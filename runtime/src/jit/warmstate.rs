@@ -358,6 +358,16 @@ impl WarmState {
         }
     }
 
+    /// A trace from this key stopped at an inner loop that is traced
+    /// first: try again after `threshold` more iterations, without
+    /// counting an abort.
+    pub fn loop_deferred(&mut self, driver: u16, greens: &[u64]) -> Backoff {
+        let threshold = self.params.threshold.max(1);
+        let c = self.cell(driver, greens);
+        c.count = 0;
+        Backoff::Retry(scaled(threshold, c.aborts))
+    }
+
     /// Guard `guard` of compiled trace `trace` failed: should a bridge be
     /// traced from it now?
     pub fn guard_failed(&mut self, trace: TraceId, guard: u32) -> bool {

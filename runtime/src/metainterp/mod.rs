@@ -59,7 +59,9 @@ pub enum AbortReason {
     PortalReturned,
     /// The traced code reached a panic.
     Panic,
-    /// A bridge reached a merge point whose green key has no compiled loop.
+    /// The trace went twice round a loop (passed the same green key twice)
+    /// that has no compiled loop: an inner loop of a loop being traced, or
+    /// a loop a bridge leads into. That loop is traced first.
     NoTargetLoop,
     /// Recursion of the portal (calls back into the driver) while tracing.
     Recursion,
@@ -71,7 +73,7 @@ impl AbortReason {
             AbortReason::TooLong => "trace too long",
             AbortReason::PortalReturned => "portal returned",
             AbortReason::Panic => "reached a panic",
-            AbortReason::NoTargetLoop => "no compiled loop at the bridge's end",
+            AbortReason::NoTargetLoop => "went round a loop that has no compiled loop yet",
             AbortReason::Recursion => "recursive portal call",
         }
     }
@@ -128,6 +130,13 @@ pub fn trace_loop(
 /// compiled loop, e.g. from an outer loop's header into its inner loop).
 /// The trace's start is still `TraceStart::Loop` (it is compiled with
 /// `backend::compile_loop`, which accepts a loop ending in `jump_to`).
+///
+/// With `target`, reaching the same other green key twice without a
+/// compiled loop there aborts with `NoTargetLoop` at that merge point:
+/// the trace would otherwise unroll an inner loop, iteration after
+/// iteration, up to `trace_limit` (LuaJIT's "inner loop in root trace").
+/// The driver then traces the inner loop first; the outer one is traced
+/// again later and ends in it.
 pub fn trace_loop_or_entry(
     tables: &'static Tables,
     driver: u16,
@@ -178,6 +187,7 @@ pub fn trace_loop_or_entry(
         goal: Goal::Loop {
             greens: args[..n_greens].to_vec(),
             target,
+            seen: Vec::new(),
         },
         limit: params.trace_limit as usize,
         liveness: Liveness::default(),
@@ -302,6 +312,8 @@ enum Goal<'a> {
     Loop {
         greens: Vec<u64>,
         target: Option<TargetFn<'a>>,
+        /// With `target`: other green keys passed without a target.
+        seen: Vec<Vec<u64>>,
     },
     /// Jump into the compiled loop `target` gives for the greens.
     Bridge {
@@ -369,13 +381,23 @@ impl Tracer<'_> {
             Goal::Loop {
                 greens: start,
                 target,
+                seen,
             } => {
                 if start.as_slice() == greens {
                     Some(Opcode::Jump)
+                } else if let Some(t) = target {
+                    match t(greens) {
+                        Some(t) => Some(Opcode::JumpTo { target: t.id }),
+                        None if seen.iter().any(|s| s.as_slice() == greens) => {
+                            return Err(Stop::Abort(AbortReason::NoTargetLoop))
+                        }
+                        None => {
+                            seen.push(greens.to_vec());
+                            None
+                        }
+                    }
                 } else {
-                    target
-                        .and_then(|t| t(greens))
-                        .map(|t| Opcode::JumpTo { target: t.id })
+                    None
                 }
             }
             Goal::Bridge { target, seen } => match target(greens) {
