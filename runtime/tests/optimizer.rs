@@ -526,6 +526,88 @@ fn intbounds_from_guards() {
     );
 }
 
+#[test]
+fn intbounds_no_wrap_from_a_checked_neighbour() {
+    // A Brainfuck `>`, `>>>>>>>>>`, `<<<<<<<<<`: after `ptr + 1 < len`
+    // (len <= isize::MAX), `ptr` is signed -1..isize::MAX - 2, so
+    // `ptr + 10` cannot wrap: it is at least 9, and the move left by 9 from
+    // it cannot go below cell 0.
+    let t = run_pass(
+        Pass::IntBounds,
+        "
+        [i0, r1]
+        i2 = vec_len<Vec<i64>>(r1)
+        i3 = int_add/usize(i0, 1)
+        i4 = int_ge/usize(i3, i2)
+        guard_false(i4) [i3]
+        i6 = int_add/usize(i0, 10)
+        i7 = int_gt/usize(9, i6)
+        guard_false(i7) [i6]
+        i9 = int_sub/usize(i6, 9)
+        jump(i9, r1)
+        ",
+    );
+    assert_trace(
+        &t,
+        "
+        [i0, r1]
+        i2 = vec_len<Vec<i64>>(r1)
+        i3 = int_add/usize(i0, 1)
+        i4 = int_ge/usize(i3, i2)
+        guard_false(i4) [i3] #0
+        i6 = int_add/usize(i0, 10)
+        i7 = int_sub/usize(i6, 9)
+        jump(i7, r1)
+        ",
+    );
+}
+
+#[test]
+fn intbounds_offsets_from_one_base() {
+    // `ptr + 9 < len` is checked: `ptr + 3 < len` and `ptr + 9 < len` again
+    // (another operation) are then known; `ptr + 10 < len` is not.
+    let t = run_pass(
+        Pass::IntBounds,
+        "
+        [i0, r1]
+        i2 = vec_len<Vec<i64>>(r1)
+        i3 = int_lt/usize(i0, i2)
+        guard_true(i3) [i0]
+        i5 = int_add/usize(i0, 9)
+        i6 = int_lt/usize(i5, i2)
+        guard_true(i6) [i5]
+        i8 = int_add/usize(i0, 3)
+        i9 = int_ge/usize(i8, i2)
+        guard_false(i9) [i8]
+        i11 = int_add/usize(i8, 6)
+        i12 = int_lt/usize(i11, i2)
+        guard_true(i12) [i11]
+        i14 = int_add/usize(i8, 7)
+        i15 = int_lt/usize(i14, i2)
+        guard_true(i15) [i14]
+        jump(i14, r1)
+        ",
+    );
+    assert_trace(
+        &t,
+        "
+        [i0, r1]
+        i2 = vec_len<Vec<i64>>(r1)
+        i3 = int_lt/usize(i0, i2)
+        guard_true(i3) [i0] #0
+        i5 = int_add/usize(i0, 9)
+        i6 = int_lt/usize(i5, i2)
+        guard_true(i6) [i5] #1
+        i8 = int_add/usize(i0, 3)
+        i9 = int_add/usize(i8, 6)
+        i10 = int_add/usize(i8, 7)
+        i11 = int_lt/usize(i10, i2)
+        guard_true(i11) [i10] #2
+        jump(i10, r1)
+        ",
+    );
+}
+
 // ---------------------------------------------------------------------------
 // heap
 

@@ -139,3 +139,61 @@ fn a_loop_that_always_leaves_is_not_peeled() {
     let o = optimize_loop(parse(t), tables(), &EnabledOpts::all());
     assert!(matches!(o, Optimized::Loop(_)), "{o:?}");
 }
+
+/// A Brainfuck loop `[>>>>><<<<<<>]`-like walk right: the move right by
+/// 5 is checked against cell 0 (the interpreter's `<` check after it), and
+/// the pointer grows by 1, checked against the tape's length.
+const WALK_RIGHT: &str = "
+[i0, r1]
+i2 = int_add/usize(i0, 5)
+i3 = int_gt/usize(3, i2)
+guard_false(i3) [i2, r1]
+i5 = vec_len<Vec<i64>>(r1)
+i6 = int_add/usize(i0, 1)
+i7 = int_lt/usize(i6, i5)
+guard_true(i7) [i6, r1]
+jump(i6, r1)
+";
+
+#[test]
+fn loop_carried_ranges_are_assumed_and_checked_on_the_back_edge() {
+    // The preamble knows nothing of i0 and keeps the check of `i0 + 5`.
+    // The peeled loop's pointer is the previous one plus 1, below the
+    // length, so at most isize::MAX - 1: that is assumed on entry to the
+    // loop (it holds for the preamble's value) and holds again on the back
+    // edge, so `3 > ptr + 5` is false in the loop.
+    let p = peel(WALK_RIGHT, &EnabledOpts::all());
+    assert_trace(
+        &p.preamble,
+        "
+        [i0, r1]
+        i2 = int_add/usize(i0, 5)
+        i3 = int_gt/usize(3, i2)
+        guard_false(i3) [i2, r1] #0
+        i5 = vec_len<Vec<i64>>(r1)
+        i6 = int_add/usize(i0, 1)
+        i7 = int_lt/usize(i6, i5)
+        guard_true(i7) [i6, r1] #1
+        jump_to<loop 4294967295>(r1, i6, i5)
+        ",
+    );
+    assert_trace(
+        &p.body,
+        "
+        [r0, i1, i2]
+        i3 = int_add/usize(i1, 1)
+        i4 = int_lt/usize(i3, i2)
+        guard_true(i4) [i3, r0] #0
+        jump(r0, i3, i2)
+        ",
+    );
+    // Without intbounds the check stays in the loop.
+    let no_bounds = EnabledOpts::only(
+        &Pass::ALL
+            .into_iter()
+            .filter(|p| *p != Pass::IntBounds)
+            .collect::<Vec<_>>(),
+    );
+    let p = peel(WALK_RIGHT, &no_bounds);
+    assert!(show(&p.body).contains("int_gt/usize(3"), "{}", show(&p.body));
+}

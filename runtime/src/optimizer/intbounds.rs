@@ -280,7 +280,48 @@ pub fn int_bin_bounds(o: IntBinOp, ty: IntTy, a: Bounds, b: Bounds) -> Bounds {
             None => Some((alo.min(0), ahi.max(0))),
         },
     };
-    Bounds::of_result(ty, r)
+    let r = Bounds::of_result(ty, r);
+    match o {
+        Add | Sub if ty.bits() == 64 => r.meet(add_sub_64(o == Sub, a, b)).unwrap_or(r),
+        _ => r,
+    }
+}
+
+/// `a + b` or `a - b` on 64 bits, read in both views whatever the type:
+/// it is the same bit operation, and an exact result in either view is a
+/// range in that view. (`usize` `i - 1` with `i` signed in
+/// `0..=isize::MAX` is signed `-1..=isize::MAX - 1`: unsigned it may wrap,
+/// signed it does not — and `(i - 1) + 10` is then unsigned `9..`.)
+fn add_sub_64(sub: bool, a: Bounds, b: Bounds) -> Bounds {
+    let (slo, shi, ulo, uhi) = if sub {
+        (
+            a.slo as i128 - b.shi as i128,
+            a.shi as i128 - b.slo as i128,
+            a.ulo as i128 - b.uhi as i128,
+            a.uhi as i128 - b.ulo as i128,
+        )
+    } else {
+        (
+            a.slo as i128 + b.slo as i128,
+            a.shi as i128 + b.shi as i128,
+            a.ulo as i128 + b.ulo as i128,
+            a.uhi as i128 + b.uhi as i128,
+        )
+    };
+    exact_range(slo, shi).meet(exact_range(ulo, uhi)).unwrap_or(Bounds::FULL)
+}
+
+/// The patterns of the exact values `lo..=hi`: a signed range if they fit
+/// in `i64`, an unsigned one if they fit in `u64`, else anything.
+fn exact_range(lo: i128, hi: i128) -> Bounds {
+    let mut r = Bounds::FULL;
+    if i64::MIN as i128 <= lo && hi <= i64::MAX as i128 {
+        r = r.meet(Bounds::signed(lo as i64, hi as i64).unwrap_or(r)).unwrap_or(r);
+    }
+    if 0 <= lo && hi <= u64::MAX as i128 {
+        r = r.meet(Bounds::unsigned(lo as u64, hi as u64).unwrap_or(r)).unwrap_or(r);
+    }
+    r
 }
 
 /// Is `a op b` at type `ty` decided by the ranges?
@@ -360,13 +401,48 @@ struct State {
     /// `a` → `(b, strict, signed)`: `a < b` (strict) or `a <= b` in the
     /// signed or unsigned view.
     below: HashMap<Val, Vec<(Val, bool, bool)>>,
+    /// `v` → `(x, k, signed)`: `v` is exactly `x + k` in that view (an
+    /// addition of a constant that cannot wrap, or a chain of them).
+    offset: HashMap<Val, (Val, i64, bool)>,
+    /// `(x, n, signed)` → the largest `k` with `x + k < n` known: one
+    /// guarded comparison speaks for every smaller offset from the same
+    /// base (`ptr + 9 < len` makes `ptr + 3 < len` true).
+    upper: HashMap<(Val, Val, bool), i64>,
 }
 
 impl State {
+    /// `v` as a base and an exact offset in a view (itself plus 0).
+    fn base_of(&self, v: Val, signed: bool) -> (Val, i64) {
+        match self.offset.get(&v) {
+            Some(&(x, k, s)) if s == signed => (x, k),
+            _ => (v, 0),
+        }
+    }
+
+    /// `x < n` known from an offset fact about `x`'s base.
+    fn known_lt_by_offset(&self, x: Val, n: Val, signed: bool) -> bool {
+        let (b, k) = self.base_of(x, signed);
+        self.upper.get(&(b, n, signed)).is_some_and(|&kk| k <= kk)
+    }
+
+    /// `x <= n` known from an offset fact about `x`'s base.
+    fn known_le_by_offset(&self, x: Val, n: Val, signed: bool) -> bool {
+        let (b, k) = self.base_of(x, signed);
+        self.upper
+            .get(&(b, n, signed))
+            .is_some_and(|&kk| (k as i128 - 1) <= kk as i128)
+    }
+
     /// Record `a < b` (`strict`) or `a <= b` in one view.
     fn relate(&mut self, a: Val, b: Val, strict: bool, signed: bool) {
         if a.is_const() || b.is_const() || a == b {
             return;
+        }
+        let (base, k) = self.base_of(a, signed);
+        let k = if strict { Some(k) } else { k.checked_sub(1) };
+        if let Some(k) = k {
+            let best = self.upper.entry((base, b, signed)).or_insert(k);
+            *best = (*best).max(k);
         }
         let l = self.below.entry(a).or_default();
         if !l.contains(&(b, strict, signed)) {
@@ -405,18 +481,18 @@ impl State {
         }
         let s = ty.signed();
         let lt = |x: Val, y: Val| -> Option<bool> {
-            if self.known_le(x, y, s) == Some(true) {
+            if self.known_le(x, y, s) == Some(true) || self.known_lt_by_offset(x, y, s) {
                 Some(true)
-            } else if self.known_le(y, x, s).is_some() {
+            } else if self.known_le(y, x, s).is_some() || self.known_le_by_offset(y, x, s) {
                 Some(false)
             } else {
                 None
             }
         };
         let le = |x: Val, y: Val| -> Option<bool> {
-            if self.known_le(x, y, s).is_some() {
+            if self.known_le(x, y, s).is_some() || self.known_le_by_offset(x, y, s) {
                 Some(true)
-            } else if self.known_le(y, x, s) == Some(true) {
+            } else if self.known_le(y, x, s) == Some(true) || self.known_lt_by_offset(y, x, s) {
                 Some(false)
             } else {
                 None
@@ -428,8 +504,10 @@ impl State {
             CmpOp::Gt => lt(b, a),
             CmpOp::Ge => le(b, a),
             CmpOp::Eq | CmpOp::Ne => {
-                let differ =
-                    self.known_le(a, b, s) == Some(true) || self.known_le(b, a, s) == Some(true);
+                let differ = self.known_le(a, b, s) == Some(true)
+                    || self.known_le(b, a, s) == Some(true)
+                    || self.known_lt_by_offset(a, b, s)
+                    || self.known_lt_by_offset(b, a, s);
                 differ.then_some(op == CmpOp::Ne)
             }
         }
@@ -445,35 +523,114 @@ impl State {
     /// Narrow the range of `v` by `b`; false on a contradiction. A value
     /// narrowed to one constant is replaced by it from here on.
     fn narrow(&mut self, e: &mut Emitter, v: Val, b: Bounds) -> bool {
+        self.narrow_through(e, v, b, 3)
+    }
+
+    /// [`State::narrow`], and back through up to `depth` additions of a
+    /// constant on 64 bits that made `v`: `v = x + c` in `lo..=hi` puts
+    /// `x` in `lo - c..=hi - c` (as exact values in one view or the
+    /// other), so a guard on `ptr + 1` says something of `ptr`, and thus
+    /// of `ptr + 10`.
+    fn narrow_through(&mut self, e: &mut Emitter, v: Val, b: Bounds, depth: u32) -> bool {
         if v.is_const() {
             return self.get(v).meet(b).is_some();
         }
-        match self.get(v).meet(b) {
-            None => false,
-            Some(n) => {
-                self.bounds.insert(v, n);
-                if let Some(p) = n.point() {
-                    e.learn(v, Val::Int(p));
-                }
-                true
+        let old = self.get(v);
+        let n = match old.meet(b) {
+            None => return false,
+            Some(n) => n,
+        };
+        if n == old {
+            return true;
+        }
+        self.bounds.insert(v, n);
+        if let Some(p) = n.point() {
+            e.learn(v, Val::Int(p));
+        }
+        if depth == 0 {
+            return true;
+        }
+        let back = e.def(v).filter(|d| d.args.len() == 2).and_then(|d| match (&d.opcode, d.args[0], d.args[1]) {
+            (Opcode::IntBin(IntBinOp::Add, t), x, Val::Int(c))
+            | (Opcode::IntBin(IntBinOp::Add, t), Val::Int(c), x)
+                if t.bits() == 64 && !x.is_const() =>
+            {
+                Some((x, add_sub_64(true, n, Bounds::constant(c))))
             }
+            (Opcode::IntBin(IntBinOp::Sub, t), x, Val::Int(c)) if t.bits() == 64 && !x.is_const() => {
+                Some((x, add_sub_64(false, n, Bounds::constant(c))))
+            }
+            (Opcode::IntBin(IntBinOp::Sub, t), Val::Int(c), x) if t.bits() == 64 && !x.is_const() => {
+                Some((x, add_sub_64(true, Bounds::constant(c), n)))
+            }
+            _ => None,
+        });
+        match back {
+            Some((x, bx)) => self.narrow_through(e, x, bx, depth - 1),
+            None => true,
         }
     }
 }
 
-pub fn run(trace: Trace, _cx: &Ctx) -> Trace {
-    let tables = _cx.tables;
-    let mut e = Emitter::new(&trace);
+pub fn run(trace: Trace, cx: &Ctx) -> Trace {
+    // Loop peeling's combined trace: the copy's fresh inputs are assumed
+    // to lie in the range of the values that enter them from the preamble,
+    // and the assumption is checked on the back edge; where it does not
+    // hold, the ranges are widened, and at last nothing is assumed.
+    let mut assume: Assumptions = HashMap::default();
+    for round in 0..3 {
+        let (out, broken) = run_assuming(&trace, cx, &assume);
+        if broken.is_empty() {
+            return out;
+        }
+        for (j, back) in broken {
+            let widened = if round == 0 { back } else { Bounds::FULL };
+            assume.insert(j, widened);
+        }
+    }
+    let all_full = (0..trace.inputs.len()).map(|j| (j, Bounds::FULL)).collect();
+    run_assuming(&trace, cx, &all_full).0
+}
+
+/// For input slot `j` of a loop-peeling label, a range to join to what
+/// enters it from the preamble (`FULL`: assume nothing).
+type Assumptions = HashMap<usize, Bounds>;
+
+/// One walk over the trace; with the label's slots whose assumption the
+/// back edge breaks, and the range found there.
+fn run_assuming(trace: &Trace, cx: &Ctx, assume: &Assumptions) -> (Trace, Vec<(usize, Bounds)>) {
+    let tables = cx.tables;
+    let mut e = Emitter::new(trace);
     let mut st = State {
         bounds: HashMap::default(),
         below: HashMap::default(),
+        offset: HashMap::default(),
+        upper: HashMap::default(),
     };
+    // Slots of the label given a range, and that range.
+    let mut assumed: Vec<(usize, Bounds)> = Vec::new();
     for i in 0..e.body_len() {
         if e.is_dead() {
             break;
         }
         let op = &trace.ops[i];
         let args = e.args(i);
+        if op.opcode == Opcode::Label {
+            for (j, &entry) in args.iter().enumerate().take(trace.inputs.len()) {
+                let input = Val::Input(j as u16);
+                if entry == input || trace.inputs[j] != Kind::Int {
+                    continue;
+                }
+                let b = match assume.get(&j) {
+                    Some(w) => st.get(entry).join(*w),
+                    None => st.get(entry),
+                };
+                if b != Bounds::FULL {
+                    st.bounds.insert(input, b);
+                    assumed.push((j, b));
+                }
+            }
+        }
         let b = |k: usize| st.get(args[k]);
         // The result's range, for int results.
         let range: Option<Bounds> = match &op.opcode {
@@ -582,7 +739,7 @@ pub fn run(trace: Trace, _cx: &Ctx) -> Trace {
                     } else {
                         hi + c <= thi
                     };
-                    exact.then_some((*o, t.signed(), args[0]))
+                    exact.then_some((*o, t.signed(), args[0], c as i64, t.bits() == 64))
                 }
                 _ => None,
             },
@@ -592,7 +749,16 @@ pub fn run(trace: Trace, _cx: &Ctx) -> Trace {
         if let (Some(r), Some(Kind::Int)) = (range, op.result) {
             st.bounds.insert(v, r);
         }
-        if let Some((o, signed, y)) = step {
+        if let Some((o, signed, y, c, wide)) = step {
+            {
+                if wide && !v.is_const() {
+                    let (x, k0) = st.base_of(y, signed);
+                    let k = if o == IntBinOp::Sub { k0.checked_sub(c) } else { k0.checked_add(c) };
+                    if let Some(k) = k {
+                        st.offset.insert(v, (x, k, signed));
+                    }
+                }
+            }
             if o == IntBinOp::Sub {
                 st.relate(v, y, true, signed);
             } else {
@@ -600,7 +766,18 @@ pub fn run(trace: Trace, _cx: &Ctx) -> Trace {
             }
         }
     }
-    e.finish()
+    let mut broken = Vec::new();
+    if !e.is_dead() {
+        if let Some(jump) = trace.ops.last().filter(|o| o.opcode == Opcode::Jump) {
+            for &(j, b) in &assumed {
+                let back = st.get(e.map(jump.args[j]));
+                if back.meet(b) != Some(back) {
+                    broken.push((j, back.join(b)));
+                }
+            }
+        }
+    }
+    (e.finish(), broken)
 }
 
 fn guard(e: &mut Emitter, st: &mut State, i: usize, args: Vec<Val>) {
