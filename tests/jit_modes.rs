@@ -240,7 +240,7 @@ fn bf_programs(dir: &Path, loops_expected: &[&str], no_hot_loop: &[&str]) {
 fn bf_own_programs() {
     bf_programs(
         &workspace_root().join("targets/bf/programs"),
-        &["nested.b"],
+        &["nested.b", "grow.b"],
         &[],
     );
 }

@@ -564,8 +564,12 @@ fn intbounds_no_wrap_from_a_checked_neighbour() {
 
 #[test]
 fn intbounds_offsets_from_one_base() {
-    // `ptr + 9 < len` is checked: `ptr + 3 < len` and `ptr + 9 < len` again
-    // (another operation) are then known; `ptr + 10 < len` is not.
+    // After `ptr < len`, `ptr + 9` and `ptr + 10` cannot wrap. The check of
+    // `ptr + 9` is strengthened to the later one, `ptr + 10` (one exit, at
+    // the first check: the interpreter goes on from there); `ptr + 3 < len`
+    // and `ptr + 10 < len` (through `ptr + 3`, as another operation) are
+    // then known. The first check, on `ptr` itself, cannot be strengthened:
+    // `ptr + 10` may wrap there.
     let t = run_pass(
         Pass::IntBounds,
         "
@@ -597,13 +601,13 @@ fn intbounds_offsets_from_one_base() {
         guard_true(i3) [i0] #0
         i5 = int_add/usize(i0, 9)
         i6 = int_lt/usize(i5, i2)
-        guard_true(i6) [i5] #1
-        i8 = int_add/usize(i0, 3)
-        i9 = int_add/usize(i8, 6)
-        i10 = int_add/usize(i8, 7)
-        i11 = int_lt/usize(i10, i2)
-        guard_true(i11) [i10] #2
-        jump(i10, r1)
+        i7 = int_add/usize(i0, 10)
+        i8 = int_lt/usize(i7, i2)
+        guard_true(i8) [i5] #1
+        i10 = int_add/usize(i0, 3)
+        i11 = int_add/usize(i10, 6)
+        i12 = int_add/usize(i10, 7)
+        jump(i12, r1)
         ",
     );
 }

@@ -578,8 +578,9 @@ pub fn run(trace: Trace, cx: &Ctx) -> Trace {
     // and the assumption is checked on the back edge; where it does not
     // hold, the ranges are widened, and at last nothing is assumed.
     let mut assume: Assumptions = HashMap::default();
+    let further = later_checks(&trace);
     for round in 0..3 {
-        let (out, broken) = run_assuming(&trace, cx, &assume);
+        let (out, broken) = run_assuming(&trace, cx, &assume, &further);
         if broken.is_empty() {
             return out;
         }
@@ -589,7 +590,76 @@ pub fn run(trace: Trace, cx: &Ctx) -> Trace {
         }
     }
     let all_full = (0..trace.inputs.len()).map(|j| (j, Bounds::FULL)).collect();
-    run_assuming(&trace, cx, &all_full).0
+    run_assuming(&trace, cx, &all_full, &further).0
+}
+
+/// For each guard of the form `v < n` (on 64 bits, `v` a constant offset
+/// from some base), how much further from the same base a later guard of
+/// the same trace checks against the same `n`: the guard checks that
+/// instead (guard strengthening). A Brainfuck `>` then `>>>` is one tape
+/// check, not two: if `ptr + 4 < len` fails at the first, the program
+/// leaves the trace there, and the interpreter, which does check the
+/// first move alone, goes on from there exactly as it would have.
+/// The later guard is then known to hold. Not across a loop-peeling
+/// label (the copy's checks belong to the next iteration).
+fn later_checks(trace: &Trace) -> HashMap<usize, i64> {
+    let mut base: HashMap<Val, (Val, i64)> = HashMap::default();
+    let base_of = |base: &HashMap<Val, (Val, i64)>, v: Val| base.get(&v).copied().unwrap_or((v, 0));
+    // Guards as (op index, base, k, n, signed): `base + k < n`.
+    let mut checks: Vec<(usize, Val, i64, Val, bool)> = Vec::new();
+    let mut labels: Vec<usize> = Vec::new();
+    for (i, op) in trace.ops.iter().enumerate() {
+        match (&op.opcode, op.args.as_slice()) {
+            (Opcode::IntBin(o @ (IntBinOp::Add | IntBinOp::Sub), t), &[x, Val::Int(c)])
+                if t.bits() == 64 && !x.is_const() =>
+            {
+                let (b, k) = base_of(&base, x);
+                let k = if *o == IntBinOp::Add { k.checked_add(c) } else { k.checked_sub(c) };
+                if let Some(k) = k {
+                    base.insert(Val::Op(i as u32), (b, k));
+                }
+            }
+            (Opcode::Label, _) => labels.push(i),
+            (g @ (Opcode::GuardTrue | Opcode::GuardFalse), &[Val::Op(c)]) => {
+                let cmp = &trace.ops[c as usize];
+                let Opcode::IntCmp(op, t) = cmp.opcode else { continue };
+                if t.bits() != 64 || cmp.args.len() != 2 {
+                    continue;
+                }
+                let op = if *g == Opcode::GuardTrue { op } else { negate(op) };
+                let (v, n) = match op {
+                    CmpOp::Lt => (cmp.args[0], cmp.args[1]),
+                    CmpOp::Gt => (cmp.args[1], cmp.args[0]),
+                    _ => continue,
+                };
+                if v.is_const() || n.is_const() {
+                    continue;
+                }
+                let (b, k) = base_of(&base, v);
+                checks.push((i, b, k, n, t.signed()));
+            }
+            _ => {}
+        }
+    }
+    let mut further: HashMap<usize, i64> = HashMap::default();
+    let mut best: HashMap<(Val, Val, bool), i64> = HashMap::default();
+    let label = labels.first().copied();
+    let mut crossed = false;
+    for &(i, b, k, n, s) in checks.iter().rev() {
+        if label.is_some_and(|l| i < l) && !crossed {
+            // Back over the label: the copy's checks are the next
+            // iteration's.
+            best.clear();
+            crossed = true;
+        }
+        let e = best.entry((b, n, s)).or_insert(k);
+        if *e > k {
+            further.insert(i, *e - k);
+        } else {
+            *e = k;
+        }
+    }
+    further
 }
 
 /// For input slot `j` of a loop-peeling label, a range to join to what
@@ -598,7 +668,12 @@ type Assumptions = HashMap<usize, Bounds>;
 
 /// One walk over the trace; with the label's slots whose assumption the
 /// back edge breaks, and the range found there.
-fn run_assuming(trace: &Trace, cx: &Ctx, assume: &Assumptions) -> (Trace, Vec<(usize, Bounds)>) {
+fn run_assuming(
+    trace: &Trace,
+    cx: &Ctx,
+    assume: &Assumptions,
+    further: &HashMap<usize, i64>,
+) -> (Trace, Vec<(usize, Bounds)>) {
     let tables = cx.tables;
     let mut e = Emitter::new(trace);
     let mut st = State {
@@ -714,7 +789,7 @@ fn run_assuming(trace: &Trace, cx: &Ctx, assume: &Assumptions) -> (Trace, Vec<(u
         };
         match &op.opcode {
             Opcode::GuardTrue | Opcode::GuardFalse | Opcode::GuardValue => {
-                guard(&mut e, &mut st, i, args);
+                guard(&mut e, &mut st, i, args, further.get(&i).copied());
                 continue;
             }
             o if o.is_pure() => {
@@ -780,7 +855,7 @@ fn run_assuming(trace: &Trace, cx: &Ctx, assume: &Assumptions) -> (Trace, Vec<(u
     (e.finish(), broken)
 }
 
-fn guard(e: &mut Emitter, st: &mut State, i: usize, args: Vec<Val>) {
+fn guard(e: &mut Emitter, st: &mut State, i: usize, args: Vec<Val>, further: Option<i64>) {
     let opcode = e.src().ops[i].opcode.clone();
     let x = args[0];
     // Decide the guard from the ranges.
@@ -830,6 +905,11 @@ fn guard(e: &mut Emitter, st: &mut State, i: usize, args: Vec<Val>) {
         }
         None => {}
     }
+    let (x, args) = match further.and_then(|d| strengthen(e, st, &opcode, x, d)) {
+        Some(c) => (c, vec![c]),
+        None => (x, args),
+    };
+    let bx = st.get(x);
     if e.keep_guard(i, args.clone(), &[]) != GuardFate::Kept || e.kind_of(x) != Kind::Int {
         return;
     }
@@ -888,4 +968,47 @@ fn guard(e: &mut Emitter, st: &mut State, i: usize, args: Vec<Val>) {
     if !ok {
         e.set_unreachable();
     }
+}
+
+/// The guard on `c` (`v < n` in some form) checks `v + d < n` instead
+/// (see [`later_checks`]): the new comparison, when `v + d` cannot wrap.
+fn strengthen(e: &mut Emitter, st: &mut State, guard: &Opcode, c: Val, d: i64) -> Option<Val> {
+    let def = e.def(c)?;
+    let Opcode::IntCmp(op, t) = def.opcode else {
+        return None;
+    };
+    let (a, b) = (def.args[0], def.args[1]);
+    let truth = *guard == Opcode::GuardTrue;
+    let at = match (if truth { op } else { negate(op) }, a.is_const() || b.is_const()) {
+        (_, true) => return None,
+        (CmpOp::Lt, _) => 0,
+        (CmpOp::Gt, _) => 1,
+        _ => return None,
+    };
+    let v = [a, b][at];
+    let (lo, hi) = st.get(v).view(t);
+    let (tlo, thi) = t.range();
+    if d <= 0 || hi + d as i128 > thi || lo + (d as i128) < tlo {
+        return None;
+    }
+    let range = int_bin_bounds(IntBinOp::Add, t, st.get(v), Bounds::constant(d));
+    // From the base when there is one (`ptr + 9`, not `(ptr + 6) + 3`), so
+    // that the later check's own operation is the same one (CSE).
+    let (base, k) = st.base_of(v, t.signed());
+    let v2 = match k.checked_add(d) {
+        Some(kd) if base != v && kd > 0 => {
+            e.emit(Opcode::IntBin(IntBinOp::Add, t), vec![base, Val::Int(kd)], Some(Kind::Int))
+        }
+        _ => e.emit(Opcode::IntBin(IntBinOp::Add, t), vec![v, Val::Int(d)], Some(Kind::Int)),
+    };
+    st.bounds.insert(v2, range);
+    if let Some(k) = k.checked_add(d) {
+        st.offset.insert(v2, (base, k, t.signed()));
+    }
+    st.relate(v, v2, true, t.signed());
+    let mut args = vec![a, b];
+    args[at] = v2;
+    let c2 = e.emit(Opcode::IntCmp(op, t), args, Some(Kind::Int));
+    st.bounds.insert(c2, Bounds::of_scalar(ScalarTy::Bool));
+    Some(c2)
 }
