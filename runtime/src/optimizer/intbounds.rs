@@ -21,6 +21,18 @@
 //! the bounds check of a Brainfuck tape after a move left, when the cell
 //! before the move was checked.
 //!
+//! Values that are a constant offset from one base (`ptr + 9`, through
+//! chains of additions that cannot wrap) share what is known of the base:
+//! one guarded `ptr + 9 < len` decides `ptr + 3 < len`. A guard `x + k <
+//! n` is strengthened to a later guard's `x + k' < n` (`k' > k`) of the
+//! same trace, which is then known: one tape check for a Brainfuck `>`
+//! and the `>>>` after it (see [`later_checks`]).
+//!
+//! In loop peeling's combined trace, the copy's fresh inputs are assumed
+//! to lie in the range of the preamble's values that enter them; the
+//! assumption is checked on the back edge (and widened, or dropped, where
+//! it does not hold): see `docs/optimizer.md`, "Loop peeling".
+//!
 //! A range is kept in two views of the 64-bit pattern, signed (`i64`) and
 //! unsigned (`u64`), tightened against each other: an operation of a
 //! signed type reads the signed view, one of an unsigned type the
