@@ -26,7 +26,7 @@
 //! one guarded `ptr + 9 < len` decides `ptr + 3 < len`. A guard `x + k <
 //! n` is strengthened to a later guard's `x + k' < n` (`k' > k`) of the
 //! same trace, which is then known: one tape check for a Brainfuck `>`
-//! and the `>>>` after it (see [`later_checks`]).
+//! and the `>>>` after it (see `later_checks`).
 //!
 //! In loop peeling's combined trace, the copy's fresh inputs are assumed
 //! to lie in the range of the preamble's values that enter them; the
