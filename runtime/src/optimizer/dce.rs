@@ -8,7 +8,7 @@
 //! points and the final jump. Inputs stay, used or not (the loop's
 //! signature does not change).
 
-use super::emit::Emitter;
+use super::emit::{recycle, Emitter};
 use super::Ctx;
 use crate::trace::{Opcode, Trace, Val};
 
@@ -66,5 +66,7 @@ pub fn run(trace: Trace, _cx: &Ctx) -> Trace {
             e.replace(i, Val::constant(k, 0));
         }
     }
-    e.finish()
+    let out = e.finish();
+    recycle(trace);
+    out
 }

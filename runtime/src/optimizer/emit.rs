@@ -17,10 +17,19 @@
 //! passes constants). `finish` drops operations a pass killed after
 //! emitting them (dead stores), renumbers, renumbers the surviving guards
 //! in order and recomputes their `fail_args`.
+//!
+//! `finish` also notes whether the output is the input unchanged
+//! ([`take_unchanged`]), so that the optimizer's rounds stop without
+//! keeping a copy of every trace to compare with.
+//!
+//! The optimizer builds several traces of a few dozen small vectors each
+//! per trace it is given, and drops them again: the buffers of traces the
+//! passes are done with go back to a per-thread store ([`recycle`]) that
+//! the next emitters take them from, rather than to the allocator.
 
-use crate::jitcode::Kind;
+use crate::jitcode::{KReg, Kind};
 use crate::trace::{FrameSnapshot, GuardInfo, Opcode, Trace, TraceOp, Val};
-use rustc_hash::FxHashMap as HashMap;
+use std::cell::{Cell, RefCell};
 
 /// What became of a guard handed to [`Emitter::keep_guard`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,13 +47,169 @@ pub struct Emitter<'t> {
     /// Input operation → its value in the output (`None`: not reached yet
     /// or without a result).
     ops_map: Vec<Option<Val>>,
-    /// Output value → an equal value known from here on.
-    subst: HashMap<Val, Val>,
+    /// Output value → an equal value known from here on, for inputs and
+    /// for operations by index (constants are never substituted): indexed
+    /// rather than hashed, as every argument of every operation is looked
+    /// up here.
+    subst_inputs: Vec<Option<Val>>,
+    subst_ops: Vec<Option<Val>>,
     ops: Vec<TraceOp>,
-    /// Resume data of the emitted guards (`TraceOp::guard` indexes it).
-    guards: Vec<Vec<FrameSnapshot>>,
-    killed: Vec<bool>,
+    /// The emitted guards' resume data (`TraceOp::guard` indexes it).
+    guards: Vec<GuardInfo>,
+    /// Operations killed after they were emitted (rare: dead stores).
+    killed: Vec<u32>,
+    /// Per output value (inputs, then operations), the last guard whose
+    /// `fail_args` took it: deduplicates without searching.
+    fail_stamp: Vec<u32>,
     dead: bool,
+    /// Is the output so far the input's prefix, unchanged? (False when in
+    /// doubt: it only decides whether the optimizer's rounds go on.)
+    same: bool,
+}
+
+/// Spare buffers (see the module doc), empty.
+#[derive(Default)]
+struct Spare {
+    /// Operation arguments: of capacity [`SHORT`].
+    short_vals: Vec<Vec<Val>>,
+    /// Longer (`fail_args`).
+    vals: Vec<Vec<Val>>,
+    regs: Vec<Vec<(KReg, Val)>>,
+    frames: Vec<Vec<FrameSnapshot>>,
+    ops: Vec<Vec<TraceOp>>,
+    guards: Vec<Vec<GuardInfo>>,
+    maps: Vec<Vec<Option<Val>>>,
+}
+
+/// The capacity of the vectors of operation arguments the store hands out
+/// (enough for every operation but calls), so that any of them fits any
+/// operation.
+const SHORT: usize = 4;
+
+/// How many buffers of a kind the store keeps at most.
+const SPARE_MAX: usize = 1 << 12;
+
+thread_local! {
+    static SPARE: RefCell<Spare> = RefCell::new(Spare::default());
+}
+
+fn put<T>(list: &mut Vec<Vec<T>>, mut v: Vec<T>) {
+    if v.capacity() != 0 && list.len() < SPARE_MAX {
+        v.clear();
+        list.push(v);
+    }
+}
+
+/// A buffer for `capacity` items. (One too small is dropped rather than
+/// grown: growing copies, and the store fills with buffers of the sizes
+/// asked for.)
+fn take<T>(list: &mut Vec<Vec<T>>, capacity: usize) -> Vec<T> {
+    match list.pop() {
+        Some(v) if v.capacity() >= capacity => v,
+        _ => Vec::with_capacity(capacity),
+    }
+}
+
+impl Spare {
+    fn put_vals(&mut self, v: Vec<Val>) {
+        if v.capacity() == SHORT {
+            put(&mut self.short_vals, v)
+        } else {
+            put(&mut self.vals, v)
+        }
+    }
+
+    fn take_vals(&mut self, capacity: usize) -> Vec<Val> {
+        if capacity <= SHORT {
+            take(&mut self.short_vals, SHORT)
+        } else {
+            take(&mut self.vals, capacity)
+        }
+    }
+}
+
+/// Run `f` on the store, or on an empty one if it is in use (not in
+/// practice: nothing here re-enters).
+fn with_spare<R>(f: impl FnOnce(&mut Spare) -> R) -> R {
+    SPARE.with(|s| match s.try_borrow_mut() {
+        Ok(mut s) => f(&mut s),
+        Err(_) => f(&mut Spare::default()),
+    })
+}
+
+/// Hand the buffers of a trace no one needs any more to the next emitters.
+pub(crate) fn recycle(t: Trace) {
+    with_spare(|s| {
+        let Trace {
+            mut ops,
+            mut guards,
+            ..
+        } = t;
+        for op in ops.drain(..) {
+            s.put_vals(op.args);
+        }
+        put(&mut s.ops, ops);
+        for g in guards.drain(..) {
+            let mut frames = g.frames;
+            for f in frames.drain(..) {
+                put(&mut s.regs, f.regs);
+            }
+            put(&mut s.frames, frames);
+            s.put_vals(g.fail_args);
+        }
+        put(&mut s.guards, guards);
+    })
+}
+
+/// An empty `Vec<Val>` for at least `capacity` values, from the store.
+pub(crate) fn vals_with_capacity(capacity: usize) -> Vec<Val> {
+    with_spare(|s| s.take_vals(capacity))
+}
+
+/// A `Vec<Val>` holding `items`, from the store.
+pub(crate) fn vals_of(items: &[Val]) -> Vec<Val> {
+    let mut v = vals_with_capacity(items.len());
+    v.extend_from_slice(items);
+    v
+}
+
+thread_local! {
+    /// What the last [`Emitter::finish`] on this thread produced, when its
+    /// output equals its input: the output's buffers, to recognise it.
+    static UNCHANGED: Cell<Option<Buffers>> = const { Cell::new(None) };
+}
+
+type Buffers = (usize, usize, usize, usize);
+
+/// The identity of a trace's buffers (moving a `Trace` keeps them).
+fn buffers_of(t: &Trace) -> Buffers {
+    (
+        t.ops.as_ptr() as usize,
+        t.ops.len(),
+        t.guards.as_ptr() as usize,
+        t.guards.len(),
+    )
+}
+
+/// Forget what the last [`Emitter::finish`] noted.
+pub(crate) fn clear_unchanged() {
+    UNCHANGED.with(|c| c.set(None));
+}
+
+/// Is `t` the output of the last [`Emitter::finish`] on this thread since
+/// [`clear_unchanged`], and equal to that emitter's input? (A pass that
+/// does not go through an emitter, or changes its output afterwards,
+/// reads as changed.) Forgets the answer.
+pub(crate) fn take_unchanged(t: &Trace) -> bool {
+    let noted = UNCHANGED.with(|c| c.take());
+    // (An empty `ops` has a dangling pointer shared by every empty Vec; a
+    // trace always ends with a final operation.)
+    !t.ops.is_empty() && noted == Some(buffers_of(t))
+}
+
+/// Note that `t` was returned unchanged by a pass without an emitter.
+pub(crate) fn note_unchanged(t: &Trace) {
+    UNCHANGED.with(|c| c.set(Some(buffers_of(t))));
 }
 
 /// Does a guard on these (constant) arguments hold? `None` when an
@@ -68,14 +233,25 @@ impl<'t> Emitter<'t> {
             src.ops.last().is_some_and(|o| o.opcode.is_final()),
             "metatrace: the optimizer needs a trace ending with jump or jump_to"
         );
+        let (mut ops_map, ops, guards) = with_spare(|s| {
+            (
+                take(&mut s.maps, src.ops.len()),
+                take(&mut s.ops, src.ops.len()),
+                take(&mut s.guards, src.guards.len()),
+            )
+        });
+        ops_map.resize(src.ops.len(), None);
         Emitter {
             src,
-            ops_map: vec![None; src.ops.len()],
-            subst: HashMap::default(),
-            ops: Vec::with_capacity(src.ops.len()),
-            guards: Vec::new(),
+            ops_map,
+            subst_inputs: Vec::new(),
+            subst_ops: Vec::new(),
+            ops,
+            guards,
             killed: Vec::new(),
+            fail_stamp: Vec::new(),
             dead: false,
+            same: true,
         }
     }
 
@@ -96,6 +272,7 @@ impl<'t> Emitter<'t> {
     }
 
     /// The output value of an input value, with what is known about it.
+    #[inline]
     pub fn map(&self, v: Val) -> Val {
         let v = match v {
             Val::Op(i) => self.ops_map[i as usize].unwrap_or_else(|| {
@@ -107,16 +284,35 @@ impl<'t> Emitter<'t> {
     }
 
     /// An output value with what is known about it.
+    #[inline]
     pub fn resolve(&self, mut v: Val) -> Val {
-        while let Some(w) = self.subst.get(&v) {
-            v = *w;
+        loop {
+            let next = match v {
+                Val::Input(i) => self.subst_inputs.get(i as usize),
+                Val::Op(i) => self.subst_ops.get(i as usize),
+                _ => None,
+            };
+            match next {
+                Some(Some(w)) => v = *w,
+                _ => return v,
+            }
         }
-        v
     }
 
     /// The output arguments of input operation `i`.
     pub fn args(&self, i: usize) -> Vec<Val> {
-        self.src.ops[i].args.iter().map(|a| self.map(*a)).collect()
+        let src = &self.src.ops[i].args;
+        let mut v = vals_with_capacity(src.len());
+        v.extend(src.iter().map(|a| self.map(*a)));
+        v
+    }
+
+    /// [`Emitter::args`] into `buf` (replacing its contents): a pass that
+    /// often replaces or drops the operation allocates only for the ones it
+    /// keeps.
+    pub fn args_into(&self, i: usize, buf: &mut Vec<Val>) {
+        buf.clear();
+        buf.extend(self.src.ops[i].args.iter().map(|a| self.map(*a)));
     }
 
     /// The output operation defining an output value.
@@ -142,6 +338,11 @@ impl<'t> Emitter<'t> {
     /// operations without a result, `Val::Op` of its index, for `kill`).
     pub fn emit(&mut self, opcode: Opcode, args: Vec<Val>, result: Option<Kind>) -> Val {
         debug_assert!(!opcode.is_guard() && !opcode.is_final());
+        self.same = false;
+        self.push(opcode, args, result)
+    }
+
+    fn push(&mut self, opcode: Opcode, args: Vec<Val>, result: Option<Kind>) -> Val {
         if self.dead {
             return Val::constant(result.unwrap_or(Kind::Int), 0);
         }
@@ -151,7 +352,6 @@ impl<'t> Emitter<'t> {
             result,
             guard: None,
         });
-        self.killed.push(false);
         Val::Op(self.ops.len() as u32 - 1)
     }
 
@@ -163,7 +363,10 @@ impl<'t> Emitter<'t> {
             self.keep_guard(i, args, &[]);
             return Val::Int(0);
         }
-        let v = self.emit(op.opcode.clone(), args, op.result);
+        if self.same {
+            self.same = self.ops.len() == i && op.guard.is_none() && args == op.args;
+        }
+        let v = self.push(op.opcode.clone(), args, op.result);
         if op.result.is_some() {
             self.ops_map[i] = Some(v);
         }
@@ -184,39 +387,85 @@ impl<'t> Emitter<'t> {
             return GuardFate::Dropped;
         }
         let g = op.guard.expect("a guard has resume data") as usize;
-        let frames = self.src.guards[g]
-            .frames
-            .iter()
-            .map(|f| FrameSnapshot {
+        let info = &self.src.guards[g];
+        let mut same =
+            self.same && self.ops.len() == i && g == self.guards.len() && args == op.args;
+        // While the output is the input so far and nothing is known to be
+        // equal to anything, every value maps to itself.
+        let identity =
+            same && own.is_empty() && self.subst_inputs.is_empty() && self.subst_ops.is_empty();
+        let mut frames = with_spare(|s| {
+            let mut frames = take(&mut s.frames, info.frames.len().max(SHORT));
+            frames.extend(info.frames.iter().map(|f| FrameSnapshot {
                 jitcode: f.jitcode,
                 pc: f.pc,
-                regs: f
-                    .regs
-                    .iter()
-                    .map(|(r, v)| {
-                        let mut w = self.map(*v);
-                        if let Some((_, c)) = own.iter().find(|(x, _)| *x == w) {
-                            w = *c;
-                        }
-                        (*r, w)
-                    })
-                    .collect(),
-            })
-            .collect();
-        self.guards.push(frames);
+                regs: take(&mut s.regs, f.regs.len()),
+            }));
+            frames
+        });
+        for (out, f) in frames.iter_mut().zip(&info.frames) {
+            if identity {
+                out.regs.extend_from_slice(&f.regs);
+                continue;
+            }
+            for &(r, v) in &f.regs {
+                let mut w = self.map(v);
+                if let Some((_, c)) = own.iter().find(|(x, _)| *x == w) {
+                    w = *c;
+                }
+                same &= w == v;
+                out.regs.push((r, w));
+            }
+        }
+        let fail_args = self.fail_args(&frames);
+        self.same = same && fail_args == info.fail_args;
+        self.guards.push(GuardInfo { frames, fail_args });
         self.ops.push(TraceOp {
             opcode: op.opcode.clone(),
             args,
             result: None,
             guard: Some(self.guards.len() as u32 - 1),
         });
-        self.killed.push(false);
         if outcome == Some(false) {
             self.dead = true;
             GuardFate::Fails
         } else {
             GuardFate::Kept
         }
+    }
+
+    /// What `GuardInfo::new(frames)` collects: the non-constant values, in
+    /// order, without duplicates.
+    fn fail_args(&mut self, frames: &[FrameSnapshot]) -> Vec<Val> {
+        let n_inputs = self.src.inputs.len();
+        let need = n_inputs + self.ops.len();
+        if self.fail_stamp.len() < need {
+            self.fail_stamp.resize(need, 0);
+        }
+        // Guards are numbered from 1 here: 0 is "never taken".
+        let stamp = self.guards.len() as u32 + 1;
+        let mut out = vals_with_capacity(frames.iter().map(|f| f.regs.len()).sum());
+        for f in frames {
+            for &(_, v) in &f.regs {
+                let slot = match v {
+                    Val::Input(k) if (k as usize) < n_inputs => k as usize,
+                    Val::Op(k) if (k as usize) < self.ops.len() => n_inputs + k as usize,
+                    v if v.is_const() => continue,
+                    // (not a value of the output: not in valid traces)
+                    v => {
+                        if !out.contains(&v) {
+                            out.push(v);
+                        }
+                        continue;
+                    }
+                };
+                if self.fail_stamp[slot] != stamp {
+                    self.fail_stamp[slot] = stamp;
+                    out.push(v);
+                }
+            }
+        }
+        out
     }
 
     /// Keep guard `i`, known to always fail: the rest is unreachable.
@@ -234,14 +483,15 @@ impl<'t> Emitter<'t> {
 
     /// Input operation `i` is not emitted; its result is `v`.
     pub fn replace(&mut self, i: usize, v: Val) {
+        self.same = false;
         self.ops_map[i] = Some(v);
     }
 
     /// Input operation `i` (without a result) is not emitted.
     pub fn drop_op(&mut self, i: usize) {
+        self.same = false;
         debug_assert!(self.src.ops[i].result.is_none() || self.dead);
-        if self.src.ops[i].result.is_some() {
-            let k = self.src.ops[i].result.unwrap();
+        if let Some(k) = self.src.ops[i].result {
             self.ops_map[i] = Some(Val::constant(k, 0));
         }
     }
@@ -251,7 +501,16 @@ impl<'t> Emitter<'t> {
         let x = self.resolve(x);
         let v = self.resolve(v);
         if x != v && !x.is_const() {
-            self.subst.insert(x, v);
+            // `x` is resolved: it has no substitution yet.
+            let (table, k) = match x {
+                Val::Input(k) => (&mut self.subst_inputs, k as usize),
+                Val::Op(k) => (&mut self.subst_ops, k as usize),
+                _ => unreachable!("not a constant"),
+            };
+            if table.len() <= k {
+                table.resize(k + 1, None);
+            }
+            table[k] = Some(v);
         }
     }
 
@@ -259,7 +518,8 @@ impl<'t> Emitter<'t> {
     pub fn kill(&mut self, v: Val) {
         if let Val::Op(n) = v {
             debug_assert!(self.ops[n as usize].result.is_none());
-            self.killed[n as usize] = true;
+            self.same = false;
+            self.killed.push(n);
         }
     }
 
@@ -293,69 +553,87 @@ impl<'t> Emitter<'t> {
                     result: None,
                     guard: None,
                 });
-                self.killed.push(false);
             }
         }
         let args: Vec<Val> = if self.dead {
+            self.same = false;
             as_constants(&last.args)
         } else {
-            last.args.iter().map(|a| self.map(*a)).collect()
+            let mut args = vals_with_capacity(last.args.len());
+            args.extend(last.args.iter().map(|a| self.map(*a)));
+            args
         };
+        let same = self.same && self.ops.len() == src.ops.len() - 1 && args == last.args;
         self.ops.push(TraceOp {
             opcode: last.opcode.clone(),
             args,
             result: None,
             guard: None,
         });
-        self.killed.push(false);
-
-        // Drop killed operations and renumber.
-        let mut renum: Vec<u32> = Vec::with_capacity(self.ops.len());
-        let mut n = 0u32;
-        for k in &self.killed {
-            renum.push(n);
-            if !k {
-                n += 1;
-            }
-        }
-        let any_killed = self.killed.iter().any(|k| *k);
-        let remap = |v: Val| match v {
-            Val::Op(i) if any_killed => Val::Op(renum[i as usize]),
-            v => v,
+        with_spare(|s| put(&mut s.maps, std::mem::take(&mut self.ops_map)));
+        let (ops, guards) = if self.killed.is_empty() {
+            (self.ops, self.guards)
+        } else {
+            drop_killed(self.ops, self.guards, &self.killed)
         };
-        let mut ops = Vec::with_capacity(n as usize);
-        let mut guards = Vec::new();
-        let mut frames_of = std::mem::take(&mut self.guards)
-            .into_iter()
-            .map(Some)
-            .collect::<Vec<_>>();
-        for (op, killed) in self.ops.into_iter().zip(self.killed) {
-            if killed {
-                continue;
-            }
-            let mut op = op;
-            for a in &mut op.args {
-                *a = remap(*a);
-            }
-            if let Some(g) = op.guard {
-                let mut frames = frames_of[g as usize].take().expect("one op per guard");
-                for f in &mut frames {
-                    for (_, v) in &mut f.regs {
-                        *v = remap(*v);
-                    }
-                }
-                op.guard = Some(guards.len() as u32);
-                guards.push(GuardInfo::new(frames));
-            }
-            ops.push(op);
-        }
-        Trace {
+        let out = Trace {
             start: src.start.clone(),
             inputs: src.inputs.clone(),
             ops,
             guards,
+        };
+        debug_assert!(!same || (out.ops == src.ops && out.guards == src.guards));
+        UNCHANGED.with(|c| c.set(same.then(|| buffers_of(&out))));
+        out
+    }
+}
+
+/// `ops` without the operations `killed`, renumbered, with their guards
+/// renumbered in order.
+fn drop_killed(
+    ops: Vec<TraceOp>,
+    guards: Vec<GuardInfo>,
+    killed: &[u32],
+) -> (Vec<TraceOp>, Vec<GuardInfo>) {
+    let mut is_killed = vec![false; ops.len()];
+    for &k in killed {
+        is_killed[k as usize] = true;
+    }
+    let mut renum: Vec<u32> = Vec::with_capacity(ops.len());
+    let mut n = 0u32;
+    for k in &is_killed {
+        renum.push(n);
+        if !k {
+            n += 1;
         }
     }
+    // (Renumbering keeps the order of the values: `fail_args` stays
+    // without duplicates and in order.)
+    let remap = |v: &mut Val| {
+        if let Val::Op(i) = v {
+            *i = renum[*i as usize];
+        }
+    };
+    let mut out_ops = Vec::with_capacity(n as usize);
+    let mut out_guards = Vec::new();
+    let mut guards: Vec<Option<GuardInfo>> = guards.into_iter().map(Some).collect();
+    for (mut op, killed) in ops.into_iter().zip(is_killed) {
+        if killed {
+            continue;
+        }
+        op.args.iter_mut().for_each(remap);
+        if let Some(g) = op.guard {
+            let mut info = guards[g as usize].take().expect("one op per guard");
+            for f in &mut info.frames {
+                f.regs.iter_mut().for_each(|(_, v)| remap(v));
+            }
+            info.fail_args.iter_mut().for_each(remap);
+            op.guard = Some(out_guards.len() as u32);
+            out_guards.push(info);
+        }
+        out_ops.push(op);
+    }
+    (out_ops, out_guards)
 }
 
 /// The `call_result` operations that read the results of the call at `i`

@@ -40,7 +40,7 @@
 //! read that may alias it, any guard (an exit shows memory to the
 //! interpreter), any call and any `vec_push`/`vec_pop`.
 
-use super::emit::{Emitter, GuardFate};
+use super::emit::{recycle, vals_of, Emitter, GuardFate};
 use super::Ctx;
 use crate::blackhole::ops;
 use crate::jitcode::{CallEffectsDescr, FieldPlace, IntBinOp, ScalarTy, Tables};
@@ -504,12 +504,13 @@ pub fn run(trace: Trace, cx: &Ctx) -> Trace {
         cache: HashMap::default(),
         pending: HashMap::default(),
     };
+    let mut args = Vec::new();
     for i in 0..e.body_len() {
         if e.is_dead() {
             break;
         }
         let op = &trace.ops[i];
-        let args = e.args(i);
+        e.args_into(i, &mut args);
         // Reads: the location, if this is one.
         let read = match op.opcode {
             Opcode::GetField(d) => Some(Loc::Field {
@@ -543,7 +544,7 @@ pub fn run(trace: Trace, cx: &Ctx) -> Trace {
                 Some(v) => e.replace(i, *v),
                 None => {
                     h.observe(&loc, &|v| e.def(v));
-                    let v = e.keep(i, args);
+                    let v = e.keep(i, vals_of(&args));
                     h.cache.insert(loc, v);
                 }
             }
@@ -580,7 +581,7 @@ pub fn run(trace: Trace, cx: &Ctx) -> Trace {
                 // The location holds that value already.
                 e.drop_op(i);
             } else {
-                let store = e.keep(i, args);
+                let store = e.keep(i, vals_of(&args));
                 h.write(&mut e, loc, v, ty, store);
             }
             continue;
@@ -589,21 +590,21 @@ pub fn run(trace: Trace, cx: &Ctx) -> Trace {
             Opcode::VecPush(d) | Opcode::VecPopNonEmpty(d) => {
                 h.pending.clear();
                 h.invalidate(Write::Resize(args[0], d));
-                e.keep(i, args);
+                e.keep(i, vals_of(&args));
             }
             Opcode::CallResidual(d) => {
                 h.pending.clear();
                 let eff = call_effects(t, d);
                 h.invalidate(Write::Call(&eff, &|v| e.def(v)));
-                e.keep(i, args);
+                e.keep(i, vals_of(&args));
             }
             Opcode::CallPure(_) => {
                 // Reads memory, maybe; writes none.
                 h.pending.clear();
-                e.keep(i, args);
+                e.keep(i, vals_of(&args));
             }
             Opcode::GuardTrue | Opcode::GuardFalse | Opcode::GuardValue => {
-                if e.keep_guard(i, args, &[]) == GuardFate::Kept {
+                if e.keep_guard(i, vals_of(&args), &[]) == GuardFate::Kept {
                     h.pending.clear();
                 }
             }
@@ -611,12 +612,14 @@ pub fn run(trace: Trace, cx: &Ctx) -> Trace {
                 // (a write of no scalar type: not in valid traces)
                 h.pending.clear();
                 h.invalidate(Write::Call(&CallEffects::everything(), &|_| None));
-                e.keep(i, args);
+                e.keep(i, vals_of(&args));
             }
             _ => {
-                e.keep(i, args);
+                e.keep(i, vals_of(&args));
             }
         }
     }
-    e.finish()
+    let out = e.finish();
+    recycle(trace);
+    out
 }

@@ -320,7 +320,9 @@ fn add_sub_64(sub: bool, a: Bounds, b: Bounds) -> Bounds {
             a.uhi as i128 + b.uhi as i128,
         )
     };
-    exact_range(slo, shi).meet(exact_range(ulo, uhi)).unwrap_or(Bounds::FULL)
+    exact_range(slo, shi)
+        .meet(exact_range(ulo, uhi))
+        .unwrap_or(Bounds::FULL)
 }
 
 /// The patterns of the exact values `lo..=hi`: a signed range if they fit
@@ -328,10 +330,14 @@ fn add_sub_64(sub: bool, a: Bounds, b: Bounds) -> Bounds {
 fn exact_range(lo: i128, hi: i128) -> Bounds {
     let mut r = Bounds::FULL;
     if i64::MIN as i128 <= lo && hi <= i64::MAX as i128 {
-        r = r.meet(Bounds::signed(lo as i64, hi as i64).unwrap_or(r)).unwrap_or(r);
+        r = r
+            .meet(Bounds::signed(lo as i64, hi as i64).unwrap_or(r))
+            .unwrap_or(r);
     }
     if 0 <= lo && hi <= u64::MAX as i128 {
-        r = r.meet(Bounds::unsigned(lo as u64, hi as u64).unwrap_or(r)).unwrap_or(r);
+        r = r
+            .meet(Bounds::unsigned(lo as u64, hi as u64).unwrap_or(r))
+            .unwrap_or(r);
     }
     r
 }
@@ -562,20 +568,26 @@ impl State {
         if depth == 0 {
             return true;
         }
-        let back = e.def(v).filter(|d| d.args.len() == 2).and_then(|d| match (&d.opcode, d.args[0], d.args[1]) {
-            (Opcode::IntBin(IntBinOp::Add, t), x, Val::Int(c))
-            | (Opcode::IntBin(IntBinOp::Add, t), Val::Int(c), x)
-                if t.bits() == 64 && !x.is_const() =>
-            {
-                Some((x, add_sub_64(true, n, Bounds::constant(c))))
+        let back = e.def(v).filter(|d| d.args.len() == 2).and_then(|d| {
+            match (&d.opcode, d.args[0], d.args[1]) {
+                (Opcode::IntBin(IntBinOp::Add, t), x, Val::Int(c))
+                | (Opcode::IntBin(IntBinOp::Add, t), Val::Int(c), x)
+                    if t.bits() == 64 && !x.is_const() =>
+                {
+                    Some((x, add_sub_64(true, n, Bounds::constant(c))))
+                }
+                (Opcode::IntBin(IntBinOp::Sub, t), x, Val::Int(c))
+                    if t.bits() == 64 && !x.is_const() =>
+                {
+                    Some((x, add_sub_64(false, n, Bounds::constant(c))))
+                }
+                (Opcode::IntBin(IntBinOp::Sub, t), Val::Int(c), x)
+                    if t.bits() == 64 && !x.is_const() =>
+                {
+                    Some((x, add_sub_64(true, Bounds::constant(c), n)))
+                }
+                _ => None,
             }
-            (Opcode::IntBin(IntBinOp::Sub, t), x, Val::Int(c)) if t.bits() == 64 && !x.is_const() => {
-                Some((x, add_sub_64(false, n, Bounds::constant(c))))
-            }
-            (Opcode::IntBin(IntBinOp::Sub, t), Val::Int(c), x) if t.bits() == 64 && !x.is_const() => {
-                Some((x, add_sub_64(true, Bounds::constant(c), n)))
-            }
-            _ => None,
         });
         match back {
             Some((x, bx)) => self.narrow_through(e, x, bx, depth - 1),
@@ -626,7 +638,11 @@ fn later_checks(trace: &Trace) -> HashMap<usize, i64> {
                 if t.bits() == 64 && !x.is_const() =>
             {
                 let (b, k) = base_of(&base, x);
-                let k = if *o == IntBinOp::Add { k.checked_add(c) } else { k.checked_sub(c) };
+                let k = if *o == IntBinOp::Add {
+                    k.checked_add(c)
+                } else {
+                    k.checked_sub(c)
+                };
                 if let Some(k) = k {
                     base.insert(Val::Op(i as u32), (b, k));
                 }
@@ -634,11 +650,17 @@ fn later_checks(trace: &Trace) -> HashMap<usize, i64> {
             (Opcode::Label, _) => labels.push(i),
             (g @ (Opcode::GuardTrue | Opcode::GuardFalse), &[Val::Op(c)]) => {
                 let cmp = &trace.ops[c as usize];
-                let Opcode::IntCmp(op, t) = cmp.opcode else { continue };
+                let Opcode::IntCmp(op, t) = cmp.opcode else {
+                    continue;
+                };
                 if t.bits() != 64 || cmp.args.len() != 2 {
                     continue;
                 }
-                let op = if *g == Opcode::GuardTrue { op } else { negate(op) };
+                let op = if *g == Opcode::GuardTrue {
+                    op
+                } else {
+                    negate(op)
+                };
                 let (v, n) = match op {
                     CmpOp::Lt => (cmp.args[0], cmp.args[1]),
                     CmpOp::Gt => (cmp.args[1], cmp.args[0]),
@@ -840,7 +862,11 @@ fn run_assuming(
             {
                 if wide && !v.is_const() {
                     let (x, k0) = st.base_of(y, signed);
-                    let k = if o == IntBinOp::Sub { k0.checked_sub(c) } else { k0.checked_add(c) };
+                    let k = if o == IntBinOp::Sub {
+                        k0.checked_sub(c)
+                    } else {
+                        k0.checked_add(c)
+                    };
                     if let Some(k) = k {
                         st.offset.insert(v, (x, k, signed));
                     }
@@ -991,7 +1017,10 @@ fn strengthen(e: &mut Emitter, st: &mut State, guard: &Opcode, c: Val, d: i64) -
     };
     let (a, b) = (def.args[0], def.args[1]);
     let truth = *guard == Opcode::GuardTrue;
-    let at = match (if truth { op } else { negate(op) }, a.is_const() || b.is_const()) {
+    let at = match (
+        if truth { op } else { negate(op) },
+        a.is_const() || b.is_const(),
+    ) {
         (_, true) => return None,
         (CmpOp::Lt, _) => 0,
         (CmpOp::Gt, _) => 1,
@@ -1008,10 +1037,16 @@ fn strengthen(e: &mut Emitter, st: &mut State, guard: &Opcode, c: Val, d: i64) -
     // that the later check's own operation is the same one (CSE).
     let (base, k) = st.base_of(v, t.signed());
     let v2 = match k.checked_add(d) {
-        Some(kd) if base != v && kd > 0 => {
-            e.emit(Opcode::IntBin(IntBinOp::Add, t), vec![base, Val::Int(kd)], Some(Kind::Int))
-        }
-        _ => e.emit(Opcode::IntBin(IntBinOp::Add, t), vec![v, Val::Int(d)], Some(Kind::Int)),
+        Some(kd) if base != v && kd > 0 => e.emit(
+            Opcode::IntBin(IntBinOp::Add, t),
+            vec![base, Val::Int(kd)],
+            Some(Kind::Int),
+        ),
+        _ => e.emit(
+            Opcode::IntBin(IntBinOp::Add, t),
+            vec![v, Val::Int(d)],
+            Some(Kind::Int),
+        ),
     };
     st.bounds.insert(v2, range);
     if let Some(k) = k.checked_add(d) {

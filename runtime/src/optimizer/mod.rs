@@ -237,19 +237,32 @@ pub fn optimize_loop(trace: Trace, tables: &'static Tables, opts: &EnabledOpts) 
 }
 
 /// The passes before `unroll`, repeated while the trace changes.
+///
+/// A pass that leaves the trace as it found it says so (`emit`'s
+/// `take_unchanged`); once every pass in a row has, the trace is a fixed
+/// point of all of them and the rounds left would change nothing. That
+/// stops where comparing whole rounds would, with the same trace, without
+/// a copy of the trace per round (and skips the passes of the last round
+/// that ran on this very trace already).
 fn fixpoint(mut t: Trace, opts: &EnabledOpts, cx: &Ctx) -> Trace {
     let looped: Vec<Pass> = opts
         .passes()
         .into_iter()
         .filter(|p| !matches!(p, Pass::Unroll | Pass::Dce))
         .collect();
-    for _ in 0..MAX_ROUNDS {
-        let before = t.clone();
+    let mut unchanged_in_a_row = 0;
+    'rounds: for _ in 0..MAX_ROUNDS {
         for p in &looped {
+            if unchanged_in_a_row >= looped.len() {
+                break 'rounds;
+            }
+            emit::clear_unchanged();
             t = run_checked(*p, t, cx);
-        }
-        if t == before {
-            break;
+            if emit::take_unchanged(&t) {
+                unchanged_in_a_row += 1;
+            } else {
+                unchanged_in_a_row = 0;
+            }
         }
     }
     t

@@ -14,7 +14,7 @@
 //!   `guard_true(int_lt(a, b))`, `int_lt(a, b)` is 1 and `int_ge(a, b)` is
 //!   0 (and the other way round after `guard_false`).
 
-use super::emit::{call_results_after, Emitter, GuardFate};
+use super::emit::{call_results_after, recycle, vals_of, Emitter, GuardFate};
 use super::Ctx;
 use crate::jitcode::{CmpOp, IntBinOp};
 use crate::trace::{Opcode, Trace, Val};
@@ -64,62 +64,80 @@ pub(crate) fn negate(op: CmpOp) -> CmpOp {
 }
 
 /// The canonical form of a pure operation, for lookups.
-fn canon(opcode: &Opcode, args: &[Val]) -> (Opcode, Vec<Val>) {
-    let mut args = args.to_vec();
-    let sort = |args: &mut Vec<Val>| {
+fn canon(opcode: &Opcode, args: &[Val]) -> Key {
+    let mut a = [PAD; 2];
+    let n = args.len().min(2);
+    a[..n].copy_from_slice(&args[..n]);
+    let sort = |a: &mut [Val; 2]| {
         if val_key(args[1]) < val_key(args[0]) {
-            args.swap(0, 1);
+            a.swap(0, 1);
         }
     };
-    let opcode = match opcode {
+    let op = match opcode {
         Opcode::IntBin(
             IntBinOp::Add | IntBinOp::Mul | IntBinOp::And | IntBinOp::Or | IntBinOp::Xor,
             _,
         )
         | Opcode::IntCmp(CmpOp::Eq | CmpOp::Ne, _) => {
-            sort(&mut args);
+            sort(&mut a);
             opcode.clone()
         }
         Opcode::IntCmp(CmpOp::Gt, t) => {
-            args.swap(0, 1);
+            a.swap(0, 1);
             Opcode::IntCmp(CmpOp::Lt, *t)
         }
         Opcode::IntCmp(CmpOp::Ge, t) => {
-            args.swap(0, 1);
+            a.swap(0, 1);
             Opcode::IntCmp(CmpOp::Le, *t)
         }
         o => o.clone(),
     };
-    (opcode, args)
+    Key {
+        op,
+        n: args.len() as u8,
+        args: a,
+    }
 }
 
-#[derive(Default)]
+/// Fills the unused argument slots of a [`Key`] (`Key::n` tells them
+/// apart).
+const PAD: Val = Val::Int(0);
+
+/// A pure operation in canonical form: held inline, as pure operations
+/// take one or two arguments.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct Key {
+    op: Opcode,
+    n: u8,
+    args: [Val; 2],
+}
+
 struct Table {
-    by_args: HashMap<Vec<Val>, Vec<(Opcode, Val)>>,
+    by_key: HashMap<Key, Val>,
 }
 
 impl Table {
+    // (No pure operation takes more than two arguments; one that did
+    // would just not be shared.)
     fn get(&self, opcode: &Opcode, args: &[Val]) -> Option<Val> {
-        let (o, a) = canon(opcode, args);
-        self.by_args
-            .get(&a)?
-            .iter()
-            .find(|(k, _)| *k == o)
-            .map(|(_, v)| *v)
+        if args.len() > 2 {
+            return None;
+        }
+        self.by_key.get(&canon(opcode, args)).copied()
     }
     fn insert(&mut self, opcode: &Opcode, args: &[Val], v: Val) {
-        let (o, a) = canon(opcode, args);
-        let list = self.by_args.entry(a).or_default();
-        match list.iter_mut().find(|(k, _)| *k == o) {
-            Some(slot) => slot.1 = v,
-            None => list.push((o, v)),
+        if args.len() <= 2 {
+            self.by_key.insert(canon(opcode, args), v);
         }
     }
 }
 
 pub fn run(trace: Trace, _cx: &Ctx) -> Trace {
     let mut e = Emitter::new(&trace);
-    let mut table = Table::default();
+    // (Sized for the trace: growing a table rehashes it.)
+    let mut table = Table {
+        by_key: HashMap::with_capacity_and_hasher(trace.ops.len(), Default::default()),
+    };
     let mut facts: HashMap<Val, Fact> = HashMap::default();
     // Elidable calls seen: (jitcode, args) → their results by number.
     let mut calls: HashMap<(u16, Vec<Val>), Vec<Option<Val>>> = HashMap::default();
@@ -127,17 +145,18 @@ pub fn run(trace: Trace, _cx: &Ctx) -> Trace {
     let mut current: Option<(u16, Vec<Val>)> = None;
     // The results of a call that was dropped as a duplicate.
     let mut reuse: Option<Vec<Option<Val>>> = None;
+    let mut args = Vec::new();
     for i in 0..e.body_len() {
         if e.is_dead() {
             break;
         }
         let op = &trace.ops[i];
-        let args = e.args(i);
+        e.args_into(i, &mut args);
         match &op.opcode {
             o if o.is_pure() => match table.get(o, &args) {
                 Some(v) => e.replace(i, v),
                 None => {
-                    let v = e.keep(i, args.clone());
+                    let v = e.keep(i, vals_of(&args));
                     table.insert(o, &args, v);
                 }
             },
@@ -155,21 +174,21 @@ pub fn run(trace: Trace, _cx: &Ctx) -> Trace {
                         continue;
                     }
                 }
-                e.keep(i, args);
+                e.keep(i, vals_of(&args));
                 calls.entry(key.clone()).or_default();
                 current = Some(key);
             }
             Opcode::CallResidual(_) => {
                 reuse = None;
                 current = None;
-                e.keep(i, args);
+                e.keep(i, vals_of(&args));
             }
             Opcode::CallResult(n, _) => {
                 let n = *n as usize;
                 if let Some(r) = &reuse {
                     e.replace(i, r[n].expect("checked at the call"));
                 } else {
-                    let v = e.keep(i, args);
+                    let v = e.keep(i, vals_of(&args));
                     if let Some(key) = &current {
                         let slots = calls.get_mut(key).expect("entered at the call");
                         if slots.len() <= n {
@@ -180,14 +199,16 @@ pub fn run(trace: Trace, _cx: &Ctx) -> Trace {
                 }
             }
             Opcode::GuardTrue | Opcode::GuardFalse | Opcode::GuardValue => {
-                guard(&mut e, i, args, &mut facts, &mut table);
+                guard(&mut e, i, vals_of(&args), &mut facts, &mut table);
             }
             _ => {
-                e.keep(i, args);
+                e.keep(i, vals_of(&args));
             }
         }
     }
-    e.finish()
+    let out = e.finish();
+    recycle(trace);
+    out
 }
 
 fn guard(
@@ -197,11 +218,12 @@ fn guard(
     facts: &mut HashMap<Val, Fact>,
     table: &mut Table,
 ) {
-    let opcode = e.src().ops[i].opcode.clone();
+    let opcode = &e.src().ops[i].opcode;
     let x = args[0];
+    let second = args.get(1).copied();
     let known = facts.get(&x).copied();
     // Some(true): always holds; Some(false): always fails.
-    let decided = match (&opcode, known) {
+    let decided = match (opcode, known) {
         (_, None) => None,
         (Opcode::GuardTrue, Some(f)) => Some(match f {
             Fact::NonZero => true,
@@ -213,7 +235,7 @@ fn guard(
             Fact::Zero => true,
             Fact::Value(c) => c == 0,
         }),
-        (Opcode::GuardValue, Some(f)) => match args[1].const_bits() {
+        (Opcode::GuardValue, Some(f)) => match second.and_then(|a| a.const_bits()) {
             None => None,
             Some(c) => match f {
                 Fact::Value(k) => Some(k == c),
@@ -235,13 +257,13 @@ fn guard(
         }
         None => {}
     }
-    if e.keep_guard(i, args.clone(), &[]) != GuardFate::Kept {
+    if e.keep_guard(i, args, &[]) != GuardFate::Kept {
         return;
     }
     let fact = match opcode {
         Opcode::GuardTrue => Fact::NonZero,
         Opcode::GuardFalse => Fact::Zero,
-        _ => match args[1].const_bits() {
+        _ => match second.and_then(|a| a.const_bits()) {
             Some(c) => Fact::Value(c),
             None => return,
         },
@@ -256,9 +278,8 @@ fn guard(
     if let Some(d) = e.def(x) {
         if let Opcode::IntCmp(op, t) = d.opcode {
             if truth == 0 || truth == 1 {
-                let a = d.args.clone();
-                table.insert(&Opcode::IntCmp(op, t), &a, Val::Int(truth));
-                table.insert(&Opcode::IntCmp(negate(op), t), &a, Val::Int(1 - truth));
+                table.insert(&Opcode::IntCmp(op, t), &d.args, Val::Int(truth));
+                table.insert(&Opcode::IntCmp(negate(op), t), &d.args, Val::Int(1 - truth));
             }
         }
     }

@@ -22,7 +22,7 @@
 //!   resume data. In a guard's own resume data, a comparison it tests is
 //!   known too (it is 0 when `guard_true` fails).
 
-use super::emit::{Emitter, GuardFate};
+use super::emit::{recycle, vals_of, Emitter, GuardFate};
 use super::Ctx;
 use crate::blackhole::{self, ops};
 use crate::jitcode::{CmpOp, FieldPlace, IntBinOp, IntTy, ScalarTy};
@@ -36,15 +36,16 @@ pub fn run(trace: Trace, cx: &Ctx) -> Trace {
     // Results of a call that was folded away: the `call_result`s after it
     // read these.
     let mut folded_results: Option<Vec<u64>> = None;
+    let mut args = Vec::new();
     for i in 0..e.body_len() {
         if e.is_dead() {
             break;
         }
         let op = &trace.ops[i];
-        let args = e.args(i);
+        e.args_into(i, &mut args);
         match &op.opcode {
             Opcode::GuardTrue | Opcode::GuardFalse | Opcode::GuardValue => {
-                guard(&mut e, i, args);
+                guard(&mut e, i, vals_of(&args));
             }
             Opcode::CallPure(j) => {
                 folded_results = None;
@@ -60,11 +61,11 @@ pub fn run(trace: Trace, cx: &Ctx) -> Trace {
                         continue;
                     }
                 }
-                e.keep(i, args);
+                e.keep(i, vals_of(&args));
             }
             Opcode::CallResidual(_) => {
                 folded_results = None;
-                e.keep(i, args);
+                e.keep(i, vals_of(&args));
             }
             Opcode::CallResult(n, k) => match &folded_results {
                 Some(r) => {
@@ -72,7 +73,7 @@ pub fn run(trace: Trace, cx: &Ctx) -> Trace {
                     e.replace(i, Val::constant(*k, bits));
                 }
                 None => {
-                    e.keep(i, args);
+                    e.keep(i, vals_of(&args));
                 }
             },
             opcode => {
@@ -84,12 +85,14 @@ pub fn run(trace: Trace, cx: &Ctx) -> Trace {
                     }
                     e.replace(i, v);
                 } else {
-                    e.keep(i, args);
+                    e.keep(i, vals_of(&args));
                 }
             }
         }
     }
-    e.finish()
+    let out = e.finish();
+    recycle(trace);
+    out
 }
 
 /// Does this operation, folded, give an address inside immutable memory?
@@ -112,13 +115,14 @@ pub(crate) fn is_bool(e: &Emitter, v: Val) -> bool {
 }
 
 fn guard(e: &mut Emitter, i: usize, args: Vec<Val>) {
-    let opcode = e.src().ops[i].opcode.clone();
+    let opcode = &e.src().ops[i].opcode;
     let x = args[0];
+    let second = args.get(1).copied();
     let boolean = is_bool(e, x);
-    let own: Vec<(Val, Val)> = match opcode {
-        Opcode::GuardTrue if boolean => vec![(x, Val::Int(0))],
-        Opcode::GuardFalse if boolean => vec![(x, Val::Int(1))],
-        _ => vec![],
+    let own: &[(Val, Val)] = match opcode {
+        Opcode::GuardTrue if boolean => &[(x, Val::Int(0))],
+        Opcode::GuardFalse if boolean => &[(x, Val::Int(1))],
+        _ => &[],
     };
     // `x` compared for (in)equality with a constant.
     let eq_const = |e: &Emitter, want: CmpOp| -> Option<(Val, Val)> {
@@ -137,7 +141,7 @@ fn guard(e: &mut Emitter, i: usize, args: Vec<Val>) {
             None => None,
         }
     };
-    let fate = e.keep_guard(i, args.clone(), &own);
+    let fate = e.keep_guard(i, args, own);
     if fate != GuardFate::Kept {
         return;
     }
@@ -159,8 +163,9 @@ fn guard(e: &mut Emitter, i: usize, args: Vec<Val>) {
             }
         }
         Opcode::GuardValue => {
-            if args[1].is_const() {
-                e.learn(x, args[1]);
+            let c = second.expect("guard_value(x, c)");
+            if c.is_const() {
+                e.learn(x, c);
             }
         }
         _ => unreachable!(),
@@ -171,10 +176,8 @@ fn guard(e: &mut Emitter, i: usize, args: Vec<Val>) {
 /// the executors' semantics. `None` when not all arguments are constants
 /// or the operation is not one of these.
 pub fn fold_constant(cx: &Ctx, opcode: &Opcode, args: &[Val]) -> Option<Val> {
-    let c: Vec<u64> = args
-        .iter()
-        .map(|a| a.const_bits())
-        .collect::<Option<Vec<u64>>>()?;
+    let mut buf = [0u64; 2];
+    let c = const_bits(args, &mut buf)?;
     let v = match opcode {
         Opcode::IntBin(o, t) => Val::Int(ops::int_bin(*o, *t, c[0] as i64, c[1] as i64)),
         Opcode::IntNeg(t) => Val::Int(ops::int_neg(*t, c[0] as i64)),
@@ -210,10 +213,8 @@ pub fn fold_constant(cx: &Ctx, opcode: &Opcode, args: &[Val]) -> Option<Val> {
 
 /// A read of immutable memory from constant addresses, done now.
 fn fold_read(cx: &Ctx, imm_addrs: &HashSet<u64>, opcode: &Opcode, args: &[Val]) -> Option<Val> {
-    let c: Vec<u64> = args
-        .iter()
-        .map(|a| a.const_bits())
-        .collect::<Option<Vec<u64>>>()?;
+    let mut buf = [0u64; 2];
+    let c = const_bits(args, &mut buf)?;
     if c.first().is_none_or(|a| *a == 0) {
         return None;
     }
@@ -263,6 +264,18 @@ fn fold_read(cx: &Ctx, imm_addrs: &HashSet<u64>, opcode: &Opcode, args: &[Val]) 
         _ => return None,
     };
     Some(v)
+}
+
+/// The bits of `args` when all are constants: the first two, the only
+/// ones the folds read (no foldable operation takes more), in `buf`.
+fn const_bits<'b>(args: &[Val], buf: &'b mut [u64; 2]) -> Option<&'b [u64]> {
+    for (k, a) in args.iter().enumerate() {
+        let bits = a.const_bits()?;
+        if let Some(slot) = buf.get_mut(k) {
+            *slot = bits;
+        }
+    }
+    Some(&buf[..args.len().min(2)])
 }
 
 /// All ones in `ty`'s canonical form (`-1` signed, `2^bits-1` unsigned).

@@ -18,5 +18,6 @@ use super::Ctx;
 use crate::trace::Trace;
 
 pub fn run(trace: Trace, _cx: &Ctx) -> Trace {
+    super::emit::note_unchanged(&trace);
     trace
 }

@@ -63,7 +63,7 @@ impl Val {
 }
 
 /// The operations. Descr indices refer to the interpreter's `Tables`.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Opcode {
     /// `a op b` wrapped to `ty` (same semantics as `Insn::IntBin`).
     IntBin(IntBinOp, IntTy),
