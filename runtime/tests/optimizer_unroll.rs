@@ -195,5 +195,9 @@ fn loop_carried_ranges_are_assumed_and_checked_on_the_back_edge() {
             .collect::<Vec<_>>(),
     );
     let p = peel(WALK_RIGHT, &no_bounds);
-    assert!(show(&p.body).contains("int_gt/usize(3"), "{}", show(&p.body));
+    assert!(
+        show(&p.body).contains("int_gt/usize(3"),
+        "{}",
+        show(&p.body)
+    );
 }

@@ -323,6 +323,27 @@ enum Goal<'a> {
     },
 }
 
+/// At a merge point with these greens: the `jump_to` into their compiled
+/// loop; nothing (go on, remembering the key) when there is none; an
+/// abort when the trace passed this key already (it went round a loop
+/// without compiled code).
+fn jump_target(
+    target: TargetFn<'_>,
+    seen: &mut Vec<Vec<u64>>,
+    greens: &[u64],
+) -> Result<Option<Opcode>, Stop> {
+    match target(greens) {
+        Some(t) => Ok(Some(Opcode::JumpTo { target: t.id })),
+        None if seen.iter().any(|s| s.as_slice() == greens) => {
+            Err(Stop::Abort(AbortReason::NoTargetLoop))
+        }
+        None => {
+            seen.push(greens.to_vec());
+            Ok(None)
+        }
+    }
+}
+
 /// Why `Tracer::step` did not just continue.
 enum Stop {
     /// The trace is complete; the merge point's arguments.
@@ -386,30 +407,12 @@ impl Tracer<'_> {
                 if start.as_slice() == greens {
                     Some(Opcode::Jump)
                 } else if let Some(t) = target {
-                    match t(greens) {
-                        Some(t) => Some(Opcode::JumpTo { target: t.id }),
-                        None if seen.iter().any(|s| s.as_slice() == greens) => {
-                            return Err(Stop::Abort(AbortReason::NoTargetLoop))
-                        }
-                        None => {
-                            seen.push(greens.to_vec());
-                            None
-                        }
-                    }
+                    jump_target(*t, seen, greens)?
                 } else {
                     None
                 }
             }
-            Goal::Bridge { target, seen } => match target(greens) {
-                Some(t) => Some(Opcode::JumpTo { target: t.id }),
-                None if seen.iter().any(|s| s.as_slice() == greens) => {
-                    return Err(Stop::Abort(AbortReason::NoTargetLoop))
-                }
-                None => {
-                    seen.push(greens.to_vec());
-                    None
-                }
-            },
+            Goal::Bridge { target, seen } => jump_target(*target, seen, greens)?,
         };
         let Some(end) = end else {
             let greens = vals[..n].iter().map(|v| v.val).collect();
