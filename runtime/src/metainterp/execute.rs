@@ -58,7 +58,7 @@ impl Tracer<'_> {
         let imm = self.array_immutable(descr);
         let val = self
             .rec
-            .read(Opcode::VecPtr(descr), vec![vec.val], Ref, bits, imm);
+            .read(Opcode::VecPtr(descr), &[vec.val], Ref, bits, imm);
         Value { bits, val }
     }
 
@@ -68,7 +68,7 @@ impl Tracer<'_> {
         let imm = self.array_immutable(descr);
         let val = self
             .rec
-            .read(Opcode::VecLen(descr), vec![vec.val], Int, bits, imm);
+            .read(Opcode::VecLen(descr), &[vec.val], Int, bits, imm);
         Value { bits, val }
     }
 
@@ -81,7 +81,7 @@ impl Tracer<'_> {
         let imm = self.array_immutable(descr);
         let val = self.rec.read(
             Opcode::GetItem(descr),
-            vec![ptr.val, idx.val],
+            &[ptr.val, idx.val],
             ty.kind(),
             bits,
             imm,
@@ -96,11 +96,8 @@ impl Tracer<'_> {
         let v = self.get(ty.kind(), value);
         let addr = ops::item_addr(d, ptr.bits as usize, idx.bits as i64);
         unsafe { ops::store(ty, addr, v.bits) };
-        self.rec.write(
-            Opcode::SetItem(descr),
-            vec![ptr.val, idx.val, v.val],
-            v.bits,
-        );
+        self.rec
+            .write(Opcode::SetItem(descr), &[ptr.val, idx.val, v.val], v.bits);
     }
 
     /// Address of item `idx` of the array data at `ptr`, into `dst`.
@@ -109,7 +106,7 @@ impl Tracer<'_> {
         let bits = ops::item_addr(d, ptr.bits as usize, idx.bits as i64) as u64;
         let val = self
             .rec
-            .pure(Opcode::ItemAddr(descr), vec![ptr.val, idx.val], Ref, bits);
+            .pure(Opcode::ItemAddr(descr), &[ptr.val, idx.val], Ref, bits);
         self.put(Ref, dst, bits, val);
     }
 
@@ -146,19 +143,19 @@ impl Tracer<'_> {
                 let bits = ops::int_bin(*op, *ty, a.bits as i64, b.bits as i64) as u64;
                 let val = self
                     .rec
-                    .pure(Opcode::IntBin(*op, *ty), vec![a.val, b.val], Int, bits);
+                    .pure(Opcode::IntBin(*op, *ty), &[a.val, b.val], Int, bits);
                 self.put(Int, *dst, bits, val);
             }
             Insn::IntNeg { ty, a, dst } => {
                 let a = self.get(Int, *a);
                 let bits = ops::int_neg(*ty, a.bits as i64) as u64;
-                let val = self.rec.pure(Opcode::IntNeg(*ty), vec![a.val], Int, bits);
+                let val = self.rec.pure(Opcode::IntNeg(*ty), &[a.val], Int, bits);
                 self.put(Int, *dst, bits, val);
             }
             Insn::IntNot { ty, a, dst } => {
                 let a = self.get(Int, *a);
                 let bits = ops::int_not(*ty, a.bits as i64) as u64;
-                let val = self.rec.pure(Opcode::IntNot(*ty), vec![a.val], Int, bits);
+                let val = self.rec.pure(Opcode::IntNot(*ty), &[a.val], Int, bits);
                 self.put(Int, *dst, bits, val);
             }
             Insn::IntCmp { op, ty, a, b, dst } => {
@@ -166,7 +163,7 @@ impl Tracer<'_> {
                 let bits = ops::int_cmp(*op, *ty, a.bits as i64, b.bits as i64) as u64;
                 let val = self
                     .rec
-                    .pure(Opcode::IntCmp(*op, *ty), vec![a.val, b.val], Int, bits);
+                    .pure(Opcode::IntCmp(*op, *ty), &[a.val, b.val], Int, bits);
                 self.put(Int, *dst, bits, val);
             }
             Insn::FloatBin { op, a, b, dst } => {
@@ -175,13 +172,13 @@ impl Tracer<'_> {
                     ops::float_bin(*op, f64::from_bits(a.bits), f64::from_bits(b.bits)).to_bits();
                 let val = self
                     .rec
-                    .pure(Opcode::FloatBin(*op), vec![a.val, b.val], Float, bits);
+                    .pure(Opcode::FloatBin(*op), &[a.val, b.val], Float, bits);
                 self.put(Float, *dst, bits, val);
             }
             Insn::FloatNeg { a, dst } => {
                 let a = self.get(Float, *a);
                 let bits = (-f64::from_bits(a.bits)).to_bits();
-                let val = self.rec.pure(Opcode::FloatNeg, vec![a.val], Float, bits);
+                let val = self.rec.pure(Opcode::FloatNeg, &[a.val], Float, bits);
                 self.put(Float, *dst, bits, val);
             }
             Insn::FloatCmp { op, a, b, dst } => {
@@ -190,7 +187,7 @@ impl Tracer<'_> {
                     ops::float_cmp(*op, f64::from_bits(a.bits), f64::from_bits(b.bits)) as u64;
                 let val = self
                     .rec
-                    .pure(Opcode::FloatCmp(*op), vec![a.val, b.val], Int, bits);
+                    .pure(Opcode::FloatCmp(*op), &[a.val, b.val], Int, bits);
                 self.put(Int, *dst, bits, val);
             }
             Insn::Cast { from, to, src, dst } => {
@@ -198,7 +195,7 @@ impl Tracer<'_> {
                 let bits = ops::cast(*from, *to, v.bits);
                 let val = self
                     .rec
-                    .pure(Opcode::Cast(*from, *to), vec![v.val], to.kind(), bits);
+                    .pure(Opcode::Cast(*from, *to), &[v.val], to.kind(), bits);
                 self.put(to.kind(), *dst, bits, val);
             }
             Insn::GetField { descr, base, dst } => {
@@ -208,7 +205,7 @@ impl Tracer<'_> {
                 let bits = unsafe { ops::load(ty, ops::field_addr(d, b.bits as usize)) };
                 let val = self.rec.read(
                     Opcode::GetField(*descr),
-                    vec![b.val],
+                    &[b.val],
                     ty.kind(),
                     bits,
                     d.immutable,
@@ -221,7 +218,7 @@ impl Tracer<'_> {
                 let (b, v) = (self.get(Ref, *base), self.get(ty.kind(), *value));
                 unsafe { ops::store(ty, ops::field_addr(d, b.bits as usize), v.bits) };
                 self.rec
-                    .write(Opcode::SetField(*descr), vec![b.val, v.val], v.bits);
+                    .write(Opcode::SetField(*descr), &[b.val, v.val], v.bits);
             }
             Insn::FieldAddr { descr, base, dst } => {
                 let d = &tables.fields[*descr as usize];
@@ -229,7 +226,7 @@ impl Tracer<'_> {
                 let bits = unsafe { ops::field_addr(d, b.bits as usize) } as u64;
                 let val = self
                     .rec
-                    .pure(Opcode::FieldAddr(*descr), vec![b.val], Ref, bits);
+                    .pure(Opcode::FieldAddr(*descr), &[b.val], Ref, bits);
                 self.put(Ref, *dst, bits, val);
             }
             Insn::Load { ty, addr, dst } => {
@@ -237,14 +234,13 @@ impl Tracer<'_> {
                 let bits = unsafe { ops::load(*ty, a.bits as usize) };
                 let val = self
                     .rec
-                    .read(Opcode::Load(*ty), vec![a.val], ty.kind(), bits, false);
+                    .read(Opcode::Load(*ty), &[a.val], ty.kind(), bits, false);
                 self.put(ty.kind(), *dst, bits, val);
             }
             Insn::Store { ty, addr, value } => {
                 let (a, v) = (self.get(Ref, *addr), self.get(ty.kind(), *value));
                 unsafe { ops::store(*ty, a.bits as usize, v.bits) };
-                self.rec
-                    .write(Opcode::Store(*ty), vec![a.val, v.val], v.bits);
+                self.rec.write(Opcode::Store(*ty), &[a.val, v.val], v.bits);
             }
             Insn::EnumTag { descr, addr, dst } => {
                 let d = &tables.enums[*descr as usize];
@@ -253,7 +249,7 @@ impl Tracer<'_> {
                 let imm = self.enum_immutable(*descr);
                 let val = self
                     .rec
-                    .read(Opcode::EnumTag(*descr), vec![a.val], Int, bits, imm);
+                    .read(Opcode::EnumTag(*descr), &[a.val], Int, bits, imm);
                 self.put(Int, *dst, bits, val);
             }
             Insn::VecLen { descr, vec, dst } => {
@@ -325,7 +321,7 @@ impl Tracer<'_> {
                 let ne = Opcode::IntCmp(CmpOp::Ne, IntTy::Usize);
                 let c = self
                     .rec
-                    .pure(ne, vec![len.val, Val::Int(0)], Int, nonempty as u64);
+                    .pure(ne, &[len.val, Val::Int(0)], Int, nonempty as u64);
                 self.guard_truth(Value {
                     bits: nonempty as u64,
                     val: c,
@@ -392,8 +388,8 @@ impl Tracer<'_> {
                 let s = self.get(Ref, *string);
                 let st = unsafe { &*(s.bits as usize as *const String) };
                 let (p, n) = (st.as_ptr() as u64, st.len() as u64);
-                let pv = self.rec.read(Opcode::StringPtr, vec![s.val], Ref, p, false);
-                let nv = self.rec.read(Opcode::StringLen, vec![s.val], Int, n, false);
+                let pv = self.rec.read(Opcode::StringPtr, &[s.val], Ref, p, false);
+                let nv = self.rec.read(Opcode::StringLen, &[s.val], Int, n, false);
                 self.put(Ref, *ptr, p, pv);
                 self.put(Int, *len, n, nv);
             }

@@ -68,7 +68,9 @@ use crate::optimizer::heap::{
 };
 use crate::optimizer::pure::{mirror, negate};
 use crate::trace::{Opcode, TraceOp, Val};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 
 /// Something recorded that may change memory.
 pub(crate) enum Effect {
@@ -87,23 +89,168 @@ pub(crate) enum Effect {
 
 pub(crate) struct HeapCache {
     tables: &'static Tables,
-    /// Per field descr, the other descrs of the same field (`twins`).
-    field_twins: Vec<Vec<u16>>,
-    /// Per array descr, the other descrs of the same array type.
-    array_twins: Vec<Vec<u16>>,
+    twins: Rc<Twins>,
     /// Pure operations recorded, and facts learnt from guards, by
-    /// arguments: (opcode, result, the result's concrete value).
-    pure: HashMap<Vec<Val>, Vec<(Opcode, Val, u64)>>,
+    /// arguments and opcode (of the first descr of its twins): the result
+    /// and its concrete value.
+    pure: HashMap<(ArgKey, Opcode), (Val, u64)>,
     /// What the trace knows memory holds: location → (value, its concrete
     /// value).
     heap: HashMap<Loc, (Val, u64)>,
     /// Values a guard proved equal to a constant.
-    known: HashMap<Val, Val>,
+    known: ValMap<Val>,
     /// Values a guard proved true (non-zero) or false.
-    truth: HashMap<Val, bool>,
+    truth: ValMap<bool>,
     /// Unsigned orders guards proved: `a` → `(b, strict)` for `a <= b`
     /// (`a < b` when strict), the registers compared as `u64`.
     below: HashMap<Val, Vec<(Val, bool)>>,
+    /// [`HeapCache::proves_below`]'s work lists, kept between calls.
+    search: RefCell<Search>,
+}
+
+/// The tables of a [`HeapCache`], empty, kept for the next trace (with
+/// their capacity: they would otherwise grow again for every trace).
+#[derive(Default)]
+struct Facts {
+    pure: HashMap<(ArgKey, Opcode), (Val, u64)>,
+    heap: HashMap<Loc, (Val, u64)>,
+    known: ValMap<Val>,
+    truth: ValMap<bool>,
+    below: HashMap<Val, Vec<(Val, bool)>>,
+}
+
+thread_local! {
+    static SPARE_FACTS: Cell<Option<Facts>> = const { Cell::new(None) };
+}
+
+impl Drop for HeapCache {
+    fn drop(&mut self) {
+        let mut f = Facts {
+            pure: std::mem::take(&mut self.pure),
+            heap: std::mem::take(&mut self.heap),
+            known: std::mem::take(&mut self.known),
+            truth: std::mem::take(&mut self.truth),
+            below: std::mem::take(&mut self.below),
+        };
+        f.pure.clear();
+        f.heap.clear();
+        f.known.clear();
+        f.truth.clear();
+        f.below.clear();
+        SPARE_FACTS.with(|s| s.set(Some(f)));
+    }
+}
+
+/// The twin descrs of an interpreter's tables (see [`twins`]).
+struct Twins {
+    /// Per field descr, the other descrs of the same field.
+    fields: Vec<Vec<u16>>,
+    /// Per array descr, the other descrs of the same array type.
+    arrays: Vec<Vec<u16>>,
+}
+
+impl Twins {
+    /// The same operation under the first descr of its twins: one key for
+    /// all of them.
+    fn canonical(&self, op: &Opcode) -> Opcode {
+        let first = |d: u16, twins: &[u16]| match twins.first() {
+            Some(&t) if t < d => t,
+            _ => d,
+        };
+        match *op {
+            Opcode::FieldAddr(d) => Opcode::FieldAddr(first(d, &self.fields[d as usize])),
+            Opcode::ItemAddr(d) => Opcode::ItemAddr(first(d, &self.arrays[d as usize])),
+            ref op => op.clone(),
+        }
+    }
+}
+
+/// A map from the trace's values, indexed by input and operation number
+/// (constants, never keys in practice, in a side table): looked up for
+/// every argument of every instruction traced.
+struct ValMap<T> {
+    inputs: Vec<Option<T>>,
+    ops: Vec<Option<T>>,
+    consts: HashMap<Val, T>,
+}
+
+impl<T> Default for ValMap<T> {
+    fn default() -> Self {
+        ValMap {
+            inputs: Vec::new(),
+            ops: Vec::new(),
+            consts: HashMap::default(),
+        }
+    }
+}
+
+impl<T: Copy> ValMap<T> {
+    fn clear(&mut self) {
+        self.inputs.clear();
+        self.ops.clear();
+        self.consts.clear();
+    }
+
+    #[inline]
+    fn get(&self, v: &Val) -> Option<&T> {
+        match *v {
+            Val::Input(i) => self.inputs.get(i as usize)?.as_ref(),
+            Val::Op(i) => self.ops.get(i as usize)?.as_ref(),
+            ref c => self.consts.get(c),
+        }
+    }
+
+    fn insert(&mut self, v: Val, x: T) -> Option<T> {
+        let (table, i) = match v {
+            Val::Input(i) => (&mut self.inputs, i as usize),
+            Val::Op(i) => (&mut self.ops, i as usize),
+            c => return self.consts.insert(c, x),
+        };
+        if table.len() <= i {
+            table.resize(i + 1, None);
+        }
+        table[i].replace(x)
+    }
+}
+
+thread_local! {
+    /// The twins of the tables traced on this thread, computed once per
+    /// `Tables` rather than once per trace.
+    static TWINS: RefCell<Vec<(usize, Rc<Twins>)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The arguments of a pure operation (one or two), inline: every pure
+/// operation recorded is looked up by them.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct ArgKey {
+    n: u8,
+    args: [Val; 2],
+}
+
+impl ArgKey {
+    /// `None` for more than two arguments (no pure operation has them).
+    fn of(args: &[Val]) -> Option<ArgKey> {
+        let pad = Val::Int(0);
+        match *args {
+            [] => Some(ArgKey {
+                n: 0,
+                args: [pad, pad],
+            }),
+            [a] => Some(ArgKey {
+                n: 1,
+                args: [a, pad],
+            }),
+            [a, b] => Some(ArgKey { n: 2, args: [a, b] }),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Default)]
+struct Search {
+    todo: Vec<(Val, bool, u8)>,
+    seen: Vec<(Val, bool)>,
+    next: Vec<(Val, bool)>,
 }
 
 /// The operation defining `v`, if it is an operation's result.
@@ -116,22 +263,39 @@ fn def(ops: &[TraceOp], v: Val) -> Option<&TraceOp> {
 
 impl HeapCache {
     pub fn new(tables: &'static Tables) -> HeapCache {
-        let fields = twins(tables.fields, |f| match f.place {
-            FieldPlace::Offset(o) => Some((f.name, f.ty, o)),
-            FieldPlace::Shim(_) => None,
+        let key = tables as *const Tables as usize;
+        let twins = TWINS.with(|cache| {
+            let mut cache = cache.borrow_mut();
+            if let Some((_, t)) = cache.iter().find(|(k, _)| *k == key) {
+                return t.clone();
+            }
+            let fields = twins(tables.fields, |f| match f.place {
+                FieldPlace::Offset(o) => Some((f.name, f.ty, o)),
+                FieldPlace::Shim(_) => None,
+            });
+            let arrays = twins(tables.arrays, |a| {
+                Some((a.name, a.item, a.item_size, a.vec.is_some()))
+            });
+            let t = Rc::new(Twins { fields, arrays });
+            cache.push((key, t.clone()));
+            t
         });
-        let arrays = twins(tables.arrays, |a| {
-            Some((a.name, a.item, a.item_size, a.vec.is_some()))
-        });
+        let Facts {
+            pure,
+            heap,
+            known,
+            truth,
+            below,
+        } = SPARE_FACTS.with(|s| s.take()).unwrap_or_default();
         HeapCache {
             tables,
-            field_twins: fields,
-            array_twins: arrays,
-            pure: HashMap::new(),
-            heap: HashMap::new(),
-            known: HashMap::new(),
-            truth: HashMap::new(),
-            below: HashMap::new(),
+            twins,
+            pure,
+            heap,
+            known,
+            truth,
+            below,
+            search: RefCell::default(),
         }
     }
 
@@ -149,22 +313,12 @@ impl HeapCache {
     /// The result of `opcode(args)` recorded earlier (or learnt), with its
     /// concrete value.
     pub fn lookup_pure(&self, opcode: &Opcode, args: &[Val]) -> Option<(Val, u64)> {
-        let entries = self.pure.get(args)?;
         // The address of a field or an item is the same under its twin
         // descrs (the same offset, the same item size).
-        let same = |op: &Opcode| match (op, opcode) {
-            (Opcode::FieldAddr(a), Opcode::FieldAddr(b)) => {
-                a == b || self.field_twins[*b as usize].contains(a)
-            }
-            (Opcode::ItemAddr(a), Opcode::ItemAddr(b)) => {
-                a == b || self.array_twins[*b as usize].contains(a)
-            }
-            _ => op == opcode,
-        };
-        entries
-            .iter()
-            .find(|(op, _, _)| same(op))
-            .map(|&(_, v, bits)| (self.resolve(v), bits))
+        let key = (ArgKey::of(args)?, self.twins.canonical(opcode));
+        self.pure
+            .get(&key)
+            .map(|&(v, bits)| (self.resolve(v), bits))
     }
 
     /// `x + c` or `x - c` (`opcode(args)`, `c` a constant, a 64-bit
@@ -194,11 +348,13 @@ impl HeapCache {
     }
 
     /// `opcode(args)` was recorded as `result` (concrete value `bits`).
-    pub fn add_pure(&mut self, opcode: Opcode, args: Vec<Val>, result: Val, bits: u64) {
-        self.pure
-            .entry(args)
-            .or_default()
-            .push((opcode, result, bits));
+    /// (An operation [`HeapCache::lookup_pure`] knows keeps its first
+    /// result.)
+    pub fn add_pure(&mut self, opcode: Opcode, args: &[Val], result: Val, bits: u64) {
+        if let Some(key) = ArgKey::of(args) {
+            let key = (key, self.twins.canonical(&opcode));
+            self.pure.entry(key).or_insert((result, bits));
+        }
     }
 
     // -----------------------------------------------------------------
@@ -274,9 +430,9 @@ impl HeapCache {
     pub fn lookup(&self, loc: &Loc) -> Option<(Val, u64)> {
         let found = self.heap.get(loc).or_else(|| {
             let twins: &[u16] = match *loc {
-                Loc::Field { descr, .. } => &self.field_twins[descr as usize],
+                Loc::Field { descr, .. } => &self.twins.fields[descr as usize],
                 Loc::Item { descr, .. } | Loc::VecLen { descr, .. } | Loc::VecPtr { descr, .. } => {
-                    &self.array_twins[descr as usize]
+                    &self.twins.arrays[descr as usize]
                 }
                 _ => &[],
             };
@@ -452,15 +608,25 @@ impl HeapCache {
         if a == b {
             return !strict;
         }
+        // Without an order from `a`, nothing is below `b` through it.
+        if a.const_bits().is_none() && !self.below.contains_key(&a) {
+            return false;
+        }
+        let mut search = self.search.borrow_mut();
+        let Search { todo, seen, next } = &mut *search;
+        todo.clear();
+        seen.clear();
         // (value, strict so far), depth-first, a few steps.
-        let mut todo = vec![(a, false, 0u8)];
-        let mut seen: Vec<(Val, bool)> = Vec::new();
+        todo.push((a, false, 0u8));
         while let Some((n, st, depth)) = todo.pop() {
             if seen.contains(&(n, st)) || depth > 6 || seen.len() > 64 {
                 continue;
             }
             seen.push((n, st));
-            let mut next: Vec<(Val, bool)> = self.below.get(&n).cloned().unwrap_or_default();
+            next.clear();
+            if let Some(edges) = self.below.get(&n) {
+                next.extend_from_slice(edges);
+            }
             if let Some(c) = n.const_bits() {
                 // A constant is below whatever a greater constant is below.
                 for (k, edges) in &self.below {
@@ -471,7 +637,7 @@ impl HeapCache {
                     }
                 }
             }
-            for (m, s) in next {
+            for &(m, s) in next.iter() {
                 let st = st || s;
                 if m == b && (st || !strict) {
                     return true;
@@ -497,6 +663,12 @@ impl HeapCache {
             return None;
         }
         let (a, b) = (args[0], args[1]);
+        // Every order proved (but `a <= a`) starts from a constant or a
+        // value with an order of its own.
+        let from = |v: Val| v.is_const() || self.below.contains_key(&v);
+        if a != b && !from(a) && !from(b) {
+            return None;
+        }
         let lt = |x, y| self.proves_below(x, y, true);
         let le = |x, y| self.proves_below(x, y, false);
         match op {
@@ -534,7 +706,7 @@ impl HeapCache {
             // Recorded earlier: that result is the constant.
             Some((v, _)) if !v.is_const() => self.learn_const(v, c, consts),
             Some(_) => {}
-            None => self.add_pure(opcode, args.to_vec(), c, truth as u64),
+            None => self.add_pure(opcode, args, c, truth as u64),
         }
     }
 }
@@ -559,7 +731,7 @@ fn twins<T, K: Eq + std::hash::Hash + Clone>(
     descrs: &[T],
     key: impl Fn(&T) -> Option<K>,
 ) -> Vec<Vec<u16>> {
-    let mut classes: HashMap<K, Vec<u16>> = HashMap::new();
+    let mut classes: HashMap<K, Vec<u16>> = HashMap::default();
     let keys: Vec<Option<K>> = descrs.iter().map(key).collect();
     for (i, k) in keys.iter().enumerate() {
         if let Some(k) = k {

@@ -11,7 +11,7 @@
 
 use crate::blackhole::Code;
 use crate::jitcode::{Insn, KReg, Kind, Tables};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 /// Live-in sets of the jitcodes that needed one, computed on demand.
 #[derive(Default)]

@@ -11,6 +11,23 @@ use super::heapcache::{Effect, HeapCache};
 use crate::jitcode::{IntBinOp, Kind, Tables};
 use crate::trace::{FrameSnapshot, GuardInfo, Opcode, Trace, TraceOp, TraceStart, Val};
 
+/// The most arguments of an operation other than a call.
+const MAX_ARGS: usize = 3;
+
+/// The arguments of an operation other than a call, inline: most
+/// instructions are folded or found in the cache, and need no vector.
+struct Args {
+    vals: [Val; MAX_ARGS],
+    n: usize,
+}
+
+impl std::ops::Deref for Args {
+    type Target = [Val];
+    fn deref(&self) -> &[Val] {
+        &self.vals[..self.n]
+    }
+}
+
 pub(crate) struct Recorder {
     trace: Trace,
     cache: HeapCache,
@@ -22,7 +39,8 @@ impl Recorder {
             trace: Trace {
                 start,
                 inputs,
-                ops: Vec::new(),
+                // (Most traces are shorter: growing copies.)
+                ops: Vec::with_capacity(64),
                 guards: Vec::new(),
             },
             cache: HeapCache::new(tables),
@@ -61,18 +79,32 @@ impl Recorder {
         args
     }
 
+    /// `args` resolved, inline.
+    fn resolved(&self, args: &[Val]) -> Args {
+        debug_assert!(args.len() <= MAX_ARGS);
+        let mut out = Args {
+            vals: [Val::Int(0); MAX_ARGS],
+            n: args.len(),
+        };
+        for (o, a) in out.vals.iter_mut().zip(args) {
+            *o = self.cache.resolve(*a);
+        }
+        out
+    }
+
     /// A pure operation whose result (computed by the caller on the
     /// concrete values) is `bits`: a constant when every argument is one
     /// (or an unsigned comparison the guards decide), `y` for `(y + k) -
     /// k`, the earlier result when the same operation was recorded before,
     /// else recorded.
-    pub fn pure(&mut self, opcode: Opcode, args: Vec<Val>, kind: Kind, bits: u64) -> Val {
+    pub fn pure(&mut self, opcode: Opcode, args: &[Val], kind: Kind, bits: u64) -> Val {
         debug_assert!(opcode.is_pure());
-        let args = self.resolve_all(args);
+        let args = self.resolved(args);
+        let args = &*args;
         if args.iter().all(|a| a.is_const()) {
             return Val::constant(kind, bits);
         }
-        if let Some(truth) = self.cache.decide(&opcode, &args) {
+        if let Some(truth) = self.cache.decide(&opcode, args) {
             debug_assert_eq!(
                 truth as u64, bits,
                 "metatrace: {opcode:?}{args:?} was proved {truth}"
@@ -80,7 +112,7 @@ impl Recorder {
             return Val::Int(truth as i64);
         }
         // `x - y` without wrap-around is at most `x`.
-        let sub_of = match (&opcode, args.as_slice()) {
+        let sub_of = match (&opcode, args) {
             (Opcode::IntBin(IntBinOp::Sub, ty), &[x, y]) if ty.bits() == 64 => Some((x, y)),
             _ => None,
         };
@@ -92,18 +124,21 @@ impl Recorder {
     }
 
     /// `pure` after folding and deciding: reassociated, reused or recorded.
-    fn pure_op(&mut self, opcode: Opcode, mut args: Vec<Val>, kind: Kind, bits: u64) -> Val {
+    fn pure_op(&mut self, opcode: Opcode, args: &[Val], kind: Kind, bits: u64) -> Val {
         let mut opcode = opcode;
-        if let Some((y, k)) = HeapCache::reassociate(&self.trace.ops, &opcode, &args) {
+        let reassociated;
+        let mut args = args;
+        if let Some((y, k)) = HeapCache::reassociate(&self.trace.ops, &opcode, args) {
             if k == 0 {
                 return y;
             }
             if let Opcode::IntBin(_, ty) = opcode {
                 opcode = Opcode::IntBin(IntBinOp::Add, ty);
-                args = vec![y, Val::Int(k)];
+                reassociated = [y, Val::Int(k)];
+                args = &reassociated;
             }
         }
-        if let Some((v, known)) = self.cache.lookup_pure(&opcode, &args) {
+        if let Some((v, known)) = self.cache.lookup_pure(&opcode, args) {
             debug_assert_eq!(
                 known, bits,
                 "metatrace: {opcode:?}{args:?} was {v:?} = {known:#x}, computed {bits:#x}"
@@ -111,7 +146,7 @@ impl Recorder {
             debug_assert!(v.const_bits().is_none_or(|c| c == bits));
             return v;
         }
-        let v = self.op(opcode.clone(), args.clone(), Some(kind));
+        let v = self.op(opcode.clone(), args.to_vec(), Some(kind));
         self.cache.add_pure(opcode, args, v, bits);
         v
     }
@@ -123,16 +158,17 @@ impl Recorder {
     pub fn read(
         &mut self,
         opcode: Opcode,
-        args: Vec<Val>,
+        args: &[Val],
         kind: Kind,
         bits: u64,
         foldable: bool,
     ) -> Val {
-        let args = self.resolve_all(args);
+        let args = self.resolved(args);
+        let args = &*args;
         if foldable && args.iter().all(|a| a.is_const()) {
             return Val::constant(kind, bits);
         }
-        let loc = self.cache.read_loc(&self.trace.ops, &opcode, &args);
+        let loc = self.cache.read_loc(&self.trace.ops, &opcode, args);
         if let Some(loc) = &loc {
             if let Some((v, known)) = self.cache.lookup(loc) {
                 debug_assert_eq!(
@@ -143,7 +179,7 @@ impl Recorder {
                 return v;
             }
         }
-        let v = self.op(opcode, args, Some(kind));
+        let v = self.op(opcode, args.to_vec(), Some(kind));
         if let Some(loc) = loc {
             self.cache.remember(loc, v, bits);
         }
@@ -153,11 +189,12 @@ impl Recorder {
     /// A write (`setfield`, `setitem`, `store`) of a value whose concrete
     /// value is `bits`: not recorded when the location is known to hold
     /// that value already.
-    pub fn write(&mut self, opcode: Opcode, args: Vec<Val>, bits: u64) {
-        let args = self.resolve_all(args);
-        let Some((loc, v, ty)) = self.cache.write_loc(&self.trace.ops, &opcode, &args) else {
+    pub fn write(&mut self, opcode: Opcode, args: &[Val], bits: u64) {
+        let args = self.resolved(args);
+        let args = &*args;
+        let Some((loc, v, ty)) = self.cache.write_loc(&self.trace.ops, &opcode, args) else {
             // (a write of no scalar type: not in verified jitcodes)
-            self.effect(opcode, args, None, Effect::Everything);
+            self.effect(opcode, args.to_vec(), None, Effect::Everything);
             return;
         };
         if self.cache.lookup(&loc).is_some_and(|(known, _)| known == v) {
@@ -167,7 +204,7 @@ impl Recorder {
             Opcode::Store(_) => Effect::Store,
             _ => Effect::Write(loc),
         };
-        self.op(opcode, args, None);
+        self.op(opcode, args.to_vec(), None);
         self.cache.invalidate(&self.trace.ops, &effect);
         self.cache.written(&self.trace.ops, loc, v, ty, bits);
     }

@@ -8,7 +8,7 @@
 //! points and the final jump. Inputs stay, used or not (the loop's
 //! signature does not change).
 
-use super::emit::{recycle, Emitter};
+use super::emit::{keeps_as_is, recycle, Emitter};
 use super::Ctx;
 use crate::trace::{Opcode, Trace, Val};
 
@@ -54,14 +54,19 @@ pub fn run(trace: Trace, _cx: &Ctx) -> Trace {
             }
         }
     }
+    // Nothing to remove (often so, after the other passes): the trace is
+    // its own output.
+    if live.iter().all(|&l| l) && keeps_as_is(&trace) {
+        return trace;
+    }
     let mut e = Emitter::new(&trace);
+    let src = e.src();
     let body = e.body_len();
     for (i, &is_live) in live.iter().enumerate().take(body) {
         if is_live {
             let args = e.args(i);
             e.keep(i, args);
-        } else if trace.ops[i].result.is_some() {
-            let k = trace.ops[i].result.unwrap();
+        } else if let Some(k) = src.ops[i].result {
             // (unused: any value of the kind will do)
             e.replace(i, Val::constant(k, 0));
         }

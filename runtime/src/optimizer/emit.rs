@@ -65,112 +65,145 @@ pub struct Emitter<'t> {
     /// Is the output so far the input's prefix, unchanged? (False when in
     /// doubt: it only decides whether the optimizer's rounds go on.)
     same: bool,
+    /// The thread's spare buffers, held while the emitter lives: taken from
+    /// without going through the thread-local each time.
+    spare: RefCell<Option<Box<Spare>>>,
 }
 
-/// Spare buffers (see the module doc), empty.
+impl Drop for Emitter<'_> {
+    fn drop(&mut self) {
+        if let Some(mut spare) = self.spare.get_mut().take() {
+            spare.maps.put(std::mem::take(&mut self.ops_map));
+            give_back(spare);
+        }
+    }
+}
+
+/// Spare vectors of one element type, by capacity: class `k` holds
+/// vectors of capacity at least `2^k`, so that any vector taken from the
+/// class of a request fits it without growing (growing copies). Vectors
+/// handed out are allocated with a power of two capacity, at least `MIN`.
+struct Pool<T, const MIN: usize> {
+    classes: [Vec<Vec<T>>; CLASSES],
+}
+
+/// Capacities up to `2^(CLASSES - 1)` are kept.
+const CLASSES: usize = 16;
+/// How many vectors a class keeps at most.
+const CLASS_MAX: usize = 1 << 10;
+
+impl<T, const MIN: usize> Default for Pool<T, MIN> {
+    fn default() -> Self {
+        Pool {
+            classes: std::array::from_fn(|_| Vec::new()),
+        }
+    }
+}
+
+impl<T, const MIN: usize> Pool<T, MIN> {
+    /// How many vectors it holds.
+    fn size(&self) -> usize {
+        self.classes.iter().map(|c| c.len()).sum()
+    }
+
+    /// An empty vector for at least `n` items.
+    #[inline]
+    fn take(&mut self, n: usize) -> Vec<T> {
+        let cap = n.max(MIN).next_power_of_two();
+        let k = cap.trailing_zeros() as usize;
+        match self.classes.get_mut(k).and_then(|c| c.pop()) {
+            Some(v) => v,
+            None => Vec::with_capacity(cap),
+        }
+    }
+
+    /// `v` is not needed any more.
+    #[inline]
+    fn put(&mut self, mut v: Vec<T>) {
+        let cap = v.capacity();
+        if cap < MIN {
+            return;
+        }
+        let k = (usize::BITS - 1 - cap.leading_zeros()) as usize;
+        if let Some(c) = self.classes.get_mut(k) {
+            if c.len() < CLASS_MAX {
+                v.clear();
+                c.push(v);
+            }
+        }
+    }
+}
+
+/// Spare buffers (see the module doc).
 #[derive(Default)]
 struct Spare {
-    /// Operation arguments: of capacity [`SHORT`].
-    short_vals: Vec<Vec<Val>>,
-    /// Longer (`fail_args`).
-    vals: Vec<Vec<Val>>,
-    regs: Vec<Vec<(KReg, Val)>>,
-    frames: Vec<Vec<FrameSnapshot>>,
-    ops: Vec<Vec<TraceOp>>,
-    guards: Vec<Vec<GuardInfo>>,
-    maps: Vec<Vec<Option<Val>>>,
-}
-
-/// The capacity of the vectors of operation arguments the store hands out
-/// (enough for every operation but calls), so that any of them fits any
-/// operation.
-const SHORT: usize = 4;
-
-/// How many buffers of a kind the store keeps at most.
-const SPARE_MAX: usize = 1 << 12;
-
-thread_local! {
-    static SPARE: RefCell<Spare> = RefCell::new(Spare::default());
-}
-
-fn put<T>(list: &mut Vec<Vec<T>>, mut v: Vec<T>) {
-    if v.capacity() != 0 && list.len() < SPARE_MAX {
-        v.clear();
-        list.push(v);
-    }
-}
-
-/// A buffer for `capacity` items. (One too small is dropped rather than
-/// grown: growing copies, and the store fills with buffers of the sizes
-/// asked for.)
-fn take<T>(list: &mut Vec<Vec<T>>, capacity: usize) -> Vec<T> {
-    match list.pop() {
-        Some(v) if v.capacity() >= capacity => v,
-        _ => Vec::with_capacity(capacity),
-    }
+    vals: Pool<Val, 1>,
+    regs: Pool<(KReg, Val), 8>,
+    frames: Pool<FrameSnapshot, 1>,
+    ops: Pool<TraceOp, 16>,
+    guards: Pool<GuardInfo, 4>,
+    maps: Pool<Option<Val>, 16>,
 }
 
 impl Spare {
-    fn put_vals(&mut self, v: Vec<Val>) {
-        if v.capacity() == SHORT {
-            put(&mut self.short_vals, v)
-        } else {
-            put(&mut self.vals, v)
-        }
+    fn size(&self) -> usize {
+        self.vals.size() + self.regs.size() + self.ops.size()
     }
 
-    fn take_vals(&mut self, capacity: usize) -> Vec<Val> {
-        if capacity <= SHORT {
-            take(&mut self.short_vals, SHORT)
-        } else {
-            take(&mut self.vals, capacity)
-        }
-    }
-}
-
-/// Run `f` on the store, or on an empty one if it is in use (not in
-/// practice: nothing here re-enters).
-fn with_spare<R>(f: impl FnOnce(&mut Spare) -> R) -> R {
-    SPARE.with(|s| match s.try_borrow_mut() {
-        Ok(mut s) => f(&mut s),
-        Err(_) => f(&mut Spare::default()),
-    })
-}
-
-/// Hand the buffers of a trace no one needs any more to the next emitters.
-pub(crate) fn recycle(t: Trace) {
-    with_spare(|s| {
+    fn recycle(&mut self, t: Trace) {
         let Trace {
             mut ops,
             mut guards,
             ..
         } = t;
         for op in ops.drain(..) {
-            s.put_vals(op.args);
+            self.vals.put(op.args);
         }
-        put(&mut s.ops, ops);
+        self.ops.put(ops);
         for g in guards.drain(..) {
             let mut frames = g.frames;
             for f in frames.drain(..) {
-                put(&mut s.regs, f.regs);
+                self.regs.put(f.regs);
             }
-            put(&mut s.frames, frames);
-            s.put_vals(g.fail_args);
+            self.frames.put(frames);
+            self.vals.put(g.fail_args);
         }
-        put(&mut s.guards, guards);
+        self.guards.put(guards);
+    }
+}
+
+thread_local! {
+    /// The store: an emitter holds it while it lives (see `Emitter::spare`).
+    static SPARE: Cell<Option<Box<Spare>>> = const { Cell::new(None) };
+}
+
+/// The store, taken from the thread (a new one if an emitter holds it).
+fn take_spare() -> Box<Spare> {
+    SPARE.with(|s| s.take()).unwrap_or_default()
+}
+
+/// Give the store back (one of two, if another emitter gave one back in
+/// the meantime: they are only caches).
+fn give_back(spare: Box<Spare>) {
+    SPARE.with(|s| {
+        if let Some(other) = s.take() {
+            let keep = if other.size() >= spare.size() {
+                other
+            } else {
+                spare
+            };
+            s.set(Some(keep));
+        } else {
+            s.set(Some(spare));
+        }
     })
 }
 
-/// An empty `Vec<Val>` for at least `capacity` values, from the store.
-pub(crate) fn vals_with_capacity(capacity: usize) -> Vec<Val> {
-    with_spare(|s| s.take_vals(capacity))
-}
-
-/// A `Vec<Val>` holding `items`, from the store.
-pub(crate) fn vals_of(items: &[Val]) -> Vec<Val> {
-    let mut v = vals_with_capacity(items.len());
-    v.extend_from_slice(items);
-    v
+/// Hand the buffers of a trace no one needs any more to the next emitters.
+pub(crate) fn recycle(t: Trace) {
+    let mut spare = take_spare();
+    spare.recycle(t);
+    give_back(spare);
 }
 
 thread_local! {
@@ -233,14 +266,11 @@ impl<'t> Emitter<'t> {
             src.ops.last().is_some_and(|o| o.opcode.is_final()),
             "metatrace: the optimizer needs a trace ending with jump or jump_to"
         );
-        let (mut ops_map, ops, guards) = with_spare(|s| {
-            (
-                take(&mut s.maps, src.ops.len()),
-                take(&mut s.ops, src.ops.len()),
-                take(&mut s.guards, src.guards.len()),
-            )
-        });
+        let mut spare = take_spare();
+        let mut ops_map = spare.maps.take(src.ops.len());
         ops_map.resize(src.ops.len(), None);
+        let ops = spare.ops.take(src.ops.len());
+        let guards = spare.guards.take(src.guards.len());
         Emitter {
             src,
             ops_map,
@@ -249,10 +279,17 @@ impl<'t> Emitter<'t> {
             ops,
             guards,
             killed: Vec::new(),
-            fail_stamp: Vec::new(),
+            fail_stamp: vec![0; src.inputs.len() + src.ops.len()],
             dead: false,
             same: true,
+            spare: RefCell::new(Some(spare)),
         }
+    }
+
+    fn spare(&self) -> std::cell::RefMut<'_, Spare> {
+        std::cell::RefMut::map(self.spare.borrow_mut(), |s| {
+            &mut **s.as_mut().expect("held until the emitter is dropped")
+        })
     }
 
     /// The input trace.
@@ -302,8 +339,15 @@ impl<'t> Emitter<'t> {
     /// The output arguments of input operation `i`.
     pub fn args(&self, i: usize) -> Vec<Val> {
         let src = &self.src.ops[i].args;
-        let mut v = vals_with_capacity(src.len());
+        let mut v = self.spare().vals.take(src.len());
         v.extend(src.iter().map(|a| self.map(*a)));
+        v
+    }
+
+    /// A vector holding `items` (for [`Emitter::keep`] and the like).
+    pub fn vals(&self, items: &[Val]) -> Vec<Val> {
+        let mut v = self.spare().vals.take(items.len());
+        v.extend_from_slice(items);
         v
     }
 
@@ -384,42 +428,42 @@ impl<'t> Emitter<'t> {
         debug_assert!(op.opcode.is_guard());
         let outcome = guard_outcome(&op.opcode, &args);
         if outcome == Some(true) {
+            self.same = false;
             return GuardFate::Dropped;
         }
         let g = op.guard.expect("a guard has resume data") as usize;
-        let info = &self.src.guards[g];
         let mut same =
             self.same && self.ops.len() == i && g == self.guards.len() && args == op.args;
         // While the output is the input so far and nothing is known to be
         // equal to anything, every value maps to itself.
         let identity =
             same && own.is_empty() && self.subst_inputs.is_empty() && self.subst_ops.is_empty();
-        let mut frames = with_spare(|s| {
-            let mut frames = take(&mut s.frames, info.frames.len().max(SHORT));
-            frames.extend(info.frames.iter().map(|f| FrameSnapshot {
+        let input = &self.src.guards[g];
+        let mut info = {
+            let spare = &mut *self.spare();
+            let mut frames = spare.frames.take(input.frames.len());
+            frames.extend(input.frames.iter().map(|f| FrameSnapshot {
                 jitcode: f.jitcode,
                 pc: f.pc,
-                regs: take(&mut s.regs, f.regs.len()),
+                regs: spare.regs.take(f.regs.len()),
             }));
-            frames
-        });
-        for (out, f) in frames.iter_mut().zip(&info.frames) {
+            let fail_args = spare.vals.take(input.fail_args.len());
+            GuardInfo { frames, fail_args }
+        };
+        for (out, f) in info.frames.iter_mut().zip(&input.frames) {
             if identity {
                 out.regs.extend_from_slice(&f.regs);
                 continue;
             }
             for &(r, v) in &f.regs {
-                let mut w = self.map(v);
-                if let Some((_, c)) = own.iter().find(|(x, _)| *x == w) {
-                    w = *c;
-                }
+                let w = self.substitute(v, own);
                 same &= w == v;
                 out.regs.push((r, w));
             }
         }
-        let fail_args = self.fail_args(&frames);
-        self.same = same && fail_args == info.fail_args;
-        self.guards.push(GuardInfo { frames, fail_args });
+        self.fail_args_into(&info.frames, &mut info.fail_args);
+        self.same = same && info.fail_args == input.fail_args;
+        self.guards.push(info);
         self.ops.push(TraceOp {
             opcode: op.opcode.clone(),
             args,
@@ -434,17 +478,29 @@ impl<'t> Emitter<'t> {
         }
     }
 
-    /// What `GuardInfo::new(frames)` collects: the non-constant values, in
-    /// order, without duplicates.
-    fn fail_args(&mut self, frames: &[FrameSnapshot]) -> Vec<Val> {
+    /// A value of the input's resume data in the output's.
+    #[inline]
+    fn substitute(&self, v: Val, own: &[(Val, Val)]) -> Val {
+        let w = self.map(v);
+        match own.iter().find(|(x, _)| *x == w) {
+            Some((_, c)) => *c,
+            None => w,
+        }
+    }
+
+    /// What `GuardInfo::new(frames)` collects, into `out`: the
+    /// non-constant values, in order, without duplicates.
+    fn fail_args_into(&mut self, frames: &[FrameSnapshot], out: &mut Vec<Val>) {
+        out.clear();
         let n_inputs = self.src.inputs.len();
         let need = n_inputs + self.ops.len();
         if self.fail_stamp.len() < need {
-            self.fail_stamp.resize(need, 0);
+            // (More operations than the input had: a pass emits new ones.)
+            self.fail_stamp
+                .resize(need.max(2 * self.fail_stamp.len()), 0);
         }
         // Guards are numbered from 1 here: 0 is "never taken".
         let stamp = self.guards.len() as u32 + 1;
-        let mut out = vals_with_capacity(frames.iter().map(|f| f.regs.len()).sum());
         for f in frames {
             for &(_, v) in &f.regs {
                 let slot = match v {
@@ -465,7 +521,6 @@ impl<'t> Emitter<'t> {
                 }
             }
         }
-        out
     }
 
     /// Keep guard `i`, known to always fail: the rest is unreachable.
@@ -508,7 +563,12 @@ impl<'t> Emitter<'t> {
                 _ => unreachable!("not a constant"),
             };
             if table.len() <= k {
-                table.resize(k + 1, None);
+                let n = if matches!(x, Val::Op(_)) {
+                    self.ops_map.len()
+                } else {
+                    self.src.inputs.len()
+                };
+                table.resize((k + 1).max(n), None);
             }
             table[k] = Some(v);
         }
@@ -530,6 +590,9 @@ impl<'t> Emitter<'t> {
 
     /// The output trace.
     pub fn finish(mut self) -> Trace {
+        // (Taken out: dropping the emitter gives its spare buffers back.)
+        let mut ops = std::mem::take(&mut self.ops);
+        let guards = std::mem::take(&mut self.guards);
         let src = self.src;
         let last = src.ops.last().expect("checked in new");
         let as_constants = |args: &[Val]| -> Vec<Val> {
@@ -543,38 +606,38 @@ impl<'t> Emitter<'t> {
                 })
                 .collect()
         };
-        if self.dead && !self.ops.iter().any(|o| o.opcode == Opcode::Label) {
+        let last_i = src.ops.len() - 1;
+        if self.dead && !ops.iter().any(|o| o.opcode == Opcode::Label) {
             // An unreachable label (loop peeling's) stays: the final jump's
             // arguments are counted against it.
-            if let Some(label) = src.ops.iter().find(|o| o.opcode == Opcode::Label) {
-                self.ops.push(TraceOp {
+            if let Some(label) = src.ops.iter().position(|o| o.opcode == Opcode::Label) {
+                ops.push(TraceOp {
                     opcode: Opcode::Label,
-                    args: as_constants(&label.args),
+                    args: as_constants(&src.ops[label].args),
                     result: None,
                     guard: None,
                 });
             }
         }
-        let args: Vec<Val> = if self.dead {
-            self.same = false;
-            as_constants(&last.args)
+        let (args, unchanged) = if self.dead {
+            (as_constants(&last.args), false)
         } else {
-            let mut args = vals_with_capacity(last.args.len());
+            let mut args = self.spare().vals.take(last.args.len());
             args.extend(last.args.iter().map(|a| self.map(*a)));
-            args
+            let unchanged = args == last.args;
+            (args, unchanged)
         };
-        let same = self.same && self.ops.len() == src.ops.len() - 1 && args == last.args;
-        self.ops.push(TraceOp {
+        let same = self.same && unchanged && ops.len() == last_i;
+        ops.push(TraceOp {
             opcode: last.opcode.clone(),
             args,
             result: None,
             guard: None,
         });
-        with_spare(|s| put(&mut s.maps, std::mem::take(&mut self.ops_map)));
         let (ops, guards) = if self.killed.is_empty() {
-            (self.ops, self.guards)
+            (ops, guards)
         } else {
-            drop_killed(self.ops, self.guards, &self.killed)
+            drop_killed(ops, guards, &self.killed)
         };
         let out = Trace {
             start: src.start.clone(),
@@ -634,6 +697,57 @@ fn drop_killed(
         out_ops.push(op);
     }
     (out_ops, out_guards)
+}
+
+/// Would an emitter that keeps every operation of `t` as it is return `t`
+/// itself? It would unless `t` numbers its guards out of order, has a guard
+/// on constants, or `fail_args` other than its frames give (all only in
+/// hand-made traces).
+pub(crate) fn keeps_as_is(t: &Trace) -> bool {
+    if !t.ops.last().is_some_and(|o| o.opcode.is_final()) {
+        return false;
+    }
+    let n_inputs = t.inputs.len();
+    let mut stamp = vec![0u32; n_inputs + t.ops.len()];
+    let mut fail_args = Vec::new();
+    let mut guards = 0;
+    for op in &t.ops {
+        if !op.opcode.is_guard() {
+            if op.guard.is_some() {
+                return false;
+            }
+            continue;
+        }
+        if op.result.is_some()
+            || op.guard != Some(guards as u32)
+            || guard_outcome(&op.opcode, &op.args).is_some()
+        {
+            return false;
+        }
+        let Some(info) = t.guards.get(guards) else {
+            return false;
+        };
+        guards += 1;
+        fail_args.clear();
+        for f in &info.frames {
+            for &(_, v) in &f.regs {
+                let slot = match v {
+                    Val::Input(k) if (k as usize) < n_inputs => k as usize,
+                    Val::Op(k) if (k as usize) < t.ops.len() => n_inputs + k as usize,
+                    v if v.is_const() => continue,
+                    _ => return false,
+                };
+                if stamp[slot] != guards as u32 {
+                    stamp[slot] = guards as u32;
+                    fail_args.push(v);
+                }
+            }
+        }
+        if fail_args != info.fail_args {
+            return false;
+        }
+    }
+    guards == t.guards.len()
 }
 
 /// The `call_result` operations that read the results of the call at `i`

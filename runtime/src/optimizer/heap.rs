@@ -40,7 +40,7 @@
 //! read that may alias it, any guard (an exit shows memory to the
 //! interpreter), any call and any `vec_push`/`vec_pop`.
 
-use super::emit::{recycle, vals_of, Emitter, GuardFate};
+use super::emit::{recycle, Emitter, GuardFate};
 use super::Ctx;
 use crate::blackhole::ops;
 use crate::jitcode::{CallEffectsDescr, FieldPlace, IntBinOp, ScalarTy, Tables};
@@ -497,8 +497,15 @@ pub(crate) fn raw_loc(t: &Tables, def: Option<&TraceOp>, addr: Val, ty: ScalarTy
 }
 
 pub fn run(trace: Trace, cx: &Ctx) -> Trace {
+    let out = forward(&trace, cx);
+    recycle(trace);
+    out
+}
+
+fn forward(trace: &Trace, cx: &Ctx) -> Trace {
     let t = cx.tables;
-    let mut e = Emitter::new(&trace);
+    let mut e = Emitter::new(trace);
+    let src = e.src();
     let mut h = Heap {
         t,
         cache: HashMap::default(),
@@ -509,7 +516,7 @@ pub fn run(trace: Trace, cx: &Ctx) -> Trace {
         if e.is_dead() {
             break;
         }
-        let op = &trace.ops[i];
+        let op = &src.ops[i];
         e.args_into(i, &mut args);
         // Reads: the location, if this is one.
         let read = match op.opcode {
@@ -544,7 +551,7 @@ pub fn run(trace: Trace, cx: &Ctx) -> Trace {
                 Some(v) => e.replace(i, *v),
                 None => {
                     h.observe(&loc, &|v| e.def(v));
-                    let v = e.keep(i, vals_of(&args));
+                    let v = e.keep(i, e.vals(&args));
                     h.cache.insert(loc, v);
                 }
             }
@@ -581,7 +588,7 @@ pub fn run(trace: Trace, cx: &Ctx) -> Trace {
                 // The location holds that value already.
                 e.drop_op(i);
             } else {
-                let store = e.keep(i, vals_of(&args));
+                let store = e.keep(i, e.vals(&args));
                 h.write(&mut e, loc, v, ty, store);
             }
             continue;
@@ -590,21 +597,21 @@ pub fn run(trace: Trace, cx: &Ctx) -> Trace {
             Opcode::VecPush(d) | Opcode::VecPopNonEmpty(d) => {
                 h.pending.clear();
                 h.invalidate(Write::Resize(args[0], d));
-                e.keep(i, vals_of(&args));
+                e.keep(i, e.vals(&args));
             }
             Opcode::CallResidual(d) => {
                 h.pending.clear();
                 let eff = call_effects(t, d);
                 h.invalidate(Write::Call(&eff, &|v| e.def(v)));
-                e.keep(i, vals_of(&args));
+                e.keep(i, e.vals(&args));
             }
             Opcode::CallPure(_) => {
                 // Reads memory, maybe; writes none.
                 h.pending.clear();
-                e.keep(i, vals_of(&args));
+                e.keep(i, e.vals(&args));
             }
             Opcode::GuardTrue | Opcode::GuardFalse | Opcode::GuardValue => {
-                if e.keep_guard(i, vals_of(&args), &[]) == GuardFate::Kept {
+                if e.keep_guard(i, e.vals(&args), &[]) == GuardFate::Kept {
                     h.pending.clear();
                 }
             }
@@ -612,14 +619,12 @@ pub fn run(trace: Trace, cx: &Ctx) -> Trace {
                 // (a write of no scalar type: not in valid traces)
                 h.pending.clear();
                 h.invalidate(Write::Call(&CallEffects::everything(), &|_| None));
-                e.keep(i, vals_of(&args));
+                e.keep(i, e.vals(&args));
             }
             _ => {
-                e.keep(i, vals_of(&args));
+                e.keep(i, e.vals(&args));
             }
         }
     }
-    let out = e.finish();
-    recycle(trace);
-    out
+    e.finish()
 }

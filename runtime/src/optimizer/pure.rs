@@ -14,7 +14,7 @@
 //!   `guard_true(int_lt(a, b))`, `int_lt(a, b)` is 1 and `int_ge(a, b)` is
 //!   0 (and the other way round after `guard_false`).
 
-use super::emit::{call_results_after, recycle, vals_of, Emitter, GuardFate};
+use super::emit::{call_results_after, recycle, Emitter, GuardFate};
 use super::Ctx;
 use crate::jitcode::{CmpOp, IntBinOp};
 use crate::trace::{Opcode, Trace, Val};
@@ -117,13 +117,18 @@ struct Table {
 }
 
 impl Table {
-    // (No pure operation takes more than two arguments; one that did
-    // would just not be shared.)
-    fn get(&self, opcode: &Opcode, args: &[Val]) -> Option<Val> {
+    /// The earlier result of `opcode(args)`, else its key (if it may
+    /// have one) to insert it under. (No pure operation takes more than
+    /// two arguments; one that did would just not be shared.)
+    fn get(&self, opcode: &Opcode, args: &[Val]) -> Result<Val, Option<Key>> {
         if args.len() > 2 {
-            return None;
+            return Err(None);
         }
-        self.by_key.get(&canon(opcode, args)).copied()
+        let key = canon(opcode, args);
+        match self.by_key.get(&key) {
+            Some(v) => Ok(*v),
+            None => Err(Some(key)),
+        }
     }
     fn insert(&mut self, opcode: &Opcode, args: &[Val], v: Val) {
         if args.len() <= 2 {
@@ -133,10 +138,17 @@ impl Table {
 }
 
 pub fn run(trace: Trace, _cx: &Ctx) -> Trace {
-    let mut e = Emitter::new(&trace);
+    let out = cse(&trace);
+    recycle(trace);
+    out
+}
+
+fn cse(trace: &Trace) -> Trace {
+    let mut e = Emitter::new(trace);
+    let src = e.src();
     // (Sized for the trace: growing a table rehashes it.)
     let mut table = Table {
-        by_key: HashMap::with_capacity_and_hasher(trace.ops.len(), Default::default()),
+        by_key: HashMap::with_capacity_and_hasher(src.ops.len(), Default::default()),
     };
     let mut facts: HashMap<Val, Fact> = HashMap::default();
     // Elidable calls seen: (jitcode, args) → their results by number.
@@ -150,21 +162,23 @@ pub fn run(trace: Trace, _cx: &Ctx) -> Trace {
         if e.is_dead() {
             break;
         }
-        let op = &trace.ops[i];
+        let op = &src.ops[i];
         e.args_into(i, &mut args);
         match &op.opcode {
             o if o.is_pure() => match table.get(o, &args) {
-                Some(v) => e.replace(i, v),
-                None => {
-                    let v = e.keep(i, vals_of(&args));
-                    table.insert(o, &args, v);
+                Ok(v) => e.replace(i, v),
+                Err(key) => {
+                    let v = e.keep(i, e.vals(&args));
+                    if let Some(key) = key {
+                        table.by_key.insert(key, v);
+                    }
                 }
             },
             Opcode::CallPure(j) => {
                 reuse = None;
                 let key = (*j, args.clone());
                 if let Some(prev) = calls.get(&key) {
-                    let wanted = call_results_after(&trace, i);
+                    let wanted = call_results_after(src, i);
                     if wanted
                         .iter()
                         .all(|(_, n, _)| prev.get(*n as usize).is_some_and(|v| v.is_some()))
@@ -174,21 +188,21 @@ pub fn run(trace: Trace, _cx: &Ctx) -> Trace {
                         continue;
                     }
                 }
-                e.keep(i, vals_of(&args));
+                e.keep(i, e.vals(&args));
                 calls.entry(key.clone()).or_default();
                 current = Some(key);
             }
             Opcode::CallResidual(_) => {
                 reuse = None;
                 current = None;
-                e.keep(i, vals_of(&args));
+                e.keep(i, e.vals(&args));
             }
             Opcode::CallResult(n, _) => {
                 let n = *n as usize;
                 if let Some(r) = &reuse {
                     e.replace(i, r[n].expect("checked at the call"));
                 } else {
-                    let v = e.keep(i, vals_of(&args));
+                    let v = e.keep(i, e.vals(&args));
                     if let Some(key) = &current {
                         let slots = calls.get_mut(key).expect("entered at the call");
                         if slots.len() <= n {
@@ -199,16 +213,15 @@ pub fn run(trace: Trace, _cx: &Ctx) -> Trace {
                 }
             }
             Opcode::GuardTrue | Opcode::GuardFalse | Opcode::GuardValue => {
-                guard(&mut e, i, vals_of(&args), &mut facts, &mut table);
+                let args = e.vals(&args);
+                guard(&mut e, i, args, &mut facts, &mut table);
             }
             _ => {
-                e.keep(i, vals_of(&args));
+                e.keep(i, e.vals(&args));
             }
         }
     }
-    let out = e.finish();
-    recycle(trace);
-    out
+    e.finish()
 }
 
 fn guard(

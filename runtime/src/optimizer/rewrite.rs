@@ -22,7 +22,7 @@
 //!   resume data. In a guard's own resume data, a comparison it tests is
 //!   known too (it is 0 when `guard_true` fails).
 
-use super::emit::{recycle, vals_of, Emitter, GuardFate};
+use super::emit::{recycle, Emitter, GuardFate};
 use super::Ctx;
 use crate::blackhole::{self, ops};
 use crate::jitcode::{CmpOp, FieldPlace, IntBinOp, IntTy, ScalarTy};
@@ -30,7 +30,14 @@ use crate::trace::{Opcode, Trace, Val};
 use rustc_hash::FxHashSet as HashSet;
 
 pub fn run(trace: Trace, cx: &Ctx) -> Trace {
-    let mut e = Emitter::new(&trace);
+    let out = rewrite(&trace, cx);
+    recycle(trace);
+    out
+}
+
+fn rewrite(trace: &Trace, cx: &Ctx) -> Trace {
+    let mut e = Emitter::new(trace);
+    let src = e.src();
     // Addresses of memory reached through immutable descrs.
     let mut imm_addrs: HashSet<u64> = HashSet::default();
     // Results of a call that was folded away: the `call_result`s after it
@@ -41,11 +48,12 @@ pub fn run(trace: Trace, cx: &Ctx) -> Trace {
         if e.is_dead() {
             break;
         }
-        let op = &trace.ops[i];
+        let op = &src.ops[i];
         e.args_into(i, &mut args);
         match &op.opcode {
             Opcode::GuardTrue | Opcode::GuardFalse | Opcode::GuardValue => {
-                guard(&mut e, i, vals_of(&args));
+                let args = e.vals(&args);
+                guard(&mut e, i, args);
             }
             Opcode::CallPure(j) => {
                 folded_results = None;
@@ -61,11 +69,11 @@ pub fn run(trace: Trace, cx: &Ctx) -> Trace {
                         continue;
                     }
                 }
-                e.keep(i, vals_of(&args));
+                e.keep(i, e.vals(&args));
             }
             Opcode::CallResidual(_) => {
                 folded_results = None;
-                e.keep(i, vals_of(&args));
+                e.keep(i, e.vals(&args));
             }
             Opcode::CallResult(n, k) => match &folded_results {
                 Some(r) => {
@@ -73,7 +81,7 @@ pub fn run(trace: Trace, cx: &Ctx) -> Trace {
                     e.replace(i, Val::constant(*k, bits));
                 }
                 None => {
-                    e.keep(i, vals_of(&args));
+                    e.keep(i, e.vals(&args));
                 }
             },
             opcode => {
@@ -85,14 +93,12 @@ pub fn run(trace: Trace, cx: &Ctx) -> Trace {
                     }
                     e.replace(i, v);
                 } else {
-                    e.keep(i, vals_of(&args));
+                    e.keep(i, e.vals(&args));
                 }
             }
         }
     }
-    let out = e.finish();
-    recycle(trace);
-    out
+    e.finish()
 }
 
 /// Does this operation, folded, give an address inside immutable memory?
