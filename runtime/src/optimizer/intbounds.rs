@@ -437,6 +437,15 @@ impl State {
         }
     }
 
+    /// `v` is exactly `y + c` (`c` `None`: not representable): record it
+    /// as an offset from `y`'s base.
+    fn set_offset(&mut self, v: Val, y: Val, c: Option<i64>, signed: bool) {
+        let (x, k) = self.base_of(y, signed);
+        if let Some(k) = c.and_then(|c| k.checked_add(c)) {
+            self.offset.insert(v, (x, k, signed));
+        }
+    }
+
     /// `x < n` known from an offset fact about `x`'s base.
     fn known_lt_by_offset(&self, x: Val, n: Val, signed: bool) -> bool {
         let (b, k) = self.base_of(x, signed);
@@ -631,7 +640,7 @@ fn later_checks(trace: &Trace) -> HashMap<usize, i64> {
     let base_of = |base: &HashMap<Val, (Val, i64)>, v: Val| base.get(&v).copied().unwrap_or((v, 0));
     // Guards as (op index, base, k, n, signed): `base + k < n`.
     let mut checks: Vec<(usize, Val, i64, Val, bool)> = Vec::new();
-    let mut labels: Vec<usize> = Vec::new();
+    let mut label: Option<usize> = None;
     for (i, op) in trace.ops.iter().enumerate() {
         match (&op.opcode, op.args.as_slice()) {
             (Opcode::IntBin(o @ (IntBinOp::Add | IntBinOp::Sub), t), &[x, Val::Int(c)])
@@ -647,7 +656,7 @@ fn later_checks(trace: &Trace) -> HashMap<usize, i64> {
                     base.insert(Val::Op(i as u32), (b, k));
                 }
             }
-            (Opcode::Label, _) => labels.push(i),
+            (Opcode::Label, _) => label = label.or(Some(i)),
             (g @ (Opcode::GuardTrue | Opcode::GuardFalse), &[Val::Op(c)]) => {
                 let cmp = &trace.ops[c as usize];
                 let Opcode::IntCmp(op, t) = cmp.opcode else {
@@ -677,7 +686,6 @@ fn later_checks(trace: &Trace) -> HashMap<usize, i64> {
     }
     let mut further: HashMap<usize, i64> = HashMap::default();
     let mut best: HashMap<(Val, Val, bool), i64> = HashMap::default();
-    let label = labels.first().copied();
     let mut crossed = false;
     for &(i, b, k, n, s) in checks.iter().rev() {
         if label.is_some_and(|l| i < l) && !crossed {
@@ -859,18 +867,17 @@ fn run_assuming(
             st.bounds.insert(v, r);
         }
         if let Some((o, signed, y, c, wide)) = step {
-            {
-                if wide && !v.is_const() {
-                    let (x, k0) = st.base_of(y, signed);
-                    let k = if o == IntBinOp::Sub {
-                        k0.checked_sub(c)
+            if wide && !v.is_const() {
+                st.set_offset(
+                    v,
+                    y,
+                    if o == IntBinOp::Sub {
+                        c.checked_neg()
                     } else {
-                        k0.checked_add(c)
-                    };
-                    if let Some(k) = k {
-                        st.offset.insert(v, (x, k, signed));
-                    }
-                }
+                        Some(c)
+                    },
+                    signed,
+                );
             }
             if o == IntBinOp::Sub {
                 st.relate(v, y, true, signed);
@@ -1049,9 +1056,7 @@ fn strengthen(e: &mut Emitter, st: &mut State, guard: &Opcode, c: Val, d: i64) -
         ),
     };
     st.bounds.insert(v2, range);
-    if let Some(k) = k.checked_add(d) {
-        st.offset.insert(v2, (base, k, t.signed()));
-    }
+    st.set_offset(v2, v, Some(d), t.signed());
     st.relate(v, v2, true, t.signed());
     let mut args = vec![a, b];
     args[at] = v2;
