@@ -140,6 +140,7 @@ mod tests {
         arrays: &[],
         enums: &[],
         calls: &[],
+        allocs: &[],
         drivers: &[],
         strings: &[],
     };

@@ -553,7 +553,7 @@ fn bridges_enter_with_the_guards_registers() {
                 Val::Op(_) => Kind::Int,
                 Val::Int(_) => Kind::Int,
                 Val::Float(_) => Kind::Float,
-                Val::Ref(_) => Kind::Ref,
+                Val::Ref(_) | Val::Virtual(_) => Kind::Ref,
             })
             .collect();
         let mut tb = TB::new(&bk);

@@ -42,6 +42,7 @@ impl<'a> Gen<'a> {
         let mut guards = self.tb.guards.clone();
         guards.push(GuardInfo {
             frames: vec![],
+            virtuals: vec![],
             fail_args: vec![v],
         });
         ops.push(TraceOp {

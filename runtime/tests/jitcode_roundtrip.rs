@@ -45,9 +45,11 @@ fn variant(insn: &Insn) -> usize {
         Insn::Switch { .. } => 35,
         Insn::Return { .. } => 36,
         Insn::Panic { .. } => 37,
+        Insn::New { .. } => 38,
+        Insn::Free { .. } => 39,
     }
 }
-const VARIANTS: usize = 38;
+const VARIANTS: usize = 40;
 
 fn scalars() -> Vec<ScalarTy> {
     let mut v: Vec<ScalarTy> = IntTy::ALL.iter().map(|&t| ScalarTy::Int(t)).collect();
@@ -318,6 +320,10 @@ fn all_insns() -> Vec<Insn> {
     ] {
         v.push(Panic { kind, message: 63 });
     }
+    for (descr, reg) in [(0, 0), (7, 300), (u16::MAX, u16::MAX)] {
+        v.push(New { descr, dst: reg });
+        v.push(Free { descr, ptr: reg });
+    }
     v
 }
 
@@ -381,8 +387,8 @@ fn truncated_code_is_an_error_not_a_panic() {
 #[test]
 fn malformed_bytes_are_reported() {
     assert_eq!(decode(&[]), Ok(vec![]));
-    let e = decode(&[38]).unwrap_err();
-    assert_eq!((e.offset, e.message.as_str()), (0, "unknown opcode 38"));
+    let e = decode(&[40]).unwrap_err();
+    assert_eq!((e.offset, e.message.as_str()), (0, "unknown opcode 40"));
     // A valid Goto, then a Copy with a bad kind byte.
     let mut bytes = encode(&[Insn::Goto { target: 1 }]);
     let at = bytes.len();

@@ -968,6 +968,7 @@ fn static_tables(code: Vec<u8>, driver_jitcode: u16) -> &'static Tables {
             result_kinds: &[Kind::Int, Kind::Int],
             effects: CallEffectsDescr::EVERYTHING,
         }])),
+        allocs: &[],
         drivers: Box::leak(Box::new([DriverDescr {
             portal: "main",
             jitcode: driver_jitcode,

@@ -1093,7 +1093,7 @@ fn tlr_square_loop_runs_the_same() {
         for t in [&before, &after] {
             regs.values = regs0.clone();
             let e = interp::run(t, tables(), &[0, addr]);
-            let frames = ResumeFrame::from_guard(&t.guards[e.guard as usize], &e.values);
+            let frames = ResumeFrame::from_guard(tables(), &t.guards[e.guard as usize], &e.values);
             outs.push((frames, regs.values.clone()));
         }
         assert_eq!(outs[0], outs[1], "registers {regs0:?}");

@@ -75,6 +75,7 @@ impl<'r> Gen<'r> {
             Val::Int(_) => Kind::Int,
             Val::Ref(_) => Kind::Ref,
             Val::Float(_) => Kind::Float,
+            Val::Virtual(_) => Kind::Ref,
         }
     }
 
@@ -774,6 +775,7 @@ fn exit_of(t: &Trace, e: &TraceExit) -> Exit {
         Exit::JumpTo(e.values.clone())
     } else {
         Exit::Guard(ResumeFrame::from_guard(
+            tables(),
             &t.guards[e.guard as usize],
             &e.values,
         ))

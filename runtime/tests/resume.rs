@@ -335,7 +335,7 @@ fn frames_from_guard_resume_data() {
         },
     ]);
     assert_eq!(info.fail_args, vec![Val::Input(0), Val::Op(4)]);
-    let frames = ResumeFrame::from_guard(&info, &[6, 13]);
+    let frames = ResumeFrame::from_guard(tables(), &info, &[6, 13]);
     assert_eq!(
         frames,
         vec![

@@ -15,7 +15,7 @@ use std::any::Any;
 use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use crate::jitcode::{ArrayDescr, CallDescr, EnumDescr, FieldDescr, Tables};
+use crate::jitcode::{AllocDescr, ArrayDescr, CallDescr, EnumDescr, FieldDescr, Tables};
 
 use super::frame::CALL_RESULTS;
 
@@ -51,6 +51,17 @@ pub fn take_panic() -> Option<Box<dyn Any + Send>> {
 
 pub extern "C" fn mt_field_addr(d: &FieldDescr, base: usize) -> Ret {
     guarded(|| unsafe { crate::blackhole::ops::field_addr(d, base) as u64 })
+}
+
+pub extern "C" fn mt_new(d: &AllocDescr) -> Ret {
+    guarded(|| crate::blackhole::ops::alloc(d) as u64)
+}
+
+pub extern "C" fn mt_free(d: &AllocDescr, ptr: usize) -> Ret {
+    guarded(|| {
+        unsafe { crate::blackhole::ops::free(d, ptr) };
+        0
+    })
 }
 
 pub extern "C" fn mt_enum_tag(d: &EnumDescr, addr: usize) -> Ret {

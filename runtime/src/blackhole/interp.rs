@@ -249,6 +249,12 @@ impl Machine {
                     let v = ops::cast(*from, *to, self.get(&fr, from.kind(), *src));
                     self.set(&fr, to.kind(), *dst, v);
                 }
+                Insn::New { descr, dst } => {
+                    rr!(self, fr, *dst) = ops::alloc(&tables.allocs[*descr as usize]);
+                }
+                Insn::Free { descr, ptr } => unsafe {
+                    ops::free(&tables.allocs[*descr as usize], rr!(self, fr, *ptr));
+                },
                 Insn::GetField { descr, base, dst } => {
                     let d = &tables.fields[*descr as usize];
                     let ty = d.ty.expect("verified: scalar field");

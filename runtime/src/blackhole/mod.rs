@@ -15,7 +15,7 @@ mod program;
 pub use program::{program, Code, Program};
 
 use crate::jitcode::Tables;
-use crate::trace::{GuardInfo, Val};
+use crate::trace::GuardInfo;
 use interp::Machine;
 use std::cell::RefCell;
 
@@ -77,28 +77,31 @@ impl ResumeFrame {
     ///
     /// Panics if the number of values is wrong or the resume data uses a
     /// value that is no fail argument.
-    pub fn from_guard(guard: &GuardInfo, fail_values: &[u64]) -> Vec<ResumeFrame> {
+    /// Objects the optimizer kept virtual are allocated here
+    /// (`GuardInfo::resume_value`).
+    pub fn from_guard(
+        tables: &Tables,
+        guard: &GuardInfo,
+        fail_values: &[u64],
+    ) -> Vec<ResumeFrame> {
         assert!(
             fail_values.len() == guard.fail_args.len(),
             "metatrace: the guard has {} fail arguments, got {} values",
             guard.fail_args.len(),
             fail_values.len()
         );
-        let value = |v: Val| -> u64 {
-            v.const_bits().unwrap_or_else(|| {
-                let Some(i) = guard.fail_args.iter().position(|a| *a == v) else {
-                    panic!("metatrace: resume data uses {v:?}, which is no fail argument");
-                };
-                fail_values[i]
-            })
-        };
+        let mut made = Vec::new();
         guard
             .frames
             .iter()
             .map(|f| ResumeFrame {
                 jitcode: f.jitcode,
                 pc: f.pc,
-                regs: f.regs.iter().map(|&(r, v)| (r, value(v))).collect(),
+                regs: f
+                    .regs
+                    .iter()
+                    .map(|&(r, v)| (r, guard.resume_value(tables, fail_values, &mut made, v)))
+                    .collect(),
             })
             .collect()
     }

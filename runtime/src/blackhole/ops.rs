@@ -16,7 +16,7 @@
 //! instead (see [`int_bin`]).
 
 use crate::jitcode::{
-    ArrayDescr, CmpOp, FieldDescr, FieldPlace, FloatBinOp, IntBinOp, IntTy, ScalarTy,
+    AllocDescr, ArrayDescr, CmpOp, FieldDescr, FieldPlace, FloatBinOp, IntBinOp, IntTy, ScalarTy,
 };
 
 /// Reduce `v` to `ty`'s range with wrap-around, canonically: the same as
@@ -246,6 +246,35 @@ pub unsafe fn store(ty: ScalarTy, addr: usize, v: u64) {
         4 => wr(addr as *mut u32, v as u32),
         _ => wr(addr as *mut u64, v),
     }
+}
+
+/// `Box::new`'s allocation for one value of `d`'s type: Rust's global
+/// allocator with the type's layout, so that native code may drop the box.
+/// Zero-sized types get a dangling aligned address, as in `Box`.
+pub fn alloc(d: &AllocDescr) -> usize {
+    let layout = std::alloc::Layout::from_size_align(d.size, d.align)
+        .expect("the glue's size and align come from a real type");
+    if layout.size() == 0 {
+        return d.align;
+    }
+    let p = unsafe { std::alloc::alloc(layout) };
+    if p.is_null() {
+        std::alloc::handle_alloc_error(layout);
+    }
+    p as usize
+}
+
+/// Dropping a `Box<T>` of plain data: frees what `alloc` returned. Null
+/// (a box moved out of its variable) is nothing.
+///
+/// # Safety
+/// `ptr` is null or a box of `d`'s type not freed yet.
+pub unsafe fn free(d: &AllocDescr, ptr: usize) {
+    if ptr == 0 || d.size == 0 {
+        return;
+    }
+    let layout = std::alloc::Layout::from_size_align_unchecked(d.size, d.align);
+    std::alloc::dealloc(ptr as *mut u8, layout);
 }
 
 /// The address of field `d` of the object at `base`.

@@ -212,7 +212,7 @@ fn run_compiled(tables: &'static Tables, driver: u16, id: TraceId, reds: &[u64])
     }
     let info = &trace.guards[exit.guard as usize];
     record(Delta::Blackholed);
-    blackhole::resume(tables, ResumeFrame::from_guard(info, &exit.values)).into()
+    blackhole::resume(tables, ResumeFrame::from_guard(tables, info, &exit.values)).into()
 }
 
 /// The compiled loop a trace may end in, for these greens.
@@ -572,6 +572,7 @@ mod tests {
         arrays: &[],
         enums: &[],
         calls: &[],
+        allocs: &[],
         drivers: &[],
         strings: &[],
     };

@@ -433,6 +433,7 @@ mod tests {
         arrays: &[],
         enums: &[],
         calls: &[],
+        allocs: &[],
         drivers: &[],
         strings: &[],
     };

@@ -373,6 +373,16 @@ pub fn encode(insns: &[Insn]) -> Vec<u8> {
                 w.u8(36);
                 w.regs(values);
             }
+            Insn::New { descr, dst } => {
+                w.u8(38);
+                w.u16(*descr);
+                w.u16(*dst);
+            }
+            Insn::Free { descr, ptr } => {
+                w.u8(39);
+                w.u16(*descr);
+                w.u16(*ptr);
+            }
             Insn::Panic { kind, message } => {
                 w.u8(37);
                 w.u8(*kind as u8);
@@ -602,6 +612,14 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<Insn>, DecodeError> {
             37 => Insn::Panic {
                 kind: panic_kind(r.u8()?).ok_or_else(|| bad("bad panic kind"))?,
                 message: r.u16()?,
+            },
+            38 => Insn::New {
+                descr: r.u16()?,
+                dst: r.u16()?,
+            },
+            39 => Insn::Free {
+                descr: r.u16()?,
+                ptr: r.u16()?,
             },
             other => return Err(bad(&format!("unknown opcode {other}"))),
         };

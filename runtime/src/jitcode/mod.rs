@@ -444,6 +444,21 @@ pub enum Insn {
         args: Vec<KReg>,
         results: Vec<KReg>,
     },
+    /// `Box::new`: fresh memory for one value of the type of `Tables::allocs`
+    /// entry `descr`, uninitialized (the stores that follow fill it); `dst`
+    /// is a ref register.
+    New {
+        descr: u16,
+        dst: Reg,
+    },
+    /// Dropping a `Box<T>` of plain data: frees the memory at the ref
+    /// register `ptr`, allocated for `Tables::allocs` entry `descr`. Nothing
+    /// when `ptr` is null: a box moved out of its variable leaves null behind
+    /// (the translator's drop flags).
+    Free {
+        descr: u16,
+        ptr: Reg,
+    },
     /// `promote(x)`: a copy for the blackhole, a guard_value for the tracer.
     Promote {
         kind: Kind,
@@ -577,6 +592,17 @@ pub struct EnumDescr {
     pub tag: unsafe fn(usize) -> u32,
 }
 
+/// A type that traced code allocates with `Box::new` (plain data: no drop
+/// glue beyond freeing the memory). The allocator is Rust's global one, so
+/// boxes cross freely between native code, jitcodes and compiled traces.
+#[derive(Debug)]
+pub struct AllocDescr {
+    /// `Num`, `(i64, i64)`.
+    pub name: &'static str,
+    pub size: usize,
+    pub align: usize,
+}
+
 /// A native function called from jitcodes (`#[dont_look_inside]`).
 #[derive(Debug)]
 pub struct CallDescr {
@@ -667,6 +693,8 @@ pub struct Tables {
     pub arrays: &'static [ArrayDescr],
     pub enums: &'static [EnumDescr],
     pub calls: &'static [CallDescr],
+    /// Types allocated by `New` (`Box::new`) and freed by `Free`.
+    pub allocs: &'static [AllocDescr],
     pub drivers: &'static [DriverDescr],
     /// Panic messages.
     pub strings: &'static [&'static str],

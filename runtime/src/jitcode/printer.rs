@@ -26,6 +26,10 @@ pub trait JitCodeNames {
     fn jitcode(&self, i: u16) -> String;
     fn string(&self, i: u16) -> String;
     fn driver(&self, i: u16) -> String;
+    /// Name of an allocated type (`Tables::allocs`).
+    fn alloc(&self, i: u16) -> String {
+        indexed_name("alloc", i, None)
+    }
     /// Kind of a scalar field / array item, to print the register read or
     /// written by getfield and friends.
     fn field_kind(&self, _i: u16) -> Option<Kind> {
@@ -70,6 +74,13 @@ impl JitCodeNames for Tables {
             "jitcode",
             i,
             self.jitcodes.get(i as usize).map(|d| d.name.to_string()),
+        )
+    }
+    fn alloc(&self, i: u16) -> String {
+        indexed_name(
+            "alloc",
+            i,
+            self.allocs.get(i as usize).map(|d| d.name.to_string()),
         )
     }
     fn string(&self, i: u16) -> String {
@@ -194,6 +205,8 @@ pub fn format_insn(insn: &Insn, regs: &RegNames, names: &dyn JitCodeNames) -> St
             by(*from, *src),
             by(*to, *dst)
         ),
+        Insn::New { descr, dst } => format!("new <{}> -> {}", names.alloc(*descr), rf(*dst)),
+        Insn::Free { descr, ptr } => format!("free {} <{}>", rf(*ptr), names.alloc(*descr)),
         Insn::GetField { descr, base, dst } => format!(
             "getfield {} <{}> -> {}",
             rf(*base),

@@ -18,6 +18,10 @@ pub trait DescrInfo {
     fn jitcode_kinds(&self, i: u16) -> Option<(Vec<Kind>, Vec<Kind>)>;
     fn string_count(&self) -> usize;
     fn driver_count(&self) -> usize;
+    /// Entries of `Tables::allocs`.
+    fn alloc_count(&self) -> usize {
+        0
+    }
 }
 
 /// A jitcode's shape, for the verifier.
@@ -58,6 +62,9 @@ impl DescrInfo for Tables {
     }
     fn driver_count(&self) -> usize {
         self.drivers.len()
+    }
+    fn alloc_count(&self) -> usize {
+        self.allocs.len()
     }
 }
 
@@ -220,6 +227,12 @@ impl Checker<'_> {
     }
 
     /// A register read.
+    fn alloc(&mut self, descr: u16) {
+        if descr as usize >= self.descrs.alloc_count() {
+            self.err(format!("alloc {descr} out of range"));
+        }
+    }
+
     fn src(&mut self, kind: Kind, r: Reg) {
         let limit = self.limit(kind);
         if r as u32 >= limit {
@@ -349,6 +362,14 @@ impl Checker<'_> {
                 }
                 self.src(from.kind(), *src);
                 self.dst(to.kind(), *dst);
+            }
+            Insn::New { descr, dst } => {
+                self.alloc(*descr);
+                self.dst(Ref, *dst);
+            }
+            Insn::Free { descr, ptr } => {
+                self.alloc(*descr);
+                self.src(Ref, *ptr);
             }
             Insn::GetField { descr, base, dst } => {
                 self.src(Ref, *base);

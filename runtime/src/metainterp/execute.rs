@@ -198,6 +198,19 @@ impl Tracer<'_> {
                     .pure(Opcode::Cast(*from, *to), &[v.val], to.kind(), bits);
                 self.put(to.kind(), *dst, bits, val);
             }
+            Insn::New { descr, dst } => {
+                let bits = ops::alloc(&tables.allocs[*descr as usize]) as u64;
+                let val = self.rec.op(Opcode::New(*descr), vec![], Some(Ref));
+                self.put(Ref, *dst, bits, val);
+            }
+            Insn::Free { descr, ptr } => {
+                let p = self.get(Ref, *ptr);
+                unsafe { ops::free(&tables.allocs[*descr as usize], p.bits as usize) };
+                // A box moved out of its variable left a constant null behind.
+                if self.rec.resolve(p.val) != Val::Ref(0) {
+                    self.rec.op(Opcode::Free(*descr), vec![p.val], None);
+                }
+            }
             Insn::GetField { descr, base, dst } => {
                 let d = &tables.fields[*descr as usize];
                 let ty = d.ty.expect("verified: scalar field");

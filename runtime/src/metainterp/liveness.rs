@@ -94,6 +94,8 @@ fn visit(insn: &Insn, tables: &Tables, f: &mut dyn FnMut(KReg, bool)) {
             f(k(Ref, *base), u);
             f(k(field(*descr), *value), u);
         }
+        Insn::New { dst, .. } => f(k(Ref, *dst), d),
+        Insn::Free { ptr, .. } => f(k(Ref, *ptr), u),
         Insn::FieldAddr { base, dst, .. } => {
             f(k(Ref, *base), u);
             f(k(Ref, *dst), d);

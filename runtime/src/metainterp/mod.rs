@@ -44,7 +44,7 @@ mod record;
 use crate::blackhole::{self, Program, ResumeFrame};
 use crate::jitcode::{Insn, KReg, Kind, Tables};
 use crate::params::JitParams;
-use crate::trace::{FrameSnapshot, GuardInfo, Opcode, Trace, TraceStart, Val};
+use crate::trace::{FieldWrite, FrameSnapshot, GuardInfo, Opcode, Trace, TraceStart, Val};
 use frame::{Frame, Value};
 use liveness::Liveness;
 use record::Recorder;
@@ -241,41 +241,51 @@ pub fn trace_bridge(
         .enumerate()
         .map(|(i, v)| (*v, i))
         .collect();
+    // The kinds of the fail arguments, from where the resume data puts them.
     let mut inputs: Vec<Option<Kind>> = vec![None; guard.fail_args.len()];
+    let mut note_kind = |v: Val, k: Kind| {
+        if let Some(&i) = position.get(&v) {
+            inputs[i] = Some(k);
+        }
+    };
+    for s in &guard.frames {
+        for &(r, v) in &s.regs {
+            note_kind(v, r.kind);
+        }
+    }
+    for obj in &guard.virtuals {
+        for &(w, v) in &obj.fields {
+            note_kind(v, w.ty(tables).kind());
+        }
+    }
+    let start = TraceStart::Bridge {
+        code: u32::MAX,
+        guard: u32::MAX,
+    };
+    let inputs = inputs.into_iter().map(|k| k.unwrap_or(Kind::Int)).collect();
+    let mut rec = Recorder::new(tables, start, inputs);
+    // Objects the parent kept virtual are allocated for real to run on, and
+    // recorded as `new` and writes, so that they stay virtual in the bridge.
+    let mut made: Vec<Option<Value>> = vec![None; guard.virtuals.len()];
+    let mut value_of = |v: Val, rec: &mut Recorder| -> Value {
+        resume_in_bridge(tables, guard, fail_values, &position, &mut made, rec, v)
+    };
     let frames = guard
         .frames
         .iter()
         .map(|s| {
             let mut f = Frame::new(prog, s.jitcode, s.pc);
             for &(r, v) in &s.regs {
-                let value = match v.const_bits() {
-                    Some(bits) => Value { bits, val: v },
-                    None => {
-                        let Some(&i) = position.get(&v) else {
-                            panic!("metatrace: resume data uses {v:?}, which is no fail argument");
-                        };
-                        inputs[i] = Some(r.kind);
-                        Value {
-                            bits: fail_values[i],
-                            val: Val::Input(i as u16),
-                        }
-                    }
-                };
-                f.setk(r, value);
+                f.setk(r, value_of(v, &mut rec));
             }
             f
         })
         .collect();
-    let start = TraceStart::Bridge {
-        code: u32::MAX,
-        guard: u32::MAX,
-    };
-    let inputs = inputs.into_iter().map(|k| k.unwrap_or(Kind::Int)).collect();
     let tracer = Tracer {
         tables,
         prog,
         frames,
-        rec: Recorder::new(tables, start, inputs),
+        rec,
         portal: d.jitcode,
         n_greens: d.greens.len(),
         goal: Goal::Bridge {
@@ -286,6 +296,50 @@ pub fn trace_bridge(
         liveness: Liveness::default(),
     };
     tracer.run()
+}
+
+/// A value of a guard's resume data at the start of a bridge: constants
+/// as they are, fail arguments as the bridge's inputs, virtual objects
+/// allocated and recorded (each once).
+fn resume_in_bridge(
+    tables: &'static Tables,
+    guard: &GuardInfo,
+    fail_values: &[u64],
+    position: &HashMap<Val, usize>,
+    made: &mut Vec<Option<Value>>,
+    rec: &mut Recorder,
+    v: Val,
+) -> Value {
+    if let Some(bits) = v.const_bits() {
+        return Value { bits, val: v };
+    }
+    if let Val::Virtual(k) = v {
+        if let Some(done) = made[k as usize] {
+            return done;
+        }
+        let obj = &guard.virtuals[k as usize];
+        let bits = blackhole::ops::alloc(&tables.allocs[obj.descr as usize]) as u64;
+        let val = rec.op(Opcode::New(obj.descr), Vec::new(), Some(Kind::Ref));
+        let done = Value { bits, val };
+        made[k as usize] = Some(done);
+        for &(w, fv) in &obj.fields {
+            let field = resume_in_bridge(tables, guard, fail_values, position, made, rec, fv);
+            unsafe { w.write(tables, bits as usize, field.bits) };
+            let opcode = match w {
+                FieldWrite::Field(d) => Opcode::SetField(d),
+                FieldWrite::Store(ty) => Opcode::Store(ty),
+            };
+            rec.write(opcode, &[val, field.val], field.bits);
+        }
+        return done;
+    }
+    let Some(&i) = position.get(&v) else {
+        panic!("metatrace: resume data uses {v:?}, which is no fail argument");
+    };
+    Value {
+        bits: fail_values[i],
+        val: Val::Input(i as u16),
+    }
 }
 
 /// The position and arguments of the merge point of `driver` in its

@@ -47,8 +47,14 @@ pub fn run(trace: Trace, _cx: &Ctx) -> Trace {
             mark(&mut live, a);
         }
         if let Some(g) = op.guard {
-            for f in &trace.guards[g as usize].frames {
+            let info = &trace.guards[g as usize];
+            for f in &info.frames {
                 for (_, v) in &f.regs {
+                    mark(&mut live, v);
+                }
+            }
+            for obj in &info.virtuals {
+                for (_, v) in &obj.fields {
                     mark(&mut live, v);
                 }
             }

@@ -28,7 +28,7 @@
 //! the next emitters take them from, rather than to the allocator.
 
 use crate::jitcode::{KReg, Kind};
-use crate::trace::{FrameSnapshot, GuardInfo, Opcode, Trace, TraceOp, Val};
+use crate::trace::{FrameSnapshot, GuardInfo, Opcode, Trace, TraceOp, Val, VirtualObj};
 use std::cell::{Cell, RefCell};
 
 /// What became of a guard handed to [`Emitter::keep_guard`].
@@ -375,6 +375,7 @@ impl<'t> Emitter<'t> {
             Val::Int(_) => Kind::Int,
             Val::Ref(_) => Kind::Ref,
             Val::Float(_) => Kind::Float,
+            Val::Virtual(_) => Kind::Ref,
         }
     }
 
@@ -448,8 +449,21 @@ impl<'t> Emitter<'t> {
                 regs: spare.regs.take(f.regs.len()),
             }));
             let fail_args = spare.vals.take(input.fail_args.len());
-            GuardInfo { frames, fail_args }
+            GuardInfo {
+                frames,
+                virtuals: Vec::new(),
+                fail_args,
+            }
         };
+        for obj in &input.virtuals {
+            let fields = obj.fields.iter().map(|&(w, v)| (w, self.substitute(v, own)));
+            let obj = VirtualObj {
+                descr: obj.descr,
+                fields: fields.collect(),
+            };
+            same &= input.virtuals.get(info.virtuals.len()) == Some(&obj);
+            info.virtuals.push(obj);
+        }
         for (out, f) in info.frames.iter_mut().zip(&input.frames) {
             if identity {
                 out.regs.extend_from_slice(&f.regs);
@@ -462,6 +476,9 @@ impl<'t> Emitter<'t> {
             }
         }
         self.fail_args_into(&info.frames, &mut info.fail_args);
+        if !info.virtuals.is_empty() {
+            info.fail_args = info.collect_fail_args();
+        }
         self.same = same && info.fail_args == input.fail_args;
         self.guards.push(info);
         self.ops.push(TraceOp {
@@ -506,6 +523,7 @@ impl<'t> Emitter<'t> {
                 let slot = match v {
                     Val::Input(k) if (k as usize) < n_inputs => k as usize,
                     Val::Op(k) if (k as usize) < self.ops.len() => n_inputs + k as usize,
+                    Val::Virtual(_) => continue,
                     v if v.is_const() => continue,
                     // (not a value of the output: not in valid traces)
                     v => {
@@ -581,6 +599,14 @@ impl<'t> Emitter<'t> {
             self.same = false;
             self.killed.push(n);
         }
+    }
+
+    /// The resume data of the last emitted guard, for a pass that
+    /// describes objects in it (`virtuals`). The caller keeps `fail_args`
+    /// right.
+    pub fn last_guard_mut(&mut self) -> Option<&mut GuardInfo> {
+        self.same = false;
+        self.guards.last_mut()
     }
 
     /// Number of operations emitted so far.
@@ -734,6 +760,7 @@ pub(crate) fn keeps_as_is(t: &Trace) -> bool {
                 let slot = match v {
                     Val::Input(k) if (k as usize) < n_inputs => k as usize,
                     Val::Op(k) if (k as usize) < t.ops.len() => n_inputs + k as usize,
+                    Val::Virtual(_) => continue,
                     v if v.is_const() => continue,
                     _ => return false,
                 };

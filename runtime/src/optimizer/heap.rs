@@ -605,6 +605,12 @@ fn forward(trace: &Trace, cx: &Ctx) -> Trace {
                 h.invalidate(Write::Call(&eff, &|v| e.def(v)));
                 e.keep(i, e.vals(&args));
             }
+            Opcode::Free(_) => {
+                // (Conservative: a store to the freed object is dead, but
+                // keeping it is simpler than proving nothing else sees it.)
+                h.pending.clear();
+                e.keep(i, e.vals(&args));
+            }
             Opcode::CallPure(_) => {
                 // Reads memory, maybe; writes none.
                 h.pending.clear();

@@ -36,6 +36,7 @@ fn val_key(v: Val) -> (u8, u64) {
         Val::Int(c) => (2, c as u64),
         Val::Ref(r) => (3, r as u64),
         Val::Float(b) => (4, b),
+        Val::Virtual(i) => (5, i as u64),
     }
 }
 

@@ -55,7 +55,9 @@
 
 use super::emit::guard_outcome;
 use super::Ctx;
-use crate::trace::{FrameSnapshot, GuardInfo, Opcode, Trace, TraceOp, TraceStart, Val};
+use crate::trace::{
+    FrameSnapshot, GuardInfo, Opcode, Trace, TraceOp, TraceStart, Val, VirtualObj,
+};
 use rustc_hash::FxHashMap as HashMap;
 
 /// A peeled loop: the preamble ends with `jump_to` into the body; its
@@ -121,8 +123,14 @@ fn combine(p: &Trace) -> Trace {
     let mut ops: Vec<TraceOp> = p.ops[..m].to_vec();
     let mut guards = p.guards.clone();
 
+    // (Not allocations: the peeled iteration never reuses the preamble's
+    // object, and a label slot would make it escape, keeping `virtuals`
+    // from removing it.)
     let results: Vec<u32> = (0..m as u32)
-        .filter(|&i| p.ops[i as usize].result.is_some())
+        .filter(|&i| {
+            let op = &p.ops[i as usize];
+            op.result.is_some() && !matches!(op.opcode, Opcode::New(_))
+        })
         .collect();
     let mut entry: Vec<Val> = (0..n as u16).map(Val::Input).collect();
     entry.extend(variant.iter().map(|&k| next[k]));
@@ -138,17 +146,10 @@ fn combine(p: &Trace) -> Trace {
         let mut c = op.clone();
         c.args = op.args.iter().map(|a| sigma(*a)).collect();
         if let Some(g) = op.guard {
-            let frames: Vec<FrameSnapshot> = p.guards[g as usize]
-                .frames
-                .iter()
-                .map(|f| FrameSnapshot {
-                    jitcode: f.jitcode,
-                    pc: f.pc,
-                    regs: f.regs.iter().map(|(r, v)| (*r, sigma(*v))).collect(),
-                })
-                .collect();
+            let info = rebuild_guard(&p.guards[g as usize], &|v| Some(sigma(v)))
+                .expect("sigma maps every value");
             c.guard = Some(guards.len() as u32);
-            guards.push(GuardInfo::new(frames));
+            guards.push(info);
         }
         ops.push(c);
     }
@@ -232,8 +233,12 @@ fn split(t: &Trace, n: usize) -> Option<Peeled> {
     for op in &t.ops[label + 1..last] {
         work.extend(op.args.iter().copied().filter(|v| pre_label(*v)));
         if let Some(g) = op.guard {
-            for f in &t.guards[g as usize].frames {
+            let info = &t.guards[g as usize];
+            for f in &info.frames {
                 work.extend(f.regs.iter().map(|(_, v)| *v).filter(|v| pre_label(*v)));
+            }
+            for obj in &info.virtuals {
+                work.extend(obj.fields.iter().map(|(_, v)| *v).filter(|v| pre_label(*v)));
             }
         }
     }
@@ -285,10 +290,8 @@ fn split(t: &Trace, n: usize) -> Option<Peeled> {
             .collect::<Option<_>>()?;
         if let Some(g) = op.guard {
             c.guard = Some(body.guards.len() as u32);
-            body.guards.push(GuardInfo::new(rebuild_frames(
-                &t.guards[g as usize].frames,
-                &body_val,
-            )?));
+            body.guards
+                .push(rebuild_guard(&t.guards[g as usize], &body_val)?);
         }
         body.ops.push(c);
     }
@@ -325,10 +328,9 @@ fn split(t: &Trace, n: usize) -> Option<Peeled> {
             .collect::<Option<_>>()?;
         if let Some(g) = op.guard {
             c.guard = Some(preamble.guards.len() as u32);
-            preamble.guards.push(GuardInfo::new(rebuild_frames(
-                &t.guards[g as usize].frames,
-                &in_preamble,
-            )?));
+            preamble
+                .guards
+                .push(rebuild_guard(&t.guards[g as usize], &in_preamble)?);
         }
         preamble.ops.push(c);
     }
@@ -349,6 +351,28 @@ fn split(t: &Trace, n: usize) -> Option<Peeled> {
         .zip(&preamble.ops.last().unwrap().args)
         .all(|(k, a)| preamble.kind_of(*a) == Some(*k)));
     Some(Peeled { preamble, body })
+}
+
+/// A guard's resume data with its values mapped (virtuals included).
+fn rebuild_guard(info: &GuardInfo, map: &dyn Fn(Val) -> Option<Val>) -> Option<GuardInfo> {
+    let virtuals = info
+        .virtuals
+        .iter()
+        .map(|o| {
+            let fields = o.fields.iter().map(|&(w, v)| Some((w, map(v)?)));
+            Some(VirtualObj {
+                descr: o.descr,
+                fields: fields.collect::<Option<_>>()?,
+            })
+        })
+        .collect::<Option<_>>()?;
+    let mut out = GuardInfo {
+        frames: rebuild_frames(&info.frames, map)?,
+        virtuals,
+        fail_args: Vec::new(),
+    };
+    out.fail_args = out.collect_fail_args();
+    Some(out)
 }
 
 fn rebuild_frames(

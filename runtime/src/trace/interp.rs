@@ -52,6 +52,7 @@ impl Values {
             Val::Int(c) => c as u64,
             Val::Ref(r) => r as u64,
             Val::Float(b) => b,
+            Val::Virtual(_) => unreachable!("virtuals are only in resume data"),
         }
     }
 }
@@ -109,6 +110,11 @@ pub fn run(trace: &Trace, tables: &'static Tables, inputs: &[u64]) -> TraceExit 
                 Opcode::Load(ty) => unsafe { ops::load(*ty, arg(0) as usize) },
                 Opcode::Store(ty) => {
                     unsafe { ops::store(*ty, arg(0) as usize, arg(1)) };
+                    0
+                }
+                Opcode::New(d) => ops::alloc(&tables.allocs[*d as usize]) as u64,
+                Opcode::Free(d) => {
+                    unsafe { ops::free(&tables.allocs[*d as usize], arg(0) as usize) };
                     0
                 }
                 Opcode::EnumTag(d) => {

@@ -36,6 +36,10 @@ pub enum Val {
     Ref(usize),
     /// `f64` by its bits.
     Float(u64),
+    /// Only in resume data (`GuardInfo::frames` and `virtuals`): the
+    /// object `GuardInfo::virtuals[i]`, which the optimizer kept virtual;
+    /// it is allocated when the guard fails.
+    Virtual(u32),
 }
 
 impl Val {
@@ -85,6 +89,10 @@ pub enum Opcode {
     Load(ScalarTy),
     /// args (addr, value).
     Store(ScalarTy),
+    /// `Box::new`: () → fresh uninitialized memory for `Tables::allocs[descr]`.
+    New(u16),
+    /// Dropping a box: args (ptr); frees it, nothing when ptr is null.
+    Free(u16),
     /// args (addr) → variant index (`Tables::enums[descr]`).
     EnumTag(u16),
     /// args (vec) → length of the Vec (`Tables::arrays[descr]`).
@@ -202,23 +210,121 @@ pub struct FrameSnapshot {
 pub struct GuardInfo {
     /// Outermost (the portal) first.
     pub frames: Vec<FrameSnapshot>,
+    /// The objects `Val::Virtual(i)` in `frames` (and in these fields)
+    /// stands for: allocated and filled in when the guard fails.
+    pub virtuals: Vec<VirtualObj>,
     /// The non-constant values the resume data needs, without duplicates:
     /// what compiled code saves when the guard fails, in this order.
     pub fail_args: Vec<Val>,
 }
 
+/// An object a guard's resume data describes instead of pointing to
+/// (RPython's virtual info): allocated for `Tables::allocs[descr]`, then
+/// `fields` written in order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VirtualObj {
+    pub descr: u16,
+    pub fields: Vec<(FieldWrite, Val)>,
+}
+
+/// How a virtual object's field is written when it is materialized.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FieldWrite {
+    /// `setfield<descr>` on the object.
+    Field(u16),
+    /// `store/ty` at the object's address (a `Box<i64>`, say).
+    Store(ScalarTy),
+}
+
 impl GuardInfo {
     /// Build from frames, collecting the fail arguments.
     pub fn new(frames: Vec<FrameSnapshot>) -> GuardInfo {
-        let mut fail_args = Vec::new();
-        for f in &frames {
-            for (_, v) in &f.regs {
-                if !v.is_const() && !fail_args.contains(v) {
-                    fail_args.push(*v);
-                }
+        let mut info = GuardInfo {
+            frames,
+            virtuals: Vec::new(),
+            fail_args: Vec::new(),
+        };
+        info.fail_args = info.collect_fail_args();
+        info
+    }
+
+    /// The values compiled code must save: the non-constant values of the
+    /// frames and of the virtuals' fields, without duplicates, in order.
+    pub fn collect_fail_args(&self) -> Vec<Val> {
+        let mut out = Vec::new();
+        let regs = self.frames.iter().flat_map(|f| f.regs.iter().map(|(_, v)| *v));
+        let fields = self.virtuals.iter().flat_map(|o| o.fields.iter().map(|(_, v)| *v));
+        for v in regs.chain(fields) {
+            if !v.is_const() && !matches!(v, Val::Virtual(_)) && !out.contains(&v) {
+                out.push(v);
             }
         }
-        GuardInfo { frames, fail_args }
+        out
+    }
+
+    /// The value of `v` when the guard fails with `fail_values`:
+    /// constants as they are, fail arguments from `fail_values`, virtuals
+    /// allocated (each once, into `made`) and filled in.
+    ///
+    /// Panics if `v` is neither a constant, a fail argument nor a virtual
+    /// of this guard.
+    pub fn resume_value(
+        &self,
+        tables: &crate::jitcode::Tables,
+        fail_values: &[u64],
+        made: &mut Vec<Option<u64>>,
+        v: Val,
+    ) -> u64 {
+        if let Some(bits) = v.const_bits() {
+            return bits;
+        }
+        if let Val::Virtual(i) = v {
+            let i = i as usize;
+            if made.len() < self.virtuals.len() {
+                made.resize(self.virtuals.len(), None);
+            }
+            if let Some(p) = made[i] {
+                return p;
+            }
+            let obj = &self.virtuals[i];
+            let p = crate::blackhole::ops::alloc(&tables.allocs[obj.descr as usize]);
+            made[i] = Some(p as u64);
+            for &(w, fv) in &obj.fields {
+                let bits = self.resume_value(tables, fail_values, made, fv);
+                unsafe { w.write(tables, p, bits) };
+            }
+            return p as u64;
+        }
+        let Some(i) = self.fail_args.iter().position(|a| *a == v) else {
+            panic!("metatrace: resume data uses {v:?}, which is no fail argument");
+        };
+        fail_values[i]
+    }
+}
+
+impl FieldWrite {
+    /// The type of the value written.
+    pub fn ty(self, tables: &crate::jitcode::Tables) -> ScalarTy {
+        match self {
+            FieldWrite::Field(d) => tables.fields[d as usize].ty.expect("a scalar field"),
+            FieldWrite::Store(ty) => ty,
+        }
+    }
+
+    /// Write `bits` into the object at `obj`.
+    ///
+    /// # Safety
+    /// `obj` is an object of the type the field belongs to.
+    pub unsafe fn write(self, tables: &crate::jitcode::Tables, obj: usize, bits: u64) {
+        use crate::blackhole::ops;
+        match self {
+            FieldWrite::Field(d) => {
+                let d = &tables.fields[d as usize];
+                let ty = d.ty.expect("a scalar field");
+                ops::store(ty, ops::field_addr(d, obj), bits)
+            }
+            FieldWrite::Store(ty) => ops::store(ty, obj, bits),
+        }
     }
 }
 
@@ -250,6 +356,7 @@ impl Trace {
             Val::Int(_) => Some(Kind::Int),
             Val::Ref(_) => Some(Kind::Ref),
             Val::Float(_) => Some(Kind::Float),
+            Val::Virtual(_) => Some(Kind::Ref),
         }
     }
 }

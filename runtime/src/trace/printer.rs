@@ -29,6 +29,7 @@ fn val_name(t: &Trace, v: Val) -> String {
         Val::Int(c) => format!("{c}"),
         Val::Ref(r) => format!("0x{r:x}"),
         Val::Float(b) => format!("{:?}", f64::from_bits(b)),
+        Val::Virtual(i) => format!("virtual{i}"),
     }
 }
 
@@ -58,6 +59,8 @@ pub fn opcode_name(op: &Opcode, names: &dyn JitCodeNames) -> String {
         Opcode::SetField(d) => format!("setfield<{}>", names.field(*d)),
         Opcode::FieldAddr(d) => format!("fieldaddr<{}>", names.field(*d)),
         Opcode::Load(t) => format!("load/{}", t.name()),
+        Opcode::New(d) => format!("new<{}>", names.alloc(*d)),
+        Opcode::Free(d) => format!("free<{}>", names.alloc(*d)),
         Opcode::Store(t) => format!("store/{}", t.name()),
         Opcode::EnumTag(d) => format!("enum_tag<{}>", names.enum_(*d)),
         Opcode::VecLen(d) => format!("vec_len<{}>", names.array(*d)),
@@ -105,6 +108,24 @@ pub fn format_trace(t: &Trace, names: &dyn JitCodeNames) -> String {
             if let Some(info) = t.guards.get(g as usize) {
                 let fa: Vec<String> = info.fail_args.iter().map(|a| val_name(t, *a)).collect();
                 line.push_str(&format!(" [{}] #{g}", fa.join(", ")));
+                for (k, obj) in info.virtuals.iter().enumerate() {
+                    let fields: Vec<String> = obj
+                        .fields
+                        .iter()
+                        .map(|(w, v)| {
+                            let at = match w {
+                                FieldWrite::Field(d) => names.field(*d),
+                                FieldWrite::Store(ty) => format!("store/{}", ty.name()),
+                            };
+                            format!("{at}: {}", val_name(t, *v))
+                        })
+                        .collect();
+                    line.push_str(&format!(
+                        " virtual{k} = new<{}>({})",
+                        names.alloc(obj.descr),
+                        fields.join(", ")
+                    ));
+                }
             }
         }
         out.push_str(&line);

@@ -8,6 +8,8 @@ pub fn verify_trace(t: &Trace) -> Result<(), Vec<String>> {
     let defined = |v: Val, at: usize| match v {
         Val::Input(i) => (i as usize) < t.inputs.len(),
         Val::Op(i) => (i as usize) < at && t.ops[i as usize].result.is_some(),
+        // (only in resume data, checked there)
+        Val::Virtual(_) => false,
         _ => true,
     };
     for (i, op) in t.ops.iter().enumerate() {
@@ -22,13 +24,18 @@ pub fn verify_trace(t: &Trace) -> Result<(), Vec<String>> {
         if op.opcode.is_guard() {
             match op.guard {
                 Some(g) if (g as usize) < t.guards.len() => {
-                    for f in &t.guards[g as usize].frames {
-                        for (_, v) in &f.regs {
-                            if !defined(*v, i) {
-                                errors.push(format!(
-                                    "op {i}: resume data uses {v:?}, not defined before the guard"
-                                ));
-                            }
+                    let info = &t.guards[g as usize];
+                    let regs = info.frames.iter().flat_map(|f| f.regs.iter().map(|(_, v)| v));
+                    let fields = info.virtuals.iter().flat_map(|o| o.fields.iter().map(|(_, v)| v));
+                    for v in regs.chain(fields) {
+                        let ok = match *v {
+                            Val::Virtual(k) => (k as usize) < info.virtuals.len(),
+                            v => defined(v, i),
+                        };
+                        if !ok {
+                            errors.push(format!(
+                                "op {i}: resume data uses {v:?}, not defined before the guard"
+                            ));
                         }
                     }
                 }

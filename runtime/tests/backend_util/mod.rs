@@ -147,6 +147,7 @@ impl TB {
             Val::Int(_) => Kind::Int,
             Val::Ref(_) => Kind::Ref,
             Val::Float(_) => Kind::Float,
+            Val::Virtual(_) => Kind::Ref,
         }
     }
 
@@ -195,6 +196,7 @@ impl TB {
             })
             .collect();
         self.guards.push(GuardInfo {
+            virtuals: Vec::new(),
             frames: vec![FrameSnapshot {
                 jitcode: 0,
                 pc: 0,
@@ -806,6 +808,7 @@ pub fn tables() -> &'static Tables {
                 tag: shape_tag,
             }]),
             calls: leak(calls()),
+            allocs: &[],
             drivers: leak(vec![DriverDescr {
                 portal: "test::portal",
                 jitcode: 0,

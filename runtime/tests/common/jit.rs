@@ -163,7 +163,7 @@ pub fn jit_run(
             }
             let info = traces[cur].guards[g as usize].clone();
             if !bridges {
-                break blackhole::resume(t, ResumeFrame::from_guard(&info, &exit.values));
+                break blackhole::resume(t, ResumeFrame::from_guard(t, &info, &exit.values));
             }
             let target =
                 |greens: &[u64]| (greens == &key[..]).then_some(LoopTarget { id: LOOP_ID });

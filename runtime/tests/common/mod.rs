@@ -224,6 +224,7 @@ pub fn make_tables(codes: Vec<Code>, d: Descrs) -> &'static Tables {
         arrays: leak(d.arrays),
         enums: leak(d.enums),
         calls: leak(d.calls),
+        allocs: &[],
         drivers: leak(d.drivers),
         strings: leak(d.strings),
     }))

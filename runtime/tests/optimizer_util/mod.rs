@@ -41,6 +41,14 @@ pub struct Prog {
     pub code: Vec<i64>,
 }
 
+/// What traces allocate (`new<Pair>`, a `Box<Pair>`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Pair {
+    pub x: i64,
+    pub y: i64,
+}
+
 #[repr(C)]
 pub struct Regs {
     pub values: Vec<i64>,
@@ -236,6 +244,8 @@ pub fn tables() -> &'static Tables {
             ),
             field("Prog.code", None, offset_of!(Prog, code), true),
             field("Regs.values", None, offset_of!(Regs, values), false),
+            field("Pair.x", Some(ScalarTy::Int(I64)), offset_of!(Pair, x), false),
+            field("Pair.y", Some(ScalarTy::Int(I64)), offset_of!(Pair, y), false),
         ];
         let arrays = vec![
             ArrayDescr {
@@ -322,6 +332,18 @@ pub fn tables() -> &'static Tables {
             arrays: leak(arrays),
             enums: leak(enums),
             calls: leak(calls),
+            allocs: leak(vec![
+                AllocDescr {
+                    name: "Pair",
+                    size: std::mem::size_of::<Pair>(),
+                    align: std::mem::align_of::<Pair>(),
+                },
+                AllocDescr {
+                    name: "i64",
+                    size: 8,
+                    align: 8,
+                },
+            ]),
             drivers: &[],
             strings: &[],
         }))
@@ -448,6 +470,12 @@ fn opcode(t: &Tables, s: &str) -> Opcode {
     if let Some(n) = s.strip_prefix("call_result#") {
         return Opcode::CallResult(n.parse().unwrap(), Kind::Int); // kind fixed by caller
     }
+    if let Some(n) = descr("new<") {
+        return Opcode::New(find(t.allocs, n, |d| d.name.to_string()));
+    }
+    if let Some(n) = descr("free<") {
+        return Opcode::Free(find(t.allocs, n, |d| d.name.to_string()));
+    }
     if let Some(n) = descr("getfield<") {
         return Opcode::GetField(field(n));
     }
@@ -564,6 +592,7 @@ pub fn parse(text: &str) -> Trace {
         Val::Int(_) => Kind::Int,
         Val::Ref(_) => Kind::Ref,
         Val::Float(_) => Kind::Float,
+        Val::Virtual(_) => Kind::Ref,
     };
     for line in lines {
         let (lhs, rhs) = match line.split_once(" = ") {
@@ -706,6 +735,7 @@ pub fn show_resume(t: &Trace) -> String {
             Val::Int(c) => c.to_string(),
             Val::Ref(r) => format!("0x{r:x}"),
             Val::Float(b) => format!("{:?}", f64::from_bits(b)),
+            Val::Virtual(k) => format!("virtual{k}"),
         }
     };
     let mut out = String::new();
@@ -721,7 +751,23 @@ pub fn show_resume(t: &Trace) -> String {
                     .join(", ")
             })
             .collect();
-        out.push_str(&format!("#{g}: [{}]\n", frames.join(" | ")));
+        out.push_str(&format!("#{g}: [{}]", frames.join(" | ")));
+        for (k, obj) in info.virtuals.iter().enumerate() {
+            let fields: Vec<String> = obj
+                .fields
+                .iter()
+                .map(|(w, v)| {
+                    let at = match w {
+                        FieldWrite::Field(d) => tables().fields[*d as usize].name.to_string(),
+                        FieldWrite::Store(ty) => format!("store/{}", ty.name()),
+                    };
+                    format!("{at}: {}", name(*v))
+                })
+                .collect();
+            let alloc = tables().allocs[obj.descr as usize].name;
+            out.push_str(&format!(" virtual{k} = new<{alloc}>({})", fields.join(", ")));
+        }
+        out.push('\n');
     }
     out
 }

@@ -173,6 +173,16 @@ impl<'a> Codegen<'a> {
                 array(d),
                 Some(Kind::Ref),
             ),
+            Opcode::New(d) => (
+                t::mt_new as *const () as usize,
+                tables.allocs.get(d as usize).map(|a| a as *const _ as u64),
+                Some(Kind::Ref),
+            ),
+            Opcode::Free(d) => (
+                t::mt_free as *const () as usize,
+                tables.allocs.get(d as usize).map(|a| a as *const _ as u64),
+                None,
+            ),
             Opcode::VecPush(d) => (t::mt_vec_push as *const () as usize, array(d), None),
             Opcode::VecPopNonEmpty(d) => (
                 t::mt_vec_pop as *const () as usize,

@@ -864,7 +864,9 @@ impl<'a> Codegen<'a> {
             Opcode::ItemAddr(d) => self.item_addr(i, d),
             Opcode::GetItem(d) => self.get_item(i, d),
             Opcode::SetItem(d) => self.set_item(i, d),
-            Opcode::EnumTag(_)
+            Opcode::New(_)
+            | Opcode::Free(_)
+            | Opcode::EnumTag(_)
             | Opcode::VecLen(_)
             | Opcode::VecPtr(_)
             | Opcode::VecPush(_)
