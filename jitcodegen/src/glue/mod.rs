@@ -137,6 +137,7 @@ pub fn generate(program: &Program, assembly: &Assembly) -> Result<String, String
             arrays: &ARRAYS,
             enums: &ENUMS,
             calls: &CALLS,
+            allocs: &[],
             drivers: &DRIVERS,
             strings: &STRINGS,
         };
