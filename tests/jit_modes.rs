@@ -454,9 +454,10 @@ fn calls_program(name: &str) -> String {
 fn calls_guards_fail_in_inlined_calls() {
     let calls = &vms().calls;
     let (collatz, mix) = (calls_program("collatz.calls"), calls_program("mix.calls"));
+    let boxed = calls_program("boxed.calls");
     let mut failures = Vec::new();
     let mut summaries = BTreeMap::new();
-    for p in [&collatz, &mix] {
+    for p in [&collatz, &mix, &boxed] {
         // (N = 0 would count down through 2^64 iterations.)
         for n in ["1", "10", "1000", "100000", "1000000"] {
             let native = run(calls, &["--jit", "off", p, n], b"", QUICK);
@@ -482,7 +483,7 @@ fn calls_guards_fail_in_inlined_calls() {
     // Known results (the model: `step`/`half` and `mix` by hand).
     let r = run(calls, &[&collatz, "1000"], b"", QUICK);
     assert_eq!(r.stdout_str(), "320\n87583\n");
-    for p in [&collatz, &mix] {
+    for p in [&collatz, &mix, &boxed] {
         let name = Path::new(p).file_name().unwrap().to_string_lossy();
         // Default parameters: guards in the helpers fail (and are resumed
         // in the blackhole) until they are hot enough to be bridged.
@@ -496,6 +497,20 @@ fn calls_guards_fail_in_inlined_calls() {
         eprintln!("{name} 1000, {LOW1}: {}", s.short());
         assert!(s.get("bridges_inlined") >= 2, "{name}: {:?}", s.0);
     }
+    // `boxed` allocates a Box per iteration, and its guards fail while the
+    // box is alive: `virtuals` leaves no allocation in compiled code (the
+    // failing guards allocate it), where without that pass every trace
+    // through the helpers allocates.
+    for opts in [DEFAULT, LOW1, LOW2] {
+        let s = &summaries[&(boxed.clone(), "100000", opts)];
+        assert!(s.loops() >= 1, "boxed --jit {opts}: {:?}", s.0);
+        assert_eq!(s.get("allocs_compiled"), 0, "boxed --jit {opts}: {:?}", s.0);
+    }
+    let without = "enable_opts=rewrite:pure:heap:intbounds:unroll:dce";
+    let native = run(calls, &["--jit", "off", &boxed, "100000"], b"", QUICK);
+    let (r, s) = jit_run(calls, without, &[&boxed, "100000"], b"", QUICK);
+    assert_eq!(differences(&native, &r), None, "boxed --jit {without}");
+    assert!(s.get("allocs_compiled") > 0, "boxed --jit {without}: {:?}", s.0);
 }
 
 /// A panic in a hot loop (division by zero in compiled code, where the

@@ -89,6 +89,8 @@ impl Ty {
             Ty::Bool | Ty::Char | Ty::Int(_) => Some(Kind::Int),
             Ty::F64 => Some(Kind::Float),
             Ty::Ref { to, .. } if !to.is_unsized() => Some(Kind::Ref),
+            // An owned box is its pointer (see `TypeTable::flatten`).
+            Ty::Box(to) if !to.is_unsized() && !matches!(**to, Ty::Opaque(_)) => Some(Kind::Ref),
             _ => None,
         }
     }
@@ -194,12 +196,50 @@ impl TypeTable {
     /// `u32` tag followed by the leaves of every variant in turn; `&[T]` and
     /// `&str` as data pointer then `usize` length. `None` for types that
     /// cannot live in registers (heap owners, unsized types, arrays).
+    ///
+    /// A `Box<T>` of plain data on its own (`is_plain_data`) is one leaf, its pointer (of
+    /// the type `Box<T>`, so that the front end knows to free it); a box
+    /// inside an aggregate is not supported yet (`None`).
     pub fn flatten(&self, ty: &Ty) -> Option<Vec<Ty>> {
+        if let Ty::Box(to) = ty {
+            return self.is_plain_data(to).then(|| vec![ty.clone()]);
+        }
         let mut out = Vec::new();
         if self.flatten_into(ty, &mut out) {
             Some(out)
         } else {
             None
+        }
+    }
+
+    /// Whether `ty` is plain data that traced code may box: a scalar (a
+    /// thin reference included), or a struct or tuple of plain data; not
+    /// zero-sized, no heap owner, no enum (`Box::new` stores it leaf by
+    /// leaf, and freeing it is freeing its memory).
+    pub fn is_plain_data(&self, ty: &Ty) -> bool {
+        let mut n = 0;
+        self.plain_leaves(ty, &mut n) && n > 0
+    }
+
+    fn plain_leaves(&self, ty: &Ty, n: &mut usize) -> bool {
+        match ty {
+            Ty::Bool | Ty::Char | Ty::Int(_) | Ty::F64 => {
+                *n += 1;
+                true
+            }
+            Ty::Ref { to, .. } if !to.is_unsized() => {
+                *n += 1;
+                true
+            }
+            Ty::Unit => true,
+            Ty::Tuple(items) => items.iter().all(|t| self.plain_leaves(t, n)),
+            Ty::Adt(id) => match &self.adt(*id).kind {
+                AdtKind::Struct { fields, .. } => {
+                    !self.adt(*id).owns_heap && fields.iter().all(|f| self.plain_leaves(&f.ty, n))
+                }
+                AdtKind::Enum { .. } => false,
+            },
+            _ => false,
         }
     }
 

@@ -165,3 +165,159 @@ fn first(code: &[u8]) -> Option<u8> {
     // The portal itself must translate and verify too.
     graph_text(src, "run");
 }
+
+// ---- owned boxes: `Box::new`, moves (drop flags by nulling) and frees ----
+
+#[test]
+fn box_new_read_and_free_at_block_end() {
+    let src = format!(
+        "{PORTAL}
+#[derive(Clone, Copy)]
+pub struct Num {{ pub v: i64, pub w: i64 }}
+
+fn f(n: i64) -> i64 {{
+    let x = {{
+        let b = Box::new(Num {{ v: n, w: 1 }});
+        b.v + (*b).w
+    }};
+    let mut c = Box::new(x);
+    *c += 1;
+    *c
+}}"
+    );
+    check(&src, "f", "box_new_free");
+}
+
+#[test]
+fn box_moved_into_calls() {
+    // The caller's locals are null after the moves (no free left); the
+    // callee owns its parameter and frees it when it returns.
+    let src = format!(
+        "{PORTAL}
+fn consume(b: Box<i64>) -> i64 {{ *b + 1 }}
+
+#[dont_look_inside]
+fn keep(b: Box<i64>) -> i64 {{ *b }}
+
+fn f(n: i64) -> i64 {{
+    let b = Box::new(n);
+    let c = Box::new(n + 1);
+    let d = c;
+    consume(b) + keep(d)
+}}"
+    );
+    check(&src, "f", "box_move_caller");
+    check(&src, "consume", "box_move_callee");
+}
+
+#[test]
+fn box_reassignment_frees_the_old_box() {
+    let src = format!(
+        "{PORTAL}
+fn f(n: i64) -> i64 {{
+    let mut b = Box::new(n);
+    b = Box::new(*b * 2);
+    let r = *b;
+    r
+}}"
+    );
+    check(&src, "f", "box_reassign");
+}
+
+#[test]
+fn box_freed_on_early_return_and_break() {
+    let src = format!(
+        "{PORTAL}
+fn f(n: i64) -> i64 {{
+    let b = Box::new(n);
+    let mut i = 0;
+    loop {{
+        let c = Box::new(i);
+        if *c > 5 {{ break; }}
+        if *c == n {{ return *b; }}
+        i += 1;
+    }}
+    *b + i
+}}"
+    );
+    check(&src, "f", "box_early_exits");
+}
+
+#[test]
+fn box_conditionally_moved() {
+    // On one path `b` is moved (null), on the other it is still owned:
+    // the free at the end of the scope sees the join of the two.
+    let src = format!(
+        "{PORTAL}
+fn consume(b: Box<i64>) -> i64 {{ *b }}
+
+fn f(n: i64) -> i64 {{
+    let b = Box::new(n);
+    let mut r = 0;
+    if n > 0 {{ r = consume(b); }}
+    r
+}}"
+    );
+    check(&src, "f", "box_conditional_move");
+}
+
+#[test]
+fn boxes_returned_discarded_and_borrowed() {
+    // A returned box is owned by the caller; one thrown away is freed at
+    // once; `let _ = b;` does not move `b`; `&b` coerced to `&T` and
+    // method calls read through the box.
+    let src = format!(
+        "{PORTAL}
+#[derive(Clone, Copy)]
+pub struct Num {{ pub v: i64 }}
+
+impl Num {{
+    fn get(&self) -> i64 {{ self.v }}
+}}
+
+fn make(v: i64) -> Box<Num> {{ Box::new(Num {{ v }}) }}
+
+#[dont_look_inside]
+pub fn fetch(v: i64) -> Box<i64> {{ Box::new(v) }}
+
+fn peek(x: &i64) -> i64 {{ *x }}
+
+fn f(n: i64) -> i64 {{
+    let a = make(n);
+    make(1);
+    let _ = fetch(2);
+    let b = fetch(n);
+    let _ = b;
+    a.get() + peek(&b) + b.wrapping_add(1)
+}}"
+    );
+    check(&src, "f", "box_returned_discarded_borrowed");
+    check(&src, "make", "box_returned");
+}
+
+#[test]
+fn box_freed_on_try_and_continue() {
+    let src = format!(
+        "{PORTAL}
+fn half(n: i64) -> Option<i64> {{
+    if n % 2 == 0 {{ Some(n / 2) }} else {{ None }}
+}}
+
+fn g(n: i64) -> Option<i64> {{
+    let b = Box::new(n);
+    let mut i = 0;
+    while i < n {{
+        i += 1;
+        let c = Box::new(i);
+        if *c == 3 {{ continue; }}
+        half(*c)?;
+    }}
+    Some(*b)
+}}
+
+fn f(n: i64) -> i64 {{
+    match g(n) {{ Some(x) => x, None => 0 }}
+}}"
+    );
+    check(&src, "g", "box_try_continue");
+}

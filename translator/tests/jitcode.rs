@@ -500,3 +500,50 @@ add(usize, usize): nothing
 ";
     assert_eq!(got, expected, "\n--- got ---\n{got}");
 }
+
+#[test]
+fn boxes_become_new_and_free_with_one_alloc_descr_per_type() {
+    let src = format!(
+        "{PORTAL}
+#[derive(Clone, Copy)]
+pub struct Num {{ pub v: i64, pub w: i64 }}
+
+#[dont_look_inside]
+pub fn keep(b: Box<Num>) -> i64 {{ b.v }}
+
+fn f(n: i64) -> i64 {{
+    let a = Box::new(Num {{ v: n, w: 2 }});
+    let b = Box::new(Num {{ v: a.w, w: n }});
+    let c = Box::new(n);
+    let mut r = *c + a.v;
+    if n > 3 {{ r += keep(b); }}
+    r
+}}"
+    );
+    let asm = check(&src, &["f"], "box");
+    // `Num` twice and `i64` once: two alloc descrs.
+    let names: Vec<String> = asm
+        .allocs
+        .iter()
+        .map(|a| asm.types.display(&a.ty).to_string())
+        .collect();
+    assert_eq!(names, ["Num", "i64"]);
+    let f = &asm.jitcodes[index(&asm, "f")];
+    let news = f
+        .insns
+        .iter()
+        .filter(|i| matches!(i, Insn::New { .. }))
+        .count();
+    let frees = f
+        .insns
+        .iter()
+        .filter(|i| matches!(i, Insn::Free { .. }))
+        .count();
+    assert_eq!((news, frees), (3, 3), "{}", asm.print());
+    // The residual call owns the box it is given and may write what is
+    // in it: Num's fields.
+    assert_eq!(
+        asm.print_effects(),
+        "keep(Box<Num>):\n  fields Num.v, Num.w\n"
+    );
+}

@@ -1466,3 +1466,133 @@ pub fn run(code: &[u8], mut acc: i64) -> i64 {
         ],
     );
 }
+
+// ---- owned boxes: what traced code may not do with them yet -------------
+
+#[test]
+fn box_new_of_values_that_are_not_plain_data() {
+    step_rejects(
+        r#"#[derive(Clone, Copy)]
+pub enum Op { Inc, Dec }
+
+fn step(code: &[u8], pc: usize, acc: i64) -> i64 {
+    let a = Box::new(Op::Inc);
+    let b = Box::new(());
+    let c = Box::new(code);
+    let d = Box::new(Some(acc));
+    acc + code[pc] as i64
+}
+"#,
+        &[
+            "5:13: `Box::new` of a value of type `Op` is not supported in traced code",
+            "6:13: `Box::new` of a value of type `()` is not supported in traced code",
+            "7:13: `Box::new` of a value of type `&[u8]` is not supported in traced code",
+            "8:13: `Box::new` of a value of type `Option<i64>` is not supported in traced code",
+        ],
+    );
+}
+
+#[test]
+fn boxes_in_memory_in_aggregates_and_in_vecs() {
+    rejects(
+        r#"use metatrace::prelude::*;
+
+pub struct Holder { pub b: Box<i64>, pub v: Vec<Box<i64>> }
+
+fn put(h: &mut Holder, x: i64) -> i64 {
+    h.b = Box::new(x);
+    *h.b = x;
+    let n = Box::new(x + 1);
+    h.v.push(n);
+    let p = h.v.pop();
+    let t = (Box::new(x), 2);
+    let o: Option<Box<i64>> = None;
+    *h.b + h.v[0].abs()
+}
+
+#[jit_driver(greens = [pc], reds = [h, acc])]
+pub fn run(h: &mut Holder) -> i64 {
+    let mut pc: usize = 0;
+    let mut acc = 0;
+    while pc < 10 {
+        jit_merge_point!();
+        acc += put(h, pc as i64);
+        pc += 1;
+    }
+    acc
+}
+"#,
+        &[
+            "6:5: storing a Box into memory is not supported in traced code yet",
+            "9:5: `push` on a Vec of `Box<i64>` is not supported in traced code yet",
+            "10:13: `pop` on a Vec of `Box<i64>` is not supported in traced code yet",
+            "11:13: a value of type `(Box<i64>, i32)` holds a Box inside another value, which is not supported in traced code yet",
+            "12:31: a value of type `Option<Box<i64>>` holds a Box inside another value, which is not supported in traced code yet",
+        ],
+    );
+}
+
+#[test]
+fn temporary_boxes_and_reads_that_would_move() {
+    step_rejects(
+        r#"#[derive(Clone, Copy)]
+pub struct Num { pub v: i64 }
+
+fn make(v: i64) -> Box<Num> { Box::new(Num { v }) }
+
+fn step(code: &[u8], pc: usize, acc: i64) -> i64 {
+    let x = *Box::new(acc);
+    let y = make(acc).v;
+    let b = make(1);
+    let c = make(2);
+    let r = &b;
+    let same = b == c;
+    match c { e => {} }
+    acc + x + y + code[pc] as i64
+}
+"#,
+        &[
+            "7:14: using a temporary Box is not supported in traced code",
+            "8:13: using a temporary Box is not supported in traced code",
+            "11:13: taking a reference to the box in local variable `b` is not supported in traced code",
+            "12:16: comparing boxes is not supported in traced code",
+            "13:11: matching on a Box or destructuring it is not supported in traced code",
+        ],
+    );
+}
+
+#[test]
+fn box_live_across_the_merge_point() {
+    rejects(
+        r#"use metatrace::prelude::*;
+
+#[jit_driver(greens = [pc], reds = [acc])]
+pub fn run(mut acc: i64) -> i64 {
+    let total = Box::new(0i64);
+    let mut pc: usize = 0;
+    while pc < 10 {
+        jit_merge_point!();
+        acc += *total + pc as i64;
+        pc += 1;
+    }
+    acc
+}
+"#,
+        &[
+            "8:9: the box in `total` (`Box<i64>`) is live across this `jit_merge_point!()`, which is not supported in traced code yet",
+        ],
+    );
+}
+
+#[test]
+fn cloning_a_box() {
+    step_rejects(
+        r#"fn step(code: &[u8], pc: usize, acc: i64) -> i64 {
+    let b = Box::new(acc);
+    let c: i64 = b.clone();
+    acc + code[pc] as i64
+}
+"#,
+        &["3:18: cloning a Box is not supported in traced code"],
+    );
+}

@@ -3,8 +3,8 @@
 //! shared by all jitcodes.
 
 use super::{
-    ArrayRequest, Assembly, CallEffectsData, CallRequest, Container, DriverRequest, EnumRequest,
-    FieldRequest,
+    AllocRequest, ArrayRequest, Assembly, CallEffectsData, CallRequest, Container, DriverRequest,
+    EnumRequest, FieldRequest,
 };
 use crate::flowgraph::{FieldRef, Program};
 use crate::types::{AdtKind, Ty};
@@ -17,6 +17,7 @@ pub(crate) struct Descrs {
     array_ix: HashMap<(Container, Ty, bool), u16>,
     enum_ix: HashMap<(Ty, bool), u16>,
     call_ix: HashMap<String, u16>,
+    alloc_ix: HashMap<Ty, u16>,
     string_ix: HashMap<String, u16>,
     graph_ix: HashMap<String, u16>,
     driver_ix: HashMap<String, u16>,
@@ -60,6 +61,7 @@ impl Descrs {
             array_ix: HashMap::new(),
             enum_ix: HashMap::new(),
             call_ix: HashMap::new(),
+            alloc_ix: HashMap::new(),
             string_ix: HashMap::new(),
             graph_ix,
             driver_ix,
@@ -166,6 +168,17 @@ impl Descrs {
             effects: CallEffectsData::everything(),
         });
         self.call_ix.insert(path.to_string(), i);
+        Ok(i)
+    }
+
+    /// The alloc descr of `Box<ty>`, one per type.
+    pub fn alloc(&mut self, ty: &Ty) -> Result<u16, String> {
+        if let Some(&i) = self.alloc_ix.get(ty) {
+            return Ok(i);
+        }
+        let i = index(self.asm.allocs.len(), "allocated types")?;
+        self.asm.allocs.push(AllocRequest { ty: ty.clone() });
+        self.alloc_ix.insert(ty.clone(), i);
         Ok(i)
     }
 

@@ -70,6 +70,15 @@ impl JitCodeNames for Assembly {
             self.drivers.get(i as usize).map(|d| d.portal.clone()),
         )
     }
+    fn alloc(&self, i: u16) -> String {
+        indexed_name(
+            "alloc",
+            i,
+            self.allocs
+                .get(i as usize)
+                .map(|a| self.types.display(&a.ty).to_string()),
+        )
+    }
 }
 
 /// Kinds of the exploded leaves of `tys`.
@@ -111,6 +120,9 @@ impl DescrInfo for Assembly {
     }
     fn driver_count(&self) -> usize {
         self.drivers.len()
+    }
+    fn alloc_count(&self) -> usize {
+        self.allocs.len()
     }
 }
 

@@ -182,8 +182,12 @@ impl<'a> Walk<'a> {
                     self.value(t);
                 }
             }
-            // Heap owners, unsized and opaque values are never passed by
-            // value from traced code.
+            // A box passed by value (moved to the callee, which may write
+            // what is in it and free it): what is in it, as through a
+            // `&mut T` (traced code reads it by address).
+            Ty::Box(t) if !t.is_unsized() => self.place(t, Pos::Anywhere, Mode::Mut),
+            // Other heap owners, unsized and opaque values are never
+            // passed by value from traced code.
             Ty::Array(..)
             | Ty::Slice(_)
             | Ty::Str

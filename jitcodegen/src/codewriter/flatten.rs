@@ -690,6 +690,24 @@ impl Flattener<'_> {
                 let dst = self.res(op.results[0]).reg;
                 self.emit(Insn::WeAreJitted { dst });
             }
+            Op::New(t) => {
+                arity(0, 1)?;
+                let descr = self.descrs.alloc(t)?;
+                let dst = self.res(op.results[0]);
+                if dst.kind != R {
+                    return Err("the result of new is not a ref".into());
+                }
+                self.emit(Insn::New {
+                    descr,
+                    dst: dst.reg,
+                });
+            }
+            Op::Free(t) => {
+                arity(1, 0)?;
+                let descr = self.descrs.alloc(t)?;
+                let ptr = self.opnd_k(&op.args[0], R)?;
+                self.emit(Insn::Free { descr, ptr });
+            }
         }
         Ok(())
     }

@@ -187,6 +187,8 @@ pub(crate) fn visit_regs(
             }
         }
         Insn::WeAreJitted { dst } => f(I, dst, Def),
+        Insn::New { dst, .. } => f(R, dst, Def),
+        Insn::Free { ptr, .. } => f(R, ptr, Use),
         Insn::MergePoint { args, .. }
         | Insn::CanEnterJit { args, .. }
         | Insn::Live { regs: args }

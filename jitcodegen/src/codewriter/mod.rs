@@ -129,6 +129,13 @@ impl CallEffectsData {
     }
 }
 
+/// A type allocated by `Box::new` in traced code (`Tables::allocs[i]`):
+/// plain data, so freeing it is only freeing its memory.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AllocRequest {
+    pub ty: Ty,
+}
+
 /// A driver (`Tables::drivers[i]`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct DriverRequest {
@@ -149,6 +156,8 @@ pub struct Assembly {
     /// Enum-like types read with EnumTag.
     pub enums: Vec<EnumRequest>,
     pub calls: Vec<CallRequest>,
+    /// Types allocated by `New` and freed by `Free`, one entry per type.
+    pub allocs: Vec<AllocRequest>,
     pub drivers: Vec<DriverRequest>,
     /// Panic messages.
     pub strings: Vec<String>,
@@ -188,12 +197,13 @@ pub fn assemble(program: &Program) -> Result<Assembly, String> {
 
 /// The register kind of a flow-graph variable of type `ty`: int for
 /// integers, `bool` and `char`, float for `f64`, ref for every reference
-/// (including the data pointer of an exploded `&[T]` or `&str`).
+/// (including the data pointer of an exploded `&[T]` or `&str`) and for an
+/// owned `Box<T>`.
 pub fn var_kind(ty: &Ty) -> Option<Kind> {
     match ty {
         Ty::Bool | Ty::Char | Ty::Int(_) => Some(Kind::Int),
         Ty::F64 => Some(Kind::Float),
-        Ty::Ref { .. } => Some(Kind::Ref),
+        Ty::Ref { .. } | Ty::Box(_) => Some(Kind::Ref),
         _ => None,
     }
 }
@@ -205,7 +215,7 @@ pub fn var_scalar(ty: &Ty) -> Option<ScalarTy> {
         Ty::Bool => Some(ScalarTy::Bool),
         Ty::Char => Some(ScalarTy::Char),
         Ty::F64 => Some(ScalarTy::F64),
-        Ty::Ref { .. } => Some(ScalarTy::Ref),
+        Ty::Ref { .. } | Ty::Box(_) => Some(ScalarTy::Ref),
         _ => None,
     }
 }

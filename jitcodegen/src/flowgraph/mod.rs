@@ -238,6 +238,13 @@ pub enum Op {
     },
     /// `we_are_jitted()`: false natively and when blackholing, true in traces.
     WeAreJitted,
+    /// `Box::new`: fresh, uninitialized memory for one value of type `T`
+    /// (plain data); the result is the `Box<T>`. The stores that follow
+    /// fill it.
+    New(Ty),
+    /// Drop a `Box<T>` of plain data: free its memory; nothing when the
+    /// argument is null (a box moved out of its local leaves null behind).
+    Free(Ty),
 }
 
 impl Op {
@@ -306,6 +313,8 @@ impl Op {
             Op::JitMergePoint { .. } => "jit_merge_point",
             Op::CanEnterJit { .. } => "can_enter_jit",
             Op::WeAreJitted => "we_are_jitted",
+            Op::New(_) => "new",
+            Op::Free(_) => "free",
         }
     }
 
@@ -323,6 +332,7 @@ impl Op {
                 | Op::Promote
                 | Op::JitMergePoint { .. }
                 | Op::CanEnterJit { .. }
+                | Op::Free(_)
         )
     }
 }

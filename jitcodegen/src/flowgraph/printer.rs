@@ -204,7 +204,9 @@ fn static_data(op: &Op, types: &TypeTable) -> Option<String> {
         | Op::SliceItemAddr(t)
         | Op::SliceGetItem(t)
         | Op::SliceSetItem(t)
-        | Op::VecAsSlice(t) => Some(types.display(t).to_string()),
+        | Op::VecAsSlice(t)
+        | Op::New(t)
+        | Op::Free(t) => Some(types.display(t).to_string()),
         Op::Call { callee, .. } => Some(callee.clone()),
         Op::JitMergePoint { driver } | Op::CanEnterJit { driver } => Some(driver.clone()),
         _ => None,

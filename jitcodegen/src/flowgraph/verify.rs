@@ -61,7 +61,7 @@ enum Want<'t> {
 }
 
 fn is_ref(ty: &Ty) -> bool {
-    matches!(ty, Ty::Ref { .. })
+    matches!(ty, Ty::Ref { .. } | Ty::Box(_))
 }
 
 /// Variables are scalars; a reference to `[T]`/`str` is the data pointer of
@@ -667,6 +667,20 @@ impl Verifier<'_> {
             Op::WeAreJitted => {
                 if self.arity(op, Some(0), Some(1)) {
                     self.result(op, 0, b);
+                }
+            }
+            Op::New(t) | Op::Free(t) => {
+                let boxed = Ty::Box(Box::new(t.clone()));
+                let (nargs, nres) = match op.op {
+                    Op::New(_) => (0, 1),
+                    _ => (1, 0),
+                };
+                if self.arity(op, Some(nargs), Some(nres)) {
+                    if nres == 1 {
+                        self.result(op, 0, Want::Exact(&boxed));
+                    } else {
+                        self.arg(op, 0, Want::Exact(&boxed));
+                    }
                 }
             }
         }

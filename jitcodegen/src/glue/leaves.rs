@@ -84,6 +84,11 @@ impl<'a> Leaves<'a> {
                 _ if *mutable => quote!(#out[#i] = (#value) as *mut _ as usize as u64;),
                 _ => quote!(#out[#i] = (#value) as *const _ as usize as u64;),
             },
+            // An owned box: its pointer; the jitcode (or the native code
+            // it hands it to) owns it from now on.
+            Ty::Box(_) => {
+                quote!(#out[#i] = ::std::boxed::Box::into_raw(#value) as usize as u64;)
+            }
             Ty::Tuple(items) => {
                 let vars: Vec<Ident> = items.iter().map(|_| self.fresh()).collect();
                 let mut body = quote!(let (#(#vars,)*) = #value;);
@@ -208,6 +213,11 @@ impl<'a> Leaves<'a> {
                         quote!(&mut *(#input[#i] as usize as *mut #t))
                     }
                 }
+            }
+            // Ownership of the box passes to the native code.
+            Ty::Box(to) => {
+                let t = self.rust_type(to)?;
+                quote!(::std::boxed::Box::from_raw(#input[#i] as usize as *mut #t))
             }
             Ty::Tuple(items) => {
                 let mut parts = Vec::new();

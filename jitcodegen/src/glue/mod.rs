@@ -10,7 +10,7 @@
 //! - `static JITCODES: [__mt::JitCode; N]`: one entry per jitcode, in
 //!   `Assembly::jitcodes` order (code encoded at generation time as a byte
 //!   string, constant pools, argument registers, result kinds);
-//! - `static FIELDS`, `ARRAYS`, `ENUMS`, `CALLS`, `DRIVERS`, `STRINGS`:
+//! - `static FIELDS`, `ARRAYS`, `ENUMS`, `CALLS`, `ALLOCS`, `DRIVERS`, `STRINGS`:
 //!   the descr tables, indexed as the instructions index them (a call's
 //!   entry carries its effect summary, `CallEffectsDescr`, as lists of
 //!   descr indices: `codewriter::effects`);
@@ -114,18 +114,20 @@ pub fn generate(program: &Program, assembly: &Assembly) -> Result<String, String
     let arrays = g.arrays(&mut shims)?;
     let enums = g.enums(&mut shims)?;
     let calls = g.calls(&mut shims)?;
+    let allocs = g.allocs()?;
     let drivers = g.drivers()?;
     let strings: Vec<Literal> = assembly.strings.iter().map(|s| str_lit(s)).collect();
     let mut portals = g.portals(program)?;
     portals.extend(g.enter_fns(program)?);
 
     let n = |v: usize| Literal::usize_unsuffixed(v);
-    let (nj, nf, na, ne, nc, nd, ns) = (
+    let (nj, nf, na, ne, nc, nal, nd, ns) = (
         n(jitcodes.len()),
         n(fields.len()),
         n(arrays.len()),
         n(enums.len()),
         n(calls.len()),
+        n(allocs.len()),
         n(drivers.len()),
         n(strings.len()),
     );
@@ -137,7 +139,7 @@ pub fn generate(program: &Program, assembly: &Assembly) -> Result<String, String
             arrays: &ARRAYS,
             enums: &ENUMS,
             calls: &CALLS,
-            allocs: &[],
+            allocs: &ALLOCS,
             drivers: &DRIVERS,
             strings: &STRINGS,
         };
@@ -171,6 +173,7 @@ pub fn generate(program: &Program, assembly: &Assembly) -> Result<String, String
         ("ARRAYS", quote!(__mt::ArrayDescr), &na, &arrays),
         ("ENUMS", quote!(__mt::EnumDescr), &ne, &enums),
         ("CALLS", quote!(__mt::CallDescr), &nc, &calls),
+        ("ALLOCS", quote!(__mt::AllocDescr), &nal, &allocs),
         ("DRIVERS", quote!(__mt::DriverDescr), &nd, &drivers),
     ] {
         text.push_str(&table(name, ty, len, entries));
@@ -223,6 +226,22 @@ impl Gen<'_> {
                 consts_f: &[#(#consts_f),*],
                 args: &[#(#args),*],
                 results: &[#(#results),*],
+            }));
+        }
+        Ok(out)
+    }
+
+    /// The types `Box::new` allocates: size and alignment from rustc, as
+    /// `Box::new` itself uses them.
+    fn allocs(&self) -> Result<Vec<TokenStream>, String> {
+        let mut out = Vec::new();
+        for (i, a) in self.asm.allocs.iter().enumerate() {
+            let name = str_lit(&self.asm.alloc(i as u16));
+            let t = rust_type(self.types, &a.ty, None)?;
+            out.push(quote!(__mt::AllocDescr {
+                name: #name,
+                size: ::core::mem::size_of::<#t>(),
+                align: ::core::mem::align_of::<#t>(),
             }));
         }
         Ok(out)

@@ -4,8 +4,8 @@
 
 use super::*;
 use crate::codewriter::{
-    ArrayRequest, CallEffectsData, CallRequest, DriverRequest, EnumRequest, FieldRequest,
-    JitCodeData,
+    AllocRequest, ArrayRequest, CallEffectsData, CallRequest, DriverRequest, EnumRequest,
+    FieldRequest, JitCodeData,
 };
 use crate::flowgraph::{FlowGraph, Param};
 use crate::types::{AdtDef, AdtId, FieldDef, VariantDef};
@@ -209,6 +209,18 @@ fn sample() -> (Program, Assembly) {
                 ret: Ty::Tuple(vec![Ty::F64, OP]),
                 effects: CallEffectsData::everything(),
             },
+            CallRequest {
+                path: "interp::rebox".into(),
+                params: vec![Ty::Box(Box::new(PAIR))],
+                ret: Ty::Box(Box::new(Ty::Int(IntTy::I64))),
+                effects: CallEffectsData::everything(),
+            },
+        ],
+        allocs: vec![
+            AllocRequest { ty: PAIR },
+            AllocRequest {
+                ty: Ty::Int(IntTy::I64),
+            },
         ],
         drivers: vec![DriverRequest {
             portal: "interp::run".into(),
@@ -372,4 +384,17 @@ fn paths_and_idents() {
     assert_eq!(rust_ty::ident("type").to_string(), "r#type");
     assert_eq!(portal_fn_name("interp::Machine::run"), "portal_run");
     assert!(adt_path("a::<b>").is_err());
+}
+
+#[test]
+fn allocs_and_boxes_passed_to_native_code() {
+    has("allocs: &ALLOCS,");
+    has("static ALLOCS: [__mt::AllocDescr; 2] = [");
+    has("__mt::AllocDescr { name: \"Pair\", size: ::core::mem::size_of::<crate::interp::Pair>(), align: ::core::mem::align_of::<crate::interp::Pair>(), }");
+    has("__mt::AllocDescr { name: \"i64\", size: ::core::mem::size_of::<i64>(), align: ::core::mem::align_of::<i64>(), }");
+    // A box passed by value is rebuilt from its pointer and handed over;
+    // a box returned is given back as its pointer.
+    has("let __r = crate::interp::rebox(::std::boxed::Box::from_raw(args[0] as usize as *mut crate::interp::Pair));");
+    has("results[0] = ::std::boxed::Box::into_raw(__r) as usize as u64;");
+    has("arg_kinds: &[__mt::Kind::Ref], result_kinds: &[__mt::Kind::Ref]");
 }

@@ -480,6 +480,11 @@ fn compiled(
         kind,
         ops: trace.ops.len() as u64,
         guards: trace.guards.len() as u64,
+        allocs: trace
+            .ops
+            .iter()
+            .filter(|o| matches!(o.opcode, Opcode::New(_)))
+            .count() as u64,
         bytes,
         ns,
     });

@@ -102,6 +102,9 @@ pub struct JitStats {
     pub ops_compiled: u64,
     /// Guards in the compiled traces.
     pub guards_compiled: u64,
+    /// Allocations (`new`) left in the compiled traces: what `virtuals`
+    /// could not remove.
+    pub allocs_compiled: u64,
     /// Entries into compiled code from the interpreter.
     pub compiled_entries: u64,
     /// Exits from compiled code through a guard without a bridge.
@@ -159,6 +162,7 @@ impl JitStats {
         line("ops_recorded", self.ops_recorded.to_string());
         line("ops_compiled", self.ops_compiled.to_string());
         line("guards_compiled", self.guards_compiled.to_string());
+        line("allocs_compiled", self.allocs_compiled.to_string());
         line("compiled_entries", self.compiled_entries.to_string());
         line("guard_failures", self.guard_failures.to_string());
         line(
@@ -185,6 +189,7 @@ impl JitStats {
                 kind,
                 ops,
                 guards,
+                allocs,
                 bytes,
                 ns,
             } => {
@@ -196,6 +201,7 @@ impl JitStats {
                 }
                 self.ops_compiled += ops;
                 self.guards_compiled += guards;
+                self.allocs_compiled += allocs;
                 self.code_bytes += bytes;
                 self.compile_ns += ns;
             }
@@ -246,6 +252,7 @@ pub(crate) enum Delta {
         kind: TraceKind,
         ops: u64,
         guards: u64,
+        allocs: u64,
         bytes: u64,
         ns: u64,
     },
@@ -278,6 +285,7 @@ static GLOBAL: Mutex<JitStats> = Mutex::new(JitStats {
     ops_recorded: 0,
     ops_compiled: 0,
     guards_compiled: 0,
+    allocs_compiled: 0,
     compiled_entries: 0,
     guard_failures: 0,
     guard_failures_inlined: 0,
@@ -325,6 +333,7 @@ mod tests {
             kind: TraceKind::Loop,
             ops: 10,
             guards: 2,
+            allocs: 0,
             bytes: 100,
             ns: 1_500_000,
         });

@@ -20,8 +20,9 @@
 //! - [`heap`]: read/write forwarding over fields, Vec headers and items,
 //!   invalidation by writes that may alias and by residual calls,
 //!   redundant and dead stores.
-//! - [`virtuals`], [`unroll`]: stubs for now (allocation removal, loop
-//!   peeling).
+//! - [`virtuals`]: allocation removal; objects that do not escape live in
+//!   the resume data of the guards that need them.
+//! - [`unroll`]: loop peeling.
 //! - [`dce`]: dead pure operations and reads.
 //!
 //! [`optimize`] runs the enabled passes (`--jit enable_opts=...`, see

@@ -33,6 +33,9 @@ pub enum Op {
     Step(usize),
     /// `mix r`: acc = mix(acc, r): a chain of helpers, each with a branch.
     Mix(usize),
+    /// `boxed r`: acc = boxed(acc, r): the helpers pass a heap-allocated
+    /// pair around, as an interpreter of boxed values does.
+    Boxed(usize),
     /// `div r`: acc = acc / r (panics on division by zero, like Rust).
     Div(usize),
     /// `dec r`: r = r - 1; acc = r.
@@ -74,6 +77,7 @@ pub fn run(program: &Program, regs: &mut Regs, out: &mut Output) -> i64 {
             Op::Add(r) => acc = acc.wrapping_add(regs.values[r]),
             Op::Step(r) => acc = step(acc, regs.values[r]),
             Op::Mix(r) => acc = mix(acc, regs.values[r]),
+            Op::Boxed(r) => acc = boxed(acc, regs.values[r]),
             Op::Div(r) => acc /= regs.values[r],
             Op::Dec(r) => {
                 regs.values[r] = regs.values[r].wrapping_sub(1);
@@ -138,6 +142,43 @@ fn mix3(x: i64) -> i64 {
         x % 1000
     } else {
         x.wrapping_mul(7)
+    }
+}
+
+/// An intermediate result on the heap. The JIT's `virtuals` pass keeps it
+/// in registers; a guard that fails while it is alive describes it, and it
+/// is allocated only then.
+pub struct Pair {
+    pub lo: i64,
+    pub hi: i64,
+}
+
+/// Boxes (x, 3k), then branches on the box's contents: the guard of that
+/// branch fails while the box is alive (and again inside `spread`, which
+/// owns it).
+fn boxed(x: i64, k: i64) -> i64 {
+    let p = make_pair(x, k);
+    if p.lo > p.hi {
+        spread(p)
+    } else {
+        let lo = p.lo;
+        lo ^ p.hi
+    }
+}
+
+fn make_pair(x: i64, k: i64) -> Box<Pair> {
+    Box::new(Pair {
+        lo: x,
+        hi: k.wrapping_mul(3),
+    })
+}
+
+/// Takes the box over (it is freed when this returns).
+fn spread(p: Box<Pair>) -> i64 {
+    if p.lo & 1 == 0 {
+        p.lo.wrapping_sub(p.hi) >> 1
+    } else {
+        p.lo.wrapping_add(p.hi) & 0xffff
     }
 }
 

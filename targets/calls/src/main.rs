@@ -7,7 +7,7 @@
 //! ```
 //!
 //! PROGRAM has one instruction per line (`op [operand]`): `load r`,
-//! `store r`, `const n`, `add r`, `step r`, `mix r`, `div r`, `dec r`,
+//! `store r`, `const n`, `add r`, `step r`, `mix r`, `boxed r`, `div r`, `dec r`,
 //! `jnz label`, `print`, `halt`; registers are `r0`..`r7`; `name:` defines
 //! a label; `#` starts a comment. N (default 0) is the initial value of
 //! `r0`. The output of `print` goes to stdout, then the final accumulator.
@@ -110,6 +110,7 @@ fn parse(text: &str) -> Result<Program, String> {
             "add" => Op::Add(reg()?),
             "step" => Op::Step(reg()?),
             "mix" => Op::Mix(reg()?),
+            "boxed" => Op::Boxed(reg()?),
             "div" => Op::Div(reg()?),
             "dec" => Op::Dec(reg()?),
             "const" => {

@@ -159,7 +159,8 @@ impl Lowerer<'_, '_> {
     /// The receiver's value, read through any references.
     fn recv_value(&mut self, recv: &syn::Expr) -> Option<(Leaves, Ty)> {
         let ty = self.tc.ty(recv).clone();
-        if let Ty::Ref { .. } = ty {
+        // Through a box too: reading what it holds does not move it.
+        if let Ty::Ref { .. } | Ty::Box(_) = ty {
             let lv = self.deref_place(recv)?;
             let t = lv.ty();
             if t.is_unsized() {
@@ -180,7 +181,7 @@ impl Lowerer<'_, '_> {
         let span = m.span();
         let recv_ty = self.tc.ty(&m.receiver).clone();
         let mut base = &recv_ty;
-        while let Ty::Ref { to, .. } = base {
+        while let Ty::Ref { to, .. } | Ty::Box(to) = base {
             base = to;
         }
         let base = base.clone();
@@ -198,6 +199,17 @@ impl Lowerer<'_, '_> {
                             vec![len, int(0, IntTy::Usize)],
                             Ty::Bool,
                         )])
+                    }
+                    "push" | "pop" if matches!(elem, Ty::Box(_)) => {
+                        self.error(
+                            span,
+                            format!(
+                                "`{name}` on a Vec of `{}` is not supported in traced code yet",
+                                self.items.types.display(&elem)
+                            ),
+                            "moving boxes into or out of a Vec is not supported yet: do it in a #[dont_look_inside] function",
+                        );
+                        None
                     }
                     "push" | "pop" if !elem.is_scalar() => {
                         self.error(
@@ -327,7 +339,7 @@ impl Lowerer<'_, '_> {
                 }
             }
             (Ty::Char, "to_digit") => {
-                let x = self.scalar(&m.receiver)?;
+                let x = self.scalar_recv(&m.receiver)?;
                 let Some(Operand::Const(Const::Int(10, _))) =
                     self.rvalue(&m.args[0]).map(|mut v| v.remove(0))
                 else {

@@ -38,6 +38,7 @@ impl Lowerer<'_, '_> {
     pub(super) fn block(&mut self, b: &syn::Block, ty: &Ty) -> Option<Leaves> {
         let outer: Vec<LocalId> = self.keys();
         let mut result = Some(vec![]);
+        self.box_scopes.push(Vec::new());
         for (i, stmt) in b.stmts.iter().enumerate() {
             if self.cur.is_none() {
                 break;
@@ -58,6 +59,12 @@ impl Lowerer<'_, '_> {
                     let v = self.rvalue(e);
                     if last && semi.is_none() {
                         result = v;
+                    } else if let (Some(v), Ty::Box(_)) = (&v, self.tc.ty(e)) {
+                        // A box made and thrown away: dropped at once.
+                        let ty = self.tc.ty(e).clone();
+                        if let Some(p) = v.first().cloned() {
+                            self.free_box(p, &ty);
+                        }
                     }
                 }
                 syn::Stmt::Macro(m) => {
@@ -65,10 +72,14 @@ impl Lowerer<'_, '_> {
                 }
             }
         }
-        // Locals declared in the block go out of scope.
+        // Locals declared in the block go out of scope: their boxes are
+        // freed (after the block's value is computed).
         if self.cur.is_some() {
+            let depth = self.box_scopes.len() - 1;
+            self.free_scopes_from(depth);
             self.env.retain(|k, _| outer.contains(k));
         }
+        self.box_scopes.pop();
         let _ = ty;
         if self.cur.is_none() {
             return None;
@@ -92,6 +103,10 @@ impl Lowerer<'_, '_> {
                     .map(|t| Operand::Const(Const::zero(t)))
                     .collect();
                 self.env.insert(id, zeros);
+                if super::is_box(&ty) {
+                    // Null until assigned: freeing it then does nothing.
+                    self.declare_box(id);
+                }
             }
             return;
         };
@@ -102,6 +117,20 @@ impl Lowerer<'_, '_> {
             .get(&key(&*init.expr))
             .cloned()
             .unwrap_or(ty);
+        if let (syn::Pat::Wild(_), Ty::Box(_)) = (pat, &ty) {
+            // `let _ = b;` does not move `b`; `let _ = make_box();` drops
+            // the new box at once.
+            if !super::place::is_place_expr(&init.expr) {
+                if let Some(v) = self.rvalue(&init.expr) {
+                    self.free_box(v[0].clone(), &ty);
+                }
+            }
+            return;
+        }
+        if super::is_box(&ty) && !matches!(pat, syn::Pat::Ident(_)) {
+            self.box_pattern_error(pat.span());
+            return;
+        }
         let Some(v) = self.rvalue(&init.expr) else {
             return;
         };
@@ -120,6 +149,9 @@ impl Lowerer<'_, '_> {
                 return;
             }
             self.env.insert(id, v);
+            if super::is_box(&ty) {
+                self.declare_box(id);
+            }
             return;
         }
         let scrut = self.new_hidden_local("let", ty.clone(), v);
@@ -158,6 +190,10 @@ impl Lowerer<'_, '_> {
         let else_block;
         if let syn::Expr::Let(l) = &*i.cond {
             let scrut_ty = self.tc.ty(&l.expr).clone();
+            if super::is_box(&scrut_ty) {
+                self.box_pattern_error(l.expr.span());
+                return None;
+            }
             let v = self.rvalue(&l.expr)?;
             let scrut = self.new_hidden_local("if_let", scrut_ty.clone(), v);
             let inner_keys = self.keys();
@@ -257,6 +293,10 @@ impl Lowerer<'_, '_> {
     /// Evaluate a scrutinee into a hidden local: scalars and values by
     /// value, aggregates in memory by address.
     fn scrutinee(&mut self, e: &syn::Expr, ty: &Ty) -> Option<Sub> {
+        if super::is_box(ty) {
+            self.box_pattern_error(e.span());
+            return None;
+        }
         if super::place::is_place_expr(e)
             && !ty.is_scalar()
             && self
@@ -871,6 +911,10 @@ impl Lowerer<'_, '_> {
         self.enter(header, &keys);
         if let syn::Expr::Let(l) = &*w.cond {
             let ty = self.tc.ty(&l.expr).clone();
+            if super::is_box(&ty) {
+                self.box_pattern_error(l.expr.span());
+                return None;
+            }
             let v = self.rvalue(&l.expr)?;
             let scrut = self.new_hidden_local("while_let", ty.clone(), v);
             let inner = self.keys();
@@ -905,6 +949,7 @@ impl Lowerer<'_, '_> {
             break_to: exit,
             break_leaves: vec![],
             continue_to: header,
+            scope_depth: self.box_scopes.len(),
         });
         let body = self.block(&w.body, &Ty::Unit);
         self.loops.pop();
@@ -931,6 +976,7 @@ impl Lowerer<'_, '_> {
             break_to: exit,
             break_leaves: leaves,
             continue_to: header,
+            scope_depth: self.box_scopes.len(),
         });
         let body = self.block(&l.body, &Ty::Unit);
         self.loops.pop();
@@ -989,6 +1035,7 @@ impl Lowerer<'_, '_> {
             break_to: exit,
             break_leaves: vec![],
             continue_to: latch,
+            scope_depth: self.box_scopes.len(),
         });
         let body = self.block(&f.body, &Ty::Unit);
         self.loops.pop();
@@ -1048,11 +1095,17 @@ impl Lowerer<'_, '_> {
             Some(v) => self.rvalue(v)?,
             None => vec![],
         };
-        let (target, keys, n) = {
+        let (target, keys, n, depth) = {
             let f = &self.loops[i];
-            (f.break_to, f.keys.clone(), f.break_leaves.len())
+            (
+                f.break_to,
+                f.keys.clone(),
+                f.break_leaves.len(),
+                f.scope_depth,
+            )
         };
         let value = if value.len() == n { value } else { vec![] };
+        self.free_scopes_from(depth);
         self.goto(target, &keys, value);
         None
     }
@@ -1060,6 +1113,7 @@ impl Lowerer<'_, '_> {
     pub(super) fn continue_expr(&mut self, c: &syn::ExprContinue) -> Option<Leaves> {
         let i = self.loop_frame(c.label.as_ref(), c.span())?;
         let (target, keys) = (self.loops[i].continue_to, self.loops[i].keys.clone());
+        self.free_scopes_from(self.loops[i].scope_depth);
         self.goto(target, &keys, vec![]);
         None
     }
@@ -1069,8 +1123,17 @@ impl Lowerer<'_, '_> {
             Some(v) => self.rvalue(v)?,
             None => vec![],
         };
+        self.free_scopes_from(0);
         self.finish_block(Exit::Return { values });
         None
+    }
+
+    fn box_pattern_error(&mut self, span: Span) {
+        self.error(
+            span,
+            "matching on a Box or destructuring it is not supported in traced code",
+            "bind the box to a plain `let` variable, and match on what it holds: `match *b { ... }`",
+        );
     }
 
     /// `e?`: on `Err(x)`/`None` return it from the function, else unwrap.
@@ -1101,6 +1164,7 @@ impl Lowerer<'_, '_> {
             }
             _ => self.enum_value(&ret_ty, 0, vec![]),
         };
+        self.free_scopes_from(0);
         self.finish_block(Exit::Return { values: ret });
         self.enter(go_on, &keys);
         let off = self.variant_leaf_offset(&inner_ty, ok_variant, 0);
@@ -1157,6 +1221,9 @@ impl Lowerer<'_, '_> {
                     return;
                 }
                 let ty = self.tc.ty(&args[0]).clone();
+                if !self.box_compare_ok(&ty, mac.span()) {
+                    return;
+                }
                 let (Some(a), Some(b)) = (self.rvalue(&args[0]), self.rvalue(&args[1])) else {
                     return;
                 };
@@ -1192,6 +1259,25 @@ impl Lowerer<'_, '_> {
             );
             return;
         };
+        let live_boxes: Vec<LocalId> = self
+            .env
+            .keys()
+            .copied()
+            .filter(|k| super::is_box(&self.local_tys[k.0 as usize]))
+            .collect();
+        for k in live_boxes {
+            let n = self.local_names[k.0 as usize].clone();
+            let t = self
+                .items
+                .types
+                .display(&self.local_tys[k.0 as usize])
+                .to_string();
+            self.error(
+                span,
+                format!("the box in `{n}` (`{t}`) is live across this `{name}!()`, which is not supported in traced code yet"),
+                "keep boxes in blocks that end before the merge point, or keep the value in a struct reached through a reference",
+            );
+        }
         let mut args = Vec::new();
         for ident in spec.greens.iter().chain(spec.reds.iter()) {
             let n = ident.to_string();

@@ -21,6 +21,22 @@ impl Lowerer<'_, '_> {
     pub(super) fn rvalue(&mut self, e: &syn::Expr) -> Option<Leaves> {
         self.cur?;
         self.set_loc(e.span());
+        let ty = self.tc.ty(e).clone();
+        let is_pop = matches!(e, syn::Expr::MethodCall(m) if m.method == "pop");
+        if super::nested_box(&ty) && !is_pop {
+            self.error(
+                e.span(),
+                format!(
+                    "a value of type `{}` holds a Box inside another value, which is not supported in traced code yet",
+                    self.items.types.display(&ty)
+                ),
+                "keep each box in a local variable of its own (`let b = Box::new(..);`), or build the value in a #[dont_look_inside] function",
+            );
+            return None;
+        }
+        if let Some(v) = self.box_local_ref(e) {
+            return v;
+        }
         let v = self.rvalue_inner(e)?;
         match self.tc.coercions.get(&key(e)) {
             Some(target) => {
@@ -73,9 +89,17 @@ impl Lowerer<'_, '_> {
             syn::Expr::Group(g) => self.rvalue(&g.expr),
             syn::Expr::Lit(l) => self.literal(&l.lit, &ty, l.span()),
             syn::Expr::Path(_) => match self.tc.paths.get(&key(e)).cloned() {
-                Some(PathRes::Local(_)) => {
+                Some(PathRes::Local(id)) => {
                     let lv = self.place(e)?;
-                    self.load(&lv, e.span())
+                    let v = self.load(&lv, e.span())?;
+                    if let Ty::Box(_) = &self.local_tys[id.0 as usize] {
+                        // A box used by value is moved out: the local's
+                        // drop flag is its null pointer.
+                        if let Some(leaves) = self.env.get_mut(&id) {
+                            leaves[0] = Operand::Const(Const::NullRef(ty.clone()));
+                        }
+                    }
+                    Some(v)
                 }
                 Some(PathRes::Const(id)) => match self.items.const_value(id) {
                     Ok(c) => Some(vec![Operand::Const(c)]),
@@ -128,6 +152,16 @@ impl Lowerer<'_, '_> {
                 }
                 let v = self.rvalue(&a.right)?;
                 let lv = self.place(&a.left)?;
+                if let super::Lval::Local {
+                    id, ty: Ty::Box(_), ..
+                } = &lv
+                {
+                    // The old box is dropped when the new one takes its place.
+                    let bty = lv.ty();
+                    if let Some(old) = self.env.get(id).and_then(|v| v.first()).cloned() {
+                        self.free_box(old, &bty);
+                    }
+                }
                 self.store(&lv, v, a.span())?;
                 Some(vec![])
             }
@@ -333,6 +367,9 @@ impl Lowerer<'_, '_> {
             }
             B::Eq(_) | B::Ne(_) | B::Lt(_) | B::Le(_) | B::Gt(_) | B::Ge(_) => {
                 let lt = self.tc.ty(&b.left).clone();
+                if !self.box_compare_ok(&lt, span) {
+                    return None;
+                }
                 let l = self.rvalue(&b.left)?;
                 let r = self.rvalue(&b.right)?;
                 self.compare(&b.op, l, r, &lt, span).map(|v| vec![v])
@@ -612,6 +649,7 @@ impl Lowerer<'_, '_> {
                 Some(out)
             }
             Some(CallRes::WeAreJitted) => Some(vec![self.emit1(Op::WeAreJitted, vec![], Ty::Bool)]),
+            Some(CallRes::BoxNew) => self.box_new(args[0], ty, c.span()),
             Some(CallRes::Builtin(name)) => {
                 let mut vals = Vec::new();
                 let mut tys = Vec::new();
@@ -630,6 +668,94 @@ impl Lowerer<'_, '_> {
                 None
             }
         }
+    }
+
+    /// `Box::new(x)`: `new`, then `x` stored into the fresh memory leaf by
+    /// leaf. Only plain data is boxed here (freeing it is freeing memory).
+    fn box_new(&mut self, arg: &syn::Expr, ty: &Ty, span: Span) -> Option<Leaves> {
+        let Ty::Box(inner) = ty else {
+            self.error(span, "cannot lower this `Box::new`", "");
+            return None;
+        };
+        let inner = (**inner).clone();
+        if !self.items.types.is_plain_data(&inner) {
+            let shown = self.items.types.display(&inner).to_string();
+            let is_enum = match &inner {
+                Ty::Option(_) | Ty::Result(..) => true,
+                Ty::Adt(id) => self.items.types.adt(*id).is_enum(),
+                _ => false,
+            };
+            let zero_sized = self
+                .items
+                .types
+                .flatten(&inner)
+                .is_some_and(|l| l.is_empty());
+            let help = if is_enum {
+                "storing an enum into memory is not supported yet: box a struct or tuple of scalars, or create the box in a #[dont_look_inside] function"
+            } else if zero_sized {
+                "a zero-sized value needs no box: use the value itself"
+            } else {
+                "only plain data can be boxed in traced code (scalars, and structs or tuples of them); create other boxes in a #[dont_look_inside] function"
+            };
+            self.error(
+                span,
+                format!("`Box::new` of a value of type `{shown}` is not supported in traced code"),
+                help,
+            );
+            return None;
+        }
+        let v = self.rvalue(arg)?;
+        self.set_loc(span);
+        let p = self.emit1(Op::New(inner.clone()), vec![], ty.clone());
+        self.store_mem(p.clone(), &inner, v, span)?;
+        Some(vec![p])
+    }
+
+    /// `&b` / `&mut b` for a `Box` local `b`: its pointer when the
+    /// reference is coerced to `&T` (deref coercion), an error otherwise
+    /// (there is no `Box` in memory to point to). `None` for any other
+    /// expression.
+    fn box_local_ref(&mut self, e: &syn::Expr) -> Option<Option<Leaves>> {
+        let syn::Expr::Reference(r) = e else {
+            return None;
+        };
+        let mut inner = &*r.expr;
+        while let syn::Expr::Paren(p) = inner {
+            inner = &p.expr;
+        }
+        let Some(PathRes::Local(id)) = self.tc.paths.get(&key(inner)).cloned() else {
+            return None;
+        };
+        let Ty::Box(to) = self.local_tys[id.0 as usize].clone() else {
+            return None;
+        };
+        let name = self.local_names[id.0 as usize].clone();
+        let target = self.tc.coercions.get(&key(e)).cloned();
+        let (Some(target), Some(v)) = (target, self.env.get(&id).cloned()) else {
+            let m = if r.mutability.is_some() { "mut " } else { "" };
+            self.error(
+                r.span(),
+                format!("taking a reference to the box in local variable `{name}` is not supported in traced code"),
+                format!("borrow what it holds instead: `&{m}*{name}`"),
+            );
+            return Some(None);
+        };
+        let from = Ty::reference(r.mutability.is_some(), (*to).clone());
+        Some(self.coerce(v, &from, &target, r.span()))
+    }
+
+    /// `==` and friends compare what boxes hold: not lowered, and reading
+    /// a box for it must not move it.
+    pub(super) fn box_compare_ok(&mut self, ty: &Ty, span: Span) -> bool {
+        if !matches!(ty, Ty::Box(_)) {
+            return true;
+        }
+        self.error(
+            span,
+            "comparing boxes is not supported in traced code",
+            "compare what they hold: `*a == *b`",
+        );
+        false
     }
 
     pub(super) fn call_fn(

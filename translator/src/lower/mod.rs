@@ -44,6 +44,9 @@ struct LoopFrame {
     /// `Some` for `loop`: the leaf types of the break value.
     break_leaves: Vec<Ty>,
     continue_to: BlockId,
+    /// `box_scopes.len()` at the loop: `break` and `continue` free the
+    /// boxes of the scopes above.
+    scope_depth: usize,
 }
 
 pub(crate) struct Lowerer<'t, 'a> {
@@ -58,6 +61,9 @@ pub(crate) struct Lowerer<'t, 'a> {
     local_tys: Vec<Ty>,
     local_names: Vec<String>,
     loops: Vec<LoopFrame>,
+    /// The `Box` locals (by-value parameters, `let`s) of every scope open
+    /// at the current point, outermost first: what a scope exit frees.
+    box_scopes: Vec<Vec<LocalId>>,
     callees: Vec<FnId>,
     residuals: Vec<FnId>,
     diags: Vec<Diagnostic>,
@@ -91,6 +97,7 @@ pub fn lower_fn(
         local_tys: tc.locals.iter().map(|l| l.ty.clone()).collect(),
         local_names: tc.locals.iter().map(|l| l.name.clone()).collect(),
         loops: Vec::new(),
+        box_scopes: Vec::new(),
         callees: Vec::new(),
         residuals: Vec::new(),
         diags: Vec::new(),
@@ -117,6 +124,28 @@ pub fn lower_fn(
         l.diags.sort_by_key(|d| (d.line, d.col));
         l.diags.dedup();
         Err(l.diags)
+    }
+}
+
+pub(crate) fn is_box(ty: &Ty) -> bool {
+    matches!(ty, Ty::Box(_))
+}
+
+/// Whether `ty` holds a `Box` inside a tuple, `Option` or `Result` (or a
+/// box in a box): not supported by value yet.
+pub(crate) fn nested_box(ty: &Ty) -> bool {
+    fn any_box(ty: &Ty) -> bool {
+        match ty {
+            Ty::Box(_) => true,
+            Ty::Tuple(items) => items.iter().any(any_box),
+            Ty::Option(t) | Ty::Array(t, _) => any_box(t),
+            Ty::Result(a, b) => any_box(a) || any_box(b),
+            _ => false,
+        }
+    }
+    match ty {
+        Ty::Box(t) => any_box(t),
+        other => any_box(other),
     }
 }
 
@@ -164,12 +193,64 @@ impl<'t, 'a> Lowerer<'t, 'a> {
         }
         self.g.block_mut(start).inputargs = inputs;
         self.cur = Some(start);
+        // By-value Box parameters are owned: freed when the function returns.
+        let box_params: Vec<LocalId> = self
+            .tc
+            .params
+            .iter()
+            .copied()
+            .filter(|l| self.env.contains_key(l) && is_box(&self.local_tys[l.0 as usize]))
+            .collect();
+        self.box_scopes.push(box_params);
         let body = self.f.body;
         let ret_ty = self.g.ret.clone();
         if let Some(value) = self.block(body, &ret_ty) {
             if self.cur.is_some() {
+                self.free_scopes_from(0);
                 self.finish_block(Exit::Return { values: value });
             }
+        }
+        self.box_scopes.pop();
+    }
+
+    // ---- owned boxes -----------------------------------------------------
+
+    /// A `Box` local declared in the innermost scope: freed when it ends.
+    fn declare_box(&mut self, id: LocalId) {
+        if let Some(scope) = self.box_scopes.last_mut() {
+            scope.push(id);
+        }
+    }
+
+    /// Free the boxes of the scopes `depth..` (innermost first, in reverse
+    /// declaration order), as the exit of those scopes does. A box that
+    /// was moved out is null by then (`Free` of null does nothing); one
+    /// known to be null here is skipped.
+    fn free_scopes_from(&mut self, depth: usize) {
+        if self.cur.is_none() {
+            return;
+        }
+        let locals: Vec<LocalId> = self.box_scopes[depth.min(self.box_scopes.len())..]
+            .iter()
+            .rev()
+            .flat_map(|s| s.iter().rev().copied())
+            .collect();
+        for id in locals {
+            let Some(v) = self.env.get(&id).and_then(|v| v.first()).cloned() else {
+                continue;
+            };
+            let ty = self.local_tys[id.0 as usize].clone();
+            self.free_box(v, &ty);
+        }
+    }
+
+    /// Drop the owned box `v` of type `ty` (`Box<T>`).
+    fn free_box(&mut self, v: Operand, ty: &Ty) {
+        if matches!(v, Operand::Const(Const::NullRef(_))) {
+            return;
+        }
+        if let Ty::Box(inner) = ty {
+            self.emit0(Op::Free((**inner).clone()), vec![v]);
         }
     }
 

@@ -99,7 +99,16 @@ impl Lowerer<'_, '_> {
             }
             syn::Expr::Unary(u) if matches!(u.op, syn::UnOp::Deref(_)) => {
                 let inner_ty = self.tc.ty(&u.expr).clone();
-                let v = self.rvalue(&u.expr)?;
+                let v = if let Ty::Box(_) = inner_ty {
+                    // Reading through a box does not move it.
+                    let lv = self.place(&u.expr)?;
+                    if !self.box_place_ok(&lv, u.expr.span()) {
+                        return None;
+                    }
+                    self.load(&lv, u.span())?
+                } else {
+                    self.rvalue(&u.expr)?
+                };
                 self.deref_value(v, &inner_ty, u.span())
             }
             _ => {
@@ -116,6 +125,9 @@ impl Lowerer<'_, '_> {
     /// access, indexing and method receivers).
     pub(super) fn deref_place(&mut self, e: &syn::Expr) -> Option<Lval> {
         let mut lv = self.place(e)?;
+        if !self.box_place_ok(&lv, e.span()) {
+            return None;
+        }
         loop {
             let ty = lv.ty();
             match ty {
@@ -126,6 +138,20 @@ impl Lowerer<'_, '_> {
                 _ => return Some(lv),
             }
         }
+    }
+
+    /// A box read through (`*b`, `b.f`, `b.method()`) must be in a place:
+    /// a temporary box would never be freed.
+    fn box_place_ok(&mut self, lv: &Lval, span: proc_macro2::Span) -> bool {
+        if let Lval::Temp { ty: Ty::Box(_), .. } = lv {
+            self.error(
+                span,
+                "using a temporary Box is not supported in traced code",
+                "bind it to a local first: `let b = ...;`, then use `*b` or `b.field`",
+            );
+            return false;
+        }
+        true
     }
 
     /// The place a reference (or box) value points to.
@@ -363,7 +389,7 @@ impl Lowerer<'_, '_> {
             Lval::Slice { ptr, len, .. } => Some(vec![ptr.clone(), len.clone()]),
             Lval::Local { id, .. } => {
                 let name = self.local_names[id.0 as usize].clone();
-                self.error(span, format!("taking a reference to the local variable `{name}` is not supported in traced code"), "keep the value in a struct reached through a reference, or pass it by value");
+                self.error(span, format!("taking a reference to the local variable `{name}` is not supported in traced code"), "keep the value in a struct reached through a reference, or pass it by value; a value that needs an address can live in a Box: `let b = Box::new(x);` then `&mut *b`");
                 None
             }
             Lval::Temp { .. } => {
@@ -572,6 +598,14 @@ impl Lowerer<'_, '_> {
         span: proc_macro2::Span,
     ) -> Option<()> {
         let ty = lv.ty();
+        if let (Ty::Box(_), false) = (&ty, matches!(lv, Lval::Local { .. })) {
+            self.error(
+                span,
+                "storing a Box into memory is not supported in traced code yet",
+                "keep the box in a local variable, or store it from a #[dont_look_inside] function",
+            );
+            return None;
+        }
         match lv {
             Lval::Local { id, start, .. } => {
                 let vals = self.env.get_mut(id)?;
@@ -612,7 +646,7 @@ impl Lowerer<'_, '_> {
         }
     }
 
-    fn store_mem(
+    pub(super) fn store_mem(
         &mut self,
         addr: Operand,
         ty: &Ty,

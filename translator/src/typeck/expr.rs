@@ -914,6 +914,15 @@ impl Checker<'_, '_> {
                     IT::Result(Box::new(other), Box::new(t))
                 }
             }
+            ([.., "Box", "new"], 1) => {
+                let exp = match &expected_shallow {
+                    Some(IT::Box(t)) => Some((**t).clone()),
+                    _ => None,
+                };
+                let t = self.expr(args[0], exp.as_ref());
+                self.out.calls.insert(key(e), CallRes::BoxNew);
+                IT::Box(Box::new(t))
+            }
             (_, 1) if last == "promote" => {
                 let t = self.expr(args[0], expected);
                 self.out.calls.insert(key(e), CallRes::Promote);
@@ -1011,6 +1020,24 @@ impl Checker<'_, '_> {
         let (d, _) = self.subst.autoderef(&recv);
         let name = m.method.to_string();
         let args: Vec<&syn::Expr> = m.args.iter().collect();
+        if name == "clone" {
+            // `b.clone()` on a box is `Box::clone`: a new box, not what it holds.
+            let mut t = self.subst.shallow(&recv);
+            while let IT::Ref(_, inner) = t {
+                t = self.subst.shallow(&inner);
+            }
+            if let IT::Box(_) = t {
+                self.error(
+                    m.span(),
+                    "cloning a Box is not supported in traced code",
+                    "box a copy of what it holds: `Box::new(*b)`",
+                );
+                for a in &args {
+                    self.expr(a, None);
+                }
+                return self.fresh_any();
+            }
+        }
         if m.turbofish.is_some() {
             self.error(
                 m.span(),

@@ -187,7 +187,9 @@ impl Subst {
     pub fn autoderef(&self, t: &IT) -> (IT, usize) {
         let mut t = self.shallow(t);
         let mut n = 0;
-        while let IT::Ref(_, inner) = t {
+        // Field access and method calls see through boxes as through
+        // references.
+        while let IT::Ref(_, inner) | IT::Box(inner) = t {
             t = self.shallow(&inner);
             n += 1;
         }

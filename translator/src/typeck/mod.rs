@@ -68,6 +68,8 @@ pub enum CallRes {
     Promote,
     /// `we_are_jitted()`.
     WeAreJitted,
+    /// `Box::new(x)`: allocation visible to the tracer.
+    BoxNew,
     /// `u64::from(x)` and the like: the builtin's name.
     Builtin(&'static str),
 }
