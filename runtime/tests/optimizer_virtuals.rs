@@ -149,7 +149,8 @@ fn a_failing_guard_allocates_the_virtual_object() {
         // i0 = 50 is not below i1 = 10: the guard fails.
         let exit = interp::run(&t, tables(), &[50, 10]);
         assert!(!exit.is_jump_to());
-        let frames = ResumeFrame::from_guard(tables(), &t.guards[exit.guard as usize], &exit.values);
+        let frames =
+            ResumeFrame::from_guard(tables(), &t.guards[exit.guard as usize], &exit.values);
         let regs = &frames[0].regs;
         assert_eq!(regs[0].1, 50);
         let pair = unsafe { Box::from_raw(regs[1].1 as *mut Pair) };

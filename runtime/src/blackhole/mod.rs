@@ -79,11 +79,7 @@ impl ResumeFrame {
     /// value that is no fail argument.
     /// Objects the optimizer kept virtual are allocated here
     /// (`GuardInfo::resume_value`).
-    pub fn from_guard(
-        tables: &Tables,
-        guard: &GuardInfo,
-        fail_values: &[u64],
-    ) -> Vec<ResumeFrame> {
+    pub fn from_guard(tables: &Tables, guard: &GuardInfo, fail_values: &[u64]) -> Vec<ResumeFrame> {
         assert!(
             fail_values.len() == guard.fail_args.len(),
             "metatrace: the guard has {} fail arguments, got {} values",

@@ -456,7 +456,10 @@ impl<'t> Emitter<'t> {
             }
         };
         for obj in &input.virtuals {
-            let fields = obj.fields.iter().map(|&(w, v)| (w, self.substitute(v, own)));
+            let fields = obj
+                .fields
+                .iter()
+                .map(|&(w, v)| (w, self.substitute(v, own)));
             let obj = VirtualObj {
                 descr: obj.descr,
                 fields: fields.collect(),

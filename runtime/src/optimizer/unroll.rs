@@ -55,9 +55,7 @@
 
 use super::emit::guard_outcome;
 use super::Ctx;
-use crate::trace::{
-    FrameSnapshot, GuardInfo, Opcode, Trace, TraceOp, TraceStart, Val, VirtualObj,
-};
+use crate::trace::{FrameSnapshot, GuardInfo, Opcode, Trace, TraceOp, TraceStart, Val, VirtualObj};
 use rustc_hash::FxHashMap as HashMap;
 
 /// A peeled loop: the preamble ends with `jump_to` into the body; its

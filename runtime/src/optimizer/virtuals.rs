@@ -83,7 +83,11 @@ impl Virtuals {
         if let Some(p) = self.objs[id].forced {
             return p;
         }
-        let p = e.emit(Opcode::New(self.objs[id].descr), Vec::new(), Some(crate::jitcode::Kind::Ref));
+        let p = e.emit(
+            Opcode::New(self.objs[id].descr),
+            Vec::new(),
+            Some(crate::jitcode::Kind::Ref),
+        );
         // Forced before its fields: an object reachable from itself
         // stops here.
         self.objs[id].forced = Some(p);
@@ -160,7 +164,11 @@ impl Virtuals {
 }
 
 pub fn run(trace: Trace, _cx: &Ctx) -> Trace {
-    if !trace.ops.iter().any(|op| matches!(op.opcode, Opcode::New(_))) {
+    if !trace
+        .ops
+        .iter()
+        .any(|op| matches!(op.opcode, Opcode::New(_)))
+    {
         note_unchanged(&trace);
         return trace;
     }

@@ -252,8 +252,14 @@ impl GuardInfo {
     /// frames and of the virtuals' fields, without duplicates, in order.
     pub fn collect_fail_args(&self) -> Vec<Val> {
         let mut out = Vec::new();
-        let regs = self.frames.iter().flat_map(|f| f.regs.iter().map(|(_, v)| *v));
-        let fields = self.virtuals.iter().flat_map(|o| o.fields.iter().map(|(_, v)| *v));
+        let regs = self
+            .frames
+            .iter()
+            .flat_map(|f| f.regs.iter().map(|(_, v)| *v));
+        let fields = self
+            .virtuals
+            .iter()
+            .flat_map(|o| o.fields.iter().map(|(_, v)| *v));
         for v in regs.chain(fields) {
             if !v.is_const() && !matches!(v, Val::Virtual(_)) && !out.contains(&v) {
                 out.push(v);

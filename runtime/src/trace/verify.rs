@@ -25,8 +25,14 @@ pub fn verify_trace(t: &Trace) -> Result<(), Vec<String>> {
             match op.guard {
                 Some(g) if (g as usize) < t.guards.len() => {
                     let info = &t.guards[g as usize];
-                    let regs = info.frames.iter().flat_map(|f| f.regs.iter().map(|(_, v)| v));
-                    let fields = info.virtuals.iter().flat_map(|o| o.fields.iter().map(|(_, v)| v));
+                    let regs = info
+                        .frames
+                        .iter()
+                        .flat_map(|f| f.regs.iter().map(|(_, v)| v));
+                    let fields = info
+                        .virtuals
+                        .iter()
+                        .flat_map(|o| o.fields.iter().map(|(_, v)| v));
                     for v in regs.chain(fields) {
                         let ok = match *v {
                             Val::Virtual(k) => (k as usize) < info.virtuals.len(),

@@ -244,8 +244,18 @@ pub fn tables() -> &'static Tables {
             ),
             field("Prog.code", None, offset_of!(Prog, code), true),
             field("Regs.values", None, offset_of!(Regs, values), false),
-            field("Pair.x", Some(ScalarTy::Int(I64)), offset_of!(Pair, x), false),
-            field("Pair.y", Some(ScalarTy::Int(I64)), offset_of!(Pair, y), false),
+            field(
+                "Pair.x",
+                Some(ScalarTy::Int(I64)),
+                offset_of!(Pair, x),
+                false,
+            ),
+            field(
+                "Pair.y",
+                Some(ScalarTy::Int(I64)),
+                offset_of!(Pair, y),
+                false,
+            ),
         ];
         let arrays = vec![
             ArrayDescr {
@@ -765,7 +775,10 @@ pub fn show_resume(t: &Trace) -> String {
                 })
                 .collect();
             let alloc = tables().allocs[obj.descr as usize].name;
-            out.push_str(&format!(" virtual{k} = new<{alloc}>({})", fields.join(", ")));
+            out.push_str(&format!(
+                " virtual{k} = new<{alloc}>({})",
+                fields.join(", ")
+            ));
         }
         out.push('\n');
     }
