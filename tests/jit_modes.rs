@@ -510,7 +510,11 @@ fn calls_guards_fail_in_inlined_calls() {
     let native = run(calls, &["--jit", "off", &boxed, "100000"], b"", QUICK);
     let (r, s) = jit_run(calls, without, &[&boxed, "100000"], b"", QUICK);
     assert_eq!(differences(&native, &r), None, "boxed --jit {without}");
-    assert!(s.get("allocs_compiled") > 0, "boxed --jit {without}: {:?}", s.0);
+    assert!(
+        s.get("allocs_compiled") > 0,
+        "boxed --jit {without}: {:?}",
+        s.0
+    );
 }
 
 /// A panic in a hot loop (division by zero in compiled code, where the
