@@ -19,7 +19,7 @@ pub mod interp;
 mod printer;
 mod verify;
 
-pub use printer::format_trace;
+pub use printer::{format_trace, format_virtuals};
 pub use verify::verify_trace;
 
 use crate::jitcode::{CmpOp, FloatBinOp, IntBinOp, IntTy, KReg, Kind, ScalarTy};

@@ -44,6 +44,31 @@ fn cmp(op: CmpOp) -> &'static str {
     }
 }
 
+/// The virtual objects of a guard's resume data, as printed after the
+/// guard: ` virtual0 = new<Pair>(Pair.lo: i3, Pair.hi: 15)` for each.
+pub fn format_virtuals(t: &Trace, info: &GuardInfo, names: &dyn JitCodeNames) -> String {
+    let mut out = String::new();
+    for (k, obj) in info.virtuals.iter().enumerate() {
+        let fields: Vec<String> = obj
+            .fields
+            .iter()
+            .map(|(w, v)| {
+                let at = match w {
+                    FieldWrite::Field(d) => names.field(*d),
+                    FieldWrite::Store(ty) => format!("store/{}", ty.name()),
+                };
+                format!("{at}: {}", val_name(t, *v))
+            })
+            .collect();
+        out.push_str(&format!(
+            " virtual{k} = new<{}>({})",
+            names.alloc(obj.descr),
+            fields.join(", ")
+        ));
+    }
+    out
+}
+
 /// Name of an operation, with its static data.
 pub fn opcode_name(op: &Opcode, names: &dyn JitCodeNames) -> String {
     match op {
@@ -108,24 +133,7 @@ pub fn format_trace(t: &Trace, names: &dyn JitCodeNames) -> String {
             if let Some(info) = t.guards.get(g as usize) {
                 let fa: Vec<String> = info.fail_args.iter().map(|a| val_name(t, *a)).collect();
                 line.push_str(&format!(" [{}] #{g}", fa.join(", ")));
-                for (k, obj) in info.virtuals.iter().enumerate() {
-                    let fields: Vec<String> = obj
-                        .fields
-                        .iter()
-                        .map(|(w, v)| {
-                            let at = match w {
-                                FieldWrite::Field(d) => names.field(*d),
-                                FieldWrite::Store(ty) => format!("store/{}", ty.name()),
-                            };
-                            format!("{at}: {}", val_name(t, *v))
-                        })
-                        .collect();
-                    line.push_str(&format!(
-                        " virtual{k} = new<{}>({})",
-                        names.alloc(obj.descr),
-                        fields.join(", ")
-                    ));
-                }
+                line.push_str(&format_virtuals(t, info, names));
             }
         }
         out.push_str(&line);

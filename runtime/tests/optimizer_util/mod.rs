@@ -762,24 +762,7 @@ pub fn show_resume(t: &Trace) -> String {
             })
             .collect();
         out.push_str(&format!("#{g}: [{}]", frames.join(" | ")));
-        for (k, obj) in info.virtuals.iter().enumerate() {
-            let fields: Vec<String> = obj
-                .fields
-                .iter()
-                .map(|(w, v)| {
-                    let at = match w {
-                        FieldWrite::Field(d) => tables().fields[*d as usize].name.to_string(),
-                        FieldWrite::Store(ty) => format!("store/{}", ty.name()),
-                    };
-                    format!("{at}: {}", name(*v))
-                })
-                .collect();
-            let alloc = tables().allocs[obj.descr as usize].name;
-            out.push_str(&format!(
-                " virtual{k} = new<{alloc}>({})",
-                fields.join(", ")
-            ));
-        }
+        out.push_str(&format_virtuals(t, info, tables()));
         out.push('\n');
     }
     out
