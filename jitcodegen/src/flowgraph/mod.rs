@@ -319,6 +319,8 @@ impl Op {
     }
 
     /// Operations without side effects whose result may be dropped if unused.
+    /// (`New` is one: an unused allocation may go; it is never a value to
+    /// share between two uses, were a CSE pass ever added.)
     pub fn is_pure(&self) -> bool {
         !matches!(
             self,
