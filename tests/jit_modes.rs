@@ -240,7 +240,7 @@ fn bf_programs(dir: &Path, loops_expected: &[&str], no_hot_loop: &[&str]) {
 fn bf_own_programs() {
     bf_programs(
         &workspace_root().join("targets/bf/programs"),
-        &["nested.b", "grow.b"],
+        &["nested.b", "grow.b", "scan.b"],
         &[],
     );
 }
@@ -285,6 +285,35 @@ fn bf_mandel_compiles_loops_and_bridges() {
     assert!(s.get("bridges") >= 10, "{}", s.short());
     assert!(s.get("compiled_entries") > 0 && s.get("guards_compiled") > 0);
     assert!(s.unexpected_aborts().is_empty(), "{:?}", s.0);
+    // Nearly every peeled loop walks the tape with invariant headers: it
+    // gets a short preamble, and most bridges enter it directly.
+    assert!(
+        s.get("short_preambles") * 4 > s.get("preambles") * 3,
+        "{:?}",
+        s.0
+    );
+    assert!(s.get("short_entries") * 2 > s.get("bridges"), "{:?}", s.0);
+}
+
+/// scan.b: the exit of each scanning loop bridges to the other one's
+/// header; the bridges jump into the peeled loops directly, through
+/// their short preambles, not through their preambles.
+#[test]
+fn bf_bridges_enter_peeled_loops_directly() {
+    let program = workspace_root().join("targets/bf/programs/scan.b");
+    let expected = std::fs::read(workspace_root().join("targets/bf/programs/scan.out")).unwrap();
+    let (r, s) = jit_run(
+        &vms().bf,
+        DEFAULT,
+        &[program.to_str().unwrap()],
+        b"",
+        TIMEOUT,
+    );
+    r.assert_success("scan.b");
+    assert_eq!(r.stdout, expected);
+    assert_eq!(s.get("short_preambles"), 2, "{:?}", s.0);
+    assert!(s.get("bridges") >= 2, "{:?}", s.0);
+    assert_eq!(s.get("short_entries"), s.get("bridges"), "{:?}", s.0);
 }
 
 fn tlr_program(name: &str) -> String {

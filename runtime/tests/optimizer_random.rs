@@ -20,7 +20,10 @@ mod optimizer_util;
 
 use metatrace_runtime::blackhole::ResumeFrame;
 use metatrace_runtime::jitcode::*;
-use metatrace_runtime::optimizer::{optimize, optimize_loop, Ctx, EnabledOpts, Optimized, Pass};
+use metatrace_runtime::optimizer::{
+    optimize, optimize_entering, optimize_loop, Ctx, EnabledOpts, Optimized, Pass, Peeled,
+    ShortPreamble,
+};
 use metatrace_runtime::trace::interp::{self, TraceExit};
 use metatrace_runtime::trace::*;
 use optimizer_util::*;
@@ -820,6 +823,74 @@ fn show_optimized(o: &Optimized) -> String {
 /// How many random loops were peeled (so that `random_loops` is not
 /// vacuous for `unroll`).
 static PEELED: AtomicUsize = AtomicUsize::new(0);
+/// How many of those got a short preamble, and how many runs entered
+/// their peeled loop directly.
+static SHORT: AtomicUsize = AtomicUsize::new(0);
+static SHORT_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+/// The peeled loop entered directly, the way a bridge ending at the loop
+/// header does, behaves like the loop: through the short preamble alone
+/// when the inputs lie in its ranges, and through a bridge that knows
+/// nothing of its inputs, optimized by `optimize_entering`.
+#[allow(clippy::too_many_arguments)]
+fn check_short_entries(
+    seed: u64,
+    name: &str,
+    t: &Trace,
+    p: &Peeled,
+    short: &ShortPreamble,
+    opts: &EnabledOpts,
+    input_sets: &[Vec<u64>],
+    want: &[(Exit, Snapshot)],
+    w: &mut World,
+) {
+    let alone = short.to_trace(t.start.clone(), &t.inputs, Peeled::BODY);
+    let header_only = Trace {
+        start: TraceStart::Bridge { code: 0, guard: 0 },
+        inputs: t.inputs.clone(),
+        ops: vec![TraceOp {
+            opcode: Opcode::JumpTo { target: 0 },
+            args: (0..t.inputs.len() as u16).map(Val::Input).collect(),
+            result: None,
+            guard: None,
+        }],
+        guards: Vec::new(),
+    };
+    let bridge = optimize_entering(&header_only, Peeled::BODY, short, tables(), opts);
+    for (inputs, (wx, ws)) in input_sets.iter().zip(want) {
+        let in_ranges = short.ranges.iter().all(|&(q, r)| {
+            let Val::Input(k) = short.entry[q] else {
+                return false;
+            };
+            let v = inputs[k as usize];
+            (r.slo..=r.shi).contains(&(v as i64)) && (r.ulo..=r.uhi).contains(&v)
+        });
+        let entries = [
+            in_ranges.then_some(("short preamble", &alone)),
+            bridge.as_ref().map(|b| ("bridge", b)),
+        ];
+        for (how, entry) in entries.into_iter().flatten() {
+            w.reset();
+            let e = interp::run(entry, tables(), inputs);
+            assert!(e.is_jump_to(), "seed {seed} ({name}): {how} left early");
+            let e = interp::run(&p.body, tables(), &e.values);
+            let (gx, gs) = (exit_of(&p.body, &e), w.snapshot());
+            SHORT_RUNS.fetch_add(1, Ordering::Relaxed);
+            if &gx != wx || &gs != ws {
+                panic!(
+                    "seed {seed} ({name}): entering the peeled loop through the {how} \
+                     differs on inputs {inputs:x?}\n\
+                     want exit {wx:?}\n got exit {gx:?}\n\
+                     want memory {ws:?}\n got memory {gs:?}\n\
+                     --- loop\n{}--- entry\n{}{}",
+                    show(t),
+                    show(entry),
+                    show_optimized(&Optimized::Peeled(Box::new(p.clone()))),
+                );
+            }
+        }
+    }
+}
 
 fn run(t: &Trace, w: &mut World, inputs: &[u64]) -> (TraceExit, Exit, Snapshot) {
     w.reset();
@@ -921,6 +992,15 @@ fn check_trace(seed: u64, looped: bool) {
                 show_optimized(&o)
             );
         }
+        if let Some((p, Ok(short))) = match &o {
+            Optimized::Peeled(p) => Some((&**p, &p.short)),
+            Optimized::Loop(_) => None,
+        } {
+            if name == "all" {
+                SHORT.fetch_add(1, Ordering::Relaxed);
+            }
+            check_short_entries(seed, &name, &t, p, short, &opts, &input_sets, &want, &mut w);
+        }
         for (inputs, (wx, ws)) in input_sets.iter().zip(&want) {
             let (gx, gs) = run_optimized(&o, &mut w, inputs);
             if &gx != wx || &gs != ws {
@@ -959,6 +1039,13 @@ fn random_loops() {
     assert!(
         peeled as u64 * 4 > n,
         "only {peeled} of {n} loops peeled under `all`"
+    );
+    let short = SHORT.load(Ordering::Relaxed);
+    let runs = SHORT_RUNS.load(Ordering::Relaxed);
+    eprintln!("{short} of them with a short preamble, entered directly {runs} times");
+    assert!(
+        short * 4 > peeled && runs > short,
+        "only {short} of {peeled} peeled loops have a short preamble, entered {runs} times"
     );
 }
 

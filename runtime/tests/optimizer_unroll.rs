@@ -9,7 +9,7 @@ use optimizer_util::*;
 
 fn peel(text: &str, opts: &EnabledOpts) -> Peeled {
     match optimize_loop(parse(text), tables(), opts) {
-        Optimized::Peeled(p) => p,
+        Optimized::Peeled(p) => *p,
         Optimized::Loop(t) => panic!("not peeled:\n{}", show(&t)),
     }
 }
@@ -199,5 +199,115 @@ fn loop_carried_ranges_are_assumed_and_checked_on_the_back_edge() {
         show(&p.body).contains("int_gt/usize(3"),
         "{}",
         show(&p.body)
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Short preambles: how bridges enter the peeled loop directly.
+
+use metatrace_runtime::optimizer::optimize_entering;
+use metatrace_runtime::trace::TraceStart;
+
+/// The short preamble of `p` as a trace from the loop header.
+fn short_of(p: &Peeled, looped: &str) -> String {
+    let t = parse(looped);
+    match &p.short {
+        Ok(s) => show(&s.to_trace(t.start.clone(), &t.inputs, 7)),
+        Err(why) => panic!("no short preamble: {why}"),
+    }
+}
+
+/// A bridge from some guard: `ops` (over inputs `[i0, r1]`), then the
+/// loop header with `(i0, r1)`.
+fn bridge(ops: &str) -> metatrace_runtime::trace::Trace {
+    let mut t = parse(&format!("[i0, r1]\n{ops}\njump_to<loop 3>(i0, r1)\n"));
+    t.start = TraceStart::Bridge { code: 1, guard: 0 };
+    t
+}
+
+#[test]
+fn bridges_enter_the_peeled_loop_through_the_short_preamble() {
+    // The peeled loop takes the Vec's length and data pointer from the
+    // preamble; a bridge reads them itself and jumps in.
+    let p = peel(WALK, &EnabledOpts::all());
+    assert_eq!(
+        short_of(&p, WALK),
+        "[i0, r1]\n\
+         r2 = fieldaddr<Obj.vals>(r1)\n\
+         i3 = vec_len<Vec<i64>>(r2)\n\
+         r4 = vec_ptr<Vec<i64>>(r2)\n\
+         jump_to<loop 7>(r1, i0, i3, r4)\n"
+    );
+    // The preamble's pointer is in 1..=isize::MAX, which the loop does not
+    // need: a bridge that knows nothing of it enters too (the loop is
+    // checked again with the range widened to the bridge's).
+    let short = p.short.as_ref().unwrap();
+    assert_eq!(short.ranges.len(), 1, "{:?}", short.ranges);
+    // A bridge that read the length already reads it once.
+    let b = bridge(
+        "r2 = fieldaddr<Obj.vals>(r1)\n\
+         i3 = vec_len<Vec<i64>>(r2)\n\
+         i4 = int_gt/usize(i3, 2)\n\
+         guard_true(i4) [i0, r1]",
+    );
+    let direct = optimize_entering(&b, 7, short, tables(), &EnabledOpts::all())
+        .expect("the loop does not need the range");
+    assert_trace(
+        &direct,
+        "
+        [i0, r1]
+        r2 = fieldaddr<Obj.vals>(r1)
+        i3 = vec_len<Vec<i64>>(r2)
+        i4 = int_gt/usize(i3, 2)
+        guard_true(i4) [i0, r1] #0
+        r6 = vec_ptr<Vec<i64>>(r2)
+        jump_to<loop 7>(r1, i0, i3, r6)
+        ",
+    );
+}
+
+#[test]
+fn a_loop_relying_on_a_preamble_guard_has_no_short_preamble() {
+    // The preamble's guard_value makes `a` a constant in the peeled loop,
+    // which then no longer reads or checks it: a bridge would have to
+    // check it again. (RPython would copy the guard into the bridge; a
+    // guard that may fail there warms up and bridges on its own.)
+    let t = "
+    [i0, r1]
+    i2 = getfield<Obj.a>(r1)
+    guard_value(i2, 3) [i0, r1]
+    i4 = int_add/i64(i0, i2)
+    i5 = int_lt/i64(i4, 100)
+    guard_true(i5) [i4, r1]
+    jump(i4, r1)
+    ";
+    let p = peel(t, &EnabledOpts::all());
+    assert!(!show(&p.body).contains("getfield"), "{}", show(&p.body));
+    let why = p.short.expect_err("the loop assumes a == 3");
+    assert!(why.contains("guards or ranges"), "{why}");
+}
+
+#[test]
+fn a_bridge_enters_directly_only_with_the_ranges_the_loop_assumes() {
+    // The peeled loop of WALK_RIGHT dropped `3 > ptr + 5` because its
+    // pointer is below the tape's length (a range from the preamble).
+    let p = peel(WALK_RIGHT, &EnabledOpts::all());
+    let short = p.short.as_ref().unwrap();
+    assert_eq!(short.ranges.len(), 1, "{:?}", short.ranges);
+    // A bridge that knows nothing of the pointer jumps to the preamble.
+    let blind = bridge("");
+    assert!(optimize_entering(&blind, 7, short, tables(), &EnabledOpts::all()).is_none());
+    // One that checked it against the length enters directly.
+    let checked = bridge(
+        "i2 = vec_len<Vec<i64>>(r1)\n\
+         i3 = int_lt/usize(i0, i2)\n\
+         guard_true(i3) [i0, r1]",
+    );
+    let direct = optimize_entering(&checked, 7, short, tables(), &EnabledOpts::all())
+        .expect("the bridge shows the pointer's range");
+    assert!(
+        show(&direct).ends_with("jump_to<loop 7>(r1, i0, i2)\n"),
+        "{}",
+        show(&direct)
     );
 }

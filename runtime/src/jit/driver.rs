@@ -376,7 +376,24 @@ fn compile_loop(
             );
             peeled.set_body_id(body_id);
             let t1 = Instant::now();
+            let (start, header) = (
+                peeled.preamble.start.clone(),
+                peeled.preamble.inputs.clone(),
+            );
             let id = backend::compile_loop(peeled.preamble, tables)?;
+            log::section("jit-log-short", || {
+                match &peeled.short {
+                Ok(short) => format!(
+                    "# short preamble of loop {body_id} (bridges into preamble {id} enter it directly)\n{}",
+                    format_trace(&short.to_trace(start, &header, body_id), tables)
+                ),
+                Err(why) => format!("# loop {body_id}: no short preamble: {why}"),
+            }
+            });
+            if let Ok(short) = peeled.short {
+                record(Delta::ShortPreamble);
+                with_state(tables, |w| w.set_short_entry(id, body_id, short));
+            }
             compiled(
                 tables,
                 id,
@@ -431,8 +448,23 @@ fn optimize(
     let recorded_ops = trace.ops.len();
     let opts = EnabledOpts::parse(&params.enable_opts).unwrap_or_default();
     let t0 = Instant::now();
-    let trace = optimizer::optimize(trace, tables, &opts);
+    let trace = optimize_entering(tables, trace, &opts);
     (trace, optimized_timing(recorded_ops, t0))
+}
+
+/// A bridge or entry bridge that ends at a peeled loop's header jumps
+/// into the peeled loop itself when the loop has a short preamble and
+/// the bridge shows what the loop assumes; else into the preamble.
+fn optimize_entering(tables: &'static Tables, trace: Trace, opts: &EnabledOpts) -> Trace {
+    if let Some(Opcode::JumpTo { target }) = trace.ops.last().map(|o| &o.opcode) {
+        if let Some((body, short)) = with_state(tables, |w| w.short_entry(*target)) {
+            if let Some(direct) = optimizer::optimize_entering(&trace, body, &short, tables, opts) {
+                record(Delta::ShortEntry);
+                return direct;
+            }
+        }
+    }
+    optimizer::optimize(trace, tables, opts)
 }
 
 fn log_recorded(tables: &'static Tables, trace: &Trace, kind: TraceKind, what: &str) {

@@ -17,6 +17,7 @@
 //! | `jit-log-noopt-bridge` | a bridge was traced | the same |
 //! | `jit-log-opt-loop` | a loop or entry bridge is compiled | its id, green key, sizes, times, the trace after the optimizer (`trace::format_trace`) |
 //! | `jit-log-opt-bridge` | a bridge is compiled | the same, and the guard it starts from |
+//! | `jit-log-short` | a peeled loop is compiled | its short preamble (what a bridge runs to enter it directly), or why it has none |
 //! | `jit-abort` | tracing stops without a trace, or the backend refuses one | the reason, the green key or guard, what happens next (backoff, blacklist) |
 //! | `jit-backend` | any trace is compiled | its machine code, disassembled |
 //! | `jit-summary` | the VM exits normally | the counters of [`super::stats`], one `name: value` per line |
@@ -48,6 +49,7 @@ pub const SECTIONS: &[&str] = &[
     "jit-log-noopt-bridge",
     "jit-log-opt-loop",
     "jit-log-opt-bridge",
+    "jit-log-short",
     "jit-abort",
     "jit-backend",
     "jit-summary",

@@ -114,6 +114,11 @@ pub struct JitStats {
     pub guard_failures_inlined: u64,
     /// Bridges compiled from a guard inside an inlined call.
     pub bridges_inlined: u64,
+    /// Peeled loops that bridges may enter directly (with a short
+    /// preamble, `optimizer/short.rs`).
+    pub short_preambles: u64,
+    /// Bridges and entry bridges compiled to enter a peeled loop directly.
+    pub short_entries: u64,
     /// Iterations finished in the blackhole interpreter (after a guard
     /// failure or an aborted trace).
     pub blackhole_runs: u64,
@@ -170,6 +175,8 @@ impl JitStats {
             self.guard_failures_inlined.to_string(),
         );
         line("bridges_inlined", self.bridges_inlined.to_string());
+        line("short_preambles", self.short_preambles.to_string());
+        line("short_entries", self.short_entries.to_string());
         line("blackhole_runs", self.blackhole_runs.to_string());
         line("keys_blacklisted", self.keys_blacklisted.to_string());
         line("guards_blacklisted", self.guards_blacklisted.to_string());
@@ -218,6 +225,8 @@ impl JitStats {
                 self.guard_failures_inlined += inlined as u64;
             }
             Delta::BridgeInlined => self.bridges_inlined += 1,
+            Delta::ShortPreamble => self.short_preambles += 1,
+            Delta::ShortEntry => self.short_entries += 1,
             Delta::Blackholed => self.blackhole_runs += 1,
             Delta::KeyBlacklisted => self.keys_blacklisted += 1,
             Delta::GuardBlacklisted => self.guards_blacklisted += 1,
@@ -270,6 +279,8 @@ pub(crate) enum Delta {
         inlined: bool,
     },
     BridgeInlined,
+    ShortPreamble,
+    ShortEntry,
     Blackholed,
     KeyBlacklisted,
     GuardBlacklisted,
@@ -290,6 +301,8 @@ static GLOBAL: Mutex<JitStats> = Mutex::new(JitStats {
     guard_failures: 0,
     guard_failures_inlined: 0,
     bridges_inlined: 0,
+    short_preambles: 0,
+    short_entries: 0,
     blackhole_runs: 0,
     keys_blacklisted: 0,
     guards_blacklisted: 0,

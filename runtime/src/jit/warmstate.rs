@@ -36,8 +36,10 @@
 
 use crate::backend::TraceId;
 use crate::jitcode::Tables;
+use crate::optimizer::ShortPreamble;
 use crate::params::JitParams;
 use std::collections::HashMap;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 
 /// Counters in the hash table (a power of two).
@@ -171,6 +173,9 @@ pub struct WarmState {
     buckets: Box<[Bucket]>,
     cells: Vec<KeyCell>,
     guards: HashMap<(TraceId, u32), GuardCell>,
+    /// Peeled loops that bridges may enter directly: by preamble, the
+    /// peeled loop and its short preamble.
+    short_entries: HashMap<TraceId, (TraceId, Rc<ShortPreamble>)>,
 }
 
 /// The hash of a green key of `driver` of `tables` (FxHash-style, then
@@ -217,6 +222,7 @@ impl WarmState {
             buckets: vec![Bucket::default(); BUCKETS].into_boxed_slice(),
             cells: Vec::new(),
             guards: HashMap::new(),
+            short_entries: HashMap::new(),
         }
     }
 
@@ -404,6 +410,17 @@ impl WarmState {
     pub fn bridge_compiled(&mut self, trace: TraceId, guard: u32) {
         self.guards.remove(&(trace, guard));
         self.decay();
+    }
+
+    /// Bridges into `preamble` may enter `body` directly with `short`.
+    pub fn set_short_entry(&mut self, preamble: TraceId, body: TraceId, short: ShortPreamble) {
+        self.short_entries.insert(preamble, (body, Rc::new(short)));
+    }
+
+    /// The peeled loop and short preamble a bridge into `preamble` may
+    /// use instead.
+    pub fn short_entry(&self, preamble: TraceId) -> Option<(TraceId, Rc<ShortPreamble>)> {
+        self.short_entries.get(&preamble).cloned()
     }
 
     /// Decays every counter by `decay` thousandths.

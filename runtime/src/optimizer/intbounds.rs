@@ -47,7 +47,7 @@ use crate::trace::{Opcode, Trace, Val};
 use rustc_hash::FxHashMap as HashMap;
 
 /// A range of 64-bit patterns, in both views.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Bounds {
     pub slo: i64,
     pub shi: i64,
@@ -613,7 +613,7 @@ pub fn run(trace: Trace, cx: &Ctx) -> Trace {
     let mut assume: Assumptions = HashMap::default();
     let further = later_checks(&trace);
     for round in 0..3 {
-        let (out, broken) = run_assuming(&trace, cx, &assume, &further);
+        let (out, broken, _) = run_assuming(&trace, cx, &assume, &further);
         if broken.is_empty() {
             return out;
         }
@@ -624,6 +624,15 @@ pub fn run(trace: Trace, cx: &Ctx) -> Trace {
     }
     let all_full = (0..trace.inputs.len()).map(|j| (j, Bounds::FULL)).collect();
     run_assuming(&trace, cx, &all_full, &further).0
+}
+
+/// The ranges of the final `jump`/`jump_to`'s arguments, as far as this
+/// pass can tell (the trace is not changed). A bridge entering a peeled
+/// loop directly must show its values lie in the ranges the loop assumes
+/// (`short.rs`).
+pub fn exit_bounds(trace: &Trace, cx: &Ctx) -> Vec<Bounds> {
+    let further = later_checks(trace);
+    run_assuming(trace, cx, &HashMap::default(), &further).2
 }
 
 /// For each guard of the form `v < n` (on 64 bits, `v` a constant offset
@@ -709,13 +718,14 @@ fn later_checks(trace: &Trace) -> HashMap<usize, i64> {
 type Assumptions = HashMap<usize, Bounds>;
 
 /// One walk over the trace; with the label's slots whose assumption the
-/// back edge breaks, and the range found there.
+/// back edge breaks, and the range found there; and the ranges of the
+/// final operation's arguments.
 fn run_assuming(
     trace: &Trace,
     cx: &Ctx,
     assume: &Assumptions,
     further: &HashMap<usize, i64>,
-) -> (Trace, Vec<(usize, Bounds)>) {
+) -> (Trace, Vec<(usize, Bounds)>, Vec<Bounds>) {
     let tables = cx.tables;
     let mut e = Emitter::new(trace);
     let mut st = State {
@@ -886,6 +896,13 @@ fn run_assuming(
             }
         }
     }
+    let exit = match trace.ops.last() {
+        Some(op) if op.opcode.is_final() && !e.is_dead() => {
+            op.args.iter().map(|a| st.get(e.map(*a))).collect()
+        }
+        Some(op) => vec![Bounds::FULL; op.args.len()],
+        None => Vec::new(),
+    };
     let mut broken = Vec::new();
     if !e.is_dead() {
         if let Some(jump) = trace.ops.last().filter(|o| o.opcode == Opcode::Jump) {
@@ -897,7 +914,7 @@ fn run_assuming(
             }
         }
     }
-    (e.finish(), broken)
+    (e.finish(), broken, exit)
 }
 
 fn guard(e: &mut Emitter, st: &mut State, i: usize, args: Vec<Val>, further: Option<i64>) {

@@ -48,9 +48,11 @@ pub mod heap;
 pub mod intbounds;
 pub mod pure;
 pub mod rewrite;
+pub mod short;
 pub mod unroll;
 pub mod virtuals;
 
+pub use short::ShortPreamble;
 pub use unroll::Peeled;
 
 use crate::jitcode::Tables;
@@ -197,13 +199,28 @@ pub fn optimize(trace: Trace, tables: &'static Tables, opts: &EnabledOpts) -> Tr
     dce(t, opts, &cx)
 }
 
+/// Optimize `bridge`, which ends with `jump_to` a peeled loop's
+/// preamble, into one that enters the peeled loop `body` directly through
+/// its short preamble. `None` when the optimized bridge does not show the
+/// ranges the loop assumes: then [`optimize`] it as it is.
+pub fn optimize_entering(
+    bridge: &Trace,
+    body: u32,
+    short: &ShortPreamble,
+    tables: &'static Tables,
+    opts: &EnabledOpts,
+) -> Option<Trace> {
+    let direct = optimize(short.enter(bridge, body), tables, opts);
+    short.admits(&direct).then_some(direct)
+}
+
 /// What [`optimize_loop`] made of a loop.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Optimized {
     /// Not peeled (`unroll` off, or peeling gave up): one loop trace.
     Loop(Trace),
     /// A preamble and the peeled loop it jumps into.
-    Peeled(Peeled),
+    Peeled(Box<Peeled>),
 }
 
 /// Optimize a loop trace (ends with `jump`) with the enabled passes,
@@ -212,7 +229,8 @@ pub fn optimize_loop(trace: Trace, tables: &'static Tables, opts: &EnabledOpts) 
     let cx = Ctx { tables };
     let t = optimize(trace, tables, opts);
     if opts.is_enabled(Pass::Unroll) {
-        if let Some(p) = unroll::peel(&t, &|combined| fixpoint(combined, opts, &cx)) {
+        let fixpoint = |combined| fixpoint(combined, opts, &cx);
+        if let Some((p, sources)) = unroll::peel(&t, &fixpoint) {
             let preamble = dce(p.preamble, opts, &cx);
             let body = dce(p.body, opts, &cx);
             // Peeling that moves nothing out of the loop only costs: a
@@ -231,7 +249,13 @@ pub fn optimize_loop(trace: Trace, tables: &'static Tables, opts: &EnabledOpts) 
                     }
                 }
             }
-            return Optimized::Peeled(Peeled { preamble, body });
+            let mut peeled = Peeled {
+                preamble,
+                body,
+                short: Err(String::new()),
+            };
+            peeled.short = short::derive(&t, &peeled, &sources, opts, &cx);
+            return Optimized::Peeled(Box::new(peeled));
         }
     }
     Optimized::Loop(t)

@@ -50,11 +50,15 @@
 //! and different counterparts); `optimize_loop` also keeps the loop whole
 //! when the peeled loop is no shorter.
 //!
-//! Bridges and entry bridges jump to the preamble (the peeled loop's
-//! state is not rebuilt for them: RPython's "short preamble" is not done).
+//! Bridges and entry bridges jump to the preamble, or, when the peeled
+//! loop has a short preamble (`short.rs`, which reuses [`combine`] and
+//! [`split`]), into the peeled loop directly.
 
 use super::emit::guard_outcome;
+use super::intbounds::Bounds;
+use super::short::ShortPreamble;
 use super::Ctx;
+use crate::jitcode::{CmpOp, IntTy, Kind};
 use crate::trace::{FrameSnapshot, GuardInfo, Opcode, Trace, TraceOp, TraceStart, Val, VirtualObj};
 use rustc_hash::FxHashMap as HashMap;
 
@@ -64,6 +68,8 @@ use rustc_hash::FxHashMap as HashMap;
 pub struct Peeled {
     pub preamble: Trace,
     pub body: Trace,
+    /// How bridges enter `body` directly (`short.rs`), or why they cannot.
+    pub short: Result<ShortPreamble, String>,
 }
 
 impl Peeled {
@@ -84,21 +90,66 @@ pub fn run(trace: Trace, _cx: &Ctx) -> Trace {
     trace
 }
 
-/// Peel the loop `p` (already optimized: `optimize` gives `optimize`d
-/// combined traces back). `None`: peeling does not apply or gave up.
-pub fn peel(p: &Trace, optimize: &dyn Fn(Trace) -> Trace) -> Option<Peeled> {
-    if !matches!(p.start, TraceStart::Loop { .. })
-        || p.ops.last().map(|o| &o.opcode) != Some(&Opcode::Jump)
-        || p.ops.iter().any(|o| o.opcode == Opcode::Label)
-    {
-        return None;
-    }
-    let combined = optimize(combine(p));
-    split(&combined, p.inputs.len())
+/// Where a peeled loop's input comes from, on entry from the preamble.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SlotSource {
+    /// Input `k` of the loop header: passed on unchanged, or a variant
+    /// input's value at the start of the iteration.
+    Header(u16),
+    /// Variant input `k`'s value one iteration earlier (the preamble's
+    /// input).
+    Previous(u16),
+    /// The result of operation `i` of the loop trace, as of the label.
+    Op(u32),
 }
 
-/// The combined trace: preamble, label, copy, jump (see the module doc).
-fn combine(p: &Trace) -> Trace {
+/// Peel the loop `p` (already optimized: `optimize` gives `optimize`d
+/// combined traces back). `None`: peeling does not apply or gave up.
+/// Also: where each of the peeled loop's inputs comes from.
+pub fn peel(p: &Trace, optimize: &dyn Fn(Trace) -> Trace) -> Option<(Peeled, Vec<SlotSource>)> {
+    if !is_peelable(p) {
+        return None;
+    }
+    let combined = combine(p, Prefix::Whole);
+    let t = optimize(combined.trace);
+    split(&t, p.inputs.len(), &combined.layout)
+}
+
+fn is_peelable(p: &Trace) -> bool {
+    matches!(p.start, TraceStart::Loop { .. })
+        && p.ops.last().map(|o| &o.opcode) == Some(&Opcode::Jump)
+        && !p.ops.iter().any(|o| o.opcode == Opcode::Label)
+}
+
+/// What stands before the label of a combined trace.
+#[derive(Clone, Copy)]
+pub(super) enum Prefix<'a> {
+    /// One whole iteration: the preamble (peeling).
+    Whole,
+    /// Only these operations of the loop (indices, in order; no guards,
+    /// operands among them or the loop's inputs), at the loop header: the
+    /// label is the header itself, and variant inputs enter with the
+    /// header's values (checking a short preamble, `short.rs`). Header
+    /// inputs are first narrowed to the given ranges by guards (without
+    /// resume data: this prefix is never compiled).
+    Short(&'a [u32], &'a [(u16, Bounds)]),
+}
+
+/// How a combined trace's label slots map back to the loop trace.
+pub(super) struct Layout {
+    /// The variant inputs, by input index, in slot order.
+    variant: Vec<usize>,
+    /// For each result slot: the loop trace operation it holds.
+    results: Vec<u32>,
+}
+
+pub(super) struct Combined {
+    pub trace: Trace,
+    pub layout: Layout,
+}
+
+/// The combined trace: prefix, label, copy, jump (see the module doc).
+pub(super) fn combine(p: &Trace, prefix: Prefix) -> Combined {
     let n = p.inputs.len();
     let m = p.ops.len() - 1;
     let next = &p.ops[m].args;
@@ -109,30 +160,75 @@ fn combine(p: &Trace) -> Trace {
     for (pos, &k) in variant.iter().enumerate() {
         fresh[k] = Some(Val::Input((n + pos) as u16));
     }
-    let copy_base = m as u32 + 1;
+
+    let mut inputs = p.inputs.clone();
+    inputs.extend(variant.iter().map(|&k| p.inputs[k]));
+    let mut entry: Vec<Val> = (0..n as u16).map(Val::Input).collect();
+    let (mut ops, mut guards, results): (Vec<TraceOp>, Vec<GuardInfo>, Vec<u32>) = match prefix {
+        Prefix::Whole => {
+            // (Not allocations: the peeled iteration never reuses the
+            // preamble's object, and a label slot would make it escape,
+            // keeping `virtuals` from removing it.)
+            let results: Vec<u32> = (0..m as u32)
+                .filter(|&i| {
+                    let op = &p.ops[i as usize];
+                    op.result.is_some() && !matches!(op.opcode, Opcode::New(_))
+                })
+                .collect();
+            entry.extend(variant.iter().map(|&k| next[k]));
+            entry.extend(results.iter().map(|&i| Val::Op(i)));
+            (p.ops[..m].to_vec(), p.guards.clone(), results)
+        }
+        Prefix::Short(cone, ranges) => {
+            let mut pos: HashMap<u32, u32> = HashMap::default();
+            let mut ops = Vec::with_capacity(cone.len());
+            for (at, &i) in cone.iter().enumerate() {
+                let mut c = p.ops[i as usize].clone();
+                debug_assert!(c.guard.is_none());
+                c.args = c
+                    .args
+                    .iter()
+                    .map(|a| match a {
+                        Val::Op(x) => Val::Op(pos[x]),
+                        v => *v,
+                    })
+                    .collect();
+                pos.insert(i, at as u32);
+                ops.push(c);
+            }
+            let mut guards = Vec::new();
+            for &(k, b) in ranges.iter() {
+                for (cmp, ty, bound) in range_checks(b) {
+                    ops.push(TraceOp {
+                        opcode: Opcode::IntCmp(cmp, ty),
+                        args: vec![Val::Input(k), Val::Int(bound)],
+                        result: Some(Kind::Int),
+                        guard: None,
+                    });
+                    ops.push(TraceOp {
+                        opcode: Opcode::GuardTrue,
+                        args: vec![Val::Op(ops.len() as u32 - 1)],
+                        result: None,
+                        guard: Some(guards.len() as u32),
+                    });
+                    guards.push(GuardInfo {
+                        frames: Vec::new(),
+                        virtuals: Vec::new(),
+                        fail_args: Vec::new(),
+                    });
+                }
+            }
+            entry.extend(variant.iter().map(|&k| Val::Input(k as u16)));
+            entry.extend((0..cone.len() as u32).map(Val::Op));
+            (ops, guards, cone.to_vec())
+        }
+    };
+    let copy_base = ops.len() as u32 + 1;
     let sigma = |v: Val| match v {
         Val::Input(k) => fresh[k as usize].unwrap_or(v),
         Val::Op(i) => Val::Op(copy_base + i),
         c => c,
     };
-
-    let mut inputs = p.inputs.clone();
-    inputs.extend(variant.iter().map(|&k| p.inputs[k]));
-    let mut ops: Vec<TraceOp> = p.ops[..m].to_vec();
-    let mut guards = p.guards.clone();
-
-    // (Not allocations: the peeled iteration never reuses the preamble's
-    // object, and a label slot would make it escape, keeping `virtuals`
-    // from removing it.)
-    let results: Vec<u32> = (0..m as u32)
-        .filter(|&i| {
-            let op = &p.ops[i as usize];
-            op.result.is_some() && !matches!(op.opcode, Opcode::New(_))
-        })
-        .collect();
-    let mut entry: Vec<Val> = (0..n as u16).map(Val::Input).collect();
-    entry.extend(variant.iter().map(|&k| next[k]));
-    entry.extend(results.iter().map(|&i| Val::Op(i)));
     ops.push(TraceOp {
         opcode: Opcode::Label,
         args: entry,
@@ -161,17 +257,20 @@ fn combine(p: &Trace) -> Trace {
         result: None,
         guard: None,
     });
-    Trace {
-        start: p.start.clone(),
-        inputs,
-        ops,
-        guards,
+    Combined {
+        trace: Trace {
+            start: p.start.clone(),
+            inputs,
+            ops,
+            guards,
+        },
+        layout: Layout { variant, results },
     }
 }
 
 /// Cut the optimized combined trace `t` into preamble and peeled loop;
 /// `n` inputs are the loop's own (the rest are the copy's fresh ones).
-fn split(t: &Trace, n: usize) -> Option<Peeled> {
+pub(super) fn split(t: &Trace, n: usize, layout: &Layout) -> Option<(Peeled, Vec<SlotSource>)> {
     let label = t.ops.iter().position(|o| o.opcode == Opcode::Label)?;
     let last = t.ops.len() - 1;
     // A guard that always fails: the peeled loop would never loop.
@@ -254,6 +353,20 @@ fn split(t: &Trace, n: usize) -> Option<Peeled> {
         }
     }
     let slots: Vec<usize> = (0..entry.len()).filter(|&j| needed[j]).collect();
+    let sources: Vec<SlotSource> = slots
+        .iter()
+        .map(|&j| {
+            if j < n && layout.variant.contains(&j) {
+                SlotSource::Previous(j as u16)
+            } else if j < n {
+                SlotSource::Header(j as u16)
+            } else if j < n + n_variant {
+                SlotSource::Header(layout.variant[j - n] as u16)
+            } else {
+                SlotSource::Op(layout.results[j - n - n_variant])
+            }
+        })
+        .collect();
 
     // The peeled loop: inputs are the needed slots.
     let mut rename: HashMap<Val, Val> = HashMap::default();
@@ -348,7 +461,34 @@ fn split(t: &Trace, n: usize) -> Option<Peeled> {
         .iter()
         .zip(&preamble.ops.last().unwrap().args)
         .all(|(k, a)| preamble.kind_of(*a) == Some(*k)));
-    Some(Peeled { preamble, body })
+    let short = Err("not derived".into());
+    Some((
+        Peeled {
+            preamble,
+            body,
+            short,
+        },
+        sources,
+    ))
+}
+
+/// The comparisons `(op, type, bound)` that hold of `x` exactly when `x`
+/// lies in `b` (none for the full range).
+fn range_checks(b: Bounds) -> Vec<(CmpOp, IntTy, i64)> {
+    let mut out = Vec::new();
+    if b.slo != i64::MIN {
+        out.push((CmpOp::Ge, IntTy::I64, b.slo));
+    }
+    if b.shi != i64::MAX {
+        out.push((CmpOp::Le, IntTy::I64, b.shi));
+    }
+    if b.ulo != 0 {
+        out.push((CmpOp::Ge, IntTy::U64, b.ulo as i64));
+    }
+    if b.uhi != u64::MAX {
+        out.push((CmpOp::Le, IntTy::U64, b.uhi as i64));
+    }
+    out
 }
 
 /// A guard's resume data with its values mapped (virtuals included).
