@@ -33,10 +33,9 @@
 //!   panic in Rust, where the native interpreter would have panicked.
 //! - [`layout`]: inline access to `Vec`/`String` headers, found by
 //!   probing (turned off by `METATRACE_NO_INLINE_VEC`).
-//! - `codebuf`: executable memory, one mapping per trace (its code
-//!   starting where the previous trace's ended in the page: spread over
-//!   the instruction cache's sets), W^X (read-write
-//!   while written or patched, read-execute otherwise).
+//! - `codebuf`: executable memory, an arena in which traces lie one after
+//!   the other, W^X (pages read-write while written or patched,
+//!   read-execute otherwise).
 //! - `disasm`: machine code listings for the JIT log ([`disassemble`]).
 //!
 //! The registry of compiled traces is process-wide and thread-safe (a
