@@ -44,7 +44,9 @@ mod record;
 use crate::blackhole::{self, Program, ResumeFrame};
 use crate::jitcode::{Insn, KReg, Kind, Tables};
 use crate::params::JitParams;
-use crate::trace::{FieldWrite, FrameSnapshot, GuardInfo, Opcode, Trace, TraceStart, Val};
+use crate::trace::{
+    FieldWrite, FrameSnapshot, GuardInfo, Opcode, ResumeBuilder, Trace, TraceStart, Val,
+};
 use frame::{Frame, Value};
 use liveness::Liveness;
 use record::Recorder;
@@ -266,9 +268,12 @@ pub fn trace_bridge(
     let mut rec = Recorder::new(tables, start, inputs);
     // Objects the parent kept virtual are allocated for real to run on, and
     // recorded as `new` and writes, so that they stay virtual in the bridge.
-    let mut made: Vec<Option<Value>> = vec![None; guard.virtuals.len()];
-    let mut value_of = |v: Val, rec: &mut Recorder| -> Value {
-        resume_in_bridge(tables, guard, fail_values, &position, &mut made, rec, v)
+    let mut made: Vec<Option<Value>> = Vec::new();
+    let mut start = BridgeStart {
+        tables,
+        fail_values,
+        position: &position,
+        rec: &mut rec,
     };
     let frames = guard
         .frames
@@ -276,7 +281,7 @@ pub fn trace_bridge(
         .map(|s| {
             let mut f = Frame::new(prog, s.jitcode, s.pc);
             for &(r, v) in &s.regs {
-                f.setk(r, value_of(v, &mut rec));
+                f.setk(r, guard.rebuild(&mut start, &mut made, v));
             }
             f
         })
@@ -298,47 +303,48 @@ pub fn trace_bridge(
     tracer.run()
 }
 
-/// A value of a guard's resume data at the start of a bridge: constants
-/// as they are, fail arguments as the bridge's inputs, virtual objects
-/// allocated and recorded (each once).
-fn resume_in_bridge(
+/// A guard's resume data at the start of a bridge: constants as they
+/// are, fail arguments as the bridge's inputs, virtual objects allocated
+/// for real (to run on) and recorded as `new` and writes (so that they
+/// stay virtual in the bridge).
+struct BridgeStart<'a> {
     tables: &'static Tables,
-    guard: &GuardInfo,
-    fail_values: &[u64],
-    position: &HashMap<Val, usize>,
-    made: &mut Vec<Option<Value>>,
-    rec: &mut Recorder,
-    v: Val,
-) -> Value {
-    if let Some(bits) = v.const_bits() {
-        return Value { bits, val: v };
-    }
-    if let Val::Virtual(k) = v {
-        if let Some(done) = made[k as usize] {
-            return done;
+    fail_values: &'a [u64],
+    position: &'a HashMap<Val, usize>,
+    rec: &'a mut Recorder,
+}
+
+impl ResumeBuilder for BridgeStart<'_> {
+    type Value = Value;
+
+    fn leaf(&mut self, v: Val) -> Value {
+        if let Some(bits) = v.const_bits() {
+            return Value { bits, val: v };
         }
-        let obj = &guard.virtuals[k as usize];
-        let bits = blackhole::ops::alloc(&tables.allocs[obj.descr as usize]) as u64;
-        let val = rec.op(Opcode::New(obj.descr), Vec::new(), Some(Kind::Ref));
-        let done = Value { bits, val };
-        made[k as usize] = Some(done);
-        for &(w, fv) in &obj.fields {
-            let field = resume_in_bridge(tables, guard, fail_values, position, made, rec, fv);
-            unsafe { w.write(tables, bits as usize, field.bits) };
-            let opcode = match w {
-                FieldWrite::Field(d) => Opcode::SetField(d),
-                FieldWrite::Store(ty) => Opcode::Store(ty),
-            };
-            rec.write(opcode, &[val, field.val], field.bits);
+        let Some(&i) = self.position.get(&v) else {
+            panic!("metatrace: resume data uses {v:?}, which is no fail argument");
+        };
+        Value {
+            bits: self.fail_values[i],
+            val: Val::Input(i as u16),
         }
-        return done;
     }
-    let Some(&i) = position.get(&v) else {
-        panic!("metatrace: resume data uses {v:?}, which is no fail argument");
-    };
-    Value {
-        bits: fail_values[i],
-        val: Val::Input(i as u16),
+
+    fn alloc(&mut self, descr: u16) -> Value {
+        let bits = blackhole::ops::alloc(&self.tables.allocs[descr as usize]) as u64;
+        let val = self.rec.op(Opcode::New(descr), Vec::new(), Some(Kind::Ref));
+        Value { bits, val }
+    }
+
+    fn write(&mut self, obj: Value, w: FieldWrite, field: Value) {
+        // SAFETY: `obj` was allocated for the virtual's type, which `w`
+        // is a field of.
+        unsafe { w.write(self.tables, obj.bits as usize, field.bits) };
+        let opcode = match w {
+            FieldWrite::Field(d) => Opcode::SetField(d),
+            FieldWrite::Store(ty) => Opcode::Store(ty),
+        };
+        self.rec.write(opcode, &[obj.val, field.val], field.bits);
     }
 }
 

@@ -281,30 +281,85 @@ impl GuardInfo {
         made: &mut Vec<Option<u64>>,
         v: Val,
     ) -> u64 {
+        let mut b = Materialize {
+            tables,
+            guard: self,
+            fail_values,
+        };
+        self.rebuild(&mut b, made, v)
+    }
+
+    /// The value of `v` in the resume data, built by `b`: virtual objects
+    /// are allocated (each once, into `made`) and their fields written,
+    /// depth first; constants and fail arguments are `b`'s leaves. The one
+    /// walk behind the blackhole's resume values and a bridge's start.
+    pub fn rebuild<B: ResumeBuilder>(
+        &self,
+        b: &mut B,
+        made: &mut Vec<Option<B::Value>>,
+        v: Val,
+    ) -> B::Value {
+        let Val::Virtual(k) = v else {
+            return b.leaf(v);
+        };
+        let k = k as usize;
+        if made.len() < self.virtuals.len() {
+            made.resize(self.virtuals.len(), None);
+        }
+        if let Some(done) = made[k] {
+            return done;
+        }
+        let obj = &self.virtuals[k];
+        let p = b.alloc(obj.descr);
+        made[k] = Some(p);
+        for &(w, fv) in &obj.fields {
+            let field = self.rebuild(b, made, fv);
+            b.write(p, w, field);
+        }
+        p
+    }
+}
+
+/// What [`GuardInfo::rebuild`] builds values with.
+pub trait ResumeBuilder {
+    type Value: Copy;
+    /// A constant, or a fail argument of the guard.
+    fn leaf(&mut self, v: Val) -> Self::Value;
+    /// A fresh object for `Tables::allocs[descr]`.
+    fn alloc(&mut self, descr: u16) -> Self::Value;
+    /// Write `field` into `obj` through `w`.
+    fn write(&mut self, obj: Self::Value, w: FieldWrite, field: Self::Value);
+}
+
+/// Resume values as bits, objects allocated for real
+/// ([`GuardInfo::resume_value`]).
+struct Materialize<'a> {
+    tables: &'a crate::jitcode::Tables,
+    guard: &'a GuardInfo,
+    fail_values: &'a [u64],
+}
+
+impl ResumeBuilder for Materialize<'_> {
+    type Value = u64;
+
+    fn leaf(&mut self, v: Val) -> u64 {
         if let Some(bits) = v.const_bits() {
             return bits;
         }
-        if let Val::Virtual(i) = v {
-            let i = i as usize;
-            if made.len() < self.virtuals.len() {
-                made.resize(self.virtuals.len(), None);
-            }
-            if let Some(p) = made[i] {
-                return p;
-            }
-            let obj = &self.virtuals[i];
-            let p = crate::blackhole::ops::alloc(&tables.allocs[obj.descr as usize]);
-            made[i] = Some(p as u64);
-            for &(w, fv) in &obj.fields {
-                let bits = self.resume_value(tables, fail_values, made, fv);
-                unsafe { w.write(tables, p, bits) };
-            }
-            return p as u64;
-        }
-        let Some(i) = self.fail_args.iter().position(|a| *a == v) else {
+        let Some(i) = self.guard.fail_args.iter().position(|a| *a == v) else {
             panic!("metatrace: resume data uses {v:?}, which is no fail argument");
         };
-        fail_values[i]
+        self.fail_values[i]
+    }
+
+    fn alloc(&mut self, descr: u16) -> u64 {
+        crate::blackhole::ops::alloc(&self.tables.allocs[descr as usize]) as u64
+    }
+
+    fn write(&mut self, obj: u64, w: FieldWrite, field: u64) {
+        // SAFETY: `obj` was allocated for the virtual's type, which `w`
+        // is a field of (checked by the verifier).
+        unsafe { w.write(self.tables, obj as usize, field) }
     }
 }
 
