@@ -44,7 +44,7 @@
 //! later iterations see what they would have seen after the preamble.
 
 use super::intbounds::{self, Bounds};
-use super::unroll::{combine, split, Peeled, Prefix, SlotSource};
+use super::unroll::{combine, cone_ops, split, Peeled, Prefix, SlotSource};
 use super::{dce, fixpoint, Ctx, EnabledOpts};
 use crate::jitcode::{IntBinOp, Kind, Tables};
 use crate::trace::{Opcode, Trace, TraceOp, TraceStart, Val};
@@ -245,22 +245,7 @@ pub fn derive(
         .enumerate()
         .map(|(at, &i)| (i, at as u32))
         .collect();
-    let ops = check
-        .cone
-        .iter()
-        .map(|&i| {
-            let mut c = looped.ops[i as usize].clone();
-            c.args = c
-                .args
-                .iter()
-                .map(|a| match a {
-                    Val::Op(x) => Val::Op(pos[x]),
-                    v => *v,
-                })
-                .collect();
-            c
-        })
-        .collect();
+    let ops = cone_ops(looped, &check.cone);
     let entry = sources
         .iter()
         .map(|s| match *s {

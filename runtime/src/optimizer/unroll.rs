@@ -180,22 +180,7 @@ pub(super) fn combine(p: &Trace, prefix: Prefix) -> Combined {
             (p.ops[..m].to_vec(), p.guards.clone(), results)
         }
         Prefix::Short(cone, ranges) => {
-            let mut pos: HashMap<u32, u32> = HashMap::default();
-            let mut ops = Vec::with_capacity(cone.len());
-            for (at, &i) in cone.iter().enumerate() {
-                let mut c = p.ops[i as usize].clone();
-                debug_assert!(c.guard.is_none());
-                c.args = c
-                    .args
-                    .iter()
-                    .map(|a| match a {
-                        Val::Op(x) => Val::Op(pos[x]),
-                        v => *v,
-                    })
-                    .collect();
-                pos.insert(i, at as u32);
-                ops.push(c);
-            }
+            let mut ops = cone_ops(p, cone);
             let mut guards = Vec::new();
             for &(k, b) in ranges.iter() {
                 for (cmp, ty, bound) in range_checks(b) {
@@ -470,6 +455,31 @@ pub(super) fn split(t: &Trace, n: usize, layout: &Layout) -> Option<(Peeled, Vec
         },
         sources,
     ))
+}
+
+/// The operations `cone` of `p` (indices, in order, operands among them
+/// or inputs), alone: their results numbered by position.
+pub(super) fn cone_ops(p: &Trace, cone: &[u32]) -> Vec<TraceOp> {
+    let pos: HashMap<u32, u32> = cone
+        .iter()
+        .enumerate()
+        .map(|(at, &i)| (i, at as u32))
+        .collect();
+    cone.iter()
+        .map(|&i| {
+            let mut c = p.ops[i as usize].clone();
+            debug_assert!(c.guard.is_none());
+            c.args = c
+                .args
+                .iter()
+                .map(|a| match a {
+                    Val::Op(x) => Val::Op(pos[x]),
+                    v => *v,
+                })
+                .collect();
+            c
+        })
+        .collect()
 }
 
 /// The comparisons `(op, type, bound)` that hold of `x` exactly when `x`
