@@ -58,9 +58,9 @@ fn protect(addr: usize, len: usize, prot: i32) -> Result<(), String> {
 /// Room for `len` bytes of code, at a cache line.
 fn allocate(len: usize) -> Result<usize, String> {
     let mut a = ARENA.lock().unwrap_or_else(|e| e.into_inner());
-    let start = a.next.next_multiple_of(LINE);
+    let start = a.next.next_multiple_of(PAGE) + PAGE;
     if a.end == 0 || start + len > a.end {
-        let size = len.next_multiple_of(PAGE).max(CHUNK);
+        let size = (len + PAGE).next_multiple_of(PAGE).max(CHUNK);
         // SAFETY: a fresh private anonymous mapping, no other effect.
         let p = unsafe {
             mmap(
@@ -83,7 +83,7 @@ fn allocate(len: usize) -> Result<usize, String> {
 }
 
 fn allocate_in(a: &mut Arena, len: usize) -> Result<usize, String> {
-    let start = a.next.next_multiple_of(LINE);
+    let start = a.next.next_multiple_of(PAGE) + a.next.next_multiple_of(LINE) % PAGE;
     a.next = start + len;
     Ok(start)
 }
