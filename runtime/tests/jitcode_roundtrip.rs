@@ -396,9 +396,9 @@ fn malformed_bytes_are_reported() {
     let e = decode(&bytes).unwrap_err();
     assert_eq!(e.message, "bad register kind");
     assert!(e.offset > at);
-    // IntBin with an operator byte out of range.
+    // IntBin with an operator byte out of range: the offset names that byte.
     let e = decode(&[1, 10, 0, 0, 0, 0, 0, 0, 0]).unwrap_err();
-    assert_eq!((e.offset, e.message.as_str()), (0, "bad int op"));
+    assert_eq!((e.offset, e.message.as_str()), (1, "bad int op"));
     // IntNeg with a bad int type.
     assert_eq!(
         decode(&[2, 10, 0, 0, 0, 0]).unwrap_err().message,

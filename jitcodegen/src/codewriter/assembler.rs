@@ -4,7 +4,6 @@
 
 use super::descrs::Descrs;
 use super::flatten::{flatten, Item, CONST_BASE};
-use super::insn_regs::{visit_labels, visit_regs};
 use super::liveness::fill_live;
 use super::regalloc::allocate;
 use super::{var_kind, JitCodeData};
@@ -32,7 +31,7 @@ pub(crate) fn assemble_graph(
         }
     }
     for insn in &mut insns {
-        visit_labels(insn, &mut |l| *l = position[l]);
+        insn.visit_labels(&mut |l| *l = position[l]);
     }
 
     // Constants follow the registers of their kind.
@@ -48,7 +47,7 @@ pub(crate) fn assemble_graph(
         }
     }
     for insn in &mut insns {
-        visit_regs(insn, &descrs.asm, &mut |kind, r, _| {
+        insn.visit_regs(&descrs.asm, &mut |kind, r, _| {
             if *r >= CONST_BASE {
                 *r = *r - CONST_BASE + num_regs[kind.index()];
             }

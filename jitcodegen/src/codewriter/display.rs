@@ -5,18 +5,21 @@
 use super::{mem_scalar, var_kind, Assembly, Container, JitCodeData, RefConstData};
 use crate::flowgraph::adt_field_name;
 use metatrace_runtime::jitcode::{
-    format_jitcode, indexed_name, verify_jitcode, DescrInfo, JitCodeNames, JitCodeShape, Kind,
-    RegNames, ScalarTy,
+    distinct_name, format_jitcode, indexed_name, verify_jitcode, DescrInfo, DescrTable,
+    JitCodeNames, JitCodeShape, Kind, RegNames, ScalarTy,
 };
 
-impl JitCodeNames for Assembly {
-    fn field(&self, i: u16) -> String {
+impl Assembly {
+    /// A field descr's name, which an immutable twin may share.
+    fn field_name(&self, i: u16) -> String {
         match self.fields.get(i as usize) {
             Some(f) => adt_field_name(&self.types, &f.field),
             None => format!("field#{i}"),
         }
     }
-    fn array(&self, i: u16) -> String {
+
+    /// An array descr's name, which an immutable twin may share.
+    fn array_name(&self, i: u16) -> String {
         match self.arrays.get(i as usize) {
             Some(a) => {
                 let item = self.types.display(&a.item);
@@ -27,6 +30,37 @@ impl JitCodeNames for Assembly {
             }
             None => format!("array#{i}"),
         }
+    }
+}
+
+impl JitCodeNames for Assembly {
+    fn field(&self, i: u16) -> String {
+        if i as usize >= self.fields.len() {
+            return self.field_name(i);
+        }
+        let names: Vec<String> = (0..self.fields.len() as u16)
+            .map(|j| self.field_name(j))
+            .collect();
+        let all: Vec<(&str, bool)> = names
+            .iter()
+            .zip(&self.fields)
+            .map(|(n, f)| (n.as_str(), f.immutable))
+            .collect();
+        distinct_name(&all, i as usize)
+    }
+    fn array(&self, i: u16) -> String {
+        if i as usize >= self.arrays.len() {
+            return self.array_name(i);
+        }
+        let names: Vec<String> = (0..self.arrays.len() as u16)
+            .map(|j| self.array_name(j))
+            .collect();
+        let all: Vec<(&str, bool)> = names
+            .iter()
+            .zip(&self.arrays)
+            .map(|(n, a)| (n.as_str(), a.immutable))
+            .collect();
+        distinct_name(&all, i as usize)
     }
     fn field_kind(&self, i: u16) -> Option<Kind> {
         DescrInfo::field_ty(self, i).flatten().map(|t| t.kind())
@@ -78,6 +112,18 @@ impl JitCodeNames for Assembly {
                 .get(i as usize)
                 .map(|a| self.types.display(&a.ty).to_string()),
         )
+    }
+    fn count(&self, table: DescrTable) -> usize {
+        match table {
+            DescrTable::Field { .. } => self.fields.len(),
+            DescrTable::Array { .. } => self.arrays.len(),
+            DescrTable::Enum => self.enums.len(),
+            DescrTable::Call => self.calls.len(),
+            DescrTable::Jitcode => self.jitcodes.len(),
+            DescrTable::Alloc => self.allocs.len(),
+            DescrTable::Driver => self.drivers.len(),
+            DescrTable::String => self.strings.len(),
+        }
     }
 }
 
@@ -205,19 +251,11 @@ impl Assembly {
         }
         let field = |d: &u16| {
             let imm = self.fields.get(*d as usize).is_some_and(|f| f.immutable);
-            format!(
-                "{}{}",
-                JitCodeNames::field(self, *d),
-                if imm { " (imm)" } else { "" }
-            )
+            format!("{}{}", self.field_name(*d), if imm { " (imm)" } else { "" })
         };
         let array = |d: &u16| {
             let imm = self.arrays.get(*d as usize).is_some_and(|a| a.immutable);
-            format!(
-                "{}{}",
-                JitCodeNames::array(self, *d),
-                if imm { " (imm)" } else { "" }
-            )
+            format!("{}{}", self.array_name(*d), if imm { " (imm)" } else { "" })
         };
         let mut lines = Vec::new();
         for (what, names) in [

@@ -18,7 +18,6 @@ mod descrs;
 mod display;
 mod effects;
 mod flatten;
-mod insn_regs;
 mod liveness;
 pub mod regalloc;
 

@@ -8,6 +8,7 @@
 //! ```
 //! Registers print as `%i3`/`%r0`/`%f1`; constants as `$` and their value.
 
+use super::insns::{Access, DescrTable, KindOf, LabelStyle, ListStyle, Operand};
 use super::*;
 use std::collections::BTreeSet;
 
@@ -15,6 +16,27 @@ use std::collections::BTreeSet;
 /// must not fail on malformed code: the verifier reports it).
 pub fn indexed_name(what: &str, i: u16, name: Option<String>) -> String {
     name.unwrap_or_else(|| format!("{what}#{i}"))
+}
+
+/// The printed name of descr `i` among `all` (each a name and whether
+/// the descr is immutable): printed IR must tell every descr apart, so an
+/// immutable descr whose name another descr shares is marked ` (imm)`,
+/// and a name still shared gets the index, `#i`.
+pub fn distinct_name(all: &[(&str, bool)], i: usize) -> String {
+    let (name, imm) = all[i];
+    let shared = |same_imm: bool| {
+        all.iter()
+            .enumerate()
+            .any(|(j, &(n, m))| j != i && n == name && (!same_imm || m == imm))
+    };
+    let mut out = name.to_string();
+    if imm && shared(false) {
+        out.push_str(" (imm)");
+    }
+    if shared(true) {
+        out.push_str(&format!("#{i}"));
+    }
+    out
 }
 
 /// How to name what instructions refer to by index.
@@ -38,22 +60,51 @@ pub trait JitCodeNames {
     fn item_kind(&self, _i: u16) -> Option<Kind> {
         None
     }
+    /// How many entries `table` has, for [`JitCodeNames::lookup`]; 0 when
+    /// unknown.
+    fn count(&self, _table: DescrTable) -> usize {
+        0
+    }
+    /// The index of the descr printed as `name` (the parser's inverse of
+    /// the names above): the first entry of that name, or `what#i`.
+    fn lookup(&self, table: DescrTable, name: &str) -> Option<u16> {
+        (0..self.count(table) as u16)
+            .find(|&i| descr_name(self, table, i) == name)
+            .or_else(|| {
+                let i = name.strip_prefix(table.what())?.strip_prefix('#')?;
+                i.parse().ok()
+            })
+    }
+}
+
+/// A descr's name in `names`' table `table`.
+pub fn descr_name(names: &(impl JitCodeNames + ?Sized), table: DescrTable, d: u16) -> String {
+    match table {
+        DescrTable::Field { .. } => names.field(d),
+        DescrTable::Array { .. } => names.array(d),
+        DescrTable::Enum => names.enum_(d),
+        DescrTable::Call => names.call(d),
+        DescrTable::Jitcode => names.jitcode(d),
+        DescrTable::Alloc => names.alloc(d),
+        DescrTable::Driver => names.driver(d),
+        DescrTable::String => names.string(d),
+    }
 }
 
 impl JitCodeNames for Tables {
     fn field(&self, i: u16) -> String {
-        indexed_name(
-            "field",
-            i,
-            self.fields.get(i as usize).map(|d| d.name.to_string()),
-        )
+        if i as usize >= self.fields.len() {
+            return indexed_name("field", i, None);
+        }
+        let all: Vec<(&str, bool)> = self.fields.iter().map(|d| (d.name, d.immutable)).collect();
+        distinct_name(&all, i as usize)
     }
     fn array(&self, i: u16) -> String {
-        indexed_name(
-            "array",
-            i,
-            self.arrays.get(i as usize).map(|d| d.name.to_string()),
-        )
+        if i as usize >= self.arrays.len() {
+            return indexed_name("array", i, None);
+        }
+        let all: Vec<(&str, bool)> = self.arrays.iter().map(|d| (d.name, d.immutable)).collect();
+        distinct_name(&all, i as usize)
     }
     fn enum_(&self, i: u16) -> String {
         indexed_name(
@@ -103,6 +154,18 @@ impl JitCodeNames for Tables {
     fn item_kind(&self, i: u16) -> Option<Kind> {
         self.arrays.get(i as usize)?.item.map(ScalarTy::kind)
     }
+    fn count(&self, table: DescrTable) -> usize {
+        match table {
+            DescrTable::Field { .. } => self.fields.len(),
+            DescrTable::Array { .. } => self.arrays.len(),
+            DescrTable::Enum => self.enums.len(),
+            DescrTable::Call => self.calls.len(),
+            DescrTable::Jitcode => self.jitcodes.len(),
+            DescrTable::Alloc => self.allocs.len(),
+            DescrTable::Driver => self.drivers.len(),
+            DescrTable::String => self.strings.len(),
+        }
+    }
 }
 
 /// Registers and constants of one jitcode, for naming operands.
@@ -133,287 +196,78 @@ impl RegNames<'_> {
     }
 }
 
-fn cmp_name(op: CmpOp) -> &'static str {
-    match op {
-        CmpOp::Eq => "eq",
-        CmpOp::Ne => "ne",
-        CmpOp::Lt => "lt",
-        CmpOp::Le => "le",
-        CmpOp::Gt => "gt",
-        CmpOp::Ge => "ge",
+/// One instruction, without its label. Generic over the instruction
+/// table: the mnemonic with the static operands filled in, then the other
+/// operands in table order; a descr is set off by a space, further reads
+/// by commas, writes follow `->`.
+pub fn format_insn(insn: &Insn, regs: &RegNames, names: &dyn JitCodeNames) -> String {
+    let mut statics = Vec::new();
+    let mut rest = String::new();
+    let mut first_write = true;
+    let kind_of = |k: KindOf| match k {
+        KindOf::Fixed(k) => Some(k),
+        KindOf::FieldOf(d) => names.field_kind(d),
+        KindOf::ItemOf(d) => names.item_kind(d),
+    };
+    insn.operands(&mut |op| {
+        let sep = |rest: &String, first_write: &mut bool, access: Access, comma: bool| match access
+        {
+            Access::Write if *first_write => {
+                *first_write = false;
+                " -> "
+            }
+            Access::Write => ", ",
+            Access::Read if rest.is_empty() || !comma => " ",
+            Access::Read => ", ",
+        };
+        match op {
+            Operand::Static(s) => statics.push(s.name()),
+            Operand::Reg(r, access, k) => {
+                let text = match kind_of(k) {
+                    Some(k) => regs.reg(k, *r),
+                    None => format!("%{r}"),
+                };
+                let s = sep(&rest, &mut first_write, access, true);
+                rest.push_str(s);
+                rest.push_str(&text);
+            }
+            Operand::Regs(rs, access, style) => {
+                let s = sep(&rest, &mut first_write, access, false);
+                rest.push_str(s);
+                match style {
+                    ListStyle::Paren => rest.push_str(&format!("({})", regs.list(rs))),
+                    ListStyle::Bare => rest.push_str(&regs.list(rs)),
+                }
+            }
+            Operand::Descr(d, table) => {
+                rest.push(' ');
+                rest.push_str(&descr_text(names, table, *d));
+            }
+            Operand::Label(l, style) => match style {
+                LabelStyle::Plain => rest.push_str(&format!(" L{l}")),
+                LabelStyle::Default => rest.push_str(&format!(" default L{l}")),
+            },
+            Operand::Cases(cs) => {
+                let cs: Vec<String> = cs.iter().map(|(v, l)| format!("{v}: L{l}")).collect();
+                rest.push_str(&format!(" [{}]", cs.join(", ")));
+            }
+        }
+    });
+    let mut mnemonic = String::new();
+    let mut parts = insn.mnemonic_template().split("{}");
+    mnemonic.push_str(parts.next().unwrap_or(""));
+    for (part, value) in parts.zip(statics) {
+        mnemonic.push_str(value);
+        mnemonic.push_str(part);
     }
+    mnemonic + &rest
 }
 
-/// One instruction, without its label.
-pub fn format_insn(insn: &Insn, regs: &RegNames, names: &dyn JitCodeNames) -> String {
-    let i = |r: Reg| regs.reg(Kind::Int, r);
-    let rf = |r: Reg| regs.reg(Kind::Ref, r);
-    let f = |r: Reg| regs.reg(Kind::Float, r);
-    let by = |t: ScalarTy, r: Reg| regs.reg(t.kind(), r);
-    let fld = |d: u16, r: Reg| match names.field_kind(d) {
-        Some(k) => regs.reg(k, r),
-        None => format!("%{r}"),
-    };
-    let item = |d: u16, r: Reg| match names.item_kind(d) {
-        Some(k) => regs.reg(k, r),
-        None => format!("%{r}"),
-    };
-    match insn {
-        Insn::Copy { kind, src, dst } => format!(
-            "{}_copy {} -> {}",
-            kind,
-            regs.reg(*kind, *src),
-            regs.reg(*kind, *dst)
-        ),
-        Insn::IntBin { op, ty, a, b, dst } => format!(
-            "int_{}/{} {}, {} -> {}",
-            format!("{op:?}").to_lowercase(),
-            ty.name(),
-            i(*a),
-            i(*b),
-            i(*dst)
-        ),
-        Insn::IntNeg { ty, a, dst } => format!("int_neg/{} {} -> {}", ty.name(), i(*a), i(*dst)),
-        Insn::IntNot { ty, a, dst } => format!("int_not/{} {} -> {}", ty.name(), i(*a), i(*dst)),
-        Insn::IntCmp { op, ty, a, b, dst } => format!(
-            "int_{}/{} {}, {} -> {}",
-            cmp_name(*op),
-            ty.name(),
-            i(*a),
-            i(*b),
-            i(*dst)
-        ),
-        Insn::FloatBin { op, a, b, dst } => format!(
-            "float_{} {}, {} -> {}",
-            format!("{op:?}").to_lowercase(),
-            f(*a),
-            f(*b),
-            f(*dst)
-        ),
-        Insn::FloatNeg { a, dst } => format!("float_neg {} -> {}", f(*a), f(*dst)),
-        Insn::FloatCmp { op, a, b, dst } => format!(
-            "float_{} {}, {} -> {}",
-            cmp_name(*op),
-            f(*a),
-            f(*b),
-            i(*dst)
-        ),
-        Insn::Cast { from, to, src, dst } => format!(
-            "cast/{}->{} {} -> {}",
-            from.name(),
-            to.name(),
-            by(*from, *src),
-            by(*to, *dst)
-        ),
-        Insn::New { descr, dst } => format!("new <{}> -> {}", names.alloc(*descr), rf(*dst)),
-        Insn::Free { descr, ptr } => format!("free {} <{}>", rf(*ptr), names.alloc(*descr)),
-        Insn::GetField { descr, base, dst } => format!(
-            "getfield {} <{}> -> {}",
-            rf(*base),
-            names.field(*descr),
-            fld(*descr, *dst)
-        ),
-        Insn::SetField { descr, base, value } => format!(
-            "setfield {} <{}>, {}",
-            rf(*base),
-            names.field(*descr),
-            fld(*descr, *value)
-        ),
-        Insn::FieldAddr { descr, base, dst } => format!(
-            "fieldaddr {} <{}> -> {}",
-            rf(*base),
-            names.field(*descr),
-            rf(*dst)
-        ),
-        Insn::Load { ty, addr, dst } => {
-            format!("load/{} {} -> {}", ty.name(), rf(*addr), by(*ty, *dst))
-        }
-        Insn::Store { ty, addr, value } => {
-            format!("store/{} {}, {}", ty.name(), rf(*addr), by(*ty, *value))
-        }
-        Insn::EnumTag { descr, addr, dst } => format!(
-            "enum_tag {} <{}> -> {}",
-            rf(*addr),
-            names.enum_(*descr),
-            i(*dst)
-        ),
-        Insn::VecLen { descr, vec, dst } => format!(
-            "vec_len {} <{}> -> {}",
-            rf(*vec),
-            names.array(*descr),
-            i(*dst)
-        ),
-        Insn::VecItemAddr {
-            descr,
-            vec,
-            idx,
-            dst,
-        } => format!(
-            "vec_itemaddr {}, {} <{}> -> {}",
-            rf(*vec),
-            i(*idx),
-            names.array(*descr),
-            rf(*dst)
-        ),
-        Insn::VecGetItem {
-            descr,
-            vec,
-            idx,
-            dst,
-        } => format!(
-            "vec_getitem {}, {} <{}> -> {}",
-            rf(*vec),
-            i(*idx),
-            names.array(*descr),
-            item(*descr, *dst)
-        ),
-        Insn::VecSetItem {
-            descr,
-            vec,
-            idx,
-            value,
-        } => format!(
-            "vec_setitem {}, {} <{}>, {}",
-            rf(*vec),
-            i(*idx),
-            names.array(*descr),
-            item(*descr, *value)
-        ),
-        Insn::VecPush { descr, vec, value } => format!(
-            "vec_push {} <{}>, {}",
-            rf(*vec),
-            names.array(*descr),
-            item(*descr, *value)
-        ),
-        Insn::VecPop {
-            descr,
-            vec,
-            tag,
-            value,
-        } => format!(
-            "vec_pop {} <{}> -> {}, {}",
-            rf(*vec),
-            names.array(*descr),
-            i(*tag),
-            item(*descr, *value)
-        ),
-        Insn::VecAsSlice {
-            descr,
-            vec,
-            ptr,
-            len,
-        } => format!(
-            "vec_as_slice {} <{}> -> {}, {}",
-            rf(*vec),
-            names.array(*descr),
-            rf(*ptr),
-            i(*len)
-        ),
-        Insn::SliceItemAddr {
-            descr,
-            ptr,
-            idx,
-            dst,
-        } => format!(
-            "slice_itemaddr {}, {} <{}> -> {}",
-            rf(*ptr),
-            i(*idx),
-            names.array(*descr),
-            rf(*dst)
-        ),
-        Insn::SliceGetItem {
-            descr,
-            ptr,
-            idx,
-            dst,
-        } => format!(
-            "slice_getitem {}, {} <{}> -> {}",
-            rf(*ptr),
-            i(*idx),
-            names.array(*descr),
-            item(*descr, *dst)
-        ),
-        Insn::SliceSetItem {
-            descr,
-            ptr,
-            idx,
-            value,
-        } => format!(
-            "slice_setitem {}, {} <{}>, {}",
-            rf(*ptr),
-            i(*idx),
-            names.array(*descr),
-            item(*descr, *value)
-        ),
-        Insn::StringAsStr { string, ptr, len } => {
-            format!("string_as_str {} -> {}, {}", rf(*string), rf(*ptr), i(*len))
-        }
-        Insn::Call {
-            flavor,
-            jitcode,
-            args,
-            results,
-        } => {
-            let name = match flavor {
-                CallFlavor::Regular => "call",
-                CallFlavor::Elidable => "call_elidable",
-                CallFlavor::LoopInvariant => "call_loopinvariant",
-            };
-            format!(
-                "{name} <{}> ({}) -> ({})",
-                names.jitcode(*jitcode),
-                regs.list(args),
-                regs.list(results)
-            )
-        }
-        Insn::ResidualCall {
-            descr,
-            args,
-            results,
-        } => format!(
-            "residual_call <{}> ({}) -> ({})",
-            names.call(*descr),
-            regs.list(args),
-            regs.list(results)
-        ),
-        Insn::Promote { kind, src, dst } => format!(
-            "{}_promote {} -> {}",
-            kind,
-            regs.reg(*kind, *src),
-            regs.reg(*kind, *dst)
-        ),
-        Insn::WeAreJitted { dst } => format!("we_are_jitted -> {}", i(*dst)),
-        Insn::MergePoint { driver, args } => format!(
-            "jit_merge_point <{}> ({})",
-            names.driver(*driver),
-            regs.list(args)
-        ),
-        Insn::CanEnterJit { driver, args } => format!(
-            "can_enter_jit <{}> ({})",
-            names.driver(*driver),
-            regs.list(args)
-        ),
-        Insn::Live { regs: live } => format!("-live- {}", regs.list(live)),
-        Insn::Goto { target } => format!("goto L{target}"),
-        Insn::GotoIfNot { cond, target } => format!("goto_if_not {} L{target}", i(*cond)),
-        Insn::Switch {
-            value,
-            cases,
-            default,
-        } => {
-            let cs: Vec<String> = cases.iter().map(|(v, l)| format!("{v}: L{l}")).collect();
-            format!(
-                "switch {} [{}] default L{default}",
-                i(*value),
-                cs.join(", ")
-            )
-        }
-        Insn::Return { values } => format!("return ({})", regs.list(values)),
-        Insn::Panic { kind, message } => format!(
-            "panic/{} {}",
-            format!("{kind:?}").to_lowercase(),
-            names.string(*message)
-        ),
+/// A descr as printed: `<name>`, or the string itself.
+fn descr_text(names: &dyn JitCodeNames, table: DescrTable, d: u16) -> String {
+    match table {
+        DescrTable::String => names.string(d),
+        _ => format!("<{}>", descr_name(names, table, d)),
     }
 }
 
@@ -428,16 +282,13 @@ pub fn format_jitcode(
 ) -> String {
     let mut targets = BTreeSet::new();
     for insn in insns {
-        match insn {
-            Insn::Goto { target } | Insn::GotoIfNot { target, .. } => {
-                targets.insert(*target);
+        insn.operands(&mut |op| match op {
+            Operand::Label(l, _) => {
+                targets.insert(*l);
             }
-            Insn::Switch { cases, default, .. } => {
-                targets.insert(*default);
-                targets.extend(cases.iter().map(|c| c.1));
-            }
+            Operand::Cases(cs) => targets.extend(cs.iter().map(|c| c.1)),
             _ => {}
-        }
+        });
     }
     let mut out = format!(
         "jitcode {}({}) regs i{} r{} f{}\n",

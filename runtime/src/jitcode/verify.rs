@@ -2,6 +2,7 @@
 //! range and of the right kind. Run by the codewriter on what it produces
 //! and by tests on hand-written and deliberately broken jitcodes.
 
+use super::insns::{Access, DescrTable, KindOf, Operand};
 use super::*;
 
 /// What the verifier needs to know about the descr tables, so that it can
@@ -97,17 +98,6 @@ impl Tables {
     /// portals are in range; all problems found.
     pub fn verify(&self) -> Result<(), Vec<String>> {
         verify_tables(self)
-    }
-}
-
-impl Insn {
-    /// Is this an instruction after which execution never falls through
-    /// (goto, switch, return, panic)?
-    pub fn is_terminator(&self) -> bool {
-        matches!(
-            self,
-            Insn::Goto { .. } | Insn::Switch { .. } | Insn::Return { .. } | Insn::Panic { .. }
-        )
     }
 }
 
@@ -227,12 +217,6 @@ impl Checker<'_> {
     }
 
     /// A register read.
-    fn alloc(&mut self, descr: u16) {
-        if descr as usize >= self.descrs.alloc_count() {
-            self.err(format!("alloc {descr} out of range"));
-        }
-    }
-
     fn src(&mut self, kind: Kind, r: Reg) {
         let limit = self.limit(kind);
         if r as u32 >= limit {
@@ -322,271 +306,122 @@ impl Checker<'_> {
         }
     }
 
+    /// A descr operand: in range, and what the instruction needs of it.
+    fn descr(&mut self, d: u16, table: DescrTable) {
+        let (what, count) = match table {
+            DescrTable::Field { scalar } => {
+                if scalar {
+                    self.scalar_field(d);
+                } else if self.descrs.field_ty(d).is_none() {
+                    self.err(format!("field descr {d} out of range"));
+                }
+                return;
+            }
+            DescrTable::Array { vec, scalar } => {
+                self.array(d, vec, scalar);
+                return;
+            }
+            DescrTable::Call => {
+                if self.descrs.call_kinds(d).is_none() {
+                    self.err(format!("call descr {d} out of range"));
+                }
+                return;
+            }
+            DescrTable::Jitcode => {
+                if self.descrs.jitcode_kinds(d).is_none() {
+                    self.err(format!("jitcode {d} out of range"));
+                }
+                return;
+            }
+            DescrTable::Enum => ("enum descr", self.descrs.enum_count()),
+            DescrTable::Alloc => ("alloc", self.descrs.alloc_count()),
+            DescrTable::Driver => ("driver", self.descrs.driver_count()),
+            DescrTable::String => ("string", self.descrs.string_count()),
+        };
+        if d as usize >= count {
+            self.err(format!("{what} {d} out of range"));
+        }
+    }
+
+    /// The operand checks, from the instruction table, then what the table
+    /// cannot say: casts Rust accepts, and arguments and results that match
+    /// the callee's (or this jitcode's) signature.
     fn insn(&mut self, insn: &Insn) {
-        use Kind::*;
+        let mut ops = Vec::new();
+        insn.operands(&mut |op| {
+            ops.push(match op {
+                Operand::Reg(r, acc, k) => Check::Reg(*r, acc, k),
+                Operand::Regs(rs, acc, _) => Check::Regs(rs.clone(), acc),
+                Operand::Descr(d, t) => Check::Descr(*d, t),
+                Operand::Label(l, _) => Check::Label(*l),
+                Operand::Cases(cs) => Check::Labels(cs.iter().map(|c| c.1).collect()),
+                Operand::Static(_) => return,
+            })
+        });
+        for op in ops {
+            match op {
+                Check::Reg(r, acc, k) => {
+                    // A descr's kind is only known once the descr checked out.
+                    let Some(kind) = k.resolve(self.descrs) else {
+                        continue;
+                    };
+                    match acc {
+                        Access::Read => self.src(kind, r),
+                        Access::Write => self.dst(kind, r),
+                    }
+                }
+                Check::Regs(rs, Access::Read) => self.list_src(&rs),
+                Check::Regs(rs, Access::Write) => self.list_dst(&rs),
+                Check::Descr(d, t) => self.descr(d, t),
+                Check::Label(l) => self.label(l),
+                Check::Labels(ls) => ls.into_iter().for_each(|l| self.label(l)),
+            }
+        }
         match insn {
-            Insn::Copy { kind, src, dst } | Insn::Promote { kind, src, dst } => {
-                self.src(*kind, *src);
-                self.dst(*kind, *dst);
-            }
-            Insn::IntBin { a, b, dst, .. } | Insn::IntCmp { a, b, dst, .. } => {
-                self.src(Int, *a);
-                self.src(Int, *b);
-                self.dst(Int, *dst);
-            }
-            Insn::IntNeg { a, dst, .. } | Insn::IntNot { a, dst, .. } => {
-                self.src(Int, *a);
-                self.dst(Int, *dst);
-            }
-            Insn::FloatBin { a, b, dst, .. } => {
-                self.src(Float, *a);
-                self.src(Float, *b);
-                self.dst(Float, *dst);
-            }
-            Insn::FloatNeg { a, dst } => {
-                self.src(Float, *a);
-                self.dst(Float, *dst);
-            }
-            Insn::FloatCmp { a, b, dst, .. } => {
-                self.src(Float, *a);
-                self.src(Float, *b);
-                self.dst(Int, *dst);
-            }
-            Insn::Cast { from, to, src, dst } => {
-                if !from.can_cast_to(*to) {
-                    self.err(format!(
-                        "invalid cast from {} to {}",
-                        from.name(),
-                        to.name()
-                    ));
-                }
-                self.src(from.kind(), *src);
-                self.dst(to.kind(), *dst);
-            }
-            Insn::New { descr, dst } => {
-                self.alloc(*descr);
-                self.dst(Ref, *dst);
-            }
-            Insn::Free { descr, ptr } => {
-                self.alloc(*descr);
-                self.src(Ref, *ptr);
-            }
-            Insn::GetField { descr, base, dst } => {
-                self.src(Ref, *base);
-                if let Some(t) = self.scalar_field(*descr) {
-                    self.dst(t.kind(), *dst);
-                }
-            }
-            Insn::SetField { descr, base, value } => {
-                self.src(Ref, *base);
-                if let Some(t) = self.scalar_field(*descr) {
-                    self.src(t.kind(), *value);
-                }
-            }
-            Insn::FieldAddr { descr, base, dst } => {
-                if self.descrs.field_ty(*descr).is_none() {
-                    self.err(format!("field descr {descr} out of range"));
-                }
-                self.src(Ref, *base);
-                self.dst(Ref, *dst);
-            }
-            Insn::Load { ty, addr, dst } => {
-                self.src(Ref, *addr);
-                self.dst(ty.kind(), *dst);
-            }
-            Insn::Store { ty, addr, value } => {
-                self.src(Ref, *addr);
-                self.src(ty.kind(), *value);
-            }
-            Insn::EnumTag { descr, addr, dst } => {
-                if *descr as usize >= self.descrs.enum_count() {
-                    self.err(format!("enum descr {descr} out of range"));
-                }
-                self.src(Ref, *addr);
-                self.dst(Int, *dst);
-            }
-            Insn::VecLen { descr, vec, dst } => {
-                self.array(*descr, true, false);
-                self.src(Ref, *vec);
-                self.dst(Int, *dst);
-            }
-            Insn::VecItemAddr {
-                descr,
-                vec,
-                idx,
-                dst,
-            } => {
-                self.array(*descr, true, false);
-                self.src(Ref, *vec);
-                self.src(Int, *idx);
-                self.dst(Ref, *dst);
-            }
-            Insn::VecGetItem {
-                descr,
-                vec,
-                idx,
-                dst,
-            } => {
-                let item = self.array(*descr, true, true);
-                self.src(Ref, *vec);
-                self.src(Int, *idx);
-                if let Some(t) = item {
-                    self.dst(t.kind(), *dst);
-                }
-            }
-            Insn::VecSetItem {
-                descr,
-                vec,
-                idx,
-                value,
-            } => {
-                let item = self.array(*descr, true, true);
-                self.src(Ref, *vec);
-                self.src(Int, *idx);
-                if let Some(t) = item {
-                    self.src(t.kind(), *value);
-                }
-            }
-            Insn::VecPush { descr, vec, value } => {
-                let item = self.array(*descr, true, true);
-                self.src(Ref, *vec);
-                if let Some(t) = item {
-                    self.src(t.kind(), *value);
-                }
-            }
-            Insn::VecPop {
-                descr,
-                vec,
-                tag,
-                value,
-            } => {
-                let item = self.array(*descr, true, true);
-                self.src(Ref, *vec);
-                self.dst(Int, *tag);
-                if let Some(t) = item {
-                    self.dst(t.kind(), *value);
-                }
-            }
-            Insn::VecAsSlice {
-                descr,
-                vec,
-                ptr,
-                len,
-            } => {
-                self.array(*descr, true, false);
-                self.src(Ref, *vec);
-                self.dst(Ref, *ptr);
-                self.dst(Int, *len);
-            }
-            Insn::SliceItemAddr {
-                descr,
-                ptr,
-                idx,
-                dst,
-            } => {
-                self.array(*descr, false, false);
-                self.src(Ref, *ptr);
-                self.src(Int, *idx);
-                self.dst(Ref, *dst);
-            }
-            Insn::SliceGetItem {
-                descr,
-                ptr,
-                idx,
-                dst,
-            } => {
-                let item = self.array(*descr, false, true);
-                self.src(Ref, *ptr);
-                self.src(Int, *idx);
-                if let Some(t) = item {
-                    self.dst(t.kind(), *dst);
-                }
-            }
-            Insn::SliceSetItem {
-                descr,
-                ptr,
-                idx,
-                value,
-            } => {
-                let item = self.array(*descr, false, true);
-                self.src(Ref, *ptr);
-                self.src(Int, *idx);
-                if let Some(t) = item {
-                    self.src(t.kind(), *value);
-                }
-            }
-            Insn::StringAsStr { string, ptr, len } => {
-                self.src(Ref, *string);
-                self.dst(Ref, *ptr);
-                self.dst(Int, *len);
+            Insn::Cast { from, to, .. } if !from.can_cast_to(*to) => {
+                self.err(format!(
+                    "invalid cast from {} to {}",
+                    from.name(),
+                    to.name()
+                ));
             }
             Insn::Call {
-                jitcode,
+                jitcode: d,
                 args,
                 results,
                 ..
             } => {
-                self.list_src(args);
-                self.list_dst(results);
-                match self.descrs.jitcode_kinds(*jitcode) {
-                    None => self.err(format!("jitcode {jitcode} out of range")),
-                    Some((a, r)) => {
-                        self.kinds("arguments", args, &a);
-                        self.kinds("results", results, &r);
-                    }
+                if let Some((a, r)) = self.descrs.jitcode_kinds(*d) {
+                    self.kinds("arguments", args, &a);
+                    self.kinds("results", results, &r);
                 }
             }
             Insn::ResidualCall {
-                descr,
+                descr: d,
                 args,
                 results,
             } => {
-                self.list_src(args);
-                self.list_dst(results);
-                match self.descrs.call_kinds(*descr) {
-                    None => self.err(format!("call descr {descr} out of range")),
-                    Some((a, r)) => {
-                        self.kinds("arguments", args, &a);
-                        self.kinds("results", results, &r);
-                    }
+                if let Some((a, r)) = self.descrs.call_kinds(*d) {
+                    self.kinds("arguments", args, &a);
+                    self.kinds("results", results, &r);
                 }
-            }
-            Insn::WeAreJitted { dst } => self.dst(Int, *dst),
-            Insn::MergePoint { driver, args } | Insn::CanEnterJit { driver, args } => {
-                if *driver as usize >= self.descrs.driver_count() {
-                    self.err(format!("driver {driver} out of range"));
-                }
-                self.list_src(args);
-            }
-            Insn::Live { regs } => self.list_src(regs),
-            Insn::Goto { target } => self.label(*target),
-            Insn::GotoIfNot { cond, target } => {
-                self.src(Int, *cond);
-                self.label(*target);
-            }
-            Insn::Switch {
-                value,
-                cases,
-                default,
-            } => {
-                self.src(Int, *value);
-                for (_, l) in cases {
-                    self.label(*l);
-                }
-                self.label(*default);
             }
             Insn::Return { values } => {
-                self.list_src(values);
                 let results = self.code.results;
                 self.kinds("returned values", values, results);
             }
-            Insn::Panic { message, .. } => {
-                if *message as usize >= self.descrs.string_count() {
-                    self.err(format!("string {message} out of range"));
-                }
-            }
+            _ => {}
         }
     }
+}
+
+/// An operand to check, copied out of the instruction.
+enum Check {
+    Reg(Reg, Access, KindOf),
+    Regs(Vec<KReg>, Access),
+    Descr(u16, DescrTable),
+    Label(Label),
+    Labels(Vec<Label>),
 }
 
 /// Check one jitcode; all problems found, each naming the instruction.

@@ -1,0 +1,233 @@
+//! The small enums that instructions and trace operations carry as static
+//! data (an operator, an int type, a kind): each declared once with its
+//! name in printed IR and its byte in encoded jitcodes.
+//!
+//! The printers, parsers, encoder and decoder of both IRs reach them
+//! through [`Token`], so a new operator is one line here.
+
+use super::{IntTy, Kind, ScalarTy};
+
+/// A static operand: named in printed IR (`add`, `u8`, `int`), one or
+/// two bytes in encoded jitcodes.
+pub trait Token: Copy + 'static {
+    /// The decoder's message for a byte that is none of these.
+    const WHAT: &'static str;
+    fn name(self) -> &'static str;
+    fn from_name(name: &str) -> Option<Self>;
+    fn encode(self, out: &mut Vec<u8>);
+    /// From the bytes at `at`; the number of bytes read.
+    fn decode(bytes: &[u8]) -> Result<(Self, usize), &'static str>;
+}
+
+/// Declares an enum whose variants are tokens, numbered in order.
+macro_rules! tokens {
+    ($(
+        $(#[$meta:meta])*
+        $ty:ident, $what:literal {
+            $( $(#[$vmeta:meta])* $var:ident = $name:literal ),* $(,)?
+        }
+    )*) => {$(
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum $ty {
+            $( $(#[$vmeta])* $var, )*
+        }
+
+        impl $ty {
+            pub const ALL: &'static [$ty] = &[$($ty::$var),*];
+
+            /// The name in printed IR.
+            pub fn name(self) -> &'static str {
+                match self { $( $ty::$var => $name, )* }
+            }
+        }
+
+        impl Token for $ty {
+            const WHAT: &'static str = $what;
+            fn name(self) -> &'static str {
+                $ty::name(self)
+            }
+            fn from_name(name: &str) -> Option<Self> {
+                Self::ALL.iter().copied().find(|t| t.name() == name)
+            }
+            fn encode(self, out: &mut Vec<u8>) {
+                out.push(self as u8);
+            }
+            fn decode(bytes: &[u8]) -> Result<(Self, usize), &'static str> {
+                let b = *bytes.first().ok_or("truncated instruction")?;
+                Self::ALL.get(b as usize).map(|t| (*t, 1)).ok_or($what)
+            }
+        }
+    )*};
+}
+
+tokens! {
+    IntBinOp, "bad int op" {
+        Add = "add",
+        Sub = "sub",
+        Mul = "mul",
+        /// Divisor checked non-zero (and not `MIN / -1`) by earlier code.
+        Div = "div",
+        Rem = "rem",
+        And = "and",
+        Or = "or",
+        Xor = "xor",
+        /// Shift amount taken modulo the bit width (release semantics).
+        Shl = "shl",
+        Shr = "shr",
+    }
+
+    CmpOp, "bad comparison" {
+        Eq = "eq",
+        Ne = "ne",
+        Lt = "lt",
+        Le = "le",
+        Gt = "gt",
+        Ge = "ge",
+    }
+
+    FloatBinOp, "bad float op" {
+        Add = "add",
+        Sub = "sub",
+        Mul = "mul",
+        Div = "div",
+        Rem = "rem",
+    }
+
+    /// How a call was classified by the codewriter (from the callee's hints).
+    CallFlavor, "bad call flavor" {
+        /// A translated function: the tracer inlines it.
+        Regular = "call",
+        /// `#[elidable]`: pure, foldable on constant arguments.
+        Elidable = "call_elidable",
+        /// `#[loop_invariant]`.
+        LoopInvariant = "call_loopinvariant",
+    }
+
+    PanicKind, "bad panic kind" {
+        BoundsCheck = "boundscheck",
+        DivideByZero = "dividebyzero",
+        DivideOverflow = "divideoverflow",
+        Unwrap = "unwrap",
+        Explicit = "explicit",
+    }
+}
+
+impl Token for Kind {
+    const WHAT: &'static str = "bad register kind";
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Int => "int",
+            Kind::Ref => "ref",
+            Kind::Float => "float",
+        }
+    }
+    fn from_name(name: &str) -> Option<Self> {
+        Kind::ALL.iter().copied().find(|k| k.name() == name)
+    }
+    fn encode(self, out: &mut Vec<u8>) {
+        out.push(self as u8);
+    }
+    fn decode(bytes: &[u8]) -> Result<(Self, usize), &'static str> {
+        let b = *bytes.first().ok_or("truncated instruction")?;
+        Kind::ALL.get(b as usize).map(|k| (*k, 1)).ok_or(Self::WHAT)
+    }
+}
+
+impl Token for IntTy {
+    const WHAT: &'static str = "bad int type";
+    fn name(self) -> &'static str {
+        IntTy::name(self)
+    }
+    fn from_name(name: &str) -> Option<Self> {
+        IntTy::from_name(name)
+    }
+    fn encode(self, out: &mut Vec<u8>) {
+        out.push(IntTy::ALL.iter().position(|x| *x == self).unwrap() as u8);
+    }
+    fn decode(bytes: &[u8]) -> Result<(Self, usize), &'static str> {
+        let b = *bytes.first().ok_or("truncated instruction")?;
+        IntTy::ALL
+            .get(b as usize)
+            .map(|t| (*t, 1))
+            .ok_or(Self::WHAT)
+    }
+}
+
+/// Encoded as a tag byte (0 int, then the `IntTy`; 1 bool, 2 char, 3 f64,
+/// 4 ref).
+impl Token for ScalarTy {
+    const WHAT: &'static str = "bad scalar type";
+    fn name(self) -> &'static str {
+        ScalarTy::name(self)
+    }
+    fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "bool" => Some(ScalarTy::Bool),
+            "char" => Some(ScalarTy::Char),
+            "f64" => Some(ScalarTy::F64),
+            "ref" => Some(ScalarTy::Ref),
+            _ => IntTy::from_name(name).map(ScalarTy::Int),
+        }
+    }
+    fn encode(self, out: &mut Vec<u8>) {
+        match self {
+            ScalarTy::Int(t) => {
+                out.push(0);
+                t.encode(out)
+            }
+            ScalarTy::Bool => out.push(1),
+            ScalarTy::Char => out.push(2),
+            ScalarTy::F64 => out.push(3),
+            ScalarTy::Ref => out.push(4),
+        }
+    }
+    fn decode(bytes: &[u8]) -> Result<(Self, usize), &'static str> {
+        let b = *bytes.first().ok_or("truncated instruction")?;
+        Ok(match b {
+            0 => {
+                let (t, n) = <IntTy as Token>::decode(&bytes[1..])?;
+                (ScalarTy::Int(t), 1 + n)
+            }
+            1 => (ScalarTy::Bool, 1),
+            2 => (ScalarTy::Char, 1),
+            3 => (ScalarTy::F64, 1),
+            4 => (ScalarTy::Ref, 1),
+            _ => return Err(Self::WHAT),
+        })
+    }
+}
+
+/// A static operand of an instruction, whatever its type: what the
+/// instruction table's visitors hand out.
+pub trait StaticOperand {
+    fn name(&self) -> &'static str;
+    /// Set from a printed name; false if it is none of this type's.
+    fn set_name(&mut self, name: &str) -> bool;
+    fn encode(&self, out: &mut Vec<u8>);
+    /// Set from the bytes; the number of bytes read.
+    fn decode(&mut self, bytes: &[u8]) -> Result<usize, &'static str>;
+}
+
+impl<T: Token> StaticOperand for T {
+    fn name(&self) -> &'static str {
+        Token::name(*self)
+    }
+    fn set_name(&mut self, name: &str) -> bool {
+        match T::from_name(name) {
+            Some(t) => {
+                *self = t;
+                true
+            }
+            None => false,
+        }
+    }
+    fn encode(&self, out: &mut Vec<u8>) {
+        Token::encode(*self, out)
+    }
+    fn decode(&mut self, bytes: &[u8]) -> Result<usize, &'static str> {
+        let (t, n) = T::decode(bytes)?;
+        *self = t;
+        Ok(n)
+    }
+}
