@@ -665,7 +665,7 @@ fn a_preamble_jumps_into_its_loop() {
     );
     tb.guard(Opcode::GuardTrue, vec![c], vec![Val::Input(1)]);
     tb.ops.push(TraceOp {
-        opcode: Opcode::JumpTo { target: lb },
+        opcode: Opcode::JumpTo(lb),
         args: vec![Val::Input(1), Val::Int(7), s2],
         result: None,
         guard: None,

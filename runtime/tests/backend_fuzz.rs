@@ -380,13 +380,8 @@ impl<'a> Gen<'a> {
             }
             _ if self.r.chance(40) => {
                 // a debug merge point
-                self.tb.effect(
-                    Opcode::DebugMergePoint {
-                        jitcode: 0,
-                        pc: self.r.below(100) as u32,
-                    },
-                    vec![],
-                );
+                self.tb
+                    .effect(Opcode::DebugMergePoint(0, self.r.below(100) as u32), vec![]);
             }
             _ => {
                 // loads from static (never written) data

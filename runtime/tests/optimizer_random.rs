@@ -639,7 +639,7 @@ impl<'r> Gen<'r> {
                 self.ints.push((t, Ty::Int(IntTy::U32)));
             }
             93 => {
-                self.op(Opcode::DebugMergePoint { jitcode: 0, pc: 7 }, vec![], None);
+                self.op(Opcode::DebugMergePoint(0, 7), vec![], None);
             }
             _ => {
                 // a value guard on a constant, or an always-true one
@@ -731,7 +731,7 @@ fn gen_trace(r: &mut Rng, looped: bool) -> (Trace, Fix) {
             args.push(v);
         }
         (
-            Opcode::JumpTo { target: 0 },
+            Opcode::JumpTo(0),
             args,
             TraceStart::Bridge { code: 0, guard: 0 },
         )
@@ -849,7 +849,7 @@ fn check_short_entries(
         start: TraceStart::Bridge { code: 0, guard: 0 },
         inputs: t.inputs.clone(),
         ops: vec![TraceOp {
-            opcode: Opcode::JumpTo { target: 0 },
+            opcode: Opcode::JumpTo(0),
             args: (0..t.inputs.len() as u16).map(Val::Input).collect(),
             result: None,
             guard: None,

@@ -1111,7 +1111,7 @@ fn loop_trace_stops_at_an_inner_loop_without_compiled_code() {
     ));
     assert!(matches!(
         entry.ops.last().map(|o| &o.opcode),
-        Some(trace::Opcode::JumpTo { target: 9 })
+        Some(trace::Opcode::JumpTo(9))
     ));
 }
 

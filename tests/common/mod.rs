@@ -185,6 +185,8 @@ pub fn run_env(
         .args(args)
         // No JIT log unless asked for: it may write to stderr.
         .env_remove("METATRACE_LOG")
+        // Every compiled trace must print and parse back (docs/testing.md).
+        .env("METATRACE_CHECK_IR_TEXT", "1")
         .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

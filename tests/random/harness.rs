@@ -175,6 +175,8 @@ pub fn run_vm(
     let mut child = Command::new(vm)
         // No JIT log: it may write to stderr, which is compared.
         .env_remove("METATRACE_LOG")
+        // Every compiled trace must print and parse back (docs/testing.md).
+        .env("METATRACE_CHECK_IR_TEXT", "1")
         .arg("--jit")
         .arg(mode)
         .arg(program)

@@ -11,7 +11,7 @@ use metatrace_runtime::jitcode::{
 
 impl Assembly {
     /// A field descr's name, which an immutable twin may share.
-    fn field_name(&self, i: u16) -> String {
+    pub(crate) fn field_name(&self, i: u16) -> String {
         match self.fields.get(i as usize) {
             Some(f) => adt_field_name(&self.types, &f.field),
             None => format!("field#{i}"),
@@ -19,7 +19,7 @@ impl Assembly {
     }
 
     /// An array descr's name, which an immutable twin may share.
-    fn array_name(&self, i: u16) -> String {
+    pub(crate) fn array_name(&self, i: u16) -> String {
         match self.arrays.get(i as usize) {
             Some(a) => {
                 let item = self.types.display(&a.item);

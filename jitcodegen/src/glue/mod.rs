@@ -331,7 +331,7 @@ impl Gen<'_> {
     fn arrays(&self, shims: &mut Vec<TokenStream>) -> Result<Vec<TokenStream>, String> {
         let mut out = Vec::new();
         for (i, arr) in self.asm.arrays.iter().enumerate() {
-            let name = str_lit(&self.asm.array(i as u16));
+            let name = str_lit(&self.asm.array_name(i as u16));
             let item_ty = rust_type(self.types, &arr.item, None)?;
             let item = match mem_scalar(&arr.item) {
                 Some(t) => {

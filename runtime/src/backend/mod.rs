@@ -231,6 +231,11 @@ fn compile(
     if let Err(errs) = crate::trace::verify_trace(&trace) {
         return Err(format!("invalid trace: {}", errs.join("; ")));
     }
+    if crate::trace::text_checks_enabled() {
+        if let Err(e) = crate::trace::check_text_round_trip(&trace, tables) {
+            panic!("metatrace: METATRACE_CHECK_IR_TEXT: a trace {e}");
+        }
+    }
     if trace.ops.iter().any(|o| o.opcode == Opcode::Label) {
         return Err("invalid trace: a label (loop peeling splits it into two traces first)".into());
     }
@@ -323,10 +328,7 @@ pub fn compile_bridge(trace: Trace, tables: &'static Tables) -> Result<TraceId, 
         }
         c.guard_locs[guard as usize].clone()
     };
-    if !matches!(
-        trace.ops.last().map(|o| &o.opcode),
-        Some(Opcode::JumpTo { .. })
-    ) {
+    if !matches!(trace.ops.last().map(|o| &o.opcode), Some(Opcode::JumpTo(_))) {
         return Err("compile_bridge: a bridge ends with jump_to".into());
     }
     let (id, _) = compile(trace, tables, false, Some(&entry_locs))?;

@@ -235,7 +235,7 @@ fn trace_loop(tables: &'static Tables, driver: u16, args: &[u64]) -> Step {
     match result {
         TraceResult::Closed { trace, args: next } => {
             let kind = match trace.ops.last().map(|o| &o.opcode) {
-                Some(Opcode::JumpTo { .. }) => TraceKind::EntryBridge,
+                Some(Opcode::JumpTo(_)) => TraceKind::EntryBridge,
                 _ => TraceKind::Loop,
             };
             let what = format!("{} at {}", kind.name(), key_text(tables, driver, greens));
@@ -456,7 +456,7 @@ fn optimize(
 /// into the peeled loop itself when the loop has a short preamble and
 /// the bridge shows what the loop assumes; else into the preamble.
 fn optimize_entering(tables: &'static Tables, trace: Trace, opts: &EnabledOpts) -> Trace {
-    if let Some(Opcode::JumpTo { target }) = trace.ops.last().map(|o| &o.opcode) {
+    if let Some(Opcode::JumpTo(target)) = trace.ops.last().map(|o| &o.opcode) {
         if let Some((body, short)) = with_state(tables, |w| w.short_entry(*target)) {
             if let Some(direct) = optimizer::optimize_entering(&trace, body, &short, tables, opts) {
                 record(Delta::ShortEntry);
@@ -526,7 +526,7 @@ fn compiled(
     };
     log::section(section, || {
         let into = match trace.ops.last().map(|o| &o.opcode) {
-            Some(Opcode::JumpTo { target }) => format!(", into loop {target}"),
+            Some(Opcode::JumpTo(target)) => format!(", into loop {target}"),
             _ => String::new(),
         };
         format!(

@@ -32,7 +32,10 @@ pub use parser::{parse_jitcode, ParsedJitCode, RefConstText};
 pub use printer::{
     descr_name, distinct_name, format_insn, format_jitcode, indexed_name, JitCodeNames, RegNames,
 };
-pub use tokens::{CallFlavor, CmpOp, FloatBinOp, IntBinOp, PanicKind, StaticOperand, Token};
+pub use tokens::{
+    fill_template, match_template, CallFlavor, CmpOp, FloatBinOp, IntBinOp, PanicKind,
+    StaticOperand, Token,
+};
 pub use verify::{verify_jitcode, DescrInfo, JitCodeShape};
 
 use std::fmt;

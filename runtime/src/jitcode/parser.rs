@@ -7,6 +7,7 @@
 //! [`JitCodeNames::lookup`] (or written `field#3`).
 
 use super::insns::{Access, DescrTable, LabelStyle, ListStyle, OperandMut};
+use super::tokens::match_template;
 use super::*;
 
 /// A ref constant as written in text.
@@ -121,25 +122,6 @@ fn parse_header(line: &str) -> Result<ParsedJitCode, String> {
         cur.skip_separators();
     }
     Ok(code)
-}
-
-/// The parameter texts of `mnemonic` under `template` (`int_{}/{}`
-/// against `int_add/u8` gives `["add", "u8"]`).
-fn match_template<'a>(template: &str, mnemonic: &'a str) -> Option<Vec<&'a str>> {
-    let mut parts = template.split("{}");
-    let mut rest = mnemonic.strip_prefix(parts.next()?)?;
-    let mut params = Vec::new();
-    for part in parts {
-        if part.is_empty() {
-            params.push(rest);
-            rest = "";
-        } else {
-            let at = rest.find(part)?;
-            params.push(&rest[..at]);
-            rest = &rest[at + part.len()..];
-        }
-    }
-    rest.is_empty().then_some(params)
 }
 
 fn parse_insn(
@@ -310,7 +292,9 @@ impl Cursor<'_> {
         if self.eat("$") {
             return self.constant(code);
         }
-        self.expect("%")?;
+        if !self.eat("%") {
+            return Err(format!("expected a register at `{}`", self.rest()));
+        }
         let kind = match self.rest().chars().next() {
             Some('i') => Kind::Int,
             Some('r') => Kind::Ref,
@@ -370,7 +354,7 @@ impl Cursor<'_> {
         self.skip_separators();
         match op {
             OperandMut::Static(_) => unreachable!("static operands come from the mnemonic"),
-            OperandMut::Reg(r, _, _) => {
+            OperandMut::Reg(r, access, _) => {
                 // `%5`: a register whose kind the printer did not know.
                 *r = if self.rest().starts_with('%')
                     && self.rest()[1..].starts_with(|c: char| c.is_ascii_digit())
@@ -378,7 +362,11 @@ impl Cursor<'_> {
                     self.pos += 1;
                     self.number()?
                 } else {
-                    self.kreg(code)?.reg
+                    let k = self.kreg(code)?;
+                    if access == Access::Write && k.reg >= code.num_regs[k.kind.index()] {
+                        return Err("a constant cannot be written".into());
+                    }
+                    k.reg
                 };
             }
             OperandMut::Regs(rs, access, style) => {

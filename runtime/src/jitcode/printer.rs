@@ -9,6 +9,7 @@
 //! Registers print as `%i3`/`%r0`/`%f1`; constants as `$` and their value.
 
 use super::insns::{Access, DescrTable, KindOf, LabelStyle, ListStyle, Operand};
+use super::tokens::fill_template;
 use super::*;
 use std::collections::BTreeSet;
 
@@ -253,14 +254,8 @@ pub fn format_insn(insn: &Insn, regs: &RegNames, names: &dyn JitCodeNames) -> St
             }
         }
     });
-    let mut mnemonic = String::new();
-    let mut parts = insn.mnemonic_template().split("{}");
-    mnemonic.push_str(parts.next().unwrap_or(""));
-    for (part, value) in parts.zip(statics) {
-        mnemonic.push_str(value);
-        mnemonic.push_str(part);
-    }
-    mnemonic + &rest
+    let statics: Vec<String> = statics.into_iter().map(String::from).collect();
+    fill_template(insn.mnemonic_template(), &statics) + &rest
 }
 
 /// A descr as printed: `<name>`, or the string itself.

@@ -231,3 +231,37 @@ impl<T: Token> StaticOperand for T {
         Ok(n)
     }
 }
+
+/// A printed name from its template: each `{}` filled by the next of
+/// `params` (`int_{}/{}` with `add`, `u8` gives `int_add/u8`).
+pub fn fill_template(template: &str, params: &[String]) -> String {
+    let mut parts = template.split("{}");
+    let mut out = parts.next().unwrap_or("").to_string();
+    for (part, p) in parts.zip(params) {
+        out.push_str(p);
+        out.push_str(part);
+    }
+    out
+}
+
+/// The inverse of [`fill_template`]: the parameter texts of `name` under
+/// `template` (`int_{}/{}` against `int_add/u8` gives `["add", "u8"]`),
+/// or `None` when the name does not have the template's shape. A middle
+/// separator is found at its first occurrence, the last one at the end,
+/// so a parameter may hold brackets (`getitem<{}>`, `Vec<u8>`).
+pub fn match_template<'a>(template: &str, name: &'a str) -> Option<Vec<&'a str>> {
+    let mut parts = template.split("{}").peekable();
+    let mut rest = name.strip_prefix(parts.next()?)?;
+    let mut params = Vec::new();
+    while let Some(part) = parts.next() {
+        if parts.peek().is_none() {
+            params.push(rest.strip_suffix(part)?);
+            rest = "";
+        } else {
+            let at = rest.find(part)?;
+            params.push(&rest[..at]);
+            rest = &rest[at + part.len()..];
+        }
+    }
+    rest.is_empty().then_some(params)
+}

@@ -393,7 +393,7 @@ fn jump_target(
     greens: &[u64],
 ) -> Result<Option<Opcode>, Stop> {
     match target(greens) {
-        Some(t) => Ok(Some(Opcode::JumpTo { target: t.id })),
+        Some(t) => Ok(Some(Opcode::JumpTo(t.id))),
         None if seen.iter().any(|s| s.as_slice() == greens) => {
             Err(Stop::Abort(AbortReason::NoTargetLoop))
         }
@@ -476,14 +476,8 @@ impl Tracer<'_> {
         };
         let Some(end) = end else {
             let greens = vals[..n].iter().map(|v| v.val).collect();
-            self.rec.op(
-                Opcode::DebugMergePoint {
-                    jitcode: self.portal,
-                    pc,
-                },
-                greens,
-                None,
-            );
+            self.rec
+                .op(Opcode::DebugMergePoint(self.portal, pc), greens, None);
             return Ok(());
         };
         // The target is specialised to these greens: a green that is not a

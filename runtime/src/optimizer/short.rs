@@ -129,7 +129,7 @@ impl ShortPreamble {
     pub fn enter(&self, bridge: &Trace, body: u32) -> Trace {
         let mut out = bridge.clone();
         let last = out.ops.pop().expect("a bridge ends with jump_to");
-        debug_assert!(matches!(last.opcode, Opcode::JumpTo { .. }));
+        debug_assert!(matches!(last.opcode, Opcode::JumpTo(_)));
         let header = last.args;
         let base = out.ops.len() as u32;
         let map = |v: Val| match v {
@@ -143,7 +143,7 @@ impl ShortPreamble {
             out.ops.push(c);
         }
         out.ops.push(TraceOp {
-            opcode: Opcode::JumpTo { target: body },
+            opcode: Opcode::JumpTo(body),
             args: self.entry.iter().map(|v| map(*v)).collect(),
             result: None,
             guard: None,
@@ -192,7 +192,7 @@ impl ShortPreamble {
             start,
             inputs: header.to_vec(),
             ops: vec![TraceOp {
-                opcode: Opcode::JumpTo { target: body },
+                opcode: Opcode::JumpTo(body),
                 args: (0..header.len() as u16).map(Val::Input).collect(),
                 result: None,
                 guard: None,

@@ -79,7 +79,7 @@ impl Peeled {
     /// Point the preamble's final `jump_to` at the compiled body.
     pub fn set_body_id(&mut self, id: u32) {
         if let Some(op) = self.preamble.ops.last_mut() {
-            op.opcode = Opcode::JumpTo { target: id };
+            op.opcode = Opcode::JumpTo(id);
         }
     }
 }
@@ -431,9 +431,7 @@ pub(super) fn split(t: &Trace, n: usize, layout: &Layout) -> Option<(Peeled, Vec
         preamble.ops.push(c);
     }
     preamble.ops.push(TraceOp {
-        opcode: Opcode::JumpTo {
-            target: Peeled::BODY,
-        },
+        opcode: Opcode::JumpTo(Peeled::BODY),
         args: slots
             .iter()
             .map(|&j| in_preamble(entry[j]))

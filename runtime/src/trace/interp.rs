@@ -193,7 +193,7 @@ pub fn run(trace: &Trace, tables: &'static Tables, inputs: &[u64]) -> TraceExit 
                     }
                     0
                 }
-                Opcode::DebugMergePoint { .. } => 0,
+                Opcode::DebugMergePoint(..) => 0,
                 Opcode::Label => panic!(
                     "trace::interp::run: a label (loop peeling's internal marker) cannot run"
                 ),
@@ -208,7 +208,7 @@ pub fn run(trace: &Trace, tables: &'static Tables, inputs: &[u64]) -> TraceExit 
                     }
                     break;
                 }
-                Opcode::JumpTo { .. } => {
+                Opcode::JumpTo(_) => {
                     return TraceExit {
                         guard: TraceExit::JUMP_TO,
                         values: op.args.iter().map(|a| vals.get(*a)).collect(),

@@ -16,13 +16,17 @@
 //! buffer that `CallResult` reads.
 
 pub mod interp;
+mod ops;
+mod parser;
 mod printer;
 mod verify;
 
-pub use printer::{format_trace, format_virtuals};
+pub use ops::{ArgKinds, OpClass, OpKind, Opcode, Param};
+pub use parser::{check_text_round_trip, parse_trace, text_checks_enabled};
+pub use printer::{format_trace, format_virtuals, opcode_name};
 pub use verify::verify_trace;
 
-use crate::jitcode::{CmpOp, FloatBinOp, IntBinOp, IntTy, KReg, Kind, ScalarTy};
+use crate::jitcode::{KReg, Kind, ScalarTy};
 
 /// Index of an operation in `Trace::ops`.
 pub type OpIdx = u32;
@@ -63,121 +67,6 @@ impl Val {
             Kind::Ref => Val::Ref(bits as usize),
             Kind::Float => Val::Float(bits),
         }
-    }
-}
-
-/// The operations. Descr indices refer to the interpreter's `Tables`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum Opcode {
-    /// `a op b` wrapped to `ty` (same semantics as `Insn::IntBin`).
-    IntBin(IntBinOp, IntTy),
-    IntNeg(IntTy),
-    IntNot(IntTy),
-    /// Result is an int 0/1.
-    IntCmp(CmpOp, IntTy),
-    FloatBin(FloatBinOp),
-    FloatNeg,
-    FloatCmp(CmpOp),
-    Cast(ScalarTy, ScalarTy),
-    /// args (base) → the scalar field (`Tables::fields[descr]`).
-    GetField(u16),
-    /// args (base, value).
-    SetField(u16),
-    /// args (base) → address of the field.
-    FieldAddr(u16),
-    /// args (addr) → the scalar at addr.
-    Load(ScalarTy),
-    /// args (addr, value).
-    Store(ScalarTy),
-    /// `Box::new`: () → fresh uninitialized memory for `Tables::allocs[descr]`.
-    New(u16),
-    /// Dropping a box: args (ptr); frees it, nothing when ptr is null.
-    Free(u16),
-    /// args (addr) → variant index (`Tables::enums[descr]`).
-    EnumTag(u16),
-    /// args (vec) → length of the Vec (`Tables::arrays[descr]`).
-    VecLen(u16),
-    /// args (vec) → data pointer of the Vec.
-    VecPtr(u16),
-    /// args (vec, value): push (may reallocate: data pointers die).
-    VecPush(u16),
-    /// args (vec) → the popped item; the Vec is known to be non-empty.
-    VecPopNonEmpty(u16),
-    /// args (ptr, idx) → address of item idx (item size from the descr).
-    ItemAddr(u16),
-    /// args (ptr, idx) → the scalar item.
-    GetItem(u16),
-    /// args (ptr, idx, value).
-    SetItem(u16),
-    /// args (string) → data pointer / length of the `String`.
-    StringPtr,
-    StringLen,
-    /// Call native code (`Tables::calls[descr]`): args are the exploded
-    /// arguments; results land in the call-result buffer.
-    CallResidual(u16),
-    /// Like `CallResidual`, but for a pure (`#[elidable]`) callee given by
-    /// its jitcode: the backend calls the blackhole on it. Results in the
-    /// call-result buffer.
-    CallPure(u16),
-    /// Read result `n` of the last call from the call-result buffer.
-    CallResult(u8, Kind),
-    /// Guards: leave the trace when the condition does not hold. The
-    /// operation's `guard` field indexes `Trace::guards`.
-    GuardTrue,
-    GuardFalse,
-    /// args (value, constant).
-    GuardValue,
-    /// Marks where an iteration of the interpreter loop starts (a merge
-    /// point inside the trace): for the log and for loop peeling.
-    DebugMergePoint {
-        jitcode: u16,
-        pc: u32,
-    },
-    /// Only inside loop peeling (`optimizer::unroll`), never compiled or
-    /// interpreted: the boundary between the preamble and the peeled
-    /// iteration. Its args are the values the peeled iteration starts
-    /// from, one per slot; the final `Jump` then passes one value per
-    /// label arg (what that slot holds one iteration later) instead of one
-    /// per input. Passes treat it as a use of its args without effects.
-    Label,
-    /// End of a loop: args are the values of the inputs for the next
-    /// iteration (with a `Label`: of the label's slots).
-    Jump,
-    /// End of a bridge: continue in compiled loop `target` with args as its
-    /// inputs.
-    JumpTo {
-        target: u32,
-    },
-}
-
-impl Opcode {
-    pub fn is_guard(&self) -> bool {
-        matches!(
-            self,
-            Opcode::GuardTrue | Opcode::GuardFalse | Opcode::GuardValue
-        )
-    }
-
-    pub fn is_final(&self) -> bool {
-        matches!(self, Opcode::Jump | Opcode::JumpTo { .. })
-    }
-
-    /// No side effect and no dependence on memory: may be folded, CSE'd or
-    /// dropped when unused.
-    pub fn is_pure(&self) -> bool {
-        matches!(
-            self,
-            Opcode::IntBin(..)
-                | Opcode::IntNeg(_)
-                | Opcode::IntNot(_)
-                | Opcode::IntCmp(..)
-                | Opcode::FloatBin(_)
-                | Opcode::FloatNeg
-                | Opcode::FloatCmp(_)
-                | Opcode::Cast(..)
-                | Opcode::FieldAddr(_)
-                | Opcode::ItemAddr(_)
-        )
     }
 }
 

@@ -8,7 +8,7 @@
 //! ```
 
 use super::*;
-use crate::jitcode::JitCodeNames;
+use crate::jitcode::{descr_name, fill_template, JitCodeNames};
 
 fn val_name(t: &Trace, v: Val) -> String {
     match v {
@@ -30,17 +30,6 @@ fn val_name(t: &Trace, v: Val) -> String {
         Val::Ref(r) => format!("0x{r:x}"),
         Val::Float(b) => format!("{:?}", f64::from_bits(b)),
         Val::Virtual(i) => format!("virtual{i}"),
-    }
-}
-
-fn cmp(op: CmpOp) -> &'static str {
-    match op {
-        CmpOp::Eq => "eq",
-        CmpOp::Ne => "ne",
-        CmpOp::Lt => "lt",
-        CmpOp::Le => "le",
-        CmpOp::Gt => "gt",
-        CmpOp::Ge => "ge",
     }
 }
 
@@ -69,47 +58,17 @@ pub fn format_virtuals(t: &Trace, info: &GuardInfo, names: &dyn JitCodeNames) ->
     out
 }
 
-/// Name of an operation, with its static data.
+/// Name of an operation, with its static data: the table's template
+/// with the printed parameters filled in.
 pub fn opcode_name(op: &Opcode, names: &dyn JitCodeNames) -> String {
-    match op {
-        Opcode::IntBin(o, t) => format!("int_{}/{}", format!("{o:?}").to_lowercase(), t.name()),
-        Opcode::IntNeg(t) => format!("int_neg/{}", t.name()),
-        Opcode::IntNot(t) => format!("int_not/{}", t.name()),
-        Opcode::IntCmp(o, t) => format!("int_{}/{}", cmp(*o), t.name()),
-        Opcode::FloatBin(o) => format!("float_{}", format!("{o:?}").to_lowercase()),
-        Opcode::FloatNeg => "float_neg".into(),
-        Opcode::FloatCmp(o) => format!("float_{}", cmp(*o)),
-        Opcode::Cast(a, b) => format!("cast/{}->{}", a.name(), b.name()),
-        Opcode::GetField(d) => format!("getfield<{}>", names.field(*d)),
-        Opcode::SetField(d) => format!("setfield<{}>", names.field(*d)),
-        Opcode::FieldAddr(d) => format!("fieldaddr<{}>", names.field(*d)),
-        Opcode::Load(t) => format!("load/{}", t.name()),
-        Opcode::New(d) => format!("new<{}>", names.alloc(*d)),
-        Opcode::Free(d) => format!("free<{}>", names.alloc(*d)),
-        Opcode::Store(t) => format!("store/{}", t.name()),
-        Opcode::EnumTag(d) => format!("enum_tag<{}>", names.enum_(*d)),
-        Opcode::VecLen(d) => format!("vec_len<{}>", names.array(*d)),
-        Opcode::VecPtr(d) => format!("vec_ptr<{}>", names.array(*d)),
-        Opcode::VecPush(d) => format!("vec_push<{}>", names.array(*d)),
-        Opcode::VecPopNonEmpty(d) => format!("vec_pop<{}>", names.array(*d)),
-        Opcode::ItemAddr(d) => format!("itemaddr<{}>", names.array(*d)),
-        Opcode::GetItem(d) => format!("getitem<{}>", names.array(*d)),
-        Opcode::SetItem(d) => format!("setitem<{}>", names.array(*d)),
-        Opcode::StringPtr => "string_ptr".into(),
-        Opcode::StringLen => "string_len".into(),
-        Opcode::CallResidual(d) => format!("call_residual<{}>", names.call(*d)),
-        Opcode::CallPure(d) => format!("call_pure<{}>", names.jitcode(*d)),
-        Opcode::CallResult(n, _) => format!("call_result#{n}"),
-        Opcode::GuardTrue => "guard_true".into(),
-        Opcode::GuardFalse => "guard_false".into(),
-        Opcode::GuardValue => "guard_value".into(),
-        Opcode::DebugMergePoint { jitcode, pc } => {
-            format!("debug_merge_point<{} @{pc}>", names.jitcode(*jitcode))
-        }
-        Opcode::Label => "label".into(),
-        Opcode::Jump => "jump".into(),
-        Opcode::JumpTo { target } => format!("jump_to<loop {target}>"),
-    }
+    let mut params = Vec::new();
+    op.params(&mut |p| match p {
+        Param::Token(t) => params.push(t.name().to_string()),
+        Param::Descr(d, table) => params.push(descr_name(names, table, d)),
+        Param::Number(n) => params.push(n.to_string()),
+        Param::Hidden => {}
+    });
+    fill_template(op.template(), &params)
 }
 
 /// The whole trace, one operation per line.

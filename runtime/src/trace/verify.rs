@@ -1,7 +1,49 @@
-//! The trace verifier: SSA (values used after their definition), kinds of
-//! operands and results, guards with resume data, and a final jump.
+//! The trace verifier: SSA (values used after their definition), the
+//! number and kinds of each operation's operands and its result as the
+//! operation table (`ops.rs`) states them, guards with resume data, and a
+//! final jump.
 
 use super::*;
+
+/// Arity and kinds of `op` (operation `i`) against the table.
+fn check_shape(t: &Trace, i: usize, op: &TraceOp, errors: &mut Vec<String>) {
+    let name = || format!("op {i} ({:?})", op.opcode);
+    match op.opcode.arg_kinds() {
+        ArgKinds::Variadic => {}
+        ArgKinds::Fixed(kinds) => {
+            if op.args.len() != kinds.len() {
+                errors.push(format!(
+                    "{}: {} arguments, expected {}",
+                    name(),
+                    op.args.len(),
+                    kinds.len()
+                ));
+            }
+            for (n, (a, k)) in op.args.iter().zip(&kinds).enumerate() {
+                if let (OpKind::Fixed(k), Some(got)) = (k, t.kind_of(*a)) {
+                    if got != *k {
+                        errors.push(format!("{}: argument {n} is {got}, expected {k}", name()));
+                    }
+                }
+            }
+        }
+    }
+    if op.opcode == Opcode::GuardValue {
+        if let [a, b] = op.args[..] {
+            if t.kind_of(a) != t.kind_of(b) {
+                errors.push(format!("{}: compares values of different kinds", name()));
+            }
+        }
+    }
+    match (op.opcode.result_kind(), op.result) {
+        (None, Some(k)) => errors.push(format!("{}: has a {k} result, expected none", name())),
+        (Some(_), None) => errors.push(format!("{}: has no result", name())),
+        (Some(OpKind::Fixed(want)), Some(k)) if want != k => {
+            errors.push(format!("{}: result is {k}, expected {want}", name()))
+        }
+        _ => {}
+    }
+}
 
 pub fn verify_trace(t: &Trace) -> Result<(), Vec<String>> {
     let mut errors = Vec::new();
@@ -13,6 +55,7 @@ pub fn verify_trace(t: &Trace) -> Result<(), Vec<String>> {
         _ => true,
     };
     for (i, op) in t.ops.iter().enumerate() {
+        check_shape(t, i, op, &mut errors);
         for a in &op.args {
             if !defined(*a, i) {
                 errors.push(format!(

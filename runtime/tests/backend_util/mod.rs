@@ -253,7 +253,7 @@ impl TB {
         args: Vec<Val>,
     ) -> Trace {
         self.ops.push(TraceOp {
-            opcode: Opcode::JumpTo { target },
+            opcode: Opcode::JumpTo(target),
             args,
             result: None,
             guard: None,
@@ -878,8 +878,7 @@ pub fn model(
                         let TraceStart::Bridge { .. } = b.start else {
                             unreachable!()
                         };
-                        let Some(Opcode::JumpTo { target }) =
-                            b.ops.last().map(|o| o.opcode.clone())
+                        let Some(Opcode::JumpTo(target)) = b.ops.last().map(|o| o.opcode.clone())
                         else {
                             unreachable!()
                         };

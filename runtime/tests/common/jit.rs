@@ -170,10 +170,7 @@ pub fn jit_run(
             match metainterp::trace_bridge(t, &info, &exit.values, params, &target) {
                 TraceResult::Closed { trace, args } => {
                     trace::verify_trace(&trace).unwrap();
-                    assert_eq!(
-                        trace.ops.last().unwrap().opcode,
-                        Opcode::JumpTo { target: LOOP_ID }
-                    );
+                    assert_eq!(trace.ops.last().unwrap().opcode, Opcode::JumpTo(LOOP_ID));
                     stats.bridges += 1;
                     attached.insert((cur, g), traces.len());
                     traces.push(trace);

@@ -598,7 +598,7 @@ pub fn compile(
     }
     match trace.ops.last().map(|o| &o.opcode) {
         Some(Opcode::Jump) if is_loop => {}
-        Some(Opcode::JumpTo { .. }) => {}
+        Some(Opcode::JumpTo(_)) => {}
         Some(Opcode::Jump) => return Err("a bridge cannot end with jump (use jump_to)".into()),
         _ => return Err("the trace does not end with jump or jump_to".into()),
     }
@@ -691,7 +691,7 @@ impl<'a> Codegen<'a> {
         };
         let header: Vec<Option<Loc>> = match last.opcode {
             Opcode::Jump if is_loop && !inputs => self.header.clone(),
-            Opcode::JumpTo { target } if inputs => match (self.targets)(target) {
+            Opcode::JumpTo(target) if inputs => match (self.targets)(target) {
                 Some(Target {
                     header: Some((_, h)),
                     ..
@@ -877,11 +877,11 @@ impl<'a> Codegen<'a> {
             Opcode::CallPure(j) => self.call_pure(i, j),
             Opcode::CallResult(n, kind) => self.call_result(i, n, kind),
             Opcode::GuardTrue | Opcode::GuardFalse | Opcode::GuardValue => self.guard(i),
-            Opcode::DebugMergePoint { .. } => {}
+            Opcode::DebugMergePoint(..) => {}
             // `backend::compile` refuses traces with a label
             Opcode::Label => unreachable!("label reached the backend"),
             Opcode::Jump => self.jump(i),
-            Opcode::JumpTo { target } => self.jump_to(i, target),
+            Opcode::JumpTo(target) => self.jump_to(i, target),
         }
         self.kill_dying(i);
     }
