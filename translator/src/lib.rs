@@ -5,8 +5,10 @@
 pub mod build;
 pub mod consteval;
 pub mod diag;
+pub mod hint_check;
 pub mod hints;
 pub mod items;
+pub mod liveness;
 pub mod load;
 pub mod lower;
 pub mod pipeline;

@@ -10,6 +10,7 @@
 mod builtins;
 mod control;
 mod expr;
+mod pattern;
 mod place;
 
 use crate::diag::{at, Diagnostic};

@@ -6,6 +6,7 @@
 //! again. Unsupported constructs found on the way are diagnostics.
 
 mod builtins;
+mod call;
 mod expr;
 mod infer;
 mod pat;
