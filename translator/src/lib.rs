@@ -3,6 +3,7 @@
 //! graph. Also the pipeline driver behind `cargo translate` and build.rs.
 
 pub mod build;
+pub mod builtins;
 pub mod consteval;
 pub mod diag;
 pub mod hint_check;

@@ -5,7 +5,7 @@
 use super::pattern::Sub;
 use super::{Leaves, LoopFrame, Lowerer};
 use crate::typeck::{key, LocalId, PatRes};
-use metatrace_jitcodegen::flowgraph::{BlockId, Const, Exit, Op, Operand, PanicKind};
+use metatrace_jitcodegen::flowgraph::{Const, Exit, Op, Operand, PanicKind};
 use metatrace_jitcodegen::types::{IntTy, Ty};
 use proc_macro2::Span;
 use syn::spanned::Spanned;
@@ -204,16 +204,6 @@ impl Lowerer<'_, '_> {
             None => self.goto(join, &keys, vec![]),
         }
         self.finish_join(join, &keys)
-    }
-
-    /// Enter a join block if anything reaches it; otherwise stay unreachable.
-    pub(super) fn finish_join(&mut self, join: BlockId, keys: &[LocalId]) -> Option<Leaves> {
-        if self.g.predecessors(join).is_empty() {
-            self.g.graph.remove_node(join);
-            self.cur = None;
-            return None;
-        }
-        Some(self.enter(join, keys))
     }
 
     // ---- loops -----------------------------------------------------------

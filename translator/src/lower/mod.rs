@@ -367,6 +367,16 @@ impl<'t, 'a> Lowerer<'t, 'a> {
         self.finish_block(Exit::Goto);
     }
 
+    /// Enter a join block if anything reaches it; otherwise stay unreachable.
+    fn finish_join(&mut self, join: BlockId, keys: &[LocalId]) -> Option<Leaves> {
+        if self.g.predecessors(join).is_empty() {
+            self.g.graph.remove_node(join);
+            self.cur = None;
+            return None;
+        }
+        Some(self.enter(join, keys))
+    }
+
     /// Continue in `block`, whose inputs are `keys` then extra leaves.
     fn enter(&mut self, block: BlockId, keys: &[LocalId]) -> Leaves {
         let inputs = self.g.block(block).inputargs.clone();

@@ -2,9 +2,9 @@
 //! std functions and methods of the builtins registry, and the crate's
 //! inherent methods; with the deref coercions of their arguments.
 
-use super::builtins;
 use super::infer::{VarKind, IT};
 use super::{key, CallRes, Checker, MethodRes};
+use crate::builtins::{self, Builtin, Recv, Shape, TyRule};
 use crate::items::{path_idents, Def};
 use metatrace_jitcodegen::types::{AdtKind, IntTy, Ty};
 use proc_macro2::Span;
@@ -142,15 +142,6 @@ impl Checker<'_, '_> {
                     IT::Result(Box::new(other), Box::new(t))
                 }
             }
-            ([.., "Box", "new"], 1) => {
-                let exp = match &expected_shallow {
-                    Some(IT::Box(t)) => Some((**t).clone()),
-                    _ => None,
-                };
-                let t = self.expr(args[0], exp.as_ref());
-                self.out.calls.insert(key(e), CallRes::BoxNew);
-                IT::Box(Box::new(t))
-            }
             (_, 1) if last == "promote" => {
                 let t = self.expr(args[0], expected);
                 self.out.calls.insert(key(e), CallRes::Promote);
@@ -160,27 +151,13 @@ impl Checker<'_, '_> {
                 self.out.calls.insert(key(e), CallRes::WeAreJitted);
                 IT::bool()
             }
-            ([ty, f], n)
-                if builtins::assoc_fn(ty, f)
-                    .map(|(_, arity)| arity == n)
-                    .unwrap_or(false) =>
+            // `Box::new` under any path (`std::boxed::Box::new`); the other
+            // types' functions as `u64::from`.
+            ([.., ty, f], n)
+                if (names.len() == 2 || *ty == "Box") && builtins::assoc_fn(ty, f, n).is_some() =>
             {
-                let (name, _) = builtins::assoc_fn(ty, f).unwrap();
-                let target = match *ty {
-                    "f64" => IT::Leaf(Ty::F64),
-                    "char" => IT::Leaf(Ty::Char),
-                    t => IT::int(IntTy::from_name(t).unwrap()),
-                };
-                self.out.calls.insert(key(e), CallRes::Builtin(name));
-                if name == "from" {
-                    self.expr(args[0], None);
-                } else {
-                    for a in args {
-                        let t = self.expr(a, Some(&target));
-                        self.subst.unify(&t, &target);
-                    }
-                }
-                target
+                let b = builtins::assoc_fn(ty, f, n).unwrap();
+                self.builtin_assoc_call(e, b, ty, args, expected_shallow)
             }
             _ => {
                 let shown = path.join("::");
@@ -305,10 +282,6 @@ impl Checker<'_, '_> {
                 self.out.methods.insert(key(e), MethodRes::Fn(id));
                 return ret;
             }
-            if name == "clone" && self.items.types.adt(*adt).is_copy && args.is_empty() {
-                self.out.methods.insert(key(e), MethodRes::Builtin("clone"));
-                return d.clone();
-            }
         }
         if let IT::Var(v) = d {
             if self.subst.kind(v) == VarKind::Int {
@@ -326,13 +299,17 @@ impl Checker<'_, '_> {
             );
             return self.fresh_any();
         }
-        match builtins::method(&d, &name) {
-            Some(sig) => {
-                self.check_args(m.span(), &args, &sig.params);
-                self.out
-                    .methods
-                    .insert(key(e), MethodRes::Builtin(sig.name));
-                sig.ret
+        let found = self
+            .shape(&d)
+            .and_then(|shape| builtins::method_of(shape, &name))
+            // `clone(x)` of a Copy struct is no call of `Clone::clone`.
+            .filter(|b| b.recv != Recv::CopyAdt || args.is_empty());
+        match found {
+            Some(b) => {
+                let params: Vec<IT> = b.params.iter().map(|p| instantiate(*p, &d)).collect();
+                self.check_args(m.span(), &args, &params);
+                self.out.methods.insert(key(e), MethodRes::Builtin(b));
+                instantiate(b.ret, &d)
             }
             None => {
                 let shown = match self.subst.resolve(&d) {
@@ -350,5 +327,89 @@ impl Checker<'_, '_> {
                 self.fresh_any()
             }
         }
+    }
+
+    /// `T::f(args)` of the builtins registry. `Box::new`'s `T` is the
+    /// argument's type; the others' `Self` is the type named.
+    fn builtin_assoc_call(
+        &mut self,
+        e: &syn::Expr,
+        b: &'static Builtin,
+        ty_name: &str,
+        args: &[&syn::Expr],
+        expected: Option<IT>,
+    ) -> IT {
+        let target = match ty_name {
+            "f64" => Some(IT::Leaf(Ty::F64)),
+            "char" => Some(IT::Leaf(Ty::Char)),
+            t => IntTy::from_name(t).map(IT::int),
+        };
+        let elem_expected = match expected {
+            Some(IT::Box(t)) if target.is_none() => Some(*t),
+            _ => None,
+        };
+        // `Box<T>` is known once its argument is.
+        let mut recv = target.clone().unwrap_or_else(IT::unit);
+        self.out.calls.insert(key(e), CallRes::Builtin(b));
+        for (a, p) in args.iter().zip(b.params) {
+            match p {
+                TyRule::Any => {
+                    self.expr(a, None);
+                }
+                TyRule::Elem => {
+                    let t = self.expr(a, elem_expected.as_ref());
+                    recv = IT::Box(Box::new(t));
+                }
+                rule => {
+                    let want = instantiate(*rule, &recv);
+                    let t = self.expr(a, Some(&want));
+                    self.subst.unify(&t, &want);
+                }
+            }
+        }
+        instantiate(b.ret, &recv)
+    }
+
+    /// The registry's view of a (dereferenced) receiver type.
+    fn shape(&self, d: &IT) -> Option<Shape> {
+        Some(match d {
+            IT::Leaf(Ty::Int(t)) => Shape::Int(*t),
+            IT::Leaf(Ty::Char) => Shape::Char,
+            IT::Leaf(Ty::Bool) => Shape::Bool,
+            IT::Leaf(Ty::F64) => Shape::F64,
+            IT::Leaf(Ty::Str) => Shape::Str,
+            IT::Leaf(Ty::String) => Shape::String,
+            IT::Leaf(Ty::Adt(adt)) if self.items.types.adt(*adt).is_copy => Shape::CopyAdt,
+            IT::Vec(_) => Shape::Vec,
+            IT::Slice(_) => Shape::Slice,
+            IT::Array(..) => Shape::Array,
+            IT::Option(_) => Shape::Option,
+            IT::Result(..) => Shape::Result,
+            IT::Tuple(_) => Shape::Tuple,
+            IT::Box(_) => Shape::Box,
+            _ => return None,
+        })
+    }
+}
+
+/// A registry type rule for a call on `recv`.
+fn instantiate(rule: TyRule, recv: &IT) -> IT {
+    let elem = || match recv {
+        IT::Vec(t) | IT::Option(t) | IT::Result(t, _) | IT::Box(t) => (**t).clone(),
+        _ => IT::unit(),
+    };
+    let str_ref = || IT::Ref(false, Box::new(IT::Leaf(Ty::Str)));
+    match rule {
+        TyRule::Recv | TyRule::Any => recv.clone(),
+        TyRule::Elem => elem(),
+        TyRule::U32 => IT::int(IntTy::U32),
+        TyRule::I32 => IT::int(IntTy::I32),
+        TyRule::Usize => IT::usize(),
+        TyRule::Bool => IT::bool(),
+        TyRule::Unit => IT::unit(),
+        TyRule::StrRef => str_ref(),
+        TyRule::BytesRef => IT::Ref(false, Box::new(IT::Slice(Box::new(IT::int(IntTy::U8))))),
+        TyRule::OptionU32 => IT::Option(Box::new(IT::int(IntTy::U32))),
+        TyRule::OptionElem => IT::Option(Box::new(elem())),
     }
 }
