@@ -9,7 +9,7 @@
 //! Anything not listed here is an error that suggests a
 //! `#[dont_look_inside]` helper (`unsupported_method_help`).
 
-use metatrace_jitcodegen::flowgraph::Op;
+use metatrace_jitcodegen::flowgraph::{Const, Op};
 use metatrace_jitcodegen::types::IntTy;
 
 /// The receivers (or, for an associated function, the `Type::` before the
@@ -589,6 +589,34 @@ pub static BUILTINS: &[Builtin] = &[
     assoc(R::Box, "new", &[T::Elem], T::Recv, L::BoxNew),
 ];
 
+/// The associated constants traced code may use: `i64::MAX`, `i64::MIN`
+/// and `i64::BITS` for every integer type, and these of `f64`.
+const F64_CONSTS: &[(&str, f64)] = &[
+    ("MAX", f64::MAX),
+    ("MIN", f64::MIN),
+    ("INFINITY", f64::INFINITY),
+    ("NEG_INFINITY", f64::NEG_INFINITY),
+    ("NAN", f64::NAN),
+    ("EPSILON", f64::EPSILON),
+];
+
+/// The value of `ty_name::name` (`u8::MAX`, `f64::EPSILON`), if it is one
+/// of the associated constants traced code may use.
+pub fn assoc_const(ty_name: &str, name: &str) -> Option<Const> {
+    if ty_name == "f64" {
+        let (_, v) = F64_CONSTS.iter().find(|(n, _)| *n == name)?;
+        return Some(Const::F64(v.to_bits()));
+    }
+    let t = IntTy::from_name(ty_name)?;
+    let (lo, hi) = t.range();
+    match name {
+        "MAX" => Some(Const::Int(t.wrap(hi), t)),
+        "MIN" => Some(Const::Int(t.wrap(lo), t)),
+        "BITS" => Some(Const::Int(t.bits() as i64, IntTy::U32)),
+        _ => None,
+    }
+}
+
 /// The method `name` of a receiver of this shape.
 pub fn method_of(shape: Shape, name: &str) -> Option<&'static Builtin> {
     BUILTINS
@@ -648,6 +676,14 @@ pub fn doc_section() -> String {
             b.lower.shown(b.recv)
         ));
     }
+    let f64_consts: Vec<String> = F64_CONSTS
+        .iter()
+        .map(|(n, _)| format!("`f64::{n}`"))
+        .collect();
+    out.push_str(&format!(
+        "\nAssociated constants: `i64::MAX`, `i64::MIN` and `i64::BITS` (a `u32`)\nfor every integer type; {}. In `const` items, the integer types'\n`MAX` and `MIN`.\n",
+        f64_consts.join(", ")
+    ));
     out.push_str("\nThese type-check but are not supported in traced code yet (the\nerror: \"`pow` is not supported in traced code yet\"); compute them with\narithmetic, or call them from a #[dont_look_inside] function:\n\n");
     out.push_str("| type | call |\n|---|---|\n");
     for b in not_yet {

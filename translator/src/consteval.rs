@@ -3,6 +3,7 @@
 //! operands. Pure functions of `Const` values; the walk over a constant's
 //! expression, which resolves names, is `ItemTable::eval_const_expr`.
 
+use crate::builtins;
 use metatrace_jitcodegen::flowgraph::Const;
 use metatrace_jitcodegen::types::{IntTy, Ty};
 
@@ -72,13 +73,13 @@ pub fn cast(v: Const, ty: &Ty) -> Option<Const> {
     }
 }
 
-/// `i64::MAX` and `i64::MIN` (likewise every integer type) in a constant.
+/// `i64::MAX` and `i64::MIN` (likewise every integer type) in a constant:
+/// the integer limits among the registry's associated constants.
 pub fn int_limit(ty_name: &str, which: &str) -> Option<Const> {
-    let t = IntTy::from_name(ty_name)?;
-    let (lo, hi) = t.range();
     match which {
-        "MAX" => Some(Const::Int(t.wrap(hi), t)),
-        "MIN" => Some(Const::Int(t.wrap(lo), t)),
+        "MAX" | "MIN" if IntTy::from_name(ty_name).is_some() => {
+            builtins::assoc_const(ty_name, which)
+        }
         _ => None,
     }
 }

@@ -2,6 +2,8 @@
 
 use super::infer::{VarKind, IT};
 use super::{key, Checker, LoopCtx, MacroArgs, PathRes};
+use crate::builtins;
+use crate::hints::HINT_MACROS;
 use crate::items::{path_idents, Def};
 use metatrace_jitcodegen::flowgraph::Const;
 use metatrace_jitcodegen::types::{AdtKind, IntTy, Ty};
@@ -20,8 +22,6 @@ pub const ASSERT_MACROS: &[&str] = &[
     "debug_assert_eq",
     "debug_assert_ne",
 ];
-/// The JIT's own hint macros.
-pub const HINT_MACROS: &[&str] = &["jit_merge_point", "can_enter_jit"];
 
 impl Checker<'_, '_> {
     pub(super) fn block(&mut self, b: &syn::Block, expected: Option<&IT>) -> IT {
@@ -559,39 +559,11 @@ impl Checker<'_, '_> {
                         let t = self.fresh_any();
                         IT::Option(Box::new(t))
                     }
-                    [int, which]
-                        if IntTy::from_name(int).is_some()
-                            && matches!(*which, "MAX" | "MIN" | "BITS") =>
-                    {
-                        let t = IntTy::from_name(int).unwrap();
-                        let (lo, hi) = t.range();
-                        let c = match *which {
-                            "MAX" => Const::Int(t.wrap(hi), t),
-                            "MIN" => Const::Int(t.wrap(lo), t),
-                            _ => Const::Int(t.bits() as i64, IntTy::U32),
-                        };
+                    [ty, which] if builtins::assoc_const(ty, which).is_some() => {
+                        let c = builtins::assoc_const(ty, which).unwrap();
                         let ty = c.ty();
                         self.out.paths.insert(key(e), PathRes::Value(c));
                         IT::from_ty(&ty)
-                    }
-                    ["f64", which]
-                        if matches!(
-                            *which,
-                            "MAX" | "MIN" | "INFINITY" | "NEG_INFINITY" | "NAN" | "EPSILON"
-                        ) =>
-                    {
-                        let v = match *which {
-                            "MAX" => f64::MAX,
-                            "MIN" => f64::MIN,
-                            "INFINITY" => f64::INFINITY,
-                            "NEG_INFINITY" => f64::NEG_INFINITY,
-                            "NAN" => f64::NAN,
-                            _ => f64::EPSILON,
-                        };
-                        self.out
-                            .paths
-                            .insert(key(e), PathRes::Value(Const::F64(v.to_bits())));
-                        IT::Leaf(Ty::F64)
                     }
                     _ => {
                         self.error(
