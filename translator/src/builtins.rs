@@ -37,24 +37,12 @@ pub enum Recv {
     Box,
 }
 
-/// The receiver's type as the type checker and the lowering see it, to
-/// look entries up by.
+/// The receiver's type as the type checker sees it, to look entries up
+/// by: an integer type, or one of the other receivers of `Recv`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Shape {
     Int(IntTy),
-    Char,
-    Bool,
-    F64,
-    Vec,
-    Slice,
-    Array,
-    Str,
-    String,
-    Option,
-    Result,
-    Tuple,
-    CopyAdt,
-    Box,
+    Of(Recv),
 }
 
 impl Recv {
@@ -64,19 +52,7 @@ impl Recv {
             (Recv::SignedInt, Shape::Int(t)) => t.signed(),
             (Recv::UnsignedInt, Shape::Int(t)) => !t.signed(),
             (Recv::U8, Shape::Int(t)) => t == IntTy::U8,
-            (Recv::Char, Shape::Char)
-            | (Recv::Bool, Shape::Bool)
-            | (Recv::F64, Shape::F64)
-            | (Recv::Vec, Shape::Vec)
-            | (Recv::Slice, Shape::Slice)
-            | (Recv::Array, Shape::Array)
-            | (Recv::Str, Shape::Str)
-            | (Recv::String, Shape::String)
-            | (Recv::Option, Shape::Option)
-            | (Recv::Result, Shape::Result)
-            | (Recv::Tuple, Shape::Tuple)
-            | (Recv::CopyAdt, Shape::CopyAdt)
-            | (Recv::Box, Shape::Box) => true,
+            (r, Shape::Of(k)) => r == k,
             _ => false,
         }
     }
@@ -340,44 +316,15 @@ const SPACE: &[(char, char)] = &[(' ', ' '), ('\t', '\n'), ('\x0C', '\r')];
 const ASCII: &[(char, char)] = &[('\0', '\x7f')];
 
 /// The registry, in the order of docs/subset.md's list.
+#[rustfmt::skip]
 pub static BUILTINS: &[Builtin] = &[
     // ---- integers ----
-    method(
-        R::Int,
-        "wrapping_add",
-        &[T::Recv],
-        T::Recv,
-        L::Op(Op::IntAdd),
-    ),
-    method(
-        R::Int,
-        "wrapping_sub",
-        &[T::Recv],
-        T::Recv,
-        L::Op(Op::IntSub),
-    ),
-    method(
-        R::Int,
-        "wrapping_mul",
-        &[T::Recv],
-        T::Recv,
-        L::Op(Op::IntMul),
-    ),
+    method(R::Int, "wrapping_add", &[T::Recv], T::Recv, L::Op(Op::IntAdd)),
+    method(R::Int, "wrapping_sub", &[T::Recv], T::Recv, L::Op(Op::IntSub)),
+    method(R::Int, "wrapping_mul", &[T::Recv], T::Recv, L::Op(Op::IntMul)),
     method(R::Int, "wrapping_neg", &[], T::Recv, L::Op(Op::IntNeg)),
-    method(
-        R::Int,
-        "wrapping_shl",
-        &[T::U32],
-        T::Recv,
-        L::Op(Op::IntShl),
-    ),
-    method(
-        R::Int,
-        "wrapping_shr",
-        &[T::U32],
-        T::Recv,
-        L::Op(Op::IntShr),
-    ),
+    method(R::Int, "wrapping_shl", &[T::U32], T::Recv, L::Op(Op::IntShl)),
+    method(R::Int, "wrapping_shr", &[T::U32], T::Recv, L::Op(Op::IntShr)),
     method(R::Int, "min", &[T::Recv], T::Recv, L::MinMax(Op::IntLe)),
     method(R::Int, "max", &[T::Recv], T::Recv, L::MinMax(Op::IntGe)),
     method(R::Int, "abs", &[], T::Recv, L::Abs),
@@ -392,146 +339,32 @@ pub static BUILTINS: &[Builtin] = &[
     method(R::Int, "count_ones", &[], T::U32, L::NotYet),
     method(R::Int, "leading_zeros", &[], T::U32, L::NotYet),
     method(R::Int, "trailing_zeros", &[], T::U32, L::NotYet),
-    method(
-        R::UnsignedInt,
-        "is_power_of_two",
-        &[],
-        T::Bool,
-        L::IsPowerOfTwo,
-    ),
-    method(
-        R::SignedInt,
-        "is_positive",
-        &[],
-        T::Bool,
-        L::CmpZero(Op::IntGt),
-    ),
-    method(
-        R::SignedInt,
-        "is_negative",
-        &[],
-        T::Bool,
-        L::CmpZero(Op::IntLt),
-    ),
+    method(R::UnsignedInt, "is_power_of_two", &[], T::Bool, L::IsPowerOfTwo),
+    method(R::SignedInt, "is_positive", &[], T::Bool, L::CmpZero(Op::IntGt)),
+    method(R::SignedInt, "is_negative", &[], T::Bool, L::CmpZero(Op::IntLt)),
     method(R::U8, "is_ascii_digit", &[], T::Bool, L::InRanges(DIGIT)),
-    method(
-        R::U8,
-        "is_ascii_alphabetic",
-        &[],
-        T::Bool,
-        L::InRanges(ALPHA),
-    ),
-    method(
-        R::U8,
-        "is_ascii_alphanumeric",
-        &[],
-        T::Bool,
-        L::InRanges(ALNUM),
-    ),
-    method(
-        R::U8,
-        "is_ascii_whitespace",
-        &[],
-        T::Bool,
-        L::InRanges(SPACE),
-    ),
-    method(
-        R::U8,
-        "is_ascii_uppercase",
-        &[],
-        T::Bool,
-        L::InRanges(UPPER),
-    ),
-    method(
-        R::U8,
-        "is_ascii_lowercase",
-        &[],
-        T::Bool,
-        L::InRanges(LOWER),
-    ),
+    method(R::U8, "is_ascii_alphabetic", &[], T::Bool, L::InRanges(ALPHA)),
+    method(R::U8, "is_ascii_alphanumeric", &[], T::Bool, L::InRanges(ALNUM)),
+    method(R::U8, "is_ascii_whitespace", &[], T::Bool, L::InRanges(SPACE)),
+    method(R::U8, "is_ascii_uppercase", &[], T::Bool, L::InRanges(UPPER)),
+    method(R::U8, "is_ascii_lowercase", &[], T::Bool, L::InRanges(LOWER)),
     method(R::U8, "is_ascii_hexdigit", &[], T::Bool, L::InRanges(HEX)),
     method(R::U8, "is_ascii_punctuation", &[], T::Bool, L::NotYet),
     assoc(R::Int, "from", &[T::Any], T::Recv, L::Cast),
-    assoc(
-        R::Int,
-        "wrapping_add",
-        &[T::Recv, T::Recv],
-        T::Recv,
-        L::Op(Op::IntAdd),
-    ),
-    assoc(
-        R::Int,
-        "wrapping_sub",
-        &[T::Recv, T::Recv],
-        T::Recv,
-        L::Op(Op::IntSub),
-    ),
-    assoc(
-        R::Int,
-        "wrapping_mul",
-        &[T::Recv, T::Recv],
-        T::Recv,
-        L::Op(Op::IntMul),
-    ),
-    assoc(
-        R::Int,
-        "min",
-        &[T::Recv, T::Recv],
-        T::Recv,
-        L::MinMax(Op::IntLe),
-    ),
-    assoc(
-        R::Int,
-        "max",
-        &[T::Recv, T::Recv],
-        T::Recv,
-        L::MinMax(Op::IntGe),
-    ),
-    assoc(
-        R::Int,
-        "wrapping_neg",
-        &[T::Recv],
-        T::Recv,
-        L::Op(Op::IntNeg),
-    ),
+    assoc(R::Int, "wrapping_add", &[T::Recv, T::Recv], T::Recv, L::Op(Op::IntAdd)),
+    assoc(R::Int, "wrapping_sub", &[T::Recv, T::Recv], T::Recv, L::Op(Op::IntSub)),
+    assoc(R::Int, "wrapping_mul", &[T::Recv, T::Recv], T::Recv, L::Op(Op::IntMul)),
+    assoc(R::Int, "min", &[T::Recv, T::Recv], T::Recv, L::MinMax(Op::IntLe)),
+    assoc(R::Int, "max", &[T::Recv, T::Recv], T::Recv, L::MinMax(Op::IntGe)),
+    assoc(R::Int, "wrapping_neg", &[T::Recv], T::Recv, L::Op(Op::IntNeg)),
     assoc(R::Int, "abs", &[T::Recv], T::Recv, L::Abs),
     // ---- char and bool ----
     method(R::Char, "is_ascii_digit", &[], T::Bool, L::InRanges(DIGIT)),
-    method(
-        R::Char,
-        "is_ascii_alphabetic",
-        &[],
-        T::Bool,
-        L::InRanges(ALPHA),
-    ),
-    method(
-        R::Char,
-        "is_ascii_alphanumeric",
-        &[],
-        T::Bool,
-        L::InRanges(ALNUM),
-    ),
-    method(
-        R::Char,
-        "is_ascii_whitespace",
-        &[],
-        T::Bool,
-        L::InRanges(SPACE),
-    ),
-    method(
-        R::Char,
-        "is_ascii_uppercase",
-        &[],
-        T::Bool,
-        L::InRanges(UPPER),
-    ),
-    method(
-        R::Char,
-        "is_ascii_lowercase",
-        &[],
-        T::Bool,
-        L::InRanges(LOWER),
-    ),
+    method(R::Char, "is_ascii_alphabetic", &[], T::Bool, L::InRanges(ALPHA)),
+    method(R::Char, "is_ascii_alphanumeric", &[], T::Bool, L::InRanges(ALNUM)),
+    method(R::Char, "is_ascii_whitespace", &[], T::Bool, L::InRanges(SPACE)),
+    method(R::Char, "is_ascii_uppercase", &[], T::Bool, L::InRanges(UPPER)),
+    method(R::Char, "is_ascii_lowercase", &[], T::Bool, L::InRanges(LOWER)),
     method(R::Char, "is_ascii_hexdigit", &[], T::Bool, L::InRanges(HEX)),
     method(R::Char, "is_ascii", &[], T::Bool, L::InRanges(ASCII)),
     method(R::Char, "is_ascii_punctuation", &[], T::Bool, L::NotYet),
@@ -628,9 +461,9 @@ pub fn method_of(shape: Shape, name: &str) -> Option<&'static Builtin> {
 /// source (`u64`, `f64`, `char`, `Box`) with `arity` arguments.
 pub fn assoc_fn(ty_name: &str, name: &str, arity: usize) -> Option<&'static Builtin> {
     let shape = match ty_name {
-        "f64" => Shape::F64,
-        "char" => Shape::Char,
-        "Box" => Shape::Box,
+        "f64" => Shape::Of(Recv::F64),
+        "char" => Shape::Of(Recv::Char),
+        "Box" => Shape::Of(Recv::Box),
         t => Shape::Int(IntTy::from_name(t)?),
     };
     BUILTINS.iter().find(|b| {

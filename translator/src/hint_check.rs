@@ -7,7 +7,7 @@ use crate::diag::{at, Diagnostic, Diagnostics, FileId, SourceMap};
 use crate::hints::{check_driver_fn, check_elidable_fn};
 use crate::items::{FnId, ItemTable};
 use crate::liveness::{live_before, live_in};
-use metatrace_jitcodegen::flowgraph::{Exit, FlowGraph, Op, Operand, Var};
+use metatrace_jitcodegen::flowgraph::{BlockId, Exit, FlowGraph, Op, Operand, Var};
 use std::collections::HashSet;
 
 /// The checks of `#[jit_driver]` and `#[elidable]` on the function's
@@ -44,15 +44,8 @@ pub fn check_portal_graph(items: &ItemTable, id: FnId, g: &FlowGraph, diags: &mu
 fn check_merge_point_liveness(items: &ItemTable, id: FnId, g: &FlowGraph, diags: &mut Diagnostics) {
     let f = items.fn_def(id);
     let live = live_in(g);
-    for b in g.graph.node_indices() {
+    for (b, k) in first_ops(g, |op| matches!(op, Op::JitMergePoint { .. })) {
         let block = g.block(b);
-        let Some(k) = block
-            .operations
-            .iter()
-            .position(|o| matches!(o.op, Op::JitMergePoint { .. }))
-        else {
-            continue;
-        };
         let live_after: HashSet<Var> = live_before(g, b, k + 1, &live);
         let passed: HashSet<Var> = block.operations[k]
             .args
@@ -90,15 +83,8 @@ fn check_can_enter_jit_placement(
     diags: &mut Diagnostics,
 ) {
     let f = items.fn_def(id);
-    for b in g.graph.node_indices() {
+    for (b, k) in first_ops(g, |op| matches!(op, Op::CanEnterJit { .. })) {
         let block = g.block(b);
-        let Some(k) = block
-            .operations
-            .iter()
-            .position(|o| matches!(o.op, Op::CanEnterJit { .. }))
-        else {
-            continue;
-        };
         let loc = block.operations[k].loc;
         let mut ok = k + 1 == block.operations.len();
         let mut cur = b;
@@ -132,6 +118,18 @@ fn check_can_enter_jit_placement(
             diags.push(d.with_help("put it right before the `continue` (or the end of the loop body), after the greens hold the jump's target"));
         }
     }
+}
+
+/// Each block that holds an operation `is` accepts, with the index of
+/// the first such operation.
+fn first_ops(g: &FlowGraph, is: impl Fn(&Op) -> bool) -> Vec<(BlockId, usize)> {
+    g.graph
+        .node_indices()
+        .filter_map(|b| {
+            let k = g.block(b).operations.iter().position(|o| is(&o.op))?;
+            Some((b, k))
+        })
+        .collect()
 }
 
 /// Byte range of the rest of a line from a 1-based column, for diagnostics

@@ -49,14 +49,9 @@ impl Lowerer<'_, '_> {
                 // The switch did the top-level test; bind what the arm binds.
                 let fail = self.new_join(&match_keys, &[]);
                 self.test_pat(&arm.pat, &sub, fail, &match_keys, true);
-                if let Some(v) = self.rvalue(&arm.body) {
-                    self.goto(join, &keys, v);
-                }
+                self.arm_body(&arm.body, join, &keys);
                 self.enter(fail, &match_keys);
-                self.panic_here(
-                    PanicKind::Explicit,
-                    "internal error: entered unreachable code",
-                );
+                self.panic_unreachable();
             }
             return self.finish_join(join, &keys);
         }
@@ -74,16 +69,26 @@ impl Lowerer<'_, '_> {
                     self.enter(t, &arm_keys);
                 }
             }
-            if let Some(v) = self.rvalue(&arm.body) {
-                self.goto(join, &keys, v);
-            }
+            self.arm_body(&arm.body, join, &keys);
             self.enter(next, &match_keys);
         }
+        self.panic_unreachable();
+        self.finish_join(join, &keys)
+    }
+
+    /// An arm's body, its value passed to the match's join.
+    fn arm_body(&mut self, body: &syn::Expr, join: BlockId, keys: &[LocalId]) {
+        if let Some(v) = self.rvalue(body) {
+            self.goto(join, keys, v);
+        }
+    }
+
+    /// Where no arm matched: rustc checked exhaustiveness.
+    fn panic_unreachable(&mut self) {
         self.panic_here(
             PanicKind::Explicit,
             "internal error: entered unreachable code",
         );
-        self.finish_join(join, &keys)
     }
 
     /// Evaluate a scrutinee into a hidden local: scalars and values by
@@ -402,15 +407,7 @@ impl Lowerer<'_, '_> {
                 _ => {}
             },
             syn::Pat::TupleStruct(ts) => {
-                let variant = match self.tc.pat_res.get(&key(p)) {
-                    Some(PatRes::Variant(v)) => Some(*v),
-                    _ => None,
-                };
-                if let Some(v) = variant {
-                    if !top_tested {
-                        self.test_tag(&sub, v, fail, keys);
-                    }
-                }
+                let variant = self.test_pat_variant(p, &sub, fail, keys, top_tested);
                 let elems: Vec<&syn::Pat> = ts.elems.iter().collect();
                 let nfields = self.field_count(sub.ty(), variant);
                 self.test_positional(&elems, nfields, &sub, variant, fail, keys, top_tested);
@@ -421,15 +418,7 @@ impl Lowerer<'_, '_> {
                 self.test_positional(&elems, nfields, &sub, None, fail, keys, top_tested);
             }
             syn::Pat::Struct(s) => {
-                let variant = match self.tc.pat_res.get(&key(p)) {
-                    Some(PatRes::Variant(v)) => Some(*v),
-                    _ => None,
-                };
-                if let Some(v) = variant {
-                    if !top_tested {
-                        self.test_tag(&sub, v, fail, keys);
-                    }
-                }
+                let variant = self.test_pat_variant(p, &sub, fail, keys, top_tested);
                 let names = self.field_names(sub.ty(), variant);
                 for fp in &s.fields {
                     let name = match &fp.member {
@@ -450,6 +439,28 @@ impl Lowerer<'_, '_> {
                 "see docs/subset.md",
             ),
         }
+    }
+
+    /// The variant a tuple-struct or struct pattern names, if any, with
+    /// its tag tested (unless the caller has tested it already).
+    fn test_pat_variant(
+        &mut self,
+        p: &syn::Pat,
+        sub: &Sub,
+        fail: BlockId,
+        keys: &[LocalId],
+        top_tested: bool,
+    ) -> Option<u32> {
+        let variant = match self.tc.pat_res.get(&key(p)) {
+            Some(PatRes::Variant(v)) => Some(*v),
+            _ => None,
+        };
+        if let Some(v) = variant {
+            if !top_tested {
+                self.test_tag(sub, v, fail, keys);
+            }
+        }
+        variant
     }
 
     #[allow(clippy::too_many_arguments)]

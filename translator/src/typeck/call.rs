@@ -372,23 +372,24 @@ impl Checker<'_, '_> {
 
     /// The registry's view of a (dereferenced) receiver type.
     fn shape(&self, d: &IT) -> Option<Shape> {
-        Some(match d {
-            IT::Leaf(Ty::Int(t)) => Shape::Int(*t),
-            IT::Leaf(Ty::Char) => Shape::Char,
-            IT::Leaf(Ty::Bool) => Shape::Bool,
-            IT::Leaf(Ty::F64) => Shape::F64,
-            IT::Leaf(Ty::Str) => Shape::Str,
-            IT::Leaf(Ty::String) => Shape::String,
-            IT::Leaf(Ty::Adt(adt)) if self.items.types.adt(*adt).is_copy => Shape::CopyAdt,
-            IT::Vec(_) => Shape::Vec,
-            IT::Slice(_) => Shape::Slice,
-            IT::Array(..) => Shape::Array,
-            IT::Option(_) => Shape::Option,
-            IT::Result(..) => Shape::Result,
-            IT::Tuple(_) => Shape::Tuple,
-            IT::Box(_) => Shape::Box,
+        let recv = match d {
+            IT::Leaf(Ty::Int(t)) => return Some(Shape::Int(*t)),
+            IT::Leaf(Ty::Char) => Recv::Char,
+            IT::Leaf(Ty::Bool) => Recv::Bool,
+            IT::Leaf(Ty::F64) => Recv::F64,
+            IT::Leaf(Ty::Str) => Recv::Str,
+            IT::Leaf(Ty::String) => Recv::String,
+            IT::Leaf(Ty::Adt(adt)) if self.items.types.adt(*adt).is_copy => Recv::CopyAdt,
+            IT::Vec(_) => Recv::Vec,
+            IT::Slice(_) => Recv::Slice,
+            IT::Array(..) => Recv::Array,
+            IT::Option(_) => Recv::Option,
+            IT::Result(..) => Recv::Result,
+            IT::Tuple(_) => Recv::Tuple,
+            IT::Box(_) => Recv::Box,
             _ => return None,
-        })
+        };
+        Some(Shape::Of(recv))
     }
 }
 
