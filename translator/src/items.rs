@@ -2,6 +2,7 @@
 //! and methods with their hints, constants, and the module scopes that
 //! resolve paths. Built once per translation; later phases borrow it.
 
+use crate::consteval;
 use crate::diag::{at, Diagnostic, FileId, SourceMap};
 use crate::hints::{parse_driver_args, DriverSpec};
 use crate::load::{item_attrs, LoadedCrate, ModId};
@@ -848,7 +849,7 @@ impl<'a> ItemTable<'a> {
         let c = &self.consts[id.0];
         let ty = self.const_type(id)?;
         let v = self.eval_const_expr(c.module, c.file, c.expr)?;
-        crate::consteval::convert(v, &ty).ok_or_else(|| {
+        consteval::convert(v, &ty).ok_or_else(|| {
             at(
                 self.sources(),
                 c.file,
@@ -859,13 +860,52 @@ impl<'a> ItemTable<'a> {
         })
     }
 
+    /// Evaluate a constant expression. Unsuffixed integer literals come
+    /// back as `i64`-typed values; `consteval::convert` fits them to the
+    /// declared type.
     pub fn eval_const_expr(
         &self,
         module: ModId,
         file: FileId,
         e: &syn::Expr,
     ) -> Result<Const, Diagnostic> {
-        crate::consteval::eval(self, module, file, e)
+        let unsupported = || {
+            at(
+                self.sources(),
+                file,
+                e.span(),
+                "this expression cannot be evaluated at translation time",
+            )
+            .with_help("constants may use literals, other constants, arithmetic and `as` casts")
+        };
+        let eval = |e| self.eval_const_expr(module, file, e);
+        match e {
+            syn::Expr::Paren(p) => eval(&p.expr),
+            syn::Expr::Group(g) => eval(&g.expr),
+            syn::Expr::Lit(l) => consteval::lit_const(&l.lit).ok_or_else(unsupported),
+            syn::Expr::Path(p) => {
+                let idents = path_idents(&p.path);
+                match self.resolve_path_in(module, &idents) {
+                    Some(Def::Const(id)) => self.const_value(id),
+                    _ => match idents.as_slice() {
+                        [ty, which] => consteval::int_limit(ty, which).ok_or_else(unsupported),
+                        _ => Err(unsupported()),
+                    },
+                }
+            }
+            syn::Expr::Unary(u) => consteval::unary(&u.op, eval(&u.expr)?).ok_or_else(unsupported),
+            syn::Expr::Binary(b) => {
+                let l = eval(&b.left)?;
+                let r = eval(&b.right)?;
+                consteval::binary(&b.op, l, r).ok_or_else(unsupported)
+            }
+            syn::Expr::Cast(c) => {
+                let v = eval(&c.expr)?;
+                let ty = self.resolve_type(module, file, None, &c.ty)?;
+                consteval::cast(v, &ty).ok_or_else(unsupported)
+            }
+            _ => Err(unsupported()),
+        }
     }
 }
 

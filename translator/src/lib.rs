@@ -3,10 +3,13 @@
 //! graph. Also the pipeline driver behind `cargo translate` and build.rs.
 
 pub mod build;
+pub mod builtins;
 pub mod consteval;
 pub mod diag;
+pub mod hint_check;
 pub mod hints;
 pub mod items;
+pub mod liveness;
 pub mod load;
 pub mod lower;
 pub mod pipeline;

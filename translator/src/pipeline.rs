@@ -4,14 +4,10 @@
 //! the tests.
 
 use crate::diag::{at, render, Diagnostic, Diagnostics, SourceMap};
-use crate::hints::{check_driver_fn, check_elidable_fn};
 use crate::items::{FnId, ItemTable};
 use crate::load::{load_crate_dir, load_source, LoadedCrate};
-use crate::{lower, subset, typeck};
-use metatrace_jitcodegen::flowgraph::{
-    self, BlockId, DriverInfo, FlowGraph, Op, Operand, Param, Program, ResidualInfo, Var,
-};
-use petgraph_free::live_in;
+use crate::{hint_check, lower, subset, typeck};
+use metatrace_jitcodegen::flowgraph::{self, DriverInfo, Op, Param, Program, ResidualInfo};
 use std::collections::{HashSet, VecDeque};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -175,24 +171,7 @@ impl Translator<'_, '_> {
             }
             return (None, Vec::new());
         }
-        let item_fn = syn::ItemFn {
-            attrs: f.attrs.to_vec(),
-            vis: syn::Visibility::Inherited,
-            sig: f.sig.clone(),
-            block: Box::new(f.body.clone()),
-        };
-        if let Some(spec) = &f.hints.driver {
-            for e in check_driver_fn(spec, &item_fn) {
-                self.diags
-                    .push(at(sources, f.file, e.span(), e.to_string()));
-            }
-        }
-        if f.hints.elidable {
-            if let Some(e) = check_elidable_fn(&item_fn) {
-                self.diags
-                    .push(at(sources, f.file, e.span(), e.to_string()));
-            }
-        }
+        hint_check::check_fn_hints(self.items, id, &mut self.diags);
         let (tc, tc_diags) = typeck::check_fn(self.items, id);
         let mut callees: Vec<FnId> = tc
             .calls
@@ -245,111 +224,9 @@ impl Translator<'_, '_> {
             return (None, callees);
         }
         if f.hints.driver.is_some() {
-            self.check_merge_point_liveness(id, g);
-            self.check_can_enter_jit_placement(id, g);
+            hint_check::check_portal_graph(self.items, id, g, &mut self.diags);
         }
         (Some(lowered), callees)
-    }
-
-    /// Every value live across the merge point must be a green or a red:
-    /// it is all the JIT passes from one iteration to the next.
-    fn check_merge_point_liveness(&mut self, id: FnId, g: &FlowGraph) {
-        let f = self.items.fn_def(id);
-        let live = live_in(g);
-        for b in g.graph.node_indices() {
-            let block = g.block(b);
-            let Some(k) = block
-                .operations
-                .iter()
-                .position(|o| matches!(o.op, Op::JitMergePoint { .. }))
-            else {
-                continue;
-            };
-            let mut live_after: HashSet<Var> = live_out(g, b, &live);
-            for op in block.operations[k + 1..].iter().rev() {
-                for r in &op.results {
-                    live_after.remove(r);
-                }
-                live_after.extend(op.args.iter().filter_map(Operand::as_var));
-            }
-            let passed: HashSet<Var> = block.operations[k]
-                .args
-                .iter()
-                .filter_map(Operand::as_var)
-                .collect();
-            let mut bad: Vec<String> = live_after
-                .iter()
-                .filter(|v| !passed.contains(v))
-                .map(|v| {
-                    g.vars[v.0 as usize]
-                        .name
-                        .clone()
-                        .unwrap_or_else(|| "a temporary".into())
-                })
-                .filter(|n| !n.is_empty())
-                .collect();
-            bad.sort();
-            bad.dedup();
-            for name in bad {
-                let d = at(self.items.sources(), f.file, f.sig.ident.span(), format!("`{name}` is live across jit_merge_point!() but is neither a green nor a red"))
-                    .with_help(format!("add `{name}` to the driver's reds (or greens, if it is constant for a position in the user's program), or compute it after the merge point"));
-                self.diags.push(d);
-            }
-        }
-    }
-
-    /// After `can_enter_jit!()` the native code must go straight back to
-    /// the merge point: the JIT hands the interpreter its state there, so
-    /// anything executed in between would be skipped or done twice.
-    fn check_can_enter_jit_placement(&mut self, id: FnId, g: &FlowGraph) {
-        let f = self.items.fn_def(id);
-        for b in g.graph.node_indices() {
-            let block = g.block(b);
-            let Some(k) = block
-                .operations
-                .iter()
-                .position(|o| matches!(o.op, Op::CanEnterJit { .. }))
-            else {
-                continue;
-            };
-            let loc = block.operations[k].loc;
-            let mut ok = k + 1 == block.operations.len();
-            let mut cur = b;
-            let mut steps = 0;
-            while ok {
-                let exits = g.exits(cur);
-                if !matches!(g.block(cur).exit, flowgraph::Exit::Goto)
-                    || exits.len() != 1
-                    || steps > g.block_count()
-                {
-                    ok = false;
-                    break;
-                }
-                let next = exits[0].1;
-                let first = g.block(next).operations.first().map(|o| &o.op);
-                if matches!(first, Some(Op::JitMergePoint { .. })) {
-                    break;
-                }
-                if !g.block(next).operations.is_empty() {
-                    ok = false;
-                }
-                cur = next;
-                steps += 1;
-            }
-            if !ok {
-                let mut d = Diagnostic::global("`can_enter_jit!()` must be followed directly by the jump back to `jit_merge_point!()`");
-                d.file = Some(f.file);
-                d.line = loc.line as usize;
-                d.col = loc.col as usize;
-                d.range = line_range(
-                    self.items.sources(),
-                    f.file,
-                    loc.line as usize,
-                    loc.col as usize,
-                );
-                self.diags.push(d.with_help("put it right before the `continue` (or the end of the loop body), after the greens hold the jump's target"));
-            }
-        }
     }
 
     fn check_residual(&mut self, id: FnId) {
@@ -419,87 +296,5 @@ impl Translator<'_, '_> {
             greens,
             reds,
         });
-    }
-}
-
-/// Byte range of the rest of a line from a 1-based column, for diagnostics
-/// found on flow graphs (which keep line and column only).
-fn line_range(
-    sources: &SourceMap,
-    file: crate::diag::FileId,
-    line: usize,
-    col: usize,
-) -> std::ops::Range<usize> {
-    let text = sources.text(file);
-    let start_of_line: usize = text
-        .split_inclusive('\n')
-        .take(line.saturating_sub(1))
-        .map(str::len)
-        .sum();
-    let line_text = text[start_of_line..].split('\n').next().unwrap_or("");
-    let start = start_of_line
-        + line_text
-            .char_indices()
-            .nth(col.saturating_sub(1))
-            .map(|(i, _)| i)
-            .unwrap_or(0);
-    let end = start_of_line + line_text.trim_end().len();
-    start..end.max(start)
-}
-
-fn live_out(
-    g: &FlowGraph,
-    b: BlockId,
-    live: &std::collections::HashMap<BlockId, HashSet<Var>>,
-) -> HashSet<Var> {
-    let mut out = HashSet::new();
-    let block = g.block(b);
-    match &block.exit {
-        flowgraph::Exit::Branch { cond } => out.extend(cond.as_var()),
-        flowgraph::Exit::Switch { value } => out.extend(value.as_var()),
-        flowgraph::Exit::Return { values } => out.extend(values.iter().filter_map(Operand::as_var)),
-        _ => {}
-    }
-    for (_, target, link) in g.exits(b) {
-        let inputs = &g.block(target).inputargs;
-        for (i, a) in link.args.iter().enumerate() {
-            if let (Some(v), Some(input)) = (a.as_var(), inputs.get(i)) {
-                if live[&target].contains(input) {
-                    out.insert(v);
-                }
-            }
-        }
-    }
-    out
-}
-
-/// Liveness over flow graphs, without touching petgraph's traversal API.
-mod petgraph_free {
-    use super::*;
-    use std::collections::HashMap;
-
-    pub fn live_in(g: &FlowGraph) -> HashMap<BlockId, HashSet<Var>> {
-        let blocks: Vec<BlockId> = g.graph.node_indices().collect();
-        let mut live: HashMap<BlockId, HashSet<Var>> =
-            blocks.iter().map(|b| (*b, HashSet::new())).collect();
-        loop {
-            let mut changed = false;
-            for &b in blocks.iter().rev() {
-                let mut set = live_out(g, b, &live);
-                for op in g.block(b).operations.iter().rev() {
-                    for r in &op.results {
-                        set.remove(r);
-                    }
-                    set.extend(op.args.iter().filter_map(Operand::as_var));
-                }
-                if set != live[&b] {
-                    live.insert(b, set);
-                    changed = true;
-                }
-            }
-            if !changed {
-                return live;
-            }
-        }
     }
 }

@@ -8,7 +8,7 @@
 //!
 //! What is *not* checked here:
 //! - method calls (`.iter()`, `.map(..)`, `.clone()`, ...): the type checker
-//!   knows which methods are builtins;
+//!   looks them up in the builtins registry (`builtins.rs`);
 //! - names (statics, traits, generic structs): `items.rs` resolves them;
 //! - the arguments of `jit_merge_point!` / `can_enter_jit!`: `hints.rs`.
 //!

@@ -1,9 +1,10 @@
-//! The std methods traced code may call (the list is in
-//! `typeck/builtins.rs`), lowered to flow-graph operations. Methods on
-//! integers become arithmetic; Vec, slice and str methods become the
-//! memory operations the tracer knows; Option/Result methods become tests.
+//! The operations of each `Lowering` of the builtins registry
+//! (`crate::builtins`). Methods on integers become arithmetic; Vec, slice
+//! and str methods become the memory operations the tracer knows;
+//! Option/Result methods become tests.
 
 use super::{Leaves, Lowerer};
+use crate::builtins::{Builtin, Lowering};
 use metatrace_jitcodegen::flowgraph::{Const, Op, Operand, PanicKind};
 use metatrace_jitcodegen::types::{IntTy, Ty};
 use proc_macro2::Span;
@@ -17,61 +18,38 @@ impl Lowerer<'_, '_> {
     /// Builtins whose receiver and arguments are single scalars.
     pub(super) fn builtin_scalar(
         &mut self,
-        name: &str,
+        b: &Builtin,
         vals: Vec<Operand>,
         ty: &Ty,
         span: Span,
     ) -> Option<Operand> {
         let x = vals[0].clone();
-        let recv_ty = match name {
-            "is_power_of_two" | "is_positive" | "is_negative" | "count_ones" | "leading_zeros"
-            | "trailing_zeros" => None,
-            n if n.starts_with("is_ascii") || n == "is_digit" => None,
-            _ => Some(ty.clone()),
-        };
-        let it = match recv_ty.as_ref().unwrap_or(&Ty::Unit) {
+        let it = match ty {
             Ty::Int(t) => Some(*t),
             _ => None,
         };
         let bool_t = Ty::Bool;
-        match (name, it) {
-            ("wrapping_add", Some(_)) => {
-                Some(self.emit1(Op::IntAdd, vec![x, vals[1].clone()], ty.clone()))
-            }
-            ("wrapping_sub", Some(_)) => {
-                Some(self.emit1(Op::IntSub, vec![x, vals[1].clone()], ty.clone()))
-            }
-            ("wrapping_mul", Some(_)) => {
-                Some(self.emit1(Op::IntMul, vec![x, vals[1].clone()], ty.clone()))
-            }
-            ("wrapping_neg", Some(_)) => Some(self.emit1(Op::IntNeg, vec![x], ty.clone())),
-            ("wrapping_shl", Some(_)) => {
-                Some(self.emit1(Op::IntShl, vec![x, vals[1].clone()], ty.clone()))
-            }
-            ("wrapping_shr", Some(_)) => {
-                Some(self.emit1(Op::IntShr, vec![x, vals[1].clone()], ty.clone()))
-            }
-            ("clone", _) => Some(x),
-            ("min", Some(_)) | ("max", Some(_)) => {
-                let op = if name == "min" { Op::IntLe } else { Op::IntGe };
-                let take_x = self.emit1(op, vec![x.clone(), vals[1].clone()], bool_t);
+        match (&b.lower, it) {
+            (Lowering::Op(op), Some(_)) => Some(self.emit1(op.clone(), vals, ty.clone())),
+            (Lowering::Copy, _) => Some(x),
+            (Lowering::MinMax(op), Some(_)) => {
+                let take_x = self.emit1(op.clone(), vec![x.clone(), vals[1].clone()], bool_t);
                 Some(self.select(take_x, x, vals[1].clone(), ty))
             }
-            ("abs", Some(t)) => {
+            (Lowering::Abs, Some(t)) => {
                 let neg = self.emit1(Op::IntLt, vec![x.clone(), int(0, t)], bool_t);
                 let negated = self.emit1(Op::IntNeg, vec![x.clone()], ty.clone());
                 Some(self.select(neg, negated, x, ty))
             }
-            ("signum", Some(t)) => {
+            (Lowering::Signum, Some(t)) => {
                 let pos = self.emit1(Op::IntGt, vec![x.clone(), int(0, t)], bool_t.clone());
                 let neg = self.emit1(Op::IntLt, vec![x, int(0, t)], bool_t);
                 let p = self.emit1(Op::Cast, vec![pos], ty.clone());
                 let n = self.emit1(Op::Cast, vec![neg], ty.clone());
                 Some(self.emit1(Op::IntSub, vec![p, n], ty.clone()))
             }
-            ("is_positive", _) => Some(self.cmp_const(Op::IntGt, x, 0)),
-            ("is_negative", _) => Some(self.cmp_const(Op::IntLt, x, 0)),
-            ("is_power_of_two", _) => {
+            (Lowering::CmpZero(op), _) => Some(self.cmp_const(op.clone(), x, 0)),
+            (Lowering::IsPowerOfTwo, _) => {
                 // x != 0 && x & (x - 1) == 0
                 let t = self.operand_int(&x)?;
                 let nz = self.emit1(Op::IntNe, vec![x.clone(), int(0, t)], Ty::Bool);
@@ -80,21 +58,8 @@ impl Lowerer<'_, '_> {
                 let z = self.emit1(Op::IntEq, vec![and, int(0, t)], Ty::Bool);
                 Some(self.emit1(Op::BoolAnd, vec![nz, z], Ty::Bool))
             }
-            ("is_ascii_digit", _) => Some(self.char_in(x, &[('0', '9')])),
-            ("is_ascii_alphabetic", _) => Some(self.char_in(x, &[('a', 'z'), ('A', 'Z')])),
-            ("is_ascii_alphanumeric", _) => {
-                Some(self.char_in(x, &[('a', 'z'), ('A', 'Z'), ('0', '9')]))
-            }
-            ("is_ascii_uppercase", _) => Some(self.char_in(x, &[('A', 'Z')])),
-            ("is_ascii_lowercase", _) => Some(self.char_in(x, &[('a', 'z')])),
-            ("is_ascii_hexdigit", _) => {
-                Some(self.char_in(x, &[('0', '9'), ('a', 'f'), ('A', 'F')]))
-            }
-            ("is_ascii_whitespace", _) => {
-                Some(self.char_in(x, &[(' ', ' '), ('\t', '\n'), ('\x0C', '\r')]))
-            }
-            ("is_ascii", _) => Some(self.char_in(x, &[('\0', '\x7f')])),
-            ("is_digit", _) => {
+            (Lowering::InRanges(ranges), _) => Some(self.char_in(x, ranges)),
+            (Lowering::IsDigit, _) => {
                 let Operand::Const(Const::Int(10, _)) = vals[1] else {
                     self.error(span, "only `is_digit(10)` is supported in traced code", "");
                     return None;
@@ -104,7 +69,7 @@ impl Lowerer<'_, '_> {
             _ => {
                 self.error(
                     span,
-                    format!("`{name}` is not supported in traced code yet"),
+                    format!("`{}` is not supported in traced code yet", b.name),
                     "compute it with arithmetic, or in a #[dont_look_inside] function",
                 );
                 None
@@ -174,10 +139,11 @@ impl Lowerer<'_, '_> {
 
     pub(super) fn builtin_method(
         &mut self,
-        name: &'static str,
+        b: &Builtin,
         m: &syn::ExprMethodCall,
         ty: &Ty,
     ) -> Option<Leaves> {
+        let name = b.name;
         let span = m.span();
         let recv_ty = self.tc.ty(&m.receiver).clone();
         let mut base = &recv_ty;
@@ -185,14 +151,16 @@ impl Lowerer<'_, '_> {
             base = to;
         }
         let base = base.clone();
-        match (&base, name) {
+        match (&base, &b.lower) {
             (Ty::Vec(elem), _) => {
                 let lv = self.deref_place(&m.receiver)?;
                 let vec = self.addr_of(&lv, span)?.remove(0);
                 let elem = (**elem).clone();
-                match name {
-                    "len" => Some(vec![self.emit1(Op::VecLen(elem), vec![vec], Ty::usize())]),
-                    "is_empty" => {
+                match b.lower {
+                    Lowering::Len => {
+                        Some(vec![self.emit1(Op::VecLen(elem), vec![vec], Ty::usize())])
+                    }
+                    Lowering::IsEmpty => {
                         let len = self.emit1(Op::VecLen(elem), vec![vec], Ty::usize());
                         Some(vec![self.emit1(
                             Op::IntEq,
@@ -200,7 +168,7 @@ impl Lowerer<'_, '_> {
                             Ty::Bool,
                         )])
                     }
-                    "push" | "pop" if matches!(elem, Ty::Box(_)) => {
+                    Lowering::Push | Lowering::Pop if matches!(elem, Ty::Box(_)) => {
                         self.error(
                             span,
                             format!(
@@ -211,7 +179,7 @@ impl Lowerer<'_, '_> {
                         );
                         None
                     }
-                    "push" | "pop" if !elem.is_scalar() => {
+                    Lowering::Push | Lowering::Pop if !elem.is_scalar() => {
                         self.error(
                             span,
                             format!(
@@ -222,12 +190,12 @@ impl Lowerer<'_, '_> {
                         );
                         None
                     }
-                    "push" => {
+                    Lowering::Push => {
                         let x = self.scalar(&m.args[0])?;
                         self.emit0(Op::VecPush(elem), vec![vec, x]);
                         Some(vec![])
                     }
-                    "pop" => {
+                    Lowering::Pop => {
                         let r = self.emit(
                             Op::VecPop(elem.clone()),
                             vec![vec],
@@ -238,11 +206,11 @@ impl Lowerer<'_, '_> {
                     _ => None,
                 }
             }
-            (Ty::Slice(_), "len") | (Ty::Str, "len") => {
+            (Ty::Slice(_) | Ty::Str, Lowering::Len) => {
                 let lv = self.deref_place(&m.receiver)?;
                 Some(vec![self.addr_of(&lv, span)?.remove(1)])
             }
-            (Ty::Slice(_), "is_empty") | (Ty::Str, "is_empty") => {
+            (Ty::Slice(_) | Ty::Str, Lowering::IsEmpty) => {
                 let lv = self.deref_place(&m.receiver)?;
                 let len = self.addr_of(&lv, span)?.remove(1);
                 Some(vec![self.emit1(
@@ -251,9 +219,11 @@ impl Lowerer<'_, '_> {
                     Ty::Bool,
                 )])
             }
-            (Ty::Array(_, n), "len") => Some(vec![int(*n as i64, IntTy::Usize)]),
-            (Ty::Array(_, n), "is_empty") => Some(vec![Operand::Const(Const::Bool(*n == 0))]),
-            (Ty::Str, "as_bytes") => {
+            (Ty::Array(_, n), Lowering::Len) => Some(vec![int(*n as i64, IntTy::Usize)]),
+            (Ty::Array(_, n), Lowering::IsEmpty) => {
+                Some(vec![Operand::Const(Const::Bool(*n == 0))])
+            }
+            (Ty::Str, Lowering::AsBytes) => {
                 let lv = self.deref_place(&m.receiver)?;
                 let v = self.addr_of(&lv, span)?;
                 let ptr = self.emit1(
@@ -271,15 +241,15 @@ impl Lowerer<'_, '_> {
                     vec![s],
                     &[Ty::reference(false, Ty::Str), Ty::usize()],
                 );
-                match name {
-                    "as_str" => Some(r.into_iter().map(Operand::Var).collect()),
-                    "len" => Some(vec![Operand::Var(r[1])]),
-                    "is_empty" => Some(vec![self.emit1(
+                match b.lower {
+                    Lowering::AsStr => Some(r.into_iter().map(Operand::Var).collect()),
+                    Lowering::Len => Some(vec![Operand::Var(r[1])]),
+                    Lowering::IsEmpty => Some(vec![self.emit1(
                         Op::IntEq,
                         vec![Operand::Var(r[1]), int(0, IntTy::Usize)],
                         Ty::Bool,
                     )]),
-                    "as_bytes" => {
+                    Lowering::AsBytes => {
                         let ptr = self.emit1(
                             Op::Cast,
                             vec![Operand::Var(r[0])],
@@ -301,15 +271,15 @@ impl Lowerer<'_, '_> {
                     let n = self.leaf_types(ty).len();
                     v[off..off + n].to_vec()
                 };
-                match name {
-                    "is_some" | "is_ok" => Some(vec![good]),
-                    "is_none" | "is_err" => {
+                match b.lower {
+                    Lowering::IsVariant(true) => Some(vec![good]),
+                    Lowering::IsVariant(false) => {
                         Some(vec![self.emit1(Op::BoolNot, vec![good], Ty::Bool)])
                     }
-                    "unwrap" | "expect" => {
+                    Lowering::Unwrap | Lowering::Expect => {
                         let p = payload();
-                        let msg = match (name, is_option) {
-                            ("expect", _) => match &m.args[0] {
+                        let msg = match (&b.lower, is_option) {
+                            (Lowering::Expect, _) => match &m.args[0] {
                                 syn::Expr::Lit(syn::ExprLit {
                                     lit: syn::Lit::Str(s),
                                     ..
@@ -322,12 +292,12 @@ impl Lowerer<'_, '_> {
                         self.check(good, PanicKind::Unwrap, &msg);
                         Some(p)
                     }
-                    "unwrap_or" if ty.is_scalar() => {
+                    Lowering::UnwrapOr if ty.is_scalar() => {
                         let p = payload();
                         let d = self.scalar(&m.args[0])?;
                         Some(vec![self.select(good, p[0].clone(), d, ty)])
                     }
-                    "clone" => Some(v),
+                    Lowering::Copy => Some(v),
                     _ => {
                         self.error(
                             span,
@@ -338,7 +308,7 @@ impl Lowerer<'_, '_> {
                     }
                 }
             }
-            (Ty::Char, "to_digit") => {
+            (Ty::Char, Lowering::ToDigit) => {
                 let x = self.scalar_recv(&m.receiver)?;
                 let Some(Operand::Const(Const::Int(10, _))) =
                     self.rvalue(&m.args[0]).map(|mut v| v.remove(0))
@@ -358,7 +328,7 @@ impl Lowerer<'_, '_> {
                 let v = self.emit1(Op::IntMul, vec![d, tag.clone()], Ty::Int(IntTy::U32));
                 Some(vec![tag, v])
             }
-            (Ty::Adt(_), "clone") | (Ty::Tuple(_), "clone") => {
+            (Ty::Adt(_) | Ty::Tuple(_), Lowering::Copy) => {
                 self.recv_value(&m.receiver).map(|(v, _)| v)
             }
             _ => {
@@ -372,8 +342,7 @@ impl Lowerer<'_, '_> {
                 } else {
                     recv_scalar_ty
                 };
-                self.builtin_scalar(name, vals, &out_ty, span)
-                    .map(|v| vec![v])
+                self.builtin_scalar(b, vals, &out_ty, span).map(|v| vec![v])
             }
         }
     }

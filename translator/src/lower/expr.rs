@@ -3,6 +3,7 @@
 
 use super::place::is_place_expr;
 use super::{Leaves, Lowerer};
+use crate::builtins::Lowering;
 use crate::consteval::lit_const;
 use crate::items::FnId;
 use crate::typeck::{enum_variants, key, CallRes, MethodRes, PathRes};
@@ -649,19 +650,20 @@ impl Lowerer<'_, '_> {
                 Some(out)
             }
             Some(CallRes::WeAreJitted) => Some(vec![self.emit1(Op::WeAreJitted, vec![], Ty::Bool)]),
-            Some(CallRes::BoxNew) => self.box_new(args[0], ty, c.span()),
-            Some(CallRes::Builtin(name)) => {
+            Some(CallRes::Builtin(b)) if b.lower == Lowering::BoxNew => {
+                self.box_new(args[0], ty, c.span())
+            }
+            Some(CallRes::Builtin(b)) => {
                 let mut vals = Vec::new();
                 let mut tys = Vec::new();
                 for a in &args {
                     tys.push(self.tc.ty(a).clone());
                     vals.push(self.scalar(a)?);
                 }
-                if name == "from" {
+                if b.lower == Lowering::Cast {
                     return self.cast(vec![vals[0].clone()], &tys[0], ty, c.span());
                 }
-                self.builtin_scalar(name, vals, ty, c.span())
-                    .map(|v| vec![v])
+                self.builtin_scalar(b, vals, ty, c.span()).map(|v| vec![v])
             }
             None => {
                 self.error(c.span(), "cannot lower this call", "");
@@ -802,7 +804,7 @@ impl Lowerer<'_, '_> {
                 }
                 self.call_fn(id, vals, ty, m.span())
             }
-            Some(MethodRes::Builtin(name)) => self.builtin_method(name, m, ty),
+            Some(MethodRes::Builtin(b)) => self.builtin_method(b, m, ty),
             None => {
                 self.error(m.span(), "cannot lower this method call", "");
                 None

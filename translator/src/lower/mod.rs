@@ -10,6 +10,7 @@
 mod builtins;
 mod control;
 mod expr;
+mod pattern;
 mod place;
 
 use crate::diag::{at, Diagnostic};
@@ -364,6 +365,16 @@ impl<'t, 'a> Lowerer<'t, 'a> {
     fn goto(&mut self, target: BlockId, keys: &[LocalId], extra: Leaves) {
         self.link(target, LinkCase::Always, keys, extra);
         self.finish_block(Exit::Goto);
+    }
+
+    /// Enter a join block if anything reaches it; otherwise stay unreachable.
+    fn finish_join(&mut self, join: BlockId, keys: &[LocalId]) -> Option<Leaves> {
+        if self.g.predecessors(join).is_empty() {
+            self.g.graph.remove_node(join);
+            self.cur = None;
+            return None;
+        }
+        Some(self.enter(join, keys))
     }
 
     /// Continue in `block`, whose inputs are `keys` then extra leaves.

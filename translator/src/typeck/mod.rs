@@ -5,13 +5,12 @@
 //! mode of every local; the lowering reads it instead of working types out
 //! again. Unsupported constructs found on the way are diagnostics.
 
-mod builtins;
+mod call;
 mod expr;
 mod infer;
 mod pat;
 
-pub use builtins::unsupported_method_help;
-
+use crate::builtins::Builtin;
 use crate::diag::{at, Diagnostic, FileId};
 use crate::items::{ConstId, FnId, ItemTable};
 use crate::load::ModId;
@@ -68,16 +67,14 @@ pub enum CallRes {
     Promote,
     /// `we_are_jitted()`.
     WeAreJitted,
-    /// `Box::new(x)`: allocation visible to the tracer.
-    BoxNew,
-    /// `u64::from(x)` and the like: the builtin's name.
-    Builtin(&'static str),
+    /// `u64::from(x)`, `Box::new(x)` and the like: the registry's entry.
+    Builtin(&'static Builtin),
 }
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum MethodRes {
     Fn(FnId),
-    Builtin(&'static str),
+    Builtin(&'static Builtin),
 }
 
 /// What a pattern node matches.

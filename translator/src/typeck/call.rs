@@ -1,0 +1,416 @@
+//! Calls: of the crate's functions, struct and variant constructors, the
+//! std functions and methods of the builtins registry, and the crate's
+//! inherent methods; with the deref coercions of their arguments.
+
+use super::infer::{VarKind, IT};
+use super::{key, CallRes, Checker, MethodRes};
+use crate::builtins::{self, Builtin, Recv, Shape, TyRule};
+use crate::items::{path_idents, Def};
+use metatrace_jitcodegen::types::{AdtKind, IntTy, Ty};
+use proc_macro2::Span;
+use syn::spanned::Spanned;
+
+impl Checker<'_, '_> {
+    pub(super) fn call(&mut self, e: &syn::Expr, c: &syn::ExprCall, expected: Option<&IT>) -> IT {
+        let syn::Expr::Path(fp) = &*c.func else {
+            self.error(
+                c.func.span(),
+                "calling a computed function value is not supported in traced code",
+                "call a function by its name",
+            );
+            return self.fresh_any();
+        };
+        let idents = path_idents(&fp.path);
+        if idents.len() == 1 && self.lookup_local(&idents[0]).is_some() {
+            self.error(
+                c.func.span(),
+                "calling a local variable is not supported in traced code",
+                "call a function by its name",
+            );
+            return self.fresh_any();
+        }
+        let def = self.resolve_def(&fp.path);
+        let args: Vec<&syn::Expr> = c.args.iter().collect();
+        match def {
+            Some(Def::Fn(id)) => {
+                let f = self.items.fn_def(id);
+                let params: Vec<IT> = f.params().iter().map(|p| IT::from_ty(&p.ty)).collect();
+                let ret = IT::from_ty(&f.ret());
+                if f.signature.is_err() {
+                    self.poisoned = true;
+                    for a in &args {
+                        self.expr(a, None);
+                    }
+                    self.out.calls.insert(key(e), CallRes::Fn(id));
+                    return self.fresh_any();
+                }
+                self.check_args(c.span(), &args, &params);
+                self.out.calls.insert(key(e), CallRes::Fn(id));
+                ret
+            }
+            Some(Def::Adt(adt)) => {
+                let a = self.items.types.adt(adt);
+                match &a.kind {
+                    AdtKind::Struct {
+                        fields,
+                        named: false,
+                    } => {
+                        let params: Vec<IT> = fields.iter().map(|f| IT::from_ty(&f.ty)).collect();
+                        self.check_args(c.span(), &args, &params);
+                        self.out.calls.insert(key(e), CallRes::Struct(adt));
+                        IT::Leaf(Ty::Adt(adt))
+                    }
+                    _ => {
+                        self.error(
+                            c.func.span(),
+                            "this struct has named fields",
+                            "build it with `Name { field: value }`",
+                        );
+                        self.fresh_any()
+                    }
+                }
+            }
+            Some(Def::Variant(adt, idx)) => {
+                let params: Vec<IT> = self.items.types.adt(adt).variants()[idx as usize]
+                    .fields
+                    .iter()
+                    .map(|f| IT::from_ty(&f.ty))
+                    .collect();
+                self.check_args(c.span(), &args, &params);
+                self.out.calls.insert(key(e), CallRes::Variant(idx));
+                IT::Leaf(Ty::Adt(adt))
+            }
+            Some(Def::Unsupported { what, help }) => {
+                self.error(c.func.span(), what, help);
+                self.fresh_any()
+            }
+            Some(Def::External(p)) => self.external_call(e, c, &p, &args, expected),
+            _ => {
+                self.error(
+                    c.func.span(),
+                    format!("cannot find function `{}`", idents.join("::")),
+                    "",
+                );
+                self.fresh_any()
+            }
+        }
+    }
+
+    fn external_call(
+        &mut self,
+        e: &syn::Expr,
+        c: &syn::ExprCall,
+        path: &[String],
+        args: &[&syn::Expr],
+        expected: Option<&IT>,
+    ) -> IT {
+        let names: Vec<&str> = path.iter().map(String::as_str).collect();
+        let last = *names.last().unwrap_or(&"");
+        let expected_shallow = expected.map(|t| self.subst.shallow(t));
+        match (names.as_slice(), args.len()) {
+            (["Some"], 1) => {
+                let exp = match &expected_shallow {
+                    Some(IT::Option(t)) => Some((**t).clone()),
+                    _ => None,
+                };
+                let t = self.expr(args[0], exp.as_ref());
+                self.out.calls.insert(key(e), CallRes::Variant(1));
+                IT::Option(Box::new(t))
+            }
+            (["Ok"], 1) | (["Err"], 1) => {
+                let (ok_exp, err_exp) = match &expected_shallow {
+                    Some(IT::Result(a, b)) => (Some((**a).clone()), Some((**b).clone())),
+                    _ => (None, None),
+                };
+                let is_ok = last == "Ok";
+                let t = self.expr(
+                    args[0],
+                    if is_ok {
+                        ok_exp.as_ref()
+                    } else {
+                        err_exp.as_ref()
+                    },
+                );
+                self.out
+                    .calls
+                    .insert(key(e), CallRes::Variant(if is_ok { 0 } else { 1 }));
+                let other =
+                    if is_ok { err_exp } else { ok_exp }.unwrap_or_else(|| self.fresh_any());
+                if is_ok {
+                    IT::Result(Box::new(t), Box::new(other))
+                } else {
+                    IT::Result(Box::new(other), Box::new(t))
+                }
+            }
+            (_, 1) if last == "promote" => {
+                let t = self.expr(args[0], expected);
+                self.out.calls.insert(key(e), CallRes::Promote);
+                t
+            }
+            (_, 0) if last == "we_are_jitted" => {
+                self.out.calls.insert(key(e), CallRes::WeAreJitted);
+                IT::bool()
+            }
+            // `Box::new` under any path (`std::boxed::Box::new`); the other
+            // types' functions as `u64::from`.
+            ([.., ty, f], n)
+                if (names.len() == 2 || *ty == "Box") && builtins::assoc_fn(ty, f, n).is_some() =>
+            {
+                let b = builtins::assoc_fn(ty, f, n).unwrap();
+                self.builtin_assoc_call(e, b, ty, args, expected_shallow)
+            }
+            _ => {
+                let shown = path.join("::");
+                let (msg, help) = match last {
+                    "new" | "with_capacity" | "from" if names.len() >= 2 => (
+                        format!("`{shown}` allocates, which is not supported in traced code"),
+                        "create heap values outside the portal or in a #[dont_look_inside] function, and pass them by reference".to_string(),
+                    ),
+                    _ => (
+                        format!("call to `{shown}`, which is not part of the translated crate"),
+                        "wrap it in a #[dont_look_inside] function of your crate and call that".to_string(),
+                    ),
+                };
+                self.error(c.func.span(), msg, help);
+                for a in args {
+                    self.expr(a, None);
+                }
+                self.fresh_any()
+            }
+        }
+    }
+
+    fn check_args(&mut self, span: Span, args: &[&syn::Expr], params: &[IT]) {
+        if args.len() != params.len() {
+            self.error(
+                span,
+                format!(
+                    "this call passes {} arguments but the function takes {}",
+                    args.len(),
+                    params.len()
+                ),
+                "",
+            );
+        }
+        for (a, p) in args.iter().zip(params) {
+            let t = self.expr(a, Some(p));
+            if !self.subst.unify(&t, p) && !self.coerce(a, &t, p) {
+                self.error(a.span(), "mismatched argument type", "");
+            }
+        }
+    }
+
+    /// Deref coercion of a reference argument: `&Vec<T>` → `&[T]`,
+    /// `&String` → `&str`, `&&T` → `&T`, `&Box<T>` → `&T`.
+    pub(super) fn coerce(&mut self, e: &syn::Expr, from: &IT, to: &IT) -> bool {
+        let (IT::Ref(_, inner), IT::Ref(m, target)) =
+            (self.subst.shallow(from), self.subst.shallow(to))
+        else {
+            return false;
+        };
+        let ok = match (self.subst.shallow(&inner), self.subst.shallow(&target)) {
+            (IT::Vec(x), IT::Slice(y)) => self.subst.unify(&x, &y),
+            (IT::Leaf(Ty::String), IT::Leaf(Ty::Str)) => true,
+            (IT::Ref(_, x), y) | (IT::Box(x), y) => self.subst.unify(&x, &y),
+            _ => false,
+        };
+        if ok {
+            self.coercion_its.insert(key(e), IT::Ref(m, target));
+        }
+        ok
+    }
+
+    pub(super) fn method_call(&mut self, e: &syn::Expr, m: &syn::ExprMethodCall) -> IT {
+        let recv = self.expr(&m.receiver, None);
+        let (d, _) = self.subst.autoderef(&recv);
+        let name = m.method.to_string();
+        let args: Vec<&syn::Expr> = m.args.iter().collect();
+        if name == "clone" {
+            // `b.clone()` on a box is `Box::clone`: a new box, not what it holds.
+            let mut t = self.subst.shallow(&recv);
+            while let IT::Ref(_, inner) = t {
+                t = self.subst.shallow(&inner);
+            }
+            if let IT::Box(_) = t {
+                self.error(
+                    m.span(),
+                    "cloning a Box is not supported in traced code",
+                    "box a copy of what it holds: `Box::new(*b)`",
+                );
+                for a in &args {
+                    self.expr(a, None);
+                }
+                return self.fresh_any();
+            }
+        }
+        if m.turbofish.is_some() {
+            self.error(
+                m.span(),
+                "generic method calls are not supported in traced code",
+                "",
+            );
+        }
+        if let IT::Leaf(Ty::Adt(adt)) = &d {
+            if let Some(&id) = self.items.methods.get(&(*adt, name.clone())) {
+                let f = self.items.fn_def(id);
+                if !f.has_receiver() {
+                    self.error(
+                        m.method.span(),
+                        format!("`{name}` is an associated function, not a method"),
+                        format!(
+                            "call it as `{}::{name}(..)`",
+                            self.items.types.adt(*adt).name
+                        ),
+                    );
+                    return self.fresh_any();
+                }
+                let params: Vec<IT> = f
+                    .params()
+                    .iter()
+                    .skip(1)
+                    .map(|p| IT::from_ty(&p.ty))
+                    .collect();
+                let ret = IT::from_ty(&f.ret());
+                if f.signature.is_ok() {
+                    self.check_args(m.span(), &args, &params);
+                } else {
+                    self.poisoned = true;
+                    for a in &args {
+                        self.expr(a, None);
+                    }
+                }
+                self.out.methods.insert(key(e), MethodRes::Fn(id));
+                return ret;
+            }
+        }
+        if let IT::Var(v) = d {
+            if self.subst.kind(v) == VarKind::Int {
+                self.error(
+                    m.receiver.span(),
+                    format!("cannot call `{name}` on an integer of unknown type"),
+                    "give the literal a suffix (`0i64`) or its `let` a type, as rustc requires",
+                );
+                return self.fresh_any();
+            }
+            self.error(
+                m.receiver.span(),
+                "cannot infer the type of this value before the method call",
+                "add a type annotation to its `let`",
+            );
+            return self.fresh_any();
+        }
+        let found = self
+            .shape(&d)
+            .and_then(|shape| builtins::method_of(shape, &name))
+            // `clone(x)` of a Copy struct is no call of `Clone::clone`.
+            .filter(|b| b.recv != Recv::CopyAdt || args.is_empty());
+        match found {
+            Some(b) => {
+                let params: Vec<IT> = b.params.iter().map(|p| instantiate(*p, &d)).collect();
+                self.check_args(m.span(), &args, &params);
+                self.out.methods.insert(key(e), MethodRes::Builtin(b));
+                instantiate(b.ret, &d)
+            }
+            None => {
+                let shown = match self.subst.resolve(&d) {
+                    Some(t) => self.items.types.display(&t).to_string(),
+                    None => "this value".into(),
+                };
+                self.error(
+                    m.method.span(),
+                    format!("method `{name}` of `{shown}` is not supported in traced code"),
+                    builtins::unsupported_method_help(&name),
+                );
+                for a in &args {
+                    self.expr(a, None);
+                }
+                self.fresh_any()
+            }
+        }
+    }
+
+    /// `T::f(args)` of the builtins registry. `Box::new`'s `T` is the
+    /// argument's type; the others' `Self` is the type named.
+    fn builtin_assoc_call(
+        &mut self,
+        e: &syn::Expr,
+        b: &'static Builtin,
+        ty_name: &str,
+        args: &[&syn::Expr],
+        expected: Option<IT>,
+    ) -> IT {
+        let target = match ty_name {
+            "f64" => Some(IT::Leaf(Ty::F64)),
+            "char" => Some(IT::Leaf(Ty::Char)),
+            t => IntTy::from_name(t).map(IT::int),
+        };
+        let elem_expected = match expected {
+            Some(IT::Box(t)) if target.is_none() => Some(*t),
+            _ => None,
+        };
+        // `Box<T>` is known once its argument is.
+        let mut recv = target.clone().unwrap_or_else(IT::unit);
+        self.out.calls.insert(key(e), CallRes::Builtin(b));
+        for (a, p) in args.iter().zip(b.params) {
+            match p {
+                TyRule::Any => {
+                    self.expr(a, None);
+                }
+                TyRule::Elem => {
+                    let t = self.expr(a, elem_expected.as_ref());
+                    recv = IT::Box(Box::new(t));
+                }
+                rule => {
+                    let want = instantiate(*rule, &recv);
+                    let t = self.expr(a, Some(&want));
+                    self.subst.unify(&t, &want);
+                }
+            }
+        }
+        instantiate(b.ret, &recv)
+    }
+
+    /// The registry's view of a (dereferenced) receiver type.
+    fn shape(&self, d: &IT) -> Option<Shape> {
+        let recv = match d {
+            IT::Leaf(Ty::Int(t)) => return Some(Shape::Int(*t)),
+            IT::Leaf(Ty::Char) => Recv::Char,
+            IT::Leaf(Ty::Bool) => Recv::Bool,
+            IT::Leaf(Ty::F64) => Recv::F64,
+            IT::Leaf(Ty::Str) => Recv::Str,
+            IT::Leaf(Ty::String) => Recv::String,
+            IT::Leaf(Ty::Adt(adt)) if self.items.types.adt(*adt).is_copy => Recv::CopyAdt,
+            IT::Vec(_) => Recv::Vec,
+            IT::Slice(_) => Recv::Slice,
+            IT::Array(..) => Recv::Array,
+            IT::Option(_) => Recv::Option,
+            IT::Result(..) => Recv::Result,
+            IT::Tuple(_) => Recv::Tuple,
+            IT::Box(_) => Recv::Box,
+            _ => return None,
+        };
+        Some(Shape::Of(recv))
+    }
+}
+
+/// A registry type rule for a call on `recv`.
+fn instantiate(rule: TyRule, recv: &IT) -> IT {
+    let elem = || match recv {
+        IT::Vec(t) | IT::Option(t) | IT::Result(t, _) | IT::Box(t) => (**t).clone(),
+        _ => IT::unit(),
+    };
+    let str_ref = || IT::Ref(false, Box::new(IT::Leaf(Ty::Str)));
+    match rule {
+        TyRule::Recv | TyRule::Any => recv.clone(),
+        TyRule::Elem => elem(),
+        TyRule::U32 => IT::int(IntTy::U32),
+        TyRule::I32 => IT::int(IntTy::I32),
+        TyRule::Usize => IT::usize(),
+        TyRule::Bool => IT::bool(),
+        TyRule::Unit => IT::unit(),
+        TyRule::StrRef => str_ref(),
+        TyRule::BytesRef => IT::Ref(false, Box::new(IT::Slice(Box::new(IT::int(IntTy::U8))))),
+        TyRule::OptionU32 => IT::Option(Box::new(IT::int(IntTy::U32))),
+        TyRule::OptionElem => IT::Option(Box::new(elem())),
+    }
+}
