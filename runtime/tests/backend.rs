@@ -7,13 +7,11 @@
 
 #![allow(clippy::needless_range_loop)]
 
-mod backend_util;
-
-use backend_util::*;
 use metatrace_runtime::backend::{self, frame};
 use metatrace_runtime::jitcode::*;
 use metatrace_runtime::trace::interp;
 use metatrace_runtime::trace::*;
+use metatrace_testkit::backend::*;
 use std::collections::HashMap;
 
 use IntTy::*;
@@ -250,21 +248,6 @@ struct Vecs {
     refs: Vec<usize>,
     ring: Box<Ring>,
     s: String,
-}
-
-impl Clone for Ring {
-    fn clone(&self) -> Ring {
-        Ring {
-            start: self.start,
-            end: self.end,
-            data: self.data.clone(),
-        }
-    }
-}
-impl std::fmt::Debug for Ring {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Ring({}, {}, {:?})", self.start, self.end, self.data)
-    }
 }
 
 #[test]

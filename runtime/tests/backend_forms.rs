@@ -12,14 +12,12 @@
 
 #![allow(clippy::needless_range_loop)]
 
-mod backend_util;
-
-use backend_util::*;
 use metatrace_runtime::backend;
 use metatrace_runtime::blackhole::ops::wrap;
 use metatrace_runtime::jitcode::*;
 use metatrace_runtime::trace::interp;
 use metatrace_runtime::trace::*;
+use metatrace_testkit::backend::*;
 use std::collections::{BTreeSet, HashMap};
 
 use IntTy::*;

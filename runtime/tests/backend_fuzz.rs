@@ -7,12 +7,10 @@
 
 #![allow(clippy::needless_range_loop)]
 
-mod backend_util;
-
-use backend_util::*;
 use metatrace_runtime::backend;
 use metatrace_runtime::jitcode::*;
 use metatrace_runtime::trace::*;
+use metatrace_testkit::backend::*;
 use std::collections::HashMap;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]

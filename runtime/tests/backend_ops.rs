@@ -6,11 +6,9 @@
 
 #![allow(clippy::needless_range_loop)]
 
-mod backend_util;
-
-use backend_util::*;
 use metatrace_runtime::jitcode::*;
 use metatrace_runtime::trace::*;
+use metatrace_testkit::backend::*;
 
 /// How many random input sets per compiled trace.
 const N: usize = 150;

@@ -7,9 +7,8 @@ use metatrace_runtime::blackhole;
 use metatrace_runtime::jitcode::*;
 use std::sync::atomic::Ordering;
 
-mod common;
-use common::fixture::*;
-use common::*;
+use metatrace_testkit::fixture::*;
+use metatrace_testkit::jitcode::*;
 
 // ---------------------------------------------------------------------------
 // Control flow.

@@ -8,9 +8,8 @@
 use metatrace_runtime::blackhole::{self, ops};
 use metatrace_runtime::jitcode::*;
 
-mod common;
-use common::fixture::*;
-use common::*;
+use metatrace_testkit::fixture::*;
+use metatrace_testkit::jitcode::*;
 
 // ---------------------------------------------------------------------------
 // Integer operations, checked against native Rust.

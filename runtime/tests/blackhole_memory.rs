@@ -6,9 +6,8 @@
 use metatrace_runtime::blackhole::{self, ops};
 use metatrace_runtime::jitcode::*;
 
-mod common;
-use common::fixture::*;
-use common::*;
+use metatrace_testkit::fixture::*;
+use metatrace_testkit::jitcode::*;
 
 // ---------------------------------------------------------------------------
 // Memory: fields, loads and stores, enums, Vecs, slices, strings.

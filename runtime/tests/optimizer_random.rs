@@ -16,8 +16,6 @@
 //! recorded them. Straight traces end with `jump_to`; loops count an input
 //! down to leave.
 
-mod optimizer_util;
-
 use metatrace_runtime::blackhole::ResumeFrame;
 use metatrace_runtime::jitcode::*;
 use metatrace_runtime::optimizer::{
@@ -26,7 +24,8 @@ use metatrace_runtime::optimizer::{
 };
 use metatrace_runtime::trace::interp::{self, TraceExit};
 use metatrace_runtime::trace::*;
-use optimizer_util::*;
+use metatrace_testkit::optimizer::*;
+use metatrace_testkit::trace_text::*;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -113,7 +112,7 @@ impl<'r> Gen<'r> {
                     5 | 6 if !self.objs.is_empty() => self.r.pick(&self.objs),
                     7 if !self.floats.is_empty() => self.r.pick(&self.floats),
                     8 if !args.is_empty() => args[0],
-                    _ => Val::Int(self.r.int()),
+                    _ => Val::Int(self.r.trace_int()),
                 };
                 vals.push(v);
             }
@@ -148,7 +147,10 @@ impl<'r> Gen<'r> {
 
     fn constant(&mut self, ty: Ty) -> Val {
         match ty {
-            Ty::Int(t) => Val::Int(metatrace_runtime::blackhole::ops::wrap(t, self.r.int())),
+            Ty::Int(t) => Val::Int(metatrace_runtime::blackhole::ops::wrap(
+                t,
+                self.r.trace_int(),
+            )),
             Ty::Bool => Val::Int(self.r.below(2) as i64),
         }
     }
@@ -176,7 +178,7 @@ impl<'r> Gen<'r> {
 
     fn float(&mut self) -> Val {
         if self.floats.is_empty() || self.r.chance(20) {
-            Val::Float(((self.r.int() % 64) as f64 / 4.0).to_bits())
+            Val::Float(((self.r.trace_int() % 64) as f64 / 4.0).to_bits())
         } else {
             self.r.pick(&self.floats)
         }
@@ -948,10 +950,17 @@ fn check_trace(seed: u64, looped: bool) {
         let count = if looped {
             1 + r.below(4)
         } else {
-            r.int() as u64
+            r.trace_int() as u64
         };
-        let f = ((r.int() % 64) as f64 / 4.0).to_bits();
-        input_sets.push(vec![o0, o1, count, r.int() as u64, r.int() as u64, f]);
+        let f = ((r.trace_int() % 64) as f64 / 4.0).to_bits();
+        input_sets.push(vec![
+            o0,
+            o1,
+            count,
+            r.trace_int() as u64,
+            r.trace_int() as u64,
+            f,
+        ]);
         if k == 0 {
             settle(&mut t, &fix, &mut w, &input_sets[0]);
         }

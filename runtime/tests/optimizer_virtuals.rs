@@ -2,13 +2,12 @@
 //! optimized trace out; then what a guard's resume data makes of a virtual
 //! object when the guard fails.
 
-mod optimizer_util;
-
 use metatrace_runtime::blackhole::ResumeFrame;
 use metatrace_runtime::optimizer::{optimize, optimize_loop, Ctx, EnabledOpts, Optimized, Pass};
 use metatrace_runtime::trace::interp;
 use metatrace_runtime::trace::*;
-use optimizer_util::*;
+use metatrace_testkit::optimizer::*;
+use metatrace_testkit::trace_text::*;
 
 fn virtuals(text: &str) -> Trace {
     Pass::Virtuals.run(parse(text), &Ctx { tables: tables() })

@@ -6,8 +6,7 @@ use metatrace_runtime::blackhole::{self, ResumeFrame, RunOutcome};
 use metatrace_runtime::jitcode::*;
 use metatrace_runtime::trace::{FrameSnapshot, GuardInfo, Val};
 
-mod common;
-use common::*;
+use metatrace_testkit::jitcode::*;
 
 const PORTAL: u16 = 0;
 const HELPER: u16 = 1;

@@ -16,9 +16,8 @@ use metatrace_runtime::JitParams;
 use std::mem::offset_of;
 use std::sync::OnceLock;
 
-mod common;
-use common::jit::*;
-use common::*;
+use metatrace_testkit::jit::*;
+use metatrace_testkit::jitcode::*;
 
 // ---------------------------------------------------------------------------
 // The interpreter's native data.

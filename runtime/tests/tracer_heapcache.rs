@@ -19,9 +19,8 @@ use metatrace_runtime::trace;
 use std::mem::offset_of;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-mod common;
-use common::jit::*;
-use common::*;
+use metatrace_testkit::jit::*;
+use metatrace_testkit::jitcode::*;
 
 #[repr(C)]
 #[derive(Clone, Debug, PartialEq)]

@@ -11,9 +11,8 @@ use metatrace_runtime::trace;
 use std::mem::offset_of;
 use std::sync::OnceLock;
 
-mod common;
-use common::jit::*;
-use common::*;
+use metatrace_testkit::jit::*;
+use metatrace_testkit::jitcode::*;
 
 #[derive(Clone, Debug, PartialEq)]
 enum Shape {

@@ -1,10 +1,13 @@
-//! Shared helpers of the backend tests: a trace builder, a small PRNG,
-//! hand-built `Tables` over real `#[repr(C)]` data, Vec shims, residual
-//! calls and a pure jitcode, and the compiled-vs-interpreted comparison.
-//! (Why these tables are not `common::fixture`'s: see that module.)
+//! The backend tests' fixture: a trace builder (`TB`), hand-built
+//! `Tables` over real `#[repr(C)]` data (`Rec` with every scalar type, a
+//! `Ring`), residual calls and a pure jitcode, and the
+//! compiled-vs-interpreted comparison. (Why these tables are not
+//! `fixture`'s: see that module.)
 
-#![allow(dead_code)]
-
+pub use crate::leak;
+pub use crate::rng::Rng;
+pub use crate::shape::*;
+use crate::vec_shims;
 use metatrace_runtime::backend::{self, GuardExit, TraceId};
 use metatrace_runtime::jitcode::*;
 use metatrace_runtime::trace::interp::{self, TraceExit};
@@ -13,114 +16,6 @@ use std::collections::HashMap;
 use std::mem::{offset_of, size_of};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
-
-pub fn leak<T>(v: Vec<T>) -> &'static [T] {
-    Box::leak(v.into_boxed_slice())
-}
-
-// ---------------------------------------------------------------------------
-// PRNG (xorshift64*), deterministic.
-
-pub struct Rng(pub u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-    pub fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-    pub fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-    pub fn pick<T: Copy>(&mut self, xs: &[T]) -> T {
-        xs[self.below(xs.len() as u64) as usize]
-    }
-    /// A "interesting" 64-bit pattern: edge values, small numbers, random
-    /// bits.
-    pub fn int(&mut self) -> i64 {
-        match self.below(6) {
-            0 => self.pick(&[
-                0,
-                1,
-                -1,
-                2,
-                -2,
-                i64::MIN,
-                i64::MAX,
-                127,
-                128,
-                255,
-                256,
-                -128,
-                -129,
-                65535,
-                65536,
-                0x7fff_ffff,
-                0x8000_0000,
-                0xffff_ffff,
-                0x1_0000_0000,
-            ]),
-            1 => self.below(20) as i64 - 10,
-            2 => (self.next() as i64) >> self.below(64),
-            3 => 1i64
-                .wrapping_shl(self.below(64) as u32)
-                .wrapping_add(self.below(3) as i64 - 1),
-            _ => self.next() as i64,
-        }
-    }
-    /// A value canonical for `ty`.
-    pub fn canon(&mut self, ty: IntTy) -> i64 {
-        metatrace_runtime::blackhole::ops::wrap(ty, self.int())
-    }
-    pub fn float(&mut self) -> f64 {
-        match self.below(5) {
-            0 => self.pick(&[
-                0.0,
-                -0.0,
-                1.0,
-                -1.0,
-                0.5,
-                -0.5,
-                1.5,
-                2.5,
-                f64::NAN,
-                -f64::NAN,
-                f64::INFINITY,
-                f64::NEG_INFINITY,
-                f64::MIN_POSITIVE,
-                5e-324,
-                f64::MAX,
-                f64::MIN,
-                9.223372036854776e18,
-                -9.223372036854776e18,
-                1.8446744073709552e19,
-                4294967295.0,
-                4294967296.0,
-                2147483647.5,
-                -2147483648.5,
-                255.9,
-                256.0,
-                -128.9,
-                65535.5,
-                1e300,
-                -1e300,
-            ]),
-            1 => (self.below(2000) as f64 - 1000.0) / 8.0,
-            2 => f64::from_bits(self.next()),
-            3 => (self.next() as i64 as f64) / (1u64 << self.below(64)) as f64,
-            _ => (self.next() as i64 >> self.below(64)) as f64,
-        }
-    }
-}
 
 // ---------------------------------------------------------------------------
 // Trace builder.
@@ -342,37 +237,26 @@ pub fn same_rec(a: &Rec, b: &Rec) -> bool {
         && a.inner.y.to_bits() == b.inner.y.to_bits()
 }
 
-pub enum Shape {
-    Empty,
-    Circle(f64),
-    Rect { w: i32, h: i32 },
-}
-
-unsafe fn shape_tag(a: usize) -> u32 {
-    match unsafe { &*(a as *const Shape) } {
-        Shape::Empty => 0,
-        Shape::Circle(_) => 1,
-        Shape::Rect { .. } => 2,
-    }
-}
-unsafe fn rect_h(a: usize) -> usize {
-    match unsafe { &mut *(a as *mut Shape) } {
-        Shape::Rect { h, .. } => h as *mut i32 as usize,
-        _ => panic!("not a Rect"),
-    }
-}
-unsafe fn circle_r(a: usize) -> usize {
-    match unsafe { &mut *(a as *mut Shape) } {
-        Shape::Circle(r) => r as *mut f64 as usize,
-        _ => panic!("not a Circle"),
-    }
-}
-
 /// A Vec-like whose length is computed (its shims cannot be inlined).
 pub struct Ring {
     pub start: usize,
     pub end: usize,
     pub data: Vec<i64>,
+}
+
+impl Clone for Ring {
+    fn clone(&self) -> Ring {
+        Ring {
+            start: self.start,
+            end: self.end,
+            data: self.data.clone(),
+        }
+    }
+}
+impl std::fmt::Debug for Ring {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Ring({}, {}, {:?})", self.start, self.end, self.data)
+    }
 }
 
 unsafe fn ring_len(v: usize) -> usize {
@@ -395,31 +279,6 @@ unsafe fn ring_pop(v: usize) -> Option<u64> {
     }
     r.end -= 1;
     r.data.pop().map(|x| x as u64)
-}
-
-macro_rules! vec_shims {
-    ($t:ty, $to:expr, $from:expr) => {{
-        unsafe fn len(v: usize) -> usize {
-            unsafe { (*(v as *const Vec<$t>)).len() }
-        }
-        unsafe fn ptr(v: usize) -> usize {
-            unsafe { (*(v as *mut Vec<$t>)).as_mut_ptr() as usize }
-        }
-        unsafe fn push(v: usize, x: u64) {
-            let f: fn(u64) -> $t = $from;
-            unsafe { (*(v as *mut Vec<$t>)).push(f(x)) }
-        }
-        unsafe fn pop(v: usize) -> Option<u64> {
-            let f: fn($t) -> u64 = $to;
-            unsafe { (*(v as *mut Vec<$t>)).pop().map(f) }
-        }
-        VecShims {
-            len,
-            ptr,
-            push: Some(push),
-            pop: Some(pop),
-        }
-    }};
 }
 
 // Field descrs: one per Rec field, in declaration order, then these.

@@ -1,24 +1,10 @@
-//! Shared by the runtime's integration tests: building jitcodes and
-//! `Tables` by hand (`Code`, `ki`/`kr`/`kf`, `leak`, `vec_shims!`), and the
-//! blackhole tests' fixture (`fixture`: real structs, Vecs, enums and
-//! shims behind one set of descrs), and a small JIT driver over the tracer,
-//! `trace::interp` and the blackhole (`jit`).
-//!
-//! Each test crate uses part of it.
-#![allow(dead_code, unused_macros, unused_imports)]
+//! Building jitcodes and `Tables` by hand: registers (`ki`/`kr`/`kf`),
+//! a jitcode under construction (`Code`, and `Asm` with symbolic labels),
+//! `vec_shims!`, and `make_tables`.
 
-pub mod fixture;
-pub mod jit;
-
+pub use crate::leak;
 use metatrace_runtime::jitcode::*;
 use std::collections::HashMap;
-
-// ---------------------------------------------------------------------------
-// Building jitcodes and tables by hand.
-
-pub fn leak<T>(v: Vec<T>) -> &'static [T] {
-    Box::leak(v.into_boxed_slice())
-}
 
 pub fn ki(reg: Reg) -> KReg {
     KReg {
@@ -178,6 +164,7 @@ pub fn addr_mut<T>(x: &mut T) -> u64 {
 
 /// `VecShims` for a `Vec<$t>`, converting items to and from canonical
 /// register values with `$to` and `$from`.
+#[macro_export]
 macro_rules! vec_shims {
     ($t:ty, $to:expr, $from:expr) => {{
         unsafe fn len(v: usize) -> usize {
@@ -194,7 +181,7 @@ macro_rules! vec_shims {
             let f: fn($t) -> u64 = $to;
             unsafe { (*(v as *mut Vec<$t>)).pop().map(f) }
         }
-        metatrace_runtime::jitcode::VecShims {
+        $crate::__runtime::jitcode::VecShims {
             len,
             ptr,
             push: Some(push),
@@ -202,7 +189,7 @@ macro_rules! vec_shims {
         }
     }};
 }
-pub(crate) use vec_shims;
+pub use crate::vec_shims;
 
 /// The descrs of hand-built `Tables` (all empty by default).
 #[derive(Default)]
