@@ -12,8 +12,8 @@
 //! every mode, and the summary must show guard failures and bridges there.
 
 use metatrace_testkit::vms::{
-    bf_cases, excerpt, on_two_threads, run, run_env, shared_programs, vms, workspace_root, write,
-    Run,
+    bf_cases, excerpt, on_two_threads, run, run_env, shared_programs, tlr_program, vms,
+    workspace_root, write, Run,
 };
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -293,14 +293,6 @@ fn bf_bridges_enter_peeled_loops_directly() {
     assert_eq!(s.get("short_preambles"), 2, "{:?}", s.0);
     assert!(s.get("bridges") >= 2, "{:?}", s.0);
     assert_eq!(s.get("short_entries"), s.get("bridges"), "{:?}", s.0);
-}
-
-fn tlr_program(name: &str) -> String {
-    workspace_root()
-        .join("targets/tlr/programs")
-        .join(name)
-        .to_string_lossy()
-        .into_owned()
 }
 
 #[test]

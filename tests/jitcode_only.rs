@@ -11,8 +11,8 @@
 //! after guard failures.
 
 use metatrace_testkit::vms::{
-    bf_cases, excerpt, on_two_threads, run, shared_programs, vms, workspace_root, write, Run,
-    TLR_PORTAL_ERRORS,
+    bf_cases, excerpt, on_two_threads, run, shared_programs, tlr_program, vms, workspace_root,
+    write, Run, TLR_PORTAL_ERRORS,
 };
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -235,14 +235,6 @@ fn bf_semantics_and_errors() {
     let missing = d.join("missing.b");
     check(&[missing.to_str().unwrap()], b"", None);
     assert!(failures.is_empty(), "failures:\n{}", failures.join("\n"));
-}
-
-fn tlr_program(name: &str) -> String {
-    workspace_root()
-        .join("targets/tlr/programs")
-        .join(name)
-        .to_string_lossy()
-        .into_owned()
 }
 
 #[test]

@@ -5,8 +5,8 @@
 //! itself is tested in `jit_modes.rs`.
 
 use metatrace_testkit::vms::{
-    bf_cases, excerpt, on_two_threads, run, shared_programs, vms, workspace_root, write, BfCase,
-    TLR_LOAD_ERRORS, TLR_PORTAL_ERRORS,
+    bf_cases, excerpt, on_two_threads, run, shared_programs, tlr_program, vms, workspace_root,
+    write, BfCase, TLR_LOAD_ERRORS, TLR_PORTAL_ERRORS,
 };
 use std::time::Duration;
 
@@ -229,14 +229,6 @@ fn bf_tape_and_input_semantics() {
     let r = run(bf, &[&p], b"a", QUICK);
     r.assert_success("eof");
     assert_eq!(r.stdout, b"aaa");
-}
-
-fn tlr_program(name: &str) -> String {
-    workspace_root()
-        .join("targets/tlr/programs")
-        .join(name)
-        .to_string_lossy()
-        .into_owned()
 }
 
 fn tlr(args: &[&str]) -> metatrace_testkit::vms::Run {

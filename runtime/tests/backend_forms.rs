@@ -18,18 +18,12 @@ use metatrace_runtime::jitcode::*;
 use metatrace_runtime::trace::interp;
 use metatrace_runtime::trace::*;
 use metatrace_testkit::backend::*;
+use metatrace_testkit::ops::CMP_OPS;
 use std::collections::{BTreeSet, HashMap};
 
 use IntTy::*;
 
-const CMPS: [CmpOp; 6] = [
-    CmpOp::Eq,
-    CmpOp::Ne,
-    CmpOp::Lt,
-    CmpOp::Le,
-    CmpOp::Gt,
-    CmpOp::Ge,
-];
+const CMPS: [CmpOp; 6] = CMP_OPS;
 
 /// Constants where the encodings change (0: `test`; 8-bit, 32-bit
 /// immediates; beyond: through a register), canonical for `ty`.

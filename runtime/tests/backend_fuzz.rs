@@ -11,6 +11,7 @@ use metatrace_runtime::backend;
 use metatrace_runtime::jitcode::*;
 use metatrace_runtime::trace::*;
 use metatrace_testkit::backend::*;
+use metatrace_testkit::ops::{CMP_OPS, FLOAT_BIN_OPS, INT_BIN_OPS};
 use std::collections::HashMap;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -176,18 +177,7 @@ impl<'a> Gen<'a> {
         match self.r.below(100) {
             0..=29 => {
                 let ty = self.r.pick(&tys);
-                let op = self.r.pick(&[
-                    IntBinOp::Add,
-                    IntBinOp::Sub,
-                    IntBinOp::Mul,
-                    IntBinOp::Div,
-                    IntBinOp::Rem,
-                    IntBinOp::And,
-                    IntBinOp::Or,
-                    IntBinOp::Xor,
-                    IntBinOp::Shl,
-                    IntBinOp::Shr,
-                ]);
+                let op = self.r.pick(&INT_BIN_OPS);
                 let a = self.int_operand(ty);
                 let b = if matches!(op, IntBinOp::Shl | IntBinOp::Shr) {
                     let bt = self.r.pick(&tys);
@@ -211,14 +201,7 @@ impl<'a> Gen<'a> {
             }
             35..=49 => {
                 // comparison, often guarded right away (fused)
-                let op = self.r.pick(&[
-                    CmpOp::Eq,
-                    CmpOp::Ne,
-                    CmpOp::Lt,
-                    CmpOp::Le,
-                    CmpOp::Gt,
-                    CmpOp::Ge,
-                ]);
+                let op = self.r.pick(&CMP_OPS);
                 let v = if self.r.chance(70) {
                     let ty = self.r.pick(&tys);
                     let a = self.int_operand(ty);
@@ -235,13 +218,7 @@ impl<'a> Gen<'a> {
                 }
             }
             50..=62 => {
-                let op = self.r.pick(&[
-                    FloatBinOp::Add,
-                    FloatBinOp::Sub,
-                    FloatBinOp::Mul,
-                    FloatBinOp::Div,
-                    FloatBinOp::Rem,
-                ]);
+                let op = self.r.pick(&FLOAT_BIN_OPS);
                 let a = self.float_operand();
                 let b = self.float_operand();
                 let v = self.tb.float(Opcode::FloatBin(op), vec![a, b]);

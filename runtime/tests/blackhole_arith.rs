@@ -7,6 +7,7 @@
 
 use metatrace_runtime::blackhole::{self, ops};
 use metatrace_runtime::jitcode::*;
+use metatrace_testkit::ops::CMP_OPS;
 
 use metatrace_testkit::fixture::*;
 use metatrace_testkit::jitcode::*;
@@ -153,29 +154,10 @@ fn division_semantics() {
     assert_eq!(bh_bin(Rem, I16, 5, 0), 0);
 }
 
+#[rustfmt::skip]
 const RAW_SAMPLES: [i64; 22] = [
-    0,
-    1,
-    2,
-    3,
-    7,
-    8,
-    9,
-    -1,
-    -2,
-    -7,
-    63,
-    64,
-    127,
-    128,
-    255,
-    256,
-    -128,
-    -129,
-    65535,
-    0x7fff_ffff,
-    i64::MAX,
-    i64::MIN,
+    0, 1, 2, 3, 7, 8, 9, -1, -2, -7, 63, 64, 127, 128, 255, 256, -128, -129, 65535, 0x7fff_ffff,
+    i64::MAX, i64::MIN,
 ];
 
 fn samples(ty: IntTy) -> Vec<i64> {
@@ -373,14 +355,7 @@ fn int_ops_match_native_rust_on_all_types() {
                     assert_eq!(r, native_bin(op, ty, a, b), "{op:?} {ty:?} {a} {b}");
                     assert_eq!(r, ty.wrap(r as i128), "canonical {op:?} {ty:?} {a} {b}");
                 }
-                for op in [
-                    CmpOp::Eq,
-                    CmpOp::Ne,
-                    CmpOp::Lt,
-                    CmpOp::Le,
-                    CmpOp::Gt,
-                    CmpOp::Ge,
-                ] {
+                for op in CMP_OPS {
                     assert_eq!(
                         ops::int_cmp(op, ty, a, b),
                         native_cmp(op, ty, a, b),
@@ -450,17 +425,7 @@ fn float_ops() {
         ],
     );
     c.push(Insn::FloatNeg { a: 0, dst: 0 });
-    for (k, op) in [
-        CmpOp::Eq,
-        CmpOp::Ne,
-        CmpOp::Lt,
-        CmpOp::Le,
-        CmpOp::Gt,
-        CmpOp::Ge,
-    ]
-    .into_iter()
-    .enumerate()
-    {
+    for (k, op) in CMP_OPS.into_iter().enumerate() {
         c.push(Insn::FloatCmp {
             op,
             a: 0,

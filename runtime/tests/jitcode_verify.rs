@@ -2,6 +2,7 @@
 //! with its message, all of them at once.
 
 use metatrace_runtime::jitcode::*;
+use metatrace_testkit::jitcode::{array, kf, ki, kr};
 
 /// Descr tables for the tests:
 /// - fields: 0 scalar i32, 1 aggregate;
@@ -41,25 +42,6 @@ impl DescrInfo for Mock {
     }
     fn driver_count(&self) -> usize {
         1
-    }
-}
-
-fn ki(reg: Reg) -> KReg {
-    KReg {
-        kind: Kind::Int,
-        reg,
-    }
-}
-fn kr(reg: Reg) -> KReg {
-    KReg {
-        kind: Kind::Ref,
-        reg,
-    }
-}
-fn kf(reg: Reg) -> KReg {
-    KReg {
-        kind: Kind::Float,
-        reg,
     }
 }
 
@@ -936,25 +918,18 @@ fn static_tables(code: Vec<u8>, driver_jitcode: u16) -> &'static Tables {
             },
         ])),
         arrays: Box::leak(Box::new([
-            ArrayDescr {
-                immutable: false,
-                name: "[i32]",
-                item: Some(ScalarTy::Int(IntTy::I32)),
-                item_size: 4,
-                vec: None,
-            },
-            ArrayDescr {
-                immutable: false,
-                name: "Vec<S>",
-                item: None,
-                item_size: 16,
-                vec: Some(VecShims {
+            array("[i32]", Some(ScalarTy::Int(IntTy::I32)), 4, None),
+            array(
+                "Vec<S>",
+                None,
+                16,
+                Some(VecShims {
                     len: vlen,
                     ptr: vptr,
                     push: None,
                     pop: None,
                 }),
-            },
+            ),
         ])),
         enums: Box::leak(Box::new([EnumDescr {
             immutable: false,

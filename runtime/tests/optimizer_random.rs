@@ -24,6 +24,7 @@ use metatrace_runtime::optimizer::{
 };
 use metatrace_runtime::trace::interp::{self, TraceExit};
 use metatrace_runtime::trace::*;
+use metatrace_testkit::ops::{CMP_OPS, FLOAT_BIN_OPS};
 use metatrace_testkit::optimizer::*;
 use metatrace_testkit::trace_text::*;
 use std::collections::HashMap;
@@ -358,28 +359,14 @@ impl<'r> Gen<'r> {
                         // swapped operands: another comparison
                         (Opcode::IntCmp(op, t), 1) => (Opcode::IntCmp(op, t), b, a),
                         (Opcode::IntCmp(_, t), 2) => {
-                            let op = self.r.pick(&[
-                                CmpOp::Eq,
-                                CmpOp::Ne,
-                                CmpOp::Lt,
-                                CmpOp::Le,
-                                CmpOp::Gt,
-                                CmpOp::Ge,
-                            ]);
+                            let op = self.r.pick(&CMP_OPS);
                             (Opcode::IntCmp(op, t), a, b)
                         }
                         (o, _) => (o, a, b),
                     }
                 } else {
                     let ty = self.r.pick(&INT_TYS);
-                    let op = self.r.pick(&[
-                        CmpOp::Eq,
-                        CmpOp::Ne,
-                        CmpOp::Lt,
-                        CmpOp::Le,
-                        CmpOp::Gt,
-                        CmpOp::Ge,
-                    ]);
+                    let op = self.r.pick(&CMP_OPS);
                     let a = self.int_of(Ty::Int(ty));
                     let b = if self.r.chance(10) {
                         a
@@ -587,13 +574,7 @@ impl<'r> Gen<'r> {
                 let a = self.float();
                 match self.r.below(4) {
                     0 | 1 => {
-                        let o = self.r.pick(&[
-                            FloatBinOp::Add,
-                            FloatBinOp::Sub,
-                            FloatBinOp::Mul,
-                            FloatBinOp::Div,
-                            FloatBinOp::Rem,
-                        ]);
+                        let o = self.r.pick(&FLOAT_BIN_OPS);
                         let b = self.float();
                         let v = self.op(Opcode::FloatBin(o), vec![a, b], Some(Kind::Float));
                         self.floats.push(v);

@@ -419,20 +419,8 @@ fn make(immutable_start: bool) -> &'static Tables {
                 field("St.stack", None, offset_of!(St, stack), false),
             ],
             arrays: vec![
-                ArrayDescr {
-                    immutable: false,
-                    name: "Vec<u8>",
-                    item: Some(ScalarTy::Int(IntTy::U8)),
-                    item_size: 1,
-                    vec: Some(vec_u8()),
-                },
-                ArrayDescr {
-                    immutable: false,
-                    name: "Vec<i64>",
-                    item: i64t,
-                    item_size: 8,
-                    vec: Some(vec_i64()),
-                },
+                array("Vec<u8>", Some(ScalarTy::Int(IntTy::U8)), 1, Some(vec_u8())),
+                array("Vec<i64>", i64t, 8, Some(vec_i64())),
             ],
             calls: vec![CallDescr {
                 name: "record",

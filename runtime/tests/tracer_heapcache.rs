@@ -200,12 +200,7 @@ fn portal(body: impl FnOnce(&mut Body)) -> Code {
 }
 
 fn tables(body: impl FnOnce(&mut Body)) -> &'static Tables {
-    let field = |name, ty, off| FieldDescr {
-        name,
-        ty,
-        place: FieldPlace::Offset(off),
-        immutable: false,
-    };
+    let field = field_at;
     let i64t = Some(ScalarTy::Int(I64));
     make_tables(
         vec![portal(body)],
@@ -220,13 +215,12 @@ fn tables(body: impl FnOnce(&mut Body)) -> &'static Tables {
                 ),
                 field("S.v", None, offset_of!(S, v)),
             ],
-            arrays: vec![ArrayDescr {
-                immutable: false,
-                name: "Vec<i64>",
-                item: i64t,
-                item_size: 8,
-                vec: Some(vec_shims!(i64, |x| x as u64, |x| x as i64)),
-            }],
+            arrays: vec![array(
+                "Vec<i64>",
+                i64t,
+                8,
+                Some(vec_shims!(i64, |x| x as u64, |x| x as i64)),
+            )],
             calls: vec![
                 CallDescr {
                     name: "bump",

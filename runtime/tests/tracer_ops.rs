@@ -357,12 +357,7 @@ fn sink() -> Code {
 fn tables() -> &'static Tables {
     static T: OnceLock<&'static Tables> = OnceLock::new();
     T.get_or_init(|| {
-        let f = |name, ty, place| FieldDescr {
-            name,
-            ty,
-            place,
-            immutable: false,
-        };
+        let f = field;
         let i64t = Some(ScalarTy::Int(IntTy::I64));
         make_tables(
             vec![sink()],
@@ -376,27 +371,14 @@ fn tables() -> &'static Tables {
                     f("Shape::B.0", i64t, FieldPlace::Shim(shape_b0)),
                 ],
                 arrays: vec![
-                    ArrayDescr {
-                        immutable: false,
-                        name: "Vec<i64>",
-                        item: i64t,
-                        item_size: 8,
-                        vec: Some(vec_shims!(i64, |x| x as u64, |x| x as i64)),
-                    },
-                    ArrayDescr {
-                        immutable: false,
-                        name: "[u8]",
-                        item: Some(ScalarTy::Int(IntTy::U8)),
-                        item_size: 1,
-                        vec: None,
-                    },
-                    ArrayDescr {
-                        immutable: false,
-                        name: "[u16]",
-                        item: Some(ScalarTy::Int(IntTy::U16)),
-                        item_size: 2,
-                        vec: None,
-                    },
+                    array(
+                        "Vec<i64>",
+                        i64t,
+                        8,
+                        Some(vec_shims!(i64, |x| x as u64, |x| x as i64)),
+                    ),
+                    array("[u8]", Some(ScalarTy::Int(IntTy::U8)), 1, None),
+                    array("[u16]", Some(ScalarTy::Int(IntTy::U16)), 2, None),
                 ],
                 enums: vec![EnumDescr {
                     immutable: false,

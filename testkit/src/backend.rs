@@ -4,6 +4,7 @@
 //! compiled-vs-interpreted comparison. (Why these tables are not
 //! `fixture`'s: see that module.)
 
+use crate::jitcode::{array, field, field_at};
 pub use crate::leak;
 pub use crate::rng::Rng;
 pub use crate::shape::*;
@@ -353,12 +354,7 @@ pub const J_AFFINE: u16 = 0;
 pub const J_PANIC: u16 = 1;
 
 fn fields() -> Vec<FieldDescr> {
-    let f = |name, ty, off| FieldDescr {
-        name,
-        ty,
-        place: FieldPlace::Offset(off),
-        immutable: false,
-    };
+    let f = field_at;
     use IntTy::*;
     vec![
         f("Rec.a_i8", Some(ScalarTy::Int(I8)), offset_of!(Rec, a_i8)),
@@ -410,90 +406,65 @@ fn fields() -> Vec<FieldDescr> {
         f("Rec.inner", None, offset_of!(Rec, inner)),
         f("Inner.x", Some(ScalarTy::Int(I64)), offset_of!(Inner, x)),
         f("Inner.y", Some(ScalarTy::F64), offset_of!(Inner, y)),
-        FieldDescr {
-            name: "Shape::Rect.h",
-            ty: Some(ScalarTy::Int(I32)),
-            place: FieldPlace::Shim(rect_h),
-            immutable: false,
-        },
-        FieldDescr {
-            name: "Shape::Circle.0",
-            ty: Some(ScalarTy::F64),
-            place: FieldPlace::Shim(circle_r),
-            immutable: false,
-        },
+        field(
+            "Shape::Rect.h",
+            Some(ScalarTy::Int(I32)),
+            FieldPlace::Shim(rect_h),
+        ),
+        field(
+            "Shape::Circle.0",
+            Some(ScalarTy::F64),
+            FieldPlace::Shim(circle_r),
+        ),
     ]
 }
 
 fn arrays() -> Vec<ArrayDescr> {
-    let slice = |name, item: ScalarTy| ArrayDescr {
-        immutable: false,
-        name,
-        item: Some(item),
-        item_size: item.size(),
-        vec: None,
-    };
+    let slice = |name, item: ScalarTy| array(name, Some(item), item.size(), None);
     vec![
-        ArrayDescr {
-            immutable: false,
-            name: "Vec<u8>",
-            item: Some(ScalarTy::Int(IntTy::U8)),
-            item_size: 1,
-            vec: Some(vec_shims!(u8, |x| x as u64, |x| x as u8)),
-        },
-        ArrayDescr {
-            immutable: false,
-            name: "Vec<i64>",
-            item: Some(ScalarTy::Int(IntTy::I64)),
-            item_size: 8,
-            vec: Some(vec_shims!(i64, |x| x as u64, |x| x as i64)),
-        },
-        ArrayDescr {
-            immutable: false,
-            name: "Vec<f64>",
-            item: Some(ScalarTy::F64),
-            item_size: 8,
-            vec: Some(vec_shims!(f64, |x| x.to_bits(), f64::from_bits)),
-        },
+        array(
+            "Vec<u8>",
+            Some(ScalarTy::Int(IntTy::U8)),
+            1,
+            Some(vec_shims!(u8, |x| x as u64, |x| x as u8)),
+        ),
+        array(
+            "Vec<i64>",
+            Some(ScalarTy::Int(IntTy::I64)),
+            8,
+            Some(vec_shims!(i64, |x| x as u64, |x| x as i64)),
+        ),
+        array(
+            "Vec<f64>",
+            Some(ScalarTy::F64),
+            8,
+            Some(vec_shims!(f64, |x| x.to_bits(), f64::from_bits)),
+        ),
         slice("[u16]", ScalarTy::Int(IntTy::U16)),
         slice("[i8]", ScalarTy::Int(IntTy::I8)),
         slice("[u32]", ScalarTy::Int(IntTy::U32)),
         slice("[i32]", ScalarTy::Int(IntTy::I32)),
         slice("[bool]", ScalarTy::Bool),
-        ArrayDescr {
-            immutable: false,
-            name: "[Rec]",
-            item: None,
-            item_size: size_of::<Rec>(),
-            vec: None,
-        },
-        ArrayDescr {
-            immutable: false,
-            name: "Ring",
-            item: Some(ScalarTy::Int(IntTy::I64)),
-            item_size: 8,
-            vec: Some(VecShims {
+        array("[Rec]", None, size_of::<Rec>(), None),
+        array(
+            "Ring",
+            Some(ScalarTy::Int(IntTy::I64)),
+            8,
+            Some(VecShims {
                 len: ring_len,
                 ptr: ring_ptr,
                 push: Some(ring_push),
                 pop: Some(ring_pop),
             }),
-        },
-        ArrayDescr {
-            immutable: false,
-            name: "Vec<usize>",
-            item: Some(ScalarTy::Ref),
-            item_size: 8,
-            vec: Some(vec_shims!(usize, |x| x as u64, |x| x as usize)),
-        },
+        ),
+        array(
+            "Vec<usize>",
+            Some(ScalarTy::Ref),
+            8,
+            Some(vec_shims!(usize, |x| x as u64, |x| x as usize)),
+        ),
         // items of 3 bytes, read as their first byte
-        ArrayDescr {
-            immutable: false,
-            name: "[[u8; 3]]",
-            item: Some(ScalarTy::Int(IntTy::U8)),
-            item_size: 3,
-            vec: None,
-        },
+        array("[[u8; 3]]", Some(ScalarTy::Int(IntTy::U8)), 3, None),
     ]
 }
 

@@ -13,7 +13,7 @@
 //! descrs and checking their printed expectations; `vec_shims!` and the
 //! `Shape` shims (`crate::shape`) are shared.
 
-use crate::jitcode::{make_tables, Code, Descrs};
+use crate::jitcode::{array, field, make_tables, Code, Descrs};
 pub use crate::shape::*;
 use crate::vec_shims;
 use metatrace_runtime::blackhole;
@@ -69,12 +69,7 @@ pub const C_REENTER: u16 = 3;
 pub const S_BOOM: u16 = 0;
 
 pub fn fields() -> Vec<FieldDescr> {
-    let f = |name, ty, place| FieldDescr {
-        name,
-        ty,
-        place,
-        immutable: false,
-    };
+    let f = field;
     vec![
         f(
             "Point.x",
@@ -142,53 +137,42 @@ pub fn arrays() -> Vec<ArrayDescr> {
         unsafe { (*(v as *mut Vec<Point>)).as_mut_ptr() as usize }
     }
     vec![
-        ArrayDescr {
-            immutable: false,
-            name: "Vec<u8>",
-            item: Some(ScalarTy::Int(IntTy::U8)),
-            item_size: 1,
-            vec: Some(vec_shims!(u8, |x| x as u64, |x| x as u8)),
-        },
-        ArrayDescr {
-            immutable: false,
-            name: "Vec<i64>",
-            item: Some(ScalarTy::Int(IntTy::I64)),
-            item_size: 8,
-            vec: Some(vec_shims!(i64, |x| x as u64, |x| x as i64)),
-        },
-        ArrayDescr {
-            immutable: false,
-            name: "[u16]",
-            item: Some(ScalarTy::Int(IntTy::U16)),
-            item_size: 2,
-            vec: None,
-        },
-        ArrayDescr {
-            immutable: false,
-            name: "Vec<Point>",
-            item: None,
-            item_size: size_of::<Point>(),
-            vec: Some(VecShims {
+        array(
+            "Vec<u8>",
+            Some(ScalarTy::Int(IntTy::U8)),
+            1,
+            Some(vec_shims!(u8, |x| x as u64, |x| x as u8)),
+        ),
+        array(
+            "Vec<i64>",
+            Some(ScalarTy::Int(IntTy::I64)),
+            8,
+            Some(vec_shims!(i64, |x| x as u64, |x| x as i64)),
+        ),
+        array("[u16]", Some(ScalarTy::Int(IntTy::U16)), 2, None),
+        array(
+            "Vec<Point>",
+            None,
+            size_of::<Point>(),
+            Some(VecShims {
                 len: point_len,
                 ptr: point_ptr,
                 push: None,
                 pop: None,
             }),
-        },
-        ArrayDescr {
-            immutable: false,
-            name: "Vec<f64>",
-            item: Some(ScalarTy::F64),
-            item_size: 8,
-            vec: Some(vec_shims!(f64, |x| x.to_bits(), f64::from_bits)),
-        },
-        ArrayDescr {
-            immutable: false,
-            name: "Vec<i8>",
-            item: Some(ScalarTy::Int(IntTy::I8)),
-            item_size: 1,
-            vec: Some(vec_shims!(i8, |x| x as i64 as u64, |x| x as i8)),
-        },
+        ),
+        array(
+            "Vec<f64>",
+            Some(ScalarTy::F64),
+            8,
+            Some(vec_shims!(f64, |x| x.to_bits(), f64::from_bits)),
+        ),
+        array(
+            "Vec<i8>",
+            Some(ScalarTy::Int(IntTy::I8)),
+            1,
+            Some(vec_shims!(i8, |x| x as i64 as u64, |x| x as i8)),
+        ),
     ]
 }
 

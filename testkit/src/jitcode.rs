@@ -191,6 +191,38 @@ macro_rules! vec_shims {
 }
 pub use crate::vec_shims;
 
+/// A mutable field descr.
+pub fn field(name: &'static str, ty: Option<ScalarTy>, place: FieldPlace) -> FieldDescr {
+    FieldDescr {
+        name,
+        ty,
+        place,
+        immutable: false,
+    }
+}
+
+/// A mutable field descr at offset `off`.
+pub fn field_at(name: &'static str, ty: Option<ScalarTy>, off: usize) -> FieldDescr {
+    field(name, ty, FieldPlace::Offset(off))
+}
+
+/// A mutable array descr: items of `item_size` bytes (`item`: their type,
+/// if scalar); a Vec when `vec` gives its shims, else a slice.
+pub fn array(
+    name: &'static str,
+    item: Option<ScalarTy>,
+    item_size: usize,
+    vec: Option<VecShims>,
+) -> ArrayDescr {
+    ArrayDescr {
+        immutable: false,
+        name,
+        item,
+        item_size,
+        vec,
+    }
+}
+
 /// The descrs of hand-built `Tables` (all empty by default).
 #[derive(Default)]
 pub struct Descrs {

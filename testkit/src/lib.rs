@@ -12,10 +12,11 @@
 //! - [`optimizer`]: the optimizer tests' data (`Obj`, `Prog`), tables and
 //!   random-trace world; [`trace_text`]: the printed trace format, parsed
 //!   back, and `assert_trace`;
-//! - [`rng`]: the random generators;
+//! - [`ops`]: every operator of a kind; [`rng`]: the random generators;
 //! - `flowgraph` (feature `flowgraph`): building flow graphs by hand
 //!   (jitcodegen tests);
-//! - [`bless`]: expected-output files (`METATRACE_BLESS=1`);
+//! - [`bless`]: expected-output files (`METATRACE_BLESS=1`); [`subset`]:
+//!   Rust-subset sources the translator tests share;
 //! - [`vms`]: building and running the example VMs (end-to-end tests).
 //!
 //! Integration tests only: unit tests inside a crate's `src` would see a
@@ -28,9 +29,11 @@ pub mod fixture;
 pub mod flowgraph;
 pub mod jit;
 pub mod jitcode;
+pub mod ops;
 pub mod optimizer;
 pub mod rng;
 pub mod shape;
+pub mod subset;
 pub mod trace_text;
 pub mod vms;
 

@@ -4,6 +4,7 @@
 //! random traces run against. The printed trace format the tests read
 //! and write is `crate::trace_text`.
 
+use crate::jitcode::array;
 pub use crate::leak;
 pub use crate::rng::Rng;
 use crate::shape::shape_tag;
@@ -221,13 +222,12 @@ pub fn tables() -> &'static Tables {
             ),
         ];
         let arrays = vec![
-            ArrayDescr {
-                immutable: false,
-                name: "Vec<i64>",
-                item: Some(ScalarTy::Int(I64)),
-                item_size: 8,
-                vec: Some(vec_shims!(i64, |x| x as u64, |x| x as i64)),
-            },
+            array(
+                "Vec<i64>",
+                Some(ScalarTy::Int(I64)),
+                8,
+                Some(vec_shims!(i64, |x| x as u64, |x| x as i64)),
+            ),
             ArrayDescr {
                 immutable: true,
                 name: "&Vec<i64>",
@@ -235,13 +235,7 @@ pub fn tables() -> &'static Tables {
                 item_size: 8,
                 vec: Some(vec_shims!(i64, |x| x as u64, |x| x as i64)),
             },
-            ArrayDescr {
-                immutable: false,
-                name: "[i64]",
-                item: Some(ScalarTy::Int(I64)),
-                item_size: 8,
-                vec: None,
-            },
+            array("[i64]", Some(ScalarTy::Int(I64)), 8, None),
         ];
         // The effect summaries the codewriter computes for these
         // signatures (`codewriter::effects`): `&mut Obj` reaches every

@@ -9,6 +9,29 @@
 
 use metatrace_runtime::jitcode::IntTy;
 
+/// The edge values [`Rng::int`] picks from.
+#[rustfmt::skip]
+const INT_EDGES: [i64; 19] = [
+    0, 1, -1, 2, -2, i64::MIN, i64::MAX, 127, 128, 255, 256, -128, -129, 65535, 65536,
+    0x7fff_ffff, 0x8000_0000, 0xffff_ffff, 0x1_0000_0000,
+];
+
+/// The edge values [`Rng::trace_int`] picks from.
+#[rustfmt::skip]
+const TRACE_INT_EDGES: [i64; 16] = [
+    0, 1, -1, 2, 7, 8, i64::MIN, i64::MAX, 127, 128, 255, 256, -128, 65535, 0x7fff_ffff,
+    0x8000_0000,
+];
+
+/// The edge values [`Rng::float`] picks from.
+#[rustfmt::skip]
+const FLOAT_EDGES: [f64; 29] = [
+    0.0, -0.0, 1.0, -1.0, 0.5, -0.5, 1.5, 2.5, f64::NAN, -f64::NAN, f64::INFINITY,
+    f64::NEG_INFINITY, f64::MIN_POSITIVE, 5e-324, f64::MAX, f64::MIN, 9.223372036854776e18,
+    -9.223372036854776e18, 1.8446744073709552e19, 4294967295.0, 4294967296.0, 2147483647.5,
+    -2147483648.5, 255.9, 256.0, -128.9, 65535.5, 1e300, -1e300,
+];
+
 /// xorshift64*.
 pub struct Rng(pub u64);
 
@@ -44,27 +67,7 @@ impl Rng {
     /// bits.
     pub fn int(&mut self) -> i64 {
         match self.below(6) {
-            0 => self.pick(&[
-                0,
-                1,
-                -1,
-                2,
-                -2,
-                i64::MIN,
-                i64::MAX,
-                127,
-                128,
-                255,
-                256,
-                -128,
-                -129,
-                65535,
-                65536,
-                0x7fff_ffff,
-                0x8000_0000,
-                0xffff_ffff,
-                0x1_0000_0000,
-            ]),
+            0 => self.pick(&INT_EDGES),
             1 => self.below(20) as i64 - 10,
             2 => (self.next() as i64) >> self.below(64),
             3 => 1i64
@@ -77,24 +80,7 @@ impl Rng {
     /// random bits.
     pub fn trace_int(&mut self) -> i64 {
         match self.below(5) {
-            0 => self.pick(&[
-                0,
-                1,
-                -1,
-                2,
-                7,
-                8,
-                i64::MIN,
-                i64::MAX,
-                127,
-                128,
-                255,
-                256,
-                -128,
-                65535,
-                0x7fff_ffff,
-                0x8000_0000,
-            ]),
+            0 => self.pick(&TRACE_INT_EDGES),
             1 | 2 => self.below(12) as i64 - 3,
             3 => (self.next() as i64) >> self.below(64),
             _ => self.next() as i64,
@@ -106,37 +92,7 @@ impl Rng {
     }
     pub fn float(&mut self) -> f64 {
         match self.below(5) {
-            0 => self.pick(&[
-                0.0,
-                -0.0,
-                1.0,
-                -1.0,
-                0.5,
-                -0.5,
-                1.5,
-                2.5,
-                f64::NAN,
-                -f64::NAN,
-                f64::INFINITY,
-                f64::NEG_INFINITY,
-                f64::MIN_POSITIVE,
-                5e-324,
-                f64::MAX,
-                f64::MIN,
-                9.223372036854776e18,
-                -9.223372036854776e18,
-                1.8446744073709552e19,
-                4294967295.0,
-                4294967296.0,
-                2147483647.5,
-                -2147483648.5,
-                255.9,
-                256.0,
-                -128.9,
-                65535.5,
-                1e300,
-                -1e300,
-            ]),
+            0 => self.pick(&FLOAT_EDGES),
             1 => (self.below(2000) as f64 - 1000.0) / 8.0,
             2 => f64::from_bits(self.next()),
             3 => (self.next() as i64 as f64) / (1u64 << self.below(64)) as f64,

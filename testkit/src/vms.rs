@@ -256,6 +256,15 @@ pub fn on_two_threads<T: Send>(
     failures.into_inner().unwrap()
 }
 
+/// The path of `targets/tlr/programs/<name>`.
+pub fn tlr_program(name: &str) -> String {
+    workspace_root()
+        .join("targets/tlr/programs")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
+}
+
 /// Write `contents` to `dir/name`; its path.
 pub fn write(dir: &Path, name: &str, contents: &[u8]) -> String {
     let p = dir.join(name);

@@ -3,6 +3,7 @@
 
 use metatrace_jitcodegen::flowgraph::{print_graph, verify};
 use metatrace_testkit::bless::check_expected;
+use metatrace_testkit::subset::PORTAL;
 use metatrace_translator::translate_source;
 
 /// Translate `src` (which must contain a portal) and print graph `name`.
@@ -29,21 +30,6 @@ fn check(src: &str, name: &str, file: &str) {
         .join(format!("{file}.txt"));
     check_expected(&path, &graph_text(src, name));
 }
-
-/// A minimal portal that calls `f`, so that `f` is reachable.
-const PORTAL: &str = r#"
-#[jit_driver(greens = [pc], reds = [n])]
-fn portal(n: i64) -> i64 {
-    let mut pc: usize = 0;
-    let mut n = n;
-    while pc < 10 {
-        jit_merge_point!();
-        n = f(n);
-        pc += 1;
-    }
-    n
-}
-"#;
 
 #[test]
 fn counting_loop_with_wrapping_arithmetic() {

@@ -6,6 +6,7 @@
 use metatrace_jitcodegen::codewriter::jitcode::{Insn, KReg, Kind};
 use metatrace_jitcodegen::codewriter::{assemble, Assembly};
 use metatrace_testkit::bless::check_expected;
+use metatrace_testkit::subset::PORTAL;
 use metatrace_translator::{translate_crate_dir, translate_source};
 use std::path::Path;
 
@@ -38,21 +39,6 @@ fn check(src: &str, names: &[&str], file: &str) -> Assembly {
     check_expected(&path, &got.join("\n"));
     asm
 }
-
-/// A minimal portal that calls `f(n)`, so that `f` is reachable.
-const PORTAL: &str = r#"
-#[jit_driver(greens = [pc], reds = [n])]
-fn portal(n: i64) -> i64 {
-    let mut pc: usize = 0;
-    let mut n = n;
-    while pc < 10 {
-        jit_merge_point!();
-        n = f(n);
-        pc += 1;
-    }
-    n
-}
-"#;
 
 /// Every `-live-` and what follows it.
 fn lives(asm: &Assembly, name: &str) -> Vec<(Vec<KReg>, Insn)> {
