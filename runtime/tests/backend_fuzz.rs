@@ -90,6 +90,31 @@ impl<'a> Gen<'a> {
         self.tb.guard(g, vec![v], fa);
     }
 
+    /// The arguments of a jump: `first` (the counter), then a value of
+    /// each of `kinds` but the first (`Val::Int(int_default)`, `0.0` or
+    /// null when there is none).
+    fn jump_args(&mut self, first: Val, kinds: &[Kind], int_default: i64) -> Vec<Val> {
+        let mut args = vec![first];
+        for kind in kinds.iter().skip(1) {
+            let v = match kind {
+                Kind::Int => self
+                    .pick_of(|t| matches!(t, Ty::I(_)))
+                    .map(|p| p.0)
+                    .unwrap_or(Val::Int(int_default)),
+                Kind::Float => self
+                    .pick_of(|t| t == Ty::F)
+                    .map(|p| p.0)
+                    .unwrap_or(Val::Float(0)),
+                Kind::Ref => self
+                    .pick_of(|t| t == Ty::R)
+                    .map(|p| p.0)
+                    .unwrap_or(Val::Ref(0)),
+            };
+            args.push(v);
+        }
+        args
+    }
+
     fn pick_of(&mut self, want: impl Fn(Ty) -> bool) -> Option<(Val, Ty)> {
         let c: Vec<(Val, Ty)> = self
             .vals
@@ -501,24 +526,7 @@ fn random_loop(r: &mut Rng) -> (Trace, Vec<Kind>, Vec<u64>) {
         g.step(true);
     }
     // jump: the counter, then values of each input's kind
-    let mut args = vec![c1];
-    for kind in kinds.iter().skip(1) {
-        let v = match kind {
-            Kind::Int => g
-                .pick_of(|t| matches!(t, Ty::I(_)))
-                .map(|p| p.0)
-                .unwrap_or(Val::Int(0)),
-            Kind::Float => g
-                .pick_of(|t| t == Ty::F)
-                .map(|p| p.0)
-                .unwrap_or(Val::Float(0)),
-            Kind::Ref => g
-                .pick_of(|t| t == Ty::R)
-                .map(|p| p.0)
-                .unwrap_or(Val::Ref(0)),
-        };
-        args.push(v);
-    }
+    let args = g.jump_args(c1, &kinds, 0);
     (g.tb.finish_loop(args), kinds, reference)
 }
 
@@ -561,24 +569,7 @@ fn random_bridge(
     for _ in 0..g.r.below(30) {
         g.step(true);
     }
-    let mut args = vec![counter];
-    for kind in target_kinds.iter().skip(1) {
-        let v = match kind {
-            Kind::Int => g
-                .pick_of(|t| matches!(t, Ty::I(_)))
-                .map(|p| p.0)
-                .unwrap_or(Val::Int(3)),
-            Kind::Float => g
-                .pick_of(|t| t == Ty::F)
-                .map(|p| p.0)
-                .unwrap_or(Val::Float(0)),
-            Kind::Ref => g
-                .pick_of(|t| t == Ty::R)
-                .map(|p| p.0)
-                .unwrap_or(Val::Ref(0)),
-        };
-        args.push(v);
-    }
+    let args = g.jump_args(counter, target_kinds, 3);
     g.tb.finish_bridge(code, guard, target, args)
 }
 

@@ -24,7 +24,8 @@ use metatrace_runtime::optimizer::{
 };
 use metatrace_runtime::trace::interp::{self, TraceExit};
 use metatrace_runtime::trace::*;
-use metatrace_testkit::ops::{CMP_OPS, FLOAT_BIN_OPS};
+use metatrace_testkit::backend::TB;
+use metatrace_testkit::ops::{CMP_OPS, FLOAT_BIN_OPS, INT_BIN_OPS};
 use metatrace_testkit::optimizer::*;
 use metatrace_testkit::trace_text::*;
 use std::collections::HashMap;
@@ -41,9 +42,8 @@ enum Ty {
 
 struct Gen<'r> {
     r: &'r mut Rng,
-    inputs: Vec<Kind>,
-    ops: Vec<TraceOp>,
-    guards: Vec<GuardInfo>,
+    /// The trace so far.
+    t: TB,
     ints: Vec<(Val, Ty)>,
     floats: Vec<Val>,
     objs: Vec<Val>,
@@ -72,24 +72,11 @@ const INT_TYS: [IntTy; 7] = [
 
 impl<'r> Gen<'r> {
     fn kind(&self, v: Val) -> Kind {
-        match v {
-            Val::Input(i) => self.inputs[i as usize],
-            Val::Op(i) => self.ops[i as usize].result.unwrap(),
-            Val::Int(_) => Kind::Int,
-            Val::Ref(_) => Kind::Ref,
-            Val::Float(_) => Kind::Float,
-            Val::Virtual(_) => Kind::Ref,
-        }
+        self.t.kind_of(v)
     }
 
     fn op(&mut self, opcode: Opcode, args: Vec<Val>, result: Option<Kind>) -> Val {
-        self.ops.push(TraceOp {
-            opcode,
-            args,
-            result,
-            guard: None,
-        });
-        Val::Op(self.ops.len() as u32 - 1)
+        self.t.op(opcode, args, result)
     }
 
     /// Random resume data: 1-2 frames of values in the pools and
@@ -136,14 +123,14 @@ impl<'r> Gen<'r> {
                 regs,
             });
         }
-        self.guards.push(GuardInfo::new(frames));
-        self.ops.push(TraceOp {
+        self.t.guards.push(GuardInfo::new(frames));
+        self.t.ops.push(TraceOp {
             opcode,
             args,
             result: None,
-            guard: Some(self.guards.len() as u32 - 1),
+            guard: Some(self.t.guards.len() as u32 - 1),
         });
-        self.ops.len() - 1
+        self.t.ops.len() - 1
     }
 
     fn constant(&mut self, ty: Ty) -> Val {
@@ -255,19 +242,10 @@ impl<'r> Gen<'r> {
         match r {
             0..=14 => {
                 let ty = self.r.pick(&INT_TYS);
-                let o = self.r.pick(&[
-                    IntBinOp::Add,
-                    IntBinOp::Add,
-                    IntBinOp::Sub,
-                    IntBinOp::Mul,
-                    IntBinOp::Div,
-                    IntBinOp::Rem,
-                    IntBinOp::And,
-                    IntBinOp::Or,
-                    IntBinOp::Xor,
-                    IntBinOp::Shl,
-                    IntBinOp::Shr,
-                ]);
+                // (`add` twice as likely)
+                let ops: Vec<IntBinOp> =
+                    std::iter::once(IntBinOp::Add).chain(INT_BIN_OPS).collect();
+                let o = self.r.pick(&ops);
                 let a = self.int_of(Ty::Int(ty));
                 let b = match self.r.below(6) {
                     0 => a,
@@ -650,9 +628,7 @@ fn gen_trace(r: &mut Rng, looped: bool) -> (Trace, Fix) {
     ];
     let mut g = Gen {
         r,
-        inputs,
-        ops: vec![],
-        guards: vec![],
+        t: TB::new(&inputs),
         ints: vec![
             (Val::Input(3), Ty::Int(IntTy::I64)),
             (Val::Input(4), Ty::Int(IntTy::I64)),
@@ -719,21 +695,16 @@ fn gen_trace(r: &mut Rng, looped: bool) -> (Trace, Fix) {
             TraceStart::Bridge { code: 0, guard: 0 },
         )
     };
-    g.ops.push(TraceOp {
-        opcode,
-        args,
-        result: None,
-        guard: None,
-    });
+    g.t.effect(opcode, args);
     let fix = Fix {
         flippable: std::mem::take(&mut g.flippable),
         value_guards: std::mem::take(&mut g.value_guards),
     };
     let t = Trace {
         start,
-        inputs: g.inputs,
-        ops: g.ops,
-        guards: g.guards,
+        inputs: g.t.inputs,
+        ops: g.t.ops,
+        guards: g.t.guards,
     };
     if let Err(e) = verify_trace(&t) {
         panic!("generated trace does not verify: {e:?}\n{}", show(&t));
