@@ -7,6 +7,7 @@
 
 use metatrace_runtime::blackhole::{self, ops};
 use metatrace_runtime::jitcode::*;
+use metatrace_testkit::insn;
 use metatrace_testkit::ops::CMP_OPS;
 
 use metatrace_testkit::fixture::*;
@@ -17,31 +18,15 @@ use metatrace_testkit::jitcode::*;
 
 fn bh_bin(op: IntBinOp, ty: IntTy, a: i64, b: i64) -> i64 {
     let mut c = Code::new("bin", [3, 0, 0], vec![ki(0), ki(1)], vec![Kind::Int]);
-    c.push(Insn::IntBin {
-        op,
-        ty,
-        a: 0,
-        b: 1,
-        dst: 2,
-    });
-    c.push(Insn::Return {
-        values: vec![ki(2)],
-    });
+    c.push(insn::int_bin(op, ty, 0, 1, 2));
+    c.push(insn::ret(vec![ki(2)]));
     run1(c, &[a as u64, b as u64])[0] as i64
 }
 
 fn bh_cmp(op: CmpOp, ty: IntTy, a: i64, b: i64) -> i64 {
     let mut c = Code::new("cmp", [3, 0, 0], vec![ki(0), ki(1)], vec![Kind::Int]);
-    c.push(Insn::IntCmp {
-        op,
-        ty,
-        a: 0,
-        b: 1,
-        dst: 2,
-    });
-    c.push(Insn::Return {
-        values: vec![ki(2)],
-    });
+    c.push(insn::int_cmp(op, ty, 0, 1, 2));
+    c.push(insn::ret(vec![ki(2)]));
     run1(c, &[a as u64, b as u64])[0] as i64
 }
 
@@ -52,9 +37,7 @@ fn bh_unary(neg: bool, ty: IntTy, a: i64) -> i64 {
     } else {
         Insn::IntNot { ty, a: 0, dst: 1 }
     });
-    c.push(Insn::Return {
-        values: vec![ki(1)],
-    });
+    c.push(insn::ret(vec![ki(1)]));
     run1(c, &[a as u64])[0] as i64
 }
 
@@ -120,16 +103,8 @@ fn shifts_take_the_amount_modulo_the_width() {
     // A constant amount.
     let mut c = Code::new("shl", [2, 0, 0], vec![ki(0)], vec![Kind::Int]);
     let nine = c.ci(9);
-    c.push(Insn::IntBin {
-        op: Shl,
-        ty: U16,
-        a: 0,
-        b: nine,
-        dst: 1,
-    });
-    c.push(Insn::Return {
-        values: vec![ki(1)],
-    });
+    c.push(insn::int_bin(Shl, U16, 0, nine, 1));
+    c.push(insn::ret(vec![ki(1)]));
     assert_eq!(run1(c, &[0x00ff])[0], 0xfe00);
 }
 
@@ -387,15 +362,8 @@ fn shift_amount_of_any_int_type() {
 
 fn bh_fbin(op: FloatBinOp, a: f64, b: f64) -> f64 {
     let mut c = Code::new("fbin", [0, 0, 3], vec![kf(0), kf(1)], vec![Kind::Float]);
-    c.push(Insn::FloatBin {
-        op,
-        a: 0,
-        b: 1,
-        dst: 2,
-    });
-    c.push(Insn::Return {
-        values: vec![kf(2)],
-    });
+    c.push(insn::float_bin(op, 0, 1, 2));
+    c.push(insn::ret(vec![kf(2)]));
     f64::from_bits(run1(c, &[a.to_bits(), b.to_bits()])[0])
 }
 
@@ -426,16 +394,17 @@ fn float_ops() {
     );
     c.push(Insn::FloatNeg { a: 0, dst: 0 });
     for (k, op) in CMP_OPS.into_iter().enumerate() {
-        c.push(Insn::FloatCmp {
-            op,
-            a: 0,
-            b: 1,
-            dst: k as u16,
-        });
+        c.push(insn::float_cmp(op, 0, 1, k as u16));
     }
-    c.push(Insn::Return {
-        values: vec![kf(0), ki(0), ki(1), ki(2), ki(3), ki(4), ki(5)],
-    });
+    c.push(insn::ret(vec![
+        kf(0),
+        ki(0),
+        ki(1),
+        ki(2),
+        ki(3),
+        ki(4),
+        ki(5),
+    ]));
     let t = tables(vec![c]);
     let run = |a: f64, b: f64| blackhole::call(t, 0, &[a.to_bits(), b.to_bits()]);
     // -(1.0) vs 2.0
@@ -466,12 +435,7 @@ fn bh_cast(from: ScalarTy, to: ScalarTy, v: u64) -> u64 {
         }],
         vec![to.kind()],
     );
-    c.push(Insn::Cast {
-        from,
-        to,
-        src: 0,
-        dst,
-    });
+    c.push(insn::cast(from, to, 0, dst));
     c.push(Insn::Return {
         values: vec![KReg {
             kind: to.kind(),

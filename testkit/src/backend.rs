@@ -4,6 +4,7 @@
 //! compiled-vs-interpreted comparison. (Why these tables are not
 //! `fixture`'s: see that module.)
 
+use crate::insn;
 use crate::jitcode::{array, field, field_at};
 pub use crate::leak;
 pub use crate::rng::Rng;
@@ -560,7 +561,6 @@ fn calls() -> Vec<CallDescr> {
 }
 
 fn jitcodes() -> Vec<JitCode> {
-    use Insn::*;
     let ki = |reg| KReg {
         kind: Kind::Int,
         reg,
@@ -572,34 +572,12 @@ fn jitcodes() -> Vec<JitCode> {
     // fn affine(a: i64, x: f64) -> (i64, f64) { (a * 3 + 7, x * 2.0) }
     // int regs: 0 a, 1 t, 2 r; consts 3 = 3, 4 = 7. float: 0 x, 1 r; const 2 = 2.0
     let affine = [
-        IntBin {
-            op: IntBinOp::Mul,
-            ty: IntTy::I64,
-            a: 0,
-            b: 3,
-            dst: 1,
-        },
-        IntBin {
-            op: IntBinOp::Add,
-            ty: IntTy::I64,
-            a: 1,
-            b: 4,
-            dst: 2,
-        },
-        FloatBin {
-            op: FloatBinOp::Mul,
-            a: 0,
-            b: 2,
-            dst: 1,
-        },
-        Return {
-            values: vec![ki(2), kf(1)],
-        },
+        insn::int_bin(IntBinOp::Mul, IntTy::I64, 0, 3, 1),
+        insn::int_bin(IntBinOp::Add, IntTy::I64, 1, 4, 2),
+        insn::float_bin(FloatBinOp::Mul, 0, 2, 1),
+        insn::ret(vec![ki(2), kf(1)]),
     ];
-    let panics = [Panic {
-        kind: PanicKind::Explicit,
-        message: 0,
-    }];
+    let panics = [insn::panic(PanicKind::Explicit, 0)];
     vec![
         JitCode {
             name: "affine",

@@ -1,6 +1,7 @@
 //! metatrace-testkit: what the integration tests of the workspace share,
 //! in one place (see docs/testing.md).
 //!
+//! - [`insn`]: one constructor per jitcode instruction;
 //! - [`jitcode`]: building jitcodes and `Tables` by hand (`Code`, `Asm`,
 //!   `ki`/`kr`/`kf`, `vec_shims!`, `make_tables`);
 //! - [`shape`]: the `Shape` enum every hand-made table describes;
@@ -27,6 +28,7 @@ pub mod bless;
 pub mod fixture;
 #[cfg(feature = "flowgraph")]
 pub mod flowgraph;
+pub mod insn;
 pub mod jit;
 pub mod jitcode;
 pub mod ops;

@@ -4,6 +4,7 @@
 //! random traces run against. The printed trace format the tests read
 //! and write is `crate::trace_text`.
 
+use crate::insn;
 use crate::jitcode::array;
 pub use crate::leak;
 pub use crate::rng::Rng;
@@ -124,30 +125,15 @@ unsafe fn peek_shim(args: &[u64], results: &mut [u64]) {
 }
 
 fn pair_jitcode() -> JitCode {
-    use Insn::*;
     let ki = |reg| KReg {
         kind: Kind::Int,
         reg,
     };
     // fn pair(a: i64, b: i64) -> (i64, i64) { (a + b, a * b) }
     let code = [
-        IntBin {
-            op: IntBinOp::Add,
-            ty: IntTy::I64,
-            a: 0,
-            b: 1,
-            dst: 2,
-        },
-        IntBin {
-            op: IntBinOp::Mul,
-            ty: IntTy::I64,
-            a: 0,
-            b: 1,
-            dst: 3,
-        },
-        Return {
-            values: vec![ki(2), ki(3)],
-        },
+        insn::int_bin(IntBinOp::Add, IntTy::I64, 0, 1, 2),
+        insn::int_bin(IntBinOp::Mul, IntTy::I64, 0, 1, 3),
+        insn::ret(vec![ki(2), ki(3)]),
     ];
     JitCode {
         name: "pair",
