@@ -11,6 +11,7 @@ use metatrace_runtime::backend;
 use metatrace_runtime::jitcode::*;
 use metatrace_runtime::trace::*;
 use metatrace_testkit::backend::*;
+use metatrace_testkit::env_u64;
 use metatrace_testkit::ops::{CMP_OPS, FLOAT_BIN_OPS, INT_BIN_OPS};
 use std::collections::HashMap;
 
@@ -673,10 +674,7 @@ fn random_traces_c() {
 #[test]
 #[ignore]
 fn random_traces_long() {
-    let n: u64 = std::env::var("FUZZ_SEEDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(50);
+    let n = env_u64("FUZZ_SEEDS", 50);
     for seed in 1000..1000 + n {
         fuzz(seed, 200);
     }

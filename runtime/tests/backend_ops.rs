@@ -290,17 +290,19 @@ fn float_pair(r: &mut Rng) -> Vec<u64> {
 
 #[test]
 fn float_ops() {
-    let ops = FLOAT_BIN_OPS;
-    for (n, op) in ops.iter().enumerate() {
+    let binary = |opcode, result, seed| {
         let c = float_consts();
         check_op(
-            Opcode::FloatBin(*op),
+            opcode,
             &[Kind::Float, Kind::Float],
-            Some(Kind::Float),
+            Some(result),
             &[c.clone(), c],
             &mut float_pair,
-            4000 + n as u64,
+            seed,
         );
+    };
+    for (n, op) in FLOAT_BIN_OPS.iter().enumerate() {
+        binary(Opcode::FloatBin(*op), Kind::Float, 4000 + n as u64);
     }
     check_op(
         Opcode::FloatNeg,
@@ -310,17 +312,8 @@ fn float_ops() {
         &mut |r: &mut Rng| vec![r.float().to_bits()],
         4100,
     );
-    let cmps = CMP_OPS;
-    for (n, op) in cmps.iter().enumerate() {
-        let c = float_consts();
-        check_op(
-            Opcode::FloatCmp(*op),
-            &[Kind::Float, Kind::Float],
-            Some(Kind::Int),
-            &[c.clone(), c],
-            &mut float_pair,
-            4200 + n as u64,
-        );
+    for (n, op) in CMP_OPS.iter().enumerate() {
+        binary(Opcode::FloatCmp(*op), Kind::Int, 4200 + n as u64);
     }
 }
 

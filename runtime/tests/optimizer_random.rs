@@ -25,6 +25,7 @@ use metatrace_runtime::optimizer::{
 use metatrace_runtime::trace::interp::{self, TraceExit};
 use metatrace_runtime::trace::*;
 use metatrace_testkit::backend::TB;
+use metatrace_testkit::env_u64;
 use metatrace_testkit::ops::{CMP_OPS, FLOAT_BIN_OPS, INT_BIN_OPS};
 use metatrace_testkit::optimizer::*;
 use metatrace_testkit::trace_text::*;
@@ -131,6 +132,17 @@ impl<'r> Gen<'r> {
             guard: Some(self.t.guards.len() as u32 - 1),
         });
         self.t.ops.len() - 1
+    }
+
+    /// `guard_true(c)` or `guard_false(c)`, one the finder may flip.
+    fn flippable_guard(&mut self, c: Val) {
+        let g = if self.r.chance(50) {
+            Opcode::GuardTrue
+        } else {
+            Opcode::GuardFalse
+        };
+        let at = self.guard(g, vec![c], None);
+        self.flippable.push(at);
     }
 
     fn constant(&mut self, ty: Ty) -> Val {
@@ -357,13 +369,7 @@ impl<'r> Gen<'r> {
                 self.cmps.push((opc, a, b, c));
                 self.ints.push((c, Ty::Bool));
                 if self.r.chance(75) {
-                    let g = if self.r.chance(50) {
-                        Opcode::GuardTrue
-                    } else {
-                        Opcode::GuardFalse
-                    };
-                    let at = self.guard(g, vec![c], None);
-                    self.flippable.push(at);
+                    self.flippable_guard(c);
                 }
             }
             32..=35 => {
@@ -374,13 +380,7 @@ impl<'r> Gen<'r> {
                     } else {
                         self.cmps[self.r.below(self.cmps.len() as u64) as usize].3
                     };
-                    let g = if self.r.chance(50) {
-                        Opcode::GuardTrue
-                    } else {
-                        Opcode::GuardFalse
-                    };
-                    let at = self.guard(g, vec![c], None);
-                    self.flippable.push(at);
+                    self.flippable_guard(c);
                 }
             }
             36..=38 => {
@@ -987,10 +987,7 @@ fn random_straight_traces() {
 
 #[test]
 fn random_loops() {
-    let n: u64 = std::env::var("RANDOM_LOOPS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(250);
+    let n = env_u64("RANDOM_LOOPS", 250);
     for seed in 1000..1000 + n {
         check_trace(seed, true);
     }

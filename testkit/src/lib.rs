@@ -46,3 +46,12 @@ pub use metatrace_runtime as __runtime;
 pub fn leak<T>(v: Vec<T>) -> &'static [T] {
     Box::leak(v.into_boxed_slice())
 }
+
+/// The number in environment variable `name` (a test's size, such as a
+/// count of seeds), or `default` when it is unset or not a number.
+pub fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
