@@ -148,103 +148,39 @@ fn samples(ty: IntTy) -> Vec<i64> {
 /// Run `body` with the canonical value(s) as the native type `ty`.
 macro_rules! native_int {
     ($ty:expr, $v:expr, |$x:ident| $body:expr) => {
-        match $ty {
-            IntTy::I8 => {
-                let $x = $v as i8;
-                $body
-            }
-            IntTy::I16 => {
-                let $x = $v as i16;
-                $body
-            }
-            IntTy::I32 => {
-                let $x = $v as i32;
-                $body
-            }
-            IntTy::I64 => {
-                let $x = $v as i64;
-                $body
-            }
-            IntTy::Isize => {
-                let $x = $v as isize;
-                $body
-            }
-            IntTy::U8 => {
-                let $x = $v as u8;
-                $body
-            }
-            IntTy::U16 => {
-                let $x = $v as u16;
-                $body
-            }
-            IntTy::U32 => {
-                let $x = $v as u32;
-                $body
-            }
-            IntTy::U64 => {
-                let $x = $v as u64;
-                $body
-            }
-            IntTy::Usize => {
-                let $x = $v as usize;
-                $body
-            }
-        }
+        native_int!(@each $ty, |T| {
+            let $x = $v as T;
+            $body
+        })
     };
     ($ty:expr, $a:expr, $b:expr, |$x:ident, $y:ident| $body:expr) => {
-        match $ty {
-            IntTy::I8 => {
-                let $x = $a as i8;
-                let $y = $b as i8;
-                $body
-            }
-            IntTy::I16 => {
-                let $x = $a as i16;
-                let $y = $b as i16;
-                $body
-            }
-            IntTy::I32 => {
-                let $x = $a as i32;
-                let $y = $b as i32;
-                $body
-            }
-            IntTy::I64 => {
-                let $x = $a as i64;
-                let $y = $b as i64;
-                $body
-            }
-            IntTy::Isize => {
-                let $x = $a as isize;
-                let $y = $b as isize;
-                $body
-            }
-            IntTy::U8 => {
-                let $x = $a as u8;
-                let $y = $b as u8;
-                $body
-            }
-            IntTy::U16 => {
-                let $x = $a as u16;
-                let $y = $b as u16;
-                $body
-            }
-            IntTy::U32 => {
-                let $x = $a as u32;
-                let $y = $b as u32;
-                $body
-            }
-            IntTy::U64 => {
-                let $x = $a as u64;
-                let $y = $b as u64;
-                $body
-            }
-            IntTy::Usize => {
-                let $x = $a as usize;
-                let $y = $b as usize;
-                $body
-            }
-        }
+        native_int!(@each $ty, |T| {
+            let $x = $a as T;
+            let $y = $b as T;
+            $body
+        })
     };
+    // `$e` with `T` the native type of `ty`.
+    (@each $ty:expr, |$t:ident| $e:block) => {{
+        macro_rules! with {
+            ($t2:ty) => {{
+                type $t = $t2;
+                $e
+            }};
+        }
+        match $ty {
+            IntTy::I8 => with!(i8),
+            IntTy::I16 => with!(i16),
+            IntTy::I32 => with!(i32),
+            IntTy::I64 => with!(i64),
+            IntTy::Isize => with!(isize),
+            IntTy::U8 => with!(u8),
+            IntTy::U16 => with!(u16),
+            IntTy::U32 => with!(u32),
+            IntTy::U64 => with!(u64),
+            IntTy::Usize => with!(usize),
+        }
+    }};
 }
 
 /// `x as to` natively, canonical.
@@ -396,15 +332,7 @@ fn float_ops() {
     for (k, op) in CMP_OPS.into_iter().enumerate() {
         c.push(insn::float_cmp(op, 0, 1, k as u16));
     }
-    c.push(insn::ret(vec![
-        kf(0),
-        ki(0),
-        ki(1),
-        ki(2),
-        ki(3),
-        ki(4),
-        ki(5),
-    ]));
+    c.push(insn::ret([vec![kf(0)], kis(0..6)].concat()));
     let t = tables(vec![c]);
     let run = |a: f64, b: f64| blackhole::call(t, 0, &[a.to_bits(), b.to_bits()]);
     // -(1.0) vs 2.0

@@ -53,16 +53,7 @@ fn getfield_reads_every_scalar_type() {
     c.push(insn::field_addr(F_INNER, 0, 1));
     c.push(insn::get_field(F_INNER_A, 1, 5));
     c.push(insn::get_field(F_NEXT, 0, 1));
-    c.push(insn::ret(vec![
-        ki(0),
-        ki(1),
-        ki(2),
-        ki(3),
-        ki(4),
-        kf(0),
-        kr(1),
-        ki(5),
-    ]));
+    c.push(insn::ret([kis(0..5), vec![kf(0), kr(1), ki(5)]].concat()));
     let t = tables(vec![c]);
     let mut p = point();
     let other = point();
@@ -258,19 +249,7 @@ fn vec_operations_on_a_real_vec() {
     c.push(insn::vec_pop(A_VI64, 1, 4, 5));
     c.push(insn::vec_pop(A_VI64, 1, 6, 7));
     c.push(insn::vec_len(A_VI64, 1, 8));
-    c.push(Insn::Return {
-        values: vec![
-            ki(0),
-            ki(1),
-            ki(2),
-            ki(3),
-            ki(4),
-            ki(5),
-            ki(6),
-            ki(7),
-            ki(8),
-        ],
-    });
+    c.push(insn::ret(kis(0..9)));
     let t = tables(vec![c]);
     let mut v: Vec<u8> = vec![200, 100, 0];
     let mut w: Vec<i64> = vec![];

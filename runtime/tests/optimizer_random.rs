@@ -1007,6 +1007,17 @@ fn random_loops() {
     );
 }
 
+/// The straight trace of `seed`, settled on the usual inputs; its world
+/// and those inputs.
+fn settled_trace(seed: u64) -> (Trace, World, Vec<u64>) {
+    let mut r = Rng::new(seed);
+    let mut w = World::new(&mut r);
+    let (mut t, fix) = gen_trace(&mut r, false);
+    let inputs = vec![w.addr(0), w.addr(1), 5, 7, 9, 0];
+    settle(&mut t, &fix, &mut w, &inputs);
+    (t, w, inputs)
+}
+
 /// The passes do something on these traces (so that the comparison above
 /// is not vacuous).
 #[test]
@@ -1014,11 +1025,8 @@ fn random_traces_get_smaller() {
     let (mut before, mut after) = (0usize, 0usize);
     let mut per_pass: HashMap<String, usize> = HashMap::new();
     for seed in 0..100 {
-        let mut r = Rng::new(seed);
-        let mut w = World::new(&mut r);
-        let (mut t, fix) = gen_trace(&mut r, false);
-        let inputs = vec![w.addr(0), w.addr(1), 5, 7, 9, 0];
-        settle(&mut t, &fix, &mut w, &inputs);
+        // (the world lives as long as its trace)
+        let (t, _w, _) = settled_trace(seed);
         before += t.ops.len();
         after += optimize(t.clone(), tables(), &EnabledOpts::all()).ops.len();
         for p in Pass::ALL {
@@ -1039,11 +1047,7 @@ fn random_traces_get_smaller() {
 fn settled_traces_run_through() {
     let mut through = 0;
     for seed in 0..100 {
-        let mut r = Rng::new(seed);
-        let mut w = World::new(&mut r);
-        let (mut t, fix) = gen_trace(&mut r, false);
-        let inputs = vec![w.addr(0), w.addr(1), 5, 7, 9, 0];
-        settle(&mut t, &fix, &mut w, &inputs);
+        let (t, mut w, inputs) = settled_trace(seed);
         let (e, _, _) = run(&t, &mut w, &inputs);
         through += e.is_jump_to() as u32;
     }

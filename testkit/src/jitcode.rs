@@ -25,6 +25,11 @@ pub fn kf(reg: Reg) -> KReg {
     }
 }
 
+/// Int registers `regs`, in order.
+pub fn kis(regs: std::ops::Range<Reg>) -> Vec<KReg> {
+    regs.map(ki).collect()
+}
+
 /// A jitcode under construction. Constants are numbered after the
 /// registers, so `num_regs` is fixed up front.
 pub struct Code {
