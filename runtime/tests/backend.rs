@@ -23,29 +23,6 @@ fn addr<T>(x: &T) -> u64 {
 // ---------------------------------------------------------------------------
 // Memory.
 
-/// Run `trace` interpreted on one copy of the data and compiled on
-/// another; exits and final data must agree.
-fn check_on_data<S: Clone + std::fmt::Debug>(
-    trace: &Trace,
-    id: backend::TraceId,
-    data: &S,
-    inputs: impl Fn(&mut S) -> Vec<u64>,
-    same: impl Fn(&S, &S) -> bool,
-) {
-    let mut a = data.clone();
-    let mut b = data.clone();
-    let ia = inputs(&mut a);
-    let ib = inputs(&mut b);
-    let want = interp::run(trace, tables(), &ia);
-    let got = backend::execute(id, &ib);
-    assert_same(&want, &got, id, &ib, &describe(trace));
-    assert!(
-        same(&a, &b),
-        "memory differs\ninterp:   {a:?}\ncompiled: {b:?}\n{}",
-        describe(trace)
-    );
-}
-
 #[test]
 fn fields_of_every_type() {
     let mut rng = Rng::new(1);

@@ -649,6 +649,31 @@ pub fn check(trace: Trace, input_sets: &[Vec<u64>]) -> TraceId {
     id
 }
 
+/// Run `trace` interpreted on one copy of `data` and compiled (as `id`)
+/// on another (`inputs` gives the inputs for a copy); exits and memory
+/// (compared by `same`) must agree.
+pub fn check_on_data<S: Clone + std::fmt::Debug>(
+    trace: &Trace,
+    id: backend::TraceId,
+    data: &S,
+    inputs: impl Fn(&mut S) -> Vec<u64>,
+    same: impl Fn(&S, &S) -> bool,
+) {
+    let mut a = data.clone();
+    let mut b = data.clone();
+    let ia = inputs(&mut a);
+    let ib = inputs(&mut b);
+    let want = interp::run(trace, tables(), &ia);
+    let got = backend::execute(id, &ib);
+    assert_same(&want, &got, id, &ib, &describe(trace));
+    assert!(
+        same(&a, &b),
+        "memory differs\ninterp:   {a:?}\ncompiled: {b:?}\n{}\n{}",
+        describe(trace),
+        backend::disassemble(id)
+    );
+}
+
 pub fn assert_same(want: &TraceExit, got: &GuardExit, id: TraceId, inputs: &[u64], text: &str) {
     if want.guard != got.guard || want.values != got.values || got.trace != id {
         panic!(
