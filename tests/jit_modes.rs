@@ -11,9 +11,10 @@
 //! inlined calls (its helpers branch on the data): its programs run in
 //! every mode, and the summary must show guard failures and bridges there.
 
-mod common;
-
-use common::{bf_cases, excerpt, run, run_env, shared_programs, vms, workspace_root, Run};
+use metatrace_testkit::vms::{
+    bf_cases, excerpt, on_two_threads, run, run_env, shared_programs, tlr_program, vms,
+    workspace_root, write, Run,
+};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
@@ -152,28 +153,6 @@ fn differences(a: &Run, b: &Run) -> Option<String> {
         }
     }
     (!d.is_empty()).then(|| d.join("; "))
-}
-
-/// Runs `jobs` on two threads (the machine has two cores); every failure.
-fn on_two_threads<T: Send>(
-    jobs: Vec<T>,
-    f: impl Fn(T) -> Result<(), String> + Sync,
-) -> Vec<String> {
-    let queue = std::sync::Mutex::new(jobs.into_iter());
-    let failures = std::sync::Mutex::new(Vec::new());
-    std::thread::scope(|s| {
-        for _ in 0..2 {
-            s.spawn(|| loop {
-                let Some(job) = queue.lock().unwrap().next() else {
-                    break;
-                };
-                if let Err(e) = f(job) {
-                    failures.lock().unwrap().push(e);
-                }
-            });
-        }
-    });
-    failures.into_inner().unwrap()
 }
 
 /// bf programs (`.b` with `.out` and maybe `.in`) in `dir`, in the default
@@ -316,14 +295,6 @@ fn bf_bridges_enter_peeled_loops_directly() {
     assert_eq!(s.get("short_entries"), s.get("bridges"), "{:?}", s.0);
 }
 
-fn tlr_program(name: &str) -> String {
-    workspace_root()
-        .join("targets/tlr/programs")
-        .join(name)
-        .to_string_lossy()
-        .into_owned()
-}
-
 #[test]
 fn tlr_programs_in_jit_modes() {
     let tlr = &vms().tlr;
@@ -392,12 +363,6 @@ fn tlr_square_summary() {
     assert_eq!(s.get("preambles"), 1, "{:?}", s.0);
     assert_eq!(s.get("aborts"), 0, "{:?}", s.0);
     assert!(s.get("guard_failures") <= 2, "{:?}", s.0);
-}
-
-fn write(dir: &Path, name: &str, contents: &[u8]) -> String {
-    let p = dir.join(name);
-    std::fs::write(&p, contents).unwrap();
-    p.to_string_lossy().into_owned()
 }
 
 /// Errors returned from the portal inside compiled code or the blackhole

@@ -10,9 +10,10 @@
 //! on jitcodes) are left to the JIT's tests, where the blackhole runs only
 //! after guard failures.
 
-mod common;
-
-use common::{bf_cases, excerpt, run, shared_programs, vms, workspace_root, Run};
+use metatrace_testkit::vms::{
+    bf_cases, excerpt, on_two_threads, run, shared_programs, tlr_program, vms, workspace_root,
+    write, Run, TLR_PORTAL_ERRORS,
+};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -120,28 +121,6 @@ fn expect_output(
     Ok(())
 }
 
-/// Runs `jobs` on two threads (the machine has two cores); every failure.
-fn on_two_threads<T: Send>(
-    jobs: Vec<T>,
-    f: impl Fn(T) -> Result<(), String> + Sync,
-) -> Vec<String> {
-    let queue = std::sync::Mutex::new(jobs.into_iter());
-    let failures = std::sync::Mutex::new(Vec::new());
-    std::thread::scope(|s| {
-        for _ in 0..2 {
-            s.spawn(|| loop {
-                let Some(job) = queue.lock().unwrap().next() else {
-                    break;
-                };
-                if let Err(e) = f(job) {
-                    failures.lock().unwrap().push(e);
-                }
-            });
-        }
-    });
-    failures.into_inner().unwrap()
-}
-
 fn bf_programs(dir: &Path, names: Option<&[&str]>, timeout: Duration) {
     let (mut cases, without_out) = bf_cases(dir);
     if let Some(names) = names {
@@ -196,12 +175,6 @@ fn bf_shared_programs() {
         return;
     };
     bf_programs(&dir, Some(SHARED), SLOW);
-}
-
-fn write(dir: &Path, name: &str, contents: &[u8]) -> String {
-    let p = dir.join(name);
-    std::fs::write(&p, contents).unwrap();
-    p.to_string_lossy().into_owned()
 }
 
 /// Semantics corners (wrap-around, a tape growing through the residual
@@ -264,14 +237,6 @@ fn bf_semantics_and_errors() {
     assert!(failures.is_empty(), "failures:\n{}", failures.join("\n"));
 }
 
-fn tlr_program(name: &str) -> String {
-    workspace_root()
-        .join("targets/tlr/programs")
-        .join(name)
-        .to_string_lossy()
-        .into_owned()
-}
-
 #[test]
 fn tlr_programs() {
     let tlr = &vms().tlr;
@@ -312,45 +277,7 @@ fn tlr_errors() {
     let tlr = &vms().tlr;
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    let cases: &[(&str, &[u8], &str)] = &[
-        ("opcode.tlr", b"4,1,9", "unknown opcode 9 at pc 2"),
-        ("opcode0.tlr", b"0", "unknown opcode 0 at pc 0"),
-        (
-            "reg.tlr",
-            b"7,2,1,5",
-            "register 5 out of range at pc 2 (MOV_A_R 5): 2 registers are allocated",
-        ),
-        (
-            "noalloc.tlr",
-            b"2,0",
-            "register 0 out of range at pc 0 (MOV_R_A 0): 0 registers are allocated",
-        ),
-        (
-            "addreg.tlr",
-            b"7,1,5,1",
-            "register 1 out of range at pc 2 (ADD_R_TO_A 1): 1 register is allocated",
-        ),
-        (
-            "end.tlr",
-            b"4,1",
-            "ran off the end of the bytecode at pc 2 (2 bytes) without RETURN_A",
-        ),
-        (
-            "jump.tlr",
-            b"4,1,3,200",
-            "ran off the end of the bytecode at pc 200 (4 bytes) without RETURN_A",
-        ),
-        (
-            "operand.tlr",
-            b"4,1,7",
-            "ran off the end of the bytecode: ALLOCATE at pc 2 has no operand (3 bytes)",
-        ),
-        (
-            "nan.tlr",
-            b"4,1,\n six",
-            "nan.tlr:2:2: expected a number (0..=255), found 'six'",
-        ),
-    ];
+    let cases = TLR_PORTAL_ERRORS;
     let mut failures = Vec::new();
     for (name, src, needle) in cases {
         let p = write(d, name, src);

@@ -6,12 +6,11 @@
 //! that can be kept in `tests/regressions/`, whose files `regressions` runs
 //! in every mode. See docs/testing.md (seeds, counts, adding a mode).
 
-mod common;
 mod random;
 
+use metatrace_testkit::rng::{self, SplitMix as Rng};
 use random::bf::{self, Bf};
 use random::harness::{self, Target};
-use random::rng::{self, Rng};
 use random::tlr::{self, Tlr};
 use std::path::{Path, PathBuf};
 
@@ -61,12 +60,12 @@ fn bf_random_programs_each_pass_off() {
 
 #[test]
 fn regressions() {
-    let dir = common::workspace_root().join("tests/regressions");
+    let dir = metatrace_testkit::vms::workspace_root().join("tests/regressions");
     let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
         .map(|d| d.map(|e| e.unwrap().path()).collect())
         .unwrap_or_default();
     paths.sort();
-    let vms = common::vms();
+    let vms = metatrace_testkit::vms::vms();
     let mut cases = Vec::new();
     for path in paths {
         match path.extension().and_then(|e| e.to_str()) {

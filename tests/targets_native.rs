@@ -4,10 +4,10 @@
 //! targets' own programs, error cases and the `--jit` command line. The JIT
 //! itself is tested in `jit_modes.rs`.
 
-mod common;
-
-use common::{bf_cases, excerpt, run, shared_programs, vms, workspace_root, BfCase};
-use std::path::Path;
+use metatrace_testkit::vms::{
+    bf_cases, excerpt, on_two_threads, run, shared_programs, tlr_program, vms, workspace_root,
+    write, BfCase, TLR_LOAD_ERRORS, TLR_PORTAL_ERRORS,
+};
 use std::time::Duration;
 
 /// Generous: the slowest shared program takes ~15 s natively in release.
@@ -18,39 +18,30 @@ const QUICK: Duration = Duration::from_secs(30);
 /// failures and prints each program's time.
 fn run_bf_cases(cases: Vec<BfCase>, extra_args: &[&str]) -> Vec<String> {
     let bf = vms().bf.clone();
-    let queue = std::sync::Mutex::new(cases.into_iter());
-    let failures = std::sync::Mutex::new(Vec::new());
-    std::thread::scope(|s| {
-        for _ in 0..2 {
-            s.spawn(|| loop {
-                let Some(case) = queue.lock().unwrap().next() else {
-                    break;
-                };
-                let mut args: Vec<&str> = extra_args.to_vec();
-                let program = case.program.to_string_lossy().into_owned();
-                args.push(&program);
-                let r = run(&bf, &args, &case.input, SLOW);
-                eprintln!("bf {:<20} {:>7.2} s", case.name, r.elapsed.as_secs_f64());
-                let problem = if r.timed_out() {
-                    Some(format!("timed out after {:.1?}", r.elapsed))
-                } else if r.code() != Some(0) {
-                    Some(format!("{}: {}", r.describe_status(), r.stderr))
-                } else if r.stdout != case.expected {
-                    Some(format!(
-                        "wrong output:\n  got      {}\n  expected {}",
-                        excerpt(&r.stdout),
-                        excerpt(&case.expected)
-                    ))
-                } else {
-                    None
-                };
-                if let Some(p) = problem {
-                    failures.lock().unwrap().push(format!("{}: {p}", case.name));
-                }
-            });
+    on_two_threads(cases, |case| {
+        let mut args: Vec<&str> = extra_args.to_vec();
+        let program = case.program.to_string_lossy().into_owned();
+        args.push(&program);
+        let r = run(&bf, &args, &case.input, SLOW);
+        eprintln!("bf {:<20} {:>7.2} s", case.name, r.elapsed.as_secs_f64());
+        let problem = if r.timed_out() {
+            Some(format!("timed out after {:.1?}", r.elapsed))
+        } else if r.code() != Some(0) {
+            Some(format!("{}: {}", r.describe_status(), r.stderr))
+        } else if r.stdout != case.expected {
+            Some(format!(
+                "wrong output:\n  got      {}\n  expected {}",
+                excerpt(&r.stdout),
+                excerpt(&case.expected)
+            ))
+        } else {
+            None
+        };
+        match problem {
+            Some(p) => Err(format!("{}: {p}", case.name)),
+            None => Ok(()),
         }
-    });
-    failures.into_inner().unwrap()
+    })
 }
 
 #[test]
@@ -167,12 +158,6 @@ fn bf_cristofani_tests() {
     assert!(r.stdout.is_empty());
 }
 
-fn write(dir: &Path, name: &str, contents: &[u8]) -> String {
-    let p = dir.join(name);
-    std::fs::write(&p, contents).unwrap();
-    p.to_string_lossy().into_owned()
-}
-
 #[test]
 fn bf_errors() {
     let bf = &vms().bf;
@@ -246,15 +231,7 @@ fn bf_tape_and_input_semantics() {
     assert_eq!(r.stdout, b"aaa");
 }
 
-fn tlr_program(name: &str) -> String {
-    workspace_root()
-        .join("targets/tlr/programs")
-        .join(name)
-        .to_string_lossy()
-        .into_owned()
-}
-
-fn tlr(args: &[&str]) -> common::Run {
+fn tlr(args: &[&str]) -> metatrace_testkit::vms::Run {
     run(&vms().tlr, args, b"", QUICK)
 }
 
@@ -299,66 +276,7 @@ fn tlr_programs() {
 fn tlr_errors() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    let cases: &[(&str, &[u8], &str)] = &[
-        ("opcode.tlr", b"4,1,9", "unknown opcode 9 at pc 2"),
-        ("opcode0.tlr", b"0", "unknown opcode 0 at pc 0"),
-        (
-            "reg.tlr",
-            b"7,2,1,5",
-            "register 5 out of range at pc 2 (MOV_A_R 5): 2 registers are allocated",
-        ),
-        (
-            "noalloc.tlr",
-            b"2,0",
-            "register 0 out of range at pc 0 (MOV_R_A 0): 0 registers are allocated",
-        ),
-        (
-            "addreg.tlr",
-            b"7,1,5,1",
-            "register 1 out of range at pc 2 (ADD_R_TO_A 1): 1 register is allocated",
-        ),
-        (
-            "end.tlr",
-            b"4,1",
-            "ran off the end of the bytecode at pc 2 (2 bytes) without RETURN_A",
-        ),
-        (
-            "jump.tlr",
-            b"4,1,3,200",
-            "ran off the end of the bytecode at pc 200 (4 bytes) without RETURN_A",
-        ),
-        (
-            "operand.tlr",
-            b"4,1,7",
-            "ran off the end of the bytecode: ALLOCATE at pc 2 has no operand (3 bytes)",
-        ),
-        (
-            "nan.tlr",
-            b"4,1,\n six",
-            "nan.tlr:2:2: expected a number (0..=255), found 'six'",
-        ),
-        (
-            "big.tlr",
-            b"4,256",
-            "big.tlr:1:3: 256 does not fit in a byte (0..=255)",
-        ),
-        (
-            "neg.tlr",
-            b"4,-1",
-            "neg.tlr:1:3: expected a number (0..=255), found '-1'",
-        ),
-        (
-            "double.tlr",
-            b"4,,1",
-            "double.tlr:1:3: expected a number (0..=255) before ','",
-        ),
-        ("empty.tlr", b"", "empty.tlr: the program is empty"),
-        (
-            "blank.tlr",
-            b"  \n# only a comment\n",
-            "the program is empty",
-        ),
-    ];
+    let cases = TLR_PORTAL_ERRORS.iter().chain(TLR_LOAD_ERRORS);
     for (name, src, needle) in cases {
         let p = write(d, name, src);
         tlr(&[&p, "5"]).assert_error(name, needle);

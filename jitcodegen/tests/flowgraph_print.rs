@@ -1,10 +1,8 @@
 //! Tests of the flow-graph printer (text and dot) on small hand-built graphs:
 //! block numbering, variable naming and the rendering of each construct.
 
-#[macro_use]
-mod common;
-
-use common::*;
+use metatrace_testkit::args;
+use metatrace_testkit::flowgraph::*;
 
 #[test]
 fn print_branch_panic_and_call() {

@@ -2,10 +2,8 @@
 //! graphs: the errors reported for broken graphs, and what simplification
 //! removes and keeps.
 
-#[macro_use]
-mod common;
-
-use common::*;
+use metatrace_testkit::args;
+use metatrace_testkit::flowgraph::*;
 
 // ---------------------------------------------------------------- verifier
 

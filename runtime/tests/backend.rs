@@ -7,13 +7,11 @@
 
 #![allow(clippy::needless_range_loop)]
 
-mod backend_util;
-
-use backend_util::*;
 use metatrace_runtime::backend::{self, frame};
 use metatrace_runtime::jitcode::*;
 use metatrace_runtime::trace::interp;
 use metatrace_runtime::trace::*;
+use metatrace_testkit::backend::*;
 use std::collections::HashMap;
 
 use IntTy::*;
@@ -24,29 +22,6 @@ fn addr<T>(x: &T) -> u64 {
 
 // ---------------------------------------------------------------------------
 // Memory.
-
-/// Run `trace` interpreted on one copy of the data and compiled on
-/// another; exits and final data must agree.
-fn check_on_data<S: Clone + std::fmt::Debug>(
-    trace: &Trace,
-    id: backend::TraceId,
-    data: &S,
-    inputs: impl Fn(&mut S) -> Vec<u64>,
-    same: impl Fn(&S, &S) -> bool,
-) {
-    let mut a = data.clone();
-    let mut b = data.clone();
-    let ia = inputs(&mut a);
-    let ib = inputs(&mut b);
-    let want = interp::run(trace, tables(), &ia);
-    let got = backend::execute(id, &ib);
-    assert_same(&want, &got, id, &ib, &describe(trace));
-    assert!(
-        same(&a, &b),
-        "memory differs\ninterp:   {a:?}\ncompiled: {b:?}\n{}",
-        describe(trace)
-    );
-}
 
 #[test]
 fn fields_of_every_type() {
@@ -250,21 +225,6 @@ struct Vecs {
     refs: Vec<usize>,
     ring: Box<Ring>,
     s: String,
-}
-
-impl Clone for Ring {
-    fn clone(&self) -> Ring {
-        Ring {
-            start: self.start,
-            end: self.end,
-            data: self.data.clone(),
-        }
-    }
-}
-impl std::fmt::Debug for Ring {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Ring({}, {}, {:?})", self.start, self.end, self.data)
-    }
 }
 
 #[test]

@@ -2,13 +2,11 @@
 //! default; tests never assert on timing). Run with
 //! `cargo test --release -p metatrace-runtime --test backend_bench -- --ignored --nocapture`.
 
-mod backend_util;
-
-use backend_util::*;
 use metatrace_runtime::backend;
 use metatrace_runtime::jitcode::*;
 use metatrace_runtime::trace::interp;
 use metatrace_runtime::trace::*;
+use metatrace_testkit::backend::*;
 use std::time::Instant;
 
 fn time<T>(f: impl FnOnce() -> T) -> (T, f64) {

@@ -12,26 +12,18 @@
 
 #![allow(clippy::needless_range_loop)]
 
-mod backend_util;
-
-use backend_util::*;
 use metatrace_runtime::backend;
 use metatrace_runtime::blackhole::ops::wrap;
 use metatrace_runtime::jitcode::*;
 use metatrace_runtime::trace::interp;
 use metatrace_runtime::trace::*;
+use metatrace_testkit::backend::*;
+use metatrace_testkit::ops::CMP_OPS;
 use std::collections::{BTreeSet, HashMap};
 
 use IntTy::*;
 
-const CMPS: [CmpOp; 6] = [
-    CmpOp::Eq,
-    CmpOp::Ne,
-    CmpOp::Lt,
-    CmpOp::Le,
-    CmpOp::Gt,
-    CmpOp::Ge,
-];
+const CMPS: [CmpOp; 6] = CMP_OPS;
 
 /// Constants where the encodings change (0: `test`; 8-bit, 32-bit
 /// immediates; beyond: through a register), canonical for `ty`.
@@ -188,29 +180,6 @@ impl Data {
     }
 }
 
-/// Run `trace` interpreted on one copy of `data` and compiled (as `id`) on
-/// another; exits and memory must agree.
-fn check_data(
-    trace: &Trace,
-    id: backend::TraceId,
-    data: &Data,
-    inputs: impl Fn(&mut Data) -> Vec<u64>,
-) {
-    let mut a = data.clone();
-    let mut b = data.clone();
-    let ia = inputs(&mut a);
-    let ib = inputs(&mut b);
-    let want = interp::run(trace, tables(), &ia);
-    let got = backend::execute(id, &ib);
-    assert_same(&want, &got, id, &ib, &describe(trace));
-    assert!(
-        a.same(&b),
-        "memory differs\ninterp:   {a:?}\ncompiled: {b:?}\n{}\n{}",
-        describe(trace),
-        backend::disassemble(id)
-    );
-}
-
 /// Loads and stores at displacements 0, 8-bit and 32-bit, negative ones,
 /// with a register index and constant indices, of every width, with the
 /// base pointers in each allocatable register in turn (and in a slot).
@@ -285,17 +254,23 @@ fn memory_operands_at_every_displacement_and_base() {
             let pads: Vec<u64> = (0..pad).map(|_| rng.next()).collect();
             let i = rng.below(60);
             let val = rng.int() as u64;
-            check_data(&trace, id, &data, |d: &mut Data| {
-                let mut inputs = pads.clone();
-                inputs.extend([
-                    d.u32s.as_mut_ptr() as u64,
-                    d.i8s.as_mut_ptr() as u64,
-                    d.recs.as_mut_ptr() as u64,
-                    i,
-                    val,
-                ]);
-                inputs
-            });
+            check_on_data(
+                &trace,
+                id,
+                &data,
+                |d: &mut Data| {
+                    let mut inputs = pads.clone();
+                    inputs.extend([
+                        d.u32s.as_mut_ptr() as u64,
+                        d.i8s.as_mut_ptr() as u64,
+                        d.recs.as_mut_ptr() as u64,
+                        i,
+                        val,
+                    ]);
+                    inputs
+                },
+                Data::same,
+            );
         }
     }
 }
@@ -341,13 +316,19 @@ fn narrow_results_that_are_only_stored() {
         for _ in 0..100 {
             let data = Data::sample(&mut rng);
             let (xv, yv) = (rng.canon(ty) as u64, rng.canon(ty) as u64);
-            check_data(&trace, id, &data, |d: &mut Data| {
-                let mut v: Vec<u64> = (0..8)
-                    .map(|k| d.bytes.as_mut_ptr() as u64 + 8 * k as u64)
-                    .collect();
-                v.extend([xv, yv]);
-                v
-            });
+            check_on_data(
+                &trace,
+                id,
+                &data,
+                |d: &mut Data| {
+                    let mut v: Vec<u64> = (0..8)
+                        .map(|k| d.bytes.as_mut_ptr() as u64 + 8 * k as u64)
+                        .collect();
+                    v.extend([xv, yv]);
+                    v
+                },
+                Data::same,
+            );
         }
     }
 }

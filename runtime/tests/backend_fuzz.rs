@@ -7,12 +7,12 @@
 
 #![allow(clippy::needless_range_loop)]
 
-mod backend_util;
-
-use backend_util::*;
 use metatrace_runtime::backend;
 use metatrace_runtime::jitcode::*;
 use metatrace_runtime::trace::*;
+use metatrace_testkit::backend::*;
+use metatrace_testkit::env_u64;
+use metatrace_testkit::ops::{CMP_OPS, FLOAT_BIN_OPS, INT_BIN_OPS};
 use std::collections::HashMap;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -89,6 +89,31 @@ impl<'a> Gen<'a> {
         };
         let fa = self.fail_args();
         self.tb.guard(g, vec![v], fa);
+    }
+
+    /// The arguments of a jump: `first` (the counter), then a value of
+    /// each of `kinds` but the first (`Val::Int(int_default)`, `0.0` or
+    /// null when there is none).
+    fn jump_args(&mut self, first: Val, kinds: &[Kind], int_default: i64) -> Vec<Val> {
+        let mut args = vec![first];
+        for kind in kinds.iter().skip(1) {
+            let v = match kind {
+                Kind::Int => self
+                    .pick_of(|t| matches!(t, Ty::I(_)))
+                    .map(|p| p.0)
+                    .unwrap_or(Val::Int(int_default)),
+                Kind::Float => self
+                    .pick_of(|t| t == Ty::F)
+                    .map(|p| p.0)
+                    .unwrap_or(Val::Float(0)),
+                Kind::Ref => self
+                    .pick_of(|t| t == Ty::R)
+                    .map(|p| p.0)
+                    .unwrap_or(Val::Ref(0)),
+            };
+            args.push(v);
+        }
+        args
     }
 
     fn pick_of(&mut self, want: impl Fn(Ty) -> bool) -> Option<(Val, Ty)> {
@@ -178,18 +203,7 @@ impl<'a> Gen<'a> {
         match self.r.below(100) {
             0..=29 => {
                 let ty = self.r.pick(&tys);
-                let op = self.r.pick(&[
-                    IntBinOp::Add,
-                    IntBinOp::Sub,
-                    IntBinOp::Mul,
-                    IntBinOp::Div,
-                    IntBinOp::Rem,
-                    IntBinOp::And,
-                    IntBinOp::Or,
-                    IntBinOp::Xor,
-                    IntBinOp::Shl,
-                    IntBinOp::Shr,
-                ]);
+                let op = self.r.pick(&INT_BIN_OPS);
                 let a = self.int_operand(ty);
                 let b = if matches!(op, IntBinOp::Shl | IntBinOp::Shr) {
                     let bt = self.r.pick(&tys);
@@ -213,14 +227,7 @@ impl<'a> Gen<'a> {
             }
             35..=49 => {
                 // comparison, often guarded right away (fused)
-                let op = self.r.pick(&[
-                    CmpOp::Eq,
-                    CmpOp::Ne,
-                    CmpOp::Lt,
-                    CmpOp::Le,
-                    CmpOp::Gt,
-                    CmpOp::Ge,
-                ]);
+                let op = self.r.pick(&CMP_OPS);
                 let v = if self.r.chance(70) {
                     let ty = self.r.pick(&tys);
                     let a = self.int_operand(ty);
@@ -237,13 +244,7 @@ impl<'a> Gen<'a> {
                 }
             }
             50..=62 => {
-                let op = self.r.pick(&[
-                    FloatBinOp::Add,
-                    FloatBinOp::Sub,
-                    FloatBinOp::Mul,
-                    FloatBinOp::Div,
-                    FloatBinOp::Rem,
-                ]);
+                let op = self.r.pick(&FLOAT_BIN_OPS);
                 let a = self.float_operand();
                 let b = self.float_operand();
                 let v = self.tb.float(Opcode::FloatBin(op), vec![a, b]);
@@ -521,24 +522,7 @@ fn random_loop(r: &mut Rng) -> (Trace, Vec<Kind>, Vec<u64>) {
         g.step(true);
     }
     // jump: the counter, then values of each input's kind
-    let mut args = vec![c1];
-    for kind in kinds.iter().skip(1) {
-        let v = match kind {
-            Kind::Int => g
-                .pick_of(|t| matches!(t, Ty::I(_)))
-                .map(|p| p.0)
-                .unwrap_or(Val::Int(0)),
-            Kind::Float => g
-                .pick_of(|t| t == Ty::F)
-                .map(|p| p.0)
-                .unwrap_or(Val::Float(0)),
-            Kind::Ref => g
-                .pick_of(|t| t == Ty::R)
-                .map(|p| p.0)
-                .unwrap_or(Val::Ref(0)),
-        };
-        args.push(v);
-    }
+    let args = g.jump_args(c1, &kinds, 0);
     (g.tb.finish_loop(args), kinds, reference)
 }
 
@@ -581,24 +565,7 @@ fn random_bridge(
     for _ in 0..g.r.below(30) {
         g.step(true);
     }
-    let mut args = vec![counter];
-    for kind in target_kinds.iter().skip(1) {
-        let v = match kind {
-            Kind::Int => g
-                .pick_of(|t| matches!(t, Ty::I(_)))
-                .map(|p| p.0)
-                .unwrap_or(Val::Int(3)),
-            Kind::Float => g
-                .pick_of(|t| t == Ty::F)
-                .map(|p| p.0)
-                .unwrap_or(Val::Float(0)),
-            Kind::Ref => g
-                .pick_of(|t| t == Ty::R)
-                .map(|p| p.0)
-                .unwrap_or(Val::Ref(0)),
-        };
-        args.push(v);
-    }
+    let args = g.jump_args(counter, target_kinds, 3);
     g.tb.finish_bridge(code, guard, target, args)
 }
 
@@ -702,10 +669,7 @@ fn random_traces_c() {
 #[test]
 #[ignore]
 fn random_traces_long() {
-    let n: u64 = std::env::var("FUZZ_SEEDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(50);
+    let n = env_u64("FUZZ_SEEDS", 50);
     for seed in 1000..1000 + n {
         fuzz(seed, 200);
     }

@@ -6,11 +6,10 @@
 
 #![allow(clippy::needless_range_loop)]
 
-mod backend_util;
-
-use backend_util::*;
 use metatrace_runtime::jitcode::*;
 use metatrace_runtime::trace::*;
+use metatrace_testkit::backend::*;
+use metatrace_testkit::ops::{CMP_OPS, FLOAT_BIN_OPS, INT_BIN_OPS};
 
 /// How many random input sets per compiled trace.
 const N: usize = 150;
@@ -116,16 +115,7 @@ fn canon_pair(ty: IntTy) -> impl FnMut(&mut Rng) -> Vec<u64> {
 
 #[test]
 fn int_binary_ops() {
-    let ops = [
-        IntBinOp::Add,
-        IntBinOp::Sub,
-        IntBinOp::Mul,
-        IntBinOp::Div,
-        IntBinOp::Rem,
-        IntBinOp::And,
-        IntBinOp::Or,
-        IntBinOp::Xor,
-    ];
+    let ops = &INT_BIN_OPS[..8];
     for (n, op) in ops.iter().enumerate() {
         for (m, ty) in IntTy::ALL.iter().enumerate() {
             let c = int_consts(*ty);
@@ -210,14 +200,7 @@ fn int_unary_ops() {
 
 #[test]
 fn int_comparisons() {
-    let cmps = [
-        CmpOp::Eq,
-        CmpOp::Ne,
-        CmpOp::Lt,
-        CmpOp::Le,
-        CmpOp::Gt,
-        CmpOp::Ge,
-    ];
+    let cmps = CMP_OPS;
     for (n, op) in cmps.iter().enumerate() {
         for (m, ty) in IntTy::ALL.iter().enumerate() {
             let ty = *ty;
@@ -243,14 +226,7 @@ fn int_comparisons() {
 /// branches on the flags), for both guard polarities, int and float.
 #[test]
 fn fused_compare_and_guard() {
-    let cmps = [
-        CmpOp::Eq,
-        CmpOp::Ne,
-        CmpOp::Lt,
-        CmpOp::Le,
-        CmpOp::Gt,
-        CmpOp::Ge,
-    ];
+    let cmps = CMP_OPS;
     let mut rng = Rng::new(77);
     for op in cmps {
         for guard in [Opcode::GuardTrue, Opcode::GuardFalse] {
@@ -314,23 +290,19 @@ fn float_pair(r: &mut Rng) -> Vec<u64> {
 
 #[test]
 fn float_ops() {
-    let ops = [
-        FloatBinOp::Add,
-        FloatBinOp::Sub,
-        FloatBinOp::Mul,
-        FloatBinOp::Div,
-        FloatBinOp::Rem,
-    ];
-    for (n, op) in ops.iter().enumerate() {
+    let binary = |opcode, result, seed| {
         let c = float_consts();
         check_op(
-            Opcode::FloatBin(*op),
+            opcode,
             &[Kind::Float, Kind::Float],
-            Some(Kind::Float),
+            Some(result),
             &[c.clone(), c],
             &mut float_pair,
-            4000 + n as u64,
+            seed,
         );
+    };
+    for (n, op) in FLOAT_BIN_OPS.iter().enumerate() {
+        binary(Opcode::FloatBin(*op), Kind::Float, 4000 + n as u64);
     }
     check_op(
         Opcode::FloatNeg,
@@ -340,24 +312,8 @@ fn float_ops() {
         &mut |r: &mut Rng| vec![r.float().to_bits()],
         4100,
     );
-    let cmps = [
-        CmpOp::Eq,
-        CmpOp::Ne,
-        CmpOp::Lt,
-        CmpOp::Le,
-        CmpOp::Gt,
-        CmpOp::Ge,
-    ];
-    for (n, op) in cmps.iter().enumerate() {
-        let c = float_consts();
-        check_op(
-            Opcode::FloatCmp(*op),
-            &[Kind::Float, Kind::Float],
-            Some(Kind::Int),
-            &[c.clone(), c],
-            &mut float_pair,
-            4200 + n as u64,
-        );
+    for (n, op) in CMP_OPS.iter().enumerate() {
+        binary(Opcode::FloatCmp(*op), Kind::Int, 4200 + n as u64);
     }
 }
 

@@ -5,11 +5,11 @@
 
 use metatrace_runtime::blackhole;
 use metatrace_runtime::jitcode::*;
+use metatrace_testkit::insn;
 use std::sync::atomic::Ordering;
 
-mod common;
-use common::fixture::*;
-use common::*;
+use metatrace_testkit::fixture::*;
+use metatrace_testkit::jitcode::*;
 
 // ---------------------------------------------------------------------------
 // Control flow.
@@ -20,46 +20,15 @@ fn counting_loop() -> Code {
     let mut c = Code::new("count", [4, 0, 0], vec![ki(0)], vec![Kind::Int]);
     let zero = c.ci(0);
     let one = c.ci(1);
-    c.push(Insn::Copy {
-        kind: Kind::Int,
-        src: zero,
-        dst: 1,
-    });
-    c.push(Insn::Copy {
-        kind: Kind::Int,
-        src: zero,
-        dst: 2,
-    });
+    c.push(insn::copy(Kind::Int, zero, 1));
+    c.push(insn::copy(Kind::Int, zero, 2));
     let head = c.pc();
-    c.push(Insn::IntCmp {
-        op: CmpOp::Lt,
-        ty: IntTy::I64,
-        a: 1,
-        b: 0,
-        dst: 3,
-    });
-    c.push(Insn::GotoIfNot {
-        cond: 3,
-        target: head + 5,
-    });
-    c.push(Insn::IntBin {
-        op: IntBinOp::Add,
-        ty: IntTy::I64,
-        a: 2,
-        b: 1,
-        dst: 2,
-    });
-    c.push(Insn::IntBin {
-        op: IntBinOp::Add,
-        ty: IntTy::I64,
-        a: 1,
-        b: one,
-        dst: 1,
-    });
+    c.push(insn::int_cmp(CmpOp::Lt, IntTy::I64, 1, 0, 3));
+    c.push(insn::goto_if_not(3, head + 5));
+    c.push(insn::int_bin(IntBinOp::Add, IntTy::I64, 2, 1, 2));
+    c.push(insn::int_bin(IntBinOp::Add, IntTy::I64, 1, one, 1));
     c.push(Insn::Goto { target: head });
-    c.push(Insn::Return {
-        values: vec![ki(2)],
-    });
+    c.push(insn::ret(vec![ki(2)]));
     c
 }
 
@@ -121,19 +90,11 @@ fn switch_small_dense_and_sparse() {
             .enumerate()
             .map(|(k, &v)| (v, 1 + k as u32))
             .collect();
-        c.push(Insn::Switch {
-            value: 0,
-            cases: cs,
-            default: n + 1,
-        });
+        c.push(insn::switch(0, cs, n + 1));
         for r in results {
-            c.push(Insn::Return {
-                values: vec![ki(r)],
-            });
+            c.push(insn::ret(vec![ki(r)]));
         }
-        c.push(Insn::Return {
-            values: vec![ki(dflt)],
-        });
+        c.push(insn::ret(vec![ki(dflt)]));
         c
     }
     fn expect(cases: &[i64], v: i64) -> u64 {
@@ -169,54 +130,26 @@ fn fib_code(me: u16) -> Code {
     let mut fib = Code::new("fib", [5, 0, 0], vec![ki(0)], vec![Kind::Int]);
     let one = fib.ci(1);
     let two = fib.ci(2);
-    fib.push(Insn::IntCmp {
-        op: CmpOp::Lt,
-        ty: IntTy::I64,
-        a: 0,
-        b: two,
-        dst: 1,
-    }); // 0
+    fib.push(insn::int_cmp(CmpOp::Lt, IntTy::I64, 0, two, 1)); // 0
     fib.push(Insn::GotoIfNot { cond: 1, target: 3 }); // 1
-    fib.push(Insn::Return {
-        values: vec![ki(0)],
-    }); // 2
-    fib.push(Insn::IntBin {
-        op: IntBinOp::Sub,
-        ty: IntTy::I64,
-        a: 0,
-        b: one,
-        dst: 2,
-    }); // 3
+    fib.push(insn::ret(vec![ki(0)])); // 2
+    fib.push(insn::int_bin(IntBinOp::Sub, IntTy::I64, 0, one, 2)); // 3
     fib.push(Insn::Live { regs: vec![ki(0)] });
-    fib.push(Insn::Call {
-        flavor: CallFlavor::Regular,
-        jitcode: me,
-        args: vec![ki(2)],
-        results: vec![ki(3)],
-    });
-    fib.push(Insn::IntBin {
-        op: IntBinOp::Sub,
-        ty: IntTy::I64,
-        a: 0,
-        b: two,
-        dst: 2,
-    });
-    fib.push(Insn::Call {
-        flavor: CallFlavor::Regular,
-        jitcode: me,
-        args: vec![ki(2)],
-        results: vec![ki(4)],
-    });
-    fib.push(Insn::IntBin {
-        op: IntBinOp::Add,
-        ty: IntTy::I64,
-        a: 3,
-        b: 4,
-        dst: 3,
-    });
-    fib.push(Insn::Return {
-        values: vec![ki(3)],
-    });
+    fib.push(insn::call(
+        CallFlavor::Regular,
+        me,
+        vec![ki(2)],
+        vec![ki(3)],
+    ));
+    fib.push(insn::int_bin(IntBinOp::Sub, IntTy::I64, 0, two, 2));
+    fib.push(insn::call(
+        CallFlavor::Regular,
+        me,
+        vec![ki(2)],
+        vec![ki(4)],
+    ));
+    fib.push(insn::int_bin(IntBinOp::Add, IntTy::I64, 3, 4, 3));
+    fib.push(insn::ret(vec![ki(3)]));
 
     fib
 }
@@ -234,21 +167,19 @@ fn call_with_multiple_results_and_recursion() {
         vec![Kind::Int, Kind::Float, Kind::Ref, Kind::Int],
     );
     let ten = main.ci(10);
-    main.push(Insn::Call {
-        flavor: CallFlavor::Regular,
-        jitcode: 1,
-        args: vec![ki(0), kf(0), kr(0)],
-        results: vec![ki(1), kf(0), kr(1)],
-    });
-    main.push(Insn::Call {
-        flavor: CallFlavor::Elidable,
-        jitcode: 2,
-        args: vec![ki(ten)],
-        results: vec![ki(2)],
-    });
-    main.push(Insn::Return {
-        values: vec![ki(1), kf(0), kr(1), ki(2)],
-    });
+    main.push(insn::call(
+        CallFlavor::Regular,
+        1,
+        vec![ki(0), kf(0), kr(0)],
+        vec![ki(1), kf(0), kr(1)],
+    ));
+    main.push(insn::call(
+        CallFlavor::Elidable,
+        2,
+        vec![ki(ten)],
+        vec![ki(2)],
+    ));
+    main.push(insn::ret(vec![ki(1), kf(0), kr(1), ki(2)]));
 
     let mut split = Code::new(
         "split",
@@ -258,22 +189,9 @@ fn call_with_multiple_results_and_recursion() {
     );
     let two = split.ci(2);
     let ftwo = split.cf(2.0);
-    split.push(Insn::IntBin {
-        op: IntBinOp::Mul,
-        ty: IntTy::I64,
-        a: 1,
-        b: two,
-        dst: 0,
-    });
-    split.push(Insn::FloatBin {
-        op: FloatBinOp::Div,
-        a: 1,
-        b: ftwo,
-        dst: 0,
-    });
-    split.push(Insn::Return {
-        values: vec![ki(0), kf(0), kr(0)],
-    });
+    split.push(insn::int_bin(IntBinOp::Mul, IntTy::I64, 1, two, 0));
+    split.push(insn::float_bin(FloatBinOp::Div, 1, ftwo, 0));
+    split.push(insn::ret(vec![ki(0), kf(0), kr(0)]));
 
     let fib = fib_code(2);
 
@@ -294,40 +212,13 @@ fn deep_recursion_does_not_use_the_native_stack() {
     let mut c = Code::new("depth", [3, 0, 0], vec![ki(0)], vec![Kind::Int]);
     let zero = c.ci(0);
     let one = c.ci(1);
-    c.push(Insn::IntCmp {
-        op: CmpOp::Eq,
-        ty: IntTy::U32,
-        a: 0,
-        b: zero,
-        dst: 1,
-    });
+    c.push(insn::int_cmp(CmpOp::Eq, IntTy::U32, 0, zero, 1));
     c.push(Insn::GotoIfNot { cond: 1, target: 3 });
-    c.push(Insn::Return {
-        values: vec![ki(zero)],
-    });
-    c.push(Insn::IntBin {
-        op: IntBinOp::Sub,
-        ty: IntTy::U32,
-        a: 0,
-        b: one,
-        dst: 2,
-    });
-    c.push(Insn::Call {
-        flavor: CallFlavor::Regular,
-        jitcode: 0,
-        args: vec![ki(2)],
-        results: vec![ki(2)],
-    });
-    c.push(Insn::IntBin {
-        op: IntBinOp::Add,
-        ty: IntTy::U32,
-        a: 2,
-        b: one,
-        dst: 2,
-    });
-    c.push(Insn::Return {
-        values: vec![ki(2)],
-    });
+    c.push(insn::ret(vec![ki(zero)]));
+    c.push(insn::int_bin(IntBinOp::Sub, IntTy::U32, 0, one, 2));
+    c.push(insn::call(CallFlavor::Regular, 0, vec![ki(2)], vec![ki(2)]));
+    c.push(insn::int_bin(IntBinOp::Add, IntTy::U32, 2, one, 2));
+    c.push(insn::ret(vec![ki(2)]));
     let t = tables(vec![c]);
     // Run on a small native stack: a recursive interpreter would overflow.
     let r = std::thread::Builder::new()
@@ -343,13 +234,8 @@ fn deep_recursion_does_not_use_the_native_stack() {
 fn panic_carries_the_message() {
     let mut c = Code::new("p", [1, 0, 0], vec![ki(0)], vec![Kind::Int]);
     c.push(Insn::GotoIfNot { cond: 0, target: 2 });
-    c.push(Insn::Panic {
-        kind: PanicKind::BoundsCheck,
-        message: S_BOOM,
-    });
-    c.push(Insn::Return {
-        values: vec![ki(0)],
-    });
+    c.push(insn::panic(PanicKind::BoundsCheck, S_BOOM));
+    c.push(insn::ret(vec![ki(0)]));
     let t = tables(vec![c]);
     assert_eq!(blackhole::call(t, 0, &[0]), vec![0]);
     let err = std::panic::catch_unwind(|| blackhole::call(t, 0, &[1])).expect_err("must panic");
@@ -375,36 +261,14 @@ fn hints_are_plain_in_the_blackhole() {
         vec![ki(0), kr(0), kf(0)],
         vec![Kind::Int, Kind::Int, Kind::Ref, Kind::Float],
     );
-    c.push(Insn::MergePoint {
-        driver: 0,
-        args: vec![ki(0), kr(0)],
-    });
-    c.push(Insn::Promote {
-        kind: Kind::Int,
-        src: 0,
-        dst: 1,
-    });
-    c.push(Insn::Promote {
-        kind: Kind::Ref,
-        src: 0,
-        dst: 0,
-    });
-    c.push(Insn::Promote {
-        kind: Kind::Float,
-        src: 0,
-        dst: 0,
-    });
+    c.push(insn::merge_point(0, vec![ki(0), kr(0)]));
+    c.push(insn::promote(Kind::Int, 0, 1));
+    c.push(insn::promote(Kind::Ref, 0, 0));
+    c.push(insn::promote(Kind::Float, 0, 0));
     c.push(Insn::WeAreJitted { dst: 2 });
-    c.push(Insn::Live {
-        regs: vec![ki(1), ki(2)],
-    });
-    c.push(Insn::CanEnterJit {
-        driver: 0,
-        args: vec![ki(1), kr(0)],
-    });
-    c.push(Insn::Return {
-        values: vec![ki(1), ki(2), kr(0), kf(0)],
-    });
+    c.push(insn::live(vec![ki(1), ki(2)]));
+    c.push(insn::can_enter_jit(0, vec![ki(1), kr(0)]));
+    c.push(insn::ret(vec![ki(1), ki(2), kr(0), kf(0)]));
     let r = run1(c, &[17, 0xdead0, 1.5f64.to_bits()]);
     assert_eq!(r, vec![17, 0, 0xdead0, 1.5f64.to_bits()]);
 }
@@ -421,9 +285,7 @@ fn constants_are_preloaded() {
     let s = c.cr(RefConst::Str("hello"));
     let n = c.cr(RefConst::Null);
     let f = c.cf(-0.25);
-    c.push(Insn::Return {
-        values: vec![ki(i), kr(s), kr(n), kf(f)],
-    });
+    c.push(insn::ret(vec![ki(i), kr(s), kr(n), kf(f)]));
     let t = tables(vec![c]);
     let r = blackhole::call(t, 0, &[]);
     assert_eq!(r[0] as i64, -7);
@@ -445,24 +307,10 @@ fn copies_of_every_kind() {
         vec![ki(0), kr(0), kf(0)],
         vec![Kind::Int, Kind::Ref, Kind::Float],
     );
-    c.push(Insn::Copy {
-        kind: Kind::Int,
-        src: 0,
-        dst: 1,
-    });
-    c.push(Insn::Copy {
-        kind: Kind::Ref,
-        src: 0,
-        dst: 1,
-    });
-    c.push(Insn::Copy {
-        kind: Kind::Float,
-        src: 0,
-        dst: 1,
-    });
-    c.push(Insn::Return {
-        values: vec![ki(1), kr(1), kf(1)],
-    });
+    c.push(insn::copy(Kind::Int, 0, 1));
+    c.push(insn::copy(Kind::Ref, 0, 1));
+    c.push(insn::copy(Kind::Float, 0, 1));
+    c.push(insn::ret(vec![ki(1), kr(1), kf(1)]));
     let nan = f64::from_bits(0x7ff8_0000_dead_beef);
     assert_eq!(
         run1(c, &[u64::MAX, 1234, nan.to_bits()]),
@@ -502,24 +350,18 @@ fn residual_calls_through_real_shims() {
         vec![ki(0), ki(1), kr(0), kf(0)],
         vec![Kind::Int, Kind::Int, Kind::Int, Kind::Float],
     );
-    c.push(Insn::ResidualCall {
-        descr: C_DIVMOD,
-        args: vec![ki(0), ki(1)],
-        results: vec![ki(2), ki(3)],
-    });
-    c.push(Insn::ResidualCall {
-        descr: C_SUM_SCALED,
-        args: vec![kr(0), kf(0)],
-        results: vec![ki(0), kf(1)],
-    });
-    c.push(Insn::ResidualCall {
-        descr: C_BUMP,
-        args: vec![],
-        results: vec![],
-    });
-    c.push(Insn::Return {
-        values: vec![ki(2), ki(3), ki(0), kf(1)],
-    });
+    c.push(insn::residual_call(
+        C_DIVMOD,
+        vec![ki(0), ki(1)],
+        vec![ki(2), ki(3)],
+    ));
+    c.push(insn::residual_call(
+        C_SUM_SCALED,
+        vec![kr(0), kf(0)],
+        vec![ki(0), kf(1)],
+    ));
+    c.push(insn::residual_call(C_BUMP, vec![], vec![]));
+    c.push(insn::ret(vec![ki(2), ki(3), ki(0), kf(1)]));
     let t = tables(vec![c]);
     let v: Vec<i64> = vec![1, 2, 3, 4];
     let before = BUMPS.load(Ordering::SeqCst);
@@ -532,27 +374,10 @@ fn residual_calls_through_real_shims() {
 fn residual_call_may_reenter_the_blackhole() {
     // jitcode 0: outer(n) = reenter(n) + count... ; jitcode 1: count(n) (the counting loop)
     let mut outer = Code::new("outer", [2, 0, 0], vec![ki(0)], vec![Kind::Int]);
-    outer.push(Insn::ResidualCall {
-        descr: C_REENTER,
-        args: vec![ki(0)],
-        results: vec![ki(1)],
-    });
-    outer.push(Insn::Call {
-        flavor: CallFlavor::Regular,
-        jitcode: 1,
-        args: vec![ki(0)],
-        results: vec![ki(0)],
-    });
-    outer.push(Insn::IntBin {
-        op: IntBinOp::Add,
-        ty: IntTy::I64,
-        a: 0,
-        b: 1,
-        dst: 0,
-    });
-    outer.push(Insn::Return {
-        values: vec![ki(0)],
-    });
+    outer.push(insn::residual_call(C_REENTER, vec![ki(0)], vec![ki(1)]));
+    outer.push(insn::call(CallFlavor::Regular, 1, vec![ki(0)], vec![ki(0)]));
+    outer.push(insn::int_bin(IntBinOp::Add, IntTy::I64, 0, 1, 0));
+    outer.push(insn::ret(vec![ki(0)]));
     let t = tables(vec![outer, counting_loop()]);
     assert!(REENTER.set(t).is_ok(), "set once");
     assert_eq!(blackhole::call(t, 0, &[100]), vec![2 * 4950]);

@@ -7,41 +7,26 @@
 
 use metatrace_runtime::blackhole::{self, ops};
 use metatrace_runtime::jitcode::*;
+use metatrace_testkit::insn;
+use metatrace_testkit::ops::CMP_OPS;
 
-mod common;
-use common::fixture::*;
-use common::*;
+use metatrace_testkit::fixture::*;
+use metatrace_testkit::jitcode::*;
 
 // ---------------------------------------------------------------------------
 // Integer operations, checked against native Rust.
 
 fn bh_bin(op: IntBinOp, ty: IntTy, a: i64, b: i64) -> i64 {
     let mut c = Code::new("bin", [3, 0, 0], vec![ki(0), ki(1)], vec![Kind::Int]);
-    c.push(Insn::IntBin {
-        op,
-        ty,
-        a: 0,
-        b: 1,
-        dst: 2,
-    });
-    c.push(Insn::Return {
-        values: vec![ki(2)],
-    });
+    c.push(insn::int_bin(op, ty, 0, 1, 2));
+    c.push(insn::ret(vec![ki(2)]));
     run1(c, &[a as u64, b as u64])[0] as i64
 }
 
 fn bh_cmp(op: CmpOp, ty: IntTy, a: i64, b: i64) -> i64 {
     let mut c = Code::new("cmp", [3, 0, 0], vec![ki(0), ki(1)], vec![Kind::Int]);
-    c.push(Insn::IntCmp {
-        op,
-        ty,
-        a: 0,
-        b: 1,
-        dst: 2,
-    });
-    c.push(Insn::Return {
-        values: vec![ki(2)],
-    });
+    c.push(insn::int_cmp(op, ty, 0, 1, 2));
+    c.push(insn::ret(vec![ki(2)]));
     run1(c, &[a as u64, b as u64])[0] as i64
 }
 
@@ -52,9 +37,7 @@ fn bh_unary(neg: bool, ty: IntTy, a: i64) -> i64 {
     } else {
         Insn::IntNot { ty, a: 0, dst: 1 }
     });
-    c.push(Insn::Return {
-        values: vec![ki(1)],
-    });
+    c.push(insn::ret(vec![ki(1)]));
     run1(c, &[a as u64])[0] as i64
 }
 
@@ -120,16 +103,8 @@ fn shifts_take_the_amount_modulo_the_width() {
     // A constant amount.
     let mut c = Code::new("shl", [2, 0, 0], vec![ki(0)], vec![Kind::Int]);
     let nine = c.ci(9);
-    c.push(Insn::IntBin {
-        op: Shl,
-        ty: U16,
-        a: 0,
-        b: nine,
-        dst: 1,
-    });
-    c.push(Insn::Return {
-        values: vec![ki(1)],
-    });
+    c.push(insn::int_bin(Shl, U16, 0, nine, 1));
+    c.push(insn::ret(vec![ki(1)]));
     assert_eq!(run1(c, &[0x00ff])[0], 0xfe00);
 }
 
@@ -154,29 +129,10 @@ fn division_semantics() {
     assert_eq!(bh_bin(Rem, I16, 5, 0), 0);
 }
 
+#[rustfmt::skip]
 const RAW_SAMPLES: [i64; 22] = [
-    0,
-    1,
-    2,
-    3,
-    7,
-    8,
-    9,
-    -1,
-    -2,
-    -7,
-    63,
-    64,
-    127,
-    128,
-    255,
-    256,
-    -128,
-    -129,
-    65535,
-    0x7fff_ffff,
-    i64::MAX,
-    i64::MIN,
+    0, 1, 2, 3, 7, 8, 9, -1, -2, -7, 63, 64, 127, 128, 255, 256, -128, -129, 65535, 0x7fff_ffff,
+    i64::MAX, i64::MIN,
 ];
 
 fn samples(ty: IntTy) -> Vec<i64> {
@@ -192,103 +148,39 @@ fn samples(ty: IntTy) -> Vec<i64> {
 /// Run `body` with the canonical value(s) as the native type `ty`.
 macro_rules! native_int {
     ($ty:expr, $v:expr, |$x:ident| $body:expr) => {
-        match $ty {
-            IntTy::I8 => {
-                let $x = $v as i8;
-                $body
-            }
-            IntTy::I16 => {
-                let $x = $v as i16;
-                $body
-            }
-            IntTy::I32 => {
-                let $x = $v as i32;
-                $body
-            }
-            IntTy::I64 => {
-                let $x = $v as i64;
-                $body
-            }
-            IntTy::Isize => {
-                let $x = $v as isize;
-                $body
-            }
-            IntTy::U8 => {
-                let $x = $v as u8;
-                $body
-            }
-            IntTy::U16 => {
-                let $x = $v as u16;
-                $body
-            }
-            IntTy::U32 => {
-                let $x = $v as u32;
-                $body
-            }
-            IntTy::U64 => {
-                let $x = $v as u64;
-                $body
-            }
-            IntTy::Usize => {
-                let $x = $v as usize;
-                $body
-            }
-        }
+        native_int!(@each $ty, |T| {
+            let $x = $v as T;
+            $body
+        })
     };
     ($ty:expr, $a:expr, $b:expr, |$x:ident, $y:ident| $body:expr) => {
-        match $ty {
-            IntTy::I8 => {
-                let $x = $a as i8;
-                let $y = $b as i8;
-                $body
-            }
-            IntTy::I16 => {
-                let $x = $a as i16;
-                let $y = $b as i16;
-                $body
-            }
-            IntTy::I32 => {
-                let $x = $a as i32;
-                let $y = $b as i32;
-                $body
-            }
-            IntTy::I64 => {
-                let $x = $a as i64;
-                let $y = $b as i64;
-                $body
-            }
-            IntTy::Isize => {
-                let $x = $a as isize;
-                let $y = $b as isize;
-                $body
-            }
-            IntTy::U8 => {
-                let $x = $a as u8;
-                let $y = $b as u8;
-                $body
-            }
-            IntTy::U16 => {
-                let $x = $a as u16;
-                let $y = $b as u16;
-                $body
-            }
-            IntTy::U32 => {
-                let $x = $a as u32;
-                let $y = $b as u32;
-                $body
-            }
-            IntTy::U64 => {
-                let $x = $a as u64;
-                let $y = $b as u64;
-                $body
-            }
-            IntTy::Usize => {
-                let $x = $a as usize;
-                let $y = $b as usize;
-                $body
-            }
-        }
+        native_int!(@each $ty, |T| {
+            let $x = $a as T;
+            let $y = $b as T;
+            $body
+        })
     };
+    // `$e` with `T` the native type of `ty`.
+    (@each $ty:expr, |$t:ident| $e:block) => {{
+        macro_rules! with {
+            ($t2:ty) => {{
+                type $t = $t2;
+                $e
+            }};
+        }
+        match $ty {
+            IntTy::I8 => with!(i8),
+            IntTy::I16 => with!(i16),
+            IntTy::I32 => with!(i32),
+            IntTy::I64 => with!(i64),
+            IntTy::Isize => with!(isize),
+            IntTy::U8 => with!(u8),
+            IntTy::U16 => with!(u16),
+            IntTy::U32 => with!(u32),
+            IntTy::U64 => with!(u64),
+            IntTy::Usize => with!(usize),
+        }
+    }};
 }
 
 /// `x as to` natively, canonical.
@@ -374,14 +266,7 @@ fn int_ops_match_native_rust_on_all_types() {
                     assert_eq!(r, native_bin(op, ty, a, b), "{op:?} {ty:?} {a} {b}");
                     assert_eq!(r, ty.wrap(r as i128), "canonical {op:?} {ty:?} {a} {b}");
                 }
-                for op in [
-                    CmpOp::Eq,
-                    CmpOp::Ne,
-                    CmpOp::Lt,
-                    CmpOp::Le,
-                    CmpOp::Gt,
-                    CmpOp::Ge,
-                ] {
+                for op in CMP_OPS {
                     assert_eq!(
                         ops::int_cmp(op, ty, a, b),
                         native_cmp(op, ty, a, b),
@@ -413,15 +298,8 @@ fn shift_amount_of_any_int_type() {
 
 fn bh_fbin(op: FloatBinOp, a: f64, b: f64) -> f64 {
     let mut c = Code::new("fbin", [0, 0, 3], vec![kf(0), kf(1)], vec![Kind::Float]);
-    c.push(Insn::FloatBin {
-        op,
-        a: 0,
-        b: 1,
-        dst: 2,
-    });
-    c.push(Insn::Return {
-        values: vec![kf(2)],
-    });
+    c.push(insn::float_bin(op, 0, 1, 2));
+    c.push(insn::ret(vec![kf(2)]));
     f64::from_bits(run1(c, &[a.to_bits(), b.to_bits()])[0])
 }
 
@@ -451,27 +329,10 @@ fn float_ops() {
         ],
     );
     c.push(Insn::FloatNeg { a: 0, dst: 0 });
-    for (k, op) in [
-        CmpOp::Eq,
-        CmpOp::Ne,
-        CmpOp::Lt,
-        CmpOp::Le,
-        CmpOp::Gt,
-        CmpOp::Ge,
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        c.push(Insn::FloatCmp {
-            op,
-            a: 0,
-            b: 1,
-            dst: k as u16,
-        });
+    for (k, op) in CMP_OPS.into_iter().enumerate() {
+        c.push(insn::float_cmp(op, 0, 1, k as u16));
     }
-    c.push(Insn::Return {
-        values: vec![kf(0), ki(0), ki(1), ki(2), ki(3), ki(4), ki(5)],
-    });
+    c.push(insn::ret([vec![kf(0)], kis(0..6)].concat()));
     let t = tables(vec![c]);
     let run = |a: f64, b: f64| blackhole::call(t, 0, &[a.to_bits(), b.to_bits()]);
     // -(1.0) vs 2.0
@@ -502,12 +363,7 @@ fn bh_cast(from: ScalarTy, to: ScalarTy, v: u64) -> u64 {
         }],
         vec![to.kind()],
     );
-    c.push(Insn::Cast {
-        from,
-        to,
-        src: 0,
-        dst,
-    });
+    c.push(insn::cast(from, to, 0, dst));
     c.push(Insn::Return {
         values: vec![KReg {
             kind: to.kind(),

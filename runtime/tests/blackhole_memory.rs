@@ -5,10 +5,10 @@
 
 use metatrace_runtime::blackhole::{self, ops};
 use metatrace_runtime::jitcode::*;
+use metatrace_testkit::insn;
 
-mod common;
-use common::fixture::*;
-use common::*;
+use metatrace_testkit::fixture::*;
+use metatrace_testkit::jitcode::*;
 
 // ---------------------------------------------------------------------------
 // Memory: fields, loads and stores, enums, Vecs, slices, strings.
@@ -44,54 +44,16 @@ fn getfield_reads_every_scalar_type() {
             Kind::Int,
         ],
     );
-    c.push(Insn::GetField {
-        descr: F_X,
-        base: 0,
-        dst: 0,
-    });
-    c.push(Insn::GetField {
-        descr: F_SMALL,
-        base: 0,
-        dst: 1,
-    });
-    c.push(Insn::GetField {
-        descr: F_Y,
-        base: 0,
-        dst: 2,
-    });
-    c.push(Insn::GetField {
-        descr: F_FLAG,
-        base: 0,
-        dst: 3,
-    });
-    c.push(Insn::GetField {
-        descr: F_C,
-        base: 0,
-        dst: 4,
-    });
-    c.push(Insn::GetField {
-        descr: F_Z,
-        base: 0,
-        dst: 0,
-    });
-    c.push(Insn::FieldAddr {
-        descr: F_INNER,
-        base: 0,
-        dst: 1,
-    });
-    c.push(Insn::GetField {
-        descr: F_INNER_A,
-        base: 1,
-        dst: 5,
-    });
-    c.push(Insn::GetField {
-        descr: F_NEXT,
-        base: 0,
-        dst: 1,
-    });
-    c.push(Insn::Return {
-        values: vec![ki(0), ki(1), ki(2), ki(3), ki(4), kf(0), kr(1), ki(5)],
-    });
+    c.push(insn::get_field(F_X, 0, 0));
+    c.push(insn::get_field(F_SMALL, 0, 1));
+    c.push(insn::get_field(F_Y, 0, 2));
+    c.push(insn::get_field(F_FLAG, 0, 3));
+    c.push(insn::get_field(F_C, 0, 4));
+    c.push(insn::get_field(F_Z, 0, 0));
+    c.push(insn::field_addr(F_INNER, 0, 1));
+    c.push(insn::get_field(F_INNER_A, 1, 5));
+    c.push(insn::get_field(F_NEXT, 0, 1));
+    c.push(insn::ret([kis(0..5), vec![kf(0), kr(1), ki(5)]].concat()));
     let t = tables(vec![c]);
     let mut p = point();
     let other = point();
@@ -121,46 +83,14 @@ fn setfield_writes_memory() {
         vec![kr(0), ki(0), ki(1), ki(2), ki(3), kf(0), kr(1), ki(4)],
         vec![],
     );
-    c.push(Insn::SetField {
-        descr: F_X,
-        base: 0,
-        value: 0,
-    });
-    c.push(Insn::SetField {
-        descr: F_Y,
-        base: 0,
-        value: 1,
-    });
-    c.push(Insn::SetField {
-        descr: F_FLAG,
-        base: 0,
-        value: 2,
-    });
-    c.push(Insn::SetField {
-        descr: F_C,
-        base: 0,
-        value: 3,
-    });
-    c.push(Insn::SetField {
-        descr: F_Z,
-        base: 0,
-        value: 0,
-    });
-    c.push(Insn::SetField {
-        descr: F_NEXT,
-        base: 0,
-        value: 1,
-    });
-    c.push(Insn::FieldAddr {
-        descr: F_INNER,
-        base: 0,
-        dst: 2,
-    });
-    c.push(Insn::SetField {
-        descr: F_INNER_A,
-        base: 2,
-        value: 4,
-    });
+    c.push(insn::set_field(F_X, 0, 0));
+    c.push(insn::set_field(F_Y, 0, 1));
+    c.push(insn::set_field(F_FLAG, 0, 2));
+    c.push(insn::set_field(F_C, 0, 3));
+    c.push(insn::set_field(F_Z, 0, 0));
+    c.push(insn::set_field(F_NEXT, 0, 1));
+    c.push(insn::field_addr(F_INNER, 0, 2));
+    c.push(insn::set_field(F_INNER_A, 2, 4));
     c.push(Insn::Return { values: vec![] });
     let t = tables(vec![c]);
     let mut p = point();
@@ -216,19 +146,9 @@ fn load_and_store_by_width() {
         regs[k.index()] += 1;
         let v = if k == Kind::Ref { 2 } else { 0 };
         let mut c = Code::new("copy", regs, vec![kr(0), kr(1)], vec![k]);
-        c.push(Insn::Load {
-            ty,
-            addr: 0,
-            dst: v,
-        });
-        c.push(Insn::Store {
-            ty,
-            addr: 1,
-            value: v,
-        });
-        c.push(Insn::Return {
-            values: vec![KReg { kind: k, reg: v }],
-        });
+        c.push(insn::load(ty, 0, v));
+        c.push(insn::store(ty, 1, v));
+        c.push(insn::ret(vec![KReg { kind: k, reg: v }]));
         let t = tables(vec![c]);
         let src: [u8; 16] = [
             0xfe, 0xff, 0xff, 0x8f, 0x10, 0, 0, 0x80, 1, 2, 3, 4, 5, 6, 7, 8,
@@ -269,45 +189,17 @@ fn load_and_store_by_width() {
 fn enum_tag_and_variant_fields() {
     // tag(s) -> tag; rect_h(s) -> h (after setting it to h + 1); circle_r(s) -> r
     let mut tag = Code::new("tag", [1, 1, 0], vec![kr(0)], vec![Kind::Int]);
-    tag.push(Insn::EnumTag {
-        descr: E_SHAPE,
-        addr: 0,
-        dst: 0,
-    });
-    tag.push(Insn::Return {
-        values: vec![ki(0)],
-    });
+    tag.push(insn::enum_tag(E_SHAPE, 0, 0));
+    tag.push(insn::ret(vec![ki(0)]));
     let mut h = Code::new("rect_h", [1, 1, 0], vec![kr(0)], vec![Kind::Int]);
     let one = h.ci(1);
-    h.push(Insn::GetField {
-        descr: F_RECT_H,
-        base: 0,
-        dst: 0,
-    });
-    h.push(Insn::IntBin {
-        op: IntBinOp::Add,
-        ty: IntTy::I32,
-        a: 0,
-        b: one,
-        dst: 0,
-    });
-    h.push(Insn::SetField {
-        descr: F_RECT_H,
-        base: 0,
-        value: 0,
-    });
-    h.push(Insn::Return {
-        values: vec![ki(0)],
-    });
+    h.push(insn::get_field(F_RECT_H, 0, 0));
+    h.push(insn::int_bin(IntBinOp::Add, IntTy::I32, 0, one, 0));
+    h.push(insn::set_field(F_RECT_H, 0, 0));
+    h.push(insn::ret(vec![ki(0)]));
     let mut r = Code::new("circle_r", [0, 1, 1], vec![kr(0)], vec![Kind::Float]);
-    r.push(Insn::GetField {
-        descr: F_CIRCLE_R,
-        base: 0,
-        dst: 0,
-    });
-    r.push(Insn::Return {
-        values: vec![kf(0)],
-    });
+    r.push(insn::get_field(F_CIRCLE_R, 0, 0));
+    r.push(insn::ret(vec![kf(0)]));
     let t = tables(vec![tag, h, r]);
 
     let mut shapes = [
@@ -341,113 +233,23 @@ fn vec_operations_on_a_real_vec() {
     let two = c.ci(2);
     let seven = c.ci(7);
     let minus3 = c.ci(-3);
-    c.push(Insn::VecGetItem {
-        descr: A_VU8,
-        vec: 0,
-        idx: zero,
-        dst: 0,
-    });
-    c.push(Insn::VecGetItem {
-        descr: A_VU8,
-        vec: 0,
-        idx: one,
-        dst: 1,
-    });
-    c.push(Insn::IntBin {
-        op: IntBinOp::Add,
-        ty: IntTy::U8,
-        a: 0,
-        b: 1,
-        dst: 0,
-    });
-    c.push(Insn::VecSetItem {
-        descr: A_VU8,
-        vec: 0,
-        idx: two,
-        value: 0,
-    });
-    c.push(Insn::VecPush {
-        descr: A_VU8,
-        vec: 0,
-        value: seven,
-    });
-    c.push(Insn::VecPop {
-        descr: A_VU8,
-        vec: 0,
-        tag: 2,
-        value: 3,
-    });
-    c.push(Insn::IntBin {
-        op: IntBinOp::Add,
-        ty: IntTy::U8,
-        a: 3,
-        b: one,
-        dst: 0,
-    });
-    c.push(Insn::VecPush {
-        descr: A_VU8,
-        vec: 0,
-        value: 0,
-    });
-    c.push(Insn::VecLen {
-        descr: A_VU8,
-        vec: 0,
-        dst: 0,
-    });
-    c.push(Insn::VecPush {
-        descr: A_VI64,
-        vec: 1,
-        value: minus3,
-    });
-    c.push(Insn::VecGetItem {
-        descr: A_VI64,
-        vec: 1,
-        idx: zero,
-        dst: 4,
-    });
-    c.push(Insn::IntBin {
-        op: IntBinOp::Mul,
-        ty: IntTy::I64,
-        a: 4,
-        b: two,
-        dst: 4,
-    });
-    c.push(Insn::VecSetItem {
-        descr: A_VI64,
-        vec: 1,
-        idx: zero,
-        value: 4,
-    });
-    c.push(Insn::VecPop {
-        descr: A_VI64,
-        vec: 1,
-        tag: 4,
-        value: 5,
-    });
-    c.push(Insn::VecPop {
-        descr: A_VI64,
-        vec: 1,
-        tag: 6,
-        value: 7,
-    });
-    c.push(Insn::VecLen {
-        descr: A_VI64,
-        vec: 1,
-        dst: 8,
-    });
-    c.push(Insn::Return {
-        values: vec![
-            ki(0),
-            ki(1),
-            ki(2),
-            ki(3),
-            ki(4),
-            ki(5),
-            ki(6),
-            ki(7),
-            ki(8),
-        ],
-    });
+    c.push(insn::vec_get_item(A_VU8, 0, zero, 0));
+    c.push(insn::vec_get_item(A_VU8, 0, one, 1));
+    c.push(insn::int_bin(IntBinOp::Add, IntTy::U8, 0, 1, 0));
+    c.push(insn::vec_set_item(A_VU8, 0, two, 0));
+    c.push(insn::vec_push(A_VU8, 0, seven));
+    c.push(insn::vec_pop(A_VU8, 0, 2, 3));
+    c.push(insn::int_bin(IntBinOp::Add, IntTy::U8, 3, one, 0));
+    c.push(insn::vec_push(A_VU8, 0, 0));
+    c.push(insn::vec_len(A_VU8, 0, 0));
+    c.push(insn::vec_push(A_VI64, 1, minus3));
+    c.push(insn::vec_get_item(A_VI64, 1, zero, 4));
+    c.push(insn::int_bin(IntBinOp::Mul, IntTy::I64, 4, two, 4));
+    c.push(insn::vec_set_item(A_VI64, 1, zero, 4));
+    c.push(insn::vec_pop(A_VI64, 1, 4, 5));
+    c.push(insn::vec_pop(A_VI64, 1, 6, 7));
+    c.push(insn::vec_len(A_VI64, 1, 8));
+    c.push(insn::ret(kis(0..9)));
     let t = tables(vec![c]);
     let mut v: Vec<u8> = vec![200, 100, 0];
     let mut w: Vec<i64> = vec![];
@@ -484,78 +286,28 @@ fn vec_items_by_address_slices_and_floats() {
     let one = c.ci(1);
     let two = c.ci(2);
     let half = c.cf(0.5);
-    c.push(Insn::VecItemAddr {
-        descr: A_VI8,
-        vec: 0,
-        idx: one,
-        dst: 4,
-    });
-    c.push(Insn::Load {
-        ty: ScalarTy::Int(IntTy::I8),
-        addr: 4,
-        dst: 0,
-    });
-    c.push(Insn::VecAsSlice {
-        descr: A_VI8,
-        vec: 0,
-        ptr: 5,
-        len: 1,
-    });
-    c.push(Insn::SliceGetItem {
-        descr: A_SLICE_U16,
-        ptr: 1,
-        idx: two,
-        dst: 2,
-    });
-    c.push(Insn::IntBin {
-        op: IntBinOp::Add,
-        ty: IntTy::U16,
-        a: 2,
-        b: one,
-        dst: 3,
-    });
-    c.push(Insn::SliceSetItem {
-        descr: A_SLICE_U16,
-        ptr: 1,
-        idx: zero,
-        value: 3,
-    });
-    c.push(Insn::VecItemAddr {
-        descr: A_VPOINT,
-        vec: 2,
-        idx: one,
-        dst: 4,
-    });
-    c.push(Insn::GetField {
-        descr: F_X,
-        base: 4,
-        dst: 3,
-    });
-    c.push(Insn::SliceItemAddr {
-        descr: A_SLICE_U16,
-        ptr: 1,
-        idx: one,
-        dst: 4,
-    });
-    c.push(Insn::Load {
-        ty: ScalarTy::Int(IntTy::U16),
-        addr: 4,
-        dst: 4,
-    });
-    c.push(Insn::VecPop {
-        descr: A_VF64,
-        vec: 3,
-        tag: 5,
-        value: 0,
-    });
-    c.push(Insn::VecPush {
-        descr: A_VF64,
-        vec: 3,
-        value: half,
-    });
-    c.push(Insn::Return {
-        values: vec![ki(0), kr(5), ki(1), ki(2), ki(3), ki(4), kf(0), kr(4)],
-    });
+    c.push(insn::vec_item_addr(A_VI8, 0, one, 4));
+    c.push(insn::load(ScalarTy::Int(IntTy::I8), 4, 0));
+    c.push(insn::vec_as_slice(A_VI8, 0, 5, 1));
+    c.push(insn::slice_get_item(A_SLICE_U16, 1, two, 2));
+    c.push(insn::int_bin(IntBinOp::Add, IntTy::U16, 2, one, 3));
+    c.push(insn::slice_set_item(A_SLICE_U16, 1, zero, 3));
+    c.push(insn::vec_item_addr(A_VPOINT, 2, one, 4));
+    c.push(insn::get_field(F_X, 4, 3));
+    c.push(insn::slice_item_addr(A_SLICE_U16, 1, one, 4));
+    c.push(insn::load(ScalarTy::Int(IntTy::U16), 4, 4));
+    c.push(insn::vec_pop(A_VF64, 3, 5, 0));
+    c.push(insn::vec_push(A_VF64, 3, half));
+    c.push(insn::ret(vec![
+        ki(0),
+        kr(5),
+        ki(1),
+        ki(2),
+        ki(3),
+        ki(4),
+        kf(0),
+        kr(4),
+    ]));
     let t = tables(vec![c]);
     let v: Vec<i8> = vec![1, -100, 3];
     let mut s: [u16; 3] = [5, 9, 65535];
@@ -598,20 +350,9 @@ fn string_as_str() {
         vec![Kind::Ref, Kind::Int, Kind::Int],
     );
     let idx = c.ci(4);
-    c.push(Insn::StringAsStr {
-        string: 0,
-        ptr: 1,
-        len: 0,
-    });
-    c.push(Insn::SliceGetItem {
-        descr: A_VU8,
-        ptr: 1,
-        idx,
-        dst: 1,
-    });
-    c.push(Insn::Return {
-        values: vec![kr(1), ki(0), ki(1)],
-    });
+    c.push(insn::string_as_str(0, 1, 0));
+    c.push(insn::slice_get_item(A_VU8, 1, idx, 1));
+    c.push(insn::ret(vec![kr(1), ki(0), ki(1)]));
     let t = tables(vec![c]);
     let s = String::from("héllo, world");
     let r = blackhole::call(t, 0, &[addr(&s)]);

@@ -4,11 +4,9 @@
 //! translator/tests/ir_text.rs and, for every trace the end-to-end tests
 //! compile, `METATRACE_CHECK_IR_TEXT` (docs/testing.md).
 
-mod optimizer_util;
-
 use metatrace_runtime::jitcode::{parse_jitcode, Kind};
 use metatrace_runtime::trace::*;
-use optimizer_util::*;
+use metatrace_testkit::optimizer::tables;
 
 /// Parse without the verifier that `optimizer_util::parse` runs.
 fn raw(text: &str) -> Trace {

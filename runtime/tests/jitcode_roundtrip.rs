@@ -2,6 +2,7 @@
 //! value the encoding distinguishes.
 
 use metatrace_runtime::jitcode::*;
+use metatrace_testkit::ops::{CMP_OPS, FLOAT_BIN_OPS, INT_BIN_OPS};
 
 /// Exhaustive on purpose: a new instruction fails to compile here until it
 /// is added to `all_insns`.
@@ -82,18 +83,7 @@ fn all_insns() -> Vec<Insn> {
         });
     }
     for ty in IntTy::ALL {
-        for op in [
-            IntBinOp::Add,
-            IntBinOp::Sub,
-            IntBinOp::Mul,
-            IntBinOp::Div,
-            IntBinOp::Rem,
-            IntBinOp::And,
-            IntBinOp::Or,
-            IntBinOp::Xor,
-            IntBinOp::Shl,
-            IntBinOp::Shr,
-        ] {
+        for op in INT_BIN_OPS {
             v.push(IntBin {
                 op,
                 ty,
@@ -102,14 +92,7 @@ fn all_insns() -> Vec<Insn> {
                 dst: 3,
             });
         }
-        for op in [
-            CmpOp::Eq,
-            CmpOp::Ne,
-            CmpOp::Lt,
-            CmpOp::Le,
-            CmpOp::Gt,
-            CmpOp::Ge,
-        ] {
+        for op in CMP_OPS {
             v.push(IntCmp {
                 op,
                 ty,
@@ -121,13 +104,7 @@ fn all_insns() -> Vec<Insn> {
         v.push(IntNeg { ty, a: 7, dst: 8 });
         v.push(IntNot { ty, a: 9, dst: 10 });
     }
-    for op in [
-        FloatBinOp::Add,
-        FloatBinOp::Sub,
-        FloatBinOp::Mul,
-        FloatBinOp::Div,
-        FloatBinOp::Rem,
-    ] {
+    for op in FLOAT_BIN_OPS {
         v.push(FloatBin {
             op,
             a: 11,
@@ -136,14 +113,7 @@ fn all_insns() -> Vec<Insn> {
         });
     }
     v.push(FloatNeg { a: 14, dst: 15 });
-    for op in [
-        CmpOp::Eq,
-        CmpOp::Ne,
-        CmpOp::Lt,
-        CmpOp::Le,
-        CmpOp::Gt,
-        CmpOp::Ge,
-    ] {
+    for op in CMP_OPS {
         v.push(FloatCmp {
             op,
             a: 16,

@@ -2,6 +2,7 @@
 //! with its message, all of them at once.
 
 use metatrace_runtime::jitcode::*;
+use metatrace_testkit::jitcode::{array, kf, ki, kr};
 
 /// Descr tables for the tests:
 /// - fields: 0 scalar i32, 1 aggregate;
@@ -41,25 +42,6 @@ impl DescrInfo for Mock {
     }
     fn driver_count(&self) -> usize {
         1
-    }
-}
-
-fn ki(reg: Reg) -> KReg {
-    KReg {
-        kind: Kind::Int,
-        reg,
-    }
-}
-fn kr(reg: Reg) -> KReg {
-    KReg {
-        kind: Kind::Ref,
-        reg,
-    }
-}
-fn kf(reg: Reg) -> KReg {
-    KReg {
-        kind: Kind::Float,
-        reg,
     }
 }
 
@@ -680,45 +662,47 @@ fn call_arity_and_kinds() {
         one_error(vec![Insn::Call { flavor: CallFlavor::Regular, jitcode: 0, args: vec![ki(0), ki(1)], results: vec![ki(1), kf(0)] }]),
         "f: insn 0 (call <jitcode#0> (%i0, %i1) -> (%i1, %f0)): arguments (int, int) do not match the expected (int)"
     );
-    let e = one_error(vec![Insn::Call {
-        flavor: CallFlavor::Regular,
-        jitcode: 0,
-        args: vec![kr(0)],
-        results: vec![ki(1), kf(0)],
-    }]);
-    assert!(
-        e.ends_with("arguments (ref) do not match the expected (int)"),
-        "{e}"
-    );
-    let e = one_error(vec![Insn::Call {
-        flavor: CallFlavor::LoopInvariant,
-        jitcode: 0,
-        args: vec![ki(0)],
-        results: vec![ki(1)],
-    }]);
-    assert!(
-        e.ends_with("results (int) do not match the expected (int, float)"),
-        "{e}"
-    );
-    // residual call 0: (int, ref) -> (float)
-    let e = one_error(vec![Insn::ResidualCall {
-        descr: 0,
-        args: vec![kr(0), ki(0)],
-        results: vec![kf(0)],
-    }]);
-    assert!(
-        e.ends_with("arguments (ref, int) do not match the expected (int, ref)"),
-        "{e}"
-    );
-    let e = one_error(vec![Insn::ResidualCall {
-        descr: 0,
-        args: vec![ki(0), kr(0)],
-        results: vec![],
-    }]);
-    assert!(
-        e.ends_with("results () do not match the expected (float)"),
-        "{e}"
-    );
+    let cases = [
+        (
+            Insn::Call {
+                flavor: CallFlavor::Regular,
+                jitcode: 0,
+                args: vec![kr(0)],
+                results: vec![ki(1), kf(0)],
+            },
+            "arguments (ref) do not match the expected (int)",
+        ),
+        (
+            Insn::Call {
+                flavor: CallFlavor::LoopInvariant,
+                jitcode: 0,
+                args: vec![ki(0)],
+                results: vec![ki(1)],
+            },
+            "results (int) do not match the expected (int, float)",
+        ),
+        // residual call 0: (int, ref) -> (float)
+        (
+            Insn::ResidualCall {
+                descr: 0,
+                args: vec![kr(0), ki(0)],
+                results: vec![kf(0)],
+            },
+            "arguments (ref, int) do not match the expected (int, ref)",
+        ),
+        (
+            Insn::ResidualCall {
+                descr: 0,
+                args: vec![ki(0), kr(0)],
+                results: vec![],
+            },
+            "results () do not match the expected (float)",
+        ),
+    ];
+    for (insn, msg) in cases {
+        let e = one_error(vec![insn]);
+        assert!(e.ends_with(msg), "{e}");
+    }
 }
 
 #[test]
@@ -936,25 +920,18 @@ fn static_tables(code: Vec<u8>, driver_jitcode: u16) -> &'static Tables {
             },
         ])),
         arrays: Box::leak(Box::new([
-            ArrayDescr {
-                immutable: false,
-                name: "[i32]",
-                item: Some(ScalarTy::Int(IntTy::I32)),
-                item_size: 4,
-                vec: None,
-            },
-            ArrayDescr {
-                immutable: false,
-                name: "Vec<S>",
-                item: None,
-                item_size: 16,
-                vec: Some(VecShims {
+            array("[i32]", Some(ScalarTy::Int(IntTy::I32)), 4, None),
+            array(
+                "Vec<S>",
+                None,
+                16,
+                Some(VecShims {
                     len: vlen,
                     ptr: vptr,
                     push: None,
                     pop: None,
                 }),
-            },
+            ),
         ])),
         enums: Box::leak(Box::new([EnumDescr {
             immutable: false,

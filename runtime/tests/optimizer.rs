@@ -1,15 +1,14 @@
 //! The optimizer, pass by pass: a small trace in, the optimized trace out
 //! (as printed by `format_trace`; the input is parsed from the same
-//! format, see `optimizer_util::parse`). Then the whole pipeline on the
+//! format, see `metatrace_testkit::trace_text::parse`). Then the whole pipeline on the
 //! loop of tlr's `square`, and `enable_opts`.
-
-mod optimizer_util;
 
 use metatrace_runtime::optimizer::{optimize, Ctx, EnabledOpts, Pass};
 use metatrace_runtime::params::JitParams;
 use metatrace_runtime::trace::interp;
 use metatrace_runtime::trace::*;
-use optimizer_util::*;
+use metatrace_testkit::optimizer::*;
+use metatrace_testkit::trace_text::*;
 
 fn run_pass(p: Pass, text: &str) -> Trace {
     let t = parse(text);

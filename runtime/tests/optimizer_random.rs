@@ -16,8 +16,6 @@
 //! recorded them. Straight traces end with `jump_to`; loops count an input
 //! down to leave.
 
-mod optimizer_util;
-
 use metatrace_runtime::blackhole::ResumeFrame;
 use metatrace_runtime::jitcode::*;
 use metatrace_runtime::optimizer::{
@@ -26,7 +24,11 @@ use metatrace_runtime::optimizer::{
 };
 use metatrace_runtime::trace::interp::{self, TraceExit};
 use metatrace_runtime::trace::*;
-use optimizer_util::*;
+use metatrace_testkit::backend::TB;
+use metatrace_testkit::env_u64;
+use metatrace_testkit::ops::{CMP_OPS, FLOAT_BIN_OPS, INT_BIN_OPS};
+use metatrace_testkit::optimizer::*;
+use metatrace_testkit::trace_text::*;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -41,9 +43,8 @@ enum Ty {
 
 struct Gen<'r> {
     r: &'r mut Rng,
-    inputs: Vec<Kind>,
-    ops: Vec<TraceOp>,
-    guards: Vec<GuardInfo>,
+    /// The trace so far.
+    t: TB,
     ints: Vec<(Val, Ty)>,
     floats: Vec<Val>,
     objs: Vec<Val>,
@@ -72,24 +73,11 @@ const INT_TYS: [IntTy; 7] = [
 
 impl<'r> Gen<'r> {
     fn kind(&self, v: Val) -> Kind {
-        match v {
-            Val::Input(i) => self.inputs[i as usize],
-            Val::Op(i) => self.ops[i as usize].result.unwrap(),
-            Val::Int(_) => Kind::Int,
-            Val::Ref(_) => Kind::Ref,
-            Val::Float(_) => Kind::Float,
-            Val::Virtual(_) => Kind::Ref,
-        }
+        self.t.kind_of(v)
     }
 
     fn op(&mut self, opcode: Opcode, args: Vec<Val>, result: Option<Kind>) -> Val {
-        self.ops.push(TraceOp {
-            opcode,
-            args,
-            result,
-            guard: None,
-        });
-        Val::Op(self.ops.len() as u32 - 1)
+        self.t.op(opcode, args, result)
     }
 
     /// Random resume data: 1-2 frames of values in the pools and
@@ -113,7 +101,7 @@ impl<'r> Gen<'r> {
                     5 | 6 if !self.objs.is_empty() => self.r.pick(&self.objs),
                     7 if !self.floats.is_empty() => self.r.pick(&self.floats),
                     8 if !args.is_empty() => args[0],
-                    _ => Val::Int(self.r.int()),
+                    _ => Val::Int(self.r.trace_int()),
                 };
                 vals.push(v);
             }
@@ -136,19 +124,33 @@ impl<'r> Gen<'r> {
                 regs,
             });
         }
-        self.guards.push(GuardInfo::new(frames));
-        self.ops.push(TraceOp {
+        self.t.guards.push(GuardInfo::new(frames));
+        self.t.ops.push(TraceOp {
             opcode,
             args,
             result: None,
-            guard: Some(self.guards.len() as u32 - 1),
+            guard: Some(self.t.guards.len() as u32 - 1),
         });
-        self.ops.len() - 1
+        self.t.ops.len() - 1
+    }
+
+    /// `guard_true(c)` or `guard_false(c)`, one the finder may flip.
+    fn flippable_guard(&mut self, c: Val) {
+        let g = if self.r.chance(50) {
+            Opcode::GuardTrue
+        } else {
+            Opcode::GuardFalse
+        };
+        let at = self.guard(g, vec![c], None);
+        self.flippable.push(at);
     }
 
     fn constant(&mut self, ty: Ty) -> Val {
         match ty {
-            Ty::Int(t) => Val::Int(metatrace_runtime::blackhole::ops::wrap(t, self.r.int())),
+            Ty::Int(t) => Val::Int(metatrace_runtime::blackhole::ops::wrap(
+                t,
+                self.r.trace_int(),
+            )),
             Ty::Bool => Val::Int(self.r.below(2) as i64),
         }
     }
@@ -176,7 +178,7 @@ impl<'r> Gen<'r> {
 
     fn float(&mut self) -> Val {
         if self.floats.is_empty() || self.r.chance(20) {
-            Val::Float(((self.r.int() % 64) as f64 / 4.0).to_bits())
+            Val::Float(((self.r.trace_int() % 64) as f64 / 4.0).to_bits())
         } else {
             self.r.pick(&self.floats)
         }
@@ -252,19 +254,10 @@ impl<'r> Gen<'r> {
         match r {
             0..=14 => {
                 let ty = self.r.pick(&INT_TYS);
-                let o = self.r.pick(&[
-                    IntBinOp::Add,
-                    IntBinOp::Add,
-                    IntBinOp::Sub,
-                    IntBinOp::Mul,
-                    IntBinOp::Div,
-                    IntBinOp::Rem,
-                    IntBinOp::And,
-                    IntBinOp::Or,
-                    IntBinOp::Xor,
-                    IntBinOp::Shl,
-                    IntBinOp::Shr,
-                ]);
+                // (`add` twice as likely)
+                let ops: Vec<IntBinOp> =
+                    std::iter::once(IntBinOp::Add).chain(INT_BIN_OPS).collect();
+                let o = self.r.pick(&ops);
                 let a = self.int_of(Ty::Int(ty));
                 let b = match self.r.below(6) {
                     0 => a,
@@ -356,28 +349,14 @@ impl<'r> Gen<'r> {
                         // swapped operands: another comparison
                         (Opcode::IntCmp(op, t), 1) => (Opcode::IntCmp(op, t), b, a),
                         (Opcode::IntCmp(_, t), 2) => {
-                            let op = self.r.pick(&[
-                                CmpOp::Eq,
-                                CmpOp::Ne,
-                                CmpOp::Lt,
-                                CmpOp::Le,
-                                CmpOp::Gt,
-                                CmpOp::Ge,
-                            ]);
+                            let op = self.r.pick(&CMP_OPS);
                             (Opcode::IntCmp(op, t), a, b)
                         }
                         (o, _) => (o, a, b),
                     }
                 } else {
                     let ty = self.r.pick(&INT_TYS);
-                    let op = self.r.pick(&[
-                        CmpOp::Eq,
-                        CmpOp::Ne,
-                        CmpOp::Lt,
-                        CmpOp::Le,
-                        CmpOp::Gt,
-                        CmpOp::Ge,
-                    ]);
+                    let op = self.r.pick(&CMP_OPS);
                     let a = self.int_of(Ty::Int(ty));
                     let b = if self.r.chance(10) {
                         a
@@ -390,13 +369,7 @@ impl<'r> Gen<'r> {
                 self.cmps.push((opc, a, b, c));
                 self.ints.push((c, Ty::Bool));
                 if self.r.chance(75) {
-                    let g = if self.r.chance(50) {
-                        Opcode::GuardTrue
-                    } else {
-                        Opcode::GuardFalse
-                    };
-                    let at = self.guard(g, vec![c], None);
-                    self.flippable.push(at);
+                    self.flippable_guard(c);
                 }
             }
             32..=35 => {
@@ -407,13 +380,7 @@ impl<'r> Gen<'r> {
                     } else {
                         self.cmps[self.r.below(self.cmps.len() as u64) as usize].3
                     };
-                    let g = if self.r.chance(50) {
-                        Opcode::GuardTrue
-                    } else {
-                        Opcode::GuardFalse
-                    };
-                    let at = self.guard(g, vec![c], None);
-                    self.flippable.push(at);
+                    self.flippable_guard(c);
                 }
             }
             36..=38 => {
@@ -585,13 +552,7 @@ impl<'r> Gen<'r> {
                 let a = self.float();
                 match self.r.below(4) {
                     0 | 1 => {
-                        let o = self.r.pick(&[
-                            FloatBinOp::Add,
-                            FloatBinOp::Sub,
-                            FloatBinOp::Mul,
-                            FloatBinOp::Div,
-                            FloatBinOp::Rem,
-                        ]);
+                        let o = self.r.pick(&FLOAT_BIN_OPS);
                         let b = self.float();
                         let v = self.op(Opcode::FloatBin(o), vec![a, b], Some(Kind::Float));
                         self.floats.push(v);
@@ -667,9 +628,7 @@ fn gen_trace(r: &mut Rng, looped: bool) -> (Trace, Fix) {
     ];
     let mut g = Gen {
         r,
-        inputs,
-        ops: vec![],
-        guards: vec![],
+        t: TB::new(&inputs),
         ints: vec![
             (Val::Input(3), Ty::Int(IntTy::I64)),
             (Val::Input(4), Ty::Int(IntTy::I64)),
@@ -736,21 +695,16 @@ fn gen_trace(r: &mut Rng, looped: bool) -> (Trace, Fix) {
             TraceStart::Bridge { code: 0, guard: 0 },
         )
     };
-    g.ops.push(TraceOp {
-        opcode,
-        args,
-        result: None,
-        guard: None,
-    });
+    g.t.effect(opcode, args);
     let fix = Fix {
         flippable: std::mem::take(&mut g.flippable),
         value_guards: std::mem::take(&mut g.value_guards),
     };
     let t = Trace {
         start,
-        inputs: g.inputs,
-        ops: g.ops,
-        guards: g.guards,
+        inputs: g.t.inputs,
+        ops: g.t.ops,
+        guards: g.t.guards,
     };
     if let Err(e) = verify_trace(&t) {
         panic!("generated trace does not verify: {e:?}\n{}", show(&t));
@@ -948,10 +902,17 @@ fn check_trace(seed: u64, looped: bool) {
         let count = if looped {
             1 + r.below(4)
         } else {
-            r.int() as u64
+            r.trace_int() as u64
         };
-        let f = ((r.int() % 64) as f64 / 4.0).to_bits();
-        input_sets.push(vec![o0, o1, count, r.int() as u64, r.int() as u64, f]);
+        let f = ((r.trace_int() % 64) as f64 / 4.0).to_bits();
+        input_sets.push(vec![
+            o0,
+            o1,
+            count,
+            r.trace_int() as u64,
+            r.trace_int() as u64,
+            f,
+        ]);
         if k == 0 {
             settle(&mut t, &fix, &mut w, &input_sets[0]);
         }
@@ -1026,10 +987,7 @@ fn random_straight_traces() {
 
 #[test]
 fn random_loops() {
-    let n: u64 = std::env::var("RANDOM_LOOPS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(250);
+    let n = env_u64("RANDOM_LOOPS", 250);
     for seed in 1000..1000 + n {
         check_trace(seed, true);
     }
@@ -1049,6 +1007,17 @@ fn random_loops() {
     );
 }
 
+/// The straight trace of `seed`, settled on the usual inputs; its world
+/// and those inputs.
+fn settled_trace(seed: u64) -> (Trace, World, Vec<u64>) {
+    let mut r = Rng::new(seed);
+    let mut w = World::new(&mut r);
+    let (mut t, fix) = gen_trace(&mut r, false);
+    let inputs = vec![w.addr(0), w.addr(1), 5, 7, 9, 0];
+    settle(&mut t, &fix, &mut w, &inputs);
+    (t, w, inputs)
+}
+
 /// The passes do something on these traces (so that the comparison above
 /// is not vacuous).
 #[test]
@@ -1056,11 +1025,8 @@ fn random_traces_get_smaller() {
     let (mut before, mut after) = (0usize, 0usize);
     let mut per_pass: HashMap<String, usize> = HashMap::new();
     for seed in 0..100 {
-        let mut r = Rng::new(seed);
-        let mut w = World::new(&mut r);
-        let (mut t, fix) = gen_trace(&mut r, false);
-        let inputs = vec![w.addr(0), w.addr(1), 5, 7, 9, 0];
-        settle(&mut t, &fix, &mut w, &inputs);
+        // (the world lives as long as its trace)
+        let (t, _w, _) = settled_trace(seed);
         before += t.ops.len();
         after += optimize(t.clone(), tables(), &EnabledOpts::all()).ops.len();
         for p in Pass::ALL {
@@ -1081,11 +1047,7 @@ fn random_traces_get_smaller() {
 fn settled_traces_run_through() {
     let mut through = 0;
     for seed in 0..100 {
-        let mut r = Rng::new(seed);
-        let mut w = World::new(&mut r);
-        let (mut t, fix) = gen_trace(&mut r, false);
-        let inputs = vec![w.addr(0), w.addr(1), 5, 7, 9, 0];
-        settle(&mut t, &fix, &mut w, &inputs);
+        let (t, mut w, inputs) = settled_trace(seed);
         let (e, _, _) = run(&t, &mut w, &inputs);
         through += e.is_jump_to() as u32;
     }

@@ -2,10 +2,9 @@
 //! the preamble and the peeled loop out, as printed by `format_trace`;
 //! and both run by the trace interpreter against the loop they came from.
 
-mod optimizer_util;
-
 use metatrace_runtime::optimizer::{optimize_loop, EnabledOpts, Optimized, Pass, Peeled};
-use optimizer_util::*;
+use metatrace_testkit::optimizer::*;
+use metatrace_testkit::trace_text::*;
 
 fn peel(text: &str, opts: &EnabledOpts) -> Peeled {
     match optimize_loop(parse(text), tables(), opts) {

@@ -5,9 +5,9 @@
 use metatrace_runtime::blackhole::{self, ResumeFrame, RunOutcome};
 use metatrace_runtime::jitcode::*;
 use metatrace_runtime::trace::{FrameSnapshot, GuardInfo, Val};
+use metatrace_testkit::insn;
 
-mod common;
-use common::*;
+use metatrace_testkit::jitcode::*;
 
 const PORTAL: u16 = 0;
 const HELPER: u16 = 1;
@@ -25,48 +25,22 @@ fn portal() -> Code {
     );
     let zero = c.ci(0);
     let one = c.ci(1);
-    c.push(Insn::Live {
-        regs: vec![ki(0), ki(1)],
-    }); // 0
-    c.push(Insn::MergePoint {
-        driver: 0,
-        args: vec![ki(0), ki(1)],
-    }); // 1
-    c.push(Insn::IntCmp {
-        op: CmpOp::Gt,
-        ty: IntTy::I64,
-        a: 1,
-        b: zero,
-        dst: 2,
-    }); // 2
-    c.push(Insn::Live {
-        regs: vec![ki(0), ki(1), ki(2)],
-    }); // 3
-    c.push(Insn::GotoIfNot {
-        cond: 2,
-        target: 10,
-    }); // 4
-    c.push(Insn::IntBin {
-        op: IntBinOp::Sub,
-        ty: IntTy::I64,
-        a: 1,
-        b: one,
-        dst: 1,
-    }); // 5
-    c.push(Insn::Live {
-        regs: vec![ki(0), ki(1)],
-    }); // 6
-    c.push(Insn::Call {
-        flavor: CallFlavor::Regular,
-        jitcode: HELPER,
-        args: vec![ki(0), ki(1)],
-        results: vec![ki(0)],
-    }); // 7
+    c.push(insn::live(vec![ki(0), ki(1)])); // 0
+    c.push(insn::merge_point(0, vec![ki(0), ki(1)])); // 1
+    c.push(insn::int_cmp(CmpOp::Gt, IntTy::I64, 1, zero, 2)); // 2
+    c.push(insn::live(vec![ki(0), ki(1), ki(2)])); // 3
+    c.push(insn::goto_if_not(2, 10)); // 4
+    c.push(insn::int_bin(IntBinOp::Sub, IntTy::I64, 1, one, 1)); // 5
+    c.push(insn::live(vec![ki(0), ki(1)])); // 6
+    c.push(insn::call(
+        CallFlavor::Regular,
+        HELPER,
+        vec![ki(0), ki(1)],
+        vec![ki(0)],
+    )); // 7
     c.push(Insn::Goto { target: 0 }); // 8
     c.push(Insn::Goto { target: 0 }); // 9 (unreachable)
-    c.push(Insn::Return {
-        values: vec![ki(0), ki(1)],
-    }); // 10
+    c.push(insn::ret(vec![ki(0), ki(1)])); // 10
     c
 }
 
@@ -74,23 +48,9 @@ fn portal() -> Code {
 fn helper() -> Code {
     let mut c = Code::new("helper", [3, 0, 0], vec![ki(0), ki(1)], vec![Kind::Int]);
     let seven = c.ci(7);
-    c.push(Insn::IntBin {
-        op: IntBinOp::Add,
-        ty: IntTy::I64,
-        a: 0,
-        b: 1,
-        dst: 2,
-    });
-    c.push(Insn::IntBin {
-        op: IntBinOp::And,
-        ty: IntTy::I64,
-        a: 2,
-        b: seven,
-        dst: 2,
-    });
-    c.push(Insn::Return {
-        values: vec![ki(2)],
-    });
+    c.push(insn::int_bin(IntBinOp::Add, IntTy::I64, 0, 1, 2));
+    c.push(insn::int_bin(IntBinOp::And, IntTy::I64, 2, seven, 2));
+    c.push(insn::ret(vec![ki(2)]));
     c
 }
 
@@ -101,53 +61,21 @@ fn rportal() -> Code {
     let zero = c.ci(0);
     let one = c.ci(1);
     c.push(Insn::Live { regs: vec![ki(0)] }); // 0
-    c.push(Insn::MergePoint {
-        driver: 1,
-        args: vec![ki(0)],
-    }); // 1
-    c.push(Insn::IntCmp {
-        op: CmpOp::Gt,
-        ty: IntTy::I64,
-        a: 0,
-        b: zero,
-        dst: 1,
-    }); // 2
-    c.push(Insn::Live {
-        regs: vec![ki(0), ki(1)],
-    }); // 3
-    c.push(Insn::GotoIfNot {
-        cond: 1,
-        target: 10,
-    }); // 4
-    c.push(Insn::IntBin {
-        op: IntBinOp::Sub,
-        ty: IntTy::I64,
-        a: 0,
-        b: one,
-        dst: 2,
-    }); // 5
-    c.push(Insn::Live {
-        regs: vec![ki(0), ki(2)],
-    }); // 6
-    c.push(Insn::Call {
-        flavor: CallFlavor::Regular,
-        jitcode: RPORTAL,
-        args: vec![ki(2)],
-        results: vec![ki(3)],
-    }); // 7
-    c.push(Insn::IntBin {
-        op: IntBinOp::Add,
-        ty: IntTy::I64,
-        a: 3,
-        b: 0,
-        dst: 0,
-    }); // 8
-    c.push(Insn::Return {
-        values: vec![ki(0)],
-    }); // 9
-    c.push(Insn::Return {
-        values: vec![ki(0)],
-    }); // 10
+    c.push(insn::merge_point(1, vec![ki(0)])); // 1
+    c.push(insn::int_cmp(CmpOp::Gt, IntTy::I64, 0, zero, 1)); // 2
+    c.push(insn::live(vec![ki(0), ki(1)])); // 3
+    c.push(insn::goto_if_not(1, 10)); // 4
+    c.push(insn::int_bin(IntBinOp::Sub, IntTy::I64, 0, one, 2)); // 5
+    c.push(insn::live(vec![ki(0), ki(2)])); // 6
+    c.push(insn::call(
+        CallFlavor::Regular,
+        RPORTAL,
+        vec![ki(2)],
+        vec![ki(3)],
+    )); // 7
+    c.push(insn::int_bin(IntBinOp::Add, IntTy::I64, 3, 0, 0)); // 8
+    c.push(insn::ret(vec![ki(0)])); // 9
+    c.push(insn::ret(vec![ki(0)])); // 10
     c
 }
 

@@ -13,12 +13,12 @@ use metatrace_runtime::jitcode::*;
 use metatrace_runtime::metainterp::{self, AbortReason, LoopTarget};
 use metatrace_runtime::trace::{self, interp, FrameSnapshot, Trace, Val};
 use metatrace_runtime::JitParams;
+use metatrace_testkit::insn;
 use std::mem::offset_of;
 use std::sync::OnceLock;
 
-mod common;
-use common::jit::*;
-use common::*;
+use metatrace_testkit::jit::*;
+use metatrace_testkit::jitcode::*;
 
 // ---------------------------------------------------------------------------
 // The interpreter's native data.
@@ -78,13 +78,7 @@ unsafe fn record_shim(args: &[u64], results: &mut [u64]) {
 // The jitcodes.
 
 fn int_bin(op: IntBinOp, a: Reg, b: Reg, dst: Reg) -> Insn {
-    Insn::IntBin {
-        op,
-        ty: IntTy::I64,
-        a,
-        b,
-        dst,
-    }
+    insn::int_bin(op, IntTy::I64, a, b, dst)
 }
 
 /// `portal(pc: i64, prog: &Prog, n: i64, st: &mut St) -> i64`.
@@ -108,32 +102,21 @@ fn portal() -> Code {
     let reds = [ki(0), ki(1), kr(0), kr(1)];
     // acc += reg
     let acc_add = |a: &mut Asm, reg: Reg| {
-        a.i(Insn::GetField {
-            descr: F_ST_ACC,
-            base: 1,
-            dst: 7,
-        });
+        a.i(insn::get_field(F_ST_ACC, 1, 7));
         a.i(int_bin(IntBinOp::Add, 7, reg, 7));
-        a.i(Insn::SetField {
-            descr: F_ST_ACC,
-            base: 1,
-            value: 7,
-        });
+        a.i(insn::set_field(F_ST_ACC, 1, 7));
     };
 
     a.label("head");
     a.live(&reds);
-    a.i(Insn::MergePoint {
-        driver: 0,
-        args: vec![ki(0), kr(0), ki(1), kr(1)],
-    });
+    a.i(insn::merge_point(0, vec![ki(0), kr(0), ki(1), kr(1)]));
     a.live(&reds);
-    a.i(Insn::Call {
-        flavor: CallFlavor::Elidable,
-        jitcode: OPCODE,
-        args: vec![kr(0), ki(0)],
-        results: vec![ki(2)],
-    });
+    a.i(insn::call(
+        CallFlavor::Elidable,
+        OPCODE,
+        vec![kr(0), ki(0)],
+        vec![ki(2)],
+    ));
     a.live(&[ki(0), ki(1), ki(2), kr(0), kr(1)]);
     a.switch(
         2,
@@ -155,120 +138,62 @@ fn portal() -> Code {
     a.goto("head");
 
     a.label("add");
-    a.i(Insn::FieldAddr {
-        descr: F_ST_DATA,
-        base: 1,
-        dst: 2,
-    });
-    a.i(Insn::VecLen {
-        descr: A_VI64,
-        vec: 2,
-        dst: 3,
-    });
+    a.i(insn::field_addr(F_ST_DATA, 1, 2));
+    a.i(insn::vec_len(A_VI64, 2, 3));
     a.i(int_bin(IntBinOp::And, 1, three, 4));
-    a.i(Insn::IntCmp {
-        op: CmpOp::Lt,
-        ty: IntTy::Usize,
-        a: 4,
-        b: 3,
-        dst: 6,
-    });
+    a.i(insn::int_cmp(CmpOp::Lt, IntTy::Usize, 4, 3, 6));
     a.live(&[ki(0), ki(1), ki(4), ki(6), kr(0), kr(1), kr(2)]);
     a.goto_if_not(6, "panic");
-    a.i(Insn::VecGetItem {
-        descr: A_VI64,
-        vec: 2,
-        idx: 4,
-        dst: 5,
-    });
+    a.i(insn::vec_get_item(A_VI64, 2, 4, 5));
     a.live(&[ki(0), ki(1), ki(5), kr(0), kr(1)]);
-    a.i(Insn::Call {
-        flavor: CallFlavor::Regular,
-        jitcode: ADD3,
-        args: vec![ki(5)],
-        results: vec![ki(5)],
-    });
+    a.i(insn::call(
+        CallFlavor::Regular,
+        ADD3,
+        vec![ki(5)],
+        vec![ki(5)],
+    ));
     acc_add(&mut a, 5);
     a.goto("next");
 
     a.label("res");
-    a.i(Insn::GetField {
-        descr: F_ST_ACC,
-        base: 1,
-        dst: 7,
-    });
+    a.i(insn::get_field(F_ST_ACC, 1, 7));
     a.live(&[ki(0), ki(1), ki(7), kr(0), kr(1)]);
-    a.i(Insn::ResidualCall {
-        descr: C_RECORD,
-        args: vec![kr(1), ki(7)],
-        results: vec![],
-    });
+    a.i(insn::residual_call(C_RECORD, vec![kr(1), ki(7)], vec![]));
     a.goto("next");
 
     a.label("jmp");
-    a.i(Insn::IntCmp {
-        op: CmpOp::Gt,
-        ty: IntTy::I64,
-        a: 1,
-        b: zero,
-        dst: 6,
-    });
+    a.i(insn::int_cmp(CmpOp::Gt, IntTy::I64, 1, zero, 6));
     a.live(&[ki(0), ki(1), ki(6), kr(0), kr(1)]);
     a.goto_if_not(6, "next");
     a.i(int_bin(IntBinOp::Sub, 1, one, 1));
-    a.i(Insn::GetField {
-        descr: F_PROG_START,
-        base: 0,
-        dst: 0,
-    });
+    a.i(insn::get_field(F_PROG_START, 0, 0));
     a.goto("head");
 
     a.label("sub");
     a.i(int_bin(IntBinOp::Add, 0, one, 3));
     a.live(&[ki(0), ki(1), ki(3), kr(0), kr(1)]);
-    a.i(Insn::Call {
-        flavor: CallFlavor::Regular,
-        jitcode: PORTAL,
-        args: vec![ki(3), kr(0), ki(zero), kr(1)],
-        results: vec![ki(7)],
-    });
+    a.i(insn::call(
+        CallFlavor::Regular,
+        PORTAL,
+        vec![ki(3), kr(0), ki(zero), kr(1)],
+        vec![ki(7)],
+    ));
     a.i(int_bin(IntBinOp::Add, 0, two, 0));
     a.goto("head");
 
     a.label("pop");
-    a.i(Insn::FieldAddr {
-        descr: F_ST_STACK,
-        base: 1,
-        dst: 2,
-    });
-    a.i(Insn::VecPop {
-        descr: A_VI64,
-        vec: 2,
-        tag: 6,
-        value: 5,
-    });
+    a.i(insn::field_addr(F_ST_STACK, 1, 2));
+    a.i(insn::vec_pop(A_VI64, 2, 6, 5));
     a.live(&[ki(0), ki(1), ki(5), ki(6), kr(0), kr(1)]);
     a.goto_if_not(6, "next");
     acc_add(&mut a, 5);
     a.goto("next");
 
     a.label("prom");
-    a.i(Insn::FieldAddr {
-        descr: F_ST_DATA,
-        base: 1,
-        dst: 2,
-    });
-    a.i(Insn::VecLen {
-        descr: A_VI64,
-        vec: 2,
-        dst: 3,
-    });
+    a.i(insn::field_addr(F_ST_DATA, 1, 2));
+    a.i(insn::vec_len(A_VI64, 2, 3));
     a.live(&[ki(0), ki(1), ki(3), kr(0), kr(1)]);
-    a.i(Insn::Promote {
-        kind: Kind::Int,
-        src: 3,
-        dst: 3,
-    });
+    a.i(insn::promote(Kind::Int, 3, 3));
     a.i(int_bin(IntBinOp::Mul, 3, ten, 3));
     acc_add(&mut a, 3);
     a.goto("next");
@@ -281,86 +206,43 @@ fn portal() -> Code {
     acc_add(&mut a, hundred);
     a.goto("next");
     a.label("par1");
-    a.i(Insn::GetField {
-        descr: F_ST_ACC,
-        base: 1,
-        dst: 7,
-    });
+    a.i(insn::get_field(F_ST_ACC, 1, 7));
     a.i(int_bin(IntBinOp::Sub, 7, one, 7));
-    a.i(Insn::SetField {
-        descr: F_ST_ACC,
-        base: 1,
-        value: 7,
-    });
+    a.i(insn::set_field(F_ST_ACC, 1, 7));
     a.goto("next");
 
     a.label("pure");
     a.i(int_bin(IntBinOp::And, 1, three, 3));
     a.live(&[ki(0), ki(1), ki(3), kr(0), kr(1)]);
-    a.i(Insn::Call {
-        flavor: CallFlavor::Elidable,
-        jitcode: OPCODE,
-        args: vec![kr(0), ki(3)],
-        results: vec![ki(5)],
-    });
+    a.i(insn::call(
+        CallFlavor::Elidable,
+        OPCODE,
+        vec![kr(0), ki(3)],
+        vec![ki(5)],
+    ));
     acc_add(&mut a, 5);
     a.goto("next");
 
     a.label("ret");
-    a.i(Insn::GetField {
-        descr: F_ST_ACC,
-        base: 1,
-        dst: 7,
-    });
-    a.i(Insn::Return {
-        values: vec![ki(7)],
-    });
+    a.i(insn::get_field(F_ST_ACC, 1, 7));
+    a.i(insn::ret(vec![ki(7)]));
 
     a.label("panic");
-    a.i(Insn::Panic {
-        kind: PanicKind::BoundsCheck,
-        message: S_BOUNDS,
-    });
+    a.i(insn::panic(PanicKind::BoundsCheck, S_BOUNDS));
     a.finish()
 }
 
 /// `#[elidable] fn opcode(prog: &Prog, pc: i64) -> u8 { prog.ops[pc] }`
 fn opcode() -> Code {
     let mut c = Code::new("opcode", [2, 2, 0], vec![kr(0), ki(0)], vec![Kind::Int]);
-    c.push(Insn::FieldAddr {
-        descr: F_PROG_OPS,
-        base: 0,
-        dst: 1,
-    }); // 0
-    c.push(Insn::VecLen {
-        descr: A_VU8,
-        vec: 1,
-        dst: 1,
-    }); // 1
-    c.push(Insn::IntCmp {
-        op: CmpOp::Lt,
-        ty: IntTy::Usize,
-        a: 0,
-        b: 1,
-        dst: 1,
-    }); // 2
-    c.push(Insn::Live {
-        regs: vec![ki(0), ki(1), kr(1)],
-    }); // 3
+    c.push(insn::field_addr(F_PROG_OPS, 0, 1)); // 0
+    c.push(insn::vec_len(A_VU8, 1, 1)); // 1
+    c.push(insn::int_cmp(CmpOp::Lt, IntTy::Usize, 0, 1, 1)); // 2
+    c.push(insn::live(vec![ki(0), ki(1), kr(1)])); // 3
     c.push(Insn::GotoIfNot { cond: 1, target: 7 }); // 4
-    c.push(Insn::VecGetItem {
-        descr: A_VU8,
-        vec: 1,
-        idx: 0,
-        dst: 1,
-    }); // 5
-    c.push(Insn::Return {
-        values: vec![ki(1)],
-    }); // 6
-    c.push(Insn::Panic {
-        kind: PanicKind::BoundsCheck,
-        message: S_BOUNDS,
-    }); // 7
+    c.push(insn::vec_get_item(A_VU8, 1, 0, 1)); // 5
+    c.push(insn::ret(vec![ki(1)])); // 6
+    c.push(insn::panic(PanicKind::BoundsCheck, S_BOUNDS)); // 7
     c
 }
 
@@ -371,25 +253,13 @@ fn add3() -> Code {
     let ten = c.ci(10);
     let three = c.ci(3);
     let one = c.ci(1);
-    c.push(Insn::IntCmp {
-        op: CmpOp::Gt,
-        ty: IntTy::I64,
-        a: 0,
-        b: ten,
-        dst: 1,
-    }); // 0
-    c.push(Insn::Live {
-        regs: vec![ki(0), ki(1)],
-    }); // 1
+    c.push(insn::int_cmp(CmpOp::Gt, IntTy::I64, 0, ten, 1)); // 0
+    c.push(insn::live(vec![ki(0), ki(1)])); // 1
     c.push(Insn::GotoIfNot { cond: 1, target: 5 }); // 2
     c.push(int_bin(IntBinOp::Add, 0, three, 0)); // 3
-    c.push(Insn::Return {
-        values: vec![ki(0)],
-    }); // 4
+    c.push(insn::ret(vec![ki(0)])); // 4
     c.push(int_bin(IntBinOp::Sub, 0, one, 0)); // 5
-    c.push(Insn::Return {
-        values: vec![ki(0)],
-    }); // 6
+    c.push(insn::ret(vec![ki(0)])); // 6
     c
 }
 
@@ -420,20 +290,8 @@ fn make(immutable_start: bool) -> &'static Tables {
                 field("St.stack", None, offset_of!(St, stack), false),
             ],
             arrays: vec![
-                ArrayDescr {
-                    immutable: false,
-                    name: "Vec<u8>",
-                    item: Some(ScalarTy::Int(IntTy::U8)),
-                    item_size: 1,
-                    vec: Some(vec_u8()),
-                },
-                ArrayDescr {
-                    immutable: false,
-                    name: "Vec<i64>",
-                    item: i64t,
-                    item_size: 8,
-                    vec: Some(vec_i64()),
-                },
+                array("Vec<u8>", Some(ScalarTy::Int(IntTy::U8)), 1, Some(vec_u8())),
+                array("Vec<i64>", i64t, 8, Some(vec_i64())),
             ],
             calls: vec![CallDescr {
                 name: "record",

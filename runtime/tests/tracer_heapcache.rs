@@ -16,12 +16,12 @@ use metatrace_runtime::blackhole;
 use metatrace_runtime::jitcode::*;
 use metatrace_runtime::metainterp;
 use metatrace_runtime::trace;
+use metatrace_testkit::insn;
 use std::mem::offset_of;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-mod common;
-use common::jit::*;
-use common::*;
+use metatrace_testkit::jit::*;
+use metatrace_testkit::jitcode::*;
 
 #[repr(C)]
 #[derive(Clone, Debug, PartialEq)]
@@ -82,46 +82,22 @@ impl Body<'_> {
         self.a.i(Insn::IntBin { op, ty, a, b, dst });
     }
     fn cmp(&mut self, op: CmpOp, a: Reg, b: Reg, dst: Reg) {
-        self.a.i(Insn::IntCmp {
-            op,
-            ty: I64,
-            a,
-            b,
-            dst,
-        });
+        self.a.i(insn::int_cmp(op, I64, a, b, dst));
     }
     fn field_addr(&mut self, descr: u16, base: Reg, dst: Reg) {
         self.a.i(Insn::FieldAddr { descr, base, dst });
     }
     fn vec_len(&mut self, vec: Reg, dst: Reg) {
-        self.a.i(Insn::VecLen {
-            descr: A_VI64,
-            vec,
-            dst,
-        });
+        self.a.i(insn::vec_len(A_VI64, vec, dst));
     }
     fn vec_get(&mut self, vec: Reg, idx: Reg, dst: Reg) {
-        self.a.i(Insn::VecGetItem {
-            descr: A_VI64,
-            vec,
-            idx,
-            dst,
-        });
+        self.a.i(insn::vec_get_item(A_VI64, vec, idx, dst));
     }
     fn vec_set(&mut self, vec: Reg, idx: Reg, value: Reg) {
-        self.a.i(Insn::VecSetItem {
-            descr: A_VI64,
-            vec,
-            idx,
-            value,
-        });
+        self.a.i(insn::vec_set_item(A_VI64, vec, idx, value));
     }
     fn call(&mut self, descr: u16, args: Vec<KReg>) {
-        self.a.i(Insn::ResidualCall {
-            descr,
-            args,
-            results: vec![],
-        });
+        self.a.i(insn::residual_call(descr, args, vec![]));
     }
     /// `if !cond { goto label }`, with everything live.
     fn branch(&mut self, cond: Reg, label: &'static str) {
@@ -162,51 +138,24 @@ fn portal(body: impl FnOnce(&mut Body)) -> Code {
     let reds = [ki(0), ki(1), kr(0), kr(1)];
     a.label("head");
     a.live(&reds);
-    a.i(Insn::MergePoint {
-        driver: 0,
-        args: reds.to_vec(),
-    });
+    a.i(insn::merge_point(0, reds.to_vec()));
     body(&mut Body { a: &mut a });
-    a.i(Insn::IntBin {
-        op: IntBinOp::Sub,
-        ty: I64,
-        a: 1,
-        b: one,
-        dst: 1,
-    });
-    a.i(Insn::IntCmp {
-        op: CmpOp::Gt,
-        ty: I64,
-        a: 1,
-        b: zero,
-        dst: 2,
-    });
+    a.i(insn::int_bin(IntBinOp::Sub, I64, 1, one, 1));
+    a.i(insn::int_cmp(CmpOp::Gt, I64, 1, zero, 2));
     a.live(&[ki(0), ki(1), ki(2), kr(0), kr(1)]);
     a.goto_if_not(2, "ret");
     a.live(&reds);
-    a.i(Insn::CanEnterJit {
-        driver: 0,
-        args: reds.to_vec(),
-    });
+    a.i(insn::can_enter_jit(0, reds.to_vec()));
     a.goto("head");
     a.label("ret");
-    a.i(Insn::Return {
-        values: vec![ki(1)],
-    });
+    a.i(insn::ret(vec![ki(1)]));
     a.label("exit");
-    a.i(Insn::Return {
-        values: vec![ki(minus_one)],
-    });
+    a.i(insn::ret(vec![ki(minus_one)]));
     a.finish()
 }
 
 fn tables(body: impl FnOnce(&mut Body)) -> &'static Tables {
-    let field = |name, ty, off| FieldDescr {
-        name,
-        ty,
-        place: FieldPlace::Offset(off),
-        immutable: false,
-    };
+    let field = field_at;
     let i64t = Some(ScalarTy::Int(I64));
     make_tables(
         vec![portal(body)],
@@ -221,13 +170,12 @@ fn tables(body: impl FnOnce(&mut Body)) -> &'static Tables {
                 ),
                 field("S.v", None, offset_of!(S, v)),
             ],
-            arrays: vec![ArrayDescr {
-                immutable: false,
-                name: "Vec<i64>",
-                item: i64t,
-                item_size: 8,
-                vec: Some(vec_shims!(i64, |x| x as u64, |x| x as i64)),
-            }],
+            arrays: vec![array(
+                "Vec<i64>",
+                i64t,
+                8,
+                Some(vec_shims!(i64, |x| x as u64, |x| x as i64)),
+            )],
             calls: vec![
                 CallDescr {
                     name: "bump",
@@ -425,11 +373,7 @@ fn a_repeated_guard_is_recorded_once() {
         b.cmp(CmpOp::Lt, 1, thousand, 3);
         b.branch(3, "exit");
         b.cmp(CmpOp::Ge, 1, thousand, 3);
-        b.a.i(Insn::IntNot {
-            ty: IntTy::U8,
-            a: 3,
-            dst: 3,
-        });
+        b.a.i(insn::int_not(IntTy::U8, 3, 3));
         b.bin(IntBinOp::And, IntTy::U8, 3, one, 3);
         b.branch(3, "exit");
         b.getfield(F_A, 0, 4);
@@ -437,11 +381,7 @@ fn a_repeated_guard_is_recorded_once() {
         b.branch(5, "exit");
         b.bin(IntBinOp::Add, I64, 4, one, 6);
         b.setfield(F_B, 0, 6);
-        b.a.i(Insn::Promote {
-            kind: Kind::Int,
-            src: 4,
-            dst: 7,
-        });
+        b.a.i(insn::promote(Kind::Int, 4, 7));
         b.getfield(F_A, 0, 8);
         b.cmp(CmpOp::Ne, 8, five, 9);
         b.branch(9, "other");
@@ -603,11 +543,7 @@ fn items_are_cached_by_index_and_invalidated_by_possibly_equal_ones() {
         b.bin(IntBinOp::And, I64, 1, one, 6);
         b.vec_set(2, 6, three);
         b.vec_get(2, zero, 7);
-        b.a.i(Insn::VecPush {
-            descr: A_VI64,
-            vec: 2,
-            value: 3,
-        });
+        b.a.i(insn::vec_push(A_VI64, 2, 3));
         b.vec_len(2, 8);
         b.vec_get(2, zero, 6);
         for r in [4, 5, 7, 8, 9, 6] {
@@ -745,13 +681,7 @@ fn unsigned_orders_proved_by_guards_decide_comparisons() {
         let (one, two) = (b.ci(1), b.ci(2));
         let usize = IntTy::Usize;
         let cmp = |b: &mut Body, op, x, y, dst| {
-            b.a.i(Insn::IntCmp {
-                op,
-                ty: usize,
-                a: x,
-                b: y,
-                dst,
-            });
+            b.a.i(insn::int_cmp(op, usize, x, y, dst));
         };
         b.field_addr(F_V, 0, 2);
         b.vec_len(2, 3);
@@ -805,13 +735,7 @@ fn orders_not_proved_are_still_tested() {
         let (one, two) = (b.ci(1), b.ci(2));
         let usize = IntTy::Usize;
         let cmp = |b: &mut Body, op, ty, x, y, dst| {
-            b.a.i(Insn::IntCmp {
-                op,
-                ty,
-                a: x,
-                b: y,
-                dst,
-            });
+            b.a.i(insn::int_cmp(op, ty, x, y, dst));
         };
         b.field_addr(F_V, 0, 2);
         b.vec_len(2, 3);

@@ -8,12 +8,12 @@ use metatrace_runtime::blackhole;
 use metatrace_runtime::jitcode::*;
 use metatrace_runtime::metainterp;
 use metatrace_runtime::trace;
+use metatrace_testkit::insn;
 use std::mem::offset_of;
 use std::sync::OnceLock;
 
-mod common;
-use common::jit::*;
-use common::*;
+use metatrace_testkit::jit::*;
+use metatrace_testkit::jitcode::*;
 
 #[derive(Clone, Debug, PartialEq)]
 enum Shape {
@@ -85,285 +85,80 @@ fn sink() -> Code {
 
     a.label("head");
     a.live(&live);
-    a.i(Insn::MergePoint {
-        driver: 0,
-        args: vec![ki(0), ki(1), kf(0), kr(0)],
-    });
-    a.i(Insn::Cast {
-        from: i64t,
-        to: ScalarTy::F64,
-        src: 0,
-        dst: 1,
-    });
-    a.i(Insn::FloatBin {
-        op: FloatBinOp::Mul,
-        a: 1,
-        b: half,
-        dst: 1,
-    });
-    a.i(Insn::Cast {
-        from: i64t,
-        to: ScalarTy::F64,
-        src: 1,
-        dst: 2,
-    });
-    a.i(Insn::FloatBin {
-        op: FloatBinOp::Mul,
-        a: 2,
-        b: 1,
-        dst: 2,
-    });
-    a.i(Insn::FloatBin {
-        op: FloatBinOp::Add,
-        a: 0,
-        b: 2,
-        dst: 0,
-    });
-    a.i(Insn::FloatCmp {
-        op: CmpOp::Lt,
-        a: 0,
-        b: big,
-        dst: 3,
-    });
+    a.i(insn::merge_point(0, vec![ki(0), ki(1), kf(0), kr(0)]));
+    a.i(insn::cast(i64t, ScalarTy::F64, 0, 1));
+    a.i(insn::float_bin(FloatBinOp::Mul, 1, half, 1));
+    a.i(insn::cast(i64t, ScalarTy::F64, 1, 2));
+    a.i(insn::float_bin(FloatBinOp::Mul, 2, 1, 2));
+    a.i(insn::float_bin(FloatBinOp::Add, 0, 2, 0));
+    a.i(insn::float_cmp(CmpOp::Lt, 0, big, 3));
     a.live(&[ki(0), ki(1), ki(3), kf(0), kr(0)]);
     a.goto_if_not(3, "skip");
-    a.i(Insn::FloatBin {
-        op: FloatBinOp::Sub,
-        a: 0,
-        b: quarter,
-        dst: 0,
-    });
+    a.i(insn::float_bin(FloatBinOp::Sub, 0, quarter, 0));
     a.label("skip");
     // b = m.s.as_bytes()[n & 3]; m.v.push(b)
-    a.i(Insn::FieldAddr {
-        descr: F_S,
-        base: 0,
-        dst: 1,
-    });
-    a.i(Insn::StringAsStr {
-        string: 1,
-        ptr: 2,
-        len: 4,
-    });
-    a.i(Insn::IntBin {
-        op: IntBinOp::And,
-        ty: IntTy::I64,
-        a: 1,
-        b: three,
-        dst: 5,
-    });
-    a.i(Insn::SliceGetItem {
-        descr: A_STR,
-        ptr: 2,
-        idx: 5,
-        dst: 6,
-    });
-    a.i(Insn::Cast {
-        from: ScalarTy::Int(IntTy::U8),
-        to: i64t,
-        src: 6,
-        dst: 6,
-    });
-    a.i(Insn::FieldAddr {
-        descr: F_V,
-        base: 0,
-        dst: 3,
-    });
-    a.i(Insn::VecPush {
-        descr: A_VI64,
-        vec: 3,
-        value: 6,
-    });
+    a.i(insn::field_addr(F_S, 0, 1));
+    a.i(insn::string_as_str(1, 2, 4));
+    a.i(insn::int_bin(IntBinOp::And, IntTy::I64, 1, three, 5));
+    a.i(insn::slice_get_item(A_STR, 2, 5, 6));
+    a.i(insn::cast(ScalarTy::Int(IntTy::U8), i64t, 6, 6));
+    a.i(insn::field_addr(F_V, 0, 3));
+    a.i(insn::vec_push(A_VI64, 3, 6));
     // m.v[last] *= 2
-    a.i(Insn::VecLen {
-        descr: A_VI64,
-        vec: 3,
-        dst: 7,
-    });
-    a.i(Insn::IntBin {
-        op: IntBinOp::Sub,
-        ty: IntTy::Usize,
-        a: 7,
-        b: one,
-        dst: 7,
-    });
-    a.i(Insn::VecItemAddr {
-        descr: A_VI64,
-        vec: 3,
-        idx: 7,
-        dst: 4,
-    });
-    a.i(Insn::Load {
-        ty: i64t,
-        addr: 4,
-        dst: 8,
-    });
-    a.i(Insn::IntBin {
-        op: IntBinOp::Mul,
-        ty: IntTy::I64,
-        a: 8,
-        b: two,
-        dst: 8,
-    });
-    a.i(Insn::Store {
-        ty: i64t,
-        addr: 4,
-        value: 8,
-    });
+    a.i(insn::vec_len(A_VI64, 3, 7));
+    a.i(insn::int_bin(IntBinOp::Sub, IntTy::Usize, 7, one, 7));
+    a.i(insn::vec_item_addr(A_VI64, 3, 7, 4));
+    a.i(insn::load(i64t, 4, 8));
+    a.i(insn::int_bin(IntBinOp::Mul, IntTy::I64, 8, two, 8));
+    a.i(insn::store(i64t, 4, 8));
     // m.v.as_slice()[0] += 1
-    a.i(Insn::VecAsSlice {
-        descr: A_VI64,
-        vec: 3,
-        ptr: 5,
-        len: 9,
-    });
-    a.i(Insn::SliceItemAddr {
-        descr: A_VI64,
-        ptr: 5,
-        idx: zero,
-        dst: 6,
-    });
-    a.i(Insn::Load {
-        ty: i64t,
-        addr: 6,
-        dst: 8,
-    });
-    a.i(Insn::IntBin {
-        op: IntBinOp::Add,
-        ty: IntTy::I64,
-        a: 8,
-        b: one,
-        dst: 8,
-    });
-    a.i(Insn::Store {
-        ty: i64t,
-        addr: 6,
-        value: 8,
-    });
+    a.i(insn::vec_as_slice(A_VI64, 3, 5, 9));
+    a.i(insn::slice_item_addr(A_VI64, 5, zero, 6));
+    a.i(insn::load(i64t, 6, 8));
+    a.i(insn::int_bin(IntBinOp::Add, IntTy::I64, 8, one, 8));
+    a.i(insn::store(i64t, 6, 8));
     // match m.shape
-    a.i(Insn::FieldAddr {
-        descr: F_SHAPE,
-        base: 0,
-        dst: 1,
-    });
-    a.i(Insn::EnumTag {
-        descr: E_SHAPE,
-        addr: 1,
-        dst: 3,
-    });
+    a.i(insn::field_addr(F_SHAPE, 0, 1));
+    a.i(insn::enum_tag(E_SHAPE, 1, 3));
     a.live(&[ki(0), ki(1), ki(3), kf(0), kr(0), kr(1)]);
     a.switch(3, &[(0, "shape_a")], "shape_b");
     a.label("shape_a");
-    a.i(Insn::GetField {
-        descr: F_HITS,
-        base: 0,
-        dst: 8,
-    });
-    a.i(Insn::IntBin {
-        op: IntBinOp::Add,
-        ty: IntTy::I64,
-        a: 8,
-        b: one,
-        dst: 8,
-    });
-    a.i(Insn::SetField {
-        descr: F_HITS,
-        base: 0,
-        value: 8,
-    });
+    a.i(insn::get_field(F_HITS, 0, 8));
+    a.i(insn::int_bin(IntBinOp::Add, IntTy::I64, 8, one, 8));
+    a.i(insn::set_field(F_HITS, 0, 8));
     a.goto("tail");
     a.label("shape_b");
-    a.i(Insn::GetField {
-        descr: F_B0,
-        base: 1,
-        dst: 9,
-    });
-    a.i(Insn::GetField {
-        descr: F_HITS,
-        base: 0,
-        dst: 8,
-    });
-    a.i(Insn::IntBin {
-        op: IntBinOp::Add,
-        ty: IntTy::I64,
-        a: 8,
-        b: 9,
-        dst: 8,
-    });
-    a.i(Insn::SetField {
-        descr: F_HITS,
-        base: 0,
-        value: 8,
-    });
+    a.i(insn::get_field(F_B0, 1, 9));
+    a.i(insn::get_field(F_HITS, 0, 8));
+    a.i(insn::int_bin(IntBinOp::Add, IntTy::I64, 8, 9, 8));
+    a.i(insn::set_field(F_HITS, 0, 8));
     a.label("tail");
     // m.buf[n & 3] = n as u16
-    a.i(Insn::FieldAddr {
-        descr: F_BUF,
-        base: 0,
-        dst: 1,
-    });
-    a.i(Insn::IntBin {
-        op: IntBinOp::And,
-        ty: IntTy::I64,
-        a: 1,
-        b: three,
-        dst: 5,
-    });
-    a.i(Insn::Cast {
-        from: i64t,
-        to: ScalarTy::Int(IntTy::U16),
-        src: 1,
-        dst: 8,
-    });
-    a.i(Insn::SliceSetItem {
-        descr: A_U16,
-        ptr: 1,
-        idx: 5,
-        value: 8,
-    });
+    a.i(insn::field_addr(F_BUF, 0, 1));
+    a.i(insn::int_bin(IntBinOp::And, IntTy::I64, 1, three, 5));
+    a.i(insn::cast(i64t, ScalarTy::Int(IntTy::U16), 1, 8));
+    a.i(insn::slice_set_item(A_U16, 1, 5, 8));
     // if we_are_jitted() {} else {}: both ways the same, a constant in traces
     a.i(Insn::WeAreJitted { dst: 3 });
     a.live(&[ki(0), ki(1), ki(3), kf(0), kr(0)]);
     a.goto_if_not(3, "same");
     a.label("same");
     a.live(&live);
-    a.i(Insn::CanEnterJit {
-        driver: 0,
-        args: vec![ki(0), ki(1), kf(0), kr(0)],
-    });
-    a.i(Insn::IntBin {
-        op: IntBinOp::Sub,
-        ty: IntTy::I64,
-        a: 1,
-        b: one,
-        dst: 1,
-    });
-    a.i(Insn::IntCmp {
-        op: CmpOp::Gt,
-        ty: IntTy::I64,
-        a: 1,
-        b: zero,
-        dst: 3,
-    });
+    a.i(insn::can_enter_jit(0, vec![ki(0), ki(1), kf(0), kr(0)]));
+    a.i(insn::int_bin(IntBinOp::Sub, IntTy::I64, 1, one, 1));
+    a.i(insn::int_cmp(CmpOp::Gt, IntTy::I64, 1, zero, 3));
     a.live(&[ki(0), ki(1), ki(3), kf(0), kr(0)]);
     a.goto_if_not(3, "ret");
     a.goto("head");
     a.label("ret");
-    a.i(Insn::Return {
-        values: vec![kf(0)],
-    });
+    a.i(insn::ret(vec![kf(0)]));
     a.finish()
 }
 
 fn tables() -> &'static Tables {
     static T: OnceLock<&'static Tables> = OnceLock::new();
     T.get_or_init(|| {
-        let f = |name, ty, place| FieldDescr {
-            name,
-            ty,
-            place,
-            immutable: false,
-        };
+        let f = field;
         let i64t = Some(ScalarTy::Int(IntTy::I64));
         make_tables(
             vec![sink()],
@@ -377,27 +172,14 @@ fn tables() -> &'static Tables {
                     f("Shape::B.0", i64t, FieldPlace::Shim(shape_b0)),
                 ],
                 arrays: vec![
-                    ArrayDescr {
-                        immutable: false,
-                        name: "Vec<i64>",
-                        item: i64t,
-                        item_size: 8,
-                        vec: Some(vec_shims!(i64, |x| x as u64, |x| x as i64)),
-                    },
-                    ArrayDescr {
-                        immutable: false,
-                        name: "[u8]",
-                        item: Some(ScalarTy::Int(IntTy::U8)),
-                        item_size: 1,
-                        vec: None,
-                    },
-                    ArrayDescr {
-                        immutable: false,
-                        name: "[u16]",
-                        item: Some(ScalarTy::Int(IntTy::U16)),
-                        item_size: 2,
-                        vec: None,
-                    },
+                    array(
+                        "Vec<i64>",
+                        i64t,
+                        8,
+                        Some(vec_shims!(i64, |x| x as u64, |x| x as i64)),
+                    ),
+                    array("[u8]", Some(ScalarTy::Int(IntTy::U8)), 1, None),
+                    array("[u16]", Some(ScalarTy::Int(IntTy::U16)), 2, None),
                 ],
                 enums: vec![EnumDescr {
                     immutable: false,

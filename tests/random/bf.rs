@@ -20,7 +20,7 @@
 //! replaced.
 
 use super::harness::{Case, ModelOutcome, Outcome, Target};
-use super::rng::Rng;
+use metatrace_testkit::rng::SplitMix as Rng;
 use std::path::PathBuf;
 
 /// Ops (runs folded as targets/bf/src/parse.rs does) a program may execute.
@@ -420,7 +420,7 @@ impl Target for Bf {
     const EXT: &'static str = "b";
 
     fn vm(&self) -> PathBuf {
-        crate::common::vms().bf.clone()
+        metatrace_testkit::vms::vms().bf.clone()
     }
 
     fn generate(&self, rng: &mut Rng) -> BfProgram {

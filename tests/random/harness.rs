@@ -4,9 +4,9 @@
 //! against the generator's own model of the language, and on the first
 //! divergence shrinks the program and fails with a reproducer.
 
-use super::rng::{self, Rng};
 use super::shrink;
-use crate::common;
+use metatrace_testkit::rng::{self, SplitMix as Rng};
+use metatrace_testkit::vms;
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -85,8 +85,8 @@ impl Outcome {
         format!(
             "  status: {}\n  stdout: {}\n  stderr: {}",
             self.status,
-            common::excerpt(&self.stdout),
-            common::excerpt(self.stderr.as_bytes())
+            vms::excerpt(&self.stdout),
+            vms::excerpt(self.stderr.as_bytes())
         )
     }
 }
@@ -160,7 +160,7 @@ impl Drop for Permit {
 }
 
 /// Runs `vm --jit MODE PROGRAM ARGS...` with `stdin`, killing it at
-/// `timeout`. Unlike `common::run` it does not poll: a run of a small
+/// `timeout`. Unlike `vms::run` it does not poll: a run of a small
 /// program costs about one process spawn.
 pub fn run_vm(
     vm: &Path,
@@ -585,7 +585,7 @@ fn fail<T: Target>(
     let small = shrunk.program;
 
     // Save the reproducer where it survives the test.
-    let out_dir = common::target_dir().join("random_programs");
+    let out_dir = vms::target_dir().join("random_programs");
     std::fs::create_dir_all(&out_dir).unwrap();
     let stem = format!("{}-{seed:x}-{}", T::NAME, f.index);
     let mut saved = Vec::new();
@@ -618,7 +618,7 @@ fn fail<T: Target>(
             msg.push_str(&format!(
                 "model: status {}, stdout {}\n",
                 if model.ok { "0" } else { "1 (error)" },
-                common::excerpt(&model.stdout)
+                vms::excerpt(&model.stdout)
             ));
             msg.push_str(&format!("`--jit {}`:\n{}\n", modes[0], runs[0].0.show()));
         }
@@ -682,7 +682,7 @@ pub fn run_regressions(
                     "{} (args {:?}, stdin {}): `--jit {mode}` disagrees with `--jit {}`\n`--jit {}`:\n{}\n`--jit {mode}`:\n{}",
                     c.path.display(),
                     c.args,
-                    common::excerpt(&c.stdin),
+                    vms::excerpt(&c.stdin),
                     modes[0],
                     modes[0],
                     base.show(),

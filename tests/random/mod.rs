@@ -4,6 +4,5 @@
 
 pub mod bf;
 pub mod harness;
-pub mod rng;
 pub mod shrink;
 pub mod tlr;

@@ -24,7 +24,7 @@
 //! programs that do not end within it are replaced.
 
 use super::harness::{Case, ModelOutcome, Outcome, Target};
-use super::rng::Rng;
+use metatrace_testkit::rng::SplitMix as Rng;
 use std::path::PathBuf;
 
 pub const MOV_A_R: u8 = 1;
@@ -655,7 +655,7 @@ impl Target for Tlr {
     const EXT: &'static str = "tlr";
 
     fn vm(&self) -> PathBuf {
-        crate::common::vms().tlr.clone()
+        metatrace_testkit::vms::vms().tlr.clone()
     }
 
     fn generate(&self, rng: &mut Rng) -> TlrProgram {

@@ -2,6 +2,8 @@
 //! expected text, so that a change in lowering shows up as a diff here.
 
 use metatrace_jitcodegen::flowgraph::{print_graph, verify};
+use metatrace_testkit::bless::check_expected;
+use metatrace_testkit::subset::PORTAL;
 use metatrace_translator::translate_source;
 
 /// Translate `src` (which must contain a portal) and print graph `name`.
@@ -20,37 +22,14 @@ fn graph_text(src: &str, name: &str) -> String {
     print_graph(g, &t.program.types)
 }
 
-/// Compare against `tests/expect/<file>.txt`; `METATRACE_BLESS=1` rewrites
-/// the file instead (review the diff before committing it).
+/// Compare against `tests/expect/<file>.txt` (`METATRACE_BLESS=1`
+/// rewrites it).
 fn check(src: &str, name: &str, file: &str) {
-    let got = graph_text(src, name);
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/expect")
         .join(format!("{file}.txt"));
-    if std::env::var_os("METATRACE_BLESS").is_some() {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, &got).unwrap();
-        return;
-    }
-    let expected = std::fs::read_to_string(&path)
-        .unwrap_or_else(|_| panic!("missing {}; run with METATRACE_BLESS=1", path.display()));
-    assert_eq!(got.trim(), expected.trim(), "\n--- got ---\n{got}");
+    check_expected(&path, &graph_text(src, name));
 }
-
-/// A minimal portal that calls `f`, so that `f` is reachable.
-const PORTAL: &str = r#"
-#[jit_driver(greens = [pc], reds = [n])]
-fn portal(n: i64) -> i64 {
-    let mut pc: usize = 0;
-    let mut n = n;
-    while pc < 10 {
-        jit_merge_point!();
-        n = f(n);
-        pc += 1;
-    }
-    n
-}
-"#;
 
 #[test]
 fn counting_loop_with_wrapping_arithmetic() {

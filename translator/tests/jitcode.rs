@@ -5,6 +5,8 @@
 
 use metatrace_jitcodegen::codewriter::jitcode::{Insn, KReg, Kind};
 use metatrace_jitcodegen::codewriter::{assemble, Assembly};
+use metatrace_testkit::bless::check_expected;
+use metatrace_testkit::subset::PORTAL;
 use metatrace_translator::{translate_crate_dir, translate_source};
 use std::path::Path;
 
@@ -24,43 +26,19 @@ fn index(asm: &Assembly, name: &str) -> usize {
 }
 
 /// Compare the printed jitcodes `names` of `src` against
-/// `tests/expect/jitcode_<file>.txt`; `METATRACE_BLESS=1` rewrites the file
-/// instead (review the diff before committing it).
+/// `tests/expect/jitcode_<file>.txt` (`METATRACE_BLESS=1` rewrites it).
 fn check(src: &str, names: &[&str], file: &str) -> Assembly {
     let asm = assembly(src);
     let got: Vec<String> = names
         .iter()
         .map(|n| asm.print_jitcode(index(&asm, n)))
         .collect();
-    let got = got.join("\n");
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/expect")
         .join(format!("jitcode_{file}.txt"));
-    if std::env::var_os("METATRACE_BLESS").is_some() {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, &got).unwrap();
-        return asm;
-    }
-    let expected = std::fs::read_to_string(&path)
-        .unwrap_or_else(|_| panic!("missing {}; run with METATRACE_BLESS=1", path.display()));
-    assert_eq!(got.trim(), expected.trim(), "\n--- got ---\n{got}");
+    check_expected(&path, &got.join("\n"));
     asm
 }
-
-/// A minimal portal that calls `f(n)`, so that `f` is reachable.
-const PORTAL: &str = r#"
-#[jit_driver(greens = [pc], reds = [n])]
-fn portal(n: i64) -> i64 {
-    let mut pc: usize = 0;
-    let mut n = n;
-    while pc < 10 {
-        jit_merge_point!();
-        n = f(n);
-        pc += 1;
-    }
-    n
-}
-"#;
 
 /// Every `-live-` and what follows it.
 fn lives(asm: &Assembly, name: &str) -> Vec<(Vec<KReg>, Insn)> {

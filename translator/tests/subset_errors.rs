@@ -6,6 +6,7 @@
 //! line numbers in the expectations are the lines of the raw string) called
 //! from a fixed portal appended after it; the rest are complete sources.
 
+use metatrace_testkit::rng::Rng;
 use metatrace_translator::{translate_source, TranslateError};
 
 /// The portal appended to every `step` case: it calls `step` in its loop.
@@ -1227,22 +1228,6 @@ pub fn run(code: &[u8], tape: &mut Tape) {
 }
 "#;
 
-/// xorshift64*: deterministic, no extra crates.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
-
 const SNIPPETS: &[&str] = &[
     "{",
     "}",
@@ -1316,31 +1301,31 @@ fn mutate(rng: &mut Rng, src: &str) -> String {
     let bytes: Vec<char> = src.chars().collect();
     let n = bytes.len();
     let mut out: Vec<char> = bytes.clone();
-    let rounds = 1 + rng.below(3);
+    let rounds = 1 + rng.index(3);
     for _ in 0..rounds {
         let len = out.len();
-        match rng.below(6) {
+        match rng.index(6) {
             // Truncate.
-            0 => out.truncate(rng.below(len + 1)),
+            0 => out.truncate(rng.index(len + 1)),
             // Delete a range.
             1 => {
-                let a = rng.below(len + 1);
-                let b = (a + 1 + rng.below(40)).min(len);
+                let a = rng.index(len + 1);
+                let b = (a + 1 + rng.index(40)).min(len);
                 out.drain(a..b.max(a));
             }
             // Insert a snippet.
             2 | 3 => {
-                let at = rng.below(len + 1);
-                let s = SNIPPETS[rng.below(SNIPPETS.len())];
+                let at = rng.index(len + 1);
+                let s = SNIPPETS[rng.index(SNIPPETS.len())];
                 for (i, c) in s.chars().enumerate() {
                     out.insert(at + i, c);
                 }
             }
             // Duplicate a piece of the original somewhere.
             4 => {
-                let a = rng.below(n);
-                let b = (a + rng.below(80)).min(n);
-                let at = rng.below(len + 1);
+                let a = rng.index(n);
+                let b = (a + rng.index(80)).min(n);
+                let at = rng.index(len + 1);
                 for (i, c) in bytes[a..b].iter().enumerate() {
                     out.insert(at + i, *c);
                 }
@@ -1348,8 +1333,8 @@ fn mutate(rng: &mut Rng, src: &str) -> String {
             // Swap two characters.
             _ => {
                 if len > 1 {
-                    let a = rng.below(len);
-                    let b = rng.below(len);
+                    let a = rng.index(len);
+                    let b = rng.index(len);
                     out.swap(a, b);
                 }
             }

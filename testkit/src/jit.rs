@@ -220,5 +220,6 @@ pub fn aborted(r: TraceResult) -> (AbortReason, Vec<ResumeFrame>) {
 
 /// `f()`, or the message it panicked with.
 pub fn caught<R>(f: impl FnOnce() -> R) -> Result<R, String> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|e| super::panic_message(&*e))
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+        .map_err(|e| crate::jitcode::panic_message(&*e))
 }

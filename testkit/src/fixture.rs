@@ -2,7 +2,7 @@
 //! the descrs that describe it, residual-call shims, and `tables()` to
 //! wrap jitcodes into `Tables` with all of them.
 //!
-//! Not merged with `backend_util`'s tables, although both describe a
+//! Not merged with `backend`'s tables, although both describe a
 //! `#[repr(C)]` struct, `Shape` and a few Vecs: the data differ (`Point`
 //! with a `*const` and an inner struct here, `Rec` with every scalar type
 //! there), so do the residual calls of the same name (`reenter` runs a
@@ -10,10 +10,12 @@
 //! indices are spelled by constants whose names collide with different
 //! values (`F_RECT_H`, `A_VI64`, `C_BUMP`, ...) in `blackhole_memory.rs`
 //! and `backend.rs`. One table would mean renumbering those tests'
-//! descrs and checking their printed expectations; only `vec_shims!` and
-//! the `Shape` shims are truly the same code.
+//! descrs and checking their printed expectations; `vec_shims!` and the
+//! `Shape` shims (`crate::shape`) are shared.
 
-use super::{make_tables, vec_shims, Code, Descrs};
+use crate::jitcode::{array, field, make_tables, Code, Descrs};
+pub use crate::shape::*;
+use crate::vec_shims;
 use metatrace_runtime::blackhole;
 use metatrace_runtime::jitcode::*;
 use std::mem::{offset_of, size_of};
@@ -35,32 +37,6 @@ pub struct Point {
     pub z: f64,
     pub next: *const Point,
     pub inner: Inner,
-}
-
-pub enum Shape {
-    Empty,
-    Circle(f64),
-    Rect { w: i32, h: i32 },
-}
-
-pub unsafe fn shape_tag(a: usize) -> u32 {
-    match unsafe { &*(a as *const Shape) } {
-        Shape::Empty => 0,
-        Shape::Circle(_) => 1,
-        Shape::Rect { .. } => 2,
-    }
-}
-pub unsafe fn rect_h(a: usize) -> usize {
-    match unsafe { &mut *(a as *mut Shape) } {
-        Shape::Rect { h, .. } => h as *mut i32 as usize,
-        _ => unreachable!("not a Rect"),
-    }
-}
-pub unsafe fn circle_r(a: usize) -> usize {
-    match unsafe { &mut *(a as *mut Shape) } {
-        Shape::Circle(r) => r as *mut f64 as usize,
-        _ => unreachable!("not a Circle"),
-    }
 }
 
 // Descr indices.
@@ -93,12 +69,7 @@ pub const C_REENTER: u16 = 3;
 pub const S_BOOM: u16 = 0;
 
 pub fn fields() -> Vec<FieldDescr> {
-    let f = |name, ty, place| FieldDescr {
-        name,
-        ty,
-        place,
-        immutable: false,
-    };
+    let f = field;
     vec![
         f(
             "Point.x",
@@ -166,53 +137,42 @@ pub fn arrays() -> Vec<ArrayDescr> {
         unsafe { (*(v as *mut Vec<Point>)).as_mut_ptr() as usize }
     }
     vec![
-        ArrayDescr {
-            immutable: false,
-            name: "Vec<u8>",
-            item: Some(ScalarTy::Int(IntTy::U8)),
-            item_size: 1,
-            vec: Some(vec_shims!(u8, |x| x as u64, |x| x as u8)),
-        },
-        ArrayDescr {
-            immutable: false,
-            name: "Vec<i64>",
-            item: Some(ScalarTy::Int(IntTy::I64)),
-            item_size: 8,
-            vec: Some(vec_shims!(i64, |x| x as u64, |x| x as i64)),
-        },
-        ArrayDescr {
-            immutable: false,
-            name: "[u16]",
-            item: Some(ScalarTy::Int(IntTy::U16)),
-            item_size: 2,
-            vec: None,
-        },
-        ArrayDescr {
-            immutable: false,
-            name: "Vec<Point>",
-            item: None,
-            item_size: size_of::<Point>(),
-            vec: Some(VecShims {
+        array(
+            "Vec<u8>",
+            Some(ScalarTy::Int(IntTy::U8)),
+            1,
+            Some(vec_shims!(u8, |x| x as u64, |x| x as u8)),
+        ),
+        array(
+            "Vec<i64>",
+            Some(ScalarTy::Int(IntTy::I64)),
+            8,
+            Some(vec_shims!(i64, |x| x as u64, |x| x as i64)),
+        ),
+        array("[u16]", Some(ScalarTy::Int(IntTy::U16)), 2, None),
+        array(
+            "Vec<Point>",
+            None,
+            size_of::<Point>(),
+            Some(VecShims {
                 len: point_len,
                 ptr: point_ptr,
                 push: None,
                 pop: None,
             }),
-        },
-        ArrayDescr {
-            immutable: false,
-            name: "Vec<f64>",
-            item: Some(ScalarTy::F64),
-            item_size: 8,
-            vec: Some(vec_shims!(f64, |x| x.to_bits(), f64::from_bits)),
-        },
-        ArrayDescr {
-            immutable: false,
-            name: "Vec<i8>",
-            item: Some(ScalarTy::Int(IntTy::I8)),
-            item_size: 1,
-            vec: Some(vec_shims!(i8, |x| x as i64 as u64, |x| x as i8)),
-        },
+        ),
+        array(
+            "Vec<f64>",
+            Some(ScalarTy::F64),
+            8,
+            Some(vec_shims!(f64, |x| x.to_bits(), f64::from_bits)),
+        ),
+        array(
+            "Vec<i8>",
+            Some(ScalarTy::Int(IntTy::I8)),
+            1,
+            Some(vec_shims!(i8, |x| x as i64 as u64, |x| x as i8)),
+        ),
     ]
 }
 

@@ -1,7 +1,6 @@
-//! Helpers shared by the end-to-end tests: building the target VMs once per
-//! test process, running them with a time limit, finding `../shared/programs`.
-
-#![allow(dead_code)]
+//! Helpers of the end-to-end tests (the root package's): building the
+//! target VMs once per test process, running them with a time limit,
+//! finding `../shared/programs`, and the TLR error cases.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -11,7 +10,10 @@ use std::time::{Duration, Instant};
 
 /// The workspace root (the root package's manifest directory).
 pub fn workspace_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("testkit is in the workspace")
+        .to_path_buf()
 }
 
 /// `../shared/programs/<sub>` relative to the workspace root, if it exists.
@@ -234,6 +236,44 @@ pub fn run_env(
     }
 }
 
+/// Runs `jobs` on two threads (the machine has two cores); every failure.
+pub fn on_two_threads<T: Send>(
+    jobs: Vec<T>,
+    f: impl Fn(T) -> Result<(), String> + Sync,
+) -> Vec<String> {
+    let queue = std::sync::Mutex::new(jobs.into_iter());
+    let failures = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| loop {
+                let Some(job) = queue.lock().unwrap().next() else {
+                    break;
+                };
+                if let Err(e) = f(job) {
+                    failures.lock().unwrap().push(e);
+                }
+            });
+        }
+    });
+    failures.into_inner().unwrap()
+}
+
+/// The path of `targets/tlr/programs/<name>`.
+pub fn tlr_program(name: &str) -> String {
+    workspace_root()
+        .join("targets/tlr/programs")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Write `contents` to `dir/name`; its path.
+pub fn write(dir: &Path, name: &str, contents: &[u8]) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, contents).unwrap();
+    p.to_string_lossy().into_owned()
+}
+
 /// A short, printable excerpt of `bytes` for failure messages.
 pub fn excerpt(bytes: &[u8]) -> String {
     let s = String::from_utf8_lossy(bytes);
@@ -298,3 +338,73 @@ pub fn bf_cases(dir: &Path) -> (Vec<BfCase>, Vec<String>) {
     }
     (cases, without_out)
 }
+
+/// A TLR program that fails, and what its error message contains: file
+/// name, source, needle.
+pub type TlrError = (&'static str, &'static [u8], &'static str);
+
+/// TLR programs that fail inside the portal (and one before it).
+pub const TLR_PORTAL_ERRORS: &[TlrError] = &[
+    ("opcode.tlr", b"4,1,9", "unknown opcode 9 at pc 2"),
+    ("opcode0.tlr", b"0", "unknown opcode 0 at pc 0"),
+    (
+        "reg.tlr",
+        b"7,2,1,5",
+        "register 5 out of range at pc 2 (MOV_A_R 5): 2 registers are allocated",
+    ),
+    (
+        "noalloc.tlr",
+        b"2,0",
+        "register 0 out of range at pc 0 (MOV_R_A 0): 0 registers are allocated",
+    ),
+    (
+        "addreg.tlr",
+        b"7,1,5,1",
+        "register 1 out of range at pc 2 (ADD_R_TO_A 1): 1 register is allocated",
+    ),
+    (
+        "end.tlr",
+        b"4,1",
+        "ran off the end of the bytecode at pc 2 (2 bytes) without RETURN_A",
+    ),
+    (
+        "jump.tlr",
+        b"4,1,3,200",
+        "ran off the end of the bytecode at pc 200 (4 bytes) without RETURN_A",
+    ),
+    (
+        "operand.tlr",
+        b"4,1,7",
+        "ran off the end of the bytecode: ALLOCATE at pc 2 has no operand (3 bytes)",
+    ),
+    (
+        "nan.tlr",
+        b"4,1,\n six",
+        "nan.tlr:2:2: expected a number (0..=255), found 'six'",
+    ),
+];
+
+/// TLR programs the loader refuses (not a byte, empty).
+pub const TLR_LOAD_ERRORS: &[TlrError] = &[
+    (
+        "big.tlr",
+        b"4,256",
+        "big.tlr:1:3: 256 does not fit in a byte (0..=255)",
+    ),
+    (
+        "neg.tlr",
+        b"4,-1",
+        "neg.tlr:1:3: expected a number (0..=255), found '-1'",
+    ),
+    (
+        "double.tlr",
+        b"4,,1",
+        "double.tlr:1:3: expected a number (0..=255) before ','",
+    ),
+    ("empty.tlr", b"", "empty.tlr: the program is empty"),
+    (
+        "blank.tlr",
+        b"  \n# only a comment\n",
+        "the program is empty",
+    ),
+];

@@ -1,14 +1,15 @@
-//! Graph-building helpers and sample graphs shared by the flow-graph tests.
-//!
-//! Each test file includes this module and uses only part of it.
-#![allow(dead_code)]
+//! Graph-building helpers and sample graphs shared by the flow-graph tests
+//! (`args!` builds operand lists).
 
 pub use metatrace_jitcodegen::flowgraph::*;
 pub use metatrace_jitcodegen::types::*;
 
+/// `vec![Operand::from(a), ...]`.
+#[macro_export]
 macro_rules! args {
-    ($($e:expr),* $(,)?) => { vec![$(Operand::from($e)),*] };
+    ($($e:expr),* $(,)?) => { vec![$($crate::flowgraph::Operand::from($e)),*] };
 }
+pub use crate::args;
 
 pub fn i64t() -> Ty {
     Ty::Int(IntTy::I64)

@@ -1,10 +1,15 @@
-//! Shared helpers of the backend tests: a trace builder, a small PRNG,
-//! hand-built `Tables` over real `#[repr(C)]` data, Vec shims, residual
-//! calls and a pure jitcode, and the compiled-vs-interpreted comparison.
-//! (Why these tables are not `common::fixture`'s: see that module.)
+//! The backend tests' fixture: a trace builder (`TB`), hand-built
+//! `Tables` over real `#[repr(C)]` data (`Rec` with every scalar type, a
+//! `Ring`), residual calls and a pure jitcode, and the
+//! compiled-vs-interpreted comparison. (Why these tables are not
+//! `fixture`'s: see that module.)
 
-#![allow(dead_code)]
-
+use crate::insn;
+use crate::jitcode::{array, field, field_at};
+pub use crate::leak;
+pub use crate::rng::Rng;
+pub use crate::shape::*;
+use crate::vec_shims;
 use metatrace_runtime::backend::{self, GuardExit, TraceId};
 use metatrace_runtime::jitcode::*;
 use metatrace_runtime::trace::interp::{self, TraceExit};
@@ -13,114 +18,6 @@ use std::collections::HashMap;
 use std::mem::{offset_of, size_of};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
-
-pub fn leak<T>(v: Vec<T>) -> &'static [T] {
-    Box::leak(v.into_boxed_slice())
-}
-
-// ---------------------------------------------------------------------------
-// PRNG (xorshift64*), deterministic.
-
-pub struct Rng(pub u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-    pub fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-    pub fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-    pub fn pick<T: Copy>(&mut self, xs: &[T]) -> T {
-        xs[self.below(xs.len() as u64) as usize]
-    }
-    /// A "interesting" 64-bit pattern: edge values, small numbers, random
-    /// bits.
-    pub fn int(&mut self) -> i64 {
-        match self.below(6) {
-            0 => self.pick(&[
-                0,
-                1,
-                -1,
-                2,
-                -2,
-                i64::MIN,
-                i64::MAX,
-                127,
-                128,
-                255,
-                256,
-                -128,
-                -129,
-                65535,
-                65536,
-                0x7fff_ffff,
-                0x8000_0000,
-                0xffff_ffff,
-                0x1_0000_0000,
-            ]),
-            1 => self.below(20) as i64 - 10,
-            2 => (self.next() as i64) >> self.below(64),
-            3 => 1i64
-                .wrapping_shl(self.below(64) as u32)
-                .wrapping_add(self.below(3) as i64 - 1),
-            _ => self.next() as i64,
-        }
-    }
-    /// A value canonical for `ty`.
-    pub fn canon(&mut self, ty: IntTy) -> i64 {
-        metatrace_runtime::blackhole::ops::wrap(ty, self.int())
-    }
-    pub fn float(&mut self) -> f64 {
-        match self.below(5) {
-            0 => self.pick(&[
-                0.0,
-                -0.0,
-                1.0,
-                -1.0,
-                0.5,
-                -0.5,
-                1.5,
-                2.5,
-                f64::NAN,
-                -f64::NAN,
-                f64::INFINITY,
-                f64::NEG_INFINITY,
-                f64::MIN_POSITIVE,
-                5e-324,
-                f64::MAX,
-                f64::MIN,
-                9.223372036854776e18,
-                -9.223372036854776e18,
-                1.8446744073709552e19,
-                4294967295.0,
-                4294967296.0,
-                2147483647.5,
-                -2147483648.5,
-                255.9,
-                256.0,
-                -128.9,
-                65535.5,
-                1e300,
-                -1e300,
-            ]),
-            1 => (self.below(2000) as f64 - 1000.0) / 8.0,
-            2 => f64::from_bits(self.next()),
-            3 => (self.next() as i64 as f64) / (1u64 << self.below(64)) as f64,
-            _ => (self.next() as i64 >> self.below(64)) as f64,
-        }
-    }
-}
 
 // ---------------------------------------------------------------------------
 // Trace builder.
@@ -342,37 +239,26 @@ pub fn same_rec(a: &Rec, b: &Rec) -> bool {
         && a.inner.y.to_bits() == b.inner.y.to_bits()
 }
 
-pub enum Shape {
-    Empty,
-    Circle(f64),
-    Rect { w: i32, h: i32 },
-}
-
-unsafe fn shape_tag(a: usize) -> u32 {
-    match unsafe { &*(a as *const Shape) } {
-        Shape::Empty => 0,
-        Shape::Circle(_) => 1,
-        Shape::Rect { .. } => 2,
-    }
-}
-unsafe fn rect_h(a: usize) -> usize {
-    match unsafe { &mut *(a as *mut Shape) } {
-        Shape::Rect { h, .. } => h as *mut i32 as usize,
-        _ => panic!("not a Rect"),
-    }
-}
-unsafe fn circle_r(a: usize) -> usize {
-    match unsafe { &mut *(a as *mut Shape) } {
-        Shape::Circle(r) => r as *mut f64 as usize,
-        _ => panic!("not a Circle"),
-    }
-}
-
 /// A Vec-like whose length is computed (its shims cannot be inlined).
 pub struct Ring {
     pub start: usize,
     pub end: usize,
     pub data: Vec<i64>,
+}
+
+impl Clone for Ring {
+    fn clone(&self) -> Ring {
+        Ring {
+            start: self.start,
+            end: self.end,
+            data: self.data.clone(),
+        }
+    }
+}
+impl std::fmt::Debug for Ring {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Ring({}, {}, {:?})", self.start, self.end, self.data)
+    }
 }
 
 unsafe fn ring_len(v: usize) -> usize {
@@ -395,31 +281,6 @@ unsafe fn ring_pop(v: usize) -> Option<u64> {
     }
     r.end -= 1;
     r.data.pop().map(|x| x as u64)
-}
-
-macro_rules! vec_shims {
-    ($t:ty, $to:expr, $from:expr) => {{
-        unsafe fn len(v: usize) -> usize {
-            unsafe { (*(v as *const Vec<$t>)).len() }
-        }
-        unsafe fn ptr(v: usize) -> usize {
-            unsafe { (*(v as *mut Vec<$t>)).as_mut_ptr() as usize }
-        }
-        unsafe fn push(v: usize, x: u64) {
-            let f: fn(u64) -> $t = $from;
-            unsafe { (*(v as *mut Vec<$t>)).push(f(x)) }
-        }
-        unsafe fn pop(v: usize) -> Option<u64> {
-            let f: fn($t) -> u64 = $to;
-            unsafe { (*(v as *mut Vec<$t>)).pop().map(f) }
-        }
-        VecShims {
-            len,
-            ptr,
-            push: Some(push),
-            pop: Some(pop),
-        }
-    }};
 }
 
 // Field descrs: one per Rec field, in declaration order, then these.
@@ -494,12 +355,7 @@ pub const J_AFFINE: u16 = 0;
 pub const J_PANIC: u16 = 1;
 
 fn fields() -> Vec<FieldDescr> {
-    let f = |name, ty, off| FieldDescr {
-        name,
-        ty,
-        place: FieldPlace::Offset(off),
-        immutable: false,
-    };
+    let f = field_at;
     use IntTy::*;
     vec![
         f("Rec.a_i8", Some(ScalarTy::Int(I8)), offset_of!(Rec, a_i8)),
@@ -551,90 +407,65 @@ fn fields() -> Vec<FieldDescr> {
         f("Rec.inner", None, offset_of!(Rec, inner)),
         f("Inner.x", Some(ScalarTy::Int(I64)), offset_of!(Inner, x)),
         f("Inner.y", Some(ScalarTy::F64), offset_of!(Inner, y)),
-        FieldDescr {
-            name: "Shape::Rect.h",
-            ty: Some(ScalarTy::Int(I32)),
-            place: FieldPlace::Shim(rect_h),
-            immutable: false,
-        },
-        FieldDescr {
-            name: "Shape::Circle.0",
-            ty: Some(ScalarTy::F64),
-            place: FieldPlace::Shim(circle_r),
-            immutable: false,
-        },
+        field(
+            "Shape::Rect.h",
+            Some(ScalarTy::Int(I32)),
+            FieldPlace::Shim(rect_h),
+        ),
+        field(
+            "Shape::Circle.0",
+            Some(ScalarTy::F64),
+            FieldPlace::Shim(circle_r),
+        ),
     ]
 }
 
 fn arrays() -> Vec<ArrayDescr> {
-    let slice = |name, item: ScalarTy| ArrayDescr {
-        immutable: false,
-        name,
-        item: Some(item),
-        item_size: item.size(),
-        vec: None,
-    };
+    let slice = |name, item: ScalarTy| array(name, Some(item), item.size(), None);
     vec![
-        ArrayDescr {
-            immutable: false,
-            name: "Vec<u8>",
-            item: Some(ScalarTy::Int(IntTy::U8)),
-            item_size: 1,
-            vec: Some(vec_shims!(u8, |x| x as u64, |x| x as u8)),
-        },
-        ArrayDescr {
-            immutable: false,
-            name: "Vec<i64>",
-            item: Some(ScalarTy::Int(IntTy::I64)),
-            item_size: 8,
-            vec: Some(vec_shims!(i64, |x| x as u64, |x| x as i64)),
-        },
-        ArrayDescr {
-            immutable: false,
-            name: "Vec<f64>",
-            item: Some(ScalarTy::F64),
-            item_size: 8,
-            vec: Some(vec_shims!(f64, |x| x.to_bits(), f64::from_bits)),
-        },
+        array(
+            "Vec<u8>",
+            Some(ScalarTy::Int(IntTy::U8)),
+            1,
+            Some(vec_shims!(u8, |x| x as u64, |x| x as u8)),
+        ),
+        array(
+            "Vec<i64>",
+            Some(ScalarTy::Int(IntTy::I64)),
+            8,
+            Some(vec_shims!(i64, |x| x as u64, |x| x as i64)),
+        ),
+        array(
+            "Vec<f64>",
+            Some(ScalarTy::F64),
+            8,
+            Some(vec_shims!(f64, |x| x.to_bits(), f64::from_bits)),
+        ),
         slice("[u16]", ScalarTy::Int(IntTy::U16)),
         slice("[i8]", ScalarTy::Int(IntTy::I8)),
         slice("[u32]", ScalarTy::Int(IntTy::U32)),
         slice("[i32]", ScalarTy::Int(IntTy::I32)),
         slice("[bool]", ScalarTy::Bool),
-        ArrayDescr {
-            immutable: false,
-            name: "[Rec]",
-            item: None,
-            item_size: size_of::<Rec>(),
-            vec: None,
-        },
-        ArrayDescr {
-            immutable: false,
-            name: "Ring",
-            item: Some(ScalarTy::Int(IntTy::I64)),
-            item_size: 8,
-            vec: Some(VecShims {
+        array("[Rec]", None, size_of::<Rec>(), None),
+        array(
+            "Ring",
+            Some(ScalarTy::Int(IntTy::I64)),
+            8,
+            Some(VecShims {
                 len: ring_len,
                 ptr: ring_ptr,
                 push: Some(ring_push),
                 pop: Some(ring_pop),
             }),
-        },
-        ArrayDescr {
-            immutable: false,
-            name: "Vec<usize>",
-            item: Some(ScalarTy::Ref),
-            item_size: 8,
-            vec: Some(vec_shims!(usize, |x| x as u64, |x| x as usize)),
-        },
+        ),
+        array(
+            "Vec<usize>",
+            Some(ScalarTy::Ref),
+            8,
+            Some(vec_shims!(usize, |x| x as u64, |x| x as usize)),
+        ),
         // items of 3 bytes, read as their first byte
-        ArrayDescr {
-            immutable: false,
-            name: "[[u8; 3]]",
-            item: Some(ScalarTy::Int(IntTy::U8)),
-            item_size: 3,
-            vec: None,
-        },
+        array("[[u8; 3]]", Some(ScalarTy::Int(IntTy::U8)), 3, None),
     ]
 }
 
@@ -730,7 +561,6 @@ fn calls() -> Vec<CallDescr> {
 }
 
 fn jitcodes() -> Vec<JitCode> {
-    use Insn::*;
     let ki = |reg| KReg {
         kind: Kind::Int,
         reg,
@@ -742,34 +572,12 @@ fn jitcodes() -> Vec<JitCode> {
     // fn affine(a: i64, x: f64) -> (i64, f64) { (a * 3 + 7, x * 2.0) }
     // int regs: 0 a, 1 t, 2 r; consts 3 = 3, 4 = 7. float: 0 x, 1 r; const 2 = 2.0
     let affine = [
-        IntBin {
-            op: IntBinOp::Mul,
-            ty: IntTy::I64,
-            a: 0,
-            b: 3,
-            dst: 1,
-        },
-        IntBin {
-            op: IntBinOp::Add,
-            ty: IntTy::I64,
-            a: 1,
-            b: 4,
-            dst: 2,
-        },
-        FloatBin {
-            op: FloatBinOp::Mul,
-            a: 0,
-            b: 2,
-            dst: 1,
-        },
-        Return {
-            values: vec![ki(2), kf(1)],
-        },
+        insn::int_bin(IntBinOp::Mul, IntTy::I64, 0, 3, 1),
+        insn::int_bin(IntBinOp::Add, IntTy::I64, 1, 4, 2),
+        insn::float_bin(FloatBinOp::Mul, 0, 2, 1),
+        insn::ret(vec![ki(2), kf(1)]),
     ];
-    let panics = [Panic {
-        kind: PanicKind::Explicit,
-        message: 0,
-    }];
+    let panics = [insn::panic(PanicKind::Explicit, 0)];
     vec![
         JitCode {
             name: "affine",
@@ -839,6 +647,31 @@ pub fn check(trace: Trace, input_sets: &[Vec<u64>]) -> TraceId {
         assert_same(&want, &got, id, inputs, &text);
     }
     id
+}
+
+/// Run `trace` interpreted on one copy of `data` and compiled (as `id`)
+/// on another (`inputs` gives the inputs for a copy); exits and memory
+/// (compared by `same`) must agree.
+pub fn check_on_data<S: Clone + std::fmt::Debug>(
+    trace: &Trace,
+    id: backend::TraceId,
+    data: &S,
+    inputs: impl Fn(&mut S) -> Vec<u64>,
+    same: impl Fn(&S, &S) -> bool,
+) {
+    let mut a = data.clone();
+    let mut b = data.clone();
+    let ia = inputs(&mut a);
+    let ib = inputs(&mut b);
+    let want = interp::run(trace, tables(), &ia);
+    let got = backend::execute(id, &ib);
+    assert_same(&want, &got, id, &ib, &describe(trace));
+    assert!(
+        same(&a, &b),
+        "memory differs\ninterp:   {a:?}\ncompiled: {b:?}\n{}\n{}",
+        describe(trace),
+        backend::disassemble(id)
+    );
 }
 
 pub fn assert_same(want: &TraceExit, got: &GuardExit, id: TraceId, inputs: &[u64], text: &str) {

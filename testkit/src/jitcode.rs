@@ -1,24 +1,10 @@
-//! Shared by the runtime's integration tests: building jitcodes and
-//! `Tables` by hand (`Code`, `ki`/`kr`/`kf`, `leak`, `vec_shims!`), and the
-//! blackhole tests' fixture (`fixture`: real structs, Vecs, enums and
-//! shims behind one set of descrs), and a small JIT driver over the tracer,
-//! `trace::interp` and the blackhole (`jit`).
-//!
-//! Each test crate uses part of it.
-#![allow(dead_code, unused_macros, unused_imports)]
+//! Building jitcodes and `Tables` by hand: registers (`ki`/`kr`/`kf`),
+//! a jitcode under construction (`Code`, and `Asm` with symbolic labels),
+//! `vec_shims!`, and `make_tables`.
 
-pub mod fixture;
-pub mod jit;
-
+pub use crate::leak;
 use metatrace_runtime::jitcode::*;
 use std::collections::HashMap;
-
-// ---------------------------------------------------------------------------
-// Building jitcodes and tables by hand.
-
-pub fn leak<T>(v: Vec<T>) -> &'static [T] {
-    Box::leak(v.into_boxed_slice())
-}
 
 pub fn ki(reg: Reg) -> KReg {
     KReg {
@@ -37,6 +23,11 @@ pub fn kf(reg: Reg) -> KReg {
         kind: Kind::Float,
         reg,
     }
+}
+
+/// Int registers `regs`, in order.
+pub fn kis(regs: std::ops::Range<Reg>) -> Vec<KReg> {
+    regs.map(ki).collect()
 }
 
 /// A jitcode under construction. Constants are numbered after the
@@ -178,6 +169,7 @@ pub fn addr_mut<T>(x: &mut T) -> u64 {
 
 /// `VecShims` for a `Vec<$t>`, converting items to and from canonical
 /// register values with `$to` and `$from`.
+#[macro_export]
 macro_rules! vec_shims {
     ($t:ty, $to:expr, $from:expr) => {{
         unsafe fn len(v: usize) -> usize {
@@ -194,7 +186,7 @@ macro_rules! vec_shims {
             let f: fn($t) -> u64 = $to;
             unsafe { (*(v as *mut Vec<$t>)).pop().map(f) }
         }
-        metatrace_runtime::jitcode::VecShims {
+        $crate::__runtime::jitcode::VecShims {
             len,
             ptr,
             push: Some(push),
@@ -202,7 +194,39 @@ macro_rules! vec_shims {
         }
     }};
 }
-pub(crate) use vec_shims;
+pub use crate::vec_shims;
+
+/// A mutable field descr.
+pub fn field(name: &'static str, ty: Option<ScalarTy>, place: FieldPlace) -> FieldDescr {
+    FieldDescr {
+        name,
+        ty,
+        place,
+        immutable: false,
+    }
+}
+
+/// A mutable field descr at offset `off`.
+pub fn field_at(name: &'static str, ty: Option<ScalarTy>, off: usize) -> FieldDescr {
+    field(name, ty, FieldPlace::Offset(off))
+}
+
+/// A mutable array descr: items of `item_size` bytes (`item`: their type,
+/// if scalar); a Vec when `vec` gives its shims, else a slice.
+pub fn array(
+    name: &'static str,
+    item: Option<ScalarTy>,
+    item_size: usize,
+    vec: Option<VecShims>,
+) -> ArrayDescr {
+    ArrayDescr {
+        immutable: false,
+        name,
+        item,
+        item_size,
+        vec,
+    }
+}
 
 /// The descrs of hand-built `Tables` (all empty by default).
 #[derive(Default)]

@@ -1,19 +1,20 @@
-//! Shared by the optimizer tests: hand-built `Tables` over real
+//! The optimizer tests' fixture: hand-built `Tables` over real
 //! `#[repr(C)]` data (`Obj` with a `Vec<i64>`, an immutable `Prog`,
-//! `Regs`), residual calls, an elidable jitcode, a parser of the printed
-//! trace format (so that tests read as trace in / trace out), and the
-//! "world" the random traces run against.
-#![allow(dead_code)]
+//! `Regs`), residual calls, an elidable jitcode, and the "world" the
+//! random traces run against. The printed trace format the tests read
+//! and write is `crate::trace_text`.
 
+use crate::insn;
+use crate::jitcode::array;
+pub use crate::leak;
+pub use crate::rng::Rng;
+use crate::shape::shape_tag;
+pub use crate::shape::Shape;
+use crate::vec_shims;
 use metatrace_runtime::jitcode::*;
-use metatrace_runtime::trace::*;
 use std::cell::Cell;
 use std::mem::offset_of;
 use std::sync::OnceLock;
-
-pub fn leak<T>(v: Vec<T>) -> &'static [T] {
-    Box::leak(v.into_boxed_slice())
-}
 
 // ---------------------------------------------------------------------------
 // Native data.
@@ -51,18 +52,6 @@ pub struct Pair {
 #[repr(C)]
 pub struct Regs {
     pub values: Vec<i64>,
-}
-
-pub enum Shape {
-    Empty,
-    Circle(f64),
-}
-
-unsafe fn shape_tag(a: usize) -> u32 {
-    match unsafe { &*(a as *const Shape) } {
-        Shape::Empty => 0,
-        Shape::Circle(_) => 1,
-    }
 }
 
 pub const F_A: u16 = 0;
@@ -106,29 +95,6 @@ pub fn obj_fields() -> Vec<(u16, ScalarTy)> {
     ]
 }
 
-macro_rules! i64_vec_shims {
-    () => {{
-        unsafe fn len(v: usize) -> usize {
-            unsafe { (*(v as *const Vec<i64>)).len() }
-        }
-        unsafe fn ptr(v: usize) -> usize {
-            unsafe { (*(v as *mut Vec<i64>)).as_mut_ptr() as usize }
-        }
-        unsafe fn push(v: usize, x: u64) {
-            unsafe { (*(v as *mut Vec<i64>)).push(x as i64) }
-        }
-        unsafe fn pop(v: usize) -> Option<u64> {
-            unsafe { (*(v as *mut Vec<i64>)).pop().map(|x| x as u64) }
-        }
-        VecShims {
-            len,
-            ptr,
-            push: Some(push),
-            pop: Some(pop),
-        }
-    }};
-}
-
 thread_local! {
     /// Calls of `bump` (a side effect the tests compare).
     pub static BUMPS: Cell<u64> = const { Cell::new(0) };
@@ -159,30 +125,15 @@ unsafe fn peek_shim(args: &[u64], results: &mut [u64]) {
 }
 
 fn pair_jitcode() -> JitCode {
-    use Insn::*;
     let ki = |reg| KReg {
         kind: Kind::Int,
         reg,
     };
     // fn pair(a: i64, b: i64) -> (i64, i64) { (a + b, a * b) }
     let code = [
-        IntBin {
-            op: IntBinOp::Add,
-            ty: IntTy::I64,
-            a: 0,
-            b: 1,
-            dst: 2,
-        },
-        IntBin {
-            op: IntBinOp::Mul,
-            ty: IntTy::I64,
-            a: 0,
-            b: 1,
-            dst: 3,
-        },
-        Return {
-            values: vec![ki(2), ki(3)],
-        },
+        insn::int_bin(IntBinOp::Add, IntTy::I64, 0, 1, 2),
+        insn::int_bin(IntBinOp::Mul, IntTy::I64, 0, 1, 3),
+        insn::ret(vec![ki(2), ki(3)]),
     ];
     JitCode {
         name: "pair",
@@ -257,27 +208,20 @@ pub fn tables() -> &'static Tables {
             ),
         ];
         let arrays = vec![
-            ArrayDescr {
-                immutable: false,
-                name: "Vec<i64>",
-                item: Some(ScalarTy::Int(I64)),
-                item_size: 8,
-                vec: Some(i64_vec_shims!()),
-            },
+            array(
+                "Vec<i64>",
+                Some(ScalarTy::Int(I64)),
+                8,
+                Some(vec_shims!(i64, |x| x as u64, |x| x as i64)),
+            ),
             ArrayDescr {
                 immutable: true,
                 name: "&Vec<i64>",
                 item: Some(ScalarTy::Int(I64)),
                 item_size: 8,
-                vec: Some(i64_vec_shims!()),
+                vec: Some(vec_shims!(i64, |x| x as u64, |x| x as i64)),
             },
-            ArrayDescr {
-                immutable: false,
-                name: "[i64]",
-                item: Some(ScalarTy::Int(I64)),
-                item_size: 8,
-                vec: None,
-            },
+            array("[i64]", Some(ScalarTy::Int(I64)), 8, None),
         ];
         // The effect summaries the codewriter computes for these
         // signatures (`codewriter::effects`): `&mut Obj` reaches every
@@ -382,135 +326,6 @@ pub fn circle_addr() -> usize {
 }
 
 // ---------------------------------------------------------------------------
-// The printed trace format, parsed back.
-
-/// Parse a trace in the printed format (`trace::parse_trace` with the
-/// tests' tables; see there for resume data and names); it must verify.
-pub fn parse(text: &str) -> Trace {
-    let trace = parse_trace(text, tables()).unwrap_or_else(|e| panic!("{e}\n{text}"));
-    if let Err(e) = verify_trace(&trace) {
-        panic!("parsed trace does not verify: {e:?}\n{text}");
-    }
-    trace
-}
-
-/// `format_trace` with the tests' tables.
-pub fn show(t: &Trace) -> String {
-    format_trace(t, tables())
-}
-
-/// Every guard's full resume data, constants included: `#g: [a, b | c]`.
-pub fn show_resume(t: &Trace) -> String {
-    let name = |v: Val| -> String {
-        match v {
-            Val::Input(i) => format!("{}{}", t.inputs[i as usize].letter(), i),
-            Val::Op(i) => format!(
-                "{}{}",
-                t.ops[i as usize].result.unwrap().letter(),
-                i as usize + t.inputs.len()
-            ),
-            Val::Int(c) => c.to_string(),
-            Val::Ref(r) => format!("0x{r:x}"),
-            Val::Float(b) => format!("{:?}", f64::from_bits(b)),
-            Val::Virtual(k) => format!("virtual{k}"),
-        }
-    };
-    let mut out = String::new();
-    for (g, info) in t.guards.iter().enumerate() {
-        let frames: Vec<String> = info
-            .frames
-            .iter()
-            .map(|f| {
-                f.regs
-                    .iter()
-                    .map(|(_, v)| name(*v))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            })
-            .collect();
-        out.push_str(&format!("#{g}: [{}]", frames.join(" | ")));
-        out.push_str(&format_virtuals(t, info, tables()));
-        out.push('\n');
-    }
-    out
-}
-
-/// Compare printed traces line by line, ignoring leading/trailing space.
-pub fn assert_trace(got: &Trace, want: &str) {
-    let got_s = show(got);
-    let norm = |s: &str| -> Vec<String> {
-        s.lines()
-            .map(|l| l.trim().to_string())
-            .filter(|l| !l.is_empty())
-            .collect()
-    };
-    if norm(&got_s) != norm(want) {
-        panic!(
-            "optimized trace differs\n--- want:\n{}\n--- got:\n{}",
-            norm(want).join("\n"),
-            got_s
-        );
-    }
-    if let Err(e) = verify_trace(got) {
-        panic!("optimized trace does not verify: {e:?}\n{got_s}");
-    }
-}
-
-// ---------------------------------------------------------------------------
-// A small deterministic PRNG (xorshift64*).
-
-pub struct Rng(pub u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-    pub fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-    pub fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-    pub fn pick<T: Copy>(&mut self, xs: &[T]) -> T {
-        xs[self.below(xs.len() as u64) as usize]
-    }
-    /// An "interesting" i64: edge values, small numbers, random bits.
-    pub fn int(&mut self) -> i64 {
-        match self.below(5) {
-            0 => self.pick(&[
-                0,
-                1,
-                -1,
-                2,
-                7,
-                8,
-                i64::MIN,
-                i64::MAX,
-                127,
-                128,
-                255,
-                256,
-                -128,
-                65535,
-                0x7fff_ffff,
-                0x8000_0000,
-            ]),
-            1 | 2 => self.below(12) as i64 - 3,
-            3 => (self.next() as i64) >> self.below(64),
-            _ => self.next() as i64,
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------
 // The world random traces run against: two `Obj`s, reset in place between
 // runs so that addresses (which may appear in exits) stay the same.
 
@@ -552,15 +367,15 @@ impl World {
         let mut init = Vec::new();
         for _ in 0..2 {
             let n = 6 + r.below(4) as usize;
-            let vals: Vec<i64> = (0..n).map(|_| r.int() % 100).collect();
+            let vals: Vec<i64> = (0..n).map(|_| r.trace_int() % 100).collect();
             init.push((
-                r.int(),
-                r.int() as u8,
+                r.trace_int(),
+                r.trace_int() as u8,
                 r.chance(50),
-                r.int() as i16,
-                r.int() as i32,
-                r.int() as u64,
-                (r.int() % 1000) as f64 / 8.0,
+                r.trace_int() as i16,
+                r.trace_int() as i32,
+                r.trace_int() as u64,
+                (r.trace_int() % 1000) as f64 / 8.0,
                 addrs[r.below(2) as usize],
                 vals,
             ));

@@ -1,0 +1,57 @@
+//! metatrace-testkit: what the integration tests of the workspace share,
+//! in one place (see docs/testing.md).
+//!
+//! - [`insn`]: one constructor per jitcode instruction;
+//! - [`jitcode`]: building jitcodes and `Tables` by hand (`Code`, `Asm`,
+//!   `ki`/`kr`/`kf`, `vec_shims!`, `make_tables`);
+//! - [`shape`]: the `Shape` enum every hand-made table describes;
+//! - [`fixture`]: the blackhole and tracer tests' data (`Point`, Vecs) and
+//!   tables; [`jit`]: a small JIT driver over tracer, `trace::interp` and
+//!   blackhole;
+//! - [`backend`]: the backend tests' data (`Rec`, `Ring`), tables, trace
+//!   builder (`TB`) and compiled-vs-interpreted comparison;
+//! - [`optimizer`]: the optimizer tests' data (`Obj`, `Prog`), tables and
+//!   random-trace world; [`trace_text`]: the printed trace format, parsed
+//!   back, and `assert_trace`;
+//! - [`ops`]: every operator of a kind; [`rng`]: the random generators;
+//! - `flowgraph` (feature `flowgraph`): building flow graphs by hand
+//!   (jitcodegen tests);
+//! - [`bless`]: expected-output files (`METATRACE_BLESS=1`); [`subset`]:
+//!   Rust-subset sources the translator tests share;
+//! - [`vms`]: building and running the example VMs (end-to-end tests).
+//!
+//! Integration tests only: unit tests inside a crate's `src` would see a
+//! second copy of that crate through this one.
+
+pub mod backend;
+pub mod bless;
+pub mod fixture;
+#[cfg(feature = "flowgraph")]
+pub mod flowgraph;
+pub mod insn;
+pub mod jit;
+pub mod jitcode;
+pub mod ops;
+pub mod optimizer;
+pub mod rng;
+pub mod shape;
+pub mod subset;
+pub mod trace_text;
+pub mod vms;
+
+#[doc(hidden)]
+pub use metatrace_runtime as __runtime;
+
+/// Leak `v` (hand-made tables live as long as the test process).
+pub fn leak<T>(v: Vec<T>) -> &'static [T] {
+    Box::leak(v.into_boxed_slice())
+}
+
+/// The number in environment variable `name` (a test's size, such as a
+/// count of seeds), or `default` when it is unset or not a number.
+pub fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
