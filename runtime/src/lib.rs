@@ -16,10 +16,12 @@ pub mod params;
 pub mod __private;
 
 pub use params::{JitMode, JitParams};
+pub mod alias;
 pub mod backend;
 pub mod blackhole;
 pub mod jit;
 pub mod jitcode;
 pub mod metainterp;
 pub mod optimizer;
+pub mod resume;
 pub mod trace;

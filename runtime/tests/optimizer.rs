@@ -1076,7 +1076,7 @@ fn tlr_square_loop() {
 /// resume values, the same registers.
 #[test]
 fn tlr_square_loop_runs_the_same() {
-    use metatrace_runtime::blackhole::ResumeFrame;
+    use metatrace_runtime::resume::ResumeFrame;
     let before = parse(TLR);
     let after = run_all(TLR);
     let mut regs = Box::new(Regs { values: vec![] });

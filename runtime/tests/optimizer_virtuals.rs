@@ -2,8 +2,8 @@
 //! optimized trace out; then what a guard's resume data makes of a virtual
 //! object when the guard fails.
 
-use metatrace_runtime::blackhole::ResumeFrame;
 use metatrace_runtime::optimizer::{optimize, optimize_loop, Ctx, EnabledOpts, Optimized, Pass};
+use metatrace_runtime::resume::ResumeFrame;
 use metatrace_runtime::trace::interp;
 use metatrace_runtime::trace::*;
 use metatrace_testkit::optimizer::*;

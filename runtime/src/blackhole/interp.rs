@@ -9,8 +9,9 @@
 
 use super::ops;
 use super::program::{Code, Program};
-use super::{ResumeFrame, RunOutcome};
+use super::RunOutcome;
 use crate::jitcode::{Insn, KReg, Kind};
+use crate::resume::ResumeFrame;
 
 /// How `Machine::run` stopped.
 enum Exit {

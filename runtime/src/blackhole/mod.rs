@@ -1,7 +1,8 @@
 //! The blackhole interpreter: runs jitcodes on concrete values, with the
 //! native code's semantics, without recording anything. Used for
 //! `--jit mode=jitcode-only` ([`call`]), and to finish an iteration after
-//! a guard fails in compiled code or tracing stops ([`resume`]).
+//! a guard fails in compiled code or tracing stops ([`resume`], from the
+//! frames `crate::resume` rebuilt).
 //!
 //! - [`ops`]: the pure semantics of int/float operations, casts, loads and
 //!   stores (shared with the meta-tracer).
@@ -15,7 +16,7 @@ mod program;
 pub use program::{program, Code, Program};
 
 use crate::jitcode::Tables;
-use crate::trace::GuardInfo;
+use crate::resume::ResumeFrame;
 use interp::Machine;
 use std::cell::RefCell;
 
@@ -55,52 +56,6 @@ fn with_machine<R>(f: impl FnOnce(&mut Machine) -> R) -> R {
         }
     });
     out
-}
-
-/// One interpreter frame to resume in the blackhole (built from a guard's
-/// resume data, or from the tracer's frames when tracing stops).
-#[derive(Clone, Debug, PartialEq)]
-pub struct ResumeFrame {
-    pub jitcode: u16,
-    /// Innermost frame: the instruction to execute next. Outer frames: the
-    /// `Call` instruction they are suspended in; they continue at `pc + 1`
-    /// once the inner frame returns into that call's result registers.
-    pub pc: u32,
-    /// Register values; registers not listed start as zero.
-    pub regs: Vec<(crate::jitcode::KReg, u64)>,
-}
-
-impl ResumeFrame {
-    /// The frames to resume when `guard` fails with `fail_values` (its
-    /// fail arguments' values, in `GuardInfo::fail_args` order): every
-    /// register of the resume data set to its constant or fail value.
-    ///
-    /// Panics if the number of values is wrong or the resume data uses a
-    /// value that is no fail argument.
-    /// Objects the optimizer kept virtual are allocated here
-    /// (`GuardInfo::resume_value`).
-    pub fn from_guard(tables: &Tables, guard: &GuardInfo, fail_values: &[u64]) -> Vec<ResumeFrame> {
-        assert!(
-            fail_values.len() == guard.fail_args.len(),
-            "metatrace: the guard has {} fail arguments, got {} values",
-            guard.fail_args.len(),
-            fail_values.len()
-        );
-        let mut made = Vec::new();
-        guard
-            .frames
-            .iter()
-            .map(|f| ResumeFrame {
-                jitcode: f.jitcode,
-                pc: f.pc,
-                regs: f
-                    .regs
-                    .iter()
-                    .map(|&(r, v)| (r, guard.resume_value(tables, fail_values, &mut made, v)))
-                    .collect(),
-            })
-            .collect()
-    }
 }
 
 /// Where a resumed run stopped.

@@ -27,7 +27,7 @@
 //!   - `vec_push`, `vec_pop`: the headers (length, data pointer) of the
 //!     Vecs that may be that one, items of arrays that may be its items,
 //!     raw locations and enum tags;
-//!   - `call_residual`: what `optimizer::heap::call_effects` says the call
+//!   - `call_residual`: what `alias::call_effects` says the call
 //!     may write (its descr's effect summary); `call_pure`: everything.
 //!
 //!   Immutable descrs get no exemption: "immutable" means reached through
@@ -61,11 +61,12 @@
 //! the instruction again (and a decided comparison or guard must agree with
 //! the concrete outcome).
 
+use crate::alias::{
+    call_effects, items_may_alias, may_equal, raw_loc, reads_back, scalars_may_alias,
+    vecs_may_alias, CallEffects, Loc,
+};
 use crate::blackhole::ops;
 use crate::jitcode::{CmpOp, FieldPlace, IntBinOp, IntTy, ScalarTy, Tables};
-use crate::optimizer::heap::{
-    call_effects, items_may_alias, may_equal, scalars_may_alias, vecs_may_alias, CallEffects, Loc,
-};
 use crate::optimizer::pure::{mirror, negate};
 use crate::trace::{Opcode, TraceOp, Val};
 use rustc_hash::FxHashMap as HashMap;
@@ -422,7 +423,7 @@ impl HeapCache {
 
     /// The location a `load`/`store` of `ty` at `addr` touches.
     fn raw_loc(&self, ops: &[TraceOp], addr: Val, ty: ScalarTy) -> Loc {
-        crate::optimizer::heap::raw_loc(self.tables, def(ops, addr), addr, ty)
+        raw_loc(self.tables, def(ops, addr), addr, ty)
     }
 
     /// What the trace knows `loc` holds, with its concrete value: at
@@ -451,7 +452,7 @@ impl HeapCache {
     /// `v` (concrete value `bits`), of type `ty`, was written to `loc`
     /// (after `invalidate(Effect::Write(loc))` or `Effect::Store`).
     pub fn written(&mut self, ops: &[TraceOp], loc: Loc, v: Val, ty: ScalarTy, bits: u64) {
-        if self.reads_back(ops, v, ty) {
+        if reads_back(self.tables, v, ty, &|v| def(ops, v)) {
             self.heap.insert(loc, (v, bits));
         } else {
             self.heap.remove(&loc);
@@ -474,41 +475,6 @@ impl HeapCache {
         };
         let def = |v: Val| def(ops, v);
         self.heap.retain(|loc, _| !effect.hits(t, loc, &def));
-    }
-
-    /// Does a `ty` written as the register value `v` read back as `v`?
-    fn reads_back(&self, ops: &[TraceOp], v: Val, ty: ScalarTy) -> bool {
-        let t = self.tables;
-        match ty {
-            ScalarTy::F64 | ScalarTy::Ref => return true,
-            ScalarTy::Int(it) if it.bits() == 64 => return true,
-            _ => {}
-        }
-        if let Some(c) = v.const_bits() {
-            let mut buf = 0u64;
-            let addr = &mut buf as *mut u64 as usize;
-            // Safety: an 8-byte local holds every scalar.
-            let back = unsafe {
-                ops::store(ty, addr, c);
-                ops::load(ty, addr)
-            };
-            return back == c;
-        }
-        let Some(d) = def(ops, v) else {
-            return false;
-        };
-        match d.opcode {
-            Opcode::IntBin(_, it) | Opcode::IntNeg(it) | Opcode::IntNot(it) => {
-                ScalarTy::Int(it) == ty
-            }
-            // 0 or 1.
-            Opcode::IntCmp(..) | Opcode::FloatCmp(_) => true,
-            Opcode::Cast(_, to) => to == ty,
-            Opcode::GetField(f) => t.fields[f as usize].ty == Some(ty),
-            Opcode::Load(lt) => lt == ty,
-            Opcode::GetItem(a) | Opcode::VecPopNonEmpty(a) => t.arrays[a as usize].item == Some(ty),
-            _ => false,
-        }
     }
 
     // -----------------------------------------------------------------

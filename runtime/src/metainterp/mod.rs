@@ -38,17 +38,15 @@
 mod execute;
 mod frame;
 mod heapcache;
-mod liveness;
 mod record;
 
-use crate::blackhole::{self, Program, ResumeFrame};
+use crate::blackhole::{self, Program};
 use crate::jitcode::{Insn, KReg, Kind, Tables};
 use crate::params::JitParams;
-use crate::trace::{
-    FieldWrite, FrameSnapshot, GuardInfo, Opcode, ResumeBuilder, Trace, TraceStart, Val,
-};
+use crate::resume::liveness::Liveness;
+use crate::resume::{ResumeBuilder, ResumeFrame};
+use crate::trace::{FieldWrite, FrameSnapshot, GuardInfo, Opcode, Trace, TraceStart, Val};
 use frame::{Frame, Value};
-use liveness::Liveness;
 use record::Recorder;
 use std::collections::HashMap;
 
@@ -509,7 +507,13 @@ impl Tracer<'_> {
                 jitcode: f.jitcode,
                 pc: f.pc,
                 regs: liveness
-                    .live_at(tables, f.jitcode, f.code, f.pc)
+                    .live_at(
+                        tables,
+                        f.jitcode,
+                        &f.code.insns,
+                        f.code.jitcode.num_regs,
+                        f.pc,
+                    )
                     .into_iter()
                     .map(|r| (r, f.getk(r).val))
                     .collect(),

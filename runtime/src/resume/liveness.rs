@@ -8,7 +8,6 @@
 //! the same analysis the codewriter fills the markers with
 //! ([`crate::jitcode::live_in`]).
 
-use crate::blackhole::Code;
 use crate::jitcode::{live_in, Insn, KReg, Tables};
 use rustc_hash::FxHashMap as HashMap;
 
@@ -21,16 +20,23 @@ pub(crate) struct Liveness {
 impl Liveness {
     /// The registers live on entry to instruction `pc` of jitcode `index`:
     /// the `-live-` marker just before it if there is one, else computed.
-    pub fn live_at(&mut self, tables: &Tables, index: u16, code: &Code, pc: u32) -> Vec<KReg> {
+    pub fn live_at(
+        &mut self,
+        tables: &Tables,
+        index: u16,
+        insns: &[Insn],
+        num_regs: [u16; 3],
+        pc: u32,
+    ) -> Vec<KReg> {
         let pc = pc as usize;
         if pc > 0 {
-            if let Insn::Live { regs } = &code.insns[pc - 1] {
+            if let Insn::Live { regs } = &insns[pc - 1] {
                 return regs.clone();
             }
         }
         self.computed
             .entry(index)
-            .or_insert_with(|| live_in(&code.insns, code.jitcode.num_regs, tables))[pc]
+            .or_insert_with(|| live_in(insns, num_regs, tables))[pc]
             .clone()
     }
 }

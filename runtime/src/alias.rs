@@ -1,0 +1,395 @@
+//! The alias facts about memory that both the tracer's heap cache
+//! (`metainterp/heapcache.rs`) and the optimizer's heap pass
+//! (`optimizer/heap.rs`) reason with: the locations a trace reads and
+//! writes ([`Loc`]), which of them a write or a residual call may change
+//! ([`scalars_may_alias`], [`CallEffects`]), and whether a written value
+//! reads back unchanged ([`reads_back`]). (RPython keeps these in
+//! `heapcache.py` and `optimizeopt/heap.py` twice; here there is one
+//! copy.)
+
+use crate::blackhole::ops;
+use crate::jitcode::{CallEffectsDescr, FieldPlace, IntBinOp, ScalarTy, Tables};
+use crate::trace::{Opcode, TraceOp, Val};
+
+/// A memory location the cache knows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Loc {
+    Field { base: Val, descr: u16 },
+    Item { ptr: Val, idx: Val, descr: u16 },
+    Raw { addr: Val, ty: ScalarTy },
+    VecLen { vec: Val, descr: u16 },
+    VecPtr { vec: Val, descr: u16 },
+    Tag { addr: Val, descr: u16 },
+    StrPtr(Val),
+    StrLen(Val),
+}
+
+/// What a set of descrs a call may write: none, some, or all.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Writes {
+    Nothing,
+    /// Exactly these descrs (see [`CallEffects`]).
+    Some(Vec<u16>),
+    Everything,
+}
+
+impl Writes {
+    fn from_list(ds: &[u16]) -> Writes {
+        if ds.is_empty() {
+            Writes::Nothing
+        } else {
+            Writes::Some(ds.to_vec())
+        }
+    }
+
+    fn has(&self, d: u16) -> bool {
+        match self {
+            Writes::Nothing => false,
+            Writes::Everything => true,
+            Writes::Some(ds) => ds.contains(&d),
+        }
+    }
+
+    fn any(&self, f: impl Fn(u16) -> bool) -> bool {
+        match self {
+            Writes::Nothing => false,
+            Writes::Everything => true,
+            Writes::Some(ds) => ds.iter().any(|d| f(*d)),
+        }
+    }
+}
+
+/// What a residual call may change: the effect summary of a call descr
+/// (`CallDescr::effects`, read by [`call_effects`]).
+///
+/// The lists are exact, not "descrs that alias these": the codewriter
+/// lists every descr naming a location the callee may write (both
+/// mutabilities of a field, every Vec and slice descr of an item type),
+/// and it knows the types, which this pass does not. Matching by aliasing
+/// instead (`fields_may_alias`, which compares offsets) would also throw
+/// away every field of every other struct at the same offset, and every
+/// field behind a shim.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallEffects {
+    /// Scalar fields written (field descrs).
+    pub fields: Writes,
+    /// Array items written (array descrs), except in `kept_fields`.
+    pub items: Writes,
+    /// Vecs resized or reallocated (array descrs): their headers and
+    /// items, except in `kept_fields`.
+    pub vecs: Writes,
+    /// Fields whose Vec or array the call leaves alone (header and
+    /// items), even if its descr is in `items` or `vecs`.
+    pub kept_fields: Vec<u16>,
+    /// Anything else: raw memory, enum tags, strings.
+    pub other: bool,
+}
+
+impl CallEffects {
+    pub fn everything() -> CallEffects {
+        CallEffects {
+            fields: Writes::Everything,
+            items: Writes::Everything,
+            vecs: Writes::Everything,
+            kept_fields: Vec::new(),
+            other: true,
+        }
+    }
+
+    pub fn nothing() -> CallEffects {
+        CallEffects {
+            fields: Writes::Nothing,
+            items: Writes::Nothing,
+            vecs: Writes::Nothing,
+            kept_fields: Vec::new(),
+            other: false,
+        }
+    }
+
+    /// The effects a call descr's static summary describes.
+    pub fn from_descr(d: &CallEffectsDescr) -> CallEffects {
+        if d.everything {
+            return CallEffects::everything();
+        }
+        CallEffects {
+            fields: Writes::from_list(d.fields),
+            items: Writes::from_list(d.items),
+            vecs: Writes::from_list(d.vecs),
+            kept_fields: d.kept_fields.to_vec(),
+            other: d.other,
+        }
+    }
+
+    /// May the call change what the cache holds for `loc`? `def` gives
+    /// the operation defining a value of the trace, which tells where a
+    /// Vec or array lives (for `kept_fields`); `&|_| None` is always
+    /// correct (it ignores `kept_fields`).
+    pub fn may_change<'e>(
+        &self,
+        t: &Tables,
+        loc: &Loc,
+        def: &dyn Fn(Val) -> Option<&'e TraceOp>,
+    ) -> bool {
+        let kept = |f: Option<u16>| f.is_some_and(|f| self.kept_fields.contains(&f));
+        match *loc {
+            Loc::Field { descr, .. } => self.fields.has(descr),
+            Loc::Item { ptr, descr, .. } => {
+                (self.items.has(descr) || self.vecs.has(descr)) && !kept(data_holder(ptr, def))
+            }
+            Loc::VecLen { vec, descr } | Loc::VecPtr { vec, descr } => {
+                self.vecs.has(descr) && !kept(vec_holder(vec, def))
+            }
+            Loc::Raw { ty, .. } => {
+                // A `load` may read a field or an item of its size.
+                let size = Some(ty.size());
+                self.other
+                    || self
+                        .fields
+                        .any(|f| scalar_size(t.fields[f as usize].ty) == size)
+                    || self
+                        .items
+                        .any(|a| t.arrays[a as usize].item_size == ty.size())
+                    || self
+                        .vecs
+                        .any(|a| t.arrays[a as usize].item_size == ty.size())
+            }
+            Loc::Tag { .. } | Loc::StrPtr(_) | Loc::StrLen(_) => self.other,
+        }
+    }
+}
+
+/// The field a Vec lives in: `vec = fieldaddr<f>(_)`. (Not through
+/// `vec_ptr`: the Vec at `vec_ptr(fieldaddr<f>(_))`, the first item of a
+/// Vec of Vecs, is not the one in field `f`.)
+fn vec_holder<'e>(vec: Val, def: &dyn Fn(Val) -> Option<&'e TraceOp>) -> Option<u16> {
+    match def(vec)?.opcode {
+        Opcode::FieldAddr(f) => Some(f),
+        _ => None,
+    }
+}
+
+/// The field holding the Vec or array whose items start at `ptr`:
+/// `ptr = vec_ptr(v)` with `v = fieldaddr<f>(_)`, or `ptr = fieldaddr<f>(_)`
+/// (an array held in the field).
+fn data_holder<'e>(ptr: Val, def: &dyn Fn(Val) -> Option<&'e TraceOp>) -> Option<u16> {
+    let d = def(ptr)?;
+    match d.opcode {
+        Opcode::FieldAddr(f) => Some(f),
+        Opcode::VecPtr(_) => vec_holder(*d.args.first()?, def),
+        _ => None,
+    }
+}
+
+/// The effects of residual call `descr`: its descr's summary.
+pub fn call_effects(tables: &Tables, descr: u16) -> CallEffects {
+    match tables.calls.get(descr as usize) {
+        Some(c) => CallEffects::from_descr(&c.effects),
+        None => CallEffects::everything(),
+    }
+}
+
+/// May two values be the same address? (Different constants are not.)
+pub fn may_equal(a: Val, b: Val) -> bool {
+    a == b || !(a.is_const() && b.is_const())
+}
+
+fn scalar_size(t: Option<ScalarTy>) -> Option<usize> {
+    t.map(|t| t.size())
+}
+
+/// May field `d1` of `b1` and field `d2` of `b2` share bytes?
+pub fn fields_may_alias(t: &Tables, d1: u16, d2: u16, b1: Val, b2: Val) -> bool {
+    if d1 == d2 {
+        return may_equal(b1, b2);
+    }
+    let (f1, f2) = (&t.fields[d1 as usize], &t.fields[d2 as usize]);
+    match (f1.place, f2.place) {
+        (FieldPlace::Offset(o1), FieldPlace::Offset(o2)) => {
+            let s1 = scalar_size(f1.ty).unwrap_or(1);
+            let s2 = scalar_size(f2.ty).unwrap_or(1);
+            if o1 + s1 <= o2 || o2 + s2 <= o1 {
+                false
+            } else if o1 == o2 && s1 == s2 {
+                // The same field under two descrs (say, one immutable).
+                may_equal(b1, b2)
+            } else {
+                true
+            }
+        }
+        _ => true,
+    }
+}
+
+/// May items of arrays `a1` and `a2` share bytes?
+pub fn items_may_alias(t: &Tables, a1: u16, a2: u16) -> bool {
+    a1 == a2 || scalar_size(t.arrays[a1 as usize].item) == scalar_size(t.arrays[a2 as usize].item)
+}
+
+/// May Vec descrs `a1` and `a2` describe the same Vec?
+pub fn vecs_may_alias(t: &Tables, a1: u16, a2: u16) -> bool {
+    let (x, y) = (&t.arrays[a1 as usize], &t.arrays[a2 as usize]);
+    a1 == a2 || (x.item == y.item && x.item_size == y.item_size)
+}
+
+/// The scalar size of a scalar location.
+fn loc_size(t: &Tables, loc: &Loc) -> Option<usize> {
+    match *loc {
+        Loc::Field { descr, .. } => scalar_size(t.fields[descr as usize].ty),
+        Loc::Item { descr, .. } => scalar_size(t.arrays[descr as usize].item),
+        Loc::Raw { ty, .. } => Some(ty.size()),
+        _ => None,
+    }
+}
+
+/// Are the indices `i1` and `i2` surely different (by less than 2^32)?
+/// They are when both are constants, or the same value plus different
+/// constants (64-bit arithmetic: `x + 1` is never `x + 2`).
+pub fn indices_differ<'e>(i1: Val, i2: Val, def: &dyn Fn(Val) -> Option<&'e TraceOp>) -> bool {
+    let form = |v: Val| -> (Option<Val>, i64) {
+        if let Some(c) = v.const_bits() {
+            return (None, c as i64);
+        }
+        if let Some(d) = def(v) {
+            match (&d.opcode, d.args.as_slice()) {
+                (&Opcode::IntBin(IntBinOp::Add, ty), &[y, Val::Int(k)])
+                | (&Opcode::IntBin(IntBinOp::Add, ty), &[Val::Int(k), y])
+                    if ty.bits() == 64 && !y.is_const() =>
+                {
+                    return (Some(y), k)
+                }
+                (&Opcode::IntBin(IntBinOp::Sub, ty), &[y, Val::Int(k)])
+                    if ty.bits() == 64 && !y.is_const() =>
+                {
+                    return (Some(y), k.wrapping_neg())
+                }
+                _ => {}
+            }
+        }
+        (Some(v), 0)
+    };
+    let ((y1, k1), (y2, k2)) = (form(i1), form(i2));
+    y1 == y2 && k1 != k2 && k1.wrapping_sub(k2).unsigned_abs() < 1 << 32
+}
+
+/// May a write to scalar location `w` change scalar location `r`? `def`
+/// gives the operations defining values (items at `x + 1` and `x + 2` of
+/// one data pointer are different items).
+pub fn scalars_may_alias<'e>(
+    t: &Tables,
+    w: &Loc,
+    r: &Loc,
+    def: &dyn Fn(Val) -> Option<&'e TraceOp>,
+) -> bool {
+    match (*w, *r) {
+        (
+            Loc::Field {
+                base: b1,
+                descr: d1,
+            },
+            Loc::Field {
+                base: b2,
+                descr: d2,
+            },
+        ) => fields_may_alias(t, d1, d2, b1, b2),
+        (
+            Loc::Item {
+                ptr: p1,
+                idx: i1,
+                descr: a1,
+            },
+            Loc::Item {
+                ptr: p2,
+                idx: i2,
+                descr: a2,
+            },
+        ) => {
+            if !items_may_alias(t, a1, a2) {
+                return false;
+            }
+            let size = t.arrays[a1 as usize].item_size;
+            let same_size = size == t.arrays[a2 as usize].item_size;
+            !(p1 == p2 && same_size && size < 1 << 31 && indices_differ(i1, i2, def))
+        }
+        (Loc::Raw { addr: x, ty: t1 }, Loc::Raw { addr: y, ty: t2 }) => {
+            match (x.const_bits(), y.const_bits()) {
+                (Some(a), Some(b)) => {
+                    let (a, b) = (a as u128, b as u128);
+                    !(a + t1.size() as u128 <= b || b + t2.size() as u128 <= a)
+                }
+                _ => true,
+            }
+        }
+        (Loc::Raw { .. }, _) | (_, Loc::Raw { .. }) => loc_size(t, w) == loc_size(t, r),
+        // A scalar field is never an array item.
+        _ => false,
+    }
+}
+
+/// Is `loc` one of the scalar locations (fields, items, raw)?
+pub fn is_scalar(loc: &Loc) -> bool {
+    matches!(loc, Loc::Field { .. } | Loc::Item { .. } | Loc::Raw { .. })
+}
+
+/// Does `v`, written as a `ty` to memory, read back unchanged? Yes for
+/// 64-bit types, for a constant that round-trips, and for a value
+/// produced at that type (`def` gives the operation defining a value).
+pub fn reads_back<'e>(
+    t: &Tables,
+    v: Val,
+    ty: ScalarTy,
+    def: &dyn Fn(Val) -> Option<&'e TraceOp>,
+) -> bool {
+    match ty {
+        ScalarTy::F64 | ScalarTy::Ref => return true,
+        ScalarTy::Int(it) if it.bits() == 64 => return true,
+        _ => {}
+    }
+    if let Some(c) = v.const_bits() {
+        let mut buf = 0u64;
+        let addr = &mut buf as *mut u64 as usize;
+        // Safety: an 8-byte local holds every scalar.
+        let back = unsafe {
+            ops::store(ty, addr, c);
+            ops::load(ty, addr)
+        };
+        return back == c;
+    }
+    let Some(d) = def(v) else {
+        return false;
+    };
+    match d.opcode {
+        Opcode::IntBin(_, it) | Opcode::IntNeg(it) | Opcode::IntNot(it) => ScalarTy::Int(it) == ty,
+        // 0 or 1.
+        Opcode::IntCmp(..) | Opcode::FloatCmp(_) => true,
+        Opcode::Cast(_, to) => to == ty,
+        Opcode::GetField(f) => t.fields[f as usize].ty == Some(ty),
+        Opcode::Load(lt) => lt == ty,
+        Opcode::GetItem(a) | Opcode::VecPopNonEmpty(a) => t.arrays[a as usize].item == Some(ty),
+        _ => false,
+    }
+}
+
+/// The location a `load`/`store` of `ty` at `addr` (defined by `def`)
+/// touches: a field or an item when the address is a `fieldaddr` or
+/// `itemaddr` of that type.
+pub fn raw_loc(t: &Tables, def: Option<&TraceOp>, addr: Val, ty: ScalarTy) -> Loc {
+    if let Some(d) = def {
+        match d.opcode {
+            Opcode::FieldAddr(f) if t.fields[f as usize].ty == Some(ty) => {
+                return Loc::Field {
+                    base: d.args[0],
+                    descr: f,
+                }
+            }
+            Opcode::ItemAddr(a) if t.arrays[a as usize].item == Some(ty) => {
+                return Loc::Item {
+                    ptr: d.args[0],
+                    idx: d.args[1],
+                    descr: a,
+                }
+            }
+            _ => {}
+        }
+    }
+    Loc::Raw { addr, ty }
+}

@@ -1,0 +1,218 @@
+//! Resume data: what a guard's failure rebuilds (RPython's `resume.py`,
+//! LuaJIT's `lj_snap.c`). The data itself (`GuardInfo`, `FrameSnapshot`,
+//! `VirtualObj`, `FieldWrite`) is declared with the trace IR it belongs
+//! to; here is everything that makes and reads it:
+//!
+//! - which registers a frame's resume data holds at an instruction
+//!   ([`liveness`]: the `-live-` marker, or the liveness analysis);
+//! - the fail arguments, collected from the frames and virtuals
+//!   ([`GuardInfo::new`], [`GuardInfo::collect_fail_args`]; the optimizer's
+//!   emitter collects the same list incrementally);
+//! - the one walk that rebuilds values from resume data, allocating the
+//!   objects the optimizer kept virtual ([`GuardInfo::rebuild`] with a
+//!   [`ResumeBuilder`]): as bits for the blackhole ([`ResumeFrame`]), or
+//!   as a bridge's recorded start (the tracer's `BridgeStart`).
+
+pub(crate) mod liveness;
+
+use crate::jitcode::{KReg, ScalarTy, Tables};
+use crate::trace::{FieldWrite, FrameSnapshot, GuardInfo, Val};
+
+impl GuardInfo {
+    /// Build from frames, collecting the fail arguments.
+    pub fn new(frames: Vec<FrameSnapshot>) -> GuardInfo {
+        let mut info = GuardInfo {
+            frames,
+            virtuals: Vec::new(),
+            fail_args: Vec::new(),
+        };
+        info.fail_args = info.collect_fail_args();
+        info
+    }
+
+    /// The values compiled code must save: the non-constant values of the
+    /// frames and of the virtuals' fields, without duplicates, in order.
+    pub fn collect_fail_args(&self) -> Vec<Val> {
+        let mut out = Vec::new();
+        let regs = self
+            .frames
+            .iter()
+            .flat_map(|f| f.regs.iter().map(|(_, v)| *v));
+        let fields = self
+            .virtuals
+            .iter()
+            .flat_map(|o| o.fields.iter().map(|(_, v)| *v));
+        for v in regs.chain(fields) {
+            if !v.is_const() && !matches!(v, Val::Virtual(_)) && !out.contains(&v) {
+                out.push(v);
+            }
+        }
+        out
+    }
+
+    /// The value of `v` when the guard fails with `fail_values`:
+    /// constants as they are, fail arguments from `fail_values`, virtuals
+    /// allocated (each once, into `made`) and filled in.
+    ///
+    /// Panics if `v` is neither a constant, a fail argument nor a virtual
+    /// of this guard.
+    pub fn resume_value(
+        &self,
+        tables: &Tables,
+        fail_values: &[u64],
+        made: &mut Vec<Option<u64>>,
+        v: Val,
+    ) -> u64 {
+        let mut b = Materialize {
+            tables,
+            guard: self,
+            fail_values,
+        };
+        self.rebuild(&mut b, made, v)
+    }
+
+    /// The value of `v` in the resume data, built by `b`: virtual objects
+    /// are allocated (each once, into `made`) and their fields written,
+    /// depth first; constants and fail arguments are `b`'s leaves. The one
+    /// walk behind the blackhole's resume values and a bridge's start.
+    pub fn rebuild<B: ResumeBuilder>(
+        &self,
+        b: &mut B,
+        made: &mut Vec<Option<B::Value>>,
+        v: Val,
+    ) -> B::Value {
+        let Val::Virtual(k) = v else {
+            return b.leaf(v);
+        };
+        let k = k as usize;
+        if made.len() < self.virtuals.len() {
+            made.resize(self.virtuals.len(), None);
+        }
+        if let Some(done) = made[k] {
+            return done;
+        }
+        let obj = &self.virtuals[k];
+        let p = b.alloc(obj.descr);
+        made[k] = Some(p);
+        for &(w, fv) in &obj.fields {
+            let field = self.rebuild(b, made, fv);
+            b.write(p, w, field);
+        }
+        p
+    }
+}
+
+/// What [`GuardInfo::rebuild`] builds values with.
+pub trait ResumeBuilder {
+    type Value: Copy;
+    /// A constant, or a fail argument of the guard.
+    fn leaf(&mut self, v: Val) -> Self::Value;
+    /// A fresh object for `Tables::allocs[descr]`.
+    fn alloc(&mut self, descr: u16) -> Self::Value;
+    /// Write `field` into `obj` through `w`.
+    fn write(&mut self, obj: Self::Value, w: FieldWrite, field: Self::Value);
+}
+
+/// Resume values as bits, objects allocated for real
+/// ([`GuardInfo::resume_value`]).
+struct Materialize<'a> {
+    tables: &'a Tables,
+    guard: &'a GuardInfo,
+    fail_values: &'a [u64],
+}
+
+impl ResumeBuilder for Materialize<'_> {
+    type Value = u64;
+
+    fn leaf(&mut self, v: Val) -> u64 {
+        if let Some(bits) = v.const_bits() {
+            return bits;
+        }
+        let Some(i) = self.guard.fail_args.iter().position(|a| *a == v) else {
+            panic!("metatrace: resume data uses {v:?}, which is no fail argument");
+        };
+        self.fail_values[i]
+    }
+
+    fn alloc(&mut self, descr: u16) -> u64 {
+        crate::blackhole::ops::alloc(&self.tables.allocs[descr as usize]) as u64
+    }
+
+    fn write(&mut self, obj: u64, w: FieldWrite, field: u64) {
+        // SAFETY: `obj` was allocated for the virtual's type, which `w`
+        // is a field of (checked by the verifier).
+        unsafe { w.write(self.tables, obj as usize, field) }
+    }
+}
+
+impl FieldWrite {
+    /// The type of the value written.
+    pub fn ty(self, tables: &Tables) -> ScalarTy {
+        match self {
+            FieldWrite::Field(d) => tables.fields[d as usize].ty.expect("a scalar field"),
+            FieldWrite::Store(ty) => ty,
+        }
+    }
+
+    /// Write `bits` into the object at `obj`.
+    ///
+    /// # Safety
+    /// `obj` is an object of the type the field belongs to.
+    pub unsafe fn write(self, tables: &Tables, obj: usize, bits: u64) {
+        use crate::blackhole::ops;
+        match self {
+            FieldWrite::Field(d) => {
+                let d = &tables.fields[d as usize];
+                let ty = d.ty.expect("a scalar field");
+                ops::store(ty, ops::field_addr(d, obj), bits)
+            }
+            FieldWrite::Store(ty) => ops::store(ty, obj, bits),
+        }
+    }
+}
+
+/// One interpreter frame to resume in the blackhole (built from a guard's
+/// resume data, or from the tracer's frames when tracing stops).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ResumeFrame {
+    pub jitcode: u16,
+    /// Innermost frame: the instruction to execute next. Outer frames: the
+    /// `Call` instruction they are suspended in; they continue at `pc + 1`
+    /// once the inner frame returns into that call's result registers.
+    pub pc: u32,
+    /// Register values; registers not listed start as zero.
+    pub regs: Vec<(KReg, u64)>,
+}
+
+impl ResumeFrame {
+    /// The frames to resume when `guard` fails with `fail_values` (its
+    /// fail arguments' values, in `GuardInfo::fail_args` order): every
+    /// register of the resume data set to its constant or fail value.
+    ///
+    /// Panics if the number of values is wrong or the resume data uses a
+    /// value that is no fail argument.
+    /// Objects the optimizer kept virtual are allocated here
+    /// (`GuardInfo::resume_value`).
+    pub fn from_guard(tables: &Tables, guard: &GuardInfo, fail_values: &[u64]) -> Vec<ResumeFrame> {
+        assert!(
+            fail_values.len() == guard.fail_args.len(),
+            "metatrace: the guard has {} fail arguments, got {} values",
+            guard.fail_args.len(),
+            fail_values.len()
+        );
+        let mut made = Vec::new();
+        guard
+            .frames
+            .iter()
+            .map(|f| ResumeFrame {
+                jitcode: f.jitcode,
+                pc: f.pc,
+                regs: f
+                    .regs
+                    .iter()
+                    .map(|&(r, v)| (r, guard.resume_value(tables, fail_values, &mut made, v)))
+                    .collect(),
+            })
+            .collect()
+    }
+}
