@@ -2,8 +2,8 @@
 //! interpreters, printed and parsed back (`jitcode::parse_jitcode`), gives
 //! the same instructions, and prints the same again.
 
-use metatrace_jitcodegen::codewriter::jitcode::{parse_jitcode, Insn, Kind};
-use metatrace_jitcodegen::codewriter::{assemble, Assembly, RefConstData};
+use metatrace_jitcodegen::codewriter::jitcode::{const_texts, parse_jitcode, Insn};
+use metatrace_jitcodegen::codewriter::{assemble, Assembly};
 use metatrace_translator::translate_crate_dir;
 use std::path::Path;
 
@@ -16,6 +16,30 @@ fn target(name: &str) -> Assembly {
     assemble(&t.program).unwrap_or_else(|e| panic!("{name}: assemble failed: {e}"))
 }
 
+/// `insns` with every constant operand replaced by its printed value, so
+/// that jitcodes whose pools are in different orders compare equal.
+fn with_constants(
+    asm: &Assembly,
+    insns: &[Insn],
+    num_regs: [u16; 3],
+    pools: &[Vec<String>; 3],
+) -> Vec<String> {
+    insns
+        .iter()
+        .map(|insn| {
+            let mut insn = insn.clone();
+            let mut consts = Vec::new();
+            insn.visit_regs(asm, &mut |k, r, _| {
+                if let Some(c) = r.checked_sub(num_regs[k.index()]) {
+                    consts.push(pools[k.index()][c as usize].clone());
+                    *r = u16::MAX;
+                }
+            });
+            format!("{insn:?} {consts:?}")
+        })
+        .collect()
+}
+
 /// Every jitcode of `asm`: printed, parsed, compared.
 fn round_trip(asm: &Assembly) {
     for (i, j) in asm.jitcodes.iter().enumerate() {
@@ -25,47 +49,11 @@ fn round_trip(asm: &Assembly) {
         assert_eq!(parsed.name, j.name);
         assert_eq!(parsed.args, j.args);
         assert_eq!(parsed.num_regs, j.num_regs);
-        // The parser pools constants in the order they first appear; map
-        // each constant register back to its value to compare.
-        let value = |k: Kind, r: u16, pools: (&[i64], Vec<String>, &[u64])| -> Option<String> {
-            let c = r.checked_sub(j.num_regs[k.index()])? as usize;
-            Some(match k {
-                Kind::Int => pools.0.get(c)?.to_string(),
-                Kind::Ref => pools.1.get(c)?.clone(),
-                Kind::Float => pools.2.get(c)?.to_string(),
-            })
-        };
-        let orig_refs: Vec<String> = j
-            .consts_r
-            .iter()
-            .map(|c| match c {
-                RefConstData::Null => "null".into(),
-                RefConstData::Str(s) => format!("{s:?}"),
-            })
-            .collect();
-        let parsed_refs = parsed.const_texts()[1].clone();
-        let canon = |insns: &[Insn], pools: (&[i64], &Vec<String>, &[u64])| -> Vec<String> {
-            insns
-                .iter()
-                .map(|insn| {
-                    let mut insn = insn.clone();
-                    let mut consts = Vec::new();
-                    insn.visit_regs(asm, &mut |k, r, _| {
-                        if let Some(v) = value(k, *r, (pools.0, pools.1.clone(), pools.2)) {
-                            consts.push(v);
-                            *r = u16::MAX;
-                        }
-                    });
-                    format!("{insn:?} {consts:?}")
-                })
-                .collect()
-        };
+        // The parser pools constants in the order they first appear.
+        let pools = const_texts(&j.consts_i, &j.consts_r, &j.consts_f);
         assert_eq!(
-            canon(
-                &parsed.insns,
-                (&parsed.consts_i, &parsed_refs, &parsed.consts_f)
-            ),
-            canon(&j.insns, (&j.consts_i, &orig_refs, &j.consts_f)),
+            with_constants(asm, &parsed.insns, parsed.num_regs, &parsed.const_texts()),
+            with_constants(asm, &j.insns, j.num_regs, &pools),
             "{} parsed back differently\n{text}",
             j.name
         );

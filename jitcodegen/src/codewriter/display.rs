@@ -2,116 +2,61 @@
 //! verifier: `Assembly` names its descrs (`JitCodeNames`) and describes
 //! them (`DescrInfo`) as the static `Tables` do.
 
-use super::{mem_scalar, var_kind, Assembly, Container, JitCodeData, RefConstData};
+use super::{mem_scalar, var_kind, Assembly, Container, JitCodeData};
 use crate::flowgraph::adt_field_name;
 use metatrace_runtime::jitcode::{
-    distinct_name, format_jitcode, indexed_name, verify_jitcode, DescrInfo, DescrTable,
-    JitCodeNames, JitCodeShape, Kind, RegNames, ScalarTy,
+    const_texts, format_jitcode, indexed_name, verify_jitcode, DescrInfo, DescrTable, JitCodeNames,
+    JitCodeShape, Kind, RegNames, ScalarTy,
 };
 
 impl Assembly {
-    /// A field descr's name, which an immutable twin may share.
+    /// A field descr's name, which an immutable twin may share (what the
+    /// glue stores in `FieldDescr::name`).
     pub(crate) fn field_name(&self, i: u16) -> String {
-        match self.fields.get(i as usize) {
-            Some(f) => adt_field_name(&self.types, &f.field),
-            None => format!("field#{i}"),
-        }
+        indexed_name(
+            "field",
+            i,
+            self.descr(DescrTable::Field { scalar: false }, i),
+        )
     }
 
     /// An array descr's name, which an immutable twin may share.
     pub(crate) fn array_name(&self, i: u16) -> String {
-        match self.arrays.get(i as usize) {
-            Some(a) => {
+        let table = DescrTable::Array {
+            vec: false,
+            scalar: false,
+        };
+        indexed_name("array", i, self.descr(table, i))
+    }
+}
+
+impl JitCodeNames for Assembly {
+    fn descr(&self, table: DescrTable, i: u16) -> Option<String> {
+        let i = i as usize;
+        Some(match table {
+            DescrTable::Field { .. } => adt_field_name(&self.types, &self.fields.get(i)?.field),
+            DescrTable::Array { .. } => {
+                let a = self.arrays.get(i)?;
                 let item = self.types.display(&a.item);
                 match a.container {
                     Container::Vec => format!("Vec<{item}>"),
                     Container::Slice => format!("[{item}]"),
                 }
             }
-            None => format!("array#{i}"),
+            DescrTable::Enum => self.types.display(&self.enums.get(i)?.ty).to_string(),
+            DescrTable::Call => self.calls.get(i)?.path.clone(),
+            DescrTable::Jitcode => self.jitcodes.get(i)?.name.clone(),
+            DescrTable::Alloc => self.types.display(&self.allocs.get(i)?.ty).to_string(),
+            DescrTable::Driver => self.drivers.get(i)?.portal.clone(),
+            DescrTable::String => format!("{:?}", self.strings.get(i)?),
+        })
+    }
+    fn immutable(&self, table: DescrTable, i: u16) -> bool {
+        match table {
+            DescrTable::Field { .. } => self.fields.get(i as usize).is_some_and(|f| f.immutable),
+            DescrTable::Array { .. } => self.arrays.get(i as usize).is_some_and(|a| a.immutable),
+            _ => false,
         }
-    }
-}
-
-impl JitCodeNames for Assembly {
-    fn field(&self, i: u16) -> String {
-        if i as usize >= self.fields.len() {
-            return self.field_name(i);
-        }
-        let names: Vec<String> = (0..self.fields.len() as u16)
-            .map(|j| self.field_name(j))
-            .collect();
-        let all: Vec<(&str, bool)> = names
-            .iter()
-            .zip(&self.fields)
-            .map(|(n, f)| (n.as_str(), f.immutable))
-            .collect();
-        distinct_name(&all, i as usize)
-    }
-    fn array(&self, i: u16) -> String {
-        if i as usize >= self.arrays.len() {
-            return self.array_name(i);
-        }
-        let names: Vec<String> = (0..self.arrays.len() as u16)
-            .map(|j| self.array_name(j))
-            .collect();
-        let all: Vec<(&str, bool)> = names
-            .iter()
-            .zip(&self.arrays)
-            .map(|(n, a)| (n.as_str(), a.immutable))
-            .collect();
-        distinct_name(&all, i as usize)
-    }
-    fn field_kind(&self, i: u16) -> Option<Kind> {
-        DescrInfo::field_ty(self, i).flatten().map(|t| t.kind())
-    }
-    fn item_kind(&self, i: u16) -> Option<Kind> {
-        DescrInfo::array(self, i)
-            .and_then(|(_, t)| t)
-            .map(|t| t.kind())
-    }
-    fn enum_(&self, i: u16) -> String {
-        match self.enums.get(i as usize) {
-            Some(t) => self.types.display(&t.ty).to_string(),
-            None => format!("enum#{i}"),
-        }
-    }
-    fn call(&self, i: u16) -> String {
-        indexed_name(
-            "call",
-            i,
-            self.calls.get(i as usize).map(|c| c.path.clone()),
-        )
-    }
-    fn jitcode(&self, i: u16) -> String {
-        indexed_name(
-            "jitcode",
-            i,
-            self.jitcodes.get(i as usize).map(|j| j.name.clone()),
-        )
-    }
-    fn string(&self, i: u16) -> String {
-        indexed_name(
-            "string",
-            i,
-            self.strings.get(i as usize).map(|s| format!("{s:?}")),
-        )
-    }
-    fn driver(&self, i: u16) -> String {
-        indexed_name(
-            "driver",
-            i,
-            self.drivers.get(i as usize).map(|d| d.portal.clone()),
-        )
-    }
-    fn alloc(&self, i: u16) -> String {
-        indexed_name(
-            "alloc",
-            i,
-            self.allocs
-                .get(i as usize)
-                .map(|a| self.types.display(&a.ty).to_string()),
-        )
     }
     fn count(&self, table: DescrTable) -> usize {
         match table {
@@ -124,6 +69,9 @@ impl JitCodeNames for Assembly {
             DescrTable::Driver => self.drivers.len(),
             DescrTable::String => self.strings.len(),
         }
+    }
+    fn descr_info(&self) -> Option<&dyn DescrInfo> {
+        Some(self)
     }
 }
 
@@ -175,20 +123,7 @@ impl DescrInfo for Assembly {
 impl JitCodeData {
     /// The constant pools as the printer shows them.
     fn const_texts(&self) -> [Vec<String>; 3] {
-        [
-            self.consts_i.iter().map(|v| v.to_string()).collect(),
-            self.consts_r
-                .iter()
-                .map(|c| match c {
-                    RefConstData::Null => "null".to_string(),
-                    RefConstData::Str(s) => format!("{s:?}"),
-                })
-                .collect(),
-            self.consts_f
-                .iter()
-                .map(|b| format!("{:?}", f64::from_bits(*b)))
-                .collect(),
-        ]
+        const_texts(&self.consts_i, &self.consts_r, &self.consts_f)
     }
 
     fn shape(&self) -> JitCodeShape<'_> {

@@ -20,7 +20,7 @@
 
 use super::descrs::Descrs;
 use super::regalloc::{exit_vars, RegAlloc};
-use super::{var_scalar, Container, RefConstData};
+use super::{var_scalar, Container, RefConstText};
 use crate::flowgraph::{
     BlockId, CallKind, Const, Exit, FlowGraph, LinkCase, Op, Operand, Operation, PanicKind,
     Program, Var,
@@ -46,7 +46,7 @@ pub(crate) struct Flat {
     pub items: Vec<Item>,
     pub num_regs: [u16; 3],
     pub consts_i: Vec<i64>,
-    pub consts_r: Vec<RefConstData>,
+    pub consts_r: Vec<RefConstText>,
     pub consts_f: Vec<u64>,
 }
 
@@ -92,7 +92,7 @@ struct Flattener<'a> {
     items: Vec<Item>,
     num_regs: [u16; 3],
     consts_i: Vec<i64>,
-    consts_r: Vec<RefConstData>,
+    consts_r: Vec<RefConstText>,
     consts_f: Vec<u64>,
     const_i_ix: HashMap<i64, u16>,
     const_f_ix: HashMap<u64, u16>,
@@ -235,8 +235,8 @@ impl Flattener<'_> {
             }
             Const::Str(_) | Const::NullRef(_) => {
                 let data = match c {
-                    Const::Str(s) => RefConstData::Str(s.clone()),
-                    _ => RefConstData::Null,
+                    Const::Str(s) => RefConstText::Str(s.clone()),
+                    _ => RefConstText::Null,
                 };
                 let i = match self.consts_r.iter().position(|x| *x == data) {
                     Some(i) => i,

@@ -28,6 +28,7 @@ pub use metatrace_runtime::jitcode;
 
 use crate::flowgraph::{FieldRef, Program};
 use crate::types::{Ty, TypeTable};
+pub use metatrace_runtime::jitcode::RefConstText;
 use metatrace_runtime::jitcode::{Insn, KReg, Kind, ScalarTy};
 
 /// One jitcode, owned (the static `JitCode` is generated from it).
@@ -37,17 +38,11 @@ pub struct JitCodeData {
     pub insns: Vec<Insn>,
     pub num_regs: [u16; 3],
     pub consts_i: Vec<i64>,
-    pub consts_r: Vec<RefConstData>,
+    pub consts_r: Vec<RefConstText>,
     /// Float constants by their bits.
     pub consts_f: Vec<u64>,
     pub args: Vec<KReg>,
     pub results: Vec<Kind>,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub enum RefConstData {
-    Null,
-    Str(String),
 }
 
 /// A field descr the jitcodes use (`Tables::fields[i]`).

@@ -46,7 +46,7 @@ pub use enter::enter_fn_name;
 pub use leaves::Leaves;
 pub use rust_ty::rust_type;
 
-use crate::codewriter::{mem_scalar, var_kind, Assembly, CallEffectsData, Container, RefConstData};
+use crate::codewriter::{mem_scalar, var_kind, Assembly, CallEffectsData, Container, RefConstText};
 use crate::flowgraph::{adt_field_name, FieldRef, Program};
 use crate::types::{AdtKind, Ty, TypeTable};
 use metatrace_runtime::jitcode::{encode, JitCodeNames};
@@ -204,8 +204,8 @@ impl Gen<'_> {
             let [ri, rr, rf] = j.num_regs;
             let consts_i = j.consts_i.iter().map(|&v| i64_lit(v));
             let consts_r = j.consts_r.iter().map(|c| match c {
-                RefConstData::Null => quote!(__mt::RefConst::Null),
-                RefConstData::Str(s) => {
+                RefConstText::Null => quote!(__mt::RefConst::Null),
+                RefConstText::Str(s) => {
                     let s = str_lit(s);
                     quote!(__mt::RefConst::Str(#s))
                 }

@@ -75,7 +75,7 @@ fn jitcode(name: &str, args: Vec<KReg>, results: Vec<Kind>) -> JitCodeData {
         insns: vec![Insn::Return { values: vec![] }],
         num_regs: [2, 1, 0],
         consts_i: vec![-1, i64::MIN],
-        consts_r: vec![RefConstData::Str("hi \"x\"".into()), RefConstData::Null],
+        consts_r: vec![RefConstText::Str("hi \"x\"".into()), RefConstText::Null],
         consts_f: vec![1.5f64.to_bits()],
         args,
         results,

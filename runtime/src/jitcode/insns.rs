@@ -31,6 +31,7 @@
 //! `field(d)` or `item(d)` (the kind of the scalar field or array item of
 //! descr operand `d`).
 
+use super::tokens::Placeholder;
 use super::*;
 
 /// Whether an operand is read or written by its instruction.
@@ -136,34 +137,6 @@ pub enum LabelStyle {
     Default,
 }
 
-/// A placeholder value for each operand type, for an instruction about
-/// to be decoded or parsed.
-trait Blank {
-    fn blank() -> Self;
-}
-
-impl Blank for u16 {
-    fn blank() -> Self {
-        0
-    }
-}
-impl Blank for u32 {
-    fn blank() -> Self {
-        0
-    }
-}
-impl<T> Blank for Vec<T> {
-    fn blank() -> Self {
-        Vec::new()
-    }
-}
-impl<T: Token> Blank for T {
-    fn blank() -> Self {
-        // Every token type has at least one value.
-        T::decode(&[0, 0]).expect("token 0").0
-    }
-}
-
 /// A register kind in a role.
 macro_rules! kind_of {
     (Int) => {
@@ -238,7 +211,7 @@ macro_rules! insn_table {
             /// to be filled by [`Insn::operands_mut`].
             pub fn blank(code: u8) -> Option<Insn> {
                 match code {
-                    $( $code => Some(Insn::$name { $( $field: Blank::blank() ),* }), )*
+                    $( $code => Some(Insn::$name { $( $field: Placeholder::placeholder() ),* }), )*
                     _ => None,
                 }
             }

@@ -28,46 +28,19 @@ mod verify;
 pub use encode::{decode, encode, DecodeError};
 pub use insns::{Access, DescrTable, Insn, KindOf, LabelStyle, ListStyle, Operand, OperandMut};
 pub use liveness::live_in;
-pub use parser::{parse_jitcode, ParsedJitCode, RefConstText};
+pub use parser::{const_texts, parse_jitcode, ParsedJitCode, RefConstText};
 pub use printer::{
-    descr_name, distinct_name, format_insn, format_jitcode, indexed_name, JitCodeNames, RegNames,
+    distinct_name, format_insn, format_jitcode, indexed_name, JitCodeNames, RegNames,
 };
 pub use tokens::{
-    fill_template, match_template, CallFlavor, CmpOp, FloatBinOp, IntBinOp, PanicKind,
-    StaticOperand, Token,
+    fill_template, match_template, CallFlavor, CmpOp, FloatBinOp, IntBinOp, IntTy, Kind, PanicKind,
+    Placeholder, StaticOperand, Token,
 };
 pub use verify::{verify_jitcode, DescrInfo, JitCodeShape};
 
 use std::fmt;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum IntTy {
-    I8,
-    I16,
-    I32,
-    I64,
-    Isize,
-    U8,
-    U16,
-    U32,
-    U64,
-    Usize,
-}
-
 impl IntTy {
-    pub const ALL: [IntTy; 10] = [
-        IntTy::I8,
-        IntTy::I16,
-        IntTy::I32,
-        IntTy::I64,
-        IntTy::Isize,
-        IntTy::U8,
-        IntTy::U16,
-        IntTy::U32,
-        IntTy::U64,
-        IntTy::Usize,
-    ];
-
     pub fn bits(self) -> u32 {
         match self {
             IntTy::I8 | IntTy::U8 => 8,
@@ -82,25 +55,6 @@ impl IntTy {
             self,
             IntTy::I8 | IntTy::I16 | IntTy::I32 | IntTy::I64 | IntTy::Isize
         )
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            IntTy::I8 => "i8",
-            IntTy::I16 => "i16",
-            IntTy::I32 => "i32",
-            IntTy::I64 => "i64",
-            IntTy::Isize => "isize",
-            IntTy::U8 => "u8",
-            IntTy::U16 => "u16",
-            IntTy::U32 => "u32",
-            IntTy::U64 => "u64",
-            IntTy::Usize => "usize",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<IntTy> {
-        IntTy::ALL.iter().copied().find(|t| t.name() == name)
     }
 
     /// Smallest and largest value, as i128 so that both signednesses fit.
@@ -125,27 +79,13 @@ impl IntTy {
     }
 }
 
-/// Register kinds of jitcodes and traces, as in RPython.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Kind {
-    Int,
-    Ref,
-    Float,
-}
-
 impl fmt::Display for Kind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Kind::Int => "int",
-            Kind::Ref => "ref",
-            Kind::Float => "float",
-        })
+        f.write_str(self.name())
     }
 }
 
 impl Kind {
-    pub const ALL: [Kind; 3] = [Kind::Int, Kind::Ref, Kind::Float];
-
     pub fn index(self) -> usize {
         self as usize
     }

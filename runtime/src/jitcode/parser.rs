@@ -17,6 +17,24 @@ pub enum RefConstText {
     Str(String),
 }
 
+/// Constant pools (int, ref, float by its bits) as the printer shows
+/// them, for [`RegNames`].
+pub fn const_texts(ints: &[i64], refs: &[RefConstText], floats: &[u64]) -> [Vec<String>; 3] {
+    [
+        ints.iter().map(|v| v.to_string()).collect(),
+        refs.iter()
+            .map(|c| match c {
+                RefConstText::Null => "null".to_string(),
+                RefConstText::Str(s) => format!("{s:?}"),
+            })
+            .collect(),
+        floats
+            .iter()
+            .map(|b| format!("{:?}", f64::from_bits(*b)))
+            .collect(),
+    ]
+}
+
 /// A jitcode read back from text.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ParsedJitCode {
@@ -33,20 +51,7 @@ pub struct ParsedJitCode {
 impl ParsedJitCode {
     /// The constants as the printer shows them, for [`RegNames`].
     pub fn const_texts(&self) -> [Vec<String>; 3] {
-        [
-            self.consts_i.iter().map(|v| v.to_string()).collect(),
-            self.consts_r
-                .iter()
-                .map(|c| match c {
-                    RefConstText::Null => "null".to_string(),
-                    RefConstText::Str(s) => format!("{s:?}"),
-                })
-                .collect(),
-            self.consts_f
-                .iter()
-                .map(|b| format!("{:?}", f64::from_bits(*b)))
-                .collect(),
-        ]
+        const_texts(&self.consts_i, &self.consts_r, &self.consts_f)
     }
 
     /// Print it again.
@@ -302,10 +307,12 @@ impl Cursor<'_> {
             _ => return Err(format!("expected a register at `%{}`", self.rest())),
         };
         self.pos += 1;
-        Ok(KReg {
-            kind,
-            reg: self.number()?,
-        })
+        let reg = self.until(&[',', ' ', ')', ']', '?']);
+        let reg = reg.parse().map_err(|_| format!("bad number `{reg}`"))?;
+        // `%i9?`: a register number past the constants, as the printer
+        // shows malformed code.
+        self.eat("?");
+        Ok(KReg { kind, reg })
     }
 
     /// A constant after its `$`: interned into the pool of its kind.
@@ -362,11 +369,10 @@ impl Cursor<'_> {
                     self.pos += 1;
                     self.number()?
                 } else {
-                    let k = self.kreg(code)?;
-                    if access == Access::Write && k.reg >= code.num_regs[k.kind.index()] {
+                    if access == Access::Write && self.rest().starts_with('$') {
                         return Err("a constant cannot be written".into());
                     }
-                    k.reg
+                    self.kreg(code)?.reg
                 };
             }
             OperandMut::Regs(rs, access, style) => {
@@ -379,11 +385,10 @@ impl Cursor<'_> {
                     if (paren && self.eat(")")) || (!paren && self.at_end()) {
                         break;
                     }
-                    let r = self.kreg(code)?;
-                    if access == Access::Write && r.reg >= code.num_regs[r.kind.index()] {
+                    if access == Access::Write && self.rest().starts_with('$') {
                         return Err("a constant cannot be written".into());
                     }
-                    rs.push(r);
+                    rs.push(self.kreg(code)?);
                 }
             }
             OperandMut::Descr(d, table) => {

@@ -40,37 +40,92 @@ pub fn distinct_name(all: &[(&str, bool)], i: usize) -> String {
     out
 }
 
-/// How to name what instructions refer to by index.
+/// How to name what instructions refer to by index: an implementation
+/// gives each table's raw names ([`JitCodeNames::descr`]); the printed
+/// names, their inverse for the parser and the kinds of descr-typed
+/// registers follow.
 pub trait JitCodeNames {
-    fn field(&self, i: u16) -> String;
-    fn array(&self, i: u16) -> String;
-    fn enum_(&self, i: u16) -> String;
-    fn call(&self, i: u16) -> String;
-    fn jitcode(&self, i: u16) -> String;
-    fn string(&self, i: u16) -> String;
-    fn driver(&self, i: u16) -> String;
-    /// Name of an allocated type (`Tables::allocs`).
-    fn alloc(&self, i: u16) -> String {
-        indexed_name("alloc", i, None)
+    /// The name of entry `i` of `table`; `None` when out of range (or not
+    /// known).
+    fn descr(&self, table: DescrTable, i: u16) -> Option<String>;
+    /// Whether entry `i` of `table` is an immutable descr (fields and
+    /// arrays reached through a shared reference).
+    fn immutable(&self, _table: DescrTable, _i: u16) -> bool {
+        false
     }
-    /// Kind of a scalar field / array item, to print the register read or
-    /// written by getfield and friends.
-    fn field_kind(&self, _i: u16) -> Option<Kind> {
-        None
-    }
-    fn item_kind(&self, _i: u16) -> Option<Kind> {
-        None
-    }
-    /// How many entries `table` has, for [`JitCodeNames::lookup`]; 0 when
-    /// unknown.
+    /// How many entries `table` has; 0 when unknown.
     fn count(&self, _table: DescrTable) -> usize {
         0
     }
+    /// What the descrs are, for the kinds of the registers they type.
+    fn descr_info(&self) -> Option<&dyn DescrInfo> {
+        None
+    }
+
+    /// The printed name of entry `i` of `table`: its name, told apart
+    /// from the other entries' ([`distinct_name`]), or `what#i`.
+    fn name(&self, table: DescrTable, i: u16) -> String {
+        let Some(name) = self.descr(table, i) else {
+            return indexed_name(table.what(), i, None);
+        };
+        let n = self.count(table);
+        if (i as usize) < n && matches!(table, DescrTable::Field { .. } | DescrTable::Array { .. })
+        {
+            let names: Vec<String> = (0..n as u16)
+                .map(|j| self.descr(table, j).unwrap_or_default())
+                .collect();
+            let all: Vec<(&str, bool)> = (0..n)
+                .map(|j| (names[j].as_str(), self.immutable(table, j as u16)))
+                .collect();
+            return distinct_name(&all, i as usize);
+        }
+        name
+    }
+    fn field(&self, i: u16) -> String {
+        self.name(DescrTable::Field { scalar: false }, i)
+    }
+    fn array(&self, i: u16) -> String {
+        self.name(
+            DescrTable::Array {
+                vec: false,
+                scalar: false,
+            },
+            i,
+        )
+    }
+    fn enum_(&self, i: u16) -> String {
+        self.name(DescrTable::Enum, i)
+    }
+    fn call(&self, i: u16) -> String {
+        self.name(DescrTable::Call, i)
+    }
+    fn jitcode(&self, i: u16) -> String {
+        self.name(DescrTable::Jitcode, i)
+    }
+    /// A panic message, printed as a string literal.
+    fn string(&self, i: u16) -> String {
+        self.name(DescrTable::String, i)
+    }
+    fn driver(&self, i: u16) -> String {
+        self.name(DescrTable::Driver, i)
+    }
+    /// Name of an allocated type (`Tables::allocs`).
+    fn alloc(&self, i: u16) -> String {
+        self.name(DescrTable::Alloc, i)
+    }
+    /// Kind of a scalar field / array item, to print the register read or
+    /// written by getfield and friends.
+    fn field_kind(&self, i: u16) -> Option<Kind> {
+        KindOf::FieldOf(i).resolve(self.descr_info()?)
+    }
+    fn item_kind(&self, i: u16) -> Option<Kind> {
+        KindOf::ItemOf(i).resolve(self.descr_info()?)
+    }
     /// The index of the descr printed as `name` (the parser's inverse of
-    /// the names above): the first entry of that name, or `what#i`.
+    /// [`JitCodeNames::name`]): the first entry of that name, or `what#i`.
     fn lookup(&self, table: DescrTable, name: &str) -> Option<u16> {
         (0..self.count(table) as u16)
-            .find(|&i| descr_name(self, table, i) == name)
+            .find(|&i| self.name(table, i) == name)
             .or_else(|| {
                 let i = name.strip_prefix(table.what())?.strip_prefix('#')?;
                 i.parse().ok()
@@ -78,82 +133,26 @@ pub trait JitCodeNames {
     }
 }
 
-/// A descr's name in `names`' table `table`.
-pub fn descr_name(names: &(impl JitCodeNames + ?Sized), table: DescrTable, d: u16) -> String {
-    match table {
-        DescrTable::Field { .. } => names.field(d),
-        DescrTable::Array { .. } => names.array(d),
-        DescrTable::Enum => names.enum_(d),
-        DescrTable::Call => names.call(d),
-        DescrTable::Jitcode => names.jitcode(d),
-        DescrTable::Alloc => names.alloc(d),
-        DescrTable::Driver => names.driver(d),
-        DescrTable::String => names.string(d),
-    }
-}
-
 impl JitCodeNames for Tables {
-    fn field(&self, i: u16) -> String {
-        if i as usize >= self.fields.len() {
-            return indexed_name("field", i, None);
+    fn descr(&self, table: DescrTable, i: u16) -> Option<String> {
+        let i = i as usize;
+        Some(match table {
+            DescrTable::Field { .. } => self.fields.get(i)?.name.to_string(),
+            DescrTable::Array { .. } => self.arrays.get(i)?.name.to_string(),
+            DescrTable::Enum => self.enums.get(i)?.name.to_string(),
+            DescrTable::Call => self.calls.get(i)?.name.to_string(),
+            DescrTable::Jitcode => self.jitcodes.get(i)?.name.to_string(),
+            DescrTable::Alloc => self.allocs.get(i)?.name.to_string(),
+            DescrTable::Driver => self.drivers.get(i)?.portal.to_string(),
+            DescrTable::String => format!("{:?}", self.strings.get(i)?),
+        })
+    }
+    fn immutable(&self, table: DescrTable, i: u16) -> bool {
+        match table {
+            DescrTable::Field { .. } => self.fields.get(i as usize).is_some_and(|f| f.immutable),
+            DescrTable::Array { .. } => self.arrays.get(i as usize).is_some_and(|a| a.immutable),
+            _ => false,
         }
-        let all: Vec<(&str, bool)> = self.fields.iter().map(|d| (d.name, d.immutable)).collect();
-        distinct_name(&all, i as usize)
-    }
-    fn array(&self, i: u16) -> String {
-        if i as usize >= self.arrays.len() {
-            return indexed_name("array", i, None);
-        }
-        let all: Vec<(&str, bool)> = self.arrays.iter().map(|d| (d.name, d.immutable)).collect();
-        distinct_name(&all, i as usize)
-    }
-    fn enum_(&self, i: u16) -> String {
-        indexed_name(
-            "enum",
-            i,
-            self.enums.get(i as usize).map(|d| d.name.to_string()),
-        )
-    }
-    fn call(&self, i: u16) -> String {
-        indexed_name(
-            "call",
-            i,
-            self.calls.get(i as usize).map(|d| d.name.to_string()),
-        )
-    }
-    fn jitcode(&self, i: u16) -> String {
-        indexed_name(
-            "jitcode",
-            i,
-            self.jitcodes.get(i as usize).map(|d| d.name.to_string()),
-        )
-    }
-    fn alloc(&self, i: u16) -> String {
-        indexed_name(
-            "alloc",
-            i,
-            self.allocs.get(i as usize).map(|d| d.name.to_string()),
-        )
-    }
-    fn string(&self, i: u16) -> String {
-        indexed_name(
-            "string",
-            i,
-            self.strings.get(i as usize).map(|s| format!("{s:?}")),
-        )
-    }
-    fn driver(&self, i: u16) -> String {
-        indexed_name(
-            "driver",
-            i,
-            self.drivers.get(i as usize).map(|d| d.portal.to_string()),
-        )
-    }
-    fn field_kind(&self, i: u16) -> Option<Kind> {
-        self.fields.get(i as usize)?.ty.map(ScalarTy::kind)
-    }
-    fn item_kind(&self, i: u16) -> Option<Kind> {
-        self.arrays.get(i as usize)?.item.map(ScalarTy::kind)
     }
     fn count(&self, table: DescrTable) -> usize {
         match table {
@@ -166,6 +165,9 @@ impl JitCodeNames for Tables {
             DescrTable::Driver => self.drivers.len(),
             DescrTable::String => self.strings.len(),
         }
+    }
+    fn descr_info(&self) -> Option<&dyn DescrInfo> {
+        Some(self)
     }
 }
 
@@ -262,7 +264,7 @@ pub fn format_insn(insn: &Insn, regs: &RegNames, names: &dyn JitCodeNames) -> St
 fn descr_text(names: &dyn JitCodeNames, table: DescrTable, d: u16) -> String {
     match table {
         DescrTable::String => names.string(d),
-        _ => format!("<{}>", descr_name(names, table, d)),
+        _ => format!("<{}>", names.name(table, d)),
     }
 }
 

@@ -5,7 +5,7 @@
 //! The printers, parsers, encoder and decoder of both IRs reach them
 //! through [`Token`], so a new operator is one line here.
 
-use super::{IntTy, Kind, ScalarTy};
+use super::ScalarTy;
 
 /// A static operand: named in printed IR (`add`, `u8`, `int`), one or
 /// two bytes in encoded jitcodes.
@@ -28,17 +28,21 @@ macro_rules! tokens {
         }
     )*) => {$(
         $(#[$meta])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub enum $ty {
             $( $(#[$vmeta])* $var, )*
         }
 
         impl $ty {
-            pub const ALL: &'static [$ty] = &[$($ty::$var),*];
+            pub const ALL: [$ty; [$(stringify!($var)),*].len()] = [$($ty::$var),*];
 
             /// The name in printed IR.
             pub fn name(self) -> &'static str {
                 match self { $( $ty::$var => $name, )* }
+            }
+
+            pub fn from_name(name: &str) -> Option<Self> {
+                Self::ALL.iter().copied().find(|t| t.name() == name)
             }
         }
 
@@ -48,7 +52,7 @@ macro_rules! tokens {
                 $ty::name(self)
             }
             fn from_name(name: &str) -> Option<Self> {
-                Self::ALL.iter().copied().find(|t| t.name() == name)
+                $ty::from_name(name)
             }
             fn encode(self, out: &mut Vec<u8>) {
                 out.push(self as u8);
@@ -62,6 +66,27 @@ macro_rules! tokens {
 }
 
 tokens! {
+    /// The integer types of Rust, each with its wrap-around and signedness.
+    IntTy, "bad int type" {
+        I8 = "i8",
+        I16 = "i16",
+        I32 = "i32",
+        I64 = "i64",
+        Isize = "isize",
+        U8 = "u8",
+        U16 = "u16",
+        U32 = "u32",
+        U64 = "u64",
+        Usize = "usize",
+    }
+
+    /// Register kinds of jitcodes and traces, as in RPython.
+    Kind, "bad register kind" {
+        Int = "int",
+        Ref = "ref",
+        Float = "float",
+    }
+
     IntBinOp, "bad int op" {
         Add = "add",
         Sub = "sub",
@@ -110,47 +135,6 @@ tokens! {
         DivideOverflow = "divideoverflow",
         Unwrap = "unwrap",
         Explicit = "explicit",
-    }
-}
-
-impl Token for Kind {
-    const WHAT: &'static str = "bad register kind";
-    fn name(self) -> &'static str {
-        match self {
-            Kind::Int => "int",
-            Kind::Ref => "ref",
-            Kind::Float => "float",
-        }
-    }
-    fn from_name(name: &str) -> Option<Self> {
-        Kind::ALL.iter().copied().find(|k| k.name() == name)
-    }
-    fn encode(self, out: &mut Vec<u8>) {
-        out.push(self as u8);
-    }
-    fn decode(bytes: &[u8]) -> Result<(Self, usize), &'static str> {
-        let b = *bytes.first().ok_or("truncated instruction")?;
-        Kind::ALL.get(b as usize).map(|k| (*k, 1)).ok_or(Self::WHAT)
-    }
-}
-
-impl Token for IntTy {
-    const WHAT: &'static str = "bad int type";
-    fn name(self) -> &'static str {
-        IntTy::name(self)
-    }
-    fn from_name(name: &str) -> Option<Self> {
-        IntTy::from_name(name)
-    }
-    fn encode(self, out: &mut Vec<u8>) {
-        out.push(IntTy::ALL.iter().position(|x| *x == self).unwrap() as u8);
-    }
-    fn decode(bytes: &[u8]) -> Result<(Self, usize), &'static str> {
-        let b = *bytes.first().ok_or("truncated instruction")?;
-        IntTy::ALL
-            .get(b as usize)
-            .map(|t| (*t, 1))
-            .ok_or(Self::WHAT)
     }
 }
 
@@ -264,4 +248,37 @@ pub fn match_template<'a>(template: &str, name: &'a str) -> Option<Vec<&'a str>>
         }
     }
     rest.is_empty().then_some(params)
+}
+
+/// A value of each operand and parameter type of the instruction and
+/// operation tables, for the blank instruction a decoder or parser fills.
+pub trait Placeholder {
+    fn placeholder() -> Self;
+}
+
+impl Placeholder for u8 {
+    fn placeholder() -> Self {
+        0
+    }
+}
+impl Placeholder for u16 {
+    fn placeholder() -> Self {
+        0
+    }
+}
+impl Placeholder for u32 {
+    fn placeholder() -> Self {
+        0
+    }
+}
+impl<T> Placeholder for Vec<T> {
+    fn placeholder() -> Self {
+        Vec::new()
+    }
+}
+impl<T: Token> Placeholder for T {
+    fn placeholder() -> Self {
+        // Every token type has a value encoded as zeros.
+        T::decode(&[0, 0]).expect("token 0").0
+    }
 }

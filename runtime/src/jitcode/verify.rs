@@ -158,26 +158,8 @@ fn verify_tables(tables: &Tables) -> Result<(), Vec<String>> {
 struct Indices;
 
 impl JitCodeNames for Indices {
-    fn field(&self, i: u16) -> String {
-        format!("field#{i}")
-    }
-    fn array(&self, i: u16) -> String {
-        format!("array#{i}")
-    }
-    fn enum_(&self, i: u16) -> String {
-        format!("enum#{i}")
-    }
-    fn call(&self, i: u16) -> String {
-        format!("call#{i}")
-    }
-    fn jitcode(&self, i: u16) -> String {
-        format!("jitcode#{i}")
-    }
-    fn string(&self, i: u16) -> String {
-        format!("string#{i}")
-    }
-    fn driver(&self, i: u16) -> String {
-        format!("driver#{i}")
+    fn descr(&self, _table: DescrTable, _i: u16) -> Option<String> {
+        None
     }
 }
 

@@ -1,32 +1,21 @@
 //! Dead code elimination: pure operations and reads whose results nothing
 //! uses — no operation, no jump and no guard's resume data — go.
 //!
-//! Removable: the pure operations (`Opcode::is_pure`), memory reads
-//! (`getfield`, `load`, `getitem`, `vec_len`, `vec_ptr`, `enum_tag`,
-//! `string_ptr`, `string_len`) and `call_result`. Not removable: writes,
+//! Removable: the pure operations and the reads (classes `Pure` and
+//! `Read` in `trace/ops.rs`: memory reads such as `getfield`, `load`,
+//! `getitem`, `vec_len`, and `call_result`). Not removable: writes,
 //! calls (an elidable call may panic, which is behaviour), guards, merge
 //! points and the final jump. Inputs stay, used or not (the loop's
 //! signature does not change).
 
 use super::emit::{keeps_as_is, recycle, Emitter};
 use super::Ctx;
-use crate::trace::{Opcode, Trace, Val};
+use crate::trace::{OpClass, Opcode, Trace, Val};
 
-/// May this operation go when its result is unused?
+/// May this operation go when its result is unused? The pure ones and
+/// the reads (the operation table's classes).
 pub fn removable(op: &Opcode) -> bool {
-    op.is_pure()
-        || matches!(
-            op,
-            Opcode::GetField(_)
-                | Opcode::Load(_)
-                | Opcode::GetItem(_)
-                | Opcode::VecLen(_)
-                | Opcode::VecPtr(_)
-                | Opcode::EnumTag(_)
-                | Opcode::StringPtr
-                | Opcode::StringLen
-                | Opcode::CallResult(..)
-        )
+    matches!(op.class(), OpClass::Pure | OpClass::Read)
 }
 
 pub fn run(trace: Trace, _cx: &Ctx) -> Trace {

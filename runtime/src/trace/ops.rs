@@ -21,7 +21,7 @@
 //! for any number of operands of any kind; `-> None` for no result.
 
 use crate::jitcode::{
-    CmpOp, DescrTable, FloatBinOp, IntBinOp, IntTy, Kind, ScalarTy, StaticOperand, Token,
+    CmpOp, DescrTable, FloatBinOp, IntBinOp, IntTy, Kind, Placeholder, ScalarTy, StaticOperand,
 };
 
 /// What an operation does, for the passes that only need to know that.
@@ -92,32 +92,6 @@ impl NumberParam for u8 {
 impl NumberParam for u32 {
     fn set(&mut self, v: u64) -> bool {
         u32::try_from(v).map(|v| *self = v).is_ok()
-    }
-}
-
-/// A value for each parameter type, for the parser's blank opcodes.
-trait Placeholder {
-    fn placeholder() -> Self;
-}
-
-impl Placeholder for u8 {
-    fn placeholder() -> Self {
-        0
-    }
-}
-impl Placeholder for u16 {
-    fn placeholder() -> Self {
-        0
-    }
-}
-impl Placeholder for u32 {
-    fn placeholder() -> Self {
-        0
-    }
-}
-impl<T: Token> Placeholder for T {
-    fn placeholder() -> Self {
-        T::decode(&[0, 0]).expect("token 0").0
     }
 }
 

@@ -8,7 +8,7 @@
 //! ```
 
 use super::*;
-use crate::jitcode::{descr_name, fill_template, JitCodeNames};
+use crate::jitcode::{fill_template, JitCodeNames};
 
 fn val_name(t: &Trace, v: Val) -> String {
     match v {
@@ -64,7 +64,7 @@ pub fn opcode_name(op: &Opcode, names: &dyn JitCodeNames) -> String {
     let mut params = Vec::new();
     op.params(&mut |p| match p {
         Param::Token(t) => params.push(t.name().to_string()),
-        Param::Descr(d, table) => params.push(descr_name(names, table, d)),
+        Param::Descr(d, table) => params.push(names.name(table, d)),
         Param::Number(n) => params.push(n.to_string()),
         Param::Hidden => {}
     });
