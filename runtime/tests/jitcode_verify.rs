@@ -19,7 +19,7 @@ impl DescrInfo for Mock {
             _ => None,
         }
     }
-    fn array(&self, i: u16) -> Option<(bool, Option<ScalarTy>)> {
+    fn array_ty(&self, i: u16) -> Option<(bool, Option<ScalarTy>)> {
         match i {
             0 => Some((true, Some(ScalarTy::Int(IntTy::U8)))),
             1 => Some((false, Some(ScalarTy::Int(IntTy::U16)))),
@@ -28,20 +28,23 @@ impl DescrInfo for Mock {
             _ => None,
         }
     }
-    fn enum_count(&self) -> usize {
-        1
-    }
     fn call_kinds(&self, i: u16) -> Option<(Vec<Kind>, Vec<Kind>)> {
         (i == 0).then(|| (vec![Kind::Int, Kind::Ref], vec![Kind::Float]))
     }
     fn jitcode_kinds(&self, i: u16) -> Option<(Vec<Kind>, Vec<Kind>)> {
         (i == 0).then(|| (vec![Kind::Int], vec![Kind::Int, Kind::Float]))
     }
-    fn string_count(&self) -> usize {
-        1
-    }
-    fn driver_count(&self) -> usize {
-        1
+}
+
+impl JitCodeNames for Mock {
+    fn descr(&self, table: DescrTable, i: u16) -> Option<String> {
+        let n = match table {
+            DescrTable::Field { .. } => 2,
+            DescrTable::Array { .. } => 4,
+            DescrTable::Alloc => 0,
+            _ => 1,
+        };
+        (i < n).then(|| format!("{}{i}", table.what()))
     }
 }
 
@@ -968,12 +971,12 @@ fn descr_info_of_static_tables() {
     assert_eq!(t.field_ty(1), Some(None));
     assert_eq!(t.field_ty(2), None);
     assert_eq!(
-        DescrInfo::array(t, 0),
+        DescrInfo::array_ty(t, 0),
         Some((false, Some(ScalarTy::Int(IntTy::I32))))
     );
-    assert_eq!(DescrInfo::array(t, 1), Some((true, None)));
-    assert_eq!(DescrInfo::array(t, 2), None);
-    assert_eq!(t.enum_count(), 1);
+    assert_eq!(DescrInfo::array_ty(t, 1), Some((true, None)));
+    assert_eq!(DescrInfo::array_ty(t, 2), None);
+    assert_eq!(t.count(DescrTable::Enum), 1);
     assert_eq!(
         t.call_kinds(0),
         Some((vec![Kind::Ref], vec![Kind::Int, Kind::Int]))
@@ -984,8 +987,8 @@ fn descr_info_of_static_tables() {
         Some((vec![Kind::Float, Kind::Int], vec![Kind::Int]))
     );
     assert_eq!(t.jitcode_kinds(2), None);
-    assert_eq!(t.string_count(), 1);
-    assert_eq!(t.driver_count(), 1);
+    assert_eq!(t.count(DescrTable::String), 1);
+    assert_eq!(t.count(DescrTable::Driver), 1);
     assert_eq!(t.jitcodes[0].num_consts(), [1, 1, 0]);
     assert_eq!(t.verify(), Ok(()));
 }

@@ -58,18 +58,6 @@ impl JitCodeNames for Assembly {
             _ => false,
         }
     }
-    fn count(&self, table: DescrTable) -> usize {
-        match table {
-            DescrTable::Field { .. } => self.fields.len(),
-            DescrTable::Array { .. } => self.arrays.len(),
-            DescrTable::Enum => self.enums.len(),
-            DescrTable::Call => self.calls.len(),
-            DescrTable::Jitcode => self.jitcodes.len(),
-            DescrTable::Alloc => self.allocs.len(),
-            DescrTable::Driver => self.drivers.len(),
-            DescrTable::String => self.strings.len(),
-        }
-    }
     fn descr_info(&self) -> Option<&dyn DescrInfo> {
         Some(self)
     }
@@ -90,13 +78,10 @@ impl DescrInfo for Assembly {
     fn field_ty(&self, i: u16) -> Option<Option<ScalarTy>> {
         self.fields.get(i as usize).map(|f| mem_scalar(&f.ty))
     }
-    fn array(&self, i: u16) -> Option<(bool, Option<ScalarTy>)> {
+    fn array_ty(&self, i: u16) -> Option<(bool, Option<ScalarTy>)> {
         self.arrays
             .get(i as usize)
             .map(|a| (a.container == Container::Vec, mem_scalar(&a.item)))
-    }
-    fn enum_count(&self) -> usize {
-        self.enums.len()
     }
     fn call_kinds(&self, i: u16) -> Option<(Vec<Kind>, Vec<Kind>)> {
         let c = self.calls.get(i as usize)?;
@@ -108,15 +93,6 @@ impl DescrInfo for Assembly {
     fn jitcode_kinds(&self, i: u16) -> Option<(Vec<Kind>, Vec<Kind>)> {
         let j = self.jitcodes.get(i as usize)?;
         Some((j.args.iter().map(|a| a.kind).collect(), j.results.clone()))
-    }
-    fn string_count(&self) -> usize {
-        self.strings.len()
-    }
-    fn driver_count(&self) -> usize {
-        self.drivers.len()
-    }
-    fn alloc_count(&self) -> usize {
-        self.allocs.len()
     }
 }
 

@@ -57,7 +57,7 @@ impl KindOf {
         match self {
             KindOf::Fixed(k) => Some(k),
             KindOf::FieldOf(d) => descrs.field_ty(d).flatten().map(ScalarTy::kind),
-            KindOf::ItemOf(d) => descrs.array(d).and_then(|a| a.1).map(ScalarTy::kind),
+            KindOf::ItemOf(d) => descrs.array_ty(d).and_then(|a| a.1).map(ScalarTy::kind),
         }
     }
 }

@@ -53,9 +53,11 @@ pub trait JitCodeNames {
     fn immutable(&self, _table: DescrTable, _i: u16) -> bool {
         false
     }
-    /// How many entries `table` has; 0 when unknown.
-    fn count(&self, _table: DescrTable) -> usize {
-        0
+    /// How many entries `table` has: those [`JitCodeNames::descr`] names.
+    fn count(&self, table: DescrTable) -> usize {
+        (0..=u16::MAX)
+            .take_while(|&i| self.descr(table, i).is_some())
+            .count()
     }
     /// What the descrs are, for the kinds of the registers they type.
     fn descr_info(&self) -> Option<&dyn DescrInfo> {
@@ -152,18 +154,6 @@ impl JitCodeNames for Tables {
             DescrTable::Field { .. } => self.fields.get(i as usize).is_some_and(|f| f.immutable),
             DescrTable::Array { .. } => self.arrays.get(i as usize).is_some_and(|a| a.immutable),
             _ => false,
-        }
-    }
-    fn count(&self, table: DescrTable) -> usize {
-        match table {
-            DescrTable::Field { .. } => self.fields.len(),
-            DescrTable::Array { .. } => self.arrays.len(),
-            DescrTable::Enum => self.enums.len(),
-            DescrTable::Call => self.calls.len(),
-            DescrTable::Jitcode => self.jitcodes.len(),
-            DescrTable::Alloc => self.allocs.len(),
-            DescrTable::Driver => self.drivers.len(),
-            DescrTable::String => self.strings.len(),
         }
     }
     fn descr_info(&self) -> Option<&dyn DescrInfo> {

@@ -6,23 +6,17 @@ use super::insns::{Access, DescrTable, KindOf, Operand};
 use super::*;
 
 /// What the verifier needs to know about the descr tables, so that it can
-/// check both static `Tables` and the codewriter's assembly.
-pub trait DescrInfo {
+/// check both static `Tables` and the codewriter's assembly. How many
+/// entries each table has comes from [`JitCodeNames::count`].
+pub trait DescrInfo: JitCodeNames {
     /// `None` if out of range; else the field's scalar type, if scalar.
     fn field_ty(&self, i: u16) -> Option<Option<ScalarTy>>;
     /// `None` if out of range; else (is a Vec, item scalar type if scalar).
-    fn array(&self, i: u16) -> Option<(bool, Option<ScalarTy>)>;
-    fn enum_count(&self) -> usize;
+    fn array_ty(&self, i: u16) -> Option<(bool, Option<ScalarTy>)>;
     /// Argument and result kinds of residual call `i`.
     fn call_kinds(&self, i: u16) -> Option<(Vec<Kind>, Vec<Kind>)>;
     /// Argument and result kinds of jitcode `i`.
     fn jitcode_kinds(&self, i: u16) -> Option<(Vec<Kind>, Vec<Kind>)>;
-    fn string_count(&self) -> usize;
-    fn driver_count(&self) -> usize;
-    /// Entries of `Tables::allocs`.
-    fn alloc_count(&self) -> usize {
-        0
-    }
 }
 
 /// A jitcode's shape, for the verifier.
@@ -40,13 +34,10 @@ impl DescrInfo for Tables {
     fn field_ty(&self, i: u16) -> Option<Option<ScalarTy>> {
         self.fields.get(i as usize).map(|f| f.ty)
     }
-    fn array(&self, i: u16) -> Option<(bool, Option<ScalarTy>)> {
+    fn array_ty(&self, i: u16) -> Option<(bool, Option<ScalarTy>)> {
         self.arrays
             .get(i as usize)
             .map(|a| (a.vec.is_some(), a.item))
-    }
-    fn enum_count(&self) -> usize {
-        self.enums.len()
     }
     fn call_kinds(&self, i: u16) -> Option<(Vec<Kind>, Vec<Kind>)> {
         self.calls
@@ -57,15 +48,6 @@ impl DescrInfo for Tables {
         self.jitcodes
             .get(i as usize)
             .map(|j| (j.args.iter().map(|a| a.kind).collect(), j.results.to_vec()))
-    }
-    fn string_count(&self) -> usize {
-        self.strings.len()
-    }
-    fn driver_count(&self) -> usize {
-        self.drivers.len()
-    }
-    fn alloc_count(&self) -> usize {
-        self.allocs.len()
     }
 }
 
@@ -247,7 +229,7 @@ impl Checker<'_> {
 
     /// An array descr: (is a Vec, item type).
     fn array(&mut self, descr: u16, need_vec: bool, need_scalar: bool) -> Option<ScalarTy> {
-        match self.descrs.array(descr) {
+        match self.descrs.array_ty(descr) {
             None => {
                 self.err(format!("array descr {descr} out of range"));
                 None
@@ -315,10 +297,10 @@ impl Checker<'_> {
                 }
                 return;
             }
-            DescrTable::Enum => ("enum descr", self.descrs.enum_count()),
-            DescrTable::Alloc => ("alloc", self.descrs.alloc_count()),
-            DescrTable::Driver => ("driver", self.descrs.driver_count()),
-            DescrTable::String => ("string", self.descrs.string_count()),
+            DescrTable::Enum => ("enum descr", self.descrs.count(table)),
+            DescrTable::Alloc => ("alloc", self.descrs.count(table)),
+            DescrTable::Driver => ("driver", self.descrs.count(table)),
+            DescrTable::String => ("string", self.descrs.count(table)),
         };
         if d as usize >= count {
             self.err(format!("{what} {d} out of range"));
