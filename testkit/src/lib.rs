@@ -16,6 +16,8 @@
 //! - [`ops`]: every operator of a kind; [`rng`]: the random generators;
 //! - `flowgraph` (feature `flowgraph`): building flow graphs by hand
 //!   (jitcodegen tests);
+//! - [`filetest`]: the file-test runner (a command, its input and the
+//!   expected output in one file, a directory at a time);
 //! - [`bless`]: expected-output files (`METATRACE_BLESS=1`); [`subset`]:
 //!   Rust-subset sources the translator tests share;
 //! - [`vms`]: building and running the example VMs (end-to-end tests).
@@ -25,6 +27,7 @@
 
 pub mod backend;
 pub mod bless;
+pub mod filetest;
 pub mod fixture;
 #[cfg(feature = "flowgraph")]
 pub mod flowgraph;
