@@ -32,7 +32,8 @@
 //! [`Runner::run`] runs every file of its directory with the given
 //! extension, in name order, and fails with the list of all the files
 //! that failed (the command panicked, or its output differs: a line diff,
-//! `-` expected, `+` got). A directory without a file fails too. With
+//! `-` expected, `+` got). A directory without a test file fails, and so
+//! does one holding anything else (a misnamed test is not skipped). With
 //! `METATRACE_BLESS=1` it rewrites the expected part of each file that
 //! differs with the output instead (review the diff before committing).
 //!
@@ -240,29 +241,33 @@ impl Runner {
         text
     }
 
-    /// The files, in name order.
-    pub fn files(&self) -> Vec<PathBuf> {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&self.dir)
+    /// Everything in the directory, in name order: the test files, and
+    /// what else is there (which fails the run rather than being skipped).
+    pub fn files(&self) -> (Vec<PathBuf>, Vec<PathBuf>) {
+        let mut all: Vec<PathBuf> = std::fs::read_dir(&self.dir)
             .unwrap_or_else(|e| panic!("cannot read {}: {e}", self.dir.display()))
             .map(|e| e.unwrap().path())
-            .filter(|p| p.is_file() && p.to_string_lossy().ends_with(&format!(".{}", self.ext)))
             .collect();
-        files.sort();
-        files
+        all.sort();
+        all.into_iter()
+            .partition(|p| p.is_file() && p.to_string_lossy().ends_with(&format!(".{}", self.ext)))
     }
 
     /// Run `command(cmd, input)` on every file and compare its output
     /// with the file's expected part; panic listing every failure.
     pub fn run(&self, command: impl Fn(&Command, &str) -> String) {
         let bless = std::env::var_os("METATRACE_BLESS").is_some();
-        let files = self.files();
+        let (files, others) = self.files();
         assert!(
             !files.is_empty(),
             "no *.{} file in {}: nothing tested",
             self.ext,
             self.dir.display()
         );
-        let mut failures = Vec::new();
+        let mut failures: Vec<String> = others
+            .iter()
+            .map(|p| format!("--- {}: not a *.{} file", p.display(), self.ext))
+            .collect();
         let mut blessed = 0;
         for path in &files {
             let text = std::fs::read_to_string(path).unwrap();
@@ -375,6 +380,11 @@ mod tests {
         let file = dir.join("a.t");
         std::fs::write(&file, "; test: upper\nab\n; expect:\nAB\n").unwrap();
         run_dir(&dir, "t", upper);
+        std::fs::write(dir.join("b.tt"), "").unwrap();
+        let r = catch_unwind(|| run_dir(&dir, "t", upper));
+        let msg = panic_message(&*r.unwrap_err());
+        assert!(msg.contains("b.tt: not a *.t file"), "{msg}");
+        std::fs::remove_file(dir.join("b.tt")).unwrap();
         std::fs::write(&file, "; test: upper\nab\n; expect:\nAb\n").unwrap();
         let r = catch_unwind(|| run_dir(&dir, "t", upper));
         let msg = panic_message(&*r.unwrap_err());
