@@ -1,8 +1,10 @@
-//! Loop peeling (`optimizer::unroll` through `optimize_loop`): a loop in,
-//! the preamble and the peeled loop out, as printed by `format_trace`;
-//! and both run by the trace interpreter against the loop they came from.
+//! Loop peeling (`optimizer::unroll` through `optimize_loop`): what is
+//! more than a loop in and the printed preamble and peeled loop out
+//! (those are file tests, `filetests/optimizer_unroll/*.trace`, run by
+//! `filetests.rs`): loops that stay one trace, and short preambles.
 
 use metatrace_runtime::optimizer::{optimize_loop, EnabledOpts, Optimized, Pass, Peeled};
+use metatrace_testkit::filetest;
 use metatrace_testkit::optimizer::*;
 use metatrace_testkit::trace_text::*;
 
@@ -13,113 +15,34 @@ fn peel(text: &str, opts: &EnabledOpts) -> Peeled {
     }
 }
 
-/// A loop in the style of the bf interpreter: walk a Vec (the tape) held
-/// by an invariant object, until an item is 0.
-const WALK: &str = "
-[i0, r1]
-r2 = fieldaddr<Obj.vals>(r1)
-i3 = vec_len<Vec<i64>>(r2)
-i4 = int_lt/usize(i0, i3)
-guard_true(i4) [i0, r1]
-r6 = vec_ptr<Vec<i64>>(r2)
-i7 = getitem<Vec<i64>>(r6, i0)
-i8 = int_add/i64(i7, 1)
-setitem<Vec<i64>>(r6, i0, i8)
-i10 = int_add/usize(i0, 1)
-i11 = int_ne/i64(i7, 0)
-guard_true(i11) [i10, r1]
-jump(i10, r1)
-";
-
-#[test]
-fn invariant_reads_leave_the_loop() {
-    let p = peel(WALK, &EnabledOpts::all());
-    assert_trace(
-        &p.preamble,
-        "
-        [i0, r1]
-        r2 = fieldaddr<Obj.vals>(r1)
-        i3 = vec_len<Vec<i64>>(r2)
-        i4 = int_lt/usize(i0, i3)
-        guard_true(i4) [i0, r1] #0
-        r6 = vec_ptr<Vec<i64>>(r2)
-        i7 = getitem<Vec<i64>>(r6, i0)
-        i8 = int_add/i64(i7, 1)
-        setitem<Vec<i64>>(r6, i0, i8)
-        i10 = int_add/usize(i0, 1)
-        i11 = int_ne/i64(i7, 0)
-        guard_true(i11) [i10, r1] #1
-        jump_to<loop 4294967295>(r1, i10, i3, r6)
-        ",
-    );
-    // The Vec's length and data pointer come in from the preamble: the
-    // loop reads no header.
-    assert_trace(
-        &p.body,
-        "
-        [r0, i1, i2, r3]
-        i4 = int_lt/usize(i1, i2)
-        guard_true(i4) [i1, r0] #0
-        i6 = getitem<Vec<i64>>(r3, i1)
-        i7 = int_add/i64(i6, 1)
-        setitem<Vec<i64>>(r3, i1, i7)
-        i9 = int_add/usize(i1, 1)
-        i10 = int_ne/i64(i6, 0)
-        guard_true(i10) [i9, r0] #1
-        jump(r0, i9, i2, r3)
-        ",
-    );
+/// The input of the file test `filetests/optimizer_unroll/<name>.trace`.
+fn input_of(name: &str) -> String {
+    filetest::input(format!(
+        "{}/tests/filetests/optimizer_unroll/{name}.trace",
+        env!("CARGO_MANIFEST_DIR")
+    ))
 }
 
-/// A field the loop writes and reads again in the next iteration: the
-/// peeled loop gets its value from the previous iteration (a phi), not a
-/// read.
-const CARRY: &str = "
-[i0, r1]
-i2 = getfield<Obj.a>(r1)
-i3 = int_add/i64(i2, i0)
-setfield<Obj.a>(r1, i3)
-i5 = int_sub/i64(i0, 1)
-i6 = int_gt/i64(i5, 0)
-guard_true(i6) [i5, r1]
-jump(i5, r1)
-";
+/// A loop in the style of the bf interpreter: walk a Vec (the tape) held
+/// by an invariant object, until an item is 0.
+fn walk() -> String {
+    input_of("invariant_reads_leave_the_loop")
+}
 
-#[test]
-fn stored_values_are_carried_to_the_next_iteration() {
-    let p = peel(CARRY, &EnabledOpts::all());
-    assert_trace(
-        &p.preamble,
-        "
-        [i0, r1]
-        i2 = getfield<Obj.a>(r1)
-        i3 = int_add/i64(i2, i0)
-        setfield<Obj.a>(r1, i3)
-        i5 = int_sub/i64(i0, 1)
-        i6 = int_gt/i64(i5, 0)
-        guard_true(i6) [i5, r1] #0
-        jump_to<loop 4294967295>(r1, i5, i3)
-        ",
-    );
-    assert_trace(
-        &p.body,
-        "
-        [r0, i1, i2]
-        i3 = int_add/i64(i2, i1)
-        setfield<Obj.a>(r0, i3)
-        i5 = int_sub/i64(i1, 1)
-        i6 = int_gt/i64(i5, 0)
-        guard_true(i6) [i5, r0] #0
-        jump(r0, i5, i3)
-        ",
-    );
+/// A field the loop writes and reads again in the next iteration.
+fn carry() -> String {
+    input_of("stored_values_are_carried_to_the_next_iteration")
 }
 
 #[test]
 fn a_loop_peeling_cannot_shorten_stays_one_trace() {
     // Without the other passes nothing moves out of the loop: peeling
     // would only add a trace.
-    let o = optimize_loop(parse(CARRY), tables(), &EnabledOpts::only(&[Pass::Unroll]));
+    let o = optimize_loop(
+        parse(&carry()),
+        tables(),
+        &EnabledOpts::only(&[Pass::Unroll]),
+    );
     assert!(matches!(o, Optimized::Loop(_)), "{o:?}");
 }
 
@@ -140,60 +63,23 @@ fn a_loop_that_always_leaves_is_not_peeled() {
 }
 
 /// A Brainfuck loop `[>>>>><<<<<<>]`-like walk right: the move right by
-/// 5 is checked against cell 0 (the interpreter's `<` check after it), and
-/// the pointer grows by 1, checked against the tape's length.
-const WALK_RIGHT: &str = "
-[i0, r1]
-i2 = int_add/usize(i0, 5)
-i3 = int_gt/usize(3, i2)
-guard_false(i3) [i2, r1]
-i5 = vec_len<Vec<i64>>(r1)
-i6 = int_add/usize(i0, 1)
-i7 = int_lt/usize(i6, i5)
-guard_true(i7) [i6, r1]
-jump(i6, r1)
-";
+/// 5 is checked against cell 0, and the pointer grows by 1, checked
+/// against the tape's length.
+fn walk_right() -> String {
+    input_of("loop_carried_ranges_are_assumed_and_checked_on_the_back_edge")
+}
 
+/// The rest of the file test `loop_carried_ranges_are_assumed_and_checked_on_the_back_edge`:
+/// without intbounds the check of `3 > ptr + 5` stays in the loop.
 #[test]
-fn loop_carried_ranges_are_assumed_and_checked_on_the_back_edge() {
-    // The preamble knows nothing of i0 and keeps the check of `i0 + 5`.
-    // The peeled loop's pointer is the previous one plus 1, below the
-    // length, so at most isize::MAX - 1: that is assumed on entry to the
-    // loop (it holds for the preamble's value) and holds again on the back
-    // edge, so `3 > ptr + 5` is false in the loop.
-    let p = peel(WALK_RIGHT, &EnabledOpts::all());
-    assert_trace(
-        &p.preamble,
-        "
-        [i0, r1]
-        i2 = int_add/usize(i0, 5)
-        i3 = int_gt/usize(3, i2)
-        guard_false(i3) [i2, r1] #0
-        i5 = vec_len<Vec<i64>>(r1)
-        i6 = int_add/usize(i0, 1)
-        i7 = int_lt/usize(i6, i5)
-        guard_true(i7) [i6, r1] #1
-        jump_to<loop 4294967295>(r1, i6, i5)
-        ",
-    );
-    assert_trace(
-        &p.body,
-        "
-        [r0, i1, i2]
-        i3 = int_add/usize(i1, 1)
-        i4 = int_lt/usize(i3, i2)
-        guard_true(i4) [i3, r0] #0
-        jump(r0, i3, i2)
-        ",
-    );
-    // Without intbounds the check stays in the loop.
+fn loop_carried_ranges_without_intbounds() {
     let no_bounds = EnabledOpts::only(
         &Pass::ALL
             .into_iter()
             .filter(|p| *p != Pass::IntBounds)
             .collect::<Vec<_>>(),
     );
-    let p = peel(WALK_RIGHT, &no_bounds);
+    let p = peel(&walk_right(), &no_bounds);
     assert!(
         show(&p.body).contains("int_gt/usize(3"),
         "{}",
@@ -228,9 +114,9 @@ fn bridge(ops: &str) -> metatrace_runtime::trace::Trace {
 fn bridges_enter_the_peeled_loop_through_the_short_preamble() {
     // The peeled loop takes the Vec's length and data pointer from the
     // preamble; a bridge reads them itself and jumps in.
-    let p = peel(WALK, &EnabledOpts::all());
+    let p = peel(&walk(), &EnabledOpts::all());
     assert_eq!(
-        short_of(&p, WALK),
+        short_of(&p, &walk()),
         "[i0, r1]\n\
          r2 = fieldaddr<Obj.vals>(r1)\n\
          i3 = vec_len<Vec<i64>>(r2)\n\
@@ -288,9 +174,9 @@ fn a_loop_relying_on_a_preamble_guard_has_no_short_preamble() {
 
 #[test]
 fn a_bridge_enters_directly_only_with_the_ranges_the_loop_assumes() {
-    // The peeled loop of WALK_RIGHT dropped `3 > ptr + 5` because its
+    // The peeled loop of walk_right() dropped `3 > ptr + 5` because its
     // pointer is below the tape's length (a range from the preamble).
-    let p = peel(WALK_RIGHT, &EnabledOpts::all());
+    let p = peel(&walk_right(), &EnabledOpts::all());
     let short = p.short.as_ref().unwrap();
     assert_eq!(short.ranges.len(), 1, "{:?}", short.ranges);
     // A bridge that knows nothing of the pointer jumps to the preamble.

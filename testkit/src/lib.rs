@@ -16,15 +16,16 @@
 //! - [`ops`]: every operator of a kind; [`rng`]: the random generators;
 //! - `flowgraph` (feature `flowgraph`): building flow graphs by hand
 //!   (jitcodegen tests);
-//! - [`bless`]: expected-output files (`METATRACE_BLESS=1`); [`subset`]:
-//!   Rust-subset sources the translator tests share;
+//! - [`filetest`]: the file-test runner (a command, its input and the
+//!   expected output in one file, a directory at a time;
+//!   `METATRACE_BLESS=1` rewrites the expected outputs);
 //! - [`vms`]: building and running the example VMs (end-to-end tests).
 //!
 //! Integration tests only: unit tests inside a crate's `src` would see a
 //! second copy of that crate through this one.
 
 pub mod backend;
-pub mod bless;
+pub mod filetest;
 pub mod fixture;
 #[cfg(feature = "flowgraph")]
 pub mod flowgraph;
@@ -35,7 +36,6 @@ pub mod ops;
 pub mod optimizer;
 pub mod rng;
 pub mod shape;
-pub mod subset;
 pub mod trace_text;
 pub mod vms;
 

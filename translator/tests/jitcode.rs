@@ -1,12 +1,12 @@
-//! The codewriter on small functions: printed jitcodes compared against
-//! expected text (`tests/expect/jitcode_*.txt`), so that a change in
-//! register allocation, flattening or `-live-` shows up as a diff here;
-//! and the bundled interpreters assemble and verify.
+//! The codewriter on small functions: what is more than the printed
+//! jitcodes (those are compared with the expected text by the file tests,
+//! `filetests/jitcode/*.rs.test`, run by `filetests.rs`; the tests here
+//! read their sources from there); and the bundled interpreters assemble
+//! and verify.
 
 use metatrace_jitcodegen::codewriter::jitcode::{Insn, KReg, Kind};
 use metatrace_jitcodegen::codewriter::{assemble, Assembly};
-use metatrace_testkit::bless::check_expected;
-use metatrace_testkit::subset::PORTAL;
+use metatrace_testkit::filetest;
 use metatrace_translator::{translate_crate_dir, translate_source};
 use std::path::Path;
 
@@ -25,19 +25,12 @@ fn index(asm: &Assembly, name: &str) -> usize {
     })
 }
 
-/// Compare the printed jitcodes `names` of `src` against
-/// `tests/expect/jitcode_<file>.txt` (`METATRACE_BLESS=1` rewrites it).
-fn check(src: &str, names: &[&str], file: &str) -> Assembly {
-    let asm = assembly(src);
-    let got: Vec<String> = names
-        .iter()
-        .map(|n| asm.print_jitcode(index(&asm, n)))
-        .collect();
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/expect")
-        .join(format!("jitcode_{file}.txt"));
-    check_expected(&path, &got.join("\n"));
-    asm
+/// The source of the file test `filetests/jitcode/<name>.rs.test`.
+fn input_of(name: &str) -> String {
+    filetest::input(format!(
+        "{}/tests/filetests/jitcode/{name}.rs.test",
+        env!("CARGO_MANIFEST_DIR")
+    ))
 }
 
 /// Every `-live-` and what follows it.
@@ -57,22 +50,8 @@ fn loop_with_swapping_variables() {
     // `a` and `b` trade places every iteration: the back edge copies `b`
     // into `a` and `t` into `b`, in that order; `t` is given a register
     // that makes this a chain of two copies, not a cycle.
-    let src = format!(
-        "{PORTAL}
-fn f(n: i64) -> i64 {{
-    let mut a: i64 = 0;
-    let mut b: i64 = 1;
-    let mut i: i64 = 0;
-    while i < n {{
-        let t = a.wrapping_add(b);
-        a = b;
-        b = t;
-        i += 1;
-    }}
-    a
-}}"
-    );
-    let asm = check(&src, &["f", "portal"], "loop");
+    let src = input_of("loop_with_swapping_variables");
+    let asm = assembly(&src);
     let f = &asm.jitcodes[index(&asm, "f")];
     // The portal's merge point: greens then reds, each in a register.
     let portal = lives(&asm, "portal");
@@ -90,18 +69,8 @@ fn f(n: i64) -> i64 {{
 
 #[test]
 fn match_on_integer_becomes_switch() {
-    let src = format!(
-        "{PORTAL}
-fn f(n: i64) -> i64 {{
-    match n {{
-        0 => 10,
-        1 => 20,
-        5 => n * 3,
-        _ => n - 1,
-    }}
-}}"
-    );
-    let asm = check(&src, &["f"], "switch");
+    let src = input_of("match_on_integer_becomes_switch");
+    let asm = assembly(&src);
     let switch = lives(&asm, "f")
         .into_iter()
         .find(|(_, i)| matches!(i, Insn::Switch { .. }));
@@ -122,37 +91,8 @@ fn f(n: i64) -> i64 {{
 
 #[test]
 fn regular_residual_and_elidable_calls() {
-    let src = r#"
-struct Machine { code: Vec<u8>, out: u64 }
-
-#[jit_driver(greens = [pc], reds = [m])]
-fn run(m: &mut Machine) -> u64 {
-    let mut pc: usize = 0;
-    while pc < 100 {
-        jit_merge_point!();
-        let op = opcode(m, pc);
-        let v = double(op as u64);
-        emit(m, v);
-        pc = pc + 1;
-    }
-    m.out
-}
-
-#[elidable]
-fn opcode(m: &Machine, pc: usize) -> u8 {
-    m.code[pc % 4]
-}
-
-fn double(x: u64) -> u64 {
-    x.wrapping_mul(2)
-}
-
-#[dont_look_inside]
-fn emit(m: &mut Machine, v: u64) {
-    m.out = m.out.wrapping_add(v);
-}
-"#;
-    let asm = check(src, &["run", "opcode"], "calls");
+    let src = input_of("regular_residual_and_elidable_calls");
+    let asm = assembly(&src);
     let calls: Vec<Insn> = lives(&asm, "run")
         .into_iter()
         .map(|(_, i)| i)
@@ -165,29 +105,8 @@ fn emit(m: &mut Machine, v: u64) {
 
 #[test]
 fn struct_fields_and_vec_access() {
-    let src = r#"
-struct Tape { cells: Vec<u8>, pos: usize, steps: u32 }
-
-#[jit_driver(greens = [pc], reds = [tape])]
-fn run(tape: &mut Tape) {
-    let mut pc: u8 = 0;
-    while pc != 3 {
-        jit_merge_point!();
-        bump(tape);
-        pc = pc.wrapping_add(1);
-    }
-}
-
-fn bump(tape: &mut Tape) {
-    let p = tape.pos;
-    tape.cells[p] = tape.cells[p].wrapping_add(1);
-    tape.steps += 1;
-    if tape.cells.len() < 10 {
-        tape.cells.push(0);
-    }
-}
-"#;
-    let asm = check(src, &["bump"], "fields");
+    let src = input_of("struct_fields_and_vec_access");
+    let asm = assembly(&src);
     let fields: Vec<String> = asm
         .fields
         .iter()
@@ -199,16 +118,8 @@ fn bump(tape: &mut Tape) {
 
 #[test]
 fn panic_paths() {
-    let src = format!(
-        "{PORTAL}
-fn f(n: i64) -> i64 {{
-    if n > 1000 {{
-        panic!(\"too big\");
-    }}
-    100 / n
-}}"
-    );
-    let asm = check(&src, &["f"], "panic");
+    let src = input_of("panic_paths");
+    let asm = assembly(&src);
     assert!(
         asm.strings.contains(&"too big".to_string()),
         "{:?}",
@@ -226,26 +137,8 @@ fn f(n: i64) -> i64 {{
 
 #[test]
 fn option_return() {
-    let src = r#"
-#[jit_driver(greens = [pc, code], reds = [sum])]
-fn run(code: &[u8]) -> u32 {
-    let mut pc = 0;
-    let mut sum: u32 = 0;
-    while pc < code.len() {
-        jit_merge_point!();
-        if let Some(d) = digit(code[pc]) {
-            sum = sum.wrapping_add(d);
-        }
-        pc += 1;
-    }
-    sum
-}
-
-fn digit(b: u8) -> Option<u32> {
-    if b >= b'0' && b <= b'9' { Some((b - b'0') as u32) } else { None }
-}
-"#;
-    let asm = check(src, &["digit", "run"], "option");
+    let src = input_of("option_return");
+    let asm = assembly(&src);
     let digit = &asm.jitcodes[index(&asm, "digit")];
     assert_eq!(digit.results, [Kind::Int, Kind::Int]);
 }
@@ -383,122 +276,10 @@ fn run(vm: &mut Vm) -> f64 {
     assert!(promote.is_some(), "{}", asm.print());
 }
 
-/// Effect summaries of residual calls (`codewriter::effects`), printed:
-/// a `&mut Io` reaches Io's fields and Vec but not Tape's (and leaves
-/// `Tape.cells`, another field's Vec of the same type, alone: `kept`); a
-/// shared reference to a struct holding a `Cell` may write everything; a
-/// shared reference without one, and values, write nothing; a bare
-/// `&mut u8` may be any `u8` item. A field read through `&` and `&mut`
-/// has two descrs: both are listed.
-#[test]
-fn residual_call_effect_summaries() {
-    let src = r#"
-use std::cell::Cell;
-
-pub struct Tape { pub cells: Vec<u8>, pub pos: usize }
-pub struct Io { pub out: Vec<u8>, pub eof: bool, pub error: Option<String> }
-pub struct Stats { pub hits: Cell<u64>, pub n: u64 }
-
-#[jit_driver(greens = [pc], reds = [tape, io, stats])]
-fn run(tape: &mut Tape, io: &mut Io, stats: &Stats) -> usize {
-    let mut pc: usize = 0;
-    while pc < 100 {
-        jit_merge_point!();
-        let c = tape.cells[tape.pos];
-        if c == 0 {
-            grow(tape);
-        }
-        write_byte(io, c);
-        if io.eof {
-            pc = 100;
-        }
-        count(stats);
-        poke(&mut tape.cells[0]);
-        let d = peek(tape);
-        pc = pc + 1 + add(d as usize, io.out.len()) + stats.n as usize + pos(tape);
-    }
-    pc
-}
-
-fn pos(tape: &Tape) -> usize {
-    tape.pos
-}
-
-#[dont_look_inside]
-fn grow(tape: &mut Tape) {
-    tape.cells.push(0);
-    tape.pos += 1;
-}
-
-#[dont_look_inside]
-fn write_byte(io: &mut Io, b: u8) {
-    io.out.push(b);
-}
-
-#[dont_look_inside]
-fn count(stats: &Stats) {
-    stats.hits.set(stats.hits.get() + 1);
-}
-
-#[dont_look_inside]
-fn poke(cell: &mut u8) {
-    *cell = 1;
-}
-
-#[dont_look_inside]
-fn peek(tape: &Tape) -> u8 {
-    tape.cells[0]
-}
-
-#[dont_look_inside]
-fn add(a: usize, b: usize) -> usize {
-    a + b
-}
-"#;
-    let asm = assembly(src);
-    let got = asm.print_effects();
-    let expected = "\
-grow(&mut Tape):
-  fields Tape.pos, Tape.pos (imm)
-  items Vec<u8>
-  vecs Vec<u8>
-  kept Io.out
-write_byte(&mut Io, u8):
-  fields Io.eof
-  items Vec<u8>
-  vecs Vec<u8>
-  kept Tape.cells
-  other
-count(&Stats): everything
-poke(&mut u8):
-  items Vec<u8>
-  other
-peek(&Tape): nothing
-add(usize, usize): nothing
-";
-    assert_eq!(got, expected, "\n--- got ---\n{got}");
-}
-
 #[test]
 fn boxes_become_new_and_free_with_one_alloc_descr_per_type() {
-    let src = format!(
-        "{PORTAL}
-#[derive(Clone, Copy)]
-pub struct Num {{ pub v: i64, pub w: i64 }}
-
-#[dont_look_inside]
-pub fn keep(b: Box<Num>) -> i64 {{ b.v }}
-
-fn f(n: i64) -> i64 {{
-    let a = Box::new(Num {{ v: n, w: 2 }});
-    let b = Box::new(Num {{ v: a.w, w: n }});
-    let c = Box::new(n);
-    let mut r = *c + a.v;
-    if n > 3 {{ r += keep(b); }}
-    r
-}}"
-    );
-    let asm = check(&src, &["f"], "box");
+    let src = input_of("boxes_become_new_and_free_with_one_alloc_descr_per_type");
+    let asm = assembly(&src);
     // `Num` twice and `i64` once: two alloc descrs.
     let names: Vec<String> = asm
         .allocs
