@@ -24,6 +24,8 @@
 //! Integration tests only: unit tests inside a crate's `src` would see a
 //! second copy of that crate through this one.
 
+#[cfg(feature = "flowgraph")]
+pub mod asm_text;
 pub mod backend;
 pub mod filetest;
 pub mod fixture;

@@ -14,6 +14,7 @@
 
 use metatrace_jitcodegen::codewriter::{assemble, Assembly};
 use metatrace_jitcodegen::flowgraph::{print_graph, verify};
+use metatrace_testkit::asm_text::assert_jitcode_text_round_trip;
 use metatrace_testkit::filetest::{run_dir, Command};
 use metatrace_translator::translate_source;
 
@@ -22,8 +23,11 @@ fn translate(src: &str) -> metatrace_translator::Translation {
         .unwrap_or_else(|e| panic!("translation failed:\n{}", e.render()))
 }
 
+/// The assembly of `src`; every jitcode of it prints and parses back.
 fn assembly(src: &str) -> Assembly {
-    assemble(&translate(src).program).unwrap_or_else(|e| panic!("assemble failed: {e}"))
+    let asm = assemble(&translate(src).program).unwrap_or_else(|e| panic!("assemble failed: {e}"));
+    assert_jitcode_text_round_trip(&asm);
+    asm
 }
 
 fn print_flowgraphs(names: &[String], src: &str) -> String {

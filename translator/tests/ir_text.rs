@@ -2,8 +2,8 @@
 //! interpreters, printed and parsed back (`jitcode::parse_jitcode`), gives
 //! the same instructions, and prints the same again.
 
-use metatrace_jitcodegen::codewriter::jitcode::{const_texts, parse_jitcode, Insn};
 use metatrace_jitcodegen::codewriter::{assemble, Assembly};
+use metatrace_testkit::asm_text::assert_jitcode_text_round_trip;
 use metatrace_translator::translate_crate_dir;
 use std::path::Path;
 
@@ -16,53 +16,9 @@ fn target(name: &str) -> Assembly {
     assemble(&t.program).unwrap_or_else(|e| panic!("{name}: assemble failed: {e}"))
 }
 
-/// `insns` with every constant operand replaced by its printed value, so
-/// that jitcodes whose pools are in different orders compare equal.
-fn with_constants(
-    asm: &Assembly,
-    insns: &[Insn],
-    num_regs: [u16; 3],
-    pools: &[Vec<String>; 3],
-) -> Vec<String> {
-    insns
-        .iter()
-        .map(|insn| {
-            let mut insn = insn.clone();
-            let mut consts = Vec::new();
-            insn.visit_regs(asm, &mut |k, r, _| {
-                if let Some(c) = r.checked_sub(num_regs[k.index()]) {
-                    consts.push(pools[k.index()][c as usize].clone());
-                    *r = u16::MAX;
-                }
-            });
-            format!("{insn:?} {consts:?}")
-        })
-        .collect()
-}
-
-/// Every jitcode of `asm`: printed, parsed, compared.
-fn round_trip(asm: &Assembly) {
-    for (i, j) in asm.jitcodes.iter().enumerate() {
-        let text = asm.print_jitcode(i);
-        let parsed = parse_jitcode(&text, asm).unwrap_or_else(|e| panic!("{e}\n{text}"));
-        assert_eq!(parsed.print(asm), text, "printed again differently");
-        assert_eq!(parsed.name, j.name);
-        assert_eq!(parsed.args, j.args);
-        assert_eq!(parsed.num_regs, j.num_regs);
-        // The parser pools constants in the order they first appear.
-        let pools = const_texts(&j.consts_i, &j.consts_r, &j.consts_f);
-        assert_eq!(
-            with_constants(asm, &parsed.insns, parsed.num_regs, &parsed.const_texts()),
-            with_constants(asm, &j.insns, j.num_regs, &pools),
-            "{} parsed back differently\n{text}",
-            j.name
-        );
-    }
-}
-
 #[test]
 fn jitcodes_of_the_bundled_interpreters_round_trip() {
     for name in ["bf", "tlr", "calls"] {
-        round_trip(&target(name));
+        assert_jitcode_text_round_trip(&target(name));
     }
 }

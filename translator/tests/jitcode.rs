@@ -7,13 +7,17 @@
 use metatrace_jitcodegen::codewriter::jitcode::{Insn, KReg, Kind};
 use metatrace_jitcodegen::codewriter::{assemble, Assembly};
 use metatrace_testkit::filetest;
+use metatrace_testkit::asm_text::assert_jitcode_text_round_trip;
 use metatrace_translator::{translate_crate_dir, translate_source};
 use std::path::Path;
 
+/// The assembly of `src`; every jitcode of it prints and parses back.
 fn assembly(src: &str) -> Assembly {
     let t = translate_source("interp.rs", src)
         .unwrap_or_else(|e| panic!("translation failed:\n{}", e.render()));
-    assemble(&t.program).unwrap_or_else(|e| panic!("assemble failed: {e}"))
+    let asm = assemble(&t.program).unwrap_or_else(|e| panic!("assemble failed: {e}"));
+    assert_jitcode_text_round_trip(&asm);
+    asm
 }
 
 fn index(asm: &Assembly, name: &str) -> usize {
