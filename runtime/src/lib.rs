@@ -6,7 +6,8 @@
 //! - [`jit`]: the JIT proper — the warm state, the entry from the native
 //!   interpreter (`can_enter_jit`), the counters and the JIT log;
 //! - [`metainterp`] (the meta-tracer), [`trace`] (the trace IR),
-//!   [`backend`] (x86-64), [`blackhole`] (the blackhole interpreter).
+//!   [`backend`] (x86-64), [`blackhole`] (the blackhole interpreter);
+//! - [`executor`]: the semantics of the operations, shared by all of them.
 
 pub mod cli;
 pub mod hints;
@@ -18,6 +19,7 @@ pub mod __private;
 pub use params::{JitMode, JitParams};
 pub mod backend;
 pub mod blackhole;
+pub mod executor;
 pub mod jit;
 pub mod jitcode;
 pub mod metainterp;

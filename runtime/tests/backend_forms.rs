@@ -16,7 +16,7 @@ mod backend_util;
 
 use backend_util::*;
 use metatrace_runtime::backend;
-use metatrace_runtime::blackhole::ops::wrap;
+use metatrace_runtime::executor::wrap;
 use metatrace_runtime::jitcode::*;
 use metatrace_runtime::trace::interp;
 use metatrace_runtime::trace::*;

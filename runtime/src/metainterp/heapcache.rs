@@ -61,7 +61,7 @@
 //! the instruction again (and a decided comparison or guard must agree with
 //! the concrete outcome).
 
-use crate::blackhole::ops;
+use crate::executor as ops;
 use crate::jitcode::{CmpOp, FieldPlace, IntBinOp, IntTy, ScalarTy, Tables};
 use crate::optimizer::heap::{
     call_effects, items_may_alias, may_equal, scalars_may_alias, vecs_may_alias, CallEffects, Loc,

@@ -42,7 +42,7 @@
 
 use super::emit::{recycle, Emitter, GuardFate};
 use super::Ctx;
-use crate::blackhole::ops;
+use crate::executor as ops;
 use crate::jitcode::{CallEffectsDescr, FieldPlace, IntBinOp, ScalarTy, Tables};
 use crate::trace::{Opcode, Trace, TraceOp, Val};
 use rustc_hash::FxHashMap as HashMap;

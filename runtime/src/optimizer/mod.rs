@@ -9,7 +9,7 @@
 //! jump arguments and every guard's resume data, and of recomputing
 //! `fail_args`):
 //!
-//! - [`rewrite`]: constant folding (by `blackhole::ops`, so folded results
+//! - [`rewrite`]: constant folding (by [`crate::executor`], so folded results
 //!   are bit-identical), algebraic identities, reads through immutable
 //!   descrs from constant bases, `guard_value` and guards on comparisons
 //!   making values known.
