@@ -4,6 +4,8 @@
 //! - [`driver`]: [`can_enter_jit`], the runtime side of `can_enter_jit!()`:
 //!   count, trace, compile, run compiled code, bridge hot guards, resume
 //!   in the blackhole, hand the state back.
+//! - [`compile`]: a recorded trace to machine code: optimize, compile,
+//!   count and log (RPython's `compile.py`).
 //! - [`warmstate`]: hotness counters per green key and per guard, the
 //!   compiled loop of each key, backoff and blacklisting after aborts.
 //! - [`stats`]: the counters ([`stats()`], [`thread_stats`]).
@@ -12,6 +14,7 @@
 //!
 //! `docs/jit.md` describes the parameters, their defaults and the log.
 
+pub mod compile;
 pub mod driver;
 pub mod log;
 pub mod perfmap;

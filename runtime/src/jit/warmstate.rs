@@ -38,9 +38,30 @@ use crate::backend::TraceId;
 use crate::jitcode::Tables;
 use crate::optimizer::ShortPreamble;
 use crate::params::JitParams;
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+
+thread_local! {
+    /// One warm state per interpreter (`Tables`) used on this thread.
+    static STATES: RefCell<Vec<WarmState>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` on the warm state of `tables` (created on first use).
+pub(crate) fn with_state<R>(tables: &'static Tables, f: impl FnOnce(&mut WarmState) -> R) -> R {
+    STATES.with(|s| {
+        let mut s = s.borrow_mut();
+        let i = match s.iter().position(|w| std::ptr::eq(w.tables, tables)) {
+            Some(i) => i,
+            None => {
+                s.push(WarmState::new(tables));
+                s.len() - 1
+            }
+        };
+        f(&mut s[i])
+    })
+}
 
 /// Counters in the hash table (a power of two).
 pub const BUCKETS: usize = 1 << 12;
