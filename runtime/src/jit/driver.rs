@@ -109,7 +109,7 @@ pub struct Hot {
 #[inline(always)]
 pub fn count(tables: &'static Tables, driver: u16, greens: &[u64]) -> Option<Hot> {
     let h = hash(tables, driver, greens);
-    match COUNTERS.tick(h, crate::__private::threshold()) {
+    match COUNTERS.tick(h, super::config::threshold()) {
         Tick::Counted => None,
         tick => Some(Hot { hash: h, tick }),
     }

@@ -218,17 +218,12 @@ fn scaled(base: u32, aborts: u32) -> u64 {
 
 impl WarmState {
     pub fn new(tables: &'static Tables) -> WarmState {
-        let generation = crate::__private::params_generation();
-        WarmState::with_params(
-            tables,
-            &COUNTERS,
-            crate::__private::params(),
-            Some(generation),
-        )
+        let generation = super::config::params_generation();
+        WarmState::with_params(tables, &COUNTERS, super::config::params(), Some(generation))
     }
 
     /// A warm state on `counters` with fixed parameters (not following
-    /// `__private::set_params`) when `generation` is `None`.
+    /// `config::set_params`) when `generation` is `None`.
     pub fn with_params(
         tables: &'static Tables,
         counters: &'static Counters,
@@ -251,10 +246,10 @@ impl WarmState {
     #[inline]
     fn refresh(&mut self) {
         if let Some(old) = self.generation {
-            let g = crate::__private::params_generation();
+            let g = super::config::params_generation();
             if g != old {
                 self.generation = Some(g);
-                self.params = crate::__private::params();
+                self.params = super::config::params();
             }
         }
     }
