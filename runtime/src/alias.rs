@@ -7,7 +7,7 @@
 //! `heapcache.py` and `optimizeopt/heap.py` twice; here there is one
 //! copy.)
 
-use crate::blackhole::ops;
+use crate::executor as ops;
 use crate::jitcode::{CallEffectsDescr, FieldPlace, IntBinOp, ScalarTy, Tables};
 use crate::trace::{Opcode, TraceOp, Val};
 

@@ -6,7 +6,8 @@
 //! - [`jit`]: the JIT proper — the warm state, the entry from the native
 //!   interpreter (`can_enter_jit`), the counters and the JIT log;
 //! - [`metainterp`] (the meta-tracer), [`trace`] (the trace IR),
-//!   [`backend`] (x86-64), [`blackhole`] (the blackhole interpreter).
+//!   [`backend`] (x86-64), [`blackhole`] (the blackhole interpreter);
+//! - [`executor`]: the semantics of the operations, shared by all of them.
 
 pub mod cli;
 pub mod hints;
@@ -19,6 +20,7 @@ pub use params::{JitMode, JitParams};
 pub mod alias;
 pub mod backend;
 pub mod blackhole;
+pub mod executor;
 pub mod jit;
 pub mod jitcode;
 pub mod metainterp;

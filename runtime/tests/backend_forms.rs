@@ -13,7 +13,7 @@
 #![allow(clippy::needless_range_loop)]
 
 use metatrace_runtime::backend;
-use metatrace_runtime::blackhole::ops::wrap;
+use metatrace_runtime::executor::wrap;
 use metatrace_runtime::jitcode::*;
 use metatrace_runtime::trace::interp;
 use metatrace_runtime::trace::*;

@@ -104,7 +104,7 @@ fn int_consts(ty: IntTy) -> Vec<Val> {
     v.push((hi as i64).wrapping_sub(1));
     let set: std::collections::BTreeSet<i64> = v
         .into_iter()
-        .map(|c| metatrace_runtime::blackhole::ops::wrap(ty, c))
+        .map(|c| metatrace_runtime::executor::wrap(ty, c))
         .collect();
     set.into_iter().map(Val::Int).collect()
 }

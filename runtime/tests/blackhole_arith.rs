@@ -5,7 +5,8 @@
 // The native reference macros cast every type to i64, i64 included.
 #![allow(clippy::unnecessary_cast, clippy::char_lit_as_u8)]
 
-use metatrace_runtime::blackhole::{self, ops};
+use metatrace_runtime::blackhole;
+use metatrace_runtime::executor as ops;
 use metatrace_runtime::jitcode::*;
 use metatrace_testkit::insn;
 use metatrace_testkit::ops::CMP_OPS;

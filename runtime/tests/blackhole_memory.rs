@@ -3,7 +3,8 @@
 
 #![allow(clippy::unnecessary_cast, clippy::char_lit_as_u8)]
 
-use metatrace_runtime::blackhole::{self, ops};
+use metatrace_runtime::blackhole;
+use metatrace_runtime::executor as ops;
 use metatrace_runtime::jitcode::*;
 use metatrace_testkit::insn;
 

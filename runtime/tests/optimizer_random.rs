@@ -147,10 +147,7 @@ impl<'r> Gen<'r> {
 
     fn constant(&mut self, ty: Ty) -> Val {
         match ty {
-            Ty::Int(t) => Val::Int(metatrace_runtime::blackhole::ops::wrap(
-                t,
-                self.r.trace_int(),
-            )),
+            Ty::Int(t) => Val::Int(metatrace_runtime::executor::wrap(t, self.r.trace_int())),
             Ty::Bool => Val::Int(self.r.below(2) as i64),
         }
     }
@@ -272,7 +269,7 @@ impl<'r> Gen<'r> {
                     }
                 };
                 let b = match (b, ty) {
-                    (Val::Int(c), t) => Val::Int(metatrace_runtime::blackhole::ops::wrap(t, c)),
+                    (Val::Int(c), t) => Val::Int(metatrace_runtime::executor::wrap(t, c)),
                     (b, _) => b,
                 };
                 // (a shift's amount may have another type: it stays second,

@@ -88,7 +88,7 @@ impl Rng {
     }
     /// A value canonical for `ty`.
     pub fn canon(&mut self, ty: IntTy) -> i64 {
-        metatrace_runtime::blackhole::ops::wrap(ty, self.int())
+        metatrace_runtime::executor::wrap(ty, self.int())
     }
     pub fn float(&mut self) -> f64 {
         match self.below(5) {

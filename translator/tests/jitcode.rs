@@ -6,8 +6,8 @@
 
 use metatrace_jitcodegen::codewriter::jitcode::{Insn, KReg, Kind};
 use metatrace_jitcodegen::codewriter::{assemble, Assembly};
-use metatrace_testkit::filetest;
 use metatrace_testkit::asm_text::assert_jitcode_text_round_trip;
+use metatrace_testkit::filetest;
 use metatrace_translator::{translate_crate_dir, translate_source};
 use std::path::Path;
 

@@ -16,15 +16,15 @@
 //! - [`frame`]: the frame buffer compiled code works in (`r15`): I/O
 //!   area, call-result buffer, spill slots. Its layout is the same for
 //!   every trace, so loops and bridges jump into each other freely.
-//! - `regalloc`: liveness and the one-pass linear-scan register
-//!   allocator (furthest-next-use eviction, callee-saved registers for
-//!   values that live across calls, hints toward the loop header's
-//!   registers for values passed to `Jump` and toward the target's for
-//!   `JumpTo`, a dying operand's register for the result; operations
-//!   that copy their operand share its location).
 //! - `x86`: code generation (`ops`, `guards`, `calls`, `moves`, `enc`:
 //!   memory operands in their shortest encodings); see its docs for the
-//!   layout of one trace's code.
+//!   layout of one trace's code. Beside it, `x86::regalloc`: liveness and
+//!   the one-pass linear-scan register allocator (furthest-next-use
+//!   eviction, callee-saved registers for values that live across calls,
+//!   hints toward the loop header's registers for values passed to `Jump`
+//!   and toward the target's for `JumpTo`, a dying operand's register for
+//!   the result; operations that copy their operand share its location),
+//!   and `x86::regs`: the registers and value locations both use.
 //! - [`trampolines`]: the `extern "C"` functions compiled code calls: field
 //!   shims of enum variants, enum tags, Vec push/pop (and len/ptr when the
 //!   header cannot be read inline), residual calls, pure calls (the
@@ -56,7 +56,6 @@ pub mod frame;
 mod codebuf;
 mod disasm;
 pub mod layout;
-mod regalloc;
 pub mod trampolines;
 // dynasm's expansion converts register numbers with `.into()`
 #[allow(clippy::useless_conversion)]
@@ -112,11 +111,11 @@ struct Compiled {
     /// Loops: the loop header, where a `JumpTo` enters with the inputs in
     /// `header`.
     loop_entry: Option<usize>,
-    header: Vec<Option<x86::Loc>>,
+    header: Vec<Option<x86::regs::Loc>>,
     /// Per guard: offset of the stub's patchable head.
     stub_patch: Vec<usize>,
     /// Per guard: where its fail arguments are when it fails.
-    guard_locs: Vec<Vec<x86::Loc>>,
+    guard_locs: Vec<Vec<x86::regs::Loc>>,
     /// Per guard: the rel32 fields of its branches to its stub.
     guard_sites: Vec<Vec<usize>>,
     first_gid: u32,
@@ -225,7 +224,7 @@ fn compile(
     trace: Trace,
     tables: &'static Tables,
     is_loop: bool,
-    entry_locs: Option<&[x86::Loc]>,
+    entry_locs: Option<&[x86::regs::Loc]>,
 ) -> Result<(TraceId, usize), String> {
     let t0 = Instant::now();
     if let Err(errs) = crate::trace::verify_trace(&trace) {

@@ -50,16 +50,16 @@ pub fn take_panic() -> Option<Box<dyn Any + Send>> {
 }
 
 pub extern "C" fn mt_field_addr(d: &FieldDescr, base: usize) -> Ret {
-    guarded(|| unsafe { crate::blackhole::ops::field_addr(d, base) as u64 })
+    guarded(|| unsafe { crate::executor::field_addr(d, base) as u64 })
 }
 
 pub extern "C" fn mt_new(d: &AllocDescr) -> Ret {
-    guarded(|| crate::blackhole::ops::alloc(d) as u64)
+    guarded(|| crate::executor::alloc(d) as u64)
 }
 
 pub extern "C" fn mt_free(d: &AllocDescr, ptr: usize) -> Ret {
     guarded(|| {
-        unsafe { crate::blackhole::ops::free(d, ptr) };
+        unsafe { crate::executor::free(d, ptr) };
         0
     })
 }

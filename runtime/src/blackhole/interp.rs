@@ -7,9 +7,9 @@
 //! `[base, base + num_regs + consts)` of each, constants preloaded at frame
 //! entry. Float registers hold `f64` bits.
 
-use super::ops;
 use super::program::{Code, Program};
 use super::RunOutcome;
+use crate::executor;
 use crate::jitcode::{Insn, KReg, Kind};
 use crate::resume::ResumeFrame;
 
@@ -210,11 +210,11 @@ impl Machine {
             match insn {
                 Insn::IntBin { op, ty, a, b, dst } => {
                     ri!(self, fr, *dst) =
-                        ops::int_bin(*op, *ty, ri!(self, fr, *a), ri!(self, fr, *b));
+                        executor::int_bin(*op, *ty, ri!(self, fr, *a), ri!(self, fr, *b));
                 }
                 Insn::IntCmp { op, ty, a, b, dst } => {
                     ri!(self, fr, *dst) =
-                        ops::int_cmp(*op, *ty, ri!(self, fr, *a), ri!(self, fr, *b)) as i64;
+                        executor::int_cmp(*op, *ty, ri!(self, fr, *a), ri!(self, fr, *b)) as i64;
                 }
                 Insn::GotoIfNot { cond, target } => {
                     if ri!(self, fr, *cond) == 0 {
@@ -228,15 +228,15 @@ impl Machine {
                     Kind::Float => rf!(self, fr, *dst) = rf!(self, fr, *src),
                 },
                 Insn::IntNeg { ty, a, dst } => {
-                    ri!(self, fr, *dst) = ops::int_neg(*ty, ri!(self, fr, *a))
+                    ri!(self, fr, *dst) = executor::int_neg(*ty, ri!(self, fr, *a))
                 }
                 Insn::IntNot { ty, a, dst } => {
-                    ri!(self, fr, *dst) = ops::int_not(*ty, ri!(self, fr, *a))
+                    ri!(self, fr, *dst) = executor::int_not(*ty, ri!(self, fr, *a))
                 }
                 Insn::FloatBin { op, a, b, dst } => {
                     let x = f64::from_bits(rf!(self, fr, *a));
                     let y = f64::from_bits(rf!(self, fr, *b));
-                    rf!(self, fr, *dst) = ops::float_bin(*op, x, y).to_bits();
+                    rf!(self, fr, *dst) = executor::float_bin(*op, x, y).to_bits();
                 }
                 Insn::FloatNeg { a, dst } => {
                     rf!(self, fr, *dst) = (-f64::from_bits(rf!(self, fr, *a))).to_bits()
@@ -244,41 +244,45 @@ impl Machine {
                 Insn::FloatCmp { op, a, b, dst } => {
                     let x = f64::from_bits(rf!(self, fr, *a));
                     let y = f64::from_bits(rf!(self, fr, *b));
-                    ri!(self, fr, *dst) = ops::float_cmp(*op, x, y) as i64;
+                    ri!(self, fr, *dst) = executor::float_cmp(*op, x, y) as i64;
                 }
                 Insn::Cast { from, to, src, dst } => {
-                    let v = ops::cast(*from, *to, self.get(&fr, from.kind(), *src));
+                    let v = executor::cast(*from, *to, self.get(&fr, from.kind(), *src));
                     self.set(&fr, to.kind(), *dst, v);
                 }
                 Insn::New { descr, dst } => {
-                    rr!(self, fr, *dst) = ops::alloc(&tables.allocs[*descr as usize]);
+                    rr!(self, fr, *dst) = executor::alloc(&tables.allocs[*descr as usize]);
                 }
                 Insn::Free { descr, ptr } => unsafe {
-                    ops::free(&tables.allocs[*descr as usize], rr!(self, fr, *ptr));
+                    executor::free(&tables.allocs[*descr as usize], rr!(self, fr, *ptr));
                 },
                 Insn::GetField { descr, base, dst } => {
                     let d = &tables.fields[*descr as usize];
                     let ty = d.ty.expect("verified: scalar field");
-                    let v = unsafe { ops::load(ty, ops::field_addr(d, rr!(self, fr, *base))) };
+                    let v = unsafe {
+                        executor::load(ty, executor::field_addr(d, rr!(self, fr, *base)))
+                    };
                     self.set(&fr, ty.kind(), *dst, v);
                 }
                 Insn::SetField { descr, base, value } => {
                     let d = &tables.fields[*descr as usize];
                     let ty = d.ty.expect("verified: scalar field");
                     let v = self.get(&fr, ty.kind(), *value);
-                    unsafe { ops::store(ty, ops::field_addr(d, rr!(self, fr, *base)), v) };
+                    unsafe {
+                        executor::store(ty, executor::field_addr(d, rr!(self, fr, *base)), v)
+                    };
                 }
                 Insn::FieldAddr { descr, base, dst } => {
                     let d = &tables.fields[*descr as usize];
-                    rr!(self, fr, *dst) = unsafe { ops::field_addr(d, rr!(self, fr, *base)) };
+                    rr!(self, fr, *dst) = unsafe { executor::field_addr(d, rr!(self, fr, *base)) };
                 }
                 Insn::Load { ty, addr, dst } => {
-                    let v = unsafe { ops::load(*ty, rr!(self, fr, *addr)) };
+                    let v = unsafe { executor::load(*ty, rr!(self, fr, *addr)) };
                     self.set(&fr, ty.kind(), *dst, v);
                 }
                 Insn::Store { ty, addr, value } => {
                     let v = self.get(&fr, ty.kind(), *value);
-                    unsafe { ops::store(*ty, rr!(self, fr, *addr), v) };
+                    unsafe { executor::store(*ty, rr!(self, fr, *addr), v) };
                 }
                 Insn::EnumTag { descr, addr, dst } => {
                     let d = &tables.enums[*descr as usize];
@@ -297,7 +301,7 @@ impl Machine {
                     let d = &tables.arrays[*descr as usize];
                     let s = vec_shims(tables, *descr);
                     let ptr = unsafe { (s.ptr)(rr!(self, fr, *vec)) };
-                    rr!(self, fr, *dst) = ops::item_addr(d, ptr, ri!(self, fr, *idx));
+                    rr!(self, fr, *dst) = executor::item_addr(d, ptr, ri!(self, fr, *idx));
                 }
                 Insn::VecGetItem {
                     descr,
@@ -309,7 +313,9 @@ impl Machine {
                     let s = vec_shims(tables, *descr);
                     let ty = d.item.expect("verified: scalar items");
                     let ptr = unsafe { (s.ptr)(rr!(self, fr, *vec)) };
-                    let v = unsafe { ops::load(ty, ops::item_addr(d, ptr, ri!(self, fr, *idx))) };
+                    let v = unsafe {
+                        executor::load(ty, executor::item_addr(d, ptr, ri!(self, fr, *idx)))
+                    };
                     self.set(&fr, ty.kind(), *dst, v);
                 }
                 Insn::VecSetItem {
@@ -323,7 +329,9 @@ impl Machine {
                     let ty = d.item.expect("verified: scalar items");
                     let ptr = unsafe { (s.ptr)(rr!(self, fr, *vec)) };
                     let v = self.get(&fr, ty.kind(), *value);
-                    unsafe { ops::store(ty, ops::item_addr(d, ptr, ri!(self, fr, *idx)), v) };
+                    unsafe {
+                        executor::store(ty, executor::item_addr(d, ptr, ri!(self, fr, *idx)), v)
+                    };
                 }
                 Insn::VecPush { descr, vec, value } => {
                     let d = &tables.arrays[*descr as usize];
@@ -372,7 +380,7 @@ impl Machine {
                 } => {
                     let d = &tables.arrays[*descr as usize];
                     rr!(self, fr, *dst) =
-                        ops::item_addr(d, rr!(self, fr, *ptr), ri!(self, fr, *idx));
+                        executor::item_addr(d, rr!(self, fr, *ptr), ri!(self, fr, *idx));
                 }
                 Insn::SliceGetItem {
                     descr,
@@ -382,8 +390,8 @@ impl Machine {
                 } => {
                     let d = &tables.arrays[*descr as usize];
                     let ty = d.item.expect("verified: scalar items");
-                    let addr = ops::item_addr(d, rr!(self, fr, *ptr), ri!(self, fr, *idx));
-                    let v = unsafe { ops::load(ty, addr) };
+                    let addr = executor::item_addr(d, rr!(self, fr, *ptr), ri!(self, fr, *idx));
+                    let v = unsafe { executor::load(ty, addr) };
                     self.set(&fr, ty.kind(), *dst, v);
                 }
                 Insn::SliceSetItem {
@@ -394,9 +402,9 @@ impl Machine {
                 } => {
                     let d = &tables.arrays[*descr as usize];
                     let ty = d.item.expect("verified: scalar items");
-                    let addr = ops::item_addr(d, rr!(self, fr, *ptr), ri!(self, fr, *idx));
+                    let addr = executor::item_addr(d, rr!(self, fr, *ptr), ri!(self, fr, *idx));
                     let v = self.get(&fr, ty.kind(), *value);
-                    unsafe { ops::store(ty, addr, v) };
+                    unsafe { executor::store(ty, addr, v) };
                 }
                 Insn::StringAsStr { string, ptr, len } => {
                     let s = unsafe { &*(rr!(self, fr, *string) as *const String) };

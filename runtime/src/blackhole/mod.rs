@@ -4,13 +4,12 @@
 //! a guard fails in compiled code or tracing stops ([`resume`], from the
 //! frames `crate::resume` rebuilt).
 //!
-//! - [`ops`]: the pure semantics of int/float operations, casts, loads and
-//!   stores (shared with the meta-tracer).
+//! - [`crate::executor`]: the pure semantics of int/float operations, casts,
+//!   loads and stores (shared with the meta-tracer).
 //! - [`program`]: every `Tables` decoded and verified once per process.
 //! - `interp`: the interpreter loop, with an explicit frame stack.
 
 mod interp;
-pub mod ops;
 mod program;
 
 pub use program::{program, Code, Program};

@@ -90,7 +90,7 @@ pub fn selects(categories: &[String], section: &str) -> bool {
 }
 
 /// Reads `METATRACE_LOG` (once per process; later calls do nothing).
-/// Called by `__private::set_params` when the JIT is on. A file that
+/// Called by `config::set_params` when the JIT is on. A file that
 /// cannot be created is reported on stderr and the log is off.
 pub fn init_from_env() {
     LOG.get_or_init(|| {

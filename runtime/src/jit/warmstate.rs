@@ -38,9 +38,30 @@ use crate::backend::TraceId;
 use crate::jitcode::Tables;
 use crate::optimizer::ShortPreamble;
 use crate::params::JitParams;
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+
+thread_local! {
+    /// One warm state per interpreter (`Tables`) used on this thread.
+    static STATES: RefCell<Vec<WarmState>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` on the warm state of `tables` (created on first use).
+pub(crate) fn with_state<R>(tables: &'static Tables, f: impl FnOnce(&mut WarmState) -> R) -> R {
+    STATES.with(|s| {
+        let mut s = s.borrow_mut();
+        let i = match s.iter().position(|w| std::ptr::eq(w.tables, tables)) {
+            Some(i) => i,
+            None => {
+                s.push(WarmState::new(tables));
+                s.len() - 1
+            }
+        };
+        f(&mut s[i])
+    })
+}
 
 /// Counters in the hash table (a power of two).
 pub const BUCKETS: usize = 1 << 12;
@@ -197,17 +218,12 @@ fn scaled(base: u32, aborts: u32) -> u64 {
 
 impl WarmState {
     pub fn new(tables: &'static Tables) -> WarmState {
-        let generation = crate::__private::params_generation();
-        WarmState::with_params(
-            tables,
-            &COUNTERS,
-            crate::__private::params(),
-            Some(generation),
-        )
+        let generation = super::config::params_generation();
+        WarmState::with_params(tables, &COUNTERS, super::config::params(), Some(generation))
     }
 
     /// A warm state on `counters` with fixed parameters (not following
-    /// `__private::set_params`) when `generation` is `None`.
+    /// `config::set_params`) when `generation` is `None`.
     pub fn with_params(
         tables: &'static Tables,
         counters: &'static Counters,
@@ -230,10 +246,10 @@ impl WarmState {
     #[inline]
     fn refresh(&mut self) {
         if let Some(old) = self.generation {
-            let g = crate::__private::params_generation();
+            let g = super::config::params_generation();
             if g != old {
                 self.generation = Some(g);
-                self.params = crate::__private::params();
+                self.params = super::config::params();
             }
         }
     }

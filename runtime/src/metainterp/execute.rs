@@ -1,6 +1,6 @@
 //! The tracer's per-instruction semantics: every instruction is executed
 //! on the concrete values exactly as the blackhole executes it (through
-//! the same `blackhole::ops`, shims and `blackhole::call`), and recorded
+//! the same `crate::executor`, shims and `blackhole::call`), and recorded
 //! unless the trace knows its result already (a constant, a pure operation
 //! or a read recorded before, a guard's outcome: `heapcache`).
 //!
@@ -17,7 +17,8 @@
 use super::frame::{Frame, Value};
 use super::heapcache::Effect;
 use super::{AbortReason, Stop, Tracer};
-use crate::blackhole::{self, ops};
+use crate::blackhole;
+use crate::executor;
 use crate::jitcode::{CallFlavor, CmpOp, Insn, IntTy, KReg, Kind, Reg, VecShims};
 use crate::trace::{Opcode, Val};
 
@@ -76,8 +77,8 @@ impl Tracer<'_> {
     fn get_item(&mut self, descr: u16, ptr: Value, idx: Value, dst: Reg) {
         let d = &self.tables.arrays[descr as usize];
         let ty = d.item.expect("verified: scalar items");
-        let addr = ops::item_addr(d, ptr.bits as usize, idx.bits as i64);
-        let bits = unsafe { ops::load(ty, addr) };
+        let addr = executor::item_addr(d, ptr.bits as usize, idx.bits as i64);
+        let bits = unsafe { executor::load(ty, addr) };
         let imm = self.array_immutable(descr);
         let val = self.rec.read(
             Opcode::GetItem(descr),
@@ -94,8 +95,8 @@ impl Tracer<'_> {
         let d = &self.tables.arrays[descr as usize];
         let ty = d.item.expect("verified: scalar items");
         let v = self.get(ty.kind(), value);
-        let addr = ops::item_addr(d, ptr.bits as usize, idx.bits as i64);
-        unsafe { ops::store(ty, addr, v.bits) };
+        let addr = executor::item_addr(d, ptr.bits as usize, idx.bits as i64);
+        unsafe { executor::store(ty, addr, v.bits) };
         self.rec
             .write(Opcode::SetItem(descr), &[ptr.val, idx.val, v.val], v.bits);
     }
@@ -103,7 +104,7 @@ impl Tracer<'_> {
     /// Address of item `idx` of the array data at `ptr`, into `dst`.
     fn item_addr(&mut self, descr: u16, ptr: Value, idx: Value, dst: Reg) {
         let d = &self.tables.arrays[descr as usize];
-        let bits = ops::item_addr(d, ptr.bits as usize, idx.bits as i64) as u64;
+        let bits = executor::item_addr(d, ptr.bits as usize, idx.bits as i64) as u64;
         let val = self
             .rec
             .pure(Opcode::ItemAddr(descr), &[ptr.val, idx.val], Ref, bits);
@@ -140,7 +141,7 @@ impl Tracer<'_> {
             }
             Insn::IntBin { op, ty, a, b, dst } => {
                 let (a, b) = (self.get(Int, *a), self.get(Int, *b));
-                let bits = ops::int_bin(*op, *ty, a.bits as i64, b.bits as i64) as u64;
+                let bits = executor::int_bin(*op, *ty, a.bits as i64, b.bits as i64) as u64;
                 let val = self
                     .rec
                     .pure(Opcode::IntBin(*op, *ty), &[a.val, b.val], Int, bits);
@@ -148,19 +149,19 @@ impl Tracer<'_> {
             }
             Insn::IntNeg { ty, a, dst } => {
                 let a = self.get(Int, *a);
-                let bits = ops::int_neg(*ty, a.bits as i64) as u64;
+                let bits = executor::int_neg(*ty, a.bits as i64) as u64;
                 let val = self.rec.pure(Opcode::IntNeg(*ty), &[a.val], Int, bits);
                 self.put(Int, *dst, bits, val);
             }
             Insn::IntNot { ty, a, dst } => {
                 let a = self.get(Int, *a);
-                let bits = ops::int_not(*ty, a.bits as i64) as u64;
+                let bits = executor::int_not(*ty, a.bits as i64) as u64;
                 let val = self.rec.pure(Opcode::IntNot(*ty), &[a.val], Int, bits);
                 self.put(Int, *dst, bits, val);
             }
             Insn::IntCmp { op, ty, a, b, dst } => {
                 let (a, b) = (self.get(Int, *a), self.get(Int, *b));
-                let bits = ops::int_cmp(*op, *ty, a.bits as i64, b.bits as i64) as u64;
+                let bits = executor::int_cmp(*op, *ty, a.bits as i64, b.bits as i64) as u64;
                 let val = self
                     .rec
                     .pure(Opcode::IntCmp(*op, *ty), &[a.val, b.val], Int, bits);
@@ -168,8 +169,8 @@ impl Tracer<'_> {
             }
             Insn::FloatBin { op, a, b, dst } => {
                 let (a, b) = (self.get(Float, *a), self.get(Float, *b));
-                let bits =
-                    ops::float_bin(*op, f64::from_bits(a.bits), f64::from_bits(b.bits)).to_bits();
+                let bits = executor::float_bin(*op, f64::from_bits(a.bits), f64::from_bits(b.bits))
+                    .to_bits();
                 let val = self
                     .rec
                     .pure(Opcode::FloatBin(*op), &[a.val, b.val], Float, bits);
@@ -184,7 +185,7 @@ impl Tracer<'_> {
             Insn::FloatCmp { op, a, b, dst } => {
                 let (a, b) = (self.get(Float, *a), self.get(Float, *b));
                 let bits =
-                    ops::float_cmp(*op, f64::from_bits(a.bits), f64::from_bits(b.bits)) as u64;
+                    executor::float_cmp(*op, f64::from_bits(a.bits), f64::from_bits(b.bits)) as u64;
                 let val = self
                     .rec
                     .pure(Opcode::FloatCmp(*op), &[a.val, b.val], Int, bits);
@@ -192,20 +193,20 @@ impl Tracer<'_> {
             }
             Insn::Cast { from, to, src, dst } => {
                 let v = self.get(from.kind(), *src);
-                let bits = ops::cast(*from, *to, v.bits);
+                let bits = executor::cast(*from, *to, v.bits);
                 let val = self
                     .rec
                     .pure(Opcode::Cast(*from, *to), &[v.val], to.kind(), bits);
                 self.put(to.kind(), *dst, bits, val);
             }
             Insn::New { descr, dst } => {
-                let bits = ops::alloc(&tables.allocs[*descr as usize]) as u64;
+                let bits = executor::alloc(&tables.allocs[*descr as usize]) as u64;
                 let val = self.rec.op(Opcode::New(*descr), vec![], Some(Ref));
                 self.put(Ref, *dst, bits, val);
             }
             Insn::Free { descr, ptr } => {
                 let p = self.get(Ref, *ptr);
-                unsafe { ops::free(&tables.allocs[*descr as usize], p.bits as usize) };
+                unsafe { executor::free(&tables.allocs[*descr as usize], p.bits as usize) };
                 // A box moved out of its variable left a constant null behind.
                 if self.rec.resolve(p.val) != Val::Ref(0) {
                     self.rec.op(Opcode::Free(*descr), vec![p.val], None);
@@ -215,7 +216,7 @@ impl Tracer<'_> {
                 let d = &tables.fields[*descr as usize];
                 let ty = d.ty.expect("verified: scalar field");
                 let b = self.get(Ref, *base);
-                let bits = unsafe { ops::load(ty, ops::field_addr(d, b.bits as usize)) };
+                let bits = unsafe { executor::load(ty, executor::field_addr(d, b.bits as usize)) };
                 let val = self.rec.read(
                     Opcode::GetField(*descr),
                     &[b.val],
@@ -229,14 +230,14 @@ impl Tracer<'_> {
                 let d = &tables.fields[*descr as usize];
                 let ty = d.ty.expect("verified: scalar field");
                 let (b, v) = (self.get(Ref, *base), self.get(ty.kind(), *value));
-                unsafe { ops::store(ty, ops::field_addr(d, b.bits as usize), v.bits) };
+                unsafe { executor::store(ty, executor::field_addr(d, b.bits as usize), v.bits) };
                 self.rec
                     .write(Opcode::SetField(*descr), &[b.val, v.val], v.bits);
             }
             Insn::FieldAddr { descr, base, dst } => {
                 let d = &tables.fields[*descr as usize];
                 let b = self.get(Ref, *base);
-                let bits = unsafe { ops::field_addr(d, b.bits as usize) } as u64;
+                let bits = unsafe { executor::field_addr(d, b.bits as usize) } as u64;
                 let val = self
                     .rec
                     .pure(Opcode::FieldAddr(*descr), &[b.val], Ref, bits);
@@ -244,7 +245,7 @@ impl Tracer<'_> {
             }
             Insn::Load { ty, addr, dst } => {
                 let a = self.get(Ref, *addr);
-                let bits = unsafe { ops::load(*ty, a.bits as usize) };
+                let bits = unsafe { executor::load(*ty, a.bits as usize) };
                 let val = self
                     .rec
                     .read(Opcode::Load(*ty), &[a.val], ty.kind(), bits, false);
@@ -252,7 +253,7 @@ impl Tracer<'_> {
             }
             Insn::Store { ty, addr, value } => {
                 let (a, v) = (self.get(Ref, *addr), self.get(ty.kind(), *value));
-                unsafe { ops::store(*ty, a.bits as usize, v.bits) };
+                unsafe { executor::store(*ty, a.bits as usize, v.bits) };
                 self.rec.write(Opcode::Store(*ty), &[a.val, v.val], v.bits);
             }
             Insn::EnumTag { descr, addr, dst } => {

@@ -65,7 +65,7 @@ use crate::alias::{
     call_effects, items_may_alias, may_equal, raw_loc, reads_back, scalars_may_alias,
     vecs_may_alias, CallEffects, Loc,
 };
-use crate::blackhole::ops;
+use crate::executor as ops;
 use crate::jitcode::{CmpOp, FieldPlace, IntBinOp, IntTy, ScalarTy, Tables};
 use crate::optimizer::pure::{mirror, negate};
 use crate::trace::{Opcode, TraceOp, Val};

@@ -329,7 +329,7 @@ impl ResumeBuilder for BridgeStart<'_> {
     }
 
     fn alloc(&mut self, descr: u16) -> Value {
-        let bits = blackhole::ops::alloc(&self.tables.allocs[descr as usize]) as u64;
+        let bits = crate::executor::alloc(&self.tables.allocs[descr as usize]) as u64;
         let val = self.rec.op(Opcode::New(descr), Vec::new(), Some(Kind::Ref));
         Value { bits, val }
     }

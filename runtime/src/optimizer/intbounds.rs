@@ -41,7 +41,7 @@
 use super::emit::{Emitter, GuardFate};
 use super::pure::negate;
 use super::Ctx;
-use crate::blackhole::ops;
+use crate::executor as ops;
 use crate::jitcode::{CmpOp, IntBinOp, IntTy, Kind, ScalarTy};
 use crate::trace::{Opcode, Trace, Val};
 use rustc_hash::FxHashMap as HashMap;

@@ -9,7 +9,7 @@
 //! jump arguments and every guard's resume data, and of recomputing
 //! `fail_args`):
 //!
-//! - [`rewrite`]: constant folding (by `blackhole::ops`, so folded results
+//! - [`rewrite`]: constant folding (by [`crate::executor`], so folded results
 //!   are bit-identical), algebraic identities, reads through immutable
 //!   descrs from constant bases, `guard_value` and guards on comparisons
 //!   making values known.
@@ -53,10 +53,9 @@ pub mod unroll;
 pub mod virtuals;
 
 pub use short::ShortPreamble;
-pub use unroll::Peeled;
 
 use crate::jitcode::Tables;
-use crate::trace::Trace;
+use crate::trace::{Opcode, Trace};
 
 /// What every pass may consult.
 #[derive(Clone, Copy)]
@@ -221,6 +220,28 @@ pub enum Optimized {
     Loop(Trace),
     /// A preamble and the peeled loop it jumps into.
     Peeled(Box<Peeled>),
+}
+
+/// A peeled loop: the preamble ends with `jump_to` into the body; its
+/// `target` is a placeholder ([`Peeled::BODY`]) until the body is compiled.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Peeled {
+    pub preamble: Trace,
+    pub body: Trace,
+    /// How bridges enter `body` directly (`short.rs`), or why they cannot.
+    pub short: Result<ShortPreamble, String>,
+}
+
+impl Peeled {
+    /// The `jump_to` target of a preamble whose body is not compiled yet.
+    pub const BODY: u32 = u32::MAX;
+
+    /// Point the preamble's final `jump_to` at the compiled body.
+    pub fn set_body_id(&mut self, id: u32) {
+        if let Some(op) = self.preamble.ops.last_mut() {
+            op.opcode = Opcode::JumpTo(id);
+        }
+    }
 }
 
 /// Optimize a loop trace (ends with `jump`) with the enabled passes,

@@ -2,7 +2,7 @@
 //! the constant folding its optimizer does on every operation).
 //!
 //! - Pure operations whose arguments are all constants fold, computed by
-//!   `blackhole::ops` — exactly what the backend and the blackhole would
+//!   `crate::executor` — exactly what the backend and the blackhole would
 //!   compute. So do elidable calls (`call_pure`) on constants, run now in
 //!   the blackhole; their `call_result`s become constants.
 //! - Identities: `x+0`, `x-0`, `x-x`, `x*1`, `x*0`, `x/1`, `x%1`, `x&0`,
@@ -24,7 +24,8 @@
 
 use super::emit::{recycle, Emitter, GuardFate};
 use super::Ctx;
-use crate::blackhole::{self, ops};
+use crate::blackhole;
+use crate::executor;
 use crate::jitcode::{CmpOp, FieldPlace, IntBinOp, IntTy, ScalarTy};
 use crate::trace::{Opcode, Trace, Val};
 use rustc_hash::FxHashSet as HashSet;
@@ -185,32 +186,34 @@ pub fn fold_constant(cx: &Ctx, opcode: &Opcode, args: &[Val]) -> Option<Val> {
     let mut buf = [0u64; 2];
     let c = const_bits(args, &mut buf)?;
     let v = match opcode {
-        Opcode::IntBin(o, t) => Val::Int(ops::int_bin(*o, *t, c[0] as i64, c[1] as i64)),
-        Opcode::IntNeg(t) => Val::Int(ops::int_neg(*t, c[0] as i64)),
-        Opcode::IntNot(t) => Val::Int(ops::int_not(*t, c[0] as i64)),
-        Opcode::IntCmp(o, t) => Val::Int(ops::int_cmp(*o, *t, c[0] as i64, c[1] as i64) as i64),
-        Opcode::FloatBin(o) => {
-            Val::Float(ops::float_bin(*o, f64::from_bits(c[0]), f64::from_bits(c[1])).to_bits())
+        Opcode::IntBin(o, t) => Val::Int(executor::int_bin(*o, *t, c[0] as i64, c[1] as i64)),
+        Opcode::IntNeg(t) => Val::Int(executor::int_neg(*t, c[0] as i64)),
+        Opcode::IntNot(t) => Val::Int(executor::int_not(*t, c[0] as i64)),
+        Opcode::IntCmp(o, t) => {
+            Val::Int(executor::int_cmp(*o, *t, c[0] as i64, c[1] as i64) as i64)
         }
+        Opcode::FloatBin(o) => Val::Float(
+            executor::float_bin(*o, f64::from_bits(c[0]), f64::from_bits(c[1])).to_bits(),
+        ),
         Opcode::FloatNeg => Val::Float((-f64::from_bits(c[0])).to_bits()),
         Opcode::FloatCmp(o) => {
-            Val::Int(ops::float_cmp(*o, f64::from_bits(c[0]), f64::from_bits(c[1])) as i64)
+            Val::Int(executor::float_cmp(*o, f64::from_bits(c[0]), f64::from_bits(c[1])) as i64)
         }
-        Opcode::Cast(from, to) => Val::constant(to.kind(), ops::cast(*from, *to, c[0])),
+        Opcode::Cast(from, to) => Val::constant(to.kind(), executor::cast(*from, *to, c[0])),
         Opcode::FieldAddr(d) => {
             let d = &cx.tables.fields[*d as usize];
             match d.place {
                 FieldPlace::Offset(o) => Val::Ref((c[0] as usize).wrapping_add(o)),
                 // The shim reads the enum: only when it cannot change.
                 FieldPlace::Shim(_) if d.immutable && c[0] != 0 => {
-                    Val::Ref(unsafe { ops::field_addr(d, c[0] as usize) })
+                    Val::Ref(unsafe { executor::field_addr(d, c[0] as usize) })
                 }
                 FieldPlace::Shim(_) => return None,
             }
         }
         Opcode::ItemAddr(d) => {
             let d = &cx.tables.arrays[*d as usize];
-            Val::Ref(ops::item_addr(d, c[0] as usize, c[1] as i64))
+            Val::Ref(executor::item_addr(d, c[0] as usize, c[1] as i64))
         }
         _ => return None,
     };
@@ -233,7 +236,7 @@ fn fold_read(cx: &Ctx, imm_addrs: &HashSet<u64>, opcode: &Opcode, args: &[Val]) 
                 return None;
             }
             Val::constant(ty.kind(), unsafe {
-                ops::load(ty, ops::field_addr(d, c[0] as usize))
+                executor::load(ty, executor::field_addr(d, c[0] as usize))
             })
         }
         Opcode::VecLen(d) | Opcode::VecPtr(d) => {
@@ -254,7 +257,7 @@ fn fold_read(cx: &Ctx, imm_addrs: &HashSet<u64>, opcode: &Opcode, args: &[Val]) 
                 return None;
             }
             Val::constant(ty.kind(), unsafe {
-                ops::load(ty, ops::item_addr(d, c[0] as usize, c[1] as i64))
+                executor::load(ty, executor::item_addr(d, c[0] as usize, c[1] as i64))
             })
         }
         Opcode::EnumTag(d) => {
@@ -265,7 +268,7 @@ fn fold_read(cx: &Ctx, imm_addrs: &HashSet<u64>, opcode: &Opcode, args: &[Val]) 
             Val::Int(unsafe { (d.tag)(c[0] as usize) } as i64)
         }
         Opcode::Load(ty) if imm_addrs.contains(&c[0]) => {
-            Val::constant(ty.kind(), unsafe { ops::load(*ty, c[0] as usize) })
+            Val::constant(ty.kind(), unsafe { executor::load(*ty, c[0] as usize) })
         }
         _ => return None,
     };
@@ -286,7 +289,7 @@ fn const_bits<'b>(args: &[Val], buf: &'b mut [u64; 2]) -> Option<&'b [u64]> {
 
 /// All ones in `ty`'s canonical form (`-1` signed, `2^bits-1` unsigned).
 fn all_ones(ty: IntTy) -> i64 {
-    ops::wrap(ty, -1)
+    executor::wrap(ty, -1)
 }
 
 /// An algebraic identity: the simpler value `opcode(args)` equals.
@@ -321,7 +324,7 @@ fn identity(e: &Emitter, opcode: &Opcode, args: &[Val]) -> Option<Val> {
                 Xor if same => Val::Int(0),
                 Xor if cb == Some(0) => a,
                 Xor if ca == Some(0) => b,
-                Shl | Shr if cb.is_some_and(|s| ops::shift_amount(*ty, s) == 0) => a,
+                Shl | Shr if cb.is_some_and(|s| executor::shift_amount(*ty, s) == 0) => a,
                 Shl | Shr if ca == Some(0) => Val::Int(0),
                 _ => return None,
             };

@@ -44,8 +44,8 @@
 //! later iterations see what they would have seen after the preamble.
 
 use super::intbounds::{self, Bounds};
-use super::unroll::{combine, cone_ops, split, Peeled, Prefix, SlotSource};
-use super::{dce, fixpoint, Ctx, EnabledOpts};
+use super::unroll::{combine, cone_ops, split, Prefix, SlotSource};
+use super::{dce, fixpoint, Ctx, EnabledOpts, Peeled};
 use crate::jitcode::{IntBinOp, Kind, Tables};
 use crate::trace::{Opcode, Trace, TraceOp, TraceStart, Val};
 use rustc_hash::FxHashMap as HashMap;

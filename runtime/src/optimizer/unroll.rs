@@ -56,33 +56,10 @@
 
 use super::emit::guard_outcome;
 use super::intbounds::Bounds;
-use super::short::ShortPreamble;
-use super::Ctx;
+use super::{Ctx, Peeled};
 use crate::jitcode::{CmpOp, IntTy, Kind};
 use crate::trace::{FrameSnapshot, GuardInfo, Opcode, Trace, TraceOp, TraceStart, Val, VirtualObj};
 use rustc_hash::FxHashMap as HashMap;
-
-/// A peeled loop: the preamble ends with `jump_to` into the body; its
-/// `target` is a placeholder ([`Peeled::BODY`]) until the body is compiled.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Peeled {
-    pub preamble: Trace,
-    pub body: Trace,
-    /// How bridges enter `body` directly (`short.rs`), or why they cannot.
-    pub short: Result<ShortPreamble, String>,
-}
-
-impl Peeled {
-    /// The `jump_to` target of a preamble whose body is not compiled yet.
-    pub const BODY: u32 = u32::MAX;
-
-    /// Point the preamble's final `jump_to` at the compiled body.
-    pub fn set_body_id(&mut self, id: u32) {
-        if let Some(op) = self.preamble.ops.last_mut() {
-            op.opcode = Opcode::JumpTo(id);
-        }
-    }
-}
 
 /// Peeling alone is not a trace-to-trace pass: the pipeline calls [`peel`]
 /// (`optimizer::optimize_loop`). Run as a single pass it changes nothing.

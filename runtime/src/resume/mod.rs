@@ -135,7 +135,7 @@ impl ResumeBuilder for Materialize<'_> {
     }
 
     fn alloc(&mut self, descr: u16) -> u64 {
-        crate::blackhole::ops::alloc(&self.tables.allocs[descr as usize]) as u64
+        crate::executor::alloc(&self.tables.allocs[descr as usize]) as u64
     }
 
     fn write(&mut self, obj: u64, w: FieldWrite, field: u64) {
@@ -159,7 +159,7 @@ impl FieldWrite {
     /// # Safety
     /// `obj` is an object of the type the field belongs to.
     pub unsafe fn write(self, tables: &Tables, obj: usize, bits: u64) {
-        use crate::blackhole::ops;
+        use crate::executor as ops;
         match self {
             FieldWrite::Field(d) => {
                 let d = &tables.fields[d as usize];

@@ -3,7 +3,7 @@
 //! compiling it (tests, the tracer's sanity checks, `--jit` debugging).
 //!
 //! Every operation is computed by the same functions the blackhole uses
-//! (`blackhole::ops`), on canonical register values (`u64`: the i64 bit
+//! (`crate::executor`), on canonical register values (`u64`: the i64 bit
 //! pattern of ints, addresses of refs, `f64::to_bits` of floats).
 //!
 //! `run` executes the trace from its first operation with `inputs` as the
@@ -14,7 +14,8 @@
 //! arguments, the inputs of the target loop).
 
 use super::{Opcode, Trace, Val};
-use crate::blackhole::{self, ops};
+use crate::blackhole;
+use crate::executor;
 use crate::jitcode::{ScalarTy, Tables};
 
 /// Where a run of a trace stopped.
@@ -80,41 +81,48 @@ pub fn run(trace: &Trace, tables: &'static Tables, inputs: &[u64]) -> TraceExit 
         for (i, op) in trace.ops.iter().enumerate() {
             let arg = |n: usize| vals.get(op.args[n]);
             let result: u64 = match &op.opcode {
-                Opcode::IntBin(o, t) => ops::int_bin(*o, *t, arg(0) as i64, arg(1) as i64) as u64,
-                Opcode::IntNeg(t) => ops::int_neg(*t, arg(0) as i64) as u64,
-                Opcode::IntNot(t) => ops::int_not(*t, arg(0) as i64) as u64,
-                Opcode::IntCmp(o, t) => ops::int_cmp(*o, *t, arg(0) as i64, arg(1) as i64) as u64,
+                Opcode::IntBin(o, t) => {
+                    executor::int_bin(*o, *t, arg(0) as i64, arg(1) as i64) as u64
+                }
+                Opcode::IntNeg(t) => executor::int_neg(*t, arg(0) as i64) as u64,
+                Opcode::IntNot(t) => executor::int_not(*t, arg(0) as i64) as u64,
+                Opcode::IntCmp(o, t) => {
+                    executor::int_cmp(*o, *t, arg(0) as i64, arg(1) as i64) as u64
+                }
                 Opcode::FloatBin(o) => {
-                    ops::float_bin(*o, f64::from_bits(arg(0)), f64::from_bits(arg(1))).to_bits()
+                    executor::float_bin(*o, f64::from_bits(arg(0)), f64::from_bits(arg(1)))
+                        .to_bits()
                 }
                 Opcode::FloatNeg => (-f64::from_bits(arg(0))).to_bits(),
                 Opcode::FloatCmp(o) => {
-                    ops::float_cmp(*o, f64::from_bits(arg(0)), f64::from_bits(arg(1))) as u64
+                    executor::float_cmp(*o, f64::from_bits(arg(0)), f64::from_bits(arg(1))) as u64
                 }
-                Opcode::Cast(from, to) => ops::cast(*from, *to, arg(0)),
+                Opcode::Cast(from, to) => executor::cast(*from, *to, arg(0)),
                 Opcode::GetField(d) => {
                     let d = &tables.fields[*d as usize];
                     let ty = d.ty.expect("getfield of a scalar field");
-                    unsafe { ops::load(ty, ops::field_addr(d, arg(0) as usize)) }
+                    unsafe { executor::load(ty, executor::field_addr(d, arg(0) as usize)) }
                 }
                 Opcode::SetField(d) => {
                     let d = &tables.fields[*d as usize];
                     let ty = d.ty.expect("setfield of a scalar field");
-                    unsafe { ops::store(ty, ops::field_addr(d, arg(0) as usize), arg(1)) };
+                    unsafe {
+                        executor::store(ty, executor::field_addr(d, arg(0) as usize), arg(1))
+                    };
                     0
                 }
                 Opcode::FieldAddr(d) => {
                     let d = &tables.fields[*d as usize];
-                    unsafe { ops::field_addr(d, arg(0) as usize) as u64 }
+                    unsafe { executor::field_addr(d, arg(0) as usize) as u64 }
                 }
-                Opcode::Load(ty) => unsafe { ops::load(*ty, arg(0) as usize) },
+                Opcode::Load(ty) => unsafe { executor::load(*ty, arg(0) as usize) },
                 Opcode::Store(ty) => {
-                    unsafe { ops::store(*ty, arg(0) as usize, arg(1)) };
+                    unsafe { executor::store(*ty, arg(0) as usize, arg(1)) };
                     0
                 }
-                Opcode::New(d) => ops::alloc(&tables.allocs[*d as usize]) as u64,
+                Opcode::New(d) => executor::alloc(&tables.allocs[*d as usize]) as u64,
                 Opcode::Free(d) => {
-                    unsafe { ops::free(&tables.allocs[*d as usize], arg(0) as usize) };
+                    unsafe { executor::free(&tables.allocs[*d as usize], arg(0) as usize) };
                     0
                 }
                 Opcode::EnumTag(d) => {
@@ -138,20 +146,22 @@ pub fn run(trace: &Trace, tables: &'static Tables, inputs: &[u64]) -> TraceExit 
                 }
                 Opcode::ItemAddr(d) => {
                     let d = &tables.arrays[*d as usize];
-                    ops::item_addr(d, arg(0) as usize, arg(1) as i64) as u64
+                    executor::item_addr(d, arg(0) as usize, arg(1) as i64) as u64
                 }
                 Opcode::GetItem(d) => {
                     let d = &tables.arrays[*d as usize];
                     let ty = item_ty(d.item);
-                    unsafe { ops::load(ty, ops::item_addr(d, arg(0) as usize, arg(1) as i64)) }
+                    unsafe {
+                        executor::load(ty, executor::item_addr(d, arg(0) as usize, arg(1) as i64))
+                    }
                 }
                 Opcode::SetItem(d) => {
                     let d = &tables.arrays[*d as usize];
                     let ty = item_ty(d.item);
                     unsafe {
-                        ops::store(
+                        executor::store(
                             ty,
-                            ops::item_addr(d, arg(0) as usize, arg(1) as i64),
+                            executor::item_addr(d, arg(0) as usize, arg(1) as i64),
                             arg(2),
                         )
                     };

@@ -17,7 +17,8 @@
 use dynasmrt::{DynasmApi, DynasmLabelApi};
 
 use super::enc::Mem;
-use super::{asm, is_caller_saved_gpr, Codegen, Loc, ARG_REGS, RAX, XMM_ALLOCATABLE};
+use super::regs::{is_caller_saved_gpr, Loc, ARG_REGS, RAX, XMM_ALLOCATABLE};
+use super::{asm, Codegen};
 use crate::backend::frame::{io_disp, result_disp, CALL_RESULTS, MAX_IO};
 use crate::backend::layout;
 use crate::backend::trampolines as t;
@@ -144,7 +145,7 @@ impl<'a> Codegen<'a> {
         let opcode = self.trace.ops[i].opcode.clone();
         if let Some(l) = layout::op_layout(self.tables, &opcode) {
             let la = self.arg(i, 0);
-            let base = self.gpr_in(la, super::R11);
+            let base = self.gpr_in(la, super::regs::R11);
             let disp = match opcode {
                 Opcode::VecLen(_) | Opcode::StringLen => l.len,
                 _ => l.ptr,

@@ -15,7 +15,8 @@
 //! immediate). The `Codegen` methods below are the instructions the code
 //! generator uses with a memory operand.
 
-use super::{Codegen, FP};
+use super::regs::FP;
+use super::Codegen;
 use crate::jitcode::{IntTy, ScalarTy};
 
 /// `[base + index * scale + disp]` (`scale` 1, 2, 4 or 8; the index is
@@ -204,7 +205,7 @@ impl<'a> Codegen<'a> {
     /// `lea r64, [m]` (a plain copy, or nothing, when `m` is `[base]`).
     pub fn lea(&mut self, d: u8, m: Mem) {
         if m.index.is_none() && m.disp == 0 {
-            self.emit_move(super::Loc::Gpr(m.base), super::Loc::Gpr(d));
+            self.emit_move(super::regs::Loc::Gpr(m.base), super::regs::Loc::Gpr(d));
             return;
         }
         self.emit_enc(encode(None, true, false, &[0x8D], d, m));

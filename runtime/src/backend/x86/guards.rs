@@ -12,7 +12,8 @@
 
 use dynasmrt::{DynamicLabel, DynasmApi, DynasmLabelApi};
 
-use super::{asm, Cc, Codegen, Fused, Loc, Stub, JUMP_LEN, R11, RAX};
+use super::regs::{Loc, R11, RAX};
+use super::{asm, Cc, Codegen, Fused, Stub, JUMP_LEN};
 use crate::trace::Opcode;
 
 impl<'a> Codegen<'a> {

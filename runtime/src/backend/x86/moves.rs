@@ -4,7 +4,8 @@
 use dynasmrt::{DynamicLabel, DynasmApi, DynasmLabelApi};
 
 use super::enc::Mem;
-use super::{asm, fits_i32, Cc, Codegen, Loc, R11, RAX};
+use super::regs::{Loc, R11, RAX};
+use super::{asm, fits_i32, Cc, Codegen};
 use crate::backend::frame::slot_disp;
 
 impl<'a> Codegen<'a> {

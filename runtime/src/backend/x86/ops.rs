@@ -3,12 +3,13 @@
 //! Int values are kept canonical (see `jitcode`): every operation computes
 //! on the 64-bit register and re-canonicalises narrow types with
 //! `movsx`/`movzx`/`mov r32, r32`, so that the result is bit-identical to
-//! `blackhole::ops`.
+//! `crate::executor`.
 
 use dynasmrt::{DynasmApi, DynasmLabelApi};
 
 use super::enc::{fits_i8, Mem, MemAlu};
-use super::{asm, fits_i32, Cc, Codegen, Fused, Loc, R11, RAX, RCX, RDX, XTMP};
+use super::regs::{Loc, R11, RAX, RCX, RDX, XTMP};
+use super::{asm, fits_i32, Cc, Codegen, Fused};
 use crate::backend::frame::{result_disp, slot_disp};
 use crate::jitcode::{CmpOp, FieldPlace, FloatBinOp, IntBinOp, IntTy, Kind, ScalarTy};
 

@@ -1,6 +1,8 @@
-//! The pure semantics of jitcode operations, shared by every executor of
-//! jitcodes (the blackhole interpreter; the meta-tracer when it executes an
-//! operation on concrete values or folds it on constants).
+//! The pure semantics of operations, shared by every executor (RPython's
+//! `metainterp/executor.py`): the blackhole interpreter, the meta-tracer
+//! when it executes an operation on concrete values, the trace interpreter,
+//! the optimizer when it folds an operation on constants, the backend's
+//! trampolines and the rebuilding of virtuals from resume data.
 //!
 //! Values are the canonical register values of the jitcode format: int
 //! registers hold an `i64` canonical for the operation's static type (`u8`

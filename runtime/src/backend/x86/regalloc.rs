@@ -1,5 +1,6 @@
 //! Register allocation over a trace: liveness, then a one-pass linear scan
-//! driven by the code generator (LuaJIT/RPython style).
+//! driven by the code generator (RPython's `backend/llsupport/regalloc.py` and
+//! `backend/x86/regalloc.py`, LuaJIT's `lj_asm.c` register allocation).
 //!
 //! A trace is straight-line code (plus the back edge of a loop), so every
 //! value's live range is one interval: from its definition to its last use
@@ -32,7 +33,7 @@
 
 use crate::trace::{Opcode, Trace, Val};
 
-use super::x86::{Loc, GPR_CALLEE_SAVED, GPR_CALLER_SAVED, XMM_ALLOCATABLE};
+use super::regs::{Loc, GPR_CALLEE_SAVED, GPR_CALLER_SAVED, XMM_ALLOCATABLE};
 
 /// "Never used".
 pub const NEVER: u32 = u32::MAX;
@@ -60,7 +61,7 @@ pub fn is_call(tables: &crate::jitcode::Tables, op: &Opcode) -> bool {
         | Opcode::StringPtr
         | Opcode::StringLen
         | Opcode::CallResidual(_)
-        | Opcode::CallPure(_) => !super::layout::inline_op(tables, op),
+        | Opcode::CallPure(_) => !crate::backend::layout::inline_op(tables, op),
         Opcode::FloatBin(FloatBinOp::Rem) => true,
         Opcode::Cast(ScalarTy::F64, ScalarTy::Int(IntTy::U64 | IntTy::Usize)) => true,
         Opcode::GetField(d) | Opcode::SetField(d) | Opcode::FieldAddr(d) => {

@@ -1,0 +1,270 @@
+//! Trace compilation (RPython's `metainterp/compile.py`; LuaJIT's
+//! `lj_trace.c` once a trace is recorded): a closed trace is logged as
+//! recorded (`jit-log-noopt-*`), optimized with the passes of
+//! `enable_opts`, compiled by the backend, counted and logged
+//! (`jit-log-opt-*`, `jit-backend`, the perf map). A peeled loop is two
+//! traces, the loop and its preamble; the loop's short preamble is kept in
+//! the warm state, for bridges that enter the loop directly.
+//!
+//! The driver ([`super::driver`]) traces and decides what happens next;
+//! this is what it calls once it has a trace.
+
+use super::log;
+use super::stats::{record, Delta, TraceKind};
+use super::warmstate::with_state;
+use crate::backend::{self, TraceId};
+use crate::jitcode::Tables;
+use crate::optimizer::{self, EnabledOpts, Optimized};
+use crate::trace::{format_trace, Opcode, Trace};
+use std::time::Instant;
+
+/// Optimizes and compiles a loop or entry bridge traced in `traced_ns`
+/// (`what` names it in the log). The id to enter (the preamble's, for a
+/// peeled loop).
+pub(super) fn compile_loop(
+    tables: &'static Tables,
+    trace: Trace,
+    kind: TraceKind,
+    traced_ns: u64,
+    what: &str,
+    params: &crate::JitParams,
+) -> Result<TraceId, String> {
+    let (optimized, mut timing) = optimize_loop(tables, trace, kind, what, params);
+    timing.traced_ns = traced_ns;
+    compile_optimized_loop(tables, optimized, kind, timing, what)
+}
+
+/// Optimizes and compiles a bridge traced in `traced_ns` (`what` names it
+/// in the log).
+pub(super) fn compile_bridge(
+    tables: &'static Tables,
+    trace: Trace,
+    traced_ns: u64,
+    what: &str,
+    params: &crate::JitParams,
+) -> Result<TraceId, String> {
+    let (trace, mut timing) = optimize(tables, trace, TraceKind::Bridge, what, params);
+    timing.traced_ns = traced_ns;
+    let t1 = Instant::now();
+    let id = backend::compile_bridge(trace, tables)?;
+    compiled(tables, id, TraceKind::Bridge, timing, t1, what);
+    Ok(id)
+}
+
+/// Compiles an optimized loop or entry bridge; a peeled loop is two
+/// traces, the loop first, then its preamble jumping into it. The id to
+/// enter (the preamble's, for a peeled loop).
+fn compile_optimized_loop(
+    tables: &'static Tables,
+    optimized: Optimized,
+    kind: TraceKind,
+    timing: Timing,
+    what: &str,
+) -> Result<TraceId, String> {
+    match optimized {
+        Optimized::Loop(trace) => {
+            let t0 = Instant::now();
+            let id = backend::compile_loop(trace, tables)?;
+            compiled(tables, id, kind, timing, t0, what);
+            Ok(id)
+        }
+        Optimized::Peeled(mut peeled) => {
+            let t0 = Instant::now();
+            let body_id = backend::compile_loop(
+                std::mem::replace(&mut peeled.body, peeled.preamble.clone()),
+                tables,
+            )?;
+            let body_timing = Timing {
+                recorded_ops: timing.recorded_ops,
+                ..Timing::default()
+            };
+            compiled(
+                tables,
+                body_id,
+                TraceKind::Loop,
+                body_timing,
+                t0,
+                &format!("peeled {what}"),
+            );
+            peeled.set_body_id(body_id);
+            let t1 = Instant::now();
+            let (start, header) = (
+                peeled.preamble.start.clone(),
+                peeled.preamble.inputs.clone(),
+            );
+            let id = backend::compile_loop(peeled.preamble, tables)?;
+            log::section("jit-log-short", || {
+                match &peeled.short {
+                Ok(short) => format!(
+                    "# short preamble of loop {body_id} (bridges into preamble {id} enter it directly)\n{}",
+                    format_trace(&short.to_trace(start, &header, body_id), tables)
+                ),
+                Err(why) => format!("# loop {body_id}: no short preamble: {why}"),
+            }
+            });
+            if let Ok(short) = peeled.short {
+                record(Delta::ShortPreamble);
+                with_state(tables, |w| w.set_short_entry(id, body_id, short));
+            }
+            compiled(
+                tables,
+                id,
+                TraceKind::Preamble,
+                timing,
+                t1,
+                &format!("preamble of {what}"),
+            );
+            Ok(id)
+        }
+    }
+}
+
+/// What it took to get a trace to the backend.
+#[derive(Clone, Copy, Default)]
+struct Timing {
+    traced_ns: u64,
+    optimized_ns: u64,
+    recorded_ops: usize,
+}
+
+/// [`optimize`] for a loop or entry bridge: a loop may come out peeled.
+fn optimize_loop(
+    tables: &'static Tables,
+    trace: Trace,
+    kind: TraceKind,
+    what: &str,
+    params: &crate::JitParams,
+) -> (Optimized, Timing) {
+    if kind != TraceKind::Loop {
+        let (t, timing) = optimize(tables, trace, kind, what, params);
+        return (Optimized::Loop(t), timing);
+    }
+    log_recorded(tables, &trace, kind, what);
+    let opts = EnabledOpts::parse(&params.enable_opts).unwrap_or_default();
+    let recorded_ops = trace.ops.len();
+    let t0 = Instant::now();
+    let optimized = optimizer::optimize_loop(trace, tables, &opts);
+    (optimized, optimized_timing(recorded_ops, t0))
+}
+
+/// Logs the trace as recorded (`jit-log-noopt-*`) and runs the optimizer
+/// on it with the passes of `enable_opts`.
+fn optimize(
+    tables: &'static Tables,
+    trace: Trace,
+    kind: TraceKind,
+    what: &str,
+    params: &crate::JitParams,
+) -> (Trace, Timing) {
+    log_recorded(tables, &trace, kind, what);
+    let recorded_ops = trace.ops.len();
+    let opts = EnabledOpts::parse(&params.enable_opts).unwrap_or_default();
+    let t0 = Instant::now();
+    let trace = optimize_entering(tables, trace, &opts);
+    (trace, optimized_timing(recorded_ops, t0))
+}
+
+/// A bridge or entry bridge that ends at a peeled loop's header jumps
+/// into the peeled loop itself when the loop has a short preamble and
+/// the bridge shows what the loop assumes; else into the preamble.
+fn optimize_entering(tables: &'static Tables, trace: Trace, opts: &EnabledOpts) -> Trace {
+    if let Some(Opcode::JumpTo(target)) = trace.ops.last().map(|o| &o.opcode) {
+        if let Some((body, short)) = with_state(tables, |w| w.short_entry(*target)) {
+            if let Some(direct) = optimizer::optimize_entering(&trace, body, &short, tables, opts) {
+                record(Delta::ShortEntry);
+                return direct;
+            }
+        }
+    }
+    optimizer::optimize(trace, tables, opts)
+}
+
+fn log_recorded(tables: &'static Tables, trace: &Trace, kind: TraceKind, what: &str) {
+    let section = match kind {
+        TraceKind::Bridge => "jit-log-noopt-bridge",
+        _ => "jit-log-noopt-loop",
+    };
+    log::section(section, || {
+        format!(
+            "# {what}: {} ops, {} guards, as recorded\n{}",
+            trace.ops.len(),
+            trace.guards.len(),
+            format_trace(trace, tables)
+        )
+    });
+}
+
+/// Counts the optimizer's work that started at `t0`.
+fn optimized_timing(recorded_ops: usize, t0: Instant) -> Timing {
+    let optimized_ns = t0.elapsed().as_nanos() as u64;
+    record(Delta::Optimized {
+        ops_before: recorded_ops as u64,
+        ns: optimized_ns,
+    });
+    Timing {
+        traced_ns: 0,
+        optimized_ns,
+        recorded_ops,
+    }
+}
+
+/// Counts and logs a trace compiled as `id`.
+fn compiled(
+    tables: &'static Tables,
+    id: TraceId,
+    kind: TraceKind,
+    timing: Timing,
+    compile_start: Instant,
+    what: &str,
+) {
+    let ns = compile_start.elapsed().as_nanos() as u64;
+    let trace = backend::trace_of(id);
+    let bytes = backend::code_info(id).map(|(b, _)| b).unwrap_or(0) as u64;
+    record(Delta::Compiled {
+        kind,
+        ops: trace.ops.len() as u64,
+        guards: trace.guards.len() as u64,
+        allocs: trace
+            .ops
+            .iter()
+            .filter(|o| matches!(o.opcode, Opcode::New(_)))
+            .count() as u64,
+        bytes,
+        ns,
+    });
+    let section = match kind {
+        TraceKind::Bridge => "jit-log-opt-bridge",
+        _ => "jit-log-opt-loop",
+    };
+    log::section(section, || {
+        let into = match trace.ops.last().map(|o| &o.opcode) {
+            Some(Opcode::JumpTo(target)) => format!(", into loop {target}"),
+            _ => String::new(),
+        };
+        format!(
+            "# {} {id}: {what}{into}: {} ops ({} recorded), {} guards, {bytes} bytes; \
+             traced in {:.3} ms, optimized in {:.3} ms, compiled in {:.3} ms\n{}",
+            kind.name(),
+            trace.ops.len(),
+            timing.recorded_ops,
+            trace.guards.len(),
+            timing.traced_ns as f64 / 1e6,
+            timing.optimized_ns as f64 / 1e6,
+            ns as f64 / 1e6,
+            format_trace(&trace, tables)
+        )
+    });
+    if let Some(addr) = backend::code_address(id) {
+        super::perfmap::register(addr, bytes as usize, || {
+            super::perfmap::symbol(kind.name(), id, what)
+        });
+    }
+    log::section("jit-backend", || {
+        let addr = backend::code_address(id).unwrap_or(0);
+        format!(
+            "# {} {id} ({what}) at {addr:#x}, {bytes} bytes\n{}",
+            kind.name(),
+            backend::disassemble(id)
+        )
+    });
+}
