@@ -1,5 +1,7 @@
 //! Support code that the proc-macros' expansions and generated VMs call.
-//! Not a stable API: reach it through `metatrace::__private`.
+//! Not a stable API: reach it through `metatrace::__private`. The
+//! process-wide mode and parameters are [`crate::jit::config`]'s,
+//! re-exported here.
 
 use crate::jitcode::Tables;
 use crate::params::{JitMode, JitParams};
