@@ -66,7 +66,7 @@ fn virtuals_is_a_stub_and_unroll_alone_is_not_a_pass() {
 /// resume values, the same registers.
 #[test]
 fn tlr_square_loop_runs_the_same() {
-    use metatrace_runtime::resume::ResumeFrame;
+    use metatrace_runtime::blackhole::ResumeFrame;
     let before = parse(&tlr());
     let after = run_all(&tlr());
     let mut regs = Box::new(Regs { values: vec![] });

@@ -16,12 +16,12 @@
 //! recorded them. Straight traces end with `jump_to`; loops count an input
 //! down to leave.
 
+use metatrace_runtime::blackhole::ResumeFrame;
 use metatrace_runtime::jitcode::*;
 use metatrace_runtime::optimizer::{
     optimize, optimize_entering, optimize_loop, Ctx, EnabledOpts, Optimized, Pass, Peeled,
     ShortPreamble,
 };
-use metatrace_runtime::resume::ResumeFrame;
 use metatrace_runtime::trace::interp::{self, TraceExit};
 use metatrace_runtime::trace::*;
 use metatrace_testkit::backend::TB;

@@ -3,8 +3,8 @@
 //! small trace in, the optimized trace out: file tests,
 //! `filetests/optimizer_virtuals/*.trace`, run by `filetests.rs`.)
 
+use metatrace_runtime::blackhole::ResumeFrame;
 use metatrace_runtime::optimizer::{optimize, optimize_loop, EnabledOpts, Optimized, Pass};
-use metatrace_runtime::resume::ResumeFrame;
 use metatrace_runtime::trace::interp;
 use metatrace_runtime::trace::*;
 use metatrace_testkit::filetest;

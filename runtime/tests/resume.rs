@@ -2,9 +2,9 @@
 //! data or the tracer's frames) and running it to the portal's next merge
 //! point or return, on hand-built jitcodes.
 
+use metatrace_runtime::blackhole::ResumeFrame;
 use metatrace_runtime::blackhole::{self, RunOutcome};
 use metatrace_runtime::jitcode::*;
-use metatrace_runtime::resume::ResumeFrame;
 use metatrace_runtime::trace::{FrameSnapshot, GuardInfo, Val};
 use metatrace_testkit::insn;
 

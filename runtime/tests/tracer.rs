@@ -8,10 +8,10 @@
 //! gives exactly the state of a plain blackhole run; that the frames of an
 //! aborted trace finish in the blackhole like a plain run; bridges.
 
+use metatrace_runtime::blackhole::ResumeFrame;
 use metatrace_runtime::blackhole::{self, RunOutcome};
 use metatrace_runtime::jitcode::*;
 use metatrace_runtime::metainterp::{self, AbortReason, LoopTarget};
-use metatrace_runtime::resume::ResumeFrame;
 use metatrace_runtime::trace::{self, interp, FrameSnapshot, Trace, Val};
 use metatrace_runtime::JitParams;
 use metatrace_testkit::insn;

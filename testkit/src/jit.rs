@@ -4,10 +4,10 @@
 //! failing go to a bridge (traced on the first failure, when asked) or to
 //! the blackhole.
 
+use metatrace_runtime::blackhole::ResumeFrame;
 use metatrace_runtime::blackhole::{self, RunOutcome};
 use metatrace_runtime::jitcode::*;
 use metatrace_runtime::metainterp::{self, AbortReason, LoopTarget, TraceResult};
-use metatrace_runtime::resume::ResumeFrame;
 use metatrace_runtime::trace::{self, interp, Opcode, Trace};
 use metatrace_runtime::JitParams;
 use std::collections::HashMap;

@@ -34,10 +34,13 @@ pub mod flowgraph;
 pub mod insn;
 pub mod jit;
 pub mod jitcode;
+pub mod layout;
 pub mod ops;
 pub mod optimizer;
 pub mod rng;
 pub mod shape;
+#[cfg(feature = "translator")]
+pub mod subset;
 pub mod trace_text;
 pub mod vms;
 

@@ -8,10 +8,9 @@
 //! entry. Float registers hold `f64` bits.
 
 use super::program::{Code, Program};
-use super::RunOutcome;
+use super::{ResumeFrame, RunOutcome};
 use crate::executor;
 use crate::jitcode::{Insn, KReg, Kind};
-use crate::resume::ResumeFrame;
 
 /// How `Machine::run` stopped.
 enum Exit {

@@ -15,7 +15,6 @@ mod program;
 pub use program::{program, Code, Program};
 
 use crate::jitcode::Tables;
-use crate::resume::ResumeFrame;
 use interp::Machine;
 use std::cell::RefCell;
 
@@ -55,6 +54,20 @@ fn with_machine<R>(f: impl FnOnce(&mut Machine) -> R) -> R {
         }
     });
     out
+}
+
+/// One interpreter frame to resume in the blackhole (built from a guard's
+/// resume data by `crate::resume`, or from the tracer's frames when
+/// tracing stops).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ResumeFrame {
+    pub jitcode: u16,
+    /// Innermost frame: the instruction to execute next. Outer frames: the
+    /// `Call` instruction they are suspended in; they continue at `pc + 1`
+    /// once the inner frame returns into that call's result registers.
+    pub pc: u32,
+    /// Register values; registers not listed start as zero.
+    pub regs: Vec<(crate::jitcode::KReg, u64)>,
 }
 
 /// Where a resumed run stopped.

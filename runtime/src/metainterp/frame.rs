@@ -2,9 +2,9 @@
 //! value (what the native code would have) and its trace value (an input,
 //! an operation's result, or a constant).
 
+use crate::blackhole::ResumeFrame;
 use crate::blackhole::{Code, Program};
 use crate::jitcode::{KReg, Kind};
-use crate::resume::ResumeFrame;
 use crate::trace::Val;
 
 /// A register's content: the concrete value (canonical register bits) and

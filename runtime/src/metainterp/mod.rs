@@ -40,11 +40,12 @@ mod frame;
 mod heapcache;
 mod record;
 
+use crate::blackhole::ResumeFrame;
 use crate::blackhole::{self, Program};
 use crate::jitcode::{Insn, KReg, Kind, Tables};
 use crate::params::JitParams;
 use crate::resume::liveness::Liveness;
-use crate::resume::{ResumeBuilder, ResumeFrame};
+use crate::resume::ResumeBuilder;
 use crate::trace::{FieldWrite, FrameSnapshot, GuardInfo, Opcode, Trace, TraceStart, Val};
 use frame::{Frame, Value};
 use record::Recorder;

@@ -10,12 +10,14 @@
 //!   emitter collects the same list incrementally);
 //! - the one walk that rebuilds values from resume data, allocating the
 //!   objects the optimizer kept virtual ([`GuardInfo::rebuild`] with a
-//!   [`ResumeBuilder`]): as bits for the blackhole ([`ResumeFrame`]), or
+//!   [`ResumeBuilder`]): as bits for the blackhole
+//!   ([`ResumeFrame::from_guard`]), or
 //!   as a bridge's recorded start (the tracer's `BridgeStart`).
 
 pub(crate) mod liveness;
 
-use crate::jitcode::{KReg, ScalarTy, Tables};
+use crate::blackhole::ResumeFrame;
+use crate::jitcode::{ScalarTy, Tables};
 use crate::trace::{FieldWrite, FrameSnapshot, GuardInfo, Val};
 
 impl GuardInfo {
@@ -169,19 +171,6 @@ impl FieldWrite {
             FieldWrite::Store(ty) => ops::store(ty, obj, bits),
         }
     }
-}
-
-/// One interpreter frame to resume in the blackhole (built from a guard's
-/// resume data, or from the tracer's frames when tracing stops).
-#[derive(Clone, Debug, PartialEq)]
-pub struct ResumeFrame {
-    pub jitcode: u16,
-    /// Innermost frame: the instruction to execute next. Outer frames: the
-    /// `Call` instruction they are suspended in; they continue at `pc + 1`
-    /// once the inner frame returns into that call's result registers.
-    pub pc: u32,
-    /// Register values; registers not listed start as zero.
-    pub regs: Vec<(KReg, u64)>,
 }
 
 impl ResumeFrame {
