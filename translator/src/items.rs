@@ -5,7 +5,7 @@
 use crate::consteval;
 use crate::diag::{at, Diagnostic, FileId, SourceMap};
 use crate::hints::{parse_driver_args, DriverSpec};
-use crate::load::{item_attrs, LoadedCrate, ModId};
+use crate::load::{LoadedCrate, ModId};
 use metatrace_jitcodegen::flowgraph::Const;
 use metatrace_jitcodegen::types::{
     AdtDef, AdtId, AdtKind, FieldDef, IntTy, Ty, TypeTable, VariantDef,
@@ -147,10 +147,6 @@ impl<'a> ItemTable<'a> {
 
     pub fn fn_def(&self, id: FnId) -> &FnDef<'a> {
         &self.fns[id.0]
-    }
-
-    pub fn find_fn(&self, path: &str) -> Option<FnId> {
-        self.fns.iter().position(|f| f.path == path).map(FnId)
     }
 
     fn qualify(&self, module: ModId, name: &str) -> String {
@@ -962,9 +958,4 @@ fn derives(attrs: &[syn::Attribute], name: &str) -> bool {
             })
             .unwrap_or(false)
     })
-}
-
-/// Attributes of an item, re-exported for the subset checker.
-pub fn attrs_of(item: &syn::Item) -> &[syn::Attribute] {
-    item_attrs(item)
 }

@@ -3,7 +3,7 @@
 //! `if let` and `while let`.
 
 use super::{Leaves, Lowerer};
-use crate::typeck::{enum_variants, key, LocalId, PatRes};
+use crate::typeck::{enum_variants, key, member_name, LocalId, PatRes};
 use metatrace_jitcodegen::flowgraph::{
     BlockId, Const, Exit, FieldRef, LinkCase, Op, Operand, PanicKind,
 };
@@ -27,6 +27,15 @@ pub(super) enum Sub {
 }
 
 impl Sub {
+    /// All the leaves of a local.
+    pub(super) fn local(local: LocalId, ty: Ty) -> Sub {
+        Sub::Leaves {
+            local,
+            start: 0,
+            ty,
+        }
+    }
+
     pub(super) fn ty(&self) -> &Ty {
         match self {
             Sub::Leaves { ty, .. } | Sub::Mem { ty, .. } => ty,
@@ -120,11 +129,7 @@ impl Lowerer<'_, '_> {
         }
         let v = self.rvalue(e)?;
         let local = self.new_hidden_local("scrutinee", ty.clone(), v);
-        Some(Sub::Leaves {
-            local,
-            start: 0,
-            ty: ty.clone(),
-        })
+        Some(Sub::local(local, ty.clone()))
     }
 
     /// A `match` whose arms test one integer or tag against constants
@@ -421,10 +426,7 @@ impl Lowerer<'_, '_> {
                 let variant = self.test_pat_variant(p, &sub, fail, keys, top_tested);
                 let names = self.field_names(sub.ty(), variant);
                 for fp in &s.fields {
-                    let name = match &fp.member {
-                        syn::Member::Named(n) => n.to_string(),
-                        syn::Member::Unnamed(i) => i.index.to_string(),
-                    };
+                    let name = member_name(&fp.member);
                     let Some(idx) = names.iter().position(|n| *n == name) else {
                         continue;
                     };
@@ -569,11 +571,7 @@ impl Lowerer<'_, '_> {
                 if fty.is_scalar() && !by_ref_binding {
                     let v = self.emit1(Op::GetField(field), vec![addr], fty.clone());
                     let l = self.new_hidden_local("field", fty.clone(), vec![v]);
-                    Some(Sub::Leaves {
-                        local: l,
-                        start: 0,
-                        ty: fty,
-                    })
+                    Some(Sub::local(l, fty))
                 } else {
                     let a = self.emit1(
                         Op::FieldAddr(field),
@@ -611,11 +609,7 @@ impl Lowerer<'_, '_> {
                     let val = self.emit1(Op::Load, vec![v[0].clone()], (*to).clone());
                     let l2 = self.new_hidden_local("deref_value", (*to).clone(), vec![val]);
                     let _ = l;
-                    return Some(Sub::Leaves {
-                        local: l2,
-                        start: 0,
-                        ty: (*to).clone(),
-                    });
+                    return Some(Sub::local(l2, (*to).clone()));
                 }
                 Some(Sub::Mem {
                     local: l,

@@ -1,7 +1,7 @@
 //! Patterns: `let`, `match` arms, `if let`/`while let`, `for` variables.
 
 use super::infer::{VarKind, IT};
-use super::{key, Checker, PatRes};
+use super::{key, member_name, Checker, PatRes};
 use crate::items::{path_idents, Def};
 use metatrace_jitcodegen::flowgraph::Const;
 use metatrace_jitcodegen::types::{AdtKind, Ty};
@@ -154,10 +154,7 @@ impl Checker<'_, '_> {
                     self.out.pat_res.insert(key(p), PatRes::Variant(v));
                 }
                 for fp in &s.fields {
-                    let name = match &fp.member {
-                        syn::Member::Named(n) => n.to_string(),
-                        syn::Member::Unnamed(i) => i.index.to_string(),
-                    };
+                    let name = member_name(&fp.member);
                     match fields.iter().find(|(n, _)| *n == name) {
                         Some((_, ft)) => {
                             let ft = ft.clone();
