@@ -414,20 +414,20 @@ impl Lowerer<'_, '_> {
             syn::Pat::TupleStruct(ts) => {
                 let variant = self.test_pat_variant(p, &sub, fail, keys, top_tested);
                 let elems: Vec<&syn::Pat> = ts.elems.iter().collect();
-                let nfields = self.field_count(sub.ty(), variant);
+                let nfields = self.field_types(sub.ty(), variant).len();
                 self.test_positional(&elems, nfields, &sub, variant, fail, keys, top_tested);
             }
             syn::Pat::Tuple(t) => {
                 let elems: Vec<&syn::Pat> = t.elems.iter().collect();
-                let nfields = self.field_count(sub.ty(), None);
+                let nfields = self.field_types(sub.ty(), None).len();
                 self.test_positional(&elems, nfields, &sub, None, fail, keys, top_tested);
             }
             syn::Pat::Struct(s) => {
                 let variant = self.test_pat_variant(p, &sub, fail, keys, top_tested);
-                let names = self.field_names(sub.ty(), variant);
+                let fields = self.field_types(sub.ty(), variant);
                 for fp in &s.fields {
                     let name = member_name(&fp.member);
-                    let Some(idx) = names.iter().position(|n| *n == name) else {
+                    let Some(idx) = fields.iter().position(|(n, _)| *n == name) else {
                         continue;
                     };
                     if let Some(fsub) = self.field_sub(&sub, variant, idx, &fp.pat, fp.span()) {
@@ -525,17 +525,6 @@ impl Lowerer<'_, '_> {
                 .collect(),
             _ => vec![],
         }
-    }
-
-    fn field_count(&self, ty: &Ty, variant: Option<u32>) -> usize {
-        self.field_types(ty, variant).len()
-    }
-
-    fn field_names(&self, ty: &Ty, variant: Option<u32>) -> Vec<String> {
-        self.field_types(ty, variant)
-            .into_iter()
-            .map(|(n, _)| n)
-            .collect()
     }
 
     /// The sub-value for field `idx` (of `variant`, for enums).

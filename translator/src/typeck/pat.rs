@@ -146,7 +146,7 @@ impl Checker<'_, '_> {
                 self.positional(&elems, &fields, by_ref, t.span());
             }
             syn::Pat::Struct(s) => {
-                let Some((variant, fields)) = self.named_fields(&s.path, &ty) else {
+                let Some((variant, fields)) = self.named_fields(&s.path, &ty, true) else {
                     self.error(s.path.span(), "cannot find this struct or variant", "");
                     return;
                 };
@@ -293,64 +293,37 @@ impl Checker<'_, '_> {
                 _ => None,
             };
         }
-        match self.resolve_def(path)? {
-            Def::Variant(adt, idx) => {
-                self.subst.unify(&IT::Leaf(Ty::Adt(adt)), ty);
-                let fields = self.items.types.adt(adt).variants()[idx as usize]
-                    .fields
-                    .iter()
-                    .map(|f| IT::from_ty(&f.ty))
-                    .collect();
-                Some((Some(idx), fields))
-            }
-            Def::Adt(adt) => {
-                self.subst.unify(&IT::Leaf(Ty::Adt(adt)), ty);
-                let fields = self
-                    .items
-                    .types
-                    .adt(adt)
-                    .fields()
-                    .iter()
-                    .map(|f| IT::from_ty(&f.ty))
-                    .collect();
-                Some((None, fields))
-            }
-            _ => None,
-        }
+        let (variant, fields) = self.named_fields(path, ty, false)?;
+        Some((variant, fields.into_iter().map(|(_, t)| t).collect()))
     }
 
+    /// The fields of the struct or enum variant `path` names, whose type is
+    /// unified with `ty`: (variant, names and types). An enum's name has no
+    /// fields, and none at all if `structs_only`.
     fn named_fields(
         &mut self,
         path: &syn::Path,
         ty: &IT,
+        structs_only: bool,
     ) -> Option<(Option<u32>, Vec<(String, IT)>)> {
-        match self.resolve_def(path)? {
-            Def::Variant(adt, idx) => {
-                self.subst.unify(&IT::Leaf(Ty::Adt(adt)), ty);
-                let fields = self.items.types.adt(adt).variants()[idx as usize]
-                    .fields
-                    .iter()
-                    .map(|f| (f.name.clone(), IT::from_ty(&f.ty)))
-                    .collect();
-                Some((Some(idx), fields))
+        let (adt, variant) = match self.resolve_def(path)? {
+            Def::Variant(adt, idx) => (adt, Some(idx)),
+            Def::Adt(adt)
+                if !structs_only
+                    || matches!(self.items.types.adt(adt).kind, AdtKind::Struct { .. }) =>
+            {
+                (adt, None)
             }
-            Def::Adt(adt) => {
-                if !matches!(self.items.types.adt(adt).kind, AdtKind::Struct { .. }) {
-                    return None;
-                }
-                self.subst.unify(&IT::Leaf(Ty::Adt(adt)), ty);
-                let fields = self
-                    .items
-                    .types
-                    .adt(adt)
-                    .fields()
-                    .iter()
-                    .map(|f| (f.name.clone(), IT::from_ty(&f.ty)))
-                    .collect();
-                Some((None, fields))
-            }
-            _ => None,
-        }
+            _ => return None,
+        };
+        self.subst.unify(&IT::Leaf(Ty::Adt(adt)), ty);
+        let def = self.items.types.adt(adt);
+        let fields = match variant {
+            Some(v) => &def.variants()[v as usize].fields,
+            None => def.fields(),
+        };
+        let fields = fields.iter().map(|f| (f.name.clone(), IT::from_ty(&f.ty)));
+        Some((variant, fields.collect()))
     }
 }
 
