@@ -292,14 +292,9 @@ const fn assoc(
     ret: TyRule,
     lower: Lowering,
 ) -> Builtin {
-    Builtin {
-        recv,
-        form: Form::Assoc,
-        name,
-        params,
-        ret,
-        lower,
-    }
+    let mut b = method(recv, name, params, ret, lower);
+    b.form = Form::Assoc;
+    b
 }
 
 use Lowering as L;

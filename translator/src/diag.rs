@@ -112,11 +112,6 @@ impl Diagnostic {
         self.help = Some(help.into());
         self
     }
-
-    pub fn with_label(mut self, label: impl Into<String>) -> Self {
-        self.label = label.into();
-        self
-    }
 }
 
 /// Errors collected over a whole translation, reported together.

@@ -13,15 +13,6 @@ use syn::spanned::Spanned;
 use syn::visit::Visit;
 use syn::{Ident, Token};
 
-/// The attribute names that carry JIT hints.
-pub const HINT_ATTRS: &[&str] = &[
-    "jit_driver",
-    "elidable",
-    "dont_look_inside",
-    "unroll_safe",
-    "loop_invariant",
-];
-
 /// The macro names that mark points of a jit driver's portal.
 pub const HINT_MACROS: &[&str] = &["jit_merge_point", "can_enter_jit"];
 

@@ -5,7 +5,7 @@
 use crate::consteval;
 use crate::diag::{at, Diagnostic, FileId, SourceMap};
 use crate::hints::{parse_driver_args, DriverSpec};
-use crate::load::{item_attrs, LoadedCrate, ModId};
+use crate::load::{LoadedCrate, ModId};
 use metatrace_jitcodegen::flowgraph::Const;
 use metatrace_jitcodegen::types::{
     AdtDef, AdtId, AdtKind, FieldDef, IntTy, Ty, TypeTable, VariantDef,
@@ -149,10 +149,6 @@ impl<'a> ItemTable<'a> {
         &self.fns[id.0]
     }
 
-    pub fn find_fn(&self, path: &str) -> Option<FnId> {
-        self.fns.iter().position(|f| f.path == path).map(FnId)
-    }
-
     fn qualify(&self, module: ModId, name: &str) -> String {
         let m = self.krate.module(module);
         if m.path.is_empty() {
@@ -199,41 +195,30 @@ impl<'a> ItemTable<'a> {
                             .names
                             .insert(c.ident.to_string(), Def::Const(id));
                     }
-                    syn::Item::Static(s) => {
-                        self.scopes[mi].names.insert(
-                            s.ident.to_string(),
-                            Def::Unsupported {
-                                what: "statics are not supported in traced code".into(),
-                                help: "use a `const`, or keep the state in a struct passed by reference".into(),
-                            },
-                        );
-                    }
-                    syn::Item::Trait(t) => {
-                        self.scopes[mi].names.insert(
-                            t.ident.to_string(),
-                            Def::Unsupported {
-                                what: "traits are not supported in traced code".into(),
-                                help: "use inherent methods (`impl Type { ... }`) or an enum and a `match`".into(),
-                            },
-                        );
-                    }
-                    syn::Item::Union(u) => {
-                        self.scopes[mi].names.insert(
-                            u.ident.to_string(),
-                            Def::Unsupported {
-                                what: "unions are not supported in traced code".into(),
-                                help: "use an enum".into(),
-                            },
-                        );
-                    }
-                    syn::Item::Type(t) => {
-                        self.scopes[mi].names.insert(
-                            t.ident.to_string(),
-                            Def::Unsupported {
-                                what: "type aliases are not supported in traced code yet".into(),
-                                help: "write the type out".into(),
-                            },
-                        );
+                    syn::Item::Static(syn::ItemStatic { ident, .. })
+                    | syn::Item::Trait(syn::ItemTrait { ident, .. })
+                    | syn::Item::Union(syn::ItemUnion { ident, .. })
+                    | syn::Item::Type(syn::ItemType { ident, .. }) => {
+                        let (what, help) = match item {
+                            syn::Item::Static(_) => (
+                                "statics are not supported in traced code",
+                                "use a `const`, or keep the state in a struct passed by reference",
+                            ),
+                            syn::Item::Trait(_) => (
+                                "traits are not supported in traced code",
+                                "use inherent methods (`impl Type { ... }`) or an enum and a `match`",
+                            ),
+                            syn::Item::Union(_) => {
+                                ("unions are not supported in traced code", "use an enum")
+                            }
+                            _ => (
+                                "type aliases are not supported in traced code yet",
+                                "write the type out",
+                            ),
+                        };
+                        let (what, help) = (what.into(), help.into());
+                        let def = Def::Unsupported { what, help };
+                        self.scopes[mi].names.insert(ident.to_string(), def);
                     }
                     syn::Item::Use(u) => {
                         let mut out = Vec::new();
@@ -962,9 +947,4 @@ fn derives(attrs: &[syn::Attribute], name: &str) -> bool {
             })
             .unwrap_or(false)
     })
-}
-
-/// Attributes of an item, re-exported for the subset checker.
-pub fn attrs_of(item: &syn::Item) -> &[syn::Attribute] {
-    item_attrs(item)
 }

@@ -147,22 +147,6 @@ rules! {
         "write the arguments as comma-separated expressions";
 }
 
-/// The macros traced code may use. The hint macros are checked by `hints.rs`.
-pub const KNOWN_MACROS: &[&str] = &[
-    "jit_merge_point",
-    "can_enter_jit",
-    "panic",
-    "unreachable",
-    "todo",
-    "unimplemented",
-    "assert",
-    "assert_eq",
-    "assert_ne",
-    "debug_assert",
-    "debug_assert_eq",
-    "debug_assert_ne",
-];
-
 /// Check a function's signature and body against the subset; push one
 /// diagnostic per construct outside it, in source order.
 pub fn check_fn(

@@ -30,6 +30,7 @@ use crate::types::{IntTy, Ty, TypeTable};
 use petgraph::stable_graph::{EdgeIndex, NodeIndex, StableDiGraph};
 use petgraph::visit::EdgeRef;
 use petgraph::Direction;
+use std::collections::HashMap;
 
 /// A flow-graph variable: defined once, as a block input or an operation result.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -99,6 +100,15 @@ impl Operand {
         match self {
             Operand::Var(v) => Some(*v),
             Operand::Const(_) => None,
+        }
+    }
+
+    /// Replace the operand by the one `map` gives its variable, if any.
+    pub(crate) fn substitute(&mut self, map: &HashMap<Var, Operand>) {
+        if let Operand::Var(v) = self {
+            if let Some(new) = map.get(v) {
+                *self = new.clone();
+            }
         }
     }
 }
@@ -383,6 +393,20 @@ pub struct Block {
     pub exit: Exit,
 }
 
+impl Block {
+    /// The operands the block's operations and exit read (not its links').
+    pub(crate) fn uses_mut(&mut self) -> impl Iterator<Item = &mut Operand> {
+        let exit: &mut [Operand] = match &mut self.exit {
+            Exit::Branch { cond } => std::slice::from_mut(cond),
+            Exit::Switch { value } => std::slice::from_mut(value),
+            Exit::Return { values } => values,
+            Exit::Goto | Exit::Panic { .. } => &mut [],
+        };
+        let ops = self.operations.iter_mut();
+        ops.flat_map(|op| op.args.iter_mut()).chain(exit)
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum LinkCase {
     Always,
@@ -477,6 +501,23 @@ impl FlowGraph {
 
     pub fn block_mut(&mut self, b: BlockId) -> &mut Block {
         &mut self.graph[b]
+    }
+
+    /// Replace the variables `map` names in block `b`'s operations, exit
+    /// and outgoing links.
+    pub(crate) fn substitute(&mut self, b: BlockId, map: &HashMap<Var, Operand>) {
+        self.graph[b].uses_mut().for_each(|o| o.substitute(map));
+        let out: Vec<EdgeIndex> = self
+            .graph
+            .edges_directed(b, Direction::Outgoing)
+            .map(|e| e.id())
+            .collect();
+        for e in out {
+            self.graph[e]
+                .args
+                .iter_mut()
+                .for_each(|o| o.substitute(map));
+        }
     }
 
     pub fn add_link(

@@ -6,7 +6,8 @@
 //! new input variable, so that afterwards values cross block boundaries
 //! only through links.
 
-use super::{BlockId, Exit, FlowGraph, Operand, Var};
+use super::printer::exit_operands;
+use super::{BlockId, FlowGraph, Operand, Var};
 use petgraph::visit::EdgeRef;
 use petgraph::Direction;
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -20,29 +21,16 @@ pub fn repair_cross_block_uses(g: &mut FlowGraph) {
         let mut defs: HashSet<Var> = block.inputargs.iter().copied().collect();
         let mut foreign = BTreeSet::new();
         for op in &block.operations {
-            for a in &op.args {
-                if let Some(v) = a.as_var() {
-                    if !defs.contains(&v) {
-                        foreign.insert(v);
-                    }
-                }
-            }
+            let uses = op.args.iter().filter_map(Operand::as_var);
+            foreign.extend(uses.filter(|v| !defs.contains(v)));
             defs.extend(op.results.iter().copied());
         }
-        for v in exit_uses(&block.exit) {
-            if !defs.contains(&v) {
-                foreign.insert(v);
-            }
-        }
-        for e in g.graph.edges_directed(b, Direction::Outgoing) {
-            for a in &e.weight().args {
-                if let Some(v) = a.as_var() {
-                    if !defs.contains(&v) {
-                        foreign.insert(v);
-                    }
-                }
-            }
-        }
+        let links = g.graph.edges_directed(b, Direction::Outgoing);
+        let uses = exit_operands(&block.exit).chain(links.flat_map(|e| e.weight().args.iter()));
+        foreign.extend(
+            uses.filter_map(Operand::as_var)
+                .filter(|v| !defs.contains(v)),
+        );
         defined.insert(b, defs);
         need.insert(b, foreign);
     }
@@ -83,37 +71,13 @@ pub fn repair_cross_block_uses(g: &mut FlowGraph) {
     }
     // Rewrite uses inside each block, then extend incoming link args.
     for &b in &blocks {
-        let map: HashMap<Var, Var> = renamed
+        let map: HashMap<Var, Operand> = renamed
             .iter()
             .filter(|((blk, _), _)| *blk == b)
-            .map(|((_, v), nv)| (*v, *nv))
+            .map(|((_, v), nv)| (*v, Operand::Var(*nv)))
             .collect();
         if !map.is_empty() {
-            let sub = |o: &mut Operand| {
-                if let Operand::Var(v) = o {
-                    if let Some(nv) = map.get(v) {
-                        *v = *nv;
-                    }
-                }
-            };
-            let block = g.block_mut(b);
-            for op in &mut block.operations {
-                op.args.iter_mut().for_each(sub);
-            }
-            match &mut block.exit {
-                Exit::Branch { cond } => sub(cond),
-                Exit::Switch { value } => sub(value),
-                Exit::Return { values } => values.iter_mut().for_each(sub),
-                Exit::Goto | Exit::Panic { .. } => {}
-            }
-            let out: Vec<_> = g
-                .graph
-                .edges_directed(b, Direction::Outgoing)
-                .map(|e| e.id())
-                .collect();
-            for e in out {
-                g.graph[e].args.iter_mut().for_each(sub);
-            }
+            g.substitute(b, &map);
         }
     }
     for &b in &blocks {
@@ -135,14 +99,5 @@ pub fn repair_cross_block_uses(g: &mut FlowGraph) {
                 g.graph[e].args.push(Operand::Var(arg));
             }
         }
-    }
-}
-
-fn exit_uses(exit: &Exit) -> Vec<Var> {
-    match exit {
-        Exit::Branch { cond } => cond.as_var().into_iter().collect(),
-        Exit::Switch { value } => value.as_var().into_iter().collect(),
-        Exit::Return { values } => values.iter().filter_map(Operand::as_var).collect(),
-        Exit::Goto | Exit::Panic { .. } => vec![],
     }
 }

@@ -202,22 +202,8 @@ fn absorb(g: &mut FlowGraph, a: BlockId, e: EdgeIndex, b: BlockId) {
         .collect();
     let mut block = g.graph.remove_node(b).expect("block exists");
     let subst: HashMap<Var, Operand> = block.inputargs.iter().copied().zip(link.args).collect();
-    let apply = |o: &mut Operand| {
-        if let Operand::Var(v) = o {
-            if let Some(new) = subst.get(v) {
-                *o = new.clone();
-            }
-        }
-    };
-    for op in &mut block.operations {
-        op.args.iter_mut().for_each(apply);
-    }
-    match &mut block.exit {
-        Exit::Branch { cond } => apply(cond),
-        Exit::Switch { value } => apply(value),
-        Exit::Return { values } => values.iter_mut().for_each(apply),
-        Exit::Goto | Exit::Panic { .. } => {}
-    }
+    let apply = |o: &mut Operand| o.substitute(&subst);
+    block.uses_mut().for_each(apply);
     let target = g.block_mut(a);
     target.operations.append(&mut block.operations);
     target.exit = block.exit;
@@ -303,31 +289,7 @@ fn merge_identical_inputargs(g: &mut FlowGraph) -> bool {
             continue;
         }
         changed = true;
-        let apply = |o: &mut Operand| {
-            if let Operand::Var(v) = o {
-                if let Some(new) = replace.get(v) {
-                    *o = new.clone();
-                }
-            }
-        };
-        let block = g.block_mut(b);
-        for op in &mut block.operations {
-            op.args.iter_mut().for_each(apply);
-        }
-        match &mut block.exit {
-            Exit::Branch { cond } => apply(cond),
-            Exit::Switch { value } => apply(value),
-            Exit::Return { values } => values.iter_mut().for_each(apply),
-            Exit::Goto | Exit::Panic { .. } => {}
-        }
-        let outs: Vec<EdgeIndex> = g
-            .graph
-            .edges_directed(b, Direction::Outgoing)
-            .map(|e| e.id())
-            .collect();
-        for e in outs {
-            g.graph[e].args.iter_mut().for_each(apply);
-        }
+        g.substitute(b, &replace);
         let keep = |i: usize| !drop.contains(&i);
         let inputs: Vec<Var> = g
             .block(b)
@@ -404,14 +366,8 @@ fn thread_constant_switches(g: &mut FlowGraph) -> bool {
             };
             let subst: HashMap<Var, Operand> =
                 inputs.iter().copied().zip(args.iter().cloned()).collect();
-            let new_args: Vec<Operand> = link
-                .args
-                .iter()
-                .map(|a| match a {
-                    Operand::Var(v) => subst.get(v).cloned().unwrap_or_else(|| a.clone()),
-                    c => c.clone(),
-                })
-                .collect();
+            let mut new_args = link.args.clone();
+            new_args.iter_mut().for_each(|a| a.substitute(&subst));
             let source = g.graph.edge_endpoints(e).unwrap().0;
             let case = g.graph[e].case.clone();
             g.graph.remove_edge(e);

@@ -408,6 +408,18 @@ impl Verifier<'_> {
         self.operand_ty(&op.args[i])
     }
 
+    /// Check the counts and types of an operation's arguments and results.
+    fn sig(&mut self, op: &Operation, args: &[Want<'_>], results: &[Want<'_>]) {
+        if self.arity(op, Some(args.len()), Some(results.len())) {
+            for (i, &want) in args.iter().enumerate() {
+                self.arg(op, i, want);
+            }
+            for (i, &want) in results.iter().enumerate() {
+                self.result(op, i, want);
+            }
+        }
+    }
+
     /// Check argument and result counts; `None` means any number.
     fn arity(&mut self, op: &Operation, nargs: Option<usize>, nres: Option<usize>) -> bool {
         let mut ok = true;
@@ -518,10 +530,7 @@ impl Verifier<'_> {
             }
             Op::BoolNot | Op::FloatNeg => {
                 let t = if op.op == Op::BoolNot { b } else { f };
-                if self.arity(op, Some(1), Some(1)) {
-                    self.arg(op, 0, t);
-                    self.result(op, 0, t);
-                }
+                self.sig(op, &[t], &[t]);
             }
             Op::BoolAnd
             | Op::BoolOr
@@ -533,25 +542,12 @@ impl Verifier<'_> {
             | Op::FloatRem => {
                 let is_bool = matches!(op.op, Op::BoolAnd | Op::BoolOr | Op::BoolXor);
                 let t = if is_bool { b } else { f };
-                if self.arity(op, Some(2), Some(1)) {
-                    self.arg(op, 0, t);
-                    self.arg(op, 1, t);
-                    self.result(op, 0, t);
-                }
+                self.sig(op, &[t, t], &[t]);
             }
             Op::FloatEq | Op::FloatNe | Op::FloatLt | Op::FloatLe | Op::FloatGt | Op::FloatGe => {
-                if self.arity(op, Some(2), Some(1)) {
-                    self.arg(op, 0, f);
-                    self.arg(op, 1, f);
-                    self.result(op, 0, b);
-                }
+                self.sig(op, &[f, f], &[b]);
             }
-            Op::Cast => {
-                if self.arity(op, Some(1), Some(1)) {
-                    self.arg(op, 0, Want::Scalar);
-                    self.result(op, 0, Want::Scalar);
-                }
-            }
+            Op::Cast => self.sig(op, &[Want::Scalar], &[Want::Scalar]),
             Op::GetField(fr) => {
                 let field = self.check_field(op, fr);
                 if self.arity(op, Some(1), Some(1)) {
@@ -572,10 +568,7 @@ impl Verifier<'_> {
             }
             Op::FieldAddr(fr) => {
                 self.check_field(op, fr);
-                if self.arity(op, Some(1), Some(1)) {
-                    self.arg(op, 0, Want::Ref);
-                    self.result(op, 0, Want::Ref);
-                }
+                self.sig(op, &[Want::Ref], &[Want::Ref]);
             }
             Op::Load => {
                 if self.arity(op, Some(1), Some(1)) {
@@ -601,44 +594,19 @@ impl Verifier<'_> {
                     let t = self.show(t);
                     self.err(format!("enum_tag of {t}, which is not an enum"));
                 }
-                if self.arity(op, Some(1), Some(1)) {
-                    self.arg(op, 0, Want::Ref);
-                    self.result(op, 0, Want::Int);
-                }
+                self.sig(op, &[Want::Ref], &[Want::Int]);
             }
-            Op::VecLen(_) => {
-                if self.arity(op, Some(1), Some(1)) {
-                    self.arg(op, 0, Want::Ref);
-                    self.result(op, 0, us);
-                }
-            }
+            Op::VecLen(_) => self.sig(op, &[Want::Ref], &[us]),
             Op::VecGetItem(t) | Op::SliceGetItem(t) => {
-                if self.arity(op, Some(2), Some(1)) {
-                    self.arg(op, 0, Want::Ref);
-                    self.arg(op, 1, us);
-                    self.result(op, 0, Want::Exact(t));
-                }
+                self.sig(op, &[Want::Ref, us], &[Want::Exact(t)]);
             }
             Op::VecItemAddr(_) | Op::SliceItemAddr(_) => {
-                if self.arity(op, Some(2), Some(1)) {
-                    self.arg(op, 0, Want::Ref);
-                    self.arg(op, 1, us);
-                    self.result(op, 0, Want::Ref);
-                }
+                self.sig(op, &[Want::Ref, us], &[Want::Ref]);
             }
             Op::VecSetItem(t) | Op::SliceSetItem(t) => {
-                if self.arity(op, Some(3), Some(0)) {
-                    self.arg(op, 0, Want::Ref);
-                    self.arg(op, 1, us);
-                    self.arg(op, 2, Want::Exact(t));
-                }
+                self.sig(op, &[Want::Ref, us, Want::Exact(t)], &[]);
             }
-            Op::VecPush(t) => {
-                if self.arity(op, Some(2), Some(0)) {
-                    self.arg(op, 0, Want::Ref);
-                    self.arg(op, 1, Want::Exact(t));
-                }
-            }
+            Op::VecPush(t) => self.sig(op, &[Want::Ref, Want::Exact(t)], &[]),
             Op::VecPop(t) => {
                 // Results: the exploded `Option<T>` (tag, then T's leaves).
                 let Some(leaves) = self.types.flatten(&Ty::Option(Box::new(t.clone()))) else {
@@ -646,41 +614,21 @@ impl Verifier<'_> {
                     self.err(format!("vec_pop of {t}, which cannot live in registers"));
                     return;
                 };
-                if self.arity(op, Some(1), Some(leaves.len())) {
-                    self.arg(op, 0, Want::Ref);
-                    for (i, leaf) in leaves.iter().enumerate() {
-                        self.result(op, i, Want::Exact(leaf));
-                    }
-                }
+                let results: Vec<Want> = leaves.iter().map(Want::Exact).collect();
+                self.sig(op, &[Want::Ref], &results);
             }
-            Op::VecAsSlice(_) | Op::StringAsStr => {
-                if self.arity(op, Some(1), Some(2)) {
-                    self.arg(op, 0, Want::Ref);
-                    self.result(op, 0, Want::Ref);
-                    self.result(op, 1, us);
-                }
-            }
+            Op::VecAsSlice(_) | Op::StringAsStr => self.sig(op, &[Want::Ref], &[Want::Ref, us]),
             Op::Call { .. } => {}
             Op::JitMergePoint { .. } | Op::CanEnterJit { .. } => {
                 self.arity(op, None, Some(0));
             }
-            Op::WeAreJitted => {
-                if self.arity(op, Some(0), Some(1)) {
-                    self.result(op, 0, b);
-                }
-            }
+            Op::WeAreJitted => self.sig(op, &[], &[b]),
             Op::New(t) | Op::Free(t) => {
                 let boxed = Ty::Box(Box::new(t.clone()));
-                let (nargs, nres) = match op.op {
-                    Op::New(_) => (0, 1),
-                    _ => (1, 0),
-                };
-                if self.arity(op, Some(nargs), Some(nres)) {
-                    if nres == 1 {
-                        self.result(op, 0, Want::Exact(&boxed));
-                    } else {
-                        self.arg(op, 0, Want::Exact(&boxed));
-                    }
+                let boxed = [Want::Exact(&boxed)];
+                match op.op {
+                    Op::New(_) => self.sig(op, &[], &boxed),
+                    _ => self.sig(op, &boxed, &[]),
                 }
             }
         }

@@ -124,18 +124,22 @@ fn run(cli: &Cli) -> Result<(), u8> {
         ));
     }
     let dir = crate_dir(&cli.crate_dir)?;
+    // What was done, on stderr, unless `--quiet`.
+    let note = |msg: String| {
+        if !cli.quiet {
+            eprintln!("{msg}");
+        }
+    };
 
     if cli.no_jit {
         let vm = cli.out.as_deref().expect("checked above");
         let start = Instant::now();
         let built = build_vm(&dir, vm, true, cli.quiet)?;
-        if !cli.quiet {
-            eprintln!(
-                "built {} without the JIT (native only) in {:.1} s",
-                built.display(),
-                start.elapsed().as_secs_f64()
-            );
-        }
+        note(format!(
+            "built {} without the JIT (native only) in {:.1} s",
+            built.display(),
+            start.elapsed().as_secs_f64()
+        ));
         return Ok(());
     }
 
@@ -148,22 +152,18 @@ fn run(cli: &Cli) -> Result<(), u8> {
         match &cli.out {
             Some(out) => {
                 write_flowgraphs(&translation, out)?;
-                if !cli.quiet {
-                    eprintln!(
-                        "translated {functions} in {front_ms:.0} ms; wrote {} files to {}",
-                        2 * n,
-                        out.display()
-                    );
-                }
+                note(format!(
+                    "translated {functions} in {front_ms:.0} ms; wrote {} files to {}",
+                    2 * n,
+                    out.display()
+                ));
             }
             None => {
                 let types = &translation.program.types;
                 for g in &translation.program.graphs {
                     println!("{}", print_graph(g, types));
                 }
-                if !cli.quiet {
-                    eprintln!("translated {functions} in {front_ms:.0} ms");
-                }
+                note(format!("translated {functions} in {front_ms:.0} ms"));
             }
         }
         return Ok(());
@@ -180,19 +180,15 @@ fn run(cli: &Cli) -> Result<(), u8> {
         match &cli.out {
             Some(out) => {
                 write_jitcodes(&generated, out)?;
-                if !cli.quiet {
-                    eprintln!(
-                        "{summary}; wrote {} files to {}",
-                        generated.assembly.jitcodes.len(),
-                        out.display()
-                    );
-                }
+                note(format!(
+                    "{summary}; wrote {} files to {}",
+                    generated.assembly.jitcodes.len(),
+                    out.display()
+                ));
             }
             None => {
                 println!("{}", generated.assembly.print());
-                if !cli.quiet {
-                    eprintln!("{summary}");
-                }
+                note(summary);
             }
         }
         return Ok(());
@@ -202,22 +198,15 @@ fn run(cli: &Cli) -> Result<(), u8> {
         Some(vm) => {
             let start = Instant::now();
             let built = build_vm(&dir, vm, false, cli.quiet)?;
-            if !cli.quiet {
-                eprintln!(
-                    "{summary}; built {} in {:.1} s",
-                    built.display(),
-                    start.elapsed().as_secs_f64()
-                );
-            }
+            note(format!(
+                "{summary}; built {} in {:.1} s",
+                built.display(),
+                start.elapsed().as_secs_f64()
+            ));
         }
-        None => {
-            if !cli.quiet {
-                eprintln!("{summary}");
-                eprintln!(
-                    "note: no VM was built; `-o VM` builds it, `--emit jitcode` shows the jitcodes"
-                );
-            }
-        }
+        None => note(format!(
+            "{summary}\nnote: no VM was built; `-o VM` builds it, `--emit jitcode` shows the jitcodes"
+        )),
     }
     Ok(())
 }

@@ -168,25 +168,20 @@ impl Lowerer<'_, '_> {
                             Ty::Bool,
                         )])
                     }
-                    Lowering::Push | Lowering::Pop if matches!(elem, Ty::Box(_)) => {
+                    Lowering::Push | Lowering::Pop
+                        if matches!(elem, Ty::Box(_)) || !elem.is_scalar() =>
+                    {
+                        let help = match elem {
+                            Ty::Box(_) => "moving boxes into or out of a Vec is not supported yet: do it in a #[dont_look_inside] function",
+                            _ => "use a Vec of scalars, or a #[dont_look_inside] function",
+                        };
                         self.error(
                             span,
                             format!(
                                 "`{name}` on a Vec of `{}` is not supported in traced code yet",
                                 self.items.types.display(&elem)
                             ),
-                            "moving boxes into or out of a Vec is not supported yet: do it in a #[dont_look_inside] function",
-                        );
-                        None
-                    }
-                    Lowering::Push | Lowering::Pop if !elem.is_scalar() => {
-                        self.error(
-                            span,
-                            format!(
-                                "`{name}` on a Vec of `{}` is not supported in traced code yet",
-                                self.items.types.display(&elem)
-                            ),
-                            "use a Vec of scalars, or a #[dont_look_inside] function",
+                            help,
                         );
                         None
                     }

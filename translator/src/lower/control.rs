@@ -5,7 +5,7 @@
 use super::pattern::Sub;
 use super::{Leaves, LoopFrame, Lowerer};
 use crate::typeck::{key, LocalId, PatRes};
-use metatrace_jitcodegen::flowgraph::{Const, Exit, Op, Operand, PanicKind};
+use metatrace_jitcodegen::flowgraph::{BlockId, Const, Exit, Op, Operand, PanicKind};
 use metatrace_jitcodegen::types::{IntTy, Ty};
 use proc_macro2::Span;
 use syn::spanned::Spanned;
@@ -131,15 +131,7 @@ impl Lowerer<'_, '_> {
             }
             return;
         }
-        let scrut = self.new_hidden_local("let", ty.clone(), v);
-        let sub = Sub::Leaves {
-            local: scrut,
-            start: 0,
-            ty,
-        };
-        let keys = self.keys();
-        let fail = self.new_join(&keys, &[]);
-        self.test_pat(pat, &sub, fail, &keys, init.diverge.is_none());
+        let (scrut, keys, fail) = self.bind_and_test("let", pat, ty, v, init.diverge.is_none());
         let cont_env = self.env.clone();
         let cont = self.cur;
         // The failure path: `let ... else` runs its block, which diverges.
@@ -164,25 +156,9 @@ impl Lowerer<'_, '_> {
         let keys = self.keys();
         let leaves = self.leaf_types(ty);
         let join = self.new_join(&keys, &leaves);
-        let else_block;
         if let syn::Expr::Let(l) = &*i.cond {
-            let scrut_ty = self.tc.ty(&l.expr).clone();
-            if super::is_box(&scrut_ty) {
-                self.box_pattern_error(l.expr.span());
-                return None;
-            }
-            let v = self.rvalue(&l.expr)?;
-            let scrut = self.new_hidden_local("if_let", scrut_ty.clone(), v);
-            let inner_keys = self.keys();
-            else_block = self.new_join(&inner_keys, &[]);
-            let sub = Sub::Leaves {
-                local: scrut,
-                start: 0,
-                ty: scrut_ty,
-            };
-            self.test_pat(&l.pat, &sub, else_block, &inner_keys, false);
-            let then = self.block(&i.then_branch, ty);
-            if let Some(v) = then {
+            let (inner_keys, else_block) = self.let_cond(l, "if_let")?;
+            if let Some(v) = self.block(&i.then_branch, ty) {
                 self.goto(join, &keys, v);
             }
             self.enter(else_block, &inner_keys);
@@ -215,26 +191,7 @@ impl Lowerer<'_, '_> {
         self.goto(header, &keys, vec![]);
         self.enter(header, &keys);
         if let syn::Expr::Let(l) = &*w.cond {
-            let ty = self.tc.ty(&l.expr).clone();
-            if super::is_box(&ty) {
-                self.box_pattern_error(l.expr.span());
-                return None;
-            }
-            let v = self.rvalue(&l.expr)?;
-            let scrut = self.new_hidden_local("while_let", ty.clone(), v);
-            let inner = self.keys();
-            let fail = self.new_join(&inner, &[]);
-            self.test_pat(
-                &l.pat,
-                &Sub::Leaves {
-                    local: scrut,
-                    start: 0,
-                    ty,
-                },
-                fail,
-                &inner,
-                false,
-            );
+            let (inner, fail) = self.let_cond(l, "while_let")?;
             let body_env = self.env.clone();
             let body_cur = self.cur;
             self.enter(fail, &inner);
@@ -248,20 +205,65 @@ impl Lowerer<'_, '_> {
             self.goto(exit, &keys, vec![]);
             self.enter(t, &bkeys);
         }
+        self.loop_body(&w.label, &w.body, &keys, (exit, vec![]), header);
+        self.finish_join(exit, &keys).map(|_| vec![])
+    }
+
+    /// Keep `v`, a value of type `ty`, in a hidden local and test it against
+    /// `pat`: the local, the keys after it, and the block a failed test
+    /// jumps to.
+    fn bind_and_test(
+        &mut self,
+        name: &str,
+        pat: &syn::Pat,
+        ty: Ty,
+        v: Leaves,
+        top_tested: bool,
+    ) -> (LocalId, Vec<LocalId>, BlockId) {
+        let local = self.new_hidden_local(name, ty.clone(), v);
+        let keys = self.keys();
+        let fail = self.new_join(&keys, &[]);
+        self.test_pat(pat, &Sub::local(local, ty), fail, &keys, top_tested);
+        (local, keys, fail)
+    }
+
+    /// The condition of an `if let` or `while let`, tested: the keys and the
+    /// block a failed test jumps to.
+    fn let_cond(&mut self, l: &syn::ExprLet, name: &str) -> Option<(Vec<LocalId>, BlockId)> {
+        let ty = self.tc.ty(&l.expr).clone();
+        if super::is_box(&ty) {
+            self.box_pattern_error(l.expr.span());
+            return None;
+        }
+        let v = self.rvalue(&l.expr)?;
+        let (_, keys, fail) = self.bind_and_test(name, &l.pat, ty, v, false);
+        Some((keys, fail))
+    }
+
+    /// A loop's body: `break` goes to `brk` (its block and the leaf types
+    /// of the break value), `continue` and the end of the body to
+    /// `continue_to`.
+    fn loop_body(
+        &mut self,
+        label: &Option<syn::Label>,
+        body: &syn::Block,
+        keys: &[LocalId],
+        (break_to, break_leaves): (BlockId, Vec<Ty>),
+        continue_to: BlockId,
+    ) {
         self.loops.push(LoopFrame {
-            label: w.label.as_ref().map(|l| l.name.ident.to_string()),
-            keys: keys.clone(),
-            break_to: exit,
-            break_leaves: vec![],
-            continue_to: header,
+            label: label.as_ref().map(|l| l.name.ident.to_string()),
+            keys: keys.to_vec(),
+            break_to,
+            break_leaves,
+            continue_to,
             scope_depth: self.box_scopes.len(),
         });
-        let body = self.block(&w.body, &Ty::Unit);
+        let body = self.block(body, &Ty::Unit);
         self.loops.pop();
         if body.is_some() {
-            self.goto(header, &keys, vec![]);
+            self.goto(continue_to, keys, vec![]);
         }
-        self.finish_join(exit, &keys).map(|_| vec![])
     }
 
     pub(super) fn loop_expr(&mut self, l: &syn::ExprLoop, ty: &Ty) -> Option<Leaves> {
@@ -275,19 +277,7 @@ impl Lowerer<'_, '_> {
         let exit = self.new_join(&keys, &leaves);
         self.goto(header, &keys, vec![]);
         self.enter(header, &keys);
-        self.loops.push(LoopFrame {
-            label: l.label.as_ref().map(|l| l.name.ident.to_string()),
-            keys: keys.clone(),
-            break_to: exit,
-            break_leaves: leaves,
-            continue_to: header,
-            scope_depth: self.box_scopes.len(),
-        });
-        let body = self.block(&l.body, &Ty::Unit);
-        self.loops.pop();
-        if body.is_some() {
-            self.goto(header, &keys, vec![]);
-        }
+        self.loop_body(&l.label, &l.body, &keys, (exit, leaves), header);
         self.finish_join(exit, &keys)
     }
 
@@ -334,19 +324,7 @@ impl Lowerer<'_, '_> {
         if let Some(PatRes::Binding(id)) = self.tc.pat_res.get(&key(&*f.pat)).cloned() {
             self.env.insert(id, vec![i]);
         }
-        self.loops.push(LoopFrame {
-            label: f.label.as_ref().map(|l| l.name.ident.to_string()),
-            keys: keys.clone(),
-            break_to: exit,
-            break_leaves: vec![],
-            continue_to: latch,
-            scope_depth: self.box_scopes.len(),
-        });
-        let body = self.block(&f.body, &Ty::Unit);
-        self.loops.pop();
-        if body.is_some() {
-            self.goto(latch, &keys, vec![]);
-        }
+        self.loop_body(&f.label, &f.body, &keys, (exit, vec![]), latch);
         // The latch: step the counter (an inclusive range stops at its end
         // without stepping past it, so `0..=u8::MAX` terminates).
         if !self.g.predecessors(latch).is_empty() {

@@ -6,7 +6,7 @@ use super::{Leaves, Lowerer};
 use crate::builtins::Lowering;
 use crate::consteval::lit_const;
 use crate::items::FnId;
-use crate::typeck::{enum_variants, key, CallRes, MethodRes, PathRes};
+use crate::typeck::{enum_variants, key, member_name, CallRes, MethodRes, PathRes};
 use metatrace_jitcodegen::flowgraph::{CallKind, Const, Exit, Op, Operand, PanicKind};
 use metatrace_jitcodegen::types::{IntTy, Ty};
 use proc_macro2::Span;
@@ -294,10 +294,7 @@ impl Lowerer<'_, '_> {
     fn struct_lit(&mut self, s: &syn::ExprStruct, ty: &Ty) -> Option<Leaves> {
         let mut given = Vec::new();
         for fv in &s.fields {
-            let name = match &fv.member {
-                syn::Member::Named(n) => n.to_string(),
-                syn::Member::Unnamed(i) => i.index.to_string(),
-            };
+            let name = member_name(&fv.member);
             given.push((name, self.rvalue(&fv.expr)?));
         }
         let take = |given: &mut Vec<(String, Leaves)>, name: &str| {

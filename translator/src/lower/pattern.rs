@@ -3,7 +3,7 @@
 //! `if let` and `while let`.
 
 use super::{Leaves, Lowerer};
-use crate::typeck::{enum_variants, key, LocalId, PatRes};
+use crate::typeck::{enum_variants, key, member_name, LocalId, PatRes};
 use metatrace_jitcodegen::flowgraph::{
     BlockId, Const, Exit, FieldRef, LinkCase, Op, Operand, PanicKind,
 };
@@ -27,6 +27,15 @@ pub(super) enum Sub {
 }
 
 impl Sub {
+    /// All the leaves of a local.
+    pub(super) fn local(local: LocalId, ty: Ty) -> Sub {
+        Sub::Leaves {
+            local,
+            start: 0,
+            ty,
+        }
+    }
+
     pub(super) fn ty(&self) -> &Ty {
         match self {
             Sub::Leaves { ty, .. } | Sub::Mem { ty, .. } => ty,
@@ -120,11 +129,7 @@ impl Lowerer<'_, '_> {
         }
         let v = self.rvalue(e)?;
         let local = self.new_hidden_local("scrutinee", ty.clone(), v);
-        Some(Sub::Leaves {
-            local,
-            start: 0,
-            ty: ty.clone(),
-        })
+        Some(Sub::local(local, ty.clone()))
     }
 
     /// A `match` whose arms test one integer or tag against constants
@@ -409,23 +414,20 @@ impl Lowerer<'_, '_> {
             syn::Pat::TupleStruct(ts) => {
                 let variant = self.test_pat_variant(p, &sub, fail, keys, top_tested);
                 let elems: Vec<&syn::Pat> = ts.elems.iter().collect();
-                let nfields = self.field_count(sub.ty(), variant);
+                let nfields = self.field_types(sub.ty(), variant).len();
                 self.test_positional(&elems, nfields, &sub, variant, fail, keys, top_tested);
             }
             syn::Pat::Tuple(t) => {
                 let elems: Vec<&syn::Pat> = t.elems.iter().collect();
-                let nfields = self.field_count(sub.ty(), None);
+                let nfields = self.field_types(sub.ty(), None).len();
                 self.test_positional(&elems, nfields, &sub, None, fail, keys, top_tested);
             }
             syn::Pat::Struct(s) => {
                 let variant = self.test_pat_variant(p, &sub, fail, keys, top_tested);
-                let names = self.field_names(sub.ty(), variant);
+                let fields = self.field_types(sub.ty(), variant);
                 for fp in &s.fields {
-                    let name = match &fp.member {
-                        syn::Member::Named(n) => n.to_string(),
-                        syn::Member::Unnamed(i) => i.index.to_string(),
-                    };
-                    let Some(idx) = names.iter().position(|n| *n == name) else {
+                    let name = member_name(&fp.member);
+                    let Some(idx) = fields.iter().position(|(n, _)| *n == name) else {
                         continue;
                     };
                     if let Some(fsub) = self.field_sub(&sub, variant, idx, &fp.pat, fp.span()) {
@@ -525,17 +527,6 @@ impl Lowerer<'_, '_> {
         }
     }
 
-    fn field_count(&self, ty: &Ty, variant: Option<u32>) -> usize {
-        self.field_types(ty, variant).len()
-    }
-
-    fn field_names(&self, ty: &Ty, variant: Option<u32>) -> Vec<String> {
-        self.field_types(ty, variant)
-            .into_iter()
-            .map(|(n, _)| n)
-            .collect()
-    }
-
     /// The sub-value for field `idx` (of `variant`, for enums).
     fn field_sub(
         &mut self,
@@ -569,11 +560,7 @@ impl Lowerer<'_, '_> {
                 if fty.is_scalar() && !by_ref_binding {
                     let v = self.emit1(Op::GetField(field), vec![addr], fty.clone());
                     let l = self.new_hidden_local("field", fty.clone(), vec![v]);
-                    Some(Sub::Leaves {
-                        local: l,
-                        start: 0,
-                        ty: fty,
-                    })
+                    Some(Sub::local(l, fty))
                 } else {
                     let a = self.emit1(
                         Op::FieldAddr(field),
@@ -611,11 +598,7 @@ impl Lowerer<'_, '_> {
                     let val = self.emit1(Op::Load, vec![v[0].clone()], (*to).clone());
                     let l2 = self.new_hidden_local("deref_value", (*to).clone(), vec![val]);
                     let _ = l;
-                    return Some(Sub::Leaves {
-                        local: l2,
-                        start: 0,
-                        ty: (*to).clone(),
-                    });
+                    return Some(Sub::local(l2, (*to).clone()));
                 }
                 Some(Sub::Mem {
                     local: l,

@@ -2,9 +2,9 @@
 //! a reference), and how to load, store and take its address.
 
 use super::{Leaves, Lowerer};
-use crate::typeck::{enum_variants, key, PathRes};
+use crate::typeck::{enum_variants, key, member_name, PathRes};
 use metatrace_jitcodegen::flowgraph::{Const, Exit, FieldRef, LinkCase, Op, Operand, PanicKind};
-use metatrace_jitcodegen::types::{AdtKind, Ty};
+use metatrace_jitcodegen::types::{AdtKind, IntTy, Ty};
 use syn::spanned::Spanned;
 
 #[derive(Clone, Debug)]
@@ -76,21 +76,11 @@ impl Lowerer<'_, '_> {
                     start: 0,
                     ty: self.local_tys[id.0 as usize].clone(),
                 }),
-                _ => {
-                    let leaves = self.rvalue(e)?;
-                    Some(Lval::Temp {
-                        leaves,
-                        ty: self.tc.ty(e).clone(),
-                    })
-                }
+                _ => self.temp(e),
             },
             syn::Expr::Field(f) => {
                 let base = self.deref_place(&f.base)?;
-                let name = match &f.member {
-                    syn::Member::Named(n) => n.to_string(),
-                    syn::Member::Unnamed(i) => i.index.to_string(),
-                };
-                self.field_place(base, &name, f.member.span())
+                self.field_place(base, &member_name(&f.member), f.member.span())
             }
             syn::Expr::Index(ix) => {
                 let base = self.deref_place(&ix.expr)?;
@@ -111,14 +101,14 @@ impl Lowerer<'_, '_> {
                 };
                 self.deref_value(v, &inner_ty, u.span())
             }
-            _ => {
-                let leaves = self.rvalue(e)?;
-                Some(Lval::Temp {
-                    leaves,
-                    ty: self.tc.ty(e).clone(),
-                })
-            }
+            _ => self.temp(e),
         }
+    }
+
+    fn temp(&mut self, e: &syn::Expr) -> Option<Lval> {
+        let leaves = self.rvalue(e)?;
+        let ty = self.tc.ty(e).clone();
+        Some(Lval::Temp { leaves, ty })
     }
 
     /// The place of `e` with references followed (auto-deref for field
@@ -163,15 +153,13 @@ impl Lowerer<'_, '_> {
     ) -> Option<Lval> {
         match ty {
             Ty::Ref { to, .. } => match &**to {
-                Ty::Slice(elem) => Some(Lval::Slice {
+                Ty::Slice(_) | Ty::Str => Some(Lval::Slice {
                     ptr: v[0].clone(),
                     len: v[1].clone(),
-                    elem: Some((**elem).clone()),
-                }),
-                Ty::Str => Some(Lval::Slice {
-                    ptr: v[0].clone(),
-                    len: v[1].clone(),
-                    elem: None,
+                    elem: match &**to {
+                        Ty::Slice(elem) => Some((**elem).clone()),
+                        _ => None,
+                    },
                 }),
                 inner => Some(Lval::Mem {
                     addr: v[0].clone(),
@@ -222,11 +210,7 @@ impl Lowerer<'_, '_> {
                 return None;
             }
         };
-        let field = FieldRef {
-            owner: owner.clone(),
-            variant: None,
-            index: index as u32,
-        };
+        let field = field_ref(&owner, index);
         match base {
             Lval::Local { id, start, .. } => Some(Lval::Local {
                 id,
@@ -254,19 +238,20 @@ impl Lowerer<'_, '_> {
 
     /// Leaf offset of field `index` within a flattened struct or tuple.
     pub(super) fn field_leaf_offset(&self, owner: &Ty, index: usize) -> usize {
-        let tys: Vec<Ty> = match owner {
-            Ty::Adt(id) => self
-                .items
-                .types
-                .adt(*id)
-                .fields()
-                .iter()
-                .map(|f| f.ty.clone())
-                .collect(),
-            Ty::Tuple(items) => items.clone(),
-            _ => vec![],
-        };
+        let tys = self.field_tys(owner).unwrap_or_default();
         tys[..index].iter().map(|t| self.leaf_types(t).len()).sum()
+    }
+
+    /// The field types of a tuple or struct type.
+    fn field_tys(&self, ty: &Ty) -> Option<Vec<Ty>> {
+        match ty {
+            Ty::Adt(id) if matches!(self.items.types.adt(*id).kind, AdtKind::Struct { .. }) => {
+                let fields = self.items.types.adt(*id).fields();
+                Some(fields.iter().map(|f| f.ty.clone()).collect())
+            }
+            Ty::Tuple(items) => Some(items.clone()),
+            _ => None,
+        }
     }
 
     /// Leaf offset of field `field` of `variant` within a flattened enum-like value.
@@ -295,8 +280,7 @@ impl Lowerer<'_, '_> {
             Ty::Vec(elem) => {
                 let vec = self.addr_of(&base, span)?.remove(0);
                 let len = self.emit1(Op::VecLen((*elem).clone()), vec![vec.clone()], usize_t);
-                let ok = self.emit1(Op::IntLt, vec![idx.clone(), len], Ty::Bool);
-                self.check(ok, PanicKind::BoundsCheck, "index out of bounds");
+                self.bounds_check(&idx, len);
                 Some(Lval::VecElem {
                     vec,
                     idx,
@@ -307,8 +291,7 @@ impl Lowerer<'_, '_> {
                 let Lval::Slice { ptr, len, .. } = base else {
                     return None;
                 };
-                let ok = self.emit1(Op::IntLt, vec![idx.clone(), len], Ty::Bool);
-                self.check(ok, PanicKind::BoundsCheck, "index out of bounds");
+                self.bounds_check(&idx, len);
                 Some(Lval::SliceElem {
                     ptr,
                     idx,
@@ -317,18 +300,7 @@ impl Lowerer<'_, '_> {
             }
             Ty::Array(elem, n) => {
                 let ptr = self.addr_of(&base, span)?.remove(0);
-                let ok = self.emit1(
-                    Op::IntLt,
-                    vec![
-                        idx.clone(),
-                        Operand::Const(Const::Int(
-                            n as i64,
-                            metatrace_jitcodegen::types::IntTy::Usize,
-                        )),
-                    ],
-                    Ty::Bool,
-                );
-                self.check(ok, PanicKind::BoundsCheck, "index out of bounds");
+                self.bounds_check(&idx, Operand::Const(Const::Int(n as i64, IntTy::Usize)));
                 Some(Lval::SliceElem {
                     ptr,
                     idx,
@@ -349,6 +321,11 @@ impl Lowerer<'_, '_> {
         }
     }
 
+    fn bounds_check(&mut self, idx: &Operand, len: Operand) {
+        let ok = self.emit1(Op::IntLt, vec![idx.clone(), len], Ty::Bool);
+        self.check(ok, PanicKind::BoundsCheck, "index out of bounds");
+    }
+
     /// The address of a place, as the leaves of a reference to it.
     pub(super) fn addr_of(&mut self, lv: &Lval, span: proc_macro2::Span) -> Option<Leaves> {
         // An address derived from a shared reference is shared too: the JIT
@@ -362,29 +339,10 @@ impl Lowerer<'_, '_> {
         };
         match lv {
             Lval::Mem { addr, .. } => Some(vec![addr.clone()]),
-            Lval::Field { base, field, ty } => {
-                let rt = ref_to(base, ty);
-                Some(vec![self.emit1(
-                    Op::FieldAddr(field.clone()),
-                    vec![base.clone()],
-                    rt,
-                )])
-            }
-            Lval::VecElem { vec, idx, ty } => {
-                let rt = ref_to(vec, ty);
-                Some(vec![self.emit1(
-                    Op::VecItemAddr(ty.clone()),
-                    vec![vec.clone(), idx.clone()],
-                    rt,
-                )])
-            }
-            Lval::SliceElem { ptr, idx, ty } => {
-                let rt = ref_to(ptr, ty);
-                Some(vec![self.emit1(
-                    Op::SliceItemAddr(ty.clone()),
-                    vec![ptr.clone(), idx.clone()],
-                    rt,
-                )])
+            Lval::Field { .. } | Lval::VecElem { .. } | Lval::SliceElem { .. } => {
+                let ([addr_op, ..], args) = access(lv)?;
+                let rt = ref_to(&args[0], &lv.ty());
+                Some(vec![self.emit1(addr_op, args, rt)])
             }
             Lval::Slice { ptr, len, .. } => Some(vec![ptr.clone(), len.clone()]),
             Lval::Local { id, .. } => {
@@ -413,21 +371,12 @@ impl Lowerer<'_, '_> {
                 Some(vals[*start..*start + n].to_vec())
             }
             Lval::Temp { leaves, .. } => Some(leaves.clone()),
-            Lval::Field { base, field, .. } if ty.is_scalar() => Some(vec![self.emit1(
-                Op::GetField(field.clone()),
-                vec![base.clone()],
-                ty,
-            )]),
-            Lval::VecElem { vec, idx, .. } if ty.is_scalar() => Some(vec![self.emit1(
-                Op::VecGetItem(ty.clone()),
-                vec![vec.clone(), idx.clone()],
-                ty,
-            )]),
-            Lval::SliceElem { ptr, idx, .. } if ty.is_scalar() => Some(vec![self.emit1(
-                Op::SliceGetItem(ty.clone()),
-                vec![ptr.clone(), idx.clone()],
-                ty,
-            )]),
+            Lval::Field { .. } | Lval::VecElem { .. } | Lval::SliceElem { .. }
+                if ty.is_scalar() =>
+            {
+                let ([_, get, _], args) = access(lv)?;
+                Some(vec![self.emit1(get, args, ty)])
+            }
             Lval::Slice { .. } => {
                 self.error(
                     span,
@@ -470,46 +419,18 @@ impl Lowerer<'_, '_> {
                 );
                 None
             }
-            Ty::Tuple(items) => {
-                let mut out = Vec::new();
-                for (i, t) in items.iter().enumerate() {
-                    let field = FieldRef {
-                        owner: ty.clone(),
-                        variant: None,
-                        index: i as u32,
-                    };
-                    out.extend(self.load(
-                        &Lval::Field {
-                            base: addr.clone(),
-                            field,
-                            ty: t.clone(),
-                        },
-                        span,
-                    )?);
+            _ => match self.field_tys(ty) {
+                Some(fields) => {
+                    let mut out = Vec::new();
+                    for (i, t) in fields.into_iter().enumerate() {
+                        let field = field_ref(ty, i);
+                        let base = addr.clone();
+                        out.extend(self.load(&Lval::Field { base, field, ty: t }, span)?);
+                    }
+                    Some(out)
                 }
-                Some(out)
-            }
-            Ty::Adt(id) if matches!(self.items.types.adt(*id).kind, AdtKind::Struct { .. }) => {
-                let fields = self.items.types.adt(*id).fields().to_vec();
-                let mut out = Vec::new();
-                for (i, f) in fields.iter().enumerate() {
-                    let field = FieldRef {
-                        owner: ty.clone(),
-                        variant: None,
-                        index: i as u32,
-                    };
-                    out.extend(self.load(
-                        &Lval::Field {
-                            base: addr.clone(),
-                            field,
-                            ty: f.ty.clone(),
-                        },
-                        span,
-                    )?);
-                }
-                Some(out)
-            }
-            _ => self.load_enum(addr, ty, span),
+                None => self.load_enum(addr, ty, span),
+            },
         }
     }
 
@@ -521,7 +442,7 @@ impl Lowerer<'_, '_> {
         let tag = self.emit1(
             Op::EnumTag(ty.clone()),
             vec![addr.clone()],
-            Ty::Int(metatrace_jitcodegen::types::IntTy::U32),
+            Ty::Int(IntTy::U32),
         );
         if variants.iter().all(|(_, f)| f.is_empty()) {
             return Some(vec![tag]);
@@ -530,11 +451,7 @@ impl Lowerer<'_, '_> {
         let join = self.new_join(&keys, &leaf_tys);
         let addr_local =
             self.new_hidden_local("enum_addr", Ty::reference(false, ty.clone()), vec![addr]);
-        let tag_local = self.new_hidden_local(
-            "enum_tag",
-            Ty::Int(metatrace_jitcodegen::types::IntTy::U32),
-            vec![tag.clone()],
-        );
+        let tag_local = self.new_hidden_local("enum_tag", Ty::Int(IntTy::U32), vec![tag.clone()]);
         let inner_keys = self.keys();
         let mut arms = Vec::new();
         for _ in &variants {
@@ -559,10 +476,7 @@ impl Lowerer<'_, '_> {
                 .collect();
             // In this arm the tag is known: pass it as a constant, so that a
             // `match` on the loaded value can jump straight to its arm.
-            leaves[0] = Operand::Const(Const::Int(
-                i as i64,
-                metatrace_jitcodegen::types::IntTy::U32,
-            ));
+            leaves[0] = Operand::Const(Const::Int(i as i64, IntTy::U32));
             for (j, fty) in fields.iter().enumerate() {
                 let field = FieldRef {
                     owner: ty.clone(),
@@ -614,25 +528,12 @@ impl Lowerer<'_, '_> {
                 }
                 Some(())
             }
-            Lval::Field { base, field, .. } if ty.is_scalar() => {
-                self.emit0(
-                    Op::SetField(field.clone()),
-                    vec![base.clone(), value[0].clone()],
-                );
-                Some(())
-            }
-            Lval::VecElem { vec, idx, .. } if ty.is_scalar() => {
-                self.emit0(
-                    Op::VecSetItem(ty.clone()),
-                    vec![vec.clone(), idx.clone(), value[0].clone()],
-                );
-                Some(())
-            }
-            Lval::SliceElem { ptr, idx, .. } if ty.is_scalar() => {
-                self.emit0(
-                    Op::SliceSetItem(ty.clone()),
-                    vec![ptr.clone(), idx.clone(), value[0].clone()],
-                );
+            Lval::Field { .. } | Lval::VecElem { .. } | Lval::SliceElem { .. }
+                if ty.is_scalar() =>
+            {
+                let ([.., set], mut args) = access(lv)?;
+                args.push(value[0].clone());
+                self.emit0(set, args);
                 Some(())
             }
             Lval::Temp { .. } | Lval::Slice { .. } => {
@@ -657,20 +558,10 @@ impl Lowerer<'_, '_> {
             self.emit0(Op::Store, vec![addr, value[0].clone()]);
             return Some(());
         }
-        let fields: Vec<Ty> = match ty {
-            Ty::Unit => return Some(()),
-            Ty::Tuple(items) => items.clone(),
-            Ty::Adt(id)
-                if matches!(self.items.types.adt(*id).kind, AdtKind::Struct { .. })
-                    && !ty.owns_heap(&self.items.types) =>
-            {
-                self.items
-                    .types
-                    .adt(*id)
-                    .fields()
-                    .iter()
-                    .map(|f| f.ty.clone())
-                    .collect()
+        let fields = match self.field_tys(ty) {
+            _ if *ty == Ty::Unit => return Some(()),
+            Some(fields) if matches!(ty, Ty::Tuple(_)) || !ty.owns_heap(&self.items.types) => {
+                fields
             }
             _ => {
                 self.error(span, format!("storing a value of type `{}` into memory is not supported in traced code yet", self.items.types.display(ty)), "store its scalar fields one by one, or do it in a #[dont_look_inside] function");
@@ -680,22 +571,45 @@ impl Lowerer<'_, '_> {
         let mut off = 0;
         for (i, fty) in fields.iter().enumerate() {
             let n = self.leaf_types(fty).len();
-            let field = FieldRef {
-                owner: ty.clone(),
-                variant: None,
-                index: i as u32,
+            let (base, field) = (addr.clone(), field_ref(ty, i));
+            let lv = Lval::Field {
+                base,
+                field,
+                ty: fty.clone(),
             };
-            self.store(
-                &Lval::Field {
-                    base: addr.clone(),
-                    field,
-                    ty: fty.clone(),
-                },
-                value[off..off + n].to_vec(),
-                span,
-            )?;
+            self.store(&lv, value[off..off + n].to_vec(), span)?;
             off += n;
         }
         Some(())
     }
+}
+
+/// Field `index` of a struct or tuple type.
+fn field_ref(owner: &Ty, index: usize) -> FieldRef {
+    FieldRef {
+        owner: owner.clone(),
+        variant: None,
+        index: index as u32,
+    }
+}
+
+/// How a field, or an item of a Vec or slice, is reached: the operations
+/// that take its address, read it and write it, and the operands they take
+/// first.
+fn access(lv: &Lval) -> Option<([Op; 3], Vec<Operand>)> {
+    Some(match lv {
+        Lval::Field { base, field: f, .. } => (
+            [Op::FieldAddr, Op::GetField, Op::SetField].map(|o| o(f.clone())),
+            vec![base.clone()],
+        ),
+        Lval::VecElem { vec, idx, ty } => (
+            [Op::VecItemAddr, Op::VecGetItem, Op::VecSetItem].map(|o| o(ty.clone())),
+            vec![vec.clone(), idx.clone()],
+        ),
+        Lval::SliceElem { ptr, idx, ty } => (
+            [Op::SliceItemAddr, Op::SliceGetItem, Op::SliceSetItem].map(|o| o(ty.clone())),
+            vec![ptr.clone(), idx.clone()],
+        ),
+        _ => return None,
+    })
 }

@@ -1,7 +1,7 @@
 //! Expressions and statements.
 
 use super::infer::{VarKind, IT};
-use super::{key, Checker, LoopCtx, MacroArgs, PathRes};
+use super::{key, member_name, Checker, LoopCtx, MacroArgs, PathRes};
 use crate::builtins;
 use crate::hints::HINT_MACROS;
 use crate::items::{path_idents, Def};
@@ -760,10 +760,7 @@ impl Checker<'_, '_> {
         let ty = match (&d, &f.member) {
             (IT::Leaf(Ty::Adt(adt)), member) => {
                 let a = self.items.types.adt(*adt);
-                let name = match member {
-                    syn::Member::Named(n) => n.to_string(),
-                    syn::Member::Unnamed(i) => i.index.to_string(),
-                };
+                let name = member_name(member);
                 match a.fields().iter().find(|fd| fd.name == name) {
                     Some(fd) => fd.ty.clone(),
                     None => {
@@ -828,10 +825,7 @@ impl Checker<'_, '_> {
             }
         };
         for fv in &s.fields {
-            let name = match &fv.member {
-                syn::Member::Named(n) => n.to_string(),
-                syn::Member::Unnamed(i) => i.index.to_string(),
-            };
+            let name = member_name(&fv.member);
             match fields.iter().find(|f| f.name == name) {
                 Some(fd) => {
                     let exp = IT::from_ty(&fd.ty);

@@ -27,6 +27,14 @@ pub fn key<T>(node: &T) -> NodeKey {
     node as *const T as usize
 }
 
+/// A field's name as written: `x`, or `0` for a tuple field.
+pub fn member_name(m: &syn::Member) -> String {
+    match m {
+        syn::Member::Named(n) => n.to_string(),
+        syn::Member::Unnamed(i) => i.index.to_string(),
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct LocalId(pub u32);
 

@@ -1,7 +1,7 @@
 //! Patterns: `let`, `match` arms, `if let`/`while let`, `for` variables.
 
 use super::infer::{VarKind, IT};
-use super::{key, Checker, PatRes};
+use super::{key, member_name, Checker, PatRes};
 use crate::items::{path_idents, Def};
 use metatrace_jitcodegen::flowgraph::Const;
 use metatrace_jitcodegen::types::{AdtKind, Ty};
@@ -146,7 +146,7 @@ impl Checker<'_, '_> {
                 self.positional(&elems, &fields, by_ref, t.span());
             }
             syn::Pat::Struct(s) => {
-                let Some((variant, fields)) = self.named_fields(&s.path, &ty) else {
+                let Some((variant, fields)) = self.named_fields(&s.path, &ty, true) else {
                     self.error(s.path.span(), "cannot find this struct or variant", "");
                     return;
                 };
@@ -154,10 +154,7 @@ impl Checker<'_, '_> {
                     self.out.pat_res.insert(key(p), PatRes::Variant(v));
                 }
                 for fp in &s.fields {
-                    let name = match &fp.member {
-                        syn::Member::Named(n) => n.to_string(),
-                        syn::Member::Unnamed(i) => i.index.to_string(),
-                    };
+                    let name = member_name(&fp.member);
                     match fields.iter().find(|(n, _)| *n == name) {
                         Some((_, ft)) => {
                             let ft = ft.clone();
@@ -296,64 +293,37 @@ impl Checker<'_, '_> {
                 _ => None,
             };
         }
-        match self.resolve_def(path)? {
-            Def::Variant(adt, idx) => {
-                self.subst.unify(&IT::Leaf(Ty::Adt(adt)), ty);
-                let fields = self.items.types.adt(adt).variants()[idx as usize]
-                    .fields
-                    .iter()
-                    .map(|f| IT::from_ty(&f.ty))
-                    .collect();
-                Some((Some(idx), fields))
-            }
-            Def::Adt(adt) => {
-                self.subst.unify(&IT::Leaf(Ty::Adt(adt)), ty);
-                let fields = self
-                    .items
-                    .types
-                    .adt(adt)
-                    .fields()
-                    .iter()
-                    .map(|f| IT::from_ty(&f.ty))
-                    .collect();
-                Some((None, fields))
-            }
-            _ => None,
-        }
+        let (variant, fields) = self.named_fields(path, ty, false)?;
+        Some((variant, fields.into_iter().map(|(_, t)| t).collect()))
     }
 
+    /// The fields of the struct or enum variant `path` names, whose type is
+    /// unified with `ty`: (variant, names and types). An enum's name has no
+    /// fields, and none at all if `structs_only`.
     fn named_fields(
         &mut self,
         path: &syn::Path,
         ty: &IT,
+        structs_only: bool,
     ) -> Option<(Option<u32>, Vec<(String, IT)>)> {
-        match self.resolve_def(path)? {
-            Def::Variant(adt, idx) => {
-                self.subst.unify(&IT::Leaf(Ty::Adt(adt)), ty);
-                let fields = self.items.types.adt(adt).variants()[idx as usize]
-                    .fields
-                    .iter()
-                    .map(|f| (f.name.clone(), IT::from_ty(&f.ty)))
-                    .collect();
-                Some((Some(idx), fields))
+        let (adt, variant) = match self.resolve_def(path)? {
+            Def::Variant(adt, idx) => (adt, Some(idx)),
+            Def::Adt(adt)
+                if !structs_only
+                    || matches!(self.items.types.adt(adt).kind, AdtKind::Struct { .. }) =>
+            {
+                (adt, None)
             }
-            Def::Adt(adt) => {
-                if !matches!(self.items.types.adt(adt).kind, AdtKind::Struct { .. }) {
-                    return None;
-                }
-                self.subst.unify(&IT::Leaf(Ty::Adt(adt)), ty);
-                let fields = self
-                    .items
-                    .types
-                    .adt(adt)
-                    .fields()
-                    .iter()
-                    .map(|f| (f.name.clone(), IT::from_ty(&f.ty)))
-                    .collect();
-                Some((None, fields))
-            }
-            _ => None,
-        }
+            _ => return None,
+        };
+        self.subst.unify(&IT::Leaf(Ty::Adt(adt)), ty);
+        let def = self.items.types.adt(adt);
+        let fields = match variant {
+            Some(v) => &def.variants()[v as usize].fields,
+            None => def.fields(),
+        };
+        let fields = fields.iter().map(|f| (f.name.clone(), IT::from_ty(&f.ty)));
+        Some((variant, fields.collect()))
     }
 }
 
