@@ -59,16 +59,7 @@ pub fn check_mode_supported(
 mod tests {
     use super::*;
 
-    static EMPTY: Tables = Tables {
-        jitcodes: &[],
-        fields: &[],
-        arrays: &[],
-        enums: &[],
-        calls: &[],
-        allocs: &[],
-        drivers: &[],
-        strings: &[],
-    };
+    static EMPTY: Tables = Tables::EMPTY;
 
     #[test]
     fn only_native_is_supported_without_jitcodes() {

@@ -366,16 +366,7 @@ fn key_text(tables: &Tables, driver: u16, greens: &[u64]) -> String {
 mod tests {
     use super::*;
 
-    static EMPTY: Tables = Tables {
-        jitcodes: &[],
-        fields: &[],
-        arrays: &[],
-        enums: &[],
-        calls: &[],
-        allocs: &[],
-        drivers: &[],
-        strings: &[],
-    };
+    static EMPTY: Tables = Tables::EMPTY;
 
     #[test]
     fn reentered_portals_run_natively() {

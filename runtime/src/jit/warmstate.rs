@@ -460,16 +460,7 @@ impl WarmState {
 mod tests {
     use super::*;
 
-    static EMPTY: Tables = Tables {
-        jitcodes: &[],
-        fields: &[],
-        arrays: &[],
-        enums: &[],
-        calls: &[],
-        allocs: &[],
-        drivers: &[],
-        strings: &[],
-    };
+    static EMPTY: Tables = Tables::EMPTY;
 
     /// A warm state with its own counters (tests run in parallel).
     fn state(opts: &str) -> WarmState {

@@ -355,3 +355,17 @@ pub struct Tables {
     /// Panic messages.
     pub strings: &'static [&'static str],
 }
+
+impl Tables {
+    /// The tables of an interpreter with nothing translated.
+    pub const EMPTY: Tables = Tables {
+        jitcodes: &[],
+        fields: &[],
+        arrays: &[],
+        enums: &[],
+        calls: &[],
+        allocs: &[],
+        drivers: &[],
+        strings: &[],
+    };
+}

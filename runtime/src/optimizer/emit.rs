@@ -62,6 +62,8 @@ pub struct Emitter<'t> {
     /// `fail_args` took it: deduplicates without searching.
     fail_stamp: Vec<u32>,
     dead: bool,
+    /// The next body operation [`Emitter::next_op`] hands out.
+    cursor: usize,
     /// Is the output so far the input's prefix, unchanged? (False when in
     /// doubt: it only decides whether the optimizer's rounds go on.)
     same: bool,
@@ -281,6 +283,7 @@ impl<'t> Emitter<'t> {
             killed: Vec::new(),
             fail_stamp: vec![0; src.inputs.len() + src.ops.len()],
             dead: false,
+            cursor: 0,
             same: true,
             spare: RefCell::new(Some(spare)),
         }
@@ -301,6 +304,20 @@ impl<'t> Emitter<'t> {
     /// handles.
     pub fn body_len(&self) -> usize {
         self.src.ops.len() - 1
+    }
+
+    /// The next body operation to rewrite, its arguments mapped into
+    /// `args`; `None` at the end of the body, or once a guard that always
+    /// fails made the rest unreachable. A pass's loop:
+    /// `while let Some(i) = e.next_op(&mut args) { ... }`.
+    pub fn next_op(&mut self, args: &mut Vec<Val>) -> Option<usize> {
+        if self.dead || self.cursor >= self.body_len() {
+            return None;
+        }
+        let i = self.cursor;
+        self.cursor += 1;
+        self.args_into(i, args);
+        Some(i)
     }
 
     /// Has a guard that always fails been emitted? Then nothing more is.
@@ -541,6 +558,28 @@ impl<'t> Emitter<'t> {
                     out.push(v);
                 }
             }
+        }
+    }
+
+    /// Guard `i` with arguments `args`, whose outcome a pass may have
+    /// decided: dropped if it always holds, kept as always failing if it
+    /// never does (`None` back), else the arguments back to go on with.
+    pub fn settle_guard(
+        &mut self,
+        i: usize,
+        args: Vec<Val>,
+        outcome: Option<bool>,
+    ) -> Option<Vec<Val>> {
+        match outcome {
+            Some(true) => {
+                self.drop_op(i);
+                None
+            }
+            Some(false) => {
+                self.keep_failing_guard(i, args);
+                None
+            }
+            None => Some(args),
         }
     }
 

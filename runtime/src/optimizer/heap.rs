@@ -133,12 +133,8 @@ fn forward(trace: &Trace, cx: &Ctx) -> Trace {
         pending: HashMap::default(),
     };
     let mut args = Vec::new();
-    for i in 0..e.body_len() {
-        if e.is_dead() {
-            break;
-        }
+    while let Some(i) = e.next_op(&mut args) {
         let op = &src.ops[i];
-        e.args_into(i, &mut args);
         // Reads: the location, if this is one.
         let read = match op.opcode {
             Opcode::GetField(d) => Some(Loc::Field {

@@ -956,17 +956,9 @@ fn guard(e: &mut Emitter, st: &mut State, i: usize, args: Vec<Val>, further: Opt
         },
         _ => None,
     };
-    match holds {
-        Some(true) => {
-            e.drop_op(i);
-            return;
-        }
-        Some(false) => {
-            e.keep_failing_guard(i, args);
-            return;
-        }
-        None => {}
-    }
+    let Some(args) = e.settle_guard(i, args, holds) else {
+        return;
+    };
     let (x, args) = match further.and_then(|d| strengthen(e, st, &opcode, x, d)) {
         Some(c) => (c, vec![c]),
         None => (x, args),

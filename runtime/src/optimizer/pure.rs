@@ -159,12 +159,8 @@ fn cse(trace: &Trace) -> Trace {
     // The results of a call that was dropped as a duplicate.
     let mut reuse: Option<Vec<Option<Val>>> = None;
     let mut args = Vec::new();
-    for i in 0..e.body_len() {
-        if e.is_dead() {
-            break;
-        }
+    while let Some(i) = e.next_op(&mut args) {
         let op = &src.ops[i];
-        e.args_into(i, &mut args);
         match &op.opcode {
             o if o.is_pure() => match table.get(o, &args) {
                 Ok(v) => e.replace(i, v),
@@ -260,17 +256,9 @@ fn guard(
         },
         _ => None,
     };
-    match decided {
-        Some(true) => {
-            e.drop_op(i);
-            return;
-        }
-        Some(false) => {
-            e.keep_failing_guard(i, args);
-            return;
-        }
-        None => {}
-    }
+    let Some(args) = e.settle_guard(i, args, decided) else {
+        return;
+    };
     if e.keep_guard(i, args, &[]) != GuardFate::Kept {
         return;
     }

@@ -45,12 +45,8 @@ fn rewrite(trace: &Trace, cx: &Ctx) -> Trace {
     // read these.
     let mut folded_results: Option<Vec<u64>> = None;
     let mut args = Vec::new();
-    for i in 0..e.body_len() {
-        if e.is_dead() {
-            break;
-        }
+    while let Some(i) = e.next_op(&mut args) {
         let op = &src.ops[i];
-        e.args_into(i, &mut args);
         match &op.opcode {
             Opcode::GuardTrue | Opcode::GuardFalse | Opcode::GuardValue => {
                 let args = e.vals(&args);
