@@ -31,7 +31,6 @@
 //! `field(d)` or `item(d)` (the kind of the scalar field or array item of
 //! descr operand `d`).
 
-use super::tokens::Placeholder;
 use super::*;
 
 /// Whether an operand is read or written by its instruction.
@@ -211,7 +210,7 @@ macro_rules! insn_table {
             /// to be filled by [`Insn::operands_mut`].
             pub fn blank(code: u8) -> Option<Insn> {
                 match code {
-                    $( $code => Some(Insn::$name { $( $field: Placeholder::placeholder() ),* }), )*
+                    $( $code => Some(Insn::$name { $( $field: Default::default() ),* }), )*
                     _ => None,
                 }
             }

@@ -34,7 +34,7 @@ pub use printer::{
 };
 pub use tokens::{
     fill_template, match_template, CallFlavor, CmpOp, FloatBinOp, IntBinOp, IntTy, Kind, PanicKind,
-    Placeholder, StaticOperand, Token,
+    StaticOperand, Token,
 };
 pub use verify::{verify_jitcode, DescrInfo, JitCodeShape};
 

@@ -46,6 +46,13 @@ macro_rules! tokens {
             }
         }
 
+        /// The first one: what a decoder or parser fills in.
+        impl Default for $ty {
+            fn default() -> Self {
+                Self::ALL[0]
+            }
+        }
+
         impl Token for $ty {
             const WHAT: &'static str = $what;
             fn name(self) -> &'static str {
@@ -135,6 +142,12 @@ tokens! {
         DivideOverflow = "divideoverflow",
         Unwrap = "unwrap",
         Explicit = "explicit",
+    }
+}
+
+impl Default for ScalarTy {
+    fn default() -> Self {
+        ScalarTy::Int(IntTy::default())
     }
 }
 
@@ -248,37 +261,4 @@ pub fn match_template<'a>(template: &str, name: &'a str) -> Option<Vec<&'a str>>
         }
     }
     rest.is_empty().then_some(params)
-}
-
-/// A value of each operand and parameter type of the instruction and
-/// operation tables, for the blank instruction a decoder or parser fills.
-pub trait Placeholder {
-    fn placeholder() -> Self;
-}
-
-impl Placeholder for u8 {
-    fn placeholder() -> Self {
-        0
-    }
-}
-impl Placeholder for u16 {
-    fn placeholder() -> Self {
-        0
-    }
-}
-impl Placeholder for u32 {
-    fn placeholder() -> Self {
-        0
-    }
-}
-impl<T> Placeholder for Vec<T> {
-    fn placeholder() -> Self {
-        Vec::new()
-    }
-}
-impl<T: Token> Placeholder for T {
-    fn placeholder() -> Self {
-        // Every token type has a value encoded as zeros.
-        T::decode(&[0, 0]).expect("token 0").0
-    }
 }

@@ -21,7 +21,7 @@
 //! for any number of operands of any kind; `-> None` for no result.
 
 use crate::jitcode::{
-    CmpOp, DescrTable, FloatBinOp, IntBinOp, IntTy, Kind, Placeholder, ScalarTy, StaticOperand,
+    CmpOp, DescrTable, FloatBinOp, IntBinOp, IntTy, Kind, ScalarTy, StaticOperand,
 };
 
 /// What an operation does, for the passes that only need to know that.
@@ -163,7 +163,7 @@ macro_rules! trace_ops {
         /// One blank opcode per table entry, with its printed-name template:
         /// what the parser tries a name against.
         pub(super) fn templates() -> Vec<(Opcode, &'static str)> {
-            vec![$( (Opcode::$name $(( $(<$pty as Placeholder>::placeholder()),* ))?, $text) ),*]
+            vec![$( (Opcode::$name $(( $(<$pty as Default>::default()),* ))?, $text) ),*]
         }
 
         impl Opcode {
