@@ -147,6 +147,8 @@ fn option_return() {
     assert_eq!(digit.results, [Kind::Int, Kind::Int]);
 }
 
+/// The bundled interpreter `name`, assembled: it verifies, every jitcode
+/// prints and parses back, one jitcode per flow graph.
 fn target(name: &str) -> Assembly {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../targets")
@@ -155,6 +157,7 @@ fn target(name: &str) -> Assembly {
         .unwrap_or_else(|e| panic!("{name} does not translate:\n{}", e.render()));
     let asm = assemble(&t.program).unwrap_or_else(|e| panic!("{name} does not assemble: {e}"));
     asm.verify().unwrap_or_else(|e| panic!("{name}: {e:?}"));
+    assert_jitcode_text_round_trip(&asm);
     assert_eq!(asm.jitcodes.len(), t.program.graphs.len());
     for (j, g) in asm.jitcodes.iter().zip(&t.program.graphs) {
         assert_eq!(j.name, g.name);
@@ -309,4 +312,10 @@ fn boxes_become_new_and_free_with_one_alloc_descr_per_type() {
         asm.print_effects(),
         "keep(Box<Num>):\n  fields Num.v, Num.w\n"
     );
+}
+
+#[test]
+fn calls_assembles_and_verifies() {
+    let asm = target("calls");
+    check_portal(&asm, &asm.drivers[0].portal.clone());
 }
