@@ -11,6 +11,7 @@ use metatrace_jitcodegen::flowgraph::{
     SrcLoc, Var,
 };
 use metatrace_jitcodegen::types::{IntTy, Ty};
+use metatrace_runtime::jitcode::JitCodeId;
 
 fn i64_ty() -> Ty {
     Ty::Int(IntTy::I64)
@@ -116,7 +117,7 @@ fn eval(asm: &Assembly, j: usize, args: &[i64]) -> Vec<i64> {
                 ..
             } => {
                 let vals: Vec<i64> = args.iter().map(|a| regs[a.reg as usize]).collect();
-                let out = eval(asm, *jitcode as usize, &vals);
+                let out = eval(asm, jitcode.index(), &vals);
                 for (r, val) in results.iter().zip(out) {
                     regs[r.reg as usize] = val;
                 }
@@ -404,7 +405,7 @@ fn live_before_a_call_lists_what_lives_across_it() {
     let Insn::Call { args, jitcode, .. } = &code.insns[pos] else {
         unreachable!()
     };
-    assert_eq!(*jitcode, 1);
+    assert_eq!(*jitcode, JitCodeId(1));
     // s (read by the call) and b (which survives it); not a (dead), not
     // the constant 2, not the result.
     let mut want = vec![args[0], code.args[1]];

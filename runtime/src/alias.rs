@@ -8,41 +8,43 @@
 //! copy.)
 
 use crate::executor as ops;
-use crate::jitcode::{CallEffectsDescr, FieldPlace, IntBinOp, ScalarTy, Tables};
+use crate::jitcode::{
+    ArrayId, CallEffectsDescr, CallId, EnumId, FieldId, FieldPlace, IntBinOp, ScalarTy, Tables,
+};
 use crate::trace::{Opcode, TraceOp, Val};
 
 /// A memory location the cache knows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Loc {
-    Field { base: Val, descr: u16 },
-    Item { ptr: Val, idx: Val, descr: u16 },
+    Field { base: Val, descr: FieldId },
+    Item { ptr: Val, idx: Val, descr: ArrayId },
     Raw { addr: Val, ty: ScalarTy },
-    VecLen { vec: Val, descr: u16 },
-    VecPtr { vec: Val, descr: u16 },
-    Tag { addr: Val, descr: u16 },
+    VecLen { vec: Val, descr: ArrayId },
+    VecPtr { vec: Val, descr: ArrayId },
+    Tag { addr: Val, descr: EnumId },
     StrPtr(Val),
     StrLen(Val),
 }
 
 /// What a set of descrs a call may write: none, some, or all.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Writes {
+pub enum Writes<D> {
     Nothing,
     /// Exactly these descrs (see [`CallEffects`]).
-    Some(Vec<u16>),
+    Some(Vec<D>),
     Everything,
 }
 
-impl Writes {
-    fn from_list(ds: &[u16]) -> Writes {
+impl<D: Copy + PartialEq> Writes<D> {
+    fn from_list(ds: &[u16], id: fn(u16) -> D) -> Writes<D> {
         if ds.is_empty() {
             Writes::Nothing
         } else {
-            Writes::Some(ds.to_vec())
+            Writes::Some(ds.iter().map(|&d| id(d)).collect())
         }
     }
 
-    fn has(&self, d: u16) -> bool {
+    fn has(&self, d: D) -> bool {
         match self {
             Writes::Nothing => false,
             Writes::Everything => true,
@@ -50,7 +52,7 @@ impl Writes {
         }
     }
 
-    fn any(&self, f: impl Fn(u16) -> bool) -> bool {
+    fn any(&self, f: impl Fn(D) -> bool) -> bool {
         match self {
             Writes::Nothing => false,
             Writes::Everything => true,
@@ -72,15 +74,15 @@ impl Writes {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CallEffects {
     /// Scalar fields written (field descrs).
-    pub fields: Writes,
+    pub fields: Writes<FieldId>,
     /// Array items written (array descrs), except in `kept_fields`.
-    pub items: Writes,
+    pub items: Writes<ArrayId>,
     /// Vecs resized or reallocated (array descrs): their headers and
     /// items, except in `kept_fields`.
-    pub vecs: Writes,
+    pub vecs: Writes<ArrayId>,
     /// Fields whose Vec or array the call leaves alone (header and
     /// items), even if its descr is in `items` or `vecs`.
-    pub kept_fields: Vec<u16>,
+    pub kept_fields: Vec<FieldId>,
     /// Anything else: raw memory, enum tags, strings.
     pub other: bool,
 }
@@ -112,10 +114,10 @@ impl CallEffects {
             return CallEffects::everything();
         }
         CallEffects {
-            fields: Writes::from_list(d.fields),
-            items: Writes::from_list(d.items),
-            vecs: Writes::from_list(d.vecs),
-            kept_fields: d.kept_fields.to_vec(),
+            fields: Writes::from_list(d.fields, FieldId),
+            items: Writes::from_list(d.items, ArrayId),
+            vecs: Writes::from_list(d.vecs, ArrayId),
+            kept_fields: d.kept_fields.iter().map(|&f| FieldId(f)).collect(),
             other: d.other,
         }
     }
@@ -130,7 +132,7 @@ impl CallEffects {
         loc: &Loc,
         def: &dyn Fn(Val) -> Option<&'e TraceOp>,
     ) -> bool {
-        let kept = |f: Option<u16>| f.is_some_and(|f| self.kept_fields.contains(&f));
+        let kept = |f: Option<FieldId>| f.is_some_and(|f| self.kept_fields.contains(&f));
         match *loc {
             Loc::Field { descr, .. } => self.fields.has(descr),
             Loc::Item { ptr, descr, .. } => {
@@ -143,15 +145,9 @@ impl CallEffects {
                 // A `load` may read a field or an item of its size.
                 let size = Some(ty.size());
                 self.other
-                    || self
-                        .fields
-                        .any(|f| scalar_size(t.fields[f as usize].ty) == size)
-                    || self
-                        .items
-                        .any(|a| t.arrays[a as usize].item_size == ty.size())
-                    || self
-                        .vecs
-                        .any(|a| t.arrays[a as usize].item_size == ty.size())
+                    || self.fields.any(|f| scalar_size(t.fields[f].ty) == size)
+                    || self.items.any(|a| t.arrays[a].item_size == ty.size())
+                    || self.vecs.any(|a| t.arrays[a].item_size == ty.size())
             }
             Loc::Tag { .. } | Loc::StrPtr(_) | Loc::StrLen(_) => self.other,
         }
@@ -161,7 +157,7 @@ impl CallEffects {
 /// The field a Vec lives in: `vec = fieldaddr<f>(_)`. (Not through
 /// `vec_ptr`: the Vec at `vec_ptr(fieldaddr<f>(_))`, the first item of a
 /// Vec of Vecs, is not the one in field `f`.)
-fn vec_holder<'e>(vec: Val, def: &dyn Fn(Val) -> Option<&'e TraceOp>) -> Option<u16> {
+fn vec_holder<'e>(vec: Val, def: &dyn Fn(Val) -> Option<&'e TraceOp>) -> Option<FieldId> {
     match def(vec)?.opcode {
         Opcode::FieldAddr(f) => Some(f),
         _ => None,
@@ -171,7 +167,7 @@ fn vec_holder<'e>(vec: Val, def: &dyn Fn(Val) -> Option<&'e TraceOp>) -> Option<
 /// The field holding the Vec or array whose items start at `ptr`:
 /// `ptr = vec_ptr(v)` with `v = fieldaddr<f>(_)`, or `ptr = fieldaddr<f>(_)`
 /// (an array held in the field).
-fn data_holder<'e>(ptr: Val, def: &dyn Fn(Val) -> Option<&'e TraceOp>) -> Option<u16> {
+fn data_holder<'e>(ptr: Val, def: &dyn Fn(Val) -> Option<&'e TraceOp>) -> Option<FieldId> {
     let d = def(ptr)?;
     match d.opcode {
         Opcode::FieldAddr(f) => Some(f),
@@ -181,8 +177,8 @@ fn data_holder<'e>(ptr: Val, def: &dyn Fn(Val) -> Option<&'e TraceOp>) -> Option
 }
 
 /// The effects of residual call `descr`: its descr's summary.
-pub fn call_effects(tables: &Tables, descr: u16) -> CallEffects {
-    match tables.calls.get(descr as usize) {
+pub fn call_effects(tables: &Tables, descr: CallId) -> CallEffects {
+    match tables.calls.get(descr.index()) {
         Some(c) => CallEffects::from_descr(&c.effects),
         None => CallEffects::everything(),
     }
@@ -198,11 +194,11 @@ fn scalar_size(t: Option<ScalarTy>) -> Option<usize> {
 }
 
 /// May field `d1` of `b1` and field `d2` of `b2` share bytes?
-pub fn fields_may_alias(t: &Tables, d1: u16, d2: u16, b1: Val, b2: Val) -> bool {
+pub fn fields_may_alias(t: &Tables, d1: FieldId, d2: FieldId, b1: Val, b2: Val) -> bool {
     if d1 == d2 {
         return may_equal(b1, b2);
     }
-    let (f1, f2) = (&t.fields[d1 as usize], &t.fields[d2 as usize]);
+    let (f1, f2) = (&t.fields[d1], &t.fields[d2]);
     match (f1.place, f2.place) {
         (FieldPlace::Offset(o1), FieldPlace::Offset(o2)) => {
             let s1 = scalar_size(f1.ty).unwrap_or(1);
@@ -221,21 +217,21 @@ pub fn fields_may_alias(t: &Tables, d1: u16, d2: u16, b1: Val, b2: Val) -> bool 
 }
 
 /// May items of arrays `a1` and `a2` share bytes?
-pub fn items_may_alias(t: &Tables, a1: u16, a2: u16) -> bool {
-    a1 == a2 || scalar_size(t.arrays[a1 as usize].item) == scalar_size(t.arrays[a2 as usize].item)
+pub fn items_may_alias(t: &Tables, a1: ArrayId, a2: ArrayId) -> bool {
+    a1 == a2 || scalar_size(t.arrays[a1].item) == scalar_size(t.arrays[a2].item)
 }
 
 /// May Vec descrs `a1` and `a2` describe the same Vec?
-pub fn vecs_may_alias(t: &Tables, a1: u16, a2: u16) -> bool {
-    let (x, y) = (&t.arrays[a1 as usize], &t.arrays[a2 as usize]);
+pub fn vecs_may_alias(t: &Tables, a1: ArrayId, a2: ArrayId) -> bool {
+    let (x, y) = (&t.arrays[a1], &t.arrays[a2]);
     a1 == a2 || (x.item == y.item && x.item_size == y.item_size)
 }
 
 /// The scalar size of a scalar location.
 fn loc_size(t: &Tables, loc: &Loc) -> Option<usize> {
     match *loc {
-        Loc::Field { descr, .. } => scalar_size(t.fields[descr as usize].ty),
-        Loc::Item { descr, .. } => scalar_size(t.arrays[descr as usize].item),
+        Loc::Field { descr, .. } => scalar_size(t.fields[descr].ty),
+        Loc::Item { descr, .. } => scalar_size(t.arrays[descr].item),
         Loc::Raw { ty, .. } => Some(ty.size()),
         _ => None,
     }
@@ -306,8 +302,8 @@ pub fn scalars_may_alias<'e>(
             if !items_may_alias(t, a1, a2) {
                 return false;
             }
-            let size = t.arrays[a1 as usize].item_size;
-            let same_size = size == t.arrays[a2 as usize].item_size;
+            let size = t.arrays[a1].item_size;
+            let same_size = size == t.arrays[a2].item_size;
             !(p1 == p2 && same_size && size < 1 << 31 && indices_differ(i1, i2, def))
         }
         (Loc::Raw { addr: x, ty: t1 }, Loc::Raw { addr: y, ty: t2 }) => {
@@ -362,9 +358,9 @@ pub fn reads_back<'e>(
         // 0 or 1.
         Opcode::IntCmp(..) | Opcode::FloatCmp(_) => true,
         Opcode::Cast(_, to) => to == ty,
-        Opcode::GetField(f) => t.fields[f as usize].ty == Some(ty),
+        Opcode::GetField(f) => t.fields[f].ty == Some(ty),
         Opcode::Load(lt) => lt == ty,
-        Opcode::GetItem(a) | Opcode::VecPopNonEmpty(a) => t.arrays[a as usize].item == Some(ty),
+        Opcode::GetItem(a) | Opcode::VecPopNonEmpty(a) => t.arrays[a].item == Some(ty),
         _ => false,
     }
 }
@@ -375,13 +371,13 @@ pub fn reads_back<'e>(
 pub fn raw_loc(t: &Tables, def: Option<&TraceOp>, addr: Val, ty: ScalarTy) -> Loc {
     if let Some(d) = def {
         match d.opcode {
-            Opcode::FieldAddr(f) if t.fields[f as usize].ty == Some(ty) => {
+            Opcode::FieldAddr(f) if t.fields[f].ty == Some(ty) => {
                 return Loc::Field {
                     base: d.args[0],
                     descr: f,
                 }
             }
-            Opcode::ItemAddr(a) if t.arrays[a as usize].item == Some(ty) => {
+            Opcode::ItemAddr(a) if t.arrays[a].item == Some(ty) => {
                 return Loc::Item {
                     ptr: d.args[0],
                     idx: d.args[1],

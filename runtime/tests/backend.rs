@@ -35,7 +35,7 @@ fn fields_of_every_type() {
         let rec = Val::Input(0);
         let mut olds = Vec::new();
         for (k, (d, ty)) in fields.iter().enumerate() {
-            let old = tb.op(Opcode::GetField(*d), vec![rec], Some(ty.kind()));
+            let old = tb.op(Opcode::GetField(FieldId(*d)), vec![rec], Some(ty.kind()));
             olds.push(old);
             // round 1: store constants; others: the inputs
             let v = if round == 1 {
@@ -43,14 +43,14 @@ fn fields_of_every_type() {
             } else {
                 Val::Input(k as u16 + 1)
             };
-            tb.effect(Opcode::SetField(*d), vec![rec, v]);
+            tb.effect(Opcode::SetField(FieldId(*d)), vec![rec, v]);
         }
         // nested: FieldAddr, then fields of the inner struct, Load/Store
-        let inner = tb.r#ref(Opcode::FieldAddr(F_INNER), vec![rec]);
-        let x = tb.int(Opcode::GetField(F_INNER_X), vec![inner]);
+        let inner = tb.r#ref(Opcode::FieldAddr(FieldId(F_INNER)), vec![rec]);
+        let x = tb.int(Opcode::GetField(FieldId(F_INNER_X)), vec![inner]);
         let x1 = tb.int(Opcode::IntBin(IntBinOp::Add, I64), vec![x, Val::Int(1)]);
-        tb.effect(Opcode::SetField(F_INNER_X), vec![inner, x1]);
-        let ya = tb.r#ref(Opcode::FieldAddr(F_INNER_Y), vec![inner]);
+        tb.effect(Opcode::SetField(FieldId(F_INNER_X)), vec![inner, x1]);
+        let ya = tb.r#ref(Opcode::FieldAddr(FieldId(F_INNER_Y)), vec![inner]);
         let y = tb.float(Opcode::Load(ScalarTy::F64), vec![ya]);
         let y2 = tb.float(
             Opcode::FloatBin(FloatBinOp::Mul),
@@ -128,43 +128,52 @@ fn array_items_of_every_width() {
     let mut out = Vec::new();
     for (k, (d, _ty)) in cases.iter().enumerate() {
         let p = Val::Input(k as u16);
-        out.push(tb.int(Opcode::GetItem(*d), vec![p, idx]));
-        out.push(tb.int(Opcode::GetItem(*d), vec![p, Val::Int(3)]));
+        out.push(tb.int(Opcode::GetItem(ArrayId(*d)), vec![p, idx]));
+        out.push(tb.int(Opcode::GetItem(ArrayId(*d)), vec![p, Val::Int(3)]));
         tb.effect(
-            Opcode::SetItem(*d),
+            Opcode::SetItem(ArrayId(*d)),
             vec![p, Val::Int(1), Val::Input(6 + k as u16)],
         );
         let i2 = tb.int(Opcode::IntBin(IntBinOp::Add, Usize), vec![idx, Val::Int(2)]);
-        tb.effect(Opcode::SetItem(*d), vec![p, i2, Val::Input(6 + k as u16)]);
-        let a = tb.r#ref(Opcode::ItemAddr(*d), vec![p, idx]);
+        tb.effect(
+            Opcode::SetItem(ArrayId(*d)),
+            vec![p, i2, Val::Input(6 + k as u16)],
+        );
+        let a = tb.r#ref(Opcode::ItemAddr(ArrayId(*d)), vec![p, idx]);
         out.push(tb.int(Opcode::Load(cases[k].1), vec![a]));
     }
     // const stores of each width
     tb.effect(
-        Opcode::SetItem(A_SLICE_U16),
+        Opcode::SetItem(ArrayId(A_SLICE_U16)),
         vec![Val::Input(0), Val::Int(0), Val::Int(0xbeef)],
     );
     tb.effect(
-        Opcode::SetItem(A_SLICE_I8),
+        Opcode::SetItem(ArrayId(A_SLICE_I8)),
         vec![Val::Input(1), Val::Int(0), Val::Int(-7)],
     );
     tb.effect(
-        Opcode::SetItem(A_SLICE_U32),
+        Opcode::SetItem(ArrayId(A_SLICE_U32)),
         vec![Val::Input(2), Val::Int(0), Val::Int(0xdead_beef)],
     );
     // items of 3 bytes and of size_of::<Rec>() (not powers of two)
-    let t = tb.r#ref(Opcode::ItemAddr(A_SLICE_3), vec![Val::Input(11), idx]);
+    let t = tb.r#ref(
+        Opcode::ItemAddr(ArrayId(A_SLICE_3)),
+        vec![Val::Input(11), idx],
+    );
     out.push(tb.int(Opcode::Load(ScalarTy::Int(U8)), vec![t]));
     let t2 = tb.r#ref(
-        Opcode::ItemAddr(A_SLICE_3),
+        Opcode::ItemAddr(ArrayId(A_SLICE_3)),
         vec![Val::Input(11), Val::Int(4)],
     );
     tb.effect(Opcode::Store(ScalarTy::Int(U8)), vec![t2, Val::Int(200)]);
-    let r = tb.r#ref(Opcode::ItemAddr(A_SLICE_REC), vec![Val::Input(12), idx]);
-    out.push(tb.int(Opcode::GetField(F_I32), vec![r]));
-    let rf = tb.float(Opcode::GetField(F_F64), vec![r]);
+    let r = tb.r#ref(
+        Opcode::ItemAddr(ArrayId(A_SLICE_REC)),
+        vec![Val::Input(12), idx],
+    );
+    out.push(tb.int(Opcode::GetField(FieldId(F_I32)), vec![r]));
+    let rf = tb.float(Opcode::GetField(FieldId(F_F64)), vec![r]);
     out.push(rf);
-    tb.effect(Opcode::SetField(F_U16), vec![r, Val::Input(6)]);
+    tb.effect(Opcode::SetField(FieldId(F_U16)), vec![r, Val::Input(6)]);
     tb.exit(out);
     let trace = tb.finish_straight();
     let id = backend::compile_loop(trace.clone(), tables()).expect("compiles");
@@ -260,37 +269,37 @@ fn vec_string_and_enum_operations() {
         (vr, A_VREF),
         (ring, A_RING),
     ] {
-        out.push(tb.int(Opcode::VecLen(d), vec![v]));
+        out.push(tb.int(Opcode::VecLen(ArrayId(d)), vec![v]));
     }
     // read item i of each through VecPtr
-    let pb = tb.r#ref(Opcode::VecPtr(A_VU8), vec![vb]);
-    out.push(tb.int(Opcode::GetItem(A_VU8), vec![pb, i]));
-    let pi = tb.r#ref(Opcode::VecPtr(A_VI64), vec![vi]);
-    out.push(tb.int(Opcode::GetItem(A_VI64), vec![pi, i]));
-    let pf = tb.r#ref(Opcode::VecPtr(A_VF64), vec![vf]);
-    let fi = tb.float(Opcode::GetItem(A_VF64), vec![pf, i]);
+    let pb = tb.r#ref(Opcode::VecPtr(ArrayId(A_VU8)), vec![vb]);
+    out.push(tb.int(Opcode::GetItem(ArrayId(A_VU8)), vec![pb, i]));
+    let pi = tb.r#ref(Opcode::VecPtr(ArrayId(A_VI64)), vec![vi]);
+    out.push(tb.int(Opcode::GetItem(ArrayId(A_VI64)), vec![pi, i]));
+    let pf = tb.r#ref(Opcode::VecPtr(ArrayId(A_VF64)), vec![vf]);
+    let fi = tb.float(Opcode::GetItem(ArrayId(A_VF64)), vec![pf, i]);
     out.push(fi);
-    let pr = tb.r#ref(Opcode::VecPtr(A_RING), vec![ring]);
-    out.push(tb.int(Opcode::GetItem(A_RING), vec![pr, Val::Int(0)]));
+    let pr = tb.r#ref(Opcode::VecPtr(ArrayId(A_RING)), vec![ring]);
+    out.push(tb.int(Opcode::GetItem(ArrayId(A_RING)), vec![pr, Val::Int(0)]));
     // push, pop, push again (reallocation), read length
-    tb.effect(Opcode::VecPush(A_VU8), vec![vb, x]);
-    tb.effect(Opcode::VecPush(A_VI64), vec![vi, x]);
-    tb.effect(Opcode::VecPush(A_VF64), vec![vf, f]);
-    tb.effect(Opcode::VecPush(A_VREF), vec![vr, Val::Ref(0x1234)]);
-    tb.effect(Opcode::VecPush(A_RING), vec![ring, x]);
-    let popped_f = tb.float(Opcode::VecPopNonEmpty(A_VF64), vec![vf]);
+    tb.effect(Opcode::VecPush(ArrayId(A_VU8)), vec![vb, x]);
+    tb.effect(Opcode::VecPush(ArrayId(A_VI64)), vec![vi, x]);
+    tb.effect(Opcode::VecPush(ArrayId(A_VF64)), vec![vf, f]);
+    tb.effect(Opcode::VecPush(ArrayId(A_VREF)), vec![vr, Val::Ref(0x1234)]);
+    tb.effect(Opcode::VecPush(ArrayId(A_RING)), vec![ring, x]);
+    let popped_f = tb.float(Opcode::VecPopNonEmpty(ArrayId(A_VF64)), vec![vf]);
     out.push(popped_f);
-    let popped_b = tb.int(Opcode::VecPopNonEmpty(A_VU8), vec![vb]);
+    let popped_b = tb.int(Opcode::VecPopNonEmpty(ArrayId(A_VU8)), vec![vb]);
     out.push(popped_b);
-    let popped_r = tb.r#ref(Opcode::VecPopNonEmpty(A_VREF), vec![vr]);
+    let popped_r = tb.r#ref(Opcode::VecPopNonEmpty(ArrayId(A_VREF)), vec![vr]);
     out.push(popped_r);
-    out.push(tb.int(Opcode::VecPopNonEmpty(A_RING), vec![ring]));
+    out.push(tb.int(Opcode::VecPopNonEmpty(ArrayId(A_RING)), vec![ring]));
     for k in 0..20 {
-        tb.effect(Opcode::VecPush(A_VI64), vec![vi, Val::Int(k)]);
+        tb.effect(Opcode::VecPush(ArrayId(A_VI64)), vec![vi, Val::Int(k)]);
     }
-    out.push(tb.int(Opcode::VecLen(A_VI64), vec![vi]));
-    let pi2 = tb.r#ref(Opcode::VecPtr(A_VI64), vec![vi]);
-    out.push(tb.int(Opcode::GetItem(A_VI64), vec![pi2, Val::Int(10)]));
+    out.push(tb.int(Opcode::VecLen(ArrayId(A_VI64)), vec![vi]));
+    let pi2 = tb.r#ref(Opcode::VecPtr(ArrayId(A_VI64)), vec![vi]);
+    out.push(tb.int(Opcode::GetItem(ArrayId(A_VI64)), vec![pi2, Val::Int(10)]));
     // string
     out.push(tb.int(Opcode::StringLen, vec![s]));
     let sp = tb.r#ref(Opcode::StringPtr, vec![s]);
@@ -362,15 +371,15 @@ fn enum_tags_and_shim_fields() {
     // inputs: &Shape (rect), &Shape (circle), &Shape (any), v
     let mut tb = TB::new(&[Kind::Ref, Kind::Ref, Kind::Ref, Kind::Int]);
     let (rect, circle, any, v) = (Val::Input(0), Val::Input(1), Val::Input(2), Val::Input(3));
-    let t0 = tb.int(Opcode::EnumTag(E_SHAPE), vec![rect]);
-    let t1 = tb.int(Opcode::EnumTag(E_SHAPE), vec![circle]);
-    let t2 = tb.int(Opcode::EnumTag(E_SHAPE), vec![any]);
-    let h = tb.int(Opcode::GetField(F_RECT_H), vec![rect]);
-    let r = tb.float(Opcode::GetField(F_CIRCLE_R), vec![circle]);
+    let t0 = tb.int(Opcode::EnumTag(EnumId(E_SHAPE)), vec![rect]);
+    let t1 = tb.int(Opcode::EnumTag(EnumId(E_SHAPE)), vec![circle]);
+    let t2 = tb.int(Opcode::EnumTag(EnumId(E_SHAPE)), vec![any]);
+    let h = tb.int(Opcode::GetField(FieldId(F_RECT_H)), vec![rect]);
+    let r = tb.float(Opcode::GetField(FieldId(F_CIRCLE_R)), vec![circle]);
     let r2 = tb.float(Opcode::FloatBin(FloatBinOp::Mul), vec![r, r]);
-    tb.effect(Opcode::SetField(F_RECT_H), vec![rect, v]);
-    tb.effect(Opcode::SetField(F_CIRCLE_R), vec![circle, r2]);
-    let ha = tb.r#ref(Opcode::FieldAddr(F_RECT_H), vec![rect]);
+    tb.effect(Opcode::SetField(FieldId(F_RECT_H)), vec![rect, v]);
+    tb.effect(Opcode::SetField(FieldId(F_CIRCLE_R)), vec![circle, r2]);
+    let ha = tb.r#ref(Opcode::FieldAddr(FieldId(F_RECT_H)), vec![rect]);
     let h2 = tb.int(Opcode::Load(ScalarTy::Int(I32)), vec![ha]);
     tb.exit(vec![t0, t1, t2, h, r, h2, v]);
     let trace = tb.finish_straight();
@@ -456,23 +465,26 @@ fn residual_calls_keep_live_values() {
             vec![floats[k], Val::Float(0.25f64.to_bits())],
         ));
     }
-    tb.effect(Opcode::CallResidual(C_MIX), vec![ints[0], floats[0], rf]);
+    tb.effect(
+        Opcode::CallResidual(CallId(C_MIX)),
+        vec![ints[0], floats[0], rf],
+    );
     let m0 = tb.int(Opcode::CallResult(0, Kind::Int), vec![]);
     let m1 = tb.float(Opcode::CallResult(1, Kind::Float), vec![]);
     let m2 = tb.r#ref(Opcode::CallResult(2, Kind::Ref), vec![]);
-    tb.effect(Opcode::CallResidual(C_BUMP), vec![]);
+    tb.effect(Opcode::CallResidual(CallId(C_BUMP)), vec![]);
     // eight arguments: more than the argument registers
-    tb.effect(Opcode::CallResidual(C_SUM8), live[..8].to_vec());
+    tb.effect(Opcode::CallResidual(CallId(C_SUM8)), live[..8].to_vec());
     let s0 = tb.int(Opcode::CallResult(0, Kind::Int), vec![]);
     let s1 = tb.int(Opcode::CallResult(1, Kind::Int), vec![]);
     tb.effect(
-        Opcode::CallResidual(C_FLOATS),
+        Opcode::CallResidual(CallId(C_FLOATS)),
         vec![live[n_int], Val::Float(1.5f64.to_bits())],
     );
     let f0 = tb.float(Opcode::CallResult(0, Kind::Float), vec![]);
     let f1 = tb.float(Opcode::CallResult(1, Kind::Float), vec![]);
     // a pure call (the blackhole runs the jitcode)
-    tb.effect(Opcode::CallPure(J_AFFINE), vec![m0, f0]);
+    tb.effect(Opcode::CallPure(JitCodeId(J_AFFINE)), vec![m0, f0]);
     let p0 = tb.int(Opcode::CallResult(0, Kind::Int), vec![]);
     let p1 = tb.float(Opcode::CallResult(1, Kind::Float), vec![]);
     // float rem and f64 -> u64 call helpers too
@@ -510,7 +522,7 @@ fn panics_in_calls_propagate() {
         Opcode::IntBin(IntBinOp::Add, I64),
         vec![Val::Input(0), Val::Int(1)],
     );
-    tb.effect(Opcode::CallResidual(C_BOOM), vec![a]);
+    tb.effect(Opcode::CallResidual(CallId(C_BOOM)), vec![a]);
     tb.exit(vec![a, Val::Input(1)]);
     let trace = tb.finish_straight();
     let id = backend::compile_loop(trace, tables()).unwrap();
@@ -529,7 +541,7 @@ fn panics_in_calls_propagate() {
 
     // pure call: the blackhole panics like the native code
     let mut tb = TB::new(&[Kind::Int]);
-    tb.effect(Opcode::CallPure(J_PANIC), vec![Val::Input(0)]);
+    tb.effect(Opcode::CallPure(JitCodeId(J_PANIC)), vec![Val::Input(0)]);
     tb.exit(vec![]);
     let id = backend::compile_loop(tb.finish_straight(), tables()).unwrap();
     let r = std::panic::catch_unwind(|| backend::execute(id, &[0]));
@@ -567,7 +579,7 @@ fn reentrant_execute_from_a_residual_call() {
         Opcode::IntBin(IntBinOp::Mul, I64),
         vec![Val::Input(0), Val::Int(3)],
     );
-    tb.effect(Opcode::CallResidual(C_REENTER), vec![Val::Input(2)]);
+    tb.effect(Opcode::CallResidual(CallId(C_REENTER)), vec![Val::Input(2)]);
     let r = tb.int(Opcode::CallResult(0, Kind::Int), vec![]);
     let f = tb.float(
         Opcode::FloatBin(FloatBinOp::Add),
@@ -587,7 +599,7 @@ fn reentrant_execute_from_a_residual_call() {
     // inner guard #0 fails when x == 1000 and returns 1000: no panic here;
     // now make the inner loop panic through a residual boom
     let mut tb = TB::new(&[Kind::Int]);
-    tb.effect(Opcode::CallResidual(C_BOOM), vec![Val::Input(0)]);
+    tb.effect(Opcode::CallResidual(CallId(C_BOOM)), vec![Val::Input(0)]);
     tb.exit(vec![Val::Input(0)]);
     let boom_id = backend::compile_loop(tb.finish_straight(), tables()).unwrap();
     let outer_id = backend::compile_loop(outer, tables()).unwrap();

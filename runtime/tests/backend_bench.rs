@@ -63,11 +63,11 @@ fn vec_sum_loop() {
     // [v, i, acc, facc]
     let mut tb = TB::new(&[Kind::Ref, Kind::Int, Kind::Int, Kind::Float]);
     let (vv, i, acc, facc) = (Val::Input(0), Val::Input(1), Val::Input(2), Val::Input(3));
-    let len = tb.int(Opcode::VecLen(A_VI64), vec![vv]);
+    let len = tb.int(Opcode::VecLen(ArrayId(A_VI64)), vec![vv]);
     let inb = tb.int(Opcode::IntCmp(CmpOp::Lt, IntTy::Usize), vec![i, len]);
     tb.guard(Opcode::GuardTrue, vec![inb], vec![i, acc, facc]);
-    let p = tb.r#ref(Opcode::VecPtr(A_VI64), vec![vv]);
-    let x = tb.int(Opcode::GetItem(A_VI64), vec![p, i]);
+    let p = tb.r#ref(Opcode::VecPtr(ArrayId(A_VI64)), vec![vv]);
+    let x = tb.int(Opcode::GetItem(ArrayId(A_VI64)), vec![p, i]);
     let x32 = tb.int(
         Opcode::Cast(ScalarTy::Int(IntTy::I64), ScalarTy::Int(IntTy::I32)),
         vec![x],
@@ -99,7 +99,7 @@ fn residual_call_loop() {
     let mut tb = TB::new(&[Kind::Int, Kind::Int, Kind::Float]);
     let (i, acc, f) = (Val::Input(0), Val::Input(1), Val::Input(2));
     tb.effect(
-        Opcode::CallResidual(C_FLOATS),
+        Opcode::CallResidual(CallId(C_FLOATS)),
         vec![f, Val::Float(1.0f64.to_bits())],
     );
     let f1 = tb.float(Opcode::CallResult(0, Kind::Float), vec![]);

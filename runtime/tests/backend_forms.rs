@@ -195,48 +195,69 @@ fn memory_operands_at_every_displacement_and_base() {
         let mut tb = TB::new(&kinds);
         let mut out = Vec::new();
         // [u32]: [base + idx*4], [base], [base+4], [base+160]
-        out.push(tb.int(Opcode::GetItem(A_SLICE_U32), vec![u32s, idx]));
+        out.push(tb.int(Opcode::GetItem(ArrayId(A_SLICE_U32)), vec![u32s, idx]));
         for k in [0i64, 1, 31, 32, 40, 63] {
-            out.push(tb.int(Opcode::GetItem(A_SLICE_U32), vec![u32s, Val::Int(k)]));
+            out.push(tb.int(
+                Opcode::GetItem(ArrayId(A_SLICE_U32)),
+                vec![u32s, Val::Int(k)],
+            ));
         }
-        tb.effect(Opcode::SetItem(A_SLICE_U32), vec![u32s, Val::Int(0), v]);
-        tb.effect(Opcode::SetItem(A_SLICE_U32), vec![u32s, Val::Int(50), v]);
         tb.effect(
-            Opcode::SetItem(A_SLICE_U32),
+            Opcode::SetItem(ArrayId(A_SLICE_U32)),
+            vec![u32s, Val::Int(0), v],
+        );
+        tb.effect(
+            Opcode::SetItem(ArrayId(A_SLICE_U32)),
+            vec![u32s, Val::Int(50), v],
+        );
+        tb.effect(
+            Opcode::SetItem(ArrayId(A_SLICE_U32)),
             vec![u32s, Val::Int(33), Val::Int(0xdead_beef)],
         );
         let i1 = tb.int(Opcode::IntBin(IntBinOp::Add, Usize), vec![idx, Val::Int(1)]);
-        tb.effect(Opcode::SetItem(A_SLICE_U32), vec![u32s, i1, v]);
+        tb.effect(Opcode::SetItem(ArrayId(A_SLICE_U32)), vec![u32s, i1, v]);
         // [i8]: disp 0, 127, 128, 255
         for k in [0i64, 127, 128, 255] {
-            out.push(tb.int(Opcode::GetItem(A_SLICE_I8), vec![i8s, Val::Int(k)]));
+            out.push(tb.int(Opcode::GetItem(ArrayId(A_SLICE_I8)), vec![i8s, Val::Int(k)]));
         }
-        out.push(tb.int(Opcode::GetItem(A_SLICE_I8), vec![i8s, idx]));
-        tb.effect(Opcode::SetItem(A_SLICE_I8), vec![i8s, Val::Int(127), v]);
+        out.push(tb.int(Opcode::GetItem(ArrayId(A_SLICE_I8)), vec![i8s, idx]));
         tb.effect(
-            Opcode::SetItem(A_SLICE_I8),
+            Opcode::SetItem(ArrayId(A_SLICE_I8)),
+            vec![i8s, Val::Int(127), v],
+        );
+        tb.effect(
+            Opcode::SetItem(ArrayId(A_SLICE_I8)),
             vec![i8s, Val::Int(200), Val::Int(-3)],
         );
-        tb.effect(Opcode::SetItem(A_SLICE_I8), vec![i8s, idx, v]);
+        tb.effect(Opcode::SetItem(ArrayId(A_SLICE_I8)), vec![i8s, idx, v]);
         // a field at offset 0 (through fieldaddr: a copy of the base, and
         // directly), fields further in, of the item at 2 (displacement
         // beyond 8 bits)
-        let a0 = tb.r#ref(Opcode::FieldAddr(F_I8), vec![recs]);
+        let a0 = tb.r#ref(Opcode::FieldAddr(FieldId(F_I8)), vec![recs]);
         out.push(tb.int(Opcode::Load(ScalarTy::Int(I8)), vec![a0]));
-        out.push(tb.int(Opcode::GetField(F_I8), vec![recs]));
-        out.push(tb.int(Opcode::GetField(F_U64), vec![recs]));
-        out.push(tb.float(Opcode::GetField(F_F64), vec![recs]));
-        let r2 = tb.r#ref(Opcode::ItemAddr(A_SLICE_REC), vec![recs, Val::Int(2)]);
-        out.push(tb.int(Opcode::GetField(F_I64), vec![r2]));
-        out.push(tb.float(Opcode::GetField(F_F64), vec![r2]));
-        let inner = tb.r#ref(Opcode::FieldAddr(F_INNER), vec![r2]);
-        out.push(tb.int(Opcode::GetField(F_INNER_X), vec![inner]));
-        tb.effect(Opcode::SetField(F_I32), vec![r2, v]);
-        tb.effect(Opcode::SetField(F_U16), vec![recs, Val::Int(0xfff0)]);
+        out.push(tb.int(Opcode::GetField(FieldId(F_I8)), vec![recs]));
+        out.push(tb.int(Opcode::GetField(FieldId(F_U64)), vec![recs]));
+        out.push(tb.float(Opcode::GetField(FieldId(F_F64)), vec![recs]));
+        let r2 = tb.r#ref(
+            Opcode::ItemAddr(ArrayId(A_SLICE_REC)),
+            vec![recs, Val::Int(2)],
+        );
+        out.push(tb.int(Opcode::GetField(FieldId(F_I64)), vec![r2]));
+        out.push(tb.float(Opcode::GetField(FieldId(F_F64)), vec![r2]));
+        let inner = tb.r#ref(Opcode::FieldAddr(FieldId(F_INNER)), vec![r2]);
+        out.push(tb.int(Opcode::GetField(FieldId(F_INNER_X)), vec![inner]));
+        tb.effect(Opcode::SetField(FieldId(F_I32)), vec![r2, v]);
+        tb.effect(
+            Opcode::SetField(FieldId(F_U16)),
+            vec![recs, Val::Int(0xfff0)],
+        );
         tb.effect(Opcode::Store(ScalarTy::Int(I8)), vec![a0, v]);
         // addresses only (not accessed): index -1, a huge index
         for k in [-1i64, 1 << 40, -(1 << 40)] {
-            let a = tb.r#ref(Opcode::ItemAddr(A_SLICE_U32), vec![u32s, Val::Int(k)]);
+            let a = tb.r#ref(
+                Opcode::ItemAddr(ArrayId(A_SLICE_U32)),
+                vec![u32s, Val::Int(k)],
+            );
             let ai = tb.int(Opcode::Cast(ScalarTy::Ref, ScalarTy::Int(Usize)), vec![a]);
             let bi = tb.int(
                 Opcode::Cast(ScalarTy::Ref, ScalarTy::Int(Usize)),
@@ -343,9 +364,9 @@ fn copies_of_operands() {
     // straight: [p, x (u8), y (i8)]
     let mut tb = TB::new(&[Kind::Ref, Kind::Int, Kind::Int]);
     let (rp, x, y) = (Val::Input(0), Val::Input(1), Val::Input(2));
-    let a = tb.r#ref(Opcode::FieldAddr(F_I8), vec![rp]);
+    let a = tb.r#ref(Opcode::FieldAddr(FieldId(F_I8)), vec![rp]);
     let l = tb.int(Opcode::Load(ScalarTy::Int(I8)), vec![a]);
-    let g = tb.int(Opcode::GetField(F_I8), vec![rp]);
+    let g = tb.int(Opcode::GetField(FieldId(F_I8)), vec![rp]);
     let w1 = tb.int(Opcode::Cast(ScalarTy::Int(U8), ScalarTy::Int(U32)), vec![x]);
     let w2 = tb.int(Opcode::Cast(ScalarTy::Int(U8), ScalarTy::Int(I16)), vec![x]);
     let w3 = tb.int(Opcode::Cast(ScalarTy::Int(I8), ScalarTy::Int(I64)), vec![y]);
@@ -367,9 +388,9 @@ fn copies_of_operands() {
     // loop: [p, n]: the copy of p goes round as p
     let mut tb = TB::new(&[Kind::Ref, Kind::Int]);
     let (rp, n) = (Val::Input(0), Val::Input(1));
-    let a = tb.r#ref(Opcode::FieldAddr(F_I8), vec![rp]);
+    let a = tb.r#ref(Opcode::FieldAddr(FieldId(F_I8)), vec![rp]);
     let n1 = tb.int(Opcode::IntBin(IntBinOp::Sub, I64), vec![n, Val::Int(1)]);
-    let v = tb.int(Opcode::GetField(F_I64), vec![a]);
+    let v = tb.int(Opcode::GetField(FieldId(F_I64)), vec![a]);
     let c = tb.int(Opcode::IntCmp(CmpOp::Gt, I64), vec![n1, Val::Int(0)]);
     tb.guard(Opcode::GuardTrue, vec![c], vec![a, n1, v, rp]);
     let trace = tb.finish_loop(vec![a, n1]);
@@ -462,7 +483,7 @@ fn bridges_enter_with_the_guards_registers() {
         let (n, r, f) = (Val::Input(0), Val::Input(1), Val::Input(2));
         let pads: Vec<Val> = (0..pad).map(|k| Val::Input(3 + k as u16)).collect();
         let n1 = tb.int(Opcode::IntBin(IntBinOp::Sub, I64), vec![n, Val::Int(1)]);
-        let a = tb.r#ref(Opcode::FieldAddr(F_I8), vec![r]);
+        let a = tb.r#ref(Opcode::FieldAddr(FieldId(F_I8)), vec![r]);
         let c = tb.int(Opcode::IntCmp(CmpOp::Gt, I64), vec![n1, Val::Int(0)]);
         // fail args: n1 twice, r and its copy, constants, a float, the pads
         let mut fa = vec![n1, r, a, f, Val::Int(5), n1, Val::Float(2.5f64.to_bits())];
@@ -488,7 +509,7 @@ fn bridges_enter_with_the_guards_registers() {
         let x1 = tb.int(Opcode::IntBin(IntBinOp::Sub, I64), vec![x, Val::Int(1)]);
         let xf = tb.float(Opcode::Cast(ScalarTy::Int(I64), ScalarTy::F64), vec![x1]);
         let y1 = tb.float(Opcode::FloatBin(FloatBinOp::Add), vec![y, xf]);
-        let v = tb.int(Opcode::GetField(F_I32), vec![rb]);
+        let v = tb.int(Opcode::GetField(FieldId(F_I32)), vec![rb]);
         let gz = tb.int(Opcode::IntCmp(CmpOp::Gt, I64), vec![x1, Val::Int(0)]);
         let mut bfa = vec![x1, y1, v];
         bfa.extend(bpads.iter().copied());
@@ -549,7 +570,7 @@ fn bridges_enter_with_the_guards_registers() {
                 fs = tb.float(Opcode::FloatBin(FloatBinOp::Add), vec![fs, bi(k)]);
             }
         }
-        let g1 = tb.int(Opcode::GetField(F_I8), vec![bi(2)]);
+        let g1 = tb.int(Opcode::GetField(FieldId(F_I8)), vec![bi(2)]);
         let pa = tb.int(
             Opcode::Cast(ScalarTy::Ref, ScalarTy::Int(Usize)),
             vec![bi(1)],

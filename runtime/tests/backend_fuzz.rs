@@ -313,7 +313,8 @@ impl<'a> Gen<'a> {
                             Some((v, _)) => v,
                             None => Val::Ref(self.r.next() as usize),
                         };
-                        self.tb.effect(Opcode::CallResidual(C_MIX), vec![a, b, c]);
+                        self.tb
+                            .effect(Opcode::CallResidual(CallId(C_MIX)), vec![a, b, c]);
                         let v0 = self.tb.int(Opcode::CallResult(0, Kind::Int), vec![]);
                         self.push(v0, Ty::I(IntTy::I64));
                         if self.r.chance(70) {
@@ -329,14 +330,15 @@ impl<'a> Gen<'a> {
                         let args: Vec<Val> = (0..self.r.below(9))
                             .map(|_| self.int_operand(IntTy::I64))
                             .collect();
-                        self.tb.effect(Opcode::CallResidual(C_SUM8), args);
+                        self.tb.effect(Opcode::CallResidual(CallId(C_SUM8)), args);
                         let v0 = self.tb.int(Opcode::CallResult(0, Kind::Int), vec![]);
                         self.push(v0, Ty::I(IntTy::I64));
                     }
                     2 => {
                         let a = self.float_operand();
                         let b = self.float_operand();
-                        self.tb.effect(Opcode::CallResidual(C_FLOATS), vec![a, b]);
+                        self.tb
+                            .effect(Opcode::CallResidual(CallId(C_FLOATS)), vec![a, b]);
                         let v0 = self.tb.float(
                             Opcode::CallResult(self.r.below(2) as u8, Kind::Float),
                             vec![],
@@ -346,7 +348,8 @@ impl<'a> Gen<'a> {
                     _ => {
                         let a = self.int_operand(IntTy::I64);
                         let b = self.float_operand();
-                        self.tb.effect(Opcode::CallPure(J_AFFINE), vec![a, b]);
+                        self.tb
+                            .effect(Opcode::CallPure(JitCodeId(J_AFFINE)), vec![a, b]);
                         let v0 = self.tb.int(Opcode::CallResult(0, Kind::Int), vec![]);
                         let v1 = self.tb.float(Opcode::CallResult(1, Kind::Float), vec![]);
                         self.push(v0, Ty::I(IntTy::I64));
@@ -381,8 +384,10 @@ impl<'a> Gen<'a> {
             }
             _ if self.r.chance(40) => {
                 // a debug merge point
-                self.tb
-                    .effect(Opcode::DebugMergePoint(0, self.r.below(100) as u32), vec![]);
+                self.tb.effect(
+                    Opcode::DebugMergePoint(JitCodeId(0), self.r.below(100) as u32),
+                    vec![],
+                );
             }
             _ => {
                 // loads from static (never written) data
@@ -407,7 +412,9 @@ impl<'a> Gen<'a> {
                             vec![z],
                         )
                     };
-                    let v = self.tb.op(Opcode::GetField(d), vec![base], Some(ty.kind()));
+                    let v = self
+                        .tb
+                        .op(Opcode::GetField(FieldId(d)), vec![base], Some(ty.kind()));
                     let t = match ty {
                         ScalarTy::Int(t) => Ty::I(t),
                         ScalarTy::Bool => Ty::I(IntTy::U8),
@@ -435,11 +442,11 @@ impl<'a> Gen<'a> {
                     };
                     let v = if self.r.chance(50) {
                         self.tb
-                            .int(Opcode::GetItem(d), vec![Val::Ref(arrays[k]), ix])
+                            .int(Opcode::GetItem(ArrayId(d)), vec![Val::Ref(arrays[k]), ix])
                     } else {
                         let a = self
                             .tb
-                            .r#ref(Opcode::ItemAddr(d), vec![Val::Ref(arrays[k]), ix]);
+                            .r#ref(Opcode::ItemAddr(ArrayId(d)), vec![Val::Ref(arrays[k]), ix]);
                         self.tb.int(Opcode::Load(ScalarTy::Int(t)), vec![a])
                     };
                     self.push(v, Ty::I(t));

@@ -142,79 +142,79 @@ fn all_insns() -> Vec<Insn> {
         });
     }
     v.push(GetField {
-        descr: 1,
+        descr: FieldId(1),
         base: 2,
         dst: 3,
     });
     v.push(SetField {
-        descr: 4,
+        descr: FieldId(4),
         base: 5,
         value: 6,
     });
     v.push(FieldAddr {
-        descr: 7,
+        descr: FieldId(7),
         base: 8,
         dst: 9,
     });
     v.push(EnumTag {
-        descr: 10,
+        descr: EnumId(10),
         addr: 11,
         dst: 12,
     });
     v.push(VecLen {
-        descr: 13,
+        descr: ArrayId(13),
         vec: 14,
         dst: 15,
     });
     v.push(VecItemAddr {
-        descr: 16,
+        descr: ArrayId(16),
         vec: 17,
         idx: 18,
         dst: 19,
     });
     v.push(VecGetItem {
-        descr: 20,
+        descr: ArrayId(20),
         vec: 21,
         idx: 22,
         dst: 23,
     });
     v.push(VecSetItem {
-        descr: 24,
+        descr: ArrayId(24),
         vec: 25,
         idx: 26,
         value: 27,
     });
     v.push(VecPush {
-        descr: 28,
+        descr: ArrayId(28),
         vec: 29,
         value: 30,
     });
     v.push(VecPop {
-        descr: 31,
+        descr: ArrayId(31),
         vec: 32,
         tag: 33,
         value: 34,
     });
     v.push(VecAsSlice {
-        descr: 35,
+        descr: ArrayId(35),
         vec: 36,
         ptr: 37,
         len: 38,
     });
     v.push(SliceItemAddr {
-        descr: 39,
+        descr: ArrayId(39),
         ptr: 40,
         idx: 41,
         dst: 42,
     });
     v.push(SliceGetItem {
-        descr: 43,
+        descr: ArrayId(43),
         ptr: 44,
         idx: 45,
         dst: 46,
     });
     v.push(SliceSetItem {
-        descr: 47,
+        descr: ArrayId(47),
         ptr: 48,
         idx: 49,
         value: 50,
@@ -231,34 +231,34 @@ fn all_insns() -> Vec<Insn> {
     ] {
         v.push(Call {
             flavor,
-            jitcode: 54,
+            jitcode: JitCodeId(54),
             args: kregs(5),
             results: kregs(2),
         });
     }
     v.push(Call {
         flavor: CallFlavor::Regular,
-        jitcode: 65535,
+        jitcode: JitCodeId(65535),
         args: vec![],
         results: vec![],
     });
     v.push(ResidualCall {
-        descr: 55,
+        descr: CallId(55),
         args: kregs(3),
         results: kregs(0),
     });
     v.push(ResidualCall {
-        descr: 56,
+        descr: CallId(56),
         args: vec![],
         results: kregs(4),
     });
     v.push(WeAreJitted { dst: 57 });
     v.push(MergePoint {
-        driver: 58,
+        driver: DriverId(58),
         args: kregs(6),
     });
     v.push(CanEnterJit {
-        driver: 59,
+        driver: DriverId(59),
         args: kregs(6),
     });
     v.push(Live { regs: kregs(0) });
@@ -288,11 +288,20 @@ fn all_insns() -> Vec<Insn> {
         PanicKind::Unwrap,
         PanicKind::Explicit,
     ] {
-        v.push(Panic { kind, message: 63 });
+        v.push(Panic {
+            kind,
+            message: StringId(63),
+        });
     }
     for (descr, reg) in [(0, 0), (7, 300), (u16::MAX, u16::MAX)] {
-        v.push(New { descr, dst: reg });
-        v.push(Free { descr, ptr: reg });
+        v.push(New {
+            descr: AllocId(descr),
+            dst: reg,
+        });
+        v.push(Free {
+            descr: AllocId(descr),
+            ptr: reg,
+        });
     }
     v
 }

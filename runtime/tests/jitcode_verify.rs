@@ -12,15 +12,15 @@ use metatrace_testkit::jitcode::{array, kf, ki, kr};
 struct Mock;
 
 impl DescrInfo for Mock {
-    fn field_ty(&self, i: u16) -> Option<Option<ScalarTy>> {
-        match i {
+    fn field_ty(&self, i: FieldId) -> Option<Option<ScalarTy>> {
+        match i.0 {
             0 => Some(Some(ScalarTy::Int(IntTy::I32))),
             1 => Some(None),
             _ => None,
         }
     }
-    fn array_ty(&self, i: u16) -> Option<(bool, Option<ScalarTy>)> {
-        match i {
+    fn array_ty(&self, i: ArrayId) -> Option<(bool, Option<ScalarTy>)> {
+        match i.0 {
             0 => Some((true, Some(ScalarTy::Int(IntTy::U8)))),
             1 => Some((false, Some(ScalarTy::Int(IntTy::U16)))),
             2 => Some((true, None)),
@@ -28,11 +28,11 @@ impl DescrInfo for Mock {
             _ => None,
         }
     }
-    fn call_kinds(&self, i: u16) -> Option<(Vec<Kind>, Vec<Kind>)> {
-        (i == 0).then(|| (vec![Kind::Int, Kind::Ref], vec![Kind::Float]))
+    fn call_kinds(&self, i: CallId) -> Option<(Vec<Kind>, Vec<Kind>)> {
+        (i.0 == 0).then(|| (vec![Kind::Int, Kind::Ref], vec![Kind::Float]))
     }
-    fn jitcode_kinds(&self, i: u16) -> Option<(Vec<Kind>, Vec<Kind>)> {
-        (i == 0).then(|| (vec![Kind::Int], vec![Kind::Int, Kind::Float]))
+    fn jitcode_kinds(&self, i: JitCodeId) -> Option<(Vec<Kind>, Vec<Kind>)> {
+        (i.0 == 0).then(|| (vec![Kind::Int], vec![Kind::Int, Kind::Float]))
     }
 }
 
@@ -147,17 +147,17 @@ fn valid_code() -> Vec<Insn> {
             dst: 2,
         },
         GetField {
-            descr: 0,
+            descr: FieldId(0),
             base: 0,
             dst: 1,
         },
         SetField {
-            descr: 0,
+            descr: FieldId(0),
             base: 0,
             value: 5,
         },
         FieldAddr {
-            descr: 1,
+            descr: FieldId(1),
             base: 0,
             dst: 1,
         },
@@ -172,64 +172,64 @@ fn valid_code() -> Vec<Insn> {
             value: 4,
         },
         EnumTag {
-            descr: 0,
+            descr: EnumId(0),
             addr: 1,
             dst: 1,
         },
         VecLen {
-            descr: 2,
+            descr: ArrayId(2),
             vec: 0,
             dst: 1,
         },
         VecItemAddr {
-            descr: 2,
+            descr: ArrayId(2),
             vec: 0,
             idx: 1,
             dst: 2,
         },
         VecGetItem {
-            descr: 0,
+            descr: ArrayId(0),
             vec: 0,
             idx: 1,
             dst: 2,
         },
         VecSetItem {
-            descr: 3,
+            descr: ArrayId(3),
             vec: 0,
             idx: 1,
             value: 2,
         },
         VecPush {
-            descr: 0,
+            descr: ArrayId(0),
             vec: 0,
             value: 4,
         },
         VecPop {
-            descr: 3,
+            descr: ArrayId(3),
             vec: 0,
             tag: 1,
             value: 0,
         },
         VecAsSlice {
-            descr: 0,
+            descr: ArrayId(0),
             vec: 0,
             ptr: 1,
             len: 2,
         },
         SliceItemAddr {
-            descr: 2,
+            descr: ArrayId(2),
             ptr: 1,
             idx: 2,
             dst: 2,
         },
         SliceGetItem {
-            descr: 1,
+            descr: ArrayId(1),
             ptr: 1,
             idx: 2,
             dst: 2,
         },
         SliceSetItem {
-            descr: 0,
+            descr: ArrayId(0),
             ptr: 1,
             idx: 2,
             value: 5,
@@ -244,12 +244,12 @@ fn valid_code() -> Vec<Insn> {
         },
         Call {
             flavor: CallFlavor::Regular,
-            jitcode: 0,
+            jitcode: JitCodeId(0),
             args: vec![ki(5)],
             results: vec![ki(1), kf(1)],
         },
         ResidualCall {
-            descr: 0,
+            descr: CallId(0),
             args: vec![ki(1), kr(4)],
             results: vec![kf(0)],
         },
@@ -260,11 +260,11 @@ fn valid_code() -> Vec<Insn> {
         },
         WeAreJitted { dst: 3 },
         MergePoint {
-            driver: 0,
+            driver: DriverId(0),
             args: vec![ki(0), kr(0)],
         },
         CanEnterJit {
-            driver: 0,
+            driver: DriverId(0),
             args: vec![ki(0), kr(0)],
         },
         GotoIfNot {
@@ -279,7 +279,7 @@ fn valid_code() -> Vec<Insn> {
         Goto { target: 0 },
         Panic {
             kind: PanicKind::Explicit,
-            message: 0,
+            message: StringId(0),
         },
         Return {
             values: vec![ki(4)],
@@ -328,7 +328,7 @@ fn register_out_of_range() {
 fn the_kind_follows_the_types() {
     // A getfield of an i32 writes an int register: %i5 is a constant, %r5 would be fine otherwise.
     let e = one_error(vec![Insn::GetField {
-        descr: 0,
+        descr: FieldId(0),
         base: 0,
         dst: 6,
     }]);
@@ -343,7 +343,7 @@ fn the_kind_follows_the_types() {
     assert!(e.contains("float register 4 out of range"), "{e}");
     // A Vec<f64> item goes to a float register.
     let e = one_error(vec![Insn::VecGetItem {
-        descr: 3,
+        descr: ArrayId(3),
         vec: 0,
         idx: 0,
         dst: 3,
@@ -365,7 +365,7 @@ fn writing_a_constant() {
         "f: insn 0 (int_copy %i0 -> $c0): writes int constant 0 (register 4; 4 registers)"
     );
     let e = one_error(vec![Insn::VecPop {
-        descr: 0,
+        descr: ArrayId(0),
         vec: 0,
         tag: 5,
         value: 1,
@@ -373,7 +373,7 @@ fn writing_a_constant() {
     assert!(e.contains("writes int constant 1"), "{e}");
     let e = one_error(vec![Insn::Call {
         flavor: CallFlavor::Regular,
-        jitcode: 0,
+        jitcode: JitCodeId(0),
         args: vec![ki(0)],
         results: vec![ki(1), kf(2)],
     }]);
@@ -425,7 +425,7 @@ fn bad_descrs() {
     let cases: Vec<(Insn, &str)> = vec![
         (
             Insn::GetField {
-                descr: 2,
+                descr: FieldId(2),
                 base: 0,
                 dst: 0,
             },
@@ -433,7 +433,7 @@ fn bad_descrs() {
         ),
         (
             Insn::SetField {
-                descr: 7,
+                descr: FieldId(7),
                 base: 0,
                 value: 0,
             },
@@ -441,7 +441,7 @@ fn bad_descrs() {
         ),
         (
             Insn::FieldAddr {
-                descr: 2,
+                descr: FieldId(2),
                 base: 0,
                 dst: 0,
             },
@@ -449,7 +449,7 @@ fn bad_descrs() {
         ),
         (
             Insn::EnumTag {
-                descr: 1,
+                descr: EnumId(1),
                 addr: 0,
                 dst: 0,
             },
@@ -457,7 +457,7 @@ fn bad_descrs() {
         ),
         (
             Insn::VecLen {
-                descr: 4,
+                descr: ArrayId(4),
                 vec: 0,
                 dst: 0,
             },
@@ -465,7 +465,7 @@ fn bad_descrs() {
         ),
         (
             Insn::SliceGetItem {
-                descr: 9,
+                descr: ArrayId(9),
                 ptr: 0,
                 idx: 0,
                 dst: 0,
@@ -474,7 +474,7 @@ fn bad_descrs() {
         ),
         (
             Insn::ResidualCall {
-                descr: 1,
+                descr: CallId(1),
                 args: vec![],
                 results: vec![],
             },
@@ -483,7 +483,7 @@ fn bad_descrs() {
         (
             Insn::Call {
                 flavor: CallFlavor::Elidable,
-                jitcode: 3,
+                jitcode: JitCodeId(3),
                 args: vec![],
                 results: vec![],
             },
@@ -492,20 +492,20 @@ fn bad_descrs() {
         (
             Insn::Panic {
                 kind: PanicKind::Unwrap,
-                message: 1,
+                message: StringId(1),
             },
             "string 1 out of range",
         ),
         (
             Insn::MergePoint {
-                driver: 1,
+                driver: DriverId(1),
                 args: vec![],
             },
             "driver 1 out of range",
         ),
         (
             Insn::CanEnterJit {
-                driver: 2,
+                driver: DriverId(2),
                 args: vec![],
             },
             "driver 2 out of range",
@@ -525,7 +525,7 @@ fn scalar_and_vec_requirements() {
     let cases: Vec<(Insn, &str)> = vec![
         (
             Insn::GetField {
-                descr: 1,
+                descr: FieldId(1),
                 base: 0,
                 dst: 0,
             },
@@ -533,7 +533,7 @@ fn scalar_and_vec_requirements() {
         ),
         (
             Insn::SetField {
-                descr: 1,
+                descr: FieldId(1),
                 base: 0,
                 value: 0,
             },
@@ -541,7 +541,7 @@ fn scalar_and_vec_requirements() {
         ),
         (
             Insn::VecGetItem {
-                descr: 2,
+                descr: ArrayId(2),
                 vec: 0,
                 idx: 0,
                 dst: 0,
@@ -550,7 +550,7 @@ fn scalar_and_vec_requirements() {
         ),
         (
             Insn::VecSetItem {
-                descr: 2,
+                descr: ArrayId(2),
                 vec: 0,
                 idx: 0,
                 value: 0,
@@ -559,7 +559,7 @@ fn scalar_and_vec_requirements() {
         ),
         (
             Insn::SliceGetItem {
-                descr: 2,
+                descr: ArrayId(2),
                 ptr: 0,
                 idx: 0,
                 dst: 0,
@@ -568,7 +568,7 @@ fn scalar_and_vec_requirements() {
         ),
         (
             Insn::SliceSetItem {
-                descr: 2,
+                descr: ArrayId(2),
                 ptr: 0,
                 idx: 0,
                 value: 0,
@@ -577,7 +577,7 @@ fn scalar_and_vec_requirements() {
         ),
         (
             Insn::VecPush {
-                descr: 2,
+                descr: ArrayId(2),
                 vec: 0,
                 value: 0,
             },
@@ -585,7 +585,7 @@ fn scalar_and_vec_requirements() {
         ),
         (
             Insn::VecLen {
-                descr: 1,
+                descr: ArrayId(1),
                 vec: 0,
                 dst: 0,
             },
@@ -593,7 +593,7 @@ fn scalar_and_vec_requirements() {
         ),
         (
             Insn::VecItemAddr {
-                descr: 1,
+                descr: ArrayId(1),
                 vec: 0,
                 idx: 0,
                 dst: 1,
@@ -602,7 +602,7 @@ fn scalar_and_vec_requirements() {
         ),
         (
             Insn::VecAsSlice {
-                descr: 1,
+                descr: ArrayId(1),
                 vec: 0,
                 ptr: 1,
                 len: 0,
@@ -611,7 +611,7 @@ fn scalar_and_vec_requirements() {
         ),
         (
             Insn::VecPop {
-                descr: 1,
+                descr: ArrayId(1),
                 vec: 0,
                 tag: 0,
                 value: 1,
@@ -645,7 +645,7 @@ fn scalar_and_vec_requirements() {
     assert_eq!(
         check(vec![
             Insn::SliceGetItem {
-                descr: 0,
+                descr: ArrayId(0),
                 ptr: 0,
                 idx: 0,
                 dst: 0
@@ -662,14 +662,14 @@ fn scalar_and_vec_requirements() {
 fn call_arity_and_kinds() {
     // jitcode 0: (int) -> (int, float)
     assert_eq!(
-        one_error(vec![Insn::Call { flavor: CallFlavor::Regular, jitcode: 0, args: vec![ki(0), ki(1)], results: vec![ki(1), kf(0)] }]),
+        one_error(vec![Insn::Call { flavor: CallFlavor::Regular, jitcode: JitCodeId(0), args: vec![ki(0), ki(1)], results: vec![ki(1), kf(0)] }]),
         "f: insn 0 (call <jitcode#0> (%i0, %i1) -> (%i1, %f0)): arguments (int, int) do not match the expected (int)"
     );
     let cases = [
         (
             Insn::Call {
                 flavor: CallFlavor::Regular,
-                jitcode: 0,
+                jitcode: JitCodeId(0),
                 args: vec![kr(0)],
                 results: vec![ki(1), kf(0)],
             },
@@ -678,7 +678,7 @@ fn call_arity_and_kinds() {
         (
             Insn::Call {
                 flavor: CallFlavor::LoopInvariant,
-                jitcode: 0,
+                jitcode: JitCodeId(0),
                 args: vec![ki(0)],
                 results: vec![ki(1)],
             },
@@ -687,7 +687,7 @@ fn call_arity_and_kinds() {
         // residual call 0: (int, ref) -> (float)
         (
             Insn::ResidualCall {
-                descr: 0,
+                descr: CallId(0),
                 args: vec![kr(0), ki(0)],
                 results: vec![kf(0)],
             },
@@ -695,7 +695,7 @@ fn call_arity_and_kinds() {
         ),
         (
             Insn::ResidualCall {
-                descr: 0,
+                descr: CallId(0),
                 args: vec![ki(0), kr(0)],
                 results: vec![],
             },
@@ -749,7 +749,7 @@ fn missing_terminator() {
         },
         Insn::Panic {
             kind: PanicKind::Explicit,
-            message: 0,
+            message: StringId(0),
         },
         Insn::Return {
             values: vec![ki(0)],
@@ -828,7 +828,7 @@ fn all_problems_are_collected() {
         },
         Insn::Goto { target: 50 },
         Insn::GetField {
-            descr: 1,
+            descr: FieldId(1),
             base: 9,
             dst: 0,
         },
@@ -967,26 +967,26 @@ fn descr_info_of_static_tables() {
         }]),
         0,
     );
-    assert_eq!(t.field_ty(0), Some(Some(ScalarTy::Bool)));
-    assert_eq!(t.field_ty(1), Some(None));
-    assert_eq!(t.field_ty(2), None);
+    assert_eq!(t.field_ty(FieldId(0)), Some(Some(ScalarTy::Bool)));
+    assert_eq!(t.field_ty(FieldId(1)), Some(None));
+    assert_eq!(t.field_ty(FieldId(2)), None);
     assert_eq!(
-        DescrInfo::array_ty(t, 0),
+        DescrInfo::array_ty(t, ArrayId(0)),
         Some((false, Some(ScalarTy::Int(IntTy::I32))))
     );
-    assert_eq!(DescrInfo::array_ty(t, 1), Some((true, None)));
-    assert_eq!(DescrInfo::array_ty(t, 2), None);
+    assert_eq!(DescrInfo::array_ty(t, ArrayId(1)), Some((true, None)));
+    assert_eq!(DescrInfo::array_ty(t, ArrayId(2)), None);
     assert_eq!(t.count(DescrTable::Enum), 1);
     assert_eq!(
-        t.call_kinds(0),
+        t.call_kinds(CallId(0)),
         Some((vec![Kind::Ref], vec![Kind::Int, Kind::Int]))
     );
-    assert_eq!(t.call_kinds(1), None);
+    assert_eq!(t.call_kinds(CallId(1)), None);
     assert_eq!(
-        t.jitcode_kinds(1),
+        t.jitcode_kinds(JitCodeId(1)),
         Some((vec![Kind::Float, Kind::Int], vec![Kind::Int]))
     );
-    assert_eq!(t.jitcode_kinds(2), None);
+    assert_eq!(t.jitcode_kinds(JitCodeId(2)), None);
     assert_eq!(t.count(DescrTable::String), 1);
     assert_eq!(t.count(DescrTable::Driver), 1);
     assert_eq!(t.jitcodes[0].num_consts(), [1, 1, 0]);
@@ -998,13 +998,13 @@ fn whole_tables_are_verified() {
     // main(i0): (a, b) = h(r0); callee(f0, i1) with a float constant that does not exist.
     let code = encode(&[
         Insn::ResidualCall {
-            descr: 0,
+            descr: CallId(0),
             args: vec![kr(0)],
             results: vec![ki(0), ki(1)],
         },
         Insn::Call {
             flavor: CallFlavor::Regular,
-            jitcode: 1,
+            jitcode: JitCodeId(1),
             args: vec![kf(1), ki(0)],
             results: vec![ki(2)],
         },

@@ -199,7 +199,7 @@ impl<'r> Gen<'r> {
     fn vec(&mut self) -> (usize, Val) {
         if self.vecs.is_empty() || self.r.chance(30) {
             let o = self.obj();
-            let v = self.op(Opcode::FieldAddr(F_VALS), vec![o], Some(Kind::Ref));
+            let v = self.op(Opcode::FieldAddr(FieldId(F_VALS)), vec![o], Some(Kind::Ref));
             self.vecs.push((v, None));
         }
         let k = self.r.below(self.vecs.len() as u64) as usize;
@@ -207,7 +207,7 @@ impl<'r> Gen<'r> {
         let p = match p {
             Some(p) if self.r.chance(70) => p,
             _ => {
-                let p = self.op(Opcode::VecPtr(A_VI64), vec![v], Some(Kind::Ref));
+                let p = self.op(Opcode::VecPtr(ArrayId(A_VI64)), vec![v], Some(Kind::Ref));
                 self.vecs[k].1 = Some(p);
                 p
             }
@@ -234,7 +234,7 @@ impl<'r> Gen<'r> {
             vec![x, Val::Int(7)],
             Some(Kind::Int),
         );
-        let n = self.op(Opcode::VecLen(A_VI64), vec![vec], Some(Kind::Int));
+        let n = self.op(Opcode::VecLen(ArrayId(A_VI64)), vec![vec], Some(Kind::Int));
         let c = self.op(
             Opcode::IntCmp(CmpOp::Lt, IntTy::Usize),
             vec![i, n],
@@ -399,10 +399,10 @@ impl<'r> Gen<'r> {
                 let o = self.obj();
                 let (d, ty) = self.field();
                 let v = if self.r.chance(25) {
-                    let a = self.op(Opcode::FieldAddr(d), vec![o], Some(Kind::Ref));
+                    let a = self.op(Opcode::FieldAddr(FieldId(d)), vec![o], Some(Kind::Ref));
                     self.op(Opcode::Load(ty), vec![a], Some(ty.kind()))
                 } else {
-                    self.op(Opcode::GetField(d), vec![o], Some(ty.kind()))
+                    self.op(Opcode::GetField(FieldId(d)), vec![o], Some(ty.kind()))
                 };
                 match ty {
                     ScalarTy::Int(t) => self.ints.push((v, Ty::Int(t))),
@@ -424,10 +424,10 @@ impl<'r> Gen<'r> {
                     ScalarTy::Char => unreachable!(),
                 };
                 if self.r.chance(25) {
-                    let a = self.op(Opcode::FieldAddr(d), vec![o], Some(Kind::Ref));
+                    let a = self.op(Opcode::FieldAddr(FieldId(d)), vec![o], Some(Kind::Ref));
                     self.op(Opcode::Store(ty), vec![a, v], None);
                 } else {
-                    self.op(Opcode::SetField(d), vec![o, v], None);
+                    self.op(Opcode::SetField(FieldId(d)), vec![o, v], None);
                 }
             }
             55..=57 => {
@@ -457,11 +457,16 @@ impl<'r> Gen<'r> {
                 };
                 match self.r.below(5) {
                     0 | 1 => {
-                        let v = self.op(Opcode::GetItem(descr), vec![p, i], Some(Kind::Int));
+                        let v =
+                            self.op(Opcode::GetItem(ArrayId(descr)), vec![p, i], Some(Kind::Int));
                         self.ints.push((v, Ty::Int(IntTy::I64)));
                     }
                     2 => {
-                        let a = self.op(Opcode::ItemAddr(descr), vec![p, i], Some(Kind::Ref));
+                        let a = self.op(
+                            Opcode::ItemAddr(ArrayId(descr)),
+                            vec![p, i],
+                            Some(Kind::Ref),
+                        );
                         let v = self.op(
                             Opcode::Load(ScalarTy::Int(IntTy::I64)),
                             vec![a],
@@ -471,14 +476,14 @@ impl<'r> Gen<'r> {
                     }
                     _ => {
                         let v = self.int_of(Ty::Int(IntTy::I64));
-                        self.op(Opcode::SetItem(descr), vec![p, i, v], None);
+                        self.op(Opcode::SetItem(ArrayId(descr)), vec![p, i, v], None);
                     }
                 }
             }
             67..=69 => {
                 let (k, _) = self.vec();
                 let v = self.vecs[k].0;
-                let n = self.op(Opcode::VecLen(A_VI64), vec![v], Some(Kind::Int));
+                let n = self.op(Opcode::VecLen(ArrayId(A_VI64)), vec![v], Some(Kind::Int));
                 self.ints.push((n, Ty::Int(IntTy::Usize)));
             }
             70..=72 => {
@@ -488,7 +493,7 @@ impl<'r> Gen<'r> {
                 let net = *self.net.get(&v).unwrap_or(&0);
                 if self.r.chance(50) && self.pushes < 6 {
                     let x = self.int_of(Ty::Int(IntTy::I64));
-                    self.op(Opcode::VecPush(A_VI64), vec![v, x], None);
+                    self.op(Opcode::VecPush(ArrayId(A_VI64)), vec![v, x], None);
                     self.pushes += 1;
                     *self.net.entry(v).or_default() += 1;
                     self.resized();
@@ -496,7 +501,11 @@ impl<'r> Gen<'r> {
                     if net <= 0 {
                         self.free_pops -= 1;
                     }
-                    let x = self.op(Opcode::VecPopNonEmpty(A_VI64), vec![v], Some(Kind::Int));
+                    let x = self.op(
+                        Opcode::VecPopNonEmpty(ArrayId(A_VI64)),
+                        vec![v],
+                        Some(Kind::Int),
+                    );
                     self.ints.push((x, Ty::Int(IntTy::I64)));
                     *self.net.entry(v).or_default() -= 1;
                     self.resized();
@@ -506,7 +515,7 @@ impl<'r> Gen<'r> {
                 // residual calls
                 let o = self.obj();
                 if self.r.chance(50) && self.pushes < 6 {
-                    self.op(Opcode::CallResidual(C_BUMP), vec![o], None);
+                    self.op(Opcode::CallResidual(CallId(C_BUMP)), vec![o], None);
                     self.pushes += 1;
                     if self.r.chance(80) {
                         let v = self.op(Opcode::CallResult(0, Kind::Int), vec![], Some(Kind::Int));
@@ -514,7 +523,7 @@ impl<'r> Gen<'r> {
                     }
                     self.resized();
                 } else {
-                    self.op(Opcode::CallResidual(C_PEEK), vec![o], None);
+                    self.op(Opcode::CallResidual(CallId(C_PEEK)), vec![o], None);
                     for n in 0..2u8 {
                         if self.r.chance(60) {
                             let v =
@@ -536,7 +545,7 @@ impl<'r> Gen<'r> {
                     )
                 };
                 self.pure_calls.push((a, b));
-                self.op(Opcode::CallPure(J_PAIR), vec![a, b], None);
+                self.op(Opcode::CallPure(JitCodeId(J_PAIR)), vec![a, b], None);
                 for n in 0..2u8 {
                     if self.r.chance(65) {
                         let v = self.op(Opcode::CallResult(n, Kind::Int), vec![], Some(Kind::Int));
@@ -574,30 +583,50 @@ impl<'r> Gen<'r> {
                 let pa = Val::Ref(prog_addr());
                 match self.r.below(3) {
                     0 => {
-                        let v = self.op(Opcode::GetField(F_PROG_N), vec![pa], Some(Kind::Int));
+                        let v = self.op(
+                            Opcode::GetField(FieldId(F_PROG_N)),
+                            vec![pa],
+                            Some(Kind::Int),
+                        );
                         self.ints.push((v, Ty::Int(IntTy::I64)));
                     }
                     _ => {
-                        let c = self.op(Opcode::FieldAddr(F_PROG_CODE), vec![pa], Some(Kind::Ref));
-                        let n = self.op(Opcode::VecLen(A_VI64_IMM), vec![c], Some(Kind::Int));
+                        let c = self.op(
+                            Opcode::FieldAddr(FieldId(F_PROG_CODE)),
+                            vec![pa],
+                            Some(Kind::Ref),
+                        );
+                        let n = self.op(
+                            Opcode::VecLen(ArrayId(A_VI64_IMM)),
+                            vec![c],
+                            Some(Kind::Int),
+                        );
                         self.ints.push((n, Ty::Int(IntTy::Usize)));
-                        let p = self.op(Opcode::VecPtr(A_VI64_IMM), vec![c], Some(Kind::Ref));
+                        let p = self.op(
+                            Opcode::VecPtr(ArrayId(A_VI64_IMM)),
+                            vec![c],
+                            Some(Kind::Ref),
+                        );
                         let i = Val::Int(self.r.below(5) as i64);
-                        let v = self.op(Opcode::GetItem(A_VI64_IMM), vec![p, i], Some(Kind::Int));
+                        let v = self.op(
+                            Opcode::GetItem(ArrayId(A_VI64_IMM)),
+                            vec![p, i],
+                            Some(Kind::Int),
+                        );
                         self.ints.push((v, Ty::Int(IntTy::I64)));
                     }
                 }
             }
             91..=92 => {
                 let t = self.op(
-                    Opcode::EnumTag(1),
+                    Opcode::EnumTag(EnumId(1)),
                     vec![Val::Ref(circle_addr())],
                     Some(Kind::Int),
                 );
                 self.ints.push((t, Ty::Int(IntTy::U32)));
             }
             93 => {
-                self.op(Opcode::DebugMergePoint(0, 7), vec![], None);
+                self.op(Opcode::DebugMergePoint(JitCodeId(0), 7), vec![], None);
             }
             _ => {
                 // a value guard on a constant, or an always-true one

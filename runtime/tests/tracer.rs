@@ -814,10 +814,7 @@ fn recursive_portal_call_aborts() {
     assert_eq!(reason, AbortReason::Recursion);
     assert!(matches!(
         program_insn(t, PORTAL, frames[0].pc),
-        Insn::Call {
-            jitcode: PORTAL,
-            ..
-        }
+        Insn::Call { jitcode, .. } if jitcode.0 == PORTAL
     ));
     let got = End {
         result: caught(|| finish(t, frames)),

@@ -73,10 +73,18 @@ impl Body<'_> {
         self.a.c.ci(v)
     }
     fn getfield(&mut self, descr: u16, base: Reg, dst: Reg) {
-        self.a.i(Insn::GetField { descr, base, dst });
+        self.a.i(Insn::GetField {
+            descr: FieldId(descr),
+            base,
+            dst,
+        });
     }
     fn setfield(&mut self, descr: u16, base: Reg, value: Reg) {
-        self.a.i(Insn::SetField { descr, base, value });
+        self.a.i(Insn::SetField {
+            descr: FieldId(descr),
+            base,
+            value,
+        });
     }
     fn bin(&mut self, op: IntBinOp, ty: IntTy, a: Reg, b: Reg, dst: Reg) {
         self.a.i(Insn::IntBin { op, ty, a, b, dst });
@@ -85,7 +93,11 @@ impl Body<'_> {
         self.a.i(insn::int_cmp(op, I64, a, b, dst));
     }
     fn field_addr(&mut self, descr: u16, base: Reg, dst: Reg) {
-        self.a.i(Insn::FieldAddr { descr, base, dst });
+        self.a.i(Insn::FieldAddr {
+            descr: FieldId(descr),
+            base,
+            dst,
+        });
     }
     fn vec_len(&mut self, vec: Reg, dst: Reg) {
         self.a.i(insn::vec_len(A_VI64, vec, dst));
@@ -609,7 +621,7 @@ fn a_bridge_starts_knowing_nothing() {
     assert_eq!(
         lp.ops
             .iter()
-            .filter(|o| matches!(o.opcode, trace::Opcode::GetField(F_A)))
+            .filter(|o| matches!(o.opcode, trace::Opcode::GetField(d) if d.0 == F_A))
             .count(),
         1
     );

@@ -42,15 +42,27 @@ pub fn cast(from: ScalarTy, to: ScalarTy, src: Reg, dst: Reg) -> Insn {
 }
 
 pub fn get_field(descr: u16, base: Reg, dst: Reg) -> Insn {
-    Insn::GetField { descr, base, dst }
+    Insn::GetField {
+        descr: FieldId(descr),
+        base,
+        dst,
+    }
 }
 
 pub fn set_field(descr: u16, base: Reg, value: Reg) -> Insn {
-    Insn::SetField { descr, base, value }
+    Insn::SetField {
+        descr: FieldId(descr),
+        base,
+        value,
+    }
 }
 
 pub fn field_addr(descr: u16, base: Reg, dst: Reg) -> Insn {
-    Insn::FieldAddr { descr, base, dst }
+    Insn::FieldAddr {
+        descr: FieldId(descr),
+        base,
+        dst,
+    }
 }
 
 pub fn load(ty: ScalarTy, addr: Reg, dst: Reg) -> Insn {
@@ -62,16 +74,24 @@ pub fn store(ty: ScalarTy, addr: Reg, value: Reg) -> Insn {
 }
 
 pub fn enum_tag(descr: u16, addr: Reg, dst: Reg) -> Insn {
-    Insn::EnumTag { descr, addr, dst }
+    Insn::EnumTag {
+        descr: EnumId(descr),
+        addr,
+        dst,
+    }
 }
 
 pub fn vec_len(descr: u16, vec: Reg, dst: Reg) -> Insn {
-    Insn::VecLen { descr, vec, dst }
+    Insn::VecLen {
+        descr: ArrayId(descr),
+        vec,
+        dst,
+    }
 }
 
 pub fn vec_item_addr(descr: u16, vec: Reg, idx: Reg, dst: Reg) -> Insn {
     Insn::VecItemAddr {
-        descr,
+        descr: ArrayId(descr),
         vec,
         idx,
         dst,
@@ -80,7 +100,7 @@ pub fn vec_item_addr(descr: u16, vec: Reg, idx: Reg, dst: Reg) -> Insn {
 
 pub fn vec_get_item(descr: u16, vec: Reg, idx: Reg, dst: Reg) -> Insn {
     Insn::VecGetItem {
-        descr,
+        descr: ArrayId(descr),
         vec,
         idx,
         dst,
@@ -89,7 +109,7 @@ pub fn vec_get_item(descr: u16, vec: Reg, idx: Reg, dst: Reg) -> Insn {
 
 pub fn vec_set_item(descr: u16, vec: Reg, idx: Reg, value: Reg) -> Insn {
     Insn::VecSetItem {
-        descr,
+        descr: ArrayId(descr),
         vec,
         idx,
         value,
@@ -97,12 +117,16 @@ pub fn vec_set_item(descr: u16, vec: Reg, idx: Reg, value: Reg) -> Insn {
 }
 
 pub fn vec_push(descr: u16, vec: Reg, value: Reg) -> Insn {
-    Insn::VecPush { descr, vec, value }
+    Insn::VecPush {
+        descr: ArrayId(descr),
+        vec,
+        value,
+    }
 }
 
 pub fn vec_pop(descr: u16, vec: Reg, tag: Reg, value: Reg) -> Insn {
     Insn::VecPop {
-        descr,
+        descr: ArrayId(descr),
         vec,
         tag,
         value,
@@ -111,7 +135,7 @@ pub fn vec_pop(descr: u16, vec: Reg, tag: Reg, value: Reg) -> Insn {
 
 pub fn vec_as_slice(descr: u16, vec: Reg, ptr: Reg, len: Reg) -> Insn {
     Insn::VecAsSlice {
-        descr,
+        descr: ArrayId(descr),
         vec,
         ptr,
         len,
@@ -120,7 +144,7 @@ pub fn vec_as_slice(descr: u16, vec: Reg, ptr: Reg, len: Reg) -> Insn {
 
 pub fn slice_item_addr(descr: u16, ptr: Reg, idx: Reg, dst: Reg) -> Insn {
     Insn::SliceItemAddr {
-        descr,
+        descr: ArrayId(descr),
         ptr,
         idx,
         dst,
@@ -129,7 +153,7 @@ pub fn slice_item_addr(descr: u16, ptr: Reg, idx: Reg, dst: Reg) -> Insn {
 
 pub fn slice_get_item(descr: u16, ptr: Reg, idx: Reg, dst: Reg) -> Insn {
     Insn::SliceGetItem {
-        descr,
+        descr: ArrayId(descr),
         ptr,
         idx,
         dst,
@@ -138,7 +162,7 @@ pub fn slice_get_item(descr: u16, ptr: Reg, idx: Reg, dst: Reg) -> Insn {
 
 pub fn slice_set_item(descr: u16, ptr: Reg, idx: Reg, value: Reg) -> Insn {
     Insn::SliceSetItem {
-        descr,
+        descr: ArrayId(descr),
         ptr,
         idx,
         value,
@@ -152,7 +176,7 @@ pub fn string_as_str(string: Reg, ptr: Reg, len: Reg) -> Insn {
 pub fn call(flavor: CallFlavor, jitcode: u16, args: Vec<KReg>, results: Vec<KReg>) -> Insn {
     Insn::Call {
         flavor,
-        jitcode,
+        jitcode: JitCodeId(jitcode),
         args,
         results,
     }
@@ -160,18 +184,24 @@ pub fn call(flavor: CallFlavor, jitcode: u16, args: Vec<KReg>, results: Vec<KReg
 
 pub fn residual_call(descr: u16, args: Vec<KReg>, results: Vec<KReg>) -> Insn {
     Insn::ResidualCall {
-        descr,
+        descr: CallId(descr),
         args,
         results,
     }
 }
 
 pub fn new(descr: u16, dst: Reg) -> Insn {
-    Insn::New { descr, dst }
+    Insn::New {
+        descr: AllocId(descr),
+        dst,
+    }
 }
 
 pub fn free(descr: u16, ptr: Reg) -> Insn {
-    Insn::Free { descr, ptr }
+    Insn::Free {
+        descr: AllocId(descr),
+        ptr,
+    }
 }
 
 pub fn promote(kind: Kind, src: Reg, dst: Reg) -> Insn {
@@ -183,11 +213,17 @@ pub fn we_are_jitted(dst: Reg) -> Insn {
 }
 
 pub fn merge_point(driver: u16, args: Vec<KReg>) -> Insn {
-    Insn::MergePoint { driver, args }
+    Insn::MergePoint {
+        driver: DriverId(driver),
+        args,
+    }
 }
 
 pub fn can_enter_jit(driver: u16, args: Vec<KReg>) -> Insn {
-    Insn::CanEnterJit { driver, args }
+    Insn::CanEnterJit {
+        driver: DriverId(driver),
+        args,
+    }
 }
 
 pub fn live(regs: Vec<KReg>) -> Insn {
@@ -215,5 +251,8 @@ pub fn ret(values: Vec<KReg>) -> Insn {
 }
 
 pub fn panic(kind: PanicKind, message: u16) -> Insn {
-    Insn::Panic { kind, message }
+    Insn::Panic {
+        kind,
+        message: StringId(message),
+    }
 }

@@ -8,6 +8,9 @@ use super::{
 };
 use crate::flowgraph::{FieldRef, Program};
 use crate::types::{AdtKind, Ty};
+use metatrace_runtime::jitcode::{
+    AllocId, ArrayId, CallId, DriverId, EnumId, FieldId, JitCodeId, StringId,
+};
 use std::collections::HashMap;
 
 pub(crate) struct Descrs {
@@ -97,10 +100,10 @@ impl Descrs {
 
     /// Descrs are interned per access path: the same field read through
     /// `&T` and through `&mut T` gets two descrs, one of them immutable.
-    pub fn field(&mut self, f: &FieldRef, immutable: bool) -> Result<u16, String> {
+    pub fn field(&mut self, f: &FieldRef, immutable: bool) -> Result<FieldId, String> {
         let key = (f.clone(), immutable);
         if let Some(&i) = self.field_ix.get(&key) {
-            return Ok(i);
+            return Ok(FieldId(i));
         }
         let ty = self.field_type(f)?;
         let i = index(self.asm.fields.len(), "fields")?;
@@ -110,7 +113,7 @@ impl Descrs {
             immutable,
         });
         self.field_ix.insert(key, i);
-        Ok(i)
+        Ok(FieldId(i))
     }
 
     pub fn array(
@@ -118,10 +121,10 @@ impl Descrs {
         container: Container,
         item: &Ty,
         immutable: bool,
-    ) -> Result<u16, String> {
+    ) -> Result<ArrayId, String> {
         let key = (container, item.clone(), immutable);
         if let Some(&i) = self.array_ix.get(&key) {
-            return Ok(i);
+            return Ok(ArrayId(i));
         }
         let i = index(self.asm.arrays.len(), "arrays")?;
         self.asm.arrays.push(ArrayRequest {
@@ -130,13 +133,13 @@ impl Descrs {
             immutable,
         });
         self.array_ix.insert(key, i);
-        Ok(i)
+        Ok(ArrayId(i))
     }
 
-    pub fn enum_(&mut self, ty: &Ty, immutable: bool) -> Result<u16, String> {
+    pub fn enum_(&mut self, ty: &Ty, immutable: bool) -> Result<EnumId, String> {
         let key = (ty.clone(), immutable);
         if let Some(&i) = self.enum_ix.get(&key) {
-            return Ok(i);
+            return Ok(EnumId(i));
         }
         let i = index(self.asm.enums.len(), "enums")?;
         self.asm.enums.push(EnumRequest {
@@ -144,13 +147,13 @@ impl Descrs {
             immutable,
         });
         self.enum_ix.insert(key, i);
-        Ok(i)
+        Ok(EnumId(i))
     }
 
     /// A residual call to `path`, whose signature is in `program.residuals`.
-    pub fn call(&mut self, program: &Program, path: &str) -> Result<u16, String> {
+    pub fn call(&mut self, program: &Program, path: &str) -> Result<CallId, String> {
         if let Some(&i) = self.call_ix.get(path) {
-            return Ok(i);
+            return Ok(CallId(i));
         }
         let r = program
             .residuals
@@ -168,40 +171,45 @@ impl Descrs {
             effects: CallEffectsData::everything(),
         });
         self.call_ix.insert(path.to_string(), i);
-        Ok(i)
+        Ok(CallId(i))
     }
 
     /// The alloc descr of `Box<ty>`, one per type.
-    pub fn alloc(&mut self, ty: &Ty) -> Result<u16, String> {
+    pub fn alloc(&mut self, ty: &Ty) -> Result<AllocId, String> {
         if let Some(&i) = self.alloc_ix.get(ty) {
-            return Ok(i);
+            return Ok(AllocId(i));
         }
         let i = index(self.asm.allocs.len(), "allocated types")?;
         self.asm.allocs.push(AllocRequest { ty: ty.clone() });
         self.alloc_ix.insert(ty.clone(), i);
-        Ok(i)
+        Ok(AllocId(i))
     }
 
-    pub fn string(&mut self, s: &str) -> Result<u16, String> {
+    pub fn string(&mut self, s: &str) -> Result<StringId, String> {
         if let Some(&i) = self.string_ix.get(s) {
-            return Ok(i);
+            return Ok(StringId(i));
         }
         let i = index(self.asm.strings.len(), "panic messages")?;
         self.asm.strings.push(s.to_string());
         self.string_ix.insert(s.to_string(), i);
-        Ok(i)
+        Ok(StringId(i))
     }
 
-    pub fn jitcode(&self, callee: &str) -> Result<u16, String> {
+    pub fn jitcode(&self, callee: &str) -> Result<JitCodeId, String> {
         self.graph_ix
             .get(callee)
             .copied()
+            .map(JitCodeId)
             .ok_or_else(|| format!("call to {callee}, which has no graph"))
     }
 
-    pub fn driver(&self, portal: &str) -> Result<u16, String> {
-        self.driver_ix.get(portal).copied().ok_or_else(|| {
-            format!("merge point of driver {portal}, which is not in program.drivers")
-        })
+    pub fn driver(&self, portal: &str) -> Result<DriverId, String> {
+        self.driver_ix
+            .get(portal)
+            .copied()
+            .map(DriverId)
+            .ok_or_else(|| {
+                format!("merge point of driver {portal}, which is not in program.drivers")
+            })
     }
 }

@@ -5,8 +5,8 @@
 use super::{mem_scalar, var_kind, Assembly, Container, JitCodeData};
 use crate::flowgraph::adt_field_name;
 use metatrace_runtime::jitcode::{
-    const_texts, format_jitcode, indexed_name, verify_jitcode, DescrInfo, DescrTable, JitCodeNames,
-    JitCodeShape, Kind, RegNames, ScalarTy,
+    const_texts, format_jitcode, indexed_name, verify_jitcode, ArrayId, CallId, DescrInfo,
+    DescrTable, FieldId, JitCodeId, JitCodeNames, JitCodeShape, Kind, RegNames, ScalarTy,
 };
 
 impl Assembly {
@@ -75,23 +75,23 @@ fn leaf_kinds(asm: &Assembly, tys: &[crate::types::Ty]) -> Option<Vec<Kind>> {
 }
 
 impl DescrInfo for Assembly {
-    fn field_ty(&self, i: u16) -> Option<Option<ScalarTy>> {
-        self.fields.get(i as usize).map(|f| mem_scalar(&f.ty))
+    fn field_ty(&self, i: FieldId) -> Option<Option<ScalarTy>> {
+        self.fields.get(i.index()).map(|f| mem_scalar(&f.ty))
     }
-    fn array_ty(&self, i: u16) -> Option<(bool, Option<ScalarTy>)> {
+    fn array_ty(&self, i: ArrayId) -> Option<(bool, Option<ScalarTy>)> {
         self.arrays
-            .get(i as usize)
+            .get(i.index())
             .map(|a| (a.container == Container::Vec, mem_scalar(&a.item)))
     }
-    fn call_kinds(&self, i: u16) -> Option<(Vec<Kind>, Vec<Kind>)> {
-        let c = self.calls.get(i as usize)?;
+    fn call_kinds(&self, i: CallId) -> Option<(Vec<Kind>, Vec<Kind>)> {
+        let c = self.calls.get(i.index())?;
         Some((
             leaf_kinds(self, &c.params)?,
             leaf_kinds(self, std::slice::from_ref(&c.ret))?,
         ))
     }
-    fn jitcode_kinds(&self, i: u16) -> Option<(Vec<Kind>, Vec<Kind>)> {
-        let j = self.jitcodes.get(i as usize)?;
+    fn jitcode_kinds(&self, i: JitCodeId) -> Option<(Vec<Kind>, Vec<Kind>)> {
+        let j = self.jitcodes.get(i.index())?;
         Some((j.args.iter().map(|a| a.kind).collect(), j.results.clone()))
     }
 }

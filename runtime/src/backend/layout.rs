@@ -127,7 +127,7 @@ pub fn vec_layout(shims: &VecShims) -> Option<HeaderLayout> {
 pub fn op_layout(tables: &Tables, op: &Opcode) -> Option<HeaderLayout> {
     match op {
         Opcode::VecLen(d) | Opcode::VecPtr(d) => {
-            let shims = tables.arrays.get(*d as usize)?.vec?;
+            let shims = tables.arrays.get((*d).index())?.vec?;
             vec_layout(&shims)
         }
         Opcode::StringPtr | Opcode::StringLen => string_layout(),

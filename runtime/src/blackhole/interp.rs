@@ -171,7 +171,7 @@ impl Machine {
             );
             if let Some(inner) = frames.get(n + 1) {
                 match &code.insns[rf.pc as usize] {
-                    Insn::Call { jitcode, .. } if *jitcode == inner.jitcode => {}
+                    Insn::Call { jitcode, .. } if jitcode.0 == inner.jitcode => {}
                     other => panic!(
                         "metatrace: resume frame {n} ({name}): pc {} is {other:?}, not a call of jitcode {}",
                         rf.pc, inner.jitcode
@@ -250,13 +250,13 @@ impl Machine {
                     self.set(&fr, to.kind(), *dst, v);
                 }
                 Insn::New { descr, dst } => {
-                    rr!(self, fr, *dst) = executor::alloc(&tables.allocs[*descr as usize]);
+                    rr!(self, fr, *dst) = executor::alloc(&tables.allocs[*descr]);
                 }
                 Insn::Free { descr, ptr } => unsafe {
-                    executor::free(&tables.allocs[*descr as usize], rr!(self, fr, *ptr));
+                    executor::free(&tables.allocs[*descr], rr!(self, fr, *ptr));
                 },
                 Insn::GetField { descr, base, dst } => {
-                    let d = &tables.fields[*descr as usize];
+                    let d = &tables.fields[*descr];
                     let ty = d.ty.expect("verified: scalar field");
                     let v = unsafe {
                         executor::load(ty, executor::field_addr(d, rr!(self, fr, *base)))
@@ -264,7 +264,7 @@ impl Machine {
                     self.set(&fr, ty.kind(), *dst, v);
                 }
                 Insn::SetField { descr, base, value } => {
-                    let d = &tables.fields[*descr as usize];
+                    let d = &tables.fields[*descr];
                     let ty = d.ty.expect("verified: scalar field");
                     let v = self.get(&fr, ty.kind(), *value);
                     unsafe {
@@ -272,7 +272,7 @@ impl Machine {
                     };
                 }
                 Insn::FieldAddr { descr, base, dst } => {
-                    let d = &tables.fields[*descr as usize];
+                    let d = &tables.fields[*descr];
                     rr!(self, fr, *dst) = unsafe { executor::field_addr(d, rr!(self, fr, *base)) };
                 }
                 Insn::Load { ty, addr, dst } => {
@@ -284,7 +284,7 @@ impl Machine {
                     unsafe { executor::store(*ty, rr!(self, fr, *addr), v) };
                 }
                 Insn::EnumTag { descr, addr, dst } => {
-                    let d = &tables.enums[*descr as usize];
+                    let d = &tables.enums[*descr];
                     ri!(self, fr, *dst) = unsafe { (d.tag)(rr!(self, fr, *addr)) } as i64;
                 }
                 Insn::VecLen { descr, vec, dst } => {
@@ -297,7 +297,7 @@ impl Machine {
                     idx,
                     dst,
                 } => {
-                    let d = &tables.arrays[*descr as usize];
+                    let d = &tables.arrays[*descr];
                     let s = vec_shims(tables, *descr);
                     let ptr = unsafe { (s.ptr)(rr!(self, fr, *vec)) };
                     rr!(self, fr, *dst) = executor::item_addr(d, ptr, ri!(self, fr, *idx));
@@ -308,7 +308,7 @@ impl Machine {
                     idx,
                     dst,
                 } => {
-                    let d = &tables.arrays[*descr as usize];
+                    let d = &tables.arrays[*descr];
                     let s = vec_shims(tables, *descr);
                     let ty = d.item.expect("verified: scalar items");
                     let ptr = unsafe { (s.ptr)(rr!(self, fr, *vec)) };
@@ -323,7 +323,7 @@ impl Machine {
                     idx,
                     value,
                 } => {
-                    let d = &tables.arrays[*descr as usize];
+                    let d = &tables.arrays[*descr];
                     let s = vec_shims(tables, *descr);
                     let ty = d.item.expect("verified: scalar items");
                     let ptr = unsafe { (s.ptr)(rr!(self, fr, *vec)) };
@@ -333,7 +333,7 @@ impl Machine {
                     };
                 }
                 Insn::VecPush { descr, vec, value } => {
-                    let d = &tables.arrays[*descr as usize];
+                    let d = &tables.arrays[*descr];
                     let ty = d.item.expect("verified: scalar items");
                     let Some(push) = vec_shims(tables, *descr).push else {
                         panic!("metatrace: {} has no push shim", d.name);
@@ -347,7 +347,7 @@ impl Machine {
                     tag,
                     value,
                 } => {
-                    let d = &tables.arrays[*descr as usize];
+                    let d = &tables.arrays[*descr];
                     let ty = d.item.expect("verified: scalar items");
                     let Some(pop) = vec_shims(tables, *descr).pop else {
                         panic!("metatrace: {} has no pop shim", d.name);
@@ -377,7 +377,7 @@ impl Machine {
                     idx,
                     dst,
                 } => {
-                    let d = &tables.arrays[*descr as usize];
+                    let d = &tables.arrays[*descr];
                     rr!(self, fr, *dst) =
                         executor::item_addr(d, rr!(self, fr, *ptr), ri!(self, fr, *idx));
                 }
@@ -387,7 +387,7 @@ impl Machine {
                     idx,
                     dst,
                 } => {
-                    let d = &tables.arrays[*descr as usize];
+                    let d = &tables.arrays[*descr];
                     let ty = d.item.expect("verified: scalar items");
                     let addr = executor::item_addr(d, rr!(self, fr, *ptr), ri!(self, fr, *idx));
                     let v = unsafe { executor::load(ty, addr) };
@@ -399,7 +399,7 @@ impl Machine {
                     idx,
                     value,
                 } => {
-                    let d = &tables.arrays[*descr as usize];
+                    let d = &tables.arrays[*descr];
                     let ty = d.item.expect("verified: scalar items");
                     let addr = executor::item_addr(d, rr!(self, fr, *ptr), ri!(self, fr, *idx));
                     let v = self.get(&fr, ty.kind(), *value);
@@ -411,11 +411,11 @@ impl Machine {
                     ri!(self, fr, *len) = s.len() as i64;
                 }
                 Insn::Call { jitcode, args, .. } => {
-                    let callee: &'static Code = &prog.codes[*jitcode as usize];
+                    let callee: &'static Code = &prog.codes[jitcode.index()];
                     // Remember where the caller is: the results go where its
                     // Call instruction says.
                     self.frames.last_mut().expect("caller frame").pc = (pc - 1) as u32;
-                    let nf = self.push_frame(*jitcode as u32, callee);
+                    let nf = self.push_frame(jitcode.0 as u32, callee);
                     for (a, p) in args.iter().zip(callee.jitcode.args) {
                         let v = self.getk(&fr, a);
                         self.set(&nf, p.kind, p.reg, v);
@@ -449,7 +449,7 @@ impl Machine {
                     args,
                     results,
                 } => {
-                    let d = &tables.calls[*descr as usize];
+                    let d = &tables.calls[*descr];
                     // Reused buffers, taken out of `self` for the call.
                     let mut cargs = std::mem::take(&mut self.call_args);
                     let mut cres = std::mem::take(&mut self.call_results);
@@ -482,7 +482,7 @@ impl Machine {
                 }
                 Insn::CanEnterJit { .. } | Insn::Live { .. } => {}
                 Insn::Panic { message, .. } => {
-                    let msg = tables.strings[*message as usize];
+                    let msg = tables.strings[*message];
                     panic!("{}", msg);
                 }
             }
@@ -504,8 +504,9 @@ fn grow<T: Copy + Default>(v: &mut Vec<T>, n: usize, consts: &[T]) {
 }
 
 #[inline(always)]
-fn vec_shims(tables: &crate::jitcode::Tables, descr: u16) -> crate::jitcode::VecShims {
-    tables.arrays[descr as usize]
-        .vec
-        .expect("verified: a Vec descr")
+fn vec_shims(
+    tables: &crate::jitcode::Tables,
+    descr: crate::jitcode::ArrayId,
+) -> crate::jitcode::VecShims {
+    tables.arrays[descr].vec.expect("verified: a Vec descr")
 }

@@ -34,7 +34,8 @@ pub fn encode(insns: &[Insn]) -> Vec<u8> {
         w.push(insn.opcode());
         insn.operands(&mut |op| match op {
             Operand::Static(s) => s.encode(&mut w),
-            Operand::Reg(r, ..) | Operand::Descr(r, _) => put_u16(&mut w, *r),
+            Operand::Reg(r, ..) => put_u16(&mut w, *r),
+            Operand::Descr(d, _) => put_u16(&mut w, d.raw()),
             Operand::Regs(rs, ..) => {
                 put_u16(&mut w, rs.len() as u16);
                 for r in rs {
@@ -94,7 +95,8 @@ impl Reader<'_> {
     fn operand(&mut self, op: OperandMut<'_>) -> Result<(), DecodeError> {
         match op {
             OperandMut::Static(s) => self.token(s)?,
-            OperandMut::Reg(r, ..) | OperandMut::Descr(r, _) => *r = self.u16()?,
+            OperandMut::Reg(r, ..) => *r = self.u16()?,
+            OperandMut::Descr(d, _) => d.set_raw(self.u16()?),
             OperandMut::Regs(rs, ..) => {
                 let n = self.u16()?;
                 for _ in 0..n {

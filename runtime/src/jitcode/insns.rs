@@ -45,8 +45,8 @@ pub enum Access {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KindOf {
     Fixed(Kind),
-    FieldOf(u16),
-    ItemOf(u16),
+    FieldOf(FieldId),
+    ItemOf(ArrayId),
 }
 
 impl KindOf {
@@ -113,7 +113,7 @@ pub enum Operand<'a> {
     Static(&'a dyn StaticOperand),
     Reg(&'a Reg, Access, KindOf),
     Regs(&'a Vec<KReg>, Access, ListStyle),
-    Descr(&'a u16, DescrTable),
+    Descr(&'a dyn AnyId, DescrTable),
     Label(&'a Label, LabelStyle),
     Cases(&'a Vec<(i64, Label)>),
 }
@@ -124,7 +124,7 @@ pub enum OperandMut<'a> {
     Static(&'a mut dyn StaticOperand),
     Reg(&'a mut Reg, Access, KindOf),
     Regs(&'a mut Vec<KReg>, Access, ListStyle),
-    Descr(&'a mut u16, DescrTable),
+    Descr(&'a mut dyn AnyId, DescrTable),
     Label(&'a mut Label, LabelStyle),
     Cases(&'a mut Vec<(i64, Label)>),
 }
@@ -271,18 +271,18 @@ insn_table! {
     /// Read a scalar field of the object at `base` (descr: `Tables::fields`).
     9 GetField "getfield" {
         base: Reg = read(Ref),
-        descr: u16 = descr(Field { scalar: true }),
+        descr: FieldId = descr(Field { scalar: true }),
         dst: Reg = write(field descr),
     }
     10 SetField "setfield" {
         base: Reg = read(Ref),
-        descr: u16 = descr(Field { scalar: true }),
+        descr: FieldId = descr(Field { scalar: true }),
         value: Reg = read(field descr),
     }
     /// Address of a field (scalar or not) of the object at `base`.
     11 FieldAddr "fieldaddr" {
         base: Reg = read(Ref),
-        descr: u16 = descr(Field { scalar: false }),
+        descr: FieldId = descr(Field { scalar: false }),
         dst: Reg = write(Ref),
     }
     /// Read the scalar of type `ty` at address `addr`.
@@ -290,47 +290,47 @@ insn_table! {
     /// Write the scalar of type `ty` at address `addr`.
     13 Store "store/{}" { ty: ScalarTy, addr: Reg = read(Ref), value: Reg = read(scalar ty) }
     /// Variant index of the enum-like value at `addr` (`Tables::enums`).
-    14 EnumTag "enum_tag" { addr: Reg = read(Ref), descr: u16 = descr(Enum), dst: Reg = write(Int) }
+    14 EnumTag "enum_tag" { addr: Reg = read(Ref), descr: EnumId = descr(Enum), dst: Reg = write(Int) }
     /// Vec operations on the `Vec<T>` at `vec` (`Tables::arrays`).
     15 VecLen "vec_len" {
         vec: Reg = read(Ref),
-        descr: u16 = descr(Array { vec: true, scalar: false }),
+        descr: ArrayId = descr(Array { vec: true, scalar: false }),
         dst: Reg = write(Int),
     }
     16 VecItemAddr "vec_itemaddr" {
         vec: Reg = read(Ref),
         idx: Reg = read(Int),
-        descr: u16 = descr(Array { vec: true, scalar: false }),
+        descr: ArrayId = descr(Array { vec: true, scalar: false }),
         dst: Reg = write(Ref),
     }
     17 VecGetItem "vec_getitem" {
         vec: Reg = read(Ref),
         idx: Reg = read(Int),
-        descr: u16 = descr(Array { vec: true, scalar: true }),
+        descr: ArrayId = descr(Array { vec: true, scalar: true }),
         dst: Reg = write(item descr),
     }
     18 VecSetItem "vec_setitem" {
         vec: Reg = read(Ref),
         idx: Reg = read(Int),
-        descr: u16 = descr(Array { vec: true, scalar: true }),
+        descr: ArrayId = descr(Array { vec: true, scalar: true }),
         value: Reg = read(item descr),
     }
     19 VecPush "vec_push" {
         vec: Reg = read(Ref),
-        descr: u16 = descr(Array { vec: true, scalar: true }),
+        descr: ArrayId = descr(Array { vec: true, scalar: true }),
         value: Reg = read(item descr),
     }
     /// `tag` (int) is 1 and `value` the popped item, or `tag` 0 and `value` zero.
     20 VecPop "vec_pop" {
         vec: Reg = read(Ref),
-        descr: u16 = descr(Array { vec: true, scalar: true }),
+        descr: ArrayId = descr(Array { vec: true, scalar: true }),
         tag: Reg = write(Int),
         value: Reg = write(item descr),
     }
     /// Data pointer and length of the Vec at `vec`.
     21 VecAsSlice "vec_as_slice" {
         vec: Reg = read(Ref),
-        descr: u16 = descr(Array { vec: true, scalar: false }),
+        descr: ArrayId = descr(Array { vec: true, scalar: false }),
         ptr: Reg = write(Ref),
         len: Reg = write(Int),
     }
@@ -339,19 +339,19 @@ insn_table! {
     22 SliceItemAddr "slice_itemaddr" {
         ptr: Reg = read(Ref),
         idx: Reg = read(Int),
-        descr: u16 = descr(Array { vec: false, scalar: false }),
+        descr: ArrayId = descr(Array { vec: false, scalar: false }),
         dst: Reg = write(Ref),
     }
     23 SliceGetItem "slice_getitem" {
         ptr: Reg = read(Ref),
         idx: Reg = read(Int),
-        descr: u16 = descr(Array { vec: false, scalar: true }),
+        descr: ArrayId = descr(Array { vec: false, scalar: true }),
         dst: Reg = write(item descr),
     }
     24 SliceSetItem "slice_setitem" {
         ptr: Reg = read(Ref),
         idx: Reg = read(Int),
-        descr: u16 = descr(Array { vec: false, scalar: true }),
+        descr: ArrayId = descr(Array { vec: false, scalar: true }),
         value: Reg = read(item descr),
     }
     /// Data pointer and length of the `String` at `string`.
@@ -361,13 +361,13 @@ insn_table! {
     /// Call another jitcode of the same `Tables`.
     26 Call "{}" {
         flavor: CallFlavor,
-        jitcode: u16 = descr(Jitcode),
+        jitcode: JitCodeId = descr(Jitcode),
         args: Vec<KReg> = reads(paren),
         results: Vec<KReg> = writes(paren),
     }
     /// Call native code through a shim (`Tables::calls`): `#[dont_look_inside]`.
     27 ResidualCall "residual_call" {
-        descr: u16 = descr(Call),
+        descr: CallId = descr(Call),
         args: Vec<KReg> = reads(paren),
         results: Vec<KReg> = writes(paren),
     }
@@ -376,9 +376,9 @@ insn_table! {
     /// `we_are_jitted()`: 0 in the blackhole, 1 in traces.
     29 WeAreJitted "we_are_jitted" { dst: Reg = write(Int) }
     /// `jit_merge_point!()` of driver `driver`: greens then reds.
-    30 MergePoint "jit_merge_point" { driver: u16 = descr(Driver), args: Vec<KReg> = reads(paren) }
+    30 MergePoint "jit_merge_point" { driver: DriverId = descr(Driver), args: Vec<KReg> = reads(paren) }
     /// `can_enter_jit!()`, same arguments.
-    31 CanEnterJit "can_enter_jit" { driver: u16 = descr(Driver), args: Vec<KReg> = reads(paren) }
+    31 CanEnterJit "can_enter_jit" { driver: DriverId = descr(Driver), args: Vec<KReg> = reads(paren) }
     /// `-live-`: the registers live here (before a call, a guard or a merge
     /// point), for resume data. Not a use: liveness skips it.
     32 Live "-live-" { regs: Vec<KReg> = reads(bare) }
@@ -391,16 +391,16 @@ insn_table! {
     }
     36 Return "return" { values: Vec<KReg> = reads(paren) }
     /// Panic like the native code: message from `Tables::strings`.
-    37 Panic "panic/{}" { kind: PanicKind, message: u16 = descr(String) }
+    37 Panic "panic/{}" { kind: PanicKind, message: StringId = descr(String) }
     /// `Box::new`: fresh memory for one value of the type of `Tables::allocs`
     /// entry `descr`, uninitialized (the stores that follow fill it); `dst`
     /// is a ref register.
-    38 New "new" { descr: u16 = descr(Alloc), dst: Reg = write(Ref) }
+    38 New "new" { descr: AllocId = descr(Alloc), dst: Reg = write(Ref) }
     /// Dropping a `Box<T>` of plain data: frees the memory at the ref
     /// register `ptr`, allocated for `Tables::allocs` entry `descr`. Nothing
     /// when `ptr` is null: a box moved out of its variable leaves null behind
     /// (the translator's drop flags).
-    39 Free "free" { ptr: Reg = read(Ref), descr: u16 = descr(Alloc) }
+    39 Free "free" { ptr: Reg = read(Ref), descr: AllocId = descr(Alloc) }
 }
 
 impl Insn {

@@ -18,6 +18,7 @@
 //! (`encode`) and decoded once when a VM starts (`decode`).
 
 mod encode;
+mod ids;
 mod insns;
 mod liveness;
 mod parser;
@@ -26,6 +27,7 @@ mod tokens;
 mod verify;
 
 pub use encode::{decode, encode, DecodeError};
+pub use ids::{AllocId, AnyId, ArrayId, CallId, DriverId, EnumId, FieldId, JitCodeId, StringId};
 pub use insns::{Access, DescrTable, Insn, KindOf, LabelStyle, ListStyle, Operand, OperandMut};
 pub use liveness::live_in;
 pub use parser::{const_texts, parse_jitcode, ParsedJitCode, RefConstText};

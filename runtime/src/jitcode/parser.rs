@@ -401,9 +401,11 @@ impl Cursor<'_> {
                 } else {
                     self.angled()?
                 };
-                *d = names
-                    .lookup(table, &name)
-                    .ok_or_else(|| format!("unknown {} `{name}`", table.what()))?;
+                d.set_raw(
+                    names
+                        .lookup(table, &name)
+                        .ok_or_else(|| format!("unknown {} `{name}`", table.what()))?,
+                );
             }
             OperandMut::Label(l, style) => {
                 if style == LabelStyle::Default {

@@ -83,44 +83,44 @@ pub trait JitCodeNames {
         }
         name
     }
-    fn field(&self, i: u16) -> String {
-        self.name(DescrTable::Field { scalar: false }, i)
+    fn field(&self, i: FieldId) -> String {
+        self.name(DescrTable::Field { scalar: false }, i.0)
     }
-    fn array(&self, i: u16) -> String {
+    fn array(&self, i: ArrayId) -> String {
         self.name(
             DescrTable::Array {
                 vec: false,
                 scalar: false,
             },
-            i,
+            i.0,
         )
     }
-    fn enum_(&self, i: u16) -> String {
-        self.name(DescrTable::Enum, i)
+    fn enum_(&self, i: EnumId) -> String {
+        self.name(DescrTable::Enum, i.0)
     }
-    fn call(&self, i: u16) -> String {
-        self.name(DescrTable::Call, i)
+    fn call(&self, i: CallId) -> String {
+        self.name(DescrTable::Call, i.0)
     }
-    fn jitcode(&self, i: u16) -> String {
-        self.name(DescrTable::Jitcode, i)
+    fn jitcode(&self, i: JitCodeId) -> String {
+        self.name(DescrTable::Jitcode, i.0)
     }
     /// A panic message, printed as a string literal.
-    fn string(&self, i: u16) -> String {
-        self.name(DescrTable::String, i)
+    fn string(&self, i: StringId) -> String {
+        self.name(DescrTable::String, i.0)
     }
-    fn driver(&self, i: u16) -> String {
-        self.name(DescrTable::Driver, i)
+    fn driver(&self, i: DriverId) -> String {
+        self.name(DescrTable::Driver, i.0)
     }
     /// Name of an allocated type (`Tables::allocs`).
-    fn alloc(&self, i: u16) -> String {
-        self.name(DescrTable::Alloc, i)
+    fn alloc(&self, i: AllocId) -> String {
+        self.name(DescrTable::Alloc, i.0)
     }
     /// Kind of a scalar field / array item, to print the register read or
     /// written by getfield and friends.
-    fn field_kind(&self, i: u16) -> Option<Kind> {
+    fn field_kind(&self, i: FieldId) -> Option<Kind> {
         KindOf::FieldOf(i).resolve(self.descr_info()?)
     }
-    fn item_kind(&self, i: u16) -> Option<Kind> {
+    fn item_kind(&self, i: ArrayId) -> Option<Kind> {
         KindOf::ItemOf(i).resolve(self.descr_info()?)
     }
     /// The index of the descr printed as `name` (the parser's inverse of
@@ -234,7 +234,7 @@ pub fn format_insn(insn: &Insn, regs: &RegNames, names: &dyn JitCodeNames) -> St
             }
             Operand::Descr(d, table) => {
                 rest.push(' ');
-                rest.push_str(&descr_text(names, table, *d));
+                rest.push_str(&descr_text(names, table, d.raw()));
             }
             Operand::Label(l, style) => match style {
                 LabelStyle::Plain => rest.push_str(&format!(" L{l}")),
@@ -253,7 +253,7 @@ pub fn format_insn(insn: &Insn, regs: &RegNames, names: &dyn JitCodeNames) -> St
 /// A descr as printed: `<name>`, or the string itself.
 fn descr_text(names: &dyn JitCodeNames, table: DescrTable, d: u16) -> String {
     match table {
-        DescrTable::String => names.string(d),
+        DescrTable::String => names.string(StringId(d)),
         _ => format!("<{}>", names.name(table, d)),
     }
 }

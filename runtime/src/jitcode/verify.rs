@@ -10,13 +10,13 @@ use super::*;
 /// entries each table has comes from [`JitCodeNames::count`].
 pub trait DescrInfo: JitCodeNames {
     /// `None` if out of range; else the field's scalar type, if scalar.
-    fn field_ty(&self, i: u16) -> Option<Option<ScalarTy>>;
+    fn field_ty(&self, i: FieldId) -> Option<Option<ScalarTy>>;
     /// `None` if out of range; else (is a Vec, item scalar type if scalar).
-    fn array_ty(&self, i: u16) -> Option<(bool, Option<ScalarTy>)>;
+    fn array_ty(&self, i: ArrayId) -> Option<(bool, Option<ScalarTy>)>;
     /// Argument and result kinds of residual call `i`.
-    fn call_kinds(&self, i: u16) -> Option<(Vec<Kind>, Vec<Kind>)>;
+    fn call_kinds(&self, i: CallId) -> Option<(Vec<Kind>, Vec<Kind>)>;
     /// Argument and result kinds of jitcode `i`.
-    fn jitcode_kinds(&self, i: u16) -> Option<(Vec<Kind>, Vec<Kind>)>;
+    fn jitcode_kinds(&self, i: JitCodeId) -> Option<(Vec<Kind>, Vec<Kind>)>;
 }
 
 /// A jitcode's shape, for the verifier.
@@ -31,22 +31,22 @@ pub struct JitCodeShape<'a> {
 }
 
 impl DescrInfo for Tables {
-    fn field_ty(&self, i: u16) -> Option<Option<ScalarTy>> {
-        self.fields.get(i as usize).map(|f| f.ty)
+    fn field_ty(&self, i: FieldId) -> Option<Option<ScalarTy>> {
+        self.fields.get(i.index()).map(|f| f.ty)
     }
-    fn array_ty(&self, i: u16) -> Option<(bool, Option<ScalarTy>)> {
+    fn array_ty(&self, i: ArrayId) -> Option<(bool, Option<ScalarTy>)> {
         self.arrays
-            .get(i as usize)
+            .get(i.index())
             .map(|a| (a.vec.is_some(), a.item))
     }
-    fn call_kinds(&self, i: u16) -> Option<(Vec<Kind>, Vec<Kind>)> {
+    fn call_kinds(&self, i: CallId) -> Option<(Vec<Kind>, Vec<Kind>)> {
         self.calls
-            .get(i as usize)
+            .get(i.index())
             .map(|c| (c.arg_kinds.to_vec(), c.result_kinds.to_vec()))
     }
-    fn jitcode_kinds(&self, i: u16) -> Option<(Vec<Kind>, Vec<Kind>)> {
+    fn jitcode_kinds(&self, i: JitCodeId) -> Option<(Vec<Kind>, Vec<Kind>)> {
         self.jitcodes
-            .get(i as usize)
+            .get(i.index())
             .map(|j| (j.args.iter().map(|a| a.kind).collect(), j.results.to_vec()))
     }
 }
@@ -213,7 +213,7 @@ impl Checker<'_> {
     }
 
     /// A scalar field descr; its type.
-    fn scalar_field(&mut self, descr: u16) -> Option<ScalarTy> {
+    fn scalar_field(&mut self, descr: FieldId) -> Option<ScalarTy> {
         match self.descrs.field_ty(descr) {
             None => {
                 self.err(format!("field descr {descr} out of range"));
@@ -228,7 +228,7 @@ impl Checker<'_> {
     }
 
     /// An array descr: (is a Vec, item type).
-    fn array(&mut self, descr: u16, need_vec: bool, need_scalar: bool) -> Option<ScalarTy> {
+    fn array(&mut self, descr: ArrayId, need_vec: bool, need_scalar: bool) -> Option<ScalarTy> {
         match self.descrs.array_ty(descr) {
             None => {
                 self.err(format!("array descr {descr} out of range"));
@@ -275,24 +275,24 @@ impl Checker<'_> {
         let (what, count) = match table {
             DescrTable::Field { scalar } => {
                 if scalar {
-                    self.scalar_field(d);
-                } else if self.descrs.field_ty(d).is_none() {
+                    self.scalar_field(FieldId(d));
+                } else if self.descrs.field_ty(FieldId(d)).is_none() {
                     self.err(format!("field descr {d} out of range"));
                 }
                 return;
             }
             DescrTable::Array { vec, scalar } => {
-                self.array(d, vec, scalar);
+                self.array(ArrayId(d), vec, scalar);
                 return;
             }
             DescrTable::Call => {
-                if self.descrs.call_kinds(d).is_none() {
+                if self.descrs.call_kinds(CallId(d)).is_none() {
                     self.err(format!("call descr {d} out of range"));
                 }
                 return;
             }
             DescrTable::Jitcode => {
-                if self.descrs.jitcode_kinds(d).is_none() {
+                if self.descrs.jitcode_kinds(JitCodeId(d)).is_none() {
                     self.err(format!("jitcode {d} out of range"));
                 }
                 return;
@@ -316,7 +316,7 @@ impl Checker<'_> {
             ops.push(match op {
                 Operand::Reg(r, acc, k) => Check::Reg(*r, acc, k),
                 Operand::Regs(rs, acc, _) => Check::Regs(rs.clone(), acc),
-                Operand::Descr(d, t) => Check::Descr(*d, t),
+                Operand::Descr(d, t) => Check::Descr(d.raw(), t),
                 Operand::Label(l, _) => Check::Label(*l),
                 Operand::Cases(cs) => Check::Labels(cs.iter().map(|c| c.1).collect()),
                 Operand::Static(_) => return,

@@ -19,7 +19,7 @@ use super::heapcache::Effect;
 use super::{AbortReason, Stop, Tracer};
 use crate::blackhole;
 use crate::executor;
-use crate::jitcode::{CallFlavor, CmpOp, Insn, IntTy, KReg, Kind, Reg, VecShims};
+use crate::jitcode::{ArrayId, CallFlavor, CmpOp, EnumId, Insn, IntTy, KReg, Kind, Reg, VecShims};
 use crate::trace::{Opcode, Val};
 
 use Kind::{Float, Int, Ref};
@@ -37,24 +37,24 @@ impl Tracer<'_> {
         self.set(kind, reg, Value { bits, val })
     }
 
-    fn vec_shims(&self, descr: u16) -> VecShims {
-        self.tables.arrays[descr as usize]
+    fn vec_shims(&self, descr: ArrayId) -> VecShims {
+        self.tables.arrays[descr]
             .vec
             .expect("verified: a Vec descr")
     }
 
     /// May loads through array descr `descr` from a constant be folded?
-    fn array_immutable(&self, descr: u16) -> bool {
-        self.tables.arrays[descr as usize].immutable
+    fn array_immutable(&self, descr: ArrayId) -> bool {
+        self.tables.arrays[descr].immutable
     }
 
     /// Same for enum tags.
-    fn enum_immutable(&self, descr: u16) -> bool {
-        self.tables.enums[descr as usize].immutable
+    fn enum_immutable(&self, descr: EnumId) -> bool {
+        self.tables.enums[descr].immutable
     }
 
     /// `vec_ptr` of the Vec `vec` (concrete data pointer and trace value).
-    fn vec_ptr(&mut self, descr: u16, vec: Value) -> Value {
+    fn vec_ptr(&mut self, descr: ArrayId, vec: Value) -> Value {
         let bits = unsafe { (self.vec_shims(descr).ptr)(vec.bits as usize) } as u64;
         let imm = self.array_immutable(descr);
         let val = self
@@ -64,7 +64,7 @@ impl Tracer<'_> {
     }
 
     /// `vec_len` of the Vec `vec`.
-    fn vec_len(&mut self, descr: u16, vec: Value) -> Value {
+    fn vec_len(&mut self, descr: ArrayId, vec: Value) -> Value {
         let bits = unsafe { (self.vec_shims(descr).len)(vec.bits as usize) } as u64;
         let imm = self.array_immutable(descr);
         let val = self
@@ -74,8 +74,8 @@ impl Tracer<'_> {
     }
 
     /// Read item `idx` of the array data at `ptr` into `dst`.
-    fn get_item(&mut self, descr: u16, ptr: Value, idx: Value, dst: Reg) {
-        let d = &self.tables.arrays[descr as usize];
+    fn get_item(&mut self, descr: ArrayId, ptr: Value, idx: Value, dst: Reg) {
+        let d = &self.tables.arrays[descr];
         let ty = d.item.expect("verified: scalar items");
         let addr = executor::item_addr(d, ptr.bits as usize, idx.bits as i64);
         let bits = unsafe { executor::load(ty, addr) };
@@ -91,8 +91,8 @@ impl Tracer<'_> {
     }
 
     /// Write `value` to item `idx` of the array data at `ptr`.
-    fn set_item(&mut self, descr: u16, ptr: Value, idx: Value, value: Reg) {
-        let d = &self.tables.arrays[descr as usize];
+    fn set_item(&mut self, descr: ArrayId, ptr: Value, idx: Value, value: Reg) {
+        let d = &self.tables.arrays[descr];
         let ty = d.item.expect("verified: scalar items");
         let v = self.get(ty.kind(), value);
         let addr = executor::item_addr(d, ptr.bits as usize, idx.bits as i64);
@@ -102,8 +102,8 @@ impl Tracer<'_> {
     }
 
     /// Address of item `idx` of the array data at `ptr`, into `dst`.
-    fn item_addr(&mut self, descr: u16, ptr: Value, idx: Value, dst: Reg) {
-        let d = &self.tables.arrays[descr as usize];
+    fn item_addr(&mut self, descr: ArrayId, ptr: Value, idx: Value, dst: Reg) {
+        let d = &self.tables.arrays[descr];
         let bits = executor::item_addr(d, ptr.bits as usize, idx.bits as i64) as u64;
         let val = self
             .rec
@@ -200,20 +200,20 @@ impl Tracer<'_> {
                 self.put(to.kind(), *dst, bits, val);
             }
             Insn::New { descr, dst } => {
-                let bits = executor::alloc(&tables.allocs[*descr as usize]) as u64;
+                let bits = executor::alloc(&tables.allocs[*descr]) as u64;
                 let val = self.rec.op(Opcode::New(*descr), vec![], Some(Ref));
                 self.put(Ref, *dst, bits, val);
             }
             Insn::Free { descr, ptr } => {
                 let p = self.get(Ref, *ptr);
-                unsafe { executor::free(&tables.allocs[*descr as usize], p.bits as usize) };
+                unsafe { executor::free(&tables.allocs[*descr], p.bits as usize) };
                 // A box moved out of its variable left a constant null behind.
                 if self.rec.resolve(p.val) != Val::Ref(0) {
                     self.rec.op(Opcode::Free(*descr), vec![p.val], None);
                 }
             }
             Insn::GetField { descr, base, dst } => {
-                let d = &tables.fields[*descr as usize];
+                let d = &tables.fields[*descr];
                 let ty = d.ty.expect("verified: scalar field");
                 let b = self.get(Ref, *base);
                 let bits = unsafe { executor::load(ty, executor::field_addr(d, b.bits as usize)) };
@@ -227,7 +227,7 @@ impl Tracer<'_> {
                 self.put(ty.kind(), *dst, bits, val);
             }
             Insn::SetField { descr, base, value } => {
-                let d = &tables.fields[*descr as usize];
+                let d = &tables.fields[*descr];
                 let ty = d.ty.expect("verified: scalar field");
                 let (b, v) = (self.get(Ref, *base), self.get(ty.kind(), *value));
                 unsafe { executor::store(ty, executor::field_addr(d, b.bits as usize), v.bits) };
@@ -235,7 +235,7 @@ impl Tracer<'_> {
                     .write(Opcode::SetField(*descr), &[b.val, v.val], v.bits);
             }
             Insn::FieldAddr { descr, base, dst } => {
-                let d = &tables.fields[*descr as usize];
+                let d = &tables.fields[*descr];
                 let b = self.get(Ref, *base);
                 let bits = unsafe { executor::field_addr(d, b.bits as usize) } as u64;
                 let val = self
@@ -257,7 +257,7 @@ impl Tracer<'_> {
                 self.rec.write(Opcode::Store(*ty), &[a.val, v.val], v.bits);
             }
             Insn::EnumTag { descr, addr, dst } => {
-                let d = &tables.enums[*descr as usize];
+                let d = &tables.enums[*descr];
                 let a = self.get(Ref, *addr);
                 let bits = unsafe { (d.tag)(a.bits as usize) } as u64;
                 let imm = self.enum_immutable(*descr);
@@ -302,7 +302,7 @@ impl Tracer<'_> {
                 self.set_item(*descr, ptr, i, *value);
             }
             Insn::VecPush { descr, vec, value } => {
-                let d = &tables.arrays[*descr as usize];
+                let d = &tables.arrays[*descr];
                 let ty = d.item.expect("verified: scalar items");
                 let Some(push) = self.vec_shims(*descr).push else {
                     panic!("metatrace: {} has no push shim", d.name);
@@ -322,7 +322,7 @@ impl Tracer<'_> {
                 tag,
                 value,
             } => {
-                let d = &tables.arrays[*descr as usize];
+                let d = &tables.arrays[*descr];
                 let ty = d.item.expect("verified: scalar items");
                 let Some(pop) = self.vec_shims(*descr).pop else {
                     panic!("metatrace: {} has no pop shim", d.name);
@@ -413,14 +413,14 @@ impl Tracer<'_> {
                 args,
                 results,
             } => {
-                if *jitcode == self.portal {
+                if jitcode.0 == self.portal {
                     return Err(Stop::Abort(AbortReason::Recursion));
                 }
                 let vals: Vec<Value> = args.iter().map(|a| self.top().getk(*a)).collect();
                 match flavor {
                     CallFlavor::Elidable => {
                         let bits: Vec<u64> = vals.iter().map(|v| v.bits).collect();
-                        let out = blackhole::call(tables, *jitcode, &bits);
+                        let out = blackhole::call(tables, jitcode.0, &bits);
                         if vals.iter().all(|v| v.is_const()) {
                             for (r, &b) in results.iter().zip(&out) {
                                 self.set(r.kind, r.reg, Value::constant(r.kind, b));
@@ -439,7 +439,7 @@ impl Tracer<'_> {
                     // Inlined: the caller stays suspended in its call until
                     // the callee's `Return`.
                     CallFlavor::Regular | CallFlavor::LoopInvariant => {
-                        let mut callee = Frame::new(self.prog, *jitcode, 0);
+                        let mut callee = Frame::new(self.prog, jitcode.0, 0);
                         for (p, v) in callee.code.jitcode.args.iter().zip(vals) {
                             callee.setk(*p, v);
                         }
@@ -453,7 +453,7 @@ impl Tracer<'_> {
                 args,
                 results,
             } => {
-                let d = &tables.calls[*descr as usize];
+                let d = &tables.calls[*descr];
                 let vals: Vec<Value> = args.iter().map(|a| self.top().getk(*a)).collect();
                 let bits: Vec<u64> = vals.iter().map(|v| v.bits).collect();
                 let mut out = vec![0u64; results.len()];

@@ -66,7 +66,9 @@ use crate::alias::{
     vecs_may_alias, CallEffects, Loc,
 };
 use crate::executor as ops;
-use crate::jitcode::{CmpOp, FieldPlace, IntBinOp, IntTy, ScalarTy, Tables};
+use crate::jitcode::{
+    ArrayId, CallId, CmpOp, EnumId, FieldId, FieldPlace, IntBinOp, IntTy, ScalarTy, Tables,
+};
 use crate::optimizer::pure::{mirror, negate};
 use crate::trace::{Opcode, TraceOp, Val};
 use rustc_hash::FxHashMap as HashMap;
@@ -81,9 +83,9 @@ pub(crate) enum Effect {
     /// A raw `store`.
     Store,
     /// `vec_push`/`vec_pop` of the Vec (value, array descr).
-    Resize(Val, u16),
+    Resize(Val, ArrayId),
     /// `call_residual` of this call descr.
-    Call(u16),
+    Call(CallId),
     /// Anything (`call_pure`).
     Everything,
 }
@@ -159,8 +161,8 @@ impl Twins {
             _ => d,
         };
         match *op {
-            Opcode::FieldAddr(d) => Opcode::FieldAddr(first(d, &self.fields[d as usize])),
-            Opcode::ItemAddr(d) => Opcode::ItemAddr(first(d, &self.arrays[d as usize])),
+            Opcode::FieldAddr(d) => Opcode::FieldAddr(FieldId(first(d.0, &self.fields[d.index()]))),
+            Opcode::ItemAddr(d) => Opcode::ItemAddr(ArrayId(first(d.0, &self.arrays[d.index()]))),
             ref op => op.clone(),
         }
     }
@@ -401,14 +403,14 @@ impl HeapCache {
     ) -> Option<(Loc, Val, ScalarTy)> {
         let t = self.tables;
         match *opcode {
-            Opcode::SetField(descr) => t.fields[descr as usize].ty.map(|ty| {
+            Opcode::SetField(descr) => t.fields[descr].ty.map(|ty| {
                 let loc = Loc::Field {
                     base: args[0],
                     descr,
                 };
                 (loc, args[1], ty)
             }),
-            Opcode::SetItem(descr) => t.arrays[descr as usize].item.map(|ty| {
+            Opcode::SetItem(descr) => t.arrays[descr].item.map(|ty| {
                 let loc = Loc::Item {
                     ptr: args[0],
                     idx: args[1],
@@ -431,9 +433,9 @@ impl HeapCache {
     pub fn lookup(&self, loc: &Loc) -> Option<(Val, u64)> {
         let found = self.heap.get(loc).or_else(|| {
             let twins: &[u16] = match *loc {
-                Loc::Field { descr, .. } => &self.twins.fields[descr as usize],
+                Loc::Field { descr, .. } => &self.twins.fields[descr.index()],
                 Loc::Item { descr, .. } | Loc::VecLen { descr, .. } | Loc::VecPtr { descr, .. } => {
-                    &self.twins.arrays[descr as usize]
+                    &self.twins.arrays[descr.index()]
                 }
                 _ => &[],
             };
@@ -680,11 +682,27 @@ impl HeapCache {
 /// `loc` under descr `d` (of the same kind).
 fn with_descr(loc: Loc, d: u16) -> Loc {
     match loc {
-        Loc::Field { base, .. } => Loc::Field { base, descr: d },
-        Loc::Item { ptr, idx, .. } => Loc::Item { ptr, idx, descr: d },
-        Loc::VecLen { vec, .. } => Loc::VecLen { vec, descr: d },
-        Loc::VecPtr { vec, .. } => Loc::VecPtr { vec, descr: d },
-        Loc::Tag { addr, .. } => Loc::Tag { addr, descr: d },
+        Loc::Field { base, .. } => Loc::Field {
+            base,
+            descr: FieldId(d),
+        },
+        Loc::Item { ptr, idx, .. } => Loc::Item {
+            ptr,
+            idx,
+            descr: ArrayId(d),
+        },
+        Loc::VecLen { vec, .. } => Loc::VecLen {
+            vec,
+            descr: ArrayId(d),
+        },
+        Loc::VecPtr { vec, .. } => Loc::VecPtr {
+            vec,
+            descr: ArrayId(d),
+        },
+        Loc::Tag { addr, .. } => Loc::Tag {
+            addr,
+            descr: EnumId(d),
+        },
         Loc::Raw { .. } | Loc::StrPtr(_) | Loc::StrLen(_) => loc,
     }
 }
@@ -735,7 +753,7 @@ fn offset_form(ops: &[TraceOp], v: Val) -> Option<(Val, i64, IntTy)> {
 enum Hit<'a> {
     Write(Loc),
     Store,
-    Resize(Val, u16),
+    Resize(Val, ArrayId),
     Call(&'a CallEffects),
     Everything,
 }

@@ -42,6 +42,7 @@ mod record;
 
 use crate::blackhole::ResumeFrame;
 use crate::blackhole::{self, Program};
+use crate::jitcode::{AllocId, JitCodeId};
 use crate::jitcode::{Insn, KReg, Kind, Tables};
 use crate::params::JitParams;
 use crate::resume::liveness::Liveness;
@@ -329,8 +330,8 @@ impl ResumeBuilder for BridgeStart<'_> {
         }
     }
 
-    fn alloc(&mut self, descr: u16) -> Value {
-        let bits = crate::executor::alloc(&self.tables.allocs[descr as usize]) as u64;
+    fn alloc(&mut self, descr: AllocId) -> Value {
+        let bits = crate::executor::alloc(&self.tables.allocs[descr]) as u64;
         let val = self.rec.op(Opcode::New(descr), Vec::new(), Some(Kind::Ref));
         Value { bits, val }
     }
@@ -353,7 +354,7 @@ fn merge_point_of(prog: &'static Program, portal: u16, driver: u16) -> (u32, &'s
     let code = &prog.codes[portal as usize];
     for (pc, insn) in code.insns.iter().enumerate() {
         if let Insn::MergePoint { driver: d, args } = insn {
-            if *d == driver {
+            if d.0 == driver {
                 return (pc as u32, args);
             }
         }
@@ -475,8 +476,11 @@ impl Tracer<'_> {
         };
         let Some(end) = end else {
             let greens = vals[..n].iter().map(|v| v.val).collect();
-            self.rec
-                .op(Opcode::DebugMergePoint(self.portal, pc), greens, None);
+            self.rec.op(
+                Opcode::DebugMergePoint(JitCodeId(self.portal), pc),
+                greens,
+                None,
+            );
             return Ok(());
         };
         // The target is specialised to these greens: a green that is not a

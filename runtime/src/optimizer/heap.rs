@@ -43,7 +43,7 @@
 use super::emit::{recycle, Emitter, GuardFate};
 use super::Ctx;
 use crate::alias::*;
-use crate::jitcode::{ScalarTy, Tables};
+use crate::jitcode::{ArrayId, ScalarTy, Tables};
 use crate::trace::{Opcode, Trace, TraceOp, Val};
 use rustc_hash::FxHashMap as HashMap;
 
@@ -58,7 +58,7 @@ struct Heap<'a> {
 enum Write<'w> {
     /// A scalar location, and the definitions of the trace's values.
     Scalar(Loc, &'w dyn Fn(Val) -> Option<&'w TraceOp>),
-    Resize(Val, u16),
+    Resize(Val, ArrayId),
     /// A call's effects, and the definitions of the trace's values.
     Call(&'w CallEffects, &'w dyn Fn(Val) -> Option<&'w TraceOp>),
 }
@@ -176,7 +176,7 @@ fn forward(trace: &Trace, cx: &Ctx) -> Trace {
         }
         // Writes: the location, the value and its type.
         let write = match op.opcode {
-            Opcode::SetField(d) => t.fields[d as usize].ty.map(|ty| {
+            Opcode::SetField(d) => t.fields[d].ty.map(|ty| {
                 (
                     Loc::Field {
                         base: args[0],
@@ -187,7 +187,7 @@ fn forward(trace: &Trace, cx: &Ctx) -> Trace {
                 )
             }),
             Opcode::Store(ty) => Some((raw_loc(t, e.def(args[0]), args[0], ty), args[1], ty)),
-            Opcode::SetItem(d) => t.arrays[d as usize].item.map(|ty| {
+            Opcode::SetItem(d) => t.arrays[d].item.map(|ty| {
                 (
                     Loc::Item {
                         ptr: args[0],

@@ -828,10 +828,10 @@ fn run_assuming(
                     _ => whole,
                 })
             }
-            Opcode::GetField(d) => tables.fields[*d as usize].ty.map(Bounds::of_scalar),
+            Opcode::GetField(d) => tables.fields[*d].ty.map(Bounds::of_scalar),
             Opcode::Load(t) => Some(Bounds::of_scalar(*t)),
             Opcode::GetItem(d) | Opcode::VecPopNonEmpty(d) => {
-                tables.arrays[*d as usize].item.map(Bounds::of_scalar)
+                tables.arrays[*d].item.map(Bounds::of_scalar)
             }
             Opcode::VecLen(_) | Opcode::StringLen => {
                 Some(Bounds::signed(0, isize::MAX as i64).unwrap())

@@ -16,6 +16,7 @@
 
 use super::emit::{call_results_after, recycle, Emitter, GuardFate};
 use super::Ctx;
+use crate::jitcode::JitCodeId;
 use crate::jitcode::{CmpOp, IntBinOp};
 use crate::trace::{Opcode, Trace, Val};
 use rustc_hash::FxHashMap as HashMap;
@@ -153,9 +154,9 @@ fn cse(trace: &Trace) -> Trace {
     };
     let mut facts: HashMap<Val, Fact> = HashMap::default();
     // Elidable calls seen: (jitcode, args) → their results by number.
-    let mut calls: HashMap<(u16, Vec<Val>), Vec<Option<Val>>> = HashMap::default();
+    let mut calls: HashMap<(JitCodeId, Vec<Val>), Vec<Option<Val>>> = HashMap::default();
     // The kept call whose results are being read, if elidable.
-    let mut current: Option<(u16, Vec<Val>)> = None;
+    let mut current: Option<(JitCodeId, Vec<Val>)> = None;
     // The results of a call that was dropped as a duplicate.
     let mut reuse: Option<Vec<Option<Val>>> = None;
     let mut args = Vec::new();

@@ -59,7 +59,7 @@ fn rewrite(trace: &Trace, cx: &Ctx) -> Trace {
                     let tables = cx.tables;
                     let j = *j;
                     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        blackhole::call(tables, j, &bits)
+                        blackhole::call(tables, j.0, &bits)
                     }));
                     if let Ok(results) = r {
                         folded_results = Some(results);
@@ -101,8 +101,8 @@ fn rewrite(trace: &Trace, cx: &Ctx) -> Trace {
 /// Does this operation, folded, give an address inside immutable memory?
 fn yields_immutable_address(cx: &Ctx, opcode: &Opcode) -> bool {
     match opcode {
-        Opcode::FieldAddr(d) => cx.tables.fields[*d as usize].immutable,
-        Opcode::ItemAddr(d) | Opcode::VecPtr(d) => cx.tables.arrays[*d as usize].immutable,
+        Opcode::FieldAddr(d) => cx.tables.fields[*d].immutable,
+        Opcode::ItemAddr(d) | Opcode::VecPtr(d) => cx.tables.arrays[*d].immutable,
         _ => false,
     }
 }
@@ -197,7 +197,7 @@ pub fn fold_constant(cx: &Ctx, opcode: &Opcode, args: &[Val]) -> Option<Val> {
         }
         Opcode::Cast(from, to) => Val::constant(to.kind(), executor::cast(*from, *to, c[0])),
         Opcode::FieldAddr(d) => {
-            let d = &cx.tables.fields[*d as usize];
+            let d = &cx.tables.fields[*d];
             match d.place {
                 FieldPlace::Offset(o) => Val::Ref((c[0] as usize).wrapping_add(o)),
                 // The shim reads the enum: only when it cannot change.
@@ -208,7 +208,7 @@ pub fn fold_constant(cx: &Ctx, opcode: &Opcode, args: &[Val]) -> Option<Val> {
             }
         }
         Opcode::ItemAddr(d) => {
-            let d = &cx.tables.arrays[*d as usize];
+            let d = &cx.tables.arrays[*d];
             Val::Ref(executor::item_addr(d, c[0] as usize, c[1] as i64))
         }
         _ => return None,
@@ -226,7 +226,7 @@ fn fold_read(cx: &Ctx, imm_addrs: &HashSet<u64>, opcode: &Opcode, args: &[Val]) 
     let t = cx.tables;
     let v = match opcode {
         Opcode::GetField(d) => {
-            let d = &t.fields[*d as usize];
+            let d = &t.fields[*d];
             let ty = d.ty?;
             if !d.immutable {
                 return None;
@@ -236,7 +236,7 @@ fn fold_read(cx: &Ctx, imm_addrs: &HashSet<u64>, opcode: &Opcode, args: &[Val]) 
             })
         }
         Opcode::VecLen(d) | Opcode::VecPtr(d) => {
-            let d = &t.arrays[*d as usize];
+            let d = &t.arrays[*d];
             let shims = d.vec?;
             if !d.immutable {
                 return None;
@@ -247,7 +247,7 @@ fn fold_read(cx: &Ctx, imm_addrs: &HashSet<u64>, opcode: &Opcode, args: &[Val]) 
             }
         }
         Opcode::GetItem(d) => {
-            let d = &t.arrays[*d as usize];
+            let d = &t.arrays[*d];
             let ty = d.item?;
             if !d.immutable {
                 return None;
@@ -257,7 +257,7 @@ fn fold_read(cx: &Ctx, imm_addrs: &HashSet<u64>, opcode: &Opcode, args: &[Val]) 
             })
         }
         Opcode::EnumTag(d) => {
-            let d = &t.enums[*d as usize];
+            let d = &t.enums[*d];
             if !d.immutable {
                 return None;
             }

@@ -22,6 +22,7 @@
 
 use super::emit::{note_unchanged, recycle, Emitter, GuardFate};
 use super::Ctx;
+use crate::jitcode::AllocId;
 use crate::trace::{FieldWrite, GuardInfo, Opcode, Trace, Val, VirtualObj};
 use rustc_hash::FxHashMap as HashMap;
 
@@ -30,7 +31,7 @@ use rustc_hash::FxHashMap as HashMap;
 const GLOBAL: u32 = 1 << 31;
 
 struct Obj {
-    descr: u16,
+    descr: AllocId,
     /// The input `new` (its value maps to the object, then to the forced
     /// allocation).
     origin: usize,

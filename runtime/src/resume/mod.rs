@@ -17,7 +17,7 @@
 pub(crate) mod liveness;
 
 use crate::blackhole::ResumeFrame;
-use crate::jitcode::{ScalarTy, Tables};
+use crate::jitcode::{AllocId, ScalarTy, Tables};
 use crate::trace::{FieldWrite, FrameSnapshot, GuardInfo, Val};
 
 impl GuardInfo {
@@ -110,7 +110,7 @@ pub trait ResumeBuilder {
     /// A constant, or a fail argument of the guard.
     fn leaf(&mut self, v: Val) -> Self::Value;
     /// A fresh object for `Tables::allocs[descr]`.
-    fn alloc(&mut self, descr: u16) -> Self::Value;
+    fn alloc(&mut self, descr: AllocId) -> Self::Value;
     /// Write `field` into `obj` through `w`.
     fn write(&mut self, obj: Self::Value, w: FieldWrite, field: Self::Value);
 }
@@ -136,8 +136,8 @@ impl ResumeBuilder for Materialize<'_> {
         self.fail_values[i]
     }
 
-    fn alloc(&mut self, descr: u16) -> u64 {
-        crate::executor::alloc(&self.tables.allocs[descr as usize]) as u64
+    fn alloc(&mut self, descr: AllocId) -> u64 {
+        crate::executor::alloc(&self.tables.allocs[descr]) as u64
     }
 
     fn write(&mut self, obj: u64, w: FieldWrite, field: u64) {
@@ -151,7 +151,7 @@ impl FieldWrite {
     /// The type of the value written.
     pub fn ty(self, tables: &Tables) -> ScalarTy {
         match self {
-            FieldWrite::Field(d) => tables.fields[d as usize].ty.expect("a scalar field"),
+            FieldWrite::Field(d) => tables.fields[d].ty.expect("a scalar field"),
             FieldWrite::Store(ty) => ty,
         }
     }
@@ -164,7 +164,7 @@ impl FieldWrite {
         use crate::executor as ops;
         match self {
             FieldWrite::Field(d) => {
-                let d = &tables.fields[d as usize];
+                let d = &tables.fields[d];
                 let ty = d.ty.expect("a scalar field");
                 ops::store(ty, ops::field_addr(d, obj), bits)
             }

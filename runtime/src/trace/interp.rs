@@ -99,12 +99,12 @@ pub fn run(trace: &Trace, tables: &'static Tables, inputs: &[u64]) -> TraceExit 
                 }
                 Opcode::Cast(from, to) => executor::cast(*from, *to, arg(0)),
                 Opcode::GetField(d) => {
-                    let d = &tables.fields[*d as usize];
+                    let d = &tables.fields[*d];
                     let ty = d.ty.expect("getfield of a scalar field");
                     unsafe { executor::load(ty, executor::field_addr(d, arg(0) as usize)) }
                 }
                 Opcode::SetField(d) => {
-                    let d = &tables.fields[*d as usize];
+                    let d = &tables.fields[*d];
                     let ty = d.ty.expect("setfield of a scalar field");
                     unsafe {
                         executor::store(ty, executor::field_addr(d, arg(0) as usize), arg(1))
@@ -112,7 +112,7 @@ pub fn run(trace: &Trace, tables: &'static Tables, inputs: &[u64]) -> TraceExit 
                     0
                 }
                 Opcode::FieldAddr(d) => {
-                    let d = &tables.fields[*d as usize];
+                    let d = &tables.fields[*d];
                     unsafe { executor::field_addr(d, arg(0) as usize) as u64 }
                 }
                 Opcode::Load(ty) => unsafe { executor::load(*ty, arg(0) as usize) },
@@ -120,13 +120,13 @@ pub fn run(trace: &Trace, tables: &'static Tables, inputs: &[u64]) -> TraceExit 
                     unsafe { executor::store(*ty, arg(0) as usize, arg(1)) };
                     0
                 }
-                Opcode::New(d) => executor::alloc(&tables.allocs[*d as usize]) as u64,
+                Opcode::New(d) => executor::alloc(&tables.allocs[*d]) as u64,
                 Opcode::Free(d) => {
-                    unsafe { executor::free(&tables.allocs[*d as usize], arg(0) as usize) };
+                    unsafe { executor::free(&tables.allocs[*d], arg(0) as usize) };
                     0
                 }
                 Opcode::EnumTag(d) => {
-                    let d = &tables.enums[*d as usize];
+                    let d = &tables.enums[*d];
                     unsafe { (d.tag)(arg(0) as usize) as u64 }
                 }
                 Opcode::VecLen(d) => unsafe { (vec_shims(tables, *d).len)(arg(0) as usize) as u64 },
@@ -145,18 +145,18 @@ pub fn run(trace: &Trace, tables: &'static Tables, inputs: &[u64]) -> TraceExit 
                     unsafe { pop(arg(0) as usize) }.unwrap_or(0)
                 }
                 Opcode::ItemAddr(d) => {
-                    let d = &tables.arrays[*d as usize];
+                    let d = &tables.arrays[*d];
                     executor::item_addr(d, arg(0) as usize, arg(1) as i64) as u64
                 }
                 Opcode::GetItem(d) => {
-                    let d = &tables.arrays[*d as usize];
+                    let d = &tables.arrays[*d];
                     let ty = item_ty(d.item);
                     unsafe {
                         executor::load(ty, executor::item_addr(d, arg(0) as usize, arg(1) as i64))
                     }
                 }
                 Opcode::SetItem(d) => {
-                    let d = &tables.arrays[*d as usize];
+                    let d = &tables.arrays[*d];
                     let ty = item_ty(d.item);
                     unsafe {
                         executor::store(
@@ -172,7 +172,7 @@ pub fn run(trace: &Trace, tables: &'static Tables, inputs: &[u64]) -> TraceExit 
                 },
                 Opcode::StringLen => unsafe { (&*(arg(0) as usize as *const String)).len() as u64 },
                 Opcode::CallResidual(d) => {
-                    let d = &tables.calls[*d as usize];
+                    let d = &tables.calls[*d];
                     call_args.clear();
                     call_args.extend(op.args.iter().map(|a| vals.get(*a)));
                     call_results.clear();
@@ -183,7 +183,7 @@ pub fn run(trace: &Trace, tables: &'static Tables, inputs: &[u64]) -> TraceExit 
                 Opcode::CallPure(j) => {
                     call_args.clear();
                     call_args.extend(op.args.iter().map(|a| vals.get(*a)));
-                    call_results = blackhole::call(tables, *j, &call_args);
+                    call_results = blackhole::call(tables, j.0, &call_args);
                     0
                 }
                 Opcode::CallResult(n, _) => call_results.get(*n as usize).copied().unwrap_or(0),
@@ -237,8 +237,6 @@ fn item_ty(t: Option<ScalarTy>) -> ScalarTy {
     t.expect("getitem/setitem of scalar items")
 }
 
-fn vec_shims(tables: &Tables, d: u16) -> crate::jitcode::VecShims {
-    tables.arrays[d as usize]
-        .vec
-        .expect("a Vec descr with shims")
+fn vec_shims(tables: &Tables, d: crate::jitcode::ArrayId) -> crate::jitcode::VecShims {
+    tables.arrays[d].vec.expect("a Vec descr with shims")
 }

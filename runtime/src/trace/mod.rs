@@ -27,7 +27,7 @@ pub use parser::{check_text_round_trip, parse_trace, text_checks_enabled};
 pub use printer::{format_trace, format_virtuals, opcode_name};
 pub use verify::verify_trace;
 
-use crate::jitcode::{KReg, Kind, ScalarTy};
+use crate::jitcode::{AllocId, FieldId, KReg, Kind, ScalarTy};
 
 /// Index of an operation in `Trace::ops`.
 pub type OpIdx = u32;
@@ -113,7 +113,7 @@ pub struct GuardInfo {
 /// `fields` written in order.
 #[derive(Clone, Debug, PartialEq)]
 pub struct VirtualObj {
-    pub descr: u16,
+    pub descr: AllocId,
     pub fields: Vec<(FieldWrite, Val)>,
 }
 
@@ -121,7 +121,7 @@ pub struct VirtualObj {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum FieldWrite {
     /// `setfield<descr>` on the object.
-    Field(u16),
+    Field(FieldId),
     /// `store/ty` at the object's address (a `Box<i64>`, say).
     Store(ScalarTy),
 }

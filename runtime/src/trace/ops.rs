@@ -21,7 +21,8 @@
 //! for any number of operands of any kind; `-> None` for no result.
 
 use crate::jitcode::{
-    CmpOp, DescrTable, FloatBinOp, IntBinOp, IntTy, Kind, ScalarTy, StaticOperand,
+    AllocId, AnyId, ArrayId, CallId, CmpOp, DescrTable, EnumId, FieldId, FloatBinOp, IntBinOp,
+    IntTy, JitCodeId, Kind, ScalarTy, StaticOperand,
 };
 
 /// What an operation does, for the passes that only need to know that.
@@ -73,7 +74,7 @@ pub enum Param<'a> {
 /// Mutable access to a parameter, for the parser.
 pub enum ParamMut<'a> {
     Token(&'a mut dyn StaticOperand),
-    Descr(&'a mut u16, DescrTable),
+    Descr(&'a mut dyn AnyId, DescrTable),
     Number(&'a mut dyn NumberParam),
     Hidden,
 }
@@ -131,7 +132,7 @@ macro_rules! param {
         $P::Token($x)
     };
     (Param $x:ident descr($t:expr)) => {
-        Param::Descr(*$x, $t)
+        Param::Descr($x.raw(), $t)
     };
     (ParamMut $x:ident descr($t:expr)) => {
         ParamMut::Descr($x, $t)
@@ -224,44 +225,44 @@ trace_ops! {
     Cast(from: ScalarTy = token, to: ScalarTy = token) "cast/{}->{}"
         (scalar(from)) -> scalar(to), Pure;
     /// args (base) → the scalar field (`Tables::fields[descr]`).
-    GetField(d: u16 = descr(DescrTable::Field { scalar: true })) "getfield<{}>"
+    GetField(d: FieldId = descr(DescrTable::Field { scalar: true })) "getfield<{}>"
         (Ref) -> Any, Read;
     /// args (base, value).
-    SetField(d: u16 = descr(DescrTable::Field { scalar: true })) "setfield<{}>"
+    SetField(d: FieldId = descr(DescrTable::Field { scalar: true })) "setfield<{}>"
         (Ref, Any) -> None, Write;
     /// args (base) → address of the field.
-    FieldAddr(d: u16 = descr(DescrTable::Field { scalar: false })) "fieldaddr<{}>"
+    FieldAddr(d: FieldId = descr(DescrTable::Field { scalar: false })) "fieldaddr<{}>"
         (Ref) -> Ref, Pure;
     /// args (addr) → the scalar at addr.
     Load(ty: ScalarTy = token) "load/{}" (Ref) -> scalar(ty), Read;
     /// args (addr, value).
     Store(ty: ScalarTy = token) "store/{}" (Ref, scalar(ty)) -> None, Write;
     /// `Box::new`: () → fresh uninitialized memory for `Tables::allocs[descr]`.
-    New(d: u16 = descr(DescrTable::Alloc)) "new<{}>" () -> Ref, Alloc;
+    New(d: AllocId = descr(DescrTable::Alloc)) "new<{}>" () -> Ref, Alloc;
     /// Dropping a box: args (ptr); frees it, nothing when ptr is null.
-    Free(d: u16 = descr(DescrTable::Alloc)) "free<{}>" (Ref) -> None, Alloc;
+    Free(d: AllocId = descr(DescrTable::Alloc)) "free<{}>" (Ref) -> None, Alloc;
     /// args (addr) → variant index (`Tables::enums[descr]`).
-    EnumTag(d: u16 = descr(DescrTable::Enum)) "enum_tag<{}>" (Ref) -> Int, Read;
+    EnumTag(d: EnumId = descr(DescrTable::Enum)) "enum_tag<{}>" (Ref) -> Int, Read;
     /// args (vec) → length of the Vec (`Tables::arrays[descr]`).
-    VecLen(d: u16 = descr(DescrTable::Array { vec: true, scalar: false })) "vec_len<{}>"
+    VecLen(d: ArrayId = descr(DescrTable::Array { vec: true, scalar: false })) "vec_len<{}>"
         (Ref) -> Int, Read;
     /// args (vec) → data pointer of the Vec.
-    VecPtr(d: u16 = descr(DescrTable::Array { vec: true, scalar: false })) "vec_ptr<{}>"
+    VecPtr(d: ArrayId = descr(DescrTable::Array { vec: true, scalar: false })) "vec_ptr<{}>"
         (Ref) -> Ref, Read;
     /// args (vec, value): push (may reallocate: data pointers die).
-    VecPush(d: u16 = descr(DescrTable::Array { vec: true, scalar: true })) "vec_push<{}>"
+    VecPush(d: ArrayId = descr(DescrTable::Array { vec: true, scalar: true })) "vec_push<{}>"
         (Ref, Any) -> None, Write;
     /// args (vec) → the popped item; the Vec is known to be non-empty.
-    VecPopNonEmpty(d: u16 = descr(DescrTable::Array { vec: true, scalar: true })) "vec_pop<{}>"
+    VecPopNonEmpty(d: ArrayId = descr(DescrTable::Array { vec: true, scalar: true })) "vec_pop<{}>"
         (Ref) -> Any, Write;
     /// args (ptr, idx) → address of item idx (item size from the descr).
-    ItemAddr(d: u16 = descr(DescrTable::Array { vec: false, scalar: false })) "itemaddr<{}>"
+    ItemAddr(d: ArrayId = descr(DescrTable::Array { vec: false, scalar: false })) "itemaddr<{}>"
         (Ref, Int) -> Ref, Pure;
     /// args (ptr, idx) → the scalar item.
-    GetItem(d: u16 = descr(DescrTable::Array { vec: false, scalar: true })) "getitem<{}>"
+    GetItem(d: ArrayId = descr(DescrTable::Array { vec: false, scalar: true })) "getitem<{}>"
         (Ref, Int) -> Any, Read;
     /// args (ptr, idx, value).
-    SetItem(d: u16 = descr(DescrTable::Array { vec: false, scalar: true })) "setitem<{}>"
+    SetItem(d: ArrayId = descr(DescrTable::Array { vec: false, scalar: true })) "setitem<{}>"
         (Ref, Int, Any) -> None, Write;
     /// args (string) → data pointer of the `String`.
     StringPtr "string_ptr" (Ref) -> Ref, Read;
@@ -269,11 +270,11 @@ trace_ops! {
     StringLen "string_len" (Ref) -> Int, Read;
     /// Call native code (`Tables::calls[descr]`): args are the exploded
     /// arguments; results land in the call-result buffer.
-    CallResidual(d: u16 = descr(DescrTable::Call)) "call_residual<{}>" (..) -> None, Call;
+    CallResidual(d: CallId = descr(DescrTable::Call)) "call_residual<{}>" (..) -> None, Call;
     /// Like `CallResidual`, but for a pure (`#[elidable]`) callee given by
     /// its jitcode: the backend calls the blackhole on it. Results in the
     /// call-result buffer.
-    CallPure(d: u16 = descr(DescrTable::Jitcode)) "call_pure<{}>" (..) -> None, Call;
+    CallPure(d: JitCodeId = descr(DescrTable::Jitcode)) "call_pure<{}>" (..) -> None, Call;
     /// Read result `n` of the last call from the call-result buffer.
     CallResult(n: u8 = number, k: Kind = hidden) "call_result#{}" () -> kind(k), Read;
     /// Guards: leave the trace when the condition does not hold. The
@@ -285,7 +286,7 @@ trace_ops! {
     /// Marks where an iteration of the interpreter loop starts (a merge
     /// point inside the trace, of the portal jitcode at pc): for the log
     /// and for loop peeling. Args: the greens.
-    DebugMergePoint(jitcode: u16 = descr(DescrTable::Jitcode), pc: u32 = number)
+    DebugMergePoint(jitcode: JitCodeId = descr(DescrTable::Jitcode), pc: u32 = number)
         "debug_merge_point<{} @{}>" (..) -> None, Marker;
     /// Only inside loop peeling (`optimizer::unroll`), never compiled or
     /// interpreted: the boundary between the preamble and the peeled

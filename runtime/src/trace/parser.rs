@@ -13,7 +13,7 @@
 
 use super::ops::ParamMut;
 use super::*;
-use crate::jitcode::{match_template, DescrTable, JitCodeNames};
+use crate::jitcode::{match_template, AllocId, DescrTable, FieldId, JitCodeNames};
 use std::collections::HashMap;
 
 /// Parse a trace in the printed format; the error names the line.
@@ -149,7 +149,7 @@ impl Parser<'_> {
                     (ParamMut::Token(t), Some(s)) => t.set_name(s),
                     (ParamMut::Descr(d, table), Some(s)) => match self.names.lookup(table, s) {
                         Some(i) => {
-                            *d = i;
+                            d.set_raw(i);
                             true
                         }
                         None => false,
@@ -271,15 +271,18 @@ impl Parser<'_> {
                         <ScalarTy as crate::jitcode::Token>::from_name(ty)
                             .ok_or_else(|| format!("bad type `{ty}`"))?,
                     ),
-                    None => FieldWrite::Field(
+                    None => FieldWrite::Field(FieldId(
                         self.names
                             .lookup(DescrTable::Field { scalar: true }, at)
                             .ok_or_else(|| format!("unknown field `{at}`"))?,
-                    ),
+                    )),
                 };
                 fields.push((w, self.val(v)?));
             }
-            info.virtuals.push(VirtualObj { descr, fields });
+            info.virtuals.push(VirtualObj {
+                descr: AllocId(descr),
+                fields,
+            });
             text = r[end + 1..].trim();
         }
         info.fail_args = info.collect_fail_args();

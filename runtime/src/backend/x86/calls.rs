@@ -22,7 +22,7 @@ use super::{asm, Codegen};
 use crate::backend::frame::{io_disp, result_disp, CALL_RESULTS, MAX_IO};
 use crate::backend::layout;
 use crate::backend::trampolines as t;
-use crate::jitcode::Kind;
+use crate::jitcode::{ArrayId, CallId, FieldId, JitCodeId, Kind};
 use crate::trace::Opcode;
 
 /// An argument of a call.
@@ -105,8 +105,8 @@ impl<'a> Codegen<'a> {
         self.end_def(i, d);
     }
 
-    pub fn call_field_shim(&mut self, i: usize, fd: u16) {
-        let d = &self.tables.fields[fd as usize] as *const _ as u64;
+    pub fn call_field_shim(&mut self, i: usize, fd: FieldId) {
+        let d = &self.tables.fields[fd] as *const _ as u64;
         let base = self.arg(i, 0);
         self.emit_call(
             i,
@@ -156,12 +156,13 @@ impl<'a> Codegen<'a> {
             return;
         }
         let tables = self.tables;
-        let array =
-            |d: u16| -> Option<u64> { tables.arrays.get(d as usize).map(|a| a as *const _ as u64) };
+        let array = |d: ArrayId| -> Option<u64> {
+            tables.arrays.get(d.index()).map(|a| a as *const _ as u64)
+        };
         let (func, descr, result): (usize, Option<u64>, Option<Kind>) = match opcode {
             Opcode::EnumTag(d) => (
                 t::mt_enum_tag as *const () as usize,
-                tables.enums.get(d as usize).map(|e| e as *const _ as u64),
+                tables.enums.get(d.index()).map(|e| e as *const _ as u64),
                 Some(Kind::Int),
             ),
             Opcode::VecLen(d) => (
@@ -176,12 +177,12 @@ impl<'a> Codegen<'a> {
             ),
             Opcode::New(d) => (
                 t::mt_new as *const () as usize,
-                tables.allocs.get(d as usize).map(|a| a as *const _ as u64),
+                tables.allocs.get(d.index()).map(|a| a as *const _ as u64),
                 Some(Kind::Ref),
             ),
             Opcode::Free(d) => (
                 t::mt_free as *const () as usize,
-                tables.allocs.get(d as usize).map(|a| a as *const _ as u64),
+                tables.allocs.get(d.index()).map(|a| a as *const _ as u64),
                 None,
             ),
             Opcode::VecPush(d) => (t::mt_vec_push as *const () as usize, array(d), None),
@@ -238,8 +239,8 @@ impl<'a> Codegen<'a> {
         Some(n)
     }
 
-    pub fn call_residual(&mut self, i: usize, d: u16) {
-        let Some(desc) = self.tables.calls.get(d as usize) else {
+    pub fn call_residual(&mut self, i: usize, d: CallId) {
+        let Some(desc) = self.tables.calls.get(d.index()) else {
             self.fail(format!("no call descr {d}"));
             return;
         };
@@ -265,8 +266,8 @@ impl<'a> Codegen<'a> {
         );
     }
 
-    pub fn call_pure(&mut self, i: usize, j: u16) {
-        let Some(code) = self.tables.jitcodes.get(j as usize) else {
+    pub fn call_pure(&mut self, i: usize, j: JitCodeId) {
+        let Some(code) = self.tables.jitcodes.get(j.index()) else {
             self.fail(format!("no jitcode {j}"));
             return;
         };
@@ -284,7 +285,7 @@ impl<'a> Codegen<'a> {
             t::mt_call_pure as *const () as usize,
             &[
                 CallArg::Val(Loc::Imm(tables)),
-                CallArg::Val(Loc::Imm(j as u64)),
+                CallArg::Val(Loc::Imm(j.0 as u64)),
                 CallArg::Frame(io_disp(0)),
                 CallArg::Val(Loc::Imm(n as u64)),
                 CallArg::Frame(result_disp(0)),

@@ -5,6 +5,7 @@
 //! `movsx`/`movzx`/`mov r32, r32`, so that the result is bit-identical to
 //! `crate::executor`.
 
+use crate::jitcode::{ArrayId, FieldId};
 use dynasmrt::{DynasmApi, DynasmLabelApi};
 
 use super::enc::{fits_i8, Mem, MemAlu};
@@ -751,8 +752,8 @@ impl<'a> Codegen<'a> {
         self.emit_store(ty, Mem::base(base, 0), lv);
     }
 
-    fn field_offset(&mut self, d: u16) -> Option<i32> {
-        let Some(f) = self.tables.fields.get(d as usize) else {
+    fn field_offset(&mut self, d: FieldId) -> Option<i32> {
+        let Some(f) = self.tables.fields.get(d.index()) else {
             self.fail(format!("no field descr {d}"));
             return None;
         };
@@ -766,15 +767,15 @@ impl<'a> Codegen<'a> {
         }
     }
 
-    fn field_ty(&mut self, d: u16) -> Option<ScalarTy> {
-        let ty = self.tables.fields.get(d as usize).and_then(|f| f.ty);
+    fn field_ty(&mut self, d: FieldId) -> Option<ScalarTy> {
+        let ty = self.tables.fields.get(d.index()).and_then(|f| f.ty);
         if ty.is_none() {
             self.fail(format!("field descr {d} is not a scalar field"));
         }
         ty
     }
 
-    pub fn get_field(&mut self, i: usize, fd: u16) {
+    pub fn get_field(&mut self, i: usize, fd: FieldId) {
         let Some(ty) = self.field_ty(fd) else { return };
         match self.field_offset(fd) {
             Some(off) => {
@@ -794,7 +795,7 @@ impl<'a> Codegen<'a> {
         }
     }
 
-    pub fn set_field(&mut self, i: usize, fd: u16) {
+    pub fn set_field(&mut self, i: usize, fd: FieldId) {
         let Some(ty) = self.field_ty(fd) else { return };
         match self.field_offset(fd) {
             Some(off) => {
@@ -813,7 +814,7 @@ impl<'a> Codegen<'a> {
         }
     }
 
-    pub fn field_addr(&mut self, i: usize, fd: u16) {
+    pub fn field_addr(&mut self, i: usize, fd: FieldId) {
         match self.field_offset(fd) {
             Some(off) => {
                 let la = self.arg(i, 0);
@@ -862,8 +863,8 @@ impl<'a> Codegen<'a> {
         }
     }
 
-    fn array(&mut self, d: u16) -> Option<(usize, Option<ScalarTy>)> {
-        match self.tables.arrays.get(d as usize) {
+    fn array(&mut self, d: ArrayId) -> Option<(usize, Option<ScalarTy>)> {
+        match self.tables.arrays.get(d.index()) {
             Some(a) => Some((a.item_size, a.item)),
             None => {
                 self.fail(format!("no array descr {d}"));
@@ -872,7 +873,7 @@ impl<'a> Codegen<'a> {
         }
     }
 
-    pub fn item_addr(&mut self, i: usize, ad: u16) {
+    pub fn item_addr(&mut self, i: usize, ad: ArrayId) {
         let Some((size, _)) = self.array(ad) else {
             return;
         };
@@ -884,7 +885,7 @@ impl<'a> Codegen<'a> {
         self.end_def(i, d);
     }
 
-    pub fn get_item(&mut self, i: usize, ad: u16) {
+    pub fn get_item(&mut self, i: usize, ad: ArrayId) {
         let Some((size, item)) = self.array(ad) else {
             return;
         };
@@ -900,7 +901,7 @@ impl<'a> Codegen<'a> {
         self.end_def(i, d);
     }
 
-    pub fn set_item(&mut self, i: usize, ad: u16) {
+    pub fn set_item(&mut self, i: usize, ad: ArrayId) {
         let Some((size, item)) = self.array(ad) else {
             return;
         };

@@ -66,7 +66,7 @@ pub fn is_call(tables: &crate::jitcode::Tables, op: &Opcode) -> bool {
         Opcode::Cast(ScalarTy::F64, ScalarTy::Int(IntTy::U64 | IntTy::Usize)) => true,
         Opcode::GetField(d) | Opcode::SetField(d) | Opcode::FieldAddr(d) => {
             matches!(
-                tables.fields.get(*d as usize).map(|f| f.place),
+                tables.fields.get((*d).index()).map(|f| f.place),
                 Some(FieldPlace::Shim(_))
             )
         }
@@ -84,7 +84,7 @@ pub fn copy_of(tables: &crate::jitcode::Tables, op: &crate::trace::TraceOp) -> O
     use crate::jitcode::{FieldPlace, ScalarTy};
     let identity = match &op.opcode {
         Opcode::FieldAddr(d) => matches!(
-            tables.fields.get(*d as usize).map(|f| f.place),
+            tables.fields.get((*d).index()).map(|f| f.place),
             Some(FieldPlace::Offset(0))
         ),
         Opcode::Cast(from, to) => match (*from, *to) {
@@ -129,8 +129,8 @@ pub struct Liveness {
 /// it does with it.
 fn store_size(tables: &crate::jitcode::Tables, op: &Opcode, k: usize) -> Option<u8> {
     let ty = match (op, k) {
-        (Opcode::SetItem(d), 2) => tables.arrays.get(*d as usize)?.item?,
-        (Opcode::SetField(d), 1) => tables.fields.get(*d as usize)?.ty?,
+        (Opcode::SetItem(d), 2) => tables.arrays.get((*d).index())?.item?,
+        (Opcode::SetField(d), 1) => tables.fields.get((*d).index())?.ty?,
         (Opcode::Store(t), 1) => *t,
         _ => return None,
     };
