@@ -17,29 +17,19 @@ mod interp;
 metatrace::include_jit!();
 
 use interp::{Regs, TlrError};
+use metatrace::runtime::cli::VmArgs;
 use std::path::Path;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let code = match run() {
-        Ok(result) => {
-            println!("{result}");
-            ExitCode::SUCCESS
-        }
-        Err(msg) => {
-            eprintln!("error: {msg}");
-            ExitCode::from(1)
-        }
-    };
-    // Writes the JIT summary if METATRACE_LOG asks for one.
-    metatrace::__private::vm_exit();
-    code
+    metatrace::vm_main("tlr", metatrace::jit_tables!(), |vm| {
+        println!("{}", run(vm)?);
+        Ok(())
+    })
 }
 
-fn run() -> Result<i64, String> {
-    let vm = metatrace::runtime::cli::parse_vm_args("tlr", std::env::args().skip(1))?;
-    metatrace::__private::check_mode_supported(&vm.jit, metatrace::jit_tables!())?;
-    metatrace::__private::set_params(vm.jit.clone());
+/// Runs PROGRAM; its result.
+fn run(vm: VmArgs) -> Result<i64, String> {
     let a = match vm.args.as_slice() {
         [n] => n.trim().parse::<i64>().map_err(|_| {
             format!("the argument N must be an integer (i64), not '{n}'; usage: tlr PROGRAM N")
