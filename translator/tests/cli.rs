@@ -200,31 +200,13 @@ fn rejected_crate_exits_1_with_diagnostics() {
     let out = tempfile::tempdir().unwrap();
     let vms = tempfile::tempdir().unwrap();
     let vm = vms.path().join("vm");
+    let (dir, out_dir) = (krate.path().to_str().unwrap(), out.path().to_str().unwrap());
     for args in [
-        vec!["translate", krate.path().to_str().unwrap()],
-        vec![
-            "translate",
-            krate.path().to_str().unwrap(),
-            "--emit",
-            "flowgraph",
-            "-o",
-            out.path().to_str().unwrap(),
-        ],
-        vec![
-            "translate",
-            krate.path().to_str().unwrap(),
-            "--emit",
-            "jitcode",
-            "-o",
-            out.path().to_str().unwrap(),
-        ],
+        vec!["translate", dir],
+        vec!["translate", dir, "--emit", "flowgraph", "-o", out_dir],
+        vec!["translate", dir, "--emit", "jitcode", "-o", out_dir],
         // Rejected before cargo runs: no VM.
-        vec![
-            "translate",
-            krate.path().to_str().unwrap(),
-            "-o",
-            vm.to_str().unwrap(),
-        ],
+        vec!["translate", dir, "-o", vm.to_str().unwrap()],
     ] {
         let err = run_fails(&args, 1);
         for needle in [

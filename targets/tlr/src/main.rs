@@ -175,22 +175,14 @@ mod tests {
             parse_program(" 1, 2 ,3,\n# comment, 9\n 4 # x\n,5,\n").unwrap(),
             [1, 2, 3, 4, 5]
         );
-        assert_eq!(
-            parse_program("1,x").unwrap_err(),
-            "1:3: expected a number (0..=255), found 'x'"
-        );
-        assert_eq!(
-            parse_program("1,\n 256").unwrap_err(),
-            "2:2: 256 does not fit in a byte (0..=255)"
-        );
-        assert_eq!(
-            parse_program("1,,2").unwrap_err(),
-            "1:3: expected a number (0..=255) before ','"
-        );
-        assert_eq!(
-            parse_program("1 2").unwrap_err(),
-            "1:3: expected ',' before '2'"
-        );
+        for (src, error) in [
+            ("1,x", "1:3: expected a number (0..=255), found 'x'"),
+            ("1,\n 256", "2:2: 256 does not fit in a byte (0..=255)"),
+            ("1,,2", "1:3: expected a number (0..=255) before ','"),
+            ("1 2", "1:3: expected ',' before '2'"),
+        ] {
+            assert_eq!(parse_program(src).unwrap_err(), error, "{src:?}");
+        }
         assert!(parse_program(" # nothing\n").unwrap_err().contains("empty"));
     }
 
