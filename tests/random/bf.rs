@@ -399,16 +399,6 @@ fn generate_once(rng: &mut Rng) -> BfProgram {
     BfProgram { src, stdin }
 }
 
-/// A program the model sees terminate within the step budget.
-pub fn generate(rng: &mut Rng) -> BfProgram {
-    loop {
-        let p = generate_once(rng);
-        if model(&p).is_some() {
-            return p;
-        }
-    }
-}
-
 // ---------------------------------------------------------------- target
 
 pub struct Bf;
@@ -428,8 +418,14 @@ impl Target for Bf {
         metatrace_testkit::vms::vms().bf.clone()
     }
 
+    /// A program the model sees terminate within the step budget.
     fn generate(&self, rng: &mut Rng) -> BfProgram {
-        generate(rng)
+        loop {
+            let p = generate_once(rng);
+            if model(&p).is_some() {
+                return p;
+            }
+        }
     }
 
     fn case(&self, p: &BfProgram) -> Case {

@@ -625,26 +625,6 @@ fn mutate(rng: &mut Rng, p: &TlrProgram) -> TlrProgram {
     q
 }
 
-/// A program the model sees terminate within the step budget; one in seven
-/// broken on purpose.
-pub fn generate(rng: &mut Rng) -> TlrProgram {
-    loop {
-        let p = generate_good(rng);
-        if model(&p).is_none() {
-            continue;
-        }
-        if rng.chance(BAD_PERCENT) {
-            for _ in 0..20 {
-                let q = mutate(rng, &p);
-                if model(&q).is_some() {
-                    return q;
-                }
-            }
-        }
-        return p;
-    }
-}
-
 // ---------------------------------------------------------------- target
 
 pub struct Tlr;
@@ -665,8 +645,24 @@ impl Target for Tlr {
         metatrace_testkit::vms::vms().tlr.clone()
     }
 
+    /// A program the model sees terminate within the step budget; one in seven
+    /// broken on purpose.
     fn generate(&self, rng: &mut Rng) -> TlrProgram {
-        generate(rng)
+        loop {
+            let p = generate_good(rng);
+            if model(&p).is_none() {
+                continue;
+            }
+            if rng.chance(BAD_PERCENT) {
+                for _ in 0..20 {
+                    let q = mutate(rng, &p);
+                    if model(&q).is_some() {
+                        return q;
+                    }
+                }
+            }
+            return p;
+        }
     }
 
     fn case(&self, p: &TlrProgram) -> Case {
