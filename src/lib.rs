@@ -22,9 +22,8 @@
 //!
 //! To give the VM its jitcodes, the interpreter crate gets a build script
 //! (`metatrace_translator::Build::new().run();`) and one line at its root,
-//! [`include_jit!`]; its `main` passes [`jit_tables!`] to
-//! `__private::check_mode_supported` and the parameters to
-//! `__private::set_params`. `docs/build.md` has the details.
+//! [`include_jit!`]; its `main` is [`vm_main`], given [`jit_tables!`] and
+//! the function that runs the program. `docs/build.md` has the details.
 
 // Lets the proc-macros' `::metatrace::...` paths resolve inside this crate too.
 extern crate self as metatrace;
@@ -46,6 +45,46 @@ pub mod prelude {
 #[doc(hidden)]
 pub mod __private {
     pub use metatrace_runtime::__private::*;
+}
+
+/// The `main` of a VM: parses its command line (`NAME [--jit OPTIONS]
+/// PROGRAM [ARGS...]`, see [`runtime::cli`]), refuses a JIT mode it cannot
+/// run (`tables`: what [`jit_tables!`] gives at the crate root; see
+/// `__private::check_mode_supported`), sets the JIT parameters and calls
+/// `run`, which runs PROGRAM and prints its output. An error, from the
+/// command line or from `run`, goes to stderr as `error: ...`, with exit
+/// status 1. Last, the JIT summary, if `METATRACE_LOG` asks for one
+/// (`__private::vm_exit`).
+///
+/// ```ignore
+/// fn main() -> std::process::ExitCode {
+///     metatrace::vm_main("myvm", metatrace::jit_tables!(), run)
+/// }
+///
+/// fn run(vm: metatrace::runtime::cli::VmArgs) -> Result<(), String> {
+///     // ... load vm.program, call the #[jit_driver] function, print ...
+/// }
+/// ```
+pub fn vm_main(
+    name: &str,
+    tables: Option<&'static runtime::jitcode::Tables>,
+    run: impl FnOnce(runtime::cli::VmArgs) -> Result<(), String>,
+) -> std::process::ExitCode {
+    let result = runtime::cli::parse_vm_args(name, std::env::args().skip(1)).and_then(|vm| {
+        __private::check_mode_supported(&vm.jit, tables)?;
+        __private::set_params(vm.jit.clone());
+        run(vm)
+    });
+    let code = match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(msg) => {
+            eprintln!("error: {msg}");
+            std::process::ExitCode::from(1)
+        }
+    };
+    // Writes the JIT summary if METATRACE_LOG asks for one.
+    __private::vm_exit();
+    code
 }
 
 /// Includes the glue the build script generated (`$OUT_DIR/metatrace_glue.rs`:

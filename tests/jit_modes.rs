@@ -11,6 +11,9 @@
 //! inlined calls (its helpers branch on the data): its programs run in
 //! every mode, and the summary must show guard failures and bridges there.
 
+mod compare;
+
+use compare::jit_args;
 use metatrace_testkit::vms::{
     bf_cases, excerpt, on_two_threads, run, run_env, shared_programs, tlr_program, vms,
     workspace_root, write, Run,
@@ -113,9 +116,13 @@ fn jit_run(
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("jit.log");
     let spec = format!("jit-summary:{}", log.display());
-    let mut a = vec!["--jit", opts];
-    a.extend_from_slice(args);
-    let r = run_env(vm, &a, &[("METATRACE_LOG", &spec)], stdin, timeout);
+    let r = run_env(
+        vm,
+        &jit_args(opts, args),
+        &[("METATRACE_LOG", &spec)],
+        stdin,
+        timeout,
+    );
     let summary = match std::fs::read_to_string(&log) {
         Ok(text) if !r.timed_out() && r.code() != Some(101) => Summary::parse(&text)
             .unwrap_or_else(|e| panic!("{} {opts} {args:?}: {e}", vm.display())),
@@ -124,35 +131,44 @@ fn jit_run(
     (r, summary)
 }
 
-/// The differences between two runs (stdout, stderr, status), if any.
-fn differences(a: &Run, b: &Run) -> Option<String> {
-    let mut d = Vec::new();
-    if a.timed_out() || b.timed_out() {
-        d.push(format!(
-            "timed out: {} / {}",
-            a.describe_status(),
-            b.describe_status()
-        ));
-    } else {
-        if a.status != b.status {
-            d.push(format!(
-                "status {} vs {}",
-                a.describe_status(),
-                b.describe_status()
-            ));
-        }
-        if a.stdout != b.stdout {
-            d.push(format!(
-                "stdout {} vs {}",
-                excerpt(&a.stdout),
-                excerpt(&b.stdout)
-            ));
-        }
-        if a.stderr != b.stderr {
-            d.push(format!("stderr {:?} vs {:?}", a.stderr, b.stderr));
-        }
+/// The differences between a native run and a JIT run (stdout, stderr,
+/// status), if any.
+fn differences(native: &Run, jit: &Run) -> Option<String> {
+    let d = compare::differences("native", native, "jit", jit);
+    (!d.is_empty()).then(|| d.join("\n"))
+}
+
+/// A JIT run `what` with its summary: it must succeed with `expected` on
+/// stdout and nothing on stderr, without unexpected aborts, and with a
+/// compiled loop if `loop_expected`.
+fn check_jit_run(
+    what: &str,
+    r: &Run,
+    s: &Summary,
+    expected: &[u8],
+    loop_expected: bool,
+) -> Result<(), String> {
+    if r.code() != Some(0) {
+        return Err(format!("{what}: {}: {}", r.describe_status(), r.stderr));
     }
-    (!d.is_empty()).then(|| d.join("; "))
+    if r.stdout != expected {
+        return Err(format!(
+            "{what}: wrong output:\n  got      {}\n  expected {}",
+            excerpt(&r.stdout),
+            excerpt(expected)
+        ));
+    }
+    if !r.stderr.is_empty() {
+        return Err(format!("{what}: stderr {:?}", r.stderr));
+    }
+    let unexpected = s.unexpected_aborts();
+    if !unexpected.is_empty() {
+        return Err(format!("{what}: unexpected aborts {unexpected:?}"));
+    }
+    if loop_expected && s.loops() == 0 {
+        return Err(format!("{what}: no loop compiled ({})", s.short()));
+    }
+    Ok(())
 }
 
 /// bf programs (`.b` with `.out` and maybe `.in`) in `dir`, in the default
@@ -183,34 +199,14 @@ fn bf_programs(dir: &Path, loops_expected: &[&str], no_hot_loop: &[&str]) {
             r.elapsed.as_secs_f64(),
             s.short()
         );
-        let what = format!("bf --jit {opts} {}", case.name);
-        if r.code() != Some(0) {
-            return Err(format!("{what}: {}: {}", r.describe_status(), r.stderr));
-        }
-        if r.stdout != case.expected {
-            return Err(format!(
-                "{what}: wrong output:\n  got      {}\n  expected {}",
-                excerpt(&r.stdout),
-                excerpt(&case.expected)
-            ));
-        }
-        if !r.stderr.is_empty() {
-            return Err(format!("{what}: stderr {:?}", r.stderr));
-        }
-        let unexpected = s.unexpected_aborts();
-        if !unexpected.is_empty() {
-            return Err(format!("{what}: unexpected aborts {unexpected:?}"));
-        }
         let name = case.name.as_str();
-        let expected = if opts == LOW1 {
+        let loop_expected = if opts == LOW1 {
             !no_hot_loop.contains(&name)
         } else {
             loops_expected.contains(&name)
         };
-        if expected && s.loops() == 0 {
-            return Err(format!("{what}: no loop compiled ({})", s.short()));
-        }
-        Ok(())
+        let what = format!("bf --jit {opts} {name}");
+        check_jit_run(&what, &r, &s, &case.expected, loop_expected)
     });
     assert!(failures.is_empty(), "failures:\n{}", failures.join("\n"));
 }
@@ -298,52 +294,32 @@ fn bf_bridges_enter_peeled_loops_directly() {
 #[test]
 fn tlr_programs_in_jit_modes() {
     let tlr = &vms().tlr;
-    let (square, sum, fib) = (
-        tlr_program("square.tlr"),
-        tlr_program("sum.tlr"),
-        tlr_program("fib.tlr"),
-    );
     let mut jobs = Vec::new();
     for (p, n, out) in [
-        (&square, "1", "1\n"),
-        (&square, "10", "100\n"),
-        (&square, "3000", "9000000\n"),
-        (&square, "100000", "10000000000\n"),
-        (&sum, "0", "0\n"),
-        (&sum, "10", "55\n"),
-        (&sum, "1000000", "500000500000\n"),
-        (&fib, "0", "0\n"),
-        (&fib, "10", "55\n"),
-        (&fib, "90", "2880067194370816120\n"),
-        (&fib, "100", "3736710778780434371\n"),
-        (&fib, "100000", "2754320626097736315\n"),
+        ("square.tlr", "1", "1\n"),
+        ("square.tlr", "10", "100\n"),
+        ("square.tlr", "3000", "9000000\n"),
+        ("square.tlr", "100000", "10000000000\n"),
+        ("sum.tlr", "0", "0\n"),
+        ("sum.tlr", "10", "55\n"),
+        ("sum.tlr", "1000000", "500000500000\n"),
+        ("fib.tlr", "0", "0\n"),
+        ("fib.tlr", "10", "55\n"),
+        ("fib.tlr", "90", "2880067194370816120\n"),
+        ("fib.tlr", "100", "3736710778780434371\n"),
+        ("fib.tlr", "100000", "2754320626097736315\n"),
     ] {
         for opts in [DEFAULT, LOW1, LOW2] {
-            jobs.push((p.clone(), n, out, opts));
+            jobs.push((tlr_program(p), n, out, opts));
         }
     }
     let failures = on_two_threads(jobs, |(p, n, out, opts)| {
         let (r, s) = jit_run(tlr, opts, &[&p, n], b"", QUICK);
-        let what = format!("tlr --jit {opts} {p} {n}");
-        if r.code() != Some(0) || r.stdout_str() != out || !r.stderr.is_empty() {
-            return Err(format!(
-                "{what}: {} stdout {:?} (expected {out:?}) stderr {:?}",
-                r.describe_status(),
-                r.stdout_str(),
-                r.stderr
-            ));
-        }
-        let unexpected = s.unexpected_aborts();
-        if !unexpected.is_empty() {
-            return Err(format!("{what}: unexpected aborts {unexpected:?}"));
-        }
         // Every loop that runs long enough is compiled; the square of a
         // big N, at the default parameters too.
         let long = n.len() >= 5 || (opts != DEFAULT && n.len() >= 2);
-        if long && s.loops() == 0 {
-            return Err(format!("{what}: no loop compiled ({})", s.short()));
-        }
-        Ok(())
+        let what = format!("tlr --jit {opts} {p} {n}");
+        check_jit_run(&what, &r, &s, out.as_bytes(), long)
     });
     assert!(failures.is_empty(), "failures:\n{}", failures.join("\n"));
 }
@@ -415,11 +391,7 @@ fn errors_in_hot_loops() {
     let mut failures = Vec::new();
     for (vm, args, stdin) in &cases {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let with = |opts: &str| {
-            let mut a = vec!["--jit", opts];
-            a.extend_from_slice(&args);
-            run(vm, &a, stdin, QUICK)
-        };
+        let with = |opts: &str| run(vm, &jit_args(opts, &args), stdin, QUICK);
         let native = with("off");
         if native.timed_out() {
             failures.push(format!("{args:?}: native timed out"));
@@ -545,7 +517,10 @@ fn jit_log() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("all.log");
     let spec = format!("jit:{}", file.display());
-    let r = run_env(bf, &[nested], &[("METATRACE_LOG", &spec)], b"", QUICK);
+    // bf ARGS with METATRACE_LOG=LOG.
+    let with_log =
+        |args: &[&str], log: &str| run_env(bf, args, &[("METATRACE_LOG", log)], b"", QUICK);
+    let r = with_log(&[nested], &spec);
     r.assert_success("jit:FILE");
     assert_eq!(r.stdout, expected);
     assert_eq!(r.stderr, "");
@@ -564,13 +539,7 @@ fn jit_log() {
     assert!(log.contains("ret") && log.contains("mov"), "{log}");
     Summary::parse(&log).unwrap();
     // Aborts are logged with their reason: a trace limit that is too low.
-    let r = run_env(
-        bf,
-        &["--jit", "trace_limit=5", nested],
-        &[("METATRACE_LOG", "jit-abort,jit-summary")],
-        b"",
-        QUICK,
-    );
+    let r = with_log(&["--jit", "trace_limit=5", nested], "jit-abort,jit-summary");
     r.assert_success("trace_limit=5");
     assert_eq!(r.stdout, expected);
     assert!(
@@ -589,21 +558,9 @@ fn jit_log() {
     );
     assert_eq!(s.loops(), 0);
     // Only the sections asked for; nothing at all with the JIT off.
-    let r = run_env(
-        bf,
-        &[nested],
-        &[("METATRACE_LOG", "jit-summary")],
-        b"",
-        QUICK,
-    );
+    let r = with_log(&[nested], "jit-summary");
     assert!(r.stderr.starts_with("{jit-summary\n") && r.stderr.ends_with("jit-summary}\n"));
-    let r = run_env(
-        bf,
-        &["--jit", "off", nested],
-        &[("METATRACE_LOG", "jit")],
-        b"",
-        QUICK,
-    );
+    let r = with_log(&["--jit", "off", nested], "jit");
     assert_eq!(r.stderr, "");
     // The optimizer's passes can be chosen; unknown ones are refused.
     let r = run(

@@ -10,6 +10,9 @@
 //! on jitcodes) are left to the JIT's tests, where the blackhole runs only
 //! after guard failures.
 
+mod compare;
+
+use compare::{differences, jit_args};
 use metatrace_testkit::vms::{
     bf_cases, excerpt, on_two_threads, run, shared_programs, tlr_program, vms, workspace_root,
     write, Run, TLR_PORTAL_ERRORS,
@@ -43,11 +46,7 @@ const LEFT_OUT: &[&str] = &[
 /// Runs `vm` with `args` in both modes; `Err` describes every difference.
 /// The native run's result is returned for further checks.
 fn differential(vm: &Path, args: &[&str], stdin: &[u8], timeout: Duration) -> Result<Run, String> {
-    let with = |mode: &str| {
-        let mut a = vec!["--jit", mode];
-        a.extend_from_slice(args);
-        run(vm, &a, stdin, timeout)
-    };
+    let with = |mode: &str| run(vm, &jit_args(mode, args), stdin, timeout);
     let native = with("off");
     let jitcodes = with("mode=jitcode-only");
     let what = format!(
@@ -60,34 +59,7 @@ fn differential(vm: &Path, args: &[&str], stdin: &[u8], timeout: Duration) -> Re
         native.elapsed.as_secs_f64(),
         jitcodes.elapsed.as_secs_f64()
     );
-    let mut problems = Vec::new();
-    for (r, mode) in [(&native, "native"), (&jitcodes, "jitcode-only")] {
-        if r.timed_out() {
-            problems.push(format!("{mode} timed out after {:.1?}", r.elapsed));
-        }
-    }
-    if problems.is_empty() {
-        if native.status != jitcodes.status {
-            problems.push(format!(
-                "exit status: native {}, jitcode-only {}",
-                native.describe_status(),
-                jitcodes.describe_status()
-            ));
-        }
-        if native.stdout != jitcodes.stdout {
-            problems.push(format!(
-                "stdout:\n  native       {}\n  jitcode-only {}",
-                excerpt(&native.stdout),
-                excerpt(&jitcodes.stdout)
-            ));
-        }
-        if native.stderr != jitcodes.stderr {
-            problems.push(format!(
-                "stderr:\n  native       {:?}\n  jitcode-only {:?}",
-                native.stderr, jitcodes.stderr
-            ));
-        }
-    }
+    let problems = differences("native", &native, "jitcode-only", &jitcodes);
     if problems.is_empty() {
         Ok(native)
     } else {
@@ -240,28 +212,23 @@ fn bf_semantics_and_errors() {
 #[test]
 fn tlr_programs() {
     let tlr = &vms().tlr;
-    let (square, sum, fib) = (
-        tlr_program("square.tlr"),
-        tlr_program("sum.tlr"),
-        tlr_program("fib.tlr"),
-    );
     let mut jobs: Vec<(Vec<String>, &str)> = Vec::new();
     for (p, n, out) in [
-        (&square, "1", "1\n"),
-        (&square, "10", "100\n"),
-        (&square, "3000", "9000000\n"),
-        (&sum, "0", "0\n"),
-        (&sum, "10", "55\n"),
-        (&sum, "1000000", "500000500000\n"),
-        (&fib, "0", "0\n"),
-        (&fib, "1", "1\n"),
-        (&fib, "10", "55\n"),
-        (&fib, "90", "2880067194370816120\n"),
+        ("square.tlr", "1", "1\n"),
+        ("square.tlr", "10", "100\n"),
+        ("square.tlr", "3000", "9000000\n"),
+        ("sum.tlr", "0", "0\n"),
+        ("sum.tlr", "10", "55\n"),
+        ("sum.tlr", "1000000", "500000500000\n"),
+        ("fib.tlr", "0", "0\n"),
+        ("fib.tlr", "1", "1\n"),
+        ("fib.tlr", "10", "55\n"),
+        ("fib.tlr", "90", "2880067194370816120\n"),
         // i64 wrap-around
-        (&fib, "93", "-6246583658587674878\n"),
-        (&fib, "100", "3736710778780434371\n"),
+        ("fib.tlr", "93", "-6246583658587674878\n"),
+        ("fib.tlr", "100", "3736710778780434371\n"),
     ] {
-        jobs.push((vec![p.clone(), n.to_string()], out));
+        jobs.push((vec![tlr_program(p), n.to_string()], out));
     }
     let failures = on_two_threads(jobs, |(args, out)| {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -302,11 +269,7 @@ fn jit_modes_on_vms_with_jitcodes() {
         (&vms().tlr, vec![square.as_str(), "10"]),
         (&vms().bf, vec![hello]),
     ] {
-        let with = |opts: &str| {
-            let mut a = vec!["--jit", opts];
-            a.extend_from_slice(&args);
-            run(vm, &a, b"", QUICK)
-        };
+        let with = |opts: &str| run(vm, &jit_args(opts, &args), b"", QUICK);
         let reference = with("off");
         reference.assert_success("off");
         for mode in ["mode=jit", "mode=auto", "default", "mode=jitcode-only"] {

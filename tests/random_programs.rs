@@ -12,6 +12,7 @@ use metatrace_testkit::rng::{self, SplitMix as Rng};
 use random::bf::{self, Bf};
 use random::harness::{self, Target};
 use random::tlr::{self, Tlr};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 #[test]
@@ -118,6 +119,22 @@ fn regressions() {
     );
 }
 
+/// Program `i` of the generator of `t` in the stream `stream` of `seed`.
+fn generated<T: Target>(t: &T, seed: u64, stream: &str, i: u64) -> T::Program {
+    let mut rng = Rng::new(rng::mix(rng::mix(seed, rng::hash_str(stream)), i));
+    t.generate(&mut rng)
+}
+
+/// Between 80 % and 95 % of the `count` programs end with `ok`, the rest
+/// with errors.
+fn assert_mostly_ok(ends: &BTreeMap<String, usize>, ok: &str, count: u64) {
+    let ok = ends[ok];
+    assert!(
+        ok > count as usize * 80 / 100 && ok < count as usize * 95 / 100,
+        "{ends:?}"
+    );
+}
+
 /// The generators alone (no VM): programs end within the model's budget,
 /// and the mix has what the differential tests rely on (loops that iterate
 /// enough to get hot, nesting, every error path).
@@ -126,12 +143,10 @@ fn generators_cover_what_they_promise() {
     let seed = harness::base_seed("generators");
     let count = 3000;
 
-    let mut tlr_errors = std::collections::BTreeMap::<String, usize>::new();
+    let mut tlr_errors = BTreeMap::<String, usize>::new();
     let (mut hot, mut long, mut total_steps) = (0, 0, 0u64);
-    let mut rng_seed = rng::mix(seed, rng::hash_str("tlr-gen"));
     for i in 0..count {
-        let mut rng = Rng::new(rng::mix(rng_seed, i));
-        let p = tlr::generate(&mut rng);
+        let p = generated(&Tlr, seed, "tlr-gen", i);
         let (end, steps) = tlr::model(&p).expect("generated program does not end");
         total_steps += steps;
         let key = match end {
@@ -155,11 +170,7 @@ fn generators_cover_what_they_promise() {
         "tlr generator: {count} programs, {:.0} steps on average, {hot} with loops over 200 steps, {long} over 2000 steps; ends: {tlr_errors:?}",
         total_steps as f64 / count as f64
     );
-    let ok = tlr_errors["ok"];
-    assert!(
-        ok > count as usize * 80 / 100 && ok < count as usize * 95 / 100,
-        "{tlr_errors:?}"
-    );
+    assert_mostly_ok(&tlr_errors, "ok", count);
     for kind in [
         "unknown opcode",
         "register out of range",
@@ -177,12 +188,10 @@ fn generators_cover_what_they_promise() {
     );
     assert!(long > 10, "only {long} long programs");
 
-    let mut bf_ends = std::collections::BTreeMap::<String, usize>::new();
+    let mut bf_ends = BTreeMap::<String, usize>::new();
     let (mut with_input, mut nested, mut grown, mut total_steps) = (0, 0, 0, 0u64);
-    rng_seed = rng::mix(seed, rng::hash_str("bf-gen"));
     for i in 0..count {
-        let mut rng = Rng::new(rng::mix(rng_seed, i));
-        let p = bf::generate(&mut rng);
+        let p = generated(&Bf, seed, "bf-gen", i);
         let (_, end, steps) = bf::model(&p).expect("generated program does not end");
         total_steps += steps;
         *bf_ends.entry(format!("{end:?}")).or_default() += 1;
@@ -206,11 +215,7 @@ fn generators_cover_what_they_promise() {
         "bf generator: {count} programs, {:.0} steps on average, {with_input} reading input, {nested} with nested loops, {grown} growing the tape; ends: {bf_ends:?}",
         total_steps as f64 / count as f64
     );
-    let ok = bf_ends["Ok"];
-    assert!(
-        ok > count as usize * 80 / 100 && ok < count as usize * 95 / 100,
-        "{bf_ends:?}"
-    );
+    assert_mostly_ok(&bf_ends, "Ok", count);
     assert!(
         bf_ends.get("LeftOfTape").copied().unwrap_or(0) >= 30,
         "{bf_ends:?}"
@@ -222,56 +227,58 @@ fn generators_cover_what_they_promise() {
     assert!(with_input > count as usize / 5 && nested > count as usize / 5 && grown >= 20);
 }
 
+/// The first of the programs of `t` from `seed` (10,000 at most) that is
+/// `big` and `fails`, and what the shrinker makes of it in 20 s, which
+/// must still fail.
+fn shrink_first<T: Target>(
+    t: &T,
+    seed: u64,
+    big: impl Fn(&T::Program) -> bool,
+    fails: impl Fn(&T::Program) -> bool,
+) -> (T::Program, T::Program) {
+    let p = (0..10_000)
+        .map(|i| t.generate(&mut Rng::new(rng::mix(seed, i))))
+        .find(|p| big(p) && fails(p))
+        .unwrap_or_else(|| panic!("no {} program fails", T::NAME));
+    let budget = std::time::Duration::from_secs(20);
+    let small = random::shrink::minimize(t, p.clone(), &fails, budget).program;
+    assert!(fails(&small));
+    (p, small)
+}
+
 /// The shrinker on a synthetic divergence (decided by the model, no VM):
 /// it must get down to the few instructions or bytes that matter.
 #[test]
 fn shrinker_minimizes_a_synthetic_divergence() {
-    use std::time::Duration;
-    let budget = Duration::from_secs(20);
-
     // tlr: "diverges" when the result is negative and odd.
-    let mut found = None;
-    for i in 0..10_000 {
-        let p = tlr::generate(&mut Rng::new(rng::mix(1, i)));
-        if p.insns.len() > 20
-            && matches!(tlr::model(&p), Some((tlr::End::Return(v), _)) if v < 0 && v % 2 != 0)
-        {
-            found = Some(p);
-            break;
-        }
-    }
-    let p = found.expect("no tlr program returning a negative odd number");
-    let fails = |q: &tlr::TlrProgram| matches!(tlr::model(q), Some((tlr::End::Return(v), _)) if v < 0 && v % 2 != 0);
-    let small = random::shrink::minimize(&Tlr, p.clone(), fails, budget).program;
+    let (p, small) = shrink_first(
+        &Tlr,
+        1,
+        |p| p.insns.len() > 20,
+        |q| matches!(tlr::model(q), Some((tlr::End::Return(v), _)) if v < 0 && v % 2 != 0),
+    );
     eprintln!(
         "tlr: {} -> {}:\n{}",
         Tlr.size(&p),
         Tlr.size(&small),
         small.listing()
     );
-    assert!(fails(&small));
     // E.g. `SET_A 1; NEG_A; RETURN_A`, or N odd and negative with RETURN_A.
     assert!(small.insns.len() <= 3, "{}", small.listing());
 
     // bf: "diverges" when the output contains the byte 3.
-    let mut found = None;
-    for i in 0..10_000 {
-        let p = bf::generate(&mut Rng::new(rng::mix(2, i)));
-        if p.src.len() > 60 && matches!(bf::model(&p), Some((out, _, _)) if out.contains(&3)) {
-            found = Some(p);
-            break;
-        }
-    }
-    let p = found.expect("no bf program printing a 3");
-    let fails = |q: &bf::BfProgram| matches!(bf::model(q), Some((out, _, _)) if out.contains(&3));
-    let small = random::shrink::minimize(&Bf, p.clone(), fails, budget).program;
+    let (p, small) = shrink_first(
+        &Bf,
+        2,
+        |p| p.src.len() > 60,
+        |q| matches!(bf::model(q), Some((out, _, _)) if out.contains(&3)),
+    );
     eprintln!(
         "bf: {} -> {}: {}",
         Bf.size(&p),
         Bf.size(&small),
         Bf.describe(&small)
     );
-    assert!(fails(&small));
     // `+++.`, `---[...]` or `,.` with a 3 in the input, ...
     assert!(small.src.len() <= 8, "{}", Bf.describe(&small));
 }

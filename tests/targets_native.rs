@@ -124,22 +124,19 @@ fn bf_cristofani_tests() {
 
     // "Should ideally give error message "unmatched [" or the like, and not
     // give any output." (and likewise for "]")
-    let unmatched_open = lines
-        .iter()
-        .find(|l| l.ends_with(">.>.["))
-        .expect("the unmatched [ test");
-    let r = run_piece("open.b", unmatched_open, b"");
-    r.assert_error("unmatched [", "unmatched '['");
-    assert!(r.stdout.is_empty());
-    assert!(r.stderr.contains(":1:26: "), "{}", r.stderr);
-    let unmatched_close = lines
-        .iter()
-        .find(|l| l.ends_with(">.>.]["))
-        .expect("the unmatched ] test");
-    let r = run_piece("close.b", unmatched_close, b"");
-    r.assert_error("unmatched ]", "unmatched ']'");
-    assert!(r.stdout.is_empty());
-    assert!(r.stderr.contains(":1:26: "), "{}", r.stderr);
+    for (file, end, what, needle) in [
+        ("open.b", ">.>.[", "unmatched [", "unmatched '['"),
+        ("close.b", ">.>.][", "unmatched ]", "unmatched ']'"),
+    ] {
+        let line = lines
+            .iter()
+            .find(|l| l.ends_with(end))
+            .unwrap_or_else(|| panic!("the {what} test"));
+        let r = run_piece(file, line, b"");
+        r.assert_error(what, needle);
+        assert!(r.stdout.is_empty());
+        assert!(r.stderr.contains(":1:26: "), "{}", r.stderr);
+    }
 
     // Array bounds, left: "If bounds checking is present and working, the
     // left should measure 0": no output, and moving left of cell 0 is an error.

@@ -34,10 +34,10 @@ fn parse(source: &[u8]) -> Result<Vec<Op>, String> {
     let mut depth = 0usize;
     for &byte in source {
         match byte {
-            b'+' => add(&mut ops, 1),
-            b'-' => add(&mut ops, 255),
-            b'>' => step(&mut ops, 1),
-            b'<' => step(&mut ops, -1),
+            b'+' => fold(&mut ops, Op::Add(1)),
+            b'-' => fold(&mut ops, Op::Add(255)),
+            b'>' => fold(&mut ops, Op::Move(1)),
+            b'<' => fold(&mut ops, Op::Move(-1)),
             b'.' => ops.push(Op::Output),
             b',' => ops.push(Op::Input),
             b'[' => {
@@ -66,27 +66,16 @@ fn parse(source: &[u8]) -> Result<Vec<Op>, String> {
     Ok(ops)
 }
 
-fn add(ops: &mut Vec<Op>, n: u8) {
-    match ops.last_mut() {
-        Some(Op::Add(m)) => {
-            *m = m.wrapping_add(n);
-            if *m == 0 {
-                ops.pop();
-            }
-        }
-        _ => ops.push(Op::Add(n)),
+/// Pushes `Add` or `Move` `op`, folded into the last op if that is of the
+/// same kind; a fold that comes to 0 removes it.
+fn fold(ops: &mut Vec<Op>, op: Op) {
+    match (ops.last_mut(), op) {
+        (Some(Op::Add(m)), Op::Add(n)) => *m = m.wrapping_add(n),
+        (Some(Op::Move(m)), Op::Move(n)) => *m += n,
+        _ => return ops.push(op),
     }
-}
-
-fn step(ops: &mut Vec<Op>, n: isize) {
-    match ops.last_mut() {
-        Some(Op::Move(m)) => {
-            *m += n;
-            if *m == 0 {
-                ops.pop();
-            }
-        }
-        _ => ops.push(Op::Move(n)),
+    if let Some(Op::Add(0) | Op::Move(0)) = ops.last() {
+        ops.pop();
     }
 }
 

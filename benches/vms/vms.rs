@@ -14,18 +14,11 @@ pub struct Vms {
 /// messages, so a `CARGO_TARGET_DIR` or `build.target-dir` is respected.
 pub fn build() -> Result<Vms, String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
-    let args = [
-        "build",
-        "--release",
-        "-p",
-        "bf",
-        "-p",
-        "tlr",
-        "--message-format=json-render-diagnostics",
-    ];
-    eprintln!("== cargo {}", args[..6].join(" "));
+    let build = ["build", "--release", "-p", "bf", "-p", "tlr"];
+    eprintln!("== cargo {}", build.join(" "));
     let out = Command::new(&cargo)
-        .args(args)
+        .args(build)
+        .arg("--message-format=json-render-diagnostics")
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .stderr(Stdio::inherit())
         .output()
@@ -33,7 +26,7 @@ pub fn build() -> Result<Vms, String> {
     if !out.status.success() {
         return Err(format!(
             "`cargo {}` failed ({}); the VMs must build before they can be measured",
-            args[..6].join(" "),
+            build.join(" "),
             out.status
         ));
     }

@@ -45,6 +45,16 @@ fn graph(name: &str, nparams: usize, nret: usize) -> FlowGraph {
     FlowGraph::new(name, params, ret, vec![i64_ty(); nret])
 }
 
+/// A graph of `N` int parameters and one int result whose start block takes
+/// them as the variables `names`: the graph and those variables.
+fn graph_of<const N: usize>(name: &str, names: [&str; N]) -> (FlowGraph, [Var; N]) {
+    let mut g = graph(name, N, 1);
+    let params = names.map(|n| g.new_var(i64_ty(), Some(n)));
+    let start = g.start;
+    g.block_mut(start).inputargs = params.to_vec();
+    (g, params)
+}
+
 fn program(graphs: Vec<FlowGraph>) -> Program {
     Program {
         graphs,
@@ -141,14 +151,11 @@ fn copies(code: &JitCodeData) -> Vec<&Insn> {
 
 /// `f(a, b) = (a + b) * a - b`, straight-line.
 fn straight_line() -> (FlowGraph, [Var; 5]) {
-    let mut g = graph("f", 2, 1);
-    let a = g.new_var(i64_ty(), Some("a"));
-    let b = g.new_var(i64_ty(), Some("b"));
+    let (mut g, [a, b]) = graph_of("f", ["a", "b"]);
     let s = g.new_var(i64_ty(), None);
     let m = g.new_var(i64_ty(), None);
     let r = g.new_var(i64_ty(), None);
     let start = g.start;
-    g.block_mut(start).inputargs = vec![a, b];
     push(&mut g, start, Op::IntAdd, vec![v(a), v(b)], vec![s]);
     push(&mut g, start, Op::IntMul, vec![v(s), v(a)], vec![m]);
     push(&mut g, start, Op::IntSub, vec![v(m), v(b)], vec![r]);
@@ -179,15 +186,13 @@ fn interfering_vars_get_different_registers() {
 
 /// `count(n)`: `i = 0; while i < n { i += 1 }; i` as a loop block.
 fn counting_loop() -> (FlowGraph, [Var; 6]) {
-    let mut g = graph("count", 1, 1);
-    let n = g.new_var(i64_ty(), Some("n"));
+    let (mut g, [n]) = graph_of("count", ["n"]);
     let i = g.new_var(i64_ty(), Some("i"));
     let n1 = g.new_var(i64_ty(), Some("n"));
     let cond = g.new_var(Ty::Bool, None);
     let i2 = g.new_var(i64_ty(), Some("i"));
     let ret = g.new_var(i64_ty(), None);
     let start = g.start;
-    g.block_mut(start).inputargs = vec![n];
     let head = g.new_block(vec![i, n1]);
     let body_i = g.new_var(i64_ty(), None);
     let body_n = g.new_var(i64_ty(), None);
@@ -238,10 +243,8 @@ fn coalesced_link_args_produce_no_copy() {
 /// `fib(n)`: `a, b = 0, 1; repeat n times: a, b = b, a + b` with the swap
 /// as a link (x, y) -> (y, x + y), and the sum computed in the block.
 fn swapping_loop(rotate_only: bool) -> FlowGraph {
-    let mut g = graph("fib", 1, 1);
-    let n = g.new_var(i64_ty(), Some("n"));
+    let (mut g, [n]) = graph_of("fib", ["n"]);
     let start = g.start;
-    g.block_mut(start).inputargs = vec![n];
     let (x, y, i, n1) = (
         g.new_var(i64_ty(), Some("x")),
         g.new_var(i64_ty(), Some("y")),
@@ -370,14 +373,11 @@ fn parallel_move_swaps_via_scratch() {
 #[test]
 fn live_before_a_call_lists_what_lives_across_it() {
     let (f, _) = straight_line();
-    let mut g = graph("g", 2, 1);
-    let a = g.new_var(i64_ty(), Some("a"));
-    let b = g.new_var(i64_ty(), Some("b"));
+    let (mut g, [a, b]) = graph_of("g", ["a", "b"]);
     let s = g.new_var(i64_ty(), None);
     let r = g.new_var(i64_ty(), None);
     let t = g.new_var(i64_ty(), None);
     let start = g.start;
-    g.block_mut(start).inputargs = vec![a, b];
     push(&mut g, start, Op::IntAdd, vec![v(a), v(b)], vec![s]);
     push(
         &mut g,

@@ -294,6 +294,14 @@ fn bloated() -> FlowGraph {
     g
 }
 
+/// `g` verifies, and simplifies to `expected`, which verifies too.
+fn assert_simplifies_to(g: &mut FlowGraph, expected: &str) {
+    assert_verifies(g);
+    simplify(g);
+    assert_eq!(text(g), expected);
+    assert_verifies(g);
+}
+
 #[test]
 fn simplify_bloated_graph() {
     let mut g = bloated();
@@ -354,16 +362,13 @@ fn simplify_goto_chain_substitutes_constants() {
     g.op(b1, Op::IntAdd, args![a1, k], &[s]);
     g.goto(b1, b2, args![s, k]);
     g.ret(b2, args![r]);
-    assert_verifies(&g);
-    simplify(&mut g);
     let expected = "\
 fn chain(a: i64) -> i64
 block0(v0: i64):
     v1: i64 = int_add(v0, 5i64)
     return v1
 ";
-    assert_eq!(text(&g), expected);
-    assert_verifies(&g);
+    assert_simplifies_to(&mut g, expected);
 }
 
 #[test]
@@ -388,8 +393,6 @@ fn simplify_keeps_side_effects_params_and_inexact_forwarders() {
     let done = g.new_block(vec![]);
     g.branch(b0, c, (swap, args![m, a, b]), (done, vec![]));
     g.goto(swap, b0, args![m1, c64(0), y1, x1]);
-    assert_verifies(&g);
-    simplify(&mut g);
     let expected = "\
 fn f(m: &mut Machine, unused: i64, a: i64, b: i64)
 block0(v0: &mut Machine, v1: i64, v2: i64, v3: i64):
@@ -403,8 +406,7 @@ block1(v6: &mut Machine, v7: i64, v8: i64):
 block2():
     return
 ";
-    assert_eq!(text(&g), expected);
-    assert_verifies(&g);
+    assert_simplifies_to(&mut g, expected);
 }
 
 #[test]
@@ -423,8 +425,6 @@ fn simplify_bypasses_forwarders_behind_branches_and_switches() {
     g.goto(fw1, fw2, args![f1]);
     g.goto(fw2, end, args![f2]);
     g.ret(end, args![r]);
-    assert_verifies(&g);
-    simplify(&mut g);
     let expected = "\
 fn fwd(k: u32) -> u32
 block0(v0: u32):
@@ -435,8 +435,7 @@ block0(v0: u32):
 block1(v1: u32):
     return v1
 ";
-    assert_eq!(text(&g), expected);
-    assert_verifies(&g);
+    assert_simplifies_to(&mut g, expected);
 }
 
 #[test]

@@ -19,7 +19,7 @@
 //! program with a step budget, and programs that do not end within it are
 //! replaced.
 
-use super::harness::{Case, ModelOutcome, Outcome, Target};
+use super::harness::{Case, ModelOutcome, Target};
 use metatrace_testkit::rng::SplitMix as Rng;
 use std::path::PathBuf;
 
@@ -68,16 +68,15 @@ pub fn run_model(src: &[u8], stdin: &[u8], budget: u64) -> Option<(Vec<u8>, End,
         let c = src[i];
         match c {
             b'+' | b'-' => {
-                let mut n = 0u8;
-                while i < src.len() && (src[i] == b'+' || src[i] == b'-') {
-                    n = if src[i] == b'+' {
-                        n.wrapping_add(1)
-                    } else {
-                        n.wrapping_sub(1)
-                    };
-                    i += 1;
-                }
-                ops.push(Op::Add(n));
+                // A run of `+` and `-`: one addition of the count of `+`
+                // less the count of `-`, modulo 256.
+                let run = src[i..]
+                    .iter()
+                    .take_while(|&&c| c == b'+' || c == b'-')
+                    .count();
+                let ups = src[i..i + run].iter().filter(|&&c| c == b'+').count();
+                ops.push(Op::Add((2 * ups).wrapping_sub(run) as u8));
+                i += run;
                 continue;
             }
             b'<' | b'>' => {
@@ -400,16 +399,6 @@ fn generate_once(rng: &mut Rng) -> BfProgram {
     BfProgram { src, stdin }
 }
 
-/// A program the model sees terminate within the step budget.
-pub fn generate(rng: &mut Rng) -> BfProgram {
-    loop {
-        let p = generate_once(rng);
-        if model(&p).is_some() {
-            return p;
-        }
-    }
-}
-
 // ---------------------------------------------------------------- target
 
 pub struct Bf;
@@ -418,13 +407,25 @@ impl Target for Bf {
     type Program = BfProgram;
     const NAME: &'static str = "bf";
     const EXT: &'static str = "b";
+    const ERRORS: &'static [(&'static str, &'static str)] = &[
+        ("moved left of cell 0", "'<' left of cell 0"),
+        ("unmatched '['", "unmatched '['"),
+        ("unmatched ']'", "unmatched ']'"),
+        ("tape's limit", "tape limit"),
+    ];
 
     fn vm(&self) -> PathBuf {
         metatrace_testkit::vms::vms().bf.clone()
     }
 
+    /// A program the model sees terminate within the step budget.
     fn generate(&self, rng: &mut Rng) -> BfProgram {
-        generate(rng)
+        loop {
+            let p = generate_once(rng);
+            if model(&p).is_some() {
+                return p;
+            }
+        }
     }
 
     fn case(&self, p: &BfProgram) -> Case {
@@ -494,28 +495,6 @@ impl Target for Bf {
             files.push(("in", p.stdin.clone()));
         }
         files
-    }
-
-    fn classify(&self, o: &Outcome) -> String {
-        if o.ok() {
-            return "ok".into();
-        }
-        let e = &o.stderr;
-        for (needle, name) in [
-            ("moved left of cell 0", "'<' left of cell 0"),
-            ("unmatched '['", "unmatched '['"),
-            ("unmatched ']'", "unmatched ']'"),
-            ("tape's limit", "tape limit"),
-        ] {
-            if e.contains(needle) {
-                return format!("error ({name})");
-            }
-        }
-        format!(
-            "other: {} {}",
-            o.status,
-            e.chars().take(60).collect::<String>()
-        )
     }
 
     fn probe(&self) -> BfProgram {

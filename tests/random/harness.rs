@@ -126,8 +126,27 @@ pub trait Target: Sync {
     fn describe(&self, p: &Self::Program) -> String;
     /// The regression files for `p`: (extension, contents).
     fn files(&self, p: &Self::Program) -> Vec<(&'static str, Vec<u8>)>;
-    /// A short category of a reference outcome, for the statistics.
-    fn classify(&self, o: &Outcome) -> String;
+    /// The VM's error messages, for the statistics: (what the message
+    /// contains, the name of its category).
+    const ERRORS: &'static [(&'static str, &'static str)];
+    /// A short category of a reference outcome, for the statistics: `ok`,
+    /// `error (NAME)` for one of [`Target::ERRORS`], or `other: ...`.
+    fn classify(&self, o: &Outcome) -> String {
+        if o.ok() {
+            return "ok".into();
+        }
+        let e = &o.stderr;
+        for (needle, name) in Self::ERRORS {
+            if e.contains(needle) {
+                return format!("error ({name})");
+            }
+        }
+        format!(
+            "other: {} {}",
+            o.status,
+            e.chars().take(60).collect::<String>()
+        )
+    }
     /// A trivial valid program, to ask the VM whether it supports a mode.
     fn probe(&self) -> Self::Program;
 }

@@ -23,7 +23,7 @@
 //! error paths. The model runs every program with a step budget, and
 //! programs that do not end within it are replaced.
 
-use super::harness::{Case, ModelOutcome, Outcome, Target};
+use super::harness::{Case, ModelOutcome, Target};
 use metatrace_testkit::rng::SplitMix as Rng;
 use std::path::PathBuf;
 
@@ -625,26 +625,6 @@ fn mutate(rng: &mut Rng, p: &TlrProgram) -> TlrProgram {
     q
 }
 
-/// A program the model sees terminate within the step budget; one in seven
-/// broken on purpose.
-pub fn generate(rng: &mut Rng) -> TlrProgram {
-    loop {
-        let p = generate_good(rng);
-        if model(&p).is_none() {
-            continue;
-        }
-        if rng.chance(BAD_PERCENT) {
-            for _ in 0..20 {
-                let q = mutate(rng, &p);
-                if model(&q).is_some() {
-                    return q;
-                }
-            }
-        }
-        return p;
-    }
-}
-
 // ---------------------------------------------------------------- target
 
 pub struct Tlr;
@@ -653,13 +633,36 @@ impl Target for Tlr {
     type Program = TlrProgram;
     const NAME: &'static str = "tlr";
     const EXT: &'static str = "tlr";
+    const ERRORS: &'static [(&'static str, &'static str)] = &[
+        ("unknown opcode", "unknown opcode"),
+        ("out of range", "register out of range"),
+        ("has no operand", "missing operand"),
+        ("without RETURN_A", "ran off the end"),
+        ("is empty", "empty program"),
+    ];
 
     fn vm(&self) -> PathBuf {
         metatrace_testkit::vms::vms().tlr.clone()
     }
 
+    /// A program the model sees terminate within the step budget; one in seven
+    /// broken on purpose.
     fn generate(&self, rng: &mut Rng) -> TlrProgram {
-        generate(rng)
+        loop {
+            let p = generate_good(rng);
+            if model(&p).is_none() {
+                continue;
+            }
+            if rng.chance(BAD_PERCENT) {
+                for _ in 0..20 {
+                    let q = mutate(rng, &p);
+                    if model(&q).is_some() {
+                        return q;
+                    }
+                }
+            }
+            return p;
+        }
     }
 
     fn case(&self, p: &TlrProgram) -> Case {
@@ -728,29 +731,6 @@ impl Target for Tlr {
 
     fn files(&self, p: &TlrProgram) -> Vec<(&'static str, Vec<u8>)> {
         vec![("tlr", p.listing().into_bytes())]
-    }
-
-    fn classify(&self, o: &Outcome) -> String {
-        if o.ok() {
-            return "ok".into();
-        }
-        let e = &o.stderr;
-        for (needle, name) in [
-            ("unknown opcode", "unknown opcode"),
-            ("out of range", "register out of range"),
-            ("has no operand", "missing operand"),
-            ("without RETURN_A", "ran off the end"),
-            ("is empty", "empty program"),
-        ] {
-            if e.contains(needle) {
-                return format!("error ({name})");
-            }
-        }
-        format!(
-            "other: {} {}",
-            o.status,
-            e.chars().take(60).collect::<String>()
-        )
     }
 
     fn probe(&self) -> TlrProgram {

@@ -29,30 +29,45 @@ fn no_panic(o: &Output) {
     assert_ne!(o.status.code(), Some(101), "internal error:\n{err}");
 }
 
-/// `--emit flowgraph -o DIR` on a bundled target: one .dot and one .txt per
-/// translated function, named after the function.
-fn emits_flowgraphs(target: &str) {
+/// Runs the binary, which must succeed (without panicking); its output.
+fn run_ok(args: &[&str]) -> Output {
+    let o = run(args);
+    no_panic(&o);
+    assert!(o.status.success(), "{args:?} failed:\n{}", stderr(&o));
+    o
+}
+
+/// Runs the binary, which must exit with `code` (without panicking); its
+/// stderr.
+fn run_fails(args: &[&str], code: i32) -> String {
+    let o = run(args);
+    no_panic(&o);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(code), "{args:?}:\n{err}");
+    err
+}
+
+/// `translate targets/TARGET --emit WHAT -o DIR`, which must succeed: the
+/// crate's directory, DIR (a temporary one) and the run's stderr.
+fn emit_into_temp_dir(target: &str, what: &str) -> (PathBuf, tempfile::TempDir, String) {
     let dir = workspace().join("targets").join(target);
     let out = tempfile::tempdir().unwrap();
-    let o = run(&[
+    let o = run_ok(&[
         "translate",
         dir.to_str().unwrap(),
         "--emit",
-        "flowgraph",
+        what,
         "-o",
         out.path().to_str().unwrap(),
     ]);
-    no_panic(&o);
-    assert!(
-        o.status.success(),
-        "cargo translate {target} failed:\n{}",
-        stderr(&o)
-    );
-    assert!(
-        stderr(&o).contains("translated "),
-        "no summary:\n{}",
-        stderr(&o)
-    );
+    (dir, out, stderr(&o))
+}
+
+/// `--emit flowgraph -o DIR` on a bundled target: one .dot and one .txt per
+/// translated function, named after the function.
+fn emits_flowgraphs(target: &str) {
+    let (dir, out, err) = emit_into_temp_dir(target, "flowgraph");
+    assert!(err.contains("translated "), "no summary:\n{err}");
 
     let translation = match metatrace_translator::translate_crate_dir(&dir) {
         Ok(t) => t,
@@ -121,9 +136,7 @@ fn check_only_prints_a_summary() {
         vec!["translate", dir.to_str().unwrap()],
         vec![dir.to_str().unwrap()],
     ] {
-        let o = run(&args);
-        no_panic(&o);
-        assert!(o.status.success(), "{args:?}:\n{}", stderr(&o));
+        let o = run_ok(&args);
         let err = stderr(&o);
         // translated 3 functions in 21 ms (front end), 3 jitcodes in 8 ms (codewriter)
         assert!(
@@ -137,17 +150,14 @@ fn check_only_prints_a_summary() {
         assert!(err.contains("no VM was built"), "{err}");
         assert!(o.stdout.is_empty());
     }
-    let o = run(&["translate", dir.to_str().unwrap(), "--quiet"]);
-    assert!(o.status.success());
+    let o = run_ok(&["translate", dir.to_str().unwrap(), "--quiet"]);
     assert_eq!(stderr(&o), "");
 }
 
 #[test]
 fn flowgraph_text_on_stdout_without_out_dir() {
     let dir = workspace().join("targets/tlr");
-    let o = run(&["translate", dir.to_str().unwrap(), "--emit", "flowgraph"]);
-    no_panic(&o);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run_ok(&["translate", dir.to_str().unwrap(), "--emit", "flowgraph"]);
     assert!(!o.stdout.is_empty());
 }
 
@@ -190,47 +200,24 @@ fn rejected_crate_exits_1_with_diagnostics() {
     let out = tempfile::tempdir().unwrap();
     let vms = tempfile::tempdir().unwrap();
     let vm = vms.path().join("vm");
+    let (dir, out_dir) = (krate.path().to_str().unwrap(), out.path().to_str().unwrap());
     for args in [
-        vec!["translate", krate.path().to_str().unwrap()],
-        vec![
-            "translate",
-            krate.path().to_str().unwrap(),
-            "--emit",
-            "flowgraph",
-            "-o",
-            out.path().to_str().unwrap(),
-        ],
-        vec![
-            "translate",
-            krate.path().to_str().unwrap(),
-            "--emit",
-            "jitcode",
-            "-o",
-            out.path().to_str().unwrap(),
-        ],
+        vec!["translate", dir],
+        vec!["translate", dir, "--emit", "flowgraph", "-o", out_dir],
+        vec!["translate", dir, "--emit", "jitcode", "-o", out_dir],
         // Rejected before cargo runs: no VM.
-        vec![
-            "translate",
-            krate.path().to_str().unwrap(),
-            "-o",
-            vm.to_str().unwrap(),
-        ],
+        vec!["translate", dir, "-o", vm.to_str().unwrap()],
     ] {
-        let o = run(&args);
-        no_panic(&o);
-        assert_eq!(o.status.code(), Some(1), "{args:?}:\n{}", stderr(&o));
-        let err = stderr(&o);
-        assert!(
-            err.contains("closures are not supported in traced code"),
-            "{err}"
-        );
-        assert!(
-            err.contains("`println!` is not supported in traced code"),
-            "{err}"
-        );
-        assert!(err.contains("src/main.rs:8:17"), "{err}");
-        assert!(err.contains("let f = |x: i64| x + 1;"), "{err}");
-        assert!(err.contains("help: "), "{err}");
+        let err = run_fails(&args, 1);
+        for needle in [
+            "closures are not supported in traced code",
+            "`println!` is not supported in traced code",
+            "src/main.rs:8:17",
+            "let f = |x: i64| x + 1;",
+            "help: ",
+        ] {
+            assert!(err.contains(needle), "no {needle:?} in:\n{err}");
+        }
     }
     // Nothing was written for a rejected crate.
     assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0);
@@ -241,25 +228,19 @@ fn rejected_crate_exits_1_with_diagnostics() {
 fn syntax_error_and_empty_crate_exit_1() {
     for main in ["fn main( {\n", "", "fn main() {}\n"] {
         let krate = temp_crate(main);
-        let o = run(&["translate", krate.path().to_str().unwrap()]);
-        no_panic(&o);
-        assert_eq!(o.status.code(), Some(1), "for {main:?}:\n{}", stderr(&o));
-        assert!(stderr(&o).contains("error"), "{}", stderr(&o));
+        let err = run_fails(&["translate", krate.path().to_str().unwrap()], 1);
+        assert!(err.contains("error"), "for {main:?}:\n{err}");
     }
 }
 
 #[test]
 fn missing_crate_dir_exits_1() {
-    let o = run(&["translate", "/nonexistent/crate/dir"]);
-    no_panic(&o);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("does not exist"), "{}", stderr(&o));
+    let err = run_fails(&["translate", "/nonexistent/crate/dir"], 1);
+    assert!(err.contains("does not exist"), "{err}");
     // A directory that is not a crate.
     let empty = tempfile::tempdir().unwrap();
-    let o = run(&["translate", empty.path().to_str().unwrap()]);
-    no_panic(&o);
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    assert!(stderr(&o).contains("error"), "{}", stderr(&o));
+    let err = run_fails(&["translate", empty.path().to_str().unwrap()], 1);
+    assert!(err.contains("error"), "{err}");
 }
 
 #[test]
@@ -273,10 +254,8 @@ fn bad_flags_exit_2() {
         vec![],
         vec!["translate", dir, "-o"],
     ] {
-        let o = run(&args);
-        no_panic(&o);
-        assert_eq!(o.status.code(), Some(2), "{args:?}:\n{}", stderr(&o));
-        assert!(stderr(&o).contains("error"), "{}", stderr(&o));
+        let err = run_fails(&args, 2);
+        assert!(err.contains("error"), "{err}");
     }
 }
 
@@ -304,10 +283,8 @@ fn no_jit_needs_a_vm_path_and_no_emit() {
             "cannot be combined with `--emit`",
         ),
     ] {
-        let o = run(&args);
-        no_panic(&o);
-        assert_eq!(o.status.code(), Some(2), "{args:?}:\n{}", stderr(&o));
-        assert!(stderr(&o).contains(needle), "{}", stderr(&o));
+        let err = run_fails(&args, 2);
+        assert!(err.contains(needle), "{err}");
     }
     assert!(!vm.exists());
 }
@@ -315,23 +292,8 @@ fn no_jit_needs_a_vm_path_and_no_emit() {
 /// `--emit jitcode -o DIR`: one `.jitcode` text per translated function,
 /// named after it; without `-o`, all of them on stdout.
 fn emits_jitcodes(target: &str) {
-    let dir = workspace().join("targets").join(target);
-    let out = tempfile::tempdir().unwrap();
-    let o = run(&[
-        "translate",
-        dir.to_str().unwrap(),
-        "--emit",
-        "jitcode",
-        "-o",
-        out.path().to_str().unwrap(),
-    ]);
-    no_panic(&o);
-    assert!(o.status.success(), "{target}:\n{}", stderr(&o));
-    assert!(
-        stderr(&o).contains(" ms (codewriter); wrote "),
-        "{}",
-        stderr(&o)
-    );
+    let (dir, out, err) = emit_into_temp_dir(target, "jitcode");
+    assert!(err.contains(" ms (codewriter); wrote "), "{err}");
     let translation = metatrace_translator::translate_crate_dir(&dir).unwrap();
     let graphs = &translation.program.graphs;
     assert_eq!(
@@ -359,9 +321,7 @@ fn emits_jitcodes(target: &str) {
         .unwrap();
         assert!(text.contains("jit_merge_point"), "{text}");
     }
-    let o = run(&["translate", dir.to_str().unwrap(), "--emit", "jitcode"]);
-    no_panic(&o);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run_ok(&["translate", dir.to_str().unwrap(), "--emit", "jitcode"]);
     let text = String::from_utf8_lossy(&o.stdout);
     for g in graphs {
         assert!(text.contains(&format!("jitcode {}(", g.name)), "{text}");
@@ -396,14 +356,12 @@ fn builds_vms_with_and_without_jitcodes() {
     let out = tempfile::tempdir().unwrap();
 
     let vm = out.path().join("bin/tlr-jit");
-    let o = run(&[
+    let o = run_ok(&[
         "translate",
         dir.to_str().unwrap(),
         "-o",
         vm.to_str().unwrap(),
     ]);
-    no_panic(&o);
-    assert!(o.status.success(), "{}", stderr(&o));
     let err = stderr(&o);
     assert!(
         err.contains(" ms (front end), ")
@@ -423,26 +381,23 @@ fn builds_vms_with_and_without_jitcodes() {
     }
 
     // -o an existing directory: the VM goes into it, under its own name.
-    let o = run(&[
+    run_ok(&[
         "translate",
         dir.to_str().unwrap(),
         "-o",
         out.path().to_str().unwrap(),
         "-q",
     ]);
-    assert!(o.status.success(), "{}", stderr(&o));
     assert!(out.path().join("tlr").is_file());
 
     let native = out.path().join("tlr-native");
-    let o = run(&[
+    let o = run_ok(&[
         "translate",
         dir.to_str().unwrap(),
         "--no-jit",
         "-o",
         native.to_str().unwrap(),
     ]);
-    no_panic(&o);
-    assert!(o.status.success(), "{}", stderr(&o));
     assert!(
         stderr(&o).contains("without the JIT (native only)"),
         "{}",

@@ -4,12 +4,13 @@
 //! read their sources from there); and the bundled interpreters assemble
 //! and verify.
 
+mod bundled;
+
 use metatrace_jitcodegen::codewriter::jitcode::{Insn, KReg, Kind};
-use metatrace_jitcodegen::codewriter::{assemble, Assembly};
+use metatrace_jitcodegen::codewriter::{assemble, Assembly, JitCodeData};
 use metatrace_testkit::asm_text::assert_jitcode_text_round_trip;
 use metatrace_testkit::filetest;
-use metatrace_translator::{translate_crate_dir, translate_source};
-use std::path::Path;
+use metatrace_translator::translate_source;
 
 /// The assembly of `src`; every jitcode of it prints and parses back.
 fn assembly(src: &str) -> Assembly {
@@ -29,12 +30,18 @@ fn index(asm: &Assembly, name: &str) -> usize {
     })
 }
 
-/// The source of the file test `filetests/jitcode/<name>.rs.test`.
-fn input_of(name: &str) -> String {
-    filetest::input(format!(
+/// The [`assembly`] of the source of the file test
+/// `filetests/jitcode/<name>.rs.test`.
+fn assembly_of(name: &str) -> Assembly {
+    assembly(&filetest::input(format!(
         "{}/tests/filetests/jitcode/{name}.rs.test",
         env!("CARGO_MANIFEST_DIR")
-    ))
+    )))
+}
+
+/// How many instructions of `j` are `what`.
+fn count(j: &JitCodeData, what: impl Fn(&Insn) -> bool) -> usize {
+    j.insns.iter().filter(|i| what(i)).count()
 }
 
 /// Every `-live-` and what follows it.
@@ -54,8 +61,7 @@ fn loop_with_swapping_variables() {
     // `a` and `b` trade places every iteration: the back edge copies `b`
     // into `a` and `t` into `b`, in that order; `t` is given a register
     // that makes this a chain of two copies, not a cycle.
-    let src = input_of("loop_with_swapping_variables");
-    let asm = assembly(&src);
+    let asm = assembly_of("loop_with_swapping_variables");
     let f = &asm.jitcodes[index(&asm, "f")];
     // The portal's merge point: greens then reds, each in a register.
     let portal = lives(&asm, "portal");
@@ -63,18 +69,16 @@ fn loop_with_swapping_variables() {
         .iter()
         .any(|(_, i)| matches!(i, Insn::MergePoint { .. })));
     assert_eq!(f.num_regs, [5, 0, 0]);
-    let reg_copies = f
-        .insns
-        .iter()
-        .filter(|i| matches!(i, Insn::Copy { src, .. } if *src < f.num_regs[0]))
-        .count();
+    let reg_copies = count(
+        f,
+        |i| matches!(i, Insn::Copy { src, .. } if *src < f.num_regs[0]),
+    );
     assert_eq!(reg_copies, 2, "{}", asm.print());
 }
 
 #[test]
 fn match_on_integer_becomes_switch() {
-    let src = input_of("match_on_integer_becomes_switch");
-    let asm = assembly(&src);
+    let asm = assembly_of("match_on_integer_becomes_switch");
     let switch = lives(&asm, "f")
         .into_iter()
         .find(|(_, i)| matches!(i, Insn::Switch { .. }));
@@ -95,8 +99,7 @@ fn match_on_integer_becomes_switch() {
 
 #[test]
 fn regular_residual_and_elidable_calls() {
-    let src = input_of("regular_residual_and_elidable_calls");
-    let asm = assembly(&src);
+    let asm = assembly_of("regular_residual_and_elidable_calls");
     let calls: Vec<Insn> = lives(&asm, "run")
         .into_iter()
         .map(|(_, i)| i)
@@ -109,8 +112,7 @@ fn regular_residual_and_elidable_calls() {
 
 #[test]
 fn struct_fields_and_vec_access() {
-    let src = input_of("struct_fields_and_vec_access");
-    let asm = assembly(&src);
+    let asm = assembly_of("struct_fields_and_vec_access");
     let fields: Vec<String> = asm
         .fields
         .iter()
@@ -122,8 +124,7 @@ fn struct_fields_and_vec_access() {
 
 #[test]
 fn panic_paths() {
-    let src = input_of("panic_paths");
-    let asm = assembly(&src);
+    let asm = assembly_of("panic_paths");
     assert!(
         asm.strings.contains(&"too big".to_string()),
         "{:?}",
@@ -141,8 +142,7 @@ fn panic_paths() {
 
 #[test]
 fn option_return() {
-    let src = input_of("option_return");
-    let asm = assembly(&src);
+    let asm = assembly_of("option_return");
     let digit = &asm.jitcodes[index(&asm, "digit")];
     assert_eq!(digit.results, [Kind::Int, Kind::Int]);
 }
@@ -150,12 +150,7 @@ fn option_return() {
 /// The bundled interpreter `name`, assembled: it verifies, every jitcode
 /// prints and parses back, one jitcode per flow graph.
 fn target(name: &str) -> Assembly {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../targets")
-        .join(name);
-    let t = translate_crate_dir(&dir)
-        .unwrap_or_else(|e| panic!("{name} does not translate:\n{}", e.render()));
-    let asm = assemble(&t.program).unwrap_or_else(|e| panic!("{name} does not assemble: {e}"));
+    let (t, asm) = bundled::assembled(name);
     asm.verify().unwrap_or_else(|e| panic!("{name}: {e:?}"));
     assert_jitcode_text_round_trip(&asm);
     assert_eq!(asm.jitcodes.len(), t.program.graphs.len());
@@ -165,13 +160,15 @@ fn target(name: &str) -> Assembly {
     asm
 }
 
-/// Checks shared by the targets' portals: one merge point, preceded by a
-/// `-live-` holding exactly its (register) arguments, which are the
-/// jitcode's only live values there.
-fn check_portal(asm: &Assembly, portal: &str) {
-    let p = index(asm, portal);
+/// The assembly of `targets/<name>` (see [`target`]) and the index of its
+/// portal `portal`, after the checks shared by the targets' portals: one
+/// merge point, preceded by a `-live-` holding exactly its (register)
+/// arguments, which are the jitcode's only live values there.
+fn target_with_portal(name: &str, portal: &str) -> (Assembly, usize) {
+    let asm = target(name);
+    let p = index(&asm, portal);
     assert_eq!(asm.drivers[0].jitcode as usize, p);
-    let merge: Vec<_> = lives(asm, portal)
+    let merge: Vec<_> = lives(&asm, portal)
         .into_iter()
         .filter(|(_, i)| matches!(i, Insn::MergePoint { .. }))
         .collect();
@@ -185,24 +182,24 @@ fn check_portal(asm: &Assembly, portal: &str) {
     assert_eq!(live, &args);
     // Every -live- lists only real registers.
     let j = &asm.jitcodes[p];
-    for (live, _) in lives(asm, portal) {
+    for (live, _) in lives(&asm, portal) {
         assert!(
             live.iter().all(|r| r.reg < j.num_regs[r.kind.index()]),
             "{live:?}"
         );
     }
+    eprintln!(
+        "{name} {portal}: regs {:?}, {} insns",
+        j.num_regs,
+        j.insns.len()
+    );
+    (asm, p)
 }
 
 #[test]
 fn bf_assembles_and_verifies() {
-    let asm = target("bf");
-    check_portal(&asm, "interp::run");
-    let j = &asm.jitcodes[index(&asm, "interp::run")];
-    eprintln!(
-        "bf interp::run: regs {:?}, {} insns",
-        j.num_regs,
-        j.insns.len()
-    );
+    let (asm, p) = target_with_portal("bf", "interp::run");
+    let j = &asm.jitcodes[p];
     // program, tape, io + two temporaries at most.
     assert!(j.num_regs[1] <= 5, "{:?}", j.num_regs);
     assert!(j.num_regs[0] <= 10, "{:?}", j.num_regs);
@@ -231,14 +228,8 @@ fn bf_assembles_and_verifies() {
 
 #[test]
 fn tlr_assembles_and_verifies() {
-    let asm = target("tlr");
-    check_portal(&asm, "interp::interpret");
-    let j = &asm.jitcodes[index(&asm, "interp::interpret")];
-    eprintln!(
-        "tlr interp::interpret: regs {:?}, {} insns",
-        j.num_regs,
-        j.insns.len()
-    );
+    let (asm, p) = target_with_portal("tlr", "interp::interpret");
+    let j = &asm.jitcodes[p];
     assert!(j.num_regs[0] <= 16, "{:?}", j.num_regs);
     let text = asm.print();
     assert!(text.contains("call <interp::operand>"), "{text}");
@@ -285,8 +276,7 @@ fn run(vm: &mut Vm) -> f64 {
 
 #[test]
 fn boxes_become_new_and_free_with_one_alloc_descr_per_type() {
-    let src = input_of("boxes_become_new_and_free_with_one_alloc_descr_per_type");
-    let asm = assembly(&src);
+    let asm = assembly_of("boxes_become_new_and_free_with_one_alloc_descr_per_type");
     // `Num` twice and `i64` once: two alloc descrs.
     let names: Vec<String> = asm
         .allocs
@@ -295,16 +285,8 @@ fn boxes_become_new_and_free_with_one_alloc_descr_per_type() {
         .collect();
     assert_eq!(names, ["Num", "i64"]);
     let f = &asm.jitcodes[index(&asm, "f")];
-    let news = f
-        .insns
-        .iter()
-        .filter(|i| matches!(i, Insn::New { .. }))
-        .count();
-    let frees = f
-        .insns
-        .iter()
-        .filter(|i| matches!(i, Insn::Free { .. }))
-        .count();
+    let news = count(f, |i| matches!(i, Insn::New { .. }));
+    let frees = count(f, |i| matches!(i, Insn::Free { .. }));
     assert_eq!((news, frees), (3, 3), "{}", asm.print());
     // The residual call owns the box it is given and may write what is
     // in it: Num's fields.
@@ -316,6 +298,6 @@ fn boxes_become_new_and_free_with_one_alloc_descr_per_type() {
 
 #[test]
 fn calls_assembles_and_verifies() {
-    let asm = target("calls");
-    check_portal(&asm, &asm.drivers[0].portal.clone());
+    let portal = target("calls").drivers[0].portal.clone();
+    target_with_portal("calls", &portal);
 }

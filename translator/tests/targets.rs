@@ -3,18 +3,20 @@
 //! known with their types.
 
 use metatrace_jitcodegen::flowgraph::{verify, Op};
-use metatrace_translator::translate_crate_dir;
-use std::path::Path;
+use metatrace_translator::Translation;
 
-fn target(name: &str) -> metatrace_translator::Translation {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../targets")
-        .join(name);
-    translate_crate_dir(&dir)
-        .unwrap_or_else(|e| panic!("{name} does not translate:\n{}", e.render()))
+mod bundled;
+
+/// The translation of `targets/<name>`, every graph of it verified.
+fn verified(name: &str) -> Translation {
+    let t = bundled::translate(name);
+    for g in &t.program.graphs {
+        verify(g, &t.program.types).unwrap_or_else(|e| panic!("{name}: {}: {e:?}", g.name));
+    }
+    t
 }
 
-fn names(t: &metatrace_translator::Translation) -> Vec<String> {
+fn names(t: &Translation) -> Vec<String> {
     let mut v: Vec<String> = t.program.graphs.iter().map(|g| g.name.clone()).collect();
     v.sort();
     v
@@ -22,10 +24,7 @@ fn names(t: &metatrace_translator::Translation) -> Vec<String> {
 
 #[test]
 fn bf_translates_and_verifies() {
-    let t = target("bf");
-    for g in &t.program.graphs {
-        verify(g, &t.program.types).unwrap();
-    }
+    let t = verified("bf");
     assert!(
         names(&t).contains(&"interp::run".to_string()),
         "{:?}",
@@ -62,10 +61,7 @@ fn bf_translates_and_verifies() {
 
 #[test]
 fn tlr_translates_and_verifies() {
-    let t = target("tlr");
-    for g in &t.program.graphs {
-        verify(g, &t.program.types).unwrap();
-    }
+    let t = verified("tlr");
     let d = &t.program.drivers[0];
     let greens: Vec<&str> = d.greens.iter().map(|p| p.name.as_str()).collect();
     let reds: Vec<&str> = d.reds.iter().map(|p| p.name.as_str()).collect();
@@ -85,10 +81,7 @@ fn tlr_translates_and_verifies() {
 
 #[test]
 fn calls_translates_and_verifies() {
-    let t = target("calls");
-    for g in &t.program.graphs {
-        verify(g, &t.program.types).unwrap();
-    }
+    let t = verified("calls");
     let d = &t.program.drivers[0];
     let vars: Vec<&str> = d
         .greens

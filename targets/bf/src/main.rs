@@ -17,25 +17,14 @@ mod parse;
 metatrace::include_jit!();
 
 use interp::{BfError, Io, Program, Tape};
+use metatrace::runtime::cli::VmArgs;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let code = match run() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(msg) => {
-            eprintln!("error: {msg}");
-            ExitCode::from(1)
-        }
-    };
-    // Writes the JIT summary if METATRACE_LOG asks for one.
-    metatrace::__private::vm_exit();
-    code
+    metatrace::vm_main("bf", metatrace::jit_tables!(), run)
 }
 
-fn run() -> Result<(), String> {
-    let vm = metatrace::runtime::cli::parse_vm_args("bf", std::env::args().skip(1))?;
-    metatrace::__private::check_mode_supported(&vm.jit, metatrace::jit_tables!())?;
-    metatrace::__private::set_params(vm.jit.clone());
+fn run(vm: VmArgs) -> Result<(), String> {
     if let Some(extra) = vm.args.first() {
         return Err(format!(
             "unexpected argument '{extra}': bf takes only PROGRAM (input comes from stdin)"

@@ -19,26 +19,15 @@ mod interp;
 metatrace::include_jit!();
 
 use interp::{Op, Output, Program, Regs, NREGS};
+use metatrace::runtime::cli::VmArgs;
 use std::io::Write;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let code = match run() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(msg) => {
-            eprintln!("error: {msg}");
-            ExitCode::from(1)
-        }
-    };
-    // Writes the JIT summary if METATRACE_LOG asks for one.
-    metatrace::__private::vm_exit();
-    code
+    metatrace::vm_main("calls", metatrace::jit_tables!(), run)
 }
 
-fn run() -> Result<(), String> {
-    let vm = metatrace::runtime::cli::parse_vm_args("calls", std::env::args().skip(1))?;
-    metatrace::__private::check_mode_supported(&vm.jit, metatrace::jit_tables!())?;
-    metatrace::__private::set_params(vm.jit.clone());
+fn run(vm: VmArgs) -> Result<(), String> {
     let n = match vm.args.as_slice() {
         [] => 0,
         [n] => n

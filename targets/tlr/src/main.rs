@@ -17,29 +17,19 @@ mod interp;
 metatrace::include_jit!();
 
 use interp::{Regs, TlrError};
+use metatrace::runtime::cli::VmArgs;
 use std::path::Path;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let code = match run() {
-        Ok(result) => {
-            println!("{result}");
-            ExitCode::SUCCESS
-        }
-        Err(msg) => {
-            eprintln!("error: {msg}");
-            ExitCode::from(1)
-        }
-    };
-    // Writes the JIT summary if METATRACE_LOG asks for one.
-    metatrace::__private::vm_exit();
-    code
+    metatrace::vm_main("tlr", metatrace::jit_tables!(), |vm| {
+        println!("{}", run(vm)?);
+        Ok(())
+    })
 }
 
-fn run() -> Result<i64, String> {
-    let vm = metatrace::runtime::cli::parse_vm_args("tlr", std::env::args().skip(1))?;
-    metatrace::__private::check_mode_supported(&vm.jit, metatrace::jit_tables!())?;
-    metatrace::__private::set_params(vm.jit.clone());
+/// Runs PROGRAM; its result.
+fn run(vm: VmArgs) -> Result<i64, String> {
     let a = match vm.args.as_slice() {
         [n] => n.trim().parse::<i64>().map_err(|_| {
             format!("the argument N must be an integer (i64), not '{n}'; usage: tlr PROGRAM N")
@@ -185,22 +175,14 @@ mod tests {
             parse_program(" 1, 2 ,3,\n# comment, 9\n 4 # x\n,5,\n").unwrap(),
             [1, 2, 3, 4, 5]
         );
-        assert_eq!(
-            parse_program("1,x").unwrap_err(),
-            "1:3: expected a number (0..=255), found 'x'"
-        );
-        assert_eq!(
-            parse_program("1,\n 256").unwrap_err(),
-            "2:2: 256 does not fit in a byte (0..=255)"
-        );
-        assert_eq!(
-            parse_program("1,,2").unwrap_err(),
-            "1:3: expected a number (0..=255) before ','"
-        );
-        assert_eq!(
-            parse_program("1 2").unwrap_err(),
-            "1:3: expected ',' before '2'"
-        );
+        for (src, error) in [
+            ("1,x", "1:3: expected a number (0..=255), found 'x'"),
+            ("1,\n 256", "2:2: 256 does not fit in a byte (0..=255)"),
+            ("1,,2", "1:3: expected a number (0..=255) before ','"),
+            ("1 2", "1:3: expected ',' before '2'"),
+        ] {
+            assert_eq!(parse_program(src).unwrap_err(), error, "{src:?}");
+        }
         assert!(parse_program(" # nothing\n").unwrap_err().contains("empty"));
     }
 
