@@ -805,17 +805,8 @@ fn argument_registers_must_be_registers() {
         verify_jitcode(&shape(TWICE), &Mock).unwrap_err(),
         vec!["g: argument register r0 appears twice".to_string()]
     );
-    const OK: &[KReg] = &[
-        KReg {
-            kind: Kind::Int,
-            reg: 0,
-        },
-        KReg {
-            kind: Kind::Ref,
-            reg: 0,
-        },
-    ];
-    assert_eq!(verify_jitcode(&shape(OK), &Mock), Ok(()));
+    // `ARGS` is `(%i0, %r0)`: distinct registers of two kinds.
+    assert_eq!(verify_jitcode(&shape(ARGS), &Mock), Ok(()));
 }
 
 #[test]

@@ -42,8 +42,7 @@ mod record;
 
 use crate::blackhole::ResumeFrame;
 use crate::blackhole::{self, Program};
-use crate::jitcode::{AllocId, JitCodeId};
-use crate::jitcode::{Insn, KReg, Kind, Tables};
+use crate::jitcode::{AllocId, Insn, JitCodeId, KReg, Kind, Tables};
 use crate::params::JitParams;
 use crate::resume::liveness::Liveness;
 use crate::resume::ResumeBuilder;

@@ -5,14 +5,15 @@
 //! `movsx`/`movzx`/`mov r32, r32`, so that the result is bit-identical to
 //! `crate::executor`.
 
-use crate::jitcode::{ArrayId, FieldId};
+use crate::jitcode::{
+    ArrayId, CmpOp, FieldId, FieldPlace, FloatBinOp, IntBinOp, IntTy, Kind, ScalarTy,
+};
 use dynasmrt::{DynasmApi, DynasmLabelApi};
 
 use super::enc::{fits_i8, Mem, MemAlu};
 use super::regs::{Loc, R11, RAX, RCX, RDX, XTMP};
 use super::{asm, fits_i32, Cc, Codegen, Fused};
 use crate::backend::frame::{result_disp, slot_disp};
-use crate::jitcode::{CmpOp, FieldPlace, FloatBinOp, IntBinOp, IntTy, Kind, ScalarTy};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Alu {
