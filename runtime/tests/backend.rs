@@ -48,7 +48,7 @@ fn fields_of_every_type() {
         // nested: FieldAddr, then fields of the inner struct, Load/Store
         let inner = tb.r#ref(Opcode::FieldAddr(FieldId(F_INNER)), vec![rec]);
         let x = tb.int(Opcode::GetField(FieldId(F_INNER_X)), vec![inner]);
-        let x1 = tb.int(Opcode::IntBin(IntBinOp::Add, I64), vec![x, Val::Int(1)]);
+        let x1 = tb.int_bin(IntBinOp::Add, I64, x, Val::Int(1));
         tb.effect(Opcode::SetField(FieldId(F_INNER_X)), vec![inner, x1]);
         let ya = tb.r#ref(Opcode::FieldAddr(FieldId(F_INNER_Y)), vec![inner]);
         let y = tb.float(Opcode::Load(ScalarTy::F64), vec![ya]);
@@ -60,7 +60,7 @@ fn fields_of_every_type() {
         // FieldAddr as an offset from the base
         let ri = tb.int(Opcode::Cast(ScalarTy::Ref, ScalarTy::Int(Usize)), vec![rec]);
         let yi = tb.int(Opcode::Cast(ScalarTy::Ref, ScalarTy::Int(Usize)), vec![ya]);
-        let off = tb.int(Opcode::IntBin(IntBinOp::Sub, Usize), vec![yi, ri]);
+        let off = tb.int_bin(IntBinOp::Sub, Usize, yi, ri);
         let mut fa = olds.clone();
         fa.extend([x, y, off]);
         tb.exit(fa);
@@ -68,10 +68,7 @@ fn fields_of_every_type() {
         let id = backend::compile_loop(trace.clone(), tables()).expect("compiles");
         for _ in 0..40 {
             let rec = Rec::sample(&mut rng);
-            let news: Vec<u64> = fields
-                .iter()
-                .map(|(_, t)| scalar_value(&mut rng, *t))
-                .collect();
+            let news = scalar_values(&mut rng, &fields);
             check_on_data(
                 &trace,
                 id,
@@ -97,6 +94,11 @@ fn scalar_value(r: &mut Rng, t: ScalarTy) -> u64 {
     }
 }
 
+/// One value per `(descr, type)` entry.
+fn scalar_values(r: &mut Rng, tys: &[(u16, ScalarTy)]) -> Vec<u64> {
+    tys.iter().map(|(_, t)| scalar_value(r, *t)).collect()
+}
+
 #[derive(Clone, Debug, PartialEq)]
 struct Arrays {
     u16s: Vec<u16>,
@@ -106,6 +108,29 @@ struct Arrays {
     bools: Vec<bool>,
     triples: Vec<[u8; 3]>,
     recs: Vec<Rec>,
+}
+
+type ArrayScalars<'a> = (
+    &'a [u16],
+    &'a [i8],
+    &'a [u32],
+    &'a [i32],
+    &'a [bool],
+    &'a [[u8; 3]],
+);
+
+impl Arrays {
+    /// Everything but `recs` (whose floats compare by bits).
+    fn scalars(&self) -> ArrayScalars<'_> {
+        (
+            &self.u16s,
+            &self.i8s,
+            &self.u32s,
+            &self.i32s,
+            &self.bools,
+            &self.triples,
+        )
+    }
 }
 
 #[test]
@@ -134,7 +159,7 @@ fn array_items_of_every_width() {
             Opcode::SetItem(ArrayId(*d)),
             vec![p, Val::Int(1), Val::Input(6 + k as u16)],
         );
-        let i2 = tb.int(Opcode::IntBin(IntBinOp::Add, Usize), vec![idx, Val::Int(2)]);
+        let i2 = tb.int_bin(IntBinOp::Add, Usize, idx, Val::Int(2));
         tb.effect(
             Opcode::SetItem(ArrayId(*d)),
             vec![p, i2, Val::Input(6 + k as u16)],
@@ -191,10 +216,7 @@ fn array_items_of_every_width() {
             recs: (0..n).map(|_| Rec::sample(&mut rng)).collect(),
         };
         let i = rng.below(5);
-        let vals: Vec<u64> = cases
-            .iter()
-            .map(|(_, t)| scalar_value(&mut rng, *t))
-            .collect();
+        let vals = scalar_values(&mut rng, &cases);
         check_on_data(
             &trace,
             id,
@@ -214,12 +236,7 @@ fn array_items_of_every_width() {
                 v
             },
             |a, b| {
-                a.u16s == b.u16s
-                    && a.i8s == b.i8s
-                    && a.u32s == b.u32s
-                    && a.i32s == b.i32s
-                    && a.bools == b.bools
-                    && a.triples == b.triples
+                a.scalars() == b.scalars()
                     && a.recs.iter().zip(&b.recs).all(|(x, y)| same_rec(x, y))
             },
         );
@@ -518,10 +535,7 @@ fn residual_calls_keep_live_values() {
 fn panics_in_calls_propagate() {
     // residual call that panics, with live values around
     let mut tb = TB::new(&[Kind::Int, Kind::Float]);
-    let a = tb.int(
-        Opcode::IntBin(IntBinOp::Add, I64),
-        vec![Val::Input(0), Val::Int(1)],
-    );
+    let a = tb.int_bin(IntBinOp::Add, I64, Val::Input(0), Val::Int(1));
     tb.effect(Opcode::CallResidual(CallId(C_BOOM)), vec![a]);
     tb.exit(vec![a, Val::Input(1)]);
     let trace = tb.finish_straight();
@@ -560,25 +574,16 @@ fn panics_in_calls_propagate() {
 fn reentrant_execute_from_a_residual_call() {
     // inner loop: [x] counts x down to 0 via a residual boom when x == 1000
     let mut tb = TB::new(&[Kind::Int]);
-    let x1 = tb.int(
-        Opcode::IntBin(IntBinOp::Sub, I64),
-        vec![Val::Input(0), Val::Int(1)],
-    );
-    let big = tb.int(
-        Opcode::IntCmp(CmpOp::Eq, I64),
-        vec![Val::Input(0), Val::Int(1000)],
-    );
-    let ok = tb.int(Opcode::IntCmp(CmpOp::Gt, I64), vec![x1, Val::Int(0)]);
+    let x1 = tb.int_bin(IntBinOp::Sub, I64, Val::Input(0), Val::Int(1));
+    let big = tb.int_cmp(CmpOp::Eq, I64, Val::Input(0), Val::Int(1000));
+    let ok = tb.int_cmp(CmpOp::Gt, I64, x1, Val::Int(0));
     tb.guard(Opcode::GuardFalse, vec![big], vec![Val::Input(0)]);
     tb.guard(Opcode::GuardTrue, vec![ok], vec![Val::Int(-1), x1]);
     let inner = tb.finish_loop(vec![x1]);
     let inner_id = backend::compile_loop(inner, tables()).unwrap();
     // outer: live values around a call that re-enters
     let mut tb = TB::new(&[Kind::Int, Kind::Float, Kind::Int]);
-    let a = tb.int(
-        Opcode::IntBin(IntBinOp::Mul, I64),
-        vec![Val::Input(0), Val::Int(3)],
-    );
+    let a = tb.int_bin(IntBinOp::Mul, I64, Val::Input(0), Val::Int(3));
     tb.effect(Opcode::CallResidual(CallId(C_REENTER)), vec![Val::Input(2)]);
     let r = tb.int(Opcode::CallResult(0, Kind::Int), vec![]);
     let f = tb.float(
@@ -645,10 +650,7 @@ fn guards_fail_at_every_position() {
         );
         vals.push(x);
         vals.push(y);
-        let c = tb.int(
-            Opcode::IntCmp(CmpOp::Ne, I64),
-            vec![sel, Val::Int(g as i64)],
-        );
+        let c = tb.int_cmp(CmpOp::Ne, I64, sel, Val::Int(g as i64));
         let mut fa: Vec<Val> = vals.iter().rev().step_by(1 + g % 3).copied().collect();
         fa.insert(g % 5, Val::Int(-(g as i64) - 100));
         fa.push(Val::Float(0.5f64.to_bits()));
@@ -663,7 +665,7 @@ fn guards_fail_at_every_position() {
         }
     }
     // guard_value on an int and on a float
-    let gv = tb.int(Opcode::IntBin(IntBinOp::Sub, I64), vec![sel, Val::Int(100)]);
+    let gv = tb.int_bin(IntBinOp::Sub, I64, sel, Val::Int(100));
     tb.guard(Opcode::GuardValue, vec![gv, Val::Int(0)], vec![gv, sel]);
     let fv = tb.float(Opcode::Cast(ScalarTy::Int(I64), ScalarTy::F64), vec![sel]);
     tb.guard(
@@ -694,13 +696,10 @@ fn guards_fail_at_every_position() {
 fn counting_loop_runs_many_iterations() {
     let mut tb = TB::new(&[Kind::Int, Kind::Int, Kind::Int]);
     let (i, n, acc) = (Val::Input(0), Val::Input(1), Val::Input(2));
-    let i1 = tb.int(Opcode::IntBin(IntBinOp::Add, I64), vec![i, Val::Int(1)]);
-    let a1 = tb.int(Opcode::IntBin(IntBinOp::Xor, I64), vec![acc, i1]);
-    let a2 = tb.int(
-        Opcode::IntBin(IntBinOp::Mul, U32),
-        vec![a1, Val::Int(0x9E37)],
-    );
-    let c = tb.int(Opcode::IntCmp(CmpOp::Lt, I64), vec![i1, n]);
+    let i1 = tb.int_bin(IntBinOp::Add, I64, i, Val::Int(1));
+    let a1 = tb.int_bin(IntBinOp::Xor, I64, acc, i1);
+    let a2 = tb.int_bin(IntBinOp::Mul, U32, a1, Val::Int(0x9E37));
+    let c = tb.int_cmp(CmpOp::Lt, I64, i1, n);
     tb.guard(Opcode::GuardTrue, vec![c], vec![i1, a2, Val::Int(7)]);
     let trace = tb.finish_loop(vec![i1, n, a2]);
     check(
@@ -736,15 +735,12 @@ fn loop_carried_permutations() {
         let mut tb = TB::new(&kinds);
         let inp = |k: usize| Val::Input(k as u16);
         // input 0 is a counter
-        let c1 = tb.int(
-            Opcode::IntBin(IntBinOp::Sub, I64),
-            vec![inp(0), Val::Int(1)],
-        );
-        let g = tb.int(Opcode::IntCmp(CmpOp::Gt, I64), vec![c1, Val::Int(0)]);
+        let c1 = tb.int_bin(IntBinOp::Sub, I64, inp(0), Val::Int(1));
+        let g = tb.int_cmp(CmpOp::Gt, I64, c1, Val::Int(0));
         let mut fa: Vec<Val> = (0..kinds.len()).map(inp).collect();
         fa.push(c1);
         tb.guard(Opcode::GuardTrue, vec![g], fa);
-        let x = tb.int(Opcode::IntBin(IntBinOp::Add, I64), vec![inp(1), inp(3)]);
+        let x = tb.int_bin(IntBinOp::Add, I64, inp(1), inp(3));
         // ints: (c1, i2, i3 -> i1 ..): rotate 1->2->3->1 with a twist
         let mut next = vec![c1, inp(2), inp(3), x, inp(6), inp(4), inp(5), inp(7)];
         // padding: reversed (pairs swap through slots)
@@ -782,11 +778,8 @@ fn register_pressure_spills() {
         let prev = ints[ints.len() - 1];
         let other = ints[(k * 7) % ints.len()];
         let op = [IntBinOp::Add, IntBinOp::Mul, IntBinOp::Xor, IntBinOp::Sub][k % 4];
-        let v = tb.int(Opcode::IntBin(op, I64), vec![prev, other]);
-        let v = tb.int(
-            Opcode::IntBin(IntBinOp::Add, I64),
-            vec![v, Val::Int(k as i64 * 0x1_2345_6789)],
-        );
+        let v = tb.int_bin(op, I64, prev, other);
+        let v = tb.int_bin(IntBinOp::Add, I64, v, Val::Int(k as i64 * 0x1_2345_6789));
         ints.push(v);
     }
     let mut floats = vec![fs];
@@ -799,14 +792,14 @@ fn register_pressure_spills() {
     // use every value again (all live until here)
     let mut acc = Val::Int(0);
     for &v in &ints {
-        acc = tb.int(Opcode::IntBin(IntBinOp::Add, I64), vec![acc, v]);
+        acc = tb.int_bin(IntBinOp::Add, I64, acc, v);
     }
     let mut facc = Val::Float(0);
     for &v in &floats {
         facc = tb.float(Opcode::FloatBin(FloatBinOp::Sub), vec![v, facc]);
     }
-    let c1 = tb.int(Opcode::IntBin(IntBinOp::Sub, I64), vec![cnt, Val::Int(1)]);
-    let g = tb.int(Opcode::IntCmp(CmpOp::Ne, I64), vec![c1, Val::Int(0)]);
+    let c1 = tb.int_bin(IntBinOp::Sub, I64, cnt, Val::Int(1));
+    let g = tb.int_cmp(CmpOp::Ne, I64, c1, Val::Int(0));
     let mut fa = ints.clone();
     fa.extend(floats.iter().copied());
     fa.push(acc);
@@ -840,16 +833,16 @@ fn bridges_attach_and_jump_back() {
     //   acc2 = acc + i1; jump(n, i1, acc2, f)
     let mut tb = TB::new(&[Kind::Int, Kind::Int, Kind::Int, Kind::Float]);
     let (n, i, acc, f) = (Val::Input(0), Val::Input(1), Val::Input(2), Val::Input(3));
-    let i1 = tb.int(Opcode::IntBin(IntBinOp::Add, I64), vec![i, Val::Int(1)]);
-    let c = tb.int(Opcode::IntCmp(CmpOp::Lt, I64), vec![i1, n]);
+    let i1 = tb.int_bin(IntBinOp::Add, I64, i, Val::Int(1));
+    let c = tb.int_cmp(CmpOp::Lt, I64, i1, n);
     tb.guard(Opcode::GuardTrue, vec![c], vec![i1, acc, f]);
-    let odd = tb.int(Opcode::IntBin(IntBinOp::And, I64), vec![i1, Val::Int(1)]);
+    let odd = tb.int_bin(IntBinOp::And, I64, i1, Val::Int(1));
     tb.guard(
         Opcode::GuardFalse,
         vec![odd],
         vec![n, i1, acc, f, Val::Int(99)],
     );
-    let acc2 = tb.int(Opcode::IntBin(IntBinOp::Add, I64), vec![acc, i1]);
+    let acc2 = tb.int_bin(IntBinOp::Add, I64, acc, i1);
     let loop_a = tb.finish_loop(vec![n, i1, acc2, f]);
     let a = backend::compile_loop(loop_a.clone(), tables()).unwrap();
 
@@ -863,15 +856,12 @@ fn bridges_attach_and_jump_back() {
 
     // loop B: [x, f] counts x down, multiplying f
     let mut tb = TB::new(&[Kind::Int, Kind::Float]);
-    let x1 = tb.int(
-        Opcode::IntBin(IntBinOp::Sub, I64),
-        vec![Val::Input(0), Val::Int(1)],
-    );
+    let x1 = tb.int_bin(IntBinOp::Sub, I64, Val::Input(0), Val::Int(1));
     let f1 = tb.float(
         Opcode::FloatBin(FloatBinOp::Mul),
         vec![Val::Input(1), Val::Float(1.5f64.to_bits())],
     );
-    let gz = tb.int(Opcode::IntCmp(CmpOp::Gt, I64), vec![x1, Val::Int(0)]);
+    let gz = tb.int_cmp(CmpOp::Gt, I64, x1, Val::Int(0));
     tb.guard(Opcode::GuardTrue, vec![gz], vec![x1, f1]);
     let loop_b = tb.finish_loop(vec![x1, f1]);
     let b = backend::compile_loop(loop_b.clone(), tables()).unwrap();
@@ -886,13 +876,10 @@ fn bridges_attach_and_jump_back() {
         Val::Input(3),
         Val::Input(4),
     );
-    let m = tb.int(Opcode::IntBin(IntBinOp::Mul, I64), vec![bacc, Val::Int(3)]);
-    let m2 = tb.int(Opcode::IntBin(IntBinOp::Sub, I64), vec![m, bi]);
-    let m3 = tb.int(Opcode::IntBin(IntBinOp::Add, I64), vec![m2, bk]);
-    let big = tb.int(
-        Opcode::IntCmp(CmpOp::Lt, I64),
-        vec![m3, Val::Int(1_000_000_000_000)],
-    );
+    let m = tb.int_bin(IntBinOp::Mul, I64, bacc, Val::Int(3));
+    let m2 = tb.int_bin(IntBinOp::Sub, I64, m, bi);
+    let m3 = tb.int_bin(IntBinOp::Add, I64, m2, bk);
+    let big = tb.int_cmp(CmpOp::Lt, I64, m3, Val::Int(1_000_000_000_000));
     tb.guard(Opcode::GuardTrue, vec![big], vec![m3, bf, bi]);
     let bridge1 = tb.finish_bridge(a, 1, a, vec![bn, bi, m3, bf]);
     let br1 = backend::compile_bridge(bridge1.clone(), tables()).unwrap();
@@ -900,11 +887,8 @@ fn bridges_attach_and_jump_back() {
 
     // bridge on br1#0: [acc', f, i1] -> loop B (i1 & 7, f)
     let mut tb = TB::new(&[Kind::Int, Kind::Float, Kind::Int]);
-    let x = tb.int(
-        Opcode::IntBin(IntBinOp::And, I64),
-        vec![Val::Input(2), Val::Int(7)],
-    );
-    let x = tb.int(Opcode::IntBin(IntBinOp::Add, I64), vec![x, Val::Int(2)]);
+    let x = tb.int_bin(IntBinOp::And, I64, Val::Input(2), Val::Int(7));
+    let x = tb.int_bin(IntBinOp::Add, I64, x, Val::Int(2));
     let bridge2 = tb.finish_bridge(br1, 0, b, vec![x, Val::Input(1)]);
     let br2 = backend::compile_bridge(bridge2.clone(), tables()).unwrap();
 
@@ -949,11 +933,8 @@ fn bridge_inputs_from_spilled_fail_args() {
     let mut kinds = vec![Kind::Int; 16];
     kinds.extend(vec![Kind::Float; 17]);
     let mut tb = TB::new(&kinds);
-    let c = tb.int(
-        Opcode::IntBin(IntBinOp::Sub, I64),
-        vec![Val::Input(0), Val::Int(1)],
-    );
-    let g = tb.int(Opcode::IntCmp(CmpOp::Gt, I64), vec![c, Val::Int(0)]);
+    let c = tb.int_bin(IntBinOp::Sub, I64, Val::Input(0), Val::Int(1));
+    let g = tb.int_cmp(CmpOp::Gt, I64, c, Val::Int(0));
     let mut fa: Vec<Val> = (0..33).rev().map(|k| Val::Input(k as u16)).collect();
     fa.push(c);
     fa.push(Val::Int(-5));
@@ -972,17 +953,11 @@ fn bridge_inputs_from_spilled_fail_args() {
     let mut s = Val::Input(34);
     for k in 0..33 {
         if bk[k] == Kind::Int {
-            s = tb.int(
-                Opcode::IntBin(IntBinOp::Add, I64),
-                vec![s, Val::Input(k as u16)],
-            );
+            s = tb.int_bin(IntBinOp::Add, I64, s, Val::Input(k as u16));
         }
     }
     // input 32 is the loop's input 0 (the counter when the loop started): stop when it was 1
-    let stop = tb.int(
-        Opcode::IntCmp(CmpOp::Eq, I64),
-        vec![Val::Input(32), Val::Int(1)],
-    );
+    let stop = tb.int_cmp(CmpOp::Eq, I64, Val::Input(32), Val::Int(1));
     tb.guard(Opcode::GuardFalse, vec![stop], vec![s, Val::Input(33)]);
     let mut jargs: Vec<Val> = (0..33).map(|k| Val::Input(32 - k as u16)).collect();
     jargs[0] = Val::Int(1);
@@ -1008,10 +983,7 @@ fn bridge_inputs_from_spilled_fail_args() {
 #[test]
 fn registry_and_disassembly() {
     let mut tb = TB::new(&[Kind::Int]);
-    let x = tb.int(
-        Opcode::IntBin(IntBinOp::Add, I64),
-        vec![Val::Input(0), Val::Int(1)],
-    );
+    let x = tb.int_bin(IntBinOp::Add, I64, Val::Input(0), Val::Int(1));
     tb.guard(Opcode::GuardFalse, vec![x], vec![x]);
     let f = tb.float(Opcode::Cast(ScalarTy::Int(I64), ScalarTy::F64), vec![x]);
     let f2 = tb.float(
@@ -1076,25 +1048,16 @@ fn code_memory_is_w_xor_x() {
         None
     }
     let mut tb = TB::new(&[Kind::Int]);
-    let c = tb.int(
-        Opcode::IntCmp(CmpOp::Lt, I64),
-        vec![Val::Input(0), Val::Int(10)],
-    );
+    let c = tb.int_cmp(CmpOp::Lt, I64, Val::Input(0), Val::Int(10));
     tb.guard(Opcode::GuardTrue, vec![c], vec![Val::Input(0)]);
-    let x = tb.int(
-        Opcode::IntBin(IntBinOp::Add, I64),
-        vec![Val::Input(0), Val::Int(1)],
-    );
+    let x = tb.int_bin(IntBinOp::Add, I64, Val::Input(0), Val::Int(1));
     let id = backend::compile_loop(tb.finish_loop(vec![x]), tables()).unwrap();
     let entry = code_addr(id);
     let p = perms_of(entry).expect("mapped");
     assert!(p.starts_with("r-x"), "code pages are {p}");
     // (a bridge whose exit always fails: patched, then the page is r-x again)
     let mut tb = TB::new(&[Kind::Int]);
-    let y = tb.int(
-        Opcode::IntBin(IntBinOp::Sub, I64),
-        vec![Val::Input(0), Val::Int(100)],
-    );
+    let y = tb.int_bin(IntBinOp::Sub, I64, Val::Input(0), Val::Int(100));
     tb.guard(Opcode::GuardTrue, vec![Val::Int(0)], vec![y]);
     let bid = backend::compile_bridge(tb.finish_bridge(id, 0, id, vec![y]), tables()).unwrap();
     assert!(perms_of(entry).unwrap().starts_with("r-x"));

@@ -40,14 +40,8 @@ fn bench(name: &str, trace: Trace, inputs: &[u64], iters: f64) {
 #[ignore]
 fn counting_loop_1e8() {
     let mut tb = TB::new(&[Kind::Int, Kind::Int]);
-    let i1 = tb.int(
-        Opcode::IntBin(IntBinOp::Add, IntTy::I64),
-        vec![Val::Input(0), Val::Int(1)],
-    );
-    let c = tb.int(
-        Opcode::IntCmp(CmpOp::Lt, IntTy::I64),
-        vec![i1, Val::Input(1)],
-    );
+    let i1 = tb.int_bin(IntBinOp::Add, IntTy::I64, Val::Input(0), Val::Int(1));
+    let c = tb.int_cmp(CmpOp::Lt, IntTy::I64, i1, Val::Input(1));
     tb.guard(Opcode::GuardTrue, vec![c], vec![i1]);
     let t = tb.finish_loop(vec![i1, Val::Input(1)]);
     bench("counting loop", t, &[0, 100_000_000], 1e8);
@@ -64,7 +58,7 @@ fn vec_sum_loop() {
     let mut tb = TB::new(&[Kind::Ref, Kind::Int, Kind::Int, Kind::Float]);
     let (vv, i, acc, facc) = (Val::Input(0), Val::Input(1), Val::Input(2), Val::Input(3));
     let len = tb.int(Opcode::VecLen(ArrayId(A_VI64)), vec![vv]);
-    let inb = tb.int(Opcode::IntCmp(CmpOp::Lt, IntTy::Usize), vec![i, len]);
+    let inb = tb.int_cmp(CmpOp::Lt, IntTy::Usize, i, len);
     tb.guard(Opcode::GuardTrue, vec![inb], vec![i, acc, facc]);
     let p = tb.r#ref(Opcode::VecPtr(ArrayId(A_VI64)), vec![vv]);
     let x = tb.int(Opcode::GetItem(ArrayId(A_VI64)), vec![p, i]);
@@ -72,16 +66,13 @@ fn vec_sum_loop() {
         Opcode::Cast(ScalarTy::Int(IntTy::I64), ScalarTy::Int(IntTy::I32)),
         vec![x],
     );
-    let a1 = tb.int(Opcode::IntBin(IntBinOp::Add, IntTy::I32), vec![acc, x32]);
+    let a1 = tb.int_bin(IntBinOp::Add, IntTy::I32, acc, x32);
     let xf = tb.float(
         Opcode::Cast(ScalarTy::Int(IntTy::I64), ScalarTy::F64),
         vec![x],
     );
     let f1 = tb.float(Opcode::FloatBin(FloatBinOp::Add), vec![facc, xf]);
-    let i1 = tb.int(
-        Opcode::IntBin(IntBinOp::Add, IntTy::Usize),
-        vec![i, Val::Int(1)],
-    );
+    let i1 = tb.int_bin(IntBinOp::Add, IntTy::Usize, i, Val::Int(1));
     let t = tb.finish_loop(vec![vv, i1, a1, f1]);
     bench(
         "vec sum loop",
@@ -103,12 +94,9 @@ fn residual_call_loop() {
         vec![f, Val::Float(1.0f64.to_bits())],
     );
     let f1 = tb.float(Opcode::CallResult(0, Kind::Float), vec![]);
-    let a1 = tb.int(Opcode::IntBin(IntBinOp::Add, IntTy::I64), vec![acc, i]);
-    let i1 = tb.int(
-        Opcode::IntBin(IntBinOp::Sub, IntTy::I64),
-        vec![i, Val::Int(1)],
-    );
-    let c = tb.int(Opcode::IntCmp(CmpOp::Gt, IntTy::I64), vec![i1, Val::Int(0)]);
+    let a1 = tb.int_bin(IntBinOp::Add, IntTy::I64, acc, i);
+    let i1 = tb.int_bin(IntBinOp::Sub, IntTy::I64, i, Val::Int(1));
+    let c = tb.int_cmp(CmpOp::Gt, IntTy::I64, i1, Val::Int(0));
     tb.guard(Opcode::GuardTrue, vec![c], vec![a1, f1]);
     let t = tb.finish_loop(vec![i1, a1, f1]);
     bench("residual call loop", t, &[n, 0, 1.0f64.to_bits()], n as f64);
@@ -119,10 +107,7 @@ fn residual_call_loop() {
 #[ignore]
 fn execute_overhead() {
     let mut tb = TB::new(&[Kind::Int, Kind::Int]);
-    let x = tb.int(
-        Opcode::IntBin(IntBinOp::Add, IntTy::I64),
-        vec![Val::Input(0), Val::Input(1)],
-    );
+    let x = tb.int_bin(IntBinOp::Add, IntTy::I64, Val::Input(0), Val::Input(1));
     tb.exit(vec![x, Val::Input(1)]);
     let id = backend::compile_loop(tb.finish_straight(), tables()).unwrap();
     let n = 1_000_000;

@@ -88,8 +88,8 @@ fn comparisons_with_a_constant_on_either_side() {
                 let mut tb = TB::new(&kinds);
                 let mut out = Vec::new();
                 for &c in &consts {
-                    out.push(tb.int(Opcode::IntCmp(op, ty), vec![Val::Int(c), x]));
-                    out.push(tb.int(Opcode::IntCmp(op, ty), vec![x, Val::Int(c)]));
+                    out.push(tb.int_cmp(op, ty, Val::Int(c), x));
+                    out.push(tb.int_cmp(op, ty, x, Val::Int(c)));
                 }
                 out.extend((0..=pad).map(|k| Val::Input(k as u16)));
                 tb.exit(out);
@@ -214,7 +214,7 @@ fn memory_operands_at_every_displacement_and_base() {
             Opcode::SetItem(ArrayId(A_SLICE_U32)),
             vec![u32s, Val::Int(33), Val::Int(0xdead_beef)],
         );
-        let i1 = tb.int(Opcode::IntBin(IntBinOp::Add, Usize), vec![idx, Val::Int(1)]);
+        let i1 = tb.int_bin(IntBinOp::Add, Usize, idx, Val::Int(1));
         tb.effect(Opcode::SetItem(ArrayId(A_SLICE_U32)), vec![u32s, i1, v]);
         // [i8]: disp 0, 127, 128, 255
         for k in [0i64, 127, 128, 255] {
@@ -263,7 +263,7 @@ fn memory_operands_at_every_displacement_and_base() {
                 Opcode::Cast(ScalarTy::Ref, ScalarTy::Int(Usize)),
                 vec![u32s],
             );
-            out.push(tb.int(Opcode::IntBin(IntBinOp::Sub, I64), vec![ai, bi]));
+            out.push(tb.int_bin(IntBinOp::Sub, I64, ai, bi));
         }
         out.extend((0..pad).map(|k| Val::Input(k as u16)));
         tb.exit(out);
@@ -314,22 +314,22 @@ fn narrow_results_that_are_only_stored() {
         let mut tb = TB::new(&kinds);
         let p = |k: usize| Val::Input(k as u16);
         let (x, y) = (Val::Input(8), Val::Input(9));
-        let s = tb.int(Opcode::IntBin(IntBinOp::Add, ty), vec![x, y]);
+        let s = tb.int_bin(IntBinOp::Add, ty, x, y);
         tb.effect(Opcode::Store(st), vec![p(0), s]);
-        let m = tb.int(Opcode::IntBin(IntBinOp::Mul, ty), vec![x, Val::Int(255)]);
+        let m = tb.int_bin(IntBinOp::Mul, ty, x, Val::Int(255));
         tb.effect(Opcode::Store(st), vec![p(1), m]);
         tb.effect(Opcode::Store(st), vec![p(2), m]);
         let n = tb.int(Opcode::IntNeg(ty), vec![y]);
         tb.effect(Opcode::Store(st), vec![p(3), n]);
         // stored wider: must be canonical
-        let w = tb.int(Opcode::IntBin(IntBinOp::Sub, ty), vec![x, Val::Int(-3)]);
+        let w = tb.int_bin(IntBinOp::Sub, ty, x, Val::Int(-3));
         tb.effect(Opcode::Store(wider), vec![p(4), w]);
         // stored and used: canonical
         let u = tb.int(Opcode::IntNot(ty), vec![x]);
         tb.effect(Opcode::Store(st), vec![p(5), u]);
-        let c = tb.int(Opcode::IntCmp(CmpOp::Lt, ty), vec![u, Val::Int(3)]);
+        let c = tb.int_cmp(CmpOp::Lt, ty, u, Val::Int(3));
         // stored and exits
-        let e = tb.int(Opcode::IntBin(IntBinOp::Add, ty), vec![y, Val::Int(1)]);
+        let e = tb.int_bin(IntBinOp::Add, ty, y, Val::Int(1));
         tb.effect(Opcode::Store(st), vec![p(6), e]);
         tb.exit(vec![c, e, u]);
         let trace = tb.finish_straight();
@@ -371,12 +371,12 @@ fn copies_of_operands() {
     let w2 = tb.int(Opcode::Cast(ScalarTy::Int(U8), ScalarTy::Int(I16)), vec![x]);
     let w3 = tb.int(Opcode::Cast(ScalarTy::Int(I8), ScalarTy::Int(I64)), vec![y]);
     let n1 = tb.int(Opcode::Cast(ScalarTy::Int(I8), ScalarTy::Int(U8)), vec![y]);
-    let s = tb.int(Opcode::IntBin(IntBinOp::Add, U32), vec![w1, x]);
-    let s2 = tb.int(Opcode::IntBin(IntBinOp::Sub, I64), vec![w3, y]);
+    let s = tb.int_bin(IntBinOp::Add, U32, w1, x);
+    let s2 = tb.int_bin(IntBinOp::Sub, I64, w3, y);
     let pi = tb.int(Opcode::Cast(ScalarTy::Ref, ScalarTy::Int(Usize)), vec![a]);
     let ai = tb.int(Opcode::Cast(ScalarTy::Ref, ScalarTy::Int(Usize)), vec![rp]);
-    let z = tb.int(Opcode::IntBin(IntBinOp::Sub, I64), vec![pi, ai]);
-    let c = tb.int(Opcode::IntCmp(CmpOp::Eq, I64), vec![pi, ai]);
+    let z = tb.int_bin(IntBinOp::Sub, I64, pi, ai);
+    let c = tb.int_cmp(CmpOp::Eq, I64, pi, ai);
     tb.guard(Opcode::GuardTrue, vec![c], vec![a, rp, x]);
     tb.exit(vec![l, g, w1, w2, w3, n1, s, s2, z, a, rp, pi]);
     let mut rng = Rng::new(47);
@@ -389,9 +389,9 @@ fn copies_of_operands() {
     let mut tb = TB::new(&[Kind::Ref, Kind::Int]);
     let (rp, n) = (Val::Input(0), Val::Input(1));
     let a = tb.r#ref(Opcode::FieldAddr(FieldId(F_I8)), vec![rp]);
-    let n1 = tb.int(Opcode::IntBin(IntBinOp::Sub, I64), vec![n, Val::Int(1)]);
+    let n1 = tb.int_bin(IntBinOp::Sub, I64, n, Val::Int(1));
     let v = tb.int(Opcode::GetField(FieldId(F_I64)), vec![a]);
-    let c = tb.int(Opcode::IntCmp(CmpOp::Gt, I64), vec![n1, Val::Int(0)]);
+    let c = tb.int_cmp(CmpOp::Gt, I64, n1, Val::Int(0));
     tb.guard(Opcode::GuardTrue, vec![c], vec![a, n1, v, rp]);
     let trace = tb.finish_loop(vec![a, n1]);
     check(trace, &[vec![p, 1], vec![p, 2], vec![p, 1000]]);
@@ -417,37 +417,37 @@ fn the_last_guard_branches_back() {
         // [n, acc, k]
         let mut tb = TB::new(&[Kind::Int, Kind::Int, Kind::Int]);
         let (n, acc, k) = (Val::Input(0), Val::Input(1), Val::Input(2));
-        let n1 = tb.int(Opcode::IntBin(IntBinOp::Sub, I64), vec![n, Val::Int(1)]);
-        let acc1 = tb.int(Opcode::IntBin(IntBinOp::Add, I64), vec![acc, n1]);
+        let n1 = tb.int_bin(IntBinOp::Sub, I64, n, Val::Int(1));
+        let acc1 = tb.int_bin(IntBinOp::Add, I64, acc, n1);
         let args = match form {
             // fused `0 < n1`, constant on the left
             0 => {
-                let c = tb.int(Opcode::IntCmp(CmpOp::Lt, I64), vec![Val::Int(0), n1]);
+                let c = tb.int_cmp(CmpOp::Lt, I64, Val::Int(0), n1);
                 tb.guard(Opcode::GuardTrue, vec![c], vec![n1, acc1]);
                 vec![n1, acc1, k]
             }
             // fused, guard_false(n1 == 0)
             1 => {
-                let c = tb.int(Opcode::IntCmp(CmpOp::Eq, I64), vec![n1, Val::Int(0)]);
+                let c = tb.int_cmp(CmpOp::Eq, I64, n1, Val::Int(0));
                 tb.guard(Opcode::GuardFalse, vec![c], vec![n1, acc1]);
                 vec![n1, acc1, k]
             }
             // a boolean the guard tests (also a fail argument: not fused)
             2 => {
-                let c = tb.int(Opcode::IntCmp(CmpOp::Ne, I64), vec![n1, Val::Int(0)]);
+                let c = tb.int_cmp(CmpOp::Ne, I64, n1, Val::Int(0));
                 tb.guard(Opcode::GuardTrue, vec![c], vec![n1, acc1, c]);
                 vec![n1, acc1, k]
             }
             // guard_value on a loop invariant, a counter guard before it
             3 => {
-                let c = tb.int(Opcode::IntCmp(CmpOp::Gt, I64), vec![n1, Val::Int(0)]);
+                let c = tb.int_cmp(CmpOp::Gt, I64, n1, Val::Int(0));
                 tb.guard(Opcode::GuardTrue, vec![c], vec![n1, acc1]);
                 tb.guard(Opcode::GuardValue, vec![k, Val::Int(3)], vec![k, acc1]);
                 vec![n1, acc1, k]
             }
             // values that move at the jump (acc and k swap)
             4 => {
-                let c = tb.int(Opcode::IntCmp(CmpOp::Gt, I64), vec![n1, Val::Int(0)]);
+                let c = tb.int_cmp(CmpOp::Gt, I64, n1, Val::Int(0));
                 tb.guard(Opcode::GuardTrue, vec![c], vec![n1, acc1, k]);
                 vec![n1, k, acc1]
             }
@@ -482,14 +482,14 @@ fn bridges_enter_with_the_guards_registers() {
         let mut tb = TB::new(&kinds);
         let (n, r, f) = (Val::Input(0), Val::Input(1), Val::Input(2));
         let pads: Vec<Val> = (0..pad).map(|k| Val::Input(3 + k as u16)).collect();
-        let n1 = tb.int(Opcode::IntBin(IntBinOp::Sub, I64), vec![n, Val::Int(1)]);
+        let n1 = tb.int_bin(IntBinOp::Sub, I64, n, Val::Int(1));
         let a = tb.r#ref(Opcode::FieldAddr(FieldId(F_I8)), vec![r]);
-        let c = tb.int(Opcode::IntCmp(CmpOp::Gt, I64), vec![n1, Val::Int(0)]);
+        let c = tb.int_cmp(CmpOp::Gt, I64, n1, Val::Int(0));
         // fail args: n1 twice, r and its copy, constants, a float, the pads
         let mut fa = vec![n1, r, a, f, Val::Int(5), n1, Val::Float(2.5f64.to_bits())];
         fa.extend(pads.iter().rev().copied());
         tb.guard(Opcode::GuardTrue, vec![c], fa.clone());
-        let odd = tb.int(Opcode::IntBin(IntBinOp::And, I64), vec![n1, Val::Int(1)]);
+        let odd = tb.int_bin(IntBinOp::And, I64, n1, Val::Int(1));
         tb.guard(Opcode::GuardFalse, vec![odd], vec![n1, r, f]);
         let f1 = tb.float(
             Opcode::FloatBin(FloatBinOp::Add),
@@ -506,11 +506,11 @@ fn bridges_enter_with_the_guards_registers() {
         let mut tb = TB::new(&kb);
         let (x, y, rb) = (Val::Input(0), Val::Input(1), Val::Input(2));
         let bpads: Vec<Val> = (0..pad).map(|k| Val::Input(3 + k as u16)).collect();
-        let x1 = tb.int(Opcode::IntBin(IntBinOp::Sub, I64), vec![x, Val::Int(1)]);
+        let x1 = tb.int_bin(IntBinOp::Sub, I64, x, Val::Int(1));
         let xf = tb.float(Opcode::Cast(ScalarTy::Int(I64), ScalarTy::F64), vec![x1]);
         let y1 = tb.float(Opcode::FloatBin(FloatBinOp::Add), vec![y, xf]);
         let v = tb.int(Opcode::GetField(FieldId(F_I32)), vec![rb]);
-        let gz = tb.int(Opcode::IntCmp(CmpOp::Gt, I64), vec![x1, Val::Int(0)]);
+        let gz = tb.int_cmp(CmpOp::Gt, I64, x1, Val::Int(0));
         let mut bfa = vec![x1, y1, v];
         bfa.extend(bpads.iter().copied());
         tb.guard(Opcode::GuardTrue, vec![gz], bfa);
@@ -528,11 +528,8 @@ fn bridges_enter_with_the_guards_registers() {
 
         // bridge 1 on A#1 (odd n1): [n1, r, f] -> back into A with n1 - 1
         let mut tb = TB::new(&[Kind::Int, Kind::Ref, Kind::Float]);
-        let m = tb.int(
-            Opcode::IntBin(IntBinOp::Sub, I64),
-            vec![Val::Input(0), Val::Int(1)],
-        );
-        let big = tb.int(Opcode::IntCmp(CmpOp::Lt, I64), vec![m, Val::Int(500)]);
+        let m = tb.int_bin(IntBinOp::Sub, I64, Val::Input(0), Val::Int(1));
+        let big = tb.int_cmp(CmpOp::Lt, I64, m, Val::Int(500));
         tb.guard(Opcode::GuardTrue, vec![big], vec![m, Val::Input(2)]);
         let mut j = vec![m, Val::Input(1), Val::Input(2)];
         // the pads are lost on this path: constants instead
@@ -560,12 +557,12 @@ fn bridges_enter_with_the_guards_registers() {
             .collect();
         let mut tb = TB::new(&bk);
         let bi = |k: usize| Val::Input(k as u16);
-        let mut s = tb.int(Opcode::IntBin(IntBinOp::Add, I64), vec![bi(0), bi(4)]);
-        s = tb.int(Opcode::IntBin(IntBinOp::Add, I64), vec![s, bi(5)]);
+        let mut s = tb.int_bin(IntBinOp::Add, I64, bi(0), bi(4));
+        s = tb.int_bin(IntBinOp::Add, I64, s, bi(5));
         let mut fs = tb.float(Opcode::FloatBin(FloatBinOp::Mul), vec![bi(3), bi(6)]);
         for k in 7..bk.len() {
             if bk[k] == Kind::Int {
-                s = tb.int(Opcode::IntBin(IntBinOp::Xor, I64), vec![s, bi(k)]);
+                s = tb.int_bin(IntBinOp::Xor, I64, s, bi(k));
             } else {
                 fs = tb.float(Opcode::FloatBin(FloatBinOp::Add), vec![fs, bi(k)]);
             }
@@ -579,10 +576,10 @@ fn bridges_enter_with_the_guards_registers() {
             Opcode::Cast(ScalarTy::Ref, ScalarTy::Int(Usize)),
             vec![bi(2)],
         );
-        let same = tb.int(Opcode::IntCmp(CmpOp::Eq, I64), vec![pa, pb]);
+        let same = tb.int_cmp(CmpOp::Eq, I64, pa, pb);
         tb.guard(Opcode::GuardTrue, vec![same], vec![s, g1]);
-        let cnt = tb.int(Opcode::IntBin(IntBinOp::And, I64), vec![s, Val::Int(15)]);
-        let cnt = tb.int(Opcode::IntBin(IntBinOp::Add, I64), vec![cnt, Val::Int(1)]);
+        let cnt = tb.int_bin(IntBinOp::And, I64, s, Val::Int(15));
+        let cnt = tb.int_bin(IntBinOp::Add, I64, cnt, Val::Int(1));
         let mut j = vec![cnt, fs, bi(2)];
         for k in 0..pad {
             // B's pads in A's order: fail args hold them reversed from 7
@@ -593,11 +590,8 @@ fn bridges_enter_with_the_guards_registers() {
 
         // bridge 3 on bridge 1's guard: [m, f] -> loop B
         let mut tb = TB::new(&[Kind::Int, Kind::Float]);
-        let x = tb.int(
-            Opcode::IntBin(IntBinOp::And, I64),
-            vec![Val::Input(0), Val::Int(7)],
-        );
-        let x = tb.int(Opcode::IntBin(IntBinOp::Add, I64), vec![x, Val::Int(2)]);
+        let x = tb.int_bin(IntBinOp::And, I64, Val::Input(0), Val::Int(7));
+        let x = tb.int_bin(IntBinOp::Add, I64, x, Val::Int(2));
         let mut j = vec![x, Val::Input(1), Val::Ref(p as usize)];
         j.extend((0..pad).map(|k| if k % 3 == 2 { Val::Input(1) } else { x }));
         let bridge3 = tb.finish_bridge(b1, 0, lb, j);
@@ -649,22 +643,16 @@ fn a_preamble_jumps_into_its_loop() {
     // the loop: [i, acc, step]
     let mut tb = TB::new(&[Kind::Int, Kind::Int, Kind::Int]);
     let (i, acc, step) = (Val::Input(0), Val::Input(1), Val::Input(2));
-    let i1 = tb.int(Opcode::IntBin(IntBinOp::Sub, I64), vec![i, Val::Int(1)]);
-    let a1 = tb.int(Opcode::IntBin(IntBinOp::Add, I64), vec![acc, step]);
-    let c = tb.int(Opcode::IntCmp(CmpOp::Gt, I64), vec![i1, Val::Int(0)]);
+    let i1 = tb.int_bin(IntBinOp::Sub, I64, i, Val::Int(1));
+    let a1 = tb.int_bin(IntBinOp::Add, I64, acc, step);
+    let c = tb.int_cmp(CmpOp::Gt, I64, i1, Val::Int(0));
     tb.guard(Opcode::GuardTrue, vec![c], vec![i1, a1, step]);
     let body = tb.finish_loop(vec![i1, a1, step]);
     let lb = backend::compile_loop(body.clone(), tables()).unwrap();
     // the preamble: [step, i] (another order), passes them on permuted
     let mut tb = TB::new(&[Kind::Int, Kind::Int]);
-    let s2 = tb.int(
-        Opcode::IntBin(IntBinOp::Mul, I64),
-        vec![Val::Input(0), Val::Int(3)],
-    );
-    let c = tb.int(
-        Opcode::IntCmp(CmpOp::Ge, I64),
-        vec![Val::Input(1), Val::Int(1)],
-    );
+    let s2 = tb.int_bin(IntBinOp::Mul, I64, Val::Input(0), Val::Int(3));
+    let c = tb.int_cmp(CmpOp::Ge, I64, Val::Input(1), Val::Int(1));
     tb.guard(Opcode::GuardTrue, vec![c], vec![Val::Input(1)]);
     tb.ops.push(TraceOp {
         opcode: Opcode::JumpTo(lb),

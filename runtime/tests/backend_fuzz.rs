@@ -211,7 +211,7 @@ impl<'a> Gen<'a> {
                 } else {
                     self.int_operand(ty)
                 };
-                let v = self.tb.int(Opcode::IntBin(op, ty), vec![a, b]);
+                let v = self.tb.int_bin(op, ty, a, b);
                 self.push(v, Ty::I(ty));
             }
             30..=34 => {
@@ -232,7 +232,7 @@ impl<'a> Gen<'a> {
                     let ty = self.r.pick(&tys);
                     let a = self.int_operand(ty);
                     let b = self.int_operand(ty);
-                    self.tb.int(Opcode::IntCmp(op, ty), vec![a, b])
+                    self.tb.int_cmp(op, ty, a, b)
                 } else {
                     let a = self.float_operand();
                     let b = self.float_operand();
@@ -399,14 +399,10 @@ impl<'a> Gen<'a> {
                         Val::Ref(rec)
                     } else {
                         let a = self.int_operand(IntTy::Usize);
-                        let z = self.tb.int(
-                            Opcode::IntBin(IntBinOp::And, IntTy::Usize),
-                            vec![a, Val::Int(0)],
-                        );
-                        let z = self.tb.int(
-                            Opcode::IntBin(IntBinOp::Add, IntTy::Usize),
-                            vec![z, Val::Int(rec as i64)],
-                        );
+                        let z = self.tb.int_bin(IntBinOp::And, IntTy::Usize, a, Val::Int(0));
+                        let z =
+                            self.tb
+                                .int_bin(IntBinOp::Add, IntTy::Usize, z, Val::Int(rec as i64));
                         self.tb.r#ref(
                             Opcode::Cast(ScalarTy::Int(IntTy::Usize), ScalarTy::Ref),
                             vec![z],
@@ -435,10 +431,8 @@ impl<'a> Gen<'a> {
                         Val::Int(self.r.below(16) as i64)
                     } else {
                         let a = self.int_operand(IntTy::Usize);
-                        self.tb.int(
-                            Opcode::IntBin(IntBinOp::And, IntTy::Usize),
-                            vec![a, Val::Int(15)],
-                        )
+                        self.tb
+                            .int_bin(IntBinOp::And, IntTy::Usize, a, Val::Int(15))
                     };
                     let v = if self.r.chance(50) {
                         self.tb
@@ -497,10 +491,7 @@ fn random_loop(r: &mut Rng) -> (Trace, Vec<Kind>, Vec<u64>) {
     let c = 2 + r.below(40);
     let reference = input_values(r, &kinds, c);
     let mut tb = TB::new(&kinds);
-    let c1 = tb.int(
-        Opcode::IntBin(IntBinOp::Sub, IntTy::I64),
-        vec![Val::Input(0), Val::Int(1)],
-    );
+    let c1 = tb.int_bin(IntBinOp::Sub, IntTy::I64, Val::Input(0), Val::Int(1));
     let mut vals = vec![(c1, Ty::I(IntTy::I64))];
     for (k, kind) in kinds.iter().enumerate().skip(1) {
         let t = match kind {
@@ -521,8 +512,7 @@ fn random_loop(r: &mut Rng) -> (Trace, Vec<Kind>, Vec<u64>) {
     let counter_at = g.r.below(n_ops);
     for k in 0..n_ops {
         if k == counter_at {
-            let c =
-                g.tb.int(Opcode::IntCmp(CmpOp::Gt, IntTy::I64), vec![c1, Val::Int(0)]);
+            let c = g.tb.int_cmp(CmpOp::Gt, IntTy::I64, c1, Val::Int(0));
             let fa = g.fail_args();
             g.tb.guard(Opcode::GuardTrue, vec![c], fa);
         }
@@ -556,10 +546,7 @@ fn random_bridge(
         vals.push((Val::Input(k as u16), t));
     }
     let counter = Val::Input(0);
-    let c = tb.int(
-        Opcode::IntCmp(CmpOp::Gt, IntTy::I64),
-        vec![counter, Val::Int(0)],
-    );
+    let c = tb.int_cmp(CmpOp::Gt, IntTy::I64, counter, Val::Int(0));
     let mut g = Gen {
         r,
         tb,

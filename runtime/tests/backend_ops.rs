@@ -232,7 +232,7 @@ fn fused_compare_and_guard() {
         for guard in [Opcode::GuardTrue, Opcode::GuardFalse] {
             for ty in IntTy::ALL {
                 let mut tb = TB::new(&[Kind::Int, Kind::Int]);
-                let c = tb.int(Opcode::IntCmp(op, ty), vec![Val::Input(0), Val::Input(1)]);
+                let c = tb.int_cmp(op, ty, Val::Input(0), Val::Input(1));
                 tb.guard(
                     guard.clone(),
                     vec![c],

@@ -23,6 +23,12 @@ fn input_of(name: &str) -> String {
     ))
 }
 
+/// A loop over `[i0, r1]` that reads `i2 = r1.a`, guards it is `value`
+/// and goes on with `rest`.
+fn guard_a_then(value: i64, rest: &str) -> String {
+    format!("[i0, r1]\ni2 = getfield<Obj.a>(r1)\nguard_value(i2, {value}) [i0, r1]\n{rest}")
+}
+
 /// A loop in the style of the bf interpreter: walk a Vec (the tape) held
 /// by an invariant object, until an item is 0.
 fn walk() -> String {
@@ -50,15 +56,15 @@ fn a_loop_peeling_cannot_shorten_stays_one_trace() {
 fn a_loop_that_always_leaves_is_not_peeled() {
     // The second iteration reads back the 1 the first one stored, and its
     // guard wants 0: it always fails, the "loop" never loops.
-    let t = "
-    [i0, r1]
-    i2 = getfield<Obj.a>(r1)
-    guard_value(i2, 0) [i0, r1]
-    setfield<Obj.a>(r1, 1)
-    i5 = int_add/i64(i0, 1)
-    jump(i5, r1)
-    ";
-    let o = optimize_loop(parse(t), tables(), &EnabledOpts::all());
+    let t = guard_a_then(
+        0,
+        "
+        setfield<Obj.a>(r1, 1)
+        i5 = int_add/i64(i0, 1)
+        jump(i5, r1)
+        ",
+    );
+    let o = optimize_loop(parse(&t), tables(), &EnabledOpts::all());
     assert!(matches!(o, Optimized::Loop(_)), "{o:?}");
 }
 
@@ -157,16 +163,16 @@ fn a_loop_relying_on_a_preamble_guard_has_no_short_preamble() {
     // which then no longer reads or checks it: a bridge would have to
     // check it again. (RPython would copy the guard into the bridge; a
     // guard that may fail there warms up and bridges on its own.)
-    let t = "
-    [i0, r1]
-    i2 = getfield<Obj.a>(r1)
-    guard_value(i2, 3) [i0, r1]
-    i4 = int_add/i64(i0, i2)
-    i5 = int_lt/i64(i4, 100)
-    guard_true(i5) [i4, r1]
-    jump(i4, r1)
-    ";
-    let p = peel(t, &EnabledOpts::all());
+    let t = guard_a_then(
+        3,
+        "
+        i4 = int_add/i64(i0, i2)
+        i5 = int_lt/i64(i4, 100)
+        guard_true(i5) [i4, r1]
+        jump(i4, r1)
+        ",
+    );
+    let p = peel(&t, &EnabledOpts::all());
     assert!(!show(&p.body).contains("getfield"), "{}", show(&p.body));
     let why = p.short.expect_err("the loop assumes a == 3");
     assert!(why.contains("guards or ranges"), "{why}");

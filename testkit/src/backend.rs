@@ -5,11 +5,11 @@
 //! `fixture`'s: see that module.)
 
 use crate::insn;
-use crate::jitcode::{array, field, field_at};
+use crate::jitcode::{array, call_descr, field_at};
 pub use crate::leak;
 pub use crate::rng::Rng;
 pub use crate::shape::*;
-use crate::vec_shims;
+use crate::vec_array;
 use metatrace_runtime::backend::{self, GuardExit, TraceId};
 use metatrace_runtime::jitcode::*;
 use metatrace_runtime::trace::interp::{self, TraceExit};
@@ -60,6 +60,16 @@ impl TB {
 
     pub fn int(&mut self, opcode: Opcode, args: Vec<Val>) -> Val {
         self.op(opcode, args, Some(Kind::Int))
+    }
+
+    /// `a op b` on `ty` integers.
+    pub fn int_bin(&mut self, op: IntBinOp, ty: IntTy, a: Val, b: Val) -> Val {
+        self.int(Opcode::IntBin(op, ty), vec![a, b])
+    }
+
+    /// `a op b` on `ty` integers, 0 or 1.
+    pub fn int_cmp(&mut self, op: CmpOp, ty: IntTy, a: Val, b: Val) -> Val {
+        self.int(Opcode::IntCmp(op, ty), vec![a, b])
     }
 
     pub fn float(&mut self, opcode: Opcode, args: Vec<Val>) -> Val {
@@ -357,7 +367,7 @@ pub const J_PANIC: u16 = 1;
 fn fields() -> Vec<FieldDescr> {
     let f = field_at;
     use IntTy::*;
-    vec![
+    let mut v = vec![
         f("Rec.a_i8", Some(ScalarTy::Int(I8)), offset_of!(Rec, a_i8)),
         f("Rec.a_u8", Some(ScalarTy::Int(U8)), offset_of!(Rec, a_u8)),
         f(
@@ -407,40 +417,17 @@ fn fields() -> Vec<FieldDescr> {
         f("Rec.inner", None, offset_of!(Rec, inner)),
         f("Inner.x", Some(ScalarTy::Int(I64)), offset_of!(Inner, x)),
         f("Inner.y", Some(ScalarTy::F64), offset_of!(Inner, y)),
-        field(
-            "Shape::Rect.h",
-            Some(ScalarTy::Int(I32)),
-            FieldPlace::Shim(rect_h),
-        ),
-        field(
-            "Shape::Circle.0",
-            Some(ScalarTy::F64),
-            FieldPlace::Shim(circle_r),
-        ),
-    ]
+    ];
+    v.extend(shape_fields());
+    v
 }
 
 fn arrays() -> Vec<ArrayDescr> {
     let slice = |name, item: ScalarTy| array(name, Some(item), item.size(), None);
     vec![
-        array(
-            "Vec<u8>",
-            Some(ScalarTy::Int(IntTy::U8)),
-            1,
-            Some(vec_shims!(u8, |x| x as u64, |x| x as u8)),
-        ),
-        array(
-            "Vec<i64>",
-            Some(ScalarTy::Int(IntTy::I64)),
-            8,
-            Some(vec_shims!(i64, |x| x as u64, |x| x as i64)),
-        ),
-        array(
-            "Vec<f64>",
-            Some(ScalarTy::F64),
-            8,
-            Some(vec_shims!(f64, |x| x.to_bits(), f64::from_bits)),
-        ),
+        vec_array!(u8, ScalarTy::Int(IntTy::U8), |x| x as u64, |x| x as u8),
+        vec_array!(i64, ScalarTy::Int(IntTy::I64), |x| x as u64, |x| x as i64),
+        vec_array!(f64, ScalarTy::F64, |x| x.to_bits(), f64::from_bits),
         slice("[u16]", ScalarTy::Int(IntTy::U16)),
         slice("[i8]", ScalarTy::Int(IntTy::I8)),
         slice("[u32]", ScalarTy::Int(IntTy::U32)),
@@ -458,12 +445,7 @@ fn arrays() -> Vec<ArrayDescr> {
                 pop: Some(ring_pop),
             }),
         ),
-        array(
-            "Vec<usize>",
-            Some(ScalarTy::Ref),
-            8,
-            Some(vec_shims!(usize, |x| x as u64, |x| x as usize)),
-        ),
+        vec_array!(usize, ScalarTy::Ref, |x| x as u64, |x| x as usize),
         // items of 3 bytes, read as their first byte
         array("[[u8; 3]]", Some(ScalarTy::Int(IntTy::U8)), 3, None),
     ]
@@ -514,49 +496,19 @@ unsafe fn reenter_shim(args: &[u64], results: &mut [u64]) {
 
 fn calls() -> Vec<CallDescr> {
     use Kind::*;
+    let c = call_descr;
     vec![
-        CallDescr {
-            name: "mix",
-            shim: mix_shim,
-            arg_kinds: &[Int, Float, Ref],
-            result_kinds: &[Int, Float, Ref],
-            effects: CallEffectsDescr::EVERYTHING,
-        },
-        CallDescr {
-            name: "bump",
-            shim: bump_shim,
-            arg_kinds: &[],
-            result_kinds: &[],
-            effects: CallEffectsDescr::EVERYTHING,
-        },
-        CallDescr {
-            name: "boom",
-            shim: boom_shim,
-            arg_kinds: &[Int],
-            result_kinds: &[],
-            effects: CallEffectsDescr::EVERYTHING,
-        },
-        CallDescr {
-            name: "sum8",
-            shim: sum8_shim,
-            arg_kinds: &[Int, Int, Int, Int, Int, Int, Int, Int],
-            result_kinds: &[Int, Int],
-            effects: CallEffectsDescr::EVERYTHING,
-        },
-        CallDescr {
-            name: "floats",
-            shim: floats_shim,
-            arg_kinds: &[Float, Float],
-            result_kinds: &[Float, Float],
-            effects: CallEffectsDescr::EVERYTHING,
-        },
-        CallDescr {
-            name: "reenter",
-            shim: reenter_shim,
-            arg_kinds: &[Int],
-            result_kinds: &[Int],
-            effects: CallEffectsDescr::EVERYTHING,
-        },
+        c("mix", mix_shim, &[Int, Float, Ref], &[Int, Float, Ref]),
+        c("bump", bump_shim, &[], &[]),
+        c("boom", boom_shim, &[Int], &[]),
+        c(
+            "sum8",
+            sum8_shim,
+            &[Int, Int, Int, Int, Int, Int, Int, Int],
+            &[Int, Int],
+        ),
+        c("floats", floats_shim, &[Float, Float], &[Float, Float]),
+        c("reenter", reenter_shim, &[Int], &[Int]),
     ]
 }
 
@@ -610,11 +562,7 @@ pub fn tables() -> &'static Tables {
             jitcodes: leak(jitcodes()),
             fields: leak(fields()),
             arrays: leak(arrays()),
-            enums: leak(vec![EnumDescr {
-                immutable: false,
-                name: "Shape",
-                tag: shape_tag,
-            }]),
+            enums: leak(vec![shape_enum()]),
             calls: leak(calls()),
             allocs: &[],
             drivers: leak(vec![DriverDescr {

@@ -13,9 +13,9 @@
 //! descrs and checking their printed expectations; `vec_shims!` and the
 //! `Shape` shims (`crate::shape`) are shared.
 
-use crate::jitcode::{array, field, make_tables, Code, Descrs};
+use crate::jitcode::{array, call_descr, field_at, make_tables, Code, Descrs};
 pub use crate::shape::*;
-use crate::vec_shims;
+use crate::vec_array;
 use metatrace_runtime::blackhole;
 use metatrace_runtime::jitcode::*;
 use std::mem::{offset_of, size_of};
@@ -69,64 +69,25 @@ pub const C_REENTER: u16 = 3;
 pub const S_BOOM: u16 = 0;
 
 pub fn fields() -> Vec<FieldDescr> {
-    let f = field;
-    vec![
-        f(
-            "Point.x",
-            Some(ScalarTy::Int(IntTy::I32)),
-            FieldPlace::Offset(offset_of!(Point, x)),
-        ),
+    let f = field_at;
+    use IntTy::*;
+    let mut v = vec![
+        f("Point.x", Some(ScalarTy::Int(I32)), offset_of!(Point, x)),
         f(
             "Point.small",
-            Some(ScalarTy::Int(IntTy::I16)),
-            FieldPlace::Offset(offset_of!(Point, small)),
+            Some(ScalarTy::Int(I16)),
+            offset_of!(Point, small),
         ),
-        f(
-            "Point.y",
-            Some(ScalarTy::Int(IntTy::U8)),
-            FieldPlace::Offset(offset_of!(Point, y)),
-        ),
-        f(
-            "Point.flag",
-            Some(ScalarTy::Bool),
-            FieldPlace::Offset(offset_of!(Point, flag)),
-        ),
-        f(
-            "Point.c",
-            Some(ScalarTy::Char),
-            FieldPlace::Offset(offset_of!(Point, c)),
-        ),
-        f(
-            "Point.z",
-            Some(ScalarTy::F64),
-            FieldPlace::Offset(offset_of!(Point, z)),
-        ),
-        f(
-            "Point.next",
-            Some(ScalarTy::Ref),
-            FieldPlace::Offset(offset_of!(Point, next)),
-        ),
-        f(
-            "Point.inner",
-            None,
-            FieldPlace::Offset(offset_of!(Point, inner)),
-        ),
-        f(
-            "Inner.a",
-            Some(ScalarTy::Int(IntTy::U64)),
-            FieldPlace::Offset(offset_of!(Inner, a)),
-        ),
-        f(
-            "Shape::Rect.h",
-            Some(ScalarTy::Int(IntTy::I32)),
-            FieldPlace::Shim(rect_h),
-        ),
-        f(
-            "Shape::Circle.0",
-            Some(ScalarTy::F64),
-            FieldPlace::Shim(circle_r),
-        ),
-    ]
+        f("Point.y", Some(ScalarTy::Int(U8)), offset_of!(Point, y)),
+        f("Point.flag", Some(ScalarTy::Bool), offset_of!(Point, flag)),
+        f("Point.c", Some(ScalarTy::Char), offset_of!(Point, c)),
+        f("Point.z", Some(ScalarTy::F64), offset_of!(Point, z)),
+        f("Point.next", Some(ScalarTy::Ref), offset_of!(Point, next)),
+        f("Point.inner", None, offset_of!(Point, inner)),
+        f("Inner.a", Some(ScalarTy::Int(U64)), offset_of!(Inner, a)),
+    ];
+    v.extend(shape_fields());
+    v
 }
 
 pub fn arrays() -> Vec<ArrayDescr> {
@@ -137,18 +98,8 @@ pub fn arrays() -> Vec<ArrayDescr> {
         unsafe { (*(v as *mut Vec<Point>)).as_mut_ptr() as usize }
     }
     vec![
-        array(
-            "Vec<u8>",
-            Some(ScalarTy::Int(IntTy::U8)),
-            1,
-            Some(vec_shims!(u8, |x| x as u64, |x| x as u8)),
-        ),
-        array(
-            "Vec<i64>",
-            Some(ScalarTy::Int(IntTy::I64)),
-            8,
-            Some(vec_shims!(i64, |x| x as u64, |x| x as i64)),
-        ),
+        vec_array!(u8, ScalarTy::Int(IntTy::U8), |x| x as u64, |x| x as u8),
+        vec_array!(i64, ScalarTy::Int(IntTy::I64), |x| x as u64, |x| x as i64),
         array("[u16]", Some(ScalarTy::Int(IntTy::U16)), 2, None),
         array(
             "Vec<Point>",
@@ -161,18 +112,9 @@ pub fn arrays() -> Vec<ArrayDescr> {
                 pop: None,
             }),
         ),
-        array(
-            "Vec<f64>",
-            Some(ScalarTy::F64),
-            8,
-            Some(vec_shims!(f64, |x| x.to_bits(), f64::from_bits)),
-        ),
-        array(
-            "Vec<i8>",
-            Some(ScalarTy::Int(IntTy::I8)),
-            1,
-            Some(vec_shims!(i8, |x| x as i64 as u64, |x| x as i8)),
-        ),
+        vec_array!(f64, ScalarTy::F64, |x| x.to_bits(), f64::from_bits),
+        vec_array!(i8, ScalarTy::Int(IntTy::I8), |x| x as i64 as u64, |x| x
+            as i8),
     ]
 }
 
@@ -211,35 +153,12 @@ pub unsafe fn reenter_shim(args: &[u64], results: &mut [u64]) {
 
 pub fn calls() -> Vec<CallDescr> {
     use Kind::*;
+    let c = call_descr;
     vec![
-        CallDescr {
-            name: "divmod",
-            shim: divmod_shim,
-            arg_kinds: &[Int, Int],
-            result_kinds: &[Int, Int],
-            effects: CallEffectsDescr::EVERYTHING,
-        },
-        CallDescr {
-            name: "sum_scaled",
-            shim: sum_scaled_shim,
-            arg_kinds: &[Ref, Float],
-            result_kinds: &[Int, Float],
-            effects: CallEffectsDescr::EVERYTHING,
-        },
-        CallDescr {
-            name: "bump",
-            shim: bump_shim,
-            arg_kinds: &[],
-            result_kinds: &[],
-            effects: CallEffectsDescr::EVERYTHING,
-        },
-        CallDescr {
-            name: "reenter",
-            shim: reenter_shim,
-            arg_kinds: &[Int],
-            result_kinds: &[Int],
-            effects: CallEffectsDescr::EVERYTHING,
-        },
+        c("divmod", divmod_shim, &[Int, Int], &[Int, Int]),
+        c("sum_scaled", sum_scaled_shim, &[Ref, Float], &[Int, Float]),
+        c("bump", bump_shim, &[], &[]),
+        c("reenter", reenter_shim, &[Int], &[Int]),
     ]
 }
 
@@ -249,11 +168,7 @@ pub fn tables(codes: Vec<Code>) -> &'static Tables {
         Descrs {
             fields: fields(),
             arrays: arrays(),
-            enums: vec![EnumDescr {
-                immutable: false,
-                name: "Shape",
-                tag: shape_tag,
-            }],
+            enums: vec![shape_enum()],
             calls: calls(),
             drivers: vec![DriverDescr {
                 portal: "test::portal",

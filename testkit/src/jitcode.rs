@@ -228,6 +228,37 @@ pub fn array(
     }
 }
 
+/// An array descr for a `Vec<$t>` of scalar `$item`s, with
+/// `vec_shims!($t, $to, $from)`.
+#[macro_export]
+macro_rules! vec_array {
+    ($t:ty, $item:expr, $to:expr, $from:expr) => {
+        $crate::jitcode::array(
+            concat!("Vec<", stringify!($t), ">"),
+            Some($item),
+            std::mem::size_of::<$t>(),
+            Some($crate::vec_shims!($t, $to, $from)),
+        )
+    };
+}
+pub use crate::vec_array;
+
+/// A residual call descr whose callee may write everything.
+pub fn call_descr(
+    name: &'static str,
+    shim: unsafe fn(&[u64], &mut [u64]),
+    arg_kinds: &'static [Kind],
+    result_kinds: &'static [Kind],
+) -> CallDescr {
+    CallDescr {
+        name,
+        shim,
+        arg_kinds,
+        result_kinds,
+        effects: CallEffectsDescr::EVERYTHING,
+    }
+}
+
 /// The descrs of hand-built `Tables` (all empty by default).
 #[derive(Default)]
 pub struct Descrs {

@@ -8,8 +8,8 @@ use crate::insn;
 use crate::jitcode::array;
 pub use crate::leak;
 pub use crate::rng::Rng;
-use crate::shape::shape_tag;
 pub use crate::shape::Shape;
+use crate::shape::{shape_enum, shape_tag};
 use crate::vec_shims;
 use metatrace_runtime::jitcode::*;
 use std::cell::Cell;
@@ -268,11 +268,7 @@ pub fn tables() -> &'static Tables {
             },
         ];
         let enums = vec![
-            EnumDescr {
-                immutable: false,
-                name: "Shape",
-                tag: shape_tag,
-            },
+            shape_enum(),
             EnumDescr {
                 immutable: true,
                 name: "&Shape",

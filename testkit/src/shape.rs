@@ -1,6 +1,9 @@
 //! `Shape`, the enum every hand-made table describes, and its shims: the
 //! tag, and the addresses of the `Rect.h` and `Circle.0` payloads.
 
+use crate::jitcode::field;
+use metatrace_runtime::jitcode::{EnumDescr, FieldDescr, FieldPlace, IntTy, ScalarTy};
+
 pub enum Shape {
     Empty,
     Circle(f64),
@@ -30,4 +33,29 @@ pub unsafe fn circle_r(a: usize) -> usize {
         Shape::Circle(r) => r as *mut f64 as usize,
         _ => unreachable!("not a Circle"),
     }
+}
+
+/// The mutable enum descr `Shape`.
+pub fn shape_enum() -> EnumDescr {
+    EnumDescr {
+        immutable: false,
+        name: "Shape",
+        tag: shape_tag,
+    }
+}
+
+/// The field descrs `Shape::Rect.h` and `Shape::Circle.0`, in that order.
+pub fn shape_fields() -> [FieldDescr; 2] {
+    [
+        field(
+            "Shape::Rect.h",
+            Some(ScalarTy::Int(IntTy::I32)),
+            FieldPlace::Shim(rect_h),
+        ),
+        field(
+            "Shape::Circle.0",
+            Some(ScalarTy::F64),
+            FieldPlace::Shim(circle_r),
+        ),
+    ]
 }
