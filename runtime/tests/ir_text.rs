@@ -17,6 +17,15 @@ fn errors(text: &str) -> Vec<String> {
     verify_trace(&raw(text)).expect_err("the verifier accepts it")
 }
 
+/// The verifier rejects each `(text, _)` with a first error containing
+/// the `(_, expected)` message.
+fn first_errors_contain(cases: &[(&str, &str)]) {
+    for (text, expected) in cases {
+        let e = errors(text);
+        assert!(e[0].contains(expected), "{text}\n{e:?}");
+    }
+}
+
 #[test]
 fn traces_round_trip_with_guards_virtuals_and_every_kind_of_name() {
     for text in [
@@ -47,30 +56,49 @@ fn traces_round_trip_with_guards_virtuals_and_every_kind_of_name() {
 
 #[test]
 fn the_verifier_checks_arity() {
-    let e = errors("[i0]\ni1 = int_add/i64(i0)\njump(i1)");
-    assert!(e[0].contains("1 arguments, expected 2"), "{e:?}");
-    let e = errors("[i0]\nguard_true(i0, i0) [i0]\njump(i0)");
-    assert!(e[0].contains("2 arguments, expected 1"), "{e:?}");
+    first_errors_contain(&[
+        (
+            "[i0]\ni1 = int_add/i64(i0)\njump(i1)",
+            "1 arguments, expected 2",
+        ),
+        (
+            "[i0]\nguard_true(i0, i0) [i0]\njump(i0)",
+            "2 arguments, expected 1",
+        ),
+    ]);
 }
 
 #[test]
 fn the_verifier_checks_operand_kinds() {
-    let e = errors("[i0, f1]\ni2 = int_add/i64(i0, f1)\njump(i2, f1)");
-    assert!(e[0].contains("argument 1 is float, expected int"), "{e:?}");
-    let e = errors("[i0]\ni1 = getfield<Obj.a>(i0)\njump(i1)");
-    assert!(e[0].contains("argument 0 is int, expected ref"), "{e:?}");
-    let e = errors("[i0, r1]\nguard_value(i0, 0x10) [i0]\njump(i0, r1)");
-    assert!(e[0].contains("different kinds"), "{e:?}");
+    first_errors_contain(&[
+        (
+            "[i0, f1]\ni2 = int_add/i64(i0, f1)\njump(i2, f1)",
+            "argument 1 is float, expected int",
+        ),
+        (
+            "[i0]\ni1 = getfield<Obj.a>(i0)\njump(i1)",
+            "argument 0 is int, expected ref",
+        ),
+        (
+            "[i0, r1]\nguard_value(i0, 0x10) [i0]\njump(i0, r1)",
+            "different kinds",
+        ),
+    ]);
 }
 
 #[test]
 fn the_verifier_checks_result_kinds() {
-    let e = errors("[i0]\nf1 = int_add/i64(i0, 1)\njump(i0)");
-    assert!(e[0].contains("result is float, expected int"), "{e:?}");
-    let e = errors("[r0]\ni1 = setfield<Obj.a>(r0, 1)\njump(r0)");
-    assert!(e[0].contains("expected none"), "{e:?}");
-    let e = errors("[r0]\nvec_len<Vec<i64>>(r0)\njump(r0)");
-    assert!(e[0].contains("has no result"), "{e:?}");
+    first_errors_contain(&[
+        (
+            "[i0]\nf1 = int_add/i64(i0, 1)\njump(i0)",
+            "result is float, expected int",
+        ),
+        (
+            "[r0]\ni1 = setfield<Obj.a>(r0, 1)\njump(r0)",
+            "expected none",
+        ),
+        ("[r0]\nvec_len<Vec<i64>>(r0)\njump(r0)", "has no result"),
+    ]);
 }
 
 #[test]
