@@ -466,6 +466,16 @@ fn the_last_guard_branches_back() {
     }
 }
 
+/// Inputs `first` then `pad` more (every third a float, the others
+/// ints): the kinds, a builder on them and the padding inputs.
+fn padded(first: [Kind; 3], pad: usize) -> (Vec<Kind>, TB, Vec<Val>) {
+    let mut kinds = first.to_vec();
+    kinds.extend((0..pad).map(|k| if k % 3 == 2 { Kind::Float } else { Kind::Int }));
+    let tb = TB::new(&kinds);
+    let pads = (0..pad).map(|k| Val::Input(3 + k as u16)).collect();
+    (kinds, tb, pads)
+}
+
 /// Bridges start with their inputs where the guard has them: registers
 /// (ints, floats), spill slots, constants, a value passed twice, a copy
 /// next to its operand; they jump into loops whose header keeps inputs in
@@ -477,11 +487,8 @@ fn bridges_enter_with_the_guards_registers() {
     let p = rec as *const Rec as u64;
     for pad in [0usize, 6, 14] {
         // loop A: [n, r, f, pads...]
-        let mut kinds = vec![Kind::Int, Kind::Ref, Kind::Float];
-        kinds.extend((0..pad).map(|k| if k % 3 == 2 { Kind::Float } else { Kind::Int }));
-        let mut tb = TB::new(&kinds);
+        let (kinds, mut tb, pads) = padded([Kind::Int, Kind::Ref, Kind::Float], pad);
         let (n, r, f) = (Val::Input(0), Val::Input(1), Val::Input(2));
-        let pads: Vec<Val> = (0..pad).map(|k| Val::Input(3 + k as u16)).collect();
         let n1 = tb.int_bin(IntBinOp::Sub, I64, n, Val::Int(1));
         let a = tb.r#ref(Opcode::FieldAddr(FieldId(F_I8)), vec![r]);
         let c = tb.int_cmp(CmpOp::Gt, I64, n1, Val::Int(0));
@@ -501,11 +508,8 @@ fn bridges_enter_with_the_guards_registers() {
         let la = backend::compile_loop(loop_a.clone(), tables()).unwrap();
 
         // loop B: [x, y, r, pads...]: counts x down, y += x
-        let mut kb = vec![Kind::Int, Kind::Float, Kind::Ref];
-        kb.extend((0..pad).map(|k| if k % 3 == 2 { Kind::Float } else { Kind::Int }));
-        let mut tb = TB::new(&kb);
+        let (_, mut tb, bpads) = padded([Kind::Int, Kind::Float, Kind::Ref], pad);
         let (x, y, rb) = (Val::Input(0), Val::Input(1), Val::Input(2));
-        let bpads: Vec<Val> = (0..pad).map(|k| Val::Input(3 + k as u16)).collect();
         let x1 = tb.int_bin(IntBinOp::Sub, I64, x, Val::Int(1));
         let xf = tb.float(Opcode::Cast(ScalarTy::Int(I64), ScalarTy::F64), vec![x1]);
         let y1 = tb.float(Opcode::FloatBin(FloatBinOp::Add), vec![y, xf]);
