@@ -119,6 +119,26 @@ impl Machine {
         self.get(f, r.kind, r.reg)
     }
 
+    /// The address of item `idx` (a register) through array descr
+    /// `descr`: of the Vec in register `base` when `vec`, else of the
+    /// slice data that `base` points to.
+    #[inline(always)]
+    fn item_addr(
+        &self,
+        tables: &crate::jitcode::Tables,
+        f: &Frame,
+        descr: crate::jitcode::ArrayId,
+        vec: bool,
+        base: u16,
+        idx: u16,
+    ) -> usize {
+        let mut ptr = rr!(self, f, base);
+        if vec {
+            ptr = unsafe { (vec_shims(tables, descr).ptr)(ptr) };
+        }
+        executor::item_addr(&tables.arrays[descr], ptr, ri!(self, f, idx))
+    }
+
     /// Run jitcode `index` of `prog` on `args` (canonical register values)
     /// to completion; its results.
     pub(crate) fn call(&mut self, prog: &'static Program, index: u16, args: &[u64]) -> Vec<u64> {
@@ -293,44 +313,54 @@ impl Machine {
                 }
                 Insn::VecItemAddr {
                     descr,
-                    vec,
+                    vec: base,
+                    idx,
+                    dst,
+                }
+                | Insn::SliceItemAddr {
+                    descr,
+                    ptr: base,
                     idx,
                     dst,
                 } => {
-                    let d = &tables.arrays[*descr];
-                    let s = vec_shims(tables, *descr);
-                    let ptr = unsafe { (s.ptr)(rr!(self, fr, *vec)) };
-                    rr!(self, fr, *dst) = executor::item_addr(d, ptr, ri!(self, fr, *idx));
+                    let vec = matches!(insn, Insn::VecItemAddr { .. });
+                    rr!(self, fr, *dst) = self.item_addr(tables, &fr, *descr, vec, *base, *idx);
                 }
                 Insn::VecGetItem {
                     descr,
-                    vec,
+                    vec: base,
+                    idx,
+                    dst,
+                }
+                | Insn::SliceGetItem {
+                    descr,
+                    ptr: base,
                     idx,
                     dst,
                 } => {
-                    let d = &tables.arrays[*descr];
-                    let s = vec_shims(tables, *descr);
-                    let ty = d.item.expect("verified: scalar items");
-                    let ptr = unsafe { (s.ptr)(rr!(self, fr, *vec)) };
-                    let v = unsafe {
-                        executor::load(ty, executor::item_addr(d, ptr, ri!(self, fr, *idx)))
-                    };
+                    let ty = tables.arrays[*descr].item.expect("verified: scalar items");
+                    let vec = matches!(insn, Insn::VecGetItem { .. });
+                    let addr = self.item_addr(tables, &fr, *descr, vec, *base, *idx);
+                    let v = unsafe { executor::load(ty, addr) };
                     self.set(&fr, ty.kind(), *dst, v);
                 }
                 Insn::VecSetItem {
                     descr,
-                    vec,
+                    vec: base,
+                    idx,
+                    value,
+                }
+                | Insn::SliceSetItem {
+                    descr,
+                    ptr: base,
                     idx,
                     value,
                 } => {
-                    let d = &tables.arrays[*descr];
-                    let s = vec_shims(tables, *descr);
-                    let ty = d.item.expect("verified: scalar items");
-                    let ptr = unsafe { (s.ptr)(rr!(self, fr, *vec)) };
+                    let ty = tables.arrays[*descr].item.expect("verified: scalar items");
+                    let vec = matches!(insn, Insn::VecSetItem { .. });
+                    let addr = self.item_addr(tables, &fr, *descr, vec, *base, *idx);
                     let v = self.get(&fr, ty.kind(), *value);
-                    unsafe {
-                        executor::store(ty, executor::item_addr(d, ptr, ri!(self, fr, *idx)), v)
-                    };
+                    unsafe { executor::store(ty, addr, v) };
                 }
                 Insn::VecPush { descr, vec, value } => {
                     let d = &tables.arrays[*descr];
@@ -370,40 +400,6 @@ impl Machine {
                     let (p, n) = unsafe { ((s.ptr)(v), (s.len)(v)) };
                     rr!(self, fr, *ptr) = p;
                     ri!(self, fr, *len) = n as i64;
-                }
-                Insn::SliceItemAddr {
-                    descr,
-                    ptr,
-                    idx,
-                    dst,
-                } => {
-                    let d = &tables.arrays[*descr];
-                    rr!(self, fr, *dst) =
-                        executor::item_addr(d, rr!(self, fr, *ptr), ri!(self, fr, *idx));
-                }
-                Insn::SliceGetItem {
-                    descr,
-                    ptr,
-                    idx,
-                    dst,
-                } => {
-                    let d = &tables.arrays[*descr];
-                    let ty = d.item.expect("verified: scalar items");
-                    let addr = executor::item_addr(d, rr!(self, fr, *ptr), ri!(self, fr, *idx));
-                    let v = unsafe { executor::load(ty, addr) };
-                    self.set(&fr, ty.kind(), *dst, v);
-                }
-                Insn::SliceSetItem {
-                    descr,
-                    ptr,
-                    idx,
-                    value,
-                } => {
-                    let d = &tables.arrays[*descr];
-                    let ty = d.item.expect("verified: scalar items");
-                    let addr = executor::item_addr(d, rr!(self, fr, *ptr), ri!(self, fr, *idx));
-                    let v = self.get(&fr, ty.kind(), *value);
-                    unsafe { executor::store(ty, addr, v) };
                 }
                 Insn::StringAsStr { string, ptr, len } => {
                     let s = unsafe { &*(rr!(self, fr, *string) as *const String) };

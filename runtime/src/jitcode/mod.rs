@@ -40,6 +40,8 @@ pub use tokens::{
 };
 pub use verify::{verify_jitcode, DescrInfo, JitCodeShape};
 
+pub(crate) use tokens::closing;
+
 use std::fmt;
 
 impl IntTy {

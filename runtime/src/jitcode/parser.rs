@@ -7,7 +7,7 @@
 //! [`JitCodeNames::lookup`] (or written `field#3`).
 
 use super::insns::{Access, DescrTable, LabelStyle, ListStyle, OperandMut};
-use super::tokens::match_template;
+use super::tokens::{closing, match_template};
 use super::*;
 
 /// A ref constant as written in text.
@@ -271,25 +271,14 @@ impl Cursor<'_> {
 
     /// `<...>` with nested angle brackets; the text inside.
     fn angled(&mut self) -> Result<String, String> {
-        self.expect("<")?;
         let r = self.rest();
-        let mut depth = 1;
-        for (i, c) in r.char_indices() {
-            match c {
-                '<' => depth += 1,
-                // `->` inside a name is not a closing bracket.
-                '>' if !r[..i].ends_with('-') => {
-                    depth -= 1;
-                    if depth == 0 {
-                        let inside = r[..i].to_string();
-                        self.pos += i + 1;
-                        return Ok(inside);
-                    }
-                }
-                _ => {}
-            }
+        if !r.starts_with('<') {
+            return Err(format!("expected `<` at `{r}`"));
         }
-        Err("unclosed `<`".into())
+        let close = closing(r, '<', '>').ok_or("unclosed `<`")?;
+        let inside = r[1..close].to_string();
+        self.pos += close + 1;
+        Ok(inside)
     }
 
     /// A register (`%i3`) or constant (`$7`), with its kind.

@@ -241,6 +241,23 @@ pub fn fill_template(template: &str, params: &[String]) -> String {
     out
 }
 
+/// The index of the bracket closing the one `s` starts with (a `->` is no
+/// closing `>`).
+pub(crate) fn closing(s: &str, open: char, close: char) -> Option<usize> {
+    let mut depth = 0;
+    for (i, c) in s.char_indices() {
+        if c == open {
+            depth += 1;
+        } else if c == close && !(close == '>' && s[..i].ends_with('-')) {
+            depth -= 1;
+            if depth == 0 {
+                return Some(i);
+            }
+        }
+    }
+    None
+}
+
 /// The inverse of [`fill_template`]: the parameter texts of `name` under
 /// `template` (`int_{}/{}` against `int_add/u8` gives `["add", "u8"]`),
 /// or `None` when the name does not have the template's shape. A middle

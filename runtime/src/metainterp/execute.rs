@@ -73,6 +73,14 @@ impl Tracer<'_> {
         Value { bits, val }
     }
 
+    /// The array data pointer and the index (registers `base`, `idx`) of
+    /// an item access: the data of the Vec `base` when `vec`, else `base`.
+    fn item_base(&mut self, descr: ArrayId, vec: bool, base: Reg, idx: Reg) -> (Value, Value) {
+        let (b, i) = (self.get(Ref, base), self.get(Int, idx));
+        let ptr = if vec { self.vec_ptr(descr, b) } else { b };
+        (ptr, i)
+    }
+
     /// Read item `idx` of the array data at `ptr` into `dst`.
     fn get_item(&mut self, descr: ArrayId, ptr: Value, idx: Value, dst: Reg) {
         let d = &self.tables.arrays[descr];
@@ -273,32 +281,50 @@ impl Tracer<'_> {
             }
             Insn::VecItemAddr {
                 descr,
-                vec,
+                vec: base,
+                idx,
+                dst,
+            }
+            | Insn::SliceItemAddr {
+                descr,
+                ptr: base,
                 idx,
                 dst,
             } => {
-                let (v, i) = (self.get(Ref, *vec), self.get(Int, *idx));
-                let ptr = self.vec_ptr(*descr, v);
+                let vec = matches!(insn, Insn::VecItemAddr { .. });
+                let (ptr, i) = self.item_base(*descr, vec, *base, *idx);
                 self.item_addr(*descr, ptr, i, *dst);
             }
             Insn::VecGetItem {
                 descr,
-                vec,
+                vec: base,
+                idx,
+                dst,
+            }
+            | Insn::SliceGetItem {
+                descr,
+                ptr: base,
                 idx,
                 dst,
             } => {
-                let (v, i) = (self.get(Ref, *vec), self.get(Int, *idx));
-                let ptr = self.vec_ptr(*descr, v);
+                let vec = matches!(insn, Insn::VecGetItem { .. });
+                let (ptr, i) = self.item_base(*descr, vec, *base, *idx);
                 self.get_item(*descr, ptr, i, *dst);
             }
             Insn::VecSetItem {
                 descr,
-                vec,
+                vec: base,
+                idx,
+                value,
+            }
+            | Insn::SliceSetItem {
+                descr,
+                ptr: base,
                 idx,
                 value,
             } => {
-                let (v, i) = (self.get(Ref, *vec), self.get(Int, *idx));
-                let ptr = self.vec_ptr(*descr, v);
+                let vec = matches!(insn, Insn::VecSetItem { .. });
+                let (ptr, i) = self.item_base(*descr, vec, *base, *idx);
                 self.set_item(*descr, ptr, i, *value);
             }
             Insn::VecPush { descr, vec, value } => {
@@ -370,33 +396,6 @@ impl Tracer<'_> {
                 let n = self.vec_len(*descr, v);
                 self.set(Ref, *ptr, p);
                 self.set(Int, *len, n);
-            }
-            Insn::SliceItemAddr {
-                descr,
-                ptr,
-                idx,
-                dst,
-            } => {
-                let (p, i) = (self.get(Ref, *ptr), self.get(Int, *idx));
-                self.item_addr(*descr, p, i, *dst);
-            }
-            Insn::SliceGetItem {
-                descr,
-                ptr,
-                idx,
-                dst,
-            } => {
-                let (p, i) = (self.get(Ref, *ptr), self.get(Int, *idx));
-                self.get_item(*descr, p, i, *dst);
-            }
-            Insn::SliceSetItem {
-                descr,
-                ptr,
-                idx,
-                value,
-            } => {
-                let (p, i) = (self.get(Ref, *ptr), self.get(Int, *idx));
-                self.set_item(*descr, p, i, *value);
             }
             Insn::StringAsStr { string, ptr, len } => {
                 let s = self.get(Ref, *string);

@@ -13,7 +13,7 @@
 
 use super::ops::ParamMut;
 use super::*;
-use crate::jitcode::{match_template, AllocId, DescrTable, FieldId, JitCodeNames};
+use crate::jitcode::{closing, match_template, AllocId, DescrTable, FieldId, JitCodeNames};
 use std::collections::HashMap;
 
 /// Parse a trace in the printed format; the error names the line.
@@ -85,22 +85,6 @@ fn split_top(s: &str) -> Vec<&str> {
         out.push(s[start..].trim());
     }
     out
-}
-
-/// The index of the bracket closing the one `s` starts with.
-fn closing(s: &str, open: char, close: char) -> Option<usize> {
-    let mut depth = 0;
-    for (i, c) in s.char_indices() {
-        if c == open {
-            depth += 1;
-        } else if c == close && !(close == '>' && s[..i].ends_with('-')) {
-            depth -= 1;
-            if depth == 0 {
-                return Some(i);
-            }
-        }
-    }
-    None
 }
 
 struct Parser<'a> {

@@ -239,31 +239,33 @@ impl<'a> Codegen<'a> {
         Some(n)
     }
 
+    /// Call trampoline `target` on `lead`, then the staged arguments (the
+    /// I/O area and their count) and the call-result buffer, for a callee
+    /// with `results` results.
+    fn call_staged(&mut self, i: usize, results: usize, target: usize, lead: &[CallArg]) {
+        if results > CALL_RESULTS {
+            self.fail(format!(
+                "{results} results: more than the call-result buffer ({CALL_RESULTS})"
+            ));
+            return;
+        }
+        let Some(n) = self.stage_args(i) else { return };
+        let staged = [
+            CallArg::Frame(io_disp(0)),
+            CallArg::Val(Loc::Imm(n as u64)),
+            CallArg::Frame(result_disp(0)),
+        ];
+        self.emit_call(i, target, &[lead, &staged].concat(), true);
+    }
+
     pub fn call_residual(&mut self, i: usize, d: CallId) {
         let Some(desc) = self.tables.calls.get(d.index()) else {
             self.fail(format!("no call descr {d}"));
             return;
         };
-        if desc.result_kinds.len() > CALL_RESULTS {
-            self.fail(format!(
-                "{} results: more than the call-result buffer ({CALL_RESULTS})",
-                desc.result_kinds.len()
-            ));
-            return;
-        }
-        let desc = desc as *const _ as u64;
-        let Some(n) = self.stage_args(i) else { return };
-        self.emit_call(
-            i,
-            t::mt_call_residual as *const () as usize,
-            &[
-                CallArg::Val(Loc::Imm(desc)),
-                CallArg::Frame(io_disp(0)),
-                CallArg::Val(Loc::Imm(n as u64)),
-                CallArg::Frame(result_disp(0)),
-            ],
-            true,
-        );
+        let lead = [CallArg::Val(Loc::Imm(desc as *const _ as u64))];
+        let target = t::mt_call_residual as *const () as usize;
+        self.call_staged(i, desc.result_kinds.len(), target, &lead);
     }
 
     pub fn call_pure(&mut self, i: usize, j: JitCodeId) {
@@ -271,26 +273,11 @@ impl<'a> Codegen<'a> {
             self.fail(format!("no jitcode {j}"));
             return;
         };
-        if code.results.len() > CALL_RESULTS {
-            self.fail(format!(
-                "{} results: more than the call-result buffer ({CALL_RESULTS})",
-                code.results.len()
-            ));
-            return;
-        }
-        let tables = self.tables as *const _ as u64;
-        let Some(n) = self.stage_args(i) else { return };
-        self.emit_call(
-            i,
-            t::mt_call_pure as *const () as usize,
-            &[
-                CallArg::Val(Loc::Imm(tables)),
-                CallArg::Val(Loc::Imm(j.0 as u64)),
-                CallArg::Frame(io_disp(0)),
-                CallArg::Val(Loc::Imm(n as u64)),
-                CallArg::Frame(result_disp(0)),
-            ],
-            true,
-        );
+        let lead = [
+            CallArg::Val(Loc::Imm(self.tables as *const _ as u64)),
+            CallArg::Val(Loc::Imm(j.0 as u64)),
+        ];
+        let target = t::mt_call_pure as *const () as usize;
+        self.call_staged(i, code.results.len(), target, &lead);
     }
 }
