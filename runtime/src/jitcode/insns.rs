@@ -447,6 +447,16 @@ impl Insn {
         });
     }
 
+    /// [`Insn::visit_regs`] without changing the instruction: every
+    /// register read or written, with its kind and access.
+    pub fn regs(&self, descrs: &dyn DescrInfo, f: &mut dyn FnMut(Kind, Reg, Access)) {
+        self.operands(&mut |op| match op {
+            Operand::Reg(r, acc, k) => f(k.resolve(descrs).unwrap_or(Kind::Int), *r, acc),
+            Operand::Regs(rs, acc, _) => rs.iter().for_each(|r| f(r.kind, r.reg, acc)),
+            _ => {}
+        });
+    }
+
     /// Call `f` on every label operand.
     pub fn visit_labels(&mut self, f: &mut dyn FnMut(&mut Label)) {
         self.operands_mut(&mut |op| match op {

@@ -45,8 +45,8 @@ pub fn live_in(insns: &[Insn], num_regs: [u16; 3], descrs: &dyn DescrInfo) -> Ve
     for insn in insns {
         let (mut u, mut d) = (Vec::new(), Vec::new());
         if !matches!(insn, Insn::Live { .. }) {
-            insn.clone().visit_regs(descrs, &mut |k, r, acc| {
-                if let Some(s) = slot(k, *r) {
+            insn.regs(descrs, &mut |k, r, acc| {
+                if let Some(s) = slot(k, r) {
                     match acc {
                         Access::Read => u.push(s),
                         Access::Write => d.push(s),
