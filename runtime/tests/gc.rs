@@ -371,7 +371,24 @@ fn child_stress_collects_at_every_allocation() {
         items: GcCell::new(vec![Value::Int(3)]),
     });
     store_young(t.unwrap(), bag, 5);
-    let allocations = 127 + 200 + 1 + 2;
+    // Values that only a Rust Vec holds, moved into a new object: the
+    // collection inside `Gc::new` must see them (the value being
+    // allocated is a root).
+    let mut building = Root::new(Vec::new());
+    for i in 0..50 {
+        building.push(Value::Obj(node(i, None, None)));
+    }
+    let items = std::mem::take(&mut *building);
+    clobber_stack();
+    let bag2 = Gc::new(Bag {
+        items: GcCell::new(items),
+    });
+    churn(200);
+    for (i, v) in bag2.items.borrow().iter().enumerate() {
+        let Value::Obj(n) = v else { panic!() };
+        assert_eq!(n.value.get(), i as i64, "item {i} of a Vec moved into an object");
+    }
+    let allocations = 127 + 200 + 1 + 2 + 50 + 1;
     let collections = gc::stats().collections - before;
     assert!(collections >= allocations, "{collections} collections for {allocations} allocations");
     let mut next = 0;

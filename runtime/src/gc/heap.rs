@@ -169,9 +169,6 @@ pub(super) fn allocate<T: GcType>(value: T) -> NonNull<T> {
     let id = d.id();
     let m = mutator();
     let heap = unsafe { HEAP.get().unwrap_unchecked() };
-    if heap.options.stress {
-        stress_collect();
-    }
     let bytes = d.object_bytes();
     let align = d.object_align();
     // mmtk aligns `start + offset`: the value, not the header.
@@ -183,6 +180,9 @@ pub(super) fn allocate<T: GcType>(value: T) -> NonNull<T> {
     };
     PENDING_VALUE.store(&value as *const T as usize, Ordering::Relaxed);
     PENDING_SCAN.store(d.scan as usize, Ordering::Relaxed);
+    if heap.options.stress {
+        stress_collect();
+    }
     let start = memory_manager::alloc(m, bytes, align, offset, semantics);
     PENDING_VALUE.store(0, Ordering::Relaxed);
     let value_addr = start + HEADER_BYTES;
