@@ -34,6 +34,31 @@ pub use metatrace_runtime as runtime;
 
 /// The garbage-collected heap: `Gc<T>`, `GcCell<T>`, roots, the GC
 /// options (docs/gc.md).
+///
+/// ```
+/// use metatrace::prelude::*;
+/// use metatrace::gc::Trace;
+/// use std::cell::Cell;
+///
+/// struct Pair {
+///     count: Cell<i64>,                  // a scalar field: Cell
+///     next: GcCell<Option<Gc<Pair>>>,    // a field holding a Gc: GcCell
+/// }
+/// // The scanning function (the translator will generate it).
+/// unsafe impl Trace for Pair {
+///     fn trace(&self, visit: &mut dyn FnMut(*mut usize)) {
+///         self.next.trace(visit)
+///     }
+/// }
+/// metatrace::gc_type!(Pair);
+///
+/// let a = Gc::new(Pair { count: Cell::new(1), next: GcCell::new(None) });
+/// let b = Gc::new(Pair { count: Cell::new(2), next: GcCell::new(Some(a)) });
+/// a.next.set(Some(b)); // a cycle
+/// metatrace::gc::collect();
+/// assert_eq!(a.next.get().unwrap().count.get(), 2);
+/// assert!(Gc::ptr_eq(b.next.get().unwrap(), a));
+/// ```
 pub use metatrace_runtime::gc;
 pub use metatrace_runtime::gc::{Gc, GcCell, Root};
 pub use metatrace_runtime::gc_type;
@@ -41,10 +66,10 @@ pub use metatrace_runtime::gc_type;
 /// Everything an interpreter needs: `use metatrace::prelude::*;`.
 pub mod prelude {
     pub use crate::{can_enter_jit, jit_merge_point};
-    pub use metatrace_runtime::gc::{Gc, GcCell, Root};
     pub use metatrace_macros::{
         dont_look_inside, elidable, jit_driver, loop_invariant, unroll_safe,
     };
+    pub use metatrace_runtime::gc::{Gc, GcCell, Root};
     pub use metatrace_runtime::hints::{promote, we_are_jitted};
 }
 

@@ -169,7 +169,14 @@ mod tests {
     #[test]
     fn gc_options_merge_left_to_right() {
         use crate::gc::options::{GcPlan, HeapSize};
-        let a = run(&["--gc", "plan=immix,heap=64M", "--jit", "off", "--gc=stress", "p"]);
+        let a = run(&[
+            "--gc",
+            "plan=immix,heap=64M",
+            "--jit",
+            "off",
+            "--gc=stress",
+            "p",
+        ]);
         assert_eq!(a.gc.plan, GcPlan::Immix);
         assert_eq!(a.gc.heap, HeapSize::Fixed(64 << 20));
         assert!(a.gc.stress);
@@ -226,7 +233,10 @@ mod tests {
             "{e}"
         );
         let e = parse(&["--gc=heap=big", "p"]).unwrap_err();
-        assert!(e.starts_with("--gc heap=big: bad value for GC option 'heap': 'big'"), "{e}");
+        assert!(
+            e.starts_with("--gc heap=big: bad value for GC option 'heap': 'big'"),
+            "{e}"
+        );
         let e = parse(&["--frobnicate", "p"]).unwrap_err();
         assert!(e.starts_with("unknown option '--frobnicate'"), "{e}");
         let e = parse(&["--"]).unwrap_err();

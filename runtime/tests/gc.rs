@@ -107,7 +107,8 @@ fn check_tree(t: Option<Gc<Node>>, depth: u32, next: &mut i64) -> usize {
         Some(n) => {
             assert_eq!(n.value.get(), *next, "a node's contents changed");
             *next += 1;
-            1 + check_tree(n.left.get(), depth - 1, next) + check_tree(n.right.get(), depth - 1, next)
+            1 + check_tree(n.left.get(), depth - 1, next)
+                + check_tree(n.right.get(), depth - 1, next)
         }
     }
 }
@@ -220,7 +221,12 @@ fn reachable_objects_survive() {
             "child_reachable_objects_survive",
             &format!("plan={plan},heap=32M"),
         );
-        println!("{plan}: {}", out.lines().find_map(|l| l.split_once("collections: ")).map_or("", |(_, n)| n));
+        println!(
+            "{plan}: {}",
+            out.lines()
+                .find_map(|l| l.split_once("collections: "))
+                .map_or("", |(_, n)| n)
+        );
     }
 }
 
@@ -284,7 +290,10 @@ fn child_unreachable_objects_are_freed() {
     let last = gc::stats().used_bytes;
     let drops = DROPS.load(Ordering::Relaxed);
     println!("drops {drops}; used bytes: {with_garbage} with the first garbage, {first} after collecting it, {last} after ten rounds");
-    assert!(drops >= 10 * 3 * 20_000 - 9, "only {drops} of 600000 dropped");
+    assert!(
+        drops >= 10 * 3 * 20_000 - 9,
+        "only {drops} of 600000 dropped"
+    );
     assert!(
         last <= first + first / 2 && last < 4 * with_garbage,
         "the heap grew with garbage: {first} -> {last} bytes"
@@ -299,7 +308,12 @@ fn unreachable_objects_are_freed() {
             "child_unreachable_objects_are_freed",
             &format!("plan={plan},heap=64M"),
         );
-        println!("{plan}: {}", out.lines().find_map(|l| l.split_once("drops ")).map_or("", |(_, n)| n));
+        println!(
+            "{plan}: {}",
+            out.lines()
+                .find_map(|l| l.split_once("drops "))
+                .map_or("", |(_, n)| n)
+        );
     }
 }
 
@@ -308,7 +322,9 @@ fn unreachable_objects_are_freed() {
 #[inline(never)]
 fn store_young(old: Gc<Node>, bag: Gc<Bag>, value: i64) {
     old.left.set(Some(node(value, None, None)));
-    bag.items.borrow_mut().push(Value::Obj(node(value + 1, None, None)));
+    bag.items
+        .borrow_mut()
+        .push(Value::Obj(node(value + 1, None, None)));
 }
 
 #[test]
@@ -386,11 +402,18 @@ fn child_stress_collects_at_every_allocation() {
     churn(200);
     for (i, v) in bag2.items.borrow().iter().enumerate() {
         let Value::Obj(n) = v else { panic!() };
-        assert_eq!(n.value.get(), i as i64, "item {i} of a Vec moved into an object");
+        assert_eq!(
+            n.value.get(),
+            i as i64,
+            "item {i} of a Vec moved into an object"
+        );
     }
     let allocations = 127 + 200 + 1 + 2 + 50 + 1;
     let collections = gc::stats().collections - before;
-    assert!(collections >= allocations, "{collections} collections for {allocations} allocations");
+    assert!(
+        collections >= allocations,
+        "{collections} collections for {allocations} allocations"
+    );
     let mut next = 0;
     // store_young replaced the root's left subtree.
     assert_eq!(t.unwrap().left.get().unwrap().value.get(), 5);

@@ -9,7 +9,7 @@
 
 use metatrace_runtime::gc::{self, Gc, Trace};
 use metatrace_runtime::gc_type;
-use metatrace_testkit::gc::{child_options, max_rss_kib, run_child, PLANS};
+use metatrace_testkit::gc::{child_options, max_rss_kib, max_virtual_kib, run_child, PLANS};
 
 struct Tree {
     left: Option<Gc<Tree>>,
@@ -74,16 +74,23 @@ fn child_binary_trees() {
     let stats = gc::stats();
     let bytes = allocated * 32;
     println!(
-        "binary-trees: {allocated} objects ({} MiB), {:.1} ns/object, {} collections, max used {} KiB, max RSS {} KiB",
+        "binary-trees: {allocated} objects ({} MiB), {:.1} ns/object, {} collections, max used {} KiB, max RSS {} KiB, peak virtual size {} MiB",
         bytes >> 20,
         elapsed.as_nanos() as f64 / allocated as f64,
         stats.collections,
         max_used >> 10,
-        max_rss_kib().unwrap_or(0)
+        max_rss_kib().unwrap_or(0),
+        max_virtual_kib().unwrap_or(0) >> 10
     );
-    assert!(bytes > 20 * HEAP, "the loop should allocate many heaps' worth");
+    assert!(
+        bytes > 20 * HEAP,
+        "the loop should allocate many heaps' worth"
+    );
     assert!(stats.collections >= 10, "{} collections", stats.collections);
-    assert!(max_used <= HEAP, "used {max_used} bytes of a {HEAP}-byte heap");
+    assert!(
+        max_used <= HEAP,
+        "used {max_used} bytes of a {HEAP}-byte heap"
+    );
 }
 
 #[test]

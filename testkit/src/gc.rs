@@ -44,7 +44,13 @@ pub fn child_options() -> Option<GcOptions> {
 pub fn run_child(name: &str, options: &str) -> String {
     let exe = std::env::current_exe().expect("the test binary's path");
     let out = Command::new(exe)
-        .args([name, "--exact", "--ignored", "--test-threads=1", "--nocapture"])
+        .args([
+            name,
+            "--exact",
+            "--ignored",
+            "--test-threads=1",
+            "--nocapture",
+        ])
         .env(CHILD_ENV, options)
         .output()
         .expect("cannot run the test binary");
@@ -69,7 +75,16 @@ pub fn clobber_stack() {
 
 /// The process's peak resident set size in KiB (`VmHWM`), if known.
 pub fn max_rss_kib() -> Option<u64> {
+    status_kib("VmHWM:")
+}
+
+/// The process's peak virtual size in KiB (`VmPeak`), if known.
+pub fn max_virtual_kib() -> Option<u64> {
+    status_kib("VmPeak:")
+}
+
+fn status_kib(field: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
     line.split_whitespace().nth(1)?.parse().ok()
 }

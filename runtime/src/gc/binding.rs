@@ -75,7 +75,11 @@ impl ObjectModel<Vm> for ObjectModelImpl {
         let bytes = object_bytes(from);
         let d = unsafe { descr_of(from.to_raw_address().as_usize()) };
         let align = d.object_align();
-        let offset = if align > HEADER_BYTES { HEADER_BYTES } else { 0 };
+        let offset = if align > HEADER_BYTES {
+            HEADER_BYTES
+        } else {
+            0
+        };
         let dst = copy_context.alloc_copy(from, bytes, align, offset, semantics);
         let src = from.to_raw_address() - HEADER_BYTES;
         unsafe {

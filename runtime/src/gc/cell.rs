@@ -92,7 +92,10 @@ impl<T: Trace> GcCell<T> {
     where
         T: Copy,
     {
-        assert!(self.borrow.get() != WRITING, "GcCell already mutably borrowed");
+        assert!(
+            self.borrow.get() != WRITING,
+            "GcCell already mutably borrowed"
+        );
         unsafe { *self.value.get() }
     }
 

@@ -14,8 +14,8 @@
 //! mmtk-ruby binding's thread-parking.
 
 use super::binding::Vm;
-use mmtk::util::opaque_pointer::{VMMutatorThread, VMThread, VMWorkerThread};
 use mmtk::util::alloc::AllocationError;
+use mmtk::util::opaque_pointer::{VMMutatorThread, VMThread, VMWorkerThread};
 use mmtk::vm::{Collection, GCThreadContext};
 use mmtk::Mutator;
 use std::sync::atomic::Ordering;

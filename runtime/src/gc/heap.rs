@@ -172,7 +172,11 @@ pub(super) fn allocate<T: GcType>(value: T) -> NonNull<T> {
     let bytes = d.object_bytes();
     let align = d.object_align();
     // mmtk aligns `start + offset`: the value, not the header.
-    let offset = if align > HEADER_BYTES { HEADER_BYTES } else { 0 };
+    let offset = if align > HEADER_BYTES {
+        HEADER_BYTES
+    } else {
+        0
+    };
     let semantics = if bytes >= heap.los_threshold {
         AllocationSemantics::Los
     } else {
@@ -205,7 +209,10 @@ pub(super) fn allocate<T: GcType>(value: T) -> NonNull<T> {
 
 #[cold]
 fn stress_collect() {
-    heap().unwrap().mmtk.handle_user_collection_request(tls(), true, false);
+    heap()
+        .unwrap()
+        .mmtk
+        .handle_user_collection_request(tls(), true, false);
 }
 
 /// Runs a full collection now (on the heap's thread; nothing if there is
@@ -299,10 +306,7 @@ pub(super) fn object_containing(addr: usize) -> Option<ObjectReference> {
         return None;
     }
     let max = super::object::max_object_bytes();
-    memory_manager::find_object_from_internal_pointer(
-        unsafe { Address::from_usize(addr) },
-        max,
-    )
+    memory_manager::find_object_from_internal_pointer(unsafe { Address::from_usize(addr) }, max)
 }
 
 /// Whether the object at `ptr` (a `Gc`'s address) is still a live object

@@ -119,7 +119,10 @@ pub const OPTIONS: &[(&str, &str)] = &[
         "SIZE (fixed) or MIN:MAX (grows between them); K, M, G suffixes",
     ),
     ("threads", "GC worker threads"),
-    ("stress", "collect at every allocation (stress=1; for tests)"),
+    (
+        "stress",
+        "collect at every allocation (stress=1; for tests)",
+    ),
 ];
 
 impl GcOptions {
@@ -158,9 +161,8 @@ impl GcOptions {
             };
         };
         let (name, value) = (name.trim(), value.trim());
-        let bad = |expected: &str| {
-            format!("bad value for GC option '{name}': '{value}' ({expected})")
-        };
+        let bad =
+            |expected: &str| format!("bad value for GC option '{name}': '{value}' ({expected})");
         match name {
             "plan" => {
                 self.plan = GcPlan::from_name(value).ok_or_else(|| {
@@ -308,7 +310,10 @@ mod tests {
     fn defaults_and_items() {
         let d = GcOptions::default();
         assert_eq!(GcOptions::parse("").unwrap(), d);
-        assert_eq!(d.to_string(), "plan=stickyimmix,heap=16M:4G,threads=1,stress=0");
+        assert_eq!(
+            d.to_string(),
+            "plan=stickyimmix,heap=16M:4G,threads=1,stress=0"
+        );
         let o = GcOptions::parse("plan=immix, heap=64M ,stress,threads=2").unwrap();
         assert_eq!(o.plan, GcPlan::Immix);
         assert_eq!(o.heap, HeapSize::Fixed(64 << 20));

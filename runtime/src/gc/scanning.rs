@@ -36,7 +36,9 @@ impl Scanning<Vm> for ScanningImpl {
                 return;
             }
             let d = descr_of(value);
-            (d.scan)(value as *const u8, &mut |s| slot_visitor.visit_slot(slot(s)));
+            (d.scan)(value as *const u8, &mut |s| {
+                slot_visitor.visit_slot(slot(s))
+            });
         }
     }
 
@@ -54,7 +56,10 @@ impl Scanning<Vm> for ScanningImpl {
         }
     }
 
-    fn scan_vm_specific_roots(_tls: VMWorkerThread, mut factory: impl RootsWorkFactory<SimpleSlot>) {
+    fn scan_vm_specific_roots(
+        _tls: VMWorkerThread,
+        mut factory: impl RootsWorkFactory<SimpleSlot>,
+    ) {
         let mut slots = Vec::new();
         let mut visit = |s: *mut usize| {
             // Empty slots (a `None`, a zeroed word) are not roots.
