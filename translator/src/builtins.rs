@@ -115,6 +115,9 @@ pub enum TyRule {
     OptionU32,
     /// `Option<T>`.
     OptionElem,
+    /// `Option<&T>`.
+    OptionElemRef,
+    U64,
 }
 
 impl TyRule {
@@ -132,6 +135,8 @@ impl TyRule {
             TyRule::BytesRef => "&[u8]",
             TyRule::OptionU32 => "Option<u32>",
             TyRule::OptionElem => "Option<T>",
+            TyRule::OptionElemRef => "Option<&T>",
+            TyRule::U64 => "u64",
         }
     }
 }
@@ -169,10 +174,17 @@ pub enum Lowering {
     /// `len()` of a Vec, slice, str, String or array.
     Len,
     IsEmpty,
-    /// `push` on a Vec of scalars.
+    /// `push` on a Vec: inline for scalars, else a helper.
     Push,
-    /// `pop` on a Vec of scalars.
+    /// `pop` on a Vec: inline for scalars, else a helper.
     Pop,
+    /// `last` of a Vec: the address of its last item.
+    Last,
+    /// A Vec method done by a generated native helper, for items of any
+    /// type (`flowgraph::Helper`): `insert`, `truncate`, `swap`, `clear`.
+    VecHelper,
+    /// `f64::to_bits`, `f64::from_bits`: a generated native helper.
+    BitCast,
     AsBytes,
     AsStr,
     /// A test of an Option's or Result's tag: `true` for `Some`/`Ok`.
@@ -229,8 +241,11 @@ impl Lowering {
                 _ => "the length of the fat reference".into(),
             },
             Lowering::IsEmpty => format!("{} compared with 0", Lowering::Len.shown(recv)),
-            Lowering::Push => "`vec_push`; only for a Vec of scalars (integers, `bool`, `char`, `f64`, references), not `Vec<Box<T>>`".into(),
-            Lowering::Pop => "`vec_pop`; only for a Vec of scalars (integers, `bool`, `char`, `f64`, references), not `Vec<Box<T>>`".into(),
+            Lowering::Push => "`vec_push` for a Vec of scalars (integers, `bool`, `char`, `f64`, references); for other plain data (structs, tuples, enums, `Option`, `Result`) a residual call of the generated helper `Vec<T>::push`; not `Vec<Box<T>>`".into(),
+            Lowering::Pop => "`vec_pop` for a Vec of scalars; for other plain data a residual call of the generated helper `Vec<T>::pop`; not `Vec<Box<T>>`".into(),
+            Lowering::Last => "`vec_len`, a test and the last item's address".into(),
+            Lowering::VecHelper => "a residual call of a generated helper that calls the method natively (items are moved or dropped as Rust does)".into(),
+            Lowering::BitCast => "a residual call of a generated helper (no effects)".into(),
             Lowering::AsBytes => match recv {
                 Recv::String => "`string_as_str` and a cast".into(),
                 _ => "a cast of the fat reference".into(),
@@ -371,6 +386,8 @@ pub static BUILTINS: &[Builtin] = &[
     // ---- f64 ----
     method(R::F64, "clone", &[], T::Recv, L::Copy),
     assoc(R::F64, "from", &[T::Any], T::Recv, L::Cast),
+    method(R::F64, "to_bits", &[], T::U64, L::BitCast),
+    assoc(R::F64, "from_bits", &[T::U64], T::Recv, L::BitCast),
     method(R::F64, "abs", &[], T::Recv, L::NotYet),
     method(R::F64, "sqrt", &[], T::Recv, L::NotYet),
     method(R::F64, "floor", &[], T::Recv, L::NotYet),
@@ -388,6 +405,11 @@ pub static BUILTINS: &[Builtin] = &[
     method(R::Vec, "is_empty", &[], T::Bool, L::IsEmpty),
     method(R::Vec, "push", &[T::Elem], T::Unit, L::Push),
     method(R::Vec, "pop", &[], T::OptionElem, L::Pop),
+    method(R::Vec, "last", &[], T::OptionElemRef, L::Last),
+    method(R::Vec, "insert", &[T::Usize, T::Elem], T::Unit, L::VecHelper),
+    method(R::Vec, "truncate", &[T::Usize], T::Unit, L::VecHelper),
+    method(R::Vec, "swap", &[T::Usize, T::Usize], T::Unit, L::VecHelper),
+    method(R::Vec, "clear", &[], T::Unit, L::VecHelper),
     method(R::Slice, "len", &[], T::Usize, L::Len),
     method(R::Slice, "is_empty", &[], T::Bool, L::IsEmpty),
     method(R::Array, "len", &[], T::Usize, L::Len),

@@ -252,6 +252,10 @@ impl<'a> Walk<'a> {
                     }
                     AdtKind::Enum { variants } => {
                         self.other = true; // the tag
+                        if adt.tag.is_some() {
+                            // ... a field of its own with a primitive repr.
+                            self.fields.insert(norm_field(&FieldRef::tag(ty)));
+                        }
                         for (v, var) in variants.iter().enumerate() {
                             for (i, f) in var.fields.iter().enumerate() {
                                 let r = FieldRef {
@@ -481,6 +485,7 @@ mod tests {
             },
             owns_heap,
             is_copy: false,
+            tag: None,
         };
         let op = AdtDef {
             name: "Op".into(),
@@ -501,6 +506,7 @@ mod tests {
             },
             owns_heap: false,
             is_copy: true,
+            tag: None,
         };
         TypeTable {
             adts: vec![
@@ -585,6 +591,7 @@ mod tests {
         let effects = call_effects(&asm, &params);
         asm.calls.push(CallRequest {
             path: "f".into(),
+            helper: None,
             params,
             ret: Ty::Unit,
             effects,

@@ -659,6 +659,21 @@ impl Flattener<'_> {
                 self.live();
                 self.emit(insn);
             }
+            Op::Helper(h) => {
+                let args = op
+                    .args
+                    .iter()
+                    .map(|a| self.opnd(a))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let results: Vec<KReg> = op.results.iter().map(|&r| self.res(r)).collect();
+                let descr = self.descrs.helper(h)?;
+                self.live();
+                self.emit(Insn::ResidualCall {
+                    descr,
+                    args,
+                    results,
+                });
+            }
             Op::Promote => {
                 arity(1, 1)?;
                 let dst = self.res(op.results[0]);

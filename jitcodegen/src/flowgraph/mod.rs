@@ -14,19 +14,21 @@
 //! the tracer see every way a function can leave.
 
 mod dot;
+mod helpers;
 mod printer;
 mod repair;
 mod simplify;
 mod verify;
 
 pub use dot::to_dot;
+pub use helpers::Helper;
 pub use printer::print_graph;
 pub use printer::print_program;
 pub use repair::repair_cross_block_uses;
 pub use simplify::simplify;
 pub use verify::{verify, VerifyError};
 
-use crate::types::{IntTy, Ty, TypeTable};
+use crate::types::{AdtKind, IntTy, Ty, TypeTable};
 use petgraph::stable_graph::{EdgeIndex, NodeIndex, StableDiGraph};
 use petgraph::visit::EdgeRef;
 use petgraph::Direction;
@@ -121,6 +123,37 @@ pub struct FieldRef {
     pub owner: Ty,
     pub variant: Option<u32>,
     pub index: u32,
+}
+
+impl FieldRef {
+    /// The tag of an enum with a primitive representation
+    /// (`AdtDef::tag`): `variant` `None` on an enum.
+    pub fn tag(owner: &Ty) -> FieldRef {
+        FieldRef {
+            owner: owner.clone(),
+            variant: None,
+            index: 0,
+        }
+    }
+
+    /// The field's type: a struct's, a variant's or a tuple's field, or
+    /// an enum's tag (`FieldRef::tag`); `None` when there is no such field.
+    pub fn ty(&self, types: &TypeTable) -> Option<Ty> {
+        match &self.owner {
+            Ty::Adt(id) => {
+                let adt = types.adts.get(id.0 as usize)?;
+                let fields = match (&adt.kind, self.variant) {
+                    (AdtKind::Struct { fields, .. }, None) => fields,
+                    (AdtKind::Enum { .. }, None) => return adt.tag.map(|t| Ty::Int(t.int)),
+                    (AdtKind::Enum { variants }, Some(v)) => &variants.get(v as usize)?.fields,
+                    _ => return None,
+                };
+                Some(fields.get(self.index as usize)?.ty.clone())
+            }
+            Ty::Tuple(items) if self.variant.is_none() => items.get(self.index as usize).cloned(),
+            _ => None,
+        }
+    }
 }
 
 /// How a call is made; decided from the callee's hints.
@@ -255,6 +288,10 @@ pub enum Op {
     /// Drop a `Box<T>` of plain data: free its memory; nothing when the
     /// argument is null (a box moved out of its local leaves null behind).
     Free(Ty),
+    /// A std operation done by a generated native helper (`Helper`), a
+    /// residual call: args and results are the exploded parameters and
+    /// result of `Helper::params` and `Helper::ret`.
+    Helper(Helper),
 }
 
 impl Op {
@@ -325,6 +362,7 @@ impl Op {
             Op::WeAreJitted => "we_are_jitted",
             Op::New(_) => "new",
             Op::Free(_) => "free",
+            Op::Helper(_) => "helper_call",
         }
     }
 
@@ -341,6 +379,7 @@ impl Op {
                 | Op::VecPop(_)
                 | Op::SliceSetItem(_)
                 | Op::Call { .. }
+                | Op::Helper(_)
                 | Op::Promote
                 | Op::JitMergePoint { .. }
                 | Op::CanEnterJit { .. }
@@ -624,6 +663,7 @@ pub fn adt_field_name(types: &TypeTable, field: &FieldRef) -> String {
         Ty::Adt(id) => {
             let adt = types.adt(*id);
             match field.variant {
+                None if adt.is_enum() => format!("{}.tag", adt.name),
                 None => {
                     let f = adt.fields().get(field.index as usize);
                     format!("{}.{}", adt.name, f.map(|f| f.name.as_str()).unwrap_or("?"))

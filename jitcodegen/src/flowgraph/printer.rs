@@ -208,6 +208,7 @@ fn static_data(op: &Op, types: &TypeTable) -> Option<String> {
         | Op::New(t)
         | Op::Free(t) => Some(types.display(t).to_string()),
         Op::Call { callee, .. } => Some(callee.clone()),
+        Op::Helper(h) => Some(h.name(types)),
         Op::JitMergePoint { driver } | Op::CanEnterJit { driver } => Some(driver.clone()),
         _ => None,
     }

@@ -7,7 +7,7 @@
 
 use super::printer::{case_text, exit_operands, field_text, Names};
 use super::{BlockId, Exit, FieldRef, FlowGraph, LinkCase, Op, Operand, Operation, Var};
-use crate::types::{AdtKind, Ty, TypeTable};
+use crate::types::{Ty, TypeTable};
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 
@@ -444,23 +444,10 @@ impl Verifier<'_> {
 
     /// The type of a field, or an error message.
     fn field_ty(&self, f: &FieldRef) -> Result<Ty, String> {
-        let bad = || format!("no field {}", field_text(self.types, f));
         match &f.owner {
-            Ty::Adt(id) => {
-                let adt = self.types.adts.get(id.0 as usize).ok_or_else(bad)?;
-                let fields = match (&adt.kind, f.variant) {
-                    (AdtKind::Struct { fields, .. }, None) => fields,
-                    (AdtKind::Enum { variants }, Some(v)) => {
-                        &variants.get(v as usize).ok_or_else(bad)?.fields
-                    }
-                    _ => return Err(bad()),
-                };
-                let field = fields.get(f.index as usize).ok_or_else(bad)?;
-                Ok(field.ty.clone())
-            }
-            Ty::Tuple(items) if f.variant.is_none() => {
-                items.get(f.index as usize).cloned().ok_or_else(bad)
-            }
+            Ty::Adt(_) | Ty::Tuple(_) => f
+                .ty(self.types)
+                .ok_or_else(|| format!("no field {}", field_text(self.types, f))),
             other => Err(format!(
                 "field owner {} is not a struct, enum or tuple",
                 self.show(other)
@@ -619,6 +606,32 @@ impl Verifier<'_> {
             }
             Op::VecAsSlice(_) | Op::StringAsStr => self.sig(op, &[Want::Ref], &[Want::Ref, us]),
             Op::Call { .. } => {}
+            Op::Helper(h) => {
+                let leaves = |tys: &[Ty]| -> Option<Vec<Ty>> {
+                    let mut out = Vec::new();
+                    for t in tys {
+                        out.extend(self.types.flatten(t)?);
+                    }
+                    Some(out)
+                };
+                let (Some(params), Some(results)) = (leaves(&h.params()), leaves(&[h.ret()]))
+                else {
+                    self.err(format!(
+                        "helper {}: a type that cannot live in registers",
+                        h.name(self.types)
+                    ));
+                    return;
+                };
+                let params: Vec<Want> = params
+                    .iter()
+                    .map(|t| match t {
+                        Ty::Ref { .. } => Want::Ref,
+                        t => Want::Exact(t),
+                    })
+                    .collect();
+                let results: Vec<Want> = results.iter().map(Want::Exact).collect();
+                self.sig(op, &params, &results);
+            }
             Op::JitMergePoint { .. } | Op::CanEnterJit { .. } => {
                 self.arity(op, None, Some(0));
             }

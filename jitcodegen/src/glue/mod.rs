@@ -38,6 +38,7 @@
 
 mod enter;
 mod leaves;
+mod repr;
 mod rust_ty;
 #[cfg(test)]
 mod tests;
@@ -47,7 +48,7 @@ pub use leaves::Leaves;
 pub use rust_ty::rust_type;
 
 use crate::codewriter::{mem_scalar, var_kind, Assembly, CallEffectsData, Container, RefConstText};
-use crate::flowgraph::{adt_field_name, FieldRef, Program};
+use crate::flowgraph::{adt_field_name, FieldRef, Helper, Program};
 use crate::types::{AdtKind, Ty, TypeTable};
 use metatrace_runtime::jitcode::{encode, AllocId, EnumId, JitCodeNames};
 use proc_macro2::{Ident, Literal, Span, TokenStream};
@@ -278,6 +279,14 @@ impl Gen<'_> {
     ) -> Result<TokenStream, String> {
         let bad = || format!("no field {}", adt_field_name(self.types, f));
         match (&f.owner, f.variant) {
+            (Ty::Adt(aid), None) if self.types.adt(*aid).is_enum() => {
+                // The tag of an enum with a primitive representation: its
+                // first bytes in both layouts of RFC 2195.
+                if self.types.adt(*aid).tag.is_none() {
+                    return Err(bad());
+                }
+                Ok(quote!(__mt::FieldPlace::Offset(0)))
+            }
             (Ty::Adt(aid), None) => {
                 let adt = self.types.adts.get(aid.0 as usize).ok_or_else(bad)?;
                 let AdtKind::Struct { fields, .. } = &adt.kind else {
@@ -304,6 +313,9 @@ impl Gen<'_> {
                 };
                 let var = variants.get(v as usize).ok_or_else(bad)?;
                 let field = var.fields.get(f.index as usize).ok_or_else(bad)?;
+                if let Some(tag) = adt.tag {
+                    return repr::variant_field_offset(self.types, variants, tag, v, f.index);
+                }
                 let path = adt_path(&adt.path)?;
                 let vname = rust_ty::ident(&var.name);
                 let m = field_member(&field.name);
@@ -464,7 +476,6 @@ impl Gen<'_> {
         for (i, c) in self.asm.calls.iter().enumerate() {
             let name = str_lit(&c.path);
             let shim = id(&format!("call_{i}"));
-            let func = adt_path(&c.path)?;
             let args = id("args");
             let results = id("results");
             let mut params = Vec::new();
@@ -474,10 +485,17 @@ impl Gen<'_> {
                 at += self.leaves.count(p)?;
             }
             let explode = self.leaves.explode(&c.ret, quote!(__r), &results, 0)?;
+            let body = match &c.helper {
+                Some(h) => helper_body(h, &params),
+                None => {
+                    let func = adt_path(&c.path)?;
+                    quote!(#func(#(#params),*))
+                }
+            };
             shims.push(quote! {
                 unsafe fn #shim(#args: &[u64], #results: &mut [u64]) {
                     unsafe {
-                        let __r = #func(#(#params),*);
+                        let __r = #body;
                         #explode
                     }
                 }
@@ -589,6 +607,49 @@ impl Gen<'_> {
             });
         }
         Ok(out)
+    }
+}
+
+/// The body of a helper's shim (`Helper`), given its rebuilt arguments.
+fn helper_body(h: &Helper, params: &[TokenStream]) -> TokenStream {
+    let p = |i: usize| params[i].clone();
+    match h {
+        Helper::EnumWrite(_) => {
+            let (at, v) = (p(0), p(1));
+            quote!(::core::ptr::write(#at, #v))
+        }
+        Helper::VecPush(_) => {
+            let (v, x) = (p(0), p(1));
+            quote!((#v).push(#x))
+        }
+        Helper::VecPop(_) => {
+            let v = p(0);
+            quote!((#v).pop())
+        }
+        Helper::VecInsert(_) => {
+            let (v, i, x) = (p(0), p(1), p(2));
+            quote!((#v).insert(#i, #x))
+        }
+        Helper::VecTruncate(_) => {
+            let (v, n) = (p(0), p(1));
+            quote!((#v).truncate(#n))
+        }
+        Helper::VecSwap(_) => {
+            let (v, a, b) = (p(0), p(1), p(2));
+            quote!((#v).swap(#a, #b))
+        }
+        Helper::VecClear(_) => {
+            let v = p(0);
+            quote!((#v).clear())
+        }
+        Helper::F64ToBits => {
+            let x = p(0);
+            quote!(f64::to_bits(#x))
+        }
+        Helper::F64FromBits => {
+            let x = p(0);
+            quote!(f64::from_bits(#x))
+        }
     }
 }
 

@@ -28,6 +28,7 @@ fn types() -> TypeTable {
         kind,
         owns_heap,
         is_copy,
+        tag: None,
     };
     let tape = AdtKind::Struct {
         fields: vec![f("cells", Ty::Vec(Box::new(u8t())))],
@@ -194,6 +195,7 @@ fn sample() -> (Program, Assembly) {
         calls: vec![
             CallRequest {
                 path: "interp::grow".into(),
+                helper: None,
                 params: vec![Ty::reference(true, TAPE), Ty::usize()],
                 ret: Ty::Bool,
                 effects: CallEffectsData {
@@ -205,12 +207,14 @@ fn sample() -> (Program, Assembly) {
             },
             CallRequest {
                 path: "interp::pick".into(),
+                helper: None,
                 params: vec![slice, Ty::Option(Box::new(PAIR))],
                 ret: Ty::Tuple(vec![Ty::F64, OP]),
                 effects: CallEffectsData::everything(),
             },
             CallRequest {
                 path: "interp::rebox".into(),
+                helper: None,
                 params: vec![Ty::Box(Box::new(PAIR))],
                 ret: Ty::Box(Box::new(Ty::Int(IntTy::I64))),
                 effects: CallEffectsData::everything(),

@@ -5,7 +5,7 @@
 
 use super::{Leaves, Lowerer};
 use crate::builtins::{Builtin, Lowering};
-use metatrace_jitcodegen::flowgraph::{Const, Op, Operand, PanicKind};
+use metatrace_jitcodegen::flowgraph::{Const, Helper, Op, Operand, PanicKind};
 use metatrace_jitcodegen::types::{IntTy, Ty};
 use proc_macro2::Span;
 use syn::spanned::Spanned;
@@ -59,6 +59,14 @@ impl Lowerer<'_, '_> {
                 Some(self.emit1(Op::BoolAnd, vec![nz, z], Ty::Bool))
             }
             (Lowering::InRanges(ranges), _) => Some(self.char_in(x, ranges)),
+            (Lowering::BitCast, _) => {
+                let h = match ty {
+                    Ty::F64 => Helper::F64FromBits,
+                    _ => Helper::F64ToBits,
+                };
+                let r = self.emit(Op::Helper(h), vals, std::slice::from_ref(ty));
+                Some(Operand::Var(r[0]))
+            }
             (Lowering::IsDigit, _) => {
                 let Operand::Const(Const::Int(10, _)) = vals[1] else {
                     self.error(span, "only `is_digit(10)` is supported in traced code", "");
@@ -168,35 +176,72 @@ impl Lowerer<'_, '_> {
                             Ty::Bool,
                         )])
                     }
-                    Lowering::Push | Lowering::Pop
-                        if matches!(elem, Ty::Box(_)) || !elem.is_scalar() =>
+                    Lowering::Push | Lowering::Pop | Lowering::VecHelper
+                        if matches!(elem, Ty::Box(_))
+                            && (name != "truncate" && name != "clear" && name != "swap") =>
                     {
-                        let help = match elem {
-                            Ty::Box(_) => "moving boxes into or out of a Vec is not supported yet: do it in a #[dont_look_inside] function",
-                            _ => "use a Vec of scalars, or a #[dont_look_inside] function",
-                        };
                         self.error(
                             span,
                             format!(
                                 "`{name}` on a Vec of `{}` is not supported in traced code yet",
                                 self.items.types.display(&elem)
                             ),
-                            help,
+                            "moving boxes into or out of a Vec is not supported yet: do it in a #[dont_look_inside] function",
                         );
                         None
                     }
-                    Lowering::Push => {
+                    Lowering::Push | Lowering::Pop | Lowering::VecHelper
+                        if (name == "push" || name == "pop" || name == "insert")
+                            && !self.items.types.is_plain_data(&elem) =>
+                    {
+                        self.error(
+                            span,
+                            format!(
+                                "`{name}` on a Vec of `{}` is not supported in traced code yet",
+                                self.items.types.display(&elem)
+                            ),
+                            "only items of plain data (scalars, and structs, tuples and enums of them) are moved in and out of a Vec in traced code; do it in a #[dont_look_inside] function",
+                        );
+                        None
+                    }
+                    Lowering::Push if elem.is_scalar() => {
                         let x = self.scalar(&m.args[0])?;
                         self.emit0(Op::VecPush(elem), vec![vec, x]);
                         Some(vec![])
                     }
-                    Lowering::Pop => {
+                    Lowering::Pop if elem.is_scalar() => {
                         let r = self.emit(
                             Op::VecPop(elem.clone()),
                             vec![vec],
                             &[Ty::Int(IntTy::U32), elem],
                         );
                         Some(r.into_iter().map(Operand::Var).collect())
+                    }
+                    Lowering::Push => {
+                        let mut args = vec![vec];
+                        args.extend(self.rvalue(&m.args[0])?);
+                        self.emit(Op::Helper(Helper::VecPush(elem)), args, &[]);
+                        Some(vec![])
+                    }
+                    Lowering::Pop => {
+                        let leaves = self.leaf_types(&Ty::Option(Box::new(elem.clone())));
+                        let r = self.emit(Op::Helper(Helper::VecPop(elem)), vec![vec], &leaves);
+                        Some(r.into_iter().map(Operand::Var).collect())
+                    }
+                    Lowering::Last => Some(self.vec_last(vec, elem)),
+                    Lowering::VecHelper => {
+                        let mut args = vec![vec];
+                        for a in &m.args {
+                            args.extend(self.rvalue(a)?);
+                        }
+                        let h = match name {
+                            "insert" => Helper::VecInsert(elem),
+                            "truncate" => Helper::VecTruncate(elem),
+                            "swap" => Helper::VecSwap(elem),
+                            _ => Helper::VecClear(elem),
+                        };
+                        self.emit(Op::Helper(h), args, &[]);
+                        Some(vec![])
                     }
                     _ => None,
                 }
@@ -340,6 +385,23 @@ impl Lowerer<'_, '_> {
                 self.builtin_scalar(b, vals, &out_ty, span).map(|v| vec![v])
             }
         }
+    }
+
+    /// `v.last()`: `None`, or `Some` of the address of the last item.
+    fn vec_last(&mut self, vec: Operand, elem: Ty) -> Leaves {
+        let len = self.emit1(Op::VecLen(elem.clone()), vec![vec.clone()], Ty::usize());
+        let nonempty = self.emit1(Op::IntNe, vec![len.clone(), int(0, IntTy::Usize)], Ty::Bool);
+        let (t, f, keys) = self.branch(nonempty);
+        let ref_t = Ty::reference(false, elem.clone());
+        let join = self.new_join(&keys, &[Ty::Int(IntTy::U32), ref_t.clone()]);
+        self.enter(t, &keys);
+        let last = self.emit1(Op::IntSub, vec![len, int(1, IntTy::Usize)], Ty::usize());
+        let addr = self.emit1(Op::VecItemAddr(elem), vec![vec, last], ref_t.clone());
+        self.goto(join, &keys, vec![int(1, IntTy::U32), addr]);
+        self.enter(f, &keys);
+        let null = Operand::Const(Const::zero(&ref_t));
+        self.goto(join, &keys, vec![int(0, IntTy::U32), null]);
+        self.enter(join, &keys)
     }
 
     fn scalar_recv(&mut self, recv: &syn::Expr) -> Option<Operand> {

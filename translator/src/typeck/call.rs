@@ -412,5 +412,7 @@ fn instantiate(rule: TyRule, recv: &IT) -> IT {
         TyRule::BytesRef => IT::Ref(false, Box::new(IT::Slice(Box::new(IT::int(IntTy::U8))))),
         TyRule::OptionU32 => IT::Option(Box::new(IT::int(IntTy::U32))),
         TyRule::OptionElem => IT::Option(Box::new(elem())),
+        TyRule::OptionElemRef => IT::Option(Box::new(IT::Ref(false, Box::new(elem())))),
+        TyRule::U64 => IT::int(IntTy::U64),
     }
 }
