@@ -212,7 +212,8 @@ impl Lowerer<'_, '_> {
             Sub::Mem { local, ty } => {
                 let addr = self.env.get(local)?[0].clone();
                 let ty = ty.clone();
-                Some(self.switch_tag(addr, &ty))
+                let tag = self.switch_tag(addr, &ty);
+                Some(self.tag_as_u32(tag))
             }
         }
     }

@@ -617,7 +617,7 @@ impl Lowerer<'_, '_> {
     }
 
     /// A tag from `switch_tag` as the `u32` leaf of an exploded enum.
-    fn tag_as_u32(&mut self, tag: Operand) -> Operand {
+    pub(super) fn tag_as_u32(&mut self, tag: Operand) -> Operand {
         match self.g.operand_ty(&tag) {
             Ty::Int(IntTy::U32) => tag,
             _ => self.emit1(Op::Cast, vec![tag], Ty::Int(IntTy::U32)),
