@@ -15,8 +15,8 @@ mod compare;
 
 use compare::jit_args;
 use metatrace_testkit::vms::{
-    bf_cases, excerpt, on_two_threads, run, run_env, shared_programs, stackvm_program,
-    tlr_program, vms, workspace_root, write, Run, STACKVM_CASES, STACKVM_ERRORS,
+    bf_cases, excerpt, on_two_threads, run, run_env, shared_programs, stackvm_program, tlr_program,
+    vms, workspace_root, write, Run, STACKVM_CASES, STACKVM_ERRORS,
 };
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -619,7 +619,9 @@ fn stackvm_programs() {
             }
             let unexpected = s.unexpected_aborts();
             if !unexpected.is_empty() {
-                failures.push(format!("stackvm {p} {n} --jit {opts}: aborts {unexpected:?}"));
+                failures.push(format!(
+                    "stackvm {p} {n} --jit {opts}: aborts {unexpected:?}"
+                ));
             }
         }
     }

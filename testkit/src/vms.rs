@@ -133,7 +133,11 @@ pub const STACKVM_CASES: &[(&str, &str, &str)] = &[
 /// the error line on stderr.
 pub const STACKVM_ERRORS: &[(&str, &str, &str)] = &[
     ("typeerr.svm", "5", "error: type error at instruction 12\n"),
-    ("typeerr.svm", "100000", "error: type error at instruction 12\n"),
+    (
+        "typeerr.svm",
+        "100000",
+        "error: type error at instruction 12\n",
+    ),
 ];
 
 /// What a run produced.

@@ -7,9 +7,11 @@
 //! oopspec play the same part).
 //!
 //! They do what the JIT has no instruction for: writing an enum of
-//! rustc's own layout into memory, and the Vec methods that move items of
-//! any type (the inline `vec_push`/`vec_pop` instructions are for Vecs of
-//! scalars).
+//! rustc's own layout into memory, the Vec methods that move or drop
+//! several items (`insert`, `truncate`, `swap`, `clear`; `push` and `pop`
+//! are instructions: `vec_push`/`vec_pop` for scalars, `vec_push_slot`/
+//! `vec_pop_slot` and stores or loads for other items) and the `f64` bit
+//! casts.
 
 use crate::types::{IntTy, Ty, TypeTable};
 
@@ -18,10 +20,6 @@ pub enum Helper {
     /// `ptr::write(p, v)` of an enum-like value (a user enum, `Option`,
     /// `Result`) of plain data: args (the address, the value's leaves).
     EnumWrite(Ty),
-    /// `v.push(x)` on a `Vec<T>`: args (vec, x's leaves).
-    VecPush(Ty),
-    /// `v.pop()`: args (vec); results the leaves of the `Option<T>`.
-    VecPop(Ty),
     /// `v.insert(i, x)`: args (vec, i, x's leaves); panics as `insert` does.
     VecInsert(Ty),
     /// `v.truncate(n)`: args (vec, n).
@@ -43,8 +41,7 @@ impl Helper {
         let vec = |t: &Ty| Ty::reference(true, Ty::Vec(Box::new(t.clone())));
         match self {
             Helper::EnumWrite(t) => vec![Ty::reference(true, t.clone()), t.clone()],
-            Helper::VecPush(t) => vec![vec(t), t.clone()],
-            Helper::VecPop(t) | Helper::VecClear(t) => vec![vec(t)],
+            Helper::VecClear(t) => vec![vec(t)],
             Helper::VecInsert(t) => vec![vec(t), usize_t, t.clone()],
             Helper::VecTruncate(t) => vec![vec(t), usize_t],
             Helper::VecSwap(t) => vec![vec(t), usize_t.clone(), usize_t],
@@ -56,7 +53,6 @@ impl Helper {
     /// The return type.
     pub fn ret(&self) -> Ty {
         match self {
-            Helper::VecPop(t) => Ty::Option(Box::new(t.clone())),
             Helper::F64ToBits => Ty::Int(IntTy::U64),
             Helper::F64FromBits => Ty::F64,
             _ => Ty::Unit,
@@ -67,8 +63,6 @@ impl Helper {
     pub fn ty(&self) -> Option<&Ty> {
         match self {
             Helper::EnumWrite(t)
-            | Helper::VecPush(t)
-            | Helper::VecPop(t)
             | Helper::VecInsert(t)
             | Helper::VecTruncate(t)
             | Helper::VecSwap(t)
@@ -83,8 +77,6 @@ impl Helper {
         let t = |t: &Ty| types.display(t).to_string();
         match self {
             Helper::EnumWrite(ty) => format!("write<{}>", t(ty)),
-            Helper::VecPush(ty) => format!("Vec<{}>::push", t(ty)),
-            Helper::VecPop(ty) => format!("Vec<{}>::pop", t(ty)),
             Helper::VecInsert(ty) => format!("Vec<{}>::insert", t(ty)),
             Helper::VecTruncate(ty) => format!("Vec<{}>::truncate", t(ty)),
             Helper::VecSwap(ty) => format!("Vec<{}>::swap", t(ty)),

@@ -253,6 +253,14 @@ pub enum Op {
     VecPush(Ty),
     /// `v.pop()`: args (vec); results (tag, value) as an exploded `Option<T>`.
     VecPop(Ty),
+    /// `v.push(x)` of an item of any type, in place: args (vec); result
+    /// the address of the new item, uninitialized (the stores that follow
+    /// fill it).
+    VecPushSlot(Ty),
+    /// `v.pop()` of an item of any type, in place: args (vec); results
+    /// (tag `u32`: 1, or 0 when the Vec was empty; the address of the
+    /// popped item, still in place, or null).
+    VecPopSlot(Ty),
     /// Address of item `i` of a slice or array given by its data pointer.
     SliceItemAddr(Ty),
     /// Read item `i` of a slice or array of scalars given by its data pointer.
@@ -345,6 +353,8 @@ impl Op {
             Op::VecSetItem(_) => "vec_setitem",
             Op::VecPush(_) => "vec_push",
             Op::VecPop(_) => "vec_pop",
+            Op::VecPushSlot(_) => "vec_push_slot",
+            Op::VecPopSlot(_) => "vec_pop_slot",
             Op::SliceItemAddr(_) => "slice_itemaddr",
             Op::SliceGetItem(_) => "slice_getitem",
             Op::SliceSetItem(_) => "slice_setitem",
@@ -377,6 +387,8 @@ impl Op {
                 | Op::VecSetItem(_)
                 | Op::VecPush(_)
                 | Op::VecPop(_)
+                | Op::VecPushSlot(_)
+                | Op::VecPopSlot(_)
                 | Op::SliceSetItem(_)
                 | Op::Call { .. }
                 | Op::Helper(_)

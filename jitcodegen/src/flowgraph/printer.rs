@@ -201,6 +201,8 @@ fn static_data(op: &Op, types: &TypeTable) -> Option<String> {
         | Op::VecSetItem(t)
         | Op::VecPush(t)
         | Op::VecPop(t)
+        | Op::VecPushSlot(t)
+        | Op::VecPopSlot(t)
         | Op::SliceItemAddr(t)
         | Op::SliceGetItem(t)
         | Op::SliceSetItem(t)

@@ -604,6 +604,11 @@ impl Verifier<'_> {
                 let results: Vec<Want> = leaves.iter().map(Want::Exact).collect();
                 self.sig(op, &[Want::Ref], &results);
             }
+            Op::VecPushSlot(_) => self.sig(op, &[Want::Ref], &[Want::Ref]),
+            Op::VecPopSlot(_) => {
+                let u32_ty = Ty::Int(crate::types::IntTy::U32);
+                self.sig(op, &[Want::Ref], &[Want::Exact(&u32_ty), Want::Ref]);
+            }
             Op::VecAsSlice(_) | Op::StringAsStr => self.sig(op, &[Want::Ref], &[Want::Ref, us]),
             Op::Call { .. } => {}
             Op::Helper(h) => {

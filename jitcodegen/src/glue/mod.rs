@@ -17,10 +17,12 @@
 //! - the shims those tables point to, one `unsafe fn` each:
 //!   `field_<i>` (address of an enum variant's field: rustc keeps that
 //!   layout to itself, so it is found by `match`), `vec_len_<i>`,
-//!   `vec_ptr_<i>`, `vec_push_<i>`, `vec_pop_<i>` (`Vec` layout is not
-//!   stable either), `enum_tag_<i>` (variant index), `call_<i>` (a
-//!   `#[dont_look_inside]` function called with its arguments rebuilt from
-//!   register values and its result exploded back);
+//!   `vec_ptr_<i>`, `vec_push_<i>`, `vec_pop_<i>`, `vec_set_len_<i>`,
+//!   `vec_cap_<i>`, `vec_reserve_<i>` (`Vec` layout is not stable
+//!   either), `enum_tag_<i>` (variant index), `call_<i>` (a
+//!   `#[dont_look_inside]` function, or a generated helper, called with
+//!   its arguments rebuilt from register values and its result exploded
+//!   back);
 //! - `pub fn portal_<name>(...)`, one per driver, with the portal's own
 //!   signature: explodes the arguments, runs the portal's jitcode on the
 //!   blackhole interpreter, rebuilds the return value. `#[jit_driver]`
@@ -31,7 +33,9 @@
 //!   `can_enter_jit!()`.
 //!
 //! Field offsets of structs and tuples are `offset_of!` (evaluated by rustc,
-//! so they are right for the layout rustc chose), item sizes `size_of`.
+//! so they are right for the layout rustc chose), item sizes `size_of`;
+//! the tag and variant fields of enums with a primitive representation
+//! are at offsets computed from `#[repr(C)]` mirrors (`repr.rs`).
 //! Everything is named from the crate root (`crate::interp::Tape`): the
 //! types, fields and `#[dont_look_inside]` functions the jitcodes use must
 //! be visible there (`pub` or `pub(crate)`).
@@ -402,11 +406,32 @@ impl Gen<'_> {
                             quote!(::core::option::Option::None),
                         )
                     };
+                    let (set_len, cap, reserve) = (
+                        id(&format!("vec_set_len_{i}")),
+                        id(&format!("vec_cap_{i}")),
+                        id(&format!("vec_reserve_{i}")),
+                    );
+                    shims.push(quote! {
+                        unsafe fn #set_len(v: usize, n: usize) {
+                            unsafe { (*(v as *mut #vec_ty)).set_len(n) }
+                        }
+                        unsafe fn #cap(v: usize) -> usize {
+                            unsafe { (*(v as *const #vec_ty)).capacity() }
+                        }
+                        unsafe fn #reserve(v: usize) {
+                            unsafe { (*(v as *mut #vec_ty)).reserve(1) }
+                        }
+                    });
                     quote!(::core::option::Option::Some(__mt::VecShims {
                         len: #len,
                         ptr: #ptr,
                         push: #push_field,
                         pop: #pop_field,
+                        slots: ::core::option::Option::Some(__mt::SlotShims {
+                            set_len: #set_len,
+                            cap: #cap,
+                            reserve: #reserve,
+                        }),
                     }))
                 }
             };
@@ -617,14 +642,6 @@ fn helper_body(h: &Helper, params: &[TokenStream]) -> TokenStream {
         Helper::EnumWrite(_) => {
             let (at, v) = (p(0), p(1));
             quote!(::core::ptr::write(#at, #v))
-        }
-        Helper::VecPush(_) => {
-            let (v, x) = (p(0), p(1));
-            quote!((#v).push(#x))
-        }
-        Helper::VecPop(_) => {
-            let v = p(0);
-            quote!((#v).pop())
         }
         Helper::VecInsert(_) => {
             let (v, i, x) = (p(0), p(1), p(2));

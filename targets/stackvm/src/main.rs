@@ -147,7 +147,14 @@ fn parse(text: &str) -> Result<Vec<Op>, String> {
             }
             "keep" | "fetch" if args.len() == 1 => {
                 let k = index(0, NSLOTS)?;
-                (1, if op == "keep" { Op::Keep(k) } else { Op::Fetch(k) })
+                (
+                    1,
+                    if op == "keep" {
+                        Op::Keep(k)
+                    } else {
+                        Op::Fetch(k)
+                    },
+                )
             }
             "jf" | "jmp" if args.len() == 1 => {
                 let t = label(0)?;
@@ -200,7 +207,10 @@ mod tests {
             ("1\n".into(), Ok(Value::Num(2.0)))
         );
         assert_eq!(
-            run_src("true\nkeep 3\nfetch 3\nfetch 4\neq\nnot\nnum 4\ntrunc 1", 0.0),
+            run_src(
+                "true\nkeep 3\nfetch 3\nfetch 4\neq\nnot\nnum 4\ntrunc 1",
+                0.0
+            ),
             ("".into(), Ok(Value::Num(0.0)))
         );
         assert_eq!(run_src("add", 0.0).1, Err(Error::Underflow(0)));
@@ -214,10 +224,10 @@ mod tests {
             parse("keep 9").err().unwrap(),
             "1: '9' is not an index below 8"
         );
+        assert_eq!(parse("add 3").err().unwrap(), "1: 'add' takes 0 operand(s)");
         assert_eq!(
-            parse("add 3").err().unwrap(),
-            "1: 'add' takes 0 operand(s)"
+            parse("frob").err().unwrap(),
+            "1: unknown instruction 'frob'"
         );
-        assert_eq!(parse("frob").err().unwrap(), "1: unknown instruction 'frob'");
     }
 }

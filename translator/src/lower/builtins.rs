@@ -218,16 +218,18 @@ impl Lowerer<'_, '_> {
                         Some(r.into_iter().map(Operand::Var).collect())
                     }
                     Lowering::Push => {
-                        let mut args = vec![vec];
-                        args.extend(self.rvalue(&m.args[0])?);
-                        self.emit(Op::Helper(Helper::VecPush(elem)), args, &[]);
+                        // In place: a new slot, then the value stored into it.
+                        let x = self.rvalue(&m.args[0])?;
+                        self.set_loc(span);
+                        let slot = self.emit1(
+                            Op::VecPushSlot(elem.clone()),
+                            vec![vec],
+                            Ty::reference(true, elem.clone()),
+                        );
+                        self.store_mem(slot, &elem, x, span)?;
                         Some(vec![])
                     }
-                    Lowering::Pop => {
-                        let leaves = self.leaf_types(&Ty::Option(Box::new(elem.clone())));
-                        let r = self.emit(Op::Helper(Helper::VecPop(elem)), vec![vec], &leaves);
-                        Some(r.into_iter().map(Operand::Var).collect())
-                    }
+                    Lowering::Pop => self.vec_pop_in_place(vec, elem, span),
                     Lowering::Last => Some(self.vec_last(vec, elem)),
                     Lowering::VecHelper => {
                         let mut args = vec![vec];
@@ -385,6 +387,39 @@ impl Lowerer<'_, '_> {
                 self.builtin_scalar(b, vals, &out_ty, span).map(|v| vec![v])
             }
         }
+    }
+
+    /// `v.pop()` of a non-scalar item: the popped item's address, and
+    /// the item loaded from there when there was one.
+    fn vec_pop_in_place(&mut self, vec: Operand, elem: Ty, span: Span) -> Option<Leaves> {
+        // (`&mut`: the item is read under the descrs it was written with.)
+        let ref_t = Ty::reference(true, elem.clone());
+        let r = self.emit(
+            Op::VecPopSlot(elem.clone()),
+            vec![vec],
+            &[Ty::Int(IntTy::U32), ref_t],
+        );
+        let (tag, addr) = (Operand::Var(r[0]), Operand::Var(r[1]));
+        let leaf_tys = self.leaf_types(&Ty::Option(Box::new(elem.clone())));
+        let some = self.emit1(Op::IntNe, vec![tag, int(0, IntTy::U32)], Ty::Bool);
+        let addr_local =
+            self.new_hidden_local("popped", Ty::reference(true, elem.clone()), vec![addr]);
+        let (t, f, keys) = self.branch(some);
+        let join = self.new_join(&keys, &leaf_tys);
+        self.enter(t, &keys);
+        let addr = self.env[&addr_local][0].clone();
+        let mut leaves = vec![int(1, IntTy::U32)];
+        leaves.extend(self.load_mem(addr, &elem, span)?);
+        self.goto(join, &keys, leaves);
+        self.enter(f, &keys);
+        let zeros = leaf_tys
+            .iter()
+            .map(|t| Operand::Const(Const::zero(t)))
+            .collect();
+        self.goto(join, &keys, zeros);
+        let out = self.enter(join, &keys);
+        self.env.remove(&addr_local);
+        Some(out)
     }
 
     /// `v.last()`: `None`, or `Some` of the address of the last item.

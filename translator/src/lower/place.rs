@@ -395,7 +395,12 @@ impl Lowerer<'_, '_> {
     }
 
     /// Load a value of type `ty` stored at `addr`, leaf by leaf.
-    fn load_mem(&mut self, addr: Operand, ty: &Ty, span: proc_macro2::Span) -> Option<Leaves> {
+    pub(super) fn load_mem(
+        &mut self,
+        addr: Operand,
+        ty: &Ty,
+        span: proc_macro2::Span,
+    ) -> Option<Leaves> {
         if ty.is_scalar() {
             return Some(vec![self.emit1(Op::Load, vec![addr], ty.clone())]);
         }
@@ -447,8 +452,13 @@ impl Lowerer<'_, '_> {
         }
         let keys = self.keys();
         let join = self.new_join(&keys, &leaf_tys);
-        let addr_local =
-            self.new_hidden_local("enum_addr", Ty::reference(false, ty.clone()), vec![addr]);
+        // The payload is read through the same kind of reference as the
+        // tag (one descr per field and mutability).
+        let addr_ty = match self.g.operand_ty(&addr) {
+            t @ Ty::Ref { .. } => t,
+            _ => Ty::reference(false, ty.clone()),
+        };
+        let addr_local = self.new_hidden_local("enum_addr", addr_ty, vec![addr]);
         let tag_local = self.new_hidden_local("enum_tag", Ty::Int(IntTy::U32), vec![tag.clone()]);
         let inner_keys = self.keys();
         let mut arms = Vec::new();
