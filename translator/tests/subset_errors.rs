@@ -962,7 +962,10 @@ pub fn run(n: &mut Names) -> i64 {
     0
 }
 "#,
-        &[],
+        &[
+            "7:5: storing a value of type `Name` into memory is not supported in traced code yet",
+            "8:13: `pop` on a Vec of `Name` is not supported in traced code yet",
+        ],
     );
 }
 
