@@ -270,7 +270,8 @@ fn vec_push_and_pop_in_place() {
     //   p = push_slot(pts); p.x = 7; p.z = 2.5; q = pop_slot(pts) -> (t, q);
     //   x = q.x; p2 = push_slot(pts); p2.x = x + 1; (t2, _) = pop_slot;
     //   (t3, q3) = pop_slot (empty)
-    let mut c = Code::new("slots", [5, 4, 1], vec![kr(0)], vec![Kind::Int; 5]);
+    let ret = vec![Kind::Int, Kind::Int, Kind::Int, Kind::Ref, Kind::Int];
+    let mut c = Code::new("slots", [5, 4, 1], vec![kr(0)], ret);
     let seven = c.ci(7);
     let one = c.ci(1);
     let f = c.cf(2.5);
