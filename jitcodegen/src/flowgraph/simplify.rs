@@ -20,7 +20,6 @@
 //! of inputargs (they are the function's parameters). A graph that verifies
 //! before `simplify` still verifies after it.
 
-use super::printer::exit_operands;
 use super::{BlockId, Exit, FlowGraph, LinkCase, Operand, Var};
 use petgraph::stable_graph::EdgeIndex;
 use petgraph::visit::EdgeRef;
@@ -106,7 +105,7 @@ fn remove_dead(g: &mut FlowGraph) -> bool {
                 }
             }
         }
-        for v in exit_operands(&block.exit).filter_map(Operand::as_var) {
+        for v in block.exit.operands().iter().filter_map(Operand::as_var) {
             mark(v, &mut live, &mut work);
         }
     }
