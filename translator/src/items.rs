@@ -6,7 +6,7 @@ use crate::consteval;
 use crate::diag::{at, Diagnostic, FileId, SourceMap};
 use crate::hints::{parse_driver_args, DriverSpec};
 use crate::load::{LoadedCrate, ModId};
-use metatrace_jitcodegen::flowgraph::Const;
+use metatrace_jitcodegen::flowgraph::{Const, Param};
 use metatrace_jitcodegen::types::{
     AdtDef, AdtId, AdtKind, FieldDef, IntTy, Ty, TypeTable, VariantDef,
 };
@@ -81,6 +81,15 @@ impl FnDef<'_> {
             Ok((p, _)) => p,
             Err(_) => &[],
         }
+    }
+
+    /// The parameters as a flow graph or residual call lists them.
+    pub fn flow_params(&self) -> Vec<Param> {
+        let param = |p: &ParamDef| Param {
+            name: p.name.clone(),
+            ty: p.ty.clone(),
+        };
+        self.params().iter().map(param).collect()
     }
 
     pub fn ret(&self) -> Ty {
@@ -326,14 +335,10 @@ impl<'a> ItemTable<'a> {
                 if adt.owns_heap {
                     continue;
                 }
-                let tys: Vec<&Ty> = match &adt.kind {
-                    AdtKind::Struct { fields, .. } => fields.iter().map(|f| &f.ty).collect(),
-                    AdtKind::Enum { variants } => variants
-                        .iter()
-                        .flat_map(|v| v.fields.iter().map(|f| &f.ty))
-                        .collect(),
-                };
-                if tys.iter().any(|t| t.owns_heap(&self.types)) {
+                if adt
+                    .all_fields()
+                    .any(|(_, _, f)| f.ty.owns_heap(&self.types))
+                {
                     self.types.adts[i].owns_heap = true;
                     changed = true;
                 }

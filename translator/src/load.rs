@@ -58,10 +58,8 @@ pub fn load_crate_dir(dir: &Path) -> Result<LoadedCrate, (SourceMap, Diagnostics
 /// relative to `base`.
 pub fn load_crate_root(root: &Path, base: &Path) -> Result<LoadedCrate, (SourceMap, Diagnostics)> {
     let mut loader = Loader {
-        sources: SourceMap::default(),
-        diags: Diagnostics::default(),
-        modules: Vec::new(),
         base: base.to_owned(),
+        ..Loader::default()
     };
     match std::fs::read_to_string(root) {
         Ok(text) => loader.add_file(root, text, Vec::new(), None, true),
@@ -75,16 +73,12 @@ pub fn load_crate_root(root: &Path, base: &Path) -> Result<LoadedCrate, (SourceM
 
 /// Load a crate made of one in-memory file (tests and the proc-macros).
 pub fn load_source(name: &str, text: &str) -> Result<LoadedCrate, (SourceMap, Diagnostics)> {
-    let mut loader = Loader {
-        sources: SourceMap::default(),
-        diags: Diagnostics::default(),
-        modules: Vec::new(),
-        base: PathBuf::new(),
-    };
+    let mut loader = Loader::default();
     loader.add_file(Path::new(name), text.to_owned(), Vec::new(), None, true);
     loader.finish()
 }
 
+#[derive(Default)]
 struct Loader {
     sources: SourceMap,
     diags: Diagnostics,
