@@ -2,6 +2,7 @@
 //! as rustc finds them. The result owns the syn trees that every later
 //! phase borrows.
 
+use crate::consteval::str_literal;
 use crate::diag::{at, Diagnostic, Diagnostics, FileId, SourceMap};
 use std::path::{Path, PathBuf};
 
@@ -223,13 +224,7 @@ fn path_attr(attrs: &[syn::Attribute]) -> Option<String> {
             return None;
         }
         match &a.meta {
-            syn::Meta::NameValue(nv) => match &nv.value {
-                syn::Expr::Lit(syn::ExprLit {
-                    lit: syn::Lit::Str(s),
-                    ..
-                }) => Some(s.value()),
-                _ => None,
-            },
+            syn::Meta::NameValue(nv) => str_literal(&nv.value),
             _ => None,
         }
     })
