@@ -646,16 +646,15 @@ impl<'a> ItemTable<'a> {
                 .collect(),
             _ => Vec::new(),
         };
+        let error =
+            |msg: String, help: &str| Err(at(self.sources(), file, span, msg).with_help(help));
         let arg = |i: usize| -> Result<Ty, Diagnostic> {
             match generic_args.get(i) {
                 Some(t) => self.resolve_type(module, file, self_ty, t),
-                None => Err(at(
-                    self.sources(),
-                    file,
-                    span,
+                None => error(
                     format!("`{name}` needs its type arguments"),
-                )
-                .with_help(format!("write `{name}<...>`"))),
+                    &format!("write `{name}<...>`"),
+                ),
             }
         };
         if path.segments.len() == 1 {
@@ -667,23 +666,10 @@ impl<'a> ItemTable<'a> {
                 "char" => return Ok(Ty::Char),
                 "f64" => return Ok(Ty::F64),
                 "str" => return Ok(Ty::Str),
-                "f32" => {
-                    return Err(at(
-                        self.sources(),
-                        file,
-                        span,
-                        "`f32` is not supported in traced code",
-                    )
-                    .with_help("use `f64`"))
-                }
+                "f32" => return error("`f32` is not supported in traced code".into(), "use `f64`"),
                 "i128" | "u128" => {
-                    return Err(at(
-                        self.sources(),
-                        file,
-                        span,
-                        format!("`{name}` is not supported in traced code"),
-                    )
-                    .with_help("use a 64-bit integer type"))
+                    let msg = format!("`{name}` is not supported in traced code");
+                    return error(msg, "use a 64-bit integer type");
                 }
                 "Self" => {
                     if let Some(adt) = self_ty {
@@ -716,26 +702,18 @@ impl<'a> ItemTable<'a> {
         match def {
             Some(Def::Adt(id)) => {
                 if !generic_args.is_empty() {
-                    return Err(at(
-                        self.sources(),
-                        file,
-                        span,
-                        "generic types are not supported in traced code",
-                    )
-                    .with_help("write a concrete type for each use"));
+                    let msg = "generic types are not supported in traced code";
+                    return error(msg.into(), "write a concrete type for each use");
                 }
                 Ok(Ty::Adt(id))
             }
             Some(Def::Unsupported { what, help }) => {
                 Err(at(self.sources(), file, span, what).with_help(help))
             }
-            _ => Err(at(
-                self.sources(),
-                file,
-                span,
+            _ => error(
                 format!("cannot find type `{}` in this crate", idents.join("::")),
-            )
-            .with_help("define it in the crate, or use one of the supported std types")),
+                "define it in the crate, or use one of the supported std types",
+            ),
         }
     }
 

@@ -7,7 +7,7 @@ use crate::typeck::{enum_variants, key, member_name, LocalId, PatRes};
 use metatrace_jitcodegen::flowgraph::{
     BlockId, Const, Exit, FieldRef, LinkCase, Op, Operand, PanicKind,
 };
-use metatrace_jitcodegen::types::{IntTy, Ty};
+use metatrace_jitcodegen::types::{FieldDef, IntTy, Ty};
 use proc_macro2::Span;
 use syn::spanned::Spanned;
 
@@ -482,39 +482,26 @@ impl Lowerer<'_, '_> {
     }
 
     fn field_types(&self, ty: &Ty, variant: Option<u32>) -> Vec<(String, Ty)> {
-        match (ty, variant) {
-            (_, Some(v)) => {
-                let variants = enum_variants(self.items, ty).unwrap_or_default();
-                let names: Vec<String> = match ty {
-                    Ty::Adt(id) => self.items.types.adt(*id).variants()[v as usize]
-                        .fields
-                        .iter()
-                        .map(|f| f.name.clone())
-                        .collect(),
-                    _ => vec!["0".into()],
-                };
-                variants[v as usize]
-                    .1
-                    .iter()
-                    .cloned()
-                    .enumerate()
-                    .map(|(i, t)| (names.get(i).cloned().unwrap_or_default(), t))
-                    .collect()
-            }
-            (Ty::Adt(id), None) => self
-                .items
-                .types
-                .adt(*id)
-                .fields()
+        let named = |fields: &[FieldDef]| -> Vec<(String, Ty)> {
+            fields
                 .iter()
                 .map(|f| (f.name.clone(), f.ty.clone()))
-                .collect(),
-            (Ty::Tuple(items), None) => items
-                .iter()
-                .cloned()
-                .enumerate()
-                .map(|(i, t)| (i.to_string(), t))
-                .collect(),
+                .collect()
+        };
+        let positional = |tys: &[Ty]| -> Vec<(String, Ty)> {
+            let tys = tys.iter().cloned().enumerate();
+            tys.map(|(i, t)| (i.to_string(), t)).collect()
+        };
+        match (ty, variant) {
+            (Ty::Adt(id), Some(v)) => {
+                named(&self.items.types.adt(*id).variants()[v as usize].fields)
+            }
+            (Ty::Adt(id), None) => named(self.items.types.adt(*id).fields()),
+            // `Option` and `Result`: the payload is field `0`.
+            (_, Some(v)) => {
+                positional(&enum_variants(self.items, ty).unwrap_or_default()[v as usize].1)
+            }
+            (Ty::Tuple(items), None) => positional(items),
             _ => vec![],
         }
     }
