@@ -6,13 +6,14 @@ use super::{
     AllocRequest, ArrayRequest, Assembly, CallEffectsData, CallRequest, Container, DriverRequest,
     EnumRequest, FieldRequest,
 };
-use crate::flowgraph::{FieldRef, Program};
-use crate::types::{AdtKind, Ty};
+use crate::flowgraph::{adt_field_name, FieldRef, Program};
+use crate::types::Ty;
 use metatrace_runtime::jitcode::{
     AllocId, ArrayId, CallId, DriverId, EnumId, FieldId, JitCodeId, StringId,
 };
 use std::collections::HashMap;
 
+#[derive(Default)]
 pub(crate) struct Descrs {
     /// What is built; `jitcodes` is filled by `assemble`.
     pub asm: Assembly,
@@ -60,42 +61,14 @@ impl Descrs {
         }
         Ok(Descrs {
             asm,
-            field_ix: HashMap::new(),
-            array_ix: HashMap::new(),
-            enum_ix: HashMap::new(),
-            call_ix: HashMap::new(),
-            alloc_ix: HashMap::new(),
-            string_ix: HashMap::new(),
             graph_ix,
             driver_ix,
+            ..Descrs::default()
         })
     }
 
     pub fn finish(self) -> Assembly {
         self.asm
-    }
-
-    /// The type of a field of a struct, of an enum variant or of a tuple.
-    pub fn field_type(&self, f: &FieldRef) -> Result<Ty, String> {
-        let types = &self.asm.types;
-        let bad = || format!("no field {}", crate::flowgraph::adt_field_name(types, f));
-        match &f.owner {
-            Ty::Adt(id) => {
-                let adt = types.adts.get(id.0 as usize).ok_or_else(bad)?;
-                let fields = match (&adt.kind, f.variant) {
-                    (AdtKind::Struct { fields, .. }, None) => fields,
-                    (AdtKind::Enum { variants }, Some(v)) => {
-                        &variants.get(v as usize).ok_or_else(bad)?.fields
-                    }
-                    _ => return Err(bad()),
-                };
-                Ok(fields.get(f.index as usize).ok_or_else(bad)?.ty.clone())
-            }
-            Ty::Tuple(items) if f.variant.is_none() => {
-                items.get(f.index as usize).cloned().ok_or_else(bad)
-            }
-            _ => Err(bad()),
-        }
     }
 
     /// Descrs are interned per access path: the same field read through
@@ -105,7 +78,10 @@ impl Descrs {
         if let Some(&i) = self.field_ix.get(&key) {
             return Ok(FieldId(i));
         }
-        let ty = self.field_type(f)?;
+        let types = &self.asm.types;
+        let ty = f
+            .ty(types)
+            .ok_or_else(|| format!("no field {}", adt_field_name(types, f)))?;
         let i = index(self.asm.fields.len(), "fields")?;
         self.asm.fields.push(FieldRequest {
             field: f.clone(),

@@ -26,7 +26,7 @@ pub use repair::repair_cross_block_uses;
 pub use simplify::simplify;
 pub use verify::{verify, VerifyError};
 
-use crate::types::{IntTy, Ty, TypeTable};
+use crate::types::{AdtKind, IntTy, Ty, TypeTable};
 use petgraph::stable_graph::{EdgeIndex, NodeIndex, StableDiGraph};
 use petgraph::visit::EdgeRef;
 use petgraph::Direction;
@@ -121,6 +121,25 @@ pub struct FieldRef {
     pub owner: Ty,
     pub variant: Option<u32>,
     pub index: u32,
+}
+
+impl FieldRef {
+    /// The field's type; `None` if `owner` has no such field.
+    pub fn ty(&self, types: &TypeTable) -> Option<Ty> {
+        match &self.owner {
+            Ty::Adt(id) => {
+                let adt = types.adts.get(id.0 as usize)?;
+                let fields = match (&adt.kind, self.variant) {
+                    (AdtKind::Struct { fields, .. }, None) => fields,
+                    (AdtKind::Enum { variants }, Some(v)) => &variants.get(v as usize)?.fields,
+                    _ => return None,
+                };
+                Some(fields.get(self.index as usize)?.ty.clone())
+            }
+            Ty::Tuple(items) if self.variant.is_none() => items.get(self.index as usize).cloned(),
+            _ => None,
+        }
+    }
 }
 
 /// How a call is made; decided from the callee's hints.
@@ -386,6 +405,18 @@ pub enum Exit {
     },
 }
 
+impl Exit {
+    /// The operands the exit reads itself (not those of its links).
+    pub fn operands(&self) -> &[Operand] {
+        match self {
+            Exit::Branch { cond } => std::slice::from_ref(cond),
+            Exit::Switch { value } => std::slice::from_ref(value),
+            Exit::Return { values } => values,
+            Exit::Goto | Exit::Panic { .. } => &[],
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Block {
     pub inputargs: Vec<Var>,
@@ -451,21 +482,17 @@ pub struct FlowGraph {
 
 impl FlowGraph {
     pub fn new(name: impl Into<String>, params: Vec<Param>, ret: Ty, ret_leaves: Vec<Ty>) -> Self {
-        let mut graph = StableDiGraph::new();
-        let start = graph.add_node(Block {
-            inputargs: Vec::new(),
-            operations: Vec::new(),
-            exit: Exit::Return { values: Vec::new() },
-        });
-        FlowGraph {
+        let mut g = FlowGraph {
             name: name.into(),
             params,
             ret,
             ret_leaves,
-            graph,
-            start,
+            graph: StableDiGraph::new(),
+            start: NodeIndex::end(),
             vars: Vec::new(),
-        }
+        };
+        g.start = g.new_block(Vec::new());
+        g
     }
 
     pub fn new_var(&mut self, ty: Ty, name: Option<&str>) -> Var {

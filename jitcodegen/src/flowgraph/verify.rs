@@ -5,9 +5,9 @@
 //! Errors name blocks and variables with the printer's numbering, so that a
 //! message can be read next to `print_graph`'s output.
 
-use super::printer::{case_text, exit_operands, field_text, Names};
+use super::printer::{case_text, field_text, Names};
 use super::{BlockId, Exit, FieldRef, FlowGraph, LinkCase, Op, Operand, Operation, Var};
-use crate::types::{AdtKind, Ty, TypeTable};
+use crate::types::{Ty, TypeTable};
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 
@@ -241,8 +241,7 @@ impl Verifier<'_> {
             check(op.op.name(), &op.args, &defined);
             defined.extend(op.results.iter().copied());
         }
-        let exit_args: Vec<Operand> = exit_operands(&block.exit).cloned().collect();
-        check("the exit", &exit_args, &defined);
+        check("the exit", block.exit.operands(), &defined);
         for (_, target, link) in self.g.exits(b) {
             let what = format!("the link to {}", self.names.block(target));
             check(&what, &link.args, &defined);
@@ -444,24 +443,14 @@ impl Verifier<'_> {
 
     /// The type of a field, or an error message.
     fn field_ty(&self, f: &FieldRef) -> Result<Ty, String> {
-        let bad = || format!("no field {}", field_text(self.types, f));
-        match &f.owner {
-            Ty::Adt(id) => {
-                let adt = self.types.adts.get(id.0 as usize).ok_or_else(bad)?;
-                let fields = match (&adt.kind, f.variant) {
-                    (AdtKind::Struct { fields, .. }, None) => fields,
-                    (AdtKind::Enum { variants }, Some(v)) => {
-                        &variants.get(v as usize).ok_or_else(bad)?.fields
-                    }
-                    _ => return Err(bad()),
-                };
-                let field = fields.get(f.index as usize).ok_or_else(bad)?;
-                Ok(field.ty.clone())
+        if let Some(t) = f.ty(self.types) {
+            return Ok(t);
+        }
+        match (&f.owner, f.variant) {
+            (Ty::Adt(_), _) | (Ty::Tuple(_), None) => {
+                Err(format!("no field {}", field_text(self.types, f)))
             }
-            Ty::Tuple(items) if f.variant.is_none() => {
-                items.get(f.index as usize).cloned().ok_or_else(bad)
-            }
-            other => Err(format!(
+            (other, _) => Err(format!(
                 "field owner {} is not a struct, enum or tuple",
                 self.show(other)
             )),
