@@ -184,6 +184,19 @@ impl AdtDef {
     pub fn is_enum(&self) -> bool {
         matches!(self.kind, AdtKind::Enum { .. })
     }
+
+    /// Every field, of the struct or of each variant in turn, with its
+    /// variant (`None` in a struct) and its index.
+    pub fn all_fields(&self) -> impl Iterator<Item = (Option<u32>, u32, &FieldDef)> {
+        let in_struct = self.fields().iter().enumerate();
+        let in_variants = self.variants().iter().enumerate().flat_map(|(v, var)| {
+            let fields = var.fields.iter().enumerate();
+            fields.map(move |(i, f)| (Some(v as u32), i as u32, f))
+        });
+        in_struct
+            .map(|(i, f)| (None, i as u32, f))
+            .chain(in_variants)
+    }
 }
 
 /// All user structs and enums of one translated crate.

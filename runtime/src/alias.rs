@@ -9,8 +9,9 @@
 
 use crate::executor as ops;
 use crate::jitcode::{
-    ArrayId, CallEffectsDescr, CallId, EnumId, FieldId, FieldPlace, IntBinOp, ScalarTy, Tables,
+    ArrayId, CallEffectsDescr, CallId, EnumId, FieldId, FieldPlace, ScalarTy, Tables,
 };
+use crate::order::offset_of;
 use crate::trace::{Opcode, TraceOp, Val};
 
 /// A memory location the cache knows.
@@ -245,23 +246,10 @@ pub fn indices_differ<'e>(i1: Val, i2: Val, def: &dyn Fn(Val) -> Option<&'e Trac
         if let Some(c) = v.const_bits() {
             return (None, c as i64);
         }
-        if let Some(d) = def(v) {
-            match (&d.opcode, d.args.as_slice()) {
-                (&Opcode::IntBin(IntBinOp::Add, ty), &[y, Val::Int(k)])
-                | (&Opcode::IntBin(IntBinOp::Add, ty), &[Val::Int(k), y])
-                    if ty.bits() == 64 && !y.is_const() =>
-                {
-                    return (Some(y), k)
-                }
-                (&Opcode::IntBin(IntBinOp::Sub, ty), &[y, Val::Int(k)])
-                    if ty.bits() == 64 && !y.is_const() =>
-                {
-                    return (Some(y), k.wrapping_neg())
-                }
-                _ => {}
-            }
+        match def(v).and_then(|d| offset_of(&d.opcode, &d.args)) {
+            Some((y, k, _)) if !y.is_const() => (Some(y), k),
+            _ => (Some(v), 0),
         }
-        (Some(v), 0)
     };
     let ((y1, k1), (y2, k2)) = (form(i1), form(i2));
     y1 == y2 && k1 != k2 && k1.wrapping_sub(k2).unsigned_abs() < 1 << 32

@@ -25,5 +25,6 @@ pub mod jit;
 pub mod jitcode;
 pub mod metainterp;
 pub mod optimizer;
+pub mod order;
 pub mod resume;
 pub mod trace;

@@ -6,13 +6,14 @@ use super::{
     AllocRequest, ArrayRequest, Assembly, CallEffectsData, CallRequest, Container, DriverRequest,
     EnumRequest, FieldRequest,
 };
-use crate::flowgraph::{FieldRef, Helper, Program};
+use crate::flowgraph::{adt_field_name, FieldRef, Helper, Program};
 use crate::types::Ty;
 use metatrace_runtime::jitcode::{
     AllocId, ArrayId, CallId, DriverId, EnumId, FieldId, JitCodeId, StringId,
 };
 use std::collections::HashMap;
 
+#[derive(Default)]
 pub(crate) struct Descrs {
     /// What is built; `jitcodes` is filled by `assemble`.
     pub asm: Assembly,
@@ -61,27 +62,14 @@ impl Descrs {
         }
         Ok(Descrs {
             asm,
-            field_ix: HashMap::new(),
-            array_ix: HashMap::new(),
-            enum_ix: HashMap::new(),
-            call_ix: HashMap::new(),
-            helper_ix: HashMap::new(),
-            alloc_ix: HashMap::new(),
-            string_ix: HashMap::new(),
             graph_ix,
             driver_ix,
+            ..Descrs::default()
         })
     }
 
     pub fn finish(self) -> Assembly {
         self.asm
-    }
-
-    /// The type of a field of a struct, of an enum variant or of a tuple.
-    pub fn field_type(&self, f: &FieldRef) -> Result<Ty, String> {
-        let types = &self.asm.types;
-        f.ty(types)
-            .ok_or_else(|| format!("no field {}", crate::flowgraph::adt_field_name(types, f)))
     }
 
     /// Descrs are interned per access path: the same field read through
@@ -91,7 +79,10 @@ impl Descrs {
         if let Some(&i) = self.field_ix.get(&key) {
             return Ok(FieldId(i));
         }
-        let ty = self.field_type(f)?;
+        let types = &self.asm.types;
+        let ty = f
+            .ty(types)
+            .ok_or_else(|| format!("no field {}", adt_field_name(types, f)))?;
         let i = index(self.asm.fields.len(), "fields")?;
         self.asm.fields.push(FieldRequest {
             field: f.clone(),

@@ -437,6 +437,18 @@ pub enum Exit {
     },
 }
 
+impl Exit {
+    /// The operands the exit reads itself (not those of its links).
+    pub fn operands(&self) -> &[Operand] {
+        match self {
+            Exit::Branch { cond } => std::slice::from_ref(cond),
+            Exit::Switch { value } => std::slice::from_ref(value),
+            Exit::Return { values } => values,
+            Exit::Goto | Exit::Panic { .. } => &[],
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Block {
     pub inputargs: Vec<Var>,
@@ -502,21 +514,17 @@ pub struct FlowGraph {
 
 impl FlowGraph {
     pub fn new(name: impl Into<String>, params: Vec<Param>, ret: Ty, ret_leaves: Vec<Ty>) -> Self {
-        let mut graph = StableDiGraph::new();
-        let start = graph.add_node(Block {
-            inputargs: Vec::new(),
-            operations: Vec::new(),
-            exit: Exit::Return { values: Vec::new() },
-        });
-        FlowGraph {
+        let mut g = FlowGraph {
             name: name.into(),
             params,
             ret,
             ret_leaves,
-            graph,
-            start,
+            graph: StableDiGraph::new(),
+            start: NodeIndex::end(),
             vars: Vec::new(),
-        }
+        };
+        g.start = g.new_block(Vec::new());
+        g
     }
 
     pub fn new_var(&mut self, ty: Ty, name: Option<&str>) -> Var {

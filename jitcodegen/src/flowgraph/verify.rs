@@ -5,7 +5,7 @@
 //! Errors name blocks and variables with the printer's numbering, so that a
 //! message can be read next to `print_graph`'s output.
 
-use super::printer::{case_text, exit_operands, field_text, Names};
+use super::printer::{case_text, field_text, Names};
 use super::{BlockId, Exit, FieldRef, FlowGraph, LinkCase, Op, Operand, Operation, Var};
 use crate::types::{Ty, TypeTable};
 use std::collections::{HashMap, HashSet};
@@ -241,8 +241,7 @@ impl Verifier<'_> {
             check(op.op.name(), &op.args, &defined);
             defined.extend(op.results.iter().copied());
         }
-        let exit_args: Vec<Operand> = exit_operands(&block.exit).cloned().collect();
-        check("the exit", &exit_args, &defined);
+        check("the exit", block.exit.operands(), &defined);
         for (_, target, link) in self.g.exits(b) {
             let what = format!("the link to {}", self.names.block(target));
             check(&what, &link.args, &defined);
@@ -444,11 +443,14 @@ impl Verifier<'_> {
 
     /// The type of a field, or an error message.
     fn field_ty(&self, f: &FieldRef) -> Result<Ty, String> {
-        match &f.owner {
-            Ty::Adt(_) | Ty::Tuple(_) => f
-                .ty(self.types)
-                .ok_or_else(|| format!("no field {}", field_text(self.types, f))),
-            other => Err(format!(
+        if let Some(t) = f.ty(self.types) {
+            return Ok(t);
+        }
+        match (&f.owner, f.variant) {
+            (Ty::Adt(_), _) | (Ty::Tuple(_), None) => {
+                Err(format!("no field {}", field_text(self.types, f)))
+            }
+            (other, _) => Err(format!(
                 "field owner {} is not a struct, enum or tuple",
                 self.show(other)
             )),

@@ -79,6 +79,15 @@ fn str_lit(s: &str) -> Literal {
     Literal::string(s)
 }
 
+/// The `Option<ScalarTy>` of a value of type `ty` in memory (a field, an
+/// item), as the descr tables hold it.
+fn mem_scalar_ty(ty: &Ty) -> TokenStream {
+    match mem_scalar(ty).map(scalar_ty) {
+        Some(t) => quote!(::core::option::Option::Some(#t)),
+        None => quote!(::core::option::Option::None),
+    }
+}
+
 fn kinds(types: &TypeTable, tys: &[Ty]) -> Result<TokenStream, String> {
     let mut out = Vec::new();
     for t in tys {
@@ -121,21 +130,10 @@ pub fn generate(program: &Program, assembly: &Assembly) -> Result<String, String
     let calls = g.calls(&mut shims)?;
     let allocs = g.allocs()?;
     let drivers = g.drivers()?;
-    let strings: Vec<Literal> = assembly.strings.iter().map(|s| str_lit(s)).collect();
+    let strings: Vec<TokenStream> = assembly.strings.iter().map(|s| quote!(#s)).collect();
     let mut portals = g.portals(program)?;
     portals.extend(g.enter_fns(program)?);
 
-    let n = |v: usize| Literal::usize_unsuffixed(v);
-    let (nj, nf, na, ne, nc, nal, nd, ns) = (
-        n(jitcodes.len()),
-        n(fields.len()),
-        n(arrays.len()),
-        n(enums.len()),
-        n(calls.len()),
-        n(allocs.len()),
-        n(drivers.len()),
-        n(strings.len()),
-    );
     items.push(quote! {
         /// Everything the runtime needs about this interpreter's jitcodes.
         pub static TABLES: __mt::Tables = __mt::Tables {
@@ -151,8 +149,9 @@ pub fn generate(program: &Program, assembly: &Assembly) -> Result<String, String
     });
     // One line per table entry: a compile error in the glue points at a
     // line that says which descr it is.
-    let table = |name: &str, ty: TokenStream, len: &Literal, entries: &[TokenStream]| {
+    let table = |name: &str, ty: TokenStream, entries: &[TokenStream]| {
         let name = id(name);
+        let len = Literal::usize_unsuffixed(entries.len());
         let mut s = quote!(static #name: [#ty; #len] =).to_string();
         s.push_str(" [\n");
         for e in entries {
@@ -172,21 +171,19 @@ pub fn generate(program: &Program, assembly: &Assembly) -> Result<String, String
         text.push_str(&item.to_string());
         text.push_str("\n\n");
     }
-    for (name, ty, len, entries) in [
-        ("JITCODES", quote!(__mt::JitCode), &nj, &jitcodes),
-        ("FIELDS", quote!(__mt::FieldDescr), &nf, &fields),
-        ("ARRAYS", quote!(__mt::ArrayDescr), &na, &arrays),
-        ("ENUMS", quote!(__mt::EnumDescr), &ne, &enums),
-        ("CALLS", quote!(__mt::CallDescr), &nc, &calls),
-        ("ALLOCS", quote!(__mt::AllocDescr), &nal, &allocs),
-        ("DRIVERS", quote!(__mt::DriverDescr), &nd, &drivers),
+    for (name, ty, entries) in [
+        ("JITCODES", quote!(__mt::JitCode), &jitcodes),
+        ("FIELDS", quote!(__mt::FieldDescr), &fields),
+        ("ARRAYS", quote!(__mt::ArrayDescr), &arrays),
+        ("ENUMS", quote!(__mt::EnumDescr), &enums),
+        ("CALLS", quote!(__mt::CallDescr), &calls),
+        ("ALLOCS", quote!(__mt::AllocDescr), &allocs),
+        ("DRIVERS", quote!(__mt::DriverDescr), &drivers),
+        ("STRINGS", quote!(&'static str), &strings),
     ] {
-        text.push_str(&table(name, ty, len, entries));
+        text.push_str(&table(name, ty, entries));
         text.push_str("\n\n");
     }
-    let strings: Vec<TokenStream> = strings.iter().map(|s| quote!(#s)).collect();
-    text.push_str(&table("STRINGS", quote!(&'static str), &ns, &strings));
-    text.push_str("\n\n");
     for s in shims.iter().chain(&portals) {
         text.push_str(&s.to_string());
         text.push_str("\n\n");
@@ -256,13 +253,7 @@ impl Gen<'_> {
         let mut out = Vec::new();
         for (i, f) in self.asm.fields.iter().enumerate() {
             let name = str_lit(&adt_field_name(self.types, &f.field));
-            let ty = match mem_scalar(&f.ty) {
-                Some(t) => {
-                    let t = scalar_ty(t);
-                    quote!(::core::option::Option::Some(#t))
-                }
-                None => quote!(::core::option::Option::None),
-            };
+            let ty = mem_scalar_ty(&f.ty);
             let place = self.field_place(i, &f.field, shims)?;
             let immutable = f.immutable;
             out.push(quote!(__mt::FieldDescr {
@@ -349,13 +340,7 @@ impl Gen<'_> {
         for (i, arr) in self.asm.arrays.iter().enumerate() {
             let name = str_lit(&self.asm.array_name(i as u16));
             let item_ty = rust_type(self.types, &arr.item, None)?;
-            let item = match mem_scalar(&arr.item) {
-                Some(t) => {
-                    let t = scalar_ty(t);
-                    quote!(::core::option::Option::Some(#t))
-                }
-                None => quote!(::core::option::Option::None),
-            };
+            let item = mem_scalar_ty(&arr.item);
             let vec = match arr.container {
                 Container::Slice => quote!(::core::option::Option::None),
                 Container::Vec => {
@@ -693,11 +678,7 @@ fn has_ref(types: &TypeTable, ty: &Ty) -> bool {
                 }
                 seen.push(*id);
                 let adt = types.adt(*id);
-                adt.fields().iter().any(|f| go(types, &f.ty, seen))
-                    || adt
-                        .variants()
-                        .iter()
-                        .any(|v| v.fields.iter().any(|f| go(types, &f.ty, seen)))
+                adt.all_fields().any(|(_, _, f)| go(types, &f.ty, seen))
             }
             _ => false,
         }

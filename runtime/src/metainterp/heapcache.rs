@@ -50,7 +50,8 @@
 //!   an order between its arguments (`a < b`, `a <= b`, as `u64`), and a
 //!   64-bit `x - y` after a guard proved `y <= x` is at most `x`; an
 //!   unsigned comparison these orders decide is a constant
-//!   ([`HeapCache::decide`]: bf's bounds check after a move left). A guard
+//!   ([`HeapCache::decide`], by `crate::order` as in intbounds: bf's
+//!   bounds check after a move left). A guard
 //!   on a value whose outcome is known already is not recorded. The tracer
 //!   replaces the values a guard made constant in every register of its
 //!   frames (as it always did after `guard_value`), so that the resume
@@ -67,11 +68,9 @@ use crate::alias::{
     call_effects, items_may_alias, may_equal, raw_loc, reads_back, scalars_may_alias,
     vecs_may_alias, CallEffects, Loc,
 };
-use crate::executor as ops;
-use crate::jitcode::{
-    ArrayId, CallId, CmpOp, EnumId, FieldId, FieldPlace, IntBinOp, IntTy, ScalarTy, Tables,
-};
+use crate::jitcode::{ArrayId, CallId, CmpOp, EnumId, FieldId, FieldPlace, ScalarTy, Tables};
 use crate::optimizer::pure::{mirror, negate};
+use crate::order::{self, Order};
 use crate::trace::{Opcode, TraceOp, Val};
 use rustc_hash::FxHashMap as HashMap;
 use std::cell::{Cell, RefCell};
@@ -109,11 +108,8 @@ pub(crate) struct HeapCache {
     known: ValMap<Val>,
     /// Values a guard proved true (non-zero) or false.
     truth: ValMap<bool>,
-    /// Unsigned orders guards proved: `a` → `(b, strict)` for `a <= b`
-    /// (`a < b` when strict), the registers compared as `u64`.
-    below: HashMap<Val, Vec<(Val, bool)>>,
-    /// [`HeapCache::proves_below`]'s work lists, kept between calls.
-    search: RefCell<Search>,
+    /// Orders guards proved, the registers compared as `u64`.
+    order: Order,
 }
 
 /// The tables of a [`HeapCache`], empty, kept for the next trace (with
@@ -124,7 +120,7 @@ struct Facts {
     heap: HashMap<Loc, (Val, u64)>,
     known: ValMap<Val>,
     truth: ValMap<bool>,
-    below: HashMap<Val, Vec<(Val, bool)>>,
+    order: Order,
 }
 
 thread_local! {
@@ -138,13 +134,13 @@ impl Drop for HeapCache {
             heap: std::mem::take(&mut self.heap),
             known: std::mem::take(&mut self.known),
             truth: std::mem::take(&mut self.truth),
-            below: std::mem::take(&mut self.below),
+            order: std::mem::take(&mut self.order),
         };
         f.pure.clear();
         f.heap.clear();
         f.known.clear();
         f.truth.clear();
-        f.below.clear();
+        f.order.clear();
         SPARE_FACTS.with(|s| s.set(Some(f)));
     }
 }
@@ -254,13 +250,6 @@ impl ArgKey {
     }
 }
 
-#[derive(Default)]
-struct Search {
-    todo: Vec<(Val, bool, u8)>,
-    seen: Vec<(Val, bool)>,
-    next: Vec<(Val, bool)>,
-}
-
 /// The operation defining `v`, if it is an operation's result.
 fn def(ops: &[TraceOp], v: Val) -> Option<&TraceOp> {
     match v {
@@ -293,7 +282,7 @@ impl HeapCache {
             heap,
             known,
             truth,
-            below,
+            order,
         } = SPARE_FACTS.with(|s| s.take()).unwrap_or_default();
         HeapCache {
             tables,
@@ -302,8 +291,7 @@ impl HeapCache {
             heap,
             known,
             truth,
-            below,
-            search: RefCell::default(),
+            order,
         }
     }
 
@@ -334,21 +322,11 @@ impl HeapCache {
     /// as such): the root `y` and `k`. `y` when `k` is 0 (and `x` for
     /// `x ± 0`). Exact: 64-bit wrap-around arithmetic is associative.
     pub fn reassociate(ops: &[TraceOp], opcode: &Opcode, args: &[Val]) -> Option<(Val, i64)> {
-        let (x, c, ty) = match (opcode, args) {
-            (&Opcode::IntBin(IntBinOp::Add, ty), &[x, Val::Int(c)])
-            | (&Opcode::IntBin(IntBinOp::Add, ty), &[Val::Int(c), x]) => (x, c, ty),
-            (&Opcode::IntBin(IntBinOp::Sub, ty), &[x, Val::Int(c)]) => {
-                (x, ops::int_bin(IntBinOp::Sub, ty, 0, c), ty)
-            }
-            _ => return None,
-        };
         // 64-bit types only: wrapping to them changes no register, so
         // this does not even rely on operands being canonical.
-        if x.is_const() || ty.bits() != 64 {
-            return None;
-        }
-        match offset_form(ops, x) {
-            Some((y, k, t)) if t == ty => Some((y, ops::int_bin(IntBinOp::Add, ty, k, c))),
+        let (x, c, ty) = order::offset_of(opcode, args).filter(|f| !f.0.is_const())?;
+        match def(ops, x).and_then(|d| order::offset_of(&d.opcode, &d.args)) {
+            Some((y, k, t)) if t == ty => Some((y, k.wrapping_add(c))),
             // `x + 0`, `x - 0`
             _ if c == 0 => Some((x, 0)),
             _ => None,
@@ -531,17 +509,12 @@ impl HeapCache {
                 self.learn_fact(Opcode::IntCmp(op, ty), &args, truth, &mut consts);
             }
             // Unsigned comparisons compare the registers as `u64`.
-            if !ty.signed() {
-                let (lo, hi, strict) = match (op, truth) {
-                    (CmpOp::Lt, true) | (CmpOp::Ge, false) => (a, b, true),
-                    (CmpOp::Le, true) | (CmpOp::Gt, false) => (a, b, false),
-                    (CmpOp::Gt, true) | (CmpOp::Le, false) => (b, a, true),
-                    (CmpOp::Ge, true) | (CmpOp::Lt, false) => (b, a, false),
-                    _ => (a, a, false),
-                };
-                if lo != hi {
-                    self.add_below(lo, hi, strict);
+            let holds = if truth { op } else { negate(op) };
+            match order::of_cmp(holds, a, b) {
+                Some((lo, hi, strict)) if !ty.signed() && lo != hi => {
+                    self.order.add(lo, hi, strict)
                 }
+                _ => {}
             }
             // `int_eq` compares the whole registers: equal to a constant is
             // that constant.
@@ -556,106 +529,28 @@ impl HeapCache {
         consts
     }
 
-    /// `a <= b` (`a < b` if `strict`), as `u64`.
-    fn add_below(&mut self, a: Val, b: Val, strict: bool) {
-        let edges = self.below.entry(a).or_default();
-        match edges.iter_mut().find(|e| e.0 == b) {
-            Some(e) => e.1 |= strict,
-            None => edges.push((b, strict)),
-        }
-    }
-
     /// `x - y` (64-bit wrap-around, recorded as `result`): when a guard
     /// proved `y <= x` (no wrap-around), `result <= x`.
     pub fn learn_sub(&mut self, x: Val, y: Val, result: Val) {
         if !result.is_const() && result != x && self.proves_below(y, x, false) {
-            self.add_below(result, x, false);
+            self.order.add(result, x, false);
         }
     }
 
     /// Do the guards prove `a <= b` (`a < b` if `strict`), as `u64`? A
-    /// short search through the orders learnt (and between constants).
-    pub fn proves_below(&self, a: Val, b: Val, strict: bool) -> bool {
-        if let (Some(x), Some(y)) = (a.const_bits(), b.const_bits()) {
-            return if strict { x < y } else { x <= y };
-        }
-        if a == b {
-            return !strict;
-        }
-        // Without an order from `a`, nothing is below `b` through it.
-        if a.const_bits().is_none() && !self.below.contains_key(&a) {
-            return false;
-        }
-        let mut search = self.search.borrow_mut();
-        let Search { todo, seen, next } = &mut *search;
-        todo.clear();
-        seen.clear();
-        // (value, strict so far), depth-first, a few steps.
-        todo.push((a, false, 0u8));
-        while let Some((n, st, depth)) = todo.pop() {
-            if seen.contains(&(n, st)) || depth > 6 || seen.len() > 64 {
-                continue;
-            }
-            seen.push((n, st));
-            next.clear();
-            if let Some(edges) = self.below.get(&n) {
-                next.extend_from_slice(edges);
-            }
-            if let Some(c) = n.const_bits() {
-                // A constant is below whatever a greater constant is below.
-                for (k, edges) in &self.below {
-                    if let Some(kc) = k.const_bits() {
-                        if c <= kc {
-                            next.extend(edges.iter().map(|&(v, s)| (v, s || c < kc)));
-                        }
-                    }
-                }
-            }
-            for &(m, s) in next.iter() {
-                let st = st || s;
-                if m == b && (st || !strict) {
-                    return true;
-                }
-                if let (Some(mc), Some(bc)) = (m.const_bits(), b.const_bits()) {
-                    if mc < bc || (mc == bc && (st || !strict)) {
-                        return true;
-                    }
-                }
-                todo.push((m, st, depth + 1));
-            }
-        }
-        false
+    /// short search (it runs for every unsigned comparison traced): up to
+    /// 6 values in between, 64 visited.
+    fn proves_below(&self, a: Val, b: Val, strict: bool) -> bool {
+        (a == b && !strict) || self.order.proves(a, b, strict, 6, 64)
     }
 
     /// The outcome of an unsigned comparison `opcode(args)` the guards
     /// prove, if they do.
     pub fn decide(&self, opcode: &Opcode, args: &[Val]) -> Option<bool> {
-        let &Opcode::IntCmp(op, ty) = opcode else {
-            return None;
-        };
-        if ty.signed() || self.below.is_empty() {
-            return None;
-        }
-        let (a, b) = (args[0], args[1]);
-        // Every order proved (but `a <= a`) starts from a constant or a
-        // value with an order of its own.
-        let from = |v: Val| v.is_const() || self.below.contains_key(&v);
-        if a != b && !from(a) && !from(b) {
-            return None;
-        }
-        let lt = |x, y| self.proves_below(x, y, true);
-        let le = |x, y| self.proves_below(x, y, false);
-        match op {
-            CmpOp::Lt if lt(a, b) => Some(true),
-            CmpOp::Lt if le(b, a) => Some(false),
-            CmpOp::Ge if lt(a, b) => Some(false),
-            CmpOp::Ge if le(b, a) => Some(true),
-            CmpOp::Gt if lt(b, a) => Some(true),
-            CmpOp::Gt if le(a, b) => Some(false),
-            CmpOp::Le if le(a, b) => Some(true),
-            CmpOp::Le if lt(b, a) => Some(false),
-            CmpOp::Ne if lt(a, b) || lt(b, a) => Some(true),
-            CmpOp::Eq if lt(a, b) || lt(b, a) => Some(false),
+        match *opcode {
+            Opcode::IntCmp(op, ty) if !ty.signed() && !self.order.is_empty() => {
+                order::decide(op, args[0], args[1], |x, y, s| self.proves_below(x, y, s))
+            }
             _ => None,
         }
     }
@@ -739,20 +634,6 @@ fn twins<T, K: Eq + std::hash::Hash + Clone>(
             None => Vec::new(),
         })
         .collect()
-}
-
-/// `v` as `y + k` when it is the result of an `int_add`/`int_sub` of a
-/// constant: `y`, `k` (canonical for the type) and the type.
-fn offset_form(ops: &[TraceOp], v: Val) -> Option<(Val, i64, IntTy)> {
-    let d = def(ops, v)?;
-    match (&d.opcode, d.args.as_slice()) {
-        (&Opcode::IntBin(IntBinOp::Add, ty), &[y, Val::Int(k)])
-        | (&Opcode::IntBin(IntBinOp::Add, ty), &[Val::Int(k), y]) => Some((y, k, ty)),
-        (&Opcode::IntBin(IntBinOp::Sub, ty), &[y, Val::Int(k)]) => {
-            Some((y, ops::int_bin(IntBinOp::Sub, ty, 0, k), ty))
-        }
-        _ => None,
-    }
 }
 
 /// An effect, ready to test locations against.

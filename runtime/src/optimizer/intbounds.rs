@@ -17,8 +17,9 @@
 //! Beside ranges, relations between two values: after
 //! `guard_false(int_ge/usize(i, n))`, `i < n`; `j = int_sub/usize(i, 10)`
 //! where `i >= 10` is `j < i`. A comparison of two values the relations
-//! decide (through at most one value in between: `j < i < n`) folds too —
-//! the bounds check of a Brainfuck tape after a move left, when the cell
+//! decide (through at most one value in between: `j < i < n`, see
+//! `crate::order`, which the tracer's heap cache shares) folds too — the
+//! bounds check of a Brainfuck tape after a move left, when the cell
 //! before the move was checked.
 //!
 //! Values that are a constant offset from one base (`ptr + 9`, through
@@ -43,6 +44,7 @@ use super::pure::negate;
 use super::Ctx;
 use crate::executor as ops;
 use crate::jitcode::{CmpOp, IntBinOp, IntTy, Kind, ScalarTy};
+use crate::order::{self, Order};
 use crate::trace::{Opcode, Trace, Val};
 use rustc_hash::FxHashMap as HashMap;
 
@@ -416,9 +418,9 @@ fn refine_cmp(op: CmpOp, a: (i128, i128), b: (i128, i128)) -> ((i128, i128), (i1
 
 struct State {
     bounds: HashMap<Val, Bounds>,
-    /// `a` → `(b, strict, signed)`: `a < b` (strict) or `a <= b` in the
-    /// signed or unsigned view.
-    below: HashMap<Val, Vec<(Val, bool, bool)>>,
+    /// The orders known between values, in the unsigned and the signed
+    /// view (`[signed as usize]`).
+    order: [Order; 2],
     /// `v` → `(x, k, signed)`: `v` is exactly `x + k` in that view (an
     /// addition of a constant that cannot wrap, or a chain of them).
     offset: HashMap<Val, (Val, i64, bool)>,
@@ -446,18 +448,13 @@ impl State {
         }
     }
 
-    /// `x < n` known from an offset fact about `x`'s base.
-    fn known_lt_by_offset(&self, x: Val, n: Val, signed: bool) -> bool {
-        let (b, k) = self.base_of(x, signed);
-        self.upper.get(&(b, n, signed)).is_some_and(|&kk| k <= kk)
-    }
-
-    /// `x <= n` known from an offset fact about `x`'s base.
-    fn known_le_by_offset(&self, x: Val, n: Val, signed: bool) -> bool {
+    /// `x < n` (`x <= n` if not `strict`) known from an offset fact about
+    /// `x`'s base.
+    fn by_offset(&self, x: Val, n: Val, strict: bool, signed: bool) -> bool {
         let (b, k) = self.base_of(x, signed);
         self.upper
             .get(&(b, n, signed))
-            .is_some_and(|&kk| (k as i128 - 1) <= kk as i128)
+            .is_some_and(|&kk| k as i128 - !strict as i128 <= kk as i128)
     }
 
     /// Record `a < b` (`strict`) or `a <= b` in one view.
@@ -471,73 +468,20 @@ impl State {
             let best = self.upper.entry((base, b, signed)).or_insert(k);
             *best = (*best).max(k);
         }
-        let l = self.below.entry(a).or_default();
-        if !l.contains(&(b, strict, signed)) {
-            l.push((b, strict, signed));
-        }
+        self.order[signed as usize].add(a, b, strict);
     }
 
-    /// Is `a <= b` known (in the view), and strictly? Direct, or through
-    /// one value in between.
-    fn known_le(&self, a: Val, b: Val, signed: bool) -> Option<bool> {
-        let ups = self.below.get(&a)?;
-        let mut best: Option<bool> = None;
-        let mut note = |strict: bool| best = Some(best.unwrap_or(false) | strict);
-        for &(m, s1, sg) in ups {
-            if sg != signed {
-                continue;
-            }
-            if m == b {
-                note(s1);
-            }
-            if let Some(ms) = self.below.get(&m) {
-                for &(m2, s2, sg2) in ms {
-                    if sg2 == signed && m2 == b {
-                        note(s1 | s2);
-                    }
-                }
-            }
-        }
-        best
-    }
-
-    /// A comparison of two values decided by the relations.
+    /// A comparison of two values decided by the relations (direct, or
+    /// through one value in between) and the offset facts.
     fn decide_rel(&self, op: CmpOp, ty: IntTy, a: Val, b: Val) -> Option<bool> {
         if a.is_const() || b.is_const() {
             return None;
         }
         let s = ty.signed();
-        let lt = |x: Val, y: Val| -> Option<bool> {
-            if self.known_le(x, y, s) == Some(true) || self.known_lt_by_offset(x, y, s) {
-                Some(true)
-            } else if self.known_le(y, x, s).is_some() || self.known_le_by_offset(y, x, s) {
-                Some(false)
-            } else {
-                None
-            }
-        };
-        let le = |x: Val, y: Val| -> Option<bool> {
-            if self.known_le(x, y, s).is_some() || self.known_le_by_offset(x, y, s) {
-                Some(true)
-            } else if self.known_le(y, x, s) == Some(true) || self.known_lt_by_offset(y, x, s) {
-                Some(false)
-            } else {
-                None
-            }
-        };
-        match op {
-            CmpOp::Lt => lt(a, b),
-            CmpOp::Le => le(a, b),
-            CmpOp::Gt => lt(b, a),
-            CmpOp::Ge => le(b, a),
-            CmpOp::Eq | CmpOp::Ne => {
-                let differ = self.known_le(a, b, s) == Some(true)
-                    || self.known_le(b, a, s) == Some(true)
-                    || self.known_lt_by_offset(a, b, s)
-                    || self.known_lt_by_offset(b, a, s);
-                differ.then_some(op == CmpOp::Ne)
-            }
-        }
+        order::decide(op, a, b, |x, y, strict| {
+            self.order[s as usize].proves(x, y, strict, 1, usize::MAX)
+                || self.by_offset(x, y, strict, s)
+        })
     }
 
     fn get(&self, v: Val) -> Bounds {
@@ -679,10 +623,8 @@ fn later_checks(trace: &Trace) -> HashMap<usize, i64> {
                 } else {
                     negate(op)
                 };
-                let (v, n) = match op {
-                    CmpOp::Lt => (cmp.args[0], cmp.args[1]),
-                    CmpOp::Gt => (cmp.args[1], cmp.args[0]),
-                    _ => continue,
+                let Some((v, n, true)) = order::of_cmp(op, cmp.args[0], cmp.args[1]) else {
+                    continue;
                 };
                 if v.is_const() || n.is_const() {
                     continue;
@@ -730,7 +672,7 @@ fn run_assuming(
     let mut e = Emitter::new(trace);
     let mut st = State {
         bounds: HashMap::default(),
-        below: HashMap::default(),
+        order: [Order::default(), Order::signed()],
         offset: HashMap::default(),
         upper: HashMap::default(),
     };
@@ -1004,12 +946,8 @@ fn guard(e: &mut Emitter, st: &mut State, i: usize, args: Vec<Val>, further: Opt
     });
     if let Some((op, t, a, b)) = cmp {
         let op = if truth { op } else { negate(op) };
-        match op {
-            CmpOp::Lt => st.relate(a, b, true, t.signed()),
-            CmpOp::Le => st.relate(a, b, false, t.signed()),
-            CmpOp::Gt => st.relate(b, a, true, t.signed()),
-            CmpOp::Ge => st.relate(b, a, false, t.signed()),
-            CmpOp::Eq | CmpOp::Ne => {}
+        if let Some((lo, hi, strict)) = order::of_cmp(op, a, b) {
+            st.relate(lo, hi, strict, t.signed());
         }
         let (na, nb) = refine_cmp(op, st.get(a).view(t), st.get(b).view(t));
         for (v, (lo, hi)) in [(a, na), (b, nb)] {

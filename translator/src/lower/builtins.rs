@@ -5,6 +5,7 @@
 
 use super::{Leaves, Lowerer};
 use crate::builtins::{Builtin, Lowering};
+use crate::consteval::str_literal;
 use metatrace_jitcodegen::flowgraph::{Const, Helper, Op, Operand, PanicKind};
 use metatrace_jitcodegen::types::{IntTy, Ty};
 use proc_macro2::Span;
@@ -129,6 +130,22 @@ impl Lowerer<'_, '_> {
         self.enter(join, &keys).remove(0)
     }
 
+    /// `len()` is the length; `is_empty()` compares it with 0.
+    fn len_or_empty(&mut self, b: &Builtin, len: Operand) -> Leaves {
+        match b.lower {
+            Lowering::IsEmpty => {
+                vec![self.emit1(Op::IntEq, vec![len, int(0, IntTy::Usize)], Ty::Bool)]
+            }
+            _ => vec![len],
+        }
+    }
+
+    /// The `&str` (`ptr`, `len`) as the same fat reference typed `&[u8]`.
+    fn str_as_bytes(&mut self, ptr: Operand, len: Operand) -> Leaves {
+        let bytes = Ty::reference(false, Ty::Slice(Box::new(Ty::Int(IntTy::U8))));
+        vec![self.emit1(Op::Cast, vec![ptr], bytes), len]
+    }
+
     /// The receiver's value, read through any references.
     fn recv_value(&mut self, recv: &syn::Expr) -> Option<(Leaves, Ty)> {
         let ty = self.tc.ty(recv).clone();
@@ -165,16 +182,9 @@ impl Lowerer<'_, '_> {
                 let vec = self.addr_of(&lv, span)?.remove(0);
                 let elem = (**elem).clone();
                 match b.lower {
-                    Lowering::Len => {
-                        Some(vec![self.emit1(Op::VecLen(elem), vec![vec], Ty::usize())])
-                    }
-                    Lowering::IsEmpty => {
+                    Lowering::Len | Lowering::IsEmpty => {
                         let len = self.emit1(Op::VecLen(elem), vec![vec], Ty::usize());
-                        Some(vec![self.emit1(
-                            Op::IntEq,
-                            vec![len, int(0, IntTy::Usize)],
-                            Ty::Bool,
-                        )])
+                        Some(self.len_or_empty(b, len))
                     }
                     Lowering::Push | Lowering::Pop | Lowering::VecHelper
                         if matches!(elem, Ty::Box(_))
@@ -248,18 +258,10 @@ impl Lowerer<'_, '_> {
                     _ => None,
                 }
             }
-            (Ty::Slice(_) | Ty::Str, Lowering::Len) => {
-                let lv = self.deref_place(&m.receiver)?;
-                Some(vec![self.addr_of(&lv, span)?.remove(1)])
-            }
-            (Ty::Slice(_) | Ty::Str, Lowering::IsEmpty) => {
+            (Ty::Slice(_) | Ty::Str, Lowering::Len | Lowering::IsEmpty) => {
                 let lv = self.deref_place(&m.receiver)?;
                 let len = self.addr_of(&lv, span)?.remove(1);
-                Some(vec![self.emit1(
-                    Op::IntEq,
-                    vec![len, int(0, IntTy::Usize)],
-                    Ty::Bool,
-                )])
+                Some(self.len_or_empty(b, len))
             }
             (Ty::Array(_, n), Lowering::Len) => Some(vec![int(*n as i64, IntTy::Usize)]),
             (Ty::Array(_, n), Lowering::IsEmpty) => {
@@ -268,12 +270,7 @@ impl Lowerer<'_, '_> {
             (Ty::Str, Lowering::AsBytes) => {
                 let lv = self.deref_place(&m.receiver)?;
                 let v = self.addr_of(&lv, span)?;
-                let ptr = self.emit1(
-                    Op::Cast,
-                    vec![v[0].clone()],
-                    Ty::reference(false, Ty::Slice(Box::new(Ty::Int(IntTy::U8)))),
-                );
-                Some(vec![ptr, v[1].clone()])
+                Some(self.str_as_bytes(v[0].clone(), v[1].clone()))
             }
             (Ty::String, _) => {
                 let lv = self.deref_place(&m.receiver)?;
@@ -285,19 +282,11 @@ impl Lowerer<'_, '_> {
                 );
                 match b.lower {
                     Lowering::AsStr => Some(r.into_iter().map(Operand::Var).collect()),
-                    Lowering::Len => Some(vec![Operand::Var(r[1])]),
-                    Lowering::IsEmpty => Some(vec![self.emit1(
-                        Op::IntEq,
-                        vec![Operand::Var(r[1]), int(0, IntTy::Usize)],
-                        Ty::Bool,
-                    )]),
+                    Lowering::Len | Lowering::IsEmpty => {
+                        Some(self.len_or_empty(b, Operand::Var(r[1])))
+                    }
                     Lowering::AsBytes => {
-                        let ptr = self.emit1(
-                            Op::Cast,
-                            vec![Operand::Var(r[0])],
-                            Ty::reference(false, Ty::Slice(Box::new(Ty::Int(IntTy::U8)))),
-                        );
-                        Some(vec![ptr, Operand::Var(r[1])])
+                        Some(self.str_as_bytes(Operand::Var(r[0]), Operand::Var(r[1])))
                     }
                     _ => None,
                 }
@@ -321,13 +310,9 @@ impl Lowerer<'_, '_> {
                     Lowering::Unwrap | Lowering::Expect => {
                         let p = payload();
                         let msg = match (&b.lower, is_option) {
-                            (Lowering::Expect, _) => match &m.args[0] {
-                                syn::Expr::Lit(syn::ExprLit {
-                                    lit: syn::Lit::Str(s),
-                                    ..
-                                }) => s.value(),
-                                _ => "expect failed".into(),
-                            },
+                            (Lowering::Expect, _) => {
+                                str_literal(&m.args[0]).unwrap_or_else(|| "expect failed".into())
+                            }
                             (_, true) => "called `Option::unwrap()` on a `None` value".into(),
                             (_, false) => "called `Result::unwrap()` on an `Err` value".into(),
                         };

@@ -478,20 +478,14 @@ impl Lowerer<'_, '_> {
             self.enter(arms[i], &inner_keys);
             let addr = self.env[&addr_local][0].clone();
             let _ = &self.env[&tag_local];
-            let mut leaves: Leaves = leaf_tys
-                .iter()
-                .map(|t| Operand::Const(Const::zero(t)))
-                .collect();
-            // In this arm the tag is known: pass it as a constant, so that a
-            // `match` on the loaded value can jump straight to its arm.
-            leaves[0] = Operand::Const(Const::Int(i as i64, IntTy::U32));
+            let mut values = Vec::new();
             for (j, fty) in fields.iter().enumerate() {
                 let field = FieldRef {
                     owner: ty.clone(),
                     variant: Some(i as u32),
                     index: j as u32,
                 };
-                let vals = if fty.is_scalar() {
+                values.push(if fty.is_scalar() {
                     vec![self.emit1(Op::GetField(field), vec![addr.clone()], fty.clone())]
                 } else {
                     let a = self.emit1(
@@ -500,12 +494,11 @@ impl Lowerer<'_, '_> {
                         Ty::reference(false, fty.clone()),
                     );
                     self.load_mem(a, fty, span)?
-                };
-                let off = self.variant_leaf_offset(ty, i, j);
-                for (k, v) in vals.into_iter().enumerate() {
-                    leaves[off + k] = v;
-                }
+                });
             }
+            // In this arm the tag is known: it goes as a constant, so that a
+            // `match` on the loaded value can jump straight to its arm.
+            let leaves = self.enum_value(ty, i, values);
             self.goto(join, &keys, leaves);
         }
         let leaves = self.enter(join, &keys);
