@@ -67,6 +67,7 @@ const POP: u8 = 5; // if let Some(x) = stack.pop() { acc += x }
 const PROM: u8 = 6; // acc += promote(data.len()) * 10
 const PAR: u8 = 7; // match n & 1 { 0 => acc += 100, _ => acc -= 1 }
 const PURE: u8 = 8; // acc += opcode(prog, n & 3)   (elidable, non-constant)
+const SLOT: u8 = 9; // stack.push(acc) then acc += stack.pop(), both in place
 
 /// `fn record(st: &mut St, x: i64) { st.log = st.log * 31 + x }`
 unsafe fn record_shim(args: &[u64], results: &mut [u64]) {
@@ -130,6 +131,7 @@ fn portal() -> Code {
             (PROM as i64, "prom"),
             (PAR as i64, "par"),
             (PURE as i64, "pure"),
+            (SLOT as i64, "slot"),
         ],
         "ret",
     );
@@ -221,6 +223,21 @@ fn portal() -> Code {
         vec![kr(0), ki(3)],
         vec![ki(5)],
     ));
+    acc_add(&mut a, 5);
+    a.goto("next");
+
+    a.label("slot");
+    a.i(insn::field_addr(F_ST_STACK, 1, 2));
+    a.i(insn::get_field(F_ST_ACC, 1, 7));
+    a.live(&[ki(0), ki(1), ki(7), kr(0), kr(1), kr(2)]);
+    a.i(insn::vec_push_slot(A_VI64, 2, 2));
+    a.i(insn::store(ScalarTy::Int(IntTy::I64), 2, 7));
+    a.i(insn::field_addr(F_ST_STACK, 1, 2));
+    a.live(&[ki(0), ki(1), kr(0), kr(1), kr(2)]);
+    a.i(insn::vec_pop_slot(A_VI64, 2, 6, 2));
+    a.live(&[ki(0), ki(1), ki(6), kr(0), kr(1), kr(2)]);
+    a.goto_if_not(6, "next");
+    a.i(insn::load(ScalarTy::Int(IntTy::I64), 2, 5));
     acc_add(&mut a, 5);
     a.goto("next");
 
@@ -643,6 +660,19 @@ jump(i13, r1)
     assert_eq!(w.st.acc, 7);
 }
 
+/// A push then a pop in place: the item's address is the same
+/// `itemaddr` of the same length, so the load reads back what was
+/// stored; the length goes up and down.
+#[test]
+fn push_and_pop_in_place_forward_the_item() {
+    let t = tables();
+    let mut w = World::new(&[SLOT, JMP, RET], &BIG, &[5]);
+    w.st.acc = 1;
+    let args = w.args(0, 6);
+    let (trace, _) = closed(metainterp::trace_loop(t, 0, &args, &params(1000)));
+    assert_eq!(w.show(t, &trace), "");
+}
+
 fn program_insn(t: &'static Tables, jitcode: u16, pc: u32) -> Insn {
     blackhole::program(t).codes[jitcode as usize].insns[pc as usize].clone()
 }
@@ -669,6 +699,7 @@ fn cases() -> Vec<Case> {
         ));
         v.push((vec![PROM, PAR, JMP, RET], MIXED.to_vec(), vec![], n));
         v.push((vec![PURE, RES, JMP, RET], BIG.to_vec(), vec![], n));
+        v.push((vec![ADD, SLOT, POP, JMP, RET], BIG.to_vec(), vec![3], n));
         v.push((
             vec![ADD, PAR, POP, PURE, PROM, RES, JMP, RET],
             MIXED.to_vec(),
