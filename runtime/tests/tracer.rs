@@ -662,7 +662,9 @@ jump(i13, r1)
 
 /// A push then a pop in place: the item's address is the same
 /// `itemaddr` of the same length, so the load reads back what was
-/// stored; the length goes up and down.
+/// stored (`i3`); the length goes up and down. The Vec is full when the
+/// trace is recorded: the push reserves room (instead of the guard that
+/// there is some).
 #[test]
 fn push_and_pop_in_place_forward_the_item() {
     let t = tables();
@@ -670,7 +672,34 @@ fn push_and_pop_in_place_forward_the_item() {
     w.st.acc = 1;
     let args = w.args(0, 6);
     let (trace, _) = closed(metainterp::trace_loop(t, 0, &args, &params(1000)));
-    assert_eq!(w.show(t, &trace), "");
+    assert_eq!(
+        w.show(t, &trace),
+        "\
+[i0, r1]
+r2 = fieldaddr<St.stack>(r1)
+i3 = getfield<St.acc>(r1)
+i4 = vec_len<Vec<i64>>(r2)
+vec_reserve<Vec<i64>>(r2)
+i6 = int_add/usize(i4, 1)
+vec_set_len<Vec<i64>>(r2, i6)
+r8 = vec_ptr<Vec<i64>>(r2)
+r9 = itemaddr<Vec<i64>>(r8, i4)
+store/i64(r9, i3)
+i11 = int_ne/usize(i6, 0)
+guard_true(i11) [i0, r1, r2] #0
+vec_set_len<Vec<i64>>(r2, i4)
+i14 = getfield<St.acc>(r1)
+i15 = int_add/i64(i14, i3)
+setfield<St.acc>(r1, i15)
+debug_merge_point<portal @1>(1, PROG)
+i18 = int_gt/i64(i0, 0)
+guard_true(i18) [i0, i18, r1] #1
+i20 = int_sub/i64(i0, 1)
+jump(i20, r1)
+"
+    );
+    assert_eq!(w.st.stack, vec![5]);
+    assert_eq!(w.st.acc, 2);
 }
 
 fn program_insn(t: &'static Tables, jitcode: u16, pc: u32) -> Insn {
