@@ -151,6 +151,13 @@ impl FieldRef {
                 Some(fields.get(self.index as usize)?.ty.clone())
             }
             Ty::Tuple(items) if self.variant.is_none() => items.get(self.index as usize).cloned(),
+            // The payloads of `Some`, `Ok` and `Err`.
+            Ty::Option(t) if self.variant == Some(1) && self.index == 0 => Some((**t).clone()),
+            Ty::Result(a, b) if self.index == 0 => match self.variant {
+                Some(0) => Some((**a).clone()),
+                Some(1) => Some((**b).clone()),
+                _ => None,
+            },
             _ => None,
         }
     }

@@ -447,7 +447,7 @@ impl Verifier<'_> {
             return Ok(t);
         }
         match (&f.owner, f.variant) {
-            (Ty::Adt(_), _) | (Ty::Tuple(_), None) => {
+            (Ty::Adt(_) | Ty::Option(_) | Ty::Result(..), _) | (Ty::Tuple(_), None) => {
                 Err(format!("no field {}", field_text(self.types, f)))
             }
             (other, _) => Err(format!(

@@ -331,6 +331,31 @@ impl Gen<'_> {
                 });
                 Ok(quote!(__mt::FieldPlace::Shim(#shim)))
             }
+            (Ty::Option(_) | Ty::Result(..), Some(v)) if f.index == 0 => {
+                let t = rust_type(self.types, &f.owner, None)?;
+                let pat = match (&f.owner, v) {
+                    (Ty::Option(_), 1) => quote!(::core::option::Option::Some(__f)),
+                    (Ty::Result(..), 0) => quote!(::core::result::Result::Ok(__f)),
+                    (Ty::Result(..), 1) => quote!(::core::result::Result::Err(__f)),
+                    _ => return Err(bad()),
+                };
+                let shim = id(&format!("field_{i}"));
+                let msg = format!(
+                    "metatrace: field {} read from another variant",
+                    adt_field_name(self.types, f)
+                );
+                shims.push(quote! {
+                    unsafe fn #shim(base: usize) -> usize {
+                        unsafe {
+                            match &*(base as *const #t) {
+                                #pat => __f as *const _ as usize,
+                                _ => ::core::unreachable!(#msg),
+                            }
+                        }
+                    }
+                });
+                Ok(quote!(__mt::FieldPlace::Shim(#shim)))
+            }
             _ => Err(bad()),
         }
     }

@@ -1,8 +1,9 @@
 //! The `stackvm` interpreter proper: a stack machine over tagged values,
 //! written the way a Rust programmer writes one — an `enum Value` with
 //! payloads (`#[repr(u8)]`), a `Vec<Value>` stack with `push`/`pop` and
-//! index stores, an `enum Op` program with payloads, a side table of an
-//! enum without a `repr` (`Slot`) and an `Option<Value>` field.
+//! index stores, an `enum Op` program with payloads (rustc's layout, read
+//! only), a side table of a `#[repr(C)]` enum holding values (`Slot`) and
+//! an `Option<Value>` field (rustc's layout, written).
 //!
 //! Written in metatrace's restricted Rust subset; printing is a
 //! `#[dont_look_inside]` residual call.
@@ -21,8 +22,9 @@ pub enum Value {
     Range(i32, i32),
 }
 
-/// A saved value, of rustc's own layout (no `repr`): written through the
-/// generated `write<Slot>` helper.
+/// A saved value. `#[repr(C)]`: a C-like tag (an `i32`) and a union of
+/// the variants; the payload is itself a `Value`.
+#[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Slot {
     Empty,
@@ -72,6 +74,8 @@ pub enum Op {
     Fetch(usize),
     /// `print`: pop and print.
     Print,
+    /// `again`: push the value printed last (`nil` if none).
+    Again,
     Halt,
 }
 
@@ -87,7 +91,8 @@ pub enum Error {
 pub struct Vm {
     pub stack: Vec<Value>,
     pub slots: Vec<Slot>,
-    /// The last value printed.
+    /// The last value printed (written through the generated
+    /// `write<Option<Value>>` helper: `Option` has rustc's layout).
     pub last: Option<Value>,
 }
 
@@ -241,6 +246,10 @@ pub fn run(code: &[Op], vm: &mut Vm, out: &mut Output) -> Result<Value, Error> {
                 vm.last = Some(v);
                 show(out, v);
             }
+            Op::Again => match vm.last {
+                Some(v) => vm.push(v),
+                None => vm.push(Value::Nil),
+            },
             Op::Halt => {
                 return match vm.stack.pop() {
                     Some(v) => Ok(v),

@@ -9,7 +9,7 @@
 //! PROGRAM has one instruction per line (`op [operands]`): `num x`, `nil`,
 //! `true`, `false`, `range lo hi`, `get i`, `set i`, `pop`, `dup`, `swap`,
 //! `tuck`, `trunc n`, `add`, `sub`, `mul`, `lt`, `eq`, `not`, `span`,
-//! `jf label`, `jmp label`, `keep k`, `fetch k`, `print`, `halt`; `name:`
+//! `jf label`, `jmp label`, `keep k`, `fetch k`, `print`, `again`, `halt`; `name:`
 //! defines a label; `#` starts a comment. The stack starts as `[N]` (N a
 //! number, default 0): slot 0 is the argument. The output of `print` goes
 //! to stdout, then `=> ` and the value on top of the stack at `halt`.
@@ -176,6 +176,7 @@ fn parse(text: &str) -> Result<Vec<Op>, String> {
             "not" => (0, Op::Not),
             "span" => (0, Op::Span),
             "print" => (0, Op::Print),
+            "again" => (0, Op::Again),
             "halt" => (0, Op::Halt),
             _ => return Err(format!("{lineno}: unknown instruction '{op}'")),
         };
