@@ -118,6 +118,10 @@ pub enum TyRule {
     /// `Option<&T>`.
     OptionElemRef,
     U64,
+    /// The integer type of `Self`'s width, unsigned (`i64` → `u64`).
+    UnsignedRecv,
+    /// The integer type of `Self`'s width, signed (`u64` → `i64`).
+    SignedRecv,
 }
 
 impl TyRule {
@@ -137,6 +141,8 @@ impl TyRule {
             TyRule::OptionElem => "Option<T>",
             TyRule::OptionElemRef => "Option<&T>",
             TyRule::U64 => "u64",
+            TyRule::UnsignedRecv => "Self as unsigned",
+            TyRule::SignedRecv => "Self as signed",
         }
     }
 }
@@ -350,6 +356,8 @@ pub static BUILTINS: &[Builtin] = &[
     method(R::Int, "leading_zeros", &[], T::U32, L::NotYet),
     method(R::Int, "trailing_zeros", &[], T::U32, L::NotYet),
     method(R::UnsignedInt, "is_power_of_two", &[], T::Bool, L::IsPowerOfTwo),
+    method(R::SignedInt, "cast_unsigned", &[], T::UnsignedRecv, L::Cast),
+    method(R::UnsignedInt, "cast_signed", &[], T::SignedRecv, L::Cast),
     method(R::SignedInt, "is_positive", &[], T::Bool, L::CmpZero(Op::IntGt)),
     method(R::SignedInt, "is_negative", &[], T::Bool, L::CmpZero(Op::IntLt)),
     method(R::U8, "is_ascii_digit", &[], T::Bool, L::InRanges(DIGIT)),

@@ -64,6 +64,12 @@ pub enum Op {
     Not,
     /// `span`: replace a `Range(lo, hi)` by the number `hi - lo`.
     Span,
+    /// `exp`: replace a number by its biased binary exponent (from its
+    /// bits: `f64::to_bits`, `cast_signed`).
+    Exp,
+    /// `half`: replace a number by half of it, by its bits (one less in
+    /// the exponent, `f64::from_bits`; for normal numbers, else unchanged).
+    Half,
     /// `jf t`: pop; jump to `t` if it is `nil` or `false`.
     Jf(usize),
     /// `jmp t`.
@@ -214,6 +220,25 @@ pub fn run(code: &[Op], vm: &mut Vm, out: &mut Output) -> Result<Value, Error> {
             }
             Op::Span => match vm.pop(here)? {
                 Value::Range(lo, hi) => vm.push(Value::Num((hi - lo) as f64)),
+                _ => return Err(Error::Type(here)),
+            },
+            Op::Exp => match vm.pop(here)? {
+                Value::Num(x) => {
+                    let e = ((x.to_bits() >> 52) & 0x7ff).cast_signed();
+                    vm.push(Value::Num(e as f64));
+                }
+                _ => return Err(Error::Type(here)),
+            },
+            Op::Half => match vm.pop(here)? {
+                Value::Num(x) => {
+                    let bits = x.to_bits();
+                    let e = (bits >> 52) & 0x7ff;
+                    if e > 1 && e < 0x7ff {
+                        vm.push(Value::Num(f64::from_bits(bits - (1u64 << 52))));
+                    } else {
+                        vm.push(Value::Num(x));
+                    }
+                }
                 _ => return Err(Error::Type(here)),
             },
             Op::Jf(t) => {

@@ -8,7 +8,7 @@
 //!
 //! PROGRAM has one instruction per line (`op [operands]`): `num x`, `nil`,
 //! `true`, `false`, `range lo hi`, `get i`, `set i`, `pop`, `dup`, `swap`,
-//! `tuck`, `trunc n`, `add`, `sub`, `mul`, `lt`, `eq`, `not`, `span`,
+//! `tuck`, `trunc n`, `add`, `sub`, `mul`, `lt`, `eq`, `not`, `span`, `exp`, `half`,
 //! `jf label`, `jmp label`, `keep k`, `fetch k`, `print`, `again`, `halt`; `name:`
 //! defines a label; `#` starts a comment. The stack starts as `[N]` (N a
 //! number, default 0): slot 0 is the argument. The output of `print` goes
@@ -175,6 +175,8 @@ fn parse(text: &str) -> Result<Vec<Op>, String> {
             "eq" => (0, Op::Eq),
             "not" => (0, Op::Not),
             "span" => (0, Op::Span),
+            "exp" => (0, Op::Exp),
+            "half" => (0, Op::Half),
             "print" => (0, Op::Print),
             "again" => (0, Op::Again),
             "halt" => (0, Op::Halt),

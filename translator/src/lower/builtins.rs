@@ -60,6 +60,8 @@ impl Lowerer<'_, '_> {
                 Some(self.emit1(Op::BoolAnd, vec![nz, z], Ty::Bool))
             }
             (Lowering::InRanges(ranges), _) => Some(self.char_in(x, ranges)),
+            // `cast_unsigned`/`cast_signed`: an `as` cast to the same width.
+            (Lowering::Cast, Some(_)) => Some(self.emit1(Op::Cast, vec![x], ty.clone())),
             (Lowering::BitCast, _) => {
                 let h = match ty {
                     Ty::F64 => Helper::F64FromBits,
