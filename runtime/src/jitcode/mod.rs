@@ -102,6 +102,11 @@ impl Kind {
             Kind::Float => 'f',
         }
     }
+
+    /// The kind whose [`Kind::letter`] is `c`.
+    pub fn from_letter(c: char) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.letter() == c)
+    }
 }
 
 /// The static type of a scalar value: what a load reads, what an int

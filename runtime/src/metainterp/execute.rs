@@ -19,7 +19,7 @@ use super::heapcache::Effect;
 use super::{AbortReason, Stop, Tracer};
 use crate::blackhole;
 use crate::executor;
-use crate::jitcode::{ArrayId, CallFlavor, CmpOp, EnumId, Insn, IntTy, KReg, Kind, Reg};
+use crate::jitcode::{ArrayId, CallFlavor, CmpOp, Insn, IntTy, KReg, Kind, Reg};
 use crate::trace::interp::arith;
 use crate::trace::{Opcode, Val};
 
@@ -38,33 +38,23 @@ impl Tracer<'_> {
         self.set(kind, reg, Value { bits, val })
     }
 
-    /// May loads through array descr `descr` from a constant be folded?
-    fn array_immutable(&self, descr: ArrayId) -> bool {
-        self.tables.arrays[descr].immutable
-    }
-
-    /// Same for enum tags.
-    fn enum_immutable(&self, descr: EnumId) -> bool {
-        self.tables.enums[descr].immutable
-    }
-
     /// `vec_ptr` of the Vec `vec` (concrete data pointer and trace value).
     fn vec_ptr(&mut self, descr: ArrayId, vec: Value) -> Value {
-        let bits = unsafe { (self.tables.arrays[descr].vec_shims().ptr)(vec.bits as usize) } as u64;
-        let imm = self.array_immutable(descr);
+        let d = &self.tables.arrays[descr];
+        let bits = unsafe { (d.vec_shims().ptr)(vec.bits as usize) } as u64;
         let val = self
             .rec
-            .read(Opcode::VecPtr(descr), &[vec.val], Ref, bits, imm);
+            .read(Opcode::VecPtr(descr), &[vec.val], Ref, bits, d.immutable);
         Value { bits, val }
     }
 
     /// `vec_len` of the Vec `vec`.
     fn vec_len(&mut self, descr: ArrayId, vec: Value) -> Value {
-        let bits = unsafe { (self.tables.arrays[descr].vec_shims().len)(vec.bits as usize) } as u64;
-        let imm = self.array_immutable(descr);
+        let d = &self.tables.arrays[descr];
+        let bits = unsafe { (d.vec_shims().len)(vec.bits as usize) } as u64;
         let val = self
             .rec
-            .read(Opcode::VecLen(descr), &[vec.val], Int, bits, imm);
+            .read(Opcode::VecLen(descr), &[vec.val], Int, bits, d.immutable);
         Value { bits, val }
     }
 
@@ -82,13 +72,12 @@ impl Tracer<'_> {
         let ty = d.item.expect("verified: scalar items");
         let addr = executor::item_addr(d, ptr.bits as usize, idx.bits as i64);
         let bits = unsafe { executor::load(ty, addr) };
-        let imm = self.array_immutable(descr);
         let val = self.rec.read(
             Opcode::GetItem(descr),
             &[ptr.val, idx.val],
             ty.kind(),
             bits,
-            imm,
+            d.immutable,
         );
         self.put(ty.kind(), dst, bits, val);
     }
@@ -234,10 +223,9 @@ impl Tracer<'_> {
                 let d = &tables.enums[*descr];
                 let a = self.get(Ref, *addr);
                 let bits = unsafe { (d.tag)(a.bits as usize) } as u64;
-                let imm = self.enum_immutable(*descr);
                 let val = self
                     .rec
-                    .read(Opcode::EnumTag(*descr), &[a.val], Int, bits, imm);
+                    .read(Opcode::EnumTag(*descr), &[a.val], Int, bits, d.immutable);
                 self.put(Int, *dst, bits, val);
             }
             Insn::VecLen { descr, vec, dst } => {

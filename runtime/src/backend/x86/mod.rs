@@ -913,22 +913,6 @@ impl<'a> Codegen<'a> {
 
     /// Store a value into word `k` of the I/O area.
     pub fn store_io(&mut self, k: usize, src: Loc) {
-        let m = Mem::fp(io_disp(k));
-        match src {
-            Loc::Gpr(r) => self.store64(m, r),
-            Loc::Xmm(x) => self.store_f64(m, x),
-            Loc::Slot(s) => {
-                self.load64(RAX, Mem::fp(slot_disp(s)));
-                self.store64(m, RAX);
-            }
-            Loc::Imm(v) => {
-                if fits_i32(v) {
-                    self.store_imm(8, m, v);
-                } else {
-                    self.mov_imm(RAX, v);
-                    self.store64(m, RAX);
-                }
-            }
-        }
+        self.store_loc(Mem::fp(io_disp(k)), src);
     }
 }

@@ -524,32 +524,20 @@ impl<'a> Codegen<'a> {
         let la = self.arg(i, 0);
         let lb = self.arg(i, 1);
         // Rust's PartialOrd: any comparison with NaN is false but `!=`.
-        let fused = match op {
-            CmpOp::Gt => {
-                self.ucomisd(la, lb);
-                Fused::Cc(Cc::A)
-            }
-            CmpOp::Ge => {
-                self.ucomisd(la, lb);
-                Fused::Cc(Cc::Ae)
-            }
-            CmpOp::Lt => {
-                self.ucomisd(lb, la);
-                Fused::Cc(Cc::A)
-            }
-            CmpOp::Le => {
-                self.ucomisd(lb, la);
-                Fused::Cc(Cc::Ae)
-            }
-            CmpOp::Eq => {
-                self.ucomisd(la, lb);
-                Fused::FloatEq
-            }
-            CmpOp::Ne => {
-                self.ucomisd(la, lb);
-                Fused::FloatNe
-            }
+        // `a < b` is `b > a`: "above" is false on NaN, "below" is not.
+        let (swap, fused) = match op {
+            CmpOp::Gt => (false, Fused::Cc(Cc::A)),
+            CmpOp::Ge => (false, Fused::Cc(Cc::Ae)),
+            CmpOp::Lt => (true, Fused::Cc(Cc::A)),
+            CmpOp::Le => (true, Fused::Cc(Cc::Ae)),
+            CmpOp::Eq => (false, Fused::FloatEq),
+            CmpOp::Ne => (false, Fused::FloatNe),
         };
+        if swap {
+            self.ucomisd(lb, la);
+        } else {
+            self.ucomisd(la, lb);
+        }
         if self.fusable(i) {
             self.release_regs(i);
             self.fused = Some(fused);
