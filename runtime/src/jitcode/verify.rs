@@ -354,23 +354,13 @@ impl Checker<'_> {
                     to.name()
                 ));
             }
-            Insn::Call {
-                jitcode: d,
-                args,
-                results,
-                ..
-            } => {
-                if let Some((a, r)) = self.descrs.jitcode_kinds(*d) {
-                    self.kinds("arguments", args, &a);
-                    self.kinds("results", results, &r);
-                }
-            }
-            Insn::ResidualCall {
-                descr: d,
-                args,
-                results,
-            } => {
-                if let Some((a, r)) = self.descrs.call_kinds(*d) {
+            Insn::Call { args, results, .. } | Insn::ResidualCall { args, results, .. } => {
+                let callee_kinds = match *insn {
+                    Insn::Call { jitcode, .. } => self.descrs.jitcode_kinds(jitcode),
+                    Insn::ResidualCall { descr, .. } => self.descrs.call_kinds(descr),
+                    _ => None,
+                };
+                if let Some((a, r)) = callee_kinds {
                     self.kinds("arguments", args, &a);
                     self.kinds("results", results, &r);
                 }
