@@ -54,7 +54,7 @@ pub use rust_ty::rust_type;
 use crate::codewriter::{mem_scalar, var_kind, Assembly, CallEffectsData, Container, RefConstText};
 use crate::flowgraph::{adt_field_name, FieldRef, Helper, Program};
 use crate::types::{AdtKind, Ty, TypeTable};
-use metatrace_runtime::jitcode::{encode, AllocId, EnumId, JitCodeNames};
+use metatrace_runtime::jitcode::{encode, DescrTable, JitCodeNames};
 use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::quote;
 use rust_ty::{adt_path, field_member, kind, scalar_ty};
@@ -238,7 +238,7 @@ impl Gen<'_> {
     fn allocs(&self) -> Result<Vec<TokenStream>, String> {
         let mut out = Vec::new();
         for (i, a) in self.asm.allocs.iter().enumerate() {
-            let name = str_lit(&self.asm.alloc(AllocId(i as u16)));
+            let name = str_lit(&self.asm.name(DescrTable::Alloc, i as u16));
             let t = rust_type(self.types, &a.ty, None)?;
             out.push(quote!(__mt::AllocDescr {
                 name: #name,
@@ -462,7 +462,7 @@ impl Gen<'_> {
         for (i, req) in self.asm.enums.iter().enumerate() {
             let ty = &req.ty;
             let immutable = req.immutable;
-            let name = str_lit(&self.asm.enum_(EnumId(i as u16)));
+            let name = str_lit(&self.asm.name(DescrTable::Enum, i as u16));
             let shim = id(&format!("enum_tag_{i}"));
             let rt = rust_type(self.types, ty, None)?;
             let arms = match ty {

@@ -431,6 +431,52 @@ impl Insn {
         )
     }
 
+    /// The operands of an item access (`vec_itemaddr`, `slice_getitem`,
+    /// ...): the array descr, whether the base is a Vec (else slice
+    /// data), the base and index registers, and the register written or
+    /// stored.
+    pub fn item_operands(&self) -> Option<(ArrayId, bool, Reg, Reg, Reg)> {
+        Some(match *self {
+            Insn::VecItemAddr {
+                descr,
+                vec,
+                idx,
+                dst,
+            } => (descr, true, vec, idx, dst),
+            Insn::VecGetItem {
+                descr,
+                vec,
+                idx,
+                dst,
+            } => (descr, true, vec, idx, dst),
+            Insn::VecSetItem {
+                descr,
+                vec,
+                idx,
+                value,
+            } => (descr, true, vec, idx, value),
+            Insn::SliceItemAddr {
+                descr,
+                ptr,
+                idx,
+                dst,
+            } => (descr, false, ptr, idx, dst),
+            Insn::SliceGetItem {
+                descr,
+                ptr,
+                idx,
+                dst,
+            } => (descr, false, ptr, idx, dst),
+            Insn::SliceSetItem {
+                descr,
+                ptr,
+                idx,
+                value,
+            } => (descr, false, ptr, idx, value),
+            _ => return None,
+        })
+    }
+
     /// Where control may go after this instruction, at index `pc`.
     pub fn successors(&self, pc: usize) -> Vec<usize> {
         let mut out = Vec::new();

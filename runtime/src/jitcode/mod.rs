@@ -102,6 +102,11 @@ impl Kind {
             Kind::Float => 'f',
         }
     }
+
+    /// The kind whose [`Kind::letter`] is `c`.
+    pub fn from_letter(c: char) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.letter() == c)
+    }
 }
 
 /// The static type of a scalar value: what a load reads, what an int
@@ -230,6 +235,29 @@ pub struct ArrayDescr {
     pub item_size: usize,
     /// `Vec<T>` shims; `None` for slices and arrays.
     pub vec: Option<VecShims>,
+}
+
+impl ArrayDescr {
+    /// The Vec shims (verified code runs Vec operations on Vec descrs
+    /// only).
+    pub fn vec_shims(&self) -> VecShims {
+        self.vec
+            .unwrap_or_else(|| panic!("metatrace: {} is not a Vec", self.name))
+    }
+
+    /// The push shim (every Vec of scalar items has one).
+    pub fn push_shim(&self) -> unsafe fn(usize, u64) {
+        self.vec_shims()
+            .push
+            .unwrap_or_else(|| panic!("metatrace: {} has no push shim", self.name))
+    }
+
+    /// The pop shim (every Vec of scalar items has one).
+    pub fn pop_shim(&self) -> unsafe fn(usize) -> Option<u64> {
+        self.vec_shims()
+            .pop
+            .unwrap_or_else(|| panic!("metatrace: {} has no pop shim", self.name))
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
