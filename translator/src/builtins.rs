@@ -180,9 +180,9 @@ pub enum Lowering {
     /// `len()` of a Vec, slice, str, String or array.
     Len,
     IsEmpty,
-    /// `push` on a Vec: inline for scalars, else a helper.
+    /// `push` on a Vec: `vec_push` for scalars, else in place.
     Push,
-    /// `pop` on a Vec: inline for scalars, else a helper.
+    /// `pop` on a Vec: `vec_pop` for scalars, else in place.
     Pop,
     /// `last` of a Vec: the address of its last item.
     Last,
@@ -247,8 +247,8 @@ impl Lowering {
                 _ => "the length of the fat reference".into(),
             },
             Lowering::IsEmpty => format!("{} compared with 0", Lowering::Len.shown(recv)),
-            Lowering::Push => "`vec_push` for a Vec of scalars (integers, `bool`, `char`, `f64`, references); for other plain data (structs, tuples, enums, `Option`, `Result`) a residual call of the generated helper `Vec<T>::push`; not `Vec<Box<T>>`".into(),
-            Lowering::Pop => "`vec_pop` for a Vec of scalars; for other plain data a residual call of the generated helper `Vec<T>::pop`; not `Vec<Box<T>>`".into(),
+            Lowering::Push => "`vec_push` for a Vec of scalars (integers, `bool`, `char`, `f64`, references); for other plain data (structs, tuples, enums, `Option`, `Result`) `vec_push_slot` (a new item in place) and the stores of the value; not `Vec<Box<T>>`".into(),
+            Lowering::Pop => "`vec_pop` for a Vec of scalars; for other plain data `vec_pop_slot` (the popped item's address) and the loads of the value; not `Vec<Box<T>>`".into(),
             Lowering::Last => "`vec_len`, a test and the last item's address".into(),
             Lowering::VecHelper => "a residual call of a generated helper that calls the method natively (items are moved or dropped as Rust does)".into(),
             Lowering::BitCast => "a residual call of a generated helper (no effects)".into(),
