@@ -169,25 +169,21 @@ impl Build {
     }
 
     fn dirs(&self) -> Result<(PathBuf, PathBuf), BuildError> {
-        let crate_dir = match &self.crate_dir {
-            Some(d) => d.clone(),
-            None => std::env::var_os("CARGO_MANIFEST_DIR")
-                .map(PathBuf::from)
-                .ok_or_else(|| {
-                    BuildError::Env(
-                        "CARGO_MANIFEST_DIR is not set: run metatrace_translator::Build from a build script, or give it .crate_dir(..)".into(),
-                    )
-                })?,
+        // The directory given, else the one cargo gives a build script.
+        let dir = |given: &Option<PathBuf>, var: &str, setter: &str| {
+            match given {
+            Some(d) => Ok(d.clone()),
+            None => std::env::var_os(var).map(PathBuf::from).ok_or_else(|| {
+                BuildError::Env(format!(
+                    "{var} is not set: run metatrace_translator::Build from a build script, or give it .{setter}(..)"
+                ))
+            }),
+        }
         };
-        let out_dir = match &self.out_dir {
-            Some(d) => d.clone(),
-            None => std::env::var_os("OUT_DIR").map(PathBuf::from).ok_or_else(|| {
-                BuildError::Env(
-                    "OUT_DIR is not set: run metatrace_translator::Build from a build script, or give it .out_dir(..)".into(),
-                )
-            })?,
-        };
-        Ok((crate_dir, out_dir))
+        Ok((
+            dir(&self.crate_dir, "CARGO_MANIFEST_DIR", "crate_dir")?,
+            dir(&self.out_dir, "OUT_DIR", "out_dir")?,
+        ))
     }
 
     /// Run the pipeline: translate the crate, generate jitcodes and glue,

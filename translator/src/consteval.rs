@@ -104,6 +104,17 @@ pub fn lit_const(lit: &syn::Lit) -> Option<Const> {
     }
 }
 
+/// The text of a string literal expression (`"..."`), if `e` is one.
+pub fn str_literal(e: &syn::Expr) -> Option<String> {
+    match e {
+        syn::Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Str(s),
+            ..
+        }) => Some(s.value()),
+        _ => None,
+    }
+}
+
 /// Fit an evaluated value to the declared type of a constant.
 pub fn convert(v: Const, ty: &Ty) -> Option<Const> {
     match (v, ty) {

@@ -6,7 +6,7 @@ use crate::consteval;
 use crate::diag::{at, Diagnostic, FileId, SourceMap};
 use crate::hints::{parse_driver_args, DriverSpec};
 use crate::load::{LoadedCrate, ModId};
-use metatrace_jitcodegen::flowgraph::Const;
+use metatrace_jitcodegen::flowgraph::{Const, Param};
 use metatrace_jitcodegen::types::{
     AdtDef, AdtId, AdtKind, FieldDef, IntTy, Ty, TypeTable, VariantDef,
 };
@@ -81,6 +81,15 @@ impl FnDef<'_> {
             Ok((p, _)) => p,
             Err(_) => &[],
         }
+    }
+
+    /// The parameters as a flow graph or residual call lists them.
+    pub fn flow_params(&self) -> Vec<Param> {
+        let param = |p: &ParamDef| Param {
+            name: p.name.clone(),
+            ty: p.ty.clone(),
+        };
+        self.params().iter().map(param).collect()
     }
 
     pub fn ret(&self) -> Ty {
@@ -272,6 +281,7 @@ impl<'a> ItemTable<'a> {
             },
             owns_heap: false,
             is_copy: derives(attrs, "Copy"),
+            tag: if is_enum { tag_repr(attrs) } else { None },
         });
         self.adt_home.push((module, file, ident.span()));
         self.scopes[module.0].names.insert(name, Def::Adt(id));
@@ -300,6 +310,11 @@ impl<'a> ItemTable<'a> {
                         else {
                             continue;
                         };
+                        // Explicit discriminants: the tag in memory is not
+                        // the variant index; rustc's `match` reads it.
+                        if e.variants.iter().any(|v| v.discriminant.is_some()) {
+                            self.types.adt_mut(id).tag = None;
+                        }
                         let variants = e
                             .variants
                             .iter()
@@ -326,14 +341,10 @@ impl<'a> ItemTable<'a> {
                 if adt.owns_heap {
                     continue;
                 }
-                let tys: Vec<&Ty> = match &adt.kind {
-                    AdtKind::Struct { fields, .. } => fields.iter().map(|f| &f.ty).collect(),
-                    AdtKind::Enum { variants } => variants
-                        .iter()
-                        .flat_map(|v| v.fields.iter().map(|f| &f.ty))
-                        .collect(),
-                };
-                if tys.iter().any(|t| t.owns_heap(&self.types)) {
+                if adt
+                    .all_fields()
+                    .any(|(_, _, f)| f.ty.owns_heap(&self.types))
+                {
                     self.types.adts[i].owns_heap = true;
                     changed = true;
                 }
@@ -641,16 +652,15 @@ impl<'a> ItemTable<'a> {
                 .collect(),
             _ => Vec::new(),
         };
+        let error =
+            |msg: String, help: &str| Err(at(self.sources(), file, span, msg).with_help(help));
         let arg = |i: usize| -> Result<Ty, Diagnostic> {
             match generic_args.get(i) {
                 Some(t) => self.resolve_type(module, file, self_ty, t),
-                None => Err(at(
-                    self.sources(),
-                    file,
-                    span,
+                None => error(
                     format!("`{name}` needs its type arguments"),
-                )
-                .with_help(format!("write `{name}<...>`"))),
+                    &format!("write `{name}<...>`"),
+                ),
             }
         };
         if path.segments.len() == 1 {
@@ -662,23 +672,10 @@ impl<'a> ItemTable<'a> {
                 "char" => return Ok(Ty::Char),
                 "f64" => return Ok(Ty::F64),
                 "str" => return Ok(Ty::Str),
-                "f32" => {
-                    return Err(at(
-                        self.sources(),
-                        file,
-                        span,
-                        "`f32` is not supported in traced code",
-                    )
-                    .with_help("use `f64`"))
-                }
+                "f32" => return error("`f32` is not supported in traced code".into(), "use `f64`"),
                 "i128" | "u128" => {
-                    return Err(at(
-                        self.sources(),
-                        file,
-                        span,
-                        format!("`{name}` is not supported in traced code"),
-                    )
-                    .with_help("use a 64-bit integer type"))
+                    let msg = format!("`{name}` is not supported in traced code");
+                    return error(msg, "use a 64-bit integer type");
                 }
                 "Self" => {
                     if let Some(adt) = self_ty {
@@ -711,26 +708,18 @@ impl<'a> ItemTable<'a> {
         match def {
             Some(Def::Adt(id)) => {
                 if !generic_args.is_empty() {
-                    return Err(at(
-                        self.sources(),
-                        file,
-                        span,
-                        "generic types are not supported in traced code",
-                    )
-                    .with_help("write a concrete type for each use"));
+                    let msg = "generic types are not supported in traced code";
+                    return error(msg.into(), "write a concrete type for each use");
                 }
                 Ok(Ty::Adt(id))
             }
             Some(Def::Unsupported { what, help }) => {
                 Err(at(self.sources(), file, span, what).with_help(help))
             }
-            _ => Err(at(
-                self.sources(),
-                file,
-                span,
+            _ => error(
                 format!("cannot find type `{}` in this crate", idents.join("::")),
-            )
-            .with_help("define it in the crate, or use one of the supported std types")),
+                "define it in the crate, or use one of the supported std types",
+            ),
         }
     }
 
@@ -933,6 +922,39 @@ fn flatten_use(
             }
         }
     }
+}
+
+/// The tag layout an enum's `#[repr(...)]` guarantees (RFC 2195):
+/// `repr(Int)`, `repr(C)`, `repr(C, Int)`; `None` without one (or with
+/// `repr(transparent)`, `align`, `packed`).
+fn tag_repr(attrs: &[syn::Attribute]) -> Option<metatrace_jitcodegen::types::TagRepr> {
+    let mut int = None;
+    let mut c = false;
+    for a in attrs.iter().filter(|a| a.path().is_ident("repr")) {
+        let list = a
+            .parse_args_with(
+                syn::punctuated::Punctuated::<syn::Meta, syn::Token![,]>::parse_terminated,
+            )
+            .ok()?;
+        for m in list {
+            let syn::Meta::Path(p) = m else { return None };
+            let name = p.get_ident()?.to_string();
+            match name.as_str() {
+                "C" => c = true,
+                n => match IntTy::from_name(n) {
+                    Some(t) => int = Some(t),
+                    None => return None,
+                },
+            }
+        }
+    }
+    let int = match (int, c) {
+        (Some(t), _) => t,
+        // C's `int` on the targets metatrace supports (x86-64).
+        (None, true) => IntTy::I32,
+        (None, false) => return None,
+    };
+    Some(metatrace_jitcodegen::types::TagRepr { int, c_outer: c })
 }
 
 fn derives(attrs: &[syn::Attribute], name: &str) -> bool {

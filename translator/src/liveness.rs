@@ -7,7 +7,7 @@
 //! IR, and moves to `metatrace_jitcodegen::flowgraph` if another phase
 //! needs it.
 
-use metatrace_jitcodegen::flowgraph::{BlockId, Exit, FlowGraph, Operand, Var};
+use metatrace_jitcodegen::flowgraph::{BlockId, FlowGraph, Operand, Var};
 use std::collections::{HashMap, HashSet};
 
 /// The live-in set of every block, to a fixpoint.
@@ -54,12 +54,7 @@ pub fn live_before(
 pub fn live_out(g: &FlowGraph, b: BlockId, live: &HashMap<BlockId, HashSet<Var>>) -> HashSet<Var> {
     let mut out = HashSet::new();
     let block = g.block(b);
-    match &block.exit {
-        Exit::Branch { cond } => out.extend(cond.as_var()),
-        Exit::Switch { value } => out.extend(value.as_var()),
-        Exit::Return { values } => out.extend(values.iter().filter_map(Operand::as_var)),
-        _ => {}
-    }
+    out.extend(block.exit.operands().iter().filter_map(Operand::as_var));
     for (_, target, link) in g.exits(b) {
         let inputs = &g.block(target).inputargs;
         for (i, a) in link.args.iter().enumerate() {

@@ -2,6 +2,7 @@
 //! as rustc finds them. The result owns the syn trees that every later
 //! phase borrows.
 
+use crate::consteval::str_literal;
 use crate::diag::{at, Diagnostic, Diagnostics, FileId, SourceMap};
 use std::path::{Path, PathBuf};
 
@@ -58,10 +59,8 @@ pub fn load_crate_dir(dir: &Path) -> Result<LoadedCrate, (SourceMap, Diagnostics
 /// relative to `base`.
 pub fn load_crate_root(root: &Path, base: &Path) -> Result<LoadedCrate, (SourceMap, Diagnostics)> {
     let mut loader = Loader {
-        sources: SourceMap::default(),
-        diags: Diagnostics::default(),
-        modules: Vec::new(),
         base: base.to_owned(),
+        ..Loader::default()
     };
     match std::fs::read_to_string(root) {
         Ok(text) => loader.add_file(root, text, Vec::new(), None, true),
@@ -75,16 +74,12 @@ pub fn load_crate_root(root: &Path, base: &Path) -> Result<LoadedCrate, (SourceM
 
 /// Load a crate made of one in-memory file (tests and the proc-macros).
 pub fn load_source(name: &str, text: &str) -> Result<LoadedCrate, (SourceMap, Diagnostics)> {
-    let mut loader = Loader {
-        sources: SourceMap::default(),
-        diags: Diagnostics::default(),
-        modules: Vec::new(),
-        base: PathBuf::new(),
-    };
+    let mut loader = Loader::default();
     loader.add_file(Path::new(name), text.to_owned(), Vec::new(), None, true);
     loader.finish()
 }
 
+#[derive(Default)]
 struct Loader {
     sources: SourceMap,
     diags: Diagnostics,
@@ -229,13 +224,7 @@ fn path_attr(attrs: &[syn::Attribute]) -> Option<String> {
             return None;
         }
         match &a.meta {
-            syn::Meta::NameValue(nv) => match &nv.value {
-                syn::Expr::Lit(syn::ExprLit {
-                    lit: syn::Lit::Str(s),
-                    ..
-                }) => Some(s.value()),
-                _ => None,
-            },
+            syn::Meta::NameValue(nv) => str_literal(&nv.value),
             _ => None,
         }
     })

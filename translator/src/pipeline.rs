@@ -47,28 +47,23 @@ impl std::fmt::Debug for TranslateError {
 /// Translate the crate in `dir` (its `src/lib.rs` or `src/main.rs`).
 pub fn translate_crate_dir(dir: &Path) -> Result<Translation, TranslateError> {
     let start = Instant::now();
-    match load_crate_dir(dir) {
-        Ok(krate) => translate_loaded(krate, start),
-        Err((sources, diags)) => Err(TranslateError {
-            sources,
-            diags: diags.list,
-        }),
-    }
+    translate_loaded(load_crate_dir(dir), start)
 }
 
 /// Translate a crate made of one in-memory file.
 pub fn translate_source(name: &str, text: &str) -> Result<Translation, TranslateError> {
     let start = Instant::now();
-    match load_source(name, text) {
-        Ok(krate) => translate_loaded(krate, start),
-        Err((sources, diags)) => Err(TranslateError {
-            sources,
-            diags: diags.list,
-        }),
-    }
+    translate_loaded(load_source(name, text), start)
 }
 
-fn translate_loaded(krate: LoadedCrate, start: Instant) -> Result<Translation, TranslateError> {
+fn translate_loaded(
+    loaded: Result<LoadedCrate, (SourceMap, Diagnostics)>,
+    start: Instant,
+) -> Result<Translation, TranslateError> {
+    let krate = loaded.map_err(|(sources, diags)| TranslateError {
+        sources,
+        diags: diags.list,
+    })?;
     let (program, diags) = {
         let items = ItemTable::build(&krate);
         let mut t = Translator {
@@ -242,13 +237,7 @@ impl Translator<'_, '_> {
                 }
                 self.program.residuals.push(ResidualInfo {
                     path: f.path.clone(),
-                    params: params
-                        .iter()
-                        .map(|p| Param {
-                            name: p.name.clone(),
-                            ty: p.ty.clone(),
-                        })
-                        .collect(),
+                    params: f.flow_params(),
                     ret: ret.clone(),
                 });
             }

@@ -20,6 +20,7 @@
 //! The rules are in one table, [`RULES`], so that the list is easy to read
 //! and `docs/subset.md` can be checked against it.
 
+use crate::consteval::str_literal;
 use crate::diag::{at, Diagnostics, FileId, SourceMap};
 use proc_macro2::{Span, TokenTree};
 use syn::punctuated::Punctuated;
@@ -311,31 +312,20 @@ impl Checker<'_> {
         if mac.tokens.is_empty() && fixed == 0 {
             return;
         }
-        let args =
-            match mac.parse_body_with(Punctuated::<syn::Expr, syn::Token![,]>::parse_terminated) {
-                Ok(args) => args,
-                Err(_) => {
-                    let span = join(mac.path.span(), mac.bang_token.span);
-                    self.report(span, &MACRO_ARGS, name);
-                    return;
-                }
-            };
-        let args: Vec<&syn::Expr> = args.iter().collect();
-        if args.len() < fixed {
+        let parsed = mac.parse_body_with(Punctuated::<syn::Expr, syn::Token![,]>::parse_terminated);
+        let Some(args) = parsed.ok().filter(|args| args.len() >= fixed) else {
             let span = join(mac.path.span(), mac.bang_token.span);
             self.report(span, &MACRO_ARGS, name);
             return;
-        }
+        };
+        let args: Vec<&syn::Expr> = args.iter().collect();
         for operand in &args[..fixed] {
             self.visit_expr(operand);
         }
         let message = &args[fixed..];
         let literal_ok = match message {
             [] => true,
-            [syn::Expr::Lit(syn::ExprLit {
-                lit: syn::Lit::Str(s),
-                ..
-            })] => !has_placeholder(&s.value()),
+            [m] => str_literal(m).is_some_and(|s| !has_placeholder(&s)),
             _ => false,
         };
         if !literal_ok {

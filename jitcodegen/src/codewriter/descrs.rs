@@ -6,13 +6,14 @@ use super::{
     AllocRequest, ArrayRequest, Assembly, CallEffectsData, CallRequest, Container, DriverRequest,
     EnumRequest, FieldRequest,
 };
-use crate::flowgraph::{FieldRef, Program};
-use crate::types::{AdtKind, Ty};
+use crate::flowgraph::{adt_field_name, FieldRef, Helper, Program};
+use crate::types::Ty;
 use metatrace_runtime::jitcode::{
     AllocId, ArrayId, CallId, DriverId, EnumId, FieldId, JitCodeId, StringId,
 };
 use std::collections::HashMap;
 
+#[derive(Default)]
 pub(crate) struct Descrs {
     /// What is built; `jitcodes` is filled by `assemble`.
     pub asm: Assembly,
@@ -20,6 +21,7 @@ pub(crate) struct Descrs {
     array_ix: HashMap<(Container, Ty, bool), u16>,
     enum_ix: HashMap<(Ty, bool), u16>,
     call_ix: HashMap<String, u16>,
+    helper_ix: HashMap<Helper, u16>,
     alloc_ix: HashMap<Ty, u16>,
     string_ix: HashMap<String, u16>,
     graph_ix: HashMap<String, u16>,
@@ -60,42 +62,14 @@ impl Descrs {
         }
         Ok(Descrs {
             asm,
-            field_ix: HashMap::new(),
-            array_ix: HashMap::new(),
-            enum_ix: HashMap::new(),
-            call_ix: HashMap::new(),
-            alloc_ix: HashMap::new(),
-            string_ix: HashMap::new(),
             graph_ix,
             driver_ix,
+            ..Descrs::default()
         })
     }
 
     pub fn finish(self) -> Assembly {
         self.asm
-    }
-
-    /// The type of a field of a struct, of an enum variant or of a tuple.
-    pub fn field_type(&self, f: &FieldRef) -> Result<Ty, String> {
-        let types = &self.asm.types;
-        let bad = || format!("no field {}", crate::flowgraph::adt_field_name(types, f));
-        match &f.owner {
-            Ty::Adt(id) => {
-                let adt = types.adts.get(id.0 as usize).ok_or_else(bad)?;
-                let fields = match (&adt.kind, f.variant) {
-                    (AdtKind::Struct { fields, .. }, None) => fields,
-                    (AdtKind::Enum { variants }, Some(v)) => {
-                        &variants.get(v as usize).ok_or_else(bad)?.fields
-                    }
-                    _ => return Err(bad()),
-                };
-                Ok(fields.get(f.index as usize).ok_or_else(bad)?.ty.clone())
-            }
-            Ty::Tuple(items) if f.variant.is_none() => {
-                items.get(f.index as usize).cloned().ok_or_else(bad)
-            }
-            _ => Err(bad()),
-        }
     }
 
     /// Descrs are interned per access path: the same field read through
@@ -105,7 +79,10 @@ impl Descrs {
         if let Some(&i) = self.field_ix.get(&key) {
             return Ok(FieldId(i));
         }
-        let ty = self.field_type(f)?;
+        let types = &self.asm.types;
+        let ty = f
+            .ty(types)
+            .ok_or_else(|| format!("no field {}", adt_field_name(types, f)))?;
         let i = index(self.asm.fields.len(), "fields")?;
         self.asm.fields.push(FieldRequest {
             field: f.clone(),
@@ -165,12 +142,30 @@ impl Descrs {
         let i = index(self.asm.calls.len(), "residual calls")?;
         self.asm.calls.push(CallRequest {
             path: r.path.clone(),
+            helper: None,
             params: r.params.iter().map(|p| p.ty.clone()).collect(),
             ret: r.ret.clone(),
             // Until `assemble` computes the summary.
             effects: CallEffectsData::everything(),
         });
         self.call_ix.insert(path.to_string(), i);
+        Ok(CallId(i))
+    }
+
+    /// The residual call of a generated helper, one per helper.
+    pub fn helper(&mut self, h: &Helper) -> Result<CallId, String> {
+        if let Some(&i) = self.helper_ix.get(h) {
+            return Ok(CallId(i));
+        }
+        let i = index(self.asm.calls.len(), "residual calls")?;
+        self.asm.calls.push(CallRequest {
+            path: h.name(&self.asm.types),
+            helper: Some(h.clone()),
+            params: h.params(),
+            ret: h.ret(),
+            effects: CallEffectsData::everything(),
+        });
+        self.helper_ix.insert(h.clone(), i);
         Ok(CallId(i))
     }
 

@@ -50,7 +50,7 @@
 
 use super::{Assembly, CallEffectsData, Container};
 use crate::flowgraph::FieldRef;
-use crate::types::{AdtId, AdtKind, Ty, TypeTable};
+use crate::types::{AdtDef, AdtId, Ty, TypeTable};
 use std::collections::HashSet;
 
 /// The summary of a call taking parameters of types `params`.
@@ -146,6 +146,14 @@ impl<'a> Walk<'a> {
         }
     }
 
+    /// The definition of `id`; a type the table does not have gets no
+    /// rule: the summary is "everything".
+    fn adt(&mut self, id: AdtId) -> Option<&'a AdtDef> {
+        let adt = self.types.adts.get(id.0 as usize);
+        self.everything |= adt.is_none();
+        adt
+    }
+
     /// A parameter of type `ty`, passed by value: the callee's own copy,
     /// whose references lead to the caller's memory.
     fn value(&mut self, ty: &Ty) {
@@ -162,24 +170,14 @@ impl<'a> Walk<'a> {
                 self.value(b);
             }
             Ty::Adt(id) => {
-                let Some(adt) = self.types.adts.get(id.0 as usize) else {
-                    self.everything = true;
-                    return;
-                };
+                let Some(adt) = self.adt(*id) else { return };
                 if adt.owns_heap {
                     // Not passable from traced code: no rule for it.
                     self.everything = true;
                     return;
                 }
-                let tys: Vec<Ty> = match &adt.kind {
-                    AdtKind::Struct { fields, .. } => fields.iter().map(|f| f.ty.clone()).collect(),
-                    AdtKind::Enum { variants } => variants
-                        .iter()
-                        .flat_map(|v| v.fields.iter().map(|f| f.ty.clone()))
-                        .collect(),
-                };
-                for t in &tys {
-                    self.value(t);
+                for (_, _, f) in adt.all_fields() {
+                    self.value(&f.ty);
                 }
             }
             // A box passed by value (moved to the callee, which may write
@@ -232,37 +230,24 @@ impl<'a> Walk<'a> {
                 }
             }
             Ty::Adt(id) => {
-                let Some(adt) = self.types.adts.get(id.0 as usize) else {
-                    self.everything = true;
-                    return;
-                };
+                let Some(adt) = self.adt(*id) else { return };
                 if !self.seen.insert((*id, Mode::Mut)) {
                     return;
                 }
-                match &adt.kind {
-                    AdtKind::Struct { fields, .. } => {
-                        for (i, f) in fields.iter().enumerate() {
-                            let r = FieldRef {
-                                owner: ty.clone(),
-                                variant: None,
-                                index: i as u32,
-                            };
-                            self.place(&f.ty, Pos::Field(r), Mode::Mut);
-                        }
+                if adt.is_enum() {
+                    self.other = true; // the tag
+                    if adt.tag.is_some() {
+                        // ... a field of its own with a primitive repr.
+                        self.fields.insert(norm_field(&FieldRef::tag(ty)));
                     }
-                    AdtKind::Enum { variants } => {
-                        self.other = true; // the tag
-                        for (v, var) in variants.iter().enumerate() {
-                            for (i, f) in var.fields.iter().enumerate() {
-                                let r = FieldRef {
-                                    owner: ty.clone(),
-                                    variant: Some(v as u32),
-                                    index: i as u32,
-                                };
-                                self.place(&f.ty, Pos::Field(r), Mode::Mut);
-                            }
-                        }
-                    }
+                }
+                for (variant, index, f) in adt.all_fields() {
+                    let r = FieldRef {
+                        owner: ty.clone(),
+                        variant,
+                        index,
+                    };
+                    self.place(&f.ty, Pos::Field(r), Mode::Mut);
                 }
             }
             Ty::Option(t) => {
@@ -364,22 +349,12 @@ impl<'a> Walk<'a> {
                 self.shared(b);
             }
             Ty::Adt(id) => {
-                let Some(adt) = self.types.adts.get(id.0 as usize) else {
-                    self.everything = true;
-                    return;
-                };
+                let Some(adt) = self.adt(*id) else { return };
                 if !self.seen.insert((*id, Mode::Shared)) {
                     return;
                 }
-                let tys: Vec<Ty> = match &adt.kind {
-                    AdtKind::Struct { fields, .. } => fields.iter().map(|f| f.ty.clone()).collect(),
-                    AdtKind::Enum { variants } => variants
-                        .iter()
-                        .flat_map(|v| v.fields.iter().map(|f| f.ty.clone()))
-                        .collect(),
-                };
-                for t in &tys {
-                    self.shared(t);
+                for (_, _, f) in adt.all_fields() {
+                    self.shared(&f.ty);
                 }
             }
             // `Cell`, `RefCell`, atomics, raw pointers, or anything else
@@ -435,7 +410,7 @@ impl<'a> Walk<'a> {
 mod tests {
     use super::super::{ArrayRequest, CallRequest, FieldRequest};
     use super::*;
-    use crate::types::{AdtDef, FieldDef, IntTy, VariantDef};
+    use crate::types::{AdtKind, FieldDef, IntTy, VariantDef};
 
     const TAPE: Ty = Ty::Adt(AdtId(0));
     const IO: Ty = Ty::Adt(AdtId(1));
@@ -481,6 +456,7 @@ mod tests {
             },
             owns_heap,
             is_copy: false,
+            tag: None,
         };
         let op = AdtDef {
             name: "Op".into(),
@@ -501,6 +477,7 @@ mod tests {
             },
             owns_heap: false,
             is_copy: true,
+            tag: None,
         };
         TypeTable {
             adts: vec![
@@ -585,6 +562,7 @@ mod tests {
         let effects = call_effects(&asm, &params);
         asm.calls.push(CallRequest {
             path: "f".into(),
+            helper: None,
             params,
             ret: Ty::Unit,
             effects,

@@ -19,7 +19,7 @@
 //!   by `liveness`.
 
 use super::descrs::Descrs;
-use super::regalloc::{exit_vars, RegAlloc};
+use super::regalloc::RegAlloc;
 use super::{var_scalar, Container, RefConstText};
 use crate::flowgraph::{
     BlockId, CallKind, Const, Exit, FlowGraph, LinkCase, Op, Operand, Operation, PanicKind,
@@ -30,6 +30,7 @@ use metatrace_runtime::jitcode::{
     CallFlavor, CmpOp, FloatBinOp, Insn, IntBinOp, KReg, Kind, Label, PanicKind as RtPanic, Reg,
 };
 use std::collections::{HashMap, HashSet};
+use std::hash::Hash;
 
 /// Constant `i` of a kind is named `CONST_BASE + i` until the register
 /// count is known.
@@ -124,6 +125,59 @@ fn panic_kind(k: &PanicKind) -> RtPanic {
     }
 }
 
+fn too_many_consts() -> String {
+    "more than 0x7fff constants of one kind".to_string()
+}
+
+/// The placeholder register of constant `v` in an int or float pool (its
+/// values, their indices, its kind), interned.
+fn pooled<V: Copy + Eq + Hash>(
+    (values, indices, kind): (&mut Vec<V>, &mut HashMap<V, u16>, Kind),
+    v: V,
+) -> Result<KReg, String> {
+    let n = values.len();
+    let i = *indices.entry(v).or_insert(n as u16);
+    if i as usize == n {
+        values.push(v);
+    }
+    (n < CONST_BASE as usize)
+        .then_some(())
+        .ok_or_else(too_many_consts)?;
+    Ok(KReg {
+        kind,
+        reg: CONST_BASE + i,
+    })
+}
+
+/// The comparison of an `int_*` or `float_*` comparison operation.
+fn cmp_op(op: &Op) -> CmpOp {
+    match op {
+        Op::IntEq | Op::FloatEq => CmpOp::Eq,
+        Op::IntNe | Op::FloatNe => CmpOp::Ne,
+        Op::IntLt | Op::FloatLt => CmpOp::Lt,
+        Op::IntLe | Op::FloatLe => CmpOp::Le,
+        Op::IntGt | Op::FloatGt => CmpOp::Gt,
+        _ => CmpOp::Ge,
+    }
+}
+
+/// The operation of a binary `int_*` or `bool_*` operation (bools are
+/// `u8`s 0 and 1 in registers).
+fn int_bin_op(op: &Op) -> IntBinOp {
+    match op {
+        Op::IntAdd => IntBinOp::Add,
+        Op::IntSub => IntBinOp::Sub,
+        Op::IntMul => IntBinOp::Mul,
+        Op::IntDiv => IntBinOp::Div,
+        Op::IntRem => IntBinOp::Rem,
+        Op::IntAnd | Op::BoolAnd => IntBinOp::And,
+        Op::IntOr | Op::BoolOr => IntBinOp::Or,
+        Op::IntXor | Op::BoolXor => IntBinOp::Xor,
+        Op::IntShl => IntBinOp::Shl,
+        _ => IntBinOp::Shr,
+    }
+}
+
 /// Flatten graph `g` whose variables have registers `alloc`.
 pub(crate) fn flatten(
     program: &Program,
@@ -153,7 +207,8 @@ pub(crate) fn flatten(
         let l = f.new_label();
         f.block_label.insert(b, l);
         let block = g.block(b);
-        let mut used: HashSet<Var> = exit_vars(&block.exit).into_iter().collect();
+        let exit = block.exit.operands().iter();
+        let mut used: HashSet<Var> = exit.filter_map(Operand::as_var).collect();
         for op in &block.operations {
             used.extend(op.args.iter().filter_map(Operand::as_var));
         }
@@ -200,39 +255,15 @@ impl Flattener<'_> {
     }
 
     fn const_reg(&mut self, c: &Const) -> Result<KReg, String> {
-        let too_many = || "more than 0x7fff constants of one kind".to_string();
-        let int = |this: &mut Self, v: i64| -> Result<KReg, String> {
-            let n = this.consts_i.len();
-            let i = *this.const_i_ix.entry(v).or_insert(n as u16);
-            if i as usize == n {
-                this.consts_i.push(v);
-            }
-            (n < CONST_BASE as usize)
-                .then_some(())
-                .ok_or_else(too_many)?;
-            Ok(KReg {
-                kind: Kind::Int,
-                reg: CONST_BASE + i,
-            })
-        };
+        let ints = (&mut self.consts_i, &mut self.const_i_ix, Kind::Int);
         match c {
-            Const::Int(v, t) => int(self, t.wrap(*v as i128)),
-            Const::Bool(b) => int(self, *b as i64),
-            Const::Char(ch) => int(self, *ch as u32 as i64),
-            Const::F64(bits) => {
-                let n = self.consts_f.len();
-                let i = *self.const_f_ix.entry(*bits).or_insert(n as u16);
-                if i as usize == n {
-                    self.consts_f.push(*bits);
-                }
-                (n < CONST_BASE as usize)
-                    .then_some(())
-                    .ok_or_else(too_many)?;
-                Ok(KReg {
-                    kind: Kind::Float,
-                    reg: CONST_BASE + i,
-                })
-            }
+            Const::Int(v, t) => pooled(ints, t.wrap(*v as i128)),
+            Const::Bool(b) => pooled(ints, *b as i64),
+            Const::Char(ch) => pooled(ints, *ch as u32 as i64),
+            Const::F64(bits) => pooled(
+                (&mut self.consts_f, &mut self.const_f_ix, Kind::Float),
+                *bits,
+            ),
             Const::Str(_) | Const::NullRef(_) => {
                 let data = match c {
                     Const::Str(s) => RefConstText::Str(s.clone()),
@@ -247,7 +278,7 @@ impl Flattener<'_> {
                 };
                 (i < CONST_BASE as usize)
                     .then_some(())
-                    .ok_or_else(too_many)?;
+                    .ok_or_else(too_many_consts)?;
                 Ok(KReg {
                     kind: Kind::Ref,
                     reg: CONST_BASE + i as u16,
@@ -326,26 +357,20 @@ impl Flattener<'_> {
             | Op::IntOr
             | Op::IntXor
             | Op::IntShl
-            | Op::IntShr => {
+            | Op::IntShr
+            | Op::BoolAnd
+            | Op::BoolOr
+            | Op::BoolXor => {
                 arity(2, 1)?;
-                let bop = match op.op {
-                    Op::IntAdd => IntBinOp::Add,
-                    Op::IntSub => IntBinOp::Sub,
-                    Op::IntMul => IntBinOp::Mul,
-                    Op::IntDiv => IntBinOp::Div,
-                    Op::IntRem => IntBinOp::Rem,
-                    Op::IntAnd => IntBinOp::And,
-                    Op::IntOr => IntBinOp::Or,
-                    Op::IntXor => IntBinOp::Xor,
-                    Op::IntShl => IntBinOp::Shl,
-                    _ => IntBinOp::Shr,
+                let ty = match op.op {
+                    Op::BoolAnd | Op::BoolOr | Op::BoolXor => IntTy::U8,
+                    _ => int_ty(self.g.var_ty(op.results[0])).ok_or("result is not an integer")?,
                 };
-                let ty = int_ty(self.g.var_ty(op.results[0])).ok_or("result is not an integer")?;
                 let a = self.opnd_k(&op.args[0], I)?;
                 let b = self.opnd_k(&op.args[1], I)?;
                 let dst = self.res(op.results[0]).reg;
                 self.emit(Insn::IntBin {
-                    op: bop,
+                    op: int_bin_op(&op.op),
                     ty,
                     a,
                     b,
@@ -365,20 +390,12 @@ impl Flattener<'_> {
             }
             Op::IntEq | Op::IntNe | Op::IntLt | Op::IntLe | Op::IntGt | Op::IntGe => {
                 arity(2, 1)?;
-                let cop = match op.op {
-                    Op::IntEq => CmpOp::Eq,
-                    Op::IntNe => CmpOp::Ne,
-                    Op::IntLt => CmpOp::Lt,
-                    Op::IntLe => CmpOp::Le,
-                    Op::IntGt => CmpOp::Gt,
-                    _ => CmpOp::Ge,
-                };
                 let ty = int_ty(&self.ty(&op.args[0])).ok_or("operand is not an integer")?;
                 let a = self.opnd_k(&op.args[0], I)?;
                 let b = self.opnd_k(&op.args[1], I)?;
                 let dst = self.res(op.results[0]).reg;
                 self.emit(Insn::IntCmp {
-                    op: cop,
+                    op: cmp_op(&op.op),
                     ty,
                     a,
                     b,
@@ -395,24 +412,6 @@ impl Flattener<'_> {
                     ty: IntTy::U8,
                     a,
                     b: one,
-                    dst,
-                });
-            }
-            Op::BoolAnd | Op::BoolOr | Op::BoolXor => {
-                arity(2, 1)?;
-                let bop = match op.op {
-                    Op::BoolAnd => IntBinOp::And,
-                    Op::BoolOr => IntBinOp::Or,
-                    _ => IntBinOp::Xor,
-                };
-                let a = self.opnd_k(&op.args[0], I)?;
-                let b = self.opnd_k(&op.args[1], I)?;
-                let dst = self.res(op.results[0]).reg;
-                self.emit(Insn::IntBin {
-                    op: bop,
-                    ty: IntTy::U8,
-                    a,
-                    b,
                     dst,
                 });
             }
@@ -438,17 +437,10 @@ impl Flattener<'_> {
             }
             Op::FloatEq | Op::FloatNe | Op::FloatLt | Op::FloatLe | Op::FloatGt | Op::FloatGe => {
                 arity(2, 1)?;
-                let cop = match op.op {
-                    Op::FloatEq => CmpOp::Eq,
-                    Op::FloatNe => CmpOp::Ne,
-                    Op::FloatLt => CmpOp::Lt,
-                    Op::FloatLe => CmpOp::Le,
-                    Op::FloatGt => CmpOp::Gt,
-                    _ => CmpOp::Ge,
-                };
                 let a = self.opnd_k(&op.args[0], F)?;
                 let b = self.opnd_k(&op.args[1], F)?;
                 let dst = self.res(op.results[0]).reg;
+                let cop = cmp_op(&op.op);
                 self.emit(Insn::FloatCmp { op: cop, a, b, dst });
             }
             Op::Cast => {
@@ -607,6 +599,26 @@ impl Flattener<'_> {
                     value,
                 });
             }
+            Op::VecPushSlot(t) => {
+                arity(1, 1)?;
+                let descr = self.descrs.array(Container::Vec, t, false)?;
+                let vec = self.opnd_k(&op.args[0], R)?;
+                let dst = self.res(op.results[0]).reg;
+                self.emit(Insn::VecPushSlot { descr, vec, dst });
+            }
+            Op::VecPopSlot(t) => {
+                arity(1, 2)?;
+                let descr = self.descrs.array(Container::Vec, t, false)?;
+                let vec = self.opnd_k(&op.args[0], R)?;
+                let tag = self.res(op.results[0]).reg;
+                let dst = self.res(op.results[1]).reg;
+                self.emit(Insn::VecPopSlot {
+                    descr,
+                    vec,
+                    tag,
+                    dst,
+                });
+            }
             Op::VecAsSlice(t) => {
                 arity(1, 2)?;
                 let descr = self
@@ -658,6 +670,21 @@ impl Flattener<'_> {
                 };
                 self.live();
                 self.emit(insn);
+            }
+            Op::Helper(h) => {
+                let args = op
+                    .args
+                    .iter()
+                    .map(|a| self.opnd(a))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let results: Vec<KReg> = op.results.iter().map(|&r| self.res(r)).collect();
+                let descr = self.descrs.helper(h)?;
+                self.live();
+                self.emit(Insn::ResidualCall {
+                    descr,
+                    args,
+                    results,
+                });
             }
             Op::Promote => {
                 arity(1, 1)?;

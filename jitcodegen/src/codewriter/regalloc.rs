@@ -12,7 +12,7 @@
 //! block's inputargs get registers 0, 1, ... of their kind.
 
 use super::var_kind;
-use crate::flowgraph::{Exit, FlowGraph, Op, Operand, Var};
+use crate::flowgraph::{FlowGraph, Op, Operand, Var};
 use metatrace_runtime::jitcode::{KReg, Kind};
 use std::collections::HashSet;
 
@@ -102,15 +102,6 @@ impl Allocator {
     }
 }
 
-/// The vars an exit reads itself (not counting link arguments).
-pub(crate) fn exit_vars(exit: &Exit) -> Vec<Var> {
-    match exit {
-        Exit::Goto | Exit::Panic { .. } => vec![],
-        Exit::Branch { cond: o } | Exit::Switch { value: o } => o.as_var().into_iter().collect(),
-        Exit::Return { values } => values.iter().filter_map(Operand::as_var).collect(),
-    }
-}
-
 /// Allocate registers for every variable of `g` defined in a block
 /// reachable from the start block.
 pub fn allocate(g: &FlowGraph) -> Result<RegAlloc, String> {
@@ -152,7 +143,7 @@ pub fn allocate(g: &FlowGraph) -> Result<RegAlloc, String> {
         for (_, _, link) in g.exits(b) {
             live.extend(link.args.iter().filter_map(Operand::as_var));
         }
-        live.extend(exit_vars(&block.exit));
+        live.extend(block.exit.operands().iter().filter_map(Operand::as_var));
         for op in block.operations.iter().rev() {
             for (i, &r) in op.results.iter().enumerate() {
                 for &l in &live {

@@ -53,7 +53,7 @@ impl Names {
                     see(v, &mut names.vars);
                 }
             }
-            for v in exit_operands(&block.exit).filter_map(Operand::as_var) {
+            for v in block.exit.operands().iter().filter_map(Operand::as_var) {
                 see(v, &mut names.vars);
             }
             for (_, _, link) in g.exits(b) {
@@ -113,16 +113,6 @@ pub(crate) fn block_order(g: &FlowGraph) -> Vec<BlockId> {
     rest.sort();
     order.extend(rest);
     order
-}
-
-/// The operands an exit reads itself (not those of its links).
-pub(crate) fn exit_operands(exit: &Exit) -> Box<dyn Iterator<Item = &Operand> + '_> {
-    match exit {
-        Exit::Goto | Exit::Panic { .. } => Box::new(std::iter::empty()),
-        Exit::Branch { cond } => Box::new(std::iter::once(cond)),
-        Exit::Switch { value } => Box::new(std::iter::once(value)),
-        Exit::Return { values } => Box::new(values.iter()),
-    }
 }
 
 /// Text of a constant: `10usize`, `-1i64`, `true`, `'a'`, `1.5f64`, `"s"`, `null`.
@@ -201,6 +191,8 @@ fn static_data(op: &Op, types: &TypeTable) -> Option<String> {
         | Op::VecSetItem(t)
         | Op::VecPush(t)
         | Op::VecPop(t)
+        | Op::VecPushSlot(t)
+        | Op::VecPopSlot(t)
         | Op::SliceItemAddr(t)
         | Op::SliceGetItem(t)
         | Op::SliceSetItem(t)
@@ -208,6 +200,7 @@ fn static_data(op: &Op, types: &TypeTable) -> Option<String> {
         | Op::New(t)
         | Op::Free(t) => Some(types.display(t).to_string()),
         Op::Call { callee, .. } => Some(callee.clone()),
+        Op::Helper(h) => Some(h.name(types)),
         Op::JitMergePoint { driver } | Op::CanEnterJit { driver } => Some(driver.clone()),
         _ => None,
     }

@@ -6,7 +6,6 @@
 //! new input variable, so that afterwards values cross block boundaries
 //! only through links.
 
-use super::printer::exit_operands;
 use super::{BlockId, FlowGraph, Operand, Var};
 use petgraph::visit::EdgeRef;
 use petgraph::Direction;
@@ -26,7 +25,8 @@ pub fn repair_cross_block_uses(g: &mut FlowGraph) {
             defs.extend(op.results.iter().copied());
         }
         let links = g.graph.edges_directed(b, Direction::Outgoing);
-        let uses = exit_operands(&block.exit).chain(links.flat_map(|e| e.weight().args.iter()));
+        let exit = block.exit.operands().iter();
+        let uses = exit.chain(links.flat_map(|e| e.weight().args.iter()));
         foreign.extend(
             uses.filter_map(Operand::as_var)
                 .filter(|v| !defs.contains(v)),

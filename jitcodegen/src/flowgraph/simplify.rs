@@ -20,7 +20,6 @@
 //! of inputargs (they are the function's parameters). A graph that verifies
 //! before `simplify` still verifies after it.
 
-use super::printer::exit_operands;
 use super::{BlockId, Exit, FlowGraph, LinkCase, Operand, Var};
 use petgraph::stable_graph::EdgeIndex;
 use petgraph::visit::EdgeRef;
@@ -53,6 +52,28 @@ fn incoming(g: &FlowGraph, b: BlockId) -> Vec<EdgeIndex> {
         .collect();
     edges.sort();
     edges
+}
+
+/// Remove the inputargs of block `b` at the positions `drop`, and what
+/// its incoming links pass to them.
+fn drop_inputargs(g: &mut FlowGraph, b: BlockId, drop: &[usize]) {
+    fn remove_at<T>(items: &mut Vec<T>, drop: &[usize]) {
+        let mut i = 0;
+        items.retain(|_| {
+            i += 1;
+            !drop.contains(&(i - 1))
+        });
+    }
+    for e in incoming(g, b) {
+        remove_at(&mut g.graph[e].args, drop);
+    }
+    remove_at(&mut g.block_mut(b).inputargs, drop);
+}
+
+/// The outgoing links of block `b` with their targets, owned.
+fn out_links(g: &FlowGraph, b: BlockId) -> Vec<(BlockId, super::Link)> {
+    let exits = g.exits(b).into_iter();
+    exits.map(|(_, t, l)| (t, l.clone())).collect()
 }
 
 /// Pass 1: drop blocks that cannot be reached from the start block.
@@ -106,7 +127,7 @@ fn remove_dead(g: &mut FlowGraph) -> bool {
                 }
             }
         }
-        for v in exit_operands(&block.exit).filter_map(Operand::as_var) {
+        for v in block.exit.operands().iter().filter_map(Operand::as_var) {
             mark(v, &mut live, &mut work);
         }
     }
@@ -138,18 +159,7 @@ fn remove_dead(g: &mut FlowGraph) -> bool {
                 .collect();
             if !dead.is_empty() {
                 changed = true;
-                for e in incoming(g, b) {
-                    let args = &mut g.graph[e].args;
-                    for &i in dead.iter().rev() {
-                        if i < args.len() {
-                            args.remove(i);
-                        }
-                    }
-                }
-                let inputs = &mut g.block_mut(b).inputargs;
-                for &i in dead.iter().rev() {
-                    inputs.remove(i);
-                }
+                drop_inputargs(g, b, &dead);
             }
         }
         let ops = &mut g.block_mut(b).operations;
@@ -195,11 +205,7 @@ fn join_blocks(g: &mut FlowGraph) -> bool {
 
 fn absorb(g: &mut FlowGraph, a: BlockId, e: EdgeIndex, b: BlockId) {
     let link = g.graph.remove_edge(e).expect("edge exists");
-    let outs: Vec<(BlockId, super::Link)> = g
-        .exits(b)
-        .into_iter()
-        .map(|(_, t, l)| (t, l.clone()))
-        .collect();
+    let outs = out_links(g, b);
     let mut block = g.graph.remove_node(b).expect("block exists");
     let subst: HashMap<Var, Operand> = block.inputargs.iter().copied().zip(link.args).collect();
     let apply = |o: &mut Operand| o.substitute(&subst);
@@ -290,26 +296,7 @@ fn merge_identical_inputargs(g: &mut FlowGraph) -> bool {
         }
         changed = true;
         g.substitute(b, &replace);
-        let keep = |i: usize| !drop.contains(&i);
-        let inputs: Vec<Var> = g
-            .block(b)
-            .inputargs
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| keep(*i))
-            .map(|(_, v)| *v)
-            .collect();
-        g.block_mut(b).inputargs = inputs;
-        for e in incoming(g, b) {
-            let args: Vec<Operand> = g.graph[e]
-                .args
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| keep(*i))
-                .map(|(_, a)| a.clone())
-                .collect();
-            g.graph[e].args = args;
-        }
+        drop_inputargs(g, b, &drop);
     }
     changed
 }
@@ -336,11 +323,7 @@ fn thread_constant_switches(g: &mut FlowGraph) -> bool {
             continue;
         };
         let inputs = g.block(b).inputargs.clone();
-        let outs: Vec<(BlockId, super::Link)> = g
-            .exits(b)
-            .into_iter()
-            .map(|(_, t, l)| (t, l.clone()))
-            .collect();
+        let outs = out_links(g, b);
         for e in incoming(g, b) {
             let args = g.graph[e].args.clone();
             let Operand::Const(c) = &args[pos] else {

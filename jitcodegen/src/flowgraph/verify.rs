@@ -5,9 +5,9 @@
 //! Errors name blocks and variables with the printer's numbering, so that a
 //! message can be read next to `print_graph`'s output.
 
-use super::printer::{case_text, exit_operands, field_text, Names};
+use super::printer::{case_text, field_text, Names};
 use super::{BlockId, Exit, FieldRef, FlowGraph, LinkCase, Op, Operand, Operation, Var};
-use crate::types::{AdtKind, Ty, TypeTable};
+use crate::types::{Ty, TypeTable};
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 
@@ -241,8 +241,7 @@ impl Verifier<'_> {
             check(op.op.name(), &op.args, &defined);
             defined.extend(op.results.iter().copied());
         }
-        let exit_args: Vec<Operand> = exit_operands(&block.exit).cloned().collect();
-        check("the exit", &exit_args, &defined);
+        check("the exit", block.exit.operands(), &defined);
         for (_, target, link) in self.g.exits(b) {
             let what = format!("the link to {}", self.names.block(target));
             check(&what, &link.args, &defined);
@@ -444,24 +443,14 @@ impl Verifier<'_> {
 
     /// The type of a field, or an error message.
     fn field_ty(&self, f: &FieldRef) -> Result<Ty, String> {
-        let bad = || format!("no field {}", field_text(self.types, f));
-        match &f.owner {
-            Ty::Adt(id) => {
-                let adt = self.types.adts.get(id.0 as usize).ok_or_else(bad)?;
-                let fields = match (&adt.kind, f.variant) {
-                    (AdtKind::Struct { fields, .. }, None) => fields,
-                    (AdtKind::Enum { variants }, Some(v)) => {
-                        &variants.get(v as usize).ok_or_else(bad)?.fields
-                    }
-                    _ => return Err(bad()),
-                };
-                let field = fields.get(f.index as usize).ok_or_else(bad)?;
-                Ok(field.ty.clone())
+        if let Some(t) = f.ty(self.types) {
+            return Ok(t);
+        }
+        match (&f.owner, f.variant) {
+            (Ty::Adt(_) | Ty::Option(_) | Ty::Result(..), _) | (Ty::Tuple(_), None) => {
+                Err(format!("no field {}", field_text(self.types, f)))
             }
-            Ty::Tuple(items) if f.variant.is_none() => {
-                items.get(f.index as usize).cloned().ok_or_else(bad)
-            }
-            other => Err(format!(
+            (other, _) => Err(format!(
                 "field owner {} is not a struct, enum or tuple",
                 self.show(other)
             )),
@@ -617,8 +606,39 @@ impl Verifier<'_> {
                 let results: Vec<Want> = leaves.iter().map(Want::Exact).collect();
                 self.sig(op, &[Want::Ref], &results);
             }
+            Op::VecPushSlot(_) => self.sig(op, &[Want::Ref], &[Want::Ref]),
+            Op::VecPopSlot(_) => {
+                let u32_ty = Ty::Int(crate::types::IntTy::U32);
+                self.sig(op, &[Want::Ref], &[Want::Exact(&u32_ty), Want::Ref]);
+            }
             Op::VecAsSlice(_) | Op::StringAsStr => self.sig(op, &[Want::Ref], &[Want::Ref, us]),
             Op::Call { .. } => {}
+            Op::Helper(h) => {
+                let leaves = |tys: &[Ty]| -> Option<Vec<Ty>> {
+                    let mut out = Vec::new();
+                    for t in tys {
+                        out.extend(self.types.flatten(t)?);
+                    }
+                    Some(out)
+                };
+                let (Some(params), Some(results)) = (leaves(&h.params()), leaves(&[h.ret()]))
+                else {
+                    self.err(format!(
+                        "helper {}: a type that cannot live in registers",
+                        h.name(self.types)
+                    ));
+                    return;
+                };
+                let params: Vec<Want> = params
+                    .iter()
+                    .map(|t| match t {
+                        Ty::Ref { .. } => Want::Ref,
+                        t => Want::Exact(t),
+                    })
+                    .collect();
+                let results: Vec<Want> = results.iter().map(Want::Exact).collect();
+                self.sig(op, &params, &results);
+            }
             Op::JitMergePoint { .. } | Op::CanEnterJit { .. } => {
                 self.arity(op, None, Some(0));
             }

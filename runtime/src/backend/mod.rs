@@ -134,6 +134,13 @@ struct Registry {
     guards: Vec<(TraceId, u32)>,
 }
 
+impl Registry {
+    /// The compiled trace `id`, if there is one.
+    fn get(&self, id: TraceId) -> Option<&Compiled> {
+        self.traces.get(id as usize)?.as_ref()
+    }
+}
+
 static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
     traces: Vec::new(),
     guards: Vec::new(),
@@ -208,7 +215,7 @@ fn reserve(n_guards: usize) -> (TraceId, u32) {
 
 fn target_lookup(target: u32) -> Option<x86::Target> {
     let r = registry();
-    let c = r.traces.get(target as usize)?.as_ref()?;
+    let c = r.get(target)?;
     if !c.is_loop {
         return None;
     }
@@ -298,7 +305,7 @@ pub fn compile_bridge(trace: Trace, tables: &'static Tables) -> Result<TraceId, 
     // guard has them.
     let entry_locs = {
         let r = registry();
-        let Some(Some(c)) = r.traces.get(code as usize) else {
+        let Some(c) = r.get(code) else {
             return Err(format!("compile_bridge: no compiled trace {code}"));
         };
         let Some(info) = c.trace.guards.get(guard as usize) else {
@@ -357,9 +364,7 @@ pub fn execute(id: TraceId, inputs: &[u64]) -> GuardExit {
     let entry = {
         let r = registry();
         let c = r
-            .traces
-            .get(id as usize)
-            .and_then(|c| c.as_ref())
+            .get(id)
             .unwrap_or_else(|| panic!("backend::execute: no compiled trace {id}"));
         assert!(c.is_loop, "backend::execute: trace {id} is a bridge");
         assert_eq!(
@@ -412,9 +417,7 @@ pub fn execute(id: TraceId, inputs: &[u64]) -> GuardExit {
 /// The trace compiled as `id` (for its guards' resume data and the log).
 pub fn trace_of(id: TraceId) -> Arc<Trace> {
     let r = registry();
-    r.traces
-        .get(id as usize)
-        .and_then(|c| c.as_ref())
+    r.get(id)
         .map(|c| c.trace.clone())
         .unwrap_or_else(|| panic!("backend::trace_of: no compiled trace {id}"))
 }
@@ -427,28 +430,20 @@ pub fn guard_of(global_id: u32) -> Option<(TraceId, u32)> {
 /// The global id of guard `guard` of trace `id`.
 pub fn guard_id(id: TraceId, guard: u32) -> Option<u32> {
     let r = registry();
-    let c = r.traces.get(id as usize)?.as_ref()?;
+    let c = r.get(id)?;
     ((guard as usize) < c.trace.guards.len()).then_some(c.first_gid + guard)
 }
 
 /// The bridge attached to guard `guard` of trace `id`, if any.
 pub fn bridge_of(id: TraceId, guard: u32) -> Option<TraceId> {
     let r = registry();
-    r.traces
-        .get(id as usize)?
-        .as_ref()?
-        .bridges
-        .get(guard as usize)
-        .copied()
-        .flatten()
+    r.get(id)?.bridges.get(guard as usize).copied().flatten()
 }
 
 /// How often compiled code left through guard `guard` of trace `id`.
 pub fn guard_failures(id: TraceId, guard: u32) -> u64 {
     let r = registry();
-    r.traces
-        .get(id as usize)
-        .and_then(|c| c.as_ref())
+    r.get(id)
         .and_then(|c| c.failures.get(guard as usize).copied())
         .unwrap_or(0)
 }
@@ -456,21 +451,21 @@ pub fn guard_failures(id: TraceId, guard: u32) -> u64 {
 /// Size of the machine code of trace `id`, and its spill slots.
 pub fn code_info(id: TraceId) -> Option<(usize, u32)> {
     let r = registry();
-    let c = r.traces.get(id as usize)?.as_ref()?;
+    let c = r.get(id)?;
     Some((c.mem.len(), c.n_slots))
 }
 
 /// Address of the machine code of trace `id`.
 pub fn code_address(id: TraceId) -> Option<usize> {
     let r = registry();
-    Some(r.traces.get(id as usize)?.as_ref()?.mem.addr())
+    Some(r.get(id)?.mem.addr())
 }
 
 /// The machine code of trace `id`, disassembled (Intel syntax), with the
 /// trace's operations and stubs marked. Patched stubs show their jump.
 pub fn disassemble(id: TraceId) -> String {
     let r = registry();
-    match r.traces.get(id as usize).and_then(|c| c.as_ref()) {
+    match r.get(id) {
         Some(c) => disasm::listing(c.mem.bytes(), c.mem.addr() as u64, &c.marks),
         None => format!("<no compiled trace {id}>\n"),
     }

@@ -68,35 +68,40 @@ pub extern "C" fn mt_enum_tag(d: &EnumDescr, addr: usize) -> Ret {
     guarded(|| unsafe { (d.tag)(addr) as u64 })
 }
 
-fn shims(d: &ArrayDescr) -> crate::jitcode::VecShims {
-    d.vec
-        .unwrap_or_else(|| panic!("metatrace: {} is not a Vec", d.name))
-}
-
 pub extern "C" fn mt_vec_len(d: &ArrayDescr, v: usize) -> Ret {
-    guarded(|| unsafe { (shims(d).len)(v) as u64 })
+    guarded(|| unsafe { (d.vec_shims().len)(v) as u64 })
 }
 
 pub extern "C" fn mt_vec_ptr(d: &ArrayDescr, v: usize) -> Ret {
-    guarded(|| unsafe { (shims(d).ptr)(v) as u64 })
+    guarded(|| unsafe { (d.vec_shims().ptr)(v) as u64 })
 }
 
 pub extern "C" fn mt_vec_push(d: &ArrayDescr, v: usize, x: u64) -> Ret {
     guarded(|| {
-        let push = shims(d)
-            .push
-            .unwrap_or_else(|| panic!("metatrace: {} has no push shim", d.name));
-        unsafe { push(v, x) };
+        unsafe { d.push_shim()(v, x) };
         0
     })
 }
 
 pub extern "C" fn mt_vec_pop(d: &ArrayDescr, v: usize) -> Ret {
+    guarded(|| unsafe { d.pop_shim()(v) }.unwrap_or(0))
+}
+
+pub extern "C" fn mt_vec_cap(d: &ArrayDescr, v: usize) -> Ret {
+    guarded(|| unsafe { (crate::executor::slot_shims(d).cap)(v) as u64 })
+}
+
+pub extern "C" fn mt_vec_set_len(d: &ArrayDescr, v: usize, len: u64) -> Ret {
     guarded(|| {
-        let pop = shims(d)
-            .pop
-            .unwrap_or_else(|| panic!("metatrace: {} has no pop shim", d.name));
-        unsafe { pop(v) }.unwrap_or(0)
+        unsafe { (crate::executor::slot_shims(d).set_len)(v, len as usize) };
+        0
+    })
+}
+
+pub extern "C" fn mt_vec_reserve(d: &ArrayDescr, v: usize) -> Ret {
+    guarded(|| {
+        unsafe { (crate::executor::slot_shims(d).reserve)(v) };
+        0
     })
 }
 

@@ -134,7 +134,7 @@ impl Machine {
     ) -> usize {
         let mut ptr = rr!(self, f, base);
         if vec {
-            ptr = unsafe { (vec_shims(tables, descr).ptr)(ptr) };
+            ptr = unsafe { (tables.arrays[descr].vec_shims().ptr)(ptr) };
         }
         executor::item_addr(&tables.arrays[descr], ptr, ri!(self, f, idx))
     }
@@ -308,66 +308,31 @@ impl Machine {
                     ri!(self, fr, *dst) = unsafe { (d.tag)(rr!(self, fr, *addr)) } as i64;
                 }
                 Insn::VecLen { descr, vec, dst } => {
-                    let s = vec_shims(tables, *descr);
+                    let s = tables.arrays[*descr].vec_shims();
                     ri!(self, fr, *dst) = unsafe { (s.len)(rr!(self, fr, *vec)) } as i64;
                 }
-                Insn::VecItemAddr {
-                    descr,
-                    vec: base,
-                    idx,
-                    dst,
+                Insn::VecItemAddr { .. } | Insn::SliceItemAddr { .. } => {
+                    let (descr, vec, base, idx, dst) = insn.item_operands().expect("item access");
+                    rr!(self, fr, dst) = self.item_addr(tables, &fr, descr, vec, base, idx);
                 }
-                | Insn::SliceItemAddr {
-                    descr,
-                    ptr: base,
-                    idx,
-                    dst,
-                } => {
-                    let vec = matches!(insn, Insn::VecItemAddr { .. });
-                    rr!(self, fr, *dst) = self.item_addr(tables, &fr, *descr, vec, *base, *idx);
-                }
-                Insn::VecGetItem {
-                    descr,
-                    vec: base,
-                    idx,
-                    dst,
-                }
-                | Insn::SliceGetItem {
-                    descr,
-                    ptr: base,
-                    idx,
-                    dst,
-                } => {
-                    let ty = tables.arrays[*descr].item.expect("verified: scalar items");
-                    let vec = matches!(insn, Insn::VecGetItem { .. });
-                    let addr = self.item_addr(tables, &fr, *descr, vec, *base, *idx);
+                Insn::VecGetItem { .. } | Insn::SliceGetItem { .. } => {
+                    let (descr, vec, base, idx, dst) = insn.item_operands().expect("item access");
+                    let ty = tables.arrays[descr].item.expect("verified: scalar items");
+                    let addr = self.item_addr(tables, &fr, descr, vec, base, idx);
                     let v = unsafe { executor::load(ty, addr) };
-                    self.set(&fr, ty.kind(), *dst, v);
+                    self.set(&fr, ty.kind(), dst, v);
                 }
-                Insn::VecSetItem {
-                    descr,
-                    vec: base,
-                    idx,
-                    value,
-                }
-                | Insn::SliceSetItem {
-                    descr,
-                    ptr: base,
-                    idx,
-                    value,
-                } => {
-                    let ty = tables.arrays[*descr].item.expect("verified: scalar items");
-                    let vec = matches!(insn, Insn::VecSetItem { .. });
-                    let addr = self.item_addr(tables, &fr, *descr, vec, *base, *idx);
-                    let v = self.get(&fr, ty.kind(), *value);
+                Insn::VecSetItem { .. } | Insn::SliceSetItem { .. } => {
+                    let (descr, vec, base, idx, value) = insn.item_operands().expect("item access");
+                    let ty = tables.arrays[descr].item.expect("verified: scalar items");
+                    let addr = self.item_addr(tables, &fr, descr, vec, base, idx);
+                    let v = self.get(&fr, ty.kind(), value);
                     unsafe { executor::store(ty, addr, v) };
                 }
                 Insn::VecPush { descr, vec, value } => {
                     let d = &tables.arrays[*descr];
                     let ty = d.item.expect("verified: scalar items");
-                    let Some(push) = vec_shims(tables, *descr).push else {
-                        panic!("metatrace: {} has no push shim", d.name);
-                    };
+                    let push = d.push_shim();
                     let v = self.get(&fr, ty.kind(), *value);
                     unsafe { push(rr!(self, fr, *vec), v) };
                 }
@@ -379,9 +344,7 @@ impl Machine {
                 } => {
                     let d = &tables.arrays[*descr];
                     let ty = d.item.expect("verified: scalar items");
-                    let Some(pop) = vec_shims(tables, *descr).pop else {
-                        panic!("metatrace: {} has no pop shim", d.name);
-                    };
+                    let pop = d.pop_shim();
                     let (t, v) = match unsafe { pop(rr!(self, fr, *vec)) } {
                         Some(v) => (1, v),
                         None => (0, 0),
@@ -389,13 +352,29 @@ impl Machine {
                     ri!(self, fr, *tag) = t;
                     self.set(&fr, ty.kind(), *value, v);
                 }
+                Insn::VecPushSlot { descr, vec, dst } => {
+                    let d = &tables.arrays[*descr];
+                    rr!(self, fr, *dst) =
+                        unsafe { executor::vec_push_slot(d, rr!(self, fr, *vec)) };
+                }
+                Insn::VecPopSlot {
+                    descr,
+                    vec,
+                    tag,
+                    dst,
+                } => {
+                    let d = &tables.arrays[*descr];
+                    let slot = unsafe { executor::vec_pop_slot(d, rr!(self, fr, *vec)) };
+                    ri!(self, fr, *tag) = slot.is_some() as i64;
+                    rr!(self, fr, *dst) = slot.unwrap_or(0);
+                }
                 Insn::VecAsSlice {
                     descr,
                     vec,
                     ptr,
                     len,
                 } => {
-                    let s = vec_shims(tables, *descr);
+                    let s = tables.arrays[*descr].vec_shims();
                     let v = rr!(self, fr, *vec);
                     let (p, n) = unsafe { ((s.ptr)(v), (s.len)(v)) };
                     rr!(self, fr, *ptr) = p;
@@ -497,12 +476,4 @@ fn grow<T: Copy + Default>(v: &mut Vec<T>, n: usize, consts: &[T]) {
     for &c in consts {
         v.push(c);
     }
-}
-
-#[inline(always)]
-fn vec_shims(
-    tables: &crate::jitcode::Tables,
-    descr: crate::jitcode::ArrayId,
-) -> crate::jitcode::VecShims {
-    tables.arrays[descr].vec.expect("verified: a Vec descr")
 }

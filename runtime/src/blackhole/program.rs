@@ -2,7 +2,7 @@
 //! verified the first time an executor asks for it, and stays decoded (and
 //! leaked) for the rest of the process.
 
-use crate::jitcode::{decode, verify_jitcode, Insn, JitCode, Label, RefConst, Tables};
+use crate::jitcode::{Insn, JitCode, Label, RefConst, Tables};
 use std::cell::Cell;
 use std::sync::Mutex;
 
@@ -199,29 +199,11 @@ pub fn program(tables: &'static Tables) -> &'static Program {
 }
 
 fn build(tables: &'static Tables) -> Program {
-    let mut errors = Vec::new();
-    let mut codes = Vec::with_capacity(tables.jitcodes.len());
-    for jc in tables.jitcodes {
-        match decode(jc.code) {
-            Ok(insns) => {
-                if let Err(e) = verify_jitcode(&jc.shape(&insns), tables) {
-                    errors.extend(e);
-                }
-                codes.push(Code::new(jc, insns));
-            }
-            Err(e) => errors.push(format!("{}: {e}", jc.name)),
-        }
-    }
-    for d in tables.drivers {
-        if d.jitcode as usize >= tables.jitcodes.len() {
-            errors.push(format!(
-                "driver {}: portal jitcode {} out of range",
-                d.portal, d.jitcode
-            ));
-        }
-    }
+    let (decoded, errors) = tables.decode_and_verify();
     if !errors.is_empty() {
         panic!("metatrace: invalid jitcodes:\n  {}", errors.join("\n  "));
     }
+    let codes = tables.jitcodes.iter().zip(decoded);
+    let codes = codes.map(|(jc, insns)| Code::new(jc, insns)).collect();
     Program { tables, codes }
 }

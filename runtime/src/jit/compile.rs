@@ -29,7 +29,12 @@ pub(super) fn compile_loop(
     what: &str,
     params: &crate::JitParams,
 ) -> Result<TraceId, String> {
-    let (optimized, mut timing) = optimize_loop(tables, trace, kind, what, params);
+    // (A loop may come out peeled.)
+    let (optimized, mut timing) =
+        optimize(tables, trace, kind, what, params, |t, opts| match kind {
+            TraceKind::Loop => optimizer::optimize_loop(t, tables, opts),
+            _ => Optimized::Loop(optimize_entering(tables, t, opts)),
+        });
     timing.traced_ns = traced_ns;
     compile_optimized_loop(tables, optimized, kind, timing, what)
 }
@@ -43,11 +48,14 @@ pub(super) fn compile_bridge(
     what: &str,
     params: &crate::JitParams,
 ) -> Result<TraceId, String> {
-    let (trace, mut timing) = optimize(tables, trace, TraceKind::Bridge, what, params);
+    let kind = TraceKind::Bridge;
+    let (trace, mut timing) = optimize(tables, trace, kind, what, params, |t, opts| {
+        optimize_entering(tables, t, opts)
+    });
     timing.traced_ns = traced_ns;
     let t1 = Instant::now();
     let id = backend::compile_bridge(trace, tables)?;
-    compiled(tables, id, TraceKind::Bridge, timing, t1, what);
+    compiled(tables, id, kind, timing, t1, what);
     Ok(id)
 }
 
@@ -127,41 +135,22 @@ struct Timing {
     recorded_ops: usize,
 }
 
-/// [`optimize`] for a loop or entry bridge: a loop may come out peeled.
-fn optimize_loop(
+/// Logs the trace as recorded (`jit-log-noopt-*`) and runs `optimize`
+/// on it with the passes of `enable_opts`, timed.
+fn optimize<T>(
     tables: &'static Tables,
     trace: Trace,
     kind: TraceKind,
     what: &str,
     params: &crate::JitParams,
-) -> (Optimized, Timing) {
-    if kind != TraceKind::Loop {
-        let (t, timing) = optimize(tables, trace, kind, what, params);
-        return (Optimized::Loop(t), timing);
-    }
+    optimize: impl FnOnce(Trace, &EnabledOpts) -> T,
+) -> (T, Timing) {
     log_recorded(tables, &trace, kind, what);
-    let opts = EnabledOpts::parse(&params.enable_opts).unwrap_or_default();
     let recorded_ops = trace.ops.len();
+    let opts = EnabledOpts::parse(&params.enable_opts).unwrap_or_default();
     let t0 = Instant::now();
-    let optimized = optimizer::optimize_loop(trace, tables, &opts);
+    let optimized = optimize(trace, &opts);
     (optimized, optimized_timing(recorded_ops, t0))
-}
-
-/// Logs the trace as recorded (`jit-log-noopt-*`) and runs the optimizer
-/// on it with the passes of `enable_opts`.
-fn optimize(
-    tables: &'static Tables,
-    trace: Trace,
-    kind: TraceKind,
-    what: &str,
-    params: &crate::JitParams,
-) -> (Trace, Timing) {
-    log_recorded(tables, &trace, kind, what);
-    let recorded_ops = trace.ops.len();
-    let opts = EnabledOpts::parse(&params.enable_opts).unwrap_or_default();
-    let t0 = Instant::now();
-    let trace = optimize_entering(tables, trace, &opts);
-    (trace, optimized_timing(recorded_ops, t0))
 }
 
 /// A bridge or entry bridge that ends at a peeled loop's header jumps

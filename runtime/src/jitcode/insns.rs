@@ -401,6 +401,24 @@ insn_table! {
     /// when `ptr` is null: a box moved out of its variable leaves null behind
     /// (the translator's drop flags).
     39 Free "free" { ptr: Reg = read(Ref), descr: AllocId = descr(Alloc) }
+    /// `v.push(x)` of an item of any type, in place: grows the Vec at
+    /// `vec` by one item, left uninitialized (the stores that follow fill
+    /// it); `dst` is its address.
+    40 VecPushSlot "vec_push_slot" {
+        vec: Reg = read(Ref),
+        descr: ArrayId = descr(Array { vec: true, scalar: false }),
+        dst: Reg = write(Ref),
+    }
+    /// `v.pop()` of an item of any type, in place: `tag` (int) is 1 and
+    /// `dst` the address of the popped item (past the new length, still
+    /// there: the loads that follow read it), or `tag` 0 and `dst` null
+    /// when the Vec is empty.
+    41 VecPopSlot "vec_pop_slot" {
+        vec: Reg = read(Ref),
+        descr: ArrayId = descr(Array { vec: true, scalar: false }),
+        tag: Reg = write(Int),
+        dst: Reg = write(Ref),
+    }
 }
 
 impl Insn {
@@ -411,6 +429,52 @@ impl Insn {
             self,
             Insn::Goto { .. } | Insn::Switch { .. } | Insn::Return { .. } | Insn::Panic { .. }
         )
+    }
+
+    /// The operands of an item access (`vec_itemaddr`, `slice_getitem`,
+    /// ...): the array descr, whether the base is a Vec (else slice
+    /// data), the base and index registers, and the register written or
+    /// stored.
+    pub fn item_operands(&self) -> Option<(ArrayId, bool, Reg, Reg, Reg)> {
+        Some(match *self {
+            Insn::VecItemAddr {
+                descr,
+                vec,
+                idx,
+                dst,
+            } => (descr, true, vec, idx, dst),
+            Insn::VecGetItem {
+                descr,
+                vec,
+                idx,
+                dst,
+            } => (descr, true, vec, idx, dst),
+            Insn::VecSetItem {
+                descr,
+                vec,
+                idx,
+                value,
+            } => (descr, true, vec, idx, value),
+            Insn::SliceItemAddr {
+                descr,
+                ptr,
+                idx,
+                dst,
+            } => (descr, false, ptr, idx, dst),
+            Insn::SliceGetItem {
+                descr,
+                ptr,
+                idx,
+                dst,
+            } => (descr, false, ptr, idx, dst),
+            Insn::SliceSetItem {
+                descr,
+                ptr,
+                idx,
+                value,
+            } => (descr, false, ptr, idx, value),
+            _ => return None,
+        })
     }
 
     /// Where control may go after this instruction, at index `pc`.

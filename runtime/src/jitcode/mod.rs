@@ -102,6 +102,11 @@ impl Kind {
             Kind::Float => 'f',
         }
     }
+
+    /// The kind whose [`Kind::letter`] is `c`.
+    pub fn from_letter(c: char) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.letter() == c)
+    }
 }
 
 /// The static type of a scalar value: what a load reads, what an int
@@ -232,6 +237,29 @@ pub struct ArrayDescr {
     pub vec: Option<VecShims>,
 }
 
+impl ArrayDescr {
+    /// The Vec shims (verified code runs Vec operations on Vec descrs
+    /// only).
+    pub fn vec_shims(&self) -> VecShims {
+        self.vec
+            .unwrap_or_else(|| panic!("metatrace: {} is not a Vec", self.name))
+    }
+
+    /// The push shim (every Vec of scalar items has one).
+    pub fn push_shim(&self) -> unsafe fn(usize, u64) {
+        self.vec_shims()
+            .push
+            .unwrap_or_else(|| panic!("metatrace: {} has no push shim", self.name))
+    }
+
+    /// The pop shim (every Vec of scalar items has one).
+    pub fn pop_shim(&self) -> unsafe fn(usize) -> Option<u64> {
+        self.vec_shims()
+            .pop
+            .unwrap_or_else(|| panic!("metatrace: {} has no pop shim", self.name))
+    }
+}
+
 #[derive(Clone, Copy, Debug)]
 pub struct VecShims {
     pub len: unsafe fn(usize) -> usize,
@@ -240,6 +268,22 @@ pub struct VecShims {
     pub push: Option<unsafe fn(usize, u64)>,
     /// Pop into the canonical register value; `None` when empty.
     pub pop: Option<unsafe fn(usize) -> Option<u64>>,
+    /// What pushing and popping items of any type in place takes
+    /// (`VecPushSlot`, `VecPopSlot`); `None` in hand-made tables.
+    pub slots: Option<SlotShims>,
+}
+
+/// `Vec<T>` operations for items pushed and popped in place: the item is
+/// written or read through its address, the length set on its own.
+#[derive(Clone, Copy, Debug)]
+pub struct SlotShims {
+    /// `v.set_len(n)` (`n` at most the capacity; the items below `n`
+    /// initialized by the caller).
+    pub set_len: unsafe fn(usize, usize),
+    /// `v.capacity()`.
+    pub cap: unsafe fn(usize) -> usize,
+    /// `v.reserve(1)`.
+    pub reserve: unsafe fn(usize),
 }
 
 /// An enum-like type in memory (user enums, `Option`, `Result`).

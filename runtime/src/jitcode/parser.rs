@@ -289,11 +289,8 @@ impl Cursor<'_> {
         if !self.eat("%") {
             return Err(format!("expected a register at `{}`", self.rest()));
         }
-        let kind = match self.rest().chars().next() {
-            Some('i') => Kind::Int,
-            Some('r') => Kind::Ref,
-            Some('f') => Kind::Float,
-            _ => return Err(format!("expected a register at `%{}`", self.rest())),
+        let Some(kind) = self.rest().chars().next().and_then(Kind::from_letter) else {
+            return Err(format!("expected a register at `%{}`", self.rest()));
         };
         self.pos += 1;
         let reg = self.until(&[',', ' ', ')', ']', '?']);

@@ -42,8 +42,7 @@ pub fn distinct_name(all: &[(&str, bool)], i: usize) -> String {
 
 /// How to name what instructions refer to by index: an implementation
 /// gives each table's raw names ([`JitCodeNames::descr`]); the printed
-/// names, their inverse for the parser and the kinds of descr-typed
-/// registers follow.
+/// names and their inverse for the parser follow.
 pub trait JitCodeNames {
     /// The name of entry `i` of `table`; `None` when out of range (or not
     /// known).
@@ -82,46 +81,6 @@ pub trait JitCodeNames {
             return distinct_name(&all, i as usize);
         }
         name
-    }
-    fn field(&self, i: FieldId) -> String {
-        self.name(DescrTable::Field { scalar: false }, i.0)
-    }
-    fn array(&self, i: ArrayId) -> String {
-        self.name(
-            DescrTable::Array {
-                vec: false,
-                scalar: false,
-            },
-            i.0,
-        )
-    }
-    fn enum_(&self, i: EnumId) -> String {
-        self.name(DescrTable::Enum, i.0)
-    }
-    fn call(&self, i: CallId) -> String {
-        self.name(DescrTable::Call, i.0)
-    }
-    fn jitcode(&self, i: JitCodeId) -> String {
-        self.name(DescrTable::Jitcode, i.0)
-    }
-    /// A panic message, printed as a string literal.
-    fn string(&self, i: StringId) -> String {
-        self.name(DescrTable::String, i.0)
-    }
-    fn driver(&self, i: DriverId) -> String {
-        self.name(DescrTable::Driver, i.0)
-    }
-    /// Name of an allocated type (`Tables::allocs`).
-    fn alloc(&self, i: AllocId) -> String {
-        self.name(DescrTable::Alloc, i.0)
-    }
-    /// Kind of a scalar field / array item, to print the register read or
-    /// written by getfield and friends.
-    fn field_kind(&self, i: FieldId) -> Option<Kind> {
-        KindOf::FieldOf(i).resolve(self.descr_info()?)
-    }
-    fn item_kind(&self, i: ArrayId) -> Option<Kind> {
-        KindOf::ItemOf(i).resolve(self.descr_info()?)
     }
     /// The index of the descr printed as `name` (the parser's inverse of
     /// [`JitCodeNames::name`]): the first entry of that name, or `what#i`.
@@ -213,8 +172,7 @@ pub fn format_insn(insn: &Insn, regs: &RegNames, names: &dyn JitCodeNames) -> St
     let mut first_write = true;
     let kind_of = |k: KindOf| match k {
         KindOf::Fixed(k) => Some(k),
-        KindOf::FieldOf(d) => names.field_kind(d),
-        KindOf::ItemOf(d) => names.item_kind(d),
+        _ => k.resolve(names.descr_info()?),
     };
     insn.operands(&mut |op| {
         let sep = |rest: &String, first_write: &mut bool, access: Access, comma: bool| match access
@@ -267,7 +225,7 @@ pub fn format_insn(insn: &Insn, regs: &RegNames, names: &dyn JitCodeNames) -> St
 /// A descr as printed: `<name>`, or the string itself.
 fn descr_text(names: &dyn JitCodeNames, table: DescrTable, d: u16) -> String {
     match table {
-        DescrTable::String => names.string(StringId(d)),
+        DescrTable::String => names.name(table, d),
         _ => format!("<{}>", names.name(table, d)),
     }
 }

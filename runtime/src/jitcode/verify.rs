@@ -79,7 +79,41 @@ impl Tables {
     /// Decode and verify every jitcode, and check that the drivers'
     /// portals are in range; all problems found.
     pub fn verify(&self) -> Result<(), Vec<String>> {
-        verify_tables(self)
+        let (_, errors) = self.decode_and_verify();
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// The instructions of every jitcode that decodes, in order, and all
+    /// the problems [`Tables::verify`] reports.
+    pub fn decode_and_verify(&self) -> (Vec<Vec<Insn>>, Vec<String>) {
+        let mut errors = Vec::new();
+        let mut decoded = Vec::with_capacity(self.jitcodes.len());
+        for jc in self.jitcodes {
+            match decode(jc.code) {
+                Ok(insns) => {
+                    if let Err(e) = verify_jitcode(&jc.shape(&insns), self) {
+                        errors.extend(e);
+                    }
+                    decoded.push(insns);
+                }
+                Err(e) => errors.push(format!("{}: {}", jc.name, e)),
+            }
+        }
+        for d in self.drivers {
+            if d.jitcode as usize >= self.jitcodes.len() {
+                errors.push(format!(
+                    "driver {}: portal jitcode {} out of range ({} jitcodes)",
+                    d.portal,
+                    d.jitcode,
+                    self.jitcodes.len()
+                ));
+            }
+        }
+        (decoded, errors)
     }
 }
 
@@ -104,35 +138,6 @@ impl ScalarTy {
                 | (Ref, Int(_))
                 | (Int(_), Ref)
         )
-    }
-}
-
-fn verify_tables(tables: &Tables) -> Result<(), Vec<String>> {
-    let mut errors = Vec::new();
-    for jc in tables.jitcodes {
-        match decode(jc.code) {
-            Ok(insns) => {
-                if let Err(e) = verify_jitcode(&jc.shape(&insns), tables) {
-                    errors.extend(e);
-                }
-            }
-            Err(e) => errors.push(format!("{}: {}", jc.name, e)),
-        }
-    }
-    for d in tables.drivers {
-        if d.jitcode as usize >= tables.jitcodes.len() {
-            errors.push(format!(
-                "driver {}: portal jitcode {} out of range ({} jitcodes)",
-                d.portal,
-                d.jitcode,
-                tables.jitcodes.len()
-            ));
-        }
-    }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(errors)
     }
 }
 
@@ -349,23 +354,13 @@ impl Checker<'_> {
                     to.name()
                 ));
             }
-            Insn::Call {
-                jitcode: d,
-                args,
-                results,
-                ..
-            } => {
-                if let Some((a, r)) = self.descrs.jitcode_kinds(*d) {
-                    self.kinds("arguments", args, &a);
-                    self.kinds("results", results, &r);
-                }
-            }
-            Insn::ResidualCall {
-                descr: d,
-                args,
-                results,
-            } => {
-                if let Some((a, r)) = self.descrs.call_kinds(*d) {
+            Insn::Call { args, results, .. } | Insn::ResidualCall { args, results, .. } => {
+                let callee_kinds = match *insn {
+                    Insn::Call { jitcode, .. } => self.descrs.jitcode_kinds(jitcode),
+                    Insn::ResidualCall { descr, .. } => self.descrs.call_kinds(descr),
+                    _ => None,
+                };
+                if let Some((a, r)) = callee_kinds {
                     self.kinds("arguments", args, &a);
                     self.kinds("results", results, &r);
                 }

@@ -19,7 +19,8 @@ use super::heapcache::Effect;
 use super::{AbortReason, Stop, Tracer};
 use crate::blackhole;
 use crate::executor;
-use crate::jitcode::{ArrayId, CallFlavor, CmpOp, EnumId, Insn, IntTy, KReg, Kind, Reg, VecShims};
+use crate::jitcode::{ArrayId, CallFlavor, CmpOp, Insn, IntBinOp, IntTy, KReg, Kind, Reg};
+use crate::trace::interp::arith;
 use crate::trace::{Opcode, Val};
 
 use Kind::{Float, Int, Ref};
@@ -37,39 +38,23 @@ impl Tracer<'_> {
         self.set(kind, reg, Value { bits, val })
     }
 
-    fn vec_shims(&self, descr: ArrayId) -> VecShims {
-        self.tables.arrays[descr]
-            .vec
-            .expect("verified: a Vec descr")
-    }
-
-    /// May loads through array descr `descr` from a constant be folded?
-    fn array_immutable(&self, descr: ArrayId) -> bool {
-        self.tables.arrays[descr].immutable
-    }
-
-    /// Same for enum tags.
-    fn enum_immutable(&self, descr: EnumId) -> bool {
-        self.tables.enums[descr].immutable
-    }
-
     /// `vec_ptr` of the Vec `vec` (concrete data pointer and trace value).
     fn vec_ptr(&mut self, descr: ArrayId, vec: Value) -> Value {
-        let bits = unsafe { (self.vec_shims(descr).ptr)(vec.bits as usize) } as u64;
-        let imm = self.array_immutable(descr);
+        let d = &self.tables.arrays[descr];
+        let bits = unsafe { (d.vec_shims().ptr)(vec.bits as usize) } as u64;
         let val = self
             .rec
-            .read(Opcode::VecPtr(descr), &[vec.val], Ref, bits, imm);
+            .read(Opcode::VecPtr(descr), &[vec.val], Ref, bits, d.immutable);
         Value { bits, val }
     }
 
     /// `vec_len` of the Vec `vec`.
     fn vec_len(&mut self, descr: ArrayId, vec: Value) -> Value {
-        let bits = unsafe { (self.vec_shims(descr).len)(vec.bits as usize) } as u64;
-        let imm = self.array_immutable(descr);
+        let d = &self.tables.arrays[descr];
+        let bits = unsafe { (d.vec_shims().len)(vec.bits as usize) } as u64;
         let val = self
             .rec
-            .read(Opcode::VecLen(descr), &[vec.val], Int, bits, imm);
+            .read(Opcode::VecLen(descr), &[vec.val], Int, bits, d.immutable);
         Value { bits, val }
     }
 
@@ -87,13 +72,12 @@ impl Tracer<'_> {
         let ty = d.item.expect("verified: scalar items");
         let addr = executor::item_addr(d, ptr.bits as usize, idx.bits as i64);
         let bits = unsafe { executor::load(ty, addr) };
-        let imm = self.array_immutable(descr);
         let val = self.rec.read(
             Opcode::GetItem(descr),
             &[ptr.val, idx.val],
             ty.kind(),
             bits,
-            imm,
+            d.immutable,
         );
         self.put(ty.kind(), dst, bits, val);
     }
@@ -117,6 +101,19 @@ impl Tracer<'_> {
             .rec
             .pure(Opcode::ItemAddr(descr), &[ptr.val, idx.val], Ref, bits);
         self.put(Ref, dst, bits, val);
+    }
+
+    /// Compute arithmetic operation `opcode` on registers `operands` into
+    /// `dst`, and record it.
+    fn arith(&mut self, opcode: Opcode, operands: &[(Kind, Reg)], dst: Reg) {
+        let (mut bits, mut vals) = ([0u64; 2], [Val::Int(0); 2]);
+        for (n, &(kind, reg)) in operands.iter().enumerate() {
+            let v = self.get(kind, reg);
+            (bits[n], vals[n]) = (v.bits, v.val);
+        }
+        let (kind, result) = arith(&opcode, |n| bits[n]).expect("an arithmetic opcode");
+        let val = self.rec.pure(opcode, &vals[..operands.len()], kind, result);
+        self.put(kind, dst, result, val);
     }
 
     /// Record `call_result`s for `results` (concrete values `out`).
@@ -148,64 +145,22 @@ impl Tracer<'_> {
                 self.set(*kind, *dst, v);
             }
             Insn::IntBin { op, ty, a, b, dst } => {
-                let (a, b) = (self.get(Int, *a), self.get(Int, *b));
-                let bits = executor::int_bin(*op, *ty, a.bits as i64, b.bits as i64) as u64;
-                let val = self
-                    .rec
-                    .pure(Opcode::IntBin(*op, *ty), &[a.val, b.val], Int, bits);
-                self.put(Int, *dst, bits, val);
+                self.arith(Opcode::IntBin(*op, *ty), &[(Int, *a), (Int, *b)], *dst)
             }
-            Insn::IntNeg { ty, a, dst } => {
-                let a = self.get(Int, *a);
-                let bits = executor::int_neg(*ty, a.bits as i64) as u64;
-                let val = self.rec.pure(Opcode::IntNeg(*ty), &[a.val], Int, bits);
-                self.put(Int, *dst, bits, val);
-            }
-            Insn::IntNot { ty, a, dst } => {
-                let a = self.get(Int, *a);
-                let bits = executor::int_not(*ty, a.bits as i64) as u64;
-                let val = self.rec.pure(Opcode::IntNot(*ty), &[a.val], Int, bits);
-                self.put(Int, *dst, bits, val);
-            }
+            Insn::IntNeg { ty, a, dst } => self.arith(Opcode::IntNeg(*ty), &[(Int, *a)], *dst),
+            Insn::IntNot { ty, a, dst } => self.arith(Opcode::IntNot(*ty), &[(Int, *a)], *dst),
             Insn::IntCmp { op, ty, a, b, dst } => {
-                let (a, b) = (self.get(Int, *a), self.get(Int, *b));
-                let bits = executor::int_cmp(*op, *ty, a.bits as i64, b.bits as i64) as u64;
-                let val = self
-                    .rec
-                    .pure(Opcode::IntCmp(*op, *ty), &[a.val, b.val], Int, bits);
-                self.put(Int, *dst, bits, val);
+                self.arith(Opcode::IntCmp(*op, *ty), &[(Int, *a), (Int, *b)], *dst)
             }
             Insn::FloatBin { op, a, b, dst } => {
-                let (a, b) = (self.get(Float, *a), self.get(Float, *b));
-                let bits = executor::float_bin(*op, f64::from_bits(a.bits), f64::from_bits(b.bits))
-                    .to_bits();
-                let val = self
-                    .rec
-                    .pure(Opcode::FloatBin(*op), &[a.val, b.val], Float, bits);
-                self.put(Float, *dst, bits, val);
+                self.arith(Opcode::FloatBin(*op), &[(Float, *a), (Float, *b)], *dst)
             }
-            Insn::FloatNeg { a, dst } => {
-                let a = self.get(Float, *a);
-                let bits = (-f64::from_bits(a.bits)).to_bits();
-                let val = self.rec.pure(Opcode::FloatNeg, &[a.val], Float, bits);
-                self.put(Float, *dst, bits, val);
-            }
+            Insn::FloatNeg { a, dst } => self.arith(Opcode::FloatNeg, &[(Float, *a)], *dst),
             Insn::FloatCmp { op, a, b, dst } => {
-                let (a, b) = (self.get(Float, *a), self.get(Float, *b));
-                let bits =
-                    executor::float_cmp(*op, f64::from_bits(a.bits), f64::from_bits(b.bits)) as u64;
-                let val = self
-                    .rec
-                    .pure(Opcode::FloatCmp(*op), &[a.val, b.val], Int, bits);
-                self.put(Int, *dst, bits, val);
+                self.arith(Opcode::FloatCmp(*op), &[(Float, *a), (Float, *b)], *dst)
             }
             Insn::Cast { from, to, src, dst } => {
-                let v = self.get(from.kind(), *src);
-                let bits = executor::cast(*from, *to, v.bits);
-                let val = self
-                    .rec
-                    .pure(Opcode::Cast(*from, *to), &[v.val], to.kind(), bits);
-                self.put(to.kind(), *dst, bits, val);
+                self.arith(Opcode::Cast(*from, *to), &[(from.kind(), *src)], *dst)
             }
             Insn::New { descr, dst } => {
                 let bits = executor::alloc(&tables.allocs[*descr]) as u64;
@@ -268,10 +223,9 @@ impl Tracer<'_> {
                 let d = &tables.enums[*descr];
                 let a = self.get(Ref, *addr);
                 let bits = unsafe { (d.tag)(a.bits as usize) } as u64;
-                let imm = self.enum_immutable(*descr);
                 let val = self
                     .rec
-                    .read(Opcode::EnumTag(*descr), &[a.val], Int, bits, imm);
+                    .read(Opcode::EnumTag(*descr), &[a.val], Int, bits, d.immutable);
                 self.put(Int, *dst, bits, val);
             }
             Insn::VecLen { descr, vec, dst } => {
@@ -279,60 +233,25 @@ impl Tracer<'_> {
                 let len = self.vec_len(*descr, v);
                 self.set(Int, *dst, len);
             }
-            Insn::VecItemAddr {
-                descr,
-                vec: base,
-                idx,
-                dst,
+            Insn::VecItemAddr { .. } | Insn::SliceItemAddr { .. } => {
+                let (descr, vec, base, idx, dst) = insn.item_operands().expect("item access");
+                let (ptr, i) = self.item_base(descr, vec, base, idx);
+                self.item_addr(descr, ptr, i, dst);
             }
-            | Insn::SliceItemAddr {
-                descr,
-                ptr: base,
-                idx,
-                dst,
-            } => {
-                let vec = matches!(insn, Insn::VecItemAddr { .. });
-                let (ptr, i) = self.item_base(*descr, vec, *base, *idx);
-                self.item_addr(*descr, ptr, i, *dst);
+            Insn::VecGetItem { .. } | Insn::SliceGetItem { .. } => {
+                let (descr, vec, base, idx, dst) = insn.item_operands().expect("item access");
+                let (ptr, i) = self.item_base(descr, vec, base, idx);
+                self.get_item(descr, ptr, i, dst);
             }
-            Insn::VecGetItem {
-                descr,
-                vec: base,
-                idx,
-                dst,
-            }
-            | Insn::SliceGetItem {
-                descr,
-                ptr: base,
-                idx,
-                dst,
-            } => {
-                let vec = matches!(insn, Insn::VecGetItem { .. });
-                let (ptr, i) = self.item_base(*descr, vec, *base, *idx);
-                self.get_item(*descr, ptr, i, *dst);
-            }
-            Insn::VecSetItem {
-                descr,
-                vec: base,
-                idx,
-                value,
-            }
-            | Insn::SliceSetItem {
-                descr,
-                ptr: base,
-                idx,
-                value,
-            } => {
-                let vec = matches!(insn, Insn::VecSetItem { .. });
-                let (ptr, i) = self.item_base(*descr, vec, *base, *idx);
-                self.set_item(*descr, ptr, i, *value);
+            Insn::VecSetItem { .. } | Insn::SliceSetItem { .. } => {
+                let (descr, vec, base, idx, value) = insn.item_operands().expect("item access");
+                let (ptr, i) = self.item_base(descr, vec, base, idx);
+                self.set_item(descr, ptr, i, value);
             }
             Insn::VecPush { descr, vec, value } => {
                 let d = &tables.arrays[*descr];
                 let ty = d.item.expect("verified: scalar items");
-                let Some(push) = self.vec_shims(*descr).push else {
-                    panic!("metatrace: {} has no push shim", d.name);
-                };
+                let push = d.push_shim();
                 let (v, x) = (self.get(Ref, *vec), self.get(ty.kind(), *value));
                 unsafe { push(v.bits as usize, x.bits) };
                 self.rec.effect(
@@ -350,9 +269,7 @@ impl Tracer<'_> {
             } => {
                 let d = &tables.arrays[*descr];
                 let ty = d.item.expect("verified: scalar items");
-                let Some(pop) = self.vec_shims(*descr).pop else {
-                    panic!("metatrace: {} has no pop shim", d.name);
-                };
+                let pop = d.pop_shim();
                 let v = self.get(Ref, *vec);
                 // The emptiness check comes first: its guard resumes at
                 // this instruction, before anything is popped.
@@ -383,6 +300,70 @@ impl Tracer<'_> {
                         self.set(Int, *tag, Value::constant(Int, 0));
                         self.set(ty.kind(), *value, Value::constant(ty.kind(), 0));
                     }
+                }
+            }
+            Insn::VecPushSlot { descr, vec, dst } => {
+                let v = self.get(Ref, *vec);
+                let len = self.vec_len(*descr, v);
+                let s = executor::slot_shims(&tables.arrays[*descr]);
+                let cap_bits = unsafe { (s.cap)(v.bits as usize) } as u64;
+                if len.bits < cap_bits {
+                    // Room for one more: the guard resumes at this
+                    // instruction, before anything is pushed.
+                    let cap = self.rec.op(Opcode::VecCap(*descr), vec![v.val], Some(Int));
+                    let lt = Opcode::IntCmp(CmpOp::Lt, IntTy::Usize);
+                    let room = self.rec.pure(lt, &[len.val, cap], Int, 1);
+                    self.guard_truth(Value { bits: 1, val: room });
+                } else {
+                    unsafe { (s.reserve)(v.bits as usize) };
+                    self.rec.effect(
+                        Opcode::VecReserve(*descr),
+                        vec![v.val],
+                        None,
+                        Effect::Resize(v.val, *descr),
+                    );
+                }
+                let add = Opcode::IntBin(IntBinOp::Add, IntTy::Usize);
+                let n = self
+                    .rec
+                    .pure(add, &[len.val, Val::Int(1)], Int, len.bits + 1);
+                unsafe { (s.set_len)(v.bits as usize, len.bits as usize + 1) };
+                self.rec.set_len(*descr, v.val, n, len.bits + 1);
+                let ptr = self.vec_ptr(*descr, v);
+                self.item_addr(*descr, ptr, len, *dst);
+            }
+            Insn::VecPopSlot {
+                descr,
+                vec,
+                tag,
+                dst,
+            } => {
+                let v = self.get(Ref, *vec);
+                // The emptiness check comes first: its guard resumes at
+                // this instruction, before anything is popped.
+                let len = self.vec_len(*descr, v);
+                let nonempty = len.bits != 0;
+                let ne = Opcode::IntCmp(CmpOp::Ne, IntTy::Usize);
+                let c = self
+                    .rec
+                    .pure(ne, &[len.val, Val::Int(0)], Int, nonempty as u64);
+                self.guard_truth(Value {
+                    bits: nonempty as u64,
+                    val: c,
+                });
+                if nonempty {
+                    let s = executor::slot_shims(&tables.arrays[*descr]);
+                    let sub = Opcode::IntBin(IntBinOp::Sub, IntTy::Usize);
+                    let bits = len.bits - 1;
+                    let n = self.rec.pure(sub, &[len.val, Val::Int(1)], Int, bits);
+                    unsafe { (s.set_len)(v.bits as usize, bits as usize) };
+                    self.rec.set_len(*descr, v.val, n, bits);
+                    let ptr = self.vec_ptr(*descr, v);
+                    self.item_addr(*descr, ptr, Value { bits, val: n }, *dst);
+                    self.set(Int, *tag, Value::constant(Int, 1));
+                } else {
+                    self.set(Int, *tag, Value::constant(Int, 0));
+                    self.set(Ref, *dst, Value::constant(Ref, 0));
                 }
             }
             Insn::VecAsSlice {

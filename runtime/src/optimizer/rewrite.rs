@@ -27,6 +27,7 @@ use super::Ctx;
 use crate::blackhole;
 use crate::executor;
 use crate::jitcode::{CmpOp, FieldPlace, IntBinOp, IntTy, ScalarTy};
+use crate::trace::interp::arith;
 use crate::trace::{Opcode, Trace, Val};
 use rustc_hash::FxHashSet as HashSet;
 
@@ -181,21 +182,10 @@ fn guard(e: &mut Emitter, i: usize, args: Vec<Val>) {
 pub fn fold_constant(cx: &Ctx, opcode: &Opcode, args: &[Val]) -> Option<Val> {
     let mut buf = [0u64; 2];
     let c = const_bits(args, &mut buf)?;
+    if let Some((kind, bits)) = arith(opcode, |n| c[n]) {
+        return Some(Val::constant(kind, bits));
+    }
     let v = match opcode {
-        Opcode::IntBin(o, t) => Val::Int(executor::int_bin(*o, *t, c[0] as i64, c[1] as i64)),
-        Opcode::IntNeg(t) => Val::Int(executor::int_neg(*t, c[0] as i64)),
-        Opcode::IntNot(t) => Val::Int(executor::int_not(*t, c[0] as i64)),
-        Opcode::IntCmp(o, t) => {
-            Val::Int(executor::int_cmp(*o, *t, c[0] as i64, c[1] as i64) as i64)
-        }
-        Opcode::FloatBin(o) => Val::Float(
-            executor::float_bin(*o, f64::from_bits(c[0]), f64::from_bits(c[1])).to_bits(),
-        ),
-        Opcode::FloatNeg => Val::Float((-f64::from_bits(c[0])).to_bits()),
-        Opcode::FloatCmp(o) => {
-            Val::Int(executor::float_cmp(*o, f64::from_bits(c[0]), f64::from_bits(c[1])) as i64)
-        }
-        Opcode::Cast(from, to) => Val::constant(to.kind(), executor::cast(*from, *to, c[0])),
         Opcode::FieldAddr(d) => {
             let d = &cx.tables.fields[*d];
             match d.place {

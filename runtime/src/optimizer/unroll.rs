@@ -348,35 +348,10 @@ pub(super) fn split(t: &Trace, n: usize, layout: &Layout) -> Option<(Peeled, Vec
         }
     };
     let kind = |v: Val| t.kind_of(v).expect("a verified trace");
-    let mut body = Trace {
-        start: t.start.clone(),
-        inputs: slots.iter().map(|&j| kind(entry[j])).collect(),
-        ops: Vec::new(),
-        guards: Vec::new(),
-    };
-    for op in &t.ops[label + 1..last] {
-        let mut c = op.clone();
-        c.args = op
-            .args
-            .iter()
-            .map(|a| body_val(*a))
-            .collect::<Option<_>>()?;
-        if let Some(g) = op.guard {
-            c.guard = Some(body.guards.len() as u32);
-            body.guards
-                .push(rebuild_guard(&t.guards[g as usize], &body_val)?);
-        }
-        body.ops.push(c);
-    }
-    body.ops.push(TraceOp {
-        opcode: Opcode::Jump,
-        args: slots
-            .iter()
-            .map(|&j| body_val(back[j]))
-            .collect::<Option<_>>()?,
-        result: None,
-        guard: None,
-    });
+    let inputs = slots.iter().map(|&j| kind(entry[j])).collect();
+    let ops = &t.ops[label + 1..last];
+    let back_args = slots.iter().map(|&j| back[j]);
+    let body = mapped_trace(t, inputs, ops, &body_val, Opcode::Jump, back_args)?;
 
     // The preamble: the loop's inputs, its operations, a jump into the
     // peeled loop with the slots' entry values.
@@ -386,36 +361,10 @@ pub(super) fn split(t: &Trace, n: usize, layout: &Layout) -> Option<(Peeled, Vec
             v => Some(v),
         }
     };
-    let mut preamble = Trace {
-        start: t.start.clone(),
-        inputs: t.inputs[..n].to_vec(),
-        ops: Vec::new(),
-        guards: Vec::new(),
-    };
-    for op in &t.ops[..label] {
-        let mut c = op.clone();
-        c.args = op
-            .args
-            .iter()
-            .map(|a| in_preamble(*a))
-            .collect::<Option<_>>()?;
-        if let Some(g) = op.guard {
-            c.guard = Some(preamble.guards.len() as u32);
-            preamble
-                .guards
-                .push(rebuild_guard(&t.guards[g as usize], &in_preamble)?);
-        }
-        preamble.ops.push(c);
-    }
-    preamble.ops.push(TraceOp {
-        opcode: Opcode::JumpTo(Peeled::BODY),
-        args: slots
-            .iter()
-            .map(|&j| in_preamble(entry[j]))
-            .collect::<Option<_>>()?,
-        result: None,
-        guard: None,
-    });
+    let inputs = t.inputs[..n].to_vec();
+    let jump = Opcode::JumpTo(Peeled::BODY);
+    let entry_args = slots.iter().map(|&j| entry[j]);
+    let preamble = mapped_trace(t, inputs, &t.ops[..label], &in_preamble, jump, entry_args)?;
     debug_assert!(body
         .inputs
         .iter()
@@ -474,6 +423,42 @@ fn range_checks(b: Bounds) -> Vec<(CmpOp, IntTy, i64)> {
         out.push((CmpOp::Le, IntTy::U64, b.uhi as i64));
     }
     out
+}
+
+/// A trace with `t`'s start, `inputs` and operations `ops` of `t`, their
+/// values mapped by `map` (resume data included; `None` when a value has
+/// no image), ended by `end` on `end_args` (mapped too).
+fn mapped_trace(
+    t: &Trace,
+    inputs: Vec<Kind>,
+    ops: &[TraceOp],
+    map: &dyn Fn(Val) -> Option<Val>,
+    end: Opcode,
+    end_args: impl Iterator<Item = Val>,
+) -> Option<Trace> {
+    let mut out = Trace {
+        start: t.start.clone(),
+        inputs,
+        ops: Vec::new(),
+        guards: Vec::new(),
+    };
+    for op in ops {
+        let mut c = op.clone();
+        c.args = op.args.iter().map(|a| map(*a)).collect::<Option<_>>()?;
+        if let Some(g) = op.guard {
+            c.guard = Some(out.guards.len() as u32);
+            out.guards.push(rebuild_guard(&t.guards[g as usize], map)?);
+        }
+        out.ops.push(c);
+    }
+    let args = end_args.map(map).collect::<Option<_>>()?;
+    out.ops.push(TraceOp {
+        opcode: end,
+        args,
+        result: None,
+        guard: None,
+    });
+    Some(out)
 }
 
 /// A guard's resume data with its values mapped (virtuals included).

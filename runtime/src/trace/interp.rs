@@ -16,7 +16,7 @@
 use super::{Opcode, Trace, Val};
 use crate::blackhole;
 use crate::executor;
-use crate::jitcode::{ScalarTy, Tables};
+use crate::jitcode::{Kind, ScalarTy, Tables};
 
 /// Where a run of a trace stopped.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -58,6 +58,28 @@ impl Values {
     }
 }
 
+/// The result kind and canonical value of an arithmetic operation (an
+/// int or float operator, a comparison, a cast: computed from its
+/// operands alone) whose operands have the values `arg(0)`, `arg(1)`;
+/// `None` for other operations. The tracer, this interpreter and
+/// constant folding all compute them here.
+pub fn arith(opcode: &Opcode, arg: impl Fn(usize) -> u64) -> Option<(Kind, u64)> {
+    use Kind::{Float, Int};
+    let int = |n: usize| arg(n) as i64;
+    let float = |n: usize| f64::from_bits(arg(n));
+    Some(match opcode {
+        Opcode::IntBin(o, t) => (Int, executor::int_bin(*o, *t, int(0), int(1)) as u64),
+        Opcode::IntNeg(t) => (Int, executor::int_neg(*t, int(0)) as u64),
+        Opcode::IntNot(t) => (Int, executor::int_not(*t, int(0)) as u64),
+        Opcode::IntCmp(o, t) => (Int, executor::int_cmp(*o, *t, int(0), int(1)) as u64),
+        Opcode::FloatBin(o) => (Float, executor::float_bin(*o, float(0), float(1)).to_bits()),
+        Opcode::FloatNeg => (Float, (-float(0)).to_bits()),
+        Opcode::FloatCmp(o) => (Int, executor::float_cmp(*o, float(0), float(1)) as u64),
+        Opcode::Cast(from, to) => (to.kind(), executor::cast(*from, *to, arg(0))),
+        _ => return None,
+    })
+}
+
 /// Run `trace` on `inputs` (one canonical value per `trace.inputs`) until a
 /// guard fails or the trace leaves through `JumpTo`. Loops forever when no
 /// guard ever fails, like the compiled loop would. Panics where the code
@@ -81,23 +103,14 @@ pub fn run(trace: &Trace, tables: &'static Tables, inputs: &[u64]) -> TraceExit 
         for (i, op) in trace.ops.iter().enumerate() {
             let arg = |n: usize| vals.get(op.args[n]);
             let result: u64 = match &op.opcode {
-                Opcode::IntBin(o, t) => {
-                    executor::int_bin(*o, *t, arg(0) as i64, arg(1) as i64) as u64
-                }
-                Opcode::IntNeg(t) => executor::int_neg(*t, arg(0) as i64) as u64,
-                Opcode::IntNot(t) => executor::int_not(*t, arg(0) as i64) as u64,
-                Opcode::IntCmp(o, t) => {
-                    executor::int_cmp(*o, *t, arg(0) as i64, arg(1) as i64) as u64
-                }
-                Opcode::FloatBin(o) => {
-                    executor::float_bin(*o, f64::from_bits(arg(0)), f64::from_bits(arg(1)))
-                        .to_bits()
-                }
-                Opcode::FloatNeg => (-f64::from_bits(arg(0))).to_bits(),
-                Opcode::FloatCmp(o) => {
-                    executor::float_cmp(*o, f64::from_bits(arg(0)), f64::from_bits(arg(1))) as u64
-                }
-                Opcode::Cast(from, to) => executor::cast(*from, *to, arg(0)),
+                Opcode::IntBin(..)
+                | Opcode::IntNeg(_)
+                | Opcode::IntNot(_)
+                | Opcode::IntCmp(..)
+                | Opcode::FloatBin(_)
+                | Opcode::FloatNeg
+                | Opcode::FloatCmp(_)
+                | Opcode::Cast(..) => arith(&op.opcode, arg).expect("an arithmetic operation").1,
                 Opcode::GetField(d) => {
                     let d = &tables.fields[*d];
                     let ty = d.ty.expect("getfield of a scalar field");
@@ -129,20 +142,31 @@ pub fn run(trace: &Trace, tables: &'static Tables, inputs: &[u64]) -> TraceExit 
                     let d = &tables.enums[*d];
                     unsafe { (d.tag)(arg(0) as usize) as u64 }
                 }
-                Opcode::VecLen(d) => unsafe { (vec_shims(tables, *d).len)(arg(0) as usize) as u64 },
-                Opcode::VecPtr(d) => unsafe { (vec_shims(tables, *d).ptr)(arg(0) as usize) as u64 },
+                Opcode::VecLen(d) => unsafe {
+                    (tables.arrays[*d].vec_shims().len)(arg(0) as usize) as u64
+                },
+                Opcode::VecPtr(d) => unsafe {
+                    (tables.arrays[*d].vec_shims().ptr)(arg(0) as usize) as u64
+                },
                 Opcode::VecPush(d) => {
-                    let push = vec_shims(tables, *d)
-                        .push
-                        .expect("vec_push: the Vec has a push shim");
-                    unsafe { push(arg(0) as usize, arg(1)) };
+                    unsafe { tables.arrays[*d].push_shim()(arg(0) as usize, arg(1)) };
                     0
                 }
                 Opcode::VecPopNonEmpty(d) => {
-                    let pop = vec_shims(tables, *d)
-                        .pop
-                        .expect("vec_pop: the Vec has a pop shim");
-                    unsafe { pop(arg(0) as usize) }.unwrap_or(0)
+                    unsafe { tables.arrays[*d].pop_shim()(arg(0) as usize) }.unwrap_or(0)
+                }
+                Opcode::VecCap(d) => unsafe {
+                    (executor::slot_shims(&tables.arrays[*d]).cap)(arg(0) as usize) as u64
+                },
+                Opcode::VecSetLen(d) => {
+                    let s = executor::slot_shims(&tables.arrays[*d]);
+                    unsafe { (s.set_len)(arg(0) as usize, arg(1) as usize) };
+                    0
+                }
+                Opcode::VecReserve(d) => {
+                    let s = executor::slot_shims(&tables.arrays[*d]);
+                    unsafe { (s.reserve)(arg(0) as usize) };
+                    0
                 }
                 Opcode::ItemAddr(d) => {
                     let d = &tables.arrays[*d];
@@ -235,8 +259,4 @@ pub fn run(trace: &Trace, tables: &'static Tables, inputs: &[u64]) -> TraceExit 
 
 fn item_ty(t: Option<ScalarTy>) -> ScalarTy {
     t.expect("getitem/setitem of scalar items")
-}
-
-fn vec_shims(tables: &Tables, d: crate::jitcode::ArrayId) -> crate::jitcode::VecShims {
-    tables.arrays[d].vec.expect("a Vec descr with shims")
 }

@@ -56,12 +56,7 @@ pub fn parse_trace(text: &str, names: &dyn JitCodeNames) -> Result<Trace, String
 }
 
 fn kind_of_name(name: &str) -> Option<Kind> {
-    match name.chars().next()? {
-        'i' => Some(Kind::Int),
-        'r' => Some(Kind::Ref),
-        'f' => Some(Kind::Float),
-        _ => None,
-    }
+    Kind::from_letter(name.chars().next()?)
 }
 
 /// Split at top-level commas (not inside `<>`, `()` or `[]`; a `->` is

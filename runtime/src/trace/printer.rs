@@ -8,7 +8,7 @@
 //! ```
 
 use super::*;
-use crate::jitcode::{fill_template, JitCodeNames};
+use crate::jitcode::{fill_template, DescrTable, JitCodeNames};
 
 fn val_name(t: &Trace, v: Val) -> String {
     match v {
@@ -43,7 +43,7 @@ pub fn format_virtuals(t: &Trace, info: &GuardInfo, names: &dyn JitCodeNames) ->
             .iter()
             .map(|(w, v)| {
                 let at = match w {
-                    FieldWrite::Field(d) => names.field(*d),
+                    FieldWrite::Field(d) => names.name(DescrTable::Field { scalar: true }, d.0),
                     FieldWrite::Store(ty) => format!("store/{}", ty.name()),
                 };
                 format!("{at}: {}", val_name(t, *v))
@@ -51,7 +51,7 @@ pub fn format_virtuals(t: &Trace, info: &GuardInfo, names: &dyn JitCodeNames) ->
             .collect();
         out.push_str(&format!(
             " virtual{k} = new<{}>({})",
-            names.alloc(obj.descr),
+            names.name(DescrTable::Alloc, obj.descr.0),
             fields.join(", ")
         ));
     }

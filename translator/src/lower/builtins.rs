@@ -5,7 +5,8 @@
 
 use super::{Leaves, Lowerer};
 use crate::builtins::{Builtin, Lowering};
-use metatrace_jitcodegen::flowgraph::{Const, Op, Operand, PanicKind};
+use crate::consteval::str_literal;
+use metatrace_jitcodegen::flowgraph::{Const, Helper, Op, Operand, PanicKind};
 use metatrace_jitcodegen::types::{IntTy, Ty};
 use proc_macro2::Span;
 use syn::spanned::Spanned;
@@ -59,6 +60,16 @@ impl Lowerer<'_, '_> {
                 Some(self.emit1(Op::BoolAnd, vec![nz, z], Ty::Bool))
             }
             (Lowering::InRanges(ranges), _) => Some(self.char_in(x, ranges)),
+            // `cast_unsigned`/`cast_signed`: an `as` cast to the same width.
+            (Lowering::Cast, Some(_)) => Some(self.emit1(Op::Cast, vec![x], ty.clone())),
+            (Lowering::BitCast, _) => {
+                let h = match ty {
+                    Ty::F64 => Helper::F64FromBits,
+                    _ => Helper::F64ToBits,
+                };
+                let r = self.emit(Op::Helper(h), vals, std::slice::from_ref(ty));
+                Some(Operand::Var(r[0]))
+            }
             (Lowering::IsDigit, _) => {
                 let Operand::Const(Const::Int(10, _)) = vals[1] else {
                     self.error(span, "only `is_digit(10)` is supported in traced code", "");
@@ -121,6 +132,22 @@ impl Lowerer<'_, '_> {
         self.enter(join, &keys).remove(0)
     }
 
+    /// `len()` is the length; `is_empty()` compares it with 0.
+    fn len_or_empty(&mut self, b: &Builtin, len: Operand) -> Leaves {
+        match b.lower {
+            Lowering::IsEmpty => {
+                vec![self.emit1(Op::IntEq, vec![len, int(0, IntTy::Usize)], Ty::Bool)]
+            }
+            _ => vec![len],
+        }
+    }
+
+    /// The `&str` (`ptr`, `len`) as the same fat reference typed `&[u8]`.
+    fn str_as_bytes(&mut self, ptr: Operand, len: Operand) -> Leaves {
+        let bytes = Ty::reference(false, Ty::Slice(Box::new(Ty::Int(IntTy::U8))));
+        vec![self.emit1(Op::Cast, vec![ptr], bytes), len]
+    }
+
     /// The receiver's value, read through any references.
     fn recv_value(&mut self, recv: &syn::Expr) -> Option<(Leaves, Ty)> {
         let ty = self.tc.ty(recv).clone();
@@ -157,40 +184,44 @@ impl Lowerer<'_, '_> {
                 let vec = self.addr_of(&lv, span)?.remove(0);
                 let elem = (**elem).clone();
                 match b.lower {
-                    Lowering::Len => {
-                        Some(vec![self.emit1(Op::VecLen(elem), vec![vec], Ty::usize())])
-                    }
-                    Lowering::IsEmpty => {
+                    Lowering::Len | Lowering::IsEmpty => {
                         let len = self.emit1(Op::VecLen(elem), vec![vec], Ty::usize());
-                        Some(vec![self.emit1(
-                            Op::IntEq,
-                            vec![len, int(0, IntTy::Usize)],
-                            Ty::Bool,
-                        )])
+                        Some(self.len_or_empty(b, len))
                     }
-                    Lowering::Push | Lowering::Pop
-                        if matches!(elem, Ty::Box(_)) || !elem.is_scalar() =>
+                    Lowering::Push | Lowering::Pop | Lowering::VecHelper
+                        if matches!(elem, Ty::Box(_))
+                            && (name != "truncate" && name != "clear" && name != "swap") =>
                     {
-                        let help = match elem {
-                            Ty::Box(_) => "moving boxes into or out of a Vec is not supported yet: do it in a #[dont_look_inside] function",
-                            _ => "use a Vec of scalars, or a #[dont_look_inside] function",
-                        };
                         self.error(
                             span,
                             format!(
                                 "`{name}` on a Vec of `{}` is not supported in traced code yet",
                                 self.items.types.display(&elem)
                             ),
-                            help,
+                            "moving boxes into or out of a Vec is not supported yet: do it in a #[dont_look_inside] function",
                         );
                         None
                     }
-                    Lowering::Push => {
+                    Lowering::Push | Lowering::Pop | Lowering::VecHelper
+                        if (name == "push" || name == "pop" || name == "insert")
+                            && !self.items.types.is_plain_data(&elem) =>
+                    {
+                        self.error(
+                            span,
+                            format!(
+                                "`{name}` on a Vec of `{}` is not supported in traced code yet",
+                                self.items.types.display(&elem)
+                            ),
+                            "only items of plain data (scalars, and structs, tuples and enums of them) are moved in and out of a Vec in traced code; do it in a #[dont_look_inside] function",
+                        );
+                        None
+                    }
+                    Lowering::Push if elem.is_scalar() => {
                         let x = self.scalar(&m.args[0])?;
                         self.emit0(Op::VecPush(elem), vec![vec, x]);
                         Some(vec![])
                     }
-                    Lowering::Pop => {
+                    Lowering::Pop if elem.is_scalar() => {
                         let r = self.emit(
                             Op::VecPop(elem.clone()),
                             vec![vec],
@@ -198,21 +229,41 @@ impl Lowerer<'_, '_> {
                         );
                         Some(r.into_iter().map(Operand::Var).collect())
                     }
+                    Lowering::Push => {
+                        // In place: a new slot, then the value stored into it.
+                        let x = self.rvalue(&m.args[0])?;
+                        self.set_loc(span);
+                        let slot = self.emit1(
+                            Op::VecPushSlot(elem.clone()),
+                            vec![vec],
+                            Ty::reference(true, elem.clone()),
+                        );
+                        self.store_mem(slot, &elem, x, span)?;
+                        Some(vec![])
+                    }
+                    Lowering::Pop => self.vec_pop_in_place(vec, elem, span),
+                    Lowering::Last => Some(self.vec_last(vec, elem)),
+                    Lowering::VecHelper => {
+                        let mut args = vec![vec];
+                        for a in &m.args {
+                            args.extend(self.rvalue(a)?);
+                        }
+                        let h = match name {
+                            "insert" => Helper::VecInsert(elem),
+                            "truncate" => Helper::VecTruncate(elem),
+                            "swap" => Helper::VecSwap(elem),
+                            _ => Helper::VecClear(elem),
+                        };
+                        self.emit(Op::Helper(h), args, &[]);
+                        Some(vec![])
+                    }
                     _ => None,
                 }
             }
-            (Ty::Slice(_) | Ty::Str, Lowering::Len) => {
-                let lv = self.deref_place(&m.receiver)?;
-                Some(vec![self.addr_of(&lv, span)?.remove(1)])
-            }
-            (Ty::Slice(_) | Ty::Str, Lowering::IsEmpty) => {
+            (Ty::Slice(_) | Ty::Str, Lowering::Len | Lowering::IsEmpty) => {
                 let lv = self.deref_place(&m.receiver)?;
                 let len = self.addr_of(&lv, span)?.remove(1);
-                Some(vec![self.emit1(
-                    Op::IntEq,
-                    vec![len, int(0, IntTy::Usize)],
-                    Ty::Bool,
-                )])
+                Some(self.len_or_empty(b, len))
             }
             (Ty::Array(_, n), Lowering::Len) => Some(vec![int(*n as i64, IntTy::Usize)]),
             (Ty::Array(_, n), Lowering::IsEmpty) => {
@@ -221,12 +272,7 @@ impl Lowerer<'_, '_> {
             (Ty::Str, Lowering::AsBytes) => {
                 let lv = self.deref_place(&m.receiver)?;
                 let v = self.addr_of(&lv, span)?;
-                let ptr = self.emit1(
-                    Op::Cast,
-                    vec![v[0].clone()],
-                    Ty::reference(false, Ty::Slice(Box::new(Ty::Int(IntTy::U8)))),
-                );
-                Some(vec![ptr, v[1].clone()])
+                Some(self.str_as_bytes(v[0].clone(), v[1].clone()))
             }
             (Ty::String, _) => {
                 let lv = self.deref_place(&m.receiver)?;
@@ -238,19 +284,11 @@ impl Lowerer<'_, '_> {
                 );
                 match b.lower {
                     Lowering::AsStr => Some(r.into_iter().map(Operand::Var).collect()),
-                    Lowering::Len => Some(vec![Operand::Var(r[1])]),
-                    Lowering::IsEmpty => Some(vec![self.emit1(
-                        Op::IntEq,
-                        vec![Operand::Var(r[1]), int(0, IntTy::Usize)],
-                        Ty::Bool,
-                    )]),
+                    Lowering::Len | Lowering::IsEmpty => {
+                        Some(self.len_or_empty(b, Operand::Var(r[1])))
+                    }
                     Lowering::AsBytes => {
-                        let ptr = self.emit1(
-                            Op::Cast,
-                            vec![Operand::Var(r[0])],
-                            Ty::reference(false, Ty::Slice(Box::new(Ty::Int(IntTy::U8)))),
-                        );
-                        Some(vec![ptr, Operand::Var(r[1])])
+                        Some(self.str_as_bytes(Operand::Var(r[0]), Operand::Var(r[1])))
                     }
                     _ => None,
                 }
@@ -274,13 +312,9 @@ impl Lowerer<'_, '_> {
                     Lowering::Unwrap | Lowering::Expect => {
                         let p = payload();
                         let msg = match (&b.lower, is_option) {
-                            (Lowering::Expect, _) => match &m.args[0] {
-                                syn::Expr::Lit(syn::ExprLit {
-                                    lit: syn::Lit::Str(s),
-                                    ..
-                                }) => s.value(),
-                                _ => "expect failed".into(),
-                            },
+                            (Lowering::Expect, _) => {
+                                str_literal(&m.args[0]).unwrap_or_else(|| "expect failed".into())
+                            }
                             (_, true) => "called `Option::unwrap()` on a `None` value".into(),
                             (_, false) => "called `Result::unwrap()` on an `Err` value".into(),
                         };
@@ -340,6 +374,56 @@ impl Lowerer<'_, '_> {
                 self.builtin_scalar(b, vals, &out_ty, span).map(|v| vec![v])
             }
         }
+    }
+
+    /// `v.pop()` of a non-scalar item: the popped item's address, and
+    /// the item loaded from there when there was one.
+    fn vec_pop_in_place(&mut self, vec: Operand, elem: Ty, span: Span) -> Option<Leaves> {
+        // (`&mut`: the item is read under the descrs it was written with.)
+        let ref_t = Ty::reference(true, elem.clone());
+        let r = self.emit(
+            Op::VecPopSlot(elem.clone()),
+            vec![vec],
+            &[Ty::Int(IntTy::U32), ref_t],
+        );
+        let (tag, addr) = (Operand::Var(r[0]), Operand::Var(r[1]));
+        let leaf_tys = self.leaf_types(&Ty::Option(Box::new(elem.clone())));
+        let some = self.emit1(Op::IntNe, vec![tag, int(0, IntTy::U32)], Ty::Bool);
+        let addr_local =
+            self.new_hidden_local("popped", Ty::reference(true, elem.clone()), vec![addr]);
+        let (t, f, keys) = self.branch(some);
+        let join = self.new_join(&keys, &leaf_tys);
+        self.enter(t, &keys);
+        let addr = self.env[&addr_local][0].clone();
+        let mut leaves = vec![int(1, IntTy::U32)];
+        leaves.extend(self.load_mem(addr, &elem, span)?);
+        self.goto(join, &keys, leaves);
+        self.enter(f, &keys);
+        let zeros = leaf_tys
+            .iter()
+            .map(|t| Operand::Const(Const::zero(t)))
+            .collect();
+        self.goto(join, &keys, zeros);
+        let out = self.enter(join, &keys);
+        self.env.remove(&addr_local);
+        Some(out)
+    }
+
+    /// `v.last()`: `None`, or `Some` of the address of the last item.
+    fn vec_last(&mut self, vec: Operand, elem: Ty) -> Leaves {
+        let len = self.emit1(Op::VecLen(elem.clone()), vec![vec.clone()], Ty::usize());
+        let nonempty = self.emit1(Op::IntNe, vec![len.clone(), int(0, IntTy::Usize)], Ty::Bool);
+        let (t, f, keys) = self.branch(nonempty);
+        let ref_t = Ty::reference(false, elem.clone());
+        let join = self.new_join(&keys, &[Ty::Int(IntTy::U32), ref_t.clone()]);
+        self.enter(t, &keys);
+        let last = self.emit1(Op::IntSub, vec![len, int(1, IntTy::Usize)], Ty::usize());
+        let addr = self.emit1(Op::VecItemAddr(elem), vec![vec, last], ref_t.clone());
+        self.goto(join, &keys, vec![int(1, IntTy::U32), addr]);
+        self.enter(f, &keys);
+        let null = Operand::Const(Const::zero(&ref_t));
+        self.goto(join, &keys, vec![int(0, IntTy::U32), null]);
+        self.enter(join, &keys)
     }
 
     fn scalar_recv(&mut self, recv: &syn::Expr) -> Option<Operand> {

@@ -4,6 +4,7 @@
 
 use super::pattern::Sub;
 use super::{Leaves, LoopFrame, Lowerer};
+use crate::consteval::str_literal;
 use crate::typeck::{key, LocalId, PatRes};
 use metatrace_jitcodegen::flowgraph::{BlockId, Const, Exit, Op, Operand, PanicKind};
 use metatrace_jitcodegen::types::{IntTy, Ty};
@@ -457,15 +458,7 @@ impl Lowerer<'_, '_> {
         };
         let name = m.name.as_str();
         let args: &[syn::Expr] = &m.args;
-        let literal_message = |i: usize| -> Option<String> {
-            match args.get(i) {
-                Some(syn::Expr::Lit(syn::ExprLit {
-                    lit: syn::Lit::Str(s),
-                    ..
-                })) => Some(s.value()),
-                _ => None,
-            }
-        };
+        let literal_message = |i: usize| args.get(i).and_then(str_literal);
         match name {
             "jit_merge_point" | "can_enter_jit" => self.hint_macro(name, mac.span()),
             "panic" => {

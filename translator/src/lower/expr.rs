@@ -409,31 +409,23 @@ impl Lowerer<'_, '_> {
         span: Span,
     ) -> Option<Operand> {
         use syn::BinOp as B;
-        if *ty == Ty::F64 {
-            let fop = match op {
-                B::Add(_) | B::AddAssign(_) => Op::FloatAdd,
-                B::Sub(_) | B::SubAssign(_) => Op::FloatSub,
-                B::Mul(_) | B::MulAssign(_) => Op::FloatMul,
-                B::Div(_) | B::DivAssign(_) => Op::FloatDiv,
-                B::Rem(_) | B::RemAssign(_) => Op::FloatRem,
+        if let Ty::F64 | Ty::Bool = ty {
+            let flow_op = match (op, ty) {
+                (B::Add(_) | B::AddAssign(_), Ty::F64) => Op::FloatAdd,
+                (B::Sub(_) | B::SubAssign(_), Ty::F64) => Op::FloatSub,
+                (B::Mul(_) | B::MulAssign(_), Ty::F64) => Op::FloatMul,
+                (B::Div(_) | B::DivAssign(_), Ty::F64) => Op::FloatDiv,
+                (B::Rem(_) | B::RemAssign(_), Ty::F64) => Op::FloatRem,
+                (B::BitAnd(_) | B::BitAndAssign(_), Ty::Bool) => Op::BoolAnd,
+                (B::BitOr(_) | B::BitOrAssign(_), Ty::Bool) => Op::BoolOr,
+                (B::BitXor(_) | B::BitXorAssign(_), Ty::Bool) => Op::BoolXor,
                 _ => {
-                    self.error(span, "unsupported operator on f64", "");
+                    let msg = format!("unsupported operator on {}", self.items.types.display(ty));
+                    self.error(span, msg, "");
                     return None;
                 }
             };
-            return Some(self.emit1(fop, vec![l, r], Ty::F64));
-        }
-        if *ty == Ty::Bool {
-            let bop = match op {
-                B::BitAnd(_) | B::BitAndAssign(_) => Op::BoolAnd,
-                B::BitOr(_) | B::BitOrAssign(_) => Op::BoolOr,
-                B::BitXor(_) | B::BitXorAssign(_) => Op::BoolXor,
-                _ => {
-                    self.error(span, "unsupported operator on bool", "");
-                    return None;
-                }
-            };
-            return Some(self.emit1(bop, vec![l, r], Ty::Bool));
+            return Some(self.emit1(flow_op, vec![l, r], ty.clone()));
         }
         let Ty::Int(it) = ty else {
             self.error(
@@ -690,7 +682,7 @@ impl Lowerer<'_, '_> {
                 .flatten(&inner)
                 .is_some_and(|l| l.is_empty());
             let help = if is_enum {
-                "storing an enum into memory is not supported yet: box a struct or tuple of scalars, or create the box in a #[dont_look_inside] function"
+                "an enum holding a Box, Vec or String cannot be boxed in traced code yet: create the box in a #[dont_look_inside] function"
             } else if zero_sized {
                 "a zero-sized value needs no box: use the value itself"
             } else {

@@ -17,8 +17,8 @@ use crate::diag::{at, Diagnostic};
 use crate::items::{FnDef, FnId, ItemTable};
 use crate::typeck::{LocalId, TypeckResults};
 use metatrace_jitcodegen::flowgraph::{
-    BlockId, CallKind, Const, Exit, FlowGraph, LinkCase, Op, Operand, Operation, PanicKind, Param,
-    SrcLoc, Var,
+    BlockId, CallKind, Const, Exit, FlowGraph, LinkCase, Op, Operand, Operation, PanicKind, SrcLoc,
+    Var,
 };
 use metatrace_jitcodegen::types::Ty;
 use proc_macro2::Span;
@@ -80,14 +80,7 @@ pub fn lower_fn(
     let f = items.fn_def(id);
     let ret = f.ret();
     let ret_leaves = items.types.flatten(&ret).unwrap_or_default();
-    let params: Vec<Param> = f
-        .params()
-        .iter()
-        .map(|p| Param {
-            name: p.name.clone(),
-            ty: p.ty.clone(),
-        })
-        .collect();
+    let params = f.flow_params();
     let mut l = Lowerer {
         items,
         f,

@@ -7,7 +7,7 @@ use crate::typeck::{enum_variants, key, member_name, LocalId, PatRes};
 use metatrace_jitcodegen::flowgraph::{
     BlockId, Const, Exit, FieldRef, LinkCase, Op, Operand, PanicKind,
 };
-use metatrace_jitcodegen::types::{IntTy, Ty};
+use metatrace_jitcodegen::types::{FieldDef, IntTy, Ty};
 use proc_macro2::Span;
 use syn::spanned::Spanned;
 
@@ -40,6 +40,16 @@ impl Sub {
         match self {
             Sub::Leaves { ty, .. } | Sub::Mem { ty, .. } => ty,
         }
+    }
+}
+
+/// The value a switch tests a constant pattern by, if it can.
+fn switch_case(c: &Const) -> Option<i64> {
+    match c {
+        Const::Int(v, _) => Some(*v),
+        Const::Char(c) => Some(*c as i64),
+        Const::Bool(b) => Some(*b as i64),
+        _ => None,
     }
 }
 
@@ -211,7 +221,9 @@ impl Lowerer<'_, '_> {
             Sub::Leaves { local, start, .. } => Some(self.env.get(local)?[*start].clone()),
             Sub::Mem { local, ty } => {
                 let addr = self.env.get(local)?[0].clone();
-                Some(self.emit1(Op::EnumTag(ty.clone()), vec![addr], Ty::Int(IntTy::U32)))
+                let ty = ty.clone();
+                let tag = self.switch_tag(addr, &ty);
+                Some(self.tag_as_u32(tag))
             }
         }
     }
@@ -232,12 +244,8 @@ impl Lowerer<'_, '_> {
     fn switch_values(&self, p: &syn::Pat, ty: &Ty) -> Option<Vec<i64>> {
         match p {
             syn::Pat::Lit(l) => {
-                match super::expr::retype_const(crate::consteval::lit_const(&l.lit)?, ty) {
-                    Const::Int(v, _) => Some(vec![v]),
-                    Const::Char(c) => Some(vec![c as i64]),
-                    Const::Bool(b) => Some(vec![b as i64]),
-                    _ => None,
-                }
+                let c = super::expr::retype_const(crate::consteval::lit_const(&l.lit)?, ty);
+                Some(vec![switch_case(&c)?])
             }
             syn::Pat::Or(o) => {
                 let mut out = Vec::new();
@@ -248,9 +256,7 @@ impl Lowerer<'_, '_> {
             }
             syn::Pat::Paren(pp) => self.switch_values(&pp.pat, ty),
             _ => match self.tc.pat_res.get(&key(p))? {
-                PatRes::Const(Const::Int(v, _)) => Some(vec![*v]),
-                PatRes::Const(Const::Char(c)) => Some(vec![*c as i64]),
-                PatRes::Const(Const::Bool(b)) => Some(vec![*b as i64]),
+                PatRes::Const(c) => Some(vec![switch_case(c)?]),
                 PatRes::Variant(v) => {
                     let fields_ok = match p {
                         syn::Pat::TupleStruct(ts) => ts.elems.iter().all(|e| self.irrefutable(e)),
@@ -380,33 +386,21 @@ impl Lowerer<'_, '_> {
                 }
                 self.enter(success, &here);
             }
-            syn::Pat::Ident(pi) => match self.tc.pat_res.get(&key(p)).cloned() {
+            // A name is a binding, or a constant or unit variant to test.
+            syn::Pat::Ident(_) | syn::Pat::Path(_) => match self.tc.pat_res.get(&key(p)).cloned() {
                 Some(PatRes::Binding(id)) => {
                     let by_ref = self.tc.local(id).by_ref.is_some();
                     let value = if by_ref {
-                        self.sub_addr(&sub, pi.span())
+                        self.sub_addr(&sub, p.span())
                     } else {
-                        self.sub_value(&sub, pi.span())
+                        self.sub_value(&sub, p.span())
                     };
                     if let Some(v) = value {
                         self.env.insert(id, v);
                     }
                 }
-                Some(PatRes::Const(c)) => {
-                    if !top_tested {
-                        self.test_eq(&sub, c, fail, keys, pi.span());
-                    }
-                }
-                Some(PatRes::Variant(v)) => {
-                    if !top_tested {
-                        self.test_tag(&sub, v, fail, keys);
-                    }
-                }
-                None => {}
-            },
-            syn::Pat::Path(pp) => match self.tc.pat_res.get(&key(p)).cloned() {
                 Some(PatRes::Const(c)) if !top_tested => {
-                    self.test_eq(&sub, c, fail, keys, pp.span())
+                    self.test_eq(&sub, c, fail, keys, p.span())
                 }
                 Some(PatRes::Variant(v)) if !top_tested => self.test_tag(&sub, v, fail, keys),
                 _ => {}
@@ -490,39 +484,26 @@ impl Lowerer<'_, '_> {
     }
 
     fn field_types(&self, ty: &Ty, variant: Option<u32>) -> Vec<(String, Ty)> {
-        match (ty, variant) {
-            (_, Some(v)) => {
-                let variants = enum_variants(self.items, ty).unwrap_or_default();
-                let names: Vec<String> = match ty {
-                    Ty::Adt(id) => self.items.types.adt(*id).variants()[v as usize]
-                        .fields
-                        .iter()
-                        .map(|f| f.name.clone())
-                        .collect(),
-                    _ => vec!["0".into()],
-                };
-                variants[v as usize]
-                    .1
-                    .iter()
-                    .cloned()
-                    .enumerate()
-                    .map(|(i, t)| (names.get(i).cloned().unwrap_or_default(), t))
-                    .collect()
-            }
-            (Ty::Adt(id), None) => self
-                .items
-                .types
-                .adt(*id)
-                .fields()
+        let named = |fields: &[FieldDef]| -> Vec<(String, Ty)> {
+            fields
                 .iter()
                 .map(|f| (f.name.clone(), f.ty.clone()))
-                .collect(),
-            (Ty::Tuple(items), None) => items
-                .iter()
-                .cloned()
-                .enumerate()
-                .map(|(i, t)| (i.to_string(), t))
-                .collect(),
+                .collect()
+        };
+        let positional = |tys: &[Ty]| -> Vec<(String, Ty)> {
+            let tys = tys.iter().cloned().enumerate();
+            tys.map(|(i, t)| (i.to_string(), t)).collect()
+        };
+        match (ty, variant) {
+            (Ty::Adt(id), Some(v)) => {
+                named(&self.items.types.adt(*id).variants()[v as usize].fields)
+            }
+            (Ty::Adt(id), None) => named(self.items.types.adt(*id).fields()),
+            // `Option` and `Result`: the payload is field `0`.
+            (_, Some(v)) => {
+                positional(&enum_variants(self.items, ty).unwrap_or_default()[v as usize].1)
+            }
+            (Ty::Tuple(items), None) => positional(items),
             _ => vec![],
         }
     }

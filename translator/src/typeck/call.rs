@@ -5,7 +5,7 @@
 use super::infer::{VarKind, IT};
 use super::{key, CallRes, Checker, MethodRes};
 use crate::builtins::{self, Builtin, Recv, Shape, TyRule};
-use crate::items::{path_idents, Def};
+use crate::items::{path_idents, Def, FnId};
 use metatrace_jitcodegen::types::{AdtKind, IntTy, Ty};
 use proc_macro2::Span;
 use syn::spanned::Spanned;
@@ -33,20 +33,9 @@ impl Checker<'_, '_> {
         let args: Vec<&syn::Expr> = c.args.iter().collect();
         match def {
             Some(Def::Fn(id)) => {
-                let f = self.items.fn_def(id);
-                let params: Vec<IT> = f.params().iter().map(|p| IT::from_ty(&p.ty)).collect();
-                let ret = IT::from_ty(&f.ret());
-                if f.signature.is_err() {
-                    self.poisoned = true;
-                    for a in &args {
-                        self.expr(a, None);
-                    }
-                    self.out.calls.insert(key(e), CallRes::Fn(id));
-                    return self.fresh_any();
-                }
-                self.check_args(c.span(), &args, &params);
+                let ret = self.crate_fn_args(id, 0, c.span(), &args);
                 self.out.calls.insert(key(e), CallRes::Fn(id));
-                ret
+                ret.unwrap_or_else(|| self.fresh_any())
             }
             Some(Def::Adt(adt)) => {
                 let a = self.items.types.adt(adt);
@@ -172,11 +161,40 @@ impl Checker<'_, '_> {
                     ),
                 };
                 self.error(c.func.span(), msg, help);
-                for a in args {
-                    self.expr(a, None);
-                }
+                self.exprs_alone(args);
                 self.fresh_any()
             }
+        }
+    }
+
+    /// Type the arguments of a call to the crate's function `id` against
+    /// its parameters after the first `skip`; its return type, or `None`
+    /// if its signature did not resolve (already reported: the arguments
+    /// are typed on their own, and the function is poisoned).
+    fn crate_fn_args(
+        &mut self,
+        id: FnId,
+        skip: usize,
+        span: Span,
+        args: &[&syn::Expr],
+    ) -> Option<IT> {
+        let f = self.items.fn_def(id);
+        if f.signature.is_err() {
+            self.poisoned = true;
+            self.exprs_alone(args);
+            return None;
+        }
+        let params = f.params().iter().skip(skip);
+        let params: Vec<IT> = params.map(|p| IT::from_ty(&p.ty)).collect();
+        self.check_args(span, args, &params);
+        Some(IT::from_ty(&f.ret()))
+    }
+
+    /// Type expressions with nothing expected of them: the arguments of a
+    /// call that is already an error.
+    fn exprs_alone(&mut self, args: &[&syn::Expr]) {
+        for a in args {
+            self.expr(a, None);
         }
     }
 
@@ -237,9 +255,7 @@ impl Checker<'_, '_> {
                     "cloning a Box is not supported in traced code",
                     "box a copy of what it holds: `Box::new(*b)`",
                 );
-                for a in &args {
-                    self.expr(a, None);
-                }
+                self.exprs_alone(&args);
                 return self.fresh_any();
             }
         }
@@ -264,23 +280,10 @@ impl Checker<'_, '_> {
                     );
                     return self.fresh_any();
                 }
-                let params: Vec<IT> = f
-                    .params()
-                    .iter()
-                    .skip(1)
-                    .map(|p| IT::from_ty(&p.ty))
-                    .collect();
-                let ret = IT::from_ty(&f.ret());
-                if f.signature.is_ok() {
-                    self.check_args(m.span(), &args, &params);
-                } else {
-                    self.poisoned = true;
-                    for a in &args {
-                        self.expr(a, None);
-                    }
-                }
+                // The first parameter is the receiver.
+                let ret = self.crate_fn_args(id, 1, m.span(), &args);
                 self.out.methods.insert(key(e), MethodRes::Fn(id));
-                return ret;
+                return ret.unwrap_or_else(IT::unit);
             }
         }
         if let IT::Var(v) = d {
@@ -321,9 +324,7 @@ impl Checker<'_, '_> {
                     format!("method `{name}` of `{shown}` is not supported in traced code"),
                     builtins::unsupported_method_help(&name),
                 );
-                for a in &args {
-                    self.expr(a, None);
-                }
+                self.exprs_alone(&args);
                 self.fresh_any()
             }
         }
@@ -393,6 +394,23 @@ impl Checker<'_, '_> {
     }
 }
 
+/// The integer type of `t`'s width with the given signedness.
+fn same_width(t: IntTy, signed: bool) -> IntTy {
+    use IntTy::*;
+    match (t, signed) {
+        (I8 | U8, true) => I8,
+        (I8 | U8, false) => U8,
+        (I16 | U16, true) => I16,
+        (I16 | U16, false) => U16,
+        (I32 | U32, true) => I32,
+        (I32 | U32, false) => U32,
+        (I64 | U64, true) => I64,
+        (I64 | U64, false) => U64,
+        (Isize | Usize, true) => Isize,
+        (Isize | Usize, false) => Usize,
+    }
+}
+
 /// A registry type rule for a call on `recv`.
 fn instantiate(rule: TyRule, recv: &IT) -> IT {
     let elem = || match recv {
@@ -412,5 +430,11 @@ fn instantiate(rule: TyRule, recv: &IT) -> IT {
         TyRule::BytesRef => IT::Ref(false, Box::new(IT::Slice(Box::new(IT::int(IntTy::U8))))),
         TyRule::OptionU32 => IT::Option(Box::new(IT::int(IntTy::U32))),
         TyRule::OptionElem => IT::Option(Box::new(elem())),
+        TyRule::OptionElemRef => IT::Option(Box::new(IT::Ref(false, Box::new(elem())))),
+        TyRule::U64 => IT::int(IntTy::U64),
+        TyRule::UnsignedRecv | TyRule::SignedRecv => match recv {
+            IT::Leaf(Ty::Int(t)) => IT::int(same_width(*t, rule == TyRule::SignedRecv)),
+            other => other.clone(),
+        },
     }
 }

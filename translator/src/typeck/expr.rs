@@ -3,6 +3,7 @@
 use super::infer::{VarKind, IT};
 use super::{key, member_name, Checker, LoopCtx, MacroArgs, PathRes};
 use crate::builtins;
+use crate::consteval::str_literal;
 use crate::hints::HINT_MACROS;
 use crate::items::{path_idents, Def};
 use metatrace_jitcodegen::flowgraph::Const;
@@ -899,14 +900,7 @@ impl Checker<'_, '_> {
             IT::unit()
         } else if DIVERGING_MACROS.contains(&name.as_str()) {
             if let Some(first) = args.first() {
-                if !matches!(
-                    first,
-                    syn::Expr::Lit(syn::ExprLit {
-                        lit: syn::Lit::Str(_),
-                        ..
-                    })
-                ) || args.len() > 1
-                {
+                if str_literal(first).is_none() || args.len() > 1 {
                     self.error(
                         mac.span(),
                         format!("`{name}!` with format arguments is not supported in traced code"),
@@ -926,20 +920,8 @@ impl Checker<'_, '_> {
                 self.subst.unify(&t, &IT::bool());
             }
             let msg_at = if two { 2 } else { 1 };
-            if args.len() > msg_at + 1
-                || args
-                    .get(msg_at)
-                    .map(|m| {
-                        !matches!(
-                            m,
-                            syn::Expr::Lit(syn::ExprLit {
-                                lit: syn::Lit::Str(_),
-                                ..
-                            })
-                        )
-                    })
-                    .unwrap_or(false)
-            {
+            let non_literal = args.get(msg_at).is_some_and(|m| str_literal(m).is_none());
+            if args.len() > msg_at + 1 || non_literal {
                 self.error(
                     mac.span(),
                     format!("`{name}!` with format arguments is not supported in traced code"),

@@ -269,16 +269,13 @@ impl<'t, 'a> Checker<'t, 'a> {
                 None => unresolved.push(*span),
             }
         }
-        for (k, t) in &self.coercion_its {
-            if let Some(ty) = self.subst.resolve(t) {
-                self.out.coercions.insert(*k, ty);
-            }
-        }
-        for (k, t) in &self.pat_its {
-            if let Some(ty) = self.subst.resolve(t) {
-                self.out.pat_types.insert(*k, ty);
-            }
-        }
+        let resolved = |its: &HashMap<NodeKey, IT>| -> HashMap<NodeKey, Ty> {
+            its.iter()
+                .filter_map(|(k, t)| Some((*k, self.subst.resolve(t)?)))
+                .collect()
+        };
+        self.out.coercions = resolved(&self.coercion_its);
+        self.out.pat_types = resolved(&self.pat_its);
         if self.diags.is_empty() && !self.poisoned {
             if let Some(span) = unresolved
                 .into_iter()

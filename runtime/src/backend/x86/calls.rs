@@ -116,27 +116,19 @@ impl<'a> Codegen<'a> {
         );
     }
 
-    pub fn float_rem(&mut self, i: usize) {
-        let la = self.arg(i, 0);
-        let lb = self.arg(i, 1);
-        self.emit_call(
-            i,
-            t::mt_fmod as *const () as usize,
-            &[CallArg::Val(la), CallArg::Val(lb)],
-            false,
-        );
-        self.def_from_rax(i, Kind::Float);
+    /// Call `func` on `args` and then the arguments of operation `i`.
+    fn call_on_args(&mut self, i: usize, func: usize, mut args: Vec<CallArg>, may_panic: bool) {
+        for n in 0..self.trace.ops[i].args.len() {
+            args.push(CallArg::Val(self.arg(i, n)));
+        }
+        self.emit_call(i, func, &args, may_panic);
     }
 
-    pub fn cast_f64_to_u64(&mut self, i: usize) {
-        let la = self.arg(i, 0);
-        self.emit_call(
-            i,
-            t::mt_f64_to_u64 as *const () as usize,
-            &[CallArg::Val(la)],
-            false,
-        );
-        self.def_from_rax(i, Kind::Int);
+    /// Operation `i` as a call of `func`, which cannot panic, on its
+    /// arguments: `f64 % f64`, `f64 as u64`.
+    pub fn call_helper(&mut self, i: usize, func: usize, result: Kind) {
+        self.call_on_args(i, func, Vec::new(), false);
+        self.def_from_rax(i, result);
     }
 
     /// EnumTag, Vec and String operations: inline when the header layout
@@ -146,8 +138,15 @@ impl<'a> Codegen<'a> {
         if let Some(l) = layout::op_layout(self.tables, &opcode) {
             let la = self.arg(i, 0);
             let base = self.gpr_in(la, super::regs::R11);
+            if let Opcode::VecSetLen(_) = opcode {
+                let lv = self.arg(i, 1);
+                let usize_t = crate::jitcode::ScalarTy::Int(crate::jitcode::IntTy::Usize);
+                self.emit_store(usize_t, Mem::base(base, l.len), lv);
+                return;
+            }
             let disp = match opcode {
                 Opcode::VecLen(_) | Opcode::StringLen => l.len,
+                Opcode::VecCap(_) => l.cap.expect("op_layout: a known capacity"),
                 _ => l.ptr,
             };
             let d = self.def_gpr(i);
@@ -186,6 +185,13 @@ impl<'a> Codegen<'a> {
                 None,
             ),
             Opcode::VecPush(d) => (t::mt_vec_push as *const () as usize, array(d), None),
+            Opcode::VecCap(d) => (
+                t::mt_vec_cap as *const () as usize,
+                array(d),
+                Some(Kind::Int),
+            ),
+            Opcode::VecSetLen(d) => (t::mt_vec_set_len as *const () as usize, array(d), None),
+            Opcode::VecReserve(d) => (t::mt_vec_reserve as *const () as usize, array(d), None),
             Opcode::VecPopNonEmpty(d) => (
                 t::mt_vec_pop as *const () as usize,
                 array(d),
@@ -207,14 +213,11 @@ impl<'a> Codegen<'a> {
             self.fail("descr index out of range".into());
             return;
         };
-        let mut args = Vec::new();
+        let mut lead = Vec::new();
         if !matches!(opcode, Opcode::StringPtr | Opcode::StringLen) {
-            args.push(CallArg::Val(Loc::Imm(descr)));
+            lead.push(CallArg::Val(Loc::Imm(descr)));
         }
-        for n in 0..self.trace.ops[i].args.len() {
-            args.push(CallArg::Val(self.arg(i, n)));
-        }
-        self.emit_call(i, func, &args, true);
+        self.call_on_args(i, func, lead, true);
         if let Some(k) = result {
             if self.trace.ops[i].result.is_some() {
                 self.def_from_rax(i, k);

@@ -260,16 +260,7 @@ impl<'a> Codegen<'a> {
     /// released only at the end of the operation (`kill_dying`).
     pub fn release_regs(&mut self, i: usize) {
         for k in 0..self.live.dies_at[i].len() {
-            let v = self.live.dies_at[i][k];
-            match self.ra.loc[v as usize] {
-                Some(Loc::Gpr(r)) if self.ra.gpr_owner[r as usize] == Some(v) => {
-                    self.ra.gpr_owner[r as usize] = None
-                }
-                Some(Loc::Xmm(r)) if self.ra.xmm_owner[r as usize] == Some(v) => {
-                    self.ra.xmm_owner[r as usize] = None
-                }
-                _ => {}
-            }
+            self.ra.release_reg(self.live.dies_at[i][k]);
         }
     }
 
@@ -320,31 +311,18 @@ impl<'a> Codegen<'a> {
             return scratch;
         }
         if let Some(h) = self.hints[v as usize] {
-            let free = match (h, class) {
-                (Loc::Gpr(r), Class::Gpr) => self.ra.gpr_owner[r as usize].is_none().then_some(r),
-                (Loc::Xmm(r), Class::Xmm) => self.ra.xmm_owner[r as usize].is_none().then_some(r),
-                _ => None,
-            };
-            if let Some(r) = free {
+            if let Some(r) = self.ra.free_reg(h, class) {
                 self.ra.assign(v, h);
                 return r;
             }
         }
         if let Some(r) = self.dying_operand_reg(i, class) {
-            let loc = match class {
-                Class::Gpr => Loc::Gpr(r),
-                Class::Xmm => Loc::Xmm(r),
-            };
-            self.ra.assign(v, loc);
+            self.ra.assign(v, class.loc(r));
             return r;
         }
         match self.alloc_reg(v, class) {
             Some(r) => {
-                let loc = match class {
-                    Class::Gpr => Loc::Gpr(r),
-                    Class::Xmm => Loc::Xmm(r),
-                };
-                self.ra.assign(v, loc);
+                self.ra.assign(v, class.loc(r));
                 r
             }
             None => {
@@ -369,19 +347,11 @@ impl<'a> Codegen<'a> {
             if self.live.last_use[id] != i as u32 {
                 continue;
             }
-            match (self.ra.loc[id], class) {
-                (Some(Loc::Gpr(r)), Class::Gpr)
-                    if self.ra.gpr_owner[r as usize].is_none()
-                        && (!across_call || GPR_CALLEE_SAVED.contains(&r)) =>
-                {
-                    return Some(r)
-                }
-                (Some(Loc::Xmm(r)), Class::Xmm)
-                    if self.ra.xmm_owner[r as usize].is_none() && !across_call =>
-                {
-                    return Some(r)
-                }
-                _ => {}
+            let Some(r) = self.ra.loc[id].and_then(|l| self.ra.free_reg(l, class)) else {
+                continue;
+            };
+            if !across_call || (class == Class::Gpr && GPR_CALLEE_SAVED.contains(&r)) {
+                return Some(r);
             }
         }
         None
@@ -663,20 +633,13 @@ impl<'a> Codegen<'a> {
     /// straight in; a constant or a value passed twice gets a location of
     /// its own, and the moves into those (from `entry`) are returned.
     fn place_inputs(&mut self, entry: Option<&[Loc]>) -> Vec<(Loc, Loc)> {
-        let class_of = |k: Kind| match k {
-            Kind::Float => Class::Xmm,
-            _ => Class::Gpr,
-        };
         let mut pending = Vec::new();
         match entry {
             None => {
                 // the hinted ones first (passed to `JumpTo`)
                 for k in 0..self.n_inputs {
-                    let free = match (self.hints[k], class_of(self.trace.inputs[k])) {
-                        (Some(Loc::Gpr(r)), Class::Gpr) => self.ra.gpr_owner[r as usize].is_none(),
-                        (Some(Loc::Xmm(r)), Class::Xmm) => self.ra.xmm_owner[r as usize].is_none(),
-                        _ => false,
-                    };
+                    let class = Class::of(self.trace.inputs[k]);
+                    let free = self.hints[k].is_some_and(|h| self.ra.free_reg(h, class).is_some());
                     if free && self.live.last_use[k] != NEVER {
                         self.ra.assign(k as u32, self.hints[k].expect("hinted"));
                     } else {
@@ -699,17 +662,15 @@ impl<'a> Codegen<'a> {
                     if !live(k) {
                         continue;
                     }
-                    let class = class_of(self.trace.inputs[k]);
-                    let ok = match (at, class) {
-                        (Loc::Gpr(r), Class::Gpr) => {
-                            (GPR_CALLEE_SAVED.contains(&r) || GPR_CALLER_SAVED.contains(&r))
-                                && self.ra.gpr_owner[r as usize].is_none()
-                        }
-                        (Loc::Xmm(x), Class::Xmm) => {
-                            XMM_ALLOCATABLE.contains(&x) && self.ra.xmm_owner[x as usize].is_none()
-                        }
-                        (Loc::Slot(s), _) => !taken_slots.contains(&s),
-                        _ => false,
+                    let class = Class::of(self.trace.inputs[k]);
+                    let ok = match at {
+                        Loc::Slot(s) => !taken_slots.contains(&s),
+                        _ => self.ra.free_reg(at, class).is_some_and(|r| match class {
+                            Class::Gpr => {
+                                GPR_CALLEE_SAVED.contains(&r) || GPR_CALLER_SAVED.contains(&r)
+                            }
+                            Class::Xmm => XMM_ALLOCATABLE.contains(&r),
+                        }),
                     };
                     if ok {
                         if let Loc::Slot(s) = at {
@@ -728,7 +689,7 @@ impl<'a> Codegen<'a> {
             if self.live.last_use[k] == NEVER {
                 continue;
             }
-            let class = class_of(self.trace.inputs[k]);
+            let class = Class::of(self.trace.inputs[k]);
             // (nothing is emitted here: an evicted input is loaded into
             // its slot by `load_inputs`; a bridge evicts nothing, its
             // inputs are where the parent trace left them)
@@ -745,10 +706,7 @@ impl<'a> Codegen<'a> {
                 _ => None,
             };
             let loc = match reg {
-                Some(r) => match class {
-                    Class::Gpr => Loc::Gpr(r),
-                    Class::Xmm => Loc::Xmm(r),
-                },
+                Some(r) => class.loc(r),
                 None => Loc::Slot(self.ra.slot_of(v)),
             };
             self.ra.assign(v, loc);
@@ -816,6 +774,9 @@ impl<'a> Codegen<'a> {
             | Opcode::VecPtr(_)
             | Opcode::VecPush(_)
             | Opcode::VecPopNonEmpty(_)
+            | Opcode::VecCap(_)
+            | Opcode::VecSetLen(_)
+            | Opcode::VecReserve(_)
             | Opcode::StringPtr
             | Opcode::StringLen => self.runtime_op(i),
             Opcode::CallResidual(d) => self.call_residual(i, d),
@@ -955,22 +916,6 @@ impl<'a> Codegen<'a> {
 
     /// Store a value into word `k` of the I/O area.
     pub fn store_io(&mut self, k: usize, src: Loc) {
-        let m = Mem::fp(io_disp(k));
-        match src {
-            Loc::Gpr(r) => self.store64(m, r),
-            Loc::Xmm(x) => self.store_f64(m, x),
-            Loc::Slot(s) => {
-                self.load64(RAX, Mem::fp(slot_disp(s)));
-                self.store64(m, RAX);
-            }
-            Loc::Imm(v) => {
-                if fits_i32(v) {
-                    self.store_imm(8, m, v);
-                } else {
-                    self.mov_imm(RAX, v);
-                    self.store64(m, RAX);
-                }
-            }
-        }
+        self.store_loc(Mem::fp(io_disp(k)), src);
     }
 }

@@ -42,22 +42,26 @@ impl<'a> Codegen<'a> {
                     asm!(self ; movsd Rx(d), QWORD [=>l]);
                 }
             }
-            (Loc::Slot(d), Loc::Gpr(s)) => self.store64(Mem::fp(slot_disp(d)), s),
-            (Loc::Slot(d), Loc::Xmm(s)) => self.store_f64(Mem::fp(slot_disp(d)), s),
-            (Loc::Slot(d), Loc::Slot(s)) => {
-                self.load64(RAX, Mem::fp(slot_disp(s)));
-                self.store64(Mem::fp(slot_disp(d)), RAX);
-            }
-            (Loc::Slot(d), Loc::Imm(v)) => {
-                let m = Mem::fp(slot_disp(d));
-                if fits_i32(v) {
-                    self.store_imm(8, m, v);
-                } else {
-                    self.mov_imm(RAX, v);
-                    self.store64(m, RAX);
-                }
-            }
+            (Loc::Slot(d), _) => self.store_loc(Mem::fp(slot_disp(d)), src),
             (Loc::Imm(_), _) => unreachable!("move into a constant"),
+        }
+    }
+
+    /// Store the 64 bits of `src` to `m` (a slot or a wide constant goes
+    /// through `rax`).
+    pub fn store_loc(&mut self, m: Mem, src: Loc) {
+        match src {
+            Loc::Gpr(s) => self.store64(m, s),
+            Loc::Xmm(s) => self.store_f64(m, s),
+            Loc::Slot(s) => {
+                self.load64(RAX, Mem::fp(slot_disp(s)));
+                self.store64(m, RAX);
+            }
+            Loc::Imm(v) if fits_i32(v) => self.store_imm(8, m, v),
+            Loc::Imm(v) => {
+                self.mov_imm(RAX, v);
+                self.store64(m, RAX);
+            }
         }
     }
 

@@ -14,6 +14,7 @@ use super::enc::{fits_i8, Mem, MemAlu};
 use super::regs::{Loc, R11, RAX, RCX, RDX, XTMP};
 use super::{asm, fits_i32, Cc, Codegen, Fused};
 use crate::backend::frame::{result_disp, slot_disp};
+use crate::backend::trampolines as t;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Alu {
@@ -475,7 +476,7 @@ impl<'a> Codegen<'a> {
 
     pub fn float_bin(&mut self, i: usize, op: FloatBinOp) {
         if op == FloatBinOp::Rem {
-            return self.float_rem(i);
+            return self.call_helper(i, t::mt_fmod as *const () as usize, Kind::Float);
         }
         let la = self.arg(i, 0);
         let lb = self.arg(i, 1);
@@ -523,32 +524,20 @@ impl<'a> Codegen<'a> {
         let la = self.arg(i, 0);
         let lb = self.arg(i, 1);
         // Rust's PartialOrd: any comparison with NaN is false but `!=`.
-        let fused = match op {
-            CmpOp::Gt => {
-                self.ucomisd(la, lb);
-                Fused::Cc(Cc::A)
-            }
-            CmpOp::Ge => {
-                self.ucomisd(la, lb);
-                Fused::Cc(Cc::Ae)
-            }
-            CmpOp::Lt => {
-                self.ucomisd(lb, la);
-                Fused::Cc(Cc::A)
-            }
-            CmpOp::Le => {
-                self.ucomisd(lb, la);
-                Fused::Cc(Cc::Ae)
-            }
-            CmpOp::Eq => {
-                self.ucomisd(la, lb);
-                Fused::FloatEq
-            }
-            CmpOp::Ne => {
-                self.ucomisd(la, lb);
-                Fused::FloatNe
-            }
+        // `a < b` is `b > a`: "above" is false on NaN, "below" is not.
+        let (swap, fused) = match op {
+            CmpOp::Gt => (false, Fused::Cc(Cc::A)),
+            CmpOp::Ge => (false, Fused::Cc(Cc::Ae)),
+            CmpOp::Lt => (true, Fused::Cc(Cc::A)),
+            CmpOp::Le => (true, Fused::Cc(Cc::Ae)),
+            CmpOp::Eq => (false, Fused::FloatEq),
+            CmpOp::Ne => (false, Fused::FloatNe),
         };
+        if swap {
+            self.ucomisd(lb, la);
+        } else {
+            self.ucomisd(la, lb);
+        }
         if self.fusable(i) {
             self.release_regs(i);
             self.fused = Some(fused);
@@ -575,12 +564,9 @@ impl<'a> Codegen<'a> {
         use ScalarTy::*;
         let la = self.arg(i, 0);
         match (from, to) {
-            (F64, F64) => {
-                let d = self.def_xmm(i);
-                self.mov_to_xmm(d, la);
-                self.end_def(i, d);
+            (F64, Int(IntTy::U64 | IntTy::Usize)) => {
+                self.call_helper(i, t::mt_f64_to_u64 as *const () as usize, Kind::Int)
             }
-            (F64, Int(IntTy::U64 | IntTy::Usize)) => self.cast_f64_to_u64(i),
             (F64, Int(t)) => self.cast_f64_to_int(i, la, t),
             (F64, Char) => self.cast_f64_to_int(i, la, IntTy::U32),
             (F64, Bool) => {
@@ -624,12 +610,7 @@ impl<'a> Codegen<'a> {
                 asm!(self ; xorps Rx(d), Rx(d) ; cvtsi2sd Rx(d), Rq(r));
                 self.end_def(i, d);
             }
-            (F64, Ref) => {
-                let d = self.def_gpr(i);
-                self.mov_to_gpr(d, la);
-                self.end_def(i, d);
-            }
-            (Ref, F64) => {
+            (F64 | Ref, F64) => {
                 let d = self.def_xmm(i);
                 self.mov_to_xmm(d, la);
                 self.end_def(i, d);
@@ -639,21 +620,14 @@ impl<'a> Codegen<'a> {
                 self.wrap_into(t, d, la);
                 self.end_def(i, d);
             }
-            (_, Bool) => {
+            (_, Bool | Char | Ref) => {
                 let d = self.def_gpr(i);
                 self.mov_to_gpr(d, la);
-                asm!(self ; and Rd(d), 1);
-                self.end_def(i, d);
-            }
-            (_, Char) => {
-                let d = self.def_gpr(i);
-                self.mov_to_gpr(d, la);
-                asm!(self ; mov Rd(d), Rd(d));
-                self.end_def(i, d);
-            }
-            (_, Ref) => {
-                let d = self.def_gpr(i);
-                self.mov_to_gpr(d, la);
+                match to {
+                    Bool => asm!(self ; and Rd(d), 1),
+                    Char => asm!(self ; mov Rd(d), Rd(d)),
+                    _ => {}
+                }
                 self.end_def(i, d);
             }
         }
@@ -834,10 +808,12 @@ impl<'a> Codegen<'a> {
         }
     }
 
-    /// The address of item `lb` of the array at `la`, as a memory operand
-    /// (`[base + index * size]` for sizes 1, 2, 4, 8; using `r11` and
-    /// `rcx` as scratch).
-    fn item_address(&mut self, la: Loc, lb: Loc, size: usize) -> Mem {
+    /// The address of the item that operation `i` accesses (arguments:
+    /// the array data, the index), as a memory operand (`[base + index *
+    /// size]` for sizes 1, 2, 4, 8; using `r11` and `rcx` as scratch).
+    fn item_address(&mut self, i: usize, size: usize) -> Mem {
+        let la = self.arg(i, 0);
+        let lb = self.arg(i, 1);
         if let Loc::Imm(idx) = lb {
             let off = (idx as i64).wrapping_mul(size as i64);
             if fits_i32(off as u64) {
@@ -874,46 +850,42 @@ impl<'a> Codegen<'a> {
         }
     }
 
+    /// The item size and scalar item type of array descr `d`, which
+    /// operation `what` reads or writes.
+    fn scalar_items(&mut self, d: ArrayId, what: &str) -> Option<(usize, ScalarTy)> {
+        let (size, item) = self.array(d)?;
+        if item.is_none() {
+            self.fail(format!("{what} of non-scalar items (array descr {d})"));
+        }
+        Some((size, item?))
+    }
+
     pub fn item_addr(&mut self, i: usize, ad: ArrayId) {
         let Some((size, _)) = self.array(ad) else {
             return;
         };
-        let la = self.arg(i, 0);
-        let lb = self.arg(i, 1);
-        let m = self.item_address(la, lb, size);
+        let m = self.item_address(i, size);
         let d = self.def_gpr(i);
         self.lea(d, m);
         self.end_def(i, d);
     }
 
     pub fn get_item(&mut self, i: usize, ad: ArrayId) {
-        let Some((size, item)) = self.array(ad) else {
+        let Some((size, ty)) = self.scalar_items(ad, "getitem") else {
             return;
         };
-        let Some(ty) = item else {
-            self.fail(format!("getitem of non-scalar items (array descr {ad})"));
-            return;
-        };
-        let la = self.arg(i, 0);
-        let lb = self.arg(i, 1);
-        let m = self.item_address(la, lb, size);
+        let m = self.item_address(i, size);
         let d = self.def_kind(i, ty.kind());
         self.load_scalar(ty, d, m);
         self.end_def(i, d);
     }
 
     pub fn set_item(&mut self, i: usize, ad: ArrayId) {
-        let Some((size, item)) = self.array(ad) else {
+        let Some((size, ty)) = self.scalar_items(ad, "setitem") else {
             return;
         };
-        let Some(ty) = item else {
-            self.fail(format!("setitem of non-scalar items (array descr {ad})"));
-            return;
-        };
-        let la = self.arg(i, 0);
-        let lb = self.arg(i, 1);
         let lv = self.arg(i, 2);
-        let m = self.item_address(la, lb, size);
+        let m = self.item_address(i, size);
         self.emit_store(ty, m, lv);
     }
 

@@ -31,6 +31,7 @@
 //! covers them); and narrow results whose only uses store their low
 //! bytes (`stored_only`), which need no re-canonicalisation.
 
+use crate::jitcode::Kind;
 use crate::trace::{Opcode, Trace, Val};
 
 use super::regs::{Loc, GPR_CALLEE_SAVED, GPR_CALLER_SAVED, XMM_ALLOCATABLE};
@@ -58,6 +59,9 @@ pub fn is_call(tables: &crate::jitcode::Tables, op: &Opcode) -> bool {
         | Opcode::VecPtr(_)
         | Opcode::VecPush(_)
         | Opcode::VecPopNonEmpty(_)
+        | Opcode::VecCap(_)
+        | Opcode::VecSetLen(_)
+        | Opcode::VecReserve(_)
         | Opcode::StringPtr
         | Opcode::StringLen
         | Opcode::CallResidual(_)
@@ -250,6 +254,24 @@ pub enum Class {
     Xmm,
 }
 
+impl Class {
+    /// The class of the registers that hold values of `kind`.
+    pub fn of(kind: Kind) -> Class {
+        match kind {
+            Kind::Float => Class::Xmm,
+            _ => Class::Gpr,
+        }
+    }
+
+    /// Register `r` of this class.
+    pub fn loc(self, r: u8) -> Loc {
+        match self {
+            Class::Gpr => Loc::Gpr(r),
+            Class::Xmm => Loc::Xmm(r),
+        }
+    }
+}
+
 /// What to do to get a register for a new value.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Choice {
@@ -327,38 +349,39 @@ impl RegState {
         v: u32,
         prefer_callee_saved: bool,
     ) -> Choice {
-        match class {
-            Class::Gpr => {
-                let (first, second) = if prefer_callee_saved {
-                    (&GPR_CALLEE_SAVED[..], &GPR_CALLER_SAVED[..])
-                } else {
-                    (&GPR_CALLER_SAVED[..], &GPR_CALLEE_SAVED[..])
-                };
-                for &r in first.iter().chain(second.iter()) {
-                    if self.gpr_owner[r as usize].is_none() {
-                        return Choice::Free(r);
-                    }
-                }
-                self.victim(
-                    &self.gpr_owner,
-                    first.iter().chain(second.iter()).copied(),
-                    last_use,
-                    v,
-                )
+        let (owners, first, second): (_, &[u8], &[u8]) = match class {
+            Class::Gpr if prefer_callee_saved => {
+                (&self.gpr_owner, &GPR_CALLEE_SAVED, &GPR_CALLER_SAVED)
             }
-            Class::Xmm => {
-                for &r in XMM_ALLOCATABLE.iter() {
-                    if self.xmm_owner[r as usize].is_none() {
-                        return Choice::Free(r);
-                    }
-                }
-                self.victim(
-                    &self.xmm_owner,
-                    XMM_ALLOCATABLE.iter().copied(),
-                    last_use,
-                    v,
-                )
+            Class::Gpr => (&self.gpr_owner, &GPR_CALLER_SAVED, &GPR_CALLEE_SAVED),
+            Class::Xmm => (&self.xmm_owner, &XMM_ALLOCATABLE, &[]),
+        };
+        let regs = first.iter().chain(second).copied();
+        match regs.clone().find(|&r| owners[r as usize].is_none()) {
+            Some(r) => Choice::Free(r),
+            None => self.victim(owners, regs, last_use, v),
+        }
+    }
+
+    /// Register `loc` when it is one of `class` that holds no value.
+    pub fn free_reg(&self, loc: Loc, class: Class) -> Option<u8> {
+        match (loc, class) {
+            (Loc::Gpr(r), Class::Gpr) if self.gpr_owner[r as usize].is_none() => Some(r),
+            (Loc::Xmm(r), Class::Xmm) if self.xmm_owner[r as usize].is_none() => Some(r),
+            _ => None,
+        }
+    }
+
+    /// Free the register of `v`, if it still holds `v`.
+    pub fn release_reg(&mut self, v: u32) {
+        match self.loc[v as usize] {
+            Some(Loc::Gpr(r)) if self.gpr_owner[r as usize] == Some(v) => {
+                self.gpr_owner[r as usize] = None
             }
+            Some(Loc::Xmm(r)) if self.xmm_owner[r as usize] == Some(v) => {
+                self.xmm_owner[r as usize] = None
+            }
+            _ => {}
         }
     }
 
@@ -417,15 +440,7 @@ impl RegState {
 
     /// `v` died: free its register and slot.
     pub fn kill(&mut self, v: u32) {
-        match self.loc[v as usize] {
-            Some(Loc::Gpr(r)) if self.gpr_owner[r as usize] == Some(v) => {
-                self.gpr_owner[r as usize] = None
-            }
-            Some(Loc::Xmm(r)) if self.xmm_owner[r as usize] == Some(v) => {
-                self.xmm_owner[r as usize] = None
-            }
-            _ => {}
-        }
+        self.release_reg(v);
         if let Some(s) = self.slot[v as usize].take() {
             self.free_slots.push(s);
         }
