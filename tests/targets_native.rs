@@ -353,7 +353,7 @@ fn gc_command_line() {
         ("heap=lots", "--gc heap=lots: bad value for GC option 'heap': 'lots'"),
         ("heap=64M:16M", "MIN is larger than MAX"),
         ("threads=0", "bad value for GC option 'threads': '0'"),
-        ("nursery=4M", "unknown GC option 'nursery'; valid: plan=stickyimmix, heap=16M:4G, threads=1, stress=0"),
+        ("nursery=4M", "unknown GC option 'nursery'; valid: plan=stickyimmix, heap=16M:512M, threads=1, stress=0"),
     ] {
         let r = tlr(&["--gc", opts, &square, "10"]);
         r.assert_error(opts, needle);

@@ -9,7 +9,9 @@
 
 use metatrace_runtime::gc::{self, Gc, Trace};
 use metatrace_runtime::gc_type;
-use metatrace_testkit::gc::{child_options, max_rss_kib, max_virtual_kib, run_child, PLANS};
+use metatrace_testkit::gc::{
+    child_options, max_rss_kib, max_virtual_kib, run_child, run_child_output, PLANS,
+};
 
 struct Tree {
     left: Option<Gc<Tree>>,
@@ -99,5 +101,34 @@ fn binary_trees_run_in_bounded_memory() {
         let out = run_child("child_binary_trees", &format!("plan={plan},heap={HEAP}"));
         let line = out.lines().find_map(|l| l.split_once("binary-trees: "));
         println!("{plan}: {}", line.map_or("", |(_, s)| s));
+    }
+}
+
+#[test]
+#[ignore = "run in a child process by a_full_heap_is_an_error"]
+fn child_fill_the_heap() {
+    let Some(options) = child_options() else {
+        return;
+    };
+    gc::configure(&options).unwrap();
+    // 2^18 live nodes of 32 bytes: twice the 4 MiB heap.
+    let t = bottom_up(17);
+    println!("{}", check(t));
+}
+
+/// An allocation that finds no room after a full collection ends the
+/// process with the VMs' error convention, not a panic inside mmtk.
+#[test]
+fn a_full_heap_is_an_error() {
+    for plan in PLANS {
+        let out = run_child_output("child_fill_the_heap", &format!("plan={plan},heap=4M"));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{plan}: {stderr}");
+        assert!(
+            stderr.contains("error: out of memory: the GC heap is full")
+                && stderr.contains("heap=4M"),
+            "{plan}: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{plan}: {stderr}");
     }
 }

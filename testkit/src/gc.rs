@@ -64,6 +64,23 @@ pub fn run_child(name: &str, options: &str) -> String {
     stdout
 }
 
+/// Runs the ignored test `name` in a child process as [`run_child`]
+/// does, and returns how it ended, whatever that was.
+pub fn run_child_output(name: &str, options: &str) -> std::process::Output {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    Command::new(exe)
+        .args([
+            name,
+            "--exact",
+            "--ignored",
+            "--test-threads=1",
+            "--nocapture",
+        ])
+        .env(CHILD_ENV, options)
+        .output()
+        .expect("cannot run the test binary")
+}
+
 /// Overwrites the stack below the caller's frame with zeros, so that words
 /// left there by returned calls (the frames that built some garbage) do
 /// not keep it alive through the conservative stack scan.

@@ -143,9 +143,11 @@ fn build(options: GcOptions) -> Heap {
     };
     builder.options.plan.set(plan);
     builder.options.threads.set(options.threads);
+    // Sizes that keep mmtk 0.33's RawMemoryFreeList bug unreachable.
+    let max = super::options::mmtk_max_heap;
     builder.options.gc_trigger.set(match options.heap {
-        HeapSize::Fixed(n) => GCTriggerSelector::FixedHeapSize(n),
-        HeapSize::Dynamic(min, max) => GCTriggerSelector::DynamicHeapSize(min, max),
+        HeapSize::Fixed(n) => GCTriggerSelector::FixedHeapSize(max(n)),
+        HeapSize::Dynamic(min, m) => GCTriggerSelector::DynamicHeapSize(min, max(m)),
     });
     // Drop glue runs through mmtk's finalizer queue.
     builder.options.no_finalizer.set(false);

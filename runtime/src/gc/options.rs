@@ -10,7 +10,7 @@
 //! - `plan=NAME`: `stickyimmix` (the default), `immix` or `marksweep`;
 //! - `heap=SIZE`: a fixed heap of SIZE bytes (`64M`, `1G`, `512K`, or plain
 //!   bytes); `heap=MIN:MAX`: a heap that grows and shrinks between MIN and
-//!   MAX (mmtk's MemBalancer); default `16M:4G`;
+//!   MAX (mmtk's MemBalancer); default `16M:512M`;
 //! - `threads=N`: GC worker threads (default 1: the VMs are single-threaded
 //!   and the machines small);
 //! - `stress`: collect at every allocation (for tests); `stress=0|1`;
@@ -77,22 +77,55 @@ pub enum HeapSize {
     Dynamic(usize, usize),
 }
 
-/// The largest heap `heap=` accepts. mmtk's 64-bit layout gives each space
-/// 2 TiB of address space; a space's page free list is sized for all of
-/// it, and mmtk 0.33's `RawMemoryFreeList::raise_high_water` crashes only
-/// when the list grows into its last block, that is when one space nears
-/// 2 TiB (docs/gc.md). A cap far below that keeps the bug unreachable.
+/// The largest heap `heap=` accepts.
 pub const MAX_HEAP: usize = 1 << 40;
 /// The smallest heap `heap=` accepts: mmtk needs a few chunks (4 MiB each)
 /// for its spaces before it can collect.
 pub const MIN_HEAP: usize = 4 << 20;
+
+/// The maximum heap size handed to mmtk for a requested one: the same, or
+/// rounded up to a multiple of 16 MiB between 16 MiB and 512 MiB.
+///
+/// Why: mmtk 0.33.0 sizes each space at twice the maximum heap and gives
+/// it a page free list (`RawMemoryFreeList`) that grows 16 pages at a
+/// time; when the list's size is not a multiple of 16 pages, its last
+/// growth is clipped by `raise_high_water`, which computes
+/// `high_water - limit` with the operands reversed and crashes (docs/gc.md).
+/// With these sizes the list is one block (heaps up to 16 MiB) or a whole
+/// number of blocks (multiples of 16 MiB up to 512 MiB), so the clipping
+/// never happens; [`freelist_pages`] replicates mmtk's arithmetic and the
+/// unit test checks it. Above 512 MiB no nearby size is aligned; the
+/// partial block then covers only the top 30 MiB or less of a space of
+/// twice the heap, which a space would have to fill.
+pub fn mmtk_max_heap(requested: usize) -> usize {
+    const STEP: usize = 16 << 20;
+    if requested <= STEP || requested > 512 << 20 {
+        requested
+    } else {
+        requested.div_ceil(STEP) * STEP
+    }
+}
+
+/// The size in pages of the page free list mmtk 0.33.0 makes for each
+/// space of a heap whose maximum is `max_heap` bytes (Map64, 4 KiB pages,
+/// 4 MiB chunks: `Space::estimate_reasonable_contiguous_extent`,
+/// `Map64::create_parent_freelist`, `RawMemoryFreeList::size_in_pages`).
+pub fn freelist_pages(max_heap: usize) -> usize {
+    const PAGE: usize = 4096;
+    const CHUNK: usize = 4 << 20;
+    let max_heap_pages = max_heap.div_ceil(PAGE);
+    let extent = (max_heap_pages * PAGE * 2).max(2 * CHUNK).div_ceil(CHUNK) * CHUNK;
+    let pages = extent / PAGE;
+    let units = (pages as f64 * (1.0 - 8.0 / 4096.0)) as usize;
+    ((units + 1 + 1) << 3).div_ceil(PAGE)
+}
 
 /// The GC's options. `GcOptions::default()` holds the defaults.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GcOptions {
     /// `plan` (default `stickyimmix`).
     pub plan: GcPlan,
-    /// `heap` (default `16M:4G`).
+    /// `heap` (default `16M:512M`).
     pub heap: HeapSize,
     /// `threads` (default 1): GC worker threads.
     pub threads: usize,
@@ -104,7 +137,7 @@ impl Default for GcOptions {
     fn default() -> Self {
         GcOptions {
             plan: GcPlan::StickyImmix,
-            heap: HeapSize::Dynamic(16 << 20, 4 << 30),
+            heap: HeapSize::Dynamic(16 << 20, 512 << 20),
             threads: 1,
             stress: false,
         }
@@ -254,7 +287,7 @@ impl GcOptions {
     }
 }
 
-/// `plan=stickyimmix,heap=16M:4G,...`: parses back to the same value.
+/// `plan=stickyimmix,heap=16M:512M,...`: parses back to the same value.
 impl fmt::Display for GcOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let items: Vec<String> = OPTIONS
@@ -312,7 +345,7 @@ mod tests {
         assert_eq!(GcOptions::parse("").unwrap(), d);
         assert_eq!(
             d.to_string(),
-            "plan=stickyimmix,heap=16M:4G,threads=1,stress=0"
+            "plan=stickyimmix,heap=16M:512M,threads=1,stress=0"
         );
         let o = GcOptions::parse("plan=immix, heap=64M ,stress,threads=2").unwrap();
         assert_eq!(o.plan, GcPlan::Immix);
@@ -337,13 +370,29 @@ mod tests {
             ("heap=99999999999999999999", "'heap'"),
             ("threads=0", "bad value for GC option 'threads': '0'"),
             ("stress=maybe", "bad value for GC option 'stress': 'maybe'"),
-            ("nursery=1M", "unknown GC option 'nursery'; valid: plan=stickyimmix, heap=16M:4G, threads=1, stress=0, stress, default"),
+            ("nursery=1M", "unknown GC option 'nursery'; valid: plan=stickyimmix, heap=16M:512M, threads=1, stress=0, stress, default"),
             ("fast", "unknown GC option 'fast'"),
             ("plan", "GC option 'plan' needs a value"),
         ] {
             let e = GcOptions::parse(opts).unwrap_err();
             assert!(e.contains(needle), "{opts}: {e}");
         }
+    }
+
+    /// The heap sizes handed to mmtk never leave a partial last block in
+    /// a space's page free list up to 512 MiB (see `mmtk_max_heap`).
+    #[test]
+    fn heap_sizes_avoid_the_freelist_clipping() {
+        let mut n = MIN_HEAP;
+        while n <= 512 << 20 {
+            let pages = freelist_pages(mmtk_max_heap(n));
+            assert!(pages <= 16 || pages % 16 == 0, "heap {n}: {pages} pages");
+            assert!(mmtk_max_heap(n) >= n && mmtk_max_heap(n) < n + (16 << 20));
+            n += 1 << 20;
+        }
+        // The case a prototype crashed on: 24 MiB gives a 24-page list.
+        assert_eq!(freelist_pages(24 << 20), 24);
+        assert_eq!(mmtk_max_heap(24 << 20), 32 << 20);
     }
 
     #[test]
