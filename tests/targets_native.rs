@@ -363,7 +363,7 @@ fn gc_command_line() {
     tlr(&["--gc"]).assert_error("--gc", "--gc needs a value");
     for opts in [
         "plan=immix",
-        "plan=marksweep,heap=8M",
+        "plan=marksweep,heap=16M",
         "stress",
         "plan=stickyimmix,heap=16M:1G,threads=2",
     ] {

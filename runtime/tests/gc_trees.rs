@@ -111,8 +111,8 @@ fn child_fill_the_heap() {
         return;
     };
     gc::configure(&options).unwrap();
-    // 2^18 live nodes of 32 bytes: twice the 4 MiB heap.
-    let t = bottom_up(17);
+    // 2^21 live nodes of 32 bytes: four times the 16 MiB heap.
+    let t = bottom_up(20);
     println!("{}", check(t));
 }
 
@@ -121,12 +121,12 @@ fn child_fill_the_heap() {
 #[test]
 fn a_full_heap_is_an_error() {
     for plan in PLANS {
-        let out = run_child_output("child_fill_the_heap", &format!("plan={plan},heap=4M"));
+        let out = run_child_output("child_fill_the_heap", &format!("plan={plan},heap=16M"));
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{plan}: {stderr}");
         assert!(
             stderr.contains("error: out of memory: the GC heap is full")
-                && stderr.contains("heap=4M"),
+                && stderr.contains("heap=16M"),
             "{plan}: {stderr}"
         );
         assert!(!stderr.contains("panicked"), "{plan}: {stderr}");

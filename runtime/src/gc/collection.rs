@@ -95,7 +95,14 @@ impl Collection<Vm> for CollectionImpl {
             .name("metatrace-gc".into())
             .spawn(move || {
                 let tls = VMWorkerThread(VMThread::UNINITIALIZED);
-                worker.run(tls, super::heap::mmtk());
+                let run = std::panic::AssertUnwindSafe(|| worker.run(tls, super::heap::mmtk()));
+                if std::panic::catch_unwind(run).is_err() {
+                    // The mutator is parked waiting for this collection:
+                    // without this it would wait forever. The panic
+                    // message is already on stderr.
+                    eprintln!("error: the garbage collector failed (a GC thread panicked)");
+                    std::process::exit(1);
+                }
             })
             .expect("cannot start a GC thread");
     }

@@ -79,20 +79,23 @@ pub enum HeapSize {
 
 /// The largest heap `heap=` accepts.
 pub const MAX_HEAP: usize = 1 << 40;
-/// The smallest heap `heap=` accepts: mmtk needs a few chunks (4 MiB each)
-/// for its spaces before it can collect.
-pub const MIN_HEAP: usize = 4 << 20;
+/// The smallest heap `heap=` accepts. mmtk 0.33 gives each space twice
+/// the maximum heap of address space and puts the space's page free list
+/// in its first 4 MiB chunk; below 16 MiB a space is left with too few
+/// chunks, and a copying collection that needs one more indexes past the
+/// free list (a panic inside mmtk, seen at `heap=4M`).
+pub const MIN_HEAP: usize = 16 << 20;
 
 /// The maximum heap size handed to mmtk for a requested one: the same, or
-/// rounded up to a multiple of 16 MiB between 16 MiB and 512 MiB.
+/// rounded up to a multiple of 16 MiB up to 512 MiB.
 ///
 /// Why: mmtk 0.33.0 sizes each space at twice the maximum heap and gives
 /// it a page free list (`RawMemoryFreeList`) that grows 16 pages at a
 /// time; when the list's size is not a multiple of 16 pages, its last
 /// growth is clipped by `raise_high_water`, which computes
 /// `high_water - limit` with the operands reversed and crashes (docs/gc.md).
-/// With these sizes the list is one block (heaps up to 16 MiB) or a whole
-/// number of blocks (multiples of 16 MiB up to 512 MiB), so the clipping
+/// With these sizes the list is a whole number of blocks (multiples of
+/// 16 MiB up to 512 MiB), so the clipping
 /// never happens; [`freelist_pages`] replicates mmtk's arithmetic and the
 /// unit test checks it. Above 512 MiB no nearby size is aligned; the
 /// partial block then covers only the top 30 MiB or less of a space of
@@ -352,8 +355,8 @@ mod tests {
         assert_eq!(o.heap, HeapSize::Fixed(64 << 20));
         assert_eq!((o.threads, o.stress), (2, true));
         assert_eq!(GcOptions::parse(&o.to_string()).unwrap(), o);
-        let o = GcOptions::parse("plan=marksweep,heap=8m:1gb,stress=1,stress=0").unwrap();
-        assert_eq!(o.heap, HeapSize::Dynamic(8 << 20, 1 << 30));
+        let o = GcOptions::parse("plan=marksweep,heap=16m:1gb,stress=1,stress=0").unwrap();
+        assert_eq!(o.heap, HeapSize::Dynamic(16 << 20, 1 << 30));
         assert!(!o.stress);
         assert_eq!(GcOptions::parse("plan=immix,default").unwrap(), d);
     }
@@ -364,6 +367,7 @@ mod tests {
             ("plan=semispace", "bad value for GC option 'plan': 'semispace'; valid plans: stickyimmix, immix, marksweep"),
             ("heap=lots", "bad value for GC option 'heap': 'lots'"),
             ("heap=1K", "bad value for GC option 'heap': '1K'"),
+            ("heap=8M", "within 16M..=1T"),
             ("heap=4T", "bad value for GC option 'heap': '4T'"),
             ("heap=64M:16M", "MIN is larger than MAX"),
             ("heap=16M:", "bad value for GC option 'heap': '16M:'"),
