@@ -100,7 +100,15 @@ impl Collection<Vm> for CollectionImpl {
                     // The mutator is parked waiting for this collection:
                     // without this it would wait forever. The panic
                     // message is already on stderr.
-                    eprintln!("error: the garbage collector failed (a GC thread panicked)");
+                    // mmtk 0.33 panics this way when a collection needs
+                    // more room than the heap's spaces have (live data
+                    // beyond the heap size), instead of reporting out of
+                    // memory (docs/gc.md).
+                    eprintln!(
+                        "error: the garbage collector failed (a GC thread panicked); \
+                         the heap may be too small for the live data (--gc heap={})",
+                        super::heap::options().value_of("heap").unwrap_or_default()
+                    );
                     std::process::exit(1);
                 }
             })
