@@ -85,7 +85,9 @@ fn error_line(line: &str) -> Option<(Option<&str>, usize, &str)> {
     };
     let (number, error) = rest.split_once("] ")?;
     let number = number.parse().ok()?;
-    error.starts_with("Error").then_some((language, number, error))
+    error
+        .starts_with("Error")
+        .then_some((language, number, error))
 }
 
 /// `[line N] Error...` (or `[c line N]`): N and the error, as test.dart's
