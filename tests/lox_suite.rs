@@ -23,7 +23,7 @@
 //! and to the benchmark test the JIT summary's checks (the benchmark loops
 //! compile; the virtuals pass removes allocations).
 
-use metatrace_testkit::vms::{excerpt, lox, on_two_threads, run, shared_programs, Run};
+use metatrace_testkit::vms::{excerpt, lox, on_two_threads, run, shared_programs, write, Run};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -411,4 +411,63 @@ fn the_judge_reads_expectations_as_test_dart() {
     );
     assert_eq!(trace_line("[line 12] in f()"), Some(12));
     assert!(is_number("-1.5e-07") && is_number("12") && !is_number("check:"));
+}
+
+/// The REPL (as clox's: a prompt per line, globals kept, errors reported
+/// and the session going on) and the command line.
+#[test]
+fn repl_and_command_line() {
+    let vm = lox();
+    let input = "var a = 1;\nprint a + 1;\nprint b;\nfun f() { return a; }\nprint f();\nprint 1 +;\nprint \"x\";";
+    let r = run(vm, &[], input.as_bytes(), QUICK);
+    r.assert_success("repl");
+    assert_eq!(r.stdout_str(), "> > 2\n> > > 1\n> > x\n> \n");
+    assert_eq!(
+        r.stderr,
+        "Undefined variable 'b'.\n[line 1] in script\n[line 1] Error at ';': Expect expression.\n"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let program = write(dir.path(), "p.lox", b"print 1 + 2;");
+    let r = run(
+        vm,
+        &["--gc", "plan=immix,stress", "--jit", "off", &program],
+        b"",
+        QUICK,
+    );
+    r.assert_success("--gc options");
+    assert_eq!(r.stdout_str(), "3\n");
+    let r = run(vm, &["--help"], b"", QUICK);
+    r.assert_success("--help");
+    assert!(r
+        .stdout_str()
+        .starts_with("usage: lox [--jit OPTIONS] [--gc OPTIONS] [FILE]"));
+
+    let missing = dir
+        .path()
+        .join("missing.lox")
+        .to_string_lossy()
+        .into_owned();
+    let r = run(vm, &[&missing], b"", QUICK);
+    assert_eq!(r.code(), Some(74), "{}", r.stderr);
+    assert_eq!(r.stderr, format!("Could not open file \"{missing}\".\n"));
+    let usage_errors: [(&[&str], &str); 4] = [
+        (&[&program, &program], "unexpected argument"),
+        (
+            &["--gc", "plan=copying", &program],
+            "--gc plan=copying: bad item",
+        ),
+        (&["--frobnicate", &program], "unknown option '--frobnicate'"),
+        // Until the translator takes targets/lox (see the module doc).
+        (&["--jit", "mode=jit", &program], "built without jitcodes"),
+    ];
+    for (args, needle) in usage_errors {
+        let r = run(vm, args, b"", QUICK);
+        assert_eq!(r.code(), Some(64), "{args:?}: {}", r.stderr);
+        assert!(
+            r.stderr.starts_with("error: ") && r.stderr.contains(needle),
+            "{args:?}: {}",
+            r.stderr
+        );
+    }
 }

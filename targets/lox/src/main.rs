@@ -9,8 +9,8 @@
 //! persist from line to line). As clox: compile errors go to stderr as
 //! `[line N] Error at 'x': message` with exit status 65, runtime errors as
 //! the message and a stack trace with exit status 70, an unreadable FILE
-//! exits with 74. A bad command line gives `error: ...` and the usage,
-//! with exit status 64.
+//! exits with 74. A bad command line gives `error: ...` with exit status
+//! 64 (clox's usage error).
 //!
 //! `--jit` takes the JIT parameters every metatrace VM takes
 //! (`metatrace::runtime::params`); this VM is native only for now
@@ -82,7 +82,7 @@ fn usage() -> String {
 }
 
 fn usage_error(message: &str) -> ExitCode {
-    eprintln!("error: {message}\n\n{}", usage());
+    eprintln!("error: {message} (`lox --help` lists the options)");
     ExitCode::from(64)
 }
 

@@ -109,7 +109,7 @@ pub fn format_number(text: &mut String, n: f64) {
     let sci = format!("{:.*e}", (PRECISION - 1) as usize, n);
     let (mantissa, exp) = sci.split_once('e').expect("{:e} has an exponent");
     let exp: i32 = exp.parse().expect("{:e}'s exponent is an integer");
-    if exp < -4 || exp >= PRECISION {
+    if !(-4..PRECISION).contains(&exp) {
         text.push_str(strip_zeros(mantissa));
         let sign = if exp < 0 { '-' } else { '+' };
         let _ = write!(text, "e{sign}{:02}", exp.abs());

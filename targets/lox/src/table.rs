@@ -26,6 +26,8 @@ impl Table {
     }
 
     /// The value of `key`, if the table has it.
+    // No `Option::map`: traced code has no closures.
+    #[allow(clippy::manual_map)]
     pub fn get(&self, key: Gc<LoxString>) -> Option<Value> {
         if self.count == 0 {
             return None;
@@ -86,6 +88,8 @@ impl Table {
 }
 
 /// An empty slot (as opposed to a tombstone or a live entry).
+// No `matches!` in traced code.
+#[allow(clippy::match_like_matches_macro)]
 fn is_empty(entry: Entry) -> bool {
     match entry {
         Entry {
@@ -100,7 +104,7 @@ fn is_empty(entry: Entry) -> bool {
 /// where it would go: the first tombstone on its probe sequence, else the
 /// empty slot that ends it.
 #[unroll_safe]
-fn find_entry(entries: &Vec<Entry>, key: Gc<LoxString>) -> usize {
+fn find_entry(entries: &[Entry], key: Gc<LoxString>) -> usize {
     let mask = entries.len() - 1;
     let mut index = key.hash as usize & mask;
     let mut tombstone = entries.len();
