@@ -23,8 +23,9 @@
 //! and to the benchmark test the JIT summary's checks (the benchmark loops
 //! compile; the virtuals pass removes allocations).
 
+use metatrace_testkit::files_with_extension;
 use metatrace_testkit::vms::{excerpt, lox, on_two_threads, run, shared_programs, write, Run};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// The modes the suite runs in: a name and the VM's options.
@@ -173,30 +174,12 @@ fn judge(e: &Expected, r: &Run) -> Vec<String> {
     problems
 }
 
-/// Every `.lox` file under `dir`, sorted.
-fn lox_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        for entry in std::fs::read_dir(&d).unwrap() {
-            let p = entry.unwrap().path();
-            if p.is_dir() {
-                todo.push(p);
-            } else if p.extension().is_some_and(|x| x == "lox") {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
 #[test]
 fn clox_suite() {
     let Some(dir) = shared_programs("lox/test") else {
         return;
     };
-    let files: Vec<PathBuf> = lox_files(&dir)
+    let files: Vec<PathBuf> = files_with_extension(&dir, "lox")
         .into_iter()
         .filter(|p| {
             let top = p.strip_prefix(&dir).unwrap().iter().next().unwrap();
@@ -329,7 +312,7 @@ fn benchmarks() {
     let Some(dir) = shared_programs("lox/test/benchmark") else {
         return;
     };
-    let files = lox_files(&dir);
+    let files = files_with_extension(&dir, "lox");
     let vm = lox();
     let mut failures = Vec::new();
     for f in &files {

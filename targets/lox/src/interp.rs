@@ -207,37 +207,10 @@ pub fn run(vm: &mut Vm) -> Result<(), RuntimeError> {
                 ip = ip + 2 - offset;
                 can_enter_jit!();
             }
-            OP_CALL => {
-                let argc = code_at(function, ip) as usize;
-                ip += 1;
-                save_ip(vm, ip);
-                let callee = peek(vm, argc);
-                call_value(vm, callee, argc)?;
-                let frame = top_frame(vm);
-                closure = frame.closure;
-                function = closure.function;
-                ip = frame.ip;
-                base = frame.base;
-            }
-            OP_INVOKE => {
-                let name = string_constant(function, code_at(function, ip));
-                let argc = code_at(function, ip + 1) as usize;
-                ip += 2;
-                save_ip(vm, ip);
-                invoke(vm, name, argc)?;
-                let frame = top_frame(vm);
-                closure = frame.closure;
-                function = closure.function;
-                ip = frame.ip;
-                base = frame.base;
-            }
-            OP_SUPER_INVOKE => {
-                let name = string_constant(function, code_at(function, ip));
-                let argc = code_at(function, ip + 1) as usize;
-                ip += 2;
-                let superclass = pop_class(vm);
-                save_ip(vm, ip);
-                invoke_from_class(vm, superclass, name, argc)?;
+            OP_CALL | OP_INVOKE | OP_SUPER_INVOKE => {
+                call_instruction(vm, op, function, ip)?;
+                // Continue in the callee (or here, after a native or an
+                // instantiation without `init`).
                 let frame = top_frame(vm);
                 closure = frame.closure;
                 function = closure.function;
@@ -316,6 +289,32 @@ pub fn run(vm: &mut Vm) -> Result<(), RuntimeError> {
             }
             _ => unreachable!("unknown opcode"),
         }
+    }
+}
+
+/// OP_CALL, OP_INVOKE or OP_SUPER_INVOKE at `ip` (past the opcode): reads
+/// the operands, saves the caller's `ip` past them and makes the call
+/// (`op` is a trace constant: the tests on it fold).
+fn call_instruction(
+    vm: &mut Vm,
+    op: u8,
+    function: Gc<Function>,
+    ip: usize,
+) -> Result<(), RuntimeError> {
+    if op == OP_CALL {
+        let argc = code_at(function, ip) as usize;
+        save_ip(vm, ip + 1);
+        let callee = peek(vm, argc);
+        return call_value(vm, callee, argc);
+    }
+    let name = string_constant(function, code_at(function, ip));
+    let argc = code_at(function, ip + 1) as usize;
+    save_ip(vm, ip + 2);
+    if op == OP_INVOKE {
+        invoke(vm, name, argc)
+    } else {
+        let superclass = pop_class(vm);
+        invoke_from_class(vm, superclass, name, argc)
     }
 }
 
