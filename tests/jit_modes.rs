@@ -15,8 +15,8 @@ mod compare;
 
 use compare::jit_args;
 use metatrace_testkit::vms::{
-    bf_cases, excerpt, on_two_threads, run, run_env, shared_programs, tlr_program, vms,
-    workspace_root, write, Run,
+    bf_cases, excerpt, on_two_threads, run, run_env, shared_programs, stackvm_program, tlr_program,
+    vms, workspace_root, write, Run, STACKVM_CASES, STACKVM_ERRORS,
 };
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -581,4 +581,57 @@ fn jit_log() {
         "enable_opts=rewrite:fast",
         "--jit enable_opts=rewrite:fast: unknown optimization 'fast' in enable_opts; valid: ",
     );
+}
+
+/// `targets/stackvm`: tagged values (`#[repr(u8)] enum Value`) in a
+/// `Vec<Value>` stack, an enum of rustc's layout and an `Option` stored in
+/// memory. Every program gives the native output at every setting; the
+/// summaries show that the hot loops compiled, that no trace aborted for
+/// an unexpected reason, and (in `mixed.svm`, whose two paths alternate)
+/// that guards on tags failed and were bridged.
+#[test]
+fn stackvm_programs() {
+    let vm = &vms().stackvm;
+    let mut failures = Vec::new();
+    let mut summaries = BTreeMap::new();
+    for &(p, n, expected) in STACKVM_CASES {
+        let path = stackvm_program(p);
+        for opts in [DEFAULT, LOW1, LOW2] {
+            let (r, s) = jit_run(vm, opts, &[&path, n], b"", QUICK);
+            // Loops of 100000 iterations are compiled at any setting, of
+            // 1000 at the low ones.
+            let hot = n.len() >= 6 || (opts != DEFAULT && n.len() >= 4);
+            let what = format!("stackvm {p} {n} --jit {opts}");
+            if let Err(e) = check_jit_run(&what, &r, &s, expected.as_bytes(), hot) {
+                failures.push(e);
+            }
+            summaries.insert((p, n, opts), s);
+        }
+    }
+    for &(p, n, line) in STACKVM_ERRORS {
+        let path = stackvm_program(p);
+        let native = run(vm, &["--jit", "off", &path, n], b"", QUICK);
+        assert_eq!((native.code(), native.stderr.as_str()), (Some(1), line));
+        for opts in [DEFAULT, LOW1, LOW2] {
+            let (r, s) = jit_run(vm, opts, &[&path, n], b"", QUICK);
+            if let Some(d) = differences(&native, &r) {
+                failures.push(format!("stackvm {p} {n} --jit {opts}: {d}"));
+            }
+            let unexpected = s.unexpected_aborts();
+            if !unexpected.is_empty() {
+                failures.push(format!(
+                    "stackvm {p} {n} --jit {opts}: aborts {unexpected:?}"
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "failures:\n{}", failures.join("\n"));
+    let mixed = &summaries[&("mixed.svm", "100000", DEFAULT)];
+    eprintln!("mixed.svm 100000: {}", mixed.short());
+    assert!(mixed.get("guard_failures") > 0, "{:?}", mixed.0);
+    assert!(mixed.get("bridges") > 0, "{:?}", mixed.0);
+    for p in ["count.svm", "sum.svm", "mixed.svm"] {
+        let s = &summaries[&(p, "100000", DEFAULT)];
+        assert_eq!(s.get("aborts"), 0, "{p}: {:?}", s.0);
+    }
 }

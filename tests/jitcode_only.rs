@@ -14,8 +14,8 @@ mod compare;
 
 use compare::{differences, jit_args};
 use metatrace_testkit::vms::{
-    bf_cases, excerpt, on_two_threads, run, shared_programs, tlr_program, vms, workspace_root,
-    write, Run, TLR_PORTAL_ERRORS,
+    bf_cases, excerpt, on_two_threads, run, shared_programs, stackvm_program, tlr_program, vms,
+    workspace_root, write, Run, STACKVM_CASES, STACKVM_ERRORS, TLR_PORTAL_ERRORS,
 };
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -287,4 +287,32 @@ fn jit_modes_on_vms_with_jitcodes() {
         with("mode=jit,mode=jitcode-only").assert_success("mode=jit,mode=jitcode-only");
         with("mode=jitcode-only,off").assert_success("mode=jitcode-only,off");
     }
+}
+
+/// `targets/stackvm`: enums stored into a `Vec`, a struct field and an
+/// enum of rustc's layout, push/pop and the other Vec methods, on
+/// jitcodes as natively.
+#[test]
+fn stackvm_programs() {
+    let vm = &vms().stackvm;
+    let mut failures = Vec::new();
+    for &(p, n, expected) in STACKVM_CASES {
+        let path = stackvm_program(p);
+        if let Err(e) = expect_output(vm, &[&path, n], b"", QUICK, expected.as_bytes()) {
+            failures.push(e);
+        }
+    }
+    for &(p, n, line) in STACKVM_ERRORS {
+        let path = stackvm_program(p);
+        match differential(vm, &[&path, n], b"", QUICK) {
+            Ok(native) if native.code() == Some(1) && native.stderr == line => {}
+            Ok(native) => failures.push(format!(
+                "{p} {n}: {} {:?}",
+                native.describe_status(),
+                native.stderr
+            )),
+            Err(e) => failures.push(e),
+        }
+    }
+    assert!(failures.is_empty(), "failures:\n{}", failures.join("\n"));
 }

@@ -1,12 +1,13 @@
-//! The example VMs (`targets/bf`, `targets/tlr`) run natively (`--jit off`;
+//! The example VMs (`targets/bf`, `targets/tlr`, `targets/stackvm`) run natively (`--jit off`;
 //! a few runs use the default mode, the JIT, where the output is all that
 //! matters): programs written by others (`../shared/programs/bf`), the
 //! targets' own programs, error cases and the `--jit` command line. The JIT
 //! itself is tested in `jit_modes.rs`.
 
 use metatrace_testkit::vms::{
-    bf_cases, excerpt, on_two_threads, run, shared_programs, tlr_program, vms, workspace_root,
-    write, BfCase, TLR_LOAD_ERRORS, TLR_PORTAL_ERRORS,
+    bf_cases, excerpt, on_two_threads, run, shared_programs, stackvm_program, tlr_program, vms,
+    workspace_root, write, BfCase, STACKVM_CASES, STACKVM_ERRORS, TLR_LOAD_ERRORS,
+    TLR_PORTAL_ERRORS,
 };
 use std::time::Duration;
 
@@ -337,4 +338,24 @@ fn jit_command_line() {
         );
         assert!(r.stdout_str().contains("threshold=1039"));
     }
+}
+
+/// `targets/stackvm` (tagged values in a `Vec<Value>`): its programs give
+/// the expected output natively, and its run-time errors the expected
+/// message and exit status 1.
+#[test]
+fn stackvm_programs() {
+    let vm = &vms().stackvm;
+    for &(p, n, expected) in STACKVM_CASES {
+        let r = run(vm, &["--jit", "off", &stackvm_program(p), n], b"", QUICK);
+        r.assert_success(&format!("stackvm {p} {n}"));
+        assert_eq!(r.stdout_str(), expected, "stackvm {p} {n}");
+    }
+    for &(p, n, line) in STACKVM_ERRORS {
+        let r = run(vm, &["--jit", "off", &stackvm_program(p), n], b"", QUICK);
+        r.assert_error(&format!("stackvm {p} {n}"), line.trim_end());
+        assert_eq!(r.stderr, line, "stackvm {p} {n}");
+    }
+    let count = stackvm_program("count.svm");
+    run(vm, &[&count, "x"], b"", QUICK).assert_error("bad N", "N must be a number, not 'x'");
 }

@@ -147,6 +147,23 @@ pub struct AdtDef {
     /// Derived once all definitions are known.
     pub owns_heap: bool,
     pub is_copy: bool,
+    /// For an enum whose layout Rust guarantees (`#[repr(u8)]` and the
+    /// other integers, `#[repr(C)]`, `#[repr(C, u8)]`; RFC 2195) and whose
+    /// discriminants are the variant indices: where its tag is. `None`
+    /// for structs and for enums of rustc's own layout.
+    pub tag: Option<TagRepr>,
+}
+
+/// The layout of an enum with a primitive representation (RFC 2195).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TagRepr {
+    /// The tag's integer type (`#[repr(C)]` alone: C's `int`, an `i32`).
+    pub int: IntTy,
+    /// `#[repr(C)]` or `#[repr(C, Int)]`: a `repr(C)` struct of the tag
+    /// and a `repr(C)` union of the variants' `repr(C)` structs. Else
+    /// (`#[repr(Int)]`): a union of `repr(C)` structs, each starting with
+    /// the tag.
+    pub c_outer: bool,
 }
 
 impl AdtDef {
@@ -226,9 +243,10 @@ impl TypeTable {
     }
 
     /// Whether `ty` is plain data that traced code may box: a scalar (a
-    /// thin reference included), or a struct or tuple of plain data; not
-    /// zero-sized, no heap owner, no enum (`Box::new` stores it leaf by
-    /// leaf, and freeing it is freeing its memory).
+    /// thin reference included), or a struct, tuple or enum (`Option`,
+    /// `Result` included) of plain data; not zero-sized, no heap owner
+    /// (`Box::new` stores it leaf by leaf, and freeing it is freeing its
+    /// memory).
     pub fn is_plain_data(&self, ty: &Ty) -> bool {
         let mut n = 0;
         self.plain_leaves(ty, &mut n) && n > 0
@@ -250,8 +268,23 @@ impl TypeTable {
                 AdtKind::Struct { fields, .. } => {
                     !self.adt(*id).owns_heap && fields.iter().all(|f| self.plain_leaves(&f.ty, n))
                 }
-                AdtKind::Enum { .. } => false,
+                // The tag, then every variant's leaves.
+                AdtKind::Enum { variants } => {
+                    *n += 1;
+                    !self.adt(*id).owns_heap
+                        && variants
+                            .iter()
+                            .all(|v| v.fields.iter().all(|f| self.plain_leaves(&f.ty, n)))
+                }
             },
+            Ty::Option(t) => {
+                *n += 1;
+                self.plain_leaves(t, n)
+            }
+            Ty::Result(a, b) => {
+                *n += 1;
+                self.plain_leaves(a, n) && self.plain_leaves(b, n)
+            }
             _ => false,
         }
     }

@@ -255,6 +255,31 @@ pub fn indices_differ<'e>(i1: Val, i2: Val, def: &dyn Fn(Val) -> Option<&'e Trac
     y1 == y2 && k1 != k2 && k1.wrapping_sub(k2).unsigned_abs() < 1 << 32
 }
 
+/// Are `b1` and `b2` the addresses of two different items of one array
+/// (`itemaddr` of the same data pointer, items of one size, indices that
+/// differ)? Then no field of one overlaps a field of the other: the
+/// items of a `Vec<Value>` stack at `len` and `len + 1`.
+fn distinct_items<'e>(
+    t: &Tables,
+    b1: Val,
+    b2: Val,
+    def: &dyn Fn(Val) -> Option<&'e TraceOp>,
+) -> bool {
+    let (Some(x), Some(y)) = (def(b1), def(b2)) else {
+        return false;
+    };
+    match (&x.opcode, &y.opcode) {
+        (&Opcode::ItemAddr(a1), &Opcode::ItemAddr(a2)) => {
+            let size = t.arrays[a1].item_size;
+            x.args[0] == y.args[0]
+                && size == t.arrays[a2].item_size
+                && size < 1 << 31
+                && indices_differ(x.args[1], y.args[1], def)
+        }
+        _ => false,
+    }
+}
+
 /// May a write to scalar location `w` change scalar location `r`? `def`
 /// gives the operations defining values (items at `x + 1` and `x + 2` of
 /// one data pointer are different items).
@@ -274,7 +299,7 @@ pub fn scalars_may_alias<'e>(
                 base: b2,
                 descr: d2,
             },
-        ) => fields_may_alias(t, d1, d2, b1, b2),
+        ) => fields_may_alias(t, d1, d2, b1, b2) && !distinct_items(t, b1, b2, def),
         (
             Loc::Item {
                 ptr: p1,

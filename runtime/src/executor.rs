@@ -298,6 +298,42 @@ pub fn item_addr(d: &ArrayDescr, ptr: usize, idx: i64) -> usize {
     ptr.wrapping_add((idx as usize).wrapping_mul(d.item_size))
 }
 
+/// The in-place push and pop shims of the Vec descr `d`.
+pub fn slot_shims(d: &ArrayDescr) -> crate::jitcode::SlotShims {
+    d.vec
+        .and_then(|v| v.slots)
+        .unwrap_or_else(|| panic!("metatrace: {} has no in-place push/pop shims", d.name))
+}
+
+/// `VecPushSlot`: grow the Vec at `vec` by one uninitialized item; its
+/// address.
+/// # Safety
+/// `vec` is the address of a `Vec` of `d`'s item type.
+pub unsafe fn vec_push_slot(d: &ArrayDescr, vec: usize) -> usize {
+    let v = d.vec.expect("a Vec descr");
+    let s = slot_shims(d);
+    let len = (v.len)(vec);
+    if len == (s.cap)(vec) {
+        (s.reserve)(vec);
+    }
+    (s.set_len)(vec, len + 1);
+    item_addr(d, (v.ptr)(vec), len as i64)
+}
+
+/// `VecPopSlot`: shrink the Vec at `vec` by one item; the address of
+/// that item (still in place), or `None` when the Vec is empty.
+/// # Safety
+/// `vec` is the address of a `Vec` of `d`'s item type.
+pub unsafe fn vec_pop_slot(d: &ArrayDescr, vec: usize) -> Option<usize> {
+    let v = d.vec.expect("a Vec descr");
+    let len = (v.len)(vec);
+    if len == 0 {
+        return None;
+    }
+    (slot_shims(d).set_len)(vec, len - 1);
+    Some(item_addr(d, (v.ptr)(vec), len as i64 - 1))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

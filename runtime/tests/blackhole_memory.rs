@@ -264,6 +264,42 @@ fn vec_operations_on_a_real_vec() {
 }
 
 #[test]
+fn vec_push_and_pop_in_place() {
+    // f(pts: &mut Vec<Point>) -> (x of the popped item, pop tag, pop tag of
+    // the empty Vec, its address, len)
+    //   p = push_slot(pts); p.x = 7; p.z = 2.5; q = pop_slot(pts) -> (t, q);
+    //   x = q.x; p2 = push_slot(pts); p2.x = x + 1; (t2, _) = pop_slot;
+    //   (t3, q3) = pop_slot (empty)
+    let ret = vec![Kind::Int, Kind::Int, Kind::Int, Kind::Ref, Kind::Int];
+    let mut c = Code::new("slots", [5, 4, 1], vec![kr(0)], ret);
+    let seven = c.ci(7);
+    let one = c.ci(1);
+    let f = c.cf(2.5);
+    c.push(insn::vec_push_slot(A_VPOINT, 0, 1));
+    c.push(insn::set_field(F_X, 1, seven));
+    c.push(insn::set_field(F_Z, 1, f));
+    c.push(insn::vec_pop_slot(A_VPOINT, 0, 1, 2));
+    c.push(insn::get_field(F_X, 2, 0));
+    c.push(insn::get_field(F_Z, 2, 0));
+    c.push(insn::vec_push_slot(A_VPOINT, 0, 1));
+    c.push(insn::int_bin(IntBinOp::Add, IntTy::I32, 0, one, 2));
+    c.push(insn::set_field(F_X, 1, 2));
+    c.push(insn::vec_pop_slot(A_VPOINT, 0, 2, 3));
+    c.push(insn::vec_pop_slot(A_VPOINT, 0, 3, 3));
+    c.push(insn::vec_len(A_VPOINT, 0, 4));
+    c.push(insn::ret(vec![ki(0), ki(1), ki(3), kr(3), ki(4)]));
+    let t = tables(vec![c]);
+    let mut pts: Vec<Point> = Vec::new();
+    let r = blackhole::call(t, 0, &[addr_mut(&mut pts)]);
+    // The first push grew the Vec (it had no room).
+    assert_eq!(r, vec![7, 1, 0, 0, 0]);
+    assert!(pts.is_empty() && pts.capacity() >= 1);
+    // With room: the item is written in place, the length follows.
+    let r = blackhole::call(t, 0, &[addr_mut(&mut pts)]);
+    assert_eq!(r, vec![7, 1, 0, 0, 0]);
+}
+
+#[test]
 fn vec_items_by_address_slices_and_floats() {
     // f(v: &Vec<i8>, s: &mut [u16] data ptr, pts: &Vec<Point>, fv: &mut Vec<f64>) ->
     //   (v[1] via itemaddr+load, (ptr,len) of v, s[2], pts[1].x, pop of fv)

@@ -48,9 +48,11 @@ fn variant(insn: &Insn) -> usize {
         Insn::Panic { .. } => 37,
         Insn::New { .. } => 38,
         Insn::Free { .. } => 39,
+        Insn::VecPushSlot { .. } => 40,
+        Insn::VecPopSlot { .. } => 41,
     }
 }
-const VARIANTS: usize = 40;
+const VARIANTS: usize = 42;
 
 fn scalars() -> Vec<ScalarTy> {
     let mut v: Vec<ScalarTy> = IntTy::ALL.iter().map(|&t| ScalarTy::Int(t)).collect();
@@ -302,6 +304,17 @@ fn all_insns() -> Vec<Insn> {
             descr: AllocId(descr),
             ptr: reg,
         });
+        v.push(VecPushSlot {
+            vec: reg,
+            descr: ArrayId(descr),
+            dst: reg,
+        });
+        v.push(VecPopSlot {
+            vec: reg,
+            descr: ArrayId(descr),
+            tag: reg,
+            dst: reg,
+        });
     }
     v
 }
@@ -366,8 +379,8 @@ fn truncated_code_is_an_error_not_a_panic() {
 #[test]
 fn malformed_bytes_are_reported() {
     assert_eq!(decode(&[]), Ok(vec![]));
-    let e = decode(&[40]).unwrap_err();
-    assert_eq!((e.offset, e.message.as_str()), (0, "unknown opcode 40"));
+    let e = decode(&[42]).unwrap_err();
+    assert_eq!((e.offset, e.message.as_str()), (0, "unknown opcode 42"));
     // A valid Goto, then a Copy with a bad kind byte.
     let mut bytes = encode(&[Insn::Goto { target: 1 }]);
     let at = bytes.len();

@@ -924,6 +924,7 @@ fn static_tables(code: Vec<u8>, driver_jitcode: u16) -> &'static Tables {
                     ptr: vptr,
                     push: None,
                     pop: None,
+                    slots: None,
                 }),
             ),
         ])),

@@ -67,6 +67,7 @@ const POP: u8 = 5; // if let Some(x) = stack.pop() { acc += x }
 const PROM: u8 = 6; // acc += promote(data.len()) * 10
 const PAR: u8 = 7; // match n & 1 { 0 => acc += 100, _ => acc -= 1 }
 const PURE: u8 = 8; // acc += opcode(prog, n & 3)   (elidable, non-constant)
+const SLOT: u8 = 9; // stack.push(acc) then acc += stack.pop(), both in place
 
 /// `fn record(st: &mut St, x: i64) { st.log = st.log * 31 + x }`
 unsafe fn record_shim(args: &[u64], results: &mut [u64]) {
@@ -130,6 +131,7 @@ fn portal() -> Code {
             (PROM as i64, "prom"),
             (PAR as i64, "par"),
             (PURE as i64, "pure"),
+            (SLOT as i64, "slot"),
         ],
         "ret",
     );
@@ -221,6 +223,21 @@ fn portal() -> Code {
         vec![kr(0), ki(3)],
         vec![ki(5)],
     ));
+    acc_add(&mut a, 5);
+    a.goto("next");
+
+    a.label("slot");
+    a.i(insn::field_addr(F_ST_STACK, 1, 2));
+    a.i(insn::get_field(F_ST_ACC, 1, 7));
+    a.live(&[ki(0), ki(1), ki(7), kr(0), kr(1), kr(2)]);
+    a.i(insn::vec_push_slot(A_VI64, 2, 2));
+    a.i(insn::store(ScalarTy::Int(IntTy::I64), 2, 7));
+    a.i(insn::field_addr(F_ST_STACK, 1, 2));
+    a.live(&[ki(0), ki(1), kr(0), kr(1), kr(2)]);
+    a.i(insn::vec_pop_slot(A_VI64, 2, 6, 2));
+    a.live(&[ki(0), ki(1), ki(6), kr(0), kr(1), kr(2)]);
+    a.goto_if_not(6, "next");
+    a.i(insn::load(ScalarTy::Int(IntTy::I64), 2, 5));
     acc_add(&mut a, 5);
     a.goto("next");
 
@@ -643,6 +660,48 @@ jump(i13, r1)
     assert_eq!(w.st.acc, 7);
 }
 
+/// A push then a pop in place: the item's address is the same
+/// `itemaddr` of the same length, so the load reads back what was
+/// stored (`i3`); the length goes up and down. The Vec is full when the
+/// trace is recorded: the push reserves room (instead of the guard that
+/// there is some).
+#[test]
+fn push_and_pop_in_place_forward_the_item() {
+    let t = tables();
+    let mut w = World::new(&[SLOT, JMP, RET], &BIG, &[5]);
+    w.st.acc = 1;
+    let args = w.args(0, 6);
+    let (trace, _) = closed(metainterp::trace_loop(t, 0, &args, &params(1000)));
+    assert_eq!(
+        w.show(t, &trace),
+        "\
+[i0, r1]
+r2 = fieldaddr<St.stack>(r1)
+i3 = getfield<St.acc>(r1)
+i4 = vec_len<Vec<i64>>(r2)
+vec_reserve<Vec<i64>>(r2)
+i6 = int_add/usize(i4, 1)
+vec_set_len<Vec<i64>>(r2, i6)
+r8 = vec_ptr<Vec<i64>>(r2)
+r9 = itemaddr<Vec<i64>>(r8, i4)
+store/i64(r9, i3)
+i11 = int_ne/usize(i6, 0)
+guard_true(i11) [i0, r1, r2] #0
+vec_set_len<Vec<i64>>(r2, i4)
+i14 = getfield<St.acc>(r1)
+i15 = int_add/i64(i14, i3)
+setfield<St.acc>(r1, i15)
+debug_merge_point<portal @1>(1, PROG)
+i18 = int_gt/i64(i0, 0)
+guard_true(i18) [i0, i18, r1] #1
+i20 = int_sub/i64(i0, 1)
+jump(i20, r1)
+"
+    );
+    assert_eq!(w.st.stack, vec![5]);
+    assert_eq!(w.st.acc, 2);
+}
+
 fn program_insn(t: &'static Tables, jitcode: u16, pc: u32) -> Insn {
     blackhole::program(t).codes[jitcode as usize].insns[pc as usize].clone()
 }
@@ -669,6 +728,7 @@ fn cases() -> Vec<Case> {
         ));
         v.push((vec![PROM, PAR, JMP, RET], MIXED.to_vec(), vec![], n));
         v.push((vec![PURE, RES, JMP, RET], BIG.to_vec(), vec![], n));
+        v.push((vec![ADD, SLOT, POP, JMP, RET], BIG.to_vec(), vec![3], n));
         v.push((
             vec![ADD, PAR, POP, PURE, PROM, RES, JMP, RET],
             MIXED.to_vec(),

@@ -443,6 +443,7 @@ fn arrays() -> Vec<ArrayDescr> {
                 ptr: ring_ptr,
                 push: Some(ring_push),
                 pop: Some(ring_pop),
+                slots: None,
             }),
         ),
         vec_array!(usize, ScalarTy::Ref, |x| x as u64, |x| x as usize),

@@ -110,6 +110,7 @@ pub fn arrays() -> Vec<ArrayDescr> {
                 ptr: point_ptr,
                 push: None,
                 pop: None,
+                slots: Some(crate::slot_shims!(Point)),
             }),
         ),
         vec_array!(f64, ScalarTy::F64, |x| x.to_bits(), f64::from_bits),

@@ -57,6 +57,7 @@ pub fn types() -> TypeTable {
         kind,
         owns_heap: false,
         is_copy,
+        tag: None,
     };
     let fields = vec![f("acc", i64t()), f("pc", Ty::usize())];
     let push = variant("Push", vec![f("0", i64t())]);

@@ -133,6 +133,23 @@ pub fn vec_pop(descr: u16, vec: Reg, tag: Reg, value: Reg) -> Insn {
     }
 }
 
+pub fn vec_push_slot(descr: u16, vec: Reg, dst: Reg) -> Insn {
+    Insn::VecPushSlot {
+        descr: ArrayId(descr),
+        vec,
+        dst,
+    }
+}
+
+pub fn vec_pop_slot(descr: u16, vec: Reg, tag: Reg, dst: Reg) -> Insn {
+    Insn::VecPopSlot {
+        descr: ArrayId(descr),
+        vec,
+        tag,
+        dst,
+    }
+}
+
 pub fn vec_as_slice(descr: u16, vec: Reg, ptr: Reg, len: Reg) -> Insn {
     Insn::VecAsSlice {
         descr: ArrayId(descr),

@@ -191,10 +191,33 @@ macro_rules! vec_shims {
             ptr,
             push: Some(push),
             pop: Some(pop),
+            slots: Some($crate::slot_shims!($t)),
         }
     }};
 }
 pub use crate::vec_shims;
+
+/// `SlotShims` for a `Vec<$t>` (in-place push and pop).
+#[macro_export]
+macro_rules! slot_shims {
+    ($t:ty) => {{
+        unsafe fn set_len(v: usize, n: usize) {
+            unsafe { (*(v as *mut Vec<$t>)).set_len(n) }
+        }
+        unsafe fn cap(v: usize) -> usize {
+            unsafe { (*(v as *const Vec<$t>)).capacity() }
+        }
+        unsafe fn reserve(v: usize) {
+            unsafe { (*(v as *mut Vec<$t>)).reserve(1) }
+        }
+        $crate::__runtime::jitcode::SlotShims {
+            set_len,
+            cap,
+            reserve,
+        }
+    }};
+}
+pub use crate::slot_shims;
 
 /// A mutable field descr.
 pub fn field(name: &'static str, ty: Option<ScalarTy>, place: FieldPlace) -> FieldDescr {

@@ -47,21 +47,23 @@ pub struct Vms {
     pub bf: PathBuf,
     pub tlr: PathBuf,
     pub calls: PathBuf,
+    pub stackvm: PathBuf,
 }
 
-/// Builds `bf`, `tlr` and `calls` in release mode, once per test process,
+/// Builds `bf`, `tlr`, `calls` and `stackvm` in release mode, once per test process,
 /// with their jitcodes (their build scripts run the translator)
-/// (`cargo build --release -p bf -p tlr -p calls` into the shared target
+/// (`cargo build --release -p bf -p tlr -p calls -p stackvm` into the shared target
 /// directory), and returns their paths. Panics with cargo's output if the
 /// build fails.
 pub fn vms() -> &'static Vms {
     static VMS: OnceLock<Result<Vms, String>> = OnceLock::new();
     let result = VMS.get_or_init(|| {
-        build_release(&["bf", "tlr", "calls"])?;
+        build_release(&["bf", "tlr", "calls", "stackvm"])?;
         Ok(Vms {
             bf: release_exe("bf"),
             tlr: release_exe("tlr"),
             calls: release_exe("calls"),
+            stackvm: release_exe("stackvm"),
         })
     });
     match result {
@@ -117,6 +119,43 @@ fn release_exe(name: &str) -> PathBuf {
         .join("release")
         .join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
 }
+
+/// The path of `targets/stackvm/programs/<name>`.
+pub fn stackvm_program(name: &str) -> String {
+    workspace_root()
+        .join("targets/stackvm/programs")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// The stackvm programs with an argument and their expected output
+/// (stdout; exit status 0), and the programs that fail (the argument and
+/// the expected `error: ...` line, exit status 1).
+pub const STACKVM_CASES: &[(&str, &str, &str)] = &[
+    ("count.svm", "0", "0\n=> 0\n"),
+    ("count.svm", "1000", "1000\n=> 1000\n"),
+    ("count.svm", "100000", "100000\n=> 100000\n"),
+    ("sum.svm", "10", "285\n0..1\n0..1\n1031\n=> true\n"),
+    (
+        "sum.svm",
+        "100000",
+        "333328333350000\n0..1\n0..1\n1071\n=> true\n",
+    ),
+    ("mixed.svm", "7", "9\n6\n=> 7\n"),
+    ("mixed.svm", "100000", "100000\nfalse\n=> 100000\n"),
+];
+
+/// stackvm programs that stop with a run-time error: program, argument,
+/// the error line on stderr.
+pub const STACKVM_ERRORS: &[(&str, &str, &str)] = &[
+    ("typeerr.svm", "5", "error: type error at instruction 12\n"),
+    (
+        "typeerr.svm",
+        "100000",
+        "error: type error at instruction 12\n",
+    ),
+];
 
 /// What a run produced.
 #[derive(Debug)]

@@ -115,6 +115,13 @@ pub enum TyRule {
     OptionU32,
     /// `Option<T>`.
     OptionElem,
+    /// `Option<&T>`.
+    OptionElemRef,
+    U64,
+    /// The integer type of `Self`'s width, unsigned (`i64` → `u64`).
+    UnsignedRecv,
+    /// The integer type of `Self`'s width, signed (`u64` → `i64`).
+    SignedRecv,
 }
 
 impl TyRule {
@@ -132,6 +139,10 @@ impl TyRule {
             TyRule::BytesRef => "&[u8]",
             TyRule::OptionU32 => "Option<u32>",
             TyRule::OptionElem => "Option<T>",
+            TyRule::OptionElemRef => "Option<&T>",
+            TyRule::U64 => "u64",
+            TyRule::UnsignedRecv => "Self as unsigned",
+            TyRule::SignedRecv => "Self as signed",
         }
     }
 }
@@ -169,10 +180,17 @@ pub enum Lowering {
     /// `len()` of a Vec, slice, str, String or array.
     Len,
     IsEmpty,
-    /// `push` on a Vec of scalars.
+    /// `push` on a Vec: `vec_push` for scalars, else in place.
     Push,
-    /// `pop` on a Vec of scalars.
+    /// `pop` on a Vec: `vec_pop` for scalars, else in place.
     Pop,
+    /// `last` of a Vec: the address of its last item.
+    Last,
+    /// A Vec method done by a generated native helper, for items of any
+    /// type (`flowgraph::Helper`): `insert`, `truncate`, `swap`, `clear`.
+    VecHelper,
+    /// `f64::to_bits`, `f64::from_bits`: a generated native helper.
+    BitCast,
     AsBytes,
     AsStr,
     /// A test of an Option's or Result's tag: `true` for `Some`/`Ok`.
@@ -229,8 +247,11 @@ impl Lowering {
                 _ => "the length of the fat reference".into(),
             },
             Lowering::IsEmpty => format!("{} compared with 0", Lowering::Len.shown(recv)),
-            Lowering::Push => "`vec_push`; only for a Vec of scalars (integers, `bool`, `char`, `f64`, references), not `Vec<Box<T>>`".into(),
-            Lowering::Pop => "`vec_pop`; only for a Vec of scalars (integers, `bool`, `char`, `f64`, references), not `Vec<Box<T>>`".into(),
+            Lowering::Push => "`vec_push` for a Vec of scalars (integers, `bool`, `char`, `f64`, references); for other plain data (structs, tuples, enums, `Option`, `Result`) `vec_push_slot` (a new item in place) and the stores of the value; not `Vec<Box<T>>`".into(),
+            Lowering::Pop => "`vec_pop` for a Vec of scalars; for other plain data `vec_pop_slot` (the popped item's address) and the loads of the value; not `Vec<Box<T>>`".into(),
+            Lowering::Last => "`vec_len`, a test and the last item's address".into(),
+            Lowering::VecHelper => "a residual call of a generated helper that calls the method natively (items are moved or dropped as Rust does)".into(),
+            Lowering::BitCast => "a residual call of a generated helper (no effects)".into(),
             Lowering::AsBytes => match recv {
                 Recv::String => "`string_as_str` and a cast".into(),
                 _ => "a cast of the fat reference".into(),
@@ -335,6 +356,8 @@ pub static BUILTINS: &[Builtin] = &[
     method(R::Int, "leading_zeros", &[], T::U32, L::NotYet),
     method(R::Int, "trailing_zeros", &[], T::U32, L::NotYet),
     method(R::UnsignedInt, "is_power_of_two", &[], T::Bool, L::IsPowerOfTwo),
+    method(R::SignedInt, "cast_unsigned", &[], T::UnsignedRecv, L::Cast),
+    method(R::UnsignedInt, "cast_signed", &[], T::SignedRecv, L::Cast),
     method(R::SignedInt, "is_positive", &[], T::Bool, L::CmpZero(Op::IntGt)),
     method(R::SignedInt, "is_negative", &[], T::Bool, L::CmpZero(Op::IntLt)),
     method(R::U8, "is_ascii_digit", &[], T::Bool, L::InRanges(DIGIT)),
@@ -371,6 +394,8 @@ pub static BUILTINS: &[Builtin] = &[
     // ---- f64 ----
     method(R::F64, "clone", &[], T::Recv, L::Copy),
     assoc(R::F64, "from", &[T::Any], T::Recv, L::Cast),
+    method(R::F64, "to_bits", &[], T::U64, L::BitCast),
+    assoc(R::F64, "from_bits", &[T::U64], T::Recv, L::BitCast),
     method(R::F64, "abs", &[], T::Recv, L::NotYet),
     method(R::F64, "sqrt", &[], T::Recv, L::NotYet),
     method(R::F64, "floor", &[], T::Recv, L::NotYet),
@@ -388,6 +413,11 @@ pub static BUILTINS: &[Builtin] = &[
     method(R::Vec, "is_empty", &[], T::Bool, L::IsEmpty),
     method(R::Vec, "push", &[T::Elem], T::Unit, L::Push),
     method(R::Vec, "pop", &[], T::OptionElem, L::Pop),
+    method(R::Vec, "last", &[], T::OptionElemRef, L::Last),
+    method(R::Vec, "insert", &[T::Usize, T::Elem], T::Unit, L::VecHelper),
+    method(R::Vec, "truncate", &[T::Usize], T::Unit, L::VecHelper),
+    method(R::Vec, "swap", &[T::Usize, T::Usize], T::Unit, L::VecHelper),
+    method(R::Vec, "clear", &[], T::Unit, L::VecHelper),
     method(R::Slice, "len", &[], T::Usize, L::Len),
     method(R::Slice, "is_empty", &[], T::Bool, L::IsEmpty),
     method(R::Array, "len", &[], T::Usize, L::Len),

@@ -281,6 +281,7 @@ impl<'a> ItemTable<'a> {
             },
             owns_heap: false,
             is_copy: derives(attrs, "Copy"),
+            tag: if is_enum { tag_repr(attrs) } else { None },
         });
         self.adt_home.push((module, file, ident.span()));
         self.scopes[module.0].names.insert(name, Def::Adt(id));
@@ -309,6 +310,11 @@ impl<'a> ItemTable<'a> {
                         else {
                             continue;
                         };
+                        // Explicit discriminants: the tag in memory is not
+                        // the variant index; rustc's `match` reads it.
+                        if e.variants.iter().any(|v| v.discriminant.is_some()) {
+                            self.types.adt_mut(id).tag = None;
+                        }
                         let variants = e
                             .variants
                             .iter()
@@ -916,6 +922,39 @@ fn flatten_use(
             }
         }
     }
+}
+
+/// The tag layout an enum's `#[repr(...)]` guarantees (RFC 2195):
+/// `repr(Int)`, `repr(C)`, `repr(C, Int)`; `None` without one (or with
+/// `repr(transparent)`, `align`, `packed`).
+fn tag_repr(attrs: &[syn::Attribute]) -> Option<metatrace_jitcodegen::types::TagRepr> {
+    let mut int = None;
+    let mut c = false;
+    for a in attrs.iter().filter(|a| a.path().is_ident("repr")) {
+        let list = a
+            .parse_args_with(
+                syn::punctuated::Punctuated::<syn::Meta, syn::Token![,]>::parse_terminated,
+            )
+            .ok()?;
+        for m in list {
+            let syn::Meta::Path(p) = m else { return None };
+            let name = p.get_ident()?.to_string();
+            match name.as_str() {
+                "C" => c = true,
+                n => match IntTy::from_name(n) {
+                    Some(t) => int = Some(t),
+                    None => return None,
+                },
+            }
+        }
+    }
+    let int = match (int, c) {
+        (Some(t), _) => t,
+        // C's `int` on the targets metatrace supports (x86-64).
+        (None, true) => IntTy::I32,
+        (None, false) => return None,
+    };
+    Some(metatrace_jitcodegen::types::TagRepr { int, c_outer: c })
 }
 
 fn derives(attrs: &[syn::Attribute], name: &str) -> bool {

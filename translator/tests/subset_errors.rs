@@ -915,14 +915,14 @@ pub fn run(code: &[u8], mut acc: i64) -> i64 {
 #[test]
 fn box_new_of_values_that_are_not_plain_data() {
     step_rejects(
-        r#"#[derive(Clone, Copy)]
-pub enum Op { Inc, Dec }
+        r#"#[derive(Clone)]
+pub enum Op { Inc, Name(String) }
 
 fn step(code: &[u8], pc: usize, acc: i64) -> i64 {
     let a = Box::new(Op::Inc);
     let b = Box::new(());
     let c = Box::new(code);
-    let d = Box::new(Some(acc));
+    let d = Box::new(Some(code));
     acc + code[pc] as i64
 }
 "#,
@@ -930,7 +930,41 @@ fn step(code: &[u8], pc: usize, acc: i64) -> i64 {
             "5:13: `Box::new` of a value of type `Op` is not supported in traced code",
             "6:13: `Box::new` of a value of type `()` is not supported in traced code",
             "7:13: `Box::new` of a value of type `&[u8]` is not supported in traced code",
-            "8:13: `Box::new` of a value of type `Option<i64>` is not supported in traced code",
+            "8:13: `Box::new` of a value of type `Option<&[u8]>` is not supported in traced code",
+        ],
+    );
+}
+
+/// Enums (and `Option`s) of plain data are written to memory and moved in
+/// and out of Vecs; enums holding heap values are not, yet.
+#[test]
+fn enums_holding_heap_values_are_not_written_to_memory() {
+    rejects(
+        r#"use metatrace::prelude::*;
+
+pub enum Name { Anon, Named(String) }
+pub struct Names { pub first: Name, pub all: Vec<Name> }
+
+fn rename(n: &mut Names) {
+    n.first = Name::Anon;
+    let _ = n.all.pop();
+    n.all.truncate(1);
+}
+
+#[jit_driver(greens = [pc], reds = [n])]
+pub fn run(n: &mut Names) -> i64 {
+    let mut pc: usize = 0;
+    while pc < 10 {
+        jit_merge_point!();
+        rename(n);
+        pc += 1;
+    }
+    0
+}
+"#,
+        &[
+            "7:5: storing a value of type `Name` into memory is not supported in traced code yet",
+            "8:13: `pop` on a Vec of `Name` is not supported in traced code yet",
         ],
     );
 }

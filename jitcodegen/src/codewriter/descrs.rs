@@ -6,7 +6,7 @@ use super::{
     AllocRequest, ArrayRequest, Assembly, CallEffectsData, CallRequest, Container, DriverRequest,
     EnumRequest, FieldRequest,
 };
-use crate::flowgraph::{adt_field_name, FieldRef, Program};
+use crate::flowgraph::{adt_field_name, FieldRef, Helper, Program};
 use crate::types::Ty;
 use metatrace_runtime::jitcode::{
     AllocId, ArrayId, CallId, DriverId, EnumId, FieldId, JitCodeId, StringId,
@@ -21,6 +21,7 @@ pub(crate) struct Descrs {
     array_ix: HashMap<(Container, Ty, bool), u16>,
     enum_ix: HashMap<(Ty, bool), u16>,
     call_ix: HashMap<String, u16>,
+    helper_ix: HashMap<Helper, u16>,
     alloc_ix: HashMap<Ty, u16>,
     string_ix: HashMap<String, u16>,
     graph_ix: HashMap<String, u16>,
@@ -141,12 +142,30 @@ impl Descrs {
         let i = index(self.asm.calls.len(), "residual calls")?;
         self.asm.calls.push(CallRequest {
             path: r.path.clone(),
+            helper: None,
             params: r.params.iter().map(|p| p.ty.clone()).collect(),
             ret: r.ret.clone(),
             // Until `assemble` computes the summary.
             effects: CallEffectsData::everything(),
         });
         self.call_ix.insert(path.to_string(), i);
+        Ok(CallId(i))
+    }
+
+    /// The residual call of a generated helper, one per helper.
+    pub fn helper(&mut self, h: &Helper) -> Result<CallId, String> {
+        if let Some(&i) = self.helper_ix.get(h) {
+            return Ok(CallId(i));
+        }
+        let i = index(self.asm.calls.len(), "residual calls")?;
+        self.asm.calls.push(CallRequest {
+            path: h.name(&self.asm.types),
+            helper: Some(h.clone()),
+            params: h.params(),
+            ret: h.ret(),
+            effects: CallEffectsData::everything(),
+        });
+        self.helper_ix.insert(h.clone(), i);
         Ok(CallId(i))
     }
 

@@ -236,6 +236,10 @@ impl<'a> Walk<'a> {
                 }
                 if adt.is_enum() {
                     self.other = true; // the tag
+                    if adt.tag.is_some() {
+                        // ... a field of its own with a primitive repr.
+                        self.fields.insert(norm_field(&FieldRef::tag(ty)));
+                    }
                 }
                 for (variant, index, f) in adt.all_fields() {
                     let r = FieldRef {
@@ -452,6 +456,7 @@ mod tests {
             },
             owns_heap,
             is_copy: false,
+            tag: None,
         };
         let op = AdtDef {
             name: "Op".into(),
@@ -472,6 +477,7 @@ mod tests {
             },
             owns_heap: false,
             is_copy: true,
+            tag: None,
         };
         TypeTable {
             adts: vec![
@@ -556,6 +562,7 @@ mod tests {
         let effects = call_effects(&asm, &params);
         asm.calls.push(CallRequest {
             path: "f".into(),
+            helper: None,
             params,
             ret: Ty::Unit,
             effects,

@@ -599,6 +599,26 @@ impl Flattener<'_> {
                     value,
                 });
             }
+            Op::VecPushSlot(t) => {
+                arity(1, 1)?;
+                let descr = self.descrs.array(Container::Vec, t, false)?;
+                let vec = self.opnd_k(&op.args[0], R)?;
+                let dst = self.res(op.results[0]).reg;
+                self.emit(Insn::VecPushSlot { descr, vec, dst });
+            }
+            Op::VecPopSlot(t) => {
+                arity(1, 2)?;
+                let descr = self.descrs.array(Container::Vec, t, false)?;
+                let vec = self.opnd_k(&op.args[0], R)?;
+                let tag = self.res(op.results[0]).reg;
+                let dst = self.res(op.results[1]).reg;
+                self.emit(Insn::VecPopSlot {
+                    descr,
+                    vec,
+                    tag,
+                    dst,
+                });
+            }
             Op::VecAsSlice(t) => {
                 arity(1, 2)?;
                 let descr = self
@@ -650,6 +670,21 @@ impl Flattener<'_> {
                 };
                 self.live();
                 self.emit(insn);
+            }
+            Op::Helper(h) => {
+                let args = op
+                    .args
+                    .iter()
+                    .map(|a| self.opnd(a))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let results: Vec<KReg> = op.results.iter().map(|&r| self.res(r)).collect();
+                let descr = self.descrs.helper(h)?;
+                self.live();
+                self.emit(Insn::ResidualCall {
+                    descr,
+                    args,
+                    results,
+                });
             }
             Op::Promote => {
                 arity(1, 1)?;

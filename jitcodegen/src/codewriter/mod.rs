@@ -26,7 +26,7 @@ pub use flatten::parallel_move;
 /// for users of the codewriter that do not depend on the runtime.
 pub use metatrace_runtime::jitcode;
 
-use crate::flowgraph::{FieldRef, Program};
+use crate::flowgraph::{FieldRef, Helper, Program};
 use crate::types::{Ty, TypeTable};
 pub use metatrace_runtime::jitcode::RefConstText;
 use metatrace_runtime::jitcode::{Insn, KReg, Kind, ScalarTy};
@@ -83,8 +83,10 @@ pub struct EnumRequest {
 /// A residual call (`Tables::calls[i]`): a `#[dont_look_inside]` function.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CallRequest {
-    /// Path from the crate root.
+    /// Path from the crate root (for a helper, its name).
     pub path: String,
+    /// A generated helper rather than a function of the crate.
+    pub helper: Option<Helper>,
     pub params: Vec<Ty>,
     pub ret: Ty,
     /// What the function may write (computed by `assemble` once every
@@ -175,7 +177,10 @@ pub fn assemble(program: &Program) -> Result<Assembly, String> {
     let effects: Vec<CallEffectsData> = asm
         .calls
         .iter()
-        .map(|c| effects::call_effects(&asm, &c.params))
+        .map(|c| match &c.helper {
+            Some(h) if h.is_pure() => CallEffectsData::default(),
+            _ => effects::call_effects(&asm, &c.params),
+        })
         .collect();
     for (c, e) in asm.calls.iter_mut().zip(effects) {
         c.effects = e;

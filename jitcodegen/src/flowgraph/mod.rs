@@ -14,12 +14,14 @@
 //! the tracer see every way a function can leave.
 
 mod dot;
+mod helpers;
 mod printer;
 mod repair;
 mod simplify;
 mod verify;
 
 pub use dot::to_dot;
+pub use helpers::Helper;
 pub use printer::print_graph;
 pub use printer::print_program;
 pub use repair::repair_cross_block_uses;
@@ -124,19 +126,38 @@ pub struct FieldRef {
 }
 
 impl FieldRef {
-    /// The field's type; `None` if `owner` has no such field.
+    /// The tag of an enum with a primitive representation
+    /// (`AdtDef::tag`): `variant` `None` on an enum.
+    pub fn tag(owner: &Ty) -> FieldRef {
+        FieldRef {
+            owner: owner.clone(),
+            variant: None,
+            index: 0,
+        }
+    }
+
+    /// The field's type: a struct's, a variant's or a tuple's field, or
+    /// an enum's tag (`FieldRef::tag`); `None` when there is no such field.
     pub fn ty(&self, types: &TypeTable) -> Option<Ty> {
         match &self.owner {
             Ty::Adt(id) => {
                 let adt = types.adts.get(id.0 as usize)?;
                 let fields = match (&adt.kind, self.variant) {
                     (AdtKind::Struct { fields, .. }, None) => fields,
+                    (AdtKind::Enum { .. }, None) => return adt.tag.map(|t| Ty::Int(t.int)),
                     (AdtKind::Enum { variants }, Some(v)) => &variants.get(v as usize)?.fields,
                     _ => return None,
                 };
                 Some(fields.get(self.index as usize)?.ty.clone())
             }
             Ty::Tuple(items) if self.variant.is_none() => items.get(self.index as usize).cloned(),
+            // The payloads of `Some`, `Ok` and `Err`.
+            Ty::Option(t) if self.variant == Some(1) && self.index == 0 => Some((**t).clone()),
+            Ty::Result(a, b) if self.index == 0 => match self.variant {
+                Some(0) => Some((**a).clone()),
+                Some(1) => Some((**b).clone()),
+                _ => None,
+            },
             _ => None,
         }
     }
@@ -239,6 +260,14 @@ pub enum Op {
     VecPush(Ty),
     /// `v.pop()`: args (vec); results (tag, value) as an exploded `Option<T>`.
     VecPop(Ty),
+    /// `v.push(x)` of an item of any type, in place: args (vec); result
+    /// the address of the new item, uninitialized (the stores that follow
+    /// fill it).
+    VecPushSlot(Ty),
+    /// `v.pop()` of an item of any type, in place: args (vec); results
+    /// (tag `u32`: 1, or 0 when the Vec was empty; the address of the
+    /// popped item, still in place, or null).
+    VecPopSlot(Ty),
     /// Address of item `i` of a slice or array given by its data pointer.
     SliceItemAddr(Ty),
     /// Read item `i` of a slice or array of scalars given by its data pointer.
@@ -274,6 +303,10 @@ pub enum Op {
     /// Drop a `Box<T>` of plain data: free its memory; nothing when the
     /// argument is null (a box moved out of its local leaves null behind).
     Free(Ty),
+    /// A std operation done by a generated native helper (`Helper`), a
+    /// residual call: args and results are the exploded parameters and
+    /// result of `Helper::params` and `Helper::ret`.
+    Helper(Helper),
 }
 
 impl Op {
@@ -327,6 +360,8 @@ impl Op {
             Op::VecSetItem(_) => "vec_setitem",
             Op::VecPush(_) => "vec_push",
             Op::VecPop(_) => "vec_pop",
+            Op::VecPushSlot(_) => "vec_push_slot",
+            Op::VecPopSlot(_) => "vec_pop_slot",
             Op::SliceItemAddr(_) => "slice_itemaddr",
             Op::SliceGetItem(_) => "slice_getitem",
             Op::SliceSetItem(_) => "slice_setitem",
@@ -344,6 +379,7 @@ impl Op {
             Op::WeAreJitted => "we_are_jitted",
             Op::New(_) => "new",
             Op::Free(_) => "free",
+            Op::Helper(_) => "helper_call",
         }
     }
 
@@ -358,8 +394,11 @@ impl Op {
                 | Op::VecSetItem(_)
                 | Op::VecPush(_)
                 | Op::VecPop(_)
+                | Op::VecPushSlot(_)
+                | Op::VecPopSlot(_)
                 | Op::SliceSetItem(_)
                 | Op::Call { .. }
+                | Op::Helper(_)
                 | Op::Promote
                 | Op::JitMergePoint { .. }
                 | Op::CanEnterJit { .. }
@@ -651,6 +690,7 @@ pub fn adt_field_name(types: &TypeTable, field: &FieldRef) -> String {
         Ty::Adt(id) => {
             let adt = types.adt(*id);
             match field.variant {
+                None if adt.is_enum() => format!("{}.tag", adt.name),
                 None => {
                     let f = adt.fields().get(field.index as usize);
                     format!("{}.{}", adt.name, f.map(|f| f.name.as_str()).unwrap_or("?"))

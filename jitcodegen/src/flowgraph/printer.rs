@@ -191,6 +191,8 @@ fn static_data(op: &Op, types: &TypeTable) -> Option<String> {
         | Op::VecSetItem(t)
         | Op::VecPush(t)
         | Op::VecPop(t)
+        | Op::VecPushSlot(t)
+        | Op::VecPopSlot(t)
         | Op::SliceItemAddr(t)
         | Op::SliceGetItem(t)
         | Op::SliceSetItem(t)
@@ -198,6 +200,7 @@ fn static_data(op: &Op, types: &TypeTable) -> Option<String> {
         | Op::New(t)
         | Op::Free(t) => Some(types.display(t).to_string()),
         Op::Call { callee, .. } => Some(callee.clone()),
+        Op::Helper(h) => Some(h.name(types)),
         Op::JitMergePoint { driver } | Op::CanEnterJit { driver } => Some(driver.clone()),
         _ => None,
     }

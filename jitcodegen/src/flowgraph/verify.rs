@@ -447,7 +447,7 @@ impl Verifier<'_> {
             return Ok(t);
         }
         match (&f.owner, f.variant) {
-            (Ty::Adt(_), _) | (Ty::Tuple(_), None) => {
+            (Ty::Adt(_) | Ty::Option(_) | Ty::Result(..), _) | (Ty::Tuple(_), None) => {
                 Err(format!("no field {}", field_text(self.types, f)))
             }
             (other, _) => Err(format!(
@@ -606,8 +606,39 @@ impl Verifier<'_> {
                 let results: Vec<Want> = leaves.iter().map(Want::Exact).collect();
                 self.sig(op, &[Want::Ref], &results);
             }
+            Op::VecPushSlot(_) => self.sig(op, &[Want::Ref], &[Want::Ref]),
+            Op::VecPopSlot(_) => {
+                let u32_ty = Ty::Int(crate::types::IntTy::U32);
+                self.sig(op, &[Want::Ref], &[Want::Exact(&u32_ty), Want::Ref]);
+            }
             Op::VecAsSlice(_) | Op::StringAsStr => self.sig(op, &[Want::Ref], &[Want::Ref, us]),
             Op::Call { .. } => {}
+            Op::Helper(h) => {
+                let leaves = |tys: &[Ty]| -> Option<Vec<Ty>> {
+                    let mut out = Vec::new();
+                    for t in tys {
+                        out.extend(self.types.flatten(t)?);
+                    }
+                    Some(out)
+                };
+                let (Some(params), Some(results)) = (leaves(&h.params()), leaves(&[h.ret()]))
+                else {
+                    self.err(format!(
+                        "helper {}: a type that cannot live in registers",
+                        h.name(self.types)
+                    ));
+                    return;
+                };
+                let params: Vec<Want> = params
+                    .iter()
+                    .map(|t| match t {
+                        Ty::Ref { .. } => Want::Ref,
+                        t => Want::Exact(t),
+                    })
+                    .collect();
+                let results: Vec<Want> = results.iter().map(Want::Exact).collect();
+                self.sig(op, &params, &results);
+            }
             Op::JitMergePoint { .. } | Op::CanEnterJit { .. } => {
                 self.arity(op, None, Some(0));
             }

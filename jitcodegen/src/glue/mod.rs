@@ -17,10 +17,12 @@
 //! - the shims those tables point to, one `unsafe fn` each:
 //!   `field_<i>` (address of an enum variant's field: rustc keeps that
 //!   layout to itself, so it is found by `match`), `vec_len_<i>`,
-//!   `vec_ptr_<i>`, `vec_push_<i>`, `vec_pop_<i>` (`Vec` layout is not
-//!   stable either), `enum_tag_<i>` (variant index), `call_<i>` (a
-//!   `#[dont_look_inside]` function called with its arguments rebuilt from
-//!   register values and its result exploded back);
+//!   `vec_ptr_<i>`, `vec_push_<i>`, `vec_pop_<i>`, `vec_set_len_<i>`,
+//!   `vec_cap_<i>`, `vec_reserve_<i>` (`Vec` layout is not stable
+//!   either), `enum_tag_<i>` (variant index), `call_<i>` (a
+//!   `#[dont_look_inside]` function, or a generated helper, called with
+//!   its arguments rebuilt from register values and its result exploded
+//!   back);
 //! - `pub fn portal_<name>(...)`, one per driver, with the portal's own
 //!   signature: explodes the arguments, runs the portal's jitcode on the
 //!   blackhole interpreter, rebuilds the return value. `#[jit_driver]`
@@ -31,13 +33,16 @@
 //!   `can_enter_jit!()`.
 //!
 //! Field offsets of structs and tuples are `offset_of!` (evaluated by rustc,
-//! so they are right for the layout rustc chose), item sizes `size_of`.
+//! so they are right for the layout rustc chose), item sizes `size_of`;
+//! the tag and variant fields of enums with a primitive representation
+//! are at offsets computed from `#[repr(C)]` mirrors (`repr.rs`).
 //! Everything is named from the crate root (`crate::interp::Tape`): the
 //! types, fields and `#[dont_look_inside]` functions the jitcodes use must
 //! be visible there (`pub` or `pub(crate)`).
 
 mod enter;
 mod leaves;
+mod repr;
 mod rust_ty;
 #[cfg(test)]
 mod tests;
@@ -47,7 +52,7 @@ pub use leaves::Leaves;
 pub use rust_ty::rust_type;
 
 use crate::codewriter::{mem_scalar, var_kind, Assembly, CallEffectsData, Container, RefConstText};
-use crate::flowgraph::{adt_field_name, FieldRef, Program};
+use crate::flowgraph::{adt_field_name, FieldRef, Helper, Program};
 use crate::types::{AdtKind, Ty, TypeTable};
 use metatrace_runtime::jitcode::{encode, DescrTable, JitCodeNames};
 use proc_macro2::{Ident, Literal, Span, TokenStream};
@@ -269,6 +274,14 @@ impl Gen<'_> {
     ) -> Result<TokenStream, String> {
         let bad = || format!("no field {}", adt_field_name(self.types, f));
         match (&f.owner, f.variant) {
+            (Ty::Adt(aid), None) if self.types.adt(*aid).is_enum() => {
+                // The tag of an enum with a primitive representation: its
+                // first bytes in both layouts of RFC 2195.
+                if self.types.adt(*aid).tag.is_none() {
+                    return Err(bad());
+                }
+                Ok(quote!(__mt::FieldPlace::Offset(0)))
+            }
             (Ty::Adt(aid), None) => {
                 let adt = self.types.adts.get(aid.0 as usize).ok_or_else(bad)?;
                 let AdtKind::Struct { fields, .. } = &adt.kind else {
@@ -295,6 +308,9 @@ impl Gen<'_> {
                 };
                 let var = variants.get(v as usize).ok_or_else(bad)?;
                 let field = var.fields.get(f.index as usize).ok_or_else(bad)?;
+                if let Some(tag) = adt.tag {
+                    return repr::variant_field_offset(self.types, variants, tag, v, f.index);
+                }
                 let path = adt_path(&adt.path)?;
                 let vname = rust_ty::ident(&var.name);
                 let m = field_member(&field.name);
@@ -308,6 +324,31 @@ impl Gen<'_> {
                         unsafe {
                             match &*(base as *const #path) {
                                 #path::#vname { #m: __f, .. } => __f as *const _ as usize,
+                                _ => ::core::unreachable!(#msg),
+                            }
+                        }
+                    }
+                });
+                Ok(quote!(__mt::FieldPlace::Shim(#shim)))
+            }
+            (Ty::Option(_) | Ty::Result(..), Some(v)) if f.index == 0 => {
+                let t = rust_type(self.types, &f.owner, None)?;
+                let pat = match (&f.owner, v) {
+                    (Ty::Option(_), 1) => quote!(::core::option::Option::Some(__f)),
+                    (Ty::Result(..), 0) => quote!(::core::result::Result::Ok(__f)),
+                    (Ty::Result(..), 1) => quote!(::core::result::Result::Err(__f)),
+                    _ => return Err(bad()),
+                };
+                let shim = id(&format!("field_{i}"));
+                let msg = format!(
+                    "metatrace: field {} read from another variant",
+                    adt_field_name(self.types, f)
+                );
+                shims.push(quote! {
+                    unsafe fn #shim(base: usize) -> usize {
+                        unsafe {
+                            match &*(base as *const #t) {
+                                #pat => __f as *const _ as usize,
                                 _ => ::core::unreachable!(#msg),
                             }
                         }
@@ -375,11 +416,32 @@ impl Gen<'_> {
                             quote!(::core::option::Option::None),
                         )
                     };
+                    let (set_len, cap, reserve) = (
+                        id(&format!("vec_set_len_{i}")),
+                        id(&format!("vec_cap_{i}")),
+                        id(&format!("vec_reserve_{i}")),
+                    );
+                    shims.push(quote! {
+                        unsafe fn #set_len(v: usize, n: usize) {
+                            unsafe { (*(v as *mut #vec_ty)).set_len(n) }
+                        }
+                        unsafe fn #cap(v: usize) -> usize {
+                            unsafe { (*(v as *const #vec_ty)).capacity() }
+                        }
+                        unsafe fn #reserve(v: usize) {
+                            unsafe { (*(v as *mut #vec_ty)).reserve(1) }
+                        }
+                    });
                     quote!(::core::option::Option::Some(__mt::VecShims {
                         len: #len,
                         ptr: #ptr,
                         push: #push_field,
                         pop: #pop_field,
+                        slots: ::core::option::Option::Some(__mt::SlotShims {
+                            set_len: #set_len,
+                            cap: #cap,
+                            reserve: #reserve,
+                        }),
                     }))
                 }
             };
@@ -449,7 +511,6 @@ impl Gen<'_> {
         for (i, c) in self.asm.calls.iter().enumerate() {
             let name = str_lit(&c.path);
             let shim = id(&format!("call_{i}"));
-            let func = adt_path(&c.path)?;
             let args = id("args");
             let results = id("results");
             let mut params = Vec::new();
@@ -459,10 +520,17 @@ impl Gen<'_> {
                 at += self.leaves.count(p)?;
             }
             let explode = self.leaves.explode(&c.ret, quote!(__r), &results, 0)?;
+            let body = match &c.helper {
+                Some(h) => helper_body(h, &params),
+                None => {
+                    let func = adt_path(&c.path)?;
+                    quote!(#func(#(#params),*))
+                }
+            };
             shims.push(quote! {
                 unsafe fn #shim(#args: &[u64], #results: &mut [u64]) {
                     unsafe {
-                        let __r = #func(#(#params),*);
+                        let __r = #body;
                         #explode
                     }
                 }
@@ -574,6 +642,41 @@ impl Gen<'_> {
             });
         }
         Ok(out)
+    }
+}
+
+/// The body of a helper's shim (`Helper`), given its rebuilt arguments.
+fn helper_body(h: &Helper, params: &[TokenStream]) -> TokenStream {
+    let p = |i: usize| params[i].clone();
+    match h {
+        Helper::EnumWrite(_) => {
+            let (at, v) = (p(0), p(1));
+            quote!(::core::ptr::write(#at, #v))
+        }
+        Helper::VecInsert(_) => {
+            let (v, i, x) = (p(0), p(1), p(2));
+            quote!((#v).insert(#i, #x))
+        }
+        Helper::VecTruncate(_) => {
+            let (v, n) = (p(0), p(1));
+            quote!((#v).truncate(#n))
+        }
+        Helper::VecSwap(_) => {
+            let (v, a, b) = (p(0), p(1), p(2));
+            quote!((#v).swap(#a, #b))
+        }
+        Helper::VecClear(_) => {
+            let v = p(0);
+            quote!((#v).clear())
+        }
+        Helper::F64ToBits => {
+            let x = p(0);
+            quote!(f64::to_bits(#x))
+        }
+        Helper::F64FromBits => {
+            let x = p(0);
+            quote!(f64::from_bits(#x))
+        }
     }
 }
 

@@ -28,6 +28,7 @@ fn types() -> TypeTable {
         kind,
         owns_heap,
         is_copy,
+        tag: None,
     };
     let tape = AdtKind::Struct {
         fields: vec![f("cells", Ty::Vec(Box::new(u8t())))],
@@ -194,6 +195,7 @@ fn sample() -> (Program, Assembly) {
         calls: vec![
             CallRequest {
                 path: "interp::grow".into(),
+                helper: None,
                 params: vec![Ty::reference(true, TAPE), Ty::usize()],
                 ret: Ty::Bool,
                 effects: CallEffectsData {
@@ -205,12 +207,14 @@ fn sample() -> (Program, Assembly) {
             },
             CallRequest {
                 path: "interp::pick".into(),
+                helper: None,
                 params: vec![slice, Ty::Option(Box::new(PAIR))],
                 ret: Ty::Tuple(vec![Ty::F64, OP]),
                 effects: CallEffectsData::everything(),
             },
             CallRequest {
                 path: "interp::rebox".into(),
+                helper: None,
                 params: vec![Ty::Box(Box::new(PAIR))],
                 ret: Ty::Box(Box::new(Ty::Int(IntTy::I64))),
                 effects: CallEffectsData::everything(),
@@ -281,7 +285,8 @@ fn fields_by_offset_of_and_variant_shims() {
 
 #[test]
 fn arrays_and_vec_shims() {
-    has("name: \"Vec<u8>\", item: ::core::option::Option::Some(__mt::ScalarTy::Int(__mt::IntTy::U8)), item_size: ::core::mem::size_of::<u8>(), vec: ::core::option::Option::Some(__mt::VecShims { len: vec_len_0, ptr: vec_ptr_0, push: ::core::option::Option::Some(vec_push_0), pop: ::core::option::Option::Some(vec_pop_0), })");
+    has("name: \"Vec<u8>\", item: ::core::option::Option::Some(__mt::ScalarTy::Int(__mt::IntTy::U8)), item_size: ::core::mem::size_of::<u8>(), vec: ::core::option::Option::Some(__mt::VecShims { len: vec_len_0, ptr: vec_ptr_0, push: ::core::option::Option::Some(vec_push_0), pop: ::core::option::Option::Some(vec_pop_0), slots: ::core::option::Option::Some(__mt::SlotShims { set_len: vec_set_len_0, cap: vec_cap_0, reserve: vec_reserve_0, }), })");
+    has("unsafe fn vec_set_len_0(v: usize, n: usize) { unsafe { (*(v as *mut ::std::vec::Vec<u8>)).set_len(n) } }");
     has("unsafe fn vec_len_0(v: usize) -> usize { unsafe { (*(v as *const ::std::vec::Vec<u8>)).len() } }");
     has("unsafe fn vec_ptr_0(v: usize) -> usize { unsafe { (*(v as *const ::std::vec::Vec<u8>)).as_ptr() as usize } }");
     has("unsafe fn vec_push_0(v: usize, value: u64) { unsafe { let __x = [value]; (*(v as *mut ::std::vec::Vec<u8>)).push((__x[0] as u8)) } }");

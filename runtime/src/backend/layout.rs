@@ -26,6 +26,9 @@ use crate::trace::Opcode;
 pub struct HeaderLayout {
     pub ptr: i32,
     pub len: i32,
+    /// The capacity, when known (`Vec`s with in-place push/pop shims,
+    /// `String`).
+    pub cap: Option<i32>,
 }
 
 fn enabled() -> bool {
@@ -55,6 +58,7 @@ pub fn string_layout() -> Option<HeaderLayout> {
         Some(HeaderLayout {
             ptr: 8 * ptr as i32,
             len: 8 * len as i32,
+            cap: Some(8 * cap as i32),
         })
     })
 }
@@ -72,7 +76,7 @@ fn probe_area() -> usize {
 
 fn probe(shims: &VecShims) -> Option<HeaderLayout> {
     let area = probe_area();
-    let mut found: Option<(usize, usize)> = None;
+    let mut found: Option<(usize, usize, Option<usize>)> = None;
     for round in 0..2usize {
         // 8 distinct words: page-aligned addresses into the probe area,
         // valid as pointers (non-null, aligned, readable) and as
@@ -89,16 +93,24 @@ fn probe(shims: &VecShims) -> Option<HeaderLayout> {
         if li >= 3 || pi >= 3 || li == pi {
             return None;
         }
+        // The capacity: inline only if it is the third of the first three
+        // words (else the shim is called).
+        let ci = shims.slots.and_then(|s| {
+            let cap = unsafe { (s.cap)(h) };
+            let ci = header.iter().position(|&w| w == cap)?;
+            (ci < 3 && ci != li && ci != pi).then_some(ci)
+        });
         match found {
-            None => found = Some((pi, li)),
-            Some(f) if f == (pi, li) => {}
+            None => found = Some((pi, li, ci)),
+            Some(f) if f == (pi, li, ci) => {}
             Some(_) => return None,
         }
     }
-    let (pi, li) = found?;
+    let (pi, li, ci) = found?;
     Some(HeaderLayout {
         ptr: 8 * pi as i32,
         len: 8 * li as i32,
+        cap: ci.map(|c| 8 * c as i32),
     })
 }
 
@@ -126,9 +138,13 @@ pub fn vec_layout(shims: &VecShims) -> Option<HeaderLayout> {
 /// The inline layout for a Vec/String operation, if it has one.
 pub fn op_layout(tables: &Tables, op: &Opcode) -> Option<HeaderLayout> {
     match op {
-        Opcode::VecLen(d) | Opcode::VecPtr(d) => {
+        Opcode::VecLen(d) | Opcode::VecPtr(d) | Opcode::VecSetLen(d) => {
             let shims = tables.arrays.get((*d).index())?.vec?;
             vec_layout(&shims)
+        }
+        Opcode::VecCap(d) => {
+            let shims = tables.arrays.get((*d).index())?.vec?;
+            vec_layout(&shims).filter(|l| l.cap.is_some())
         }
         Opcode::StringPtr | Opcode::StringLen => string_layout(),
         _ => None,

@@ -87,6 +87,24 @@ pub extern "C" fn mt_vec_pop(d: &ArrayDescr, v: usize) -> Ret {
     guarded(|| unsafe { d.pop_shim()(v) }.unwrap_or(0))
 }
 
+pub extern "C" fn mt_vec_cap(d: &ArrayDescr, v: usize) -> Ret {
+    guarded(|| unsafe { (crate::executor::slot_shims(d).cap)(v) as u64 })
+}
+
+pub extern "C" fn mt_vec_set_len(d: &ArrayDescr, v: usize, len: u64) -> Ret {
+    guarded(|| {
+        unsafe { (crate::executor::slot_shims(d).set_len)(v, len as usize) };
+        0
+    })
+}
+
+pub extern "C" fn mt_vec_reserve(d: &ArrayDescr, v: usize) -> Ret {
+    guarded(|| {
+        unsafe { (crate::executor::slot_shims(d).reserve)(v) };
+        0
+    })
+}
+
 pub extern "C" fn mt_string_ptr(s: usize) -> Ret {
     guarded(|| unsafe { (&*(s as *const String)).as_ptr() as u64 })
 }

@@ -352,6 +352,22 @@ impl Machine {
                     ri!(self, fr, *tag) = t;
                     self.set(&fr, ty.kind(), *value, v);
                 }
+                Insn::VecPushSlot { descr, vec, dst } => {
+                    let d = &tables.arrays[*descr];
+                    rr!(self, fr, *dst) =
+                        unsafe { executor::vec_push_slot(d, rr!(self, fr, *vec)) };
+                }
+                Insn::VecPopSlot {
+                    descr,
+                    vec,
+                    tag,
+                    dst,
+                } => {
+                    let d = &tables.arrays[*descr];
+                    let slot = unsafe { executor::vec_pop_slot(d, rr!(self, fr, *vec)) };
+                    ri!(self, fr, *tag) = slot.is_some() as i64;
+                    rr!(self, fr, *dst) = slot.unwrap_or(0);
+                }
                 Insn::VecAsSlice {
                     descr,
                     vec,

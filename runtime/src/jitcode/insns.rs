@@ -401,6 +401,24 @@ insn_table! {
     /// when `ptr` is null: a box moved out of its variable leaves null behind
     /// (the translator's drop flags).
     39 Free "free" { ptr: Reg = read(Ref), descr: AllocId = descr(Alloc) }
+    /// `v.push(x)` of an item of any type, in place: grows the Vec at
+    /// `vec` by one item, left uninitialized (the stores that follow fill
+    /// it); `dst` is its address.
+    40 VecPushSlot "vec_push_slot" {
+        vec: Reg = read(Ref),
+        descr: ArrayId = descr(Array { vec: true, scalar: false }),
+        dst: Reg = write(Ref),
+    }
+    /// `v.pop()` of an item of any type, in place: `tag` (int) is 1 and
+    /// `dst` the address of the popped item (past the new length, still
+    /// there: the loads that follow read it), or `tag` 0 and `dst` null
+    /// when the Vec is empty.
+    41 VecPopSlot "vec_pop_slot" {
+        vec: Reg = read(Ref),
+        descr: ArrayId = descr(Array { vec: true, scalar: false }),
+        tag: Reg = write(Int),
+        dst: Reg = write(Ref),
+    }
 }
 
 impl Insn {

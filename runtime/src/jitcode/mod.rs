@@ -268,6 +268,22 @@ pub struct VecShims {
     pub push: Option<unsafe fn(usize, u64)>,
     /// Pop into the canonical register value; `None` when empty.
     pub pop: Option<unsafe fn(usize) -> Option<u64>>,
+    /// What pushing and popping items of any type in place takes
+    /// (`VecPushSlot`, `VecPopSlot`); `None` in hand-made tables.
+    pub slots: Option<SlotShims>,
+}
+
+/// `Vec<T>` operations for items pushed and popped in place: the item is
+/// written or read through its address, the length set on its own.
+#[derive(Clone, Copy, Debug)]
+pub struct SlotShims {
+    /// `v.set_len(n)` (`n` at most the capacity; the items below `n`
+    /// initialized by the caller).
+    pub set_len: unsafe fn(usize, usize),
+    /// `v.capacity()`.
+    pub cap: unsafe fn(usize) -> usize,
+    /// `v.reserve(1)`.
+    pub reserve: unsafe fn(usize),
 }
 
 /// An enum-like type in memory (user enums, `Option`, `Result`).

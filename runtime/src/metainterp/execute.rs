@@ -19,7 +19,7 @@ use super::heapcache::Effect;
 use super::{AbortReason, Stop, Tracer};
 use crate::blackhole;
 use crate::executor;
-use crate::jitcode::{ArrayId, CallFlavor, CmpOp, Insn, IntTy, KReg, Kind, Reg};
+use crate::jitcode::{ArrayId, CallFlavor, CmpOp, Insn, IntBinOp, IntTy, KReg, Kind, Reg};
 use crate::trace::interp::arith;
 use crate::trace::{Opcode, Val};
 
@@ -300,6 +300,70 @@ impl Tracer<'_> {
                         self.set(Int, *tag, Value::constant(Int, 0));
                         self.set(ty.kind(), *value, Value::constant(ty.kind(), 0));
                     }
+                }
+            }
+            Insn::VecPushSlot { descr, vec, dst } => {
+                let v = self.get(Ref, *vec);
+                let len = self.vec_len(*descr, v);
+                let s = executor::slot_shims(&tables.arrays[*descr]);
+                let cap_bits = unsafe { (s.cap)(v.bits as usize) } as u64;
+                if len.bits < cap_bits {
+                    // Room for one more: the guard resumes at this
+                    // instruction, before anything is pushed.
+                    let cap = self.rec.op(Opcode::VecCap(*descr), vec![v.val], Some(Int));
+                    let lt = Opcode::IntCmp(CmpOp::Lt, IntTy::Usize);
+                    let room = self.rec.pure(lt, &[len.val, cap], Int, 1);
+                    self.guard_truth(Value { bits: 1, val: room });
+                } else {
+                    unsafe { (s.reserve)(v.bits as usize) };
+                    self.rec.effect(
+                        Opcode::VecReserve(*descr),
+                        vec![v.val],
+                        None,
+                        Effect::Resize(v.val, *descr),
+                    );
+                }
+                let add = Opcode::IntBin(IntBinOp::Add, IntTy::Usize);
+                let n = self
+                    .rec
+                    .pure(add, &[len.val, Val::Int(1)], Int, len.bits + 1);
+                unsafe { (s.set_len)(v.bits as usize, len.bits as usize + 1) };
+                self.rec.set_len(*descr, v.val, n, len.bits + 1);
+                let ptr = self.vec_ptr(*descr, v);
+                self.item_addr(*descr, ptr, len, *dst);
+            }
+            Insn::VecPopSlot {
+                descr,
+                vec,
+                tag,
+                dst,
+            } => {
+                let v = self.get(Ref, *vec);
+                // The emptiness check comes first: its guard resumes at
+                // this instruction, before anything is popped.
+                let len = self.vec_len(*descr, v);
+                let nonempty = len.bits != 0;
+                let ne = Opcode::IntCmp(CmpOp::Ne, IntTy::Usize);
+                let c = self
+                    .rec
+                    .pure(ne, &[len.val, Val::Int(0)], Int, nonempty as u64);
+                self.guard_truth(Value {
+                    bits: nonempty as u64,
+                    val: c,
+                });
+                if nonempty {
+                    let s = executor::slot_shims(&tables.arrays[*descr]);
+                    let sub = Opcode::IntBin(IntBinOp::Sub, IntTy::Usize);
+                    let bits = len.bits - 1;
+                    let n = self.rec.pure(sub, &[len.val, Val::Int(1)], Int, bits);
+                    unsafe { (s.set_len)(v.bits as usize, bits as usize) };
+                    self.rec.set_len(*descr, v.val, n, bits);
+                    let ptr = self.vec_ptr(*descr, v);
+                    self.item_addr(*descr, ptr, Value { bits, val: n }, *dst);
+                    self.set(Int, *tag, Value::constant(Int, 1));
+                } else {
+                    self.set(Int, *tag, Value::constant(Int, 0));
+                    self.set(Ref, *dst, Value::constant(Ref, 0));
                 }
             }
             Insn::VecAsSlice {

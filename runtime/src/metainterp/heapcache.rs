@@ -24,9 +24,11 @@
 //!     same index value);
 //!   - `store` (raw memory): every field, item and raw location;
 //!   - every write: enum tags and raw locations;
-//!   - `vec_push`, `vec_pop`: the headers (length, data pointer) of the
-//!     Vecs that may be that one, items of arrays that may be its items,
-//!     raw locations and enum tags;
+//!   - `vec_push`, `vec_pop`, `vec_reserve`: the headers (length, data
+//!     pointer) of the Vecs that may be that one, items of arrays that may
+//!     be its items, raw locations and enum tags;
+//!   - `vec_set_len`: the lengths of the Vecs that may be that one, and
+//!     raw locations (the new length is then known);
 //!   - `call_residual`: what `alias::call_effects` says the call
 //!     may write (its descr's effect summary); `call_pure`: everything.
 //!
@@ -81,8 +83,11 @@ pub(crate) enum Effect {
     Write(Loc),
     /// A raw `store`.
     Store,
-    /// `vec_push`/`vec_pop` of the Vec (value, array descr).
+    /// `vec_push`/`vec_pop`/`vec_reserve` of the Vec (value, array descr).
     Resize(Val, ArrayId),
+    /// `vec_set_len` of the Vec (value, array descr): its length changes,
+    /// its data pointer and items stay.
+    SetLen(Val, ArrayId),
     /// `call_residual` of this call descr.
     Call(CallId),
     /// Anything (`call_pure`).
@@ -451,6 +456,7 @@ impl HeapCache {
             Effect::Write(w) => Hit::Write(w),
             Effect::Store => Hit::Store,
             Effect::Resize(vec, descr) => Hit::Resize(vec, descr),
+            Effect::SetLen(vec, descr) => Hit::SetLen(vec, descr),
             Effect::Everything => Hit::Everything,
         };
         let def = |v: Val| def(ops, v);
@@ -635,6 +641,7 @@ enum Hit<'a> {
     Write(Loc),
     Store,
     Resize(Val, ArrayId),
+    SetLen(Val, ArrayId),
     Call(&'a CallEffects),
     Everything,
 }
@@ -657,6 +664,11 @@ impl Hit<'_> {
                 }
                 Loc::Item { descr, .. } => items_may_alias(t, d, descr),
                 Loc::Raw { .. } | Loc::Tag { .. } => true,
+                _ => false,
+            },
+            Hit::SetLen(vec, d) => match *loc {
+                Loc::VecLen { vec: v2, descr } => vecs_may_alias(t, d, descr) && may_equal(vec, v2),
+                Loc::Raw { .. } => true,
                 _ => false,
             },
             Hit::Call(eff) => eff.may_change(t, loc, def),

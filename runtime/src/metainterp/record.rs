@@ -8,7 +8,8 @@
 //! heap cache forget what they may change.
 
 use super::heapcache::{Effect, HeapCache};
-use crate::jitcode::{IntBinOp, Kind, Tables};
+use crate::alias::Loc;
+use crate::jitcode::{ArrayId, IntBinOp, Kind, Tables};
 use crate::trace::{FrameSnapshot, GuardInfo, Opcode, Trace, TraceOp, TraceStart, Val};
 
 /// The most arguments of an operation other than a call.
@@ -222,6 +223,27 @@ impl Recorder {
         let v = self.op(opcode, args, result);
         self.cache.invalidate(&self.trace.ops, &effect);
         v
+    }
+
+    /// `vec_set_len(vec, len)` (concrete length `bits`): not recorded
+    /// when the length is known to be `len` already; afterwards it is.
+    pub fn set_len(&mut self, descr: ArrayId, vec: Val, len: Val, bits: u64) {
+        let (vec, len) = (self.resolve(vec), self.resolve(len));
+        let loc = Loc::VecLen { vec, descr };
+        if self
+            .cache
+            .lookup(&loc)
+            .is_some_and(|(known, _)| known == len)
+        {
+            return;
+        }
+        self.effect(
+            Opcode::VecSetLen(descr),
+            vec![vec, len],
+            None,
+            Effect::SetLen(vec, descr),
+        );
+        self.cache.remember(loc, len, bits);
     }
 
     /// Whether `v` is known to be true (non-zero) or false.

@@ -22,8 +22,9 @@
 //! - raw `store`s: fields and items whose scalars have the same size, and
 //!   every other raw location;
 //! - every write invalidates enum tags;
-//! - `vec_push`/`vec_pop` invalidate the headers and items of Vecs of
-//!   that kind;
+//! - `vec_push`/`vec_pop`/`vec_reserve` invalidate the headers and items
+//!   of Vecs of that kind; `vec_set_len` their lengths (and makes its own
+//!   known);
 //! - residual calls invalidate what their [`CallEffects`] say they may
 //!   write ([`call_effects`]: the summary the codewriter computed from the
 //!   callee's parameter types, `CallDescr::effects`).
@@ -38,7 +39,9 @@
 //! A store is dropped when the location is known to hold that value
 //! already, or when a later store to the same location comes before any
 //! read that may alias it, any guard (an exit shows memory to the
-//! interpreter), any call and any `vec_push`/`vec_pop`.
+//! interpreter), any call and any `vec_push`/`vec_pop`. Likewise a
+//! `vec_set_len` followed by another of the same Vec (a pop then a push:
+//! only the last length is seen).
 
 use super::emit::{recycle, Emitter, GuardFate};
 use super::Ctx;
@@ -52,6 +55,8 @@ struct Heap<'a> {
     cache: HashMap<Loc, Val>,
     /// Stores no one may have seen yet: location → the store (output op).
     pending: HashMap<Loc, Val>,
+    /// Likewise for `vec_set_len`: (Vec, descr) → the operation.
+    pending_len: HashMap<(Val, ArrayId), Val>,
 }
 
 /// Something that changes memory.
@@ -59,6 +64,8 @@ enum Write<'w> {
     /// A scalar location, and the definitions of the trace's values.
     Scalar(Loc, &'w dyn Fn(Val) -> Option<&'w TraceOp>),
     Resize(Val, ArrayId),
+    /// `vec_set_len`: the length changes, the data pointer and items stay.
+    SetLen(Val, ArrayId),
     /// A call's effects, and the definitions of the trace's values.
     Call(&'w CallEffects, &'w dyn Fn(Val) -> Option<&'w TraceOp>),
 }
@@ -86,10 +93,23 @@ impl Heap<'_> {
                     Loc::Raw { .. } | Loc::Tag { .. } => true,
                     _ => false,
                 },
+                Write::SetLen(vec, d) => match *loc {
+                    Loc::VecLen { vec: v2, descr } => {
+                        vecs_may_alias(t, *d, descr) && may_equal(*vec, v2)
+                    }
+                    Loc::Raw { .. } => true,
+                    _ => false,
+                },
                 Write::Call(eff, def) => eff.may_change(t, loc, *def),
             };
             !hit
         });
+    }
+
+    /// Something may see every store and length written so far.
+    fn clear_pending(&mut self) {
+        self.pending.clear();
+        self.pending_len.clear();
     }
 
     /// A read of `loc` is emitted: stores it may see are needed.
@@ -131,6 +151,7 @@ fn forward(trace: &Trace, cx: &Ctx) -> Trace {
         t,
         cache: HashMap::default(),
         pending: HashMap::default(),
+        pending_len: HashMap::default(),
     };
     let mut args = Vec::new();
     while let Some(i) = e.next_op(&mut args) {
@@ -167,6 +188,9 @@ fn forward(trace: &Trace, cx: &Ctx) -> Trace {
             match h.cache.get(&loc) {
                 Some(v) => e.replace(i, *v),
                 None => {
+                    if let Loc::VecLen { .. } = loc {
+                        h.pending_len.clear();
+                    }
                     h.observe(&loc, &|v| e.def(v));
                     let v = e.keep(i, e.vals(&args));
                     h.cache.insert(loc, v);
@@ -211,13 +235,31 @@ fn forward(trace: &Trace, cx: &Ctx) -> Trace {
             continue;
         }
         match op.opcode {
-            Opcode::VecPush(d) | Opcode::VecPopNonEmpty(d) => {
-                h.pending.clear();
+            Opcode::VecSetLen(d) => {
+                let loc = Loc::VecLen {
+                    vec: args[0],
+                    descr: d,
+                };
+                if h.cache.get(&loc) == Some(&args[1]) {
+                    // The Vec has that length already.
+                    e.drop_op(i);
+                } else {
+                    h.invalidate(Write::SetLen(args[0], d));
+                    let op = e.keep(i, e.vals(&args));
+                    h.cache.insert(loc, args[1]);
+                    // An earlier length no one may have seen is dead.
+                    if let Some(prev) = h.pending_len.insert((args[0], d), op) {
+                        e.kill(prev);
+                    }
+                }
+            }
+            Opcode::VecPush(d) | Opcode::VecPopNonEmpty(d) | Opcode::VecReserve(d) => {
+                h.clear_pending();
                 h.invalidate(Write::Resize(args[0], d));
                 e.keep(i, e.vals(&args));
             }
             Opcode::CallResidual(d) => {
-                h.pending.clear();
+                h.clear_pending();
                 let eff = call_effects(t, d);
                 h.invalidate(Write::Call(&eff, &|v| e.def(v)));
                 e.keep(i, e.vals(&args));
@@ -225,22 +267,22 @@ fn forward(trace: &Trace, cx: &Ctx) -> Trace {
             Opcode::Free(_) => {
                 // (Conservative: a store to the freed object is dead, but
                 // keeping it is simpler than proving nothing else sees it.)
-                h.pending.clear();
+                h.clear_pending();
                 e.keep(i, e.vals(&args));
             }
             Opcode::CallPure(_) => {
                 // Reads memory, maybe; writes none.
-                h.pending.clear();
+                h.clear_pending();
                 e.keep(i, e.vals(&args));
             }
             Opcode::GuardTrue | Opcode::GuardFalse | Opcode::GuardValue => {
                 if e.keep_guard(i, e.vals(&args), &[]) == GuardFate::Kept {
-                    h.pending.clear();
+                    h.clear_pending();
                 }
             }
             Opcode::SetField(_) | Opcode::SetItem(_) | Opcode::Store(_) => {
                 // (a write of no scalar type: not in valid traces)
-                h.pending.clear();
+                h.clear_pending();
                 h.invalidate(Write::Call(&CallEffects::everything(), &|_| None));
                 e.keep(i, e.vals(&args));
             }

@@ -155,6 +155,19 @@ pub fn run(trace: &Trace, tables: &'static Tables, inputs: &[u64]) -> TraceExit 
                 Opcode::VecPopNonEmpty(d) => {
                     unsafe { tables.arrays[*d].pop_shim()(arg(0) as usize) }.unwrap_or(0)
                 }
+                Opcode::VecCap(d) => unsafe {
+                    (executor::slot_shims(&tables.arrays[*d]).cap)(arg(0) as usize) as u64
+                },
+                Opcode::VecSetLen(d) => {
+                    let s = executor::slot_shims(&tables.arrays[*d]);
+                    unsafe { (s.set_len)(arg(0) as usize, arg(1) as usize) };
+                    0
+                }
+                Opcode::VecReserve(d) => {
+                    let s = executor::slot_shims(&tables.arrays[*d]);
+                    unsafe { (s.reserve)(arg(0) as usize) };
+                    0
+                }
                 Opcode::ItemAddr(d) => {
                     let d = &tables.arrays[*d];
                     executor::item_addr(d, arg(0) as usize, arg(1) as i64) as u64

@@ -255,6 +255,16 @@ trace_ops! {
     /// args (vec) → the popped item; the Vec is known to be non-empty.
     VecPopNonEmpty(d: ArrayId = descr(DescrTable::Array { vec: true, scalar: true })) "vec_pop<{}>"
         (Ref) -> Any, Write;
+    /// args (vec) → capacity of the Vec.
+    VecCap(d: ArrayId = descr(DescrTable::Array { vec: true, scalar: false })) "vec_cap<{}>"
+        (Ref) -> Int, Read;
+    /// args (vec, len): `set_len` (at most the capacity; the data pointer
+    /// and the items stay).
+    VecSetLen(d: ArrayId = descr(DescrTable::Array { vec: true, scalar: false }))
+        "vec_set_len<{}>" (Ref, Int) -> None, Write;
+    /// args (vec): `reserve(1)` (may reallocate: data pointers die).
+    VecReserve(d: ArrayId = descr(DescrTable::Array { vec: true, scalar: false }))
+        "vec_reserve<{}>" (Ref) -> None, Write;
     /// args (ptr, idx) → address of item idx (item size from the descr).
     ItemAddr(d: ArrayId = descr(DescrTable::Array { vec: false, scalar: false })) "itemaddr<{}>"
         (Ref, Int) -> Ref, Pure;

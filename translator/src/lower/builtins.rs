@@ -6,7 +6,7 @@
 use super::{Leaves, Lowerer};
 use crate::builtins::{Builtin, Lowering};
 use crate::consteval::str_literal;
-use metatrace_jitcodegen::flowgraph::{Const, Op, Operand, PanicKind};
+use metatrace_jitcodegen::flowgraph::{Const, Helper, Op, Operand, PanicKind};
 use metatrace_jitcodegen::types::{IntTy, Ty};
 use proc_macro2::Span;
 use syn::spanned::Spanned;
@@ -60,6 +60,16 @@ impl Lowerer<'_, '_> {
                 Some(self.emit1(Op::BoolAnd, vec![nz, z], Ty::Bool))
             }
             (Lowering::InRanges(ranges), _) => Some(self.char_in(x, ranges)),
+            // `cast_unsigned`/`cast_signed`: an `as` cast to the same width.
+            (Lowering::Cast, Some(_)) => Some(self.emit1(Op::Cast, vec![x], ty.clone())),
+            (Lowering::BitCast, _) => {
+                let h = match ty {
+                    Ty::F64 => Helper::F64FromBits,
+                    _ => Helper::F64ToBits,
+                };
+                let r = self.emit(Op::Helper(h), vals, std::slice::from_ref(ty));
+                Some(Operand::Var(r[0]))
+            }
             (Lowering::IsDigit, _) => {
                 let Operand::Const(Const::Int(10, _)) = vals[1] else {
                     self.error(span, "only `is_digit(10)` is supported in traced code", "");
@@ -178,35 +188,74 @@ impl Lowerer<'_, '_> {
                         let len = self.emit1(Op::VecLen(elem), vec![vec], Ty::usize());
                         Some(self.len_or_empty(b, len))
                     }
-                    Lowering::Push | Lowering::Pop
-                        if matches!(elem, Ty::Box(_)) || !elem.is_scalar() =>
+                    Lowering::Push | Lowering::Pop | Lowering::VecHelper
+                        if matches!(elem, Ty::Box(_))
+                            && (name != "truncate" && name != "clear" && name != "swap") =>
                     {
-                        let help = match elem {
-                            Ty::Box(_) => "moving boxes into or out of a Vec is not supported yet: do it in a #[dont_look_inside] function",
-                            _ => "use a Vec of scalars, or a #[dont_look_inside] function",
-                        };
                         self.error(
                             span,
                             format!(
                                 "`{name}` on a Vec of `{}` is not supported in traced code yet",
                                 self.items.types.display(&elem)
                             ),
-                            help,
+                            "moving boxes into or out of a Vec is not supported yet: do it in a #[dont_look_inside] function",
                         );
                         None
                     }
-                    Lowering::Push => {
+                    Lowering::Push | Lowering::Pop | Lowering::VecHelper
+                        if (name == "push" || name == "pop" || name == "insert")
+                            && !self.items.types.is_plain_data(&elem) =>
+                    {
+                        self.error(
+                            span,
+                            format!(
+                                "`{name}` on a Vec of `{}` is not supported in traced code yet",
+                                self.items.types.display(&elem)
+                            ),
+                            "only items of plain data (scalars, and structs, tuples and enums of them) are moved in and out of a Vec in traced code; do it in a #[dont_look_inside] function",
+                        );
+                        None
+                    }
+                    Lowering::Push if elem.is_scalar() => {
                         let x = self.scalar(&m.args[0])?;
                         self.emit0(Op::VecPush(elem), vec![vec, x]);
                         Some(vec![])
                     }
-                    Lowering::Pop => {
+                    Lowering::Pop if elem.is_scalar() => {
                         let r = self.emit(
                             Op::VecPop(elem.clone()),
                             vec![vec],
                             &[Ty::Int(IntTy::U32), elem],
                         );
                         Some(r.into_iter().map(Operand::Var).collect())
+                    }
+                    Lowering::Push => {
+                        // In place: a new slot, then the value stored into it.
+                        let x = self.rvalue(&m.args[0])?;
+                        self.set_loc(span);
+                        let slot = self.emit1(
+                            Op::VecPushSlot(elem.clone()),
+                            vec![vec],
+                            Ty::reference(true, elem.clone()),
+                        );
+                        self.store_mem(slot, &elem, x, span)?;
+                        Some(vec![])
+                    }
+                    Lowering::Pop => self.vec_pop_in_place(vec, elem, span),
+                    Lowering::Last => Some(self.vec_last(vec, elem)),
+                    Lowering::VecHelper => {
+                        let mut args = vec![vec];
+                        for a in &m.args {
+                            args.extend(self.rvalue(a)?);
+                        }
+                        let h = match name {
+                            "insert" => Helper::VecInsert(elem),
+                            "truncate" => Helper::VecTruncate(elem),
+                            "swap" => Helper::VecSwap(elem),
+                            _ => Helper::VecClear(elem),
+                        };
+                        self.emit(Op::Helper(h), args, &[]);
+                        Some(vec![])
                     }
                     _ => None,
                 }
@@ -325,6 +374,56 @@ impl Lowerer<'_, '_> {
                 self.builtin_scalar(b, vals, &out_ty, span).map(|v| vec![v])
             }
         }
+    }
+
+    /// `v.pop()` of a non-scalar item: the popped item's address, and
+    /// the item loaded from there when there was one.
+    fn vec_pop_in_place(&mut self, vec: Operand, elem: Ty, span: Span) -> Option<Leaves> {
+        // (`&mut`: the item is read under the descrs it was written with.)
+        let ref_t = Ty::reference(true, elem.clone());
+        let r = self.emit(
+            Op::VecPopSlot(elem.clone()),
+            vec![vec],
+            &[Ty::Int(IntTy::U32), ref_t],
+        );
+        let (tag, addr) = (Operand::Var(r[0]), Operand::Var(r[1]));
+        let leaf_tys = self.leaf_types(&Ty::Option(Box::new(elem.clone())));
+        let some = self.emit1(Op::IntNe, vec![tag, int(0, IntTy::U32)], Ty::Bool);
+        let addr_local =
+            self.new_hidden_local("popped", Ty::reference(true, elem.clone()), vec![addr]);
+        let (t, f, keys) = self.branch(some);
+        let join = self.new_join(&keys, &leaf_tys);
+        self.enter(t, &keys);
+        let addr = self.env[&addr_local][0].clone();
+        let mut leaves = vec![int(1, IntTy::U32)];
+        leaves.extend(self.load_mem(addr, &elem, span)?);
+        self.goto(join, &keys, leaves);
+        self.enter(f, &keys);
+        let zeros = leaf_tys
+            .iter()
+            .map(|t| Operand::Const(Const::zero(t)))
+            .collect();
+        self.goto(join, &keys, zeros);
+        let out = self.enter(join, &keys);
+        self.env.remove(&addr_local);
+        Some(out)
+    }
+
+    /// `v.last()`: `None`, or `Some` of the address of the last item.
+    fn vec_last(&mut self, vec: Operand, elem: Ty) -> Leaves {
+        let len = self.emit1(Op::VecLen(elem.clone()), vec![vec.clone()], Ty::usize());
+        let nonempty = self.emit1(Op::IntNe, vec![len.clone(), int(0, IntTy::Usize)], Ty::Bool);
+        let (t, f, keys) = self.branch(nonempty);
+        let ref_t = Ty::reference(false, elem.clone());
+        let join = self.new_join(&keys, &[Ty::Int(IntTy::U32), ref_t.clone()]);
+        self.enter(t, &keys);
+        let last = self.emit1(Op::IntSub, vec![len, int(1, IntTy::Usize)], Ty::usize());
+        let addr = self.emit1(Op::VecItemAddr(elem), vec![vec, last], ref_t.clone());
+        self.goto(join, &keys, vec![int(1, IntTy::U32), addr]);
+        self.enter(f, &keys);
+        let null = Operand::Const(Const::zero(&ref_t));
+        self.goto(join, &keys, vec![int(0, IntTy::U32), null]);
+        self.enter(join, &keys)
     }
 
     fn scalar_recv(&mut self, recv: &syn::Expr) -> Option<Operand> {

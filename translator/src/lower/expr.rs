@@ -682,7 +682,7 @@ impl Lowerer<'_, '_> {
                 .flatten(&inner)
                 .is_some_and(|l| l.is_empty());
             let help = if is_enum {
-                "storing an enum into memory is not supported yet: box a struct or tuple of scalars, or create the box in a #[dont_look_inside] function"
+                "an enum holding a Box, Vec or String cannot be boxed in traced code yet: create the box in a #[dont_look_inside] function"
             } else if zero_sized {
                 "a zero-sized value needs no box: use the value itself"
             } else {

@@ -221,7 +221,9 @@ impl Lowerer<'_, '_> {
             Sub::Leaves { local, start, .. } => Some(self.env.get(local)?[*start].clone()),
             Sub::Mem { local, ty } => {
                 let addr = self.env.get(local)?[0].clone();
-                Some(self.emit1(Op::EnumTag(ty.clone()), vec![addr], Ty::Int(IntTy::U32)))
+                let ty = ty.clone();
+                let tag = self.switch_tag(addr, &ty);
+                Some(self.tag_as_u32(tag))
             }
         }
     }

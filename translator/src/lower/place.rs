@@ -3,8 +3,10 @@
 
 use super::{Leaves, Lowerer};
 use crate::typeck::{enum_variants, key, member_name, PathRes};
-use metatrace_jitcodegen::flowgraph::{Const, Exit, FieldRef, LinkCase, Op, Operand, PanicKind};
-use metatrace_jitcodegen::types::{AdtKind, IntTy, Ty};
+use metatrace_jitcodegen::flowgraph::{
+    Const, Exit, FieldRef, Helper, LinkCase, Op, Operand, PanicKind,
+};
+use metatrace_jitcodegen::types::{AdtKind, IntTy, TagRepr, Ty};
 use syn::spanned::Spanned;
 
 #[derive(Clone, Debug)]
@@ -393,7 +395,12 @@ impl Lowerer<'_, '_> {
     }
 
     /// Load a value of type `ty` stored at `addr`, leaf by leaf.
-    fn load_mem(&mut self, addr: Operand, ty: &Ty, span: proc_macro2::Span) -> Option<Leaves> {
+    pub(super) fn load_mem(
+        &mut self,
+        addr: Operand,
+        ty: &Ty,
+        span: proc_macro2::Span,
+    ) -> Option<Leaves> {
         if ty.is_scalar() {
             return Some(vec![self.emit1(Op::Load, vec![addr], ty.clone())]);
         }
@@ -439,18 +446,19 @@ impl Lowerer<'_, '_> {
     fn load_enum(&mut self, addr: Operand, ty: &Ty, span: proc_macro2::Span) -> Option<Leaves> {
         let variants = enum_variants(self.items, ty)?;
         let leaf_tys = self.leaf_types(ty);
-        let tag = self.emit1(
-            Op::EnumTag(ty.clone()),
-            vec![addr.clone()],
-            Ty::Int(IntTy::U32),
-        );
+        let tag = self.switch_tag(addr.clone(), ty);
         if variants.iter().all(|(_, f)| f.is_empty()) {
-            return Some(vec![tag]);
+            return Some(vec![self.tag_as_u32(tag)]);
         }
         let keys = self.keys();
         let join = self.new_join(&keys, &leaf_tys);
-        let addr_local =
-            self.new_hidden_local("enum_addr", Ty::reference(false, ty.clone()), vec![addr]);
+        // The payload is read through the same kind of reference as the
+        // tag (one descr per field and mutability).
+        let addr_ty = match self.g.operand_ty(&addr) {
+            t @ Ty::Ref { .. } => t,
+            _ => Ty::reference(false, ty.clone()),
+        };
+        let addr_local = self.new_hidden_local("enum_addr", addr_ty, vec![addr]);
         let tag_local = self.new_hidden_local("enum_tag", Ty::Int(IntTy::U32), vec![tag.clone()]);
         let inner_keys = self.keys();
         let mut arms = Vec::new();
@@ -556,8 +564,18 @@ impl Lowerer<'_, '_> {
             Some(fields) if matches!(ty, Ty::Tuple(_)) || !ty.owns_heap(&self.items.types) => {
                 fields
             }
+            None if enum_variants(self.items, ty).is_some()
+                && self.items.types.is_plain_data(ty) =>
+            {
+                return self.store_enum(addr, ty, value, span);
+            }
             _ => {
-                self.error(span, format!("storing a value of type `{}` into memory is not supported in traced code yet", self.items.types.display(ty)), "store its scalar fields one by one, or do it in a #[dont_look_inside] function");
+                let help = if enum_variants(self.items, ty).is_some() {
+                    "an enum holding a Box, Vec or String cannot be written from traced code yet: write it in a #[dont_look_inside] function"
+                } else {
+                    "store its scalar fields one by one, or do it in a #[dont_look_inside] function"
+                };
+                self.error(span, format!("storing a value of type `{}` into memory is not supported in traced code yet", self.items.types.display(ty)), help);
                 return None;
             }
         };
@@ -572,6 +590,123 @@ impl Lowerer<'_, '_> {
             };
             self.store(&lv, value[off..off + n].to_vec(), span)?;
             off += n;
+        }
+        Some(())
+    }
+}
+
+impl Lowerer<'_, '_> {
+    /// The tag layout of an enum with a primitive representation.
+    fn tag_repr(&self, ty: &Ty) -> Option<TagRepr> {
+        match ty {
+            Ty::Adt(id) => self.items.types.adt(*id).tag,
+            _ => None,
+        }
+    }
+
+    /// The tag of the enum-like value at `addr`, to switch on: a plain
+    /// field read (of the repr's integer type) for an enum with a
+    /// primitive representation, else `enum_tag` (the variant index, a
+    /// `u32`). Either way the value is the variant index.
+    pub(super) fn switch_tag(&mut self, addr: Operand, ty: &Ty) -> Operand {
+        match self.tag_repr(ty) {
+            Some(tag) => self.emit1(
+                Op::GetField(FieldRef::tag(ty)),
+                vec![addr],
+                Ty::Int(tag.int),
+            ),
+            None => self.emit1(Op::EnumTag(ty.clone()), vec![addr], Ty::Int(IntTy::U32)),
+        }
+    }
+
+    /// A tag from `switch_tag` as the `u32` leaf of an exploded enum.
+    pub(super) fn tag_as_u32(&mut self, tag: Operand) -> Operand {
+        match self.g.operand_ty(&tag) {
+            Ty::Int(IntTy::U32) => tag,
+            _ => self.emit1(Op::Cast, vec![tag], Ty::Int(IntTy::U32)),
+        }
+    }
+
+    /// Write an enum-like value of plain data (leaves `value`) at `addr`.
+    /// With a primitive representation: the tag and the fields of the
+    /// variant, as field writes (a switch on the tag when it is not a
+    /// constant); else through the generated `write<T>` helper.
+    fn store_enum(
+        &mut self,
+        addr: Operand,
+        ty: &Ty,
+        value: Leaves,
+        span: proc_macro2::Span,
+    ) -> Option<()> {
+        let Some(tag) = self.tag_repr(ty) else {
+            let mut args = vec![addr];
+            args.extend(value);
+            self.emit(Op::Helper(Helper::EnumWrite(ty.clone())), args, &[]);
+            return Some(());
+        };
+        if let Operand::Const(Const::Int(k, _)) = value[0] {
+            return self.store_variant(addr, ty, tag, k as usize, &value, span);
+        }
+        let variants = enum_variants(self.items, ty)?;
+        let keys = self.keys();
+        let join = self.new_join(&keys, &[]);
+        let addr_local =
+            self.new_hidden_local("store_addr", Ty::reference(true, ty.clone()), vec![addr]);
+        let value_local = self.new_hidden_local("store_value", ty.clone(), value.clone());
+        let inner_keys = self.keys();
+        let arms: Vec<_> = variants
+            .iter()
+            .map(|_| self.new_join(&inner_keys, &[]))
+            .collect();
+        for (i, b) in arms.iter().enumerate() {
+            let case = if i + 1 == arms.len() {
+                LinkCase::Default
+            } else {
+                LinkCase::Value(i as i64)
+            };
+            self.link(*b, case, &inner_keys, vec![]);
+        }
+        self.finish_block(Exit::Switch {
+            value: value[0].clone(),
+        });
+        for (i, arm) in arms.into_iter().enumerate() {
+            self.enter(arm, &inner_keys);
+            let addr = self.env[&addr_local][0].clone();
+            let v = self.env[&value_local].clone();
+            self.store_variant(addr, ty, tag, i, &v, span)?;
+            self.goto(join, &keys, vec![]);
+        }
+        self.enter(join, &keys);
+        Some(())
+    }
+
+    /// The tag and the fields of variant `variant` of `value`, at `addr`.
+    fn store_variant(
+        &mut self,
+        addr: Operand,
+        ty: &Ty,
+        tag: TagRepr,
+        variant: usize,
+        value: &[Operand],
+        span: proc_macro2::Span,
+    ) -> Option<()> {
+        let variants = enum_variants(self.items, ty)?;
+        let (_, fields) = variants.get(variant)?;
+        let k = Operand::Const(Const::Int(tag.int.wrap(variant as i128), tag.int));
+        self.emit0(Op::SetField(FieldRef::tag(ty)), vec![addr.clone(), k]);
+        for (j, fty) in fields.iter().enumerate() {
+            let off = self.variant_leaf_offset(ty, variant, j);
+            let n = self.leaf_types(fty).len();
+            let lv = Lval::Field {
+                base: addr.clone(),
+                field: FieldRef {
+                    owner: ty.clone(),
+                    variant: Some(variant as u32),
+                    index: j as u32,
+                },
+                ty: fty.clone(),
+            };
+            self.store(&lv, value[off..off + n].to_vec(), span)?;
         }
         Some(())
     }

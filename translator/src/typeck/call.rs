@@ -394,6 +394,23 @@ impl Checker<'_, '_> {
     }
 }
 
+/// The integer type of `t`'s width with the given signedness.
+fn same_width(t: IntTy, signed: bool) -> IntTy {
+    use IntTy::*;
+    match (t, signed) {
+        (I8 | U8, true) => I8,
+        (I8 | U8, false) => U8,
+        (I16 | U16, true) => I16,
+        (I16 | U16, false) => U16,
+        (I32 | U32, true) => I32,
+        (I32 | U32, false) => U32,
+        (I64 | U64, true) => I64,
+        (I64 | U64, false) => U64,
+        (Isize | Usize, true) => Isize,
+        (Isize | Usize, false) => Usize,
+    }
+}
+
 /// A registry type rule for a call on `recv`.
 fn instantiate(rule: TyRule, recv: &IT) -> IT {
     let elem = || match recv {
@@ -413,5 +430,11 @@ fn instantiate(rule: TyRule, recv: &IT) -> IT {
         TyRule::BytesRef => IT::Ref(false, Box::new(IT::Slice(Box::new(IT::int(IntTy::U8))))),
         TyRule::OptionU32 => IT::Option(Box::new(IT::int(IntTy::U32))),
         TyRule::OptionElem => IT::Option(Box::new(elem())),
+        TyRule::OptionElemRef => IT::Option(Box::new(IT::Ref(false, Box::new(elem())))),
+        TyRule::U64 => IT::int(IntTy::U64),
+        TyRule::UnsignedRecv | TyRule::SignedRecv => match recv {
+            IT::Leaf(Ty::Int(t)) => IT::int(same_width(*t, rule == TyRule::SignedRecv)),
+            other => other.clone(),
+        },
     }
 }

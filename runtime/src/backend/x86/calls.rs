@@ -138,8 +138,15 @@ impl<'a> Codegen<'a> {
         if let Some(l) = layout::op_layout(self.tables, &opcode) {
             let la = self.arg(i, 0);
             let base = self.gpr_in(la, super::regs::R11);
+            if let Opcode::VecSetLen(_) = opcode {
+                let lv = self.arg(i, 1);
+                let usize_t = crate::jitcode::ScalarTy::Int(crate::jitcode::IntTy::Usize);
+                self.emit_store(usize_t, Mem::base(base, l.len), lv);
+                return;
+            }
             let disp = match opcode {
                 Opcode::VecLen(_) | Opcode::StringLen => l.len,
+                Opcode::VecCap(_) => l.cap.expect("op_layout: a known capacity"),
                 _ => l.ptr,
             };
             let d = self.def_gpr(i);
@@ -178,6 +185,13 @@ impl<'a> Codegen<'a> {
                 None,
             ),
             Opcode::VecPush(d) => (t::mt_vec_push as *const () as usize, array(d), None),
+            Opcode::VecCap(d) => (
+                t::mt_vec_cap as *const () as usize,
+                array(d),
+                Some(Kind::Int),
+            ),
+            Opcode::VecSetLen(d) => (t::mt_vec_set_len as *const () as usize, array(d), None),
+            Opcode::VecReserve(d) => (t::mt_vec_reserve as *const () as usize, array(d), None),
             Opcode::VecPopNonEmpty(d) => (
                 t::mt_vec_pop as *const () as usize,
                 array(d),

@@ -774,6 +774,9 @@ impl<'a> Codegen<'a> {
             | Opcode::VecPtr(_)
             | Opcode::VecPush(_)
             | Opcode::VecPopNonEmpty(_)
+            | Opcode::VecCap(_)
+            | Opcode::VecSetLen(_)
+            | Opcode::VecReserve(_)
             | Opcode::StringPtr
             | Opcode::StringLen => self.runtime_op(i),
             Opcode::CallResidual(d) => self.call_residual(i, d),

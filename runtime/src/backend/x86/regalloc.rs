@@ -59,6 +59,9 @@ pub fn is_call(tables: &crate::jitcode::Tables, op: &Opcode) -> bool {
         | Opcode::VecPtr(_)
         | Opcode::VecPush(_)
         | Opcode::VecPopNonEmpty(_)
+        | Opcode::VecCap(_)
+        | Opcode::VecSetLen(_)
+        | Opcode::VecReserve(_)
         | Opcode::StringPtr
         | Opcode::StringLen
         | Opcode::CallResidual(_)
