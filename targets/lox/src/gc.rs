@@ -13,7 +13,7 @@
 //!
 //! What the stand-in does not do: collect. `Gc::new` leaks the object
 //! (`Box::leak`), so nothing is ever freed and memory grows with every
-//! allocation the Lox program makes (binary_trees.lox reaches about 2 GB).
+//! allocation the Lox program makes (binary_trees.lox reaches 1.7 GB).
 //! That is why the `--gc` options are accepted and ignored for now.
 //!
 //! Nothing here is traced code: this module plays the part of the runtime
