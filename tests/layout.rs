@@ -5,8 +5,15 @@
 use metatrace_testkit::layout::{cycles, module_deps, rust_files};
 use std::path::Path;
 
-/// The crates with modules (macros is one file).
-const CRATES: [&str; 4] = ["runtime", "jitcodegen", "translator", "testkit"];
+/// The crates with modules (macros is one file; of the targets, only lox
+/// has more than two).
+const CRATES: [&str; 5] = [
+    "runtime",
+    "jitcodegen",
+    "translator",
+    "testkit",
+    "targets/lox",
+];
 
 #[test]
 fn no_module_cycles() {

@@ -7,20 +7,7 @@ use std::path::{Path, PathBuf};
 
 /// Every `.rs` file under `dir`.
 pub fn rust_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        for e in std::fs::read_dir(&d).unwrap_or_else(|e| panic!("{}: {e}", d.display())) {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                todo.push(p);
-            } else if p.extension().is_some_and(|x| x == "rs") {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
+    crate::files_with_extension(dir, "rs")
 }
 
 /// For each top-level module of the crate whose sources are in `src`, the

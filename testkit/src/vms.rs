@@ -58,53 +58,66 @@ pub struct Vms {
 pub fn vms() -> &'static Vms {
     static VMS: OnceLock<Result<Vms, String>> = OnceLock::new();
     let result = VMS.get_or_init(|| {
-        let cargo = option_env!("CARGO").unwrap_or("cargo");
-        let target = target_dir();
-        let out = Command::new(cargo)
-            .args([
-                "build",
-                "--release",
-                "-p",
-                "bf",
-                "-p",
-                "tlr",
-                "-p",
-                "calls",
-                "-p",
-                "stackvm",
-                "--target-dir",
-            ])
-            .arg(&target)
-            .current_dir(workspace_root())
-            // The VMs are built with their jitcodes whatever the caller's
-            // environment says.
-            .env_remove("METATRACE_NO_JIT")
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| format!("cannot run {cargo}: {e}"))?;
-        if !out.status.success() {
-            return Err(format!(
-                "cargo build --release -p bf -p tlr -p calls -p stackvm failed ({}):\n{}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr)
-            ));
-        }
-        let exe = |name: &str| {
-            target
-                .join("release")
-                .join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
-        };
+        build_release(&["bf", "tlr", "calls", "stackvm"])?;
         Ok(Vms {
-            bf: exe("bf"),
-            tlr: exe("tlr"),
-            calls: exe("calls"),
-            stackvm: exe("stackvm"),
+            bf: release_exe("bf"),
+            tlr: release_exe("tlr"),
+            calls: release_exe("calls"),
+            stackvm: release_exe("stackvm"),
         })
     });
     match result {
         Ok(vms) => vms,
         Err(e) => panic!("{e}"),
     }
+}
+
+/// Builds the Lox VM (`targets/lox`) in release mode, once per test
+/// process, and returns its path; panics with cargo's output if the build
+/// fails. Apart from `vms()` so that the other VMs' tests do not wait for
+/// it (nor fail with it).
+pub fn lox() -> &'static Path {
+    static LOX: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    match LOX.get_or_init(|| build_release(&["lox"]).map(|()| release_exe("lox"))) {
+        Ok(path) => path,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// `cargo build --release -p P...` into the target directory of this test
+/// binary, with the VMs' jitcodes whatever the caller's environment says.
+fn build_release(packages: &[&str]) -> Result<(), String> {
+    let cargo = option_env!("CARGO").unwrap_or("cargo");
+    let mut args = vec!["build", "--release"];
+    for p in packages {
+        args.extend(["-p", p]);
+    }
+    let out = Command::new(cargo)
+        .args(&args)
+        .arg("--target-dir")
+        .arg(target_dir())
+        .current_dir(workspace_root())
+        .env_remove("METATRACE_NO_JIT")
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run {cargo}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "cargo {} failed ({}):\n{}",
+            args.join(" "),
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(())
+}
+
+/// The path of release binary `name` in this test binary's target
+/// directory.
+fn release_exe(name: &str) -> PathBuf {
+    target_dir()
+        .join("release")
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
 }
 
 /// The path of `targets/stackvm/programs/<name>`.

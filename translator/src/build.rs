@@ -76,8 +76,16 @@ impl fmt::Display for BuildError {
 /// The front end on the crate in `dir`; a panic in it becomes
 /// [`BuildError::Internal`] (one line, not a crash).
 pub fn translate_catching(dir: &Path) -> Result<Translation, BuildError> {
+    // The hook keeps where the panic happened: the report of an internal
+    // error is only useful with the translator's own file and line.
+    static PANIC_AT: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
     let default_hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
+    std::panic::set_hook(Box::new(|info| {
+        if let Some(loc) = info.location() {
+            *PANIC_AT.lock().unwrap_or_else(|e| e.into_inner()) =
+                Some(format!("{}:{}", loc.file(), loc.line()));
+        }
+    }));
     let result = std::panic::catch_unwind(|| translate_crate_dir(dir));
     std::panic::set_hook(default_hook);
     match result {
@@ -89,8 +97,14 @@ pub fn translate_catching(dir: &Path) -> Result<Translation, BuildError> {
                 .map(|s| s.to_string())
                 .or_else(|| payload.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".into());
+            let at = PANIC_AT
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take()
+                .map(|at| format!(" (at {at})"))
+                .unwrap_or_default();
             Err(BuildError::Internal(format!(
-                "the translator panicked: {msg}"
+                "the translator panicked: {msg}{at}"
             )))
         }
     }

@@ -69,9 +69,13 @@ fn translate_loaded(
         let mut t = Translator {
             items: &items,
             diags: Diagnostics::default(),
+            internal: Vec::new(),
             program: Program::default(),
         };
         t.run();
+        if t.diags.is_empty() {
+            t.internal.into_iter().for_each(|d| t.diags.push(d));
+        }
         let mut program = t.program;
         program.types = items.types.clone();
         (program, t.diags)
@@ -97,6 +101,11 @@ fn translate_loaded(
 struct Translator<'t, 'a> {
     items: &'t ItemTable<'a>,
     diags: Diagnostics,
+    /// Flow graphs that do not verify. Reported only when the crate has no
+    /// other error: a function that calls one the subset refused (its
+    /// signature, say) is lowered without the refused values, and its
+    /// graph is then broken by that error, not by a bug of its own.
+    internal: Vec<Diagnostic>,
     program: Program,
 }
 
@@ -203,7 +212,7 @@ impl Translator<'_, '_> {
         flowgraph::simplify(g);
         if let Err(errs) = flowgraph::verify(g, &self.items.types) {
             for e in errs {
-                self.diags.push(
+                self.internal.push(
                     at(
                         sources,
                         f.file,

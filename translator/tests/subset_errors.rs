@@ -358,6 +358,30 @@ pub fn run(stack: &mut Stack<i64>) {
     );
 }
 
+/// A match on values whose type was refused (here an enum holding a
+/// generic struct of the crate) reports the type once and goes on: it used
+/// to crash the translator with an index out of bounds (found on targets/lox).
+#[test]
+fn match_on_a_tuple_of_refused_values() {
+    step_rejects(
+        r#"pub struct Handle<T> { pub v: T }
+
+#[derive(Clone, Copy)]
+pub enum Val { Num(i64), Obj(&'static Handle<u8>) }
+
+fn peek(code: &[u8], i: usize) -> Val { Val::Num(code[i] as i64) }
+
+fn step(code: &[u8], pc: usize, acc: i64) -> i64 {
+    match (peek(code, pc), peek(code, 0)) {
+        (Val::Num(a), Val::Num(b)) => acc + a + b,
+        _ => acc,
+    }
+}
+"#,
+        &["6:35: functions in traced code cannot return `Val`"],
+    );
+}
+
 #[test]
 fn hashmap_type() {
     rejects(

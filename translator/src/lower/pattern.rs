@@ -218,9 +218,11 @@ impl Lowerer<'_, '_> {
 
     fn switch_value(&mut self, sub: &Sub) -> Option<Operand> {
         match sub {
-            Sub::Leaves { local, start, .. } => Some(self.env.get(local)?[*start].clone()),
+            Sub::Leaves { local, start, .. } => {
+                Some(self.sub_leaves(*local, *start, 1)?[0].clone())
+            }
             Sub::Mem { local, ty } => {
-                let addr = self.env.get(local)?[0].clone();
+                let addr = self.sub_leaves(*local, 0, 1)?[0].clone();
                 let ty = ty.clone();
                 let tag = self.switch_tag(addr, &ty);
                 Some(self.tag_as_u32(tag))
@@ -531,7 +533,7 @@ impl Lowerer<'_, '_> {
                 })
             }
             Sub::Mem { local, ty } => {
-                let addr = self.env.get(local)?[0].clone();
+                let addr = self.sub_leaves(*local, 0, 1)?[0].clone();
                 let field = FieldRef {
                     owner: ty.clone(),
                     variant,
@@ -600,14 +602,20 @@ impl Lowerer<'_, '_> {
         }
     }
 
+    /// Leaves `start..start + n` of the scrutinee held in `local`; `None`
+    /// when it has fewer: its type was refused, and said so, already.
+    fn sub_leaves(&self, local: LocalId, start: usize, n: usize) -> Option<&[Operand]> {
+        self.env.get(&local)?.get(start..start + n)
+    }
+
     fn sub_value(&mut self, sub: &Sub, span: Span) -> Option<Leaves> {
         match sub {
             Sub::Leaves { local, start, ty } => {
                 let n = self.leaf_types(ty).len();
-                Some(self.env.get(local)?[*start..*start + n].to_vec())
+                Some(self.sub_leaves(*local, *start, n)?.to_vec())
             }
             Sub::Mem { local, ty } => {
-                let addr = self.env.get(local)?[0].clone();
+                let addr = self.sub_leaves(*local, 0, 1)?[0].clone();
                 self.load(
                     &super::Lval::Mem {
                         addr,
@@ -621,7 +629,7 @@ impl Lowerer<'_, '_> {
 
     fn sub_addr(&mut self, sub: &Sub, span: Span) -> Option<Leaves> {
         match sub {
-            Sub::Mem { local, .. } => Some(vec![self.env.get(local)?[0].clone()]),
+            Sub::Mem { local, .. } => Some(self.sub_leaves(*local, 0, 1)?.to_vec()),
             Sub::Leaves { .. } => {
                 self.error(span, "binding by reference into a value held in variables is not supported in traced code", "match on the value itself rather than on a reference to it");
                 None

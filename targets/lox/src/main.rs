@@ -1,0 +1,258 @@
+//! `lox`: a Lox VM in the shape of clox (Crafting Interpreters, part III),
+//! built with metatrace.
+//!
+//! ```text
+//! lox [--jit OPTIONS] [--gc OPTIONS] [FILE]
+//! ```
+//!
+//! Runs FILE; without it, a REPL that runs each line of stdin (globals
+//! persist from line to line). As clox: compile errors go to stderr as
+//! `[line N] Error at 'x': message` with exit status 65, runtime errors as
+//! the message and a stack trace with exit status 70, an unreadable FILE
+//! exits with 74. A bad command line gives `error: ...` with exit status
+//! 64 (clox's usage error).
+//!
+//! `--jit` takes the JIT parameters every metatrace VM takes
+//! (`metatrace::runtime::params`); this VM is native only for now
+//! (targets/lox/README.md), so only `mode=native` (`off`) and `auto` run.
+//! `--gc` takes the options of metatrace's collector (`plan=`, `heap=`,
+//! `threads=`, `stress`, `default`); they are checked and ignored, since
+//! the stand-in heap (`gc.rs`) never collects.
+
+mod calls;
+mod chunk;
+mod compiler;
+mod gc;
+mod interp;
+mod natives;
+mod object;
+mod printing;
+mod scanner;
+mod strings;
+mod table;
+mod vm;
+
+use metatrace::runtime::params::JitParams;
+use object::{Closure, Obj, Value};
+use std::io::{BufRead, Write};
+use std::process::ExitCode;
+use vm::Vm;
+
+/// What running a script or a REPL line came to (clox's
+/// `InterpretResult`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum InterpretResult {
+    Ok,
+    CompileError,
+    RuntimeError,
+}
+
+fn main() -> ExitCode {
+    let code = match parse_args(std::env::args().skip(1)) {
+        Ok(Command::Help) => {
+            print!("{}", usage());
+            ExitCode::SUCCESS
+        }
+        Ok(Command::Run { jit, file }) => match start_jit(jit) {
+            Ok(()) => match file {
+                Some(path) => run_file(&path),
+                None => repl(),
+            },
+            Err(e) => usage_error(&e),
+        },
+        Err(e) => usage_error(&e),
+    };
+    // Writes the JIT summary if METATRACE_LOG asks for one.
+    metatrace::__private::vm_exit();
+    code
+}
+
+fn usage() -> String {
+    let mut s = String::from("usage: lox [--jit OPTIONS] [--gc OPTIONS] [FILE]\n\n");
+    s.push_str("Runs FILE, or without it a REPL on stdin.\n\noptions:\n");
+    s.push_str("  --jit OPTIONS   set JIT parameters: comma-separated NAME=VALUE items,\n");
+    s.push_str("                  applied left to right (--jit may be repeated):\n");
+    s.push_str(&JitParams::help());
+    s.push_str("  --gc OPTIONS    garbage collector options: plan=stickyimmix|immix|marksweep,\n");
+    s.push_str("                  heap=SIZE or MIN:MAX, threads=N, stress[=0|1], default\n");
+    s.push_str("                  (checked; ignored until the VM has a collector)\n");
+    s.push_str("  -h, --help      print this help\n");
+    s.push_str("  --              end of options\n");
+    s
+}
+
+fn usage_error(message: &str) -> ExitCode {
+    eprintln!("error: {message} (`lox --help` lists the options)");
+    ExitCode::from(64)
+}
+
+enum Command {
+    Help,
+    Run {
+        jit: JitParams,
+        file: Option<String>,
+    },
+}
+
+fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
+    let mut jit = JitParams::default();
+    let mut file = None;
+    let mut args = args.into_iter();
+    let mut options_done = false;
+    while let Some(arg) = args.next() {
+        if options_done || !arg.starts_with('-') || arg == "-" {
+            if file.is_some() {
+                return Err(format!("unexpected argument '{arg}': lox runs one FILE"));
+            }
+            file = Some(arg);
+            continue;
+        }
+        let (name, inline) = match arg.split_once('=') {
+            Some((name, value)) if name == "--jit" || name == "--gc" => {
+                (name.to_string(), Some(value.to_string()))
+            }
+            _ => (arg.clone(), None),
+        };
+        match name.as_str() {
+            "-h" | "--help" => return Ok(Command::Help),
+            "--" => options_done = true,
+            "--jit" | "--gc" => {
+                let Some(value) = inline.or_else(|| args.next()) else {
+                    return Err(format!("{name} needs a value"));
+                };
+                if name == "--jit" {
+                    jit.apply(&value)
+                        .map_err(|e| format!("--jit {value}: {e}"))?;
+                } else {
+                    check_gc_options(&value).map_err(|e| format!("--gc {value}: {e}"))?;
+                }
+            }
+            _ => return Err(format!("unknown option '{arg}'")),
+        }
+    }
+    Ok(Command::Run { jit, file })
+}
+
+/// Checks `--gc` items against the syntax of metatrace's collector options
+/// (`metatrace::gc::GcOptions::parse` once it lands: then this goes, and
+/// the options configure the heap).
+fn check_gc_options(options: &str) -> Result<(), String> {
+    for item in options.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let (name, value) = match item.split_once('=') {
+            Some((n, v)) => (n.trim(), Some(v.trim())),
+            None => (item, None),
+        };
+        let ok = match (name, value) {
+            ("plan", Some(v)) => ["stickyimmix", "immix", "marksweep"].contains(&v),
+            ("heap", Some(v)) => v.split(':').all(is_size) && v.split(':').count() <= 2,
+            ("threads", Some(v)) => v.parse::<usize>().is_ok_and(|n| n > 0),
+            ("stress", None) | ("default", None) => true,
+            ("stress", Some(v)) => v == "0" || v == "1",
+            _ => false,
+        };
+        if !ok {
+            return Err(format!(
+                "bad item '{item}'; valid: plan=stickyimmix|immix|marksweep, heap=SIZE[:MAX], threads=N, stress[=0|1], default"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `64M`, `1G`, `512K` or plain bytes.
+fn is_size(s: &str) -> bool {
+    let digits = s.trim_end_matches(['K', 'M', 'G', 'k', 'm', 'g']);
+    s.len() - digits.len() <= 1 && !digits.is_empty() && digits.parse::<u64>().is_ok()
+}
+
+/// Refuses a JIT mode this VM cannot run (it has no jitcodes yet) and sets
+/// the parameters, as `metatrace::vm_main` does.
+fn start_jit(jit: JitParams) -> Result<(), String> {
+    metatrace::__private::check_mode_supported(&jit, metatrace::jit_tables!())?;
+    metatrace::__private::set_params(jit);
+    Ok(())
+}
+
+fn run_file(path: &str) -> ExitCode {
+    let source = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            eprintln!("Could not open file \"{path}\".");
+            return ExitCode::from(74);
+        }
+    };
+    let source = source_text(&source);
+    let mut vm = Vm::new();
+    let result = interpret(&mut vm, &source);
+    vm.out.flush();
+    match result {
+        InterpretResult::Ok => ExitCode::SUCCESS,
+        InterpretResult::CompileError => ExitCode::from(65),
+        InterpretResult::RuntimeError => ExitCode::from(70),
+    }
+}
+
+/// The source as clox sees it: a C string (it ends at a NUL byte). Bytes
+/// that are not UTF-8 become U+FFFD.
+fn source_text(bytes: &[u8]) -> String {
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    String::from_utf8_lossy(&bytes[..end]).into_owned()
+}
+
+/// clox's REPL: a prompt, a line, run it; at end of input a newline.
+fn repl() -> ExitCode {
+    let mut vm = Vm::new();
+    let stdin = std::io::stdin();
+    let mut input = stdin.lock();
+    let mut line = Vec::new();
+    loop {
+        vm.out.write_str("> ");
+        vm.out.flush();
+        line.clear();
+        match input.read_until(b'\n', &mut line) {
+            Ok(0) | Err(_) => {
+                vm.out.write_str("\n");
+                vm.out.flush();
+                return ExitCode::SUCCESS;
+            }
+            Ok(_) => {
+                interpret(&mut vm, &source_text(&line));
+            }
+        }
+    }
+}
+
+/// Compiles and runs `source` (clox's `interpret`).
+fn interpret(vm: &mut Vm, source: &str) -> InterpretResult {
+    let function = match compiler::compile(source, &mut vm.strings) {
+        Ok(function) => function,
+        Err(errors) => {
+            vm.out.flush();
+            let mut stderr = std::io::stderr().lock();
+            for error in errors {
+                let _ = writeln!(stderr, "{error}");
+            }
+            return InterpretResult::CompileError;
+        }
+    };
+    let closure = gc::Gc::new(Closure {
+        function,
+        upvalues: Vec::new(),
+    });
+    vm.stack.push(Value::Obj(Obj::Closure(closure)));
+    if let Err(error) = calls::call(vm, closure, 0) {
+        return report(vm, error);
+    }
+    match interp::run(vm) {
+        Ok(()) => InterpretResult::Ok,
+        Err(error) => report(vm, error),
+    }
+}
+
+/// Prints a runtime error with its stack trace and empties the stacks.
+fn report(vm: &mut Vm, error: vm::RuntimeError) -> InterpretResult {
+    vm.out.flush();
+    eprint!("{}", vm.stack_trace(error));
+    vm.reset_stack();
+    InterpretResult::RuntimeError
+}

@@ -1,0 +1,179 @@
+//! Lox values and the heap objects they point to (clox's value.h and
+//! object.h, and the `Table` and `Chunk` types objects hold).
+//!
+//! These types are one module because they are mutually recursive (a
+//! `Value` points to a `Closure`, whose `Function` holds a `Chunk` of
+//! constant `Value`s; a `Class` holds a `Table` of `Value`s): the code that
+//! works on them lives beside, in `table.rs`, `chunk.rs`, `strings.rs` and
+//! the VM.
+//!
+//! Memory: every object is behind a [`Gc`] (a `Copy` pointer). Objects are
+//! immutable once built except where a Lox program mutates them, and those
+//! places are [`GcCell`]s: an instance's fields and a class's methods (a
+//! `Table`, borrowed mutably to insert) and an upvalue's state (a `Copy`
+//! enum, read with `get` and written with `set`). A closure's upvalues are
+//! captured before the closure is allocated, so its `Vec` never changes.
+//!
+//! Everything here is written in the translator's subset: values are
+//! plain `Copy` enums with payloads, objects plain structs, no traits.
+
+use crate::gc::{Gc, GcCell};
+
+/// A Lox value. Numbers are unboxed; objects are typed pointers.
+#[derive(Debug, Clone, Copy)]
+pub enum Value {
+    Nil,
+    Bool(bool),
+    Number(f64),
+    Obj(Obj),
+}
+
+/// A pointer to a heap object, tagged with the object's type (clox's
+/// `Obj*` with its `ObjType`). Typed, so that a closure's function or an
+/// instance's class need no second check.
+#[derive(Debug, Clone, Copy)]
+pub enum Obj {
+    String(Gc<LoxString>),
+    Function(Gc<Function>),
+    Native(Gc<Native>),
+    Closure(Gc<Closure>),
+    Class(Gc<Class>),
+    Instance(Gc<Instance>),
+    BoundMethod(Gc<BoundMethod>),
+}
+
+/// An interned string (`strings::Interner` makes every one): two Lox
+/// strings are equal exactly when they are the same object.
+#[derive(Debug)]
+pub struct LoxString {
+    pub chars: String,
+    /// FNV-1a of `chars`, as clox computes it: the key of `Table`s.
+    pub hash: u32,
+}
+
+/// Bytecode and what it refers to (clox's chunk.h).
+#[derive(Debug, Default)]
+pub struct Chunk {
+    pub code: Vec<u8>,
+    /// The source line of each byte of `code`.
+    pub lines: Vec<u32>,
+    pub constants: Vec<Value>,
+}
+
+/// A compiled function: made by the compiler, never changed.
+#[derive(Debug)]
+pub struct Function {
+    pub arity: usize,
+    pub upvalue_count: usize,
+    pub chunk: Chunk,
+    /// `None` for the top-level script.
+    pub name: Option<Gc<LoxString>>,
+}
+
+/// The native functions (clox's `NativeFn`, as an enum: the subset has no
+/// function pointers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NativeFn {
+    /// `clock()`: processor time in seconds.
+    Clock,
+}
+
+#[derive(Debug)]
+pub struct Native {
+    pub function: NativeFn,
+}
+
+/// A function with its captured variables.
+#[derive(Debug)]
+pub struct Closure {
+    pub function: Gc<Function>,
+    pub upvalues: Vec<Gc<Upvalue>>,
+}
+
+/// A captured variable: open while the variable is on the VM's stack
+/// (`Open(slot)`: its index in `Vm::stack`), closed once it left (the
+/// value moves into the upvalue).
+#[derive(Debug, Clone, Copy)]
+pub enum UpvalueState {
+    Open(usize),
+    Closed(Value),
+}
+
+#[derive(Debug)]
+pub struct Upvalue {
+    pub state: GcCell<UpvalueState>,
+}
+
+#[derive(Debug)]
+pub struct Class {
+    pub name: Gc<LoxString>,
+    /// Filled by OP_METHOD and OP_INHERIT right after the class is made.
+    pub methods: GcCell<Table>,
+}
+
+#[derive(Debug)]
+pub struct Instance {
+    pub class: Gc<Class>,
+    pub fields: GcCell<Table>,
+}
+
+#[derive(Debug)]
+pub struct BoundMethod {
+    pub receiver: Value,
+    pub method: Gc<Closure>,
+}
+
+/// A hash table keyed by interned strings: open addressing with linear
+/// probing and tombstones, as clox's table.c (operations in `table.rs`).
+/// Used for globals, fields and methods.
+#[derive(Debug, Default)]
+pub struct Table {
+    /// Empty, or a power of two long.
+    pub entries: Vec<Entry>,
+    /// Live entries plus tombstones (what the load factor counts).
+    pub count: usize,
+}
+
+/// A slot of a `Table`: `key: None` is empty when `value` is `Nil`, a
+/// tombstone otherwise.
+#[derive(Debug, Clone, Copy)]
+pub struct Entry {
+    pub key: Option<Gc<LoxString>>,
+    pub value: Value,
+}
+
+impl Value {
+    /// `nil` and `false` are false, everything else true.
+    pub fn is_falsey(self) -> bool {
+        match self {
+            Value::Nil => true,
+            Value::Bool(b) => !b,
+            _ => false,
+        }
+    }
+}
+
+/// Lox's `==`: numbers by value (so `nan != nan`), objects by identity
+/// (strings are interned).
+pub fn values_equal(a: Value, b: Value) -> bool {
+    match (a, b) {
+        (Value::Nil, Value::Nil) => true,
+        (Value::Bool(x), Value::Bool(y)) => x == y,
+        (Value::Number(x), Value::Number(y)) => x == y,
+        (Value::Obj(x), Value::Obj(y)) => objs_equal(x, y),
+        _ => false,
+    }
+}
+
+fn objs_equal(a: Obj, b: Obj) -> bool {
+    match (a, b) {
+        (Obj::String(x), Obj::String(y)) => Gc::ptr_eq(x, y),
+        (Obj::Function(x), Obj::Function(y)) => Gc::ptr_eq(x, y),
+        (Obj::Native(x), Obj::Native(y)) => Gc::ptr_eq(x, y),
+        (Obj::Closure(x), Obj::Closure(y)) => Gc::ptr_eq(x, y),
+        (Obj::Class(x), Obj::Class(y)) => Gc::ptr_eq(x, y),
+        (Obj::Instance(x), Obj::Instance(y)) => Gc::ptr_eq(x, y),
+        (Obj::BoundMethod(x), Obj::BoundMethod(y)) => Gc::ptr_eq(x, y),
+        _ => false,
+    }
+}
