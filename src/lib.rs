@@ -32,12 +32,44 @@ extern crate self as metatrace;
 /// JIT (`runtime::jit::stats()` gives its counters).
 pub use metatrace_runtime as runtime;
 
+/// The garbage-collected heap: `Gc<T>`, `GcCell<T>`, roots, the GC
+/// options (docs/gc.md).
+///
+/// ```
+/// use metatrace::prelude::*;
+/// use metatrace::gc::Trace;
+/// use std::cell::Cell;
+///
+/// struct Pair {
+///     count: Cell<i64>,                  // a scalar field: Cell
+///     next: GcCell<Option<Gc<Pair>>>,    // a field holding a Gc: GcCell
+/// }
+/// // The scanning function (the translator will generate it).
+/// unsafe impl Trace for Pair {
+///     fn trace(&self, visit: &mut dyn FnMut(*mut usize)) {
+///         self.next.trace(visit)
+///     }
+/// }
+/// metatrace::gc_type!(Pair);
+///
+/// let a = Gc::new(Pair { count: Cell::new(1), next: GcCell::new(None) });
+/// let b = Gc::new(Pair { count: Cell::new(2), next: GcCell::new(Some(a)) });
+/// a.next.set(Some(b)); // a cycle
+/// metatrace::gc::collect();
+/// assert_eq!(a.next.get().unwrap().count.get(), 2);
+/// assert!(Gc::ptr_eq(b.next.get().unwrap(), a));
+/// ```
+pub use metatrace_runtime::gc;
+pub use metatrace_runtime::gc::{Gc, GcCell, Root};
+pub use metatrace_runtime::gc_type;
+
 /// Everything an interpreter needs: `use metatrace::prelude::*;`.
 pub mod prelude {
     pub use crate::{can_enter_jit, jit_merge_point};
     pub use metatrace_macros::{
         dont_look_inside, elidable, jit_driver, loop_invariant, unroll_safe,
     };
+    pub use metatrace_runtime::gc::{Gc, GcCell, Root};
     pub use metatrace_runtime::hints::{promote, we_are_jitted};
 }
 
@@ -48,10 +80,12 @@ pub mod __private {
 }
 
 /// The `main` of a VM: parses its command line (`NAME [--jit OPTIONS]
-/// PROGRAM [ARGS...]`, see [`runtime::cli`]), refuses a JIT mode it cannot
-/// run (`tables`: what [`jit_tables!`] gives at the crate root; see
-/// `__private::check_mode_supported`), sets the JIT parameters and calls
-/// `run`, which runs PROGRAM and prints its output. An error, from the
+/// [--gc OPTIONS] PROGRAM [ARGS...]`, see [`runtime::cli`]), refuses a JIT
+/// mode it cannot run (`tables`: what [`jit_tables!`] gives at the crate
+/// root; see `__private::check_mode_supported`), sets the JIT parameters
+/// and the GC options (the heap itself is created at the first
+/// `Gc::new`, so a VM that allocates none never starts the collector) and
+/// calls `run`, which runs PROGRAM and prints its output. An error, from the
 /// command line or from `run`, goes to stderr as `error: ...`, with exit
 /// status 1. Last, the JIT summary, if `METATRACE_LOG` asks for one
 /// (`__private::vm_exit`).
@@ -73,6 +107,7 @@ pub fn vm_main(
     let result = runtime::cli::parse_vm_args(name, std::env::args().skip(1)).and_then(|vm| {
         __private::check_mode_supported(&vm.jit, tables)?;
         __private::set_params(vm.jit.clone());
+        gc::configure(&vm.gc)?;
         run(vm)
     });
     let code = match result {

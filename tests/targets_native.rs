@@ -331,12 +331,45 @@ fn jit_command_line() {
         let r = run(vm, &["--help"], b"", QUICK);
         r.assert_success("--help");
         assert!(
-            r.stdout_str()
-                .starts_with(&format!("usage: {name} [--jit OPTIONS] PROGRAM [ARGS...]")),
+            r.stdout_str().starts_with(&format!(
+                "usage: {name} [--jit OPTIONS] [--gc OPTIONS] PROGRAM [ARGS...]"
+            )),
             "{}",
             r.stdout_str()
         );
         assert!(r.stdout_str().contains("threshold=1039"));
+        assert!(r.stdout_str().contains("plan=stickyimmix"));
+    }
+}
+
+/// `--gc` beside `--jit`: a bad option or value is an `error:` naming it
+/// (status 1, as for `--jit`), never a panic; good ones run the program
+/// unchanged (tlr allocates no GC object: the heap is never created).
+#[test]
+fn gc_command_line() {
+    let square = tlr_program("square.tlr");
+    for (opts, needle) in [
+        ("plan=semispace", "--gc plan=semispace: bad value for GC option 'plan': 'semispace'; valid plans: stickyimmix, immix, marksweep"),
+        ("heap=lots", "--gc heap=lots: bad value for GC option 'heap': 'lots'"),
+        ("heap=64M:16M", "MIN is larger than MAX"),
+        ("threads=0", "bad value for GC option 'threads': '0'"),
+        ("nursery=4M", "unknown GC option 'nursery'; valid: plan=stickyimmix, heap=16M:512M, threads=1, stress=0"),
+    ] {
+        let r = tlr(&["--gc", opts, &square, "10"]);
+        r.assert_error(opts, needle);
+        assert!(r.stdout.is_empty());
+        assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+    }
+    tlr(&["--gc"]).assert_error("--gc", "--gc needs a value");
+    for opts in [
+        "plan=immix",
+        "plan=marksweep,heap=16M",
+        "stress",
+        "plan=stickyimmix,heap=16M:1G,threads=2",
+    ] {
+        let r = tlr(&["--gc", opts, "--jit", "threshold=3", &square, "10"]);
+        r.assert_success(opts);
+        assert_eq!(r.stdout_str(), "100\n");
     }
 }
 

@@ -1,17 +1,20 @@
 //! The command line every generated VM keeps:
 //!
 //! ```text
-//! <vm> [--jit OPTIONS] PROGRAM [ARGS...]
+//! <vm> [--jit OPTIONS] [--gc OPTIONS] PROGRAM [ARGS...]
 //! ```
 //!
 //! - `--jit OPTIONS` or `--jit=OPTIONS`: JIT parameters (see
 //!   [`crate::params`]); repeated `--jit` options merge left to right.
+//! - `--gc OPTIONS` or `--gc=OPTIONS`: the garbage collector's options
+//!   (see [`crate::gc::options`]), merged the same way.
 //! - `-h`, `--help`: print the usage and exit successfully.
 //! - `--`: end of options (the next argument is PROGRAM even if it starts
 //!   with `-`).
 //! - Options come before PROGRAM; everything after PROGRAM belongs to the
 //!   user's program, even if it looks like an option.
 
+use crate::gc::GcOptions;
 use crate::params::JitParams;
 use std::path::PathBuf;
 
@@ -20,6 +23,8 @@ use std::path::PathBuf;
 pub struct VmArgs {
     /// The JIT parameters from every `--jit` option, applied on the defaults.
     pub jit: JitParams,
+    /// The GC options from every `--gc` option, applied on the defaults.
+    pub gc: GcOptions,
     /// The user's program file.
     pub program: PathBuf,
     /// The arguments after PROGRAM, for the user's program.
@@ -37,11 +42,14 @@ pub enum CliAction {
 
 /// The usage text of a VM called `vm_name`.
 pub fn usage(vm_name: &str) -> String {
-    let mut s = format!("usage: {vm_name} [--jit OPTIONS] PROGRAM [ARGS...]\n\n");
+    let mut s = format!("usage: {vm_name} [--jit OPTIONS] [--gc OPTIONS] PROGRAM [ARGS...]\n\n");
     s.push_str("options:\n");
     s.push_str("  --jit OPTIONS   set JIT parameters: comma-separated NAME=VALUE items,\n");
     s.push_str("                  applied left to right (--jit may be repeated):\n");
     s.push_str(&JitParams::help());
+    s.push_str("  --gc OPTIONS    set GC options: comma-separated NAME=VALUE items,\n");
+    s.push_str("                  applied left to right (--gc may be repeated):\n");
+    s.push_str(&GcOptions::help());
     s.push_str("  -h, --help      print this help\n");
     s.push_str("  --              end of options\n");
     s
@@ -72,6 +80,7 @@ pub fn try_parse_vm_args(
     args: impl IntoIterator<Item = String>,
 ) -> Result<CliAction, String> {
     let mut jit = JitParams::default();
+    let mut gc = GcOptions::default();
     let mut args = args.into_iter();
     let program = loop {
         let Some(arg) = args.next() else {
@@ -96,6 +105,19 @@ pub fn try_parse_vm_args(
                 let opts = &arg["--jit=".len()..];
                 jit.apply(opts).map_err(|e| format!("--jit {opts}: {e}"))?;
             }
+            "--gc" => match args.next() {
+                Some(opts) => gc.apply(&opts).map_err(|e| format!("--gc {opts}: {e}"))?,
+                None => {
+                    return Err(format!(
+                        "--gc needs a value (e.g. `--gc plan=immix` or `--gc stress`)\n\n{}",
+                        usage(vm_name)
+                    ))
+                }
+            },
+            _ if arg.starts_with("--gc=") => {
+                let opts = &arg["--gc=".len()..];
+                gc.apply(opts).map_err(|e| format!("--gc {opts}: {e}"))?;
+            }
             _ if arg.starts_with('-') && arg != "-" => {
                 return Err(format!("unknown option '{arg}'\n\n{}", usage(vm_name)));
             }
@@ -104,6 +126,7 @@ pub fn try_parse_vm_args(
     };
     Ok(CliAction::Run(VmArgs {
         jit,
+        gc,
         program: PathBuf::from(program),
         args: args.collect(),
     }))
@@ -144,6 +167,25 @@ mod tests {
     }
 
     #[test]
+    fn gc_options_merge_left_to_right() {
+        use crate::gc::options::{GcPlan, HeapSize};
+        let a = run(&[
+            "--gc",
+            "plan=immix,heap=64M",
+            "--jit",
+            "off",
+            "--gc=stress",
+            "p",
+        ]);
+        assert_eq!(a.gc.plan, GcPlan::Immix);
+        assert_eq!(a.gc.heap, HeapSize::Fixed(64 << 20));
+        assert!(a.gc.stress);
+        assert_eq!(run(&["p"]).gc, GcOptions::default());
+        // After PROGRAM, `--gc` belongs to the user's program.
+        assert_eq!(run(&["p", "--gc", "nonsense"]).args, ["--gc", "nonsense"]);
+    }
+
+    #[test]
     fn double_dash_ends_options() {
         let a = run(&["--jit", "off", "--", "--weird-name", "--help"]);
         assert_eq!(a.program, PathBuf::from("--weird-name"));
@@ -157,8 +199,10 @@ mod tests {
         for flag in ["-h", "--help"] {
             match parse(&["--jit", "off", flag, "p"]) {
                 Ok(CliAction::Help(text)) => {
-                    assert!(text.starts_with("usage: vm [--jit OPTIONS] PROGRAM [ARGS...]"));
+                    assert!(text
+                        .starts_with("usage: vm [--jit OPTIONS] [--gc OPTIONS] PROGRAM [ARGS...]"));
                     assert!(text.contains("threshold=1039"));
+                    assert!(text.contains("plan=stickyimmix"));
                 }
                 other => panic!("{other:?}"),
             }
@@ -181,6 +225,18 @@ mod tests {
         );
         let e = parse(&["--jit=threshold=0", "p"]).unwrap_err();
         assert!(e.contains("'threshold': '0'"), "{e}");
+        let e = parse(&["--gc"]).unwrap_err();
+        assert!(e.starts_with("--gc needs a value"), "{e}");
+        let e = parse(&["--gc", "plan=copying", "p"]).unwrap_err();
+        assert!(
+            e.starts_with("--gc plan=copying: bad value for GC option 'plan': 'copying'; valid plans: stickyimmix, immix, marksweep"),
+            "{e}"
+        );
+        let e = parse(&["--gc=heap=big", "p"]).unwrap_err();
+        assert!(
+            e.starts_with("--gc heap=big: bad value for GC option 'heap': 'big'"),
+            "{e}"
+        );
         let e = parse(&["--frobnicate", "p"]).unwrap_err();
         assert!(e.starts_with("unknown option '--frobnicate'"), "{e}");
         let e = parse(&["--"]).unwrap_err();

@@ -21,6 +21,7 @@ pub mod alias;
 pub mod backend;
 pub mod blackhole;
 pub mod executor;
+pub mod gc;
 pub mod jit;
 pub mod jitcode;
 pub mod metainterp;

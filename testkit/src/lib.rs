@@ -19,7 +19,8 @@
 //! - [`filetest`]: the file-test runner (a command, its input and the
 //!   expected output in one file, a directory at a time;
 //!   `METATRACE_BLESS=1` rewrites the expected outputs);
-//! - [`vms`]: building and running the example VMs (end-to-end tests).
+//! - [`vms`]: building and running the example VMs (end-to-end tests);
+//! - [`gc`]: running GC scenarios in child processes, one heap each.
 //!
 //! Integration tests only: unit tests inside a crate's `src` would see a
 //! second copy of that crate through this one.
@@ -31,6 +32,7 @@ pub mod filetest;
 pub mod fixture;
 #[cfg(feature = "flowgraph")]
 pub mod flowgraph;
+pub mod gc;
 pub mod insn;
 pub mod jit;
 pub mod jitcode;

@@ -1,7 +1,7 @@
 //! `bf`: a Brainfuck VM built with metatrace.
 //!
 //! ```text
-//! bf [--jit OPTIONS] PROGRAM
+//! bf [--jit OPTIONS] [--gc OPTIONS] PROGRAM
 //! ```
 //!
 //! Reads PROGRAM (any bytes; characters other than `+-<>.,[]` are comments),

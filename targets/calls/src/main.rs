@@ -3,7 +3,7 @@
 //! with metatrace to test guards that fail inside inlined calls.
 //!
 //! ```text
-//! calls [--jit OPTIONS] PROGRAM [N]
+//! calls [--jit OPTIONS] [--gc OPTIONS] PROGRAM [N]
 //! ```
 //!
 //! PROGRAM has one instruction per line (`op [operand]`): `load r`,

@@ -3,7 +3,7 @@
 //! test enums stored in memory by traced code.
 //!
 //! ```text
-//! stackvm [--jit OPTIONS] PROGRAM [N]
+//! stackvm [--jit OPTIONS] [--gc OPTIONS] PROGRAM [N]
 //! ```
 //!
 //! PROGRAM has one instruction per line (`op [operands]`): `num x`, `nil`,

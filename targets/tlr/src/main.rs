@@ -2,7 +2,7 @@
 //! (Bolz et al. 2009), built with metatrace.
 //!
 //! ```text
-//! tlr [--jit OPTIONS] PROGRAM N
+//! tlr [--jit OPTIONS] [--gc OPTIONS] PROGRAM N
 //! ```
 //!
 //! PROGRAM is a file of comma-separated decimal bytes (0..=255); whitespace

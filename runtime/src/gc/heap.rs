@@ -1,0 +1,318 @@
+//! The heap and its one mutator: creating the mmtk instance from the
+//! options, allocating, collecting on request, running the drop glue of
+//! dead objects, and the numbers tests and the log read.
+//!
+//! RPython's counterpart is the GC class itself (rpython/memory/gc/
+//! incminimark.py: `malloc_fixedsize`, `collect`, the nursery) and
+//! gctransform/framework.py, which wires it into the translated program.
+//! The shape of the mmtk side follows mmtk-core's dummyvm binding
+//! (docs/dummyvm) and the single-mutator prototype described in issue 13.
+//!
+//! One heap per process, bound to the thread that allocates first (the
+//! VMs are single-threaded). It is created lazily, at the first
+//! allocation, from the options [`configure`] recorded (the VM's `--gc`),
+//! so a VM that never allocates a `Gc` never starts mmtk or its threads.
+
+use super::binding::Vm;
+use super::object::{descr_of, GcType, HEADER_BYTES};
+use super::options::{GcOptions, HeapSize};
+use mmtk::util::options::{GCTriggerSelector, PlanSelector};
+use mmtk::util::{Address, ObjectReference, VMMutatorThread};
+use mmtk::{memory_manager, AllocationSemantics, MMTKBuilder, Mutator, MMTK};
+use std::cell::Cell;
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
+
+/// The options the heap will be created with.
+static CONFIG: Mutex<Option<GcOptions>> = Mutex::new(None);
+/// The heap, once created.
+static HEAP: OnceLock<Heap> = OnceLock::new();
+/// The mutator, for the GC threads (`ActivePlan::mutators`).
+pub(super) static MUTATOR: AtomicPtr<Mutator<Vm>> = AtomicPtr::new(std::ptr::null_mut());
+/// Set by the GC when objects with drop glue died; the mutator runs it at
+/// its next allocation (not inside the collection: drop glue may
+/// allocate).
+pub(super) static FINALIZE_PENDING: AtomicBool = AtomicBool::new(false);
+/// Completed collections.
+pub(super) static COLLECTIONS: AtomicU64 = AtomicU64::new(0);
+/// The value being moved into a new object while `alloc` may collect: it
+/// is not on the heap yet, and the `Vec`s it owns are not on the stack, so
+/// the root scan reports its slots (address, then its scanning function).
+pub(super) static PENDING_VALUE: AtomicUsize = AtomicUsize::new(0);
+pub(super) static PENDING_SCAN: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    /// The mutator, on the thread that owns the heap; null elsewhere.
+    static LOCAL_MUTATOR: Cell<*mut Mutator<Vm>> = const { Cell::new(std::ptr::null_mut()) };
+}
+
+pub(super) struct Heap {
+    pub(super) mmtk: &'static MMTK<Vm>,
+    pub(super) options: GcOptions,
+    /// Objects of this many bytes or more go to the large object space.
+    los_threshold: usize,
+    owner: std::thread::ThreadId,
+}
+
+/// Records the options the heap will be created with (the VM's `--gc`).
+/// Before the first allocation only: afterwards the heap exists and an
+/// error says so, unless the options are the ones it was made with.
+pub fn configure(options: &GcOptions) -> Result<(), String> {
+    if let Some(heap) = HEAP.get() {
+        if heap.options == *options {
+            return Ok(());
+        }
+        return Err(format!(
+            "the GC heap already exists (with --gc {}); --gc {options} comes too late",
+            heap.options
+        ));
+    }
+    *CONFIG.lock().unwrap_or_else(|e| e.into_inner()) = Some(options.clone());
+    Ok(())
+}
+
+pub(super) fn heap() -> Option<&'static Heap> {
+    HEAP.get()
+}
+
+/// The mmtk instance (the heap exists whenever the GC threads ask).
+pub(super) fn mmtk() -> &'static MMTK<Vm> {
+    HEAP.get().expect("the GC heap is not created").mmtk
+}
+
+/// The options of the heap, or of the heap to be created.
+pub fn options() -> GcOptions {
+    match HEAP.get() {
+        Some(h) => h.options.clone(),
+        None => CONFIG
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .unwrap_or_default(),
+    }
+}
+
+fn tls() -> VMMutatorThread {
+    super::binding::mutator_tls()
+}
+
+/// The mutator of this thread, creating the heap on first use.
+#[inline]
+fn mutator() -> &'static mut Mutator<Vm> {
+    let m = LOCAL_MUTATOR.with(|c| c.get());
+    if !m.is_null() {
+        return unsafe { &mut *m };
+    }
+    unsafe { &mut *create() }
+}
+
+#[cold]
+fn create() -> *mut Mutator<Vm> {
+    let mut heap_created = false;
+    let heap = HEAP.get_or_init(|| {
+        heap_created = true;
+        build(options())
+    });
+    assert!(
+        heap.owner == std::thread::current().id(),
+        "the GC heap belongs to the thread that allocated first; Gc::new on another thread"
+    );
+    if !heap_created {
+        // Same thread, heap exists: the thread-local was lost (thread
+        // teardown); the mutator is still there.
+        let m = MUTATOR.load(Ordering::Acquire);
+        LOCAL_MUTATOR.with(|c| c.set(m));
+        return m;
+    }
+    super::stack::record_stack_top();
+    memory_manager::initialize_collection(heap.mmtk, tls().0);
+    let m = Box::into_raw(memory_manager::bind_mutator(heap.mmtk, tls()));
+    MUTATOR.store(m, Ordering::Release);
+    LOCAL_MUTATOR.with(|c| c.set(m));
+    super::cell::set_barrier(heap.options.plan.is_generational());
+    m
+}
+
+fn build(options: GcOptions) -> Heap {
+    let mut builder = MMTKBuilder::new_no_env_vars();
+    let plan = match options.plan {
+        super::options::GcPlan::StickyImmix => PlanSelector::StickyImmix,
+        super::options::GcPlan::Immix => PlanSelector::Immix,
+        super::options::GcPlan::MarkSweep => PlanSelector::MarkSweep,
+    };
+    builder.options.plan.set(plan);
+    builder.options.threads.set(options.threads);
+    // Sizes that keep mmtk 0.33's RawMemoryFreeList bug unreachable.
+    let max = super::options::mmtk_max_heap;
+    builder.options.gc_trigger.set(match options.heap {
+        HeapSize::Fixed(n) => GCTriggerSelector::FixedHeapSize(max(n)),
+        HeapSize::Dynamic(min, m) => GCTriggerSelector::DynamicHeapSize(min, max(m)),
+    });
+    // Drop glue runs through mmtk's finalizer queue.
+    builder.options.no_finalizer.set(false);
+    let mmtk: &'static MMTK<Vm> = Box::leak(memory_manager::mmtk_init::<Vm>(&builder));
+    let los_threshold = mmtk
+        .get_plan()
+        .constraints()
+        .max_non_los_default_alloc_bytes;
+    Heap {
+        mmtk,
+        options,
+        los_threshold,
+        owner: std::thread::current().id(),
+    }
+}
+
+/// Allocates an object holding `value` (the body of `Gc::new`).
+#[inline]
+pub(super) fn allocate<T: GcType>(value: T) -> NonNull<T> {
+    let d = T::descr();
+    let id = d.id();
+    let m = mutator();
+    let heap = unsafe { HEAP.get().unwrap_unchecked() };
+    let bytes = d.object_bytes();
+    let align = d.object_align();
+    // mmtk aligns `start + offset`: the value, not the header.
+    let offset = if align > HEADER_BYTES {
+        HEADER_BYTES
+    } else {
+        0
+    };
+    let semantics = if bytes >= heap.los_threshold {
+        AllocationSemantics::Los
+    } else {
+        AllocationSemantics::Default
+    };
+    PENDING_VALUE.store(&value as *const T as usize, Ordering::Relaxed);
+    PENDING_SCAN.store(d.scan as usize, Ordering::Relaxed);
+    if heap.options.stress {
+        stress_collect();
+    }
+    let start = memory_manager::alloc(m, bytes, align, offset, semantics);
+    PENDING_VALUE.store(0, Ordering::Relaxed);
+    let value_addr = start + HEADER_BYTES;
+    unsafe {
+        start.store::<u64>(id as u64);
+        std::ptr::write(value_addr.to_mut_ptr::<T>(), value);
+        let obj = ObjectReference::from_raw_address_unchecked(value_addr);
+        // Sets the valid-object bit: without it the stack scan cannot
+        // find the object.
+        memory_manager::post_alloc(m, obj, bytes, semantics);
+        if d.drop.is_some() {
+            memory_manager::add_finalizer(heap.mmtk, obj);
+        }
+    }
+    if FINALIZE_PENDING.load(Ordering::Relaxed) {
+        run_drop_glue();
+    }
+    unsafe { NonNull::new_unchecked(value_addr.to_mut_ptr::<T>()) }
+}
+
+#[cold]
+fn stress_collect() {
+    heap()
+        .unwrap()
+        .mmtk
+        .handle_user_collection_request(tls(), true, false);
+}
+
+/// Runs a full collection now (on the heap's thread; nothing if there is
+/// no heap yet), then the drop glue of the objects it found dead.
+pub fn collect() {
+    let Some(heap) = heap() else { return };
+    let _ = mutator();
+    heap.mmtk.handle_user_collection_request(tls(), true, true);
+    run_drop_glue();
+}
+
+/// Runs a collection of the young generation where the plan has one
+/// (StickyImmix), a full one otherwise; then the drop glue.
+pub fn collect_young() {
+    let Some(heap) = heap() else { return };
+    let _ = mutator();
+    heap.mmtk.handle_user_collection_request(tls(), true, false);
+    run_drop_glue();
+}
+
+/// Runs the drop glue of objects the last collections found unreachable,
+/// and marks them dropped (their memory is freed by the next collection).
+#[cold]
+fn run_drop_glue() {
+    thread_local! { static RUNNING: Cell<bool> = const { Cell::new(false) }; }
+    if RUNNING.with(|r| r.replace(true)) {
+        return;
+    }
+    FINALIZE_PENDING.store(false, Ordering::Relaxed);
+    let mmtk = mmtk();
+    while let Some(obj) = memory_manager::get_finalized_object(mmtk) {
+        let value = obj.to_raw_address().as_usize();
+        unsafe {
+            let header = super::object::header(value);
+            if *header & super::object::DROPPED == 0 {
+                *header |= super::object::DROPPED;
+                if let Some(drop) = descr_of(value).drop {
+                    drop(value as *mut u8);
+                }
+            }
+        }
+    }
+    RUNNING.with(|r| r.set(false));
+}
+
+/// What the heap looks like now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeapStats {
+    /// Bytes in pages mmtk has handed out to spaces (live objects,
+    /// garbage not yet collected, fragmentation).
+    pub used_bytes: usize,
+    /// The heap's current size limit.
+    pub total_bytes: usize,
+    /// Collections so far.
+    pub collections: u64,
+    /// Whether the last collection was exhaustive (a full-heap one for
+    /// StickyImmix, one with defragmentation for Immix).
+    pub last_exhaustive: bool,
+}
+
+/// The heap's numbers (all zero before the heap exists).
+pub fn stats() -> HeapStats {
+    match heap() {
+        None => HeapStats {
+            used_bytes: 0,
+            total_bytes: 0,
+            collections: 0,
+            last_exhaustive: false,
+        },
+        Some(h) => HeapStats {
+            used_bytes: memory_manager::used_bytes(h.mmtk),
+            total_bytes: memory_manager::total_bytes(h.mmtk),
+            collections: COLLECTIONS.load(Ordering::Relaxed),
+            last_exhaustive: h.mmtk.get_plan().last_collection_was_exhaustive(),
+        },
+    }
+}
+
+/// Whether `addr` lies in mmtk's address range (the cheap filter before
+/// asking for an object there).
+#[inline]
+pub(super) fn in_heap_range(addr: usize) -> bool {
+    addr >= memory_manager::starting_heap_address().as_usize()
+        && addr < memory_manager::last_heap_address().as_usize()
+}
+
+/// The object an address points into, if it points into a GC object (its
+/// value part). Used by the conservative stack scan.
+pub(super) fn object_containing(addr: usize) -> Option<ObjectReference> {
+    if !in_heap_range(addr) {
+        return None;
+    }
+    let max = super::object::max_object_bytes();
+    memory_manager::find_object_from_internal_pointer(unsafe { Address::from_usize(addr) }, max)
+}
+
+/// Whether the object at `ptr` (a `Gc`'s address) is still a live object
+/// of the heap: allocated and not yet freed. For tests.
+pub fn is_object(ptr: *const u8) -> bool {
+    object_containing(ptr as usize).is_some_and(|o| o.to_raw_address().as_usize() == ptr as usize)
+}

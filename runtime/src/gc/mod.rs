@@ -1,0 +1,41 @@
+//! The garbage-collected heap (DESIGN §8, docs/gc.md): `Gc<T>` pointers to
+//! objects that a collector built on mmtk-core frees when they become
+//! unreachable, cycles included.
+//!
+//! RPython's counterpart is rpython/memory/: the GCs in gc/ (incminimark,
+//! the default of PyPy), the GC header and type tables in gctypelayout.py,
+//! and gctransform/, which inserts allocations, write barriers and root
+//! pushes into the translated program. Here the collector is mmtk's; this
+//! module is the binding and the Rust-level API:
+//!
+//! - [`object`]: the object layout (an 8-byte header with a type id), the
+//!   type descriptors ([`TypeDescr`], [`GcType`], [`Trace`],
+//!   [`gc_type!`](crate::gc_type)) and [`Gc`];
+//! - [`cell`]: [`GcCell`], interior mutability with the write barrier;
+//! - [`roots`]: precise roots ([`Root`], [`roots::register`]);
+//! - `stack`: the conservative scan of the mutator's stack;
+//! - [`heap`]: creating the heap, allocating, [`collect`], [`stats`];
+//! - [`options`]: `--gc plan=...,heap=...,stress`;
+//! - `binding`, `collection`, `scanning`: the mmtk traits (`VMBinding`,
+//!   `ObjectModel`, `ActivePlan`, `ReferenceGlue`; `Collection`;
+//!   `Scanning`).
+//!
+//! Threads: one mutator, the thread that allocates first; collections run
+//! on mmtk's worker threads while the mutator is parked inside the
+//! allocation that triggered them.
+
+mod binding;
+pub mod cell;
+mod collection;
+pub mod heap;
+pub mod object;
+pub mod options;
+pub mod roots;
+mod scanning;
+mod stack;
+
+pub use cell::{GcCell, GcRef, GcRefMut};
+pub use heap::{collect, collect_young, configure, stats, HeapStats};
+pub use object::{Gc, GcType, ScanFn, Trace, TypeDescr};
+pub use options::{GcOptions, GcPlan};
+pub use roots::Root;
