@@ -58,6 +58,7 @@ pub fn check_mode_supported(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::options::OptionList;
 
     static EMPTY: Tables = Tables::EMPTY;
 

@@ -15,6 +15,7 @@
 //!   user's program, even if it looks like an option.
 
 use crate::gc::GcOptions;
+use crate::options::OptionList;
 use crate::params::JitParams;
 use std::path::PathBuf;
 

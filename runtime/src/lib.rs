@@ -26,6 +26,7 @@ pub mod jit;
 pub mod jitcode;
 pub mod metainterp;
 pub mod optimizer;
+pub mod options;
 pub mod order;
 pub mod resume;
 pub mod trace;

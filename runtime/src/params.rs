@@ -11,6 +11,7 @@
 //! Items apply left to right, and so do repeated `--jit` options; empty items
 //! (`threshold=2,,`) are ignored.
 
+pub use crate::options::OptionList;
 use std::fmt;
 
 /// How a VM runs its portal (its `#[jit_driver]` function).
@@ -136,46 +137,19 @@ pub const PARAMETERS: &[(&str, &str)] = &[
     ),
 ];
 
-impl JitParams {
-    /// Parses an options string (as given to `--jit`) on top of the defaults.
-    pub fn parse(options: &str) -> Result<JitParams, String> {
-        let mut p = JitParams::default();
-        p.apply(options)?;
-        Ok(p)
+impl OptionList for JitParams {
+    const WHAT: &'static str = "JIT parameter";
+    const ITEMS: &'static [(&'static str, &'static str)] = PARAMETERS;
+    const FLAGS: &'static [(&'static str, &'static str)] = &[
+        ("off", "same as mode=native"),
+        ("default", "reset every parameter to its default"),
+    ];
+
+    fn set_flag(&mut self, _off: &str) {
+        self.mode = JitMode::Native;
     }
 
-    /// Applies an options string on top of the current values, left to right.
-    /// On error, the parameters set by items before the bad one stay set.
-    pub fn apply(&mut self, options: &str) -> Result<(), String> {
-        for item in options.split(',') {
-            let item = item.trim();
-            if item.is_empty() {
-                continue;
-            }
-            self.apply_item(item)?;
-        }
-        Ok(())
-    }
-
-    fn apply_item(&mut self, item: &str) -> Result<(), String> {
-        let Some((name, value)) = item.split_once('=') else {
-            return match item {
-                "off" => {
-                    self.mode = JitMode::Native;
-                    Ok(())
-                }
-                "default" => {
-                    *self = JitParams::default();
-                    Ok(())
-                }
-                _ if PARAMETERS.iter().any(|(n, _)| *n == item) => Err(format!(
-                    "JIT parameter '{item}' needs a value ({item}=VALUE); valid: {}",
-                    Self::valid_list()
-                )),
-                _ => Err(unknown(item)),
-            };
-        };
-        let (name, value) = (name.trim(), value.trim());
+    fn set(&mut self, name: &str, value: &str) -> Result<(), String> {
         match name {
             "threshold" => self.threshold = number(name, value, 1, u32::MAX)?,
             "function_threshold" => self.function_threshold = number(name, value, 1, u32::MAX)?,
@@ -206,23 +180,13 @@ impl JitParams {
                 }
                 self.enable_opts = names;
             }
-            _ => return Err(unknown(name)),
+            _ => return Err(Self::unknown(name)),
         }
         Ok(())
     }
 
-    /// `name=default` for every parameter, comma-separated (used in messages).
-    pub fn valid_list() -> String {
-        let d = JitParams::default();
-        PARAMETERS
-            .iter()
-            .map(|(name, _)| format!("{name}={}", d.value_of(name).unwrap_or_default()))
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-
     /// The current value of a parameter, as it would be written after `name=`.
-    pub fn value_of(&self, name: &str) -> Option<String> {
+    fn value_of(&self, name: &str) -> Option<String> {
         Some(match name {
             "threshold" => self.threshold.to_string(),
             "function_threshold" => self.function_threshold.to_string(),
@@ -234,40 +198,13 @@ impl JitParams {
             _ => return None,
         })
     }
-
-    /// A help text: one line per parameter with its default and meaning.
-    pub fn help() -> String {
-        let d = JitParams::default();
-        let mut s = String::new();
-        for (name, doc) in PARAMETERS {
-            let item = format!("{name}={}", d.value_of(name).unwrap_or_default());
-            s.push_str(&format!("    {item:<26} {doc}\n"));
-        }
-        s.push_str(&format!("    {:<26} {}\n", "off", "same as mode=native"));
-        s.push_str(&format!(
-            "    {:<26} {}\n",
-            "default", "reset every parameter to its default"
-        ));
-        s
-    }
 }
 
 /// `threshold=1039,function_threshold=1619,...`: parses back to the same value.
 impl fmt::Display for JitParams {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let items: Vec<String> = PARAMETERS
-            .iter()
-            .map(|(name, _)| format!("{name}={}", self.value_of(name).unwrap_or_default()))
-            .collect();
-        f.write_str(&items.join(","))
+        f.write_str(&self.to_options())
     }
-}
-
-fn unknown(name: &str) -> String {
-    format!(
-        "unknown JIT parameter '{name}'; valid: {}, off, default",
-        JitParams::valid_list()
-    )
 }
 
 fn number(name: &str, value: &str, min: u32, max: u32) -> Result<u32, String> {

@@ -17,7 +17,7 @@
 //! `Prog`'s `code` field.
 
 use metatrace_runtime::optimizer::{optimize, optimize_loop, Ctx, EnabledOpts, Optimized, Pass};
-use metatrace_runtime::params::JitParams;
+use metatrace_runtime::params::{JitParams, OptionList};
 use metatrace_runtime::trace::{verify_trace, Trace};
 use metatrace_testkit::filetest::{Command, Runner};
 use metatrace_testkit::optimizer::{circle_addr, prog_addr, tables, Prog};

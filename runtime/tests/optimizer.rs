@@ -4,7 +4,7 @@
 //! `square` run before and after, `enable_opts`.
 
 use metatrace_runtime::optimizer::{optimize, Ctx, EnabledOpts, Pass};
-use metatrace_runtime::params::JitParams;
+use metatrace_runtime::params::{JitParams, OptionList};
 use metatrace_runtime::trace::interp;
 use metatrace_runtime::trace::*;
 use metatrace_testkit::filetest;

@@ -22,6 +22,7 @@
 //! ```
 
 use metatrace_runtime::gc::GcOptions;
+use metatrace_runtime::options::OptionList;
 use std::process::Command;
 
 /// The environment variable that carries the child's `--gc` options.

@@ -14,6 +14,7 @@
 //! mmtk-ruby binding's thread-parking.
 
 use super::binding::Vm;
+use crate::options::OptionList;
 use mmtk::util::alloc::AllocationError;
 use mmtk::util::opaque_pointer::{VMMutatorThread, VMThread, VMWorkerThread};
 use mmtk::vm::{Collection, GCThreadContext};

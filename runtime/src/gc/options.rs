@@ -16,6 +16,7 @@
 //! - `stress`: collect at every allocation (for tests); `stress=0|1`;
 //! - `default`: reset every option.
 
+pub use crate::options::OptionList;
 use std::fmt;
 
 /// A collector plan (mmtk's `PlanSelector`), restricted to the plans that
@@ -161,42 +162,19 @@ pub const OPTIONS: &[(&str, &str)] = &[
     ),
 ];
 
-impl GcOptions {
-    /// Parses an options string (as given to `--gc`) on top of the defaults.
-    pub fn parse(options: &str) -> Result<GcOptions, String> {
-        let mut o = GcOptions::default();
-        o.apply(options)?;
-        Ok(o)
+impl OptionList for GcOptions {
+    const WHAT: &'static str = "GC option";
+    const ITEMS: &'static [(&'static str, &'static str)] = OPTIONS;
+    const FLAGS: &'static [(&'static str, &'static str)] = &[
+        ("stress", "same as stress=1"),
+        ("default", "reset every option to its default"),
+    ];
+
+    fn set_flag(&mut self, _stress: &str) {
+        self.stress = true;
     }
 
-    /// Applies an options string on top of the current values, left to
-    /// right; empty items are ignored.
-    pub fn apply(&mut self, options: &str) -> Result<(), String> {
-        for item in options.split(',').map(str::trim).filter(|i| !i.is_empty()) {
-            self.apply_item(item)?;
-        }
-        Ok(())
-    }
-
-    fn apply_item(&mut self, item: &str) -> Result<(), String> {
-        let Some((name, value)) = item.split_once('=') else {
-            return match item {
-                "stress" => {
-                    self.stress = true;
-                    Ok(())
-                }
-                "default" => {
-                    *self = GcOptions::default();
-                    Ok(())
-                }
-                _ if OPTIONS.iter().any(|(n, _)| *n == item) => Err(format!(
-                    "GC option '{item}' needs a value ({item}=VALUE); valid: {}",
-                    Self::valid_list()
-                )),
-                _ => Err(unknown(item)),
-            };
-        };
-        let (name, value) = (name.trim(), value.trim());
+    fn set(&mut self, name: &str, value: &str) -> Result<(), String> {
         let bad =
             |expected: &str| format!("bad value for GC option '{name}': '{value}' ({expected})");
         match name {
@@ -244,13 +222,13 @@ impl GcOptions {
                     _ => return Err(bad("expected 0 or 1")),
                 }
             }
-            _ => return Err(unknown(name)),
+            _ => return Err(Self::unknown(name)),
         }
         Ok(())
     }
 
     /// The current value of an option, as it would be written after `name=`.
-    pub fn value_of(&self, name: &str) -> Option<String> {
+    fn value_of(&self, name: &str) -> Option<String> {
         Some(match name {
             "plan" => self.plan.name().to_string(),
             "heap" => match self.heap {
@@ -262,50 +240,13 @@ impl GcOptions {
             _ => return None,
         })
     }
-
-    /// `name=default` for every option, comma-separated (used in messages).
-    pub fn valid_list() -> String {
-        let d = GcOptions::default();
-        OPTIONS
-            .iter()
-            .map(|(name, _)| format!("{name}={}", d.value_of(name).unwrap_or_default()))
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-
-    /// A help text: one line per option with its default and meaning.
-    pub fn help() -> String {
-        let d = GcOptions::default();
-        let mut s = String::new();
-        for (name, doc) in OPTIONS {
-            let item = format!("{name}={}", d.value_of(name).unwrap_or_default());
-            s.push_str(&format!("    {item:<26} {doc}\n"));
-        }
-        s.push_str(&format!("    {:<26} {}\n", "stress", "same as stress=1"));
-        s.push_str(&format!(
-            "    {:<26} {}\n",
-            "default", "reset every option to its default"
-        ));
-        s
-    }
 }
 
 /// `plan=stickyimmix,heap=16M:512M,...`: parses back to the same value.
 impl fmt::Display for GcOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let items: Vec<String> = OPTIONS
-            .iter()
-            .map(|(name, _)| format!("{name}={}", self.value_of(name).unwrap_or_default()))
-            .collect();
-        f.write_str(&items.join(","))
+        f.write_str(&self.to_options())
     }
-}
-
-fn unknown(name: &str) -> String {
-    format!(
-        "unknown GC option '{name}'; valid: {}, stress, default",
-        GcOptions::valid_list()
-    )
 }
 
 /// `123`, `64K`, `16M`, `2G` (case-insensitive, an optional `B` after the

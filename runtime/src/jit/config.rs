@@ -5,6 +5,7 @@
 //! re-exports these functions; the warm state rereads the parameters when
 //! their generation changes.
 
+use crate::options::OptionList;
 use crate::params::{JitMode, JitParams};
 use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};
 use std::sync::Mutex;

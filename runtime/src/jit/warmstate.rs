@@ -459,6 +459,7 @@ impl WarmState {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::options::OptionList;
 
     static EMPTY: Tables = Tables::EMPTY;
 

@@ -32,7 +32,7 @@ mod strings;
 mod table;
 mod vm;
 
-use metatrace::runtime::params::JitParams;
+use metatrace::runtime::params::{JitParams, OptionList};
 use object::{Closure, Obj, Value};
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
