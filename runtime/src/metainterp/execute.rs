@@ -58,6 +58,23 @@ impl Tracer<'_> {
         Value { bits, val }
     }
 
+    /// The length of the Vec `vec` and whether it is non-empty, recorded
+    /// with a guard on the emptiness check. A pop checks this first, so the
+    /// guard resumes at the pop itself, before anything is popped.
+    fn guard_nonempty(&mut self, descr: ArrayId, vec: Value) -> (Value, bool) {
+        let len = self.vec_len(descr, vec);
+        let nonempty = len.bits != 0;
+        let ne = Opcode::IntCmp(CmpOp::Ne, IntTy::Usize);
+        let c = self
+            .rec
+            .pure(ne, &[len.val, Val::Int(0)], Int, nonempty as u64);
+        self.guard_truth(Value {
+            bits: nonempty as u64,
+            val: c,
+        });
+        (len, nonempty)
+    }
+
     /// The array data pointer and the index (registers `base`, `idx`) of
     /// an item access: the data of the Vec `base` when `vec`, else `base`.
     fn item_base(&mut self, descr: ArrayId, vec: bool, base: Reg, idx: Reg) -> (Value, Value) {
@@ -271,18 +288,7 @@ impl Tracer<'_> {
                 let ty = d.item.expect("verified: scalar items");
                 let pop = d.pop_shim();
                 let v = self.get(Ref, *vec);
-                // The emptiness check comes first: its guard resumes at
-                // this instruction, before anything is popped.
-                let len = self.vec_len(*descr, v);
-                let nonempty = len.bits != 0;
-                let ne = Opcode::IntCmp(CmpOp::Ne, IntTy::Usize);
-                let c = self
-                    .rec
-                    .pure(ne, &[len.val, Val::Int(0)], Int, nonempty as u64);
-                self.guard_truth(Value {
-                    bits: nonempty as u64,
-                    val: c,
-                });
+                let (_, nonempty) = self.guard_nonempty(*descr, v);
                 match unsafe { pop(v.bits as usize) } {
                     Some(bits) => {
                         debug_assert!(nonempty);
@@ -339,18 +345,7 @@ impl Tracer<'_> {
                 dst,
             } => {
                 let v = self.get(Ref, *vec);
-                // The emptiness check comes first: its guard resumes at
-                // this instruction, before anything is popped.
-                let len = self.vec_len(*descr, v);
-                let nonempty = len.bits != 0;
-                let ne = Opcode::IntCmp(CmpOp::Ne, IntTy::Usize);
-                let c = self
-                    .rec
-                    .pure(ne, &[len.val, Val::Int(0)], Int, nonempty as u64);
-                self.guard_truth(Value {
-                    bits: nonempty as u64,
-                    val: c,
-                });
+                let (len, nonempty) = self.guard_nonempty(*descr, v);
                 if nonempty {
                     let s = executor::slot_shims(&tables.arrays[*descr]);
                     let sub = Opcode::IntBin(IntBinOp::Sub, IntTy::Usize);
