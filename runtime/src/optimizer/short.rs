@@ -98,7 +98,7 @@ impl Check {
         let cx = Ctx {
             tables: self.tables,
         };
-        let combined = combine(&self.looped, Prefix::Short(&self.cone, ranges));
+        let combined = combine(&self.looped, Prefix::Short(&self.cone, ranges), &[]);
         let optimized = fixpoint(combined.trace, &self.opts, &cx);
         let (check, sources) = split(&optimized, self.looped.inputs.len(), &combined.layout)
             .ok_or("peeling from the header alone gave up")?;
@@ -251,7 +251,7 @@ pub fn derive(
         .map(|s| match *s {
             SlotSource::Header(k) => Val::Input(k),
             SlotSource::Op(i) => Val::Op(pos[&i]),
-            SlotSource::Previous(_) => unreachable!("refused by cone"),
+            SlotSource::Previous(_) | SlotSource::Carried(..) => unreachable!("refused by cone"),
         })
         .collect();
     Ok(ShortPreamble {
@@ -274,6 +274,11 @@ fn cone(t: &Trace, sources: &[SlotSource]) -> Result<Vec<u32>, String> {
             SlotSource::Header(_) => {}
             SlotSource::Previous(_) => {
                 return Err("the loop needs a variant input's previous value".into());
+            }
+            SlotSource::Carried(k, _) => {
+                return Err(format!(
+                    "the loop carries the fields of an object in input {k} around its back edge"
+                ));
             }
             SlotSource::Op(i) => work.push(i),
         }

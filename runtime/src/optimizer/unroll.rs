@@ -50,6 +50,28 @@
 //! and different counterparts); `optimize_loop` also keeps the loop whole
 //! when the peeled loop is no shorter.
 //!
+//! # Objects carried around the loop
+//!
+//! An object the iteration allocates and that escapes only through the
+//! back edge (a boxed number, a fresh frame or iterator that the next
+//! iteration reads and drops) would be forced at the label: the label
+//! lists it. RPython keeps such objects virtual through the virtual state
+//! it exports from the preamble; here the combined trace carries the
+//! object's *fields* instead. For each such variant input `k` (its next
+//! value is a `new` whose only other uses are as the base of its own field
+//! writes and reads, and resume data), the label lists reads of the
+//! preamble's object's fields, the copy starts by building its incoming
+//! object from them (`new` and writes right after the label, so that it is
+//! virtual too), and the jump lists reads of the copy's object's fields.
+//! The `virtuals` pass then removes all three allocations: the preamble's,
+//! the incoming one of the copy, and the copy's own. The object's identity
+//! does not matter because nothing else ever pointed to it; if the copy
+//! lets its incoming object escape, the pass allocates it there, with the
+//! same fields. The object's own label and jump slots hold null and the
+//! peeled loop must not use them (`split` checks; peeling then retries
+//! without carrying). Bridges cannot run the preamble's allocation, so such
+//! loops have no short preamble (`SlotSource::Carried`).
+//!
 //! Bridges and entry bridges jump to the preamble, or, when the peeled
 //! loop has a short preamble (`short.rs`, which reuses [`combine`] and
 //! [`split`]), into the peeled loop directly.
@@ -57,8 +79,10 @@
 use super::emit::guard_outcome;
 use super::intbounds::Bounds;
 use super::{Ctx, Peeled};
-use crate::jitcode::{CmpOp, IntTy, Kind};
-use crate::trace::{FrameSnapshot, GuardInfo, Opcode, Trace, TraceOp, TraceStart, Val, VirtualObj};
+use crate::jitcode::{AllocId, CmpOp, IntTy, Kind};
+use crate::trace::{
+    FieldWrite, FrameSnapshot, GuardInfo, Opcode, Trace, TraceOp, TraceStart, Val, VirtualObj,
+};
 use rustc_hash::FxHashMap as HashMap;
 
 /// Peeling alone is not a trace-to-trace pass: the pipeline calls [`peel`]
@@ -78,6 +102,10 @@ pub enum SlotSource {
     Previous(u16),
     /// The result of operation `i` of the loop trace, as of the label.
     Op(u32),
+    /// A field of the object variant input `k` holds (see "Objects
+    /// carried around the loop"): made by the preamble, which a bridge
+    /// does not run.
+    Carried(u16, FieldWrite),
 }
 
 /// Peel the loop `p` (already optimized: `optimize` gives `optimize`d
@@ -87,9 +115,99 @@ pub fn peel(p: &Trace, optimize: &dyn Fn(Trace) -> Trace) -> Option<(Peeled, Vec
     if !is_peelable(p) {
         return None;
     }
-    let combined = combine(p, Prefix::Whole);
-    let t = optimize(combined.trace);
-    split(&t, p.inputs.len(), &combined.layout)
+    let carried = carried_objects(p);
+    let attempt = |carried: &[Carried]| {
+        let combined = combine(p, Prefix::Whole, carried);
+        let t = optimize(combined.trace);
+        split(&t, p.inputs.len(), &combined.layout)
+    };
+    match attempt(&carried) {
+        None if !carried.is_empty() => attempt(&[]),
+        done => done,
+    }
+}
+
+/// An object the loop passes to its next iteration in variant input `k`:
+/// allocated by the iteration (`new`), it escapes only through the back
+/// edge, so the back edge may carry its fields instead.
+#[derive(Clone, Debug)]
+pub(super) struct Carried {
+    k: usize,
+    descr: AllocId,
+    /// The fields the iteration writes, in order, with their kinds.
+    fields: Vec<(FieldWrite, Kind)>,
+}
+
+/// The variant inputs of loop `p` whose next value is an object that
+/// escapes only through the back edge: used only as the base of field
+/// writes and reads, in resume data, and once in the final jump.
+fn carried_objects(p: &Trace) -> Vec<Carried> {
+    let m = p.ops.len() - 1;
+    let next = &p.ops[m].args;
+    let mut out = Vec::new();
+    for (k, &v) in next.iter().enumerate() {
+        let Val::Op(i) = v else { continue };
+        let Opcode::New(descr) = p.ops[i as usize].opcode else {
+            continue;
+        };
+        if next.iter().filter(|&&a| a == v).count() != 1 {
+            continue;
+        }
+        let mut fields: Vec<(FieldWrite, Kind)> = Vec::new();
+        let mut escapes = false;
+        for op in &p.ops[..m] {
+            for (pos, a) in op.args.iter().enumerate() {
+                if *a != v {
+                    continue;
+                }
+                let write = match op.opcode {
+                    Opcode::SetField(d) if pos == 0 => Some(FieldWrite::Field(d)),
+                    Opcode::Store(ty) if pos == 0 => Some(FieldWrite::Store(ty)),
+                    Opcode::GetField(_) | Opcode::Load(_) if pos == 0 => None,
+                    _ => {
+                        escapes = true;
+                        None
+                    }
+                };
+                if let Some(w) = write {
+                    let kind = p.kind_of(op.args[1]).expect("a verified trace");
+                    if !fields.iter().any(|(x, _)| *x == w) {
+                        fields.push((w, kind));
+                    }
+                }
+            }
+        }
+        if !escapes {
+            out.push(Carried { k, descr, fields });
+        }
+    }
+    out
+}
+
+/// Reads field `w` of `base` (of kind `kind`).
+fn read_field(base: Val, w: FieldWrite, kind: Kind) -> TraceOp {
+    TraceOp {
+        opcode: match w {
+            FieldWrite::Field(d) => Opcode::GetField(d),
+            FieldWrite::Store(ty) => Opcode::Load(ty),
+        },
+        args: vec![base],
+        result: Some(kind),
+        guard: None,
+    }
+}
+
+/// Writes `v` into field `w` of `base`.
+fn write_field(base: Val, w: FieldWrite, v: Val) -> TraceOp {
+    TraceOp {
+        opcode: match w {
+            FieldWrite::Field(d) => Opcode::SetField(d),
+            FieldWrite::Store(ty) => Opcode::Store(ty),
+        },
+        args: vec![base, v],
+        result: None,
+        guard: None,
+    }
 }
 
 fn is_peelable(p: &Trace) -> bool {
@@ -118,6 +236,12 @@ pub(super) struct Layout {
     variant: Vec<usize>,
     /// For each result slot: the loop trace operation it holds.
     results: Vec<u32>,
+    /// After the result slots, one slot per field of each carried object:
+    /// (variant input, field).
+    carried: Vec<(u16, FieldWrite)>,
+    /// The label slots that hold null in place of a carried object (its
+    /// input's and its variant slot): the peeled loop must not need them.
+    nulled: Vec<usize>,
 }
 
 pub(super) struct Combined {
@@ -126,7 +250,7 @@ pub(super) struct Combined {
 }
 
 /// The combined trace: prefix, label, copy, jump (see the module doc).
-pub(super) fn combine(p: &Trace, prefix: Prefix) -> Combined {
+pub(super) fn combine(p: &Trace, prefix: Prefix, carried: &[Carried]) -> Combined {
     let n = p.inputs.len();
     let m = p.ops.len() - 1;
     let next = &p.ops[m].args;
@@ -152,7 +276,12 @@ pub(super) fn combine(p: &Trace, prefix: Prefix) -> Combined {
                     op.result.is_some() && !matches!(op.opcode, Opcode::New(_))
                 })
                 .collect();
-            entry.extend(variant.iter().map(|&k| next[k]));
+            let is_carried = |k: usize| carried.iter().any(|c| c.k == k);
+            entry.extend(
+                variant
+                    .iter()
+                    .map(|&k| if is_carried(k) { NULL } else { next[k] }),
+            );
             entry.extend(results.iter().map(|&i| Val::Op(i)));
             (p.ops[..m].to_vec(), p.guards.clone(), results)
         }
@@ -185,19 +314,48 @@ pub(super) fn combine(p: &Trace, prefix: Prefix) -> Combined {
             (ops, guards, cone.to_vec())
         }
     };
-    let copy_base = ops.len() as u32 + 1;
-    let sigma = |v: Val| match v {
-        Val::Input(k) => fresh[k as usize].unwrap_or(v),
-        Val::Op(i) => Val::Op(copy_base + i),
-        c => c,
-    };
+    // The carried objects' fields, as the preamble leaves them.
+    for c in carried {
+        for &(w, kind) in &c.fields {
+            entry.push(Val::Op(ops.len() as u32));
+            ops.push(read_field(next[c.k], w, kind));
+        }
+    }
     ops.push(TraceOp {
         opcode: Opcode::Label,
         args: entry,
         result: None,
         guard: None,
     });
+    // The copy's incoming objects, built from the label's field slots.
+    let label = ops.len() - 1;
+    let mut incoming: Vec<(usize, Val)> = Vec::new();
+    let mut field_slot = ops[label].args.len() - carried.iter().map(|c| c.fields.len()).sum::<usize>();
+    for c in carried {
+        let obj = Val::Op(ops.len() as u32);
+        ops.push(TraceOp {
+            opcode: Opcode::New(c.descr),
+            args: Vec::new(),
+            result: Some(Kind::Ref),
+            guard: None,
+        });
+        for &(w, _) in &c.fields {
+            let v = ops[label].args[field_slot];
+            field_slot += 1;
+            ops.push(write_field(obj, w, v));
+        }
+        incoming.push((c.k, obj));
+    }
 
+    let copy_base = ops.len() as u32;
+    let sigma = |v: Val| match v {
+        Val::Input(k) => match incoming.iter().find(|(x, _)| *x == k as usize) {
+            Some(&(_, obj)) => obj,
+            None => fresh[k as usize].unwrap_or(v),
+        },
+        Val::Op(i) => Val::Op(copy_base + i),
+        c => c,
+    };
     for op in &p.ops[..m] {
         let mut c = op.clone();
         c.args = op.args.iter().map(|a| sigma(*a)).collect();
@@ -210,15 +368,31 @@ pub(super) fn combine(p: &Trace, prefix: Prefix) -> Combined {
         ops.push(c);
     }
 
+    let mut nulled = Vec::new();
     let mut back: Vec<Val> = (0..n as u16).map(|k| sigma(Val::Input(k))).collect();
     back.extend(variant.iter().map(|&k| sigma(next[k])));
     back.extend(results.iter().map(|&i| Val::Op(copy_base + i)));
+    for c in carried {
+        let pos = variant.iter().position(|&k| k == c.k).expect("carried inputs are variant");
+        for j in [c.k, n + pos] {
+            back[j] = NULL;
+            nulled.push(j);
+        }
+        for &(w, kind) in &c.fields {
+            back.push(Val::Op(ops.len() as u32));
+            ops.push(read_field(sigma(next[c.k]), w, kind));
+        }
+    }
     ops.push(TraceOp {
         opcode: Opcode::Jump,
         args: back,
         result: None,
         guard: None,
     });
+    let carried = carried
+        .iter()
+        .flat_map(|c| c.fields.iter().map(|&(w, _)| (c.k as u16, w)))
+        .collect();
     Combined {
         trace: Trace {
             start: p.start.clone(),
@@ -226,9 +400,17 @@ pub(super) fn combine(p: &Trace, prefix: Prefix) -> Combined {
             ops,
             guards,
         },
-        layout: Layout { variant, results },
+        layout: Layout {
+            variant,
+            results,
+            carried,
+            nulled,
+        },
     }
 }
+
+/// What a label or jump slot holds in place of a carried object.
+const NULL: Val = Val::Ref(0);
 
 /// Cut the optimized combined trace `t` into preamble and peeled loop;
 /// `n` inputs are the loop's own (the rest are the copy's fresh ones).
@@ -314,6 +496,9 @@ pub(super) fn split(t: &Trace, n: usize, layout: &Layout) -> Option<(Peeled, Vec
             }
         }
     }
+    if layout.nulled.iter().any(|&j| needed[canon[j]]) {
+        return None;
+    }
     let slots: Vec<usize> = (0..entry.len()).filter(|&j| needed[j]).collect();
     let sources: Vec<SlotSource> = slots
         .iter()
@@ -324,8 +509,11 @@ pub(super) fn split(t: &Trace, n: usize, layout: &Layout) -> Option<(Peeled, Vec
                 SlotSource::Header(j as u16)
             } else if j < n + n_variant {
                 SlotSource::Header(layout.variant[j - n] as u16)
-            } else {
+            } else if j < n + n_variant + layout.results.len() {
                 SlotSource::Op(layout.results[j - n - n_variant])
+            } else {
+                let (k, w) = layout.carried[j - n - n_variant - layout.results.len()];
+                SlotSource::Carried(k, w)
             }
         })
         .collect();
