@@ -22,6 +22,9 @@ pub enum Loc {
     Raw { addr: Val, ty: ScalarTy },
     VecLen { vec: Val, descr: ArrayId },
     VecPtr { vec: Val, descr: ArrayId },
+    /// A Vec's capacity: changed only by what reallocates (push, reserve,
+    /// a call that resizes), never by `vec_set_len`.
+    VecCap { vec: Val, descr: ArrayId },
     Tag { addr: Val, descr: EnumId },
     StrPtr(Val),
     StrLen(Val),
@@ -139,7 +142,7 @@ impl CallEffects {
             Loc::Item { ptr, descr, .. } => {
                 (self.items.has(descr) || self.vecs.has(descr)) && !kept(data_holder(ptr, def))
             }
-            Loc::VecLen { vec, descr } | Loc::VecPtr { vec, descr } => {
+            Loc::VecLen { vec, descr } | Loc::VecPtr { vec, descr } | Loc::VecCap { vec, descr } => {
                 self.vecs.has(descr) && !kept(vec_holder(vec, def))
             }
             Loc::Raw { ty, .. } => {

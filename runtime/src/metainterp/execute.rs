@@ -316,7 +316,10 @@ impl Tracer<'_> {
                 if len.bits < cap_bits {
                     // Room for one more: the guard resumes at this
                     // instruction, before anything is pushed.
-                    let cap = self.rec.op(Opcode::VecCap(*descr), vec![v.val], Some(Int));
+                    let immutable = tables.arrays[*descr].immutable;
+                    let cap = self
+                        .rec
+                        .read(Opcode::VecCap(*descr), &[v.val], Int, cap_bits, immutable);
                     let lt = Opcode::IntCmp(CmpOp::Lt, IntTy::Usize);
                     let room = self.rec.pure(lt, &[len.val, cap], Int, 1);
                     self.guard_truth(Value { bits: 1, val: room });

@@ -367,6 +367,10 @@ impl HeapCache {
                 vec: args[0],
                 descr,
             },
+            Opcode::VecCap(descr) => Loc::VecCap {
+                vec: args[0],
+                descr,
+            },
             Opcode::EnumTag(descr) => Loc::Tag {
                 addr: args[0],
                 descr,
@@ -417,9 +421,10 @@ impl HeapCache {
         let found = self.heap.get(loc).or_else(|| {
             let twins: &[u16] = match *loc {
                 Loc::Field { descr, .. } => &self.twins.fields[descr.index()],
-                Loc::Item { descr, .. } | Loc::VecLen { descr, .. } | Loc::VecPtr { descr, .. } => {
-                    &self.twins.arrays[descr.index()]
-                }
+                Loc::Item { descr, .. }
+                | Loc::VecLen { descr, .. }
+                | Loc::VecPtr { descr, .. }
+                | Loc::VecCap { descr, .. } => &self.twins.arrays[descr.index()],
                 _ => &[],
             };
             twins
@@ -600,6 +605,10 @@ fn with_descr(loc: Loc, d: u16) -> Loc {
             vec,
             descr: ArrayId(d),
         },
+        Loc::VecCap { vec, .. } => Loc::VecCap {
+            vec,
+            descr: ArrayId(d),
+        },
         Loc::Tag { addr, .. } => Loc::Tag {
             addr,
             descr: EnumId(d),
@@ -659,7 +668,9 @@ impl Hit<'_> {
             },
             Hit::Store => scalar || matches!(loc, Loc::Tag { .. }),
             Hit::Resize(vec, d) => match *loc {
-                Loc::VecLen { vec: v2, descr } | Loc::VecPtr { vec: v2, descr } => {
+                Loc::VecLen { vec: v2, descr }
+                | Loc::VecPtr { vec: v2, descr }
+                | Loc::VecCap { vec: v2, descr } => {
                     vecs_may_alias(t, d, descr) && may_equal(vec, v2)
                 }
                 Loc::Item { descr, .. } => items_may_alias(t, d, descr),

@@ -86,7 +86,9 @@ impl Heap<'_> {
                     _ => false,
                 },
                 Write::Resize(vec, d) => match *loc {
-                    Loc::VecLen { vec: v2, descr } | Loc::VecPtr { vec: v2, descr } => {
+                    Loc::VecLen { vec: v2, descr }
+                    | Loc::VecPtr { vec: v2, descr }
+                    | Loc::VecCap { vec: v2, descr } => {
                         vecs_may_alias(t, *d, descr) && may_equal(*vec, v2)
                     }
                     Loc::Item { descr, .. } => items_may_alias(t, *d, descr),
@@ -173,6 +175,10 @@ fn forward(trace: &Trace, cx: &Ctx) -> Trace {
                 descr: d,
             }),
             Opcode::VecPtr(d) => Some(Loc::VecPtr {
+                vec: args[0],
+                descr: d,
+            }),
+            Opcode::VecCap(d) => Some(Loc::VecCap {
                 vec: args[0],
                 descr: d,
             }),
