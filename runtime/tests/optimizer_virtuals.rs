@@ -119,3 +119,40 @@ fn an_object_carried_around_the_loop_is_never_allocated_and_resumes_right() {
     let e = interp::run(&p.preamble, tables(), &[start(), 1]);
     assert_eq!(resumed_pair(&p.preamble, &e, 0), Pair { x: 1, y: 0 });
 }
+
+#[test]
+fn a_guard_before_the_carried_object_is_consumed_resumes_with_it() {
+    // The guard at the top fails (x reaches i1) while the pair the
+    // previous iteration made is alive and not yet freed: in the peeled
+    // loop that pair is virtual, and the guard's resume data rebuilds it.
+    let text = "
+        [r0, i1]
+        i2 = getfield<Pair.x>(r0)
+        i3 = int_lt/i64(i2, i1)
+        guard_true(i3) [r0, i1]
+        i5 = getfield<Pair.y>(r0)
+        free<Pair>(r0)
+        i7 = int_add/i64(i2, 1)
+        i8 = int_mul/i64(i5, 3)
+        r9 = new<Pair>()
+        setfield<Pair.x>(r9, i7)
+        setfield<Pair.y>(r9, i8)
+        jump(r9, i1)
+        ";
+    let start = || Box::into_raw(Box::new(Pair { x: 0, y: 1 })) as u64;
+    let original = parse(text);
+    let want = resumed_pair(&original, &interp::run(&original, tables(), &[start(), 7]), 0);
+    assert_eq!(want, Pair { x: 7, y: 2187 });
+    let Optimized::Peeled(p) = optimize_loop(parse(text), tables(), &EnabledOpts::all()) else {
+        panic!("not peeled");
+    };
+    assert!(
+        !p.body.ops.iter().any(|op| matches!(op.opcode, Opcode::New(_) | Opcode::Free(_))),
+        "{}",
+        show(&p.body)
+    );
+    let e = interp::run(&p.preamble, tables(), &[start(), 7]);
+    assert!(e.is_jump_to(), "{}", show(&p.preamble));
+    let got = resumed_pair(&p.body, &interp::run(&p.body, tables(), &e.values), 0);
+    assert_eq!(got, want);
+}
