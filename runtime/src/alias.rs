@@ -17,15 +17,37 @@ use crate::trace::{Opcode, TraceOp, Val};
 /// A memory location the cache knows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Loc {
-    Field { base: Val, descr: FieldId },
-    Item { ptr: Val, idx: Val, descr: ArrayId },
-    Raw { addr: Val, ty: ScalarTy },
-    VecLen { vec: Val, descr: ArrayId },
-    VecPtr { vec: Val, descr: ArrayId },
+    Field {
+        base: Val,
+        descr: FieldId,
+    },
+    Item {
+        ptr: Val,
+        idx: Val,
+        descr: ArrayId,
+    },
+    Raw {
+        addr: Val,
+        ty: ScalarTy,
+    },
+    VecLen {
+        vec: Val,
+        descr: ArrayId,
+    },
+    VecPtr {
+        vec: Val,
+        descr: ArrayId,
+    },
     /// A Vec's capacity: changed only by what reallocates (push, reserve,
     /// a call that resizes), never by `vec_set_len`.
-    VecCap { vec: Val, descr: ArrayId },
-    Tag { addr: Val, descr: EnumId },
+    VecCap {
+        vec: Val,
+        descr: ArrayId,
+    },
+    Tag {
+        addr: Val,
+        descr: EnumId,
+    },
     StrPtr(Val),
     StrLen(Val),
 }
@@ -142,9 +164,9 @@ impl CallEffects {
             Loc::Item { ptr, descr, .. } => {
                 (self.items.has(descr) || self.vecs.has(descr)) && !kept(data_holder(ptr, def))
             }
-            Loc::VecLen { vec, descr } | Loc::VecPtr { vec, descr } | Loc::VecCap { vec, descr } => {
-                self.vecs.has(descr) && !kept(vec_holder(vec, def))
-            }
+            Loc::VecLen { vec, descr }
+            | Loc::VecPtr { vec, descr }
+            | Loc::VecCap { vec, descr } => self.vecs.has(descr) && !kept(vec_holder(vec, def)),
             Loc::Raw { ty, .. } => {
                 // A `load` may read a field or an item of its size.
                 let size = Some(ty.size());
@@ -281,6 +303,22 @@ fn distinct_items<'e>(
         }
         _ => false,
     }
+}
+
+/// Does writing `v` to `w` leave `r`, which holds `held`, holding it?
+/// Yes when the write stores that very value and the two locations either
+/// coincide exactly or do not overlap at all (one field descr on two
+/// bases, one array descr's items): whichever they are, `r` holds `held`
+/// afterwards, so a possible alias need not forget it. (Dynamic-language
+/// VMs store the same tag over and over: a number into a slot that held
+/// a number.)
+pub fn rewrites_held_value(w: &Loc, v: Val, r: &Loc, held: Val) -> bool {
+    v == held
+        && match (*w, *r) {
+            (Loc::Field { descr: d1, .. }, Loc::Field { descr: d2, .. }) => d1 == d2,
+            (Loc::Item { descr: a1, .. }, Loc::Item { descr: a2, .. }) => a1 == a2,
+            _ => false,
+        }
 }
 
 /// May a write to scalar location `w` change scalar location `r`? `def`

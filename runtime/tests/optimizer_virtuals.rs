@@ -98,7 +98,11 @@ fn an_object_carried_around_the_loop_is_never_allocated_and_resumes_right() {
         ";
     let start = || Box::into_raw(Box::new(Pair { x: 0, y: 0 })) as u64;
     let original = parse(text);
-    let want = resumed_pair(&original, &interp::run(&original, tables(), &[start(), 10]), 0);
+    let want = resumed_pair(
+        &original,
+        &interp::run(&original, tables(), &[start(), 10]),
+        0,
+    );
     assert_eq!(want, Pair { x: 10, y: 45 });
     let Optimized::Peeled(p) = optimize_loop(parse(text), tables(), &EnabledOpts::all()) else {
         panic!("not peeled");
@@ -141,13 +145,20 @@ fn a_guard_before_the_carried_object_is_consumed_resumes_with_it() {
         ";
     let start = || Box::into_raw(Box::new(Pair { x: 0, y: 1 })) as u64;
     let original = parse(text);
-    let want = resumed_pair(&original, &interp::run(&original, tables(), &[start(), 7]), 0);
+    let want = resumed_pair(
+        &original,
+        &interp::run(&original, tables(), &[start(), 7]),
+        0,
+    );
     assert_eq!(want, Pair { x: 7, y: 2187 });
     let Optimized::Peeled(p) = optimize_loop(parse(text), tables(), &EnabledOpts::all()) else {
         panic!("not peeled");
     };
     assert!(
-        !p.body.ops.iter().any(|op| matches!(op.opcode, Opcode::New(_) | Opcode::Free(_))),
+        !p.body
+            .ops
+            .iter()
+            .any(|op| matches!(op.opcode, Opcode::New(_) | Opcode::Free(_))),
         "{}",
         show(&p.body)
     );

@@ -317,9 +317,9 @@ impl Tracer<'_> {
                     // Room for one more: the guard resumes at this
                     // instruction, before anything is pushed.
                     let immutable = tables.arrays[*descr].immutable;
-                    let cap = self
-                        .rec
-                        .read(Opcode::VecCap(*descr), &[v.val], Int, cap_bits, immutable);
+                    let cap =
+                        self.rec
+                            .read(Opcode::VecCap(*descr), &[v.val], Int, cap_bits, immutable);
                     let lt = Opcode::IntCmp(CmpOp::Lt, IntTy::Usize);
                     let room = self.rec.pure(lt, &[len.val, cap], Int, 1);
                     self.guard_truth(Value { bits: 1, val: room });

@@ -65,8 +65,8 @@
 //! the concrete outcome).
 
 use crate::alias::{
-    call_effects, items_may_alias, may_equal, raw_loc, reads_back, scalars_may_alias,
-    vecs_may_alias, CallEffects, Loc,
+    call_effects, items_may_alias, may_equal, raw_loc, reads_back, rewrites_held_value,
+    scalars_may_alias, vecs_may_alias, CallEffects, Loc,
 };
 use crate::jitcode::{ArrayId, CallId, CmpOp, EnumId, FieldId, FieldPlace, ScalarTy, Tables};
 use crate::optimizer::pure::{mirror, negate};
@@ -79,8 +79,8 @@ use std::rc::Rc;
 /// Something recorded that may change memory.
 pub(crate) enum Effect {
     /// `setfield`/`setitem` (or a `store` through a field or item
-    /// address) of this location.
-    Write(Loc),
+    /// address) of this value to this location.
+    Write(Loc, Val),
     /// A raw `store`.
     Store,
     /// `vec_push`/`vec_pop`/`vec_reserve` of the Vec (value, array descr).
@@ -458,14 +458,15 @@ impl HeapCache {
                 call = call_effects(t, descr);
                 Hit::Call(&call)
             }
-            Effect::Write(w) => Hit::Write(w),
+            Effect::Write(w, v) => Hit::Write(w, v),
             Effect::Store => Hit::Store,
             Effect::Resize(vec, descr) => Hit::Resize(vec, descr),
             Effect::SetLen(vec, descr) => Hit::SetLen(vec, descr),
             Effect::Everything => Hit::Everything,
         };
         let def = |v: Val| def(ops, v);
-        self.heap.retain(|loc, _| !effect.hits(t, loc, &def));
+        self.heap
+            .retain(|loc, (held, _)| !effect.hits(t, loc, *held, &def));
     }
 
     // -----------------------------------------------------------------
@@ -647,7 +648,7 @@ fn twins<T, K: Eq + std::hash::Hash + Clone>(
 
 /// An effect, ready to test locations against.
 enum Hit<'a> {
-    Write(Loc),
+    Write(Loc, Val),
     Store,
     Resize(Val, ArrayId),
     SetLen(Val, ArrayId),
@@ -656,13 +657,22 @@ enum Hit<'a> {
 }
 
 impl Hit<'_> {
-    /// May this change what `loc` (a mutable location) holds?
-    fn hits<'e>(&self, t: &Tables, loc: &Loc, def: &dyn Fn(Val) -> Option<&'e TraceOp>) -> bool {
+    /// May this change what `loc` (a mutable location, holding `held`)
+    /// holds?
+    fn hits<'e>(
+        &self,
+        t: &Tables,
+        loc: &Loc,
+        held: Val,
+        def: &dyn Fn(Val) -> Option<&'e TraceOp>,
+    ) -> bool {
         let scalar = matches!(loc, Loc::Field { .. } | Loc::Item { .. } | Loc::Raw { .. });
         match *self {
-            Hit::Write(w) => match loc {
+            Hit::Write(w, v) => match loc {
                 Loc::Raw { .. } | Loc::Tag { .. } => true,
-                Loc::Field { .. } | Loc::Item { .. } => scalars_may_alias(t, &w, loc, def),
+                Loc::Field { .. } | Loc::Item { .. } => {
+                    scalars_may_alias(t, &w, loc, def) && !rewrites_held_value(&w, v, loc, held)
+                }
                 // No scalar write reaches a Vec's or a String's header.
                 _ => false,
             },

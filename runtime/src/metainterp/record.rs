@@ -203,7 +203,7 @@ impl Recorder {
         }
         let effect = match opcode {
             Opcode::Store(_) => Effect::Store,
-            _ => Effect::Write(loc),
+            _ => Effect::Write(loc, v),
         };
         self.op(opcode, args.to_vec(), None);
         self.cache.invalidate(&self.trace.ops, &effect);

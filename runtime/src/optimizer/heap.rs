@@ -61,8 +61,9 @@ struct Heap<'a> {
 
 /// Something that changes memory.
 enum Write<'w> {
-    /// A scalar location, and the definitions of the trace's values.
-    Scalar(Loc, &'w dyn Fn(Val) -> Option<&'w TraceOp>),
+    /// A scalar location, the value written, and the definitions of the
+    /// trace's values.
+    Scalar(Loc, Val, &'w dyn Fn(Val) -> Option<&'w TraceOp>),
     Resize(Val, ArrayId),
     /// `vec_set_len`: the length changes, the data pointer and items stay.
     SetLen(Val, ArrayId),
@@ -73,16 +74,20 @@ enum Write<'w> {
 impl Heap<'_> {
     fn invalidate(&mut self, w: Write) {
         let t = self.t;
-        self.cache.retain(|loc, _| {
+        self.cache.retain(|loc, held| {
             // (Reads through immutable descrs are invalidated too: such a
             // descr only says that *this access* went through a shared
             // reference. A trace spans many iterations of the interpreter,
             // and the same memory may be written through `&mut` in
             // another: `peek(&vm.stack)` then `vm.stack.push(x)`.)
             let hit = match &w {
-                Write::Scalar(wl, def) => match loc {
+                Write::Scalar(wl, v, def) => match loc {
                     Loc::Tag { .. } => true,
-                    l if is_scalar(l) => wl != l && scalars_may_alias(t, wl, l, *def),
+                    l if is_scalar(l) => {
+                        wl != l
+                            && scalars_may_alias(t, wl, l, *def)
+                            && !rewrites_held_value(wl, *v, l, *held)
+                    }
                     _ => false,
                 },
                 Write::Resize(vec, d) => match *loc {
@@ -127,7 +132,7 @@ impl Heap<'_> {
     /// A write of `v` to `loc` (emitted as `store`); drops an earlier
     /// unseen store to the same location.
     fn write(&mut self, e: &mut Emitter, loc: Loc, v: Val, ty: ScalarTy, store: Val) {
-        self.invalidate(Write::Scalar(loc, &|v| e.def(v)));
+        self.invalidate(Write::Scalar(loc, v, &|v| e.def(v)));
         if reads_back(self.t, v, ty, &|v| e.def(v)) {
             self.cache.insert(loc, v);
         } else {

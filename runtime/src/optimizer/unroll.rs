@@ -330,7 +330,8 @@ pub(super) fn combine(p: &Trace, prefix: Prefix, carried: &[Carried]) -> Combine
     // The copy's incoming objects, built from the label's field slots.
     let label = ops.len() - 1;
     let mut incoming: Vec<(usize, Val)> = Vec::new();
-    let mut field_slot = ops[label].args.len() - carried.iter().map(|c| c.fields.len()).sum::<usize>();
+    let mut field_slot =
+        ops[label].args.len() - carried.iter().map(|c| c.fields.len()).sum::<usize>();
     for c in carried {
         let obj = Val::Op(ops.len() as u32);
         ops.push(TraceOp {
@@ -373,7 +374,10 @@ pub(super) fn combine(p: &Trace, prefix: Prefix, carried: &[Carried]) -> Combine
     back.extend(variant.iter().map(|&k| sigma(next[k])));
     back.extend(results.iter().map(|&i| Val::Op(copy_base + i)));
     for c in carried {
-        let pos = variant.iter().position(|&k| k == c.k).expect("carried inputs are variant");
+        let pos = variant
+            .iter()
+            .position(|&k| k == c.k)
+            .expect("carried inputs are variant");
         for j in [c.k, n + pos] {
             back[j] = NULL;
             nulled.push(j);
