@@ -483,6 +483,48 @@ fn calls_guards_fail_in_inlined_calls() {
     );
 }
 
+/// Greens are promoted at the merge point: after `goto r1` (a computed
+/// jump) the pc is a value read from a register; the tracer guards it, so
+/// the loop's instructions are decoded while tracing and the compiled loop
+/// never dispatches on the program (no `enum_tag<Op>`), where before every
+/// instruction after the jump was dispatched again in the trace.
+#[test]
+fn calls_computed_jumps_are_promoted_at_the_merge_point() {
+    let calls = &vms().calls;
+    let goto = calls_program("goto.calls");
+    for n in ["1", "3000", "100000"] {
+        let native = run(calls, &["--jit", "off", &goto, n], b"", QUICK);
+        native.assert_success("native");
+        for opts in ["mode=jitcode-only", DEFAULT, LOW1, LOW2] {
+            let (r, s) = jit_run(calls, opts, &[&goto, n], b"", QUICK);
+            assert_eq!(differences(&native, &r), None, "goto {n} --jit {opts}");
+            assert!(
+                s.unexpected_aborts().is_empty(),
+                "goto {n} --jit {opts}: {:?}",
+                s.0
+            );
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("opt.log");
+    let spec = format!("jit-log-opt:{}", file.display());
+    let r = run_env(
+        calls,
+        &[&goto, "100000"],
+        &[("METATRACE_LOG", &spec)],
+        b"",
+        QUICK,
+    );
+    r.assert_success("jit-log-opt");
+    let log = std::fs::read_to_string(&file).unwrap();
+    let peeled = log
+        .split("{jit-log-opt-loop\n")
+        .find(|t| t.starts_with("# loop ") && t.contains("peeled loop"))
+        .unwrap_or_else(|| panic!("no peeled loop in the log:\n{log}"));
+    assert!(!peeled.contains("enum_tag<Op>"), "{peeled}");
+    assert!(log.contains("guard_value("), "{log}");
+}
+
 /// A panic in a hot loop (division by zero in compiled code, where the
 /// guard fails and the blackhole reaches the panic) surfaces like the
 /// native one: exit status 101, the same message, the same stdout.

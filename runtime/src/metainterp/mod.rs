@@ -453,9 +453,19 @@ impl Tracer<'_> {
     /// arguments `args`): close the trace, or mark the merge point and go
     /// on.
     fn merge_point(&mut self, pc: u32, args: &[KReg]) -> Result<(), Stop> {
+        // Greens are promoted (RPython's codewriter puts a guard_value on
+        // every green of a jit_merge_point): whatever computed them (a
+        // computed jump, a return address read from a frame), from here on
+        // they are constants, so the interpreter's dispatch on them folds.
+        let n = self.n_greens;
+        for r in &args[..n] {
+            let v = self.top().getk(*r);
+            if !v.is_const() {
+                self.guard_value(r.kind, v);
+            }
+        }
         let vals: Vec<Value> = args.iter().map(|a| self.top().getk(*a)).collect();
         let bits: Vec<u64> = vals.iter().map(|v| v.bits).collect();
-        let n = self.n_greens;
         let greens = &bits[..n];
         let end = match &mut self.goal {
             Goal::Loop {
@@ -482,13 +492,6 @@ impl Tracer<'_> {
             );
             return Ok(());
         };
-        // The target is specialised to these greens: a green that is not a
-        // constant here (computed from reds) must be guarded.
-        for (r, v) in args[..n].iter().zip(&vals) {
-            if !v.is_const() {
-                self.guard_value(r.kind, *v);
-            }
-        }
         let reds = args[n..].iter().map(|a| self.top().getk(*a).val).collect();
         Err(Stop::Closed(Box::new(self.rec.finish(end, reds)), bits))
     }

@@ -42,6 +42,10 @@ pub enum Op {
     Dec(usize),
     /// `jnz t`: if acc != 0, continue at instruction t.
     Jnz(usize),
+    /// `goto r`: continue at the instruction whose number register r
+    /// holds (a computed jump: a jump table, a return address). A number
+    /// past the end panics, as indexing does.
+    Goto(usize),
     /// `print`: write acc as a decimal line.
     Print,
     /// `halt`: stop; the result is acc.
@@ -90,6 +94,14 @@ pub fn run(program: &Program, regs: &mut Regs, out: &mut Output) -> i64 {
                     if backward {
                         can_enter_jit!();
                     }
+                }
+            }
+            Op::Goto(r) => {
+                let target = regs.values[r] as usize;
+                let backward = target < pc;
+                pc = target;
+                if backward {
+                    can_enter_jit!();
                 }
             }
             Op::Print => print(out, acc),

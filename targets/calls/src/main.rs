@@ -109,14 +109,18 @@ fn parse(text: &str) -> Result<Program, String> {
                         .map_err(|_| format!("{lineno}: '{a}' is not a number (i64)"))?,
                 )
             }
-            "jnz" => {
+            "jnz" | "addr" => {
                 let a = need("a label")?;
-                Op::Jnz(
-                    *labels
-                        .get(a)
-                        .ok_or_else(|| format!("{lineno}: no label '{a}'"))?,
-                )
+                let target = *labels
+                    .get(a)
+                    .ok_or_else(|| format!("{lineno}: no label '{a}'"))?;
+                match op {
+                    "jnz" => Op::Jnz(target),
+                    // `addr L`: acc = L's instruction number.
+                    _ => Op::Const(target as i64),
+                }
             }
+            "goto" => Op::Goto(reg()?),
             "print" => none().map(|()| Op::Print)?,
             "halt" => none().map(|()| Op::Halt)?,
             _ => return Err(format!("{lineno}: unknown instruction '{op}'")),
