@@ -581,7 +581,10 @@ fn jit_log() {
     assert!(log.contains("ret") && log.contains("mov"), "{log}");
     Summary::parse(&log).unwrap();
     // Aborts are logged with their reason: a trace limit that is too low.
-    let r = with_log(&["--jit", "trace_limit=5", nested], "jit-abort,jit-summary");
+    let r = with_log(
+        &["--jit", "trace_limit=5", nested],
+        "jit-abort,jit-warning,jit-summary",
+    );
     r.assert_success("trace_limit=5");
     assert_eq!(r.stdout, expected);
     assert!(
@@ -599,6 +602,30 @@ fn jit_log() {
         s.0
     );
     assert_eq!(s.loops(), 0);
+    // Each blacklisted key: a warning in the log, a line in the summary
+    // naming it and the reason; and where the aborts happened.
+    assert!(
+        r.stderr
+            .contains("{jit-warning\nwarning: loop at interp::run [")
+            && r.stderr
+                .contains(" is blacklisted after too_long (trace too long)"),
+        "{}",
+        r.stderr
+    );
+    let listed = |prefix: &str| s.0.keys().filter(|k| k.starts_with(prefix)).count() as u64;
+    assert_eq!(
+        listed("blacklisted."),
+        s.get("keys_blacklisted"),
+        "{:?}",
+        s.0
+    );
+    assert!(
+        s.0["blacklisted.1"].starts_with("loop at interp::run [")
+            && s.0["blacklisted.1"].ends_with(": too_long"),
+        "{:?}",
+        s.0
+    );
+    assert!(s.0["abort_site.1"].starts_with("too_long x"), "{:?}", s.0);
     // Only the sections asked for; nothing at all with the JIT off.
     let r = with_log(&[nested], "jit-summary");
     assert!(r.stderr.starts_with("{jit-summary\n") && r.stderr.ends_with("jit-summary}\n"));

@@ -323,12 +323,21 @@ fn trace_bridge(tables: &'static Tables, driver: u16, trace: &Trace, exit: &Guar
 /// Counts and logs an abort.
 fn aborted(reason: Abort, what: &str, backoff: Backoff, detail: Option<&str>) {
     record(Delta::Aborted(reason));
-    if backoff == Backoff::Blacklisted {
+    let blacklisted = backoff == Backoff::Blacklisted;
+    super::stats::note_abort(reason, what, blacklisted);
+    if blacklisted {
         if what.starts_with("bridge") {
             record(Delta::GuardBlacklisted);
         } else {
             record(Delta::KeyBlacklisted);
         }
+        log::section("jit-warning", || {
+            format!(
+                "warning: {what} is blacklisted after {} ({}): it runs without the JIT from now on",
+                reason.key(),
+                reason.describe()
+            )
+        });
     }
     log::section("jit-abort", || {
         let next = match backoff {

@@ -19,8 +19,9 @@
 //! | `jit-log-opt-bridge` | a bridge is compiled | the same, and the guard it starts from |
 //! | `jit-log-short` | a peeled loop is compiled | its short preamble (what a bridge runs to enter it directly), or why it has none |
 //! | `jit-abort` | tracing stops without a trace, or the backend refuses one | the reason, the green key or guard, what happens next (backoff, blacklist) |
+//! | `jit-warning` | a green key or a guard is blacklisted | one line: what will not be traced again, and why |
 //! | `jit-backend` | any trace is compiled | its machine code, disassembled |
-//! | `jit-summary` | the VM exits normally | the counters of [`super::stats`], one `name: value` per line |
+//! | `jit-summary` | the VM exits normally | the counters of [`super::stats`], one `name: value` per line, then every blacklisted key or guard and the most frequent abort sites |
 //!
 //! Each section is written as
 //!
@@ -51,6 +52,7 @@ pub const SECTIONS: &[&str] = &[
     "jit-log-opt-bridge",
     "jit-log-short",
     "jit-abort",
+    "jit-warning",
     "jit-backend",
     "jit-summary",
 ];
@@ -149,7 +151,9 @@ pub fn finish() {
     if FINISHED.swap(true, Ordering::AcqRel) {
         return;
     }
-    section("jit-summary", || super::stats().summary());
+    section("jit-summary", || {
+        super::stats().summary() + &super::stats::sites_summary()
+    });
     if let Some(l) = log() {
         let _ = l.out.lock().unwrap_or_else(|e| e.into_inner()).flush();
     }

@@ -5,6 +5,7 @@
 
 use crate::metainterp::AbortReason;
 use std::cell::Cell;
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Mutex;
 
@@ -187,7 +188,21 @@ impl JitStats {
             format!("{:.3}", self.optimize_ns as f64 / 1e6),
         );
         line("compile_ms", format!("{:.3}", self.compile_ns as f64 / 1e6));
+        line(
+            "compile_us_per_100_ops",
+            format!("{:.1}", self.compile_cost_per_100_ops() / 1e3),
+        );
         s
+    }
+
+    /// Tracing, optimizing and compiling, in nanoseconds per 100
+    /// recorded operations (0 when nothing was optimized).
+    pub fn compile_cost_per_100_ops(&self) -> f64 {
+        if self.ops_recorded == 0 {
+            return 0.0;
+        }
+        let ns = self.tracing_ns + self.optimize_ns + self.compile_ns;
+        ns as f64 * 100.0 / self.ops_recorded as f64
     }
 
     fn add(&mut self, d: &Delta) {
@@ -312,6 +327,54 @@ static GLOBAL: Mutex<JitStats> = Mutex::new(JitStats {
     code_bytes: 0,
 });
 
+/// Where traces aborted and what was blacklisted, for the summary: a
+/// blacklisted key or guard runs in the interpreter for good, a cliff the
+/// user should not have to find with perf.
+struct Sites {
+    /// Aborts per (reason, what was traced: its green key or guard).
+    aborts: BTreeMap<(Abort, String), u64>,
+    /// Keys and guards blacklisted, in order, with the last reason.
+    blacklisted: Vec<(String, Abort)>,
+}
+
+static SITES: Mutex<Sites> = Mutex::new(Sites {
+    aborts: BTreeMap::new(),
+    blacklisted: Vec::new(),
+});
+
+/// The abort sites listed in the summary, most frequent first.
+const SITES_SHOWN: usize = 20;
+
+/// A trace of `what` aborted for `reason`; `blacklisted`: and it will not
+/// be traced again.
+pub(crate) fn note_abort(reason: Abort, what: &str, blacklisted: bool) {
+    let mut s = SITES.lock().unwrap_or_else(|e| e.into_inner());
+    *s.aborts.entry((reason, what.to_string())).or_insert(0) += 1;
+    if blacklisted {
+        s.blacklisted.push((what.to_string(), reason));
+    }
+}
+
+/// The summary lines about sites (after the counters): every blacklisted
+/// key or guard (`blacklisted.N: WHAT: REASON`), and the most frequent
+/// abort sites (`abort_site.N: REASON xCOUNT: WHAT`).
+pub fn sites_summary() -> String {
+    let s = SITES.lock().unwrap_or_else(|e| e.into_inner());
+    let mut out = String::new();
+    for (i, (what, reason)) in s.blacklisted.iter().enumerate() {
+        let _ = writeln!(out, "blacklisted.{}: {what}: {}", i + 1, reason.key());
+    }
+    let mut sites: Vec<(&(Abort, String), &u64)> = s.aborts.iter().collect();
+    sites.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
+    for (i, ((reason, what), n)) in sites.iter().take(SITES_SHOWN).enumerate() {
+        let _ = writeln!(out, "abort_site.{}: {} x{n}: {what}", i + 1, reason.key());
+    }
+    if sites.len() > SITES_SHOWN {
+        let _ = writeln!(out, "abort_sites_not_shown: {}", sites.len() - SITES_SHOWN);
+    }
+    out
+}
+
 thread_local! {
     static THREAD: Cell<JitStats> = Cell::new(JitStats::default());
 }
@@ -363,6 +426,27 @@ mod tests {
         }
         for a in Abort::ALL {
             assert_eq!(Abort::from_key(a.key()), Some(a));
+        }
+    }
+
+    #[test]
+    fn sites_list_blacklisted_keys_and_frequent_aborts() {
+        note_abort(Abort::TooLong, "loop at run [7]", false);
+        note_abort(Abort::TooLong, "loop at run [7]", true);
+        note_abort(Abort::Panic, "bridge from guard #2 of trace 1", false);
+        let text = sites_summary();
+        assert!(
+            text.contains("blacklisted.1: loop at run [7]: too_long\n"),
+            "{text}"
+        );
+        assert!(text.contains(": too_long x2: loop at run [7]\n"), "{text}");
+        assert!(
+            text.contains(": panic x1: bridge from guard #2 of trace 1\n"),
+            "{text}"
+        );
+        for l in text.lines() {
+            let (k, v) = l.split_once(": ").unwrap();
+            assert!(!k.contains(' ') && !v.is_empty(), "{l}");
         }
     }
 }
