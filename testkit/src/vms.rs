@@ -462,3 +462,35 @@ pub const TLR_LOAD_ERRORS: &[TlrError] = &[
         "the program is empty",
     ),
 ];
+
+/// Runs `bin` with `args` to the end (stdin empty) and returns its stdout
+/// and exit code with its peak resident set size in KiB, from `wait4`'s
+/// resource usage of that one child (other tests' children do not mix
+/// in, as they would with `getrusage(RUSAGE_CHILDREN)`).
+pub fn run_max_rss(bin: &Path, args: &[&str]) -> (Vec<u8>, Option<i32>, u64) {
+    let mut child = Command::new(bin)
+        .args(args)
+        .env_remove("METATRACE_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", bin.display()));
+    let mut out = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = out.read_to_end(&mut buf);
+        buf
+    });
+    let mut status = 0;
+    // SAFETY: a zeroed rusage is a valid out-parameter; the pid is our
+    // child's, reaped here and nowhere else.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = child.id() as libc::pid_t;
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(r, pid, "wait4 failed");
+    let stdout = reader.join().unwrap();
+    let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
+    // ru_maxrss is in KiB on Linux.
+    (stdout, code, usage.ru_maxrss as u64)
+}
