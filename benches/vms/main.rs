@@ -2,7 +2,8 @@
 //! measured side by side in one invocation (`../shared/DESIGN.md` §6).
 //!
 //! Builds the VMs in release, runs every benchmark in every configuration
-//! (`--jit off`, `--jit mode=jit`, and for Brainfuck two C baselines),
+//! (`--jit off`, `--jit mode=jit`, for Brainfuck two C baselines, for Lox
+//! clox),
 //! interleaved, for a number of rounds, checks every run's output, and
 //! prints a table of medians and speedups against `--jit off`. The usage
 //! is in `USAGE` below and in docs/benchmarks.md.
@@ -10,6 +11,7 @@
 mod baselines;
 mod bf2c;
 mod configs;
+mod lox;
 mod machine;
 mod runner;
 mod table;

@@ -84,6 +84,60 @@ pub fn lox() -> &'static Path {
     }
 }
 
+/// clox (`../shared/peers/clox`, the reference Lox implementation), built
+/// with `cc -O2` into `<target>/clox/clox` once per test process, or the
+/// binary `$CLOX` names. `None` (with the reason on stderr, for the test
+/// to say it skipped) when the sources or a C compiler are missing.
+pub fn clox() -> Option<&'static Path> {
+    static CLOX: OnceLock<Option<PathBuf>> = OnceLock::new();
+    CLOX.get_or_init(|| {
+        if let Some(path) = std::env::var_os("CLOX") {
+            return Some(PathBuf::from(path));
+        }
+        let src = workspace_root().join("../shared/peers/clox");
+        let Ok(entries) = std::fs::read_dir(&src) else {
+            eprintln!("skipped: ../shared/peers/clox not found (or set CLOX)");
+            return None;
+        };
+        let mut sources: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "c"))
+            .collect();
+        sources.sort();
+        let dir = target_dir().join("clox");
+        let exe = dir.join("clox");
+        // Built under a name of this process's, then renamed: test binaries
+        // running at the same time may build it too.
+        let building = dir.join(format!("clox.{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let cc = std::env::var("CC").unwrap_or_else(|_| "cc".to_string());
+        let built = Command::new(&cc)
+            .arg("-O2")
+            .arg("-o")
+            .arg(&building)
+            .args(&sources)
+            .output();
+        match built {
+            Ok(out) if out.status.success() => {
+                std::fs::rename(&building, &exe).ok()?;
+                Some(exe)
+            }
+            Ok(out) => {
+                eprintln!(
+                    "skipped: `{cc} -O2` of ../shared/peers/clox failed: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                None
+            }
+            Err(e) => {
+                eprintln!("skipped: no C compiler to build clox ({cc}: {e})");
+                None
+            }
+        }
+    })
+    .as_deref()
+}
+
 /// `cargo build --release -p P...` into the target directory of this test
 /// binary, with the VMs' jitcodes whatever the caller's environment says.
 fn build_release(packages: &[&str]) -> Result<(), String> {
