@@ -8,9 +8,9 @@
 //! 40), the first seed `LOX_RANDOM_SEED` (default 0); a failure names the
 //! seed and keeps the program in the report.
 
+use metatrace_testkit::env_u64;
 use metatrace_testkit::lox_gen::lox_program;
 use metatrace_testkit::vms::{clox, excerpt, lox, on_two_threads, run, write, Run};
-use metatrace_testkit::env_u64;
 use std::time::Duration;
 
 /// The modes every program runs in; the first is the reference.
@@ -58,7 +58,12 @@ fn random_lox_programs_agree_across_collectors() {
         let source = lox_program(seed);
         let program = write(dir.path(), &format!("random{seed}.lox"), source.as_bytes());
         let mut problems = Vec::new();
-        let reference = run(vm, &[MODES[0].1, &[program.as_str()]].concat(), b"", TIMEOUT);
+        let reference = run(
+            vm,
+            &[MODES[0].1, &[program.as_str()]].concat(),
+            b"",
+            TIMEOUT,
+        );
         if !matches!(reference.code(), Some(0) | Some(70)) || reference.stdout.is_empty() {
             problems.push(format!("{}: {}", MODES[0].0, describe(&reference)));
         }
@@ -87,7 +92,10 @@ fn random_lox_programs_agree_across_collectors() {
         if problems.is_empty() {
             Ok(())
         } else {
-            Err(format!("seed {seed}:\n{}\nprogram:\n{source}", problems.join("\n")))
+            Err(format!(
+                "seed {seed}:\n{}\nprogram:\n{source}",
+                problems.join("\n")
+            ))
         }
     });
     eprintln!(
@@ -104,7 +112,16 @@ fn the_generator_is_deterministic_and_varied() {
     assert_eq!(lox_program(7), lox_program(7));
     assert_ne!(lox_program(7), lox_program(8));
     let all: String = (0..60).map(lox_program).collect();
-    for needle in ["class", "super.", "fun", "while", "for", "\" + \"", "other.other", "outer"] {
+    for needle in [
+        "class",
+        "super.",
+        "fun",
+        "while",
+        "for",
+        "\" + \"",
+        "other.other",
+        "outer",
+    ] {
         assert!(all.contains(needle), "no {needle:?} in 60 programs");
     }
 }

@@ -51,7 +51,9 @@ pub fn benchmarks(
     let c = match c {
         Ok(c) => c,
         Err(why) => {
-            skipped.push(format!("skipping the Lox benchmarks: {why} (clox gives the expected output)"));
+            skipped.push(format!(
+                "skipping the Lox benchmarks: {why} (clox gives the expected output)"
+            ));
             return (benches, skipped);
         }
     };

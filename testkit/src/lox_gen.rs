@@ -56,11 +56,6 @@ impl Gen {
         self.next_id
     }
 
-    fn line(&mut self, text: &str) {
-        self.top.push_str(text);
-        self.top.push('\n');
-    }
-
     /// A small number, sometimes not an integer (printed with `%g`).
     fn number(&mut self) -> String {
         match self.rng.below(10) {
@@ -96,9 +91,15 @@ impl Gen {
         let step = self.number();
         let ring = self.rng.chance(50);
         let t = &mut self.top;
-        let _ = writeln!(t, "class Node{n} {{ init(value, next) {{ this.value = value; this.next = next; }} }}");
+        let _ = writeln!(
+            t,
+            "class Node{n} {{ init(value, next) {{ this.value = value; this.next = next; }} }}"
+        );
         let _ = writeln!(t, "var head{n} = nil;");
-        let _ = writeln!(t, "for (var i = 0; i < {len}; i = i + 1) {{ head{n} = Node{n}(i * {step}, head{n}); }}");
+        let _ = writeln!(
+            t,
+            "for (var i = 0; i < {len}; i = i + 1) {{ head{n} = Node{n}(i * {step}, head{n}); }}"
+        );
         let _ = writeln!(t, "{{\n  var sum = 0;\n  var p = head{n};\n  while (p != nil) {{ sum = sum + p.value; p = p.next; }}\n  print sum;");
         if ring {
             let _ = writeln!(t, "  var last = head{n};\n  while (last.next != nil) last = last.next;\n  last.next = head{n};");
@@ -126,9 +127,18 @@ impl Gen {
         let calls = self.rng.usize_in(1, 20);
         let t = &mut self.top;
         let _ = writeln!(t, "fun counter{n}(start, step) {{\n  var c = start;\n  fun inc() {{ c = c + step; return c; }}\n  return inc;\n}}");
-        let _ = writeln!(t, "{{\n  var x = counter{n}({a}, {s});\n  var y = counter{n}({b}, {u});\n  var z = x;");
-        let _ = writeln!(t, "  for (var i = 0; i < {calls}; i = i + 1) {{ x(); if (i / 2 == 1) y(); }}");
-        let _ = writeln!(t, "  print x() + y();\n  print z();\n  print x == z;\n  print x == y;\n}}");
+        let _ = writeln!(
+            t,
+            "{{\n  var x = counter{n}({a}, {s});\n  var y = counter{n}({b}, {u});\n  var z = x;"
+        );
+        let _ = writeln!(
+            t,
+            "  for (var i = 0; i < {calls}; i = i + 1) {{ x(); if (i / 2 == 1) y(); }}"
+        );
+        let _ = writeln!(
+            t,
+            "  print x() + y();\n  print z();\n  print x == z;\n  print x == y;\n}}"
+        );
     }
 
     /// A chain of closures each capturing a loop's fresh variable,
@@ -140,7 +150,10 @@ impl Gen {
         let x = self.number();
         let t = &mut self.top;
         let _ = writeln!(t, "fun id{n}(x) {{ return x; }}");
-        let _ = writeln!(t, "fun compose{n}(f, g) {{ fun h(x) {{ return f(g(x)); }} return h; }}");
+        let _ = writeln!(
+            t,
+            "fun compose{n}(f, g) {{ fun h(x) {{ return f(g(x)); }} return h; }}"
+        );
         let _ = writeln!(t, "{{\n  var f = id{n};\n  for (var i = 0; i < {len}; i = i + 1) {{\n    var k = i * {k};\n    fun add(x) {{ return x + k; }}\n    f = compose{n}(f, add);\n  }}\n  print f({x});\n  print f;\n}}");
     }
 
@@ -196,7 +209,10 @@ impl Gen {
         let n = self.id();
         let count = self.rng.usize_in(1, 100);
         let t = &mut self.top;
-        let _ = writeln!(t, "class Pair{n} {{ init(v) {{ this.v = v; this.other = nil; }} }}");
+        let _ = writeln!(
+            t,
+            "class Pair{n} {{ init(v) {{ this.v = v; this.other = nil; }} }}"
+        );
         let _ = writeln!(t, "var last{n} = nil;");
         let _ = writeln!(t, "for (var i = 0; i < {count}; i = i + 1) {{\n  var a = Pair{n}(i);\n  var b = Pair{n}(-i);\n  a.other = b;\n  b.other = a;\n  last{n} = a;\n}}");
         let _ = writeln!(t, "print last{n}.other.other == last{n};\nprint last{n}.other.v + last{n}.v;\nlast{n} = \"replaced\";\nprint last{n};");

@@ -284,6 +284,19 @@ pub(super) fn object_containing(addr: usize) -> Option<ObjectReference> {
     memory_manager::find_object_from_internal_pointer(unsafe { Address::from_usize(addr) }, max)
 }
 
+/// Whether `addr` is inside an object allocated since the last collection
+/// (StickyImmix's young objects: their global log bit is clear, while
+/// the objects a collection kept have it set, "unlogged", for mmtk's own
+/// object barrier, which this binding does not use). False when unsure.
+pub(super) fn in_young_object(addr: usize) -> bool {
+    use mmtk::vm::ObjectModel;
+    match object_containing(addr) {
+        Some(obj) => !<Vm as mmtk::vm::VMBinding>::VMObjectModel::GLOBAL_LOG_BIT_SPEC
+            .is_unlogged::<Vm>(obj, Ordering::Relaxed),
+        None => false,
+    }
+}
+
 /// Whether the object at `ptr` (a `Gc`'s address) is still a live object
 /// of the heap: allocated and not yet freed. For tests.
 pub fn is_object(ptr: *const u8) -> bool {

@@ -13,8 +13,8 @@
 //!
 //! Here: every `CHECK_EVERY` allocations of objects with drop glue, the
 //! mutator reads the malloc heap's bytes in use (glibc's `mallinfo2`); if
-//! they passed twice what was in use after the last collection (and at
-//! least `MIN_GROWTH`), it runs a full collection before allocating (full,
+//! they passed 1.5 times what was in use after the last full collection
+//! (and by at least `MIN_GROWTH`), it runs a full collection before allocating (full,
 //! because on StickyImmix the memory often belongs to objects that died
 //! old).
 
@@ -23,7 +23,7 @@ use std::cell::Cell;
 /// Allocations with drop glue between two looks at the malloc heap.
 const CHECK_EVERY: u32 = 16384;
 /// Growth of the malloc heap below which no collection is asked for.
-const MIN_GROWTH: usize = 8 << 20;
+const MIN_GROWTH: usize = 4 << 20;
 
 thread_local! {
     static COUNTDOWN: Cell<u32> = const { Cell::new(CHECK_EVERY) };
@@ -67,7 +67,7 @@ fn malloc_grew() -> bool {
                 return false;
             }
         }
-        in_use > base.saturating_mul(2).max(base + MIN_GROWTH)
+        in_use > (base + base / 2).max(base + MIN_GROWTH)
     })
 }
 
