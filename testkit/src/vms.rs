@@ -309,18 +309,8 @@ pub fn run_env(
         // The program may exit without reading everything: ignore EPIPE.
         let _ = child_stdin.write_all(&input);
     });
-    let mut out = child.stdout.take().unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let out_reader = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = out.read_to_end(&mut buf);
-        buf
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = err.read_to_end(&mut buf);
-        buf
-    });
+    let out_reader = read_all_in_thread(child.stdout.take().unwrap());
+    let err_reader = read_all_in_thread(child.stderr.take().unwrap());
     let status = loop {
         match child.try_wait().expect("try_wait") {
             Some(status) => break Some(status),
@@ -342,6 +332,16 @@ pub fn run_env(
         status,
         elapsed,
     }
+}
+
+/// Reads `r` to its end on a thread of its own (a child's pipe, so that
+/// the child never blocks on a full one).
+fn read_all_in_thread(mut r: impl Read + Send + 'static) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = r.read_to_end(&mut buf);
+        buf
+    })
 }
 
 /// Runs `jobs` on two threads (the machine has two cores); every failure.
@@ -530,12 +530,7 @@ pub fn run_max_rss(bin: &Path, args: &[&str]) -> (Vec<u8>, Option<i32>, u64) {
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", bin.display()));
-    let mut out = child.stdout.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = out.read_to_end(&mut buf);
-        buf
-    });
+    let reader = read_all_in_thread(child.stdout.take().unwrap());
     let mut status = 0;
     // SAFETY: a zeroed rusage is a valid out-parameter; the pid is our
     // child's, reaped here and nowhere else.
