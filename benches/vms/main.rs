@@ -25,14 +25,16 @@ use table::{Cells, Row};
 const USAGE: &str = "\
 usage: cargo bench --bench vms -- [OPTIONS] [FILTER]
 
-Measures the metatrace VMs (bf, tlr) against their own `--jit off` and,
-for Brainfuck, against C. Every run's output is checked.
+Measures the metatrace VMs (bf, tlr, lox) against their own `--jit off`
+and against C (Brainfuck: a C interpreter and bf2c; Lox: clox). Every
+run's output is checked.
 
 options:
   --rounds N   run every configuration N times, interleaved (default 5)
   --quick      one round: a smoke test of the harness, not a measurement
-  --all        also the other Brainfuck programs (bench.b, Factor.b, Long.b)
-               and tlr square with a small n in mode=jitcode-only
+  --all        also the other Brainfuck programs (bench.b, Factor.b, Long.b),
+               tlr square with a small n in mode=jitcode-only, and the other
+               Lox benchmarks
   --tlr-n N    the n of `tlr square` (default 300000000)
   -h, --help   print this help
 FILTER         run only the benchmarks whose name contains FILTER
