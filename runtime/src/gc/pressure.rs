@@ -13,7 +13,7 @@
 //!
 //! Here: every `CHECK_EVERY` allocations of objects with drop glue, the
 //! mutator reads the malloc heap's bytes in use (glibc's `mallinfo2`); if
-//! they passed 1.5 times what was in use after the last full collection
+//! they passed 1.25 times what was in use after the last full collection
 //! (and by at least `MIN_GROWTH`), it runs a full collection before allocating (full,
 //! because on StickyImmix the memory often belongs to objects that died
 //! old).
@@ -50,24 +50,21 @@ pub(super) fn collection_due() -> bool {
 #[cold]
 fn malloc_grew() -> bool {
     let in_use = malloc_in_use();
-    let stats = super::heap::stats();
-    // Every collection is a full one but on StickyImmix, where the
-    // exhaustive ones are.
-    let generational = super::heap::heap().is_some_and(|h| h.options.plan.is_generational());
-    let full = stats.last_exhaustive || !generational;
+    let collections = super::heap::stats().collections;
+    let full = super::weak::last_was_full();
     BASELINE.with(|b| {
         let (base, seen) = b.get();
-        if seen != stats.collections {
+        if seen != collections {
             // The first look since a collection. Only a full one gives a
             // new baseline: young collections leave the memory of old
             // garbage in place, and following them would ratchet the
             // baseline up with it.
-            b.set((if full { in_use } else { base }, stats.collections));
+            b.set((if full { in_use } else { base }, collections));
             if full {
                 return false;
             }
         }
-        in_use > (base + base / 2).max(base + MIN_GROWTH)
+        in_use > (base + base / 4).max(base + MIN_GROWTH)
     })
 }
 

@@ -102,6 +102,16 @@ static DROPPABLE: Mutex<Droppable> = Mutex::new(Droppable {
     old: 0,
 });
 
+/// Whether the last collection was a full one (not StickyImmix's young
+/// collection). mmtk's `last_collection_was_exhaustive` says more than
+/// that: a full StickyImmix or Immix collection without defragmentation
+/// is not "exhaustive".
+static LAST_WAS_FULL: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+pub(super) fn last_was_full() -> bool {
+    LAST_WAS_FULL.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Registers a new object whose type has drop glue (`heap::allocate`).
 #[inline]
 pub(super) fn add_droppable(value: usize) {
@@ -175,6 +185,7 @@ impl<T: Sweep> Drop for WeakRoot<T> {
 /// table, then runs the drop glue of the objects with drop glue that died.
 /// `nursery`: only the young objects were collected.
 pub(super) fn after_marking(nursery: bool) {
+    LAST_WAS_FULL.store(!nursery, std::sync::atomic::Ordering::Relaxed);
     let alive = Alive { _private: () };
     let tables = TABLES.lock().unwrap_or_else(|e| e.into_inner());
     for e in tables.iter().flatten() {
