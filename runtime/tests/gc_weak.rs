@@ -8,7 +8,7 @@
 
 use metatrace_runtime::gc::{self, Alive, Gc, Root, Sweep, Trace, WeakRoot};
 use metatrace_runtime::gc_type;
-use metatrace_testkit::gc::{child_options, clobber_stack, run_child, PLANS};
+use metatrace_testkit::gc::{child_figure, clobber_stack, configure_child, run_child, PLANS};
 use std::collections::HashSet;
 use std::hint::black_box;
 use std::sync::Mutex;
@@ -138,10 +138,9 @@ fn churn(n: usize) {
 #[test]
 #[ignore = "run in a child process by weak_tables_drop_dead_objects"]
 fn child_weak_tables_drop_dead_objects() {
-    let Some(options) = child_options() else {
+    let Some(options) = configure_child() else {
         return;
     };
-    gc::configure(&options).unwrap();
     // Under stress every allocation collects: fewer of them.
     let (n, garbage) = if options.stress {
         (200, 500)
@@ -187,12 +186,7 @@ fn weak_tables_drop_dead_objects() {
                 "child_weak_tables_drop_dead_objects",
                 &format!("plan={plan},heap=32M{extra}"),
             );
-            println!(
-                "{plan}{extra}: {}",
-                out.lines()
-                    .find_map(|l| l.split_once("sweeps "))
-                    .map_or("", |(_, n)| n)
-            );
+            println!("{plan}{extra}: {}", child_figure(&out, "sweeps "));
         }
     }
 }
