@@ -1,6 +1,7 @@
-//! The C baselines of the Brainfuck benchmarks, compiled at bench time with
-//! `cc -O2`: a straightforward interpreter (`benches/c/bf.c`) and each
-//! program translated to C by [`crate::bf2c`] ("the limit").
+//! The C baselines, compiled at bench time with `cc -O2`: for Brainfuck a
+//! straightforward interpreter (`benches/c/bf.c`) and each program
+//! translated to C by [`crate::bf2c`] ("the limit"); for Lox, clox
+//! (`../shared/peers/clox`, the book's C implementation).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -46,6 +47,25 @@ impl Baselines {
         self.interp.clone()
     }
 
+    /// Where the baselines' files go.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// clox, compiled from `../shared/peers/clox` (`clox FILE`).
+    pub fn clox(&self) -> Result<PathBuf, String> {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/peers/clox");
+        let mut sources: Vec<PathBuf> = std::fs::read_dir(&src)
+            .map_err(|e| format!("cannot read {}: {e}", src.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "c"))
+            .collect();
+        sources.sort();
+        let exe = self.dir.join("clox");
+        compile_all(&self.cc, &sources, &exe)?;
+        Ok(exe)
+    }
+
     /// Translates `program` with bf2c and compiles the C: the binary runs the
     /// program with input on stdin.
     pub fn bf2c(&self, program: &Path) -> Result<PathBuf, String> {
@@ -68,12 +88,24 @@ impl Baselines {
 
 /// `cc -O2 -o exe src`.
 fn compile(cc: &[String], src: &Path, exe: &Path) -> Result<(), String> {
+    compile_all(cc, &[src.to_path_buf()], exe)
+}
+
+/// `cc -O2 -o exe src...`.
+fn compile_all(cc: &[String], srcs: &[PathBuf], exe: &Path) -> Result<(), String> {
+    let src = srcs.first().map_or_else(PathBuf::new, |s| {
+        if srcs.len() == 1 {
+            s.clone()
+        } else {
+            s.with_file_name("*.c")
+        }
+    });
     let out = Command::new(&cc[0])
         .args(&cc[1..])
         .arg("-O2")
         .arg("-o")
         .arg(exe)
-        .arg(src)
+        .args(srcs)
         .output()
         .map_err(|e| format!("cannot run {}: {e}", cc[0]))?;
     if out.status.success() {

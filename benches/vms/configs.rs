@@ -76,7 +76,7 @@ pub struct Cmd {
 }
 
 impl Config {
-    fn new(label: String, kind: Kind, state: State) -> Config {
+    pub fn new(label: String, kind: Kind, state: State) -> Config {
         Config {
             label,
             kind,
@@ -85,7 +85,7 @@ impl Config {
         }
     }
 
-    fn vm(vm_name: &str, vm: &Path, kind: Kind, args: &[OsString]) -> Config {
+    pub fn vm(vm_name: &str, vm: &Path, kind: Kind, args: &[OsString]) -> Config {
         let jit = match kind {
             Kind::Off => "off".to_string(),
             Kind::Mode(mode) => format!("mode={mode}"),
@@ -146,6 +146,9 @@ pub fn suite(
             });
         }
     }
+    let (lox, lox_skipped) = crate::lox::benchmarks(sel, vms, c);
+    benches.extend(lox);
+    skipped.extend(lox_skipped);
     (benches, skipped)
 }
 

@@ -2,7 +2,8 @@
 //! measured side by side in one invocation (`../shared/DESIGN.md` §6).
 //!
 //! Builds the VMs in release, runs every benchmark in every configuration
-//! (`--jit off`, `--jit mode=jit`, and for Brainfuck two C baselines),
+//! (`--jit off`, `--jit mode=jit`, for Brainfuck two C baselines, for Lox
+//! clox),
 //! interleaved, for a number of rounds, checks every run's output, and
 //! prints a table of medians and speedups against `--jit off`. The usage
 //! is in `USAGE` below and in docs/benchmarks.md.
@@ -10,6 +11,7 @@
 mod baselines;
 mod bf2c;
 mod configs;
+mod lox;
 mod machine;
 mod runner;
 mod table;
@@ -23,14 +25,16 @@ use table::{Cells, Row};
 const USAGE: &str = "\
 usage: cargo bench --bench vms -- [OPTIONS] [FILTER]
 
-Measures the metatrace VMs (bf, tlr) against their own `--jit off` and,
-for Brainfuck, against C. Every run's output is checked.
+Measures the metatrace VMs (bf, tlr, lox) against their own `--jit off`
+and against C (Brainfuck: a C interpreter and bf2c; Lox: clox). Every
+run's output is checked.
 
 options:
   --rounds N   run every configuration N times, interleaved (default 5)
   --quick      one round: a smoke test of the harness, not a measurement
-  --all        also the other Brainfuck programs (bench.b, Factor.b, Long.b)
-               and tlr square with a small n in mode=jitcode-only
+  --all        also the other Brainfuck programs (bench.b, Factor.b, Long.b),
+               tlr square with a small n in mode=jitcode-only, and the other
+               Lox benchmarks
   --tlr-n N    the n of `tlr square` (default 300000000)
   -h, --help   print this help
 FILTER         run only the benchmarks whose name contains FILTER

@@ -7,14 +7,15 @@ use std::process::{Command, Stdio};
 pub struct Vms {
     pub bf: PathBuf,
     pub tlr: PathBuf,
+    pub lox: PathBuf,
 }
 
-/// Runs `cargo build --release -p bf -p tlr` in the workspace (its progress
+/// Runs `cargo build --release -p bf -p tlr -p lox` in the workspace (its progress
 /// goes to the terminal) and takes the binaries' paths from cargo's JSON
 /// messages, so a `CARGO_TARGET_DIR` or `build.target-dir` is respected.
 pub fn build() -> Result<Vms, String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
-    let build = ["build", "--release", "-p", "bf", "-p", "tlr"];
+    let build = ["build", "--release", "-p", "bf", "-p", "tlr", "-p", "lox"];
     eprintln!("== cargo {}", build.join(" "));
     let out = Command::new(&cargo)
         .args(build)
@@ -32,6 +33,7 @@ pub fn build() -> Result<Vms, String> {
     }
     let mut bf = None;
     let mut tlr = None;
+    let mut lox = None;
     for line in String::from_utf8_lossy(&out.stdout).lines() {
         if !line.contains(r#""reason":"compiler-artifact""#) {
             continue;
@@ -43,12 +45,15 @@ pub fn build() -> Result<Vms, String> {
         match exe.file_stem().and_then(|s| s.to_str()) {
             Some("bf") => bf = Some(exe),
             Some("tlr") => tlr = Some(exe),
+            Some("lox") => lox = Some(exe),
             _ => {}
         }
     }
-    match (bf, tlr) {
-        (Some(bf), Some(tlr)) => Ok(Vms { bf, tlr }),
-        _ => Err("cargo built the VMs but did not report the binaries of bf and tlr".to_string()),
+    match (bf, tlr, lox) {
+        (Some(bf), Some(tlr), Some(lox)) => Ok(Vms { bf, tlr, lox }),
+        _ => Err(
+            "cargo built the VMs but did not report the binaries of bf, tlr and lox".to_string(),
+        ),
     }
 }
 

@@ -38,6 +38,23 @@ pub fn child_options() -> Option<GcOptions> {
     Some(GcOptions::parse(&opts).unwrap_or_else(|e| panic!("{CHILD_ENV}={opts}: {e}")))
 }
 
+/// In a child process: configures the heap with the options its parent
+/// asked for and returns them; `None` when the ignored test was run
+/// directly (it should then do nothing).
+pub fn configure_child() -> Option<GcOptions> {
+    let options = child_options()?;
+    metatrace_runtime::gc::configure(&options).unwrap_or_else(|e| panic!("{e}"));
+    Some(options)
+}
+
+/// What follows `marker` on the first line of a child's output that has
+/// it (a figure the child printed), or `""`.
+pub fn child_figure<'a>(out: &'a str, marker: &str) -> &'a str {
+    out.lines()
+        .find_map(|l| l.split_once(marker))
+        .map_or("", |(_, figure)| figure)
+}
+
 /// Runs the ignored test `name` of the current test binary in a child
 /// process with GC options `options`; panics with the child's output if
 /// it fails. Returns the child's stdout (what it printed with

@@ -20,7 +20,9 @@
 //!   expected output in one file, a directory at a time;
 //!   `METATRACE_BLESS=1` rewrites the expected outputs);
 //! - [`vms`]: building and running the example VMs (end-to-end tests);
-//! - [`gc`]: running GC scenarios in child processes, one heap each.
+//! - [`gc`]: running GC scenarios in child processes, one heap each;
+//! - [`lox_gen`]: random Lox programs (objects, closures, cycles,
+//!   garbage) for the Lox VM's differential tests.
 //!
 //! Integration tests only: unit tests inside a crate's `src` would see a
 //! second copy of that crate through this one.
@@ -37,6 +39,7 @@ pub mod insn;
 pub mod jit;
 pub mod jitcode;
 pub mod layout;
+pub mod lox_gen;
 pub mod ops;
 pub mod optimizer;
 pub mod rng;

@@ -84,6 +84,60 @@ pub fn lox() -> &'static Path {
     }
 }
 
+/// clox (`../shared/peers/clox`, the reference Lox implementation), built
+/// with `cc -O2` into `<target>/clox/clox` once per test process, or the
+/// binary `$CLOX` names. `None` (with the reason on stderr, for the test
+/// to say it skipped) when the sources or a C compiler are missing.
+pub fn clox() -> Option<&'static Path> {
+    static CLOX: OnceLock<Option<PathBuf>> = OnceLock::new();
+    CLOX.get_or_init(|| {
+        if let Some(path) = std::env::var_os("CLOX") {
+            return Some(PathBuf::from(path));
+        }
+        let src = workspace_root().join("../shared/peers/clox");
+        let Ok(entries) = std::fs::read_dir(&src) else {
+            eprintln!("skipped: ../shared/peers/clox not found (or set CLOX)");
+            return None;
+        };
+        let mut sources: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "c"))
+            .collect();
+        sources.sort();
+        let dir = target_dir().join("clox");
+        let exe = dir.join("clox");
+        // Built under a name of this process's, then renamed: test binaries
+        // running at the same time may build it too.
+        let building = dir.join(format!("clox.{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let cc = std::env::var("CC").unwrap_or_else(|_| "cc".to_string());
+        let built = Command::new(&cc)
+            .arg("-O2")
+            .arg("-o")
+            .arg(&building)
+            .args(&sources)
+            .output();
+        match built {
+            Ok(out) if out.status.success() => {
+                std::fs::rename(&building, &exe).ok()?;
+                Some(exe)
+            }
+            Ok(out) => {
+                eprintln!(
+                    "skipped: `{cc} -O2` of ../shared/peers/clox failed: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                None
+            }
+            Err(e) => {
+                eprintln!("skipped: no C compiler to build clox ({cc}: {e})");
+                None
+            }
+        }
+    })
+    .as_deref()
+}
+
 /// `cargo build --release -p P...` into the target directory of this test
 /// binary, with the VMs' jitcodes whatever the caller's environment says.
 fn build_release(packages: &[&str]) -> Result<(), String> {
@@ -255,18 +309,8 @@ pub fn run_env(
         // The program may exit without reading everything: ignore EPIPE.
         let _ = child_stdin.write_all(&input);
     });
-    let mut out = child.stdout.take().unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let out_reader = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = out.read_to_end(&mut buf);
-        buf
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = err.read_to_end(&mut buf);
-        buf
-    });
+    let out_reader = read_all_in_thread(child.stdout.take().unwrap());
+    let err_reader = read_all_in_thread(child.stderr.take().unwrap());
     let status = loop {
         match child.try_wait().expect("try_wait") {
             Some(status) => break Some(status),
@@ -288,6 +332,16 @@ pub fn run_env(
         status,
         elapsed,
     }
+}
+
+/// Reads `r` to its end on a thread of its own (a child's pipe, so that
+/// the child never blocks on a full one).
+fn read_all_in_thread(mut r: impl Read + Send + 'static) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = r.read_to_end(&mut buf);
+        buf
+    })
 }
 
 /// Runs `jobs` on two threads (the machine has two cores); every failure.
@@ -462,3 +516,30 @@ pub const TLR_LOAD_ERRORS: &[TlrError] = &[
         "the program is empty",
     ),
 ];
+
+/// Runs `bin` with `args` to the end (stdin empty) and returns its stdout
+/// and exit code with its peak resident set size in KiB, from `wait4`'s
+/// resource usage of that one child (other tests' children do not mix
+/// in, as they would with `getrusage(RUSAGE_CHILDREN)`).
+pub fn run_max_rss(bin: &Path, args: &[&str]) -> (Vec<u8>, Option<i32>, u64) {
+    let mut child = Command::new(bin)
+        .args(args)
+        .env_remove("METATRACE_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", bin.display()));
+    let reader = read_all_in_thread(child.stdout.take().unwrap());
+    let mut status = 0;
+    // SAFETY: a zeroed rusage is a valid out-parameter; the pid is our
+    // child's, reaped here and nowhere else.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = child.id() as libc::pid_t;
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(r, pid, "wait4 failed");
+    let stdout = reader.join().unwrap();
+    let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
+    // ru_maxrss is in KiB on Linux.
+    (stdout, code, usage.ru_maxrss as u64)
+}

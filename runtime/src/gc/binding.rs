@@ -1,6 +1,6 @@
 //! The mmtk binding: the VM type mmtk is instantiated with, and how mmtk
 //! sees our objects (`ObjectModel`), finds the mutator (`ActivePlan`) and
-//! handles finalizable objects (`ReferenceGlue`). Stopping and resuming
+//! handles references (`ReferenceGlue`, unused). Stopping and resuming
 //! the mutator is in `collection.rs`, scanning in `scanning.rs`.
 //!
 //! Learned from mmtk-core's dummyvm (docs/dummyvm/src/object_model.rs):
@@ -174,9 +174,10 @@ impl ActivePlan<Vm> for ActivePlanImpl {
     }
 }
 
-/// Objects with drop glue are registered as finalizable; weak, soft and
-/// phantom references are not offered yet (nothing calls
-/// `add_weak_candidate`), so the reference hooks have nothing to do.
+/// Neither mmtk's finalization nor its Java-style references are used:
+/// drop glue and weak tables are handled after marking, by
+/// `Scanning::process_weak_refs` (`weak.rs`), so these hooks have nothing
+/// to do.
 pub struct ReferenceGlueImpl;
 
 impl ReferenceGlue<Vm> for ReferenceGlueImpl {

@@ -41,6 +41,11 @@ pub(super) fn set_barrier(on: bool) {
 /// while the mutator is parked.
 struct Remembered(Vec<(usize, ScanFn)>);
 static REMEMBERED: Mutex<Remembered> = Mutex::new(Remembered(Vec::new()));
+/// Cells written since the last collection that are inside young objects:
+/// logged (so that further writes skip the slow path) but not roots —
+/// the young object is traced if it is reachable, and remembering its
+/// cells would keep what they point to alive even when it is not.
+static YOUNG_LOGGED: Mutex<Vec<(usize, ScanFn)>> = Mutex::new(Vec::new());
 
 /// Borrow state: 0 free, > 0 shared borrows, -1 mutably borrowed.
 const WRITING: isize = -1;
@@ -82,6 +87,13 @@ impl<T: Trace> GcCell<T> {
             return;
         }
         self.logged.set(true);
+        if super::heap::in_young_object(addr) {
+            YOUNG_LOGGED
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push((addr, scan_cell::<T>));
+            return;
+        }
         let mut r = REMEMBERED.lock().unwrap_or_else(|e| e.into_inner());
         r.0.push((addr, scan_cell::<T>));
     }
@@ -207,6 +219,23 @@ impl<T> Drop for GcRefMut<'_, T> {
 /// and keeps the list for the root scan of this collection.
 pub(super) fn before_collection() {
     let mut r = REMEMBERED.lock().unwrap_or_else(|e| e.into_inner());
+    // Young cells: their objects are old after this collection, so the
+    // next write must pass the barrier again. One mutably borrowed now may
+    // be written through its `RefMut` without the barrier afterwards: it
+    // is remembered (a root of this collection; the `RefMut` on the stack
+    // pins its object, so the address stays right).
+    for (addr, scan) in YOUNG_LOGGED
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .drain(..)
+    {
+        let flags = unsafe { &*(addr as *const GcCell<()>) };
+        if flags.borrow.get() == WRITING {
+            r.0.push((addr, scan));
+        } else {
+            flags.logged.set(false);
+        }
+    }
     // Entries from the previous collection that were kept only because
     // they were borrowed then and are still logged now are still listed
     // once: `logged` guarded against a second push.

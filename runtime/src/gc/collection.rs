@@ -127,8 +127,4 @@ impl Collection<Vm> for CollectionImpl {
         );
         std::process::exit(1);
     }
-
-    fn schedule_finalization(_tls: VMWorkerThread) {
-        super::heap::FINALIZE_PENDING.store(true, Ordering::Relaxed);
-    }
 }

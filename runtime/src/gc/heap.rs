@@ -14,14 +14,14 @@
 //! so a VM that never allocates a `Gc` never starts mmtk or its threads.
 
 use super::binding::Vm;
-use super::object::{descr_of, GcType, HEADER_BYTES};
+use super::object::{GcType, HEADER_BYTES};
 use super::options::{GcOptions, HeapSize};
 use mmtk::util::options::{GCTriggerSelector, PlanSelector};
 use mmtk::util::{Address, ObjectReference, VMMutatorThread};
 use mmtk::{memory_manager, AllocationSemantics, MMTKBuilder, Mutator, MMTK};
 use std::cell::Cell;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 /// The options the heap will be created with.
@@ -30,10 +30,6 @@ static CONFIG: Mutex<Option<GcOptions>> = Mutex::new(None);
 static HEAP: OnceLock<Heap> = OnceLock::new();
 /// The mutator, for the GC threads (`ActivePlan::mutators`).
 pub(super) static MUTATOR: AtomicPtr<Mutator<Vm>> = AtomicPtr::new(std::ptr::null_mut());
-/// Set by the GC when objects with drop glue died; the mutator runs it at
-/// its next allocation (not inside the collection: drop glue may
-/// allocate).
-pub(super) static FINALIZE_PENDING: AtomicBool = AtomicBool::new(false);
 /// Completed collections.
 pub(super) static COLLECTIONS: AtomicU64 = AtomicU64::new(0);
 /// The value being moved into a new object while `alloc` may collect: it
@@ -149,8 +145,9 @@ fn build(options: GcOptions) -> Heap {
         HeapSize::Fixed(n) => GCTriggerSelector::FixedHeapSize(max(n)),
         HeapSize::Dynamic(min, m) => GCTriggerSelector::DynamicHeapSize(min, max(m)),
     });
-    // Drop glue runs through mmtk's finalizer queue.
-    builder.options.no_finalizer.set(false);
+    // Drop glue runs after marking (weak.rs), not through mmtk's
+    // finalization, which would keep dead objects one more collection.
+    builder.options.no_finalizer.set(true);
     let mmtk: &'static MMTK<Vm> = Box::leak(memory_manager::mmtk_init::<Vm>(&builder));
     let los_threshold = mmtk
         .get_plan()
@@ -187,7 +184,10 @@ pub(super) fn allocate<T: GcType>(value: T) -> NonNull<T> {
     PENDING_VALUE.store(&value as *const T as usize, Ordering::Relaxed);
     PENDING_SCAN.store(d.scan as usize, Ordering::Relaxed);
     if heap.options.stress {
-        stress_collect();
+        collect_before_allocating(false);
+    } else if d.drop.is_some() && super::pressure::collection_due() {
+        // Full: the malloc memory may belong to old garbage.
+        collect_before_allocating(true);
     }
     let start = memory_manager::alloc(m, bytes, align, offset, semantics);
     PENDING_VALUE.store(0, Ordering::Relaxed);
@@ -200,64 +200,37 @@ pub(super) fn allocate<T: GcType>(value: T) -> NonNull<T> {
         // find the object.
         memory_manager::post_alloc(m, obj, bytes, semantics);
         if d.drop.is_some() {
-            memory_manager::add_finalizer(heap.mmtk, obj);
+            super::weak::add_droppable(value_addr.as_usize());
         }
-    }
-    if FINALIZE_PENDING.load(Ordering::Relaxed) {
-        run_drop_glue();
     }
     unsafe { NonNull::new_unchecked(value_addr.to_mut_ptr::<T>()) }
 }
 
 #[cold]
-fn stress_collect() {
+/// A collection before an allocation (`--gc stress`: a young one where the
+/// plan has generations; memory pressure: a full one).
+fn collect_before_allocating(exhaustive: bool) {
     heap()
         .unwrap()
         .mmtk
-        .handle_user_collection_request(tls(), true, false);
+        .handle_user_collection_request(tls(), true, exhaustive);
 }
 
 /// Runs a full collection now (on the heap's thread; nothing if there is
-/// no heap yet), then the drop glue of the objects it found dead.
+/// no heap yet). The drop glue of the objects it finds dead runs during
+/// the collection.
 pub fn collect() {
     let Some(heap) = heap() else { return };
     let _ = mutator();
     heap.mmtk.handle_user_collection_request(tls(), true, true);
-    run_drop_glue();
 }
 
 /// Runs a collection of the young generation where the plan has one
-/// (StickyImmix), a full one otherwise; then the drop glue.
+/// (StickyImmix), a full one otherwise.
 pub fn collect_young() {
     let Some(heap) = heap() else { return };
     let _ = mutator();
     heap.mmtk.handle_user_collection_request(tls(), true, false);
-    run_drop_glue();
-}
-
-/// Runs the drop glue of objects the last collections found unreachable,
-/// and marks them dropped (their memory is freed by the next collection).
-#[cold]
-fn run_drop_glue() {
-    thread_local! { static RUNNING: Cell<bool> = const { Cell::new(false) }; }
-    if RUNNING.with(|r| r.replace(true)) {
-        return;
-    }
-    FINALIZE_PENDING.store(false, Ordering::Relaxed);
-    let mmtk = mmtk();
-    while let Some(obj) = memory_manager::get_finalized_object(mmtk) {
-        let value = obj.to_raw_address().as_usize();
-        unsafe {
-            let header = super::object::header(value);
-            if *header & super::object::DROPPED == 0 {
-                *header |= super::object::DROPPED;
-                if let Some(drop) = descr_of(value).drop {
-                    drop(value as *mut u8);
-                }
-            }
-        }
-    }
-    RUNNING.with(|r| r.set(false));
 }
 
 /// What the heap looks like now.
@@ -309,6 +282,19 @@ pub(super) fn object_containing(addr: usize) -> Option<ObjectReference> {
     }
     let max = super::object::max_object_bytes();
     memory_manager::find_object_from_internal_pointer(unsafe { Address::from_usize(addr) }, max)
+}
+
+/// Whether `addr` is inside an object allocated since the last collection
+/// (StickyImmix's young objects: their global log bit is clear, while
+/// the objects a collection kept have it set, "unlogged", for mmtk's own
+/// object barrier, which this binding does not use). False when unsure.
+pub(super) fn in_young_object(addr: usize) -> bool {
+    use mmtk::vm::ObjectModel;
+    match object_containing(addr) {
+        Some(obj) => !<Vm as mmtk::vm::VMBinding>::VMObjectModel::GLOBAL_LOG_BIT_SPEC
+            .is_unlogged::<Vm>(obj, Ordering::Relaxed),
+        None => false,
+    }
 }
 
 /// Whether the object at `ptr` (a `Gc`'s address) is still a live object

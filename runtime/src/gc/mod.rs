@@ -13,7 +13,9 @@
 //!   [`gc_type!`](crate::gc_type)) and [`Gc`];
 //! - [`cell`]: [`GcCell`], interior mutability with the write barrier;
 //! - [`roots`]: precise roots ([`Root`], [`roots::register`]);
+//! - `pressure`: collections for the malloc memory GC objects own;
 //! - `stack`: the conservative scan of the mutator's stack;
+//! - [`weak`]: weak tables ([`WeakRoot`], [`Sweep`]), swept after marking;
 //! - [`heap`]: creating the heap, allocating, [`collect`], [`stats`];
 //! - [`options`]: `--gc plan=...,heap=...,stress`;
 //! - `binding`, `collection`, `scanning`: the mmtk traits (`VMBinding`,
@@ -30,12 +32,15 @@ mod collection;
 pub mod heap;
 pub mod object;
 pub mod options;
+mod pressure;
 pub mod roots;
 mod scanning;
 mod stack;
+pub mod weak;
 
 pub use cell::{GcCell, GcRef, GcRefMut};
 pub use heap::{collect, collect_young, configure, stats, HeapStats};
 pub use object::{Gc, GcType, ScanFn, Trace, TypeDescr};
 pub use options::{GcOptions, GcPlan};
 pub use roots::Root;
+pub use weak::{Alive, Sweep, WeakRoot};

@@ -1,7 +1,8 @@
 //! Scanning (mmtk's `Scanning`): the slots of an object, through its type
 //! descriptor's scanning function, and the roots — the conservative scan
 //! of the mutator's stack (pinning), the registered roots, the value being
-//! allocated, and the cells the write barrier remembered.
+//! allocated, and the cells the write barrier remembered; after marking,
+//! the sweep of weak tables and the drop glue of dead objects (`weak.rs`).
 //!
 //! RPython's counterparts: `trace` in rpython/memory/gc/base.py (walk the
 //! GC pointers of an object from its type info) and the root walkers of
@@ -81,6 +82,20 @@ impl Scanning<Vm> for ScanningImpl {
         if !slots.is_empty() {
             factory.create_process_roots_work(slots);
         }
+    }
+
+    /// Once marking is complete: weak tables are swept, dead objects' drop
+    /// glue runs. Nothing is retained, so no second round.
+    fn process_weak_refs(
+        _worker: &mut mmtk::scheduler::GCWorker<Vm>,
+        _tracer_context: impl mmtk::vm::ObjectTracerContext<Vm>,
+    ) -> bool {
+        let plan = super::heap::mmtk().get_plan();
+        let nursery = plan
+            .generational()
+            .is_some_and(|g| g.is_current_gc_nursery());
+        super::weak::after_marking(nursery);
+        false
     }
 
     fn supports_return_barrier() -> bool {

@@ -7,12 +7,12 @@
 //! interpreter loop then continues in the new frame, as clox's does (no
 //! Rust recursion per Lox call).
 
-use crate::gc::{Gc, GcCell};
 use crate::natives::call_native;
 use crate::object::{
     BoundMethod, Class, Closure, Instance, LoxString, Obj, Table, Upvalue, UpvalueState, Value,
 };
 use crate::vm::{CallFrame, RuntimeError, Vm, FRAMES_MAX};
+use metatrace::{Gc, GcCell};
 
 /// The value `distance` slots below the top of the stack.
 pub fn peek(vm: &Vm, distance: usize) -> Value {

@@ -22,7 +22,6 @@ use crate::calls::{
     peek,
 };
 use crate::chunk::*;
-use crate::gc::{Gc, GcCell};
 use crate::object::{
     values_equal, Class, Closure, Function, LoxString, Obj, Table, UpvalueState, Value,
 };
@@ -30,6 +29,7 @@ use crate::printing::print_value;
 use crate::strings::concatenate;
 use crate::vm::{CallFrame, RuntimeError, Vm};
 use metatrace::prelude::*;
+use metatrace::{Gc, GcCell};
 
 /// Runs the frame on top of `vm.frames` until it (the script) returns,
 /// or until a runtime error. On error, `ip` of the top frame is saved and
@@ -96,7 +96,8 @@ pub fn run(vm: &mut Vm) -> Result<(), RuntimeError> {
             OP_GET_UPVALUE => {
                 let slot = code_at(function, ip) as usize;
                 ip += 1;
-                let value = match closure.upvalues[slot].state.get() {
+                let upvalue = closure.upvalues.borrow()[slot];
+                let value = match upvalue.state.get() {
                     UpvalueState::Open(index) => vm.stack[index],
                     UpvalueState::Closed(value) => value,
                 };
@@ -106,7 +107,7 @@ pub fn run(vm: &mut Vm) -> Result<(), RuntimeError> {
                 let slot = code_at(function, ip) as usize;
                 ip += 1;
                 let value = peek(vm, 0);
-                let upvalue = closure.upvalues[slot];
+                let upvalue = closure.upvalues.borrow()[slot];
                 match upvalue.state.get() {
                     UpvalueState::Open(index) => vm.stack[index] = value,
                     UpvalueState::Closed(_) => upvalue.state.set(UpvalueState::Closed(value)),
@@ -220,22 +221,26 @@ pub fn run(vm: &mut Vm) -> Result<(), RuntimeError> {
             OP_CLOSURE => {
                 let callee = function_constant(function, code_at(function, ip));
                 ip += 1;
-                let mut upvalues = Vec::with_capacity(callee.upvalue_count);
+                // Made and pushed first, as clox does: capturing
+                // allocates, and the upvalues captured so far must be
+                // where the collector sees them (in the closure, on the
+                // VM stack), not in a Vec of this frame.
+                let made = Gc::new(Closure {
+                    function: callee,
+                    upvalues: GcCell::new(Vec::with_capacity(callee.upvalue_count)),
+                });
+                vm.stack.push(Value::Obj(Obj::Closure(made)));
                 for _ in 0..callee.upvalue_count {
                     let is_local = code_at(function, ip);
                     let index = code_at(function, ip + 1) as usize;
                     ip += 2;
-                    if is_local == 1 {
-                        upvalues.push(capture_upvalue(vm, base + index));
+                    let upvalue = if is_local == 1 {
+                        capture_upvalue(vm, base + index)
                     } else {
-                        upvalues.push(closure.upvalues[index]);
-                    }
+                        closure.upvalues.borrow()[index]
+                    };
+                    made.upvalues.borrow_mut().push(upvalue);
                 }
-                let made = Gc::new(Closure {
-                    function: callee,
-                    upvalues,
-                });
-                vm.stack.push(Value::Obj(Obj::Closure(made)));
             }
             OP_CLOSE_UPVALUE => {
                 let top = vm.stack.len() - 1;

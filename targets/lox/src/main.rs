@@ -16,13 +16,13 @@
 //! (`metatrace::runtime::params`); this VM is native only for now
 //! (targets/lox/README.md), so only `mode=native` (`off`) and `auto` run.
 //! `--gc` takes the options of metatrace's collector (`plan=`, `heap=`,
-//! `threads=`, `stress`, `default`); they are checked and ignored, since
-//! the stand-in heap (`gc.rs`) never collects.
+//! `threads=`, `stress`, `default`; docs/gc.md) and configures the heap
+//! the Lox objects live on.
 
 mod calls;
 mod chunk;
 mod compiler;
-mod gc;
+mod gc_types;
 mod interp;
 mod natives;
 mod object;
@@ -32,7 +32,9 @@ mod strings;
 mod table;
 mod vm;
 
+use metatrace::gc::GcOptions;
 use metatrace::runtime::params::{JitParams, OptionList};
+use metatrace::{Gc, GcCell};
 use object::{Closure, Obj, Value};
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
@@ -53,7 +55,7 @@ fn main() -> ExitCode {
             print!("{}", usage());
             ExitCode::SUCCESS
         }
-        Ok(Command::Run { jit, file }) => match start_jit(jit) {
+        Ok(Command::Run { jit, gc, file }) => match start(jit, &gc) {
             Ok(()) => match file {
                 Some(path) => run_file(&path),
                 None => repl(),
@@ -73,9 +75,9 @@ fn usage() -> String {
     s.push_str("  --jit OPTIONS   set JIT parameters: comma-separated NAME=VALUE items,\n");
     s.push_str("                  applied left to right (--jit may be repeated):\n");
     s.push_str(&JitParams::help());
-    s.push_str("  --gc OPTIONS    garbage collector options: plan=stickyimmix|immix|marksweep,\n");
-    s.push_str("                  heap=SIZE or MIN:MAX, threads=N, stress[=0|1], default\n");
-    s.push_str("                  (checked; ignored until the VM has a collector)\n");
+    s.push_str("  --gc OPTIONS    set GC options: comma-separated NAME=VALUE items,\n");
+    s.push_str("                  applied left to right (--gc may be repeated):\n");
+    s.push_str(&GcOptions::help());
     s.push_str("  -h, --help      print this help\n");
     s.push_str("  --              end of options\n");
     s
@@ -90,12 +92,14 @@ enum Command {
     Help,
     Run {
         jit: JitParams,
+        gc: GcOptions,
         file: Option<String>,
     },
 }
 
 fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
     let mut jit = JitParams::default();
+    let mut gc = GcOptions::default();
     let mut file = None;
     let mut args = args.into_iter();
     let mut options_done = false;
@@ -124,53 +128,21 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, String>
                     jit.apply(&value)
                         .map_err(|e| format!("--jit {value}: {e}"))?;
                 } else {
-                    check_gc_options(&value).map_err(|e| format!("--gc {value}: {e}"))?;
+                    gc.apply(&value).map_err(|e| format!("--gc {value}: {e}"))?;
                 }
             }
             _ => return Err(format!("unknown option '{arg}'")),
         }
     }
-    Ok(Command::Run { jit, file })
+    Ok(Command::Run { jit, gc, file })
 }
 
-/// Checks `--gc` items against the syntax of metatrace's collector options
-/// (`metatrace::gc::GcOptions::parse` once it lands: then this goes, and
-/// the options configure the heap).
-fn check_gc_options(options: &str) -> Result<(), String> {
-    for item in options.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let (name, value) = match item.split_once('=') {
-            Some((n, v)) => (n.trim(), Some(v.trim())),
-            None => (item, None),
-        };
-        let ok = match (name, value) {
-            ("plan", Some(v)) => ["stickyimmix", "immix", "marksweep"].contains(&v),
-            ("heap", Some(v)) => v.split(':').all(is_size) && v.split(':').count() <= 2,
-            ("threads", Some(v)) => v.parse::<usize>().is_ok_and(|n| n > 0),
-            ("stress", None) | ("default", None) => true,
-            ("stress", Some(v)) => v == "0" || v == "1",
-            _ => false,
-        };
-        if !ok {
-            return Err(format!(
-                "bad item '{item}'; valid: plan=stickyimmix|immix|marksweep, heap=SIZE[:MAX], threads=N, stress[=0|1], default"
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// `64M`, `1G`, `512K` or plain bytes.
-fn is_size(s: &str) -> bool {
-    let digits = s.trim_end_matches(['K', 'M', 'G', 'k', 'm', 'g']);
-    s.len() - digits.len() <= 1 && !digits.is_empty() && digits.parse::<u64>().is_ok()
-}
-
-/// Refuses a JIT mode this VM cannot run (it has no jitcodes yet) and sets
-/// the parameters, as `metatrace::vm_main` does.
-fn start_jit(jit: JitParams) -> Result<(), String> {
+/// Refuses a JIT mode this VM cannot run (it has no jitcodes yet), sets
+/// the parameters and the heap's options, as `metatrace::vm_main` does.
+fn start(jit: JitParams, gc: &GcOptions) -> Result<(), String> {
     metatrace::__private::check_mode_supported(&jit, metatrace::jit_tables!())?;
     metatrace::__private::set_params(jit);
-    Ok(())
+    metatrace::gc::configure(gc)
 }
 
 fn run_file(path: &str) -> ExitCode {
@@ -235,9 +207,9 @@ fn interpret(vm: &mut Vm, source: &str) -> InterpretResult {
             return InterpretResult::CompileError;
         }
     };
-    let closure = gc::Gc::new(Closure {
+    let closure = Gc::new(Closure {
         function,
-        upvalues: Vec::new(),
+        upvalues: GcCell::new(Vec::new()),
     });
     vm.stack.push(Value::Obj(Obj::Closure(closure)));
     if let Err(error) = calls::call(vm, closure, 0) {
@@ -255,4 +227,17 @@ fn report(vm: &mut Vm, error: vm::RuntimeError) -> InterpretResult {
     eprint!("{}", vm.stack_trace(error));
     vm.reset_stack();
     InterpretResult::RuntimeError
+}
+
+#[cfg(test)]
+mod tests {
+    /// The GC heap belongs to the first thread that allocates, and the
+    /// test harness runs each test on a thread of its own: the unit tests
+    /// that allocate run here, one after the other.
+    #[test]
+    fn on_the_gc_heap() {
+        crate::table::tests::set_get_delete_with_collisions();
+        crate::strings::tests::equal_texts_are_one_object();
+        crate::strings::tests::dead_strings_leave_the_interner();
+    }
 }

@@ -10,14 +10,19 @@
 //! Memory: every object is behind a [`Gc`] (a `Copy` pointer). Objects are
 //! immutable once built except where a Lox program mutates them, and those
 //! places are [`GcCell`]s: an instance's fields and a class's methods (a
-//! `Table`, borrowed mutably to insert) and an upvalue's state (a `Copy`
-//! enum, read with `get` and written with `set`). A closure's upvalues are
-//! captured before the closure is allocated, so its `Vec` never changes.
+//! `Table`, borrowed mutably to insert), an upvalue's state (a `Copy`
+//! enum, read with `get` and written with `set`), and a closure's upvalues
+//! (filled right after the closure is made, as clox does: capturing
+//! allocates, and the closure on the VM stack keeps the upvalues captured
+//! so far where the collector sees them).
+//!
+//! The collector's view of these types (`Trace`, `GcType`) is in
+//! `gc_types.rs`, written by hand until the translator generates it.
 //!
 //! Everything here is written in the translator's subset: values are
 //! plain `Copy` enums with payloads, objects plain structs, no traits.
 
-use crate::gc::{Gc, GcCell};
+use metatrace::{Gc, GcCell};
 
 /// A Lox value. Numbers are unboxed; objects are typed pointers.
 #[derive(Debug, Clone, Copy)]
@@ -87,7 +92,8 @@ pub struct Native {
 #[derive(Debug)]
 pub struct Closure {
     pub function: Gc<Function>,
-    pub upvalues: Vec<Gc<Upvalue>>,
+    /// Filled by OP_CLOSURE right after the closure is made, then fixed.
+    pub upvalues: GcCell<Vec<Gc<Upvalue>>>,
 }
 
 /// A captured variable: open while the variable is on the VM's stack

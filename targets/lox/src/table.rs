@@ -9,9 +9,9 @@
 //! records a load and a guard or two per lookup rather than a call.
 //! Growing allocates a new entry array, which is rare: it stays native.
 
-use crate::gc::Gc;
 use crate::object::{Entry, LoxString, Table, Value};
 use metatrace::prelude::*;
+use metatrace::Gc;
 
 /// The smallest non-empty capacity.
 const MIN_CAPACITY: usize = 8;
@@ -152,7 +152,7 @@ fn grow(table: &mut Table) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn key(s: &str, hash: u32) -> Gc<LoxString> {
@@ -169,8 +169,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn set_get_delete_with_collisions() {
+    /// Run by `crate::tests::on_the_gc_heap`.
+    pub(crate) fn set_get_delete_with_collisions() {
         let mut t = Table::new();
         // Every key lands on the same slot: probing and tombstones.
         let keys: Vec<_> = (0..20).map(|i| key(&format!("k{i}"), 7)).collect();

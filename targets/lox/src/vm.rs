@@ -2,11 +2,11 @@
 //! how they are reported. The loop that runs it is `interp.rs`; calls and
 //! upvalues are `calls.rs`.
 
-use crate::gc::Gc;
 use crate::natives::NATIVES;
 use crate::object::{Closure, LoxString, Native, Obj, Table, Upvalue, Value};
 use crate::printing::Output;
 use crate::strings::Interner;
+use metatrace::{Gc, Root};
 
 /// The deepest call stack (clox's FRAMES_MAX): one call more is a "Stack
 /// overflow." error.
@@ -25,7 +25,9 @@ pub struct CallFrame {
 }
 
 /// The whole state of a Lox program. Globals, interned strings and the
-/// output last across the lines of a REPL session.
+/// output last across the lines of a REPL session. It lives in a
+/// [`Root`] (see [`Vm::new`]): the collector finds the values on its
+/// stack, its frames, globals and open upvalues there.
 pub struct Vm {
     pub stack: Vec<Value>,
     pub frames: Vec<CallFrame>,
@@ -87,11 +89,13 @@ impl RuntimeError {
 }
 
 impl Vm {
-    /// A VM with the natives defined.
-    pub fn new() -> Vm {
+    /// A VM with the natives defined, registered as a root of the
+    /// collector (its `Vec`s are on the Rust heap, out of sight of the
+    /// stack scan).
+    pub fn new() -> Root<Vm> {
         let mut strings = Interner::default();
         let init_string = strings.intern("init");
-        let mut vm = Vm {
+        let mut vm = Root::new(Vm {
             stack: Vec::with_capacity(FRAMES_MAX * 256),
             frames: Vec::with_capacity(FRAMES_MAX),
             globals: Table::new(),
@@ -99,7 +103,7 @@ impl Vm {
             init_string,
             open_upvalues: Vec::new(),
             out: Output::default(),
-        };
+        });
         for (name, function) in NATIVES {
             let name = vm.strings.intern(name);
             let native = Gc::new(Native { function });
@@ -131,11 +135,5 @@ impl Vm {
             }
         }
         text
-    }
-}
-
-impl Default for Vm {
-    fn default() -> Vm {
-        Vm::new()
     }
 }

@@ -11,10 +11,10 @@
 mod expr;
 
 use crate::chunk::*;
-use crate::gc::Gc;
 use crate::object::{Chunk, Function, LoxString, Obj, Value};
 use crate::scanner::{Scanner, Token, TokenKind};
 use crate::strings::Interner;
+use metatrace::{Gc, Root};
 
 /// Compiles a script. On error, the messages (`[line N] Error...`), in the
 /// order clox prints them.
@@ -26,7 +26,7 @@ pub fn compile(source: &str, strings: &mut Interner) -> Result<Gc<Function>, Vec
         panic_mode: false,
         errors: Vec::new(),
         strings,
-        compilers: Vec::new(),
+        compilers: Root::new(Vec::new()),
         classes: Vec::new(),
     };
     parser.begin_function(FunctionKind::Script);
@@ -68,11 +68,13 @@ struct UpvalueRef {
 }
 
 /// The state of one function being compiled (clox's `Compiler`).
-struct FunctionCompiler<'src> {
+pub(crate) struct FunctionCompiler<'src> {
     kind: FunctionKind,
     arity: usize,
-    chunk: Chunk,
-    name: Option<Gc<LoxString>>,
+    /// Its constants (strings, finished inner functions) hold `Gc`s: the
+    /// compilers in progress are a root (see `Parser::compilers`).
+    pub(crate) chunk: Chunk,
+    pub(crate) name: Option<Gc<LoxString>>,
     locals: Vec<Local<'src>>,
     upvalues: Vec<UpvalueRef>,
     scope_depth: usize,
@@ -96,8 +98,10 @@ struct Parser<'src, 'i> {
     panic_mode: bool,
     errors: Vec<String>,
     strings: &'i mut Interner,
-    /// The functions being compiled, innermost last.
-    compilers: Vec<FunctionCompiler<'src>>,
+    /// The functions being compiled, innermost last: a root, since
+    /// compiling allocates (strings, functions) while the constants made
+    /// so far are in these chunks, on the Rust heap.
+    compilers: Root<Vec<FunctionCompiler<'src>>>,
     /// The classes being compiled, innermost last.
     classes: Vec<ClassCompiler>,
 }

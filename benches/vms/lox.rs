@@ -1,0 +1,116 @@
+//! The Lox benchmarks: `../shared/programs/lox/test/benchmark`, run by the
+//! Lox VM (`targets/lox`) and by clox built with `cc -O2`, side by side.
+//!
+//! Each program is run as a copy whose `clock()` calls are `0`, so that
+//! its output is deterministic (the times it would print are measured
+//! from outside, as every row is); the expected output is what clox
+//! prints for that copy, so without a C compiler the Lox rows are skipped.
+//! Left out: `string_equality.lox` (a compile error in clox: more than 256
+//! constants) and `zoo_batch.lox` (it runs for 10 s of processor time and
+//! reports how much it did, not how long it took).
+
+use crate::baselines::Baselines;
+use crate::configs::{Benchmark, Config, Kind, Selection, State};
+use crate::vms::Vms;
+use std::path::Path;
+use std::process::Command;
+
+/// The Lox VM's configurations. When the translator takes targets/lox,
+/// the JIT's row is one more item here: `Kind::Mode("jit")`.
+const LOX_KINDS: &[Kind] = &[Kind::Off];
+
+/// Measured by default; the others with `--all`.
+const LOX_PROGRAMS: &[&str] = &["binary_trees.lox", "fib.lox", "method_call.lox"];
+const LOX_PROGRAMS_ALL: &[&str] = &[
+    "equality.lox",
+    "instantiation.lox",
+    "invocation.lox",
+    "properties.lox",
+    "trees.lox",
+    "zoo.lox",
+];
+
+/// The Lox benchmarks selected, and messages about those skipped.
+pub fn benchmarks(
+    sel: &Selection,
+    vms: &Vms,
+    c: Result<&Baselines, &str>,
+) -> (Vec<Benchmark>, Vec<String>) {
+    let mut benches = Vec::new();
+    let mut skipped = Vec::new();
+    let extra: &[&str] = if sel.all { LOX_PROGRAMS_ALL } else { &[] };
+    let wanted: Vec<&str> = LOX_PROGRAMS
+        .iter()
+        .chain(extra)
+        .copied()
+        .filter(|f| sel.filter.as_deref().is_none_or(|w| f.contains(w)))
+        .collect();
+    if wanted.is_empty() {
+        return (benches, skipped);
+    }
+    let c = match c {
+        Ok(c) => c,
+        Err(why) => {
+            skipped.push(format!(
+                "skipping the Lox benchmarks: {why} (clox gives the expected output)"
+            ));
+            return (benches, skipped);
+        }
+    };
+    let clox = match c.clox() {
+        Ok(exe) => exe,
+        Err(why) => {
+            skipped.push(format!("skipping the Lox benchmarks: clox: {why}"));
+            return (benches, skipped);
+        }
+    };
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/programs/lox/test/benchmark");
+    for file in wanted {
+        match benchmark(&dir, file, vms, c.dir(), &clox) {
+            Ok(b) => benches.push(b),
+            Err(why) => skipped.push(format!("skipping {file}: {why}")),
+        }
+    }
+    (benches, skipped)
+}
+
+fn benchmark(
+    dir: &Path,
+    file: &str,
+    vms: &Vms,
+    work_dir: &Path,
+    clox: &Path,
+) -> Result<Benchmark, String> {
+    let source = dir.join(file);
+    let text = std::fs::read_to_string(&source)
+        .map_err(|e| format!("cannot read {}: {e}", source.display()))?;
+    let program = work_dir.join(format!("noclock-{file}"));
+    std::fs::write(&program, text.replace("clock()", "0"))
+        .map_err(|e| format!("cannot write {}: {e}", program.display()))?;
+    let out = Command::new(clox)
+        .arg(&program)
+        .output()
+        .map_err(|e| format!("cannot run clox: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("clox failed on it ({})", out.status));
+    }
+    let args = [program.clone().into_os_string()];
+    let mut configs: Vec<Config> = LOX_KINDS
+        .iter()
+        .map(|&k| Config::vm("lox", &vms.lox, k, &args))
+        .collect();
+    configs.push(Config::new(
+        "C: clox, cc -O2".to_string(),
+        Kind::C,
+        State::Ready(crate::configs::Cmd {
+            program: clox.to_path_buf(),
+            args: args.to_vec(),
+        }),
+    ));
+    Ok(Benchmark {
+        name: format!("lox {file}"),
+        stdin: None,
+        expected: out.stdout,
+        configs,
+    })
+}
