@@ -316,7 +316,7 @@ impl Flattener<'_> {
     /// Whether a memory operation's base is a shared reference (`&T`):
     /// then what it reads cannot change under it.
     fn shared(&self, base: &Operand) -> bool {
-        matches!(self.ty(base), Ty::Ref { mutable: false, .. })
+        matches!(self.ty(base), Ty::Ref { mutable: false, .. } | Ty::Gc(_))
     }
 
     fn ty(&self, o: &Operand) -> Ty {
@@ -717,9 +717,9 @@ impl Flattener<'_> {
                 let dst = self.res(op.results[0]).reg;
                 self.emit(Insn::WeAreJitted { dst });
             }
-            Op::New(t) => {
+            Op::New(t) | Op::GcNew(t) => {
                 arity(0, 1)?;
-                let descr = self.descrs.alloc(t)?;
+                let descr = self.descrs.alloc(t, matches!(op.op, Op::GcNew(_)))?;
                 let dst = self.res(op.results[0]);
                 if dst.kind != R {
                     return Err("the result of new is not a ref".into());
@@ -731,7 +731,7 @@ impl Flattener<'_> {
             }
             Op::Free(t) => {
                 arity(1, 0)?;
-                let descr = self.descrs.alloc(t)?;
+                let descr = self.descrs.alloc(t, false)?;
                 let ptr = self.opnd_k(&op.args[0], R)?;
                 self.emit(Insn::Free { descr, ptr });
             }

@@ -115,6 +115,12 @@ impl Operand {
     }
 }
 
+/// The fields of a `GcCell<T>` (`FieldRef`s with the owner `Ty::GcCell`),
+/// in the order of its `repr(C)` layout.
+pub const GCCELL_BORROW: u32 = 0;
+pub const GCCELL_LOGGED: u32 = 1;
+pub const GCCELL_VALUE: u32 = 2;
+
 /// A field reached through a reference: of a struct (`variant == None`), of
 /// one variant of an enum, or of a tuple type stored in memory.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -151,6 +157,12 @@ impl FieldRef {
                 Some(fields.get(self.index as usize)?.ty.clone())
             }
             Ty::Tuple(items) if self.variant.is_none() => items.get(self.index as usize).cloned(),
+            Ty::GcCell(t) if self.variant.is_none() => match self.index {
+                GCCELL_BORROW => Some(Ty::Int(IntTy::Isize)),
+                GCCELL_LOGGED => Some(Ty::Bool),
+                GCCELL_VALUE => Some((**t).clone()),
+                _ => None,
+            },
             // The payloads of `Some`, `Ok` and `Err`.
             Ty::Option(t) if self.variant == Some(1) && self.index == 0 => Some((**t).clone()),
             Ty::Result(a, b) if self.index == 0 => match self.variant {
@@ -300,6 +312,11 @@ pub enum Op {
     /// (plain data); the result is the `Box<T>`. The stores that follow
     /// fill it.
     New(Ty),
+    /// `Gc::new`: a fresh object of type `T` on the GC heap, its value
+    /// zeroed (so that a collection before the stores that follow sees no
+    /// stale pointer); the result is the `Gc<T>`. Never freed by traced
+    /// code.
+    GcNew(Ty),
     /// Drop a `Box<T>` of plain data: free its memory; nothing when the
     /// argument is null (a box moved out of its local leaves null behind).
     Free(Ty),
@@ -378,6 +395,7 @@ impl Op {
             Op::CanEnterJit { .. } => "can_enter_jit",
             Op::WeAreJitted => "we_are_jitted",
             Op::New(_) => "new",
+            Op::GcNew(_) => "gc_new",
             Op::Free(_) => "free",
             Op::Helper(_) => "helper_call",
         }
@@ -709,6 +727,14 @@ pub fn adt_field_name(types: &TypeTable, field: &FieldRef) -> String {
                     )
                 }
             }
+        }
+        Ty::GcCell(_) => {
+            let part = match field.index {
+                GCCELL_BORROW => "borrow",
+                GCCELL_LOGGED => "logged",
+                _ => "value",
+            };
+            format!("{}.{part}", types.display(&field.owner))
         }
         other => format!("{}.{}", types.display(other), field.index),
     }

@@ -240,10 +240,16 @@ impl Gen<'_> {
         for (i, a) in self.asm.allocs.iter().enumerate() {
             let name = str_lit(&self.asm.name(DescrTable::Alloc, i as u16));
             let t = rust_type(self.types, &a.ty, None)?;
+            let gc = if a.gc {
+                quote!(::core::option::Option::Some(<#t as ::metatrace::gc::GcType>::descr))
+            } else {
+                quote!(::core::option::Option::None)
+            };
             out.push(quote!(__mt::AllocDescr {
                 name: #name,
                 size: ::core::mem::size_of::<#t>(),
                 align: ::core::mem::align_of::<#t>(),
+                gc: #gc,
             }));
         }
         Ok(out)
@@ -292,6 +298,18 @@ impl Gen<'_> {
                 let m = field_member(&field.name);
                 Ok(quote!(__mt::FieldPlace::Offset(
                     ::core::mem::offset_of!(#path, #m)
+                )))
+            }
+            (Ty::GcCell(inner), None) => {
+                let t = rust_type(self.types, inner, None)?;
+                let offset = match f.index {
+                    crate::flowgraph::GCCELL_BORROW => quote!(BORROW_OFFSET),
+                    crate::flowgraph::GCCELL_LOGGED => quote!(LOGGED_OFFSET),
+                    crate::flowgraph::GCCELL_VALUE => quote!(VALUE_OFFSET),
+                    _ => return Err(bad()),
+                };
+                Ok(quote!(__mt::FieldPlace::Offset(
+                    ::metatrace::GcCell::<#t>::#offset
                 )))
             }
             (Ty::Tuple(_), None) => {
@@ -677,6 +695,10 @@ fn helper_body(h: &Helper, params: &[TokenStream]) -> TokenStream {
             let x = p(0);
             quote!(f64::from_bits(#x))
         }
+        Helper::GcCellBarrier(_) => {
+            let cell = p(0);
+            quote!((#cell).write_barrier())
+        }
     }
 }
 
@@ -693,9 +715,15 @@ fn has_ref(types: &TypeTable, ty: &Ty) -> bool {
         match ty {
             Ty::Ref { .. } => true,
             Ty::Tuple(items) => items.iter().any(|t| go(types, t, seen)),
-            Ty::Option(t) | Ty::Array(t, _) | Ty::Slice(t) | Ty::Vec(t) | Ty::Box(t) => {
-                go(types, t, seen)
-            }
+            Ty::Option(t)
+            | Ty::Array(t, _)
+            | Ty::Slice(t)
+            | Ty::Vec(t)
+            | Ty::Box(t)
+            | Ty::Cell(t)
+            | Ty::GcCell(t) => go(types, t, seen),
+            // `Gc<T>` is `'static`.
+            Ty::Gc(_) => false,
             Ty::Result(a, b) => go(types, a, seen) || go(types, b, seen),
             Ty::Adt(id) => {
                 if seen.contains(id) || id.0 as usize >= types.adts.len() {

@@ -642,6 +642,11 @@ impl Lowerer<'_, '_> {
             Some(CallRes::Builtin(b)) if b.lower == Lowering::BoxNew => {
                 self.box_new(args[0], ty, c.span())
             }
+            Some(CallRes::Builtin(b))
+                if matches!(b.lower, Lowering::GcNew | Lowering::GcPtrEq | Lowering::CellNew) =>
+            {
+                self.gc_assoc_call(b, &args, ty, c.span())
+            }
             Some(CallRes::Builtin(b)) => {
                 let mut vals = Vec::new();
                 let mut tys = Vec::new();
