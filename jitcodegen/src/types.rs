@@ -383,6 +383,35 @@ impl TypeTable {
         }
     }
 
+    /// Whether a value of type `ty` holds a `Gc` (not behind another
+    /// `Gc`): storing it into a GC object needs the write barrier, and a
+    /// GC object's scanning function must visit it.
+    pub fn holds_gc(&self, ty: &Ty) -> bool {
+        fn go(types: &TypeTable, ty: &Ty, seen: &mut Vec<AdtId>) -> bool {
+            match ty {
+                Ty::Gc(_) => true,
+                Ty::Tuple(items) => items.iter().any(|t| go(types, t, seen)),
+                Ty::Option(t)
+                | Ty::Array(t, _)
+                | Ty::Slice(t)
+                | Ty::Vec(t)
+                | Ty::Box(t)
+                | Ty::Cell(t)
+                | Ty::GcCell(t) => go(types, t, seen),
+                Ty::Result(a, b) => go(types, a, seen) || go(types, b, seen),
+                Ty::Adt(id) => {
+                    if seen.contains(id) || id.0 as usize >= types.adts.len() {
+                        return false;
+                    }
+                    seen.push(*id);
+                    types.adt(*id).all_fields().any(|(_, _, f)| go(types, &f.ty, seen))
+                }
+                _ => false,
+            }
+        }
+        go(self, ty, &mut Vec::new())
+    }
+
     pub fn display<'a>(&'a self, ty: &'a Ty) -> TyDisplay<'a> {
         TyDisplay { table: self, ty }
     }

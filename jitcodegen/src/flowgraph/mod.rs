@@ -28,7 +28,7 @@ pub use repair::repair_cross_block_uses;
 pub use simplify::simplify;
 pub use verify::{verify, VerifyError};
 
-use crate::types::{AdtKind, IntTy, Ty, TypeTable};
+use crate::types::{AdtId, AdtKind, IntTy, Ty, TypeTable};
 use petgraph::stable_graph::{EdgeIndex, NodeIndex, StableDiGraph};
 use petgraph::visit::EdgeRef;
 use petgraph::Direction;
@@ -679,6 +679,19 @@ pub struct Program {
     /// `#[dont_look_inside]` functions called from traced code: their
     /// signatures (the bodies stay native).
     pub residuals: Vec<ResidualInfo>,
+    /// The crate's types the glue implements `Trace` (and `GcType`) for.
+    pub gc_types: Vec<GcTypeRequest>,
+}
+
+/// A type of the crate that lives on the GC heap or inside a GC object:
+/// the glue implements `metatrace::gc::Trace` (its precise scanning
+/// function) and, for a type allocated with `Gc::new`, `GcType`, for
+/// whichever of the two the crate does not implement itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GcTypeRequest {
+    pub adt: AdtId,
+    pub trace: bool,
+    pub gc_type: bool,
 }
 
 impl Program {

@@ -27,6 +27,8 @@
 //!   signature: explodes the arguments, runs the portal's jitcode on the
 //!   blackhole interpreter, rebuilds the return value. `#[jit_driver]`
 //!   calls it at the top of the portal in `--jit mode=jitcode-only`.
+//! - the `Trace` and `GcType` impls of the interpreter's GC types
+//!   (`gc.rs`);
 //! - `pub fn can_enter_jit_<name>(...)`, one per driver (`enter`): every
 //!   green and red by `&mut`; calls the JIT (`runtime::jit::can_enter_jit`)
 //!   and writes the state it hands back. `#[jit_driver]` calls it at every
@@ -41,6 +43,7 @@
 //! be visible there (`pub` or `pub(crate)`).
 
 mod enter;
+mod gc;
 mod leaves;
 mod repr;
 mod rust_ty;
@@ -133,6 +136,7 @@ pub fn generate(program: &Program, assembly: &Assembly) -> Result<String, String
     let strings: Vec<TokenStream> = assembly.strings.iter().map(|s| quote!(#s)).collect();
     let mut portals = g.portals(program)?;
     portals.extend(g.enter_fns(program)?);
+    portals.extend(gc::gc_impls(&assembly.types, &program.gc_types)?);
 
     items.push(quote! {
         /// Everything the runtime needs about this interpreter's jitcodes.

@@ -27,34 +27,6 @@ const WRITING: i64 = -1;
 const MUT_BORROWED: &str = "GcCell already mutably borrowed";
 const BORROWED: &str = "GcCell already borrowed";
 
-/// Whether a value of type `ty` holds a `Gc` anywhere (so that storing it
-/// into a GC object needs the write barrier).
-pub(super) fn holds_gc(types: &TypeTable, ty: &Ty) -> bool {
-    fn go(types: &TypeTable, ty: &Ty, seen: &mut Vec<u32>) -> bool {
-        match ty {
-            Ty::Gc(_) => true,
-            Ty::Tuple(items) => items.iter().any(|t| go(types, t, seen)),
-            Ty::Option(t)
-            | Ty::Array(t, _)
-            | Ty::Slice(t)
-            | Ty::Vec(t)
-            | Ty::Box(t)
-            | Ty::Cell(t)
-            | Ty::GcCell(t) => go(types, t, seen),
-            Ty::Result(a, b) => go(types, a, seen) || go(types, b, seen),
-            Ty::Adt(id) => {
-                if seen.contains(&id.0) || id.0 as usize >= types.adts.len() {
-                    return false;
-                }
-                seen.push(id.0);
-                types.adt(*id).all_fields().any(|(_, _, f)| go(types, &f.ty, seen))
-            }
-            _ => false,
-        }
-    }
-    go(types, ty, &mut Vec::new())
-}
-
 /// Whether `Gc::new` of a `ty` can be done by traced code: a value it can
 /// store leaf by leaf into zeroed memory (plain data, `Gc`s, cells of
 /// them), with no drop glue to register.
@@ -160,7 +132,7 @@ impl Lowerer<'_, '_> {
         };
         if !is_gc_cell
             && matches!(b.lower, Lowering::CellSet | Lowering::CellReplace)
-            && holds_gc(&self.items.types, &inner)
+            && self.items.types.holds_gc(&inner)
         {
             self.error(
                 span,
