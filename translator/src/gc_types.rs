@@ -9,13 +9,24 @@
 //! GC pointers in every GC struct, from the rtyped types.
 
 use crate::items::ItemTable;
-use metatrace_jitcodegen::flowgraph::GcTypeRequest;
+use metatrace_jitcodegen::flowgraph::{FlowGraph, GcTypeRequest, Op};
 use metatrace_jitcodegen::types::{AdtId, Ty};
 use std::collections::{BTreeMap, HashSet};
 
-/// The GC types the glue must implement, by type, in a fixed order.
-pub fn gc_type_requests(items: &ItemTable) -> Vec<GcTypeRequest> {
+/// The GC types the glue must implement, by type, in a fixed order:
+/// those named `Gc<T>` in fields and signatures, and those traced code
+/// allocates (`gc_new` in `graphs`).
+pub fn gc_type_requests(items: &ItemTable, graphs: &[FlowGraph]) -> Vec<GcTypeRequest> {
     let mut allocated = Vec::new();
+    for g in graphs {
+        for b in g.blocks_in_order() {
+            for op in &g.block(b).operations {
+                if let Op::GcNew(t) = &op.op {
+                    gc_targets(&Ty::Gc(Box::new(t.clone())), &mut allocated);
+                }
+            }
+        }
+    }
     let mut collect = |ty: &Ty| gc_targets(ty, &mut allocated);
     for adt in &items.types.adts {
         for (_, _, f) in adt.all_fields() {

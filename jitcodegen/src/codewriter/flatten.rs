@@ -319,6 +319,12 @@ impl Flattener<'_> {
         matches!(self.ty(base), Ty::Ref { mutable: false, .. } | Ty::Gc(_))
     }
 
+    /// Whether field `fr` is read through a shared reference and cannot
+    /// change under it (a cell can).
+    fn shared_field(&self, base: &Operand, fr: &crate::flowgraph::FieldRef) -> bool {
+        self.shared(base) && !fr.is_cell(&self.descrs.asm.types)
+    }
+
     fn ty(&self, o: &Operand) -> Ty {
         self.g.operand_ty(o)
     }
@@ -454,21 +460,21 @@ impl Flattener<'_> {
             }
             Op::GetField(fr) => {
                 arity(1, 1)?;
-                let descr = self.descrs.field(fr, self.shared(&op.args[0]))?;
+                let descr = self.descrs.field(fr, self.shared_field(&op.args[0], fr))?;
                 let base = self.opnd_k(&op.args[0], R)?;
                 let dst = self.res(op.results[0]).reg;
                 self.emit(Insn::GetField { descr, base, dst });
             }
             Op::SetField(fr) => {
                 arity(2, 0)?;
-                let descr = self.descrs.field(fr, self.shared(&op.args[0]))?;
+                let descr = self.descrs.field(fr, self.shared_field(&op.args[0], fr))?;
                 let base = self.opnd_k(&op.args[0], R)?;
                 let value = self.opnd(&op.args[1])?.reg;
                 self.emit(Insn::SetField { descr, base, value });
             }
             Op::FieldAddr(fr) => {
                 arity(1, 1)?;
-                let descr = self.descrs.field(fr, self.shared(&op.args[0]))?;
+                let descr = self.descrs.field(fr, self.shared_field(&op.args[0], fr))?;
                 let base = self.opnd_k(&op.args[0], R)?;
                 let dst = self.res(op.results[0]).reg;
                 self.emit(Insn::FieldAddr { descr, base, dst });

@@ -144,7 +144,24 @@ impl FieldRef {
 
     /// The field's type: a struct's, a variant's or a tuple's field, or
     /// an enum's tag (`FieldRef::tag`); `None` when there is no such field.
+    /// A `Cell<T>` field is its `T` (`repr(transparent)`): reads and writes
+    /// of the cell are reads and writes of this field (`is_cell`).
     pub fn ty(&self, types: &TypeTable) -> Option<Ty> {
+        match self.declared_ty(types)? {
+            Ty::Cell(t) => Some(*t),
+            t => Some(t),
+        }
+    }
+
+    /// Whether the field is a `Cell` (or a `GcCell`'s part): it changes
+    /// behind shared references, so it never gets an immutable descr.
+    pub fn is_cell(&self, types: &TypeTable) -> bool {
+        matches!(self.owner, Ty::GcCell(_))
+            || matches!(self.declared_ty(types), Some(Ty::Cell(_) | Ty::GcCell(_)))
+    }
+
+    /// The field's type as declared.
+    fn declared_ty(&self, types: &TypeTable) -> Option<Ty> {
         match &self.owner {
             Ty::Adt(id) => {
                 let adt = types.adts.get(id.0 as usize)?;

@@ -119,12 +119,6 @@ impl Lowerer<'_, '_> {
     ) -> Option<Leaves> {
         let span = m.span();
         let lv = self.deref_place(&m.receiver)?;
-        let mut cell = self.addr_of(&lv, span)?.remove(0);
-        // A cell is written through a shared reference: its accesses must
-        // not use immutable descrs, which the optimizer may fold.
-        if !matches!(self.g.operand_ty(&cell), Ty::Ref { mutable: true, .. }) {
-            cell = self.emit1(Op::Cast, vec![cell], Ty::reference(true, cell_ty.clone()));
-        }
         let (inner, is_gc_cell) = match cell_ty {
             Ty::Cell(t) => ((**t).clone(), false),
             Ty::GcCell(t) => ((**t).clone(), true),
@@ -144,7 +138,23 @@ impl Lowerer<'_, '_> {
             );
             return None;
         }
+        // A `Cell` field is accessed as a field of its owner, which the
+        // optimizer knows (and removes with a virtual owner).
+        if let (Lval::Field { .. }, false) = (&lv, is_gc_cell) {
+            let value = super::place::uncell(&lv);
+            return match b.lower {
+                Lowering::CellGet => self.load(&value, span),
+                _ => self.cell_write(b, m, &value, None),
+            };
+        }
+        let mut cell = self.addr_of(&lv, span)?.remove(0);
+        // A cell is written through a shared reference: its accesses must
+        // not use immutable descrs, which the optimizer may fold.
+        if !matches!(self.g.operand_ty(&cell), Ty::Ref { mutable: true, .. }) {
+            cell = self.emit1(Op::Cast, vec![cell], Ty::reference(true, cell_ty.clone()));
+        }
         let value = self.cell_value(&cell, cell_ty, &inner);
+        let gc_cell = is_gc_cell.then_some((&cell, cell_ty));
         match b.lower {
             Lowering::CellGet => {
                 if is_gc_cell {
@@ -152,19 +162,7 @@ impl Lowerer<'_, '_> {
                 }
                 self.load(&value, span)
             }
-            Lowering::CellSet | Lowering::CellReplace => {
-                let x = self.rvalue(&m.args[0])?;
-                if is_gc_cell {
-                    self.check_borrow(&cell, cell_ty, true);
-                    self.write_barrier(&cell, cell_ty, &inner);
-                }
-                let old = match b.lower {
-                    Lowering::CellReplace => self.load(&value, span)?,
-                    _ => vec![],
-                };
-                self.store(&value, x, span)?;
-                Some(old)
-            }
+            Lowering::CellSet | Lowering::CellReplace => self.cell_write(b, m, &value, gc_cell),
             Lowering::CellBorrow | Lowering::CellBorrowMut => {
                 let mutable = b.lower == Lowering::CellBorrowMut;
                 self.check_borrow(&cell, cell_ty, mutable);
@@ -179,6 +177,30 @@ impl Lowerer<'_, '_> {
                 None
             }
         }
+    }
+
+    /// `set(x)` / `replace(x)` of the cell whose value is at `value`; for
+    /// a `GcCell` (`gc_cell`: its address and type) the borrow check and
+    /// the write barrier first. The old value for `replace`.
+    fn cell_write(
+        &mut self,
+        b: &Builtin,
+        m: &syn::ExprMethodCall,
+        value: &Lval,
+        gc_cell: Option<(&Operand, &Ty)>,
+    ) -> Option<Leaves> {
+        let span = m.span();
+        let x = self.rvalue(&m.args[0])?;
+        if let Some((cell, cell_ty)) = gc_cell {
+            self.check_borrow(cell, cell_ty, true);
+            self.write_barrier(cell, cell_ty, &value.ty());
+        }
+        let old = match b.lower {
+            Lowering::CellReplace => self.load(value, span)?,
+            _ => vec![],
+        };
+        self.store(value, x, span)?;
+        Some(old)
     }
 
     /// The place of a cell's value, given the cell's (writable) address.

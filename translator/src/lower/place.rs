@@ -371,6 +371,7 @@ impl Lowerer<'_, '_> {
 
     /// Read the value of a place into leaves.
     pub(super) fn load(&mut self, lv: &Lval, span: proc_macro2::Span) -> Option<Leaves> {
+        let lv = &uncell(lv);
         let ty = lv.ty();
         match lv {
             Lval::Local { id, start, .. } => {
@@ -522,6 +523,7 @@ impl Lowerer<'_, '_> {
         value: Leaves,
         span: proc_macro2::Span,
     ) -> Option<()> {
+        let lv = &uncell(lv);
         let ty = lv.ty();
         if let (Ty::Box(_), false) = (&ty, matches!(lv, Lval::Local { .. })) {
             self.error(
@@ -726,6 +728,24 @@ impl Lowerer<'_, '_> {
 }
 
 /// Field `index` of a struct or tuple type.
+/// A `Cell<T>` field is read and written as its `T`, through the same
+/// field (`FieldRef::ty` sees through the cell): one `getfield`/`setfield`
+/// the optimizer knows, never with an immutable descr (`FieldRef::is_cell`).
+pub(super) fn uncell(lv: &Lval) -> Lval {
+    match lv {
+        Lval::Field {
+            base,
+            field,
+            ty: Ty::Cell(t),
+        } => Lval::Field {
+            base: base.clone(),
+            field: field.clone(),
+            ty: (**t).clone(),
+        },
+        other => other.clone(),
+    }
+}
+
 fn field_ref(owner: &Ty, index: usize) -> FieldRef {
     FieldRef {
         owner: owner.clone(),
