@@ -66,6 +66,10 @@ pub enum Op {
     /// `sum2 r a b`: a + b through a temporary `Acc` that never escapes
     /// (the JIT's virtuals pass removes its allocation).
     Sum2(usize, usize, usize),
+    /// `list3 r a`: r = the list (a a+1 a+2) of integers, made in one
+    /// instruction: the first two pairs are held only in locals (in
+    /// traced code, registers) while the next ones are allocated.
+    List3(usize, usize),
     /// `jlt a b t`: jump to t if a < b (integers).
     Jlt(usize, usize, usize),
     /// `jnil a t`: jump to t if a is nil.
@@ -172,6 +176,12 @@ pub fn run(code: &[Op], vm: &mut Vm, out: &mut Output) -> Result<Value, TypeErro
                 let y = int(vm.regs[b], here)?;
                 acc.total.set(acc.base.wrapping_add(y));
                 vm.regs[r] = Value::Int(acc.total.get());
+            }
+            Op::List3(r, a) => {
+                let x = int(vm.regs[a], here)?;
+                let last = cons(Value::Int(x.wrapping_add(2)), Value::Nil);
+                let middle = cons(Value::Int(x.wrapping_add(1)), last);
+                vm.regs[r] = cons(Value::Int(x), middle);
             }
             Op::Jlt(a, b, t) => {
                 let x = int(vm.regs[a], here)?;
