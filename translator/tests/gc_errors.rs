@@ -136,7 +136,7 @@ fn messages_are_in_the_subset_doc() {
         .expect("read docs/subset.md");
     for listed in [
         "type `Rc` is not supported in traced code",
-        "`std::rc::Rc::new` allocates, which is not supported in traced code",
+        "`Rc::new` allocates, which is not supported in traced code",
         "a `Cell<T>` holds a `Gc` but has no write barrier",
         "`Gc::new` of a value of type `T` is not supported in traced code yet",
         "GcCell already borrowed",
