@@ -15,7 +15,7 @@ use crate::builtins::{Builtin, Lowering};
 use metatrace_jitcodegen::flowgraph::{
     FieldRef, Helper, Op, Operand, PanicKind, GCCELL_BORROW, GCCELL_LOGGED, GCCELL_VALUE,
 };
-use metatrace_jitcodegen::types::{AdtKind, IntTy, Ty, TypeTable};
+use metatrace_jitcodegen::types::{IntTy, Ty};
 use proc_macro2::Span;
 use syn::spanned::Spanned;
 
@@ -26,30 +26,6 @@ const WRITING: i64 = -1;
 /// The panic messages of `GcCell` (runtime/src/gc/cell.rs).
 const MUT_BORROWED: &str = "GcCell already mutably borrowed";
 const BORROWED: &str = "GcCell already borrowed";
-
-/// Whether `Gc::new` of a `ty` can be done by traced code: a value it can
-/// store leaf by leaf into zeroed memory (plain data, `Gc`s, cells of
-/// them), with no drop glue to register.
-fn gc_storable(types: &TypeTable, ty: &Ty) -> bool {
-    match ty {
-        Ty::Unit | Ty::Bool | Ty::Char | Ty::Int(_) | Ty::F64 | Ty::Gc(_) => true,
-        Ty::Ref { to, .. } => !to.is_unsized(),
-        Ty::Cell(t) | Ty::GcCell(t) | Ty::Option(t) => gc_storable(types, t),
-        Ty::Tuple(items) => items.iter().all(|t| gc_storable(types, t)),
-        Ty::Result(a, b) => gc_storable(types, a) && gc_storable(types, b),
-        Ty::Adt(id) => {
-            let adt = types.adt(*id);
-            !adt.owns_heap
-                && match &adt.kind {
-                    AdtKind::Struct { fields, .. } => fields.iter().all(|f| gc_storable(types, &f.ty)),
-                    AdtKind::Enum { variants } => variants
-                        .iter()
-                        .all(|v| v.fields.iter().all(|f| gc_storable(types, &f.ty))),
-                }
-        }
-        _ => false,
-    }
-}
 
 impl Lowerer<'_, '_> {
     /// `Gc::new(x)`, `Gc::ptr_eq(a, b)`, `Cell::new(x)`, `GcCell::new(x)`.
@@ -93,12 +69,16 @@ impl Lowerer<'_, '_> {
             return None;
         };
         let inner = (**inner).clone();
-        if !gc_storable(&self.items.types, &inner) {
+        // A value that cannot be in registers (one that owns a Vec, a Box
+        // or a String, as the translator stands) cannot be built here; the
+        // stores decide the rest. The object is zeroed, so its drop glue
+        // (registered at the allocation) never sees garbage.
+        if self.items.types.flatten(&inner).is_none() {
             let shown = self.items.types.display(&inner).to_string();
             self.error(
                 span,
                 format!("`Gc::new` of a value of type `{shown}` is not supported in traced code yet"),
-                "traced code allocates GC objects of plain data, `Gc`s and cells of them; an object that owns a Vec, Box or String is made in a #[dont_look_inside] function",
+                "traced code allocates GC objects of values it can hold in registers (plain data, `Gc`s, cells of them); an object that owns a Vec, Box or String is made in a #[dont_look_inside] function",
             );
             return None;
         }
