@@ -387,29 +387,39 @@ impl TypeTable {
     /// `Gc`): storing it into a GC object needs the write barrier, and a
     /// GC object's scanning function must visit it.
     pub fn holds_gc(&self, ty: &Ty) -> bool {
-        fn go(types: &TypeTable, ty: &Ty, seen: &mut Vec<AdtId>) -> bool {
+        self.holds(ty, &|t| matches!(t, Ty::Gc(_)))
+    }
+
+    /// Whether `ty` or a part of it satisfies `is`: the parts are the items
+    /// of tuples, arrays, slices, `Vec`s, boxes, `Option`s, `Result`s and
+    /// cells and the fields of structs and enums, not what references and
+    /// `Gc`s point to.
+    pub fn holds(&self, ty: &Ty, is: &dyn Fn(&Ty) -> bool) -> bool {
+        fn go(types: &TypeTable, ty: &Ty, is: &dyn Fn(&Ty) -> bool, seen: &mut Vec<AdtId>) -> bool {
+            if is(ty) {
+                return true;
+            }
             match ty {
-                Ty::Gc(_) => true,
-                Ty::Tuple(items) => items.iter().any(|t| go(types, t, seen)),
+                Ty::Tuple(items) => items.iter().any(|t| go(types, t, is, seen)),
                 Ty::Option(t)
                 | Ty::Array(t, _)
                 | Ty::Slice(t)
                 | Ty::Vec(t)
                 | Ty::Box(t)
                 | Ty::Cell(t)
-                | Ty::GcCell(t) => go(types, t, seen),
-                Ty::Result(a, b) => go(types, a, seen) || go(types, b, seen),
+                | Ty::GcCell(t) => go(types, t, is, seen),
+                Ty::Result(a, b) => go(types, a, is, seen) || go(types, b, is, seen),
                 Ty::Adt(id) => {
                     if seen.contains(id) || id.0 as usize >= types.adts.len() {
                         return false;
                     }
                     seen.push(*id);
-                    types.adt(*id).all_fields().any(|(_, _, f)| go(types, &f.ty, seen))
+                    types.adt(*id).all_fields().any(|(_, _, f)| go(types, &f.ty, is, seen))
                 }
                 _ => false,
             }
         }
-        go(self, ty, &mut Vec::new())
+        go(self, ty, is, &mut Vec::new())
     }
 
     pub fn display<'a>(&'a self, ty: &'a Ty) -> TyDisplay<'a> {

@@ -715,32 +715,8 @@ pub fn portal_fn_name(path: &str) -> String {
 /// Does a value of type `ty` hold a reference (so that a signature
 /// returning it needs a named lifetime)?
 fn has_ref(types: &TypeTable, ty: &Ty) -> bool {
-    fn go(types: &TypeTable, ty: &Ty, seen: &mut Vec<crate::types::AdtId>) -> bool {
-        match ty {
-            Ty::Ref { .. } => true,
-            Ty::Tuple(items) => items.iter().any(|t| go(types, t, seen)),
-            Ty::Option(t)
-            | Ty::Array(t, _)
-            | Ty::Slice(t)
-            | Ty::Vec(t)
-            | Ty::Box(t)
-            | Ty::Cell(t)
-            | Ty::GcCell(t) => go(types, t, seen),
-            // `Gc<T>` is `'static`.
-            Ty::Gc(_) => false,
-            Ty::Result(a, b) => go(types, a, seen) || go(types, b, seen),
-            Ty::Adt(id) => {
-                if seen.contains(id) || id.0 as usize >= types.adts.len() {
-                    return false;
-                }
-                seen.push(*id);
-                let adt = types.adt(*id);
-                adt.all_fields().any(|(_, _, f)| go(types, &f.ty, seen))
-            }
-            _ => false,
-        }
-    }
-    go(types, ty, &mut Vec::new())
+    // `Gc<T>` is `'static`: what it points to needs no lifetime.
+    types.holds(ty, &|t| matches!(t, Ty::Ref { .. }))
 }
 
 /// A call's effect summary as a `CallEffectsDescr` (static lists of
