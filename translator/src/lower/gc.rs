@@ -82,11 +82,7 @@ impl Lowerer<'_, '_> {
             );
             return None;
         }
-        let v = self.rvalue(arg)?;
-        self.set_loc(span);
-        let p = self.emit1(Op::GcNew(inner.clone()), vec![], ty.clone());
-        self.store_mem(p.clone(), &inner, v, span)?;
-        Some(vec![p])
+        self.new_and_store(Op::GcNew(inner.clone()), arg, &inner, ty, span)
     }
 
     /// A method of a `Cell` or `GcCell` (the receiver's type, references
