@@ -70,6 +70,11 @@ pub enum Op {
     /// instruction: the first two pairs are held only in locals (in
     /// traced code, registers) while the next ones are allocated.
     List3(usize, usize),
+    /// `tree r a`: r = the tree ((a . a+1) . (a+2 . a+3)) . ((a+4 . a+5)
+    /// . (a+6 . a+7)): up to four pairs held only in locals at once while
+    /// the next is allocated (in machine code, more live refs than
+    /// callee-saved registers).
+    Tree(usize, usize),
     /// `jlt a b t`: jump to t if a < b (integers).
     Jlt(usize, usize, usize),
     /// `jnil a t`: jump to t if a is nil.
@@ -182,6 +187,16 @@ pub fn run(code: &[Op], vm: &mut Vm, out: &mut Output) -> Result<Value, TypeErro
                 let last = cons(Value::Int(x.wrapping_add(2)), Value::Nil);
                 let middle = cons(Value::Int(x.wrapping_add(1)), last);
                 vm.regs[r] = cons(Value::Int(x), middle);
+            }
+            Op::Tree(r, a) => {
+                let x = int(vm.regs[a], here)?;
+                let l0 = cons(Value::Int(x), Value::Int(x.wrapping_add(1)));
+                let l1 = cons(Value::Int(x.wrapping_add(2)), Value::Int(x.wrapping_add(3)));
+                let l2 = cons(Value::Int(x.wrapping_add(4)), Value::Int(x.wrapping_add(5)));
+                let l3 = cons(Value::Int(x.wrapping_add(6)), Value::Int(x.wrapping_add(7)));
+                let m0 = cons(l0, l1);
+                let m1 = cons(l2, l3);
+                vm.regs[r] = cons(m0, m1);
             }
             Op::Jlt(a, b, t) => {
                 let x = int(vm.regs[a], here)?;

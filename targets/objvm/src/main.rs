@@ -9,7 +9,7 @@
 //!
 //! PROGRAM has one instruction per line (`op operands`, registers `r0` to
 //! `r7`): `int r n`, `nil r`, `mov r a`, `add r a b`, `cons r a b`,
-//! `car r a`, `cdr r a`, `setcdr a b`, `visits r a`, `same r a b`, `list3 r a`,
+//! `car r a`, `cdr r a`, `setcdr a b`, `visits r a`, `same r a b`, `list3 r a`, `tree r a`,
 //! `sum2 r a b`, `jlt a b label`, `jnil a label`, `jmp label`, `print a`,
 //! `halt`; `name:` defines a label; `#` starts a comment. Register 7
 //! starts as N (default 0), the others as nil. `print` writes a line to
@@ -123,11 +123,12 @@ fn parse(text: &str) -> Result<Vec<Op>, String> {
                 want(1)?;
                 Op::Nil(reg(0)?)
             }
-            "mov" | "car" | "cdr" | "visits" | "list3" => {
+            "mov" | "car" | "cdr" | "visits" | "list3" | "tree" => {
                 want(2)?;
                 let (r, a) = (reg(0)?, reg(1)?);
                 match op {
                     "mov" => Op::Mov(r, a),
+                    "tree" => Op::Tree(r, a),
                     "list3" => Op::List3(r, a),
                     "car" => Op::Car(r, a),
                     "cdr" => Op::Cdr(r, a),
