@@ -293,9 +293,15 @@ impl<'a> Walk<'a> {
                 self.scalar(ty, &pos);
                 self.place(to, Pos::Anywhere, Mode::Shared);
             }
-            // `repr(transparent)`: the value is the cell.
-            Ty::Cell(t) => self.place(t, pos, Mode::Mut),
+            // `repr(transparent)`: the value is the cell. Traced code may
+            // also read a cell's value by a raw `load` (through a
+            // `&Cell<T>`, or what `GcCell::borrow` gives): `other`.
+            Ty::Cell(t) => {
+                self.other = true;
+                self.place(t, pos, Mode::Mut)
+            }
             Ty::GcCell(t) => {
+                self.other = true;
                 for (index, f) in [Ty::Int(crate::types::IntTy::Isize), Ty::Bool, (**t).clone()].iter().enumerate() {
                     let r = FieldRef {
                         owner: ty.clone(),
@@ -378,11 +384,22 @@ impl<'a> Walk<'a> {
                 if !self.seen.insert((*id, Mode::Shared)) {
                     return;
                 }
-                for (_, _, f) in adt.all_fields() {
-                    self.shared(&f.ty);
+                for (variant, index, f) in adt.all_fields() {
+                    match f.ty {
+                        // A cell field is written where it is.
+                        Ty::Cell(_) | Ty::GcCell(_) => {
+                            let r = FieldRef {
+                                owner: ty.clone(),
+                                variant,
+                                index,
+                            };
+                            self.place(&f.ty, Pos::Field(r), Mode::Mut);
+                        }
+                        _ => self.shared(&f.ty),
+                    }
                 }
             }
-            // `Cell`, `RefCell`, atomics, raw pointers, or anything else
+            // `RefCell`, atomics, raw pointers, or anything else
             // the front end cannot see into.
             Ty::Opaque(_) => self.everything = true,
         }
