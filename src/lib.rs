@@ -161,6 +161,12 @@ macro_rules! include_jit {
         pub mod __metatrace_glue {
             include!(concat!(env!("OUT_DIR"), "/metatrace_glue.rs"));
         }
+        // Without jitcodes, the GC impls the glue would have held.
+        #[cfg(all(metatrace_gc_impls, not(metatrace_jitcodes)))]
+        #[doc(hidden)]
+        mod __metatrace_gc {
+            include!(concat!(env!("OUT_DIR"), "/metatrace_gc.rs"));
+        }
     };
 }
 

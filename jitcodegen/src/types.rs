@@ -42,6 +42,17 @@ pub enum Ty {
     String,
     Option(Box<Ty>),
     Result(Box<Ty>, Box<Ty>),
+    /// `metatrace::Gc<T>`: a `Copy` pointer to an object on the GC heap
+    /// (one `Ref` leaf). The object is immutable except through cells, so
+    /// reads through a `Gc` use immutable descrs.
+    Gc(Box<Ty>),
+    /// `std::cell::Cell<T>` of a `Copy` `T`: `repr(transparent)`, the value
+    /// itself in memory and in registers.
+    Cell(Box<Ty>),
+    /// `metatrace::GcCell<T>`: `repr(C)` borrow flag (`isize`), `logged`
+    /// (`bool`), then the value (`FieldRef`s 0, 1, 2 of the owner
+    /// `GcCell<T>`; the glue takes the value's offset from the runtime).
+    GcCell(Box<Ty>),
     /// A type outside the subset (`std::io::Stdout`, `HashMap<..>`, ...) held
     /// in a field: traced code may pass the struct around behind a reference
     /// and hand it to `#[dont_look_inside]` functions, but never touch the
@@ -73,7 +84,10 @@ impl Ty {
             (Ty::Slice(a), Ty::Slice(b))
             | (Ty::Vec(a), Ty::Vec(b))
             | (Ty::Box(a), Ty::Box(b))
-            | (Ty::Option(a), Ty::Option(b)) => a.same_value_type(b),
+            | (Ty::Option(a), Ty::Option(b))
+            | (Ty::Gc(a), Ty::Gc(b))
+            | (Ty::Cell(a), Ty::Cell(b))
+            | (Ty::GcCell(a), Ty::GcCell(b)) => a.same_value_type(b),
             (Ty::Result(a, b), Ty::Result(c, d)) => a.same_value_type(c) && b.same_value_type(d),
             (a, b) => a == b,
         }
@@ -89,6 +103,7 @@ impl Ty {
             Ty::Bool | Ty::Char | Ty::Int(_) => Some(Kind::Int),
             Ty::F64 => Some(Kind::Float),
             Ty::Ref { to, .. } if !to.is_unsized() => Some(Kind::Ref),
+            Ty::Gc(_) => Some(Kind::Ref),
             // An owned box is its pointer (see `TypeTable::flatten`).
             Ty::Box(to) if !to.is_unsized() && !matches!(**to, Ty::Opaque(_)) => Some(Kind::Ref),
             _ => None,
@@ -105,9 +120,11 @@ impl Ty {
         match self {
             Ty::Vec(_) | Ty::Box(_) | Ty::String | Ty::Opaque(_) => true,
             Ty::Unit | Ty::Never | Ty::Bool | Ty::Char | Ty::Int(_) | Ty::F64 | Ty::Str => false,
-            Ty::Ref { .. } => false,
+            Ty::Ref { .. } | Ty::Gc(_) => false,
             Ty::Tuple(items) => items.iter().any(|t| t.owns_heap(table)),
-            Ty::Array(t, _) | Ty::Slice(t) | Ty::Option(t) => t.owns_heap(table),
+            Ty::Array(t, _) | Ty::Slice(t) | Ty::Option(t) | Ty::Cell(t) | Ty::GcCell(t) => {
+                t.owns_heap(table)
+            }
             Ty::Result(a, b) => a.owns_heap(table) || b.owns_heap(table),
             Ty::Adt(id) => table.adt(*id).owns_heap,
         }
@@ -262,6 +279,16 @@ impl TypeTable {
                 *n += 1;
                 true
             }
+            Ty::Gc(_) => {
+                *n += 1;
+                true
+            }
+            Ty::Cell(t) => self.plain_leaves(t, n),
+            // The borrow flag and `logged`, then the value.
+            Ty::GcCell(t) => {
+                *n += 2;
+                self.plain_leaves(t, n)
+            }
             Ty::Unit => true,
             Ty::Tuple(items) => items.iter().all(|t| self.plain_leaves(t, n)),
             Ty::Adt(id) => match &self.adt(*id).kind {
@@ -310,6 +337,16 @@ impl TypeTable {
                 }
                 true
             }
+            Ty::Gc(_) => {
+                out.push(ty.clone());
+                true
+            }
+            Ty::Cell(t) => self.flatten_into(t, out),
+            Ty::GcCell(t) => {
+                out.push(Ty::Int(IntTy::Isize));
+                out.push(Ty::Bool);
+                self.flatten_into(t, out)
+            }
             Ty::Tuple(items) => items.iter().all(|t| self.flatten_into(t, out)),
             Ty::Adt(id) => {
                 let adt = self.adt(*id);
@@ -344,6 +381,45 @@ impl TypeTable {
             | Ty::String
             | Ty::Opaque(_) => false,
         }
+    }
+
+    /// Whether a value of type `ty` holds a `Gc` (not behind another
+    /// `Gc`): storing it into a GC object needs the write barrier, and a
+    /// GC object's scanning function must visit it.
+    pub fn holds_gc(&self, ty: &Ty) -> bool {
+        self.holds(ty, &|t| matches!(t, Ty::Gc(_)))
+    }
+
+    /// Whether `ty` or a part of it satisfies `is`: the parts are the items
+    /// of tuples, arrays, slices, `Vec`s, boxes, `Option`s, `Result`s and
+    /// cells and the fields of structs and enums, not what references and
+    /// `Gc`s point to.
+    pub fn holds(&self, ty: &Ty, is: &dyn Fn(&Ty) -> bool) -> bool {
+        fn go(types: &TypeTable, ty: &Ty, is: &dyn Fn(&Ty) -> bool, seen: &mut Vec<AdtId>) -> bool {
+            if is(ty) {
+                return true;
+            }
+            match ty {
+                Ty::Tuple(items) => items.iter().any(|t| go(types, t, is, seen)),
+                Ty::Option(t)
+                | Ty::Array(t, _)
+                | Ty::Slice(t)
+                | Ty::Vec(t)
+                | Ty::Box(t)
+                | Ty::Cell(t)
+                | Ty::GcCell(t) => go(types, t, is, seen),
+                Ty::Result(a, b) => go(types, a, is, seen) || go(types, b, is, seen),
+                Ty::Adt(id) => {
+                    if seen.contains(id) || id.0 as usize >= types.adts.len() {
+                        return false;
+                    }
+                    seen.push(*id);
+                    types.adt(*id).all_fields().any(|(_, _, f)| go(types, &f.ty, is, seen))
+                }
+                _ => false,
+            }
+        }
+        go(self, ty, is, &mut Vec::new())
     }
 
     pub fn display<'a>(&'a self, ty: &'a Ty) -> TyDisplay<'a> {
@@ -395,6 +471,9 @@ impl fmt::Display for TyDisplay<'_> {
             Ty::Str => write!(f, "str"),
             Ty::Vec(t) => write!(f, "Vec<{}>", d(t)),
             Ty::Box(t) => write!(f, "Box<{}>", d(t)),
+            Ty::Gc(t) => write!(f, "Gc<{}>", d(t)),
+            Ty::Cell(t) => write!(f, "Cell<{}>", d(t)),
+            Ty::GcCell(t) => write!(f, "GcCell<{}>", d(t)),
             Ty::String => write!(f, "String"),
             Ty::Option(t) => write!(f, "Option<{}>", d(t)),
             Ty::Result(a, b) => write!(f, "Result<{}, {}>", d(a), d(b)),

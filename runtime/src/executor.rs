@@ -254,6 +254,9 @@ pub unsafe fn store(ty: ScalarTy, addr: usize, v: u64) {
 /// allocator with the type's layout, so that native code may drop the box.
 /// Zero-sized types get a dangling aligned address, as in `Box`.
 pub fn alloc(d: &AllocDescr) -> usize {
+    if let Some(gc_type) = d.gc {
+        return crate::gc::heap::allocate_zeroed(gc_type());
+    }
     let layout = std::alloc::Layout::from_size_align(d.size, d.align)
         .expect("the glue's size and align come from a real type");
     if layout.size() == 0 {
@@ -272,7 +275,7 @@ pub fn alloc(d: &AllocDescr) -> usize {
 /// # Safety
 /// `ptr` is null or a box of `d`'s type not freed yet.
 pub unsafe fn free(d: &AllocDescr, ptr: usize) {
-    if ptr == 0 || d.size == 0 {
+    if ptr == 0 || d.size == 0 || d.gc.is_some() {
         return;
     }
     let layout = std::alloc::Layout::from_size_align_unchecked(d.size, d.align);

@@ -138,6 +138,26 @@ pub fn clox() -> Option<&'static Path> {
     .as_deref()
 }
 
+/// Builds `targets/objvm` (GC objects in traced code) in release mode,
+/// once per test process, and returns its path; apart from `vms()` as
+/// `lox()` is.
+pub fn objvm() -> &'static Path {
+    static OBJVM: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    match OBJVM.get_or_init(|| build_release(&["objvm"]).map(|()| release_exe("objvm"))) {
+        Ok(path) => path,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// The path of `targets/objvm/programs/<name>`.
+pub fn objvm_program(name: &str) -> String {
+    workspace_root()
+        .join("targets/objvm/programs")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
+}
+
 /// `cargo build --release -p P...` into the target directory of this test
 /// binary, with the VMs' jitcodes whatever the caller's environment says.
 fn build_release(packages: &[&str]) -> Result<(), String> {

@@ -30,6 +30,10 @@ pub const NO_JIT_ENV: &str = "METATRACE_NO_JIT";
 /// The cfg set on the interpreter crate when its glue was generated.
 pub const JITCODES_CFG: &str = "metatrace_jitcodes";
 
+/// The cfg set on the interpreter crate when only its GC impls were
+/// generated (a build without jitcodes).
+pub const GC_IMPLS_CFG: &str = "metatrace_gc_impls";
+
 /// Does the environment ask for a VM without the JIT?
 pub fn no_jit_requested() -> bool {
     std::env::var_os(NO_JIT_ENV).is_some_and(|v| !v.is_empty() && v != "0")
@@ -219,7 +223,9 @@ impl Build {
             format!("cargo:rerun-if-env-changed={NO_JIT_ENV}"),
             format!("cargo:rustc-check-cfg=cfg({JITCODES_CFG})"),
         ];
+        directives.push(format!("cargo:rustc-check-cfg=cfg({GC_IMPLS_CFG})"));
         if no_jit_requested() {
+            directives.extend(self.gc_impls_without_jit());
             emit(&directives);
             return Ok(Output {
                 glue: None,
@@ -264,6 +270,32 @@ impl Build {
             front_end: translation.elapsed,
             codewriter: generated.elapsed,
         })
+    }
+
+    /// Without jitcodes the crate still needs the `Trace` and `GcType`
+    /// impls the glue would have had (docs/gc.md, "Generated GC impls"):
+    /// the front end runs to find its GC types, and
+    /// `OUT_DIR/metatrace_gc.rs` gets their impls. If the front end
+    /// rejects the crate, nothing is written (the crate writes its own).
+    /// The directives to add.
+    fn gc_impls_without_jit(&self) -> Vec<String> {
+        let Ok((crate_dir, out_dir)) = self.dirs() else {
+            return Vec::new();
+        };
+        let Ok(t) = translate_catching(&crate_dir) else {
+            return Vec::new();
+        };
+        let mut directives = rerun_lines(t.sources.paths());
+        if t.program.gc_types.is_empty() {
+            return directives;
+        }
+        let Ok(text) = glue::generate_gc_impls(&t.program) else {
+            return directives;
+        };
+        if write_if_changed(&out_dir.join(glue::GC_IMPLS_FILE), &text).is_ok() {
+            directives.push(format!("cargo:rustc-cfg={GC_IMPLS_CFG}"));
+        }
+        directives
     }
 
     /// [`Build::try_run`] for a build script: on failure, the diagnostics go

@@ -35,6 +35,12 @@ pub enum Recv {
     /// The crate's own structs and enums that derive `Copy`.
     CopyAdt,
     Box,
+    /// `metatrace::Gc<T>` (its associated functions; methods reach `T`).
+    Gc,
+    /// `std::cell::Cell<T>`.
+    Cell,
+    /// `metatrace::GcCell<T>`.
+    GcCell,
 }
 
 /// The receiver's type as the type checker sees it, to look entries up
@@ -77,6 +83,9 @@ impl Recv {
             Recv::Tuple => "tuples",
             Recv::CopyAdt => "your own `Copy` structs and enums",
             Recv::Box => "`Box<T>`",
+            Recv::Gc => "`Gc<T>`",
+            Recv::Cell => "`Cell<T>`",
+            Recv::GcCell => "`GcCell<T>`",
         }
     }
 
@@ -87,6 +96,9 @@ impl Recv {
             Recv::F64 => "f64",
             Recv::Char => "char",
             Recv::Box => "Box",
+            Recv::Gc => "Gc",
+            Recv::Cell => "Cell",
+            Recv::GcCell => "GcCell",
             _ => "Self",
         }
     }
@@ -122,6 +134,10 @@ pub enum TyRule {
     UnsignedRecv,
     /// The integer type of `Self`'s width, signed (`u64` → `i64`).
     SignedRecv,
+    /// `&T` (`GcCell::borrow`).
+    ElemRef,
+    /// `&mut T` (`GcCell::borrow_mut`).
+    ElemMut,
 }
 
 impl TyRule {
@@ -143,6 +159,8 @@ impl TyRule {
             TyRule::U64 => "u64",
             TyRule::UnsignedRecv => "Self as unsigned",
             TyRule::SignedRecv => "Self as signed",
+            TyRule::ElemRef => "&T",
+            TyRule::ElemMut => "&mut T",
         }
     }
 }
@@ -205,6 +223,26 @@ pub enum Lowering {
     Cast,
     /// `Box::new(x)` of plain data: allocation the tracer sees.
     BoxNew,
+    /// `Gc::new(x)`: allocation on the GC heap that the tracer sees.
+    GcNew,
+    /// `Gc::ptr_eq(a, b)`: a comparison of the addresses.
+    GcPtrEq,
+    /// `Cell::new(x)`, `GcCell::new(x)`: the value in a cell, in registers
+    /// (stored where the enclosing value goes).
+    CellNew,
+    /// `get` of a `Cell` or `GcCell`: a load of the value (the `GcCell`'s
+    /// borrow flag checked first).
+    CellGet,
+    /// `set` of a `Cell` or `GcCell`: a store (the `GcCell`'s borrow flag
+    /// checked and its write barrier passed first).
+    CellSet,
+    /// `GcCell::replace`: a load and a store, as `CellSet`.
+    CellReplace,
+    /// `GcCell::borrow()`: the flag checked, then the value's address.
+    CellBorrow,
+    /// `GcCell::borrow_mut()`: the flag checked, the barrier passed, then
+    /// the value's address.
+    CellBorrowMut,
     /// Typed, but refused by the lowering ("`pow` is not supported in
     /// traced code yet").
     NotYet,
@@ -265,6 +303,20 @@ impl Lowering {
             Lowering::BoxNew => {
                 "`new` and stores; only for plain data (see \"Boxes\")".into()
             }
+            Lowering::GcNew => "`gc_new` (zeroed object on the GC heap) and stores; plain data, `Gc`s and cells (see \"GC objects\")".into(),
+            Lowering::GcPtrEq => "a comparison of the addresses".into(),
+            Lowering::CellNew => "the value itself (stored with the value that holds the cell)".into(),
+            Lowering::CellGet => match recv {
+                Recv::GcCell => "a guard that the cell is not mutably borrowed (a panic, as `RefCell`), then a load".into(),
+                _ => "a load".into(),
+            },
+            Lowering::CellSet => match recv {
+                Recv::GcCell => "a guard that the cell is not borrowed, the write barrier (a test of `logged` and a rare residual call), then a store".into(),
+                _ => "a store".into(),
+            },
+            Lowering::CellReplace => "as `set`, with a load of the old value first".into(),
+            Lowering::CellBorrow => "a guard that the cell is not mutably borrowed, then the value's address (see \"GC objects\" for the borrow flag)".into(),
+            Lowering::CellBorrowMut => "a guard that the cell is not borrowed, the write barrier, then the value's address".into(),
             Lowering::NotYet => "not supported yet".into(),
         }
     }
@@ -445,6 +497,19 @@ pub static BUILTINS: &[Builtin] = &[
     method(R::CopyAdt, "clone", &[], T::Recv, L::Copy),
     // ---- Box ----
     assoc(R::Box, "new", &[T::Elem], T::Recv, L::BoxNew),
+    // ---- the GC heap (docs/gc.md) ----
+    assoc(R::Gc, "new", &[T::Elem], T::Recv, L::GcNew),
+    assoc(R::Gc, "ptr_eq", &[T::Recv, T::Recv], T::Bool, L::GcPtrEq),
+    assoc(R::Cell, "new", &[T::Elem], T::Recv, L::CellNew),
+    method(R::Cell, "get", &[], T::Elem, L::CellGet),
+    method(R::Cell, "set", &[T::Elem], T::Unit, L::CellSet),
+    method(R::Cell, "replace", &[T::Elem], T::Elem, L::CellReplace),
+    assoc(R::GcCell, "new", &[T::Elem], T::Recv, L::CellNew),
+    method(R::GcCell, "get", &[], T::Elem, L::CellGet),
+    method(R::GcCell, "set", &[T::Elem], T::Unit, L::CellSet),
+    method(R::GcCell, "replace", &[T::Elem], T::Elem, L::CellReplace),
+    method(R::GcCell, "borrow", &[], T::ElemRef, L::CellBorrow),
+    method(R::GcCell, "borrow_mut", &[], T::ElemMut, L::CellBorrowMut),
 ];
 
 /// The associated constants traced code may use: `i64::MAX`, `i64::MIN`
@@ -489,6 +554,9 @@ pub fn assoc_fn(ty_name: &str, name: &str, arity: usize) -> Option<&'static Buil
         "f64" => Shape::Of(Recv::F64),
         "char" => Shape::Of(Recv::Char),
         "Box" => Shape::Of(Recv::Box),
+        "Gc" => Shape::Of(Recv::Gc),
+        "Cell" => Shape::Of(Recv::Cell),
+        "GcCell" => Shape::Of(Recv::GcCell),
         t => Shape::Int(IntTy::from_name(t)?),
     };
     BUILTINS.iter().find(|b| {

@@ -198,3 +198,7 @@ impl fmt::Display for Diagnostic {
         }
     }
 }
+
+/// The help of every diagnostic on `Rc`, `RefCell`, `Weak` and `HashMap` in
+/// traced code (docs/subset.md, "GC objects").
+pub const GC_INSTEAD_HELP: &str = "share objects with `metatrace::Gc<T>` (a `Copy` pointer to the GC heap) and mutate them through `Cell` or `metatrace::GcCell` fields; write a table as a struct in the subset (a `Vec` of entries probed by hash), see docs/gc.md";

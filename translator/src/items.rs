@@ -133,6 +133,26 @@ pub struct ItemTable<'a> {
 
 const PRELUDE_TYPES: &[&str] = &["Option", "Result", "Vec", "String", "Box"];
 
+/// Whether `path` (from a glob `use`) is a GC type of `metatrace::prelude`.
+fn gc_prelude_item(path: &[String]) -> bool {
+    path.len() == 3
+        && path[0] == "metatrace"
+        && path[1] == "prelude"
+        && matches!(path[2].as_str(), "Gc" | "GcCell")
+}
+
+/// The name `resolve_type` knows an external type by: the last segment,
+/// except for metatrace's GC types (`metatrace::Gc`, `metatrace::gc::Gc`,
+/// `metatrace::prelude::Gc`), which are `metatrace::Gc` and
+/// `metatrace::GcCell` so that a user's own `Gc` is not taken for them.
+fn external_type_name(path: &[String]) -> String {
+    let last = path.last().cloned().unwrap_or_default();
+    if path.first().map(String::as_str) == Some("metatrace") && matches!(last.as_str(), "Gc" | "GcCell") {
+        return format!("metatrace::{last}");
+    }
+    last
+}
+
 impl<'a> ItemTable<'a> {
     pub fn build(krate: &'a LoadedCrate) -> ItemTable<'a> {
         let mut table = ItemTable {
@@ -688,7 +708,7 @@ impl<'a> ItemTable<'a> {
         let idents = path_idents(path);
         let def = self.resolve_path_in(module, &idents);
         let std_name = match &def {
-            Some(Def::External(p)) => p.last().cloned(),
+            Some(Def::External(p)) => Some(external_type_name(p)),
             None if idents.len() == 1 && PRELUDE_TYPES.contains(&name.as_str()) => {
                 Some(name.clone())
             }
@@ -701,6 +721,11 @@ impl<'a> ItemTable<'a> {
                 "Option" => Ok(Ty::Option(Box::new(arg(0)?))),
                 "Result" => Ok(Ty::Result(Box::new(arg(0)?), Box::new(arg(1)?))),
                 "String" => Ok(Ty::String),
+                "metatrace::Gc" => Ok(Ty::Gc(Box::new(arg(0)?))),
+                "metatrace::GcCell" => Ok(Ty::GcCell(Box::new(arg(0)?))),
+                "Cell" => Ok(Ty::Cell(Box::new(arg(0)?))),
+                "Rc" | "RefCell" | "HashMap" | "Weak" => Err(at(self.sources(), file, span, format!("type `{std_name}` is not supported in traced code"))
+                    .with_help(crate::diag::GC_INSTEAD_HELP)),
                 other => Err(at(self.sources(), file, span, format!("type `{other}` is not supported in traced code"))
                     .with_help("keep it in a struct that traced code passes by reference to #[dont_look_inside] functions")),
             };
@@ -785,6 +810,10 @@ impl<'a> ItemTable<'a> {
                 let mut full = path.clone();
                 full.push(name.to_owned());
                 match self.resolve_use_path(module, &full, depth + 1) {
+                    // `use metatrace::prelude::*;` brings the GC types.
+                    Some(Def::External(p)) if gc_prelude_item(&p) => {
+                        return Some(Def::External(p))
+                    }
                     Some(Def::External(_)) | None => {}
                     Some(d) => return Some(d),
                 }

@@ -6,6 +6,7 @@ pub mod build;
 pub mod builtins;
 pub mod consteval;
 pub mod diag;
+pub mod gc_types;
 pub mod hint_check;
 pub mod hints;
 pub mod items;

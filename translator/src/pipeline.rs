@@ -78,6 +78,7 @@ fn translate_loaded(
         }
         let mut program = t.program;
         program.types = items.types.clone();
+        program.gc_types = crate::gc_types::gc_type_requests(&items, &program.graphs);
         (program, t.diags)
     };
     let LoadedCrate { sources, .. } = krate;

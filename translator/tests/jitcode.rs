@@ -301,3 +301,26 @@ fn calls_assembles_and_verifies() {
     let portal = target("calls").drivers[0].portal.clone();
     target_with_portal("calls", &portal);
 }
+
+/// `Gc::new` gets an alloc descr of its own (`gc`), and the reads
+/// through a `Gc` use an immutable descr except for the `Cell` field.
+#[test]
+fn gc_descrs() {
+    let asm = assembly_of("gc_new_and_reads_through_gc");
+    assert!(
+        asm.allocs.iter().any(|a| a.gc),
+        "no GC alloc descr in {:?}",
+        asm.allocs
+    );
+    let read = |field: &str| -> Vec<bool> {
+        asm.fields
+            .iter()
+            .filter(|f| metatrace_jitcodegen::flowgraph::adt_field_name(&asm.types, &f.field) == field)
+            .map(|f| f.immutable)
+            .collect()
+    };
+    // Read through the `Gc`: immutable; written by `make` (through the
+    // fresh object) and read, as a cell, always mutable.
+    assert!(read("Node.value").contains(&true), "{:?}", read("Node.value"));
+    assert_eq!(read("Node.count"), vec![false]);
+}

@@ -22,7 +22,7 @@ pub(crate) struct Descrs {
     enum_ix: HashMap<(Ty, bool), u16>,
     call_ix: HashMap<String, u16>,
     helper_ix: HashMap<Helper, u16>,
-    alloc_ix: HashMap<Ty, u16>,
+    alloc_ix: HashMap<(Ty, bool), u16>,
     string_ix: HashMap<String, u16>,
     graph_ix: HashMap<String, u16>,
     driver_ix: HashMap<String, u16>,
@@ -169,14 +169,16 @@ impl Descrs {
         Ok(CallId(i))
     }
 
-    /// The alloc descr of `Box<ty>`, one per type.
-    pub fn alloc(&mut self, ty: &Ty) -> Result<AllocId, String> {
-        if let Some(&i) = self.alloc_ix.get(ty) {
+    /// The alloc descr of `Box<ty>` (or of `Gc<ty>` with `gc`), one per
+    /// type and heap.
+    pub fn alloc(&mut self, ty: &Ty, gc: bool) -> Result<AllocId, String> {
+        let key = (ty.clone(), gc);
+        if let Some(&i) = self.alloc_ix.get(&key) {
             return Ok(AllocId(i));
         }
         let i = index(self.asm.allocs.len(), "allocated types")?;
-        self.asm.allocs.push(AllocRequest { ty: ty.clone() });
-        self.alloc_ix.insert(ty.clone(), i);
+        self.asm.allocs.push(AllocRequest { ty: ty.clone(), gc });
+        self.alloc_ix.insert(key, i);
         Ok(AllocId(i))
     }
 

@@ -46,7 +46,16 @@ impl JitCodeNames for Assembly {
             DescrTable::Enum => self.types.display(&self.enums.get(i)?.ty).to_string(),
             DescrTable::Call => self.calls.get(i)?.path.clone(),
             DescrTable::Jitcode => self.jitcodes.get(i)?.name.clone(),
-            DescrTable::Alloc => self.types.display(&self.allocs.get(i)?.ty).to_string(),
+            DescrTable::Alloc => {
+                let a = self.allocs.get(i)?;
+                let ty = self.types.display(&a.ty);
+                // A GC object and a box of one type are two descrs.
+                if a.gc {
+                    format!("Gc<{ty}>")
+                } else {
+                    ty.to_string()
+                }
+            }
             DescrTable::Driver => self.drivers.get(i)?.portal.clone(),
             DescrTable::String => format!("{:?}", self.strings.get(i)?),
         })

@@ -75,6 +75,9 @@ fn norm(ty: &Ty) -> Ty {
         Ty::Slice(t) => Ty::Slice(Box::new(norm(t))),
         Ty::Vec(t) => Ty::Vec(Box::new(norm(t))),
         Ty::Box(t) => Ty::Box(Box::new(norm(t))),
+        Ty::Gc(t) => Ty::Gc(Box::new(norm(t))),
+        Ty::Cell(t) => Ty::Cell(Box::new(norm(t))),
+        Ty::GcCell(t) => Ty::GcCell(Box::new(norm(t))),
         Ty::Option(t) => Ty::Option(Box::new(norm(t))),
         Ty::Result(a, b) => Ty::Result(Box::new(norm(a)), Box::new(norm(b))),
         other => other.clone(),
@@ -164,6 +167,10 @@ impl<'a> Walk<'a> {
                 self.place(to, Pos::Anywhere, mode);
             }
             Ty::Tuple(items) => items.iter().for_each(|t| self.value(t)),
+            // The object is immutable but for its cells.
+            Ty::Gc(to) => self.place(to, Pos::Anywhere, Mode::Shared),
+            Ty::Cell(t) => self.value(t),
+            Ty::GcCell(t) => self.value(t),
             Ty::Option(t) => self.value(t),
             Ty::Result(a, b) => {
                 self.value(a);
@@ -282,6 +289,28 @@ impl<'a> Walk<'a> {
                 self.other = true; // the box's pointer
                 self.place(t, Pos::Unfielded, Mode::Mut);
             }
+            Ty::Gc(to) => {
+                self.scalar(ty, &pos);
+                self.place(to, Pos::Anywhere, Mode::Shared);
+            }
+            // `repr(transparent)`: the value is the cell. Traced code may
+            // also read a cell's value by a raw `load` (through a
+            // `&Cell<T>`, or what `GcCell::borrow` gives): `other`.
+            Ty::Cell(t) => {
+                self.other = true;
+                self.place(t, pos, Mode::Mut)
+            }
+            Ty::GcCell(t) => {
+                self.other = true;
+                for (index, f) in [Ty::Int(crate::types::IntTy::Isize), Ty::Bool, (**t).clone()].iter().enumerate() {
+                    let r = FieldRef {
+                        owner: ty.clone(),
+                        variant: None,
+                        index: index as u32,
+                    };
+                    self.place(f, Pos::Field(r), Mode::Mut);
+                }
+            }
             Ty::Str | Ty::String => self.other = true,
             Ty::Opaque(_) => self.everything = true,
         }
@@ -339,7 +368,9 @@ impl<'a> Walk<'a> {
             | Ty::Str
             | Ty::String => {}
             // A `&mut` behind a `&` is frozen too.
-            Ty::Ref { to, .. } => self.shared(to),
+            Ty::Ref { to, .. } | Ty::Gc(to) => self.shared(to),
+            // Interior mutability: written wherever it is.
+            Ty::Cell(_) | Ty::GcCell(_) => self.place(ty, Pos::Anywhere, Mode::Mut),
             Ty::Tuple(items) => items.iter().for_each(|t| self.shared(t)),
             Ty::Array(t, _) | Ty::Slice(t) | Ty::Vec(t) | Ty::Box(t) | Ty::Option(t) => {
                 self.shared(t)
@@ -353,11 +384,22 @@ impl<'a> Walk<'a> {
                 if !self.seen.insert((*id, Mode::Shared)) {
                     return;
                 }
-                for (_, _, f) in adt.all_fields() {
-                    self.shared(&f.ty);
+                for (variant, index, f) in adt.all_fields() {
+                    match f.ty {
+                        // A cell field is written where it is.
+                        Ty::Cell(_) | Ty::GcCell(_) => {
+                            let r = FieldRef {
+                                owner: ty.clone(),
+                                variant,
+                                index,
+                            };
+                            self.place(&f.ty, Pos::Field(r), Mode::Mut);
+                        }
+                        _ => self.shared(&f.ty),
+                    }
                 }
             }
-            // `Cell`, `RefCell`, atomics, raw pointers, or anything else
+            // `RefCell`, atomics, raw pointers, or anything else
             // the front end cannot see into.
             Ty::Opaque(_) => self.everything = true,
         }

@@ -316,7 +316,13 @@ impl Flattener<'_> {
     /// Whether a memory operation's base is a shared reference (`&T`):
     /// then what it reads cannot change under it.
     fn shared(&self, base: &Operand) -> bool {
-        matches!(self.ty(base), Ty::Ref { mutable: false, .. })
+        matches!(self.ty(base), Ty::Ref { mutable: false, .. } | Ty::Gc(_))
+    }
+
+    /// Whether field `fr` is read through a shared reference and cannot
+    /// change under it (a cell can).
+    fn shared_field(&self, base: &Operand, fr: &crate::flowgraph::FieldRef) -> bool {
+        self.shared(base) && !fr.is_cell(&self.descrs.asm.types)
     }
 
     fn ty(&self, o: &Operand) -> Ty {
@@ -454,21 +460,21 @@ impl Flattener<'_> {
             }
             Op::GetField(fr) => {
                 arity(1, 1)?;
-                let descr = self.descrs.field(fr, self.shared(&op.args[0]))?;
+                let descr = self.descrs.field(fr, self.shared_field(&op.args[0], fr))?;
                 let base = self.opnd_k(&op.args[0], R)?;
                 let dst = self.res(op.results[0]).reg;
                 self.emit(Insn::GetField { descr, base, dst });
             }
             Op::SetField(fr) => {
                 arity(2, 0)?;
-                let descr = self.descrs.field(fr, self.shared(&op.args[0]))?;
+                let descr = self.descrs.field(fr, self.shared_field(&op.args[0], fr))?;
                 let base = self.opnd_k(&op.args[0], R)?;
                 let value = self.opnd(&op.args[1])?.reg;
                 self.emit(Insn::SetField { descr, base, value });
             }
             Op::FieldAddr(fr) => {
                 arity(1, 1)?;
-                let descr = self.descrs.field(fr, self.shared(&op.args[0]))?;
+                let descr = self.descrs.field(fr, self.shared_field(&op.args[0], fr))?;
                 let base = self.opnd_k(&op.args[0], R)?;
                 let dst = self.res(op.results[0]).reg;
                 self.emit(Insn::FieldAddr { descr, base, dst });
@@ -717,9 +723,9 @@ impl Flattener<'_> {
                 let dst = self.res(op.results[0]).reg;
                 self.emit(Insn::WeAreJitted { dst });
             }
-            Op::New(t) => {
+            Op::New(t) | Op::GcNew(t) => {
                 arity(0, 1)?;
-                let descr = self.descrs.alloc(t)?;
+                let descr = self.descrs.alloc(t, matches!(op.op, Op::GcNew(_)))?;
                 let dst = self.res(op.results[0]);
                 if dst.kind != R {
                     return Err("the result of new is not a ref".into());
@@ -731,7 +737,7 @@ impl Flattener<'_> {
             }
             Op::Free(t) => {
                 arity(1, 0)?;
-                let descr = self.descrs.alloc(t)?;
+                let descr = self.descrs.alloc(t, false)?;
                 let ptr = self.opnd_k(&op.args[0], R)?;
                 self.emit(Insn::Free { descr, ptr });
             }

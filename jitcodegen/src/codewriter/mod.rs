@@ -130,6 +130,8 @@ impl CallEffectsData {
 #[derive(Clone, Debug, PartialEq)]
 pub struct AllocRequest {
     pub ty: Ty,
+    /// Allocated by `Gc::new` on the GC heap (else by `Box::new`).
+    pub gc: bool,
 }
 
 /// A driver (`Tables::drivers[i]`).
@@ -202,7 +204,7 @@ pub fn var_kind(ty: &Ty) -> Option<Kind> {
     match ty {
         Ty::Bool | Ty::Char | Ty::Int(_) => Some(Kind::Int),
         Ty::F64 => Some(Kind::Float),
-        Ty::Ref { .. } | Ty::Box(_) => Some(Kind::Ref),
+        Ty::Ref { .. } | Ty::Box(_) | Ty::Gc(_) => Some(Kind::Ref),
         _ => None,
     }
 }
@@ -214,7 +216,7 @@ pub fn var_scalar(ty: &Ty) -> Option<ScalarTy> {
         Ty::Bool => Some(ScalarTy::Bool),
         Ty::Char => Some(ScalarTy::Char),
         Ty::F64 => Some(ScalarTy::F64),
-        Ty::Ref { .. } | Ty::Box(_) => Some(ScalarTy::Ref),
+        Ty::Ref { .. } | Ty::Box(_) | Ty::Gc(_) => Some(ScalarTy::Ref),
         _ => None,
     }
 }
@@ -223,6 +225,10 @@ pub fn var_scalar(ty: &Ty) -> Option<ScalarTy> {
 /// Vec or slice item), if it is one: a reference to an unsized type is a
 /// fat pointer in memory, not a scalar.
 pub fn mem_scalar(ty: &Ty) -> Option<ScalarTy> {
+    // A `Cell<T>` is its value in memory (`repr(transparent)`).
+    if let Ty::Cell(t) = ty {
+        return mem_scalar(t);
+    }
     if ty.is_scalar() {
         var_scalar(ty)
     } else {

@@ -32,6 +32,11 @@ pub enum Helper {
     F64ToBits,
     /// `f64::from_bits(x)`.
     F64FromBits,
+    /// The rare path of a `GcCell<T>`'s write barrier: args (the cell);
+    /// `GcCell::write_barrier`, which remembers the cell when the plan is
+    /// generational. Traced code calls it only when the cell's `logged`
+    /// flag is clear.
+    GcCellBarrier(Ty),
 }
 
 impl Helper {
@@ -47,6 +52,7 @@ impl Helper {
             Helper::VecSwap(t) => vec![vec(t), usize_t.clone(), usize_t],
             Helper::F64ToBits => vec![Ty::F64],
             Helper::F64FromBits => vec![Ty::Int(IntTy::U64)],
+            Helper::GcCellBarrier(t) => vec![Ty::reference(false, Ty::GcCell(Box::new(t.clone())))],
         }
     }
 
@@ -66,7 +72,8 @@ impl Helper {
             | Helper::VecInsert(t)
             | Helper::VecTruncate(t)
             | Helper::VecSwap(t)
-            | Helper::VecClear(t) => Some(t),
+            | Helper::VecClear(t)
+            | Helper::GcCellBarrier(t) => Some(t),
             Helper::F64ToBits | Helper::F64FromBits => None,
         }
     }
@@ -83,6 +90,7 @@ impl Helper {
             Helper::VecClear(ty) => format!("Vec<{}>::clear", t(ty)),
             Helper::F64ToBits => "f64::to_bits".into(),
             Helper::F64FromBits => "f64::from_bits".into(),
+            Helper::GcCellBarrier(ty) => format!("GcCell<{}>::write_barrier", t(ty)),
         }
     }
 

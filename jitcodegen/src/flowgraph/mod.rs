@@ -28,7 +28,7 @@ pub use repair::repair_cross_block_uses;
 pub use simplify::simplify;
 pub use verify::{verify, VerifyError};
 
-use crate::types::{AdtKind, IntTy, Ty, TypeTable};
+use crate::types::{AdtId, AdtKind, IntTy, Ty, TypeTable};
 use petgraph::stable_graph::{EdgeIndex, NodeIndex, StableDiGraph};
 use petgraph::visit::EdgeRef;
 use petgraph::Direction;
@@ -115,6 +115,12 @@ impl Operand {
     }
 }
 
+/// The fields of a `GcCell<T>` (`FieldRef`s with the owner `Ty::GcCell`),
+/// in the order of its `repr(C)` layout.
+pub const GCCELL_BORROW: u32 = 0;
+pub const GCCELL_LOGGED: u32 = 1;
+pub const GCCELL_VALUE: u32 = 2;
+
 /// A field reached through a reference: of a struct (`variant == None`), of
 /// one variant of an enum, or of a tuple type stored in memory.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -138,7 +144,24 @@ impl FieldRef {
 
     /// The field's type: a struct's, a variant's or a tuple's field, or
     /// an enum's tag (`FieldRef::tag`); `None` when there is no such field.
+    /// A `Cell<T>` field is its `T` (`repr(transparent)`): reads and writes
+    /// of the cell are reads and writes of this field (`is_cell`).
     pub fn ty(&self, types: &TypeTable) -> Option<Ty> {
+        match self.declared_ty(types)? {
+            Ty::Cell(t) => Some(*t),
+            t => Some(t),
+        }
+    }
+
+    /// Whether the field is a `Cell` (or a `GcCell`'s part): it changes
+    /// behind shared references, so it never gets an immutable descr.
+    pub fn is_cell(&self, types: &TypeTable) -> bool {
+        matches!(self.owner, Ty::GcCell(_))
+            || matches!(self.declared_ty(types), Some(Ty::Cell(_) | Ty::GcCell(_)))
+    }
+
+    /// The field's type as declared.
+    fn declared_ty(&self, types: &TypeTable) -> Option<Ty> {
         match &self.owner {
             Ty::Adt(id) => {
                 let adt = types.adts.get(id.0 as usize)?;
@@ -151,6 +174,12 @@ impl FieldRef {
                 Some(fields.get(self.index as usize)?.ty.clone())
             }
             Ty::Tuple(items) if self.variant.is_none() => items.get(self.index as usize).cloned(),
+            Ty::GcCell(t) if self.variant.is_none() => match self.index {
+                GCCELL_BORROW => Some(Ty::Int(IntTy::Isize)),
+                GCCELL_LOGGED => Some(Ty::Bool),
+                GCCELL_VALUE => Some((**t).clone()),
+                _ => None,
+            },
             // The payloads of `Some`, `Ok` and `Err`.
             Ty::Option(t) if self.variant == Some(1) && self.index == 0 => Some((**t).clone()),
             Ty::Result(a, b) if self.index == 0 => match self.variant {
@@ -300,6 +329,11 @@ pub enum Op {
     /// (plain data); the result is the `Box<T>`. The stores that follow
     /// fill it.
     New(Ty),
+    /// `Gc::new`: a fresh object of type `T` on the GC heap, its value
+    /// zeroed (so that a collection before the stores that follow sees no
+    /// stale pointer); the result is the `Gc<T>`. Never freed by traced
+    /// code.
+    GcNew(Ty),
     /// Drop a `Box<T>` of plain data: free its memory; nothing when the
     /// argument is null (a box moved out of its local leaves null behind).
     Free(Ty),
@@ -378,6 +412,7 @@ impl Op {
             Op::CanEnterJit { .. } => "can_enter_jit",
             Op::WeAreJitted => "we_are_jitted",
             Op::New(_) => "new",
+            Op::GcNew(_) => "gc_new",
             Op::Free(_) => "free",
             Op::Helper(_) => "helper_call",
         }
@@ -661,6 +696,19 @@ pub struct Program {
     /// `#[dont_look_inside]` functions called from traced code: their
     /// signatures (the bodies stay native).
     pub residuals: Vec<ResidualInfo>,
+    /// The crate's types the glue implements `Trace` (and `GcType`) for.
+    pub gc_types: Vec<GcTypeRequest>,
+}
+
+/// A type of the crate that lives on the GC heap or inside a GC object:
+/// the glue implements `metatrace::gc::Trace` (its precise scanning
+/// function) and, for a type allocated with `Gc::new`, `GcType`, for
+/// whichever of the two the crate does not implement itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GcTypeRequest {
+    pub adt: AdtId,
+    pub trace: bool,
+    pub gc_type: bool,
 }
 
 impl Program {
@@ -709,6 +757,14 @@ pub fn adt_field_name(types: &TypeTable, field: &FieldRef) -> String {
                     )
                 }
             }
+        }
+        Ty::GcCell(_) => {
+            let part = match field.index {
+                GCCELL_BORROW => "borrow",
+                GCCELL_LOGGED => "logged",
+                _ => "value",
+            };
+            format!("{}.{part}", types.display(&field.owner))
         }
         other => format!("{}.{}", types.display(other), field.index),
     }

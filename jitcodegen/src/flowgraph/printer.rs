@@ -198,6 +198,7 @@ fn static_data(op: &Op, types: &TypeTable) -> Option<String> {
         | Op::SliceSetItem(t)
         | Op::VecAsSlice(t)
         | Op::New(t)
+        | Op::GcNew(t)
         | Op::Free(t) => Some(types.display(t).to_string()),
         Op::Call { callee, .. } => Some(callee.clone()),
         Op::Helper(h) => Some(h.name(types)),

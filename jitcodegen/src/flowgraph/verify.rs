@@ -61,7 +61,7 @@ enum Want<'t> {
 }
 
 fn is_ref(ty: &Ty) -> bool {
-    matches!(ty, Ty::Ref { .. } | Ty::Box(_))
+    matches!(ty, Ty::Ref { .. } | Ty::Box(_) | Ty::Gc(_))
 }
 
 /// Variables are scalars; a reference to `[T]`/`str` is the data pointer of
@@ -643,6 +643,10 @@ impl Verifier<'_> {
                 self.arity(op, None, Some(0));
             }
             Op::WeAreJitted => self.sig(op, &[], &[b]),
+            Op::GcNew(t) => {
+                let gc = Ty::Gc(Box::new(t.clone()));
+                self.sig(op, &[], &[Want::Exact(&gc)])
+            }
             Op::New(t) | Op::Free(t) => {
                 let boxed = Ty::Box(Box::new(t.clone()));
                 let boxed = [Want::Exact(&boxed)];

@@ -89,6 +89,7 @@ impl<'a> Leaves<'a> {
             Ty::Box(_) => {
                 quote!(#out[#i] = ::std::boxed::Box::into_raw(#value) as usize as u64;)
             }
+            Ty::Gc(_) => quote!(#out[#i] = ::metatrace::Gc::as_ptr(#value) as usize as u64;),
             Ty::Tuple(items) => {
                 let vars: Vec<Ident> = items.iter().map(|_| self.fresh()).collect();
                 let mut body = quote!(let (#(#vars,)*) = #value;);
@@ -218,6 +219,10 @@ impl<'a> Leaves<'a> {
             Ty::Box(to) => {
                 let t = self.rust_type(to)?;
                 quote!(::std::boxed::Box::from_raw(#input[#i] as usize as *mut #t))
+            }
+            Ty::Gc(to) => {
+                let t = self.rust_type(to)?;
+                quote!(::metatrace::Gc::from_raw(#input[#i] as usize as *const #t))
             }
             Ty::Tuple(items) => {
                 let mut parts = Vec::new();

@@ -63,6 +63,18 @@ pub fn rust_type(
             let t = rt(t)?;
             quote!(::std::boxed::Box<#t>)
         }
+        Ty::Gc(t) => {
+            let t = rt(t)?;
+            quote!(::metatrace::Gc<#t>)
+        }
+        Ty::Cell(t) => {
+            let t = rt(t)?;
+            quote!(::core::cell::Cell<#t>)
+        }
+        Ty::GcCell(t) => {
+            let t = rt(t)?;
+            quote!(::metatrace::GcCell<#t>)
+        }
         Ty::String => quote!(::std::string::String),
         Ty::Option(t) => {
             let t = rt(t)?;

@@ -221,9 +221,10 @@ fn sample() -> (Program, Assembly) {
             },
         ],
         allocs: vec![
-            AllocRequest { ty: PAIR },
+            AllocRequest { ty: PAIR, gc: false },
             AllocRequest {
                 ty: Ty::Int(IntTy::I64),
+                gc: false,
             },
         ],
         drivers: vec![DriverRequest {
@@ -395,8 +396,8 @@ fn paths_and_idents() {
 fn allocs_and_boxes_passed_to_native_code() {
     has("allocs: &ALLOCS,");
     has("static ALLOCS: [__mt::AllocDescr; 2] = [");
-    has("__mt::AllocDescr { name: \"Pair\", size: ::core::mem::size_of::<crate::interp::Pair>(), align: ::core::mem::align_of::<crate::interp::Pair>(), }");
-    has("__mt::AllocDescr { name: \"i64\", size: ::core::mem::size_of::<i64>(), align: ::core::mem::align_of::<i64>(), }");
+    has("__mt::AllocDescr { name: \"Pair\", size: ::core::mem::size_of::<crate::interp::Pair>(), align: ::core::mem::align_of::<crate::interp::Pair>(), gc: ::core::option::Option::None, }");
+    has("__mt::AllocDescr { name: \"i64\", size: ::core::mem::size_of::<i64>(), align: ::core::mem::align_of::<i64>(), gc: ::core::option::Option::None, }");
     // A box passed by value is rebuilt from its pointer and handed over;
     // a box returned is given back as its pointer.
     has("let __r = crate::interp::rebox(::std::boxed::Box::from_raw(args[0] as usize as *mut crate::interp::Pair));");

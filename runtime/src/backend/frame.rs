@@ -54,26 +54,37 @@ use std::cell::RefCell;
 thread_local! {
     /// Frame buffers for reuse (a residual call may re-enter compiled
     /// code: each active `execute` has its own).
-    static POOL: RefCell<Vec<Box<[u64]>>> = const { RefCell::new(Vec::new()) };
+    static POOL: RefCell<Vec<(Box<[u64]>, ConservativeRoot)>> = const { RefCell::new(Vec::new()) };
 }
 
-/// A frame buffer, returned to the thread's pool when dropped.
+/// A frame buffer, returned to the thread's pool when dropped. While it
+/// is taken, the whole buffer is a conservative GC root (DESIGN §8):
+/// compiled code keeps live values in its spill slots across the calls
+/// that may collect (an allocation, a residual call), and passes values
+/// through the I/O area.
 pub struct FrameBuf {
-    buf: Option<Box<[u64]>>,
+    buf: Option<(Box<[u64]>, ConservativeRoot)>,
 }
+
+use crate::gc::ConservativeRoot;
 
 impl FrameBuf {
     pub fn take() -> FrameBuf {
-        let b = POOL
+        let (b, root) = POOL
             .try_with(|p| p.borrow_mut().pop())
             .ok()
             .flatten()
-            .unwrap_or_else(|| vec![0u64; FRAME_WORDS].into_boxed_slice());
-        FrameBuf { buf: Some(b) }
+            .unwrap_or_else(|| {
+                (vec![0u64; FRAME_WORDS].into_boxed_slice(), ConservativeRoot::new())
+            });
+        root.set(b.as_ptr() as *const usize, b.len());
+        FrameBuf {
+            buf: Some((b, root)),
+        }
     }
 
     pub fn io(&mut self) -> &mut [u64] {
-        &mut self.buf.as_mut().expect("frame")[FP_INDEX..]
+        &mut self.buf.as_mut().expect("frame").0[FP_INDEX..]
     }
 
     /// The value compiled code gets in `r15`.
@@ -84,11 +95,12 @@ impl FrameBuf {
 
 impl Drop for FrameBuf {
     fn drop(&mut self) {
-        if let Some(b) = self.buf.take() {
+        if let Some((b, root)) = self.buf.take() {
+            root.set(std::ptr::null(), 0);
             let _ = POOL.try_with(|p| {
                 let mut p = p.borrow_mut();
                 if p.len() < 8 {
-                    p.push(b);
+                    p.push((b, root));
                 }
             });
         }

@@ -39,6 +39,10 @@ pub(crate) struct Machine {
     frames: Vec<Frame>,
     call_args: Vec<u64>,
     call_results: Vec<u64>,
+    /// `refs` as a conservative GC root (DESIGN §8): a collection inside
+    /// an allocation or a residual call of the blackhole keeps and pins
+    /// what its ref registers hold.
+    refs_root: crate::gc::ConservativeRoot,
 }
 
 // Register access in the current frame `$fr`. Verified code guarantees
@@ -66,6 +70,7 @@ impl Machine {
     pub(crate) fn reset(&mut self) {
         self.ints.clear();
         self.refs.clear();
+        self.publish_refs();
         self.floats.clear();
         self.frames.clear();
     }
@@ -85,12 +90,18 @@ impl Machine {
         grow(&mut self.refs, n[1] as usize, &code.consts_r);
         grow(&mut self.floats, n[2] as usize, &code.consts_f);
         self.frames.push(f);
+        self.publish_refs();
         f
+    }
+
+    fn publish_refs(&self) {
+        self.refs_root.set(self.refs.as_ptr(), self.refs.len());
     }
 
     fn drop_frame(&mut self, f: &Frame) {
         self.ints.truncate(f.bi);
         self.refs.truncate(f.br);
+        self.publish_refs();
         self.floats.truncate(f.bf);
         self.frames.pop();
     }

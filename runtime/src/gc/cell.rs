@@ -61,6 +61,16 @@ pub struct GcCell<T> {
     value: UnsafeCell<T>,
 }
 
+impl<T> GcCell<T> {
+    /// Where the borrow flag is, for traced code (the glue's field descrs;
+    /// `jitcodegen`'s `GCCELL_BORROW`).
+    pub const BORROW_OFFSET: usize = std::mem::offset_of!(GcCell<T>, borrow);
+    /// Where the `logged` flag is (`GCCELL_LOGGED`).
+    pub const LOGGED_OFFSET: usize = std::mem::offset_of!(GcCell<T>, logged);
+    /// Where the value is (`GCCELL_VALUE`).
+    pub const VALUE_OFFSET: usize = std::mem::offset_of!(GcCell<T>, value);
+}
+
 impl<T: Trace> GcCell<T> {
     /// A cell holding `value`.
     pub const fn new(value: T) -> GcCell<T> {

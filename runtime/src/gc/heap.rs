@@ -14,7 +14,7 @@
 //! so a VM that never allocates a `Gc` never starts mmtk or its threads.
 
 use super::binding::Vm;
-use super::object::{GcType, HEADER_BYTES};
+use super::object::{GcType, TypeDescr, HEADER_BYTES};
 use super::options::{GcOptions, HeapSize};
 use mmtk::util::options::{GCTriggerSelector, PlanSelector};
 use mmtk::util::{Address, ObjectReference, VMMutatorThread};
@@ -165,6 +165,30 @@ fn build(options: GcOptions) -> Heap {
 #[inline]
 pub(super) fn allocate<T: GcType>(value: T) -> NonNull<T> {
     let d = T::descr();
+    PENDING_VALUE.store(&value as *const T as usize, Ordering::Relaxed);
+    PENDING_SCAN.store(d.scan as usize, Ordering::Relaxed);
+    let value_addr = allocate_object(d, |addr| unsafe {
+        std::ptr::write(addr as *mut T, value);
+    });
+    unsafe { NonNull::new_unchecked(value_addr as *mut T) }
+}
+
+/// A fresh object of type `d` whose value is all zero bytes, for code that
+/// fills it field by field afterwards: the jitcodes' `new` of a `Gc::new`
+/// (the blackhole, the tracer, resume, machine code through `mt_new`).
+/// Zero is a valid state for every slot the scanning function reports
+/// (a null `Gc`, an empty `Option`), so a collection before the stores
+/// finds nothing dangling. Returns the value's address.
+pub fn allocate_zeroed(d: &'static TypeDescr) -> usize {
+    allocate_object(d, |addr| unsafe {
+        std::ptr::write_bytes(addr as *mut u8, 0, d.size);
+    })
+}
+
+/// Allocates an object of type `d`, writes its header, lets `init` write
+/// the value (before any collection can see it), sets the valid-object
+/// bit and registers drop glue. Returns the value's address.
+fn allocate_object(d: &'static TypeDescr, init: impl FnOnce(usize)) -> usize {
     let id = d.id();
     let m = mutator();
     let heap = unsafe { HEAP.get().unwrap_unchecked() };
@@ -181,8 +205,6 @@ pub(super) fn allocate<T: GcType>(value: T) -> NonNull<T> {
     } else {
         AllocationSemantics::Default
     };
-    PENDING_VALUE.store(&value as *const T as usize, Ordering::Relaxed);
-    PENDING_SCAN.store(d.scan as usize, Ordering::Relaxed);
     if heap.options.stress {
         collect_before_allocating(false);
     } else if d.drop.is_some() && super::pressure::collection_due() {
@@ -194,7 +216,7 @@ pub(super) fn allocate<T: GcType>(value: T) -> NonNull<T> {
     let value_addr = start + HEADER_BYTES;
     unsafe {
         start.store::<u64>(id as u64);
-        std::ptr::write(value_addr.to_mut_ptr::<T>(), value);
+        init(value_addr.as_usize());
         let obj = ObjectReference::from_raw_address_unchecked(value_addr);
         // Sets the valid-object bit: without it the stack scan cannot
         // find the object.
@@ -203,7 +225,7 @@ pub(super) fn allocate<T: GcType>(value: T) -> NonNull<T> {
             super::weak::add_droppable(value_addr.as_usize());
         }
     }
-    unsafe { NonNull::new_unchecked(value_addr.to_mut_ptr::<T>()) }
+    value_addr.as_usize()
 }
 
 #[cold]

@@ -133,3 +133,89 @@ pub fn count() -> usize {
     let roots = ROOTS.lock().unwrap_or_else(|e| e.into_inner());
     roots.entries.iter().flatten().count()
 }
+
+/// Words in Rust heap memory that may hold `Gc`s among other things and
+/// are scanned conservatively, like the native stack (the objects they
+/// point into are kept and pinned): the blackhole's and the tracer's
+/// register files, which live in `Vec`s, and the `Gc` constants of
+/// compiled traces. The owner updates the range whenever its buffer moves
+/// or its length changes (two relaxed stores; the collector reads them
+/// while the mutator is parked).
+pub struct ConservativeRoot {
+    range: Box<[std::sync::atomic::AtomicUsize; 2]>,
+}
+
+struct RangePtr(*const [std::sync::atomic::AtomicUsize; 2]);
+// Read by GC threads only while the mutator that owns the range is parked.
+unsafe impl Send for RangePtr {}
+
+static CONSERVATIVE: Mutex<Vec<RangePtr>> = Mutex::new(Vec::new());
+
+impl ConservativeRoot {
+    /// A registered range, empty until [`set`](Self::set).
+    pub fn new() -> ConservativeRoot {
+        let range = Box::new([
+            std::sync::atomic::AtomicUsize::new(0),
+            std::sync::atomic::AtomicUsize::new(0),
+        ]);
+        let mut all = CONSERVATIVE.lock().unwrap_or_else(|e| e.into_inner());
+        all.push(RangePtr(&*range));
+        ConservativeRoot { range }
+    }
+
+    /// The words to scan: `len` words from `ptr`.
+    #[inline]
+    pub fn set(&self, ptr: *const usize, len: usize) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.range[0].store(ptr as usize, Relaxed);
+        self.range[1].store(len, Relaxed);
+    }
+}
+
+impl Default for ConservativeRoot {
+    fn default() -> Self {
+        ConservativeRoot::new()
+    }
+}
+
+impl Drop for ConservativeRoot {
+    fn drop(&mut self) {
+        let mut all = CONSERVATIVE.lock().unwrap_or_else(|e| e.into_inner());
+        let me: *const [std::sync::atomic::AtomicUsize; 2] = &*self.range;
+        all.retain(|r| !std::ptr::eq(r.0, me));
+    }
+}
+
+/// Object addresses kept alive and unmoved for the rest of the run: the
+/// `Gc` constants compiled into machine code (a compiled loop is never
+/// freed, and its code cannot be updated if an object moves).
+static PINNED_FOREVER: Mutex<Vec<usize>> = Mutex::new(Vec::new());
+
+/// Keeps the object `addr` points into (if it is one) alive and pinned
+/// from now on.
+pub fn pin_forever(addr: usize) {
+    if !super::heap::in_heap_range(addr) {
+        return;
+    }
+    let mut all = PINNED_FOREVER.lock().unwrap_or_else(|e| e.into_inner());
+    if !all.contains(&addr) {
+        all.push(addr);
+    }
+}
+
+/// Calls `visit` with every word of the conservative ranges and every
+/// address pinned forever.
+pub(super) fn visit_conservative_words(visit: &mut dyn FnMut(usize)) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let all = CONSERVATIVE.lock().unwrap_or_else(|e| e.into_inner());
+    for r in all.iter() {
+        let range = unsafe { &*r.0 };
+        let (ptr, len) = (range[0].load(Relaxed), range[1].load(Relaxed));
+        for i in 0..len {
+            visit(unsafe { (ptr as *const usize).add(i).read_volatile() });
+        }
+    }
+    drop(all);
+    let pinned = PINNED_FOREVER.lock().unwrap_or_else(|e| e.into_inner());
+    pinned.iter().for_each(|&a| visit(a));
+}

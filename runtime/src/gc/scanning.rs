@@ -51,7 +51,15 @@ impl Scanning<Vm> for ScanningImpl {
         mut factory: impl RootsWorkFactory<SimpleSlot>,
     ) {
         let low = super::collection::parked_stack_low();
-        let objects = super::stack::scan(low);
+        let mut objects = super::stack::scan(low);
+        // The JIT's register files and compiled constants, as the stack.
+        super::roots::visit_conservative_words(&mut |word| {
+            if let Some(obj) = super::heap::object_containing(word) {
+                objects.push(obj);
+            }
+        });
+        objects.sort_unstable();
+        objects.dedup();
         if !objects.is_empty() {
             factory.create_process_pinning_roots_work(objects);
         }

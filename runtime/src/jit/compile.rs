@@ -197,6 +197,31 @@ fn optimized_timing(recorded_ops: usize, t0: Instant) -> Timing {
     }
 }
 
+/// Keeps the GC objects the trace names as constants (in its operations
+/// and in its guards' resume data) alive and unmoved for good: machine
+/// code embeds their addresses (DESIGN §8).
+fn pin_gc_constants(trace: &crate::trace::Trace) {
+    use crate::trace::Val;
+    let pin = |v: Val| {
+        if let Val::Ref(addr) = v {
+            if addr != 0 {
+                crate::gc::roots::pin_forever(addr);
+            }
+        }
+    };
+    for op in &trace.ops {
+        op.args.iter().for_each(|&v| pin(v));
+    }
+    for g in &trace.guards {
+        for f in &g.frames {
+            f.regs.iter().for_each(|&(_, v)| pin(v));
+        }
+        for o in &g.virtuals {
+            o.fields.iter().for_each(|&(_, v)| pin(v));
+        }
+    }
+}
+
 /// Counts and logs a trace compiled as `id`.
 fn compiled(
     tables: &'static Tables,
@@ -208,6 +233,7 @@ fn compiled(
 ) {
     let ns = compile_start.elapsed().as_nanos() as u64;
     let trace = backend::trace_of(id);
+    pin_gc_constants(&trace);
     let bytes = backend::code_info(id).map(|(b, _)| b).unwrap_or(0) as u64;
     record(Delta::Compiled {
         kind,

@@ -296,15 +296,20 @@ pub struct EnumDescr {
     pub tag: unsafe fn(usize) -> u32,
 }
 
-/// A type that traced code allocates with `Box::new` (plain data: no drop
-/// glue beyond freeing the memory). The allocator is Rust's global one, so
-/// boxes cross freely between native code, jitcodes and compiled traces.
+/// A type that traced code allocates: with `Box::new` (plain data: no drop
+/// glue beyond freeing the memory; the allocator is Rust's global one, so
+/// boxes cross freely between native code, jitcodes and compiled traces),
+/// or with `Gc::new` on the GC heap (`gc`).
 #[derive(Debug)]
 pub struct AllocDescr {
-    /// `Num`, `(i64, i64)`.
+    /// `Num`, `(i64, i64)`; `Gc<Pair>` for a GC object.
     pub name: &'static str,
     pub size: usize,
     pub align: usize,
+    /// For `Gc::new`: the type's GC descriptor (`<T as GcType>::descr`).
+    /// Such objects are zeroed when allocated and never freed by traced
+    /// code (the collector frees them).
+    pub gc: Option<fn() -> &'static crate::gc::TypeDescr>,
 }
 
 /// A native function called from jitcodes (`#[dont_look_inside]`).

@@ -180,6 +180,7 @@ impl Tracer<'_> {
                 self.arith(Opcode::Cast(*from, *to), &[(from.kind(), *src)], *dst)
             }
             Insn::New { descr, dst } => {
+                self.publish_gc_roots();
                 let bits = executor::alloc(&tables.allocs[*descr]) as u64;
                 let val = self.rec.op(Opcode::New(*descr), vec![], Some(Ref));
                 self.put(Ref, *dst, bits, val);
@@ -435,6 +436,7 @@ impl Tracer<'_> {
                 let vals: Vec<Value> = args.iter().map(|a| self.top().getk(*a)).collect();
                 let bits: Vec<u64> = vals.iter().map(|v| v.bits).collect();
                 let mut out = vec![0u64; results.len()];
+                self.publish_gc_roots();
                 unsafe { (d.shim)(&bits, &mut out) };
                 let args = vals.iter().map(|v| v.val).collect();
                 self.rec.effect(

@@ -40,6 +40,11 @@ pub(crate) struct Frame {
 }
 
 impl Frame {
+    /// The concrete values of the ref registers (and ref constants).
+    pub fn ref_bits(&self) -> impl Iterator<Item = u64> + '_ {
+        self.regs[Kind::Ref.index()].iter().map(|v| v.bits)
+    }
+
     /// A frame for jitcode `jitcode` at `pc`: registers zero (constant 0),
     /// constants loaded.
     pub fn new(prog: &'static Program, jitcode: u16, pc: u32) -> Frame {

@@ -192,6 +192,7 @@ pub fn trace_loop_or_entry(
         },
         limit: params.trace_limit as usize,
         liveness: Liveness::default(),
+        gc_roots: RegisterRoots::default(),
     };
     tracer.run()
 }
@@ -298,6 +299,7 @@ pub fn trace_bridge(
         },
         limit: params.trace_limit as usize,
         liveness: Liveness::default(),
+        gc_roots: RegisterRoots::default(),
     };
     tracer.run()
 }
@@ -423,6 +425,30 @@ struct Tracer<'a> {
     goal: Goal<'a>,
     limit: usize,
     liveness: Liveness,
+    /// The ref registers of every frame, published before anything that
+    /// may collect (an allocation, a residual call): the register files
+    /// are on the Rust heap, where the stack scan does not look.
+    gc_roots: RegisterRoots,
+}
+
+/// A copy of the tracer's ref registers, scanned conservatively by the
+/// collector (DESIGN §8).
+#[derive(Default)]
+struct RegisterRoots {
+    words: Vec<usize>,
+    root: crate::gc::ConservativeRoot,
+}
+
+impl Tracer<'_> {
+    /// Publishes the ref registers of every frame to the collector.
+    fn publish_gc_roots(&mut self) {
+        let words = &mut self.gc_roots.words;
+        words.clear();
+        for f in &self.frames {
+            words.extend(f.ref_bits().map(|b| b as usize));
+        }
+        self.gc_roots.root.set(words.as_ptr(), words.len());
+    }
 }
 
 impl Tracer<'_> {

@@ -70,6 +70,20 @@ impl GuardInfo {
             guard: self,
             fail_values,
         };
+        if self.virtuals.is_empty() {
+            return self.rebuild(&mut b, made, v);
+        }
+        // Materializing allocates, and may collect: the fail values and
+        // the objects made so far are on the Rust heap, so they are
+        // published as conservative roots meanwhile (DESIGN §8).
+        if made.len() < self.virtuals.len() {
+            made.resize(self.virtuals.len(), None);
+        }
+        let fail_root = crate::gc::ConservativeRoot::new();
+        fail_root.set(fail_values.as_ptr() as *const usize, fail_values.len());
+        let made_root = crate::gc::ConservativeRoot::new();
+        let words = std::mem::size_of_val(made.as_slice()) / std::mem::size_of::<usize>();
+        made_root.set(made.as_ptr() as *const usize, words);
         self.rebuild(&mut b, made, v)
     }
 

@@ -152,7 +152,7 @@ impl Lowerer<'_, '_> {
     fn recv_value(&mut self, recv: &syn::Expr) -> Option<(Leaves, Ty)> {
         let ty = self.tc.ty(recv).clone();
         // Through a box too: reading what it holds does not move it.
-        if let Ty::Ref { .. } | Ty::Box(_) = ty {
+        if let Ty::Ref { .. } | Ty::Box(_) | Ty::Gc(_) = ty {
             let lv = self.deref_place(recv)?;
             let t = lv.ty();
             if t.is_unsized() {
@@ -174,11 +174,12 @@ impl Lowerer<'_, '_> {
         let span = m.span();
         let recv_ty = self.tc.ty(&m.receiver).clone();
         let mut base = &recv_ty;
-        while let Ty::Ref { to, .. } | Ty::Box(to) = base {
+        while let Ty::Ref { to, .. } | Ty::Box(to) | Ty::Gc(to) = base {
             base = to;
         }
         let base = base.clone();
         match (&base, &b.lower) {
+            (Ty::Cell(_) | Ty::GcCell(_), _) => self.cell_method(b, m, &base),
             (Ty::Vec(elem), _) => {
                 let lv = self.deref_place(&m.receiver)?;
                 let vec = self.addr_of(&lv, span)?.remove(0);

@@ -642,6 +642,11 @@ impl Lowerer<'_, '_> {
             Some(CallRes::Builtin(b)) if b.lower == Lowering::BoxNew => {
                 self.box_new(args[0], ty, c.span())
             }
+            Some(CallRes::Builtin(b))
+                if matches!(b.lower, Lowering::GcNew | Lowering::GcPtrEq | Lowering::CellNew) =>
+            {
+                self.gc_assoc_call(b, &args, ty, c.span())
+            }
             Some(CallRes::Builtin(b)) => {
                 let mut vals = Vec::new();
                 let mut tys = Vec::new();
@@ -695,10 +700,24 @@ impl Lowerer<'_, '_> {
             );
             return None;
         }
+        self.new_and_store(Op::New(inner.clone()), arg, &inner, ty, span)
+    }
+
+    /// `arg` computed, then `new` (a `Box`'s or a `Gc`'s: `new_op`, of
+    /// result type `ty`) and `arg` stored into the fresh `inner` leaf by
+    /// leaf.
+    pub(super) fn new_and_store(
+        &mut self,
+        new_op: Op,
+        arg: &syn::Expr,
+        inner: &Ty,
+        ty: &Ty,
+        span: Span,
+    ) -> Option<Leaves> {
         let v = self.rvalue(arg)?;
         self.set_loc(span);
-        let p = self.emit1(Op::New(inner.clone()), vec![], ty.clone());
-        self.store_mem(p.clone(), &inner, v, span)?;
+        let p = self.emit1(new_op, vec![], ty.clone());
+        self.store_mem(p.clone(), inner, v, span)?;
         Some(vec![p])
     }
 

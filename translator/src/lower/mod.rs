@@ -10,6 +10,7 @@
 mod builtins;
 mod control;
 mod expr;
+mod gc;
 mod pattern;
 mod place;
 

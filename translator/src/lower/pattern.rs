@@ -566,7 +566,7 @@ impl Lowerer<'_, '_> {
     fn deref_sub(&mut self, sub: &Sub, span: Span) -> Option<Sub> {
         let v = self.sub_value(sub, span)?;
         match sub.ty().clone() {
-            Ty::Ref { to, .. } | Ty::Box(to) => {
+            Ty::Ref { to, .. } | Ty::Box(to) | Ty::Gc(to) => {
                 if to.is_unsized() {
                     self.error(
                         span,

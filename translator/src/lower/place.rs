@@ -123,7 +123,7 @@ impl Lowerer<'_, '_> {
         loop {
             let ty = lv.ty();
             match ty {
-                Ty::Ref { .. } | Ty::Box(_) => {
+                Ty::Ref { .. } | Ty::Box(_) | Ty::Gc(_) => {
                     let v = self.load(&lv, e.span())?;
                     lv = self.deref_value(v, &ty, e.span())?;
                 }
@@ -168,7 +168,7 @@ impl Lowerer<'_, '_> {
                     ty: inner.clone(),
                 }),
             },
-            Ty::Box(inner) => Some(Lval::Mem {
+            Ty::Box(inner) | Ty::Gc(inner) => Some(Lval::Mem {
                 addr: v[0].clone(),
                 ty: (**inner).clone(),
             }),
@@ -252,6 +252,8 @@ impl Lowerer<'_, '_> {
                 Some(fields.iter().map(|f| f.ty.clone()).collect())
             }
             Ty::Tuple(items) => Some(items.clone()),
+            // `repr(C)`: `GCCELL_BORROW`, `GCCELL_LOGGED`, `GCCELL_VALUE`.
+            Ty::GcCell(t) => Some(vec![Ty::Int(IntTy::Isize), Ty::Bool, (**t).clone()]),
             _ => None,
         }
     }
@@ -332,9 +334,13 @@ impl Lowerer<'_, '_> {
     pub(super) fn addr_of(&mut self, lv: &Lval, span: proc_macro2::Span) -> Option<Leaves> {
         // An address derived from a shared reference is shared too: the JIT
         // may fold reads through it when the base is a constant.
+        // A GC object is immutable but for its cells, and a cell's address
+        // is writable wherever it was reached from.
         let ref_to = |base: &Operand, t: &Ty| {
             let mutable = match self.g.operand_ty(base) {
+                _ if matches!(t, Ty::Cell(_) | Ty::GcCell(_)) => true,
                 Ty::Ref { mutable, .. } => mutable,
+                Ty::Gc(_) => false,
                 _ => true,
             };
             Ty::reference(mutable, t.clone())
@@ -365,6 +371,7 @@ impl Lowerer<'_, '_> {
 
     /// Read the value of a place into leaves.
     pub(super) fn load(&mut self, lv: &Lval, span: proc_macro2::Span) -> Option<Leaves> {
+        let lv = &uncell(lv);
         let ty = lv.ty();
         match lv {
             Lval::Local { id, start, .. } => {
@@ -401,6 +408,10 @@ impl Lowerer<'_, '_> {
         ty: &Ty,
         span: proc_macro2::Span,
     ) -> Option<Leaves> {
+        if let Ty::Cell(inner) = ty {
+            // `repr(transparent)`: the value is at the cell's address.
+            return self.load_mem(addr, inner, span);
+        }
         if ty.is_scalar() {
             return Some(vec![self.emit1(Op::Load, vec![addr], ty.clone())]);
         }
@@ -512,6 +523,7 @@ impl Lowerer<'_, '_> {
         value: Leaves,
         span: proc_macro2::Span,
     ) -> Option<()> {
+        let lv = &uncell(lv);
         let ty = lv.ty();
         if let (Ty::Box(_), false) = (&ty, matches!(lv, Lval::Local { .. })) {
             self.error(
@@ -555,6 +567,9 @@ impl Lowerer<'_, '_> {
         value: Leaves,
         span: proc_macro2::Span,
     ) -> Option<()> {
+        if let Ty::Cell(inner) = ty {
+            return self.store_mem(addr, inner, value, span);
+        }
         if ty.is_scalar() {
             self.emit0(Op::Store, vec![addr, value[0].clone()]);
             return Some(());
@@ -713,6 +728,24 @@ impl Lowerer<'_, '_> {
 }
 
 /// Field `index` of a struct or tuple type.
+/// A `Cell<T>` field is read and written as its `T`, through the same
+/// field (`FieldRef::ty` sees through the cell): one `getfield`/`setfield`
+/// the optimizer knows, never with an immutable descr (`FieldRef::is_cell`).
+pub(super) fn uncell(lv: &Lval) -> Lval {
+    match lv {
+        Lval::Field {
+            base,
+            field,
+            ty: Ty::Cell(t),
+        } => Lval::Field {
+            base: base.clone(),
+            field: field.clone(),
+            ty: (**t).clone(),
+        },
+        other => other.clone(),
+    }
+}
+
 fn field_ref(owner: &Ty, index: usize) -> FieldRef {
     FieldRef {
         owner: owner.clone(),

@@ -143,7 +143,8 @@ impl Checker<'_, '_> {
             // `Box::new` under any path (`std::boxed::Box::new`); the other
             // types' functions as `u64::from`.
             ([.., ty, f], n)
-                if (names.len() == 2 || *ty == "Box") && builtins::assoc_fn(ty, f, n).is_some() =>
+                if (names.len() == 2 || matches!(*ty, "Box" | "Gc" | "Cell" | "GcCell"))
+                    && builtins::assoc_fn(ty, f, n).is_some() =>
             {
                 let b = builtins::assoc_fn(ty, f, n).unwrap();
                 self.builtin_assoc_call(e, b, ty, args, expected_shallow)
@@ -160,6 +161,8 @@ impl Checker<'_, '_> {
                         "wrap it in a #[dont_look_inside] function of your crate and call that".to_string(),
                     ),
                 };
+                let gc_instead = names.iter().any(|n| matches!(*n, "Rc" | "RefCell" | "HashMap" | "Weak"));
+                let help = if gc_instead { crate::diag::GC_INSTEAD_HELP.to_string() } else { help };
                 self.error(c.func.span(), msg, help);
                 self.exprs_alone(args);
                 self.fresh_any()
@@ -346,11 +349,14 @@ impl Checker<'_, '_> {
             t => IntTy::from_name(t).map(IT::int),
         };
         let elem_expected = match expected {
-            Some(IT::Box(t)) if target.is_none() => Some(*t),
+            Some(IT::Box(t) | IT::Gc(t) | IT::Cell(t) | IT::GcCell(t)) if target.is_none() => {
+                Some(*t)
+            }
             _ => None,
         };
-        // `Box<T>` is known once its argument is.
-        let mut recv = target.clone().unwrap_or_else(IT::unit);
+        // `Box<T>` is known once its argument is; `Gc::ptr_eq`'s `Self`
+        // once its first one is.
+        let mut recv = target.clone();
         self.out.calls.insert(key(e), CallRes::Builtin(b));
         for (a, p) in args.iter().zip(b.params) {
             match p {
@@ -358,17 +364,28 @@ impl Checker<'_, '_> {
                     self.expr(a, None);
                 }
                 TyRule::Elem => {
-                    let t = self.expr(a, elem_expected.as_ref());
-                    recv = IT::Box(Box::new(t));
+                    let t = Box::new(self.expr(a, elem_expected.as_ref()));
+                    recv = Some(match b.recv {
+                        Recv::Gc => IT::Gc(t),
+                        Recv::Cell => IT::Cell(t),
+                        Recv::GcCell => IT::GcCell(t),
+                        _ => IT::Box(t),
+                    });
+                }
+                TyRule::Recv if recv.is_none() => {
+                    recv = Some(self.expr(a, None));
                 }
                 rule => {
+                    let recv = recv.clone().unwrap_or_else(IT::unit);
                     let want = instantiate(*rule, &recv);
                     let t = self.expr(a, Some(&want));
-                    self.subst.unify(&t, &want);
+                    if !self.subst.unify(&t, &want) && b.recv == Recv::Gc {
+                        self.error(a.span(), "mismatched argument type", "");
+                    }
                 }
             }
         }
-        instantiate(b.ret, &recv)
+        instantiate(b.ret, &recv.unwrap_or_else(IT::unit))
     }
 
     /// The registry's view of a (dereferenced) receiver type.
@@ -388,6 +405,9 @@ impl Checker<'_, '_> {
             IT::Result(..) => Recv::Result,
             IT::Tuple(_) => Recv::Tuple,
             IT::Box(_) => Recv::Box,
+            IT::Gc(_) => Recv::Gc,
+            IT::Cell(_) => Recv::Cell,
+            IT::GcCell(_) => Recv::GcCell,
             _ => return None,
         };
         Some(Shape::Of(recv))
@@ -414,7 +434,13 @@ fn same_width(t: IntTy, signed: bool) -> IntTy {
 /// A registry type rule for a call on `recv`.
 fn instantiate(rule: TyRule, recv: &IT) -> IT {
     let elem = || match recv {
-        IT::Vec(t) | IT::Option(t) | IT::Result(t, _) | IT::Box(t) => (**t).clone(),
+        IT::Vec(t)
+        | IT::Option(t)
+        | IT::Result(t, _)
+        | IT::Box(t)
+        | IT::Gc(t)
+        | IT::Cell(t)
+        | IT::GcCell(t) => (**t).clone(),
         _ => IT::unit(),
     };
     let str_ref = || IT::Ref(false, Box::new(IT::Leaf(Ty::Str)));
@@ -432,6 +458,8 @@ fn instantiate(rule: TyRule, recv: &IT) -> IT {
         TyRule::OptionElem => IT::Option(Box::new(elem())),
         TyRule::OptionElemRef => IT::Option(Box::new(IT::Ref(false, Box::new(elem())))),
         TyRule::U64 => IT::int(IntTy::U64),
+        TyRule::ElemRef => IT::Ref(false, Box::new(elem())),
+        TyRule::ElemMut => IT::Ref(true, Box::new(elem())),
         TyRule::UnsignedRecv | TyRule::SignedRecv => match recv {
             IT::Leaf(Ty::Int(t)) => IT::int(same_width(*t, rule == TyRule::SignedRecv)),
             other => other.clone(),

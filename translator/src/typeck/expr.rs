@@ -120,7 +120,7 @@ impl Checker<'_, '_> {
                 let t = self.expr(&u.expr, inner_expected);
                 match u.op {
                     syn::UnOp::Deref(_) => match self.subst.shallow(&t) {
-                        IT::Ref(_, inner) | IT::Box(inner) => *inner,
+                        IT::Ref(_, inner) | IT::Box(inner) | IT::Gc(inner) => *inner,
                         _ => {
                             self.error(
                                 u.span(),
@@ -797,7 +797,11 @@ impl Checker<'_, '_> {
                     "field `{}` has type `{written}`, which traced code cannot use",
                     quote::ToTokens::to_token_stream(&f.member)
                 ),
-                "only pass the struct to #[dont_look_inside] functions, which may use the field",
+                if ["Rc", "RefCell", "HashMap", "Weak"].iter().any(|t| written.contains(t)) {
+                    crate::diag::GC_INSTEAD_HELP
+                } else {
+                    "only pass the struct to #[dont_look_inside] functions, which may use the field"
+                },
             );
         }
         IT::from_ty(&ty)

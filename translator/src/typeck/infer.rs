@@ -19,6 +19,9 @@ pub enum IT {
     Slice(Box<IT>),
     Vec(Box<IT>),
     Box(Box<IT>),
+    Gc(Box<IT>),
+    Cell(Box<IT>),
+    GcCell(Box<IT>),
     Option(Box<IT>),
     Result(Box<IT>, Box<IT>),
 }
@@ -45,6 +48,9 @@ impl IT {
             Ty::Slice(t) => IT::Slice(Box::new(IT::from_ty(t))),
             Ty::Vec(t) => IT::Vec(Box::new(IT::from_ty(t))),
             Ty::Box(t) => IT::Box(Box::new(IT::from_ty(t))),
+            Ty::Gc(t) => IT::Gc(Box::new(IT::from_ty(t))),
+            Ty::Cell(t) => IT::Cell(Box::new(IT::from_ty(t))),
+            Ty::GcCell(t) => IT::GcCell(Box::new(IT::from_ty(t))),
             Ty::Option(t) => IT::Option(Box::new(IT::from_ty(t))),
             Ty::Result(a, b) => IT::Result(Box::new(IT::from_ty(a)), Box::new(IT::from_ty(b))),
             leaf => IT::Leaf(leaf.clone()),
@@ -140,6 +146,9 @@ impl Subst {
             (IT::Slice(x), IT::Slice(y))
             | (IT::Vec(x), IT::Vec(y))
             | (IT::Box(x), IT::Box(y))
+            | (IT::Gc(x), IT::Gc(y))
+            | (IT::Cell(x), IT::Cell(y))
+            | (IT::GcCell(x), IT::GcCell(y))
             | (IT::Option(x), IT::Option(y)) => self.unify(x, y),
             (IT::Result(a1, b1), IT::Result(a2, b2)) => self.unify(a1, a2) && self.unify(b1, b2),
             _ => false,
@@ -155,6 +164,9 @@ impl Subst {
             | IT::Slice(x)
             | IT::Vec(x)
             | IT::Box(x)
+            | IT::Gc(x)
+            | IT::Cell(x)
+            | IT::GcCell(x)
             | IT::Option(x) => self.occurs(v, &x),
             IT::Tuple(xs) => xs.iter().any(|x| self.occurs(v, x)),
             IT::Result(a, b) => self.occurs(v, &a) || self.occurs(v, &b),
@@ -176,6 +188,9 @@ impl Subst {
             IT::Slice(x) => Ty::Slice(Box::new(self.resolve(&x)?)),
             IT::Vec(x) => Ty::Vec(Box::new(self.resolve(&x)?)),
             IT::Box(x) => Ty::Box(Box::new(self.resolve(&x)?)),
+            IT::Gc(x) => Ty::Gc(Box::new(self.resolve(&x)?)),
+            IT::Cell(x) => Ty::Cell(Box::new(self.resolve(&x)?)),
+            IT::GcCell(x) => Ty::GcCell(Box::new(self.resolve(&x)?)),
             IT::Option(x) => Ty::Option(Box::new(self.resolve(&x)?)),
             IT::Result(a, b) => {
                 Ty::Result(Box::new(self.resolve(&a)?), Box::new(self.resolve(&b)?))
@@ -189,7 +204,7 @@ impl Subst {
         let mut n = 0;
         // Field access and method calls see through boxes as through
         // references.
-        while let IT::Ref(_, inner) | IT::Box(inner) = t {
+        while let IT::Ref(_, inner) | IT::Box(inner) | IT::Gc(inner) = t {
             t = self.shallow(&inner);
             n += 1;
         }
