@@ -296,7 +296,10 @@ impl<'a> Walk<'a> {
             // `repr(transparent)`: the value is the cell.
             Ty::Cell(t) => self.place(t, pos, Mode::Mut),
             Ty::GcCell(t) => {
-                for (index, f) in [Ty::Int(crate::types::IntTy::Isize), Ty::Bool, (**t).clone()].iter().enumerate() {
+                for (index, f) in [Ty::Int(crate::types::IntTy::Isize), Ty::Bool, (**t).clone()]
+                    .iter()
+                    .enumerate()
+                {
                     let r = FieldRef {
                         owner: ty.clone(),
                         variant: None,
