@@ -19,7 +19,11 @@ const CASES: &[(&str, &str, &str)] = &[
     ("list.ovm", "10", "90\n20\n=> 2\n"),
     ("list.ovm", "3000", "8997000\n6000\n=> 2\n"),
     ("cycle.ovm", "10", "(1 2 3 1 2 3 1 2 ...)\n19\n1\n=> 5\n"),
-    ("cycle.ovm", "3000", "(1 2 3 1 2 3 1 2 ...)\n6000\n1\n=> 1001\n"),
+    (
+        "cycle.ovm",
+        "3000",
+        "(1 2 3 1 2 3 1 2 ...)\n6000\n1\n=> 1001\n",
+    ),
     ("lists.ovm", "10", "(9 10 11)\n=> 165\n"),
     ("lists.ovm", "3000", "(2999 3000 3001)\n=> 13504500\n"),
     ("trees.ovm", "10", "(((9 . 10) 11 . 12) (13 . 14) 15 . 16)\n=> 45\n"),
@@ -57,7 +61,11 @@ fn objvm_run(args: &[&str]) -> (Run, BTreeMap<String, u64>) {
     let spec = format!("jit-summary:{}", log.display());
     let r = run_env(objvm(), args, &[("METATRACE_LOG", &spec)], b"", QUICK);
     let text = std::fs::read_to_string(&log).unwrap_or_default();
-    let s = if text.is_empty() { BTreeMap::new() } else { summary(&text) };
+    let s = if text.is_empty() {
+        BTreeMap::new()
+    } else {
+        summary(&text)
+    };
     (r, s)
 }
 
@@ -94,8 +102,9 @@ fn objvm_programs_in_every_mode_and_under_gc_stress() {
         let unexpected: Vec<_> = s
             .iter()
             .filter(|(k, v)| {
-                k.strip_prefix("aborts.")
-                    .is_some_and(|r| **v > 0 && !["too_long", "portal_returned", "no_target_loop"].contains(&r))
+                k.strip_prefix("aborts.").is_some_and(|r| {
+                    **v > 0 && !["too_long", "portal_returned", "no_target_loop"].contains(&r)
+                })
             })
             .collect();
         assert!(unexpected.is_empty(), "{what}");
@@ -109,6 +118,44 @@ fn objvm_programs_in_every_mode_and_under_gc_stress() {
         let s = &summaries[&("list.ovm", "3000", gc)];
         assert!(s["allocs_compiled"] >= 1, "list --gc {gc}: {s:?}");
     }
+}
+
+/// Compiled code allocates `list`'s pairs inline (a bump of the
+/// collector's cursor), and the buffer running out in compiled code takes
+/// the call that may collect: in a heap a tenth of the list's size, the
+/// collector runs many times under compiled code and the list survives.
+/// `--gc stress` and MarkSweep always call.
+#[test]
+fn compiled_code_allocates_inline_and_collects_when_the_buffer_is_full() {
+    let path = objvm_program("list.ovm");
+    // 200000 pairs of 64 bytes: 12.8 MB live at the end.
+    let want = "39999800000\n400000\n=> 2\n";
+    for (gc, inline) in [
+        ("default", true),
+        ("plan=immix", true),
+        ("stress", false),
+        ("plan=marksweep", false),
+    ] {
+        let n = if gc == "stress" { "3000" } else { "200000" };
+        let (r, s) = objvm_run(&["--jit", LOW, "--gc", gc, &path, n]);
+        let what = format!("list {n} --gc {gc}: {s:?}");
+        r.assert_success(&what);
+        if n == "200000" {
+            assert_eq!(String::from_utf8_lossy(&r.stdout), want, "{what}");
+        }
+        assert!(s["allocs_compiled"] >= 1, "{what}");
+        assert_eq!(s["allocs_inline"] >= 1, inline, "{what}");
+    }
+    // `lists` makes 3,000,000 pairs (192 MB), nearly all garbage at
+    // once, in a 16 MB heap: the buffer runs out inside compiled code
+    // again and again, and the collector runs under it.
+    let lists = objvm_program("lists.ovm");
+    let args = ["--jit", LOW, "--gc", "heap=16M", &lists, "1000000"];
+    let (r, s) = objvm_run(&args);
+    r.assert_success("lists --gc heap=16M");
+    let want = "(999999 1000000 1000001)\n=> 1500001500000\n";
+    assert_eq!(String::from_utf8_lossy(&r.stdout), want, "{s:?}");
+    assert!(s["allocs_inline"] >= 3, "{s:?}");
 }
 
 /// A run-time type error (`car` of an integer) stops every mode the same
@@ -130,10 +177,19 @@ fn objvm_type_error_in_every_mode() {
     );
     for jit in ["mode=jitcode-only", LOW] {
         for gc in ["default", "stress"] {
-            let r = run(objvm(), &["--jit", jit, "--gc", gc, &path, "100"], b"", QUICK);
+            let r = run(
+                objvm(),
+                &["--jit", jit, "--gc", gc, &path, "100"],
+                b"",
+                QUICK,
+            );
             assert_eq!(
                 (r.code(), r.stderr.as_str(), r.stdout.as_slice()),
-                (native.code(), native.stderr.as_str(), native.stdout.as_slice()),
+                (
+                    native.code(),
+                    native.stderr.as_str(),
+                    native.stdout.as_slice()
+                ),
                 "--jit {jit} --gc {gc}"
             );
         }

@@ -414,7 +414,10 @@ impl TypeTable {
                         return false;
                     }
                     seen.push(*id);
-                    types.adt(*id).all_fields().any(|(_, _, f)| go(types, &f.ty, is, seen))
+                    types
+                        .adt(*id)
+                        .all_fields()
+                        .any(|(_, _, f)| go(types, &f.ty, is, seen))
                 }
                 _ => false,
             }

@@ -67,7 +67,11 @@ pub fn gc_type_requests(items: &ItemTable, graphs: &[FlowGraph]) -> Vec<GcTypeRe
             let name = &items.types.adt(id).name;
             let trace = !user_trace.contains(name);
             let gc_type = allocatable && !user_gc_type.contains(name);
-            (trace || gc_type).then_some(GcTypeRequest { adt: id, trace, gc_type })
+            (trace || gc_type).then_some(GcTypeRequest {
+                adt: id,
+                trace,
+                gc_type,
+            })
         })
         .collect()
 }
@@ -126,8 +130,12 @@ fn user_impls(items: &ItemTable) -> (HashSet<String>, HashSet<String>) {
         for item in &module.items {
             match item {
                 syn::Item::Impl(i) => {
-                    let Some((_, path, _)) = &i.trait_ else { continue };
-                    let Some(name) = type_name(&i.self_ty) else { continue };
+                    let Some((_, path, _)) = &i.trait_ else {
+                        continue;
+                    };
+                    let Some(name) = type_name(&i.self_ty) else {
+                        continue;
+                    };
                     match path.segments.last().map(|s| s.ident.to_string()).as_deref() {
                         Some("Trace") => {
                             trace.insert(name);
@@ -141,7 +149,11 @@ fn user_impls(items: &ItemTable) -> (HashSet<String>, HashSet<String>) {
                 // `gc_type!(A, B)` implements `GcType` (the crate writes
                 // `Trace` itself).
                 syn::Item::Macro(m)
-                    if m.mac.path.segments.last().is_some_and(|s| s.ident == "gc_type") =>
+                    if m.mac
+                        .path
+                        .segments
+                        .last()
+                        .is_some_and(|s| s.ident == "gc_type") =>
                 {
                     let names = m
                         .mac

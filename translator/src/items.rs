@@ -147,7 +147,9 @@ fn gc_prelude_item(path: &[String]) -> bool {
 /// `metatrace::GcCell` so that a user's own `Gc` is not taken for them.
 fn external_type_name(path: &[String]) -> String {
     let last = path.last().cloned().unwrap_or_default();
-    if path.first().map(String::as_str) == Some("metatrace") && matches!(last.as_str(), "Gc" | "GcCell") {
+    if path.first().map(String::as_str) == Some("metatrace")
+        && matches!(last.as_str(), "Gc" | "GcCell")
+    {
         return format!("metatrace::{last}");
     }
     last
@@ -811,9 +813,7 @@ impl<'a> ItemTable<'a> {
                 full.push(name.to_owned());
                 match self.resolve_use_path(module, &full, depth + 1) {
                     // `use metatrace::prelude::*;` brings the GC types.
-                    Some(Def::External(p)) if gc_prelude_item(&p) => {
-                        return Some(Def::External(p))
-                    }
+                    Some(Def::External(p)) if gc_prelude_item(&p) => return Some(Def::External(p)),
                     Some(Def::External(_)) | None => {}
                     Some(d) => return Some(d),
                 }

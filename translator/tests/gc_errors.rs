@@ -132,8 +132,9 @@ pub fn run(n: i64) -> i64 {
 /// names as placeholders).
 #[test]
 fn messages_are_in_the_subset_doc() {
-    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/subset.md"))
-        .expect("read docs/subset.md");
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/subset.md"))
+            .expect("read docs/subset.md");
     for listed in [
         "type `Rc` is not supported in traced code",
         "`Rc::new` allocates, which is not supported in traced code",
@@ -143,6 +144,9 @@ fn messages_are_in_the_subset_doc() {
         "GcCell already mutably borrowed",
         GC_HELP,
     ] {
-        assert!(doc.contains(listed), "docs/subset.md does not list {listed:?}");
+        assert!(
+            doc.contains(listed),
+            "docs/subset.md does not list {listed:?}"
+        );
     }
 }

@@ -315,12 +315,18 @@ fn gc_descrs() {
     let read = |field: &str| -> Vec<bool> {
         asm.fields
             .iter()
-            .filter(|f| metatrace_jitcodegen::flowgraph::adt_field_name(&asm.types, &f.field) == field)
+            .filter(|f| {
+                metatrace_jitcodegen::flowgraph::adt_field_name(&asm.types, &f.field) == field
+            })
             .map(|f| f.immutable)
             .collect()
     };
     // Read through the `Gc`: immutable; written by `make` (through the
     // fresh object) and read, as a cell, always mutable.
-    assert!(read("Node.value").contains(&true), "{:?}", read("Node.value"));
+    assert!(
+        read("Node.value").contains(&true),
+        "{:?}",
+        read("Node.value")
+    );
     assert_eq!(read("Node.count"), vec![false]);
 }

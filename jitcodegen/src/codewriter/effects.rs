@@ -302,7 +302,10 @@ impl<'a> Walk<'a> {
             }
             Ty::GcCell(t) => {
                 self.other = true;
-                for (index, f) in [Ty::Int(crate::types::IntTy::Isize), Ty::Bool, (**t).clone()].iter().enumerate() {
+                for (index, f) in [Ty::Int(crate::types::IntTy::Isize), Ty::Bool, (**t).clone()]
+                    .iter()
+                    .enumerate()
+                {
                     let r = FieldRef {
                         owner: ty.clone(),
                         variant: None,

@@ -221,7 +221,10 @@ fn sample() -> (Program, Assembly) {
             },
         ],
         allocs: vec![
-            AllocRequest { ty: PAIR, gc: false },
+            AllocRequest {
+                ty: PAIR,
+                gc: false,
+            },
             AllocRequest {
                 ty: Ty::Int(IntTy::I64),
                 gc: false,

@@ -75,7 +75,10 @@ impl FrameBuf {
             .ok()
             .flatten()
             .unwrap_or_else(|| {
-                (vec![0u64; FRAME_WORDS].into_boxed_slice(), ConservativeRoot::new())
+                (
+                    vec![0u64; FRAME_WORDS].into_boxed_slice(),
+                    ConservativeRoot::new(),
+                )
             });
         root.set(b.as_ptr() as *const usize, b.len());
         FrameBuf {

@@ -228,6 +228,26 @@ fn allocate_object(d: &'static TypeDescr, init: impl FnOnce(usize)) -> usize {
     value_addr.as_usize()
 }
 
+/// The addresses of this thread's bump-pointer cursor and limit (mmtk's
+/// `ImmixAllocator::bump_pointer` of the default allocator), for
+/// allocation inlined in compiled code (`gc::inline`); `None` when there
+/// is no heap yet, the plan allocates from free lists (MarkSweep), or
+/// `--gc stress` wants a collection at every allocation.
+pub(super) fn bump_pointer() -> Option<(usize, usize)> {
+    use mmtk::util::alloc::ImmixAllocator;
+    let heap = heap()?;
+    if heap.options.stress || heap.options.plan == super::options::GcPlan::MarkSweep {
+        return None;
+    }
+    let m = mutator();
+    let selector = memory_manager::get_allocator_mapping(heap.mmtk, AllocationSemantics::Default);
+    let a = unsafe { m.allocator_impl_mut::<ImmixAllocator<Vm>>(selector) };
+    let bp = &mut a.bump_pointer;
+    let cursor = &mut bp.cursor as *mut Address as usize;
+    let limit = &bp.limit as *const Address as usize;
+    Some((cursor, limit))
+}
+
 #[cold]
 /// A collection before an allocation (`--gc stress`: a young one where the
 /// plan has generations; memory pressure: a full one).

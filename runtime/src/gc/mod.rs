@@ -30,6 +30,7 @@ mod binding;
 pub mod cell;
 mod collection;
 pub mod heap;
+pub mod inline;
 pub mod object;
 pub mod options;
 mod pressure;

@@ -244,6 +244,16 @@ fn compiled(
             .iter()
             .filter(|o| matches!(o.opcode, Opcode::New(_)))
             .count() as u64,
+        allocs_inline: trace
+            .ops
+            .iter()
+            .filter(|o| match o.opcode {
+                Opcode::New(d) => tables.allocs.get(d.index()).is_some_and(|a| {
+                    a.gc.is_some_and(|t| crate::gc::inline::inline_alloc(t()).is_some())
+                }),
+                _ => false,
+            })
+            .count() as u64,
         bytes,
         ns,
     });

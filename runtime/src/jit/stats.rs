@@ -106,6 +106,9 @@ pub struct JitStats {
     /// Allocations (`new`) left in the compiled traces: what `virtuals`
     /// could not remove.
     pub allocs_compiled: u64,
+    /// Of those, `Gc::new`s whose machine code allocates inline (a bump
+    /// of the collector's cursor; the call only when the buffer is full).
+    pub allocs_inline: u64,
     /// Entries into compiled code from the interpreter.
     pub compiled_entries: u64,
     /// Exits from compiled code through a guard without a bridge.
@@ -169,6 +172,7 @@ impl JitStats {
         line("ops_compiled", self.ops_compiled.to_string());
         line("guards_compiled", self.guards_compiled.to_string());
         line("allocs_compiled", self.allocs_compiled.to_string());
+        line("allocs_inline", self.allocs_inline.to_string());
         line("compiled_entries", self.compiled_entries.to_string());
         line("guard_failures", self.guard_failures.to_string());
         line(
@@ -212,6 +216,7 @@ impl JitStats {
                 ops,
                 guards,
                 allocs,
+                allocs_inline,
                 bytes,
                 ns,
             } => {
@@ -224,6 +229,7 @@ impl JitStats {
                 self.ops_compiled += ops;
                 self.guards_compiled += guards;
                 self.allocs_compiled += allocs;
+                self.allocs_inline += allocs_inline;
                 self.code_bytes += bytes;
                 self.compile_ns += ns;
             }
@@ -277,6 +283,7 @@ pub(crate) enum Delta {
         ops: u64,
         guards: u64,
         allocs: u64,
+        allocs_inline: u64,
         bytes: u64,
         ns: u64,
     },
@@ -312,6 +319,7 @@ static GLOBAL: Mutex<JitStats> = Mutex::new(JitStats {
     ops_compiled: 0,
     guards_compiled: 0,
     allocs_compiled: 0,
+    allocs_inline: 0,
     compiled_entries: 0,
     guard_failures: 0,
     guard_failures_inlined: 0,
@@ -410,6 +418,7 @@ mod tests {
             ops: 10,
             guards: 2,
             allocs: 0,
+            allocs_inline: 0,
             bytes: 100,
             ns: 1_500_000,
         });

@@ -643,7 +643,10 @@ impl Lowerer<'_, '_> {
                 self.box_new(args[0], ty, c.span())
             }
             Some(CallRes::Builtin(b))
-                if matches!(b.lower, Lowering::GcNew | Lowering::GcPtrEq | Lowering::CellNew) =>
+                if matches!(
+                    b.lower,
+                    Lowering::GcNew | Lowering::GcPtrEq | Lowering::CellNew
+                ) =>
             {
                 self.gc_assoc_call(b, &args, ty, c.span())
             }

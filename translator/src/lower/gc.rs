@@ -51,8 +51,12 @@ impl Lowerer<'_, '_> {
                 let v = self.rvalue(args[0])?;
                 match ty {
                     Ty::GcCell(_) => {
-                        let free = Operand::Const(metatrace_jitcodegen::flowgraph::Const::Int(0, IntTy::Isize));
-                        let unlogged = Operand::Const(metatrace_jitcodegen::flowgraph::Const::Bool(false));
+                        let free = Operand::Const(metatrace_jitcodegen::flowgraph::Const::Int(
+                            0,
+                            IntTy::Isize,
+                        ));
+                        let unlogged =
+                            Operand::Const(metatrace_jitcodegen::flowgraph::Const::Bool(false));
                         Some([vec![free, unlogged], v].concat())
                     }
                     _ => Some(v),
@@ -146,7 +150,11 @@ impl Lowerer<'_, '_> {
                     self.write_barrier(&cell, cell_ty, &inner);
                 }
                 let addr = self.addr_of(&value, span)?.remove(0);
-                Some(vec![self.emit1(Op::Cast, vec![addr], Ty::reference(mutable, inner))])
+                Some(vec![self.emit1(
+                    Op::Cast,
+                    vec![addr],
+                    Ty::reference(mutable, inner),
+                )])
             }
             _ => {
                 self.error(span, format!("cannot lower `{}` of a cell", b.name), "");
@@ -211,7 +219,10 @@ impl Lowerer<'_, '_> {
         } else {
             (Op::IntNe, WRITING, MUT_BORROWED)
         };
-        let c = Operand::Const(metatrace_jitcodegen::flowgraph::Const::Int(against, IntTy::Isize));
+        let c = Operand::Const(metatrace_jitcodegen::flowgraph::Const::Int(
+            against,
+            IntTy::Isize,
+        ));
         let ok = self.emit1(op, vec![flag, c], Ty::Bool);
         self.check(ok, PanicKind::Explicit, msg);
     }
@@ -234,7 +245,10 @@ impl Lowerer<'_, '_> {
             vec![cell.clone()],
             Ty::reference(false, cell_ty.clone()),
         );
-        self.emit0(Op::Helper(Helper::GcCellBarrier(inner.clone())), vec![shared]);
+        self.emit0(
+            Op::Helper(Helper::GcCellBarrier(inner.clone())),
+            vec![shared],
+        );
         self.goto(join, &keys, vec![]);
         self.enter(join, &keys);
     }

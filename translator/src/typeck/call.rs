@@ -161,8 +161,14 @@ impl Checker<'_, '_> {
                         "wrap it in a #[dont_look_inside] function of your crate and call that".to_string(),
                     ),
                 };
-                let gc_instead = names.iter().any(|n| matches!(*n, "Rc" | "RefCell" | "HashMap" | "Weak"));
-                let help = if gc_instead { crate::diag::GC_INSTEAD_HELP.to_string() } else { help };
+                let gc_instead = names
+                    .iter()
+                    .any(|n| matches!(*n, "Rc" | "RefCell" | "HashMap" | "Weak"));
+                let help = if gc_instead {
+                    crate::diag::GC_INSTEAD_HELP.to_string()
+                } else {
+                    help
+                };
                 self.error(c.func.span(), msg, help);
                 self.exprs_alone(args);
                 self.fresh_any()

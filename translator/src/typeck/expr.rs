@@ -797,7 +797,10 @@ impl Checker<'_, '_> {
                     "field `{}` has type `{written}`, which traced code cannot use",
                     quote::ToTokens::to_token_stream(&f.member)
                 ),
-                if ["Rc", "RefCell", "HashMap", "Weak"].iter().any(|t| written.contains(t)) {
+                if ["Rc", "RefCell", "HashMap", "Weak"]
+                    .iter()
+                    .any(|t| written.contains(t))
+                {
                     crate::diag::GC_INSTEAD_HELP
                 } else {
                     "only pass the struct to #[dont_look_inside] functions, which may use the field"

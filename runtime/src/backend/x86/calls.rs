@@ -58,11 +58,33 @@ impl<'a> Codegen<'a> {
     /// Call `func` (an `extern "C"` function) with `args`, keeping live
     /// values. The return value is in `rax` afterwards.
     pub fn emit_call(&mut self, i: usize, func: usize, args: &[CallArg], may_panic: bool) {
-        assert!(args.len() <= ARG_REGS.len());
+        let saved = self.save_clobbered(i);
+        self.call_only(func, args, may_panic);
+        self.restore_clobbered(saved);
+    }
+
+    /// Store every value that lives past operation `i` in a caller-saved
+    /// register to its slot (which stays valid): the first part of a call.
+    fn save_clobbered(&mut self, i: usize) -> Vec<(u32, Loc)> {
         let saved = self.clobbered_live(i);
         for &(v, _) in &saved {
             self.spill_store(v);
         }
+        saved
+    }
+
+    /// Reload what [`Self::save_clobbered`] stored: the last part of a call.
+    fn restore_clobbered(&mut self, saved: Vec<(u32, Loc)>) {
+        for (v, loc) in saved {
+            let s = self.ra.slot[v as usize].expect("saved to its slot");
+            self.emit_move(Loc::Slot(s), loc);
+        }
+    }
+
+    /// The call itself: arguments into their registers, `call`, the panic
+    /// check.
+    fn call_only(&mut self, func: usize, args: &[CallArg], may_panic: bool) {
+        assert!(args.len() <= ARG_REGS.len());
         let moves: Vec<(Loc, Loc)> = args
             .iter()
             .enumerate()
@@ -89,10 +111,59 @@ impl<'a> Codegen<'a> {
                 ; jnz =>pe
             );
         }
-        for (v, loc) in saved {
-            let s = self.ra.slot[v as usize].expect("saved to its slot");
-            self.emit_move(Loc::Slot(s), loc);
+    }
+
+    /// `new` of a GC type whose objects compiled code may allocate inline
+    /// (`gc::inline`): the bump-pointer fast path in line, the runtime
+    /// call when the buffer is full. Live caller-saved values are saved
+    /// before the branch and reloaded after it on both paths (the fast path
+    /// touches only the scratch registers rax, rcx, rdx and r11), so the
+    /// register state after it is the same either way.
+    fn gc_new_inline(&mut self, i: usize, descr: u64, fast: crate::gc::inline::InlineAlloc) {
+        let saved = self.save_clobbered(i);
+        let slow = self.a.new_dynamic_label();
+        let done = self.a.new_dynamic_label();
+        let bytes = fast.bytes as i32;
+        asm!(self
+            ; mov r11, QWORD fast.cursor as i64
+            ; mov rax, QWORD [r11]
+            ; lea rdx, [rax + bytes]
+            ; mov rcx, QWORD fast.limit as i64
+            ; cmp rdx, QWORD [rcx]
+            ; ja =>slow
+            ; mov QWORD [r11], rdx
+            ; mov ecx, fast.type_id as i32
+            ; mov QWORD [rax], rcx
+            ; xor ecx, ecx
+        );
+        for word in 1..fast.bytes / 8 {
+            let disp = (word * 8) as i32;
+            asm!(self ; mov QWORD [rax + disp], rcx);
         }
+        // The valid-object bit of the value's address (rax + 8).
+        asm!(self
+            ; lea rdx, [rax + 8]
+            ; mov rcx, rdx
+            ; shr rcx, 3
+            ; and ecx, 7
+            ; shr rdx, 6
+            ; mov r11, QWORD fast.vo_base as i64
+            ; add rdx, r11
+            ; mov r11d, 1
+            ; shl r11d, cl
+            ; or BYTE [rdx], r11b
+            ; lea rax, [rax + 8]
+            ; jmp =>done
+            ; =>slow
+        );
+        self.call_only(
+            t::mt_new as *const () as usize,
+            &[CallArg::Val(Loc::Imm(descr))],
+            true,
+        );
+        asm!(self ; =>done);
+        self.restore_clobbered(saved);
+        self.def_from_rax(i, Kind::Ref);
     }
 
     /// Move the call's return value (`rax`) into the result of `i`.
@@ -155,6 +226,16 @@ impl<'a> Codegen<'a> {
             return;
         }
         let tables = self.tables;
+        if let Opcode::New(d) = opcode {
+            if let Some(a) = tables.allocs.get(d.index()) {
+                if let Some(fast) =
+                    a.gc.and_then(|gc_type| crate::gc::inline::inline_alloc(gc_type()))
+                {
+                    self.gc_new_inline(i, a as *const _ as u64, fast);
+                    return;
+                }
+            }
+        }
         let array = |d: ArrayId| -> Option<u64> {
             tables.arrays.get(d.index()).map(|a| a as *const _ as u64)
         };
