@@ -286,11 +286,13 @@ pub fn tables() -> &'static Tables {
                     name: "Pair",
                     size: std::mem::size_of::<Pair>(),
                     align: std::mem::align_of::<Pair>(),
+                    drop: None,
                 },
                 AllocDescr {
                     name: "i64",
                     size: 8,
                     align: 8,
+                    drop: None,
                 },
             ]),
             drivers: &[],

@@ -128,7 +128,7 @@ pub fn generate(program: &Program, assembly: &Assembly) -> Result<String, String
     let arrays = g.arrays(&mut shims)?;
     let enums = g.enums(&mut shims)?;
     let calls = g.calls(&mut shims)?;
-    let allocs = g.allocs()?;
+    let allocs = g.allocs(&mut shims)?;
     let drivers = g.drivers()?;
     let strings: Vec<TokenStream> = assembly.strings.iter().map(|s| quote!(#s)).collect();
     let mut portals = g.portals(program)?;
@@ -235,15 +235,29 @@ impl Gen<'_> {
 
     /// The types `Box::new` allocates: size and alignment from rustc, as
     /// `Box::new` itself uses them.
-    fn allocs(&self) -> Result<Vec<TokenStream>, String> {
+    fn allocs(&self, shims: &mut Vec<TokenStream>) -> Result<Vec<TokenStream>, String> {
         let mut out = Vec::new();
         for (i, a) in self.asm.allocs.iter().enumerate() {
             let name = str_lit(&self.asm.name(DescrTable::Alloc, i as u16));
             let t = rust_type(self.types, &a.ty, None)?;
+            // A type that owns heap memory (a Vec value's box, a struct
+            // holding Vecs) is dropped before its box is freed.
+            let drop = if a.ty.owns_heap(self.types) {
+                let f = id(&format!("drop_{i}"));
+                shims.push(quote! {
+                    unsafe fn #f(p: usize) {
+                        unsafe { ::core::ptr::drop_in_place(p as *mut #t) }
+                    }
+                });
+                quote!(::core::option::Option::Some(#f))
+            } else {
+                quote!(::core::option::Option::None)
+            };
             out.push(quote!(__mt::AllocDescr {
                 name: #name,
                 size: ::core::mem::size_of::<#t>(),
                 align: ::core::mem::align_of::<#t>(),
+                drop: #drop,
             }));
         }
         Ok(out)
@@ -421,6 +435,10 @@ impl Gen<'_> {
                         id(&format!("vec_cap_{i}")),
                         id(&format!("vec_reserve_{i}")),
                     );
+                    let (with_capacity, drop) = (
+                        id(&format!("vec_with_capacity_{i}")),
+                        id(&format!("vec_drop_{i}")),
+                    );
                     shims.push(quote! {
                         unsafe fn #set_len(v: usize, n: usize) {
                             unsafe { (*(v as *mut #vec_ty)).set_len(n) }
@@ -430,6 +448,12 @@ impl Gen<'_> {
                         }
                         unsafe fn #reserve(v: usize) {
                             unsafe { (*(v as *mut #vec_ty)).reserve(1) }
+                        }
+                        unsafe fn #with_capacity(v: usize, n: usize) {
+                            unsafe { ::core::ptr::write(v as *mut #vec_ty, ::std::vec::Vec::with_capacity(n)) }
+                        }
+                        unsafe fn #drop(v: usize) {
+                            unsafe { ::core::ptr::drop_in_place(v as *mut #vec_ty) }
                         }
                     });
                     quote!(::core::option::Option::Some(__mt::VecShims {
@@ -441,6 +465,8 @@ impl Gen<'_> {
                             set_len: #set_len,
                             cap: #cap,
                             reserve: #reserve,
+                            with_capacity: #with_capacity,
+                            drop: #drop,
                         }),
                     }))
                 }

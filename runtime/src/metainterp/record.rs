@@ -225,6 +225,12 @@ impl Recorder {
         v
     }
 
+    /// Forget what `effect` may change, for an operation recorded already
+    /// (one with two effects: `vec_take`).
+    pub fn forget(&mut self, effect: Effect) {
+        self.cache.invalidate(&self.trace.ops, &effect);
+    }
+
     /// `vec_set_len(vec, len)` (concrete length `bits`): not recorded
     /// when the length is known to be `len` already; afterwards it is.
     pub fn set_len(&mut self, descr: ArrayId, vec: Val, len: Val, bits: u64) {

@@ -253,9 +253,19 @@ fn forward(trace: &Trace, cx: &Ctx) -> Trace {
                     }
                 }
             }
-            Opcode::VecPush(d) | Opcode::VecPopNonEmpty(d) | Opcode::VecReserve(d) => {
+            Opcode::VecPush(d)
+            | Opcode::VecPopNonEmpty(d)
+            | Opcode::VecReserve(d)
+            | Opcode::VecInit(d)
+            | Opcode::VecDrop(d) => {
                 h.clear_pending();
                 h.invalidate(Write::Resize(args[0], d));
+                e.keep(i, e.vals(&args));
+            }
+            Opcode::VecTake(d) => {
+                h.clear_pending();
+                h.invalidate(Write::Resize(args[0], d));
+                h.invalidate(Write::Resize(args[1], d));
                 e.keep(i, e.vals(&args));
             }
             Opcode::CallResidual(d) => {
