@@ -205,6 +205,9 @@ pub enum Lowering {
     Cast,
     /// `Box::new(x)` of plain data: allocation the tracer sees.
     BoxNew,
+    /// `Vec::new()`, `Vec::with_capacity(n)`: a Vec value, its box and
+    /// buffer allocations the tracer sees.
+    VecNew,
     /// Typed, but refused by the lowering ("`pow` is not supported in
     /// traced code yet").
     NotYet,
@@ -263,7 +266,10 @@ impl Lowering {
             Lowering::UnwrapOr => "a test of the tag and a select; only for a scalar `T`".into(),
             Lowering::Cast => "an `as` cast".into(),
             Lowering::BoxNew => {
-                "`new` and stores; only for plain data (see \"Boxes\")".into()
+                "`new` and stores; for plain data and values owning Vecs (see \"Boxes\")".into()
+            }
+            Lowering::VecNew => {
+                "`new` of the Vec value's box and `vec_init` (see \"Vec values\")".into()
             }
             Lowering::NotYet => "not supported yet".into(),
         }
@@ -445,6 +451,9 @@ pub static BUILTINS: &[Builtin] = &[
     method(R::CopyAdt, "clone", &[], T::Recv, L::Copy),
     // ---- Box ----
     assoc(R::Box, "new", &[T::Elem], T::Recv, L::BoxNew),
+    // ---- Vec values ----
+    assoc(R::Vec, "new", &[], T::Recv, L::VecNew),
+    assoc(R::Vec, "with_capacity", &[T::Usize], T::Recv, L::VecNew),
 ];
 
 /// The associated constants traced code may use: `i64::MAX`, `i64::MIN`
@@ -489,6 +498,7 @@ pub fn assoc_fn(ty_name: &str, name: &str, arity: usize) -> Option<&'static Buil
         "f64" => Shape::Of(Recv::F64),
         "char" => Shape::Of(Recv::Char),
         "Box" => Shape::Of(Recv::Box),
+        "Vec" => Shape::Of(Recv::Vec),
         t => Shape::Int(IntTy::from_name(t)?),
     };
     BUILTINS.iter().find(|b| {

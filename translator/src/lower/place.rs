@@ -347,6 +347,16 @@ impl Lowerer<'_, '_> {
                 Some(vec![self.emit1(addr_op, args, rt)])
             }
             Lval::Slice { ptr, len, .. } => Some(vec![ptr.clone(), len.clone()]),
+            // A Vec value (a local, or a field of one) is its box's pointer,
+            // which is where the Vec is.
+            Lval::Local { ty: Ty::Vec(_), .. } => {
+                let v = self.load(lv, span)?;
+                self.vec_value_addr(&v)
+            }
+            Lval::Temp { ty: Ty::Vec(_), .. } => {
+                self.temp_vec_error(span);
+                None
+            }
             Lval::Local { id, .. } => {
                 let name = self.local_names[id.0 as usize].clone();
                 self.error(span, format!("taking a reference to the local variable `{name}` is not supported in traced code"), "keep the value in a struct reached through a reference, or pass it by value; a value that needs an address can live in a Box: `let b = Box::new(x);` then `&mut *b`");
@@ -559,9 +569,18 @@ impl Lowerer<'_, '_> {
             self.emit0(Op::Store, vec![addr, value[0].clone()]);
             return Some(());
         }
+        if let Ty::Vec(elem) = ty {
+            let fresh = self.fresh_memory;
+            self.store_vec(addr, elem, value[0].clone(), fresh);
+            return Some(());
+        }
         let fields = match self.field_tys(ty) {
             _ if *ty == Ty::Unit => return Some(()),
-            Some(fields) if matches!(ty, Ty::Tuple(_)) || !ty.owns_heap(&self.items.types) => {
+            Some(fields)
+                if matches!(ty, Ty::Tuple(_))
+                    || !ty.owns_heap(&self.items.types)
+                    || self.items.types.flatten(ty).is_some() =>
+            {
                 fields
             }
             None if enum_variants(self.items, ty).is_some()

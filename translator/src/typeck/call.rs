@@ -143,7 +143,8 @@ impl Checker<'_, '_> {
             // `Box::new` under any path (`std::boxed::Box::new`); the other
             // types' functions as `u64::from`.
             ([.., ty, f], n)
-                if (names.len() == 2 || *ty == "Box") && builtins::assoc_fn(ty, f, n).is_some() =>
+                if (names.len() == 2 || *ty == "Box" || *ty == "Vec")
+                    && builtins::assoc_fn(ty, f, n).is_some() =>
             {
                 let b = builtins::assoc_fn(ty, f, n).unwrap();
                 self.builtin_assoc_call(e, b, ty, args, expected_shallow)
@@ -345,9 +346,18 @@ impl Checker<'_, '_> {
             "char" => Some(IT::Leaf(Ty::Char)),
             t => IntTy::from_name(t).map(IT::int),
         };
-        let elem_expected = match expected {
-            Some(IT::Box(t)) if target.is_none() => Some(*t),
+        let elem_expected = match &expected {
+            Some(IT::Box(t)) if target.is_none() => Some((**t).clone()),
             _ => None,
+        };
+        // `Vec::new()`: `Vec<T>` with `T` from what is expected, or
+        // inferred from the uses.
+        let target = match (ty_name, target) {
+            ("Vec", None) => Some(IT::Vec(Box::new(match expected {
+                Some(IT::Vec(t)) => *t,
+                _ => self.fresh_any(),
+            }))),
+            (_, t) => t,
         };
         // `Box<T>` is known once its argument is.
         let mut recv = target.clone().unwrap_or_else(IT::unit);
