@@ -3,7 +3,9 @@
 //! payloads (`#[repr(u8)]`), a `Vec<Value>` stack with `push`/`pop` and
 //! index stores, an `enum Op` program with payloads (rustc's layout, read
 //! only), a side table of a `#[repr(C)]` enum holding values (`Slot`) and
-//! an `Option<Value>` field (rustc's layout, written).
+//! an `Option<Value>` field (rustc's layout, written), and Vecs made,
+//! moved and dropped by the loop (`gather`, `stash`: Vec values,
+//! docs/values.md).
 //!
 //! Written in metatrace's restricted Rust subset; printing is a
 //! `#[dont_look_inside]` residual call.
@@ -82,6 +84,15 @@ pub enum Op {
     Print,
     /// `again`: push the value printed last (`nil` if none).
     Again,
+    /// `gather n`: pop `n` values into a new Vec (`Vec::with_capacity`),
+    /// make a `Bag` of it (a struct owning the Vec, by value through
+    /// `bag_of`), box the bag; push the total of its numbers, then its
+    /// size. The box, the bag and the Vec are dropped at the end.
+    Gather(usize),
+    /// `stash`: pop the top; the VM's stash becomes a new Vec (`Vec::new`)
+    /// of the first value stashed before (if any) and the popped one (the
+    /// old stash is dropped); push the size of the new stash.
+    Stash,
     Halt,
 }
 
@@ -100,6 +111,28 @@ pub struct Vm {
     /// The last value printed (written through the generated
     /// `write<Option<Value>>` helper: `Option` has rustc's layout).
     pub last: Option<Value>,
+    /// What `stash` keeps: a Vec field that traced code overwrites.
+    pub stash: Vec<Value>,
+}
+
+/// Values gathered by `gather`, with the total of the numbers among them:
+/// a struct owning a Vec, built and moved by value in traced code.
+pub struct Bag {
+    pub items: Vec<Value>,
+    pub total: f64,
+}
+
+/// The bag of `items` (taken by value, moved into the result).
+fn bag_of(items: Vec<Value>) -> Bag {
+    let mut total = 0.0;
+    let mut i = 0;
+    while i < items.len() {
+        if let Value::Num(x) = items[i] {
+            total += x;
+        }
+        i += 1;
+    }
+    Bag { items, total }
 }
 
 pub struct Output {
@@ -275,6 +308,30 @@ pub fn run(code: &[Op], vm: &mut Vm, out: &mut Output) -> Result<Value, Error> {
                 Some(v) => vm.push(v),
                 None => vm.push(Value::Nil),
             },
+            Op::Gather(n) => {
+                let mut items = Vec::with_capacity(n);
+                let mut k = 0;
+                while k < n {
+                    // (`?` leaves with `items` dropped)
+                    let v = vm.pop(here)?;
+                    items.push(v);
+                    k += 1;
+                }
+                let bag = Box::new(bag_of(items));
+                vm.push(Value::Num(bag.total));
+                vm.push(Value::Num(bag.items.len() as f64));
+            }
+            Op::Stash => {
+                let v = vm.pop(here)?;
+                let mut fresh = Vec::new();
+                if !vm.stash.is_empty() {
+                    fresh.push(vm.stash[0]);
+                }
+                fresh.push(v);
+                let size = fresh.len();
+                vm.stash = fresh;
+                vm.push(Value::Num(size as f64));
+            }
             Op::Halt => {
                 return match vm.stack.pop() {
                     Some(v) => Ok(v),
