@@ -50,9 +50,12 @@ fn variant(insn: &Insn) -> usize {
         Insn::Free { .. } => 39,
         Insn::VecPushSlot { .. } => 40,
         Insn::VecPopSlot { .. } => 41,
+        Insn::VecInit { .. } => 42,
+        Insn::VecDrop { .. } => 43,
+        Insn::VecTake { .. } => 44,
     }
 }
-const VARIANTS: usize = 42;
+const VARIANTS: usize = 45;
 
 fn scalars() -> Vec<ScalarTy> {
     let mut v: Vec<ScalarTy> = IntTy::ALL.iter().map(|&t| ScalarTy::Int(t)).collect();
@@ -314,6 +317,20 @@ fn all_insns() -> Vec<Insn> {
             descr: ArrayId(descr),
             tag: reg,
             dst: reg,
+        });
+        v.push(VecInit {
+            vec: reg,
+            len: reg,
+            descr: ArrayId(descr),
+        });
+        v.push(VecDrop {
+            vec: reg,
+            descr: ArrayId(descr),
+        });
+        v.push(VecTake {
+            dst: reg,
+            src: reg,
+            descr: ArrayId(descr),
         });
     }
     v

@@ -19,6 +19,14 @@ use std::sync::OnceLock;
 // ---------------------------------------------------------------------------
 // Native data.
 
+unsafe fn drop_obj(p: usize) {
+    unsafe { std::ptr::drop_in_place(p as *mut Obj) }
+}
+
+unsafe fn drop_vec_i64(p: usize) {
+    unsafe { std::ptr::drop_in_place(p as *mut Vec<i64>) }
+}
+
 #[repr(C)]
 #[derive(Debug)]
 pub struct Obj {
@@ -293,6 +301,20 @@ pub fn tables() -> &'static Tables {
                     size: 8,
                     align: 8,
                     drop: None,
+                },
+                // What holds Vecs: freeing one drops them (Vec values,
+                // docs/values.md).
+                AllocDescr {
+                    name: "Obj",
+                    size: std::mem::size_of::<Obj>(),
+                    align: std::mem::align_of::<Obj>(),
+                    drop: Some(drop_obj),
+                },
+                AllocDescr {
+                    name: "Vec<i64>",
+                    size: std::mem::size_of::<Vec<i64>>(),
+                    align: std::mem::align_of::<Vec<i64>>(),
+                    drop: Some(drop_vec_i64),
                 },
             ]),
             drivers: &[],

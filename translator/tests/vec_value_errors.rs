@@ -93,3 +93,28 @@ pub fn run(code: &[u8], mut acc: i64, lists: &mut Lists) -> i64 {
         ],
     );
 }
+
+#[test]
+fn vec_repeat_of_values_that_are_not_plain_data() {
+    step_rejects(
+        r#"fn step(code: &[u8], pc: usize, acc: i64) -> i64 {
+    let inner: Vec<i64> = Vec::new();
+    let nested = vec![inner; 3];
+    acc + nested.len() as i64 + code[pc] as i64
+}
+"#,
+        &["3:18: `vec![x; n]` of a value of type `Vec<i64>` is not supported in traced code"],
+    );
+}
+
+#[test]
+fn vec_macro_of_another_form() {
+    step_rejects(
+        r#"fn step(code: &[u8], pc: usize, acc: i64) -> i64 {
+    let bad = vec![1, 2; 3];
+    acc + bad.len() as i64 + code[pc] as i64
+}
+"#,
+        &["2:15: this form of `vec!` is not supported in traced code"],
+    );
+}

@@ -695,6 +695,10 @@ fn helper_body(h: &Helper, params: &[TokenStream]) -> TokenStream {
             let v = p(0);
             quote!((#v).clear())
         }
+        Helper::VecResize(_) => {
+            let (v, n, x) = (p(0), p(1), p(2));
+            quote!((#v).resize(#n, #x))
+        }
         Helper::F64ToBits => {
             let x = p(0);
             quote!(f64::to_bits(#x))

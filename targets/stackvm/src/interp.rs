@@ -93,6 +93,10 @@ pub enum Op {
     /// of the first value stashed before (if any) and the popped one (the
     /// old stash is dropped); push the size of the new stash.
     Stash,
+    /// `fill n`: pop a value; push the number of items of `vec![v; n]`
+    /// that equal it (all `n`), and the number of items of
+    /// `vec![v, v]` (2).
+    Fill(usize),
     Halt,
 }
 
@@ -331,6 +335,21 @@ pub fn run(code: &[Op], vm: &mut Vm, out: &mut Output) -> Result<Value, Error> {
                 let size = fresh.len();
                 vm.stash = fresh;
                 vm.push(Value::Num(size as f64));
+            }
+            Op::Fill(n) => {
+                let v = vm.pop(here)?;
+                let filled = vec![v; n];
+                let pair = vec![v, v];
+                let mut same = 0;
+                let mut i = 0;
+                while i < filled.len() {
+                    if filled[i] == v {
+                        same += 1;
+                    }
+                    i += 1;
+                }
+                vm.push(Value::Num(same as f64));
+                vm.push(Value::Num(pair.len() as f64));
             }
             Op::Halt => {
                 return match vm.stack.pop() {

@@ -10,7 +10,7 @@
 //! `true`, `false`, `range lo hi`, `get i`, `set i`, `pop`, `dup`, `swap`,
 //! `tuck`, `trunc n`, `add`, `sub`, `mul`, `lt`, `eq`, `not`, `span`, `exp`, `half`,
 //! `jf label`, `jmp label`, `keep k`, `fetch k`, `print`, `again`,
-//! `gather n`, `stash`, `halt`; `name:`
+//! `gather n`, `stash`, `fill n`, `halt`; `name:`
 //! defines a label; `#` starts a comment. The stack starts as `[N]` (N a
 //! number, default 0): slot 0 is the argument. The output of `print` goes
 //! to stdout, then `=> ` and the value on top of the stack at `halt`.
@@ -136,10 +136,15 @@ fn parse(text: &str) -> Result<Vec<Op>, String> {
                     Op::Nil
                 },
             ),
-            "gather" => (
+            "gather" | "fill" => (
                 1,
                 if args.len() == 1 {
-                    Op::Gather(index(0, 1000)?)
+                    let n = index(0, 1000)?;
+                    if op == "gather" {
+                        Op::Gather(n)
+                    } else {
+                        Op::Fill(n)
+                    }
                 } else {
                     Op::Nil
                 },
@@ -232,6 +237,10 @@ mod tests {
             ("3\n".into(), Ok(Value::Num(2.0)))
         );
         assert_eq!(run_src("num 1\ngather 3", 0.0).1, Err(Error::Underflow(1)));
+        assert_eq!(
+            run_src("range 1 2\nfill 5\nadd", 0.0),
+            ("".into(), Ok(Value::Num(7.0)))
+        );
         assert_eq!(run_src("add", 0.0).1, Err(Error::Underflow(0)));
         assert_eq!(run_src("nil\nadd", 0.0).1, Err(Error::Type(1)));
     }

@@ -834,7 +834,10 @@ impl Lowerer<'_, '_> {
         }
     }
 
-    fn macro_expr(&mut self, mac: &syn::Macro, _ty: &Ty) -> Option<Leaves> {
+    fn macro_expr(&mut self, mac: &syn::Macro, ty: &Ty) -> Option<Leaves> {
+        if let Some(m) = self.tc.macros.get(&key(mac)).filter(|m| m.name == "vec") {
+            return self.vec_macro(&m.args, m.repeat, ty, mac.span());
+        }
         self.macro_stmt(mac);
         if self.cur.is_some() {
             Some(vec![])

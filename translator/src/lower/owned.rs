@@ -15,8 +15,8 @@
 
 use super::{Leaves, Lowerer};
 use crate::typeck::LocalId;
-use metatrace_jitcodegen::flowgraph::{Const, Op, Operand};
-use metatrace_jitcodegen::types::Ty;
+use metatrace_jitcodegen::flowgraph::{Const, Helper, Op, Operand};
+use metatrace_jitcodegen::types::{IntTy, Ty};
 use proc_macro2::Span;
 
 /// Whether a leaf type owns what it points to: a box, a Vec value.
@@ -111,6 +111,79 @@ impl Lowerer<'_, '_> {
         }
         self.emit0(Op::VecTake(elem.clone()), vec![addr, v.clone()]);
         self.emit0(Op::Free(Ty::Vec(Box::new(elem.clone()))), vec![v]);
+    }
+
+    /// `v.push(x)` of `x`'s leaves: `vec_push` for a scalar item, else in
+    /// place (`vec_push_slot`, then the value stored into the new item,
+    /// fresh memory: a Vec inside is moved in, nothing is dropped).
+    pub(super) fn push_leaves(
+        &mut self,
+        vec: Operand,
+        elem: &Ty,
+        x: Leaves,
+        span: Span,
+    ) -> Option<()> {
+        if elem.is_scalar() {
+            self.emit0(Op::VecPush(elem.clone()), vec![vec, x[0].clone()]);
+            return Some(());
+        }
+        let slot = self.emit1(
+            Op::VecPushSlot(elem.clone()),
+            vec![vec],
+            Ty::reference(true, elem.clone()),
+        );
+        let outer = std::mem::replace(&mut self.fresh_memory, true);
+        let stored = self.store_mem(slot, elem, x, span);
+        self.fresh_memory = outer;
+        stored
+    }
+
+    /// `vec![]`, `vec![a, b, c]` (a Vec of that capacity, the items
+    /// pushed) and `vec![x; n]` (a Vec of capacity `n`, filled by the
+    /// generated helper `Vec<T>::resize`, a residual call: `x` is plain
+    /// data, cloned natively).
+    pub(super) fn vec_macro(
+        &mut self,
+        args: &[syn::Expr],
+        repeat: bool,
+        ty: &Ty,
+        span: Span,
+    ) -> Option<Leaves> {
+        let Ty::Vec(elem) = ty else {
+            self.error(span, "cannot lower this `vec!`", "");
+            return None;
+        };
+        let elem = (**elem).clone();
+        if repeat {
+            if !self.items.types.is_plain_data(&elem) {
+                let shown = self.items.types.display(&elem).to_string();
+                self.error(
+                    span,
+                    format!("`vec![x; n]` of a value of type `{shown}` is not supported in traced code"),
+                    "only plain data is repeated in traced code (scalars, and structs, tuples and enums of them); push the items one by one",
+                );
+                return None;
+            }
+            let x = self.rvalue(&args[0])?;
+            let n = self.scalar(&args[1])?;
+            self.set_loc(span);
+            let v = self.new_vec(&elem, n.clone());
+            let mut helper_args = vec![v.clone(), n];
+            helper_args.extend(x);
+            self.emit(Op::Helper(Helper::VecResize(elem)), helper_args, &[]);
+            return Some(vec![v]);
+        }
+        let mut items = Vec::new();
+        for a in args {
+            items.push(self.rvalue(a)?);
+        }
+        self.set_loc(span);
+        let len = Operand::Const(Const::Int(items.len() as i64, IntTy::Usize));
+        let v = self.new_vec(&elem, len);
+        for x in items {
+            self.push_leaves(v.clone(), &elem, x, span)?;
+        }
+        Some(vec![v])
     }
 
     /// A value owning heap memory cannot be destructured by a pattern (the
