@@ -85,7 +85,7 @@ pub enum Op {
     /// `again`: push the value printed last (`nil` if none).
     Again,
     /// `gather n`: pop `n` values into a new Vec (`Vec::with_capacity`),
-    /// make a `Bag` of it (a struct owning the Vec, by value through
+    /// put them in stack order (`reversed`, native), make a `Bag` of it (a struct owning the Vec, by value through
     /// `bag_of`), box the bag; push the total of its numbers, then its
     /// size. The box, the bag and the Vec are dropped at the end.
     Gather(usize),
@@ -321,6 +321,9 @@ pub fn run(code: &[Op], vm: &mut Vm, out: &mut Output) -> Result<Value, Error> {
                     items.push(v);
                     k += 1;
                 }
+                // (In the order they were on the stack: a Vec value passed
+                // to native code and back.)
+                let items = reversed(items);
                 let bag = Box::new(bag_of(items));
                 vm.push(Value::Num(bag.total));
                 vm.push(Value::Num(bag.items.len() as f64));
@@ -367,6 +370,13 @@ pub fn run(code: &[Op], vm: &mut Vm, out: &mut Output) -> Result<Value, Error> {
 pub fn show(out: &mut Output, v: Value) {
     let s = format!("{}\n", text(v));
     out.text.extend_from_slice(s.as_bytes());
+}
+
+/// `items` back to front: native code given a Vec value, returning one.
+#[dont_look_inside]
+pub fn reversed(mut items: Vec<Value>) -> Vec<Value> {
+    items.reverse();
+    items
 }
 
 /// `v` as `show` prints it (without the newline).
