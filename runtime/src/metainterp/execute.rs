@@ -314,6 +314,8 @@ impl Tracer<'_> {
                 let effect = Effect::Resize(v.val, *descr);
                 self.rec
                     .effect(Opcode::VecInit(*descr), vec![v.val, n.val], None, effect);
+                // A new Vec is empty.
+                self.rec.knows_len(*descr, v.val, Val::Int(0), 0);
             }
             Insn::VecDrop { descr, vec } => {
                 let v = self.get(Ref, *vec);
