@@ -250,17 +250,18 @@ impl TypeTable {
     }
 
     /// Whether traced code may box a `ty`: plain data, or a value whose
-    /// leaves own Vecs (a struct holding Vecs, a Vec), which the box's
-    /// drop glue frees (`AllocDescr::drop`); not zero-sized, no box inside.
+    /// leaves own Vecs or boxes (a Vec, a struct holding Vecs, an enum of
+    /// the crate holding boxes or Vecs), which the box's drop glue frees
+    /// (`AllocDescr::drop`); not zero-sized, not a box itself.
     pub fn is_boxable(&self, ty: &Ty) -> bool {
         if self.is_plain_data(ty) {
             return true;
         }
         let mut leaves = Vec::new();
-        self.flatten_into(ty, &mut leaves, true)
+        !matches!(ty, Ty::Box(_))
+            && self.flatten_into(ty, &mut leaves, true)
             && !leaves.is_empty()
-            && leaves.iter().any(|l| matches!(l, Ty::Vec(_)))
-            && !leaves.iter().any(|l| matches!(l, Ty::Box(_)))
+            && leaves.iter().any(|l| matches!(l, Ty::Vec(_) | Ty::Box(_)))
     }
 
     /// Whether `ty` is plain data that traced code may box: a scalar (a
@@ -342,11 +343,12 @@ impl TypeTable {
                     AdtKind::Struct { fields, .. } => {
                         fields.iter().all(|f| self.flatten_into(&f.ty, out, vec_ok))
                     }
-                    AdtKind::Enum { .. } if adt.owns_heap => false,
+                    // (Owned leaves of the variants that are not the
+                    // value's are null: dropping them all drops the value.)
                     AdtKind::Enum { variants } => {
                         out.push(Ty::Int(IntTy::U32));
                         variants.iter().all(|v| {
-                            v.fields.iter().all(|f| self.flatten_into(&f.ty, out, false))
+                            v.fields.iter().all(|f| self.flatten_into(&f.ty, out, vec_ok))
                         })
                     }
                 }
@@ -360,6 +362,14 @@ impl TypeTable {
                 self.flatten_into(a, out, false) && self.flatten_into(b, out, false)
             }
             Ty::Vec(_) if vec_ok => {
+                out.push(ty.clone());
+                true
+            }
+            // A box inside a struct or an enum of the crate: its pointer.
+            // (Whether traced code may make one is `is_boxable`'s to say, at
+            // the `Box::new`; not asked here, where `T` may be the type
+            // being flattened.)
+            Ty::Box(to) if vec_ok && !to.is_unsized() && !matches!(**to, Ty::Opaque(_)) => {
                 out.push(ty.clone());
                 true
             }

@@ -5,9 +5,9 @@
 use metatrace_testkit::subset::*;
 
 #[test]
-fn vec_values_inside_enums_options_and_results() {
+fn vec_values_inside_options_and_enums_holding_strings() {
     step_rejects(
-        r#"pub enum Named { Empty, Items(Vec<i64>) }
+        r#"pub enum Named { Empty, Items(Vec<i64>), Text(String) }
 
 fn step(code: &[u8], pc: usize, acc: i64) -> i64 {
     let o: Option<Vec<i64>> = None;

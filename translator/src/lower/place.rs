@@ -523,7 +523,11 @@ impl Lowerer<'_, '_> {
         span: proc_macro2::Span,
     ) -> Option<()> {
         let ty = lv.ty();
-        if let (Ty::Box(_), false) = (&ty, matches!(lv, Lval::Local { .. })) {
+        // (Into fresh memory, `Box::new`'s, a box moves: its pointer is
+        // stored, and the new box's drop glue owns it.)
+        if let (Ty::Box(_), false, false) =
+            (&ty, matches!(lv, Lval::Local { .. }), self.fresh_memory)
+        {
             self.error(
                 span,
                 "storing a Box into memory is not supported in traced code yet",
@@ -584,8 +588,11 @@ impl Lowerer<'_, '_> {
                 fields
             }
             None if enum_variants(self.items, ty).is_some()
-                && self.items.types.is_plain_data(ty) =>
+                && (self.items.types.is_plain_data(ty)
+                    || (self.fresh_memory && self.items.types.flatten(ty).is_some())) =>
             {
+                // (An enum holding boxes or Vecs only into fresh memory:
+                // there is no old value to drop.)
                 return self.store_enum(addr, ty, value, span);
             }
             _ => {
@@ -669,8 +676,13 @@ impl Lowerer<'_, '_> {
         let variants = enum_variants(self.items, ty)?;
         let keys = self.keys();
         let join = self.new_join(&keys, &[]);
-        let addr_local =
-            self.new_hidden_local("store_addr", Ty::reference(true, ty.clone()), vec![addr]);
+        // (Typed as the operand is: a reference, or the new box of
+        // `Box::new`.)
+        let addr_ty = match self.g.operand_ty(&addr) {
+            t @ (Ty::Ref { .. } | Ty::Box(_)) => t,
+            _ => Ty::reference(true, ty.clone()),
+        };
+        let addr_local = self.new_hidden_local("store_addr", addr_ty, vec![addr]);
         let value_local = self.new_hidden_local("store_value", ty.clone(), value.clone());
         let inner_keys = self.keys();
         let arms: Vec<_> = variants
