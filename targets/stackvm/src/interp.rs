@@ -97,6 +97,10 @@ pub enum Op {
     /// that equal it (all `n`), and the number of items of
     /// `vec![v, v]` (2).
     Fill(usize),
+    /// `tree n`: pop a value; build a tree of depth `n` (boxes of an enum
+    /// holding boxes, `Tree`) with it at every leaf, box the tree; push
+    /// its number of truthy leaves. The whole tree is dropped after.
+    Tree(usize),
     Halt,
 }
 
@@ -124,6 +128,31 @@ pub struct Vm {
 pub struct Bag {
     pub items: Vec<Value>,
     pub total: f64,
+}
+
+/// A binary tree: an enum holding boxes (`tree`).
+pub enum Tree {
+    Leaf(Value),
+    Pair(Box<Tree>, Box<Tree>),
+}
+
+/// A tree of depth `depth` with `v` at every leaf.
+fn grow(v: Value, depth: usize) -> Tree {
+    if depth == 0 {
+        return Tree::Leaf(v);
+    }
+    let left = Box::new(grow(v, depth - 1));
+    let right = Box::new(grow(v, depth - 1));
+    Tree::Pair(left, right)
+}
+
+/// The number of truthy leaves of `t` (through references: nothing
+/// moves).
+fn leaves(t: &Tree) -> usize {
+    match t {
+        Tree::Leaf(v) => truthy(*v) as usize,
+        Tree::Pair(l, r) => leaves(l) + leaves(r),
+    }
 }
 
 /// The bag of `items` (taken by value, moved into the result).
@@ -353,6 +382,11 @@ pub fn run(code: &[Op], vm: &mut Vm, out: &mut Output) -> Result<Value, Error> {
                 }
                 vm.push(Value::Num(same as f64));
                 vm.push(Value::Num(pair.len() as f64));
+            }
+            Op::Tree(n) => {
+                let v = vm.pop(here)?;
+                let tree = Box::new(grow(v, n));
+                vm.push(Value::Num(leaves(&tree) as f64));
             }
             Op::Halt => {
                 return match vm.stack.pop() {

@@ -10,7 +10,7 @@
 //! `true`, `false`, `range lo hi`, `get i`, `set i`, `pop`, `dup`, `swap`,
 //! `tuck`, `trunc n`, `add`, `sub`, `mul`, `lt`, `eq`, `not`, `span`, `exp`, `half`,
 //! `jf label`, `jmp label`, `keep k`, `fetch k`, `print`, `again`,
-//! `gather n`, `stash`, `fill n`, `halt`; `name:`
+//! `gather n`, `stash`, `fill n`, `tree n` (n at most 8), `halt`; `name:`
 //! defines a label; `#` starts a comment. The stack starts as `[N]` (N a
 //! number, default 0): slot 0 is the argument. The output of `print` goes
 //! to stdout, then `=> ` and the value on top of the stack at `halt`.
@@ -136,14 +136,14 @@ fn parse(text: &str) -> Result<Vec<Op>, String> {
                     Op::Nil
                 },
             ),
-            "gather" | "fill" => (
+            "gather" | "fill" | "tree" => (
                 1,
                 if args.len() == 1 {
                     let n = index(0, 1000)?;
-                    if op == "gather" {
-                        Op::Gather(n)
-                    } else {
-                        Op::Fill(n)
+                    match op {
+                        "gather" => Op::Gather(n),
+                        "fill" => Op::Fill(n),
+                        _ => Op::Tree(n.min(8)),
                     }
                 } else {
                     Op::Nil
