@@ -694,11 +694,11 @@ impl Lowerer<'_, '_> {
                 .flatten(&inner)
                 .is_some_and(|l| l.is_empty());
             let help = if is_enum {
-                "an enum holding a Box, Vec or String cannot be boxed in traced code yet: create the box in a #[dont_look_inside] function"
+                "an enum holding a String, and an `Option` or `Result` holding a Box or Vec, cannot be boxed in traced code yet: create the box in a #[dont_look_inside] function"
             } else if zero_sized {
                 "a zero-sized value needs no box: use the value itself"
             } else {
-                "only plain data can be boxed in traced code (scalars, and structs or tuples of them); create other boxes in a #[dont_look_inside] function"
+                "only plain data and values owning Vecs or boxes can be boxed in traced code (scalars, Vecs, structs or tuples of them, enums of the crate holding boxes or Vecs); create other boxes in a #[dont_look_inside] function"
             };
             self.error(
                 span,
