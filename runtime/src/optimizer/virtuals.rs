@@ -155,11 +155,13 @@ impl Virtuals {
     /// cannot describe: it holds empty Vecs, or it is a field's address.
     fn holds_vecs(&self, id: usize) -> bool {
         let o = &self.objs[id];
-        o.forced.is_none()
-            && !o.dead
-            && (o.empty_vec.is_some()
-                || !o.empty_vec_fields.is_empty()
-                || matches!(o.kind, ObjKind::FieldAddr(..)))
+        let live = |id: usize| self.objs[id].forced.is_none() && !self.objs[id].dead;
+        live(id)
+            && match o.kind {
+                // (The address of a field of a freed object is dead too.)
+                ObjKind::FieldAddr(owner, _) => live(owner),
+                ObjKind::New(_) => o.empty_vec.is_some() || !o.empty_vec_fields.is_empty(),
+            }
     }
 
     /// A new virtual value of kind `kind`, defined by operation `origin`.
