@@ -158,8 +158,10 @@ impl Virtuals {
         let live = |id: usize| self.objs[id].forced.is_none() && !self.objs[id].dead;
         live(id)
             && match o.kind {
-                // (The address of a field of a freed object is dead too.)
-                ObjKind::FieldAddr(owner, _) => live(owner),
+                // (The address of a field of a freed object is dead too;
+                // of a forced one, it is forced here, being no object
+                // resume data can describe.)
+                ObjKind::FieldAddr(owner, _) => !self.objs[owner].dead,
                 ObjKind::New(_) => o.empty_vec.is_some() || !o.empty_vec_fields.is_empty(),
             }
     }
