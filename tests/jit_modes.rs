@@ -699,8 +699,13 @@ fn stackvm_programs() {
     eprintln!("mixed.svm 100000: {}", mixed.short());
     assert!(mixed.get("guard_failures") > 0, "{:?}", mixed.0);
     assert!(mixed.get("bridges") > 0, "{:?}", mixed.0);
-    for p in ["count.svm", "sum.svm", "mixed.svm"] {
+    for p in ["count.svm", "sum.svm", "mixed.svm", "bags.svm"] {
         let s = &summaries[&(p, "100000", DEFAULT)];
         assert_eq!(s.get("aborts"), 0, "{p}: {:?}", s.0);
     }
+    // The Vecs, the struct and the box `gather` and `stash` make are
+    // allocations in the compiled loop (not hidden in residual calls).
+    let bags = &summaries[&("bags.svm", "100000", DEFAULT)];
+    assert!(bags.get("loops") > 0, "{:?}", bags.0);
+    assert!(bags.get("allocs_compiled") > 0, "{:?}", bags.0);
 }

@@ -244,19 +244,41 @@ impl TypeTable {
     /// `&str` as data pointer then `usize` length. `None` for types that
     /// cannot live in registers (heap owners, unsized types, arrays).
     ///
-    /// A `Box<T>` of plain data on its own (`is_plain_data`) is one leaf, its pointer (of
+    /// A `Box<T>` on its own (`is_boxable`) is one leaf, its pointer (of
     /// the type `Box<T>`, so that the front end knows to free it); a box
     /// inside an aggregate is not supported yet (`None`).
+    ///
+    /// A `Vec<T>` is one leaf too, of type `Vec<T>`: the pointer to a box
+    /// that holds the Vec's three words, rustc's own layout (the Vec
+    /// operations work on it as on any Vec in memory; moving it into a
+    /// field or a box moves the words and frees the box). It may be a
+    /// field of a struct or tuple value, not a payload of an enum,
+    /// `Option` or `Result` (dropping those would need a test of the tag).
     pub fn flatten(&self, ty: &Ty) -> Option<Vec<Ty>> {
         if let Ty::Box(to) = ty {
-            return self.is_plain_data(to).then(|| vec![ty.clone()]);
+            return self.is_boxable(to).then(|| vec![ty.clone()]);
         }
         let mut out = Vec::new();
-        if self.flatten_into(ty, &mut out) {
+        if self.flatten_into(ty, &mut out, true) {
             Some(out)
         } else {
             None
         }
+    }
+
+    /// Whether traced code may box a `ty`: plain data, or a value whose
+    /// leaves own Vecs or boxes (a Vec, a struct holding Vecs, an enum of
+    /// the crate holding boxes or Vecs), which the box's drop glue frees
+    /// (`AllocDescr::drop`); not zero-sized, not a box itself.
+    pub fn is_boxable(&self, ty: &Ty) -> bool {
+        if self.is_plain_data(ty) {
+            return true;
+        }
+        let mut leaves = Vec::new();
+        !matches!(ty, Ty::Box(_))
+            && self.flatten_into(ty, &mut leaves, true)
+            && !leaves.is_empty()
+            && leaves.iter().any(|l| matches!(l, Ty::Vec(_) | Ty::Box(_)))
     }
 
     /// Whether `ty` is plain data that traced code may box: a scalar (a
@@ -316,7 +338,8 @@ impl TypeTable {
         }
     }
 
-    fn flatten_into(&self, ty: &Ty, out: &mut Vec<Ty>) -> bool {
+    /// `vec_ok`: a `Vec` may be a leaf here (not inside an enum's payload).
+    fn flatten_into(&self, ty: &Ty, out: &mut Vec<Ty>, vec_ok: bool) -> bool {
         match ty {
             Ty::Unit | Ty::Never => true,
             Ty::Bool | Ty::Char | Ty::Int(_) | Ty::F64 => {
@@ -341,37 +364,51 @@ impl TypeTable {
                 out.push(ty.clone());
                 true
             }
-            Ty::Cell(t) => self.flatten_into(t, out),
+            Ty::Cell(t) => self.flatten_into(t, out, vec_ok),
             Ty::GcCell(t) => {
                 out.push(Ty::Int(IntTy::Isize));
                 out.push(Ty::Bool);
-                self.flatten_into(t, out)
+                self.flatten_into(t, out, vec_ok)
             }
-            Ty::Tuple(items) => items.iter().all(|t| self.flatten_into(t, out)),
+            Ty::Tuple(items) => items.iter().all(|t| self.flatten_into(t, out, vec_ok)),
             Ty::Adt(id) => {
                 let adt = self.adt(*id);
-                if adt.owns_heap {
+                if adt.owns_heap && !vec_ok {
                     return false;
                 }
                 match &adt.kind {
                     AdtKind::Struct { fields, .. } => {
-                        fields.iter().all(|f| self.flatten_into(&f.ty, out))
+                        fields.iter().all(|f| self.flatten_into(&f.ty, out, vec_ok))
                     }
+                    // (Owned leaves of the variants that are not the
+                    // value's are null: dropping them all drops the value.)
                     AdtKind::Enum { variants } => {
                         out.push(Ty::Int(IntTy::U32));
-                        variants
-                            .iter()
-                            .all(|v| v.fields.iter().all(|f| self.flatten_into(&f.ty, out)))
+                        variants.iter().all(|v| {
+                            v.fields.iter().all(|f| self.flatten_into(&f.ty, out, vec_ok))
+                        })
                     }
                 }
             }
             Ty::Option(t) => {
                 out.push(Ty::Int(IntTy::U32));
-                self.flatten_into(t, out)
+                self.flatten_into(t, out, false)
             }
             Ty::Result(a, b) => {
                 out.push(Ty::Int(IntTy::U32));
-                self.flatten_into(a, out) && self.flatten_into(b, out)
+                self.flatten_into(a, out, false) && self.flatten_into(b, out, false)
+            }
+            Ty::Vec(_) if vec_ok => {
+                out.push(ty.clone());
+                true
+            }
+            // A box inside a struct or an enum of the crate: its pointer.
+            // (Whether traced code may make one is `is_boxable`'s to say, at
+            // the `Box::new`; not asked here, where `T` may be the type
+            // being flattened.)
+            Ty::Box(to) if vec_ok && !to.is_unsized() && !matches!(**to, Ty::Opaque(_)) => {
+                out.push(ty.clone());
+                true
             }
             Ty::Array(..)
             | Ty::Slice(_)

@@ -269,13 +269,20 @@ pub fn alloc(d: &AllocDescr) -> usize {
     p as usize
 }
 
-/// Dropping a `Box<T>` of plain data: frees what `alloc` returned. Null
+/// Dropping a `Box<T>`: drops what it holds (`AllocDescr::drop`, for a
+/// type that owns heap memory), then frees what `alloc` returned. Null
 /// (a box moved out of its variable) is nothing.
 ///
 /// # Safety
-/// `ptr` is null or a box of `d`'s type not freed yet.
+/// `ptr` is null or a box of `d`'s type not freed yet, holding a value.
 pub unsafe fn free(d: &AllocDescr, ptr: usize) {
-    if ptr == 0 || d.size == 0 || d.gc.is_some() {
+    if ptr == 0 || d.gc.is_some() {
+        return;
+    }
+    if let Some(drop) = d.drop {
+        drop(ptr);
+    }
+    if d.size == 0 {
         return;
     }
     let layout = std::alloc::Layout::from_size_align_unchecked(d.size, d.align);
@@ -306,6 +313,34 @@ pub fn slot_shims(d: &ArrayDescr) -> crate::jitcode::SlotShims {
     d.vec
         .and_then(|v| v.slots)
         .unwrap_or_else(|| panic!("metatrace: {} has no in-place push/pop shims", d.name))
+}
+
+/// `VecInit`: a new `Vec::with_capacity(n)` written at `vec` (memory that
+/// holds no Vec).
+/// # Safety
+/// `vec` is the address of writable memory for a `Vec` of `d`'s items.
+pub unsafe fn vec_init(d: &ArrayDescr, vec: usize, n: usize) {
+    (slot_shims(d).with_capacity)(vec, n)
+}
+
+/// `VecDrop`: drop the Vec at `vec` in place (its items, its buffer).
+/// # Safety
+/// `vec` is the address of a `Vec` of `d`'s items, not used again until
+/// a new Vec is written there.
+pub unsafe fn vec_drop(d: &ArrayDescr, vec: usize) {
+    (slot_shims(d).drop)(vec)
+}
+
+/// `VecTake`: move the Vec at `src` to `dst` (memory that holds no Vec),
+/// leaving an empty Vec at `src` (`core::mem::take`), so that `src`'s box
+/// may then be freed as usual. A `Vec<T>` is three words for every sized
+/// `T`, so the move is a copy of them whatever the item type.
+/// # Safety
+/// `src` holds a Vec of `d`'s items; `dst` is writable, not overlapping.
+pub unsafe fn vec_take(d: &ArrayDescr, dst: usize, src: usize) {
+    const VEC_SIZE: usize = std::mem::size_of::<Vec<u8>>();
+    std::ptr::copy_nonoverlapping(src as *const u8, dst as *mut u8, VEC_SIZE);
+    vec_init(d, src, 0);
 }
 
 /// `VecPushSlot`: grow the Vec at `vec` by one uninitialized item; its

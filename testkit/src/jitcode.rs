@@ -210,10 +210,18 @@ macro_rules! slot_shims {
         unsafe fn reserve(v: usize) {
             unsafe { (*(v as *mut Vec<$t>)).reserve(1) }
         }
+        unsafe fn with_capacity(v: usize, n: usize) {
+            unsafe { ::core::ptr::write(v as *mut Vec<$t>, Vec::with_capacity(n)) }
+        }
+        unsafe fn drop(v: usize) {
+            unsafe { ::core::ptr::drop_in_place(v as *mut Vec<$t>) }
+        }
         $crate::__runtime::jitcode::SlotShims {
             set_len,
             cap,
             reserve,
+            with_capacity,
+            drop,
         }
     }};
 }

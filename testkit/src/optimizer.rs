@@ -19,6 +19,14 @@ use std::sync::OnceLock;
 // ---------------------------------------------------------------------------
 // Native data.
 
+unsafe fn drop_obj(p: usize) {
+    unsafe { std::ptr::drop_in_place(p as *mut Obj) }
+}
+
+unsafe fn drop_vec_i64(p: usize) {
+    unsafe { std::ptr::drop_in_place(p as *mut Vec<i64>) }
+}
+
 #[repr(C)]
 #[derive(Debug)]
 pub struct Obj {
@@ -287,12 +295,30 @@ pub fn tables() -> &'static Tables {
                     size: std::mem::size_of::<Pair>(),
                     align: std::mem::align_of::<Pair>(),
                     gc: None,
+                    drop: None,
                 },
                 AllocDescr {
                     name: "i64",
                     size: 8,
                     align: 8,
                     gc: None,
+                    drop: None,
+                },
+                // What holds Vecs: freeing one drops them (Vec values,
+                // docs/values.md).
+                AllocDescr {
+                    name: "Obj",
+                    size: std::mem::size_of::<Obj>(),
+                    align: std::mem::align_of::<Obj>(),
+                    gc: None,
+                    drop: Some(drop_obj),
+                },
+                AllocDescr {
+                    name: "Vec<i64>",
+                    size: std::mem::size_of::<Vec<i64>>(),
+                    align: std::mem::align_of::<Vec<i64>>(),
+                    gc: None,
+                    drop: Some(drop_vec_i64),
                 },
             ]),
             drivers: &[],

@@ -218,6 +218,10 @@ pub const STACKVM_CASES: &[(&str, &str, &str)] = &[
     ),
     ("mixed.svm", "7", "9\n6\n=> 7\n"),
     ("mixed.svm", "100000", "100000\nfalse\n=> 100000\n"),
+    ("bags.svm", "0", "0\n=> 0\n"),
+    ("bags.svm", "10", "264\n=> 10\n"),
+    ("bags.svm", "1000", "521499\n=> 1000\n"),
+    ("bags.svm", "100000", "5002149999\n=> 100000\n"),
 ];
 
 /// stackvm programs that stop with a run-time error: program, argument,
@@ -229,6 +233,7 @@ pub const STACKVM_ERRORS: &[(&str, &str, &str)] = &[
         "100000",
         "error: type error at instruction 12\n",
     ),
+    ("bagerr.svm", "1000", "error: stack underflow at instruction 15\n"),
 ];
 
 /// What a run produced.

@@ -243,6 +243,9 @@ pub enum Lowering {
     /// `GcCell::borrow_mut()`: the flag checked, the barrier passed, then
     /// the value's address.
     CellBorrowMut,
+    /// `Vec::new()`, `Vec::with_capacity(n)`: a Vec value, its box and
+    /// buffer allocations the tracer sees.
+    VecNew,
     /// Typed, but refused by the lowering ("`pow` is not supported in
     /// traced code yet").
     NotYet,
@@ -301,7 +304,10 @@ impl Lowering {
             Lowering::UnwrapOr => "a test of the tag and a select; only for a scalar `T`".into(),
             Lowering::Cast => "an `as` cast".into(),
             Lowering::BoxNew => {
-                "`new` and stores; only for plain data (see \"Boxes\")".into()
+                "`new` and stores; for plain data and values owning Vecs (see \"Boxes\")".into()
+            }
+            Lowering::VecNew => {
+                "`new` of the Vec value's box and `vec_init` (see \"Vec values\")".into()
             }
             Lowering::GcNew => "`gc_new` (zeroed object on the GC heap) and stores; plain data, `Gc`s and cells (see \"GC objects\")".into(),
             Lowering::GcPtrEq => "a comparison of the addresses".into(),
@@ -510,6 +516,9 @@ pub static BUILTINS: &[Builtin] = &[
     method(R::GcCell, "replace", &[T::Elem], T::Elem, L::CellReplace),
     method(R::GcCell, "borrow", &[], T::ElemRef, L::CellBorrow),
     method(R::GcCell, "borrow_mut", &[], T::ElemMut, L::CellBorrowMut),
+    // ---- Vec values ----
+    assoc(R::Vec, "new", &[], T::Recv, L::VecNew),
+    assoc(R::Vec, "with_capacity", &[T::Usize], T::Recv, L::VecNew),
 ];
 
 /// The associated constants traced code may use: `i64::MAX`, `i64::MIN`
@@ -557,6 +566,7 @@ pub fn assoc_fn(ty_name: &str, name: &str, arity: usize) -> Option<&'static Buil
         "Gc" => Shape::Of(Recv::Gc),
         "Cell" => Shape::Of(Recv::Cell),
         "GcCell" => Shape::Of(Recv::GcCell),
+        "Vec" => Shape::Of(Recv::Vec),
         t => Shape::Int(IntTy::from_name(t)?),
     };
     BUILTINS.iter().find(|b| {

@@ -128,8 +128,8 @@ rules! {
     OTHER_PATTERN: "this pattern is not supported in traced code",
         "use literals, ranges, tuples, struct and enum patterns, `_` and plain bindings";
     // -- macros -------------------------------------------------------------
-    VEC_MACRO: "creating a Vec in traced code is not supported",
-        "create it outside the portal or in a #[dont_look_inside] helper, and pass `&mut Vec<T>`";
+    VEC_MACRO: "this form of `vec!` is not supported in traced code",
+        "write `vec![]`, `vec![a, b, c]` or `vec![x; n]`";
     IO_MACRO: "`{name}!` is not supported in traced code",
         "do I/O in a #[dont_look_inside] function and call it";
     FORMAT_MACRO: "`format!` is not supported in traced code",
@@ -293,7 +293,7 @@ impl Checker<'_> {
             "assert_eq" | "assert_ne" | "debug_assert_eq" | "debug_assert_ne" => {
                 self.check_message_macro(mac, &name, 2)
             }
-            "vec" => self.report(span, &VEC_MACRO, &name),
+            "vec" => self.check_vec_macro(mac, span),
             "print" | "println" | "eprint" | "eprintln" | "write" | "writeln" | "dbg" => {
                 self.report(span, &IO_MACRO, &name)
             }
@@ -301,6 +301,20 @@ impl Checker<'_> {
             "asm" | "global_asm" | "naked_asm" => self.report(span, &ASM_MACRO, &name),
             "matches" => self.report(span, &MATCHES_MACRO, &name),
             _ => self.report(span, &UNKNOWN_MACRO, &name),
+        }
+    }
+
+    /// `vec![]`, `vec![a, b, c]` and `vec![x; n]`: the operands are traced
+    /// code; any other form is an error.
+    fn check_vec_macro(&mut self, mac: &syn::Macro, span: Span) {
+        if let Some((x, n)) = crate::typeck::vec_repeat_args(mac) {
+            self.visit_expr(&x);
+            self.visit_expr(&n);
+            return;
+        }
+        match mac.parse_body_with(Punctuated::<syn::Expr, syn::Token![,]>::parse_terminated) {
+            Ok(items) => items.iter().for_each(|e| self.visit_expr(e)),
+            Err(_) => self.report(span, &VEC_MACRO, "vec"),
         }
     }
 
@@ -744,7 +758,7 @@ fn ok<'a>(x: &'a [u8]) -> &'a u8 where 'a: 'a { &x[0] }
     #[test]
     fn macros() {
         let src = r#"fn f(x: i64) {
-    let v = vec![1, 2];
+    let v = vec![1, 2; 3];
     println!("{}", x);
     panic!("bad {}", x);
     assert!(x > 0, "x = {x}");
@@ -759,7 +773,7 @@ fn ok<'a>(x: &'a [u8]) -> &'a u8 where 'a: 'a { &x[0] }
         assert_eq!(
             check(src),
             [
-                "2:13: creating a Vec in traced code is not supported",
+                "2:13: this form of `vec!` is not supported in traced code",
                 "3:5: `println!` is not supported in traced code",
                 "4:12: `panic!` with format arguments is not supported in traced code",
                 "5:20: `assert!` with format arguments is not supported in traced code",

@@ -120,7 +120,7 @@ fn several_errors_in_source_order() {
 }
 
 fn step(code: &[u8], pc: usize, acc: i64) -> i64 {
-    let stack = vec![acc];
+    let stack = vec![acc; 2; 3];
     let f = |y: i64| y * 2;
     for b in code.iter() {
         println!("{}", b);
@@ -133,7 +133,7 @@ fn step(code: &[u8], pc: usize, acc: i64) -> i64 {
 "#,
         &[
             "1:14: `f32` is not supported in traced code",
-            "6:17: creating a Vec in traced code is not supported",
+            "6:17: this form of `vec!` is not supported in traced code",
             "7:13: closures are not supported in traced code",
             "8:14: `for` loops are only supported over integer ranges `a..b` and `a..=b`",
             "9:9: `println!` is not supported in traced code",
@@ -153,7 +153,7 @@ fn a(x: i64) -> i64 {
 }
 
 fn b(x: i64) -> i64 {
-    let v = vec![x];
+    let v = vec![x; 1; 2];
     x
 }
 
@@ -171,7 +171,7 @@ pub fn run(mut acc: i64) -> i64 {
 "#,
         &[
             "4:13: closures are not supported in traced code",
-            "9:13: creating a Vec in traced code is not supported",
+            "9:13: this form of `vec!` is not supported in traced code",
             "19:9: `println!` is not supported in traced code",
         ],
     );

@@ -417,14 +417,14 @@ fn step(code: &[u8], pc: usize, acc: i64) -> i64 {
 // ---- macros ------------------------------------------------------------
 
 #[test]
-fn vec_macro() {
+fn vec_macro_of_an_unknown_form() {
     step_rejects(
         r#"fn step(code: &[u8], pc: usize, acc: i64) -> i64 {
-    let stack = vec![0i64; 16];
+    let stack = vec![0i64; 16; 2];
     acc + stack[code[pc] as usize]
 }
 "#,
-        &["2:17: creating a Vec in traced code is not supported"],
+        &["2:17: this form of `vec!` is not supported in traced code"],
     );
 }
 

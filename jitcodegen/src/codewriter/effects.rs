@@ -178,7 +178,7 @@ impl<'a> Walk<'a> {
             }
             Ty::Adt(id) => {
                 let Some(adt) = self.adt(*id) else { return };
-                if adt.owns_heap {
+                if adt.owns_heap && self.types.flatten(ty).is_none() {
                     // Not passable from traced code: no rule for it.
                     self.everything = true;
                     return;
@@ -191,12 +191,14 @@ impl<'a> Walk<'a> {
             // what is in it and free it): what is in it, as through a
             // `&mut T` (traced code reads it by address).
             Ty::Box(t) if !t.is_unsized() => self.place(t, Pos::Anywhere, Mode::Mut),
+            // A Vec value (moved to the callee, which may change it and
+            // what its items point to): in no field, as a Vec in a box.
+            Ty::Vec(_) => self.place(ty, Pos::Unfielded, Mode::Mut),
             // Other heap owners, unsized and opaque values are never
             // passed by value from traced code.
             Ty::Array(..)
             | Ty::Slice(_)
             | Ty::Str
-            | Ty::Vec(_)
             | Ty::Box(_)
             | Ty::String
             | Ty::Opaque(_) => self.everything = true,

@@ -741,6 +741,24 @@ impl Flattener<'_> {
                 let ptr = self.opnd_k(&op.args[0], R)?;
                 self.emit(Insn::Free { descr, ptr });
             }
+            Op::VecInit(t) | Op::VecDrop(t) | Op::VecTake(t) => {
+                let two = !matches!(op.op, Op::VecDrop(_));
+                arity(if two { 2 } else { 1 }, 0)?;
+                let descr = self.descrs.array(Container::Vec, t, false)?;
+                let vec = self.opnd_k(&op.args[0], R)?;
+                let insn = match op.op {
+                    Op::VecInit(_) => {
+                        let len = self.opnd_k(&op.args[1], I)?;
+                        Insn::VecInit { vec, len, descr }
+                    }
+                    Op::VecTake(_) => {
+                        let src = self.opnd_k(&op.args[1], R)?;
+                        Insn::VecTake { dst: vec, src, descr }
+                    }
+                    _ => Insn::VecDrop { vec, descr },
+                };
+                self.emit(insn);
+            }
         }
         Ok(())
     }

@@ -204,7 +204,8 @@ pub fn var_kind(ty: &Ty) -> Option<Kind> {
     match ty {
         Ty::Bool | Ty::Char | Ty::Int(_) => Some(Kind::Int),
         Ty::F64 => Some(Kind::Float),
-        Ty::Ref { .. } | Ty::Box(_) | Ty::Gc(_) => Some(Kind::Ref),
+        // A Vec value is the pointer to its box (`TypeTable::flatten`).
+        Ty::Ref { .. } | Ty::Box(_) | Ty::Gc(_) | Ty::Vec(_) => Some(Kind::Ref),
         _ => None,
     }
 }
@@ -216,7 +217,7 @@ pub fn var_scalar(ty: &Ty) -> Option<ScalarTy> {
         Ty::Bool => Some(ScalarTy::Bool),
         Ty::Char => Some(ScalarTy::Char),
         Ty::F64 => Some(ScalarTy::F64),
-        Ty::Ref { .. } | Ty::Box(_) | Ty::Gc(_) => Some(ScalarTy::Ref),
+        Ty::Ref { .. } | Ty::Box(_) | Ty::Gc(_) | Ty::Vec(_) => Some(ScalarTy::Ref),
         _ => None,
     }
 }

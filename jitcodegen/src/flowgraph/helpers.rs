@@ -8,7 +8,8 @@
 //!
 //! They do what the JIT has no instruction for: writing an enum of
 //! rustc's own layout into memory, the Vec methods that move or drop
-//! several items (`insert`, `truncate`, `swap`, `clear`; `push` and `pop`
+//! several items (`insert`, `truncate`, `swap`, `clear`, `resize` for
+//! `vec![x; n]`; `push` and `pop`
 //! are instructions: `vec_push`/`vec_pop` for scalars, `vec_push_slot`/
 //! `vec_pop_slot` and stores or loads for other items) and the `f64` bit
 //! casts.
@@ -28,6 +29,8 @@ pub enum Helper {
     VecSwap(Ty),
     /// `v.clear()`: args (vec).
     VecClear(Ty),
+    /// `v.resize(n, x)` (`vec![x; n]`): args (vec, n, x's leaves).
+    VecResize(Ty),
     /// `x.to_bits()` of an `f64`.
     F64ToBits,
     /// `f64::from_bits(x)`.
@@ -47,6 +50,7 @@ impl Helper {
         match self {
             Helper::EnumWrite(t) => vec![Ty::reference(true, t.clone()), t.clone()],
             Helper::VecClear(t) => vec![vec(t)],
+            Helper::VecResize(t) => vec![vec(t), usize_t, t.clone()],
             Helper::VecInsert(t) => vec![vec(t), usize_t, t.clone()],
             Helper::VecTruncate(t) => vec![vec(t), usize_t],
             Helper::VecSwap(t) => vec![vec(t), usize_t.clone(), usize_t],
@@ -73,7 +77,8 @@ impl Helper {
             | Helper::VecTruncate(t)
             | Helper::VecSwap(t)
             | Helper::VecClear(t)
-            | Helper::GcCellBarrier(t) => Some(t),
+            | Helper::GcCellBarrier(t)
+            | Helper::VecResize(t) => Some(t),
             Helper::F64ToBits | Helper::F64FromBits => None,
         }
     }
@@ -88,6 +93,7 @@ impl Helper {
             Helper::VecTruncate(ty) => format!("Vec<{}>::truncate", t(ty)),
             Helper::VecSwap(ty) => format!("Vec<{}>::swap", t(ty)),
             Helper::VecClear(ty) => format!("Vec<{}>::clear", t(ty)),
+            Helper::VecResize(ty) => format!("Vec<{}>::resize", t(ty)),
             Helper::F64ToBits => "f64::to_bits".into(),
             Helper::F64FromBits => "f64::from_bits".into(),
             Helper::GcCellBarrier(ty) => format!("GcCell<{}>::write_barrier", t(ty)),

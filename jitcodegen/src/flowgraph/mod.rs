@@ -325,8 +325,9 @@ pub enum Op {
     },
     /// `we_are_jitted()`: false natively and when blackholing, true in traces.
     WeAreJitted,
-    /// `Box::new`: fresh, uninitialized memory for one value of type `T`
-    /// (plain data); the result is the `Box<T>`. The stores that follow
+    /// `Box::new`: fresh, uninitialized memory for one value of type `T`;
+    /// the result is the `Box<T>` (for `T` = `Vec<E>`: a Vec value, which
+    /// traced code keeps in a box of its own). The stores that follow
     /// fill it.
     New(Ty),
     /// `Gc::new`: a fresh object of type `T` on the GC heap, its value
@@ -334,9 +335,23 @@ pub enum Op {
     /// stale pointer); the result is the `Gc<T>`. Never freed by traced
     /// code.
     GcNew(Ty),
-    /// Drop a `Box<T>` of plain data: free its memory; nothing when the
-    /// argument is null (a box moved out of its local leaves null behind).
+    /// Drop a `Box<T>`: drop what it holds (for a type that owns heap
+    /// memory), then free its memory; nothing when the argument is null (a
+    /// box moved out of its local leaves null behind). `Free(Vec<T>)` is
+    /// the drop of a Vec value (its box).
     Free(Ty),
+    /// `Vec::with_capacity(n)` of `T` items (`Vec::new()`: `n` 0) written
+    /// into the memory at the first argument, which holds no Vec: the box
+    /// of a fresh Vec value (`new` of `Vec<T>` before it; docs/values.md).
+    /// Args (vec, n).
+    VecInit(Ty),
+    /// Drop the `Vec<T>` at the argument in place (an overwritten field's
+    /// old value).
+    VecDrop(Ty),
+    /// Move the `Vec<T>` at the second argument to the first (memory that
+    /// holds no Vec), leaving an empty Vec behind: a Vec value moved into a
+    /// field or a box; its own box is freed after.
+    VecTake(Ty),
     /// A std operation done by a generated native helper (`Helper`), a
     /// residual call: args and results are the exploded parameters and
     /// result of `Helper::params` and `Helper::ret`.
@@ -414,6 +429,9 @@ impl Op {
             Op::New(_) => "new",
             Op::GcNew(_) => "gc_new",
             Op::Free(_) => "free",
+            Op::VecInit(_) => "vec_init",
+            Op::VecDrop(_) => "vec_drop",
+            Op::VecTake(_) => "vec_take",
             Op::Helper(_) => "helper_call",
         }
     }
@@ -438,6 +456,9 @@ impl Op {
                 | Op::JitMergePoint { .. }
                 | Op::CanEnterJit { .. }
                 | Op::Free(_)
+                | Op::VecInit(_)
+                | Op::VecDrop(_)
+                | Op::VecTake(_)
         )
     }
 }

@@ -199,7 +199,10 @@ fn static_data(op: &Op, types: &TypeTable) -> Option<String> {
         | Op::VecAsSlice(t)
         | Op::New(t)
         | Op::GcNew(t)
-        | Op::Free(t) => Some(types.display(t).to_string()),
+        | Op::Free(t)
+        | Op::VecInit(t)
+        | Op::VecDrop(t)
+        | Op::VecTake(t) => Some(types.display(t).to_string()),
         Op::Call { callee, .. } => Some(callee.clone()),
         Op::Helper(h) => Some(h.name(types)),
         Op::JitMergePoint { driver } | Op::CanEnterJit { driver } => Some(driver.clone()),

@@ -61,7 +61,7 @@ enum Want<'t> {
 }
 
 fn is_ref(ty: &Ty) -> bool {
-    matches!(ty, Ty::Ref { .. } | Ty::Box(_) | Ty::Gc(_))
+    matches!(ty, Ty::Ref { .. } | Ty::Box(_) | Ty::Gc(_) | Ty::Vec(_))
 }
 
 /// Variables are scalars; a reference to `[T]`/`str` is the data pointer of
@@ -647,8 +647,15 @@ impl Verifier<'_> {
                 let gc = Ty::Gc(Box::new(t.clone()));
                 self.sig(op, &[], &[Want::Exact(&gc)])
             }
+            Op::VecInit(_) => self.sig(op, &[Want::Ref, us], &[]),
+            Op::VecDrop(_) => self.sig(op, &[Want::Ref], &[]),
+            Op::VecTake(_) => self.sig(op, &[Want::Ref, Want::Ref], &[]),
             Op::New(t) | Op::Free(t) => {
-                let boxed = Ty::Box(Box::new(t.clone()));
+                // A Vec value is the box that holds it (`TypeTable::flatten`).
+                let boxed = match t {
+                    Ty::Vec(_) => t.clone(),
+                    _ => Ty::Box(Box::new(t.clone())),
+                };
                 let boxed = [Want::Exact(&boxed)];
                 match op.op {
                     Op::New(_) => self.sig(op, &[], &boxed),

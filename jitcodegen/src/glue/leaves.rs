@@ -90,6 +90,10 @@ impl<'a> Leaves<'a> {
                 quote!(#out[#i] = ::std::boxed::Box::into_raw(#value) as usize as u64;)
             }
             Ty::Gc(_) => quote!(#out[#i] = ::metatrace::Gc::as_ptr(#value) as usize as u64;),
+            // A Vec value: the box that holds it (`TypeTable::flatten`).
+            Ty::Vec(_) => quote! {
+                #out[#i] = ::std::boxed::Box::into_raw(::std::boxed::Box::new(#value)) as usize as u64;
+            },
             Ty::Tuple(items) => {
                 let vars: Vec<Ident> = items.iter().map(|_| self.fresh()).collect();
                 let mut body = quote!(let (#(#vars,)*) = #value;);
@@ -223,6 +227,11 @@ impl<'a> Leaves<'a> {
             Ty::Gc(to) => {
                 let t = self.rust_type(to)?;
                 quote!(::metatrace::Gc::from_raw(#input[#i] as usize as *const #t))
+            }
+            // A Vec value moves out of its box, which is freed.
+            Ty::Vec(_) => {
+                let t = self.rust_type(ty)?;
+                quote!(*::std::boxed::Box::from_raw(#input[#i] as usize as *mut #t))
             }
             Ty::Tuple(items) => {
                 let mut parts = Vec::new();

@@ -146,7 +146,7 @@ pub fn generate(program: &Program, assembly: &Assembly) -> Result<String, String
     let arrays = g.arrays(&mut shims)?;
     let enums = g.enums(&mut shims)?;
     let calls = g.calls(&mut shims)?;
-    let allocs = g.allocs()?;
+    let allocs = g.allocs(&mut shims)?;
     let drivers = g.drivers()?;
     let strings: Vec<TokenStream> = assembly.strings.iter().map(|s| quote!(#s)).collect();
     let mut portals = g.portals(program)?;
@@ -254,21 +254,37 @@ impl Gen<'_> {
 
     /// The types `Box::new` allocates: size and alignment from rustc, as
     /// `Box::new` itself uses them.
-    fn allocs(&self) -> Result<Vec<TokenStream>, String> {
+    fn allocs(&self, shims: &mut Vec<TokenStream>) -> Result<Vec<TokenStream>, String> {
         let mut out = Vec::new();
         for (i, a) in self.asm.allocs.iter().enumerate() {
             let name = str_lit(&self.asm.name(DescrTable::Alloc, i as u16));
             let t = rust_type(self.types, &a.ty, None)?;
+            let none = quote!(::core::option::Option::None);
             let gc = if a.gc {
                 quote!(::core::option::Option::Some(<#t as ::metatrace::gc::GcType>::descr))
             } else {
-                quote!(::core::option::Option::None)
+                none.clone()
+            };
+            // A type that owns heap memory (a Vec value's box, a struct
+            // holding Vecs) is dropped before its box is freed. (A GC
+            // object's drop glue is the collector's to run.)
+            let drop = if !a.gc && a.ty.owns_heap(self.types) {
+                let f = id(&format!("drop_{i}"));
+                shims.push(quote! {
+                    unsafe fn #f(p: usize) {
+                        unsafe { ::core::ptr::drop_in_place(p as *mut #t) }
+                    }
+                });
+                quote!(::core::option::Option::Some(#f))
+            } else {
+                none
             };
             out.push(quote!(__mt::AllocDescr {
                 name: #name,
                 size: ::core::mem::size_of::<#t>(),
                 align: ::core::mem::align_of::<#t>(),
                 gc: #gc,
+                drop: #drop,
             }));
         }
         Ok(out)
@@ -458,6 +474,10 @@ impl Gen<'_> {
                         id(&format!("vec_cap_{i}")),
                         id(&format!("vec_reserve_{i}")),
                     );
+                    let (with_capacity, drop) = (
+                        id(&format!("vec_with_capacity_{i}")),
+                        id(&format!("vec_drop_{i}")),
+                    );
                     shims.push(quote! {
                         unsafe fn #set_len(v: usize, n: usize) {
                             unsafe { (*(v as *mut #vec_ty)).set_len(n) }
@@ -467,6 +487,12 @@ impl Gen<'_> {
                         }
                         unsafe fn #reserve(v: usize) {
                             unsafe { (*(v as *mut #vec_ty)).reserve(1) }
+                        }
+                        unsafe fn #with_capacity(v: usize, n: usize) {
+                            unsafe { ::core::ptr::write(v as *mut #vec_ty, ::std::vec::Vec::with_capacity(n)) }
+                        }
+                        unsafe fn #drop(v: usize) {
+                            unsafe { ::core::ptr::drop_in_place(v as *mut #vec_ty) }
                         }
                     });
                     quote!(::core::option::Option::Some(__mt::VecShims {
@@ -478,6 +504,8 @@ impl Gen<'_> {
                             set_len: #set_len,
                             cap: #cap,
                             reserve: #reserve,
+                            with_capacity: #with_capacity,
+                            drop: #drop,
                         }),
                     }))
                 }
@@ -705,6 +733,10 @@ fn helper_body(h: &Helper, params: &[TokenStream]) -> TokenStream {
         Helper::VecClear(_) => {
             let v = p(0);
             quote!((#v).clear())
+        }
+        Helper::VecResize(_) => {
+            let (v, n, x) = (p(0), p(1), p(2));
+            quote!((#v).resize(#n, #x))
         }
         Helper::F64ToBits => {
             let x = p(0);

@@ -105,6 +105,27 @@ pub extern "C" fn mt_vec_reserve(d: &ArrayDescr, v: usize) -> Ret {
     })
 }
 
+pub extern "C" fn mt_vec_init(d: &ArrayDescr, v: usize, len: u64) -> Ret {
+    guarded(|| {
+        unsafe { crate::executor::vec_init(d, v, len as usize) };
+        0
+    })
+}
+
+pub extern "C" fn mt_vec_drop(d: &ArrayDescr, v: usize) -> Ret {
+    guarded(|| {
+        unsafe { crate::executor::vec_drop(d, v) };
+        0
+    })
+}
+
+pub extern "C" fn mt_vec_take(d: &ArrayDescr, dst: usize, src: usize) -> Ret {
+    guarded(|| {
+        unsafe { crate::executor::vec_take(d, dst, src) };
+        0
+    })
+}
+
 pub extern "C" fn mt_string_ptr(s: usize) -> Ret {
     guarded(|| unsafe { (&*(s as *const String)).as_ptr() as u64 })
 }

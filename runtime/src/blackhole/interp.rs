@@ -368,6 +368,17 @@ impl Machine {
                     rr!(self, fr, *dst) =
                         unsafe { executor::vec_push_slot(d, rr!(self, fr, *vec)) };
                 }
+                Insn::VecInit { descr, vec, len } => unsafe {
+                    let n = ri!(self, fr, *len) as usize;
+                    executor::vec_init(&tables.arrays[*descr], rr!(self, fr, *vec), n)
+                },
+                Insn::VecDrop { descr, vec } => unsafe {
+                    executor::vec_drop(&tables.arrays[*descr], rr!(self, fr, *vec))
+                },
+                Insn::VecTake { descr, dst, src } => unsafe {
+                    let d = &tables.arrays[*descr];
+                    executor::vec_take(d, rr!(self, fr, *dst), rr!(self, fr, *src))
+                },
                 Insn::VecPopSlot {
                     descr,
                     vec,

@@ -419,6 +419,28 @@ insn_table! {
         tag: Reg = write(Int),
         dst: Reg = write(Ref),
     }
+    /// `Vec::with_capacity(len)` (and `Vec::new()`, `len` 0) written at
+    /// `vec`, memory that holds no Vec (the box of a Vec value: see
+    /// docs/values.md): allocates the buffer when `len` is not 0.
+    42 VecInit "vec_init" {
+        vec: Reg = read(Ref),
+        len: Reg = read(Int),
+        descr: ArrayId = descr(Array { vec: true, scalar: false }),
+    }
+    /// Drops the Vec at `vec` in place (its items, then its buffer), as
+    /// overwriting a Vec field does to the old value.
+    43 VecDrop "vec_drop" {
+        vec: Reg = read(Ref),
+        descr: ArrayId = descr(Array { vec: true, scalar: false }),
+    }
+    /// Moves the Vec at `src` to `dst` (memory that holds no Vec, or
+    /// whose Vec was dropped), leaving an empty Vec at `src`: a Vec value
+    /// moved into a field, a box or an item.
+    44 VecTake "vec_take" {
+        dst: Reg = read(Ref),
+        src: Reg = read(Ref),
+        descr: ArrayId = descr(Array { vec: true, scalar: false }),
+    }
 }
 
 impl Insn {

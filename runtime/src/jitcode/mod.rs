@@ -284,6 +284,12 @@ pub struct SlotShims {
     pub cap: unsafe fn(usize) -> usize,
     /// `v.reserve(1)`.
     pub reserve: unsafe fn(usize),
+    /// `core::ptr::write(v, Vec::with_capacity(n))` (`VecInit`): the
+    /// memory at `v` holds no Vec before.
+    pub with_capacity: unsafe fn(usize, usize),
+    /// `core::ptr::drop_in_place(v)` (`VecDrop`): drops the items and
+    /// frees the buffer; the memory at `v` holds no Vec after.
+    pub drop: unsafe fn(usize),
 }
 
 /// An enum-like type in memory (user enums, `Option`, `Result`).
@@ -296,13 +302,13 @@ pub struct EnumDescr {
     pub tag: unsafe fn(usize) -> u32,
 }
 
-/// A type that traced code allocates: with `Box::new` (plain data: no drop
-/// glue beyond freeing the memory; the allocator is Rust's global one, so
-/// boxes cross freely between native code, jitcodes and compiled traces),
-/// or with `Gc::new` on the GC heap (`gc`).
+/// A type that traced code allocates: with `Box::new` (the allocator is
+/// Rust's global one, so boxes cross freely between native code, jitcodes
+/// and compiled traces), or with `Gc::new` on the GC heap (`gc`).
 #[derive(Debug)]
 pub struct AllocDescr {
-    /// `Num`, `(i64, i64)`; `Gc<Pair>` for a GC object.
+    /// `Num`, `(i64, i64)`, `Vec<i64>` (the box that holds a Vec value
+    /// of traced code: `docs/values.md`); `Gc<Pair>` for a GC object.
     pub name: &'static str,
     pub size: usize,
     pub align: usize,
@@ -310,6 +316,11 @@ pub struct AllocDescr {
     /// Such objects are zeroed when allocated and never freed by traced
     /// code (the collector frees them).
     pub gc: Option<fn() -> &'static crate::gc::TypeDescr>,
+    /// `core::ptr::drop_in_place` of a value of the type, for boxed types
+    /// that own heap memory (a Vec, a struct holding Vecs): freeing the box
+    /// drops what it holds first, as dropping a `Box` does. `None` for
+    /// plain data and GC objects.
+    pub drop: Option<unsafe fn(usize)>,
 }
 
 /// A native function called from jitcodes (`#[dont_look_inside]`).

@@ -309,6 +309,37 @@ impl Tracer<'_> {
                     }
                 }
             }
+            Insn::VecInit { descr, vec, len } => {
+                let (v, n) = (self.get(Ref, *vec), self.get(Int, *len));
+                unsafe { executor::vec_init(&tables.arrays[*descr], v.bits as usize, n.bits as usize) };
+                let effect = Effect::Resize(v.val, *descr);
+                self.rec
+                    .effect(Opcode::VecInit(*descr), vec![v.val, n.val], None, effect);
+                // A new Vec is empty.
+                self.rec.knows_len(*descr, v.val, Val::Int(0), 0);
+            }
+            Insn::VecDrop { descr, vec } => {
+                let v = self.get(Ref, *vec);
+                unsafe { executor::vec_drop(&tables.arrays[*descr], v.bits as usize) };
+                let effect = Effect::Resize(v.val, *descr);
+                self.rec
+                    .effect(Opcode::VecDrop(*descr), vec![v.val], None, effect);
+            }
+            Insn::VecTake { descr, dst, src } => {
+                let (d, s) = (self.get(Ref, *dst), self.get(Ref, *src));
+                let a = &tables.arrays[*descr];
+                unsafe { executor::vec_take(a, d.bits as usize, s.bits as usize) };
+                // Both headers change (the cache forgets the second one as
+                // the effect of the first: `Effect::Resize` of either Vec
+                // hits every header of the descr that may alias it).
+                self.rec.effect(
+                    Opcode::VecTake(*descr),
+                    vec![d.val, s.val],
+                    None,
+                    Effect::Resize(d.val, *descr),
+                );
+                self.rec.forget(Effect::Resize(s.val, *descr));
+            }
             Insn::VecPushSlot { descr, vec, dst } => {
                 let v = self.get(Ref, *vec);
                 let len = self.vec_len(*descr, v);

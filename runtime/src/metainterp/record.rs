@@ -225,6 +225,19 @@ impl Recorder {
         v
     }
 
+    /// The length of `vec` is `len` (concrete `bits`) after an operation
+    /// recorded already (`vec_init`: 0).
+    pub fn knows_len(&mut self, descr: ArrayId, vec: Val, len: Val, bits: u64) {
+        let vec = self.resolve(vec);
+        self.cache.remember(Loc::VecLen { vec, descr }, len, bits);
+    }
+
+    /// Forget what `effect` may change, for an operation recorded already
+    /// (one with two effects: `vec_take`).
+    pub fn forget(&mut self, effect: Effect) {
+        self.cache.invalidate(&self.trace.ops, &effect);
+    }
+
     /// `vec_set_len(vec, len)` (concrete length `bits`): not recorded
     /// when the length is known to be `len` already; afterwards it is.
     pub fn set_len(&mut self, descr: ArrayId, vec: Val, len: Val, bits: u64) {

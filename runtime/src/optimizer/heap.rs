@@ -264,9 +264,29 @@ fn forward(trace: &Trace, cx: &Ctx) -> Trace {
                     }
                 }
             }
-            Opcode::VecPush(d) | Opcode::VecPopNonEmpty(d) | Opcode::VecReserve(d) => {
+            Opcode::VecInit(d) => {
                 h.clear_pending();
                 h.invalidate(Write::Resize(args[0], d));
+                e.keep(i, e.vals(&args));
+                // A new Vec is empty.
+                let loc = Loc::VecLen {
+                    vec: args[0],
+                    descr: d,
+                };
+                h.cache.insert(loc, Val::Int(0));
+            }
+            Opcode::VecPush(d)
+            | Opcode::VecPopNonEmpty(d)
+            | Opcode::VecReserve(d)
+            | Opcode::VecDrop(d) => {
+                h.clear_pending();
+                h.invalidate(Write::Resize(args[0], d));
+                e.keep(i, e.vals(&args));
+            }
+            Opcode::VecTake(d) => {
+                h.clear_pending();
+                h.invalidate(Write::Resize(args[0], d));
+                h.invalidate(Write::Resize(args[1], d));
                 e.keep(i, e.vals(&args));
             }
             Opcode::CallResidual(d) => {

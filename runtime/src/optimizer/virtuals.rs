@@ -15,6 +15,18 @@
 //!   that use — `new` and one write per known field are emitted there — and
 //!   is an ordinary object from then on.
 //!
+//! Empty Vecs (`Vec::new()` in the interpreter) stay virtual too: the box
+//! of a Vec value, `new` then `vec_init(_, 0)`, is an object that holds
+//! an empty Vec; `vec_take` of it into a field of a virtual object (reached
+//! by `fieldaddr`, itself virtual until used otherwise) records that the
+//! field holds an empty Vec, and into any other place is `vec_init(_, 0)`
+//! there. An empty Vec of capacity 0 owns no buffer, so `free` of such an
+//! object goes as for any other; forcing one emits the `vec_init`s. These
+//! objects are forced before any guard (resume data cannot describe a
+//! Vec). So `Box::new(S { items: Vec::new(), .. })` that does not escape
+//! allocates nothing; a Vec with items, or made with a capacity, stays
+//! allocated (its buffer is native memory the optimizer does not model).
+//!
 //! Nothing else can point to a virtual object (it has not escaped), so no
 //! other write or call can change its fields: the recorded values stay
 //! right. Objects live across the loop's back edge are forced at the jump
@@ -22,7 +34,7 @@
 
 use super::emit::{note_unchanged, recycle, Emitter, GuardFate};
 use super::Ctx;
-use crate::jitcode::AllocId;
+use crate::jitcode::{AllocId, ArrayId, FieldId, Kind};
 use crate::trace::{FieldWrite, GuardInfo, Opcode, Trace, Val, VirtualObj};
 use rustc_hash::FxHashMap as HashMap;
 
@@ -30,8 +42,24 @@ use rustc_hash::FxHashMap as HashMap;
 /// runs; guard-local indices (`GuardInfo::virtuals`) stay below.
 const GLOBAL: u32 = 1 << 31;
 
+/// What a virtual value of this pass stands for.
+#[derive(Clone, Copy, PartialEq)]
+enum ObjKind {
+    /// An object from `new`.
+    New(AllocId),
+    /// The address of field `FieldId` of (virtual) object `usize`.
+    FieldAddr(usize, FieldId),
+}
+
 struct Obj {
-    descr: AllocId,
+    kind: ObjKind,
+    /// The object holds an empty Vec of these items (it is a Vec value's
+    /// box, `vec_init(_, 0)`).
+    empty_vec: Option<ArrayId>,
+    /// Fields holding an empty Vec moved in (`vec_take`).
+    empty_vec_fields: Vec<(FieldId, ArrayId)>,
+    /// Freed (`free` of it while virtual): never forced after.
+    dead: bool,
     /// The input `new` (its value maps to the object, then to the forced
     /// allocation).
     origin: usize,
@@ -56,6 +84,11 @@ impl Virtuals {
     /// The still virtual object `v` stands for.
     fn virtual_obj(&self, v: Val) -> Option<usize> {
         object_id(v).filter(|&id| self.objs[id].forced.is_none())
+    }
+
+    /// Whether object `id` is still virtual.
+    fn virtual_obj_id(&self, id: usize) -> bool {
+        self.objs[id].forced.is_none() && !self.objs[id].dead
     }
 
     /// `v` as an output value: a forced object is its allocation.
@@ -84,11 +117,17 @@ impl Virtuals {
         if let Some(p) = self.objs[id].forced {
             return p;
         }
-        let p = e.emit(
-            Opcode::New(self.objs[id].descr),
-            Vec::new(),
-            Some(crate::jitcode::Kind::Ref),
-        );
+        let descr = match self.objs[id].kind {
+            ObjKind::New(d) => d,
+            ObjKind::FieldAddr(owner, fd) => {
+                let base = self.force(e, owner);
+                let p = e.emit(Opcode::FieldAddr(fd), vec![base], Some(Kind::Ref));
+                self.objs[id].forced = Some(p);
+                e.replace(self.objs[id].origin, p);
+                return p;
+            }
+        };
+        let p = e.emit(Opcode::New(descr), Vec::new(), Some(Kind::Ref));
         // Forced before its fields: an object reachable from itself
         // stops here.
         self.objs[id].forced = Some(p);
@@ -101,7 +140,45 @@ impl Virtuals {
                 FieldWrite::Store(ty) => e.emit(Opcode::Store(ty), e.vals(&[p, v]), None),
             };
         }
+        if let Some(a) = self.objs[id].empty_vec {
+            e.emit(Opcode::VecInit(a), vec![p, Val::Int(0)], None);
+        }
+        for k in 0..self.objs[id].empty_vec_fields.len() {
+            let (fd, a) = self.objs[id].empty_vec_fields[k];
+            let at = e.emit(Opcode::FieldAddr(fd), vec![p], Some(Kind::Ref));
+            e.emit(Opcode::VecInit(a), vec![at, Val::Int(0)], None);
+        }
         p
+    }
+
+    /// Whether object `id` is still virtual and something resume data
+    /// cannot describe: it holds empty Vecs, or it is a field's address.
+    fn holds_vecs(&self, id: usize) -> bool {
+        let o = &self.objs[id];
+        let live = |id: usize| self.objs[id].forced.is_none() && !self.objs[id].dead;
+        live(id)
+            && match o.kind {
+                // (The address of a field of a freed object is dead too;
+                // of a forced one, it is forced here, being no object
+                // resume data can describe.)
+                ObjKind::FieldAddr(owner, _) => !self.objs[owner].dead,
+                ObjKind::New(_) => o.empty_vec.is_some() || !o.empty_vec_fields.is_empty(),
+            }
+    }
+
+    /// A new virtual value of kind `kind`, defined by operation `origin`.
+    fn add(&mut self, kind: ObjKind, origin: usize) -> Val {
+        let id = self.objs.len();
+        self.objs.push(Obj {
+            kind,
+            empty_vec: None,
+            empty_vec_fields: Vec::new(),
+            dead: false,
+            origin,
+            fields: Vec::new(),
+            forced: None,
+        });
+        Val::Virtual(GLOBAL + id as u32)
     }
 
     /// `v` used where it escapes: forced if it is a virtual object.
@@ -154,8 +231,11 @@ impl Virtuals {
                 .iter()
                 .map(|&(w, v)| (w, name(v, base, &mut todo)))
                 .collect();
+            let ObjKind::New(descr) = obj.kind else {
+                unreachable!("field addresses are forced before guards");
+            };
             info.virtuals.push(VirtualObj {
-                descr: obj.descr,
+                descr,
                 fields,
             });
             next += 1;
@@ -179,17 +259,53 @@ pub fn run(trace: Trace, _cx: &Ctx) -> Trace {
     for i in 0..e.body_len() {
         let op = &src.ops[i];
         let mut args = e.args(i);
-        let first = args.first().and_then(|a| vs.virtual_obj(*a));
+        // (A field's address is not an object: any use of it but as the
+        // destination of a `vec_take` forces it.)
+        let first = args
+            .first()
+            .and_then(|a| vs.virtual_obj(*a))
+            .filter(|&id| matches!(vs.objs[id].kind, ObjKind::New(_)));
         match (&op.opcode, first) {
             (Opcode::New(d), _) => {
-                let id = vs.objs.len();
-                vs.objs.push(Obj {
-                    descr: *d,
-                    origin: i,
-                    fields: Vec::new(),
-                    forced: None,
-                });
-                e.replace(i, Val::Virtual(GLOBAL + id as u32));
+                let v = vs.add(ObjKind::New(*d), i);
+                e.replace(i, v);
+                continue;
+            }
+            (Opcode::FieldAddr(d), Some(id)) => {
+                let v = vs.add(ObjKind::FieldAddr(id, *d), i);
+                e.replace(i, v);
+                continue;
+            }
+            (Opcode::VecInit(a), Some(id))
+                if args[1] == Val::Int(0)
+                    && matches!(vs.objs[id].kind, ObjKind::New(_))
+                    && vs.objs[id].fields.is_empty()
+                    && vs.objs[id].empty_vec.is_none() =>
+            {
+                vs.objs[id].empty_vec = Some(*a);
+                e.drop_op(i);
+                continue;
+            }
+            (Opcode::VecTake(a), _)
+                if vs
+                    .virtual_obj(args[1])
+                    .is_some_and(|src| vs.objs[src].empty_vec == Some(*a)) =>
+            {
+                // Moving an empty Vec out leaves one behind: the source
+                // stays as it is; the destination gets an empty Vec.
+                match vs.virtual_obj(args[0]).map(|dst| vs.objs[dst].kind) {
+                    Some(ObjKind::FieldAddr(owner, fd))
+                        if vs.virtual_obj_id(owner)
+                            && matches!(vs.objs[owner].kind, ObjKind::New(_)) =>
+                    {
+                        vs.objs[owner].empty_vec_fields.push((fd, *a));
+                    }
+                    _ => {
+                        let dst = vs.escape(&mut e, args[0]);
+                        e.emit(Opcode::VecInit(*a), e.vals(&[dst, Val::Int(0)]), None);
+                    }
+                }
+                e.drop_op(i);
                 continue;
             }
             (Opcode::SetField(d), Some(id)) => {
@@ -214,13 +330,21 @@ pub fn run(trace: Trace, _cx: &Ctx) -> Trace {
                     continue;
                 }
             }
-            (Opcode::Free(_), Some(_)) => {
+            (Opcode::Free(_), Some(id)) => {
+                vs.objs[id].dead = true;
                 e.drop_op(i);
                 continue;
             }
             _ => {}
         }
         if op.opcode.is_guard() {
+            // Resume data cannot make Vecs: objects holding them are
+            // allocated before the guard.
+            for id in 0..vs.objs.len() {
+                if vs.holds_vecs(id) {
+                    vs.force(&mut e, id);
+                }
+            }
             // The condition escapes; the resume data describes.
             for a in args.iter_mut() {
                 *a = vs.escape(&mut e, *a);

@@ -168,6 +168,20 @@ pub fn run(trace: &Trace, tables: &'static Tables, inputs: &[u64]) -> TraceExit 
                     unsafe { (s.reserve)(arg(0) as usize) };
                     0
                 }
+                Opcode::VecInit(d) => {
+                    let n = arg(1) as usize;
+                    unsafe { executor::vec_init(&tables.arrays[*d], arg(0) as usize, n) };
+                    0
+                }
+                Opcode::VecDrop(d) => {
+                    unsafe { executor::vec_drop(&tables.arrays[*d], arg(0) as usize) };
+                    0
+                }
+                Opcode::VecTake(d) => {
+                    let (dst, src) = (arg(0) as usize, arg(1) as usize);
+                    unsafe { executor::vec_take(&tables.arrays[*d], dst, src) };
+                    0
+                }
                 Opcode::ItemAddr(d) => {
                     let d = &tables.arrays[*d];
                     executor::item_addr(d, arg(0) as usize, arg(1) as i64) as u64

@@ -265,6 +265,17 @@ trace_ops! {
     /// args (vec): `reserve(1)` (may reallocate: data pointers die).
     VecReserve(d: ArrayId = descr(DescrTable::Array { vec: true, scalar: false }))
         "vec_reserve<{}>" (Ref) -> None, Write;
+    /// args (vec, len): `Vec::with_capacity(len)` written at vec, memory
+    /// that holds no Vec (allocates the buffer when len is not 0).
+    VecInit(d: ArrayId = descr(DescrTable::Array { vec: true, scalar: false }))
+        "vec_init<{}>" (Ref, Int) -> None, Alloc;
+    /// args (vec): drop the Vec at vec in place (items, then buffer).
+    VecDrop(d: ArrayId = descr(DescrTable::Array { vec: true, scalar: false }))
+        "vec_drop<{}>" (Ref) -> None, Alloc;
+    /// args (dst, src): move the Vec at src to dst (which holds none),
+    /// leaving an empty Vec at src.
+    VecTake(d: ArrayId = descr(DescrTable::Array { vec: true, scalar: false }))
+        "vec_take<{}>" (Ref, Ref) -> None, Alloc;
     /// args (ptr, idx) → address of item idx (item size from the descr).
     ItemAddr(d: ArrayId = descr(DescrTable::Array { vec: false, scalar: false })) "itemaddr<{}>"
         (Ref, Int) -> Ref, Pure;

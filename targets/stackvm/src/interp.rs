@@ -3,7 +3,9 @@
 //! payloads (`#[repr(u8)]`), a `Vec<Value>` stack with `push`/`pop` and
 //! index stores, an `enum Op` program with payloads (rustc's layout, read
 //! only), a side table of a `#[repr(C)]` enum holding values (`Slot`) and
-//! an `Option<Value>` field (rustc's layout, written).
+//! an `Option<Value>` field (rustc's layout, written), and Vecs made,
+//! moved and dropped by the loop (`gather`, `stash`: Vec values,
+//! docs/values.md).
 //!
 //! Written in metatrace's restricted Rust subset; printing is a
 //! `#[dont_look_inside]` residual call.
@@ -82,6 +84,23 @@ pub enum Op {
     Print,
     /// `again`: push the value printed last (`nil` if none).
     Again,
+    /// `gather n`: pop `n` values into a new Vec (`Vec::with_capacity`),
+    /// put them in stack order (`reversed`, native), make a `Bag` of it (a struct owning the Vec, by value through
+    /// `bag_of`), box the bag; push the total of its numbers, then its
+    /// size. The box, the bag and the Vec are dropped at the end.
+    Gather(usize),
+    /// `stash`: pop the top; the VM's stash becomes a new Vec (`Vec::new`)
+    /// of the first value stashed before (if any) and the popped one (the
+    /// old stash is dropped); push the size of the new stash.
+    Stash,
+    /// `fill n`: pop a value; push the number of items of `vec![v; n]`
+    /// that equal it (all `n`), and the number of items of
+    /// `vec![v, v]` (2).
+    Fill(usize),
+    /// `tree n`: pop a value; build a tree of depth `n` (boxes of an enum
+    /// holding boxes, `Tree`) with it at every leaf, box the tree; push
+    /// its number of truthy leaves. The whole tree is dropped after.
+    Tree(usize),
     Halt,
 }
 
@@ -100,6 +119,53 @@ pub struct Vm {
     /// The last value printed (written through the generated
     /// `write<Option<Value>>` helper: `Option` has rustc's layout).
     pub last: Option<Value>,
+    /// What `stash` keeps: a Vec field that traced code overwrites.
+    pub stash: Vec<Value>,
+}
+
+/// Values gathered by `gather`, with the total of the numbers among them:
+/// a struct owning a Vec, built and moved by value in traced code.
+pub struct Bag {
+    pub items: Vec<Value>,
+    pub total: f64,
+}
+
+/// A binary tree: an enum holding boxes (`tree`).
+pub enum Tree {
+    Leaf(Value),
+    Pair(Box<Tree>, Box<Tree>),
+}
+
+/// A tree of depth `depth` with `v` at every leaf.
+fn grow(v: Value, depth: usize) -> Tree {
+    if depth == 0 {
+        return Tree::Leaf(v);
+    }
+    let left = Box::new(grow(v, depth - 1));
+    let right = Box::new(grow(v, depth - 1));
+    Tree::Pair(left, right)
+}
+
+/// The number of truthy leaves of `t` (through references: nothing
+/// moves).
+fn leaves(t: &Tree) -> usize {
+    match t {
+        Tree::Leaf(v) => truthy(*v) as usize,
+        Tree::Pair(l, r) => leaves(l) + leaves(r),
+    }
+}
+
+/// The bag of `items` (taken by value, moved into the result).
+fn bag_of(items: Vec<Value>) -> Bag {
+    let mut total = 0.0;
+    let mut i = 0;
+    while i < items.len() {
+        if let Value::Num(x) = items[i] {
+            total += x;
+        }
+        i += 1;
+    }
+    Bag { items, total }
 }
 
 pub struct Output {
@@ -275,6 +341,53 @@ pub fn run(code: &[Op], vm: &mut Vm, out: &mut Output) -> Result<Value, Error> {
                 Some(v) => vm.push(v),
                 None => vm.push(Value::Nil),
             },
+            Op::Gather(n) => {
+                let mut items = Vec::with_capacity(n);
+                let mut k = 0;
+                while k < n {
+                    // (`?` leaves with `items` dropped)
+                    let v = vm.pop(here)?;
+                    items.push(v);
+                    k += 1;
+                }
+                // (In the order they were on the stack: a Vec value passed
+                // to native code and back.)
+                let items = reversed(items);
+                let bag = Box::new(bag_of(items));
+                vm.push(Value::Num(bag.total));
+                vm.push(Value::Num(bag.items.len() as f64));
+            }
+            Op::Stash => {
+                let v = vm.pop(here)?;
+                let mut fresh = Vec::new();
+                if !vm.stash.is_empty() {
+                    fresh.push(vm.stash[0]);
+                }
+                fresh.push(v);
+                let size = fresh.len();
+                vm.stash = fresh;
+                vm.push(Value::Num(size as f64));
+            }
+            Op::Fill(n) => {
+                let v = vm.pop(here)?;
+                let filled = vec![v; n];
+                let pair = vec![v, v];
+                let mut same = 0;
+                let mut i = 0;
+                while i < filled.len() {
+                    if filled[i] == v {
+                        same += 1;
+                    }
+                    i += 1;
+                }
+                vm.push(Value::Num(same as f64));
+                vm.push(Value::Num(pair.len() as f64));
+            }
+            Op::Tree(n) => {
+                let v = vm.pop(here)?;
+                let tree = Box::new(grow(v, n));
+                vm.push(Value::Num(leaves(&tree) as f64));
+            }
             Op::Halt => {
                 return match vm.stack.pop() {
                     Some(v) => Ok(v),
@@ -291,6 +404,13 @@ pub fn run(code: &[Op], vm: &mut Vm, out: &mut Output) -> Result<Value, Error> {
 pub fn show(out: &mut Output, v: Value) {
     let s = format!("{}\n", text(v));
     out.text.extend_from_slice(s.as_bytes());
+}
+
+/// `items` back to front: native code given a Vec value, returning one.
+#[dont_look_inside]
+pub fn reversed(mut items: Vec<Value>) -> Vec<Value> {
+    items.reverse();
+    items
 }
 
 /// `v` as `show` prints it (without the newline).

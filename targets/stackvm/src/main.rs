@@ -9,7 +9,8 @@
 //! PROGRAM has one instruction per line (`op [operands]`): `num x`, `nil`,
 //! `true`, `false`, `range lo hi`, `get i`, `set i`, `pop`, `dup`, `swap`,
 //! `tuck`, `trunc n`, `add`, `sub`, `mul`, `lt`, `eq`, `not`, `span`, `exp`, `half`,
-//! `jf label`, `jmp label`, `keep k`, `fetch k`, `print`, `again`, `halt`; `name:`
+//! `jf label`, `jmp label`, `keep k`, `fetch k`, `print`, `again`,
+//! `gather n`, `stash`, `fill n`, `tree n` (n at most 8), `halt`; `name:`
 //! defines a label; `#` starts a comment. The stack starts as `[N]` (N a
 //! number, default 0): slot 0 is the argument. The output of `print` goes
 //! to stdout, then `=> ` and the value on top of the stack at `halt`.
@@ -64,6 +65,7 @@ fn execute(code: &[Op], n: f64) -> (Vec<u8>, Result<Value, Error>) {
         stack: vec![Value::Num(n)],
         slots: vec![Slot::Empty; NSLOTS],
         last: None,
+        stash: Vec::new(),
     };
     let mut out = Output { text: Vec::new() };
     let result = interp::run(code, &mut vm, &mut out);
@@ -134,6 +136,19 @@ fn parse(text: &str) -> Result<Vec<Op>, String> {
                     Op::Nil
                 },
             ),
+            "gather" | "fill" | "tree" => (
+                1,
+                if args.len() == 1 {
+                    let n = index(0, 1000)?;
+                    match op {
+                        "gather" => Op::Gather(n),
+                        "fill" => Op::Fill(n),
+                        _ => Op::Tree(n.min(8)),
+                    }
+                } else {
+                    Op::Nil
+                },
+            ),
             "get" | "set" | "trunc" if args.len() == 1 => {
                 let i = index(0, usize::MAX)?;
                 (
@@ -179,6 +194,7 @@ fn parse(text: &str) -> Result<Vec<Op>, String> {
             "half" => (0, Op::Half),
             "print" => (0, Op::Print),
             "again" => (0, Op::Again),
+            "stash" => (0, Op::Stash),
             "halt" => (0, Op::Halt),
             _ => return Err(format!("{lineno}: unknown instruction '{op}'")),
         };
@@ -215,6 +231,15 @@ mod tests {
                 0.0
             ),
             ("".into(), Ok(Value::Num(0.0)))
+        );
+        assert_eq!(
+            run_src("num 1\nnil\nnum 2.5\ngather 3\nprint\nnum 7\nstash\nnum 8\nstash", 0.0),
+            ("3\n".into(), Ok(Value::Num(2.0)))
+        );
+        assert_eq!(run_src("num 1\ngather 3", 0.0).1, Err(Error::Underflow(1)));
+        assert_eq!(
+            run_src("range 1 2\nfill 5\nadd", 0.0),
+            ("".into(), Ok(Value::Num(7.0)))
         );
         assert_eq!(run_src("add", 0.0).1, Err(Error::Underflow(0)));
         assert_eq!(run_src("nil\nadd", 0.0).1, Err(Error::Type(1)));

@@ -205,7 +205,9 @@ impl Lowerer<'_, '_> {
                     }
                     Lowering::Push | Lowering::Pop | Lowering::VecHelper
                         if (name == "push" || name == "pop" || name == "insert")
-                            && !self.items.types.is_plain_data(&elem) =>
+                            && !self.items.types.is_plain_data(&elem)
+                            // (a value owning Vecs is moved into a new item)
+                            && !(name == "push" && self.items.types.is_boxable(&elem)) =>
                     {
                         self.error(
                             span,
@@ -219,7 +221,7 @@ impl Lowerer<'_, '_> {
                     }
                     Lowering::Push if elem.is_scalar() => {
                         let x = self.scalar(&m.args[0])?;
-                        self.emit0(Op::VecPush(elem), vec![vec, x]);
+                        self.push_leaves(vec, &elem, vec![x], span)?;
                         Some(vec![])
                     }
                     Lowering::Pop if elem.is_scalar() => {
@@ -231,15 +233,9 @@ impl Lowerer<'_, '_> {
                         Some(r.into_iter().map(Operand::Var).collect())
                     }
                     Lowering::Push => {
-                        // In place: a new slot, then the value stored into it.
                         let x = self.rvalue(&m.args[0])?;
                         self.set_loc(span);
-                        let slot = self.emit1(
-                            Op::VecPushSlot(elem.clone()),
-                            vec![vec],
-                            Ty::reference(true, elem.clone()),
-                        );
-                        self.store_mem(slot, &elem, x, span)?;
+                        self.push_leaves(vec, &elem, x, span)?;
                         Some(vec![])
                     }
                     Lowering::Pop => self.vec_pop_in_place(vec, elem, span),

@@ -37,11 +37,13 @@ impl Lowerer<'_, '_> {
                     let v = self.rvalue(e);
                     if last && semi.is_none() {
                         result = v;
-                    } else if let (Some(v), Ty::Box(_)) = (&v, self.tc.ty(e)) {
-                        // A box made and thrown away: dropped at once.
+                    } else if let Some(v) = &v {
+                        // A box or Vec made and thrown away: dropped at
+                        // once (a place used as a statement, `b;`, moves
+                        // it out first, as in Rust).
                         let ty = self.tc.ty(e).clone();
-                        if let Some(p) = v.first().cloned() {
-                            self.free_box(p, &ty);
+                        if self.owns_leaves(&ty) {
+                            self.drop_value(&v.clone(), &ty);
                         }
                     }
                 }
@@ -81,7 +83,7 @@ impl Lowerer<'_, '_> {
                     .map(|t| Operand::Const(Const::zero(t)))
                     .collect();
                 self.env.insert(id, zeros);
-                if super::is_box(&ty) {
+                if self.owns_leaves(&ty) {
                     // Null until assigned: freeing it then does nothing.
                     self.declare_box(id);
                 }
@@ -95,18 +97,18 @@ impl Lowerer<'_, '_> {
             .get(&key(&*init.expr))
             .cloned()
             .unwrap_or(ty);
-        if let (syn::Pat::Wild(_), Ty::Box(_)) = (pat, &ty) {
+        if let (syn::Pat::Wild(_), true) = (pat, self.owns_leaves(&ty)) {
             // `let _ = b;` does not move `b`; `let _ = make_box();` drops
-            // the new box at once.
+            // the new box (or Vec) at once.
             if !super::place::is_place_expr(&init.expr) {
                 if let Some(v) = self.rvalue(&init.expr) {
-                    self.free_box(v[0].clone(), &ty);
+                    self.drop_value(&v, &ty);
                 }
             }
             return;
         }
-        if super::is_box(&ty) && !matches!(pat, syn::Pat::Ident(_)) {
-            self.box_pattern_error(pat.span());
+        if self.owns_leaves(&ty) && !matches!(pat, syn::Pat::Ident(_)) {
+            self.owned_pattern_error(&ty, pat.span());
             return;
         }
         let Some(v) = self.rvalue(&init.expr) else {
@@ -127,7 +129,7 @@ impl Lowerer<'_, '_> {
                 return;
             }
             self.env.insert(id, v);
-            if super::is_box(&ty) {
+            if self.owns_leaves(&ty) {
                 self.declare_box(id);
             }
             return;
@@ -232,8 +234,8 @@ impl Lowerer<'_, '_> {
     /// block a failed test jumps to.
     fn let_cond(&mut self, l: &syn::ExprLet, name: &str) -> Option<(Vec<LocalId>, BlockId)> {
         let ty = self.tc.ty(&l.expr).clone();
-        if super::is_box(&ty) {
-            self.box_pattern_error(l.expr.span());
+        if self.owns_leaves(&ty) {
+            self.owned_pattern_error(&ty, l.expr.span());
             return None;
         }
         let v = self.rvalue(&l.expr)?;
@@ -531,19 +533,17 @@ impl Lowerer<'_, '_> {
             .env
             .keys()
             .copied()
-            .filter(|k| super::is_box(&self.local_tys[k.0 as usize]))
+            .filter(|k| self.owns_leaves(&self.local_tys[k.0 as usize]))
             .collect();
         for k in live_boxes {
             let n = self.local_names[k.0 as usize].clone();
-            let t = self
-                .items
-                .types
-                .display(&self.local_tys[k.0 as usize])
-                .to_string();
+            let ty = &self.local_tys[k.0 as usize];
+            let what = if matches!(ty, Ty::Box(_)) { "box" } else { "Vec" };
+            let t = self.items.types.display(ty).to_string();
             self.error(
                 span,
-                format!("the box in `{n}` (`{t}`) is live across this `{name}!()`, which is not supported in traced code yet"),
-                "keep boxes in blocks that end before the merge point, or keep the value in a struct reached through a reference",
+                format!("the {what} in `{n}` (`{t}`) is live across this `{name}!()`, which is not supported in traced code yet"),
+                "keep boxes and Vecs in blocks that end before the merge point, or keep the value in a struct reached through a reference",
             );
         }
         let mut args = Vec::new();

@@ -93,13 +93,10 @@ impl Lowerer<'_, '_> {
                 Some(PathRes::Local(id)) => {
                     let lv = self.place(e)?;
                     let v = self.load(&lv, e.span())?;
-                    if let Ty::Box(_) = &self.local_tys[id.0 as usize] {
-                        // A box used by value is moved out: the local's
-                        // drop flag is its null pointer.
-                        if let Some(leaves) = self.env.get_mut(&id) {
-                            leaves[0] = Operand::Const(Const::NullRef(ty.clone()));
-                        }
-                    }
+                    // A box or Vec used by value is moved out: the local's
+                    // drop flag is its null pointer.
+                    let local_ty = self.local_tys[id.0 as usize].clone();
+                    self.move_out(id, 0, &local_ty);
                     Some(v)
                 }
                 Some(PathRes::Const(id)) => match self.items.const_value(id) {
@@ -119,7 +116,13 @@ impl Lowerer<'_, '_> {
             },
             syn::Expr::Field(_) | syn::Expr::Index(_) => {
                 let lv = self.place(e)?;
-                self.load(&lv, e.span())
+                let v = self.load(&lv, e.span())?;
+                if let super::Lval::Local { id, start, ty } = &lv {
+                    // A field of a local used by value (`t.items`): moved out.
+                    let (id, start, ty) = (*id, *start, ty.clone());
+                    self.move_out(id, start, &ty);
+                }
+                Some(v)
             }
             syn::Expr::Unary(u) => match u.op {
                 syn::UnOp::Deref(_) => {
@@ -153,15 +156,11 @@ impl Lowerer<'_, '_> {
                 }
                 let v = self.rvalue(&a.right)?;
                 let lv = self.place(&a.left)?;
-                if let super::Lval::Local {
-                    id, ty: Ty::Box(_), ..
-                } = &lv
-                {
-                    // The old box is dropped when the new one takes its place.
-                    let bty = lv.ty();
-                    if let Some(old) = self.env.get(id).and_then(|v| v.first()).cloned() {
-                        self.free_box(old, &bty);
-                    }
+                if let super::Lval::Local { id, start, ty } = &lv {
+                    // The old box or Vec is dropped when the new value takes
+                    // its place.
+                    let (id, start, ty) = (*id, *start, ty.clone());
+                    self.drop_local_place(id, start, &ty);
                 }
                 self.store(&lv, v, a.span())?;
                 Some(vec![])
@@ -321,7 +320,8 @@ impl Lowerer<'_, '_> {
             }
             Ty::Adt(id) => {
                 let adt = self.items.types.adt(*id);
-                if adt.owns_heap {
+                // (A struct holding Vecs is built from Vec values.)
+                if adt.owns_heap && self.items.types.flatten(ty).is_none() {
                     self.error(
                         s.span(),
                         format!(
@@ -650,6 +650,18 @@ impl Lowerer<'_, '_> {
             {
                 self.gc_assoc_call(b, &args, ty, c.span())
             }
+            Some(CallRes::Builtin(b)) if b.lower == Lowering::VecNew => {
+                let Ty::Vec(elem) = ty else {
+                    self.error(c.span(), "cannot lower this `Vec` constructor", "");
+                    return None;
+                };
+                let len = match args.first() {
+                    Some(n) => self.scalar(n)?,
+                    None => int_const(0, IntTy::Usize),
+                };
+                self.set_loc(c.span());
+                Some(vec![self.new_vec(elem, len)])
+            }
             Some(CallRes::Builtin(b)) => {
                 let mut vals = Vec::new();
                 let mut tys = Vec::new();
@@ -677,7 +689,7 @@ impl Lowerer<'_, '_> {
             return None;
         };
         let inner = (**inner).clone();
-        if !self.items.types.is_plain_data(&inner) {
+        if !self.items.types.is_boxable(&inner) {
             let shown = self.items.types.display(&inner).to_string();
             let is_enum = match &inner {
                 Ty::Option(_) | Ty::Result(..) => true,
@@ -690,11 +702,11 @@ impl Lowerer<'_, '_> {
                 .flatten(&inner)
                 .is_some_and(|l| l.is_empty());
             let help = if is_enum {
-                "an enum holding a Box, Vec or String cannot be boxed in traced code yet: create the box in a #[dont_look_inside] function"
+                "an enum holding a String, and an `Option` or `Result` holding a Box or Vec, cannot be boxed in traced code yet: create the box in a #[dont_look_inside] function"
             } else if zero_sized {
                 "a zero-sized value needs no box: use the value itself"
             } else {
-                "only plain data can be boxed in traced code (scalars, and structs or tuples of them); create other boxes in a #[dont_look_inside] function"
+                "only plain data and values owning Vecs or boxes can be boxed in traced code (scalars, Vecs, structs or tuples of them, enums of the crate holding boxes or Vecs); create other boxes in a #[dont_look_inside] function"
             };
             self.error(
                 span,
@@ -720,7 +732,11 @@ impl Lowerer<'_, '_> {
         let v = self.rvalue(arg)?;
         self.set_loc(span);
         let p = self.emit1(new_op, vec![], ty.clone());
-        self.store_mem(p.clone(), inner, v, span)?;
+        // Fresh memory: a Vec moves in without dropping what was there.
+        let outer = std::mem::replace(&mut self.fresh_memory, true);
+        let stored = self.store_mem(p.clone(), inner, v, span);
+        self.fresh_memory = outer;
+        stored?;
         Some(vec![p])
     }
 
@@ -829,11 +845,22 @@ impl Lowerer<'_, '_> {
         let lv = self.deref_place(recv)?;
         match self_ty {
             Ty::Ref { .. } => self.addr_of(&lv, recv.span()),
-            _ => self.load(&lv, recv.span()),
+            _ => {
+                let v = self.load(&lv, recv.span())?;
+                if let super::Lval::Local { id, start, ty } = &lv {
+                    // `self` by value: the receiver moves.
+                    let (id, start, ty) = (*id, *start, ty.clone());
+                    self.move_out(id, start, &ty);
+                }
+                Some(v)
+            }
         }
     }
 
-    fn macro_expr(&mut self, mac: &syn::Macro, _ty: &Ty) -> Option<Leaves> {
+    fn macro_expr(&mut self, mac: &syn::Macro, ty: &Ty) -> Option<Leaves> {
+        if let Some(m) = self.tc.macros.get(&key(mac)).filter(|m| m.name == "vec") {
+            return self.vec_macro(&m.args, m.repeat, ty, mac.span());
+        }
         self.macro_stmt(mac);
         if self.cur.is_some() {
             Some(vec![])

@@ -11,6 +11,7 @@ mod builtins;
 mod control;
 mod expr;
 mod gc;
+mod owned;
 mod pattern;
 mod place;
 
@@ -63,9 +64,13 @@ pub(crate) struct Lowerer<'t, 'a> {
     local_tys: Vec<Ty>,
     local_names: Vec<String>,
     loops: Vec<LoopFrame>,
-    /// The `Box` locals (by-value parameters, `let`s) of every scope open
-    /// at the current point, outermost first: what a scope exit frees.
+    /// The locals owning heap memory (boxes, Vec values, structs holding
+    /// Vecs: by-value parameters, `let`s) of every scope open at the
+    /// current point, outermost first: what a scope exit drops.
     box_scopes: Vec<Vec<LocalId>>,
+    /// Stores go to fresh memory (`Box::new`'s): a Vec field there holds
+    /// no old Vec to drop.
+    fresh_memory: bool,
     callees: Vec<FnId>,
     residuals: Vec<FnId>,
     diags: Vec<Diagnostic>,
@@ -93,6 +98,7 @@ pub fn lower_fn(
         local_names: tc.locals.iter().map(|l| l.name.clone()).collect(),
         loops: Vec::new(),
         box_scopes: Vec::new(),
+        fresh_memory: false,
         callees: Vec::new(),
         residuals: Vec::new(),
         diags: Vec::new(),
@@ -120,10 +126,6 @@ pub fn lower_fn(
         l.diags.dedup();
         Err(l.diags)
     }
-}
-
-pub(crate) fn is_box(ty: &Ty) -> bool {
-    matches!(ty, Ty::Box(_))
 }
 
 /// Whether `ty` holds a `Box` inside a tuple, `Option` or `Result` (or a
@@ -188,13 +190,14 @@ impl<'t, 'a> Lowerer<'t, 'a> {
         }
         self.g.block_mut(start).inputargs = inputs;
         self.cur = Some(start);
-        // By-value Box parameters are owned: freed when the function returns.
+        // By-value parameters owning boxes or Vecs are owned: dropped when
+        // the function returns.
         let box_params: Vec<LocalId> = self
             .tc
             .params
             .iter()
             .copied()
-            .filter(|l| self.env.contains_key(l) && is_box(&self.local_tys[l.0 as usize]))
+            .filter(|l| self.env.contains_key(l) && self.owns_leaves(&self.local_tys[l.0 as usize]))
             .collect();
         self.box_scopes.push(box_params);
         let body = self.f.body;
@@ -210,17 +213,18 @@ impl<'t, 'a> Lowerer<'t, 'a> {
 
     // ---- owned boxes -----------------------------------------------------
 
-    /// A `Box` local declared in the innermost scope: freed when it ends.
+    /// A local owning heap memory declared in the innermost scope: dropped
+    /// when it ends.
     fn declare_box(&mut self, id: LocalId) {
         if let Some(scope) = self.box_scopes.last_mut() {
             scope.push(id);
         }
     }
 
-    /// Free the boxes of the scopes `depth..` (innermost first, in reverse
-    /// declaration order), as the exit of those scopes does. A box that
-    /// was moved out is null by then (`Free` of null does nothing); one
-    /// known to be null here is skipped.
+    /// Drop the owning locals of the scopes `depth..` (innermost first, in
+    /// reverse declaration order), as the exit of those scopes does. A box
+    /// or Vec that was moved out is null by then (`Free` of null does
+    /// nothing); one known to be null here is skipped.
     fn free_scopes_from(&mut self, depth: usize) {
         if self.cur.is_none() {
             return;
@@ -231,21 +235,11 @@ impl<'t, 'a> Lowerer<'t, 'a> {
             .flat_map(|s| s.iter().rev().copied())
             .collect();
         for id in locals {
-            let Some(v) = self.env.get(&id).and_then(|v| v.first()).cloned() else {
+            let Some(v) = self.env.get(&id).cloned() else {
                 continue;
             };
             let ty = self.local_tys[id.0 as usize].clone();
-            self.free_box(v, &ty);
-        }
-    }
-
-    /// Drop the owned box `v` of type `ty` (`Box<T>`).
-    fn free_box(&mut self, v: Operand, ty: &Ty) {
-        if matches!(v, Operand::Const(Const::NullRef(_))) {
-            return;
-        }
-        if let Ty::Box(inner) = ty {
-            self.emit0(Op::Free((**inner).clone()), vec![v]);
+            self.drop_value(&v, &ty);
         }
     }
 

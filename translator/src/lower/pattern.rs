@@ -113,8 +113,8 @@ impl Lowerer<'_, '_> {
     /// Evaluate a scrutinee into a hidden local: scalars and values by
     /// value, aggregates in memory by address.
     fn scrutinee(&mut self, e: &syn::Expr, ty: &Ty) -> Option<Sub> {
-        if super::is_box(ty) {
-            self.box_pattern_error(e.span());
+        if self.owns_leaves(ty) {
+            self.owned_pattern_error(ty, e.span());
             return None;
         }
         if super::place::is_place_expr(e)

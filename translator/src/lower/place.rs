@@ -353,6 +353,16 @@ impl Lowerer<'_, '_> {
                 Some(vec![self.emit1(addr_op, args, rt)])
             }
             Lval::Slice { ptr, len, .. } => Some(vec![ptr.clone(), len.clone()]),
+            // A Vec value (a local, or a field of one) is its box's pointer,
+            // which is where the Vec is.
+            Lval::Local { ty: Ty::Vec(_), .. } => {
+                let v = self.load(lv, span)?;
+                self.vec_value_addr(&v)
+            }
+            Lval::Temp { ty: Ty::Vec(_), .. } => {
+                self.temp_vec_error(span);
+                None
+            }
             Lval::Local { id, .. } => {
                 let name = self.local_names[id.0 as usize].clone();
                 self.error(span, format!("taking a reference to the local variable `{name}` is not supported in traced code"), "keep the value in a struct reached through a reference, or pass it by value; a value that needs an address can live in a Box: `let b = Box::new(x);` then `&mut *b`");
@@ -525,7 +535,11 @@ impl Lowerer<'_, '_> {
     ) -> Option<()> {
         let lv = &uncell(lv);
         let ty = lv.ty();
-        if let (Ty::Box(_), false) = (&ty, matches!(lv, Lval::Local { .. })) {
+        // (Into fresh memory, `Box::new`'s, a box moves: its pointer is
+        // stored, and the new box's drop glue owns it.)
+        if let (Ty::Box(_), false, false) =
+            (&ty, matches!(lv, Lval::Local { .. }), self.fresh_memory)
+        {
             self.error(
                 span,
                 "storing a Box into memory is not supported in traced code yet",
@@ -574,14 +588,26 @@ impl Lowerer<'_, '_> {
             self.emit0(Op::Store, vec![addr, value[0].clone()]);
             return Some(());
         }
+        if let Ty::Vec(elem) = ty {
+            let fresh = self.fresh_memory;
+            self.store_vec(addr, elem, value[0].clone(), fresh);
+            return Some(());
+        }
         let fields = match self.field_tys(ty) {
             _ if *ty == Ty::Unit => return Some(()),
-            Some(fields) if matches!(ty, Ty::Tuple(_)) || !ty.owns_heap(&self.items.types) => {
+            Some(fields)
+                if matches!(ty, Ty::Tuple(_))
+                    || !ty.owns_heap(&self.items.types)
+                    || self.items.types.flatten(ty).is_some() =>
+            {
                 fields
             }
             None if enum_variants(self.items, ty).is_some()
-                && self.items.types.is_plain_data(ty) =>
+                && (self.items.types.is_plain_data(ty)
+                    || (self.fresh_memory && self.items.types.flatten(ty).is_some())) =>
             {
+                // (An enum holding boxes or Vecs only into fresh memory:
+                // there is no old value to drop.)
                 return self.store_enum(addr, ty, value, span);
             }
             _ => {
@@ -665,8 +691,13 @@ impl Lowerer<'_, '_> {
         let variants = enum_variants(self.items, ty)?;
         let keys = self.keys();
         let join = self.new_join(&keys, &[]);
-        let addr_local =
-            self.new_hidden_local("store_addr", Ty::reference(true, ty.clone()), vec![addr]);
+        // (Typed as the operand is: a reference, or the new box of
+        // `Box::new`.)
+        let addr_ty = match self.g.operand_ty(&addr) {
+            t @ (Ty::Ref { .. } | Ty::Box(_)) => t,
+            _ => Ty::reference(true, ty.clone()),
+        };
+        let addr_local = self.new_hidden_local("store_addr", addr_ty, vec![addr]);
         let value_local = self.new_hidden_local("store_value", ty.clone(), value.clone());
         let inner_keys = self.keys();
         let arms: Vec<_> = variants

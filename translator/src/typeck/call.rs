@@ -143,7 +143,7 @@ impl Checker<'_, '_> {
             // `Box::new` under any path (`std::boxed::Box::new`); the other
             // types' functions as `u64::from`.
             ([.., ty, f], n)
-                if (names.len() == 2 || matches!(*ty, "Box" | "Gc" | "Cell" | "GcCell"))
+                if (names.len() == 2 || matches!(*ty, "Box" | "Gc" | "Cell" | "GcCell" | "Vec"))
                     && builtins::assoc_fn(ty, f, n).is_some() =>
             {
                 let b = builtins::assoc_fn(ty, f, n).unwrap();
@@ -354,11 +354,20 @@ impl Checker<'_, '_> {
             "char" => Some(IT::Leaf(Ty::Char)),
             t => IntTy::from_name(t).map(IT::int),
         };
-        let elem_expected = match expected {
+        let elem_expected = match &expected {
             Some(IT::Box(t) | IT::Gc(t) | IT::Cell(t) | IT::GcCell(t)) if target.is_none() => {
-                Some(*t)
+                Some((**t).clone())
             }
             _ => None,
+        };
+        // `Vec::new()`: `Vec<T>` with `T` from what is expected, or
+        // inferred from the uses.
+        let target = match (ty_name, target) {
+            ("Vec", None) => Some(IT::Vec(Box::new(match expected {
+                Some(IT::Vec(t)) => *t,
+                _ => self.fresh_any(),
+            }))),
+            (_, t) => t,
         };
         // `Box<T>` is known once its argument is; `Gc::ptr_eq`'s `Self`
         // once its first one is.

@@ -873,8 +873,12 @@ impl Checker<'_, '_> {
             .last()
             .map(|s| s.ident.to_string())
             .unwrap_or_default();
+        let repeat = if name == "vec" { vec_repeat_args(mac) } else { None };
+        let is_repeat = repeat.is_some();
         let args: Vec<syn::Expr> = if HINT_MACROS.contains(&name.as_str()) {
             Vec::new()
+        } else if let Some((x, n)) = repeat {
+            vec![x, n]
         } else {
             match mac.parse_body_with(
                 syn::punctuated::Punctuated::<syn::Expr, syn::Token![,]>::parse_terminated,
@@ -895,10 +899,33 @@ impl Checker<'_, '_> {
         let entry = Box::new(MacroArgs {
             name: name.clone(),
             args,
+            repeat: is_repeat,
         });
-        let t = self.macro_args(mac, &name, &entry.args);
+        let t = if name == "vec" {
+            self.vec_macro_args(&entry.args, is_repeat)
+        } else {
+            self.macro_args(mac, &name, &entry.args)
+        };
         self.out.macros.insert(key(mac), entry);
         t
+    }
+
+    /// `vec![a, b, c]` (items of one type) or `vec![x; n]` (`n` a `usize`):
+    /// a `Vec` of the items' type.
+    fn vec_macro_args(&mut self, args: &[syn::Expr], repeat: bool) -> IT {
+        let elem = self.fresh_any();
+        let items = if repeat { &args[..1] } else { args };
+        for a in items {
+            let t = self.expr(a, Some(&elem));
+            if !self.subst.unify(&t, &elem) && !self.coerce(a, &t, &elem) {
+                self.error(a.span(), "mismatched types in `vec!`", "");
+            }
+        }
+        if repeat {
+            let t = self.expr(&args[1], Some(&IT::usize()));
+            self.subst.unify(&t, &IT::usize());
+        }
+        IT::Vec(Box::new(elem))
     }
 
     fn macro_args(&mut self, mac: &syn::Macro, name: &str, args: &[syn::Expr]) -> IT {
@@ -945,4 +972,15 @@ impl Checker<'_, '_> {
             self.fresh_any()
         }
     }
+}
+
+/// The operands of `vec![x; n]`, if the macro has that form.
+pub(crate) fn vec_repeat_args(mac: &syn::Macro) -> Option<(syn::Expr, syn::Expr)> {
+    mac.parse_body_with(|input: syn::parse::ParseStream| {
+        let x: syn::Expr = input.parse()?;
+        input.parse::<syn::Token![;]>()?;
+        let n: syn::Expr = input.parse()?;
+        Ok((x, n))
+    })
+    .ok()
 }

@@ -7,6 +7,8 @@
 
 mod call;
 mod expr;
+
+pub(crate) use expr::vec_repeat_args;
 mod infer;
 mod pat;
 
@@ -100,6 +102,8 @@ pub enum PatRes {
 pub struct MacroArgs {
     pub name: String,
     pub args: Vec<syn::Expr>,
+    /// `vec![x; n]` (args `x`, `n`), as against `vec![a, b, c]`.
+    pub repeat: bool,
 }
 
 #[derive(Default)]

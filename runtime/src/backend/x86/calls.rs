@@ -273,6 +273,9 @@ impl<'a> Codegen<'a> {
             ),
             Opcode::VecSetLen(d) => (t::mt_vec_set_len as *const () as usize, array(d), None),
             Opcode::VecReserve(d) => (t::mt_vec_reserve as *const () as usize, array(d), None),
+            Opcode::VecInit(d) => (t::mt_vec_init as *const () as usize, array(d), None),
+            Opcode::VecDrop(d) => (t::mt_vec_drop as *const () as usize, array(d), None),
+            Opcode::VecTake(d) => (t::mt_vec_take as *const () as usize, array(d), None),
             Opcode::VecPopNonEmpty(d) => (
                 t::mt_vec_pop as *const () as usize,
                 array(d),

@@ -777,6 +777,9 @@ impl<'a> Codegen<'a> {
             | Opcode::VecCap(_)
             | Opcode::VecSetLen(_)
             | Opcode::VecReserve(_)
+            | Opcode::VecInit(_)
+            | Opcode::VecDrop(_)
+            | Opcode::VecTake(_)
             | Opcode::StringPtr
             | Opcode::StringLen => self.runtime_op(i),
             Opcode::CallResidual(d) => self.call_residual(i, d),

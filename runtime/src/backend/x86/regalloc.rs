@@ -53,7 +53,11 @@ pub fn vid(n_inputs: usize, v: Val) -> Option<usize> {
 pub fn is_call(tables: &crate::jitcode::Tables, op: &Opcode) -> bool {
     use crate::jitcode::{FieldPlace, FloatBinOp, IntTy, ScalarTy};
     match op {
-        Opcode::New(_) | Opcode::Free(_) => true,
+        Opcode::New(_)
+        | Opcode::Free(_)
+        | Opcode::VecInit(_)
+        | Opcode::VecDrop(_)
+        | Opcode::VecTake(_) => true,
         Opcode::EnumTag(_)
         | Opcode::VecLen(_)
         | Opcode::VecPtr(_)
