@@ -110,7 +110,7 @@ fn gc_new_of_a_heap_owner() {
         r#"use metatrace::prelude::*;
 
 pub struct Holder {
-    pub b: Box<i64>,
+    pub v: Option<Vec<i64>>,
 }
 
 #[jit_driver(greens = [pc], reds = [n])]
@@ -118,7 +118,7 @@ pub fn run(n: i64) -> i64 {
     let mut pc: usize = 0;
     while pc < 100 {
         jit_merge_point!();
-        let h = Gc::new(Holder { b: Box::new(n) });
+        let h = Gc::new(Holder { v: None });
         pc += 1;
     }
     0

@@ -166,6 +166,12 @@ impl Lowerer<'_, '_> {
                 Some(vec![])
             }
             syn::Expr::Reference(r) => {
+                // `&x.borrow()`, `&r` of a reference used where a `&T` is
+                // expected: deref coercion, the reference itself.
+                let inner = self.tc.ty(&r.expr).clone();
+                if matches!(inner, Ty::Ref { .. }) && inner == ty {
+                    return self.rvalue(&r.expr);
+                }
                 if !is_place_expr(&r.expr) {
                     // `&CONST`, `&5`: rustc promotes these to statics; we do not.
                     self.error(

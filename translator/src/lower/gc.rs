@@ -73,16 +73,16 @@ impl Lowerer<'_, '_> {
             return None;
         };
         let inner = (**inner).clone();
-        // A value that cannot be in registers (one that owns a Vec, a Box
-        // or a String, as the translator stands) cannot be built here; the
-        // stores decide the rest. The object is zeroed, so its drop glue
+        // A value the translator cannot flatten (one holding a String, or
+        // a Vec or Box inside an `Option` or `Result`) cannot be built
+        // here; the stores decide the rest. The object is zeroed, so its drop glue
         // (registered at the allocation) never sees garbage.
         if self.items.types.flatten(&inner).is_none() {
             let shown = self.items.types.display(&inner).to_string();
             self.error(
                 span,
                 format!("`Gc::new` of a value of type `{shown}` is not supported in traced code yet"),
-                "traced code allocates GC objects of values it can hold in registers (plain data, `Gc`s, cells of them); an object that owns a Vec, Box or String is made in a #[dont_look_inside] function",
+                "traced code allocates GC objects of values it can build (plain data, `Gc`s, cells, Vecs and boxes of them); an object holding a String, or a Vec or Box inside an `Option` or `Result`, is made in a #[dont_look_inside] function",
             );
             return None;
         }

@@ -186,6 +186,18 @@ impl Checker<'_, '_> {
                     _ => None,
                 });
                 let t = self.expr(&r.expr, inner_expected.as_ref());
+                // `&guard` where a `&T` is expected and the expression is
+                // already a reference (`&cell.borrow()`): deref coercion
+                // makes it that reference.
+                let is_ref = |t: &IT| matches!(t, IT::Ref(..));
+                if r.mutability.is_none()
+                    && inner_expected
+                        .as_ref()
+                        .is_some_and(|u| !is_ref(&self.subst.shallow(u)))
+                    && is_ref(&self.subst.shallow(&t))
+                {
+                    return t;
+                }
                 IT::Ref(r.mutability.is_some(), Box::new(t))
             }
             syn::Expr::If(i) => self.if_expr(i, expected),
