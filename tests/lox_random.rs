@@ -26,6 +26,12 @@ const MODES: &[(&str, &[&str])] = &[
         "native, marksweep, gc stress",
         &["--jit", "off", "--gc", "plan=marksweep,stress"],
     ),
+    ("jitcode-only", &["--jit", "mode=jitcode-only"]),
+    ("jit-low", &["--jit", "threshold=1,trace_eagerness=1"]),
+    (
+        "jit-low2, gc stress",
+        &["--jit", "threshold=2,trace_eagerness=1", "--gc", "stress"],
+    ),
 ];
 
 const TIMEOUT: Duration = Duration::from_secs(60);

@@ -20,7 +20,11 @@ const TIMEOUT: Duration = Duration::from_secs(240);
 
 /// The modes: native, jitcodes only (the blackhole runs every drop), and
 /// the JIT at the lowest threshold (compiled code runs them).
-const MODES: &[&str] = &["off", "mode=jitcode-only", "mode=jit,threshold=1,trace_eagerness=1"];
+const MODES: &[&str] = &[
+    "off",
+    "mode=jitcode-only",
+    "mode=jit,threshold=1,trace_eagerness=1",
+];
 
 /// What memcheck reports about one run.
 #[derive(Debug)]

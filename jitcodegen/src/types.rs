@@ -385,7 +385,9 @@ impl TypeTable {
                     AdtKind::Enum { variants } => {
                         out.push(Ty::Int(IntTy::U32));
                         variants.iter().all(|v| {
-                            v.fields.iter().all(|f| self.flatten_into(&f.ty, out, vec_ok))
+                            v.fields
+                                .iter()
+                                .all(|f| self.flatten_into(&f.ty, out, vec_ok))
                         })
                     }
                 }

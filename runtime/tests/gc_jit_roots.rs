@@ -85,10 +85,13 @@ fn child_conservative_roots_keep_and_pin() {
     let zeroed = gc::heap::allocate_zeroed(<Cons as GcType>::descr());
     unsafe {
         assert_eq!(*(zeroed as *const u64), 0);
-        std::ptr::write(zeroed as *mut Cons, Cons {
-            value: Cell::new(-1),
-            next: GcCell::new(None),
-        });
+        std::ptr::write(
+            zeroed as *mut Cons,
+            Cons {
+                value: Cell::new(-1),
+                next: GcCell::new(None),
+            },
+        );
     }
     words.push(zeroed);
     root.set(words.as_ptr(), words.len());
@@ -107,7 +110,11 @@ fn child_conservative_roots_keep_and_pin() {
         assert_eq!(words, before);
         for (i, &w) in words[..1000].iter().enumerate() {
             let i = i as i64;
-            let head = if i % 4 == 3 { w - std::mem::offset_of!(Cons, value) } else { w };
+            let head = if i % 4 == 3 {
+                w - std::mem::offset_of!(Cons, value)
+            } else {
+                w
+            };
             check_list(head, i);
         }
         assert_eq!(unsafe { &*(zeroed as *const Cons) }.value.get(), -1);

@@ -6,7 +6,7 @@
 use metatrace_runtime::backend;
 use metatrace_runtime::jitcode::{ArrayId, Kind};
 use metatrace_runtime::trace::*;
-use metatrace_testkit::backend::{check_on_data, Rng, TB, A_VI64};
+use metatrace_testkit::backend::{check_on_data, Rng, A_VI64, TB};
 
 fn optimizer_tables() -> &'static metatrace_runtime::jitcode::Tables {
     metatrace_testkit::optimizer::tables()
@@ -29,19 +29,43 @@ fn vec_value_ops_round_trip_as_text() {
     let ops: Vec<&str> = t.ops.iter().map(|o| o.opcode.template()).collect();
     assert_eq!(
         ops,
-        ["fieldaddr<{}>", "vec_drop<{}>", "vec_init<{}>", "vec_take<{}>", "jump"]
+        [
+            "fieldaddr<{}>",
+            "vec_drop<{}>",
+            "vec_init<{}>",
+            "vec_take<{}>",
+            "jump"
+        ]
     );
 }
 
 #[test]
 fn the_verifier_checks_vec_value_ops() {
     for (text, expected) in [
-        ("[r0]\nvec_init<Vec<i64>>(r0)\njump(r0)", "1 arguments, expected 2"),
-        ("[r0, i1]\nvec_init<Vec<i64>>(i1, i1)\njump(r0, i1)", "argument 0 is int, expected ref"),
-        ("[r0, i1]\nvec_init<Vec<i64>>(r0, r0)\njump(r0, i1)", "argument 1 is ref, expected int"),
-        ("[r0]\nvec_drop<Vec<i64>>(r0, r0)\njump(r0)", "2 arguments, expected 1"),
-        ("[r0, i1]\nvec_take<Vec<i64>>(r0, i1)\njump(r0, i1)", "argument 1 is int, expected ref"),
-        ("[r0]\ni1 = vec_take<Vec<i64>>(r0, r0)\njump(r0)", "expected none"),
+        (
+            "[r0]\nvec_init<Vec<i64>>(r0)\njump(r0)",
+            "1 arguments, expected 2",
+        ),
+        (
+            "[r0, i1]\nvec_init<Vec<i64>>(i1, i1)\njump(r0, i1)",
+            "argument 0 is int, expected ref",
+        ),
+        (
+            "[r0, i1]\nvec_init<Vec<i64>>(r0, r0)\njump(r0, i1)",
+            "argument 1 is ref, expected int",
+        ),
+        (
+            "[r0]\nvec_drop<Vec<i64>>(r0, r0)\njump(r0)",
+            "2 arguments, expected 1",
+        ),
+        (
+            "[r0, i1]\nvec_take<Vec<i64>>(r0, i1)\njump(r0, i1)",
+            "argument 1 is int, expected ref",
+        ),
+        (
+            "[r0]\ni1 = vec_take<Vec<i64>>(r0, r0)\njump(r0)",
+            "expected none",
+        ),
     ] {
         let e = verify_trace(&raw(text)).expect_err("the verifier accepts it");
         assert!(e[0].contains(expected), "{text}\n{e:?}");

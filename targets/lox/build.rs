@@ -1,16 +1,9 @@
-//! Does not translate the interpreter yet: the translator cannot take this
-//! VM today (enums in memory, `Vec<Value>` push and pop, `metatrace::Gc`
-//! are being built; targets/lox/README.md lists its diagnostics). So the
-//! VM is native only, and this script only declares the cfg that
-//! `#[jit_driver]` and `metatrace::jit_tables!()` test, as
-//! `metatrace_translator::Build` would.
-//!
-//! When the translator accepts the crate: add the build-dependency
-//! `metatrace-translator` (as targets/bf does), replace `main` below by
-//! `metatrace_translator::Build::new().run();` and add
-//! `metatrace::include_jit!();` to main.rs.
+//! Translates the interpreter (everything reachable from its
+//! `#[jit_driver]`, the `run` loop of interp.rs) into jitcodes and writes
+//! their glue to `$OUT_DIR`, included by `metatrace::include_jit!()` in
+//! main.rs. With `METATRACE_NO_JIT=1` (`cargo translate --no-jit`) it
+//! writes only the GC impls and the VM is native only.
 
 fn main() {
-    println!("cargo:rustc-check-cfg=cfg(metatrace_jitcodes)");
-    println!("cargo:rerun-if-changed=build.rs");
+    metatrace_translator::Build::new().run();
 }

@@ -233,7 +233,11 @@ pub const STACKVM_ERRORS: &[(&str, &str, &str)] = &[
         "100000",
         "error: type error at instruction 12\n",
     ),
-    ("bagerr.svm", "1000", "error: stack underflow at instruction 15\n"),
+    (
+        "bagerr.svm",
+        "1000",
+        "error: stack underflow at instruction 15\n",
+    ),
 ];
 
 /// What a run produced.

@@ -196,12 +196,9 @@ impl<'a> Walk<'a> {
             Ty::Vec(_) => self.place(ty, Pos::Unfielded, Mode::Mut),
             // Other heap owners, unsized and opaque values are never
             // passed by value from traced code.
-            Ty::Array(..)
-            | Ty::Slice(_)
-            | Ty::Str
-            | Ty::Box(_)
-            | Ty::String
-            | Ty::Opaque(_) => self.everything = true,
+            Ty::Array(..) | Ty::Slice(_) | Ty::Str | Ty::Box(_) | Ty::String | Ty::Opaque(_) => {
+                self.everything = true
+            }
         }
     }
 

@@ -753,7 +753,11 @@ impl Flattener<'_> {
                     }
                     Op::VecTake(_) => {
                         let src = self.opnd_k(&op.args[1], R)?;
-                        Insn::VecTake { dst: vec, src, descr }
+                        Insn::VecTake {
+                            dst: vec,
+                            src,
+                            descr,
+                        }
                     }
                     _ => Insn::VecDrop { vec, descr },
                 };

@@ -47,8 +47,8 @@ pub trait JitCodeNames {
     /// The name of entry `i` of `table`; `None` when out of range (or not
     /// known).
     fn descr(&self, table: DescrTable, i: u16) -> Option<String>;
-    /// Whether entry `i` of `table` is an immutable descr (fields and
-    /// arrays reached through a shared reference).
+    /// Whether entry `i` of `table` is an immutable descr (fields, arrays
+    /// and enums reached through a shared reference).
     fn immutable(&self, _table: DescrTable, _i: u16) -> bool {
         false
     }
@@ -70,7 +70,11 @@ pub trait JitCodeNames {
             return indexed_name(table.what(), i, None);
         };
         let n = self.count(table);
-        if (i as usize) < n && matches!(table, DescrTable::Field { .. } | DescrTable::Array { .. })
+        if (i as usize) < n
+            && matches!(
+                table,
+                DescrTable::Field { .. } | DescrTable::Array { .. } | DescrTable::Enum
+            )
         {
             let names: Vec<String> = (0..n as u16)
                 .map(|j| self.descr(table, j).unwrap_or_default())
@@ -112,6 +116,7 @@ impl JitCodeNames for Tables {
         match table {
             DescrTable::Field { .. } => self.fields.get(i as usize).is_some_and(|f| f.immutable),
             DescrTable::Array { .. } => self.arrays.get(i as usize).is_some_and(|a| a.immutable),
+            DescrTable::Enum => self.enums.get(i as usize).is_some_and(|e| e.immutable),
             _ => false,
         }
     }

@@ -311,7 +311,9 @@ impl Tracer<'_> {
             }
             Insn::VecInit { descr, vec, len } => {
                 let (v, n) = (self.get(Ref, *vec), self.get(Int, *len));
-                unsafe { executor::vec_init(&tables.arrays[*descr], v.bits as usize, n.bits as usize) };
+                unsafe {
+                    executor::vec_init(&tables.arrays[*descr], v.bits as usize, n.bits as usize)
+                };
                 let effect = Effect::Resize(v.val, *descr);
                 self.rec
                     .effect(Opcode::VecInit(*descr), vec![v.val, n.val], None, effect);

@@ -234,10 +234,7 @@ impl Virtuals {
             let ObjKind::New(descr) = obj.kind else {
                 unreachable!("field addresses are forced before guards");
             };
-            info.virtuals.push(VirtualObj {
-                descr,
-                fields,
-            });
+            info.virtuals.push(VirtualObj { descr, fields });
             next += 1;
         }
         info.fail_args = info.collect_fail_args();

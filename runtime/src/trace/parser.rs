@@ -283,7 +283,15 @@ pub fn check_text_round_trip(t: &Trace, names: &dyn JitCodeNames) -> Result<(), 
             .collect()
     };
     if back.inputs != t.inputs || back.ops != t.ops || resume(&back) != resume(t) {
-        return Err(format!("parses back differently\n{text}"));
+        let first = t.ops.iter().zip(&back.ops).position(|(a, b)| a != b);
+        let detail = match first {
+            Some(i) => format!(
+                " (first at operation {i}: {:?} parsed as {:?})",
+                t.ops[i], back.ops[i]
+            ),
+            None => String::new(),
+        };
+        return Err(format!("parses back differently{detail}\n{text}"));
     }
     let again = format_trace(&back, names);
     if again != text {

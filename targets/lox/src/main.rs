@@ -32,6 +32,8 @@ mod strings;
 mod table;
 mod vm;
 
+metatrace::include_jit!();
+
 use metatrace::gc::GcOptions;
 use metatrace::runtime::params::{JitParams, OptionList};
 use metatrace::{Gc, GcCell};

@@ -26,6 +26,7 @@ use metatrace::{Gc, GcCell};
 
 /// A Lox value. Numbers are unboxed; objects are typed pointers.
 #[derive(Debug, Clone, Copy)]
+#[repr(u8)]
 pub enum Value {
     Nil,
     Bool(bool),
@@ -37,6 +38,7 @@ pub enum Value {
 /// `Obj*` with its `ObjType`). Typed, so that a closure's function or an
 /// instance's class need no second check.
 #[derive(Debug, Clone, Copy)]
+#[repr(u8)]
 pub enum Obj {
     String(Gc<LoxString>),
     Function(Gc<Function>),
@@ -100,6 +102,7 @@ pub struct Closure {
 /// (`Open(slot)`: its index in `Vm::stack`), closed once it left (the
 /// value moves into the upvalue).
 #[derive(Debug, Clone, Copy)]
+#[repr(u8)]
 pub enum UpvalueState {
     Open(usize),
     Closed(Value),

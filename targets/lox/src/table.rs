@@ -134,7 +134,7 @@ fn find_entry(entries: &[Entry], key: Gc<LoxString>) -> usize {
 
 /// Doubles the capacity and reinserts the live entries (tombstones go).
 #[dont_look_inside]
-fn grow(table: &mut Table) {
+pub(crate) fn grow(table: &mut Table) {
     let capacity = (table.entries.len() * 2).max(MIN_CAPACITY);
     let empty = Entry {
         key: None,

@@ -233,7 +233,10 @@ mod tests {
             ("".into(), Ok(Value::Num(0.0)))
         );
         assert_eq!(
-            run_src("num 1\nnil\nnum 2.5\ngather 3\nprint\nnum 7\nstash\nnum 8\nstash", 0.0),
+            run_src(
+                "num 1\nnil\nnum 2.5\ngather 3\nprint\nnum 7\nstash\nnum 8\nstash",
+                0.0
+            ),
             ("3\n".into(), Ok(Value::Num(2.0)))
         );
         assert_eq!(run_src("num 1\ngather 3", 0.0).1, Err(Error::Underflow(1)));

@@ -538,7 +538,11 @@ impl Lowerer<'_, '_> {
         for k in live_boxes {
             let n = self.local_names[k.0 as usize].clone();
             let ty = &self.local_tys[k.0 as usize];
-            let what = if matches!(ty, Ty::Box(_)) { "box" } else { "Vec" };
+            let what = if matches!(ty, Ty::Box(_)) {
+                "box"
+            } else {
+                "Vec"
+            };
             let t = self.items.types.display(ty).to_string();
             self.error(
                 span,

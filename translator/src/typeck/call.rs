@@ -143,7 +143,8 @@ impl Checker<'_, '_> {
             // `Box::new` under any path (`std::boxed::Box::new`); the other
             // types' functions as `u64::from`.
             ([.., ty, f], n)
-                if (names.len() == 2 || matches!(*ty, "Box" | "Gc" | "Cell" | "GcCell" | "Vec"))
+                if (names.len() == 2
+                    || matches!(*ty, "Box" | "Gc" | "Cell" | "GcCell" | "Vec"))
                     && builtins::assoc_fn(ty, f, n).is_some() =>
             {
                 let b = builtins::assoc_fn(ty, f, n).unwrap();

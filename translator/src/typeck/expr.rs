@@ -885,7 +885,11 @@ impl Checker<'_, '_> {
             .last()
             .map(|s| s.ident.to_string())
             .unwrap_or_default();
-        let repeat = if name == "vec" { vec_repeat_args(mac) } else { None };
+        let repeat = if name == "vec" {
+            vec_repeat_args(mac)
+        } else {
+            None
+        };
         let is_repeat = repeat.is_some();
         let args: Vec<syn::Expr> = if HINT_MACROS.contains(&name.as_str()) {
             Vec::new()
