@@ -15,9 +15,8 @@ use crate::vms::Vms;
 use std::path::Path;
 use std::process::Command;
 
-/// The Lox VM's configurations. When the translator takes targets/lox,
-/// the JIT's row is one more item here: `Kind::Mode("jit")`.
-const LOX_KINDS: &[Kind] = &[Kind::Off];
+/// The Lox VM's configurations: native and with the JIT.
+const LOX_KINDS: &[Kind] = &[Kind::Off, Kind::Mode("jit")];
 
 /// Measured by default; the others with `--all`.
 const LOX_PROGRAMS: &[&str] = &["binary_trees.lox", "fib.lox", "method_call.lox"];
