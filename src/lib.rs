@@ -32,6 +32,8 @@ extern crate self as metatrace;
 /// JIT (`runtime::jit::stats()` gives its counters).
 pub use metatrace_runtime as runtime;
 
+pub mod asm_text;
+
 /// The garbage-collected heap: `Gc<T>`, `GcCell<T>`, roots, the GC
 /// options (docs/gc.md).
 ///

@@ -55,24 +55,7 @@ fn run(vm: VmArgs) -> Result<(), String> {
 
 /// Parses a program; errors start with `LINE: `.
 fn parse(text: &str) -> Result<Program, String> {
-    let mut labels = std::collections::HashMap::new();
-    let mut lines = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let line = line.split('#').next().unwrap_or("").trim();
-        if line.is_empty() {
-            continue;
-        }
-        if let Some(label) = line.strip_suffix(':') {
-            if labels
-                .insert(label.trim().to_string(), lines.len())
-                .is_some()
-            {
-                return Err(format!("{}: label '{label}' defined twice", i + 1));
-            }
-            continue;
-        }
-        lines.push((i + 1, line));
-    }
+    let metatrace::asm_text::AsmText { lines, labels } = metatrace::asm_text::parse(text)?;
     let mut ops = Vec::new();
     for &(lineno, line) in &lines {
         let mut words = line.split_whitespace();
