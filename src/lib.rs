@@ -166,6 +166,7 @@ macro_rules! include_jit {
         // Without jitcodes, the GC impls the glue would have held.
         #[cfg(all(metatrace_gc_impls, not(metatrace_jitcodes)))]
         #[doc(hidden)]
+        #[allow(unreachable_patterns, unused_variables, clippy::all)]
         mod __metatrace_gc {
             include!(concat!(env!("OUT_DIR"), "/metatrace_gc.rs"));
         }
