@@ -4,7 +4,9 @@
 //! instruction. Each VM decodes its own instructions; this finds them and
 //! the labels.
 
+use crate::runtime::cli::VmArgs;
 use std::collections::HashMap;
+use std::str::FromStr;
 
 /// A program's instructions and labels.
 pub struct AsmText<'t> {
@@ -40,6 +42,32 @@ pub fn parse(text: &str) -> Result<AsmText<'_>, String> {
     Ok(AsmText { lines, labels })
 }
 
+/// Reads the VM's PROGRAM file and decodes it with `parse`; errors name
+/// the file (`cannot read PATH: ...`, `PATH:LINE: ...`).
+pub fn read_program<T>(
+    vm: &VmArgs,
+    parse: impl FnOnce(&str) -> Result<T, String>,
+) -> Result<T, String> {
+    let path = vm.program.display().to_string();
+    let text =
+        std::fs::read_to_string(&vm.program).map_err(|e| format!("cannot read {path}: {e}"))?;
+    parse(&text).map_err(|e| format!("{path}:{e}"))
+}
+
+/// The optional argument N after PROGRAM (`what` it must be, for the
+/// error: `N must be WHAT, not 'x'`); a second argument is an error.
+pub fn optional_n<T: FromStr>(args: &[String], what: &str) -> Result<Option<T>, String> {
+    match args {
+        [] => Ok(None),
+        [n] => n
+            .trim()
+            .parse::<T>()
+            .map(Some)
+            .map_err(|_| format!("N must be {what}, not '{n}'")),
+        [_, extra, ..] => Err(format!("unexpected argument '{extra}'")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -50,5 +78,23 @@ mod tests {
         assert_eq!(t.labels["end"], 2);
         let e = super::parse("x:\nx:\n").err().unwrap();
         assert_eq!(e, "2: label 'x' defined twice");
+    }
+
+    #[test]
+    fn the_optional_argument() {
+        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(super::optional_n::<i64>(&args(&[]), "an integer"), Ok(None));
+        assert_eq!(
+            super::optional_n::<i64>(&args(&[" 7"]), "an integer"),
+            Ok(Some(7))
+        );
+        assert_eq!(
+            super::optional_n::<i64>(&args(&["x"]), "an integer"),
+            Err("N must be an integer, not 'x'".to_string())
+        );
+        assert_eq!(
+            super::optional_n::<i64>(&args(&["1", "2"]), "an integer"),
+            Err("unexpected argument '2'".to_string())
+        );
     }
 }

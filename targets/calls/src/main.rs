@@ -28,18 +28,8 @@ fn main() -> ExitCode {
 }
 
 fn run(vm: VmArgs) -> Result<(), String> {
-    let n = match vm.args.as_slice() {
-        [] => 0,
-        [n] => n
-            .trim()
-            .parse::<i64>()
-            .map_err(|_| format!("N must be an integer (i64), not '{n}'"))?,
-        [_, extra, ..] => return Err(format!("unexpected argument '{extra}'")),
-    };
-    let path = vm.program.display().to_string();
-    let text =
-        std::fs::read_to_string(&vm.program).map_err(|e| format!("cannot read {path}: {e}"))?;
-    let program = parse(&text).map_err(|e| format!("{path}:{e}"))?;
+    let n = metatrace::asm_text::optional_n::<i64>(&vm.args, "an integer (i64)")?.unwrap_or(0);
+    let program = metatrace::asm_text::read_program(&vm, parse)?;
     let mut regs = Regs {
         values: vec![0; NREGS],
     };
