@@ -60,18 +60,7 @@ pub fn child_figure<'a>(out: &'a str, marker: &str) -> &'a str {
 /// it fails. Returns the child's stdout (what it printed with
 /// `--nocapture`).
 pub fn run_child(name: &str, options: &str) -> String {
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let out = Command::new(exe)
-        .args([
-            name,
-            "--exact",
-            "--ignored",
-            "--test-threads=1",
-            "--nocapture",
-        ])
-        .env(CHILD_ENV, options)
-        .output()
-        .expect("cannot run the test binary");
+    let out = run_child_output(name, options);
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
