@@ -247,10 +247,18 @@ pub fn items_may_alias(t: &Tables, a1: ArrayId, a2: ArrayId) -> bool {
     a1 == a2 || scalar_size(t.arrays[a1].item) == scalar_size(t.arrays[a2].item)
 }
 
-/// May Vec descrs `a1` and `a2` describe the same Vec?
+/// May Vec descrs `a1` and `a2` describe the same Vec? Only when they
+/// are one Vec type (the same descr, or its twin reached through the
+/// other kind of reference): in safe Rust a `Vec<Value>` is never a
+/// `Vec<CallFrame>`, whatever their item sizes (their items may still
+/// share memory through slices: [`items_may_alias`]).
 pub fn vecs_may_alias(t: &Tables, a1: ArrayId, a2: ArrayId) -> bool {
     let (x, y) = (&t.arrays[a1], &t.arrays[a2]);
-    a1 == a2 || (x.item == y.item && x.item_size == y.item_size)
+    a1 == a2
+        || (x.name == y.name
+            && x.item == y.item
+            && x.item_size == y.item_size
+            && x.vec.is_some() == y.vec.is_some())
 }
 
 /// The scalar size of a scalar location.
@@ -305,6 +313,47 @@ fn distinct_items<'e>(
     }
 }
 
+/// Are field `d1` of `b1` and field `d2` of `b2` disjoint bytes of one
+/// object, one base being a field address in the other
+/// (`b1 = fieldaddr<f>(b2)`)? The tag of a `Value` and the tag of the
+/// `Obj` it holds at offset 8 are both at offset 0 of their bases, but
+/// not at the same address.
+fn apart_in_one_object<'e>(
+    t: &Tables,
+    (b1, d1): (Val, FieldId),
+    (b2, d2): (Val, FieldId),
+    def: &dyn Fn(Val) -> Option<&'e TraceOp>,
+) -> bool {
+    let inner_offset = |inner: Val, outer: Val| -> Option<usize> {
+        let d = def(inner)?;
+        match (&d.opcode, d.args.first()) {
+            (&Opcode::FieldAddr(f), Some(&base)) if base == outer => match t.fields[f].place {
+                FieldPlace::Offset(o) => Some(o),
+                FieldPlace::Shim(_) => None,
+            },
+            _ => None,
+        }
+    };
+    let span = |d: FieldId, shift: usize| -> Option<(usize, usize)> {
+        let f = &t.fields[d];
+        match f.place {
+            FieldPlace::Offset(o) => Some((shift + o, shift + o + scalar_size(f.ty)?)),
+            FieldPlace::Shim(_) => None,
+        }
+    };
+    let (r1, r2) = if let Some(k) = inner_offset(b1, b2) {
+        (span(d1, k), span(d2, 0))
+    } else if let Some(k) = inner_offset(b2, b1) {
+        (span(d1, 0), span(d2, k))
+    } else {
+        return false;
+    };
+    match (r1, r2) {
+        (Some((s1, e1)), Some((s2, e2))) => e1 <= s2 || e2 <= s1,
+        _ => false,
+    }
+}
+
 /// Does writing `v` to `w` leave `r`, which holds `held`, holding it?
 /// Yes when the write stores that very value and the two locations either
 /// coincide exactly or do not overlap at all (one field descr on two
@@ -340,7 +389,11 @@ pub fn scalars_may_alias<'e>(
                 base: b2,
                 descr: d2,
             },
-        ) => fields_may_alias(t, d1, d2, b1, b2) && !distinct_items(t, b1, b2, def),
+        ) => {
+            fields_may_alias(t, d1, d2, b1, b2)
+                && !distinct_items(t, b1, b2, def)
+                && !apart_in_one_object(t, (b1, d1), (b2, d2), def)
+        }
         (
             Loc::Item {
                 ptr: p1,

@@ -53,9 +53,10 @@ fn variant(insn: &Insn) -> usize {
         Insn::VecInit { .. } => 42,
         Insn::VecDrop { .. } => 43,
         Insn::VecTake { .. } => 44,
+        Insn::VecTruncate { .. } => 45,
     }
 }
-const VARIANTS: usize = 45;
+const VARIANTS: usize = 46;
 
 fn scalars() -> Vec<ScalarTy> {
     let mut v: Vec<ScalarTy> = IntTy::ALL.iter().map(|&t| ScalarTy::Int(t)).collect();
@@ -330,6 +331,11 @@ fn all_insns() -> Vec<Insn> {
         v.push(VecTake {
             dst: reg,
             src: reg,
+            descr: ArrayId(descr),
+        });
+        v.push(VecTruncate {
+            vec: reg,
+            len: reg,
             descr: ArrayId(descr),
         });
     }

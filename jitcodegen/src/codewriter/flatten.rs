@@ -22,7 +22,7 @@ use super::descrs::Descrs;
 use super::regalloc::RegAlloc;
 use super::{var_scalar, Container, RefConstText};
 use crate::flowgraph::{
-    BlockId, CallKind, Const, Exit, FlowGraph, LinkCase, Op, Operand, Operation, PanicKind,
+    BlockId, CallKind, Const, Exit, FlowGraph, Helper, LinkCase, Op, Operand, Operation, PanicKind,
     Program, Var,
 };
 use crate::types::{IntTy, Ty};
@@ -676,6 +676,14 @@ impl Flattener<'_> {
                 };
                 self.live();
                 self.emit(insn);
+            }
+            Op::Helper(Helper::VecTruncate(t)) if self.descrs.asm.types.is_plain_data(t) => {
+                arity(2, 0)?;
+                let descr = self.descrs.array(Container::Vec, t, false)?;
+                let vec = self.opnd_k(&op.args[0], R)?;
+                let len = self.opnd_k(&op.args[1], I)?;
+                self.live();
+                self.emit(Insn::VecTruncate { vec, len, descr });
             }
             Op::Helper(h) => {
                 let args = op

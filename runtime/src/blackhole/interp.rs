@@ -318,6 +318,14 @@ impl Machine {
                     let d = &tables.enums[*descr];
                     ri!(self, fr, *dst) = unsafe { (d.tag)(rr!(self, fr, *addr)) } as i64;
                 }
+                Insn::VecTruncate { descr, vec, len } => {
+                    let s = tables.arrays[*descr].vec_shims();
+                    let v = rr!(self, fr, *vec);
+                    let n = ri!(self, fr, *len) as usize;
+                    if n < unsafe { (s.len)(v) } {
+                        unsafe { (executor::slot_shims(&tables.arrays[*descr]).set_len)(v, n) };
+                    }
+                }
                 Insn::VecLen { descr, vec, dst } => {
                     let s = tables.arrays[*descr].vec_shims();
                     ri!(self, fr, *dst) = unsafe { (s.len)(rr!(self, fr, *vec)) } as i64;

@@ -441,6 +441,14 @@ insn_table! {
         src: Reg = read(Ref),
         descr: ArrayId = descr(Array { vec: true, scalar: false }),
     }
+    /// `v.truncate(len)` of a Vec whose items need no drop: its length
+    /// becomes `len` if that is shorter (RPython's `list.truncate`
+    /// oopspec: a length write the heap caches see, not a residual call).
+    45 VecTruncate "vec_truncate" {
+        vec: Reg = read(Ref),
+        len: Reg = read(Int),
+        descr: ArrayId = descr(Array { vec: true, scalar: false }),
+    }
 }
 
 impl Insn {

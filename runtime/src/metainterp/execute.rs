@@ -342,6 +342,22 @@ impl Tracer<'_> {
                 );
                 self.rec.forget(Effect::Resize(s.val, *descr));
             }
+            Insn::VecTruncate { descr, vec, len } => {
+                let (v, n) = (self.get(Ref, *vec), self.get(Int, *len));
+                let cur = self.vec_len(*descr, v);
+                let shorter = n.bits < cur.bits;
+                let lt = Opcode::IntCmp(CmpOp::Lt, IntTy::Usize);
+                let c = self.rec.pure(lt, &[n.val, cur.val], Int, shorter as u64);
+                self.guard_truth(Value {
+                    bits: shorter as u64,
+                    val: c,
+                });
+                if shorter {
+                    let s = executor::slot_shims(&self.tables.arrays[*descr]);
+                    unsafe { (s.set_len)(v.bits as usize, n.bits as usize) };
+                    self.rec.set_len(*descr, v.val, n.val, n.bits);
+                }
+            }
             Insn::VecPushSlot { descr, vec, dst } => {
                 let v = self.get(Ref, *vec);
                 let len = self.vec_len(*descr, v);

@@ -12,6 +12,7 @@ use crate::object::{
     BoundMethod, Class, Closure, Instance, LoxString, Obj, Table, Upvalue, UpvalueState, Value,
 };
 use crate::vm::{CallFrame, RuntimeError, Vm, FRAMES_MAX};
+use metatrace::prelude::*;
 use metatrace::{Gc, GcCell};
 
 /// The value `distance` slots below the top of the stack.
@@ -36,7 +37,7 @@ pub fn call_value(vm: &mut Vm, callee: Value, argc: usize) -> Result<(), Runtime
                 fields: GcCell::new(Table::new()),
             });
             vm.stack[callee_slot] = Value::Obj(Obj::Instance(instance));
-            let initializer = class.methods.borrow().get(vm.init_string);
+            let initializer = find_method(promote(class), promote(vm.init_string));
             match initializer {
                 Some(method) => call(vm, as_closure(method), argc),
                 None => {
@@ -103,7 +104,7 @@ pub fn invoke_from_class(
     name: Gc<LoxString>,
     argc: usize,
 ) -> Result<(), RuntimeError> {
-    let method = class.methods.borrow().get(name);
+    let method = find_method(promote(class), name);
     match method {
         Some(method) => call(vm, as_closure(method), argc),
         None => Err(RuntimeError::UndefinedProperty(name)),
@@ -113,7 +114,7 @@ pub fn invoke_from_class(
 /// Replaces the receiver on top of the stack by its method `name` of
 /// `class`, bound to it.
 pub fn bind_method(vm: &mut Vm, class: Gc<Class>, name: Gc<LoxString>) -> Result<(), RuntimeError> {
-    let method = class.methods.borrow().get(name);
+    let method = find_method(promote(class), name);
     let Some(method) = method else {
         return Err(RuntimeError::UndefinedProperty(name));
     };
@@ -172,6 +173,16 @@ fn open_slot(upvalue: Gc<Upvalue>) -> usize {
         UpvalueState::Open(slot) => slot,
         UpvalueState::Closed(_) => unreachable!("a closed upvalue in the open list"),
     }
+}
+
+/// Method `name` of `class`. Elidable: a class's methods are all set
+/// while its declaration runs (OP_INHERIT and OP_METHOD, which no user
+/// code interleaves with), before any lookup can reach it, and never
+/// change afterwards; so with the class promoted, the lookup is a
+/// constant in a trace (PyPy promotes the map of an object the same way).
+#[elidable]
+pub fn find_method(class: Gc<Class>, name: Gc<LoxString>) -> Option<Value> {
+    class.methods.borrow().get(name)
 }
 
 /// A method of a class's table (the compiler only puts closures there).
