@@ -306,6 +306,16 @@ fn forward(trace: &Trace, cx: &Ctx) -> Trace {
                 h.clear_pending();
                 e.keep(i, e.vals(&args));
             }
+            Opcode::Label => {
+                // The peeled loop is entered from the preamble, from its
+                // own back edge and from bridges: each must leave memory
+                // complete at the label. (Killing the preamble's last
+                // `vec_set_len` because the copy writes the length again
+                // made the next round drop the copy's write as "already
+                // that length", and the loop ran with a frame too many.)
+                h.clear_pending();
+                e.keep(i, e.vals(&args));
+            }
             Opcode::GuardTrue | Opcode::GuardFalse | Opcode::GuardValue => {
                 if e.keep_guard(i, e.vals(&args), &[]) == GuardFate::Kept {
                     h.clear_pending();
