@@ -67,7 +67,7 @@ pub use metatrace_runtime::gc_type;
 
 /// Everything an interpreter needs: `use metatrace::prelude::*;`.
 pub mod prelude {
-    pub use crate::{can_enter_jit, jit_merge_point};
+    pub use crate::{can_enter_jit, jit_function_entry, jit_merge_point};
     pub use metatrace_macros::{
         dont_look_inside, elidable, jit_driver, loop_invariant, unroll_safe,
     };
@@ -210,6 +210,21 @@ macro_rules! jit_merge_point {
 macro_rules! can_enter_jit {
     ($($t:tt)*) => {
         ::core::compile_error!("can_enter_jit!() used outside a #[jit_driver] function")
+    };
+}
+
+/// Marks the start of a user function in a portal whose calls stay in its
+/// one dispatch loop (a `CALL` that pushes a frame and goes on at the
+/// callee's first instruction, as clox's does), after the greens have been
+/// set to the callee's entry. It is `can_enter_jit!()` counted with
+/// `function_threshold`: a function entered often is traced from its
+/// entry even without a loop (recursive `fib`), and a trace that reaches
+/// the entry it started from closes there. Only valid inside a
+/// `#[jit_driver]` function.
+#[macro_export]
+macro_rules! jit_function_entry {
+    ($($t:tt)*) => {
+        ::core::compile_error!("jit_function_entry!() used outside a #[jit_driver] function")
     };
 }
 

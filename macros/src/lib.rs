@@ -61,8 +61,13 @@ fn expand_jit_driver(attr: TokenStream2, item: TokenStream2) -> TokenStream2 {
         syn::FnArg::Receiver(r) if r.reference.is_some() => Some(r.mutability.is_some()),
         _ => None,
     });
+    let function_entry = syn::Ident::new(
+        &metatrace_translator::build::function_entry_fn_name(&f.sig.ident.to_string()),
+        f.sig.ident.span(),
+    );
     let ctx = HintCtx {
         enter,
+        function_entry,
         vars: vars.clone(),
         self_ref,
     };
@@ -146,6 +151,8 @@ fn not_a_fn(name: &str, item: TokenStream2) -> TokenStream2 {
 struct HintCtx {
     /// The glue's `can_enter_jit_<name>`.
     enter: syn::Ident,
+    /// The glue's `function_entry_<name>` (for `jit_function_entry!()`).
+    function_entry: syn::Ident,
     /// The greens then the reds.
     vars: Vec<syn::Ident>,
     /// The function takes `&self` (`Some(false)`) or `&mut self`
@@ -330,7 +337,7 @@ fn lower_hint_macro(name: &str, mac: &syn::Macro, ctx: &HintCtx) -> syn::Expr {
     let span = mac.path.span();
     let hook = syn::Ident::new(name, span);
     let call = quote_spanned!(span=> ::metatrace::__private::#hook());
-    let tokens = if name == "can_enter_jit" {
+    let tokens = if name == "can_enter_jit" || name == "jit_function_entry" {
         let mut temps = Vec::new();
         let args: Vec<TokenStream2> = ctx
             .vars
@@ -347,7 +354,11 @@ fn lower_hint_macro(name: &str, mac: &syn::Macro, ctx: &HintCtx) -> syn::Expr {
                 _ => quote_spanned!(span=> &mut #v),
             })
             .collect();
-        let enter = &ctx.enter;
+        let enter = if name == "can_enter_jit" {
+            &ctx.enter
+        } else {
+            &ctx.function_entry
+        };
         quote_spanned! {span=>
             {
                 #[cfg(metatrace_jitcodes)]
@@ -387,6 +398,38 @@ mod tests {
                 _ => None,
             })
             .collect()
+    }
+
+    #[test]
+    fn function_entries_call_the_glue_entry_that_counts_functions() {
+        let out = expand_jit_driver(
+            quote!(greens = [pc], reds = [a]),
+            quote! {
+                fn f(mut a: i64) -> i64 {
+                    let mut pc = 0;
+                    loop {
+                        jit_merge_point!();
+                        if pc == 0 { jit_function_entry!(); }
+                        pc += 1;
+                        can_enter_jit!();
+                    }
+                }
+            },
+        );
+        assert!(errors_of(&out).is_empty());
+        let text = out.to_string().replace(' ', "");
+        assert!(
+            text.contains("crate::__metatrace_glue::function_entry_f(&mutpc,&muta)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("::metatrace::__private::jit_function_entry();"),
+            "{text}"
+        );
+        assert!(
+            text.contains("crate::__metatrace_glue::can_enter_jit_f(&mutpc,&muta)"),
+            "{text}"
+        );
     }
 
     #[test]

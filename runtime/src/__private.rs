@@ -22,6 +22,12 @@ pub fn jit_merge_point() {}
 #[inline(always)]
 pub fn can_enter_jit() {}
 
+/// Where the portal's `jit_function_entry!()` was, in a VM built without
+/// jitcodes: a no-op (with jitcodes, the glue's `function_entry_<name>`
+/// runs first).
+#[inline(always)]
+pub fn jit_function_entry() {}
+
 /// The VM is about to exit normally: write the JIT summary
 /// (`METATRACE_LOG=jit-summary`) and flush the JIT log. Called by the VMs'
 /// `main`; idempotent (it also runs from an `atexit` handler, for VMs that

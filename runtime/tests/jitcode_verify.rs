@@ -932,6 +932,7 @@ fn static_tables(code: Vec<u8>, driver_jitcode: u16) -> &'static Tables {
             immutable: false,
             name: "E",
             tag,
+            null_pointer: false,
         }])),
         calls: Box::leak(Box::new([CallDescr {
             name: "h",

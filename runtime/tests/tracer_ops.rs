@@ -185,6 +185,7 @@ fn tables() -> &'static Tables {
                     immutable: false,
                     name: "Shape",
                     tag: shape_tag,
+                    null_pointer: false,
                 }],
                 drivers: vec![DriverDescr {
                     portal: "sink",

@@ -281,6 +281,7 @@ pub fn tables() -> &'static Tables {
                 immutable: true,
                 name: "&Shape",
                 tag: shape_tag,
+                null_pointer: false,
             },
         ];
         Box::leak(Box::new(Tables {

@@ -41,6 +41,7 @@ pub fn shape_enum() -> EnumDescr {
         immutable: false,
         name: "Shape",
         tag: shape_tag,
+        null_pointer: false,
     }
 }
 

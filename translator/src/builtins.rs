@@ -205,8 +205,11 @@ pub enum Lowering {
     /// `last` of a Vec: the address of its last item.
     Last,
     /// A Vec method done by a generated native helper, for items of any
-    /// type (`flowgraph::Helper`): `insert`, `truncate`, `swap`, `clear`.
+    /// type (`flowgraph::Helper`): `insert`, `swap`, `clear`.
     VecHelper,
+    /// `truncate`: the `vec_truncate` instruction for items of plain
+    /// data, else the generated helper (as [`Lowering::VecHelper`]).
+    Truncate,
     /// `f64::to_bits`, `f64::from_bits`: a generated native helper.
     BitCast,
     AsBytes,
@@ -292,6 +295,7 @@ impl Lowering {
             Lowering::Pop => "`vec_pop` for a Vec of scalars; for other plain data `vec_pop_slot` (the popped item's address) and the loads of the value; not `Vec<Box<T>>`".into(),
             Lowering::Last => "`vec_len`, a test and the last item's address".into(),
             Lowering::VecHelper => "a residual call of a generated helper that calls the method natively (items are moved or dropped as Rust does)".into(),
+            Lowering::Truncate => "items of plain data: `vec_truncate` (a length write the heap caches see); other items: a residual call of a generated helper that calls the method natively (items are dropped as Rust does)".into(),
             Lowering::BitCast => "a residual call of a generated helper (no effects)".into(),
             Lowering::AsBytes => match recv {
                 Recv::String => "`string_as_str` and a cast".into(),
@@ -473,7 +477,7 @@ pub static BUILTINS: &[Builtin] = &[
     method(R::Vec, "pop", &[], T::OptionElem, L::Pop),
     method(R::Vec, "last", &[], T::OptionElemRef, L::Last),
     method(R::Vec, "insert", &[T::Usize, T::Elem], T::Unit, L::VecHelper),
-    method(R::Vec, "truncate", &[T::Usize], T::Unit, L::VecHelper),
+    method(R::Vec, "truncate", &[T::Usize], T::Unit, L::Truncate),
     method(R::Vec, "swap", &[T::Usize, T::Usize], T::Unit, L::VecHelper),
     method(R::Vec, "clear", &[], T::Unit, L::VecHelper),
     method(R::Slice, "len", &[], T::Usize, L::Len),

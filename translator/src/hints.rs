@@ -14,7 +14,7 @@ use syn::visit::Visit;
 use syn::{Ident, Token};
 
 /// The macro names that mark points of a jit driver's portal.
-pub const HINT_MACROS: &[&str] = &["jit_merge_point", "can_enter_jit"];
+pub const HINT_MACROS: &[&str] = &["jit_merge_point", "can_enter_jit", "jit_function_entry"];
 
 /// The arguments of `#[jit_driver(greens = [...], reds = [...])]`.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -139,7 +139,7 @@ rules! {
     MATCHES_MACRO: "`matches!` is not supported in traced code",
         "write a `match`: `match x { Pat => true, _ => false }`";
     UNKNOWN_MACRO: "macro `{name}!` is not supported in traced code",
-        "the known macros are jit_merge_point!, can_enter_jit!, panic!, unreachable!, todo!, unimplemented!, assert!, assert_eq!, assert_ne! and their debug_ forms; write the code out or call a function";
+        "the known macros are jit_merge_point!, can_enter_jit!, jit_function_entry!, panic!, unreachable!, todo!, unimplemented!, assert!, assert_eq!, assert_ne! and their debug_ forms; write the code out or call a function";
     FORMAT_ARGS: "`{name}!` with format arguments is not supported in traced code",
         "only a literal message is supported, such as `{name}!(\"stack underflow\")`";
     ASSERT_FORMAT_ARGS: "`{name}!` with format arguments is not supported in traced code",
@@ -285,7 +285,7 @@ impl Checker<'_> {
         let name = last.ident.to_string();
         let span = join(mac.path.span(), mac.bang_token.span);
         match name.as_str() {
-            "jit_merge_point" | "can_enter_jit" => {}
+            "jit_merge_point" | "can_enter_jit" | "jit_function_entry" => {}
             "panic" | "unreachable" | "todo" | "unimplemented" => {
                 self.check_message_macro(mac, &name, 0)
             }

@@ -37,6 +37,13 @@ pub fn enter_fn_name(path: &str) -> String {
     format!("can_enter_jit_{}", path.rsplit("::").next().unwrap_or(path))
 }
 
+/// The name of the `jit_function_entry!()` entry of the portal at `path`:
+/// `interp::run` → `function_entry_run`. It differs from
+/// [`enter_fn_name`]'s only in counting with `function_threshold`.
+pub fn function_entry_fn_name(path: &str) -> String {
+    format!("function_entry_{}", path.rsplit("::").next().unwrap_or(path))
+}
+
 impl Gen<'_> {
     /// `can_enter_jit_<name>` and its out-of-line part, per driver.
     pub(super) fn enter_fns(&self, program: &Program) -> Result<Vec<TokenStream>, String> {
@@ -46,6 +53,7 @@ impl Gen<'_> {
                 .graph(&d.portal)
                 .ok_or_else(|| format!("the portal {} has no graph", d.portal))?;
             let name = id(&enter_fn_name(&d.portal));
+            let function_name = id(&function_entry_fn_name(&d.portal));
             let slow = id(&format!(
                 "enter_jit_{}",
                 d.portal.rsplit("::").next().unwrap_or(&d.portal)
@@ -107,15 +115,25 @@ impl Gen<'_> {
                     if !::metatrace::__private::jit_enabled() {
                         return ::core::option::Option::None;
                     }
-                    #slow(#(#names),*)
+                    #slow(false, #(#names),*)
+                }
+            });
+            out.push(quote! {
+                #[doc = " `jit_function_entry!()`: as `can_enter_jit!()`, counting entries with `function_threshold`."]
+                #[inline(always)]
+                pub fn #function_name #generics (#(#params),*) -> ::core::option::Option<#ret_ty> {
+                    if !::metatrace::__private::jit_enabled() {
+                        return ::core::option::Option::None;
+                    }
+                    #slow(true, #(#names),*)
                 }
             });
             out.push(quote! {
                 #[inline(never)]
-                fn #slow #generics (#(#params),*) -> ::core::option::Option<#ret_ty> {
+                fn #slow #generics (__function_entry: bool, #(#params),*) -> ::core::option::Option<#ret_ty> {
                     let mut #greens_id = [0u64; #ng];
                     unsafe { #explode_greens }
-                    let __hot = match ::metatrace::runtime::jit::count(&TABLES, #driver, &#greens_id) {
+                    let __hot = match ::metatrace::runtime::jit::count(&TABLES, #driver, &#greens_id, __function_entry) {
                         ::core::option::Option::None => return ::core::option::Option::None,
                         ::core::option::Option::Some(__hot) => __hot,
                     };

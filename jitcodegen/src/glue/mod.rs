@@ -50,7 +50,7 @@ mod rust_ty;
 #[cfg(test)]
 mod tests;
 
-pub use enter::enter_fn_name;
+pub use enter::{enter_fn_name, function_entry_fn_name};
 pub use leaves::Leaves;
 pub use rust_ty::rust_type;
 
@@ -566,7 +566,20 @@ impl Gen<'_> {
                     }
                 }
             });
-            out.push(quote!(__mt::EnumDescr { immutable: #immutable, name: #name, tag: #shim }));
+            // (Rust guarantees the null-pointer layout for these; see
+            // `EnumDescr::null_pointer`.)
+            let null_pointer = matches!(
+                ty,
+                Ty::Option(inner)
+                    if matches!(&**inner, Ty::Gc(_) | Ty::Box(_))
+                        || matches!(&**inner, Ty::Ref { to, .. } if !to.is_unsized())
+            );
+            out.push(quote!(__mt::EnumDescr {
+                immutable: #immutable,
+                name: #name,
+                tag: #shim,
+                null_pointer: #null_pointer,
+            }));
         }
         Ok(out)
     }

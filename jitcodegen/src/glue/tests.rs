@@ -307,8 +307,8 @@ fn enum_tags() {
     has("unsafe fn enum_tag_0(addr: usize) -> u32 { unsafe { match &*(addr as *const crate::interp::Op) { crate::interp::Op::Add { .. } => 0u32, crate::interp::Op::Jump { .. } => 1u32, crate::interp::Op::Halt { .. } => 2u32, } } }");
     has("match &*(addr as *const ::core::option::Option<u8>) { ::core::option::Option::None => 0u32, ::core::option::Option::Some(_) => 1u32, }");
     has("match &*(addr as *const ::core::result::Result<(), crate::interp::Op>) { ::core::result::Result::Ok(_) => 0u32, ::core::result::Result::Err(_) => 1u32, }");
-    has("__mt::EnumDescr { immutable: true, name: \"Op\", tag: enum_tag_0 }");
-    has("__mt::EnumDescr { immutable: false, name: \"Option<u8>\", tag: enum_tag_1 }");
+    has("__mt::EnumDescr { immutable: true, name: \"Op\", tag: enum_tag_0, null_pointer: false, }");
+    has("__mt::EnumDescr { immutable: false, name: \"Option<u8>\", tag: enum_tag_1, null_pointer: false, }");
 }
 
 #[test]

@@ -153,5 +153,9 @@ pub fn op_layout(tables: &Tables, op: &Opcode) -> Option<HeaderLayout> {
 
 /// Does this operation compile to inline code rather than a call?
 pub fn inline_op(tables: &Tables, op: &Opcode) -> bool {
-    op_layout(tables, op).is_some()
+    match op {
+        // (The tag of an `Option` of a non-null pointer is `word != 0`.)
+        Opcode::EnumTag(d) => tables.enums.get(d.index()).is_some_and(|e| e.null_pointer),
+        _ => op_layout(tables, op).is_some(),
+    }
 }

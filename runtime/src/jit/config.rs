@@ -20,6 +20,8 @@ static PARAMS: Mutex<Option<JitParams>> = Mutex::new(None);
 static PARAMS_GENERATION: AtomicU32 = AtomicU32::new(0);
 /// `threshold`, for the JIT's fast path (the default until set).
 static THRESHOLD: AtomicU32 = AtomicU32::new(1039);
+/// `function_threshold`, likewise.
+static FUNCTION_THRESHOLD: AtomicU32 = AtomicU32::new(1619);
 
 /// Sets the process-wide JIT parameters; a VM calls it once, after
 /// [`crate::__private::check_mode_supported`], before running its portal. The portal's
@@ -34,6 +36,7 @@ pub fn set_params(params: JitParams) {
         JitMode::Auto => 4,
     };
     THRESHOLD.store(params.threshold.max(1), Ordering::Relaxed);
+    FUNCTION_THRESHOLD.store(params.function_threshold.max(1), Ordering::Relaxed);
     *PARAMS.lock().unwrap_or_else(|e| e.into_inner()) = Some(params);
     PARAMS_GENERATION.fetch_add(1, Ordering::Release);
     MODE.store(mode, Ordering::Release);
@@ -57,6 +60,12 @@ pub fn set_param(options: &str) -> Result<(), String> {
 #[inline(always)]
 pub fn threshold() -> u32 {
     THRESHOLD.load(Ordering::Relaxed)
+}
+
+/// The `function_threshold` parameter, counted at `jit_function_entry!()`.
+#[inline(always)]
+pub fn function_threshold() -> u32 {
+    FUNCTION_THRESHOLD.load(Ordering::Relaxed)
 }
 
 /// The generation of the parameters (changes with every [`set_params`]).

@@ -90,7 +90,7 @@ pub fn can_enter_jit(tables: &'static Tables, driver: u16, args: &mut [u64]) -> 
         .drivers
         .get(driver as usize)
         .map_or(0, |d| d.greens.len().min(args.len()));
-    match count(tables, driver, &args[..ng]) {
+    match count(tables, driver, &args[..ng], false) {
         None => EnterOutcome::Interpret,
         Some(hot) => enter(tables, driver, args, hot),
     }
@@ -101,18 +101,37 @@ pub fn can_enter_jit(tables: &'static Tables, driver: u16, args: &mut [u64]) -> 
 pub struct Hot {
     hash: usize,
     tick: Tick,
+    /// Counted at a `jit_function_entry!()` (with `function_threshold`).
+    function_entry: bool,
 }
 
 /// The fast path of [`can_enter_jit`], which the glue inlines into the
 /// portal: counts one iteration of the green key `greens` in the
 /// process-wide counters. `None`: counted, not hot, nothing else to do;
-/// else call [`enter`] with the greens and reds.
+/// else call [`enter`] with the greens and reds. `function_entry`: the
+/// portal is at a `jit_function_entry!()` (a user function's first
+/// instruction), counted with `function_threshold` instead of
+/// `threshold`, as RPython counts portal entries.
 #[inline(always)]
-pub fn count(tables: &'static Tables, driver: u16, greens: &[u64]) -> Option<Hot> {
+pub fn count(
+    tables: &'static Tables,
+    driver: u16,
+    greens: &[u64],
+    function_entry: bool,
+) -> Option<Hot> {
     let h = hash(tables, driver, greens);
-    match COUNTERS.tick(h, super::config::threshold()) {
+    let threshold = if function_entry {
+        super::config::function_threshold()
+    } else {
+        super::config::threshold()
+    };
+    match COUNTERS.tick(h, threshold) {
         Tick::Counted => None,
-        tick => Some(Hot { hash: h, tick }),
+        tick => Some(Hot {
+            hash: h,
+            tick,
+            function_entry,
+        }),
     }
 }
 
@@ -130,7 +149,7 @@ pub fn enter(tables: &'static Tables, driver: u16, args: &mut [u64], hot: Hot) -
         args.len()
     );
     let action = with_state(tables, |w| {
-        w.decide(driver, hot.hash, &args[..ng], hot.tick)
+        w.decide(driver, hot.hash, &args[..ng], hot.tick, hot.function_entry)
     });
     if action == Action::Interpret {
         return EnterOutcome::Interpret;
@@ -382,6 +401,7 @@ mod tests {
         let hot = Hot {
             hash: 0,
             tick: Tick::Hot,
+            function_entry: false,
         };
         let active = Active::enter();
         let mut args = [1, 2];

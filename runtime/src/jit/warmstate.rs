@@ -296,15 +296,26 @@ impl WarmState {
         let h = hash(self.tables, driver, greens);
         match self.counters.tick(h, self.params.threshold.max(1)) {
             Tick::Counted => Action::Interpret,
-            t => self.decide(driver, h, greens, t),
+            t => self.decide(driver, h, greens, t, false),
         }
     }
 
     /// The slow path of [`WarmState::tick`], after the counters said
     /// `tick` (`Hot` or `Marked`) for the key whose hash is `h`.
-    pub fn decide(&mut self, driver: u16, h: usize, greens: &[u64], tick: Tick) -> Action {
+    pub fn decide(
+        &mut self,
+        driver: u16,
+        h: usize,
+        greens: &[u64],
+        tick: Tick,
+        function_entry: bool,
+    ) -> Action {
         self.refresh();
-        let threshold = self.params.threshold.max(1);
+        let threshold = if function_entry {
+            self.params.function_threshold.max(1)
+        } else {
+            self.params.threshold.max(1)
+        };
         if tick != Tick::Marked {
             return Action::Trace;
         }

@@ -300,6 +300,10 @@ pub struct EnumDescr {
     pub name: &'static str,
     /// The variant index of the value at the address.
     pub tag: unsafe fn(usize) -> u32,
+    /// An `Option` of a non-null pointer (`Gc<T>`, `&T`, `Box<T>`),
+    /// which Rust guarantees to lay out as the pointer with `None` as
+    /// null: compiled code reads the tag as `word != 0`, no call.
+    pub null_pointer: bool,
 }
 
 /// A type that traced code allocates: with `Box::new` (the allocator is

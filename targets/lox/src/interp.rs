@@ -12,7 +12,8 @@
 //! indexes (both become constants in a trace, so the opcode dispatch and
 //! the operand reads fold away: `code_at` and `constant` are
 //! `#[elidable]`, since a function's chunk never changes once compiled).
-//! `can_enter_jit!()` is on OP_LOOP, the only backward jump Lox has. The
+//! `can_enter_jit!()` is on OP_LOOP, the only backward jump Lox has, and
+//! `jit_function_entry!()` where a call enters a Lox function. The
 //! reds are the running frame's closure and stack base, and the VM. Calls
 //! push a frame and continue in this same loop, as clox's do, so a trace
 //! follows a Lox call into the callee.
@@ -217,6 +218,11 @@ pub fn run(vm: &mut Vm) -> Result<(), RuntimeError> {
                 function = closure.function;
                 ip = frame.ip;
                 base = frame.base;
+                if ip == 0 {
+                    // A Lox function starts here: hot ones are traced from
+                    // their entry, recursive ones included.
+                    jit_function_entry!();
+                }
             }
             OP_CLOSURE => {
                 let callee = function_constant(function, code_at(function, ip));

@@ -189,7 +189,7 @@ impl Lowerer<'_, '_> {
                         let len = self.emit1(Op::VecLen(elem), vec![vec], Ty::usize());
                         Some(self.len_or_empty(b, len))
                     }
-                    Lowering::Push | Lowering::Pop | Lowering::VecHelper
+                    Lowering::Push | Lowering::Pop | Lowering::VecHelper | Lowering::Truncate
                         if matches!(elem, Ty::Box(_))
                             && (name != "truncate" && name != "clear" && name != "swap") =>
                     {
@@ -203,7 +203,7 @@ impl Lowerer<'_, '_> {
                         );
                         None
                     }
-                    Lowering::Push | Lowering::Pop | Lowering::VecHelper
+                    Lowering::Push | Lowering::Pop | Lowering::VecHelper | Lowering::Truncate
                         if (name == "push" || name == "pop" || name == "insert")
                             && !self.items.types.is_plain_data(&elem)
                             // (a value owning Vecs is moved into a new item)
@@ -240,7 +240,7 @@ impl Lowerer<'_, '_> {
                     }
                     Lowering::Pop => self.vec_pop_in_place(vec, elem, span),
                     Lowering::Last => Some(self.vec_last(vec, elem)),
-                    Lowering::VecHelper => {
+                    Lowering::VecHelper | Lowering::Truncate => {
                         let mut args = vec![vec];
                         for a in &m.args {
                             args.extend(self.rvalue(a)?);

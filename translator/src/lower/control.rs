@@ -462,7 +462,9 @@ impl Lowerer<'_, '_> {
         let args: &[syn::Expr] = &m.args;
         let literal_message = |i: usize| args.get(i).and_then(str_literal);
         match name {
-            "jit_merge_point" | "can_enter_jit" => self.hint_macro(name, mac.span()),
+            "jit_merge_point" | "can_enter_jit" | "jit_function_entry" => {
+                self.hint_macro(name, mac.span())
+            }
             "panic" => {
                 let msg = literal_message(0).unwrap_or_else(|| "explicit panic".into());
                 self.panic_here(PanicKind::Explicit, &msg);
@@ -566,6 +568,8 @@ impl Lowerer<'_, '_> {
             }
         }
         let driver = self.f.path.clone();
+        // (`jit_function_entry!()` traces as `can_enter_jit!()` does: only
+        // the native side counts it differently.)
         let op = if name == "jit_merge_point" {
             Op::JitMergePoint { driver }
         } else {

@@ -226,6 +226,18 @@ impl<'a> Codegen<'a> {
             return;
         }
         let tables = self.tables;
+        if let Opcode::EnumTag(d) = opcode {
+            if tables.enums.get(d.index()).is_some_and(|e| e.null_pointer) {
+                let la = self.arg(i, 0);
+                let base = self.gpr_in(la, super::regs::R11);
+                let d = self.def_gpr(i);
+                self.load64(d, Mem::base(base, 0));
+                asm!(self ; test Rq(d), Rq(d));
+                self.set_bool(super::Cc::Ne, d);
+                self.end_def(i, d);
+                return;
+            }
+        }
         if let Opcode::New(d) = opcode {
             if let Some(a) = tables.allocs.get(d.index()) {
                 if let Some(fast) =
