@@ -33,7 +33,7 @@ use super::compile;
 use super::log;
 use super::stats::{record, Abort, Delta, TraceKind};
 use super::warmstate::{hash, with_state, Action, Backoff, Tick, COUNTERS};
-use crate::backend::{self, GuardExit, TraceId};
+use crate::backend::{self, CompileError, GuardExit, TraceId};
 use crate::blackhole::ResumeFrame;
 use crate::blackhole::{self, RunOutcome};
 use crate::jitcode::{Kind, Tables};
@@ -226,11 +226,15 @@ fn trace_loop(tables: &'static Tables, driver: u16, args: &[u64]) -> Step {
                 _ => TraceKind::Loop,
             };
             let what = format!("{} at {}", kind.name(), key_text(tables, driver, greens));
+            let was_empty = code_empty(tables);
             match compile::compile_loop(tables, trace, kind, traced_ns, &what, &params) {
                 Ok(id) => with_state(tables, |w| w.set_compiled(driver, greens, id)),
+                Err(e @ CompileError::CodeFull { .. }) if !was_empty => {
+                    compile::retire_all(tables, &e)
+                }
                 Err(e) => {
                     let b = with_state(tables, |w| w.loop_aborted(driver, greens));
-                    aborted(Abort::CompileError, &what, b, Some(&e));
+                    aborted(Abort::CompileError, &what, b, Some(&e.to_string()));
                 }
             }
             RunOutcome::MergePoint { args: next }.into()
@@ -294,6 +298,7 @@ fn trace_bridge(tables: &'static Tables, driver: u16, trace: &Trace, exit: &Guar
                 code: exit.trace,
                 guard: exit.guard,
             };
+            let was_empty = code_empty(tables);
             match compile::compile_bridge(tables, trace, traced_ns, &what, &params) {
                 Ok(_) => {
                     if info.frames.len() > 1 {
@@ -301,9 +306,12 @@ fn trace_bridge(tables: &'static Tables, driver: u16, trace: &Trace, exit: &Guar
                     }
                     with_state(tables, |w| w.bridge_compiled(exit.trace, exit.guard));
                 }
+                Err(e @ CompileError::CodeFull { .. }) if !was_empty => {
+                    compile::retire_all(tables, &e)
+                }
                 Err(e) => {
                     let b = with_state(tables, |w| w.bridge_aborted(exit.trace, exit.guard));
-                    aborted(Abort::CompileError, &what, b, Some(&e));
+                    aborted(Abort::CompileError, &what, b, Some(&e.to_string()));
                 }
             }
             RunOutcome::MergePoint { args: next }.into()
@@ -318,6 +326,13 @@ fn trace_bridge(tables: &'static Tables, driver: u16, trace: &Trace, exit: &Guar
             }
         }
     }
+}
+
+/// Does this VM hold no code? A trace the backend finds too big for
+/// `max_code` then is too big on its own: a compile error, not a reason to
+/// retire the other traces.
+fn code_empty(tables: &'static Tables) -> bool {
+    with_state(tables, |w| w.code_in_use() == 0)
 }
 
 /// Counts and logs an abort.
