@@ -709,3 +709,76 @@ fn stackvm_programs() {
     assert!(bags.get("loops") > 0, "{:?}", bags.0);
     assert!(bags.get("allocs_compiled") > 0, "{:?}", bags.0);
 }
+
+/// A bf program of `n` loops one after another, each at its own pc (its
+/// own green key), each run a few dozen times: thousands of distinct hot
+/// loops, most of them cold soon after they were compiled.
+fn many_loops_program(n: usize) -> String {
+    let mut p = String::new();
+    for i in 0..n {
+        p.push_str(&"+".repeat(10 + i % 13));
+        p.push_str("[->");
+        p.push_str(&"+".repeat(1 + i % 5));
+        p.push_str("<]>");
+        if i % 50 == 0 {
+            p.push('.');
+        }
+    }
+    p
+}
+
+/// `--jit max_code`: a program making 2,000 hot loops one after another
+/// runs in 16K of code memory with the output of the native
+/// interpreter; the summary shows the traces retired and the code memory
+/// never above the bound. Without the bound the same run holds far more.
+#[test]
+fn many_hot_loops_run_under_a_small_max_code() {
+    let bf = &vms().bf;
+    let dir = tempfile::tempdir().unwrap();
+    let program = write(dir.path(), "many.b", many_loops_program(2000).as_bytes());
+    let native = run(bf, &["--jit", "off", &program], b"", QUICK);
+    native.assert_success("native");
+    let (free, s_free) = jit_run(bf, "threshold=3", &[&program], b"", QUICK);
+    assert_eq!(differences(&native, &free), None, "threshold=3");
+    let bound = 16 << 10;
+    let (r, s) = jit_run(bf, "threshold=3,max_code=16K", &[&program], b"", QUICK);
+    assert_eq!(differences(&native, &r), None, "max_code=16K");
+    assert!(s.get("loops") >= 1000, "{:?}", s.0);
+    assert!(s.get("code_flushes") > 0, "{:?}", s.0);
+    assert!(s.get("traces_retired") >= 1000, "{:?}", s.0);
+    assert!(s.get("code_bytes_peak") <= bound, "{:?}", s.0);
+    assert!(s.get("code_bytes_in_use") <= s.get("code_bytes_peak"));
+    assert_eq!(s_free.get("traces_retired"), 0, "{:?}", s_free.0);
+    assert!(s_free.get("code_bytes_peak") > 10 * bound, "{:?}", s_free.0);
+    assert!(
+        s.get("jit_mem_peak") * 10 < s_free.get("jit_mem_peak"),
+        "trace and resume data are freed with the code: {:?} against {:?}",
+        s.0,
+        s_free.0
+    );
+    let bad = run(bf, &["--jit", "max_code=lots", &program], b"", QUICK);
+    bad.assert_error("max_code=lots", "'max_code': 'lots'");
+}
+
+/// Loops with bridges retired together (a bridge never outlives the loop
+/// it jumps into): Life.b, whose code needs about 66K, in 32K, at the
+/// default parameters and with every failing guard bridged.
+#[test]
+fn loops_and_bridges_retired_under_max_code() {
+    let Some(dir) = shared_programs("bf") else {
+        return;
+    };
+    let bf = &vms().bf;
+    let program = dir.join("Life.b");
+    let program = program.to_str().unwrap();
+    let input = std::fs::read(dir.join("Life.in")).unwrap();
+    let expected = std::fs::read(dir.join("Life.out")).unwrap();
+    for opts in ["max_code=32K", "threshold=5,trace_eagerness=5,max_code=48K"] {
+        let (r, s) = jit_run(bf, opts, &[program], &input, TIMEOUT);
+        check_jit_run(&format!("Life.b --jit {opts}"), &r, &s, &expected, true).unwrap();
+        assert!(s.get("bridges") > 0, "{opts}: {:?}", s.0);
+        assert!(s.get("traces_retired") > 0, "{opts}: {:?}", s.0);
+        let bound = if opts.ends_with("32K") { 32 } else { 48 } << 10;
+        assert!(s.get("code_bytes_peak") <= bound, "{opts}: {:?}", s.0);
+    }
+}
