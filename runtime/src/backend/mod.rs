@@ -129,6 +129,11 @@ struct Compiled {
     n_slots: u32,
     /// Per guard: how often compiled code left through it.
     failures: Vec<u64>,
+    /// Per guard: the kinds of its fail arguments (what a bridge from it
+    /// takes), kept when the trace's operations are dropped.
+    fail_kinds: Vec<Vec<Option<Kind>>>,
+    /// The trace it ends in (`jump_to`), if any.
+    jumps_to: Option<TraceId>,
 }
 
 impl Compiled {
@@ -149,6 +154,7 @@ impl Compiled {
             + self.marks.iter().map(|(_, m)| m.len()).sum::<usize>()
             + size_of_val(&*self.marks)
             + size_of_val(&*self.failures)
+            + nested(&self.fail_kinds)
     }
 }
 
@@ -331,6 +337,15 @@ fn compile(
     }
     let bytes = mem.len();
     let n_guards = trace.guards.len();
+    let fail_kinds = trace
+        .guards
+        .iter()
+        .map(|g| g.fail_args.iter().map(|a| trace.kind_of(*a)).collect())
+        .collect();
+    let jumps_to = match trace.ops.last().map(|o| &o.opcode) {
+        Some(Opcode::JumpTo(t)) => Some(*t),
+        _ => None,
+    };
     let c = Compiled {
         trace: Arc::new(trace),
         mem,
@@ -348,6 +363,8 @@ fn compile(
         marks: out.marks,
         n_slots: out.n_slots,
         failures: vec![0; n_guards],
+        fail_kinds,
+        jumps_to,
     };
     let _ = out.io_words;
     let mut r = registry();
@@ -405,9 +422,9 @@ pub fn compile_bridge_within(
         let Some(c) = r.get(code) else {
             return Err(format!("compile_bridge: no compiled trace {code}").into());
         };
-        let Some(info) = c.trace.guards.get(guard as usize) else {
+        if c.trace.guards.len() <= guard as usize {
             return Err(format!("compile_bridge: trace {code} has no guard #{guard}").into());
-        };
+        }
         if c.stub_patch
             .get(guard as usize)
             .copied()
@@ -419,7 +436,7 @@ pub fn compile_bridge_within(
             )
             .into());
         }
-        let kinds: Vec<Option<Kind>> = info.fail_args.iter().map(|a| c.trace.kind_of(*a)).collect();
+        let kinds = &c.fail_kinds[guard as usize];
         if kinds.len() != trace.inputs.len()
             || kinds.iter().zip(&trace.inputs).any(|(a, b)| *a != Some(*b))
         {
@@ -563,10 +580,7 @@ pub fn free(ids: &[TraceId]) -> Vec<Arc<Trace>> {
     let gone: std::collections::BTreeSet<TraceId> = ids.iter().copied().collect();
     for (id, c) in r.traces.iter().filter(|(id, _)| !gone.contains(id)) {
         let bridge_gone = c.bridges.iter().flatten().any(|b| gone.contains(b));
-        let target_gone = match c.trace.ops.last().map(|o| &o.opcode) {
-            Some(Opcode::JumpTo(t)) => gone.contains(t),
-            _ => false,
-        };
+        let target_gone = c.jumps_to.is_some_and(|t| gone.contains(&t));
         assert!(
             !bridge_gone && !target_gone,
             "backend::free: trace {id}, which stays, jumps into a retired trace"
@@ -582,6 +596,31 @@ pub fn free(ids: &[TraceId]) -> Vec<Arc<Trace>> {
         }
     }
     traces
+}
+
+/// Drops the operations of trace `id` (its resume data stays: what a
+/// guard failure and a bridge need): once it is compiled and logged, only
+/// the log would read them, a hundred bytes or so per operation. The
+/// trace [`trace_of`] returns then has no operations.
+pub fn forget_operations(id: TraceId) {
+    if let Some(c) = registry().traces.get_mut(&id) {
+        let t = &c.trace;
+        c.trace = Arc::new(Trace {
+            start: t.start.clone(),
+            inputs: t.inputs.clone(),
+            ops: Vec::new(),
+            guards: t.guards.clone(),
+        });
+    }
+}
+
+/// Drops the marks of trace `id`'s listing (the operations and exit
+/// stubs [`disassemble`] shows beside the machine code; it then shows
+/// the code alone).
+pub fn forget_listing_marks(id: TraceId) {
+    if let Some(c) = registry().traces.get_mut(&id) {
+        c.marks = Vec::new();
+    }
 }
 
 /// Bytes of code memory trace `id` holds (whole cache lines), and heap bytes of what the

@@ -153,7 +153,8 @@ fn code_budget(tables: &'static Tables) -> usize {
 /// not tell cold from hot. The loops still hot are traced again after
 /// `threshold` iterations.
 pub(super) fn retire_all(tables: &'static Tables, why: &CompileError) {
-    let ids = with_state(tables, |w| w.retire_all());
+    let (ids, pinned): (Vec<TraceId>, Vec<Box<[usize]>>) =
+        with_state(tables, |w| w.retire_all()).into_iter().unzip();
     let (mut pages, mut mem) = (0, 0);
     for &id in &ids {
         if let Some((p, m)) = backend::memory_of(id) {
@@ -161,9 +162,11 @@ pub(super) fn retire_all(tables: &'static Tables, why: &CompileError) {
             mem += m as u64;
         }
     }
-    for trace in backend::free(&ids) {
-        for_each_gc_constant(&trace, crate::gc::roots::unpin_for_code);
-    }
+    backend::free(&ids);
+    pinned
+        .iter()
+        .flat_map(|p| p.iter())
+        .for_each(|&a| crate::gc::roots::unpin_for_code(a));
     record(Delta::Retired {
         traces: ids.len() as u64,
         pages,
@@ -248,16 +251,16 @@ fn optimized_timing(recorded_ops: usize, t0: Instant) -> Timing {
     }
 }
 
-/// Calls `f` with every GC object the trace names as a constant (in its
-/// operations and in its guards' resume data): they are kept alive and
-/// unmoved while the trace lives, machine code embeds their addresses
-/// (DESIGN §8).
-fn for_each_gc_constant(trace: &crate::trace::Trace, f: fn(usize)) {
+/// Every GC object the trace names as a constant (in its operations and
+/// in its guards' resume data), once: they are kept alive and unmoved
+/// while the trace lives, machine code embeds their addresses (DESIGN §8).
+fn gc_constants(trace: &crate::trace::Trace) -> Box<[usize]> {
     use crate::trace::Val;
-    let pin = |v: Val| {
+    let mut all = std::collections::BTreeSet::new();
+    let mut pin = |v: Val| {
         if let Val::Ref(addr) = v {
             if addr != 0 {
-                f(addr);
+                all.insert(addr);
             }
         }
     };
@@ -272,6 +275,7 @@ fn for_each_gc_constant(trace: &crate::trace::Trace, f: fn(usize)) {
             o.fields.iter().for_each(|&(_, v)| pin(v));
         }
     }
+    all.into_iter().collect()
 }
 
 /// Counts and logs a trace compiled as `id`.
@@ -285,10 +289,17 @@ fn compiled(
 ) {
     let ns = compile_start.elapsed().as_nanos() as u64;
     let trace = backend::trace_of(id);
-    for_each_gc_constant(&trace, crate::gc::roots::pin_for_code);
+    let pinned = gc_constants(&trace);
+    pinned.iter().for_each(|&a| crate::gc::roots::pin_for_code(a));
     let bytes = backend::code_info(id).map(|(b, _)| b).unwrap_or(0) as u64;
+    // The log below reads `trace`, this copy of the operations.
+    backend::forget_operations(id);
+    if !log::enabled("jit-backend") {
+        // Only that section's listing reads them: a string per operation.
+        backend::forget_listing_marks(id);
+    }
     let (pages, mem) = backend::memory_of(id).unwrap_or((0, 0));
-    with_state(tables, |w| w.hold(id, pages));
+    with_state(tables, |w| w.hold(id, pages, pinned));
     record(Delta::Compiled {
         kind,
         ops: trace.ops.len() as u64,

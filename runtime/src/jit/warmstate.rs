@@ -203,8 +203,9 @@ pub struct WarmState {
     /// Peeled loops that bridges may enter directly: by preamble, the
     /// peeled loop and its short preamble.
     short_entries: HashMap<TraceId, (TraceId, Rc<ShortPreamble>)>,
-    /// Every trace compiled for this VM and not retired.
-    live: Vec<TraceId>,
+    /// Every trace compiled for this VM and not retired, with the GC
+    /// objects pinned for its code.
+    live: Vec<(TraceId, Box<[usize]>)>,
     /// Bytes of code memory `live` holds.
     code_in_use: usize,
 }
@@ -452,9 +453,9 @@ impl WarmState {
     }
 
     /// A trace was compiled for this VM, taking `code_bytes` of code
-    /// memory.
-    pub fn hold(&mut self, id: TraceId, code_bytes: usize) {
-        self.live.push(id);
+    /// memory, its code embedding the GC objects `pinned`.
+    pub fn hold(&mut self, id: TraceId, code_bytes: usize, pinned: Box<[usize]>) {
+        self.live.push((id, pinned));
         self.code_in_use += code_bytes;
     }
 
@@ -469,13 +470,13 @@ impl WarmState {
         self.code_in_use
     }
 
-    /// Forgets every trace of this VM and returns them, for the backend
-    /// to free: compiled keys go back to counting (from zero), guard
+    /// Forgets every trace of this VM and returns them with the objects
+    /// pinned for them, for the backend to free and the GC to unpin: compiled keys go back to counting (from zero), guard
     /// counters and short preambles go, a key's aborts and blacklisting
     /// stay. A key's cell is dropped when nothing about it is left to
     /// remember (its bucket stays marked: another thread's warm state may
     /// have cells there; the key counts in the warm state's bucket).
-    pub fn retire_all(&mut self) -> Vec<TraceId> {
+    pub fn retire_all(&mut self) -> Vec<(TraceId, Box<[usize]>)> {
         self.guards.clear();
         self.short_entries.clear();
         self.code_in_use = 0;
@@ -601,8 +602,8 @@ mod tests {
     fn retiring_sends_compiled_keys_back_to_counting() {
         let mut w = state("threshold=3,trace_eagerness=2,decay=0,max_code=64K");
         w.set_compiled(0, &[1], 7);
-        w.hold(7, 8192);
-        w.hold(8, 4096);
+        w.hold(7, 8192, Box::new([]));
+        w.hold(8, 4096, Box::new([0x1000]));
         w.loop_aborted(0, &[2]);
         for _ in 0..4 {
             w.loop_aborted(0, &[3]);
@@ -611,7 +612,7 @@ mod tests {
         assert_eq!(w.code_budget(), (64 << 10) - 12288);
         let mut gone = w.retire_all();
         gone.sort();
-        assert_eq!(gone, [7, 8]);
+        assert_eq!(gone, [(7, Box::new([]) as Box<[usize]>), (8, Box::new([0x1000]))]);
         assert_eq!((w.code_in_use(), w.code_budget()), (0, 64 << 10));
         assert_eq!(w.compiled(0, &[1]), None);
         assert_eq!(w.tick(0, &[1]), Action::Interpret);
