@@ -773,6 +773,7 @@ fn loops_and_bridges_retired_under_max_code() {
     let program = program.to_str().unwrap();
     let input = std::fs::read(dir.join("Life.in")).unwrap();
     let expected = std::fs::read(dir.join("Life.out")).unwrap();
+    let mut bridge_sites = 0;
     for opts in ["max_code=32K", "threshold=5,trace_eagerness=5,max_code=48K"] {
         let (r, s) = jit_run(bf, opts, &[program], &input, TIMEOUT);
         check_jit_run(&format!("Life.b --jit {opts}"), &r, &s, &expected, true).unwrap();
@@ -780,5 +781,13 @@ fn loops_and_bridges_retired_under_max_code() {
         assert!(s.get("traces_retired") > 0, "{opts}: {:?}", s.0);
         let bound = if opts.ends_with("32K") { 32 } else { 48 } << 10;
         assert!(s.get("code_bytes_peak") <= bound, "{opts}: {:?}", s.0);
+        // An aborted bridge is named with the green key of its loop.
+        for (k, v) in &s.0 {
+            if k.starts_with("abort_site.") && v.contains("bridge from guard") {
+                assert!(v.contains(" in the loop at interp::run ["), "{k}: {v}");
+                bridge_sites += 1;
+            }
+        }
     }
+    assert!(bridge_sites > 0, "no bridge aborted in Life.b");
 }

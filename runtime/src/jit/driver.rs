@@ -276,13 +276,14 @@ fn trace_bridge(tables: &'static Tables, driver: u16, trace: &Trace, exit: &Guar
     let params = with_state(tables, |w| w.params.clone());
     let target = |g: &[u64]| target_of(tables, driver, g);
     let what = format!(
-        "bridge from guard #{} of trace {}{}",
+        "bridge from guard #{} of trace {}{} in the loop at {}",
         exit.guard,
         exit.trace,
         match info.frames.len() {
             1 => String::new(),
             n => format!(" (in a call {} deep)", n - 1),
-        }
+        },
+        root_key_text(tables, exit.trace)
     );
     record(Delta::TraceStarted);
     let t0 = Instant::now();
@@ -369,6 +370,18 @@ fn aborted(reason: Abort, what: &str, backoff: Backoff, detail: Option<&str>) {
             reason.describe()
         )
     });
+}
+
+/// The green key of the loop a compiled trace belongs to (a bridge's
+/// is its parent's), as [`key_text`] writes it: what a user can find in
+/// their program when a bridge is blacklisted.
+fn root_key_text(tables: &Tables, mut id: TraceId) -> String {
+    loop {
+        match backend::trace_of(id).start.clone() {
+            TraceStart::Loop { driver, greens } => return key_text(tables, driver, &greens),
+            TraceStart::Bridge { code, .. } => id = code,
+        }
+    }
 }
 
 /// `interp::run [12, 0x55d0c0a0]`: the portal and the green key.
