@@ -791,3 +791,47 @@ fn loops_and_bridges_retired_under_max_code() {
     }
     assert!(bridge_sites > 0, "no bridge aborted in Life.b");
 }
+
+/// Lox under `--gc stress` with traces retired: 40 functions, each with
+/// its own hot loop making objects and calling a method, in a code memory
+/// that holds about three of their traces. The classes and methods the
+/// traces embed are pinned while a trace lives and unpinned when it is
+/// retired; the collector runs at every allocation meanwhile.
+#[test]
+fn lox_traces_retired_under_gc_stress() {
+    let lox = metatrace_testkit::vms::lox();
+    let mut program = String::from(
+        "class C { init(n) { this.n = n; } get() { return this.n; } }\nvar total = 0;\n",
+    );
+    for k in 0..40 {
+        program.push_str(&format!(
+            "fun f{k}() {{ for (var i = 0; i < 30; i = i + 1) {{ var c = C(i + {k}); total = total + c.get() * {}; }} }}\nf{k}();\n",
+            k % 7 + 1
+        ));
+        if k % 10 == 0 {
+            program.push_str("print total;\n");
+        }
+    }
+    program.push_str("print total;\n");
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "many.lox", program.as_bytes());
+    let native = run(lox, &["--jit", "off", &file], b"", QUICK);
+    native.assert_success("native");
+    let opts = "threshold=3,trace_eagerness=3,max_code=100K";
+    let dir2 = tempfile::tempdir().unwrap();
+    let log = dir2.path().join("jit.log");
+    let spec = format!("jit-summary:{}", log.display());
+    let r = run_env(
+        lox,
+        &["--jit", opts, "--gc", "stress", &file],
+        &[("METATRACE_LOG", &spec)],
+        b"",
+        TIMEOUT,
+    );
+    assert_eq!(differences(&native, &r), None, "--jit {opts} --gc stress");
+    let s = Summary::parse(&std::fs::read_to_string(&log).unwrap()).unwrap();
+    assert!(s.get("loops") > 0, "{:?}", s.0);
+    assert!(s.get("traces_retired") > 0, "{:?}", s.0);
+    assert!(s.get("code_bytes_peak") <= 100 << 10, "{:?}", s.0);
+    assert!(s.unexpected_aborts().is_empty(), "{:?}", s.0);
+}
