@@ -64,9 +64,9 @@ pub mod trampolines;
 mod x86;
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -510,10 +510,7 @@ pub fn execute(id: TraceId, inputs: &[u64]) -> GuardExit {
         let &(trace, guard) = r.guards.get(&(ret as u32)).unwrap_or_else(|| {
             panic!("backend::execute: compiled code returned unknown guard id {ret}")
         });
-        let c = r
-            .traces
-            .get_mut(&trace)
-            .expect("guard of a compiled trace");
+        let c = r.traces.get_mut(&trace).expect("guard of a compiled trace");
         c.failures[guard as usize] += 1;
         (trace, guard, c.trace.guards[guard as usize].fail_args.len())
     };

@@ -290,7 +290,9 @@ fn compiled(
     let ns = compile_start.elapsed().as_nanos() as u64;
     let trace = backend::trace_of(id);
     let pinned = gc_constants(&trace);
-    pinned.iter().for_each(|&a| crate::gc::roots::pin_for_code(a));
+    pinned
+        .iter()
+        .for_each(|&a| crate::gc::roots::pin_for_code(a));
     let bytes = backend::code_info(id).map(|(b, _)| b).unwrap_or(0) as u64;
     // The log below reads `trace`, this copy of the operations.
     backend::forget_operations(id);

@@ -484,8 +484,14 @@ mod tests {
         assert!(text.contains("aborts: 2\n"), "{text}");
         assert!(text.contains("aborts.too_long: 2\n"), "{text}");
         assert!(text.contains("compile_ms: 1.500\n"), "{text}");
-        assert!(text.contains("code_bytes_in_use: 0\ncode_bytes_peak: 4096\n"), "{text}");
-        assert!(text.contains("jit_mem_in_use: 0\njit_mem_peak: 900\n"), "{text}");
+        assert!(
+            text.contains("code_bytes_in_use: 0\ncode_bytes_peak: 4096\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("jit_mem_in_use: 0\njit_mem_peak: 900\n"),
+            "{text}"
+        );
         assert!(text.contains("traces_retired: 1\n"), "{text}");
         for l in text.lines() {
             let (k, v) = l.split_once(": ").unwrap();

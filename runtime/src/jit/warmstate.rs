@@ -612,7 +612,10 @@ mod tests {
         assert_eq!(w.code_budget(), (64 << 10) - 12288);
         let mut gone = w.retire_all();
         gone.sort();
-        assert_eq!(gone, [(7, Box::new([]) as Box<[usize]>), (8, Box::new([0x1000]))]);
+        assert_eq!(
+            gone,
+            [(7, Box::new([]) as Box<[usize]>), (8, Box::new([0x1000]))]
+        );
         assert_eq!((w.code_in_use(), w.code_budget()), (0, 64 << 10));
         assert_eq!(w.compiled(0, &[1]), None);
         assert_eq!(w.tick(0, &[1]), Action::Interpret);

@@ -156,9 +156,15 @@ impl Trace {
             .iter()
             .map(|g| {
                 size_of_val(&*g.frames)
-                    + g.frames.iter().map(|f| size_of_val(&*f.regs)).sum::<usize>()
+                    + g.frames
+                        .iter()
+                        .map(|f| size_of_val(&*f.regs))
+                        .sum::<usize>()
                     + size_of_val(&*g.virtuals)
-                    + g.virtuals.iter().map(|v| size_of_val(&*v.fields)).sum::<usize>()
+                    + g.virtuals
+                        .iter()
+                        .map(|v| size_of_val(&*v.fields))
+                        .sum::<usize>()
                     + size_of_val(&*g.fail_args)
             })
             .sum();
