@@ -129,7 +129,7 @@ pub fn parse_size(s: &str) -> Option<usize> {
 /// The shortest exact spelling of a size (`16M`, `1536K`, `4G`).
 pub fn size_name(n: usize) -> String {
     for (shift, suffix) in [(40, "T"), (30, "G"), (20, "M"), (10, "K")] {
-        if n != 0 && n % (1usize << shift) == 0 {
+        if n != 0 && n.is_multiple_of(1usize << shift) {
             return format!("{}{suffix}", n >> shift);
         }
     }
