@@ -709,3 +709,129 @@ fn stackvm_programs() {
     assert!(bags.get("loops") > 0, "{:?}", bags.0);
     assert!(bags.get("allocs_compiled") > 0, "{:?}", bags.0);
 }
+
+/// A bf program of `n` loops one after another, each at its own pc (its
+/// own green key), each run a few dozen times: thousands of distinct hot
+/// loops, most of them cold soon after they were compiled.
+fn many_loops_program(n: usize) -> String {
+    let mut p = String::new();
+    for i in 0..n {
+        p.push_str(&"+".repeat(10 + i % 13));
+        p.push_str("[->");
+        p.push_str(&"+".repeat(1 + i % 5));
+        p.push_str("<]>");
+        if i % 50 == 0 {
+            p.push('.');
+        }
+    }
+    p
+}
+
+/// `--jit max_code`: a program making 2,000 hot loops one after another
+/// runs in 16K of code memory with the output of the native
+/// interpreter; the summary shows the traces retired and the code memory
+/// never above the bound. Without the bound the same run holds far more.
+#[test]
+fn many_hot_loops_run_under_a_small_max_code() {
+    let bf = &vms().bf;
+    let dir = tempfile::tempdir().unwrap();
+    let program = write(dir.path(), "many.b", many_loops_program(2000).as_bytes());
+    let native = run(bf, &["--jit", "off", &program], b"", QUICK);
+    native.assert_success("native");
+    let (free, s_free) = jit_run(bf, "threshold=3", &[&program], b"", QUICK);
+    assert_eq!(differences(&native, &free), None, "threshold=3");
+    let bound = 16 << 10;
+    let (r, s) = jit_run(bf, "threshold=3,max_code=16K", &[&program], b"", QUICK);
+    assert_eq!(differences(&native, &r), None, "max_code=16K");
+    assert!(s.get("loops") >= 1000, "{:?}", s.0);
+    assert!(s.get("code_flushes") > 0, "{:?}", s.0);
+    assert!(s.get("traces_retired") >= 1000, "{:?}", s.0);
+    assert!(s.get("code_bytes_peak") <= bound, "{:?}", s.0);
+    assert!(s.get("code_bytes_in_use") <= s.get("code_bytes_peak"));
+    assert_eq!(s_free.get("traces_retired"), 0, "{:?}", s_free.0);
+    assert!(s_free.get("code_bytes_peak") > 10 * bound, "{:?}", s_free.0);
+    assert!(
+        s.get("jit_mem_peak") * 10 < s_free.get("jit_mem_peak"),
+        "trace and resume data are freed with the code: {:?} against {:?}",
+        s.0,
+        s_free.0
+    );
+    let bad = run(bf, &["--jit", "max_code=lots", &program], b"", QUICK);
+    bad.assert_error("max_code=lots", "'max_code': 'lots'");
+}
+
+/// Loops with bridges retired together (a bridge never outlives the loop
+/// it jumps into): Life.b, whose code needs about 66K, in 32K, at the
+/// default parameters and with every failing guard bridged.
+#[test]
+fn loops_and_bridges_retired_under_max_code() {
+    let Some(dir) = shared_programs("bf") else {
+        return;
+    };
+    let bf = &vms().bf;
+    let program = dir.join("Life.b");
+    let program = program.to_str().unwrap();
+    let input = std::fs::read(dir.join("Life.in")).unwrap();
+    let expected = std::fs::read(dir.join("Life.out")).unwrap();
+    let mut bridge_sites = 0;
+    for opts in ["max_code=32K", "threshold=5,trace_eagerness=5,max_code=48K"] {
+        let (r, s) = jit_run(bf, opts, &[program], &input, TIMEOUT);
+        check_jit_run(&format!("Life.b --jit {opts}"), &r, &s, &expected, true).unwrap();
+        assert!(s.get("bridges") > 0, "{opts}: {:?}", s.0);
+        assert!(s.get("traces_retired") > 0, "{opts}: {:?}", s.0);
+        let bound = if opts.ends_with("32K") { 32 } else { 48 } << 10;
+        assert!(s.get("code_bytes_peak") <= bound, "{opts}: {:?}", s.0);
+        // An aborted bridge is named with the green key of its loop.
+        for (k, v) in &s.0 {
+            if k.starts_with("abort_site.") && v.contains("bridge from guard") {
+                assert!(v.contains(" in the loop at interp::run ["), "{k}: {v}");
+                bridge_sites += 1;
+            }
+        }
+    }
+    assert!(bridge_sites > 0, "no bridge aborted in Life.b");
+}
+
+/// Lox under `--gc stress` with traces retired: 40 functions, each with
+/// its own hot loop making objects and calling a method, in a code memory
+/// that holds about three of their traces. The classes and methods the
+/// traces embed are pinned while a trace lives and unpinned when it is
+/// retired; the collector runs at every allocation meanwhile.
+#[test]
+fn lox_traces_retired_under_gc_stress() {
+    let lox = metatrace_testkit::vms::lox();
+    let mut program = String::from(
+        "class C { init(n) { this.n = n; } get() { return this.n; } }\nvar total = 0;\n",
+    );
+    for k in 0..40 {
+        program.push_str(&format!(
+            "fun f{k}() {{ for (var i = 0; i < 30; i = i + 1) {{ var c = C(i + {k}); total = total + c.get() * {}; }} }}\nf{k}();\n",
+            k % 7 + 1
+        ));
+        if k % 10 == 0 {
+            program.push_str("print total;\n");
+        }
+    }
+    program.push_str("print total;\n");
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "many.lox", program.as_bytes());
+    let native = run(lox, &["--jit", "off", &file], b"", QUICK);
+    native.assert_success("native");
+    let opts = "threshold=3,trace_eagerness=3,max_code=100K";
+    let dir2 = tempfile::tempdir().unwrap();
+    let log = dir2.path().join("jit.log");
+    let spec = format!("jit-summary:{}", log.display());
+    let r = run_env(
+        lox,
+        &["--jit", opts, "--gc", "stress", &file],
+        &[("METATRACE_LOG", &spec)],
+        b"",
+        TIMEOUT,
+    );
+    assert_eq!(differences(&native, &r), None, "--jit {opts} --gc stress");
+    let s = Summary::parse(&std::fs::read_to_string(&log).unwrap()).unwrap();
+    assert!(s.get("loops") > 0, "{:?}", s.0);
+    assert!(s.get("traces_retired") > 0, "{:?}", s.0);
+    assert!(s.get("code_bytes_peak") <= 100 << 10, "{:?}", s.0);
+    assert!(s.unexpected_aborts().is_empty(), "{:?}", s.0);
+}

@@ -105,3 +105,33 @@ pub trait OptionList: Default {
         items.join(",")
     }
 }
+
+/// `123`, `64K`, `16M`, `2G` (case-insensitive, an optional `B` after the
+/// suffix: `16MB`); `None` if malformed or overflowing.
+pub fn parse_size(s: &str) -> Option<usize> {
+    let s = s.trim();
+    let upper = s.to_ascii_uppercase();
+    let digits = upper.strip_suffix('B').unwrap_or(&upper);
+    let (digits, shift) = match digits.as_bytes().last()? {
+        b'K' => (&digits[..digits.len() - 1], 10),
+        b'M' => (&digits[..digits.len() - 1], 20),
+        b'G' => (&digits[..digits.len() - 1], 30),
+        b'T' => (&digits[..digits.len() - 1], 40),
+        _ => (digits, 0),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let n: usize = digits.parse().ok()?;
+    n.checked_mul(1usize << shift)
+}
+
+/// The shortest exact spelling of a size (`16M`, `1536K`, `4G`).
+pub fn size_name(n: usize) -> String {
+    for (shift, suffix) in [(40, "T"), (30, "G"), (20, "M"), (10, "K")] {
+        if n != 0 && n.is_multiple_of(1usize << shift) {
+            return format!("{}{suffix}", n >> shift);
+        }
+    }
+    n.to_string()
+}

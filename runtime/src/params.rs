@@ -92,7 +92,15 @@ pub struct JitParams {
     /// empty or `none` runs no pass.
     /// Stored as given; the optimizer interprets the names.
     pub enable_opts: Vec<String>,
+    /// `max_code` (default 64M): the machine-code memory one VM's JIT may
+    /// hold (`K`, `M`, `G` suffixes, at least [`MIN_MAX_CODE`]); when a
+    /// new trace would not fit, every trace of the VM is retired and the
+    /// hot loops warm up again (LuaJIT's `maxmcode` flush, docs/jit.md).
+    pub max_code: usize,
 }
+
+/// The smallest `max_code`: one page.
+pub const MIN_MAX_CODE: usize = 4096;
 
 impl Default for JitParams {
     fn default() -> Self {
@@ -104,6 +112,7 @@ impl Default for JitParams {
             decay: 40,
             mode: JitMode::Auto,
             enable_opts: vec!["all".to_string()],
+            max_code: 64 << 20,
         }
     }
 }
@@ -134,6 +143,10 @@ pub const PARAMETERS: &[(&str, &str)] = &[
     (
         "enable_opts",
         "optimizations to run: `all` or names separated by `:`",
+    ),
+    (
+        "max_code",
+        "machine code the JIT may hold (K, M, G suffixes); when full, all traces are retired",
     ),
 ];
 
@@ -180,6 +193,17 @@ impl OptionList for JitParams {
                 }
                 self.enable_opts = names;
             }
+            "max_code" => {
+                self.max_code = crate::options::parse_size(value)
+                    .filter(|&n| n >= MIN_MAX_CODE)
+                    .ok_or_else(|| {
+                        format!(
+                            "bad value for JIT parameter 'max_code': '{value}' (expected a size like 512K or 64M, at least {}; default {})",
+                            crate::options::size_name(MIN_MAX_CODE),
+                            crate::options::size_name(JitParams::default().max_code)
+                        )
+                    })?
+            }
             _ => return Err(Self::unknown(name)),
         }
         Ok(())
@@ -195,6 +219,7 @@ impl OptionList for JitParams {
             "decay" => self.decay.to_string(),
             "mode" => self.mode.name().to_string(),
             "enable_opts" => self.enable_opts.join(":"),
+            "max_code" => crate::options::size_name(self.max_code),
             _ => return None,
         })
     }
@@ -251,6 +276,9 @@ mod tests {
         let p = JitParams::parse("mode=jit,enable_opts=intbounds:virtualize").unwrap();
         assert_eq!(p.mode, JitMode::Jit);
         assert_eq!(p.enable_opts, ["intbounds", "virtualize"]);
+        let p = JitParams::parse("max_code=512K").unwrap();
+        assert_eq!(p.max_code, 512 << 10);
+        assert_eq!(JitParams::parse("max_code=2m").unwrap().max_code, 2 << 20);
         let p = JitParams::parse("function_threshold=7,trace_limit=100").unwrap();
         assert_eq!((p.function_threshold, p.trace_limit), (7, 100));
     }
@@ -278,7 +306,7 @@ mod tests {
         let s = p.to_string();
         assert_eq!(
             s,
-            "threshold=3,function_threshold=1619,trace_eagerness=200,trace_limit=6000,decay=40,mode=jitcode-only,enable_opts=a:b"
+            "threshold=3,function_threshold=1619,trace_eagerness=200,trace_limit=6000,decay=40,mode=jitcode-only,enable_opts=a:b,max_code=64M"
         );
         assert_eq!(JitParams::parse(&s).unwrap(), p);
     }
@@ -286,7 +314,7 @@ mod tests {
     #[test]
     fn unknown_parameter_lists_valid_ones() {
         let e = JitParams::parse("threshold=2,foo=1").unwrap_err();
-        assert!(e.starts_with("unknown JIT parameter 'foo'; valid: threshold=1039, function_threshold=1619, trace_eagerness=200, trace_limit=6000, decay=40, mode=auto, enable_opts=all"), "{e}");
+        assert!(e.starts_with("unknown JIT parameter 'foo'; valid: threshold=1039, function_threshold=1619, trace_eagerness=200, trace_limit=6000, decay=40, mode=auto, enable_opts=all, max_code=64M"), "{e}");
         let e = JitParams::parse("nope").unwrap_err();
         assert!(
             e.starts_with("unknown JIT parameter 'nope'; valid: "),
@@ -308,6 +336,10 @@ mod tests {
             ("trace_limit=0", "'trace_limit': '0'"),
             ("decay=1001", "'decay': '1001'"),
             ("threshold=99999999999", "'threshold': '99999999999'"),
+            ("max_code=lots", "'max_code': 'lots'"),
+            ("max_code=1K", "'max_code': '1K'"),
+            ("max_code=", "'max_code': ''"),
+            ("max_code=99999999999T", "'max_code': '99999999999T'"),
         ] {
             let e = JitParams::parse(opts).unwrap_err();
             assert!(e.starts_with("bad value for JIT parameter "), "{e}");

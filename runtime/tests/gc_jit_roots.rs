@@ -2,8 +2,8 @@
 //! words in Rust heap memory registered as a `ConservativeRoot` (the
 //! blackhole's and the tracer's register files, compiled code's frame
 //! buffers) keep the objects they point into alive and unmoved, interior
-//! pointers included; `pin_forever` does so for good (the `Gc` constants
-//! of compiled traces); `allocate_zeroed` (every `new` of a `Gc::new` in
+//! pointers included; `pin_for_code` does so until unpinned (the `Gc`
+//! constants of compiled traces); `allocate_zeroed` (every `new` of a `Gc::new` in
 //! traced code) gives a zeroed, scannable object. Each scenario runs in a
 //! child process, once per plan (testkit::gc).
 
@@ -96,7 +96,7 @@ fn child_conservative_roots_keep_and_pin() {
     words.push(zeroed);
     root.set(words.as_ptr(), words.len());
     let pinned = Gc::as_ptr(cons(-2, None)) as usize;
-    gc::roots::pin_forever(pinned);
+    gc::roots::pin_for_code(pinned);
     let before: Vec<usize> = words.clone();
     clobber_stack();
     for round in 0..4 {

@@ -44,8 +44,10 @@
 //! single-threaded: attaching a bridge rewrites the code of the trace the
 //! guard belongs to, which must not be running on another thread at that
 //! moment. The counters are kept both per thread ([`stats`], what one VM
-//! compiled) and per process ([`global_stats`]). Compiled code is never
-//! freed (traces stay valid for the life of the process).
+//! compiled) and per process ([`global_stats`]). A trace stays valid
+//! until the JIT retires it ([`free`], with every trace that jumps into
+//! it: `jit/warmstate.rs`); its machine code, its trace and resume data
+//! and its guard ids are then dropped.
 //!
 //! Limits (a trace beyond them fails to compile, with a message): 4096
 //! spill slots, 1024 words of I/O (inputs, fail arguments, call
@@ -62,6 +64,8 @@ pub mod trampolines;
 mod x86;
 
 use std::cell::Cell;
+use std::collections::BTreeMap;
+use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
@@ -125,26 +129,86 @@ struct Compiled {
     n_slots: u32,
     /// Per guard: how often compiled code left through it.
     failures: Vec<u64>,
+    /// Per guard: the kinds of its fail arguments (what a bridge from it
+    /// takes), kept when the trace's operations are dropped.
+    fail_kinds: Vec<Vec<Option<Kind>>>,
+    /// The trace it ends in (`jump_to`), if any.
+    jumps_to: Option<TraceId>,
 }
 
-#[derive(Default)]
+impl Compiled {
+    /// Heap bytes of what the backend keeps for the trace besides its
+    /// machine code: the trace and its resume data, the guards' exit
+    /// locations and patch sites, the listing's marks.
+    fn mem_bytes(&self) -> usize {
+        use std::mem::size_of_val;
+        fn nested<T>(v: &[Vec<T>]) -> usize {
+            v.iter().map(|l| size_of_val(&**l)).sum::<usize>() + size_of_val(v)
+        }
+        self.trace.heap_bytes()
+            + size_of_val(&*self.header)
+            + size_of_val(&*self.stub_patch)
+            + nested(&self.guard_locs)
+            + nested(&self.guard_sites)
+            + size_of_val(&*self.bridges)
+            + self.marks.iter().map(|(_, m)| m.len()).sum::<usize>()
+            + size_of_val(&*self.marks)
+            + size_of_val(&*self.failures)
+            + nested(&self.fail_kinds)
+    }
+}
+
+/// The live traces. Ids are never reused: a retired trace's id names
+/// nothing any more.
 struct Registry {
-    traces: Vec<Option<Compiled>>,
-    /// Global guard id -> (trace, guard index).
-    guards: Vec<(TraceId, u32)>,
+    traces: BTreeMap<TraceId, Compiled>,
+    next_trace: TraceId,
+    /// Global guard id -> (trace, guard index), for live traces.
+    guards: BTreeMap<u32, (TraceId, u32)>,
+    next_guard: u32,
 }
 
 impl Registry {
     /// The compiled trace `id`, if there is one.
     fn get(&self, id: TraceId) -> Option<&Compiled> {
-        self.traces.get(id as usize)?.as_ref()
+        self.traces.get(&id)
     }
 }
 
 static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
-    traces: Vec::new(),
-    guards: Vec::new(),
+    traces: BTreeMap::new(),
+    next_trace: 0,
+    guards: BTreeMap::new(),
+    next_guard: 0,
 });
+
+/// Why the backend did not compile a trace.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CompileError {
+    /// Its code would take `needed` bytes of code memory, more than the
+    /// `budget` it was given (`--jit max_code`).
+    CodeFull { needed: usize, budget: usize },
+    /// The trace is invalid or beyond a limit of the backend.
+    Refused(String),
+}
+
+impl fmt::Display for CompileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CompileError::CodeFull { needed, budget } => write!(
+                f,
+                "code memory full: the trace needs {needed} bytes, {budget} are left under max_code"
+            ),
+            CompileError::Refused(why) => f.write_str(why),
+        }
+    }
+}
+
+impl From<String> for CompileError {
+    fn from(why: String) -> CompileError {
+        CompileError::Refused(why)
+    }
+}
 
 fn registry() -> MutexGuard<'static, Registry> {
     REGISTRY.lock().unwrap_or_else(|e| e.into_inner())
@@ -201,15 +265,16 @@ fn count(is_loop: bool, bytes: usize, ns: u64) {
     G_NS.fetch_add(ns, Ordering::Relaxed);
 }
 
-/// Reserve a trace id and the global ids of its guards.
+/// Reserve a trace id and the global ids of its guards (registered with
+/// the trace, once it is compiled).
 fn reserve(n_guards: usize) -> (TraceId, u32) {
     let mut r = registry();
-    let id = r.traces.len() as TraceId;
-    r.traces.push(None);
-    let first = r.guards.len() as u32;
-    for g in 0..n_guards {
-        r.guards.push((id, g as u32));
-    }
+    let id = r.next_trace;
+    r.next_trace += 1;
+    let first = r.next_guard;
+    r.next_guard = first
+        .checked_add(n_guards as u32)
+        .expect("backend: 2^32 guard ids used up");
     (id, first)
 }
 
@@ -232,10 +297,11 @@ fn compile(
     tables: &'static Tables,
     is_loop: bool,
     entry_locs: Option<&[x86::regs::Loc]>,
-) -> Result<(TraceId, usize), String> {
+    budget: usize,
+) -> Result<(TraceId, usize), CompileError> {
     let t0 = Instant::now();
     if let Err(errs) = crate::trace::verify_trace(&trace) {
-        return Err(format!("invalid trace: {}", errs.join("; ")));
+        return Err(format!("invalid trace: {}", errs.join("; ")).into());
     }
     if crate::trace::text_checks_enabled() {
         if let Err(e) = crate::trace::check_text_round_trip(&trace, tables) {
@@ -243,7 +309,9 @@ fn compile(
         }
     }
     if trace.ops.iter().any(|o| o.opcode == Opcode::Label) {
-        return Err("invalid trace: a label (loop peeling splits it into two traces first)".into());
+        return Err(CompileError::Refused(
+            "invalid trace: a label (loop peeling splits it into two traces first)".into(),
+        ));
     }
     let (id, first_gid) = reserve(trace.guards.len());
     let mut out = x86::compile(
@@ -261,8 +329,23 @@ fn compile(
                 .copy_from_slice(&x86::guards::far_jump(addr + off, target));
         }
     })?;
+    if mem.reserved() > budget {
+        return Err(CompileError::CodeFull {
+            needed: mem.reserved(),
+            budget,
+        });
+    }
     let bytes = mem.len();
     let n_guards = trace.guards.len();
+    let fail_kinds = trace
+        .guards
+        .iter()
+        .map(|g| g.fail_args.iter().map(|a| trace.kind_of(*a)).collect())
+        .collect();
+    let jumps_to = match trace.ops.last().map(|o| &o.opcode) {
+        Some(Opcode::JumpTo(t)) => Some(*t),
+        _ => None,
+    };
     let c = Compiled {
         trace: Arc::new(trace),
         mem,
@@ -280,39 +363,68 @@ fn compile(
         marks: out.marks,
         n_slots: out.n_slots,
         failures: vec![0; n_guards],
+        fail_kinds,
+        jumps_to,
     };
     let _ = out.io_words;
-    registry().traces[id as usize] = Some(c);
+    let mut r = registry();
+    for g in 0..n_guards as u32 {
+        r.guards.insert(first_gid + g, (id, g));
+    }
+    r.traces.insert(id, c);
+    drop(r);
     count(is_loop, bytes, t0.elapsed().as_nanos() as u64);
     Ok((id, bytes))
 }
 
 /// Compile a loop trace (ends with `Jump`).
 pub fn compile_loop(trace: Trace, tables: &'static Tables) -> Result<TraceId, String> {
+    compile_loop_within(trace, tables, usize::MAX).map_err(|e| e.to_string())
+}
+
+/// [`compile_loop`], refused with [`CompileError::CodeFull`] when its
+/// code would take more than `budget` bytes of code memory.
+pub fn compile_loop_within(
+    trace: Trace,
+    tables: &'static Tables,
+    budget: usize,
+) -> Result<TraceId, CompileError> {
     if let TraceStart::Bridge { .. } = trace.start {
-        return Err("compile_loop: the trace is a bridge".into());
+        return Err(CompileError::Refused(
+            "compile_loop: the trace is a bridge".into(),
+        ));
     }
-    compile(trace, tables, true, None).map(|(id, _)| id)
+    compile(trace, tables, true, None, budget).map(|(id, _)| id)
 }
 
 /// Compile a bridge (`trace.start` is `TraceStart::Bridge`, ends with
 /// `JumpTo`) and patch it into its guard.
 pub fn compile_bridge(trace: Trace, tables: &'static Tables) -> Result<TraceId, String> {
+    compile_bridge_within(trace, tables, usize::MAX).map_err(|e| e.to_string())
+}
+
+/// [`compile_bridge`], refused with [`CompileError::CodeFull`] when its
+/// code would take more than `budget` bytes of code memory.
+pub fn compile_bridge_within(
+    trace: Trace,
+    tables: &'static Tables,
+    budget: usize,
+) -> Result<TraceId, CompileError> {
     let TraceStart::Bridge { code, guard } = trace.start else {
-        return Err("compile_bridge: the trace does not start at a guard".into());
+        return Err(CompileError::Refused(
+            "compile_bridge: the trace does not start at a guard".into(),
+        ));
     };
     // The bridge's inputs are the guard's fail arguments, where the
     // guard has them.
     let entry_locs = {
         let r = registry();
         let Some(c) = r.get(code) else {
-            return Err(format!("compile_bridge: no compiled trace {code}"));
+            return Err(format!("compile_bridge: no compiled trace {code}").into());
         };
-        let Some(info) = c.trace.guards.get(guard as usize) else {
-            return Err(format!(
-                "compile_bridge: trace {code} has no guard #{guard}"
-            ));
-        };
+        if c.trace.guards.len() <= guard as usize {
+            return Err(format!("compile_bridge: trace {code} has no guard #{guard}").into());
+        }
         if c.stub_patch
             .get(guard as usize)
             .copied()
@@ -321,29 +433,33 @@ pub fn compile_bridge(trace: Trace, tables: &'static Tables) -> Result<TraceId, 
         {
             return Err(format!(
                 "compile_bridge: guard #{guard} of trace {code} is not used by any operation"
-            ));
+            )
+            .into());
         }
-        let kinds: Vec<Option<Kind>> = info.fail_args.iter().map(|a| c.trace.kind_of(*a)).collect();
+        let kinds = &c.fail_kinds[guard as usize];
         if kinds.len() != trace.inputs.len()
             || kinds.iter().zip(&trace.inputs).any(|(a, b)| *a != Some(*b))
         {
             return Err(format!(
                 "compile_bridge: the bridge's inputs {:?} are not guard #{guard}'s fail arguments {:?}",
                 trace.inputs, kinds
-            ));
+            )
+            .into());
         }
         c.guard_locs[guard as usize].clone()
     };
     if !matches!(trace.ops.last().map(|o| &o.opcode), Some(Opcode::JumpTo(_))) {
-        return Err("compile_bridge: a bridge ends with jump_to".into());
+        return Err(CompileError::Refused(
+            "compile_bridge: a bridge ends with jump_to".into(),
+        ));
     }
-    let (id, _) = compile(trace, tables, false, Some(&entry_locs))?;
+    let (id, _) = compile(trace, tables, false, Some(&entry_locs), budget)?;
     let mut r = registry();
     let target = {
-        let b = r.traces[id as usize].as_ref().expect("just compiled");
+        let b = r.traces.get(&id).expect("just compiled");
         b.mem.addr() + b.regs_entry
     };
-    let c = r.traces[code as usize].as_mut().expect("checked above");
+    let c = r.traces.get_mut(&code).expect("checked above");
     let head = c.stub_patch[guard as usize];
     let base = c.mem.addr();
     let mut patches = vec![(head, x86::guards::far_jump(base + head, target).to_vec())];
@@ -391,12 +507,10 @@ pub fn execute(id: TraceId, inputs: &[u64]) -> GuardExit {
     }
     let (trace, guard, n) = {
         let mut r = registry();
-        let &(trace, guard) = r.guards.get(ret as usize).unwrap_or_else(|| {
+        let &(trace, guard) = r.guards.get(&(ret as u32)).unwrap_or_else(|| {
             panic!("backend::execute: compiled code returned unknown guard id {ret}")
         });
-        let c = r.traces[trace as usize]
-            .as_mut()
-            .expect("guard of a compiled trace");
+        let c = r.traces.get_mut(&trace).expect("guard of a compiled trace");
         c.failures[guard as usize] += 1;
         (trace, guard, c.trace.guards[guard as usize].fail_args.len())
     };
@@ -424,7 +538,7 @@ pub fn trace_of(id: TraceId) -> Arc<Trace> {
 
 /// Global guard id -> (trace, guard index), if it exists.
 pub fn guard_of(global_id: u32) -> Option<(TraceId, u32)> {
-    registry().guards.get(global_id as usize).copied()
+    registry().guards.get(&global_id).copied()
 }
 
 /// The global id of guard `guard` of trace `id`.
@@ -446,6 +560,77 @@ pub fn guard_failures(id: TraceId, guard: u32) -> u64 {
     r.get(id)
         .and_then(|c| c.failures.get(guard as usize).copied())
         .unwrap_or(0)
+}
+
+/// Retires the traces `ids`: their machine code, trace and resume data
+/// and guard ids are dropped, and their code memory given back. Nothing
+/// may jump into them any more: every bridge attached to one of them is
+/// in `ids` too, and so is every trace that ends in one of them (the
+/// caller retires a whole VM's traces, or such a closed set); none may be
+/// running. Returns the traces, for what the JIT keeps about them (GC
+/// constants pinned for their code).
+///
+/// Panics if a trace that stays has a bridge among `ids`, or jumps to one
+/// of them.
+pub fn free(ids: &[TraceId]) -> Vec<Arc<Trace>> {
+    let mut r = registry();
+    let gone: std::collections::BTreeSet<TraceId> = ids.iter().copied().collect();
+    for (id, c) in r.traces.iter().filter(|(id, _)| !gone.contains(id)) {
+        let bridge_gone = c.bridges.iter().flatten().any(|b| gone.contains(b));
+        let target_gone = c.jumps_to.is_some_and(|t| gone.contains(&t));
+        assert!(
+            !bridge_gone && !target_gone,
+            "backend::free: trace {id}, which stays, jumps into a retired trace"
+        );
+    }
+    let mut traces = Vec::with_capacity(ids.len());
+    for id in &gone {
+        if let Some(c) = r.traces.remove(id) {
+            for g in 0..c.trace.guards.len() as u32 {
+                r.guards.remove(&(c.first_gid + g));
+            }
+            traces.push(c.trace.clone());
+        }
+    }
+    traces
+}
+
+/// Drops the operations of trace `id` (its resume data stays: what a
+/// guard failure and a bridge need): once it is compiled and logged, only
+/// the log would read them, a hundred bytes or so per operation. The
+/// trace [`trace_of`] returns then has no operations.
+pub fn forget_operations(id: TraceId) {
+    if let Some(c) = registry().traces.get_mut(&id) {
+        let t = &c.trace;
+        c.trace = Arc::new(Trace {
+            start: t.start.clone(),
+            inputs: t.inputs.clone(),
+            ops: Vec::new(),
+            guards: t.guards.clone(),
+        });
+    }
+}
+
+/// Drops the marks of trace `id`'s listing (the operations and exit
+/// stubs [`disassemble`] shows beside the machine code; it then shows
+/// the code alone).
+pub fn forget_listing_marks(id: TraceId) {
+    if let Some(c) = registry().traces.get_mut(&id) {
+        c.marks = Vec::new();
+    }
+}
+
+/// Bytes of code memory trace `id` holds (whole cache lines), and heap bytes of what the
+/// backend keeps for it (trace, resume data, exit tables).
+pub fn memory_of(id: TraceId) -> Option<(usize, usize)> {
+    let r = registry();
+    let c = r.get(id)?;
+    Some((c.mem.reserved(), c.mem_bytes()))
+}
+
+/// Bytes of code memory all live traces of the process hold.
+pub fn code_bytes_in_use() -> usize {
+    codebuf::bytes_in_use()
 }
 
 /// Size of the machine code of trace `id`, and its spill slots.

@@ -16,7 +16,7 @@
 //! - `stress`: collect at every allocation (for tests); `stress=0|1`;
 //! - `default`: reset every option.
 
-pub use crate::options::OptionList;
+pub use crate::options::{parse_size, size_name, OptionList};
 use std::fmt;
 
 /// A collector plan (mmtk's `PlanSelector`), restricted to the plans that
@@ -247,36 +247,6 @@ impl fmt::Display for GcOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.to_options())
     }
-}
-
-/// `123`, `64K`, `16M`, `2G` (case-insensitive, an optional `B` after the
-/// suffix: `16MB`); `None` if malformed or overflowing.
-pub fn parse_size(s: &str) -> Option<usize> {
-    let s = s.trim();
-    let upper = s.to_ascii_uppercase();
-    let digits = upper.strip_suffix('B').unwrap_or(&upper);
-    let (digits, shift) = match digits.as_bytes().last()? {
-        b'K' => (&digits[..digits.len() - 1], 10),
-        b'M' => (&digits[..digits.len() - 1], 20),
-        b'G' => (&digits[..digits.len() - 1], 30),
-        b'T' => (&digits[..digits.len() - 1], 40),
-        _ => (digits, 0),
-    };
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let n: usize = digits.parse().ok()?;
-    n.checked_mul(1usize << shift)
-}
-
-/// The shortest exact spelling of a size (`16M`, `1536K`, `4G`).
-pub fn size_name(n: usize) -> String {
-    for (shift, suffix) in [(40, "T"), (30, "G"), (20, "M"), (10, "K")] {
-        if n != 0 && n % (1usize << shift) == 0 {
-            return format!("{}{suffix}", n >> shift);
-        }
-    }
-    n.to_string()
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@
 //! so a whole `Vec<Value>` is one root.
 
 use super::object::{ScanFn, Trace};
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 /// A registered root: where the value is and how to find its slots.
@@ -186,25 +187,35 @@ impl Drop for ConservativeRoot {
     }
 }
 
-/// Object addresses kept alive and unmoved for the rest of the run: the
-/// `Gc` constants compiled into machine code (a compiled loop is never
-/// freed, and its code cannot be updated if an object moves).
-static PINNED_FOREVER: Mutex<Vec<usize>> = Mutex::new(Vec::new());
+/// Object addresses kept alive and unmoved while compiled code embeds
+/// them: the `Gc` constants of live traces (machine code cannot be
+/// updated if an object moves), with how many times each is pinned.
+static PINNED_FOR_CODE: Mutex<BTreeMap<usize, u32>> = Mutex::new(BTreeMap::new());
 
 /// Keeps the object `addr` points into (if it is one) alive and pinned
-/// from now on.
-pub fn pin_forever(addr: usize) {
+/// until as many [`unpin_for_code`] as calls of this one.
+pub fn pin_for_code(addr: usize) {
     if !super::heap::in_heap_range(addr) {
         return;
     }
-    let mut all = PINNED_FOREVER.lock().unwrap_or_else(|e| e.into_inner());
-    if !all.contains(&addr) {
-        all.push(addr);
+    let mut all = PINNED_FOR_CODE.lock().unwrap_or_else(|e| e.into_inner());
+    *all.entry(addr).or_insert(0) += 1;
+}
+
+/// Undoes one [`pin_for_code`] of `addr` (a trace embedding it was
+/// retired).
+pub fn unpin_for_code(addr: usize) {
+    let mut all = PINNED_FOR_CODE.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(n) = all.get_mut(&addr) {
+        *n -= 1;
+        if *n == 0 {
+            all.remove(&addr);
+        }
     }
 }
 
 /// Calls `visit` with every word of the conservative ranges and every
-/// address pinned forever.
+/// address pinned for code.
 pub(super) fn visit_conservative_words(visit: &mut dyn FnMut(usize)) {
     use std::sync::atomic::Ordering::Relaxed;
     let all = CONSERVATIVE.lock().unwrap_or_else(|e| e.into_inner());
@@ -216,6 +227,6 @@ pub(super) fn visit_conservative_words(visit: &mut dyn FnMut(usize)) {
         }
     }
     drop(all);
-    let pinned = PINNED_FOREVER.lock().unwrap_or_else(|e| e.into_inner());
-    pinned.iter().for_each(|&a| visit(a));
+    let pinned = PINNED_FOR_CODE.lock().unwrap_or_else(|e| e.into_inner());
+    pinned.keys().for_each(|&a| visit(a));
 }

@@ -8,11 +8,15 @@
 //!
 //! The driver ([`super::driver`]) traces and decides what happens next;
 //! this is what it calls once it has a trace.
+//!
+//! Every trace is compiled within what is left of `max_code` for its VM;
+//! when it does not fit, the backend refuses it
+//! ([`CompileError::CodeFull`]) and the driver calls [`retire_all`].
 
 use super::log;
 use super::stats::{record, Delta, TraceKind};
 use super::warmstate::with_state;
-use crate::backend::{self, TraceId};
+use crate::backend::{self, CompileError, TraceId};
 use crate::jitcode::Tables;
 use crate::optimizer::{self, EnabledOpts, Optimized};
 use crate::trace::{format_trace, Opcode, Trace};
@@ -28,7 +32,7 @@ pub(super) fn compile_loop(
     traced_ns: u64,
     what: &str,
     params: &crate::JitParams,
-) -> Result<TraceId, String> {
+) -> Result<TraceId, CompileError> {
     // (A loop may come out peeled.)
     let (optimized, mut timing) =
         optimize(tables, trace, kind, what, params, |t, opts| match kind {
@@ -47,14 +51,14 @@ pub(super) fn compile_bridge(
     traced_ns: u64,
     what: &str,
     params: &crate::JitParams,
-) -> Result<TraceId, String> {
+) -> Result<TraceId, CompileError> {
     let kind = TraceKind::Bridge;
     let (trace, mut timing) = optimize(tables, trace, kind, what, params, |t, opts| {
         optimize_entering(tables, t, opts)
     });
     timing.traced_ns = traced_ns;
     let t1 = Instant::now();
-    let id = backend::compile_bridge(trace, tables)?;
+    let id = backend::compile_bridge_within(trace, tables, code_budget(tables))?;
     compiled(tables, id, kind, timing, t1, what);
     Ok(id)
 }
@@ -68,19 +72,22 @@ fn compile_optimized_loop(
     kind: TraceKind,
     timing: Timing,
     what: &str,
-) -> Result<TraceId, String> {
+) -> Result<TraceId, CompileError> {
+    // (A preamble refused after its loop was compiled leaves the loop to
+    // the warm state: retired with the rest when the code is full.)
     match optimized {
         Optimized::Loop(trace) => {
             let t0 = Instant::now();
-            let id = backend::compile_loop(trace, tables)?;
+            let id = backend::compile_loop_within(trace, tables, code_budget(tables))?;
             compiled(tables, id, kind, timing, t0, what);
             Ok(id)
         }
         Optimized::Peeled(mut peeled) => {
             let t0 = Instant::now();
-            let body_id = backend::compile_loop(
+            let body_id = backend::compile_loop_within(
                 std::mem::replace(&mut peeled.body, peeled.preamble.clone()),
                 tables,
+                code_budget(tables),
             )?;
             let body_timing = Timing {
                 recorded_ops: timing.recorded_ops,
@@ -100,7 +107,7 @@ fn compile_optimized_loop(
                 peeled.preamble.start.clone(),
                 peeled.preamble.inputs.clone(),
             );
-            let id = backend::compile_loop(peeled.preamble, tables)?;
+            let id = backend::compile_loop_within(peeled.preamble, tables, code_budget(tables))?;
             log::section("jit-log-short", || {
                 match &peeled.short {
                 Ok(short) => format!(
@@ -125,6 +132,53 @@ fn compile_optimized_loop(
             Ok(id)
         }
     }
+}
+
+/// What is left of `max_code` for this VM's next trace.
+fn code_budget(tables: &'static Tables) -> usize {
+    with_state(tables, |w| w.code_budget())
+}
+
+/// Retires every trace of this VM (its code memory is full): their code
+/// memory, traces and resume data are freed, the GC constants they
+/// embed unpinned, and every green key counts again (the warm state's
+/// [`retire_all`](super::warmstate::WarmState::retire_all)). Called by
+/// the driver between runs of compiled code: none of it is running.
+///
+/// Why all of them (LuaJIT's flush) and not the coldest: traces jump
+/// into each other directly (bridges patched into their guards, entry
+/// bridges and bridges into loop headers and peeled loops), so retiring
+/// one means retiring everything that reaches it; and the hottest loop
+/// may have been entered once and run ever since, so entry counts do
+/// not tell cold from hot. The loops still hot are traced again after
+/// `threshold` iterations.
+pub(super) fn retire_all(tables: &'static Tables, why: &CompileError) {
+    let (ids, pinned): (Vec<TraceId>, Vec<Box<[usize]>>) =
+        with_state(tables, |w| w.retire_all()).into_iter().unzip();
+    let (mut pages, mut mem) = (0, 0);
+    for &id in &ids {
+        if let Some((p, m)) = backend::memory_of(id) {
+            pages += p as u64;
+            mem += m as u64;
+        }
+    }
+    backend::free(&ids);
+    pinned
+        .iter()
+        .flat_map(|p| p.iter())
+        .for_each(|&a| crate::gc::roots::unpin_for_code(a));
+    record(Delta::Retired {
+        traces: ids.len() as u64,
+        pages,
+        mem,
+    });
+    record(Delta::CodeFlushed);
+    log::section("jit-retire", || {
+        format!(
+            "retired {} traces ({pages} bytes of code, {mem} bytes of traces and resume data): {why}",
+            ids.len()
+        )
+    });
 }
 
 /// What it took to get a trace to the backend.
@@ -197,15 +251,16 @@ fn optimized_timing(recorded_ops: usize, t0: Instant) -> Timing {
     }
 }
 
-/// Keeps the GC objects the trace names as constants (in its operations
-/// and in its guards' resume data) alive and unmoved for good: machine
-/// code embeds their addresses (DESIGN §8).
-fn pin_gc_constants(trace: &crate::trace::Trace) {
+/// Every GC object the trace names as a constant (in its operations and
+/// in its guards' resume data), once: they are kept alive and unmoved
+/// while the trace lives, machine code embeds their addresses (DESIGN §8).
+fn gc_constants(trace: &crate::trace::Trace) -> Box<[usize]> {
     use crate::trace::Val;
-    let pin = |v: Val| {
+    let mut all = std::collections::BTreeSet::new();
+    let mut pin = |v: Val| {
         if let Val::Ref(addr) = v {
             if addr != 0 {
-                crate::gc::roots::pin_forever(addr);
+                all.insert(addr);
             }
         }
     };
@@ -220,6 +275,7 @@ fn pin_gc_constants(trace: &crate::trace::Trace) {
             o.fields.iter().for_each(|&(_, v)| pin(v));
         }
     }
+    all.into_iter().collect()
 }
 
 /// Counts and logs a trace compiled as `id`.
@@ -233,8 +289,19 @@ fn compiled(
 ) {
     let ns = compile_start.elapsed().as_nanos() as u64;
     let trace = backend::trace_of(id);
-    pin_gc_constants(&trace);
+    let pinned = gc_constants(&trace);
+    pinned
+        .iter()
+        .for_each(|&a| crate::gc::roots::pin_for_code(a));
     let bytes = backend::code_info(id).map(|(b, _)| b).unwrap_or(0) as u64;
+    // The log below reads `trace`, this copy of the operations.
+    backend::forget_operations(id);
+    if !log::enabled("jit-backend") {
+        // Only that section's listing reads them: a string per operation.
+        backend::forget_listing_marks(id);
+    }
+    let (pages, mem) = backend::memory_of(id).unwrap_or((0, 0));
+    with_state(tables, |w| w.hold(id, pages, pinned));
     record(Delta::Compiled {
         kind,
         ops: trace.ops.len() as u64,
@@ -255,6 +322,8 @@ fn compiled(
             })
             .count() as u64,
         bytes,
+        pages: pages as u64,
+        mem: mem as u64,
         ns,
     });
     let section = match kind {

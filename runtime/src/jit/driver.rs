@@ -33,7 +33,7 @@ use super::compile;
 use super::log;
 use super::stats::{record, Abort, Delta, TraceKind};
 use super::warmstate::{hash, with_state, Action, Backoff, Tick, COUNTERS};
-use crate::backend::{self, GuardExit, TraceId};
+use crate::backend::{self, CompileError, GuardExit, TraceId};
 use crate::blackhole::ResumeFrame;
 use crate::blackhole::{self, RunOutcome};
 use crate::jitcode::{Kind, Tables};
@@ -245,11 +245,15 @@ fn trace_loop(tables: &'static Tables, driver: u16, args: &[u64]) -> Step {
                 _ => TraceKind::Loop,
             };
             let what = format!("{} at {}", kind.name(), key_text(tables, driver, greens));
+            let was_empty = code_empty(tables);
             match compile::compile_loop(tables, trace, kind, traced_ns, &what, &params) {
                 Ok(id) => with_state(tables, |w| w.set_compiled(driver, greens, id)),
+                Err(e @ CompileError::CodeFull { .. }) if !was_empty => {
+                    compile::retire_all(tables, &e)
+                }
                 Err(e) => {
                     let b = with_state(tables, |w| w.loop_aborted(driver, greens));
-                    aborted(Abort::CompileError, &what, b, Some(&e));
+                    aborted(Abort::CompileError, &what, b, Some(&e.to_string()));
                 }
             }
             RunOutcome::MergePoint { args: next }.into()
@@ -291,13 +295,14 @@ fn trace_bridge(tables: &'static Tables, driver: u16, trace: &Trace, exit: &Guar
     let params = with_state(tables, |w| w.params.clone());
     let target = |g: &[u64]| target_of(tables, driver, g);
     let what = format!(
-        "bridge from guard #{} of trace {}{}",
+        "bridge from guard #{} of trace {}{} in the loop at {}",
         exit.guard,
         exit.trace,
         match info.frames.len() {
             1 => String::new(),
             n => format!(" (in a call {} deep)", n - 1),
-        }
+        },
+        root_key_text(tables, exit.trace)
     );
     record(Delta::TraceStarted);
     let t0 = Instant::now();
@@ -313,6 +318,7 @@ fn trace_bridge(tables: &'static Tables, driver: u16, trace: &Trace, exit: &Guar
                 code: exit.trace,
                 guard: exit.guard,
             };
+            let was_empty = code_empty(tables);
             match compile::compile_bridge(tables, trace, traced_ns, &what, &params) {
                 Ok(_) => {
                     if info.frames.len() > 1 {
@@ -320,9 +326,12 @@ fn trace_bridge(tables: &'static Tables, driver: u16, trace: &Trace, exit: &Guar
                     }
                     with_state(tables, |w| w.bridge_compiled(exit.trace, exit.guard));
                 }
+                Err(e @ CompileError::CodeFull { .. }) if !was_empty => {
+                    compile::retire_all(tables, &e)
+                }
                 Err(e) => {
                     let b = with_state(tables, |w| w.bridge_aborted(exit.trace, exit.guard));
-                    aborted(Abort::CompileError, &what, b, Some(&e));
+                    aborted(Abort::CompileError, &what, b, Some(&e.to_string()));
                 }
             }
             RunOutcome::MergePoint { args: next }.into()
@@ -337,6 +346,13 @@ fn trace_bridge(tables: &'static Tables, driver: u16, trace: &Trace, exit: &Guar
             }
         }
     }
+}
+
+/// Does this VM hold no code? A trace the backend finds too big for
+/// `max_code` then is too big on its own: a compile error, not a reason to
+/// retire the other traces.
+fn code_empty(tables: &'static Tables) -> bool {
+    with_state(tables, |w| w.code_in_use() == 0)
 }
 
 /// Counts and logs an abort.
@@ -373,6 +389,18 @@ fn aborted(reason: Abort, what: &str, backoff: Backoff, detail: Option<&str>) {
             reason.describe()
         )
     });
+}
+
+/// The green key of the loop a compiled trace belongs to (a bridge's
+/// is its parent's), as [`key_text`] writes it: what a user can find in
+/// their program when a bridge is blacklisted.
+fn root_key_text(tables: &Tables, mut id: TraceId) -> String {
+    loop {
+        match backend::trace_of(id).start.clone() {
+            TraceStart::Loop { driver, greens } => return key_text(tables, driver, &greens),
+            TraceStart::Bridge { code, .. } => id = code,
+        }
+    }
 }
 
 /// `interp::run [12, 0x55d0c0a0]`: the portal and the green key.

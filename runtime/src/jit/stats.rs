@@ -138,6 +138,19 @@ pub struct JitStats {
     pub compile_ns: u64,
     /// Bytes of machine code generated.
     pub code_bytes: u64,
+    /// Bytes of code memory the live traces hold (each trace rounded up
+    /// to cache lines; `max_code` bounds this), now and at most.
+    pub code_bytes_in_use: u64,
+    pub code_bytes_peak: u64,
+    /// Heap bytes of what the JIT keeps for the live traces (the traces,
+    /// their resume data, exit tables), now and at most.
+    pub jit_mem_in_use: u64,
+    pub jit_mem_peak: u64,
+    /// Traces retired (their code, trace and resume data freed).
+    pub traces_retired: u64,
+    /// Times the code memory was full (`max_code`) and every trace of
+    /// the VM was retired.
+    pub code_flushes: u64,
 }
 
 impl JitStats {
@@ -186,6 +199,12 @@ impl JitStats {
         line("keys_blacklisted", self.keys_blacklisted.to_string());
         line("guards_blacklisted", self.guards_blacklisted.to_string());
         line("code_bytes", self.code_bytes.to_string());
+        line("code_bytes_in_use", self.code_bytes_in_use.to_string());
+        line("code_bytes_peak", self.code_bytes_peak.to_string());
+        line("jit_mem_in_use", self.jit_mem_in_use.to_string());
+        line("jit_mem_peak", self.jit_mem_peak.to_string());
+        line("traces_retired", self.traces_retired.to_string());
+        line("code_flushes", self.code_flushes.to_string());
         line("tracing_ms", format!("{:.3}", self.tracing_ns as f64 / 1e6));
         line(
             "optimize_ms",
@@ -218,6 +237,8 @@ impl JitStats {
                 allocs,
                 allocs_inline,
                 bytes,
+                pages,
+                mem,
                 ns,
             } => {
                 match kind {
@@ -232,7 +253,17 @@ impl JitStats {
                 self.allocs_inline += allocs_inline;
                 self.code_bytes += bytes;
                 self.compile_ns += ns;
+                self.code_bytes_in_use += pages;
+                self.code_bytes_peak = self.code_bytes_peak.max(self.code_bytes_in_use);
+                self.jit_mem_in_use += mem;
+                self.jit_mem_peak = self.jit_mem_peak.max(self.jit_mem_in_use);
             }
+            Delta::Retired { traces, pages, mem } => {
+                self.traces_retired += traces;
+                self.code_bytes_in_use = self.code_bytes_in_use.saturating_sub(pages);
+                self.jit_mem_in_use = self.jit_mem_in_use.saturating_sub(mem);
+            }
+            Delta::CodeFlushed => self.code_flushes += 1,
             Delta::Optimized { ops_before, ns } => {
                 self.ops_recorded += ops_before;
                 self.optimize_ns += ns;
@@ -285,8 +316,19 @@ pub(crate) enum Delta {
         allocs: u64,
         allocs_inline: u64,
         bytes: u64,
+        /// Bytes of code memory it takes, and heap bytes of its trace and
+        /// resume data.
+        pages: u64,
+        mem: u64,
         ns: u64,
     },
+    /// Traces retired, with the code memory and heap bytes they held.
+    Retired {
+        traces: u64,
+        pages: u64,
+        mem: u64,
+    },
+    CodeFlushed,
     Optimized {
         ops_before: u64,
         ns: u64,
@@ -333,6 +375,12 @@ static GLOBAL: Mutex<JitStats> = Mutex::new(JitStats {
     optimize_ns: 0,
     compile_ns: 0,
     code_bytes: 0,
+    code_bytes_in_use: 0,
+    code_bytes_peak: 0,
+    jit_mem_in_use: 0,
+    jit_mem_peak: 0,
+    traces_retired: 0,
+    code_flushes: 0,
 });
 
 /// Where traces aborted and what was blacklisted, for the summary: a
@@ -420,7 +468,14 @@ mod tests {
             allocs: 0,
             allocs_inline: 0,
             bytes: 100,
+            pages: 4096,
+            mem: 900,
             ns: 1_500_000,
+        });
+        s.add(&Delta::Retired {
+            traces: 1,
+            pages: 4096,
+            mem: 900,
         });
         s.add(&Delta::Aborted(Abort::TooLong));
         s.add(&Delta::Aborted(Abort::TooLong));
@@ -429,6 +484,15 @@ mod tests {
         assert!(text.contains("aborts: 2\n"), "{text}");
         assert!(text.contains("aborts.too_long: 2\n"), "{text}");
         assert!(text.contains("compile_ms: 1.500\n"), "{text}");
+        assert!(
+            text.contains("code_bytes_in_use: 0\ncode_bytes_peak: 4096\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("jit_mem_in_use: 0\njit_mem_peak: 900\n"),
+            "{text}"
+        );
+        assert!(text.contains("traces_retired: 1\n"), "{text}");
         for l in text.lines() {
             let (k, v) = l.split_once(": ").unwrap();
             assert!(!k.contains(' ') && !v.is_empty(), "{l}");

@@ -28,6 +28,12 @@
 //!   after [`MAX_BRIDGE_ABORTS`]).
 //! - Every compilation decays all counters by `decay` thousandths, so that
 //!   keys that were warm long ago do not add up to a trace.
+//! - The warm state holds the traces its VM compiled, and counts their
+//!   code memory. When a new trace does not fit under `max_code`, all of them
+//!   are retired at once ([`WarmState::retire_all`], LuaJIT's flush of
+//!   `maxmcode` in `lj_mcode.c`; PyPy's `memmgr.py` retires the loops not
+//!   entered for `loop_longevity` generations): every key goes back to
+//!   counting, and the loops still hot are traced again.
 //!
 //! One warm state per thread and interpreter (`Tables`): a VM is
 //! single-threaded, and nothing in it needs a lock. The counters are shared
@@ -197,6 +203,11 @@ pub struct WarmState {
     /// Peeled loops that bridges may enter directly: by preamble, the
     /// peeled loop and its short preamble.
     short_entries: HashMap<TraceId, (TraceId, Rc<ShortPreamble>)>,
+    /// Every trace compiled for this VM and not retired, with the GC
+    /// objects pinned for its code.
+    live: Vec<(TraceId, Box<[usize]>)>,
+    /// Bytes of code memory `live` holds.
+    code_in_use: usize,
 }
 
 /// The hash of a green key of `driver` of `tables` (FxHash-style, then
@@ -239,6 +250,8 @@ impl WarmState {
             cells: Vec::new(),
             guards: HashMap::new(),
             short_entries: HashMap::new(),
+            live: Vec::new(),
+            code_in_use: 0,
         }
     }
 
@@ -450,6 +463,54 @@ impl WarmState {
         self.short_entries.get(&preamble).cloned()
     }
 
+    /// A trace was compiled for this VM, taking `code_bytes` of code
+    /// memory, its code embedding the GC objects `pinned`.
+    pub fn hold(&mut self, id: TraceId, code_bytes: usize, pinned: Box<[usize]>) {
+        self.live.push((id, pinned));
+        self.code_in_use += code_bytes;
+    }
+
+    /// Bytes of code memory the next trace may take under `max_code`.
+    pub fn code_budget(&mut self) -> usize {
+        self.refresh();
+        self.params.max_code.saturating_sub(self.code_in_use)
+    }
+
+    /// Bytes of code memory this VM's live traces hold.
+    pub fn code_in_use(&self) -> usize {
+        self.code_in_use
+    }
+
+    /// Forgets every trace of this VM and returns them with the objects
+    /// pinned for them, for the backend to free and the GC to unpin: compiled keys go back to counting (from zero), guard
+    /// counters and short preambles go, a key's aborts and blacklisting
+    /// stay. A key's cell is dropped when nothing about it is left to
+    /// remember (its bucket stays marked: another thread's warm state may
+    /// have cells there; the key counts in the warm state's bucket).
+    pub fn retire_all(&mut self) -> Vec<(TraceId, Box<[usize]>)> {
+        self.guards.clear();
+        self.short_entries.clear();
+        self.code_in_use = 0;
+        let cells = std::mem::take(&mut self.cells);
+        for b in self.buckets.iter_mut() {
+            b.cells = 0;
+        }
+        for mut c in cells {
+            if let CellState::Compiled(_) = c.state {
+                c.state = CellState::Counting;
+                c.count = 0;
+            }
+            if c.state == CellState::Counting && c.aborts == 0 {
+                continue;
+            }
+            let b = hash(self.tables, c.driver, &c.greens) & (BUCKETS - 1);
+            c.next = self.buckets[b].cells;
+            self.cells.push(c);
+            self.buckets[b].cells = self.cells.len() as u32;
+        }
+        std::mem::take(&mut self.live)
+    }
+
     /// Decays every counter by `decay` thousandths.
     fn decay(&mut self) {
         let keep = 1000 - self.params.decay.min(1000) as u64;
@@ -546,6 +607,37 @@ mod tests {
         w.set_compiled(0, &[other], 6);
         assert_eq!(w.tick(0, &[other]), Action::Enter(6));
         assert_eq!(w.tick(0, &[0]), Action::Enter(5));
+    }
+
+    #[test]
+    fn retiring_sends_compiled_keys_back_to_counting() {
+        let mut w = state("threshold=3,trace_eagerness=2,decay=0,max_code=64K");
+        w.set_compiled(0, &[1], 7);
+        w.hold(7, 8192, Box::new([]));
+        w.hold(8, 4096, Box::new([0x1000]));
+        w.loop_aborted(0, &[2]);
+        for _ in 0..4 {
+            w.loop_aborted(0, &[3]);
+        }
+        assert!(!w.guard_failed(7, 0));
+        assert_eq!(w.code_budget(), (64 << 10) - 12288);
+        let mut gone = w.retire_all();
+        gone.sort();
+        assert_eq!(
+            gone,
+            [(7, Box::new([]) as Box<[usize]>), (8, Box::new([0x1000]))]
+        );
+        assert_eq!((w.code_in_use(), w.code_budget()), (0, 64 << 10));
+        assert_eq!(w.compiled(0, &[1]), None);
+        assert_eq!(w.tick(0, &[1]), Action::Interpret);
+        assert_eq!(w.tick(0, &[1]), Action::Interpret);
+        assert_eq!(w.tick(0, &[1]), Action::Trace);
+        // The guard counts from zero again (its trace id names nothing).
+        assert!(!w.guard_failed(7, 0));
+        // An aborted key keeps its backoff, a blacklisted one stays so.
+        assert_eq!(ticks_until_trace(&mut w, &[2]), 6);
+        assert!(!w.may_trace(0, &[3]));
+        assert!(w.retire_all().is_empty());
     }
 
     #[test]

@@ -146,6 +146,36 @@ pub struct Trace {
 }
 
 impl Trace {
+    /// Heap bytes the trace holds (its operations and resume data), for
+    /// the JIT's memory figures.
+    pub fn heap_bytes(&self) -> usize {
+        use std::mem::size_of_val;
+        let ops: usize = self.ops.iter().map(|o| size_of_val(&*o.args)).sum();
+        let guards: usize = self
+            .guards
+            .iter()
+            .map(|g| {
+                size_of_val(&*g.frames)
+                    + g.frames
+                        .iter()
+                        .map(|f| size_of_val(&*f.regs))
+                        .sum::<usize>()
+                    + size_of_val(&*g.virtuals)
+                    + g.virtuals
+                        .iter()
+                        .map(|v| size_of_val(&*v.fields))
+                        .sum::<usize>()
+                    + size_of_val(&*g.fail_args)
+            })
+            .sum();
+        std::mem::size_of::<Trace>()
+            + size_of_val(&*self.inputs)
+            + size_of_val(&*self.ops)
+            + ops
+            + size_of_val(&*self.guards)
+            + guards
+    }
+
     /// The kind of a value, if it is well-formed.
     pub fn kind_of(&self, v: Val) -> Option<Kind> {
         match v {
