@@ -76,6 +76,7 @@ impl Drop for Emitter<'_> {
     fn drop(&mut self) {
         if let Some(mut spare) = self.spare.get_mut().take() {
             spare.maps.put(std::mem::take(&mut self.ops_map));
+            spare.stamps.put(std::mem::take(&mut self.fail_stamp));
             give_back(spare);
         }
     }
@@ -145,6 +146,7 @@ struct Spare {
     ops: Pool<TraceOp, 16>,
     guards: Pool<GuardInfo, 4>,
     maps: Pool<Option<Val>, 16>,
+    stamps: Pool<u32, 16>,
 }
 
 impl Spare {
@@ -273,6 +275,8 @@ impl<'t> Emitter<'t> {
         ops_map.resize(src.ops.len(), None);
         let ops = spare.ops.take(src.ops.len());
         let guards = spare.guards.take(src.guards.len());
+        let mut fail_stamp = spare.stamps.take(src.inputs.len() + src.ops.len());
+        fail_stamp.resize(src.inputs.len() + src.ops.len(), 0);
         Emitter {
             src,
             ops_map,
@@ -281,7 +285,7 @@ impl<'t> Emitter<'t> {
             ops,
             guards,
             killed: Vec::new(),
-            fail_stamp: vec![0; src.inputs.len() + src.ops.len()],
+            fail_stamp,
             dead: false,
             cursor: 0,
             same: true,
@@ -716,6 +720,65 @@ impl<'t> Emitter<'t> {
         debug_assert!(!same || (out.ops == src.ops && out.guards == src.guards));
         UNCHANGED.with(|c| c.set(same.then(|| buffers_of(&out))));
         out
+    }
+}
+
+/// A map from an output's values (its inputs and operation results) to
+/// `T`, indexed rather than hashed: a pass that looks up a fact about
+/// every argument of every operation (intbounds' ranges) does so by a
+/// load. Constants have no entry (`get` says `None`, `insert` ignores
+/// them). Built on a buffer that the pass keeps between runs
+/// ([`ValMap::into_buffer`]).
+pub struct ValMap<T> {
+    n_inputs: usize,
+    slots: Vec<Option<T>>,
+}
+
+impl<T: Copy> ValMap<T> {
+    /// An empty map for a trace of `n_inputs` inputs and about `n_ops`
+    /// operations, on `buffer`'s allocation.
+    pub fn with_buffer(mut buffer: Vec<Option<T>>, n_inputs: usize, n_ops: usize) -> ValMap<T> {
+        buffer.clear();
+        buffer.resize(n_inputs + n_ops, None);
+        ValMap {
+            n_inputs,
+            slots: buffer,
+        }
+    }
+
+    #[inline]
+    fn slot(&self, v: Val) -> Option<usize> {
+        match v {
+            Val::Input(k) => {
+                debug_assert!((k as usize) < self.n_inputs);
+                Some(k as usize)
+            }
+            Val::Op(i) => Some(self.n_inputs + i as usize),
+            _ => None,
+        }
+    }
+
+    #[inline]
+    pub fn get(&self, v: Val) -> Option<T> {
+        self.slot(v)
+            .and_then(|s| self.slots.get(s).copied().flatten())
+    }
+
+    #[inline]
+    pub fn insert(&mut self, v: Val, t: T) {
+        if let Some(s) = self.slot(v) {
+            if s >= self.slots.len() {
+                // (A pass emitted more operations than its input had.)
+                let n = (s + 1).max(2 * self.slots.len());
+                self.slots.resize(n, None);
+            }
+            self.slots[s] = Some(t);
+        }
+    }
+
+    /// The allocation, for the next map.
+    pub fn into_buffer(self) -> Vec<Option<T>> {
+        self.slots
     }
 }
 

@@ -39,7 +39,7 @@
 //! signed type reads the signed view, one of an unsigned type the
 //! unsigned view (int operands are canonical for their operation's type).
 
-use super::emit::{Emitter, GuardFate};
+use super::emit::{recycle, Emitter, GuardFate, ValMap};
 use super::pure::negate;
 use super::Ctx;
 use crate::executor as ops;
@@ -417,7 +417,8 @@ fn refine_cmp(op: CmpOp, a: (i128, i128), b: (i128, i128)) -> ((i128, i128), (i1
 }
 
 struct State {
-    bounds: HashMap<Val, Bounds>,
+    /// The ranges known, of non-constant values (`get` gives constants').
+    bounds: ValMap<Bounds>,
     /// The orders known between values, in the unsigned and the signed
     /// view (`[signed as usize]`).
     order: [Order; 2],
@@ -487,7 +488,7 @@ impl State {
     fn get(&self, v: Val) -> Bounds {
         match v {
             Val::Int(c) => Bounds::constant(c),
-            v => self.bounds.get(&v).copied().unwrap_or(Bounds::FULL),
+            v => self.bounds.get(v).unwrap_or(Bounds::FULL),
         }
     }
 
@@ -559,15 +560,19 @@ pub fn run(trace: Trace, cx: &Ctx) -> Trace {
     for round in 0..3 {
         let (out, broken, _) = run_assuming(&trace, cx, &assume, &further);
         if broken.is_empty() {
+            recycle(trace);
             return out;
         }
+        recycle(out);
         for (j, back) in broken {
             let widened = if round == 0 { back } else { Bounds::FULL };
             assume.insert(j, widened);
         }
     }
     let all_full = (0..trace.inputs.len()).map(|j| (j, Bounds::FULL)).collect();
-    run_assuming(&trace, cx, &all_full, &further).0
+    let out = run_assuming(&trace, cx, &all_full, &further).0;
+    recycle(trace);
+    out
 }
 
 /// The ranges of the final `jump`/`jump_to`'s arguments, as far as this
@@ -671,7 +676,7 @@ fn run_assuming(
     let tables = cx.tables;
     let mut e = Emitter::new(trace);
     let mut st = State {
-        bounds: HashMap::default(),
+        bounds: ValMap::with_buffer(SPARE_BOUNDS.take(), trace.inputs.len(), trace.ops.len()),
         order: [Order::default(), Order::signed()],
         offset: HashMap::default(),
         upper: HashMap::default(),
@@ -856,7 +861,14 @@ fn run_assuming(
             }
         }
     }
+    SPARE_BOUNDS.set(st.bounds.into_buffer());
     (e.finish(), broken, exit)
+}
+
+thread_local! {
+    /// The ranges' table between runs: allocated once per thread (a
+    /// table per run of a long trace costs page faults).
+    static SPARE_BOUNDS: std::cell::Cell<Vec<Option<Bounds>>> = const { std::cell::Cell::new(Vec::new()) };
 }
 
 fn guard(e: &mut Emitter, st: &mut State, i: usize, args: Vec<Val>, further: Option<i64>) {

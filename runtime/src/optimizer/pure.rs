@@ -20,6 +20,7 @@ use crate::jitcode::JitCodeId;
 use crate::jitcode::{CmpOp, IntBinOp};
 use crate::trace::{Opcode, Trace, Val};
 use rustc_hash::FxHashMap as HashMap;
+use std::cell::Cell;
 
 /// What a guard established about a value.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -148,10 +149,13 @@ pub fn run(trace: Trace, _cx: &Ctx) -> Trace {
 fn cse(trace: &Trace) -> Trace {
     let mut e = Emitter::new(trace);
     let src = e.src();
-    // (Sized for the trace: growing a table rehashes it.)
+    // (The thread's table, emptied: it keeps the capacity the largest
+    // trace so far needed, so that neither growing it nor allocating one
+    // per run (page faults, for long traces) costs anything.)
     let mut table = Table {
-        by_key: HashMap::with_capacity_and_hasher(src.ops.len(), Default::default()),
+        by_key: SPARE_TABLE.take(),
     };
+    table.by_key.clear();
     let mut facts: HashMap<Val, Fact> = HashMap::default();
     // Elidable calls seen: (jitcode, args) → their results by number.
     let mut calls: HashMap<(JitCodeId, Vec<Val>), Vec<Option<Val>>> = HashMap::default();
@@ -219,7 +223,13 @@ fn cse(trace: &Trace) -> Trace {
             }
         }
     }
+    SPARE_TABLE.set(table.by_key);
     e.finish()
+}
+
+thread_local! {
+    /// The CSE table between runs (see `cse`).
+    static SPARE_TABLE: Cell<HashMap<Key, Val>> = Cell::new(HashMap::default());
 }
 
 fn guard(
