@@ -92,8 +92,12 @@ struct Pool<T, const MIN: usize> {
 
 /// Capacities up to `2^(CLASSES - 1)` are kept.
 const CLASSES: usize = 16;
-/// How many vectors a class keeps at most.
-const CLASS_MAX: usize = 1 << 10;
+/// How many vectors a class keeps at most: enough for every frame of
+/// every guard of a long trace (a Lox loop of 5,000 operations has over
+/// 2,000 guards of a few frames each; with fewer, each pass freed and
+/// allocated again most of them). The store never holds more than the
+/// largest two traces in flight needed at once.
+const CLASS_MAX: usize = 1 << 14;
 
 impl<T, const MIN: usize> Default for Pool<T, MIN> {
     fn default() -> Self {
