@@ -44,6 +44,8 @@ pub enum GuardFate {
 
 pub struct Emitter<'t> {
     src: &'t Trace,
+    /// The input's resume data (`src.guards`, or moved out of it).
+    input_guards: InputGuards<'t>,
     /// Input operation → its value in the output (`None`: not reached yet
     /// or without a result).
     ops_map: Vec<Option<Val>>,
@@ -72,11 +74,30 @@ pub struct Emitter<'t> {
     spare: RefCell<Option<Box<Spare>>>,
 }
 
+/// Where an emitter reads the input's resume data from.
+enum InputGuards<'t> {
+    /// The input trace's: each kept guard's is copied, substituted.
+    Borrowed(&'t [GuardInfo]),
+    /// Handed over by the pass ([`Emitter::consuming`]): each kept
+    /// guard's moves to the output and is substituted in place, with
+    /// nothing allocated or copied (`movable`: each guard index is used
+    /// by one operation only, as in every trace the tracer records;
+    /// otherwise they are copied as when borrowed).
+    Owned {
+        guards: Vec<GuardInfo>,
+        movable: bool,
+    },
+}
+
 impl Drop for Emitter<'_> {
     fn drop(&mut self) {
         if let Some(mut spare) = self.spare.get_mut().take() {
             spare.maps.put(std::mem::take(&mut self.ops_map));
             spare.stamps.put(std::mem::take(&mut self.fail_stamp));
+            if let InputGuards::Owned { guards, .. } = &mut self.input_guards {
+                // (Those of the guards that were dropped, and the husks.)
+                spare.put_guards(std::mem::take(guards));
+            }
             give_back(spare);
         }
     }
@@ -159,15 +180,15 @@ impl Spare {
     }
 
     fn recycle(&mut self, t: Trace) {
-        let Trace {
-            mut ops,
-            mut guards,
-            ..
-        } = t;
+        let Trace { mut ops, guards, .. } = t;
         for op in ops.drain(..) {
             self.vals.put(op.args);
         }
         self.ops.put(ops);
+        self.put_guards(guards);
+    }
+
+    fn put_guards(&mut self, mut guards: Vec<GuardInfo>) {
         for g in guards.drain(..) {
             let mut frames = g.frames;
             for f in frames.drain(..) {
@@ -283,6 +304,7 @@ impl<'t> Emitter<'t> {
         fail_stamp.resize(src.inputs.len() + src.ops.len(), 0);
         Emitter {
             src,
+            input_guards: InputGuards::Borrowed(&src.guards),
             ops_map,
             subst_inputs: Vec::new(),
             subst_ops: Vec::new(),
@@ -295,6 +317,25 @@ impl<'t> Emitter<'t> {
             same: true,
             spare: RefCell::new(Some(spare)),
         }
+    }
+
+    /// An emitter that owns the input's resume data, `guards`, taken out
+    /// of `src` (whose `guards` are then empty): a pass that has no more
+    /// use for its input saves copying every guard's.
+    pub fn consuming(src: &'t Trace, guards: Vec<GuardInfo>) -> Emitter<'t> {
+        debug_assert!(src.guards.is_empty(), "the guards are handed over");
+        let mut seen = vec![false; guards.len()];
+        let movable = src.ops.iter().filter_map(|o| o.guard).all(|g| {
+            let first = seen.get(g as usize) == Some(&false);
+            if first {
+                seen[g as usize] = true;
+            }
+            first
+        });
+        let mut e = Emitter::new(src);
+        e.guards.reserve(guards.len());
+        e.input_guards = InputGuards::Owned { guards, movable };
+        e
     }
 
     fn spare(&self) -> std::cell::RefMut<'_, Spare> {
@@ -464,7 +505,29 @@ impl<'t> Emitter<'t> {
         // equal to anything, every value maps to itself.
         let identity =
             same && own.is_empty() && self.subst_inputs.is_empty() && self.subst_ops.is_empty();
-        let input = &self.src.guards[g];
+        if let InputGuards::Owned {
+            guards,
+            movable: true,
+        } = &mut self.input_guards
+        {
+            let info = std::mem::replace(
+                &mut guards[g],
+                GuardInfo {
+                    frames: Vec::new(),
+                    virtuals: Vec::new(),
+                    fail_args: Vec::new(),
+                },
+            );
+            return self.keep_moved_guard(i, args, own, info, same, identity, outcome);
+        }
+        let input: std::borrow::Cow<'t, GuardInfo> = match &self.input_guards {
+            InputGuards::Borrowed(guards) => {
+                let guards: &'t [GuardInfo] = guards;
+                std::borrow::Cow::Borrowed(&guards[g])
+            }
+            InputGuards::Owned { guards, .. } => std::borrow::Cow::Owned(guards[g].clone()),
+        };
+        let input = &*input;
         let mut info = {
             let spare = &mut *self.spare();
             let mut frames = spare.frames.take(input.frames.len());
@@ -508,9 +571,62 @@ impl<'t> Emitter<'t> {
             info.fail_args = info.collect_fail_args();
         }
         self.same = same && info.fail_args == input.fail_args;
+        self.push_guard(i, args, info, outcome)
+    }
+
+    /// [`Emitter::keep_guard`] of a guard whose resume data `info` the
+    /// emitter owns: substituted in place.
+    #[allow(clippy::too_many_arguments)]
+    fn keep_moved_guard(
+        &mut self,
+        i: usize,
+        args: Vec<Val>,
+        own: &[(Val, Val)],
+        mut info: GuardInfo,
+        mut same: bool,
+        identity: bool,
+        outcome: Option<bool>,
+    ) -> GuardFate {
+        if !identity {
+            for obj in &mut info.virtuals {
+                for (_, v) in &mut obj.fields {
+                    let w = self.substitute(*v, own);
+                    same &= w == *v;
+                    *v = w;
+                }
+            }
+            for f in &mut info.frames {
+                for (_, v) in &mut f.regs {
+                    let w = self.substitute(*v, own);
+                    same &= w == *v;
+                    *v = w;
+                }
+            }
+        }
+        let mut fail_args = self.spare().vals.take(info.fail_args.len());
+        self.fail_args_into(&info.frames, &mut fail_args);
+        if !info.virtuals.is_empty() {
+            self.spare().vals.put(fail_args);
+            fail_args = info.collect_fail_args();
+        }
+        same &= fail_args == info.fail_args;
+        let old = std::mem::replace(&mut info.fail_args, fail_args);
+        self.spare().vals.put(old);
+        self.same = same;
+        self.push_guard(i, args, info, outcome)
+    }
+
+    /// Emit guard `i` with its output resume data.
+    fn push_guard(
+        &mut self,
+        i: usize,
+        args: Vec<Val>,
+        info: GuardInfo,
+        outcome: Option<bool>,
+    ) -> GuardFate {
         self.guards.push(info);
         self.ops.push(TraceOp {
-            opcode: op.opcode.clone(),
+            opcode: self.src.ops[i].opcode.clone(),
             args,
             result: None,
             guard: Some(self.guards.len() as u32 - 1),
@@ -721,7 +837,15 @@ impl<'t> Emitter<'t> {
             ops,
             guards,
         };
-        debug_assert!(!same || (out.ops == src.ops && out.guards == src.guards));
+        debug_assert!(
+            !same
+                || (out.ops == src.ops
+                    && match &self.input_guards {
+                        InputGuards::Borrowed(input) => out.guards == *input,
+                        // (moved: the input's are gone)
+                        InputGuards::Owned { .. } => out.guards.len() == src.ops.iter().filter(|o| o.guard.is_some()).count(),
+                    })
+        );
         UNCHANGED.with(|c| c.set(same.then(|| buffers_of(&out))));
         out
     }

@@ -18,7 +18,7 @@ use super::emit::{call_results_after, recycle, Emitter, GuardFate};
 use super::Ctx;
 use crate::jitcode::JitCodeId;
 use crate::jitcode::{CmpOp, IntBinOp};
-use crate::trace::{Opcode, Trace, Val};
+use crate::trace::{GuardInfo, Opcode, Trace, Val};
 use rustc_hash::FxHashMap as HashMap;
 use std::cell::Cell;
 
@@ -140,14 +140,16 @@ impl Table {
     }
 }
 
-pub fn run(trace: Trace, _cx: &Ctx) -> Trace {
-    let out = cse(&trace);
+pub fn run(mut trace: Trace, _cx: &Ctx) -> Trace {
+    // (Its resume data moves to the output: see `Emitter::consuming`.)
+    let guards = std::mem::take(&mut trace.guards);
+    let out = cse(&trace, guards);
     recycle(trace);
     out
 }
 
-fn cse(trace: &Trace) -> Trace {
-    let mut e = Emitter::new(trace);
+fn cse(trace: &Trace, guards: Vec<GuardInfo>) -> Trace {
+    let mut e = Emitter::consuming(trace, guards);
     let src = e.src();
     // (The thread's table, emptied: it keeps the capacity the largest
     // trace so far needed, so that neither growing it nor allocating one
