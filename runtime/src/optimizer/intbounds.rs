@@ -45,7 +45,7 @@ use super::Ctx;
 use crate::executor as ops;
 use crate::jitcode::{CmpOp, IntBinOp, IntTy, Kind, ScalarTy};
 use crate::order::{self, Order};
-use crate::trace::{Opcode, Trace, Val};
+use crate::trace::{GuardInfo, Opcode, Trace, Val};
 use rustc_hash::FxHashMap as HashMap;
 
 /// A range of 64-bit patterns, in both views.
@@ -550,15 +550,23 @@ impl State {
     }
 }
 
-pub fn run(trace: Trace, cx: &Ctx) -> Trace {
+pub fn run(mut trace: Trace, cx: &Ctx) -> Trace {
     // Loop peeling's combined trace: the copy's fresh inputs are assumed
     // to lie in the range of the values that enter them from the preamble,
     // and the assumption is checked on the back edge; where it does not
     // hold, the ranges are widened, and at last nothing is assumed.
     let mut assume: Assumptions = HashMap::default();
     let further = later_checks(&trace);
+    if !trace.ops.iter().any(|o| o.opcode == Opcode::Label) {
+        // Nothing is assumed, so one walk does: its resume data moves to
+        // the output (`Emitter::consuming`).
+        let guards = std::mem::take(&mut trace.guards);
+        let out = run_assuming(&trace, Some(guards), cx, &assume, &further).0;
+        recycle(trace);
+        return out;
+    }
     for round in 0..3 {
-        let (out, broken, _) = run_assuming(&trace, cx, &assume, &further);
+        let (out, broken, _) = run_assuming(&trace, None, cx, &assume, &further);
         if broken.is_empty() {
             recycle(trace);
             return out;
@@ -570,7 +578,7 @@ pub fn run(trace: Trace, cx: &Ctx) -> Trace {
         }
     }
     let all_full = (0..trace.inputs.len()).map(|j| (j, Bounds::FULL)).collect();
-    let out = run_assuming(&trace, cx, &all_full, &further).0;
+    let out = run_assuming(&trace, None, cx, &all_full, &further).0;
     recycle(trace);
     out
 }
@@ -581,7 +589,7 @@ pub fn run(trace: Trace, cx: &Ctx) -> Trace {
 /// (`short.rs`).
 pub fn exit_bounds(trace: &Trace, cx: &Ctx) -> Vec<Bounds> {
     let further = later_checks(trace);
-    run_assuming(trace, cx, &HashMap::default(), &further).2
+    run_assuming(trace, None, cx, &HashMap::default(), &further).2
 }
 
 /// For each guard of the form `v < n` (on 64 bits, `v` a constant offset
@@ -669,12 +677,16 @@ type Assumptions = HashMap<usize, Bounds>;
 /// final operation's arguments.
 fn run_assuming(
     trace: &Trace,
+    guards: Option<Vec<GuardInfo>>,
     cx: &Ctx,
     assume: &Assumptions,
     further: &HashMap<usize, i64>,
 ) -> (Trace, Vec<(usize, Bounds)>, Vec<Bounds>) {
     let tables = cx.tables;
-    let mut e = Emitter::new(trace);
+    let mut e = match guards {
+        Some(guards) => Emitter::consuming(trace, guards),
+        None => Emitter::new(trace),
+    };
     let mut st = State {
         bounds: ValMap::with_buffer(SPARE_BOUNDS.take(), trace.inputs.len(), trace.ops.len()),
         order: [Order::default(), Order::signed()],
