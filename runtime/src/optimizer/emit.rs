@@ -96,6 +96,8 @@ enum InputGuards<'t> {
         guards: Vec<GuardInfo>,
         movable: bool,
     },
+    /// None wanted ([`Emitter::without_resume_data`]).
+    Dropped,
 }
 
 impl Drop for Emitter<'_> {
@@ -347,6 +349,15 @@ impl<'t> Emitter<'t> {
         e
     }
 
+    /// An emitter whose output is looked at but never run: its guards get
+    /// no resume data (a walk for what a pass learns on the way, such as
+    /// `intbounds::exit_bounds`, need not copy every guard's).
+    pub fn without_resume_data(src: &'t Trace) -> Emitter<'t> {
+        let mut e = Emitter::new(src);
+        e.input_guards = InputGuards::Dropped;
+        e
+    }
+
     fn spare(&self) -> std::cell::RefMut<'_, Spare> {
         std::cell::RefMut::map(self.spare.borrow_mut(), |s| {
             &mut **s.as_mut().expect("held until the emitter is dropped")
@@ -529,12 +540,22 @@ impl<'t> Emitter<'t> {
             );
             return self.keep_moved_guard(i, args, own, info, same, identity, outcome);
         }
+        if let InputGuards::Dropped = self.input_guards {
+            self.same = false;
+            let info = GuardInfo {
+                frames: Vec::new(),
+                virtuals: Vec::new(),
+                fail_args: Vec::new(),
+            };
+            return self.push_guard(i, args, info, outcome);
+        }
         let input: std::borrow::Cow<'t, GuardInfo> = match &self.input_guards {
             InputGuards::Borrowed(guards) => {
                 let guards: &'t [GuardInfo] = guards;
                 std::borrow::Cow::Borrowed(&guards[g])
             }
             InputGuards::Owned { guards, .. } => std::borrow::Cow::Owned(guards[g].clone()),
+            InputGuards::Dropped => unreachable!("handled above"),
         };
         let input = &*input;
         let mut info = {
@@ -852,7 +873,9 @@ impl<'t> Emitter<'t> {
                     && match &self.input_guards {
                         InputGuards::Borrowed(input) => out.guards == *input,
                         // (moved: the input's are gone)
-                        InputGuards::Owned { .. } => out.guards.len() == src.ops.iter().filter(|o| o.guard.is_some()).count(),
+                        InputGuards::Owned { .. } | InputGuards::Dropped => {
+                            out.guards.len() == src.ops.iter().filter(|o| o.guard.is_some()).count()
+                        }
                     })
         );
         UNCHANGED.with(|c| c.set(same.then(|| buffers_of(&out))));

@@ -45,7 +45,7 @@ use super::Ctx;
 use crate::executor as ops;
 use crate::jitcode::{CmpOp, IntBinOp, IntTy, Kind, ScalarTy};
 use crate::order::{self, Order};
-use crate::trace::{GuardInfo, Opcode, Trace, Val};
+use crate::trace::{Opcode, Trace, Val};
 use rustc_hash::FxHashMap as HashMap;
 
 /// A range of 64-bit patterns, in both views.
@@ -561,12 +561,14 @@ pub fn run(mut trace: Trace, cx: &Ctx) -> Trace {
         // Nothing is assumed, so one walk does: its resume data moves to
         // the output (`Emitter::consuming`).
         let guards = std::mem::take(&mut trace.guards);
-        let out = run_assuming(&trace, Some(guards), cx, &assume, &further).0;
+        let e = Emitter::consuming(&trace, guards);
+        let out = run_assuming(&trace, e, cx, &assume, &further).0;
         recycle(trace);
         return out;
     }
     for round in 0..3 {
-        let (out, broken, _) = run_assuming(&trace, None, cx, &assume, &further);
+        let e = Emitter::new(&trace);
+        let (out, broken, _) = run_assuming(&trace, e, cx, &assume, &further);
         if broken.is_empty() {
             recycle(trace);
             return out;
@@ -578,7 +580,7 @@ pub fn run(mut trace: Trace, cx: &Ctx) -> Trace {
         }
     }
     let all_full = (0..trace.inputs.len()).map(|j| (j, Bounds::FULL)).collect();
-    let out = run_assuming(&trace, None, cx, &all_full, &further).0;
+    let out = run_assuming(&trace, Emitter::new(&trace), cx, &all_full, &further).0;
     recycle(trace);
     out
 }
@@ -589,7 +591,10 @@ pub fn run(mut trace: Trace, cx: &Ctx) -> Trace {
 /// (`short.rs`).
 pub fn exit_bounds(trace: &Trace, cx: &Ctx) -> Vec<Bounds> {
     let further = later_checks(trace);
-    run_assuming(trace, None, cx, &HashMap::default(), &further).2
+    let e = Emitter::without_resume_data(trace);
+    let (out, _, exit) = run_assuming(trace, e, cx, &HashMap::default(), &further);
+    recycle(out);
+    exit
 }
 
 /// For each guard of the form `v < n` (on 64 bits, `v` a constant offset
@@ -672,21 +677,17 @@ fn later_checks(trace: &Trace) -> HashMap<usize, i64> {
 /// enters it from the preamble (`FULL`: assume nothing).
 type Assumptions = HashMap<usize, Bounds>;
 
-/// One walk over the trace; with the label's slots whose assumption the
-/// back edge breaks, and the range found there; and the ranges of the
-/// final operation's arguments.
-fn run_assuming(
-    trace: &Trace,
-    guards: Option<Vec<GuardInfo>>,
+/// One walk over the trace, emitting through `e` (an emitter of `trace`);
+/// with the label's slots whose assumption the back edge breaks, and the
+/// range found there; and the ranges of the final operation's arguments.
+fn run_assuming<'t>(
+    trace: &'t Trace,
+    mut e: Emitter<'t>,
     cx: &Ctx,
     assume: &Assumptions,
     further: &HashMap<usize, i64>,
 ) -> (Trace, Vec<(usize, Bounds)>, Vec<Bounds>) {
     let tables = cx.tables;
-    let mut e = match guards {
-        Some(guards) => Emitter::consuming(trace, guards),
-        None => Emitter::new(trace),
-    };
     let mut st = State {
         bounds: ValMap::with_buffer(SPARE_BOUNDS.take(), trace.inputs.len(), trace.ops.len()),
         order: [Order::default(), Order::signed()],
