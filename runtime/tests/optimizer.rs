@@ -134,3 +134,28 @@ fn disabled_passes_do_nothing() {
     let t = parse(&tlr());
     assert_eq!(optimize(t.clone(), tables(), &EnabledOpts::none()), t);
 }
+
+/// Passes that take over their input's resume data (`Emitter::consuming`)
+/// move each kept guard's into the output; two guards sharing one entry
+/// (never recorded, but valid) must both keep it.
+#[test]
+fn guards_sharing_resume_data_keep_it() {
+    let mut t = parse(
+        "[i0, i1]
+i2 = int_gt/i64(i0, 0)
+guard_true(i2) [i0, i1]
+i4 = int_lt/i64(i1, 5)
+guard_true(i4) [i1]
+jump(i0, i1)",
+    );
+    t.ops[3].guard = Some(0);
+    t.guards.truncate(1);
+    assert!(verify_trace(&t).is_ok());
+    for p in [Pass::Rewrite, Pass::Pure, Pass::Heap, Pass::IntBounds, Pass::Dce] {
+        let out = p.run(t.clone(), &Ctx { tables: tables() });
+        assert_eq!(out.guards.len(), 2, "{p:?}: {}", show_resume(&out));
+        for g in &out.guards {
+            assert_eq!(g, &t.guards[0], "{p:?}: {}", show_resume(&out));
+        }
+    }
+}

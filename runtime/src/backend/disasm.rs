@@ -1,10 +1,34 @@
 //! Machine code listings (Intel syntax) for the JIT log, via iced-x86.
 
 use iced_x86::{Decoder, DecoderOptions, Formatter, Instruction, IntelFormatter};
+use std::fmt;
 
-/// Disassemble `code` loaded at `addr`; `marks` (offset, text) are printed
+/// A point of interest in a trace's machine code, for the listing. Kept
+/// as data, not text: the backend marks every operation of every trace,
+/// and the text is only wanted when the `jit-backend` log is on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mark {
+    /// A named place (`entry`, `loop`, `constants`, ...).
+    Text(&'static str),
+    /// The code of the trace's operation `i`.
+    Op(u32),
+    /// The exit stub of guard `guard` (global id `gid`).
+    Stub { guard: u32, gid: u32 },
+}
+
+impl fmt::Display for Mark {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        match self {
+            Mark::Text(t) => f.write_str(t),
+            Mark::Op(i) => write!(f, "op {i}"),
+            Mark::Stub { guard, gid } => write!(f, "stub of guard #{guard} (id {gid})"),
+        }
+    }
+}
+
+/// Disassemble `code` loaded at `addr`; `marks` (offset, mark) are printed
 /// as comments before the instruction at that offset.
-pub fn listing(code: &[u8], addr: u64, marks: &[(usize, String)]) -> String {
+pub fn listing(code: &[u8], addr: u64, marks: &[(usize, Mark)]) -> String {
     let mut out = String::new();
     let mut decoder = Decoder::with_ip(64, code, addr, DecoderOptions::NONE);
     let mut formatter = IntelFormatter::new();
@@ -15,7 +39,7 @@ pub fn listing(code: &[u8], addr: u64, marks: &[(usize, String)]) -> String {
     // the constant pool is data: stop decoding there
     let pool_at = marks
         .iter()
-        .find(|(_, t)| t == "constants")
+        .find(|(_, m)| *m == Mark::Text("constants"))
         .map(|(o, _)| *o)
         .unwrap_or(code.len());
     while decoder.can_decode() {
@@ -24,7 +48,7 @@ pub fn listing(code: &[u8], addr: u64, marks: &[(usize, String)]) -> String {
             break;
         }
         while m < marks.len() && marks[m].0 <= off {
-            if marks[m].0 == off || !marks[m].1.starts_with("op ") {
+            if marks[m].0 == off || !matches!(marks[m].1, Mark::Op(_)) {
                 out.push_str(&format!("  ; {}\n", marks[m].1));
             }
             m += 1;

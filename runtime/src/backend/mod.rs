@@ -125,7 +125,7 @@ struct Compiled {
     first_gid: u32,
     /// Per guard: the bridge attached to it.
     bridges: Vec<Option<TraceId>>,
-    marks: Vec<(usize, String)>,
+    marks: Vec<(usize, disasm::Mark)>,
     n_slots: u32,
     /// Per guard: how often compiled code left through it.
     failures: Vec<u64>,

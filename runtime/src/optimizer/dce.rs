@@ -18,7 +18,7 @@ pub fn removable(op: &Opcode) -> bool {
     matches!(op.class(), OpClass::Pure | OpClass::Read)
 }
 
-pub fn run(trace: Trace, _cx: &Ctx) -> Trace {
+pub fn run(mut trace: Trace, _cx: &Ctx) -> Trace {
     let n = trace.ops.len();
     let mut live = vec![false; n];
     let mark = |live: &mut Vec<bool>, v: &Val| {
@@ -54,7 +54,9 @@ pub fn run(trace: Trace, _cx: &Ctx) -> Trace {
     if live.iter().all(|&l| l) && keeps_as_is(&trace) {
         return trace;
     }
-    let mut e = Emitter::new(&trace);
+    // (Its resume data moves to the output: see `Emitter::consuming`.)
+    let guards = std::mem::take(&mut trace.guards);
+    let mut e = Emitter::consuming(&trace, guards);
     let src = e.src();
     let body = e.body_len();
     for (i, &is_live) in live.iter().enumerate().take(body) {

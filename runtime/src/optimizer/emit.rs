@@ -26,6 +26,15 @@
 //! per trace it is given, and drops them again: the buffers of traces the
 //! passes are done with go back to a per-thread store ([`recycle`]) that
 //! the next emitters take them from, rather than to the allocator.
+//!
+//! A pass that has no more use for its input after one walk hands its
+//! resume data to the emitter ([`Emitter::consuming`]): each kept guard's
+//! then moves to the output and is substituted in place, instead of being
+//! copied vector by vector (what made a long trace's guards, a few frames
+//! each, the largest cost of every pass). (RPython's optimizer walks a
+//! trace once, its passes chained per operation, and builds each guard's
+//! resume data once at the end; here every pass walks the trace, so each
+//! hands the next what its input owned.)
 
 use crate::jitcode::{KReg, Kind};
 use crate::trace::{FrameSnapshot, GuardInfo, Opcode, Trace, TraceOp, Val, VirtualObj};
@@ -44,6 +53,8 @@ pub enum GuardFate {
 
 pub struct Emitter<'t> {
     src: &'t Trace,
+    /// The input's resume data (`src.guards`, or moved out of it).
+    input_guards: InputGuards<'t>,
     /// Input operation → its value in the output (`None`: not reached yet
     /// or without a result).
     ops_map: Vec<Option<Val>>,
@@ -72,10 +83,32 @@ pub struct Emitter<'t> {
     spare: RefCell<Option<Box<Spare>>>,
 }
 
+/// Where an emitter reads the input's resume data from.
+enum InputGuards<'t> {
+    /// The input trace's: each kept guard's is copied, substituted.
+    Borrowed(&'t [GuardInfo]),
+    /// Handed over by the pass ([`Emitter::consuming`]): each kept
+    /// guard's moves to the output and is substituted in place, with
+    /// nothing allocated or copied (`movable`: each guard index is used
+    /// by one operation only, as in every trace the tracer records;
+    /// otherwise they are copied as when borrowed).
+    Owned {
+        guards: Vec<GuardInfo>,
+        movable: bool,
+    },
+    /// None wanted ([`Emitter::without_resume_data`]).
+    Dropped,
+}
+
 impl Drop for Emitter<'_> {
     fn drop(&mut self) {
         if let Some(mut spare) = self.spare.get_mut().take() {
             spare.maps.put(std::mem::take(&mut self.ops_map));
+            spare.stamps.put(std::mem::take(&mut self.fail_stamp));
+            if let InputGuards::Owned { guards, .. } = &mut self.input_guards {
+                // (Those of the guards that were dropped, and the husks.)
+                spare.put_guards(std::mem::take(guards));
+            }
             give_back(spare);
         }
     }
@@ -91,8 +124,12 @@ struct Pool<T, const MIN: usize> {
 
 /// Capacities up to `2^(CLASSES - 1)` are kept.
 const CLASSES: usize = 16;
-/// How many vectors a class keeps at most.
-const CLASS_MAX: usize = 1 << 10;
+/// How many vectors a class keeps at most: enough for every frame of
+/// every guard of a long trace (a Lox loop of 5,000 operations has over
+/// 2,000 guards of a few frames each; with fewer, each pass freed and
+/// allocated again most of them). The store never holds more than the
+/// largest two traces in flight needed at once.
+const CLASS_MAX: usize = 1 << 14;
 
 impl<T, const MIN: usize> Default for Pool<T, MIN> {
     fn default() -> Self {
@@ -145,6 +182,7 @@ struct Spare {
     ops: Pool<TraceOp, 16>,
     guards: Pool<GuardInfo, 4>,
     maps: Pool<Option<Val>, 16>,
+    stamps: Pool<u32, 16>,
 }
 
 impl Spare {
@@ -153,15 +191,15 @@ impl Spare {
     }
 
     fn recycle(&mut self, t: Trace) {
-        let Trace {
-            mut ops,
-            mut guards,
-            ..
-        } = t;
+        let Trace { mut ops, guards, .. } = t;
         for op in ops.drain(..) {
             self.vals.put(op.args);
         }
         self.ops.put(ops);
+        self.put_guards(guards);
+    }
+
+    fn put_guards(&mut self, mut guards: Vec<GuardInfo>) {
         for g in guards.drain(..) {
             let mut frames = g.frames;
             for f in frames.drain(..) {
@@ -273,20 +311,51 @@ impl<'t> Emitter<'t> {
         ops_map.resize(src.ops.len(), None);
         let ops = spare.ops.take(src.ops.len());
         let guards = spare.guards.take(src.guards.len());
+        let mut fail_stamp = spare.stamps.take(src.inputs.len() + src.ops.len());
+        fail_stamp.resize(src.inputs.len() + src.ops.len(), 0);
         Emitter {
             src,
+            input_guards: InputGuards::Borrowed(&src.guards),
             ops_map,
             subst_inputs: Vec::new(),
             subst_ops: Vec::new(),
             ops,
             guards,
             killed: Vec::new(),
-            fail_stamp: vec![0; src.inputs.len() + src.ops.len()],
+            fail_stamp,
             dead: false,
             cursor: 0,
             same: true,
             spare: RefCell::new(Some(spare)),
         }
+    }
+
+    /// An emitter that owns the input's resume data, `guards`, taken out
+    /// of `src` (whose `guards` are then empty): a pass that has no more
+    /// use for its input saves copying every guard's.
+    pub fn consuming(src: &'t Trace, guards: Vec<GuardInfo>) -> Emitter<'t> {
+        debug_assert!(src.guards.is_empty(), "the guards are handed over");
+        let mut seen = vec![false; guards.len()];
+        let movable = src.ops.iter().filter_map(|o| o.guard).all(|g| {
+            let first = seen.get(g as usize) == Some(&false);
+            if first {
+                seen[g as usize] = true;
+            }
+            first
+        });
+        let mut e = Emitter::new(src);
+        e.guards.reserve(guards.len());
+        e.input_guards = InputGuards::Owned { guards, movable };
+        e
+    }
+
+    /// An emitter whose output is looked at but never run: its guards get
+    /// no resume data (a walk for what a pass learns on the way, such as
+    /// `intbounds::exit_bounds`, need not copy every guard's).
+    pub fn without_resume_data(src: &'t Trace) -> Emitter<'t> {
+        let mut e = Emitter::new(src);
+        e.input_guards = InputGuards::Dropped;
+        e
     }
 
     fn spare(&self) -> std::cell::RefMut<'_, Spare> {
@@ -456,7 +525,39 @@ impl<'t> Emitter<'t> {
         // equal to anything, every value maps to itself.
         let identity =
             same && own.is_empty() && self.subst_inputs.is_empty() && self.subst_ops.is_empty();
-        let input = &self.src.guards[g];
+        if let InputGuards::Owned {
+            guards,
+            movable: true,
+        } = &mut self.input_guards
+        {
+            let info = std::mem::replace(
+                &mut guards[g],
+                GuardInfo {
+                    frames: Vec::new(),
+                    virtuals: Vec::new(),
+                    fail_args: Vec::new(),
+                },
+            );
+            return self.keep_moved_guard(i, args, own, info, same, identity, outcome);
+        }
+        if let InputGuards::Dropped = self.input_guards {
+            self.same = false;
+            let info = GuardInfo {
+                frames: Vec::new(),
+                virtuals: Vec::new(),
+                fail_args: Vec::new(),
+            };
+            return self.push_guard(i, args, info, outcome);
+        }
+        let input: std::borrow::Cow<'t, GuardInfo> = match &self.input_guards {
+            InputGuards::Borrowed(guards) => {
+                let guards: &'t [GuardInfo] = guards;
+                std::borrow::Cow::Borrowed(&guards[g])
+            }
+            InputGuards::Owned { guards, .. } => std::borrow::Cow::Owned(guards[g].clone()),
+            InputGuards::Dropped => unreachable!("handled above"),
+        };
+        let input = &*input;
         let mut info = {
             let spare = &mut *self.spare();
             let mut frames = spare.frames.take(input.frames.len());
@@ -500,9 +601,62 @@ impl<'t> Emitter<'t> {
             info.fail_args = info.collect_fail_args();
         }
         self.same = same && info.fail_args == input.fail_args;
+        self.push_guard(i, args, info, outcome)
+    }
+
+    /// [`Emitter::keep_guard`] of a guard whose resume data `info` the
+    /// emitter owns: substituted in place.
+    #[allow(clippy::too_many_arguments)]
+    fn keep_moved_guard(
+        &mut self,
+        i: usize,
+        args: Vec<Val>,
+        own: &[(Val, Val)],
+        mut info: GuardInfo,
+        mut same: bool,
+        identity: bool,
+        outcome: Option<bool>,
+    ) -> GuardFate {
+        if !identity {
+            for obj in &mut info.virtuals {
+                for (_, v) in &mut obj.fields {
+                    let w = self.substitute(*v, own);
+                    same &= w == *v;
+                    *v = w;
+                }
+            }
+            for f in &mut info.frames {
+                for (_, v) in &mut f.regs {
+                    let w = self.substitute(*v, own);
+                    same &= w == *v;
+                    *v = w;
+                }
+            }
+        }
+        let mut fail_args = self.spare().vals.take(info.fail_args.len());
+        self.fail_args_into(&info.frames, &mut fail_args);
+        if !info.virtuals.is_empty() {
+            self.spare().vals.put(fail_args);
+            fail_args = info.collect_fail_args();
+        }
+        same &= fail_args == info.fail_args;
+        let old = std::mem::replace(&mut info.fail_args, fail_args);
+        self.spare().vals.put(old);
+        self.same = same;
+        self.push_guard(i, args, info, outcome)
+    }
+
+    /// Emit guard `i` with its output resume data.
+    fn push_guard(
+        &mut self,
+        i: usize,
+        args: Vec<Val>,
+        info: GuardInfo,
+        outcome: Option<bool>,
+    ) -> GuardFate {
         self.guards.push(info);
         self.ops.push(TraceOp {
-            opcode: op.opcode.clone(),
+            opcode: self.src.ops[i].opcode.clone(),
             args,
             result: None,
             guard: Some(self.guards.len() as u32 - 1),
@@ -713,9 +867,78 @@ impl<'t> Emitter<'t> {
             ops,
             guards,
         };
-        debug_assert!(!same || (out.ops == src.ops && out.guards == src.guards));
+        debug_assert!(
+            !same
+                || (out.ops == src.ops
+                    && match &self.input_guards {
+                        InputGuards::Borrowed(input) => out.guards == *input,
+                        // (moved: the input's are gone)
+                        InputGuards::Owned { .. } | InputGuards::Dropped => {
+                            out.guards.len() == src.ops.iter().filter(|o| o.guard.is_some()).count()
+                        }
+                    })
+        );
         UNCHANGED.with(|c| c.set(same.then(|| buffers_of(&out))));
         out
+    }
+}
+
+/// A map from an output's values (its inputs and operation results) to
+/// `T`, indexed rather than hashed: a pass that looks up a fact about
+/// every argument of every operation (intbounds' ranges) does so by a
+/// load. Constants have no entry (`get` says `None`, `insert` ignores
+/// them). Built on a buffer that the pass keeps between runs
+/// ([`ValMap::into_buffer`]).
+pub struct ValMap<T> {
+    n_inputs: usize,
+    slots: Vec<Option<T>>,
+}
+
+impl<T: Copy> ValMap<T> {
+    /// An empty map for a trace of `n_inputs` inputs and about `n_ops`
+    /// operations, on `buffer`'s allocation.
+    pub fn with_buffer(mut buffer: Vec<Option<T>>, n_inputs: usize, n_ops: usize) -> ValMap<T> {
+        buffer.clear();
+        buffer.resize(n_inputs + n_ops, None);
+        ValMap {
+            n_inputs,
+            slots: buffer,
+        }
+    }
+
+    #[inline]
+    fn slot(&self, v: Val) -> Option<usize> {
+        match v {
+            Val::Input(k) => {
+                debug_assert!((k as usize) < self.n_inputs);
+                Some(k as usize)
+            }
+            Val::Op(i) => Some(self.n_inputs + i as usize),
+            _ => None,
+        }
+    }
+
+    #[inline]
+    pub fn get(&self, v: Val) -> Option<T> {
+        self.slot(v)
+            .and_then(|s| self.slots.get(s).copied().flatten())
+    }
+
+    #[inline]
+    pub fn insert(&mut self, v: Val, t: T) {
+        if let Some(s) = self.slot(v) {
+            if s >= self.slots.len() {
+                // (A pass emitted more operations than its input had.)
+                let n = (s + 1).max(2 * self.slots.len());
+                self.slots.resize(n, None);
+            }
+            self.slots[s] = Some(t);
+        }
+    }
+
+    /// The allocation, for the next map.
+    pub fn into_buffer(self) -> Vec<Option<T>> {
+        self.slots
     }
 }
 

@@ -47,7 +47,7 @@ use super::emit::{recycle, Emitter, GuardFate};
 use super::Ctx;
 use crate::alias::*;
 use crate::jitcode::{ArrayId, ScalarTy, Tables};
-use crate::trace::{Opcode, Trace, TraceOp, Val};
+use crate::trace::{GuardInfo, Opcode, Trace, TraceOp, Val};
 use rustc_hash::FxHashMap as HashMap;
 
 struct Heap<'a> {
@@ -144,15 +144,17 @@ impl Heap<'_> {
     }
 }
 
-pub fn run(trace: Trace, cx: &Ctx) -> Trace {
-    let out = forward(&trace, cx);
+pub fn run(mut trace: Trace, cx: &Ctx) -> Trace {
+    // (Its resume data moves to the output: see `Emitter::consuming`.)
+    let guards = std::mem::take(&mut trace.guards);
+    let out = forward(&trace, guards, cx);
     recycle(trace);
     out
 }
 
-fn forward(trace: &Trace, cx: &Ctx) -> Trace {
+fn forward(trace: &Trace, guards: Vec<GuardInfo>, cx: &Ctx) -> Trace {
     let t = cx.tables;
-    let mut e = Emitter::new(trace);
+    let mut e = Emitter::consuming(trace, guards);
     let src = e.src();
     let mut h = Heap {
         t,

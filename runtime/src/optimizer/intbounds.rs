@@ -39,7 +39,7 @@
 //! signed type reads the signed view, one of an unsigned type the
 //! unsigned view (int operands are canonical for their operation's type).
 
-use super::emit::{Emitter, GuardFate};
+use super::emit::{recycle, Emitter, GuardFate, ValMap};
 use super::pure::negate;
 use super::Ctx;
 use crate::executor as ops;
@@ -417,7 +417,8 @@ fn refine_cmp(op: CmpOp, a: (i128, i128), b: (i128, i128)) -> ((i128, i128), (i1
 }
 
 struct State {
-    bounds: HashMap<Val, Bounds>,
+    /// The ranges known, of non-constant values (`get` gives constants').
+    bounds: ValMap<Bounds>,
     /// The orders known between values, in the unsigned and the signed
     /// view (`[signed as usize]`).
     order: [Order; 2],
@@ -487,7 +488,7 @@ impl State {
     fn get(&self, v: Val) -> Bounds {
         match v {
             Val::Int(c) => Bounds::constant(c),
-            v => self.bounds.get(&v).copied().unwrap_or(Bounds::FULL),
+            v => self.bounds.get(v).unwrap_or(Bounds::FULL),
         }
     }
 
@@ -549,25 +550,39 @@ impl State {
     }
 }
 
-pub fn run(trace: Trace, cx: &Ctx) -> Trace {
+pub fn run(mut trace: Trace, cx: &Ctx) -> Trace {
     // Loop peeling's combined trace: the copy's fresh inputs are assumed
     // to lie in the range of the values that enter them from the preamble,
     // and the assumption is checked on the back edge; where it does not
     // hold, the ranges are widened, and at last nothing is assumed.
     let mut assume: Assumptions = HashMap::default();
     let further = later_checks(&trace);
+    if !trace.ops.iter().any(|o| o.opcode == Opcode::Label) {
+        // Nothing is assumed, so one walk does: its resume data moves to
+        // the output (`Emitter::consuming`).
+        let guards = std::mem::take(&mut trace.guards);
+        let e = Emitter::consuming(&trace, guards);
+        let out = run_assuming(&trace, e, cx, &assume, &further).0;
+        recycle(trace);
+        return out;
+    }
     for round in 0..3 {
-        let (out, broken, _) = run_assuming(&trace, cx, &assume, &further);
+        let e = Emitter::new(&trace);
+        let (out, broken, _) = run_assuming(&trace, e, cx, &assume, &further);
         if broken.is_empty() {
+            recycle(trace);
             return out;
         }
+        recycle(out);
         for (j, back) in broken {
             let widened = if round == 0 { back } else { Bounds::FULL };
             assume.insert(j, widened);
         }
     }
     let all_full = (0..trace.inputs.len()).map(|j| (j, Bounds::FULL)).collect();
-    run_assuming(&trace, cx, &all_full, &further).0
+    let out = run_assuming(&trace, Emitter::new(&trace), cx, &all_full, &further).0;
+    recycle(trace);
+    out
 }
 
 /// The ranges of the final `jump`/`jump_to`'s arguments, as far as this
@@ -576,7 +591,10 @@ pub fn run(trace: Trace, cx: &Ctx) -> Trace {
 /// (`short.rs`).
 pub fn exit_bounds(trace: &Trace, cx: &Ctx) -> Vec<Bounds> {
     let further = later_checks(trace);
-    run_assuming(trace, cx, &HashMap::default(), &further).2
+    let e = Emitter::without_resume_data(trace);
+    let (out, _, exit) = run_assuming(trace, e, cx, &HashMap::default(), &further);
+    recycle(out);
+    exit
 }
 
 /// For each guard of the form `v < n` (on 64 bits, `v` a constant offset
@@ -659,19 +677,19 @@ fn later_checks(trace: &Trace) -> HashMap<usize, i64> {
 /// enters it from the preamble (`FULL`: assume nothing).
 type Assumptions = HashMap<usize, Bounds>;
 
-/// One walk over the trace; with the label's slots whose assumption the
-/// back edge breaks, and the range found there; and the ranges of the
-/// final operation's arguments.
-fn run_assuming(
-    trace: &Trace,
+/// One walk over the trace, emitting through `e` (an emitter of `trace`);
+/// with the label's slots whose assumption the back edge breaks, and the
+/// range found there; and the ranges of the final operation's arguments.
+fn run_assuming<'t>(
+    trace: &'t Trace,
+    mut e: Emitter<'t>,
     cx: &Ctx,
     assume: &Assumptions,
     further: &HashMap<usize, i64>,
 ) -> (Trace, Vec<(usize, Bounds)>, Vec<Bounds>) {
     let tables = cx.tables;
-    let mut e = Emitter::new(trace);
     let mut st = State {
-        bounds: HashMap::default(),
+        bounds: ValMap::with_buffer(SPARE_BOUNDS.take(), trace.inputs.len(), trace.ops.len()),
         order: [Order::default(), Order::signed()],
         offset: HashMap::default(),
         upper: HashMap::default(),
@@ -856,7 +874,14 @@ fn run_assuming(
             }
         }
     }
+    SPARE_BOUNDS.set(st.bounds.into_buffer());
     (e.finish(), broken, exit)
+}
+
+thread_local! {
+    /// The ranges' table between runs: allocated once per thread (a
+    /// table per run of a long trace costs page faults).
+    static SPARE_BOUNDS: std::cell::Cell<Vec<Option<Bounds>>> = const { std::cell::Cell::new(Vec::new()) };
 }
 
 fn guard(e: &mut Emitter, st: &mut State, i: usize, args: Vec<Val>, further: Option<i64>) {

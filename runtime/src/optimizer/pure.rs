@@ -18,8 +18,9 @@ use super::emit::{call_results_after, recycle, Emitter, GuardFate};
 use super::Ctx;
 use crate::jitcode::JitCodeId;
 use crate::jitcode::{CmpOp, IntBinOp};
-use crate::trace::{Opcode, Trace, Val};
+use crate::trace::{GuardInfo, Opcode, Trace, Val};
 use rustc_hash::FxHashMap as HashMap;
+use std::cell::Cell;
 
 /// What a guard established about a value.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -139,19 +140,24 @@ impl Table {
     }
 }
 
-pub fn run(trace: Trace, _cx: &Ctx) -> Trace {
-    let out = cse(&trace);
+pub fn run(mut trace: Trace, _cx: &Ctx) -> Trace {
+    // (Its resume data moves to the output: see `Emitter::consuming`.)
+    let guards = std::mem::take(&mut trace.guards);
+    let out = cse(&trace, guards);
     recycle(trace);
     out
 }
 
-fn cse(trace: &Trace) -> Trace {
-    let mut e = Emitter::new(trace);
+fn cse(trace: &Trace, guards: Vec<GuardInfo>) -> Trace {
+    let mut e = Emitter::consuming(trace, guards);
     let src = e.src();
-    // (Sized for the trace: growing a table rehashes it.)
+    // (The thread's table, emptied: it keeps the capacity the largest
+    // trace so far needed, so that neither growing it nor allocating one
+    // per run (page faults, for long traces) costs anything.)
     let mut table = Table {
-        by_key: HashMap::with_capacity_and_hasher(src.ops.len(), Default::default()),
+        by_key: SPARE_TABLE.take(),
     };
+    table.by_key.clear();
     let mut facts: HashMap<Val, Fact> = HashMap::default();
     // Elidable calls seen: (jitcode, args) → their results by number.
     let mut calls: HashMap<(JitCodeId, Vec<Val>), Vec<Option<Val>>> = HashMap::default();
@@ -219,7 +225,13 @@ fn cse(trace: &Trace) -> Trace {
             }
         }
     }
+    SPARE_TABLE.set(table.by_key);
     e.finish()
+}
+
+thread_local! {
+    /// The CSE table between runs (see `cse`).
+    static SPARE_TABLE: Cell<HashMap<Key, Val>> = Cell::new(HashMap::default());
 }
 
 fn guard(

@@ -28,17 +28,19 @@ use crate::blackhole;
 use crate::executor;
 use crate::jitcode::{CmpOp, FieldPlace, IntBinOp, IntTy, ScalarTy};
 use crate::trace::interp::arith;
-use crate::trace::{Opcode, Trace, Val};
+use crate::trace::{GuardInfo, Opcode, Trace, Val};
 use rustc_hash::FxHashSet as HashSet;
 
-pub fn run(trace: Trace, cx: &Ctx) -> Trace {
-    let out = rewrite(&trace, cx);
+pub fn run(mut trace: Trace, cx: &Ctx) -> Trace {
+    // (Its resume data moves to the output: see `Emitter::consuming`.)
+    let guards = std::mem::take(&mut trace.guards);
+    let out = rewrite(&trace, guards, cx);
     recycle(trace);
     out
 }
 
-fn rewrite(trace: &Trace, cx: &Ctx) -> Trace {
-    let mut e = Emitter::new(trace);
+fn rewrite(trace: &Trace, guards: Vec<GuardInfo>, cx: &Ctx) -> Trace {
+    let mut e = Emitter::consuming(trace, guards);
     let src = e.src();
     // Addresses of memory reached through immutable descrs.
     let mut imm_addrs: HashSet<u64> = HashSet::default();

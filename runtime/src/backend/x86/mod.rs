@@ -47,6 +47,7 @@ use std::collections::HashMap;
 
 use dynasmrt::{x64::X64Relocation, DynamicLabel, DynasmApi, DynasmLabelApi, VecAssembler};
 
+use super::disasm::Mark;
 use super::frame::{io_disp, slot_disp};
 use crate::jitcode::{Kind, Tables};
 use crate::trace::{Opcode, Trace, Val};
@@ -171,7 +172,7 @@ pub struct Output {
     /// Words of the I/O area the trace uses.
     pub io_words: usize,
     /// Offsets of interesting points, for the disassembly.
-    pub marks: Vec<(usize, String)>,
+    pub marks: Vec<(usize, Mark)>,
     /// Jumps out of the trace (`JumpTo`): the offset of a `JUMP_LEN`-byte
     /// `mov r11, target; jmp r11` and its target, for `guards::far_jump`
     /// once the code's address is known.
@@ -211,7 +212,7 @@ pub struct Codegen<'a> {
     /// Locations of the inputs at the loop header.
     pub header: Vec<Option<Loc>>,
     pub fused: Option<Fused>,
-    pub marks: Vec<(usize, String)>,
+    pub marks: Vec<(usize, Mark)>,
     pub io_words: usize,
     pub targets: TargetLookup<'a>,
     pub error: Option<String>,
@@ -399,9 +400,9 @@ impl<'a> Codegen<'a> {
         l
     }
 
-    pub fn mark(&mut self, text: String) {
+    pub fn mark(&mut self, mark: Mark) {
         let off = self.a.offset().0;
-        self.marks.push((off, text));
+        self.marks.push((off, mark));
     }
 
     pub fn fail(&mut self, msg: String) {
@@ -461,7 +462,7 @@ pub fn compile(
     }
 
     let entry = if is_loop {
-        cg.mark("entry".into());
+        cg.mark(Mark::Text("entry"));
         asm!(cg
             ; push rbx
             ; push rbp
@@ -488,16 +489,16 @@ pub fn compile(
     cg.compute_hints(is_loop, true);
     let entry_moves = cg.place_inputs(entry_locs);
     if entry_locs.is_none() {
-        cg.mark("from_frame: load inputs".into());
+        cg.mark(Mark::Text("from_frame: load inputs"));
         cg.load_inputs();
     } else {
-        cg.mark("from guard: inputs in place".into());
+        cg.mark(Mark::Text("from guard: inputs in place"));
         cg.parallel_move(&entry_moves);
     }
     let regs_entry = from_frame;
     cg.compute_hints(is_loop, false);
     let loop_entry = if is_loop {
-        cg.mark("loop".into());
+        cg.mark(Mark::Text("loop"));
         let l = cg.loop_label;
         asm!(cg ; =>l);
         Some(cg.a.offset().0)
@@ -505,7 +506,7 @@ pub fn compile(
         None
     };
     for i in 0..trace.ops.len() {
-        cg.mark(format!("op {i}"));
+        cg.mark(Mark::Op(i as u32));
         cg.op(i);
         if let Some(e) = cg.error.take() {
             return Err(format!("op {i} ({:?}): {e}", trace.ops[i].opcode));
@@ -524,13 +525,16 @@ pub fn compile(
     let mut guard_sites = vec![Vec::new(); trace.guards.len()];
     let stubs = std::mem::take(&mut cg.stubs);
     for s in &stubs {
-        cg.mark(format!("stub of guard #{} (id {})", s.guard, s.gid));
+        cg.mark(Mark::Stub {
+            guard: s.guard,
+            gid: s.gid,
+        });
         stub_patch[s.guard as usize] = cg.emit_stub(s);
         guard_locs[s.guard as usize] = s.args.clone();
         guard_sites[s.guard as usize] = s.sites.clone();
     }
     let (pe, ep) = (cg.panic_exit, cg.epilogue);
-    cg.mark("panic_exit".into());
+    cg.mark(Mark::Text("panic_exit"));
     asm!(cg
         ; =>pe
         ; mov rax, -1
@@ -546,7 +550,7 @@ pub fn compile(
     );
     if !cg.fconsts.is_empty() {
         asm!(cg ; .align 8);
-        cg.mark("constants".into());
+        cg.mark(Mark::Text("constants"));
         let mut pool: Vec<(u64, DynamicLabel)> = cg.fconsts.iter().map(|(b, l)| (*b, *l)).collect();
         pool.sort_by_key(|p| p.0);
         for (bits, l) in pool {
