@@ -151,7 +151,7 @@ impl Compiled {
             + nested(&self.guard_locs)
             + nested(&self.guard_sites)
             + size_of_val(&*self.bridges)
-            + self.marks.iter().map(|(_, m)| m.len()).sum::<usize>()
+            // (Marks are data now, formatted only for the listing.)
             + size_of_val(&*self.marks)
             + size_of_val(&*self.failures)
             + nested(&self.fail_kinds)
