@@ -194,12 +194,36 @@ fn run_compiled(tables: &'static Tables, driver: u16, id: TraceId, reds: &[u64])
     let trace = backend::trace_of(exit.trace);
     let inlined = trace.guards[exit.guard as usize].frames.len() > 1;
     record(Delta::GuardFailed { inlined });
-    if with_state(tables, |w| w.guard_failed(exit.trace, exit.guard)) {
+    // An invalidated trace gets no bridge: its key is traced again.
+    if !is_invalidation_exit(&trace, exit.guard)
+        && with_state(tables, |w| w.guard_failed(exit.trace, exit.guard))
+    {
         return trace_bridge(tables, driver, &trace, &exit);
     }
     let info = &trace.guards[exit.guard as usize];
     record(Delta::Blackholed);
     blackhole::resume(tables, ResumeFrame::from_guard(tables, info, &exit.values)).into()
+}
+
+/// The invalid flag of a compiled trace that depends on quasi-immutable
+/// fields: the operand of its `guard_not_invalidated`s.
+fn invalid_flag_of(trace: &Trace) -> Option<crate::quasiimmut::InvalidFlag> {
+    trace.ops.iter().find_map(|o| match (&o.opcode, o.args.first()) {
+        (Opcode::GuardNotInvalidated, Some(&crate::trace::Val::Int(addr))) => {
+            // Safety: flags are made by `quasiimmut::new_flag` and never freed.
+            Some(unsafe { &*(addr as usize as *const std::sync::atomic::AtomicBool) })
+        }
+        _ => None,
+    })
+}
+
+/// Did compiled code leave `trace` through its guard `guard` because the
+/// trace was invalidated?
+fn is_invalidation_exit(trace: &Trace, guard: u32) -> bool {
+    trace
+        .ops
+        .iter()
+        .any(|o| o.guard == Some(guard) && o.opcode == Opcode::GuardNotInvalidated)
 }
 
 /// The compiled loop a trace may end in, for these greens.
@@ -227,7 +251,10 @@ fn trace_loop(tables: &'static Tables, driver: u16, args: &[u64]) -> Step {
             };
             let what = format!("{} at {}", kind.name(), key_text(tables, driver, greens));
             match compile::compile_loop(tables, trace, kind, traced_ns, &what, &params) {
-                Ok(id) => with_state(tables, |w| w.set_compiled(driver, greens, id)),
+                Ok(id) => {
+                    let invalid = invalid_flag_of(&backend::trace_of(id));
+                    with_state(tables, |w| w.set_compiled(driver, greens, id, invalid))
+                }
                 Err(e) => {
                     let b = with_state(tables, |w| w.loop_aborted(driver, greens));
                     aborted(Abort::CompileError, &what, b, Some(&e));

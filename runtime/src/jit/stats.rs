@@ -130,6 +130,9 @@ pub struct JitStats {
     pub keys_blacklisted: u64,
     /// Guards given up on after too many aborted bridges.
     pub guards_blacklisted: u64,
+    /// Compiled traces invalidated: a quasi-immutable field they read as
+    /// a constant was written (`quasiimmut.rs`).
+    pub invalidations: u64,
     /// Time spent tracing (the program runs meanwhile).
     pub tracing_ns: u64,
     /// Time spent in the optimizer.
@@ -185,6 +188,7 @@ impl JitStats {
         line("blackhole_runs", self.blackhole_runs.to_string());
         line("keys_blacklisted", self.keys_blacklisted.to_string());
         line("guards_blacklisted", self.guards_blacklisted.to_string());
+        line("invalidations", self.invalidations.to_string());
         line("code_bytes", self.code_bytes.to_string());
         line("tracing_ms", format!("{:.3}", self.tracing_ns as f64 / 1e6));
         line(
@@ -251,6 +255,7 @@ impl JitStats {
             Delta::Blackholed => self.blackhole_runs += 1,
             Delta::KeyBlacklisted => self.keys_blacklisted += 1,
             Delta::GuardBlacklisted => self.guards_blacklisted += 1,
+            Delta::Invalidated => self.invalidations += 1,
         }
     }
 }
@@ -306,6 +311,7 @@ pub(crate) enum Delta {
     Blackholed,
     KeyBlacklisted,
     GuardBlacklisted,
+    Invalidated,
 }
 
 static GLOBAL: Mutex<JitStats> = Mutex::new(JitStats {
@@ -329,6 +335,7 @@ static GLOBAL: Mutex<JitStats> = Mutex::new(JitStats {
     blackhole_runs: 0,
     keys_blacklisted: 0,
     guards_blacklisted: 0,
+    invalidations: 0,
     tracing_ns: 0,
     optimize_ns: 0,
     compile_ns: 0,

@@ -441,6 +441,15 @@ insn_table! {
         src: Reg = read(Ref),
         descr: ArrayId = descr(Array { vec: true, scalar: false }),
     }
+    /// `QuasiImmut::get` of the `QuasiImmut` at `base` (`descr`: its value
+    /// field): a `getfield` for the blackhole; a constant for the tracer
+    /// when `base` is one, with the trace made to depend on the field
+    /// (`quasiimmut.rs`).
+    45 QuasiImmutGet "quasiimmut_get" {
+        base: Reg = read(Ref),
+        descr: FieldId = descr(Field { scalar: true }),
+        dst: Reg = write(field descr),
+    }
 }
 
 impl Insn {
