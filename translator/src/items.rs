@@ -138,17 +138,18 @@ fn gc_prelude_item(path: &[String]) -> bool {
     path.len() == 3
         && path[0] == "metatrace"
         && path[1] == "prelude"
-        && matches!(path[2].as_str(), "Gc" | "GcCell")
+        && matches!(path[2].as_str(), "Gc" | "GcCell" | "QuasiImmut")
 }
 
 /// The name `resolve_type` knows an external type by: the last segment,
 /// except for metatrace's GC types (`metatrace::Gc`, `metatrace::gc::Gc`,
 /// `metatrace::prelude::Gc`), which are `metatrace::Gc` and
-/// `metatrace::GcCell` so that a user's own `Gc` is not taken for them.
+/// `metatrace::GcCell` so that a user's own `Gc` is not taken for them
+/// (and `metatrace::QuasiImmut`, `metatrace::quasiimmut::QuasiImmut`).
 fn external_type_name(path: &[String]) -> String {
     let last = path.last().cloned().unwrap_or_default();
     if path.first().map(String::as_str) == Some("metatrace")
-        && matches!(last.as_str(), "Gc" | "GcCell")
+        && matches!(last.as_str(), "Gc" | "GcCell" | "QuasiImmut")
     {
         return format!("metatrace::{last}");
     }
@@ -725,6 +726,18 @@ impl<'a> ItemTable<'a> {
                 "String" => Ok(Ty::String),
                 "metatrace::Gc" => Ok(Ty::Gc(Box::new(arg(0)?))),
                 "metatrace::GcCell" => Ok(Ty::GcCell(Box::new(arg(0)?))),
+                "metatrace::QuasiImmut" => match arg(0)? {
+                    t @ (Ty::Bool | Ty::Char | Ty::Int(_) | Ty::F64) => {
+                        Ok(Ty::QuasiImmut(Box::new(t)))
+                    }
+                    t => error(
+                        format!(
+                            "a `QuasiImmut<{}>` is not supported: a quasi-immutable field holds a plain scalar",
+                            self.types.display(&t)
+                        ),
+                        "use an integer, `f64`, `bool` or `char`; to make a compound binding (a value, a table) constant in traces, keep a version number in a `QuasiImmut<u64>` and look the binding up in an #[elidable] function that takes the version (docs/jit.md, \"Quasi-immutable fields\")",
+                    ),
+                },
                 "Cell" => Ok(Ty::Cell(Box::new(arg(0)?))),
                 "Rc" | "RefCell" | "HashMap" | "Weak" => Err(at(self.sources(), file, span, format!("type `{std_name}` is not supported in traced code"))
                     .with_help(crate::diag::GC_INSTEAD_HELP)),

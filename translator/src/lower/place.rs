@@ -254,6 +254,8 @@ impl Lowerer<'_, '_> {
             Ty::Tuple(items) => Some(items.clone()),
             // `repr(C)`: `GCCELL_BORROW`, `GCCELL_LOGGED`, `GCCELL_VALUE`.
             Ty::GcCell(t) => Some(vec![Ty::Int(IntTy::Isize), Ty::Bool, (**t).clone()]),
+            // `QUASIIMMUT_WATCHED`, `QUASIIMMUT_VALUE`.
+            Ty::QuasiImmut(t) => Some(vec![Ty::usize(), (**t).clone()]),
             _ => None,
         }
     }
@@ -338,7 +340,7 @@ impl Lowerer<'_, '_> {
         // is writable wherever it was reached from.
         let ref_to = |base: &Operand, t: &Ty| {
             let mutable = match self.g.operand_ty(base) {
-                _ if matches!(t, Ty::Cell(_) | Ty::GcCell(_)) => true,
+                _ if matches!(t, Ty::Cell(_) | Ty::GcCell(_) | Ty::QuasiImmut(_)) => true,
                 Ty::Ref { mutable, .. } => mutable,
                 Ty::Gc(_) => false,
                 _ => true,
