@@ -726,18 +726,8 @@ impl<'a> ItemTable<'a> {
                 "String" => Ok(Ty::String),
                 "metatrace::Gc" => Ok(Ty::Gc(Box::new(arg(0)?))),
                 "metatrace::GcCell" => Ok(Ty::GcCell(Box::new(arg(0)?))),
-                "metatrace::QuasiImmut" => match arg(0)? {
-                    t @ (Ty::Bool | Ty::Char | Ty::Int(_) | Ty::F64) => {
-                        Ok(Ty::QuasiImmut(Box::new(t)))
-                    }
-                    t => error(
-                        format!(
-                            "a `QuasiImmut<{}>` is not supported: a quasi-immutable field holds a plain scalar",
-                            self.types.display(&t)
-                        ),
-                        "use an integer, `f64`, `bool` or `char`; to make a compound binding (a value, a table) constant in traces, keep a version number in a `QuasiImmut<u64>` and look the binding up in an #[elidable] function that takes the version (docs/jit.md, \"Quasi-immutable fields\")",
-                    ),
-                },
+                // (Of a plain scalar: checked where it is used.)
+                "metatrace::QuasiImmut" => Ok(Ty::QuasiImmut(Box::new(arg(0)?))),
                 "Cell" => Ok(Ty::Cell(Box::new(arg(0)?))),
                 "Rc" | "RefCell" | "HashMap" | "Weak" => Err(at(self.sources(), file, span, format!("type `{std_name}` is not supported in traced code"))
                     .with_help(crate::diag::GC_INSTEAD_HELP)),

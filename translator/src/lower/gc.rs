@@ -186,6 +186,17 @@ impl Lowerer<'_, '_> {
         let Ty::QuasiImmut(inner) = q_ty else {
             return None;
         };
+        if !matches!(**inner, Ty::Bool | Ty::Char | Ty::Int(_) | Ty::F64) {
+            self.error(
+                span,
+                format!(
+                    "a `QuasiImmut<{}>` is not supported: a quasi-immutable field holds a plain scalar",
+                    self.items.types.display(inner)
+                ),
+                "use an integer, `f64`, `bool` or `char`; to make a compound binding (a value, a table) constant in traces, keep a version number in a `QuasiImmut<u64>` and look the binding up in an #[elidable] function that takes the version (docs/jit.md, \"Quasi-immutable fields\")",
+            );
+            return None;
+        }
         let lv = self.deref_place(&m.receiver)?;
         let mut q = self.addr_of(&lv, span)?.remove(0);
         // Written through a shared reference: no immutable descrs.
