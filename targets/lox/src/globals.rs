@@ -22,13 +22,6 @@ use crate::object::{LoxString, Table, Value};
 use metatrace::prelude::*;
 use metatrace::{Gc, GcCell, QuasiImmut};
 
-/// What a name is bound to, as the traces see it.
-const UNDEFINED: u8 = 0;
-/// Defined and never assigned since: its value is a constant in traces.
-const CONSTANT: u8 = 1;
-/// Assigned after its definition: its value is read from its cell.
-const REASSIGNED: u8 = 2;
-
 /// The globals of a VM (`Vm::globals`).
 #[derive(Debug)]
 pub struct Globals {
@@ -66,15 +59,13 @@ impl Globals {
 pub fn get_global(globals: Gc<Globals>, name: Gc<LoxString>) -> Option<Value> {
     if we_are_jitted() {
         let version = globals.version.get();
-        let state = binding_state(globals, name, version);
-        if state == CONSTANT {
-            return Some(constant_value(globals, name, version));
-        }
-        if state == UNDEFINED {
+        if !is_defined(globals, name, version) {
             return None;
         }
-        let cell = globals.cells.borrow()[cell_number(globals, name, version) - 1];
-        return Some(cell.value.get());
+        return match cell_of(globals, name, version) {
+            Some(cell) => Some(cell.value.get()),
+            None => Some(constant_value(globals, name, version)),
+        };
     }
     globals.values.borrow().get(name)
 }
@@ -83,11 +74,9 @@ pub fn get_global(globals: Gc<Globals>, name: Gc<LoxString>) -> Option<Value> {
 /// natives' definitions.
 pub fn define_global(globals: Gc<Globals>, name: Gc<LoxString>, value: Value) {
     globals.values.borrow_mut().set(name, value);
-    let number = cell_number(globals, name, globals.version.get());
-    if number == 0 {
-        changed(globals);
-    } else {
-        globals.cells.borrow()[number - 1].value.set(value);
+    match cell_of(globals, name, globals.version.get()) {
+        Some(cell) => cell.value.set(value),
+        None => changed(globals),
     }
 }
 
@@ -99,22 +88,29 @@ pub fn assign_global(globals: Gc<Globals>, name: Gc<LoxString>, value: Value) ->
         globals.values.borrow_mut().delete(name);
         return false;
     }
-    let number = cell_number(globals, name, globals.version.get());
-    if number == 0 {
-        let cell = Gc::new(GlobalCell {
-            value: GcCell::new(value),
-        });
-        globals.cells.borrow_mut().push(cell);
-        let count = globals.cells.borrow().len();
-        globals
-            .reassigned
-            .borrow_mut()
-            .set(name, Value::Number(count as f64));
-        changed(globals);
-    } else {
-        globals.cells.borrow()[number - 1].value.set(value);
+    match cell_of(globals, name, globals.version.get()) {
+        Some(cell) => cell.value.set(value),
+        None => {
+            let cell = Gc::new(GlobalCell {
+                value: GcCell::new(value),
+            });
+            let number = add_cell(globals, cell);
+            globals
+                .reassigned
+                .borrow_mut()
+                .set(name, Value::Number(number as f64));
+            changed(globals);
+        }
     }
     true
+}
+
+/// Appends `cell`; its number (index + 1). Through `borrow_mut`: the
+/// length is read as it is now, not as an immutable read of it earlier in
+/// the trace left it.
+fn add_cell(globals: Gc<Globals>, cell: Gc<GlobalCell>) -> usize {
+    globals.cells.borrow_mut().push(cell);
+    globals.cells.borrow_mut().len()
 }
 
 /// What lookups answer changed.
@@ -122,31 +118,25 @@ fn changed(globals: Gc<Globals>) {
     globals.version.set(globals.version.get() + 1);
 }
 
-/// `UNDEFINED`, `CONSTANT` or `REASSIGNED`; the same as long as
-/// `version` is (which is there to be part of the key the tracer folds
-/// the call on).
+// The lookups: the same as long as `version` is (which is there to be
+// part of the key the tracer folds the calls on), run afresh for every
+// trace.
+
 #[elidable]
-fn binding_state(globals: Gc<Globals>, name: Gc<LoxString>, version: u64) -> u8 {
-    if globals.values.borrow().get(name).is_none() {
-        return UNDEFINED;
-    }
-    if cell_number(globals, name, version) != 0 {
-        return REASSIGNED;
-    }
-    CONSTANT
+fn is_defined(globals: Gc<Globals>, name: Gc<LoxString>, _version: u64) -> bool {
+    globals.values.borrow().get(name).is_some()
 }
 
-/// The number of the cell of `name` (its index in `cells` + 1), or 0
-/// when `name` was not assigned after its definition.
+/// The cell of `name`, if it was assigned after its definition.
 #[elidable]
-fn cell_number(globals: Gc<Globals>, name: Gc<LoxString>, _version: u64) -> usize {
+fn cell_of(globals: Gc<Globals>, name: Gc<LoxString>, _version: u64) -> Option<Gc<GlobalCell>> {
     match globals.reassigned.borrow().get(name) {
-        Some(Value::Number(n)) => n as usize,
-        _ => 0,
+        Some(Value::Number(n)) => Some(globals.cells.borrow()[n as usize - 1]),
+        _ => None,
     }
 }
 
-/// The value of a `CONSTANT` global (`Nil` for a name without one).
+/// The value of a global never assigned (`Nil` for a name without one).
 #[elidable]
 fn constant_value(globals: Gc<Globals>, name: Gc<LoxString>, _version: u64) -> Value {
     match globals.values.borrow().get(name) {
