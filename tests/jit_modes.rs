@@ -118,9 +118,23 @@ fn jit_run(
     stdin: &[u8],
     timeout: Duration,
 ) -> (Run, Summary) {
+    let (r, summary, _) = jit_run_log(vm, opts, args, stdin, timeout, "jit-summary");
+    (r, summary)
+}
+
+/// [`jit_run`] with the log categories `categories` (`jit-summary` among
+/// them): the run, the summary and the whole log.
+fn jit_run_log(
+    vm: &Path,
+    opts: &str,
+    args: &[&str],
+    stdin: &[u8],
+    timeout: Duration,
+    categories: &str,
+) -> (Run, Summary, String) {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("jit.log");
-    let spec = format!("jit-summary:{}", log.display());
+    let spec = format!("{categories}:{}", log.display());
     let r = run_env(
         vm,
         &jit_args(opts, args),
@@ -128,12 +142,13 @@ fn jit_run(
         stdin,
         timeout,
     );
-    let summary = match std::fs::read_to_string(&log) {
-        Ok(text) if !r.timed_out() && r.code() != Some(101) => Summary::parse(&text)
-            .unwrap_or_else(|e| panic!("{} {opts} {args:?}: {e}", vm.display())),
-        _ => Summary::default(),
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    let summary = if !text.is_empty() && !r.timed_out() && r.code() != Some(101) {
+        Summary::parse(&text).unwrap_or_else(|e| panic!("{} {opts} {args:?}: {e}", vm.display()))
+    } else {
+        Summary::default()
     };
-    (r, summary)
+    (r, summary, text)
 }
 
 /// The differences between a native run and a JIT run (stdout, stderr,
@@ -715,22 +730,9 @@ fn stackvm_programs() {
     assert!(bags.get("allocs_compiled") > 0, "{:?}", bags.0);
 }
 
-/// Runs `vm --jit OPTS ARGS...` with the summary and the optimized traces
-/// logged: the run, the summary and the `jit-log-opt` text.
+/// [`jit_run_log`] of the summary and the optimized traces.
 fn jit_run_logged(vm: &Path, opts: &str, args: &[&str]) -> (Run, Summary, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("jit.log");
-    let spec = format!("jit-summary,jit-log-opt:{}", log.display());
-    let r = run_env(
-        vm,
-        &jit_args(opts, args),
-        &[("METATRACE_LOG", &spec)],
-        b"",
-        QUICK,
-    );
-    let text = std::fs::read_to_string(&log).unwrap_or_default();
-    let summary = Summary::parse(&text).unwrap_or_default();
-    (r, summary, text)
+    jit_run_log(vm, opts, args, b"", QUICK, "jit-summary,jit-log-opt")
 }
 
 /// `calls`' `scale` is a quasi-immutable field of the (green) program:

@@ -135,12 +135,7 @@ impl Lowerer<'_, '_> {
                 _ => self.cell_write(b, m, &value, None),
             };
         }
-        let mut cell = self.addr_of(&lv, span)?.remove(0);
-        // A cell is written through a shared reference: its accesses must
-        // not use immutable descrs, which the optimizer may fold.
-        if !matches!(self.g.operand_ty(&cell), Ty::Ref { mutable: true, .. }) {
-            cell = self.emit1(Op::Cast, vec![cell], Ty::reference(true, cell_ty.clone()));
-        }
+        let cell = self.writable_addr(&lv, cell_ty, span)?;
         let value = self.cell_value(&cell, cell_ty, &inner);
         let gc_cell = is_gc_cell.then_some((&cell, cell_ty));
         match b.lower {
@@ -171,6 +166,17 @@ impl Lowerer<'_, '_> {
         }
     }
 
+    /// The address of the cell (of type `cell_ty`) at `lv`, as a `&mut`:
+    /// a cell is written through a shared reference, so its accesses must
+    /// not use immutable descrs, which the optimizer may fold.
+    fn writable_addr(&mut self, lv: &Lval, cell_ty: &Ty, span: Span) -> Option<Operand> {
+        let cell = self.addr_of(lv, span)?.remove(0);
+        if matches!(self.g.operand_ty(&cell), Ty::Ref { mutable: true, .. }) {
+            return Some(cell);
+        }
+        Some(self.emit1(Op::Cast, vec![cell], Ty::reference(true, cell_ty.clone())))
+    }
+
     /// A method of a `QuasiImmut` (the receiver's type, references and
     /// `Gc`s followed, is `q_ty`): `get` is `quasiimmut_get`, which the
     /// tracer turns into a constant when the field's address is one;
@@ -198,11 +204,7 @@ impl Lowerer<'_, '_> {
             return None;
         }
         let lv = self.deref_place(&m.receiver)?;
-        let mut q = self.addr_of(&lv, span)?.remove(0);
-        // Written through a shared reference: no immutable descrs.
-        if !matches!(self.g.operand_ty(&q), Ty::Ref { mutable: true, .. }) {
-            q = self.emit1(Op::Cast, vec![q], Ty::reference(true, q_ty.clone()));
-        }
+        let q = self.writable_addr(&lv, q_ty, span)?;
         let field = |index| FieldRef {
             owner: q_ty.clone(),
             variant: None,
