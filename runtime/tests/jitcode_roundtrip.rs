@@ -53,9 +53,10 @@ fn variant(insn: &Insn) -> usize {
         Insn::VecInit { .. } => 42,
         Insn::VecDrop { .. } => 43,
         Insn::VecTake { .. } => 44,
+        Insn::QuasiImmutGet { .. } => 45,
     }
 }
-const VARIANTS: usize = 45;
+const VARIANTS: usize = 46;
 
 fn scalars() -> Vec<ScalarTy> {
     let mut v: Vec<ScalarTy> = IntTy::ALL.iter().map(|&t| ScalarTy::Int(t)).collect();
@@ -150,6 +151,11 @@ fn all_insns() -> Vec<Insn> {
         descr: FieldId(1),
         base: 2,
         dst: 3,
+    });
+    v.push(QuasiImmutGet {
+        descr: FieldId(3),
+        base: 4,
+        dst: 5,
     });
     v.push(SetField {
         descr: FieldId(4),
