@@ -26,7 +26,7 @@
 
 use std::cell::Cell;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 
 /// The types a [`QuasiImmut`] may hold: plain scalars, one register of
@@ -124,6 +124,19 @@ fn with_dependents<R>(f: impl FnOnce(&mut HashMap<usize, Vec<InvalidFlag>>) -> R
     f(d.get_or_insert_with(HashMap::new))
 }
 
+/// Traces invalidated, in the process and on this thread (the summary's
+/// `invalidations`).
+static INVALIDATED: AtomicU64 = AtomicU64::new(0);
+thread_local! {
+    static THREAD_INVALIDATED: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Traces invalidated so far: in the process, on this thread.
+pub fn invalidations() -> (u64, u64) {
+    let here = THREAD_INVALIDATED.try_with(|n| n.get()).unwrap_or(0);
+    (INVALIDATED.load(Ordering::Relaxed), here)
+}
+
 /// A fresh flag for a trace that is about to depend on a field.
 pub fn new_flag() -> InvalidFlag {
     Box::leak(Box::new(AtomicBool::new(false)))
@@ -152,7 +165,8 @@ pub fn invalidate(addr: usize) {
     let flags = with_dependents(|d| d.remove(&addr)).unwrap_or_default();
     for flag in flags {
         if !flag.swap(true, Ordering::Relaxed) {
-            crate::jit::stats::record(crate::jit::stats::Delta::Invalidated);
+            INVALIDATED.fetch_add(1, Ordering::Relaxed);
+            let _ = THREAD_INVALIDATED.try_with(|n| n.set(n.get() + 1));
         }
     }
     // Safety: called by `QuasiImmut::set` on itself.

@@ -131,7 +131,8 @@ pub struct JitStats {
     /// Guards given up on after too many aborted bridges.
     pub guards_blacklisted: u64,
     /// Compiled traces invalidated: a quasi-immutable field they read as
-    /// a constant was written (`quasiimmut.rs`).
+    /// a constant was written (counted by `quasiimmut.rs`, which the JIT
+    /// depends on, not the other way round).
     pub invalidations: u64,
     /// Time spent tracing (the program runs meanwhile).
     pub tracing_ns: u64,
@@ -255,7 +256,6 @@ impl JitStats {
             Delta::Blackholed => self.blackhole_runs += 1,
             Delta::KeyBlacklisted => self.keys_blacklisted += 1,
             Delta::GuardBlacklisted => self.guards_blacklisted += 1,
-            Delta::Invalidated => self.invalidations += 1,
         }
     }
 }
@@ -311,7 +311,6 @@ pub(crate) enum Delta {
     Blackholed,
     KeyBlacklisted,
     GuardBlacklisted,
-    Invalidated,
 }
 
 static GLOBAL: Mutex<JitStats> = Mutex::new(JitStats {
@@ -405,12 +404,16 @@ pub(crate) fn record(d: Delta) {
 
 /// What the JIT did in this process so far.
 pub fn stats() -> JitStats {
-    *GLOBAL.lock().unwrap_or_else(|e| e.into_inner())
+    let mut s = *GLOBAL.lock().unwrap_or_else(|e| e.into_inner());
+    s.invalidations = crate::quasiimmut::invalidations().0;
+    s
 }
 
 /// What the JIT did on this thread so far.
 pub fn thread_stats() -> JitStats {
-    THREAD.try_with(|t| t.get()).unwrap_or_default()
+    let mut s = THREAD.try_with(|t| t.get()).unwrap_or_default();
+    s.invalidations = crate::quasiimmut::invalidations().1;
+    s
 }
 
 #[cfg(test)]
