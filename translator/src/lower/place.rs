@@ -511,10 +511,15 @@ impl Lowerer<'_, '_> {
                 values.push(if fty.is_scalar() {
                     vec![self.emit1(Op::GetField(field), vec![addr.clone()], fty.clone())]
                 } else {
+                    // Nested too: an enum in a cell is read through a
+                    // `&mut`, so that its payload gets no immutable descr
+                    // a constant cell's reads would be folded by.
+                    let mutable =
+                        matches!(self.g.operand_ty(&addr), Ty::Ref { mutable: true, .. });
                     let a = self.emit1(
                         Op::FieldAddr(field),
                         vec![addr.clone()],
-                        Ty::reference(false, fty.clone()),
+                        Ty::reference(mutable, fty.clone()),
                     );
                     self.load_mem(a, fty, span)?
                 });
