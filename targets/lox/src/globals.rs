@@ -91,9 +91,7 @@ pub fn assign_global(globals: Gc<Globals>, name: Gc<LoxString>, value: Value) ->
     match cell_of(globals, name, globals.version.get()) {
         Some(cell) => cell.value.set(value),
         None => {
-            let cell = Gc::new(GlobalCell {
-                value: GcCell::new(value),
-            });
+            let cell = new_cell(value);
             let number = add_cell(globals, cell);
             globals
                 .reassigned
@@ -103,6 +101,19 @@ pub fn assign_global(globals: Gc<Globals>, name: Gc<LoxString>, value: Value) ->
         }
     }
     true
+}
+
+/// A cell holding `value`, pinned: a trace holds its address as a
+/// constant from the moment it looks the global up, before the trace is
+/// compiled and its constants pinned, and StickyImmix moves young objects.
+/// (`pub(crate)`: the generated glue calls it.)
+#[dont_look_inside]
+pub(crate) fn new_cell(value: Value) -> Gc<GlobalCell> {
+    let cell = Gc::new(GlobalCell {
+        value: GcCell::new(value),
+    });
+    metatrace::gc::roots::pin_forever(Gc::as_ptr(cell) as usize);
+    cell
 }
 
 /// Appends `cell`; its number (index + 1). Through `borrow_mut`: the
