@@ -64,6 +64,7 @@ pub mod asm_text;
 pub use metatrace_runtime::gc;
 pub use metatrace_runtime::gc::{Gc, GcCell, Root};
 pub use metatrace_runtime::gc_type;
+pub use metatrace_runtime::quasiimmut::QuasiImmut;
 
 /// Everything an interpreter needs: `use metatrace::prelude::*;`.
 pub mod prelude {
@@ -72,6 +73,7 @@ pub mod prelude {
         dont_look_inside, elidable, jit_driver, loop_invariant, unroll_safe,
     };
     pub use metatrace_runtime::gc::{Gc, GcCell, Root};
+    pub use metatrace_runtime::quasiimmut::QuasiImmut;
     pub use metatrace_runtime::hints::{promote, we_are_jitted};
 }
 

@@ -10,13 +10,18 @@
 //! `targets/calls` is an interpreter shaped so that guards fail inside
 //! inlined calls (its helpers branch on the data): its programs run in
 //! every mode, and the summary must show guard failures and bridges there.
+//!
+//! Quasi-immutable fields (`metatrace::QuasiImmut`): `calls`' `scale` and
+//! Lox's globals are read as constants by traces and written natively,
+//! in the blackhole and from machine code; the outputs stay those of the
+//! native interpreter and the summary counts the invalidations.
 
 mod compare;
 
 use compare::jit_args;
 use metatrace_testkit::vms::{
-    bf_cases, excerpt, on_two_threads, run, run_env, shared_programs, stackvm_program, tlr_program,
-    vms, workspace_root, write, Run, STACKVM_CASES, STACKVM_ERRORS,
+    bf_cases, excerpt, lox, on_two_threads, run, run_env, shared_programs, stackvm_program,
+    tlr_program, vms, workspace_root, write, Run, STACKVM_CASES, STACKVM_ERRORS,
 };
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -113,9 +118,23 @@ fn jit_run(
     stdin: &[u8],
     timeout: Duration,
 ) -> (Run, Summary) {
+    let (r, summary, _) = jit_run_log(vm, opts, args, stdin, timeout, "jit-summary");
+    (r, summary)
+}
+
+/// [`jit_run`] with the log categories `categories` (`jit-summary` among
+/// them): the run, the summary and the whole log.
+fn jit_run_log(
+    vm: &Path,
+    opts: &str,
+    args: &[&str],
+    stdin: &[u8],
+    timeout: Duration,
+    categories: &str,
+) -> (Run, Summary, String) {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("jit.log");
-    let spec = format!("jit-summary:{}", log.display());
+    let spec = format!("{categories}:{}", log.display());
     let r = run_env(
         vm,
         &jit_args(opts, args),
@@ -123,12 +142,13 @@ fn jit_run(
         stdin,
         timeout,
     );
-    let summary = match std::fs::read_to_string(&log) {
-        Ok(text) if !r.timed_out() && r.code() != Some(101) => Summary::parse(&text)
-            .unwrap_or_else(|e| panic!("{} {opts} {args:?}: {e}", vm.display())),
-        _ => Summary::default(),
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    let summary = if !text.is_empty() && !r.timed_out() && r.code() != Some(101) {
+        Summary::parse(&text).unwrap_or_else(|e| panic!("{} {opts} {args:?}: {e}", vm.display()))
+    } else {
+        Summary::default()
     };
-    (r, summary)
+    (r, summary, text)
 }
 
 /// The differences between a native run and a JIT run (stdout, stderr,
@@ -834,4 +854,106 @@ fn lox_traces_retired_under_gc_stress() {
     assert!(s.get("traces_retired") > 0, "{:?}", s.0);
     assert!(s.get("code_bytes_peak") <= 100 << 10, "{:?}", s.0);
     assert!(s.unexpected_aborts().is_empty(), "{:?}", s.0);
+}
+
+/// [`jit_run_log`] of the summary and the optimized traces.
+fn jit_run_logged(vm: &Path, opts: &str, args: &[&str]) -> (Run, Summary, String) {
+    jit_run_log(vm, opts, args, b"", QUICK, "jit-summary,jit-log-opt")
+}
+
+/// `calls`' `scale` is a quasi-immutable field of the (green) program:
+/// the inner loop of scale.calls reads it as a constant, and every round
+/// writes it. The outputs are the native ones in every mode; with the
+/// JIT each round invalidates the inner loop, which is traced again; at
+/// low thresholds the write is made by a bridge, in machine code (the
+/// write's guard on `watched` fails once the inner loop watches it).
+#[test]
+fn calls_quasi_immutable_field_is_a_constant_until_written() {
+    let calls = &vms().calls;
+    let scale = calls_program("scale.calls");
+    let machine_code_writes = "mode=jit,threshold=3,trace_eagerness=1";
+    for n in ["1", "2", "50"] {
+        let native = run(calls, &["--jit", "off", &scale, n], b"", QUICK);
+        native.assert_success("native");
+        for opts in ["mode=jitcode-only", DEFAULT, LOW1, LOW2, machine_code_writes] {
+            let (r, s) = jit_run(calls, opts, &[&scale, n], b"", QUICK);
+            assert_eq!(differences(&native, &r), None, "scale {n} --jit {opts}");
+            assert!(
+                s.unexpected_aborts().is_empty(),
+                "scale {n} --jit {opts}: {:?}",
+                s.0
+            );
+        }
+    }
+    let native = run(calls, &["--jit", "off", &scale, "50"], b"", QUICK);
+    assert_eq!(native.stdout_str(), "382500\n382500\n");
+    let (r, s, log) = jit_run_logged(calls, machine_code_writes, &[&scale, "50"]);
+    assert_eq!(differences(&native, &r), None);
+    // Every round but the first finds the inner loop compiled and valid.
+    assert!(s.get("invalidations") >= 49, "{:?}", s.0);
+    assert!(s.loops() >= 50, "the inner loop is traced again: {:?}", s.0);
+    let bridges: Vec<&str> = log.split("{jit-log-opt-bridge\n").skip(1).collect();
+    assert!(
+        bridges
+            .iter()
+            .any(|b| b.contains("call_residual<QuasiImmut<i64>::invalidate_dependents>")),
+        "no bridge writes `scale` from machine code:\n{log}"
+    );
+    // The inner loop reads `scale` as a constant: no read of it, one
+    // `guard_not_invalidated` per loop (there is no call in it).
+    let inner = log
+        .split("{jit-log-opt-loop\n")
+        .find(|t| t.starts_with("# loop ") && t.contains("[2, "))
+        .unwrap_or_else(|| panic!("no inner loop in the log:\n{log}"));
+    assert!(!inner.contains("QuasiImmut<i64>.value"), "{inner}");
+    assert_eq!(inner.matches("guard_not_invalidated(").count(), 1, "{inner}");
+}
+
+/// Lox's globals (targets/lox/src/globals.rs): a function bound once is a
+/// constant in traces; redefining it natively, or assigning a global for
+/// the first time in the blackhole (a guard of the loop fails there),
+/// invalidates the traces that read it, and the loop is traced again. A
+/// global assigned in the loop is read from its cell.
+#[test]
+fn lox_globals_are_constants_until_rebound() {
+    let vm = lox();
+    let dir = tempfile::tempdir().unwrap();
+    let rebound = write(
+        dir.path(),
+        "rebound.lox",
+        b"fun f(x) { return x + 1; }\n\
+          fun run() { var t = 0; for (var i = 0; i < 3000; i = i + 1) { t = f(t); } return t; }\n\
+          print run();\n\
+          fun f(x) { return x + 2; }\n\
+          print run();\n",
+    );
+    let first_assignment = write(
+        dir.path(),
+        "first_assignment.lox",
+        b"var k = 1;\n\
+          fun g() { return k; }\n\
+          var t = 0;\n\
+          var i = 0;\n\
+          while (i < 6000) {\n\
+            if (i == 2000) k = 5;\n\
+            t = t + g();\n\
+            i = i + 1;\n\
+          }\n\
+          print t;\n",
+    );
+    let expected = [(&rebound, "3000\n6000\n"), (&first_assignment, "22000\n")];
+    for (p, out) in expected {
+        let native = run(vm, &["--jit", "off", p], b"", QUICK);
+        native.assert_success("native");
+        assert_eq!(native.stdout_str(), out, "{p}");
+        for opts in ["mode=jitcode-only", DEFAULT, LOW1, LOW2] {
+            let (r, s) = jit_run(vm, opts, &[p], b"", QUICK);
+            assert_eq!(differences(&native, &r), None, "{p} --jit {opts}");
+            assert!(s.unexpected_aborts().is_empty(), "{p} --jit {opts}: {:?}", s.0);
+        }
+        let (_, s, log) = jit_run_logged(vm, DEFAULT, &[p]);
+        assert!(s.get("invalidations") >= 1, "{p}: {:?}", s.0);
+        assert!(s.loops() >= 2, "{p}: traced again: {:?}", s.0);
+        assert!(log.contains("guard_not_invalidated("), "{p}");
+    }
 }

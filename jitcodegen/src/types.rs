@@ -53,6 +53,11 @@ pub enum Ty {
     /// (`bool`), then the value (`FieldRef`s 0, 1, 2 of the owner
     /// `GcCell<T>`; the glue takes the value's offset from the runtime).
     GcCell(Box<Ty>),
+    /// `metatrace::QuasiImmut<T>` of a plain scalar `T`: `repr(C)`
+    /// `watched` (`usize`), then the value (`FieldRef`s 0, 1 of the owner
+    /// `QuasiImmut<T>`; offsets from the runtime). Read as a constant by
+    /// traces that know its address (runtime/src/quasiimmut.rs).
+    QuasiImmut(Box<Ty>),
     /// A type outside the subset (`std::io::Stdout`, `HashMap<..>`, ...) held
     /// in a field: traced code may pass the struct around behind a reference
     /// and hand it to `#[dont_look_inside]` functions, but never touch the
@@ -87,7 +92,8 @@ impl Ty {
             | (Ty::Option(a), Ty::Option(b))
             | (Ty::Gc(a), Ty::Gc(b))
             | (Ty::Cell(a), Ty::Cell(b))
-            | (Ty::GcCell(a), Ty::GcCell(b)) => a.same_value_type(b),
+            | (Ty::GcCell(a), Ty::GcCell(b))
+            | (Ty::QuasiImmut(a), Ty::QuasiImmut(b)) => a.same_value_type(b),
             (Ty::Result(a, b), Ty::Result(c, d)) => a.same_value_type(c) && b.same_value_type(d),
             (a, b) => a == b,
         }
@@ -122,9 +128,12 @@ impl Ty {
             Ty::Unit | Ty::Never | Ty::Bool | Ty::Char | Ty::Int(_) | Ty::F64 | Ty::Str => false,
             Ty::Ref { .. } | Ty::Gc(_) => false,
             Ty::Tuple(items) => items.iter().any(|t| t.owns_heap(table)),
-            Ty::Array(t, _) | Ty::Slice(t) | Ty::Option(t) | Ty::Cell(t) | Ty::GcCell(t) => {
-                t.owns_heap(table)
-            }
+            Ty::Array(t, _)
+            | Ty::Slice(t)
+            | Ty::Option(t)
+            | Ty::Cell(t)
+            | Ty::GcCell(t)
+            | Ty::QuasiImmut(t) => t.owns_heap(table),
             Ty::Result(a, b) => a.owns_heap(table) || b.owns_heap(table),
             Ty::Adt(id) => table.adt(*id).owns_heap,
         }
@@ -311,6 +320,11 @@ impl TypeTable {
                 *n += 2;
                 self.plain_leaves(t, n)
             }
+            // `watched`, then the value.
+            Ty::QuasiImmut(t) => {
+                *n += 1;
+                self.plain_leaves(t, n)
+            }
             Ty::Unit => true,
             Ty::Tuple(items) => items.iter().all(|t| self.plain_leaves(t, n)),
             Ty::Adt(id) => match &self.adt(*id).kind {
@@ -368,6 +382,10 @@ impl TypeTable {
             Ty::GcCell(t) => {
                 out.push(Ty::Int(IntTy::Isize));
                 out.push(Ty::Bool);
+                self.flatten_into(t, out, vec_ok)
+            }
+            Ty::QuasiImmut(t) => {
+                out.push(Ty::usize());
                 self.flatten_into(t, out, vec_ok)
             }
             Ty::Tuple(items) => items.iter().all(|t| self.flatten_into(t, out, vec_ok)),
@@ -446,7 +464,8 @@ impl TypeTable {
                 | Ty::Vec(t)
                 | Ty::Box(t)
                 | Ty::Cell(t)
-                | Ty::GcCell(t) => go(types, t, is, seen),
+                | Ty::GcCell(t)
+                | Ty::QuasiImmut(t) => go(types, t, is, seen),
                 Ty::Result(a, b) => go(types, a, is, seen) || go(types, b, is, seen),
                 Ty::Adt(id) => {
                     if seen.contains(id) || id.0 as usize >= types.adts.len() {
@@ -516,6 +535,7 @@ impl fmt::Display for TyDisplay<'_> {
             Ty::Gc(t) => write!(f, "Gc<{}>", d(t)),
             Ty::Cell(t) => write!(f, "Cell<{}>", d(t)),
             Ty::GcCell(t) => write!(f, "GcCell<{}>", d(t)),
+            Ty::QuasiImmut(t) => write!(f, "QuasiImmut<{}>", d(t)),
             Ty::String => write!(f, "String"),
             Ty::Option(t) => write!(f, "Option<{}>", d(t)),
             Ty::Result(a, b) => write!(f, "Result<{}, {}>", d(a), d(b)),

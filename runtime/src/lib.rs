@@ -28,5 +28,6 @@ pub mod metainterp;
 pub mod optimizer;
 pub mod options;
 pub mod order;
+pub mod quasiimmut;
 pub mod resume;
 pub mod trace;

@@ -54,9 +54,10 @@ fn variant(insn: &Insn) -> usize {
         Insn::VecDrop { .. } => 43,
         Insn::VecTake { .. } => 44,
         Insn::VecTruncate { .. } => 45,
+        Insn::QuasiImmutGet { .. } => 46,
     }
 }
-const VARIANTS: usize = 46;
+const VARIANTS: usize = 47;
 
 fn scalars() -> Vec<ScalarTy> {
     let mut v: Vec<ScalarTy> = IntTy::ALL.iter().map(|&t| ScalarTy::Int(t)).collect();
@@ -151,6 +152,11 @@ fn all_insns() -> Vec<Insn> {
         descr: FieldId(1),
         base: 2,
         dst: 3,
+    });
+    v.push(QuasiImmutGet {
+        descr: FieldId(3),
+        base: 4,
+        dst: 5,
     });
     v.push(SetField {
         descr: FieldId(4),

@@ -41,6 +41,8 @@ pub enum Recv {
     Cell,
     /// `metatrace::GcCell<T>`.
     GcCell,
+    /// `metatrace::QuasiImmut<T>`.
+    QuasiImmut,
 }
 
 /// The receiver's type as the type checker sees it, to look entries up
@@ -86,6 +88,7 @@ impl Recv {
             Recv::Gc => "`Gc<T>`",
             Recv::Cell => "`Cell<T>`",
             Recv::GcCell => "`GcCell<T>`",
+            Recv::QuasiImmut => "`QuasiImmut<T>`",
         }
     }
 
@@ -99,6 +102,7 @@ impl Recv {
             Recv::Gc => "Gc",
             Recv::Cell => "Cell",
             Recv::GcCell => "GcCell",
+            Recv::QuasiImmut => "QuasiImmut",
             _ => "Self",
         }
     }
@@ -318,10 +322,12 @@ impl Lowering {
             Lowering::CellNew => "the value itself (stored with the value that holds the cell)".into(),
             Lowering::CellGet => match recv {
                 Recv::GcCell => "a guard that the cell is not mutably borrowed (a panic, as `RefCell`), then a load".into(),
+                Recv::QuasiImmut => "`quasiimmut_get`: a constant and a `guard_not_invalidated` when the field's address is a trace constant, else a load (see \"Quasi-immutable fields\" in docs/jit.md)".into(),
                 _ => "a load".into(),
             },
             Lowering::CellSet => match recv {
                 Recv::GcCell => "a guard that the cell is not borrowed, the write barrier (a test of `logged` and a rare residual call), then a store".into(),
+                Recv::QuasiImmut => "a store, then a test of the field's `watched` word and, when set, a residual call that invalidates the traces that read it as a constant".into(),
                 _ => "a store".into(),
             },
             Lowering::CellReplace => "as `set`, with a load of the old value first".into(),
@@ -520,6 +526,9 @@ pub static BUILTINS: &[Builtin] = &[
     method(R::GcCell, "replace", &[T::Elem], T::Elem, L::CellReplace),
     method(R::GcCell, "borrow", &[], T::ElemRef, L::CellBorrow),
     method(R::GcCell, "borrow_mut", &[], T::ElemMut, L::CellBorrowMut),
+    assoc(R::QuasiImmut, "new", &[T::Elem], T::Recv, L::CellNew),
+    method(R::QuasiImmut, "get", &[], T::Elem, L::CellGet),
+    method(R::QuasiImmut, "set", &[T::Elem], T::Unit, L::CellSet),
     // ---- Vec values ----
     assoc(R::Vec, "new", &[], T::Recv, L::VecNew),
     assoc(R::Vec, "with_capacity", &[T::Usize], T::Recv, L::VecNew),
@@ -570,6 +579,7 @@ pub fn assoc_fn(ty_name: &str, name: &str, arity: usize) -> Option<&'static Buil
         "Gc" => Shape::Of(Recv::Gc),
         "Cell" => Shape::Of(Recv::Cell),
         "GcCell" => Shape::Of(Recv::GcCell),
+        "QuasiImmut" => Shape::Of(Recv::QuasiImmut),
         "Vec" => Shape::Of(Recv::Vec),
         t => Shape::Int(IntTy::from_name(t)?),
     };

@@ -138,17 +138,18 @@ fn gc_prelude_item(path: &[String]) -> bool {
     path.len() == 3
         && path[0] == "metatrace"
         && path[1] == "prelude"
-        && matches!(path[2].as_str(), "Gc" | "GcCell")
+        && matches!(path[2].as_str(), "Gc" | "GcCell" | "QuasiImmut")
 }
 
 /// The name `resolve_type` knows an external type by: the last segment,
 /// except for metatrace's GC types (`metatrace::Gc`, `metatrace::gc::Gc`,
 /// `metatrace::prelude::Gc`), which are `metatrace::Gc` and
-/// `metatrace::GcCell` so that a user's own `Gc` is not taken for them.
+/// `metatrace::GcCell` so that a user's own `Gc` is not taken for them
+/// (and `metatrace::QuasiImmut`, `metatrace::quasiimmut::QuasiImmut`).
 fn external_type_name(path: &[String]) -> String {
     let last = path.last().cloned().unwrap_or_default();
     if path.first().map(String::as_str) == Some("metatrace")
-        && matches!(last.as_str(), "Gc" | "GcCell")
+        && matches!(last.as_str(), "Gc" | "GcCell" | "QuasiImmut")
     {
         return format!("metatrace::{last}");
     }
@@ -725,6 +726,8 @@ impl<'a> ItemTable<'a> {
                 "String" => Ok(Ty::String),
                 "metatrace::Gc" => Ok(Ty::Gc(Box::new(arg(0)?))),
                 "metatrace::GcCell" => Ok(Ty::GcCell(Box::new(arg(0)?))),
+                // (Of a plain scalar: checked where it is used.)
+                "metatrace::QuasiImmut" => Ok(Ty::QuasiImmut(Box::new(arg(0)?))),
                 "Cell" => Ok(Ty::Cell(Box::new(arg(0)?))),
                 "Rc" | "RefCell" | "HashMap" | "Weak" => Err(at(self.sources(), file, span, format!("type `{std_name}` is not supported in traced code"))
                     .with_help(crate::diag::GC_INSTEAD_HELP)),

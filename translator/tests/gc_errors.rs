@@ -128,6 +128,39 @@ pub fn run(n: i64) -> i64 {
     );
 }
 
+/// A `QuasiImmut` holds a plain scalar: anything else is refused where
+/// it is read or written, with what to do instead (a version number).
+#[test]
+fn quasi_immutable_of_a_compound_value() {
+    rejects(
+        r#"use metatrace::prelude::*;
+use metatrace::QuasiImmut;
+
+#[derive(Clone, Copy)]
+pub struct Pair {
+    pub a: i64,
+    pub b: i64,
+}
+
+pub struct Config {
+    pub pair: QuasiImmut<Pair>,
+}
+
+#[jit_driver(greens = [pc], reds = [c])]
+pub fn run(c: &Config) -> i64 {
+    let mut pc: usize = 0;
+    while pc < 100 {
+        jit_merge_point!();
+        let p = c.pair.get();
+        pc += p.a as usize;
+    }
+    0
+}
+"#,
+        &["19:17: a `QuasiImmut<Pair>` is not supported: a quasi-immutable field holds a plain scalar"],
+    );
+}
+
 /// docs/subset.md lists every message of this file (with the types and
 /// names as placeholders).
 #[test]
@@ -142,6 +175,7 @@ fn messages_are_in_the_subset_doc() {
         "`Gc::new` of a value of type `T` is not supported in traced code yet",
         "GcCell already borrowed",
         "GcCell already mutably borrowed",
+        "a `QuasiImmut<T>` is not supported: a quasi-immutable field holds a plain scalar",
         GC_HELP,
     ] {
         assert!(

@@ -78,6 +78,7 @@ fn norm(ty: &Ty) -> Ty {
         Ty::Gc(t) => Ty::Gc(Box::new(norm(t))),
         Ty::Cell(t) => Ty::Cell(Box::new(norm(t))),
         Ty::GcCell(t) => Ty::GcCell(Box::new(norm(t))),
+        Ty::QuasiImmut(t) => Ty::QuasiImmut(Box::new(norm(t))),
         Ty::Option(t) => Ty::Option(Box::new(norm(t))),
         Ty::Result(a, b) => Ty::Result(Box::new(norm(a)), Box::new(norm(b))),
         other => other.clone(),
@@ -170,7 +171,7 @@ impl<'a> Walk<'a> {
             // The object is immutable but for its cells.
             Ty::Gc(to) => self.place(to, Pos::Anywhere, Mode::Shared),
             Ty::Cell(t) => self.value(t),
-            Ty::GcCell(t) => self.value(t),
+            Ty::GcCell(t) | Ty::QuasiImmut(t) => self.value(t),
             Ty::Option(t) => self.value(t),
             Ty::Result(a, b) => {
                 self.value(a);
@@ -299,12 +300,14 @@ impl<'a> Walk<'a> {
                 self.other = true;
                 self.place(t, pos, Mode::Mut)
             }
-            Ty::GcCell(t) => {
+            Ty::GcCell(_) | Ty::QuasiImmut(_) => {
                 self.other = true;
-                for (index, f) in [Ty::Int(crate::types::IntTy::Isize), Ty::Bool, (**t).clone()]
-                    .iter()
-                    .enumerate()
-                {
+                let parts = match ty {
+                    Ty::GcCell(t) => vec![Ty::Int(crate::types::IntTy::Isize), Ty::Bool, (**t).clone()],
+                    Ty::QuasiImmut(t) => vec![Ty::usize(), (**t).clone()],
+                    _ => unreachable!(),
+                };
+                for (index, f) in parts.iter().enumerate() {
                     let r = FieldRef {
                         owner: ty.clone(),
                         variant: None,
@@ -372,7 +375,9 @@ impl<'a> Walk<'a> {
             // A `&mut` behind a `&` is frozen too.
             Ty::Ref { to, .. } | Ty::Gc(to) => self.shared(to),
             // Interior mutability: written wherever it is.
-            Ty::Cell(_) | Ty::GcCell(_) => self.place(ty, Pos::Anywhere, Mode::Mut),
+            Ty::Cell(_) | Ty::GcCell(_) | Ty::QuasiImmut(_) => {
+                self.place(ty, Pos::Anywhere, Mode::Mut)
+            }
             Ty::Tuple(items) => items.iter().for_each(|t| self.shared(t)),
             Ty::Array(t, _) | Ty::Slice(t) | Ty::Vec(t) | Ty::Box(t) | Ty::Option(t) => {
                 self.shared(t)
@@ -389,7 +394,7 @@ impl<'a> Walk<'a> {
                 for (variant, index, f) in adt.all_fields() {
                     match f.ty {
                         // A cell field is written where it is.
-                        Ty::Cell(_) | Ty::GcCell(_) => {
+                        Ty::Cell(_) | Ty::GcCell(_) | Ty::QuasiImmut(_) => {
                             let r = FieldRef {
                                 owner: ty.clone(),
                                 variant,

@@ -465,6 +465,13 @@ impl Flattener<'_> {
                 let dst = self.res(op.results[0]).reg;
                 self.emit(Insn::GetField { descr, base, dst });
             }
+            Op::QuasiImmutGet(fr) => {
+                arity(1, 1)?;
+                let descr = self.descrs.field(fr, false)?;
+                let base = self.opnd_k(&op.args[0], R)?;
+                let dst = self.res(op.results[0]).reg;
+                self.emit(Insn::QuasiImmutGet { descr, base, dst });
+            }
             Op::SetField(fr) => {
                 arity(2, 0)?;
                 let descr = self.descrs.field(fr, self.shared_field(&op.args[0], fr))?;

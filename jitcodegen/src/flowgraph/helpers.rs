@@ -40,6 +40,11 @@ pub enum Helper {
     /// generational. Traced code calls it only when the cell's `logged`
     /// flag is clear.
     GcCellBarrier(Ty),
+    /// The rare half of `QuasiImmut<T>::set`: args (the `QuasiImmut`);
+    /// `QuasiImmut::invalidate_dependents`, which invalidates the traces
+    /// that read it as a constant. Traced code calls it only when the
+    /// field's `watched` word is set.
+    QuasiImmutInvalidate(Ty),
 }
 
 impl Helper {
@@ -57,6 +62,9 @@ impl Helper {
             Helper::F64ToBits => vec![Ty::F64],
             Helper::F64FromBits => vec![Ty::Int(IntTy::U64)],
             Helper::GcCellBarrier(t) => vec![Ty::reference(false, Ty::GcCell(Box::new(t.clone())))],
+            Helper::QuasiImmutInvalidate(t) => {
+                vec![Ty::reference(false, Ty::QuasiImmut(Box::new(t.clone())))]
+            }
         }
     }
 
@@ -78,6 +86,7 @@ impl Helper {
             | Helper::VecSwap(t)
             | Helper::VecClear(t)
             | Helper::GcCellBarrier(t)
+            | Helper::QuasiImmutInvalidate(t)
             | Helper::VecResize(t) => Some(t),
             Helper::F64ToBits | Helper::F64FromBits => None,
         }
@@ -97,6 +106,9 @@ impl Helper {
             Helper::F64ToBits => "f64::to_bits".into(),
             Helper::F64FromBits => "f64::from_bits".into(),
             Helper::GcCellBarrier(ty) => format!("GcCell<{}>::write_barrier", t(ty)),
+            Helper::QuasiImmutInvalidate(ty) => {
+                format!("QuasiImmut<{}>::invalidate_dependents", t(ty))
+            }
         }
     }
 

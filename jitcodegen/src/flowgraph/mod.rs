@@ -120,6 +120,9 @@ impl Operand {
 pub const GCCELL_BORROW: u32 = 0;
 pub const GCCELL_LOGGED: u32 = 1;
 pub const GCCELL_VALUE: u32 = 2;
+/// The fields of a `QuasiImmut<T>` (owner `Ty::QuasiImmut`).
+pub const QUASIIMMUT_WATCHED: u32 = 0;
+pub const QUASIIMMUT_VALUE: u32 = 1;
 
 /// A field reached through a reference: of a struct (`variant == None`), of
 /// one variant of an enum, or of a tuple type stored in memory.
@@ -156,8 +159,11 @@ impl FieldRef {
     /// Whether the field is a `Cell` (or a `GcCell`'s part): it changes
     /// behind shared references, so it never gets an immutable descr.
     pub fn is_cell(&self, types: &TypeTable) -> bool {
-        matches!(self.owner, Ty::GcCell(_))
-            || matches!(self.declared_ty(types), Some(Ty::Cell(_) | Ty::GcCell(_)))
+        matches!(self.owner, Ty::GcCell(_) | Ty::QuasiImmut(_))
+            || matches!(
+                self.declared_ty(types),
+                Some(Ty::Cell(_) | Ty::GcCell(_) | Ty::QuasiImmut(_))
+            )
     }
 
     /// The field's type as declared.
@@ -178,6 +184,11 @@ impl FieldRef {
                 GCCELL_BORROW => Some(Ty::Int(IntTy::Isize)),
                 GCCELL_LOGGED => Some(Ty::Bool),
                 GCCELL_VALUE => Some((**t).clone()),
+                _ => None,
+            },
+            Ty::QuasiImmut(t) if self.variant.is_none() => match self.index {
+                QUASIIMMUT_WATCHED => Some(Ty::usize()),
+                QUASIIMMUT_VALUE => Some((**t).clone()),
                 _ => None,
             },
             // The payloads of `Some`, `Ok` and `Err`.
@@ -267,6 +278,10 @@ pub enum Op {
     Cast,
     /// Read a scalar field through a reference.
     GetField(FieldRef),
+    /// `QuasiImmut::get`: args (the `QuasiImmut`'s address); the field is
+    /// its value (`QUASIIMMUT_VALUE`). A constant in traces that know the
+    /// address.
+    QuasiImmutGet(FieldRef),
     /// Write a scalar field through a reference: args (base, value).
     SetField(FieldRef),
     /// The address of a field (for nested aggregates and `&x.f`).
@@ -398,6 +413,7 @@ impl Op {
             Op::FloatGe => "float_ge",
             Op::Cast => "cast",
             Op::GetField(_) => "getfield",
+            Op::QuasiImmutGet(_) => "quasiimmut_get",
             Op::SetField(_) => "setfield",
             Op::FieldAddr(_) => "fieldaddr",
             Op::Load => "load",
@@ -783,6 +799,13 @@ pub fn adt_field_name(types: &TypeTable, field: &FieldRef) -> String {
             let part = match field.index {
                 GCCELL_BORROW => "borrow",
                 GCCELL_LOGGED => "logged",
+                _ => "value",
+            };
+            format!("{}.{part}", types.display(&field.owner))
+        }
+        Ty::QuasiImmut(_) => {
+            let part = match field.index {
+                QUASIIMMUT_WATCHED => "watched",
                 _ => "value",
             };
             format!("{}.{part}", types.display(&field.owner))

@@ -183,7 +183,9 @@ fn typed_vars(g: &FlowGraph, types: &TypeTable, names: &Names, vars: &[Var]) -> 
 /// The static data printed after an operation's arguments, if any.
 fn static_data(op: &Op, types: &TypeTable) -> Option<String> {
     match op {
-        Op::GetField(f) | Op::SetField(f) | Op::FieldAddr(f) => Some(field_text(types, f)),
+        Op::GetField(f) | Op::SetField(f) | Op::FieldAddr(f) | Op::QuasiImmutGet(f) => {
+            Some(field_text(types, f))
+        }
         Op::EnumTag(t)
         | Op::VecLen(t)
         | Op::VecItemAddr(t)

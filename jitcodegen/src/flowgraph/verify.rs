@@ -537,7 +537,7 @@ impl Verifier<'_> {
                 self.sig(op, &[f, f], &[b]);
             }
             Op::Cast => self.sig(op, &[Want::Scalar], &[Want::Scalar]),
-            Op::GetField(fr) => {
+            Op::GetField(fr) | Op::QuasiImmutGet(fr) => {
                 let field = self.check_field(op, fr);
                 if self.arity(op, Some(1), Some(1)) {
                     self.arg(op, 0, Want::Ref);

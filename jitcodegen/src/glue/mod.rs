@@ -347,6 +347,17 @@ impl Gen<'_> {
                     ::metatrace::GcCell::<#t>::#offset
                 )))
             }
+            (Ty::QuasiImmut(inner), None) => {
+                let t = rust_type(self.types, inner, None)?;
+                let offset = match f.index {
+                    crate::flowgraph::QUASIIMMUT_WATCHED => quote!(WATCHED_OFFSET),
+                    crate::flowgraph::QUASIIMMUT_VALUE => quote!(VALUE_OFFSET),
+                    _ => return Err(bad()),
+                };
+                Ok(quote!(__mt::FieldPlace::Offset(
+                    ::metatrace::QuasiImmut::<#t>::#offset
+                )))
+            }
             (Ty::Tuple(_), None) => {
                 let t = rust_type(self.types, &f.owner, None)?;
                 let m = Literal::usize_unsuffixed(f.index as usize);
@@ -762,6 +773,10 @@ fn helper_body(h: &Helper, params: &[TokenStream]) -> TokenStream {
         Helper::GcCellBarrier(_) => {
             let cell = p(0);
             quote!((#cell).write_barrier())
+        }
+        Helper::QuasiImmutInvalidate(_) => {
+            let field = p(0);
+            quote!((#field).invalidate_dependents())
         }
     }
 }

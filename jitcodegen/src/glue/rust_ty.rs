@@ -75,6 +75,10 @@ pub fn rust_type(
             let t = rt(t)?;
             quote!(::metatrace::GcCell<#t>)
         }
+        Ty::QuasiImmut(t) => {
+            let t = rt(t)?;
+            quote!(::metatrace::QuasiImmut<#t>)
+        }
         Ty::String => quote!(::std::string::String),
         Ty::Option(t) => {
             let t = rt(t)?;

@@ -286,7 +286,7 @@ impl Machine {
                 Insn::Free { descr, ptr } => unsafe {
                     executor::free(&tables.allocs[*descr], rr!(self, fr, *ptr));
                 },
-                Insn::GetField { descr, base, dst } => {
+                Insn::GetField { descr, base, dst } | Insn::QuasiImmutGet { descr, base, dst } => {
                     let d = &tables.fields[*descr];
                     let ty = d.ty.expect("verified: scalar field");
                     let v = unsafe {

@@ -20,7 +20,47 @@ use crate::backend::{self, CompileError, TraceId};
 use crate::jitcode::Tables;
 use crate::optimizer::{self, EnabledOpts, Optimized};
 use crate::trace::{format_trace, Opcode, Trace};
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::time::Instant;
+
+thread_local! {
+    /// Per compiled trace that depends on quasi-immutable fields: its
+    /// invalid flag and the indices of its `guard_not_invalidated`s.
+    /// Kept aside because a compiled trace drops its operations
+    /// ([`compiled`]).
+    static INVALIDATION_GUARDS: RefCell<HashMap<TraceId, (crate::quasiimmut::InvalidFlag, Vec<u32>)>> =
+        RefCell::new(HashMap::new());
+}
+
+/// Notes `trace`'s invalid flag and `guard_not_invalidated` guards.
+fn remember_invalidation_guards(id: TraceId, trace: &Trace) {
+    let mut flag = None;
+    let mut guards = Vec::new();
+    for o in &trace.ops {
+        if let (Opcode::GuardNotInvalidated, Some(&crate::trace::Val::Int(addr))) =
+            (&o.opcode, o.args.first())
+        {
+            // Safety: flags are made by `quasiimmut::new_flag` and never freed.
+            flag = Some(unsafe { &*(addr as usize as *const std::sync::atomic::AtomicBool) });
+            guards.extend(o.guard);
+        }
+    }
+    if let Some(flag) = flag {
+        INVALIDATION_GUARDS.with(|m| m.borrow_mut().insert(id, (flag, guards)));
+    }
+}
+
+/// The invalid flag of compiled trace `id`, if it depends on
+/// quasi-immutable fields.
+pub(super) fn invalid_flag(id: TraceId) -> Option<crate::quasiimmut::InvalidFlag> {
+    INVALIDATION_GUARDS.with(|m| m.borrow().get(&id).map(|(f, _)| *f))
+}
+
+/// Is guard `guard` of compiled trace `id` a `guard_not_invalidated`?
+pub(super) fn is_invalidation_guard(id: TraceId, guard: u32) -> bool {
+    INVALIDATION_GUARDS.with(|m| m.borrow().get(&id).is_some_and(|(_, g)| g.contains(&guard)))
+}
 
 /// Optimizes and compiles a loop or entry bridge traced in `traced_ns`
 /// (`what` names it in the log). The id to enter (the preamble's, for a
@@ -289,6 +329,7 @@ fn compiled(
 ) {
     let ns = compile_start.elapsed().as_nanos() as u64;
     let trace = backend::trace_of(id);
+    remember_invalidation_guards(id, &trace);
     let pinned = gc_constants(&trace);
     pinned
         .iter()

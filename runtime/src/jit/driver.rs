@@ -213,7 +213,10 @@ fn run_compiled(tables: &'static Tables, driver: u16, id: TraceId, reds: &[u64])
     let trace = backend::trace_of(exit.trace);
     let inlined = trace.guards[exit.guard as usize].frames.len() > 1;
     record(Delta::GuardFailed { inlined });
-    if with_state(tables, |w| w.guard_failed(exit.trace, exit.guard)) {
+    // An invalidated trace gets no bridge: its key is traced again.
+    if !compile::is_invalidation_guard(exit.trace, exit.guard)
+        && with_state(tables, |w| w.guard_failed(exit.trace, exit.guard))
+    {
         return trace_bridge(tables, driver, &trace, &exit);
     }
     let info = &trace.guards[exit.guard as usize];
@@ -247,7 +250,10 @@ fn trace_loop(tables: &'static Tables, driver: u16, args: &[u64]) -> Step {
             let what = format!("{} at {}", kind.name(), key_text(tables, driver, greens));
             let was_empty = code_empty(tables);
             match compile::compile_loop(tables, trace, kind, traced_ns, &what, &params) {
-                Ok(id) => with_state(tables, |w| w.set_compiled(driver, greens, id)),
+                Ok(id) => {
+                    let invalid = compile::invalid_flag(id);
+                    with_state(tables, |w| w.set_compiled(driver, greens, id, invalid))
+                }
                 Err(e @ CompileError::CodeFull { .. }) if !was_empty => {
                     compile::retire_all(tables, &e)
                 }

@@ -130,6 +130,10 @@ pub struct JitStats {
     pub keys_blacklisted: u64,
     /// Guards given up on after too many aborted bridges.
     pub guards_blacklisted: u64,
+    /// Compiled traces invalidated: a quasi-immutable field they read as
+    /// a constant was written (counted by `quasiimmut.rs`, which the JIT
+    /// depends on, not the other way round).
+    pub invalidations: u64,
     /// Time spent tracing (the program runs meanwhile).
     pub tracing_ns: u64,
     /// Time spent in the optimizer.
@@ -198,6 +202,7 @@ impl JitStats {
         line("blackhole_runs", self.blackhole_runs.to_string());
         line("keys_blacklisted", self.keys_blacklisted.to_string());
         line("guards_blacklisted", self.guards_blacklisted.to_string());
+        line("invalidations", self.invalidations.to_string());
         line("code_bytes", self.code_bytes.to_string());
         line("code_bytes_in_use", self.code_bytes_in_use.to_string());
         line("code_bytes_peak", self.code_bytes_peak.to_string());
@@ -371,6 +376,7 @@ static GLOBAL: Mutex<JitStats> = Mutex::new(JitStats {
     blackhole_runs: 0,
     keys_blacklisted: 0,
     guards_blacklisted: 0,
+    invalidations: 0,
     tracing_ns: 0,
     optimize_ns: 0,
     compile_ns: 0,
@@ -446,12 +452,16 @@ pub(crate) fn record(d: Delta) {
 
 /// What the JIT did in this process so far.
 pub fn stats() -> JitStats {
-    *GLOBAL.lock().unwrap_or_else(|e| e.into_inner())
+    let mut s = *GLOBAL.lock().unwrap_or_else(|e| e.into_inner());
+    s.invalidations = crate::quasiimmut::invalidations().0;
+    s
 }
 
 /// What the JIT did on this thread so far.
 pub fn thread_stats() -> JitStats {
-    THREAD.try_with(|t| t.get()).unwrap_or_default()
+    let mut s = THREAD.try_with(|t| t.get()).unwrap_or_default();
+    s.invalidations = crate::quasiimmut::invalidations().1;
+    s
 }
 
 #[cfg(test)]

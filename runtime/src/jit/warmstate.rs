@@ -44,6 +44,7 @@ use crate::backend::TraceId;
 use crate::jitcode::Tables;
 use crate::optimizer::ShortPreamble;
 use crate::params::JitParams;
+use crate::quasiimmut::InvalidFlag;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -169,8 +170,27 @@ struct KeyCell {
     /// Index + 1 of the next cell of the bucket (0: none).
     next: u32,
     state: CellState,
+    /// With `Compiled`: the compiled trace's invalid flag, when it depends
+    /// on quasi-immutable fields (`quasiimmut.rs`). Once raised, the trace
+    /// is not entered again and the key counts towards a new trace.
+    invalid: Option<InvalidFlag>,
     count: u32,
     aborts: u32,
+}
+
+impl KeyCell {
+    /// The compiled trace to enter, unless there is none or it was
+    /// invalidated.
+    fn valid_trace(&self) -> Option<TraceId> {
+        match self.state {
+            CellState::Compiled(id) if !self.invalidated() => Some(id),
+            _ => None,
+        }
+    }
+
+    fn invalidated(&self) -> bool {
+        self.invalid.is_some_and(|f| f.load(Relaxed))
+    }
 }
 
 #[derive(Default)]
@@ -290,6 +310,7 @@ impl WarmState {
                     greens: greens.into(),
                     next: self.buckets[b].cells,
                     state: CellState::Counting,
+                    invalid: None,
                     count: 0,
                     aborts: 0,
                 });
@@ -336,6 +357,12 @@ impl WarmState {
         if self.buckets[b].cells != 0 {
             if let Some(i) = self.find(b, driver, greens) {
                 let c = &mut self.cells[i];
+                if c.invalidated() {
+                    // Invalidated: count towards a new trace, as a new key.
+                    c.state = CellState::Counting;
+                    c.invalid = None;
+                    c.count = 0;
+                }
                 return match c.state {
                     CellState::Compiled(id) => Action::Enter(id),
                     CellState::DontTrace => Action::Interpret,
@@ -369,24 +396,35 @@ impl WarmState {
         if self.buckets[b].cells == 0 {
             return None;
         }
-        match self.cells[self.find(b, driver, greens)?].state {
-            CellState::Compiled(id) => Some(id),
-            _ => None,
-        }
+        self.cells[self.find(b, driver, greens)?].valid_trace()
     }
 
     /// May this key be traced (it is not blacklisted)?
     pub fn may_trace(&self, driver: u16, greens: &[u64]) -> bool {
         let b = hash(self.tables, driver, greens) & (BUCKETS - 1);
         match self.find(b, driver, greens) {
-            Some(i) => self.cells[i].state == CellState::Counting,
+            Some(i) => {
+                let c = &self.cells[i];
+                c.state == CellState::Counting
+                    || (matches!(c.state, CellState::Compiled(_)) && c.invalidated())
+            }
             None => true,
         }
     }
 
     /// A loop (or entry bridge) was compiled for this key.
-    pub fn set_compiled(&mut self, driver: u16, greens: &[u64], id: TraceId) {
-        self.cell(driver, greens).state = CellState::Compiled(id);
+    /// `invalid`: its invalid flag, if it depends on quasi-immutable
+    /// fields.
+    pub fn set_compiled(
+        &mut self,
+        driver: u16,
+        greens: &[u64],
+        id: TraceId,
+        invalid: Option<InvalidFlag>,
+    ) {
+        let c = self.cell(driver, greens);
+        c.state = CellState::Compiled(id);
+        c.invalid = invalid;
         self.decay();
     }
 
@@ -570,7 +608,7 @@ mod tests {
             assert_eq!(w.tick(0, &[1, 2]), Action::Interpret);
         }
         // Compiled: entered every time.
-        w.set_compiled(0, &[7, 2], 42);
+        w.set_compiled(0, &[7, 2], 42, None);
         assert_eq!(w.tick(0, &[7, 2]), Action::Enter(42));
         assert_eq!(w.compiled(0, &[7, 2]), Some(42));
         assert_eq!(w.compiled(1, &[7, 2]), None);
@@ -600,11 +638,11 @@ mod tests {
         let other = (1..)
             .find(|&k| hash(&EMPTY, 0, &[k]) & (BUCKETS - 1) == b0)
             .unwrap();
-        w.set_compiled(0, &[0], 5);
+        w.set_compiled(0, &[0], 5, None);
         assert_eq!(w.tick(0, &[0]), Action::Enter(5));
         assert_eq!(w.compiled(0, &[other]), None);
         assert_eq!(ticks_until_trace(&mut w, &[other]), 3);
-        w.set_compiled(0, &[other], 6);
+        w.set_compiled(0, &[other], 6, None);
         assert_eq!(w.tick(0, &[other]), Action::Enter(6));
         assert_eq!(w.tick(0, &[0]), Action::Enter(5));
     }
@@ -612,7 +650,7 @@ mod tests {
     #[test]
     fn retiring_sends_compiled_keys_back_to_counting() {
         let mut w = state("threshold=3,trace_eagerness=2,decay=0,max_code=64K");
-        w.set_compiled(0, &[1], 7);
+        w.set_compiled(0, &[1], 7, None);
         w.hold(7, 8192, Box::new([]));
         w.hold(8, 4096, Box::new([0x1000]));
         w.loop_aborted(0, &[2]);
@@ -646,7 +684,7 @@ mod tests {
         for _ in 0..60 {
             w.tick(0, &[3]);
         }
-        w.set_compiled(0, &[4], 1);
+        w.set_compiled(0, &[4], 1, None);
         // 60 -> 30: 70 more to reach 100.
         assert_eq!(ticks_until_trace(&mut w, &[3]), 70);
     }

@@ -449,6 +449,15 @@ insn_table! {
         len: Reg = read(Int),
         descr: ArrayId = descr(Array { vec: true, scalar: false }),
     }
+    /// `QuasiImmut::get` of the `QuasiImmut` at `base` (`descr`: its value
+    /// field): a `getfield` for the blackhole; a constant for the tracer
+    /// when `base` is one, with the trace made to depend on the field
+    /// (`quasiimmut.rs`).
+    46 QuasiImmutGet "quasiimmut_get" {
+        base: Reg = read(Ref),
+        descr: FieldId = descr(Field { scalar: true }),
+        dst: Reg = write(field descr),
+    }
 }
 
 impl Insn {

@@ -207,6 +207,21 @@ impl Tracer<'_> {
                 );
                 self.put(ty.kind(), *dst, bits, val);
             }
+            Insn::QuasiImmutGet { descr, base, dst } => {
+                let d = &tables.fields[*descr];
+                let ty = d.ty.expect("verified: scalar field");
+                let b = self.get(Ref, *base);
+                let bits = unsafe { executor::load(ty, executor::field_addr(d, b.bits as usize)) };
+                if let Val::Ref(addr) = self.rec.resolve(b.val) {
+                    self.not_invalidated(addr);
+                    self.set(ty.kind(), *dst, Value::constant(ty.kind(), bits));
+                } else {
+                    let val =
+                        self.rec
+                            .read(Opcode::GetField(*descr), &[b.val], ty.kind(), bits, false);
+                    self.put(ty.kind(), *dst, bits, val);
+                }
+            }
             Insn::SetField { descr, base, value } => {
                 let d = &tables.fields[*descr];
                 let ty = d.ty.expect("verified: scalar field");

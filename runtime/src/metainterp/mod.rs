@@ -193,6 +193,7 @@ pub fn trace_loop_or_entry(
         limit: params.trace_limit as usize,
         liveness: Liveness::default(),
         gc_roots: RegisterRoots::default(),
+        invalid_flag: None,
     };
     tracer.run()
 }
@@ -300,6 +301,7 @@ pub fn trace_bridge(
         limit: params.trace_limit as usize,
         liveness: Liveness::default(),
         gc_roots: RegisterRoots::default(),
+        invalid_flag: None,
     };
     tracer.run()
 }
@@ -429,6 +431,9 @@ struct Tracer<'a> {
     /// may collect (an allocation, a residual call): the register files
     /// are on the Rust heap, where the stack scan does not look.
     gc_roots: RegisterRoots,
+    /// The trace's invalid flag, once it depends on a quasi-immutable
+    /// field.
+    invalid_flag: Option<crate::quasiimmut::InvalidFlag>,
 }
 
 /// A copy of the tracer's ref registers, scanned conservatively by the
@@ -558,6 +563,21 @@ impl Tracer<'_> {
     fn guard(&mut self, opcode: Opcode, args: Vec<Val>) {
         let frames = self.snapshot();
         self.rec.guard(opcode, args, frames);
+    }
+
+    /// The trace depends on the `QuasiImmut` at `addr` (read as a
+    /// constant): it is watched with the trace's invalid flag (made on
+    /// the first such read), and a `guard_not_invalidated` is recorded
+    /// here, where the blackhole can resume (the optimizer keeps one per
+    /// stretch without calls).
+    fn not_invalidated(&mut self, addr: usize) {
+        let flag = *self
+            .invalid_flag
+            .get_or_insert_with(crate::quasiimmut::new_flag);
+        // Safety: the tracer read the field at `addr` just now.
+        unsafe { crate::quasiimmut::watch(addr, flag) };
+        let flag_addr = flag as *const std::sync::atomic::AtomicBool as usize;
+        self.guard(Opcode::GuardNotInvalidated, vec![Val::Int(flag_addr as i64)]);
     }
 
     /// `guard_value(v, its concrete value)` at the current instruction,

@@ -165,10 +165,23 @@ fn cse(trace: &Trace, guards: Vec<GuardInfo>) -> Trace {
     let mut current: Option<(JitCodeId, Vec<Val>)> = None;
     // The results of a call that was dropped as a duplicate.
     let mut reuse: Option<Vec<Option<Val>>> = None;
+    // A `guard_not_invalidated` kept since the last residual call (or
+    // label): a later one is redundant, as nothing in between can write a
+    // quasi-immutable field (RPython's `_remove_guard_not_invalidated`).
+    let mut not_invalidated_checked = false;
     let mut args = Vec::new();
     while let Some(i) = e.next_op(&mut args) {
         let op = &src.ops[i];
         match &op.opcode {
+            Opcode::GuardNotInvalidated if not_invalidated_checked => e.drop_op(i),
+            Opcode::GuardNotInvalidated => {
+                not_invalidated_checked = true;
+                e.keep(i, e.vals(&args));
+            }
+            Opcode::Label => {
+                not_invalidated_checked = false;
+                e.keep(i, e.vals(&args));
+            }
             o if o.is_pure() => match table.get(o, &args) {
                 Ok(v) => e.replace(i, v),
                 Err(key) => {
@@ -199,6 +212,7 @@ fn cse(trace: &Trace, guards: Vec<GuardInfo>) -> Trace {
             Opcode::CallResidual(_) => {
                 reuse = None;
                 current = None;
+                not_invalidated_checked = false;
                 e.keep(i, e.vals(&args));
             }
             Opcode::CallResult(n, _) => {

@@ -225,10 +225,16 @@ pub fn run(trace: &Trace, tables: &'static Tables, inputs: &[u64]) -> TraceExit 
                     0
                 }
                 Opcode::CallResult(n, _) => call_results.get(*n as usize).copied().unwrap_or(0),
-                Opcode::GuardTrue | Opcode::GuardFalse | Opcode::GuardValue => {
+                Opcode::GuardTrue
+                | Opcode::GuardFalse
+                | Opcode::GuardValue
+                | Opcode::GuardNotInvalidated => {
                     let ok = match op.opcode {
                         Opcode::GuardTrue => arg(0) != 0,
                         Opcode::GuardFalse => arg(0) == 0,
+                        Opcode::GuardNotInvalidated => {
+                            !crate::quasiimmut::is_invalid(arg(0) as usize)
+                        }
                         _ => arg(0) == arg(1),
                     };
                     if !ok {

@@ -304,6 +304,10 @@ trace_ops! {
     GuardFalse "guard_false" (Int) -> None, Guard;
     /// args (value, constant).
     GuardValue "guard_value" (Any, Any) -> None, Guard;
+    /// args (the address of the trace's invalid flag, a constant): fails
+    /// once a quasi-immutable field the trace read as a constant was
+    /// written (`quasiimmut.rs`). Never gets a bridge.
+    GuardNotInvalidated "guard_not_invalidated" (Int) -> None, Guard;
     /// Marks where an iteration of the interpreter loop starts (a merge
     /// point inside the trace, of the portal jitcode at pc): for the log
     /// and for loop peeling. Args: the greens.

@@ -9,8 +9,15 @@
 //!
 //! Written in metatrace's restricted Rust subset; `print` is a
 //! `#[dont_look_inside]` residual call.
+//!
+//! `scale` and `setscale` read and write the program's quasi-immutable
+//! `scale` (`metatrace::QuasiImmut`): the program is green, so traces
+//! read it as a constant, and a write (natively, in the blackhole or in
+//! machine code) invalidates them (docs/jit.md, "Quasi-immutable
+//! fields").
 
 use metatrace::prelude::*;
+use metatrace::QuasiImmut;
 
 /// The number of registers.
 pub const NREGS: usize = 8;
@@ -46,6 +53,10 @@ pub enum Op {
     /// holds (a computed jump: a jump table, a return address). A number
     /// past the end panics, as indexing does.
     Goto(usize),
+    /// `scale`: acc = acc + the program's `scale` (wrapping).
+    Scale,
+    /// `setscale`: the program's `scale` = acc.
+    SetScale,
     /// `print`: write acc as a decimal line.
     Print,
     /// `halt`: stop; the result is acc.
@@ -54,6 +65,8 @@ pub enum Op {
 
 pub struct Program {
     pub ops: Vec<Op>,
+    /// Starts at 1; changed by `setscale`, seldom.
+    pub scale: QuasiImmut<i64>,
 }
 
 pub struct Regs {
@@ -104,6 +117,8 @@ pub fn run(program: &Program, regs: &mut Regs, out: &mut Output) -> i64 {
                     can_enter_jit!();
                 }
             }
+            Op::Scale => acc = acc.wrapping_add(program.scale.get()),
+            Op::SetScale => program.scale.set(acc),
             Op::Print => print(out, acc),
             Op::Halt => return acc,
         }

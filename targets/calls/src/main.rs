@@ -8,7 +8,7 @@
 //!
 //! PROGRAM has one instruction per line (`op [operand]`): `load r`,
 //! `store r`, `const n`, `add r`, `step r`, `mix r`, `boxed r`, `div r`, `dec r`,
-//! `jnz label`, `print`, `halt`; registers are `r0`..`r7`; `name:` defines
+//! `jnz label`, `scale`, `setscale`, `print`, `halt`; registers are `r0`..`r7`; `name:` defines
 //! a label; `#` starts a comment. N (default 0) is the initial value of
 //! `r0`. The output of `print` goes to stdout, then the final accumulator.
 //! Errors go to stderr as `error: ...`, with exit status 1.
@@ -94,6 +94,8 @@ fn parse(text: &str) -> Result<Program, String> {
                 }
             }
             "goto" => Op::Goto(reg()?),
+            "scale" => none().map(|()| Op::Scale)?,
+            "setscale" => none().map(|()| Op::SetScale)?,
             "print" => none().map(|()| Op::Print)?,
             "halt" => none().map(|()| Op::Halt)?,
             _ => return Err(format!("{lineno}: unknown instruction '{op}'")),
@@ -101,7 +103,10 @@ fn parse(text: &str) -> Result<Program, String> {
     }
     // Labels may point just past the last instruction: there is a `halt`.
     ops.push(Op::Halt);
-    Ok(Program { ops })
+    Ok(Program {
+        ops,
+        scale: metatrace::QuasiImmut::new(1),
+    })
 }
 
 #[cfg(test)]
@@ -135,6 +140,7 @@ mod tests {
             10
         );
         assert_eq!(run_src("const 12\nmix r1", 0).1, 85);
+        assert_eq!(run_src("const 5\nscale\nsetscale\nscale", 0).1, 12);
     }
 
     #[test]

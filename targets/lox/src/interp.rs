@@ -23,6 +23,7 @@ use crate::calls::{
     peek,
 };
 use crate::chunk::*;
+use crate::globals::{assign_global, define_global, get_global};
 use crate::object::{
     values_equal, Class, Closure, Function, LoxString, Obj, Table, UpvalueState, Value,
 };
@@ -72,7 +73,7 @@ pub fn run(vm: &mut Vm) -> Result<(), RuntimeError> {
             OP_GET_GLOBAL => {
                 let name = string_constant(function, code_at(function, ip));
                 ip += 1;
-                match vm.globals.get(name) {
+                match get_global(promote(vm.globals), name) {
                     Some(value) => vm.stack.push(value),
                     None => return Err(fail(vm, ip, RuntimeError::UndefinedVariable(name))),
                 }
@@ -81,16 +82,14 @@ pub fn run(vm: &mut Vm) -> Result<(), RuntimeError> {
                 let name = string_constant(function, code_at(function, ip));
                 ip += 1;
                 let value = peek(vm, 0);
-                vm.globals.set(name, value);
+                define_global(promote(vm.globals), name, value);
                 vm.stack.pop();
             }
             OP_SET_GLOBAL => {
                 let name = string_constant(function, code_at(function, ip));
                 ip += 1;
                 let value = peek(vm, 0);
-                if vm.globals.set(name, value) {
-                    // Assignment does not define: undo the insertion.
-                    vm.globals.delete(name);
+                if !assign_global(promote(vm.globals), name, value) {
                     return Err(fail(vm, ip, RuntimeError::UndefinedVariable(name)));
                 }
             }

@@ -23,6 +23,7 @@ mod calls;
 mod chunk;
 mod compiler;
 mod gc_types;
+mod globals;
 mod interp;
 mod natives;
 mod object;

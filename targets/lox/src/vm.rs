@@ -2,8 +2,9 @@
 //! how they are reported. The loop that runs it is `interp.rs`; calls and
 //! upvalues are `calls.rs`.
 
+use crate::globals::{define_global, Globals};
 use crate::natives::NATIVES;
-use crate::object::{Closure, LoxString, Native, Obj, Table, Upvalue, Value};
+use crate::object::{Closure, LoxString, Native, Obj, Upvalue, Value};
 use crate::printing::Output;
 use crate::strings::Interner;
 use metatrace::{Gc, Root};
@@ -31,7 +32,8 @@ pub struct CallFrame {
 pub struct Vm {
     pub stack: Vec<Value>,
     pub frames: Vec<CallFrame>,
-    pub globals: Table,
+    /// Constant in traces (`promote`d where read): see `globals.rs`.
+    pub globals: Gc<Globals>,
     pub strings: Interner,
     /// `"init"`, the initializer's name, looked up at every instantiation.
     pub init_string: Gc<LoxString>,
@@ -98,7 +100,7 @@ impl Vm {
         let mut vm = Root::new(Vm {
             stack: Vec::with_capacity(FRAMES_MAX * 256),
             frames: Vec::with_capacity(FRAMES_MAX),
-            globals: Table::new(),
+            globals: Gc::new(Globals::new()),
             strings,
             init_string,
             open_upvalues: Vec::new(),
@@ -107,7 +109,7 @@ impl Vm {
         for (name, function) in NATIVES {
             let name = vm.strings.intern(name);
             let native = Gc::new(Native { function });
-            vm.globals.set(name, Value::Obj(Obj::Native(native)));
+            define_global(vm.globals, name, Value::Obj(Obj::Native(native)));
         }
         vm
     }

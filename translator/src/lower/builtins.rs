@@ -180,6 +180,7 @@ impl Lowerer<'_, '_> {
         let base = base.clone();
         match (&base, &b.lower) {
             (Ty::Cell(_) | Ty::GcCell(_), _) => self.cell_method(b, m, &base),
+            (Ty::QuasiImmut(_), _) => self.quasiimmut_method(b, m, &base),
             (Ty::Vec(elem), _) => {
                 let lv = self.deref_place(&m.receiver)?;
                 let vec = self.addr_of(&lv, span)?.remove(0);

@@ -1,6 +1,9 @@
 //! `Gc`, `Cell` and `GcCell` in traced code: allocation on the GC heap
 //! (`gc_new`), pointer comparison, and the cells' reads and writes with
 //! `GcCell`'s borrow flag and write barrier (docs/gc.md, "Traced code").
+//! Also `QuasiImmut`, the other cell: `quasiimmut_get`, and `set` as a
+//! store and a rare invalidation (RPython's `quasiimmut_field` and
+//! `jit_force_quasi_immutable`, codewriter/jtransform.py).
 //!
 //! RPython's counterparts: `malloc` of a GC type in rtyped graphs (the
 //! `malloc` operation, which the GC transformer turns into the collector's
@@ -13,7 +16,8 @@
 use super::{Leaves, Lowerer};
 use crate::builtins::{Builtin, Lowering};
 use metatrace_jitcodegen::flowgraph::{
-    FieldRef, Helper, Op, Operand, PanicKind, GCCELL_BORROW, GCCELL_LOGGED, GCCELL_VALUE,
+    Const, FieldRef, Helper, Op, Operand, PanicKind, GCCELL_BORROW, GCCELL_LOGGED, GCCELL_VALUE,
+    QUASIIMMUT_VALUE, QUASIIMMUT_WATCHED,
 };
 use metatrace_jitcodegen::types::{IntTy, Ty};
 use proc_macro2::Span;
@@ -58,6 +62,10 @@ impl Lowerer<'_, '_> {
                         let unlogged =
                             Operand::Const(metatrace_jitcodegen::flowgraph::Const::Bool(false));
                         Some([vec![free, unlogged], v].concat())
+                    }
+                    // Not watched (`QuasiImmut::new`).
+                    Ty::QuasiImmut(_) => {
+                        Some([vec![Operand::Const(Const::Int(0, IntTy::Usize))], v].concat())
                     }
                     _ => Some(v),
                 }
@@ -127,12 +135,7 @@ impl Lowerer<'_, '_> {
                 _ => self.cell_write(b, m, &value, None),
             };
         }
-        let mut cell = self.addr_of(&lv, span)?.remove(0);
-        // A cell is written through a shared reference: its accesses must
-        // not use immutable descrs, which the optimizer may fold.
-        if !matches!(self.g.operand_ty(&cell), Ty::Ref { mutable: true, .. }) {
-            cell = self.emit1(Op::Cast, vec![cell], Ty::reference(true, cell_ty.clone()));
-        }
+        let cell = self.writable_addr(&lv, cell_ty, span)?;
         let value = self.cell_value(&cell, cell_ty, &inner);
         let gc_cell = is_gc_cell.then_some((&cell, cell_ty));
         match b.lower {
@@ -158,6 +161,89 @@ impl Lowerer<'_, '_> {
             }
             _ => {
                 self.error(span, format!("cannot lower `{}` of a cell", b.name), "");
+                None
+            }
+        }
+    }
+
+    /// The address of the cell (of type `cell_ty`) at `lv`, as a `&mut`:
+    /// a cell is written through a shared reference, so its accesses must
+    /// not use immutable descrs, which the optimizer may fold.
+    fn writable_addr(&mut self, lv: &Lval, cell_ty: &Ty, span: Span) -> Option<Operand> {
+        let cell = self.addr_of(lv, span)?.remove(0);
+        if matches!(self.g.operand_ty(&cell), Ty::Ref { mutable: true, .. }) {
+            return Some(cell);
+        }
+        Some(self.emit1(Op::Cast, vec![cell], Ty::reference(true, cell_ty.clone())))
+    }
+
+    /// A method of a `QuasiImmut` (the receiver's type, references and
+    /// `Gc`s followed, is `q_ty`): `get` is `quasiimmut_get`, which the
+    /// tracer turns into a constant when the field's address is one;
+    /// `set` is the store, then the test of `watched` and the rare call
+    /// that invalidates the traces that read the field as a constant.
+    pub(super) fn quasiimmut_method(
+        &mut self,
+        b: &Builtin,
+        m: &syn::ExprMethodCall,
+        q_ty: &Ty,
+    ) -> Option<Leaves> {
+        let span = m.span();
+        let Ty::QuasiImmut(inner) = q_ty else {
+            return None;
+        };
+        if !matches!(**inner, Ty::Bool | Ty::Char | Ty::Int(_) | Ty::F64) {
+            self.error(
+                span,
+                format!(
+                    "a `QuasiImmut<{}>` is not supported: a quasi-immutable field holds a plain scalar",
+                    self.items.types.display(inner)
+                ),
+                "use an integer, `f64`, `bool` or `char`; to make a compound binding (a value, a table) constant in traces, keep a version number in a `QuasiImmut<u64>` and look the binding up in an #[elidable] function that takes the version (docs/jit.md, \"Quasi-immutable fields\")",
+            );
+            return None;
+        }
+        let lv = self.deref_place(&m.receiver)?;
+        let q = self.writable_addr(&lv, q_ty, span)?;
+        let field = |index| FieldRef {
+            owner: q_ty.clone(),
+            variant: None,
+            index,
+        };
+        match b.lower {
+            Lowering::CellGet => Some(vec![self.emit1(
+                Op::QuasiImmutGet(field(QUASIIMMUT_VALUE)),
+                vec![q],
+                (**inner).clone(),
+            )]),
+            Lowering::CellSet => {
+                let x = self.rvalue(&m.args[0])?;
+                let mut args = vec![q.clone()];
+                args.extend(x);
+                self.emit0(Op::SetField(field(QUASIIMMUT_VALUE)), args);
+                let watched = self.emit1(
+                    Op::GetField(field(QUASIIMMUT_WATCHED)),
+                    vec![q.clone()],
+                    Ty::usize(),
+                );
+                let zero = Operand::Const(Const::Int(0, IntTy::Usize));
+                let is_watched = self.emit1(Op::IntNe, vec![watched, zero], Ty::Bool);
+                let (invalidate, done, keys) = self.branch(is_watched);
+                let join = self.new_join(&keys, &[]);
+                self.enter(done, &keys);
+                self.goto(join, &keys, vec![]);
+                self.enter(invalidate, &keys);
+                let shared = self.emit1(Op::Cast, vec![q], Ty::reference(false, q_ty.clone()));
+                self.emit0(
+                    Op::Helper(Helper::QuasiImmutInvalidate((**inner).clone())),
+                    vec![shared],
+                );
+                self.goto(join, &keys, vec![]);
+                self.enter(join, &keys);
+                Some(vec![])
+            }
+            _ => {
+                self.error(span, format!("cannot lower `{}` of a `QuasiImmut`", b.name), "");
                 None
             }
         }

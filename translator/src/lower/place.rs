@@ -254,6 +254,8 @@ impl Lowerer<'_, '_> {
             Ty::Tuple(items) => Some(items.clone()),
             // `repr(C)`: `GCCELL_BORROW`, `GCCELL_LOGGED`, `GCCELL_VALUE`.
             Ty::GcCell(t) => Some(vec![Ty::Int(IntTy::Isize), Ty::Bool, (**t).clone()]),
+            // `QUASIIMMUT_WATCHED`, `QUASIIMMUT_VALUE`.
+            Ty::QuasiImmut(t) => Some(vec![Ty::usize(), (**t).clone()]),
             _ => None,
         }
     }
@@ -338,7 +340,7 @@ impl Lowerer<'_, '_> {
         // is writable wherever it was reached from.
         let ref_to = |base: &Operand, t: &Ty| {
             let mutable = match self.g.operand_ty(base) {
-                _ if matches!(t, Ty::Cell(_) | Ty::GcCell(_)) => true,
+                _ if matches!(t, Ty::Cell(_) | Ty::GcCell(_) | Ty::QuasiImmut(_)) => true,
                 Ty::Ref { mutable, .. } => mutable,
                 Ty::Gc(_) => false,
                 _ => true,
@@ -509,10 +511,15 @@ impl Lowerer<'_, '_> {
                 values.push(if fty.is_scalar() {
                     vec![self.emit1(Op::GetField(field), vec![addr.clone()], fty.clone())]
                 } else {
+                    // Nested too: an enum in a cell is read through a
+                    // `&mut`, so that its payload gets no immutable descr
+                    // a constant cell's reads would be folded by.
+                    let mutable =
+                        matches!(self.g.operand_ty(&addr), Ty::Ref { mutable: true, .. });
                     let a = self.emit1(
                         Op::FieldAddr(field),
                         vec![addr.clone()],
-                        Ty::reference(false, fty.clone()),
+                        Ty::reference(mutable, fty.clone()),
                     );
                     self.load_mem(a, fty, span)?
                 });

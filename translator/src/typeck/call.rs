@@ -144,7 +144,7 @@ impl Checker<'_, '_> {
             // types' functions as `u64::from`.
             ([.., ty, f], n)
                 if (names.len() == 2
-                    || matches!(*ty, "Box" | "Gc" | "Cell" | "GcCell" | "Vec"))
+                    || matches!(*ty, "Box" | "Gc" | "Cell" | "GcCell" | "QuasiImmut" | "Vec"))
                     && builtins::assoc_fn(ty, f, n).is_some() =>
             {
                 let b = builtins::assoc_fn(ty, f, n).unwrap();
@@ -356,7 +356,9 @@ impl Checker<'_, '_> {
             t => IntTy::from_name(t).map(IT::int),
         };
         let elem_expected = match &expected {
-            Some(IT::Box(t) | IT::Gc(t) | IT::Cell(t) | IT::GcCell(t)) if target.is_none() => {
+            Some(IT::Box(t) | IT::Gc(t) | IT::Cell(t) | IT::GcCell(t) | IT::QuasiImmut(t))
+                if target.is_none() =>
+            {
                 Some((**t).clone())
             }
             _ => None,
@@ -385,6 +387,7 @@ impl Checker<'_, '_> {
                         Recv::Gc => IT::Gc(t),
                         Recv::Cell => IT::Cell(t),
                         Recv::GcCell => IT::GcCell(t),
+                        Recv::QuasiImmut => IT::QuasiImmut(t),
                         _ => IT::Box(t),
                     });
                 }
@@ -424,6 +427,7 @@ impl Checker<'_, '_> {
             IT::Gc(_) => Recv::Gc,
             IT::Cell(_) => Recv::Cell,
             IT::GcCell(_) => Recv::GcCell,
+            IT::QuasiImmut(_) => Recv::QuasiImmut,
             _ => return None,
         };
         Some(Shape::Of(recv))
@@ -456,7 +460,8 @@ fn instantiate(rule: TyRule, recv: &IT) -> IT {
         | IT::Box(t)
         | IT::Gc(t)
         | IT::Cell(t)
-        | IT::GcCell(t) => (**t).clone(),
+        | IT::GcCell(t)
+        | IT::QuasiImmut(t) => (**t).clone(),
         _ => IT::unit(),
     };
     let str_ref = || IT::Ref(false, Box::new(IT::Leaf(Ty::Str)));

@@ -22,6 +22,7 @@ pub enum IT {
     Gc(Box<IT>),
     Cell(Box<IT>),
     GcCell(Box<IT>),
+    QuasiImmut(Box<IT>),
     Option(Box<IT>),
     Result(Box<IT>, Box<IT>),
 }
@@ -51,6 +52,7 @@ impl IT {
             Ty::Gc(t) => IT::Gc(Box::new(IT::from_ty(t))),
             Ty::Cell(t) => IT::Cell(Box::new(IT::from_ty(t))),
             Ty::GcCell(t) => IT::GcCell(Box::new(IT::from_ty(t))),
+            Ty::QuasiImmut(t) => IT::QuasiImmut(Box::new(IT::from_ty(t))),
             Ty::Option(t) => IT::Option(Box::new(IT::from_ty(t))),
             Ty::Result(a, b) => IT::Result(Box::new(IT::from_ty(a)), Box::new(IT::from_ty(b))),
             leaf => IT::Leaf(leaf.clone()),
@@ -149,6 +151,7 @@ impl Subst {
             | (IT::Gc(x), IT::Gc(y))
             | (IT::Cell(x), IT::Cell(y))
             | (IT::GcCell(x), IT::GcCell(y))
+            | (IT::QuasiImmut(x), IT::QuasiImmut(y))
             | (IT::Option(x), IT::Option(y)) => self.unify(x, y),
             (IT::Result(a1, b1), IT::Result(a2, b2)) => self.unify(a1, a2) && self.unify(b1, b2),
             _ => false,
@@ -167,6 +170,7 @@ impl Subst {
             | IT::Gc(x)
             | IT::Cell(x)
             | IT::GcCell(x)
+            | IT::QuasiImmut(x)
             | IT::Option(x) => self.occurs(v, &x),
             IT::Tuple(xs) => xs.iter().any(|x| self.occurs(v, x)),
             IT::Result(a, b) => self.occurs(v, &a) || self.occurs(v, &b),
@@ -191,6 +195,7 @@ impl Subst {
             IT::Gc(x) => Ty::Gc(Box::new(self.resolve(&x)?)),
             IT::Cell(x) => Ty::Cell(Box::new(self.resolve(&x)?)),
             IT::GcCell(x) => Ty::GcCell(Box::new(self.resolve(&x)?)),
+            IT::QuasiImmut(x) => Ty::QuasiImmut(Box::new(self.resolve(&x)?)),
             IT::Option(x) => Ty::Option(Box::new(self.resolve(&x)?)),
             IT::Result(a, b) => {
                 Ty::Result(Box::new(self.resolve(&a)?), Box::new(self.resolve(&b)?))

@@ -111,6 +111,14 @@ impl<'a> Codegen<'a> {
                     sites.push(self.guard_jcc(Cc::Ne, label, invert));
                 }
             }
+            // A test of the trace's invalid flag (a byte, at the
+            // constant address that is the operand).
+            Opcode::GuardNotInvalidated => {
+                let la = self.arg(i, 0);
+                let r = self.gpr_in(la, RAX);
+                asm!(self ; cmp BYTE [Rq(r)], 0);
+                sites.push(self.guard_jcc(Cc::Ne, label, invert));
+            }
             _ => unreachable!(),
         }
         self.stubs.push(Stub {

@@ -789,7 +789,10 @@ impl<'a> Codegen<'a> {
             Opcode::CallResidual(d) => self.call_residual(i, d),
             Opcode::CallPure(j) => self.call_pure(i, j),
             Opcode::CallResult(n, kind) => self.call_result(i, n, kind),
-            Opcode::GuardTrue | Opcode::GuardFalse | Opcode::GuardValue => self.guard(i),
+            Opcode::GuardTrue
+            | Opcode::GuardFalse
+            | Opcode::GuardValue
+            | Opcode::GuardNotInvalidated => self.guard(i),
             Opcode::DebugMergePoint(..) => {}
             // `backend::compile` refuses traces with a label
             Opcode::Label => unreachable!("label reached the backend"),
