@@ -112,7 +112,8 @@ pub(crate) fn new_cell(value: Value) -> Gc<GlobalCell> {
     let cell = Gc::new(GlobalCell {
         value: GcCell::new(value),
     });
-    metatrace::gc::roots::pin_forever(Gc::as_ptr(cell) as usize);
+    // (A code pin never released: the cell lives as long as the VM.)
+    metatrace::gc::roots::pin_for_code(Gc::as_ptr(cell) as usize);
     cell
 }
 
