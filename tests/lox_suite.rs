@@ -690,6 +690,12 @@ fn benchmark_loops_compile() {
         if count("loops") == 0 {
             failures.push(format!("{name}: no loop compiled:\n{text}"));
         }
+        // A cliff, not a speed: iterations that keep ending in the
+        // blackhole (a guard that fails for ever without a bridge: an
+        // invalidated bridge once made binary_trees do 2.6 million).
+        if count("blackhole_runs") > 50_000 {
+            failures.push(format!("{name}: blackhole runs without end:\n{text}"));
+        }
         for l in text.lines() {
             if let Some((reason, n)) = l.strip_prefix("aborts.").and_then(|l| l.split_once(": ")) {
                 if n != "0" && !expected_aborts.contains(&reason) {

@@ -428,6 +428,22 @@ impl WarmState {
         self.decay();
     }
 
+    /// A bridge of the loop compiled for this key was invalidated: the
+    /// loop, which still jumps into it, is entered no more, and the key
+    /// counts towards a new trace (RPython invalidates a loop together
+    /// with its bridges: their dependencies are the loop token's).
+    pub fn bridge_invalidated(&mut self, driver: u16, greens: &[u64]) {
+        let b = hash(self.tables, driver, greens) & (BUCKETS - 1);
+        if let Some(i) = self.find(b, driver, greens) {
+            let c = &mut self.cells[i];
+            if matches!(c.state, CellState::Compiled(_)) {
+                c.state = CellState::Counting;
+                c.invalid = None;
+                c.count = 0;
+            }
+        }
+    }
+
     /// A trace from this key aborted: back it off, or blacklist it.
     pub fn loop_aborted(&mut self, driver: u16, greens: &[u64]) -> Backoff {
         let threshold = self.params.threshold.max(1);
