@@ -73,8 +73,8 @@ pub mod prelude {
         dont_look_inside, elidable, jit_driver, loop_invariant, unroll_safe,
     };
     pub use metatrace_runtime::gc::{Gc, GcCell, Root};
-    pub use metatrace_runtime::quasiimmut::QuasiImmut;
     pub use metatrace_runtime::hints::{promote, we_are_jitted};
+    pub use metatrace_runtime::quasiimmut::QuasiImmut;
 }
 
 /// Used by the macros' expansions and by generated VMs; not a stable API.

@@ -875,7 +875,13 @@ fn calls_quasi_immutable_field_is_a_constant_until_written() {
     for n in ["1", "2", "50"] {
         let native = run(calls, &["--jit", "off", &scale, n], b"", QUICK);
         native.assert_success("native");
-        for opts in ["mode=jitcode-only", DEFAULT, LOW1, LOW2, machine_code_writes] {
+        for opts in [
+            "mode=jitcode-only",
+            DEFAULT,
+            LOW1,
+            LOW2,
+            machine_code_writes,
+        ] {
             let (r, s) = jit_run(calls, opts, &[&scale, n], b"", QUICK);
             assert_eq!(differences(&native, &r), None, "scale {n} --jit {opts}");
             assert!(
@@ -906,7 +912,11 @@ fn calls_quasi_immutable_field_is_a_constant_until_written() {
         .find(|t| t.starts_with("# loop ") && t.contains("[2, "))
         .unwrap_or_else(|| panic!("no inner loop in the log:\n{log}"));
     assert!(!inner.contains("QuasiImmut<i64>.value"), "{inner}");
-    assert_eq!(inner.matches("guard_not_invalidated(").count(), 1, "{inner}");
+    assert_eq!(
+        inner.matches("guard_not_invalidated(").count(),
+        1,
+        "{inner}"
+    );
 }
 
 /// Lox's globals (targets/lox/src/globals.rs): a function bound once is a
@@ -949,7 +959,11 @@ fn lox_globals_are_constants_until_rebound() {
         for opts in ["mode=jitcode-only", DEFAULT, LOW1, LOW2] {
             let (r, s) = jit_run(vm, opts, &[p], b"", QUICK);
             assert_eq!(differences(&native, &r), None, "{p} --jit {opts}");
-            assert!(s.unexpected_aborts().is_empty(), "{p} --jit {opts}: {:?}", s.0);
+            assert!(
+                s.unexpected_aborts().is_empty(),
+                "{p} --jit {opts}: {:?}",
+                s.0
+            );
         }
         let (_, s, log) = jit_run_logged(vm, DEFAULT, &[p]);
         assert!(s.get("invalidations") >= 1, "{p}: {:?}", s.0);

@@ -173,10 +173,15 @@ pub fn invalidate(addr: usize) {
     unsafe { (*(addr as *const Cell<usize>)).set(0) };
 }
 
+/// The flag at `flag_addr` (the operand of a `guard_not_invalidated`).
+pub fn flag_at(flag_addr: usize) -> InvalidFlag {
+    // Safety: flags are made by `new_flag` and never freed.
+    unsafe { &*(flag_addr as *const AtomicBool) }
+}
+
 /// Whether the trace whose flag is at `flag_addr` was invalidated.
 pub fn is_invalid(flag_addr: usize) -> bool {
-    // Safety: flags are never freed.
-    unsafe { (*(flag_addr as *const AtomicBool)).load(Ordering::Relaxed) }
+    flag_at(flag_addr).load(Ordering::Relaxed)
 }
 
 #[cfg(test)]

@@ -151,7 +151,13 @@ jump(i0, i1)",
     t.ops[3].guard = Some(0);
     t.guards.truncate(1);
     assert!(verify_trace(&t).is_ok());
-    for p in [Pass::Rewrite, Pass::Pure, Pass::Heap, Pass::IntBounds, Pass::Dce] {
+    for p in [
+        Pass::Rewrite,
+        Pass::Pure,
+        Pass::Heap,
+        Pass::IntBounds,
+        Pass::Dce,
+    ] {
         let out = p.run(t.clone(), &Ctx { tables: tables() });
         assert_eq!(out.guards.len(), 2, "{p:?}: {}", show_resume(&out));
         for g in &out.guards {

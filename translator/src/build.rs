@@ -22,7 +22,9 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-pub use metatrace_jitcodegen::glue::{enter_fn_name, function_entry_fn_name, portal_fn_name, GLUE_FILE};
+pub use metatrace_jitcodegen::glue::{
+    enter_fn_name, function_entry_fn_name, portal_fn_name, GLUE_FILE,
+};
 
 /// The environment variable that turns the translation off (any value but
 /// empty or `0`).

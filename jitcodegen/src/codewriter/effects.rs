@@ -303,7 +303,9 @@ impl<'a> Walk<'a> {
             Ty::GcCell(_) | Ty::QuasiImmut(_) => {
                 self.other = true;
                 let parts = match ty {
-                    Ty::GcCell(t) => vec![Ty::Int(crate::types::IntTy::Isize), Ty::Bool, (**t).clone()],
+                    Ty::GcCell(t) => {
+                        vec![Ty::Int(crate::types::IntTy::Isize), Ty::Bool, (**t).clone()]
+                    }
                     Ty::QuasiImmut(t) => vec![Ty::usize(), (**t).clone()],
                     _ => unreachable!(),
                 };

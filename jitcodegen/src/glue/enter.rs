@@ -25,7 +25,7 @@
 //! requires) and written back with an assignment.
 
 use super::rust_type;
-use super::{has_ref, id, Gen};
+use super::{has_ref, id, portal_short_name, Gen};
 use crate::flowgraph::Program;
 use proc_macro2::{Literal, TokenStream};
 use quote::quote;
@@ -34,14 +34,14 @@ use quote::quote;
 /// `interp::run` → `can_enter_jit_run`. `#[jit_driver]` calls it by this
 /// name.
 pub fn enter_fn_name(path: &str) -> String {
-    format!("can_enter_jit_{}", path.rsplit("::").next().unwrap_or(path))
+    format!("can_enter_jit_{}", portal_short_name(path))
 }
 
 /// The name of the `jit_function_entry!()` entry of the portal at `path`:
 /// `interp::run` → `function_entry_run`. It differs from
 /// [`enter_fn_name`]'s only in counting with `function_threshold`.
 pub fn function_entry_fn_name(path: &str) -> String {
-    format!("function_entry_{}", path.rsplit("::").next().unwrap_or(path))
+    format!("function_entry_{}", portal_short_name(path))
 }
 
 impl Gen<'_> {
@@ -54,10 +54,7 @@ impl Gen<'_> {
                 .ok_or_else(|| format!("the portal {} has no graph", d.portal))?;
             let name = id(&enter_fn_name(&d.portal));
             let function_name = id(&function_entry_fn_name(&d.portal));
-            let slow = id(&format!(
-                "enter_jit_{}",
-                d.portal.rsplit("::").next().unwrap_or(&d.portal)
-            ));
+            let slow = id(&format!("enter_jit_{}", portal_short_name(&d.portal)));
             let args = id("args");
             let results = id("results");
             let mut params = Vec::new();

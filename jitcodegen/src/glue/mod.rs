@@ -665,7 +665,7 @@ impl Gen<'_> {
                 return Err(format!(
                     "two #[jit_driver] functions are named `{}`: their jitcode-only entries \
                      (`{fn_name}`) would clash; rename one of them",
-                    d.portal.rsplit("::").next().unwrap_or(&d.portal)
+                    portal_short_name(&d.portal)
                 ));
             }
             seen.push(fn_name.clone());
@@ -784,7 +784,13 @@ fn helper_body(h: &Helper, params: &[TokenStream]) -> TokenStream {
 /// The name of the jitcode-only entry of the portal at `path`:
 /// `interp::run` → `portal_run`. `#[jit_driver]` calls it by this name.
 pub fn portal_fn_name(path: &str) -> String {
-    format!("portal_{}", path.rsplit("::").next().unwrap_or(path))
+    format!("portal_{}", portal_short_name(path))
+}
+
+/// The last segment of a portal's path (`interp::run` → `run`): the
+/// glue's entries are named after it.
+pub(super) fn portal_short_name(path: &str) -> &str {
+    path.rsplit("::").next().unwrap_or(path)
 }
 
 /// Does a value of type `ty` hold a reference (so that a signature

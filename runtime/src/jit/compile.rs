@@ -41,8 +41,7 @@ fn remember_invalidation_guards(id: TraceId, trace: &Trace) {
         if let (Opcode::GuardNotInvalidated, Some(&crate::trace::Val::Int(addr))) =
             (&o.opcode, o.args.first())
         {
-            // Safety: flags are made by `quasiimmut::new_flag` and never freed.
-            flag = Some(unsafe { &*(addr as usize as *const std::sync::atomic::AtomicBool) });
+            flag = Some(crate::quasiimmut::flag_at(addr as usize));
             guards.extend(o.guard);
         }
     }

@@ -191,6 +191,14 @@ impl KeyCell {
     fn invalidated(&self) -> bool {
         self.invalid.is_some_and(|f| f.load(Relaxed))
     }
+
+    /// The compiled trace is dropped: count towards a new one, as a new
+    /// key.
+    fn count_again(&mut self) {
+        self.state = CellState::Counting;
+        self.invalid = None;
+        self.count = 0;
+    }
 }
 
 #[derive(Default)]
@@ -358,10 +366,7 @@ impl WarmState {
             if let Some(i) = self.find(b, driver, greens) {
                 let c = &mut self.cells[i];
                 if c.invalidated() {
-                    // Invalidated: count towards a new trace, as a new key.
-                    c.state = CellState::Counting;
-                    c.invalid = None;
-                    c.count = 0;
+                    c.count_again();
                 }
                 return match c.state {
                     CellState::Compiled(id) => Action::Enter(id),
@@ -437,9 +442,7 @@ impl WarmState {
         if let Some(i) = self.find(b, driver, greens) {
             let c = &mut self.cells[i];
             if matches!(c.state, CellState::Compiled(_)) {
-                c.state = CellState::Counting;
-                c.invalid = None;
-                c.count = 0;
+                c.count_again();
             }
         }
     }
@@ -551,8 +554,7 @@ impl WarmState {
         }
         for mut c in cells {
             if let CellState::Compiled(_) = c.state {
-                c.state = CellState::Counting;
-                c.count = 0;
+                c.count_again();
             }
             if c.state == CellState::Counting && c.aborts == 0 {
                 continue;

@@ -577,7 +577,10 @@ impl Tracer<'_> {
         // Safety: the tracer read the field at `addr` just now.
         unsafe { crate::quasiimmut::watch(addr, flag) };
         let flag_addr = flag as *const std::sync::atomic::AtomicBool as usize;
-        self.guard(Opcode::GuardNotInvalidated, vec![Val::Int(flag_addr as i64)]);
+        self.guard(
+            Opcode::GuardNotInvalidated,
+            vec![Val::Int(flag_addr as i64)],
+        );
     }
 
     /// `guard_value(v, its concrete value)` at the current instruction,

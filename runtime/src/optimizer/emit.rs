@@ -191,7 +191,9 @@ impl Spare {
     }
 
     fn recycle(&mut self, t: Trace) {
-        let Trace { mut ops, guards, .. } = t;
+        let Trace {
+            mut ops, guards, ..
+        } = t;
         for op in ops.drain(..) {
             self.vals.put(op.args);
         }

@@ -243,7 +243,11 @@ impl Lowerer<'_, '_> {
                 Some(vec![])
             }
             _ => {
-                self.error(span, format!("cannot lower `{}` of a `QuasiImmut`", b.name), "");
+                self.error(
+                    span,
+                    format!("cannot lower `{}` of a `QuasiImmut`", b.name),
+                    "",
+                );
                 None
             }
         }

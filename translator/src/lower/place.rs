@@ -514,8 +514,7 @@ impl Lowerer<'_, '_> {
                     // Nested too: an enum in a cell is read through a
                     // `&mut`, so that its payload gets no immutable descr
                     // a constant cell's reads would be folded by.
-                    let mutable =
-                        matches!(self.g.operand_ty(&addr), Ty::Ref { mutable: true, .. });
+                    let mutable = matches!(self.g.operand_ty(&addr), Ty::Ref { mutable: true, .. });
                     let a = self.emit1(
                         Op::FieldAddr(field),
                         vec![addr.clone()],
