@@ -278,6 +278,33 @@ fn clox_suite() {
     );
 }
 
+/// The project's own Lox programs (`targets/lox/programs`: shapes and
+/// fields, regressions found by the random tests), judged as the suite's
+/// files, in every mode. They need nothing from `../shared`.
+#[test]
+fn own_programs() {
+    let dir = metatrace_testkit::vms::workspace_root().join("targets/lox/programs");
+    let files = files_with_extension(&dir, "lox");
+    assert!(files.len() >= 2, "targets/lox/programs has its programs");
+    let vm = lox();
+    let mut failures = Vec::new();
+    for (mode, options) in MODES {
+        failures.extend(on_two_threads(files.clone(), |path| {
+            let text = std::fs::read_to_string(&path).unwrap();
+            let program = path.to_string_lossy().into_owned();
+            let mut args = options.to_vec();
+            args.push(&program);
+            let problems = judge(&parse_expectations(&text), &run(vm, &args, b"", QUICK));
+            if problems.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("{mode}: {program}: {}", problems.join("; ")))
+            }
+        }));
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
 /// A number whose value depends on the run's timing.
 const TIME: &str = "<number>";
 

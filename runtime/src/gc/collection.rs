@@ -69,6 +69,7 @@ impl Collection<Vm> for CollectionImpl {
 
     fn resume_mutators(_tls: VMWorkerThread) {
         super::heap::COLLECTIONS.fetch_add(1, Ordering::Relaxed);
+        super::heap::note_heap_size();
         let mut w = WORLD.lock().unwrap_or_else(|e| e.into_inner());
         w.epoch += 1;
         CHANGED.notify_all();

@@ -32,6 +32,13 @@ static HEAP: OnceLock<Heap> = OnceLock::new();
 pub(super) static MUTATOR: AtomicPtr<Mutator<Vm>> = AtomicPtr::new(std::ptr::null_mut());
 /// Completed collections.
 pub(super) static COLLECTIONS: AtomicU64 = AtomicU64::new(0);
+/// Completed full-heap collections (all of them but StickyImmix's young
+/// ones).
+pub(super) static FULL_COLLECTIONS: AtomicU64 = AtomicU64::new(0);
+/// Collections asked for by the memory-pressure check (`pressure.rs`).
+static PRESSURE_COLLECTIONS: AtomicU64 = AtomicU64::new(0);
+/// The largest heap size limit seen at a collection.
+static PEAK_TOTAL_BYTES: AtomicU64 = AtomicU64::new(0);
 /// The value being moved into a new object while `alloc` may collect: it
 /// is not on the heap yet, and the `Vec`s it owns are not on the stack, so
 /// the root scan reports its slots (address, then its scanning function).
@@ -208,8 +215,15 @@ fn allocate_object(d: &'static TypeDescr, init: impl FnOnce(usize)) -> usize {
     if heap.options.stress {
         collect_before_allocating(false);
     } else if d.drop.is_some() && super::pressure::collection_due() {
-        // Full: the malloc memory may belong to old garbage.
-        collect_before_allocating(true);
+        // Young first where there are generations: most of the memory
+        // usually belongs to objects that died young (pressure.rs).
+        let generational = heap.options.plan.is_generational();
+        PRESSURE_COLLECTIONS.fetch_add(1, Ordering::Relaxed);
+        collect_before_allocating(!generational);
+        if generational && super::pressure::still_above_mark() {
+            PRESSURE_COLLECTIONS.fetch_add(1, Ordering::Relaxed);
+            collect_before_allocating(true);
+        }
     }
     let start = memory_manager::alloc(m, bytes, align, offset, semantics);
     PENDING_VALUE.store(0, Ordering::Relaxed);
@@ -250,7 +264,7 @@ pub(super) fn bump_pointer() -> Option<(usize, usize)> {
 
 #[cold]
 /// A collection before an allocation (`--gc stress`: a young one where the
-/// plan has generations; memory pressure: a full one).
+/// plan has generations; memory pressure: young then full, or full).
 fn collect_before_allocating(exhaustive: bool) {
     heap()
         .unwrap()
@@ -305,6 +319,37 @@ pub fn stats() -> HeapStats {
             collections: COLLECTIONS.load(Ordering::Relaxed),
             last_exhaustive: h.mmtk.get_plan().last_collection_was_exhaustive(),
         },
+    }
+}
+
+/// The `gc-summary` section of the log (`METATRACE_LOG=gc-summary`,
+/// written when the VM exits): what the collector did, one
+/// `name: value` per line; empty when the VM never made a heap.
+pub fn summary() -> String {
+    if heap().is_none() {
+        return String::new();
+    }
+    let s = stats();
+    PEAK_TOTAL_BYTES.fetch_max(s.total_bytes as u64, Ordering::Relaxed);
+    let plan = heap().unwrap().options.plan;
+    format!(
+        "plan: {plan}\ncollections: {}\nfull_collections: {}\npressure_collections: {}\nheap_used_bytes: {}\nheap_total_bytes: {}\nheap_total_bytes_peak: {}\nmalloc_in_use: {}\n",
+        s.collections,
+        FULL_COLLECTIONS.load(Ordering::Relaxed),
+        PRESSURE_COLLECTIONS.load(Ordering::Relaxed),
+        s.used_bytes,
+        s.total_bytes,
+        PEAK_TOTAL_BYTES.load(Ordering::Relaxed),
+        super::pressure::malloc_in_use(),
+    )
+}
+
+/// Notes the heap's size limit, for the summary's peak (called after
+/// every collection, when mmtk may have resized the heap).
+pub(super) fn note_heap_size() {
+    if let Some(h) = heap() {
+        let total = memory_manager::total_bytes(h.mmtk) as u64;
+        PEAK_TOTAL_BYTES.fetch_max(total, Ordering::Relaxed);
     }
 }
 

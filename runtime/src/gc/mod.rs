@@ -43,5 +43,6 @@ pub use cell::{GcCell, GcRef, GcRefMut};
 pub use heap::{collect, collect_young, configure, stats, HeapStats};
 pub use object::{Gc, GcType, ScanFn, Trace, TypeDescr};
 pub use options::{GcOptions, GcPlan};
+pub use pressure::CountingAllocator;
 pub use roots::{ConservativeRoot, Root};
 pub use weak::{Alive, Sweep, WeakRoot};

@@ -186,6 +186,9 @@ impl<T: Sweep> Drop for WeakRoot<T> {
 /// `nursery`: only the young objects were collected.
 pub(super) fn after_marking(nursery: bool) {
     LAST_WAS_FULL.store(!nursery, std::sync::atomic::Ordering::Relaxed);
+    if !nursery {
+        super::heap::FULL_COLLECTIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
     let alive = Alive { _private: () };
     let tables = TABLES.lock().unwrap_or_else(|e| e.into_inner());
     for e in tables.iter().flatten() {

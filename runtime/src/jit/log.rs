@@ -22,6 +22,7 @@
 //! | `jit-warning` | a green key or a guard is blacklisted | one line: what will not be traced again, and why |
 //! | `jit-backend` | any trace is compiled | its machine code, disassembled |
 //! | `jit-summary` | the VM exits normally | the counters of [`super::stats`], one `name: value` per line, then every blacklisted key or guard and the most frequent abort sites |
+//! | `gc-summary` | the VM exits normally, if it made a GC heap | the collector's counters (`gc::heap::summary`): collections, full ones, those the memory-pressure check asked for, heap and malloc bytes |
 //!
 //! Each section is written as
 //!
@@ -55,6 +56,7 @@ pub const SECTIONS: &[&str] = &[
     "jit-warning",
     "jit-backend",
     "jit-summary",
+    "gc-summary",
 ];
 
 struct Log {
@@ -111,7 +113,7 @@ pub fn init_from_env() {
                 }
             },
         };
-        if selects(&categories, "jit-summary") {
+        if selects(&categories, "jit-summary") || selects(&categories, "gc-summary") {
             register_atexit();
         }
         Some(Log {
@@ -154,6 +156,12 @@ pub fn finish() {
     section("jit-summary", || {
         super::stats().summary() + &super::stats::sites_summary()
     });
+    if enabled("gc-summary") {
+        let gc = crate::gc::heap::summary();
+        if !gc.is_empty() {
+            section("gc-summary", || gc);
+        }
+    }
     if let Some(l) = log() {
         let _ = l.out.lock().unwrap_or_else(|e| e.into_inner()).flush();
     }

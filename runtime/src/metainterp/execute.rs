@@ -463,6 +463,9 @@ impl Tracer<'_> {
                 match flavor {
                     CallFlavor::Elidable => {
                         let bits: Vec<u64> = vals.iter().map(|v| v.bits).collect();
+                        // An elidable function may allocate (a map
+                        // transition), and so collect.
+                        self.publish_gc_roots();
                         let out = blackhole::call(tables, jitcode.0, &bits);
                         if vals.iter().all(|v| v.is_const()) {
                             for (r, &b) in results.iter().zip(&out) {

@@ -434,6 +434,13 @@ impl HeapCache {
         found.map(|&(v, bits)| (self.resolve(v), bits))
     }
 
+    /// Adds the concrete values the cache answers with to `words` (the
+    /// tracer's GC roots: some are addresses of GC objects or into them).
+    pub fn concrete_values(&self, words: &mut Vec<usize>) {
+        words.extend(self.pure.values().map(|&(_, bits)| bits as usize));
+        words.extend(self.heap.values().map(|&(_, bits)| bits as usize));
+    }
+
     /// `loc` was read: it holds `v` (concrete value `bits`).
     pub fn remember(&mut self, loc: Loc, v: Val, bits: u64) {
         self.heap.insert(loc, (v, bits));

@@ -436,8 +436,9 @@ struct Tracer<'a> {
     invalid_flag: Option<crate::quasiimmut::InvalidFlag>,
 }
 
-/// A copy of the tracer's ref registers, scanned conservatively by the
-/// collector (DESIGN §8).
+/// A copy of the tracer's ref registers, and of what its recording holds
+/// that may point into GC objects (`Recorder::gc_words`), scanned
+/// conservatively by the collector (DESIGN §8).
 #[derive(Default)]
 struct RegisterRoots {
     words: Vec<usize>,
@@ -452,6 +453,7 @@ impl Tracer<'_> {
         for f in &self.frames {
             words.extend(f.ref_bits().map(|b| b as usize));
         }
+        self.rec.gc_words(words);
         self.gc_roots.root.set(words.as_ptr(), words.len());
     }
 }

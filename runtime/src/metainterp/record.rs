@@ -32,6 +32,11 @@ impl std::ops::Deref for Args {
 pub(crate) struct Recorder {
     trace: Trace,
     cache: HeapCache,
+    /// The `Ref` constants of the operations and guards recorded so far
+    /// (up to `consts_seen`), for [`Recorder::gc_words`].
+    ref_consts: Vec<usize>,
+    ref_consts_set: rustc_hash::FxHashSet<usize>,
+    consts_seen: (usize, usize),
 }
 
 impl Recorder {
@@ -45,7 +50,47 @@ impl Recorder {
                 guards: Vec::new(),
             },
             cache: HeapCache::new(tables),
+            ref_consts: Vec::new(),
+            ref_consts_set: Default::default(),
+            consts_seen: (0, 0),
         }
+    }
+
+    /// Adds to `words` every address the recording holds that may point
+    /// into a GC object: the `Ref` constants of its operations and resume
+    /// data, and the concrete values the heap cache answers with. The
+    /// tracer publishes them with its registers before anything that may
+    /// collect (DESIGN §8), so that those objects are kept and do not
+    /// move while the trace is recorded: a moved object would leave a
+    /// stale constant in the trace, or a stale concrete value that the
+    /// tracer hands to the interpreter's code the next time the cache
+    /// answers (a string freed under `print`, found by `tests/lox_random.rs`
+    /// under `--gc stress`). Compiled traces pin their constants the same
+    /// way (`jit::compile::gc_constants`).
+    pub fn gc_words(&mut self, words: &mut Vec<usize>) {
+        let (ops_seen, guards_seen) = self.consts_seen;
+        let (consts, set) = (&mut self.ref_consts, &mut self.ref_consts_set);
+        let mut note = |v: &Val| {
+            if let Val::Ref(addr) = *v {
+                if addr != 0 && set.insert(addr) {
+                    consts.push(addr);
+                }
+            }
+        };
+        for op in &self.trace.ops[ops_seen..] {
+            op.args.iter().for_each(&mut note);
+        }
+        for g in &self.trace.guards[guards_seen..] {
+            for f in &g.frames {
+                f.regs.iter().for_each(|(_, v)| note(v));
+            }
+            for o in &g.virtuals {
+                o.fields.iter().for_each(|(_, v)| note(v));
+            }
+        }
+        self.consts_seen = (self.trace.ops.len(), self.trace.guards.len());
+        words.extend_from_slice(&self.ref_consts);
+        self.cache.concrete_values(words);
     }
 
     /// Operations recorded so far.

@@ -8,9 +8,8 @@
 //! Rust recursion per Lox call).
 
 use crate::natives::call_native;
-use crate::object::{
-    BoundMethod, Class, Closure, Instance, LoxString, Obj, Table, Upvalue, UpvalueState, Value,
-};
+use crate::object::{BoundMethod, Class, Closure, LoxString, Obj, Upvalue, UpvalueState, Value};
+use crate::shapes::{get_field, new_instance};
 use crate::vm::{CallFrame, RuntimeError, Vm, FRAMES_MAX};
 use metatrace::prelude::*;
 use metatrace::{Gc, GcCell};
@@ -32,12 +31,10 @@ pub fn call_value(vm: &mut Vm, callee: Value, argc: usize) -> Result<(), Runtime
             call(vm, bound.method, argc)
         }
         Value::Obj(Obj::Class(class)) => {
-            let instance = Gc::new(Instance {
-                class,
-                fields: GcCell::new(Table::new()),
-            });
+            let class = promote(class);
+            let instance = new_instance(class);
             vm.stack[callee_slot] = Value::Obj(Obj::Instance(instance));
-            let initializer = find_method(promote(class), promote(vm.init_string));
+            let initializer = find_method(class, promote(vm.init_string));
             match initializer {
                 Some(method) => call(vm, as_closure(method), argc),
                 None => {
@@ -88,8 +85,7 @@ pub fn invoke(vm: &mut Vm, name: Gc<LoxString>, argc: usize) -> Result<(), Runti
     let Value::Obj(Obj::Instance(instance)) = peek(vm, argc) else {
         return Err(RuntimeError::OnlyInstancesHaveMethods);
     };
-    let field = instance.fields.borrow().get(name);
-    if let Some(value) = field {
+    if let Some(value) = get_field(instance, name) {
         let callee_slot = vm.stack.len() - argc - 1;
         vm.stack[callee_slot] = value;
         return call_value(vm, value, argc);

@@ -25,9 +25,10 @@ use crate::calls::{
 use crate::chunk::*;
 use crate::globals::{assign_global, define_global, get_global};
 use crate::object::{
-    values_equal, Class, Closure, Function, LoxString, Obj, Table, UpvalueState, Value,
+    values_equal, Class, Closure, Function, LoxString, Obj, Shape, Table, UpvalueState, Value,
 };
 use crate::printing::print_value;
+use crate::shapes::{get_field, set_field};
 use crate::strings::concatenate;
 use crate::vm::{CallFrame, RuntimeError, Vm};
 use metatrace::prelude::*;
@@ -119,8 +120,7 @@ pub fn run(vm: &mut Vm) -> Result<(), RuntimeError> {
                 let Value::Obj(Obj::Instance(instance)) = peek(vm, 0) else {
                     return Err(fail(vm, ip, RuntimeError::OnlyInstancesHaveProperties));
                 };
-                let field = instance.fields.borrow().get(name);
-                match field {
+                match get_field(instance, name) {
                     Some(value) => {
                         let top = vm.stack.len() - 1;
                         vm.stack[top] = value;
@@ -139,7 +139,7 @@ pub fn run(vm: &mut Vm) -> Result<(), RuntimeError> {
                     return Err(fail(vm, ip, RuntimeError::OnlyInstancesHaveFields));
                 };
                 let value = peek(vm, 0);
-                instance.fields.borrow_mut().set(name, value);
+                set_field(instance, name, value);
                 // The assignment's value replaces the instance.
                 vm.stack.pop();
                 let top = vm.stack.len() - 1;
@@ -272,9 +272,11 @@ pub fn run(vm: &mut Vm) -> Result<(), RuntimeError> {
             OP_CLASS => {
                 let name = string_constant(function, code_at(function, ip));
                 ip += 1;
+                let empty_shape = Gc::new(Shape::empty());
                 let class = Gc::new(Class {
                     name,
                     methods: GcCell::new(Table::new()),
+                    empty_shape,
                 });
                 vm.stack.push(Value::Obj(Obj::Class(class)));
             }

@@ -29,11 +29,17 @@ mod natives;
 mod object;
 mod printing;
 mod scanner;
+mod shapes;
 mod strings;
 mod table;
 mod vm;
 
 metatrace::include_jit!();
+
+/// Counts malloc memory for the collector's memory-pressure check
+/// (docs/gc.md): instances own their field vectors on the malloc heap.
+#[global_allocator]
+static ALLOCATOR: metatrace::gc::CountingAllocator = metatrace::gc::CountingAllocator;
 
 use metatrace::gc::GcOptions;
 use metatrace::runtime::params::{JitParams, OptionList};

@@ -9,8 +9,9 @@
 //!
 //! Memory: every object is behind a [`Gc`] (a `Copy` pointer). Objects are
 //! immutable once built except where a Lox program mutates them, and those
-//! places are [`GcCell`]s: an instance's fields and a class's methods (a
-//! `Table`, borrowed mutably to insert), an upvalue's state (a `Copy`
+//! places are [`GcCell`]s: an instance's fields and shape, a class's
+//! methods (a `Table`, borrowed mutably to insert), a shape's names and
+//! transitions (filled and added to, never changed), an upvalue's state (a `Copy`
 //! enum, read with `get` and written with `set`), and a closure's upvalues
 //! (filled right after the closure is made, as clox does: capturing
 //! allocates, and the closure on the VM stack keeps the upvalues captured
@@ -118,12 +119,58 @@ pub struct Class {
     pub name: Gc<LoxString>,
     /// Filled by OP_METHOD and OP_INHERIT right after the class is made.
     pub methods: GcCell<Table>,
+    /// The shape of its instances before they get fields.
+    pub empty_shape: Gc<Shape>,
 }
 
+/// The fields an instance holds in itself; more go to a `MoreFields`.
+pub const INLINE_FIELDS: usize = 4;
+
+/// An instance: its fields' values in slot order, the first
+/// `INLINE_FIELDS` in the object itself (no malloc memory, no drop glue),
+/// the others in `more_fields`; its shape says which field each slot
+/// holds (`shapes.rs`).
 #[derive(Debug)]
 pub struct Instance {
     pub class: Gc<Class>,
-    pub fields: GcCell<Table>,
+    pub shape: GcCell<Gc<Shape>>,
+    pub inline_fields: GcCell<InlineFields>,
+    pub more_fields: GcCell<Option<Gc<MoreFields>>>,
+}
+
+/// The first `INLINE_FIELDS` slots of an instance. Named fields rather
+/// than an array, as PyPy's mapdict has `_value0`..`_value4`: with the
+/// slot a constant in a trace, the `match` that picks one folds.
+#[derive(Debug, Clone, Copy)]
+pub struct InlineFields {
+    pub slot0: Value,
+    pub slot1: Value,
+    pub slot2: Value,
+    pub slot3: Value,
+}
+
+/// The fields of an instance past its first `INLINE_FIELDS`.
+#[derive(Debug)]
+pub struct MoreFields {
+    pub values: GcCell<Vec<Value>>,
+}
+
+/// The layout shared by instances that got the same fields in the same
+/// order (PyPy's map). Never changes once made, except that transitions
+/// are added.
+#[derive(Debug)]
+pub struct Shape {
+    /// The field of each slot. Filled right after the shape is made.
+    pub names: GcCell<Vec<Gc<LoxString>>>,
+    /// The shapes one field longer made so far.
+    pub transitions: GcCell<Vec<Transition>>,
+}
+
+/// `shape` is the shape reached by adding field `name`.
+#[derive(Debug, Clone, Copy)]
+pub struct Transition {
+    pub name: Gc<LoxString>,
+    pub shape: Gc<Shape>,
 }
 
 #[derive(Debug)]
