@@ -138,7 +138,7 @@ pub struct Instance {
     pub more_fields: GcCell<Option<Gc<MoreFields>>>,
 }
 
-/// The first `INLINE_FIELDS` slots of an instance. Named fields rather
+/// `INLINE_FIELDS` slots of an instance. Named fields rather
 /// than an array, as PyPy's mapdict has `_value0`..`_value4`: with the
 /// slot a constant in a trace, the `match` that picks one folds.
 #[derive(Debug, Clone, Copy)]
@@ -149,10 +149,13 @@ pub struct InlineFields {
     pub slot3: Value,
 }
 
-/// The fields of an instance past its first `INLINE_FIELDS`.
+/// The fields of an instance past its first `INLINE_FIELDS`, four at a
+/// time: a chain of blocks, each a GC object without drop glue (a `Vec`
+/// would cost a malloc, a free and a finalization per instance).
 #[derive(Debug)]
 pub struct MoreFields {
-    pub values: GcCell<Vec<Value>>,
+    pub slots: GcCell<InlineFields>,
+    pub more: GcCell<Option<Gc<MoreFields>>>,
 }
 
 /// The layout shared by instances that got the same fields in the same

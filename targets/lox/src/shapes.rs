@@ -7,8 +7,8 @@
 //! (its transitions), made the first time an instance takes that path.
 //!
 //! The values: the first `INLINE_FIELDS` in the instance itself, the rest
-//! in a `MoreFields` object made when the instance gets its fifth field.
-//! An instance of up to four fields is then one GC object without drop
+//! in a chain of `MoreFields` blocks of four, made as the instance gets
+//! its fifth, ninth, ... field. Instances are GC objects without drop
 //! glue: no malloc, no free, nothing for the collector to finalize (with
 //! a `Vec` per instance, malloc and free took a fifth of binary_trees.lox).
 //!
@@ -42,14 +42,19 @@ pub fn new_instance(class: Gc<Class>) -> Gc<Instance> {
     Gc::new(Instance {
         class,
         shape: GcCell::new(class.empty_shape),
-        inline_fields: GcCell::new(InlineFields {
-            slot0: Value::Nil,
-            slot1: Value::Nil,
-            slot2: Value::Nil,
-            slot3: Value::Nil,
-        }),
+        inline_fields: GcCell::new(nil_slots()),
         more_fields: GcCell::new(None),
     })
+}
+
+/// Four empty slots.
+fn nil_slots() -> InlineFields {
+    InlineFields {
+        slot0: Value::Nil,
+        slot1: Value::Nil,
+        slot2: Value::Nil,
+        slot3: Value::Nil,
+    }
 }
 
 /// The value of field `name` of `instance`, if it has one.
@@ -70,18 +75,10 @@ pub fn set_field(instance: Gc<Instance>, name: Gc<LoxString>, value: Value) {
         None => {
             let slot = shape.names.borrow().len();
             let next = shape_with(shape, name);
-            if slot == INLINE_FIELDS {
-                // The first field past the inline ones.
-                let more = Gc::new(MoreFields {
-                    values: GcCell::new(Vec::new()),
-                });
-                instance.more_fields.set(Some(more));
+            if slot >= INLINE_FIELDS && slot % INLINE_FIELDS == 0 {
+                add_block(instance, slot);
             }
-            if slot < INLINE_FIELDS {
-                write_slot(instance, slot, value);
-            } else {
-                more_fields(instance).values.borrow_mut().push(value);
-            }
+            write_slot(instance, slot, value);
             instance.shape.set(next);
         }
     }
@@ -89,32 +86,80 @@ pub fn set_field(instance: Gc<Instance>, name: Gc<LoxString>, value: Value) {
 
 /// The value in `slot` of `instance` (which has that slot).
 fn read_slot(instance: Gc<Instance>, slot: usize) -> Value {
-    let inline = instance.inline_fields.borrow();
-    match slot {
-        0 => inline.slot0,
-        1 => inline.slot1,
-        2 => inline.slot2,
-        3 => inline.slot3,
-        _ => more_fields(instance).values.borrow()[slot - INLINE_FIELDS],
+    if slot < INLINE_FIELDS {
+        let slots = instance.inline_fields.borrow();
+        return match slot {
+            0 => slots.slot0,
+            1 => slots.slot1,
+            2 => slots.slot2,
+            _ => slots.slot3,
+        };
+    }
+    let block = block_of(instance, slot);
+    let slots = block.slots.borrow();
+    match slot % INLINE_FIELDS {
+        0 => slots.slot0,
+        1 => slots.slot1,
+        2 => slots.slot2,
+        _ => slots.slot3,
     }
 }
 
 /// Replaces the value in `slot` of `instance` (which has that slot).
 fn write_slot(instance: Gc<Instance>, slot: usize, value: Value) {
-    match slot {
-        0 => instance.inline_fields.borrow_mut().slot0 = value,
-        1 => instance.inline_fields.borrow_mut().slot1 = value,
-        2 => instance.inline_fields.borrow_mut().slot2 = value,
-        3 => instance.inline_fields.borrow_mut().slot3 = value,
-        _ => more_fields(instance).values.borrow_mut()[slot - INLINE_FIELDS] = value,
+    if slot < INLINE_FIELDS {
+        let mut slots = instance.inline_fields.borrow_mut();
+        match slot {
+            0 => slots.slot0 = value,
+            1 => slots.slot1 = value,
+            2 => slots.slot2 = value,
+            _ => slots.slot3 = value,
+        }
+        return;
+    }
+    let block = block_of(instance, slot);
+    let mut slots = block.slots.borrow_mut();
+    match slot % INLINE_FIELDS {
+        0 => slots.slot0 = value,
+        1 => slots.slot1 = value,
+        2 => slots.slot2 = value,
+        _ => slots.slot3 = value,
     }
 }
 
-/// The overflow fields of an instance with more than `INLINE_FIELDS`.
-fn more_fields(instance: Gc<Instance>) -> Gc<MoreFields> {
-    match instance.more_fields.get() {
-        Some(more) => more,
-        None => unreachable!("an instance past its inline fields has more_fields"),
+/// The overflow block that holds `slot` (at least `INLINE_FIELDS`).
+/// Unrolled in traces: `slot` is a constant there.
+#[unroll_safe]
+fn block_of(instance: Gc<Instance>, slot: usize) -> Gc<MoreFields> {
+    let mut block = next_block(instance.more_fields.get());
+    let mut first = INLINE_FIELDS * 2;
+    while slot >= first {
+        block = next_block(block.more.get());
+        first += INLINE_FIELDS;
+    }
+    block
+}
+
+/// Links a new, empty overflow block for slots `slot..slot + 4`.
+fn add_block(instance: Gc<Instance>, slot: usize) {
+    let block = Gc::new(MoreFields {
+        slots: GcCell::new(nil_slots()),
+        more: GcCell::new(None),
+    });
+    if slot == INLINE_FIELDS {
+        instance.more_fields.set(Some(block));
+    } else {
+        block_of(instance, slot - INLINE_FIELDS)
+            .more
+            .set(Some(block));
+    }
+}
+
+/// The block a link leads to (the caller knows there is one).
+fn next_block(link: Option<Gc<MoreFields>>) -> Gc<MoreFields> {
+    match link {
+        Some(block) => block,
+        None => unreachable!("an instance's overflow blocks cover its slots"),
     }
 }
 

@@ -685,6 +685,21 @@ impl Lowerer<'_, '_> {
         value: Leaves,
         span: proc_macro2::Span,
     ) -> Option<()> {
+        // `Option` of a `Gc`, box or thin reference: Rust guarantees the
+        // null-pointer layout (None is 0, `Some(p)` is `p`), so a store of
+        // a known variant is one pointer store. (Lox makes every instance
+        // with a `GcCell::new(None)`: the helper call made the allocation
+        // a residual call the virtuals pass could not remove.)
+        if is_null_pointer_option(ty) {
+            if let Operand::Const(Const::Int(k, _)) = value[0] {
+                let word = match k {
+                    0 => Operand::Const(Const::NullRef(payload_ty(ty))),
+                    _ => value[1].clone(),
+                };
+                self.emit0(Op::Store, vec![addr, word]);
+                return Some(());
+            }
+        }
         let Some(tag) = self.tag_repr(ty) else {
             let mut args = vec![addr];
             args.extend(value);
@@ -810,4 +825,21 @@ fn access(lv: &Lval) -> Option<([Op; 3], Vec<Operand>)> {
         ),
         _ => return None,
     })
+}
+
+/// `Option<Gc<T>>`, `Option<Box<T>>`, `Option<&T>` of a sized `T`: the
+/// types whose layout Rust guarantees is the pointer alone, 0 for `None`
+/// (the glue's `EnumDescr::null_pointer` says the same for reads).
+fn is_null_pointer_option(ty: &Ty) -> bool {
+    matches!(ty, Ty::Option(inner)
+        if matches!(&**inner, Ty::Gc(_) | Ty::Box(_))
+            || matches!(&**inner, Ty::Ref { to, .. } if !to.is_unsized()))
+}
+
+/// The `T` of an `Option<T>`.
+fn payload_ty(ty: &Ty) -> Ty {
+    match ty {
+        Ty::Option(inner) => (**inner).clone(),
+        _ => unreachable!("an Option"),
+    }
 }
