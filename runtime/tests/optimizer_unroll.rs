@@ -202,3 +202,26 @@ fn a_bridge_enters_directly_only_with_the_ranges_the_loop_assumes() {
         show(&direct)
     );
 }
+
+#[test]
+fn a_vec_capacity_read_is_in_the_short_preamble() {
+    // A loop that checks an index against the capacity of an invariant
+    // Vec, as a push does: reading the capacity is as safe without the
+    // preamble's guards as reading the length (Lox's loops had no short
+    // preamble for want of it).
+    let looped = "[i0, r1]\n\
+         r2 = fieldaddr<Obj.vals>(r1)\n\
+         i3 = vec_cap<Vec<i64>>(r2)\n\
+         i4 = int_lt/usize(i0, i3)\n\
+         guard_true(i4) [i0, r1]\n\
+         i6 = int_add/usize(i0, 1)\n\
+         jump(i6, r1)\n";
+    let p = peel(looped, &EnabledOpts::all());
+    assert_eq!(
+        short_of(&p, looped),
+        "[i0, r1]\n\
+         r2 = fieldaddr<Obj.vals>(r1)\n\
+         i3 = vec_cap<Vec<i64>>(r2)\n\
+         jump_to<loop 7>(r1, i0, i3)\n"
+    );
+}

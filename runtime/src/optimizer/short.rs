@@ -319,6 +319,7 @@ fn is_safe(t: &Trace, op: &TraceOp) -> bool {
         | Opcode::Load(_)
         | Opcode::VecLen(_)
         | Opcode::VecPtr(_)
+        | Opcode::VecCap(_)
         | Opcode::StringPtr
         | Opcode::StringLen
         | Opcode::EnumTag(_) => is_object_address(t, op.args[0]),
