@@ -9,7 +9,7 @@
 //!
 //! Memory: every object is behind a [`Gc`] (a `Copy` pointer). Objects are
 //! immutable once built except where a Lox program mutates them, and those
-//! places are [`GcCell`]s: an instance's fields and shape, a class's
+//! places are [`GcCell`]s: an instance's fields (with its shape), a class's
 //! methods (a `Table`, borrowed mutably to insert), a shape's names and
 //! transitions (filled and added to, never changed), an upvalue's state (a `Copy`
 //! enum, read with `get` and written with `set`), and a closure's upvalues
@@ -126,36 +126,47 @@ pub struct Class {
 /// The fields an instance holds in itself; more go to a `MoreFields`.
 pub const INLINE_FIELDS: usize = 4;
 
-/// An instance: its fields' values in slot order, the first
-/// `INLINE_FIELDS` in the object itself (no malloc memory, no drop glue),
-/// the others in `more_fields`; its shape says which field each slot
-/// holds (`shapes.rs`).
+/// An instance: its shape, which says which field each slot holds
+/// (`shapes.rs`), and its fields' values in slot order, the first
+/// `INLINE_FIELDS` in the object itself, the others in a chain of
+/// `MoreFields` blocks. One cell for all of it: a `GcCell` costs two words.
 #[derive(Debug)]
 pub struct Instance {
     pub class: Gc<Class>,
-    pub shape: GcCell<Gc<Shape>>,
-    pub inline_fields: GcCell<InlineFields>,
-    pub more_fields: GcCell<Option<Gc<MoreFields>>>,
+    pub fields: GcCell<Fields>,
 }
 
-/// `INLINE_FIELDS` slots of an instance. Named fields rather
-/// than an array, as PyPy's mapdict has `_value0`..`_value4`: with the
-/// slot a constant in a trace, the `match` that picks one folds.
+/// What an instance's cell holds.
 #[derive(Debug, Clone, Copy)]
-pub struct InlineFields {
+pub struct Fields {
+    pub shape: Gc<Shape>,
+    pub slots: Slots,
+    pub more: Option<Gc<MoreFields>>,
+}
+
+/// `INLINE_FIELDS` slots. Named fields rather than an array, as PyPy's
+/// mapdict has `_value0`..`_value4`: with the slot a constant in a trace,
+/// the `match` that picks one folds.
+#[derive(Debug, Clone, Copy)]
+pub struct Slots {
     pub slot0: Value,
     pub slot1: Value,
     pub slot2: Value,
     pub slot3: Value,
 }
 
-/// The fields of an instance past its first `INLINE_FIELDS`, four at a
-/// time: a chain of blocks, each a GC object without drop glue (a `Vec`
-/// would cost a malloc, a free and a finalization per instance).
+/// Four more fields of an instance, and the link to the next block: a GC
+/// object without drop glue (a `Vec` would cost a malloc, a free and a
+/// finalization per instance).
 #[derive(Debug)]
 pub struct MoreFields {
-    pub slots: GcCell<InlineFields>,
-    pub more: GcCell<Option<Gc<MoreFields>>>,
+    pub block: GcCell<Block>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Block {
+    pub slots: Slots,
+    pub more: Option<Gc<MoreFields>>,
 }
 
 /// The layout shared by instances that got the same fields in the same

@@ -22,7 +22,8 @@
 //! added), so both lookups are elidable.
 
 use crate::object::{
-    Class, InlineFields, Instance, LoxString, MoreFields, Shape, Transition, Value, INLINE_FIELDS,
+    Block, Class, Fields, Instance, LoxString, MoreFields, Shape, Slots, Transition, Value,
+    INLINE_FIELDS,
 };
 use metatrace::prelude::*;
 use metatrace::{Gc, GcCell};
@@ -41,15 +42,17 @@ impl Shape {
 pub fn new_instance(class: Gc<Class>) -> Gc<Instance> {
     Gc::new(Instance {
         class,
-        shape: GcCell::new(class.empty_shape),
-        inline_fields: GcCell::new(nil_slots()),
-        more_fields: GcCell::new(None),
+        fields: GcCell::new(Fields {
+            shape: class.empty_shape,
+            slots: nil_slots(),
+            more: None,
+        }),
     })
 }
 
 /// Four empty slots.
-fn nil_slots() -> InlineFields {
-    InlineFields {
+fn nil_slots() -> Slots {
+    Slots {
         slot0: Value::Nil,
         slot1: Value::Nil,
         slot2: Value::Nil,
@@ -59,7 +62,7 @@ fn nil_slots() -> InlineFields {
 
 /// The value of field `name` of `instance`, if it has one.
 pub fn get_field(instance: Gc<Instance>, name: Gc<LoxString>) -> Option<Value> {
-    let shape = promote(instance.shape.get());
+    let shape = promote(instance.fields.borrow().shape);
     match field_index(shape, name) {
         Some(slot) => Some(read_slot(instance, slot)),
         None => None,
@@ -69,7 +72,7 @@ pub fn get_field(instance: Gc<Instance>, name: Gc<LoxString>) -> Option<Value> {
 /// Sets field `name` of `instance` to `value`, adding the field if it is
 /// new (which moves the instance to the next shape).
 pub fn set_field(instance: Gc<Instance>, name: Gc<LoxString>, value: Value) {
-    let shape = promote(instance.shape.get());
+    let shape = promote(instance.fields.borrow().shape);
     match field_index(shape, name) {
         Some(slot) => write_slot(instance, slot, value),
         None => {
@@ -79,7 +82,7 @@ pub fn set_field(instance: Gc<Instance>, name: Gc<LoxString>, value: Value) {
                 add_block(instance, slot);
             }
             write_slot(instance, slot, value);
-            instance.shape.set(next);
+            instance.fields.borrow_mut().shape = next;
         }
     }
 }
@@ -87,17 +90,17 @@ pub fn set_field(instance: Gc<Instance>, name: Gc<LoxString>, value: Value) {
 /// The value in `slot` of `instance` (which has that slot).
 fn read_slot(instance: Gc<Instance>, slot: usize) -> Value {
     if slot < INLINE_FIELDS {
-        let slots = instance.inline_fields.borrow();
-        return match slot {
-            0 => slots.slot0,
-            1 => slots.slot1,
-            2 => slots.slot2,
-            _ => slots.slot3,
-        };
+        return pick(instance.fields.borrow().slots, slot);
     }
     let block = block_of(instance, slot);
-    let slots = block.slots.borrow();
-    match slot % INLINE_FIELDS {
+    let slots = block.block.borrow().slots;
+    pick(slots, slot % INLINE_FIELDS)
+}
+
+/// Slot `i` (below 4) of `slots`. (Copying the four values out is free in
+/// a trace: only the one picked is read.)
+fn pick(slots: Slots, i: usize) -> Value {
+    match i {
         0 => slots.slot0,
         1 => slots.slot1,
         2 => slots.slot2,
@@ -108,22 +111,22 @@ fn read_slot(instance: Gc<Instance>, slot: usize) -> Value {
 /// Replaces the value in `slot` of `instance` (which has that slot).
 fn write_slot(instance: Gc<Instance>, slot: usize, value: Value) {
     if slot < INLINE_FIELDS {
-        let mut slots = instance.inline_fields.borrow_mut();
+        let mut fields = instance.fields.borrow_mut();
         match slot {
-            0 => slots.slot0 = value,
-            1 => slots.slot1 = value,
-            2 => slots.slot2 = value,
-            _ => slots.slot3 = value,
+            0 => fields.slots.slot0 = value,
+            1 => fields.slots.slot1 = value,
+            2 => fields.slots.slot2 = value,
+            _ => fields.slots.slot3 = value,
         }
         return;
     }
     let block = block_of(instance, slot);
-    let mut slots = block.slots.borrow_mut();
+    let mut b = block.block.borrow_mut();
     match slot % INLINE_FIELDS {
-        0 => slots.slot0 = value,
-        1 => slots.slot1 = value,
-        2 => slots.slot2 = value,
-        _ => slots.slot3 = value,
+        0 => b.slots.slot0 = value,
+        1 => b.slots.slot1 = value,
+        2 => b.slots.slot2 = value,
+        _ => b.slots.slot3 = value,
     }
 }
 
@@ -131,10 +134,11 @@ fn write_slot(instance: Gc<Instance>, slot: usize, value: Value) {
 /// Unrolled in traces: `slot` is a constant there.
 #[unroll_safe]
 fn block_of(instance: Gc<Instance>, slot: usize) -> Gc<MoreFields> {
-    let mut block = next_block(instance.more_fields.get());
+    let mut block = next_block(instance.fields.borrow().more);
     let mut first = INLINE_FIELDS * 2;
     while slot >= first {
-        block = next_block(block.more.get());
+        let link = block.block.borrow().more;
+        block = next_block(link);
         first += INLINE_FIELDS;
     }
     block
@@ -143,15 +147,18 @@ fn block_of(instance: Gc<Instance>, slot: usize) -> Gc<MoreFields> {
 /// Links a new, empty overflow block for slots `slot..slot + 4`.
 fn add_block(instance: Gc<Instance>, slot: usize) {
     let block = Gc::new(MoreFields {
-        slots: GcCell::new(nil_slots()),
-        more: GcCell::new(None),
+        block: GcCell::new(Block {
+            slots: nil_slots(),
+            more: None,
+        }),
     });
     if slot == INLINE_FIELDS {
-        instance.more_fields.set(Some(block));
+        instance.fields.borrow_mut().more = Some(block);
     } else {
         block_of(instance, slot - INLINE_FIELDS)
-            .more
-            .set(Some(block));
+            .block
+            .borrow_mut()
+            .more = Some(block);
     }
 }
 
