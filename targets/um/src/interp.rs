@@ -64,18 +64,39 @@ pub struct Io {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UmError {
     /// The finger points outside array 0.
-    FingerOutside { pc: u32, len: u32 },
+    FingerOutside {
+        pc: u32,
+        len: u32,
+    },
     /// Operator 14 or 15.
-    InvalidInstruction { pc: u32, word: u32 },
+    InvalidInstruction {
+        pc: u32,
+        word: u32,
+    },
     /// Index, amendment, abandonment or load of an array that is not active.
-    InactiveArray { pc: u32, id: u32 },
+    InactiveArray {
+        pc: u32,
+        id: u32,
+    },
     /// Index or amendment outside an array.
-    OutOfBounds { pc: u32, id: u32, offset: u32, len: u32 },
+    OutOfBounds {
+        pc: u32,
+        id: u32,
+        offset: u32,
+        len: u32,
+    },
     /// Abandonment of array 0.
-    AbandonProgram { pc: u32 },
-    DivisionByZero { pc: u32 },
+    AbandonProgram {
+        pc: u32,
+    },
+    DivisionByZero {
+        pc: u32,
+    },
     /// Output of a value above 255.
-    OutputTooLarge { pc: u32, value: u32 },
+    OutputTooLarge {
+        pc: u32,
+        value: u32,
+    },
 }
 
 /// Runs the machine from platter 0 until it halts or fails.
@@ -106,7 +127,9 @@ pub fn run(machine: &mut Machine) -> Result<(), UmError> {
                 Err(error) => return Err(at(error, finger)),
             },
             2 => {
-                if let Err(error) = write_array(machine, machine.regs[a], machine.regs[b], machine.regs[c]) {
+                if let Err(error) =
+                    write_array(machine, machine.regs[a], machine.regs[b], machine.regs[c])
+                {
                     return Err(at(error, finger));
                 }
             }
