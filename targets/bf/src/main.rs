@@ -17,6 +17,7 @@ mod parse;
 metatrace::include_jit!();
 
 use interp::{BfError, Io, Program, Tape};
+use metatrace::console::Console;
 use metatrace::runtime::cli::VmArgs;
 use std::process::ExitCode;
 
@@ -48,19 +49,14 @@ fn run(vm: VmArgs) -> Result<(), String> {
         cells: vec![0; interp::TAPE_SIZE],
     };
     let mut io = Io {
-        out: Vec::with_capacity(interp::OUTPUT_BUFFER),
-        eof: false,
-        write_error: None,
+        console: Console::new(),
     };
     let result = interp::run(&program, &mut tape, &mut io);
-    interp::flush(&mut io);
+    io.console.flush();
     if let Err(e) = result {
         return Err(describe(&e, &program, &src, &path));
     }
-    if let Some(e) = io.write_error {
-        return Err(format!("cannot write output: {e}"));
-    }
-    Ok(())
+    io.console.finish()
 }
 
 fn describe(e: &BfError, program: &Program, src: &[u8], path: &str) -> String {
