@@ -33,7 +33,6 @@ extern crate self as metatrace;
 pub use metatrace_runtime as runtime;
 
 pub mod asm_text;
-pub mod console;
 
 /// The garbage-collected heap: `Gc<T>`, `GcCell<T>`, roots, the GC
 /// options (docs/gc.md).

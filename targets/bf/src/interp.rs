@@ -11,13 +11,14 @@
 //! that grows on the right (up to `MAX_TAPE_SIZE`); moving left of cell 0 is
 //! an error; `,` at end of input leaves the cell unchanged.
 
-use metatrace::console::Console;
 use metatrace::prelude::*;
 
 /// The initial number of cells.
 pub const TAPE_SIZE: usize = 30000;
 /// The tape never grows beyond this many cells (256 MiB).
 pub const MAX_TAPE_SIZE: usize = 1 << 28;
+/// Output is written out when this many bytes are buffered.
+pub const OUTPUT_BUFFER: usize = 1 << 16;
 
 /// One instruction of the compiled program.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,10 +53,15 @@ pub struct Tape {
     pub cells: Vec<u8>,
 }
 
-/// Input and output (a struct of the crate: traced code may pass a
-/// reference to it, not to a type of another crate).
+/// Input and output state: stdin is read byte by byte (it is buffered by
+/// std), stdout is written through `out`.
 pub struct Io {
-    pub console: Console,
+    /// Output not yet written to stdout.
+    pub out: Vec<u8>,
+    /// End of input was reached.
+    pub eof: bool,
+    /// The first error writing to stdout, if any (output is dropped after it).
+    pub write_error: Option<String>,
 }
 
 /// A run-time error. `pc` is the op that failed; `moved` the number of
@@ -137,12 +143,48 @@ pub fn grow_tape(tape: &mut Tape, ptr: usize) -> bool {
 /// `.`: buffers one byte of output.
 #[dont_look_inside]
 pub fn write_byte(io: &mut Io, byte: u8) {
-    io.console.write_byte(byte);
+    io.out.push(byte);
+    if io.out.len() >= OUTPUT_BUFFER {
+        flush(io);
+    }
 }
 
 /// `,`: the next byte of input, or `current` (the cell unchanged) at end of
 /// input. Pending output is flushed first, so that prompts appear.
 #[dont_look_inside]
 pub fn read_byte(io: &mut Io, current: u8) -> u8 {
-    io.console.read_byte().unwrap_or(current)
+    use std::io::Read;
+    flush(io);
+    if io.eof {
+        return current;
+    }
+    let mut buf = [0u8; 1];
+    let stdin = std::io::stdin();
+    let mut lock = stdin.lock();
+    loop {
+        match lock.read(&mut buf) {
+            Ok(1) => return buf[0],
+            Ok(_) => break,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        }
+    }
+    io.eof = true;
+    current
+}
+
+/// Writes the buffered output to stdout.
+#[dont_look_inside]
+pub fn flush(io: &mut Io) {
+    use std::io::Write;
+    if io.out.is_empty() {
+        return;
+    }
+    if io.write_error.is_none() {
+        let mut stdout = std::io::stdout().lock();
+        if let Err(e) = stdout.write_all(&io.out).and_then(|()| stdout.flush()) {
+            io.write_error = Some(e.to_string());
+        }
+    }
+    io.out.clear();
 }

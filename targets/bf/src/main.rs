@@ -17,7 +17,6 @@ mod parse;
 metatrace::include_jit!();
 
 use interp::{BfError, Io, Program, Tape};
-use metatrace::console::Console;
 use metatrace::runtime::cli::VmArgs;
 use std::process::ExitCode;
 
@@ -49,14 +48,19 @@ fn run(vm: VmArgs) -> Result<(), String> {
         cells: vec![0; interp::TAPE_SIZE],
     };
     let mut io = Io {
-        console: Console::new(),
+        out: Vec::with_capacity(interp::OUTPUT_BUFFER),
+        eof: false,
+        write_error: None,
     };
     let result = interp::run(&program, &mut tape, &mut io);
-    io.console.flush();
+    interp::flush(&mut io);
     if let Err(e) = result {
         return Err(describe(&e, &program, &src, &path));
     }
-    io.console.finish()
+    if let Some(e) = io.write_error {
+        return Err(format!("cannot write output: {e}"));
+    }
+    Ok(())
 }
 
 fn describe(e: &BfError, program: &Program, src: &[u8], path: &str) -> String {

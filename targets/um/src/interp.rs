@@ -26,9 +26,11 @@
 //!   natively (rare: twice in sandmark) and invalidates every trace that
 //!   read the old one.
 
-use metatrace::console::Console;
 use metatrace::prelude::*;
 use metatrace::QuasiImmut;
+
+/// Output is written out when this many bytes are buffered.
+pub const OUTPUT_BUFFER: usize = 1 << 16;
 
 /// The machine's memory: array 0 (the program) and the other arrays.
 pub struct Machine {
@@ -43,9 +45,18 @@ pub struct Machine {
     pub active: Vec<bool>,
     /// Abandoned identifiers, reused by later allocations (last first).
     pub free: Vec<u32>,
-    /// Input and output (traced code passes `machine` to the helpers
-    /// below: a field of a type of another crate is opaque to it).
-    pub console: Console,
+    pub io: Io,
+}
+
+/// Console state: stdin is read byte by byte when the program asks (it is
+/// buffered by std), stdout written through `out`.
+pub struct Io {
+    /// Output not yet written to stdout.
+    pub out: Vec<u8>,
+    /// End of input was reached.
+    pub eof: bool,
+    /// The first error writing to stdout, if any (output is dropped after it).
+    pub write_error: Option<String>,
 }
 
 /// A failure the spec allows the machine ("Cost-Cutting Measures"), with
@@ -145,9 +156,9 @@ pub fn run(machine: &mut Machine) -> Result<(), UmError> {
                         value: machine.regs[c],
                     });
                 }
-                write_byte(machine, machine.regs[c] as u8);
+                write_byte(&mut machine.io, machine.regs[c] as u8);
             }
-            11 => machine.regs[c] = read_byte(machine),
+            11 => machine.regs[c] = read_byte(&mut machine.io),
             12 => {
                 let id = machine.regs[b];
                 if id != 0 {
@@ -308,16 +319,49 @@ pub fn load_program(machine: &mut Machine, id: u32) {
 
 /// Operator 10: buffers one byte of output.
 #[dont_look_inside]
-pub fn write_byte(machine: &mut Machine, byte: u8) {
-    machine.console.write_byte(byte);
+pub fn write_byte(io: &mut Io, byte: u8) {
+    io.out.push(byte);
+    if io.out.len() >= OUTPUT_BUFFER {
+        flush(io);
+    }
 }
 
-/// Operator 11: the next byte of input, or all ones at end of input
-/// (pending output is flushed first).
+/// Operator 11: the next byte of input, or all ones at end of input.
+/// Pending output is flushed first, so that prompts appear.
 #[dont_look_inside]
-pub fn read_byte(machine: &mut Machine) -> u32 {
-    match machine.console.read_byte() {
-        Some(byte) => u32::from(byte),
-        None => u32::MAX,
+pub fn read_byte(io: &mut Io) -> u32 {
+    use std::io::Read;
+    flush(io);
+    if io.eof {
+        return u32::MAX;
     }
+    let mut buf = [0u8; 1];
+    let stdin = std::io::stdin();
+    let mut lock = stdin.lock();
+    loop {
+        match lock.read(&mut buf) {
+            Ok(1) => return u32::from(buf[0]),
+            Ok(_) => break,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        }
+    }
+    io.eof = true;
+    u32::MAX
+}
+
+/// Writes the buffered output to stdout.
+#[dont_look_inside]
+pub fn flush(io: &mut Io) {
+    use std::io::Write;
+    if io.out.is_empty() {
+        return;
+    }
+    if io.write_error.is_none() {
+        let mut stdout = std::io::stdout().lock();
+        if let Err(e) = stdout.write_all(&io.out).and_then(|()| stdout.flush()) {
+            io.write_error = Some(e.to_string());
+        }
+    }
+    io.out.clear();
 }
