@@ -317,6 +317,12 @@ pub fn load_program(machine: &mut Machine, id: u32) {
         .collect();
 }
 
+// The console helpers are bf's (targets/bf/src/interp.rs), copied: the
+// translator reads only this crate, and a residual call's effect summary
+// comes from the helper's body here. Calling a shared function of another
+// crate would make every output a call that may write everything (the
+// heap caches would forget all they know at each one).
+
 /// Operator 10: buffers one byte of output.
 #[dont_look_inside]
 pub fn write_byte(io: &mut Io, byte: u8) {
