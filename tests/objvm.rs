@@ -8,7 +8,9 @@
 //! that the virtuals pass removed `sum2`'s temporary object while the
 //! pairs that escape into registers of the machine stay allocations.
 
-use metatrace_testkit::vms::{excerpt, objvm, objvm_program, run, run_env, Run};
+use metatrace_testkit::vms::{
+    excerpt, objvm, objvm_program, run, run_with_summary, unexpected_aborts, Run,
+};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -44,33 +46,8 @@ const CASES: &[(&str, &str, &str)] = &[
 /// `can_enter_jit`, every failing guard bridged.
 const LOW: &str = "mode=jit,threshold=2,trace_eagerness=1";
 
-/// The counters of the `jit-summary` section of a JIT log.
-fn summary(log: &str) -> BTreeMap<String, u64> {
-    let body = log
-        .split("{jit-summary\n")
-        .nth(1)
-        .and_then(|b| b.split("jit-summary}").next())
-        .unwrap_or_else(|| panic!("no jit-summary in {log:?}"));
-    body.lines()
-        .filter_map(|l| {
-            let (k, v) = l.split_once(": ")?;
-            Some((k.to_string(), v.parse().ok()?))
-        })
-        .collect()
-}
-
 fn objvm_run(args: &[&str]) -> (Run, BTreeMap<String, u64>) {
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("jit.log");
-    let spec = format!("jit-summary:{}", log.display());
-    let r = run_env(objvm(), args, &[("METATRACE_LOG", &spec)], b"", QUICK);
-    let text = std::fs::read_to_string(&log).unwrap_or_default();
-    let s = if text.is_empty() {
-        BTreeMap::new()
-    } else {
-        summary(&text)
-    };
-    (r, s)
+    run_with_summary(objvm(), args, b"", QUICK)
 }
 
 #[test]
@@ -103,14 +80,7 @@ fn objvm_programs_in_every_mode_and_under_gc_stress() {
         let what = format!("{p} {n} --gc {gc}: {s:?}");
         // Every loop of these programs runs at least 10 times: compiled.
         assert!(s["loops"] >= 1, "{what}");
-        let unexpected: Vec<_> = s
-            .iter()
-            .filter(|(k, v)| {
-                k.strip_prefix("aborts.").is_some_and(|r| {
-                    **v > 0 && !["too_long", "portal_returned", "no_target_loop"].contains(&r)
-                })
-            })
-            .collect();
+        let unexpected = unexpected_aborts(s);
         assert!(unexpected.is_empty(), "{what}");
     }
     // `sum2`'s accumulator never escapes: traced as a `new` every

@@ -12,6 +12,7 @@ use metatrace_testkit::rng::{self, SplitMix as Rng};
 use random::bf::{self, Bf};
 use random::harness::{self, Target};
 use random::tlr::{self, Tlr};
+use random::um::Um;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -23,6 +24,11 @@ fn tlr_random_programs() {
 #[test]
 fn bf_random_programs() {
     harness::differential(&Bf, 3000);
+}
+
+#[test]
+fn um_random_programs() {
+    harness::differential(&Um, 1000);
 }
 
 /// Every file of tests/regressions (`*.tlr` with its N in a `# N: ...`

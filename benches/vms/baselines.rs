@@ -1,7 +1,8 @@
 //! The C baselines, compiled at bench time with `cc -O2`: for Brainfuck a
 //! straightforward interpreter (`benches/c/bf.c`) and each program
 //! translated to C by [`crate::bf2c`] ("the limit"); for Lox, clox
-//! (`../shared/peers/clox`, the book's C implementation).
+//! (`../shared/peers/clox`, the book's C implementation); for the
+//! Universal Machine, `../shared/peers/um/um.c`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -63,6 +64,17 @@ impl Baselines {
         sources.sort();
         let exe = self.dir.join("clox");
         compile_all(&self.cc, &sources, &exe)?;
+        Ok(exe)
+    }
+
+    /// The C UM, compiled from `../shared/peers/um/um.c` (`um IMAGE`).
+    pub fn um(&self) -> Result<PathBuf, String> {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/peers/um/um.c");
+        if !src.is_file() {
+            return Err(format!("{} not found", src.display()));
+        }
+        let exe = self.dir.join("um-c");
+        compile(&self.cc, &src, &exe)?;
         Ok(exe)
     }
 

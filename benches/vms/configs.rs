@@ -149,6 +149,9 @@ pub fn suite(
     let (lox, lox_skipped) = crate::lox::benchmarks(sel, vms, c);
     benches.extend(lox);
     skipped.extend(lox_skipped);
+    let (um, um_skipped) = crate::um::benchmarks(sel, vms, c);
+    benches.extend(um);
+    skipped.extend(um_skipped);
     (benches, skipped)
 }
 

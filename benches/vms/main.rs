@@ -3,7 +3,7 @@
 //!
 //! Builds the VMs in release, runs every benchmark in every configuration
 //! (`--jit off`, `--jit mode=jit`, for Brainfuck two C baselines, for Lox
-//! clox),
+//! clox, for the Universal Machine a C UM),
 //! interleaved, for a number of rounds, checks every run's output, and
 //! prints a table of medians and speedups against `--jit off`. The usage
 //! is in `USAGE` below and in docs/benchmarks.md.
@@ -15,6 +15,7 @@ mod lox;
 mod machine;
 mod runner;
 mod table;
+mod um;
 mod vms;
 
 use baselines::Baselines;
@@ -25,9 +26,9 @@ use table::{Cells, Row};
 const USAGE: &str = "\
 usage: cargo bench --bench vms -- [OPTIONS] [FILTER]
 
-Measures the metatrace VMs (bf, tlr, lox) against their own `--jit off`
-and against C (Brainfuck: a C interpreter and bf2c; Lox: clox). Every
-run's output is checked.
+Measures the metatrace VMs (bf, tlr, lox, um) against their own `--jit off`
+and against C (Brainfuck: a C interpreter and bf2c; Lox: clox; UM: um.c on
+sandmark). Every run's output is checked.
 
 options:
   --rounds N   run every configuration N times, interleaved (default 5)

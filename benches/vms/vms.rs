@@ -8,14 +8,26 @@ pub struct Vms {
     pub bf: PathBuf,
     pub tlr: PathBuf,
     pub lox: PathBuf,
+    pub um: PathBuf,
 }
 
-/// Runs `cargo build --release -p bf -p tlr -p lox` in the workspace (its progress
+/// Runs `cargo build --release -p bf -p tlr -p lox -p um` in the workspace (its progress
 /// goes to the terminal) and takes the binaries' paths from cargo's JSON
 /// messages, so a `CARGO_TARGET_DIR` or `build.target-dir` is respected.
 pub fn build() -> Result<Vms, String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
-    let build = ["build", "--release", "-p", "bf", "-p", "tlr", "-p", "lox"];
+    let build = [
+        "build",
+        "--release",
+        "-p",
+        "bf",
+        "-p",
+        "tlr",
+        "-p",
+        "lox",
+        "-p",
+        "um",
+    ];
     eprintln!("== cargo {}", build.join(" "));
     let out = Command::new(&cargo)
         .args(build)
@@ -34,6 +46,7 @@ pub fn build() -> Result<Vms, String> {
     let mut bf = None;
     let mut tlr = None;
     let mut lox = None;
+    let mut um = None;
     for line in String::from_utf8_lossy(&out.stdout).lines() {
         if !line.contains(r#""reason":"compiler-artifact""#) {
             continue;
@@ -46,13 +59,15 @@ pub fn build() -> Result<Vms, String> {
             Some("bf") => bf = Some(exe),
             Some("tlr") => tlr = Some(exe),
             Some("lox") => lox = Some(exe),
+            Some("um") => um = Some(exe),
             _ => {}
         }
     }
-    match (bf, tlr, lox) {
-        (Some(bf), Some(tlr), Some(lox)) => Ok(Vms { bf, tlr, lox }),
+    match (bf, tlr, lox, um) {
+        (Some(bf), Some(tlr), Some(lox), Some(um)) => Ok(Vms { bf, tlr, lox, um }),
         _ => Err(
-            "cargo built the VMs but did not report the binaries of bf, tlr and lox".to_string(),
+            "cargo built the VMs but did not report the binaries of bf, tlr, lox and um"
+                .to_string(),
         ),
     }
 }

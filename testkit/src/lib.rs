@@ -22,7 +22,8 @@
 //! - [`vms`]: building and running the example VMs (end-to-end tests);
 //! - [`gc`]: running GC scenarios in child processes, one heap each;
 //! - [`lox_gen`]: random Lox programs (objects, closures, cycles,
-//!   garbage) for the Lox VM's differential tests.
+//!   garbage) for the Lox VM's differential tests;
+//! - [`um_asm`]: an assembler of Universal Machine images (`targets/um`).
 //!
 //! Integration tests only: unit tests inside a crate's `src` would see a
 //! second copy of that crate through this one.
@@ -47,6 +48,7 @@ pub mod shape;
 #[cfg(feature = "translator")]
 pub mod subset;
 pub mod trace_text;
+pub mod um_asm;
 pub mod vms;
 
 #[doc(hidden)]

@@ -149,6 +149,65 @@ pub fn objvm() -> &'static Path {
     }
 }
 
+/// Builds `targets/um` (the Universal Machine) in release mode, once per
+/// test process, and returns its path; apart from `vms()` as `lox()` is.
+pub fn um() -> &'static Path {
+    static UM: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    match UM.get_or_init(|| build_release(&["um"]).map(|()| release_exe("um"))) {
+        Ok(path) => path,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// The counters of the `jit-summary` section of a JIT log.
+pub fn jit_summary(log: &str) -> std::collections::BTreeMap<String, u64> {
+    let body = log
+        .split("{jit-summary\n")
+        .nth(1)
+        .and_then(|b| b.split("jit-summary}").next())
+        .unwrap_or_else(|| panic!("no jit-summary in {log:?}"));
+    body.lines()
+        .filter_map(|l| {
+            let (k, v) = l.split_once(": ")?;
+            Some((k.to_string(), v.parse().ok()?))
+        })
+        .collect()
+}
+
+/// [`run`] with `METATRACE_LOG=jit-summary:FILE`: the run and the
+/// summary's counters (empty when the VM wrote none).
+pub fn run_with_summary(
+    bin: &Path,
+    args: &[&str],
+    stdin: &[u8],
+    timeout: Duration,
+) -> (Run, std::collections::BTreeMap<String, u64>) {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("jit.log");
+    let spec = format!("jit-summary:{}", log.display());
+    let r = run_env(bin, args, &[("METATRACE_LOG", &spec)], stdin, timeout);
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    let s = if text.is_empty() {
+        Default::default()
+    } else {
+        jit_summary(&text)
+    };
+    (r, s)
+}
+
+/// The counters `aborts.*` of a summary that are not 0 and not among the
+/// aborts every VM may have (a trace too long, the portal returning, a
+/// bridge without a loop to jump to).
+pub fn unexpected_aborts(s: &std::collections::BTreeMap<String, u64>) -> Vec<(&String, &u64)> {
+    s.iter()
+        .filter(|(k, v)| {
+            k.strip_prefix("aborts.").is_some_and(|r| {
+                **v > 0 && !["too_long", "portal_returned", "no_target_loop"].contains(&r)
+            })
+        })
+        .collect()
+}
+
 /// The path of `targets/objvm/programs/<name>`.
 pub fn objvm_program(name: &str) -> String {
     workspace_root()

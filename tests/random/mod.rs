@@ -6,3 +6,4 @@ pub mod bf;
 pub mod harness;
 pub mod shrink;
 pub mod tlr;
+pub mod um;
