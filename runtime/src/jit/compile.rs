@@ -279,10 +279,7 @@ fn log_recorded(tables: &'static Tables, trace: &Trace, kind: TraceKind, what: &
 /// Counts the optimizer's work that started at `t0`.
 fn optimized_timing(recorded_ops: usize, t0: Instant) -> Timing {
     let optimized_ns = t0.elapsed().as_nanos() as u64;
-    record(Delta::Optimized {
-        ops_before: recorded_ops as u64,
-        ns: optimized_ns,
-    });
+    record(Delta::Optimized { ns: optimized_ns });
     Timing {
         traced_ns: 0,
         optimized_ns,

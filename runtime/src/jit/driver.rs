@@ -245,11 +245,9 @@ fn trace_loop(tables: &'static Tables, driver: u16, args: &[u64]) -> Step {
     let greens = &args[..ng];
     let params = with_state(tables, |w| w.params.clone());
     let target = |g: &[u64]| target_of(tables, driver, g);
-    record(Delta::TraceStarted);
-    let t0 = Instant::now();
-    let result = metainterp::trace_loop_or_entry(tables, driver, args, &params, Some(&target));
-    let traced_ns = t0.elapsed().as_nanos() as u64;
-    record(Delta::Traced { ns: traced_ns });
+    let (result, traced_ns) = timed_trace(|| {
+        metainterp::trace_loop_or_entry(tables, driver, args, &params, Some(&target))
+    });
     match result {
         TraceResult::Closed { trace, args: next } => {
             let kind = match trace.ops.last().map(|o| &o.opcode) {
@@ -273,7 +271,7 @@ fn trace_loop(tables: &'static Tables, driver: u16, args: &[u64]) -> Step {
             }
             RunOutcome::MergePoint { args: next }.into()
         }
-        TraceResult::Aborted { reason, frames } => {
+        TraceResult::Aborted { reason, frames, .. } => {
             let what = format!("loop at {}", key_text(tables, driver, greens));
             record(Delta::Blackholed);
             let out = blackhole::resume(tables, frames);
@@ -319,11 +317,8 @@ fn trace_bridge(tables: &'static Tables, driver: u16, trace: &Trace, exit: &Guar
         },
         root_key_text(tables, exit.trace)
     );
-    record(Delta::TraceStarted);
-    let t0 = Instant::now();
-    let result = metainterp::trace_bridge(tables, info, &exit.values, &params, &target);
-    let traced_ns = t0.elapsed().as_nanos() as u64;
-    record(Delta::Traced { ns: traced_ns });
+    let (result, traced_ns) =
+        timed_trace(|| metainterp::trace_bridge(tables, info, &exit.values, &params, &target));
     match result {
         TraceResult::Closed {
             mut trace,
@@ -351,7 +346,7 @@ fn trace_bridge(tables: &'static Tables, driver: u16, trace: &Trace, exit: &Guar
             }
             RunOutcome::MergePoint { args: next }.into()
         }
-        TraceResult::Aborted { reason, frames } => {
+        TraceResult::Aborted { reason, frames, .. } => {
             let b = with_state(tables, |w| w.bridge_aborted(exit.trace, exit.guard));
             aborted(reason.into(), &what, b, None);
             record(Delta::Blackholed);
@@ -361,6 +356,28 @@ fn trace_bridge(tables: &'static Tables, driver: u16, trace: &Trace, exit: &Guar
             }
         }
     }
+}
+
+/// Runs the tracer and counts it: the trace started, its recorded
+/// operations, and the time it took without the collections that ran
+/// meanwhile (the tracer runs the program, whose allocations may
+/// collect: on binary_trees.lox that was most of the wall time spent
+/// tracing, and it is the program's cost, not the JIT's). The time is
+/// returned for the compile log.
+fn timed_trace(trace: impl FnOnce() -> TraceResult) -> (TraceResult, u64) {
+    record(Delta::TraceStarted);
+    let gc_before = crate::gc::heap::pause_ns();
+    let t0 = Instant::now();
+    let result = trace();
+    let wall_ns = t0.elapsed().as_nanos() as u64;
+    let gc_ns = crate::gc::heap::pause_ns() - gc_before;
+    let ns = wall_ns.saturating_sub(gc_ns);
+    record(Delta::Traced {
+        ns,
+        gc_ns,
+        ops: result.ops_recorded() as u64,
+    });
+    (result, ns)
 }
 
 /// Does this VM hold no code? A trace the backend finds too big for
