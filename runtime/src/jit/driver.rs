@@ -36,11 +36,11 @@ use super::warmstate::{hash, with_state, Action, Backoff, Tick, COUNTERS};
 use crate::backend::{self, CompileError, GuardExit, TraceId};
 use crate::blackhole::ResumeFrame;
 use crate::blackhole::{self, RunOutcome};
+use crate::cputime::CpuInstant;
 use crate::jitcode::{Kind, Tables};
 use crate::metainterp::{self, AbortReason, LoopTarget, TraceResult};
 use crate::trace::{Opcode, Trace, TraceStart};
 use std::cell::Cell;
-use std::time::Instant;
 
 /// What the native interpreter does after [`can_enter_jit`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -245,7 +245,7 @@ fn trace_loop(tables: &'static Tables, driver: u16, args: &[u64]) -> Step {
     let greens = &args[..ng];
     let params = with_state(tables, |w| w.params.clone());
     let target = |g: &[u64]| target_of(tables, driver, g);
-    let (result, traced_ns) = timed_trace(|| {
+    let (result, traced_ns) = timed_trace(tables, || {
         metainterp::trace_loop_or_entry(tables, driver, args, &params, Some(&target))
     });
     match result {
@@ -317,8 +317,9 @@ fn trace_bridge(tables: &'static Tables, driver: u16, trace: &Trace, exit: &Guar
         },
         root_key_text(tables, exit.trace)
     );
-    let (result, traced_ns) =
-        timed_trace(|| metainterp::trace_bridge(tables, info, &exit.values, &params, &target));
+    let (result, traced_ns) = timed_trace(tables, || {
+        metainterp::trace_bridge(tables, info, &exit.values, &params, &target)
+    });
     match result {
         TraceResult::Closed {
             mut trace,
@@ -359,22 +360,23 @@ fn trace_bridge(tables: &'static Tables, driver: u16, trace: &Trace, exit: &Guar
 }
 
 /// Runs the tracer and counts it: the trace started, its recorded
-/// operations, and the time it took without the collections that ran
+/// operations, and its CPU time (`cputime`): the collections that ran
 /// meanwhile (the tracer runs the program, whose allocations may
-/// collect: on binary_trees.lox that was most of the wall time spent
-/// tracing, and it is the program's cost, not the JIT's). The time is
-/// returned for the compile log.
-fn timed_trace(trace: impl FnOnce() -> TraceResult) -> (TraceResult, u64) {
+/// collect) run on the collector's threads while this one is parked, and
+/// are counted aside (`tracing_gc_ms`), in wall time. The time is
+/// returned for the compile log. The jitcodes are decoded before the
+/// clock starts: that happens once per process, for the blackhole as much
+/// as for the tracer, whatever the traces cost.
+fn timed_trace(tables: &'static Tables, trace: impl FnOnce() -> TraceResult) -> (TraceResult, u64) {
     record(Delta::TraceStarted);
+    blackhole::program(tables);
     let gc_before = crate::gc::heap::pause_ns();
-    let t0 = Instant::now();
+    let t0 = CpuInstant::now();
     let result = trace();
-    let wall_ns = t0.elapsed().as_nanos() as u64;
-    let gc_ns = crate::gc::heap::pause_ns() - gc_before;
-    let ns = wall_ns.saturating_sub(gc_ns);
+    let ns = t0.elapsed().as_nanos() as u64;
     record(Delta::Traced {
         ns,
-        gc_ns,
+        gc_ns: crate::gc::heap::pause_ns() - gc_before,
         ops: result.ops_recorded() as u64,
     });
     (result, ns)
