@@ -305,6 +305,42 @@ fn own_programs() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// `METATRACE_LOG=gc-summary` (docs/gc.md): the collector's counters at
+/// exit. Lox installs `CountingAllocator`, so the malloc bytes in use are
+/// counted; under `--gc stress` every allocation collects, young first.
+#[test]
+fn the_gc_summary_counts_collections() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("gc.log");
+    let spec = format!("gc-summary:{}", log.display());
+    let program = metatrace_testkit::vms::workspace_root().join("targets/lox/programs/fields.lox");
+    let program = program.to_string_lossy().into_owned();
+    let r = run_env(
+        lox(),
+        &["--gc", "stress", &program],
+        &[("METATRACE_LOG", &spec)],
+        b"",
+        QUICK,
+    );
+    assert_eq!(r.code(), Some(70), "fields.lox ends with a runtime error");
+    let text = std::fs::read_to_string(&log).unwrap();
+    let value = |name: &str| -> u64 {
+        let line = text
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}: ")))
+            .unwrap_or_else(|| panic!("no `{name}` in the summary:\n{text}"));
+        line.parse()
+            .unwrap_or_else(|_| panic!("`{name}: {line}` is not a count"))
+    };
+    assert!(
+        text.starts_with("{gc-summary\nplan: stickyimmix\n"),
+        "{text}"
+    );
+    assert!(value("collections") > 100, "{text}");
+    assert!(value("full_collections") < value("collections"), "{text}");
+    assert!(value("malloc_in_use") > 0, "{text}");
+}
+
 /// A number whose value depends on the run's timing.
 const TIME: &str = "<number>";
 

@@ -242,6 +242,13 @@ pub fn fields_may_alias(t: &Tables, d1: FieldId, d2: FieldId, b1: Val, b2: Val) 
     }
 }
 
+/// May field `d1` of some base and field `d2` of another share bytes?
+/// When not, [`fields_may_alias`] is `false` whatever the bases.
+pub fn field_descrs_may_alias(t: &Tables, d1: FieldId, d2: FieldId) -> bool {
+    // Two bases that may be equal (neither is a constant).
+    fields_may_alias(t, d1, d2, Val::Input(0), Val::Input(1))
+}
+
 /// May items of arrays `a1` and `a2` share bytes?
 pub fn items_may_alias(t: &Tables, a1: ArrayId, a2: ArrayId) -> bool {
     a1 == a2 || scalar_size(t.arrays[a1].item) == scalar_size(t.arrays[a2].item)

@@ -20,6 +20,7 @@ pub use params::{JitMode, JitParams};
 pub mod alias;
 pub mod backend;
 pub mod blackhole;
+pub mod cputime;
 pub mod executor;
 pub mod gc;
 pub mod jit;

@@ -135,7 +135,7 @@ pub fn jit_run(
                     traces.push(trace);
                     out = RunOutcome::MergePoint { args };
                 }
-                TraceResult::Aborted { reason, frames } => {
+                TraceResult::Aborted { reason, frames, .. } => {
                     stats.aborts.push(reason);
                     out = blackhole::resume(t, frames);
                 }
@@ -182,7 +182,7 @@ pub fn jit_run(
                     inputs = args[ng..].to_vec();
                     stats.loop_entries += 1;
                 }
-                TraceResult::Aborted { reason, frames } => {
+                TraceResult::Aborted { reason, frames, .. } => {
                     stats.aborts.push(reason);
                     break blackhole::resume(t, frames);
                 }
@@ -214,7 +214,7 @@ pub fn closed(r: TraceResult) -> (Trace, Vec<u64>) {
 
 pub fn aborted(r: TraceResult) -> (AbortReason, Vec<ResumeFrame>) {
     match r {
-        TraceResult::Aborted { reason, frames } => (reason, frames),
+        TraceResult::Aborted { reason, frames, .. } => (reason, frames),
         TraceResult::Closed { trace, .. } => panic!("closed: {trace:?}"),
     }
 }

@@ -1,14 +1,25 @@
 //! Executable memory, never writable and executable at once (W^X).
 //!
+//! Each mapping of the arena is a memory file mapped twice: read-execute
+//! where the code runs, read-write at another address where the JIT
+//! writes it (the "dual mapping" of Firefox's and V8's JITs, also
+//! LuaJIT's `LUAJIT_SECURITY_MCODE` alternative). No page is ever both
+//! writable and executable, and no `mprotect` is needed to write a trace
+//! or patch a guard: before, two per trace and two per patch were over
+//! half the backend's time on mandel.b (each splits and merges the
+//! mapping in the kernel). Where memory files are not available, the
+//! arena falls back to one private mapping per chunk whose pages are made
+//! writable for the time of each write.
+//!
 //! Code is assembled into a `Vec<u8>` (position independent: internal
 //! jumps are relative, everything outside is reached through absolute
 //! 64-bit immediates, which become relative jumps when the target is close
 //! enough: see `x86::guards::far_jump`), then copied into a *code arena*:
 //! large mappings in which traces lie one after the other, each at a
 //! cache line. The pages a trace is written to are read-write while it is
-//! written, read-execute afterwards; patching (a bridge attached to a
-//! guard) flips the pages it touches back to read-write for the time of the
-//! write. Packing traces densely, rather than one mapping per trace, keeps
+//! written, read-execute afterwards (through the writable view, or by
+//! `mprotect` in the fallback); patching (a bridge attached to a guard)
+//! writes the same way. Packing traces densely, rather than one mapping per trace, keeps
 //! the hot code of a program in few pages (instruction TLB) and makes
 //! jumps between traces short and relative.
 //!
@@ -36,15 +47,29 @@ const PROT_READ: i32 = 1;
 const PROT_WRITE: i32 = 2;
 const PROT_EXEC: i32 = 4;
 const MAP_PRIVATE: i32 = 2;
+const MAP_SHARED: i32 = 1;
 const MAP_ANONYMOUS: i32 = 0x20;
 
 extern "C" {
     fn mmap(addr: *mut u8, len: usize, prot: i32, flags: i32, fd: i32, off: i64) -> *mut u8;
+    fn munmap(addr: *mut u8, len: usize) -> i32;
     fn mprotect(addr: *mut u8, len: usize, prot: i32) -> i32;
     fn madvise(addr: *mut u8, len: usize, advice: i32) -> i32;
 }
 
 const MADV_DONTNEED: i32 = 4;
+/// Frees a shared mapping's pages and the file's memory behind them
+/// (on the writable view: the kernel asks for write access).
+const MADV_REMOVE: i32 = 9;
+
+/// One mapping of the arena: the executable range `[start, end)` and,
+/// when it is dual-mapped, the address of its writable view.
+#[derive(Clone, Copy)]
+struct Chunk {
+    start: usize,
+    end: usize,
+    writable: Option<usize>,
+}
 
 /// A thread's arena: the untouched tail of its last mapping,
 /// `[next, end)`, and the bytes given back, as `(start, len)` runs of
@@ -54,10 +79,23 @@ struct Arena {
     next: usize,
     end: usize,
     free: Vec<(usize, usize)>,
+    chunks: Vec<Chunk>,
+}
+
+impl Arena {
+    fn chunk_of(&self, addr: usize) -> Chunk {
+        *self
+            .chunks
+            .iter()
+            .find(|c| c.start <= addr && addr < c.end)
+            .expect("an address in the code arena")
+    }
 }
 
 thread_local! {
     static ARENA: RefCell<Arena> = RefCell::new(Arena::default());
+    /// Whether new chunks are dual-mapped (off only to test the fallback).
+    static DUAL_MAPPING: std::cell::Cell<bool> = const { std::cell::Cell::new(true) };
 }
 
 /// Bytes (whole lines) held by live traces, in the whole process.
@@ -66,6 +104,96 @@ static IN_USE: AtomicUsize = AtomicUsize::new(0);
 /// Bytes of code memory held by live traces, in the whole process.
 pub fn bytes_in_use() -> usize {
     IN_USE.load(Relaxed)
+}
+
+/// Writes `bytes` at `addr` in this thread's arena, through the writable
+/// view of its chunk, or (fallback) by making its pages writable for the
+/// time of the write.
+fn write(addr: usize, bytes: &[u8]) -> Result<(), String> {
+    let chunk = ARENA.with(|a| a.borrow().chunk_of(addr));
+    match chunk.writable {
+        Some(w) => {
+            // SAFETY: the writable view of `[addr, addr + len)`, inside the
+            // chunk (traces never straddle two).
+            unsafe {
+                std::ptr::copy_nonoverlapping(
+                    bytes.as_ptr(),
+                    (w + (addr - chunk.start)) as *mut u8,
+                    bytes.len(),
+                )
+            };
+        }
+        None => {
+            protect(addr, bytes.len(), PROT_READ | PROT_WRITE)?;
+            // SAFETY: inside the arena, now writable.
+            unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), addr as *mut u8, bytes.len()) };
+            protect(addr, bytes.len(), PROT_READ | PROT_EXEC)?;
+        }
+    }
+    Ok(())
+}
+
+/// A new chunk of `size` bytes (a multiple of the page size): a memory
+/// file mapped read-execute and read-write, or, without memory files, a
+/// private read-execute mapping.
+fn map_chunk(size: usize) -> Result<Chunk, String> {
+    if DUAL_MAPPING.with(|d| d.get()) {
+        if let Some(chunk) = map_dual(size) {
+            return Ok(chunk);
+        }
+    }
+    // SAFETY: a fresh private anonymous mapping, no other effect.
+    let p = unsafe {
+        mmap(
+            std::ptr::null_mut(),
+            size,
+            PROT_READ | PROT_EXEC,
+            MAP_PRIVATE | MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    if p as isize == -1 {
+        return Err(format!("mmap: {}", std::io::Error::last_os_error()));
+    }
+    Ok(Chunk {
+        start: p as usize,
+        end: p as usize + size,
+        writable: None,
+    })
+}
+
+/// The dual-mapped chunk, or `None` if the kernel refuses any step (the
+/// caller falls back).
+fn map_dual(size: usize) -> Option<Chunk> {
+    // SAFETY: plain system calls on a file descriptor this function owns
+    // and closes; the mappings are fresh.
+    unsafe {
+        let fd = libc::memfd_create(c"metatrace-code".as_ptr(), libc::MFD_CLOEXEC);
+        if fd < 0 {
+            return None;
+        }
+        let map = |prot| mmap(std::ptr::null_mut(), size, prot, MAP_SHARED, fd, 0);
+        let mut chunk = None;
+        if libc::ftruncate(fd, size as libc::off_t) == 0 {
+            let exec = map(PROT_READ | PROT_EXEC);
+            let writable = map(PROT_READ | PROT_WRITE);
+            match (exec as isize == -1, writable as isize == -1) {
+                (false, false) => {
+                    chunk = Some(Chunk {
+                        start: exec as usize,
+                        end: exec as usize + size,
+                        writable: Some(writable as usize),
+                    })
+                }
+                (false, true) => drop(munmap(exec, size)),
+                (true, false) => drop(munmap(writable, size)),
+                (true, true) => {}
+            }
+        }
+        libc::close(fd);
+        chunk
+    }
 }
 
 /// Make the pages spanning `[addr, addr + len)` have `prot`.
@@ -84,7 +212,7 @@ fn protect(addr: usize, len: usize, prot: i32) -> Result<(), String> {
 /// bytes it takes (whole lines).
 fn allocate(len: usize) -> Result<(usize, usize), String> {
     let need = len.max(1).next_multiple_of(LINE);
-    let at = ARENA.with(|a| {
+    let at = ARENA.with(|a| -> Result<usize, String> {
         let mut a = a.borrow_mut();
         if let Some(i) = a.free.iter().position(|&(_, n)| n >= need) {
             let (start, n) = a.free[i];
@@ -96,28 +224,15 @@ fn allocate(len: usize) -> Result<(usize, usize), String> {
             return Ok(start);
         }
         if a.end == 0 || a.next + need > a.end {
-            let size = need.next_multiple_of(PAGE).max(CHUNK);
-            // SAFETY: a fresh private anonymous mapping, no other effect.
-            let p = unsafe {
-                mmap(
-                    std::ptr::null_mut(),
-                    size,
-                    PROT_READ | PROT_EXEC,
-                    MAP_PRIVATE | MAP_ANONYMOUS,
-                    -1,
-                    0,
-                )
-            };
-            if p as isize == -1 {
-                return Err(format!("mmap: {}", std::io::Error::last_os_error()));
-            }
+            let chunk = map_chunk(need.next_multiple_of(PAGE).max(CHUNK))?;
+            a.chunks.push(chunk);
             // The old tail is not lost: it is free.
             let (next, end) = (a.next, a.end);
             if end > next {
                 release_into(&mut a, next, end - next);
             }
-            a.next = p as usize;
-            a.end = p as usize + size;
+            a.next = chunk.start;
+            a.end = chunk.end;
         }
         let start = a.next;
         a.next += need;
@@ -132,20 +247,29 @@ fn allocate(len: usize) -> Result<(usize, usize), String> {
 fn release_into(a: &mut Arena, start: usize, len: usize) {
     let mut i = a.free.partition_point(|&(s, _)| s < start);
     a.free.insert(i, (start, len));
-    // Coalesce with the next run, then with the previous one.
-    if i + 1 < a.free.len() && start + len == a.free[i + 1].0 {
+    // Coalesce with the next run, then with the previous one; never across
+    // the start of a chunk (the kernel may place two side by side, and a
+    // trace must lie in one: its writable view is the chunk's).
+    let starts_chunk = |a: &Arena, x: usize| a.chunks.iter().any(|c| c.start == x);
+    if i + 1 < a.free.len() && start + len == a.free[i + 1].0 && !starts_chunk(a, start + len) {
         a.free[i].1 += a.free.remove(i + 1).1;
     }
-    if i > 0 && a.free[i - 1].0 + a.free[i - 1].1 == start {
+    if i > 0 && a.free[i - 1].0 + a.free[i - 1].1 == start && !starts_chunk(a, start) {
         a.free[i - 1].1 += a.free.remove(i).1;
         i -= 1;
     }
     let (s, n) = a.free[i];
     let (lo, hi) = (s.next_multiple_of(PAGE), (s + n) / PAGE * PAGE);
     if hi > lo {
-        // SAFETY: the pages are free, nothing runs or reads them; a
-        // private anonymous page dropped this way reads back as zeros.
-        unsafe { madvise(lo as *mut u8, hi - lo, MADV_DONTNEED) };
+        let c = a.chunk_of(lo);
+        // SAFETY: the pages are free, nothing runs or reads them; a page
+        // dropped this way reads back as zeros.
+        unsafe {
+            match c.writable {
+                Some(w) => madvise((w + (lo - c.start)) as *mut u8, hi - lo, MADV_REMOVE),
+                None => madvise(lo as *mut u8, hi - lo, MADV_DONTNEED),
+            }
+        };
     }
 }
 
@@ -175,10 +299,7 @@ impl CodeMem {
         let (addr, reserved) = allocate(len)?;
         let mut bytes = code.to_vec();
         fix(addr, &mut bytes);
-        protect(addr, len, PROT_READ | PROT_WRITE)?;
-        // SAFETY: `[addr, addr + len)` is ours in the arena, now writable.
-        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), addr as *mut u8, bytes.len()) };
-        protect(addr, len, PROT_READ | PROT_EXEC)?;
+        write(addr, &bytes)?;
         Ok(CodeMem {
             addr,
             len: code.len(),
@@ -215,11 +336,7 @@ impl CodeMem {
                 offset + bytes.len() <= self.len,
                 "patch outside the trace's code"
             );
-            let at = self.addr + offset;
-            protect(at, bytes.len(), PROT_READ | PROT_WRITE)?;
-            // SAFETY: inside this trace's code, now writable.
-            unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), at as *mut u8, bytes.len()) };
-            protect(at, bytes.len(), PROT_READ | PROT_EXEC)?;
+            write(self.addr + offset, bytes)?;
         }
         Ok(())
     }
@@ -246,6 +363,28 @@ mod tests {
     #[test]
     fn freed_code_is_reused_first_fit_and_coalesced() {
         // Each test thread has an arena of its own.
+        reused_first_fit_and_coalesced();
+        assert!(ARENA.with(|a| a.borrow().chunks.iter().all(|c| c.writable.is_some())));
+    }
+
+    #[test]
+    fn without_dual_mapping_pages_are_made_writable_for_each_write() {
+        DUAL_MAPPING.with(|d| d.set(false));
+        reused_first_fit_and_coalesced();
+        assert!(ARENA.with(|a| a.borrow().chunks.iter().all(|c| c.writable.is_none())));
+    }
+
+    #[test]
+    fn patches_land_in_the_executable_view() {
+        let mut c = code(200);
+        c.patch(&[(10, vec![0x90; 5]), (199, vec![0xcc])]).unwrap();
+        let mut want = vec![0xc3; 200];
+        want[10..15].fill(0x90);
+        want[199] = 0xcc;
+        assert_eq!(c.bytes(), &want[..]);
+    }
+
+    fn reused_first_fit_and_coalesced() {
         let a = code(100);
         let b = code(200);
         let after = code(10);

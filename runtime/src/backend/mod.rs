@@ -63,12 +63,12 @@ pub mod trampolines;
 #[allow(clippy::useless_conversion)]
 mod x86;
 
+use crate::cputime::CpuInstant;
 use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Instant;
 
 use crate::jitcode::{Kind, Tables};
 use crate::trace::{Opcode, Trace, TraceStart};
@@ -299,7 +299,7 @@ fn compile(
     entry_locs: Option<&[x86::regs::Loc]>,
     budget: usize,
 ) -> Result<(TraceId, usize), CompileError> {
-    let t0 = Instant::now();
+    let t0 = CpuInstant::now();
     if let Err(errs) = crate::trace::verify_trace(&trace) {
         return Err(format!("invalid trace: {}", errs.join("; ")).into());
     }

@@ -29,6 +29,12 @@ pub struct Code {
     /// everything but `Switch`es with many cases).
     switch_at: Vec<u32>,
     switches: Vec<SwitchTable>,
+    /// The registers live on entry to each instruction, computed the first
+    /// time a guard needs it where the jitcode has no `-live-` marker
+    /// (`resume::liveness`), then kept for the process like the rest of
+    /// the decoded program: Lox's portal is thousands of instructions,
+    /// and computing it per trace was half of its tracing time.
+    pub live_in: std::sync::OnceLock<Vec<Vec<crate::jitcode::KReg>>>,
 }
 
 #[derive(Debug)]
@@ -80,6 +86,7 @@ impl Code {
         Code {
             jitcode,
             insns,
+            live_in: std::sync::OnceLock::new(),
             frame_size,
             consts_i,
             consts_r,

@@ -76,6 +76,7 @@ impl Collection<Vm> for CollectionImpl {
     }
 
     fn block_for_gc(_tls: VMMutatorThread) {
+        let parked_at = std::time::Instant::now();
         // The remembered set is settled before anyone else looks at it.
         super::cell::before_collection();
         super::stack::with_registers_spilled(&mut |stack_low| {
@@ -89,6 +90,8 @@ impl Collection<Vm> for CollectionImpl {
             }
             w.parked = false;
         });
+        let paused = parked_at.elapsed().as_nanos() as u64;
+        super::heap::PAUSE_NS.fetch_add(paused, Ordering::Relaxed);
     }
 
     fn spawn_gc_thread(_tls: VMThread, ctx: GCThreadContext<Vm>) {

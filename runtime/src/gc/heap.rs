@@ -39,6 +39,8 @@ pub(super) static FULL_COLLECTIONS: AtomicU64 = AtomicU64::new(0);
 static PRESSURE_COLLECTIONS: AtomicU64 = AtomicU64::new(0);
 /// The largest heap size limit seen at a collection.
 static PEAK_TOTAL_BYTES: AtomicU64 = AtomicU64::new(0);
+/// Nanoseconds the mutator spent parked for collections, in all.
+pub(super) static PAUSE_NS: AtomicU64 = AtomicU64::new(0);
 /// The value being moved into a new object while `alloc` may collect: it
 /// is not on the heap yet, and the `Vec`s it owns are not on the stack, so
 /// the root scan reports its slots (address, then its scanning function).
@@ -299,9 +301,18 @@ pub struct HeapStats {
     pub total_bytes: usize,
     /// Collections so far.
     pub collections: u64,
+    /// Nanoseconds the mutator was stopped for collections, in all (the
+    /// JIT leaves them out of the time it reports as tracing).
+    pub pause_ns: u64,
     /// Whether the last collection was exhaustive (a full-heap one for
     /// StickyImmix, one with defragmentation for Immix).
     pub last_exhaustive: bool,
+}
+
+/// Nanoseconds the mutator has been stopped for collections so far (a
+/// cheap read, unlike [`stats`]).
+pub fn pause_ns() -> u64 {
+    PAUSE_NS.load(Ordering::Relaxed)
 }
 
 /// The heap's numbers (all zero before the heap exists).
@@ -311,12 +322,14 @@ pub fn stats() -> HeapStats {
             used_bytes: 0,
             total_bytes: 0,
             collections: 0,
+            pause_ns: 0,
             last_exhaustive: false,
         },
         Some(h) => HeapStats {
             used_bytes: memory_manager::used_bytes(h.mmtk),
             total_bytes: memory_manager::total_bytes(h.mmtk),
             collections: COLLECTIONS.load(Ordering::Relaxed),
+            pause_ns: PAUSE_NS.load(Ordering::Relaxed),
             last_exhaustive: h.mmtk.get_plan().last_collection_was_exhaustive(),
         },
     }
@@ -333,10 +346,11 @@ pub fn summary() -> String {
     PEAK_TOTAL_BYTES.fetch_max(s.total_bytes as u64, Ordering::Relaxed);
     let plan = heap().unwrap().options.plan;
     format!(
-        "plan: {plan}\ncollections: {}\nfull_collections: {}\npressure_collections: {}\nheap_used_bytes: {}\nheap_total_bytes: {}\nheap_total_bytes_peak: {}\nmalloc_in_use: {}\n",
+        "plan: {plan}\ncollections: {}\nfull_collections: {}\npressure_collections: {}\npause_ms: {:.3}\nheap_used_bytes: {}\nheap_total_bytes: {}\nheap_total_bytes_peak: {}\nmalloc_in_use: {}\n",
         s.collections,
         FULL_COLLECTIONS.load(Ordering::Relaxed),
         PRESSURE_COLLECTIONS.load(Ordering::Relaxed),
+        s.pause_ns as f64 / 1e6,
         s.used_bytes,
         s.total_bytes,
         PEAK_TOTAL_BYTES.load(Ordering::Relaxed),

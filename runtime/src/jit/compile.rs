@@ -17,12 +17,12 @@ use super::log;
 use super::stats::{record, Delta, TraceKind};
 use super::warmstate::with_state;
 use crate::backend::{self, CompileError, TraceId};
+use crate::cputime::CpuInstant;
 use crate::jitcode::Tables;
 use crate::optimizer::{self, EnabledOpts, Optimized};
 use crate::trace::{format_trace, Opcode, Trace};
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::time::Instant;
 
 thread_local! {
     /// Per compiled trace that depends on quasi-immutable fields: its
@@ -96,7 +96,7 @@ pub(super) fn compile_bridge(
         optimize_entering(tables, t, opts)
     });
     timing.traced_ns = traced_ns;
-    let t1 = Instant::now();
+    let t1 = CpuInstant::now();
     let id = backend::compile_bridge_within(trace, tables, code_budget(tables))?;
     compiled(tables, id, kind, timing, t1, what);
     Ok(id)
@@ -116,13 +116,13 @@ fn compile_optimized_loop(
     // the warm state: retired with the rest when the code is full.)
     match optimized {
         Optimized::Loop(trace) => {
-            let t0 = Instant::now();
+            let t0 = CpuInstant::now();
             let id = backend::compile_loop_within(trace, tables, code_budget(tables))?;
             compiled(tables, id, kind, timing, t0, what);
             Ok(id)
         }
         Optimized::Peeled(mut peeled) => {
-            let t0 = Instant::now();
+            let t0 = CpuInstant::now();
             let body_id = backend::compile_loop_within(
                 std::mem::replace(&mut peeled.body, peeled.preamble.clone()),
                 tables,
@@ -141,7 +141,7 @@ fn compile_optimized_loop(
                 &format!("peeled {what}"),
             );
             peeled.set_body_id(body_id);
-            let t1 = Instant::now();
+            let t1 = CpuInstant::now();
             let (start, header) = (
                 peeled.preamble.start.clone(),
                 peeled.preamble.inputs.clone(),
@@ -241,7 +241,7 @@ fn optimize<T>(
     log_recorded(tables, &trace, kind, what);
     let recorded_ops = trace.ops.len();
     let opts = EnabledOpts::parse(&params.enable_opts).unwrap_or_default();
-    let t0 = Instant::now();
+    let t0 = CpuInstant::now();
     let optimized = optimize(trace, &opts);
     (optimized, optimized_timing(recorded_ops, t0))
 }
@@ -277,12 +277,9 @@ fn log_recorded(tables: &'static Tables, trace: &Trace, kind: TraceKind, what: &
 }
 
 /// Counts the optimizer's work that started at `t0`.
-fn optimized_timing(recorded_ops: usize, t0: Instant) -> Timing {
+fn optimized_timing(recorded_ops: usize, t0: CpuInstant) -> Timing {
     let optimized_ns = t0.elapsed().as_nanos() as u64;
-    record(Delta::Optimized {
-        ops_before: recorded_ops as u64,
-        ns: optimized_ns,
-    });
+    record(Delta::Optimized { ns: optimized_ns });
     Timing {
         traced_ns: 0,
         optimized_ns,
@@ -323,7 +320,7 @@ fn compiled(
     id: TraceId,
     kind: TraceKind,
     timing: Timing,
-    compile_start: Instant,
+    compile_start: CpuInstant,
     what: &str,
 ) {
     let ns = compile_start.elapsed().as_nanos() as u64;

@@ -36,11 +36,11 @@ use super::warmstate::{hash, with_state, Action, Backoff, Tick, COUNTERS};
 use crate::backend::{self, CompileError, GuardExit, TraceId};
 use crate::blackhole::ResumeFrame;
 use crate::blackhole::{self, RunOutcome};
+use crate::cputime::CpuInstant;
 use crate::jitcode::{Kind, Tables};
 use crate::metainterp::{self, AbortReason, LoopTarget, TraceResult};
 use crate::trace::{Opcode, Trace, TraceStart};
 use std::cell::Cell;
-use std::time::Instant;
 
 /// What the native interpreter does after [`can_enter_jit`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -245,11 +245,9 @@ fn trace_loop(tables: &'static Tables, driver: u16, args: &[u64]) -> Step {
     let greens = &args[..ng];
     let params = with_state(tables, |w| w.params.clone());
     let target = |g: &[u64]| target_of(tables, driver, g);
-    record(Delta::TraceStarted);
-    let t0 = Instant::now();
-    let result = metainterp::trace_loop_or_entry(tables, driver, args, &params, Some(&target));
-    let traced_ns = t0.elapsed().as_nanos() as u64;
-    record(Delta::Traced { ns: traced_ns });
+    let (result, traced_ns) = timed_trace(tables, || {
+        metainterp::trace_loop_or_entry(tables, driver, args, &params, Some(&target))
+    });
     match result {
         TraceResult::Closed { trace, args: next } => {
             let kind = match trace.ops.last().map(|o| &o.opcode) {
@@ -273,7 +271,7 @@ fn trace_loop(tables: &'static Tables, driver: u16, args: &[u64]) -> Step {
             }
             RunOutcome::MergePoint { args: next }.into()
         }
-        TraceResult::Aborted { reason, frames } => {
+        TraceResult::Aborted { reason, frames, .. } => {
             let what = format!("loop at {}", key_text(tables, driver, greens));
             record(Delta::Blackholed);
             let out = blackhole::resume(tables, frames);
@@ -319,11 +317,9 @@ fn trace_bridge(tables: &'static Tables, driver: u16, trace: &Trace, exit: &Guar
         },
         root_key_text(tables, exit.trace)
     );
-    record(Delta::TraceStarted);
-    let t0 = Instant::now();
-    let result = metainterp::trace_bridge(tables, info, &exit.values, &params, &target);
-    let traced_ns = t0.elapsed().as_nanos() as u64;
-    record(Delta::Traced { ns: traced_ns });
+    let (result, traced_ns) = timed_trace(tables, || {
+        metainterp::trace_bridge(tables, info, &exit.values, &params, &target)
+    });
     match result {
         TraceResult::Closed {
             mut trace,
@@ -351,7 +347,7 @@ fn trace_bridge(tables: &'static Tables, driver: u16, trace: &Trace, exit: &Guar
             }
             RunOutcome::MergePoint { args: next }.into()
         }
-        TraceResult::Aborted { reason, frames } => {
+        TraceResult::Aborted { reason, frames, .. } => {
             let b = with_state(tables, |w| w.bridge_aborted(exit.trace, exit.guard));
             aborted(reason.into(), &what, b, None);
             record(Delta::Blackholed);
@@ -361,6 +357,29 @@ fn trace_bridge(tables: &'static Tables, driver: u16, trace: &Trace, exit: &Guar
             }
         }
     }
+}
+
+/// Runs the tracer and counts it: the trace started, its recorded
+/// operations, and its CPU time (`cputime`): the collections that ran
+/// meanwhile (the tracer runs the program, whose allocations may
+/// collect) run on the collector's threads while this one is parked, and
+/// are counted aside (`tracing_gc_ms`), in wall time. The time is
+/// returned for the compile log. The jitcodes are decoded before the
+/// clock starts: that happens once per process, for the blackhole as much
+/// as for the tracer, whatever the traces cost.
+fn timed_trace(tables: &'static Tables, trace: impl FnOnce() -> TraceResult) -> (TraceResult, u64) {
+    record(Delta::TraceStarted);
+    blackhole::program(tables);
+    let gc_before = crate::gc::heap::pause_ns();
+    let t0 = CpuInstant::now();
+    let result = trace();
+    let ns = t0.elapsed().as_nanos() as u64;
+    record(Delta::Traced {
+        ns,
+        gc_ns: crate::gc::heap::pause_ns() - gc_before,
+        ops: result.ops_recorded() as u64,
+    });
+    (result, ns)
 }
 
 /// Does this VM hold no code? A trace the backend finds too big for

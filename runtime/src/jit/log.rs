@@ -22,7 +22,7 @@
 //! | `jit-warning` | a green key or a guard is blacklisted | one line: what will not be traced again, and why |
 //! | `jit-backend` | any trace is compiled | its machine code, disassembled |
 //! | `jit-summary` | the VM exits normally | the counters of [`super::stats`], one `name: value` per line, then every blacklisted key or guard and the most frequent abort sites |
-//! | `gc-summary` | the VM exits normally, if it made a GC heap | the collector's counters (`gc::heap::summary`): collections, full ones, those the memory-pressure check asked for, heap and malloc bytes |
+//! | `gc-summary` | the VM exits normally, if it made a GC heap | the collector's counters (`gc::heap::summary`): collections, full ones, those the memory-pressure check asked for, the time the mutator was parked for them, heap and malloc bytes |
 //!
 //! Each section is written as
 //!

@@ -96,8 +96,8 @@ pub struct JitStats {
     pub traces_started: u64,
     /// Traces aborted, per reason (indexed like [`Abort::ALL`]).
     pub aborts: [u64; 6],
-    /// Operations recorded in the traces that were optimized (before the
-    /// optimizer).
+    /// Operations recorded by the tracer, in every trace (compiled or
+    /// aborted; before the optimizer).
     pub ops_recorded: u64,
     /// Operations in the compiled traces (after the optimizer).
     pub ops_compiled: u64,
@@ -134,8 +134,11 @@ pub struct JitStats {
     /// a constant was written (counted by `quasiimmut.rs`, which the JIT
     /// depends on, not the other way round).
     pub invalidations: u64,
-    /// Time spent tracing (the program runs meanwhile).
+    /// Time spent tracing (the program runs meanwhile), without the
+    /// collections that ran meanwhile.
     pub tracing_ns: u64,
+    /// The collections left out of `tracing_ns`.
+    pub tracing_gc_ns: u64,
     /// Time spent in the optimizer.
     pub optimize_ns: u64,
     /// Time spent compiling traces to machine code.
@@ -212,6 +215,10 @@ impl JitStats {
         line("code_flushes", self.code_flushes.to_string());
         line("tracing_ms", format!("{:.3}", self.tracing_ns as f64 / 1e6));
         line(
+            "tracing_gc_ms",
+            format!("{:.3}", self.tracing_gc_ns as f64 / 1e6),
+        );
+        line(
             "optimize_ms",
             format!("{:.3}", self.optimize_ns as f64 / 1e6),
         );
@@ -269,12 +276,13 @@ impl JitStats {
                 self.jit_mem_in_use = self.jit_mem_in_use.saturating_sub(mem);
             }
             Delta::CodeFlushed => self.code_flushes += 1,
-            Delta::Optimized { ops_before, ns } => {
-                self.ops_recorded += ops_before;
-                self.optimize_ns += ns;
-            }
+            Delta::Optimized { ns } => self.optimize_ns += ns,
             Delta::TraceStarted => self.traces_started += 1,
-            Delta::Traced { ns } => self.tracing_ns += ns,
+            Delta::Traced { ns, gc_ns, ops } => {
+                self.tracing_ns += ns;
+                self.tracing_gc_ns += gc_ns;
+                self.ops_recorded += ops;
+            }
             Delta::Aborted(r) => self.aborts[r as usize] += 1,
             Delta::Entered => self.compiled_entries += 1,
             Delta::GuardFailed { inlined } => {
@@ -335,12 +343,13 @@ pub(crate) enum Delta {
     },
     CodeFlushed,
     Optimized {
-        ops_before: u64,
         ns: u64,
     },
     TraceStarted,
     Traced {
         ns: u64,
+        gc_ns: u64,
+        ops: u64,
     },
     Aborted(Abort),
     Entered,
@@ -378,6 +387,7 @@ static GLOBAL: Mutex<JitStats> = Mutex::new(JitStats {
     guards_blacklisted: 0,
     invalidations: 0,
     tracing_ns: 0,
+    tracing_gc_ns: 0,
     optimize_ns: 0,
     compile_ns: 0,
     code_bytes: 0,

@@ -44,7 +44,6 @@ use crate::blackhole::ResumeFrame;
 use crate::blackhole::{self, Program};
 use crate::jitcode::{AllocId, Insn, JitCodeId, KReg, Kind, Tables};
 use crate::params::JitParams;
-use crate::resume::liveness::Liveness;
 use crate::resume::ResumeBuilder;
 use crate::trace::{FieldWrite, FrameSnapshot, GuardInfo, Opcode, Trace, TraceStart, Val};
 use frame::{Frame, Value};
@@ -100,7 +99,21 @@ pub enum TraceResult {
     Aborted {
         reason: AbortReason,
         frames: Vec<ResumeFrame>,
+        /// Operations recorded before the abort (they count in the
+        /// compile cost like those of a compiled trace: RPython's
+        /// `RECORDED_OPS` counts them too).
+        ops: usize,
     },
+}
+
+impl TraceResult {
+    /// Operations the tracer recorded.
+    pub fn ops_recorded(&self) -> usize {
+        match self {
+            TraceResult::Closed { trace, .. } => trace.ops.len(),
+            TraceResult::Aborted { ops, .. } => *ops,
+        }
+    }
 }
 
 /// Trace one loop from the merge point of `driver` whose arguments
@@ -191,7 +204,6 @@ pub fn trace_loop_or_entry(
             seen: Vec::new(),
         },
         limit: params.trace_limit as usize,
-        liveness: Liveness::default(),
         gc_roots: RegisterRoots::default(),
         invalid_flag: None,
     };
@@ -299,7 +311,6 @@ pub fn trace_bridge(
             seen: Vec::new(),
         },
         limit: params.trace_limit as usize,
-        liveness: Liveness::default(),
         gc_roots: RegisterRoots::default(),
         invalid_flag: None,
     };
@@ -426,7 +437,6 @@ struct Tracer<'a> {
     n_greens: usize,
     goal: Goal<'a>,
     limit: usize,
-    liveness: Liveness,
     /// The ref registers of every frame, published before anything that
     /// may collect (an allocation, a residual call): the register files
     /// are on the Rust heap, where the stack scan does not look.
@@ -476,6 +486,7 @@ impl Tracer<'_> {
                 }
                 Stop::Abort(reason) => TraceResult::Aborted {
                     reason,
+                    ops: self.rec.len(),
                     frames: self.frames.iter().map(Frame::to_resume).collect(),
                 },
             };
@@ -540,22 +551,15 @@ impl Tracer<'_> {
     /// Resume data for a guard at the current instruction: every frame,
     /// outermost first, with its live registers' trace values.
     fn snapshot(&mut self) -> Vec<FrameSnapshot> {
-        let (tables, liveness) = (self.tables, &mut self.liveness);
+        let tables = self.tables;
         self.frames
             .iter()
             .map(|f| FrameSnapshot {
                 jitcode: f.jitcode,
                 pc: f.pc,
-                regs: liveness
-                    .live_at(
-                        tables,
-                        f.jitcode,
-                        &f.code.insns,
-                        f.code.jitcode.num_regs,
-                        f.pc,
-                    )
-                    .into_iter()
-                    .map(|r| (r, f.getk(r).val))
+                regs: crate::resume::liveness::live_at(tables, f.code, f.pc)
+                    .iter()
+                    .map(|&r| (r, f.getk(r).val))
                     .collect(),
             })
             .collect()

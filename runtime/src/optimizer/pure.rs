@@ -158,7 +158,10 @@ fn cse(trace: &Trace, guards: Vec<GuardInfo>) -> Trace {
         by_key: SPARE_TABLE.take(),
     };
     table.by_key.clear();
-    let mut facts: HashMap<Val, Fact> = HashMap::default();
+    // (Sized once: growing it guard by guard was most of what hashing
+    // cost this pass on mandel.b's short traces.)
+    let mut facts: HashMap<Val, Fact> =
+        HashMap::with_capacity_and_hasher(trace.ops.len() / 4, Default::default());
     // Elidable calls seen: (jitcode, args) → their results by number.
     let mut calls: HashMap<(JitCodeId, Vec<Val>), Vec<Option<Val>>> = HashMap::default();
     // The kept call whose results are being read, if elidable.

@@ -8,35 +8,20 @@
 //! the same analysis the codewriter fills the markers with
 //! ([`crate::jitcode::live_in`]).
 
+use crate::blackhole::Code;
 use crate::jitcode::{live_in, Insn, KReg, Tables};
-use rustc_hash::FxHashMap as HashMap;
 
-/// Live-in sets of the jitcodes that needed one, computed on demand.
-#[derive(Default)]
-pub(crate) struct Liveness {
-    computed: HashMap<u16, Vec<Vec<KReg>>>,
-}
-
-impl Liveness {
-    /// The registers live on entry to instruction `pc` of jitcode `index`:
-    /// the `-live-` marker just before it if there is one, else computed.
-    pub fn live_at(
-        &mut self,
-        tables: &Tables,
-        index: u16,
-        insns: &[Insn],
-        num_regs: [u16; 3],
-        pc: u32,
-    ) -> Vec<KReg> {
-        let pc = pc as usize;
-        if pc > 0 {
-            if let Insn::Live { regs } = &insns[pc - 1] {
-                return regs.clone();
-            }
+/// The registers live on entry to instruction `pc` of `code`: the
+/// `-live-` marker just before it if there is one, else computed (once
+/// per jitcode and process, [`Code::live_in`]).
+pub(crate) fn live_at<'c>(tables: &Tables, code: &'c Code, pc: u32) -> &'c [KReg] {
+    let pc = pc as usize;
+    if pc > 0 {
+        if let Insn::Live { regs } = &code.insns[pc - 1] {
+            return regs;
         }
-        self.computed
-            .entry(index)
-            .or_insert_with(|| live_in(insns, num_regs, tables))[pc]
-            .clone()
     }
+    &code
+        .live_in
+        .get_or_init(|| live_in(&code.insns, code.jitcode.num_regs, tables))[pc]
 }

@@ -20,6 +20,9 @@ use crate::blackhole::ResumeFrame;
 use crate::jitcode::{AllocId, ScalarTy, Tables};
 use crate::trace::{FieldWrite, FrameSnapshot, GuardInfo, Val};
 
+/// Fail arguments collected by linear search, at most (then by a set).
+const FEW_FAIL_ARGS: usize = 16;
+
 impl GuardInfo {
     /// Build from frames, collecting the fail arguments.
     pub fn new(frames: Vec<FrameSnapshot>) -> GuardInfo {
@@ -35,7 +38,6 @@ impl GuardInfo {
     /// The values compiled code must save: the non-constant values of the
     /// frames and of the virtuals' fields, without duplicates, in order.
     pub fn collect_fail_args(&self) -> Vec<Val> {
-        let mut out = Vec::new();
         let regs = self
             .frames
             .iter()
@@ -44,9 +46,28 @@ impl GuardInfo {
             .virtuals
             .iter()
             .flat_map(|o| o.fields.iter().map(|(_, v)| *v));
-        for v in regs.chain(fields) {
-            if !v.is_const() && !matches!(v, Val::Virtual(_)) && !out.contains(&v) {
-                out.push(v);
+        let values = regs
+            .chain(fields)
+            .filter(|v| !v.is_const() && !matches!(v, Val::Virtual(_)));
+        // A linear search while there are few (most guards), a set past
+        // that: the search made every guard of a Lox trace, whose frames
+        // hold dozens of values, quadratic (8% of its tracing).
+        let mut out = Vec::new();
+        let mut seen: Option<rustc_hash::FxHashSet<Val>> = None;
+        for v in values {
+            match &mut seen {
+                Some(set) => {
+                    if set.insert(v) {
+                        out.push(v);
+                    }
+                }
+                None if out.contains(&v) => {}
+                None => {
+                    out.push(v);
+                    if out.len() == FEW_FAIL_ARGS {
+                        seen = Some(out.iter().copied().collect());
+                    }
+                }
             }
         }
         out
