@@ -87,24 +87,26 @@ pub fn set_field(instance: Gc<Instance>, name: Gc<LoxString>, value: Value) {
     }
 }
 
-/// The value in `slot` of `instance` (which has that slot).
+/// The value in `slot` of `instance` (which has that slot). Each arm
+/// copies out one `Value`: copying the four slots out first would read
+/// (and in a trace, guard) the tag of every one.
 fn read_slot(instance: Gc<Instance>, slot: usize) -> Value {
     if slot < INLINE_FIELDS {
-        return pick(instance.fields.borrow().slots, slot);
+        let fields = instance.fields.borrow();
+        return match slot {
+            0 => fields.slots.slot0,
+            1 => fields.slots.slot1,
+            2 => fields.slots.slot2,
+            _ => fields.slots.slot3,
+        };
     }
     let block = block_of(instance, slot);
-    let slots = block.block.borrow().slots;
-    pick(slots, slot % INLINE_FIELDS)
-}
-
-/// Slot `i` (below 4) of `slots`. (Copying the four values out is free in
-/// a trace: only the one picked is read.)
-fn pick(slots: Slots, i: usize) -> Value {
-    match i {
-        0 => slots.slot0,
-        1 => slots.slot1,
-        2 => slots.slot2,
-        _ => slots.slot3,
+    let b = block.block.borrow();
+    match slot % INLINE_FIELDS {
+        0 => b.slots.slot0,
+        1 => b.slots.slot1,
+        2 => b.slots.slot2,
+        _ => b.slots.slot3,
     }
 }
 
