@@ -452,6 +452,9 @@ fn eprint_and_write_macros() {
 "#,
         &[
             "2:5: `eprint!` is not supported in traced code",
+            // Reported in the same run: the type checker goes on past the
+            // subset's errors.
+            "3:19: `String::new` allocates, which is not supported in traced code",
             "4:5: `writeln!` is not supported in traced code",
         ],
     );

@@ -110,7 +110,7 @@ impl Lowerer<'_, '_> {
                 Some(PathRes::UnitVariant(idx)) => Some(self.enum_value(&ty, idx as usize, vec![])),
                 Some(PathRes::UnitStruct(_)) => Some(vec![]),
                 None => {
-                    self.error(e.span(), "cannot lower this path", "");
+                    self.error(e.span(), "cannot lower this path", "rewrite it with the constructs listed in docs/subset.md, or move it into a #[dont_look_inside] function");
                     None
                 }
             },
@@ -144,7 +144,7 @@ impl Lowerer<'_, '_> {
                     }])
                 }
                 _ => {
-                    self.error(u.span(), "unsupported unary operator", "");
+                    self.error(u.span(), "unsupported unary operator", "rewrite it with the constructs listed in docs/subset.md, or move it into a #[dont_look_inside] function");
                     None
                 }
             },
@@ -264,7 +264,7 @@ impl Lowerer<'_, '_> {
                 self.error(
                     span,
                     "byte string literals are not supported in traced code yet",
-                    "",
+                    "pass the bytes in as a `&[u8]` parameter, or use a `const` array",
                 );
                 None
             }
@@ -427,7 +427,11 @@ impl Lowerer<'_, '_> {
                 (B::BitXor(_) | B::BitXorAssign(_), Ty::Bool) => Op::BoolXor,
                 _ => {
                     let msg = format!("unsupported operator on {}", self.items.types.display(ty));
-                    self.error(span, msg, "");
+                    self.error(
+                        span,
+                        msg,
+                        "operators apply to integers, `f64` and `bool` in traced code",
+                    );
                     return None;
                 }
             };
@@ -458,7 +462,7 @@ impl Lowerer<'_, '_> {
                 return self.checked_div(is_div, l, r, *it);
             }
             _ => {
-                self.error(span, "unsupported operator", "");
+                self.error(span, "unsupported operator", "rewrite it with the constructs listed in docs/subset.md, or move it into a #[dont_look_inside] function");
                 return None;
             }
         };
@@ -518,6 +522,32 @@ impl Lowerer<'_, '_> {
                 let rv = self.deref_value(r.clone(), ty, span)?;
                 let rval = self.load(&rv, span)?;
                 return self.compare(op, lval, rval, to, span);
+            }
+            // `==` of references compares what they point to, as Rust
+            // does: loaded for plain data, refused for the rest.
+            Ty::Ref { to, .. } if self.items.types.is_plain_data(to) => {
+                let lv = self.deref_value(l.clone(), ty, span)?;
+                let lval = self.load(&lv, span)?;
+                let rv = self.deref_value(r.clone(), ty, span)?;
+                let rval = self.load(&rv, span)?;
+                return self.compare(op, lval, rval, to, span);
+            }
+            Ty::Ref { .. }
+            | Ty::Str
+            | Ty::String
+            | Ty::Slice(_)
+            | Ty::Vec(_)
+            | Ty::Box(_)
+            | Ty::Opaque(_) => {
+                self.error(
+                    span,
+                    format!(
+                        "comparing values of type `{}` is not supported in traced code",
+                        self.items.types.display(ty)
+                    ),
+                    "compare them in a #[dont_look_inside] function, or compare the items one by one in a loop (`a.len() == b.len()`, then `a.as_bytes()[i]` or `a[i]`)",
+                );
+                return None;
             }
             t => t.clone(),
         };
@@ -658,7 +688,7 @@ impl Lowerer<'_, '_> {
             }
             Some(CallRes::Builtin(b)) if b.lower == Lowering::VecNew => {
                 let Ty::Vec(elem) = ty else {
-                    self.error(c.span(), "cannot lower this `Vec` constructor", "");
+                    self.error(c.span(), "cannot lower this `Vec` constructor", "rewrite it with the constructs listed in docs/subset.md, or move it into a #[dont_look_inside] function");
                     return None;
                 };
                 let len = match args.first() {
@@ -681,7 +711,7 @@ impl Lowerer<'_, '_> {
                 self.builtin_scalar(b, vals, ty, c.span()).map(|v| vec![v])
             }
             None => {
-                self.error(c.span(), "cannot lower this call", "");
+                self.error(c.span(), "cannot lower this call", "rewrite it with the constructs listed in docs/subset.md, or move it into a #[dont_look_inside] function");
                 None
             }
         }
@@ -691,7 +721,7 @@ impl Lowerer<'_, '_> {
     /// leaf. Only plain data is boxed here (freeing it is freeing memory).
     fn box_new(&mut self, arg: &syn::Expr, ty: &Ty, span: Span) -> Option<Leaves> {
         let Ty::Box(inner) = ty else {
-            self.error(span, "cannot lower this `Box::new`", "");
+            self.error(span, "cannot lower this `Box::new`", "rewrite it with the constructs listed in docs/subset.md, or move it into a #[dont_look_inside] function");
             return None;
         };
         let inner = (**inner).clone();
@@ -839,7 +869,7 @@ impl Lowerer<'_, '_> {
             }
             Some(MethodRes::Builtin(b)) => self.builtin_method(b, m, ty),
             None => {
-                self.error(m.span(), "cannot lower this method call", "");
+                self.error(m.span(), "cannot lower this method call", "rewrite it with the constructs listed in docs/subset.md, or move it into a #[dont_look_inside] function");
                 None
             }
         }

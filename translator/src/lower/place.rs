@@ -207,7 +207,7 @@ impl Lowerer<'_, '_> {
                 self.error(
                     span,
                     format!("no field `{name}` on `{}`", self.items.types.display(other)),
-                    "",
+                    "rewrite it with the constructs listed in docs/subset.md, or move it into a #[dont_look_inside] function",
                 );
                 return None;
             }
@@ -570,7 +570,7 @@ impl Lowerer<'_, '_> {
                 Some(())
             }
             Lval::Temp { .. } | Lval::Slice { .. } => {
-                self.error(span, "cannot assign to this expression", "");
+                self.error(span, "cannot assign to this expression", "rewrite it with the constructs listed in docs/subset.md, or move it into a #[dont_look_inside] function");
                 None
             }
             _ => {

@@ -249,7 +249,7 @@ impl<'t, 'a> Checker<'t, 'a> {
         for (i, t) in self.local_its.iter().enumerate() {
             match self.subst.resolve(t) {
                 Some(ty) => self.out.locals[i].ty = ty,
-                None if self.poisoned => {}
+                None if self.poisoned || self.subst.has_error(t) => {}
                 None => {
                     let span = self.out.locals[i].span;
                     let name = self.out.locals[i].name.clone();
@@ -307,7 +307,7 @@ impl<'t, 'a> Checker<'t, 'a> {
             Ok(ty) => IT::from_ty(&ty),
             Err(d) => {
                 self.diags.push(d);
-                self.subst.fresh(infer::VarKind::Any)
+                self.subst.fresh(infer::VarKind::Error)
             }
         }
     }
