@@ -299,3 +299,37 @@ fn register_vm() {
         ],
     );
 }
+
+/// The messages and helps this corpus brought in are listed in
+/// docs/subset.md (with the drafts' names as the examples).
+#[test]
+fn messages_are_in_the_subset_doc() {
+    let doc = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/subset.md"),
+    )
+    .expect("read docs/subset.md");
+    for listed in [
+        "function `fresh_id` is both #[elidable] and #[dont_look_inside]",
+        "keep one: #[elidable] for a pure function whose body is in the subset (traced, and its calls folded or removed by the optimizer), #[dont_look_inside] for one that stays native (a residual call)",
+        "field `regs` of `Machine` is private to its module, and the code generated for the JIT cannot read it",
+        "declare the field (and `Machine`) `pub(crate)`: the JIT's glue, a module at the crate root, reads the field's offset; `pub(crate)` keeps it inside the crate",
+        "#[dont_look_inside] function `fresh_id` is private to its module, and the code generated for the JIT cannot call it",
+        "declare it `pub(crate) fn fresh_id`: the JIT's glue, a module at the crate root, calls it by path; `pub(crate)` keeps it inside the crate",
+        "method `checked_div` of `u32` is not supported in traced code",
+        "call it from a #[dont_look_inside] function; the methods of this type traced code may call are `wrapping_add`, `wrapping_sub`",
+        "`nand` is a method of trait `Nand`: traits are not supported in traced code",
+        "write it as a plain function (`fn nand(..)`) or, on your own type, as an inherent method (`impl Type { fn nand(..) }`), and call that",
+        "`std::io::stdin` does I/O, which is not supported in traced code",
+        "do I/O in a #[dont_look_inside] function and call it",
+        "`pow` is not supported in traced code yet",
+        "comparing values of type `&str` is not supported in traced code",
+        "compare them in a #[dont_look_inside] function, or compare the items one by one in a loop (`a.len() == b.len()`, then `a.as_bytes()[i]` or `a[i]`)",
+        "rustc rejects this too: fix what `cargo check` reports first",
+        "which traced code cannot use, at the field's first use",
+    ] {
+        assert!(
+            doc.contains(listed),
+            "docs/subset.md does not list {listed:?}"
+        );
+    }
+}

@@ -324,6 +324,10 @@ impl Checker<'_, '_> {
                 return self.error_ty();
             }
         }
+        if self.subst.is_error(&d) {
+            self.exprs_alone(&args);
+            return self.error_ty();
+        }
         if m.turbofish.is_some() {
             self.error(
                 m.span(),
@@ -351,10 +355,6 @@ impl Checker<'_, '_> {
                 self.out.methods.insert(key(e), MethodRes::Fn(id));
                 return ret.unwrap_or_else(IT::unit);
             }
-        }
-        if self.subst.is_error(&d) {
-            self.exprs_alone(&args);
-            return self.error_ty();
         }
         if let IT::Var(v) = d {
             if self.subst.kind(v) == VarKind::Int {
