@@ -546,7 +546,9 @@ impl<'a> ItemTable<'a> {
                             hints.driver = Some(spec);
                             hints.driver_span = Some(a.span());
                         }
-                        Err(e) => errors.push(at(self.sources(), file, e.span(), e.to_string())),
+                        Err(e) => {
+                            errors.push(crate::hint_check::hint_error(self.sources(), file, &e))
+                        }
                     }
                 }
                 _ => {}

@@ -181,20 +181,19 @@ impl Translator<'_, '_> {
             .params
             .iter()
             .any(|p| !matches!(p, syn::GenericParam::Lifetime(_)));
-        if let Err(errs) = &f.signature {
-            // A generic function's parameter types fail to resolve: the
-            // subset checker's "generic functions" error says it better.
-            if !generic {
-                for d in errs {
-                    self.diags.push(d.clone());
-                }
-            }
+        if generic {
+            // Its parameter types fail to resolve: the subset checker's
+            // "generic functions" error says it better.
             return (None, Vec::new());
         }
-        hint_check::check_fn_hints(self.items, id, &mut self.diags);
-        if generic {
-            return (None, Vec::new()); // the subset check reported it
+        if let Err(errs) = &f.signature {
+            // Reported as the subset's errors are; the body is still
+            // checked, with what did not resolve as error types.
+            for d in errs {
+                self.diags.push(d.clone());
+            }
         }
+        hint_check::check_fn_hints(self.items, id, &mut self.diags);
         let (tc, tc_diags) = typeck::check_fn(self.items, id);
         let mut callees: Vec<FnId> = tc
             .calls

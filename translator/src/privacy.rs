@@ -9,7 +9,7 @@
 
 use crate::items::ItemTable;
 use crate::load::ModId;
-use metatrace_jitcodegen::types::AdtId;
+use metatrace_jitcodegen::types::{AdtId, Ty};
 
 /// Whether an item declared with `vis` in `module` can be named from a
 /// child module of the crate root.
@@ -92,4 +92,48 @@ pub fn field_visible(items: &ItemTable, adt: AdtId, field: &str) -> Option<bool>
             }
             _ => None,
         })
+}
+
+/// Whether the glue can name the struct or enum `adt`.
+pub fn adt_visible(items: &ItemTable, adt: AdtId) -> bool {
+    let (module, _, _) = items.adt_home[adt.0 as usize];
+    let name = &items.types.adt(adt).name;
+    items
+        .krate
+        .module(module)
+        .items
+        .iter()
+        .find_map(|it| match it {
+            syn::Item::Struct(s) if s.ident == name.as_str() => Some(&s.vis),
+            syn::Item::Enum(e) if e.ident == name.as_str() => Some(&e.vis),
+            _ => None,
+        })
+        .is_none_or(|vis| visible_from_root(items, module, vis))
+}
+
+/// The structs and enums `ty` mentions, in order, each once.
+pub fn adts_in(ty: &Ty, out: &mut Vec<AdtId>) {
+    match ty {
+        Ty::Adt(id) => {
+            if !out.contains(id) {
+                out.push(*id);
+            }
+        }
+        Ty::Ref { to: t, .. }
+        | Ty::Array(t, _)
+        | Ty::Slice(t)
+        | Ty::Vec(t)
+        | Ty::Box(t)
+        | Ty::Option(t)
+        | Ty::Gc(t)
+        | Ty::Cell(t)
+        | Ty::GcCell(t)
+        | Ty::QuasiImmut(t) => adts_in(t, out),
+        Ty::Tuple(ts) => ts.iter().for_each(|t| adts_in(t, out)),
+        Ty::Result(a, b) => {
+            adts_in(a, out);
+            adts_in(b, out);
+        }
+        _ => {}
+    }
 }

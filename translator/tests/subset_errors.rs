@@ -826,7 +826,7 @@ fn at_binding_with_subpattern() {
     );
 }
 
-// ---- JIT driver misuse (messages from hints.rs: no help line) ----------
+// ---- JIT driver misuse (messages from hints.rs, helps from hint_check) --
 
 #[test]
 fn green_not_a_local() {
@@ -845,7 +845,7 @@ pub fn run(code: &[u8], mut acc: i64) -> i64 {
 }
 "#,
         &["3:28: green `program` is not a parameter or local variable of `run`"],
-        false,
+        true,
     );
 }
 
@@ -865,7 +865,7 @@ pub fn run(code: &[u8], mut acc: i64) -> i64 {
 }
 "#,
         &["4:8: jit driver `run` has no `jit_merge_point!()`"],
-        false,
+        true,
     );
 }
 
@@ -885,7 +885,7 @@ fn step(code: &[u8], pc: usize, acc: i64) -> i64 {
 "#,
         ),
         &["2:4: #[elidable] function `touch` returns nothing; an elidable call without a result would be removed"],
-        false,
+        true,
     );
 }
 

@@ -188,6 +188,9 @@ pub fn check_fn(items: &ItemTable, id: FnId) -> (TypeckResults, Vec<Diagnostic>)
         diags: Vec::new(),
         poisoned: false,
     };
+    if f.signature.is_err() {
+        c.broken_signature(f.sig);
+    }
     for p in f.params() {
         let id = c.new_local(&p.name, IT::from_ty(&p.ty), p.mutable, None, p.span);
         c.out.params.push(id);
@@ -207,6 +210,60 @@ pub fn check_fn(items: &ItemTable, id: FnId) -> (TypeckResults, Vec<Diagnostic>)
 }
 
 impl<'t, 'a> Checker<'t, 'a> {
+    /// The parameters and result of a signature that did not resolve (its
+    /// errors are reported with it): what resolves keeps its type, the
+    /// rest is an error type, so that the body is checked too.
+    fn broken_signature(&mut self, sig: &syn::Signature) {
+        use syn::spanned::Spanned;
+        for input in &sig.inputs {
+            let (name, mutable, ty, span) = match input {
+                syn::FnArg::Receiver(r) => {
+                    let ty = match self.self_ty {
+                        Some(adt) if r.reference.is_some() => {
+                            IT::Ref(r.mutability.is_some(), Box::new(IT::Leaf(Ty::Adt(adt))))
+                        }
+                        Some(adt) => IT::Leaf(Ty::Adt(adt)),
+                        None => self.subst.fresh(infer::VarKind::Error),
+                    };
+                    ("self".to_string(), false, ty, r.self_token.span)
+                }
+                syn::FnArg::Typed(pt) => {
+                    let syn::Pat::Ident(pi) = &*pt.pat else {
+                        continue; // reported: patterns in parameters
+                    };
+                    let ty =
+                        match self
+                            .items
+                            .resolve_type(self.module, self.file, self.self_ty, &pt.ty)
+                        {
+                            Ok(ty) => IT::from_ty(&ty),
+                            Err(_) => self.subst.fresh(infer::VarKind::Error),
+                        };
+                    (
+                        pi.ident.to_string(),
+                        pi.mutability.is_some(),
+                        ty,
+                        pt.pat.span(),
+                    )
+                }
+            };
+            let id = self.new_local(&name, ty, mutable, None, span);
+            self.out.params.push(id);
+        }
+        self.ret = match &sig.output {
+            syn::ReturnType::Default => IT::unit(),
+            syn::ReturnType::Type(_, t) => {
+                match self
+                    .items
+                    .resolve_type(self.module, self.file, self.self_ty, t)
+                {
+                    Ok(ty) => IT::from_ty(&ty),
+                    Err(_) => self.subst.fresh(infer::VarKind::Error),
+                }
+            }
+        };
+    }
+
     fn error(&mut self, span: Span, msg: impl Into<String>, help: impl Into<String>) {
         let d = at(self.items.sources(), self.file, span, msg).with_help(help);
         if !self.diags.contains(&d) {
@@ -265,13 +322,41 @@ impl<'t, 'a> Checker<'t, 'a> {
             }
         }
         let mut unresolved = Vec::new();
+        // The first place each private struct or enum shows in a type.
+        let mut private: HashMap<AdtId, Span> = HashMap::new();
+        let mut adts = Vec::new();
         for (k, (t, span)) in &self.expr_its {
             match self.subst.resolve(t) {
                 Some(ty) => {
+                    adts.clear();
+                    crate::privacy::adts_in(&ty, &mut adts);
+                    for &adt in &adts {
+                        let earlier = private.get(&adt).is_some_and(|s| {
+                            (s.start().line, s.start().column)
+                                <= (span.start().line, span.start().column)
+                        });
+                        if !earlier && !crate::privacy::adt_visible(self.items, adt) {
+                            private.insert(adt, *span);
+                        }
+                    }
                     self.out.expr_types.insert(*k, ty);
                 }
+                None if self.subst.has_error(t) => {}
                 None => unresolved.push(*span),
             }
+        }
+        for (adt, span) in private {
+            let a = self.items.types.adt(adt);
+            let kind = if a.is_enum() { "enum" } else { "struct" };
+            let d = at(
+                self.items.sources(),
+                self.file,
+                span,
+                format!("type `{}` is private to its module, and the code generated for the JIT cannot name it", a.name),
+            )
+            .with_help(format!("declare it `pub(crate) {kind} {}`: the JIT's glue, a module at the crate root, names the types traced code uses; `pub(crate)` keeps it inside the crate", a.name))
+            .once_per(format!("private type {}", a.path));
+            self.diags.push(d);
         }
         let resolved = |its: &HashMap<NodeKey, IT>| -> HashMap<NodeKey, Ty> {
             its.iter()
