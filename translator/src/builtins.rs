@@ -593,9 +593,12 @@ pub fn assoc_fn(ty_name: &str, name: &str, arity: usize) -> Option<&'static Buil
 pub fn supported_methods(shape: Shape) -> Vec<&'static str> {
     let mut names: Vec<&'static str> = Vec::new();
     for b in BUILTINS {
+        // `abs` and `signum` are the signed integers' only, in Rust.
+        let rust_has = !matches!((shape, b.name), (Shape::Int(t), "abs" | "signum") if !t.signed());
         if b.form == Form::Method
             && b.lower != Lowering::NotYet
             && b.recv.accepts(shape)
+            && rust_has
             && !names.contains(&b.name)
         {
             names.push(b.name);

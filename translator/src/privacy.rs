@@ -66,49 +66,49 @@ fn module_visible_from_root(items: &ItemTable, module: ModId) -> bool {
     decl.is_some_and(|vis| visible_from_root(items, parent, vis))
 }
 
+/// The item that declares the struct or enum `adt`, and its module.
+fn adt_item<'a>(items: &'a ItemTable, adt: AdtId) -> Option<(ModId, &'a syn::Item)> {
+    let (module, _, _) = items.adt_home[adt.0 as usize];
+    let name = &items.types.adt(adt).name;
+    let item = items
+        .krate
+        .module(module)
+        .items
+        .iter()
+        .find(|it| match it {
+            syn::Item::Struct(s) => s.ident == name.as_str(),
+            syn::Item::Enum(e) => e.ident == name.as_str(),
+            _ => false,
+        })?;
+    Some((module, item))
+}
+
 /// Whether the glue can name the struct `adt` and its field `field`; for
 /// an enum (whose variant fields are as visible as the enum), the enum.
 /// `None` when the ADT's declaration is not found.
 pub fn field_visible(items: &ItemTable, adt: AdtId, field: &str) -> Option<bool> {
-    let (module, _, _) = items.adt_home[adt.0 as usize];
-    let name = &items.types.adt(adt).name;
-    items
-        .krate
-        .module(module)
-        .items
-        .iter()
-        .find_map(|it| match it {
-            syn::Item::Struct(s) if s.ident == name.as_str() => {
-                let own = visible_from_root(items, module, &s.vis);
-                let field_vis = s.fields.iter().enumerate().find_map(|(i, f)| {
-                    let named = f.ident.as_ref().map(|n| n.to_string());
-                    (named.as_deref() == Some(field) || named.is_none() && i.to_string() == field)
-                        .then_some(&f.vis)
-                })?;
-                Some(own && visible_from_root(items, module, field_vis))
-            }
-            syn::Item::Enum(e) if e.ident == name.as_str() => {
-                Some(visible_from_root(items, module, &e.vis))
-            }
-            _ => None,
-        })
+    match adt_item(items, adt)? {
+        (module, syn::Item::Struct(s)) => {
+            let own = visible_from_root(items, module, &s.vis);
+            let field_vis = s.fields.iter().enumerate().find_map(|(i, f)| {
+                let named = f.ident.as_ref().map(|n| n.to_string());
+                (named.as_deref() == Some(field) || named.is_none() && i.to_string() == field)
+                    .then_some(&f.vis)
+            })?;
+            Some(own && visible_from_root(items, module, field_vis))
+        }
+        (module, syn::Item::Enum(e)) => Some(visible_from_root(items, module, &e.vis)),
+        _ => None,
+    }
 }
 
 /// Whether the glue can name the struct or enum `adt`.
 pub fn adt_visible(items: &ItemTable, adt: AdtId) -> bool {
-    let (module, _, _) = items.adt_home[adt.0 as usize];
-    let name = &items.types.adt(adt).name;
-    items
-        .krate
-        .module(module)
-        .items
-        .iter()
-        .find_map(|it| match it {
-            syn::Item::Struct(s) if s.ident == name.as_str() => Some(&s.vis),
-            syn::Item::Enum(e) if e.ident == name.as_str() => Some(&e.vis),
-            _ => None,
-        })
-        .is_none_or(|vis| visible_from_root(items, module, vis))
+    match adt_item(items, adt) {
+        Some((module, syn::Item::Struct(s))) => visible_from_root(items, module, &s.vis),
+        Some((module, syn::Item::Enum(e))) => visible_from_root(items, module, &e.vis),
+        _ => true,
+    }
 }
 
 /// The structs and enums `ty` mentions, in order, each once.

@@ -1100,3 +1100,32 @@ fn cloning_a_box() {
         &["3:18: cloning a Box is not supported in traced code"],
     );
 }
+
+#[test]
+fn comparing_strings_and_vecs() {
+    // `==` compares what references point to: plain data is loaded and
+    // compared, strings and Vecs are refused (they used to fail the
+    // flow-graph verifier: an internal error).
+    step_rejects(
+        r#"fn same_name(a: &str, b: &str) -> bool {
+    a == b
+}
+
+fn same_items(a: &Vec<i64>, b: &Vec<i64>) -> bool {
+    *a == *b
+}
+
+fn step(code: &[u8], pc: usize, acc: i64) -> i64 {
+    let v = vec![acc];
+    if same_name("a", "b") || same_items(&v, &v) {
+        return acc;
+    }
+    acc + code[pc] as i64
+}
+"#,
+        &[
+            "2:5: comparing values of type `&str` is not supported in traced code",
+            "6:5: comparing values of type `Vec<i64>` is not supported in traced code",
+        ],
+    );
+}

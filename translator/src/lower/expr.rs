@@ -374,6 +374,17 @@ impl Lowerer<'_, '_> {
                 if !self.box_compare_ok(&lt, span) {
                     return None;
                 }
+                let mut pointee = &lt;
+                while let Ty::Ref { to, .. } = pointee {
+                    pointee = to;
+                }
+                if matches!(
+                    pointee,
+                    Ty::Vec(_) | Ty::String | Ty::Str | Ty::Slice(_) | Ty::Opaque(_)
+                ) {
+                    self.refuse_comparison(&lt, span);
+                    return None;
+                }
                 let l = self.rvalue(&b.left)?;
                 let r = self.rvalue(&b.right)?;
                 self.compare(&b.op, l, r, &lt, span).map(|v| vec![v])
@@ -504,6 +515,19 @@ impl Lowerer<'_, '_> {
         Some(self.emit1(if is_div { Op::IntDiv } else { Op::IntRem }, vec![l, r], ty))
     }
 
+    /// `==` of strings, slices, Vecs (or references to them): Rust
+    /// compares the items, which traced code does not do.
+    fn refuse_comparison(&mut self, ty: &Ty, span: Span) {
+        self.error(
+            span,
+            format!(
+                "comparing values of type `{}` is not supported in traced code",
+                self.items.types.display(ty)
+            ),
+            "compare them in a #[dont_look_inside] function, or compare the items one by one in a loop (`a.len() == b.len()`, then `a.as_bytes()[i]` or `a[i]`)",
+        );
+    }
+
     pub(super) fn compare(
         &mut self,
         op: &syn::BinOp,
@@ -539,14 +563,7 @@ impl Lowerer<'_, '_> {
             | Ty::Vec(_)
             | Ty::Box(_)
             | Ty::Opaque(_) => {
-                self.error(
-                    span,
-                    format!(
-                        "comparing values of type `{}` is not supported in traced code",
-                        self.items.types.display(ty)
-                    ),
-                    "compare them in a #[dont_look_inside] function, or compare the items one by one in a loop (`a.len() == b.len()`, then `a.as_bytes()[i]` or `a[i]`)",
-                );
+                self.refuse_comparison(ty, span);
                 return None;
             }
             t => t.clone(),

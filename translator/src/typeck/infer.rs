@@ -181,27 +181,17 @@ impl Subst {
     /// Some part of `t` is an error: a type left open because of an
     /// earlier error, not one to ask the user to annotate.
     pub fn has_error(&self, t: &IT) -> bool {
-        match self.shallow(t) {
-            IT::Var(v) => self.kind(v) == VarKind::Error,
-            IT::Leaf(_) => false,
-            IT::Ref(_, x)
-            | IT::Array(x, _)
-            | IT::Slice(x)
-            | IT::Vec(x)
-            | IT::Box(x)
-            | IT::Gc(x)
-            | IT::Cell(x)
-            | IT::GcCell(x)
-            | IT::QuasiImmut(x)
-            | IT::Option(x) => self.has_error(&x),
-            IT::Tuple(xs) => xs.iter().any(|x| self.has_error(x)),
-            IT::Result(a, b) => self.has_error(&a) || self.has_error(&b),
-        }
+        self.any_hole(t, &|w| self.kind(w) == VarKind::Error)
     }
 
     fn occurs(&self, v: u32, t: &IT) -> bool {
+        self.any_hole(t, &|w| w == v)
+    }
+
+    /// Whether a hole of `t` (after the substitution) satisfies `pred`.
+    fn any_hole(&self, t: &IT, pred: &impl Fn(u32) -> bool) -> bool {
         match self.shallow(t) {
-            IT::Var(w) => v == w,
+            IT::Var(w) => pred(w),
             IT::Leaf(_) => false,
             IT::Ref(_, x)
             | IT::Array(x, _)
@@ -212,9 +202,9 @@ impl Subst {
             | IT::Cell(x)
             | IT::GcCell(x)
             | IT::QuasiImmut(x)
-            | IT::Option(x) => self.occurs(v, &x),
-            IT::Tuple(xs) => xs.iter().any(|x| self.occurs(v, x)),
-            IT::Result(a, b) => self.occurs(v, &a) || self.occurs(v, &b),
+            | IT::Option(x) => self.any_hole(&x, pred),
+            IT::Tuple(xs) => xs.iter().any(|x| self.any_hole(x, pred)),
+            IT::Result(a, b) => self.any_hole(&a, pred) || self.any_hole(&b, pred),
         }
     }
 
