@@ -79,6 +79,22 @@ const INJECTIONS: &[Injection] = &[
         at: 19,
         message: "method `to_string` of `str` is not supported in traced code",
     },
+    // Knock-on candidates: what uses the refused value is not reported.
+    Injection {
+        text: "let _mutant = std::io::stdin(); let _lines = _mutant.lines();",
+        at: 14,
+        message: "`std::io::stdin` does I/O, which is not supported in traced code",
+    },
+    Injection {
+        text: "let _mutant = 2i64.checked_mul(3).unwrap_or(0) + 1;",
+        at: 19,
+        message: "method `checked_mul` of `i64` is not supported in traced code",
+    },
+    Injection {
+        text: "for (_i, _x) in [1i64].iter().enumerate() { let _y = *_x + _i as i64; }",
+        at: 16,
+        message: "`for` loops are only supported over integer ranges `a..b` and `a..=b`",
+    },
     Injection {
         text: "unsafe {}",
         at: 0,
