@@ -243,7 +243,7 @@ impl Lowerer<'_, '_> {
                     "expected a single value, found `{}`",
                     self.items.types.display(&ty)
                 ),
-                "",
+                "bind each part to a variable of its own, or pass the value by reference",
             );
             return None;
         }
@@ -455,7 +455,7 @@ impl Lowerer<'_, '_> {
                     "arithmetic on `{}` is not supported",
                     self.items.types.display(ty)
                 ),
-                "",
+                "arithmetic applies to integers and `f64` in traced code; convert with `as` first",
             );
             return None;
         };
@@ -638,7 +638,7 @@ impl Lowerer<'_, '_> {
                     self.items.types.display(from),
                     self.items.types.display(to)
                 ),
-                "",
+                "traced code casts integers to integers and `f64`, `f64` to integers, `bool`, `char` and fieldless enums to integers, `u8` to `char`; convert other values by hand",
             );
             return None;
         }

@@ -595,7 +595,7 @@ impl Lowerer<'_, '_> {
                         "cannot match `{}` through a reference",
                         self.items.types.display(&other)
                     ),
-                    "",
+                    "match on the value itself (`match *r`), or on a reference to a value in memory",
                 );
                 None
             }

@@ -179,7 +179,7 @@ impl Lowerer<'_, '_> {
                         "cannot dereference a value of type `{}`",
                         self.items.types.display(other)
                     ),
-                    "",
+                    "only references, boxes and `Gc`s can be dereferenced",
                 );
                 None
             }
@@ -365,9 +365,20 @@ impl Lowerer<'_, '_> {
                 self.temp_vec_error(span);
                 None
             }
-            Lval::Local { id, .. } => {
+            Lval::Local { id, ty, .. } => {
                 let name = self.local_names[id.0 as usize].clone();
-                self.error(span, format!("taking a reference to the local variable `{name}` is not supported in traced code"), "keep the value in a struct reached through a reference, or pass it by value; a value that needs an address can live in a Box: `let b = Box::new(x);` then `&mut *b`");
+                // A Box gives the value an address only if traced code
+                // can box it (not an enum holding a String, say).
+                let help = if self.items.types.is_boxable(ty) {
+                    "keep the value in a struct reached through a reference, or pass it by value; a value that needs an address can live in a Box: `let b = Box::new(x);` then `&mut *b`"
+                } else {
+                    "keep the value in a struct reached through a reference, or pass it by value"
+                };
+                self.error(
+                    span,
+                    format!("taking a reference to the local variable `{name}` is not supported in traced code"),
+                    help,
+                );
                 None
             }
             Lval::Temp { .. } => {

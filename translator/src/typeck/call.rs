@@ -268,7 +268,7 @@ impl Checker<'_, '_> {
                     args.len(),
                     params.len()
                 ),
-                "",
+                "rustc rejects this too: fix what `cargo check` reports first",
             );
         }
         for (a, p) in args.iter().zip(params) {
