@@ -22,7 +22,7 @@ fn per_target() -> usize {
     std::env::var("METATRACE_MUTANTS")
         .ok()
         .and_then(|n| n.parse().ok())
-        .unwrap_or(30)
+        .unwrap_or(20)
 }
 
 /// An injected statement: its text, where its error starts in the text
@@ -254,7 +254,9 @@ fn inserted(text: &str, line: usize, column: usize, insert: &str) -> String {
     out
 }
 
-fn mutate_target(name: &str, rng: &mut Rng) {
+/// `per_target()` mutants of the target `name`, each with `count`
+/// constructs injected at distinct lines.
+fn mutate_target(name: &str, count: usize, rng: &mut Rng) {
     let original = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../targets")
         .join(name);
@@ -294,41 +296,91 @@ fn mutate_target(name: &str, rng: &mut Rng) {
         places.found.len()
     );
     for _ in 0..per_target() {
-        let place = places.found[rng.index(places.found.len())].clone();
-        let inj = &INJECTIONS[rng.index(INJECTIONS.len())];
-        let path = src.join(&place.file);
-        let text = std::fs::read_to_string(&path).expect("read a source file");
-        let mutant = inserted(&text, place.line, place.column, &format!("{} ", inj.text));
-        std::fs::write(&path, &mutant).expect("write the mutant");
+        // Distinct lines: an error of the type checker on the line of a
+        // refused construct is taken for a repetition of it (pipeline.rs).
+        let mut chosen: Vec<(Place, &Injection)> = Vec::new();
+        while chosen.len() < count {
+            let place = places.found[rng.index(places.found.len())].clone();
+            let inj = &INJECTIONS[rng.index(INJECTIONS.len())];
+            if !chosen
+                .iter()
+                .any(|(p, _)| p.file == place.file && p.line == place.line)
+            {
+                chosen.push((place, inj));
+            }
+        }
+        let mut originals: Vec<(PathBuf, String)> = Vec::new();
+        for (place, inj) in &chosen {
+            let path = src.join(&place.file);
+            let text = std::fs::read_to_string(&path).expect("read a source file");
+            if !originals.iter().any(|(p, _)| p == &path) {
+                originals.push((path.clone(), text.clone()));
+            }
+            let mutant = inserted(&text, place.line, place.column, &format!("{} ", inj.text));
+            std::fs::write(&path, &mutant).expect("write the mutant");
+        }
         let result = std::panic::catch_unwind(|| translate_crate_dir(&dir));
-        std::fs::write(&path, &text).expect("restore the source");
-        let what = format!(
-            "{name}: `{}` injected at src/{}:{}:{}",
-            inj.text,
-            place.file.display(),
-            place.line,
-            place.column + 1
-        );
+        for (path, text) in &originals {
+            std::fs::write(path, text).expect("restore the source");
+        }
+        let what: Vec<String> = chosen
+            .iter()
+            .map(|(place, inj)| {
+                format!(
+                    "`{}` injected at src/{}:{}:{}",
+                    inj.text,
+                    place.file.display(),
+                    place.line,
+                    place.column + 1
+                )
+            })
+            .collect();
+        let what = format!("{name}: {}", what.join(", "));
         let err = match result {
             Err(_) => panic!("{what}: the translator panicked"),
             Ok(Ok(_)) => panic!("{what}: the mutant translated"),
             Ok(Err(e)) => e,
         };
         let rendered = err.render();
-        let expected = format!(
-            "{}:{}: {}",
-            place.line,
-            place.column + 1 + inj.at,
-            inj.message
-        );
+        chosen.sort_by(|(a, _), (b, _)| (&a.file, a.line).cmp(&(&b.file, b.line)));
+        let expected: Vec<(PathBuf, String)> = chosen
+            .iter()
+            .map(|(place, inj)| {
+                let at = format!(
+                    "{}:{}: {}",
+                    place.line,
+                    place.column + 1 + inj.at,
+                    inj.message
+                );
+                (place.file.clone(), at)
+            })
+            .collect();
+        let mut got: Vec<(PathBuf, String)> = err
+            .diags
+            .iter()
+            .map(|d| {
+                let file = d.file.map(|f| {
+                    err.sources
+                        .path(f)
+                        .strip_prefix(&src)
+                        .unwrap_or(Path::new("?"))
+                        .to_path_buf()
+                });
+                (file.unwrap_or_default(), d.to_string())
+            })
+            .collect();
+        got.sort();
+        let mut expected = expected;
+        expected.sort();
         assert_eq!(
-            err.short(),
-            [expected],
-            "{what}: one error at the injected span expected:\n{rendered}"
+            got, expected,
+            "{what}: one error at each injected span expected:\n{rendered}"
         );
         assert!(
-            err.diags[0].help.as_ref().is_some_and(|h| !h.is_empty()),
-            "{what}: no help:\n{rendered}"
+            err.diags
+                .iter()
+                .all(|d| d.help.as_ref().is_some_and(|h| !h.is_empty())),
+            "{what}: an error without help:\n{rendered}"
         );
         assert!(
             !rendered.contains("internal error"),
@@ -340,7 +392,19 @@ fn mutate_target(name: &str, rng: &mut Rng) {
 #[test]
 fn one_injected_construct_gives_one_error_at_its_place() {
     let mut rng = Rng(0x15_D1A6_0001);
-    for name in ["bf", "tlr", "calls", "stackvm", "objvm", "lox"] {
-        mutate_target(name, &mut rng);
+    for name in TARGETS {
+        mutate_target(name, 1, &mut rng);
     }
 }
+
+/// Two constructs in one mutant, in the same function or in two: two
+/// errors, each at its place (one does not hide or cause another).
+#[test]
+fn two_injected_constructs_give_two_errors() {
+    let mut rng = Rng(0x15_D1A6_0002);
+    for name in TARGETS {
+        mutate_target(name, 2, &mut rng);
+    }
+}
+
+const TARGETS: [&str; 6] = ["bf", "tlr", "calls", "stackvm", "objvm", "lox"];
