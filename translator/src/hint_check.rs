@@ -4,7 +4,7 @@
 //! `jit_merge_point!()`, and where `can_enter_jit!()` stands.
 
 use crate::diag::{at, Diagnostic, Diagnostics, FileId, SourceMap};
-use crate::hints::{check_driver_fn, check_elidable_fn};
+use crate::hints::{check_driver_fn, check_elidable_fn, hint_error};
 use crate::items::{FnId, ItemTable};
 use crate::liveness::{live_before, live_in};
 use metatrace_jitcodegen::flowgraph::{BlockId, Exit, FlowGraph, Op, Operand, Var};
@@ -31,32 +31,6 @@ pub fn check_fn_hints(items: &ItemTable, id: FnId, diags: &mut Diagnostics) {
             diags.push(hint_error(sources, f.file, &e));
         }
     }
-}
-
-/// A hint error of `hints` (worded as the proc-macros word it), with the
-/// help the translator adds.
-pub fn hint_error(sources: &SourceMap, file: FileId, e: &syn::Error) -> Diagnostic {
-    let message = e.to_string();
-    let help = if message.starts_with("expected `greens") {
-        "write `#[jit_driver(greens = [pc, code], reds = [vm])]`: the greens identify a position in the user's program, the reds are the rest of the loop's state"
-    } else if message.contains("at least one green") {
-        "list in `greens` the variables that identify a position in the user's program (its pc, its code)"
-    } else if message.contains("is listed twice") {
-        "list each variable once, as a green or as a red"
-    } else if message.contains("is not a parameter or local variable") {
-        "declare it in the portal (a parameter, or a `let` before the loop), or take it out of the list"
-    } else if message.contains("has no `jit_merge_point!()`") {
-        "put `jit_merge_point!();` first in the body of the interpreter's dispatch loop"
-    } else if message.contains("more than one `jit_merge_point!()`") {
-        "keep one `jit_merge_point!()`, first in the body of the dispatch loop"
-    } else if message.contains("takes no arguments") {
-        "write `jit_merge_point!();`"
-    } else if message.contains("returns nothing") {
-        "remove #[elidable] (an elidable function is pure: only its result matters), or return what it computes"
-    } else {
-        "see \"JIT hints\" in docs/subset.md"
-    };
-    at(sources, file, e.span(), message).with_help(help)
 }
 
 /// The checks on a portal's verified flow graph.

@@ -546,9 +546,7 @@ impl<'a> ItemTable<'a> {
                             hints.driver = Some(spec);
                             hints.driver_span = Some(a.span());
                         }
-                        Err(e) => {
-                            errors.push(crate::hint_check::hint_error(self.sources(), file, &e))
-                        }
+                        Err(e) => errors.push(crate::hints::hint_error(self.sources(), file, &e)),
                     }
                 }
                 _ => {}

@@ -162,6 +162,10 @@ impl Checker<'_, '_> {
                 let b = builtins::assoc_fn(ty, f, n).unwrap();
                 self.builtin_assoc_call(e, b, ty, args, expected_shallow)
             }
+            ([nested], _) if self.nested_fns.iter().any(|n| n.as_str() == *nested) => {
+                self.exprs_alone(args);
+                self.error_ty()
+            }
             _ => {
                 let shown = path.join("::");
                 let os = matches!(

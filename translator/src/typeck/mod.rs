@@ -164,6 +164,9 @@ pub(crate) struct Checker<'t, 'a> {
     /// A callee's signature could not be resolved (its own errors are
     /// reported with it): types left open here are not worth a diagnostic.
     poisoned: bool,
+    /// Functions declared or imported inside the body: the subset check
+    /// refuses them, so their calls are not reported again.
+    nested_fns: Vec<String>,
 }
 
 /// Type-check one function. The results are partial when there are
@@ -187,6 +190,7 @@ pub fn check_fn(items: &ItemTable, id: FnId) -> (TypeckResults, Vec<Diagnostic>)
         out: TypeckResults::default(),
         diags: Vec::new(),
         poisoned: false,
+        nested_fns: nested_fns(f.body),
     };
     if f.signature.is_err() {
         c.broken_signature(f.sig);
@@ -396,6 +400,27 @@ impl<'t, 'a> Checker<'t, 'a> {
             }
         }
     }
+}
+
+/// The names of the functions declared or imported (`use`) inside
+/// `body`, at any depth.
+fn nested_fns(body: &syn::Block) -> Vec<String> {
+    struct Finder(Vec<String>);
+    impl<'ast> syn::visit::Visit<'ast> for Finder {
+        fn visit_item_fn(&mut self, f: &'ast syn::ItemFn) {
+            self.0.push(f.sig.ident.to_string());
+            syn::visit::visit_item_fn(self, f);
+        }
+        fn visit_use_name(&mut self, n: &'ast syn::UseName) {
+            self.0.push(n.ident.to_string());
+        }
+        fn visit_use_rename(&mut self, r: &'ast syn::UseRename) {
+            self.0.push(r.rename.to_string());
+        }
+    }
+    let mut finder = Finder(Vec::new());
+    syn::visit::Visit::visit_block(&mut finder, body);
+    finder.0
 }
 
 /// Variant list of an enum-like type: user enums, `Option`, `Result`.
