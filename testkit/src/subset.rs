@@ -88,3 +88,19 @@ pub fn rejects(src: &str, expected: &[&str]) {
 pub fn step_rejects(step: &str, expected: &[&str]) {
     rejects(&with_portal(step), expected)
 }
+
+/// `src` is rejected with exactly `expected` — each `(line:col: message,
+/// a fragment of its help)` — rendered as `rejects` checks, and each help
+/// says what the fragment says (the advice that applies to that problem).
+pub fn rejects_with_help(src: &str, expected: &[(&str, &str)]) {
+    let messages: Vec<&str> = expected.iter().map(|(m, _)| *m).collect();
+    rejects(src, &messages);
+    let err = translate_err(src);
+    for (d, (message, help)) in err.diags.iter().zip(expected) {
+        let got = d.help.as_deref().unwrap_or("");
+        assert!(
+            got.contains(help),
+            "the help of `{message}` should say {help:?}, it says {got:?}"
+        );
+    }
+}

@@ -588,17 +588,48 @@ pub fn assoc_fn(ty_name: &str, name: &str, arity: usize) -> Option<&'static Buil
     })
 }
 
+/// The methods traced code may call on a receiver of this shape, by name
+/// (each once, in the registry's order).
+pub fn supported_methods(shape: Shape) -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = Vec::new();
+    for b in BUILTINS {
+        // `abs` and `signum` are the signed integers' only, in Rust.
+        let rust_has = !matches!((shape, b.name), (Shape::Int(t), "abs" | "signum") if !t.signed());
+        if b.form == Form::Method
+            && b.lower != Lowering::NotYet
+            && b.recv.accepts(shape)
+            && rust_has
+            && !names.contains(&b.name)
+        {
+            names.push(b.name);
+        }
+    }
+    names
+}
+
 /// Methods that exist on std types but that traced code cannot use, with
-/// what to do instead.
-pub fn unsupported_method_help(method: &str) -> &'static str {
+/// what to do instead; for any other method, the supported methods of
+/// the receiver's type (`shape`), from the registry.
+pub fn unsupported_method_help(method: &str, shape: Option<Shape>) -> String {
     match method {
         "iter" | "iter_mut" | "into_iter" | "map" | "filter" | "collect" | "enumerate" | "zip" | "fold" | "sum" | "chars" | "bytes" => {
-            "iterators are not supported in traced code; loop over an index range: `for i in 0..v.len()`"
+            "iterators are not supported in traced code; loop over an index range: `for i in 0..v.len()`".into()
         }
-        "clone" | "to_vec" | "to_string" | "to_owned" | "resize" | "extend" | "insert" | "remove" | "clear" | "truncate" | "split_off" => {
-            "methods that allocate or free heap memory are not supported in traced code; do it in a #[dont_look_inside] function"
+        "clone" | "to_vec" | "to_string" | "to_owned" | "resize" | "extend" | "split_off" => {
+            "methods that allocate heap memory are not supported in traced code; do it in a #[dont_look_inside] function".into()
         }
-        _ => "call it from a #[dont_look_inside] function, or use a supported method (see \"Std methods\" in docs/subset.md)",
+        _ => {
+            let supported = shape.map(supported_methods).unwrap_or_default();
+            if supported.is_empty() {
+                "call it from a #[dont_look_inside] function".into()
+            } else {
+                let list: Vec<String> = supported.iter().map(|n| format!("`{n}`")).collect();
+                format!(
+                    "call it from a #[dont_look_inside] function; the methods of this type traced code may call are {}",
+                    list.join(", ")
+                )
+            }
+        }
     }
 }
 

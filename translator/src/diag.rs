@@ -92,6 +92,10 @@ pub struct Diagnostic {
     pub label: String,
     /// What to write instead.
     pub help: Option<String>,
+    /// One problem reported wherever it shows (a field of a type traced
+    /// code cannot use, at every use): only the first diagnostic of each
+    /// key is kept (`dedup_problems`).
+    pub problem: Option<String>,
 }
 
 impl Diagnostic {
@@ -105,6 +109,7 @@ impl Diagnostic {
             range: 0..0,
             label: String::new(),
             help: None,
+            problem: None,
         }
     }
 
@@ -112,6 +117,24 @@ impl Diagnostic {
         self.help = Some(help.into());
         self
     }
+
+    /// Mark the diagnostic as one report of `problem` (see `problem`).
+    pub fn once_per(mut self, problem: impl Into<String>) -> Self {
+        self.problem = Some(problem.into());
+        self
+    }
+}
+
+/// Sort diagnostics by place, drop exact repeats and keep the first report
+/// of each problem (`Diagnostic::problem`).
+pub fn dedup_problems(list: &mut Vec<Diagnostic>) {
+    list.sort_by(|a, b| (a.file, a.line, a.col).cmp(&(b.file, b.line, b.col)));
+    list.dedup();
+    let mut seen = std::collections::HashSet::new();
+    list.retain(|d| match &d.problem {
+        Some(p) => seen.insert(p.clone()),
+        None => true,
+    });
 }
 
 /// Errors collected over a whole translation, reported together.
@@ -157,6 +180,7 @@ pub fn at(sources: &SourceMap, file: FileId, span: Span, message: impl Into<Stri
         range: sources.byte_range(file, span),
         label: String::new(),
         help: None,
+        problem: None,
     }
 }
 
@@ -202,3 +226,29 @@ impl fmt::Display for Diagnostic {
 /// The help of every diagnostic on `Rc`, `RefCell`, `Weak` and `HashMap` in
 /// traced code (docs/subset.md, "GC objects").
 pub const GC_INSTEAD_HELP: &str = "share objects with `metatrace::Gc<T>` (a `Copy` pointer to the GC heap) and mutate them through `Cell` or `metatrace::GcCell` fields; write a table as a struct in the subset (a `Vec` of entries probed by hash), see docs/gc.md";
+
+/// Source text as rustc prints it in messages (`HashMap<u32, Vec<u32>>`,
+/// `&mut Vm`), rather than token by token as proc-macro2 does
+/// (`HashMap < u32 , Vec < u32 > >`).
+pub fn rust_text(node: &impl quote::ToTokens) -> String {
+    let mut text = node.to_token_stream().to_string();
+    for (from, to) in [
+        (" < ", "<"),
+        (" <", "<"),
+        ("< ", "<"),
+        (" >", ">"),
+        (" ,", ","),
+        (" ;", ";"),
+        (" :: ", "::"),
+        (":: ", "::"),
+        ("& ", "&"),
+        ("[ ", "["),
+        (" ]", "]"),
+        ("( ", "("),
+        (" )", ")"),
+        (" !", "!"),
+    ] {
+        text = text.replace(from, to);
+    }
+    text
+}

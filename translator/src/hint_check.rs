@@ -4,7 +4,7 @@
 //! `jit_merge_point!()`, and where `can_enter_jit!()` stands.
 
 use crate::diag::{at, Diagnostic, Diagnostics, FileId, SourceMap};
-use crate::hints::{check_driver_fn, check_elidable_fn};
+use crate::hints::{check_driver_fn, check_elidable_fn, hint_error};
 use crate::items::{FnId, ItemTable};
 use crate::liveness::{live_before, live_in};
 use metatrace_jitcodegen::flowgraph::{BlockId, Exit, FlowGraph, Op, Operand, Var};
@@ -23,12 +23,12 @@ pub fn check_fn_hints(items: &ItemTable, id: FnId, diags: &mut Diagnostics) {
     };
     if let Some(spec) = &f.hints.driver {
         for e in check_driver_fn(spec, &item_fn) {
-            diags.push(at(sources, f.file, e.span(), e.to_string()));
+            diags.push(hint_error(sources, f.file, &e));
         }
     }
     if f.hints.elidable {
         if let Some(e) = check_elidable_fn(&item_fn) {
-            diags.push(at(sources, f.file, e.span(), e.to_string()));
+            diags.push(hint_error(sources, f.file, &e));
         }
     }
 }

@@ -255,6 +255,36 @@ fn ident_of_pat(pat: &syn::Pat) -> Option<&Ident> {
     }
 }
 
+/// A hint error of `hints` (worded as the proc-macros word it), with the
+/// help the translator adds.
+pub fn hint_error(
+    sources: &crate::diag::SourceMap,
+    file: crate::diag::FileId,
+    e: &syn::Error,
+) -> crate::diag::Diagnostic {
+    let message = e.to_string();
+    let help = if message.starts_with("expected `greens") {
+        "write `#[jit_driver(greens = [pc, code], reds = [vm])]`: the greens identify a position in the user's program, the reds are the rest of the loop's state"
+    } else if message.contains("at least one green") {
+        "list in `greens` the variables that identify a position in the user's program (its pc, its code)"
+    } else if message.contains("is listed twice") {
+        "list each variable once, as a green or as a red"
+    } else if message.contains("is not a parameter or local variable") {
+        "declare it in the portal (a parameter, or a `let` before the loop), or take it out of the list"
+    } else if message.contains("has no `jit_merge_point!()`") {
+        "put `jit_merge_point!();` first in the body of the interpreter's dispatch loop"
+    } else if message.contains("more than one `jit_merge_point!()`") {
+        "keep one `jit_merge_point!()`, first in the body of the dispatch loop"
+    } else if message.contains("takes no arguments") {
+        "write `jit_merge_point!();`"
+    } else if message.contains("returns nothing") {
+        "remove #[elidable] (an elidable function is pure: only its result matters), or return what it computes"
+    } else {
+        "see \"JIT hints\" in docs/subset.md"
+    };
+    crate::diag::at(sources, file, e.span(), message).with_help(help)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -70,6 +70,9 @@ pub struct FnDef<'a> {
     /// For methods and associated functions: the `impl` type.
     pub self_ty: Option<AdtId>,
     pub hints: Hints,
+    /// As declared (`pub`, `pub(crate)`, ...): the glue calls a
+    /// `#[dont_look_inside]` function by path (`privacy`).
+    pub vis: Option<&'a syn::Visibility>,
     /// Resolved signature, or the errors found resolving it (reported only
     /// if the function is reachable from a portal).
     pub signature: Result<(Vec<ParamDef>, Ty), Vec<Diagnostic>>,
@@ -128,6 +131,10 @@ pub struct ItemTable<'a> {
     pub methods: HashMap<(AdtId, String), FnId>,
     /// Module and file of each ADT's definition.
     pub adt_home: Vec<(ModId, FileId, Span)>,
+    /// Methods of the crate's traits (declared or implemented), by name:
+    /// the trait's name, so that `x.nand(y)` is reported as the trait
+    /// method call it is rather than as an unknown std method.
+    pub trait_methods: HashMap<String, String>,
     scopes: Vec<Scope>,
 }
 
@@ -165,6 +172,7 @@ impl<'a> ItemTable<'a> {
             consts: Vec::new(),
             methods: HashMap::new(),
             adt_home: Vec::new(),
+            trait_methods: HashMap::new(),
             scopes: krate.modules.iter().map(|_| Scope::default()).collect(),
         };
         table.collect_names();
@@ -248,6 +256,14 @@ impl<'a> ItemTable<'a> {
                                 "write the type out",
                             ),
                         };
+                        if let syn::Item::Trait(t) = item {
+                            for it in &t.items {
+                                if let syn::TraitItem::Fn(m) = it {
+                                    self.trait_methods
+                                        .insert(m.sig.ident.to_string(), ident.to_string());
+                                }
+                            }
+                        }
                         let (what, help) = (what.into(), help.into());
                         let def = Def::Unsupported { what, help };
                         self.scopes[mi].names.insert(ident.to_string(), def);
@@ -396,9 +412,7 @@ impl<'a> ItemTable<'a> {
                     .unwrap_or_else(|| i.to_string()),
                 ty: self
                     .resolve_type(module, file, None, &f.ty)
-                    .unwrap_or_else(|_| {
-                        Ty::Opaque(quote::ToTokens::to_token_stream(&f.ty).to_string())
-                    }),
+                    .unwrap_or_else(|_| Ty::Opaque(crate::diag::rust_text(&f.ty))),
             })
             .collect();
         (defs, named)
@@ -414,16 +428,27 @@ impl<'a> ItemTable<'a> {
                 match item {
                     syn::Item::Fn(f) => {
                         let id = FnId(self.fns.len());
-                        let def =
+                        let mut def =
                             self.make_fn(mid, module.file, None, &f.sig, &f.block, &f.attrs, None);
+                        def.vis = Some(&f.vis);
                         self.fns.push(def);
                         self.scopes[mi]
                             .names
                             .insert(f.sig.ident.to_string(), Def::Fn(id));
                     }
                     syn::Item::Impl(imp) => {
-                        if imp.trait_.is_some() {
-                            continue; // trait impls: their methods are not callable from traced code
+                        if let Some((_, trait_path, _)) = &imp.trait_ {
+                            // Trait impls: their methods are not callable
+                            // from traced code; a call is reported by name.
+                            let trait_name = path_idents(trait_path).pop().unwrap_or_default();
+                            for it in &imp.items {
+                                if let syn::ImplItem::Fn(m) = it {
+                                    self.trait_methods
+                                        .entry(m.sig.ident.to_string())
+                                        .or_insert_with(|| trait_name.clone());
+                                }
+                            }
+                            continue;
                         }
                         let self_adt = match &*imp.self_ty {
                             syn::Type::Path(p) if p.qself.is_none() => {
@@ -438,7 +463,7 @@ impl<'a> ItemTable<'a> {
                         for it in &imp.items {
                             if let syn::ImplItem::Fn(m) = it {
                                 let id = FnId(self.fns.len());
-                                let def = self.make_fn(
+                                let mut def = self.make_fn(
                                     mid,
                                     module.file,
                                     Some(adt),
@@ -447,6 +472,7 @@ impl<'a> ItemTable<'a> {
                                     &m.attrs,
                                     Some(&self.types.adt(adt).name.clone()),
                                 );
+                                def.vis = Some(&m.vis);
                                 self.fns.push(def);
                                 self.methods.insert((adt, m.sig.ident.to_string()), id);
                             }
@@ -493,6 +519,7 @@ impl<'a> ItemTable<'a> {
             attrs,
             self_ty,
             hints,
+            vis: None,
             signature,
         }
     }
@@ -519,7 +546,7 @@ impl<'a> ItemTable<'a> {
                             hints.driver = Some(spec);
                             hints.driver_span = Some(a.span());
                         }
-                        Err(e) => errors.push(at(self.sources(), file, e.span(), e.to_string())),
+                        Err(e) => errors.push(crate::hints::hint_error(self.sources(), file, &e)),
                     }
                 }
                 _ => {}

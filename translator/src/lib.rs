@@ -14,6 +14,7 @@ pub mod liveness;
 pub mod load;
 pub mod lower;
 pub mod pipeline;
+pub mod privacy;
 pub mod subset;
 pub mod typeck;
 

@@ -90,14 +90,26 @@ fn translate_loaded(
         })
     } else {
         let mut list = diags.list;
-        list.sort_by(|a, b| (a.file, a.line, a.col).cmp(&(b.file, b.line, b.col)));
-        list.dedup();
+        crate::diag::dedup_problems(&mut list);
         Err(TranslateError {
             sources,
             diags: list,
         })
     }
 }
+
+/// Type errors that a construct the subset check refused may cause
+/// elsewhere in its function (a nested `const`, a label on a block, a
+/// function pointer, a range): in a function with subset errors they are
+/// not reported, the refused construct is. (Calls of a nested `fn` are
+/// silenced by the type checker itself.)
+const MAY_FOLLOW_SUBSET_ERRORS: &[&str] = &[
+    "cannot find",
+    "outside of a loop",
+    "functions cannot be used as values",
+    "calling a local variable",
+    "slicing with a range",
+];
 
 struct Translator<'t, 'a> {
     items: &'t ItemTable<'a>,
@@ -130,6 +142,9 @@ impl Translator<'_, '_> {
             let (lowered, callees) = self.translate_fn(id);
             for c in callees {
                 if self.items.fn_def(c).hints.dont_look_inside {
+                    if seen.insert(c) {
+                        self.check_residual_hints(c);
+                    }
                     continue; // checked as a residual call below
                 }
                 if seen.insert(c) {
@@ -166,15 +181,17 @@ impl Translator<'_, '_> {
             .params
             .iter()
             .any(|p| !matches!(p, syn::GenericParam::Lifetime(_)));
-        if let Err(errs) = &f.signature {
-            // A generic function's parameter types fail to resolve: the
-            // subset checker's "generic functions" error says it better.
-            if !generic {
-                for d in errs {
-                    self.diags.push(d.clone());
-                }
-            }
+        if generic {
+            // Its parameter types fail to resolve: the subset checker's
+            // "generic functions" error says it better.
             return (None, Vec::new());
+        }
+        if let Err(errs) = &f.signature {
+            // Reported as the subset's errors are; the body is still
+            // checked, with what did not resolve as error types.
+            for d in errs {
+                self.diags.push(d.clone());
+            }
         }
         hint_check::check_fn_hints(self.items, id, &mut self.diags);
         let (tc, tc_diags) = typeck::check_fn(self.items, id);
@@ -192,13 +209,37 @@ impl Translator<'_, '_> {
             .collect();
         callees.sort();
         callees.dedup();
-        if self.diags.len() > before {
-            // Subset errors already explain this function; type errors
-            // would only repeat them.
-            return (None, callees);
-        }
-        if !tc_diags.is_empty() {
-            tc_diags.into_iter().for_each(|d| self.diags.push(d));
+        if self.diags.len() > before || !tc_diags.is_empty() {
+            // The type checker goes on past the subset's errors, so that
+            // one run reports every problem; what it says about a
+            // construct the subset check refused would only repeat it.
+            let refused: Vec<std::ops::Range<usize>> = self.diags.list[before..]
+                .iter()
+                .filter(|d| d.file == Some(f.file))
+                .map(|d| d.range.clone())
+                .collect();
+            let refused_lines: Vec<usize> = self.diags.list[before..]
+                .iter()
+                .filter(|d| d.file == Some(f.file))
+                .map(|d| d.line)
+                .collect();
+            let subset_failed = !refused.is_empty();
+            // A type error on the line of a refused construct, or one of
+            // the kinds such a construct causes elsewhere, repeats it.
+            let overlaps = |d: &Diagnostic| {
+                refused.iter().any(|r| {
+                    d.range.start < r.end.max(r.start + 1)
+                        && r.start < d.range.end.max(d.range.start + 1)
+                }) || refused_lines.contains(&d.line)
+                    || subset_failed
+                        && MAY_FOLLOW_SUBSET_ERRORS
+                            .iter()
+                            .any(|m| d.message.contains(m))
+            };
+            tc_diags
+                .into_iter()
+                .filter(|d| !overlaps(d))
+                .for_each(|d| self.diags.push(d));
             return (None, callees);
         }
         let mut lowered = match lower::lower_fn(self.items, id, &tc) {
@@ -234,8 +275,27 @@ impl Translator<'_, '_> {
         (Some(lowered), callees)
     }
 
+    /// `#[elidable]` on a `#[dont_look_inside]` function would be ignored:
+    /// the function is never traced, so its calls are plain residual calls.
+    fn check_residual_hints(&mut self, id: FnId) {
+        let f = self.items.fn_def(id);
+        if f.hints.elidable {
+            let attr = f.attrs.iter().find(|a| {
+                a.path()
+                    .segments
+                    .last()
+                    .is_some_and(|s| s.ident == "elidable")
+            });
+            let span = attr.map_or(f.sig.ident.span(), |a| syn::spanned::Spanned::span(a));
+            let d = at(self.items.sources(), f.file, span, format!("function `{}` is both #[elidable] and #[dont_look_inside]", f.name))
+            .with_help("keep one: #[elidable] for a pure function whose body is in the subset (traced, and its calls folded or removed by the optimizer), #[dont_look_inside] for one that stays native (a residual call)");
+            self.diags.push(d);
+        }
+    }
+
     fn check_residual(&mut self, id: FnId) {
         let f = self.items.fn_def(id);
+
         match &f.signature {
             Ok((params, ret)) => {
                 for p in params {

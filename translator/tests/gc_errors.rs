@@ -47,8 +47,8 @@ pub fn run(vm: &mut Vm, acc: i64) -> i64 {
 }
 "#,
         &[
-            "16:25: field `cells` has type `Rc < RefCell < Vec < i64 > > >`, which traced code cannot use",
-            "17:25: field `names` has type `HashMap < u32 , i64 >`, which traced code cannot use",
+            "16:25: field `cells` has type `Rc<RefCell<Vec<i64>>>`, which traced code cannot use",
+            "17:25: field `names` has type `HashMap<u32, i64>`, which traced code cannot use",
             "18:9: `std::rc::Rc::new` allocates, which is not supported in traced code",
         ],
     );

@@ -72,7 +72,11 @@ impl Lowerer<'_, '_> {
             }
             (Lowering::IsDigit, _) => {
                 let Operand::Const(Const::Int(10, _)) = vals[1] else {
-                    self.error(span, "only `is_digit(10)` is supported in traced code", "");
+                    self.error(
+                        span,
+                        "only `is_digit(10)` is supported in traced code",
+                        "pass the radix 10 as a literal; for another radix, compare the character with its ranges (`'0'..='7'`)",
+                    );
                     return None;
                 };
                 Some(self.char_in(x, &[('0', '9')]))
@@ -340,7 +344,11 @@ impl Lowerer<'_, '_> {
                 let Some(Operand::Const(Const::Int(10, _))) =
                     self.rvalue(&m.args[0]).map(|mut v| v.remove(0))
                 else {
-                    self.error(span, "only `to_digit(10)` is supported in traced code", "");
+                    self.error(
+                        span,
+                        "only `to_digit(10)` is supported in traced code",
+                        "pass the radix 10 as a literal; for another radix, compare the character with its ranges and subtract (`c as u32 - 'a' as u32 + 10`)",
+                    );
                     return None;
                 };
                 let code = self.emit1(Op::Cast, vec![x], Ty::Int(IntTy::U32));

@@ -370,7 +370,7 @@ impl Lowerer<'_, '_> {
             None => self.loops.len().checked_sub(1),
         };
         if found.is_none() {
-            self.error(span, "`break` or `continue` outside of a loop", "");
+            self.error(span, "`break` or `continue` outside of a loop", "rewrite it with the constructs listed in docs/subset.md, or move it into a #[dont_look_inside] function");
         }
         found
     }
@@ -455,7 +455,7 @@ impl Lowerer<'_, '_> {
     pub(super) fn macro_stmt(&mut self, mac: &syn::Macro) {
         self.set_loc(mac.span());
         let Some(m) = self.tc.macros.get(&key(mac)) else {
-            self.error(mac.span(), "cannot lower this macro", "");
+            self.error(mac.span(), "cannot lower this macro", "rewrite it with the constructs listed in docs/subset.md, or move it into a #[dont_look_inside] function");
             return;
         };
         let name = m.name.as_str();

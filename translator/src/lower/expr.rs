@@ -110,7 +110,7 @@ impl Lowerer<'_, '_> {
                 Some(PathRes::UnitVariant(idx)) => Some(self.enum_value(&ty, idx as usize, vec![])),
                 Some(PathRes::UnitStruct(_)) => Some(vec![]),
                 None => {
-                    self.error(e.span(), "cannot lower this path", "");
+                    self.error(e.span(), "cannot lower this path", "rewrite it with the constructs listed in docs/subset.md, or move it into a #[dont_look_inside] function");
                     None
                 }
             },
@@ -144,7 +144,7 @@ impl Lowerer<'_, '_> {
                     }])
                 }
                 _ => {
-                    self.error(u.span(), "unsupported unary operator", "");
+                    self.error(u.span(), "unsupported unary operator", "rewrite it with the constructs listed in docs/subset.md, or move it into a #[dont_look_inside] function");
                     None
                 }
             },
@@ -243,7 +243,7 @@ impl Lowerer<'_, '_> {
                     "expected a single value, found `{}`",
                     self.items.types.display(&ty)
                 ),
-                "",
+                "bind each part to a variable of its own, or pass the value by reference",
             );
             return None;
         }
@@ -264,7 +264,7 @@ impl Lowerer<'_, '_> {
                 self.error(
                     span,
                     "byte string literals are not supported in traced code yet",
-                    "",
+                    "pass the bytes in as a `&[u8]` parameter, or use a `const` array",
                 );
                 None
             }
@@ -374,6 +374,17 @@ impl Lowerer<'_, '_> {
                 if !self.box_compare_ok(&lt, span) {
                     return None;
                 }
+                let mut pointee = &lt;
+                while let Ty::Ref { to, .. } = pointee {
+                    pointee = to;
+                }
+                if matches!(
+                    pointee,
+                    Ty::Vec(_) | Ty::String | Ty::Str | Ty::Slice(_) | Ty::Opaque(_)
+                ) {
+                    self.refuse_comparison(&lt, span);
+                    return None;
+                }
                 let l = self.rvalue(&b.left)?;
                 let r = self.rvalue(&b.right)?;
                 self.compare(&b.op, l, r, &lt, span).map(|v| vec![v])
@@ -427,7 +438,11 @@ impl Lowerer<'_, '_> {
                 (B::BitXor(_) | B::BitXorAssign(_), Ty::Bool) => Op::BoolXor,
                 _ => {
                     let msg = format!("unsupported operator on {}", self.items.types.display(ty));
-                    self.error(span, msg, "");
+                    self.error(
+                        span,
+                        msg,
+                        "operators apply to integers, `f64` and `bool` in traced code",
+                    );
                     return None;
                 }
             };
@@ -440,7 +455,7 @@ impl Lowerer<'_, '_> {
                     "arithmetic on `{}` is not supported",
                     self.items.types.display(ty)
                 ),
-                "",
+                "arithmetic applies to integers and `f64` in traced code; convert with `as` first",
             );
             return None;
         };
@@ -458,7 +473,7 @@ impl Lowerer<'_, '_> {
                 return self.checked_div(is_div, l, r, *it);
             }
             _ => {
-                self.error(span, "unsupported operator", "");
+                self.error(span, "unsupported operator", "rewrite it with the constructs listed in docs/subset.md, or move it into a #[dont_look_inside] function");
                 return None;
             }
         };
@@ -500,6 +515,19 @@ impl Lowerer<'_, '_> {
         Some(self.emit1(if is_div { Op::IntDiv } else { Op::IntRem }, vec![l, r], ty))
     }
 
+    /// `==` of strings, slices, Vecs (or references to them): Rust
+    /// compares the items, which traced code does not do.
+    fn refuse_comparison(&mut self, ty: &Ty, span: Span) {
+        self.error(
+            span,
+            format!(
+                "comparing values of type `{}` is not supported in traced code",
+                self.items.types.display(ty)
+            ),
+            "compare them in a #[dont_look_inside] function, or compare the items one by one in a loop (`a.len() == b.len()`, then `a.as_bytes()[i]` or `a[i]`)",
+        );
+    }
+
     pub(super) fn compare(
         &mut self,
         op: &syn::BinOp,
@@ -518,6 +546,25 @@ impl Lowerer<'_, '_> {
                 let rv = self.deref_value(r.clone(), ty, span)?;
                 let rval = self.load(&rv, span)?;
                 return self.compare(op, lval, rval, to, span);
+            }
+            // `==` of references compares what they point to, as Rust
+            // does: loaded for plain data, refused for the rest.
+            Ty::Ref { to, .. } if self.items.types.is_plain_data(to) => {
+                let lv = self.deref_value(l.clone(), ty, span)?;
+                let lval = self.load(&lv, span)?;
+                let rv = self.deref_value(r.clone(), ty, span)?;
+                let rval = self.load(&rv, span)?;
+                return self.compare(op, lval, rval, to, span);
+            }
+            Ty::Ref { .. }
+            | Ty::Str
+            | Ty::String
+            | Ty::Slice(_)
+            | Ty::Vec(_)
+            | Ty::Box(_)
+            | Ty::Opaque(_) => {
+                self.refuse_comparison(ty, span);
+                return None;
             }
             t => t.clone(),
         };
@@ -591,7 +638,7 @@ impl Lowerer<'_, '_> {
                     self.items.types.display(from),
                     self.items.types.display(to)
                 ),
-                "",
+                "traced code casts integers to integers and `f64`, `f64` to integers, `bool`, `char` and fieldless enums to integers, `u8` to `char`; convert other values by hand",
             );
             return None;
         }
@@ -658,7 +705,7 @@ impl Lowerer<'_, '_> {
             }
             Some(CallRes::Builtin(b)) if b.lower == Lowering::VecNew => {
                 let Ty::Vec(elem) = ty else {
-                    self.error(c.span(), "cannot lower this `Vec` constructor", "");
+                    self.error(c.span(), "cannot lower this `Vec` constructor", "rewrite it with the constructs listed in docs/subset.md, or move it into a #[dont_look_inside] function");
                     return None;
                 };
                 let len = match args.first() {
@@ -681,7 +728,7 @@ impl Lowerer<'_, '_> {
                 self.builtin_scalar(b, vals, ty, c.span()).map(|v| vec![v])
             }
             None => {
-                self.error(c.span(), "cannot lower this call", "");
+                self.error(c.span(), "cannot lower this call", "rewrite it with the constructs listed in docs/subset.md, or move it into a #[dont_look_inside] function");
                 None
             }
         }
@@ -691,7 +738,7 @@ impl Lowerer<'_, '_> {
     /// leaf. Only plain data is boxed here (freeing it is freeing memory).
     fn box_new(&mut self, arg: &syn::Expr, ty: &Ty, span: Span) -> Option<Leaves> {
         let Ty::Box(inner) = ty else {
-            self.error(span, "cannot lower this `Box::new`", "");
+            self.error(span, "cannot lower this `Box::new`", "rewrite it with the constructs listed in docs/subset.md, or move it into a #[dont_look_inside] function");
             return None;
         };
         let inner = (**inner).clone();
@@ -839,7 +886,7 @@ impl Lowerer<'_, '_> {
             }
             Some(MethodRes::Builtin(b)) => self.builtin_method(b, m, ty),
             None => {
-                self.error(m.span(), "cannot lower this method call", "");
+                self.error(m.span(), "cannot lower this method call", "rewrite it with the constructs listed in docs/subset.md, or move it into a #[dont_look_inside] function");
                 None
             }
         }

@@ -77,7 +77,7 @@ impl Lowerer<'_, '_> {
     /// leaf by leaf. No barrier: the object is the youngest there is.
     fn gc_new(&mut self, arg: &syn::Expr, ty: &Ty, span: Span) -> Option<Leaves> {
         let Ty::Gc(inner) = ty else {
-            self.error(span, "cannot lower this `Gc::new`", "");
+            self.error(span, "cannot lower this `Gc::new`", "rewrite it with the constructs listed in docs/subset.md, or move it into a #[dont_look_inside] function");
             return None;
         };
         let inner = (**inner).clone();
@@ -160,7 +160,7 @@ impl Lowerer<'_, '_> {
                 )])
             }
             _ => {
-                self.error(span, format!("cannot lower `{}` of a cell", b.name), "");
+                self.error(span, format!("cannot lower `{}` of a cell", b.name), "rewrite it with the constructs listed in docs/subset.md, or move it into a #[dont_look_inside] function");
                 None
             }
         }
@@ -246,7 +246,7 @@ impl Lowerer<'_, '_> {
                 self.error(
                     span,
                     format!("cannot lower `{}` of a `QuasiImmut`", b.name),
-                    "",
+                    "rewrite it with the constructs listed in docs/subset.md, or move it into a #[dont_look_inside] function",
                 );
                 None
             }

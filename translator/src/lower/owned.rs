@@ -150,7 +150,7 @@ impl Lowerer<'_, '_> {
         span: Span,
     ) -> Option<Leaves> {
         let Ty::Vec(elem) = ty else {
-            self.error(span, "cannot lower this `vec!`", "");
+            self.error(span, "cannot lower this `vec!`", "rewrite it with the constructs listed in docs/subset.md, or move it into a #[dont_look_inside] function");
             return None;
         };
         let elem = (**elem).clone();

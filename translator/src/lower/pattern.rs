@@ -323,7 +323,7 @@ impl Lowerer<'_, '_> {
                     self.error(
                         l.span(),
                         "this literal pattern is not supported in traced code",
-                        "",
+                        "match integers, `bool`, `char` or string slices with literals; compare other values with `==` in a guard",
                     );
                     return;
                 };
@@ -571,7 +571,7 @@ impl Lowerer<'_, '_> {
                     self.error(
                         span,
                         "matching on slices is not supported in traced code",
-                        "",
+                        "check `s.len()` and index the slice: `let a = s[0];`",
                     );
                     return None;
                 }
@@ -595,7 +595,7 @@ impl Lowerer<'_, '_> {
                         "cannot match `{}` through a reference",
                         self.items.types.display(&other)
                     ),
-                    "",
+                    "match on the value itself (`match *r`), or on a reference to a value in memory",
                 );
                 None
             }
@@ -640,7 +640,7 @@ impl Lowerer<'_, '_> {
     fn sub_scalar(&mut self, sub: &Sub, span: Span) -> Option<Operand> {
         let v = self.sub_value(sub, span)?;
         if v.len() != 1 {
-            self.error(span, "this pattern needs a single value", "");
+            self.error(span, "this pattern needs a single value", "rewrite it with the constructs listed in docs/subset.md, or move it into a #[dont_look_inside] function");
             return None;
         }
         v.into_iter().next()

@@ -179,7 +179,7 @@ impl Lowerer<'_, '_> {
                         "cannot dereference a value of type `{}`",
                         self.items.types.display(other)
                     ),
-                    "",
+                    "only references, boxes and `Gc`s can be dereferenced",
                 );
                 None
             }
@@ -207,7 +207,7 @@ impl Lowerer<'_, '_> {
                 self.error(
                     span,
                     format!("no field `{name}` on `{}`", self.items.types.display(other)),
-                    "",
+                    "rewrite it with the constructs listed in docs/subset.md, or move it into a #[dont_look_inside] function",
                 );
                 return None;
             }
@@ -365,9 +365,20 @@ impl Lowerer<'_, '_> {
                 self.temp_vec_error(span);
                 None
             }
-            Lval::Local { id, .. } => {
+            Lval::Local { id, ty, .. } => {
                 let name = self.local_names[id.0 as usize].clone();
-                self.error(span, format!("taking a reference to the local variable `{name}` is not supported in traced code"), "keep the value in a struct reached through a reference, or pass it by value; a value that needs an address can live in a Box: `let b = Box::new(x);` then `&mut *b`");
+                // A Box gives the value an address only if traced code
+                // can box it (not an enum holding a String, say).
+                let help = if self.items.types.is_boxable(ty) {
+                    "keep the value in a struct reached through a reference, or pass it by value; a value that needs an address can live in a Box: `let b = Box::new(x);` then `&mut *b`"
+                } else {
+                    "keep the value in a struct reached through a reference, or pass it by value"
+                };
+                self.error(
+                    span,
+                    format!("taking a reference to the local variable `{name}` is not supported in traced code"),
+                    help,
+                );
                 None
             }
             Lval::Temp { .. } => {
@@ -570,7 +581,7 @@ impl Lowerer<'_, '_> {
                 Some(())
             }
             Lval::Temp { .. } | Lval::Slice { .. } => {
-                self.error(span, "cannot assign to this expression", "");
+                self.error(span, "cannot assign to this expression", "rewrite it with the constructs listed in docs/subset.md, or move it into a #[dont_look_inside] function");
                 None
             }
             _ => {

@@ -18,24 +18,36 @@ impl Checker<'_, '_> {
                 "calling a computed function value is not supported in traced code",
                 "call a function by its name",
             );
-            return self.fresh_any();
+            return self.error_ty();
         };
         let idents = path_idents(&fp.path);
-        if idents.len() == 1 && self.lookup_local(&idents[0]).is_some() {
+        if let Some(local) = (idents.len() == 1)
+            .then(|| self.lookup_local(&idents[0]))
+            .flatten()
+        {
+            self.exprs_alone(&args_of(c));
+            if self
+                .subst
+                .is_error(&self.local_its[local.0 as usize].clone())
+            {
+                // A closure, already reported.
+                return self.error_ty();
+            }
             self.error(
                 c.func.span(),
                 "calling a local variable is not supported in traced code",
                 "call a function by its name",
             );
-            return self.fresh_any();
+            return self.error_ty();
         }
         let def = self.resolve_def(&fp.path);
         let args: Vec<&syn::Expr> = c.args.iter().collect();
         match def {
             Some(Def::Fn(id)) => {
+                self.check_residual_visible(id, c.func.span());
                 let ret = self.crate_fn_args(id, 0, c.span(), &args);
                 self.out.calls.insert(key(e), CallRes::Fn(id));
-                ret.unwrap_or_else(|| self.fresh_any())
+                ret.unwrap_or_else(|| self.error_ty())
             }
             Some(Def::Adt(adt)) => {
                 let a = self.items.types.adt(adt);
@@ -55,7 +67,7 @@ impl Checker<'_, '_> {
                             "this struct has named fields",
                             "build it with `Name { field: value }`",
                         );
-                        self.fresh_any()
+                        self.error_ty()
                     }
                 }
             }
@@ -71,16 +83,16 @@ impl Checker<'_, '_> {
             }
             Some(Def::Unsupported { what, help }) => {
                 self.error(c.func.span(), what, help);
-                self.fresh_any()
+                self.error_ty()
             }
             Some(Def::External(p)) => self.external_call(e, c, &p, &args, expected),
             _ => {
                 self.error(
                     c.func.span(),
                     format!("cannot find function `{}`", idents.join("::")),
-                    "",
+                    "rustc rejects this too: fix what `cargo check` reports first",
                 );
-                self.fresh_any()
+                self.error_ty()
             }
         }
     }
@@ -150,9 +162,32 @@ impl Checker<'_, '_> {
                 let b = builtins::assoc_fn(ty, f, n).unwrap();
                 self.builtin_assoc_call(e, b, ty, args, expected_shallow)
             }
+            ([nested], _) if self.nested_fns.iter().any(|n| n.as_str() == *nested) => {
+                self.exprs_alone(args);
+                self.error_ty()
+            }
             _ => {
                 let shown = path.join("::");
+                let os = matches!(
+                    names.as_slice(),
+                    [
+                        "std",
+                        "io" | "fs" | "env" | "process" | "net" | "thread" | "time",
+                        ..
+                    ]
+                );
                 let (msg, help) = match last {
+                    _ if os => (
+                        format!("`{shown}` does I/O, which is not supported in traced code"),
+                        "do I/O in a #[dont_look_inside] function and call it".to_string(),
+                    ),
+                    _ if names.len() >= 2 && self.items.trait_methods.contains_key(last) => (
+                        format!(
+                            "`{shown}` is a method of trait `{}`: traits are not supported in traced code",
+                            self.items.trait_methods[last]
+                        ),
+                        format!("write it as a plain function (`fn {last}(..)`) or, on your own type, as an inherent method (`impl Type {{ fn {last}(..) }}`), and call that"),
+                    ),
                     "new" | "with_capacity" | "from" if names.len() >= 2 => (
                         format!("`{shown}` allocates, which is not supported in traced code"),
                         "create heap values outside the portal or in a #[dont_look_inside] function, and pass them by reference".to_string(),
@@ -172,7 +207,7 @@ impl Checker<'_, '_> {
                 };
                 self.error(c.func.span(), msg, help);
                 self.exprs_alone(args);
-                self.fresh_any()
+                self.error_ty()
             }
         }
     }
@@ -200,6 +235,26 @@ impl Checker<'_, '_> {
         Some(IT::from_ty(&f.ret()))
     }
 
+    /// A `#[dont_look_inside]` function is called by the glue
+    /// (`privacy`): report a private one at its call, once.
+    fn check_residual_visible(&mut self, id: FnId, span: Span) {
+        let f = self.items.fn_def(id);
+        let Some(vis) = f.vis else { return };
+        if !f.hints.dont_look_inside || crate::privacy::visible_from_root(self.items, f.module, vis)
+        {
+            return;
+        }
+        let d = crate::diag::at(
+            self.items.sources(),
+            self.file,
+            span,
+            format!("#[dont_look_inside] function `{}` is private to its module, and the code generated for the JIT cannot call it", f.name),
+        )
+        .with_help(format!("declare it `pub(crate) fn {}`: the JIT's glue, a module at the crate root, calls it by path; `pub(crate)` keeps it inside the crate", f.name))
+        .once_per(format!("private residual {}", f.path));
+        self.diags.push(d);
+    }
+
     /// Type expressions with nothing expected of them: the arguments of a
     /// call that is already an error.
     fn exprs_alone(&mut self, args: &[&syn::Expr]) {
@@ -217,13 +272,17 @@ impl Checker<'_, '_> {
                     args.len(),
                     params.len()
                 ),
-                "",
+                "rustc rejects this too: fix what `cargo check` reports first",
             );
         }
         for (a, p) in args.iter().zip(params) {
             let t = self.expr(a, Some(p));
             if !self.subst.unify(&t, p) && !self.coerce(a, &t, p) {
-                self.error(a.span(), "mismatched argument type", "");
+                self.error(
+                    a.span(),
+                    "mismatched argument type",
+                    "rustc rejects this too: fix what `cargo check` reports first",
+                );
             }
         }
     }
@@ -266,14 +325,18 @@ impl Checker<'_, '_> {
                     "box a copy of what it holds: `Box::new(*b)`",
                 );
                 self.exprs_alone(&args);
-                return self.fresh_any();
+                return self.error_ty();
             }
+        }
+        if self.subst.is_error(&d) {
+            self.exprs_alone(&args);
+            return self.error_ty();
         }
         if m.turbofish.is_some() {
             self.error(
                 m.span(),
                 "generic method calls are not supported in traced code",
-                "",
+                "write the types out: annotate the `let` the result is bound to instead of the turbofish, or call a function with a concrete type",
             );
         }
         if let IT::Leaf(Ty::Adt(adt)) = &d {
@@ -288,8 +351,9 @@ impl Checker<'_, '_> {
                             self.items.types.adt(*adt).name
                         ),
                     );
-                    return self.fresh_any();
+                    return self.error_ty();
                 }
+                self.check_residual_visible(id, m.method.span());
                 // The first parameter is the receiver.
                 let ret = self.crate_fn_args(id, 1, m.span(), &args);
                 self.out.methods.insert(key(e), MethodRes::Fn(id));
@@ -303,14 +367,14 @@ impl Checker<'_, '_> {
                     format!("cannot call `{name}` on an integer of unknown type"),
                     "give the literal a suffix (`0i64`) or its `let` a type, as rustc requires",
                 );
-                return self.fresh_any();
+                return self.error_ty();
             }
             self.error(
                 m.receiver.span(),
                 "cannot infer the type of this value before the method call",
                 "add a type annotation to its `let`",
             );
-            return self.fresh_any();
+            return self.error_ty();
         }
         let found = self
             .shape(&d)
@@ -319,10 +383,29 @@ impl Checker<'_, '_> {
             .filter(|b| b.recv != Recv::CopyAdt || args.is_empty());
         match found {
             Some(b) => {
+                if b.lower == builtins::Lowering::NotYet {
+                    // Known to the registry, so its type is known: only
+                    // this call is reported, in the same run as the rest.
+                    self.error(
+                        m.method.span(),
+                        format!("`{name}` is not supported in traced code yet"),
+                        "compute it with arithmetic, or in a #[dont_look_inside] function",
+                    );
+                }
                 let params: Vec<IT> = b.params.iter().map(|p| instantiate(*p, &d)).collect();
                 self.check_args(m.span(), &args, &params);
                 self.out.methods.insert(key(e), MethodRes::Builtin(b));
                 instantiate(b.ret, &d)
+            }
+            None if self.items.trait_methods.contains_key(&name) => {
+                let trait_name = &self.items.trait_methods[&name];
+                self.error(
+                    m.method.span(),
+                    format!("`{name}` is a method of trait `{trait_name}`: traits are not supported in traced code"),
+                    format!("write it as a plain function (`fn {name}(..)`) or, on your own type, as an inherent method (`impl Type {{ fn {name}(..) }}`), and call that"),
+                );
+                self.exprs_alone(&args);
+                self.error_ty()
             }
             None => {
                 let shown = match self.subst.resolve(&d) {
@@ -332,10 +415,10 @@ impl Checker<'_, '_> {
                 self.error(
                     m.method.span(),
                     format!("method `{name}` of `{shown}` is not supported in traced code"),
-                    builtins::unsupported_method_help(&name),
+                    builtins::unsupported_method_help(&name, self.shape(&d)),
                 );
                 self.exprs_alone(&args);
-                self.fresh_any()
+                self.error_ty()
             }
         }
     }
@@ -399,7 +482,11 @@ impl Checker<'_, '_> {
                     let want = instantiate(*rule, &recv);
                     let t = self.expr(a, Some(&want));
                     if !self.subst.unify(&t, &want) && b.recv == Recv::Gc {
-                        self.error(a.span(), "mismatched argument type", "");
+                        self.error(
+                            a.span(),
+                            "mismatched argument type",
+                            "rustc rejects this too: fix what `cargo check` reports first",
+                        );
                     }
                 }
             }
@@ -432,6 +519,10 @@ impl Checker<'_, '_> {
         };
         Some(Shape::Of(recv))
     }
+}
+
+fn args_of(c: &syn::ExprCall) -> Vec<&syn::Expr> {
+    c.args.iter().collect()
 }
 
 /// The integer type of `t`'s width with the given signedness.

@@ -4,10 +4,11 @@ use super::infer::{VarKind, IT};
 use super::{key, member_name, Checker, LoopCtx, MacroArgs, PathRes};
 use crate::builtins;
 use crate::consteval::str_literal;
+use crate::diag::at;
 use crate::hints::HINT_MACROS;
 use crate::items::{path_idents, Def};
 use metatrace_jitcodegen::flowgraph::Const;
-use metatrace_jitcodegen::types::{AdtKind, IntTy, Ty};
+use metatrace_jitcodegen::types::{AdtId, AdtKind, IntTy, Ty};
 use proc_macro2::Span;
 use std::collections::HashMap;
 use syn::spanned::Spanned;
@@ -106,6 +107,12 @@ impl Checker<'_, '_> {
         self.subst.fresh(VarKind::Any)
     }
 
+    /// The type of an expression just reported: nothing that uses it is
+    /// reported again (`VarKind::Error`).
+    pub(super) fn error_ty(&mut self) -> IT {
+        self.subst.fresh(VarKind::Error)
+    }
+
     fn expr_inner(&mut self, e: &syn::Expr, expected: Option<&IT>) -> IT {
         match e {
             syn::Expr::Paren(p) => self.expr(&p.expr, expected),
@@ -121,13 +128,14 @@ impl Checker<'_, '_> {
                 match u.op {
                     syn::UnOp::Deref(_) => match self.subst.shallow(&t) {
                         IT::Ref(_, inner) | IT::Box(inner) | IT::Gc(inner) => *inner,
+                        _ if self.subst.is_error(&t) => self.error_ty(),
                         _ => {
                             self.error(
                                 u.span(),
                                 "cannot dereference this value",
                                 "only references and boxes can be dereferenced",
                             );
-                            self.fresh_any()
+                            self.error_ty()
                         }
                     },
                     _ => self.subst.autoderef(&t).0,
@@ -163,20 +171,21 @@ impl Checker<'_, '_> {
                         "slicing with a range is not supported in traced code yet",
                         "index single elements, passing start and end indices along",
                     );
-                    return self.fresh_any();
+                    return self.error_ty();
                 }
                 let idx = self.expr(&ix.index, Some(&IT::usize()));
                 self.subst.unify(&idx, &IT::usize());
                 let (d, _) = self.subst.autoderef(&base);
                 match d {
                     IT::Vec(t) | IT::Slice(t) | IT::Array(t, _) => *t,
+                    _ if self.subst.is_error(&d) => self.error_ty(),
                     _ => {
                         self.error(
                             ix.span(),
                             "indexing is supported on Vec, slices and arrays only",
                             "index a Vec<T>, &[T] or [T; N]",
                         );
-                        self.fresh_any()
+                        self.error_ty()
                     }
                 }
             }
@@ -255,7 +264,11 @@ impl Checker<'_, '_> {
                     None => self.loops.len().checked_sub(1),
                 };
                 let Some(target) = target else {
-                    self.error(b.span(), "`break` outside of a loop", "");
+                    self.error(
+                        b.span(),
+                        "`break` outside of a loop",
+                        "rustc rejects this too: fix what `cargo check` reports first",
+                    );
                     return IT::never();
                 };
                 let bt = self.loops[target].break_ty.clone();
@@ -271,7 +284,7 @@ impl Checker<'_, '_> {
                         self.error(
                             v.span(),
                             "`break` with a value is only allowed in `loop`",
-                            "",
+                            "rustc rejects this too: fix what `cargo check` reports first",
                         );
                     }
                     (None, None) => {}
@@ -347,7 +360,7 @@ impl Checker<'_, '_> {
                             "array length must be an integer constant",
                             "use a literal or a `const`",
                         );
-                        self.fresh_any()
+                        self.error_ty()
                     }
                 }
             }
@@ -365,16 +378,22 @@ impl Checker<'_, '_> {
                     "ranges are only supported as the iterated value of a `for` loop",
                     "loop with `for i in a..b`",
                 );
-                self.fresh_any()
+                self.error_ty()
             }
             syn::Expr::Unsafe(u) => {
+                // Still walk the block: the calls in it are reachable code.
+                // What is wrong inside goes with the block into the
+                // #[dont_look_inside] function its error asks for: only
+                // the block is reported.
+                let before = self.diags.len();
+                let t = self.block(&u.block, expected);
+                self.diags.truncate(before);
                 self.error(
                     u.unsafe_token.span,
                     "unsafe blocks are not supported in traced code",
                     "move the unsafe code into a #[dont_look_inside] function",
                 );
-                // Still walk the block: the calls in it are reachable code.
-                self.block(&u.block, expected)
+                t
             }
             other => {
                 self.error(
@@ -382,7 +401,7 @@ impl Checker<'_, '_> {
                     "this expression is not supported in traced code",
                     "see docs/subset.md for the supported subset",
                 );
-                self.fresh_any()
+                self.error_ty()
             }
         }
     }
@@ -419,7 +438,7 @@ impl Checker<'_, '_> {
                                 ),
                                 "use a 64-bit or smaller integer type",
                             );
-                            self.fresh_any()
+                            self.error_ty()
                         }
                     };
                 }
@@ -455,9 +474,9 @@ impl Checker<'_, '_> {
                 self.error(
                     other.span(),
                     "this literal is not supported in traced code",
-                    "",
+                    "use integer, float, `bool`, `char` and string literals",
                 );
-                self.fresh_any()
+                self.error_ty()
             }
         }
     }
@@ -519,7 +538,7 @@ impl Checker<'_, '_> {
                 }
                 Err(d) => {
                     self.diags.push(d);
-                    self.fresh_any()
+                    self.error_ty()
                 }
             },
             Some(Def::Variant(adt, idx)) => {
@@ -554,15 +573,19 @@ impl Checker<'_, '_> {
                     "functions cannot be used as values in traced code",
                     "call the function directly, or dispatch with a `match`",
                 );
-                self.fresh_any()
+                self.error_ty()
             }
             Some(Def::Unsupported { what, help }) => {
                 self.error(path.span(), what, help);
-                self.fresh_any()
+                self.error_ty()
             }
             Some(Def::Module(_)) => {
-                self.error(path.span(), "a module is not a value", "");
-                self.fresh_any()
+                self.error(
+                    path.span(),
+                    "a module is not a value",
+                    "rustc rejects this too: fix what `cargo check` reports first",
+                );
+                self.error_ty()
             }
             Some(Def::External(p)) => {
                 let names: Vec<&str> = p.iter().map(String::as_str).collect();
@@ -584,7 +607,7 @@ impl Checker<'_, '_> {
                             format!("cannot find value `{}` in traced code", p.join("::")),
                             "define it in the crate as a `const`, or pass it in",
                         );
-                        self.fresh_any()
+                        self.error_ty()
                     }
                 }
             }
@@ -592,9 +615,9 @@ impl Checker<'_, '_> {
                 self.error(
                     path.span(),
                     format!("cannot find value `{}`", idents.join("::")),
-                    "",
+                    "rustc rejects this too: fix what `cargo check` reports first",
                 );
-                self.fresh_any()
+                self.error_ty()
             }
         }
     }
@@ -703,16 +726,19 @@ impl Checker<'_, '_> {
                     "`for` loops are supported over integer ranges only",
                     "loop over an index range: `for i in 0..v.len()`",
                 );
-                self.fresh_any()
+                self.error_ty()
             }
         };
         self.scopes.push(HashMap::new());
         match &*f.pat {
             syn::Pat::Ident(_) | syn::Pat::Wild(_) => self.pat(&f.pat, &elem, None),
+            // Over anything but a range (already reported), the variables
+            // are errors: `for (i, x) in v.iter().enumerate()`.
+            other if self.subst.is_error(&elem) => self.pat(other, &elem, None),
             other => self.error(
                 other.span(),
                 "the loop variable of a `for` must be a name or `_`",
-                "",
+                "bind the index to a name and destructure inside the body: `for i in a..b { let (x, y) = pairs[i]; ... }`",
             ),
         }
         self.loops.push(LoopCtx {
@@ -770,27 +796,38 @@ impl Checker<'_, '_> {
     fn field(&mut self, f: &syn::ExprField) -> IT {
         let base = self.expr(&f.base, None);
         let (d, _) = self.subst.autoderef(&base);
+        if self.subst.is_error(&d) {
+            return self.error_ty();
+        }
         let ty = match (&d, &f.member) {
             (IT::Leaf(Ty::Adt(adt)), member) => {
                 let a = self.items.types.adt(*adt);
                 let name = member_name(member);
                 match a.fields().iter().find(|fd| fd.name == name) {
-                    Some(fd) => fd.ty.clone(),
+                    Some(fd) => {
+                        let ty = fd.ty.clone();
+                        self.check_field_visible(*adt, &name, f.member.span());
+                        ty
+                    }
                     None => {
                         self.error(
                             f.member.span(),
                             format!("no field `{name}` on `{}`", a.name),
-                            "",
+                            "rustc rejects this too: fix what `cargo check` reports first",
                         );
-                        return self.fresh_any();
+                        return self.error_ty();
                     }
                 }
             }
             (IT::Tuple(items), syn::Member::Unnamed(i)) => match items.get(i.index as usize) {
                 Some(t) => return t.clone(),
                 None => {
-                    self.error(f.member.span(), "no such tuple field", "");
-                    return self.fresh_any();
+                    self.error(
+                        f.member.span(),
+                        "no such tuple field",
+                        "rustc rejects this too: fix what `cargo check` reports first",
+                    );
+                    return self.error_ty();
                 }
             },
             _ => {
@@ -799,27 +836,53 @@ impl Checker<'_, '_> {
                     "field access on a value whose type is not known here",
                     "add a type annotation to its `let`",
                 );
-                return self.fresh_any();
+                return self.error_ty();
             }
         };
         if let Ty::Opaque(written) = &ty {
-            self.error(
+            let owner = match &d {
+                IT::Leaf(Ty::Adt(adt)) => self.items.types.adt(*adt).name.clone(),
+                _ => String::new(),
+            };
+            let field = member_name(&f.member);
+            let help = if ["Rc", "RefCell", "HashMap", "Weak"]
+                .iter()
+                .any(|t| written.contains(t))
+            {
+                crate::diag::GC_INSTEAD_HELP
+            } else {
+                "only pass the struct to #[dont_look_inside] functions, which may use the field"
+            };
+            let d = at(
+                self.items.sources(),
+                self.file,
                 f.member.span(),
-                format!(
-                    "field `{}` has type `{written}`, which traced code cannot use",
-                    quote::ToTokens::to_token_stream(&f.member)
-                ),
-                if ["Rc", "RefCell", "HashMap", "Weak"]
-                    .iter()
-                    .any(|t| written.contains(t))
-                {
-                    crate::diag::GC_INSTEAD_HELP
-                } else {
-                    "only pass the struct to #[dont_look_inside] functions, which may use the field"
-                },
-            );
+                format!("field `{field}` has type `{written}`, which traced code cannot use"),
+            )
+            .with_help(help)
+            .once_per(format!("field {owner}.{field}"));
+            self.diags.push(d);
+            return self.error_ty();
         }
         IT::from_ty(&ty)
+    }
+
+    /// A field traced code reads or writes is named by the glue
+    /// (`privacy`): report a private one here, once.
+    fn check_field_visible(&mut self, adt: AdtId, field: &str, span: Span) {
+        if crate::privacy::field_visible(self.items, adt, field) != Some(false) {
+            return;
+        }
+        let owner = self.items.types.adt(adt).name.clone();
+        let d = at(
+            self.items.sources(),
+            self.file,
+            span,
+            format!("field `{field}` of `{owner}` is private to its module, and the code generated for the JIT cannot read it"),
+        )
+        .with_help(format!("declare the field (and `{owner}`) `pub(crate)`: the JIT's glue, a module at the crate root, reads the field's offset; `pub(crate)` keeps it inside the crate"))
+        .once_per(format!("private field {owner}.{field}"));
+        self.diags.push(d);
     }
 
     fn struct_lit(&mut self, s: &syn::ExprStruct) -> IT {
@@ -840,8 +903,12 @@ impl Checker<'_, '_> {
                     .clone(),
             ),
             _ => {
-                self.error(s.path.span(), "cannot find this struct", "");
-                return self.fresh_any();
+                self.error(
+                    s.path.span(),
+                    "cannot find this struct",
+                    "rustc rejects this too: fix what `cargo check` reports first",
+                );
+                return self.error_ty();
             }
         };
         for fv in &s.fields {
@@ -852,7 +919,11 @@ impl Checker<'_, '_> {
                     let t = self.expr(&fv.expr, Some(&exp));
                     self.subst.unify(&t, &exp);
                 }
-                None => self.error(fv.member.span(), format!("no field `{name}`"), ""),
+                None => self.error(
+                    fv.member.span(),
+                    format!("no field `{name}`"),
+                    "rustc rejects this too: fix what `cargo check` reports first",
+                ),
             }
         }
         IT::Leaf(Ty::Adt(adt))
@@ -869,9 +940,10 @@ impl Checker<'_, '_> {
                 *ok
             }
             (IT::Option(x), IT::Option(_)) => *x,
+            _ if self.subst.is_error(&inner) => self.error_ty(),
             _ => {
-                self.error(t.question_token.span, "`?` needs a Result in a function returning Result, or an Option in a function returning Option", "");
-                self.fresh_any()
+                self.error(t.question_token.span, "`?` needs a Result in a function returning Result, or an Option in a function returning Option", "rustc rejects this too: fix what `cargo check` reports first");
+                self.error_ty()
             }
         }
     }
@@ -891,6 +963,7 @@ impl Checker<'_, '_> {
             None
         };
         let is_repeat = repeat.is_some();
+        let mut unreadable = false;
         let args: Vec<syn::Expr> = if HINT_MACROS.contains(&name.as_str()) {
             Vec::new()
         } else if let Some((x, n)) = repeat {
@@ -901,10 +974,11 @@ impl Checker<'_, '_> {
             ) {
                 Ok(list) => list.into_iter().collect(),
                 Err(err) => {
+                    unreadable = true;
                     self.error(
-                        err.span(),
+                        mac.span(),
                         format!("cannot read the arguments of `{name}!`: {err}"),
-                        "",
+                        "write the arguments as comma-separated expressions",
                     );
                     Vec::new()
                 }
@@ -917,7 +991,9 @@ impl Checker<'_, '_> {
             args,
             repeat: is_repeat,
         });
-        let t = if name == "vec" {
+        let t = if unreadable {
+            self.error_ty()
+        } else if name == "vec" {
             self.vec_macro_args(&entry.args, is_repeat)
         } else {
             self.macro_args(mac, &name, &entry.args)
@@ -934,7 +1010,11 @@ impl Checker<'_, '_> {
         for a in items {
             let t = self.expr(a, Some(&elem));
             if !self.subst.unify(&t, &elem) && !self.coerce(a, &t, &elem) {
-                self.error(a.span(), "mismatched types in `vec!`", "");
+                self.error(
+                    a.span(),
+                    "mismatched types in `vec!`",
+                    "rustc rejects this too: fix what `cargo check` reports first",
+                );
             }
         }
         if repeat {
@@ -985,7 +1065,7 @@ impl Checker<'_, '_> {
                 format!("macro `{name}!` is not supported in traced code"),
                 "see docs/subset.md for the macros traced code may use",
             );
-            self.fresh_any()
+            self.error_ty()
         }
     }
 }

@@ -32,6 +32,10 @@ pub enum VarKind {
     Any,
     /// An integer literal's type: defaults to `i32`.
     Int,
+    /// The type of an expression already reported as an error (rustc's
+    /// `ty::Error`): it unifies with everything and stays an error, so
+    /// nothing that uses the expression is reported again.
+    Error,
 }
 
 #[derive(Default)]
@@ -114,6 +118,17 @@ impl Subst {
         let b = self.shallow(b);
         match (&a, &b) {
             (IT::Var(x), IT::Var(y)) if x == y => true,
+            // An error absorbs what it meets: a hole unified with it
+            // becomes an error too.
+            (IT::Var(x), IT::Var(y)) if self.kind(*x) == VarKind::Error => {
+                self.bound[*y as usize] = Some(a.clone());
+                true
+            }
+            (IT::Var(x), IT::Var(y)) if self.kind(*y) == VarKind::Error => {
+                self.bound[*x as usize] = Some(b.clone());
+                true
+            }
+            (IT::Var(x), _) | (_, IT::Var(x)) if self.kind(*x) == VarKind::Error => true,
             (IT::Var(x), IT::Var(y)) => {
                 let (kx, ky) = (self.kind(*x), self.kind(*y));
                 let merged = match (kx, ky) {
@@ -158,9 +173,25 @@ impl Subst {
         }
     }
 
+    /// The type of an expression already reported (`VarKind::Error`).
+    pub fn is_error(&self, t: &IT) -> bool {
+        matches!(self.shallow(t), IT::Var(v) if self.kind(v) == VarKind::Error)
+    }
+
+    /// Some part of `t` is an error: a type left open because of an
+    /// earlier error, not one to ask the user to annotate.
+    pub fn has_error(&self, t: &IT) -> bool {
+        self.any_hole(t, &|w| self.kind(w) == VarKind::Error)
+    }
+
     fn occurs(&self, v: u32, t: &IT) -> bool {
+        self.any_hole(t, &|w| w == v)
+    }
+
+    /// Whether a hole of `t` (after the substitution) satisfies `pred`.
+    fn any_hole(&self, t: &IT, pred: &impl Fn(u32) -> bool) -> bool {
         match self.shallow(t) {
-            IT::Var(w) => v == w,
+            IT::Var(w) => pred(w),
             IT::Leaf(_) => false,
             IT::Ref(_, x)
             | IT::Array(x, _)
@@ -171,9 +202,9 @@ impl Subst {
             | IT::Cell(x)
             | IT::GcCell(x)
             | IT::QuasiImmut(x)
-            | IT::Option(x) => self.occurs(v, &x),
-            IT::Tuple(xs) => xs.iter().any(|x| self.occurs(v, x)),
-            IT::Result(a, b) => self.occurs(v, &a) || self.occurs(v, &b),
+            | IT::Option(x) => self.any_hole(&x, pred),
+            IT::Tuple(xs) => xs.iter().any(|x| self.any_hole(x, pred)),
+            IT::Result(a, b) => self.any_hole(&a, pred) || self.any_hole(&b, pred),
         }
     }
 
@@ -183,7 +214,7 @@ impl Subst {
         Some(match self.shallow(t) {
             IT::Var(v) => match self.kind(v) {
                 VarKind::Int => Ty::Int(IntTy::I32),
-                VarKind::Any => return None,
+                VarKind::Any | VarKind::Error => return None,
             },
             IT::Leaf(t) => t,
             IT::Ref(m, x) => Ty::reference(m, self.resolve(&x)?),

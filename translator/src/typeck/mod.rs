@@ -164,6 +164,9 @@ pub(crate) struct Checker<'t, 'a> {
     /// A callee's signature could not be resolved (its own errors are
     /// reported with it): types left open here are not worth a diagnostic.
     poisoned: bool,
+    /// Functions declared or imported inside the body: the subset check
+    /// refuses them, so their calls are not reported again.
+    nested_fns: Vec<String>,
 }
 
 /// Type-check one function. The results are partial when there are
@@ -187,7 +190,11 @@ pub fn check_fn(items: &ItemTable, id: FnId) -> (TypeckResults, Vec<Diagnostic>)
         out: TypeckResults::default(),
         diags: Vec::new(),
         poisoned: false,
+        nested_fns: nested_fns(f.body),
     };
+    if f.signature.is_err() {
+        c.broken_signature(f.sig);
+    }
     for p in f.params() {
         let id = c.new_local(&p.name, IT::from_ty(&p.ty), p.mutable, None, p.span);
         c.out.params.push(id);
@@ -207,6 +214,60 @@ pub fn check_fn(items: &ItemTable, id: FnId) -> (TypeckResults, Vec<Diagnostic>)
 }
 
 impl<'t, 'a> Checker<'t, 'a> {
+    /// The parameters and result of a signature that did not resolve (its
+    /// errors are reported with it): what resolves keeps its type, the
+    /// rest is an error type, so that the body is checked too.
+    fn broken_signature(&mut self, sig: &syn::Signature) {
+        use syn::spanned::Spanned;
+        for input in &sig.inputs {
+            let (name, mutable, ty, span) = match input {
+                syn::FnArg::Receiver(r) => {
+                    let ty = match self.self_ty {
+                        Some(adt) if r.reference.is_some() => {
+                            IT::Ref(r.mutability.is_some(), Box::new(IT::Leaf(Ty::Adt(adt))))
+                        }
+                        Some(adt) => IT::Leaf(Ty::Adt(adt)),
+                        None => self.subst.fresh(infer::VarKind::Error),
+                    };
+                    ("self".to_string(), false, ty, r.self_token.span)
+                }
+                syn::FnArg::Typed(pt) => {
+                    let syn::Pat::Ident(pi) = &*pt.pat else {
+                        continue; // reported: patterns in parameters
+                    };
+                    let ty =
+                        match self
+                            .items
+                            .resolve_type(self.module, self.file, self.self_ty, &pt.ty)
+                        {
+                            Ok(ty) => IT::from_ty(&ty),
+                            Err(_) => self.subst.fresh(infer::VarKind::Error),
+                        };
+                    (
+                        pi.ident.to_string(),
+                        pi.mutability.is_some(),
+                        ty,
+                        pt.pat.span(),
+                    )
+                }
+            };
+            let id = self.new_local(&name, ty, mutable, None, span);
+            self.out.params.push(id);
+        }
+        self.ret = match &sig.output {
+            syn::ReturnType::Default => IT::unit(),
+            syn::ReturnType::Type(_, t) => {
+                match self
+                    .items
+                    .resolve_type(self.module, self.file, self.self_ty, t)
+                {
+                    Ok(ty) => IT::from_ty(&ty),
+                    Err(_) => self.subst.fresh(infer::VarKind::Error),
+                }
+            }
+        };
+    }
+
     fn error(&mut self, span: Span, msg: impl Into<String>, help: impl Into<String>) {
         let d = at(self.items.sources(), self.file, span, msg).with_help(help);
         if !self.diags.contains(&d) {
@@ -249,7 +310,7 @@ impl<'t, 'a> Checker<'t, 'a> {
         for (i, t) in self.local_its.iter().enumerate() {
             match self.subst.resolve(t) {
                 Some(ty) => self.out.locals[i].ty = ty,
-                None if self.poisoned => {}
+                None if self.poisoned || self.subst.has_error(t) => {}
                 None => {
                     let span = self.out.locals[i].span;
                     let name = self.out.locals[i].name.clone();
@@ -265,13 +326,41 @@ impl<'t, 'a> Checker<'t, 'a> {
             }
         }
         let mut unresolved = Vec::new();
+        // The first place each private struct or enum shows in a type.
+        let mut private: HashMap<AdtId, Span> = HashMap::new();
+        let mut adts = Vec::new();
         for (k, (t, span)) in &self.expr_its {
             match self.subst.resolve(t) {
                 Some(ty) => {
+                    adts.clear();
+                    crate::privacy::adts_in(&ty, &mut adts);
+                    for &adt in &adts {
+                        let earlier = private.get(&adt).is_some_and(|s| {
+                            (s.start().line, s.start().column)
+                                <= (span.start().line, span.start().column)
+                        });
+                        if !earlier && !crate::privacy::adt_visible(self.items, adt) {
+                            private.insert(adt, *span);
+                        }
+                    }
                     self.out.expr_types.insert(*k, ty);
                 }
+                None if self.subst.has_error(t) => {}
                 None => unresolved.push(*span),
             }
+        }
+        for (adt, span) in private {
+            let a = self.items.types.adt(adt);
+            let kind = if a.is_enum() { "enum" } else { "struct" };
+            let d = at(
+                self.items.sources(),
+                self.file,
+                span,
+                format!("type `{}` is private to its module, and the code generated for the JIT cannot name it", a.name),
+            )
+            .with_help(format!("declare it `pub(crate) {kind} {}`: the JIT's glue, a module at the crate root, names the types traced code uses; `pub(crate)` keeps it inside the crate", a.name))
+            .once_per(format!("private type {}", a.path));
+            self.diags.push(d);
         }
         let resolved = |its: &HashMap<NodeKey, IT>| -> HashMap<NodeKey, Ty> {
             its.iter()
@@ -307,10 +396,31 @@ impl<'t, 'a> Checker<'t, 'a> {
             Ok(ty) => IT::from_ty(&ty),
             Err(d) => {
                 self.diags.push(d);
-                self.subst.fresh(infer::VarKind::Any)
+                self.subst.fresh(infer::VarKind::Error)
             }
         }
     }
+}
+
+/// The names of the functions declared or imported (`use`) inside
+/// `body`, at any depth.
+fn nested_fns(body: &syn::Block) -> Vec<String> {
+    struct Finder(Vec<String>);
+    impl<'ast> syn::visit::Visit<'ast> for Finder {
+        fn visit_item_fn(&mut self, f: &'ast syn::ItemFn) {
+            self.0.push(f.sig.ident.to_string());
+            syn::visit::visit_item_fn(self, f);
+        }
+        fn visit_use_name(&mut self, n: &'ast syn::UseName) {
+            self.0.push(n.ident.to_string());
+        }
+        fn visit_use_rename(&mut self, r: &'ast syn::UseRename) {
+            self.0.push(r.rename.to_string());
+        }
+    }
+    let mut finder = Finder(Vec::new());
+    syn::visit::Visit::visit_block(&mut finder, body);
+    finder.0
 }
 
 /// Variant list of an enum-like type: user enums, `Option`, `Result`.

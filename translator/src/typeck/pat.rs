@@ -8,10 +8,41 @@ use metatrace_jitcodegen::types::{AdtKind, Ty};
 use syn::spanned::Spanned;
 
 impl Checker<'_, '_> {
+    /// A pattern matched against a value already reported as an error:
+    /// its bindings are errors too, and nothing in it is reported.
+    fn pat_of_error(&mut self, p: &syn::Pat) {
+        let t = self.error_ty();
+        self.pat_its.insert(key(p), t.clone());
+        match p {
+            syn::Pat::Ident(pi) => {
+                let id = self.new_local(
+                    &pi.ident.to_string(),
+                    t,
+                    pi.mutability.is_some(),
+                    None,
+                    pi.ident.span(),
+                );
+                self.out.pat_res.insert(key(p), PatRes::Binding(id));
+            }
+            syn::Pat::Tuple(t) => t.elems.iter().for_each(|e| self.pat_of_error(e)),
+            syn::Pat::TupleStruct(t) => t.elems.iter().for_each(|e| self.pat_of_error(e)),
+            syn::Pat::Struct(s) => s.fields.iter().for_each(|f| self.pat_of_error(&f.pat)),
+            syn::Pat::Or(o) => o.cases.iter().for_each(|c| self.pat_of_error(c)),
+            syn::Pat::Paren(pp) => self.pat_of_error(&pp.pat),
+            syn::Pat::Reference(r) => self.pat_of_error(&r.pat),
+            syn::Pat::Type(pt) => self.pat_of_error(&pt.pat),
+            _ => {}
+        }
+    }
+
     /// Type a pattern matched against a value of type `ty`. `by_ref` is the
     /// default binding mode: `Some(mutable)` once a reference was stripped
     /// to match a non-reference pattern.
     pub(super) fn pat(&mut self, p: &syn::Pat, ty: &IT, by_ref: Option<bool>) {
+        if self.subst.is_error(ty) {
+            self.pat_of_error(p);
+            return;
+        }
         // Default binding modes: a constructor pattern sees through references.
         let (ty, by_ref, derefs) = if is_constructor_pattern(p) {
             let mut t = self.subst.shallow(ty);
@@ -73,7 +104,7 @@ impl Checker<'_, '_> {
                     self.error(
                         l.span(),
                         "this literal does not match the type of the value",
-                        "",
+                        "rustc rejects this too: fix what `cargo check` reports first",
                     );
                 }
             }
@@ -103,7 +134,7 @@ impl Checker<'_, '_> {
                 None => self.error(
                     pp.span(),
                     "this path does not name a constant or a variant without fields",
-                    "",
+                    "rustc rejects this too: fix what `cargo check` reports first",
                 ),
             },
             syn::Pat::TupleStruct(ts) => {
@@ -111,7 +142,7 @@ impl Checker<'_, '_> {
                     self.error(
                         ts.path.span(),
                         "cannot find this tuple struct or variant",
-                        "",
+                        "rustc rejects this too: fix what `cargo check` reports first",
                     );
                     return;
                 };
@@ -139,7 +170,11 @@ impl Checker<'_, '_> {
                         items
                     }
                     _ => {
-                        self.error(t.span(), "tuple pattern on a value that is not a tuple", "");
+                        self.error(
+                            t.span(),
+                            "tuple pattern on a value that is not a tuple",
+                            "rustc rejects this too: fix what `cargo check` reports first",
+                        );
                         return;
                     }
                 };
@@ -147,7 +182,11 @@ impl Checker<'_, '_> {
             }
             syn::Pat::Struct(s) => {
                 let Some((variant, fields)) = self.named_fields(&s.path, &ty, true) else {
-                    self.error(s.path.span(), "cannot find this struct or variant", "");
+                    self.error(
+                        s.path.span(),
+                        "cannot find this struct or variant",
+                        "rustc rejects this too: fix what `cargo check` reports first",
+                    );
                     return;
                 };
                 if let Some(v) = variant {
@@ -160,7 +199,11 @@ impl Checker<'_, '_> {
                             let ft = ft.clone();
                             self.pat(&fp.pat, &ft, by_ref)
                         }
-                        None => self.error(fp.member.span(), format!("no field `{name}`"), ""),
+                        None => self.error(
+                            fp.member.span(),
+                            format!("no field `{name}`"),
+                            "rustc rejects this too: fix what `cargo check` reports first",
+                        ),
                     }
                 }
             }
@@ -169,7 +212,7 @@ impl Checker<'_, '_> {
                 _ => self.error(
                     r.span(),
                     "reference pattern on a value that is not a reference",
-                    "",
+                    "rustc rejects this too: fix what `cargo check` reports first",
                 ),
             },
             syn::Pat::Type(pt) => {
@@ -200,7 +243,11 @@ impl Checker<'_, '_> {
         let rest = elems.iter().position(|p| matches!(p, syn::Pat::Rest(_)));
         let n = elems.len() - rest.map(|_| 1).unwrap_or(0);
         if n > fields.len() || (rest.is_none() && n != fields.len()) {
-            self.error(span, "wrong number of fields in this pattern", "");
+            self.error(
+                span,
+                "wrong number of fields in this pattern",
+                "rustc rejects this too: fix what `cargo check` reports first",
+            );
             return;
         }
         for (i, el) in elems.iter().enumerate() {
