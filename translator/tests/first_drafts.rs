@@ -418,3 +418,57 @@ fn messages_are_in_the_subset_doc() {
         );
     }
 }
+
+/// The Universal Machine with its registers in a local array, a red, as a
+/// first draft of `targets/um` had them. One problem: traced code cannot
+/// build an array (nor take the address of a local to index it). It used
+/// to give 19 errors: the refused `let`, 16 "taking a reference to the
+/// local variable `regs`" at its uses, and "`regs` is not in scope" at
+/// both merge points, which is false.
+const UM_LOCAL_REGISTERS: &str = r#"use metatrace::prelude::*;
+
+metatrace::include_jit!();
+
+pub struct Machine {
+    pub program: Vec<u32>,
+}
+
+#[jit_driver(greens = [pc, machine], reds = [regs])]
+pub fn run(machine: &Machine) -> u32 {
+    let mut pc: usize = 0;
+    let mut regs: [u32; 8] = [0; 8];
+    loop {
+        jit_merge_point!();
+        let insn = machine.program[pc];
+        pc += 1;
+        let a = ((insn >> 6) & 7) as usize;
+        let b = ((insn >> 3) & 7) as usize;
+        let c = (insn & 7) as usize;
+        match insn >> 28 {
+            3 => regs[a] = regs[b].wrapping_add(regs[c]),
+            7 => return regs[0],
+            12 => {
+                pc = regs[c] as usize;
+                can_enter_jit!();
+            }
+            _ => {}
+        }
+    }
+}
+
+fn main() {
+    let m = Machine { program: vec![0x3000_0000, 0x7000_0000] };
+    println!("{}", run(&m));
+}
+"#;
+
+#[test]
+fn universal_machine_with_local_registers() {
+    rejects_with_help(
+        UM_LOCAL_REGISTERS,
+        &[(
+            "12:30: arrays cannot be built in traced code",
+            "keep the array in a struct reached through a reference",
+        )],
+    );
+}

@@ -112,12 +112,18 @@ impl Lowerer<'_, '_> {
             return;
         }
         let Some(v) = self.rvalue(&init.expr) else {
+            // Refused (and reported) in the initializer: the binding's
+            // uses would only repeat it.
+            if let Some(PatRes::Binding(id)) = self.tc.pat_res.get(&key(pat)).cloned() {
+                self.poisoned.insert(id);
+            }
             return;
         };
         if let (syn::Pat::Ident(_), Some(PatRes::Binding(id))) =
             (pat, self.tc.pat_res.get(&key(pat)).cloned())
         {
             if self.items.types.flatten(&ty).is_none() {
+                self.poisoned.insert(id);
                 self.error(
                     l.span(),
                     format!(
@@ -557,6 +563,8 @@ impl Lowerer<'_, '_> {
             let n = ident.to_string();
             match self.local_by_name(&n) {
                 Some(id) => args.extend(self.env[&id].iter().cloned()),
+                // Its `let` was refused and reported.
+                None if self.poisoned_name(&n) => return,
                 None => {
                     self.error(
                         span,

@@ -63,6 +63,10 @@ pub(crate) struct Lowerer<'t, 'a> {
     /// (loop counters, match scrutinees).
     local_tys: Vec<Ty>,
     local_names: Vec<String>,
+    /// Locals whose `let` was refused (its initializer, or its type): an
+    /// error was reported there, so their uses are not reported again
+    /// (one error per problem, docs/subset.md).
+    poisoned: std::collections::BTreeSet<LocalId>,
     loops: Vec<LoopFrame>,
     /// The locals owning heap memory (boxes, Vec values, structs holding
     /// Vecs: by-value parameters, `let`s) of every scope open at the
@@ -96,6 +100,7 @@ pub fn lower_fn(
         env: BTreeMap::new(),
         local_tys: tc.locals.iter().map(|l| l.ty.clone()).collect(),
         local_names: tc.locals.iter().map(|l| l.name.clone()).collect(),
+        poisoned: Default::default(),
         loops: Vec::new(),
         box_scopes: Vec::new(),
         fresh_memory: false,
@@ -431,6 +436,13 @@ impl<'t, 'a> Lowerer<'t, 'a> {
     }
 
     /// Find the local a driver names: the innermost binding in scope.
+    /// Whether a local named `name` had its `let` refused.
+    fn poisoned_name(&self, name: &str) -> bool {
+        self.poisoned
+            .iter()
+            .any(|id| self.local_names[id.0 as usize] == name)
+    }
+
     fn local_by_name(&self, name: &str) -> Option<LocalId> {
         self.env.keys().rev().copied().find(|k| {
             self.local_names[k.0 as usize] == name && (k.0 as usize) < self.tc.locals.len()

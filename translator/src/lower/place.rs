@@ -365,6 +365,8 @@ impl Lowerer<'_, '_> {
                 self.temp_vec_error(span);
                 None
             }
+            // Its `let` was refused and reported.
+            Lval::Local { id, .. } if self.poisoned.contains(id) => None,
             Lval::Local { id, ty, .. } => {
                 let name = self.local_names[id.0 as usize].clone();
                 // A Box gives the value an address only if traced code
