@@ -252,6 +252,7 @@ impl Build {
         };
         let sources: Vec<PathBuf> = translation.sources.paths().to_vec();
         directives.extend(rerun_lines(&sources));
+        directives.extend(warning_lines(&translation));
         let generated = match codegen(&translation) {
             Ok(g) => g,
             Err(e) => {
@@ -426,4 +427,24 @@ mod tests {
             assert!(matches!(e, Err(BuildError::Env(m)) if m.contains("OUT_DIR is not set")));
         }
     }
+}
+
+/// `cargo:warning=` lines for the translation's warnings (cargo shows
+/// them on one line each: place, message, help).
+fn warning_lines(t: &Translation) -> Vec<String> {
+    t.warnings
+        .iter()
+        .map(|w| {
+            let place = match w.file {
+                Some(f) => format!("{}:{}:{}: ", t.sources.path(f).display(), w.line, w.col),
+                None => String::new(),
+            };
+            let help = w
+                .help
+                .as_deref()
+                .map(|h| format!(" (help: {h})"))
+                .unwrap_or_default();
+            format!("cargo:warning={place}{}{help}", w.message)
+        })
+        .collect()
 }

@@ -212,6 +212,28 @@ pub fn render(sources: &SourceMap, diags: &[Diagnostic]) -> String {
     out
 }
 
+/// Render warnings the way rustc does (no count line: they stop nothing).
+pub fn render_warnings(sources: &SourceMap, warnings: &[Diagnostic]) -> String {
+    let config = term::Config::default();
+    let mut out = String::new();
+    for d in warnings {
+        let mut cs = CsDiagnostic::warning().with_message(d.message.clone());
+        if let Some(file) = d.file {
+            cs = cs.with_labels(vec![
+                Label::primary(file.0, d.range.clone()).with_message(d.label.clone())
+            ]);
+        }
+        if let Some(help) = &d.help {
+            cs = cs.with_notes(vec![format!("help: {help}")]);
+        }
+        match term::emit_into_string(&config, &sources.files, &cs) {
+            Ok(text) => out.push_str(&text),
+            Err(_) => out.push_str(&format!("warning: {}\n", d.message)),
+        }
+    }
+    out
+}
+
 impl fmt::Display for Diagnostic {
     /// Short one-line form: `file:line:col: message`, used in test assertions.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -3,7 +3,7 @@
 //! graphs. One entry point for the `cargo translate` binary, build.rs and
 //! the tests.
 
-use crate::diag::{at, render, Diagnostic, Diagnostics, SourceMap};
+use crate::diag::{at, render, render_warnings, Diagnostic, Diagnostics, SourceMap};
 use crate::items::{FnId, ItemTable};
 use crate::load::{load_crate_dir, load_source, LoadedCrate};
 use crate::{hint_check, lower, subset, typeck};
@@ -18,6 +18,16 @@ pub struct Translation {
     pub sources: SourceMap,
     /// Wall time of the front end (parse to verified flow graphs).
     pub elapsed: Duration,
+    /// What is allowed but surely not meant: a hint on a function traced
+    /// code never reaches.
+    pub warnings: Vec<Diagnostic>,
+}
+
+impl Translation {
+    /// rustc-style rendering of the warnings.
+    pub fn render_warnings(&self) -> String {
+        render_warnings(&self.sources, &self.warnings)
+    }
 }
 
 /// A rejected input: every diagnostic found, with the sources to render them.
@@ -64,12 +74,13 @@ fn translate_loaded(
         sources,
         diags: diags.list,
     })?;
-    let (program, diags) = {
+    let (program, diags, warnings) = {
         let items = ItemTable::build(&krate);
         let mut t = Translator {
             items: &items,
             diags: Diagnostics::default(),
             internal: Vec::new(),
+            warnings: Vec::new(),
             program: Program::default(),
         };
         t.run();
@@ -79,7 +90,7 @@ fn translate_loaded(
         let mut program = t.program;
         program.types = items.types.clone();
         program.gc_types = crate::gc_types::gc_type_requests(&items, &program.graphs);
-        (program, t.diags)
+        (program, t.diags, t.warnings)
     };
     let LoadedCrate { sources, .. } = krate;
     if diags.is_empty() {
@@ -87,6 +98,7 @@ fn translate_loaded(
             program,
             sources,
             elapsed: start.elapsed(),
+            warnings,
         })
     } else {
         let mut list = diags.list;
@@ -119,6 +131,7 @@ struct Translator<'t, 'a> {
     /// signature, say) is lowered without the refused values, and its
     /// graph is then broken by that error, not by a bug of its own.
     internal: Vec<Diagnostic>,
+    warnings: Vec<Diagnostic>,
     program: Program,
 }
 
@@ -162,8 +175,47 @@ impl Translator<'_, '_> {
         for r in residuals {
             self.check_residual(r);
         }
+        self.warn_unreached_hints(&seen);
         for &p in &portals {
             self.record_driver(p);
+        }
+    }
+
+    /// A warning for every hint on a function traced code never reaches
+    /// from a portal: it does nothing (a misspelt call, a function only
+    /// the native code calls), and a user who wrote it meant something.
+    fn warn_unreached_hints(&mut self, reached: &HashSet<FnId>) {
+        for id in (0..self.items.fns.len()).map(FnId) {
+            let f = self.items.fn_def(id);
+            let h = &f.hints;
+            let hints: Vec<&str> = [
+                (h.elidable, "#[elidable]"),
+                (h.dont_look_inside, "#[dont_look_inside]"),
+                (h.unroll_safe, "#[unroll_safe]"),
+                (h.loop_invariant, "#[loop_invariant]"),
+            ]
+            .into_iter()
+            .filter_map(|(on, name)| on.then_some(name))
+            .collect();
+            if hints.is_empty() || reached.contains(&id) {
+                continue;
+            }
+            let what = hints.join(" and ");
+            self.warnings.push(
+                at(
+                    self.items.sources(),
+                    f.file,
+                    f.sig.ident.span(),
+                    format!(
+                        "{what} on `{}`, which traced code never reaches: the hint has no effect",
+                        f.name
+                    ),
+                )
+                .with_help(format!(
+                    "call `{}` from the interpreter's traced code (the #[jit_driver] function or what it calls), or remove the hint",
+                    f.name
+                )),
+            );
         }
     }
 

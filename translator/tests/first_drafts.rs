@@ -472,3 +472,55 @@ fn universal_machine_with_local_registers() {
         )],
     );
 }
+
+/// A hint on a function traced code never reaches does nothing: the
+/// crate translates, with a warning at the function's name (issue 15:
+/// "a hint on an item traced code never reaches: a warning").
+#[test]
+fn a_hint_on_an_unreached_function_is_a_warning() {
+    let src = r#"use metatrace::prelude::*;
+
+#[elidable]
+fn unused_helper(x: u32) -> u32 {
+    x + 1
+}
+
+#[dont_look_inside]
+#[unroll_safe]
+fn native_only() {}
+
+#[elidable]
+fn used_helper(x: u32) -> u32 {
+    x * 2
+}
+
+#[jit_driver(greens = [pc], reds = [acc, n])]
+pub fn run(n: u32) -> u32 {
+    let mut pc: u32 = 0;
+    let mut acc: u32 = 0;
+    while pc < n {
+        jit_merge_point!();
+        acc = acc.wrapping_add(used_helper(pc));
+        pc += 1;
+    }
+    acc
+}
+"#;
+    let t = metatrace_translator::pipeline::translate_source("warn.rs", src)
+        .unwrap_or_else(|e| panic!("translates:\n{}", e.render()));
+    let got: Vec<String> = t.warnings.iter().map(|w| w.to_string()).collect();
+    assert_eq!(
+        got,
+        [
+            "4:4: #[elidable] on `unused_helper`, which traced code never reaches: the hint has no effect",
+            "10:4: #[dont_look_inside] and #[unroll_safe] on `native_only`, which traced code never reaches: the hint has no effect",
+        ]
+    );
+    assert!(t.warnings.iter().all(|w| w
+        .help
+        .as_deref()
+        .is_some_and(|h| h.contains("remove the hint"))));
+    assert!(t
+        .render_warnings()
+        .contains("warning: #[elidable] on `unused_helper`"));
+}

@@ -174,7 +174,6 @@ pub fn read_byte(io: &mut Io, current: u8) -> u8 {
 }
 
 /// Writes the buffered output to stdout.
-#[dont_look_inside]
 pub fn flush(io: &mut Io) {
     use std::io::Write;
     if io.out.is_empty() {

@@ -144,6 +144,8 @@ fn run(cli: &Cli) -> Result<(), u8> {
     }
 
     let translation = translate_catching(&dir).map_err(fail)?;
+    // Warnings go out even with `--quiet`, as rustc's do.
+    eprint!("{}", translation.render_warnings());
     let n = translation.program.graphs.len();
     let functions = plural(n, "function");
     let front_ms = translation.elapsed.as_secs_f64() * 1000.0;
