@@ -339,6 +339,21 @@ fn the_gc_summary_counts_collections() {
     assert!(value("collections") > 100, "{text}");
     assert!(value("full_collections") < value("collections"), "{text}");
     assert!(value("malloc_in_use") > 0, "{text}");
+    // With the JIT off: the collector's summary, not the JIT's.
+    let r = run_env(
+        lox(),
+        &["--jit", "off", "--gc", "stress", &program],
+        &[(
+            "METATRACE_LOG",
+            &spec.replace("gc-summary", "gc-summary,jit-summary"),
+        )],
+        b"",
+        QUICK,
+    );
+    assert_eq!(r.code(), Some(70));
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.starts_with("{gc-summary\n"), "{text}");
+    assert!(!text.contains("jit-summary"), "{text}");
 }
 
 /// A number whose value depends on the run's timing.

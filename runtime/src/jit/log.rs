@@ -22,7 +22,7 @@
 //! | `jit-warning` | a green key or a guard is blacklisted | one line: what will not be traced again, and why |
 //! | `jit-backend` | any trace is compiled | its machine code, disassembled |
 //! | `jit-summary` | the VM exits normally | the counters of [`super::stats`], one `name: value` per line, then every blacklisted key or guard and the most frequent abort sites |
-//! | `gc-summary` | the VM exits normally, if it made a GC heap | the collector's counters (`gc::heap::summary`): collections, full ones, those the memory-pressure check asked for, the time the mutator was parked for them, heap and malloc bytes |
+//! | `gc-summary` | the VM exits normally, if it made a GC heap (with the JIT off too) | the collector's counters (`gc::heap::summary`): collections, full ones, those the memory-pressure check asked for, the time the mutator was parked for them, heap and malloc bytes |
 //!
 //! Each section is written as
 //!
@@ -153,9 +153,17 @@ pub fn finish() {
     if FINISHED.swap(true, Ordering::AcqRel) {
         return;
     }
-    section("jit-summary", || {
-        super::stats().summary() + &super::stats::sites_summary()
-    });
+    // With the JIT off the log was never opened: the collector's summary
+    // is still wanted (comparing `--jit off` with the JIT), the JIT's is not.
+    let jit_on = LOG.get().is_some();
+    if !jit_on && std::env::var_os(ENV).is_some() && !crate::gc::heap::summary().is_empty() {
+        init_from_env();
+    }
+    if jit_on {
+        section("jit-summary", || {
+            super::stats().summary() + &super::stats::sites_summary()
+        });
+    }
     if enabled("gc-summary") {
         let gc = crate::gc::heap::summary();
         if !gc.is_empty() {
