@@ -5,6 +5,9 @@
 //! its output is deterministic (the times it would print are measured
 //! from outside, as every row is); the expected output is what clox
 //! prints for that copy, so without a C compiler the Lox rows are skipped.
+//! Where `luajit` and `pypy3` are installed, the ports of
+//! `../shared/peers/lox-ports` run beside them (their clocks made 0 the
+//! same way); the rows say "skipped" otherwise.
 //! Left out: `string_equality.lox` (a compile error in clox: more than 256
 //! constants) and `zoo_batch.lox` (it runs for 10 s of processor time and
 //! reports how much it did, not how long it took).
@@ -106,10 +109,70 @@ fn benchmark(
             args: args.to_vec(),
         }),
     ));
+    configs.extend(PORTS.iter().map(|p| port_config(p, file, work_dir)));
     Ok(Benchmark {
         name: format!("lox {file}"),
         stdin: None,
         expected: out.stdout,
         configs,
+    })
+}
+
+/// A peer implementation that runs the Lox benchmarks' ports.
+struct Port {
+    label: &'static str,
+    /// The executable, looked up on `PATH`.
+    exe: &'static str,
+    /// The ports' folder in `../shared/peers/lox-ports` and extension.
+    dir: &'static str,
+    /// The clock call the ports make, replaced by `0`.
+    clock: &'static str,
+}
+
+const PORTS: &[Port] = &[
+    Port {
+        label: "LuaJIT (lox-ports)",
+        exe: "luajit",
+        dir: "lua",
+        clock: "os.clock()",
+    },
+    Port {
+        label: "PyPy (lox-ports)",
+        exe: "pypy3",
+        dir: "py",
+        clock: "time.process_time()",
+    },
+];
+
+/// The row of `port` for the Lox benchmark `file`: ready when its
+/// executable is on `PATH` and the port exists, else skipped, saying why.
+fn port_config(port: &Port, file: &str, work_dir: &Path) -> Config {
+    let state = match port_cmd(port, file, work_dir) {
+        Ok(cmd) => State::Ready(cmd),
+        Err(why) => State::Skipped(why),
+    };
+    Config::new(port.label.to_string(), Kind::C, state)
+}
+
+fn port_cmd(port: &Port, file: &str, work_dir: &Path) -> Result<crate::configs::Cmd, String> {
+    let exe = std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .map(|d| d.join(port.exe))
+        .find(|p| p.is_file())
+        .ok_or_else(|| format!("{} is not installed", port.exe))?;
+    let stem = file.trim_end_matches(".lox");
+    let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/peers/lox-ports")
+        .join(port.dir)
+        .join(format!("{stem}.{}", port.dir));
+    let text = std::fs::read_to_string(&source)
+        .map_err(|e| format!("cannot read {}: {e}", source.display()))?;
+    let copy = work_dir.join(format!("noclock-{stem}.{}", port.dir));
+    std::fs::write(&copy, text.replace(port.clock, "0"))
+        .map_err(|e| format!("cannot write {}: {e}", copy.display()))?;
+    Ok(crate::configs::Cmd {
+        program: exe,
+        args: vec![copy.into_os_string()],
     })
 }
