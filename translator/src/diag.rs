@@ -4,7 +4,7 @@
 //! Spans come from proc-macro2's `span-locations`, so a `Span` read from a
 //! syn tree parsed out of a file knows its line, column and byte range.
 
-use codespan_reporting::diagnostic::{Diagnostic as CsDiagnostic, Label};
+use codespan_reporting::diagnostic::{Diagnostic as CsDiagnostic, Label, Severity};
 use codespan_reporting::files::SimpleFiles;
 use codespan_reporting::term;
 use proc_macro2::Span;
@@ -186,23 +186,7 @@ pub fn at(sources: &SourceMap, file: FileId, span: Span, message: impl Into<Stri
 
 /// Render diagnostics the way rustc does, plus a closing count line.
 pub fn render(sources: &SourceMap, diags: &[Diagnostic]) -> String {
-    let config = term::Config::default();
-    let mut out = String::new();
-    for d in diags {
-        let mut cs = CsDiagnostic::error().with_message(d.message.clone());
-        if let Some(file) = d.file {
-            cs = cs.with_labels(vec![
-                Label::primary(file.0, d.range.clone()).with_message(d.label.clone())
-            ]);
-        }
-        if let Some(help) = &d.help {
-            cs = cs.with_notes(vec![format!("help: {help}")]);
-        }
-        match term::emit_into_string(&config, &sources.files, &cs) {
-            Ok(text) => out.push_str(&text),
-            Err(_) => out.push_str(&format!("error: {}\n", d.message)),
-        }
-    }
+    let mut out = render_as(sources, diags, Severity::Error);
     if diags.len() > 1 {
         out.push_str(&format!(
             "error: aborting due to {} previous errors\n",
@@ -214,10 +198,14 @@ pub fn render(sources: &SourceMap, diags: &[Diagnostic]) -> String {
 
 /// Render warnings the way rustc does (no count line: they stop nothing).
 pub fn render_warnings(sources: &SourceMap, warnings: &[Diagnostic]) -> String {
+    render_as(sources, warnings, Severity::Warning)
+}
+
+fn render_as(sources: &SourceMap, diags: &[Diagnostic], severity: Severity) -> String {
     let config = term::Config::default();
     let mut out = String::new();
-    for d in warnings {
-        let mut cs = CsDiagnostic::warning().with_message(d.message.clone());
+    for d in diags {
+        let mut cs = CsDiagnostic::new(severity).with_message(d.message.clone());
         if let Some(file) = d.file {
             cs = cs.with_labels(vec![
                 Label::primary(file.0, d.range.clone()).with_message(d.label.clone())
@@ -228,7 +216,14 @@ pub fn render_warnings(sources: &SourceMap, warnings: &[Diagnostic]) -> String {
         }
         match term::emit_into_string(&config, &sources.files, &cs) {
             Ok(text) => out.push_str(&text),
-            Err(_) => out.push_str(&format!("warning: {}\n", d.message)),
+            Err(_) => {
+                let word = if severity == Severity::Warning {
+                    "warning"
+                } else {
+                    "error"
+                };
+                out.push_str(&format!("{word}: {}\n", d.message))
+            }
         }
     }
     out
