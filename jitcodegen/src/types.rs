@@ -99,6 +99,16 @@ impl Ty {
         }
     }
 
+    /// `Option<Gc<T>>`, `Option<Box<T>>`, `Option<&T>` of a sized `T`:
+    /// the types whose layout Rust guarantees is the pointer alone, 0 for
+    /// `None` (the glue's `EnumDescr::null_pointer` for reads, the
+    /// lowering's one-store writes).
+    pub fn is_null_pointer_option(&self) -> bool {
+        matches!(self, Ty::Option(inner)
+            if matches!(&**inner, Ty::Gc(_) | Ty::Box(_))
+                || matches!(&**inner, Ty::Ref { to, .. } if !to.is_unsized()))
+    }
+
     pub fn is_unsized(&self) -> bool {
         matches!(self, Ty::Slice(_) | Ty::Str)
     }

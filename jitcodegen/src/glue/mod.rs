@@ -579,12 +579,7 @@ impl Gen<'_> {
             });
             // (Rust guarantees the null-pointer layout for these; see
             // `EnumDescr::null_pointer`.)
-            let null_pointer = matches!(
-                ty,
-                Ty::Option(inner)
-                    if matches!(&**inner, Ty::Gc(_) | Ty::Box(_))
-                        || matches!(&**inner, Ty::Ref { to, .. } if !to.is_unsized())
-            );
+            let null_pointer = ty.is_null_pointer_option();
             out.push(quote!(__mt::EnumDescr {
                 immutable: #immutable,
                 name: #name,

@@ -156,7 +156,14 @@ pub fn finish() {
     // With the JIT off the log was never opened: the collector's summary
     // is still wanted (comparing `--jit off` with the JIT), the JIT's is not.
     let jit_on = LOG.get().is_some();
-    if !jit_on && std::env::var_os(ENV).is_some() && !crate::gc::heap::summary().is_empty() {
+    // (No log without the variable: then nothing to format.)
+    let asked = std::env::var_os(ENV).is_some();
+    let gc = if asked {
+        crate::gc::heap::summary()
+    } else {
+        String::new()
+    };
+    if !jit_on && asked && !gc.is_empty() {
         init_from_env();
     }
     if jit_on {
@@ -164,11 +171,8 @@ pub fn finish() {
             super::stats().summary() + &super::stats::sites_summary()
         });
     }
-    if enabled("gc-summary") {
-        let gc = crate::gc::heap::summary();
-        if !gc.is_empty() {
-            section("gc-summary", || gc);
-        }
+    if !gc.is_empty() {
+        section("gc-summary", || gc);
     }
     if let Some(l) = log() {
         let _ = l.out.lock().unwrap_or_else(|e| e.into_inner()).flush();

@@ -34,8 +34,7 @@ pub(crate) struct Recorder {
     cache: HeapCache,
     /// The `Ref` constants of the operations and guards recorded so far
     /// (up to `consts_seen`), for [`Recorder::gc_words`].
-    ref_consts: Vec<usize>,
-    ref_consts_set: rustc_hash::FxHashSet<usize>,
+    ref_consts: rustc_hash::FxHashSet<usize>,
     consts_seen: (usize, usize),
 }
 
@@ -50,8 +49,7 @@ impl Recorder {
                 guards: Vec::new(),
             },
             cache: HeapCache::new(tables),
-            ref_consts: Vec::new(),
-            ref_consts_set: Default::default(),
+            ref_consts: Default::default(),
             consts_seen: (0, 0),
         }
     }
@@ -69,11 +67,11 @@ impl Recorder {
     /// way (`jit::compile::gc_constants`).
     pub fn gc_words(&mut self, words: &mut Vec<usize>) {
         let (ops_seen, guards_seen) = self.consts_seen;
-        let (consts, set) = (&mut self.ref_consts, &mut self.ref_consts_set);
+        let consts = &mut self.ref_consts;
         let mut note = |v: &Val| {
             if let Val::Ref(addr) = *v {
-                if addr != 0 && set.insert(addr) {
-                    consts.push(addr);
+                if addr != 0 {
+                    consts.insert(addr);
                 }
             }
         };
@@ -89,7 +87,7 @@ impl Recorder {
             }
         }
         self.consts_seen = (self.trace.ops.len(), self.trace.guards.len());
-        words.extend_from_slice(&self.ref_consts);
+        words.extend(self.ref_consts.iter().copied());
         self.cache.concrete_values(words);
     }
 

@@ -703,7 +703,7 @@ impl Lowerer<'_, '_> {
         // a known variant is one pointer store. (Lox makes every instance
         // with a `GcCell::new(None)`: the helper call made the allocation
         // a residual call the virtuals pass could not remove.)
-        if is_null_pointer_option(ty) {
+        if ty.is_null_pointer_option() {
             if let Operand::Const(Const::Int(k, _)) = value[0] {
                 let word = match k {
                     0 => Operand::Const(Const::NullRef(payload_ty(ty))),
@@ -838,15 +838,6 @@ fn access(lv: &Lval) -> Option<([Op; 3], Vec<Operand>)> {
         ),
         _ => return None,
     })
-}
-
-/// `Option<Gc<T>>`, `Option<Box<T>>`, `Option<&T>` of a sized `T`: the
-/// types whose layout Rust guarantees is the pointer alone, 0 for `None`
-/// (the glue's `EnumDescr::null_pointer` says the same for reads).
-fn is_null_pointer_option(ty: &Ty) -> bool {
-    matches!(ty, Ty::Option(inner)
-        if matches!(&**inner, Ty::Gc(_) | Ty::Box(_))
-            || matches!(&**inner, Ty::Ref { to, .. } if !to.is_unsized()))
 }
 
 /// The `T` of an `Option<T>`.
