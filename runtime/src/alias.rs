@@ -210,6 +210,48 @@ pub fn call_effects(tables: &Tables, descr: CallId) -> CallEffects {
     }
 }
 
+/// The location read by an operation with `opcode` and operands `args`,
+/// if it reads memory (`def` gives the trace's definitions, for `load`s
+/// through a field address).
+pub fn read_loc<'e>(
+    t: &Tables,
+    opcode: &Opcode,
+    args: &[Val],
+    def: &dyn Fn(Val) -> Option<&'e TraceOp>,
+) -> Option<Loc> {
+    Some(match *opcode {
+        Opcode::GetField(d) => Loc::Field {
+            base: args[0],
+            descr: d,
+        },
+        Opcode::Load(ty) => raw_loc(t, def(args[0]), args[0], ty),
+        Opcode::GetItem(d) => Loc::Item {
+            ptr: args[0],
+            idx: args[1],
+            descr: d,
+        },
+        Opcode::VecLen(d) => Loc::VecLen {
+            vec: args[0],
+            descr: d,
+        },
+        Opcode::VecPtr(d) => Loc::VecPtr {
+            vec: args[0],
+            descr: d,
+        },
+        Opcode::VecCap(d) => Loc::VecCap {
+            vec: args[0],
+            descr: d,
+        },
+        Opcode::EnumTag(d) => Loc::Tag {
+            addr: args[0],
+            descr: d,
+        },
+        Opcode::StringPtr => Loc::StrPtr(args[0]),
+        Opcode::StringLen => Loc::StrLen(args[0]),
+        _ => return None,
+    })
+}
+
 /// May two values be the same address? (Different constants are not.)
 pub fn may_equal(a: Val, b: Val) -> bool {
     a == b || !(a.is_const() && b.is_const())

@@ -158,11 +158,12 @@ fn bridges_enter_the_peeled_loop_through_the_short_preamble() {
 }
 
 #[test]
-fn a_loop_relying_on_a_preamble_guard_has_no_short_preamble() {
+fn a_loop_relying_on_a_preamble_guard_has_a_short_preamble_that_checks_it() {
     // The preamble's guard_value makes `a` a constant in the peeled loop,
-    // which then no longer reads or checks it: a bridge would have to
-    // check it again. (RPython would copy the guard into the bridge; a
-    // guard that may fail there warms up and bridges on its own.)
+    // which then no longer reads or checks it: a bridge must check it
+    // again. The short preamble carries the guard; when it fails, the
+    // interpreter resumes at the loop header (the short preamble wrote
+    // nothing), where the preamble is entered.
     let t = guard_a_then(
         3,
         "
@@ -174,8 +175,42 @@ fn a_loop_relying_on_a_preamble_guard_has_no_short_preamble() {
     );
     let p = peel(&t, &EnabledOpts::all());
     assert!(!show(&p.body).contains("getfield"), "{}", show(&p.body));
-    let why = p.short.expect_err("the loop assumes a == 3");
-    assert!(why.contains("guards or ranges"), "{why}");
+    assert_eq!(
+        short_of(&p, &t),
+        "[i0, r1]\n\
+         i2 = getfield<Obj.a>(r1)\n\
+         guard_value(i2, 3) [i0, r1] #0\n\
+         jump_to<loop 7>(r1, i0)\n"
+    );
+    let short = p.short.as_ref().unwrap();
+    // The guard resumes the loop's portal at its merge point, with the
+    // header's values: the bridge's own.
+    let blind = optimize_entering(
+        &bridge("i2 = int_add/i64(i0, 1)"),
+        7,
+        short,
+        tables(),
+        &EnabledOpts::all(),
+    )
+    .expect("a guard, not a range: every bridge may enter");
+    let g = blind.guards.last().expect("the short preamble's guard");
+    assert_eq!(g.frames.len(), 1);
+    assert_eq!(
+        (g.frames[0].jitcode, g.frames[0].pc),
+        (1, 0),
+        "{:?}",
+        g.frames
+    );
+    assert!(show(&blind).contains("guard_value"), "{}", show(&blind));
+    // A bridge that checked `a` already does not check it again.
+    let knowing = bridge("i2 = getfield<Obj.a>(r1)\nguard_value(i2, 3) [i0, r1]");
+    let direct = optimize_entering(&knowing, 7, short, tables(), &EnabledOpts::all()).unwrap();
+    assert_eq!(
+        show(&direct).matches("guard_value").count(),
+        1,
+        "{}",
+        show(&direct)
+    );
 }
 
 #[test]

@@ -155,6 +155,33 @@ fn pair_jitcode() -> JitCode {
     }
 }
 
+/// The portal of driver 0: its merge point takes `(i0, r0)`, the inputs of
+/// most loops of the optimizer's tests (`[i0, r1]`). A short preamble's
+/// guards resume there (`optimizer::short`).
+fn loop_portal() -> JitCode {
+    let args = vec![
+        KReg {
+            kind: Kind::Int,
+            reg: 0,
+        },
+        KReg {
+            kind: Kind::Ref,
+            reg: 0,
+        },
+    ];
+    let code = [insn::merge_point(0, args.clone()), insn::ret(vec![])];
+    JitCode {
+        name: "loop_portal",
+        code: leak(encode(&code)),
+        num_regs: [1, 1, 0],
+        consts_i: &[],
+        consts_r: &[],
+        consts_f: &[],
+        args: leak(args),
+        results: leak(vec![]),
+    }
+}
+
 fn field(name: &'static str, ty: Option<ScalarTy>, off: usize, immutable: bool) -> FieldDescr {
     FieldDescr {
         name,
@@ -285,7 +312,7 @@ pub fn tables() -> &'static Tables {
             },
         ];
         Box::leak(Box::new(Tables {
-            jitcodes: leak(vec![pair_jitcode()]),
+            jitcodes: leak(vec![pair_jitcode(), loop_portal()]),
             fields: leak(fields),
             arrays: leak(arrays),
             enums: leak(enums),
@@ -322,7 +349,12 @@ pub fn tables() -> &'static Tables {
                     drop: Some(drop_vec_i64),
                 },
             ]),
-            drivers: &[],
+            drivers: leak(vec![DriverDescr {
+                portal: "loop_portal",
+                jitcode: 1,
+                greens: &[],
+                reds: &[Kind::Int, Kind::Ref],
+            }]),
             strings: &[],
         }))
     })

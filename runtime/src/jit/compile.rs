@@ -249,8 +249,16 @@ fn optimize<T>(
 /// A bridge or entry bridge that ends at a peeled loop's header jumps
 /// into the peeled loop itself when the loop has a short preamble and
 /// the bridge shows what the loop assumes; else into the preamble.
+///
+/// A bridge that is nothing but the jump (traced from a guard of a short
+/// preamble, which resumes at the header) goes to the preamble: entering
+/// through the short preamble again would fail the same guard, and grow a
+/// chain of such bridges.
 fn optimize_entering(tables: &'static Tables, trace: Trace, opts: &EnabledOpts) -> Trace {
-    if let Some(Opcode::JumpTo(target)) = trace.ops.last().map(|o| &o.opcode) {
+    let only_the_jump = trace.ops.len() == 1;
+    if let (Some(Opcode::JumpTo(target)), false) =
+        (trace.ops.last().map(|o| &o.opcode), only_the_jump)
+    {
         if let Some((body, short)) = with_state(tables, |w| w.short_entry(*target)) {
             if let Some(direct) = optimizer::optimize_entering(&trace, body, &short, tables, opts) {
                 record(Delta::ShortEntry);

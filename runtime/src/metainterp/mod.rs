@@ -365,18 +365,29 @@ impl ResumeBuilder for BridgeStart<'_> {
 /// The position and arguments of the merge point of `driver` in its
 /// portal jitcode.
 fn merge_point_of(prog: &'static Program, portal: u16, driver: u16) -> (u32, &'static [KReg]) {
-    let code = &prog.codes[portal as usize];
-    for (pc, insn) in code.insns.iter().enumerate() {
-        if let Insn::MergePoint { driver: d, args } = insn {
-            if d.0 == driver {
-                return (pc as u32, args);
-            }
-        }
-    }
-    panic!(
-        "metatrace: portal {} has no merge point of driver {driver}",
-        code.jitcode.name
-    );
+    find_merge_point(prog, portal, driver).unwrap_or_else(|| {
+        panic!(
+            "metatrace: portal {} has no merge point of driver {driver}",
+            prog.codes[portal as usize].jitcode.name
+        )
+    })
+}
+
+/// The merge point of `driver` in jitcode `portal`: its pc and arguments
+/// (greens, then reds).
+pub(crate) fn find_merge_point(
+    prog: &'static Program,
+    portal: u16,
+    driver: u16,
+) -> Option<(u32, &'static [KReg])> {
+    let code = prog.codes.get(portal as usize)?;
+    code.insns
+        .iter()
+        .enumerate()
+        .find_map(|(pc, insn)| match insn {
+            Insn::MergePoint { driver: d, args } if d.0 == driver => Some((pc as u32, &args[..])),
+            _ => None,
+        })
 }
 
 /// What the tracer does at the portal's merge points.

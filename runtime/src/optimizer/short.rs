@@ -44,10 +44,14 @@
 //! later iterations see what they would have seen after the preamble.
 
 use super::intbounds::{self, Bounds};
-use super::unroll::{combine, cone_ops, split, Prefix, SlotSource};
+use super::unroll::{combine, range_checks, rebuild_guard, split, Prefix, SlotSource};
 use super::{dce, fixpoint, Ctx, EnabledOpts, Peeled};
+use crate::alias::{
+    call_effects, field_descrs_may_alias, is_scalar, items_may_alias, may_equal, raw_loc, read_loc,
+    reads_back, scalars_may_alias, vecs_may_alias, Loc,
+};
 use crate::jitcode::{IntBinOp, Kind, Tables};
-use crate::trace::{Opcode, Trace, TraceOp, TraceStart, Val};
+use crate::trace::{FrameSnapshot, GuardInfo, OpClass, Opcode, Trace, TraceOp, TraceStart, Val};
 use rustc_hash::FxHashMap as HashMap;
 use std::cell::RefCell;
 
@@ -55,8 +59,13 @@ use std::cell::RefCell;
 #[derive(Clone, Debug)]
 pub struct ShortPreamble {
     /// Over the loop header's inputs (`Input(k)`); results are `Op(i)` by
-    /// position. No guards.
+    /// position. Its guards' resume data is `at_header`, given to each
+    /// when a bridge runs it ([`ShortPreamble::enter`]).
     pub ops: Vec<TraceOp>,
+    /// The interpreter at the loop header (the portal at its merge point,
+    /// greens constant, reds the header's inputs): where a guard of `ops`
+    /// that fails resumes. `None` when `ops` has no guards.
+    pub at_header: Option<GuardInfo>,
     /// One value per input of the peeled loop: a header input or a result
     /// of `ops`.
     pub entry: Vec<Val>,
@@ -69,7 +78,8 @@ pub struct ShortPreamble {
 
 impl PartialEq for ShortPreamble {
     fn eq(&self, o: &ShortPreamble) -> bool {
-        (&self.ops, &self.entry, &self.ranges) == (&o.ops, &o.entry, &o.ranges)
+        (&self.ops, &self.entry, &self.ranges, &self.at_header)
+            == (&o.ops, &o.entry, &o.ranges, &o.at_header)
     }
 }
 
@@ -82,8 +92,8 @@ struct Check {
     body: Trace,
     /// Where the peeled loop's inputs come from.
     sources: Vec<SlotSource>,
-    /// The operations of `looped` the short preamble runs.
-    cone: Vec<u32>,
+    /// What the short preamble runs.
+    short: ShortOps,
     tables: &'static Tables,
     opts: EnabledOpts,
     /// Ranges checked already (by the header inputs they narrow), and
@@ -98,7 +108,7 @@ impl Check {
         let cx = Ctx {
             tables: self.tables,
         };
-        let combined = combine(&self.looped, Prefix::Short(&self.cone, ranges), &[]);
+        let combined = combine(&self.looped, Prefix::Short(&self.short, ranges), &[]);
         let optimized = fixpoint(combined.trace, &self.opts, &cx);
         let (check, sources) = split(&optimized, self.looped.inputs.len(), &combined.layout)
             .ok_or("peeling from the header alone gave up")?;
@@ -140,6 +150,15 @@ impl ShortPreamble {
         for op in &self.ops {
             let mut c = op.clone();
             c.args = op.args.iter().map(|a| map(*a)).collect();
+            if c.guard.is_some() {
+                let at_header = self
+                    .at_header
+                    .as_ref()
+                    .expect("guards resume at the header");
+                let info = rebuild_guard(at_header, &|v| Some(map(v))).expect("map is total");
+                c.guard = Some(out.guards.len() as u32);
+                out.guards.push(info);
+            }
             out.ops.push(c);
         }
         out.ops.push(TraceOp {
@@ -212,10 +231,50 @@ pub fn derive(
     opts: &EnabledOpts,
     cx: &Ctx,
 ) -> Result<ShortPreamble, String> {
-    let cone = cone(looped, sources)?;
+    let mut short = build(looped, sources, cx.tables)?;
+    // The ranges the preamble gives the values the iteration changes
+    // (a length it stored): the short preamble checks them, as the loop
+    // may assume them.
+    let exit = intbounds::exit_bounds(&peeled.preamble, cx);
+    for (q, s) in sources.iter().enumerate() {
+        let SlotSource::Op(i) = *s else { continue };
+        let b = exit.get(q).copied().unwrap_or(Bounds::FULL);
+        let at = short
+            .slots
+            .iter()
+            .position(|g| *g == Some(i))
+            .expect("every source has a slot");
+        if short.changing[at] && short.ops[at].result == Some(Kind::Int) && b != Bounds::FULL {
+            for (cmp, ty, bound) in range_checks(b) {
+                short.push(
+                    TraceOp {
+                        opcode: Opcode::IntCmp(cmp, ty),
+                        args: vec![Val::Op(at as u32), Val::Int(bound)],
+                        result: Some(Kind::Int),
+                        guard: None,
+                    },
+                    true,
+                );
+                let c = Val::Op(short.ops.len() as u32 - 1);
+                short.push(
+                    TraceOp {
+                        opcode: Opcode::GuardTrue,
+                        args: vec![c],
+                        result: None,
+                        guard: Some(0),
+                    },
+                    true,
+                );
+            }
+        }
+    }
+    let at_header = if short.ops.iter().any(|o| o.guard.is_some()) {
+        Some(header_resume(looped, cx.tables).ok_or("its guards would need the loop header's resume data, which this trace's start does not give")?)
+    } else {
+        None
+    };
     // The ranges the preamble gives the peeled loop's variant inputs,
     // which the loop may have assumed (intbounds, at the label).
-    let exit = intbounds::exit_bounds(&peeled.preamble, cx);
     let mut ranges: Vec<(usize, Bounds)> = Vec::new();
     let mut header_ranges: Vec<(u16, Bounds)> = Vec::new();
     let next = &looped.ops.last().expect("a loop ends with jump").args;
@@ -233,42 +292,217 @@ pub fn derive(
         looped: looped.clone(),
         body: peeled.body.clone(),
         sources: sources.to_vec(),
-        cone,
+        short,
         tables: cx.tables,
         opts: opts.clone(),
         verdicts: RefCell::new(HashMap::default()),
     };
     check.same_loop(&header_ranges)?;
     let pos: HashMap<u32, u32> = check
-        .cone
+        .short
+        .slots
         .iter()
         .enumerate()
-        .map(|(at, &i)| (i, at as u32))
+        .filter_map(|(at, gives)| Some(((*gives)?, at as u32)))
         .collect();
-    let ops = cone_ops(looped, &check.cone);
     let entry = sources
         .iter()
         .map(|s| match *s {
             SlotSource::Header(k) => Val::Input(k),
             SlotSource::Op(i) => Val::Op(pos[&i]),
-            SlotSource::Previous(_) | SlotSource::Carried(..) => unreachable!("refused by cone"),
+            SlotSource::Previous(_) | SlotSource::Carried(..) => unreachable!("refused by build"),
         })
         .collect();
     Ok(ShortPreamble {
-        ops,
+        ops: check.short.ops.clone(),
+        at_header,
         entry,
         ranges,
         check,
     })
 }
 
-/// The operations of `t` that compute the `sources`, in order: safe ones
-/// over loop-invariant inputs only.
-fn cone(t: &Trace, sources: &[SlotSource]) -> Result<Vec<u32>, String> {
-    let next = &t.ops.last().expect("a loop ends with jump").args;
+/// The resume data of a guard at the header of loop `looped`: the portal
+/// about to execute its merge point, greens the loop's constants, reds its
+/// inputs. The blackhole stops there at once, and the driver enters the
+/// loop's preamble.
+fn header_resume(looped: &Trace, tables: &'static Tables) -> Option<GuardInfo> {
+    let TraceStart::Loop { driver, greens } = &looped.start else {
+        return None;
+    };
+    let d = tables.drivers.get(*driver as usize)?;
+    let prog = crate::blackhole::program(tables);
+    let (pc, args) = crate::metainterp::find_merge_point(prog, d.jitcode, *driver)?;
+    let code = prog.codes.get(d.jitcode as usize)?;
+    let n_greens = greens.len();
+    if args.len() != n_greens + looped.inputs.len() {
+        return None;
+    }
+    let regs = args
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.reg < code.jitcode.num_regs[r.kind.index()])
+        .map(|(i, r)| {
+            let v = if i < n_greens {
+                Val::constant(r.kind, greens[i])
+            } else {
+                Val::Input((i - n_greens) as u16)
+            };
+            (*r, v)
+        })
+        .collect();
+    let mut info = GuardInfo {
+        frames: vec![FrameSnapshot {
+            jitcode: d.jitcode,
+            pc,
+            regs,
+        }],
+        virtuals: Vec::new(),
+        fail_args: Vec::new(),
+    };
+    info.fail_args = info.collect_fail_args();
+    Some(info)
+}
+
+/// The short preamble's operations: operations of the loop trace `P`,
+/// run again at the loop header, and reads that stand for values the
+/// iteration stored (see [`build`]).
+#[derive(Clone, Debug)]
+pub(super) struct ShortOps {
+    /// Over the loop's inputs (`Input(k)`); results are `Op(i)` by
+    /// position. Guards carry `Some(0)` in place of resume data: the
+    /// combined trace and [`ShortPreamble::enter`] give them theirs.
+    pub ops: Vec<TraceOp>,
+    /// For each of `ops`: the operation of `P` whose value (as of the
+    /// label) it gives the peeled loop, when it is one of its inputs.
+    pub slots: Vec<Option<u32>>,
+    /// For each of `ops`: computed from what the iteration stored (the
+    /// iteration changes it).
+    pub changing: Vec<bool>,
+}
+
+impl ShortOps {
+    fn push(&mut self, op: TraceOp, changing: bool) {
+        self.ops.push(op);
+        self.slots.push(None);
+        self.changing.push(changing);
+    }
+}
+
+/// Whether an operation of `P` can be computed again at the header, and
+/// from what.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Dep {
+    /// From loop-invariant inputs and constants only: the value at the
+    /// header is the value in any iteration.
+    Invariant,
+    /// Also from a variant input: fine for a guard checked at the header
+    /// (the iteration checks it there too), never a value of the loop.
+    Variant,
+    /// Not at all (a call, an allocation, a write, a call's result).
+    No,
+}
+
+/// What the short preamble runs to give the peeled loop the values its
+/// `sources` name, over the loop's header inputs.
+///
+/// - A value the loop needs is computed again when it depends on
+///   loop-invariant inputs only (pure operations and reads).
+/// - A value computed from a variant input is the value of a location the
+///   iteration stored it to, when it stored it last to a location whose
+///   address is loop-invariant (`vec_set_len(stack, n + 3)`: the stack's
+///   length). The short preamble reads that location at the header: the
+///   same value, one iteration on.
+/// - A read that is not safe on any values of its operands' types (an item
+///   of a `Vec`, a field through a pointer read from memory, a division)
+///   comes after every guard of `P` that comes before it, checked again at
+///   the header: the same conditions the iteration checked before running
+///   it. Guards on variant inputs are fine there (the header's values are
+///   the iteration's first ones). When one of those guards cannot be
+///   checked again at the header, or a call comes before the read, the
+///   loop has no short preamble.
+///
+/// A guard of the short preamble that fails resumes the interpreter at the
+/// loop header (the short preamble writes nothing), where the loop's
+/// preamble is entered.
+fn build(t: &Trace, sources: &[SlotSource], tables: &Tables) -> Result<ShortOps, String> {
+    let m = t.ops.len() - 1;
+    let next = &t.ops[m].args;
     let invariant = |k: u16| next[k as usize] == Val::Input(k);
-    let mut in_cone = vec![false; t.ops.len()];
-    let mut work: Vec<u32> = Vec::new();
+    // What each operation depends on, in one pass (operands come first).
+    let def = |v: Val| match v {
+        Val::Op(x) => t.ops.get(x as usize),
+        _ => None,
+    };
+    let writes: Vec<usize> = (0..m)
+        .filter(|&w| {
+            matches!(
+                t.ops[w].opcode.class(),
+                OpClass::Write | OpClass::Alloc | OpClass::Call
+            )
+        })
+        .collect();
+    let mut dep = vec![Dep::No; m];
+    for (i, op) in t.ops[..m].iter().enumerate() {
+        if !may_run_again(op) {
+            continue;
+        }
+        let mut d = Dep::Invariant;
+        for a in &op.args {
+            let da = match *a {
+                Val::Input(k) if !invariant(k) => Dep::Variant,
+                Val::Op(x) => dep[x as usize],
+                _ => Dep::Invariant,
+            };
+            d = match (d, da) {
+                (Dep::No, _) | (_, Dep::No) => Dep::No,
+                (Dep::Variant, _) | (_, Dep::Variant) => Dep::Variant,
+                _ => Dep::Invariant,
+            };
+        }
+        // A read gives the same value at the header, where it runs, and at
+        // the label, where the loop takes it, when the iteration writes
+        // its location neither before it nor after it (or only to put the
+        // value it read back).
+        if d == Dep::Invariant {
+            if let Some(loc) = read_loc(tables, &op.opcode, &op.args, &def) {
+                let bearing = |w: &usize| bears(tables, &t.ops[*w], &loc, &def) != Bears::No;
+                let before = writes.iter().take_while(|&&w| w < i).any(|w| bearing(w));
+                let last_after = writes
+                    .iter()
+                    .rev()
+                    .take_while(|&&w| w > i)
+                    .find(|w| bearing(w));
+                let restores = |w: &usize| {
+                    bears(tables, &t.ops[*w], &loc, &def) == Bears::Stores(Val::Op(i as u32))
+                };
+                if before || last_after.is_some_and(|w| !restores(w)) {
+                    d = Dep::Variant;
+                }
+            }
+        }
+        dep[i] = d;
+    }
+    let why_not = |i: u32| -> String {
+        match dep[i as usize] {
+            Dep::Variant => format!("operation {i} uses a variant input"),
+            _ => format!(
+                "operation {i} ({:?}) cannot run again at the loop header",
+                t.ops[i as usize].opcode
+            ),
+        }
+    };
+
+    // The values the loop needs.
+    let mut r = Resolver {
+        t,
+        tables,
+        dep: &dep,
+        extras: Vec::new(),
+        memo: HashMap::default(),
+        recomputed: Vec::new(),
+    };
+    let mut gives: HashMap<u32, u32> = HashMap::default();
     for s in sources {
         match *s {
             SlotSource::Header(_) => {}
@@ -280,63 +514,487 @@ fn cone(t: &Trace, sources: &[SlotSource]) -> Result<Vec<u32>, String> {
                     "the loop carries the fields of an object in input {k} around its back edge"
                 ));
             }
-            SlotSource::Op(i) => work.push(i),
+            SlotSource::Op(i) => match r.value_at_label(i, 0)? {
+                Arg::Val(_) => {}
+                Arg::Extra(e) => {
+                    gives.insert(e as u32, i);
+                }
+            },
         }
     }
-    while let Some(i) = work.pop() {
-        if in_cone[i as usize] {
-            continue;
+    let Resolver {
+        extras, recomputed, ..
+    } = r;
+
+    // Everything they need, then the guards before the last unsafe one.
+    let mut in_short = vec![false; m];
+    let mut work: Vec<u32> = recomputed;
+    let close = |work: &mut Vec<u32>, in_short: &mut Vec<bool>| -> Result<(), String> {
+        while let Some(i) = work.pop() {
+            if in_short[i as usize] {
+                continue;
+            }
+            if dep[i as usize] == Dep::No {
+                return Err(why_not(i));
+            }
+            let op = &t.ops[i as usize];
+            in_short[i as usize] = true;
+            work.extend(op.args.iter().filter_map(|a| match a {
+                Val::Op(x) => Some(*x),
+                _ => None,
+            }));
         }
-        let op = &t.ops[i as usize];
-        if !is_safe(t, op) {
-            return Err(format!(
-                "operation {i} ({:?}) cannot run without its guards",
-                op.opcode
-            ));
-        }
-        in_cone[i as usize] = true;
-        for a in &op.args {
-            match *a {
-                Val::Input(k) if !invariant(k) => {
-                    return Err(format!("operation {i} uses a variant input"));
+        Ok(())
+    };
+    close(&mut work, &mut in_short)?;
+    // Every guard on values the iteration does not change: the loop may
+    // rely on any of them, and each read comes after those before it in
+    // the iteration. (A guard on values the iteration changes protects no
+    // read of the short preamble: those are of values it does not change.)
+    work.extend(
+        (0..m as u32)
+            .filter(|&g| t.ops[g as usize].opcode.is_guard() && dep[g as usize] == Dep::Invariant),
+    );
+    close(&mut work, &mut in_short)?;
+    check_items_bounded(t, &in_short, &extras)?;
+
+    // In P's order; a read standing for a stored value goes where the
+    // store was, and what is computed from it after that.
+    enum Item {
+        P(u32),
+        Extra(usize),
+    }
+    let mut order: Vec<(u32, usize, Item)> = (0..m as u32)
+        .filter(|&i| in_short[i as usize])
+        .map(|i| (i, 0, Item::P(i)))
+        .collect();
+    order.extend(
+        extras
+            .iter()
+            .enumerate()
+            .map(|(e, x)| (x.at, 1 + e, Item::Extra(e))),
+    );
+    order.sort_by_key(|&(at, seq, _)| (at, seq));
+    let mut pos_p: HashMap<u32, u32> = HashMap::default();
+    let mut pos_extra: Vec<u32> = vec![0; extras.len()];
+    let mut ops = Vec::with_capacity(order.len());
+    let mut slots = Vec::with_capacity(order.len());
+    let mut changing = Vec::with_capacity(order.len());
+    let renumber = |v: Val, pos_p: &HashMap<u32, u32>| match v {
+        Val::Op(x) => Val::Op(pos_p[&x]),
+        v => v,
+    };
+    for (_, _, item) in order {
+        let at = ops.len() as u32;
+        match item {
+            Item::P(i) => {
+                let mut c = t.ops[i as usize].clone();
+                c.args = c.args.iter().map(|a| renumber(*a, &pos_p)).collect();
+                if c.guard.is_some() {
+                    c.guard = Some(0);
                 }
-                Val::Op(x) => work.push(x),
-                _ => {}
+                pos_p.insert(i, at);
+                ops.push(c);
+                changing.push(false);
+                slots.push((dep[i as usize] == Dep::Invariant && c_has_result(t, i)).then_some(i));
+            }
+            Item::Extra(e) => {
+                let x = &extras[e];
+                let args = x
+                    .args
+                    .iter()
+                    .map(|a| match *a {
+                        Arg::Val(v) => renumber(v, &pos_p),
+                        Arg::Extra(y) => Val::Op(pos_extra[y]),
+                    })
+                    .collect();
+                pos_extra[e] = at;
+                changing.push(true);
+                ops.push(TraceOp {
+                    opcode: x.opcode.clone(),
+                    args,
+                    result: x.result,
+                    guard: None,
+                });
+                slots.push(gives.get(&(e as u32)).copied());
             }
         }
     }
-    Ok((0..t.ops.len() as u32)
-        .filter(|&i| in_cone[i as usize])
-        .collect())
+    Ok(ShortOps {
+        ops,
+        slots,
+        changing,
+    })
 }
 
-/// May `op` run where the trace's guards have not been checked?
-fn is_safe(t: &Trace, op: &TraceOp) -> bool {
-    match &op.opcode {
-        Opcode::IntBin(IntBinOp::Div | IntBinOp::Rem, _) => false,
-        o if o.is_pure() => true,
-        Opcode::GetField(_)
-        | Opcode::Load(_)
-        | Opcode::VecLen(_)
-        | Opcode::VecPtr(_)
-        | Opcode::VecCap(_)
-        | Opcode::StringPtr
-        | Opcode::StringLen
-        | Opcode::EnumTag(_) => is_object_address(t, op.args[0]),
-        _ => false,
+fn c_has_result(t: &Trace, i: u32) -> bool {
+    t.ops[i as usize].result.is_some()
+}
+
+/// An operand of an operation the short preamble adds.
+#[derive(Clone, Copy, Debug)]
+enum Arg {
+    /// A value of `P`: an input, a constant, or an operation of `P`
+    /// computed again at the header.
+    Val(Val),
+    /// Another added operation.
+    Extra(usize),
+}
+
+/// An operation the short preamble adds to give a value of `P` as of the
+/// label: a read of the location the iteration stored it to, or a pure
+/// operation on such reads.
+struct Extra {
+    /// Where in `P` it belongs (after the store it stands for).
+    at: u32,
+    opcode: Opcode,
+    args: Vec<Arg>,
+    result: Option<Kind>,
+}
+
+/// Finds how the short preamble gives each value the loop needs.
+struct Resolver<'a> {
+    t: &'a Trace,
+    tables: &'a Tables,
+    dep: &'a [Dep],
+    extras: Vec<Extra>,
+    memo: HashMap<u32, Arg>,
+    /// Operations of `P` computed again at the header.
+    recomputed: Vec<u32>,
+}
+
+impl Resolver<'_> {
+    /// How the short preamble gives operation `i`'s value as of the label.
+    fn value_at_label(&mut self, i: u32, depth: usize) -> Result<Arg, String> {
+        if let Some(a) = self.memo.get(&i) {
+            return Ok(*a);
+        }
+        let t = self.t;
+        let op = &t.ops[i as usize];
+        let a = if self.dep[i as usize] == Dep::Invariant {
+            self.recomputed.push(i);
+            Arg::Val(Val::Op(i))
+        } else if let Some((w, read)) = stored_at(t, i, self.dep, self.tables) {
+            let addr = read.args[0];
+            if let Val::Op(x) = addr {
+                self.recomputed.push(x);
+            }
+            self.extras.push(Extra {
+                at: w,
+                opcode: read.opcode,
+                args: vec![Arg::Val(addr)],
+                result: read.result,
+            });
+            Arg::Extra(self.extras.len() - 1)
+        } else if op.opcode.is_pure()
+            && !matches!(op.opcode, Opcode::IntBin(IntBinOp::Div | IntBinOp::Rem, _))
+            && self.dep[i as usize] == Dep::Variant
+            && depth < 64
+        {
+            let next = &t.ops.last().expect("a loop ends with jump").args;
+            let mut args = Vec::with_capacity(op.args.len());
+            let mut at = i;
+            for v in op.args.clone() {
+                let arg = match v {
+                    Val::Input(k) if next[k as usize] != v => {
+                        return Err(format!("operation {i} uses a variant input"));
+                    }
+                    Val::Op(x) => self.value_at_label(x, depth + 1)?,
+                    v => Arg::Val(v),
+                };
+                if let Arg::Extra(e) = arg {
+                    at = at.max(self.extras[e].at);
+                }
+                args.push(arg);
+            }
+            self.extras.push(Extra {
+                at,
+                opcode: op.opcode.clone(),
+                args,
+                result: op.result,
+            });
+            Arg::Extra(self.extras.len() - 1)
+        } else {
+            return Err(match self.dep[i as usize] {
+                Dep::Variant => format!("operation {i} uses a variant input"),
+                _ => format!(
+                    "operation {i} ({:?}) cannot run again at the loop header",
+                    op.opcode
+                ),
+            });
+        };
+        self.memo.insert(i, a);
+        Ok(a)
     }
 }
 
-/// Is `v` the address of (a field of) a live object whatever the guards
-/// say: a reference input or constant, plus field offsets?
-fn is_object_address(t: &Trace, v: Val) -> bool {
-    match v {
-        Val::Input(k) => t.inputs[k as usize] == Kind::Ref,
-        Val::Ref(_) => true,
-        Val::Op(i) => {
-            let op = &t.ops[i as usize];
-            matches!(op.opcode, Opcode::FieldAddr(_)) && is_object_address(t, op.args[0])
+/// May `op` of the loop trace run again at the header (given operands
+/// that may)? Pure operations, reads of memory and guards.
+fn may_run_again(op: &TraceOp) -> bool {
+    match op.opcode {
+        Opcode::CallResult(..) => false,
+        ref o => matches!(o.class(), OpClass::Pure | OpClass::Read | OpClass::Guard),
+    }
+}
+
+/// When operation `i` of `t` (a value of the iteration that the header
+/// does not give) is what the iteration stored last to a location whose
+/// address is loop-invariant: where that store is, and the read of the
+/// location that gives the value at the next header.
+fn stored_at(t: &Trace, i: u32, dep: &[Dep], tables: &Tables) -> Option<(u32, TraceOp)> {
+    let m = t.ops.len() - 1;
+    let v = Val::Op(i);
+    let next = &t.ops[m].args;
+    let invariant_addr = |a: Val| match a {
+        Val::Op(x) => dep[x as usize] == Dep::Invariant,
+        Val::Input(k) => next[k as usize] == a,
+        _ => true,
+    };
+    let def = |x: Val| match x {
+        Val::Op(k) => t.ops.get(k as usize),
+        _ => None,
+    };
+    let w = (0..m).rev().find(|&w| {
+        let op = &t.ops[w];
+        matches!(
+            op.opcode,
+            Opcode::SetField(_) | Opcode::Store(_) | Opcode::VecSetLen(_)
+        ) && op.args[1] == v
+    })?;
+    let op = &t.ops[w];
+    let addr = op.args[0];
+    if !invariant_addr(addr) {
+        return None;
+    }
+    let read = match op.opcode {
+        Opcode::SetField(d) => {
+            let ty = tables.fields[d].ty?;
+            reads_back(tables, v, ty, &def).then_some((Opcode::GetField(d), ty.kind()))?
         }
+        Opcode::Store(ty) => {
+            reads_back(tables, v, ty, &def).then_some((Opcode::Load(ty), ty.kind()))?
+        }
+        Opcode::VecSetLen(d) => (Opcode::VecLen(d), Kind::Int),
+        _ => unreachable!("matched above"),
+    };
+    // Nothing after the store may change the location again.
+    for later in &t.ops[w + 1..m] {
+        let overwrites = match (&op.opcode, &later.opcode) {
+            (_, Opcode::CallResidual(_) | Opcode::CallPure(_)) => true,
+            (_, Opcode::Store(_))
+            | (Opcode::Store(_), Opcode::SetField(_) | Opcode::SetItem(_)) => true,
+            (Opcode::SetField(d1), Opcode::SetField(d2)) => {
+                field_descrs_may_alias(tables, *d1, *d2)
+            }
+            (
+                Opcode::VecSetLen(d1),
+                Opcode::VecSetLen(d2)
+                | Opcode::VecPush(d2)
+                | Opcode::VecPopNonEmpty(d2)
+                | Opcode::VecReserve(d2),
+            ) => vecs_may_alias(tables, *d1, *d2),
+            (_, o) => o.class() == OpClass::Alloc && !matches!(o, Opcode::New(_)),
+        };
+        if overwrites {
+            return None;
+        }
+    }
+    Some((
+        w as u32,
+        TraceOp {
+            opcode: read.0,
+            args: vec![addr],
+            result: Some(read.1),
+            guard: None,
+        },
+    ))
+}
+
+/// An item of a `Vec` read by the short preamble must have its index
+/// checked by one of its guards against a length: the iteration may have
+/// dropped that check because it had just stored the length itself, and
+/// the header's `Vec` may be shorter.
+fn check_items_bounded(t: &Trace, in_short: &[bool], extras: &[Extra]) -> Result<(), String> {
+    let def = |v: Val| match v {
+        Val::Op(x) => Some(&t.ops[x as usize]),
+        _ => None,
+    };
+    // Lengths: read, or set by the iteration (`vec_set_len` is at most the
+    // capacity, which the iteration checked before).
+    let set_lengths: Vec<Val> = t
+        .ops
+        .iter()
+        .filter(|o| matches!(o.opcode, Opcode::VecSetLen(_)))
+        .map(|o| o.args[1])
+        .collect();
+    let from_vec_len = |v: Val| -> bool {
+        let mut work = vec![v];
+        let mut seen = 0;
+        while let Some(v) = work.pop() {
+            seen += 1;
+            if seen > 64 {
+                return false;
+            }
+            if set_lengths.contains(&v) {
+                return true;
+            }
+            if let Some(op) = def(v) {
+                if matches!(op.opcode, Opcode::VecLen(_)) {
+                    return true;
+                }
+                if op.opcode.is_pure() {
+                    work.extend(op.args.iter().copied());
+                }
+            }
+        }
+        false
+    };
+    // Indices compared with a length by a comparison a guard checks.
+    let mut checked: Vec<(usize, Val)> = Vec::new();
+    for (i, op) in t.ops.iter().enumerate() {
+        if !in_short.get(i).copied().unwrap_or(false) || !op.opcode.is_guard() {
+            continue;
+        }
+        if let Some(Opcode::IntCmp(..)) = op.args.first().and_then(|a| def(*a)).map(|c| &c.opcode) {
+            let c = def(op.args[0]).expect("matched");
+            for (x, y) in [(c.args[0], c.args[1]), (c.args[1], c.args[0])] {
+                if from_vec_len(y) {
+                    checked.push((i, x));
+                }
+            }
+        }
+    }
+    // (The reads `extras` adds are of fields and lengths, not items; the
+    // items they compute addresses of are read by the loop, after its own
+    // guards.)
+    let _ = extras;
+    // The items the short preamble reads: `getitem`s, and reads at an
+    // `itemaddr` (an address alone reads nothing).
+    let read_at = |x: u32| {
+        t.ops[..in_short.len()].iter().enumerate().any(|(i, o)| {
+            in_short[i] && o.opcode.class() == OpClass::Read && o.args.first() == Some(&Val::Op(x))
+        })
+    };
+    let items = t.ops[..in_short.len()]
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| in_short[*i])
+        .map(|(i, op)| (i as u32, op))
+        .filter(|(i, op)| match op.opcode {
+            Opcode::GetItem(_) => true,
+            Opcode::ItemAddr(_) => read_at(*i),
+            _ => false,
+        });
+    for (i, op) in items {
+        let from_vec = matches!(def(op.args[0]).map(|o| &o.opcode), Some(Opcode::VecPtr(_)));
+        let bounded = checked
+            .iter()
+            .any(|&(g, x)| g < i as usize && x == op.args[1]);
+        if from_vec && !bounded {
+            return Err(format!(
+                "operation {i} ({:?}) reads an item whose index no guard before it checks",
+                op.opcode
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// How a write of the loop trace bears on a location.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Bears {
+    No,
+    /// It writes exactly the location, this value (which reads back).
+    Stores(Val),
+    /// It may change it.
+    Clobbers,
+}
+
+/// How operation `w` bears on location `loc` (the alias rules of the heap
+/// pass, `alias.rs`).
+fn bears<'e>(
+    tables: &Tables,
+    w: &TraceOp,
+    loc: &Loc,
+    def: &dyn Fn(Val) -> Option<&'e TraceOp>,
+) -> Bears {
+    let scalar = |wl: Loc, v: Val, ty: Option<crate::jitcode::ScalarTy>| {
+        if wl == *loc {
+            match ty {
+                Some(ty) if reads_back(tables, v, ty, def) => Bears::Stores(v),
+                _ => Bears::Clobbers,
+            }
+        } else if matches!(loc, Loc::Tag { .. })
+            || (is_scalar(loc) && scalars_may_alias(tables, &wl, loc, def))
+        {
+            Bears::Clobbers
+        } else {
+            Bears::No
+        }
+    };
+    let vec_header = |d: crate::jitcode::ArrayId, vec: Val, only_len: bool| match *loc {
+        Loc::VecLen { vec: v2, descr } => vecs_may_alias(tables, d, descr) && may_equal(vec, v2),
+        Loc::VecPtr { vec: v2, descr } | Loc::VecCap { vec: v2, descr } => {
+            !only_len && vecs_may_alias(tables, d, descr) && may_equal(vec, v2)
+        }
+        Loc::Item { descr, .. } => !only_len && items_may_alias(tables, d, descr),
+        Loc::Raw { .. } | Loc::Tag { .. } => true,
         _ => false,
+    };
+    match w.opcode {
+        Opcode::SetField(d) => scalar(
+            Loc::Field {
+                base: w.args[0],
+                descr: d,
+            },
+            w.args[1],
+            tables.fields[d].ty,
+        ),
+        Opcode::Store(ty) => scalar(
+            raw_loc(tables, def(w.args[0]), w.args[0], ty),
+            w.args[1],
+            Some(ty),
+        ),
+        Opcode::SetItem(d) => scalar(
+            Loc::Item {
+                ptr: w.args[0],
+                idx: w.args[1],
+                descr: d,
+            },
+            w.args[2],
+            tables.arrays[d].item,
+        ),
+        Opcode::VecSetLen(d) => {
+            let exact = Loc::VecLen {
+                vec: w.args[0],
+                descr: d,
+            };
+            if exact == *loc {
+                Bears::Stores(w.args[1])
+            } else if vec_header(d, w.args[0], true) {
+                Bears::Clobbers
+            } else {
+                Bears::No
+            }
+        }
+        Opcode::VecPush(d) | Opcode::VecPopNonEmpty(d) | Opcode::VecReserve(d) => {
+            if vec_header(d, w.args[0], false) {
+                Bears::Clobbers
+            } else {
+                Bears::No
+            }
+        }
+        Opcode::CallResidual(c) => {
+            if call_effects(tables, c).may_change(tables, loc, def) {
+                Bears::Clobbers
+            } else {
+                Bears::No
+            }
+        }
+        Opcode::New(_) | Opcode::CallPure(_) => Bears::No,
+        ref o if matches!(o.class(), OpClass::Write | OpClass::Alloc | OpClass::Call) => {
+            Bears::Clobbers
+        }
+        _ => Bears::No,
     }
 }

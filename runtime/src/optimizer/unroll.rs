@@ -78,6 +78,7 @@
 
 use super::emit::guard_outcome;
 use super::intbounds::Bounds;
+use super::short::ShortOps;
 use super::{Ctx, Peeled};
 use crate::jitcode::{AllocId, CmpOp, IntTy, Kind};
 use crate::trace::{
@@ -221,13 +222,13 @@ fn is_peelable(p: &Trace) -> bool {
 pub(super) enum Prefix<'a> {
     /// One whole iteration: the preamble (peeling).
     Whole,
-    /// Only these operations of the loop (indices, in order; no guards,
-    /// operands among them or the loop's inputs), at the loop header: the
-    /// label is the header itself, and variant inputs enter with the
-    /// header's values (checking a short preamble, `short.rs`). Header
-    /// inputs are first narrowed to the given ranges by guards (without
-    /// resume data: this prefix is never compiled).
-    Short(&'a [u32], &'a [(u16, Bounds)]),
+    /// A short preamble's operations (over the loop's inputs, the label
+    /// slots they give), at the loop header: the label is the header
+    /// itself, and variant inputs enter with the header's values (checking
+    /// a short preamble, `short.rs`). Header inputs are first narrowed to
+    /// the given ranges by guards. (Its guards have no resume data: this
+    /// prefix is never compiled.)
+    Short(&'a ShortOps, &'a [(u16, Bounds)]),
 }
 
 /// How a combined trace's label slots map back to the loop trace.
@@ -285,9 +286,17 @@ pub(super) fn combine(p: &Trace, prefix: Prefix, carried: &[Carried]) -> Combine
             entry.extend(results.iter().map(|&i| Val::Op(i)));
             (p.ops[..m].to_vec(), p.guards.clone(), results)
         }
-        Prefix::Short(cone, ranges) => {
-            let mut ops = cone_ops(p, cone);
+        Prefix::Short(short, ranges) => {
+            let mut ops = short.ops.clone();
             let mut guards = Vec::new();
+            for op in ops.iter_mut().filter(|o| o.guard.is_some()) {
+                op.guard = Some(guards.len() as u32);
+                guards.push(GuardInfo {
+                    frames: Vec::new(),
+                    virtuals: Vec::new(),
+                    fail_args: Vec::new(),
+                });
+            }
             for &(k, b) in ranges.iter() {
                 for (cmp, ty, bound) in range_checks(b) {
                     ops.push(TraceOp {
@@ -310,8 +319,14 @@ pub(super) fn combine(p: &Trace, prefix: Prefix, carried: &[Carried]) -> Combine
                 }
             }
             entry.extend(variant.iter().map(|&k| Val::Input(k as u16)));
-            entry.extend((0..cone.len() as u32).map(Val::Op));
-            (ops, guards, cone.to_vec())
+            let mut results = Vec::new();
+            for (at, gives) in short.slots.iter().enumerate() {
+                if let Some(i) = gives {
+                    entry.push(Val::Op(at as u32));
+                    results.push(*i);
+                }
+            }
+            (ops, guards, results)
         }
     };
     // The carried objects' fields, as the preamble leaves them.
@@ -573,34 +588,9 @@ pub(super) fn split(t: &Trace, n: usize, layout: &Layout) -> Option<(Peeled, Vec
     ))
 }
 
-/// The operations `cone` of `p` (indices, in order, operands among them
-/// or inputs), alone: their results numbered by position.
-pub(super) fn cone_ops(p: &Trace, cone: &[u32]) -> Vec<TraceOp> {
-    let pos: HashMap<u32, u32> = cone
-        .iter()
-        .enumerate()
-        .map(|(at, &i)| (i, at as u32))
-        .collect();
-    cone.iter()
-        .map(|&i| {
-            let mut c = p.ops[i as usize].clone();
-            debug_assert!(c.guard.is_none());
-            c.args = c
-                .args
-                .iter()
-                .map(|a| match a {
-                    Val::Op(x) => Val::Op(pos[x]),
-                    v => *v,
-                })
-                .collect();
-            c
-        })
-        .collect()
-}
-
 /// The comparisons `(op, type, bound)` that hold of `x` exactly when `x`
 /// lies in `b` (none for the full range).
-fn range_checks(b: Bounds) -> Vec<(CmpOp, IntTy, i64)> {
+pub(super) fn range_checks(b: Bounds) -> Vec<(CmpOp, IntTy, i64)> {
     let mut out = Vec::new();
     if b.slo != i64::MIN {
         out.push((CmpOp::Ge, IntTy::I64, b.slo));
@@ -654,7 +644,10 @@ fn mapped_trace(
 }
 
 /// A guard's resume data with its values mapped (virtuals included).
-fn rebuild_guard(info: &GuardInfo, map: &dyn Fn(Val) -> Option<Val>) -> Option<GuardInfo> {
+pub(super) fn rebuild_guard(
+    info: &GuardInfo,
+    map: &dyn Fn(Val) -> Option<Val>,
+) -> Option<GuardInfo> {
     let virtuals = info
         .virtuals
         .iter()
