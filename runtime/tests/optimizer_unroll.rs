@@ -260,3 +260,41 @@ fn a_vec_capacity_read_is_in_the_short_preamble() {
          jump_to<loop 7>(r1, i0, i3)\n"
     );
 }
+
+#[test]
+fn a_value_the_iteration_stored_is_read_back_by_the_short_preamble() {
+    // Each iteration sets the Vec's length to `i + 1` (a variant input's
+    // value) and checks the length it finds. The peeled loop takes the
+    // length the preamble stored; a bridge's short preamble reads it from
+    // the Vec at the header.
+    let t = "
+        [i0, r1]
+        r2 = fieldaddr<Obj.vals>(r1)
+        i3 = vec_len<Vec<i64>>(r2)
+        i4 = int_lt/i64(i3, 1000)
+        guard_true(i4) [i0, r1]
+        i5 = int_add/i64(i0, 1)
+        vec_set_len<Vec<i64>>(r2, i5)
+        jump(i5, r1)
+        ";
+    let p = peel(t, &EnabledOpts::all());
+    // The loop takes the length for the input it equals.
+    assert!(!show(&p.body).contains("vec_len"), "{}", show(&p.body));
+    assert_eq!(
+        short_of(&p, t),
+        "[i0, r1]\n\
+         r2 = fieldaddr<Obj.vals>(r1)\n\
+         i3 = vec_len<Vec<i64>>(r2)\n\
+         i4 = int_eq/i64(i3, i0)\n\
+         guard_true(i4) [i0, r1] #0\n\
+         jump_to<loop 7>(r1, i0, r2)\n"
+    );
+    // A bridge that set the length itself enters without a check.
+    let b = bridge(
+        "r2 = fieldaddr<Obj.vals>(r1)\n\
+         vec_set_len<Vec<i64>>(r2, i0)",
+    );
+    let short = p.short.as_ref().unwrap();
+    let direct = optimize_entering(&b, 7, short, tables(), &EnabledOpts::all()).unwrap();
+    assert!(!show(&direct).contains("guard"), "{}", show(&direct));
+}

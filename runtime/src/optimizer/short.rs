@@ -28,29 +28,57 @@
 //! establish, and any bridge that runs `S` may jump in. Otherwise the loop
 //! has no short preamble and bridges jump to its preamble, as before.
 //!
-//! `S` holds only operations that are safe to run on any values of their
-//! operands' types, since a bridge runs them without the preamble's
-//! guards: pure arithmetic other than division, and reads whose address is
-//! a reference input or a constant plus field offsets (never an item of a
-//! `Vec`, never through a pointer read from memory). Its operands are
-//! loop-invariant inputs only: a value computed from a variant input means
-//! something else in the next iteration.
+//! # What `S` holds ([`build`])
+//!
+//! - **Values the iteration does not change**, computed again at the
+//!   header: pure operations and reads over loop-invariant inputs, where a
+//!   read's location is written by the iteration neither before the read
+//!   nor after it (or only to put back what it read: a pop then a push).
+//!   At the header such a value is what the loop took from the preamble.
+//! - **Their guards.** Every guard of the iteration on such values, in the
+//!   iteration's order: the loop may rely on any of them (a `guard_value`
+//!   on a field makes it a constant in the loop), and a read that is not
+//!   safe on any values of its operands' types (an item of a `Vec`, a
+//!   field through a pointer read from memory) comes after the guards
+//!   that made it safe in the iteration. An item of a `Vec` is read only
+//!   after a guard checked its index against a length. A guard on values
+//!   the iteration changes is left out: it checked nothing that such reads
+//!   depend on.
+//! - **Values the iteration stored.** A value computed from a variant
+//!   input (the stack's new length, `base + 3`) that the iteration stored
+//!   last to a location at a loop-invariant address is read from that
+//!   location at the header (pure operations on it are computed again).
+//!   Where such a value is one the iteration does not change
+//!   (`base + 1`), `S` checks that the location holds it and stores it
+//!   again, which changes nothing: the loop reads it back from memory and
+//!   assumes what the preamble stored.
+//! - **Ranges.** The ranges the preamble gives the stored values and the
+//!   loop-invariant inputs are checked (the preamble may have learnt them
+//!   from guards that `S` leaves out); those of variant inputs are asked
+//!   of the bridge instead ([`ShortPreamble::admits`]).
+//!
+//! A guard of `S` that fails resumes the interpreter at the loop header
+//! (`S` has changed nothing), with the header's values: the portal about
+//! to execute its merge point, which enters the loop's preamble. A bridge
+//! traced from such a guard is only that jump, and goes to the preamble
+//! (`jit::compile`). RPython copies the preamble's guards into the bridge
+//! in the same way (`ShortBoxes`, `ShortPreambleBuilder`), with the
+//! bridge's resume data.
 //!
 //! Only the first iteration is entered from the bridge. It runs the same
 //! code as the check's, so it behaves like one iteration from the header;
-//! and every value `S` computes is one the loop itself never changes (it
-//! would not have kept it in a slot otherwise: a write to it in the
-//! iteration invalidates it before the next, in the preamble too), so
-//! later iterations see what they would have seen after the preamble.
+//! and every value `S` computes is one the loop itself never changes, or
+//! the one it left in memory, so later iterations see what they would have
+//! seen after the preamble.
 
 use super::intbounds::{self, Bounds};
 use super::unroll::{combine, range_checks, rebuild_guard, split, Prefix, SlotSource};
 use super::{dce, fixpoint, Ctx, EnabledOpts, Peeled};
 use crate::alias::{
-    call_effects, field_descrs_may_alias, is_scalar, items_may_alias, may_equal, raw_loc, read_loc,
-    reads_back, scalars_may_alias, vecs_may_alias, Loc,
+    call_effects, is_scalar, items_may_alias, may_equal, raw_loc, read_loc, reads_back,
+    scalars_may_alias, vecs_may_alias, Loc,
 };
-use crate::jitcode::{IntBinOp, Kind, Tables};
+use crate::jitcode::{CmpOp, IntBinOp, IntTy, Kind, Tables};
 use crate::trace::{FrameSnapshot, GuardInfo, OpClass, Opcode, Trace, TraceOp, TraceStart, Val};
 use rustc_hash::FxHashMap as HashMap;
 use std::cell::RefCell;
@@ -236,20 +264,33 @@ pub fn derive(
     // (a length it stored): the short preamble checks them, as the loop
     // may assume them.
     let exit = intbounds::exit_bounds(&peeled.preamble, cx);
+    // Likewise the ranges of loop-invariant inputs (the preamble may have
+    // learnt them from guards on values the iteration changes, which the
+    // short preamble does not check).
+    let next = &looped.ops.last().expect("a loop ends with jump").args;
     for (q, s) in sources.iter().enumerate() {
-        let SlotSource::Op(i) = *s else { continue };
         let b = exit.get(q).copied().unwrap_or(Bounds::FULL);
-        let at = short
-            .slots
-            .iter()
-            .position(|g| *g == Some(i))
-            .expect("every source has a slot");
-        if short.changing[at] && short.ops[at].result == Some(Kind::Int) && b != Bounds::FULL {
+        let checked = match *s {
+            SlotSource::Op(i) => {
+                let at = short
+                    .slots
+                    .iter()
+                    .position(|g| *g == Some(i))
+                    .expect("every source has a slot");
+                (short.changing[at] && short.ops[at].result == Some(Kind::Int))
+                    .then_some(Val::Op(at as u32))
+            }
+            SlotSource::Header(k) => (next[k as usize] == Val::Input(k)
+                && looped.inputs[k as usize] == Kind::Int)
+                .then_some(Val::Input(k)),
+            _ => None,
+        };
+        if let (Some(v), true) = (checked, b != Bounds::FULL) {
             for (cmp, ty, bound) in range_checks(b) {
                 short.push(
                     TraceOp {
                         opcode: Opcode::IntCmp(cmp, ty),
-                        args: vec![Val::Op(at as u32), Val::Int(bound)],
+                        args: vec![v, Val::Int(bound)],
                         result: Some(Kind::Int),
                         guard: None,
                     },
@@ -277,7 +318,6 @@ pub fn derive(
     // which the loop may have assumed (intbounds, at the label).
     let mut ranges: Vec<(usize, Bounds)> = Vec::new();
     let mut header_ranges: Vec<(u16, Bounds)> = Vec::new();
-    let next = &looped.ops.last().expect("a loop ends with jump").args;
     for (q, s) in sources.iter().enumerate() {
         if let SlotSource::Header(k) = *s {
             let variant = next[k as usize] != Val::Input(k);
@@ -379,6 +419,11 @@ pub(super) struct ShortOps {
     /// For each of `ops`: computed from what the iteration stored (the
     /// iteration changes it).
     pub changing: Vec<bool>,
+    /// Variant inputs whose value the short preamble read from where the
+    /// iteration stored it (and checked): the input, the read's position.
+    /// The label takes the read for the input's value, as the loop took
+    /// the stored value from the preamble.
+    pub held_inputs: Vec<(u16, u32)>,
 }
 
 impl ShortOps {
@@ -503,9 +548,24 @@ fn build(t: &Trace, sources: &[SlotSource], tables: &Tables) -> Result<ShortOps,
         recomputed: Vec::new(),
     };
     let mut gives: HashMap<u32, u32> = HashMap::default();
+    let mut held_inputs: Vec<(u16, usize)> = Vec::new();
     for s in sources {
         match *s {
-            SlotSource::Header(_) => {}
+            SlotSource::Header(k) => {
+                // A variant input's next value, which the iteration also
+                // stored: the loop may read it back from memory, and take
+                // it for the input. The short preamble reads it and checks
+                // that it is the header's value.
+                if let Val::Op(j) = next[k as usize] {
+                    if let Some((w, read)) = stored_at(t, j, &dep, tables) {
+                        if read.result == Some(Kind::Int) {
+                            let held = r.read_and_check(Val::Input(k), w, read);
+                            gives.insert(held as u32, j);
+                            held_inputs.push((k, held));
+                        }
+                    }
+                }
+            }
             SlotSource::Previous(_) => {
                 return Err("the loop needs a variant input's previous value".into());
             }
@@ -556,7 +616,7 @@ fn build(t: &Trace, sources: &[SlotSource], tables: &Tables) -> Result<ShortOps,
             .filter(|&g| t.ops[g as usize].opcode.is_guard() && dep[g as usize] == Dep::Invariant),
     );
     close(&mut work, &mut in_short)?;
-    check_items_bounded(t, &in_short, &extras)?;
+    check_items_bounded(t, &in_short)?;
 
     // In P's order; a read standing for a stored value goes where the
     // store was, and what is computed from it after that.
@@ -596,7 +656,10 @@ fn build(t: &Trace, sources: &[SlotSource], tables: &Tables) -> Result<ShortOps,
                 pos_p.insert(i, at);
                 ops.push(c);
                 changing.push(false);
-                slots.push((dep[i as usize] == Dep::Invariant && c_has_result(t, i)).then_some(i));
+                slots.push(
+                    (dep[i as usize] == Dep::Invariant && t.ops[i as usize].result.is_some())
+                        .then_some(i),
+                );
             }
             Item::Extra(e) => {
                 let x = &extras[e];
@@ -614,21 +677,22 @@ fn build(t: &Trace, sources: &[SlotSource], tables: &Tables) -> Result<ShortOps,
                     opcode: x.opcode.clone(),
                     args,
                     result: x.result,
-                    guard: None,
+                    guard: x.opcode.is_guard().then_some(0),
                 });
                 slots.push(gives.get(&(e as u32)).copied());
             }
         }
     }
+    let held_inputs = held_inputs
+        .into_iter()
+        .map(|(k, e)| (k, pos_extra[e]))
+        .collect();
     Ok(ShortOps {
         ops,
         slots,
         changing,
+        held_inputs,
     })
-}
-
-fn c_has_result(t: &Trace, i: u32) -> bool {
-    t.ops[i as usize].result.is_some()
 }
 
 /// An operand of an operation the short preamble adds.
@@ -664,6 +728,71 @@ struct Resolver<'a> {
 }
 
 impl Resolver<'_> {
+    /// The iteration left `value` (computed again at the header, or a
+    /// variant input's next value) in the location `read` reads, which the
+    /// loop reads back from memory: check at the header that the location
+    /// holds it, and store it there again (it changes nothing; the loop is
+    /// then checked and entered knowing what the location holds, as after
+    /// the preamble).
+    /// Read the location `read` reads (the iteration stored there last,
+    /// at `at`, the value `value` has at the next header) and check that
+    /// it holds `value`: the added read, by index in `extras`.
+    fn read_and_check(&mut self, value: Val, at: u32, read: TraceOp) -> usize {
+        self.recompute_operands(&read);
+        self.extras.push(Extra {
+            at,
+            opcode: read.opcode,
+            args: read.args.iter().map(|a| Arg::Val(*a)).collect(),
+            result: read.result,
+        });
+        let held = self.extras.len() - 1;
+        self.extras.push(Extra {
+            at,
+            opcode: Opcode::IntCmp(CmpOp::Eq, IntTy::I64),
+            args: vec![Arg::Extra(held), Arg::Val(value)],
+            result: Some(Kind::Int),
+        });
+        let same = self.extras.len() - 1;
+        self.extras.push(Extra {
+            at,
+            opcode: Opcode::GuardTrue,
+            args: vec![Arg::Extra(same)],
+            result: None,
+        });
+        held
+    }
+
+    fn restate(&mut self, value: Val, at: u32, read: TraceOp) {
+        if read.result != Some(Kind::Int) {
+            return;
+        }
+        let write = match read.opcode {
+            Opcode::GetField(d) => Opcode::SetField(d),
+            Opcode::Load(ty) => Opcode::Store(ty),
+            Opcode::VecLen(d) => Opcode::VecSetLen(d),
+            Opcode::GetItem(d) => Opcode::SetItem(d),
+            _ => unreachable!("stored_at reads what a store wrote"),
+        };
+        let mut args: Vec<Arg> = read.args.iter().map(|a| Arg::Val(*a)).collect();
+        args.push(Arg::Val(value));
+        self.read_and_check(value, at, read);
+        self.extras.push(Extra {
+            at,
+            opcode: write,
+            args,
+            result: None,
+        });
+    }
+
+    /// The operands of `read` (an added read) are computed again.
+    fn recompute_operands(&mut self, read: &TraceOp) {
+        for a in &read.args {
+            if let Val::Op(x) = a {
+                self.recomputed.push(*x);
+            }
+        }
+    }
+
     /// How the short preamble gives operation `i`'s value as of the label.
     fn value_at_label(&mut self, i: u32, depth: usize) -> Result<Arg, String> {
         if let Some(a) = self.memo.get(&i) {
@@ -673,16 +802,16 @@ impl Resolver<'_> {
         let op = &t.ops[i as usize];
         let a = if self.dep[i as usize] == Dep::Invariant {
             self.recomputed.push(i);
+            if let Some((w, read)) = stored_at(t, i, self.dep, self.tables) {
+                self.restate(Val::Op(i), w.max(i), read);
+            }
             Arg::Val(Val::Op(i))
         } else if let Some((w, read)) = stored_at(t, i, self.dep, self.tables) {
-            let addr = read.args[0];
-            if let Val::Op(x) = addr {
-                self.recomputed.push(x);
-            }
+            self.recompute_operands(&read);
             self.extras.push(Extra {
                 at: w,
                 opcode: read.opcode,
-                args: vec![Arg::Val(addr)],
+                args: read.args.iter().map(|a| Arg::Val(*a)).collect(),
                 result: read.result,
             });
             Arg::Extra(self.extras.len() - 1)
@@ -745,76 +874,64 @@ fn stored_at(t: &Trace, i: u32, dep: &[Dep], tables: &Tables) -> Option<(u32, Tr
     let m = t.ops.len() - 1;
     let v = Val::Op(i);
     let next = &t.ops[m].args;
-    let invariant_addr = |a: Val| match a {
+    let invariant = |a: &Val| match *a {
         Val::Op(x) => dep[x as usize] == Dep::Invariant,
-        Val::Input(k) => next[k as usize] == a,
+        Val::Input(k) => next[k as usize] == *a,
         _ => true,
     };
     let def = |x: Val| match x {
         Val::Op(k) => t.ops.get(k as usize),
         _ => None,
     };
-    let w = (0..m).rev().find(|&w| {
+    let (w, read, kind) = (0..m).rev().find_map(|w| {
         let op = &t.ops[w];
-        matches!(
-            op.opcode,
-            Opcode::SetField(_) | Opcode::Store(_) | Opcode::VecSetLen(_)
-        ) && op.args[1] == v
+        let (opcode, value, ty) = match op.opcode {
+            Opcode::SetField(d) => (Opcode::GetField(d), op.args[1], tables.fields[d].ty?),
+            Opcode::Store(ty) => (Opcode::Load(ty), op.args[1], ty),
+            Opcode::VecSetLen(d) => (
+                Opcode::VecLen(d),
+                op.args[1],
+                crate::jitcode::ScalarTy::Int(IntTy::Usize),
+            ),
+            // (An item of an array held in an object: a `Vec`'s items
+            // may be elsewhere at the header.)
+            Opcode::SetItem(d)
+                if !matches!(def(op.args[0]).map(|o| &o.opcode), Some(Opcode::VecPtr(_))) =>
+            {
+                (Opcode::GetItem(d), op.args[2], tables.arrays[d].item?)
+            }
+            _ => return None,
+        };
+        (value == v).then(|| {
+            let args = op.args[..op.args.len() - 1].to_vec();
+            (
+                w,
+                TraceOp {
+                    opcode,
+                    args,
+                    result: Some(ty.kind()),
+                    guard: None,
+                },
+                ty,
+            )
+        })
     })?;
-    let op = &t.ops[w];
-    let addr = op.args[0];
-    if !invariant_addr(addr) {
+    if !read.args.iter().all(invariant) || !reads_back(tables, v, kind, &def) {
         return None;
     }
-    let read = match op.opcode {
-        Opcode::SetField(d) => {
-            let ty = tables.fields[d].ty?;
-            reads_back(tables, v, ty, &def).then_some((Opcode::GetField(d), ty.kind()))?
-        }
-        Opcode::Store(ty) => {
-            reads_back(tables, v, ty, &def).then_some((Opcode::Load(ty), ty.kind()))?
-        }
-        Opcode::VecSetLen(d) => (Opcode::VecLen(d), Kind::Int),
-        _ => unreachable!("matched above"),
-    };
     // Nothing after the store may change the location again.
-    for later in &t.ops[w + 1..m] {
-        let overwrites = match (&op.opcode, &later.opcode) {
-            (_, Opcode::CallResidual(_) | Opcode::CallPure(_)) => true,
-            (_, Opcode::Store(_))
-            | (Opcode::Store(_), Opcode::SetField(_) | Opcode::SetItem(_)) => true,
-            (Opcode::SetField(d1), Opcode::SetField(d2)) => {
-                field_descrs_may_alias(tables, *d1, *d2)
-            }
-            (
-                Opcode::VecSetLen(d1),
-                Opcode::VecSetLen(d2)
-                | Opcode::VecPush(d2)
-                | Opcode::VecPopNonEmpty(d2)
-                | Opcode::VecReserve(d2),
-            ) => vecs_may_alias(tables, *d1, *d2),
-            (_, o) => o.class() == OpClass::Alloc && !matches!(o, Opcode::New(_)),
-        };
-        if overwrites {
-            return None;
-        }
-    }
-    Some((
-        w as u32,
-        TraceOp {
-            opcode: read.0,
-            args: vec![addr],
-            result: Some(read.1),
-            guard: None,
-        },
-    ))
+    let loc = read_loc(tables, &read.opcode, &read.args, &def)?;
+    let later_writes = t.ops[w + 1..m]
+        .iter()
+        .any(|o| bears(tables, o, &loc, &def) != Bears::No);
+    (!later_writes).then_some((w as u32, read))
 }
 
 /// An item of a `Vec` read by the short preamble must have its index
 /// checked by one of its guards against a length: the iteration may have
 /// dropped that check because it had just stored the length itself, and
 /// the header's `Vec` may be shorter.
-fn check_items_bounded(t: &Trace, in_short: &[bool], extras: &[Extra]) -> Result<(), String> {
+fn check_items_bounded(t: &Trace, in_short: &[bool]) -> Result<(), String> {
     let def = |v: Val| match v {
         Val::Op(x) => Some(&t.ops[x as usize]),
         _ => None,
@@ -864,10 +981,9 @@ fn check_items_bounded(t: &Trace, in_short: &[bool], extras: &[Extra]) -> Result
             }
         }
     }
-    // (The reads `extras` adds are of fields and lengths, not items; the
-    // items they compute addresses of are read by the loop, after its own
-    // guards.)
-    let _ = extras;
+    // (The reads the short preamble adds for stored values are of fields
+    // and lengths, not items; the items they compute addresses of are read
+    // by the loop, after its own guards.)
     // The items the short preamble reads: `getitem`s, and reads at an
     // `itemaddr` (an address alone reads nothing).
     let read_at = |x: u32| {

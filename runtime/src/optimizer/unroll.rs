@@ -297,11 +297,16 @@ pub(super) fn combine(p: &Trace, prefix: Prefix, carried: &[Carried]) -> Combine
                     fail_args: Vec::new(),
                 });
             }
+            let entry_of = |k: usize| match short.held_inputs.iter().find(|(h, _)| *h as usize == k)
+            {
+                Some(&(_, at)) => Val::Op(at),
+                None => Val::Input(k as u16),
+            };
             for &(k, b) in ranges.iter() {
                 for (cmp, ty, bound) in range_checks(b) {
                     ops.push(TraceOp {
                         opcode: Opcode::IntCmp(cmp, ty),
-                        args: vec![Val::Input(k), Val::Int(bound)],
+                        args: vec![entry_of(k as usize), Val::Int(bound)],
                         result: Some(Kind::Int),
                         guard: None,
                     });
@@ -318,7 +323,7 @@ pub(super) fn combine(p: &Trace, prefix: Prefix, carried: &[Carried]) -> Combine
                     });
                 }
             }
-            entry.extend(variant.iter().map(|&k| Val::Input(k as u16)));
+            entry.extend(variant.iter().map(|&k| entry_of(k)));
             let mut results = Vec::new();
             for (at, gives) in short.slots.iter().enumerate() {
                 if let Some(i) = gives {
