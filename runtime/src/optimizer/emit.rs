@@ -837,14 +837,6 @@ impl<'t> Emitter<'t> {
         self.guards.len()
     }
 
-    /// The emitted operation `v` (`Val::Op` of the output).
-    pub fn emitted_op(&self, v: Val) -> Option<&TraceOp> {
-        match v {
-            Val::Op(n) => self.ops.get(n as usize),
-            _ => None,
-        }
-    }
-
     /// Writes delayed past emitted guard `g` that happen before those its
     /// resume data delays already (`heap`: the stores it removed come
     /// before those an earlier run removed, which were the last to their

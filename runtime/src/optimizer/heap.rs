@@ -56,15 +56,14 @@
 //! a guard: stores into, or of, an object the trace allocated (the
 //! `virtuals` pass keeps those objects virtual instead, and a delayed
 //! write of one would have to allocate it on the guard's exit path); past
-//! an allocation (a collection may happen there), stores of references
-//! (the write barrier the trace passed before the store may not hold after
-//! a collection).
+//! an allocation, any store (a collection may run there: it scans memory,
+//! and the write barrier the trace passed before a store would not hold
+//! after it).
 
 use super::emit::{recycle, Emitter, GuardFate};
 use super::Ctx;
 use crate::alias::*;
 use crate::jitcode::{ArrayId, FieldId, ScalarTy, Tables};
-use crate::jitcode::Kind;
 use crate::trace::{GuardInfo, Opcode, PendingWrite, Trace, TraceOp, Val};
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
@@ -283,7 +282,7 @@ impl Heap<'_> {
     fn at_guard(&mut self, e: &Emitter, g: usize) {
         let allocated = |v: &Val| e.def(*v).is_some_and(|d| matches!(d.opcode, Opcode::New(_)));
         let names_allocated =
-            |store: &Val| e.emitted_op(*store).is_some_and(|op| op.args.iter().any(allocated));
+            |store: &Val| e.def(*store).is_some_and(|op| op.args.iter().any(allocated));
         self.pending.retain(|_, store| !names_allocated(store));
         let stores: Vec<u32> = self
             .pending
@@ -299,17 +298,6 @@ impl Heap<'_> {
         }
     }
 
-    /// An allocation (a collection may happen): pending stores of
-    /// references are forced.
-    fn at_allocation(&mut self, e: &Emitter) {
-        let stores_ref = |store: &Val| {
-            e.emitted_op(*store)
-                .and_then(|op| op.args.last())
-                .is_some_and(|v| e.kind_of(*v) == Kind::Ref)
-        };
-        self.pending.retain(|_, store| !stores_ref(store));
-    }
-
     /// Put the stores dropped after guards they were pending at into
     /// those guards' resume data, in the order they were emitted.
     fn delay_past_guards(&mut self, e: &mut Emitter) {
@@ -322,7 +310,7 @@ impl Heap<'_> {
             let writes = stores
                 .iter()
                 .map(|&n| {
-                    let op = e.emitted_op(Val::Op(n)).expect("an emitted store");
+                    let op = e.def(Val::Op(n)).expect("an emitted store");
                     PendingWrite {
                         opcode: op.opcode.clone(),
                         args: op.args.clone(),
@@ -509,7 +497,12 @@ fn forward(trace: &Trace, guards: Vec<GuardInfo>, cx: &Ctx) -> Trace {
                 e.keep(i, e.vals(&args));
             }
             Opcode::New(_) => {
-                h.at_allocation(&e);
+                // A collection may run here: it scans memory, which must
+                // be as the interpreter would leave it (a tag delayed
+                // while the payload is written would show a float as a
+                // pointer), and the write barrier the trace passed
+                // before a store would not hold after it.
+                h.clear_pending();
                 e.keep(i, e.vals(&args));
             }
             _ if op.opcode.is_guard() => {
