@@ -996,7 +996,7 @@ fn lox_bridges_from_guards_with_delayed_writes() {
           print run(3000);\n\
           print run(100);\n",
     );
-    let path = program.to_string_lossy().into_owned();
+    let path = program;
     let native = run(vm, &["--jit", "off", &path], b"", QUICK);
     for opts in [DEFAULT, LOW1, LOW2] {
         let (r, _, log) = jit_run_logged(vm, opts, &[&path]);
