@@ -75,8 +75,11 @@ struct Heap<'a> {
     /// Likewise for `vec_set_len`: (Vec, descr) → the operation.
     pending_len: HashMap<(Val, ArrayId), Val>,
     /// Per guard emitted while stores were pending: its index in the
-    /// output and those stores (output operations).
-    at_guards: Vec<(usize, Vec<u32>)>,
+    /// output and where those stores (output operations) are in
+    /// `guard_stores` (one vector for all: most guards of a Lox trace
+    /// have a few).
+    at_guards: Vec<(usize, std::ops::Range<usize>)>,
+    guard_stores: Vec<u32>,
     /// The stores dropped after they were emitted (output operations).
     killed: HashSet<u32>,
 }
@@ -284,25 +287,29 @@ impl Heap<'_> {
         let names_allocated =
             |store: &Val| e.def(*store).is_some_and(|op| op.args.iter().any(allocated));
         self.pending.retain(|_, store| !names_allocated(store));
-        let stores: Vec<u32> = self
-            .pending
-            .values()
-            .chain(self.pending_len.values())
-            .filter_map(|v| match v {
-                Val::Op(n) => Some(*n),
-                _ => None,
-            })
-            .collect();
-        if !stores.is_empty() {
-            self.at_guards.push((g, stores));
+        let start = self.guard_stores.len();
+        let stores = self.pending.values().chain(self.pending_len.values());
+        self.guard_stores.extend(stores.filter_map(|v| match v {
+            Val::Op(n) => Some(*n),
+            _ => None,
+        }));
+        if self.guard_stores.len() > start {
+            self.at_guards.push((g, start..self.guard_stores.len()));
         }
     }
 
     /// Put the stores dropped after guards they were pending at into
     /// those guards' resume data, in the order they were emitted.
     fn delay_past_guards(&mut self, e: &mut Emitter) {
-        for (g, mut stores) in std::mem::take(&mut self.at_guards) {
-            stores.retain(|n| self.killed.contains(n));
+        if self.killed.is_empty() {
+            return;
+        }
+        for (g, range) in std::mem::take(&mut self.at_guards) {
+            let mut stores: Vec<u32> = self.guard_stores[range]
+                .iter()
+                .copied()
+                .filter(|n| self.killed.contains(n))
+                .collect();
             if stores.is_empty() {
                 continue;
             }
@@ -340,6 +347,7 @@ fn forward(trace: &Trace, guards: Vec<GuardInfo>, cx: &Ctx) -> Trace {
         pending: HashMap::default(),
         pending_len: HashMap::default(),
         at_guards: Vec::new(),
+        guard_stores: Vec::new(),
         killed: HashSet::default(),
     };
     let mut args = Vec::new();
