@@ -283,9 +283,14 @@ impl Heap<'_> {
     /// need if they are dropped later. Stores into or of an object the
     /// trace allocated stop being pending (see the module doc).
     fn at_guard(&mut self, e: &Emitter, g: usize) {
-        let allocated = |v: &Val| e.def(*v).is_some_and(|d| matches!(d.opcode, Opcode::New(_)));
-        let names_allocated =
-            |store: &Val| e.def(*store).is_some_and(|op| op.args.iter().any(allocated));
+        let allocated = |v: &Val| {
+            e.def(*v)
+                .is_some_and(|d| matches!(d.opcode, Opcode::New(_)))
+        };
+        let names_allocated = |store: &Val| {
+            e.def(*store)
+                .is_some_and(|op| op.args.iter().any(allocated))
+        };
         self.pending.retain(|_, store| !names_allocated(store));
         let start = self.guard_stores.len();
         let stores = self.pending.values().chain(self.pending_len.values());

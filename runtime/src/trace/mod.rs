@@ -11,7 +11,8 @@
 //!
 //! Every guard carries resume data (`GuardInfo`): the interpreter frames to
 //! rebuild if it fails, each a jitcode, a position and the live registers
-//! mapped to trace values. The data is declared here, with the IR; what
+//! mapped to trace values; the objects the optimizer kept virtual; the
+//! writes it delayed past the guard (`PendingWrite`). The data is declared here, with the IR; what
 //! builds it and rebuilds frames from it is `crate::resume`. Only operations with one result or none exist;
 //! a residual call with several results writes them to a per-thread
 //! buffer that `CallResult` reads.
