@@ -250,40 +250,6 @@ pub unsafe fn store(ty: ScalarTy, addr: usize, v: u64) {
     }
 }
 
-/// A write operation of a trace (`setfield`, `setitem`, `store`,
-/// `vec_set_len`) on the values `args`: the trace interpreter's, and a
-/// guard's delayed writes when it fails (`GuardInfo::pending`). Returns
-/// false for any other opcode (nothing is done).
-///
-/// # Safety
-/// The arguments are valid for the operation, as in a verified trace
-/// (the base is an object of the field's type, and so on).
-pub unsafe fn write(
-    tables: &crate::jitcode::Tables,
-    opcode: &crate::trace::Opcode,
-    args: &[u64],
-) -> bool {
-    use crate::trace::Opcode;
-    match *opcode {
-        Opcode::SetField(d) => {
-            let d = &tables.fields[d];
-            let ty = d.ty.expect("setfield of a scalar field");
-            store(ty, field_addr(d, args[0] as usize), args[1]);
-        }
-        Opcode::Store(ty) => store(ty, args[0] as usize, args[1]),
-        Opcode::SetItem(d) => {
-            let d = &tables.arrays[d];
-            let ty = d.item.expect("setitem of scalar items");
-            store(ty, item_addr(d, args[0] as usize, args[1] as i64), args[2]);
-        }
-        Opcode::VecSetLen(d) => {
-            (slot_shims(&tables.arrays[d]).set_len)(args[0] as usize, args[1] as usize)
-        }
-        _ => return false,
-    }
-    true
-}
-
 /// `Box::new`'s allocation for one value of `d`'s type: Rust's global
 /// allocator with the type's layout, so that native code may drop the box.
 /// Zero-sized types get a dangling aligned address, as in `Box`.

@@ -374,7 +374,7 @@ impl ResumeBuilder for BridgeStart<'_> {
     fn pending_write(&mut self, w: &PendingWrite, args: &[Value]) {
         let bits: Vec<u64> = args.iter().map(|a| a.bits).collect();
         // SAFETY: the parent trace did this write with these values.
-        let done = unsafe { crate::executor::write(self.tables, &w.opcode, &bits) };
+        let done = unsafe { crate::trace::interp::write(self.tables, &w.opcode, &bits) };
         assert!(done, "metatrace: {:?} is no write to delay", w.opcode);
         match w.opcode {
             Opcode::VecSetLen(d) => self.rec.set_len(d, args[0].val, args[1].val, bits[1]),

@@ -228,7 +228,7 @@ impl ResumeBuilder for Materialize<'_> {
     fn pending_write(&mut self, w: &PendingWrite, args: &[u64]) {
         // SAFETY: the trace did this write with these values (the
         // verifier checks its shape).
-        let done = unsafe { crate::executor::write(self.tables, &w.opcode, args) };
+        let done = unsafe { crate::trace::interp::write(self.tables, &w.opcode, args) };
         assert!(done, "metatrace: {:?} is no write to delay", w.opcode);
     }
 }

@@ -121,7 +121,7 @@ pub fn run(trace: &Trace, tables: &'static Tables, inputs: &[u64]) -> TraceExit 
                 | Opcode::SetItem(_)
                 | Opcode::VecSetLen(_) => {
                     let args: Vec<u64> = (0..op.args.len()).map(arg).collect();
-                    unsafe { executor::write(tables, &op.opcode, &args) };
+                    unsafe { write(tables, &op.opcode, &args) };
                     0
                 }
                 Opcode::FieldAddr(d) => {
@@ -258,4 +258,34 @@ pub fn run(trace: &Trace, tables: &'static Tables, inputs: &[u64]) -> TraceExit 
 
 fn item_ty(t: Option<ScalarTy>) -> ScalarTy {
     t.expect("getitem/setitem of scalar items")
+}
+
+/// A write operation of a trace (`setfield`, `setitem`, `store`,
+/// `vec_set_len`) on the values `args`: the trace interpreter's, and a
+/// guard's delayed writes when it fails (`GuardInfo::pending`). Returns
+/// false for any other opcode (nothing is done).
+///
+/// # Safety
+/// The arguments are valid for the operation, as in a verified trace
+/// (the base is an object of the field's type, and so on).
+pub unsafe fn write(tables: &Tables, opcode: &Opcode, args: &[u64]) -> bool {
+    use executor::{field_addr, item_addr, slot_shims, store};
+    match *opcode {
+        Opcode::SetField(d) => {
+            let d = &tables.fields[d];
+            let ty = d.ty.expect("setfield of a scalar field");
+            store(ty, field_addr(d, args[0] as usize), args[1]);
+        }
+        Opcode::Store(ty) => store(ty, args[0] as usize, args[1]),
+        Opcode::SetItem(d) => {
+            let d = &tables.arrays[d];
+            let ty = d.item.expect("setitem of scalar items");
+            store(ty, item_addr(d, args[0] as usize, args[1] as i64), args[2]);
+        }
+        Opcode::VecSetLen(d) => {
+            (slot_shims(&tables.arrays[d]).set_len)(args[0] as usize, args[1] as usize)
+        }
+        _ => return false,
+    }
+    true
 }
