@@ -971,3 +971,76 @@ fn lox_globals_are_constants_until_rebound() {
         assert!(log.contains("guard_not_invalidated("), "{p}");
     }
 }
+
+/// Lazy stores (docs/optimizer.md): a Lox loop's traces delay stores to
+/// its value stack past guards (`pending` in the guard's resume data).
+/// The guard on `i < 1500` fails from then on, so the blackhole resumes
+/// from it and then a bridge is traced from it: both must do the delayed
+/// writes first. The outputs are the native ones, and the log shows a
+/// bridge from a guard with delayed writes.
+#[test]
+fn lox_bridges_from_guards_with_delayed_writes() {
+    let vm = lox();
+    let dir = tempfile::tempdir().unwrap();
+    let program = write(
+        dir.path(),
+        "delayed.lox",
+        b"fun run(n) {\n\
+            var t = 0;\n\
+            for (var i = 0; i < n; i = i + 1) {\n\
+              var x = i * 2;\n\
+              if (i < 1500) { t = t + x; } else { t = t - x / 2 + 1; }\n\
+            }\n\
+            return t;\n\
+          }\n\
+          print run(3000);\n\
+          print run(100);\n",
+    );
+    let path = program;
+    let native = run(vm, &["--jit", "off", &path], b"", QUICK);
+    for opts in [DEFAULT, LOW1, LOW2] {
+        let (r, _, log) = jit_run_logged(vm, opts, &[&path]);
+        assert_eq!(differences(&native, &r), None, "--jit {opts}");
+        if opts != DEFAULT {
+            continue;
+        }
+        let from_delayed = bridge_parents(&log)
+            .into_iter()
+            .filter(|guard_line| guard_line.contains(" pending "))
+            .count();
+        assert!(
+            from_delayed > 0,
+            "no bridge from a guard with delayed writes:\n{log}"
+        );
+    }
+}
+
+/// The guard line, in the log of its trace, of every bridge's parent.
+fn bridge_parents(log: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for b in log.split("{jit-log-opt-bridge\n").skip(1) {
+        // "# bridge N: bridge from guard #G of trace T ..."
+        let Some(rest) = b.split("bridge from guard #").nth(1) else {
+            continue;
+        };
+        let mut words = rest.split_whitespace();
+        let (Some(guard), Some("of"), Some("trace"), Some(trace)) =
+            (words.next(), words.next(), words.next(), words.next())
+        else {
+            continue;
+        };
+        // Sections start "# loop T:", "# preamble T:", "# bridge T:".
+        let parent = log.split("\n# ").find(|t| {
+            t.split_once(':')
+                .is_some_and(|(h, _)| h.rsplit(' ').next() == Some(trace))
+        });
+        let mark = format!("] #{guard}");
+        if let Some(line) = parent.and_then(|t| {
+            t.lines()
+                .find(|l| l.ends_with(&mark) || l.contains(&format!("{mark} ")))
+        }) {
+            out.push(line.to_string());
+        }
+    }
+    out
+}

@@ -43,6 +43,7 @@ impl<'a> Gen<'a> {
         guards.push(GuardInfo {
             frames: vec![],
             virtuals: vec![],
+            pending: vec![],
             fail_args: vec![v],
         });
         ops.push(TraceOp {

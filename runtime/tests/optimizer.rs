@@ -90,6 +90,75 @@ fn tlr_square_loop_runs_the_same() {
 }
 
 // ---------------------------------------------------------------------------
+// Lazy stores: writes delayed past guards
+
+/// Stores overwritten after a guard are delayed past it (`heap`): the
+/// guard's resume data holds them, memory does not when it fails, and
+/// `from_guard` does them before the frames are rebuilt.
+#[test]
+fn a_failing_guard_does_the_writes_delayed_past_it() {
+    use metatrace_runtime::blackhole::ResumeFrame;
+    let text = "\
+[r0, i1, r2]
+setfield<Obj.a>(r0, i1)
+setfield<Obj.f>(r0, 2.5)
+i5 = vec_len<Vec<i64>>(r2)
+i6 = int_add/usize(i5, 1)
+vec_set_len<Vec<i64>>(r2, i6)
+i8 = int_lt/i64(i1, 10)
+guard_true(i8) [r0, i1]
+setfield<Obj.a>(r0, 7)
+setfield<Obj.f>(r0, 0.5)
+vec_set_len<Vec<i64>>(r2, i5)
+jump(r0, i1, r2)
+";
+    let before = parse(text);
+    let after = run_all(text);
+    // (The last length is the one read: that write goes.)
+    assert_eq!(
+        show(&after),
+        "\
+[r0, i1, r2]
+i3 = vec_len<Vec<i64>>(r2)
+i4 = int_add/usize(i3, 1)
+i5 = int_lt/i64(i1, 10)
+guard_true(i5) [r0, i1, r2, i4] #0 pending setfield<Obj.a>(r0, i1) pending setfield<Obj.f>(r0, 2.5) pending vec_set_len<Vec<i64>>(r2, i4)
+setfield<Obj.a>(r0, 7)
+setfield<Obj.f>(r0, 0.5)
+jump(r0, i1, r2)
+"
+    );
+    for (t, delayed) in [(&before, false), (&after, true)] {
+        let mut obj = Box::new(Obj {
+            a: -1,
+            b: 0,
+            flag: false,
+            h: 0,
+            c: 0,
+            d: 0,
+            f: -1.0,
+            next: 0,
+            vals: Vec::with_capacity(8),
+        });
+        obj.vals.extend([1, 2, 3]);
+        let addr = &mut *obj as *mut Obj as u64;
+        let vals = &mut obj.vals as *mut Vec<i64> as u64;
+        let e = interp::run(t, tables(), &[addr, 20, vals]);
+        assert!(!e.is_jump_to());
+        // The guard failed: memory lacks the delayed writes until resume.
+        let seen = (obj.a, obj.f, obj.vals.len());
+        if delayed {
+            assert_eq!(seen, (-1, -1.0, 3));
+        } else {
+            assert_eq!(seen, (20, 2.5, 4));
+        }
+        let frames = ResumeFrame::from_guard(tables(), &t.guards[e.guard as usize], &e.values);
+        assert_eq!((obj.a, obj.f, obj.vals.len()), (20, 2.5, 4));
+        assert_eq!(frames[0].regs.len(), 2);
+    }
+}
+
+// ---------------------------------------------------------------------------
 // enable_opts
 
 #[test]

@@ -807,6 +807,9 @@ static PEELED: AtomicUsize = AtomicUsize::new(0);
 /// their peeled loop directly.
 static SHORT: AtomicUsize = AtomicUsize::new(0);
 static SHORT_RUNS: AtomicUsize = AtomicUsize::new(0);
+/// How many runs left through a guard with writes delayed past it (so
+/// that the lazy stores of `heap` are compared too).
+static DELAYED_EXITS: AtomicUsize = AtomicUsize::new(0);
 
 /// The peeled loop entered directly, the way a bridge ending at the loop
 /// header does, behaves like the loop: through the short preamble alone
@@ -875,6 +878,9 @@ fn check_short_entries(
 fn run(t: &Trace, w: &mut World, inputs: &[u64]) -> (TraceExit, Exit, Snapshot) {
     w.reset();
     let e = interp::run(t, tables(), inputs);
+    if !e.is_jump_to() && !t.guards[e.guard as usize].pending.is_empty() {
+        DELAYED_EXITS.fetch_add(1, Ordering::Relaxed);
+    }
     let x = exit_of(t, &e);
     (e, x, w.snapshot())
 }
@@ -1009,6 +1015,12 @@ fn random_straight_traces() {
     for seed in 0..400 {
         check_trace(seed, false);
     }
+    let delayed = DELAYED_EXITS.load(Ordering::Relaxed);
+    eprintln!("{delayed} runs left through a guard with delayed writes");
+    assert!(
+        delayed >= 10,
+        "only {delayed} runs left through a guard with delayed writes"
+    );
 }
 
 #[test]

@@ -104,6 +104,7 @@ impl TB {
             .collect();
         self.guards.push(GuardInfo {
             virtuals: Vec::new(),
+            pending: Vec::new(),
             frames: vec![FrameSnapshot {
                 jitcode: 0,
                 pc: 0,

@@ -312,12 +312,7 @@ fn gc_constants(trace: &crate::trace::Trace) -> Box<[usize]> {
         op.args.iter().for_each(|&v| pin(v));
     }
     for g in &trace.guards {
-        for f in &g.frames {
-            f.regs.iter().for_each(|&(_, v)| pin(v));
-        }
-        for o in &g.virtuals {
-            o.fields.iter().for_each(|&(_, v)| pin(v));
-        }
+        g.values().for_each(&mut pin);
     }
     all.into_iter().collect()
 }

@@ -45,7 +45,9 @@ use crate::blackhole::{self, Program};
 use crate::jitcode::{AllocId, Insn, JitCodeId, KReg, Kind, Tables};
 use crate::params::JitParams;
 use crate::resume::ResumeBuilder;
-use crate::trace::{FieldWrite, FrameSnapshot, GuardInfo, Opcode, Trace, TraceStart, Val};
+use crate::trace::{
+    FieldWrite, FrameSnapshot, GuardInfo, Opcode, PendingWrite, Trace, TraceStart, Val,
+};
 use frame::{Frame, Value};
 use record::Recorder;
 use std::collections::HashMap;
@@ -273,6 +275,11 @@ pub fn trace_bridge(
             note_kind(v, w.ty(tables).kind());
         }
     }
+    for w in &guard.pending {
+        for (&v, k) in w.args.iter().zip(w.arg_kinds(tables)) {
+            note_kind(v, k);
+        }
+    }
     let start = TraceStart::Bridge {
         code: u32::MAX,
         guard: u32::MAX,
@@ -288,6 +295,9 @@ pub fn trace_bridge(
         position: &position,
         rec: &mut rec,
     };
+    // The writes the parent delayed past the guard are done for real and
+    // recorded, before anything is allocated (`do_pending_writes`).
+    guard.do_pending_writes(&mut start);
     let frames = guard
         .frames
         .iter()
@@ -359,6 +369,21 @@ impl ResumeBuilder for BridgeStart<'_> {
             FieldWrite::Store(ty) => Opcode::Store(ty),
         };
         self.rec.write(opcode, &[obj.val, field.val], field.bits);
+    }
+
+    fn pending_write(&mut self, w: &PendingWrite, args: &[Value]) {
+        let bits: Vec<u64> = args.iter().map(|a| a.bits).collect();
+        // SAFETY: the parent trace did this write with these values.
+        let done = unsafe { crate::trace::interp::write(self.tables, &w.opcode, &bits) };
+        assert!(done, "metatrace: {:?} is no write to delay", w.opcode);
+        match w.opcode {
+            Opcode::VecSetLen(d) => self.rec.set_len(d, args[0].val, args[1].val, bits[1]),
+            _ => {
+                let vals: Vec<Val> = args.iter().map(|a| a.val).collect();
+                let value = *bits.last().expect("a write has a value");
+                self.rec.write(w.opcode.clone(), &vals, value);
+            }
+        }
     }
 }
 

@@ -79,12 +79,7 @@ impl Recorder {
             op.args.iter().for_each(&mut note);
         }
         for g in &self.trace.guards[guards_seen..] {
-            for f in &g.frames {
-                f.regs.iter().for_each(|(_, v)| note(v));
-            }
-            for o in &g.virtuals {
-                o.fields.iter().for_each(|(_, v)| note(v));
-            }
+            g.values().for_each(|v| note(&v));
         }
         self.consts_seen = (self.trace.ops.len(), self.trace.guards.len());
         words.extend(self.ref_consts.iter().copied());

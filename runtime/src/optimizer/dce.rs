@@ -36,16 +36,8 @@ pub fn run(mut trace: Trace, _cx: &Ctx) -> Trace {
             mark(&mut live, a);
         }
         if let Some(g) = op.guard {
-            let info = &trace.guards[g as usize];
-            for f in &info.frames {
-                for (_, v) in &f.regs {
-                    mark(&mut live, v);
-                }
-            }
-            for obj in &info.virtuals {
-                for (_, v) in &obj.fields {
-                    mark(&mut live, v);
-                }
+            for v in trace.guards[g as usize].values() {
+                mark(&mut live, &v);
             }
         }
     }

@@ -37,7 +37,9 @@
 //! hands the next what its input owned.)
 
 use crate::jitcode::{KReg, Kind};
-use crate::trace::{FrameSnapshot, GuardInfo, Opcode, Trace, TraceOp, Val, VirtualObj};
+use crate::trace::{
+    FrameSnapshot, GuardInfo, Opcode, PendingWrite, Trace, TraceOp, Val, VirtualObj,
+};
 use std::cell::{Cell, RefCell};
 
 /// What became of a guard handed to [`Emitter::keep_guard`].
@@ -537,6 +539,7 @@ impl<'t> Emitter<'t> {
                 GuardInfo {
                     frames: Vec::new(),
                     virtuals: Vec::new(),
+                    pending: Vec::new(),
                     fail_args: Vec::new(),
                 },
             );
@@ -547,6 +550,7 @@ impl<'t> Emitter<'t> {
             let info = GuardInfo {
                 frames: Vec::new(),
                 virtuals: Vec::new(),
+                pending: Vec::new(),
                 fail_args: Vec::new(),
             };
             return self.push_guard(i, args, info, outcome);
@@ -572,6 +576,7 @@ impl<'t> Emitter<'t> {
             GuardInfo {
                 frames,
                 virtuals: Vec::new(),
+                pending: Vec::new(),
                 fail_args,
             }
         };
@@ -587,6 +592,14 @@ impl<'t> Emitter<'t> {
             same &= input.virtuals.get(info.virtuals.len()) == Some(&obj);
             info.virtuals.push(obj);
         }
+        for w in &input.pending {
+            let args: Vec<Val> = w.args.iter().map(|&v| self.substitute(v, own)).collect();
+            same &= args == w.args;
+            info.pending.push(PendingWrite {
+                opcode: w.opcode.clone(),
+                args,
+            });
+        }
         for (out, f) in info.frames.iter_mut().zip(&input.frames) {
             if identity {
                 out.regs.extend_from_slice(&f.regs);
@@ -599,7 +612,7 @@ impl<'t> Emitter<'t> {
             }
         }
         self.fail_args_into(&info.frames, &mut info.fail_args);
-        if !info.virtuals.is_empty() {
+        if !info.virtuals.is_empty() || !info.pending.is_empty() {
             info.fail_args = info.collect_fail_args();
         }
         self.same = same && info.fail_args == input.fail_args;
@@ -634,10 +647,17 @@ impl<'t> Emitter<'t> {
                     *v = w;
                 }
             }
+            for pw in &mut info.pending {
+                for v in &mut pw.args {
+                    let w = self.substitute(*v, own);
+                    same &= w == *v;
+                    *v = w;
+                }
+            }
         }
         let mut fail_args = self.spare().vals.take(info.fail_args.len());
         self.fail_args_into(&info.frames, &mut fail_args);
-        if !info.virtuals.is_empty() {
+        if !info.virtuals.is_empty() || !info.pending.is_empty() {
             self.spare().vals.put(fail_args);
             fail_args = info.collect_fail_args();
         }
@@ -812,6 +832,22 @@ impl<'t> Emitter<'t> {
         self.ops.len()
     }
 
+    /// Number of guards emitted so far (the last one's index is one less).
+    pub fn guards_emitted(&self) -> usize {
+        self.guards.len()
+    }
+
+    /// Writes delayed past emitted guard `g` that happen before those its
+    /// resume data delays already (`heap`: the stores it removed come
+    /// before those an earlier run removed, which were the last to their
+    /// locations). Recomputes its fail arguments.
+    pub fn delay_writes_past(&mut self, g: usize, writes: Vec<PendingWrite>) {
+        self.same = false;
+        let info = &mut self.guards[g];
+        info.pending.splice(0..0, writes);
+        info.fail_args = info.collect_fail_args();
+    }
+
     /// The output trace.
     pub fn finish(mut self) -> Trace {
         // (Taken out: dropping the emitter gives its spare buffers back.)
@@ -980,9 +1016,7 @@ fn drop_killed(
         op.args.iter_mut().for_each(remap);
         if let Some(g) = op.guard {
             let mut info = guards[g as usize].take().expect("one op per guard");
-            for f in &mut info.frames {
-                f.regs.iter_mut().for_each(|(_, v)| remap(v));
-            }
+            info.values_mut(remap);
             info.fail_args.iter_mut().for_each(remap);
             op.guard = Some(out_guards.len() as u32);
             out_guards.push(info);

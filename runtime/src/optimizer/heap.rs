@@ -38,17 +38,34 @@
 //!
 //! A store is dropped when the location is known to hold that value
 //! already, or when a later store to the same location comes before any
-//! read that may alias it, any guard (an exit shows memory to the
-//! interpreter), any call and any `vec_push`/`vec_pop`. Likewise a
-//! `vec_set_len` followed by another of the same Vec (a pop then a push:
+//! read that may alias it, any call and any `vec_push`/`vec_pop`. Likewise
+//! a `vec_set_len` followed by another of the same Vec (a pop then a push:
 //! only the last length is seen).
+//!
+//! Guards between the two do not keep the first store: it is *lazy*
+//! (RPython's lazy setfields, `heap.py`). A guard that fails shows memory
+//! to the interpreter, so each guard the dropped store was pending at
+//! gets it in its resume data (`GuardInfo::pending`, RPython's
+//! `pending_setfields` in `resume.py`), done when the guard fails before
+//! the interpreter resumes, and first thing in a bridge from it. Stores
+//! that stay are not moved: they are done where they were, and no guard
+//! needs them. For a delayed store to be right at a guard, it must be the
+//! last write to its location before the guard; so a write forces (stops
+//! delaying) every pending store to another location it may alias, and
+//! pending stores are to locations that cannot overlap. Not delayed past
+//! a guard: stores into, or of, an object the trace allocated (the
+//! `virtuals` pass keeps those objects virtual instead, and a delayed
+//! write of one would have to allocate it on the guard's exit path); past
+//! an allocation, any store (a collection may run there: it scans memory,
+//! and the write barrier the trace passed before a store would not hold
+//! after it).
 
 use super::emit::{recycle, Emitter, GuardFate};
 use super::Ctx;
 use crate::alias::*;
 use crate::jitcode::{ArrayId, FieldId, ScalarTy, Tables};
-use crate::trace::{GuardInfo, Opcode, Trace, TraceOp, Val};
-use rustc_hash::FxHashMap as HashMap;
+use crate::trace::{GuardInfo, Opcode, PendingWrite, Trace, TraceOp, Val};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 struct Heap<'a> {
     t: &'a Tables,
@@ -57,6 +74,14 @@ struct Heap<'a> {
     pending: HashMap<Loc, Val>,
     /// Likewise for `vec_set_len`: (Vec, descr) → the operation.
     pending_len: HashMap<(Val, ArrayId), Val>,
+    /// Per guard emitted while stores were pending: its index in the
+    /// output and where those stores (output operations) are in
+    /// `guard_stores` (one vector for all: most guards of a Lox trace
+    /// have a few).
+    at_guards: Vec<(usize, std::ops::Range<usize>)>,
+    guard_stores: Vec<u32>,
+    /// The stores dropped after they were emitted (output operations).
+    killed: HashSet<u32>,
 }
 
 /// What the pass knows memory holds, by location. Fields are kept by
@@ -202,13 +227,20 @@ impl Heap<'_> {
         let t = self.t;
         match loc {
             Loc::Tag { .. } => self.pending.clear(),
-            l if is_scalar(l) => self.pending.retain(|w, _| !scalars_may_alias(t, w, l, def)),
+            l if is_scalar(l) => {
+                if let Loc::Raw { .. } = l {
+                    // (It may read a Vec's length.)
+                    self.pending_len.clear();
+                }
+                self.pending.retain(|w, _| !scalars_may_alias(t, w, l, def))
+            }
             _ => {}
         }
     }
 
     /// A write of `v` to `loc` (emitted as `store`); drops an earlier
-    /// unseen store to the same location.
+    /// unseen store to the same location, and forces those to locations
+    /// it may overlap.
     fn write(&mut self, e: &mut Emitter, loc: Loc, v: Val, ty: ScalarTy, store: Val) {
         self.invalidate(Write::Scalar(loc, v, &|v| e.def(v)));
         if reads_back(self.t, v, ty, &|v| e.def(v)) {
@@ -216,8 +248,88 @@ impl Heap<'_> {
         } else {
             self.cache.remove(&loc);
         }
+        let t = self.t;
+        self.pending
+            .retain(|w, _| *w == loc || !scalars_may_alias(t, w, &loc, &|v| e.def(v)));
+        if let Loc::Raw { .. } = loc {
+            self.pending_len.clear();
+        }
         if let Some(prev) = self.pending.insert(loc, store) {
-            e.kill(prev);
+            self.kill(e, prev);
+        }
+    }
+
+    /// `vec_set_len` of `vec` (emitted as `op`): drops an earlier unseen
+    /// length of the same Vec, and forces those it may overlap.
+    fn set_len(&mut self, e: &mut Emitter, vec: Val, d: ArrayId, op: Val) {
+        let t = self.t;
+        self.pending_len.retain(|&(v2, d2), _| {
+            (v2, d2) == (vec, d) || !(vecs_may_alias(t, d, d2) && may_equal(vec, v2))
+        });
+        self.pending.retain(|w, _| !matches!(w, Loc::Raw { .. }));
+        if let Some(prev) = self.pending_len.insert((vec, d), op) {
+            self.kill(e, prev);
+        }
+    }
+
+    fn kill(&mut self, e: &mut Emitter, store: Val) {
+        e.kill(store);
+        if let Val::Op(n) = store {
+            self.killed.insert(n);
+        }
+    }
+
+    /// Guard `g` (output index) was emitted: the pending stores it may
+    /// need if they are dropped later. Stores into or of an object the
+    /// trace allocated stop being pending (see the module doc).
+    fn at_guard(&mut self, e: &Emitter, g: usize) {
+        let allocated = |v: &Val| {
+            e.def(*v)
+                .is_some_and(|d| matches!(d.opcode, Opcode::New(_)))
+        };
+        let names_allocated = |store: &Val| {
+            e.def(*store)
+                .is_some_and(|op| op.args.iter().any(allocated))
+        };
+        self.pending.retain(|_, store| !names_allocated(store));
+        let start = self.guard_stores.len();
+        let stores = self.pending.values().chain(self.pending_len.values());
+        self.guard_stores.extend(stores.filter_map(|v| match v {
+            Val::Op(n) => Some(*n),
+            _ => None,
+        }));
+        if self.guard_stores.len() > start {
+            self.at_guards.push((g, start..self.guard_stores.len()));
+        }
+    }
+
+    /// Put the stores dropped after guards they were pending at into
+    /// those guards' resume data, in the order they were emitted.
+    fn delay_past_guards(&mut self, e: &mut Emitter) {
+        if self.killed.is_empty() {
+            return;
+        }
+        for (g, range) in std::mem::take(&mut self.at_guards) {
+            let mut stores: Vec<u32> = self.guard_stores[range]
+                .iter()
+                .copied()
+                .filter(|n| self.killed.contains(n))
+                .collect();
+            if stores.is_empty() {
+                continue;
+            }
+            stores.sort_unstable();
+            let writes = stores
+                .iter()
+                .map(|&n| {
+                    let op = e.def(Val::Op(n)).expect("an emitted store");
+                    PendingWrite {
+                        opcode: op.opcode.clone(),
+                        args: op.args.clone(),
+                    }
+                })
+                .collect();
+            e.delay_writes_past(g, writes);
         }
     }
 }
@@ -239,6 +351,9 @@ fn forward(trace: &Trace, guards: Vec<GuardInfo>, cx: &Ctx) -> Trace {
         cache: Cache::default(),
         pending: HashMap::default(),
         pending_len: HashMap::default(),
+        at_guards: Vec::new(),
+        guard_stores: Vec::new(),
+        killed: HashSet::default(),
     };
     let mut args = Vec::new();
     while let Some(i) = e.next_op(&mut args) {
@@ -339,9 +454,7 @@ fn forward(trace: &Trace, guards: Vec<GuardInfo>, cx: &Ctx) -> Trace {
                     let op = e.keep(i, e.vals(&args));
                     h.cache.insert(loc, args[1]);
                     // An earlier length no one may have seen is dead.
-                    if let Some(prev) = h.pending_len.insert((args[0], d), op) {
-                        e.kill(prev);
-                    }
+                    h.set_len(&mut e, args[0], d, op);
                 }
             }
             Opcode::VecInit(d) => {
@@ -396,9 +509,18 @@ fn forward(trace: &Trace, guards: Vec<GuardInfo>, cx: &Ctx) -> Trace {
                 h.clear_pending();
                 e.keep(i, e.vals(&args));
             }
-            Opcode::GuardTrue | Opcode::GuardFalse | Opcode::GuardValue => {
-                if e.keep_guard(i, e.vals(&args), &[]) == GuardFate::Kept {
-                    h.clear_pending();
+            Opcode::New(_) => {
+                // A collection may run here: it scans memory, which must
+                // be as the interpreter would leave it (a tag delayed
+                // while the payload is written would show a float as a
+                // pointer), and the write barrier the trace passed
+                // before a store would not hold after it.
+                h.clear_pending();
+                e.keep(i, e.vals(&args));
+            }
+            _ if op.opcode.is_guard() => {
+                if e.keep_guard(i, e.vals(&args), &[]) != GuardFate::Dropped {
+                    h.at_guard(&e, e.guards_emitted() - 1);
                 }
             }
             Opcode::SetField(_) | Opcode::SetItem(_) | Opcode::Store(_) => {
@@ -412,5 +534,6 @@ fn forward(trace: &Trace, guards: Vec<GuardInfo>, cx: &Ctx) -> Trace {
             }
         }
     }
+    h.delay_past_guards(&mut e);
     e.finish()
 }

@@ -391,17 +391,11 @@ fn header_resume(looped: &Trace, tables: &'static Tables) -> Option<GuardInfo> {
             (*r, v)
         })
         .collect();
-    let mut info = GuardInfo {
-        frames: vec![FrameSnapshot {
-            jitcode: d.jitcode,
-            pc,
-            regs,
-        }],
-        virtuals: Vec::new(),
-        fail_args: Vec::new(),
-    };
-    info.fail_args = info.collect_fail_args();
-    Some(info)
+    Some(GuardInfo::new(vec![FrameSnapshot {
+        jitcode: d.jitcode,
+        pc,
+        regs,
+    }]))
 }
 
 /// The short preamble's operations: operations of the loop trace `P`,

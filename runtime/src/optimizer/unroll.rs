@@ -82,7 +82,8 @@ use super::short::ShortOps;
 use super::{Ctx, Peeled};
 use crate::jitcode::{AllocId, CmpOp, IntTy, Kind};
 use crate::trace::{
-    FieldWrite, FrameSnapshot, GuardInfo, Opcode, Trace, TraceOp, TraceStart, Val, VirtualObj,
+    FieldWrite, FrameSnapshot, GuardInfo, Opcode, PendingWrite, Trace, TraceOp, TraceStart, Val,
+    VirtualObj,
 };
 use rustc_hash::FxHashMap as HashMap;
 
@@ -291,11 +292,7 @@ pub(super) fn combine(p: &Trace, prefix: Prefix, carried: &[Carried]) -> Combine
             let mut guards = Vec::new();
             for op in ops.iter_mut().filter(|o| o.guard.is_some()) {
                 op.guard = Some(guards.len() as u32);
-                guards.push(GuardInfo {
-                    frames: Vec::new(),
-                    virtuals: Vec::new(),
-                    fail_args: Vec::new(),
-                });
+                guards.push(GuardInfo::new(Vec::new()));
             }
             let entry_of = |k: usize| match short.held_inputs.iter().find(|(h, _)| *h as usize == k)
             {
@@ -316,11 +313,7 @@ pub(super) fn combine(p: &Trace, prefix: Prefix, carried: &[Carried]) -> Combine
                         result: None,
                         guard: Some(guards.len() as u32),
                     });
-                    guards.push(GuardInfo {
-                        frames: Vec::new(),
-                        virtuals: Vec::new(),
-                        fail_args: Vec::new(),
-                    });
+                    guards.push(GuardInfo::new(Vec::new()));
                 }
             }
             entry.extend(variant.iter().map(|&k| entry_of(k)));
@@ -498,13 +491,7 @@ pub(super) fn split(t: &Trace, n: usize, layout: &Layout) -> Option<(Peeled, Vec
     for op in &t.ops[label + 1..last] {
         work.extend(op.args.iter().copied().filter(|v| pre_label(*v)));
         if let Some(g) = op.guard {
-            let info = &t.guards[g as usize];
-            for f in &info.frames {
-                work.extend(f.regs.iter().map(|(_, v)| *v).filter(|v| pre_label(*v)));
-            }
-            for obj in &info.virtuals {
-                work.extend(obj.fields.iter().map(|(_, v)| *v).filter(|v| pre_label(*v)));
-            }
+            work.extend(t.guards[g as usize].values().filter(|v| pre_label(*v)));
         }
     }
     while let Some(v) = work.pop() {
@@ -648,7 +635,8 @@ fn mapped_trace(
     Some(out)
 }
 
-/// A guard's resume data with its values mapped (virtuals included).
+/// A guard's resume data with its values mapped (virtuals and delayed
+/// writes included).
 pub(super) fn rebuild_guard(
     info: &GuardInfo,
     map: &dyn Fn(Val) -> Option<Val>,
@@ -664,9 +652,20 @@ pub(super) fn rebuild_guard(
             })
         })
         .collect::<Option<_>>()?;
+    let pending = info
+        .pending
+        .iter()
+        .map(|w| {
+            Some(PendingWrite {
+                opcode: w.opcode.clone(),
+                args: w.args.iter().map(|&v| map(v)).collect::<Option<_>>()?,
+            })
+        })
+        .collect::<Option<_>>()?;
     let mut out = GuardInfo {
         frames: rebuild_frames(&info.frames, map)?,
         virtuals,
+        pending,
         fail_args: Vec::new(),
     };
     out.fail_args = out.collect_fail_args();

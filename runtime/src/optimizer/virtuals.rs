@@ -9,7 +9,9 @@
 //! - A guard that may fail while an object is virtual describes it in its
 //!   resume data (`GuardInfo::virtuals`: its type and field values, which
 //!   become fail arguments); the object is allocated and filled in only
-//!   if the guard fails (`GuardInfo::resume_value`).
+//!   if the guard fails (`GuardInfo::resume_value`). An object a write
+//!   delayed past the guard names (`GuardInfo::pending`, from `heap`) is
+//!   forced before the guard instead, as the write would have forced it.
 //! - Any other use escapes: the object is stored into memory, passed to a
 //!   call, compared, or live at the final jump. It is *forced* right before
 //!   that use — `new` and one write per known field are emitted there — and
@@ -210,6 +212,10 @@ impl Virtuals {
             }
         };
         let base = info.virtuals.len();
+        for w in &mut info.pending {
+            // (forced before the guard)
+            w.args.iter_mut().for_each(|v| *v = self.actual(*v));
+        }
         for f in &mut info.frames {
             for (_, v) in &mut f.regs {
                 *v = name(*v, base, &mut todo);
@@ -342,9 +348,19 @@ pub fn run(trace: Trace, _cx: &Ctx) -> Trace {
                     vs.force(&mut e, id);
                 }
             }
-            // The condition escapes; the resume data describes.
+            // The condition escapes; the resume data describes. Objects
+            // that writes delayed past the guard name escape too: a
+            // delayed write is done before anything is allocated
+            // (`GuardInfo::do_pending_writes`), with no write barrier.
             for a in args.iter_mut() {
                 *a = vs.escape(&mut e, *a);
+            }
+            let g = op.guard.expect("a guard has resume data") as usize;
+            for w in &src.guards[g].pending {
+                for a in &w.args {
+                    let v = e.map(*a);
+                    vs.escape(&mut e, v);
+                }
             }
             if e.keep_guard(i, args, &[]) != GuardFate::Dropped {
                 if let Some(info) = e.last_guard_mut() {

@@ -12,13 +12,17 @@
 //!   objects the optimizer kept virtual ([`GuardInfo::rebuild`] with a
 //!   [`ResumeBuilder`]): as bits for the blackhole
 //!   ([`ResumeFrame::from_guard`]), or
-//!   as a bridge's recorded start (the tracer's `BridgeStart`).
+//!   as a bridge's recorded start (the tracer's `BridgeStart`);
+//! - the writes the optimizer delayed past the guard
+//!   ([`GuardInfo::pending`], RPython's `pending_setfields` in
+//!   `resume.py`), done by the same builders first
+//!   ([`GuardInfo::do_pending_writes`]).
 
 pub(crate) mod liveness;
 
 use crate::blackhole::ResumeFrame;
 use crate::jitcode::{AllocId, ScalarTy, Tables};
-use crate::trace::{FieldWrite, FrameSnapshot, GuardInfo, Val};
+use crate::trace::{FieldWrite, FrameSnapshot, GuardInfo, PendingWrite, Val};
 
 /// Fail arguments collected by linear search, at most (then by a set).
 const FEW_FAIL_ARGS: usize = 16;
@@ -29,15 +33,16 @@ impl GuardInfo {
         let mut info = GuardInfo {
             frames,
             virtuals: Vec::new(),
+            pending: Vec::new(),
             fail_args: Vec::new(),
         };
         info.fail_args = info.collect_fail_args();
         info
     }
 
-    /// The values compiled code must save: the non-constant values of the
-    /// frames and of the virtuals' fields, without duplicates, in order.
-    pub fn collect_fail_args(&self) -> Vec<Val> {
+    /// Every value the resume data names: the frames' registers, the
+    /// virtuals' fields, the delayed writes' arguments.
+    pub fn values(&self) -> impl Iterator<Item = Val> + '_ {
         let regs = self
             .frames
             .iter()
@@ -46,8 +51,45 @@ impl GuardInfo {
             .virtuals
             .iter()
             .flat_map(|o| o.fields.iter().map(|(_, v)| *v));
-        let values = regs
-            .chain(fields)
+        let writes = self.pending.iter().flat_map(|w| w.args.iter().copied());
+        regs.chain(fields).chain(writes)
+    }
+
+    /// Apply `f` to every value the resume data names (those of
+    /// [`GuardInfo::values`]); `fail_args` is left to the caller.
+    pub fn values_mut(&mut self, mut f: impl FnMut(&mut Val)) {
+        for fr in &mut self.frames {
+            fr.regs.iter_mut().for_each(|(_, v)| f(v));
+        }
+        for o in &mut self.virtuals {
+            o.fields.iter_mut().for_each(|(_, v)| f(v));
+        }
+        for w in &mut self.pending {
+            w.args.iter_mut().for_each(&mut f);
+        }
+    }
+
+    /// Do the writes the optimizer delayed past this guard, through `b`
+    /// (their arguments are constants and fail arguments). Done before
+    /// anything is allocated: no collection comes between a delayed write
+    /// of a reference and the place in the trace where it was due (the
+    /// optimizer delays none past an allocation), so the write barrier
+    /// the trace passed before it still holds.
+    pub fn do_pending_writes<B: ResumeBuilder>(&self, b: &mut B) {
+        let mut args = Vec::new();
+        for w in &self.pending {
+            args.clear();
+            args.extend(w.args.iter().map(|&v| b.leaf(v)));
+            b.pending_write(w, &args);
+        }
+    }
+
+    /// The values compiled code must save: the non-constant values of the
+    /// frames, of the virtuals' fields and of the delayed writes, without
+    /// duplicates, in order.
+    pub fn collect_fail_args(&self) -> Vec<Val> {
+        let values = self
+            .values()
             .filter(|v| !v.is_const() && !matches!(v, Val::Virtual(_)));
         // A linear search while there are few (most guards), a set past
         // that: the search made every guard of a Lox trace, whose frames
@@ -148,6 +190,8 @@ pub trait ResumeBuilder {
     fn alloc(&mut self, descr: AllocId) -> Self::Value;
     /// Write `field` into `obj` through `w`.
     fn write(&mut self, obj: Self::Value, w: FieldWrite, field: Self::Value);
+    /// Do the delayed write `w` on its arguments' values `args`.
+    fn pending_write(&mut self, w: &PendingWrite, args: &[Self::Value]);
 }
 
 /// Resume values as bits, objects allocated for real
@@ -179,6 +223,28 @@ impl ResumeBuilder for Materialize<'_> {
         // SAFETY: `obj` was allocated for the virtual's type, which `w`
         // is a field of (checked by the verifier).
         unsafe { w.write(self.tables, obj as usize, field) }
+    }
+
+    fn pending_write(&mut self, w: &PendingWrite, args: &[u64]) {
+        // SAFETY: the trace did this write with these values (the
+        // verifier checks its shape).
+        let done = unsafe { crate::trace::interp::write(self.tables, &w.opcode, args) };
+        assert!(done, "metatrace: {:?} is no write to delay", w.opcode);
+    }
+}
+
+impl PendingWrite {
+    /// The kinds of the write's arguments.
+    pub fn arg_kinds(&self, tables: &Tables) -> Vec<crate::jitcode::Kind> {
+        use crate::jitcode::Kind;
+        use crate::trace::Opcode;
+        let scalar = |ty: Option<ScalarTy>| ty.map_or(Kind::Int, |t| t.kind());
+        match self.opcode {
+            Opcode::SetField(d) => vec![Kind::Ref, scalar(tables.fields[d].ty)],
+            Opcode::Store(ty) => vec![Kind::Ref, ty.kind()],
+            Opcode::SetItem(d) => vec![Kind::Ref, Kind::Int, scalar(tables.arrays[d].item)],
+            _ => vec![Kind::Ref, Kind::Int],
+        }
     }
 }
 
@@ -215,7 +281,8 @@ impl ResumeFrame {
     ///
     /// Panics if the number of values is wrong or the resume data uses a
     /// value that is no fail argument.
-    /// Objects the optimizer kept virtual are allocated here
+    /// The writes the optimizer delayed past the guard are done first,
+    /// then the objects it kept virtual are allocated
     /// (`GuardInfo::resume_value`).
     pub fn from_guard(tables: &Tables, guard: &GuardInfo, fail_values: &[u64]) -> Vec<ResumeFrame> {
         assert!(
@@ -224,6 +291,11 @@ impl ResumeFrame {
             guard.fail_args.len(),
             fail_values.len()
         );
+        guard.do_pending_writes(&mut Materialize {
+            tables,
+            guard,
+            fail_values,
+        });
         let mut made = Vec::new();
         guard
             .frames

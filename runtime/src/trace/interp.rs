@@ -116,12 +116,12 @@ pub fn run(trace: &Trace, tables: &'static Tables, inputs: &[u64]) -> TraceExit 
                     let ty = d.ty.expect("getfield of a scalar field");
                     unsafe { executor::load(ty, executor::field_addr(d, arg(0) as usize)) }
                 }
-                Opcode::SetField(d) => {
-                    let d = &tables.fields[*d];
-                    let ty = d.ty.expect("setfield of a scalar field");
-                    unsafe {
-                        executor::store(ty, executor::field_addr(d, arg(0) as usize), arg(1))
-                    };
+                Opcode::SetField(_)
+                | Opcode::Store(_)
+                | Opcode::SetItem(_)
+                | Opcode::VecSetLen(_) => {
+                    let args: Vec<u64> = (0..op.args.len()).map(arg).collect();
+                    unsafe { write(tables, &op.opcode, &args) };
                     0
                 }
                 Opcode::FieldAddr(d) => {
@@ -129,10 +129,6 @@ pub fn run(trace: &Trace, tables: &'static Tables, inputs: &[u64]) -> TraceExit 
                     unsafe { executor::field_addr(d, arg(0) as usize) as u64 }
                 }
                 Opcode::Load(ty) => unsafe { executor::load(*ty, arg(0) as usize) },
-                Opcode::Store(ty) => {
-                    unsafe { executor::store(*ty, arg(0) as usize, arg(1)) };
-                    0
-                }
                 Opcode::New(d) => executor::alloc(&tables.allocs[*d]) as u64,
                 Opcode::Free(d) => {
                     unsafe { executor::free(&tables.allocs[*d], arg(0) as usize) };
@@ -158,11 +154,6 @@ pub fn run(trace: &Trace, tables: &'static Tables, inputs: &[u64]) -> TraceExit 
                 Opcode::VecCap(d) => unsafe {
                     (executor::slot_shims(&tables.arrays[*d]).cap)(arg(0) as usize) as u64
                 },
-                Opcode::VecSetLen(d) => {
-                    let s = executor::slot_shims(&tables.arrays[*d]);
-                    unsafe { (s.set_len)(arg(0) as usize, arg(1) as usize) };
-                    0
-                }
                 Opcode::VecReserve(d) => {
                     let s = executor::slot_shims(&tables.arrays[*d]);
                     unsafe { (s.reserve)(arg(0) as usize) };
@@ -192,18 +183,6 @@ pub fn run(trace: &Trace, tables: &'static Tables, inputs: &[u64]) -> TraceExit 
                     unsafe {
                         executor::load(ty, executor::item_addr(d, arg(0) as usize, arg(1) as i64))
                     }
-                }
-                Opcode::SetItem(d) => {
-                    let d = &tables.arrays[*d];
-                    let ty = item_ty(d.item);
-                    unsafe {
-                        executor::store(
-                            ty,
-                            executor::item_addr(d, arg(0) as usize, arg(1) as i64),
-                            arg(2),
-                        )
-                    };
-                    0
                 }
                 Opcode::StringPtr => unsafe {
                     (&*(arg(0) as usize as *const String)).as_ptr() as u64
@@ -279,4 +258,34 @@ pub fn run(trace: &Trace, tables: &'static Tables, inputs: &[u64]) -> TraceExit 
 
 fn item_ty(t: Option<ScalarTy>) -> ScalarTy {
     t.expect("getitem/setitem of scalar items")
+}
+
+/// A write operation of a trace (`setfield`, `setitem`, `store`,
+/// `vec_set_len`) on the values `args`: the trace interpreter's, and a
+/// guard's delayed writes when it fails (`GuardInfo::pending`). Returns
+/// false for any other opcode (nothing is done).
+///
+/// # Safety
+/// The arguments are valid for the operation, as in a verified trace
+/// (the base is an object of the field's type, and so on).
+pub unsafe fn write(tables: &Tables, opcode: &Opcode, args: &[u64]) -> bool {
+    use executor::{field_addr, item_addr, slot_shims, store};
+    match *opcode {
+        Opcode::SetField(d) => {
+            let d = &tables.fields[d];
+            let ty = d.ty.expect("setfield of a scalar field");
+            store(ty, field_addr(d, args[0] as usize), args[1]);
+        }
+        Opcode::Store(ty) => store(ty, args[0] as usize, args[1]),
+        Opcode::SetItem(d) => {
+            let d = &tables.arrays[d];
+            let ty = d.item.expect("setitem of scalar items");
+            store(ty, item_addr(d, args[0] as usize, args[1] as i64), args[2]);
+        }
+        Opcode::VecSetLen(d) => {
+            (slot_shims(&tables.arrays[d]).set_len)(args[0] as usize, args[1] as usize)
+        }
+        _ => return false,
+    }
+    true
 }

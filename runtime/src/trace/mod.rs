@@ -11,7 +11,8 @@
 //!
 //! Every guard carries resume data (`GuardInfo`): the interpreter frames to
 //! rebuild if it fails, each a jitcode, a position and the live registers
-//! mapped to trace values. The data is declared here, with the IR; what
+//! mapped to trace values; the objects the optimizer kept virtual; the
+//! writes it delayed past the guard (`PendingWrite`). The data is declared here, with the IR; what
 //! builds it and rebuilds frames from it is `crate::resume`. Only operations with one result or none exist;
 //! a residual call with several results writes them to a per-thread
 //! buffer that `CallResult` reads.
@@ -103,9 +104,33 @@ pub struct GuardInfo {
     /// The objects `Val::Virtual(i)` in `frames` (and in these fields)
     /// stands for: allocated and filled in when the guard fails.
     pub virtuals: Vec<VirtualObj>,
+    /// Writes the optimizer delayed past this guard (RPython's
+    /// `pending_setfields`): in memory they have not happened yet when
+    /// the guard fails, so they are done then, in this order, before the
+    /// frames are rebuilt (and a bridge from the guard does them first).
+    pub pending: Vec<PendingWrite>,
     /// The non-constant values the resume data needs, without duplicates:
     /// what compiled code saves when the guard fails, in this order.
     pub fail_args: Vec<Val>,
+}
+
+/// A write delayed past a guard (`GuardInfo::pending`): `setfield`,
+/// `setitem`, `store` or `vec_set_len`, with its arguments (never
+/// virtual: the optimizer allocates an object such a write names).
+#[derive(Clone, Debug, PartialEq)]
+pub struct PendingWrite {
+    pub opcode: Opcode,
+    pub args: Vec<Val>,
+}
+
+impl PendingWrite {
+    /// Can `opcode` be delayed past a guard?
+    pub fn may_delay(opcode: &Opcode) -> bool {
+        matches!(
+            opcode,
+            Opcode::SetField(_) | Opcode::SetItem(_) | Opcode::Store(_) | Opcode::VecSetLen(_)
+        )
+    }
 }
 
 /// An object a guard's resume data describes instead of pointing to
@@ -164,6 +189,11 @@ impl Trace {
                     + g.virtuals
                         .iter()
                         .map(|v| size_of_val(&*v.fields))
+                        .sum::<usize>()
+                    + size_of_val(&*g.pending)
+                    + g.pending
+                        .iter()
+                        .map(|w| size_of_val(&*w.args))
                         .sum::<usize>()
                     + size_of_val(&*g.fail_args)
             })

@@ -7,8 +7,9 @@
 //! fail arguments, which parse back as one frame (jitcode 0, pc 0)
 //! holding them in order; a hand-written trace may give several frames
 //! separated by `|` (frame k at pc k), constants allowed. `#n` after it is
-//! ignored, and ` virtualK = new<T>(field: value, ...)` describes the
-//! guard's virtual objects. A trace ending with `jump_to` is a bridge.
+//! ignored, ` virtualK = new<T>(field: value, ...)` describes the
+//! guard's virtual objects, and ` pending setfield<T.f>(r1, i2)` a write
+//! delayed past it (`GuardInfo::pending`), in order. A trace ending with `jump_to` is a bridge.
 //! Descrs are found by name through [`JitCodeNames::lookup`].
 
 use super::ops::ParamMut;
@@ -144,11 +145,9 @@ impl Parser<'_> {
         Err(format!("unknown operation `{name}`"))
     }
 
-    fn line(&mut self, line: &str) -> Result<(), String> {
-        let (lhs, rhs) = match line.split_once(" = ") {
-            Some((l, r)) if !l.contains('(') => (Some(l.trim()), r.trim()),
-            _ => (None, line),
-        };
+    /// `name(args)` at the start of `rhs`: the opcode, the arguments and
+    /// where the `)` is.
+    fn operation(&self, rhs: &str) -> Result<(Opcode, Vec<Val>, usize), String> {
         // The name runs to the first `(` outside `<>`.
         let mut depth = 0;
         let open = rhs
@@ -164,11 +163,20 @@ impl Parser<'_> {
             .map(|(i, _)| i)
             .ok_or("no `(`")?;
         let close = open + closing(&rhs[open..], '(', ')').ok_or("unclosed `(`")?;
-        let mut opcode = self.opcode(&rhs[..open])?;
+        let opcode = self.opcode(&rhs[..open])?;
         let args = split_top(&rhs[open + 1..close])
             .into_iter()
             .map(|a| self.val(a))
             .collect::<Result<Vec<_>, _>>()?;
+        Ok((opcode, args, close))
+    }
+
+    fn line(&mut self, line: &str) -> Result<(), String> {
+        let (lhs, rhs) = match line.split_once(" = ") {
+            Some((l, r)) if !l.contains('(') => (Some(l.trim()), r.trim()),
+            _ => (None, line),
+        };
+        let (mut opcode, args, close) = self.operation(rhs)?;
         let result = match lhs {
             Some(l) => Some(kind_of_name(l).ok_or_else(|| format!("bad result name `{l}`"))?),
             None => None,
@@ -264,6 +272,11 @@ impl Parser<'_> {
             });
             text = r[end + 1..].trim();
         }
+        while let Some(r) = text.strip_prefix("pending ") {
+            let (opcode, args, close) = self.operation(r.trim())?;
+            info.pending.push(PendingWrite { opcode, args });
+            text = r.trim()[close + 1..].trim();
+        }
         info.fail_args = info.collect_fail_args();
         self.trace.guards.push(info);
         Ok(self.trace.guards.len() as u32 - 1)
@@ -271,15 +284,15 @@ impl Parser<'_> {
 }
 
 /// Print `t`, parse it back and compare: the same operations, inputs,
-/// fail arguments and virtuals, and the same text printed again. (The
+/// fail arguments, virtuals and delayed writes, and the same text printed again. (The
 /// frame layout of resume data is not printed, so not compared.)
 pub fn check_text_round_trip(t: &Trace, names: &dyn JitCodeNames) -> Result<(), String> {
     let text = format_trace(t, names);
     let back = parse_trace(&text, names).map_err(|e| format!("does not parse: {e}\n{text}"))?;
-    let resume = |t: &Trace| -> Vec<(Vec<Val>, Vec<VirtualObj>)> {
+    let resume = |t: &Trace| -> Vec<(Vec<Val>, Vec<VirtualObj>, Vec<PendingWrite>)> {
         t.guards
             .iter()
-            .map(|g| (g.fail_args.clone(), g.virtuals.clone()))
+            .map(|g| (g.fail_args.clone(), g.virtuals.clone(), g.pending.clone()))
             .collect()
     };
     if back.inputs != t.inputs || back.ops != t.ops || resume(&back) != resume(t) {

@@ -6,6 +6,10 @@
 //! guard_true(i3) [r1, i2] #0
 //! jump(i2, r1)
 //! ```
+//!
+//! After a guard's fail arguments come its virtual objects
+//! (`virtual0 = new<T>(...)`) and the writes delayed past it
+//! (`pending setfield<T.f>(r1, i2)`).
 
 use super::*;
 use crate::jitcode::{fill_template, DescrTable, JitCodeNames};
@@ -93,6 +97,11 @@ pub fn format_trace(t: &Trace, names: &dyn JitCodeNames) -> String {
                 let fa: Vec<String> = info.fail_args.iter().map(|a| val_name(t, *a)).collect();
                 line.push_str(&format!(" [{}] #{g}", fa.join(", ")));
                 line.push_str(&format_virtuals(t, info, names));
+                for w in &info.pending {
+                    let args: Vec<String> = w.args.iter().map(|a| val_name(t, *a)).collect();
+                    let name = opcode_name(&w.opcode, names);
+                    line.push_str(&format!(" pending {name}({})", args.join(", ")));
+                }
             }
         }
         out.push_str(&line);

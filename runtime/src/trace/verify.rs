@@ -1,13 +1,13 @@
 //! The trace verifier: SSA (values used after their definition), the
 //! number and kinds of each operation's operands and its result as the
-//! operation table (`ops.rs`) states them, guards with resume data, and a
-//! final jump.
+//! operation table (`ops.rs`) states them, guards with resume data (whose
+//! delayed writes are writes of the right shape, on values defined before
+//! the guard and no virtual), and a final jump.
 
 use super::*;
 
 /// Arity and kinds of `op` (operation `i`) against the table.
-fn check_shape(t: &Trace, i: usize, op: &TraceOp, errors: &mut Vec<String>) {
-    let name = || format!("op {i} ({:?})", op.opcode);
+fn check_shape(t: &Trace, op: &TraceOp, name: &dyn Fn() -> String, errors: &mut Vec<String>) {
     match op.opcode.arg_kinds() {
         ArgKinds::Variadic => {}
         ArgKinds::Fixed(kinds) => {
@@ -55,7 +55,7 @@ pub fn verify_trace(t: &Trace) -> Result<(), Vec<String>> {
         _ => true,
     };
     for (i, op) in t.ops.iter().enumerate() {
-        check_shape(t, i, op, &mut errors);
+        check_shape(t, op, &|| format!("op {i} ({:?})", op.opcode), &mut errors);
         for a in &op.args {
             if !defined(*a, i) {
                 errors.push(format!(
@@ -68,16 +68,25 @@ pub fn verify_trace(t: &Trace) -> Result<(), Vec<String>> {
             match op.guard {
                 Some(g) if (g as usize) < t.guards.len() => {
                     let info = &t.guards[g as usize];
-                    let regs = info
-                        .frames
-                        .iter()
-                        .flat_map(|f| f.regs.iter().map(|(_, v)| v));
-                    let fields = info
-                        .virtuals
-                        .iter()
-                        .flat_map(|o| o.fields.iter().map(|(_, v)| v));
-                    for v in regs.chain(fields) {
-                        let ok = match *v {
+                    for (k, w) in info.pending.iter().enumerate() {
+                        let name = || format!("op {i}: delayed write {k} ({:?})", w.opcode);
+                        if !PendingWrite::may_delay(&w.opcode) {
+                            errors.push(format!("{}: not a write that may be delayed", name()));
+                            continue;
+                        }
+                        let op = TraceOp {
+                            opcode: w.opcode.clone(),
+                            args: w.args.clone(),
+                            result: None,
+                            guard: None,
+                        };
+                        check_shape(t, &op, &name, &mut errors);
+                        if w.args.iter().any(|a| matches!(a, Val::Virtual(_))) {
+                            errors.push(format!("{}: writes a virtual object", name()));
+                        }
+                    }
+                    for v in info.values() {
+                        let ok = match v {
                             Val::Virtual(k) => (k as usize) < info.virtuals.len(),
                             v => defined(v, i),
                         };
