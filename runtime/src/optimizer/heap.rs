@@ -359,37 +359,7 @@ fn forward(trace: &Trace, guards: Vec<GuardInfo>, cx: &Ctx) -> Trace {
     while let Some(i) = e.next_op(&mut args) {
         let op = &src.ops[i];
         // Reads: the location, if this is one.
-        let read = match op.opcode {
-            Opcode::GetField(d) => Some(Loc::Field {
-                base: args[0],
-                descr: d,
-            }),
-            Opcode::Load(ty) => Some(raw_loc(t, e.def(args[0]), args[0], ty)),
-            Opcode::GetItem(d) => Some(Loc::Item {
-                ptr: args[0],
-                idx: args[1],
-                descr: d,
-            }),
-            Opcode::VecLen(d) => Some(Loc::VecLen {
-                vec: args[0],
-                descr: d,
-            }),
-            Opcode::VecPtr(d) => Some(Loc::VecPtr {
-                vec: args[0],
-                descr: d,
-            }),
-            Opcode::VecCap(d) => Some(Loc::VecCap {
-                vec: args[0],
-                descr: d,
-            }),
-            Opcode::EnumTag(d) => Some(Loc::Tag {
-                addr: args[0],
-                descr: d,
-            }),
-            Opcode::StringPtr => Some(Loc::StrPtr(args[0])),
-            Opcode::StringLen => Some(Loc::StrLen(args[0])),
-            _ => None,
-        };
+        let read = read_loc(t, &op.opcode, &args, &|v| e.def(v));
         if let Some(loc) = read {
             match h.cache.get(&loc) {
                 Some(v) => e.replace(i, v),
