@@ -323,6 +323,7 @@ fn make(immutable_start: bool) -> &'static Tables {
                 jitcode: PORTAL,
                 greens: &[Kind::Int, Kind::Ref],
                 reds: &[Kind::Int, Kind::Ref],
+                native: None,
             }],
             strings: vec!["index out of bounds"],
             ..Descrs::default()

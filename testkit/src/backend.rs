@@ -571,6 +571,7 @@ pub fn tables() -> &'static Tables {
                 jitcode: 0,
                 greens: &[],
                 reds: &[Kind::Int],
+                native: None,
             }]),
             strings: leak(vec!["pure function panicked"]),
         }))

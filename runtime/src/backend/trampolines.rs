@@ -171,6 +171,28 @@ pub unsafe extern "C" fn mt_call_pure(
     })
 }
 
+/// `call_assembler`: a recursive call of the portal of `driver`
+/// (`jit::portal_call`).
+///
+/// # Safety
+/// `args` points to `nargs` words, `results` to `CALL_RESULTS` words.
+pub unsafe extern "C" fn mt_call_assembler(
+    tables: &'static Tables,
+    driver: u64,
+    args: *const u64,
+    nargs: usize,
+    results: *mut u64,
+) -> Ret {
+    guarded(|| {
+        let args = unsafe { std::slice::from_raw_parts(args, nargs) };
+        let out = crate::jit::portal_call(tables, driver as u16, args);
+        let n = out.len().min(CALL_RESULTS);
+        let results = unsafe { std::slice::from_raw_parts_mut(results, n) };
+        results.copy_from_slice(&out[..n]);
+        0
+    })
+}
+
 /// Rust's `a % b` on f64 (C's `fmod`).
 pub extern "C" fn mt_fmod(a: u64, b: u64) -> u64 {
     (f64::from_bits(a) % f64::from_bits(b)).to_bits()

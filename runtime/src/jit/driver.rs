@@ -58,6 +58,69 @@ pub enum EnterOutcome {
 thread_local! {
     /// The JIT is working on this thread (re-entered portals run natively).
     static ACTIVE: Cell<bool> = const { Cell::new(false) };
+    /// Recursive portal calls in progress on this thread
+    /// ([`portal_call`]): compiled code may be suspended below them, so
+    /// no trace may be retired.
+    static PORTAL_CALLS: Cell<u32> = const { Cell::new(0) };
+}
+
+/// A recursive call of the portal of `driver` on `args` (its exploded
+/// arguments), made by compiled code (`call_assembler`), the trace
+/// interpreter or the blackhole; the portal's exploded results.
+///
+/// The portal runs natively, with the JIT on (RPython's
+/// `call_assembler` with its `assembler_helper`): its
+/// `jit_function_entry!()` counts the callee's green key and enters its
+/// compiled code (a function trace ending in `finish`, or a loop) when
+/// there is some, or traces it when it is hot; a guard failing in there
+/// is handled by that entry (a bridge, or the blackhole to the next merge
+/// point or the return), and the result comes back here either way.
+/// While the call runs, the caller's compiled code is suspended on the
+/// stack: retiring traces (a full `max_code`) waits until it is over.
+///
+/// Panics if the driver has no native entry (tables built by hand: the
+/// tracer does not record `call_assembler` for them).
+pub fn portal_call(tables: &'static Tables, driver: u16, args: &[u64]) -> Vec<u64> {
+    let d = &tables.drivers[driver as usize];
+    let Some(native) = d.native else {
+        panic!("metatrace: the portal {} has no native entry", d.portal);
+    };
+    let mut out = vec![0u64; tables.jitcodes[d.jitcode as usize].results.len()];
+    record(Delta::CallAssembler);
+    let _nested = NestedPortal::enter();
+    // SAFETY: `args` are the exploded arguments of this portal, as the
+    // tracer recorded them from a call of it.
+    unsafe { native(args, &mut out) };
+    out
+}
+
+/// The JIT made inactive on this thread for a recursive portal call (the
+/// callee may enter compiled code), and active again afterwards, also on
+/// unwinding.
+struct NestedPortal {
+    was_active: bool,
+}
+
+impl NestedPortal {
+    fn enter() -> NestedPortal {
+        PORTAL_CALLS.with(|n| n.set(n.get() + 1));
+        NestedPortal {
+            was_active: ACTIVE.with(|a| a.replace(false)),
+        }
+    }
+}
+
+impl Drop for NestedPortal {
+    fn drop(&mut self) {
+        ACTIVE.with(|a| a.set(self.was_active));
+        PORTAL_CALLS.with(|n| n.set(n.get() - 1));
+    }
+}
+
+/// May traces be retired now (no compiled code suspended in a recursive
+/// portal call on this thread)?
+fn may_retire() -> bool {
+    PORTAL_CALLS.with(|n| n.get() == 0)
 }
 
 /// Marks the JIT active on this thread until dropped (also on unwinding).
@@ -157,12 +220,16 @@ pub fn enter(tables: &'static Tables, driver: u16, args: &mut [u64], hot: Hot) -
     let _active = Active::enter();
     let mut state = args.to_vec();
     let mut action = action;
+    // Only the first trace starts at a function's entry; the others at
+    // merge points the program reached.
+    let mut function_entry = hot.function_entry;
     loop {
         let Step { out, hot } = match action {
             Action::Enter(id) => run_compiled(tables, driver, id, &state[ng..]),
-            Action::Trace => trace_loop(tables, driver, &state),
+            Action::Trace => trace_loop(tables, driver, &state, function_entry),
             Action::Interpret => break,
         };
+        function_entry = false;
         match out {
             RunOutcome::Return(values) => return EnterOutcome::Return(values),
             RunOutcome::MergePoint { args } => state = args,
@@ -210,6 +277,10 @@ fn n_greens(tables: &Tables, driver: u16) -> usize {
 fn run_compiled(tables: &'static Tables, driver: u16, id: TraceId, reds: &[u64]) -> Step {
     record(Delta::Entered);
     let exit = backend::execute(id, reds);
+    if exit.guard == backend::FINISH_EXIT {
+        record(Delta::Finished);
+        return RunOutcome::Return(exit.values).into();
+    }
     let trace = backend::trace_of(exit.trace);
     let inlined = trace.guards[exit.guard as usize].frames.len() > 1;
     record(Delta::GuardFailed { inlined });
@@ -240,20 +311,31 @@ fn target_of(tables: &'static Tables, driver: u16, greens: &[u64]) -> Option<Loo
 
 /// Traces a loop from the merge point whose arguments are `args`, and
 /// compiles it; then the program is at the next merge point (or returned).
-fn trace_loop(tables: &'static Tables, driver: u16, args: &[u64]) -> Step {
+/// From a function's entry (`function_entry`), the trace may also end
+/// where the portal returns (`finish`: a function trace).
+fn trace_loop(tables: &'static Tables, driver: u16, args: &[u64], function_entry: bool) -> Step {
     let ng = n_greens(tables, driver);
     let greens = &args[..ng];
     let params = with_state(tables, |w| w.params.clone());
     let target = |g: &[u64]| target_of(tables, driver, g);
     let (result, traced_ns) = timed_trace(tables, || {
-        metainterp::trace_loop_or_entry(tables, driver, args, &params, Some(&target))
+        metainterp::trace_from_merge_point(
+            tables,
+            driver,
+            args,
+            &params,
+            Some(&target),
+            function_entry,
+        )
     });
     match result {
         TraceResult::Closed { trace, args: next } => {
             let kind = match trace.ops.last().map(|o| &o.opcode) {
                 Some(Opcode::JumpTo(_)) => TraceKind::EntryBridge,
+                Some(Opcode::Finish) => TraceKind::Function,
                 _ => TraceKind::Loop,
             };
+            let next = after_trace(&trace, next);
             let what = format!("{} at {}", kind.name(), key_text(tables, driver, greens));
             let was_empty = code_empty(tables);
             match compile::compile_loop(tables, trace, kind, traced_ns, &what, &params) {
@@ -261,7 +343,7 @@ fn trace_loop(tables: &'static Tables, driver: u16, args: &[u64]) -> Step {
                     let invalid = compile::invalid_flag(id);
                     with_state(tables, |w| w.set_compiled(driver, greens, id, invalid))
                 }
-                Err(e @ CompileError::CodeFull { .. }) if !was_empty => {
+                Err(e @ CompileError::CodeFull { .. }) if !was_empty && may_retire() => {
                     compile::retire_all(tables, &e)
                 }
                 Err(e) => {
@@ -269,7 +351,7 @@ fn trace_loop(tables: &'static Tables, driver: u16, args: &[u64]) -> Step {
                     aborted(Abort::CompileError, &what, b, Some(&e.to_string()));
                 }
             }
-            RunOutcome::MergePoint { args: next }.into()
+            next.into()
         }
         TraceResult::Aborted { reason, frames, .. } => {
             let what = format!("loop at {}", key_text(tables, driver, greens));
@@ -329,6 +411,7 @@ fn trace_bridge(tables: &'static Tables, driver: u16, trace: &Trace, exit: &Guar
                 code: exit.trace,
                 guard: exit.guard,
             };
+            let next = after_trace(&trace, next);
             let was_empty = code_empty(tables);
             match compile::compile_bridge(tables, trace, traced_ns, &what, &params) {
                 Ok(_) => {
@@ -337,7 +420,7 @@ fn trace_bridge(tables: &'static Tables, driver: u16, trace: &Trace, exit: &Guar
                     }
                     with_state(tables, |w| w.bridge_compiled(exit.trace, exit.guard));
                 }
-                Err(e @ CompileError::CodeFull { .. }) if !was_empty => {
+                Err(e @ CompileError::CodeFull { .. }) if !was_empty && may_retire() => {
                     compile::retire_all(tables, &e)
                 }
                 Err(e) => {
@@ -345,7 +428,7 @@ fn trace_bridge(tables: &'static Tables, driver: u16, trace: &Trace, exit: &Guar
                     aborted(Abort::CompileError, &what, b, Some(&e.to_string()));
                 }
             }
-            RunOutcome::MergePoint { args: next }.into()
+            next.into()
         }
         TraceResult::Aborted { reason, frames, .. } => {
             let b = with_state(tables, |w| w.bridge_aborted(exit.trace, exit.guard));
@@ -356,6 +439,16 @@ fn trace_bridge(tables: &'static Tables, driver: u16, trace: &Trace, exit: &Guar
                 hot: reason == AbortReason::NoTargetLoop,
             }
         }
+    }
+}
+
+/// Where a closed trace left the program: at the merge point that ended
+/// it (`values` its arguments), or returned from the portal (the trace
+/// ends in `finish`, `values` the portal's results).
+fn after_trace(trace: &Trace, values: Vec<u64>) -> RunOutcome {
+    match trace.ops.last().map(|o| &o.opcode) {
+        Some(Opcode::Finish) => RunOutcome::Return(values),
+        _ => RunOutcome::MergePoint { args: values },
     }
 }
 

@@ -92,6 +92,10 @@ pub struct JitStats {
     pub entry_bridges: u64,
     /// Bridges compiled (traces from a failing guard into a loop).
     pub bridges: u64,
+    /// Function traces compiled: from a merge point (a function's entry)
+    /// to the portal's return (`finish`), for interpreters whose calls
+    /// recurse natively.
+    pub functions: u64,
     /// Traces started (loops, entry bridges and bridges, compiled or not).
     pub traces_started: u64,
     /// Traces aborted, per reason (indexed like [`Abort::ALL`]).
@@ -111,6 +115,13 @@ pub struct JitStats {
     pub allocs_inline: u64,
     /// Entries into compiled code from the interpreter.
     pub compiled_entries: u64,
+    /// Recursive portal calls made by compiled code (`call_assembler`),
+    /// the trace interpreter or the blackhole, through the portal's
+    /// native entry (`jit::portal_call`).
+    pub call_assembler_calls: u64,
+    /// Exits from compiled code through `finish`: the portal returned
+    /// in compiled code (a loop, function trace or bridge).
+    pub finish_exits: u64,
     /// Exits from compiled code through a guard without a bridge.
     pub guard_failures: u64,
     /// Of those, exits through a guard inside an inlined call (its resume
@@ -183,6 +194,7 @@ impl JitStats {
         line("preambles", self.preambles.to_string());
         line("entry_bridges", self.entry_bridges.to_string());
         line("bridges", self.bridges.to_string());
+        line("functions", self.functions.to_string());
         line("traces_started", self.traces_started.to_string());
         line("aborts", self.total_aborts().to_string());
         for a in Abort::ALL {
@@ -194,6 +206,8 @@ impl JitStats {
         line("allocs_compiled", self.allocs_compiled.to_string());
         line("allocs_inline", self.allocs_inline.to_string());
         line("compiled_entries", self.compiled_entries.to_string());
+        line("call_assembler_calls", self.call_assembler_calls.to_string());
+        line("finish_exits", self.finish_exits.to_string());
         line("guard_failures", self.guard_failures.to_string());
         line(
             "guard_failures_inlined",
@@ -258,6 +272,7 @@ impl JitStats {
                     TraceKind::Preamble => self.preambles += 1,
                     TraceKind::EntryBridge => self.entry_bridges += 1,
                     TraceKind::Bridge => self.bridges += 1,
+                    TraceKind::Function => self.functions += 1,
                 }
                 self.ops_compiled += ops;
                 self.guards_compiled += guards;
@@ -285,6 +300,8 @@ impl JitStats {
             }
             Delta::Aborted(r) => self.aborts[r as usize] += 1,
             Delta::Entered => self.compiled_entries += 1,
+            Delta::CallAssembler => self.call_assembler_calls += 1,
+            Delta::Finished => self.finish_exits += 1,
             Delta::GuardFailed { inlined } => {
                 self.guard_failures += 1;
                 self.guard_failures_inlined += inlined as u64;
@@ -307,6 +324,8 @@ pub enum TraceKind {
     Preamble,
     EntryBridge,
     Bridge,
+    /// From a merge point to the portal's return (`finish`).
+    Function,
 }
 
 impl TraceKind {
@@ -316,6 +335,7 @@ impl TraceKind {
             TraceKind::Preamble => "preamble",
             TraceKind::EntryBridge => "entry bridge",
             TraceKind::Bridge => "bridge",
+            TraceKind::Function => "function",
         }
     }
 }
@@ -353,6 +373,8 @@ pub(crate) enum Delta {
     },
     Aborted(Abort),
     Entered,
+    CallAssembler,
+    Finished,
     GuardFailed {
         inlined: bool,
     },
@@ -369,6 +391,7 @@ static GLOBAL: Mutex<JitStats> = Mutex::new(JitStats {
     preambles: 0,
     entry_bridges: 0,
     bridges: 0,
+    functions: 0,
     traces_started: 0,
     aborts: [0; 6],
     ops_recorded: 0,
@@ -377,6 +400,8 @@ static GLOBAL: Mutex<JitStats> = Mutex::new(JitStats {
     allocs_compiled: 0,
     allocs_inline: 0,
     compiled_entries: 0,
+    call_assembler_calls: 0,
+    finish_exits: 0,
     guard_failures: 0,
     guard_failures_inlined: 0,
     bridges_inlined: 0,

@@ -143,6 +143,38 @@ impl Tracer<'_> {
         }
     }
 
+    /// A call of the portal from inside it (an interpreter whose CALL
+    /// recurses natively): made now through the portal's native entry,
+    /// with the JIT inactive (the callee runs natively), and recorded as
+    /// `call_assembler`, which may write anything and collect garbage. A
+    /// portal without a native entry (tables built by hand) aborts.
+    fn recursive_portal_call(&mut self, vals: &[Value], results: &[KReg]) -> Result<(), Stop> {
+        let tables = self.tables;
+        let found = tables
+            .drivers
+            .iter()
+            .enumerate()
+            .find(|(_, d)| d.jitcode == self.portal);
+        let Some((driver, Some(native))) = found.map(|(i, d)| (i, d.native)) else {
+            return Err(Stop::Abort(AbortReason::Recursion));
+        };
+        let bits: Vec<u64> = vals.iter().map(|v| v.bits).collect();
+        let mut out = vec![0u64; results.len()];
+        self.publish_gc_roots();
+        // SAFETY: the values are the exploded arguments of this call of
+        // the portal.
+        unsafe { native(&bits, &mut out) };
+        let args = vals.iter().map(|v| v.val).collect();
+        self.rec.effect(
+            Opcode::CallAssembler(driver as u32),
+            args,
+            None,
+            Effect::Everything,
+        );
+        self.call_results(results, &out);
+        Ok(())
+    }
+
     /// Execute the top frame's current instruction and record it. On
     /// `Err`, the frames are at an instruction boundary: the instruction
     /// that stopped tracing has not been executed (the merge point that
@@ -456,10 +488,12 @@ impl Tracer<'_> {
                 args,
                 results,
             } => {
-                if jitcode.0 == self.portal {
-                    return Err(Stop::Abort(AbortReason::Recursion));
-                }
                 let vals: Vec<Value> = args.iter().map(|a| self.top().getk(*a)).collect();
+                if jitcode.0 == self.portal {
+                    self.recursive_portal_call(&vals, results)?;
+                    self.top_mut().pc = next;
+                    return Ok(());
+                }
                 match flavor {
                     CallFlavor::Elidable => {
                         let bits: Vec<u64> = vals.iter().map(|v| v.bits).collect();
@@ -516,7 +550,7 @@ impl Tracer<'_> {
             }
             Insn::Return { values } => {
                 if self.frames.len() == 1 {
-                    return Err(Stop::Abort(AbortReason::PortalReturned));
+                    return Err(self.portal_return(values));
                 }
                 let vals: Vec<Value> = values.iter().map(|v| self.top().getk(*v)).collect();
                 self.frames.pop();

@@ -158,6 +158,23 @@ pub fn trace_loop_or_entry(
     params: &JitParams,
     target: Option<TargetFn<'_>>,
 ) -> TraceResult {
+    trace_from_merge_point(tables, driver, args, params, target, false)
+}
+
+/// Like [`trace_loop_or_entry`]; with `function_entry` (the merge point
+/// is a user function's entry, `jit_function_entry!()`), the trace also
+/// ends where the portal returns, with `finish` of its results (a
+/// *function trace*; `TraceResult::Closed::args` are then the portal's
+/// results). An interpreter whose calls recurse natively returns from
+/// the portal at the end of each user function.
+pub fn trace_from_merge_point(
+    tables: &'static Tables,
+    driver: u16,
+    args: &[u64],
+    params: &JitParams,
+    target: Option<TargetFn<'_>>,
+    function_entry: bool,
+) -> TraceResult {
     let prog = blackhole::program(tables);
     let Some(d) = tables.drivers.get(driver as usize) else {
         panic!(
@@ -206,13 +223,16 @@ pub fn trace_loop_or_entry(
         limit: params.trace_limit as usize,
         gc_roots: RegisterRoots::default(),
         invalid_flag: None,
+        may_finish: function_entry,
     };
     tracer.run()
 }
 
 /// Trace a bridge from a failing guard: resume the guard's frames with the
 /// fail values, record until the portal reaches a merge point whose greens
-/// `target` maps to a compiled loop, and end with a jump into it.
+/// `target` maps to a compiled loop, and end with a jump into it; or
+/// until the portal returns, and end with `finish` of its results
+/// (`TraceResult::Closed::args` are then the portal's results).
 ///
 /// The bridge's inputs are the guard's fail arguments (`Val::Input(i)` is
 /// `guard.fail_args[i]`, of value `fail_values[i]`). The innermost frame
@@ -313,6 +333,7 @@ pub fn trace_bridge(
         limit: params.trace_limit as usize,
         gc_roots: RegisterRoots::default(),
         invalid_flag: None,
+        may_finish: true,
     };
     tracer.run()
 }
@@ -444,6 +465,9 @@ struct Tracer<'a> {
     /// The trace's invalid flag, once it depends on a quasi-immutable
     /// field.
     invalid_flag: Option<crate::quasiimmut::InvalidFlag>,
+    /// The portal's return ends the trace with `finish` (a function
+    /// trace, a bridge) instead of aborting it (a loop).
+    may_finish: bool,
 }
 
 /// A copy of the tracer's ref registers, and of what its recording holds
@@ -456,6 +480,18 @@ struct RegisterRoots {
 }
 
 impl Tracer<'_> {
+    /// The portal returned (`values`, its result registers): end with
+    /// `finish`, or abort where the trace must close a loop.
+    fn portal_return(&mut self, values: &[KReg]) -> Stop {
+        if !self.may_finish {
+            return Stop::Abort(AbortReason::PortalReturned);
+        }
+        let vals: Vec<Value> = values.iter().map(|v| self.top().getk(*v)).collect();
+        let results = vals.iter().map(|v| v.bits).collect();
+        let args = vals.iter().map(|v| v.val).collect();
+        Stop::Closed(Box::new(self.rec.finish(Opcode::Finish, args)), results)
+    }
+
     /// Publishes the ref registers of every frame to the collector.
     fn publish_gc_roots(&mut self) {
         let words = &mut self.gc_roots.words;
