@@ -12,6 +12,13 @@ use super::{ResumeFrame, RunOutcome};
 use crate::executor;
 use crate::jitcode::{Insn, KReg, Kind};
 
+/// The driver whose portal is jitcode `jitcode`, if it has a native entry
+/// (recursive calls of it then go through `jit::portal_call`).
+fn native_portal(tables: &crate::jitcode::Tables, jitcode: u16) -> Option<u16> {
+    let found = tables.drivers.iter().position(|d| d.jitcode == jitcode)?;
+    tables.drivers[found].native.map(|_| found as u16)
+}
+
 /// How `Machine::run` stopped.
 enum Exit {
     Return(Vec<u64>),
@@ -414,6 +421,23 @@ impl Machine {
                     let s = unsafe { &*(rr!(self, fr, *string) as *const String) };
                     rr!(self, fr, *ptr) = s.as_ptr() as usize;
                     ri!(self, fr, *len) = s.len() as i64;
+                }
+                Insn::Call {
+                    jitcode,
+                    args,
+                    results,
+                    ..
+                } if stop_at_merge_point && native_portal(tables, jitcode.0).is_some() => {
+                    // A recursive portal call, after a guard failed or a
+                    // trace stopped: through the portal's native entry, as
+                    // compiled code makes it (`call_assembler`), so that
+                    // the callee runs natively or in its compiled code.
+                    let driver = native_portal(tables, jitcode.0).expect("matched");
+                    let bits: Vec<u64> = args.iter().map(|a| self.getk(&fr, a)).collect();
+                    let out = crate::jit::portal_call(tables, driver, &bits);
+                    for (r, v) in results.iter().zip(out) {
+                        self.set(&fr, r.kind, r.reg, v);
+                    }
                 }
                 Insn::Call { jitcode, args, .. } => {
                     let callee: &'static Code = &prog.codes[jitcode.index()];
