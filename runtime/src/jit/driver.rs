@@ -62,6 +62,15 @@ thread_local! {
     /// ([`portal_call`]): compiled code may be suspended below them, so
     /// no trace may be retired.
     static PORTAL_CALLS: Cell<u32> = const { Cell::new(0) };
+    /// Traces being recorded on this thread: a recursive portal call
+    /// made while tracing runs compiled code, but starts no trace of a
+    /// loop or function of its own (it would trace the very function the
+    /// outer trace is in, once per level of the recursion).
+    static TRACING: Cell<u32> = const { Cell::new(0) };
+}
+
+fn tracing() -> bool {
+    TRACING.with(|t| t.get() > 0)
 }
 
 /// A recursive call of the portal of `driver` on `args` (its exploded
@@ -214,7 +223,7 @@ pub fn enter(tables: &'static Tables, driver: u16, args: &mut [u64], hot: Hot) -
     let action = with_state(tables, |w| {
         w.decide(driver, hot.hash, &args[..ng], hot.tick, hot.function_entry)
     });
-    if action == Action::Interpret {
+    if action == Action::Interpret || (action == Action::Trace && tracing()) {
         return EnterOutcome::Interpret;
     }
     let _active = Active::enter();
@@ -238,7 +247,7 @@ pub fn enter(tables: &'static Tables, driver: u16, args: &mut [u64], hot: Hot) -
         // a key a bridge found hot is traced at once.
         action = with_state(tables, |w| match w.compiled(driver, &state[..ng]) {
             Some(id) => Action::Enter(id),
-            None if hot && w.may_trace(driver, &state[..ng]) => Action::Trace,
+            None if hot && !tracing() && w.may_trace(driver, &state[..ng]) => Action::Trace,
             None => Action::Interpret,
         });
     }
@@ -465,7 +474,10 @@ fn timed_trace(tables: &'static Tables, trace: impl FnOnce() -> TraceResult) -> 
     blackhole::program(tables);
     let gc_before = crate::gc::heap::pause_ns();
     let t0 = CpuInstant::now();
-    let result = trace();
+    TRACING.with(|t| t.set(t.get() + 1));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(trace));
+    TRACING.with(|t| t.set(t.get() - 1));
+    let result = result.unwrap_or_else(|p| std::panic::resume_unwind(p));
     let ns = t0.elapsed().as_nanos() as u64;
     record(Delta::Traced {
         ns,

@@ -144,26 +144,24 @@ impl Tracer<'_> {
     }
 
     /// A call of the portal from inside it (an interpreter whose CALL
-    /// recurses natively): made now through the portal's native entry,
-    /// with the JIT inactive (the callee runs natively), and recorded as
-    /// `call_assembler`, which may write anything and collect garbage. A
-    /// portal without a native entry (tables built by hand) aborts.
+    /// recurses natively): made now as compiled code makes it
+    /// (`jit::portal_call`: the portal's native entry, with the JIT, so
+    /// the callee may run its compiled code, or be traced and compiled
+    /// itself), and recorded as `call_assembler`, which may write
+    /// anything and collect garbage. A portal without a native entry
+    /// (tables built by hand) aborts.
     fn recursive_portal_call(&mut self, vals: &[Value], results: &[KReg]) -> Result<(), Stop> {
         let tables = self.tables;
         let found = tables
             .drivers
             .iter()
-            .enumerate()
-            .find(|(_, d)| d.jitcode == self.portal);
-        let Some((driver, Some(native))) = found.map(|(i, d)| (i, d.native)) else {
+            .position(|d| d.jitcode == self.portal && d.native.is_some());
+        let Some(driver) = found else {
             return Err(Stop::Abort(AbortReason::Recursion));
         };
         let bits: Vec<u64> = vals.iter().map(|v| v.bits).collect();
-        let mut out = vec![0u64; results.len()];
         self.publish_gc_roots();
-        // SAFETY: the values are the exploded arguments of this call of
-        // the portal.
-        unsafe { native(&bits, &mut out) };
+        let out = crate::jit::portal_call(tables, driver as u16, &bits);
         let args = vals.iter().map(|v| v.val).collect();
         self.rec.effect(
             Opcode::CallAssembler(driver as u32),
