@@ -144,6 +144,26 @@ impl TB {
         }
     }
 
+    /// A function trace: it ends where the portal returns, handing `args`
+    /// back (`finish`).
+    pub fn finish_function(mut self, args: Vec<Val>) -> Trace {
+        self.ops.push(TraceOp {
+            opcode: Opcode::Finish,
+            args,
+            result: None,
+            guard: None,
+        });
+        Trace {
+            start: TraceStart::Loop {
+                driver: 0,
+                greens: vec![],
+            },
+            inputs: self.inputs,
+            ops: self.ops,
+            guards: self.guards,
+        }
+    }
+
     /// A loop that leaves at its last guard (for straight-line tests):
     /// the jump back is never reached when the trace ends with `exit`.
     /// The jump passes constants, so that inputs die at their last real use.
