@@ -1003,7 +1003,10 @@ fn rec_recursive_portal_calls_are_compiled() {
     let (fib, loop_call) = (rec_program("fib.rec"), rec_program("loop_call.rec"));
     let mut failures = Vec::new();
     let mut summaries = BTreeMap::new();
-    for (p, ns) in [(&fib, ["0", "1", "10", "22"]), (&loop_call, ["0", "1", "100", "5000"])] {
+    for (p, ns) in [
+        (&fib, ["0", "1", "10", "22"]),
+        (&loop_call, ["0", "1", "100", "5000"]),
+    ] {
         for n in ns {
             let native = run(rec, &["--jit", "off", p, n], b"", QUICK);
             native.assert_success("native");
@@ -1044,7 +1047,10 @@ fn rec_recursive_portal_calls_are_compiled() {
         let s = &summaries[&(fib.clone(), "22", opts)];
         let what = format!("fib.rec 22 --jit {opts}: {}", s.short());
         assert!(s.get("functions") >= 1, "{what}: no function trace");
-        assert!(s.get("call_assembler_calls") > 0, "{what}: no call_assembler");
+        assert!(
+            s.get("call_assembler_calls") > 0,
+            "{what}: no call_assembler"
+        );
         assert!(s.get("finish_exits") > 0, "{what}: no exit through finish");
         assert_eq!(s.get("aborts.recursion"), 0, "{what}");
     }
@@ -1062,6 +1068,9 @@ fn rec_recursive_portal_calls_are_compiled() {
             s.get("call_assembler_calls") >= 4000,
             "{what}: the loop's calls are not call_assembler"
         );
-        assert!(s.get("functions") >= 1, "{what}: sq is not a function trace");
+        assert!(
+            s.get("functions") >= 1,
+            "{what}: sq is not a function trace"
+        );
     }
 }

@@ -882,7 +882,9 @@ fn recursive_calls_compile_recursion() {
                     .unwrap_or(0)
             };
             if count("aborts.recursion") != 0 {
-                failures.push(format!("{options:?} {name}: aborts for recursion:\n{summary}"));
+                failures.push(format!(
+                    "{options:?} {name}: aborts for recursion:\n{summary}"
+                ));
             }
             let jit_low = options.contains(&low);
             if jit_low && ["fib.lox", "method_call.lox"].contains(name) {

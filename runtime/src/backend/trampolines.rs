@@ -171,8 +171,8 @@ pub unsafe extern "C" fn mt_call_pure(
     })
 }
 
-/// `call_assembler`: a recursive call of the portal of `driver`
-/// (`jit::portal_call`).
+/// `call_assembler`: a recursive call of the portal of `driver` from its
+/// merge point (`jit::portal_call_at`).
 ///
 /// # Safety
 /// `args` points to `nargs` words, `results` to `CALL_RESULTS` words.
@@ -185,7 +185,7 @@ pub unsafe extern "C" fn mt_call_assembler(
 ) -> Ret {
     guarded(|| {
         let args = unsafe { std::slice::from_raw_parts(args, nargs) };
-        let out = crate::jit::portal_call(tables, driver as u16, args);
+        let out = crate::jit::portal_call_at(tables, driver as u16, args);
         let n = out.len().min(CALL_RESULTS);
         let results = unsafe { std::slice::from_raw_parts_mut(results, n) };
         results.copy_from_slice(&out[..n]);

@@ -50,6 +50,9 @@ pub(crate) struct Machine {
     /// an allocation or a residual call of the blackhole keeps and pins
     /// what its ref registers hold.
     refs_root: crate::gc::ConservativeRoot,
+    /// The outermost frame of a resumed run executed `can_enter_jit` (so
+    /// the merge point it stops at is one the native interpreter counts).
+    pub(crate) can_enter_jit_seen: bool,
 }
 
 // Register access in the current frame `$fr`. Verified code guarantees
@@ -193,6 +196,7 @@ impl Machine {
             "metatrace: resume needs at least one frame"
         );
         let depth = self.frames.len() + 1;
+        self.can_enter_jit_seen = false;
         for (n, rf) in frames.iter().enumerate() {
             let Some(code) = prog.codes.get(rf.jitcode as usize) else {
                 panic!(
@@ -509,7 +513,12 @@ impl Machine {
                         return Exit::MergePoint(out);
                     }
                 }
-                Insn::CanEnterJit { .. } | Insn::Live { .. } => {}
+                Insn::CanEnterJit { .. } => {
+                    if self.frames.len() == depth {
+                        self.can_enter_jit_seen = true;
+                    }
+                }
+                Insn::Live { .. } => {}
                 Insn::Panic { message, .. } => {
                     let msg = tables.strings[*message];
                     panic!("{}", msg);

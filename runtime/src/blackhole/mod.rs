@@ -101,3 +101,15 @@ pub fn resume(tables: &'static Tables, frames: Vec<ResumeFrame>) -> RunOutcome {
     let prog = program(tables);
     with_machine(|m| m.resume(prog, &frames))
 }
+
+/// [`resume`], and whether the portal stopped at its merge point right
+/// after a `can_enter_jit` (where the native interpreter would have
+/// counted the iteration): how the JIT runs a callee of `call_assembler`
+/// that has no compiled code, one iteration at a time.
+pub fn resume_counted(tables: &'static Tables, frames: Vec<ResumeFrame>) -> (RunOutcome, bool) {
+    let prog = program(tables);
+    with_machine(|m| {
+        let out = m.resume(prog, &frames);
+        (out, m.can_enter_jit_seen)
+    })
+}

@@ -103,6 +103,62 @@ pub fn portal_call(tables: &'static Tables, driver: u16, args: &[u64]) -> Vec<u6
     out
 }
 
+/// `call_assembler`: a recursive call of the portal of `driver`, from
+/// its merge point, whose arguments (greens then reds) are `args`, to
+/// its return; the portal's exploded results. Made by compiled code and
+/// the trace interpreter, and by the tracer when it records one.
+///
+/// The green key is looked up (RPython's `call_assembler` has it as a
+/// constant token): its compiled code runs from the reds, and a guard
+/// failing in there gets to the next merge point as any (a bridge, or
+/// the blackhole). Where there is no compiled code, the blackhole runs
+/// the interpreter loop one iteration at a time, counting the
+/// iterations the native interpreter would count (the entry, with
+/// `function_threshold`, and merge points reached by `can_enter_jit`):
+/// hot ones are traced, which is how a callee gets compiled.
+/// While the call runs, the caller's compiled code is suspended on the
+/// stack: retiring traces (a full `max_code`) waits until it is over.
+pub fn portal_call_at(tables: &'static Tables, driver: u16, args: &[u64]) -> Vec<u64> {
+    record(Delta::CallAssembler);
+    let _nested = NestedPortal::enter();
+    let _active = Active::enter();
+    let ng = n_greens(tables, driver);
+    let mut state = args.to_vec();
+    let mut counted = Some(true);
+    loop {
+        let compiled = with_state(tables, |w| w.compiled(driver, &state[..ng]));
+        let Step { out, .. } = match compiled {
+            Some(id) => run_compiled(tables, driver, id, &state[ng..]),
+            None => match counted.and_then(|entry| count(tables, driver, &state[..ng], entry)) {
+                Some(hot)
+                    if !tracing()
+                        && with_state(tables, |w| {
+                            w.decide(driver, hot.hash, &state[..ng], hot.tick, hot.function_entry)
+                        }) == Action::Trace =>
+                {
+                    trace_loop(tables, driver, &state, hot.function_entry)
+                }
+                _ => {
+                    record(Delta::Blackholed);
+                    let frames = metainterp::after_merge_point(tables, driver, &state);
+                    let (out, by_can_enter_jit) = blackhole::resume_counted(tables, frames);
+                    counted = by_can_enter_jit.then_some(false);
+                    state = match out {
+                        RunOutcome::Return(values) => return values,
+                        RunOutcome::MergePoint { args } => args,
+                    };
+                    continue;
+                }
+            },
+        };
+        counted = None;
+        match out {
+            RunOutcome::Return(values) => return values,
+            RunOutcome::MergePoint { args } => state = args,
+        }
+    }
+}
+
 /// The JIT made inactive on this thread for a recursive portal call (the
 /// callee may enter compiled code), and active again afterwards, also on
 /// unwinding.

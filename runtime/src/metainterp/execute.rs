@@ -143,25 +143,25 @@ impl Tracer<'_> {
         }
     }
 
-    /// A call of the portal from inside it (an interpreter whose CALL
-    /// recurses natively): made now as compiled code makes it
-    /// (`jit::portal_call`: the portal's native entry, with the JIT, so
-    /// the callee may run its compiled code, or be traced and compiled
-    /// itself), and recorded as `call_assembler`, which may write
-    /// anything and collect garbage. A portal without a native entry
-    /// (tables built by hand) aborts.
-    fn recursive_portal_call(&mut self, vals: &[Value], results: &[KReg]) -> Result<(), Stop> {
+    /// The portal frame of a recursive portal call reached its merge
+    /// point (arguments `args`), its prologue traced as an inlined call:
+    /// its greens are promoted, so the callee's green key is a trace
+    /// constant, and the call from here to the portal's return is made
+    /// (`jit::portal_call_at`: the callee's compiled code for that key, or
+    /// the blackhole) and recorded as `call_assembler` of the merge
+    /// point's arguments (RPython's `call_assembler`, whose arguments are
+    /// the portal's greens and reds). It may write anything and collect
+    /// garbage. The caller frame then goes on after its call.
+    fn call_assembler(&mut self, args: &[KReg]) -> Result<(), Stop> {
         let tables = self.tables;
-        let found = tables
-            .drivers
-            .iter()
-            .position(|d| d.jitcode == self.portal && d.native.is_some());
-        let Some(driver) = found else {
+        let Some(driver) = self.driver_with_native_entry() else {
             return Err(Stop::Abort(AbortReason::Recursion));
         };
+        self.promote_greens(args);
+        let vals: Vec<Value> = args.iter().map(|a| self.top().getk(*a)).collect();
         let bits: Vec<u64> = vals.iter().map(|v| v.bits).collect();
         self.publish_gc_roots();
-        let out = crate::jit::portal_call(tables, driver as u16, &bits);
+        let out = crate::jit::portal_call_at(tables, driver, &bits);
         let args = vals.iter().map(|v| v.val).collect();
         self.rec.effect(
             Opcode::CallAssembler(driver as u32),
@@ -169,8 +169,27 @@ impl Tracer<'_> {
             None,
             Effect::Everything,
         );
+        self.frames.pop();
+        let caller = self.top();
+        let Insn::Call { results, .. } = &caller.code.insns[caller.pc as usize] else {
+            unreachable!("a caller frame stops at its call");
+        };
         self.call_results(results, &out);
+        self.top_mut().pc += 1;
         Ok(())
+    }
+
+    /// The driver of the traced portal, if the glue gave it a native entry
+    /// (a recursive portal call needs one: the blackhole makes such calls
+    /// through it). Without one (tables built by hand) a recursive portal
+    /// call aborts the trace.
+    fn driver_with_native_entry(&self) -> Option<u16> {
+        let found = self
+            .tables
+            .drivers
+            .iter()
+            .position(|d| d.jitcode == self.portal && d.native.is_some());
+        found.map(|d| d as u16)
     }
 
     /// Execute the top frame's current instruction and record it. On
@@ -486,12 +505,12 @@ impl Tracer<'_> {
                 args,
                 results,
             } => {
-                let vals: Vec<Value> = args.iter().map(|a| self.top().getk(*a)).collect();
-                if jitcode.0 == self.portal {
-                    self.recursive_portal_call(&vals, results)?;
-                    self.top_mut().pc = next;
-                    return Ok(());
+                if jitcode.0 == self.portal && self.driver_with_native_entry().is_none() {
+                    return Err(Stop::Abort(AbortReason::Recursion));
                 }
+                // (A recursive portal call is inlined up to the callee's
+                // merge point: `call_assembler` there.)
+                let vals: Vec<Value> = args.iter().map(|a| self.top().getk(*a)).collect();
                 match flavor {
                     CallFlavor::Elidable => {
                         let bits: Vec<u64> = vals.iter().map(|v| v.bits).collect();
@@ -573,10 +592,13 @@ impl Tracer<'_> {
             }
             Insn::WeAreJitted { dst } => self.set(Int, *dst, Value::constant(Int, 1)),
             Insn::MergePoint { args, .. } => {
-                // Only the portal's merge point counts (inner frames are
-                // never the portal: recursion aborts).
+                // The traced portal's merge point; in an inner frame, that
+                // of a recursive call of the portal, whose prologue was
+                // traced up to here.
                 if self.frames.len() == 1 {
                     self.merge_point(pc, args)?;
+                } else if self.top().jitcode == self.portal {
+                    return self.call_assembler(args);
                 }
             }
             Insn::CanEnterJit { .. } | Insn::Live { .. } => {}

@@ -400,6 +400,20 @@ fn merge_point_of(prog: &'static Program, portal: u16, driver: u16) -> (u32, &'s
     );
 }
 
+/// The frame that resumes the portal of `driver` right after its merge
+/// point, whose arguments (greens then reds) are `args`: one iteration of
+/// the interpreter loop in the blackhole.
+pub fn after_merge_point(tables: &'static Tables, driver: u16, args: &[u64]) -> Vec<ResumeFrame> {
+    let prog = blackhole::program(tables);
+    let jitcode = tables.drivers[driver as usize].jitcode;
+    let (pc, regs) = merge_point_of(prog, jitcode, driver);
+    vec![ResumeFrame {
+        jitcode,
+        pc: pc + 1,
+        regs: regs.iter().copied().zip(args.iter().copied()).collect(),
+    }]
+}
+
 /// What the tracer does at the portal's merge points.
 enum Goal<'a> {
     /// Close the loop when the greens are the starting ones again; with
@@ -538,12 +552,7 @@ impl Tracer<'_> {
         // computed jump, a return address read from a frame), from here on
         // they are constants, so the interpreter's dispatch on them folds.
         let n = self.n_greens;
-        for r in &args[..n] {
-            let v = self.top().getk(*r);
-            if !v.is_const() {
-                self.guard_value(r.kind, v);
-            }
-        }
+        self.promote_greens(args);
         let vals: Vec<Value> = args.iter().map(|a| self.top().getk(*a)).collect();
         let bits: Vec<u64> = vals.iter().map(|v| v.bits).collect();
         let greens = &bits[..n];
@@ -574,6 +583,17 @@ impl Tracer<'_> {
         };
         let reds = args[n..].iter().map(|a| self.top().getk(*a).val).collect();
         Err(Stop::Closed(Box::new(self.rec.finish(end, reds)), bits))
+    }
+
+    /// `guard_value` on every green of the merge point whose arguments
+    /// are `args` (in the top frame) that is not a constant yet.
+    fn promote_greens(&mut self, args: &[KReg]) {
+        for r in &args[..self.n_greens] {
+            let v = self.top().getk(*r);
+            if !v.is_const() {
+                self.guard_value(r.kind, v);
+            }
+        }
     }
 
     fn top(&self) -> &Frame {

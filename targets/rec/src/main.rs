@@ -66,7 +66,10 @@ fn parse(text: &str) -> Result<Program, String> {
                 .ok_or_else(|| format!("{lineno}: no label '{a}'"))
         };
         let none = |op: Op| match arg {
-            Some(a) => Err(format!("{lineno}: '{}' takes no operand, found '{a}'", line.trim())),
+            Some(a) => Err(format!(
+                "{lineno}: '{}' takes no operand, found '{a}'",
+                line.trim()
+            )),
             None => Ok(op),
         };
         ops.push(match op {
@@ -119,6 +122,9 @@ mod tests {
             parse("ret 3").err().unwrap(),
             "1: 'ret 3' takes no operand, found '3'"
         );
-        assert_eq!(parse("frob").err().unwrap(), "1: unknown instruction 'frob'");
+        assert_eq!(
+            parse("frob").err().unwrap(),
+            "1: unknown instruction 'frob'"
+        );
     }
 }
