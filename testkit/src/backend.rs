@@ -126,9 +126,14 @@ impl TB {
         self.guard(Opcode::GuardTrue, vec![Val::Int(0)], values)
     }
 
-    pub fn finish_loop(mut self, args: Vec<Val>) -> Trace {
+    pub fn finish_loop(self, args: Vec<Val>) -> Trace {
+        self.end_at_loop_start(Opcode::Jump, args)
+    }
+
+    /// The trace, started at a loop header, ended by `last`.
+    fn end_at_loop_start(mut self, last: Opcode, args: Vec<Val>) -> Trace {
         self.ops.push(TraceOp {
-            opcode: Opcode::Jump,
+            opcode: last,
             args,
             result: None,
             guard: None,
@@ -146,22 +151,8 @@ impl TB {
 
     /// A function trace: it ends where the portal returns, handing `args`
     /// back (`finish`).
-    pub fn finish_function(mut self, args: Vec<Val>) -> Trace {
-        self.ops.push(TraceOp {
-            opcode: Opcode::Finish,
-            args,
-            result: None,
-            guard: None,
-        });
-        Trace {
-            start: TraceStart::Loop {
-                driver: 0,
-                greens: vec![],
-            },
-            inputs: self.inputs,
-            ops: self.ops,
-            guards: self.guards,
-        }
+    pub fn finish_function(self, args: Vec<Val>) -> Trace {
+        self.end_at_loop_start(Opcode::Finish, args)
     }
 
     /// A loop that leaves at its last guard (for straight-line tests):

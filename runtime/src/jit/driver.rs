@@ -59,8 +59,8 @@ thread_local! {
     /// The JIT is working on this thread (re-entered portals run natively).
     static ACTIVE: Cell<bool> = const { Cell::new(false) };
     /// Recursive portal calls in progress on this thread
-    /// ([`portal_call`]): compiled code may be suspended below them, so
-    /// no trace may be retired.
+    /// ([`portal_call`], [`portal_call_at`]): compiled code may be
+    /// suspended below them, so no trace may be retired.
     static PORTAL_CALLS: Cell<u32> = const { Cell::new(0) };
     /// Traces being recorded on this thread: a recursive portal call
     /// made while tracing runs compiled code, but starts no trace of a
@@ -74,11 +74,10 @@ fn tracing() -> bool {
 }
 
 /// A recursive call of the portal of `driver` on `args` (its exploded
-/// arguments), made by compiled code (`call_assembler`), the trace
-/// interpreter or the blackhole; the portal's exploded results.
+/// arguments), made by the blackhole (after a guard failure or an
+/// abort); the portal's exploded results.
 ///
-/// The portal runs natively, with the JIT on (RPython's
-/// `call_assembler` with its `assembler_helper`): its
+/// The portal runs natively, with the JIT on: its
 /// `jit_function_entry!()` counts the callee's green key and enters its
 /// compiled code (a function trace ending in `finish`, or a loop) when
 /// there is some, or traces it when it is hot; a guard failing in there
@@ -88,7 +87,7 @@ fn tracing() -> bool {
 /// stack: retiring traces (a full `max_code`) waits until it is over.
 ///
 /// Panics if the driver has no native entry (tables built by hand: the
-/// tracer does not record `call_assembler` for them).
+/// tracer does not trace recursive portal calls for them).
 pub fn portal_call(tables: &'static Tables, driver: u16, args: &[u64]) -> Vec<u64> {
     let d = &tables.drivers[driver as usize];
     let Some(native) = d.native else {

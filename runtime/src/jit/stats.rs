@@ -114,9 +114,10 @@ pub struct JitStats {
     pub allocs_inline: u64,
     /// Entries into compiled code from the interpreter.
     pub compiled_entries: u64,
-    /// Recursive portal calls made by compiled code (`call_assembler`),
-    /// the trace interpreter or the blackhole, through the portal's
-    /// native entry (`jit::portal_call`).
+    /// Recursive portal calls: `call_assembler`s run by compiled code, the
+    /// trace interpreter and the tracer (`jit::portal_call_at`), and the
+    /// calls the blackhole makes through the portal's native entry
+    /// (`jit::portal_call`).
     pub call_assembler_calls: u64,
     /// Exits from compiled code through `finish`: the portal returned
     /// in compiled code (a loop, function trace or bridge).

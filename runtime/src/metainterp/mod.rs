@@ -404,9 +404,24 @@ fn merge_point_of(prog: &'static Program, portal: u16, driver: u16) -> (u32, &'s
 /// point, whose arguments (greens then reds) are `args`: one iteration of
 /// the interpreter loop in the blackhole.
 pub fn after_merge_point(tables: &'static Tables, driver: u16, args: &[u64]) -> Vec<ResumeFrame> {
-    let prog = blackhole::program(tables);
+    thread_local! {
+        /// The merge points found, by tables and driver: finding one
+        /// scans the portal's jitcode, and a callee without compiled code
+        /// resumes here once per iteration.
+        static FOUND: std::cell::RefCell<Vec<(usize, u16, u32, &'static [KReg])>> =
+            const { std::cell::RefCell::new(Vec::new()) };
+    }
     let jitcode = tables.drivers[driver as usize].jitcode;
-    let (pc, regs) = merge_point_of(prog, jitcode, driver);
+    let key = tables as *const Tables as usize;
+    let (pc, regs) = FOUND.with(|found| {
+        let mut found = found.borrow_mut();
+        if let Some(&(_, _, pc, regs)) = found.iter().find(|f| f.0 == key && f.1 == driver) {
+            return (pc, regs);
+        }
+        let (pc, regs) = merge_point_of(blackhole::program(tables), jitcode, driver);
+        found.push((key, driver, pc, regs));
+        (pc, regs)
+    });
     vec![ResumeFrame {
         jitcode,
         pc: pc + 1,

@@ -40,8 +40,6 @@ pub enum Op {
     Lt(i64),
     /// `jnz L`: if acc != 0, continue at L.
     Jnz(usize),
-    /// `jz L`: if acc == 0, continue at L.
-    Jz(usize),
     /// `call L`: acc = the result of the function at L called with acc
     /// as its `n` (a native call of `run`).
     Call(usize),
@@ -86,15 +84,6 @@ pub fn run(program: &Program, entry: usize, n: i64, out: &mut Output) -> i64 {
             Op::Lt(k) => acc = (acc < k) as i64,
             Op::Jnz(target) => {
                 if acc != 0 {
-                    let backward = target < pc;
-                    pc = target;
-                    if backward {
-                        can_enter_jit!();
-                    }
-                }
-            }
-            Op::Jz(target) => {
-                if acc == 0 {
                     let backward = target < pc;
                     pc = target;
                     if backward {

@@ -9,7 +9,7 @@
 //!
 //! PROGRAM has one instruction per line (`op [operand]`): `func`,
 //! `const k`, `arg`, `setn`, `save`, `temp`, `add k`, `addt`, `muln`,
-//! `lt k`, `jnz label`, `jz label`, `call label`, `print`, `ret`;
+//! `lt k`, `jnz label`, `call label`, `print`, `ret`;
 //! `name:` defines a label; `#` starts a comment. The program starts at
 //! its first instruction with `n` = N (default 0). The output of `print`
 //! goes to stdout, then the result. Errors go to stderr as
@@ -84,7 +84,6 @@ fn parse(text: &str) -> Result<Program, String> {
             "muln" => none(Op::MulN)?,
             "lt" => Op::Lt(number()?),
             "jnz" => Op::Jnz(label()?),
-            "jz" => Op::Jz(label()?),
             "call" => Op::Call(label()?),
             "print" => none(Op::Print)?,
             "ret" => none(Op::Ret)?,
@@ -112,7 +111,8 @@ mod tests {
         assert_eq!(run_src("arg\nadd 2\nprint\nmuln", 5), ("7\n".into(), 35));
         let twice = "arg\ncall f\nret\nf:\nfunc\narg\nadd 1\nsave\naddt";
         assert_eq!(run_src(twice, 4).1, 10);
-        assert_eq!(run_src("const 3\nlt 4\njz end\nconst 9\nend:", 0).1, 9);
+        assert_eq!(run_src("const 5\nlt 4\njnz end\nconst 9\nend:", 0).1, 9);
+        assert_eq!(run_src("const 3\nlt 4\njnz end\nconst 9\nend:", 0).1, 1);
     }
 
     #[test]
