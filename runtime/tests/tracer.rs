@@ -858,7 +858,12 @@ fn portal_return_from_a_function_entry_is_finish() {
     let mut again = World::new(&MAIN, &BIG, &[]);
     let args = again.args(0, 0);
     let exit = interp::run(&trace, t, &args[2..]);
-    assert_eq!(exit.guard, interp::TraceExit::FINISH, "{}", w.show(t, &trace));
+    assert_eq!(
+        exit.guard,
+        interp::TraceExit::FINISH,
+        "{}",
+        w.show(t, &trace)
+    );
     assert_eq!(exit.values, results);
     assert_eq!(*again.st, want.st);
 }
