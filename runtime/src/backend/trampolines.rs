@@ -202,7 +202,7 @@ pub unsafe extern "C" fn mt_call_assembler(
 ) -> Ret {
     unsafe {
         staged_call(args, nargs, results, |args| {
-            crate::jit::portal_call_at(tables, driver as u16, args)
+            crate::portal_calls::at_merge_point(tables, driver as u16, args)
         })
     }
 }

@@ -438,7 +438,7 @@ impl Machine {
                     // the callee runs natively or in its compiled code.
                     let driver = native_portal(tables, jitcode.0).expect("matched");
                     let bits: Vec<u64> = args.iter().map(|a| self.getk(&fr, a)).collect();
-                    let out = crate::jit::portal_call(tables, driver, &bits);
+                    let out = crate::portal_calls::native(tables, driver, &bits);
                     for (r, v) in results.iter().zip(out) {
                         self.set(&fr, r.kind, r.reg, v);
                     }

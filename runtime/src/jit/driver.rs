@@ -269,6 +269,10 @@ pub fn enter(tables: &'static Tables, driver: u16, args: &mut [u64], hot: Hot) -
     if ACTIVE.with(|a| a.get()) {
         return EnterOutcome::Interpret;
     }
+    crate::portal_calls::install(crate::portal_calls::PortalCalls {
+        native: portal_call,
+        at_merge_point: portal_call_at,
+    });
     let ng = n_greens(tables, driver);
     assert!(
         ng <= args.len(),

@@ -161,7 +161,7 @@ impl Tracer<'_> {
         let vals: Vec<Value> = args.iter().map(|a| self.top().getk(*a)).collect();
         let bits: Vec<u64> = vals.iter().map(|v| v.bits).collect();
         self.publish_gc_roots();
-        let out = crate::jit::portal_call_at(tables, driver, &bits);
+        let out = crate::portal_calls::at_merge_point(tables, driver, &bits);
         let args = vals.iter().map(|v| v.val).collect();
         self.rec.effect(
             Opcode::CallAssembler(driver as u32),

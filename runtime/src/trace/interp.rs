@@ -230,7 +230,8 @@ pub fn run(trace: &Trace, tables: &'static Tables, inputs: &[u64]) -> TraceExit 
                 Opcode::CallAssembler(driver) => {
                     call_args.clear();
                     call_args.extend(op.args.iter().map(|a| vals.get(*a)));
-                    call_results = crate::jit::portal_call_at(tables, *driver as u16, &call_args);
+                    call_results =
+                        crate::portal_calls::at_merge_point(tables, *driver as u16, &call_args);
                     0
                 }
                 Opcode::CallResult(n, _) => call_results.get(*n as usize).copied().unwrap_or(0),

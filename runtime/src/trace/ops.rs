@@ -297,11 +297,11 @@ trace_ops! {
     /// call-result buffer.
     CallPure(d: JitCodeId = descr(DescrTable::Jitcode)) "call_pure<{}>" (..) -> None, Call;
     /// A recursive call of the portal of driver `driver` (RPython's
-    /// `call_assembler`): args are the portal's exploded arguments; the
-    /// callee runs through the portal's native entry, which enters the
-    /// compiled code of its green key when there is some
-    /// (`jit::portal_call`). Results (the portal's exploded result) in the
-    /// call-result buffer. It may write anything and collect garbage.
+    /// `call_assembler`), from its merge point: args are the merge point's
+    /// arguments (greens then reds); the compiled code of that green key
+    /// runs, or the blackhole (`jit::portal_call_at`), to the portal's
+    /// return. Results (the portal's exploded result) in the call-result
+    /// buffer. It may write anything and collect garbage.
     CallAssembler(driver: u32 = number) "call_assembler<{}>" (..) -> None, Call;
     /// Read result `n` of the last call from the call-result buffer.
     CallResult(n: u8 = number, k: Kind = hidden) "call_result#{}" () -> kind(k), Read;
