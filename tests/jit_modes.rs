@@ -11,6 +11,10 @@
 //! inlined calls (its helpers branch on the data): its programs run in
 //! every mode, and the summary must show guard failures and bridges there.
 //!
+//! `targets/rec`'s `call` recurses natively into the portal: its
+//! functions are compiled as function traces ending in `finish`, and the
+//! recursive calls in them as `call_assembler`, in every mode.
+//!
 //! Quasi-immutable fields (`metatrace::QuasiImmut`): `calls`' `scale` and
 //! Lox's globals are read as constants by traces and written natively,
 //! in the blackhole and from machine code; the outputs stay those of the
@@ -20,7 +24,7 @@ mod compare;
 
 use compare::jit_args;
 use metatrace_testkit::vms::{
-    bf_cases, excerpt, lox, on_two_threads, run, run_env, shared_programs, stackvm_program,
+    bf_cases, excerpt, lox, on_two_threads, rec, run, run_env, shared_programs, stackvm_program,
     tlr_program, vms, workspace_root, write, Run, STACKVM_CASES, STACKVM_ERRORS,
 };
 use std::collections::BTreeMap;
@@ -1043,4 +1047,103 @@ fn bridge_parents(log: &str) -> Vec<String> {
         }
     }
     out
+}
+
+fn rec_program(name: &str) -> String {
+    workspace_root()
+        .join("targets/rec/programs")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Low thresholds for `rec`: functions are traced from their entry at
+/// their first or second call, loops at their first or second back edge,
+/// every failing guard gets a bridge.
+const REC_LOW1: &str = "mode=jit,threshold=1,function_threshold=1,trace_eagerness=1";
+const REC_LOW2: &str = "mode=jit,threshold=2,function_threshold=2,trace_eagerness=1";
+
+/// Recursive portal calls compiled (`targets/rec`, whose `call` is a
+/// native call of the portal): recursive fib and a loop calling a
+/// function give the native outputs in every mode, and the summary shows
+/// function traces ending in `finish`, `call_assembler` calls, and no
+/// trace aborted for recursion. In fib, the function trace's guard on
+/// `n < 2` fails inside the callee's compiled code, at every depth: its
+/// bridge (or the blackhole) gives the result back to the caller's trace.
+#[test]
+fn rec_recursive_portal_calls_are_compiled() {
+    let rec = rec();
+    let (fib, loop_call) = (rec_program("fib.rec"), rec_program("loop_call.rec"));
+    let mut failures = Vec::new();
+    let mut summaries = BTreeMap::new();
+    for (p, ns) in [
+        (&fib, ["0", "1", "10", "22"]),
+        (&loop_call, ["0", "1", "100", "5000"]),
+    ] {
+        for n in ns {
+            let native = run(rec, &["--jit", "off", p, n], b"", QUICK);
+            native.assert_success("native");
+            for opts in [
+                DEFAULT,
+                REC_LOW1,
+                REC_LOW2,
+                "mode=jit,threshold=3,function_threshold=5,trace_eagerness=3,enable_opts=none",
+                "mode=jitcode-only",
+            ] {
+                let (r, s) = jit_run(rec, opts, &[p, n], b"", QUICK);
+                if let Some(d) = differences(&native, &r) {
+                    failures.push(format!("rec {p} {n} --jit {opts}: {d}"));
+                }
+                let unexpected = s.unexpected_aborts();
+                if !unexpected.is_empty() {
+                    failures.push(format!("rec {p} {n} --jit {opts}: aborts {unexpected:?}"));
+                }
+                summaries.insert((p.clone(), n, opts), s);
+            }
+        }
+    }
+    assert!(failures.is_empty(), "failures:\n{}", failures.join("\n"));
+    assert_eq!(
+        run(rec, &[&fib, "22"], b"", QUICK).stdout_str(),
+        "17711\n",
+        "fib(22)"
+    );
+    assert_eq!(
+        run(rec, &[&loop_call, "100"], b"", QUICK).stdout_str(),
+        "338350\n338350\n",
+        "the sum of the first 100 squares"
+    );
+    // (At REC_LOW1 the outermost call is the one traced, and the whole
+    // recursion runs under it, natively: no trace is started while one is
+    // recorded, and nothing is compiled yet.)
+    for opts in [REC_LOW2, DEFAULT] {
+        let s = &summaries[&(fib.clone(), "22", opts)];
+        let what = format!("fib.rec 22 --jit {opts}: {}", s.short());
+        assert!(s.get("functions") >= 1, "{what}: no function trace");
+        assert!(
+            s.get("call_assembler_calls") > 0,
+            "{what}: no call_assembler"
+        );
+        assert!(s.get("finish_exits") > 0, "{what}: no exit through finish");
+        assert_eq!(s.get("aborts.recursion"), 0, "{what}");
+    }
+    let s = &summaries[&(fib.clone(), "22", REC_LOW2)];
+    assert!(
+        s.get("bridges") >= 1,
+        "fib.rec 22 --jit {REC_LOW2}: the other side of `n < 2` is a bridge ({})",
+        s.short()
+    );
+    for opts in [REC_LOW1, REC_LOW2] {
+        let s = &summaries[&(loop_call.clone(), "5000", opts)];
+        let what = format!("loop_call.rec 5000 --jit {opts}: {}", s.short());
+        assert!(s.loops() >= 1, "{what}: the loop is not compiled");
+        assert!(
+            s.get("call_assembler_calls") >= 4000,
+            "{what}: the loop's calls are not call_assembler"
+        );
+        assert!(
+            s.get("functions") >= 1,
+            "{what}: sq is not a function trace"
+        );
+    }
 }

@@ -49,6 +49,22 @@ const MODES: &[(&str, &[&str])] = &[
         &["--jit", "mode=jitcode-only", "--gc", "stress"],
     ),
     ("native, gc stress", &["--jit", "off", "--gc", "stress"]),
+    // The variant whose calls recurse natively into the portal: calls of
+    // compiled code (`call_assembler`), traces ending in `finish`.
+    (
+        "recursive calls, jit-low2, gc stress",
+        &[
+            "--recursive-calls",
+            "--jit",
+            "threshold=2,function_threshold=2,trace_eagerness=1",
+            "--gc",
+            "stress",
+        ],
+    ),
+    (
+        "recursive calls, jitcode-only",
+        &["--recursive-calls", "--jit", "mode=jitcode-only"],
+    ),
     ("native, immix", &["--jit", "off", "--gc", "plan=immix"]),
     (
         "native, marksweep",
@@ -801,6 +817,81 @@ fn benchmark_loops_compile() {
             if let Some((reason, n)) = l.strip_prefix("aborts.").and_then(|l| l.split_once(": ")) {
                 if n != "0" && !expected_aborts.contains(&reason) {
                     failures.push(format!("{name}: {n} aborts for {reason}"));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The Lox VM whose calls recurse natively into the portal
+/// (`--recursive-calls`, as PyPy's interpreter calls itself) runs the
+/// benchmarks (shrunk) with compiled recursion: the outputs are the
+/// default VM's, natively, on jitcodes only and with the JIT at low
+/// thresholds (under `--gc stress` too); with the JIT, fib.lox and
+/// method_call.lox compile function traces ending in `finish`, their
+/// calls are `call_assembler` calls, and no trace aborts for recursion.
+#[test]
+fn recursive_calls_compile_recursion() {
+    let Some(dir) = shared_programs("lox/test/benchmark") else {
+        return;
+    };
+    let vm = lox();
+    let tmp = tempfile::tempdir().unwrap();
+    let low = "threshold=2,function_threshold=2,trace_eagerness=1";
+    let modes: &[&[&str]] = &[
+        &["--recursive-calls", "--jit", "off"],
+        &["--recursive-calls", "--jit", "mode=jitcode-only"],
+        &["--recursive-calls"],
+        &["--recursive-calls", "--jit", low],
+        &["--recursive-calls", "--jit", low, "--gc", "stress"],
+    ];
+    let mut failures = Vec::new();
+    for (name, replacements) in SMALL_BENCHMARKS {
+        let mut text = std::fs::read_to_string(dir.join(name)).unwrap();
+        for (from, to) in *replacements {
+            text = text.replace(from, to);
+        }
+        let text = text.replace("clock()", "0");
+        let program = write(tmp.path(), name, text.as_bytes());
+        let reference = run(vm, &["--jit", "off", &program], b"", SLOW);
+        for options in modes {
+            let log = tmp.path().join(format!("{name}.log"));
+            let spec = format!("jit-summary:{}", log.display());
+            let mut args = options.to_vec();
+            args.push(&program);
+            let r = run_env(vm, &args, &[("METATRACE_LOG", &spec)], b"", SLOW);
+            if r.stdout != reference.stdout
+                || r.stderr != reference.stderr
+                || r.code() != reference.code()
+            {
+                failures.push(format!(
+                    "{options:?} {name}: {}, stdout {}, stderr {}; the default VM: {}, stdout {}",
+                    r.describe_status(),
+                    excerpt(&r.stdout),
+                    r.stderr,
+                    reference.describe_status(),
+                    excerpt(&reference.stdout),
+                ));
+            }
+            let summary = std::fs::read_to_string(&log).unwrap_or_default();
+            let count = |key: &str| -> u64 {
+                summary
+                    .lines()
+                    .find_map(|l| l.strip_prefix(key)?.strip_prefix(": ")?.parse().ok())
+                    .unwrap_or(0)
+            };
+            if count("aborts.recursion") != 0 {
+                failures.push(format!(
+                    "{options:?} {name}: aborts for recursion:\n{summary}"
+                ));
+            }
+            let jit_low = options.contains(&low);
+            if jit_low && ["fib.lox", "method_call.lox"].contains(name) {
+                for key in ["functions", "call_assembler_calls", "finish_exits"] {
+                    if count(key) == 0 {
+                        failures.push(format!("{options:?} {name}: no {key}:\n{summary}"));
+                    }
                 }
             }
         }

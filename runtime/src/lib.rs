@@ -7,7 +7,9 @@
 //!   interpreter (`can_enter_jit`), the counters and the JIT log;
 //! - [`metainterp`] (the meta-tracer), [`trace`] (the trace IR),
 //!   [`backend`] (x86-64), [`blackhole`] (the blackhole interpreter);
-//! - [`executor`]: the semantics of the operations, shared by all of them.
+//! - [`executor`]: the semantics of the operations, shared by all of them;
+//! - [`portal_calls`]: recursive portal calls, for the modules the JIT
+//!   depends on.
 
 pub mod cli;
 pub mod hints;
@@ -29,6 +31,7 @@ pub mod metainterp;
 pub mod optimizer;
 pub mod options;
 pub mod order;
+pub mod portal_calls;
 pub mod quasiimmut;
 pub mod resume;
 pub mod trace;

@@ -713,6 +713,39 @@ fn counting_loop_runs_many_iterations() {
     );
 }
 
+/// `finish` hands the portal's results back: from registers, from spill
+/// slots (more values than registers), constants and floats among them,
+/// on the path past a guard; the guard's own exit stays a guard exit.
+#[test]
+fn finish_hands_the_results_back() {
+    let mut tb = TB::new(&[Kind::Int, Kind::Int, Kind::Float]);
+    let (a, b, f) = (Val::Input(0), Val::Input(1), Val::Input(2));
+    let c = tb.int_cmp(CmpOp::Lt, I64, a, b);
+    tb.guard(Opcode::GuardTrue, vec![c], vec![a, b]);
+    let mut results = vec![f, Val::Int(-3)];
+    let mut x = a;
+    for k in 0..20 {
+        x = tb.int_bin(IntBinOp::Add, I64, x, Val::Int(k));
+        results.push(x);
+    }
+    let g = tb.float(Opcode::FloatBin(FloatBinOp::Add), vec![f, f]);
+    results.push(g);
+    results.push(b);
+    let id = check(
+        tb.finish_function(results),
+        &[
+            vec![1, 2, 1.5f64.to_bits()],
+            vec![2, 1, 0],
+            vec![(-7i64) as u64, 0, (-0.25f64).to_bits()],
+        ],
+    );
+    let exit = backend::execute(id, &[1, 2, 1.5f64.to_bits()]);
+    assert_eq!(exit.guard, backend::FINISH_EXIT);
+    assert_eq!(exit.values.len(), 24);
+    assert_eq!(exit.values[..3], [1.5f64.to_bits(), (-3i64) as u64, 1]);
+    assert_eq!(exit.values[22..], [3.0f64.to_bits(), 2]);
+}
+
 /// Loop-carried values that permute (swaps, rotations: cycles in the
 /// parallel move at the jump), of every kind and location.
 #[test]

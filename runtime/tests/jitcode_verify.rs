@@ -947,6 +947,7 @@ fn static_tables(code: Vec<u8>, driver_jitcode: u16) -> &'static Tables {
             jitcode: driver_jitcode,
             greens: &[],
             reds: &[],
+            native: None,
         }])),
         strings: &["oops"],
     }))

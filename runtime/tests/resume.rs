@@ -93,12 +93,14 @@ fn tables() -> &'static Tables {
                         jitcode: PORTAL,
                         greens: &[Kind::Int],
                         reds: &[Kind::Int],
+                        native: None,
                     },
                     DriverDescr {
                         portal: "rportal",
                         jitcode: RPORTAL,
                         greens: &[],
                         reds: &[Kind::Int],
+                        native: None,
                     },
                 ],
                 ..Descrs::default()

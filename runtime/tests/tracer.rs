@@ -323,6 +323,7 @@ fn make(immutable_start: bool) -> &'static Tables {
                 jitcode: PORTAL,
                 greens: &[Kind::Int, Kind::Ref],
                 reds: &[Kind::Int, Kind::Ref],
+                native: None,
             }],
             strings: vec!["index out of bounds"],
             ..Descrs::default()
@@ -838,6 +839,33 @@ fn panic_aborts_at_the_panic() {
         st: (*w.st).clone(),
     };
     assert_eq!(got, want);
+}
+
+/// Traced from a function's entry, the same run ends the trace with
+/// `finish` of the portal's result; the trace, run again on a fresh
+/// state, finishes with the same result and leaves the same state.
+#[test]
+fn portal_return_from_a_function_entry_is_finish() {
+    let t = tables();
+    let want = plain(t, &MAIN, &BIG, &[], 0);
+    let mut w = World::new(&MAIN, &BIG, &[]);
+    let args = w.args(0, 0);
+    let r = metainterp::trace_from_merge_point(t, 0, &args, &params(1000), None, true);
+    let (trace, results) = closed(r);
+    assert_eq!(trace.ops.last().unwrap().opcode, trace::Opcode::Finish);
+    assert_eq!(results, vec![want.result.clone().unwrap()]);
+    assert_eq!(*w.st, want.st);
+    let mut again = World::new(&MAIN, &BIG, &[]);
+    let args = again.args(0, 0);
+    let exit = interp::run(&trace, t, &args[2..]);
+    assert_eq!(
+        exit.guard,
+        interp::TraceExit::FINISH,
+        "{}",
+        w.show(t, &trace)
+    );
+    assert_eq!(exit.values, results);
+    assert_eq!(*again.st, want.st);
 }
 
 #[test]

@@ -209,6 +209,7 @@ fn tables(body: impl FnOnce(&mut Body)) -> &'static Tables {
                 jitcode: 0,
                 greens: &[Kind::Int],
                 reds: &[Kind::Int, Kind::Ref, Kind::Ref],
+                native: None,
             }],
             ..Descrs::default()
         },

@@ -192,6 +192,7 @@ fn tables() -> &'static Tables {
                     jitcode: 0,
                     greens: &[Kind::Int],
                     reds: &[Kind::Int, Kind::Float, Kind::Ref],
+                    native: None,
                 }],
                 ..Descrs::default()
             },

@@ -127,9 +127,14 @@ impl TB {
         self.guard(Opcode::GuardTrue, vec![Val::Int(0)], values)
     }
 
-    pub fn finish_loop(mut self, args: Vec<Val>) -> Trace {
+    pub fn finish_loop(self, args: Vec<Val>) -> Trace {
+        self.end_at_loop_start(Opcode::Jump, args)
+    }
+
+    /// The trace, started at a loop header, ended by `last`.
+    fn end_at_loop_start(mut self, last: Opcode, args: Vec<Val>) -> Trace {
         self.ops.push(TraceOp {
-            opcode: Opcode::Jump,
+            opcode: last,
             args,
             result: None,
             guard: None,
@@ -143,6 +148,12 @@ impl TB {
             ops: self.ops,
             guards: self.guards,
         }
+    }
+
+    /// A function trace: it ends where the portal returns, handing `args`
+    /// back (`finish`).
+    pub fn finish_function(self, args: Vec<Val>) -> Trace {
+        self.end_at_loop_start(Opcode::Finish, args)
     }
 
     /// A loop that leaves at its last guard (for straight-line tests):
@@ -572,6 +583,7 @@ pub fn tables() -> &'static Tables {
                 jitcode: 0,
                 greens: &[],
                 reds: &[Kind::Int],
+                native: None,
             }]),
             strings: leak(vec!["pure function panicked"]),
         }))

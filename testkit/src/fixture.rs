@@ -176,6 +176,7 @@ pub fn tables(codes: Vec<Code>) -> &'static Tables {
                 jitcode: 0,
                 greens: &[Kind::Int],
                 reds: &[Kind::Ref],
+                native: None,
             }],
             strings: vec![
                 "boom: index out of bounds: the len is 3 but the index is 7",

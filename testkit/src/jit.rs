@@ -148,6 +148,10 @@ pub fn jit_run(
         stats.loop_entries += 1;
         out = loop {
             let exit = interp::run(&traces[cur], t, &inputs);
+            if exit.guard == interp::TraceExit::FINISH {
+                // A bridge that reaches the portal's return ends there.
+                break RunOutcome::Return(exit.values);
+            }
             if exit.is_jump_to() {
                 stats.loop_entries += 1;
                 cur = 0;
@@ -171,10 +175,18 @@ pub fn jit_run(
             match metainterp::trace_bridge(t, &info, &exit.values, params, &target) {
                 TraceResult::Closed { trace, args } => {
                     trace::verify_trace(&trace).unwrap();
-                    assert_eq!(trace.ops.last().unwrap().opcode, Opcode::JumpTo(LOOP_ID));
+                    let finish = trace.ops.last().unwrap().opcode == Opcode::Finish;
+                    if !finish {
+                        assert_eq!(trace.ops.last().unwrap().opcode, Opcode::JumpTo(LOOP_ID));
+                    }
                     stats.bridges += 1;
                     attached.insert((cur, g), traces.len());
                     traces.push(trace);
+                    if finish {
+                        // The portal returned while the bridge was traced:
+                        // `args` are its results.
+                        break RunOutcome::Return(args);
+                    }
                     // The bridge's iteration ran while it was traced; go on
                     // in the loop from the merge point where it stopped.
                     assert_eq!(args[..ng], key[..]);

@@ -354,6 +354,7 @@ pub fn tables() -> &'static Tables {
                 jitcode: 1,
                 greens: &[],
                 reds: &[Kind::Int, Kind::Ref],
+                native: None,
             }]),
             strings: &[],
         }))

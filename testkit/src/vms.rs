@@ -84,6 +84,17 @@ pub fn lox() -> &'static Path {
     }
 }
 
+/// Builds `rec` (`targets/rec`, whose `call` recurses natively into the
+/// portal) in release mode, once per test process, and returns its path;
+/// panics with cargo's output if the build fails.
+pub fn rec() -> &'static Path {
+    static REC: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    match REC.get_or_init(|| build_release(&["rec"]).map(|()| release_exe("rec"))) {
+        Ok(path) => path,
+        Err(e) => panic!("{e}"),
+    }
+}
+
 /// clox (`../shared/peers/clox`, the reference Lox implementation), built
 /// with `cc -O2` into `<target>/clox/clox` once per test process, or the
 /// binary `$CLOX` names. `None` (with the reason on stderr, for the test

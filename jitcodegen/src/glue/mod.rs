@@ -147,7 +147,7 @@ pub fn generate(program: &Program, assembly: &Assembly) -> Result<String, String
     let enums = g.enums(&mut shims)?;
     let calls = g.calls(&mut shims)?;
     let allocs = g.allocs(&mut shims)?;
-    let drivers = g.drivers()?;
+    let drivers = g.drivers(program, &mut shims)?;
     let strings: Vec<TokenStream> = assembly.strings.iter().map(|s| quote!(#s)).collect();
     let mut portals = g.portals(program)?;
     portals.extend(g.enter_fns(program)?);
@@ -633,18 +633,48 @@ impl Gen<'_> {
         Ok(out)
     }
 
-    fn drivers(&self) -> Result<Vec<TokenStream>, String> {
+    /// The driver table, and per driver the shim that calls its portal
+    /// natively on exploded arguments (a recursive portal call:
+    /// `call_assembler`).
+    fn drivers(
+        &self,
+        program: &Program,
+        shims: &mut Vec<TokenStream>,
+    ) -> Result<Vec<TokenStream>, String> {
         let mut out = Vec::new();
-        for d in &self.asm.drivers {
+        for (di, d) in self.asm.drivers.iter().enumerate() {
             let portal = str_lit(&d.portal);
             let jitcode = Literal::u16_suffixed(d.jitcode);
             let greens = kinds(self.types, &d.greens)?;
             let reds = kinds(self.types, &d.reds)?;
+            let g = program
+                .graph(&d.portal)
+                .ok_or_else(|| format!("the portal {} has no graph", d.portal))?;
+            let shim = id(&format!("portal_native_{di}"));
+            let args = id("args");
+            let results = id("results");
+            let mut params = Vec::new();
+            let mut at = 0;
+            for p in &g.params {
+                params.push(self.leaves.rebuild(&p.ty, &args, at)?);
+                at += self.leaves.count(&p.ty)?;
+            }
+            let explode = self.leaves.explode(&g.ret, quote!(__r), &results, 0)?;
+            let func = adt_path(&d.portal)?;
+            shims.push(quote! {
+                unsafe fn #shim(#args: &[u64], #results: &mut [u64]) {
+                    unsafe {
+                        let __r = #func(#(#params),*);
+                        #explode
+                    }
+                }
+            });
             out.push(quote!(__mt::DriverDescr {
                 portal: #portal,
                 jitcode: #jitcode,
                 greens: #greens,
                 reds: #reds,
+                native: ::core::option::Option::Some(#shim),
             }));
         }
         Ok(out)

@@ -332,7 +332,9 @@ fn call_effect_summaries() {
 
 #[test]
 fn drivers_and_portal_entry() {
-    has("__mt::DriverDescr { portal: \"interp::run\", jitcode: 0u16, greens: &[__mt::Kind::Int, __mt::Kind::Ref, __mt::Kind::Int], reds: &[__mt::Kind::Ref], }");
+    has("__mt::DriverDescr { portal: \"interp::run\", jitcode: 0u16, greens: &[__mt::Kind::Int, __mt::Kind::Ref, __mt::Kind::Int], reds: &[__mt::Kind::Ref], native: ::core::option::Option::Some(portal_native_0), }");
+    // The native entry of a recursive portal call (`call_assembler`).
+    has("unsafe fn portal_native_0(args: &[u64], results: &mut [u64]) { unsafe { let __r = crate::interp::run(");
     has("pub fn portal_run(p0: &[u8], p1: &mut crate::interp::Tape, p2: crate::interp::Pair) -> ::core::result::Result<i64, crate::interp::Op> { let mut args = [0u64; 5];");
     has(".as_ptr() as usize as u64; args[1] = __v");
     has("args[2] = (p1) as *mut _ as usize as u64;");

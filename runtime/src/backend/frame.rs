@@ -51,6 +51,11 @@ pub fn slot_disp(s: u32) -> i32 {
 
 use std::cell::RefCell;
 
+/// Frame buffers kept for reuse per thread: one per level of compiled
+/// code active at once (a recursive portal call, `call_assembler`, runs
+/// compiled code inside compiled code), up to this many.
+const POOLED_FRAMES: usize = 64;
+
 thread_local! {
     /// Frame buffers for reuse (a residual call may re-enter compiled
     /// code: each active `execute` has its own).
@@ -102,7 +107,7 @@ impl Drop for FrameBuf {
             root.set(std::ptr::null(), 0);
             let _ = POOL.try_with(|p| {
                 let mut p = p.borrow_mut();
-                if p.len() < 8 {
+                if p.len() < POOLED_FRAMES {
                     p.push((b, root));
                 }
             });

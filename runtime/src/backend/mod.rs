@@ -87,6 +87,15 @@ pub struct GuardExit {
     pub values: Vec<u64>,
 }
 
+/// What compiled code returns through `finish` (the portal returned), or'd
+/// with the number of results it stored in the I/O area: above every
+/// guard id (`u32`), below the panic exit's `u64::MAX`.
+pub const FINISHED: u64 = 1 << 62;
+
+/// `GuardExit::guard` of an exit through `finish`: no guard failed, the
+/// values are the portal's results.
+pub const FINISH_EXIT: u32 = crate::trace::interp::TraceExit::FINISH;
+
 /// Counters of the backend, for the JIT log and tests.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct BackendStats {
@@ -448,9 +457,12 @@ pub fn compile_bridge_within(
         }
         c.guard_locs[guard as usize].clone()
     };
-    if !matches!(trace.ops.last().map(|o| &o.opcode), Some(Opcode::JumpTo(_))) {
+    if !matches!(
+        trace.ops.last().map(|o| &o.opcode),
+        Some(Opcode::JumpTo(_) | Opcode::Finish)
+    ) {
         return Err(CompileError::Refused(
-            "compile_bridge: a bridge ends with jump_to".into(),
+            "compile_bridge: a bridge ends with jump_to or finish".into(),
         ));
     }
     let (id, _) = compile(trace, tables, false, Some(&entry_locs), budget)?;
@@ -475,7 +487,9 @@ pub fn compile_bridge_within(
     Ok(id)
 }
 
-/// Run compiled loop `id` on `inputs` until a guard fails.
+/// Run compiled loop `id` on `inputs` until a guard fails, or until the
+/// code reaches a `finish` (then `guard` is [`FINISH_EXIT`] and `values`
+/// the portal's results).
 pub fn execute(id: TraceId, inputs: &[u64]) -> GuardExit {
     let entry = {
         let r = registry();
@@ -504,6 +518,19 @@ pub fn execute(id: TraceId, inputs: &[u64]) -> GuardExit {
                 panic!("backend::execute: compiled code reported a panic that was not recorded")
             }
         }
+    }
+    if ret & FINISHED != 0 {
+        let n = (ret & !FINISHED) as usize;
+        STATS.with(|s| {
+            let mut v = s.get();
+            v.executions += 1;
+            s.set(v);
+        });
+        return GuardExit {
+            trace: id,
+            guard: FINISH_EXIT,
+            values: frame.io()[..n].to_vec(),
+        };
     }
     let (trace, guard, n) = {
         let mut r = registry();

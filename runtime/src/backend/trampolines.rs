@@ -161,14 +161,50 @@ pub unsafe extern "C" fn mt_call_pure(
     nargs: usize,
     results: *mut u64,
 ) -> Ret {
+    unsafe {
+        staged_call(args, nargs, results, |args| {
+            crate::blackhole::call(tables, jitcode as u16, args)
+        })
+    }
+}
+
+/// `f` on the staged arguments (`nargs` words at `args`), its results
+/// copied into the call-result buffer at `results`.
+///
+/// # Safety
+/// `args` points to `nargs` words, `results` to `CALL_RESULTS` words.
+unsafe fn staged_call(
+    args: *const u64,
+    nargs: usize,
+    results: *mut u64,
+    f: impl FnOnce(&[u64]) -> Vec<u64>,
+) -> Ret {
     guarded(|| {
-        let args = unsafe { std::slice::from_raw_parts(args, nargs) };
-        let out = crate::blackhole::call(tables, jitcode as u16, args);
+        let out = f(unsafe { std::slice::from_raw_parts(args, nargs) });
         let n = out.len().min(CALL_RESULTS);
         let results = unsafe { std::slice::from_raw_parts_mut(results, n) };
         results.copy_from_slice(&out[..n]);
         0
     })
+}
+
+/// `call_assembler`: a recursive call of the portal of `driver` from its
+/// merge point (`jit::portal_call_at`).
+///
+/// # Safety
+/// `args` points to `nargs` words, `results` to `CALL_RESULTS` words.
+pub unsafe extern "C" fn mt_call_assembler(
+    tables: &'static Tables,
+    driver: u64,
+    args: *const u64,
+    nargs: usize,
+    results: *mut u64,
+) -> Ret {
+    unsafe {
+        staged_call(args, nargs, results, |args| {
+            crate::portal_calls::at_merge_point(tables, driver as u16, args)
+        })
+    }
 }
 
 /// Rust's `a % b` on f64 (C's `fmod`).

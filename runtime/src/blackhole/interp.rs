@@ -12,6 +12,13 @@ use super::{ResumeFrame, RunOutcome};
 use crate::executor;
 use crate::jitcode::{Insn, KReg, Kind};
 
+/// The driver whose portal is jitcode `jitcode`, if it has a native entry
+/// (recursive calls of it then go through `jit::portal_call`).
+fn native_portal(tables: &crate::jitcode::Tables, jitcode: u16) -> Option<u16> {
+    let found = tables.drivers.iter().position(|d| d.jitcode == jitcode)?;
+    tables.drivers[found].native.map(|_| found as u16)
+}
+
 /// How `Machine::run` stopped.
 enum Exit {
     Return(Vec<u64>),
@@ -43,6 +50,9 @@ pub(crate) struct Machine {
     /// an allocation or a residual call of the blackhole keeps and pins
     /// what its ref registers hold.
     refs_root: crate::gc::ConservativeRoot,
+    /// The outermost frame of a resumed run executed `can_enter_jit` (so
+    /// the merge point it stops at is one the native interpreter counts).
+    pub(crate) can_enter_jit_seen: bool,
 }
 
 // Register access in the current frame `$fr`. Verified code guarantees
@@ -186,6 +196,7 @@ impl Machine {
             "metatrace: resume needs at least one frame"
         );
         let depth = self.frames.len() + 1;
+        self.can_enter_jit_seen = false;
         for (n, rf) in frames.iter().enumerate() {
             let Some(code) = prog.codes.get(rf.jitcode as usize) else {
                 panic!(
@@ -415,6 +426,23 @@ impl Machine {
                     rr!(self, fr, *ptr) = s.as_ptr() as usize;
                     ri!(self, fr, *len) = s.len() as i64;
                 }
+                Insn::Call {
+                    jitcode,
+                    args,
+                    results,
+                    ..
+                } if stop_at_merge_point && native_portal(tables, jitcode.0).is_some() => {
+                    // A recursive portal call, after a guard failed or a
+                    // trace stopped: through the portal's native entry, as
+                    // compiled code makes it (`call_assembler`), so that
+                    // the callee runs natively or in its compiled code.
+                    let driver = native_portal(tables, jitcode.0).expect("matched");
+                    let bits: Vec<u64> = args.iter().map(|a| self.getk(&fr, a)).collect();
+                    let out = crate::portal_calls::native(tables, driver, &bits);
+                    for (r, v) in results.iter().zip(out) {
+                        self.set(&fr, r.kind, r.reg, v);
+                    }
+                }
                 Insn::Call { jitcode, args, .. } => {
                     let callee: &'static Code = &prog.codes[jitcode.index()];
                     // Remember where the caller is: the results go where its
@@ -485,7 +513,12 @@ impl Machine {
                         return Exit::MergePoint(out);
                     }
                 }
-                Insn::CanEnterJit { .. } | Insn::Live { .. } => {}
+                Insn::CanEnterJit { .. } => {
+                    if self.frames.len() == depth {
+                        self.can_enter_jit_seen = true;
+                    }
+                }
+                Insn::Live { .. } => {}
                 Insn::Panic { message, .. } => {
                     let msg = tables.strings[*message];
                     panic!("{}", msg);

@@ -88,9 +88,11 @@ pub enum RunOutcome {
 /// Each frame gets the registers listed in its `regs` (the others start
 /// as zero, constants preloaded); every frame but the innermost must be
 /// at a `Call` of the next frame's jitcode. Only the outermost frame's
-/// merge point stops the run: inner frames run through theirs (a
-/// recursive portal call has no merge point of its own here, as in
-/// [`call`]).
+/// merge point stops the run: inner frames run through theirs. A
+/// recursive call of a portal with a native entry goes through
+/// `jit::portal_call` (natively, or into the callee's compiled code, as
+/// `call_assembler` does); without one (tables built by hand) it runs
+/// here, with no merge point of its own, as in [`call`].
 ///
 /// Panics (with a message) if the frames do not fit the jitcodes: a
 /// jitcode or pc out of range, an outer frame not at a call of its inner
@@ -98,4 +100,16 @@ pub enum RunOutcome {
 pub fn resume(tables: &'static Tables, frames: Vec<ResumeFrame>) -> RunOutcome {
     let prog = program(tables);
     with_machine(|m| m.resume(prog, &frames))
+}
+
+/// [`resume`], and whether the portal stopped at its merge point right
+/// after a `can_enter_jit` (where the native interpreter would have
+/// counted the iteration): how the JIT runs a callee of `call_assembler`
+/// that has no compiled code, one iteration at a time.
+pub fn resume_counted(tables: &'static Tables, frames: Vec<ResumeFrame>) -> (RunOutcome, bool) {
+    let prog = program(tables);
+    with_machine(|m| {
+        let out = m.resume(prog, &frames);
+        (out, m.can_enter_jit_seen)
+    })
 }

@@ -58,6 +58,133 @@ pub enum EnterOutcome {
 thread_local! {
     /// The JIT is working on this thread (re-entered portals run natively).
     static ACTIVE: Cell<bool> = const { Cell::new(false) };
+    /// Recursive portal calls in progress on this thread
+    /// ([`portal_call`], [`portal_call_at`]): compiled code may be
+    /// suspended below them, so no trace may be retired.
+    static PORTAL_CALLS: Cell<u32> = const { Cell::new(0) };
+    /// Traces being recorded on this thread: a recursive portal call
+    /// made while tracing runs compiled code, but starts no trace of a
+    /// loop or function of its own (it would trace the very function the
+    /// outer trace is in, once per level of the recursion).
+    static TRACING: Cell<u32> = const { Cell::new(0) };
+}
+
+fn tracing() -> bool {
+    TRACING.with(|t| t.get() > 0)
+}
+
+/// A recursive call of the portal of `driver` on `args` (its exploded
+/// arguments), made by the blackhole (after a guard failure or an
+/// abort); the portal's exploded results.
+///
+/// The portal runs natively, with the JIT on: its
+/// `jit_function_entry!()` counts the callee's green key and enters its
+/// compiled code (a function trace ending in `finish`, or a loop) when
+/// there is some, or traces it when it is hot; a guard failing in there
+/// is handled by that entry (a bridge, or the blackhole to the next merge
+/// point or the return), and the result comes back here either way.
+/// While the call runs, the caller's compiled code is suspended on the
+/// stack: retiring traces (a full `max_code`) waits until it is over.
+///
+/// Panics if the driver has no native entry (tables built by hand: the
+/// tracer does not trace recursive portal calls for them).
+pub fn portal_call(tables: &'static Tables, driver: u16, args: &[u64]) -> Vec<u64> {
+    let d = &tables.drivers[driver as usize];
+    let Some(native) = d.native else {
+        panic!("metatrace: the portal {} has no native entry", d.portal);
+    };
+    let mut out = vec![0u64; tables.jitcodes[d.jitcode as usize].results.len()];
+    record(Delta::CallAssembler);
+    let _nested = NestedPortal::enter();
+    // SAFETY: `args` are the exploded arguments of this portal, as the
+    // tracer recorded them from a call of it.
+    unsafe { native(args, &mut out) };
+    out
+}
+
+/// `call_assembler`: a recursive call of the portal of `driver`, from
+/// its merge point, whose arguments (greens then reds) are `args`, to
+/// its return; the portal's exploded results. Made by compiled code and
+/// the trace interpreter, and by the tracer when it records one.
+///
+/// The green key is looked up (RPython's `call_assembler` has it as a
+/// constant token): its compiled code runs from the reds, and a guard
+/// failing in there gets to the next merge point as any (a bridge, or
+/// the blackhole). Where there is no compiled code, the blackhole runs
+/// the interpreter loop one iteration at a time, counting the
+/// iterations the native interpreter would count (the entry, with
+/// `function_threshold`, and merge points reached by `can_enter_jit`):
+/// hot ones are traced, which is how a callee gets compiled.
+/// While the call runs, the caller's compiled code is suspended on the
+/// stack: retiring traces (a full `max_code`) waits until it is over.
+pub fn portal_call_at(tables: &'static Tables, driver: u16, args: &[u64]) -> Vec<u64> {
+    record(Delta::CallAssembler);
+    let _nested = NestedPortal::enter();
+    let _active = Active::enter();
+    let ng = n_greens(tables, driver);
+    let mut state = args.to_vec();
+    let mut counted = Some(true);
+    loop {
+        let compiled = with_state(tables, |w| w.compiled(driver, &state[..ng]));
+        let Step { out, .. } = match compiled {
+            Some(id) => run_compiled(tables, driver, id, &state[ng..]),
+            None => match counted.and_then(|entry| count(tables, driver, &state[..ng], entry)) {
+                Some(hot)
+                    if !tracing()
+                        && with_state(tables, |w| {
+                            w.decide(driver, hot.hash, &state[..ng], hot.tick, hot.function_entry)
+                        }) == Action::Trace =>
+                {
+                    trace_loop(tables, driver, &state, hot.function_entry)
+                }
+                _ => {
+                    record(Delta::Blackholed);
+                    let frames = metainterp::after_merge_point(tables, driver, &state);
+                    let (out, by_can_enter_jit) = blackhole::resume_counted(tables, frames);
+                    counted = by_can_enter_jit.then_some(false);
+                    state = match out {
+                        RunOutcome::Return(values) => return values,
+                        RunOutcome::MergePoint { args } => args,
+                    };
+                    continue;
+                }
+            },
+        };
+        counted = None;
+        match out {
+            RunOutcome::Return(values) => return values,
+            RunOutcome::MergePoint { args } => state = args,
+        }
+    }
+}
+
+/// The JIT made inactive on this thread for a recursive portal call (the
+/// callee may enter compiled code), and active again afterwards, also on
+/// unwinding.
+struct NestedPortal {
+    was_active: bool,
+}
+
+impl NestedPortal {
+    fn enter() -> NestedPortal {
+        PORTAL_CALLS.with(|n| n.set(n.get() + 1));
+        NestedPortal {
+            was_active: ACTIVE.with(|a| a.replace(false)),
+        }
+    }
+}
+
+impl Drop for NestedPortal {
+    fn drop(&mut self) {
+        ACTIVE.with(|a| a.set(self.was_active));
+        PORTAL_CALLS.with(|n| n.set(n.get() - 1));
+    }
+}
+
+/// May traces be retired now (no compiled code suspended in a recursive
+/// portal call on this thread)?
+fn may_retire() -> bool {
+    PORTAL_CALLS.with(|n| n.get() == 0)
 }
 
 /// Marks the JIT active on this thread until dropped (also on unwinding).
@@ -142,6 +269,10 @@ pub fn enter(tables: &'static Tables, driver: u16, args: &mut [u64], hot: Hot) -
     if ACTIVE.with(|a| a.get()) {
         return EnterOutcome::Interpret;
     }
+    crate::portal_calls::install(crate::portal_calls::PortalCalls {
+        native: portal_call,
+        at_merge_point: portal_call_at,
+    });
     let ng = n_greens(tables, driver);
     assert!(
         ng <= args.len(),
@@ -151,18 +282,22 @@ pub fn enter(tables: &'static Tables, driver: u16, args: &mut [u64], hot: Hot) -
     let action = with_state(tables, |w| {
         w.decide(driver, hot.hash, &args[..ng], hot.tick, hot.function_entry)
     });
-    if action == Action::Interpret {
+    if action == Action::Interpret || (action == Action::Trace && tracing()) {
         return EnterOutcome::Interpret;
     }
     let _active = Active::enter();
     let mut state = args.to_vec();
     let mut action = action;
+    // Only the first trace starts at a function's entry; the others at
+    // merge points the program reached.
+    let mut function_entry = hot.function_entry;
     loop {
         let Step { out, hot } = match action {
             Action::Enter(id) => run_compiled(tables, driver, id, &state[ng..]),
-            Action::Trace => trace_loop(tables, driver, &state),
+            Action::Trace => trace_loop(tables, driver, &state, function_entry),
             Action::Interpret => break,
         };
+        function_entry = false;
         match out {
             RunOutcome::Return(values) => return EnterOutcome::Return(values),
             RunOutcome::MergePoint { args } => state = args,
@@ -171,7 +306,7 @@ pub fn enter(tables: &'static Tables, driver: u16, args: &mut [u64], hot: Hot) -
         // a key a bridge found hot is traced at once.
         action = with_state(tables, |w| match w.compiled(driver, &state[..ng]) {
             Some(id) => Action::Enter(id),
-            None if hot && w.may_trace(driver, &state[..ng]) => Action::Trace,
+            None if hot && !tracing() && w.may_trace(driver, &state[..ng]) => Action::Trace,
             None => Action::Interpret,
         });
     }
@@ -210,6 +345,10 @@ fn n_greens(tables: &Tables, driver: u16) -> usize {
 fn run_compiled(tables: &'static Tables, driver: u16, id: TraceId, reds: &[u64]) -> Step {
     record(Delta::Entered);
     let exit = backend::execute(id, reds);
+    if exit.guard == backend::FINISH_EXIT {
+        record(Delta::Finished);
+        return RunOutcome::Return(exit.values).into();
+    }
     let trace = backend::trace_of(exit.trace);
     let inlined = trace.guards[exit.guard as usize].frames.len() > 1;
     record(Delta::GuardFailed { inlined });
@@ -240,20 +379,31 @@ fn target_of(tables: &'static Tables, driver: u16, greens: &[u64]) -> Option<Loo
 
 /// Traces a loop from the merge point whose arguments are `args`, and
 /// compiles it; then the program is at the next merge point (or returned).
-fn trace_loop(tables: &'static Tables, driver: u16, args: &[u64]) -> Step {
+/// From a function's entry (`function_entry`), the trace may also end
+/// where the portal returns (`finish`: a function trace).
+fn trace_loop(tables: &'static Tables, driver: u16, args: &[u64], function_entry: bool) -> Step {
     let ng = n_greens(tables, driver);
     let greens = &args[..ng];
     let params = with_state(tables, |w| w.params.clone());
     let target = |g: &[u64]| target_of(tables, driver, g);
     let (result, traced_ns) = timed_trace(tables, || {
-        metainterp::trace_loop_or_entry(tables, driver, args, &params, Some(&target))
+        metainterp::trace_from_merge_point(
+            tables,
+            driver,
+            args,
+            &params,
+            Some(&target),
+            function_entry,
+        )
     });
     match result {
         TraceResult::Closed { trace, args: next } => {
             let kind = match trace.ops.last().map(|o| &o.opcode) {
                 Some(Opcode::JumpTo(_)) => TraceKind::EntryBridge,
+                Some(Opcode::Finish) => TraceKind::Function,
                 _ => TraceKind::Loop,
             };
+            let next = after_trace(&trace, next);
             let what = format!("{} at {}", kind.name(), key_text(tables, driver, greens));
             let was_empty = code_empty(tables);
             match compile::compile_loop(tables, trace, kind, traced_ns, &what, &params) {
@@ -261,7 +411,7 @@ fn trace_loop(tables: &'static Tables, driver: u16, args: &[u64]) -> Step {
                     let invalid = compile::invalid_flag(id);
                     with_state(tables, |w| w.set_compiled(driver, greens, id, invalid))
                 }
-                Err(e @ CompileError::CodeFull { .. }) if !was_empty => {
+                Err(e @ CompileError::CodeFull { .. }) if !was_empty && may_retire() => {
                     compile::retire_all(tables, &e)
                 }
                 Err(e) => {
@@ -269,7 +419,7 @@ fn trace_loop(tables: &'static Tables, driver: u16, args: &[u64]) -> Step {
                     aborted(Abort::CompileError, &what, b, Some(&e.to_string()));
                 }
             }
-            RunOutcome::MergePoint { args: next }.into()
+            next.into()
         }
         TraceResult::Aborted { reason, frames, .. } => {
             let what = format!("loop at {}", key_text(tables, driver, greens));
@@ -329,6 +479,7 @@ fn trace_bridge(tables: &'static Tables, driver: u16, trace: &Trace, exit: &Guar
                 code: exit.trace,
                 guard: exit.guard,
             };
+            let next = after_trace(&trace, next);
             let was_empty = code_empty(tables);
             match compile::compile_bridge(tables, trace, traced_ns, &what, &params) {
                 Ok(_) => {
@@ -337,7 +488,7 @@ fn trace_bridge(tables: &'static Tables, driver: u16, trace: &Trace, exit: &Guar
                     }
                     with_state(tables, |w| w.bridge_compiled(exit.trace, exit.guard));
                 }
-                Err(e @ CompileError::CodeFull { .. }) if !was_empty => {
+                Err(e @ CompileError::CodeFull { .. }) if !was_empty && may_retire() => {
                     compile::retire_all(tables, &e)
                 }
                 Err(e) => {
@@ -345,7 +496,7 @@ fn trace_bridge(tables: &'static Tables, driver: u16, trace: &Trace, exit: &Guar
                     aborted(Abort::CompileError, &what, b, Some(&e.to_string()));
                 }
             }
-            RunOutcome::MergePoint { args: next }.into()
+            next.into()
         }
         TraceResult::Aborted { reason, frames, .. } => {
             let b = with_state(tables, |w| w.bridge_aborted(exit.trace, exit.guard));
@@ -356,6 +507,16 @@ fn trace_bridge(tables: &'static Tables, driver: u16, trace: &Trace, exit: &Guar
                 hot: reason == AbortReason::NoTargetLoop,
             }
         }
+    }
+}
+
+/// Where a closed trace left the program: at the merge point that ended
+/// it (`values` its arguments), or returned from the portal (the trace
+/// ends in `finish`, `values` the portal's results).
+fn after_trace(trace: &Trace, values: Vec<u64>) -> RunOutcome {
+    match trace.ops.last().map(|o| &o.opcode) {
+        Some(Opcode::Finish) => RunOutcome::Return(values),
+        _ => RunOutcome::MergePoint { args: values },
     }
 }
 
@@ -372,7 +533,10 @@ fn timed_trace(tables: &'static Tables, trace: impl FnOnce() -> TraceResult) -> 
     blackhole::program(tables);
     let gc_before = crate::gc::heap::pause_ns();
     let t0 = CpuInstant::now();
-    let result = trace();
+    TRACING.with(|t| t.set(t.get() + 1));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(trace));
+    TRACING.with(|t| t.set(t.get() - 1));
+    let result = result.unwrap_or_else(|p| std::panic::resume_unwind(p));
     let ns = t0.elapsed().as_nanos() as u64;
     record(Delta::Traced {
         ns,

@@ -23,7 +23,7 @@ pub mod perfmap;
 pub mod stats;
 pub mod warmstate;
 
-pub use driver::{can_enter_jit, count, enter, EnterOutcome, Hot};
+pub use driver::{can_enter_jit, count, enter, portal_call, portal_call_at, EnterOutcome, Hot};
 pub use stats::{stats, thread_stats, Abort, JitStats, TraceKind};
 
 /// The JIT's parameters as the VM set them (`--jit ...`).

@@ -4,7 +4,6 @@
 //! ([`stats`]: what the `jit-summary` log section prints).
 
 use crate::metainterp::AbortReason;
-use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Mutex;
@@ -92,6 +91,10 @@ pub struct JitStats {
     pub entry_bridges: u64,
     /// Bridges compiled (traces from a failing guard into a loop).
     pub bridges: u64,
+    /// Function traces compiled: from a merge point (a function's entry)
+    /// to the portal's return (`finish`), for interpreters whose calls
+    /// recurse natively.
+    pub functions: u64,
     /// Traces started (loops, entry bridges and bridges, compiled or not).
     pub traces_started: u64,
     /// Traces aborted, per reason (indexed like [`Abort::ALL`]).
@@ -111,6 +114,14 @@ pub struct JitStats {
     pub allocs_inline: u64,
     /// Entries into compiled code from the interpreter.
     pub compiled_entries: u64,
+    /// Recursive portal calls: `call_assembler`s run by compiled code, the
+    /// trace interpreter and the tracer (`jit::portal_call_at`), and the
+    /// calls the blackhole makes through the portal's native entry
+    /// (`jit::portal_call`).
+    pub call_assembler_calls: u64,
+    /// Exits from compiled code through `finish`: the portal returned
+    /// in compiled code (a loop, function trace or bridge).
+    pub finish_exits: u64,
     /// Exits from compiled code through a guard without a bridge.
     pub guard_failures: u64,
     /// Of those, exits through a guard inside an inlined call (its resume
@@ -183,6 +194,7 @@ impl JitStats {
         line("preambles", self.preambles.to_string());
         line("entry_bridges", self.entry_bridges.to_string());
         line("bridges", self.bridges.to_string());
+        line("functions", self.functions.to_string());
         line("traces_started", self.traces_started.to_string());
         line("aborts", self.total_aborts().to_string());
         for a in Abort::ALL {
@@ -194,6 +206,11 @@ impl JitStats {
         line("allocs_compiled", self.allocs_compiled.to_string());
         line("allocs_inline", self.allocs_inline.to_string());
         line("compiled_entries", self.compiled_entries.to_string());
+        line(
+            "call_assembler_calls",
+            self.call_assembler_calls.to_string(),
+        );
+        line("finish_exits", self.finish_exits.to_string());
         line("guard_failures", self.guard_failures.to_string());
         line(
             "guard_failures_inlined",
@@ -258,6 +275,7 @@ impl JitStats {
                     TraceKind::Preamble => self.preambles += 1,
                     TraceKind::EntryBridge => self.entry_bridges += 1,
                     TraceKind::Bridge => self.bridges += 1,
+                    TraceKind::Function => self.functions += 1,
                 }
                 self.ops_compiled += ops;
                 self.guards_compiled += guards;
@@ -285,6 +303,8 @@ impl JitStats {
             }
             Delta::Aborted(r) => self.aborts[r as usize] += 1,
             Delta::Entered => self.compiled_entries += 1,
+            Delta::CallAssembler => self.call_assembler_calls += 1,
+            Delta::Finished => self.finish_exits += 1,
             Delta::GuardFailed { inlined } => {
                 self.guard_failures += 1;
                 self.guard_failures_inlined += inlined as u64;
@@ -307,6 +327,8 @@ pub enum TraceKind {
     Preamble,
     EntryBridge,
     Bridge,
+    /// From a merge point to the portal's return (`finish`).
+    Function,
 }
 
 impl TraceKind {
@@ -316,6 +338,7 @@ impl TraceKind {
             TraceKind::Preamble => "preamble",
             TraceKind::EntryBridge => "entry bridge",
             TraceKind::Bridge => "bridge",
+            TraceKind::Function => "function",
         }
     }
 }
@@ -353,6 +376,8 @@ pub(crate) enum Delta {
     },
     Aborted(Abort),
     Entered,
+    CallAssembler,
+    Finished,
     GuardFailed {
         inlined: bool,
     },
@@ -369,6 +394,7 @@ static GLOBAL: Mutex<JitStats> = Mutex::new(JitStats {
     preambles: 0,
     entry_bridges: 0,
     bridges: 0,
+    functions: 0,
     traces_started: 0,
     aborts: [0; 6],
     ops_recorded: 0,
@@ -377,6 +403,8 @@ static GLOBAL: Mutex<JitStats> = Mutex::new(JitStats {
     allocs_compiled: 0,
     allocs_inline: 0,
     compiled_entries: 0,
+    call_assembler_calls: 0,
+    finish_exits: 0,
     guard_failures: 0,
     guard_failures_inlined: 0,
     bridges_inlined: 0,
@@ -448,28 +476,50 @@ pub fn sites_summary() -> String {
 }
 
 thread_local! {
-    static THREAD: Cell<JitStats> = Cell::new(JitStats::default());
+    // (In place: a recursive portal call counts three events, and
+    // copying the counters out and back in was a tenth of its cost.)
+    static THREAD: std::cell::RefCell<JitStats> = std::cell::RefCell::new(JitStats::default());
 }
 
+/// The process-wide counts of the events of every recursive portal call
+/// (entries into compiled code, `call_assembler` calls, `finish` exits),
+/// apart from [`GLOBAL`]: a lock per event was a tenth of a call's cost.
+static PER_CALL: [std::sync::atomic::AtomicU64; 3] = [
+    std::sync::atomic::AtomicU64::new(0),
+    std::sync::atomic::AtomicU64::new(0),
+    std::sync::atomic::AtomicU64::new(0),
+];
+
 pub(crate) fn record(d: Delta) {
-    GLOBAL.lock().unwrap_or_else(|e| e.into_inner()).add(&d);
-    let _ = THREAD.try_with(|t| {
-        let mut s = t.get();
-        s.add(&d);
-        t.set(s);
-    });
+    let per_call = match d {
+        Delta::Entered => Some(0),
+        Delta::CallAssembler => Some(1),
+        Delta::Finished => Some(2),
+        _ => None,
+    };
+    match per_call {
+        Some(i) => {
+            PER_CALL[i].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        None => GLOBAL.lock().unwrap_or_else(|e| e.into_inner()).add(&d),
+    }
+    let _ = THREAD.try_with(|t| t.borrow_mut().add(&d));
 }
 
 /// What the JIT did in this process so far.
 pub fn stats() -> JitStats {
     let mut s = *GLOBAL.lock().unwrap_or_else(|e| e.into_inner());
+    let per_call = |i: usize| PER_CALL[i].load(std::sync::atomic::Ordering::Relaxed);
+    s.compiled_entries += per_call(0);
+    s.call_assembler_calls += per_call(1);
+    s.finish_exits += per_call(2);
     s.invalidations = crate::quasiimmut::invalidations().0;
     s
 }
 
 /// What the JIT did on this thread so far.
 pub fn thread_stats() -> JitStats {
-    let mut s = THREAD.try_with(|t| t.get()).unwrap_or_default();
+    let mut s = THREAD.try_with(|t| *t.borrow()).unwrap_or_default();
     s.invalidations = crate::quasiimmut::invalidations().1;
     s
 }

@@ -406,6 +406,11 @@ pub struct DriverDescr {
     /// Leaf kinds of the greens, then of the reds.
     pub greens: &'static [Kind],
     pub reds: &'static [Kind],
+    /// The portal called natively on its exploded arguments, results
+    /// exploded (the glue's `portal_native_<n>`): how a recursive portal
+    /// call runs (`call_assembler`, `jit::portal_call`). `None` in tables
+    /// built by hand: a recursive portal call then aborts the trace.
+    pub native: Option<unsafe fn(args: &[u64], results: &mut [u64])>,
 }
 
 /// Everything the runtime needs about one translated interpreter,

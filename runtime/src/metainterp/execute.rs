@@ -143,6 +143,55 @@ impl Tracer<'_> {
         }
     }
 
+    /// The portal frame of a recursive portal call reached its merge
+    /// point (arguments `args`), its prologue traced as an inlined call:
+    /// its greens are promoted, so the callee's green key is a trace
+    /// constant, and the call from here to the portal's return is made
+    /// (`jit::portal_call_at`: the callee's compiled code for that key, or
+    /// the blackhole) and recorded as `call_assembler` of the merge
+    /// point's arguments (RPython's `call_assembler`, whose arguments are
+    /// the portal's greens and reds). It may write anything and collect
+    /// garbage. The caller frame then goes on after its call.
+    fn call_assembler(&mut self, args: &[KReg]) -> Result<(), Stop> {
+        let tables = self.tables;
+        let Some(driver) = self.driver_with_native_entry() else {
+            return Err(Stop::Abort(AbortReason::Recursion));
+        };
+        self.promote_greens(args);
+        let vals: Vec<Value> = args.iter().map(|a| self.top().getk(*a)).collect();
+        let bits: Vec<u64> = vals.iter().map(|v| v.bits).collect();
+        self.publish_gc_roots();
+        let out = crate::portal_calls::at_merge_point(tables, driver, &bits);
+        let args = vals.iter().map(|v| v.val).collect();
+        self.rec.effect(
+            Opcode::CallAssembler(driver as u32),
+            args,
+            None,
+            Effect::Everything,
+        );
+        self.frames.pop();
+        let caller = self.top();
+        let Insn::Call { results, .. } = &caller.code.insns[caller.pc as usize] else {
+            unreachable!("a caller frame stops at its call");
+        };
+        self.call_results(results, &out);
+        self.top_mut().pc += 1;
+        Ok(())
+    }
+
+    /// The driver of the traced portal, if the glue gave it a native entry
+    /// (a recursive portal call needs one: the blackhole makes such calls
+    /// through it). Without one (tables built by hand) a recursive portal
+    /// call aborts the trace.
+    fn driver_with_native_entry(&self) -> Option<u16> {
+        let found = self
+            .tables
+            .drivers
+            .iter()
+            .position(|d| d.jitcode == self.portal && d.native.is_some());
+        found.map(|d| d as u16)
+    }
+
     /// Execute the top frame's current instruction and record it. On
     /// `Err`, the frames are at an instruction boundary: the instruction
     /// that stopped tracing has not been executed (the merge point that
@@ -456,9 +505,11 @@ impl Tracer<'_> {
                 args,
                 results,
             } => {
-                if jitcode.0 == self.portal {
+                if jitcode.0 == self.portal && self.driver_with_native_entry().is_none() {
                     return Err(Stop::Abort(AbortReason::Recursion));
                 }
+                // (A recursive portal call is inlined up to the callee's
+                // merge point: `call_assembler` there.)
                 let vals: Vec<Value> = args.iter().map(|a| self.top().getk(*a)).collect();
                 match flavor {
                     CallFlavor::Elidable => {
@@ -516,7 +567,7 @@ impl Tracer<'_> {
             }
             Insn::Return { values } => {
                 if self.frames.len() == 1 {
-                    return Err(Stop::Abort(AbortReason::PortalReturned));
+                    return Err(self.portal_return(values));
                 }
                 let vals: Vec<Value> = values.iter().map(|v| self.top().getk(*v)).collect();
                 self.frames.pop();
@@ -541,10 +592,13 @@ impl Tracer<'_> {
             }
             Insn::WeAreJitted { dst } => self.set(Int, *dst, Value::constant(Int, 1)),
             Insn::MergePoint { args, .. } => {
-                // Only the portal's merge point counts (inner frames are
-                // never the portal: recursion aborts).
+                // The traced portal's merge point; in an inner frame, that
+                // of a recursive call of the portal, whose prologue was
+                // traced up to here.
                 if self.frames.len() == 1 {
                     self.merge_point(pc, args)?;
+                } else if self.top().jitcode == self.portal {
+                    return self.call_assembler(args);
                 }
             }
             Insn::CanEnterJit { .. } | Insn::Live { .. } => {}

@@ -160,6 +160,23 @@ pub fn trace_loop_or_entry(
     params: &JitParams,
     target: Option<TargetFn<'_>>,
 ) -> TraceResult {
+    trace_from_merge_point(tables, driver, args, params, target, false)
+}
+
+/// Like [`trace_loop_or_entry`]; with `function_entry` (the merge point
+/// is a user function's entry, `jit_function_entry!()`), the trace also
+/// ends where the portal returns, with `finish` of its results (a
+/// *function trace*; `TraceResult::Closed::args` are then the portal's
+/// results). An interpreter whose calls recurse natively returns from
+/// the portal at the end of each user function.
+pub fn trace_from_merge_point(
+    tables: &'static Tables,
+    driver: u16,
+    args: &[u64],
+    params: &JitParams,
+    target: Option<TargetFn<'_>>,
+    function_entry: bool,
+) -> TraceResult {
     let prog = blackhole::program(tables);
     let Some(d) = tables.drivers.get(driver as usize) else {
         panic!(
@@ -208,13 +225,16 @@ pub fn trace_loop_or_entry(
         limit: params.trace_limit as usize,
         gc_roots: RegisterRoots::default(),
         invalid_flag: None,
+        may_finish: function_entry,
     };
     tracer.run()
 }
 
 /// Trace a bridge from a failing guard: resume the guard's frames with the
 /// fail values, record until the portal reaches a merge point whose greens
-/// `target` maps to a compiled loop, and end with a jump into it.
+/// `target` maps to a compiled loop, and end with a jump into it; or
+/// until the portal returns, and end with `finish` of its results
+/// (`TraceResult::Closed::args` are then the portal's results).
 ///
 /// The bridge's inputs are the guard's fail arguments (`Val::Input(i)` is
 /// `guard.fail_args[i]`, of value `fail_values[i]`). The innermost frame
@@ -323,6 +343,7 @@ pub fn trace_bridge(
         limit: params.trace_limit as usize,
         gc_roots: RegisterRoots::default(),
         invalid_flag: None,
+        may_finish: true,
     };
     tracer.run()
 }
@@ -415,6 +436,35 @@ pub(crate) fn find_merge_point(
         })
 }
 
+/// The frame that resumes the portal of `driver` right after its merge
+/// point, whose arguments (greens then reds) are `args`: one iteration of
+/// the interpreter loop in the blackhole.
+pub fn after_merge_point(tables: &'static Tables, driver: u16, args: &[u64]) -> Vec<ResumeFrame> {
+    thread_local! {
+        /// The merge points found, by tables and driver: finding one
+        /// scans the portal's jitcode, and a callee without compiled code
+        /// resumes here once per iteration.
+        static FOUND: std::cell::RefCell<Vec<(usize, u16, u32, &'static [KReg])>> =
+            const { std::cell::RefCell::new(Vec::new()) };
+    }
+    let jitcode = tables.drivers[driver as usize].jitcode;
+    let key = tables as *const Tables as usize;
+    let (pc, regs) = FOUND.with(|found| {
+        let mut found = found.borrow_mut();
+        if let Some(&(_, _, pc, regs)) = found.iter().find(|f| f.0 == key && f.1 == driver) {
+            return (pc, regs);
+        }
+        let (pc, regs) = merge_point_of(blackhole::program(tables), jitcode, driver);
+        found.push((key, driver, pc, regs));
+        (pc, regs)
+    });
+    vec![ResumeFrame {
+        jitcode,
+        pc: pc + 1,
+        regs: regs.iter().copied().zip(args.iter().copied()).collect(),
+    }]
+}
+
 /// What the tracer does at the portal's merge points.
 enum Goal<'a> {
     /// Close the loop when the greens are the starting ones again; with
@@ -480,6 +530,9 @@ struct Tracer<'a> {
     /// The trace's invalid flag, once it depends on a quasi-immutable
     /// field.
     invalid_flag: Option<crate::quasiimmut::InvalidFlag>,
+    /// The portal's return ends the trace with `finish` (a function
+    /// trace, a bridge) instead of aborting it (a loop).
+    may_finish: bool,
 }
 
 /// A copy of the tracer's ref registers, and of what its recording holds
@@ -492,6 +545,18 @@ struct RegisterRoots {
 }
 
 impl Tracer<'_> {
+    /// The portal returned (`values`, its result registers): end with
+    /// `finish`, or abort where the trace must close a loop.
+    fn portal_return(&mut self, values: &[KReg]) -> Stop {
+        if !self.may_finish {
+            return Stop::Abort(AbortReason::PortalReturned);
+        }
+        let vals: Vec<Value> = values.iter().map(|v| self.top().getk(*v)).collect();
+        let results = vals.iter().map(|v| v.bits).collect();
+        let args = vals.iter().map(|v| v.val).collect();
+        Stop::Closed(Box::new(self.rec.finish(Opcode::Finish, args)), results)
+    }
+
     /// Publishes the ref registers of every frame to the collector.
     fn publish_gc_roots(&mut self) {
         let words = &mut self.gc_roots.words;
@@ -538,12 +603,7 @@ impl Tracer<'_> {
         // computed jump, a return address read from a frame), from here on
         // they are constants, so the interpreter's dispatch on them folds.
         let n = self.n_greens;
-        for r in &args[..n] {
-            let v = self.top().getk(*r);
-            if !v.is_const() {
-                self.guard_value(r.kind, v);
-            }
-        }
+        self.promote_greens(args);
         let vals: Vec<Value> = args.iter().map(|a| self.top().getk(*a)).collect();
         let bits: Vec<u64> = vals.iter().map(|v| v.bits).collect();
         let greens = &bits[..n];
@@ -574,6 +634,17 @@ impl Tracer<'_> {
         };
         let reds = args[n..].iter().map(|a| self.top().getk(*a).val).collect();
         Err(Stop::Closed(Box::new(self.rec.finish(end, reds)), bits))
+    }
+
+    /// `guard_value` on every green of the merge point whose arguments
+    /// are `args` (in the top frame) that is not a constant yet.
+    fn promote_greens(&mut self, args: &[KReg]) {
+        for r in &args[..self.n_greens] {
+            let v = self.top().getk(*r);
+            if !v.is_const() {
+                self.guard_value(r.kind, v);
+            }
+        }
     }
 
     fn top(&self) -> &Frame {

@@ -1085,7 +1085,7 @@ pub fn call_results_after(t: &Trace, i: usize) -> Vec<(usize, u8, Kind)> {
     for (j, op) in t.ops.iter().enumerate().skip(i + 1) {
         match op.opcode {
             Opcode::CallResult(n, k) => out.push((j, n, k)),
-            Opcode::CallPure(_) | Opcode::CallResidual(_) => break,
+            Opcode::CallPure(_) | Opcode::CallResidual(_) | Opcode::CallAssembler(_) => break,
             _ => {}
         }
     }

@@ -458,6 +458,12 @@ fn forward(trace: &Trace, guards: Vec<GuardInfo>, cx: &Ctx) -> Trace {
                 h.invalidate(Write::Call(&eff, &|v| e.def(v)));
                 e.keep(i, e.vals(&args));
             }
+            Opcode::CallAssembler(_) => {
+                // The portal called again: anything may be written.
+                h.clear_pending();
+                h.invalidate(Write::Call(&CallEffects::everything(), &|_| None));
+                e.keep(i, e.vals(&args));
+            }
             Opcode::Free(_) => {
                 // (Conservative: a store to the freed object is dead, but
                 // keeping it is simpler than proving nothing else sees it.)

@@ -212,7 +212,7 @@ fn cse(trace: &Trace, guards: Vec<GuardInfo>) -> Trace {
                 calls.entry(key.clone()).or_default();
                 current = Some(key);
             }
-            Opcode::CallResidual(_) => {
+            Opcode::CallResidual(_) | Opcode::CallAssembler(_) => {
                 reuse = None;
                 current = None;
                 not_invalidated_checked = false;

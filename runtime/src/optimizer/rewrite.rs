@@ -71,7 +71,7 @@ fn rewrite(trace: &Trace, guards: Vec<GuardInfo>, cx: &Ctx) -> Trace {
                 }
                 e.keep(i, e.vals(&args));
             }
-            Opcode::CallResidual(_) => {
+            Opcode::CallResidual(_) | Opcode::CallAssembler(_) => {
                 folded_results = None;
                 e.keep(i, e.vals(&args));
             }

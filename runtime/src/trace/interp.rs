@@ -11,7 +11,8 @@
 //! arguments as the new inputs; the run stops at the first guard that
 //! fails (its index in `Trace::guards` and the values of its fail
 //! arguments) or at `JumpTo` (`TraceExit::JUMP_TO` and the jump's
-//! arguments, the inputs of the target loop).
+//! arguments, the inputs of the target loop) or at `Finish`
+//! (`TraceExit::FINISH` and the portal's results).
 
 use super::{Opcode, Trace, Val};
 use crate::blackhole;
@@ -32,6 +33,8 @@ pub struct TraceExit {
 impl TraceExit {
     /// `guard` of an exit through `JumpTo` (no guard failed).
     pub const JUMP_TO: u32 = u32::MAX;
+    /// `guard` of an exit through `Finish` (the portal returned).
+    pub const FINISH: u32 = u32::MAX - 1;
 
     pub fn is_jump_to(&self) -> bool {
         self.guard == Self::JUMP_TO
@@ -203,6 +206,13 @@ pub fn run(trace: &Trace, tables: &'static Tables, inputs: &[u64]) -> TraceExit 
                     call_results = blackhole::call(tables, j.0, &call_args);
                     0
                 }
+                Opcode::CallAssembler(driver) => {
+                    call_args.clear();
+                    call_args.extend(op.args.iter().map(|a| vals.get(*a)));
+                    call_results =
+                        crate::portal_calls::at_merge_point(tables, *driver as u16, &call_args);
+                    0
+                }
                 Opcode::CallResult(n, _) => call_results.get(*n as usize).copied().unwrap_or(0),
                 Opcode::GuardTrue
                 | Opcode::GuardFalse
@@ -241,9 +251,13 @@ pub fn run(trace: &Trace, tables: &'static Tables, inputs: &[u64]) -> TraceExit 
                     }
                     break;
                 }
-                Opcode::JumpTo(_) => {
+                Opcode::JumpTo(_) | Opcode::Finish => {
+                    let guard = match op.opcode {
+                        Opcode::Finish => TraceExit::FINISH,
+                        _ => TraceExit::JUMP_TO,
+                    };
                     return TraceExit {
-                        guard: TraceExit::JUMP_TO,
+                        guard,
                         values: op.args.iter().map(|a| vals.get(*a)).collect(),
                     };
                 }
@@ -251,7 +265,7 @@ pub fn run(trace: &Trace, tables: &'static Tables, inputs: &[u64]) -> TraceExit 
             vals.v[n_inputs + i] = result;
         }
         if !matches!(trace.ops.last().map(|o| &o.opcode), Some(Opcode::Jump)) {
-            panic!("trace::interp::run: the trace does not end with jump or jump_to");
+            panic!("trace::interp::run: the trace does not end with jump, jump_to or finish");
         }
     }
 }

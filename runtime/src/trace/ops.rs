@@ -296,6 +296,13 @@ trace_ops! {
     /// its jitcode: the backend calls the blackhole on it. Results in the
     /// call-result buffer.
     CallPure(d: JitCodeId = descr(DescrTable::Jitcode)) "call_pure<{}>" (..) -> None, Call;
+    /// A recursive call of the portal of driver `driver` (RPython's
+    /// `call_assembler`), from its merge point: args are the merge point's
+    /// arguments (greens then reds); the compiled code of that green key
+    /// runs, or the blackhole (`jit::portal_call_at`), to the portal's
+    /// return. Results (the portal's exploded result) in the call-result
+    /// buffer. It may write anything and collect garbage.
+    CallAssembler(driver: u32 = number) "call_assembler<{}>" (..) -> None, Call;
     /// Read result `n` of the last call from the call-result buffer.
     CallResult(n: u8 = number, k: Kind = hidden) "call_result#{}" () -> kind(k), Read;
     /// Guards: leave the trace when the condition does not hold. The
@@ -326,6 +333,10 @@ trace_ops! {
     /// End of a bridge: continue in compiled loop `target` with args as its
     /// inputs.
     JumpTo(target: u32 = number) "jump_to<loop {}>" (..) -> None, Final;
+    /// The portal returned (RPython's `finish`, `DoneWithThisFrame`): args
+    /// are its exploded result, handed back to whoever entered the
+    /// compiled code (the driver returns them as the portal's result).
+    Finish "finish" (..) -> None, Final;
 }
 
 impl Opcode {

@@ -143,7 +143,7 @@ pub fn verify_trace(t: &Trace) -> Result<(), Vec<String>> {
                 }
             }
         }
-        _ => errors.push("the trace does not end with jump or jump_to".into()),
+        _ => errors.push("the trace does not end with jump, jump_to or finish".into()),
     }
     if errors.is_empty() {
         Ok(())

@@ -17,6 +17,14 @@
 //! reds are the running frame's closure and stack base, and the VM. Calls
 //! push a frame and continue in this same loop, as clox's do, so a trace
 //! follows a Lox call into the callee.
+//!
+//! With `recursive` (`lox --recursive-calls`, a green: constant in every
+//! trace), a call of a Lox function is a native call of `run` instead, as
+//! PyPy's interpreter calls itself: each `run` runs one Lox frame and
+//! returns at its `OP_RETURN`. Traces then start at a function's entry
+//! and end at its return (`finish`), and the calls in them are calls of
+//! the callee's compiled code (`call_assembler`; docs/jit.md, "Recursive
+//! portal calls").
 
 use crate::calls::{
     as_class, bind_method, call_value, capture_upvalue, close_upvalues, invoke, invoke_from_class,
@@ -36,14 +44,21 @@ use metatrace::{Gc, GcCell};
 
 /// Runs the frame on top of `vm.frames` until it (the script) returns,
 /// or until a runtime error. On error, `ip` of the top frame is saved and
-/// the frames are left as they were, for the stack trace.
-#[jit_driver(greens = [ip, function], reds = [closure, base, vm])]
-pub fn run(vm: &mut Vm) -> Result<(), RuntimeError> {
+/// the frames are left as they were, for the stack trace. With
+/// `recursive`, until that frame returns (its result pushed on the
+/// stack); the calls it makes run in calls of `run`.
+#[jit_driver(greens = [ip, function, recursive], reds = [closure, base, vm])]
+pub fn run(vm: &mut Vm, recursive: bool) -> Result<(), RuntimeError> {
     let frame = top_frame(vm);
     let mut closure = frame.closure;
     let mut function = closure.function;
     let mut ip = frame.ip;
     let mut base = frame.base;
+    if recursive && ip == 0 {
+        // A Lox function starts here: hot ones are traced from their
+        // entry to their return.
+        jit_function_entry!();
+    }
     loop {
         jit_merge_point!();
         let op = code_at(function, ip);
@@ -210,6 +225,11 @@ pub fn run(vm: &mut Vm) -> Result<(), RuntimeError> {
             }
             OP_CALL | OP_INVOKE | OP_SUPER_INVOKE => {
                 call_instruction(vm, op, function, ip)?;
+                if recursive && top_frame(vm).ip == 0 {
+                    // The callee's frame, run to its return by a native
+                    // call of the portal.
+                    run(vm, recursive)?;
+                }
                 // Continue in the callee (or here, after a native or an
                 // instantiation without `init`).
                 let frame = top_frame(vm);
@@ -217,7 +237,7 @@ pub fn run(vm: &mut Vm) -> Result<(), RuntimeError> {
                 function = closure.function;
                 ip = frame.ip;
                 base = frame.base;
-                if ip == 0 {
+                if !recursive && ip == 0 {
                     // A Lox function starts here: hot ones are traced from
                     // their entry, recursive ones included.
                     jit_function_entry!();
@@ -263,6 +283,10 @@ pub fn run(vm: &mut Vm) -> Result<(), RuntimeError> {
                 }
                 vm.stack.truncate(base);
                 vm.stack.push(result);
+                if recursive {
+                    // The caller's `run` goes on with its frame.
+                    return Ok(());
+                }
                 let frame = top_frame(vm);
                 closure = frame.closure;
                 function = closure.function;

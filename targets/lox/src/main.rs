@@ -2,7 +2,7 @@
 //! built with metatrace.
 //!
 //! ```text
-//! lox [--jit OPTIONS] [--gc OPTIONS] [FILE]
+//! lox [--jit OPTIONS] [--gc OPTIONS] [--recursive-calls] [FILE]
 //! ```
 //!
 //! Runs FILE; without it, a REPL that runs each line of stdin (globals
@@ -64,10 +64,15 @@ fn main() -> ExitCode {
             print!("{}", usage());
             ExitCode::SUCCESS
         }
-        Ok(Command::Run { jit, gc, file }) => match start(jit, &gc) {
+        Ok(Command::Run {
+            jit,
+            gc,
+            file,
+            recursive_calls,
+        }) => match start(jit, &gc) {
             Ok(()) => match file {
-                Some(path) => run_file(&path),
-                None => repl(),
+                Some(path) => run_file(&path, recursive_calls),
+                None => repl(recursive_calls),
             },
             Err(e) => usage_error(&e),
         },
@@ -87,6 +92,9 @@ fn usage() -> String {
     s.push_str("  --gc OPTIONS    set GC options: comma-separated NAME=VALUE items,\n");
     s.push_str("                  applied left to right (--gc may be repeated):\n");
     s.push_str(&GcOptions::help());
+    s.push_str("  --recursive-calls  run each call of a Lox function as a native call of\n");
+    s.push_str("                  the interpreter loop (the JIT compiles the calls as\n");
+    s.push_str("                  calls of compiled code: call_assembler)\n");
     s.push_str("  -h, --help      print this help\n");
     s.push_str("  --              end of options\n");
     s
@@ -103,6 +111,7 @@ enum Command {
         jit: JitParams,
         gc: GcOptions,
         file: Option<String>,
+        recursive_calls: bool,
     },
 }
 
@@ -110,6 +119,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, String>
     let mut jit = JitParams::default();
     let mut gc = GcOptions::default();
     let mut file = None;
+    let mut recursive_calls = false;
     let mut args = args.into_iter();
     let mut options_done = false;
     while let Some(arg) = args.next() {
@@ -129,6 +139,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, String>
         match name.as_str() {
             "-h" | "--help" => return Ok(Command::Help),
             "--" => options_done = true,
+            "--recursive-calls" => recursive_calls = true,
             "--jit" | "--gc" => {
                 let Some(value) = inline.or_else(|| args.next()) else {
                     return Err(format!("{name} needs a value"));
@@ -143,7 +154,12 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, String>
             _ => return Err(format!("unknown option '{arg}'")),
         }
     }
-    Ok(Command::Run { jit, gc, file })
+    Ok(Command::Run {
+        jit,
+        gc,
+        file,
+        recursive_calls,
+    })
 }
 
 /// Refuses a JIT mode this VM cannot run (it has no jitcodes yet), sets
@@ -154,7 +170,7 @@ fn start(jit: JitParams, gc: &GcOptions) -> Result<(), String> {
     metatrace::gc::configure(gc)
 }
 
-fn run_file(path: &str) -> ExitCode {
+fn run_file(path: &str, recursive_calls: bool) -> ExitCode {
     let source = match std::fs::read(path) {
         Ok(bytes) => bytes,
         Err(_) => {
@@ -164,7 +180,7 @@ fn run_file(path: &str) -> ExitCode {
     };
     let source = source_text(&source);
     let mut vm = Vm::new();
-    let result = interpret(&mut vm, &source);
+    let result = interpret(&mut vm, &source, recursive_calls);
     vm.out.flush();
     match result {
         InterpretResult::Ok => ExitCode::SUCCESS,
@@ -181,7 +197,7 @@ fn source_text(bytes: &[u8]) -> String {
 }
 
 /// clox's REPL: a prompt, a line, run it; at end of input a newline.
-fn repl() -> ExitCode {
+fn repl(recursive_calls: bool) -> ExitCode {
     let mut vm = Vm::new();
     let stdin = std::io::stdin();
     let mut input = stdin.lock();
@@ -197,14 +213,16 @@ fn repl() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             Ok(_) => {
-                interpret(&mut vm, &source_text(&line));
+                interpret(&mut vm, &source_text(&line), recursive_calls);
             }
         }
     }
 }
 
-/// Compiles and runs `source` (clox's `interpret`).
-fn interpret(vm: &mut Vm, source: &str) -> InterpretResult {
+/// Compiles and runs `source` (clox's `interpret`); with
+/// `recursive_calls`, each call of a Lox function is a native call of the
+/// interpreter loop (`interp::run`).
+fn interpret(vm: &mut Vm, source: &str, recursive_calls: bool) -> InterpretResult {
     let function = match compiler::compile(source, &mut vm.strings) {
         Ok(function) => function,
         Err(errors) => {
@@ -224,7 +242,7 @@ fn interpret(vm: &mut Vm, source: &str) -> InterpretResult {
     if let Err(error) = calls::call(vm, closure, 0) {
         return report(vm, error);
     }
-    match interp::run(vm) {
+    match interp::run(vm, recursive_calls) {
         Ok(()) => InterpretResult::Ok,
         Err(error) => report(vm, error),
     }

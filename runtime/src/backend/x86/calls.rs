@@ -367,6 +367,24 @@ impl<'a> Codegen<'a> {
         self.call_staged(i, desc.result_kinds.len(), target, &lead);
     }
 
+    pub fn call_assembler(&mut self, i: usize, driver: u32) {
+        let Some(code) = self
+            .tables
+            .drivers
+            .get(driver as usize)
+            .and_then(|d| self.tables.jitcodes.get(d.jitcode as usize))
+        else {
+            self.fail(format!("no driver {driver}"));
+            return;
+        };
+        let lead = [
+            CallArg::Val(Loc::Imm(self.tables as *const _ as u64)),
+            CallArg::Val(Loc::Imm(driver as u64)),
+        ];
+        let target = t::mt_call_assembler as *const () as usize;
+        self.call_staged(i, code.results.len(), target, &lead);
+    }
+
     pub fn call_pure(&mut self, i: usize, j: JitCodeId) {
         let Some(code) = self.tables.jitcodes.get(j.index()) else {
             self.fail(format!("no jitcode {j}"));

@@ -514,9 +514,9 @@ pub fn compile(
     }
     match trace.ops.last().map(|o| &o.opcode) {
         Some(Opcode::Jump) if is_loop => {}
-        Some(Opcode::JumpTo(_)) => {}
+        Some(Opcode::JumpTo(_) | Opcode::Finish) => {}
         Some(Opcode::Jump) => return Err("a bridge cannot end with jump (use jump_to)".into()),
-        _ => return Err("the trace does not end with jump or jump_to".into()),
+        _ => return Err("the trace does not end with jump, jump_to or finish".into()),
     }
 
     // Exit stubs.
@@ -788,6 +788,7 @@ impl<'a> Codegen<'a> {
             | Opcode::StringLen => self.runtime_op(i),
             Opcode::CallResidual(d) => self.call_residual(i, d),
             Opcode::CallPure(j) => self.call_pure(i, j),
+            Opcode::CallAssembler(d) => self.call_assembler(i, d),
             Opcode::CallResult(n, kind) => self.call_result(i, n, kind),
             Opcode::GuardTrue
             | Opcode::GuardFalse
@@ -798,6 +799,7 @@ impl<'a> Codegen<'a> {
             Opcode::Label => unreachable!("label reached the backend"),
             Opcode::Jump => self.jump(i),
             Opcode::JumpTo(target) => self.jump_to(i, target),
+            Opcode::Finish => self.finish(i),
         }
         self.kill_dying(i);
     }
@@ -925,6 +927,22 @@ impl<'a> Codegen<'a> {
     }
 
     /// Store a value into word `k` of the I/O area.
+    /// `finish`: the portal's results into the I/O area, and leave with
+    /// [`crate::backend::FINISHED`] plus their number (no guard failed).
+    fn finish(&mut self, i: usize) {
+        let args = self.trace.ops[i].args.clone();
+        self.io_words = self.io_words.max(args.len());
+        for (k, a) in args.iter().enumerate() {
+            let src = self.loc_of(*a);
+            self.store_io(k, src);
+        }
+        let ep = self.epilogue;
+        asm!(self
+            ; mov rax, QWORD (crate::backend::FINISHED | args.len() as u64) as i64
+            ; jmp =>ep
+        );
+    }
+
     pub fn store_io(&mut self, k: usize, src: Loc) {
         self.store_loc(Mem::fp(io_disp(k)), src);
     }

@@ -57,7 +57,8 @@ pub fn is_call(tables: &crate::jitcode::Tables, op: &Opcode) -> bool {
         | Opcode::Free(_)
         | Opcode::VecInit(_)
         | Opcode::VecDrop(_)
-        | Opcode::VecTake(_) => true,
+        | Opcode::VecTake(_)
+        | Opcode::CallAssembler(_) => true,
         Opcode::EnumTag(_)
         | Opcode::VecLen(_)
         | Opcode::VecPtr(_)
