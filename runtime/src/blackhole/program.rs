@@ -14,6 +14,23 @@ pub struct Program {
     pub codes: Vec<Code>,
 }
 
+impl Program {
+    /// The merge point of `driver` in jitcode `portal`: its pc and
+    /// arguments (greens, then reds).
+    pub fn merge_point(&self, portal: u16, driver: u16) -> Option<(u32, &[crate::jitcode::KReg])> {
+        let code = self.codes.get(portal as usize)?;
+        code.insns
+            .iter()
+            .enumerate()
+            .find_map(|(pc, insn)| match insn {
+                Insn::MergePoint { driver: d, args } if d.0 == driver => {
+                    Some((pc as u32, &args[..]))
+                }
+                _ => None,
+            })
+    }
+}
+
 /// One decoded jitcode, with what an executor needs to set up its frames.
 #[derive(Debug)]
 pub struct Code {

@@ -42,7 +42,7 @@ mod record;
 
 use crate::blackhole::ResumeFrame;
 use crate::blackhole::{self, Program};
-use crate::jitcode::{AllocId, Insn, JitCodeId, KReg, Kind, Tables};
+use crate::jitcode::{AllocId, JitCodeId, KReg, Kind, Tables};
 use crate::params::JitParams;
 use crate::resume::ResumeBuilder;
 use crate::trace::{
@@ -411,29 +411,12 @@ impl ResumeBuilder for BridgeStart<'_> {
 /// The position and arguments of the merge point of `driver` in its
 /// portal jitcode.
 fn merge_point_of(prog: &'static Program, portal: u16, driver: u16) -> (u32, &'static [KReg]) {
-    find_merge_point(prog, portal, driver).unwrap_or_else(|| {
+    prog.merge_point(portal, driver).unwrap_or_else(|| {
         panic!(
             "metatrace: portal {} has no merge point of driver {driver}",
             prog.codes[portal as usize].jitcode.name
         )
     })
-}
-
-/// The merge point of `driver` in jitcode `portal`: its pc and arguments
-/// (greens, then reds).
-pub(crate) fn find_merge_point(
-    prog: &'static Program,
-    portal: u16,
-    driver: u16,
-) -> Option<(u32, &'static [KReg])> {
-    let code = prog.codes.get(portal as usize)?;
-    code.insns
-        .iter()
-        .enumerate()
-        .find_map(|(pc, insn)| match insn {
-            Insn::MergePoint { driver: d, args } if d.0 == driver => Some((pc as u32, &args[..])),
-            _ => None,
-        })
 }
 
 /// The frame that resumes the portal of `driver` right after its merge

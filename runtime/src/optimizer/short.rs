@@ -372,7 +372,7 @@ fn header_resume(looped: &Trace, tables: &'static Tables) -> Option<GuardInfo> {
     };
     let d = tables.drivers.get(*driver as usize)?;
     let prog = crate::blackhole::program(tables);
-    let (pc, args) = crate::metainterp::find_merge_point(prog, d.jitcode, *driver)?;
+    let (pc, args) = prog.merge_point(d.jitcode, *driver)?;
     let code = prog.codes.get(d.jitcode as usize)?;
     let n_greens = greens.len();
     if args.len() != n_greens + looped.inputs.len() {
