@@ -72,7 +72,7 @@
 //! seen after the preamble.
 
 use super::intbounds::{self, Bounds};
-use super::unroll::{combine, range_checks, rebuild_guard, split, Prefix, SlotSource};
+use super::unroll::{combine, push_range_guards, rebuild_guard, split, Prefix, SlotSource};
 use super::{dce, fixpoint, Ctx, EnabledOpts, Peeled};
 use crate::alias::{
     call_effects, is_scalar, items_may_alias, may_equal, raw_loc, read_loc, reads_back,
@@ -86,10 +86,6 @@ use std::cell::RefCell;
 /// The operations a bridge runs to enter a peeled loop directly.
 #[derive(Clone, Debug)]
 pub struct ShortPreamble {
-    /// Over the loop header's inputs (`Input(k)`); results are `Op(i)` by
-    /// position. Its guards' resume data is `at_header`, given to each
-    /// when a bridge runs it ([`ShortPreamble::enter`]).
-    pub ops: Vec<TraceOp>,
     /// The interpreter at the loop header (the portal at its merge point,
     /// greens constant, reds the header's inputs): where a guard of `ops`
     /// that fails resumes. `None` when `ops` has no guards.
@@ -106,8 +102,8 @@ pub struct ShortPreamble {
 
 impl PartialEq for ShortPreamble {
     fn eq(&self, o: &ShortPreamble) -> bool {
-        (&self.ops, &self.entry, &self.ranges, &self.at_header)
-            == (&o.ops, &o.entry, &o.ranges, &o.at_header)
+        (self.ops(), &self.entry, &self.ranges, &self.at_header)
+            == (o.ops(), &o.entry, &o.ranges, &o.at_header)
     }
 }
 
@@ -161,6 +157,13 @@ impl Check {
 }
 
 impl ShortPreamble {
+    /// What a bridge runs, over the loop header's inputs (`Input(k)`);
+    /// results are `Op(i)` by position. Its guards' resume data is
+    /// `at_header`, given to each when a bridge runs it ([`Self::enter`]).
+    pub fn ops(&self) -> &[TraceOp] {
+        &self.check.short.ops
+    }
+
     /// `bridge`, which ends with `jump_to` the loop's header (one value
     /// per header input), made to end with the short preamble and a
     /// `jump_to<body>` into the peeled loop.
@@ -175,7 +178,7 @@ impl ShortPreamble {
             Val::Op(i) => Val::Op(base + i),
             c => c,
         };
-        for op in &self.ops {
+        for op in self.ops() {
             let mut c = op.clone();
             c.args = op.args.iter().map(|a| map(*a)).collect();
             if c.guard.is_some() {
@@ -285,28 +288,10 @@ pub fn derive(
                 .then_some(Val::Input(k)),
             _ => None,
         };
-        if let (Some(v), true) = (checked, b != Bounds::FULL) {
-            for (cmp, ty, bound) in range_checks(b) {
-                short.push(
-                    TraceOp {
-                        opcode: Opcode::IntCmp(cmp, ty),
-                        args: vec![v, Val::Int(bound)],
-                        result: Some(Kind::Int),
-                        guard: None,
-                    },
-                    true,
-                );
-                let c = Val::Op(short.ops.len() as u32 - 1);
-                short.push(
-                    TraceOp {
-                        opcode: Opcode::GuardTrue,
-                        args: vec![c],
-                        result: None,
-                        guard: Some(0),
-                    },
-                    true,
-                );
-            }
+        if let Some(v) = checked {
+            push_range_guards(&mut short.ops, v, b, || 0);
+            short.slots.resize(short.ops.len(), None);
+            short.changing.resize(short.ops.len(), true);
         }
     }
     let at_header = if short.ops.iter().any(|o| o.guard.is_some()) {
@@ -354,7 +339,6 @@ pub fn derive(
         })
         .collect();
     Ok(ShortPreamble {
-        ops: check.short.ops.clone(),
         at_header,
         entry,
         ranges,
@@ -420,14 +404,6 @@ pub(super) struct ShortOps {
     pub held_inputs: Vec<(u16, u32)>,
 }
 
-impl ShortOps {
-    fn push(&mut self, op: TraceOp, changing: bool) {
-        self.ops.push(op);
-        self.slots.push(None);
-        self.changing.push(changing);
-    }
-}
-
 /// Whether an operation of `P` can be computed again at the header, and
 /// from what.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -452,14 +428,10 @@ enum Dep {
 ///   address is loop-invariant (`vec_set_len(stack, n + 3)`: the stack's
 ///   length). The short preamble reads that location at the header: the
 ///   same value, one iteration on.
-/// - A read that is not safe on any values of its operands' types (an item
-///   of a `Vec`, a field through a pointer read from memory, a division)
-///   comes after every guard of `P` that comes before it, checked again at
-///   the header: the same conditions the iteration checked before running
-///   it. Guards on variant inputs are fine there (the header's values are
-///   the iteration's first ones). When one of those guards cannot be
-///   checked again at the header, or a call comes before the read, the
-///   loop has no short preamble.
+/// - Every guard of `P` on values the iteration does not change, in `P`'s
+///   order: a read that is not safe on any values of its operands' types
+///   (an item of a `Vec`, a field through a pointer read from memory)
+///   comes after the guards that made it safe in the iteration.
 ///
 /// A guard of the short preamble that fails resumes the interpreter at the
 /// loop header (the short preamble writes nothing), where the loop's
@@ -580,7 +552,7 @@ fn build(t: &Trace, sources: &[SlotSource], tables: &Tables) -> Result<ShortOps,
         extras, recomputed, ..
     } = r;
 
-    // Everything they need, then the guards before the last unsafe one.
+    // Everything they need, then the guards on what does not change.
     let mut in_short = vec![false; m];
     let mut work: Vec<u32> = recomputed;
     let close = |work: &mut Vec<u32>, in_short: &mut Vec<bool>| -> Result<(), String> {
@@ -722,12 +694,6 @@ struct Resolver<'a> {
 }
 
 impl Resolver<'_> {
-    /// The iteration left `value` (computed again at the header, or a
-    /// variant input's next value) in the location `read` reads, which the
-    /// loop reads back from memory: check at the header that the location
-    /// holds it, and store it there again (it changes nothing; the loop is
-    /// then checked and entered knowing what the location holds, as after
-    /// the preamble).
     /// Read the location `read` reads (the iteration stored there last,
     /// at `at`, the value `value` has at the next header) and check that
     /// it holds `value`: the added read, by index in `extras`.
@@ -756,6 +722,12 @@ impl Resolver<'_> {
         held
     }
 
+    /// The iteration left `value` (computed again at the header) in the
+    /// location `read` reads, last stored at `at`, and the loop reads it
+    /// back from memory: check at the header that the location holds it,
+    /// and store it there again (it changes nothing; the loop is then
+    /// checked and entered knowing what the location holds, as after the
+    /// preamble).
     fn restate(&mut self, value: Val, at: u32, read: TraceOp) {
         if read.result != Some(Kind::Int) {
             return;

@@ -300,21 +300,10 @@ pub(super) fn combine(p: &Trace, prefix: Prefix, carried: &[Carried]) -> Combine
                 None => Val::Input(k as u16),
             };
             for &(k, b) in ranges.iter() {
-                for (cmp, ty, bound) in range_checks(b) {
-                    ops.push(TraceOp {
-                        opcode: Opcode::IntCmp(cmp, ty),
-                        args: vec![entry_of(k as usize), Val::Int(bound)],
-                        result: Some(Kind::Int),
-                        guard: None,
-                    });
-                    ops.push(TraceOp {
-                        opcode: Opcode::GuardTrue,
-                        args: vec![Val::Op(ops.len() as u32 - 1)],
-                        result: None,
-                        guard: Some(guards.len() as u32),
-                    });
+                push_range_guards(&mut ops, entry_of(k as usize), b, || {
                     guards.push(GuardInfo::new(Vec::new()));
-                }
+                    guards.len() as u32 - 1
+                });
             }
             entry.extend(variant.iter().map(|&k| entry_of(k)));
             let mut results = Vec::new();
@@ -580,9 +569,34 @@ pub(super) fn split(t: &Trace, n: usize, layout: &Layout) -> Option<(Peeled, Vec
     ))
 }
 
+/// Appends to `ops` the guards that hold exactly when `v` lies in `b` (a
+/// comparison and a `guard_true` each, none for the full range); `guard`
+/// gives each its index in the trace's guards.
+pub(super) fn push_range_guards(
+    ops: &mut Vec<TraceOp>,
+    v: Val,
+    b: Bounds,
+    mut guard: impl FnMut() -> u32,
+) {
+    for (cmp, ty, bound) in range_checks(b) {
+        ops.push(TraceOp {
+            opcode: Opcode::IntCmp(cmp, ty),
+            args: vec![v, Val::Int(bound)],
+            result: Some(Kind::Int),
+            guard: None,
+        });
+        ops.push(TraceOp {
+            opcode: Opcode::GuardTrue,
+            args: vec![Val::Op(ops.len() as u32 - 1)],
+            result: None,
+            guard: Some(guard()),
+        });
+    }
+}
+
 /// The comparisons `(op, type, bound)` that hold of `x` exactly when `x`
 /// lies in `b` (none for the full range).
-pub(super) fn range_checks(b: Bounds) -> Vec<(CmpOp, IntTy, i64)> {
+fn range_checks(b: Bounds) -> Vec<(CmpOp, IntTy, i64)> {
     let mut out = Vec::new();
     if b.slo != i64::MIN {
         out.push((CmpOp::Ge, IntTy::I64, b.slo));
