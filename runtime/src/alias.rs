@@ -11,7 +11,7 @@ use crate::executor as ops;
 use crate::jitcode::{
     ArrayId, CallEffectsDescr, CallId, EnumId, FieldId, FieldPlace, ScalarTy, Tables,
 };
-use crate::order::offset_of;
+use crate::order::{offset_of, Order};
 use crate::trace::{Opcode, TraceOp, Val};
 
 /// A memory location the cache knows.
@@ -337,6 +337,27 @@ pub fn indices_differ<'e>(i1: Val, i2: Val, def: &dyn Fn(Val) -> Option<&'e Trac
     y1 == y2 && k1 != k2 && k1.wrapping_sub(k2).unsigned_abs() < 1 << 32
 }
 
+/// Are items `i1` and `i2` of one data pointer surely different items?
+/// When [`indices_differ`] says so, or when `order` (what the guards
+/// proved about the trace's values as `u64`) puts one index below the
+/// other: the item at `base + 2` and the one at the stack's length, which
+/// a guard checked `base + 2` against. Unlike [`indices_differ`], whose
+/// indices may be anything, this relies on both items being accessed,
+/// which the trace does only after checking them against the array's
+/// bounds: two different indices of items of one allocation (less than
+/// 2^63 bytes) are different addresses.
+pub fn items_differ<'e>(
+    i1: Val,
+    i2: Val,
+    def: &dyn Fn(Val) -> Option<&'e TraceOp>,
+    order: Option<&Order>,
+) -> bool {
+    indices_differ(i1, i2, def)
+        || order.is_some_and(|o| {
+            !o.is_empty() && (o.proves(i1, i2, true, 4, 32) || o.proves(i2, i1, true, 4, 32))
+        })
+}
+
 /// Are `b1` and `b2` the addresses of two different items of one array
 /// (`itemaddr` of the same data pointer, items of one size, indices that
 /// differ)? Then no field of one overlaps a field of the other: the
@@ -346,6 +367,7 @@ fn distinct_items<'e>(
     b1: Val,
     b2: Val,
     def: &dyn Fn(Val) -> Option<&'e TraceOp>,
+    order: Option<&Order>,
 ) -> bool {
     let (Some(x), Some(y)) = (def(b1), def(b2)) else {
         return false;
@@ -356,7 +378,7 @@ fn distinct_items<'e>(
             x.args[0] == y.args[0]
                 && size == t.arrays[a2].item_size
                 && size < 1 << 31
-                && indices_differ(x.args[1], y.args[1], def)
+                && items_differ(x.args[1], y.args[1], def, order)
         }
         _ => false,
     }
@@ -421,12 +443,14 @@ pub fn rewrites_held_value(w: &Loc, v: Val, r: &Loc, held: Val) -> bool {
 
 /// May a write to scalar location `w` change scalar location `r`? `def`
 /// gives the operations defining values (items at `x + 1` and `x + 2` of
-/// one data pointer are different items).
+/// one data pointer are different items), `order` what guards proved
+/// about them, if known ([`items_differ`]).
 pub fn scalars_may_alias<'e>(
     t: &Tables,
     w: &Loc,
     r: &Loc,
     def: &dyn Fn(Val) -> Option<&'e TraceOp>,
+    order: Option<&Order>,
 ) -> bool {
     match (*w, *r) {
         (
@@ -440,7 +464,7 @@ pub fn scalars_may_alias<'e>(
             },
         ) => {
             fields_may_alias(t, d1, d2, b1, b2)
-                && !distinct_items(t, b1, b2, def)
+                && !distinct_items(t, b1, b2, def, order)
                 && !apart_in_one_object(t, (b1, d1), (b2, d2), def)
         }
         (
@@ -460,7 +484,7 @@ pub fn scalars_may_alias<'e>(
             }
             let size = t.arrays[a1].item_size;
             let same_size = size == t.arrays[a2].item_size;
-            !(p1 == p2 && same_size && size < 1 << 31 && indices_differ(i1, i2, def))
+            !(p1 == p2 && same_size && size < 1 << 31 && items_differ(i1, i2, def, order))
         }
         (Loc::Raw { addr: x, ty: t1 }, Loc::Raw { addr: y, ty: t2 }) => {
             match (x.const_bits(), y.const_bits()) {

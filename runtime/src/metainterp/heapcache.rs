@@ -678,7 +678,8 @@ impl Hit<'_> {
             Hit::Write(w, v) => match loc {
                 Loc::Raw { .. } | Loc::Tag { .. } => true,
                 Loc::Field { .. } | Loc::Item { .. } => {
-                    scalars_may_alias(t, &w, loc, def) && !rewrites_held_value(&w, v, loc, held)
+                    scalars_may_alias(t, &w, loc, def, None)
+                        && !rewrites_held_value(&w, v, loc, held)
                 }
                 // No scalar write reaches a Vec's or a String's header.
                 _ => false,

@@ -61,9 +61,11 @@
 //! after it).
 
 use super::emit::{recycle, Emitter, GuardFate};
+use super::pure::negate;
 use super::Ctx;
 use crate::alias::*;
 use crate::jitcode::{ArrayId, FieldId, ScalarTy, Tables};
+use crate::order::{self, Order};
 use crate::trace::{GuardInfo, Opcode, PendingWrite, Trace, TraceOp, Val};
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
@@ -82,6 +84,10 @@ struct Heap<'a> {
     guard_stores: Vec<u32>,
     /// The stores dropped after they were emitted (output operations).
     killed: HashSet<u32>,
+    /// What guards proved about the order of the trace's values (as
+    /// `u64`), and `len + k` above `len`: which items of a stack are
+    /// different ([`items_differ`]).
+    order: Order,
 }
 
 /// What the pass knows memory holds, by location. Fields are kept by
@@ -161,6 +167,7 @@ enum Write<'w> {
 impl Heap<'_> {
     fn invalidate(&mut self, w: Write) {
         let t = self.t;
+        let order = Some(&self.order);
         // Which field descrs `hit` may be true for (a shortcut: `hit`
         // alone decides the same).
         let descr_may_be_hit = |d: FieldId| match &w {
@@ -189,7 +196,7 @@ impl Heap<'_> {
                     Loc::Tag { .. } => true,
                     l if is_scalar(l) => {
                         wl != l
-                            && scalars_may_alias(t, wl, l, *def)
+                            && scalars_may_alias(t, wl, l, *def, order)
                             && !rewrites_held_value(wl, *v, l, held)
                     }
                     _ => false,
@@ -224,7 +231,7 @@ impl Heap<'_> {
 
     /// A read of `loc` is emitted: stores it may see are needed.
     fn observe<'e>(&mut self, loc: &Loc, def: &dyn Fn(Val) -> Option<&'e TraceOp>) {
-        let t = self.t;
+        let (t, order) = (self.t, Some(&self.order));
         match loc {
             Loc::Tag { .. } => self.pending.clear(),
             l if is_scalar(l) => {
@@ -232,7 +239,8 @@ impl Heap<'_> {
                     // (It may read a Vec's length.)
                     self.pending_len.clear();
                 }
-                self.pending.retain(|w, _| !scalars_may_alias(t, w, l, def))
+                self.pending
+                    .retain(|w, _| !scalars_may_alias(t, w, l, def, order))
             }
             _ => {}
         }
@@ -248,9 +256,9 @@ impl Heap<'_> {
         } else {
             self.cache.remove(&loc);
         }
-        let t = self.t;
+        let (t, order) = (self.t, Some(&self.order));
         self.pending
-            .retain(|w, _| *w == loc || !scalars_may_alias(t, w, &loc, &|v| e.def(v)));
+            .retain(|w, _| *w == loc || !scalars_may_alias(t, w, &loc, &|v| e.def(v), order));
         if let Loc::Raw { .. } = loc {
             self.pending_len.clear();
         }
@@ -269,6 +277,44 @@ impl Heap<'_> {
         self.pending.retain(|w, _| !matches!(w, Loc::Raw { .. }));
         if let Some(prev) = self.pending_len.insert((vec, d), op) {
             self.kill(e, prev);
+        }
+    }
+
+    /// A guard on `cond` was emitted: an unsigned comparison it checks is
+    /// an order from now on.
+    fn learn_guard(&mut self, e: &Emitter, guard: &Opcode, cond: Option<Val>) {
+        let truth = match guard {
+            Opcode::GuardTrue => true,
+            Opcode::GuardFalse => false,
+            _ => return,
+        };
+        let Some(d) = cond.and_then(|c| e.def(c)) else {
+            return;
+        };
+        if let Opcode::IntCmp(op, ty) = d.opcode {
+            let holds = if truth { op } else { negate(op) };
+            match order::of_cmp(holds, d.args[0], d.args[1]) {
+                Some((lo, hi, strict)) if !ty.signed() && lo != hi => {
+                    self.order.add(lo, hi, strict)
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// `result` is `y + k` (64-bit): when `y` is a Vec's length or
+    /// capacity (below 2^63) and `k` a small positive constant, the sum
+    /// does not wrap, and `y < result`: the items a push writes above the
+    /// stack's length are not the ones below it.
+    fn learn_offset(&mut self, e: &Emitter, opcode: &Opcode, args: &[Val], result: Val) {
+        let Some((y, k, _)) = order::offset_of(opcode, args) else {
+            return;
+        };
+        let is_length = e
+            .def(y)
+            .is_some_and(|d| matches!(d.opcode, Opcode::VecLen(_) | Opcode::VecCap(_)));
+        if is_length && (1..1 << 32).contains(&k) && !result.is_const() {
+            self.order.add(y, result, true);
         }
     }
 
@@ -354,6 +400,7 @@ fn forward(trace: &Trace, guards: Vec<GuardInfo>, cx: &Ctx) -> Trace {
         at_guards: Vec::new(),
         guard_stores: Vec::new(),
         killed: HashSet::default(),
+        order: Order::default(),
     };
     let mut args = Vec::new();
     while let Some(i) = e.next_op(&mut args) {
@@ -495,8 +542,10 @@ fn forward(trace: &Trace, guards: Vec<GuardInfo>, cx: &Ctx) -> Trace {
                 e.keep(i, e.vals(&args));
             }
             _ if op.opcode.is_guard() => {
-                if e.keep_guard(i, e.vals(&args), &[]) != GuardFate::Dropped {
+                let kept = e.keep_guard(i, e.vals(&args), &[]);
+                if kept != GuardFate::Dropped {
                     h.at_guard(&e, e.guards_emitted() - 1);
+                    h.learn_guard(&e, &op.opcode, e.vals(&args).first().copied());
                 }
             }
             Opcode::SetField(_) | Opcode::SetItem(_) | Opcode::Store(_) => {
@@ -504,6 +553,11 @@ fn forward(trace: &Trace, guards: Vec<GuardInfo>, cx: &Ctx) -> Trace {
                 h.clear_pending();
                 h.invalidate(Write::Call(&CallEffects::everything(), &|_| None));
                 e.keep(i, e.vals(&args));
+            }
+            Opcode::IntBin(..) => {
+                let args = e.vals(&args);
+                let result = e.keep(i, args.clone());
+                h.learn_offset(&e, &op.opcode, &args, result);
             }
             _ => {
                 e.keep(i, e.vals(&args));

@@ -1007,7 +1007,7 @@ fn bears<'e>(
                 _ => Bears::Clobbers,
             }
         } else if matches!(loc, Loc::Tag { .. })
-            || (is_scalar(loc) && scalars_may_alias(tables, &wl, loc, def))
+            || (is_scalar(loc) && scalars_may_alias(tables, &wl, loc, def, None))
         {
             Bears::Clobbers
         } else {
