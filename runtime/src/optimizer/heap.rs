@@ -18,7 +18,10 @@
 //!   aliases every field);
 //! - items: arrays whose items have the same size (a `Vec<i64>` and an
 //!   `[i64]` may share data), unless they are known to be different items
-//!   of the same data pointer;
+//!   of the same data pointer: indices that are one value plus different
+//!   constants, or that the guards emitted so far order (an unsigned
+//!   `base + 2 < len` checked; `len + 1` above a Vec's length `len`),
+//!   [`items_differ`];
 //! - raw `store`s: fields and items whose scalars have the same size, and
 //!   every other raw location;
 //! - every write invalidates enum tags;
