@@ -49,6 +49,16 @@ const MODES: &[(&str, &[&str])] = &[
         &["--jit", "mode=jitcode-only", "--gc", "stress"],
     ),
     ("native, gc stress", &["--jit", "off", "--gc", "stress"]),
+    // Loops that inline the functions they call (docs/jit.md, "Inlining").
+    (
+        "inlining, jit-low2, gc stress",
+        &[
+            "--jit",
+            "threshold=2,function_threshold=2,trace_eagerness=1,inlining=1",
+            "--gc",
+            "stress",
+        ],
+    ),
     // The variant whose calls recurse natively into the portal: calls of
     // compiled code (`call_assembler`), traces ending in `finish`.
     (
@@ -76,6 +86,7 @@ const MODES: &[(&str, &[&str])] = &[
 const BENCHMARK_MODES: &[(&str, &[&str])] = &[
     ("native", &["--jit", "off"]),
     ("jit", &[]),
+    ("jit, inlining", &["--jit", "inlining=1"]),
     ("native, immix", &["--jit", "off", "--gc", "plan=immix"]),
     (
         "native, marksweep",
@@ -89,6 +100,15 @@ const STRESS_MODES: &[(&str, &[&str])] = &[
     (
         "jit-low, gc stress",
         &["--jit", "threshold=2,trace_eagerness=1", "--gc", "stress"],
+    ),
+    (
+        "jit-low, inlining, gc stress",
+        &[
+            "--jit",
+            "threshold=2,function_threshold=2,trace_eagerness=1,inlining=1",
+            "--gc",
+            "stress",
+        ],
     ),
     ("native, gc stress", &["--jit", "off", "--gc", "stress"]),
     (
@@ -822,6 +842,45 @@ fn benchmark_loops_compile() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// With `--jit inlining=1`, the loop of `instantiation.lox` (thirty calls
+/// of `Foo()` and its `init()` per iteration) is traced whole, the calls
+/// inlined: a loop of its own besides `init()`'s function trace, and
+/// fewer bridges than the chain of one bridge per call site it runs
+/// through without inlining (and no blacklisting).
+#[test]
+fn inlining_traces_the_loop_that_makes_the_calls() {
+    let Some(dir) = shared_programs("lox/test/benchmark") else {
+        return;
+    };
+    let path = dir.join("instantiation.lox").to_string_lossy().into_owned();
+    let summary = |jit: &str| -> (u64, u64, u64, String) {
+        let log = tempfile::NamedTempFile::new().unwrap();
+        let spec = format!("jit-summary:{}", log.path().display());
+        let r = run_env(
+            lox(),
+            &["--jit", jit, &path],
+            &[("METATRACE_LOG", &spec)],
+            b"",
+            QUICK,
+        );
+        assert_eq!(r.code(), Some(0), "{jit}: {}", r.describe_status());
+        let text = std::fs::read_to_string(log.path()).unwrap_or_default();
+        let count = |key: &str| -> u64 {
+            text.lines()
+                .find_map(|l| l.strip_prefix(key)?.strip_prefix(": ")?.parse().ok())
+                .unwrap_or(0)
+        };
+        let blacklisted = count("keys_blacklisted") + count("guards_blacklisted");
+        (count("loops"), count("bridges"), blacklisted, text)
+    };
+    let (loops, bridges, blacklisted, text) = summary("inlining=1");
+    let (loops0, bridges0, _, text0) = summary("inlining=0");
+    assert!(
+        loops > loops0 && bridges < bridges0 && blacklisted == 0,
+        "inlining=1:\n{text}\ninlining=0:\n{text0}"
+    );
 }
 
 /// The Lox VM whose calls recurse natively into the portal

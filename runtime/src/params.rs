@@ -97,6 +97,12 @@ pub struct JitParams {
     /// new trace would not fit, every trace of the VM is retired and the
     /// hot loops warm up again (LuaJIT's `maxmcode` flush, docs/jit.md).
     pub max_code: usize,
+    /// `inlining` (default 0; RPython's parameter of that name): 1 makes
+    /// loops traced from `can_enter_jit!()` inline the user functions
+    /// they call (`jit_function_entry!()`) instead of ending in their
+    /// function traces, and makes merge points end traces only after a
+    /// loop header or a function entry (docs/jit.md, "Inlining").
+    pub inlining: bool,
 }
 
 /// The smallest `max_code`: one page.
@@ -113,6 +119,7 @@ impl Default for JitParams {
             mode: JitMode::Auto,
             enable_opts: vec!["all".to_string()],
             max_code: 64 << 20,
+            inlining: false,
         }
     }
 }
@@ -147,6 +154,10 @@ pub const PARAMETERS: &[(&str, &str)] = &[
     (
         "max_code",
         "machine code the JIT may hold (K, M, G suffixes); when full, all traces are retired",
+    ),
+    (
+        "inlining",
+        "1: loops inline the user functions they call (0: they end in their function traces)",
     ),
 ];
 
@@ -204,6 +215,7 @@ impl OptionList for JitParams {
                         )
                     })?
             }
+            "inlining" => self.inlining = number(name, value, 0, 1)? == 1,
             _ => return Err(Self::unknown(name)),
         }
         Ok(())
@@ -220,6 +232,7 @@ impl OptionList for JitParams {
             "mode" => self.mode.name().to_string(),
             "enable_opts" => self.enable_opts.join(":"),
             "max_code" => crate::options::size_name(self.max_code),
+            "inlining" => (self.inlining as u8).to_string(),
             _ => return None,
         })
     }
@@ -306,7 +319,7 @@ mod tests {
         let s = p.to_string();
         assert_eq!(
             s,
-            "threshold=3,function_threshold=1619,trace_eagerness=200,trace_limit=6000,decay=40,mode=jitcode-only,enable_opts=a:b,max_code=64M"
+            "threshold=3,function_threshold=1619,trace_eagerness=200,trace_limit=6000,decay=40,mode=jitcode-only,enable_opts=a:b,max_code=64M,inlining=0"
         );
         assert_eq!(JitParams::parse(&s).unwrap(), p);
     }

@@ -55,9 +55,10 @@ fn variant(insn: &Insn) -> usize {
         Insn::VecTake { .. } => 44,
         Insn::VecTruncate { .. } => 45,
         Insn::QuasiImmutGet { .. } => 46,
+        Insn::FunctionEntry { .. } => 47,
     }
 }
-const VARIANTS: usize = 47;
+const VARIANTS: usize = 48;
 
 fn scalars() -> Vec<ScalarTy> {
     let mut v: Vec<ScalarTy> = IntTy::ALL.iter().map(|&t| ScalarTy::Int(t)).collect();
@@ -272,6 +273,10 @@ fn all_insns() -> Vec<Insn> {
     v.push(CanEnterJit {
         driver: DriverId(59),
         args: kregs(6),
+    });
+    v.push(FunctionEntry {
+        driver: DriverId(59),
+        args: kregs(3),
     });
     v.push(Live { regs: kregs(0) });
     v.push(Live { regs: kregs(9) });

@@ -850,7 +850,14 @@ fn portal_return_from_a_function_entry_is_finish() {
     let want = plain(t, &MAIN, &BIG, &[], 0);
     let mut w = World::new(&MAIN, &BIG, &[]);
     let args = w.args(0, 0);
-    let r = metainterp::trace_from_merge_point(t, 0, &args, &params(1000), None, true);
+    let r = metainterp::trace_from_merge_point(
+        t,
+        0,
+        &args,
+        &params(1000),
+        None,
+        metainterp::TraceFrom::FunctionEntry,
+    );
     let (trace, results) = closed(r);
     assert_eq!(trace.ops.last().unwrap().opcode, trace::Opcode::Finish);
     assert_eq!(results, vec![want.result.clone().unwrap()]);

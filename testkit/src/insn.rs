@@ -243,6 +243,13 @@ pub fn can_enter_jit(driver: u16, args: Vec<KReg>) -> Insn {
     }
 }
 
+pub fn function_entry(driver: u16, args: Vec<KReg>) -> Insn {
+    Insn::FunctionEntry {
+        driver: DriverId(driver),
+        args,
+    }
+}
+
 pub fn live(regs: Vec<KReg>) -> Insn {
     Insn::Live { regs }
 }

@@ -718,7 +718,7 @@ impl Flattener<'_> {
                     dst: dst.reg,
                 });
             }
-            Op::JitMergePoint { driver } | Op::CanEnterJit { driver } => {
+            Op::JitMergePoint { driver } | Op::CanEnterJit { driver, .. } => {
                 arity(op.args.len(), 0)?;
                 let d = self.descrs.driver(driver)?;
                 let args = op
@@ -727,10 +727,13 @@ impl Flattener<'_> {
                     .map(|a| self.opnd(a))
                     .collect::<Result<Vec<_>, _>>()?;
                 self.live();
-                self.emit(if matches!(op.op, Op::JitMergePoint { .. }) {
-                    Insn::MergePoint { driver: d, args }
-                } else {
-                    Insn::CanEnterJit { driver: d, args }
+                self.emit(match op.op {
+                    Op::JitMergePoint { .. } => Insn::MergePoint { driver: d, args },
+                    Op::CanEnterJit {
+                        function_entry: true,
+                        ..
+                    } => Insn::FunctionEntry { driver: d, args },
+                    _ => Insn::CanEnterJit { driver: d, args },
                 });
             }
             Op::WeAreJitted => {

@@ -334,9 +334,12 @@ pub enum Op {
     JitMergePoint {
         driver: String,
     },
-    /// `can_enter_jit!()`: same arguments as the merge point.
+    /// `can_enter_jit!()`: same arguments as the merge point; with
+    /// `function_entry`, `jit_function_entry!()` (counted with
+    /// `function_threshold`; a separate jitcode instruction).
     CanEnterJit {
         driver: String,
+        function_entry: bool,
     },
     /// `we_are_jitted()`: false natively and when blackholing, true in traces.
     WeAreJitted,
@@ -440,7 +443,14 @@ impl Op {
             },
             Op::Promote => "promote",
             Op::JitMergePoint { .. } => "jit_merge_point",
-            Op::CanEnterJit { .. } => "can_enter_jit",
+            Op::CanEnterJit {
+                function_entry: false,
+                ..
+            } => "can_enter_jit",
+            Op::CanEnterJit {
+                function_entry: true,
+                ..
+            } => "jit_function_entry",
             Op::WeAreJitted => "we_are_jitted",
             Op::New(_) => "new",
             Op::GcNew(_) => "gc_new",

@@ -207,7 +207,7 @@ fn static_data(op: &Op, types: &TypeTable) -> Option<String> {
         | Op::VecTake(t) => Some(types.display(t).to_string()),
         Op::Call { callee, .. } => Some(callee.clone()),
         Op::Helper(h) => Some(h.name(types)),
-        Op::JitMergePoint { driver } | Op::CanEnterJit { driver } => Some(driver.clone()),
+        Op::JitMergePoint { driver } | Op::CanEnterJit { driver, .. } => Some(driver.clone()),
         _ => None,
     }
 }

@@ -513,7 +513,7 @@ impl Machine {
                         return Exit::MergePoint(out);
                     }
                 }
-                Insn::CanEnterJit { .. } => {
+                Insn::CanEnterJit { .. } | Insn::FunctionEntry { .. } => {
                     if self.frames.len() == depth {
                         self.can_enter_jit_seen = true;
                     }

@@ -38,7 +38,7 @@ use crate::blackhole::ResumeFrame;
 use crate::blackhole::{self, RunOutcome};
 use crate::cputime::CpuInstant;
 use crate::jitcode::{Kind, Tables};
-use crate::metainterp::{self, AbortReason, LoopTarget, TraceResult};
+use crate::metainterp::{self, AbortReason, LoopTarget, TraceFrom, TraceResult};
 use crate::trace::{Opcode, Trace, TraceStart};
 use std::cell::Cell;
 
@@ -386,15 +386,14 @@ fn trace_loop(tables: &'static Tables, driver: u16, args: &[u64], function_entry
     let greens = &args[..ng];
     let params = with_state(tables, |w| w.params.clone());
     let target = |g: &[u64]| target_of(tables, driver, g);
+    let from = if function_entry {
+        TraceFrom::FunctionEntry
+    } else {
+        let inline_calls = with_state(tables, |w| w.inlines_calls(driver, greens));
+        TraceFrom::Loop { inline_calls }
+    };
     let (result, traced_ns) = timed_trace(tables, || {
-        metainterp::trace_from_merge_point(
-            tables,
-            driver,
-            args,
-            &params,
-            Some(&target),
-            function_entry,
-        )
+        metainterp::trace_from_merge_point(tables, driver, args, &params, Some(&target), from)
     });
     match result {
         TraceResult::Closed { trace, args: next } => {
@@ -409,7 +408,12 @@ fn trace_loop(tables: &'static Tables, driver: u16, args: &[u64], function_entry
             match compile::compile_loop(tables, trace, kind, traced_ns, &what, &params) {
                 Ok(id) => {
                     let invalid = compile::invalid_flag(id);
-                    with_state(tables, |w| w.set_compiled(driver, greens, id, invalid))
+                    with_state(tables, |w| {
+                        w.set_compiled(driver, greens, id, invalid);
+                        if function_entry {
+                            w.set_function_trace(driver, greens)
+                        }
+                    })
                 }
                 Err(e @ CompileError::CodeFull { .. }) if !was_empty && may_retire() => {
                     compile::retire_all(tables, &e)
@@ -435,8 +439,14 @@ fn trace_loop(tables: &'static Tables, driver: u16, args: &[u64], function_entry
                 }
                 _ => false,
             };
+            // Too long with its calls inlined: traced again soon, ending in
+            // the callees' function traces.
+            let retry_without_inlining = reason == AbortReason::TooLong
+                && params.inlining
+                && from == TraceFrom::Loop { inline_calls: true }
+                && with_state(tables, |w| w.stop_inlining(driver, greens));
             let b = with_state(tables, |w| {
-                if inner {
+                if inner || retry_without_inlining {
                     w.loop_deferred(driver, greens)
                 } else {
                     w.loop_aborted(driver, greens)
@@ -467,8 +477,21 @@ fn trace_bridge(tables: &'static Tables, driver: u16, trace: &Trace, exit: &Guar
         },
         root_key_text(tables, exit.trace)
     );
+    let may_trace = |g: &[u64]| with_state(tables, |w| w.may_trace(driver, g));
+    let stop_at: Option<&dyn Fn(&[u64]) -> bool> = params.inlining.then_some(&may_trace);
+    let (root_driver, root_greens) = root_key(exit.trace);
+    let inline_calls =
+        params.inlining && with_state(tables, |w| w.inlines_calls(root_driver, &root_greens));
     let (result, traced_ns) = timed_trace(tables, || {
-        metainterp::trace_bridge(tables, info, &exit.values, &params, &target)
+        metainterp::trace_bridge_stopping(
+            tables,
+            info,
+            &exit.values,
+            &params,
+            &target,
+            stop_at,
+            inline_calls,
+        )
     });
     match result {
         TraceResult::Closed {
@@ -499,13 +522,27 @@ fn trace_bridge(tables: &'static Tables, driver: u16, trace: &Trace, exit: &Guar
             next.into()
         }
         TraceResult::Aborted { reason, frames, .. } => {
-            let b = with_state(tables, |w| w.bridge_aborted(exit.trace, exit.guard));
-            aborted(reason.into(), &what, b, None);
             record(Delta::Blackholed);
-            Step {
-                out: blackhole::resume(tables, frames),
-                hot: reason == AbortReason::NoTargetLoop,
-            }
+            let out = blackhole::resume(tables, frames);
+            // Stopped at a loop without compiled code: that loop is traced
+            // now, and this bridge again later, ending in it. No failure
+            // of the guard, unless that loop cannot be traced.
+            let ng = n_greens(tables, driver);
+            let inner = match (&out, reason) {
+                (RunOutcome::MergePoint { args }, AbortReason::NoTargetLoop) => {
+                    with_state(tables, |w| w.may_trace(driver, &args[..ng]))
+                }
+                _ => false,
+            };
+            let b = with_state(tables, |w| {
+                if inner {
+                    w.bridge_deferred(exit.trace, exit.guard)
+                } else {
+                    w.bridge_aborted(exit.trace, exit.guard)
+                }
+            });
+            aborted(reason.into(), &what, b, None);
+            Step { out, hot: inner }
         }
     }
 }

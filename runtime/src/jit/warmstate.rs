@@ -176,6 +176,13 @@ struct KeyCell {
     invalid: Option<InvalidFlag>,
     count: u32,
     aborts: u32,
+    /// A loop traced from here with the calls it makes inlined was too
+    /// long: it is traced again ending in the callees' function traces
+    /// (RPython retraces a too-long trace with its biggest inlined
+    /// function not inlined).
+    calls_not_inlined: bool,
+    /// Its compiled trace was traced from `jit_function_entry!()`.
+    function_trace: bool,
 }
 
 impl KeyCell {
@@ -321,6 +328,8 @@ impl WarmState {
                     invalid: None,
                     count: 0,
                     aborts: 0,
+                    calls_not_inlined: false,
+                    function_trace: false,
                 });
                 self.buckets[b].cells = self.cells.len() as u32;
                 self.counters.mark(h);
@@ -402,6 +411,38 @@ impl WarmState {
             return None;
         }
         self.cells[self.find(b, driver, greens)?].valid_trace()
+    }
+
+    /// Does a loop traced from this key (or a bridge of its trace)
+    /// inline the functions it calls? Not after a too-long trace (see
+    /// [`WarmState::stop_inlining`]), nor in the world of function traces
+    /// (whose bridges end in the callees' function traces).
+    pub fn inlines_calls(&self, driver: u16, greens: &[u64]) -> bool {
+        let b = hash(self.tables, driver, greens) & (BUCKETS - 1);
+        match self.find(b, driver, greens) {
+            Some(i) => !self.cells[i].calls_not_inlined && !self.cells[i].function_trace,
+            None => true,
+        }
+    }
+
+    /// The trace compiled for this key was traced from a function's
+    /// entry.
+    pub fn set_function_trace(&mut self, driver: u16, greens: &[u64]) {
+        self.cell(driver, greens).function_trace = true;
+    }
+
+    /// A loop traced from this key with its calls inlined was too long:
+    /// trace it again soon (after `threshold` more iterations, no abort
+    /// counted) ending in the callees' function traces instead. `false`
+    /// when that was done already.
+    pub fn stop_inlining(&mut self, driver: u16, greens: &[u64]) -> bool {
+        let c = self.cell(driver, greens);
+        if c.calls_not_inlined {
+            return false;
+        }
+        c.calls_not_inlined = true;
+        c.count = 0;
+        true
     }
 
     /// May this key be traced (it is not blacklisted)?
@@ -501,6 +542,16 @@ impl WarmState {
         } else {
             Backoff::Retry(scaled(eagerness, g.aborts))
         }
+    }
+
+    /// A bridge from this guard stopped at a loop header without compiled
+    /// code, which is traced first: try again after `trace_eagerness`
+    /// more failures, without counting an abort.
+    pub fn bridge_deferred(&mut self, trace: TraceId, guard: u32) -> Backoff {
+        let eagerness = self.params.trace_eagerness.max(1);
+        let g = self.guards.entry((trace, guard)).or_default();
+        g.failures = 0;
+        Backoff::Retry(scaled(eagerness, g.aborts))
     }
 
     /// A bridge was attached to this guard: it never fails again.

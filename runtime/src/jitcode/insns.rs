@@ -458,6 +458,13 @@ insn_table! {
         descr: FieldId = descr(Field { scalar: true }),
         dst: Reg = write(field descr),
     }
+    /// `jit_function_entry!()`: `can_enter_jit!()` at a user function's
+    /// entry, same arguments. The tracer tells the two apart: a loop
+    /// traced from a `can_enter_jit!()` inlines the calls it makes rather
+    /// than jump into their function traces.
+    47 FunctionEntry "jit_function_entry" {
+        driver: DriverId = descr(Driver), args: Vec<KReg> = reads(paren)
+    }
 }
 
 impl Insn {

@@ -16,7 +16,7 @@
 
 use super::frame::{Frame, Value};
 use super::heapcache::Effect;
-use super::{AbortReason, Stop, Tracer};
+use super::{AbortReason, Header, Stop, Tracer};
 use crate::blackhole;
 use crate::executor;
 use crate::jitcode::{ArrayId, CallFlavor, CmpOp, Insn, IntBinOp, IntTy, KReg, Kind, Reg};
@@ -601,7 +601,9 @@ impl Tracer<'_> {
                     return self.call_assembler(args);
                 }
             }
-            Insn::CanEnterJit { .. } | Insn::Live { .. } => {}
+            Insn::CanEnterJit { .. } if self.frames.len() == 1 => self.header = Header::Loop,
+            Insn::FunctionEntry { .. } if self.frames.len() == 1 => self.header = Header::Function,
+            Insn::CanEnterJit { .. } | Insn::FunctionEntry { .. } | Insn::Live { .. } => {}
             Insn::Goto { target } => next = *target,
             Insn::GotoIfNot { cond, target } => {
                 let c = self.get(Int, *cond);

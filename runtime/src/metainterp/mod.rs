@@ -160,7 +160,20 @@ pub fn trace_loop_or_entry(
     params: &JitParams,
     target: Option<TargetFn<'_>>,
 ) -> TraceResult {
-    trace_from_merge_point(tables, driver, args, params, target, false)
+    let from = TraceFrom::Loop { inline_calls: true };
+    trace_from_merge_point(tables, driver, args, params, target, from)
+}
+
+/// Where a trace from a merge point starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TraceFrom {
+    /// A loop header (`can_enter_jit!()`). With `inline_calls`, the
+    /// functions it calls are traced inline even where they have function
+    /// traces; without, the trace ends in those (for a loop too long with
+    /// its calls inlined, as a recursive one is).
+    Loop { inline_calls: bool },
+    /// A user function's entry (`jit_function_entry!()`).
+    FunctionEntry,
 }
 
 /// Like [`trace_loop_or_entry`]; with `function_entry` (the merge point
@@ -175,8 +188,9 @@ pub fn trace_from_merge_point(
     args: &[u64],
     params: &JitParams,
     target: Option<TargetFn<'_>>,
-    function_entry: bool,
+    from: TraceFrom,
 ) -> TraceResult {
+    let function_entry = from == TraceFrom::FunctionEntry;
     let prog = blackhole::program(tables);
     let Some(d) = tables.drivers.get(driver as usize) else {
         panic!(
@@ -221,7 +235,10 @@ pub fn trace_from_merge_point(
             greens: args[..n_greens].to_vec(),
             target,
             seen: Vec::new(),
+            inline_calls: from == TraceFrom::Loop { inline_calls: true },
         },
+        header: Header::None,
+        header_rules: params.inlining,
         limit: params.trace_limit as usize,
         gc_roots: RegisterRoots::default(),
         invalid_flag: None,
@@ -255,6 +272,23 @@ pub fn trace_bridge(
     fail_values: &[u64],
     params: &JitParams,
     target: &dyn Fn(&[u64]) -> Option<LoopTarget>,
+) -> TraceResult {
+    trace_bridge_stopping(tables, guard, fail_values, params, target, None, false)
+}
+
+/// [`trace_bridge`], which aborts with `NoTargetLoop` at the first loop
+/// header without a compiled loop for which `stop_at` is true (the
+/// driver's: the loop may be traced), not at the second; with
+/// `inline_calls` (a bridge of a loop that inlines its calls), it
+/// inlines the functions it calls too.
+pub fn trace_bridge_stopping(
+    tables: &'static Tables,
+    guard: &GuardInfo,
+    fail_values: &[u64],
+    params: &JitParams,
+    target: &dyn Fn(&[u64]) -> Option<LoopTarget>,
+    stop_at: Option<&dyn Fn(&[u64]) -> bool>,
+    inline_calls: bool,
 ) -> TraceResult {
     let prog = blackhole::program(tables);
     assert!(
@@ -336,9 +370,13 @@ pub fn trace_bridge(
         rec,
         portal: d.jitcode,
         n_greens: d.greens.len(),
+        header: Header::None,
+        header_rules: params.inlining,
         goal: Goal::Bridge {
             target,
             seen: Vec::new(),
+            stop_at,
+            inline_calls,
         },
         limit: params.trace_limit as usize,
         gc_roots: RegisterRoots::default(),
@@ -455,15 +493,36 @@ enum Goal<'a> {
     Loop {
         greens: Vec<u64>,
         target: Option<TargetFn<'a>>,
-        /// With `target`: other green keys passed without a target.
+        /// With `target`: loop headers passed without a target.
         seen: Vec<Vec<u64>>,
+        /// A loop of the user's program (traced from `can_enter_jit!()`)
+        /// that inlines the calls it makes ([`TraceFrom::Loop`]).
+        inline_calls: bool,
     },
     /// Jump into the compiled loop `target` gives for the greens.
     Bridge {
         target: &'a dyn Fn(&[u64]) -> Option<LoopTarget>,
-        /// Green keys passed without a target.
+        /// Loop headers passed without a target.
         seen: Vec<Vec<u64>>,
+        /// Loop headers without a target where the bridge stops at once
+        /// (else: where it passes the second time).
+        stop_at: Option<&'a dyn Fn(&[u64]) -> bool>,
+        /// As `Loop::inline_calls`: the bridge of such a loop.
+        inline_calls: bool,
     },
+}
+
+/// What the portal passed just before reaching its merge point, which
+/// decides what the merge point may end a trace in (RPython's
+/// `reached_loop_header`, called only after a `can_enter_jit`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Header {
+    /// Nothing: an instruction of the user's program like any other.
+    None,
+    /// `can_enter_jit!()`: the header of one of the user's loops.
+    Loop,
+    /// `jit_function_entry!()`: the entry of one of the user's functions.
+    Function,
 }
 
 /// At a merge point with these greens: the `jump_to` into their compiled
@@ -474,10 +533,22 @@ fn jump_target(
     target: TargetFn<'_>,
     seen: &mut Vec<Vec<u64>>,
     greens: &[u64],
+    header: Header,
+    stop_at: Option<&dyn Fn(&[u64]) -> bool>,
 ) -> Result<Option<Opcode>, Stop> {
     match target(greens) {
         Some(t) => Ok(Some(Opcode::JumpTo(t.id))),
-        None if seen.iter().any(|s| s.as_slice() == greens) => {
+        // Only loop headers make loops: the same function entered twice
+        // is two calls, the same instruction passed twice without a
+        // header in between two calls of its function.
+        None if header != Header::Loop => Ok(None),
+        // A bridge stops at a loop of the program that has no compiled
+        // code (and may be traced), which is then traced: run through
+        // compiled bridges, its header would never be counted by the
+        // interpreter, and never get hot.
+        None if stop_at.is_some_and(|f| f(greens))
+            || seen.iter().any(|s| s.as_slice() == greens) =>
+        {
             Err(Stop::Abort(AbortReason::NoTargetLoop))
         }
         None => {
@@ -516,6 +587,12 @@ struct Tracer<'a> {
     /// The portal's return ends the trace with `finish` (a function
     /// trace, a bridge) instead of aborting it (a loop).
     may_finish: bool,
+    /// What the portal frame passed since its last merge point.
+    header: Header,
+    /// `--jit inlining=1`: merge points end traces only after a loop
+    /// header or a function entry, and loops inline the functions they
+    /// call. Without it every merge point is taken for a loop header.
+    header_rules: bool,
 }
 
 /// A copy of the tracer's ref registers, and of what its recording holds
@@ -590,21 +667,46 @@ impl Tracer<'_> {
         let vals: Vec<Value> = args.iter().map(|a| self.top().getk(*a)).collect();
         let bits: Vec<u64> = vals.iter().map(|v| v.bits).collect();
         let greens = &bits[..n];
+        let header = match std::mem::replace(&mut self.header, Header::None) {
+            h if self.header_rules => h,
+            _ => Header::Loop,
+        };
         let end = match &mut self.goal {
             Goal::Loop {
                 greens: start,
                 target,
                 seen,
+                inline_calls,
             } => {
                 if start.as_slice() == greens {
                     Some(Opcode::Jump)
                 } else if let Some(t) = target {
-                    jump_target(*t, seen, greens)?
+                    // A loop of the program inlines the functions it
+                    // calls, as RPython's traces do, rather than end in
+                    // their function traces: their returns would leave
+                    // the loop for bridges, one per call site (a loop of
+                    // 30 calls of `init()` was a chain of 29 bridges).
+                    if header == Header::Function && *inline_calls {
+                        None
+                    } else {
+                        jump_target(*t, seen, greens, header, None)?
+                    }
                 } else {
                     None
                 }
             }
-            Goal::Bridge { target, seen } => jump_target(*target, seen, greens)?,
+            Goal::Bridge {
+                target,
+                seen,
+                stop_at,
+                inline_calls,
+            } => {
+                if header == Header::Function && *inline_calls {
+                    None
+                } else {
+                    jump_target(*target, seen, greens, header, *stop_at)?
+                }
+            }
         };
         let Some(end) = end else {
             let greens = vals[..n].iter().map(|v| v.val).collect();

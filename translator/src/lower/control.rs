@@ -576,12 +576,13 @@ impl Lowerer<'_, '_> {
             }
         }
         let driver = self.f.path.clone();
-        // (`jit_function_entry!()` traces as `can_enter_jit!()` does: only
-        // the native side counts it differently.)
         let op = if name == "jit_merge_point" {
             Op::JitMergePoint { driver }
         } else {
-            Op::CanEnterJit { driver }
+            Op::CanEnterJit {
+                driver,
+                function_entry: name == "jit_function_entry",
+            }
         };
         self.emit0(op, args);
     }
