@@ -396,6 +396,22 @@ fn trace_loop(tables: &'static Tables, driver: u16, args: &[u64], function_entry
             function_entry,
         )
     });
+    let compile = |trace, kind: TraceKind, what: &str| {
+        let was_empty = code_empty(tables);
+        match compile::compile_loop(tables, trace, kind, traced_ns, what, &params) {
+            Ok(id) => {
+                let invalid = compile::invalid_flag(id);
+                with_state(tables, |w| w.set_compiled(driver, greens, id, invalid))
+            }
+            Err(e @ CompileError::CodeFull { .. }) if !was_empty && may_retire() => {
+                compile::retire_all(tables, &e)
+            }
+            Err(e) => {
+                let b = with_state(tables, |w| w.loop_aborted(driver, greens));
+                aborted(Abort::CompileError, what, b, Some(&e.to_string()));
+            }
+        }
+    };
     match result {
         TraceResult::Closed { trace, args: next } => {
             let kind = match trace.ops.last().map(|o| &o.opcode) {
@@ -405,21 +421,28 @@ fn trace_loop(tables: &'static Tables, driver: u16, args: &[u64], function_entry
             };
             let next = after_trace(&trace, next);
             let what = format!("{} at {}", kind.name(), key_text(tables, driver, greens));
-            let was_empty = code_empty(tables);
-            match compile::compile_loop(tables, trace, kind, traced_ns, &what, &params) {
-                Ok(id) => {
-                    let invalid = compile::invalid_flag(id);
-                    with_state(tables, |w| w.set_compiled(driver, greens, id, invalid))
-                }
-                Err(e @ CompileError::CodeFull { .. }) if !was_empty && may_retire() => {
-                    compile::retire_all(tables, &e)
-                }
-                Err(e) => {
-                    let b = with_state(tables, |w| w.loop_aborted(driver, greens));
-                    aborted(Abort::CompileError, &what, b, Some(&e.to_string()));
-                }
-            }
+            compile(trace, kind, &what);
             next.into()
+        }
+        TraceResult::Cut {
+            trace,
+            frames,
+            at_merge_point,
+            ..
+        } => {
+            // Not a loop: a way from the key's header to an exit, which
+            // the key's iterations enter and leave (as an entry bridge).
+            let kind = TraceKind::EntryBridge;
+            let what = format!(
+                "{} at {}, {}",
+                kind.name(),
+                key_text(tables, driver, greens),
+                cut_text(at_merge_point)
+            );
+            record(Delta::TraceCut { at_merge_point });
+            compile(trace, kind, &what);
+            record(Delta::Blackholed);
+            blackhole::resume(tables, frames).into()
         }
         TraceResult::Aborted { reason, frames, .. } => {
             let what = format!("loop at {}", key_text(tables, driver, greens));
@@ -470,33 +493,44 @@ fn trace_bridge(tables: &'static Tables, driver: u16, trace: &Trace, exit: &Guar
     let (result, traced_ns) = timed_trace(tables, || {
         metainterp::trace_bridge(tables, info, &exit.values, &params, &target)
     });
-    match result {
-        TraceResult::Closed {
-            mut trace,
-            args: next,
-        } => {
-            trace.start = TraceStart::Bridge {
-                code: exit.trace,
-                guard: exit.guard,
-            };
-            let next = after_trace(&trace, next);
-            let was_empty = code_empty(tables);
-            match compile::compile_bridge(tables, trace, traced_ns, &what, &params) {
-                Ok(_) => {
-                    if info.frames.len() > 1 {
-                        record(Delta::BridgeInlined);
-                    }
-                    with_state(tables, |w| w.bridge_compiled(exit.trace, exit.guard));
+    let compile = |mut trace: Trace, what: &str| {
+        trace.start = TraceStart::Bridge {
+            code: exit.trace,
+            guard: exit.guard,
+        };
+        let was_empty = code_empty(tables);
+        match compile::compile_bridge(tables, trace, traced_ns, what, &params) {
+            Ok(_) => {
+                if info.frames.len() > 1 {
+                    record(Delta::BridgeInlined);
                 }
-                Err(e @ CompileError::CodeFull { .. }) if !was_empty && may_retire() => {
-                    compile::retire_all(tables, &e)
-                }
-                Err(e) => {
-                    let b = with_state(tables, |w| w.bridge_aborted(exit.trace, exit.guard));
-                    aborted(Abort::CompileError, &what, b, Some(&e.to_string()));
-                }
+                with_state(tables, |w| w.bridge_compiled(exit.trace, exit.guard));
             }
+            Err(e @ CompileError::CodeFull { .. }) if !was_empty && may_retire() => {
+                compile::retire_all(tables, &e)
+            }
+            Err(e) => {
+                let b = with_state(tables, |w| w.bridge_aborted(exit.trace, exit.guard));
+                aborted(Abort::CompileError, what, b, Some(&e.to_string()));
+            }
+        }
+    };
+    match result {
+        TraceResult::Closed { trace, args: next } => {
+            let next = after_trace(&trace, next);
+            compile(trace, &what);
             next.into()
+        }
+        TraceResult::Cut {
+            trace,
+            frames,
+            at_merge_point,
+            ..
+        } => {
+            record(Delta::TraceCut { at_merge_point });
+            compile(trace, &format!("{what}, {}", cut_text(at_merge_point)));
+            record(Delta::Blackholed);
+            blackhole::resume(tables, frames).into()
         }
         TraceResult::Aborted { reason, frames, .. } => {
             let b = with_state(tables, |w| w.bridge_aborted(exit.trace, exit.guard));
@@ -507,6 +541,15 @@ fn trace_bridge(tables: &'static Tables, driver: u16, trace: &Trace, exit: &Guar
                 hot: reason == AbortReason::NoTargetLoop,
             }
         }
+    }
+}
+
+/// How the log names where a trace too long was cut.
+fn cut_text(at_merge_point: bool) -> &'static str {
+    if at_merge_point {
+        "cut at the last merge point it passed"
+    } else {
+        "cut where it stopped (no merge point passed)"
     }
 }
 
