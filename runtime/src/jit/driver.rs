@@ -448,16 +448,7 @@ fn trace_loop(tables: &'static Tables, driver: u16, args: &[u64], function_entry
             let what = format!("loop at {}", key_text(tables, driver, greens));
             record(Delta::Blackholed);
             let out = blackhole::resume(tables, frames);
-            // Stopped at an inner loop without compiled code: that loop is
-            // traced now, and this one again later, ending in it. That is
-            // no failure of this key, unless the inner loop cannot be
-            // traced (then this key would abort there forever).
-            let inner = match (&out, reason) {
-                (RunOutcome::MergePoint { args }, AbortReason::NoTargetLoop) => {
-                    with_state(tables, |w| w.may_trace(driver, &args[..ng]))
-                }
-                _ => false,
-            };
+            let inner = stopped_at_traceable_loop(tables, driver, &out, reason);
             let b = with_state(tables, |w| {
                 if inner {
                     w.loop_deferred(driver, greens)
@@ -533,14 +524,39 @@ fn trace_bridge(tables: &'static Tables, driver: u16, trace: &Trace, exit: &Guar
             blackhole::resume(tables, frames).into()
         }
         TraceResult::Aborted { reason, frames, .. } => {
-            let b = with_state(tables, |w| w.bridge_aborted(exit.trace, exit.guard));
-            aborted(reason.into(), &what, b, None);
             record(Delta::Blackholed);
-            Step {
-                out: blackhole::resume(tables, frames),
-                hot: reason == AbortReason::NoTargetLoop,
-            }
+            let out = blackhole::resume(tables, frames);
+            let inner = stopped_at_traceable_loop(tables, driver, &out, reason);
+            let b = with_state(tables, |w| {
+                if inner {
+                    w.bridge_deferred(exit.trace, exit.guard)
+                } else {
+                    w.bridge_aborted(exit.trace, exit.guard)
+                }
+            });
+            aborted(reason.into(), &what, b, None);
+            Step { out, hot: inner }
         }
+    }
+}
+
+/// Did a trace stop (`reason`) at a loop without compiled code that can
+/// be traced, where the blackhole left the program (`out`)? That loop is
+/// traced now, and the trace that stopped is tried again later, ending in
+/// it: no failure of the trace's key or guard, unless the loop cannot be
+/// traced (then the trace would stop there forever).
+fn stopped_at_traceable_loop(
+    tables: &'static Tables,
+    driver: u16,
+    out: &RunOutcome,
+    reason: AbortReason,
+) -> bool {
+    let ng = n_greens(tables, driver);
+    match (out, reason) {
+        (RunOutcome::MergePoint { args }, AbortReason::NoTargetLoop) => {
+            with_state(tables, |w| w.may_trace(driver, &args[..ng]))
+        }
+        _ => false,
     }
 }
 

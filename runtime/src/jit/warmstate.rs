@@ -489,6 +489,17 @@ impl WarmState {
         }
     }
 
+    /// A bridge from this guard stopped at a loop that is traced first:
+    /// try again after `trace_eagerness` more failures (scaled by the
+    /// aborts counted so far), without counting an abort. The guard is
+    /// given up on only for failures that retrying cannot mend.
+    pub fn bridge_deferred(&mut self, trace: TraceId, guard: u32) -> Backoff {
+        let eagerness = self.params.trace_eagerness.max(1);
+        let g = self.guards.entry((trace, guard)).or_default();
+        g.failures = 0;
+        Backoff::Retry(scaled(eagerness, g.aborts))
+    }
+
     /// A bridge from this guard aborted: back it off, or give up on it.
     pub fn bridge_aborted(&mut self, trace: TraceId, guard: u32) -> Backoff {
         let eagerness = self.params.trace_eagerness.max(1);
