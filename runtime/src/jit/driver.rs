@@ -401,7 +401,8 @@ fn trace_loop(tables: &'static Tables, driver: u16, args: &[u64], function_entry
         match compile::compile_loop(tables, trace, kind, traced_ns, what, &params) {
             Ok(id) => {
                 let invalid = compile::invalid_flag(id);
-                with_state(tables, |w| w.set_compiled(driver, greens, id, invalid))
+                with_state(tables, |w| w.set_compiled(driver, greens, id, invalid));
+                return Some(id);
             }
             Err(e @ CompileError::CodeFull { .. }) if !was_empty && may_retire() => {
                 compile::retire_all(tables, &e)
@@ -411,6 +412,7 @@ fn trace_loop(tables: &'static Tables, driver: u16, args: &[u64], function_entry
                 aborted(Abort::CompileError, what, b, Some(&e.to_string()));
             }
         }
+        None
     };
     match result {
         TraceResult::Closed { trace, args: next } => {
@@ -440,7 +442,9 @@ fn trace_loop(tables: &'static Tables, driver: u16, args: &[u64], function_entry
                 cut_text(at_merge_point)
             );
             record(Delta::TraceCut { at_merge_point });
-            compile(trace, kind, &what);
+            if let Some(id) = compile(trace, kind, &what) {
+                mark_cut_exit(tables, id);
+            }
             record(Delta::Blackholed);
             blackhole::resume(tables, frames).into()
         }
@@ -491,11 +495,12 @@ fn trace_bridge(tables: &'static Tables, driver: u16, trace: &Trace, exit: &Guar
         };
         let was_empty = code_empty(tables);
         match compile::compile_bridge(tables, trace, traced_ns, what, &params) {
-            Ok(_) => {
+            Ok(id) => {
                 if info.frames.len() > 1 {
                     record(Delta::BridgeInlined);
                 }
                 with_state(tables, |w| w.bridge_compiled(exit.trace, exit.guard));
+                return Some(id);
             }
             Err(e @ CompileError::CodeFull { .. }) if !was_empty && may_retire() => {
                 compile::retire_all(tables, &e)
@@ -505,6 +510,7 @@ fn trace_bridge(tables: &'static Tables, driver: u16, trace: &Trace, exit: &Guar
                 aborted(Abort::CompileError, what, b, Some(&e.to_string()));
             }
         }
+        None
     };
     match result {
         TraceResult::Closed { trace, args: next } => {
@@ -519,7 +525,9 @@ fn trace_bridge(tables: &'static Tables, driver: u16, trace: &Trace, exit: &Guar
             ..
         } => {
             record(Delta::TraceCut { at_merge_point });
-            compile(trace, &format!("{what}, {}", cut_text(at_merge_point)));
+            if let Some(id) = compile(trace, &format!("{what}, {}", cut_text(at_merge_point))) {
+                mark_cut_exit(tables, id);
+            }
             record(Delta::Blackholed);
             blackhole::resume(tables, frames).into()
         }
@@ -557,6 +565,15 @@ fn stopped_at_traceable_loop(
             with_state(tables, |w| w.may_trace(driver, &args[..ng]))
         }
         _ => false,
+    }
+}
+
+/// Marks the exit of compiled trace `id`, cut for being too long, to be
+/// bridged at its first failure. It is the trace's last guard: the
+/// optimizer drops what follows a guard that always fails.
+fn mark_cut_exit(tables: &'static Tables, id: TraceId) {
+    if let Some(last) = backend::trace_of(id).guards.len().checked_sub(1) {
+        with_state(tables, |w| w.set_cut_exit(id, last as u32));
     }
 }
 

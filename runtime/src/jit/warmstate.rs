@@ -206,6 +206,9 @@ struct GuardCell {
     failures: u32,
     aborts: u32,
     given_up: bool,
+    /// The exit of a trace cut for being too long: the rest of a hot path,
+    /// bridged at its first failure rather than after `trace_eagerness`.
+    cut_exit: bool,
 }
 
 /// What an abort did to a key or guard.
@@ -481,12 +484,21 @@ impl WarmState {
             return false;
         }
         g.failures = g.failures.saturating_add(1);
+        let eagerness = if g.cut_exit { 1 } else { eagerness };
         if g.failures as u64 >= scaled(eagerness, g.aborts) {
             g.failures = 0;
             true
         } else {
             false
         }
+    }
+
+    /// Guard `guard` of `trace` is where the trace was cut for being too
+    /// long: every run of the trace leaves there, so it is bridged at its
+    /// first failure (a chain of pieces would otherwise take
+    /// `trace_eagerness` failures per piece to compile).
+    pub fn set_cut_exit(&mut self, trace: TraceId, guard: u32) {
+        self.guards.entry((trace, guard)).or_default().cut_exit = true;
     }
 
     /// A bridge from this guard stopped at a loop that is traced first:
