@@ -672,6 +672,29 @@ mod tests {
     }
 
     #[test]
+    fn deferred_bridges_and_cut_exits() {
+        let mut w = state("threshold=5,trace_eagerness=3,decay=0");
+        // A bridge deferred (it stopped at a loop traced first) backs off
+        // as far as the aborts counted so far, and never gives up.
+        assert_eq!(w.bridge_aborted(42, 0), Backoff::Retry(6));
+        for _ in 0..10 {
+            assert_eq!(w.bridge_deferred(42, 0), Backoff::Retry(6));
+        }
+        for _ in 0..5 {
+            assert!(!w.guard_failed(42, 0));
+        }
+        assert!(w.guard_failed(42, 0));
+        // The exit of a cut trace is bridged at its first failure, then
+        // backs off as any guard from there.
+        w.set_cut_exit(43, 5);
+        assert!(w.guard_failed(43, 5));
+        assert_eq!(w.bridge_aborted(43, 5), Backoff::Retry(6));
+        assert!(!w.guard_failed(43, 5));
+        assert!(w.guard_failed(43, 5));
+        assert!(!w.guard_failed(43, 4));
+    }
+
+    #[test]
     fn colliding_keys_are_told_apart() {
         let mut w = state("threshold=3,decay=0");
         // Find two keys in the same bucket.
