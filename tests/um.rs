@@ -559,8 +559,8 @@ fn sandmark() {
     assert!(s["loops"] >= 1, "{s:?}");
     assert!(unexpected_aborts(s).is_empty(), "{s:?}");
     // Its longest bridges are cut and compiled in pieces; no guard or key
-    // is given up on (one guard used to be, after four bridges too long,
-    // and failed into the blackhole 150,000 times).
+    // is given up on (in some runs, one guard used to be, after four
+    // bridges too long, and failed into the blackhole 150,000 times).
     assert!(s["traces_cut"] >= 1, "{s:?}");
     assert_eq!(s["aborts.too_long"], 0, "{s:?}");
     assert_eq!(s["keys_blacklisted"] + s["guards_blacklisted"], 0, "{s:?}");
