@@ -999,48 +999,6 @@ fn lox_globals_are_constants_until_rebound() {
     }
 }
 
-/// A hot loop whose iteration is longer than `trace_limit`
-/// (`targets/lox/programs/long_iteration.lox`) compiles in pieces: its
-/// traces are cut at merge points and bridged from their exits, nothing
-/// aborts for being too long, no key or guard is blacklisted, and the
-/// output is the native one in every mode, under `--gc stress` too (the
-/// loop allocates).
-#[test]
-fn lox_iterations_longer_than_the_trace_limit_compile_in_pieces() {
-    let vm = lox();
-    let path = workspace_root().join("targets/lox/programs/long_iteration.lox");
-    let path = path.to_str().unwrap();
-    let native = run(vm, &["--jit", "off", path], b"", QUICK);
-    native.assert_success("native");
-    let only = run(vm, &["--jit", "mode=jitcode-only", path], b"", QUICK);
-    assert_eq!(differences(&native, &only), None, "jitcode-only");
-    let low1 = format!("{LOW1},trace_limit=100");
-    let low2 = format!("{LOW2},trace_limit=60");
-    for (opts, args) in [
-        ("trace_limit=100", vec![path]),
-        (low1.as_str(), vec![path]),
-        (low2.as_str(), vec![path]),
-        (low1.as_str(), vec!["--gc", "stress", path]),
-    ] {
-        let (r, s) = jit_run(vm, opts, &args, b"", TIMEOUT);
-        let what = format!("--jit {opts} {args:?}");
-        assert_eq!(differences(&native, &r), None, "{what}");
-        assert!(s.get("traces_cut") > 0 && s.get("bridges") > 0, "{what}: {:?}", s.0);
-        assert_eq!(s.get("aborts.too_long"), 0, "{what}: {:?}", s.0);
-        assert_eq!(
-            s.get("keys_blacklisted") + s.get("guards_blacklisted"),
-            0,
-            "{what}: {:?}",
-            s.0
-        );
-        assert!(s.unexpected_aborts().is_empty(), "{what}: {:?}", s.0);
-    }
-    // At the default limit the iteration fits: one trace, nothing cut.
-    let (r, s) = jit_run(vm, DEFAULT, &[path], b"", QUICK);
-    assert_eq!(differences(&native, &r), None, "default");
-    assert!(s.get("loops") > 0 && s.get("traces_cut") == 0, "{:?}", s.0);
-}
-
 /// Lazy stores (docs/optimizer.md): a Lox loop's traces delay stores to
 /// its value stack past guards (`pending` in the guard's resume data).
 /// The guard on `i < 1500` fails from then on, so the blackhole resumes
