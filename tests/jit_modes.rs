@@ -614,19 +614,30 @@ fn jit_log() {
     assert_eq!(r.stdout, expected);
     assert!(!r.stderr.contains("{jit-abort"), "{}", r.stderr);
     assert!(
-        r.stderr.contains(", cut at the last merge point it passed: ")
-            && r.stderr.contains(", cut where it stopped (no merge point passed): "),
+        r.stderr
+            .contains(", cut at the last merge point it passed: ")
+            && r.stderr
+                .contains(", cut where it stopped (no merge point passed): "),
         "{}",
         r.stderr
     );
     let s = Summary::parse(&r.stderr).unwrap();
-    assert!(s.get("traces_cut") > s.get("traces_cut_mid_iteration"), "{:?}", s.0);
+    assert!(
+        s.get("traces_cut") > s.get("traces_cut_mid_iteration"),
+        "{:?}",
+        s.0
+    );
     assert_eq!(s.get("aborts"), 0, "{:?}", s.0);
     // Aborts are logged with their reason: a loop whose peeled trace has
     // more inputs than the backend's frame takes (600 cells) fails to
     // compile every time it is traced.
     let wide = dir.path().join("wide.b");
-    let program = format!("{}[{}{}-]", "+".repeat(40), ">+".repeat(600), "<".repeat(600));
+    let program = format!(
+        "{}[{}{}-]",
+        "+".repeat(40),
+        ">+".repeat(600),
+        "<".repeat(600)
+    );
     std::fs::write(&wide, program).unwrap();
     let r = with_log(
         &["--jit", LOW2, wide.to_str().unwrap()],
@@ -654,8 +665,9 @@ fn jit_log() {
     assert!(
         r.stderr
             .contains("{jit-warning\nwarning: loop at interp::run [")
-            && r.stderr
-                .contains(" is blacklisted after compile_error (the backend could not compile the trace)"),
+            && r.stderr.contains(
+                " is blacklisted after compile_error (the backend could not compile the trace)"
+            ),
         "{}",
         r.stderr
     );
@@ -672,7 +684,11 @@ fn jit_log() {
         "{:?}",
         s.0
     );
-    assert!(s.0["abort_site.1"].starts_with("compile_error x"), "{:?}", s.0);
+    assert!(
+        s.0["abort_site.1"].starts_with("compile_error x"),
+        "{:?}",
+        s.0
+    );
     // Only the sections asked for; nothing at all with the JIT off.
     let r = with_log(&[nested], "jit-summary");
     assert!(r.stderr.starts_with("{jit-summary\n") && r.stderr.ends_with("jit-summary}\n"));

@@ -8,9 +8,7 @@
 //! (its `trace_limit=40` mode), and the tracer's cuts at every length in
 //! `runtime/tests/tracer.rs`.
 
-use metatrace_testkit::vms::{
-    lox, run, run_with_summary, unexpected_aborts, workspace_root, Run,
-};
+use metatrace_testkit::vms::{lox, run, run_with_summary, unexpected_aborts, workspace_root, Run};
 use std::time::Duration;
 
 const TIMEOUT: Duration = Duration::from_secs(240);
@@ -33,7 +31,11 @@ fn lox_iterations_longer_than_the_trace_limit_compile_in_pieces() {
     for args in [
         vec!["--jit", "trace_limit=100", path],
         vec!["--jit", lowest, path],
-        vec!["--jit", "mode=jit,threshold=2,trace_eagerness=1,trace_limit=60", path],
+        vec![
+            "--jit",
+            "mode=jit,threshold=2,trace_eagerness=1,trace_limit=60",
+            path,
+        ],
         vec!["--jit", lowest, "--gc", "stress", path],
     ] {
         let (r, s) = run_with_summary(vm, &args, b"", TIMEOUT);

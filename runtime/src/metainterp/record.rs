@@ -344,10 +344,7 @@ impl Recorder {
     ) -> Trace {
         self.trace.ops.truncate(ops);
         self.trace.guards.truncate(guards);
-        self.consts_seen = (
-            self.consts_seen.0.min(ops),
-            self.consts_seen.1.min(guards),
-        );
+        self.consts_seen = (self.consts_seen.0.min(ops), self.consts_seen.1.min(guards));
         self.guard(Opcode::GuardTrue, vec![Val::Int(0)], frames);
         self.finish(end, Vec::new())
     }
