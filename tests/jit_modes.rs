@@ -604,16 +604,50 @@ fn jit_log() {
     // The disassembly is x86-64 code.
     assert!(log.contains("ret") && log.contains("mov"), "{log}");
     Summary::parse(&log).unwrap();
-    // Aborts are logged with their reason: a trace limit that is too low.
+    // A trace limit that is too low: traces are cut, compiled in pieces,
+    // and nothing aborts.
     let r = with_log(
         &["--jit", "trace_limit=5", nested],
-        "jit-abort,jit-warning,jit-summary",
+        "jit-abort,jit-warning,jit-log-opt,jit-summary",
     );
     r.assert_success("trace_limit=5");
     assert_eq!(r.stdout, expected);
+    assert!(!r.stderr.contains("{jit-abort"), "{}", r.stderr);
     assert!(
         r.stderr
-            .starts_with("{jit-abort\nabort too_long: trace too long: loop at interp::run ["),
+            .contains(", cut at the last merge point it passed: ")
+            && r.stderr
+                .contains(", cut where it stopped (no merge point passed): "),
+        "{}",
+        r.stderr
+    );
+    let s = Summary::parse(&r.stderr).unwrap();
+    assert!(
+        s.get("traces_cut") > s.get("traces_cut_mid_iteration"),
+        "{:?}",
+        s.0
+    );
+    assert_eq!(s.get("aborts"), 0, "{:?}", s.0);
+    // Aborts are logged with their reason: a loop whose peeled trace has
+    // more inputs than the backend's frame takes (600 cells) fails to
+    // compile every time it is traced.
+    let wide = dir.path().join("wide.b");
+    let program = format!(
+        "{}[{}{}-]",
+        "+".repeat(40),
+        ">+".repeat(600),
+        "<".repeat(600)
+    );
+    std::fs::write(&wide, program).unwrap();
+    let r = with_log(
+        &["--jit", LOW2, wide.to_str().unwrap()],
+        "jit-abort,jit-warning,jit-summary",
+    );
+    r.assert_success("a loop too wide to compile");
+    assert!(
+        r.stderr.starts_with(
+            "{jit-abort\nabort compile_error: the backend could not compile the trace ("
+        ),
         "{}",
         r.stderr
     );
@@ -621,7 +655,7 @@ fn jit_log() {
     assert!(r.stderr.contains("; blacklisted\n"), "{}", r.stderr);
     let s = Summary::parse(&r.stderr).unwrap();
     assert!(
-        s.get("aborts.too_long") >= 4 && s.get("keys_blacklisted") >= 1,
+        s.get("aborts.compile_error") >= 4 && s.get("keys_blacklisted") >= 1,
         "{:?}",
         s.0
     );
@@ -631,8 +665,9 @@ fn jit_log() {
     assert!(
         r.stderr
             .contains("{jit-warning\nwarning: loop at interp::run [")
-            && r.stderr
-                .contains(" is blacklisted after too_long (trace too long)"),
+            && r.stderr.contains(
+                " is blacklisted after compile_error (the backend could not compile the trace)"
+            ),
         "{}",
         r.stderr
     );
@@ -645,11 +680,15 @@ fn jit_log() {
     );
     assert!(
         s.0["blacklisted.1"].starts_with("loop at interp::run [")
-            && s.0["blacklisted.1"].ends_with(": too_long"),
+            && s.0["blacklisted.1"].ends_with(": compile_error"),
         "{:?}",
         s.0
     );
-    assert!(s.0["abort_site.1"].starts_with("too_long x"), "{:?}", s.0);
+    assert!(
+        s.0["abort_site.1"].starts_with("compile_error x"),
+        "{:?}",
+        s.0
+    );
     // Only the sections asked for; nothing at all with the JIT off.
     let r = with_log(&[nested], "jit-summary");
     assert!(r.stderr.starts_with("{jit-summary\n") && r.stderr.ends_with("jit-summary}\n"));

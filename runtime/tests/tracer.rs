@@ -6,7 +6,8 @@
 //! Checked: the printed traces; that every trace verifies; that running
 //! the traces (with `trace::interp`) plus the blackhole on guard failures
 //! gives exactly the state of a plain blackhole run; that the frames of an
-//! aborted trace finish in the blackhole like a plain run; bridges.
+//! aborted trace finish in the blackhole like a plain run; bridges; traces
+//! too long, cut and run in pieces.
 
 use metatrace_runtime::blackhole::ResumeFrame;
 use metatrace_runtime::blackhole::{self, RunOutcome};
@@ -788,10 +789,27 @@ fn mutable_start_runs_the_same() {
 // ---------------------------------------------------------------------------
 // Aborts.
 
+/// A cut trace ends in a guard that always fails and an unreachable
+/// `finish`; at a merge point, the guard resumes the portal there.
+fn check_cut_end(trace: &Trace, at_merge_point: bool) {
+    let n = trace.ops.len();
+    assert!(n >= 2, "{trace:?}");
+    let (exit, end) = (&trace.ops[n - 2], &trace.ops[n - 1]);
+    assert_eq!(exit.opcode, trace::Opcode::GuardTrue);
+    assert_eq!(exit.args, vec![Val::Int(0)]);
+    assert_eq!(end.opcode, trace::Opcode::Finish);
+    let frames = &trace.guards[exit.guard.unwrap() as usize].frames;
+    if at_merge_point {
+        assert_eq!(frames.len(), 1);
+        assert_eq!(frames[0].pc, PORTAL_MERGE_PC);
+    }
+}
+
 #[test]
-fn too_long_at_every_length_finishes_like_the_blackhole() {
+fn too_long_is_cut_at_every_length_and_runs_like_the_blackhole() {
     let t = tables();
     let full = MAIN_TRACE.lines().count() - 2; // ops before the jump
+    let mut cut_where = [0; 2];
     for (ops, data, stack) in [
         (MAIN.to_vec(), BIG.to_vec(), vec![]),
         (
@@ -804,20 +822,33 @@ fn too_long_at_every_length_finishes_like_the_blackhole() {
         for limit in 1..full as u32 {
             let mut w = World::new(&ops, &data, &stack);
             let args = w.args(0, 4);
-            let (reason, frames) = aborted(metainterp::trace_loop(t, 0, &args, &params(limit)));
-            assert_eq!(reason, AbortReason::TooLong);
+            let (trace, at_merge_point, frames) =
+                cut(metainterp::trace_loop(t, 0, &args, &params(limit)));
+            check_cut_end(&trace, at_merge_point);
+            cut_where[at_merge_point as usize] += 1;
+            // The work traced past the cut was done: the program goes on
+            // from where tracing stopped.
             let result = caught(|| finish(t, frames));
             let got = End {
                 result,
                 st: (*w.st).clone(),
             };
             assert_eq!(got, want, "{ops:?} limit {limit}");
-            // And through the driver, which then runs without a loop.
+            // And through the driver: the cut trace is the loop, its exit
+            // is bridged (each bridge cut again at this limit), and nothing
+            // aborts.
             let (got, stats) = jitted(t, &ops, &data, &stack, 4, &params(limit), true);
             assert_eq!(got, want, "{ops:?} limit {limit}");
-            assert_eq!(stats.aborts, vec![AbortReason::TooLong]);
+            assert_eq!(stats.aborts, vec![], "{ops:?} limit {limit}");
+            assert!(stats.cuts >= 1 && stats.bridges >= 1, "{stats:?}");
+            // Without bridges, the exit resumes the blackhole.
+            let (got, stats) = jitted(t, &ops, &data, &stack, 4, &params(limit), false);
+            assert_eq!(got, want, "{ops:?} limit {limit}");
+            assert_eq!(stats.cuts, 1, "{stats:?}");
         }
     }
+    // Short limits cut before the first merge point, longer ones at one.
+    assert!(cut_where[0] > 0 && cut_where[1] > 0, "{cut_where:?}");
 }
 
 #[test]
@@ -1067,20 +1098,20 @@ fn loop_trace_stops_at_an_inner_loop_without_compiled_code() {
 }
 
 #[test]
-fn bridge_too_long_finishes_like_the_blackhole() {
+fn bridge_too_long_is_cut_and_finishes_like_the_blackhole() {
     let t = tables();
     let want = plain(t, &MAIN, &MIXED, &[], 8);
     for limit in 1..12 {
         let (mut w, lp, exit) = loop_until_failure(t);
         let info = &lp.guards[exit.guard as usize];
-        let (reason, frames) = aborted(metainterp::trace_bridge(
+        let (bridge, at_merge_point, frames) = cut(metainterp::trace_bridge(
             t,
             info,
             &exit.values,
             &params(limit),
             &|_| None,
         ));
-        assert_eq!(reason, AbortReason::TooLong);
+        check_cut_end(&bridge, at_merge_point);
         let got = End {
             result: caught(|| finish(t, frames)),
             st: (*w.st).clone(),

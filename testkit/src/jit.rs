@@ -2,6 +2,8 @@
 //! interpreter; the loop at the first green key seen is traced the first
 //! time it is reached; compiled code is run with `trace::interp`; guards
 //! failing go to a bridge (traced on the first failure, when asked) or to
+//! the blackhole. A trace cut for being too long (`TraceResult::Cut`) is
+//! kept as the loop or bridge, and the program finishes its iteration in
 //! the blackhole.
 
 use metatrace_runtime::blackhole::ResumeFrame;
@@ -84,6 +86,8 @@ pub struct Stats {
     pub loops: usize,
     pub bridges: usize,
     pub aborts: Vec<AbortReason>,
+    /// Traces cut for being too long (counted in `loops` or `bridges` too).
+    pub cuts: usize,
     pub loop_entries: usize,
     pub guard_failures: usize,
     pub bridge_runs: usize,
@@ -134,6 +138,13 @@ pub fn jit_run(
                     stats.loops += 1;
                     traces.push(trace);
                     out = RunOutcome::MergePoint { args };
+                }
+                TraceResult::Cut { trace, frames, .. } => {
+                    trace::verify_trace(&trace).unwrap();
+                    stats.loops += 1;
+                    stats.cuts += 1;
+                    traces.push(trace);
+                    out = blackhole::resume(t, frames);
                 }
                 TraceResult::Aborted { reason, frames, .. } => {
                     stats.aborts.push(reason);
@@ -194,6 +205,14 @@ pub fn jit_run(
                     inputs = args[ng..].to_vec();
                     stats.loop_entries += 1;
                 }
+                TraceResult::Cut { trace, frames, .. } => {
+                    trace::verify_trace(&trace).unwrap();
+                    stats.bridges += 1;
+                    stats.cuts += 1;
+                    attached.insert((cur, g), traces.len());
+                    traces.push(trace);
+                    break blackhole::resume(t, frames);
+                }
                 TraceResult::Aborted { reason, frames, .. } => {
                     stats.aborts.push(reason);
                     break blackhole::resume(t, frames);
@@ -221,12 +240,35 @@ pub fn closed(r: TraceResult) -> (Trace, Vec<u64>) {
             (trace, args)
         }
         TraceResult::Aborted { reason, .. } => panic!("aborted: {reason:?}"),
+        TraceResult::Cut { trace, .. } => panic!("cut: {trace:?}"),
     }
 }
 
 pub fn aborted(r: TraceResult) -> (AbortReason, Vec<ResumeFrame>) {
     match r {
         TraceResult::Aborted { reason, frames, .. } => (reason, frames),
+        TraceResult::Closed { trace, .. } => panic!("closed: {trace:?}"),
+        TraceResult::Cut { trace, .. } => panic!("cut: {trace:?}"),
+    }
+}
+
+/// The trace of a `TraceResult` cut for being too long (checked by the
+/// verifier), where it was cut (at a merge point or mid-iteration), and
+/// the frames where tracing stopped.
+pub fn cut(r: TraceResult) -> (Trace, bool, Vec<ResumeFrame>) {
+    match r {
+        TraceResult::Cut {
+            trace,
+            frames,
+            at_merge_point,
+            ..
+        } => {
+            if let Err(e) = trace::verify_trace(&trace) {
+                panic!("trace does not verify: {e:?}");
+            }
+            (trace, at_merge_point, frames)
+        }
+        TraceResult::Aborted { reason, .. } => panic!("aborted: {reason:?}"),
         TraceResult::Closed { trace, .. } => panic!("closed: {trace:?}"),
     }
 }

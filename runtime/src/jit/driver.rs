@@ -395,6 +395,29 @@ fn trace_loop(tables: &'static Tables, driver: u16, args: &[u64], function_entry
     let (result, traced_ns) = timed_trace(tables, || {
         metainterp::trace_from_merge_point(tables, driver, args, &params, Some(&target), from)
     });
+    let compile = |trace, kind: TraceKind, what: &str| {
+        let was_empty = code_empty(tables);
+        match compile::compile_loop(tables, trace, kind, traced_ns, what, &params) {
+            Ok(id) => {
+                let invalid = compile::invalid_flag(id);
+                with_state(tables, |w| {
+                    w.set_compiled(driver, greens, id, invalid);
+                    if function_entry {
+                        w.set_function_trace(driver, greens)
+                    }
+                });
+                return Some(id);
+            }
+            Err(e @ CompileError::CodeFull { .. }) if !was_empty && may_retire() => {
+                compile::retire_all(tables, &e)
+            }
+            Err(e) => {
+                let b = with_state(tables, |w| w.loop_aborted(driver, greens));
+                aborted(Abort::CompileError, what, b, Some(&e.to_string()));
+            }
+        }
+        None
+    };
     match result {
         TraceResult::Closed { trace, args: next } => {
             let kind = match trace.ops.last().map(|o| &o.opcode) {
@@ -404,41 +427,36 @@ fn trace_loop(tables: &'static Tables, driver: u16, args: &[u64], function_entry
             };
             let next = after_trace(&trace, next);
             let what = format!("{} at {}", kind.name(), key_text(tables, driver, greens));
-            let was_empty = code_empty(tables);
-            match compile::compile_loop(tables, trace, kind, traced_ns, &what, &params) {
-                Ok(id) => {
-                    let invalid = compile::invalid_flag(id);
-                    with_state(tables, |w| {
-                        w.set_compiled(driver, greens, id, invalid);
-                        if function_entry {
-                            w.set_function_trace(driver, greens)
-                        }
-                    })
-                }
-                Err(e @ CompileError::CodeFull { .. }) if !was_empty && may_retire() => {
-                    compile::retire_all(tables, &e)
-                }
-                Err(e) => {
-                    let b = with_state(tables, |w| w.loop_aborted(driver, greens));
-                    aborted(Abort::CompileError, &what, b, Some(&e.to_string()));
-                }
-            }
+            compile(trace, kind, &what);
             next.into()
+        }
+        TraceResult::Cut {
+            trace,
+            frames,
+            at_merge_point,
+            ..
+        } => {
+            // Not a loop: a way from the key's header to an exit, which
+            // the key's iterations enter and leave (as an entry bridge).
+            let kind = TraceKind::EntryBridge;
+            let what = format!(
+                "{} at {}, {}",
+                kind.name(),
+                key_text(tables, driver, greens),
+                cut_text(at_merge_point)
+            );
+            record(Delta::TraceCut { at_merge_point });
+            if let Some(id) = compile(trace, kind, &what) {
+                mark_cut_exit(tables, id);
+            }
+            record(Delta::Blackholed);
+            blackhole::resume(tables, frames).into()
         }
         TraceResult::Aborted { reason, frames, .. } => {
             let what = format!("loop at {}", key_text(tables, driver, greens));
             record(Delta::Blackholed);
             let out = blackhole::resume(tables, frames);
-            // Stopped at an inner loop without compiled code: that loop is
-            // traced now, and this one again later, ending in it. That is
-            // no failure of this key, unless the inner loop cannot be
-            // traced (then this key would abort there forever).
-            let inner = match (&out, reason) {
-                (RunOutcome::MergePoint { args }, AbortReason::NoTargetLoop) => {
-                    with_state(tables, |w| w.may_trace(driver, &args[..ng]))
-                }
-                _ => false,
-            };
+            let inner = stopped_at_traceable_loop(tables, driver, &out, reason);
             // Too long with its calls inlined: traced again soon, ending in
             // the callees' function traces.
             let retry_without_inlining = reason == AbortReason::TooLong
@@ -493,47 +511,53 @@ fn trace_bridge(tables: &'static Tables, driver: u16, trace: &Trace, exit: &Guar
             inline_calls,
         )
     });
-    match result {
-        TraceResult::Closed {
-            mut trace,
-            args: next,
-        } => {
-            trace.start = TraceStart::Bridge {
-                code: exit.trace,
-                guard: exit.guard,
-            };
-            let next = after_trace(&trace, next);
-            let was_empty = code_empty(tables);
-            match compile::compile_bridge(tables, trace, traced_ns, &what, &params) {
-                Ok(_) => {
-                    if info.frames.len() > 1 {
-                        record(Delta::BridgeInlined);
-                    }
-                    with_state(tables, |w| w.bridge_compiled(exit.trace, exit.guard));
+    let compile = |mut trace: Trace, what: &str| {
+        trace.start = TraceStart::Bridge {
+            code: exit.trace,
+            guard: exit.guard,
+        };
+        let was_empty = code_empty(tables);
+        match compile::compile_bridge(tables, trace, traced_ns, what, &params) {
+            Ok(id) => {
+                if info.frames.len() > 1 {
+                    record(Delta::BridgeInlined);
                 }
-                Err(e @ CompileError::CodeFull { .. }) if !was_empty && may_retire() => {
-                    compile::retire_all(tables, &e)
-                }
-                Err(e) => {
-                    let b = with_state(tables, |w| w.bridge_aborted(exit.trace, exit.guard));
-                    aborted(Abort::CompileError, &what, b, Some(&e.to_string()));
-                }
+                with_state(tables, |w| w.bridge_compiled(exit.trace, exit.guard));
+                return Some(id);
             }
+            Err(e @ CompileError::CodeFull { .. }) if !was_empty && may_retire() => {
+                compile::retire_all(tables, &e)
+            }
+            Err(e) => {
+                let b = with_state(tables, |w| w.bridge_aborted(exit.trace, exit.guard));
+                aborted(Abort::CompileError, what, b, Some(&e.to_string()));
+            }
+        }
+        None
+    };
+    match result {
+        TraceResult::Closed { trace, args: next } => {
+            let next = after_trace(&trace, next);
+            compile(trace, &what);
             next.into()
+        }
+        TraceResult::Cut {
+            trace,
+            frames,
+            at_merge_point,
+            ..
+        } => {
+            record(Delta::TraceCut { at_merge_point });
+            if let Some(id) = compile(trace, &format!("{what}, {}", cut_text(at_merge_point))) {
+                mark_cut_exit(tables, id);
+            }
+            record(Delta::Blackholed);
+            blackhole::resume(tables, frames).into()
         }
         TraceResult::Aborted { reason, frames, .. } => {
             record(Delta::Blackholed);
             let out = blackhole::resume(tables, frames);
-            // Stopped at a loop without compiled code: that loop is traced
-            // now, and this bridge again later, ending in it. No failure
-            // of the guard, unless that loop cannot be traced.
-            let ng = n_greens(tables, driver);
-            let inner = match (&out, reason) {
-                (RunOutcome::MergePoint { args }, AbortReason::NoTargetLoop) => {
-                    with_state(tables, |w| w.may_trace(driver, &args[..ng]))
-                }
-                _ => false,
-            };
+            let inner = stopped_at_traceable_loop(tables, driver, &out, reason);
             let b = with_state(tables, |w| {
                 if inner {
                     w.bridge_deferred(exit.trace, exit.guard)
@@ -544,6 +568,44 @@ fn trace_bridge(tables: &'static Tables, driver: u16, trace: &Trace, exit: &Guar
             aborted(reason.into(), &what, b, None);
             Step { out, hot: inner }
         }
+    }
+}
+
+/// Did a trace stop (`reason`) at a loop without compiled code that can
+/// be traced, where the blackhole left the program (`out`)? That loop is
+/// traced now, and the trace that stopped is tried again later, ending in
+/// it: no failure of the trace's key or guard, unless the loop cannot be
+/// traced (then the trace would stop there forever).
+fn stopped_at_traceable_loop(
+    tables: &'static Tables,
+    driver: u16,
+    out: &RunOutcome,
+    reason: AbortReason,
+) -> bool {
+    let ng = n_greens(tables, driver);
+    match (out, reason) {
+        (RunOutcome::MergePoint { args }, AbortReason::NoTargetLoop) => {
+            with_state(tables, |w| w.may_trace(driver, &args[..ng]))
+        }
+        _ => false,
+    }
+}
+
+/// Marks the exit of compiled trace `id`, cut for being too long, to be
+/// bridged at its first failure. It is the trace's last guard: the
+/// optimizer drops what follows a guard that always fails.
+fn mark_cut_exit(tables: &'static Tables, id: TraceId) {
+    if let Some(last) = backend::trace_of(id).guards.len().checked_sub(1) {
+        with_state(tables, |w| w.set_cut_exit(id, last as u32));
+    }
+}
+
+/// How the log names where a trace too long was cut.
+fn cut_text(at_merge_point: bool) -> &'static str {
+    if at_merge_point {
+        "cut at the last merge point it passed"
+    } else {
+        "cut where it stopped (no merge point passed)"
     }
 }
 

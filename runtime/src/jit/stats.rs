@@ -134,6 +134,14 @@ pub struct JitStats {
     pub short_preambles: u64,
     /// Bridges and entry bridges compiled to enter a peeled loop directly.
     pub short_entries: u64,
+    /// Traces that grew past `trace_limit` and were compiled up to a
+    /// merge point they passed (or, with none, up to where they stopped),
+    /// ending in an exit there that later gets a bridge
+    /// (`metainterp::TraceResult::Cut`), instead of aborting.
+    pub traces_cut: u64,
+    /// Of those, cut where they stopped, not at a merge point (no merge
+    /// point passed since the trace's start).
+    pub traces_cut_mid_iteration: u64,
     /// Iterations finished in the blackhole interpreter (after a guard
     /// failure or an aborted trace).
     pub blackhole_runs: u64,
@@ -219,6 +227,11 @@ impl JitStats {
         line("bridges_inlined", self.bridges_inlined.to_string());
         line("short_preambles", self.short_preambles.to_string());
         line("short_entries", self.short_entries.to_string());
+        line("traces_cut", self.traces_cut.to_string());
+        line(
+            "traces_cut_mid_iteration",
+            self.traces_cut_mid_iteration.to_string(),
+        );
         line("blackhole_runs", self.blackhole_runs.to_string());
         line("keys_blacklisted", self.keys_blacklisted.to_string());
         line("guards_blacklisted", self.guards_blacklisted.to_string());
@@ -312,6 +325,10 @@ impl JitStats {
             Delta::BridgeInlined => self.bridges_inlined += 1,
             Delta::ShortPreamble => self.short_preambles += 1,
             Delta::ShortEntry => self.short_entries += 1,
+            Delta::TraceCut { at_merge_point } => {
+                self.traces_cut += 1;
+                self.traces_cut_mid_iteration += !at_merge_point as u64;
+            }
             Delta::Blackholed => self.blackhole_runs += 1,
             Delta::KeyBlacklisted => self.keys_blacklisted += 1,
             Delta::GuardBlacklisted => self.guards_blacklisted += 1,
@@ -384,6 +401,10 @@ pub(crate) enum Delta {
     BridgeInlined,
     ShortPreamble,
     ShortEntry,
+    /// A trace too long was cut (`JitStats::traces_cut`).
+    TraceCut {
+        at_merge_point: bool,
+    },
     Blackholed,
     KeyBlacklisted,
     GuardBlacklisted,
@@ -410,6 +431,8 @@ static GLOBAL: Mutex<JitStats> = Mutex::new(JitStats {
     bridges_inlined: 0,
     short_preambles: 0,
     short_entries: 0,
+    traces_cut: 0,
+    traces_cut_mid_iteration: 0,
     blackhole_runs: 0,
     keys_blacklisted: 0,
     guards_blacklisted: 0,

@@ -213,6 +213,9 @@ struct GuardCell {
     failures: u32,
     aborts: u32,
     given_up: bool,
+    /// The exit of a trace cut for being too long: the rest of a hot path,
+    /// bridged at its first failure rather than after `trace_eagerness`.
+    cut_exit: bool,
 }
 
 /// What an abort did to a key or guard.
@@ -522,12 +525,32 @@ impl WarmState {
             return false;
         }
         g.failures = g.failures.saturating_add(1);
+        let eagerness = if g.cut_exit { 1 } else { eagerness };
         if g.failures as u64 >= scaled(eagerness, g.aborts) {
             g.failures = 0;
             true
         } else {
             false
         }
+    }
+
+    /// Guard `guard` of `trace` is where the trace was cut for being too
+    /// long: every run of the trace leaves there, so it is bridged at its
+    /// first failure (a chain of pieces would otherwise take
+    /// `trace_eagerness` failures per piece to compile).
+    pub fn set_cut_exit(&mut self, trace: TraceId, guard: u32) {
+        self.guards.entry((trace, guard)).or_default().cut_exit = true;
+    }
+
+    /// A bridge from this guard stopped at a loop that is traced first:
+    /// try again after `trace_eagerness` more failures (scaled by the
+    /// aborts counted so far), without counting an abort. The guard is
+    /// given up on only for failures that retrying cannot mend.
+    pub fn bridge_deferred(&mut self, trace: TraceId, guard: u32) -> Backoff {
+        let eagerness = self.params.trace_eagerness.max(1);
+        let g = self.guards.entry((trace, guard)).or_default();
+        g.failures = 0;
+        Backoff::Retry(scaled(eagerness, g.aborts))
     }
 
     /// A bridge from this guard aborted: back it off, or give up on it.
@@ -542,16 +565,6 @@ impl WarmState {
         } else {
             Backoff::Retry(scaled(eagerness, g.aborts))
         }
-    }
-
-    /// A bridge from this guard stopped at a loop header without compiled
-    /// code, which is traced first: try again after `trace_eagerness`
-    /// more failures, without counting an abort.
-    pub fn bridge_deferred(&mut self, trace: TraceId, guard: u32) -> Backoff {
-        let eagerness = self.params.trace_eagerness.max(1);
-        let g = self.guards.entry((trace, guard)).or_default();
-        g.failures = 0;
-        Backoff::Retry(scaled(eagerness, g.aborts))
     }
 
     /// A bridge was attached to this guard: it never fails again.
@@ -697,6 +710,29 @@ mod tests {
         for _ in 0..100 {
             assert!(!w.guard_failed(42, 0));
         }
+    }
+
+    #[test]
+    fn deferred_bridges_and_cut_exits() {
+        let mut w = state("threshold=5,trace_eagerness=3,decay=0");
+        // A bridge deferred (it stopped at a loop traced first) backs off
+        // as far as the aborts counted so far, and never gives up.
+        assert_eq!(w.bridge_aborted(42, 0), Backoff::Retry(6));
+        for _ in 0..10 {
+            assert_eq!(w.bridge_deferred(42, 0), Backoff::Retry(6));
+        }
+        for _ in 0..5 {
+            assert!(!w.guard_failed(42, 0));
+        }
+        assert!(w.guard_failed(42, 0));
+        // The exit of a cut trace is bridged at its first failure, then
+        // backs off as any guard from there.
+        w.set_cut_exit(43, 5);
+        assert!(w.guard_failed(43, 5));
+        assert_eq!(w.bridge_aborted(43, 5), Backoff::Retry(6));
+        assert!(!w.guard_failed(43, 5));
+        assert!(w.guard_failed(43, 5));
+        assert!(!w.guard_failed(43, 4));
     }
 
     #[test]

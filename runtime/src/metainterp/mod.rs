@@ -55,7 +55,10 @@ use std::collections::HashMap;
 /// Why tracing stopped without a trace to compile.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum AbortReason {
-    /// More than `trace_limit` operations.
+    /// More than `trace_limit` operations, and nothing recorded since
+    /// the trace's start to cut it at (see [`TraceResult::Cut`]): a
+    /// bridge whose replay of its guard's delayed writes and virtual
+    /// objects alone is that long.
     TooLong,
     /// The portal returned before the loop closed.
     PortalReturned,
@@ -96,6 +99,29 @@ pub enum TraceResult {
     /// that ended the trace: `args` are that merge point's arguments
     /// (greens then reds), where the native interpreter continues.
     Closed { trace: Trace, args: Vec<u64> },
+    /// The trace grew past `trace_limit` and was cut short instead of
+    /// thrown away: `trace` ends at the last merge point it passed (or,
+    /// with none since its start, where tracing stopped) in a guard that
+    /// always fails, whose resume data is the program's state there. The
+    /// program itself ran further: `frames` are its state, to finish in
+    /// the blackhole as after an abort.
+    ///
+    /// Compiled, the trace does the work traced up to the cut and exits
+    /// there; once that exit is hot, a bridge is traced from it as from
+    /// any guard, so the rest is compiled later, from that point. At a
+    /// merge point whose key has a compiled loop by then, that bridge is
+    /// just the jump into it. (RPython, on a trace too long, retraces with
+    /// the biggest inlined function left out; LuaJIT aborts and blacklists
+    /// the start after a few tries. A trace cut into pieces linked through
+    /// their exits is what LuaJIT does with side traces.)
+    Cut {
+        trace: Trace,
+        frames: Vec<ResumeFrame>,
+        /// Cut at a merge point (else where tracing stopped, mid-iteration).
+        at_merge_point: bool,
+        /// Operations recorded, those dropped after the cut included.
+        ops: usize,
+    },
     /// Tracing stopped; the interpreter's state, to finish in the
     /// blackhole (`blackhole::resume`).
     Aborted {
@@ -113,7 +139,7 @@ impl TraceResult {
     pub fn ops_recorded(&self) -> usize {
         match self {
             TraceResult::Closed { trace, .. } => trace.ops.len(),
-            TraceResult::Aborted { ops, .. } => *ops,
+            TraceResult::Cut { ops, .. } | TraceResult::Aborted { ops, .. } => *ops,
         }
     }
 }
@@ -243,6 +269,8 @@ pub fn trace_from_merge_point(
         gc_roots: RegisterRoots::default(),
         invalid_flag: None,
         may_finish: function_entry,
+        start_len: 0,
+        last_merge_point: None,
     };
     tracer.run()
 }
@@ -382,6 +410,8 @@ pub fn trace_bridge_stopping(
         gc_roots: RegisterRoots::default(),
         invalid_flag: None,
         may_finish: true,
+        start_len: 0,
+        last_merge_point: None,
     };
     tracer.run()
 }
@@ -593,6 +623,21 @@ struct Tracer<'a> {
     /// header or a function entry, and loops inline the functions they
     /// call. Without it every merge point is taken for a loop header.
     header_rules: bool,
+    /// Operations recorded before the first instruction was traced (a
+    /// bridge's replay of its guard's state): a cut must keep more, or
+    /// the bridge from its exit would be the same trace again.
+    start_len: usize,
+    /// The last merge point passed, to cut the trace at if it grows too
+    /// long.
+    last_merge_point: Option<CutPoint>,
+}
+
+/// A place a trace may be cut at: how much was recorded there, and the
+/// resume data of the program's state there.
+struct CutPoint {
+    ops: usize,
+    guards: usize,
+    frames: Vec<FrameSnapshot>,
 }
 
 /// A copy of the tracer's ref registers, and of what its recording holds
@@ -631,9 +676,18 @@ impl Tracer<'_> {
 
 impl Tracer<'_> {
     fn run(mut self) -> TraceResult {
+        self.start_len = self.rec.len();
         loop {
             let stop = match self.step() {
-                Ok(()) if self.rec.len() > self.limit => Stop::Abort(AbortReason::TooLong),
+                // A loop too long with its calls inlined is traced again
+                // without inlining them (the driver), not cut.
+                Ok(()) if self.rec.len() > self.limit && self.inlines_calls() => {
+                    Stop::Abort(AbortReason::TooLong)
+                }
+                Ok(()) if self.rec.len() > self.limit => match self.cut() {
+                    Some(cut) => return cut,
+                    None => Stop::Abort(AbortReason::TooLong),
+                },
                 Ok(()) => continue,
                 Err(stop) => stop,
             };
@@ -652,6 +706,48 @@ impl Tracer<'_> {
                 },
             };
         }
+    }
+
+    /// Is this a loop of the program that inlines the functions it calls
+    /// (`--jit inlining=1`)?
+    fn inlines_calls(&self) -> bool {
+        self.header_rules
+            && matches!(
+                self.goal,
+                Goal::Loop {
+                    inline_calls: true,
+                    ..
+                }
+            )
+    }
+
+    /// The trace is too long: cut it at the last merge point passed, or
+    /// else here, between two instructions (see [`TraceResult::Cut`]);
+    /// `None` when nothing was traced since the start (an abort).
+    fn cut(&mut self) -> Option<TraceResult> {
+        let ops = self.rec.len();
+        let (point, at_merge_point) = match self.last_merge_point.take() {
+            Some(point) => (point, true),
+            None if ops > self.start_len => {
+                let point = CutPoint {
+                    ops,
+                    guards: self.rec.guards_len(),
+                    frames: self.snapshot(),
+                };
+                (point, false)
+            }
+            None => return None,
+        };
+        let trace = self
+            .rec
+            .cut(point.ops, point.guards, point.frames, Opcode::Finish);
+        debug_assert_eq!(crate::trace::verify_trace(&trace), Ok(()));
+        Some(TraceResult::Cut {
+            trace,
+            frames: self.frames.iter().map(Frame::to_resume).collect(),
+            at_merge_point,
+            ops,
+        })
     }
 
     /// The portal frame reached its merge point (instruction `pc`, with
@@ -709,6 +805,13 @@ impl Tracer<'_> {
             }
         };
         let Some(end) = end else {
+            if self.rec.len() > self.start_len {
+                self.last_merge_point = Some(CutPoint {
+                    ops: self.rec.len(),
+                    guards: self.rec.guards_len(),
+                    frames: self.snapshot(),
+                });
+            }
             let greens = vals[..n].iter().map(|v| v.val).collect();
             self.rec.op(
                 Opcode::DebugMergePoint(JitCodeId(self.portal), pc),

@@ -326,6 +326,29 @@ impl Recorder {
         });
     }
 
+    /// Guards recorded so far.
+    pub fn guards_len(&self) -> usize {
+        self.trace.guards.len()
+    }
+
+    /// The trace cut back to its first `ops` operations and `guards`
+    /// guards, then ended by a guard that always fails, resuming `frames`
+    /// (the program's state where it was cut), and by `end` (without
+    /// arguments: it is never reached). Hands the trace over.
+    pub fn cut(
+        &mut self,
+        ops: usize,
+        guards: usize,
+        frames: Vec<FrameSnapshot>,
+        end: Opcode,
+    ) -> Trace {
+        self.trace.ops.truncate(ops);
+        self.trace.guards.truncate(guards);
+        self.consts_seen = (self.consts_seen.0.min(ops), self.consts_seen.1.min(guards));
+        self.guard(Opcode::GuardTrue, vec![Val::Int(0)], frames);
+        self.finish(end, Vec::new())
+    }
+
     /// Record the final jump and hand the trace over.
     pub fn finish(&mut self, opcode: Opcode, args: Vec<Val>) -> Trace {
         debug_assert!(opcode.is_final());
