@@ -63,23 +63,32 @@ unsafe fn table_word(table: usize, addr: usize) -> u64 {
     ((table + ((addr >> 9) << 3)) as *const u64).read_volatile()
 }
 
+/// The nearest object start (value address) at or below `addr` within the
+/// 512 aligned bytes around it, if the table says where; `None` sends the
+/// caller to mmtk's longer search.
+///
+/// # Safety
+/// As [`table_word`].
+#[inline]
+unsafe fn nearest_start(addr: usize) -> Option<usize> {
+    let vo = VO_BASE.load(Ordering::Relaxed);
+    if vo == 0 {
+        return None;
+    }
+    let below = table_word(vo, addr) & (u64::MAX >> (63 - ((addr >> 3) & 63)));
+    (below != 0).then(|| (addr & !511) + ((63 - below.leading_zeros() as usize) << 3))
+}
+
 /// The object `addr` points into (its value part), if any.
 ///
 /// # Safety
 /// `addr` must be in the heap's range, in a mapped chunk.
 #[inline]
 pub(super) unsafe fn object_containing_mapped(addr: usize) -> Option<ObjectReference> {
-    let vo = VO_BASE.load(Ordering::Relaxed);
-    if vo != 0 {
-        let bit = (addr >> 3) & 63;
-        // The starts at or below `addr` within its 512 bytes.
-        let below = table_word(vo, addr) & (u64::MAX >> (63 - bit));
-        if below != 0 {
-            let start = (addr & !511) + ((63 - below.leading_zeros() as usize) << 3);
-            let end = start - HEADER_BYTES + descr_of(start).object_bytes();
-            return (addr < end)
-                .then(|| ObjectReference::from_raw_address_unchecked(Address::from_usize(start)));
-        }
+    if let Some(start) = nearest_start(addr) {
+        let end = start - HEADER_BYTES + descr_of(start).object_bytes();
+        return (addr < end)
+            .then(|| ObjectReference::from_raw_address_unchecked(Address::from_usize(start)));
     }
     let max = super::object::max_object_bytes();
     mmtk::memory_manager::find_object_from_internal_pointer(Address::from_usize(addr), max)
@@ -95,16 +104,32 @@ pub(super) fn object_containing(addr: usize) -> Option<ObjectReference> {
     unsafe { object_containing_mapped(addr) }
 }
 
+/// The start of the object a live object's interior address is in: the
+/// nearest valid-object bit at or below it is that object's (objects do
+/// not overlap), so unlike [`object_containing_mapped`] the object's size
+/// need not be read.
+///
+/// # Safety
+/// `addr` must be inside a live object (not its header).
+#[inline]
+unsafe fn start_of_live_object(addr: usize) -> Option<ObjectReference> {
+    match nearest_start(addr) {
+        Some(start) => Some(ObjectReference::from_raw_address_unchecked(
+            Address::from_usize(start),
+        )),
+        None => object_containing_mapped(addr),
+    }
+}
+
 /// Whether `addr` is inside an object allocated since the last collection
 /// (StickyImmix's young objects: their global log bit is clear, while
 /// the objects a collection kept have it set, "unlogged", for mmtk's own
 /// object barrier, which this binding does not use). False when unsure.
 ///
 /// # Safety
-/// `addr` must be inside the heap's range, in a mapped chunk: the address
-/// of a cell in a live object is.
+/// `addr` must be inside a live object of the heap (a cell of it).
 pub(super) unsafe fn in_young_object(addr: usize) -> bool {
-    let Some(obj) = object_containing_mapped(addr) else {
+    let Some(obj) = start_of_live_object(addr) else {
         return false;
     };
     let a = obj.to_raw_address().as_usize();
