@@ -370,6 +370,67 @@ fn the_write_barrier_keeps_young_objects() {
     }
 }
 
+/// A cell written while its object was young is logged but not
+/// remembered; once a young collection has kept the object, a store of a
+/// young object into the cell must be remembered again (the collection
+/// clears the flag as it traces the object).
+#[test]
+#[ignore = "run in a child process by the_barrier_holds_for_objects_that_grew_old"]
+fn child_the_barrier_holds_for_objects_that_grew_old() {
+    if !setup() {
+        return;
+    }
+    let generational = gc::heap::options().plan.is_generational();
+    // Kept by a root: the collections may move the holders.
+    let mut holders = gc::Root::new(Vec::<Gc<Node>>::new());
+    for round in 0..20 {
+        // Young: the first write logs the cell, without remembering it.
+        let holder = node(round, None, None);
+        holder.left.set(None);
+        holder.right.set(None);
+        gc::collect_young();
+        // Old now: this store passes the barrier again.
+        let remembered = gc::cell::remembered_count();
+        store_young(
+            holder,
+            Gc::new(Bag {
+                items: GcCell::new(Vec::new()),
+            }),
+            1000 * round,
+        );
+        if generational {
+            assert_eq!(
+                gc::cell::remembered_count(),
+                remembered + 1,
+                "round {round}"
+            );
+        }
+        clobber_stack();
+        gc::collect_young();
+        churn(20_000);
+        holders.push(holder);
+        for (r, h) in holders.iter().enumerate() {
+            let young = h.left.get().expect("the young node is still there");
+            assert!(gc::heap::is_object(young.as_ptr() as *const u8));
+            assert_eq!(
+                young.value.get(),
+                1000 * r as i64,
+                "round {round}, holder {r}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_barrier_holds_for_objects_that_grew_old() {
+    for plan in PLANS {
+        run_child(
+            "child_the_barrier_holds_for_objects_that_grew_old",
+            &format!("plan={plan},heap=32M"),
+        );
+    }
+}
+
 #[test]
 #[ignore = "run in a child process by stress_collects_at_every_allocation"]
 fn child_stress_collects_at_every_allocation() {

@@ -16,10 +16,14 @@
 //! roots. Cells outside the GC heap are not logged: they are either roots
 //! themselves (scanned every time) or not traced at all.
 //!
-//! Flags are cleared by the mutator just before it parks for a collection
-//! (`before_collection`), never by the GC threads, so a cell is never
-//! copied with a stale `logged` set. A cell that is mutably borrowed
-//! across a collection stays logged and remembered: the holder of the
+//! A cell inside a young object (one allocated since the last collection)
+//! is logged at its first write but not remembered: the young object is
+//! traced anyway if it is reachable. The collection that keeps such an
+//! object clears the flag as it traces it (`Trace for GcCell`), on the
+//! object's final copy: from then on the object is old and its next write
+//! must be remembered. Remembered cells are cleared by the mutator just
+//! before it parks (`before_collection`). A cell that is mutably borrowed
+//! across a collection stays logged and is remembered: the holder of the
 //! `RefMut` may store into it afterwards without passing the barrier
 //! again (the `RefMut` on the stack pins its object, so the remembered
 //! address stays right).
@@ -41,11 +45,10 @@ pub(super) fn set_barrier(on: bool) {
 /// while the mutator is parked.
 struct Remembered(Vec<(usize, ScanFn)>);
 static REMEMBERED: Mutex<Remembered> = Mutex::new(Remembered(Vec::new()));
-/// Cells written since the last collection that are inside young objects:
-/// logged (so that further writes skip the slow path) but not roots —
-/// the young object is traced if it is reachable, and remembering its
-/// cells would keep what they point to alive even when it is not.
-static YOUNG_LOGGED: Mutex<Vec<(usize, ScanFn)>> = Mutex::new(Vec::new());
+/// Cells of young objects that a collection found logged and mutably
+/// borrowed (it kept them logged): remembered from the next collection on.
+/// Appended to by GC threads, emptied by the mutator before it parks.
+static BORROWED_YOUNG: Mutex<Vec<(usize, ScanFn)>> = Mutex::new(Vec::new());
 
 /// Borrow state: 0 free, > 0 shared borrows, -1 mutably borrowed.
 const WRITING: isize = -1;
@@ -97,11 +100,9 @@ impl<T: Trace> GcCell<T> {
             return;
         }
         self.logged.set(true);
-        if super::heap::in_young_object(addr) {
-            YOUNG_LOGGED
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push((addr, scan_cell::<T>));
+        // SAFETY: a cell in the heap's range is in a live object, whose
+        // chunk is mapped.
+        if unsafe { super::lookup::in_young_object(addr) } {
             return;
         }
         let mut r = REMEMBERED.lock().unwrap_or_else(|e| e.into_inner());
@@ -159,8 +160,22 @@ unsafe fn scan_cell<T: Trace>(cell: *const u8, visit: &mut dyn FnMut(*mut usize)
 
 unsafe impl<T: Trace> Trace for GcCell<T> {
     fn trace(&self, visit: &mut dyn FnMut(*mut usize)) {
-        // The collector reads the value while the mutator is parked: no
-        // borrow is being used at that moment.
+        // Called by the collector, the mutator parked, on the final copy
+        // of an object it keeps. A cell still logged now is a young
+        // object's (remembered ones were cleared before the collection,
+        // unless borrowed): the object is old from now on.
+        if self.logged.get() {
+            if self.borrow.get() == WRITING {
+                let addr = self as *const Self as usize;
+                BORROWED_YOUNG
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push((addr, scan_cell::<T>));
+            } else {
+                self.logged.set(false);
+            }
+        }
+        // No borrow is being used while the mutator is parked.
         unsafe { (*self.value.get()).trace(visit) }
     }
 }
@@ -229,23 +244,9 @@ impl<T> Drop for GcRefMut<'_, T> {
 /// and keeps the list for the root scan of this collection.
 pub(super) fn before_collection() {
     let mut r = REMEMBERED.lock().unwrap_or_else(|e| e.into_inner());
-    // Young cells: their objects are old after this collection, so the
-    // next write must pass the barrier again. One mutably borrowed now may
-    // be written through its `RefMut` without the barrier afterwards: it
-    // is remembered (a root of this collection; the `RefMut` on the stack
-    // pins its object, so the address stays right).
-    for (addr, scan) in YOUNG_LOGGED
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .drain(..)
-    {
-        let flags = unsafe { &*(addr as *const GcCell<()>) };
-        if flags.borrow.get() == WRITING {
-            r.0.push((addr, scan));
-        } else {
-            flags.logged.set(false);
-        }
-    }
+    // Young cells the last collection kept logged because they were
+    // borrowed: written through their `RefMut` since, maybe.
+    r.0.append(&mut BORROWED_YOUNG.lock().unwrap_or_else(|e| e.into_inner()));
     // Entries from the previous collection that were kept only because
     // they were borrowed then and are still logged now are still listed
     // once: `logged` guarded against a second push.
@@ -255,6 +256,7 @@ pub(super) fn before_collection() {
             flags.logged.set(false);
         }
     }
+    r.0.sort_unstable_by_key(|e| e.0);
     r.0.dedup_by_key(|e| e.0);
 }
 

@@ -131,6 +131,7 @@ fn create() -> *mut Mutator<Vm> {
         return m;
     }
     super::stack::record_stack_top();
+    super::lookup::find_tables();
     memory_manager::initialize_collection(heap.mmtk, tls().0);
     let m = Box::into_raw(memory_manager::bind_mutator(heap.mmtk, tls()));
     MUTATOR.store(m, Ordering::Release);
@@ -375,31 +376,9 @@ pub(super) fn in_heap_range(addr: usize) -> bool {
         && addr < memory_manager::last_heap_address().as_usize()
 }
 
-/// The object an address points into, if it points into a GC object (its
-/// value part). Used by the conservative stack scan.
-pub(super) fn object_containing(addr: usize) -> Option<ObjectReference> {
-    if !in_heap_range(addr) {
-        return None;
-    }
-    let max = super::object::max_object_bytes();
-    memory_manager::find_object_from_internal_pointer(unsafe { Address::from_usize(addr) }, max)
-}
-
-/// Whether `addr` is inside an object allocated since the last collection
-/// (StickyImmix's young objects: their global log bit is clear, while
-/// the objects a collection kept have it set, "unlogged", for mmtk's own
-/// object barrier, which this binding does not use). False when unsure.
-pub(super) fn in_young_object(addr: usize) -> bool {
-    use mmtk::vm::ObjectModel;
-    match object_containing(addr) {
-        Some(obj) => !<Vm as mmtk::vm::VMBinding>::VMObjectModel::GLOBAL_LOG_BIT_SPEC
-            .is_unlogged::<Vm>(obj, Ordering::Relaxed),
-        None => false,
-    }
-}
-
 /// Whether the object at `ptr` (a `Gc`'s address) is still a live object
 /// of the heap: allocated and not yet freed. For tests.
 pub fn is_object(ptr: *const u8) -> bool {
-    object_containing(ptr as usize).is_some_and(|o| o.to_raw_address().as_usize() == ptr as usize)
+    super::lookup::object_containing(ptr as usize)
+        .is_some_and(|o| o.to_raw_address().as_usize() == ptr as usize)
 }

@@ -15,6 +15,7 @@
 //! - [`roots`]: precise roots ([`Root`], [`roots::register`]);
 //! - `pressure`: collections for the malloc memory GC objects own;
 //! - `stack`: the conservative scan of the mutator's stack;
+//! - `lookup`: the object an address points into, and whether it is young;
 //! - [`weak`]: weak tables ([`WeakRoot`], [`Sweep`]), swept after marking;
 //! - [`heap`]: creating the heap, allocating, [`collect`], [`stats`];
 //! - [`options`]: `--gc plan=...,heap=...,stress`;
@@ -31,6 +32,7 @@ pub mod cell;
 mod collection;
 pub mod heap;
 pub mod inline;
+mod lookup;
 pub mod object;
 pub mod options;
 mod pressure;

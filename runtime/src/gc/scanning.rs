@@ -54,7 +54,7 @@ impl Scanning<Vm> for ScanningImpl {
         let mut objects = super::stack::scan(low);
         // The JIT's register files and compiled constants, as the stack.
         super::roots::visit_conservative_words(&mut |word| {
-            if let Some(obj) = super::heap::object_containing(word) {
+            if let Some(obj) = super::lookup::object_containing(word) {
                 objects.push(obj);
             }
         });

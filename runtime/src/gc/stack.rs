@@ -96,7 +96,7 @@ pub(super) fn scan(low: usize) -> Vec<ObjectReference> {
     let mut p = low & !7;
     while p < top {
         let word = unsafe { (p as *const usize).read_volatile() };
-        if let Some(obj) = super::heap::object_containing(word) {
+        if let Some(obj) = super::lookup::object_containing(word) {
             found.push(obj);
         }
         p += 8;
