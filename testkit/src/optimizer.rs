@@ -62,6 +62,15 @@ pub struct Regs {
     pub values: Vec<i64>,
 }
 
+/// An interpreter's frame, `#[virtualizable]`: `Frame.pc` and the items
+/// of `regs` (descr `[i64] virtualizable`) stay in registers in peeled loops.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Frame {
+    pub pc: i64,
+    pub regs: [i64; 4],
+}
+
 pub const F_A: u16 = 0;
 pub const F_B: u16 = 1;
 pub const F_FLAG: u16 = 2;
@@ -76,10 +85,12 @@ pub const F_A2: u16 = 9;
 pub const F_PROG_N: u16 = 10;
 pub const F_PROG_CODE: u16 = 11;
 pub const F_REGS_VALUES: u16 = 12;
+pub const F_FRAME_PC: u16 = 15;
 
 pub const A_VI64: u16 = 0;
 pub const A_VI64_IMM: u16 = 1;
 pub const A_SLICE_I64: u16 = 2;
+pub const A_FRAME_REGS: u16 = 3;
 
 pub const C_BUMP: u16 = 0;
 pub const C_PEEK: u16 = 1;
@@ -188,6 +199,7 @@ fn field(name: &'static str, ty: Option<ScalarTy>, off: usize, immutable: bool) 
         ty,
         place: FieldPlace::Offset(off),
         immutable,
+        virtualizable: false,
     }
 }
 
@@ -241,6 +253,15 @@ pub fn tables() -> &'static Tables {
                 offset_of!(Pair, y),
                 false,
             ),
+            FieldDescr {
+                virtualizable: true,
+                ..field(
+                    "Frame.pc",
+                    Some(ScalarTy::Int(I64)),
+                    offset_of!(Frame, pc),
+                    false,
+                )
+            },
         ];
         let arrays = vec![
             array(
@@ -255,8 +276,13 @@ pub fn tables() -> &'static Tables {
                 item: Some(ScalarTy::Int(I64)),
                 item_size: 8,
                 vec: Some(vec_shims!(i64, |x| x as u64, |x| x as i64)),
+                virtualizable: false,
             },
             array("[i64]", Some(ScalarTy::Int(I64)), 8, None),
+            ArrayDescr {
+                virtualizable: true,
+                ..array("[i64] virtualizable", Some(ScalarTy::Int(I64)), 8, None)
+            },
         ];
         // The effect summaries the codewriter computes for these
         // signatures (`codewriter::effects`): `&mut Obj` reaches every
