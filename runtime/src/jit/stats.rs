@@ -134,6 +134,13 @@ pub struct JitStats {
     pub short_preambles: u64,
     /// Bridges and entry bridges compiled to enter a peeled loop directly.
     pub short_entries: u64,
+    /// Virtualizable locations (fields, array items) that compiled peeled
+    /// loops keep in registers: written back by their guards, never
+    /// stored in the loop (summed over the loops).
+    pub vable_kept_in_registers: u64,
+    /// Writes of virtualizable locations done at guard failures (the
+    /// values the loop kept in registers, back to memory).
+    pub vable_writebacks: u64,
     /// Iterations finished in the blackhole interpreter (after a guard
     /// failure or an aborted trace).
     pub blackhole_runs: u64,
@@ -219,6 +226,11 @@ impl JitStats {
         line("bridges_inlined", self.bridges_inlined.to_string());
         line("short_preambles", self.short_preambles.to_string());
         line("short_entries", self.short_entries.to_string());
+        line(
+            "vable_kept_in_registers",
+            self.vable_kept_in_registers.to_string(),
+        );
+        line("vable_writebacks", self.vable_writebacks.to_string());
         line("blackhole_runs", self.blackhole_runs.to_string());
         line("keys_blacklisted", self.keys_blacklisted.to_string());
         line("guards_blacklisted", self.guards_blacklisted.to_string());
@@ -312,6 +324,8 @@ impl JitStats {
             Delta::BridgeInlined => self.bridges_inlined += 1,
             Delta::ShortPreamble => self.short_preambles += 1,
             Delta::ShortEntry => self.short_entries += 1,
+            Delta::VableKept(n) => self.vable_kept_in_registers += n,
+            Delta::VableWritebacks(n) => self.vable_writebacks += n,
             Delta::Blackholed => self.blackhole_runs += 1,
             Delta::KeyBlacklisted => self.keys_blacklisted += 1,
             Delta::GuardBlacklisted => self.guards_blacklisted += 1,
@@ -384,6 +398,10 @@ pub(crate) enum Delta {
     BridgeInlined,
     ShortPreamble,
     ShortEntry,
+    /// A peeled loop keeps this many virtualizable locations in registers.
+    VableKept(u64),
+    /// A guard failure wrote back this many virtualizable locations.
+    VableWritebacks(u64),
     Blackholed,
     KeyBlacklisted,
     GuardBlacklisted,
@@ -410,6 +428,8 @@ static GLOBAL: Mutex<JitStats> = Mutex::new(JitStats {
     bridges_inlined: 0,
     short_preambles: 0,
     short_entries: 0,
+    vable_kept_in_registers: 0,
+    vable_writebacks: 0,
     blackhole_runs: 0,
     keys_blacklisted: 0,
     guards_blacklisted: 0,
