@@ -410,7 +410,13 @@ impl<'a> ItemTable<'a> {
         };
         let args = match &a.meta {
             syn::Meta::List(l) => l.tokens.clone(),
-            _ => proc_macro2::TokenStream::new(),
+            syn::Meta::Path(_) => proc_macro2::TokenStream::new(),
+            // `#[virtualizable = ...]`: not an argument list (the tokens
+            // keep their spans, for the error).
+            syn::Meta::NameValue(nv) => {
+                let (eq, value) = (&nv.eq_token, &nv.value);
+                quote::quote!(#eq #value)
+            }
         };
         match crate::hints::virtualizable_fields(args, s) {
             Ok(kept) => kept.into_iter().for_each(|i| fields[i].virtualizable = true),

@@ -69,7 +69,7 @@ fn fields_the_jit_cannot_keep_in_registers_are_refused() {
     rejects_with_help(
         &with_machine("#[virtualizable = 3]", "machine.regs[1] = 2;"),
         &[(
-            "3:3: expected `#[virtualizable]` or `#[virtualizable(field, ...)]`",
+            "3:17: expected `#[virtualizable]` or `#[virtualizable(field, ...)]`",
             "`#[virtualizable(regs, pc)]` (those fields)",
         )],
     );
@@ -118,7 +118,7 @@ fn references_to_kept_fields_are_refused() {
             "let regs = &mut machine.regs; regs[1] = 2;",
         ),
         &[(
-            "16:20: taking a reference to the virtualizable field `Machine.regs` is not supported in traced code",
+            "15:20: taking a reference to the virtualizable field `Machine.regs` is not supported in traced code",
             "read and write it in place",
         )],
     );
