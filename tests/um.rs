@@ -523,7 +523,11 @@ fn registers_only(rounds: u32, n: u32) -> (UmAsm, String) {
     p.label("loop");
     p.mul(6, 1, 1).add(3, 3, 6).sub(1, 1, 4, 7);
     p.jump_if(1, "loop", "print", 0, 7, 6);
-    p.label("print").ortho(6, 10).div(7, 3, 6).mul(7, 7, 6).sub(7, 3, 7, 6);
+    p.label("print")
+        .ortho(6, 10)
+        .div(7, 3, 6)
+        .mul(7, 7, 6)
+        .sub(7, 3, 7, 6);
     p.ortho(6, u32::from(b'0')).add(7, 7, 6).output(7);
     p.sub(5, 5, 4, 7).jump_if(5, "round", "done", 0, 7, 6);
     p.label("done").print("\n", 6).halt();

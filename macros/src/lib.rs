@@ -119,10 +119,14 @@ pub fn loop_invariant(attr: TokenStream, item: TokenStream) -> TokenStream {
 pub fn virtualizable(attr: TokenStream, item: TokenStream) -> TokenStream {
     let item2: TokenStream2 = item.into();
     let errors = match syn::parse2::<syn::ItemStruct>(item2.clone()) {
-        Ok(s) => hints::virtualizable_fields(attr.into(), &s).err().unwrap_or_default(),
+        Ok(s) => hints::virtualizable_fields(attr.into(), &s)
+            .err()
+            .unwrap_or_default(),
         Err(_) => {
             let span = item2.clone().into_iter().next().map(|t| t.span());
-            vec![hints::virtualizable_not_on_struct(span.unwrap_or_else(Span::call_site))]
+            vec![hints::virtualizable_not_on_struct(
+                span.unwrap_or_else(Span::call_site),
+            )]
         }
     };
     let errors = errors.iter().map(syn::Error::to_compile_error);

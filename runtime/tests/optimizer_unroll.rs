@@ -313,15 +313,19 @@ fn a_failing_guard_writes_the_virtualizable_frame_back() {
     let recorded = parse(&text);
     let p = peel(&text, &EnabledOpts::all());
     let body = show(&p.body);
-    let stores_frame =
-        |l: &str| l.starts_with("setitem<[i64] virtualizable>") || l.starts_with("setfield<Frame.pc>");
+    let stores_frame = |l: &str| {
+        l.starts_with("setitem<[i64] virtualizable>") || l.starts_with("setfield<Frame.pc>")
+    };
     assert!(!body.lines().any(stores_frame), "{body}");
     // (regs[0], counter): the counter runs out; regs[0] reaches 1000
     // in the fourth iteration.
     for (reg0, counter) in [(5, 6), (970, 10)] {
         // (One frame and object for both runs: the resumed frames hold
         // their addresses.)
-        let mut frame = Box::new(Frame { pc: 0, regs: [0; 4] });
+        let mut frame = Box::new(Frame {
+            pc: 0,
+            regs: [0; 4],
+        });
         let mut obj = Box::new(Obj {
             a: 0,
             b: 0,
@@ -360,7 +364,14 @@ fn a_failing_guard_writes_the_virtualizable_frame_back() {
         };
         let (_, as_recorded, d, frames) = run(&[&recorded]);
         let (before, after, d2, frames2) = run(&[&p.preamble, &p.body]);
-        assert_eq!((as_recorded, d, &frames), (after, d2, &frames2), "start {reg0}, {counter}");
-        assert_ne!(before, after, "the writes were delayed: start {reg0}, {counter}");
+        assert_eq!(
+            (as_recorded, d, &frames),
+            (after, d2, &frames2),
+            "start {reg0}, {counter}"
+        );
+        assert_ne!(
+            before, after,
+            "the writes were delayed: start {reg0}, {counter}"
+        );
     }
 }

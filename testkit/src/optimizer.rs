@@ -117,6 +117,25 @@ pub fn obj_fields() -> Vec<(u16, ScalarTy)> {
 thread_local! {
     /// Calls of `bump` (a side effect the tests compare).
     pub static BUMPS: Cell<u64> = const { Cell::new(0) };
+    /// This thread's virtualizable frame: random traces reach it through
+    /// constant addresses (as the UM's traces reach its machine), and
+    /// `World` resets and snapshots it.
+    static FRAME: *mut Frame = Box::leak(Box::new(Frame { pc: 0, regs: [0; 4] }));
+}
+
+/// The address of this thread's frame (`Frame.pc`'s base).
+pub fn frame_addr() -> u64 {
+    FRAME.with(|f| *f as usize as u64)
+}
+
+/// The data pointer of this thread's frame's `regs`.
+pub fn frame_regs_addr() -> u64 {
+    frame_addr() + std::mem::offset_of!(Frame, regs) as u64
+}
+
+fn frame() -> &'static mut Frame {
+    // Safety: leaked, one per thread, reached only from this thread.
+    FRAME.with(|f| unsafe { &mut **f })
 }
 
 /// `fn bump(o: &mut Obj) -> i64`: `o.a += 1; o.c += 1; o.vals.push(o.a)`.
@@ -428,6 +447,7 @@ pub struct World {
 pub struct Snapshot {
     pub objs: Vec<ObjState<u64>>,
     pub bumps: u64,
+    pub frame: Frame,
 }
 
 impl World {
@@ -487,6 +507,10 @@ impl World {
             o.vals.extend_from_slice(&i.8);
         }
         BUMPS.with(|b| b.set(0));
+        *frame() = Frame {
+            pc: self.init[0].0 % 100,
+            regs: [1, 2, 3, self.init[1].0 % 100],
+        };
     }
 
     pub fn snapshot(&self) -> Snapshot {
@@ -509,6 +533,7 @@ impl World {
                 })
                 .collect(),
             bumps: BUMPS.with(|b| b.get()),
+            frame: *frame(),
         }
     }
 }

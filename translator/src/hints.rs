@@ -256,7 +256,8 @@ fn ident_of_pat(pat: &syn::Pat) -> Option<&Ident> {
     }
 }
 
-const VIRTUALIZABLE_ARGS_MSG: &str = "expected `#[virtualizable]` or `#[virtualizable(field, ...)]`";
+const VIRTUALIZABLE_ARGS_MSG: &str =
+    "expected `#[virtualizable]` or `#[virtualizable(field, ...)]`";
 
 /// The scalar types a virtualizable field may have, by name (alone, or as
 /// the items of a fixed-size array).
@@ -279,7 +280,10 @@ fn is_scalar_type(t: &syn::Type) -> bool {
 /// (no arguments) or those named (`#[virtualizable(regs, pc)]`, RPython's
 /// `_virtualizable_ = [...]`). Each must be a scalar or a fixed-size array
 /// of scalars (by the type's name: `u32`, `[u32; 8]`, not an alias).
-pub fn virtualizable_fields(args: TokenStream, s: &syn::ItemStruct) -> Result<Vec<usize>, Vec<syn::Error>> {
+pub fn virtualizable_fields(
+    args: TokenStream,
+    s: &syn::ItemStruct,
+) -> Result<Vec<usize>, Vec<syn::Error>> {
     let names = Punctuated::<Ident, Token![,]>::parse_terminated
         .parse2(args.clone())
         .map_err(|e| vec![syn::Error::new(e.span(), VIRTUALIZABLE_ARGS_MSG)])?;

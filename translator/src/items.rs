@@ -419,7 +419,9 @@ impl<'a> ItemTable<'a> {
             }
         };
         match crate::hints::virtualizable_fields(args, s) {
-            Ok(kept) => kept.into_iter().for_each(|i| fields[i].virtualizable = true),
+            Ok(kept) => kept
+                .into_iter()
+                .for_each(|i| fields[i].virtualizable = true),
             Err(errors) => {
                 for e in errors {
                     let d = crate::hints::hint_error(self.sources(), file, &e);
@@ -1058,9 +1060,12 @@ fn tag_repr(attrs: &[syn::Attribute]) -> Option<metatrace_jitcodegen::types::Tag
 
 /// The `#[virtualizable]` (or `#[metatrace::virtualizable(...)]`) among `attrs`.
 fn virtualizable_attr(attrs: &[syn::Attribute]) -> Option<&syn::Attribute> {
-    attrs
-        .iter()
-        .find(|a| a.path().segments.last().is_some_and(|s| s.ident == "virtualizable"))
+    attrs.iter().find(|a| {
+        a.path()
+            .segments
+            .last()
+            .is_some_and(|s| s.ident == "virtualizable")
+    })
 }
 
 fn derives(attrs: &[syn::Attribute], name: &str) -> bool {

@@ -7,7 +7,6 @@
 
 use metatrace_testkit::subset::*;
 
-
 /// A portal over `Machine` whose loop body is `body`.
 fn with_machine(attr: &str, body: &str) -> String {
     format!(
@@ -42,7 +41,13 @@ fn a_frame_struct_with_scalar_and_array_fields_translates() {
     );
     let t = metatrace_translator::translate_source("interp.rs", &src)
         .unwrap_or_else(|e| panic!("{}", e.render()));
-    let machine = t.program.types.adts.iter().find(|a| a.name == "Machine").unwrap();
+    let machine = t
+        .program
+        .types
+        .adts
+        .iter()
+        .find(|a| a.name == "Machine")
+        .unwrap();
     let kept: Vec<bool> = machine.fields().iter().map(|f| f.virtualizable).collect();
     assert_eq!(kept, [true, true, false]);
 }
@@ -59,7 +64,10 @@ fn fields_the_jit_cannot_keep_in_registers_are_refused() {
     rejects_with_help(
         &with_machine("#[virtualizable(regs, nope, regs)]", "machine.regs[1] = 2;"),
         &[
-            ("3:23: struct `Machine` has no field `nope`", "name fields of the struct"),
+            (
+                "3:23: struct `Machine` has no field `nope`",
+                "name fields of the struct",
+            ),
             (
                 "3:29: field `regs` is named twice in `#[virtualizable(...)]`",
                 "name each field once",
@@ -104,8 +112,14 @@ pub fn run(acc: u32) -> u32 {
 }
 "#,
         &[
-            ("3:1: `#[virtualizable]` applies to a struct only", "the struct that holds the interpreter's frame state"),
-            ("9:1: `#[virtualizable]` applies to a struct only", "the struct that holds the interpreter's frame state"),
+            (
+                "3:1: `#[virtualizable]` applies to a struct only",
+                "the struct that holds the interpreter's frame state",
+            ),
+            (
+                "9:1: `#[virtualizable]` applies to a struct only",
+                "the struct that holds the interpreter's frame state",
+            ),
         ],
     );
 }

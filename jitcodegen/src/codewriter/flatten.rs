@@ -412,7 +412,8 @@ impl Flattener<'_> {
     }
 
     fn is_vable_array(&self, base: &Operand) -> bool {
-        base.as_var().is_some_and(|v| self.vable_arrays.contains(&v))
+        base.as_var()
+            .is_some_and(|v| self.vable_arrays.contains(&v))
     }
 
     fn ty(&self, o: &Operand) -> Ty {
@@ -600,9 +601,9 @@ impl Flattener<'_> {
             }
             Op::VecLen(t) => {
                 arity(1, 1)?;
-                let descr = self
-                    .descrs
-                    .array(Container::Vec, t, self.shared(&op.args[0]), false)?;
+                let descr =
+                    self.descrs
+                        .array(Container::Vec, t, self.shared(&op.args[0]), false)?;
                 let vec = self.opnd_k(&op.args[0], R)?;
                 let dst = self.res(op.results[0]).reg;
                 self.emit(Insn::VecLen { descr, vec, dst });
@@ -614,7 +615,9 @@ impl Flattener<'_> {
                     _ => Container::Slice,
                 };
                 let vable = self.is_vable_array(&op.args[0]);
-                let descr = self.descrs.array(container, t, self.shared(&op.args[0]), vable)?;
+                let descr = self
+                    .descrs
+                    .array(container, t, self.shared(&op.args[0]), vable)?;
                 let base = self.opnd_k(&op.args[0], R)?;
                 let idx = self.opnd_k(&op.args[1], I)?;
                 let dst = self.res(op.results[0]).reg;
@@ -653,7 +656,9 @@ impl Flattener<'_> {
                     Container::Slice
                 };
                 let vable = self.is_vable_array(&op.args[0]);
-                let descr = self.descrs.array(container, t, self.shared(&op.args[0]), vable)?;
+                let descr = self
+                    .descrs
+                    .array(container, t, self.shared(&op.args[0]), vable)?;
                 let base = self.opnd_k(&op.args[0], R)?;
                 let idx = self.opnd_k(&op.args[1], I)?;
                 let value = self.opnd(&op.args[2])?.reg;
@@ -675,9 +680,9 @@ impl Flattener<'_> {
             }
             Op::VecPush(t) => {
                 arity(2, 0)?;
-                let descr = self
-                    .descrs
-                    .array(Container::Vec, t, self.shared(&op.args[0]), false)?;
+                let descr =
+                    self.descrs
+                        .array(Container::Vec, t, self.shared(&op.args[0]), false)?;
                 let vec = self.opnd_k(&op.args[0], R)?;
                 let value = self.opnd(&op.args[1])?.reg;
                 self.emit(Insn::VecPush { descr, vec, value });
@@ -691,9 +696,9 @@ impl Flattener<'_> {
                     ));
                 }
                 arity(1, 2)?;
-                let descr = self
-                    .descrs
-                    .array(Container::Vec, t, self.shared(&op.args[0]), false)?;
+                let descr =
+                    self.descrs
+                        .array(Container::Vec, t, self.shared(&op.args[0]), false)?;
                 let vec = self.opnd_k(&op.args[0], R)?;
                 let tag = self.res(op.results[0]).reg;
                 let value = self.res(op.results[1]).reg;
@@ -726,9 +731,9 @@ impl Flattener<'_> {
             }
             Op::VecAsSlice(t) => {
                 arity(1, 2)?;
-                let descr = self
-                    .descrs
-                    .array(Container::Vec, t, self.shared(&op.args[0]), false)?;
+                let descr =
+                    self.descrs
+                        .array(Container::Vec, t, self.shared(&op.args[0]), false)?;
                 let vec = self.opnd_k(&op.args[0], R)?;
                 let ptr = self.res(op.results[0]).reg;
                 let len = self.res(op.results[1]).reg;

@@ -353,7 +353,10 @@ fn run_compiled(tables: &'static Tables, driver: u16, id: TraceId, reds: &[u64])
     let inlined = trace.guards[exit.guard as usize].frames.len() > 1;
     record(Delta::GuardFailed { inlined });
     let pending = &trace.guards[exit.guard as usize].pending;
-    let writebacks = pending.iter().filter(|w| w.is_virtualizable(tables)).count();
+    let writebacks = pending
+        .iter()
+        .filter(|w| w.is_virtualizable(tables))
+        .count();
     if writebacks > 0 {
         record(Delta::VableWritebacks(writebacks as u64));
     }

@@ -7,7 +7,9 @@ use crate::builtins::Lowering;
 use crate::consteval::lit_const;
 use crate::items::FnId;
 use crate::typeck::{enum_variants, key, member_name, CallRes, MethodRes, PathRes};
-use metatrace_jitcodegen::flowgraph::{adt_field_name, CallKind, Const, Exit, Op, Operand, PanicKind};
+use metatrace_jitcodegen::flowgraph::{
+    adt_field_name, CallKind, Const, Exit, Op, Operand, PanicKind,
+};
 use metatrace_jitcodegen::types::{IntTy, Ty};
 use proc_macro2::Span;
 use syn::spanned::Spanned;
