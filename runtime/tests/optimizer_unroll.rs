@@ -326,17 +326,7 @@ fn a_failing_guard_writes_the_virtualizable_frame_back() {
             pc: 0,
             regs: [0; 4],
         });
-        let mut obj = Box::new(Obj {
-            a: 0,
-            b: 0,
-            flag: false,
-            h: 0,
-            c: 0,
-            d: 0,
-            f: 0.0,
-            next: 0,
-            vals: Vec::new(),
-        });
+        let mut obj = Box::new(Obj::zeroed(0));
         let mut run = |traces: &[&Trace]| {
             *frame = Frame {
                 pc: -1,

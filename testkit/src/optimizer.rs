@@ -450,23 +450,26 @@ pub struct Snapshot {
     pub frame: Frame,
 }
 
+impl Obj {
+    /// An `Obj` of zeros whose `vals` has room for `capacity` items.
+    pub fn zeroed(capacity: usize) -> Obj {
+        Obj {
+            a: 0,
+            b: 0,
+            flag: false,
+            h: 0,
+            c: 0,
+            d: 0,
+            f: 0.0,
+            next: 0,
+            vals: Vec::with_capacity(capacity),
+        }
+    }
+}
+
 impl World {
     pub fn new(r: &mut Rng) -> World {
-        let objs: Vec<Box<Obj>> = (0..2)
-            .map(|_| {
-                Box::new(Obj {
-                    a: 0,
-                    b: 0,
-                    flag: false,
-                    h: 0,
-                    c: 0,
-                    d: 0,
-                    f: 0.0,
-                    next: 0,
-                    vals: Vec::with_capacity(512),
-                })
-            })
-            .collect();
+        let objs: Vec<Box<Obj>> = (0..2).map(|_| Box::new(Obj::zeroed(512))).collect();
         let addrs: Vec<usize> = objs.iter().map(|o| &**o as *const Obj as usize).collect();
         let mut init = Vec::new();
         for _ in 0..2 {
