@@ -59,6 +59,15 @@
 //! an allocation, any store (a collection may run there: it scans memory,
 //! and the write barrier the trace passed before a store would not hold
 //! after it).
+//!
+//! Virtualizable locations (a `#[virtualizable]` struct's fields and array
+//! items; RPython's virtualizables, kept in the metainterp's boxes there)
+//! go further, in a peeled loop's combined trace: their stores pending at
+//! the label stay pending through it, and when nothing in the iteration
+//! saw the location, the preamble's last store and the iteration's last
+//! are both dropped at the back edge ([`Heap::carry_through_jump`]). The
+//! value then travels around the loop in a register, and every guard of
+//! the loop carries the write (docs/optimizer.md, "Virtualizables").
 
 use super::emit::{recycle, Emitter, GuardFate};
 use super::Ctx;
@@ -414,7 +423,7 @@ impl Heap<'_> {
 }
 
 /// A field or array item of a `#[virtualizable]` struct.
-pub(crate) fn is_virtualizable(t: &Tables, loc: &Loc) -> bool {
+fn is_virtualizable(t: &Tables, loc: &Loc) -> bool {
     match *loc {
         Loc::Field { descr, .. } => t.fields[descr].virtualizable,
         Loc::Item { descr, .. } => t.arrays[descr].virtualizable,
@@ -569,12 +578,13 @@ fn forward(trace: &Trace, guards: Vec<GuardInfo>, cx: &Ctx) -> Trace {
                 // The peeled loop is entered from the preamble, from its
                 // own back edge and from bridges: each must leave memory
                 // complete at the label, but for virtualizable locations.
-                // (Killing the preamble's last
-                // `vec_set_len` because the copy writes the length again
-                // made the next round drop the copy's write as "already
-                // that length", and the loop ran with a frame too many.)
-                h.at_label(e.vals(&args));
-                e.keep(i, e.vals(&args));
+                // (Killing the preamble's last `vec_set_len` because the
+                // copy writes the length again made the next round drop
+                // the copy's write as "already that length", and the loop
+                // ran with a frame too many.)
+                let label = e.vals(&args);
+                h.at_label(label.clone());
+                e.keep(i, label);
             }
             Opcode::New(_) => {
                 // A collection may run here: it scans memory, which must
