@@ -70,7 +70,7 @@ pub use metatrace_runtime::quasiimmut::QuasiImmut;
 pub mod prelude {
     pub use crate::{can_enter_jit, jit_function_entry, jit_merge_point};
     pub use metatrace_macros::{
-        dont_look_inside, elidable, jit_driver, loop_invariant, unroll_safe,
+        dont_look_inside, elidable, jit_driver, loop_invariant, unroll_safe, virtualizable,
     };
     pub use metatrace_runtime::gc::{Gc, GcCell, Root};
     pub use metatrace_runtime::hints::{promote, we_are_jitted};

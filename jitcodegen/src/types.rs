@@ -156,6 +156,9 @@ pub struct FieldDef {
     /// `x` for named fields, `0`, `1`, ... for tuple fields.
     pub name: String,
     pub ty: Ty,
+    /// Kept in registers by the JIT: a field listed by the struct's
+    /// `#[virtualizable]` (a scalar, or a fixed array of scalars).
+    pub virtualizable: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

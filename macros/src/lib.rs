@@ -111,6 +111,28 @@ pub fn loop_invariant(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand_marker("loop_invariant", attr.into(), item.into(), |_| None).into()
 }
 
+/// Keeps the fields of an interpreter's frame struct in registers inside
+/// compiled loops (all of them, or those named: `#[virtualizable(regs)]`;
+/// scalars and fixed-size arrays of scalars), written back when a guard
+/// fails and when the loop is left. Natively the identity.
+#[proc_macro_attribute]
+pub fn virtualizable(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let item2: TokenStream2 = item.into();
+    let errors = match syn::parse2::<syn::ItemStruct>(item2.clone()) {
+        Ok(s) => hints::virtualizable_fields(attr.into(), &s)
+            .err()
+            .unwrap_or_default(),
+        Err(_) => {
+            let span = item2.clone().into_iter().next().map(|t| t.span());
+            vec![hints::virtualizable_not_on_struct(
+                span.unwrap_or_else(Span::call_site),
+            )]
+        }
+    };
+    let errors = errors.iter().map(syn::Error::to_compile_error);
+    quote!(#(#errors)* #item2).into()
+}
+
 /// The common shape of the marker attributes: no arguments, only on a fn,
 /// an optional extra check; natively the identity.
 fn expand_marker(

@@ -293,7 +293,13 @@ pub fn field_descrs_may_alias(t: &Tables, d1: FieldId, d2: FieldId) -> bool {
 
 /// May items of arrays `a1` and `a2` share bytes?
 pub fn items_may_alias(t: &Tables, a1: ArrayId, a2: ArrayId) -> bool {
-    a1 == a2 || scalar_size(t.arrays[a1].item) == scalar_size(t.arrays[a2].item)
+    let (x, y) = (&t.arrays[a1], &t.arrays[a2]);
+    if x.virtualizable || y.virtualizable {
+        // A virtualizable struct's array is reached only through it (its
+        // descrs, one per mutability, share the name).
+        return a1 == a2 || (x.virtualizable == y.virtualizable && x.name == y.name);
+    }
+    a1 == a2 || scalar_size(x.item) == scalar_size(y.item)
 }
 
 /// May Vec descrs `a1` and `a2` describe the same Vec? Only when they

@@ -905,12 +905,14 @@ fn static_tables(code: Vec<u8>, driver_jitcode: u16) -> &'static Tables {
                 ty: Some(ScalarTy::Bool),
                 place: FieldPlace::Offset(0),
                 immutable: true,
+                virtualizable: false,
             },
             FieldDescr {
                 name: "S.b",
                 ty: None,
                 place: FieldPlace::Offset(8),
                 immutable: false,
+                virtualizable: false,
             },
         ])),
         arrays: Box::leak(Box::new([

@@ -445,6 +445,44 @@ impl<'r> Gen<'r> {
                     self.op(Opcode::Store(ScalarTy::Int(IntTy::I64)), vec![o, v], None);
                 }
             }
+            58..=66 if self.r.chance(30) => {
+                // a virtualizable frame's pc and registers, at constant
+                // addresses (as the UM's)
+                let (read, item) = (self.r.chance(50), self.r.chance(70));
+                let (opcode, mut args) = if item {
+                    let at = vec![
+                        Val::Ref(frame_regs_addr() as usize),
+                        Val::Int(self.r.below(4) as i64),
+                    ];
+                    let d = ArrayId(A_FRAME_REGS);
+                    (
+                        if read {
+                            Opcode::GetItem(d)
+                        } else {
+                            Opcode::SetItem(d)
+                        },
+                        at,
+                    )
+                } else {
+                    let d = FieldId(F_FRAME_PC);
+                    let at = vec![Val::Ref(frame_addr() as usize)];
+                    (
+                        if read {
+                            Opcode::GetField(d)
+                        } else {
+                            Opcode::SetField(d)
+                        },
+                        at,
+                    )
+                };
+                if read {
+                    let v = self.op(opcode, args, Some(Kind::Int));
+                    self.ints.push((v, Ty::Int(IntTy::I64)));
+                } else {
+                    args.push(self.int_of(Ty::Int(IntTy::I64)));
+                    self.op(opcode, args, None);
+                }
+            }
             58..=66 => {
                 // items
                 let (k, p) = self.vec();
@@ -810,6 +848,26 @@ static SHORT_RUNS: AtomicUsize = AtomicUsize::new(0);
 /// How many runs left through a guard with writes delayed past it (so
 /// that the lazy stores of `heap` are compared too).
 static DELAYED_EXITS: AtomicUsize = AtomicUsize::new(0);
+/// How many peeled loops keep a location of the virtualizable frame in a
+/// register (a guard writes it back, no operation stores it).
+static VABLE_CARRIED: AtomicUsize = AtomicUsize::new(0);
+
+/// Does peeled loop `body` keep a virtualizable location out of memory?
+fn carries_virtualizable(body: &Trace) -> bool {
+    let stores = |opcode: &Opcode| {
+        matches!(
+            opcode,
+            Opcode::SetItem(ArrayId(A_FRAME_REGS)) | Opcode::SetField(FieldId(F_FRAME_PC))
+        )
+    };
+    let pending = body.guards.iter().flat_map(|g| &g.pending);
+    pending.into_iter().any(|w| {
+        stores(&w.opcode)
+            && !body.ops.iter().any(|o| {
+                o.opcode == w.opcode && o.args[..o.args.len() - 1] == w.args[..w.args.len() - 1]
+            })
+    })
+}
 
 /// The peeled loop entered directly, the way a bridge ending at the loop
 /// header does, behaves like the loop: through the short preamble alone
@@ -968,6 +1026,9 @@ fn check_trace(seed: u64, looped: bool) {
             Optimized::Peeled(p) => {
                 if name == "all" {
                     PEELED.fetch_add(1, Ordering::Relaxed);
+                    if carries_virtualizable(&p.body) {
+                        VABLE_CARRIED.fetch_add(1, Ordering::Relaxed);
+                    }
                 }
                 vec![&p.preamble, &p.body]
             }
@@ -1042,6 +1103,14 @@ fn random_loops() {
     assert!(
         short * 4 > peeled && runs > short,
         "only {short} of {peeled} peeled loops have a short preamble, entered {runs} times"
+    );
+    let carried = VABLE_CARRIED.load(Ordering::Relaxed);
+    eprintln!("{carried} of them keep a virtualizable location in a register");
+    // (Few: most random loops call, push or touch raw memory, which
+    // forces the frame's stores.)
+    assert!(
+        carried > 0,
+        "none of {peeled} peeled loops keeps a virtualizable location in a register"
     );
 }
 

@@ -298,3 +298,70 @@ fn a_value_the_iteration_stored_is_read_back_by_the_short_preamble() {
     let direct = optimize_entering(&b, 7, short, tables(), &EnabledOpts::all()).unwrap();
     assert!(!show(&direct).contains("guard"), "{}", show(&direct));
 }
+
+/// The loop of `filetests/optimizer_unroll/virtualizable_stores_leave_the_peeled_loop.trace`,
+/// run as recorded and as preamble then peeled loop, on a real frame:
+/// whichever guard fails (the counter running out, or `regs[0]` reaching
+/// 1000 in a later iteration), memory lacks the frame's last writes until
+/// the guard's resume data does them, and then holds what the loop as
+/// recorded left, with the same frames resumed.
+#[test]
+fn a_failing_guard_writes_the_virtualizable_frame_back() {
+    use metatrace_runtime::blackhole::ResumeFrame;
+    use metatrace_runtime::trace::{interp, Trace};
+    let text = input_of("virtualizable_stores_leave_the_peeled_loop");
+    let recorded = parse(&text);
+    let p = peel(&text, &EnabledOpts::all());
+    let body = show(&p.body);
+    let stores_frame = |l: &str| {
+        l.starts_with("setitem<[i64] virtualizable>") || l.starts_with("setfield<Frame.pc>")
+    };
+    assert!(!body.lines().any(stores_frame), "{body}");
+    // (regs[0], counter): the counter runs out; regs[0] reaches 1000
+    // in the fourth iteration.
+    for (reg0, counter) in [(5, 6), (970, 10)] {
+        // (One frame and object for both runs: the resumed frames hold
+        // their addresses.)
+        let mut frame = Box::new(Frame {
+            pc: 0,
+            regs: [0; 4],
+        });
+        let mut obj = Box::new(Obj::zeroed(0));
+        let mut run = |traces: &[&Trace]| {
+            *frame = Frame {
+                pc: -1,
+                regs: [reg0, 0, 0, 0],
+            };
+            obj.d = 0;
+            let f = &mut *frame as *mut Frame as u64;
+            let regs = &mut frame.regs as *mut [i64; 4] as u64;
+            let o = &mut *obj as *mut Obj as u64;
+            let mut inputs = vec![f, regs, o, counter as u64];
+            let mut exit = None;
+            for t in traces {
+                let e = interp::run(t, tables(), &inputs);
+                if e.is_jump_to() {
+                    inputs = e.values;
+                    continue;
+                }
+                exit = Some((t, e));
+                break;
+            }
+            let (t, e) = exit.expect("a guard fails");
+            let before = *frame;
+            let frames = ResumeFrame::from_guard(tables(), &t.guards[e.guard as usize], &e.values);
+            (before, *frame, obj.d, frames)
+        };
+        let (_, as_recorded, d, frames) = run(&[&recorded]);
+        let (before, after, d2, frames2) = run(&[&p.preamble, &p.body]);
+        assert_eq!(
+            (as_recorded, d, &frames),
+            (after, d2, &frames2),
+            "start {reg0}, {counter}"
+        );
+        assert_ne!(
+            before, after,
+            "the writes were delayed: start {reg0}, {counter}"
+        );
+    }
+}

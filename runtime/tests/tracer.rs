@@ -295,6 +295,7 @@ fn make(immutable_start: bool) -> &'static Tables {
         ty,
         place: FieldPlace::Offset(off),
         immutable,
+        virtualizable: false,
     };
     let i64t = Some(ScalarTy::Int(IntTy::I64));
     make_tables(

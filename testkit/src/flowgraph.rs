@@ -45,6 +45,7 @@ pub fn types() -> TypeTable {
     let f = |name: &str, ty: Ty| FieldDef {
         name: name.into(),
         ty,
+        virtualizable: false,
     };
     let variant = |name: &str, fields| VariantDef {
         name: name.into(),

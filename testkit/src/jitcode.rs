@@ -234,6 +234,7 @@ pub fn field(name: &'static str, ty: Option<ScalarTy>, place: FieldPlace) -> Fie
         ty,
         place,
         immutable: false,
+        virtualizable: false,
     }
 }
 
@@ -256,6 +257,7 @@ pub fn array(
         item,
         item_size,
         vec,
+        virtualizable: false,
     }
 }
 

@@ -62,6 +62,15 @@ pub struct Regs {
     pub values: Vec<i64>,
 }
 
+/// An interpreter's frame, `#[virtualizable]`: `Frame.pc` and the items
+/// of `regs` (descr `[i64] virtualizable`) stay in registers in peeled loops.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Frame {
+    pub pc: i64,
+    pub regs: [i64; 4],
+}
+
 pub const F_A: u16 = 0;
 pub const F_B: u16 = 1;
 pub const F_FLAG: u16 = 2;
@@ -76,10 +85,12 @@ pub const F_A2: u16 = 9;
 pub const F_PROG_N: u16 = 10;
 pub const F_PROG_CODE: u16 = 11;
 pub const F_REGS_VALUES: u16 = 12;
+pub const F_FRAME_PC: u16 = 15;
 
 pub const A_VI64: u16 = 0;
 pub const A_VI64_IMM: u16 = 1;
 pub const A_SLICE_I64: u16 = 2;
+pub const A_FRAME_REGS: u16 = 3;
 
 pub const C_BUMP: u16 = 0;
 pub const C_PEEK: u16 = 1;
@@ -106,6 +117,25 @@ pub fn obj_fields() -> Vec<(u16, ScalarTy)> {
 thread_local! {
     /// Calls of `bump` (a side effect the tests compare).
     pub static BUMPS: Cell<u64> = const { Cell::new(0) };
+    /// This thread's virtualizable frame: random traces reach it through
+    /// constant addresses (as the UM's traces reach its machine), and
+    /// `World` resets and snapshots it.
+    static FRAME: *mut Frame = Box::leak(Box::new(Frame { pc: 0, regs: [0; 4] }));
+}
+
+/// The address of this thread's frame (`Frame.pc`'s base).
+pub fn frame_addr() -> u64 {
+    FRAME.with(|f| *f as usize as u64)
+}
+
+/// The data pointer of this thread's frame's `regs`.
+pub fn frame_regs_addr() -> u64 {
+    frame_addr() + std::mem::offset_of!(Frame, regs) as u64
+}
+
+fn frame() -> &'static mut Frame {
+    // Safety: leaked, one per thread, reached only from this thread.
+    FRAME.with(|f| unsafe { &mut **f })
 }
 
 /// `fn bump(o: &mut Obj) -> i64`: `o.a += 1; o.c += 1; o.vals.push(o.a)`.
@@ -188,6 +218,7 @@ fn field(name: &'static str, ty: Option<ScalarTy>, off: usize, immutable: bool) 
         ty,
         place: FieldPlace::Offset(off),
         immutable,
+        virtualizable: false,
     }
 }
 
@@ -241,6 +272,15 @@ pub fn tables() -> &'static Tables {
                 offset_of!(Pair, y),
                 false,
             ),
+            FieldDescr {
+                virtualizable: true,
+                ..field(
+                    "Frame.pc",
+                    Some(ScalarTy::Int(I64)),
+                    offset_of!(Frame, pc),
+                    false,
+                )
+            },
         ];
         let arrays = vec![
             array(
@@ -255,8 +295,13 @@ pub fn tables() -> &'static Tables {
                 item: Some(ScalarTy::Int(I64)),
                 item_size: 8,
                 vec: Some(vec_shims!(i64, |x| x as u64, |x| x as i64)),
+                virtualizable: false,
             },
             array("[i64]", Some(ScalarTy::Int(I64)), 8, None),
+            ArrayDescr {
+                virtualizable: true,
+                ..array("[i64] virtualizable", Some(ScalarTy::Int(I64)), 8, None)
+            },
         ];
         // The effect summaries the codewriter computes for these
         // signatures (`codewriter::effects`): `&mut Obj` reaches every
@@ -402,25 +447,29 @@ pub struct World {
 pub struct Snapshot {
     pub objs: Vec<ObjState<u64>>,
     pub bumps: u64,
+    pub frame: Frame,
+}
+
+impl Obj {
+    /// An `Obj` of zeros whose `vals` has room for `capacity` items.
+    pub fn zeroed(capacity: usize) -> Obj {
+        Obj {
+            a: 0,
+            b: 0,
+            flag: false,
+            h: 0,
+            c: 0,
+            d: 0,
+            f: 0.0,
+            next: 0,
+            vals: Vec::with_capacity(capacity),
+        }
+    }
 }
 
 impl World {
     pub fn new(r: &mut Rng) -> World {
-        let objs: Vec<Box<Obj>> = (0..2)
-            .map(|_| {
-                Box::new(Obj {
-                    a: 0,
-                    b: 0,
-                    flag: false,
-                    h: 0,
-                    c: 0,
-                    d: 0,
-                    f: 0.0,
-                    next: 0,
-                    vals: Vec::with_capacity(512),
-                })
-            })
-            .collect();
+        let objs: Vec<Box<Obj>> = (0..2).map(|_| Box::new(Obj::zeroed(512))).collect();
         let addrs: Vec<usize> = objs.iter().map(|o| &**o as *const Obj as usize).collect();
         let mut init = Vec::new();
         for _ in 0..2 {
@@ -461,6 +510,10 @@ impl World {
             o.vals.extend_from_slice(&i.8);
         }
         BUMPS.with(|b| b.set(0));
+        *frame() = Frame {
+            pc: self.init[0].0 % 100,
+            regs: [1, 2, 3, self.init[1].0 % 100],
+        };
     }
 
     pub fn snapshot(&self) -> Snapshot {
@@ -483,6 +536,7 @@ impl World {
                 })
                 .collect(),
             bumps: BUMPS.with(|b| b.get()),
+            frame: *frame(),
         }
     }
 }

@@ -6,6 +6,7 @@
 //! `metatrace-macros` crate uses it with the translator's default features off.
 
 use proc_macro2::{Span, TokenStream};
+use quote::ToTokens;
 use syn::ext::IdentExt;
 use syn::parse::{ParseStream, Parser};
 use syn::punctuated::Punctuated;
@@ -255,6 +256,91 @@ fn ident_of_pat(pat: &syn::Pat) -> Option<&Ident> {
     }
 }
 
+const VIRTUALIZABLE_ARGS_MSG: &str =
+    "expected `#[virtualizable]` or `#[virtualizable(field, ...)]`";
+
+/// The scalar types a virtualizable field may have, by name (alone, or as
+/// the items of a fixed-size array).
+const SCALAR_NAMES: &[&str] = &[
+    "bool", "char", "f64", "u8", "u16", "u32", "u64", "usize", "i8", "i16", "i32", "i64", "isize",
+];
+
+fn is_scalar_type(t: &syn::Type) -> bool {
+    match t {
+        syn::Type::Path(p) if p.qself.is_none() => p
+            .path
+            .get_ident()
+            .is_some_and(|i| SCALAR_NAMES.contains(&i.to_string().as_str())),
+        syn::Type::Paren(p) => is_scalar_type(&p.elem),
+        _ => false,
+    }
+}
+
+/// The fields `#[virtualizable]` keeps in registers, by index: all of them
+/// (no arguments) or those named (`#[virtualizable(regs, pc)]`, RPython's
+/// `_virtualizable_ = [...]`). Each must be a scalar or a fixed-size array
+/// of scalars (by the type's name: `u32`, `[u32; 8]`, not an alias).
+pub fn virtualizable_fields(
+    args: TokenStream,
+    s: &syn::ItemStruct,
+) -> Result<Vec<usize>, Vec<syn::Error>> {
+    let names = Punctuated::<Ident, Token![,]>::parse_terminated
+        .parse2(args.clone())
+        .map_err(|e| vec![syn::Error::new(e.span(), VIRTUALIZABLE_ARGS_MSG)])?;
+    let fields: Vec<(String, &syn::Field)> = s
+        .fields
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (f.ident.as_ref().map_or(i.to_string(), |n| n.to_string()), f))
+        .collect();
+    let mut errors = Vec::new();
+    let mut kept: Vec<usize> = Vec::new();
+    if names.is_empty() {
+        kept.extend(0..fields.len());
+    }
+    for n in &names {
+        match fields.iter().position(|(name, _)| n == name) {
+            Some(i) if kept.contains(&i) => errors.push(syn::Error::new(
+                n.span(),
+                format!("field `{n}` is named twice in `#[virtualizable(...)]`"),
+            )),
+            Some(i) => kept.push(i),
+            None => errors.push(syn::Error::new(
+                n.span(),
+                format!("struct `{}` has no field `{n}`", s.ident),
+            )),
+        }
+    }
+    for &i in &kept {
+        let (name, f) = &fields[i];
+        let ok = match &f.ty {
+            syn::Type::Array(a) => is_scalar_type(&a.elem),
+            t => is_scalar_type(t),
+        };
+        if !ok {
+            let ty = f.ty.to_token_stream().to_string().replace(" ", "");
+            errors.push(syn::Error::new(
+                f.ty.span(),
+                format!(
+                    "field `{name}` of virtualizable struct `{}` has type `{ty}`, which the JIT cannot keep in registers",
+                    s.ident
+                ),
+            ));
+        }
+    }
+    if errors.is_empty() {
+        kept.sort_unstable();
+        Ok(kept)
+    } else {
+        Err(errors)
+    }
+}
+
+/// `#[virtualizable]` on anything but a struct.
+pub fn virtualizable_not_on_struct(span: Span) -> syn::Error {
+    syn::Error::new(span, "`#[virtualizable]` applies to a struct only")
+}
+
 /// A hint error of `hints` (worded as the proc-macros word it), with the
 /// help the translator adds.
 pub fn hint_error(
@@ -277,6 +363,16 @@ pub fn hint_error(
         "keep one `jit_merge_point!()`, first in the body of the dispatch loop"
     } else if message.contains("takes no arguments") {
         "write `jit_merge_point!();`"
+    } else if message.contains("which the JIT cannot keep in registers") {
+        "name the fields to keep in registers, scalars or fixed-size arrays of scalars: `#[virtualizable(regs, pc)]`; the others stay in memory"
+    } else if message.starts_with("expected `#[virtualizable") {
+        "write `#[virtualizable]` (every field) or `#[virtualizable(regs, pc)]` (those fields)"
+    } else if message.contains("in `#[virtualizable(...)]`") {
+        "name each field once"
+    } else if message.contains("has no field") {
+        "name fields of the struct"
+    } else if message.contains("applies to a struct only") {
+        "put `#[virtualizable]` on the struct that holds the interpreter's frame state (its registers, its pc)"
     } else if message.contains("returns nothing") {
         "remove #[elidable] (an elidable function is pure: only its result matters), or return what it computes"
     } else {

@@ -135,6 +135,8 @@ pub struct ItemTable<'a> {
     /// the trait's name, so that `x.nand(y)` is reported as the trait
     /// method call it is rather than as an unknown std method.
     pub trait_methods: HashMap<String, String>,
+    /// Misplaced or misused attributes on items (`#[virtualizable]`).
+    pub attr_errors: Vec<Diagnostic>,
     scopes: Vec<Scope>,
 }
 
@@ -173,6 +175,7 @@ impl<'a> ItemTable<'a> {
             methods: HashMap::new(),
             adt_home: Vec::new(),
             trait_methods: HashMap::new(),
+            attr_errors: Vec::new(),
             scopes: krate.modules.iter().map(|_| Scope::default()).collect(),
         };
         table.collect_names();
@@ -340,7 +343,8 @@ impl<'a> ItemTable<'a> {
                         else {
                             continue;
                         };
-                        let (fields, named) = self.field_defs(mid, module.file, &s.fields);
+                        let (mut fields, named) = self.field_defs(mid, module.file, &s.fields);
+                        self.mark_virtualizable(module.file, s, &mut fields);
                         self.types.adt_mut(id).kind = AdtKind::Struct { fields, named };
                     }
                     syn::Item::Enum(e) => {
@@ -351,6 +355,11 @@ impl<'a> ItemTable<'a> {
                         };
                         // Explicit discriminants: the tag in memory is not
                         // the variant index; rustc's `match` reads it.
+                        if let Some(a) = virtualizable_attr(&e.attrs) {
+                            let err = crate::hints::virtualizable_not_on_struct(a.span());
+                            let d = crate::hints::hint_error(self.sources(), module.file, &err);
+                            self.attr_errors.push(d);
+                        }
                         if e.variants.iter().any(|v| v.discriminant.is_some()) {
                             self.types.adt_mut(id).tag = None;
                         }
@@ -394,6 +403,34 @@ impl<'a> ItemTable<'a> {
         }
     }
 
+    /// The fields a struct's `#[virtualizable]` keeps in registers.
+    fn mark_virtualizable(&mut self, file: FileId, s: &syn::ItemStruct, fields: &mut [FieldDef]) {
+        let Some(a) = virtualizable_attr(&s.attrs) else {
+            return;
+        };
+        let args = match &a.meta {
+            syn::Meta::List(l) => l.tokens.clone(),
+            syn::Meta::Path(_) => proc_macro2::TokenStream::new(),
+            // `#[virtualizable = ...]`: not an argument list (the tokens
+            // keep their spans, for the error).
+            syn::Meta::NameValue(nv) => {
+                let (eq, value) = (&nv.eq_token, &nv.value);
+                quote::quote!(#eq #value)
+            }
+        };
+        match crate::hints::virtualizable_fields(args, s) {
+            Ok(kept) => kept
+                .into_iter()
+                .for_each(|i| fields[i].virtualizable = true),
+            Err(errors) => {
+                for e in errors {
+                    let d = crate::hints::hint_error(self.sources(), file, &e);
+                    self.attr_errors.push(d);
+                }
+            }
+        }
+    }
+
     fn field_defs(
         &self,
         module: ModId,
@@ -413,6 +450,7 @@ impl<'a> ItemTable<'a> {
                 ty: self
                     .resolve_type(module, file, None, &f.ty)
                     .unwrap_or_else(|_| Ty::Opaque(crate::diag::rust_text(&f.ty))),
+                virtualizable: false,
             })
             .collect();
         (defs, named)
@@ -536,6 +574,10 @@ impl<'a> ItemTable<'a> {
                 "dont_look_inside" => hints.dont_look_inside = true,
                 "unroll_safe" => hints.unroll_safe = true,
                 "loop_invariant" => hints.loop_invariant = true,
+                "virtualizable" => {
+                    let e = crate::hints::virtualizable_not_on_struct(a.span());
+                    errors.push(crate::hints::hint_error(self.sources(), file, &e));
+                }
                 "jit_driver" => {
                     let tokens = match &a.meta {
                         syn::Meta::List(l) => l.tokens.clone(),
@@ -1014,6 +1056,16 @@ fn tag_repr(attrs: &[syn::Attribute]) -> Option<metatrace_jitcodegen::types::Tag
         (None, false) => return None,
     };
     Some(metatrace_jitcodegen::types::TagRepr { int, c_outer: c })
+}
+
+/// The `#[virtualizable]` (or `#[metatrace::virtualizable(...)]`) among `attrs`.
+fn virtualizable_attr(attrs: &[syn::Attribute]) -> Option<&syn::Attribute> {
+    attrs.iter().find(|a| {
+        a.path()
+            .segments
+            .last()
+            .is_some_and(|s| s.ident == "virtualizable")
+    })
 }
 
 fn derives(attrs: &[syn::Attribute], name: &str) -> bool {

@@ -78,7 +78,9 @@ fn translate_loaded(
         let items = ItemTable::build(&krate);
         let mut t = Translator {
             items: &items,
-            diags: Diagnostics::default(),
+            diags: Diagnostics {
+                list: items.attr_errors.clone(),
+            },
             internal: Vec::new(),
             warnings: Vec::new(),
             program: Program::default(),

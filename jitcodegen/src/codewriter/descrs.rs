@@ -18,7 +18,7 @@ pub(crate) struct Descrs {
     /// What is built; `jitcodes` is filled by `assemble`.
     pub asm: Assembly,
     field_ix: HashMap<(FieldRef, bool), u16>,
-    array_ix: HashMap<(Container, Ty, bool), u16>,
+    array_ix: HashMap<(Container, Ty, bool, bool), u16>,
     enum_ix: HashMap<(Ty, bool), u16>,
     call_ix: HashMap<String, u16>,
     helper_ix: HashMap<Helper, u16>,
@@ -83,11 +83,13 @@ impl Descrs {
         let ty = f
             .ty(types)
             .ok_or_else(|| format!("no field {}", adt_field_name(types, f)))?;
+        let virtualizable = super::mem_scalar(&ty).is_some() && f.is_virtualizable(types);
         let i = index(self.asm.fields.len(), "fields")?;
         self.asm.fields.push(FieldRequest {
             field: f.clone(),
             ty,
             immutable,
+            virtualizable,
         });
         self.field_ix.insert(key, i);
         Ok(FieldId(i))
@@ -98,8 +100,9 @@ impl Descrs {
         container: Container,
         item: &Ty,
         immutable: bool,
+        virtualizable: bool,
     ) -> Result<ArrayId, String> {
-        let key = (container, item.clone(), immutable);
+        let key = (container, item.clone(), immutable, virtualizable);
         if let Some(&i) = self.array_ix.get(&key) {
             return Ok(ArrayId(i));
         }
@@ -108,6 +111,7 @@ impl Descrs {
             container,
             item: item.clone(),
             immutable,
+            virtualizable,
         });
         self.array_ix.insert(key, i);
         Ok(ArrayId(i))

@@ -40,6 +40,7 @@ impl JitCodeNames for Assembly {
                 let item = self.types.display(&a.item);
                 match a.container {
                     Container::Vec => format!("Vec<{item}>"),
+                    Container::Slice if a.virtualizable => format!("[{item}] virtualizable"),
                     Container::Slice => format!("[{item}]"),
                 }
             }

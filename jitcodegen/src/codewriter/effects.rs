@@ -497,6 +497,7 @@ mod tests {
         let f = |name: &str, ty: Ty| FieldDef {
             name: name.into(),
             ty,
+            virtualizable: false,
         };
         let st = |name: &str, fields: Vec<FieldDef>, owns_heap| AdtDef {
             name: name.into(),
@@ -577,11 +578,13 @@ mod tests {
             },
             ty,
             immutable,
+            virtualizable: false,
         };
         let array = |container, item, immutable| ArrayRequest {
             container,
             item,
             immutable,
+            virtualizable: false,
         };
         Assembly {
             fields: vec![

@@ -104,6 +104,9 @@ struct Flattener<'a> {
     /// Variables read in each block (by operations, the exit or links):
     /// an inputarg not in here is dead and needs no copy.
     used: HashMap<BlockId, HashSet<Var>>,
+    /// The data pointers of virtualizable array fields
+    /// ([`virtualizable_arrays`]): their items get virtualizable descrs.
+    vable_arrays: HashSet<Var>,
 }
 
 fn int_ty(ty: &Ty) -> Option<IntTy> {
@@ -179,6 +182,87 @@ fn int_bin_op(op: &Op) -> IntBinOp {
 }
 
 /// Flatten graph `g` whose variables have registers `alloc`.
+/// The variables holding the data pointer of a virtualizable array field
+/// (`fieldaddr` of it, or a block input every link fills with one). The
+/// optimizer takes such items to alias no other descr's, so they must be
+/// reached only by indexing: any other use of the pointer is an error.
+fn virtualizable_arrays(
+    g: &FlowGraph,
+    order: &[BlockId],
+    types: &crate::types::TypeTable,
+) -> Result<HashSet<Var>, String> {
+    let mut set: HashSet<Var> = HashSet::new();
+    for &b in order {
+        for op in &g.block(b).operations {
+            if let Op::FieldAddr(fr) = &op.op {
+                if fr.is_virtualizable(types) && matches!(fr.ty(types), Some(Ty::Array(..))) {
+                    set.extend(op.results.first().copied());
+                }
+            }
+        }
+    }
+    if set.is_empty() {
+        return Ok(set);
+    }
+    let is_vable = |set: &HashSet<Var>, o: &Operand| o.as_var().is_some_and(|v| set.contains(&v));
+    loop {
+        // Per block input: do all links fill it with such a pointer?
+        let mut all: HashMap<Var, bool> = HashMap::new();
+        for &b in order {
+            for (_, target, link) in g.exits(b) {
+                let inputs = &g.block(target).inputargs;
+                for (input, arg) in inputs.iter().zip(&link.args) {
+                    let e = all.entry(*input).or_insert(true);
+                    *e &= is_vable(&set, arg);
+                }
+            }
+        }
+        let before = set.len();
+        set.extend(all.into_iter().filter(|(_, a)| *a).map(|(v, _)| v));
+        if set.len() == before {
+            break;
+        }
+    }
+    for &b in order {
+        let block = g.block(b);
+        for op in &block.operations {
+            let indexed = matches!(
+                op.op,
+                Op::SliceItemAddr(_) | Op::SliceGetItem(_) | Op::SliceSetItem(_)
+            );
+            for (k, a) in op.args.iter().enumerate() {
+                if is_vable(&set, a) && !(indexed && k == 0) {
+                    return Err(format!(
+                        "{}: {}: a virtualizable array field is used other than by indexing it",
+                        g.name,
+                        op.op.name()
+                    ));
+                }
+            }
+        }
+        if block.exit.operands().iter().any(|o| is_vable(&set, o)) {
+            return Err(format!(
+                "{}: a virtualizable array field's address is returned or tested",
+                g.name
+            ));
+        }
+        for (_, target, link) in g.exits(b) {
+            let inputs = &g.block(target).inputargs;
+            if inputs
+                .iter()
+                .zip(&link.args)
+                .any(|(i, a)| is_vable(&set, a) && !set.contains(i))
+            {
+                return Err(format!(
+                    "{}: a virtualizable array field's address flows where other addresses do",
+                    g.name
+                ));
+            }
+        }
+    }
+    Ok(set)
+}
+
 pub(crate) fn flatten(
     program: &Program,
     g: &FlowGraph,
@@ -186,6 +270,7 @@ pub(crate) fn flatten(
     descrs: &mut Descrs,
 ) -> Result<Flat, String> {
     let order = g.blocks_in_order();
+    let vable_arrays = virtualizable_arrays(g, &order, &descrs.asm.types)?;
     let mut f = Flattener {
         program,
         g,
@@ -202,6 +287,7 @@ pub(crate) fn flatten(
         next_label: 0,
         stubs: Vec::new(),
         used: HashMap::new(),
+        vable_arrays,
     };
     for &b in &order {
         let l = f.new_label();
@@ -323,6 +409,11 @@ impl Flattener<'_> {
     /// change under it (a cell can).
     fn shared_field(&self, base: &Operand, fr: &crate::flowgraph::FieldRef) -> bool {
         self.shared(base) && !fr.is_cell(&self.descrs.asm.types)
+    }
+
+    fn is_vable_array(&self, base: &Operand) -> bool {
+        base.as_var()
+            .is_some_and(|v| self.vable_arrays.contains(&v))
     }
 
     fn ty(&self, o: &Operand) -> Ty {
@@ -510,9 +601,9 @@ impl Flattener<'_> {
             }
             Op::VecLen(t) => {
                 arity(1, 1)?;
-                let descr = self
-                    .descrs
-                    .array(Container::Vec, t, self.shared(&op.args[0]))?;
+                let descr =
+                    self.descrs
+                        .array(Container::Vec, t, self.shared(&op.args[0]), false)?;
                 let vec = self.opnd_k(&op.args[0], R)?;
                 let dst = self.res(op.results[0]).reg;
                 self.emit(Insn::VecLen { descr, vec, dst });
@@ -523,7 +614,10 @@ impl Flattener<'_> {
                     Op::VecItemAddr(_) | Op::VecGetItem(_) => Container::Vec,
                     _ => Container::Slice,
                 };
-                let descr = self.descrs.array(container, t, self.shared(&op.args[0]))?;
+                let vable = self.is_vable_array(&op.args[0]);
+                let descr = self
+                    .descrs
+                    .array(container, t, self.shared(&op.args[0]), vable)?;
                 let base = self.opnd_k(&op.args[0], R)?;
                 let idx = self.opnd_k(&op.args[1], I)?;
                 let dst = self.res(op.results[0]).reg;
@@ -561,7 +655,10 @@ impl Flattener<'_> {
                 } else {
                     Container::Slice
                 };
-                let descr = self.descrs.array(container, t, self.shared(&op.args[0]))?;
+                let vable = self.is_vable_array(&op.args[0]);
+                let descr = self
+                    .descrs
+                    .array(container, t, self.shared(&op.args[0]), vable)?;
                 let base = self.opnd_k(&op.args[0], R)?;
                 let idx = self.opnd_k(&op.args[1], I)?;
                 let value = self.opnd(&op.args[2])?.reg;
@@ -583,9 +680,9 @@ impl Flattener<'_> {
             }
             Op::VecPush(t) => {
                 arity(2, 0)?;
-                let descr = self
-                    .descrs
-                    .array(Container::Vec, t, self.shared(&op.args[0]))?;
+                let descr =
+                    self.descrs
+                        .array(Container::Vec, t, self.shared(&op.args[0]), false)?;
                 let vec = self.opnd_k(&op.args[0], R)?;
                 let value = self.opnd(&op.args[1])?.reg;
                 self.emit(Insn::VecPush { descr, vec, value });
@@ -599,9 +696,9 @@ impl Flattener<'_> {
                     ));
                 }
                 arity(1, 2)?;
-                let descr = self
-                    .descrs
-                    .array(Container::Vec, t, self.shared(&op.args[0]))?;
+                let descr =
+                    self.descrs
+                        .array(Container::Vec, t, self.shared(&op.args[0]), false)?;
                 let vec = self.opnd_k(&op.args[0], R)?;
                 let tag = self.res(op.results[0]).reg;
                 let value = self.res(op.results[1]).reg;
@@ -614,14 +711,14 @@ impl Flattener<'_> {
             }
             Op::VecPushSlot(t) => {
                 arity(1, 1)?;
-                let descr = self.descrs.array(Container::Vec, t, false)?;
+                let descr = self.descrs.array(Container::Vec, t, false, false)?;
                 let vec = self.opnd_k(&op.args[0], R)?;
                 let dst = self.res(op.results[0]).reg;
                 self.emit(Insn::VecPushSlot { descr, vec, dst });
             }
             Op::VecPopSlot(t) => {
                 arity(1, 2)?;
-                let descr = self.descrs.array(Container::Vec, t, false)?;
+                let descr = self.descrs.array(Container::Vec, t, false, false)?;
                 let vec = self.opnd_k(&op.args[0], R)?;
                 let tag = self.res(op.results[0]).reg;
                 let dst = self.res(op.results[1]).reg;
@@ -634,9 +731,9 @@ impl Flattener<'_> {
             }
             Op::VecAsSlice(t) => {
                 arity(1, 2)?;
-                let descr = self
-                    .descrs
-                    .array(Container::Vec, t, self.shared(&op.args[0]))?;
+                let descr =
+                    self.descrs
+                        .array(Container::Vec, t, self.shared(&op.args[0]), false)?;
                 let vec = self.opnd_k(&op.args[0], R)?;
                 let ptr = self.res(op.results[0]).reg;
                 let len = self.res(op.results[1]).reg;
@@ -686,7 +783,7 @@ impl Flattener<'_> {
             }
             Op::Helper(Helper::VecTruncate(t)) if self.descrs.asm.types.is_plain_data(t) => {
                 arity(2, 0)?;
-                let descr = self.descrs.array(Container::Vec, t, false)?;
+                let descr = self.descrs.array(Container::Vec, t, false, false)?;
                 let vec = self.opnd_k(&op.args[0], R)?;
                 let len = self.opnd_k(&op.args[1], I)?;
                 self.live();
@@ -762,7 +859,7 @@ impl Flattener<'_> {
             Op::VecInit(t) | Op::VecDrop(t) | Op::VecTake(t) => {
                 let two = !matches!(op.op, Op::VecDrop(_));
                 arity(if two { 2 } else { 1 }, 0)?;
-                let descr = self.descrs.array(Container::Vec, t, false)?;
+                let descr = self.descrs.array(Container::Vec, t, false, false)?;
                 let vec = self.opnd_k(&op.args[0], R)?;
                 let insn = match op.op {
                     Op::VecInit(_) => {

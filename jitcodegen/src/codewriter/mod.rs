@@ -54,6 +54,8 @@ pub struct FieldRequest {
     /// Accessed through a shared reference: reads from a constant base
     /// may be folded by the tracer (`FieldDescr::immutable`).
     pub immutable: bool,
+    /// A scalar field kept in registers (`FieldDef::virtualizable`).
+    pub virtualizable: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -70,6 +72,9 @@ pub struct ArrayRequest {
     pub item: Ty,
     /// See `FieldRequest::immutable`.
     pub immutable: bool,
+    /// The items of a virtualizable array field, reached through it
+    /// (`ArrayDescr::virtualizable`).
+    pub virtualizable: bool,
 }
 
 /// An enum-like type read with EnumTag (`Tables::enums[i]`).

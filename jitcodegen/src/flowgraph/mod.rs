@@ -166,6 +166,18 @@ impl FieldRef {
             )
     }
 
+    /// A field of a struct's `#[virtualizable]` list (`FieldDef::virtualizable`).
+    pub fn is_virtualizable(&self, types: &TypeTable) -> bool {
+        match (&self.owner, self.variant) {
+            (Ty::Adt(id), None) => types.adts.get(id.0 as usize).is_some_and(|adt| {
+                adt.fields()
+                    .get(self.index as usize)
+                    .is_some_and(|f| f.virtualizable)
+            }),
+            _ => false,
+        }
+    }
+
     /// The field's type as declared.
     fn declared_ty(&self, types: &TypeTable) -> Option<Ty> {
         match &self.owner {

@@ -297,11 +297,13 @@ impl Gen<'_> {
             let ty = mem_scalar_ty(&f.ty);
             let place = self.field_place(i, &f.field, shims)?;
             let immutable = f.immutable;
+            let virtualizable = f.virtualizable;
             out.push(quote!(__mt::FieldDescr {
                 name: #name,
                 ty: #ty,
                 place: #place,
                 immutable: #immutable,
+                virtualizable: #virtualizable,
             }));
         }
         Ok(out)
@@ -522,12 +524,14 @@ impl Gen<'_> {
                 }
             };
             let immutable = arr.immutable;
+            let virtualizable = arr.virtualizable;
             out.push(quote!(__mt::ArrayDescr {
                 immutable: #immutable,
                 name: #name,
                 item: #item,
                 item_size: ::core::mem::size_of::<#item_ty>(),
                 vec: #vec,
+                virtualizable: #virtualizable,
             }));
         }
         Ok(out)

@@ -21,6 +21,7 @@ fn types() -> TypeTable {
     let f = |name: &str, ty: Ty| FieldDef {
         name: name.into(),
         ty,
+        virtualizable: false,
     };
     let adt = |name: &str, kind, owns_heap, is_copy| AdtDef {
         name: name.into(),
@@ -126,6 +127,7 @@ fn sample() -> (Program, Assembly) {
         fields: vec![
             FieldRequest {
                 immutable: false,
+                virtualizable: false,
                 field: FieldRef {
                     owner: TAPE,
                     variant: None,
@@ -135,6 +137,7 @@ fn sample() -> (Program, Assembly) {
             },
             FieldRequest {
                 immutable: false,
+                virtualizable: false,
                 field: FieldRef {
                     owner: OP,
                     variant: Some(1),
@@ -144,6 +147,7 @@ fn sample() -> (Program, Assembly) {
             },
             FieldRequest {
                 immutable: false,
+                virtualizable: false,
                 field: FieldRef {
                     owner: Ty::Tuple(vec![u8t(), Ty::Int(IntTy::U32)]),
                     variant: None,
@@ -153,6 +157,7 @@ fn sample() -> (Program, Assembly) {
             },
             FieldRequest {
                 immutable: false,
+                virtualizable: false,
                 field: FieldRef {
                     owner: PAIR,
                     variant: None,
@@ -164,16 +169,19 @@ fn sample() -> (Program, Assembly) {
         arrays: vec![
             ArrayRequest {
                 immutable: true,
+                virtualizable: false,
                 container: Container::Vec,
                 item: u8t(),
             },
             ArrayRequest {
                 immutable: true,
+                virtualizable: false,
                 container: Container::Slice,
                 item: OP,
             },
             ArrayRequest {
                 immutable: true,
+                virtualizable: false,
                 container: Container::Vec,
                 item: OP,
             },

@@ -20,7 +20,7 @@ use crate::backend::{self, CompileError, TraceId};
 use crate::cputime::CpuInstant;
 use crate::jitcode::Tables;
 use crate::optimizer::{self, EnabledOpts, Optimized};
-use crate::trace::{format_trace, Opcode, Trace};
+use crate::trace::{format_trace, Opcode, Trace, Val};
 use std::cell::RefCell;
 use std::collections::HashMap;
 
@@ -317,6 +317,28 @@ fn gc_constants(trace: &crate::trace::Trace) -> Box<[usize]> {
     all.into_iter().collect()
 }
 
+/// The virtualizable locations a loop keeps in registers: those its
+/// guards write back and none of its operations stores.
+fn vable_kept_in_registers(tables: &Tables, trace: &Trace) -> u64 {
+    use crate::trace::writes_virtualizable;
+    // (A location: the write's opcode and its arguments but the value.)
+    let loc = |opcode: &Opcode, args: &[Val]| (opcode.clone(), args[..args.len() - 1].to_vec());
+    let stored: Vec<_> = trace
+        .ops
+        .iter()
+        .filter(|o| writes_virtualizable(tables, &o.opcode))
+        .map(|o| loc(&o.opcode, &o.args))
+        .collect();
+    let mut kept: Vec<_> = Vec::new();
+    for w in trace.guards.iter().flat_map(|g| &g.pending) {
+        let l = loc(&w.opcode, &w.args);
+        if w.is_virtualizable(tables) && !stored.contains(&l) && !kept.contains(&l) {
+            kept.push(l);
+        }
+    }
+    kept.len() as u64
+}
+
 /// Counts and logs a trace compiled as `id`.
 fn compiled(
     tables: &'static Tables,
@@ -342,6 +364,12 @@ fn compiled(
     }
     let (pages, mem) = backend::memory_of(id).unwrap_or((0, 0));
     with_state(tables, |w| w.hold(id, pages, pinned));
+    if kind == TraceKind::Loop {
+        let kept = vable_kept_in_registers(tables, &trace);
+        if kept > 0 {
+            record(Delta::VableKept(kept));
+        }
+    }
     record(Delta::Compiled {
         kind,
         ops: trace.ops.len() as u64,

@@ -352,6 +352,14 @@ fn run_compiled(tables: &'static Tables, driver: u16, id: TraceId, reds: &[u64])
     let trace = backend::trace_of(exit.trace);
     let inlined = trace.guards[exit.guard as usize].frames.len() > 1;
     record(Delta::GuardFailed { inlined });
+    let pending = &trace.guards[exit.guard as usize].pending;
+    let writebacks = pending
+        .iter()
+        .filter(|w| w.is_virtualizable(tables))
+        .count();
+    if writebacks > 0 {
+        record(Delta::VableWritebacks(writebacks as u64));
+    }
     // An invalidated loop is not entered from the native interpreter
     // again: its key is traced again. An invalidated bridge takes its
     // loop with it. Code that still jumps into either (a bridge's parent

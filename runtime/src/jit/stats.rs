@@ -142,6 +142,13 @@ pub struct JitStats {
     /// Of those, cut where they stopped, not at a merge point (no merge
     /// point passed since the trace's start).
     pub traces_cut_mid_iteration: u64,
+    /// Virtualizable locations (fields, array items) that compiled peeled
+    /// loops keep in registers: written back by their guards, never
+    /// stored in the loop (summed over the loops).
+    pub vable_kept_in_registers: u64,
+    /// Writes of virtualizable locations done at guard failures (the
+    /// values the loop kept in registers, back to memory).
+    pub vable_writebacks: u64,
     /// Iterations finished in the blackhole interpreter (after a guard
     /// failure or an aborted trace).
     pub blackhole_runs: u64,
@@ -232,6 +239,11 @@ impl JitStats {
             "traces_cut_mid_iteration",
             self.traces_cut_mid_iteration.to_string(),
         );
+        line(
+            "vable_kept_in_registers",
+            self.vable_kept_in_registers.to_string(),
+        );
+        line("vable_writebacks", self.vable_writebacks.to_string());
         line("blackhole_runs", self.blackhole_runs.to_string());
         line("keys_blacklisted", self.keys_blacklisted.to_string());
         line("guards_blacklisted", self.guards_blacklisted.to_string());
@@ -329,6 +341,8 @@ impl JitStats {
                 self.traces_cut += 1;
                 self.traces_cut_mid_iteration += !at_merge_point as u64;
             }
+            Delta::VableKept(n) => self.vable_kept_in_registers += n,
+            Delta::VableWritebacks(n) => self.vable_writebacks += n,
             Delta::Blackholed => self.blackhole_runs += 1,
             Delta::KeyBlacklisted => self.keys_blacklisted += 1,
             Delta::GuardBlacklisted => self.guards_blacklisted += 1,
@@ -405,6 +419,10 @@ pub(crate) enum Delta {
     TraceCut {
         at_merge_point: bool,
     },
+    /// A peeled loop keeps this many virtualizable locations in registers.
+    VableKept(u64),
+    /// A guard failure wrote back this many virtualizable locations.
+    VableWritebacks(u64),
     Blackholed,
     KeyBlacklisted,
     GuardBlacklisted,
@@ -433,6 +451,8 @@ static GLOBAL: Mutex<JitStats> = Mutex::new(JitStats {
     short_entries: 0,
     traces_cut: 0,
     traces_cut_mid_iteration: 0,
+    vable_kept_in_registers: 0,
+    vable_writebacks: 0,
     blackhole_runs: 0,
     keys_blacklisted: 0,
     guards_blacklisted: 0,

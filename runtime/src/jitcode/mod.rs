@@ -213,6 +213,9 @@ pub struct FieldDescr {
     pub place: FieldPlace,
     /// Immutable data (the interpreter's program): readers may fold it.
     pub immutable: bool,
+    /// A field of a `#[virtualizable]` struct: the optimizer keeps its
+    /// stores out of peeled loops (docs/optimizer.md, "Virtualizables").
+    pub virtualizable: bool,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -235,6 +238,10 @@ pub struct ArrayDescr {
     pub item_size: usize,
     /// `Vec<T>` shims; `None` for slices and arrays.
     pub vec: Option<VecShims>,
+    /// The items of a fixed array in a `#[virtualizable]` struct, reached
+    /// only through it: they alias no other descr's items, and the
+    /// optimizer keeps their stores out of peeled loops.
+    pub virtualizable: bool,
 }
 
 impl ArrayDescr {

@@ -62,6 +62,15 @@
 //! an allocation, any store (a collection may run there: it scans memory,
 //! and the write barrier the trace passed before a store would not hold
 //! after it).
+//!
+//! Virtualizable locations (a `#[virtualizable]` struct's fields and array
+//! items; RPython's virtualizables, kept in the metainterp's boxes there)
+//! go further, in a peeled loop's combined trace: their stores pending at
+//! the label stay pending through it, and when nothing in the iteration
+//! saw the location, the preamble's last store and the iteration's last
+//! are both dropped at the back edge ([`Heap::carry_through_jump`]). The
+//! value then travels around the loop in a register, and every guard of
+//! the loop carries the write (docs/optimizer.md, "Virtualizables").
 
 use super::emit::{recycle, Emitter, GuardFate};
 use super::pure::negate;
@@ -91,6 +100,12 @@ struct Heap<'a> {
     /// `u64`), and `len + k` above `len`: which items of a stack are
     /// different ([`items_differ`]).
     order: Order,
+    /// Stores to virtualizable locations pending at the peeling label,
+    /// by location, while nothing after the label has forced their
+    /// location (see [`Heap::carry_through_jump`]).
+    crossing: HashMap<Loc, Val>,
+    /// The label's arguments, once it is passed.
+    label: Option<Vec<Val>>,
 }
 
 /// What the pass knows memory holds, by location. Fields are kept by
@@ -230,6 +245,71 @@ impl Heap<'_> {
     fn clear_pending(&mut self) {
         self.pending.clear();
         self.pending_len.clear();
+        self.crossing.clear();
+    }
+
+    /// Pending stores were forced: a location that crossed the label and
+    /// was forced since cannot be carried through the back edge.
+    fn forced(&mut self) {
+        if !self.crossing.is_empty() {
+            let pending = &self.pending;
+            self.crossing.retain(|loc, _| pending.contains_key(loc));
+        }
+    }
+
+    /// The peeling label: pending stores are forced (the peeled loop is
+    /// entered from the preamble, its back edge and bridges, each with
+    /// memory complete), except those to virtualizable locations, which
+    /// may travel through the loop in registers.
+    fn at_label(&mut self, args: Vec<Val>) {
+        let t = self.t;
+        self.pending.retain(|loc, _| is_virtualizable(t, loc));
+        self.pending_len.clear();
+        self.crossing = self.pending.clone();
+        self.label = Some(args);
+    }
+
+    /// The jump closing a peeled loop (`jump_args`: its arguments). A
+    /// virtualizable location whose store `s_p` was pending at the label,
+    /// and which nothing after the label has seen (every store to it
+    /// since replaced the previous one, none was forced), holds at the
+    /// jump what the iteration's last store `s_c` wrote. When a label slot
+    /// carries `s_p`'s value in and `s_c`'s value around the back edge,
+    /// neither store needs doing: the guards they were pending at write
+    /// them back (in the peeled loop, `split` makes `s_p`'s value a loop
+    /// input, which the back edge sets to `s_c`'s), and the loop keeps the
+    /// location in a register.
+    fn carry_through_jump(&mut self, e: &mut Emitter, jump_args: &[Val]) {
+        let Some(label) = self.label.take() else {
+            return;
+        };
+        let n_inputs = e.src().inputs.len();
+        let value = |e: &Emitter, store: Val| {
+            e.def(store)
+                .and_then(|op| op.args.last().copied())
+                .expect("an emitted store")
+        };
+        for (loc, s_p) in std::mem::take(&mut self.crossing) {
+            let Some(&s_c) = self.pending.get(&loc) else {
+                continue;
+            };
+            let (v_p, v_c) = (value(e, s_p), value(e, s_c));
+            // (Slots below `n_inputs` are named by the copy's input, not
+            // by their entry value: only an input slot itself is `v_p`.)
+            let slot_carries = |j: usize| {
+                label[j] == v_p
+                    && jump_args[j] == v_c
+                    && !v_p.is_const()
+                    && (j >= n_inputs || v_p == Val::Input(j as u16))
+            };
+            if v_p == v_c || (0..label.len().min(jump_args.len())).any(slot_carries) {
+                self.pending.remove(&loc);
+                self.kill(e, s_p);
+                if s_c != s_p {
+                    self.kill(e, s_c);
+                }
+            }
+        }
     }
 
     /// A read of `loc` is emitted: stores it may see are needed.
@@ -247,6 +327,7 @@ impl Heap<'_> {
             }
             _ => {}
         }
+        self.forced();
     }
 
     /// A write of `v` to `loc` (emitted as `store`); drops an earlier
@@ -265,8 +346,13 @@ impl Heap<'_> {
         if let Loc::Raw { .. } = loc {
             self.pending_len.clear();
         }
+        self.forced();
         if let Some(prev) = self.pending.insert(loc, store) {
-            self.kill(e, prev);
+            // (The store pending at the label is killed at the jump, if
+            // at all: see `carry_through_jump`.)
+            if self.crossing.get(&loc) != Some(&prev) {
+                self.kill(e, prev);
+            }
         }
     }
 
@@ -278,6 +364,7 @@ impl Heap<'_> {
             (v2, d2) == (vec, d) || !(vecs_may_alias(t, d, d2) && may_equal(vec, v2))
         });
         self.pending.retain(|w, _| !matches!(w, Loc::Raw { .. }));
+        self.forced();
         if let Some(prev) = self.pending_len.insert((vec, d), op) {
             self.kill(e, prev);
         }
@@ -341,6 +428,7 @@ impl Heap<'_> {
                 .is_some_and(|op| op.args.iter().any(allocated))
         };
         self.pending.retain(|_, store| !names_allocated(store));
+        self.forced();
         let start = self.guard_stores.len();
         let stores = self.pending.values().chain(self.pending_len.values());
         self.guard_stores.extend(stores.filter_map(|v| match v {
@@ -383,6 +471,15 @@ impl Heap<'_> {
     }
 }
 
+/// A field or array item of a `#[virtualizable]` struct.
+fn is_virtualizable(t: &Tables, loc: &Loc) -> bool {
+    match *loc {
+        Loc::Field { descr, .. } => t.fields[descr].virtualizable,
+        Loc::Item { descr, .. } => t.arrays[descr].virtualizable,
+        _ => false,
+    }
+}
+
 pub fn run(mut trace: Trace, cx: &Ctx) -> Trace {
     // (Its resume data moves to the output: see `Emitter::consuming`.)
     let guards = std::mem::take(&mut trace.guards);
@@ -404,6 +501,8 @@ fn forward(trace: &Trace, guards: Vec<GuardInfo>, cx: &Ctx) -> Trace {
         guard_stores: Vec::new(),
         killed: HashSet::default(),
         order: Order::default(),
+        crossing: HashMap::default(),
+        label: None,
     };
     let mut args = Vec::new();
     while let Some(i) = e.next_op(&mut args) {
@@ -528,12 +627,14 @@ fn forward(trace: &Trace, guards: Vec<GuardInfo>, cx: &Ctx) -> Trace {
             Opcode::Label => {
                 // The peeled loop is entered from the preamble, from its
                 // own back edge and from bridges: each must leave memory
-                // complete at the label. (Killing the preamble's last
-                // `vec_set_len` because the copy writes the length again
-                // made the next round drop the copy's write as "already
-                // that length", and the loop ran with a frame too many.)
-                h.clear_pending();
-                e.keep(i, e.vals(&args));
+                // complete at the label, but for virtualizable locations.
+                // (Killing the preamble's last `vec_set_len` because the
+                // copy writes the length again made the next round drop
+                // the copy's write as "already that length", and the loop
+                // ran with a frame too many.)
+                let label = e.vals(&args);
+                h.at_label(label.clone());
+                e.keep(i, label);
             }
             Opcode::New(_) => {
                 // A collection may run here: it scans memory, which must
@@ -566,6 +667,11 @@ fn forward(trace: &Trace, guards: Vec<GuardInfo>, cx: &Ctx) -> Trace {
                 e.keep(i, e.vals(&args));
             }
         }
+    }
+    let last = src.ops.last().expect("a trace ends with its final op");
+    if last.opcode == Opcode::Jump && !e.is_dead() {
+        let jump_args: Vec<Val> = last.args.iter().map(|a| e.map(*a)).collect();
+        h.carry_through_jump(&mut e, &jump_args);
     }
     h.delay_past_guards(&mut e);
     e.finish()

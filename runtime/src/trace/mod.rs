@@ -131,6 +131,21 @@ impl PendingWrite {
             Opcode::SetField(_) | Opcode::SetItem(_) | Opcode::Store(_) | Opcode::VecSetLen(_)
         )
     }
+
+    /// Does it write a virtualizable field or array item (`setfield` or
+    /// `setitem` with a `virtualizable` descr)?
+    pub fn is_virtualizable(&self, t: &crate::jitcode::Tables) -> bool {
+        writes_virtualizable(t, &self.opcode)
+    }
+}
+
+/// Is `opcode` a `setfield` or `setitem` of a virtualizable descr?
+pub fn writes_virtualizable(t: &crate::jitcode::Tables, opcode: &Opcode) -> bool {
+    match *opcode {
+        Opcode::SetField(d) => t.fields[d].virtualizable,
+        Opcode::SetItem(d) => t.arrays[d].virtualizable,
+        _ => false,
+    }
 }
 
 /// An object a guard's resume data describes instead of pointing to

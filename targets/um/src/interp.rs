@@ -33,6 +33,10 @@ use metatrace::QuasiImmut;
 pub const OUTPUT_BUFFER: usize = 1 << 16;
 
 /// The machine's memory: array 0 (the program) and the other arrays.
+/// The registers are kept in registers by the JIT inside compiled loops
+/// (`#[virtualizable]`), written back when a guard fails or the loop is
+/// left.
+#[virtualizable(regs)]
 pub struct Machine {
     /// The eight general-purpose registers.
     pub regs: [u32; 8],

@@ -7,7 +7,9 @@ use crate::builtins::Lowering;
 use crate::consteval::lit_const;
 use crate::items::FnId;
 use crate::typeck::{enum_variants, key, member_name, CallRes, MethodRes, PathRes};
-use metatrace_jitcodegen::flowgraph::{CallKind, Const, Exit, Op, Operand, PanicKind};
+use metatrace_jitcodegen::flowgraph::{
+    adt_field_name, CallKind, Const, Exit, Op, Operand, PanicKind,
+};
 use metatrace_jitcodegen::types::{IntTy, Ty};
 use proc_macro2::Span;
 use syn::spanned::Spanned;
@@ -182,6 +184,19 @@ impl Lowerer<'_, '_> {
                     return None;
                 }
                 let lv = self.place(&r.expr)?;
+                if let super::Lval::Field { field, .. } = &lv {
+                    if field.is_virtualizable(&self.items.types) {
+                        // (The JIT takes the field's accesses to be the
+                        // only ones: a reference would be another.)
+                        let name = adt_field_name(&self.items.types, field);
+                        self.error(
+                            r.span(),
+                            format!("taking a reference to the virtualizable field `{name}` is not supported in traced code"),
+                            "read and write it in place (`frame.regs[i] = x`): the JIT keeps it in registers, and must see every access",
+                        );
+                        return None;
+                    }
+                }
                 self.addr_of(&lv, r.span())
             }
             syn::Expr::Cast(c) => {
