@@ -249,6 +249,62 @@ impl TypeTable {
         &self.adts[id.0 as usize]
     }
 
+    /// The types whose values may live inside a cell (`Cell`, `GcCell`,
+    /// `QuasiImmut`): the cells' contents, and what those hold by value
+    /// (fields and payloads, tuple and array elements, what a `Vec`,
+    /// `Box` or `Option` there owns), not what they point to (`Gc`,
+    /// references). Such memory changes behind shared references.
+    pub fn cell_contents(&self) -> std::collections::HashSet<Ty> {
+        fn owned(ty: &Ty, types: &TypeTable, out: &mut Vec<Ty>) {
+            match ty {
+                Ty::Adt(id) => {
+                    let adt = types.adt(*id);
+                    out.extend(adt.fields().iter().map(|f| f.ty.clone()));
+                    for v in adt.variants() {
+                        out.extend(v.fields.iter().map(|f| f.ty.clone()));
+                    }
+                }
+                Ty::Tuple(ts) => out.extend(ts.iter().cloned()),
+                Ty::Array(t, _) | Ty::Slice(t) | Ty::Vec(t) | Ty::Box(t) | Ty::Option(t) => {
+                    out.push((**t).clone())
+                }
+                Ty::Result(a, b) => out.extend([(**a).clone(), (**b).clone()]),
+                Ty::Cell(t) | Ty::GcCell(t) | Ty::QuasiImmut(t) => out.push((**t).clone()),
+                _ => {}
+            }
+        }
+        // Every type a cell of the program holds, wherever the cell is.
+        let mut todo = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut all: Vec<Ty> = self
+            .adts
+            .iter()
+            .flat_map(|a| {
+                let variants = a.variants().iter().flat_map(|v| v.fields.iter());
+                a.fields().iter().chain(variants).map(|f| f.ty.clone())
+            })
+            .collect();
+        while let Some(t) = all.pop() {
+            if !seen.insert(t.clone()) {
+                continue;
+            }
+            if let Ty::Cell(inner) | Ty::GcCell(inner) | Ty::QuasiImmut(inner) = &t {
+                todo.push((**inner).clone());
+            }
+            match &t {
+                Ty::Ref { to, .. } | Ty::Gc(to) => all.push((**to).clone()),
+                other => owned(other, self, &mut all),
+            }
+        }
+        let mut contents = std::collections::HashSet::new();
+        while let Some(t) = todo.pop() {
+            if contents.insert(t.clone()) {
+                owned(&t, self, &mut todo);
+            }
+        }
+        contents
+    }
+
     pub fn adt_mut(&mut self, id: AdtId) -> &mut AdtDef {
         &mut self.adts[id.0 as usize]
     }

@@ -26,6 +26,9 @@ pub(crate) struct Descrs {
     string_ix: HashMap<String, u16>,
     graph_ix: HashMap<String, u16>,
     driver_ix: HashMap<String, u16>,
+    /// The types whose values may live in a cell
+    /// (`TypeTable::cell_contents`): no access of theirs is immutable.
+    cell_contents: std::collections::HashSet<Ty>,
 }
 
 fn index(len: usize, what: &str) -> Result<u16, String> {
@@ -60,10 +63,12 @@ impl Descrs {
                 reds: d.reds.iter().map(|p| p.ty.clone()).collect(),
             });
         }
+        let cell_contents = asm.types.cell_contents();
         Ok(Descrs {
             asm,
             graph_ix,
             driver_ix,
+            cell_contents,
             ..Descrs::default()
         })
     }
@@ -74,7 +79,15 @@ impl Descrs {
 
     /// Descrs are interned per access path: the same field read through
     /// `&T` and through `&mut T` gets two descrs, one of them immutable.
+    ///
+    /// An access is immutable only where the memory cannot change while
+    /// traces run: not inside a cell, whose contents `borrow_mut()`
+    /// rewrites between two runs of a trace that read them through
+    /// `borrow()` (the optimizer folds immutable reads on constant bases;
+    /// a global instance's field read through `borrow()` was folded to
+    /// its value when traced).
     pub fn field(&mut self, f: &FieldRef, immutable: bool) -> Result<FieldId, String> {
+        let immutable = immutable && !self.cell_contents.contains(&f.owner);
         let key = (f.clone(), immutable);
         if let Some(&i) = self.field_ix.get(&key) {
             return Ok(FieldId(i));
@@ -102,6 +115,7 @@ impl Descrs {
         immutable: bool,
         virtualizable: bool,
     ) -> Result<ArrayId, String> {
+        let immutable = immutable && !self.cell_contents.contains(item);
         let key = (container, item.clone(), immutable, virtualizable);
         if let Some(&i) = self.array_ix.get(&key) {
             return Ok(ArrayId(i));
@@ -118,6 +132,7 @@ impl Descrs {
     }
 
     pub fn enum_(&mut self, ty: &Ty, immutable: bool) -> Result<EnumId, String> {
+        let immutable = immutable && !self.cell_contents.contains(ty);
         let key = (ty.clone(), immutable);
         if let Some(&i) = self.enum_ix.get(&key) {
             return Ok(EnumId(i));
