@@ -582,7 +582,9 @@ fn registers_stay_in_registers_in_every_mode() {
         let what = format!("{args:?}: {s:?}");
         r.assert_success(&what);
         assert_eq!(r.stdout_str(), want, "{what}");
-        if jit != "off" && !jit.contains("jitcode-only") {
+        // (At a `trace_limit` shorter than the loop, its trace is cut
+        // into pieces: no peeled loop to keep registers in.)
+        if jit != "off" && !jit.contains("jitcode-only") && !jit.contains("trace_limit") {
             assert!(s["loops"] >= 1, "{what}");
             assert!(s["vable_kept_in_registers"] >= 3, "{what}");
             assert!(s["vable_writebacks"] >= 3, "{what}");
