@@ -11,7 +11,8 @@
 //! left for garbage, closures capturing variables that are then closed,
 //! classes with inheritance, `super`, bound methods and initializers,
 //! fields holding closures, strings made by concatenation (interned, so
-//! compared by identity), globals overwritten, and plenty of garbage. A
+//! compared by identity), globals overwritten, an instance held in a
+//! global whose fields a hot loop updates, and plenty of garbage. A
 //! few programs end with a runtime error inside a function (the message
 //! and the stack trace must match too).
 //!
@@ -70,7 +71,7 @@ impl Gen {
     }
 
     fn part(&mut self) {
-        match self.rng.below(9) {
+        match self.rng.below(10) {
             0 => self.list(),
             1 => self.tree(),
             2 => self.counters(),
@@ -79,6 +80,7 @@ impl Gen {
             5 => self.inheritance(),
             6 => self.garbage(),
             7 => self.cycles(),
+            8 => self.global_fields(),
             _ => self.field_closures(),
         }
     }
@@ -216,6 +218,26 @@ impl Gen {
         let _ = writeln!(t, "var last{n} = nil;");
         let _ = writeln!(t, "for (var i = 0; i < {count}; i = i + 1) {{\n  var a = Pair{n}(i);\n  var b = Pair{n}(-i);\n  a.other = b;\n  b.other = a;\n  last{n} = a;\n}}");
         let _ = writeln!(t, "print last{n}.other.other == last{n};\nprint last{n}.other.v + last{n}.v;\nlast{n} = \"replaced\";\nprint last{n};");
+    }
+
+    /// An instance held in a global, its field updated in a loop, and a
+    /// field added in the middle of it. The global is a constant in
+    /// traces; reads of the instance's fields (its shape too) must still
+    /// be done at each iteration (they were once folded to their value
+    /// when traced).
+    fn global_fields(&mut self) {
+        let n = self.id();
+        let (a, b) = (self.number(), self.number());
+        let iterations = self.rng.usize_in(2, 40);
+        let add_at = self.rng.below(iterations as u64);
+        let t = &mut self.top;
+        let _ = writeln!(t, "class G{n} {{ init() {{ this.n = {a}; }} }}");
+        let _ = writeln!(t, "var g{n} = G{n}();");
+        let _ = writeln!(
+            t,
+            "for (var i = 0; i < {iterations}; i = i + 1) {{\n  g{n}.n = g{n}.n + {b};\n  if (i == {add_at}) g{n}.m = i;\n}}"
+        );
+        let _ = writeln!(t, "print g{n}.n;\nprint g{n}.m;");
     }
 
     /// Fields holding closures, called as methods are (`o.f(x)`).
