@@ -69,6 +69,19 @@ impl Order {
         }
     }
 
+    /// Learn what the comparison `a op b` of type `ty`, known to hold,
+    /// says in this view: an order between `a` and `b` when the comparison
+    /// is of the view's signedness (the guards of the tracer's heap cache
+    /// and of the optimizer's heap pass).
+    pub fn learn_cmp(&mut self, op: CmpOp, ty: IntTy, a: Val, b: Val) {
+        match of_cmp(op, a, b) {
+            Some((lo, hi, strict)) if ty.signed() == self.signed && lo != hi => {
+                self.add(lo, hi, strict)
+            }
+            _ => {}
+        }
+    }
+
     /// Do the orders prove `a <= b` (`a < b` if `strict`)? A depth-first
     /// search through at most `between` values in between, that gives up
     /// after `nodes` values: a short search, not a closure (constants

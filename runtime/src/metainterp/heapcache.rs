@@ -523,12 +523,7 @@ impl HeapCache {
             }
             // Unsigned comparisons compare the registers as `u64`.
             let holds = if truth { op } else { negate(op) };
-            match order::of_cmp(holds, a, b) {
-                Some((lo, hi, strict)) if !ty.signed() && lo != hi => {
-                    self.order.add(lo, hi, strict)
-                }
-                _ => {}
-            }
+            self.order.learn_cmp(holds, ty, a, b);
             // `int_eq` compares the whole registers: equal to a constant is
             // that constant.
             if (op == CmpOp::Eq && truth) || (op == CmpOp::Ne && !truth) {

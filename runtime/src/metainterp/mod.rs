@@ -555,17 +555,28 @@ pub(crate) enum Header {
     Function,
 }
 
-/// At a merge point with these greens: the `jump_to` into their compiled
-/// loop; nothing (go on, remembering the key) when there is none; an
-/// abort when the trace passed this key already (it went round a loop
-/// without compiled code).
+/// At a merge point with these greens, reached after `header`: the
+/// `jump_to` into their compiled loop; nothing (go on) at a function
+/// entry the trace inlines (`inline_calls`) or where there is no loop
+/// (remembering the key at a loop header); an abort at a loop header
+/// without compiled code that the trace passed already (it went round a
+/// loop), or that `stop_at` says to stop at.
 fn jump_target(
     target: TargetFn<'_>,
     seen: &mut Vec<Vec<u64>>,
     greens: &[u64],
     header: Header,
     stop_at: Option<&dyn Fn(&[u64]) -> bool>,
+    inline_calls: bool,
 ) -> Result<Option<Opcode>, Stop> {
+    // A loop of the program (and its bridges) inlines the functions it
+    // calls, as RPython's traces do, rather than end in their function
+    // traces: their returns would leave the loop for bridges, one per
+    // call site (a loop of 30 calls of `init()` was a chain of 29
+    // bridges).
+    if header == Header::Function && inline_calls {
+        return Ok(None);
+    }
     match target(greens) {
         Some(t) => Ok(Some(Opcode::JumpTo(t.id))),
         // Only loop headers make loops: the same function entered twice
@@ -777,16 +788,7 @@ impl Tracer<'_> {
                 if start.as_slice() == greens {
                     Some(Opcode::Jump)
                 } else if let Some(t) = target {
-                    // A loop of the program inlines the functions it
-                    // calls, as RPython's traces do, rather than end in
-                    // their function traces: their returns would leave
-                    // the loop for bridges, one per call site (a loop of
-                    // 30 calls of `init()` was a chain of 29 bridges).
-                    if header == Header::Function && *inline_calls {
-                        None
-                    } else {
-                        jump_target(*t, seen, greens, header, None)?
-                    }
+                    jump_target(*t, seen, greens, header, None, *inline_calls)?
                 } else {
                     None
                 }
@@ -796,13 +798,7 @@ impl Tracer<'_> {
                 seen,
                 stop_at,
                 inline_calls,
-            } => {
-                if header == Header::Function && *inline_calls {
-                    None
-                } else {
-                    jump_target(*target, seen, greens, header, *stop_at)?
-                }
-            }
+            } => jump_target(*target, seen, greens, header, *stop_at, *inline_calls)?,
         };
         let Some(end) = end else {
             if self.rec.len() > self.start_len {

@@ -383,12 +383,7 @@ impl Heap<'_> {
         };
         if let Opcode::IntCmp(op, ty) = d.opcode {
             let holds = if truth { op } else { negate(op) };
-            match order::of_cmp(holds, d.args[0], d.args[1]) {
-                Some((lo, hi, strict)) if !ty.signed() && lo != hi => {
-                    self.order.add(lo, hi, strict)
-                }
-                _ => {}
-            }
+            self.order.learn_cmp(holds, ty, d.args[0], d.args[1]);
         }
     }
 
