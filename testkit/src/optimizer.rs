@@ -5,7 +5,7 @@
 //! and write is `crate::trace_text`.
 
 use crate::insn;
-use crate::jitcode::array;
+use crate::jitcode::{array, ki, kr};
 pub use crate::leak;
 pub use crate::rng::Rng;
 pub use crate::shape::Shape;
@@ -189,16 +189,7 @@ fn pair_jitcode() -> JitCode {
 /// most loops of the optimizer's tests (`[i0, r1]`). A short preamble's
 /// guards resume there (`optimizer::short`).
 fn loop_portal() -> JitCode {
-    let args = vec![
-        KReg {
-            kind: Kind::Int,
-            reg: 0,
-        },
-        KReg {
-            kind: Kind::Ref,
-            reg: 0,
-        },
-    ];
+    let args = vec![ki(0), kr(0)];
     let code = [insn::merge_point(0, args.clone()), insn::ret(vec![])];
     JitCode {
         name: "loop_portal",
