@@ -273,7 +273,9 @@ impl TypeTable {
                 _ => {}
             }
         }
-        // Every type a cell of the program holds, wherever the cell is.
+        // The types the cells hold, for every cell type a struct or enum
+        // of the program contains, by value or behind a pointer. (A cell
+        // type that appears only in a function's locals is not seen.)
         let mut todo = Vec::new();
         let mut seen = std::collections::HashSet::new();
         let mut all: Vec<Ty> = self
