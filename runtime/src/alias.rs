@@ -9,7 +9,8 @@
 
 use crate::executor as ops;
 use crate::jitcode::{
-    ArrayId, CallEffectsDescr, CallId, EnumId, FieldId, FieldPlace, ScalarTy, Tables,
+    ArrayId, CallEffectsDescr, CallId, EnumId, FieldDescr, FieldId, FieldPlace, MemType, ScalarTy,
+    Tables,
 };
 use crate::order::{offset_of, Order};
 use crate::trace::{Opcode, TraceOp, Val};
@@ -262,11 +263,26 @@ fn scalar_size(t: Option<ScalarTy>) -> Option<usize> {
 }
 
 /// May field `d1` of `b1` and field `d2` of `b2` share bytes?
+///
+/// Not when the fields belong to two different types
+/// (`FieldDescr::owner`): a field descr names a direct field of its type,
+/// and in safe Rust (no unions) two objects share bytes only when one
+/// holds the other by value, inside a field of its own, never one of its
+/// scalar fields. Enum variants do share bytes, but a variant becomes the
+/// live one only by a write of all its fields, which the cache sees. This
+/// is RPython's rule (a descr is a location); it keeps a Lox trace's
+/// stack slots, call frames and object fields apart though they sit at
+/// the same offsets of their types.
 pub fn fields_may_alias(t: &Tables, d1: FieldId, d2: FieldId, b1: Val, b2: Val) -> bool {
     if d1 == d2 {
         return may_equal(b1, b2);
     }
     let (f1, f2) = (&t.fields[d1], &t.fields[d2]);
+    if let (Some(o1), Some(o2)) = (f1.owner, f2.owner) {
+        if o1.id != o2.id {
+            return in_one_enum(f1, o1, f2, o2) || in_one_enum(f2, o2, f1, o1);
+        }
+    }
     match (f1.place, f2.place) {
         (FieldPlace::Offset(o1), FieldPlace::Offset(o2)) => {
             let s1 = scalar_size(f1.ty).unwrap_or(1);
@@ -282,6 +298,24 @@ pub fn fields_may_alias(t: &Tables, d1: FieldId, d2: FieldId, b1: Val, b2: Val) 
         }
         _ => true,
     }
+}
+
+/// May field `outer` of enum type `e` share bytes with field `inner` of
+/// type `held`, which `e` may hold by value (in another variant)?
+fn in_one_enum(outer: &FieldDescr, e: &MemType, inner: &FieldDescr, held: &MemType) -> bool {
+    let span = |f: &FieldDescr, shift: usize| match f.place {
+        FieldPlace::Offset(o) => Some((shift + o, shift + o + scalar_size(f.ty).unwrap_or(1))),
+        FieldPlace::Shim(_) => None,
+    };
+    held.held_by_enums
+        .iter()
+        .filter(|(holder, _)| *holder == e.id)
+        .any(
+            |&(_, at)| match (span(outer, 0), at.and_then(|k| span(inner, k))) {
+                (Some((s1, e1)), Some((s2, e2))) => !(e1 <= s2 || e2 <= s1),
+                _ => true,
+            },
+        )
 }
 
 /// May field `d1` of some base and field `d2` of another share bytes?
@@ -574,4 +608,77 @@ pub fn raw_loc(t: &Tables, def: Option<&TraceOp>, addr: Val, ty: ScalarTy) -> Lo
         }
     }
     Loc::Raw { addr, ty }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jitcode::IntTy;
+
+    // enum E { V(u64), W(B) } with `#[repr(u8)]`: the tag at 0, both
+    // payloads at 8; struct B { g: u64 } held at offset 8 of an E; struct
+    // S { x: u64 } held by no enum.
+    static E: MemType = MemType {
+        name: "E",
+        id: 0,
+        held_by_enums: &[],
+    };
+    static B: MemType = MemType {
+        name: "B",
+        id: 1,
+        held_by_enums: &[(0, Some(8))],
+    };
+    static S: MemType = MemType {
+        name: "S",
+        id: 2,
+        held_by_enums: &[],
+    };
+    static B_SOMEWHERE: MemType = MemType {
+        name: "B",
+        id: 1,
+        held_by_enums: &[(0, None)],
+    };
+
+    fn field(name: &'static str, ty: ScalarTy, off: usize, owner: &'static MemType) -> FieldDescr {
+        FieldDescr {
+            name,
+            ty: Some(ty),
+            place: FieldPlace::Offset(off),
+            immutable: false,
+            virtualizable: false,
+            owner: Some(owner),
+        }
+    }
+
+    fn tables(b: &'static MemType) -> &'static Tables {
+        let u64t = ScalarTy::Int(IntTy::U64);
+        let fields = vec![
+            field("E.tag", ScalarTy::Int(IntTy::U8), 0, &E),
+            field("E::V.0", u64t, 8, &E),
+            field("B.g", u64t, 0, b),
+            field("S.x", u64t, 0, &S),
+        ];
+        Box::leak(Box::new(Tables {
+            fields: Box::leak(fields.into_boxed_slice()),
+            ..Tables::EMPTY
+        }))
+    }
+
+    #[test]
+    fn fields_of_different_types_alias_only_through_an_enum_holding_one() {
+        let (tag, v0, g, x) = (FieldId(0), FieldId(1), FieldId(2), FieldId(3));
+        let (p, q) = (Val::Input(0), Val::Input(1));
+        let t = tables(&B);
+        // Another variant's field lies over the held B's field...
+        assert!(fields_may_alias(t, v0, g, p, q));
+        assert!(fields_may_alias(t, g, v0, q, p));
+        // ...not the tag, before it.
+        assert!(!fields_may_alias(t, tag, g, p, q));
+        // A type no enum holds is apart from both.
+        assert!(!fields_may_alias(t, x, g, p, q));
+        assert!(!fields_may_alias(t, x, v0, p, q));
+        // Held at an offset rustc does not tell: anything may overlap.
+        let t = tables(&B_SOMEWHERE);
+        assert!(fields_may_alias(t, tag, g, p, q));
+    }
 }

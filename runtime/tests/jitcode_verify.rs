@@ -906,6 +906,7 @@ fn static_tables(code: Vec<u8>, driver_jitcode: u16) -> &'static Tables {
                 place: FieldPlace::Offset(0),
                 immutable: true,
                 virtualizable: false,
+                owner: None,
             },
             FieldDescr {
                 name: "S.b",
@@ -913,6 +914,7 @@ fn static_tables(code: Vec<u8>, driver_jitcode: u16) -> &'static Tables {
                 place: FieldPlace::Offset(8),
                 immutable: false,
                 virtualizable: false,
+                owner: None,
             },
         ])),
         arrays: Box::leak(Box::new([

@@ -296,6 +296,7 @@ fn make(immutable_start: bool) -> &'static Tables {
         place: FieldPlace::Offset(off),
         immutable,
         virtualizable: false,
+        owner: None,
     };
     let i64t = Some(ScalarTy::Int(IntTy::I64));
     make_tables(

@@ -235,6 +235,7 @@ pub fn field(name: &'static str, ty: Option<ScalarTy>, place: FieldPlace) -> Fie
         place,
         immutable: false,
         virtualizable: false,
+        owner: None,
     }
 }
 

@@ -210,6 +210,7 @@ fn field(name: &'static str, ty: Option<ScalarTy>, off: usize, immutable: bool) 
         place: FieldPlace::Offset(off),
         immutable,
         virtualizable: false,
+        owner: None,
     }
 }
 
@@ -217,7 +218,7 @@ pub fn tables() -> &'static Tables {
     static T: OnceLock<&'static Tables> = OnceLock::new();
     T.get_or_init(|| {
         use IntTy::*;
-        let fields = vec![
+        let mut fields = vec![
             field("Obj.a", Some(ScalarTy::Int(I64)), offset_of!(Obj, a), false),
             field("Obj.b", Some(ScalarTy::Int(U8)), offset_of!(Obj, b), false),
             field(
@@ -273,6 +274,39 @@ pub fn tables() -> &'static Tables {
                 )
             },
         ];
+        // Each field belongs to its type: fields of different types never
+        // alias (type-based alias analysis, `alias::fields_may_alias`).
+        static OWNERS: [MemType; 5] = [
+            MemType {
+                name: "Obj",
+                id: 0,
+                held_by_enums: &[],
+            },
+            MemType {
+                name: "Prog",
+                id: 1,
+                held_by_enums: &[],
+            },
+            MemType {
+                name: "Regs",
+                id: 2,
+                held_by_enums: &[],
+            },
+            MemType {
+                name: "Pair",
+                id: 3,
+                held_by_enums: &[],
+            },
+            MemType {
+                name: "Frame",
+                id: 4,
+                held_by_enums: &[],
+            },
+        ];
+        for f in &mut fields {
+            let ty = f.name.split('.').next().unwrap_or("");
+            f.owner = OWNERS.iter().find(|o| o.name == ty);
+        }
         let arrays = vec![
             array(
                 "Vec<i64>",

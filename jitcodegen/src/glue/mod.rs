@@ -45,6 +45,7 @@
 mod enter;
 mod gc;
 mod leaves;
+mod memtypes;
 mod repr;
 mod rust_ty;
 #[cfg(test)]
@@ -292,18 +293,22 @@ impl Gen<'_> {
 
     fn fields(&self, shims: &mut Vec<TokenStream>) -> Result<Vec<TokenStream>, String> {
         let mut out = Vec::new();
+        let owners = memtypes::MemTypes::new(self.asm.fields.iter().map(|f| &f.field.owner));
+        shims.extend(owners.statics(self.types)?);
         for (i, f) in self.asm.fields.iter().enumerate() {
             let name = str_lit(&adt_field_name(self.types, &f.field));
             let ty = mem_scalar_ty(&f.ty);
             let place = self.field_place(i, &f.field, shims)?;
             let immutable = f.immutable;
             let virtualizable = f.virtualizable;
+            let owner = owners.owner(&f.field.owner);
             out.push(quote!(__mt::FieldDescr {
                 name: #name,
                 ty: #ty,
                 place: #place,
                 immutable: #immutable,
                 virtualizable: #virtualizable,
+                owner: #owner,
             }));
         }
         Ok(out)

@@ -420,3 +420,32 @@ fn allocs_and_boxes_passed_to_native_code() {
     has("results[0] = ::std::boxed::Box::into_raw(__r) as usize as u64;");
     has("arg_kinds: &[__mt::Kind::Ref], result_kinds: &[__mt::Kind::Ref]");
 }
+
+#[test]
+fn field_owners_name_the_enums_holding_them() {
+    has("name: \"Tape.cells\", ty: ::core::option::Option::None, place: __mt::FieldPlace::Offset(::core::mem::offset_of!(crate::interp::Tape, cells)), immutable: false, virtualizable: false, owner: ::core::option::Option::Some(&MEMTYPE_0)");
+    has("static MEMTYPE_0: __mt::MemType = __mt::MemType { name: \"Tape\", id: 0u16, held_by_enums: &[], };");
+    // An `Option<Pair>` holds a Pair at an offset rustc does not tell;
+    // a Tape is held by no enum.
+    let types = types();
+    let opt = Ty::Option(Box::new(PAIR));
+    let m = memtypes::MemTypes::new([&opt, &PAIR, &TAPE].into_iter());
+    let text: String = m
+        .statics(&types)
+        .unwrap()
+        .iter()
+        .map(|t| t.to_string())
+        .collect::<String>()
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    assert!(
+        text.contains("name:\"Pair\",id:1u16,held_by_enums:&[(0u16,::core::option::Option::None)]"),
+        "{text}"
+    );
+    assert!(
+        text.contains("name:\"Tape\",id:2u16,held_by_enums:&[]"),
+        "{text}"
+    );
+    assert!(m.owner(&PAIR).to_string().contains("MEMTYPE_1"));
+}

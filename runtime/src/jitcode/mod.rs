@@ -216,12 +216,43 @@ pub struct FieldDescr {
     /// A field of a `#[virtualizable]` struct: the optimizer keeps its
     /// stores out of peeled loops (docs/optimizer.md, "Virtualizables").
     pub virtualizable: bool,
+    /// The type holding the field (`None`: unknown, as in hand-made
+    /// tables). Fields of two different types share bytes only through
+    /// an enum's variants (`alias::fields_may_alias`: type-based alias
+    /// analysis, RPython's "a descr is a location").
+    pub owner: Option<&'static MemType>,
+}
+
+/// A type whose fields the jitcodes read or write, for type-based alias
+/// analysis (`FieldDescr::owner`).
+#[derive(Debug)]
+pub struct MemType {
+    /// `Value`, `GcCell<Fields>`: for dumps.
+    pub name: &'static str,
+    /// Numbered per interpreter.
+    pub id: u16,
+    /// The enums (by `id`) that hold this type by value, in a variant
+    /// or deeper, with its offset in them when rustc's layout tells it:
+    /// there a field of the enum's own may share bytes with a field of
+    /// this type (another variant's).
+    pub held_by_enums: &'static [(u16, Option<usize>)],
 }
 
 #[derive(Clone, Copy, Debug)]
 pub enum FieldPlace {
     Offset(usize),
     Shim(unsafe fn(usize) -> usize),
+}
+
+impl FieldPlace {
+    /// The offset of a field placed by offset (the generated tables use
+    /// it in constants, where a shim is a compile error).
+    pub const fn const_offset(self) -> usize {
+        match self {
+            FieldPlace::Offset(o) => o,
+            FieldPlace::Shim(_) => panic!("metatrace: a field placed by a shim has no offset"),
+        }
+    }
 }
 
 /// The item type of a Vec, slice or array, and the Vec's own operations
