@@ -398,10 +398,25 @@ pub fn items_differ<'e>(
         })
 }
 
-/// Are `b1` and `b2` the addresses of two different items of one array
+/// The object `b` lies in: `b` itself, or, when `b` is the address of a
+/// field (`fieldaddr`, at any depth), the object holding it. A field's
+/// bytes lie within its holder's.
+fn holder<'e>(mut b: Val, def: &dyn Fn(Val) -> Option<&'e TraceOp>) -> Val {
+    // (A bound, not to walk a long chain at every comparison.)
+    for _ in 0..8 {
+        match def(b) {
+            Some(d) if matches!(d.opcode, Opcode::FieldAddr(_)) => b = d.args[0],
+            _ => break,
+        }
+    }
+    b
+}
+
+/// Do `b1` and `b2` lie in two different items of one array
 /// (`itemaddr` of the same data pointer, items of one size, indices that
-/// differ)? Then no field of one overlaps a field of the other: the
-/// items of a `Vec<Value>` stack at `len` and `len + 1`.
+/// differ; directly or through field addresses)? Then no field of one
+/// overlaps a field of the other: the items of a `Vec<Value>` stack at
+/// `len` and `len + 1`, and the `Obj`s those `Value`s hold.
 fn distinct_items<'e>(
     t: &Tables,
     b1: Val,
@@ -409,7 +424,7 @@ fn distinct_items<'e>(
     def: &dyn Fn(Val) -> Option<&'e TraceOp>,
     order: Option<&Order>,
 ) -> bool {
-    let (Some(x), Some(y)) = (def(b1), def(b2)) else {
+    let (Some(x), Some(y)) = (def(holder(b1, def)), def(holder(b2, def))) else {
         return false;
     };
     match (&x.opcode, &y.opcode) {
@@ -422,6 +437,30 @@ fn distinct_items<'e>(
         }
         _ => false,
     }
+}
+
+/// Are `b1` and `b2`, two objects of one type, a field of some object
+/// and an item of some array? Then they are two objects: in safe Rust a
+/// struct's field is never an array's item (an array held in a field has
+/// its items at `itemaddr`s), and an object of a type never holds
+/// another of that type. (A `Value` local in a Lox instance's slots and a
+/// `Value` on the stack.)
+fn field_and_item<'e>(b1: Val, b2: Val, def: &dyn Fn(Val) -> Option<&'e TraceOp>) -> bool {
+    let kind = |b: Val| match def(b).map(|d| &d.opcode) {
+        Some(Opcode::FieldAddr(_)) => Some(true),
+        Some(Opcode::ItemAddr(_)) => Some(false),
+        _ => None,
+    };
+    matches!((kind(b1), kind(b2)), (Some(x), Some(y)) if x != y)
+}
+
+/// Do field descrs `d1` and `d2` belong to one type?
+fn one_owner(t: &Tables, d1: FieldId, d2: FieldId) -> bool {
+    d1 == d2
+        || match (t.fields[d1].owner, t.fields[d2].owner) {
+            (Some(o1), Some(o2)) => o1.id == o2.id,
+            _ => false,
+        }
 }
 
 /// Are field `d1` of `b1` and field `d2` of `b2` disjoint bytes of one
@@ -506,6 +545,7 @@ pub fn scalars_may_alias<'e>(
             fields_may_alias(t, d1, d2, b1, b2)
                 && !distinct_items(t, b1, b2, def, order)
                 && !apart_in_one_object(t, (b1, d1), (b2, d2), def)
+                && !(one_owner(t, d1, d2) && field_and_item(b1, b2, def))
         }
         (
             Loc::Item {

@@ -57,6 +57,14 @@ pub struct Pair {
     pub y: i64,
 }
 
+/// A struct holding a `Pair` by value (`Holder.p`), and arrays of both
+/// (`[Pair]`, `[Holder]`): a `Pair` in a field is never an item.
+#[repr(C)]
+pub struct Holder {
+    pub n: i64,
+    pub p: Pair,
+}
+
 #[repr(C)]
 pub struct Regs {
     pub values: Vec<i64>,
@@ -86,11 +94,14 @@ pub const F_PROG_N: u16 = 10;
 pub const F_PROG_CODE: u16 = 11;
 pub const F_REGS_VALUES: u16 = 12;
 pub const F_FRAME_PC: u16 = 15;
+pub const F_HOLDER_P: u16 = 16;
 
 pub const A_VI64: u16 = 0;
 pub const A_VI64_IMM: u16 = 1;
 pub const A_SLICE_I64: u16 = 2;
 pub const A_FRAME_REGS: u16 = 3;
+pub const A_SLICE_PAIR: u16 = 4;
+pub const A_SLICE_HOLDER: u16 = 5;
 
 pub const C_BUMP: u16 = 0;
 pub const C_PEEK: u16 = 1;
@@ -273,10 +284,11 @@ pub fn tables() -> &'static Tables {
                     false,
                 )
             },
+            field("Holder.p", None, offset_of!(Holder, p), false),
         ];
         // Each field belongs to its type: fields of different types never
         // alias (type-based alias analysis, `alias::fields_may_alias`).
-        static OWNERS: [MemType; 5] = [
+        static OWNERS: [MemType; 6] = [
             MemType {
                 name: "Obj",
                 id: 0,
@@ -300,6 +312,11 @@ pub fn tables() -> &'static Tables {
             MemType {
                 name: "Frame",
                 id: 4,
+                held_by_enums: &[],
+            },
+            MemType {
+                name: "Holder",
+                id: 5,
                 held_by_enums: &[],
             },
         ];
@@ -327,6 +344,8 @@ pub fn tables() -> &'static Tables {
                 virtualizable: true,
                 ..array("[i64] virtualizable", Some(ScalarTy::Int(I64)), 8, None)
             },
+            array("[Pair]", None, std::mem::size_of::<Pair>(), None),
+            array("[Holder]", None, std::mem::size_of::<Holder>(), None),
         ];
         // The effect summaries the codewriter computes for these
         // signatures (`codewriter::effects`): `&mut Obj` reaches every

@@ -47,6 +47,10 @@ fn rewrite(trace: &Trace, guards: Vec<GuardInfo>, cx: &Ctx) -> Trace {
     // Results of a call that was folded away: the `call_result`s after it
     // read these.
     let mut folded_results: Option<Vec<u64>> = None;
+    // The first operation after the last label (peeling's combined trace):
+    // sums are not regrouped across it, which would make the loop carry
+    // the value before the label as well as the one after.
+    let mut since_label = 0;
     let mut args = Vec::new();
     while let Some(i) = e.next_op(&mut args) {
         let op = &src.ops[i];
@@ -85,7 +89,18 @@ fn rewrite(trace: &Trace, guards: Vec<GuardInfo>, cx: &Ctx) -> Trace {
                 }
             },
             opcode => {
-                if let Some(v) = fold(cx, &e, &imm_addrs, opcode, &args) {
+                if matches!(opcode, Opcode::Label) {
+                    since_label = e.emitted();
+                }
+                if let Some((y, k, ty)) = offset_form(&e, opcode, &args, since_label) {
+                    let v = if k == 0 {
+                        y
+                    } else {
+                        let args = e.vals(&[y, Val::Int(k)]);
+                        e.emit(Opcode::IntBin(IntBinOp::Add, ty), args, op.result)
+                    };
+                    e.replace(i, v);
+                } else if let Some(v) = fold(cx, &e, &imm_addrs, opcode, &args) {
                     if let Some(addr) = v.const_bits() {
                         if yields_immutable_address(cx, opcode) {
                             imm_addrs.insert(addr);
@@ -99,6 +114,36 @@ fn rewrite(trace: &Trace, guards: Vec<GuardInfo>, cx: &Ctx) -> Trace {
         }
     }
     e.finish()
+}
+
+/// A 64-bit `x - k`, `k + x` or `(y + j) + k` with constants `j`, `k`
+/// and a non-constant `x` or `y`, in one canonical form: `y + k'` (`y`
+/// when `k'` is 0). Then
+/// the stack slot at `len - 1` and the one at `len + -1` (or at
+/// `(len + 1) + -2`) are one value, which CSE and the heap cache see.
+/// (Not regrouped with a sum from before operation `since_label`.)
+fn offset_form(
+    e: &Emitter,
+    opcode: &Opcode,
+    args: &[Val],
+    since_label: usize,
+) -> Option<(Val, i64, IntTy)> {
+    let (x, k, ty) = crate::order::offset_of(opcode, args)?;
+    if x.is_const() {
+        return None;
+    }
+    let canonical = matches!(opcode, Opcode::IntBin(IntBinOp::Add, _))
+        && matches!(args, [a, Val::Int(_)] if *a == x);
+    let inner = matches!(x, Val::Op(j) if j as usize >= since_label)
+        .then(|| e.def(x))
+        .flatten()
+        .and_then(|d| crate::order::offset_of(&d.opcode, &d.args))
+        .filter(|(y, _, t)| !y.is_const() && *t == ty);
+    match inner {
+        Some((y, j, _)) => Some((y, j.wrapping_add(k), ty)),
+        None if canonical || k == 0 => None,
+        None => Some((x, k, ty)),
+    }
 }
 
 /// Does this operation, folded, give an address inside immutable memory?
