@@ -36,7 +36,7 @@ const MODES: &[&str] = &[
 
 /// The lowest thresholds and a trace limit shorter than the programs'
 /// loops: every trace is cut, and the loops compile in pieces.
-const CUT: &str = "mode=jit,threshold=1,trace_eagerness=1,trace_limit=40";
+const CUT: &str = "mode=jit,threshold=1,trace_eagerness=1,trace_limit=20";
 
 /// The JIT at its lowest thresholds: a loop traced at its first backward
 /// jump, a guard bridged at its first failure.
@@ -625,4 +625,36 @@ fn sandmark() {
     assert!(s["traces_cut"] >= 1, "{s:?}");
     assert_eq!(s["aborts.too_long"], 0, "{s:?}");
     assert_eq!(s["keys_blacklisted"] + s["guards_blacklisted"], 0, "{s:?}");
+}
+
+/// A loop fetches from the program array, a quasi-immutable field, at
+/// every instruction; with no residual call in it, the tracer records one
+/// `guard_not_invalidated` for all of them (it recorded one per fetch,
+/// each with its resume data: most of sandmark's memory while tracing).
+#[test]
+fn one_guard_not_invalidated_per_stretch_without_calls() {
+    let (p, want) = registers_only(30, 200);
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "registers.um", &p.image());
+    let log = dir.path().join("noopt.log");
+    let spec = format!("jit-log-noopt-loop:{}", log.display());
+    let r = metatrace_testkit::vms::run_env(
+        um(),
+        &["--jit", "mode=jit", &path],
+        &[("METATRACE_LOG", &spec)],
+        b"",
+        QUICK,
+    );
+    r.assert_success("registers.um");
+    assert_eq!(r.stdout_str(), want);
+    let text = std::fs::read_to_string(&log).unwrap();
+    let loops: Vec<&str> = text.split("{jit-log-noopt-loop").skip(1).collect();
+    assert!(!loops.is_empty(), "no loop traced:\n{text}");
+    for l in loops {
+        let calls = l.matches("call_residual<").count();
+        let guards = l.matches("guard_not_invalidated(").count();
+        assert!(guards >= 1, "{l}");
+        assert!(guards <= calls + 1, "{guards} guards, {calls} calls:\n{l}");
+        assert!(l.matches("debug_merge_point").count() > 2, "{l}");
+    }
 }

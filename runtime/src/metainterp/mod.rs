@@ -865,14 +865,17 @@ impl Tracer<'_> {
     /// The trace depends on the `QuasiImmut` at `addr` (read as a
     /// constant): it is watched with the trace's invalid flag (made on
     /// the first such read), and a `guard_not_invalidated` is recorded
-    /// here, where the blackhole can resume (the optimizer keeps one per
-    /// stretch without calls).
+    /// here, where the blackhole can resume, unless one since the last
+    /// call checks the flag already.
     fn not_invalidated(&mut self, addr: usize) {
         let flag = *self
             .invalid_flag
             .get_or_insert_with(crate::quasiimmut::new_flag);
         // Safety: the tracer read the field at `addr` just now.
         unsafe { crate::quasiimmut::watch(addr, flag) };
+        if self.rec.not_invalidated_checked() {
+            return;
+        }
         let flag_addr = flag as *const std::sync::atomic::AtomicBool as usize;
         self.guard(
             Opcode::GuardNotInvalidated,

@@ -36,6 +36,9 @@ pub(crate) struct Recorder {
     /// (up to `consts_seen`), for [`Recorder::gc_words`].
     ref_consts: rustc_hash::FxHashSet<usize>,
     consts_seen: (usize, usize),
+    /// A `guard_not_invalidated` was recorded after the last residual
+    /// call (`Recorder::not_invalidated_checked`).
+    not_invalidated_checked: bool,
 }
 
 impl Recorder {
@@ -51,6 +54,7 @@ impl Recorder {
             cache: HeapCache::new(tables),
             ref_consts: Default::default(),
             consts_seen: (0, 0),
+            not_invalidated_checked: false,
         }
     }
 
@@ -86,6 +90,16 @@ impl Recorder {
         self.cache.concrete_values(words);
     }
 
+    /// Is there a `guard_not_invalidated` after the last residual call
+    /// (or `call_assembler`)? Then a quasi-immutable read needs no other:
+    /// nothing the trace does without a call invalidates it (the optimizer
+    /// keeps one per such stretch too, `pure.rs`), and a long trace that
+    /// reads one at every step (the UM's program fetch) records one
+    /// guard, not thousands with their resume data.
+    pub fn not_invalidated_checked(&self) -> bool {
+        self.not_invalidated_checked
+    }
+
     /// Operations recorded so far.
     pub fn len(&self) -> usize {
         self.trace.ops.len()
@@ -96,6 +110,9 @@ impl Recorder {
     /// could know: the others go through the methods below.)
     pub fn op(&mut self, opcode: Opcode, args: Vec<Val>, result: Option<Kind>) -> Val {
         debug_assert!(!opcode.is_guard(), "guards go through `guard`");
+        if matches!(opcode, Opcode::CallResidual(_) | Opcode::CallAssembler(_)) {
+            self.not_invalidated_checked = false;
+        }
         let at = self.trace.ops.len() as u32;
         self.trace.ops.push(TraceOp {
             opcode,
@@ -316,6 +333,9 @@ impl Recorder {
     /// Record a guard with the frames to resume if it fails.
     pub fn guard(&mut self, opcode: Opcode, args: Vec<Val>, frames: Vec<FrameSnapshot>) {
         debug_assert!(opcode.is_guard());
+        if opcode == Opcode::GuardNotInvalidated {
+            self.not_invalidated_checked = true;
+        }
         let g = self.trace.guards.len() as u32;
         self.trace.guards.push(GuardInfo::new(frames));
         self.trace.ops.push(TraceOp {

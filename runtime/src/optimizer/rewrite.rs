@@ -9,6 +9,10 @@
 //!   `x&x`, `x&-1`, `x|0`, `x|x`, `x^0`, `x^x`, shifts by 0 and of 0,
 //!   comparisons of a value with itself, `-(-x)`, `!(!x)`, casts to the
 //!   same type and round trips through a wider int type.
+//! - 64-bit sums with a constant in one form (`offset_form`): `x - k`,
+//!   `k + x`, `(x + j) + k` become `x + k'` (`x - k'` for a negative
+//!   offset), so that CSE and the heap cache see one stack slot where the
+//!   interpreter computed `len - 1` once and `len + -1` elsewhere.
 //! - Reads through immutable descrs (`getfield`, `vec_len`, `vec_ptr`,
 //!   `getitem`, `enum_tag`) from constant bases read memory now: the trace
 //!   is specialized to those constants, and the memory cannot change.
@@ -96,8 +100,9 @@ fn rewrite(trace: &Trace, guards: Vec<GuardInfo>, cx: &Ctx) -> Trace {
                     let v = if k == 0 {
                         y
                     } else {
-                        let args = e.vals(&[y, Val::Int(k)]);
-                        e.emit(Opcode::IntBin(IntBinOp::Add, ty), args, op.result)
+                        let (o, c) = sum_form(k);
+                        let args = e.vals(&[y, Val::Int(c)]);
+                        e.emit(Opcode::IntBin(o, ty), args, op.result)
                     };
                     e.replace(i, v);
                 } else if let Some(v) = fold(cx, &e, &imm_addrs, opcode, &args) {
@@ -116,11 +121,12 @@ fn rewrite(trace: &Trace, guards: Vec<GuardInfo>, cx: &Ctx) -> Trace {
     e.finish()
 }
 
-/// A 64-bit `x - k`, `k + x` or `(y + j) + k` with constants `j`, `k`
-/// and a non-constant `x` or `y`, in one canonical form: `y + k'` (`y`
-/// when `k'` is 0). Then
-/// the stack slot at `len - 1` and the one at `len + -1` (or at
-/// `(len + 1) + -2`) are one value, which CSE and the heap cache see.
+/// A 64-bit `x + k`, `x - k`, `k + x`, `(y + j) + k` or `(y - j) + k`
+/// with constants `j`, `k` and a non-constant `x` or `y`, as `y` and
+/// its offset `k'`, to be written in one canonical form ([`sum_form`];
+/// `y` itself when `k'` is 0). Then the stack slot at `len - 1` and the
+/// one at `len + -1` (or at `(len + 1) - 2`) are one value, which CSE and
+/// the heap cache see. `None` when the operation is in that form already.
 /// (Not regrouped with a sum from before operation `since_label`.)
 fn offset_form(
     e: &Emitter,
@@ -132,8 +138,10 @@ fn offset_form(
     if x.is_const() {
         return None;
     }
-    let canonical = matches!(opcode, Opcode::IntBin(IntBinOp::Add, _))
-        && matches!(args, [a, Val::Int(_)] if *a == x);
+    let canonical = matches!(
+        (opcode, args),
+        (Opcode::IntBin(o, _), &[a, Val::Int(c)]) if a == x && (*o, c) == sum_form(k)
+    );
     let inner = matches!(x, Val::Op(j) if j as usize >= since_label)
         .then(|| e.def(x))
         .flatten()
@@ -143,6 +151,17 @@ fn offset_form(
         Some((y, j, _)) => Some((y, j.wrapping_add(k), ty)),
         None if canonical || k == 0 => None,
         None => Some((x, k, ty)),
+    }
+}
+
+/// How `y + k` is written: `y - |k|` for a negative `k` (the form
+/// intbounds reads as "below `y`", where `y + 2^64 - 1` would wrap in the
+/// unsigned view), else `y + k`.
+fn sum_form(k: i64) -> (IntBinOp, i64) {
+    if k < 0 && k != i64::MIN {
+        (IntBinOp::Sub, -k)
+    } else {
+        (IntBinOp::Add, k)
     }
 }
 
