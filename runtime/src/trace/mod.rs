@@ -72,7 +72,7 @@ impl Val {
     }
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct TraceOp {
     pub opcode: Opcode,
     pub args: Vec<Val>,
@@ -83,7 +83,7 @@ pub struct TraceOp {
 }
 
 /// One interpreter frame to rebuild when a guard fails.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct FrameSnapshot {
     pub jitcode: u16,
     /// The innermost frame resumes by executing the instruction at `pc`
@@ -97,7 +97,7 @@ pub struct FrameSnapshot {
     pub regs: Vec<(KReg, Val)>,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct GuardInfo {
     /// Outermost (the portal) first.
     pub frames: Vec<FrameSnapshot>,
@@ -117,7 +117,7 @@ pub struct GuardInfo {
 /// A write delayed past a guard (`GuardInfo::pending`): `setfield`,
 /// `setitem`, `store` or `vec_set_len`, with its arguments (never
 /// virtual: the optimizer allocates an object such a write names).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct PendingWrite {
     pub opcode: Opcode,
     pub args: Vec<Val>,
@@ -151,7 +151,7 @@ pub fn writes_virtualizable(t: &crate::jitcode::Tables, opcode: &Opcode) -> bool
 /// An object a guard's resume data describes instead of pointing to
 /// (RPython's virtual info): allocated for `Tables::allocs[descr]`, then
 /// `fields` written in order.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct VirtualObj {
     pub descr: AllocId,
     pub fields: Vec<(FieldWrite, Val)>,
@@ -167,7 +167,7 @@ pub enum FieldWrite {
 }
 
 /// Where a trace starts.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum TraceStart {
     /// A loop at a merge point of `driver`, for the green key `greens`
     /// (canonical values of the green leaves).
@@ -176,7 +176,7 @@ pub enum TraceStart {
     Bridge { code: u32, guard: u32 },
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Trace {
     pub start: TraceStart,
     /// Kinds of the inputs.
