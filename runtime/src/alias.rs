@@ -658,26 +658,21 @@ mod tests {
     // enum E { V(u64), W(B) } with `#[repr(u8)]`: the tag at 0, both
     // payloads at 8; struct B { g: u64 } held at offset 8 of an E; struct
     // S { x: u64 } held by no enum.
-    static E: MemType = MemType {
-        name: "E",
-        id: 0,
-        held_by_enums: &[],
-    };
-    static B: MemType = MemType {
-        name: "B",
-        id: 1,
-        held_by_enums: &[(0, Some(8))],
-    };
-    static S: MemType = MemType {
-        name: "S",
-        id: 2,
-        held_by_enums: &[],
-    };
-    static B_SOMEWHERE: MemType = MemType {
-        name: "B",
-        id: 1,
-        held_by_enums: &[(0, None)],
-    };
+    const fn mem(
+        name: &'static str,
+        id: u16,
+        held_by_enums: &'static [(u16, Option<usize>)],
+    ) -> MemType {
+        MemType {
+            name,
+            id,
+            held_by_enums,
+        }
+    }
+    static E: MemType = mem("E", 0, &[]);
+    static B: MemType = mem("B", 1, &[(0, Some(8))]);
+    static S: MemType = mem("S", 2, &[]);
+    static B_SOMEWHERE: MemType = mem("B", 1, &[(0, None)]);
 
     fn field(name: &'static str, ty: ScalarTy, off: usize, owner: &'static MemType) -> FieldDescr {
         FieldDescr {
