@@ -264,15 +264,17 @@ fn scalar_size(t: Option<ScalarTy>) -> Option<usize> {
 
 /// May field `d1` of `b1` and field `d2` of `b2` share bytes?
 ///
-/// Not when the fields belong to two different types
-/// (`FieldDescr::owner`): a field descr names a direct field of its type,
-/// and in safe Rust (no unions) two objects share bytes only when one
-/// holds the other by value, inside a field of its own, never one of its
-/// scalar fields. Enum variants do share bytes, but a variant becomes the
-/// live one only by a write of all its fields, which the cache sees. This
-/// is RPython's rule (a descr is a location); it keeps a Lox trace's
-/// stack slots, call frames and object fields apart though they sit at
-/// the same offsets of their types.
+/// Fields of two different types (`FieldDescr::owner`) only through an
+/// enum: a field descr names a direct field of its type, and in safe Rust
+/// (no unions) two objects share bytes only when one holds the other by
+/// value, inside a field of its own, which a struct's own scalar fields
+/// never overlap. An enum's variants do overlap: a field of one variant
+/// may lie over a field of a type another variant holds
+/// (`in_one_enum`; they must not be told apart, or a delayed store to
+/// one could be done after a later store to the other). This is
+/// RPython's rule (a descr is a location), made safe for enums; it keeps
+/// a Lox trace's stack slots, call frames and object fields apart though
+/// they sit at the same offsets of their types.
 pub fn fields_may_alias(t: &Tables, d1: FieldId, d2: FieldId, b1: Val, b2: Val) -> bool {
     if d1 == d2 {
         return may_equal(b1, b2);
