@@ -749,6 +749,7 @@ fn run_assuming<'t>(
             Opcode::IntCmp(o, t) => Some(
                 match decide_cmp(*o, *t, b(0), b(1))
                     .or_else(|| st.decide_rel(*o, *t, args[0], args[1]))
+                    .or_else(|| decide_below_by_sub(&e, &st, *o, *t, args[0], args[1]))
                 {
                     Some(x) => Bounds::constant(x as i64),
                     None => Bounds::of_scalar(ScalarTy::Bool),
@@ -973,6 +974,15 @@ fn guard(e: &mut Emitter, st: &mut State, i: usize, args: Vec<Val>, further: Opt
         let op = if truth { op } else { negate(op) };
         if let Some((lo, hi, strict)) = order::of_cmp(op, a, b) {
             st.relate(lo, hi, strict, t.signed());
+            // `y - c <= y` (unsigned) holds only when `y - c` does not
+            // wrap: then `y >= c` (`len - 2 < len` checked: `len - 1`
+            // is below `len` too).
+            if let Some(c) = unsigned_sub_of(e, lo, hi, t) {
+                let max = t.range().1;
+                if let Some(r) = Bounds::of_view(t, c as i128, max) {
+                    ok &= st.narrow(e, hi, r);
+                }
+            }
         }
         let (na, nb) = refine_cmp(op, st.get(a).view(t), st.get(b).view(t));
         for (v, (lo, hi)) in [(a, na), (b, nb)] {
@@ -985,6 +995,44 @@ fn guard(e: &mut Emitter, st: &mut State, i: usize, args: Vec<Val>, further: Opt
     if !ok {
         e.set_unreachable();
     }
+}
+
+/// `c` when `x` is `y - c` with a constant `c > 0`, in a 64-bit unsigned
+/// comparison of type `t`.
+fn unsigned_sub_of(e: &Emitter, x: Val, y: Val, t: IntTy) -> Option<i64> {
+    if t.signed() || t.bits() != 64 {
+        return None;
+    }
+    let d = e.def(x)?;
+    match (&d.opcode, &d.args[..]) {
+        (Opcode::IntBin(IntBinOp::Sub, dt), &[z, Val::Int(c)]) if *dt == t && z == y && c > 0 => {
+            Some(c)
+        }
+        _ => None,
+    }
+}
+
+/// `a op b` decided by `z - c1 < z - c2` (unsigned, `c1 > c2 >= 0`),
+/// which holds when `z >= c1` (neither subtraction wraps).
+fn decide_below_by_sub(
+    e: &Emitter,
+    st: &State,
+    op: CmpOp,
+    t: IntTy,
+    a: Val,
+    b: Val,
+) -> Option<bool> {
+    if t.signed() || t.bits() != 64 {
+        return None;
+    }
+    let form = |v: Val| match e.def(v).map(|d| (&d.opcode, &d.args[..])) {
+        Some((Opcode::IntBin(IntBinOp::Sub, dt), &[z, Val::Int(c)])) if *dt == t && c > 0 => (z, c),
+        _ => (v, 0),
+    };
+    order::decide(op, a, b, |x, y, _strict| {
+        let ((zx, cx), (zy, cy)) = (form(x), form(y));
+        zx == zy && cx > cy && st.get(zx).view(t).0 >= cx as i128
+    })
 }
 
 /// The guard on `c` (`v < n` in some form) checks `v + d < n` instead
