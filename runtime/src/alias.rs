@@ -280,7 +280,7 @@ pub fn fields_may_alias(t: &Tables, d1: FieldId, d2: FieldId, b1: Val, b2: Val) 
         return may_equal(b1, b2);
     }
     let (f1, f2) = (&t.fields[d1], &t.fields[d2]);
-    if let (Some(o1), Some(o2)) = (f1.owner, f2.owner) {
+    if let Some((o1, o2)) = owners(t, d1, d2) {
         if o1.id != o2.id {
             return in_one_enum(f1, o1, f2, o2) || in_one_enum(f2, o2, f1, o1);
         }
@@ -456,13 +456,14 @@ fn field_and_item<'e>(b1: Val, b2: Val, def: &dyn Fn(Val) -> Option<&'e TraceOp>
     matches!((kind(b1), kind(b2)), (Some(x), Some(y)) if x != y)
 }
 
+/// The types of field descrs `d1` and `d2`, when both are known.
+fn owners(t: &Tables, d1: FieldId, d2: FieldId) -> Option<(&'static MemType, &'static MemType)> {
+    Some((t.fields[d1].owner?, t.fields[d2].owner?))
+}
+
 /// Do field descrs `d1` and `d2` belong to one type?
 fn one_owner(t: &Tables, d1: FieldId, d2: FieldId) -> bool {
-    d1 == d2
-        || match (t.fields[d1].owner, t.fields[d2].owner) {
-            (Some(o1), Some(o2)) => o1.id == o2.id,
-            _ => false,
-        }
+    d1 == d2 || owners(t, d1, d2).is_some_and(|(o1, o2)| o1.id == o2.id)
 }
 
 /// Are field `d1` of `b1` and field `d2` of `b2` disjoint bytes of one

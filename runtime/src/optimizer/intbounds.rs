@@ -997,19 +997,22 @@ fn guard(e: &mut Emitter, st: &mut State, i: usize, args: Vec<Val>, further: Opt
     }
 }
 
-/// `c` when `x` is `y - c` with a constant `c > 0`, in a 64-bit unsigned
-/// comparison of type `t`.
-fn unsigned_sub_of(e: &Emitter, x: Val, y: Val, t: IntTy) -> Option<i64> {
+/// `(z, c)` when `x` is `z - c` with a constant `c > 0`, of a 64-bit
+/// unsigned type `t`.
+fn unsigned_sub(e: &Emitter, x: Val, t: IntTy) -> Option<(Val, i64)> {
     if t.signed() || t.bits() != 64 {
         return None;
     }
     let d = e.def(x)?;
     match (&d.opcode, &d.args[..]) {
-        (Opcode::IntBin(IntBinOp::Sub, dt), &[z, Val::Int(c)]) if *dt == t && z == y && c > 0 => {
-            Some(c)
-        }
+        (Opcode::IntBin(IntBinOp::Sub, dt), &[z, Val::Int(c)]) if *dt == t && c > 0 => Some((z, c)),
         _ => None,
     }
+}
+
+/// `c` when `x` is `y - c` ([`unsigned_sub`]).
+fn unsigned_sub_of(e: &Emitter, x: Val, y: Val, t: IntTy) -> Option<i64> {
+    unsigned_sub(e, x, t).and_then(|(z, c)| (z == y).then_some(c))
 }
 
 /// `a op b` decided by `z - c1 < z - c2` (unsigned, `c1 > c2 >= 0`),
@@ -1025,10 +1028,7 @@ fn decide_below_by_sub(
     if t.signed() || t.bits() != 64 {
         return None;
     }
-    let form = |v: Val| match e.def(v).map(|d| (&d.opcode, &d.args[..])) {
-        Some((Opcode::IntBin(IntBinOp::Sub, dt), &[z, Val::Int(c)])) if *dt == t && c > 0 => (z, c),
-        _ => (v, 0),
-    };
+    let form = |v: Val| unsigned_sub(e, v, t).unwrap_or((v, 0));
     order::decide(op, a, b, |x, y, _strict| {
         let ((zx, cx), (zy, cy)) = (form(x), form(y));
         zx == zy && cx > cy && st.get(zx).view(t).0 >= cx as i128

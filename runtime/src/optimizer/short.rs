@@ -112,9 +112,9 @@ impl PartialEq for ShortPreamble {
 struct Check {
     /// The loop trace that was peeled.
     looped: Trace,
-    /// The peeled loop, by a 128-bit digest: what a check compares with.
-    /// (A copy of the loop and its resume data, kept for every peeled
-    /// loop, was half of the UM's JIT memory: 15 MB of sandmark's 52.)
+    /// The peeled loop, by a 128-bit digest: all a check compares it by
+    /// (a copy of the loop with its resume data was kept for that, as
+    /// long as the loop lives).
     body: Digest,
     /// Where the peeled loop's inputs come from.
     sources: Vec<SlotSource>,
