@@ -113,7 +113,10 @@ pub struct BackendStats {
 }
 
 struct Compiled {
+    /// The trace as compiled; once logged ([`forget_operations`]), its
+    /// start and inputs only, its resume data packed into `packed`.
     trace: Arc<Trace>,
+    packed: Option<crate::resume::PackedResume>,
     mem: CodeMem,
     is_loop: bool,
     entry: Option<usize>,
@@ -146,6 +149,20 @@ struct Compiled {
 }
 
 impl Compiled {
+    fn guard_count(&self) -> usize {
+        match &self.packed {
+            Some(p) => p.len(),
+            None => self.trace.guards.len(),
+        }
+    }
+
+    fn fail_arg_count(&self, g: usize) -> usize {
+        match &self.packed {
+            Some(p) => p.fail_arg_count(g),
+            None => self.trace.guards[g].fail_args.len(),
+        }
+    }
+
     /// Heap bytes of what the backend keeps for the trace besides its
     /// machine code: the trace and its resume data, the guards' exit
     /// locations and patch sites, the listing's marks.
@@ -155,6 +172,7 @@ impl Compiled {
             v.iter().map(|l| size_of_val(&**l)).sum::<usize>() + size_of_val(v)
         }
         self.trace.heap_bytes()
+            + self.packed.as_ref().map_or(0, |p| p.heap_bytes())
             + size_of_val(&*self.header)
             + size_of_val(&*self.stub_patch)
             + nested(&self.guard_locs)
@@ -357,6 +375,7 @@ fn compile(
     };
     let c = Compiled {
         trace: Arc::new(trace),
+        packed: None,
         mem,
         is_loop,
         entry: out.entry,
@@ -431,7 +450,7 @@ pub fn compile_bridge_within(
         let Some(c) = r.get(code) else {
             return Err(format!("compile_bridge: no compiled trace {code}").into());
         };
-        if c.trace.guards.len() <= guard as usize {
+        if c.guard_count() <= guard as usize {
             return Err(format!("compile_bridge: trace {code} has no guard #{guard}").into());
         }
         if c.stub_patch
@@ -539,7 +558,7 @@ pub fn execute(id: TraceId, inputs: &[u64]) -> GuardExit {
         });
         let c = r.traces.get_mut(&trace).expect("guard of a compiled trace");
         c.failures[guard as usize] += 1;
-        (trace, guard, c.trace.guards[guard as usize].fail_args.len())
+        (trace, guard, c.fail_arg_count(guard as usize))
     };
     G_FAILS.fetch_add(1, Ordering::Relaxed);
     STATS.with(|s| {
@@ -555,12 +574,33 @@ pub fn execute(id: TraceId, inputs: &[u64]) -> GuardExit {
     }
 }
 
-/// The trace compiled as `id` (for its guards' resume data and the log).
+/// The trace compiled as `id`: once logged ([`forget_operations`]), its
+/// start and inputs only (its resume data is [`guard_info`]'s).
 pub fn trace_of(id: TraceId) -> Arc<Trace> {
     let r = registry();
     r.get(id)
         .map(|c| c.trace.clone())
         .unwrap_or_else(|| panic!("backend::trace_of: no compiled trace {id}"))
+}
+
+/// The resume data of guard `guard` of trace `id` (once packed, its fail
+/// arguments are `Val::Input(0..n)`: they are read by position).
+pub fn guard_info(id: TraceId, guard: u32) -> Option<crate::trace::GuardInfo> {
+    let r = registry();
+    let c = r.get(id)?;
+    let g = guard as usize;
+    if g >= c.guard_count() {
+        return None;
+    }
+    Some(match &c.packed {
+        Some(p) => p.unpack(g),
+        None => c.trace.guards[g].clone(),
+    })
+}
+
+/// Number of guards of trace `id` (0 if there is no such trace).
+pub fn guard_count(id: TraceId) -> usize {
+    registry().get(id).map_or(0, |c| c.guard_count())
 }
 
 /// Global guard id -> (trace, guard index), if it exists.
@@ -572,7 +612,7 @@ pub fn guard_of(global_id: u32) -> Option<(TraceId, u32)> {
 pub fn guard_id(id: TraceId, guard: u32) -> Option<u32> {
     let r = registry();
     let c = r.get(id)?;
-    ((guard as usize) < c.trace.guards.len()).then_some(c.first_gid + guard)
+    ((guard as usize) < c.guard_count()).then_some(c.first_gid + guard)
 }
 
 /// The bridge attached to guard `guard` of trace `id`, if any.
@@ -613,7 +653,7 @@ pub fn free(ids: &[TraceId]) -> Vec<Arc<Trace>> {
     let mut traces = Vec::with_capacity(ids.len());
     for id in &gone {
         if let Some(c) = r.traces.remove(id) {
-            for g in 0..c.trace.guards.len() as u32 {
+            for g in 0..c.guard_count() as u32 {
                 r.guards.remove(&(c.first_gid + g));
             }
             traces.push(c.trace.clone());
@@ -622,18 +662,24 @@ pub fn free(ids: &[TraceId]) -> Vec<Arc<Trace>> {
     traces
 }
 
-/// Drops the operations of trace `id` (its resume data stays: what a
-/// guard failure and a bridge need): once it is compiled and logged, only
-/// the log would read them, a hundred bytes or so per operation. The
-/// trace [`trace_of`] returns then has no operations.
+/// Drops the operations of trace `id` and packs its resume data (what a
+/// guard failure and a bridge need, read through [`guard_info`]): once it
+/// is compiled and logged, only the log would read the operations, a
+/// hundred bytes or so each, and the resume data is never rewritten
+/// (`resume::PackedResume`). The trace [`trace_of`] returns then has no
+/// operations and no guards.
 pub fn forget_operations(id: TraceId) {
     if let Some(c) = registry().traces.get_mut(&id) {
+        if c.packed.is_some() {
+            return;
+        }
         let t = &c.trace;
+        c.packed = Some(crate::resume::PackedResume::pack(&t.guards));
         c.trace = Arc::new(Trace {
             start: t.start.clone(),
             inputs: t.inputs.clone(),
             ops: Vec::new(),
-            guards: t.guards.clone(),
+            guards: Vec::new(),
         });
     }
 }

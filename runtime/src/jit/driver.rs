@@ -39,7 +39,7 @@ use crate::blackhole::{self, RunOutcome};
 use crate::cputime::CpuInstant;
 use crate::jitcode::{Kind, Tables};
 use crate::metainterp::{self, AbortReason, LoopTarget, TraceFrom, TraceResult};
-use crate::trace::{Opcode, Trace, TraceStart};
+use crate::trace::{GuardInfo, Opcode, Trace, TraceStart};
 use std::cell::Cell;
 
 /// What the native interpreter does after [`can_enter_jit`].
@@ -349,11 +349,16 @@ fn run_compiled(tables: &'static Tables, driver: u16, id: TraceId, reds: &[u64])
         record(Delta::Finished);
         return RunOutcome::Return(exit.values).into();
     }
-    let trace = backend::trace_of(exit.trace);
-    let inlined = trace.guards[exit.guard as usize].frames.len() > 1;
+    let Some(info) = backend::guard_info(exit.trace, exit.guard) else {
+        panic!(
+            "metatrace: compiled code left through guard #{} of trace {}, which has no such guard",
+            exit.guard, exit.trace
+        );
+    };
+    let inlined = info.frames.len() > 1;
     record(Delta::GuardFailed { inlined });
-    let pending = &trace.guards[exit.guard as usize].pending;
-    let writebacks = pending
+    let writebacks = info
+        .pending
         .iter()
         .filter(|w| w.is_virtualizable(tables))
         .count();
@@ -367,17 +372,16 @@ fn run_compiled(tables: &'static Tables, driver: u16, id: TraceId, reds: &[u64])
     // then gets a bridge like any guard that keeps failing: without one,
     // binary_trees.lox ran 2.6 million iterations in the blackhole.
     if compile::is_invalidation_guard(exit.trace, exit.guard) {
-        if let TraceStart::Bridge { .. } = trace.start {
+        if let TraceStart::Bridge { .. } = backend::trace_of(exit.trace).start {
             let (driver, greens) = root_key(exit.trace);
             with_state(tables, |w| w.bridge_invalidated(driver, &greens));
         }
     }
     if with_state(tables, |w| w.guard_failed(exit.trace, exit.guard)) {
-        return trace_bridge(tables, driver, &trace, &exit);
+        return trace_bridge(tables, driver, &info, &exit);
     }
-    let info = &trace.guards[exit.guard as usize];
     record(Delta::Blackholed);
-    blackhole::resume(tables, ResumeFrame::from_guard(tables, info, &exit.values)).into()
+    blackhole::resume(tables, ResumeFrame::from_guard(tables, &info, &exit.values)).into()
 }
 
 /// The compiled loop a trace may end in, for these greens.
@@ -489,8 +493,7 @@ fn trace_loop(tables: &'static Tables, driver: u16, args: &[u64], function_entry
 /// (or returned). A bridge that aborts because it went round a loop
 /// without a compiled loop (`NoTargetLoop`) stops at that loop's merge
 /// point: `Step::hot` asks for that loop to be traced now.
-fn trace_bridge(tables: &'static Tables, driver: u16, trace: &Trace, exit: &GuardExit) -> Step {
-    let info = &trace.guards[exit.guard as usize];
+fn trace_bridge(tables: &'static Tables, driver: u16, info: &GuardInfo, exit: &GuardExit) -> Step {
     let params = with_state(tables, |w| w.params.clone());
     let target = |g: &[u64]| target_of(tables, driver, g);
     let what = format!(
@@ -603,7 +606,7 @@ fn stopped_at_traceable_loop(
 /// bridged at its first failure. It is the trace's last guard: the
 /// optimizer drops what follows a guard that always fails.
 fn mark_cut_exit(tables: &'static Tables, id: TraceId) {
-    if let Some(last) = backend::trace_of(id).guards.len().checked_sub(1) {
+    if let Some(last) = backend::guard_count(id).checked_sub(1) {
         with_state(tables, |w| w.set_cut_exit(id, last as u32));
     }
 }

@@ -19,6 +19,9 @@
 //!   ([`GuardInfo::do_pending_writes`]).
 
 pub(crate) mod liveness;
+mod pack;
+
+pub use pack::PackedResume;
 
 use crate::blackhole::ResumeFrame;
 use crate::jitcode::{AllocId, ScalarTy, Tables};
