@@ -243,6 +243,7 @@ fn optimize<T>(
     let opts = EnabledOpts::parse(&params.enable_opts).unwrap_or_default();
     let t0 = CpuInstant::now();
     let optimized = optimize(trace, &opts);
+    optimizer::emit::trim_spare_buffers();
     (optimized, optimized_timing(recorded_ops, t0))
 }
 
