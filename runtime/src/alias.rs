@@ -265,13 +265,16 @@ fn scalar_size(t: Option<ScalarTy>) -> Option<usize> {
 /// May field `d1` of `b1` and field `d2` of `b2` share bytes?
 ///
 /// Fields of two different types (`FieldDescr::owner`) only through an
-/// enum: a field descr names a direct field of its type, and in safe Rust
-/// (no unions) two objects share bytes only when one holds the other by
-/// value, inside a field of its own, which a struct's own scalar fields
-/// never overlap. An enum's variants do overlap: a field of one variant
-/// may lie over a field of a type another variant holds
-/// (`in_one_enum`; they must not be told apart, or a delayed store to
-/// one could be done after a later store to the other). This is
+/// enum or a null-pointer option: a field descr names a direct field of
+/// its type, and in safe Rust (no unions) two objects share bytes only
+/// when one holds the other by value, inside a field of its own, which a
+/// struct's own scalar fields never overlap, with two exceptions
+/// (`held_in`; they must not be told apart, or a delayed store to one
+/// could be done after a later store to the other). An enum's variants
+/// overlap: a field of one variant may lie over a field of a type another
+/// variant holds. And a struct's field that is a null-pointer option
+/// (`Option<Gc<T>>`) is a scalar, the pointer, which is also the option's
+/// `Some` payload. This is
 /// RPython's rule (a descr is a location), made safe for enums; it keeps
 /// a Lox trace's stack slots, call frames and object fields apart though
 /// they sit at the same offsets of their types.
@@ -282,7 +285,7 @@ pub fn fields_may_alias(t: &Tables, d1: FieldId, d2: FieldId, b1: Val, b2: Val) 
     let (f1, f2) = (&t.fields[d1], &t.fields[d2]);
     if let Some((o1, o2)) = owners(t, d1, d2) {
         if o1.id != o2.id {
-            return in_one_enum(f1, o1, f2, o2) || in_one_enum(f2, o2, f1, o1);
+            return held_in(f1, o1, f2, o2) || held_in(f2, o2, f1, o1);
         }
     }
     match (f1.place, f2.place) {
@@ -302,14 +305,15 @@ pub fn fields_may_alias(t: &Tables, d1: FieldId, d2: FieldId, b1: Val, b2: Val) 
     }
 }
 
-/// May field `outer` of enum type `e` share bytes with field `inner` of
-/// type `held`, which `e` may hold by value (in another variant)?
-fn in_one_enum(outer: &FieldDescr, e: &MemType, inner: &FieldDescr, held: &MemType) -> bool {
+/// May field `outer` of type `e` share bytes with field `inner` of type
+/// `held`, which `e` may hold by value (`MemType::held_by`: in another
+/// variant of an enum, or as a null-pointer option field of a struct)?
+fn held_in(outer: &FieldDescr, e: &MemType, inner: &FieldDescr, held: &MemType) -> bool {
     let span = |f: &FieldDescr, shift: usize| match f.place {
         FieldPlace::Offset(o) => Some((shift + o, shift + o + scalar_size(f.ty).unwrap_or(1))),
         FieldPlace::Shim(_) => None,
     };
-    held.held_by_enums
+    held.held_by
         .iter()
         .filter(|(holder, _)| *holder == e.id)
         .any(
@@ -661,16 +665,8 @@ mod tests {
     // enum E { V(u64), W(B) } with `#[repr(u8)]`: the tag at 0, both
     // payloads at 8; struct B { g: u64 } held at offset 8 of an E; struct
     // S { x: u64 } held by no enum.
-    const fn mem(
-        name: &'static str,
-        id: u16,
-        held_by_enums: &'static [(u16, Option<usize>)],
-    ) -> MemType {
-        MemType {
-            name,
-            id,
-            held_by_enums,
-        }
+    const fn mem(name: &'static str, id: u16, held_by: &'static [(u16, Option<usize>)]) -> MemType {
+        MemType { name, id, held_by }
     }
     static E: MemType = mem("E", 0, &[]);
     static B: MemType = mem("B", 1, &[(0, Some(8))]);

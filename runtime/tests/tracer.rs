@@ -69,6 +69,7 @@ const PROM: u8 = 6; // acc += promote(data.len()) * 10
 const PAR: u8 = 7; // match n & 1 { 0 => acc += 100, _ => acc -= 1 }
 const PURE: u8 = 8; // acc += opcode(prog, n & 3)   (elidable, non-constant)
 const SLOT: u8 = 9; // stack.push(acc) then acc += stack.pop(), both in place
+const PUSH: u8 = 10; // stack.push(acc)   (a scalar push)
 
 /// `fn record(st: &mut St, x: i64) { st.log = st.log * 31 + x }`
 unsafe fn record_shim(args: &[u64], results: &mut [u64]) {
@@ -133,6 +134,7 @@ fn portal() -> Code {
             (PAR as i64, "par"),
             (PURE as i64, "pure"),
             (SLOT as i64, "slot"),
+            (PUSH as i64, "push"),
         ],
         "ret",
     );
@@ -240,6 +242,13 @@ fn portal() -> Code {
     a.goto_if_not(6, "next");
     a.i(insn::load(ScalarTy::Int(IntTy::I64), 2, 5));
     acc_add(&mut a, 5);
+    a.goto("next");
+
+    a.label("push");
+    a.i(insn::field_addr(F_ST_STACK, 1, 2));
+    a.i(insn::get_field(F_ST_ACC, 1, 7));
+    a.live(&[ki(0), ki(1), ki(7), kr(0), kr(1), kr(2)]);
+    a.i(insn::vec_push(A_VI64, 2, 7));
     a.goto("next");
 
     a.label("ret");
@@ -706,6 +715,54 @@ jump(i20, r1)
     assert_eq!(w.st.acc, 2);
 }
 
+/// A scalar push into spare room: the guard that there is room, the new
+/// length, the store; no call. The pop after it reads the length the
+/// push wrote.
+#[test]
+fn scalar_push_into_room_is_a_store() {
+    let t = tables();
+    let mut w = World::new(&[PUSH, POP, JMP, RET], &BIG, &[5]);
+    w.st.stack.reserve(8);
+    w.st.acc = 1;
+    let args = w.args(0, 6);
+    let (trace, _) = closed(metainterp::trace_loop(t, 0, &args, &params(1000)));
+    assert_eq!(
+        w.show(t, &trace),
+        "\
+[i0, r1]
+r2 = fieldaddr<St.stack>(r1)
+i3 = getfield<St.acc>(r1)
+i4 = vec_len<Vec<i64>>(r2)
+i5 = vec_cap<Vec<i64>>(r2)
+i6 = int_lt/usize(i4, i5)
+guard_true(i6) [i0, i3, r1, r2] #0
+i8 = int_add/usize(i4, 1)
+vec_set_len<Vec<i64>>(r2, i8)
+r10 = vec_ptr<Vec<i64>>(r2)
+setitem<Vec<i64>>(r10, i4, i3)
+debug_merge_point<portal @1>(1, PROG)
+i13 = int_ne/usize(i8, 0)
+guard_true(i13) [i0, r1, r2] #1
+i15 = vec_pop<Vec<i64>>(r2)
+i16 = int_add/i64(i3, i15)
+setfield<St.acc>(r1, i16)
+debug_merge_point<portal @1>(2, PROG)
+i19 = int_gt/i64(i0, 0)
+guard_true(i19) [i0, i19, r1] #2
+i21 = int_sub/i64(i0, 1)
+jump(i21, r1)
+"
+    );
+    // The guard resumes at the push itself.
+    let g = &trace.guards[0].frames[0];
+    assert!(matches!(
+        program_insn(t, PORTAL, g.pc),
+        Insn::VecPush { .. }
+    ));
+    assert_eq!(w.st.stack, vec![5]);
+    assert_eq!(w.st.acc, 2);
+}
+
 fn program_insn(t: &'static Tables, jitcode: u16, pc: u32) -> Insn {
     blackhole::program(t).codes[jitcode as usize].insns[pc as usize].clone()
 }
@@ -733,6 +790,12 @@ fn cases() -> Vec<Case> {
         v.push((vec![PROM, PAR, JMP, RET], MIXED.to_vec(), vec![], n));
         v.push((vec![PURE, RES, JMP, RET], BIG.to_vec(), vec![], n));
         v.push((vec![ADD, SLOT, POP, JMP, RET], BIG.to_vec(), vec![3], n));
+        v.push((
+            vec![ADD, PUSH, POP, PUSH, JMP, RET],
+            BIG.to_vec(),
+            vec![3],
+            n,
+        ));
         v.push((
             vec![ADD, PAR, POP, PURE, PROM, RES, JMP, RET],
             MIXED.to_vec(),

@@ -125,3 +125,65 @@ fn compiled_vec_value_ops_match_the_interpreter() {
         );
     }
 }
+
+/// `vec_init` of no items (`Vec::new()`, and the empty Vec a dropped one
+/// leaves) is three stores of an empty header observed once
+/// (`layout::empty_vec_header`), not a call; the Vec it leaves is one the
+/// program can push into and drop.
+#[test]
+fn compiled_vec_init_of_nothing_is_the_empty_header() {
+    let d = ArrayId(A_VI64);
+    let shims = metatrace_testkit::backend::tables().arrays[A_VI64 as usize]
+        .vec
+        .unwrap();
+    let header = backend::layout::empty_vec_header(&shims).expect("an observed empty header");
+    let empty: Vec<i64> = Vec::new();
+    let words: [u64; 3] = unsafe { std::mem::transmute_copy(&empty) };
+    assert_eq!(header, words);
+    let mut tb = TB::new(&[Kind::Ref, Kind::Ref]);
+    let (a, b) = (Val::Input(0), Val::Input(1));
+    tb.effect(Opcode::VecDrop(d), vec![a]);
+    tb.effect(Opcode::VecInit(d), vec![a, Val::Int(0)]);
+    let len = tb.int(Opcode::VecLen(d), vec![a]);
+    let cap = tb.int(Opcode::VecCap(d), vec![a]);
+    tb.effect(Opcode::VecDrop(d), vec![b]);
+    tb.effect(Opcode::VecInit(d), vec![b, Val::Int(0)]);
+    tb.exit(vec![len, cap]);
+    let trace = tb.finish_straight();
+    let tables = metatrace_testkit::backend::tables();
+    let inits: Vec<&TraceOp> = trace
+        .ops
+        .iter()
+        .filter(|o| matches!(o.opcode, Opcode::VecInit(_)))
+        .collect();
+    assert!(inits
+        .iter()
+        .all(|o| backend::layout::inline_vec_init(tables, o)));
+    let id = backend::compile_loop(trace.clone(), tables)
+        .unwrap_or_else(|e| panic!("compile failed: {e}"));
+    let mut rng = Rng::new(12);
+    for _ in 0..20 {
+        let data = Box::new(Pair {
+            a: (0..rng.below(6)).map(|_| rng.int()).collect(),
+            b: (0..rng.below(40)).map(|_| rng.int()).collect(),
+        });
+        check_on_data(
+            &trace,
+            id,
+            &data,
+            |p: &mut Box<Pair>| {
+                vec![
+                    &mut p.a as *mut Vec<i64> as u64,
+                    &mut p.b as *mut Vec<i64> as u64,
+                ]
+            },
+            |p, q| {
+                let same = p.a == q.a && p.b == q.b && p.a.capacity() == q.a.capacity();
+                // What compiled code left is a Vec like any other.
+                let mut a = p.a.clone();
+                a.push(7);
+                same && a == vec![7] && p.b.is_empty()
+            },
+        );
+    }
+}

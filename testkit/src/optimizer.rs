@@ -292,32 +292,32 @@ pub fn tables() -> &'static Tables {
             MemType {
                 name: "Obj",
                 id: 0,
-                held_by_enums: &[],
+                held_by: &[],
             },
             MemType {
                 name: "Prog",
                 id: 1,
-                held_by_enums: &[],
+                held_by: &[],
             },
             MemType {
                 name: "Regs",
                 id: 2,
-                held_by_enums: &[],
+                held_by: &[],
             },
             MemType {
                 name: "Pair",
                 id: 3,
-                held_by_enums: &[],
+                held_by: &[],
             },
             MemType {
                 name: "Frame",
                 id: 4,
-                held_by_enums: &[],
+                held_by: &[],
             },
             MemType {
                 name: "Holder",
                 id: 5,
-                held_by_enums: &[],
+                held_by: &[],
             },
         ];
         for f in &mut fields {

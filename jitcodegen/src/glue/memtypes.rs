@@ -5,11 +5,16 @@
 //!
 //! Fields of two different types share bytes only when one type holds
 //! the other by value in an enum's variant (then the enum's fields of
-//! another variant lie over it); a struct's own fields never overlap
-//! what it holds in its other fields. So only enums (and `Option`,
-//! `Result`) are walked, through everything they hold by value: fields
-//! and payloads, tuple and array elements, cell contents — not through
-//! pointers (`Gc`, `Box`, `Vec`, references).
+//! another variant lie over it), or when a struct's (or tuple's) field
+//! is a null-pointer option (`Option<Gc<T>>`, `Option<Box<T>>`,
+//! `Option<&T>`): that field is read and written as one pointer, and the
+//! option's `Some` payload is the same pointer. Otherwise a struct's own
+//! fields never overlap what it holds in its other fields (a field that
+//! holds an aggregate is never read as a scalar). So enums (and
+//! `Option`, `Result`) are walked, through everything they hold by value:
+//! fields and payloads, tuple and array elements, cell contents — not
+//! through pointers (`Gc`, `Box`, `Vec`, references); structs and tuples
+//! only for their null-pointer option fields.
 
 use super::repr;
 use super::rust_ty::{adt_path, field_member, rust_type};
@@ -49,7 +54,8 @@ impl MemTypes {
 
     /// The `MEMTYPE_<id>` statics.
     pub fn statics(&self, types: &TypeTable) -> Result<Vec<TokenStream>, String> {
-        // held_by[i]: (enum id, offset) for each enum holding owner i.
+        // held_by[i]: (holder id, offset) for each type whose own fields
+        // may lie over owner i's.
         let mut held_by: Vec<Vec<(u16, Option<TokenStream>)>> = vec![Vec::new(); self.owners.len()];
         for (e, ty) in self.owners.iter().enumerate() {
             if !is_enum_like(types, ty) {
@@ -74,6 +80,19 @@ impl MemTypes {
                 }
             }
         }
+        for (s, ty) in self.owners.iter().enumerate() {
+            if is_enum_like(types, ty) {
+                continue;
+            }
+            for (t, at) in children(types, ty)? {
+                if !t.is_null_pointer_option() {
+                    continue;
+                }
+                if let Some(i) = self.owners.iter().position(|o| *o == t) {
+                    held_by[i].push((s as u16, at));
+                }
+            }
+        }
         let mut out = Vec::new();
         for (i, ty) in self.owners.iter().enumerate() {
             let name = super::id(&format!("MEMTYPE_{i}"));
@@ -90,7 +109,7 @@ impl MemTypes {
                 static #name: __mt::MemType = __mt::MemType {
                     name: #text,
                     id: #id,
-                    held_by_enums: &[#(#holders),*],
+                    held_by: &[#(#holders),*],
                 };
             });
         }

@@ -165,6 +165,27 @@ fn sample() -> (Program, Assembly) {
                 },
                 ty: Ty::Char,
             },
+            // `Some.0` of a null-pointer option, and of another option.
+            FieldRequest {
+                immutable: false,
+                virtualizable: false,
+                field: FieldRef {
+                    owner: Ty::Option(Box::new(Ty::Box(Box::new(u8t())))),
+                    variant: Some(1),
+                    index: 0,
+                },
+                ty: Ty::Box(Box::new(u8t())),
+            },
+            FieldRequest {
+                immutable: false,
+                virtualizable: false,
+                field: FieldRef {
+                    owner: Ty::Option(Box::new(Ty::Int(IntTy::U32))),
+                    variant: Some(1),
+                    index: 0,
+                },
+                ty: Ty::Int(IntTy::U32),
+            },
         ],
         arrays: vec![
             ArrayRequest {
@@ -293,6 +314,11 @@ fn fields_by_offset_of_and_variant_shims() {
     has("ty: ::core::option::Option::Some(__mt::ScalarTy::Char), place: __mt::FieldPlace::Offset(::core::mem::offset_of!(crate::interp::Pair, 1))");
     has("name: \"Op::Jump.to\", ty: ::core::option::Option::Some(__mt::ScalarTy::Int(__mt::IntTy::Usize)), place: __mt::FieldPlace::Shim(field_1)");
     has("unsafe fn field_1(base: usize) -> usize { unsafe { match &*(base as *const crate::interp::Op) { crate::interp::Op::Jump { to: __f, .. } => __f as *const _ as usize, _ =>");
+    // The pointer of `Some(p)` of a null-pointer option is the option
+    // itself; another option's payload is found by a shim.
+    has("name: \"Option<Box<u8>>.0\", ty: ::core::option::Option::Some(__mt::ScalarTy::Ref), place: __mt::FieldPlace::Offset(0)");
+    has("place: __mt::FieldPlace::Shim(field_5)");
+    has("unsafe fn field_5(base: usize) -> usize { unsafe { match &*(base as *const ::core::option::Option<u32>) { ::core::option::Option::Some(__f) => __f as *const _ as usize,");
 }
 
 #[test]
@@ -424,7 +450,7 @@ fn allocs_and_boxes_passed_to_native_code() {
 #[test]
 fn field_owners_name_the_enums_holding_them() {
     has("name: \"Tape.cells\", ty: ::core::option::Option::None, place: __mt::FieldPlace::Offset(::core::mem::offset_of!(crate::interp::Tape, cells)), immutable: false, virtualizable: false, owner: ::core::option::Option::Some(&MEMTYPE_0)");
-    has("static MEMTYPE_0: __mt::MemType = __mt::MemType { name: \"Tape\", id: 0u16, held_by_enums: &[], };");
+    has("static MEMTYPE_0: __mt::MemType = __mt::MemType { name: \"Tape\", id: 0u16, held_by: &[], };");
     // An `Option<Pair>` holds a Pair at an offset rustc does not tell;
     // a Tape is held by no enum.
     let types = types();
@@ -440,12 +466,61 @@ fn field_owners_name_the_enums_holding_them() {
         .filter(|c| !c.is_whitespace())
         .collect();
     assert!(
-        text.contains("name:\"Pair\",id:1u16,held_by_enums:&[(0u16,::core::option::Option::None)]"),
+        text.contains("name:\"Pair\",id:1u16,held_by:&[(0u16,::core::option::Option::None)]"),
         "{text}"
     );
-    assert!(
-        text.contains("name:\"Tape\",id:2u16,held_by_enums:&[]"),
-        "{text}"
-    );
+    assert!(text.contains("name:\"Tape\",id:2u16,held_by:&[]"), "{text}");
     assert!(m.owner(&PAIR).to_string().contains("MEMTYPE_1"));
+}
+
+#[test]
+fn null_pointer_option_fields_lie_over_the_options_payload() {
+    // `struct Node { n: u8, next: Option<Box<u8>> }`: the field `next`
+    // is the pointer that `Some.0` of the option reads too.
+    let mut types = types();
+    let npo = Ty::Option(Box::new(Ty::Box(Box::new(u8t()))));
+    types.adts.push(AdtDef {
+        name: "Node".into(),
+        path: "interp::Node".into(),
+        kind: AdtKind::Struct {
+            fields: vec![
+                FieldDef {
+                    name: "n".into(),
+                    ty: u8t(),
+                    virtualizable: false,
+                },
+                FieldDef {
+                    name: "next".into(),
+                    ty: npo.clone(),
+                    virtualizable: false,
+                },
+            ],
+            named: true,
+        },
+        owns_heap: true,
+        is_copy: false,
+        tag: None,
+    });
+    let node = Ty::Adt(AdtId(3));
+    let other = Ty::Option(Box::new(Ty::Int(IntTy::U32)));
+    let m = memtypes::MemTypes::new([&npo, &node, &other].into_iter());
+    let text: String = m
+        .statics(&types)
+        .unwrap()
+        .iter()
+        .map(|t| t.to_string())
+        .collect::<String>()
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    assert!(
+        text.contains("name:\"Option<Box<u8>>\",id:0u16,held_by:&[(1u16,::core::option::Option::Some(::core::mem::offset_of!(crate::interp::Node,next)))]"),
+        "{text}"
+    );
+    // Another option is held by no struct, and the struct by nothing.
+    assert!(text.contains("name:\"Node\",id:1u16,held_by:&[]"), "{text}");
+    assert!(
+        text.contains("name:\"Option<u32>\",id:2u16,held_by:&[]"),
+        "{text}"
+    );
 }

@@ -135,6 +135,63 @@ pub fn vec_layout(shims: &VecShims) -> Option<HeaderLayout> {
     l
 }
 
+/// The words of an empty Vec's header (`Vec::with_capacity(0)`, which
+/// allocates nothing), observed as the layout is: the shim writes one
+/// over two scratch areas filled with different words, and it is
+/// conclusive when it wrote the same first three words over both and
+/// nothing after them. `VecInit` of length 0 (`Vec::new()`, and the
+/// empty Vec left where one was dropped) is then three stores.
+pub fn empty_vec_header(shims: &VecShims) -> Option<[u64; 3]> {
+    type Cache = Mutex<HashMap<usize, Option<[u64; 3]>>>;
+    static CACHE: OnceLock<Cache> = OnceLock::new();
+    if !enabled() {
+        return None;
+    }
+    let slots = shims.slots?;
+    let key = slots.with_capacity as usize;
+    let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
+    if let Some(h) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+        return *h;
+    }
+    let written = |fill: u64| {
+        let mut scratch = [fill; 8];
+        // SAFETY: 64 bytes of writable memory, more than a Vec header;
+        // an empty Vec owns nothing, so leaving it there leaks nothing.
+        unsafe { (slots.with_capacity)(scratch.as_mut_ptr() as usize, 0) };
+        scratch
+    };
+    let (a, b) = (
+        written(0x5a5a_5a5a_5a5a_5a5a),
+        written(0xa5a5_a5a5_a5a5_a5a5),
+    );
+    let conclusive = a[..3] == b[..3]
+        && a[3..].iter().all(|&w| w == 0x5a5a_5a5a_5a5a_5a5a)
+        && b[3..].iter().all(|&w| w == 0xa5a5_a5a5_a5a5_a5a5);
+    // (Words that fit a store's 32-bit immediate: a dangling pointer is
+    // the items' alignment, the length and capacity 0.)
+    let small = a[..3].iter().all(|&w| w < 1 << 31);
+    let header = (conclusive && small).then(|| [a[0], a[1], a[2]]);
+    cache
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(key, header);
+    header
+}
+
+/// The header `op`, a `VecInit`, writes, when it is three stores: an empty
+/// Vec whose header words are known ([`empty_vec_header`]).
+pub fn vec_init_header(tables: &Tables, op: &crate::trace::TraceOp) -> Option<[u64; 3]> {
+    let (Opcode::VecInit(d), Some(crate::trace::Val::Int(0))) = (&op.opcode, op.args.get(1)) else {
+        return None;
+    };
+    empty_vec_header(&tables.arrays.get(d.index())?.vec?)
+}
+
+/// Does `op`, a `VecInit`, compile to stores rather than a call?
+pub fn inline_vec_init(tables: &Tables, op: &crate::trace::TraceOp) -> bool {
+    vec_init_header(tables, op).is_some()
+}
+
 /// The inline layout for a Vec/String operation, if it has one.
 pub fn op_layout(tables: &Tables, op: &Opcode) -> Option<HeaderLayout> {
     match op {

@@ -231,11 +231,13 @@ pub struct MemType {
     pub name: &'static str,
     /// Numbered per interpreter.
     pub id: u16,
-    /// The enums (by `id`) that hold this type by value, in a variant
-    /// or deeper, with its offset in them when rustc's layout tells it:
-    /// there a field of the enum's own may share bytes with a field of
-    /// this type (another variant's).
-    pub held_by_enums: &'static [(u16, Option<usize>)],
+    /// The types (by `id`) whose own fields may lie over this type's,
+    /// with this type's offset in them when rustc's layout tells it:
+    /// enums that hold it by value, in a variant or deeper (another
+    /// variant's fields lie over it), and structs and tuples with a field
+    /// of this type when it is a null-pointer option (that field is the
+    /// option's `Some` payload).
+    pub held_by: &'static [(u16, Option<usize>)],
 }
 
 #[derive(Clone, Copy, Debug)]

@@ -75,6 +75,40 @@ impl Tracer<'_> {
         (len, nonempty)
     }
 
+    /// `vec.push(value)` of a scalar, when the Vec has spare room (and
+    /// in-place shims): the guard on the room, the length, the store
+    /// (RPython's list append). No call, and the heap caches learn the
+    /// item and the length. False (nothing done) when it has no room.
+    fn push_into_room(&mut self, descr: ArrayId, vec: Reg, value: Reg) -> bool {
+        let d = &self.tables.arrays[descr];
+        let Some(s) = d.vec.and_then(|v| v.slots) else {
+            return false;
+        };
+        let v = self.get(Ref, vec);
+        let cap_bits = unsafe { (s.cap)(v.bits as usize) } as u64;
+        let len_bits = unsafe { (d.vec_shims().len)(v.bits as usize) } as u64;
+        if len_bits >= cap_bits {
+            return false;
+        }
+        let len = self.vec_len(descr, v);
+        let cap = self
+            .rec
+            .read(Opcode::VecCap(descr), &[v.val], Int, cap_bits, d.immutable);
+        let lt = Opcode::IntCmp(CmpOp::Lt, IntTy::Usize);
+        let room = self.rec.pure(lt, &[len.val, cap], Int, 1);
+        // (It resumes at the push, before anything is pushed.)
+        self.guard_truth(Value { bits: 1, val: room });
+        let add = Opcode::IntBin(IntBinOp::Add, IntTy::Usize);
+        let n = self
+            .rec
+            .pure(add, &[len.val, Val::Int(1)], Int, len.bits + 1);
+        unsafe { (s.set_len)(v.bits as usize, len.bits as usize + 1) };
+        self.rec.set_len(descr, v.val, n, len.bits + 1);
+        let ptr = self.vec_ptr(descr, v);
+        self.set_item(descr, ptr, len, value);
+        true
+    }
+
     /// The array data pointer and the index (registers `base`, `idx`) of
     /// an item access: the data of the Vec `base` when `vec`, else `base`.
     fn item_base(&mut self, descr: ArrayId, vec: bool, base: Reg, idx: Reg) -> (Value, Value) {
@@ -333,15 +367,17 @@ impl Tracer<'_> {
             Insn::VecPush { descr, vec, value } => {
                 let d = &tables.arrays[*descr];
                 let ty = d.item.expect("verified: scalar items");
-                let push = d.push_shim();
-                let (v, x) = (self.get(Ref, *vec), self.get(ty.kind(), *value));
-                unsafe { push(v.bits as usize, x.bits) };
-                self.rec.effect(
-                    Opcode::VecPush(*descr),
-                    vec![v.val, x.val],
-                    None,
-                    Effect::Resize(v.val, *descr),
-                );
+                if !self.push_into_room(*descr, *vec, *value) {
+                    let push = d.push_shim();
+                    let (v, x) = (self.get(Ref, *vec), self.get(ty.kind(), *value));
+                    unsafe { push(v.bits as usize, x.bits) };
+                    self.rec.effect(
+                        Opcode::VecPush(*descr),
+                        vec![v.val, x.val],
+                        None,
+                        Effect::Resize(v.val, *descr),
+                    );
+                }
             }
             Insn::VecPop {
                 descr,

@@ -226,6 +226,15 @@ impl<'a> Codegen<'a> {
             return;
         }
         let tables = self.tables;
+        if let Some(words) = layout::vec_init_header(tables, &self.trace.ops[i]) {
+            let la = self.arg(i, 0);
+            let base = self.gpr_in(la, super::regs::R11);
+            let usize_t = crate::jitcode::ScalarTy::Int(crate::jitcode::IntTy::Usize);
+            for (k, w) in words.into_iter().enumerate() {
+                self.emit_store(usize_t, Mem::base(base, 8 * k as i32), Loc::Imm(w));
+            }
+            return;
+        }
         if let Opcode::EnumTag(d) = opcode {
             if tables.enums.get(d.index()).is_some_and(|e| e.null_pointer) {
                 let la = self.arg(i, 0);

@@ -50,12 +50,13 @@ pub fn vid(n_inputs: usize, v: Val) -> Option<usize> {
 
 /// Which operations call out of compiled code (clobbering caller-saved
 /// registers).
-pub fn is_call(tables: &crate::jitcode::Tables, op: &Opcode) -> bool {
+pub fn is_call(tables: &crate::jitcode::Tables, trace_op: &crate::trace::TraceOp) -> bool {
     use crate::jitcode::{FieldPlace, FloatBinOp, IntTy, ScalarTy};
+    let op = &trace_op.opcode;
     match op {
+        Opcode::VecInit(_) => !crate::backend::layout::inline_vec_init(tables, trace_op),
         Opcode::New(_)
         | Opcode::Free(_)
-        | Opcode::VecInit(_)
         | Opcode::VecDrop(_)
         | Opcode::VecTake(_)
         | Opcode::CallAssembler(_) => true,
@@ -203,11 +204,7 @@ impl Liveness {
                 alias[n_inputs + i] = Some(resolve(src, &alias));
             }
         }
-        let is_call: Vec<bool> = trace
-            .ops
-            .iter()
-            .map(|o| is_call(tables, &o.opcode))
-            .collect();
+        let is_call: Vec<bool> = trace.ops.iter().map(|o| is_call(tables, o)).collect();
         // calls_before[i] = number of calls among ops 0..i
         let mut calls_before = Vec::with_capacity(trace.ops.len() + 1);
         let mut c = 0u32;
