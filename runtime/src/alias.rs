@@ -254,6 +254,103 @@ pub fn read_loc<'e>(
 }
 
 /// May two values be the same address? (Different constants are not.)
+/// Is `b` inside a Vec's buffer: through `fieldaddr`s, an `itemaddr` of
+/// a `vec_ptr`?
+pub fn in_vec_data<'e>(mut b: Val, def: &dyn Fn(Val) -> Option<&'e TraceOp>) -> bool {
+    loop {
+        let Some(op) = def(b) else {
+            return false;
+        };
+        match op.opcode {
+            Opcode::FieldAddr(_) => b = op.args[0],
+            Opcode::ItemAddr(_) => {
+                return def(op.args[0]).is_some_and(|p| matches!(p.opcode, Opcode::VecPtr(_)))
+            }
+            _ => return false,
+        }
+    }
+}
+
+/// Is `b` a constant address inside a GC object?
+pub fn in_gc_heap(b: Val) -> bool {
+    matches!(b, Val::Ref(a) if crate::gc::in_gc_object(a))
+}
+
+/// Is one base inside a Vec's buffer and the other a constant address
+/// inside a GC object? Then they are apart: a Vec's buffer comes from the
+/// global allocator, never from the GC heap. (A Lox trace reads a
+/// global's `Value` at a constant address in the heap; told apart, a
+/// stack slot's store stays pending past it.)
+fn vec_data_apart_from_gc_heap<'e>(
+    b1: Val,
+    b2: Val,
+    def: &dyn Fn(Val) -> Option<&'e TraceOp>,
+) -> bool {
+    (in_gc_heap(b2) && in_vec_data(b1, def)) || (in_gc_heap(b1) && in_vec_data(b2, def))
+}
+
+/// The outermost object a field of `base` lies in, as far as the trace
+/// shows: following the `fieldaddr`s out from `base`, the type of the
+/// last field (`FieldDescr::owner`), and whether that object is an item
+/// of a Vec's buffer. `None` when a descr has no owner.
+fn container<'e>(
+    t: &Tables,
+    base: Val,
+    descr: FieldId,
+    def: &dyn Fn(Val) -> Option<&'e TraceOp>,
+) -> Option<(&'static MemType, bool)> {
+    let mut owner = t.fields[descr].owner?;
+    let mut b = base;
+    loop {
+        let Some(op) = def(b) else {
+            return Some((owner, false));
+        };
+        match op.opcode {
+            Opcode::FieldAddr(f) => {
+                owner = t.fields[f].owner?;
+                b = op.args[0];
+            }
+            Opcode::ItemAddr(_) => {
+                let in_vec = def(op.args[0]).is_some_and(|p| matches!(p.opcode, Opcode::VecPtr(_)));
+                return Some((owner, in_vec));
+            }
+            _ => return Some((owner, false)),
+        }
+    }
+}
+
+/// Is one field in an item of a Vec's buffer, of type `T`, and the other
+/// in an object of a type `X` that no `T` holds by value
+/// (`MemType::within`)? Then they are apart: the buffer holds nothing
+/// but `T`s, so an `X` overlapping it would lie in one. (A Lox stack
+/// slot's `Value` and the `Value` in an instance's field block.)
+fn apart_by_container<'e>(
+    t: &Tables,
+    (b1, d1): (Val, FieldId),
+    (b2, d2): (Val, FieldId),
+    def: &dyn Fn(Val) -> Option<&'e TraceOp>,
+) -> bool {
+    let (Some((o1, item1)), Some((o2, item2))) =
+        (container(t, b1, d1, def), container(t, b2, d2, def))
+    else {
+        return false;
+    };
+    let outside =
+        |item: &MemType, other: &MemType| item.id != other.id && !other.within.contains(&item.id);
+    (item1 && outside(o1, o2)) || (item2 && outside(o2, o1))
+}
+
+/// The base address of a scalar location (a field's object, an item's
+/// data pointer, a raw address).
+pub fn scalar_base(loc: &Loc) -> Option<Val> {
+    match *loc {
+        Loc::Field { base, .. } => Some(base),
+        Loc::Item { ptr, .. } => Some(ptr),
+        Loc::Raw { addr, .. } => Some(addr),
+        _ => None,
+    }
+}
+
 pub fn may_equal(a: Val, b: Val) -> bool {
     a == b || !(a.is_const() && b.is_const())
 }
@@ -550,6 +647,8 @@ pub fn scalars_may_alias<'e>(
             },
         ) => {
             fields_may_alias(t, d1, d2, b1, b2)
+                && !vec_data_apart_from_gc_heap(b1, b2, def)
+                && !apart_by_container(t, (b1, d1), (b2, d2), def)
                 && !distinct_items(t, b1, b2, def, order)
                 && !apart_in_one_object(t, (b1, d1), (b2, d2), def)
                 && !(one_owner(t, d1, d2) && field_and_item(b1, b2, def))
@@ -666,7 +765,12 @@ mod tests {
     // payloads at 8; struct B { g: u64 } held at offset 8 of an E; struct
     // S { x: u64 } held by no enum.
     const fn mem(name: &'static str, id: u16, held_by: &'static [(u16, Option<usize>)]) -> MemType {
-        MemType { name, id, held_by }
+        MemType {
+            name,
+            id,
+            held_by,
+            within: &[],
+        }
     }
     static E: MemType = mem("E", 0, &[]);
     static B: MemType = mem("B", 1, &[(0, Some(8))]);
@@ -714,5 +818,64 @@ mod tests {
         // Held at an offset rustc does not tell: anything may overlap.
         let t = tables(&B_SOMEWHERE);
         assert!(fields_may_alias(t, tag, g, p, q));
+    }
+
+    /// A field of an item in a Vec's buffer of `E`s, and the field of a `B`
+    /// or an `S` somewhere: apart from an `S` (no `E` holds one), not from
+    /// a `B` an `E` holds (`within`), nor from another `E`.
+    #[test]
+    fn a_vec_buffer_holds_nothing_but_its_items() {
+        static E2: MemType = mem("E", 0, &[]);
+        static B_IN_E: MemType = MemType {
+            name: "B",
+            id: 1,
+            held_by: &[(0, Some(8))],
+            within: &[0],
+        };
+        static S_ALONE: MemType = mem("S", 2, &[]);
+        let u64t = ScalarTy::Int(IntTy::U64);
+        let fields = vec![
+            field("E.tag", ScalarTy::Int(IntTy::U8), 0, &E2),
+            field("E::V.0", u64t, 8, &E2),
+            field("B.g", u64t, 0, &B_IN_E),
+            field("S.x", u64t, 0, &S_ALONE),
+        ];
+        let t: &'static Tables = Box::leak(Box::new(Tables {
+            fields: Box::leak(fields.into_boxed_slice()),
+            ..Tables::EMPTY
+        }));
+        let (v0, g, x) = (FieldId(1), FieldId(2), FieldId(3));
+        // op 0: vec_ptr(r_vec); op 1: itemaddr(op 0, i); op 2: itemaddr(r_arr, i)
+        let ops = [
+            TraceOp {
+                opcode: Opcode::VecPtr(ArrayId(0)),
+                args: vec![Val::Input(0)],
+                result: Some(crate::jitcode::Kind::Ref),
+                guard: None,
+            },
+            TraceOp {
+                opcode: Opcode::ItemAddr(ArrayId(0)),
+                args: vec![Val::Op(0), Val::Input(1)],
+                result: Some(crate::jitcode::Kind::Ref),
+                guard: None,
+            },
+            TraceOp {
+                opcode: Opcode::ItemAddr(ArrayId(1)),
+                args: vec![Val::Input(2), Val::Input(1)],
+                result: Some(crate::jitcode::Kind::Ref),
+                guard: None,
+            },
+        ];
+        let def = |v: Val| match v {
+            Val::Op(i) => ops.get(i as usize),
+            _ => None,
+        };
+        let (item, other, slice_item) = (Val::Op(1), Val::Input(3), Val::Op(2));
+        assert!(apart_by_container(t, (item, v0), (other, x), &def));
+        assert!(apart_by_container(t, (other, x), (item, v0), &def));
+        assert!(!apart_by_container(t, (item, v0), (other, g), &def));
+        assert!(!apart_by_container(t, (item, v0), (other, v0), &def));
+        // An item of a slice, not a Vec: its buffer may be anything's.
+        assert!(!apart_by_container(t, (slice_item, v0), (other, x), &def));
     }
 }

@@ -291,31 +291,37 @@ pub fn tables() -> &'static Tables {
         static OWNERS: [MemType; 6] = [
             MemType {
                 name: "Obj",
+                within: &[],
                 id: 0,
                 held_by: &[],
             },
             MemType {
                 name: "Prog",
+                within: &[],
                 id: 1,
                 held_by: &[],
             },
             MemType {
                 name: "Regs",
+                within: &[],
                 id: 2,
                 held_by: &[],
             },
             MemType {
                 name: "Pair",
+                within: &[5],
                 id: 3,
                 held_by: &[],
             },
             MemType {
                 name: "Frame",
+                within: &[],
                 id: 4,
                 held_by: &[],
             },
             MemType {
                 name: "Holder",
+                within: &[],
                 id: 5,
                 held_by: &[],
             },

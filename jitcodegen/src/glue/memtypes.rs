@@ -93,6 +93,19 @@ impl MemTypes {
                 }
             }
         }
+        // within[i]: every owner that holds owner i by value, at any depth.
+        let mut within: Vec<Vec<u16>> = vec![Vec::new(); self.owners.len()];
+        for (h, ty) in self.owners.iter().enumerate() {
+            let mut reached = Vec::new();
+            let mut opaque = false;
+            walk(types, ty, None, &mut reached, &mut opaque)?;
+            for (i, w) in within.iter_mut().enumerate() {
+                let held = opaque || reached.iter().any(|(t, _)| *t == self.owners[i]);
+                if i != h && held && !w.contains(&(h as u16)) {
+                    w.push(h as u16);
+                }
+            }
+        }
         let mut out = Vec::new();
         for (i, ty) in self.owners.iter().enumerate() {
             let name = super::id(&format!("MEMTYPE_{i}"));
@@ -105,11 +118,13 @@ impl MemTypes {
                     None => quote!((#e, ::core::option::Option::None)),
                 }
             });
+            let holders_at_any_depth = within[i].iter().map(|h| Literal::u16_suffixed(*h));
             out.push(quote! {
                 static #name: __mt::MemType = __mt::MemType {
                     name: #text,
                     id: #id,
                     held_by: &[#(#holders),*],
+                    within: &[#(#holders_at_any_depth),*],
                 };
             });
         }

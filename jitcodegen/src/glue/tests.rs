@@ -450,7 +450,7 @@ fn allocs_and_boxes_passed_to_native_code() {
 #[test]
 fn field_owners_name_the_enums_holding_them() {
     has("name: \"Tape.cells\", ty: ::core::option::Option::None, place: __mt::FieldPlace::Offset(::core::mem::offset_of!(crate::interp::Tape, cells)), immutable: false, virtualizable: false, owner: ::core::option::Option::Some(&MEMTYPE_0)");
-    has("static MEMTYPE_0: __mt::MemType = __mt::MemType { name: \"Tape\", id: 0u16, held_by: &[], };");
+    has("static MEMTYPE_0: __mt::MemType = __mt::MemType { name: \"Tape\", id: 0u16, held_by: &[], within: &[], };");
     // An `Option<Pair>` holds a Pair at an offset rustc does not tell;
     // a Tape is held by no enum.
     let types = types();
@@ -466,10 +466,15 @@ fn field_owners_name_the_enums_holding_them() {
         .filter(|c| !c.is_whitespace())
         .collect();
     assert!(
-        text.contains("name:\"Pair\",id:1u16,held_by:&[(0u16,::core::option::Option::None)]"),
+        text.contains(
+            "name:\"Pair\",id:1u16,held_by:&[(0u16,::core::option::Option::None)],within:&[0u16]"
+        ),
         "{text}"
     );
-    assert!(text.contains("name:\"Tape\",id:2u16,held_by:&[]"), "{text}");
+    assert!(
+        text.contains("name:\"Tape\",id:2u16,held_by:&[],within:&[]"),
+        "{text}"
+    );
     assert!(m.owner(&PAIR).to_string().contains("MEMTYPE_1"));
 }
 
@@ -518,7 +523,12 @@ fn null_pointer_option_fields_lie_over_the_options_payload() {
         "{text}"
     );
     // Another option is held by no struct, and the struct by nothing.
-    assert!(text.contains("name:\"Node\",id:1u16,held_by:&[]"), "{text}");
+    assert!(
+        text.contains("name:\"Node\",id:1u16,held_by:&[],within:&[]"),
+        "{text}"
+    );
+    // The option is within the struct, at any depth too.
+    assert!(text.contains("within:&[1u16]"), "{text}");
     assert!(
         text.contains("name:\"Option<u32>\",id:2u16,held_by:&[]"),
         "{text}"

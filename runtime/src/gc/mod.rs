@@ -41,6 +41,13 @@ mod scanning;
 mod stack;
 pub mod weak;
 
+/// Whether `addr` is inside a GC object (none when there is no heap):
+/// then it is no item of a Vec's buffer, which the global allocator
+/// gives (alias analysis: `alias::vec_data_apart_from_gc_heap`).
+pub fn in_gc_object(addr: usize) -> bool {
+    heap::heap().is_some() && lookup::object_containing(addr).is_some()
+}
+
 pub use cell::{GcCell, GcRef, GcRefMut};
 pub use heap::{collect, collect_young, configure, stats, HeapStats};
 pub use object::{Gc, GcType, ScanFn, Trace, TypeDescr};

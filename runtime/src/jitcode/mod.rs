@@ -238,6 +238,11 @@ pub struct MemType {
     /// of this type when it is a null-pointer option (that field is the
     /// option's `Some` payload).
     pub held_by: &'static [(u16, Option<usize>)],
+    /// Every type (by `id`) that may hold this type by value, at any
+    /// depth (structs, tuples, enums, cells; not through pointers): an
+    /// object of this type lies in an object of another type only when
+    /// that type is listed here.
+    pub within: &'static [u16],
 }
 
 #[derive(Clone, Copy, Debug)]

@@ -241,6 +241,41 @@ impl Heap<'_> {
         });
     }
 
+    /// Pending stores into a Vec's items at or above its length (pushed,
+    /// then popped before anything saw them: a call frame, a stack slot)
+    /// are dead where they would be forced: nothing reads memory past a
+    /// Vec's length (safe Rust reads the items below it, and a push
+    /// writes its item before anything reads it). Killed, they go into
+    /// the resume data of the guards they were pending at, where the item
+    /// was still below the length: in the trace, a call that pushed and
+    /// returned leaves no frame behind. Not at an allocation (see
+    /// `Opcode::New` in [`run`]), nor for virtualizable locations.
+    fn drop_popped(&mut self, e: &mut Emitter) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let t = self.t;
+        let mut dead = Vec::new();
+        for (loc, &store) in &self.pending {
+            if is_virtualizable(t, loc) {
+                continue;
+            }
+            let Some((vec, d, idx)) = vec_item(loc, &|v| e.def(v)) else {
+                continue;
+            };
+            let Some(len) = self.cache.get(&Loc::VecLen { vec, descr: d }) else {
+                continue;
+            };
+            if at_or_above(idx, len, &self.order, &|v| e.def(v)) {
+                dead.push((*loc, store));
+            }
+        }
+        for (loc, store) in dead {
+            self.pending.remove(&loc);
+            self.kill(e, store);
+        }
+    }
+
     /// Something may see every store and length written so far.
     fn clear_pending(&mut self) {
         self.pending.clear();
@@ -316,7 +351,29 @@ impl Heap<'_> {
     fn observe<'e>(&mut self, loc: &Loc, def: &dyn Fn(Val) -> Option<&'e TraceOp>) {
         let (t, order) = (self.t, Some(&self.order));
         match loc {
-            Loc::Tag { .. } => self.pending.clear(),
+            &Loc::Tag { addr, descr } => {
+                // A null-pointer option's tag is its pointer: the read is
+                // one of the field that holds the option.
+                if t.enums[descr].null_pointer {
+                    if let Some(op) = def(addr) {
+                        if let Opcode::FieldAddr(f) = op.opcode {
+                            if t.fields[f].ty == Some(ScalarTy::Ref) {
+                                let field = Loc::Field {
+                                    base: op.args[0],
+                                    descr: f,
+                                };
+                                return self.observe(&field, def);
+                            }
+                        }
+                    }
+                }
+                // Otherwise where the tag lies is not known: every pending
+                // store may be seen, but for those into a Vec's buffer
+                // when the tag is in a GC object.
+                let in_heap = in_gc_heap(addr);
+                self.pending
+                    .retain(|w, _| in_heap && scalar_base(w).is_some_and(|b| in_vec_data(b, def)));
+            }
             l if is_scalar(l) => {
                 if let Loc::Raw { .. } = l {
                     // (It may read a Vec's length.)
@@ -475,6 +532,60 @@ fn is_virtualizable(t: &Tables, loc: &Loc) -> bool {
     }
 }
 
+/// The Vec (and its descr) and the index of the item `loc` lies in: an
+/// item of the Vec's data pointer, or a field (through `fieldaddr`s) of
+/// one.
+fn vec_item<'e>(
+    loc: &Loc,
+    def: &dyn Fn(Val) -> Option<&'e TraceOp>,
+) -> Option<(Val, ArrayId, Val)> {
+    let (ptr, idx) = match *loc {
+        Loc::Item { ptr, idx, .. } => (ptr, idx),
+        Loc::Field { base, .. } | Loc::Raw { addr: base, .. } => {
+            let mut base = base;
+            loop {
+                let op = def(base)?;
+                match op.opcode {
+                    Opcode::FieldAddr(_) => base = op.args[0],
+                    Opcode::ItemAddr(_) => break (op.args[0], op.args[1]),
+                    _ => return None,
+                }
+            }
+        }
+        _ => return None,
+    };
+    let op = def(ptr)?;
+    match op.opcode {
+        Opcode::VecPtr(d) => Some((op.args[0], d, idx)),
+        _ => None,
+    }
+}
+
+/// Is `idx >= len` (unsigned), by what the trace shows: the same value,
+/// `len + k`, or an order the guards proved?
+fn at_or_above<'e>(
+    idx: Val,
+    len: Val,
+    order: &Order,
+    def: &dyn Fn(Val) -> Option<&'e TraceOp>,
+) -> bool {
+    if idx == len {
+        return true;
+    }
+    // (`len` is a Vec's length, below 2^63: `len + k` does not wrap.)
+    if let Some(op) = def(idx) {
+        if let Some((y, k, _)) = order::offset_of(&op.opcode, &op.args) {
+            if y == len && (0..1 << 32).contains(&k) {
+                return true;
+            }
+        }
+    }
+    if let (Some(i), Some(l)) = (idx.const_bits(), len.const_bits()) {
+        return i >= l;
+    }
+    order.proves(len, idx, false, 2, 32)
+}
+
 pub fn run(mut trace: Trace, cx: &Ctx) -> Trace {
     // (Its resume data moves to the output: see `Emitter::consuming`.)
     let guards = std::mem::take(&mut trace.guards);
@@ -572,6 +683,7 @@ fn forward(trace: &Trace, guards: Vec<GuardInfo>, cx: &Ctx) -> Trace {
                 }
             }
             Opcode::VecInit(d) => {
+                h.drop_popped(&mut e);
                 h.clear_pending();
                 h.invalidate(Write::Resize(args[0], d));
                 e.keep(i, e.vals(&args));
@@ -586,17 +698,20 @@ fn forward(trace: &Trace, guards: Vec<GuardInfo>, cx: &Ctx) -> Trace {
             | Opcode::VecPopNonEmpty(d)
             | Opcode::VecReserve(d)
             | Opcode::VecDrop(d) => {
+                h.drop_popped(&mut e);
                 h.clear_pending();
                 h.invalidate(Write::Resize(args[0], d));
                 e.keep(i, e.vals(&args));
             }
             Opcode::VecTake(d) => {
+                h.drop_popped(&mut e);
                 h.clear_pending();
                 h.invalidate(Write::Resize(args[0], d));
                 h.invalidate(Write::Resize(args[1], d));
                 e.keep(i, e.vals(&args));
             }
             Opcode::CallResidual(d) => {
+                h.drop_popped(&mut e);
                 h.clear_pending();
                 let eff = call_effects(t, d);
                 h.invalidate(Write::Call(&eff, &|v| e.def(v)));
@@ -604,6 +719,7 @@ fn forward(trace: &Trace, guards: Vec<GuardInfo>, cx: &Ctx) -> Trace {
             }
             Opcode::CallAssembler(_) => {
                 // The portal called again: anything may be written.
+                h.drop_popped(&mut e);
                 h.clear_pending();
                 h.invalidate(Write::Call(&CallEffects::everything(), &|_| None));
                 e.keep(i, e.vals(&args));
@@ -611,11 +727,13 @@ fn forward(trace: &Trace, guards: Vec<GuardInfo>, cx: &Ctx) -> Trace {
             Opcode::Free(_) => {
                 // (Conservative: a store to the freed object is dead, but
                 // keeping it is simpler than proving nothing else sees it.)
+                h.drop_popped(&mut e);
                 h.clear_pending();
                 e.keep(i, e.vals(&args));
             }
             Opcode::CallPure(_) => {
                 // Reads memory, maybe; writes none.
+                h.drop_popped(&mut e);
                 h.clear_pending();
                 e.keep(i, e.vals(&args));
             }
@@ -628,6 +746,7 @@ fn forward(trace: &Trace, guards: Vec<GuardInfo>, cx: &Ctx) -> Trace {
                 // the copy's write as "already that length", and the loop
                 // ran with a frame too many.)
                 let label = e.vals(&args);
+                h.drop_popped(&mut e);
                 h.at_label(label.clone());
                 e.keep(i, label);
             }
@@ -649,6 +768,7 @@ fn forward(trace: &Trace, guards: Vec<GuardInfo>, cx: &Ctx) -> Trace {
             }
             Opcode::SetField(_) | Opcode::SetItem(_) | Opcode::Store(_) => {
                 // (a write of no scalar type: not in valid traces)
+                h.drop_popped(&mut e);
                 h.clear_pending();
                 h.invalidate(Write::Call(&CallEffects::everything(), &|_| None));
                 e.keep(i, e.vals(&args));
@@ -664,6 +784,10 @@ fn forward(trace: &Trace, guards: Vec<GuardInfo>, cx: &Ctx) -> Trace {
         }
     }
     let last = src.ops.last().expect("a trace ends with its final op");
+    if !e.is_dead() {
+        // (Past the end, nothing reads memory above a length either.)
+        h.drop_popped(&mut e);
+    }
     if last.opcode == Opcode::Jump && !e.is_dead() {
         let jump_args: Vec<Val> = last.args.iter().map(|a| e.map(*a)).collect();
         h.carry_through_jump(&mut e, &jump_args);
