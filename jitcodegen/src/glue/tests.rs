@@ -447,6 +447,18 @@ fn allocs_and_boxes_passed_to_native_code() {
     has("arg_kinds: &[__mt::Kind::Ref], result_kinds: &[__mt::Kind::Ref]");
 }
 
+/// The `MEMTYPE_<id>` statics, all whitespace removed.
+fn squashed_statics(m: &memtypes::MemTypes, types: &TypeTable) -> String {
+    m.statics(types)
+        .unwrap()
+        .iter()
+        .map(|t| t.to_string())
+        .collect::<String>()
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect()
+}
+
 #[test]
 fn field_owners_name_the_enums_holding_them() {
     has("name: \"Tape.cells\", ty: ::core::option::Option::None, place: __mt::FieldPlace::Offset(::core::mem::offset_of!(crate::interp::Tape, cells)), immutable: false, virtualizable: false, owner: ::core::option::Option::Some(&MEMTYPE_0)");
@@ -456,15 +468,7 @@ fn field_owners_name_the_enums_holding_them() {
     let types = types();
     let opt = Ty::Option(Box::new(PAIR));
     let m = memtypes::MemTypes::new([&opt, &PAIR, &TAPE].into_iter());
-    let text: String = m
-        .statics(&types)
-        .unwrap()
-        .iter()
-        .map(|t| t.to_string())
-        .collect::<String>()
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect();
+    let text = squashed_statics(&m, &types);
     assert!(
         text.contains(
             "name:\"Pair\",id:1u16,held_by:&[(0u16,::core::option::Option::None)],within:&[0u16]"
@@ -509,15 +513,7 @@ fn null_pointer_option_fields_lie_over_the_options_payload() {
     let node = Ty::Adt(AdtId(3));
     let other = Ty::Option(Box::new(Ty::Int(IntTy::U32)));
     let m = memtypes::MemTypes::new([&npo, &node, &other].into_iter());
-    let text: String = m
-        .statics(&types)
-        .unwrap()
-        .iter()
-        .map(|t| t.to_string())
-        .collect::<String>()
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect();
+    let text = squashed_statics(&m, &types);
     assert!(
         text.contains("name:\"Option<Box<u8>>\",id:0u16,held_by:&[(1u16,::core::option::Option::Some(::core::mem::offset_of!(crate::interp::Node,next)))]"),
         "{text}"
