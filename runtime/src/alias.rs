@@ -608,6 +608,60 @@ fn apart_in_one_object<'e>(
     }
 }
 
+/// The bytes of field `d` of `base` as (root, start, end): following
+/// `fieldaddr`s of fields at known offsets out to a base that is none.
+fn field_span<'e>(
+    t: &Tables,
+    mut base: Val,
+    d: FieldId,
+    def: &dyn Fn(Val) -> Option<&'e TraceOp>,
+) -> Option<(Val, usize, usize)> {
+    let f = &t.fields[d];
+    let FieldPlace::Offset(mut start) = f.place else {
+        return None;
+    };
+    let size = scalar_size(f.ty)?;
+    while let Some(op) = def(base) {
+        let Opcode::FieldAddr(outer) = op.opcode else {
+            break;
+        };
+        let FieldPlace::Offset(o) = t.fields[outer].place else {
+            return None;
+        };
+        start += o;
+        base = op.args[0];
+    }
+    Some((base, start, start + size))
+}
+
+/// Does a write to `later` overwrite every byte of `earlier`? Fields of
+/// one object, reached through `fieldaddr`s at known offsets: the
+/// `Number` a Lox slot is given covers the tag of the `Obj` it held.
+pub fn covers<'e>(
+    t: &Tables,
+    later: &Loc,
+    earlier: &Loc,
+    def: &dyn Fn(Val) -> Option<&'e TraceOp>,
+) -> bool {
+    let (
+        &Loc::Field {
+            base: b1,
+            descr: d1,
+        },
+        &Loc::Field {
+            base: b2,
+            descr: d2,
+        },
+    ) = (later, earlier)
+    else {
+        return false;
+    };
+    match (field_span(t, b1, d1, def), field_span(t, b2, d2, def)) {
+        (Some((r1, s1, e1)), Some((r2, s2, e2))) => r1 == r2 && s1 <= s2 && e2 <= e1,
+        _ => false,
+    }
+}
+
 /// Does writing `v` to `w` leave `r`, which holds `held`, holding it?
 /// Yes when the write stores that very value and the two locations either
 /// coincide exactly or do not overlap at all (one field descr on two
@@ -877,5 +931,53 @@ mod tests {
         assert!(!apart_by_container(t, (item, v0), (other, v0), &def));
         // An item of a slice, not a Vec: its buffer may be anything's.
         assert!(!apart_by_container(t, (slice_item, v0), (other, x), &def));
+    }
+
+    /// A write covers an earlier one when it overwrites all its bytes in
+    /// one object: `E::V.0` at `p` (bytes 8..16) covers `B.g` of the `B`
+    /// held at offset 8 (`fieldaddr<E::W.0>(p)`), not the other way round
+    /// when sizes differ, and nothing at another base.
+    #[test]
+    fn a_write_covers_the_bytes_of_an_earlier_one() {
+        let u64t = ScalarTy::Int(IntTy::U64);
+        let fields = vec![
+            field("E.tag", ScalarTy::Int(IntTy::U8), 0, &E),
+            field("E::V.0", u64t, 8, &E),
+            field("B.g", u64t, 0, &B),
+            FieldDescr {
+                name: "E::W.0",
+                ty: None,
+                place: FieldPlace::Offset(8),
+                immutable: false,
+                virtualizable: false,
+                owner: Some(&E),
+            },
+            field("B.h", ScalarTy::Int(IntTy::U8), 4, &B),
+        ];
+        let t: &'static Tables = Box::leak(Box::new(Tables {
+            fields: Box::leak(fields.into_boxed_slice()),
+            ..Tables::EMPTY
+        }));
+        let ops = [TraceOp {
+            opcode: Opcode::FieldAddr(FieldId(3)),
+            args: vec![Val::Input(0)],
+            result: Some(crate::jitcode::Kind::Ref),
+            guard: None,
+        }];
+        let def = |v: Val| match v {
+            Val::Op(i) => ops.get(i as usize),
+            _ => None,
+        };
+        let (p, q, held) = (Val::Input(0), Val::Input(1), Val::Op(0));
+        let at = |base, d| Loc::Field {
+            base,
+            descr: FieldId(d),
+        };
+        assert!(covers(t, &at(p, 1), &at(held, 2), &def));
+        assert!(covers(t, &at(p, 1), &at(held, 4), &def));
+        assert!(covers(t, &at(held, 2), &at(p, 1), &def));
+        assert!(!covers(t, &at(held, 4), &at(p, 1), &def));
+        assert!(!covers(t, &at(p, 0), &at(held, 2), &def));
+        assert!(!covers(t, &at(q, 1), &at(held, 2), &def));
     }
 }

@@ -398,8 +398,24 @@ impl Heap<'_> {
             self.cache.remove(&loc);
         }
         let (t, order) = (self.t, Some(&self.order));
-        self.pending
-            .retain(|w, _| *w == loc || !scalars_may_alias(t, w, &loc, &|v| e.def(v), order));
+        // Pending stores this write may overlap are forced, but those it
+        // overwrites byte for byte, which are dead (a slot's `Obj` tag
+        // under the `Number` written over it).
+        let mut covered = Vec::new();
+        self.pending.retain(|w, &mut store| {
+            if *w == loc || !scalars_may_alias(t, w, &loc, &|v| e.def(v), order) {
+                return true;
+            }
+            if covers(t, &loc, w, &|v| e.def(v)) {
+                covered.push((*w, store));
+            }
+            false
+        });
+        for (w, store) in covered {
+            if self.crossing.get(&w) != Some(&store) {
+                self.kill(e, store);
+            }
+        }
         if let Loc::Raw { .. } = loc {
             self.pending_len.clear();
         }
