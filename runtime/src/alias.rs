@@ -253,7 +253,6 @@ pub fn read_loc<'e>(
     })
 }
 
-/// May two values be the same address? (Different constants are not.)
 /// Is `b` inside a Vec's buffer: through `fieldaddr`s, an `itemaddr` of
 /// a `vec_ptr`?
 pub fn in_vec_data<'e>(mut b: Val, def: &dyn Fn(Val) -> Option<&'e TraceOp>) -> bool {
@@ -351,6 +350,7 @@ pub fn scalar_base(loc: &Loc) -> Option<Val> {
     }
 }
 
+/// May two values be the same address? (Different constants are not.)
 pub fn may_equal(a: Val, b: Val) -> bool {
     a == b || !(a.is_const() && b.is_const())
 }

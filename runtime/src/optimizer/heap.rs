@@ -351,25 +351,10 @@ impl Heap<'_> {
     fn observe<'e>(&mut self, loc: &Loc, def: &dyn Fn(Val) -> Option<&'e TraceOp>) {
         let (t, order) = (self.t, Some(&self.order));
         match loc {
-            &Loc::Tag { addr, descr } => {
-                // A null-pointer option's tag is its pointer: the read is
-                // one of the field that holds the option.
-                if t.enums[descr].null_pointer {
-                    if let Some(op) = def(addr) {
-                        if let Opcode::FieldAddr(f) = op.opcode {
-                            if t.fields[f].ty == Some(ScalarTy::Ref) {
-                                let field = Loc::Field {
-                                    base: op.args[0],
-                                    descr: f,
-                                };
-                                return self.observe(&field, def);
-                            }
-                        }
-                    }
-                }
-                // Otherwise where the tag lies is not known: every pending
-                // store may be seen, but for those into a Vec's buffer
-                // when the tag is in a GC object.
+            &Loc::Tag { addr, .. } => {
+                // Where the tag lies is not known: every pending store
+                // may be seen, but for those into a Vec's buffer when the
+                // tag is in a GC object.
                 let in_heap = in_gc_heap(addr);
                 self.pending
                     .retain(|w, _| in_heap && scalar_base(w).is_some_and(|b| in_vec_data(b, def)));
