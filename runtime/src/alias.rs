@@ -253,21 +253,24 @@ pub fn read_loc<'e>(
     })
 }
 
-/// Is `b` inside a Vec's buffer: through `fieldaddr`s, an `itemaddr` of
-/// a `vec_ptr`?
-pub fn in_vec_data<'e>(mut b: Val, def: &dyn Fn(Val) -> Option<&'e TraceOp>) -> bool {
+/// The `itemaddr` `b` lies in, through `fieldaddr`s, if any.
+pub fn item_under<'e>(mut b: Val, def: &dyn Fn(Val) -> Option<&'e TraceOp>) -> Option<&'e TraceOp> {
     loop {
-        let Some(op) = def(b) else {
-            return false;
-        };
+        let op = def(b)?;
         match op.opcode {
             Opcode::FieldAddr(_) => b = op.args[0],
-            Opcode::ItemAddr(_) => {
-                return def(op.args[0]).is_some_and(|p| matches!(p.opcode, Opcode::VecPtr(_)))
-            }
-            _ => return false,
+            Opcode::ItemAddr(_) => return Some(op),
+            _ => return None,
         }
     }
+}
+
+/// Is `b` inside a Vec's buffer: through `fieldaddr`s, an `itemaddr` of
+/// a `vec_ptr`?
+pub fn in_vec_data<'e>(b: Val, def: &dyn Fn(Val) -> Option<&'e TraceOp>) -> bool {
+    item_under(b, def)
+        .and_then(|item| def(item.args[0]))
+        .is_some_and(|p| matches!(p.opcode, Opcode::VecPtr(_)))
 }
 
 /// Is `b` a constant address inside a GC object?

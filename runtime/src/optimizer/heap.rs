@@ -543,15 +543,8 @@ fn vec_item<'e>(
     let (ptr, idx) = match *loc {
         Loc::Item { ptr, idx, .. } => (ptr, idx),
         Loc::Field { base, .. } | Loc::Raw { addr: base, .. } => {
-            let mut base = base;
-            loop {
-                let op = def(base)?;
-                match op.opcode {
-                    Opcode::FieldAddr(_) => base = op.args[0],
-                    Opcode::ItemAddr(_) => break (op.args[0], op.args[1]),
-                    _ => return None,
-                }
-            }
+            let item = item_under(base, def)?;
+            (item.args[0], item.args[1])
         }
         _ => return None,
     };
