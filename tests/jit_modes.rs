@@ -315,6 +315,33 @@ fn bf_bridges_enter_peeled_loops_directly() {
     assert_eq!(s.get("short_entries"), s.get("bridges"), "{:?}", s.0);
 }
 
+/// A peeled loop that no bridge enters gets no short preamble: deriving
+/// one re-optimizes the loop, so it waits for the first bridge into the
+/// loop's header (`short::LazyShort`). Here the only loop, a scan over
+/// 300 cells like scan.b's (which get short preambles), runs once and
+/// leaves once: its exit guard never gets a bridge.
+#[test]
+fn short_preambles_wait_for_a_bridge() {
+    let dir = tempfile::tempdir().unwrap();
+    let program = dir.path().join("one_scan.b");
+    // Cells 0 to 300 hold 1; scan right to the first zero, print the
+    // cell before it.
+    let text = format!("+{}{}[>]<.", ">+".repeat(300), "<".repeat(300));
+    std::fs::write(&program, text).unwrap();
+    let (r, s) = jit_run(
+        &vms().bf,
+        "threshold=20",
+        &[program.to_str().unwrap()],
+        b"",
+        TIMEOUT,
+    );
+    r.assert_success("one_scan.b");
+    assert_eq!(r.stdout, [1u8]);
+    assert_eq!(s.get("preambles"), 1, "{:?}", s.0);
+    assert_eq!(s.get("bridges"), 0, "{:?}", s.0);
+    assert_eq!(s.get("short_preambles"), 0, "{:?}", s.0);
+}
+
 #[test]
 fn tlr_programs_in_jit_modes() {
     let tlr = &vms().tlr;

@@ -1047,7 +1047,7 @@ fn check_trace(seed: u64, looped: bool) {
             );
         }
         if let Some((p, Ok(short))) = match &o {
-            Optimized::Peeled(p) => Some((&**p, &p.short)),
+            Optimized::Peeled(p) => Some((&**p, p.short.get())),
             Optimized::Loop(_) => None,
         } {
             if name == "all" {

@@ -102,7 +102,7 @@ use metatrace_runtime::trace::TraceStart;
 /// The short preamble of `p` as a trace from the loop header.
 fn short_of(p: &Peeled, looped: &str) -> String {
     let t = parse(looped);
-    match &p.short {
+    match p.short.get() {
         Ok(s) => show(&s.to_trace(t.start.clone(), &t.inputs, 7)),
         Err(why) => panic!("no short preamble: {why}"),
     }
@@ -132,7 +132,7 @@ fn bridges_enter_the_peeled_loop_through_the_short_preamble() {
     // The preamble's pointer is in 1..=isize::MAX, which the loop does not
     // need: a bridge that knows nothing of it enters too (the loop is
     // checked again with the range widened to the bridge's).
-    let short = p.short.as_ref().unwrap();
+    let short = p.short.get().as_ref().unwrap();
     assert_eq!(short.ranges.len(), 1, "{:?}", short.ranges);
     // A bridge that read the length already reads it once.
     let b = bridge(
@@ -182,7 +182,7 @@ fn a_loop_relying_on_a_preamble_guard_has_a_short_preamble_that_checks_it() {
          guard_value(i2, 3) [i0, r1] #0\n\
          jump_to<loop 7>(r1, i0)\n"
     );
-    let short = p.short.as_ref().unwrap();
+    let short = p.short.get().as_ref().unwrap();
     // The guard resumes the loop's portal at its merge point, with the
     // header's values: the bridge's own.
     let blind = optimize_entering(
@@ -218,7 +218,7 @@ fn a_bridge_enters_directly_only_with_the_ranges_the_loop_assumes() {
     // The peeled loop of walk_right() dropped `3 > ptr + 5` because its
     // pointer is below the tape's length (a range from the preamble).
     let p = peel(&walk_right(), &EnabledOpts::all());
-    let short = p.short.as_ref().unwrap();
+    let short = p.short.get().as_ref().unwrap();
     assert_eq!(short.ranges.len(), 1, "{:?}", short.ranges);
     // A bridge that knows nothing of the pointer jumps to the preamble.
     let blind = bridge("");
@@ -294,7 +294,7 @@ fn a_value_the_iteration_stored_is_read_back_by_the_short_preamble() {
         "r2 = fieldaddr<Obj.vals>(r1)\n\
          vec_set_len<Vec<i64>>(r2, i0)",
     );
-    let short = p.short.as_ref().unwrap();
+    let short = p.short.get().as_ref().unwrap();
     let direct = optimize_entering(&b, 7, short, tables(), &EnabledOpts::all()).unwrap();
     assert!(!show(&direct).contains("guard"), "{}", show(&direct));
 }

@@ -19,7 +19,7 @@ use super::warmstate::with_state;
 use crate::backend::{self, CompileError, TraceId};
 use crate::cputime::CpuInstant;
 use crate::jitcode::Tables;
-use crate::optimizer::{self, EnabledOpts, Optimized};
+use crate::optimizer::{self, EnabledOpts, Optimized, Peeled, ShortPreamble};
 use crate::trace::{format_trace, Opcode, Trace, Val};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -142,24 +142,11 @@ fn compile_optimized_loop(
             );
             peeled.set_body_id(body_id);
             let t1 = CpuInstant::now();
-            let (start, header) = (
-                peeled.preamble.start.clone(),
-                peeled.preamble.inputs.clone(),
-            );
-            let id = backend::compile_loop_within(peeled.preamble, tables, code_budget(tables))?;
-            log::section("jit-log-short", || {
-                match &peeled.short {
-                Ok(short) => format!(
-                    "# short preamble of loop {body_id} (bridges into preamble {id} enter it directly)\n{}",
-                    format_trace(&short.to_trace(start, &header, body_id), tables)
-                ),
-                Err(why) => format!("# loop {body_id}: no short preamble: {why}"),
-            }
-            });
-            if let Ok(short) = peeled.short {
-                record(Delta::ShortPreamble);
-                with_state(tables, |w| w.set_short_entry(id, body_id, short));
-            }
+            let Peeled {
+                preamble, short, ..
+            } = *peeled;
+            let id = backend::compile_loop_within(preamble, tables, code_budget(tables))?;
+            with_state(tables, |w| w.set_short_entry(id, body_id, short));
             compiled(
                 tables,
                 id,
@@ -260,14 +247,46 @@ fn optimize_entering(tables: &'static Tables, trace: Trace, opts: &EnabledOpts) 
     if let (Some(Opcode::JumpTo(target)), false) =
         (trace.ops.last().map(|o| &o.opcode), only_the_jump)
     {
-        if let Some((body, short)) = with_state(tables, |w| w.short_entry(*target)) {
-            if let Some(direct) = optimizer::optimize_entering(&trace, body, &short, tables, opts) {
-                record(Delta::ShortEntry);
-                return direct;
+        if let Some((body, lazy)) = with_state(tables, |w| w.short_entry(*target)) {
+            let fresh = !lazy.is_derived();
+            let short = lazy.get();
+            if fresh {
+                log_short(tables, short, *target, body);
+            }
+            if let Ok(short) = short {
+                if fresh {
+                    record(Delta::ShortPreamble);
+                }
+                if let Some(direct) =
+                    optimizer::optimize_entering(&trace, body, short, tables, opts)
+                {
+                    record(Delta::ShortEntry);
+                    return direct;
+                }
             }
         }
     }
     optimizer::optimize(trace, tables, opts)
+}
+
+/// The short preamble of peeled loop `body`, just derived for a bridge
+/// into its preamble `preamble` (or why it has none), in the log.
+fn log_short(
+    tables: &'static Tables,
+    short: &Result<ShortPreamble, String>,
+    preamble: TraceId,
+    body: TraceId,
+) {
+    log::section("jit-log-short", || match short {
+        Ok(short) => {
+            let (start, header) = short.loop_header();
+            format!(
+                "# short preamble of loop {body} (bridges into preamble {preamble} enter it directly)\n{}",
+                format_trace(&short.to_trace(start.clone(), header, body), tables)
+            )
+        }
+        Err(why) => format!("# loop {body}: no short preamble: {why}"),
+    });
 }
 
 fn log_recorded(tables: &'static Tables, trace: &Trace, kind: TraceKind, what: &str) {

@@ -42,7 +42,7 @@
 
 use crate::backend::TraceId;
 use crate::jitcode::Tables;
-use crate::optimizer::ShortPreamble;
+use crate::optimizer::LazyShort;
 use crate::params::JitParams;
 use crate::quasiimmut::InvalidFlag;
 use std::cell::RefCell;
@@ -246,7 +246,7 @@ pub struct WarmState {
     guards: HashMap<(TraceId, u32), GuardCell>,
     /// Peeled loops that bridges may enter directly: by preamble, the
     /// peeled loop and its short preamble.
-    short_entries: HashMap<TraceId, (TraceId, Rc<ShortPreamble>)>,
+    short_entries: HashMap<TraceId, (TraceId, Rc<LazyShort>)>,
     /// Every trace compiled for this VM and not retired, with the GC
     /// objects pinned for its code.
     live: Vec<(TraceId, Box<[usize]>)>,
@@ -579,14 +579,15 @@ impl WarmState {
         self.decay();
     }
 
-    /// Bridges into `preamble` may enter `body` directly with `short`.
-    pub fn set_short_entry(&mut self, preamble: TraceId, body: TraceId, short: ShortPreamble) {
+    /// Bridges into `preamble` may enter `body` directly with `short`
+    /// (if it derives).
+    pub fn set_short_entry(&mut self, preamble: TraceId, body: TraceId, short: LazyShort) {
         self.short_entries.insert(preamble, (body, Rc::new(short)));
     }
 
     /// The peeled loop and short preamble a bridge into `preamble` may
     /// use instead.
-    pub fn short_entry(&self, preamble: TraceId) -> Option<(TraceId, Rc<ShortPreamble>)> {
+    pub fn short_entry(&self, preamble: TraceId) -> Option<(TraceId, Rc<LazyShort>)> {
         self.short_entries.get(&preamble).cloned()
     }
 

@@ -52,7 +52,7 @@ pub mod short;
 pub mod unroll;
 pub mod virtuals;
 
-pub use short::ShortPreamble;
+pub use short::{LazyShort, ShortPreamble};
 
 use crate::jitcode::Tables;
 use crate::trace::{Opcode, Trace};
@@ -230,8 +230,9 @@ pub enum Optimized {
 pub struct Peeled {
     pub preamble: Trace,
     pub body: Trace,
-    /// How bridges enter `body` directly (`short.rs`), or why they cannot.
-    pub short: Result<ShortPreamble, String>,
+    /// How bridges enter `body` directly (`short.rs`), or why they cannot:
+    /// derived when first asked for.
+    pub short: LazyShort,
 }
 
 impl Peeled {
@@ -275,9 +276,9 @@ pub fn optimize_loop(trace: Trace, tables: &'static Tables, opts: &EnabledOpts) 
             let mut peeled = Peeled {
                 preamble,
                 body,
-                short: Err(String::new()),
+                short: p.short,
             };
-            peeled.short = short::derive(&t, &peeled, &sources, opts, &cx);
+            peeled.short = LazyShort::new(&t, &peeled, &sources, opts, &cx);
             return Optimized::Peeled(Box::new(peeled));
         }
     }

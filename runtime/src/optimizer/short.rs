@@ -256,6 +256,11 @@ impl ShortPreamble {
         self.check.admits(widened)
     }
 
+    /// The start and the inputs of the loop header it enters from.
+    pub fn loop_header(&self) -> (&TraceStart, &[Kind]) {
+        (&self.check.looped.start, &self.check.looped.inputs)
+    }
+
     /// The short preamble alone, as a trace from the loop header (whose
     /// inputs `header` are) into `body`: for the log and the tests.
     pub fn to_trace(&self, start: TraceStart, header: &[Kind], body: u32) -> Trace {
@@ -274,20 +279,104 @@ impl ShortPreamble {
     }
 }
 
-/// The short preamble of the peeled loop `peeled` of loop trace `looped`
-/// (whose inputs come from `sources`), or why it has none.
-pub fn derive(
-    looped: &Trace,
-    peeled: &Peeled,
-    sources: &[SlotSource],
-    opts: &EnabledOpts,
-    cx: &Ctx,
-) -> Result<ShortPreamble, String> {
+/// A peeled loop's short preamble, derived when it is first asked for
+/// ([`LazyShort::get`]): deriving one checks the loop by optimizing the
+/// combined trace again, as much work as peeling itself, and most loops
+/// never see a bridge that wants to enter them.
+#[derive(Clone)]
+pub struct LazyShort {
+    derived: std::cell::OnceCell<Result<ShortPreamble, String>>,
+    /// What deriving it takes (`None` once derived).
+    pending: RefCell<Option<Box<Pending>>>,
+}
+
+/// What [`derive`] needs of the peeled loop, taken when it is peeled (the
+/// preamble and the body go to the backend).
+#[derive(Clone)]
+struct Pending {
+    looped: Trace,
+    sources: Vec<SlotSource>,
+    /// The ranges of the values the preamble passes the peeled loop.
+    exit: Vec<Bounds>,
+    body: Digest,
+    opts: EnabledOpts,
+    tables: &'static Tables,
+}
+
+impl LazyShort {
+    /// The short preamble of the peeled loop `peeled` of loop trace
+    /// `looped` (whose inputs come from `sources`), to derive when asked.
+    pub fn new(
+        looped: &Trace,
+        peeled: &Peeled,
+        sources: &[SlotSource],
+        opts: &EnabledOpts,
+        cx: &Ctx,
+    ) -> LazyShort {
+        let pending = Pending {
+            looped: looped.clone(),
+            sources: sources.to_vec(),
+            exit: intbounds::exit_bounds(&peeled.preamble, cx),
+            body: Digest::of(&peeled.body),
+            opts: opts.clone(),
+            tables: cx.tables,
+        };
+        LazyShort {
+            derived: std::cell::OnceCell::new(),
+            pending: RefCell::new(Some(Box::new(pending))),
+        }
+    }
+
+    /// One that is known already (or why there is none).
+    pub fn known(short: Result<ShortPreamble, String>) -> LazyShort {
+        LazyShort {
+            derived: std::cell::OnceCell::from(short),
+            pending: RefCell::new(None),
+        }
+    }
+
+    /// The short preamble, or why the loop has none.
+    pub fn get(&self) -> &Result<ShortPreamble, String> {
+        self.derived.get_or_init(|| {
+            let p = self
+                .pending
+                .borrow_mut()
+                .take()
+                .expect("what deriving takes is kept until it is derived");
+            derive(&p)
+        })
+    }
+
+    /// Has [`LazyShort::get`] derived it already?
+    pub fn is_derived(&self) -> bool {
+        self.derived.get().is_some()
+    }
+}
+
+impl std::fmt::Debug for LazyShort {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.derived.get() {
+            Some(d) => d.fmt(f),
+            None => f.write_str("LazyShort(not derived yet)"),
+        }
+    }
+}
+
+impl PartialEq for LazyShort {
+    fn eq(&self, o: &LazyShort) -> bool {
+        self.get() == o.get()
+    }
+}
+
+/// The short preamble of a peeled loop, or why it has none.
+fn derive(p: &Pending) -> Result<ShortPreamble, String> {
+    let cx = Ctx { tables: p.tables };
+    let (looped, sources, opts, cx) = (&p.looped, &p.sources[..], &p.opts, &cx);
     let mut short = build(looped, sources, cx.tables)?;
     // The ranges the preamble gives the values the iteration changes
     // (a length it stored): the short preamble checks them, as the loop
     // may assume them.
-    let exit = intbounds::exit_bounds(&peeled.preamble, cx);
+    let exit = &p.exit;
     // Likewise the ranges of loop-invariant inputs (the preamble may have
     // learnt them from guards on values the iteration changes, which the
     // short preamble does not check).
@@ -336,7 +425,7 @@ pub fn derive(
     }
     let check = Check {
         looped: looped.clone(),
-        body: Digest::of(&peeled.body),
+        body: p.body,
         sources: sources.to_vec(),
         short,
         tables: cx.tables,

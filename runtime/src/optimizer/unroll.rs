@@ -558,7 +558,7 @@ pub(super) fn split(t: &Trace, n: usize, layout: &Layout) -> Option<(Peeled, Vec
         .iter()
         .zip(&preamble.ops.last().unwrap().args)
         .all(|(k, a)| preamble.kind_of(*a) == Some(*k)));
-    let short = Err("not derived".into());
+    let short = super::LazyShort::known(Err("not derived".into()));
     Some((
         Peeled {
             preamble,
