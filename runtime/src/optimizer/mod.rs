@@ -251,16 +251,8 @@ impl Peeled {
 /// peeling it when `unroll` is on. Other traces are [`optimize`]d.
 pub fn optimize_loop(trace: Trace, tables: &'static Tables, opts: &EnabledOpts) -> Optimized {
     let cx = Ctx { tables };
-    if !opts.is_enabled(Pass::Unroll) {
-        return Optimized::Loop(optimize(trace, tables, opts));
-    }
-    // One round before peeling: the combined trace of two iterations gets
-    // the rounds it needs after, and a second round here cost as much as
-    // a third of all the optimizing a loop took. A loop that is not peeled
-    // gets the rest then.
-    let t = dce(rounds(trace, 1, opts, &cx), opts, &cx);
-    let finish = |t| optimize(t, tables, opts);
-    {
+    let t = optimize(trace, tables, opts);
+    if opts.is_enabled(Pass::Unroll) {
         let fixpoint = |combined| fixpoint(combined, opts, &cx);
         if let Some((p, sources)) = unroll::peel(&t, &fixpoint) {
             let preamble = dce(p.preamble, opts, &cx);
@@ -268,7 +260,7 @@ pub fn optimize_loop(trace: Trace, tables: &'static Tables, opts: &EnabledOpts) 
             // Peeling that moves nothing out of the loop only costs: a
             // second trace, and guards that warm up twice.
             if body.ops.len() >= t.ops.len() {
-                return Optimized::Loop(finish(t));
+                return Optimized::Loop(t);
             }
             if cfg!(debug_assertions) {
                 for (what, t) in [("preamble", &preamble), ("peeled loop", &body)] {
@@ -290,7 +282,7 @@ pub fn optimize_loop(trace: Trace, tables: &'static Tables, opts: &EnabledOpts) 
             return Optimized::Peeled(Box::new(peeled));
         }
     }
-    Optimized::Loop(finish(t))
+    Optimized::Loop(t)
 }
 
 /// The passes before `unroll`, repeated while the trace changes.
@@ -301,19 +293,14 @@ pub fn optimize_loop(trace: Trace, tables: &'static Tables, opts: &EnabledOpts) 
 /// stops where comparing whole rounds would, with the same trace, without
 /// a copy of the trace per round (and skips the passes of the last round
 /// that ran on this very trace already).
-fn fixpoint(t: Trace, opts: &EnabledOpts, cx: &Ctx) -> Trace {
-    rounds(t, MAX_ROUNDS, opts, cx)
-}
-
-/// [`fixpoint`] with at most `max_rounds` rounds.
-fn rounds(mut t: Trace, max_rounds: usize, opts: &EnabledOpts, cx: &Ctx) -> Trace {
+fn fixpoint(mut t: Trace, opts: &EnabledOpts, cx: &Ctx) -> Trace {
     let looped: Vec<Pass> = opts
         .passes()
         .into_iter()
         .filter(|p| !matches!(p, Pass::Unroll | Pass::Dce))
         .collect();
     let mut unchanged_in_a_row = 0;
-    'rounds: for _ in 0..max_rounds {
+    'rounds: for _ in 0..MAX_ROUNDS {
         for p in &looped {
             if unchanged_in_a_row >= looped.len() {
                 break 'rounds;
