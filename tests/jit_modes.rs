@@ -21,8 +21,10 @@
 //! native interpreter and the summary counts the invalidations.
 
 mod compare;
+mod jit_summary;
 
 use compare::jit_args;
+use jit_summary::{jit_run, jit_run_log, Summary};
 use metatrace_testkit::vms::{
     bf_cases, excerpt, lox, on_two_threads, rec, run, run_env, shared_programs, stackvm_program,
     tlr_program, vms, workspace_root, write, Run, STACKVM_CASES, STACKVM_ERRORS,
@@ -42,118 +44,6 @@ const DEFAULT: &str = "default";
 /// Per run: the slowest shared bf programs take 3-9 s with the JIT.
 const TIMEOUT: Duration = Duration::from_secs(240);
 const QUICK: Duration = Duration::from_secs(30);
-
-/// Aborts that happen in correct runs: a trace longer than `trace_limit`,
-/// a trace that reaches the portal's return (a loop's last iteration), a
-/// bridge that goes round a loop that has no compiled code yet.
-const EXPECTED_ABORTS: &[&str] = &["too_long", "portal_returned", "no_target_loop"];
-
-/// A JIT summary: the `name: value` lines of the `jit-summary` section.
-#[derive(Debug, Default)]
-struct Summary(BTreeMap<String, String>);
-
-impl Summary {
-    fn parse(log: &str) -> Result<Summary, String> {
-        let start = log
-            .find("{jit-summary\n")
-            .ok_or_else(|| format!("no jit-summary section in {log:?}"))?;
-        let body = &log[start + "{jit-summary\n".len()..];
-        let end = body
-            .find("jit-summary}")
-            .ok_or_else(|| "unterminated jit-summary".to_string())?;
-        let mut map = BTreeMap::new();
-        for line in body[..end].lines() {
-            let (k, v) = line
-                .split_once(": ")
-                .ok_or_else(|| format!("summary line without `: `: {line:?}"))?;
-            map.insert(k.to_string(), v.to_string());
-        }
-        Ok(Summary(map))
-    }
-
-    fn get(&self, name: &str) -> u64 {
-        match self.0.get(name) {
-            Some(v) => v
-                .parse()
-                .unwrap_or_else(|_| panic!("summary {name}: {v:?} is not a count")),
-            None => panic!("no `{name}` in the summary {:?}", self.0),
-        }
-    }
-
-    /// Loops and entry bridges compiled.
-    fn loops(&self) -> u64 {
-        self.get("loops") + self.get("entry_bridges")
-    }
-
-    /// The aborts whose reason is not in [`EXPECTED_ABORTS`].
-    fn unexpected_aborts(&self) -> Vec<String> {
-        self.0
-            .iter()
-            .filter_map(|(k, v)| {
-                let reason = k.strip_prefix("aborts.")?;
-                (v != "0" && !EXPECTED_ABORTS.contains(&reason)).then(|| format!("{reason}: {v}"))
-            })
-            .collect()
-    }
-
-    fn short(&self) -> String {
-        let keys = [
-            "loops",
-            "entry_bridges",
-            "bridges",
-            "aborts",
-            "guard_failures",
-            "blackhole_runs",
-        ];
-        keys.iter()
-            .map(|k| format!("{k} {}", self.0.get(*k).map(String::as_str).unwrap_or("?")))
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-}
-
-/// Runs `vm --jit OPTS ARGS...` with the summary written to a temporary
-/// file; the run and the summary (an empty one for `off` and
-/// `mode=jitcode-only`, which write none).
-fn jit_run(
-    vm: &Path,
-    opts: &str,
-    args: &[&str],
-    stdin: &[u8],
-    timeout: Duration,
-) -> (Run, Summary) {
-    let (r, summary, _) = jit_run_log(vm, opts, args, stdin, timeout, "jit-summary");
-    (r, summary)
-}
-
-/// [`jit_run`] with the log categories `categories` (`jit-summary` among
-/// them): the run, the summary and the whole log.
-fn jit_run_log(
-    vm: &Path,
-    opts: &str,
-    args: &[&str],
-    stdin: &[u8],
-    timeout: Duration,
-    categories: &str,
-) -> (Run, Summary, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("jit.log");
-    let spec = format!("{categories}:{}", log.display());
-    let r = run_env(
-        vm,
-        &jit_args(opts, args),
-        &[("METATRACE_LOG", &spec)],
-        stdin,
-        timeout,
-    );
-    let text = std::fs::read_to_string(&log).unwrap_or_default();
-    let summary = if !text.is_empty() && !r.timed_out() && r.code() != Some(101) {
-        Summary::parse(&text).unwrap_or_else(|e| panic!("{} {opts} {args:?}: {e}", vm.display()))
-    } else {
-        Summary::default()
-    };
-    (r, summary, text)
-}
 
 /// The differences between a native run and a JIT run (stdout, stderr,
 /// status), if any.

@@ -52,7 +52,8 @@ pub fn check_mode_supported(
         (mode, None) => Err(format!(
             "--jit mode={mode}: this VM was built without jitcodes; build it with `cargo translate` (without `--no-jit`)"
         )),
-        (mode, Some(tables)) => tables.verify().map_err(|errors| {
+        // (Decoded once: the blackhole's program keeps what this decodes.)
+        (mode, Some(tables)) => crate::blackhole::try_program(tables).map(|_| ()).map_err(|errors| {
             format!(
                 "--jit mode={mode}: the jitcodes of this VM do not verify (a bug in metatrace):\n  {}",
                 errors.join("\n  ")

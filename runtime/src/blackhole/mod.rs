@@ -12,7 +12,7 @@
 mod interp;
 mod program;
 
-pub use program::{program, Code, Program};
+pub use program::{program, try_program, Code, Program};
 
 use crate::jitcode::Tables;
 use interp::Machine;

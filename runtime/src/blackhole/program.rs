@@ -201,10 +201,19 @@ thread_local! {
 /// Panics if a jitcode does not decode or does not verify: the executors
 /// rely on verified code (registers, labels and descrs in range).
 pub fn program(tables: &'static Tables) -> &'static Program {
+    try_program(tables)
+        .unwrap_or_else(|errors| panic!("metatrace: invalid jitcodes:\n  {}", errors.join("\n  ")))
+}
+
+/// [`program`], or what is wrong with the jitcodes (then nothing is
+/// cached). A VM checks its jitcodes with this when it starts: the check
+/// decodes them, and the decoded program is what the executors use, so
+/// they are decoded once per process.
+pub fn try_program(tables: &'static Tables) -> Result<&'static Program, Vec<String>> {
     let key = tables as *const Tables as usize;
     if let (k, Some(p)) = LAST.with(|c| c.get()) {
         if k == key {
-            return p;
+            return Ok(p);
         }
     }
     let p = {
@@ -212,22 +221,22 @@ pub fn program(tables: &'static Tables) -> &'static Program {
         match cache.iter().find(|e| e.0 == key) {
             Some(e) => e.1,
             None => {
-                let p: &'static Program = Box::leak(Box::new(build(tables)));
+                let p: &'static Program = Box::leak(Box::new(build(tables)?));
                 cache.push((key, p));
                 p
             }
         }
     };
     LAST.with(|c| c.set((key, Some(p))));
-    p
+    Ok(p)
 }
 
-fn build(tables: &'static Tables) -> Program {
+fn build(tables: &'static Tables) -> Result<Program, Vec<String>> {
     let (decoded, errors) = tables.decode_and_verify();
     if !errors.is_empty() {
-        panic!("metatrace: invalid jitcodes:\n  {}", errors.join("\n  "));
+        return Err(errors);
     }
     let codes = tables.jitcodes.iter().zip(decoded);
     let codes = codes.map(|(jc, insns)| Code::new(jc, insns)).collect();
-    Program { tables, codes }
+    Ok(Program { tables, codes })
 }

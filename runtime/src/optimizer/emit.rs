@@ -71,9 +71,11 @@ pub struct Emitter<'t> {
     guards: Vec<GuardInfo>,
     /// Operations killed after they were emitted (rare: dead stores).
     killed: Vec<u32>,
-    /// Per output value (inputs, then operations), the last guard whose
-    /// `fail_args` took it: deduplicates without searching.
+    /// Per output value (inputs, then operations), the last collection of
+    /// `fail_args` that took it: deduplicates without searching.
     fail_stamp: Vec<u32>,
+    /// The last collection's number (0: none yet).
+    stamp: u32,
     dead: bool,
     /// The next body operation [`Emitter::next_op`] hands out.
     cursor: usize,
@@ -371,6 +373,7 @@ impl<'t> Emitter<'t> {
             guards,
             killed: Vec::new(),
             fail_stamp,
+            stamp: 0,
             dead: false,
             cursor: 0,
             same: true,
@@ -655,10 +658,9 @@ impl<'t> Emitter<'t> {
                 out.regs.push((r, w));
             }
         }
-        self.fail_args_into(&info.frames, &mut info.fail_args);
-        if !info.virtuals.is_empty() || !info.pending.is_empty() {
-            info.fail_args = info.collect_fail_args();
-        }
+        let mut fail_args = std::mem::take(&mut info.fail_args);
+        self.fail_args_into(&info, &mut fail_args);
+        info.fail_args = fail_args;
         self.same = same && info.fail_args == input.fail_args;
         self.push_guard(i, args, info, outcome)
     }
@@ -700,11 +702,7 @@ impl<'t> Emitter<'t> {
             }
         }
         let mut fail_args = self.spare().vals.take(info.fail_args.len());
-        self.fail_args_into(&info.frames, &mut fail_args);
-        if !info.virtuals.is_empty() || !info.pending.is_empty() {
-            self.spare().vals.put(fail_args);
-            fail_args = info.collect_fail_args();
-        }
+        self.fail_args_into(&info, &mut fail_args);
         same &= fail_args == info.fail_args;
         let old = std::mem::replace(&mut info.fail_args, fail_args);
         self.spare().vals.put(old);
@@ -745,9 +743,11 @@ impl<'t> Emitter<'t> {
         }
     }
 
-    /// What `GuardInfo::new(frames)` collects, into `out`: the
-    /// non-constant values, in order, without duplicates.
-    fn fail_args_into(&mut self, frames: &[FrameSnapshot], out: &mut Vec<Val>) {
+    /// What [`GuardInfo::collect_fail_args`] collects, into `out`: the
+    /// non-constant values of the frames, the virtuals' fields and the
+    /// delayed writes, in order, without duplicates (found by stamping
+    /// each value's slot rather than by searching or hashing).
+    fn fail_args_into(&mut self, info: &GuardInfo, out: &mut Vec<Val>) {
         out.clear();
         let n_inputs = self.src.inputs.len();
         let need = n_inputs + self.ops.len();
@@ -756,27 +756,25 @@ impl<'t> Emitter<'t> {
             self.fail_stamp
                 .resize(need.max(2 * self.fail_stamp.len()), 0);
         }
-        // Guards are numbered from 1 here: 0 is "never taken".
-        let stamp = self.guards.len() as u32 + 1;
-        for f in frames {
-            for &(_, v) in &f.regs {
-                let slot = match v {
-                    Val::Input(k) if (k as usize) < n_inputs => k as usize,
-                    Val::Op(k) if (k as usize) < self.ops.len() => n_inputs + k as usize,
-                    Val::Virtual(_) => continue,
-                    v if v.is_const() => continue,
-                    // (not a value of the output: not in valid traces)
-                    v => {
-                        if !out.contains(&v) {
-                            out.push(v);
-                        }
-                        continue;
+        self.stamp += 1;
+        let stamp = self.stamp;
+        for v in info.values() {
+            let slot = match v {
+                Val::Input(k) if (k as usize) < n_inputs => k as usize,
+                Val::Op(k) if (k as usize) < self.ops.len() => n_inputs + k as usize,
+                Val::Virtual(_) => continue,
+                v if v.is_const() => continue,
+                // (not a value of the output: not in valid traces)
+                v => {
+                    if !out.contains(&v) {
+                        out.push(v);
                     }
-                };
-                if self.fail_stamp[slot] != stamp {
-                    self.fail_stamp[slot] = stamp;
-                    out.push(v);
+                    continue;
                 }
+            };
+            if self.fail_stamp[slot] != stamp {
+                self.fail_stamp[slot] = stamp;
+                out.push(v);
             }
         }
     }
@@ -887,9 +885,12 @@ impl<'t> Emitter<'t> {
     /// locations). Recomputes its fail arguments.
     pub fn delay_writes_past(&mut self, g: usize, writes: Vec<PendingWrite>) {
         self.same = false;
-        let info = &mut self.guards[g];
+        let mut info = std::mem::take(&mut self.guards[g]);
         info.pending.splice(0..0, writes);
-        info.fail_args = info.collect_fail_args();
+        let mut fail_args = std::mem::take(&mut info.fail_args);
+        self.fail_args_into(&info, &mut fail_args);
+        info.fail_args = fail_args;
+        self.guards[g] = info;
     }
 
     /// The output trace.

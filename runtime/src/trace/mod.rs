@@ -97,7 +97,7 @@ pub struct FrameSnapshot {
     pub regs: Vec<(KReg, Val)>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct GuardInfo {
     /// Outermost (the portal) first.
     pub frames: Vec<FrameSnapshot>,
