@@ -957,3 +957,32 @@ fn recursive_calls_compile_recursion() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// A call pushes a `CallFrame` and the callee's slots, and its return pops
+/// them: where the trace would store them (at a call it makes, at its
+/// end), the heap pass drops those stores instead, leaving them to the
+/// guards that were passed while they were pending (`stores_only_on_exits`
+/// in the summary). On this recursive `fib` that is a dozen stores; it was
+/// one (a store overwritten whole) with the popped ones kept.
+#[test]
+fn popped_frames_are_not_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let program = dir.path().join("fib.lox");
+    std::fs::write(
+        &program,
+        "fun fib(n) {\n  if (n < 2) return n;\n  return fib(n - 2) + fib(n - 1);\n}\nprint fib(25);\n",
+    )
+    .unwrap();
+    let log = dir.path().join("jit.log");
+    let spec = format!("jit-summary:{}", log.display());
+    let path = program.to_string_lossy().into_owned();
+    let r = run_env(lox(), &[&path], &[("METATRACE_LOG", &spec)], b"", QUICK);
+    r.assert_success("fib.lox");
+    assert_eq!(r.stdout, b"75025\n");
+    let text = std::fs::read_to_string(&log).unwrap();
+    let left: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("stores_only_on_exits: ")?.parse().ok())
+        .unwrap_or_else(|| panic!("no stores_only_on_exits in the summary:\n{text}"));
+    assert!(left >= 6, "{left} stores left to exits:\n{text}");
+}

@@ -359,6 +359,31 @@ fn vable_kept_in_registers(tables: &Tables, trace: &Trace) -> u64 {
     kept.len() as u64
 }
 
+/// The stores a trace leaves to its guards' resume data alone: writes
+/// delayed past guards to locations no operation of the trace stores to
+/// (virtualizable ones aside). The heap pass drops such a store where it
+/// would have been forced, when it went to a `Vec` item the `Vec` no
+/// longer holds (a stack slot or call frame pushed and popped before
+/// anything saw it), or when a later write covers its bytes: compiled code
+/// never does it, and a guard that fails does it first.
+fn stores_only_on_exits(tables: &Tables, trace: &Trace) -> u64 {
+    let loc = |opcode: &Opcode, args: &[Val]| (opcode.clone(), args[..args.len() - 1].to_vec());
+    let stored: std::collections::HashSet<_> = trace
+        .ops
+        .iter()
+        .filter(|o| o.opcode.class() == crate::trace::OpClass::Write)
+        .map(|o| loc(&o.opcode, &o.args))
+        .collect();
+    let mut left = std::collections::HashSet::new();
+    for w in trace.guards.iter().flat_map(|g| &g.pending) {
+        let l = loc(&w.opcode, &w.args);
+        if !w.is_virtualizable(tables) && !stored.contains(&l) {
+            left.insert(l);
+        }
+    }
+    left.len() as u64
+}
+
 /// Counts and logs a trace compiled as `id`.
 fn compiled(
     tables: &'static Tables,
@@ -389,6 +414,10 @@ fn compiled(
         if kept > 0 {
             record(Delta::VableKept(kept));
         }
+    }
+    let left = stores_only_on_exits(tables, &trace);
+    if left > 0 {
+        record(Delta::StoresOnlyOnExits(left));
     }
     record(Delta::Compiled {
         kind,

@@ -150,6 +150,10 @@ pub struct JitStats {
     /// Writes of virtualizable locations done at guard failures (the
     /// values the loop kept in registers, back to memory).
     pub vable_writebacks: u64,
+    /// Stores compiled traces leave to their guards' resume data alone
+    /// (summed over the traces): to stack slots and call frames pushed
+    /// and popped before anything saw them, or overwritten whole.
+    pub stores_only_on_exits: u64,
     /// Iterations finished in the blackhole interpreter (after a guard
     /// failure or an aborted trace).
     pub blackhole_runs: u64,
@@ -245,6 +249,10 @@ impl JitStats {
             self.vable_kept_in_registers.to_string(),
         );
         line("vable_writebacks", self.vable_writebacks.to_string());
+        line(
+            "stores_only_on_exits",
+            self.stores_only_on_exits.to_string(),
+        );
         line("blackhole_runs", self.blackhole_runs.to_string());
         line("keys_blacklisted", self.keys_blacklisted.to_string());
         line("guards_blacklisted", self.guards_blacklisted.to_string());
@@ -344,6 +352,7 @@ impl JitStats {
             }
             Delta::VableKept(n) => self.vable_kept_in_registers += n,
             Delta::VableWritebacks(n) => self.vable_writebacks += n,
+            Delta::StoresOnlyOnExits(n) => self.stores_only_on_exits += n,
             Delta::Blackholed => self.blackhole_runs += 1,
             Delta::KeyBlacklisted => self.keys_blacklisted += 1,
             Delta::GuardBlacklisted => self.guards_blacklisted += 1,
@@ -424,6 +433,8 @@ pub(crate) enum Delta {
     VableKept(u64),
     /// A guard failure wrote back this many virtualizable locations.
     VableWritebacks(u64),
+    /// A compiled trace leaves this many stores to its guards alone.
+    StoresOnlyOnExits(u64),
     Blackholed,
     KeyBlacklisted,
     GuardBlacklisted,
@@ -454,6 +465,7 @@ static GLOBAL: Mutex<JitStats> = Mutex::new(JitStats {
     traces_cut_mid_iteration: 0,
     vable_kept_in_registers: 0,
     vable_writebacks: 0,
+    stores_only_on_exits: 0,
     blackhole_runs: 0,
     keys_blacklisted: 0,
     guards_blacklisted: 0,
