@@ -545,6 +545,18 @@ fn jit_log() {
         s.0
     );
     assert_eq!(s.get("aborts"), 0, "{:?}", s.0);
+    // With `inlining=1` too: a loop too long is traced again without its
+    // calls inlined only when it inlined some (bf has no function entries:
+    // its loops are cut as before, not aborted as too long).
+    let r = with_log(
+        &["--jit", "trace_limit=5,inlining=1", nested],
+        "jit-summary",
+    );
+    r.assert_success("trace_limit=5,inlining=1");
+    assert_eq!(r.stdout, expected);
+    let s = Summary::parse(&r.stderr).unwrap();
+    assert!(s.get("traces_cut") > 0, "{:?}", s.0);
+    assert_eq!(s.get("aborts.too_long"), 0, "{:?}", s.0);
     // Aborts are logged with their reason: a loop whose peeled trace has
     // more inputs than the backend's frame takes (600 cells) fails to
     // compile every time it is traced.

@@ -265,6 +265,7 @@ pub fn trace_from_merge_point(
         },
         header: Header::None,
         header_rules: params.inlining,
+        inlined_a_call: false,
         limit: params.trace_limit as usize,
         gc_roots: RegisterRoots::default(),
         invalid_flag: None,
@@ -400,6 +401,7 @@ pub fn trace_bridge_stopping(
         n_greens: d.greens.len(),
         header: Header::None,
         header_rules: params.inlining,
+        inlined_a_call: false,
         goal: Goal::Bridge {
             target,
             seen: Vec::new(),
@@ -630,6 +632,9 @@ struct Tracer<'a> {
     may_finish: bool,
     /// What the portal frame passed since its last merge point.
     header: Header,
+    /// Has this loop traced on through a function's entry (inlined a
+    /// call of a user function)?
+    inlined_a_call: bool,
     /// `--jit inlining=1`: merge points end traces only after a loop
     /// header or a function entry, and loops inline the functions they
     /// call. Without it every merge point is taken for a loop header.
@@ -691,8 +696,13 @@ impl Tracer<'_> {
         loop {
             let stop = match self.step() {
                 // A loop too long with its calls inlined is traced again
-                // without inlining them (the driver), not cut.
-                Ok(()) if self.rec.len() > self.limit && self.inlines_calls() => {
+                // without inlining them (the driver), not cut. (One that
+                // inlined none is cut like any other.)
+                Ok(())
+                    if self.rec.len() > self.limit
+                        && self.inlines_calls()
+                        && self.inlined_a_call =>
+                {
                     Stop::Abort(AbortReason::TooLong)
                 }
                 Ok(()) if self.rec.len() > self.limit => match self.cut() {
@@ -778,6 +788,7 @@ impl Tracer<'_> {
             h if self.header_rules => h,
             _ => Header::Loop,
         };
+        let enters_a_function = header == Header::Function;
         let end = match &mut self.goal {
             Goal::Loop {
                 greens: start,
@@ -800,6 +811,9 @@ impl Tracer<'_> {
                 inline_calls,
             } => jump_target(*target, seen, greens, header, *stop_at, *inline_calls)?,
         };
+        if end.is_none() && enters_a_function && self.inlines_calls() {
+            self.inlined_a_call = true;
+        }
         let Some(end) = end else {
             if self.rec.len() > self.start_len {
                 self.last_merge_point = Some(CutPoint {

@@ -13,8 +13,8 @@
 //! 64 (clox's usage error).
 //!
 //! `--jit` takes the JIT parameters every metatrace VM takes
-//! (`metatrace::runtime::params`); this VM is native only for now
-//! (targets/lox/README.md), so only `mode=native` (`off`) and `auto` run.
+//! (`metatrace::runtime::params`), with `inlining=1` where metatrace's
+//! default is 0 (loops inline the Lox functions they call).
 //! `--gc` takes the options of metatrace's collector (`plan=`, `heap=`,
 //! `threads=`, `stress`, `default`; docs/gc.md) and configures the heap
 //! the Lox objects live on.
@@ -89,6 +89,8 @@ fn usage() -> String {
     s.push_str("  --jit OPTIONS   set JIT parameters: comma-separated NAME=VALUE items,\n");
     s.push_str("                  applied left to right (--jit may be repeated):\n");
     s.push_str(&JitParams::help());
+    s.push_str("                  (lox starts from inlining=1; the defaults above are\n");
+    s.push_str("                  metatrace's)\n");
     s.push_str("  --gc OPTIONS    set GC options: comma-separated NAME=VALUE items,\n");
     s.push_str("                  applied left to right (--gc may be repeated):\n");
     s.push_str(&GcOptions::help());
@@ -116,7 +118,15 @@ enum Command {
 }
 
 fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
-    let mut jit = JitParams::default();
+    // Lox's loops inline the functions they call (`inlining`, off in
+    // metatrace's defaults, which serve interpreters without function
+    // entries too): a loop of thirty `init()` calls is one trace instead
+    // of a chain of bridges, one per call site (docs/jit.md, "Inlining").
+    // `--jit inlining=0` turns it off.
+    let mut jit = JitParams {
+        inlining: true,
+        ..JitParams::default()
+    };
     let mut gc = GcOptions::default();
     let mut file = None;
     let mut recursive_calls = false;
@@ -266,5 +276,17 @@ mod tests {
         crate::table::tests::set_get_delete_with_collisions();
         crate::strings::tests::equal_texts_are_one_object();
         crate::strings::tests::dead_strings_leave_the_interner();
+    }
+
+    /// Lox starts from `inlining=1`; `--jit` items apply on top of it.
+    #[test]
+    fn lox_inlines_calls_unless_told_not_to() {
+        let run = |args: &[&str]| match super::parse_args(args.iter().map(|a| a.to_string())) {
+            Ok(super::Command::Run { jit, .. }) => jit,
+            _ => panic!("{args:?} is a run"),
+        };
+        assert!(run(&["x.lox"]).inlining);
+        assert!(run(&["--jit", "threshold=5", "x.lox"]).inlining);
+        assert!(!run(&["--jit", "inlining=0", "x.lox"]).inlining);
     }
 }
