@@ -821,11 +821,7 @@ fn benchmark_loops_compile() {
             continue;
         }
         let text = std::fs::read_to_string(log.path()).unwrap_or_default();
-        let count = |key: &str| -> u64 {
-            text.lines()
-                .find_map(|l| l.strip_prefix(key)?.strip_prefix(": ")?.parse().ok())
-                .unwrap_or(0)
-        };
+        let count = |key: &str| summary_count(&text, key).unwrap_or(0);
         if count("loops") == 0 {
             failures.push(format!("{name}: no loop compiled:\n{text}"));
         }
@@ -869,11 +865,7 @@ fn inlining_traces_the_loop_that_makes_the_calls() {
         );
         assert_eq!(r.code(), Some(0), "{jit}: {}", r.describe_status());
         let text = std::fs::read_to_string(log.path()).unwrap_or_default();
-        let count = |key: &str| -> u64 {
-            text.lines()
-                .find_map(|l| l.strip_prefix(key)?.strip_prefix(": ")?.parse().ok())
-                .unwrap_or(0)
-        };
+        let count = |key: &str| summary_count(&text, key).unwrap_or(0);
         let blacklisted = count("keys_blacklisted") + count("guards_blacklisted");
         (count("loops"), count("bridges"), blacklisted, text)
     };
@@ -936,12 +928,7 @@ fn recursive_calls_compile_recursion() {
                 ));
             }
             let summary = std::fs::read_to_string(&log).unwrap_or_default();
-            let count = |key: &str| -> u64 {
-                summary
-                    .lines()
-                    .find_map(|l| l.strip_prefix(key)?.strip_prefix(": ")?.parse().ok())
-                    .unwrap_or(0)
-            };
+            let count = |key: &str| summary_count(&summary, key).unwrap_or(0);
             if count("aborts.recursion") != 0 {
                 failures.push(format!(
                     "{options:?} {name}: aborts for recursion:\n{summary}"
@@ -982,9 +969,13 @@ fn popped_frames_are_not_stored() {
     r.assert_success("fib.lox");
     assert_eq!(r.stdout, b"75025\n");
     let text = std::fs::read_to_string(&log).unwrap();
-    let left: u64 = text
-        .lines()
-        .find_map(|l| l.strip_prefix("stores_only_on_exits: ")?.parse().ok())
+    let left = summary_count(&text, "stores_only_on_exits")
         .unwrap_or_else(|| panic!("no stores_only_on_exits in the summary:\n{text}"));
     assert!(left >= 6, "{left} stores left to exits:\n{text}");
+}
+
+/// Counter `key` of a `jit-summary` section in `text`.
+fn summary_count(text: &str, key: &str) -> Option<u64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(": ")?.parse().ok())
 }
