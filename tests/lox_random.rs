@@ -27,7 +27,12 @@ const MODES: &[(&str, &[&str])] = &[
         &["--jit", "off", "--gc", "plan=marksweep,stress"],
     ),
     ("jitcode-only", &["--jit", "mode=jitcode-only"]),
-    ("jit-low", &["--jit", "threshold=1,trace_eagerness=1"]),
+    // (lox inlines calls by default; this mode keeps the other shape,
+    // traces that end at function entries, covered.)
+    (
+        "jit-low, no inlining",
+        &["--jit", "threshold=1,trace_eagerness=1,inlining=0"],
+    ),
     (
         "jit-low2, gc stress",
         &["--jit", "threshold=2,trace_eagerness=1", "--gc", "stress"],
