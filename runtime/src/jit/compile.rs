@@ -145,6 +145,10 @@ fn compile_optimized_loop(
             let Peeled {
                 preamble, short, ..
             } = *peeled;
+            // (The short preamble keeps the loop trace, to optimize again
+            // when a bridge first needs it: its GC constants are pinned
+            // with the preamble's.)
+            let loop_constants = short.with_loop_trace(gc_constants).unwrap_or_default();
             let id = backend::compile_loop_within(preamble, tables, code_budget(tables))?;
             with_state(tables, |w| w.set_short_entry(id, body_id, short));
             compiled(
@@ -155,6 +159,11 @@ fn compile_optimized_loop(
                 t1,
                 &format!("preamble of {what}"),
             );
+            if with_state(tables, |w| w.hold_more(id, &loop_constants)) {
+                loop_constants
+                    .iter()
+                    .for_each(|&a| crate::gc::roots::pin_for_code(a));
+            }
             Ok(id)
         }
     }

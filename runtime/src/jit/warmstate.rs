@@ -598,6 +598,21 @@ impl WarmState {
         self.code_in_use += code_bytes;
     }
 
+    /// Keeps `more` GC objects pinned as long as trace `id`, held
+    /// already, lives (they are unpinned with its own). False if `id` is
+    /// not held.
+    pub fn hold_more(&mut self, id: TraceId, more: &[usize]) -> bool {
+        match self.live.iter_mut().rev().find(|(i, _)| *i == id) {
+            Some((_, pinned)) => {
+                let mut all = std::mem::take(pinned).into_vec();
+                all.extend_from_slice(more);
+                *pinned = all.into_boxed_slice();
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Bytes of code memory the next trace may take under `max_code`.
     pub fn code_budget(&mut self) -> usize {
         self.refresh();

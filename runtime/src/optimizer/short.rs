@@ -351,6 +351,22 @@ impl LazyShort {
     pub fn is_derived(&self) -> bool {
         self.derived.get().is_some()
     }
+
+    /// `f` of the loop trace it is derived from and checked against
+    /// (kept until then, and by a short preamble for the checks of later
+    /// bridges); `None` once the loop is known to have none. The GC
+    /// objects it names must stay put while it is kept: deriving and
+    /// checking optimize it again, and the optimizer reads through
+    /// constant references (`jit::compile` pins them with the preamble).
+    pub fn with_loop_trace<R>(&self, f: impl FnOnce(&Trace) -> R) -> Option<R> {
+        if let Some(p) = self.pending.borrow().as_ref() {
+            return Some(f(&p.looped));
+        }
+        match self.derived.get() {
+            Some(Ok(short)) => Some(f(&short.check.looped)),
+            _ => None,
+        }
+    }
 }
 
 impl std::fmt::Debug for LazyShort {
