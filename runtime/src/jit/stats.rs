@@ -130,7 +130,7 @@ pub struct JitStats {
     /// Bridges compiled from a guard inside an inlined call.
     pub bridges_inlined: u64,
     /// Peeled loops that bridges may enter directly (with a short
-    /// preamble, `optimizer/short.rs`), counted when derived: for the
+    /// preamble, `optimizer/short/`), counted when derived: for the
     /// first bridge into the loop's header.
     pub short_preambles: u64,
     /// Bridges and entry bridges compiled to enter a peeled loop directly.

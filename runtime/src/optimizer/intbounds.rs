@@ -588,7 +588,7 @@ pub fn run(mut trace: Trace, cx: &Ctx) -> Trace {
 /// The ranges of the final `jump`/`jump_to`'s arguments, as far as this
 /// pass can tell (the trace is not changed). A bridge entering a peeled
 /// loop directly must show its values lie in the ranges the loop assumes
-/// (`short.rs`).
+/// (`short/`).
 pub fn exit_bounds(trace: &Trace, cx: &Ctx) -> Vec<Bounds> {
     let further = later_checks(trace);
     let e = Emitter::without_resume_data(trace);

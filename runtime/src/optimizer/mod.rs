@@ -230,7 +230,7 @@ pub enum Optimized {
 pub struct Peeled {
     pub preamble: Trace,
     pub body: Trace,
-    /// How bridges enter `body` directly (`short.rs`), or why they cannot:
+    /// How bridges enter `body` directly (`short/`), or why they cannot:
     /// derived when first asked for.
     pub short: LazyShort,
 }

@@ -73,7 +73,7 @@
 //! loops have no short preamble (`SlotSource::Carried`).
 //!
 //! Bridges and entry bridges jump to the preamble, or, when the peeled
-//! loop has a short preamble (`short.rs`, which reuses [`combine`] and
+//! loop has a short preamble (`short/`, which reuses [`combine`] and
 //! [`split`]), into the peeled loop directly.
 
 use super::emit::guard_outcome;
@@ -226,7 +226,7 @@ pub(super) enum Prefix<'a> {
     /// A short preamble's operations (over the loop's inputs, the label
     /// slots they give), at the loop header: the label is the header
     /// itself, and variant inputs enter with the header's values (checking
-    /// a short preamble, `short.rs`). Header inputs are first narrowed to
+    /// a short preamble, `short/`). Header inputs are first narrowed to
     /// the given ranges by guards. (Its guards have no resume data: this
     /// prefix is never compiled.)
     Short(&'a ShortOps, &'a [(u16, Bounds)]),
