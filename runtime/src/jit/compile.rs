@@ -19,7 +19,7 @@ use super::warmstate::with_state;
 use crate::backend::{self, CompileError, TraceId};
 use crate::cputime::CpuInstant;
 use crate::jitcode::Tables;
-use crate::optimizer::{self, EnabledOpts, Optimized, Peeled, ShortPreamble};
+use crate::optimizer::{self, EnabledOpts, LazyShort, Optimized, Peeled};
 use crate::trace::{format_trace, Opcode, Trace, Val};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -260,7 +260,7 @@ fn optimize_entering(tables: &'static Tables, trace: Trace, opts: &EnabledOpts) 
             let fresh = !lazy.is_derived();
             let short = lazy.get();
             if fresh {
-                log_short(tables, short, *target, body);
+                log_short(tables, &lazy, *target, body);
             }
             if let Ok(short) = short {
                 if fresh {
@@ -280,18 +280,15 @@ fn optimize_entering(tables: &'static Tables, trace: Trace, opts: &EnabledOpts) 
 
 /// The short preamble of peeled loop `body`, just derived for a bridge
 /// into its preamble `preamble` (or why it has none), in the log.
-fn log_short(
-    tables: &'static Tables,
-    short: &Result<ShortPreamble, String>,
-    preamble: TraceId,
-    body: TraceId,
-) {
-    log::section("jit-log-short", || match short {
+fn log_short(tables: &'static Tables, lazy: &LazyShort, preamble: TraceId, body: TraceId) {
+    log::section("jit-log-short", || match lazy.get() {
         Ok(short) => {
-            let (start, header) = short.loop_header();
+            let alone = lazy
+                .with_loop_trace(|t| short.to_trace(t.start.clone(), &t.inputs, body))
+                .expect("a short preamble keeps its loop trace");
             format!(
                 "# short preamble of loop {body} (bridges into preamble {preamble} enter it directly)\n{}",
-                format_trace(&short.to_trace(start.clone(), header, body), tables)
+                format_trace(&alone, tables)
             )
         }
         Err(why) => format!("# loop {body}: no short preamble: {why}"),
@@ -346,36 +343,18 @@ fn gc_constants(trace: &crate::trace::Trace) -> Box<[usize]> {
     all.into_iter().collect()
 }
 
-/// The virtualizable locations a loop keeps in registers: those its
-/// guards write back and none of its operations stores.
-fn vable_kept_in_registers(tables: &Tables, trace: &Trace) -> u64 {
-    use crate::trace::writes_virtualizable;
-    // (A location: the write's opcode and its arguments but the value.)
-    let loc = |opcode: &Opcode, args: &[Val]| (opcode.clone(), args[..args.len() - 1].to_vec());
-    let stored: Vec<_> = trace
-        .ops
-        .iter()
-        .filter(|o| writes_virtualizable(tables, &o.opcode))
-        .map(|o| loc(&o.opcode, &o.args))
-        .collect();
-    let mut kept: Vec<_> = Vec::new();
-    for w in trace.guards.iter().flat_map(|g| &g.pending) {
-        let l = loc(&w.opcode, &w.args);
-        if w.is_virtualizable(tables) && !stored.contains(&l) && !kept.contains(&l) {
-            kept.push(l);
-        }
-    }
-    kept.len() as u64
-}
-
 /// The stores a trace leaves to its guards' resume data alone: writes
-/// delayed past guards to locations no operation of the trace stores to
-/// (virtualizable ones aside). The heap pass drops such a store where it
-/// would have been forced, when it went to a `Vec` item the `Vec` no
-/// longer holds (a stack slot or call frame pushed and popped before
-/// anything saw it), or when a later write covers its bytes: compiled code
-/// never does it, and a guard that fails does it first.
-fn stores_only_on_exits(tables: &Tables, trace: &Trace) -> u64 {
+/// delayed past guards to locations no operation of the trace stores to,
+/// distinct, as (virtualizable, other).
+///
+/// Virtualizable ones are locations a loop keeps in registers, written
+/// back by its guards. The others the heap pass dropped where they would
+/// have been forced, when they went to a `Vec` item the `Vec` no longer
+/// holds (a stack slot or call frame pushed and popped before anything
+/// saw it), or when a later write covers their bytes: compiled code
+/// never does them, and a guard that fails does them first.
+fn stores_left_to_guards(tables: &Tables, trace: &Trace) -> (u64, u64) {
+    // (A location: the write's opcode and its arguments but the value.)
     let loc = |opcode: &Opcode, args: &[Val]| (opcode.clone(), args[..args.len() - 1].to_vec());
     let stored: std::collections::HashSet<_> = trace
         .ops
@@ -383,14 +362,21 @@ fn stores_only_on_exits(tables: &Tables, trace: &Trace) -> u64 {
         .filter(|o| o.opcode.class() == crate::trace::OpClass::Write)
         .map(|o| loc(&o.opcode, &o.args))
         .collect();
-    let mut left = std::collections::HashSet::new();
+    let (mut vable, mut other) = (
+        std::collections::HashSet::new(),
+        std::collections::HashSet::new(),
+    );
     for w in trace.guards.iter().flat_map(|g| &g.pending) {
         let l = loc(&w.opcode, &w.args);
-        if !w.is_virtualizable(tables) && !stored.contains(&l) {
-            left.insert(l);
+        if !stored.contains(&l) {
+            if w.is_virtualizable(tables) {
+                vable.insert(l);
+            } else {
+                other.insert(l);
+            }
         }
     }
-    left.len() as u64
+    (vable.len() as u64, other.len() as u64)
 }
 
 /// Counts and logs a trace compiled as `id`.
@@ -418,13 +404,10 @@ fn compiled(
     }
     let (pages, mem) = backend::memory_of(id).unwrap_or((0, 0));
     with_state(tables, |w| w.hold(id, pages, pinned));
-    if kind == TraceKind::Loop {
-        let kept = vable_kept_in_registers(tables, &trace);
-        if kept > 0 {
-            record(Delta::VableKept(kept));
-        }
+    let (kept, left) = stores_left_to_guards(tables, &trace);
+    if kind == TraceKind::Loop && kept > 0 {
+        record(Delta::VableKept(kept));
     }
-    let left = stores_only_on_exits(tables, &trace);
     if left > 0 {
         record(Delta::StoresOnlyOnExits(left));
     }

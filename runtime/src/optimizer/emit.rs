@@ -658,9 +658,7 @@ impl<'t> Emitter<'t> {
                 out.regs.push((r, w));
             }
         }
-        let mut fail_args = std::mem::take(&mut info.fail_args);
-        self.fail_args_into(&info, &mut fail_args);
-        info.fail_args = fail_args;
+        self.refresh_fail_args(&mut info);
         self.same = same && info.fail_args == input.fail_args;
         self.push_guard(i, args, info, outcome)
     }
@@ -741,6 +739,13 @@ impl<'t> Emitter<'t> {
             Some((_, c)) => *c,
             None => w,
         }
+    }
+
+    /// `info.fail_args` collected again (in its own buffer).
+    fn refresh_fail_args(&mut self, info: &mut GuardInfo) {
+        let mut fail_args = std::mem::take(&mut info.fail_args);
+        self.fail_args_into(info, &mut fail_args);
+        info.fail_args = fail_args;
     }
 
     /// What [`GuardInfo::collect_fail_args`] collects, into `out`: the
@@ -887,9 +892,7 @@ impl<'t> Emitter<'t> {
         self.same = false;
         let mut info = std::mem::take(&mut self.guards[g]);
         info.pending.splice(0..0, writes);
-        let mut fail_args = std::mem::take(&mut info.fail_args);
-        self.fail_args_into(&info, &mut fail_args);
-        info.fail_args = fail_args;
+        self.refresh_fail_args(&mut info);
         self.guards[g] = info;
     }
 

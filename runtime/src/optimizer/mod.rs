@@ -273,13 +273,12 @@ pub fn optimize_loop(trace: Trace, tables: &'static Tables, opts: &EnabledOpts) 
                     }
                 }
             }
-            let mut peeled = Peeled {
+            let short = LazyShort::new(&t, (&preamble, &body), &sources, opts, &cx);
+            return Optimized::Peeled(Box::new(Peeled {
                 preamble,
                 body,
-                short: p.short,
-            };
-            peeled.short = LazyShort::new(&t, &peeled, &sources, opts, &cx);
-            return Optimized::Peeled(Box::new(peeled));
+                short,
+            }));
         }
     }
     Optimized::Loop(t)

@@ -75,7 +75,7 @@ mod build;
 
 use super::intbounds::{self, Bounds};
 use super::unroll::{combine, push_range_guards, rebuild_guard, split, Prefix, SlotSource};
-use super::{dce, fixpoint, Ctx, EnabledOpts, Peeled};
+use super::{dce, fixpoint, Ctx, EnabledOpts};
 use crate::jitcode::{Kind, Tables};
 use crate::trace::{FrameSnapshot, GuardInfo, Opcode, Trace, TraceOp, TraceStart, Val};
 use build::build;
@@ -256,11 +256,6 @@ impl ShortPreamble {
         self.check.admits(widened)
     }
 
-    /// The start and the inputs of the loop header it enters from.
-    pub fn loop_header(&self) -> (&TraceStart, &[Kind]) {
-        (&self.check.looped.start, &self.check.looped.inputs)
-    }
-
     /// The short preamble alone, as a trace from the loop header (whose
     /// inputs `header` are) into `body`: for the log and the tests.
     pub fn to_trace(&self, start: TraceStart, header: &[Kind], body: u32) -> Trace {
@@ -304,11 +299,12 @@ struct Pending {
 }
 
 impl LazyShort {
-    /// The short preamble of the peeled loop `peeled` of loop trace
-    /// `looped` (whose inputs come from `sources`), to derive when asked.
+    /// The short preamble of the peeled loop (`preamble`, then `body`) of
+    /// loop trace `looped`, whose inputs come from `sources`, to derive
+    /// when asked.
     pub fn new(
         looped: &Trace,
-        peeled: &Peeled,
+        (preamble, body): (&Trace, &Trace),
         sources: &[SlotSource],
         opts: &EnabledOpts,
         cx: &Ctx,
@@ -316,8 +312,8 @@ impl LazyShort {
         let pending = Pending {
             looped: looped.clone(),
             sources: sources.to_vec(),
-            exit: intbounds::exit_bounds(&peeled.preamble, cx),
-            body: Digest::of(&peeled.body),
+            exit: intbounds::exit_bounds(preamble, cx),
+            body: Digest::of(body),
             opts: opts.clone(),
             tables: cx.tables,
         };
