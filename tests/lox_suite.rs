@@ -979,3 +979,43 @@ fn summary_count(text: &str, key: &str) -> Option<u64> {
     text.lines()
         .find_map(|l| l.strip_prefix(key)?.strip_prefix(": ")?.parse().ok())
 }
+
+/// A loop that calls methods and assigns a global (zoo_batch.lox's
+/// shape) is peeled, and its peeled loop neither probes the globals'
+/// hash table (a reassigned global is one store into its cell,
+/// targets/lox/src/globals.rs) nor reads the caller's closure again (the
+/// heap pass knows a field the preamble guarded to be that constant,
+/// so the peeled iteration's guard on it folds; before, the peeled loop
+/// kept the preamble's read alive, which no label slot carries, and
+/// peeling gave up).
+#[test]
+fn a_loop_assigning_a_global_is_peeled_without_table_probes() {
+    let dir = tempfile::tempdir().unwrap();
+    let program = dir.path().join("zoo.lox");
+    std::fs::write(
+        &program,
+        "class Zoo {\n  init() { this.a = 1; this.b = 2; }\n  ant() { return this.a; }\n  bee() { return this.b; }\n}\n\
+         var zoo = Zoo();\nvar sum = 0;\n\
+         for (var i = 0; i < 5000; i = i + 1) { sum = sum + zoo.ant() + zoo.bee(); }\nprint sum;\n",
+    )
+    .unwrap();
+    let log = dir.path().join("jit.log");
+    let spec = format!("jit-log-opt-loop:{}", log.display());
+    let path = program.to_string_lossy().into_owned();
+    let r = run_env(lox(), &[&path], &[("METATRACE_LOG", &spec)], b"", QUICK);
+    r.assert_success("zoo.lox");
+    assert_eq!(r.stdout, b"15000\n");
+    let text = std::fs::read_to_string(&log).unwrap();
+    let peeled: Vec<&str> = text
+        .split("{jit-log-opt-loop\n")
+        .filter(|section| section.starts_with("# loop") && section.contains(": peeled loop at"))
+        .collect();
+    assert_eq!(peeled.len(), 1, "one peeled loop expected:\n{text}");
+    for read in ["getfield<Table.count>", "getfield<Closure.function>"] {
+        assert!(
+            !peeled[0].contains(read),
+            "the peeled loop has {read}:\n{}",
+            peeled[0]
+        );
+    }
+}

@@ -10,9 +10,15 @@
 //! definition, or the first assignment of a name after its definition).
 //! A name once assigned gets a cell (PyPy's `ModuleCell`): its lookups
 //! fold to that cell, traces read and write the value in the cell, and
-//! later assignments leave the version alone. `values` keeps every
-//! global's value as well: the native interpreter and the blackhole
-//! (`we_are_jitted()` false) read it alone, as clox does.
+//! later assignments leave the version alone. From then on the cell is
+//! where that global's value is, in every mode: a trace's assignment is a
+//! store into the cell and nothing else (it used to update `values` too,
+//! a hash-table probe of six guards in every iteration of a loop that
+//! assigns a global), and the native interpreter and the blackhole
+//! (`we_are_jitted()` false) read a reassigned name's value from its cell.
+//! `values` holds every defined name (its value is current for names
+//! never reassigned): a program that reassigns no global reads it alone,
+//! as clox does.
 //!
 //! Why not read a reassigned global from `values` in traces: `Table::get`
 //! reads through `&self`, with immutable descrs, and the tracer folds
@@ -67,7 +73,11 @@ pub fn get_global(globals: Gc<Globals>, name: Gc<LoxString>) -> Option<Value> {
             None => Some(constant_value(globals, name, version)),
         };
     }
-    globals.values.borrow().get(name)
+    let value = globals.values.borrow().get(name)?;
+    match reassigned_cell(globals, name) {
+        Some(cell) => Some(cell.value.get()),
+        None => Some(value),
+    }
 }
 
 /// `var name = value;` at the top level (OP_DEFINE_GLOBAL), and the
@@ -83,6 +93,18 @@ pub fn define_global(globals: Gc<Globals>, name: Gc<LoxString>, value: Value) {
 /// `name = value;` (OP_SET_GLOBAL): false, and nothing changed, when
 /// `name` is not defined.
 pub fn assign_global(globals: Gc<Globals>, name: Gc<LoxString>, value: Value) -> bool {
+    if we_are_jitted() {
+        // With `globals` constant both lookups fold: a name assigned
+        // before is one store into its cell.
+        let version = globals.version.get();
+        if !is_defined(globals, name, version) {
+            return false;
+        }
+        if let Some(cell) = cell_of(globals, name, version) {
+            cell.value.set(value);
+            return true;
+        }
+    }
     if globals.values.borrow_mut().set(name, value) {
         // Assignment does not define: undo the insertion.
         globals.values.borrow_mut().delete(name);
@@ -142,6 +164,13 @@ fn is_defined(globals: Gc<Globals>, name: Gc<LoxString>, _version: u64) -> bool 
 /// The cell of `name`, if it was assigned after its definition.
 #[elidable]
 fn cell_of(globals: Gc<Globals>, name: Gc<LoxString>, _version: u64) -> Option<Gc<GlobalCell>> {
+    reassigned_cell(globals, name)
+}
+
+/// The cell of `name`, if it was assigned after its definition, looked up
+/// afresh (the native interpreter's and the blackhole's `cell_of`). No
+/// probe while no global was reassigned: `Table::get` of an empty table.
+fn reassigned_cell(globals: Gc<Globals>, name: Gc<LoxString>) -> Option<Gc<GlobalCell>> {
     match globals.reassigned.borrow().get(name) {
         Some(Value::Number(n)) => Some(globals.cells.borrow()[n as usize - 1]),
         _ => None,
