@@ -1019,3 +1019,38 @@ fn a_loop_assigning_a_global_is_peeled_without_table_probes() {
         );
     }
 }
+
+/// A trace from a function's entry that closes there (a recursive call
+/// is its back edge) is not peeled: the returns, as bridges, enter it far
+/// more often than it goes round, and would each run a preamble first.
+/// fib's loop peels since the heap pass folds guarded fields into the
+/// peeled iteration; it ran about 7% slower peeled (trees 10%).
+#[test]
+fn recursion_loops_are_not_peeled() {
+    let dir = tempfile::tempdir().unwrap();
+    let program = dir.path().join("fib.lox");
+    std::fs::write(
+        &program,
+        "fun fib(n) {\n  if (n < 2) return n;\n  return fib(n - 2) + fib(n - 1);\n}\nprint fib(25);\n",
+    )
+    .unwrap();
+    let log = dir.path().join("jit.log");
+    let spec = format!("jit-summary:{}", log.display());
+    let path = program.to_string_lossy().into_owned();
+    let r = run_env(lox(), &[&path], &[("METATRACE_LOG", &spec)], b"", QUICK);
+    r.assert_success("fib.lox");
+    assert_eq!(r.stdout, b"75025\n");
+    let text = std::fs::read_to_string(&log).unwrap();
+    let count = |key: &str| {
+        summary_count(&text, key).unwrap_or_else(|| panic!("no {key} in the summary:\n{text}"))
+    };
+    assert!(
+        count("loops") >= 1,
+        "fib's recursion compiles a loop:\n{text}"
+    );
+    assert_eq!(
+        count("preambles"),
+        0,
+        "a recursion loop was peeled:\n{text}"
+    );
+}

@@ -62,12 +62,13 @@ pub(super) fn is_invalidation_guard(id: TraceId, guard: u32) -> bool {
 }
 
 /// Optimizes and compiles a loop or entry bridge traced in `traced_ns`
-/// (`what` names it in the log). The id to enter (the preamble's, for a
-/// peeled loop).
+/// (`what` names it in the log), a loop peeled if `peel` (and `unroll` is
+/// on). The id to enter (the preamble's, for a peeled loop).
 pub(super) fn compile_loop(
     tables: &'static Tables,
     trace: Trace,
     kind: TraceKind,
+    peel: bool,
     traced_ns: u64,
     what: &str,
     params: &crate::JitParams,
@@ -75,7 +76,8 @@ pub(super) fn compile_loop(
     // (A loop may come out peeled.)
     let (optimized, mut timing) =
         optimize(tables, trace, kind, what, params, |t, opts| match kind {
-            TraceKind::Loop => optimizer::optimize_loop(t, tables, opts),
+            TraceKind::Loop if peel => optimizer::optimize_loop(t, tables, opts),
+            TraceKind::Loop => Optimized::Loop(optimizer::optimize(t, tables, opts)),
             _ => Optimized::Loop(optimize_entering(tables, t, opts)),
         });
     timing.traced_ns = traced_ns;

@@ -409,7 +409,12 @@ fn trace_loop(tables: &'static Tables, driver: u16, args: &[u64], function_entry
     });
     let compile = |trace, kind: TraceKind, what: &str| {
         let was_empty = code_empty(tables);
-        match compile::compile_loop(tables, trace, kind, traced_ns, what, &params) {
+        // A loop closed at a function's entry is a recursive call: bridges
+        // (the returns) enter it far more often than it goes round, so
+        // peeling it only adds a preamble to every entry (fib and trees
+        // ran 7% and 10% slower peeled).
+        let peel = !function_entry;
+        match compile::compile_loop(tables, trace, kind, peel, traced_ns, what, &params) {
             Ok(id) => {
                 let invalid = compile::invalid_flag(id);
                 with_state(tables, |w| {
