@@ -947,6 +947,27 @@ fn recursive_calls_compile_recursion() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// A recursive `fib(25)`: the shape of fib.lox, small.
+const FIB_25: &str =
+    "fun fib(n) {\n  if (n < 2) return n;\n  return fib(n - 2) + fib(n - 1);\n}\nprint fib(25);\n";
+
+/// Runs `source` (written to a temporary file) with `args` before its
+/// path and the JIT log `category` written to a file; the run and that
+/// log.
+fn run_logged(source: &str, args: &[&str], category: &str) -> (Run, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let program = dir.path().join("program.lox");
+    std::fs::write(&program, source).unwrap();
+    let log = dir.path().join("jit.log");
+    let spec = format!("{category}:{}", log.display());
+    let path = program.to_string_lossy().into_owned();
+    let mut all: Vec<&str> = args.to_vec();
+    all.push(&path);
+    let r = run_env(lox(), &all, &[("METATRACE_LOG", &spec)], b"", QUICK);
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    (r, text)
+}
+
 /// A call pushes a `CallFrame` and the callee's slots, and its return pops
 /// them: where the trace would store them (at a call it makes, at its
 /// end), the heap pass drops those stores instead, leaving them to the
@@ -955,20 +976,9 @@ fn recursive_calls_compile_recursion() {
 /// one (a store overwritten whole) with the popped ones kept.
 #[test]
 fn popped_frames_are_not_stored() {
-    let dir = tempfile::tempdir().unwrap();
-    let program = dir.path().join("fib.lox");
-    std::fs::write(
-        &program,
-        "fun fib(n) {\n  if (n < 2) return n;\n  return fib(n - 2) + fib(n - 1);\n}\nprint fib(25);\n",
-    )
-    .unwrap();
-    let log = dir.path().join("jit.log");
-    let spec = format!("jit-summary:{}", log.display());
-    let path = program.to_string_lossy().into_owned();
-    let r = run_env(lox(), &[&path], &[("METATRACE_LOG", &spec)], b"", QUICK);
+    let (r, text) = run_logged(FIB_25, &[], "jit-summary");
     r.assert_success("fib.lox");
     assert_eq!(r.stdout, b"75025\n");
-    let text = std::fs::read_to_string(&log).unwrap();
     let left = summary_count(&text, "stores_only_on_exits")
         .unwrap_or_else(|| panic!("no stores_only_on_exits in the summary:\n{text}"));
     assert!(left >= 6, "{left} stores left to exits:\n{text}");
@@ -990,22 +1000,12 @@ fn summary_count(text: &str, key: &str) -> Option<u64> {
 /// peeling gave up).
 #[test]
 fn a_loop_assigning_a_global_is_peeled_without_table_probes() {
-    let dir = tempfile::tempdir().unwrap();
-    let program = dir.path().join("zoo.lox");
-    std::fs::write(
-        &program,
-        "class Zoo {\n  init() { this.a = 1; this.b = 2; }\n  ant() { return this.a; }\n  bee() { return this.b; }\n}\n\
+    let source = "class Zoo {\n  init() { this.a = 1; this.b = 2; }\n  ant() { return this.a; }\n  bee() { return this.b; }\n}\n\
          var zoo = Zoo();\nvar sum = 0;\n\
-         for (var i = 0; i < 5000; i = i + 1) { sum = sum + zoo.ant() + zoo.bee(); }\nprint sum;\n",
-    )
-    .unwrap();
-    let log = dir.path().join("jit.log");
-    let spec = format!("jit-log-opt-loop:{}", log.display());
-    let path = program.to_string_lossy().into_owned();
-    let r = run_env(lox(), &[&path], &[("METATRACE_LOG", &spec)], b"", QUICK);
+         for (var i = 0; i < 5000; i = i + 1) { sum = sum + zoo.ant() + zoo.bee(); }\nprint sum;\n";
+    let (r, text) = run_logged(source, &[], "jit-log-opt-loop");
     r.assert_success("zoo.lox");
     assert_eq!(r.stdout, b"15000\n");
-    let text = std::fs::read_to_string(&log).unwrap();
     let peeled: Vec<&str> = text
         .split("{jit-log-opt-loop\n")
         .filter(|section| section.starts_with("# loop") && section.contains(": peeled loop at"))
@@ -1020,37 +1020,42 @@ fn a_loop_assigning_a_global_is_peeled_without_table_probes() {
     }
 }
 
-/// A trace from a function's entry that closes there (a recursive call
-/// is its back edge) is not peeled: the returns, as bridges, enter it far
-/// more often than it goes round, and would each run a preamble first.
+/// A trace that closes at a function's entry (a recursive call is its
+/// back edge) is not peeled: the returns, as bridges, enter it far more
+/// often than it goes round, and would each run a preamble first. One
+/// that closes at the back edge of a loop starting a function (the same
+/// key) is.
 /// fib's loop peels since the heap pass folds guarded fields into the
 /// peeled iteration; it ran about 7% slower peeled (trees 10%).
 #[test]
 fn recursion_loops_are_not_peeled() {
-    let dir = tempfile::tempdir().unwrap();
-    let program = dir.path().join("fib.lox");
-    std::fs::write(
-        &program,
-        "fun fib(n) {\n  if (n < 2) return n;\n  return fib(n - 2) + fib(n - 1);\n}\nprint fib(25);\n",
-    )
-    .unwrap();
-    let log = dir.path().join("jit.log");
-    let spec = format!("jit-summary:{}", log.display());
-    let path = program.to_string_lossy().into_owned();
-    let r = run_env(lox(), &[&path], &[("METATRACE_LOG", &spec)], b"", QUICK);
+    let count = |text: &str, key: &str| {
+        summary_count(text, key).unwrap_or_else(|| panic!("no {key} in the summary:\n{text}"))
+    };
+    let (r, text) = run_logged(FIB_25, &[], "jit-summary");
     r.assert_success("fib.lox");
     assert_eq!(r.stdout, b"75025\n");
-    let text = std::fs::read_to_string(&log).unwrap();
-    let count = |key: &str| {
-        summary_count(&text, key).unwrap_or_else(|| panic!("no {key} in the summary:\n{text}"))
-    };
     assert!(
-        count("loops") >= 1,
+        count(&text, "loops") >= 1,
         "fib's recursion compiles a loop:\n{text}"
     );
     assert_eq!(
-        count("preambles"),
+        count(&text, "preambles"),
         0,
         "a recursion loop was peeled:\n{text}"
+    );
+
+    // A `while` that starts a function has the function entry's key: traced
+    // from the entry (a low function_threshold makes it so), it closes at
+    // the loop's back edge, and is peeled like any loop.
+    let spin = "fun spin(n) {\n  while (n > 0) {\n    n = n - 1;\n  }\n  return n;\n}\n\
+         var total = 0;\nfor (var i = 0; i < 3000; i = i + 1) { total = total + spin(2); }\nprint total;\n";
+    let (r, text) = run_logged(spin, &["--jit", "function_threshold=100"], "jit-summary");
+    r.assert_success("spin.lox");
+    assert_eq!(r.stdout, b"0\n");
+    assert_eq!(
+        count(&text, "preambles"),
+        1,
+        "the loop at a function's start:\n{text}"
     );
 }

@@ -133,7 +133,7 @@ pub fn jit_run(
         }
         if traces.is_empty() {
             match metainterp::trace_loop(t, p.driver, &args, params) {
-                TraceResult::Closed { trace, args } => {
+                TraceResult::Closed { trace, args, .. } => {
                     trace::verify_trace(&trace).unwrap();
                     stats.loops += 1;
                     traces.push(trace);
@@ -184,7 +184,7 @@ pub fn jit_run(
             let target =
                 |greens: &[u64]| (greens == &key[..]).then_some(LoopTarget { id: LOOP_ID });
             match metainterp::trace_bridge(t, &info, &exit.values, params, &target) {
-                TraceResult::Closed { trace, args } => {
+                TraceResult::Closed { trace, args, .. } => {
                     trace::verify_trace(&trace).unwrap();
                     let finish = trace.ops.last().unwrap().opcode == Opcode::Finish;
                     if !finish {
@@ -233,7 +233,7 @@ pub fn params(trace_limit: u32) -> JitParams {
 /// merge point's arguments.
 pub fn closed(r: TraceResult) -> (Trace, Vec<u64>) {
     match r {
-        TraceResult::Closed { trace, args } => {
+        TraceResult::Closed { trace, args, .. } => {
             if let Err(e) = trace::verify_trace(&trace) {
                 panic!("trace does not verify: {e:?}");
             }

@@ -407,13 +407,8 @@ fn trace_loop(tables: &'static Tables, driver: u16, args: &[u64], function_entry
     let (result, traced_ns) = timed_trace(tables, || {
         metainterp::trace_from_merge_point(tables, driver, args, &params, Some(&target), from)
     });
-    let compile = |trace, kind: TraceKind, what: &str| {
+    let compile = |trace, kind: TraceKind, peel: bool, what: &str| {
         let was_empty = code_empty(tables);
-        // A loop closed at a function's entry is a recursive call: bridges
-        // (the returns) enter it far more often than it goes round, so
-        // peeling it only adds a preamble to every entry (fib and trees
-        // ran 7% and 10% slower peeled).
-        let peel = !function_entry;
         match compile::compile_loop(tables, trace, kind, peel, traced_ns, what, &params) {
             Ok(id) => {
                 let invalid = compile::invalid_flag(id);
@@ -436,7 +431,11 @@ fn trace_loop(tables: &'static Tables, driver: u16, args: &[u64], function_entry
         None
     };
     match result {
-        TraceResult::Closed { trace, args: next } => {
+        TraceResult::Closed {
+            trace,
+            args: next,
+            recursion,
+        } => {
             let kind = match trace.ops.last().map(|o| &o.opcode) {
                 Some(Opcode::JumpTo(_)) => TraceKind::EntryBridge,
                 Some(Opcode::Finish) => TraceKind::Function,
@@ -444,7 +443,12 @@ fn trace_loop(tables: &'static Tables, driver: u16, args: &[u64], function_entry
             };
             let next = after_trace(&trace, next);
             let what = format!("{} at {}", kind.name(), key_text(tables, driver, greens));
-            compile(trace, kind, &what);
+            // A loop whose back edge is a recursive call: its bridges (the
+            // returns) enter it far more often than it goes round, and
+            // peeled, each would run a preamble first (fib and trees ran
+            // 7% and 10% slower). A loop of the user's own that starts a
+            // function (same key as its entry) is peeled as any other.
+            compile(trace, kind, !recursion, &what);
             next.into()
         }
         TraceResult::Cut {
@@ -463,7 +467,7 @@ fn trace_loop(tables: &'static Tables, driver: u16, args: &[u64], function_entry
                 cut_text(at_merge_point)
             );
             record(Delta::TraceCut { at_merge_point });
-            if let Some(id) = compile(trace, kind, &what) {
+            if let Some(id) = compile(trace, kind, true, &what) {
                 mark_cut_exit(tables, id);
             }
             record(Delta::Blackholed);
@@ -552,7 +556,9 @@ fn trace_bridge(tables: &'static Tables, driver: u16, info: &GuardInfo, exit: &G
         None
     };
     match result {
-        TraceResult::Closed { trace, args: next } => {
+        TraceResult::Closed {
+            trace, args: next, ..
+        } => {
             let next = after_trace(&trace, next);
             compile(trace, &what);
             next.into()

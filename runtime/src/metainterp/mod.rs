@@ -98,7 +98,15 @@ pub enum TraceResult {
     /// A trace to compile. The interpreter has run up to the merge point
     /// that ended the trace: `args` are that merge point's arguments
     /// (greens then reds), where the native interpreter continues.
-    Closed { trace: Trace, args: Vec<u64> },
+    ///
+    /// `recursion`: a loop closed right after `jit_function_entry!()`:
+    /// its back edge is a call of the function it started in (the driver
+    /// does not peel such loops).
+    Closed {
+        trace: Trace,
+        args: Vec<u64>,
+        recursion: bool,
+    },
     /// The trace grew past `trace_limit` and was cut short instead of
     /// thrown away: `trace` ends at the last merge point it passed (or,
     /// with none since its start, where tracing stopped) in a guard that
@@ -266,6 +274,7 @@ pub fn trace_from_merge_point(
         header: Header::None,
         header_rules: params.inlining,
         inlined_a_call: false,
+        closed_at_function_entry: false,
         limit: params.trace_limit as usize,
         gc_roots: RegisterRoots::default(),
         invalid_flag: None,
@@ -402,6 +411,7 @@ pub fn trace_bridge_stopping(
         header: Header::None,
         header_rules: params.inlining,
         inlined_a_call: false,
+        closed_at_function_entry: false,
         goal: Goal::Bridge {
             target,
             seen: Vec::new(),
@@ -635,6 +645,9 @@ struct Tracer<'a> {
     /// Has this loop traced on through a function's entry (inlined a
     /// call of a user function)?
     inlined_a_call: bool,
+    /// The trace closed at a merge point right after
+    /// `jit_function_entry!()` (see `TraceResult::Closed::recursion`).
+    closed_at_function_entry: bool,
     /// `--jit inlining=1`: merge points end traces only after a loop
     /// header or a function entry, and loops inline the functions they
     /// call. Without it every merge point is taken for a loop header.
@@ -718,6 +731,7 @@ impl Tracer<'_> {
                     TraceResult::Closed {
                         trace: *trace,
                         args,
+                        recursion: self.closed_at_function_entry,
                     }
                 }
                 Stop::Abort(reason) => TraceResult::Aborted {
@@ -784,7 +798,8 @@ impl Tracer<'_> {
         let vals: Vec<Value> = args.iter().map(|a| self.top().getk(*a)).collect();
         let bits: Vec<u64> = vals.iter().map(|v| v.bits).collect();
         let greens = &bits[..n];
-        let header = match std::mem::replace(&mut self.header, Header::None) {
+        let passed = std::mem::replace(&mut self.header, Header::None);
+        let header = match passed {
             h if self.header_rules => h,
             _ => Header::Loop,
         };
@@ -830,6 +845,7 @@ impl Tracer<'_> {
             );
             return Ok(());
         };
+        self.closed_at_function_entry = end == Opcode::Jump && passed == Header::Function;
         let reds = args[n..].iter().map(|a| self.top().getk(*a).val).collect();
         Err(Stop::Closed(Box::new(self.rec.finish(end, reds)), bits))
     }
