@@ -750,6 +750,7 @@ fn run_assuming<'t>(
                 match decide_cmp(*o, *t, b(0), b(1))
                     .or_else(|| st.decide_rel(*o, *t, args[0], args[1]))
                     .or_else(|| decide_below_by_sub(&e, &st, *o, *t, args[0], args[1]))
+                    .or_else(|| decide_offsets(&st, *o, *t, args[0], args[1]))
                 {
                     Some(x) => Bounds::constant(x as i64),
                     None => Bounds::of_scalar(ScalarTy::Bool),
@@ -1032,6 +1033,30 @@ fn decide_below_by_sub(
     order::decide(op, a, b, |x, y, _strict| {
         let ((zx, cx), (zy, cy)) = (form(x), form(y));
         zx == zy && cx > cy && st.get(zx).view(t).0 >= cx as i128
+    })
+}
+
+/// `y + j` against `y + k`, both exact offsets of one base in the view of
+/// `t` (recorded only where the sum cannot wrap): decided by `j` and `k`.
+/// A stack's top slots after a push (`len + 1 < len + 2`, the bounds
+/// check of `stack[len + 1]`) and a frame's locals (`base + 2 < base +
+/// 3`) are such pairs.
+fn decide_offsets(st: &State, op: CmpOp, t: IntTy, a: Val, b: Val) -> Option<bool> {
+    if t.bits() != 64 {
+        return None;
+    }
+    let (ya, j) = st.base_of(a, t.signed());
+    let (yb, k) = st.base_of(b, t.signed());
+    if ya != yb || (j == 0 && k == 0) {
+        return None;
+    }
+    Some(match op {
+        CmpOp::Lt => j < k,
+        CmpOp::Le => j <= k,
+        CmpOp::Gt => j > k,
+        CmpOp::Ge => j >= k,
+        CmpOp::Eq => j == k,
+        CmpOp::Ne => j != k,
     })
 }
 
