@@ -274,7 +274,6 @@ pub fn trace_from_merge_point(
         header: Header::None,
         header_rules: params.inlining,
         inlined_a_call: false,
-        closed_at_function_entry: false,
         limit: params.trace_limit as usize,
         gc_roots: RegisterRoots::default(),
         invalid_flag: None,
@@ -411,7 +410,6 @@ pub fn trace_bridge_stopping(
         header: Header::None,
         header_rules: params.inlining,
         inlined_a_call: false,
-        closed_at_function_entry: false,
         goal: Goal::Bridge {
             target,
             seen: Vec::new(),
@@ -613,8 +611,10 @@ fn jump_target(
 
 /// Why `Tracer::step` did not just continue.
 enum Stop {
-    /// The trace is complete; the merge point's arguments.
-    Closed(Box<Trace>, Vec<u64>),
+    /// The trace is complete; the merge point's arguments; whether it
+    /// closed right after `jit_function_entry!()`
+    /// (`TraceResult::Closed::recursion`).
+    Closed(Box<Trace>, Vec<u64>, bool),
     /// Abort, with the frames at an instruction boundary.
     Abort(AbortReason),
 }
@@ -645,9 +645,6 @@ struct Tracer<'a> {
     /// Has this loop traced on through a function's entry (inlined a
     /// call of a user function)?
     inlined_a_call: bool,
-    /// The trace closed at a merge point right after
-    /// `jit_function_entry!()` (see `TraceResult::Closed::recursion`).
-    closed_at_function_entry: bool,
     /// `--jit inlining=1`: merge points end traces only after a loop
     /// header or a function entry, and loops inline the functions they
     /// call. Without it every merge point is taken for a loop header.
@@ -688,7 +685,11 @@ impl Tracer<'_> {
         let vals: Vec<Value> = values.iter().map(|v| self.top().getk(*v)).collect();
         let results = vals.iter().map(|v| v.bits).collect();
         let args = vals.iter().map(|v| v.val).collect();
-        Stop::Closed(Box::new(self.rec.finish(Opcode::Finish, args)), results)
+        Stop::Closed(
+            Box::new(self.rec.finish(Opcode::Finish, args)),
+            results,
+            false,
+        )
     }
 
     /// Publishes the ref registers of every frame to the collector.
@@ -726,12 +727,12 @@ impl Tracer<'_> {
                 Err(stop) => stop,
             };
             return match stop {
-                Stop::Closed(trace, args) => {
+                Stop::Closed(trace, args, recursion) => {
                     debug_assert_eq!(crate::trace::verify_trace(&trace), Ok(()));
                     TraceResult::Closed {
                         trace: *trace,
                         args,
-                        recursion: self.closed_at_function_entry,
+                        recursion,
                     }
                 }
                 Stop::Abort(reason) => TraceResult::Aborted {
@@ -845,9 +846,13 @@ impl Tracer<'_> {
             );
             return Ok(());
         };
-        self.closed_at_function_entry = end == Opcode::Jump && passed == Header::Function;
+        let recursion = end == Opcode::Jump && passed == Header::Function;
         let reds = args[n..].iter().map(|a| self.top().getk(*a).val).collect();
-        Err(Stop::Closed(Box::new(self.rec.finish(end, reds)), bits))
+        Err(Stop::Closed(
+            Box::new(self.rec.finish(end, reds)),
+            bits,
+            recursion,
+        ))
     }
 
     /// `guard_value` on every green of the merge point whose arguments

@@ -757,13 +757,14 @@ fn forward(trace: &Trace, guards: Vec<GuardInfo>, cx: &Ctx) -> Trace {
                 let kept = e.keep_guard(i, e.vals(&args), &[]);
                 if kept != GuardFate::Dropped {
                     h.at_guard(&e, e.guards_emitted() - 1);
-                    h.learn_guard(&e, &op.opcode, e.vals(&args).first().copied());
+                    let vals = e.vals(&args);
+                    h.learn_guard(&e, &op.opcode, vals.first().copied());
                     // Past `guard_value(x, c)`, `x` is `c`: so is a read
                     // this pass forwards to `x` (a field the preamble read
                     // and guarded, read again in a peeled iteration),
                     // whose guard then folds instead of keeping the
                     // preamble's `x` alive in the peeled loop.
-                    if let (Opcode::GuardValue, [x, c]) = (&op.opcode, &e.vals(&args)[..]) {
+                    if let (Opcode::GuardValue, [x, c]) = (&op.opcode, &vals[..]) {
                         if c.is_const() {
                             e.learn(*x, *c);
                         }
