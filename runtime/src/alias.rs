@@ -283,40 +283,128 @@ pub fn in_gc_heap(b: Val) -> bool {
 /// global allocator, never from the GC heap. (A Lox trace reads a
 /// global's `Value` at a constant address in the heap; told apart, a
 /// stack slot's store stays pending past it.)
-fn vec_data_apart_from_gc_heap<'e>(
-    b1: Val,
-    b2: Val,
-    def: &dyn Fn(Val) -> Option<&'e TraceOp>,
-) -> bool {
-    (in_gc_heap(b2) && in_vec_data(b1, def)) || (in_gc_heap(b1) && in_vec_data(b2, def))
+fn vec_data_apart_from_gc_heap(b1: Val, f1: &BaseFacts, b2: Val, f2: &BaseFacts) -> bool {
+    (f1.in_vec_data && in_gc_heap(b2)) || (f2.in_vec_data && in_gc_heap(b1))
 }
 
-/// The outermost object a field of `base` lies in, as far as the trace
-/// shows: following the `fieldaddr`s out from `base`, the type of the
-/// last field (`FieldDescr::owner`), and whether that object is an item
-/// of a Vec's buffer. `None` when a descr has no owner.
-fn container<'e>(
-    t: &Tables,
-    base: Val,
-    descr: FieldId,
-    def: &dyn Fn(Val) -> Option<&'e TraceOp>,
-) -> Option<(&'static MemType, bool)> {
-    let mut owner = t.fields[descr].owner?;
-    let mut b = base;
-    loop {
-        let Some(op) = def(b) else {
-            return Some((owner, false));
-        };
-        match op.opcode {
-            Opcode::FieldAddr(f) => {
-                owner = t.fields[f].owner?;
-                b = op.args[0];
+/// What the alias analysis asks of a field's base, read from the chain
+/// of operations defining it: computed once per base ([`BaseFacts::of`],
+/// [`FactsMemo`]) instead of walking the chain again at every comparison
+/// (on a long Lox trace, those walks were most of the heap pass).
+#[derive(Clone, Copy, Debug)]
+pub struct BaseFacts {
+    /// `base = fieldaddr<f>(parent)`: `(parent, f)`.
+    parent: Option<(Val, FieldId)>,
+    /// `base` is an `itemaddr`.
+    is_item: bool,
+    /// Following the `fieldaddr`s out from `base`: the type of the last
+    /// field (`FieldDescr::owner`); `Some(None)` when a field on the way
+    /// has no owner, `None` when `base` is no field address.
+    outer_owner: Option<Option<&'static MemType>>,
+    /// That chain ends at an `itemaddr` of a `vec_ptr`: `base` lies in
+    /// an item of a Vec's buffer ([`in_vec_data`]).
+    in_vec_data: bool,
+    /// The `itemaddr` of [`holder`]`(base)`: (array, data pointer, index).
+    holder_item: Option<(ArrayId, Val, Val)>,
+}
+
+impl BaseFacts {
+    pub fn of<'e>(t: &Tables, base: Val, def: &dyn Fn(Val) -> Option<&'e TraceOp>) -> BaseFacts {
+        let first = def(base);
+        let parent = first.and_then(|op| match op.opcode {
+            Opcode::FieldAddr(f) => Some((op.args[0], f)),
+            _ => None,
+        });
+        let is_item = first.is_some_and(|op| matches!(op.opcode, Opcode::ItemAddr(_)));
+        let mut outer_owner = None;
+        let mut end = first;
+        while let Some(op) = end {
+            let Opcode::FieldAddr(f) = op.opcode else {
+                break;
+            };
+            let owner = t.fields[f].owner;
+            outer_owner = Some(match outer_owner {
+                Some(None) => None,
+                _ => owner,
+            });
+            end = def(op.args[0]);
+        }
+        let in_vec_data = end.is_some_and(|op| {
+            matches!(op.opcode, Opcode::ItemAddr(_))
+                && def(op.args[0]).is_some_and(|p| matches!(p.opcode, Opcode::VecPtr(_)))
+        });
+        let holder_item = def(holder(base, def)).and_then(|op| match op.opcode {
+            Opcode::ItemAddr(a) => Some((a, op.args[0], op.args[1])),
+            _ => None,
+        });
+        BaseFacts {
+            parent,
+            is_item,
+            outer_owner,
+            in_vec_data,
+            holder_item,
+        }
+    }
+
+    /// The outermost object a field `descr` of this base lies in, as far
+    /// as the trace shows: the type of the last field following the
+    /// `fieldaddr`s out (`FieldDescr::owner`), and whether that object is
+    /// an item of a Vec's buffer. `None` when a descr has no owner.
+    fn container(&self, t: &Tables, descr: FieldId) -> Option<(&'static MemType, bool)> {
+        let own = t.fields[descr].owner?;
+        match self.outer_owner {
+            None => Some((own, self.in_vec_data)),
+            Some(outer) => Some((outer?, self.in_vec_data)),
+        }
+    }
+}
+
+/// [`BaseFacts`] of the bases a pass compares, each computed once. Valid
+/// while the operations defining those values stay as they are (within
+/// one run of a pass over a trace).
+#[derive(Default)]
+pub struct FactsMemo(rustc_hash::FxHashMap<Val, BaseFacts>);
+
+impl FactsMemo {
+    pub fn of<'e>(
+        &mut self,
+        t: &Tables,
+        base: Val,
+        def: &dyn Fn(Val) -> Option<&'e TraceOp>,
+    ) -> BaseFacts {
+        *self
+            .0
+            .entry(base)
+            .or_insert_with(|| BaseFacts::of(t, base, def))
+    }
+
+    /// [`scalars_may_alias`], with the facts of field bases from here.
+    pub fn scalars_may_alias<'e>(
+        &mut self,
+        t: &Tables,
+        w: &Loc,
+        r: &Loc,
+        def: &dyn Fn(Val) -> Option<&'e TraceOp>,
+        order: Option<&Order>,
+    ) -> bool {
+        match (*w, *r) {
+            (
+                Loc::Field {
+                    base: b1,
+                    descr: d1,
+                },
+                Loc::Field {
+                    base: b2,
+                    descr: d2,
+                },
+            ) => {
+                if !fields_may_alias(t, d1, d2, b1, b2) {
+                    return false;
+                }
+                let (f1, f2) = (self.of(t, b1, def), self.of(t, b2, def));
+                known_fields_may_alias(t, (b1, d1, &f1), (b2, d2, &f2), def, order)
             }
-            Opcode::ItemAddr(_) => {
-                let in_vec = def(op.args[0]).is_some_and(|p| matches!(p.opcode, Opcode::VecPtr(_)));
-                return Some((owner, in_vec));
-            }
-            _ => return Some((owner, false)),
+            _ => scalars_may_alias(t, w, r, def, order),
         }
     }
 }
@@ -326,15 +414,12 @@ fn container<'e>(
 /// (`MemType::within`)? Then they are apart: the buffer holds nothing
 /// but `T`s, so an `X` overlapping it would lie in one. (A Lox stack
 /// slot's `Value` and the `Value` in an instance's field block.)
-fn apart_by_container<'e>(
+fn apart_by_container(
     t: &Tables,
-    (b1, d1): (Val, FieldId),
-    (b2, d2): (Val, FieldId),
-    def: &dyn Fn(Val) -> Option<&'e TraceOp>,
+    (d1, f1): (FieldId, &BaseFacts),
+    (d2, f2): (FieldId, &BaseFacts),
 ) -> bool {
-    let (Some((o1, item1)), Some((o2, item2))) =
-        (container(t, b1, d1, def), container(t, b2, d2, def))
-    else {
+    let (Some((o1, item1)), Some((o2, item2))) = (f1.container(t, d1), f2.container(t, d2)) else {
         return false;
     };
     let outside =
@@ -525,24 +610,16 @@ fn holder<'e>(mut b: Val, def: &dyn Fn(Val) -> Option<&'e TraceOp>) -> Val {
 /// `len` and `len + 1`, and the `Obj`s those `Value`s hold.
 fn distinct_items<'e>(
     t: &Tables,
-    b1: Val,
-    b2: Val,
+    f1: &BaseFacts,
+    f2: &BaseFacts,
     def: &dyn Fn(Val) -> Option<&'e TraceOp>,
     order: Option<&Order>,
 ) -> bool {
-    let (Some(x), Some(y)) = (def(holder(b1, def)), def(holder(b2, def))) else {
+    let (Some((a1, p1, i1)), Some((a2, p2, i2))) = (f1.holder_item, f2.holder_item) else {
         return false;
     };
-    match (&x.opcode, &y.opcode) {
-        (&Opcode::ItemAddr(a1), &Opcode::ItemAddr(a2)) => {
-            let size = t.arrays[a1].item_size;
-            x.args[0] == y.args[0]
-                && size == t.arrays[a2].item_size
-                && size < 1 << 31
-                && items_differ(x.args[1], y.args[1], def, order)
-        }
-        _ => false,
-    }
+    let size = t.arrays[a1].item_size;
+    p1 == p2 && size == t.arrays[a2].item_size && size < 1 << 31 && items_differ(i1, i2, def, order)
 }
 
 /// Are `b1` and `b2`, two objects of one type, a field of some object
@@ -551,13 +628,17 @@ fn distinct_items<'e>(
 /// its items at `itemaddr`s), and an object of a type never holds
 /// another of that type. (A `Value` local in a Lox instance's slots and a
 /// `Value` on the stack.)
-fn field_and_item<'e>(b1: Val, b2: Val, def: &dyn Fn(Val) -> Option<&'e TraceOp>) -> bool {
-    let kind = |b: Val| match def(b).map(|d| &d.opcode) {
-        Some(Opcode::FieldAddr(_)) => Some(true),
-        Some(Opcode::ItemAddr(_)) => Some(false),
-        _ => None,
+fn field_and_item(f1: &BaseFacts, f2: &BaseFacts) -> bool {
+    let kind = |f: &BaseFacts| {
+        if f.parent.is_some() {
+            Some(true)
+        } else if f.is_item {
+            Some(false)
+        } else {
+            None
+        }
     };
-    matches!((kind(b1), kind(b2)), (Some(x), Some(y)) if x != y)
+    matches!((kind(f1), kind(f2)), (Some(x), Some(y)) if x != y)
 }
 
 /// The types of field descrs `d1` and `d2`, when both are known.
@@ -575,16 +656,14 @@ fn one_owner(t: &Tables, d1: FieldId, d2: FieldId) -> bool {
 /// (`b1 = fieldaddr<f>(b2)`)? The tag of a `Value` and the tag of the
 /// `Obj` it holds at offset 8 are both at offset 0 of their bases, but
 /// not at the same address.
-fn apart_in_one_object<'e>(
+fn apart_in_one_object(
     t: &Tables,
-    (b1, d1): (Val, FieldId),
-    (b2, d2): (Val, FieldId),
-    def: &dyn Fn(Val) -> Option<&'e TraceOp>,
+    (b1, d1, f1): (Val, FieldId, &BaseFacts),
+    (b2, d2, f2): (Val, FieldId, &BaseFacts),
 ) -> bool {
-    let inner_offset = |inner: Val, outer: Val| -> Option<usize> {
-        let d = def(inner)?;
-        match (&d.opcode, d.args.first()) {
-            (&Opcode::FieldAddr(f), Some(&base)) if base == outer => match t.fields[f].place {
+    let inner_offset = |inner: &BaseFacts, outer: Val| -> Option<usize> {
+        match inner.parent {
+            Some((base, f)) if base == outer => match t.fields[f].place {
                 FieldPlace::Offset(o) => Some(o),
                 FieldPlace::Shim(_) => None,
             },
@@ -598,9 +677,9 @@ fn apart_in_one_object<'e>(
             FieldPlace::Shim(_) => None,
         }
     };
-    let (r1, r2) = if let Some(k) = inner_offset(b1, b2) {
+    let (r1, r2) = if let Some(k) = inner_offset(f1, b2) {
         (span(d1, k), span(d2, 0))
-    } else if let Some(k) = inner_offset(b2, b1) {
+    } else if let Some(k) = inner_offset(f2, b1) {
         (span(d1, 0), span(d2, k))
     } else {
         return false;
@@ -703,12 +782,10 @@ pub fn scalars_may_alias<'e>(
                 descr: d2,
             },
         ) => {
-            fields_may_alias(t, d1, d2, b1, b2)
-                && !vec_data_apart_from_gc_heap(b1, b2, def)
-                && !apart_by_container(t, (b1, d1), (b2, d2), def)
-                && !distinct_items(t, b1, b2, def, order)
-                && !apart_in_one_object(t, (b1, d1), (b2, d2), def)
-                && !(one_owner(t, d1, d2) && field_and_item(b1, b2, def))
+            fields_may_alias(t, d1, d2, b1, b2) && {
+                let (f1, f2) = (BaseFacts::of(t, b1, def), BaseFacts::of(t, b2, def));
+                known_fields_may_alias(t, (b1, d1, &f1), (b2, d2, &f2), def, order)
+            }
         }
         (
             Loc::Item {
@@ -742,6 +819,23 @@ pub fn scalars_may_alias<'e>(
         // A scalar field is never an array item.
         _ => false,
     }
+}
+
+/// The rest of [`scalars_may_alias`] for two fields whose descrs and
+/// bases [`fields_may_alias`] lets overlap: the bases' facts may tell
+/// them apart.
+fn known_fields_may_alias<'e>(
+    t: &Tables,
+    (b1, d1, f1): (Val, FieldId, &BaseFacts),
+    (b2, d2, f2): (Val, FieldId, &BaseFacts),
+    def: &dyn Fn(Val) -> Option<&'e TraceOp>,
+    order: Option<&Order>,
+) -> bool {
+    !vec_data_apart_from_gc_heap(b1, f1, b2, f2)
+        && !apart_by_container(t, (d1, f1), (d2, f2))
+        && !distinct_items(t, f1, f2, def, order)
+        && !apart_in_one_object(t, (b1, d1, f1), (b2, d2, f2))
+        && !(one_owner(t, d1, d2) && field_and_item(f1, f2))
 }
 
 /// Is `loc` one of the scalar locations (fields, items, raw)?
@@ -928,6 +1022,15 @@ mod tests {
             _ => None,
         };
         let (item, other, slice_item) = (Val::Op(1), Val::Input(3), Val::Op(2));
+        fn apart_by_container<'e>(
+            t: &Tables,
+            (b1, d1): (Val, FieldId),
+            (b2, d2): (Val, FieldId),
+            def: &dyn Fn(Val) -> Option<&'e TraceOp>,
+        ) -> bool {
+            let (f1, f2) = (BaseFacts::of(t, b1, def), BaseFacts::of(t, b2, def));
+            super::apart_by_container(t, (d1, &f1), (d2, &f2))
+        }
         assert!(apart_by_container(t, (item, v0), (other, x), &def));
         assert!(apart_by_container(t, (other, x), (item, v0), &def));
         assert!(!apart_by_container(t, (item, v0), (other, g), &def));

@@ -27,6 +27,7 @@ pub mod executor;
 pub mod gc;
 pub mod jit;
 pub mod jitcode;
+pub mod locmap;
 pub mod metainterp;
 pub mod optimizer;
 pub mod options;

@@ -685,6 +685,9 @@ impl Flattener<'_> {
                         .array(Container::Vec, t, self.shared(&op.args[0]), false)?;
                 let vec = self.opnd_k(&op.args[0], R)?;
                 let value = self.opnd(&op.args[1])?.reg;
+                // (It may guard on the room, `VecPop*` on emptiness: the
+                // guard resumes here.)
+                self.live();
                 self.emit(Insn::VecPush { descr, vec, value });
             }
             Op::VecPop(t) => {
@@ -702,6 +705,7 @@ impl Flattener<'_> {
                 let vec = self.opnd_k(&op.args[0], R)?;
                 let tag = self.res(op.results[0]).reg;
                 let value = self.res(op.results[1]).reg;
+                self.live();
                 self.emit(Insn::VecPop {
                     descr,
                     vec,
@@ -714,6 +718,7 @@ impl Flattener<'_> {
                 let descr = self.descrs.array(Container::Vec, t, false, false)?;
                 let vec = self.opnd_k(&op.args[0], R)?;
                 let dst = self.res(op.results[0]).reg;
+                self.live();
                 self.emit(Insn::VecPushSlot { descr, vec, dst });
             }
             Op::VecPopSlot(t) => {
@@ -722,6 +727,7 @@ impl Flattener<'_> {
                 let vec = self.opnd_k(&op.args[0], R)?;
                 let tag = self.res(op.results[0]).reg;
                 let dst = self.res(op.results[1]).reg;
+                self.live();
                 self.emit(Insn::VecPopSlot {
                     descr,
                     vec,

@@ -65,10 +65,11 @@
 //! the concrete outcome).
 
 use crate::alias::{
-    call_effects, items_may_alias, may_equal, raw_loc, reads_back, rewrites_held_value,
-    scalars_may_alias, vecs_may_alias, CallEffects, Loc,
+    call_effects, field_descrs_may_alias, items_may_alias, may_equal, raw_loc, reads_back,
+    rewrites_held_value, vecs_may_alias, CallEffects, FactsMemo, Loc,
 };
 use crate::jitcode::{ArrayId, CallId, CmpOp, EnumId, FieldId, FieldPlace, ScalarTy, Tables};
+use crate::locmap::LocMap;
 use crate::optimizer::pure::{mirror, negate};
 use crate::order::{self, Order};
 use crate::trace::{Opcode, TraceOp, Val};
@@ -103,13 +104,22 @@ pub(crate) struct HeapCache {
     pure: HashMap<(ArgKey, Opcode), (Val, u64)>,
     /// What the trace knows memory holds: location → (value, its concrete
     /// value).
-    heap: HashMap<Loc, (Val, u64)>,
+    heap: LocMap<(Val, u64)>,
     /// Values a guard proved equal to a constant.
     known: ValMap<Val>,
     /// Values a guard proved true (non-zero) or false.
     truth: ValMap<bool>,
     /// Orders guards proved, the registers compared as `u64`.
     order: Order,
+    /// Every concrete value the cache has been given, in order, kept
+    /// after the cache forgets it: the tracer publishes them as GC roots
+    /// a stretch at a time ([`HeapCache::concrete_values_from`]), not the
+    /// whole cache at every call (which made tracing quadratic).
+    concrete: Vec<usize>,
+    /// What the alias analysis reads from the definitions of the bases
+    /// it compares (recorded operations, which stay as they are until
+    /// [`HeapCache::forget_facts`]).
+    facts: FactsMemo,
 }
 
 /// The tables of a [`HeapCache`], empty, kept for the next trace (with
@@ -117,10 +127,11 @@ pub(crate) struct HeapCache {
 #[derive(Default)]
 struct Facts {
     pure: HashMap<(ArgKey, Opcode), (Val, u64)>,
-    heap: HashMap<Loc, (Val, u64)>,
+    heap: LocMap<(Val, u64)>,
     known: ValMap<Val>,
     truth: ValMap<bool>,
     order: Order,
+    concrete: Vec<usize>,
 }
 
 thread_local! {
@@ -135,12 +146,14 @@ impl Drop for HeapCache {
             known: std::mem::take(&mut self.known),
             truth: std::mem::take(&mut self.truth),
             order: std::mem::take(&mut self.order),
+            concrete: std::mem::take(&mut self.concrete),
         };
         f.pure.clear();
         f.heap.clear();
         f.known.clear();
         f.truth.clear();
         f.order.clear();
+        f.concrete.clear();
         SPARE_FACTS.with(|s| s.set(Some(f)));
     }
 }
@@ -283,6 +296,7 @@ impl HeapCache {
             known,
             truth,
             order,
+            concrete,
         } = SPARE_FACTS.with(|s| s.take()).unwrap_or_default();
         HeapCache {
             tables,
@@ -292,7 +306,15 @@ impl HeapCache {
             known,
             truth,
             order,
+            concrete,
+            facts: FactsMemo::default(),
         }
+    }
+
+    /// Operations were dropped from the recording: values may now name
+    /// other operations.
+    pub fn forget_facts(&mut self) {
+        self.facts = FactsMemo::default();
     }
 
     /// `v`, or the constant a guard proved it is.
@@ -339,7 +361,10 @@ impl HeapCache {
     pub fn add_pure(&mut self, opcode: Opcode, args: &[Val], result: Val, bits: u64) {
         if let Some(key) = ArgKey::of(args) {
             let key = (key, self.twins.canonical(&opcode));
-            self.pure.entry(key).or_insert((result, bits));
+            if let std::collections::hash_map::Entry::Vacant(e) = self.pure.entry(key) {
+                e.insert((result, bits));
+                self.concrete.push(bits as usize);
+            }
         }
     }
 
@@ -431,19 +456,20 @@ impl HeapCache {
                 .iter()
                 .find_map(|&d| self.heap.get(&with_descr(*loc, d)))
         });
-        found.map(|&(v, bits)| (self.resolve(v), bits))
+        found.map(|(v, bits)| (self.resolve(v), bits))
     }
 
-    /// Adds the concrete values the cache answers with to `words` (the
-    /// tracer's GC roots: some are addresses of GC objects or into them).
-    pub fn concrete_values(&self, words: &mut Vec<usize>) {
-        words.extend(self.pure.values().map(|&(_, bits)| bits as usize));
-        words.extend(self.heap.values().map(|&(_, bits)| bits as usize));
+    /// The concrete values the cache was given from the `from`-th on
+    /// (all it may answer with are among them: the tracer's GC roots,
+    /// as some are addresses of GC objects or into them).
+    pub fn concrete_values_from(&self, from: usize) -> &[usize] {
+        &self.concrete[from.min(self.concrete.len())..]
     }
 
     /// `loc` was read: it holds `v` (concrete value `bits`).
     pub fn remember(&mut self, loc: Loc, v: Val, bits: u64) {
         self.heap.insert(loc, (v, bits));
+        self.concrete.push(bits as usize);
     }
 
     /// `v` (concrete value `bits`), of type `ty`, was written to `loc`
@@ -451,6 +477,7 @@ impl HeapCache {
     pub fn written(&mut self, ops: &[TraceOp], loc: Loc, v: Val, ty: ScalarTy, bits: u64) {
         if reads_back(self.tables, v, ty, &|v| def(ops, v)) {
             self.heap.insert(loc, (v, bits));
+            self.concrete.push(bits as usize);
         } else {
             self.heap.remove(&loc);
         }
@@ -472,8 +499,11 @@ impl HeapCache {
             Effect::Everything => Hit::Everything,
         };
         let def = |v: Val| def(ops, v);
-        self.heap
-            .retain(|loc, (held, _)| !effect.hits(t, loc, *held, &def));
+        let descr_may_be_hit = |d: FieldId| effect.may_hit_field(t, d, &def);
+        let facts = &mut self.facts;
+        self.heap.forget(descr_may_be_hit, |loc, (held, _)| {
+            effect.hits(t, loc, held, &def, facts)
+        });
     }
 
     // -----------------------------------------------------------------
@@ -659,6 +689,28 @@ enum Hit<'a> {
 }
 
 impl Hit<'_> {
+    /// May this change a field of descr `d` (of any base)? `false` only
+    /// when [`Hit::hits`] is `false` for every field of that descr.
+    fn may_hit_field<'e>(
+        &self,
+        t: &Tables,
+        d: FieldId,
+        def: &dyn Fn(Val) -> Option<&'e TraceOp>,
+    ) -> bool {
+        let any_base = Loc::Field {
+            base: Val::Input(0),
+            descr: d,
+        };
+        match *self {
+            Hit::Write(Loc::Field { descr, .. }, _) => field_descrs_may_alias(t, descr, d),
+            // A scalar field is never an array item.
+            Hit::Write(Loc::Item { .. }, _) => false,
+            Hit::Write(..) | Hit::Store | Hit::Everything => true,
+            Hit::Resize(..) | Hit::SetLen(..) => false,
+            Hit::Call(eff) => eff.may_change(t, &any_base, def),
+        }
+    }
+
     /// May this change what `loc` (a mutable location, holding `held`)
     /// holds?
     fn hits<'e>(
@@ -667,13 +719,14 @@ impl Hit<'_> {
         loc: &Loc,
         held: Val,
         def: &dyn Fn(Val) -> Option<&'e TraceOp>,
+        facts: &mut FactsMemo,
     ) -> bool {
         let scalar = matches!(loc, Loc::Field { .. } | Loc::Item { .. } | Loc::Raw { .. });
         match *self {
             Hit::Write(w, v) => match loc {
                 Loc::Raw { .. } | Loc::Tag { .. } => true,
                 Loc::Field { .. } | Loc::Item { .. } => {
-                    scalars_may_alias(t, &w, loc, def, None)
+                    facts.scalars_may_alias(t, &w, loc, def, None)
                         && !rewrites_held_value(&w, v, loc, held)
                 }
                 // No scalar write reaches a Vec's or a String's header.

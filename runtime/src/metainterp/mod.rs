@@ -666,9 +666,9 @@ struct CutPoint {
     frames: Vec<FrameSnapshot>,
 }
 
-/// A copy of the tracer's ref registers, and of what its recording holds
-/// that may point into GC objects (`Recorder::gc_words`), scanned
-/// conservatively by the collector (DESIGN §8).
+/// A copy of the tracer's ref registers, scanned conservatively by the
+/// collector (DESIGN §8); what its recording holds that may point into
+/// GC objects is published by `Recorder::publish_gc_words`.
 #[derive(Default)]
 struct RegisterRoots {
     words: Vec<usize>,
@@ -692,15 +692,16 @@ impl Tracer<'_> {
         )
     }
 
-    /// Publishes the ref registers of every frame to the collector.
+    /// Publishes the ref registers of every frame, and what the
+    /// recording holds, to the collector.
     fn publish_gc_roots(&mut self) {
         let words = &mut self.gc_roots.words;
         words.clear();
         for f in &self.frames {
             words.extend(f.ref_bits().map(|b| b as usize));
         }
-        self.rec.gc_words(words);
         self.gc_roots.root.set(words.as_ptr(), words.len());
+        self.rec.publish_gc_words();
     }
 }
 

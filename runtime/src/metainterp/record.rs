@@ -33,9 +33,16 @@ pub(crate) struct Recorder {
     trace: Trace,
     cache: HeapCache,
     /// The `Ref` constants of the operations and guards recorded so far
-    /// (up to `consts_seen`), for [`Recorder::gc_words`].
+    /// (up to `consts_seen`), for [`Recorder::publish_gc_words`].
     ref_consts: rustc_hash::FxHashSet<usize>,
     consts_seen: (usize, usize),
+    /// What [`Recorder::publish_gc_words`] has published: those
+    /// constants, and the heap cache's concrete values up to
+    /// `concrete_seen`. Only appended to, and only there, so that the
+    /// collector's range over it never dangles.
+    gc_words: Vec<usize>,
+    concrete_seen: usize,
+    gc_root: crate::gc::ConservativeRoot,
     /// A `guard_not_invalidated` was recorded after the last residual
     /// call (`Recorder::not_invalidated_checked`).
     not_invalidated_checked: bool,
@@ -54,28 +61,33 @@ impl Recorder {
             cache: HeapCache::new(tables),
             ref_consts: Default::default(),
             consts_seen: (0, 0),
+            gc_words: Vec::new(),
+            concrete_seen: 0,
+            gc_root: crate::gc::ConservativeRoot::new(),
             not_invalidated_checked: false,
         }
     }
 
-    /// Adds to `words` every address the recording holds that may point
-    /// into a GC object: the `Ref` constants of its operations and resume
-    /// data, and the concrete values the heap cache answers with. The
-    /// tracer publishes them with its registers before anything that may
-    /// collect (DESIGN §8), so that those objects are kept and do not
-    /// move while the trace is recorded: a moved object would leave a
-    /// stale constant in the trace, or a stale concrete value that the
-    /// tracer hands to the interpreter's code the next time the cache
-    /// answers (a string freed under `print`, found by `tests/lox_random.rs`
-    /// under `--gc stress`). Compiled traces pin their constants the same
-    /// way (`jit::compile::gc_constants`).
-    pub fn gc_words(&mut self, words: &mut Vec<usize>) {
+    /// Publishes to the collector every address the recording holds
+    /// that may point into a GC object: the `Ref` constants of its
+    /// operations and resume data, and the concrete values the heap cache
+    /// may answer with. The tracer calls it with its registers before
+    /// anything that may collect (DESIGN §8), so that those objects are
+    /// kept and do not move while the trace is recorded: a moved object
+    /// would leave a stale constant in the trace, or a stale concrete
+    /// value that the tracer hands to the interpreter's code the next
+    /// time the cache answers (a string freed under `print`, found by
+    /// `tests/lox_random.rs` under `--gc stress`). Compiled traces pin
+    /// their constants the same way (`jit::compile::gc_constants`). Each
+    /// call adds only what was recorded since the last: a value the cache
+    /// has forgotten stays published until the trace ends.
+    pub fn publish_gc_words(&mut self) {
         let (ops_seen, guards_seen) = self.consts_seen;
-        let consts = &mut self.ref_consts;
+        let (consts, words) = (&mut self.ref_consts, &mut self.gc_words);
         let mut note = |v: &Val| {
             if let Val::Ref(addr) = *v {
-                if addr != 0 {
-                    consts.insert(addr);
+                if addr != 0 && consts.insert(addr) {
+                    words.push(addr);
                 }
             }
         };
@@ -86,8 +98,11 @@ impl Recorder {
             g.values().for_each(|v| note(&v));
         }
         self.consts_seen = (self.trace.ops.len(), self.trace.guards.len());
-        words.extend(self.ref_consts.iter().copied());
-        self.cache.concrete_values(words);
+        let concrete = self.cache.concrete_values_from(self.concrete_seen);
+        self.concrete_seen += concrete.len();
+        self.gc_words.extend_from_slice(concrete);
+        self.gc_root
+            .set(self.gc_words.as_ptr(), self.gc_words.len());
     }
 
     /// Is there a `guard_not_invalidated` after the last residual call
@@ -364,6 +379,7 @@ impl Recorder {
     ) -> Trace {
         self.trace.ops.truncate(ops);
         self.trace.guards.truncate(guards);
+        self.cache.forget_facts();
         self.consts_seen = (self.consts_seen.0.min(ops), self.consts_seen.1.min(guards));
         self.guard(Opcode::GuardTrue, vec![Val::Int(0)], frames);
         self.finish(end, Vec::new())

@@ -77,13 +77,15 @@ use super::pure::negate;
 use super::Ctx;
 use crate::alias::*;
 use crate::jitcode::{ArrayId, FieldId, ScalarTy, Tables};
+use crate::locmap::LocMap;
 use crate::order::{self, Order};
 use crate::trace::{GuardInfo, Opcode, PendingWrite, Trace, TraceOp, Val};
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 struct Heap<'a> {
     t: &'a Tables,
-    cache: Cache,
+    /// What the pass knows memory holds (`crate::locmap`).
+    cache: LocMap<Val>,
     /// Stores no one may have seen yet: location → the store (output op).
     pending: HashMap<Loc, Val>,
     /// Likewise for `vec_set_len`: (Vec, descr) → the operation.
@@ -106,68 +108,9 @@ struct Heap<'a> {
     crossing: HashMap<Loc, Val>,
     /// The label's arguments, once it is passed.
     label: Option<Vec<Val>>,
-}
-
-/// What the pass knows memory holds, by location. Fields are kept by
-/// descr (RPython's `cached_fields`): a write looks only at the descrs
-/// whose bytes it may overlap, not at every location known (on a Lox
-/// trace of 3,900 operations, testing every known location at every
-/// write was a quarter of the heap pass).
-#[derive(Default)]
-struct Cache {
-    fields: HashMap<FieldId, HashMap<Val, Val>>,
-    /// Every other kind of location.
-    other: HashMap<Loc, Val>,
-}
-
-impl Cache {
-    fn get(&self, loc: &Loc) -> Option<Val> {
-        match *loc {
-            Loc::Field { base, descr } => self.fields.get(&descr)?.get(&base).copied(),
-            _ => self.other.get(loc).copied(),
-        }
-    }
-
-    fn insert(&mut self, loc: Loc, v: Val) {
-        match loc {
-            Loc::Field { base, descr } => {
-                self.fields.entry(descr).or_default().insert(base, v);
-            }
-            _ => {
-                self.other.insert(loc, v);
-            }
-        }
-    }
-
-    fn remove(&mut self, loc: &Loc) {
-        match *loc {
-            Loc::Field { base, descr } => {
-                if let Some(bucket) = self.fields.get_mut(&descr) {
-                    bucket.remove(&base);
-                }
-            }
-            _ => {
-                self.other.remove(loc);
-            }
-        }
-    }
-
-    /// Forgets every location `hit` (given the location and the value it
-    /// holds) says may have changed. `descr_may_be_hit` is asked first
-    /// for each field descr: `false` when `hit` is `false` for every
-    /// location of that descr.
-    fn forget(
-        &mut self,
-        descr_may_be_hit: impl Fn(FieldId) -> bool,
-        mut hit: impl FnMut(&Loc, Val) -> bool,
-    ) {
-        self.other.retain(|loc, held| !hit(loc, *held));
-        for (&descr, bucket) in self.fields.iter_mut() {
-            if descr_may_be_hit(descr) {
-                bucket.retain(|&base, held| !hit(&Loc::Field { base, descr }, *held));
-            }
-        }
-    }
+    /// What the alias analysis reads from the definitions of the bases
+    /// the pass compares (output values, whose definitions stay).
+    facts: FactsMemo,
 }
 
 /// Something that changes memory.
@@ -186,6 +129,7 @@ impl Heap<'_> {
     fn invalidate(&mut self, w: Write) {
         let t = self.t;
         let order = Some(&self.order);
+        let facts = &mut self.facts;
         // Which field descrs `hit` may be true for (a shortcut: `hit`
         // alone decides the same).
         let descr_may_be_hit = |d: FieldId| match &w {
@@ -214,7 +158,7 @@ impl Heap<'_> {
                     Loc::Tag { .. } => true,
                     l if is_scalar(l) => {
                         wl != l
-                            && scalars_may_alias(t, wl, l, *def, order)
+                            && facts.scalars_may_alias(t, wl, l, *def, order)
                             && !rewrites_held_value(wl, *v, l, held)
                     }
                     _ => false,
@@ -364,8 +308,9 @@ impl Heap<'_> {
                     // (It may read a Vec's length.)
                     self.pending_len.clear();
                 }
+                let facts = &mut self.facts;
                 self.pending
-                    .retain(|w, _| !scalars_may_alias(t, w, l, def, order))
+                    .retain(|w, _| !facts.scalars_may_alias(t, w, l, def, order))
             }
             _ => {}
         }
@@ -387,8 +332,9 @@ impl Heap<'_> {
         // overwrites byte for byte, which are dead (a slot's `Obj` tag
         // under the `Number` written over it).
         let mut covered = Vec::new();
+        let facts = &mut self.facts;
         self.pending.retain(|w, &mut store| {
-            if *w == loc || !scalars_may_alias(t, w, &loc, &|v| e.def(v), order) {
+            if *w == loc || !facts.scalars_may_alias(t, w, &loc, &|v| e.def(v), order) {
                 return true;
             }
             if covers(t, &loc, w, &|v| e.def(v)) {
@@ -594,7 +540,7 @@ fn forward(trace: &Trace, guards: Vec<GuardInfo>, cx: &Ctx) -> Trace {
     let src = e.src();
     let mut h = Heap {
         t,
-        cache: Cache::default(),
+        cache: LocMap::default(),
         pending: HashMap::default(),
         pending_len: HashMap::default(),
         at_guards: Vec::new(),
@@ -603,6 +549,7 @@ fn forward(trace: &Trace, guards: Vec<GuardInfo>, cx: &Ctx) -> Trace {
         order: Order::default(),
         crossing: HashMap::default(),
         label: None,
+        facts: FactsMemo::default(),
     };
     let mut args = Vec::new();
     while let Some(i) = e.next_op(&mut args) {
