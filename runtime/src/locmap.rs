@@ -83,21 +83,6 @@ impl<T: Copy> LocMap<T> {
         descr_may_be_hit: impl Fn(FieldId) -> bool,
         mut hit: impl FnMut(&Loc, T) -> bool,
     ) {
-        if std::env::var("LOCDBG").is_ok() {
-            let n: usize = self
-                .fields
-                .iter()
-                .filter(|(d, b)| !b.is_empty() && descr_may_be_hit(**d))
-                .map(|(_, b)| b.len())
-                .sum();
-            let big: Vec<(FieldId, usize)> = self
-                .fields
-                .iter()
-                .filter(|(d, b)| !b.is_empty() && descr_may_be_hit(**d))
-                .map(|(d, b)| (*d, b.len()))
-                .collect();
-            eprintln!("FORGET {} {} {:?}", self.other.len(), n, big);
-        }
         self.other.retain(|loc, held| !hit(loc, *held));
         for (&descr, bucket) in self.fields.iter_mut() {
             if !bucket.is_empty() && descr_may_be_hit(descr) {

@@ -36,13 +36,15 @@ pub(crate) struct Recorder {
     /// (up to `consts_seen`), for [`Recorder::publish_gc_words`].
     ref_consts: rustc_hash::FxHashSet<usize>,
     consts_seen: (usize, usize),
+    /// The collector's range over `gc_words` (declared first: dropped,
+    /// and so unregistered, before the words are freed).
+    gc_root: crate::gc::ConservativeRoot,
     /// What [`Recorder::publish_gc_words`] has published: those
     /// constants, and the heap cache's concrete values up to
     /// `concrete_seen`. Only appended to, and only there, so that the
     /// collector's range over it never dangles.
     gc_words: Vec<usize>,
     concrete_seen: usize,
-    gc_root: crate::gc::ConservativeRoot,
     /// A `guard_not_invalidated` was recorded after the last residual
     /// call (`Recorder::not_invalidated_checked`).
     not_invalidated_checked: bool,
@@ -61,9 +63,9 @@ impl Recorder {
             cache: HeapCache::new(tables),
             ref_consts: Default::default(),
             consts_seen: (0, 0),
+            gc_root: crate::gc::ConservativeRoot::new(),
             gc_words: Vec::new(),
             concrete_seen: 0,
-            gc_root: crate::gc::ConservativeRoot::new(),
             not_invalidated_checked: false,
         }
     }

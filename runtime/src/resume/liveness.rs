@@ -2,11 +2,10 @@
 //!
 //! The codewriter puts a `-live-` marker before every instruction a guard
 //! or a suspended call can resume at (calls, branches, switches, promotes,
-//! merge points); [`live_at`] uses it. A few guards come from instructions
-//! without one (the emptiness check of `VecPop`), and hand-written
-//! jitcodes may lack markers: for those, the live-in set is computed by
-//! the same analysis the codewriter fills the markers with
-//! ([`crate::jitcode::live_in`]).
+//! merge points, and the pushes and pops of Vecs, which guard on room and
+//! emptiness); [`live_at`] uses it. Hand-written jitcodes may lack
+//! markers: for those, the live-in set is computed by the same analysis
+//! the codewriter fills the markers with ([`crate::jitcode::live_in`]).
 
 use crate::blackhole::Code;
 use crate::jitcode::{live_in, Insn, KReg, Tables};
