@@ -387,25 +387,7 @@ impl FactsMemo {
         def: &dyn Fn(Val) -> Option<&'e TraceOp>,
         order: Option<&Order>,
     ) -> bool {
-        match (*w, *r) {
-            (
-                Loc::Field {
-                    base: b1,
-                    descr: d1,
-                },
-                Loc::Field {
-                    base: b2,
-                    descr: d2,
-                },
-            ) => {
-                if !fields_may_alias(t, d1, d2, b1, b2) {
-                    return false;
-                }
-                let (f1, f2) = (self.of(t, b1, def), self.of(t, b2, def));
-                known_fields_may_alias(t, (b1, d1, &f1), (b2, d2, &f2), def, order)
-            }
-            _ => scalars_may_alias(t, w, r, def, order),
-        }
+        may_alias_with(t, w, r, def, order, &mut |b| self.of(t, b, def))
     }
 }
 
@@ -771,6 +753,18 @@ pub fn scalars_may_alias<'e>(
     def: &dyn Fn(Val) -> Option<&'e TraceOp>,
     order: Option<&Order>,
 ) -> bool {
+    may_alias_with(t, w, r, def, order, &mut |b| BaseFacts::of(t, b, def))
+}
+
+/// [`scalars_may_alias`], the facts of field bases from `facts`.
+fn may_alias_with<'e>(
+    t: &Tables,
+    w: &Loc,
+    r: &Loc,
+    def: &dyn Fn(Val) -> Option<&'e TraceOp>,
+    order: Option<&Order>,
+    facts: &mut dyn FnMut(Val) -> BaseFacts,
+) -> bool {
     match (*w, *r) {
         (
             Loc::Field {
@@ -783,7 +777,7 @@ pub fn scalars_may_alias<'e>(
             },
         ) => {
             fields_may_alias(t, d1, d2, b1, b2) && {
-                let (f1, f2) = (BaseFacts::of(t, b1, def), BaseFacts::of(t, b2, def));
+                let (f1, f2) = (facts(b1), facts(b2));
                 known_fields_may_alias(t, (b1, d1, &f1), (b2, d2, &f2), def, order)
             }
         }
