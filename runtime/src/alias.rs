@@ -366,7 +366,7 @@ impl BaseFacts {
 pub struct FactsMemo(rustc_hash::FxHashMap<Val, BaseFacts>);
 
 impl FactsMemo {
-    pub fn of<'e>(
+    fn of<'e>(
         &mut self,
         t: &Tables,
         base: Val,

@@ -66,14 +66,6 @@ impl<T: Copy> LocMap<T> {
         self.other.clear();
     }
 
-    /// What the known locations hold, in no order.
-    pub fn values(&self) -> impl Iterator<Item = &T> {
-        self.fields
-            .values()
-            .flat_map(|bucket| bucket.values())
-            .chain(self.other.values())
-    }
-
     /// Forgets every location `hit` (given the location and what it
     /// holds) says may have changed. `descr_may_be_hit` is asked first
     /// for each field descr: it must be `false` only when `hit` is
