@@ -281,15 +281,23 @@ impl<'a> Codegen<'a> {
         }
     }
 
-    /// A register for value `v` of `class`: free, or by evicting the value
-    /// used furthest away (stored to its slot). `None`: `v` itself goes to
+    /// A register for value `v` of `class`, the result of operation `i`:
+    /// free, or by evicting the value read again furthest away (stored to
+    /// its slot; never one of `i`'s operands). `None`: `v` itself goes to
     /// a slot.
-    pub fn alloc_reg(&mut self, v: u32, class: Class) -> Option<u8> {
-        let lu = &self.live.last_use;
-        match self
-            .ra
-            .choose(class, lu, v, self.live.crosses_call[v as usize])
-        {
+    pub fn alloc_reg(&mut self, i: usize, v: u32, class: Class) -> Option<u8> {
+        let live = &self.live;
+        let next_use = |x: u32| live.next_use(x, i as u32);
+        let across = live.crosses_call[v as usize];
+        // (the operands matter only when a register has to be given up)
+        let choice = match self.ra.choose(class, &next_use, &[], v, across) {
+            Choice::Free(r) => Choice::Free(r),
+            _ => {
+                let keep = self.operand_ids(i);
+                self.ra.choose(class, &next_use, &keep, v, across)
+            }
+        };
+        match choice {
             Choice::Free(r) => Some(r),
             Choice::Evict(r, victim) => {
                 self.spill_store(victim);
@@ -298,6 +306,16 @@ impl<'a> Codegen<'a> {
             }
             Choice::Spill => None,
         }
+    }
+
+    /// The values operation `i` reads (resolved through copies).
+    fn operand_ids(&self, i: usize) -> Vec<u32> {
+        self.trace.ops[i]
+            .args
+            .iter()
+            .filter_map(|a| vid(self.n_inputs, self.live.resolve(*a)))
+            .map(|id| id as u32)
+            .collect()
     }
 
     fn def(&mut self, i: usize, class: Class) -> u8 {
@@ -321,7 +339,7 @@ impl<'a> Codegen<'a> {
             self.ra.assign(v, class.loc(r));
             return r;
         }
-        match self.alloc_reg(v, class) {
+        match self.alloc_reg(i, v, class) {
             Some(r) => {
                 self.ra.assign(v, class.loc(r));
                 r
@@ -697,9 +715,11 @@ impl<'a> Codegen<'a> {
             // (nothing is emitted here: an evicted input is loaded into
             // its slot by `load_inputs`; a bridge evicts nothing, its
             // inputs are where the parent trace left them)
+            let live = &self.live;
+            let first_use = |x: u32| live.uses[x as usize].first().copied().unwrap_or(NEVER);
             let choice = self
                 .ra
-                .choose(class, &self.live.last_use, v, self.live.crosses_call[k]);
+                .choose(class, &first_use, &[], v, live.crosses_call[k]);
             let reg = match choice {
                 Choice::Free(r) => Some(r),
                 Choice::Evict(r, victim) if entry.is_none() => {
@@ -753,6 +773,7 @@ impl<'a> Codegen<'a> {
             self.kill_dying(i);
             return;
         }
+        self.reload_operands(i);
         let op = &self.trace.ops[i];
         match op.opcode.clone() {
             Opcode::IntBin(o, t) => self.int_bin(i, o, t),
@@ -802,6 +823,93 @@ impl<'a> Codegen<'a> {
             Opcode::Finish => self.finish(i),
         }
         self.kill_dying(i);
+    }
+
+    /// Bring the operands of operation `i` that were evicted to their slots
+    /// back into registers, when some later operation reads them again and
+    /// a register is free or holds a value needed later still (which is
+    /// evicted: the slot of a value is written once, so a value read by a
+    /// whole trace but pushed out for a while costs one store and one load,
+    /// not a load at every use). Only for operations computed in line;
+    /// guards, calls and jumps read slots as well as registers.
+    fn reload_operands(&mut self, i: usize) {
+        let op = &self.trace.ops[i];
+        let in_line = match op.opcode {
+            Opcode::IntBin(..)
+            | Opcode::IntNeg(_)
+            | Opcode::IntNot(_)
+            | Opcode::IntCmp(..)
+            | Opcode::FloatBin(_)
+            | Opcode::FloatNeg
+            | Opcode::FloatCmp(_)
+            | Opcode::Cast(..)
+            | Opcode::GetField(_)
+            | Opcode::SetField(_)
+            | Opcode::FieldAddr(_)
+            | Opcode::Load(_)
+            | Opcode::Store(_)
+            | Opcode::ItemAddr(_)
+            | Opcode::GetItem(_)
+            | Opcode::SetItem(_)
+            | Opcode::VecLen(_)
+            | Opcode::VecPtr(_)
+            | Opcode::VecCap(_)
+            | Opcode::VecSetLen(_) => !regalloc::is_call(self.tables, op),
+            _ => false,
+        };
+        let in_slot = |a: &Val| {
+            vid(self.n_inputs, self.live.resolve(*a))
+                .is_some_and(|id| matches!(self.ra.loc[id], Some(Loc::Slot(_))))
+        };
+        if !in_line || !op.args.iter().any(in_slot) {
+            return;
+        }
+        let operands = self.operand_ids(i);
+        for &x in &operands {
+            let Some(Loc::Slot(s)) = self.ra.loc[x as usize] else {
+                continue;
+            };
+            if self.live.next_use(x, i as u32) == NEVER {
+                continue;
+            }
+            let kind = if (x as usize) < self.n_inputs {
+                self.trace.inputs[x as usize]
+            } else {
+                match self.trace.ops[x as usize - self.n_inputs].result {
+                    Some(k) => k,
+                    None => continue,
+                }
+            };
+            let class = Class::of(kind);
+            let hinted = self.hints[x as usize].and_then(|h| self.ra.free_reg(h, class));
+            let reg = match hinted {
+                Some(r) => Some(r),
+                None => {
+                    let live = &self.live;
+                    let next_use = |y: u32| live.next_use(y, i as u32);
+                    match self.ra.choose(
+                        class,
+                        &next_use,
+                        &operands,
+                        x,
+                        live.crosses_call[x as usize],
+                    ) {
+                        Choice::Free(r) => Some(r),
+                        Choice::Evict(r, victim) => {
+                            self.spill_store(victim);
+                            self.ra.move_to_slot(victim);
+                            Some(r)
+                        }
+                        Choice::Spill => None,
+                    }
+                }
+            };
+            if let Some(r) = reg {
+                let to = class.loc(r);
+                self.emit_move(Loc::Slot(s), to);
+                self.ra.assign(x, to);
+            }
+        }
     }
 
     /// Is operation `i` an int/float comparison whose only use is the guard

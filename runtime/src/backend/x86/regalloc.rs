@@ -6,9 +6,15 @@
 //! value's live range is one interval: from its definition to its last use
 //! (an operand, a guard's fail argument, a `Jump`/`JumpTo` argument).
 //! The code generator walks the trace once; at each operation it asks this
-//! module for a register for the result. When none is free, the value whose
-//! last use is furthest away (Belady) is evicted to its spill slot, or the
-//! new value itself lives in a slot when it is the one used furthest away.
+//! module for a register for the result. When none is free, the value read
+//! again furthest away (Belady's rule, on next uses: `Liveness::next_use`)
+//! is evicted to its spill slot, or the new value itself lives in a slot
+//! when it is the one needed furthest away. A value read only by guards'
+//! exits is the first to go (the exit stub reads a slot as well). An
+//! evicted value read again by an operation computed in line is loaded
+//! back into a register then (`Codegen::reload_operands`), so a value the
+//! whole trace reads (the interpreter's state, say) costs one store and
+//! a load per eviction, not a load at every use.
 //! Values are SSA: a spill slot, once written, stays valid until the value
 //! dies, so a value is stored at most once.
 //!
@@ -132,6 +138,10 @@ pub struct Liveness {
     /// (`setitem`, `setfield`, `store` of a narrow type): only those bits
     /// have to be right, not the canonical extension above them.
     pub stored_only: Vec<Option<u8>>,
+    /// Per value: the positions of the operations that read it as an
+    /// operand, in order. A guard's fail arguments are not among them:
+    /// the exit stub reads a value from a slot as well as from a register.
+    pub uses: Vec<Vec<u32>>,
     n_inputs: usize,
 }
 
@@ -148,6 +158,16 @@ fn store_size(tables: &crate::jitcode::Tables, op: &Opcode, k: usize) -> Option<
 }
 
 impl Liveness {
+    /// Position of the first operation after `i` that reads value `v` as
+    /// an operand (`NEVER`: none). What eviction compares (Belady: the
+    /// register whose value is needed again furthest away is the one to
+    /// give up), and what makes a reload worth it.
+    pub fn next_use(&self, v: u32, i: u32) -> u32 {
+        let uses = &self.uses[v as usize];
+        let k = uses.partition_point(|&p| p <= i);
+        uses.get(k).copied().unwrap_or(NEVER)
+    }
+
     /// `v`, or what it is a copy of.
     pub fn resolve(&self, v: Val) -> Val {
         match v {
@@ -180,10 +200,14 @@ impl Liveness {
             }
         };
         let mut stored_only: Vec<Option<u8>> = vec![Some(0); n];
+        let mut uses: Vec<Vec<u32>> = vec![Vec::new(); n];
         for (i, op) in trace.ops.iter().enumerate() {
             for (k, a) in op.args.iter().enumerate() {
                 use_at(*a, i, &mut last_use, &alias);
                 if let Some(id) = vid(n_inputs, resolve(*a, &alias)) {
+                    if uses[id].last() != Some(&(i as u32)) {
+                        uses[id].push(i as u32);
+                    }
                     stored_only[id] = match (stored_only[id], store_size(tables, &op.opcode, k)) {
                         (Some(m), Some(s)) => Some(m.max(s)),
                         _ => None,
@@ -244,6 +268,7 @@ impl Liveness {
             dies_at,
             alias,
             stored_only,
+            uses,
             n_inputs,
         }
     }
@@ -342,12 +367,15 @@ impl RegState {
         self.free_slots = (0..=max).rev().filter(|s| !used.contains(s)).collect();
     }
 
-    /// Choose a register of `class` for value `v` (last used at
-    /// `last_use`, `prefer_callee_saved` when it lives across a call).
+    /// Choose a register of `class` for value `v` (`prefer_callee_saved`
+    /// when it lives across a call). `next_use` tells when a value is read
+    /// again (`NEVER`: not as an operand); `keep`, values that must stay
+    /// where they are (the operands of the operation being emitted).
     pub fn choose(
         &self,
         class: Class,
-        last_use: &[u32],
+        next_use: &dyn Fn(u32) -> u32,
+        keep: &[u32],
         v: u32,
         prefer_callee_saved: bool,
     ) -> Choice {
@@ -361,7 +389,7 @@ impl RegState {
         let regs = first.iter().chain(second).copied();
         match regs.clone().find(|&r| owners[r as usize].is_none()) {
             Some(r) => Choice::Free(r),
-            None => self.victim(owners, regs, last_use, v),
+            None => self.victim(owners, regs, next_use, keep, v),
         }
     }
 
@@ -387,29 +415,32 @@ impl RegState {
         }
     }
 
+    /// The register to give up for `v`: the one whose value is read again
+    /// furthest away, when that is later than `v`'s own next read (else
+    /// `v` goes to a slot). A value read only by guards' exits is the best
+    /// victim: its slot serves them as well as a register.
     fn victim(
         &self,
         owners: &[Option<u32>; 16],
         regs: impl Iterator<Item = u8>,
-        last_use: &[u32],
+        next_use: &dyn Fn(u32) -> u32,
+        keep: &[u32],
         v: u32,
     ) -> Choice {
         let mut best: Option<(u8, u32, u32)> = None;
         for r in regs {
             if let Some(o) = owners[r as usize] {
-                let lu = last_use[o as usize];
-                if best.map(|b| lu > b.2).unwrap_or(true) {
-                    best = Some((r, o, lu));
+                if keep.contains(&o) {
+                    continue;
+                }
+                let nu = next_use(o);
+                if best.map(|b| nu > b.2).unwrap_or(true) {
+                    best = Some((r, o, nu));
                 }
             }
         }
-        // A result nobody uses "dies at once": anything else outlives it.
-        let lv = match last_use[v as usize] {
-            NEVER => 0,
-            l => l,
-        };
         match best {
-            Some((r, o, lu)) if lu > lv => Choice::Evict(r, o),
+            Some((r, o, nu)) if nu > next_use(v) => Choice::Evict(r, o),
             _ => Choice::Spill,
         }
     }
