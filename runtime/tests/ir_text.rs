@@ -143,3 +143,25 @@ fn jitcode_text_parses_and_bad_text_is_an_error_naming_the_line() {
         assert!(e.starts_with(want), "{bad}: {e}");
     }
 }
+
+/// What a guard's failure fixes (`trace::outcome`): a failed
+/// `guard_true(x)` saw 0; a failed `guard_false(b)` saw 1 when `b` is a
+/// boolean (a comparison, `xor` of booleans), nothing when `b` may be any
+/// integer; a condition that is no fail argument fixes nothing a bridge
+/// sees.
+#[test]
+fn guard_failures_fix_their_boolean_conditions() {
+    let t = raw("[i0, i1]
+i2 = int_lt/i64(i0, i1)
+guard_true(i2) [i0, i2] #0
+i4 = int_xor/u8(i2, 1)
+guard_false(i4) [i4, i0] #1
+guard_false(i1) [i0, i1] #2
+i7 = int_eq/i64(i0, 5)
+guard_false(i7) [i0] #3
+jump(i0, i1)");
+    assert_eq!(
+        outcome::failure_facts(&t),
+        vec![Some((1, 0)), Some((0, 1)), None, None]
+    );
+}

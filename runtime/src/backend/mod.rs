@@ -146,6 +146,9 @@ struct Compiled {
     fail_kinds: Vec<Vec<Option<Kind>>>,
     /// The trace it ends in (`jump_to`), if any.
     jumps_to: Option<TraceId>,
+    /// Per guard: the fail argument its failure fixes, and the value
+    /// (`trace::outcome`), for a bridge from it.
+    failure_facts: Vec<Option<(u16, u64)>>,
 }
 
 impl Compiled {
@@ -178,6 +181,7 @@ impl Compiled {
             + nested(&self.guard_locs)
             + nested(&self.guard_sites)
             + size_of_val(&*self.bridges)
+            + size_of_val(&*self.failure_facts)
             // (Marks are data now, formatted only for the listing.)
             + size_of_val(&*self.marks)
             + size_of_val(&*self.failures)
@@ -373,6 +377,7 @@ fn compile(
         Some(Opcode::JumpTo(t)) => Some(*t),
         _ => None,
     };
+    let failure_facts = crate::trace::outcome::failure_facts(&trace);
     let c = Compiled {
         trace: Arc::new(trace),
         packed: None,
@@ -393,6 +398,7 @@ fn compile(
         failures: vec![0; n_guards],
         fail_kinds,
         jumps_to,
+        failure_facts,
     };
     let _ = out.io_words;
     let mut r = registry();
@@ -596,6 +602,14 @@ pub fn guard_info(id: TraceId, guard: u32) -> Option<crate::trace::GuardInfo> {
         Some(p) => p.unpack(g),
         None => c.trace.guards[g].clone(),
     })
+}
+
+/// What the failure of guard `guard` of trace `id` says of one of its
+/// fail arguments: its position and value (`trace::outcome`).
+pub fn failure_fact(id: TraceId, guard: u32) -> Option<(usize, u64)> {
+    let r = registry();
+    let (at, value) = (*r.get(id)?.failure_facts.get(guard as usize)?)?;
+    Some((at as usize, value))
 }
 
 /// Number of guards of trace `id` (0 if there is no such trace).

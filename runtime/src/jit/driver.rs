@@ -529,6 +529,7 @@ fn trace_bridge(tables: &'static Tables, driver: u16, info: &GuardInfo, exit: &G
             &target,
             stop_at,
             inline_calls,
+            backend::failure_fact(exit.trace, exit.guard),
         )
     });
     let compile = |mut trace: Trace, what: &str| {

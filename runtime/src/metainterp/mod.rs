@@ -310,14 +310,27 @@ pub fn trace_bridge(
     params: &JitParams,
     target: &dyn Fn(&[u64]) -> Option<LoopTarget>,
 ) -> TraceResult {
-    trace_bridge_stopping(tables, guard, fail_values, params, target, None, false)
+    trace_bridge_stopping(
+        tables,
+        guard,
+        fail_values,
+        params,
+        target,
+        None,
+        false,
+        None,
+    )
 }
 
 /// [`trace_bridge`], which aborts with `NoTargetLoop` at the first loop
 /// header without a compiled loop for which `stop_at` is true (the
 /// driver's: the loop may be traced), not at the second; with
 /// `inline_calls` (a bridge of a loop that inlines its calls), it
-/// inlines the functions it calls too.
+/// inlines the functions it calls too. `fixed`: a fail argument (by
+/// position) whose value the guard's failure fixes, and that value
+/// (`trace::outcome`): the bridge takes it as a constant, so that the
+/// branch the guard stood for folds away instead of being guarded again.
+#[allow(clippy::too_many_arguments)]
 pub fn trace_bridge_stopping(
     tables: &'static Tables,
     guard: &GuardInfo,
@@ -326,6 +339,7 @@ pub fn trace_bridge_stopping(
     target: &dyn Fn(&[u64]) -> Option<LoopTarget>,
     stop_at: Option<&dyn Fn(&[u64]) -> bool>,
     inline_calls: bool,
+    fixed: Option<(usize, u64)>,
 ) -> TraceResult {
     let prog = blackhole::program(tables);
     assert!(
@@ -380,10 +394,14 @@ pub fn trace_bridge_stopping(
     // Objects the parent kept virtual are allocated for real to run on, and
     // recorded as `new` and writes, so that they stay virtual in the bridge.
     let mut made: Vec<Option<Value>> = Vec::new();
+    // (a fact the values contradict is not used: it would be a bug of
+    // `trace::outcome`, and the values are what the program computed)
+    let fixed = fixed.filter(|&(at, value)| fail_values.get(at) == Some(&value));
     let mut start = BridgeStart {
         tables,
         fail_values,
         position: &position,
+        fixed,
         rec: &mut rec,
     };
     // The writes the parent delayed past the guard are done for real and
@@ -434,6 +452,8 @@ struct BridgeStart<'a> {
     tables: &'static Tables,
     fail_values: &'a [u64],
     position: &'a HashMap<Val, usize>,
+    /// A fail argument known to be a constant (see `trace_bridge_stopping`).
+    fixed: Option<(usize, u64)>,
     rec: &'a mut Recorder,
 }
 
@@ -447,6 +467,14 @@ impl ResumeBuilder for BridgeStart<'_> {
         let Some(&i) = self.position.get(&v) else {
             panic!("metatrace: resume data uses {v:?}, which is no fail argument");
         };
+        if let Some((at, bits)) = self.fixed {
+            if at == i {
+                return Value {
+                    bits,
+                    val: Val::Int(bits as i64),
+                };
+            }
+        }
         Value {
             bits: self.fail_values[i],
             val: Val::Input(i as u16),

@@ -19,6 +19,7 @@
 
 pub mod interp;
 mod ops;
+pub mod outcome;
 mod parser;
 mod printer;
 mod verify;
