@@ -716,7 +716,7 @@ impl<'a> Codegen<'a> {
             // its slot by `load_inputs`; a bridge evicts nothing, its
             // inputs are where the parent trace left them)
             let live = &self.live;
-            let first_use = |x: u32| live.uses[x as usize].first().copied().unwrap_or(NEVER);
+            let first_use = |x: u32| live.uses(x).first().copied().unwrap_or(NEVER);
             let choice = self
                 .ra
                 .choose(class, &first_use, &[], v, live.crosses_call[k]);

@@ -138,10 +138,13 @@ pub struct Liveness {
     /// (`setitem`, `setfield`, `store` of a narrow type): only those bits
     /// have to be right, not the canonical extension above them.
     pub stored_only: Vec<Option<u8>>,
-    /// Per value: the positions of the operations that read it as an
-    /// operand, in order. A guard's fail arguments are not among them:
+    /// Per value `v`: `use_pos[use_start[v]..use_start[v + 1]]` are the
+    /// positions of the operations that read it as an operand, in order
+    /// (one array for all values: a vector per value cost more than the
+    /// rest of liveness). A guard's fail arguments are not among them:
     /// the exit stub reads a value from a slot as well as from a register.
-    pub uses: Vec<Vec<u32>>,
+    use_start: Vec<u32>,
+    use_pos: Vec<u32>,
     n_inputs: usize,
 }
 
@@ -163,9 +166,15 @@ impl Liveness {
     /// register whose value is needed again furthest away is the one to
     /// give up), and what makes a reload worth it.
     pub fn next_use(&self, v: u32, i: u32) -> u32 {
-        let uses = &self.uses[v as usize];
+        let uses = self.uses(v);
         let k = uses.partition_point(|&p| p <= i);
         uses.get(k).copied().unwrap_or(NEVER)
+    }
+
+    /// The positions of the operations that read `v` as an operand.
+    pub fn uses(&self, v: u32) -> &[u32] {
+        let (a, b) = (self.use_start[v as usize], self.use_start[v as usize + 1]);
+        &self.use_pos[a as usize..b as usize]
     }
 
     /// `v`, or what it is a copy of.
@@ -200,13 +209,14 @@ impl Liveness {
             }
         };
         let mut stored_only: Vec<Option<u8>> = vec![Some(0); n];
-        let mut uses: Vec<Vec<u32>> = vec![Vec::new(); n];
+        // (value, position) of every operand use, in order of position
+        let mut reads: Vec<(u32, u32)> = Vec::with_capacity(2 * trace.ops.len());
         for (i, op) in trace.ops.iter().enumerate() {
             for (k, a) in op.args.iter().enumerate() {
                 use_at(*a, i, &mut last_use, &alias);
                 if let Some(id) = vid(n_inputs, resolve(*a, &alias)) {
-                    if uses[id].last() != Some(&(i as u32)) {
-                        uses[id].push(i as u32);
+                    if reads.last() != Some(&(id as u32, i as u32)) {
+                        reads.push((id as u32, i as u32));
                     }
                     stored_only[id] = match (stored_only[id], store_size(tables, &op.opcode, k)) {
                         (Some(m), Some(s)) => Some(m.max(s)),
@@ -262,13 +272,28 @@ impl Liveness {
             }
             dies_at[lu as usize].push(id as u32);
         }
+        // counting sort by value, stable: each value's positions in order
+        let mut use_start = vec![0u32; n + 1];
+        for &(id, _) in &reads {
+            use_start[id as usize + 1] += 1;
+        }
+        for k in 0..n {
+            use_start[k + 1] += use_start[k];
+        }
+        let mut fill = use_start.clone();
+        let mut use_pos = vec![0u32; reads.len()];
+        for &(id, pos) in &reads {
+            use_pos[fill[id as usize] as usize] = pos;
+            fill[id as usize] += 1;
+        }
         Liveness {
             last_use,
             crosses_call,
             dies_at,
             alias,
             stored_only,
-            uses,
+            use_start,
+            use_pos,
             n_inputs,
         }
     }
