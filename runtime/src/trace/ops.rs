@@ -348,6 +348,22 @@ impl Opcode {
         self.class() == OpClass::Final
     }
 
+    /// Integer and float arithmetic, comparisons and casts: computed from
+    /// the operands alone (`trace::interp`'s `arith`).
+    pub fn is_arith(&self) -> bool {
+        matches!(
+            self,
+            Opcode::IntBin(..)
+                | Opcode::IntNeg(_)
+                | Opcode::IntNot(_)
+                | Opcode::IntCmp(..)
+                | Opcode::FloatBin(_)
+                | Opcode::FloatNeg
+                | Opcode::FloatCmp(_)
+                | Opcode::Cast(..)
+        )
+    }
+
     /// No side effect and no dependence on memory: may be folded, CSE'd or
     /// dropped when unused.
     pub fn is_pure(&self) -> bool {

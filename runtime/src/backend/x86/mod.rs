@@ -297,6 +297,12 @@ impl<'a> Codegen<'a> {
                 self.ra.choose(class, &next_use, &keep, v, across)
             }
         };
+        self.take_choice(choice)
+    }
+
+    /// The register of `choice`, once its value (if it evicts one) is in
+    /// its slot; `None` for `Choice::Spill`.
+    fn take_choice(&mut self, choice: Choice) -> Option<u8> {
         match choice {
             Choice::Free(r) => Some(r),
             Choice::Evict(r, victim) => {
@@ -835,15 +841,8 @@ impl<'a> Codegen<'a> {
     fn reload_operands(&mut self, i: usize) {
         let op = &self.trace.ops[i];
         let in_line = match op.opcode {
-            Opcode::IntBin(..)
-            | Opcode::IntNeg(_)
-            | Opcode::IntNot(_)
-            | Opcode::IntCmp(..)
-            | Opcode::FloatBin(_)
-            | Opcode::FloatNeg
-            | Opcode::FloatCmp(_)
-            | Opcode::Cast(..)
-            | Opcode::GetField(_)
+            ref o if o.is_arith() => !regalloc::is_call(self.tables, op),
+            Opcode::GetField(_)
             | Opcode::SetField(_)
             | Opcode::FieldAddr(_)
             | Opcode::Load(_)
@@ -887,21 +886,14 @@ impl<'a> Codegen<'a> {
                 None => {
                     let live = &self.live;
                     let next_use = |y: u32| live.next_use(y, i as u32);
-                    match self.ra.choose(
+                    let choice = self.ra.choose(
                         class,
                         &next_use,
                         &operands,
                         x,
                         live.crosses_call[x as usize],
-                    ) {
-                        Choice::Free(r) => Some(r),
-                        Choice::Evict(r, victim) => {
-                            self.spill_store(victim);
-                            self.ra.move_to_slot(victim);
-                            Some(r)
-                        }
-                        Choice::Spill => None,
-                    }
+                    );
+                    self.take_choice(choice)
                 }
             };
             if let Some(r) = reg {
