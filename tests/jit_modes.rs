@@ -1115,3 +1115,43 @@ fn rec_recursive_portal_calls_are_compiled() {
         );
     }
 }
+
+/// Retracing (docs/jit.md): a loop traced while its iterations took the
+/// branch they soon stop taking (here `i < 300`, traced near iteration
+/// 50) has that branch in its preamble; the other branch fails the
+/// preamble's guard, and the bridge from there comes back to the loop's
+/// own header, so every later iteration ran the preamble's first half
+/// and the bridge, never the peeled loop. The bridge's first pass traces
+/// the loop again, once, on the branch now taken. Outputs are the native
+/// ones in every mode.
+#[test]
+fn lox_loop_traced_on_a_rare_branch_is_traced_again() {
+    let vm = lox();
+    let dir = tempfile::tempdir().unwrap();
+    let program = write(
+        dir.path(),
+        "rare_first.lox",
+        b"var t = 0;\n\
+          for (var i = 0; i < 4000; i = i + 1) {\n\
+            if (i < 300) { t = t + 2; } else { t = t + 1; }\n\
+          }\n\
+          print t;\n",
+    );
+    let native = run(vm, &["--jit", "off", &program], b"", QUICK);
+    native.assert_success("native");
+    assert_eq!(native.stdout_str(), "4300\n");
+    let early = "mode=jit,threshold=50,trace_eagerness=10";
+    for opts in ["mode=jitcode-only", DEFAULT, LOW1, LOW2, early] {
+        let (r, s) = jit_run(vm, opts, &[&program], b"", QUICK);
+        assert_eq!(differences(&native, &r), None, "--jit {opts}");
+        assert!(s.unexpected_aborts().is_empty(), "--jit {opts}: {:?}", s.0);
+    }
+    let (_, s) = jit_run(vm, early, &[&program], b"", QUICK);
+    assert_eq!(s.get("retraces"), 1, "{:?}", s.0);
+    assert_eq!(
+        s.loops(),
+        2,
+        "the loop again, on the other branch: {:?}",
+        s.0
+    );
+}

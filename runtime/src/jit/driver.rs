@@ -561,8 +561,13 @@ fn trace_bridge(tables: &'static Tables, driver: u16, info: &GuardInfo, exit: &G
             trace, args: next, ..
         } => {
             let next = after_trace(&trace, next);
-            compile(trace, &what);
-            next.into()
+            let compiled = compile(trace, &what).is_some();
+            let retrace =
+                compiled && retraces_its_loop(tables, driver, (exit.trace, exit.guard), &next);
+            Step {
+                out: next,
+                hot: retrace,
+            }
         }
         TraceResult::Cut {
             trace,
@@ -592,6 +597,51 @@ fn trace_bridge(tables: &'static Tables, driver: u16, info: &GuardInfo, exit: &G
             Step { out, hot: inner }
         }
     }
+}
+
+/// Should the loop that compiled trace `parent` belongs to be traced
+/// again, now that a bridge from one of `parent`'s guards has brought
+/// the program to `next`? When `parent` is the loop's preamble and `next`
+/// is the loop's own header (the path the iterations take fails a guard
+/// of the preamble and comes back to its start, never reaching the
+/// peeled loop, whose values live in registers), and the peeled loop was
+/// seldom left, once per key ([`WarmState::retrace`]). The
+/// key then counts as new; the caller traces it from the iteration
+/// starting at `next`.
+fn retraces_its_loop(
+    tables: &'static Tables,
+    driver: u16,
+    (parent, guard): (TraceId, u32),
+    next: &RunOutcome,
+) -> bool {
+    let RunOutcome::MergePoint { args } = next else {
+        return false;
+    };
+    let ng = n_greens(tables, driver);
+    let (root_driver, greens) = root_key(parent);
+    if root_driver != driver || args.get(..ng) != Some(&greens[..]) {
+        return false;
+    }
+    let Some((body, _)) = with_state(tables, |w| w.short_entry(parent)) else {
+        return false;
+    };
+    // The peeled loop's guards failing (or bridged) too: the iterations
+    // alternate between the branches (method_call.lox's toggles), and a
+    // loop traced on the other branch would have the same exits the other
+    // way round. Retrace when the peeled loop was left at most a quarter
+    // as often as the preamble's guard failed.
+    let guards = 0..backend::guard_count(body) as u32;
+    let body_bridged = guards
+        .clone()
+        .any(|g| backend::bridge_of(body, g).is_some());
+    let body_exits: u64 = guards.map(|g| backend::guard_failures(body, g)).sum();
+    let preamble_exits = backend::guard_failures(parent, guard);
+    let rare_first = !body_bridged && body_exits * 4 < preamble_exits;
+    let retrace = rare_first && with_state(tables, |w| w.retrace(driver, &greens, parent));
+    if retrace {
+        record(Delta::Retrace);
+    }
+    retrace
 }
 
 /// Did a trace stop (`reason`) at a loop without compiled code that can

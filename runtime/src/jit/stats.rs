@@ -161,6 +161,10 @@ pub struct JitStats {
     pub keys_blacklisted: u64,
     /// Guards given up on after too many aborted bridges.
     pub guards_blacklisted: u64,
+    /// Loops traced again because the path their preamble recorded was
+    /// the rare one (a bridge from a guard of the preamble came back to
+    /// the loop's own header: docs/jit.md, "Retracing").
+    pub retraces: u64,
     /// Compiled traces invalidated: a quasi-immutable field they read as
     /// a constant was written (counted by `quasiimmut.rs`, which the JIT
     /// depends on, not the other way round).
@@ -256,6 +260,7 @@ impl JitStats {
         line("blackhole_runs", self.blackhole_runs.to_string());
         line("keys_blacklisted", self.keys_blacklisted.to_string());
         line("guards_blacklisted", self.guards_blacklisted.to_string());
+        line("retraces", self.retraces.to_string());
         line("invalidations", self.invalidations.to_string());
         line("code_bytes", self.code_bytes.to_string());
         line("code_bytes_in_use", self.code_bytes_in_use.to_string());
@@ -356,6 +361,7 @@ impl JitStats {
             Delta::Blackholed => self.blackhole_runs += 1,
             Delta::KeyBlacklisted => self.keys_blacklisted += 1,
             Delta::GuardBlacklisted => self.guards_blacklisted += 1,
+            Delta::Retrace => self.retraces += 1,
         }
     }
 }
@@ -438,6 +444,7 @@ pub(crate) enum Delta {
     Blackholed,
     KeyBlacklisted,
     GuardBlacklisted,
+    Retrace,
 }
 
 static GLOBAL: Mutex<JitStats> = Mutex::new(JitStats {
@@ -469,6 +476,7 @@ static GLOBAL: Mutex<JitStats> = Mutex::new(JitStats {
     blackhole_runs: 0,
     keys_blacklisted: 0,
     guards_blacklisted: 0,
+    retraces: 0,
     invalidations: 0,
     tracing_ns: 0,
     tracing_gc_ns: 0,

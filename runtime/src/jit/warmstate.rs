@@ -189,6 +189,9 @@ struct KeyCell {
     calls_not_inlined: bool,
     /// Its compiled trace was traced from `jit_function_entry!()`.
     function_trace: bool,
+    /// It was traced again for a preamble that recorded the rare path
+    /// ([`WarmState::retrace`]); once is all.
+    retraced: bool,
 }
 
 impl KeyCell {
@@ -339,6 +342,7 @@ impl WarmState {
                     aborts: 0,
                     calls_not_inlined: false,
                     function_trace: false,
+                    retraced: false,
                 });
                 self.buckets[b].cells = self.cells.len() as u32;
                 self.counters.mark(h);
@@ -481,6 +485,30 @@ impl WarmState {
         c.state = CellState::Compiled(id);
         c.invalid = invalid;
         self.decay();
+    }
+
+    /// A bridge from a guard of `preamble`, the preamble of the loop
+    /// compiled for this key, came back to this key's header: the path
+    /// the loop's iterations take goes through the preamble's guard
+    /// failing, never into the peeled loop, and the loop's values live in
+    /// memory. Unless the key was traced again before, it counts as a new
+    /// key from now on (the caller traces it at once, from the iteration
+    /// that starts now); returns whether it does. (PyPy retraces a loop
+    /// whose peeled iteration cannot be entered from a bridge; here the
+    /// preamble itself recorded the path that turned out to be the rare
+    /// one.)
+    pub fn retrace(&mut self, driver: u16, greens: &[u64], preamble: TraceId) -> bool {
+        let b = hash(self.tables, driver, greens) & (BUCKETS - 1);
+        let Some(i) = self.find(b, driver, greens) else {
+            return false;
+        };
+        let c = &mut self.cells[i];
+        if c.retraced || c.state != CellState::Compiled(preamble) || c.invalidated() {
+            return false;
+        }
+        c.retraced = true;
+        c.count_again();
+        true
     }
 
     /// A bridge of the loop compiled for this key was invalidated: the
