@@ -124,10 +124,19 @@ pub fn portal_call_at(tables: &'static Tables, driver: u16, args: &[u64]) -> Vec
     let ng = n_greens(tables, driver);
     let mut state = args.to_vec();
     let mut counted = Some(true);
+    // A key the last step asked to trace at once (`Step::hot`: a loop a
+    // bridge stopped at, a loop to trace again).
+    let mut trace_now = false;
     loop {
         let compiled = with_state(tables, |w| w.compiled(driver, &state[..ng]));
-        let Step { out, .. } = match compiled {
+        let Step { out, hot } = match compiled {
             Some(id) => run_compiled(tables, driver, id, &state[ng..]),
+            None if trace_now
+                && !tracing()
+                && with_state(tables, |w| w.may_trace(driver, &state[..ng])) =>
+            {
+                trace_loop(tables, driver, &state, false)
+            }
             None => match counted.and_then(|entry| count(tables, driver, &state[..ng], entry)) {
                 Some(hot)
                     if !tracing()
@@ -151,6 +160,7 @@ pub fn portal_call_at(tables: &'static Tables, driver: u16, args: &[u64]) -> Vec
             },
         };
         counted = None;
+        trace_now = hot;
         match out {
             RunOutcome::Return(values) => return values,
             RunOutcome::MergePoint { args } => state = args,
@@ -617,6 +627,10 @@ fn retraces_its_loop(
     let RunOutcome::MergePoint { args } = next else {
         return false;
     };
+    if tracing() {
+        // (no trace would follow: the key would only lose its loop)
+        return false;
+    }
     let ng = n_greens(tables, driver);
     let (root_driver, greens) = root_key(parent);
     if root_driver != driver || args.get(..ng) != Some(&greens[..]) {

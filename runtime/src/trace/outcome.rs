@@ -48,7 +48,7 @@ pub fn failure_facts(trace: &Trace) -> Vec<Option<(u16, u64)>> {
         let Some(at) = trace.guards[g as usize]
             .fail_args
             .iter()
-            .position(|a| *a == cond)
+            .rposition(|a| *a == cond)
         else {
             continue;
         };

@@ -880,7 +880,10 @@ impl<'a> Codegen<'a> {
                 }
             };
             let class = Class::of(kind);
-            let hinted = self.hints[x as usize].and_then(|h| self.ra.free_reg(h, class));
+            let across_calls = self.live.crosses_call[x as usize];
+            let hinted = self.hints[x as usize]
+                .and_then(|h| self.ra.free_reg(h, class))
+                .filter(|r| !across_calls || !regs::is_caller_saved_gpr(*r) && class == Class::Gpr);
             let reg = match hinted {
                 Some(r) => Some(r),
                 None => {
@@ -940,7 +943,19 @@ impl<'a> Codegen<'a> {
                 .args
                 .iter()
                 .zip(&self.header)
-                .all(|(a, h)| h.is_none_or(|dst| self.loc_of(*a) == dst))
+                .all(|(a, h)| h.is_none_or(|dst| self.already_at(*a, dst)))
+    }
+
+    /// Is `a` at `dst` already: there, or `dst` its spill slot, still
+    /// valid (a value reloaded into a register keeps its slot; values are
+    /// SSA)? Then a jump moves nothing for it.
+    pub fn already_at(&self, a: Val, dst: Loc) -> bool {
+        if self.loc_of(a) == dst {
+            return true;
+        }
+        let Loc::Slot(s) = dst else { return false };
+        vid(self.n_inputs, self.live.resolve(a))
+            .is_some_and(|id| self.ra.slot[id] == Some(s) && self.ra.slot_valid[id])
     }
 
     fn jump(&mut self, i: usize) {
@@ -959,8 +974,9 @@ impl<'a> Codegen<'a> {
         let mut moves = Vec::new();
         for (k, a) in args.iter().enumerate() {
             if let Some(dst) = self.header[k] {
-                let src = self.loc_of(*a);
-                moves.push((src, dst));
+                if !self.already_at(*a, dst) {
+                    moves.push((self.loc_of(*a), dst));
+                }
             }
         }
         self.parallel_move(&moves);
@@ -999,7 +1015,9 @@ impl<'a> Codegen<'a> {
                 let mut moves = Vec::new();
                 for (k, a) in args.iter().enumerate() {
                     if let Some(dst) = header[k] {
-                        moves.push((self.loc_of(*a), dst));
+                        if !self.already_at(*a, dst) {
+                            moves.push((self.loc_of(*a), dst));
+                        }
                     }
                 }
                 self.parallel_move(&moves);
